@@ -1,0 +1,40 @@
+"""Vialog: inventory and lot traceability for aesthetic clinics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from inventory import config as config_module
+from inventory.extensions import csrf, db, login_manager, migrate
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Builds the app: settings from the environment, then ``overrides`` (tests)."""
+    instance = config_module.default_instance_path()
+    app = Flask(__name__, instance_path=str(instance), instance_relative_config=True)
+    app.config.from_mapping(config_module.from_environment(instance))
+    app.config.from_mapping(overrides or {})
+
+    from inventory.services.auth import make_hasher
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    app.extensions["password_hasher"] = make_hasher(app.config["ARGON2_TIME_COST"], app.config["ARGON2_MEMORY_KIB"])
+
+    from inventory.blueprints import api, pages
+    from inventory.blueprints.errors import register_error_handlers
+    from inventory.cli import register_commands
+
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)  # the API authenticates with bearer tokens, never cookies
+    register_error_handlers(app)
+    register_commands(app)
+    return app

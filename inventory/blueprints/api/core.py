@@ -1,0 +1,225 @@
+"""The API's plumbing: one decorator per operation.
+
+``@operation`` authenticates the bearer token, checks the role's permission,
+parses and validates the JSON body with a pydantic model, replays retries that
+carry an ``Idempotency-Key``, commits once, and serialises the answer with the
+response model. Every operation is recorded, so the OpenAPI document is generated
+from the same models that validate requests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, request
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from inventory.blueprints.errors import json_error
+from inventory.errors import Forbidden, IdempotencyConflict, Unauthorized
+from inventory.extensions import db
+from inventory.models import IdempotencyRecord, User, utcnow
+from inventory.services import auth
+from inventory.services.permissions import Permission, Scope, require
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+@dataclass
+class Operation:
+    method: str
+    path: str  # OpenAPI form: /containers/{container_ref}
+    endpoint: str
+    summary: str
+    permission: Permission | None  # None: no sign-in needed
+    body: type[BaseModel] | None
+    response: type[BaseModel] | None
+    status: int
+    idempotent: bool
+    errors: tuple[int, ...]
+    query: type[BaseModel] | None = None
+    path_params: dict[str, str] = field(default_factory=dict)
+    media_type: str = "application/json"
+
+
+OPERATIONS: list[Operation] = []
+
+
+def current_user() -> User:
+    return g.api_user
+
+
+def current_scope() -> Scope:
+    return Scope.for_user(g.api_user)
+
+
+def _authenticate() -> User:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Sign in first: send 'Authorization: Bearer <token>'.")
+    user = auth.user_for_token(db.session, token.strip(), now=utcnow())
+    if user is None:
+        raise Unauthorized("This token is unknown, expired or revoked: sign in again.")
+    return user
+
+
+def _json_body() -> Any:
+    raw = request.get_data(cache=True)
+    if not raw:
+        return {}
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return _MALFORMED
+
+
+_MALFORMED = object()
+
+
+def _validation_response(error: ValidationError) -> Response:
+    fields = []
+    for item in error.errors(include_url=False, include_context=False, include_input=False):
+        fields.append({"field": ".".join(str(p) for p in item["loc"]) or "body", "problem": item["msg"]})
+    first = fields[0]
+    return json_error(
+        422, "validation_error", f"{first['field']}: {first['problem']}", {"fields": fields}
+    )
+
+
+def _request_hash() -> str:
+    digest = hashlib.sha256()
+    digest.update(request.method.encode() + b" " + request.path.encode() + b"\n")
+    digest.update(request.get_data(cache=True))
+    return digest.hexdigest()
+
+
+def _replay(record: IdempotencyRecord, request_hash: str) -> Response:
+    if record.request_hash != request_hash:
+        raise IdempotencyConflict(
+            "This Idempotency-Key was already used for a different request. Use a new key.",
+            key=record.key,
+        )
+    return Response(record.response_body, status=record.status_code, mimetype="application/json")
+
+
+def _claim_key(user: User, key: str) -> Response | IdempotencyRecord:
+    """Returns the stored answer for a retry, or a claimed record for a first request.
+
+    The record is inserted before any work: a concurrent request with the same key
+    blocks on the unique index (PostgreSQL) or on the write lock (SQLite) until this
+    transaction ends, and then replays its answer.
+    """
+    session = db.session
+    request_hash = _request_hash()
+    existing = session.scalar(select(IdempotencyRecord).where(IdempotencyRecord.user_id == user.id, IdempotencyRecord.key == key))
+    if existing is not None and existing.status_code is not None:
+        return _replay(existing, request_hash)
+    record = IdempotencyRecord(user_id=user.id, key=key, request_hash=request_hash, created_at=utcnow())
+    session.add(record)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        winner = session.scalar(
+            select(IdempotencyRecord).where(IdempotencyRecord.user_id == user.id, IdempotencyRecord.key == key)
+        )
+        assert winner is not None and winner.status_code is not None
+        return _replay(winner, request_hash)
+    return record
+
+
+def _path_to_openapi(rule: str) -> tuple[str, dict[str, str]]:
+    params: dict[str, str] = {}
+
+    def repl(match: re.Match[str]) -> str:
+        converter, name = match.group(1), match.group(2)
+        params[name] = "integer" if converter == "int" else "string"
+        return "{" + name + "}"
+
+    return re.sub(r"<(?:(\w+):)?(\w+)>", repl, rule), params
+
+
+def operation(
+    method: str,
+    rule: str,
+    *,
+    summary: str,
+    permission: Permission | None,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    status: int = 200,
+    idempotent: bool = False,
+    errors: tuple[int, ...] = (),
+    media_type: str = "application/json",
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Registers an API operation. The view gets ``body``/``query`` models and path args,
+    and returns a response model instance (or a Flask Response for files)."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        def handler(**path_args: Any) -> Any:
+            if permission is not None:
+                g.api_user = _authenticate()
+                require(g.api_user, permission)
+            kwargs: dict[str, Any] = dict(path_args)
+            if body is not None:
+                payload = _json_body()
+                if payload is _MALFORMED:
+                    return json_error(400, "malformed_json", "The request body is not valid JSON.")
+                try:
+                    kwargs["body"] = body.model_validate(payload)
+                except ValidationError as error:
+                    return _validation_response(error)
+            if query is not None:
+                try:
+                    kwargs["query"] = query.model_validate(request.args.to_dict())
+                except ValidationError as error:
+                    return _validation_response(error)
+            key = request.headers.get("Idempotency-Key", "").strip() if idempotent else ""
+            record = None
+            if key:
+                claimed = _claim_key(g.api_user, key[:200])
+                if isinstance(claimed, Response):
+                    return claimed
+                record = claimed
+            result = view(**kwargs)
+            if isinstance(result, Response):
+                db.session.commit()
+                return result
+            payload_text = result.model_dump_json() if result is not None else "{}"
+            if record is not None:
+                record.status_code, record.response_body = status, payload_text
+            db.session.commit()
+            return Response(payload_text, status=status, mimetype="application/json")
+
+        handler.__name__ = view.__name__
+        handler.__doc__ = view.__doc__
+        handler.required_permission = permission  # type: ignore[attr-defined]
+        bp.add_url_rule(rule, endpoint=view.__name__, view_func=handler, methods=[method])
+        path, params = _path_to_openapi(rule)
+        OPERATIONS.append(
+            Operation(
+                method=method.lower(), path=path, endpoint=view.__name__, summary=summary, permission=permission,
+                body=body, query=query, response=response, status=status, idempotent=idempotent,
+                errors=errors, path_params=params, media_type=media_type,
+            )
+        )
+        return view
+
+    return decorate
+
+
+def forbid_unless(condition: bool, message: str) -> None:
+    if not condition:
+        raise Forbidden(message)
+
+
+def config_value(name: str) -> Any:
+    return current_app.config[name]

@@ -1,0 +1,223 @@
+"""Request and response models of the API. They validate requests and generate the OpenAPI document."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints, model_validator
+
+from inventory.models import Clinic, Container, Location, Lot, Product
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Quantities travel as decimal strings without trailing zeros: "4", "0.55", "100".
+Qty = Annotated[Decimal, PlainSerializer(lambda d: f"{d.normalize():f}", return_type=str, when_used="json")]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- auth -------------------------------------------------------------------
+
+
+class TokenIn(Model):
+    username: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class TokenOut(Model):
+    token: str
+    expires_at: dt.datetime
+    role: str
+
+
+# --- catalog ------------------------------------------------------------------
+
+
+class ClinicOut(Model):
+    id: int
+    code: str
+    name: str
+    timezone: str
+
+    @classmethod
+    def of(cls, clinic: Clinic) -> ClinicOut:
+        return cls(id=clinic.id, code=clinic.code, name=clinic.name, timezone=clinic.timezone)
+
+
+class ClinicList(Model):
+    clinics: list[ClinicOut]
+
+
+class LocationOut(Model):
+    id: int
+    clinic_id: int
+    name: str
+    kind: str
+
+    @classmethod
+    def of(cls, location: Location) -> LocationOut:
+        return cls(id=location.id, clinic_id=location.clinic_id, name=location.name, kind=location.kind.value)
+
+
+class LocationList(Model):
+    locations: list[LocationOut]
+
+
+class ProductOut(Model):
+    id: int
+    name: str
+    brand: str
+    kind: str
+    base_unit: str
+    gtins: list[str]
+    units_per_container: Qty = Field(description="base units in one vial, syringe or item")
+    requires_reconstitution: bool
+    beyond_use_hours: int | None
+    labelled_diluent_ml: Qty | None
+    is_multi_patient: bool
+    gprime_category: str | None
+    gprime_pa: int | None
+    has_lidocaine: bool | None
+    hyaluronidase_source: str | None
+    strength_per_ml: Qty | None
+    storage: str
+
+    @classmethod
+    def of(cls, product: Product) -> ProductOut:
+        return cls(
+            id=product.id, name=product.name, brand=product.brand, kind=product.kind.value,
+            base_unit=product.base_unit, gtins=[g.gtin for g in product.gtins],
+            units_per_container=product.quantity_per_container,
+            requires_reconstitution=product.requires_reconstitution,
+            beyond_use_hours=product.beyond_use_hours, labelled_diluent_ml=product.labelled_diluent_ml,
+            is_multi_patient=product.is_multi_patient,
+            gprime_category=product.gprime_category.value if product.gprime_category else None,
+            gprime_pa=product.gprime_pa, has_lidocaine=product.has_lidocaine,
+            hyaluronidase_source=product.hyaluronidase_source, strength_per_ml=product.strength_per_ml,
+            storage=product.storage,
+        )
+
+
+class ProductList(Model):
+    products: list[ProductOut]
+
+
+class ProductRef(Model):
+    id: int
+    name: str
+    kind: str
+    base_unit: str
+
+
+# --- lots and containers ------------------------------------------------------
+
+
+class LotOut(Model):
+    id: int
+    product_id: int
+    product_name: str
+    number: str
+    expiry: dt.date
+    expiry_raw: str | None
+    status: Literal["active", "quarantined", "recalled"]
+    status_reason: str | None
+
+    @classmethod
+    def of(cls, lot: Lot) -> LotOut:
+        return cls(
+            id=lot.id, product_id=lot.product_id, product_name=lot.product.name, number=lot.number,
+            expiry=lot.expiry, expiry_raw=lot.expiry_raw, status=lot.status.value, status_reason=lot.status_reason,
+        )
+
+
+class LotList(Model):
+    lots: list[LotOut]
+
+
+class LotQuery(Model):
+    number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+    gtin: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = None
+
+
+class ContainerOut(Model):
+    id: int
+    label_code: str
+    product: ProductRef
+    lot: LotOut
+    state: Literal["sealed", "in_use", "empty", "discarded"]
+    remaining: Qty
+    base_unit: str
+    concentration_u_per_ml: Qty | None
+    diluent_ml: Qty | None
+    reconstituted_at: dt.datetime | None
+    beyond_use_at: dt.datetime | None
+    patient_id: int | None
+    clinic_id: int
+    location_id: int
+
+    @classmethod
+    def of(cls, c: Container) -> ContainerOut:
+        return cls(
+            id=c.id, label_code=c.label_code,
+            product=ProductRef(id=c.product.id, name=c.product.name, kind=c.product.kind.value, base_unit=c.product.base_unit),
+            lot=LotOut.of(c.lot), state=c.state.value, remaining=c.remaining, base_unit=c.product.base_unit,
+            concentration_u_per_ml=c.concentration_u_per_ml, diluent_ml=c.diluent_ml,
+            reconstituted_at=c.reconstituted_at, beyond_use_at=c.beyond_use_at, patient_id=c.patient_id,
+            clinic_id=c.clinic_id, location_id=c.location_id,
+        )
+
+
+# --- scans and receipts ---------------------------------------------------------
+
+
+class ScanIn(Model):
+    code: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+class ScanOut(Model):
+    kind: Literal["gs1", "gtin", "container"]
+    gtin: str | None
+    lot: str | None
+    expiry: dt.date | None
+    expiry_raw: str | None
+    serial: str | None
+    product: ProductOut | None
+    lot_record: LotOut | None = Field(description="the lot on file, if Vialog knows it")
+    container: ContainerOut | None
+    warnings: list[str]
+
+
+class ReceiptIn(Model):
+    code: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = Field(
+        default=None, description="a GS1 string as scanned; or give gtin, lot and expiry"
+    )
+    gtin: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)] | None = None
+    lot: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)] | None = None
+    expiry: dt.date | None = None
+    containers: Annotated[int, Field(ge=1, le=500)]
+    location_id: Annotated[int, Field(ge=1, le=2**31 - 1)]
+
+    @model_validator(mode="after")
+    def _code_or_typed(self) -> ReceiptIn:
+        if self.code is None and self.gtin is None:
+            raise ValueError("give the scanned code, or gtin, lot and expiry")
+        return self
+
+
+class ReceiptOut(Model):
+    receipt_id: int
+    lot: LotOut
+    containers: list[ContainerOut]
+
+
+class ErrorBody(Model):
+    code: str
+    message: str
+    details: dict | None = None
+
+
+class ErrorOut(Model):
+    error: ErrorBody

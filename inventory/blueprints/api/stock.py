@@ -1,0 +1,125 @@
+"""Auth, catalog, scans, receipts, containers and lots."""
+
+from __future__ import annotations
+
+from flask import Response, current_app
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from inventory.blueprints.api.core import current_scope, current_user, operation
+from inventory.blueprints.api.schemas import (
+    ClinicList,
+    ClinicOut,
+    ContainerOut,
+    LocationList,
+    LocationOut,
+    LotList,
+    LotOut,
+    LotQuery,
+    ProductList,
+    ProductOut,
+    ReceiptIn,
+    ReceiptOut,
+    ScanIn,
+    ScanOut,
+    TokenIn,
+    TokenOut,
+)
+from inventory.extensions import db
+from inventory.models import Clinic, Location, Lot, ProductGtin, utcnow
+from inventory.services import auth, catalog, labels, receiving, scanning
+from inventory.services.barcodes import normalise_gtin, normalise_lot_number
+from inventory.services.permissions import Permission
+
+
+@operation("POST", "/auth/tokens", summary="Sign in and get a bearer token", permission=None,
+           body=TokenIn, response=TokenOut, status=201, errors=(401,))
+def create_token(body: TokenIn) -> TokenOut:
+    user = auth.authenticate(db.session, current_app.extensions["password_hasher"], body.username, body.password)
+    token, record = auth.issue_token(db.session, user, hours=current_app.config["API_TOKEN_HOURS"], now=utcnow())
+    return TokenOut(token=token, expires_at=record.expires_at, role=user.role.value)
+
+
+def _clinics_in_scope() -> list[Clinic]:
+    return list(db.session.scalars(current_scope().filter(select(Clinic), Clinic.id).order_by(Clinic.name)))
+
+
+@operation("GET", "/clinics", summary="The clinics the caller works at", permission=Permission.CART,
+           response=ClinicList)
+def list_clinics() -> ClinicList:
+    return ClinicList(clinics=[ClinicOut.of(c) for c in _clinics_in_scope()])
+
+
+@operation("GET", "/locations", summary="The caller's locations", permission=Permission.CART,
+           response=LocationList)
+def list_locations() -> LocationList:
+    stmt = current_scope().filter(select(Location).where(Location.is_active), Location.clinic_id)
+    return LocationList(
+        locations=[LocationOut.of(loc) for loc in db.session.scalars(stmt.order_by(Location.clinic_id, Location.name))]
+    )
+
+
+@operation("GET", "/products", summary="The catalog", permission=Permission.CART, response=ProductList)
+def list_products() -> ProductList:
+    return ProductList(products=[ProductOut.of(p) for p in catalog.list_products(db.session)])
+
+
+@operation("POST", "/scans", summary="Read a scanned code (changes nothing)", permission=Permission.CART,
+           body=ScanIn, response=ScanOut, errors=(404, 409, 422))
+def create_scan(body: ScanIn) -> ScanOut:
+    clinics = _clinics_in_scope()
+    timezone = clinics[0].timezone if clinics else current_app.config["CLINIC_TZ"]
+    result = scanning.scan(db.session, body.code, scope=current_scope(), now=utcnow(), timezone=timezone)
+    code = result.code
+    return ScanOut(
+        kind=code.kind, gtin=code.gtin, lot=code.lot, expiry=code.expiry, expiry_raw=code.expiry_raw,
+        serial=code.serial, product=ProductOut.of(result.product) if result.product else None,
+        lot_record=LotOut.of(result.lot) if result.lot else None,
+        container=ContainerOut.of(result.container) if result.container else None, warnings=result.warnings,
+    )
+
+
+@operation("POST", "/receipts", summary="Receive a box of one lot", permission=Permission.RECEIVE,
+           body=ReceiptIn, response=ReceiptOut, status=201, idempotent=True, errors=(404, 409, 422))
+def create_receipt(body: ReceiptIn) -> ReceiptOut:
+    receipt = receiving.receive(
+        db.session, actor=current_user(), scope=current_scope(), location_id=body.location_id,
+        containers=body.containers, now=utcnow(), code=body.code, gtin=body.gtin, lot_number=body.lot,
+        expiry=body.expiry,
+    )
+    return ReceiptOut(
+        receipt_id=receipt.id, lot=LotOut.of(receipt.lot), containers=[ContainerOut.of(c) for c in receipt.containers]
+    )
+
+
+@operation("GET", "/containers/<container_ref>", summary="One container by id or label code",
+           permission=Permission.CART, response=ContainerOut, errors=(404,))
+def get_container(container_ref: str) -> ContainerOut:
+    return ContainerOut.of(scanning.container_by_ref(db.session, container_ref, current_scope()))
+
+
+@operation("GET", "/containers/<container_ref>/label.svg", summary="The printable label as SVG",
+           permission=Permission.CART, errors=(404,), media_type="image/svg+xml")
+def container_label_svg(container_ref: str) -> Response:
+    container = scanning.container_by_ref(db.session, container_ref, current_scope())
+    return Response(labels.render_svg(labels.label_text(container)), mimetype="image/svg+xml")
+
+
+@operation("GET", "/containers/<container_ref>/label.png", summary="The printable label as PNG",
+           permission=Permission.CART, errors=(404,), media_type="image/png")
+def container_label_png(container_ref: str) -> Response:
+    container = scanning.container_by_ref(db.session, container_ref, current_scope())
+    return Response(labels.render_png(labels.label_text(container)), mimetype="image/png")
+
+
+@operation("GET", "/lots", summary="Lots by number and/or GTIN", permission=Permission.CART,
+           query=LotQuery, response=LotList, errors=(422,))
+def list_lots(query: LotQuery) -> LotList:
+    stmt = select(Lot).options(selectinload(Lot.product)).order_by(Lot.expiry, Lot.id).limit(200)
+    if query.number:
+        stmt = stmt.where(Lot.number_key == normalise_lot_number(query.number))
+    if query.gtin:
+        stmt = stmt.where(Lot.product_id.in_(
+            select(ProductGtin.product_id).where(ProductGtin.gtin == normalise_gtin(query.gtin))
+        ))
+    return LotList(lots=[LotOut.of(lot) for lot in db.session.scalars(stmt)])

@@ -1,0 +1,61 @@
+"""One error shape for the API, friendly pages for people."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from inventory.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+HTTP_CODES = {
+    400: "malformed_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def json_error(status: int, code: str, message: str, details: dict | None = None) -> Response:
+    body: dict = {"code": code, "message": message}
+    if details:
+        body["details"] = details
+    response = jsonify({"error": body})
+    response.status_code = status
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def _domain_error(error: DomainError):
+        if wants_json():
+            return json_error(error.status, error.code, error.message, error.details)
+        return render_template("error.html", status=error.status, message=error.message), error.status
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException):
+        status = error.code or 500
+        if wants_json():
+            if status == 400 and "CSRF" not in (error.description or ""):
+                return json_error(400, "malformed_json", "The request body is not valid JSON.")
+            return json_error(status, HTTP_CODES.get(status, "http_error"), error.description or error.name)
+        return render_template("error.html", status=status, message=error.description), status
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        message = "Something went wrong on the server; nothing was changed. Try again or tell your admin."
+        if wants_json():
+            return json_error(500, "internal_error", message)
+        return render_template("error.html", status=500, message=message), 500

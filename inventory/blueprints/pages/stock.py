@@ -1,0 +1,109 @@
+"""Home, stock on hand, receiving, receipts and containers."""
+
+from __future__ import annotations
+
+from flask import Response, flash, redirect, render_template, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from wtforms import DateField, IntegerField, SelectField, StringField
+from wtforms.validators import DataRequired, NumberRange, Optional
+
+from inventory.blueprints.pages.core import bp, page, scope
+from inventory.errors import DomainError
+from inventory.extensions import db
+from inventory.models import Container, ContainerState, Location, Lot, Movement, Product, utcnow
+from inventory.services import labels, receiving, scanning
+from inventory.services.permissions import Permission
+
+
+def _locations() -> list[Location]:
+    stmt = scope().filter(select(Location).where(Location.is_active), Location.clinic_id)
+    return list(db.session.scalars(stmt.order_by(Location.clinic_id, Location.name)))
+
+
+@bp.get("/")
+@page(None)
+def home():
+    return redirect(url_for("pages.stock"))
+
+
+@bp.get("/stock")
+@page(Permission.CART)
+def stock():
+    live = (ContainerState.SEALED, ContainerState.IN_USE)
+    stmt = (
+        select(
+            Product, Lot, Location,
+            func.count(Container.id).filter(Container.state == ContainerState.SEALED),
+            func.count(Container.id).filter(Container.state == ContainerState.IN_USE),
+            func.sum(Container.remaining),
+        )
+        .join(Container.product).join(Container.lot).join(Container.location)
+        .where(Container.state.in_(live))
+        .group_by(Product.id, Lot.id, Location.id)
+        .order_by(Product.kind, Product.name, Lot.expiry, Location.name)
+    )
+    rows = db.session.execute(scope().filter(stmt, Container.clinic_id)).all()
+    return render_template("pages/stock.html", rows=rows, today=utcnow().date())
+
+
+class ReceiveForm(FlaskForm):
+    code = StringField("Scan the box", validators=[Optional()])
+    gtin = StringField("GTIN", validators=[Optional()])
+    lot = StringField("Lot", validators=[Optional()])
+    expiry = DateField("Expiry", validators=[Optional()])
+    containers = IntegerField("How many", default=1, validators=[DataRequired(), NumberRange(1, 500)])
+    location_id = SelectField("Into", coerce=int)
+
+
+@bp.route("/receive", methods=["GET", "POST"])
+@page(Permission.RECEIVE)
+def receive():
+    form = ReceiveForm()
+    form.location_id.choices = [(loc.id, f"{loc.clinic.code} · {loc.name}") for loc in _locations()]
+    if form.validate_on_submit():
+        try:
+            receipt = receiving.receive(
+                db.session, actor=current_user, scope=scope(), location_id=form.location_id.data,
+                containers=form.containers.data, now=utcnow(), code=(form.code.data or "").strip() or None,
+                gtin=form.gtin.data or None, lot_number=form.lot.data or None, expiry=form.expiry.data,
+            )
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+            return render_template("pages/receive.html", form=form), error.status
+        db.session.commit()
+        flash(f"Received {receipt.container_count} × {receipt.lot.product.name}, lot {receipt.lot.number}.", "ok")
+        return redirect(url_for("pages.receipt", receipt_id=receipt.id))
+    return render_template("pages/receive.html", form=form), 422 if form.errors else 200
+
+
+@bp.get("/receipts/<int:receipt_id>")
+@page(Permission.RECEIVE)
+def receipt(receipt_id: int):
+    return render_template("pages/receipt.html", receipt=receiving.get_receipt(db.session, receipt_id, scope()))
+
+
+@bp.get("/containers/<container_ref>")
+@page(Permission.CART)
+def container(container_ref: str):
+    found = scanning.container_by_ref(db.session, container_ref, scope())
+    movements = db.session.scalars(
+        select(Movement).where(Movement.container_id == found.id).order_by(Movement.id)
+    ).all()
+    return render_template("pages/container.html", container=found, movements=movements, now=utcnow())
+
+
+@bp.get("/containers/<container_ref>/label.svg")
+@page(Permission.CART)
+def container_label_svg(container_ref: str):
+    found = scanning.container_by_ref(db.session, container_ref, scope())
+    return Response(labels.render_svg(labels.label_text(found)), mimetype="image/svg+xml")
+
+
+@bp.get("/containers/<container_ref>/label.png")
+@page(Permission.CART)
+def container_label_png(container_ref: str):
+    found = scanning.container_by_ref(db.session, container_ref, scope())
+    return Response(labels.render_png(labels.label_text(found)), mimetype="image/png")

@@ -1,0 +1,125 @@
+"""The ``vialog`` command: the Flask CLI of the app under one name, plus Vialog's own commands."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup
+from flask_migrate import upgrade
+from sqlalchemy import select
+
+from inventory.extensions import db
+from inventory.models import Clinic, Role
+
+
+def _create_app() -> Flask:
+    from inventory import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+def main() -> None:
+    """Vialog: inventory and lot traceability for aesthetic clinics."""
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(init_db)
+    app.cli.add_command(demo)
+    app.cli.add_command(create_user)
+    app.cli.add_command(serve)
+    app.cli.add_command(check)
+
+
+def _apply_migrations() -> None:
+    upgrade(directory=current_app.extensions["migrate"].directory)
+
+
+@click.command("init-db")
+def init_db() -> None:
+    """Apply every migration to the configured database (safe to run again)."""
+    _apply_migrations()
+    click.echo(f"Database ready: {db.engine.url.render_as_string(hide_password=True)}")
+
+
+@click.command("demo")
+def demo() -> None:
+    """init-db, then demo clinics, catalog, stock and one user per role (safe to run twice)."""
+    from inventory.services import demo as demo_data
+
+    _apply_migrations()
+    logins = demo_data.load(db.session, current_app.extensions["password_hasher"])
+    db.session.commit()
+    click.echo("Demo data ready. Sign in with:")
+    for login in logins:
+        click.echo(f"  {login.username:<14} {login.password:<22} {login.description}")
+
+
+@click.command("create-user")
+@click.argument("username")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--clinic", "clinic_codes", multiple=True, help="clinic code; repeat for several; none = chain level")
+@click.option("--password-stdin", is_flag=True, required=True, help="read the password as one line on stdin")
+def create_user(username: str, role: str, clinic_codes: tuple[str, ...], password_stdin: bool) -> None:
+    """Create a user; without --clinic the user works at every clinic (chain level)."""
+    from inventory.errors import DomainError
+    from inventory.services import auth
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    clinics = []
+    for code in clinic_codes:
+        clinic = db.session.scalar(select(Clinic).where(Clinic.code == code))
+        if clinic is None:
+            raise click.ClickException(f"No clinic with code {code!r}.")
+        clinics.append(clinic)
+    try:
+        user = auth.create_user(
+            db.session, current_app.extensions["password_hasher"], username=username, password=password,
+            role=Role(role), clinics=clinics,
+        )
+    except DomainError as error:
+        raise click.ClickException(error.message) from error
+    db.session.commit()
+    where = ", ".join(c.code for c in clinics) or "every clinic"
+    click.echo(f"Created {user.username} ({user.role.value}) working at {where}.")
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=None, type=int, help="default: 2 x cores + 1")
+def serve(host: str, port: int, workers: int | None) -> None:
+    """Run the production server (gunicorn)."""
+    from gunicorn.app.base import BaseApplication
+
+    if not os.environ.get("SECRET_KEY"):
+        raise click.ClickException("Set SECRET_KEY in the environment before serving in production.")
+    workers = workers or (os.cpu_count() or 1) * 2 + 1
+
+    class _Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("accesslog", "-")
+
+        def load(self) -> Flask:
+            return _create_app()
+
+    _Server().run()
+
+
+@click.command("check")
+def check() -> None:
+    """Recompute every balance from the ledger; exit 1 on any difference."""
+    from inventory.services.ledger import find_balance_mismatches
+
+    mismatches = find_balance_mismatches(db.session)
+    for m in mismatches:
+        click.echo(f"container {m.container_id} ({m.label_code}): cached {m.cached}, ledger {m.ledger}")
+    if mismatches:
+        click.echo(f"{len(mismatches)} balance(s) differ from the ledger.")
+        sys.exit(1)
+    click.echo("Every container balance matches the ledger.")

@@ -1,0 +1,144 @@
+"""Domain errors.
+
+Services raise these without knowing about HTTP. Each carries a stable machine
+``code`` (the API's error codes, see API.md), a message a nurse understands, the
+HTTP status the API answers with, and ``details`` for machines.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """A rule or a look-up refused the request; nothing was changed."""
+
+    code = "domain_error"
+    status = 409
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+class ValidationError(DomainError):
+    code = "validation_error"
+    status = 422
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    status = 404
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+    status = 403
+
+
+class Unauthorized(DomainError):
+    code = "unauthorized"
+    status = 401
+
+
+# --- scanning -------------------------------------------------------------
+
+
+class ScanError(DomainError):
+    """A scanned or typed code could not be turned into a product or container."""
+
+    status = 422
+
+
+class UnreadableCode(ScanError):
+    code = "unreadable_code"
+
+
+class BadCheckDigit(ScanError):
+    code = "bad_check_digit"
+
+
+class UnknownProduct(ScanError):
+    code = "unknown_product"
+    status = 404
+
+
+class UnknownContainer(ScanError):
+    code = "unknown_container"
+    status = 404
+
+
+# --- lots and containers ----------------------------------------------------
+
+
+class LotNotUsable(DomainError):
+    status = 409
+
+
+class LotExpired(LotNotUsable):
+    code = "lot_expired"
+
+
+class LotQuarantined(LotNotUsable):
+    code = "lot_quarantined"
+
+
+class LotRecalled(LotNotUsable):
+    code = "lot_recalled"
+
+
+class LotExpiryConflict(DomainError):
+    """A receipt names a lot already on file with a different expiry."""
+
+    code = "lot_expiry_conflict"
+
+
+class NotReconstituted(DomainError):
+    code = "not_reconstituted"
+
+
+class AlreadyReconstituted(DomainError):
+    code = "already_reconstituted"
+
+
+class BeyondUse(DomainError):
+    code = "beyond_use"
+
+
+class InsufficientQuantity(DomainError):
+    code = "insufficient_quantity"
+
+
+class ContainerOtherPatient(DomainError):
+    code = "container_other_patient"
+
+
+class WrongProductKind(DomainError):
+    code = "wrong_product_kind"
+
+
+class ContainerEmpty(DomainError):
+    code = "container_empty"
+
+
+class TreatmentClosed(DomainError):
+    code = "treatment_closed"
+
+
+class AlreadyReversed(DomainError):
+    code = "already_reversed"
+
+
+class IdempotencyConflict(DomainError):
+    code = "idempotency_conflict"
+
+
+class RecallOpenItems(DomainError):
+    code = "recall_open_items"

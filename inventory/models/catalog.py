@@ -1,0 +1,96 @@
+"""The product catalog: what a clinic can hold, with each kind's label facts."""
+
+from __future__ import annotations
+
+import enum
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from inventory.models.base import Base, Quantity, created_at, intpk, str_enum
+
+
+class ProductKind(enum.StrEnum):
+    NEUROMODULATOR = "neuromodulator"
+    FILLER = "filler"
+    HYALURONIDASE = "hyaluronidase"
+    SUPPLY = "supply"
+
+
+class GPrimeCategory(enum.StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class Product(Base):
+    __tablename__ = "products"
+    __table_args__ = (
+        CheckConstraint("quantity_per_container > 0", name="positive_quantity"),
+        CheckConstraint(
+            "kind <> 'neuromodulator' OR (beyond_use_hours IS NOT NULL AND requires_reconstitution)",
+            name="toxin_facts",
+        ),
+    )
+
+    id: Mapped[intpk]
+    name: Mapped[str] = mapped_column(String(120), unique=True, comment="e.g. 'Botox Cosmetic 100 U'")
+    brand: Mapped[str] = mapped_column(String(80))
+    generic_name: Mapped[str] = mapped_column(String(120), default="")
+    manufacturer: Mapped[str] = mapped_column(String(120), default="")
+    kind: Mapped[ProductKind] = mapped_column(str_enum(ProductKind, "product_kind"), index=True)
+    base_unit: Mapped[str] = mapped_column(
+        String(16), comment="U (brand units), mL, USP U, IU or each; never converted across products"
+    )
+    quantity_per_container: Mapped[Decimal] = mapped_column(Quantity())
+    storage: Mapped[str] = mapped_column(String(120), default="")
+    is_active: Mapped[bool] = mapped_column(default=True)
+
+    # Vials of powder (toxins, Sculptra, Hyalase) are reconstituted before any draw.
+    requires_reconstitution: Mapped[bool] = mapped_column(default=False)
+    beyond_use_hours: Mapped[int | None] = mapped_column(comment="usable hours after reconstitution")
+    labelled_diluent: Mapped[str | None] = mapped_column(String(120))
+    labelled_diluent_ml: Mapped[Decimal | None] = mapped_column(Quantity())
+    is_multi_patient: Mapped[bool] = mapped_column(
+        default=False, comment="admin allowed sharing a reconstituted vial between patients"
+    )
+    usual_max_units_per_session: Mapped[Decimal | None] = mapped_column(
+        Quantity(), comment="a patient total above this draws a warning, not a refusal"
+    )
+
+    gprime_category: Mapped[GPrimeCategory | None] = mapped_column(str_enum(GPrimeCategory, "gprime_category"))
+    gprime_pa: Mapped[int | None] = mapped_column(comment="measured G' in Pa, where published")
+    has_lidocaine: Mapped[bool | None]
+    material: Mapped[str | None] = mapped_column(String(40), comment="HA, CaHA, PLLA ...")
+
+    hyaluronidase_source: Mapped[str | None] = mapped_column(String(40))
+    strength_per_ml: Mapped[Decimal | None] = mapped_column(Quantity())
+
+    label_source: Mapped[str] = mapped_column(Text, default="", comment="where the label facts come from")
+    created_at: Mapped[created_at]
+
+    gtins: Mapped[list[ProductGtin]] = relationship(
+        back_populates="product", cascade="all, delete-orphan", order_by="ProductGtin.gtin"
+    )
+
+    @property
+    def is_toxin(self) -> bool:
+        return self.kind is ProductKind.NEUROMODULATOR
+
+    @property
+    def is_single_patient(self) -> bool:
+        """Whether an opened container belongs to one patient (fillers always; toxins by policy)."""
+        if self.kind is ProductKind.FILLER:
+            return True
+        return self.requires_reconstitution and not self.is_multi_patient
+
+
+class ProductGtin(Base):
+    __tablename__ = "product_gtins"
+
+    id: Mapped[intpk]
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    gtin: Mapped[str] = mapped_column(String(14), unique=True, comment="always 14 digits")
+
+    product: Mapped[Product] = relationship(back_populates="gtins")

@@ -1,0 +1,46 @@
+"""Clinics of a chain and the places inside them where stock is kept."""
+
+from __future__ import annotations
+
+import enum
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from inventory.models.base import Base, created_at, intpk, str_enum
+
+
+class Clinic(Base):
+    __tablename__ = "clinics"
+
+    id: Mapped[intpk]
+    code: Mapped[str] = mapped_column(String(20), unique=True, comment="short code used on the CLI")
+    name: Mapped[str] = mapped_column(String(120))
+    timezone: Mapped[str] = mapped_column(String(64), comment="IANA zone; times are shown in it")
+    filler_hold_days: Mapped[int] = mapped_column(
+        default=0, comment="days an opened filler syringe may be held for the same patient"
+    )
+    created_at: Mapped[created_at]
+
+    locations: Mapped[list[Location]] = relationship(back_populates="clinic", order_by="Location.name")
+
+
+class LocationKind(enum.StrEnum):
+    ROOM = "room"
+    FRIDGE = "fridge"
+    CART = "cart"
+    STORAGE = "storage"
+    KIT = "kit"
+
+
+class Location(Base):
+    __tablename__ = "locations"
+    __table_args__ = (UniqueConstraint("clinic_id", "name"),)
+
+    id: Mapped[intpk]
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[LocationKind] = mapped_column(str_enum(LocationKind, "location_kind"))
+    is_active: Mapped[bool] = mapped_column(default=True)
+
+    clinic: Mapped[Clinic] = relationship(back_populates="locations")

@@ -1,0 +1,78 @@
+"""Patients, their treatments, and the draws that link each dose to its container and lot."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from inventory.models.base import BigId, Base, Quantity, created_at, intpk
+from inventory.models.clinic import Location
+from inventory.models.stock import Container
+from inventory.models.user import User
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+    __table_args__ = (UniqueConstraint("clinic_id", "external_ref"),)
+
+    id: Mapped[intpk]
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    external_ref: Mapped[str] = mapped_column(String(64), comment="the clinic's own patient reference")
+    name: Mapped[str] = mapped_column(String(160))
+    date_of_birth: Mapped[dt.date | None] = mapped_column(Date)
+    created_at: Mapped[created_at]
+
+
+class Treatment(Base):
+    __tablename__ = "treatments"
+    __table_args__ = (Index("ix_treatments_clinic_started", "clinic_id", "started_at"),)
+
+    id: Mapped[intpk]
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    injector_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    started_at: Mapped[dt.datetime]
+    closed_at: Mapped[dt.datetime | None]
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    patient: Mapped[Patient] = relationship()
+    location: Mapped[Location] = relationship()
+    injector: Mapped[User] = relationship(foreign_keys=[injector_id])
+    draws: Mapped[list[Draw]] = relationship(back_populates="treatment", order_by="Draw.id")
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed_at is not None
+
+
+class Draw(Base):
+    """A dose drawn for one patient and area: the digital patient-record sticker."""
+
+    __tablename__ = "draws"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="positive_quantity"),
+        Index("ix_draws_container_id", "container_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    treatment_id: Mapped[int] = mapped_column(ForeignKey("treatments.id"), index=True)
+    container_id: Mapped[int] = mapped_column(ForeignKey("containers.id"))
+    movement_id: Mapped[int] = mapped_column(ForeignKey("movements.id"), unique=True)
+    area: Mapped[str] = mapped_column(String(40))
+    area_detail: Mapped[str | None] = mapped_column(String(120), comment="free text when area is 'other'")
+    quantity: Mapped[Decimal] = mapped_column(Quantity(), comment="in the product's base unit")
+    quantity_ml: Mapped[Decimal | None] = mapped_column(Quantity())
+    concentration_u_per_ml: Mapped[Decimal | None] = mapped_column(Quantity())
+    entered_unit: Mapped[str] = mapped_column(String(8), comment="what the nurse typed: U or mL")
+    reason: Mapped[str | None] = mapped_column(String(40), comment="'emergency' for kit use")
+    injector_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[dt.datetime]
+    created_at: Mapped[created_at]
+
+    treatment: Mapped["Treatment"] = relationship(back_populates="draws")
+    container: Mapped[Container] = relationship()
+    injector: Mapped[User] = relationship()

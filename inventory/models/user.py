@@ -1,0 +1,76 @@
+"""People who sign in, what role they hold and which clinics they work at."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import Column, ForeignKey, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from inventory.models.base import Base, created_at, intpk, str_enum
+from inventory.models.clinic import Clinic
+
+
+class Role(enum.StrEnum):
+    NURSE = "nurse"
+    MANAGER = "manager"
+    SAFETY_LEAD = "safety_lead"
+    ADMIN = "admin"
+
+
+user_clinics = Table(
+    "user_clinics",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("clinic_id", ForeignKey("clinics.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[intpk]
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(str_enum(Role, "role"))
+    is_chain_level: Mapped[bool] = mapped_column(
+        default=False, comment="works at every clinic of the chain; otherwise only at user_clinics"
+    )
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[created_at]
+    last_login_at: Mapped[dt.datetime | None]
+
+    clinics: Mapped[list[Clinic]] = relationship(secondary=user_clinics, order_by=Clinic.name)
+
+    # Flask-Login's protocol, spelled out rather than inherited from a mixin.
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.username
+
+
+class ApiToken(Base):
+    """A bearer token for the API. Only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[created_at]
+    expires_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]
+
+    user: Mapped[User] = relationship()

@@ -1,0 +1,109 @@
+"""Passwords, sign-in and API tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from inventory.errors import Unauthorized, ValidationError
+from inventory.models import ApiToken, Clinic, Role, User
+
+MIN_PASSWORD_LENGTH = 10
+# Verified against when the username is unknown, so both paths cost the same time.
+_DUMMY_PASSWORD = "not-a-real-password-" + "x" * 12
+
+
+def make_hasher(time_cost: int, memory_kib: int) -> PasswordHasher:
+    """Argon2id (argon2-cffi's default type) with the given cost."""
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
+
+
+def check_password_policy(password: str, username: str) -> None:
+    """Raises ValidationError for a password too short or equal to the username."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
+    if password.strip().lower() == username.strip().lower():
+        raise ValidationError("A password may not be the username.")
+
+
+def create_user(
+    session: Session,
+    hasher: PasswordHasher,
+    *,
+    username: str,
+    password: str,
+    role: Role,
+    clinics: list[Clinic] | None = None,
+    display_name: str = "",
+) -> User:
+    """Without clinics the user works at every clinic of the chain."""
+    username = username.strip()
+    if not username:
+        raise ValidationError("A username is needed.")
+    check_password_policy(password, username)
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise ValidationError(f"The username {username!r} is taken.")
+    user = User(
+        username=username,
+        display_name=display_name,
+        password_hash=hasher.hash(password),
+        role=role,
+        is_chain_level=not clinics,
+        clinics=list(clinics or []),
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, hasher: PasswordHasher, username: str, password: str) -> User:
+    """Returns the active user with these credentials; raises Unauthorized otherwise."""
+    user = session.scalar(select(User).where(User.username == username.strip()))
+    stored = user.password_hash if user is not None else hasher.hash(_DUMMY_PASSWORD)
+    try:
+        hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        user = None
+    if user is None or not user.is_active:
+        raise Unauthorized("Wrong username or password.")
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
+    return user
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(session: Session, user: User, *, hours: int, now: dt.datetime) -> tuple[str, ApiToken]:
+    """A new bearer token; only its hash is stored, so it is shown once."""
+    token = "vlg_" + secrets.token_urlsafe(32)
+    record = ApiToken(
+        user_id=user.id, token_hash=_token_hash(token), created_at=now, expires_at=now + dt.timedelta(hours=hours)
+    )
+    session.add(record)
+    session.flush()
+    return token, record
+
+
+def user_for_token(session: Session, token: str, *, now: dt.datetime) -> User | None:
+    record = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    if record is None or record.revoked_at is not None or record.expires_at <= now:
+        return None
+    if not record.user.is_active:
+        return None
+    return record.user
+
+
+def revoke_token(session: Session, token: str, *, now: dt.datetime) -> bool:
+    record = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    if record is None or record.revoked_at is not None:
+        return False
+    record.revoked_at = now
+    return True

@@ -1,0 +1,208 @@
+"""Demo data: two clinics, the real products of DOMAIN.md with invented GTINs, stock, one user per role.
+
+Running it twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from argon2 import PasswordHasher
+from biip.checksums import gs1_standard_check_digit
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from inventory.models import (
+    Clinic,
+    GPrimeCategory,
+    Location,
+    LocationKind,
+    Product,
+    ProductGtin,
+    ProductKind,
+    Receipt,
+    Role,
+    User,
+    utcnow,
+)
+from inventory.services import auth, receiving
+from inventory.services.permissions import Scope
+
+LABEL = "product label / prescribing information"
+
+
+def demo_gtin(item: int) -> str:
+    """An invented GTIN-14 under an invented company prefix, with a valid check digit."""
+    body = f"0361234{item:06d}"
+    return body + str(gs1_standard_check_digit(body))
+
+
+def _toxin(n: int, name: str, brand: str, generic: str, units: str, hours: int, diluent_ml: str,
+           storage: str, usual_max: str = "100", base_unit: str = "U") -> dict:
+    return dict(
+        gtin=demo_gtin(n), name=name, brand=brand, generic_name=generic, kind=ProductKind.NEUROMODULATOR,
+        base_unit=base_unit, quantity_per_container=Decimal(units), storage=storage, requires_reconstitution=True,
+        beyond_use_hours=hours, labelled_diluent="preservative-free 0.9% sodium chloride",
+        labelled_diluent_ml=Decimal(diluent_ml), usual_max_units_per_session=Decimal(usual_max), label_source=LABEL,
+    )
+
+
+def _filler(n: int, name: str, brand: str, ml: str, gprime: GPrimeCategory, lidocaine: bool,
+            material: str = "HA", gprime_pa: int | None = None) -> dict:
+    return dict(
+        gtin=demo_gtin(n), name=name, brand=brand, generic_name="hyaluronic acid 20 mg/mL" if material == "HA" else material,
+        kind=ProductKind.FILLER, base_unit="mL", quantity_per_container=Decimal(ml), storage="up to 25 °C",
+        gprime_category=gprime, gprime_pa=gprime_pa, has_lidocaine=lidocaine, material=material, label_source=LABEL,
+    )
+
+
+def _hyaluronidase(n: int, name: str, source: str, strength: str, per_container: str, unit: str,
+                   storage: str, powder: bool = False) -> dict:
+    return dict(
+        gtin=demo_gtin(n), name=name, brand=name.split()[0], generic_name="hyaluronidase",
+        kind=ProductKind.HYALURONIDASE, base_unit=unit, quantity_per_container=Decimal(per_container),
+        storage=storage, hyaluronidase_source=source, strength_per_ml=Decimal(strength) if strength else None,
+        requires_reconstitution=powder, beyond_use_hours=6 if powder else None, label_source=LABEL,
+    )
+
+
+def _supply(n: int, name: str, each: str = "1") -> dict:
+    return dict(gtin=demo_gtin(n), name=name, brand=name.split()[0], kind=ProductKind.SUPPLY, base_unit="each",
+                quantity_per_container=Decimal(each), storage="room temperature", label_source="supplier")
+
+
+PRODUCTS: list[dict] = [
+    _toxin(1, "Botox Cosmetic 100 U", "Botox Cosmetic", "onabotulinumtoxinA", "100", 24, "2.5", "2-8 °C", "64"),
+    _toxin(2, "Botox Cosmetic 50 U", "Botox Cosmetic", "onabotulinumtoxinA", "50", 24, "1.25", "2-8 °C", "64"),
+    _toxin(3, "Dysport 300 U", "Dysport", "abobotulinumtoxinA", "300", 24, "2.5", "2-8 °C", "160"),
+    _toxin(4, "Xeomin 100 U", "Xeomin", "incobotulinumtoxinA", "100", 24, "2.5", "at or below 25 °C", "64"),
+    _toxin(5, "Jeuveau 100 U", "Jeuveau", "prabotulinumtoxinA", "100", 24, "2.5", "2-8 °C, do not freeze", "64"),
+    _toxin(6, "Daxxify 100 U", "Daxxify", "daxibotulinumtoxinA", "100", 72, "1.2", "room temperature", "120"),
+    _toxin(7, "Letybo 100 U", "Letybo", "letibotulinumtoxinA", "100", 24, "2.5", "2-8 °C", "64"),
+    _toxin(8, "Azzalure 125 s.U", "Azzalure", "abobotulinumtoxinA (Speywood units)", "125", 24, "0.63", "2-8 °C",
+           "125", base_unit="s.U"),
+    _filler(20, "Juvederm Volbella XC 0.55 mL", "Juvederm", "0.55", GPrimeCategory.LOW, True, gprime_pa=271),
+    _filler(21, "Juvederm Ultra XC 1.0 mL", "Juvederm", "1.0", GPrimeCategory.MEDIUM, True),
+    _filler(22, "Juvederm Voluma XC 1.0 mL", "Juvederm", "1.0", GPrimeCategory.HIGH, True, gprime_pa=398),
+    _filler(23, "Restylane Kysse 1.0 mL", "Restylane", "1.0", GPrimeCategory.MEDIUM, True),
+    _filler(24, "Restylane Lyft 1.0 mL", "Restylane", "1.0", GPrimeCategory.HIGH, True),
+    _filler(25, "Radiesse 1.5 mL", "Radiesse", "1.5", GPrimeCategory.HIGH, False, material="CaHA"),
+    _hyaluronidase(40, "Hylenex recombinant 150 USP U/mL", "human recombinant", "150", "150", "USP U", "2-8 °C"),
+    _hyaluronidase(41, "Amphadase 150 USP U/mL", "bovine", "150", "150", "USP U", "2-8 °C"),
+    _hyaluronidase(42, "Vitrase 200 USP U/mL 2 mL", "ovine", "200", "400", "USP U", "2-8 °C"),
+    _hyaluronidase(43, "Hyalase 1500 IU", "ovine", "", "1500", "IU", "below 25 °C", powder=True),
+    _supply(60, "Syringe 1 mL Luer-lock"),
+    _supply(61, "Needle 30 G 13 mm"),
+    _supply(62, "Sodium chloride 0.9% 10 mL"),
+    _supply(63, "Aspirin 300 mg"),
+    _supply(64, "Warm compress"),
+]
+
+CLINICS = [
+    ("LON", "Vialog Demo Clinic London", "Europe/London"),
+    ("NYC", "Vialog Demo Clinic New York", "America/New_York"),
+]
+LOCATIONS = [
+    ("Treatment room 1", LocationKind.ROOM),
+    ("Treatment room 2", LocationKind.ROOM),
+    ("Medicines fridge", LocationKind.FRIDGE),
+    ("Treatment cart", LocationKind.CART),
+    ("Store room", LocationKind.STORAGE),
+]
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    password: str
+    description: str
+
+
+DEMO_USERS = [
+    # username, password, role, clinic code (None: chain level), description
+    ("nurse", "nurse-demo-2026", Role.NURSE, "LON", "nurse at London: cart, scans, draws"),
+    ("manager", "manager-demo-2026", Role.MANAGER, None, "chain manager: receiving, stock, exports"),
+    ("safety", "safety-demo-2026", Role.SAFETY_LEAD, None, "chain safety lead: recalls, traces, kits"),
+    ("admin", "admin-demo-2026", Role.ADMIN, None, "admin: everything, users, settings"),
+    ("nurse-nyc", "nurse-nyc-demo-2026", Role.NURSE, "NYC", "nurse at New York"),
+]
+
+# product name, lot, months to expiry, containers, location name
+STOCK = [
+    ("Botox Cosmetic 100 U", "C3709C3", 16, 6, "Medicines fridge"),
+    ("Botox Cosmetic 100 U", "C4120A1", 22, 4, "Medicines fridge"),
+    ("Dysport 300 U", "DY2291", 12, 3, "Medicines fridge"),
+    ("Xeomin 100 U", "XE77812", 20, 4, "Store room"),
+    ("Daxxify 100 U", "DX30017", 14, 2, "Store room"),
+    ("Juvederm Volbella XC 0.55 mL", "VB19A44", 18, 6, "Store room"),
+    ("Juvederm Voluma XC 1.0 mL", "VM88B21", 15, 4, "Store room"),
+    ("Restylane Kysse 1.0 mL", "RK5512", 13, 4, "Store room"),
+    ("Hylenex recombinant 150 USP U/mL", "2205123", 9, 10, "Medicines fridge"),
+    ("Syringe 1 mL Luer-lock", "SY2026", 36, 20, "Store room"),
+    ("Needle 30 G 13 mm", "ND2026", 36, 20, "Store room"),
+    ("Sodium chloride 0.9% 10 mL", "NS5521", 24, 6, "Store room"),
+]
+
+
+def _months_ahead(today: dt.date, months: int) -> dt.date:
+    year, month = divmod(today.month - 1 + months, 12)
+    return dt.date(today.year + year, month + 1, 28)
+
+
+def load(session: Session, hasher: PasswordHasher, now: dt.datetime | None = None) -> list[DemoLogin]:
+    """Creates whatever part of the demo data is missing and returns the demo logins."""
+    now = now or utcnow()
+    clinics = {code: _clinic(session, code, name, tz) for code, name, tz in CLINICS}
+    for spec in PRODUCTS:
+        _product(session, spec)
+    session.flush()
+
+    logins = []
+    for username, password, role, clinic_code, description in DEMO_USERS:
+        if session.scalar(select(User).where(User.username == username)) is None:
+            auth.create_user(
+                session, hasher, username=username, password=password, role=role,
+                clinics=[clinics[clinic_code]] if clinic_code else None, display_name=username.title(),
+            )
+        logins.append(DemoLogin(username, password, description))
+
+    manager = session.scalar(select(User).where(User.username == "manager"))
+    assert manager is not None
+    if session.scalar(select(Receipt.id).limit(1)) is None:
+        for clinic in clinics.values():
+            for product_name, lot, months, count, location_name in STOCK:
+                product = session.scalar(select(Product).where(Product.name == product_name))
+                location = session.scalar(
+                    select(Location).where(Location.clinic_id == clinic.id, Location.name == location_name)
+                )
+                assert product is not None and location is not None
+                receiving.receive(
+                    session, actor=manager, scope=Scope.everything(), location_id=location.id, containers=count,
+                    now=now, gtin=product.gtins[0].gtin, lot_number=lot,
+                    expiry=_months_ahead(now.date(), months),
+                )
+    session.flush()
+    return logins
+
+
+def _clinic(session: Session, code: str, name: str, timezone: str) -> Clinic:
+    clinic = session.scalar(select(Clinic).where(Clinic.code == code))
+    if clinic is None:
+        clinic = Clinic(code=code, name=name, timezone=timezone)
+        session.add(clinic)
+        session.flush()
+        for location_name, kind in LOCATIONS:
+            session.add(Location(clinic_id=clinic.id, name=location_name, kind=kind))
+    return clinic
+
+
+def _product(session: Session, spec: dict) -> Product:
+    spec = dict(spec)
+    gtin = spec.pop("gtin")
+    product = session.scalar(select(Product).where(Product.name == spec["name"]))
+    if product is None:
+        product = Product(**spec, gtins=[ProductGtin(gtin=gtin)])
+        session.add(product)
+    return product

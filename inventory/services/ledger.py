@@ -1,0 +1,132 @@
+"""The stock ledger: every change is one appended movement; a container caches its balance.
+
+A service that takes stock calls ``lock_container`` first (SELECT ... FOR UPDATE on
+PostgreSQL; on SQLite every transaction already holds the write lock from BEGIN
+IMMEDIATE), re-checks its rules on the locked row, then calls ``record``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
+
+from inventory.errors import InsufficientQuantity, LotExpired, LotQuarantined, LotRecalled, NotFound
+from inventory.models import Container, ContainerState, Lot, LotStatus, Movement, MovementKind, User
+from inventory.services.clock import clinic_today
+from inventory.services.permissions import Scope
+
+
+def lock_container(session: Session, container_id: int, scope: Scope) -> Container:
+    """Loads and locks one container of the caller's clinics; raises NotFound otherwise."""
+    container = session.scalar(
+        select(Container)
+        .where(Container.id == container_id)
+        .options(joinedload(Container.lot), joinedload(Container.product))
+        .with_for_update(of=Container)
+        # The identity map may hold a copy read before the lock: overwrite it.
+        .execution_options(populate_existing=True)
+    )
+    if container is None or not scope.allows(container.clinic_id):
+        raise NotFound(f"No container with id {container_id}.", id=container_id)
+    return container
+
+
+def ensure_lot_usable(lot: Lot, *, now: dt.datetime, timezone: str) -> None:
+    """Raises LotRecalled, LotQuarantined or LotExpired for a lot that may not be used."""
+    name = lot.product.name
+    if lot.status is LotStatus.RECALLED:
+        raise LotRecalled(f"Lot {lot.number} of {name} is recalled: do not use.", lot_id=lot.id)
+    if lot.status is LotStatus.QUARANTINED:
+        raise LotQuarantined(
+            f"Lot {lot.number} of {name} is quarantined: do not use until a safety lead releases it.",
+            lot_id=lot.id,
+            reason=lot.status_reason,
+        )
+    if lot.expiry < clinic_today(now, timezone):
+        raise LotExpired(
+            f"Lot {lot.number} of {name} expired on {lot.expiry.isoformat()}: do not use.",
+            lot_id=lot.id,
+            expiry=lot.expiry.isoformat(),
+        )
+
+
+def record(
+    session: Session,
+    container: Container,
+    *,
+    kind: MovementKind,
+    quantity: Decimal,
+    actor: User,
+    at: dt.datetime,
+    reason: str | None = None,
+    note: str | None = None,
+    treatment_id: int | None = None,
+    reverses: Movement | None = None,
+) -> Movement:
+    """Appends one movement and updates the container's cached balance with it.
+
+    Raises InsufficientQuantity if the balance would go below zero: quantities are
+    refused, never clamped.
+    """
+    balance = container.remaining + quantity
+    if balance < 0:
+        raise InsufficientQuantity(
+            f"Only {container.remaining.normalize():f} {container.product.base_unit} left in this "
+            f"{container.product.name} ({container.label_code}); {(-quantity).normalize():f} asked.",
+            container_id=container.id,
+            requested=str(-quantity),
+            remaining=str(container.remaining),
+        )
+    container.remaining = balance
+    if balance == 0 and quantity < 0:
+        container.state = ContainerState.DISCARDED if kind is MovementKind.WASTE else ContainerState.EMPTY
+    elif balance > 0 and container.state in (ContainerState.EMPTY, ContainerState.DISCARDED):
+        # A reversal or a count can bring a container back; it was opened before.
+        container.state = ContainerState.IN_USE
+    movement = Movement(
+        clinic_id=container.clinic_id,
+        location_id=container.location_id,
+        container_id=container.id,
+        lot_id=container.lot_id,
+        product_id=container.product_id,
+        kind=kind,
+        quantity=quantity,
+        balance_after=balance,
+        actor_id=actor.id,
+        at=at,
+        reason=reason,
+        note=note,
+        treatment_id=treatment_id,
+        reverses_id=reverses.id if reverses is not None else None,
+    )
+    session.add(movement)
+    return movement
+
+
+@dataclass(frozen=True)
+class BalanceMismatch:
+    container_id: int
+    label_code: str
+    cached: Decimal
+    ledger: Decimal
+
+
+def find_balance_mismatches(session: Session) -> list[BalanceMismatch]:
+    """Every container whose cached remaining differs from the sum of its movements."""
+    ledger_sum = (
+        select(Movement.container_id, func.sum(Movement.quantity).label("total"))
+        .group_by(Movement.container_id)
+        .subquery()
+    )
+    total = func.coalesce(ledger_sum.c.total, Decimal(0))
+    rows = session.execute(
+        select(Container.id, Container.label_code, Container.remaining, total)
+        .outerjoin(ledger_sum, ledger_sum.c.container_id == Container.id)
+        .where(Container.remaining != total)
+        .order_by(Container.id)
+    )
+    return [BalanceMismatch(cid, code, cached, Decimal(ledger)) for cid, code, cached, ledger in rows]

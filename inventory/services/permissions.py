@@ -1,0 +1,93 @@
+"""What each role may do (DESIGN.md "Roles") and which clinics a user may see.
+
+Every view declares one permission; the server checks it on every request.
+Clinic scoping lives here too, so no view has to remember a filter.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
+
+from inventory.errors import Forbidden, NotFound
+from inventory.models import Role, User
+
+
+class Permission(enum.StrEnum):
+    CART = "cart"  # scan, reconstitute, draw, waste at the cart
+    KIT_CHECK = "kit_check"
+    RECEIVE = "receive"  # receiving, counts, adjustments
+    CATALOG = "catalog"  # catalog, locations, kit templates
+    RECONCILE = "reconcile"
+    RECALL = "recall"  # recalls, quarantine, patient trace
+    USERS = "users"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.NURSE: frozenset({Permission.CART, Permission.KIT_CHECK}),
+    Role.MANAGER: frozenset(
+        {Permission.CART, Permission.KIT_CHECK, Permission.RECEIVE, Permission.CATALOG, Permission.RECONCILE}
+    ),
+    Role.SAFETY_LEAD: frozenset({Permission.CART, Permission.KIT_CHECK, Permission.RECALL}),
+    Role.ADMIN: frozenset(Permission),
+}
+
+ROLE_LABELS = {
+    Role.NURSE: "Nurse / injector",
+    Role.MANAGER: "Manager",
+    Role.SAFETY_LEAD: "Safety lead",
+    Role.ADMIN: "Admin",
+}
+
+
+def can(user: User, permission: Permission) -> bool:
+    return permission in ROLE_PERMISSIONS[user.role]
+
+
+def require(user: User, permission: Permission) -> None:
+    """Raises Forbidden unless the user's role carries ``permission``."""
+    if not can(user, permission):
+        raise Forbidden(
+            f"Your role ({ROLE_LABELS[user.role]}) may not do this.",
+            permission=permission.value,
+        )
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The clinics a user works at; ``None`` means every clinic (chain level)."""
+
+    clinic_ids: frozenset[int] | None
+
+    @classmethod
+    def for_user(cls, user: User) -> Scope:
+        if user.is_chain_level:
+            return cls(None)
+        return cls(frozenset(c.id for c in user.clinics))
+
+    @classmethod
+    def everything(cls) -> Scope:
+        return cls(None)
+
+    def allows(self, clinic_id: int) -> bool:
+        return self.clinic_ids is None or clinic_id in self.clinic_ids
+
+    def filter(self, stmt: Select[Any], clinic_column: Any) -> Select[Any]:
+        if self.clinic_ids is None:
+            return stmt
+        return stmt.where(clinic_column.in_(self.clinic_ids))
+
+
+T = TypeVar("T")
+
+
+def get_in_scope(session: Session, model: type[T], object_id: int, scope: Scope, what: str) -> T:
+    """Load ``model`` by id; another clinic's object answers exactly like a missing one."""
+    obj = session.get(model, object_id)
+    if obj is None or not scope.allows(obj.clinic_id):  # type: ignore[attr-defined]
+        raise NotFound(f"No {what} with id {object_id}.", id=object_id)
+    return obj

@@ -1,0 +1,185 @@
+"""Receiving a box: find or create its lot, create labelled containers, record receive movements."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from inventory.errors import (
+    DomainError,
+    LotExpiryConflict,
+    NotFound,
+    UnreadableCode,
+    ValidationError,
+)
+from inventory.models import (
+    Container,
+    ContainerState,
+    Location,
+    Lot,
+    LotStatus,
+    MovementKind,
+    Product,
+    Receipt,
+    User,
+)
+from inventory.services import ledger
+from inventory.services.barcodes import new_label_code, normalise_gtin, normalise_lot_number, parse_scan
+from inventory.services.catalog import product_for_gtin
+from inventory.services.permissions import Scope, get_in_scope
+
+MAX_CONTAINERS_PER_RECEIPT = 500
+MAX_LOT_LENGTH = 20
+
+
+class DuplicateSerial(DomainError):
+    code = "duplicate_serial"
+
+
+def receive(
+    session: Session,
+    *,
+    actor: User,
+    scope: Scope,
+    location_id: int,
+    containers: int,
+    now: dt.datetime,
+    code: str | None = None,
+    gtin: str | None = None,
+    lot_number: str | None = None,
+    expiry: dt.date | None = None,
+) -> Receipt:
+    """Receives ``containers`` items of one lot into a location, in the caller's transaction.
+
+    The lot comes from a scanned GS1 ``code`` or from typed ``gtin``, ``lot_number`` and
+    ``expiry`` (a typed lot number is taken literally). Raises UnreadableCode,
+    BadCheckDigit, UnknownProduct, ValidationError, NotFound, LotExpiryConflict,
+    LotExpired, LotQuarantined, LotRecalled or DuplicateSerial; nothing is written then.
+    """
+    if not 1 <= containers <= MAX_CONTAINERS_PER_RECEIPT:
+        raise ValidationError(
+            f"Receive between 1 and {MAX_CONTAINERS_PER_RECEIPT} containers at a time.", field="containers"
+        )
+    location = get_in_scope(session, Location, location_id, scope, "location")
+    serial = expiry_raw = None
+    if code:
+        parsed = parse_scan(code)
+        if parsed.kind == "container":
+            raise UnreadableCode("That is a Vialog container label, not a manufacturer's box code.")
+        gtin = parsed.gtin
+        # A bare GTIN names the product only: lot and expiry are typed beside it.
+        if parsed.kind == "gs1":
+            lot_number = parsed.lot or lot_number
+            expiry = parsed.expiry or expiry
+            expiry_raw = parsed.expiry_raw
+            serial = parsed.serial
+    elif gtin:
+        gtin = normalise_gtin(gtin.strip())
+    else:
+        raise ValidationError("Scan the box, or type its GTIN, lot and expiry.", field="code")
+
+    lot_number = (lot_number or "").strip()
+    if not lot_number:
+        raise ValidationError("The lot number is missing: type it as printed on the box.", field="lot")
+    if len(lot_number) > MAX_LOT_LENGTH:
+        raise ValidationError(f"A lot number has at most {MAX_LOT_LENGTH} characters.", field="lot")
+    if expiry is None:
+        raise ValidationError("The expiry date is missing: type it as printed on the box.", field="expiry")
+
+    assert gtin is not None
+    product = product_for_gtin(session, gtin)
+    lot = _find_or_create_lot(session, product, lot_number, expiry, expiry_raw, now)
+    ledger.ensure_lot_usable(lot, now=now, timezone=location.clinic.timezone)
+    if serial is not None:
+        _refuse_known_serial(session, lot, serial)
+        if containers != 1:
+            serial = None  # a pack serial identifies one pack, not each item in a case
+
+    receipt = Receipt(
+        clinic_id=location.clinic_id,
+        location_id=location.id,
+        lot=lot,
+        received_by_id=actor.id,
+        received_at=now,
+        container_count=containers,
+        scanned_code=code,
+    )
+    session.add(receipt)
+    created = [
+        Container(
+            label_code=label_code,
+            clinic_id=location.clinic_id,
+            location_id=location.id,
+            product=product,
+            lot=lot,
+            receipt=receipt,
+            serial=serial,
+            state=ContainerState.SEALED,
+            initial_quantity=product.quantity_per_container,
+            remaining=Decimal(0),
+        )
+        for label_code in _fresh_label_codes(session, containers)
+    ]
+    session.add_all(created)
+    session.flush()
+    for container in created:
+        ledger.record(
+            session, container, kind=MovementKind.RECEIVE, quantity=product.quantity_per_container,
+            actor=actor, at=now, reason="received",
+        )
+    session.flush()
+    return receipt
+
+
+def _find_or_create_lot(
+    session: Session, product: Product, number: str, expiry: dt.date, expiry_raw: str | None, now: dt.datetime
+) -> Lot:
+    key = normalise_lot_number(number)
+    lot = session.scalar(select(Lot).where(Lot.product_id == product.id, Lot.number_key == key))
+    if lot is None:
+        lot = Lot(
+            product=product, number=number, number_key=key, expiry=expiry, expiry_raw=expiry_raw,
+            status=LotStatus.ACTIVE, status_changed_at=now,
+        )
+        session.add(lot)
+        session.flush()
+        return lot
+    if lot.expiry != expiry:
+        raise LotExpiryConflict(
+            f"Lot {lot.number} of {product.name} is on file with expiry {lot.expiry.isoformat()}, "
+            f"not {expiry.isoformat()}. Check the box: a mismatch can mean a counterfeit.",
+            lot_id=lot.id,
+            expiry_on_file=lot.expiry.isoformat(),
+            expiry_given=expiry.isoformat(),
+        )
+    return lot
+
+
+def _refuse_known_serial(session: Session, lot: Lot, serial: str) -> None:
+    exists = session.scalar(select(Container.id).where(Container.lot_id == lot.id, Container.serial == serial))
+    if exists is not None:
+        raise DuplicateSerial(
+            f"Pack serial {serial} of lot {lot.number} was already received. The same box scanned twice, "
+            "or a copied code: tell the safety lead if this box is new.",
+            serial=serial,
+            lot_id=lot.id,
+        )
+
+
+def _fresh_label_codes(session: Session, count: int) -> list[str]:
+    codes: set[str] = set()
+    while len(codes) < count:
+        wanted = {new_label_code() for _ in range(count - len(codes))}
+        taken = set(session.scalars(select(Container.label_code).where(Container.label_code.in_(wanted))))
+        codes |= wanted - taken
+    return sorted(codes)
+
+
+def get_receipt(session: Session, receipt_id: int, scope: Scope) -> Receipt:
+    receipt = session.get(Receipt, receipt_id)
+    if receipt is None or not scope.allows(receipt.clinic_id):
+        raise NotFound(f"No receipt with id {receipt_id}.", id=receipt_id)
+    return receipt

@@ -1,0 +1,97 @@
+"""One entry point from whatever a scanner typed to what it names in Vialog.
+
+Parsing is pure (``barcodes.parse_scan``); this module looks the result up. A scan
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from inventory.errors import UnknownContainer
+from inventory.models import Container, Lot, Product
+from inventory.services import ledger
+from inventory.services.barcodes import ScannedCode, normalise_lot_number, parse_scan
+from inventory.services.catalog import product_for_gtin
+from inventory.services.clock import clinic_today
+from inventory.services.permissions import Scope
+
+
+@dataclass
+class ScanResult:
+    code: ScannedCode
+    product: Product | None = None
+    lot: Lot | None = None
+    container: Container | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def container_by_label(session: Session, label_code: str, scope: Scope) -> Container:
+    """Raises UnknownContainer for a code not printed by Vialog for the caller's clinics."""
+    container = session.scalar(
+        select(Container)
+        .where(Container.label_code == label_code)
+        .options(joinedload(Container.lot).joinedload(Lot.product), joinedload(Container.location))
+    )
+    if container is None or not scope.allows(container.clinic_id):
+        raise UnknownContainer(
+            f"Label {label_code} is not a container of this clinic. Scan the vial's Vialog label again.",
+            label_code=label_code,
+        )
+    return container
+
+
+def scan(session: Session, raw: str, *, scope: Scope, now: dt.datetime, timezone: str) -> ScanResult:
+    """Reads a code and finds its product, lot or container.
+
+    Raises UnreadableCode, BadCheckDigit, UnknownProduct, UnknownContainer, and for a
+    lot that may not be used LotRecalled, LotQuarantined or LotExpired.
+    """
+    code = parse_scan(raw)
+    result = ScanResult(code=code, warnings=list(code.warnings))
+    if code.kind == "container":
+        assert code.label_code is not None
+        container = container_by_label(session, code.label_code, scope)
+        ledger.ensure_lot_usable(container.lot, now=now, timezone=container.clinic.timezone)
+        result.container, result.lot, result.product = container, container.lot, container.lot.product
+        if container.beyond_use_at is not None and container.beyond_use_at <= now:
+            result.warnings.append("This vial is past its beyond-use time: waste what is left.")
+        return result
+
+    assert code.gtin is not None
+    result.product = product_for_gtin(session, code.gtin)
+    if code.kind == "gtin":
+        result.warnings.append("This code names the product only: scan or type the lot and expiry too.")
+        return result
+    if code.lot:
+        result.lot = session.scalar(
+            select(Lot).where(Lot.product_id == result.product.id, Lot.number_key == normalise_lot_number(code.lot))
+        )
+    if result.lot is not None:
+        ledger.ensure_lot_usable(result.lot, now=now, timezone=timezone)
+        if code.expiry is not None and code.expiry != result.lot.expiry:
+            result.warnings.append(
+                f"This box says expiry {code.expiry.isoformat()}, but lot {result.lot.number} is on file "
+                f"with {result.lot.expiry.isoformat()}. Check the box before use."
+            )
+    elif code.expiry is not None and code.expiry < clinic_today(now, timezone):
+        result.warnings.append(f"This box expired on {code.expiry.isoformat()}.")
+    return result
+
+
+def container_by_ref(session: Session, ref: str | int, scope: Scope) -> Container:
+    """A container by numeric id or by its label code (as typed or scanned)."""
+    text = str(ref).strip()
+    if text.isdigit():
+        container = session.get(Container, int(text))
+        if container is None or not scope.allows(container.clinic_id):
+            raise UnknownContainer(f"No container with id {text}.", id=int(text))
+        return container
+    code = parse_scan(text)
+    if code.kind != "container" or code.label_code is None:
+        raise UnknownContainer(f"{text!r} is not a Vialog container label.", ref=text)
+    return container_by_label(session, code.label_code, scope)

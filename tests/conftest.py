@@ -1,0 +1,126 @@
+"""Test fixtures.
+
+Every test that touches the database runs twice, on SQLite and on PostgreSQL: the
+``backend`` fixture is parametrised at session scope. Each backend gets a fresh
+database migrated with Alembic once; each test then runs inside one transaction
+that is rolled back, so tests never see each other's rows.
+
+PostgreSQL comes from VIALOG_TEST_POSTGRES_URL (default: the local server, user
+postgres, database test, where a scratch database is created and dropped). If it
+cannot be reached the PostgreSQL half is skipped, unless VIALOG_REQUIRE_POSTGRES=1
+(CI), where that is an error.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask_migrate import upgrade
+from sqlalchemy import make_url
+from sqlalchemy.orm import Session
+
+from inventory import create_app
+from inventory.extensions import db
+from tests import factories
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "VIALOG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REQUIRE_POSTGRES = os.environ.get("VIALOG_REQUIRE_POSTGRES") == "1"
+
+
+def _postgres_database() -> Iterator[str]:
+    """Creates a scratch database on the PostgreSQL server, yields its URL, drops it."""
+    import psycopg
+
+    admin = make_url(POSTGRES_ADMIN_URL)
+    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"vialog_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as error:
+        if REQUIRE_POSTGRES:
+            raise
+        pytest.skip(f"PostgreSQL not reachable ({error}); set VIALOG_TEST_POSTGRES_URL")
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "vialog-test.db"
+        yield f"sqlite:///{path}"
+    else:
+        yield from _postgres_database()
+
+
+def make_test_app(database_url: str, instance: Path) -> Flask:
+    os.environ.setdefault("VIALOG_INSTANCE", str(instance))
+    return create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "test-secret-key",
+            # Cheap hashes: the production cost is exercised by a dedicated test.
+            "ARGON2_TIME_COST": 1,
+            "ARGON2_MEMORY_KIB": 64,
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    app = make_test_app(database_url, tmp_path_factory.mktemp("instance"))
+    with app.app_context():
+        upgrade(directory=app.extensions["migrate"].directory)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def backend(app: Flask) -> str:
+    return db_backend_name(app)
+
+
+def db_backend_name(app: Flask) -> str:
+    return make_url(app.config["DATABASE_URL"]).get_backend_name()
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator[Session]:
+    """The test's own session, inside a transaction that is rolled back afterwards.
+
+    No app context is held, so each request made through the test client gets its
+    own app context and session, as in production; all of them share this test's
+    connection (a commit releases a savepoint) and so roll back with it. After a
+    request, call ``session.expire_all()`` before reading what it changed.
+    """
+    with app.app_context():
+        connection = db.engine.connect()
+    transaction = connection.begin()
+    db.bind_sessions_to(app, connection)
+    test_session = app.extensions["vialog_db"].sessionmaker()
+    try:
+        yield test_session
+    finally:
+        test_session.close()
+        db.unbind_sessions(app)
+        transaction.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def world(session) -> factories.World:
+    """A clinic with locations, the catalog's main products and one user per role."""
+    return factories.build_world(session)
