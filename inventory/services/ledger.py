@@ -20,6 +20,9 @@ from inventory.services.clock import clinic_today
 from inventory.services.permissions import Scope
 
 
+_MOVES_PLACE_ONLY = frozenset({MovementKind.TRANSFER_OUT, MovementKind.TRANSFER_IN})
+
+
 def lock_container(session: Session, container_id: int, scope: Scope) -> Container:
     """Loads and locks one container of the caller's clinics; raises NotFound otherwise."""
     container = session.scalar(
@@ -82,7 +85,9 @@ def record(
             remaining=str(container.remaining),
         )
     container.remaining = balance
-    if balance == 0 and quantity < 0:
+    if kind in _MOVES_PLACE_ONLY:
+        pass  # a transfer is recorded as out of one place and into another: state unchanged
+    elif balance == 0 and quantity < 0:
         container.state = ContainerState.DISCARDED if kind is MovementKind.WASTE else ContainerState.EMPTY
     elif balance > 0 and container.state in (ContainerState.EMPTY, ContainerState.DISCARDED):
         # A reversal or a count can bring a container back; it was opened before.

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, abort
+from flask import Blueprint, abort, current_app, request
 from flask_login import current_user, login_required
 
 from inventory.extensions import db, login_manager
@@ -48,12 +48,37 @@ def scope() -> Scope:
     return Scope.for_user(current_user)
 
 
+# The main navigation: a link shows when its page exists and the user's role may open it.
+NAV: list[tuple[str, str, Permission]] = [
+    ("pages.cart", "Cart", Permission.CART),
+    ("pages.stock", "Stock", Permission.CART),
+    ("pages.beyond_use", "Beyond use", Permission.CART),
+    ("pages.kits", "Kits", Permission.KIT_CHECK),
+    ("pages.expiring", "Expiring", Permission.CART),
+    ("pages.receive", "Receive", Permission.RECEIVE),
+    ("pages.counts", "Counts", Permission.RECEIVE),
+    ("pages.kit_templates", "Kit templates", Permission.CATALOG),
+    ("pages.reconciliation", "Reconciliation", Permission.RECONCILE),
+    ("pages.transfers", "Transfers", Permission.RECEIVE),
+    ("pages.recalls", "Recalls", Permission.RECALL),
+    ("pages.trace", "Trace", Permission.RECALL),
+    ("pages.users", "Users", Permission.USERS),
+]
+
+
 @bp.app_context_processor
 def _template_helpers() -> dict[str, Any]:
     def may(permission: str) -> bool:
         return current_user.is_authenticated and can(current_user, Permission(permission))
 
-    return {"may": may, "role_label": lambda role: ROLE_LABELS[role]}
+    def nav_links() -> list[tuple[str, str]]:
+        if not current_user.is_authenticated:
+            return []
+        views = current_app.view_functions
+        return [(endpoint, label) for endpoint, label, permission in NAV
+                if endpoint in views and can(current_user, permission)]
+
+    return {"may": may, "nav_links": nav_links, "role_label": lambda role: ROLE_LABELS[role]}
 
 
 @bp.app_template_filter("clinic_time")
