@@ -55,6 +55,14 @@ def _postgres_database() -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(autouse=True)
+def _push_request_context() -> None:
+    """Overrides pytest-flask's fixture of this name, which pushes one request context
+    around every test: then all test-client requests of a test would share one app
+    context, one ``g`` and one database session. Here each request gets its own, as
+    in production."""
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if request.param == "sqlite":

@@ -1,0 +1,110 @@
+"""Browser tests: Playwright for Python driving Debian's Chromium against a live Vialog.
+
+The live server runs in a thread on its own scratch database (SQLite file or
+PostgreSQL), loaded with the demo data and committed, exactly as a clinic would
+have it after ``vialog demo``. Without /usr/bin/chromium these tests are skipped,
+unless VIALOG_REQUIRE_BROWSER=1 (CI), where that is an error.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask_migrate import upgrade
+from werkzeug.serving import make_server
+
+from inventory.extensions import db
+from inventory.services import demo
+from tests.conftest import _postgres_database, make_test_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+REQUIRE_BROWSER = os.environ.get("VIALOG_REQUIRE_BROWSER") == "1"
+# Chromium flags that keep it quiet on a machine with no outside network.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        if REQUIRE_BROWSER:
+            pytest.fail("/usr/bin/chromium is missing: apt-get install -y chromium")
+        pytest.skip("Debian's chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: Flask
+    backend: str
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    if request.param == "sqlite":
+        urls: Iterator[str] = iter([f"sqlite:///{tmp_path_factory.mktemp('live') / 'live.db'}"])
+    else:
+        urls = _postgres_database()
+    url = next(urls)
+    app = make_test_app(url, tmp_path_factory.mktemp("live-instance"))
+    app.config["WTF_CSRF_SSL_STRICT"] = False
+    with app.app_context():
+        upgrade(directory=app.extensions["migrate"].directory)
+        demo.load(db.session, app.extensions["password_hasher"])
+        db.session.commit()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(f"http://127.0.0.1:{server.server_port}", app, request.param)
+    finally:
+        server.shutdown()
+        with app.app_context():
+            db.engine.dispose()
+        for _ in urls:  # finish the generator: drops the PostgreSQL database
+            pass
+
+
+@pytest.fixture
+def page(browser, live_server: LiveServer, request: pytest.FixtureRequest):
+    context = browser.new_context(viewport={"width": 1024, "height": 768}, base_url=live_server.url)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, "rep_" + report.when, report)
+
+
+def sign_in(page, username: str) -> None:
+    password = next(p for u, p, *_ in demo.DEMO_USERS if u == username)
+    page.goto("/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_selector("nav[aria-label=Main]")
