@@ -31,10 +31,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from inventory.blueprints import api, pages
     from inventory.blueprints.errors import register_error_handlers
     from inventory.cli import register_commands
+    from inventory.security import init_security
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, never cookies
     register_error_handlers(app)
+    init_security(app)
     register_commands(app)
     return app

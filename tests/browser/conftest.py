@@ -87,7 +87,11 @@ def page(browser, live_server: LiveServer, request: pytest.FixtureRequest):
     context = browser.new_context(viewport={"width": 1024, "height": 768}, base_url=live_server.url)
     page = context.new_page()
     page.set_default_timeout(10_000)
+    # The pages must run under the strict Content-Security-Policy: any violation fails the test.
+    violations: list[str] = []
+    page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
     yield page
+    assert violations == [], violations
     if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)

@@ -18,7 +18,7 @@ bp = Blueprint("pages", __name__)
 
 login_manager.login_view = "pages.login"
 login_manager.login_message = "Sign in to continue."
-login_manager.session_protection = "strong"
+login_manager.session_protection = "basic"  # "strong" signs out tablets whose IP changes
 
 
 @login_manager.user_loader
@@ -50,7 +50,7 @@ def scope() -> Scope:
 
 # The main navigation: a link shows when its page exists and the user's role may open it.
 NAV: list[tuple[str, str, Permission]] = [
-    ("pages.cart", "Cart", Permission.CART),
+    ("pages.cart_home", "Cart", Permission.CART),
     ("pages.stock", "Stock", Permission.CART),
     ("pages.beyond_use", "Beyond use", Permission.CART),
     ("pages.kits", "Kits", Permission.KIT_CHECK),
