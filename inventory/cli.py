@@ -7,7 +7,7 @@ import sys
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import select
 
@@ -39,6 +39,7 @@ def _apply_migrations() -> None:
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db() -> None:
     """Apply every migration to the configured database (safe to run again)."""
     _apply_migrations()
@@ -46,6 +47,7 @@ def init_db() -> None:
 
 
 @click.command("demo")
+@with_appcontext
 def demo() -> None:
     """init-db, then demo clinics, catalog, stock and one user per role (safe to run twice)."""
     from inventory.services import demo as demo_data
@@ -59,6 +61,7 @@ def demo() -> None:
 
 
 @click.command("create-user")
+@with_appcontext
 @click.argument("username")
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
 @click.option("--clinic", "clinic_codes", multiple=True, help="clinic code; repeat for several; none = chain level")
@@ -88,6 +91,7 @@ def create_user(username: str, role: str, clinic_codes: tuple[str, ...], passwor
 
 
 @click.command("serve")
+@with_appcontext
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=None, type=int, help="default: 2 x cores + 1")
@@ -112,6 +116,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
 
 
 @click.command("check")
+@with_appcontext
 def check() -> None:
     """Recompute every balance from the ledger; exit 1 on any difference."""
     from inventory.services.ledger import find_balance_mismatches

@@ -1,0 +1,50 @@
+"""The vialog command line."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import select, update
+
+from inventory.models import Container, Role, User
+
+
+def test_check_passes_on_a_clean_ledger_and_fails_on_a_tampered_one(app, world, session):
+    container = world.container("botox")
+    session.commit()  # releases the test's savepoint so the command's session sees the rows
+    runner = app.test_cli_runner()
+    ok = runner.invoke(args=["check"])
+    assert ok.exit_code == 0 and "matches the ledger" in ok.output
+    session.execute(update(Container).where(Container.id == container.id).values(remaining=Decimal(1)))
+    session.commit()
+    bad = runner.invoke(args=["check"])
+    assert bad.exit_code == 1
+    assert f"container {container.id} ({container.label_code}): cached 1.0000, ledger 100.0000" in bad.output
+
+
+def test_create_user_reads_the_password_from_stdin(app, world, session):
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=["create-user", "sam", "--role", "nurse", "--clinic", "LON", "--password-stdin"],
+        input="a-long-enough-secret\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "Created sam (nurse) working at LON." in result.output
+    user = session.scalar(select(User).where(User.username == "sam"))
+    assert user.role is Role.NURSE and not user.is_chain_level and [c.code for c in user.clinics] == ["LON"]
+    assert "a-long-enough-secret" not in user.password_hash
+
+
+def test_create_user_without_clinic_is_chain_level_and_short_passwords_are_refused(app, world, session):
+    runner = app.test_cli_runner()
+    refused = runner.invoke(args=["create-user", "kim", "--role", "manager", "--password-stdin"], input="short\n")
+    assert refused.exit_code != 0 and "at least 10 characters" in refused.output
+    created = runner.invoke(args=["create-user", "kim", "--role", "manager", "--password-stdin"], input="long-enough-pass\n")
+    assert created.exit_code == 0 and "every clinic" in created.output
+    assert session.scalar(select(User.is_chain_level).where(User.username == "kim")) is True
+
+
+def test_serve_refuses_to_start_without_a_secret_key(app, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    result = app.test_cli_runner().invoke(args=["serve"])
+    assert result.exit_code != 0 and "SECRET_KEY" in result.output
