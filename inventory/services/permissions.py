@@ -27,6 +27,11 @@ class Permission(enum.StrEnum):
     USERS = "users"
 
 
+# What a view needs besides a permission: nothing at all, or only to be signed in.
+PUBLIC = "public"
+SIGNED_IN = "signed_in"
+Access = Permission | str  # a Permission, PUBLIC or SIGNED_IN; every view declares one as ``view.access``
+
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.NURSE: frozenset({Permission.CART, Permission.KIT_CHECK}),
     Role.MANAGER: frozenset(

@@ -26,7 +26,7 @@ from inventory.errors import Forbidden, IdempotencyConflict, Unauthorized
 from inventory.extensions import db
 from inventory.models import IdempotencyRecord, User, utcnow
 from inventory.services import auth
-from inventory.services.permissions import Permission, Scope, require
+from inventory.services.permissions import PUBLIC, Permission, Scope, require
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -201,7 +201,7 @@ def operation(
 
         handler.__name__ = view.__name__
         handler.__doc__ = view.__doc__
-        handler.required_permission = permission  # type: ignore[attr-defined]
+        handler.access = permission or PUBLIC  # type: ignore[attr-defined]
         bp.add_url_rule(rule, endpoint=view.__name__, view_func=handler, methods=[method])
         path, params = _path_to_openapi(rule)
         OPERATIONS.append(

@@ -9,6 +9,7 @@ from pydantic.json_schema import models_json_schema
 
 from inventory.blueprints.api.core import OPERATIONS, bp
 from inventory.blueprints.api.schemas import ErrorOut
+from inventory.services.permissions import PUBLIC
 
 _STATUS_TEXT = {400: "Malformed JSON", 401: "Not signed in", 403: "Role may not", 404: "Unknown",
                 409: "A rule refused it", 422: "Invalid values"}
@@ -77,4 +78,4 @@ def openapi_document():
     return jsonify(build_document())
 
 
-openapi_document.required_permission = None  # type: ignore[attr-defined]
+openapi_document.access = PUBLIC  # type: ignore[attr-defined]

@@ -13,6 +13,7 @@ from inventory.errors import Unauthorized
 from inventory.extensions import db
 from inventory.models import utcnow
 from inventory.services import auth
+from inventory.services.permissions import PUBLIC
 
 
 class LoginForm(FlaskForm):
@@ -46,7 +47,7 @@ def login():
     return render_template("pages/login.html", form=form)
 
 
-login.required_permission = None  # type: ignore[attr-defined]
+login.access = PUBLIC  # type: ignore[attr-defined]
 
 
 @bp.post("/logout")

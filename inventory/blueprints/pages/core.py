@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 from inventory.extensions import db, login_manager
 from inventory.models import User
 from inventory.services.clock import to_clinic_time
-from inventory.services.permissions import ROLE_LABELS, Permission, Scope, can
+from inventory.services.permissions import ROLE_LABELS, SIGNED_IN, Permission, Scope, can
 
 bp = Blueprint("pages", __name__)
 
@@ -38,7 +38,7 @@ def page(permission: Permission | None) -> Callable[[Callable[..., Any]], Callab
             return view(*args, **kwargs)
 
         wrapped = login_required(guarded)
-        wrapped.required_permission = permission  # type: ignore[attr-defined]
+        wrapped.access = permission or SIGNED_IN  # type: ignore[attr-defined]
         return wrapped
 
     return decorate
