@@ -32,10 +32,11 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(create_user)
     app.cli.add_command(serve)
     app.cli.add_command(check)
+    app.cli.add_command(kits)
 
 
 def _apply_migrations() -> None:
-    upgrade(directory=current_app.extensions["migrate"].directory)
+    upgrade(directory=current_app.extensions["migrate"].directory, revision="heads")
 
 
 @click.command("init-db")
@@ -128,3 +129,46 @@ def check() -> None:
         click.echo(f"{len(mismatches)} balance(s) differ from the ledger.")
         sys.exit(1)
     click.echo("Every container balance matches the ledger.")
+
+
+_STATUS_WORDS = {"ready": "READY", "expiring_soon": "EXPIRING SOON", "not_ready": "NOT READY"}
+
+
+@click.command("kits")
+@with_appcontext
+@click.option("--clinic", "clinic_codes", multiple=True, help="only this clinic (code); repeat for several")
+@click.option("--at", "at", default=None, help="judge at this moment (ISO 8601, e.g. 2026-07-01T08:00Z); default now")
+def kits(clinic_codes: tuple[str, ...], at: str | None) -> None:
+    """Print the emergency kit board; exit 1 when any kit is not ready (for a daily cron)."""
+    import datetime as dt
+
+    from inventory.models import utcnow
+    from inventory.services import kits as kit_service
+    from inventory.services.permissions import Scope
+
+    scope = Scope.everything()
+    if clinic_codes:
+        found = dict(db.session.execute(select(Clinic.code, Clinic.id).where(Clinic.code.in_(clinic_codes))).all())
+        unknown = sorted(set(clinic_codes) - set(found))
+        if unknown:
+            raise click.UsageError(f"No clinic with code {', '.join(unknown)}.")
+        scope = Scope(frozenset(found.values()))
+    now = utcnow()
+    if at:
+        try:
+            now = dt.datetime.fromisoformat(at)
+        except ValueError as error:
+            raise click.UsageError(f"--at {at!r} is not an ISO 8601 moment.") from error
+        now = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
+    board = kit_service.readiness(db.session, scope=scope, now=now)
+    width = max((len(w) for w in _STATUS_WORDS.values()), default=0)
+    for state in board:
+        line = f"{_STATUS_WORDS[state.status.value]:<{width}}  {state.name} ({state.clinic_code})"
+        if state.reasons:
+            line += ": " + "; ".join(reason.text for reason in state.reasons)
+        click.echo(line)
+    counts = {status: sum(1 for s in board if s.status.value == status) for status in _STATUS_WORDS}
+    click.echo(f"{len(board)} kit(s): {counts['ready']} ready, {counts['expiring_soon']} expiring soon, "
+               f"{counts['not_ready']} not ready.")
+    if counts["not_ready"]:
+        sys.exit(1)
