@@ -142,3 +142,18 @@ class IdempotencyConflict(DomainError):
 
 class RecallOpenItems(DomainError):
     code = "recall_open_items"
+
+
+# --- at the cart (added with inventory/services/cart.py) ------------------------
+
+
+class NotReversible(DomainError):
+    """Only draws and wastes are corrected by a reversal; a reversal is never reversed."""
+
+    code = "not_reversible"
+
+
+class PatientRefConflict(DomainError):
+    """A patient reference already on file under another name or date of birth."""
+
+    code = "patient_ref_conflict"

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from inventory.errors import UnknownContainer
-from inventory.models import Container, Lot, Product
+from inventory.models import Container, ContainerState, Lot, Product
 from inventory.services import ledger
 from inventory.services.barcodes import ScannedCode, normalise_lot_number, parse_scan
 from inventory.services.catalog import product_for_gtin
@@ -86,12 +86,65 @@ def scan(session: Session, raw: str, *, scope: Scope, now: dt.datetime, timezone
 def container_by_ref(session: Session, ref: str | int, scope: Scope) -> Container:
     """A container by numeric id or by its label code (as typed or scanned)."""
     text = str(ref).strip()
-    if text.isdigit():
-        container = session.get(Container, int(text))
+    if text.isascii() and text.isdigit():
+        # Ids are INTEGER on PostgreSQL: a longer number names no container and must not reach the database.
+        container_id = int(text) if len(text) <= 10 else None
+        container = session.get(Container, container_id) if container_id and container_id < 2**31 else None
         if container is None or not scope.allows(container.clinic_id):
-            raise UnknownContainer(f"No container with id {text}.", id=int(text))
+            raise UnknownContainer(f"No container with id {text[:20]}.", id=text[:20])
         return container
     code = parse_scan(text)
     if code.kind != "container" or code.label_code is None:
         raise UnknownContainer(f"{text!r} is not a Vialog container label.", ref=text)
     return container_by_label(session, code.label_code, scope)
+
+
+def container_for_cart(
+    session: Session, result: ScanResult, *, scope: Scope, clinic_id: int, treatment_id: int, location_id: int
+) -> Container:
+    """The physical container a scan at the cart means.
+
+    A Vialog label names one container. A manufacturer's GS1 code names a lot (and,
+    with a serial, one pack): then the vial already open for this treatment is
+    meant, else a sealed one of that lot in this clinic, nearest first. Two open
+    vials of the lot are ambiguous: the nurse scans the Vialog label instead.
+    Raises UnknownContainer when the clinic holds nothing of that lot.
+    """
+    if result.container is not None:
+        return result.container
+    code = result.code
+    if result.lot is None:
+        raise UnknownContainer(
+            "This code names a product but no lot this clinic holds. Scan the Vialog label on the vial.",
+            gtin=code.gtin,
+        )
+    stmt = (
+        select(Container)
+        .where(
+            Container.lot_id == result.lot.id,
+            Container.clinic_id == clinic_id,
+            Container.state.in_((ContainerState.SEALED, ContainerState.IN_USE)),
+            Container.remaining > 0,
+        )
+        .order_by(Container.id)
+    )
+    candidates = [c for c in session.scalars(scope.filter(stmt, Container.clinic_id))]
+    if code.serial:
+        by_serial = [c for c in candidates if c.serial == code.serial]
+        if by_serial:
+            return by_serial[0]
+    open_here = [c for c in candidates if c.opened_treatment_id == treatment_id]
+    if len(open_here) == 1:
+        return open_here[0]
+    sealed = sorted(
+        (c for c in candidates if c.state is ContainerState.SEALED),
+        key=lambda c: (c.location_id != location_id, c.id),
+    )
+    if len(open_here) > 1 or not sealed:
+        raise UnknownContainer(
+            f"Lot {result.lot.number} has no sealed vial here"
+            + (" and several open ones" if len(open_here) > 1 else "")
+            + ": scan the Vialog label on the vial you hold.",
+            lot_id=result.lot.id,
+        )
+    return sealed[0]

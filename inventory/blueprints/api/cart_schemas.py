@@ -1,0 +1,232 @@
+"""Request and response models of the cart's API: patients, treatments, reconstitution, draws, waste."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from inventory.blueprints.api.schemas import ContainerOut, Model, Qty, Text
+from inventory.models import Draw, Movement, Patient, Treatment
+from inventory.services import cart
+
+DbId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+# The service checks the amount (above zero, four decimals); the schema only reads a decimal.
+QtyIn = Annotated[Decimal, Field(description='a decimal string, e.g. "4" or "0.1"', allow_inf_nan=False)]
+
+
+# --- patients ---------------------------------------------------------------------
+
+
+class PatientIn(Model):
+    external_ref: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=160)] | None = Field(
+        default=None, description="needed when the patient is new"
+    )
+    date_of_birth: dt.date | None = None
+    clinic_id: DbId | None = Field(default=None, description="needed only if the caller works at several clinics")
+
+
+class PatientQuery(Model):
+    external_ref: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+class PatientOut(Model):
+    id: int
+    clinic_id: int
+    external_ref: str
+    name: str
+    date_of_birth: dt.date | None
+
+    @classmethod
+    def of(cls, patient: Patient) -> PatientOut:
+        return cls(
+            id=patient.id, clinic_id=patient.clinic_id, external_ref=patient.external_ref, name=patient.name,
+            date_of_birth=patient.date_of_birth,
+        )
+
+
+class PatientList(Model):
+    patients: list[PatientOut]
+
+
+# --- treatments and draws ----------------------------------------------------------------
+
+
+class TreatmentIn(Model):
+    patient_id: DbId
+    location_id: DbId
+
+
+class DrawIn(Model):
+    container: DbId | Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)] = Field(
+        description="the container's id or its Vialog label code, as scanned"
+    )
+    quantity: QtyIn
+    unit: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=16)] = Field(
+        description='"U" (the product\'s own units) or "mL"; a supply takes its base unit'
+    )
+    area: str = Field(json_schema_extra={"enum": list(cart.AREA_VALUES)})
+    area_detail: ShortText | None = Field(default=None, description="required when area is 'other'")
+    reason: Literal["emergency"] | None = None
+
+
+class DrawLineOut(Model):
+    """One draw of a treatment, without its container's details."""
+
+    id: int
+    container_id: int
+    label_code: str
+    product_id: int
+    product_name: str
+    lot_number: str
+    quantity_units: Qty = Field(description="in the product's base unit")
+    base_unit: str
+    quantity_ml: Qty | None
+    concentration_u_per_ml: Qty | None
+    entered_unit: str
+    area: str
+    area_detail: str | None
+    reason: str | None
+    injector_id: int
+    at: dt.datetime
+    is_reversed: bool
+
+    @classmethod
+    def of(cls, draw: Draw, is_reversed: bool = False) -> DrawLineOut:
+        container = draw.container
+        return cls(
+            id=draw.id, container_id=container.id, label_code=container.label_code,
+            product_id=container.product_id, product_name=container.product.name, lot_number=container.lot.number,
+            quantity_units=draw.quantity, base_unit=container.product.base_unit, quantity_ml=draw.quantity_ml,
+            concentration_u_per_ml=draw.concentration_u_per_ml, entered_unit=draw.entered_unit, area=draw.area,
+            area_detail=draw.area_detail, reason=draw.reason, injector_id=draw.injector_id, at=draw.at,
+            is_reversed=is_reversed,
+        )
+
+
+class DrawOut(Model):
+    id: int
+    treatment_id: int
+    movement_id: int
+    quantity_units: Qty = Field(description="in the product's base unit")
+    quantity_ml: Qty | None
+    concentration_u_per_ml: Qty | None
+    entered_unit: str
+    area: str
+    area_detail: str | None
+    reason: str | None
+    at: dt.datetime
+    container: ContainerOut
+    warnings: list[str]
+
+    @classmethod
+    def of(cls, result: cart.DrawResult) -> DrawOut:
+        draw = result.draw
+        return cls(
+            id=draw.id, treatment_id=draw.treatment_id, movement_id=draw.movement_id, quantity_units=draw.quantity,
+            quantity_ml=draw.quantity_ml, concentration_u_per_ml=draw.concentration_u_per_ml,
+            entered_unit=draw.entered_unit, area=draw.area, area_detail=draw.area_detail, reason=draw.reason,
+            at=draw.at, container=ContainerOut.of(result.container), warnings=result.warnings,
+        )
+
+
+class ProductTotalOut(Model):
+    product_id: int
+    product_name: str
+    base_unit: str
+    quantity: Qty
+
+    @classmethod
+    def of(cls, total: cart.ProductTotal) -> ProductTotalOut:
+        product = total.product
+        return cls(
+            product_id=product.id, product_name=product.name, base_unit=product.base_unit, quantity=total.quantity
+        )
+
+
+class TreatmentOut(Model):
+    id: int
+    clinic_id: int
+    patient: PatientOut
+    location_id: int
+    injector_id: int
+    started_at: dt.datetime
+    closed_at: dt.datetime | None
+    draws: list[DrawLineOut]
+    totals: list[ProductTotalOut] = Field(description="per product, leaving out reversed draws; never summed across")
+
+    @classmethod
+    def of(cls, treatment: Treatment, summary: cart.TreatmentSummary | None = None) -> TreatmentOut:
+        return cls(
+            id=treatment.id, clinic_id=treatment.clinic_id, patient=PatientOut.of(treatment.patient),
+            location_id=treatment.location_id, injector_id=treatment.injector_id, started_at=treatment.started_at,
+            closed_at=treatment.closed_at,
+            draws=[DrawLineOut.of(line.draw, line.is_reversed) for line in summary.draws] if summary else [],
+            totals=[ProductTotalOut.of(t) for t in summary.totals] if summary else [],
+        )
+
+
+class MovementOut(Model):
+    id: int
+    kind: str
+    container_id: int
+    quantity: Qty = Field(description="signed, in the product's base unit")
+    balance_after: Qty
+    reason: str | None
+    note: str | None
+    at: dt.datetime
+    treatment_id: int | None
+    reverses_id: int | None
+    container: ContainerOut
+
+    @classmethod
+    def of(cls, movement: Movement) -> MovementOut:
+        return cls(
+            id=movement.id, kind=movement.kind.value, container_id=movement.container_id,
+            quantity=movement.quantity, balance_after=movement.balance_after, reason=movement.reason,
+            note=movement.note, at=movement.at, treatment_id=movement.treatment_id,
+            reverses_id=movement.reverses_id, container=ContainerOut.of(movement.container),
+        )
+
+
+class ClosedTreatmentOut(Model):
+    treatment: TreatmentOut
+    wasted: list[MovementOut] = Field(description="single-patient remainders wasted on closing")
+    held: list[ContainerOut] = Field(description="filler syringes held for this patient by the clinic's policy")
+
+
+# --- reconstitution and waste --------------------------------------------------------
+
+
+class ReconstituteIn(Model):
+    diluent_ml: QtyIn
+    diluent_name: Text | None = Field(default=None, description="defaults to the product's labelled diluent")
+    diluent_lot: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+
+
+class WasteIn(Model):
+    quantity: QtyIn | None = Field(default=None, description="leave out to waste everything left")
+    reason: str = Field(json_schema_extra={"enum": list(cart.WASTE_REASON_VALUES)})
+    note: ShortText | None = Field(default=None, description="required when reason is 'other'")
+
+
+class ReverseIn(Model):
+    reason: Text
+
+
+class BeyondUseWasteIn(Model):
+    container_ids: list[DbId] | None = Field(
+        default=None, max_length=500, description="leave out to waste every container past beyond-use"
+    )
+
+
+class ContainerList(Model):
+    containers: list[ContainerOut]
+
+
+class MovementList(Model):
+    movements: list[MovementOut]

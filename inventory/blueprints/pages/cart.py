@@ -1,0 +1,276 @@
+"""The treatment cart: one scan field, then the next sensible action for what was scanned.
+
+Scanning is a GET (it changes nothing); every action is a CSRF-protected POST that
+redirects back to the treatment with the scan field focused again.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import DateField, DecimalField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from inventory.blueprints.pages.core import bp, page, scope
+from inventory.errors import DomainError
+from inventory.extensions import db
+from inventory.models import Container, Location, LocationKind, Movement, MovementKind, utcnow
+from inventory.services import cart, scanning
+from inventory.services.permissions import Permission, get_in_scope
+
+WASTE_REASONS = [
+    ("dropped", "Dropped"), ("contaminated", "Contaminated"), ("no_vacuum", "No vacuum when pierced"),
+    ("beyond_use", "Past beyond-use time"), ("expired", "Expired"), ("other", "Other (say why)"),
+]
+
+
+class StartForm(FlaskForm):
+    location_id = SelectField("Where", coerce=int)
+    external_ref = StringField("Patient reference", validators=[DataRequired(), Length(max=64)])
+    name = StringField("Name (new patients)", validators=[Optional(), Length(max=160)])
+    date_of_birth = DateField("Date of birth (new patients)", validators=[Optional()])
+
+
+class ReconstituteForm(FlaskForm):
+    diluent_ml = DecimalField("Diluent (mL)", places=None, validators=[DataRequired(), NumberRange(0.5, 10)])
+    diluent_lot = StringField("Diluent lot (optional)", validators=[Optional(), Length(max=40)])
+
+
+class DrawForm(FlaskForm):
+    quantity = DecimalField("Quantity", places=None, validators=[DataRequired()])
+    unit = SelectField("Unit", choices=[("U", "U"), ("mL", "mL")])
+    area = SelectField("Area", choices=cart.AREAS)
+    area_detail = StringField("Other area", validators=[Optional(), Length(max=120)])
+    emergency = SelectField("Why", choices=[("", "Treatment"), ("emergency", "Emergency (kit)")], default="")
+
+
+class WasteForm(FlaskForm):
+    reason = SelectField("Reason", choices=WASTE_REASONS)
+    quantity = DecimalField("Quantity (empty = all left)", places=None, validators=[Optional()])
+    note = StringField("Note", validators=[Optional(), Length(max=200)])
+
+
+class ReverseForm(FlaskForm):
+    reason = StringField("Why is this a mistake?", validators=[DataRequired(), Length(max=200)])
+
+
+def _cart_locations() -> list[Location]:
+    stmt = scope().filter(
+        select(Location).where(Location.is_active, Location.kind.in_((LocationKind.CART, LocationKind.ROOM))),
+        Location.clinic_id,
+    )
+    return list(db.session.scalars(stmt.order_by(Location.clinic_id, Location.name)))
+
+
+@bp.route("/cart", methods=["GET", "POST"])
+@page(Permission.CART)
+def cart_home():
+    form = StartForm()
+    form.location_id.choices = [(loc.id, f"{loc.clinic.code} · {loc.name}") for loc in _cart_locations()]
+    if form.validate_on_submit():
+        try:
+            location = get_in_scope(db.session, Location, form.location_id.data, scope(), "location")
+            patient = cart.find_or_create_patient(
+                db.session, scope=scope(), clinic_id=location.clinic_id, external_ref=form.external_ref.data.strip(),
+                name=(form.name.data or "").strip() or None, date_of_birth=form.date_of_birth.data,
+            )
+            treatment = cart.start_treatment(
+                db.session, actor=current_user, scope=scope(), patient_id=patient.id, location_id=location.id,
+                now=utcnow(),
+            )
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            db.session.commit()
+            return redirect(url_for("pages.cart_treatment", treatment_id=treatment.id))
+    treatments = cart.open_treatments(db.session, scope=scope())
+    return render_template("pages/cart_home.html", form=form, treatments=treatments)
+
+
+@bp.get("/cart/treatments/<int:treatment_id>")
+@page(Permission.CART)
+def cart_treatment(treatment_id: int):
+    treatment = cart.get_treatment(db.session, treatment_id, scope())
+    now = utcnow()
+    container, scan_error, warnings = None, None, []
+    raw = request.args.get("scan", "")
+    ref = request.args.get("container", "")
+    try:
+        if raw.strip():
+            result = scanning.scan(db.session, raw, scope=scope(), now=now, timezone=treatment.location.clinic.timezone)
+            warnings = result.warnings
+            container = scanning.container_for_cart(
+                db.session, result, scope=scope(), clinic_id=treatment.clinic_id, treatment_id=treatment.id,
+                location_id=treatment.location_id,
+            )
+        elif ref:
+            container = scanning.container_by_ref(db.session, ref, scope())
+    except DomainError as error:
+        scan_error = error
+    return render_template(
+        "pages/cart_treatment.html", treatment=treatment, container=container, scan_error=scan_error,
+        warnings=warnings, now=now, draw_form=_draw_form(container), reconstitute_form=_reconstitute_form(container),
+        waste_form=WasteForm(), reverse_form=ReverseForm(), reversed_ids=_reversed_movement_ids(treatment),
+        area_labels=dict(cart.AREAS),
+    )
+
+
+def _draw_form(container: Container | None) -> DrawForm:
+    form = DrawForm()
+    if container is not None and not container.product.is_toxin:
+        form.unit.choices = [(container.product.base_unit, container.product.base_unit)]
+    return form
+
+
+def _reconstitute_form(container: Container | None) -> ReconstituteForm:
+    form = ReconstituteForm()
+    if container is not None and container.product.labelled_diluent_ml and form.diluent_ml.data is None:
+        form.diluent_ml.data = container.product.labelled_diluent_ml.normalize()
+    return form
+
+
+def _reversed_movement_ids(treatment) -> set[int]:
+    movement_ids = [d.movement_id for d in treatment.draws]
+    if not movement_ids:
+        return set()
+    return set(db.session.scalars(select(Movement.reverses_id).where(Movement.reverses_id.in_(movement_ids))))
+
+
+def _back(treatment_id: int, container: Container | None = None, anchor: str = ""):
+    args = {"container": container.label_code} if container is not None else {}
+    return redirect(url_for("pages.cart_treatment", treatment_id=treatment_id, **args) + anchor)
+
+
+def _refused(error: DomainError, treatment_id: int, container: Container | None = None):
+    db.session.rollback()
+    flash(error.message, "error")
+    return _back(treatment_id, container)
+
+
+def _container_from_form() -> Container:
+    return scanning.container_by_ref(db.session, request.form.get("container", ""), scope())
+
+
+@bp.post("/cart/treatments/<int:treatment_id>/reconstitute")
+@page(Permission.CART)
+def cart_reconstitute(treatment_id: int):
+    container = _container_from_form()
+    form = ReconstituteForm()
+    if not form.validate():
+        flash("Diluent must be between 0.5 and 10 mL.", "error")
+        return _back(treatment_id, container)
+    try:
+        cart.reconstitute(
+            db.session, actor=current_user, scope=scope(), container_id=container.id,
+            diluent_ml=Decimal(form.diluent_ml.data), diluent_lot=form.diluent_lot.data or None, now=utcnow(),
+        )
+    except DomainError as error:
+        return _refused(error, treatment_id, container)
+    db.session.commit()
+    per_tenth = (container.concentration_u_per_ml / 10).normalize()
+    flash(f"Reconstituted: {per_tenth:f} {container.product.base_unit} per 0.1 mL. Print the new label.", "ok")
+    return _back(treatment_id, container)
+
+
+@bp.post("/cart/treatments/<int:treatment_id>/draws")
+@page(Permission.CART)
+def cart_draw(treatment_id: int):
+    container = _container_from_form()
+    form = _draw_form(container)
+    if not form.validate():
+        flash("Enter a quantity, such as 4 or 0.1.", "error")
+        return _back(treatment_id, container)
+    try:
+        result = cart.draw(
+            db.session, actor=current_user, scope=scope(), treatment_id=treatment_id, container_id=container.id,
+            quantity=Decimal(form.quantity.data), unit=form.unit.data, area=form.area.data,
+            area_detail=form.area_detail.data or None, reason=form.emergency.data or None, now=utcnow(),
+        )
+    except DomainError as error:
+        return _refused(error, treatment_id, container)
+    db.session.commit()
+    draw = result.draw
+    unit = container.product.base_unit
+    shown = f"{draw.quantity.normalize():f} {unit}"
+    if draw.quantity_ml is not None and unit != "mL":
+        shown += f" ({draw.quantity_ml.normalize():f} mL)"
+    flash(f"Recorded {shown} into {dict(cart.AREAS)[draw.area].lower()}.", "ok")
+    for warning in result.warnings:
+        flash(warning, "warning")
+    return _back(treatment_id, container)
+
+
+@bp.post("/cart/treatments/<int:treatment_id>/waste")
+@page(Permission.CART)
+def cart_waste(treatment_id: int):
+    container = _container_from_form()
+    form = WasteForm()
+    if not form.validate():
+        flash("Choose why it is wasted.", "error")
+        return _back(treatment_id, container)
+    try:
+        cart.waste(
+            db.session, actor=current_user, scope=scope(), container_id=container.id, reason=form.reason.data,
+            quantity=Decimal(form.quantity.data) if form.quantity.data is not None else None,
+            note=form.note.data or None, now=utcnow(),
+        )
+    except DomainError as error:
+        return _refused(error, treatment_id, container)
+    db.session.commit()
+    flash(f"Wasted from {container.label_code}: {container.remaining.normalize():f} {container.product.base_unit} left.", "ok")
+    return _back(treatment_id)
+
+
+@bp.post("/cart/treatments/<int:treatment_id>/movements/<int:movement_id>/reverse")
+@page(Permission.CART)
+def cart_reverse(treatment_id: int, movement_id: int):
+    form = ReverseForm()
+    if not form.validate():
+        flash("Say why the entry is a mistake.", "error")
+        return _back(treatment_id)
+    try:
+        cart.reverse(db.session, actor=current_user, scope=scope(), movement_id=movement_id,
+                     reason=form.reason.data, now=utcnow())
+    except DomainError as error:
+        return _refused(error, treatment_id)
+    db.session.commit()
+    flash("Corrected: the quantity is back in its container; the original entry stays in the history.", "ok")
+    return _back(treatment_id)
+
+
+@bp.post("/cart/treatments/<int:treatment_id>/close")
+@page(Permission.CART)
+def cart_close(treatment_id: int):
+    try:
+        closed = cart.close_treatment(
+            db.session, actor=current_user, scope=scope(), treatment_id=treatment_id, now=utcnow()
+        )
+    except DomainError as error:
+        return _refused(error, treatment_id)
+    db.session.commit()
+    message = "Treatment closed."
+    if closed.wasted:
+        message += f" {len(closed.wasted)} single-patient remainder(s) wasted."
+    if closed.held:
+        message += f" {len(closed.held)} syringe(s) held for this patient."
+    flash(message, "ok")
+    return redirect(url_for("pages.cart_home"))
+
+
+@bp.route("/cart/beyond-use", methods=["GET", "POST"])
+@page(Permission.CART)
+def beyond_use():
+    now = utcnow()
+    if request.method == "POST":
+        FlaskForm().validate_on_submit()  # CSRF is checked globally; nothing else to read
+        wasted = cart.waste_beyond_use(db.session, actor=current_user, scope=scope(), now=now)
+        db.session.commit()
+        flash(f"Wasted {len(wasted)} vial(s) past beyond-use.", "ok")
+        return redirect(url_for("pages.beyond_use"))
+    containers = cart.beyond_use_containers(db.session, scope=scope(), now=now)
+    return render_template("pages/beyond_use.html", containers=containers, now=now)

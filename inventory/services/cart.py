@@ -1,0 +1,924 @@
+"""At the cart: patients, treatments, reconstitution, draws, waste, closing and corrections.
+
+Every function takes a Session and plain values, flushes and never commits; the
+caller (a request, a CLI command, a test) commits once. Every operation that
+changes stock locks what it changes first (the treatment, then its containers in
+id order), re-checks the rules on the locked rows, and only then writes: a
+refusal raises before anything is written, so the caller's transaction holds no
+half-done work.
+
+Movements name a treatment (``Movement.treatment_id``) when they belong to it:
+its draws, the reversals of those draws and the remainders its closing wasted.
+What a patient received is the Draw rows whose movement was not reversed
+(``reversal_exists``); emergency kit use is a draw with reason ``emergency``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy.orm import QueryableAttribute, Session, aliased, joinedload, selectinload
+
+from inventory.errors import (
+    AlreadyReconstituted,
+    AlreadyReversed,
+    BeyondUse,
+    ContainerEmpty,
+    ContainerOtherPatient,
+    NotFound,
+    NotReconstituted,
+    NotReversible,
+    PatientRefConflict,
+    TreatmentClosed,
+    UnknownContainer,
+    ValidationError,
+    WrongProductKind,
+)
+from inventory.models import (
+    AuditEvent,
+    Clinic,
+    Container,
+    ContainerState,
+    Draw,
+    Location,
+    Movement,
+    MovementKind,
+    Patient,
+    Product,
+    ProductKind,
+    Treatment,
+    User,
+)
+from inventory.models.base import QUANTITY_SCALE
+from inventory.services import ledger
+from inventory.services.clock import to_clinic_time
+from inventory.services.permissions import Scope, get_in_scope
+
+# --- fixed lists ---------------------------------------------------------------
+
+AREAS: tuple[tuple[str, str], ...] = (
+    ("glabella", "Glabella (frown lines)"),
+    ("forehead", "Forehead"),
+    ("crows_feet_left", "Crow's feet, left"),
+    ("crows_feet_right", "Crow's feet, right"),
+    ("bunny_lines", "Bunny lines"),
+    ("masseter_left", "Masseter, left"),
+    ("masseter_right", "Masseter, right"),
+    ("dao", "Depressor anguli oris (DAO)"),
+    ("mentalis", "Mentalis"),
+    ("platysma", "Platysma"),
+    ("lip", "Lips"),
+    ("lip_flip", "Lip flip"),
+    ("cheek", "Cheek"),
+    ("chin", "Chin"),
+    ("jawline", "Jawline"),
+    ("tear_trough", "Tear trough"),
+    ("nasolabial", "Nasolabial folds"),
+    ("marionette", "Marionette lines"),
+    ("temple", "Temple"),
+    ("neck", "Neck"),
+    ("other", "Other (describe)"),
+)
+AREA_VALUES: tuple[str, ...] = tuple(value for value, _ in AREAS)
+AREA_LABELS: dict[str, str] = dict(AREAS)
+
+WASTE_REASONS: tuple[tuple[str, str], ...] = (
+    ("beyond_use", "Past its beyond-use time"),
+    ("dropped", "Dropped or broken"),
+    ("contaminated", "Contaminated"),
+    ("single_patient_remainder", "Single-patient remainder"),
+    ("no_vacuum", "No vacuum when pierced"),
+    ("expired", "Expired"),
+    ("other", "Other (describe)"),
+)
+WASTE_REASON_VALUES: tuple[str, ...] = tuple(value for value, _ in WASTE_REASONS)
+
+# Emergency kit use: the kits' readiness finds it as a draw movement with this reason.
+EMERGENCY = "emergency"
+DRAW_REASONS: tuple[str, ...] = (EMERGENCY,)
+
+# Outside this range a diluent volume is a typo (DOMAIN.md "Reconstitution").
+MIN_DILUENT_ML = Decimal("0.5")
+MAX_DILUENT_ML = Decimal("10")
+# Far above any container; keeps absurd input away from the database's NUMERIC(14, 4).
+MAX_QUANTITY = Decimal("1000000")
+_STEP = Decimal(1).scaleb(-QUANTITY_SCALE)  # 0.0001
+UNITS = "U"  # what a nurse types for "this product's own units"
+ML = "mL"
+EACH = "each"
+MAX_TEXT = 200
+# Ids are INTEGER on PostgreSQL (movements BIGINT): a typed number beyond names nothing.
+MAX_ID = 2**31 - 1
+MAX_BIG_ID = 2**63 - 1
+
+
+# --- results ---------------------------------------------------------------------
+
+
+@dataclass
+class DrawResult:
+    draw: Draw
+    container: Container
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ClosedTreatment:
+    treatment: Treatment
+    wasted: list[Movement] = field(default_factory=list)
+    held: list[Container] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DrawLine:
+    draw: Draw
+    is_reversed: bool
+
+
+@dataclass(frozen=True)
+class ProductTotal:
+    """What one patient received of one product in a treatment. Never summed across products."""
+
+    product: Product
+    quantity: Decimal
+
+
+@dataclass
+class TreatmentSummary:
+    treatment: Treatment
+    draws: list[DrawLine]
+    totals: list[ProductTotal]
+
+
+@dataclass(frozen=True)
+class Dose:
+    """A draw in the product's base unit, with the mL and concentration used when known."""
+
+    quantity: Decimal
+    quantity_ml: Decimal | None
+    concentration_u_per_ml: Decimal | None
+    entered_unit: str
+
+
+# --- patients and treatments ------------------------------------------------------
+
+
+def find_or_create_patient(
+    session: Session,
+    *,
+    scope: Scope,
+    clinic_id: int | None,
+    external_ref: str,
+    name: str | None = None,
+    date_of_birth: dt.date | None = None,
+) -> Patient:
+    """The clinic's patient with this reference, created if new.
+
+    ``clinic_id`` may be None when the caller works at exactly one clinic. A
+    reference already on file under another name or date of birth is refused
+    rather than reused, so a typo never records a treatment for the wrong person.
+    Raises ValidationError, NotFound or PatientRefConflict.
+    """
+    clinic = _clinic_for(session, scope, clinic_id)
+    ref = _required_text(external_ref, "external_ref", "The patient reference is missing.", max_length=64)
+    name = _optional_text(name, "name", max_length=160)
+    patient = session.scalar(select(Patient).where(Patient.clinic_id == clinic.id, Patient.external_ref == ref))
+    if patient is not None:
+        if (name is not None and _same_name(name) != _same_name(patient.name)) or (
+            date_of_birth is not None and patient.date_of_birth not in (None, date_of_birth)
+        ):
+            raise PatientRefConflict(
+                f"Patient reference {ref} is already on file with another name or date of birth. "
+                "Check the reference: a treatment must never be recorded for the wrong patient.",
+                patient_id=patient.id,
+                external_ref=ref,
+            )
+        return patient
+    if name is None:
+        raise ValidationError(f"No patient {ref} on file yet: give the patient's name to add them.", field="name")
+    patient = Patient(clinic_id=clinic.id, external_ref=ref, name=name, date_of_birth=date_of_birth)
+    session.add(patient)
+    session.flush()
+    return patient
+
+
+def find_patients(session: Session, *, scope: Scope, external_ref: str) -> list[Patient]:
+    """Patients with this reference in the caller's clinics (one per clinic at most)."""
+    stmt = select(Patient).where(Patient.external_ref == external_ref.strip()).order_by(Patient.clinic_id)
+    return list(session.scalars(scope.filter(stmt, Patient.clinic_id)))
+
+
+def start_treatment(
+    session: Session, *, actor: User, scope: Scope, patient_id: int, location_id: int, now: dt.datetime
+) -> Treatment:
+    """Opens a treatment of a patient in a room of the same clinic, injected by ``actor``.
+
+    Raises NotFound (a patient or location outside the caller's clinics) or
+    ValidationError (an inactive location, or patient and location in different clinics).
+    """
+    location = get_in_scope(session, Location, location_id, scope, "location")
+    patient = get_in_scope(session, Patient, patient_id, scope, "patient")
+    if not location.is_active:
+        raise ValidationError(f"{location.name} is no longer in use: choose another room.", field="location_id")
+    if patient.clinic_id != location.clinic_id:
+        raise ValidationError(
+            f"{location.name} is at another clinic than this patient's record: "
+            "treat the patient at their own clinic.",
+            field="location_id",
+        )
+    treatment = Treatment(
+        clinic_id=patient.clinic_id, patient=patient, location=location, injector_id=actor.id, started_at=now
+    )
+    session.add(treatment)
+    session.flush()
+    return treatment
+
+
+def get_treatment(session: Session, treatment_id: int, scope: Scope) -> Treatment:
+    """One treatment with its patient, location and draws; raises NotFound outside the caller's clinics."""
+    _ensure_id(treatment_id, "treatment")
+    treatment = session.scalar(
+        select(Treatment)
+        .where(Treatment.id == treatment_id)
+        .options(
+            joinedload(Treatment.patient),
+            joinedload(Treatment.location),
+            selectinload(Treatment.draws).joinedload(Draw.container).joinedload(Container.lot),
+            selectinload(Treatment.draws).joinedload(Draw.container).joinedload(Container.product),
+        )
+    )
+    if treatment is None or not scope.allows(treatment.clinic_id):
+        raise NotFound(f"No treatment with id {treatment_id}.", id=treatment_id)
+    return treatment
+
+
+def open_treatments(session: Session, *, scope: Scope, location_id: int | None = None) -> list[Treatment]:
+    """Open treatments in the caller's clinics, newest first, with patient and location loaded."""
+    stmt = (
+        select(Treatment)
+        .where(Treatment.closed_at.is_(None))
+        .options(joinedload(Treatment.patient), joinedload(Treatment.location))
+        .order_by(Treatment.started_at.desc(), Treatment.id.desc())
+    )
+    if location_id is not None:
+        stmt = stmt.where(Treatment.location_id == location_id)
+    return list(session.scalars(scope.filter(stmt, Treatment.clinic_id)))
+
+
+def treatment_summary(session: Session, treatment_id: int, scope: Scope) -> TreatmentSummary:
+    """A treatment, its draws (each marked if reversed) and the patient's total per product."""
+    treatment = get_treatment(session, treatment_id, scope)
+    reversed_draws = reversed_ids(session, (d.movement_id for d in treatment.draws))
+    lines = [DrawLine(draw, draw.movement_id in reversed_draws) for draw in treatment.draws]
+    totals: dict[int, ProductTotal] = {}
+    for line in lines:
+        if line.is_reversed:
+            continue
+        product = line.draw.container.product
+        before = totals.get(product.id, ProductTotal(product, Decimal(0)))
+        totals[product.id] = ProductTotal(product, before.quantity + line.draw.quantity)
+    return TreatmentSummary(treatment, lines, list(totals.values()))
+
+
+# --- reconstitution ------------------------------------------------------------------
+
+
+def reconstitute(
+    session: Session,
+    *,
+    actor: User,
+    scope: Scope,
+    container_id: int,
+    diluent_ml: Decimal,
+    now: dt.datetime,
+    diluent_name: str | None = None,
+    diluent_lot: str | None = None,
+) -> Container:
+    """Records that a vial of powder was mixed with ``diluent_ml`` of diluent.
+
+    Sets the concentration (vial units / diluent mL) and the beyond-use time, and
+    appends a RECONSTITUTE movement of quantity 0 so the history shows it.
+    Raises ValidationError, NotFound, WrongProductKind, AlreadyReconstituted,
+    ContainerEmpty, LotExpired, LotQuarantined or LotRecalled.
+    """
+    diluent_ml = _quantity(diluent_ml, "diluent_ml")
+    if not MIN_DILUENT_ML <= diluent_ml <= MAX_DILUENT_ML:
+        raise ValidationError(
+            f"{_fmt(diluent_ml)} mL of diluent is outside {_fmt(MIN_DILUENT_ML)} to {_fmt(MAX_DILUENT_ML)} mL: "
+            "check the volume you drew up.",
+            field="diluent_ml",
+        )
+    diluent_name = _optional_text(diluent_name, "diluent_name", max_length=120)
+    diluent_lot = _optional_text(diluent_lot, "diluent_lot", max_length=40)
+
+    container = _lock_container(session, container_id, scope)
+    product = container.product
+    if not product.requires_reconstitution:
+        raise WrongProductKind(
+            f"{product.name} comes ready to use and is never reconstituted.", container_id=container.id
+        )
+    if container.is_reconstituted:
+        assert container.reconstituted_at is not None
+        raise AlreadyReconstituted(
+            f"This {product.name} ({container.label_code}) was already reconstituted at "
+            f"{_when(container.reconstituted_at, container.clinic.timezone)}: draw from it, do not add diluent again.",
+            container_id=container.id,
+        )
+    _ensure_not_empty(container)
+    ledger.ensure_lot_usable(container.lot, now=now, timezone=container.clinic.timezone)
+
+    container.diluent_ml = diluent_ml
+    container.concentration_u_per_ml = (product.quantity_per_container / diluent_ml).quantize(
+        _STEP, rounding=ROUND_HALF_UP
+    )
+    container.diluent_name = diluent_name or product.labelled_diluent
+    container.diluent_lot = diluent_lot
+    container.reconstituted_at = now
+    container.reconstituted_by_id = actor.id
+    container.beyond_use_at = (
+        now + dt.timedelta(hours=product.beyond_use_hours) if product.beyond_use_hours is not None else None
+    )
+    container.state = ContainerState.IN_USE
+    ledger.record(
+        session, container, kind=MovementKind.RECONSTITUTE, quantity=Decimal(0), actor=actor, at=now,
+        reason="reconstituted", note=f"{_fmt(diluent_ml)} mL {container.diluent_name or 'diluent'}",
+    )
+    session.flush()
+    return container
+
+
+# --- draws ------------------------------------------------------------------------
+
+
+def draw(
+    session: Session,
+    *,
+    actor: User,
+    scope: Scope,
+    treatment_id: int,
+    container_id: int,
+    quantity: Decimal,
+    unit: str,
+    area: str,
+    now: dt.datetime,
+    area_detail: str | None = None,
+    reason: str | None = None,
+) -> DrawResult:
+    """Draws a dose from a container for the treatment's patient, in one area.
+
+    ``unit`` is the product's base unit, "U" for a product counted in units, or
+    "mL" (converted with the vial's concentration). The first draw from a
+    single-patient container binds it to this patient and treatment. A patient
+    total above the product's usual maximum per session is a warning, not a refusal.
+    Raises ValidationError, NotFound, TreatmentClosed, UnknownContainer,
+    ContainerEmpty, LotExpired, LotQuarantined, LotRecalled, NotReconstituted,
+    BeyondUse, ContainerOtherPatient or InsufficientQuantity.
+    """
+    quantity = _quantity(quantity, "quantity")
+    area, area_detail = _area(area, area_detail)
+    if reason is not None and reason not in DRAW_REASONS:
+        raise ValidationError("A draw's reason is empty, or 'emergency' for emergency kit use.", field="reason")
+
+    treatment = _lock_treatment(session, treatment_id, scope)
+    _ensure_open(treatment)
+    container = _lock_container(session, container_id, scope)
+    if container.clinic_id != treatment.clinic_id:
+        raise UnknownContainer(
+            f"{container.label_code} is stock of another clinic than this treatment: use this clinic's stock.",
+            container_id=container.id,
+        )
+    _ensure_not_empty(container)
+    ledger.ensure_lot_usable(container.lot, now=now, timezone=container.clinic.timezone)
+    _ensure_reconstituted_and_in_use_time(container, now)
+    _ensure_patient_may_use(container, treatment, now)
+    dose = _dose(container, quantity, unit)
+
+    movement = ledger.record(
+        session, container, kind=MovementKind.DRAW, quantity=-dose.quantity, actor=actor, at=now,
+        reason=reason, treatment_id=treatment.id,
+    )
+    _bind_to_patient(container, treatment, now)
+    session.flush()
+    record = Draw(
+        treatment_id=treatment.id, container_id=container.id, movement_id=movement.id, area=area,
+        area_detail=area_detail, quantity=dose.quantity, quantity_ml=dose.quantity_ml,
+        concentration_u_per_ml=dose.concentration_u_per_ml, entered_unit=dose.entered_unit, reason=reason,
+        injector_id=actor.id, at=now,
+    )
+    session.add(record)
+    session.flush()
+    return DrawResult(record, container, _dose_warnings(session, treatment, container.product))
+
+
+def _ensure_reconstituted_and_in_use_time(container: Container, now: dt.datetime) -> None:
+    product = container.product
+    if product.requires_reconstitution and not container.is_reconstituted:
+        raise NotReconstituted(
+            f"This {product.name} ({container.label_code}) is still powder: reconstitute it first.",
+            container_id=container.id,
+        )
+    if container.beyond_use_at is not None and now >= container.beyond_use_at:
+        raise BeyondUse(
+            f"This {product.name} ({container.label_code}) passed its beyond-use time at "
+            f"{_when(container.beyond_use_at, container.clinic.timezone)}: do not draw, waste what is left.",
+            container_id=container.id,
+            beyond_use_at=container.beyond_use_at.isoformat(),
+        )
+
+
+def _ensure_patient_may_use(container: Container, treatment: Treatment, now: dt.datetime) -> None:
+    """Single-patient use: fillers always, powders unless an admin allowed sharing (DOMAIN.md)."""
+    product = container.product
+    if not product.is_single_patient or container.patient_id is None:
+        return
+    what = "syringe" if product.kind is ProductKind.FILLER else "vial"
+    if container.patient_id != treatment.patient_id:
+        raise ContainerOtherPatient(
+            f"This {product.name} {what} ({container.label_code}) was opened for another patient: "
+            f"a single-patient {what} is never used for anyone else. Take a new one.",
+            container_id=container.id,
+        )
+    if container.opened_treatment_id == treatment.id:
+        return
+    if product.kind is ProductKind.FILLER:
+        if _is_held(container, now):
+            return
+        raise ContainerOtherPatient(
+            f"This {product.name} syringe ({container.label_code}) was opened in an earlier session and its "
+            "hold time is over: waste it and take a new one.",
+            container_id=container.id,
+        )
+    raise ContainerOtherPatient(
+        f"This {product.name} vial ({container.label_code}) belongs to the earlier session in which it was "
+        "opened: one patient, one session. Waste what is left and take a new vial.",
+        container_id=container.id,
+    )
+
+
+def _is_held(container: Container, now: dt.datetime) -> bool:
+    """An opened filler syringe may be kept for the same patient for the clinic's hold days."""
+    hold_days = container.clinic.filler_hold_days
+    if hold_days <= 0 or container.opened_at is None:
+        return False
+    return now < container.opened_at + dt.timedelta(days=hold_days)
+
+
+def _bind_to_patient(container: Container, treatment: Treatment, now: dt.datetime) -> None:
+    if container.state is ContainerState.SEALED:
+        container.state = ContainerState.IN_USE
+    if container.product.is_single_patient and container.patient_id is None:
+        container.patient_id = treatment.patient_id
+        container.opened_treatment_id = treatment.id
+        container.opened_at = now
+
+
+def _dose(container: Container, quantity: Decimal, unit: str) -> Dose:
+    """Turns what the nurse entered into the product's base unit.
+
+    A product counted in units (U, s.U, USP U, IU) takes its base unit or "U" (its
+    own units: never another brand's), or "mL" when its concentration is known; a
+    filler takes "mL"; a supply its base unit. Units are never converted across products.
+    """
+    product = container.product
+    concentration = _concentration(container)
+    accepted = _accepted_units(product, concentration)
+    entered = (unit or "").strip()
+    if entered.casefold() not in {u.casefold() for u in accepted}:
+        raise ValidationError(
+            f"{product.name} is drawn in {' or '.join(accepted)}, not {entered or 'no unit'}.",
+            field="unit",
+            accepted=accepted,
+        )
+    if not _counts_units(product):
+        ml = quantity if product.base_unit == ML else None
+        return Dose(quantity, ml, None, product.base_unit)
+    if entered.casefold() == ML.casefold():
+        assert concentration is not None
+        units = (quantity * concentration).quantize(_STEP, rounding=ROUND_HALF_UP)
+        if units <= 0:
+            raise ValidationError(f"{_fmt(quantity)} mL is too small to record: check the volume.", field="quantity")
+        return Dose(units, quantity, concentration, ML)
+    ml = (quantity / concentration).quantize(_STEP, rounding=ROUND_HALF_UP) if concentration else None
+    entered_unit = UNITS if entered.casefold() == UNITS.casefold() else product.base_unit
+    return Dose(quantity, ml, concentration, entered_unit)
+
+
+def _counts_units(product: Product) -> bool:
+    return product.base_unit not in (ML, EACH)
+
+
+def _concentration(container: Container) -> Decimal | None:
+    """Units per mL: set at reconstitution, or printed on a liquid's label (Hylenex 150 USP U/mL)."""
+    if container.concentration_u_per_ml is not None:
+        return container.concentration_u_per_ml
+    return container.product.strength_per_ml if _counts_units(container.product) else None
+
+
+def _accepted_units(product: Product, concentration: Decimal | None) -> list[str]:
+    if not _counts_units(product):
+        return [product.base_unit]
+    accepted = list(dict.fromkeys([product.base_unit, UNITS]))
+    if concentration is not None:
+        accepted.append(ML)
+    return accepted
+
+
+def _dose_warnings(session: Session, treatment: Treatment, product: Product) -> list[str]:
+    usual = product.usual_max_units_per_session
+    if usual is None:
+        return []
+    total = patient_total(session, treatment_id=treatment.id, product_id=product.id)
+    if total <= usual:
+        return []
+    return [
+        f"This patient has now received {_fmt(total)} {product.base_unit} of {product.name} in this treatment, "
+        f"above the usual {_fmt(usual)} {product.base_unit} per session: check the dose."
+    ]
+
+
+def patient_total(session: Session, *, treatment_id: int, product_id: int) -> Decimal:
+    """Base units of one product drawn in one treatment, leaving out reversed draws."""
+    quantities = session.scalars(
+        select(Draw.quantity)
+        .join(Container, Draw.container_id == Container.id)
+        .where(
+            Draw.treatment_id == treatment_id,
+            Container.product_id == product_id,
+            ~reversal_exists(Draw.movement_id),
+        )
+    )
+    return sum(quantities, Decimal(0))
+
+
+# --- waste ------------------------------------------------------------------------
+
+
+def waste(
+    session: Session,
+    *,
+    actor: User,
+    scope: Scope,
+    container_id: int,
+    reason: str,
+    now: dt.datetime,
+    quantity: Decimal | None = None,
+    note: str | None = None,
+) -> Movement:
+    """Takes ``quantity`` (None: everything left) out of a container as waste.
+
+    Allowed whatever the lot's status: wasting takes stock out of use. A vial with
+    no vacuum also flags its lot for the safety lead (a sign of a counterfeit).
+    Raises ValidationError, NotFound, ContainerEmpty or InsufficientQuantity.
+    """
+    if reason not in WASTE_REASON_VALUES:
+        raise ValidationError(
+            f"Choose a reason for the waste: {', '.join(WASTE_REASON_VALUES)}.", field="reason"
+        )
+    note = _optional_text(note, "note", max_length=MAX_TEXT)
+    if reason == "other" and note is None:
+        raise ValidationError("Say in a note why this was wasted.", field="note")
+    if quantity is not None:
+        quantity = _quantity(quantity, "quantity")
+
+    container = _lock_container(session, container_id, scope)
+    _ensure_not_empty(container, doing="waste")
+    movement = _waste_locked(session, container, actor=actor, now=now, reason=reason, quantity=quantity, note=note)
+    if reason == "no_vacuum":
+        _flag_no_vacuum(session, container, actor=actor, now=now)
+    session.flush()
+    return movement
+
+
+def _waste_locked(
+    session: Session,
+    container: Container,
+    *,
+    actor: User,
+    now: dt.datetime,
+    reason: str,
+    quantity: Decimal | None = None,
+    note: str | None = None,
+    treatment_id: int | None = None,
+) -> Movement:
+    amount = quantity if quantity is not None else container.remaining
+    movement = ledger.record(
+        session, container, kind=MovementKind.WASTE, quantity=-amount, actor=actor, at=now, reason=reason,
+        note=note, treatment_id=treatment_id,
+    )
+    if container.state is ContainerState.SEALED:
+        container.state = ContainerState.IN_USE  # part of a sealed container is gone: it is open now
+    return movement
+
+
+def _flag_no_vacuum(session: Session, container: Container, *, actor: User, now: dt.datetime) -> None:
+    session.add(
+        AuditEvent(
+            at=now, actor_id=actor.id, clinic_id=container.clinic_id, action="lot.flagged_no_vacuum",
+            object_type="lot", object_id=str(container.lot_id),
+            details={
+                "container_id": container.id, "label_code": container.label_code,
+                "lot_number": container.lot.number, "product": container.product.name,
+            },
+        )
+    )
+
+
+def beyond_use_containers(session: Session, *, scope: Scope, now: dt.datetime) -> list[Container]:
+    """Reconstituted containers past their beyond-use time that still hold something, oldest first."""
+    stmt = (
+        select(Container)
+        .where(
+            Container.reconstituted_at.is_not(None),
+            Container.beyond_use_at <= now,
+            Container.remaining > Decimal(0),
+            Container.state.not_in((ContainerState.EMPTY, ContainerState.DISCARDED)),
+        )
+        .options(joinedload(Container.product), joinedload(Container.lot), joinedload(Container.location))
+        .order_by(Container.beyond_use_at, Container.id)
+    )
+    return list(session.scalars(scope.filter(stmt, Container.clinic_id)))
+
+
+def waste_beyond_use(
+    session: Session, *, actor: User, scope: Scope, now: dt.datetime, container_ids: Iterable[int] | None = None
+) -> list[Movement]:
+    """Wastes what is left in containers past beyond-use, in one step (reason ``beyond_use``).
+
+    Without ``container_ids`` every such container in the caller's clinics is wasted.
+    Raises NotFound, or ValidationError for a named container that is not past its
+    beyond-use time with something left; then nothing is wasted.
+    """
+    if container_ids is None:
+        ids = sorted(c.id for c in beyond_use_containers(session, scope=scope, now=now))
+    else:
+        ids = sorted(set(container_ids))
+    locked = [_lock_container(session, cid, scope) for cid in ids]
+    # Re-checked on the locked rows: another nurse may have wasted one since the list was read.
+    due = [c for c in locked if _is_beyond_use_with_remainder(c, now)]
+    if container_ids is not None and len(due) != len(locked):
+        not_due = [c.label_code for c in locked if c not in due]
+        raise ValidationError(
+            f"Not past beyond-use with something left: {', '.join(not_due)}. Nothing was wasted.",
+            field="container_ids",
+            label_codes=not_due,
+        )
+    movements = [_waste_locked(session, c, actor=actor, now=now, reason="beyond_use") for c in due]
+    session.flush()
+    return movements
+
+
+def _is_beyond_use_with_remainder(container: Container, now: dt.datetime) -> bool:
+    return (
+        container.beyond_use_at is not None
+        and container.beyond_use_at <= now
+        and container.remaining > 0
+        and container.state not in (ContainerState.EMPTY, ContainerState.DISCARDED)
+    )
+
+
+# --- closing a treatment ------------------------------------------------------------
+
+
+def close_treatment(
+    session: Session, *, actor: User, scope: Scope, treatment_id: int, now: dt.datetime
+) -> ClosedTreatment:
+    """Closes a treatment and deals with what single-patient rules leave behind.
+
+    Each single-patient container this patient drew from in this treatment that
+    still holds something is wasted (reason ``single_patient_remainder``), except a
+    filler syringe the clinic lets be held for the same patient (filler_hold_days),
+    which is kept until its hold time is over. Multi-patient vials stay in use.
+    Raises NotFound or TreatmentClosed.
+    """
+    treatment = _lock_treatment(session, treatment_id, scope)
+    _ensure_open(treatment)
+    result = ClosedTreatment(treatment)
+    for container_id in _containers_drawn_in(session, treatment):
+        container = _lock_container(session, container_id, scope)
+        if not _holds_remainder_for(container, treatment):
+            continue
+        if container.product.kind is ProductKind.FILLER and _is_held(container, now):
+            result.held.append(container)
+            continue
+        result.wasted.append(
+            _waste_locked(
+                session, container, actor=actor, now=now, reason="single_patient_remainder",
+                note=f"left when treatment {treatment.id} closed", treatment_id=treatment.id,
+            )
+        )
+    treatment.closed_at = now
+    treatment.closed_by_id = actor.id
+    session.flush()
+    return result
+
+
+def _containers_drawn_in(session: Session, treatment: Treatment) -> list[int]:
+    # A held syringe can be opened in an earlier treatment and drawn from in this one.
+    drawn = select(Movement.container_id).where(
+        Movement.treatment_id == treatment.id, Movement.kind == MovementKind.DRAW
+    )
+    opened = select(Container.id).where(Container.opened_treatment_id == treatment.id)
+    return sorted(set(session.scalars(drawn)) | set(session.scalars(opened)))
+
+
+def _holds_remainder_for(container: Container, treatment: Treatment) -> bool:
+    return (
+        container.product.is_single_patient
+        and container.patient_id == treatment.patient_id
+        and container.remaining > 0
+        and container.state not in (ContainerState.EMPTY, ContainerState.DISCARDED)
+    )
+
+
+# --- corrections ---------------------------------------------------------------------
+
+_REVERSIBLE = frozenset({MovementKind.DRAW, MovementKind.WASTE})
+
+
+def reverse(
+    session: Session, *, actor: User, scope: Scope, movement_id: int, reason: str, now: dt.datetime
+) -> Movement:
+    """Corrects a mistaken draw or waste with a REVERSAL movement that puts its quantity back.
+
+    The original stays in the ledger; ``is_reversed`` tells that it was corrected.
+    A draw that was a container's only one releases the container from its patient
+    (a wrong vial scanned was never opened for that patient).
+    Raises ValidationError, NotFound, NotReversible or AlreadyReversed.
+    """
+    reason = _required_text(reason, "reason", "Say why this is being reversed.", max_length=MAX_TEXT)
+    _ensure_id(movement_id, "movement", MAX_BIG_ID)
+    original = get_in_scope(session, Movement, movement_id, scope, "movement")
+    if original.kind not in _REVERSIBLE:
+        raise NotReversible(
+            "Only a draw or a waste can be reversed" + (
+                ": a reversal cannot itself be reversed, record the draw or waste again."
+                if original.kind is MovementKind.REVERSAL else "; correct other stock with a count."
+            ),
+            movement_id=original.id,
+            kind=original.kind.value,
+        )
+    # Locking the container serialises corrections of its movements: checked, then written.
+    container = ledger.lock_container(session, original.container_id, scope)
+    if is_reversed(session, original):
+        raise AlreadyReversed(
+            f"This {original.kind.value} was already reversed: it can be corrected only once.",
+            movement_id=original.id,
+        )
+    reversal = ledger.record(
+        session, container, kind=MovementKind.REVERSAL, quantity=-original.quantity, actor=actor, at=now,
+        reason="correction", note=reason, treatment_id=original.treatment_id, reverses=original,
+    )
+    session.flush()
+    if original.kind is MovementKind.DRAW:
+        _release_if_never_used(session, container)
+    _reseal_if_untouched(container)
+    session.flush()
+    return reversal
+
+
+def is_reversed(session: Session, movement: Movement) -> bool:
+    return session.scalar(select(reversal_exists(movement.id))) or False
+
+
+def reversed_ids(session: Session, movement_ids: Iterable[int]) -> set[int]:
+    """Which of these movements have been reversed (for traces and histories)."""
+    ids = list(movement_ids)
+    if not ids:
+        return set()
+    return set(session.scalars(select(Movement.reverses_id).where(Movement.reverses_id.in_(ids))))
+
+
+def reversal_exists(movement_id: QueryableAttribute[int] | int) -> ColumnElement[bool]:
+    """An EXISTS clause, true when the movement has a reversal; negate it for live draws."""
+    reversal = aliased(Movement)
+    return exists().where(reversal.reverses_id == movement_id)
+
+
+def _release_if_never_used(session: Session, container: Container) -> None:
+    live_draws = session.scalar(
+        select(Draw.id).where(Draw.container_id == container.id, ~reversal_exists(Draw.movement_id)).limit(1)
+    )
+    if live_draws is None:
+        container.patient_id = None
+        container.opened_treatment_id = None
+        container.opened_at = None
+
+
+def _reseal_if_untouched(container: Container) -> None:
+    if (
+        container.remaining == container.initial_quantity
+        and not container.is_reconstituted
+        and container.patient_id is None
+    ):
+        container.state = ContainerState.SEALED
+
+
+# --- shared checks ---------------------------------------------------------------------
+
+
+def _lock_treatment(session: Session, treatment_id: int, scope: Scope) -> Treatment:
+    """Loads and locks a treatment, so a draw and its closing never interleave."""
+    _ensure_id(treatment_id, "treatment")
+    treatment = session.scalar(
+        select(Treatment)
+        .where(Treatment.id == treatment_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if treatment is None or not scope.allows(treatment.clinic_id):
+        raise NotFound(f"No treatment with id {treatment_id}.", id=treatment_id)
+    return treatment
+
+
+def _lock_container(session: Session, container_id: int, scope: Scope) -> Container:
+    _ensure_id(container_id, "container")
+    return ledger.lock_container(session, container_id, scope)
+
+
+def _ensure_id(value: int, what: str, limit: int = MAX_ID) -> None:
+    if not 1 <= value <= limit:
+        raise NotFound(f"No {what} with id {value}.", id=value)
+
+
+def _ensure_open(treatment: Treatment) -> None:
+    if treatment.is_closed:
+        assert treatment.closed_at is not None
+        raise TreatmentClosed(
+            f"Treatment {treatment.id} was closed at {_when(treatment.closed_at, treatment.location.clinic.timezone)}: "
+            "start a new treatment.",
+            treatment_id=treatment.id,
+        )
+
+
+def _ensure_not_empty(container: Container, doing: str = "use") -> None:
+    if container.state in (ContainerState.EMPTY, ContainerState.DISCARDED) or container.remaining <= 0:
+        raise ContainerEmpty(
+            f"This {container.product.name} ({container.label_code}) is {container.state.value}: "
+            f"nothing left to {doing}.",
+            container_id=container.id,
+            state=container.state.value,
+        )
+
+
+def _clinic_for(session: Session, scope: Scope, clinic_id: int | None) -> Clinic:
+    if clinic_id is not None:
+        clinic = session.get(Clinic, clinic_id)
+        if clinic is None or not scope.allows(clinic.id):
+            raise NotFound(f"No clinic with id {clinic_id}.", id=clinic_id)
+        return clinic
+    clinics: list[Clinic] = list(session.scalars(scope.filter(select(Clinic), Clinic.id).limit(2)))
+    if len(clinics) != 1:
+        raise ValidationError("You work at several clinics: say which one (clinic_id).", field="clinic_id")
+    return clinics[0]
+
+
+def _quantity(value: Decimal, name: str) -> Decimal:
+    """A positive decimal with at most four decimal places (the ledger's precision)."""
+    if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
+        raise ValidationError(f"{name}: give a number above zero.", field=name)
+    if value > MAX_QUANTITY:
+        raise ValidationError(f"{name}: {value} is far too large; check the number.", field=name)
+    if value != value.quantize(_STEP):
+        raise ValidationError(f"{name}: at most {QUANTITY_SCALE} decimal places.", field=name)
+    return value
+
+
+def _area(area: str, detail: str | None) -> tuple[str, str | None]:
+    area = (area or "").strip()
+    if area not in AREA_LABELS:
+        raise ValidationError(f"Choose a treatment area from the list, not {area!r}.", field="area")
+    detail = _optional_text(detail, "area_detail", max_length=120)
+    if area == "other" and detail is None:
+        raise ValidationError("Describe the area when you choose 'other'.", field="area_detail")
+    return area, detail
+
+
+def _optional_text(value: str | None, name: str, *, max_length: int) -> str | None:
+    text = (value or "").strip()
+    if len(text) > max_length:
+        raise ValidationError(f"{name}: at most {max_length} characters.", field=name)
+    return text or None
+
+
+def _required_text(value: str | None, name: str, missing: str, *, max_length: int) -> str:
+    text = _optional_text(value, name, max_length=max_length)
+    if text is None:
+        raise ValidationError(missing, field=name)
+    return text
+
+
+def _same_name(name: str) -> str:
+    return " ".join(name.casefold().split())
+
+
+def _fmt(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+def _when(moment: dt.datetime, timezone: str) -> str:
+    """A moment as the clinic's wall clock shows it: "15 Jun 10:30"."""
+    return to_clinic_time(moment, timezone).strftime("%d %b %H:%M")

@@ -1,0 +1,354 @@
+"""The cart's API: patients, treatments, reconstitution, draws, waste, closing, corrections."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from inventory.models import Container, Draw, LotStatus, Movement, MovementKind, utcnow
+from inventory.services import cart, ledger
+from inventory.services.permissions import Scope
+from tests.api.conftest import error_code
+
+# Requests run at the real clock: lots must outlive it.
+FAR = dt.date(2099, 12, 31)
+
+
+@pytest.fixture(autouse=True)
+def ledger_stays_balanced(session):
+    yield
+    session.expire_all()
+    assert ledger.find_balance_mismatches(session) == []
+
+
+@pytest.fixture
+def nurse(api):
+    return api("nurse")
+
+
+def botox(world, **kwargs) -> Container:
+    return world.container("botox", expiry=FAR, **kwargs)
+
+
+def reconstituted(nurse, container: Container, diluent_ml: str = "2.5") -> dict:
+    response = nurse.post(f"/containers/{container.label_code}/reconstitute", {"diluent_ml": diluent_ml})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def treatment_for(client, world, ref: str = "MRN-1", room: str = "Room 1", clinic=None) -> dict:
+    patient = client.post("/patients", {"external_ref": ref, "name": f"Patient {ref}",
+                                        **({"clinic_id": clinic.id} if clinic else {})})
+    assert patient.status_code == 201, patient.get_json()
+    location = world.location(room, clinic or world.clinic)
+    response = client.post("/treatments", {"patient_id": patient.get_json()["id"], "location_id": location.id})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def draw_body(container: Container, quantity: str = "4", unit: str = "U", area: str = "glabella", **extra) -> dict:
+    return {"container": container.label_code, "quantity": quantity, "unit": unit, "area": area, **extra}
+
+
+# --- patients and treatments ------------------------------------------------------------
+
+
+def test_a_patient_is_added_once_and_found_by_reference(nurse, world):
+    created = nurse.post("/patients", {"external_ref": "MRN-1", "name": "Ada Lovelace",
+                                       "date_of_birth": "1985-12-10"})
+    assert created.status_code == 201
+    body = created.get_json()
+    assert body == {"id": body["id"], "clinic_id": world.clinic.id, "external_ref": "MRN-1",
+                    "name": "Ada Lovelace", "date_of_birth": "1985-12-10"}
+    again = nurse.post("/patients", {"external_ref": "MRN-1", "name": "Ada Lovelace"})
+    assert again.status_code == 201 and again.get_json()["id"] == body["id"]
+    found = nurse.get("/patients?external_ref=MRN-1").get_json()["patients"]
+    assert [p["id"] for p in found] == [body["id"]]
+    assert nurse.get("/patients?external_ref=nobody").get_json() == {"patients": []}
+
+
+def test_patient_refusals_have_their_codes(api, nurse, world):
+    new_without_name = nurse.post("/patients", {"external_ref": "MRN-2"})
+    assert new_without_name.status_code == 422 and error_code(new_without_name) == "validation_error"
+    nurse.post("/patients", {"external_ref": "MRN-3", "name": "Ada Lovelace"})
+    conflict = nurse.post("/patients", {"external_ref": "MRN-3", "name": "Grace Hopper"})
+    assert conflict.status_code == 409 and error_code(conflict) == "patient_ref_conflict"
+    manager = api("manager")
+    which = manager.post("/patients", {"external_ref": "MRN-4", "name": "Ada"})
+    assert which.status_code == 422 and error_code(which) == "validation_error"
+    named = manager.post("/patients", {"external_ref": "MRN-4", "name": "Ada", "clinic_id": world.other_clinic.id})
+    assert named.status_code == 201 and named.get_json()["clinic_id"] == world.other_clinic.id
+    elsewhere = nurse.post("/patients", {"external_ref": "MRN-5", "name": "Ada", "clinic_id": world.other_clinic.id})
+    assert elsewhere.status_code == 404 and error_code(elsewhere) == "not_found"
+    assert nurse.get("/patients").status_code == 422
+
+
+def test_a_treatment_starts_and_shows_its_patient(nurse, world):
+    treatment = treatment_for(nurse, world)
+    assert treatment["patient"]["external_ref"] == "MRN-1"
+    assert treatment["clinic_id"] == world.clinic.id and treatment["closed_at"] is None
+    assert treatment["injector_id"] == world.users["nurse"].id
+    assert treatment["draws"] == [] and treatment["totals"] == []
+    assert nurse.get(f"/treatments/{treatment['id']}").get_json() == treatment
+
+
+def test_a_nurse_of_london_gets_404_for_a_new_york_treatment_or_container(api, nurse, world):
+    nyc_nurse = api("other_nurse")
+    nyc_treatment = treatment_for(nyc_nurse, world, "N-1", clinic=world.other_clinic)
+    nyc_vial = botox(world, location=world.location("Fridge", world.other_clinic))
+    reconstituted(nyc_nurse, nyc_vial)
+    lon_treatment = treatment_for(nurse, world)
+    lon_vial = botox(world, lot="C4120A1")
+    reconstituted(nurse, lon_vial)
+
+    assert error_code(nurse.get(f"/treatments/{nyc_treatment['id']}")) == "not_found"
+    for response in (
+        nurse.post(f"/treatments/{nyc_treatment['id']}/draws", draw_body(lon_vial)),
+        nurse.post(f"/treatments/{nyc_treatment['id']}/close"),
+    ):
+        assert response.status_code == 404 and error_code(response) == "not_found"
+    for response in (
+        nurse.post(f"/treatments/{lon_treatment['id']}/draws", draw_body(nyc_vial)),
+        nurse.post(f"/treatments/{lon_treatment['id']}/draws", draw_body(nyc_vial) | {"container": nyc_vial.id}),
+        nurse.post(f"/containers/{nyc_vial.label_code}/waste", {"reason": "dropped"}),
+        nurse.post(f"/containers/{nyc_vial.id}/reconstitute", {"diluent_ml": "2.5"}),
+    ):
+        assert response.status_code == 404 and error_code(response) == "unknown_container"
+    patient = nurse.post("/patients", {"external_ref": "MRN-9", "name": "Ada"}).get_json()
+    other_room = nurse.post("/treatments", {"patient_id": patient["id"],
+                                            "location_id": world.location("Room 1", world.other_clinic).id})
+    assert other_room.status_code == 404 and error_code(other_room) == "not_found"
+
+
+# --- reconstitution ------------------------------------------------------------------------
+
+
+def test_reconstitution_answers_the_container_with_concentration_and_beyond_use(nurse, world):
+    container = botox(world)
+    before = utcnow()
+    body = reconstituted(nurse, container, "2.5")
+    assert body["id"] == container.id and body["state"] == "in_use"
+    assert body["concentration_u_per_ml"] == "40" and body["diluent_ml"] == "2.5" and body["remaining"] == "100"
+    beyond_use = dt.datetime.fromisoformat(body["beyond_use_at"])
+    assert before + dt.timedelta(hours=24) <= beyond_use <= utcnow() + dt.timedelta(hours=24)
+
+
+def test_reconstitution_refusals_have_their_codes(nurse, world):
+    container = botox(world)
+    for diluent, status in (("0.49", 422), ("10.01", 422), ("abc", 422)):
+        response = nurse.post(f"/containers/{container.id}/reconstitute", {"diluent_ml": diluent})
+        assert response.status_code == status and error_code(response) == "validation_error"
+    malformed = nurse.post(f"/containers/{container.id}/reconstitute", "{not json")
+    assert malformed.status_code == 400 and error_code(malformed) == "malformed_json"
+    reconstituted(nurse, container, "2.5")
+    twice = nurse.post(f"/containers/{container.id}/reconstitute", {"diluent_ml": "1"})
+    assert twice.status_code == 409 and error_code(twice) == "already_reconstituted"
+    filler = world.container("filler", expiry=FAR)
+    wrong = nurse.post(f"/containers/{filler.id}/reconstitute", {"diluent_ml": "1"})
+    assert wrong.status_code == 409 and error_code(wrong) == "wrong_product_kind"
+    unknown = nurse.post("/containers/999999/reconstitute", {"diluent_ml": "1"})
+    assert unknown.status_code == 404 and error_code(unknown) == "unknown_container"
+
+
+# --- draws -----------------------------------------------------------------------------------
+
+
+def test_a_draw_in_ml_answers_units_ml_concentration_and_the_container(nurse, world, session):
+    container = botox(world)
+    reconstituted(nurse, container)
+    treatment = treatment_for(nurse, world)
+    response = nurse.post(f"/treatments/{treatment['id']}/draws", draw_body(container, "0.1", "mL"))
+    assert response.status_code == 201
+    body = response.get_json()
+    assert (body["quantity_units"], body["quantity_ml"], body["concentration_u_per_ml"]) == ("4", "0.1", "40")
+    assert body["container"]["remaining"] == "96" and body["container"]["label_code"] == container.label_code
+    assert body["container"]["patient_id"] == treatment["patient"]["id"]
+    assert body["warnings"] == [] and body["area"] == "glabella" and body["treatment_id"] == treatment["id"]
+    shown = nurse.get(f"/treatments/{treatment['id']}").get_json()
+    assert [(d["id"], d["quantity_units"], d["is_reversed"]) for d in shown["draws"]] == [(body["id"], "4", False)]
+    assert shown["totals"] == [{"product_id": world.botox.id, "product_name": "Botox Cosmetic 100 U",
+                                "base_unit": "U", "quantity": "4"}]
+
+
+def test_a_dose_above_the_usual_session_total_comes_back_with_a_warning(nurse, world):
+    container = botox(world)
+    reconstituted(nurse, container)
+    treatment = treatment_for(nurse, world)
+    body = nurse.post(f"/treatments/{treatment['id']}/draws", draw_body(container, "70")).get_json()
+    assert body["quantity_units"] == "70" and len(body["warnings"]) == 1
+    assert "above the usual 64 U" in body["warnings"][0]
+
+
+def test_draw_refusals_have_the_contracts_codes(nurse, world, session):
+    treatment = treatment_for(nurse, world)
+    url = f"/treatments/{treatment['id']}/draws"
+    powder = botox(world)
+    assert error_code(nurse.post(url, draw_body(powder))) == "not_reconstituted"
+    reconstituted(nurse, powder)
+    too_much = nurse.post(url, draw_body(powder, "100.5"))
+    assert too_much.status_code == 409 and error_code(too_much) == "insufficient_quantity"
+    for bad in (draw_body(powder, "0"), draw_body(powder, "4", "drops"), draw_body(powder, area="elbow"),
+                draw_body(powder, reason="fun"), draw_body(powder, "4.00001"), draw_body(powder) | {"extra": 1}):
+        response = nurse.post(url, bad)
+        assert response.status_code == 422 and error_code(response) == "validation_error", bad
+
+    used_by_other = botox(world, lot="C4120A1")
+    reconstituted(nurse, used_by_other)
+    other_treatment = treatment_for(nurse, world, "MRN-2")
+    assert nurse.post(f"/treatments/{other_treatment['id']}/draws", draw_body(used_by_other)).status_code == 201
+    other = nurse.post(url, draw_body(used_by_other))
+    assert other.status_code == 409 and error_code(other) == "container_other_patient"
+
+    stale = botox(world, lot="C5000A1")
+    cart.reconstitute(session, actor=world.users["nurse"], scope=Scope.everything(), container_id=stale.id,
+                      diluent_ml=Decimal("2.5"), now=utcnow() - dt.timedelta(hours=25))
+    session.flush()
+    assert error_code(nurse.post(url, draw_body(stale))) == "beyond_use"
+
+    expired = world.container("botox", lot="OLD1", expiry=dt.date(2026, 7, 31))
+    assert error_code(nurse.post(url, draw_body(expired))) == "lot_expired"
+    for status, code in ((LotStatus.QUARANTINED, "lot_quarantined"), (LotStatus.RECALLED, "lot_recalled")):
+        powder.lot.status = status
+        session.flush()
+        response = nurse.post(url, draw_body(powder))
+        assert response.status_code == 409 and error_code(response) == code
+
+    unknown = nurse.post(url, draw_body(powder) | {"container": "VL00000000"})
+    assert unknown.status_code == 404 and error_code(unknown) == "unknown_container"
+    session.expire_all()
+    assert session.scalar(select(func.count(Draw.id))) == 1  # only the other patient's draw was written
+
+
+def test_a_closed_treatment_refuses_draws_and_a_second_close(nurse, world):
+    container = botox(world)
+    reconstituted(nurse, container)
+    treatment = treatment_for(nurse, world)
+    nurse.post(f"/treatments/{treatment['id']}/draws", draw_body(container, "20"))
+    closed = nurse.post(f"/treatments/{treatment['id']}/close")
+    assert closed.status_code == 200
+    body = closed.get_json()
+    assert body["treatment"]["closed_at"] is not None and body["held"] == []
+    assert [(m["kind"], m["quantity"], m["reason"]) for m in body["wasted"]] == [
+        ("waste", "-80", "single_patient_remainder")
+    ]
+    assert body["wasted"][0]["container"]["state"] == "discarded"
+    again = nurse.post(f"/treatments/{treatment['id']}/close")
+    assert again.status_code == 409 and error_code(again) == "treatment_closed"
+    fresh = botox(world, lot="C4120A1")
+    reconstituted(nurse, fresh)
+    late = nurse.post(f"/treatments/{treatment['id']}/draws", draw_body(fresh))
+    assert late.status_code == 409 and error_code(late) == "treatment_closed"
+    emptied = nurse.post(f"/containers/{container.id}/waste", {"reason": "dropped"})
+    assert emptied.status_code == 409 and error_code(emptied) == "container_empty"
+
+
+def test_retrying_a_draw_with_its_idempotency_key_returns_the_same_answer_and_draws_once(nurse, world, session):
+    container = botox(world)
+    reconstituted(nurse, container)
+    treatment = treatment_for(nurse, world)
+    url = f"/treatments/{treatment['id']}/draws"
+    headers = {"Idempotency-Key": "draw-7f3a"}
+    first = nurse.post(url, draw_body(container, "4"), headers=headers)
+    again = nurse.post(url, draw_body(container, "4"), headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.get_data() == again.get_data()
+    session.expire_all()
+    draws = session.scalars(select(Movement).where(Movement.kind == MovementKind.DRAW)).all()
+    assert len(draws) == 1 and session.get(Container, container.id).remaining == 96
+    different = nurse.post(url, draw_body(container, "8"), headers=headers)
+    assert different.status_code == 409 and error_code(different) == "idempotency_conflict"
+
+
+# --- waste, beyond use, corrections ----------------------------------------------------------
+
+
+def test_waste_takes_all_or_part_and_refuses_too_much(nurse, world, session):
+    container = botox(world)
+    reconstituted(nurse, container)
+    part = nurse.post(f"/containers/{container.label_code}/waste",
+                      {"quantity": "0.5", "reason": "other", "note": "spilt"})
+    assert part.status_code == 201
+    body = part.get_json()
+    assert (body["kind"], body["quantity"], body["balance_after"], body["note"]) == ("waste", "-0.5", "99.5", "spilt")
+    too_much = nurse.post(f"/containers/{container.id}/waste", {"quantity": "100", "reason": "dropped"})
+    assert too_much.status_code == 409 and error_code(too_much) == "insufficient_quantity"
+    bad = nurse.post(f"/containers/{container.id}/waste", {"reason": "bored"})
+    assert bad.status_code == 422 and error_code(bad) == "validation_error"
+    rest = nurse.post(f"/containers/{container.id}/waste", {"reason": "no_vacuum"}).get_json()
+    assert (rest["quantity"], rest["container"]["state"]) == ("-99.5", "discarded")
+
+
+def test_beyond_use_vials_are_listed_and_wasted_in_one_step(api, nurse, world, session):
+    stale = botox(world)
+    fresh = botox(world, lot="C4120A1")
+    for container, hours_ago in ((stale, 25), (fresh, 1)):
+        cart.reconstitute(session, actor=world.users["nurse"], scope=Scope.everything(), container_id=container.id,
+                          diluent_ml=Decimal("2.5"), now=utcnow() - dt.timedelta(hours=hours_ago))
+    session.flush()
+    listed = nurse.get("/containers/beyond-use").get_json()["containers"]
+    assert [c["id"] for c in listed] == [stale.id]
+    assert api("other_nurse").get("/containers/beyond-use").get_json() == {"containers": []}
+    wasted = nurse.post("/containers/beyond-use/waste", {})
+    assert wasted.status_code == 201
+    assert [(m["container_id"], m["quantity"], m["reason"]) for m in wasted.get_json()["movements"]] == [
+        (stale.id, "-100", "beyond_use")
+    ]
+    assert nurse.get("/containers/beyond-use").get_json() == {"containers": []}
+    named = nurse.post("/containers/beyond-use/waste", {"container_ids": [fresh.id]})
+    assert named.status_code == 422 and error_code(named) == "validation_error"
+
+
+def test_a_mistaken_draw_is_reversed_once_and_shown_as_reversed(nurse, world, session):
+    container = botox(world)
+    reconstituted(nurse, container)
+    treatment = treatment_for(nurse, world)
+    drawn = nurse.post(f"/treatments/{treatment['id']}/draws", draw_body(container, "40")).get_json()
+    url = f"/movements/{drawn['movement_id']}/reverse"
+    reversal = nurse.post(url, {"reason": "typed 40 for 4"})
+    assert reversal.status_code == 201
+    body = reversal.get_json()
+    assert (body["kind"], body["quantity"], body["reverses_id"], body["container"]["remaining"]) == (
+        "reversal", "40", drawn["movement_id"], "100"
+    )
+    again = nurse.post(url, {"reason": "again"})
+    assert again.status_code == 409 and error_code(again) == "already_reversed"
+    of_reversal = nurse.post(f"/movements/{body['id']}/reverse", {"reason": "undo"})
+    assert of_reversal.status_code == 409 and error_code(of_reversal) == "not_reversible"
+    assert nurse.post(url, {}).status_code == 422
+    shown = nurse.get(f"/treatments/{treatment['id']}").get_json()
+    assert [d["is_reversed"] for d in shown["draws"]] == [True] and shown["totals"] == []
+    assert error_code(nurse.post("/movements/999999/reverse", {"reason": "x"})) == "not_found"
+
+
+def test_the_cart_needs_a_sign_in_and_every_role_may_use_it(api, world):
+    assert error_code(api().post("/patients", {"external_ref": "X", "name": "Y"})) == "unauthorized"
+    assert error_code(api().get("/containers/beyond-use")) == "unauthorized"
+    for role in ("manager", "safety", "admin"):
+        assert api(role).get("/containers/beyond-use").status_code == 200
+
+
+def test_openapi_describes_the_cart_endpoints(api, world):
+    paths = api().get("/openapi.json").get_json()["paths"]
+    for path, method in [
+        ("/api/v1/containers/{container_ref}/reconstitute", "post"), ("/api/v1/patients", "post"),
+        ("/api/v1/patients", "get"), ("/api/v1/treatments", "post"), ("/api/v1/treatments/{treatment_id}", "get"),
+        ("/api/v1/treatments/{treatment_id}/draws", "post"), ("/api/v1/treatments/{treatment_id}/close", "post"),
+        ("/api/v1/containers/{container_ref}/waste", "post"), ("/api/v1/movements/{movement_id}/reverse", "post"),
+        ("/api/v1/containers/beyond-use", "get"), ("/api/v1/containers/beyond-use/waste", "post"),
+    ]:
+        assert method in paths[path], path
+    draw = paths["/api/v1/treatments/{treatment_id}/draws"]["post"]
+    assert {"201", "404", "409", "422"} <= set(draw["responses"])
+    assert any(p["name"] == "Idempotency-Key" for p in draw["parameters"])
+
+
+def test_ids_beyond_the_databases_range_are_unknown_not_a_server_error(nurse, world):
+    huge = 2**40
+    assert error_code(nurse.get(f"/treatments/{huge}")) == "not_found"
+    assert error_code(nurse.post(f"/treatments/{huge}/close")) == "not_found"
+    assert error_code(nurse.post(f"/movements/{2**70}/reverse", {"reason": "x"})) == "not_found"
+    assert error_code(nurse.post(f"/containers/{huge}/waste", {"reason": "dropped"})) == "unknown_container"
+    assert nurse.post("/treatments", {"patient_id": huge, "location_id": 1}).status_code == 422
