@@ -6,11 +6,22 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from inventory import config as config_module
 from inventory.extensions import csrf, db, login_manager, migrate
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MAX_DATABASE_ID = 2**31 - 1  # INTEGER primary keys on PostgreSQL
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """``<int:...>`` that matches only ids a database row can have."""
+
+    def __init__(self, map, *args, **kwargs):  # noqa: A002 (werkzeug's name)
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", MAX_DATABASE_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -19,6 +30,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(instance), instance_relative_config=True)
     app.config.from_mapping(config_module.from_environment(instance))
     app.config.from_mapping(overrides or {})
+    # Before any route is added: ids in URLs are database integers, anything larger is a 404.
+    app.url_map.converters["int"] = DatabaseIdConverter
 
     from inventory.services.auth import make_hasher
 

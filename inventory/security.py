@@ -6,7 +6,12 @@ or style, so the policy can forbid both.
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from flask import Flask, Response, request
+
+from inventory.errors import ValidationError
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -22,7 +27,34 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+def _contains_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(v) for v in value)
+    return False
+
+
+def refuse_nul_characters() -> None:
+    """No text Vialog stores may hold NUL (PostgreSQL refuses it); refuse it at the door.
+
+    Raises ValidationError (422) for any query, form or JSON value that contains one.
+    """
+    values: list[Any] = list(request.args.values()) + list(request.form.values())
+    if request.is_json:
+        try:
+            values.append(json.loads(request.get_data(cache=True) or b"null"))
+        except ValueError:
+            pass  # malformed JSON gets its own answer from the API layer
+    if any(_contains_nul(v) for v in values):
+        raise ValidationError("Text may not contain the NUL character: check what the scanner or form sent.")
+
+
 def init_security(app: Flask) -> None:
+    app.before_request(refuse_nul_characters)
+
     @app.after_request
     def _security_headers(response: Response) -> Response:
         headers = response.headers

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from inventory.errors import UnknownContainer
+from inventory.errors import ScanError, UnknownContainer
 from inventory.models import Container, ContainerState, Lot, Product
 from inventory.services import ledger
 from inventory.services.barcodes import ScannedCode, normalise_lot_number, parse_scan
@@ -93,9 +93,12 @@ def container_by_ref(session: Session, ref: str | int, scope: Scope) -> Containe
         if container is None or not scope.allows(container.clinic_id):
             raise UnknownContainer(f"No container with id {text[:20]}.", id=text[:20])
         return container
-    code = parse_scan(text)
-    if code.kind != "container" or code.label_code is None:
-        raise UnknownContainer(f"{text!r} is not a Vialog container label.", ref=text)
+    try:
+        code = parse_scan(text)
+    except ScanError:
+        code = None  # a reference, not a scan: what cannot be read names no container
+    if code is None or code.kind != "container" or code.label_code is None:
+        raise UnknownContainer(f"{text[:40]!r} is not a Vialog container label.", ref=text[:40])
     return container_by_label(session, code.label_code, scope)
 
 

@@ -223,3 +223,9 @@ def test_openapi_document_lists_the_contract_paths(api, world):
     receipt = document["paths"]["/api/v1/receipts"]["post"]
     schema_ref = receipt["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     assert schema_ref.rsplit("/", 1)[1] in document["components"]["schemas"]
+
+
+def test_nul_characters_are_refused_before_any_view(api, world):
+    response = api().post("/auth/tokens", {"username": "nurse\x00", "password": "x"})
+    assert response.status_code == 422 and error_code(response) == "validation_error"
+    assert error_code(api("nurse").get("/lots?number=A%00B")) == "validation_error"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from inventory.security import CONTENT_SECURITY_POLICY
+from tests.pages.conftest import csrf_token
 
 
 @pytest.mark.parametrize("path", ["/login", "/api/v1/openapi.json", "/static/vialog.css", "/no-such-page"])
@@ -37,3 +38,11 @@ def test_session_cookie_is_httponly_and_samesite(browser_client, world):
     response = client.get("/login")
     cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("session="))
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+
+def test_nul_characters_in_a_form_are_refused_before_any_view(browser_client, world):
+    client = browser_client()
+    token = csrf_token(client, "/login")
+    response = client.post("/login", data={"username": "a\x00b", "password": "x", "csrf_token": token})
+    assert response.status_code == 422 and "NUL" in response.get_data(as_text=True)

@@ -7,12 +7,19 @@ from typing import Any
 from flask import jsonify
 from pydantic.json_schema import models_json_schema
 
+from inventory import MAX_DATABASE_ID
 from inventory.blueprints.api.core import OPERATIONS, bp
 from inventory.blueprints.api.schemas import ErrorOut
 from inventory.services.permissions import PUBLIC
 
 _STATUS_TEXT = {400: "Malformed JSON", 401: "Not signed in", 403: "Role may not", 404: "Unknown",
                 409: "A rule refused it", 422: "Invalid values"}
+
+
+def _path_schema(kind: str) -> dict[str, Any]:
+    if kind == "integer":
+        return {"type": "integer", "minimum": 1, "maximum": MAX_DATABASE_ID}
+    return {"type": "string", "minLength": 1, "maxLength": 64}
 
 
 def build_document() -> dict[str, Any]:
@@ -43,7 +50,7 @@ def build_document() -> dict[str, Any]:
             responses[str(status)] = {"description": _STATUS_TEXT.get(status, "Error"), "content": error_content}
         spec: dict[str, Any] = {"operationId": op.endpoint, "summary": op.summary, "responses": responses}
         parameters = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": kind}}
+            {"name": name, "in": "path", "required": True, "schema": _path_schema(kind)}
             for name, kind in op.path_params.items()
         ]
         if op.query is not None:

@@ -1,0 +1,72 @@
+"""Schemathesis against the app's own /api/v1/openapi.json, in process through WSGI.
+
+For every role and for anonymous callers, every operation of the document gets
+generated requests (valid and invalid): no 5xx, every status code, content type and
+body conforms to the document, and every error has the one error shape.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from inventory.services import auth
+from tests.factories import NOW
+
+ROLES = ["nurse", "manager", "safety", "admin", None]
+EXAMPLES = int(os.environ.get("VIALOG_FUZZ_EXAMPLES", "12"))
+
+
+def error_shape_holds(ctx, response, case):
+    """Every error answer is {"error": {"code", "message", "details"?}} with a machine code."""
+    if response.status_code < 400:
+        return None
+    body = json.loads(response.content)
+    assert set(body) == {"error"}, body
+    assert {"code", "message"} <= set(body["error"]) <= {"code", "message", "details"}, body
+    assert body["error"]["code"].replace("_", "").isalpha(), body
+    assert body["error"]["message"].strip(), body
+    return True
+
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda r: r or "anonymous")
+def test_api_conforms_to_its_document_for_every_role(app, session, world, role):
+    world.receive("botox", containers=2, expiry=NOW.date().replace(year=2099))
+    world.receive("filler", lot="F1", expiry=NOW.date().replace(year=2099))
+    headers = {}
+    if role is not None:
+        token, _ = auth.issue_token(session, world.users[role], hours=24 * 365 * 20, now=NOW)
+        headers["Authorization"] = f"Bearer {token}"
+    session.flush()
+
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    tried = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        def exercise(case):
+            nonlocal tried
+            tried += 1
+            case.call_and_validate(headers=headers, checks=CHECKS, additional_checks=[error_shape_holds])
+
+        try:
+            exercise()
+        except Exception as failure:
+            raise AssertionError(f"{operation.label} as {role or 'anonymous'}: {failure}") from failure
+    print(f"fuzz: {tried} generated requests as {role or 'anonymous'}")
+    assert tried >= EXAMPLES
