@@ -143,6 +143,8 @@ class Movement(Base):
         Index("ix_movements_container_id_id", "container_id", "id"),
         Index("ix_movements_clinic_at", "clinic_id", "at"),
         Index("ix_movements_lot_at", "lot_id", "at"),
+        # Kit readiness (emergency draws at kit locations) and per-location reconciliation.
+        Index("ix_movements_location_at", "location_id", "at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -16,9 +16,15 @@ from sqlalchemy.orm import Session
 
 from inventory.models import (
     Clinic,
+    Container,
+    ContainerState,
     GPrimeCategory,
+    Kit,
+    KitTemplate,
     Location,
     LocationKind,
+    Lot,
+    LotStatus,
     Product,
     ProductGtin,
     ProductKind,
@@ -27,7 +33,8 @@ from inventory.models import (
     User,
     utcnow,
 )
-from inventory.services import auth, receiving
+from inventory.services import auth, kits, receiving, transfers
+from inventory.services.clock import clinic_today
 from inventory.services.permissions import Scope
 
 LABEL = "product label / prescribing information"
@@ -143,7 +150,47 @@ STOCK = [
     ("Syringe 1 mL Luer-lock", "SY2026", 36, 20, "Store room"),
     ("Needle 30 G 13 mm", "ND2026", 36, 20, "Store room"),
     ("Sodium chloride 0.9% 10 mL", "NS5521", 24, 6, "Store room"),
+    ("Hylenex recombinant 150 USP U/mL", "2208816", 14, 10, "Medicines fridge"),
+    ("Amphadase 150 USP U/mL", "AM41207", 11, 4, "Medicines fridge"),
+    ("Aspirin 300 mg", "AS3021", 24, 6, "Store room"),
+    ("Warm compress", "WC1188", 30, 3, "Store room"),
 ]
+
+# The emergency kit of DOMAIN.md "Hyaluronidase and emergency kits".
+KIT_TEMPLATE = dict(
+    name="Vascular occlusion kit",
+    description="Everything for the first hour of a suspected vascular occlusion after filler: high-dose "
+                "hyaluronidase, syringes and needles to give it, saline to reconstitute, aspirin and warm "
+                "compresses. Keep one sealed in every room where filler is injected.",
+    check_interval_days=7,
+    warning_days=30,
+)
+KIT_REQUIREMENTS = [
+    # label, product name or kind, minimum in base units, minimum days to expiry
+    ("Hyaluronidase", ProductKind.HYALURONIDASE, "1500", 30),
+    ("Syringes 1 mL", "Syringe 1 mL Luer-lock", "10", 0),
+    ("Needles 30 G", "Needle 30 G 13 mm", "10", 0),
+    ("Saline 10 mL", "Sodium chloride 0.9% 10 mL", "2", 0),
+    ("Aspirin 300 mg", "Aspirin 300 mg", "2", 0),
+    ("Warm compress", "Warm compress", "2", 0),
+]
+_KIT_SUPPLIES = [("Syringe 1 mL Luer-lock", 10, None), ("Needle 30 G 13 mm", 10, None),
+                 ("Sodium chloride 0.9% 10 mL", 2, None), ("Aspirin 300 mg", 2, None)]
+# clinic, kit (and its location's) name, what goes in: (product, containers, lot or None for soonest-expiring
+# first), who checks it. Honest states: London room 1 is ready; New York's was stocked from a short-dated
+# hyaluronidase lot (expiring soon); London room 2 is still being assembled (not ready).
+DEMO_KITS = [
+    ("LON", "Emergency kit (room 1)",
+     [("Hylenex recombinant 150 USP U/mL", 10, "2205123"), *_KIT_SUPPLIES, ("Warm compress", 2, None)], "nurse"),
+    ("NYC", "Emergency kit (room 1)",
+     [("Hylenex recombinant 150 USP U/mL", 10, "2207045"), *_KIT_SUPPLIES, ("Warm compress", 2, None)],
+     "nurse-nyc"),
+    ("LON", "Emergency kit (room 2)",
+     [("Hylenex recombinant 150 USP U/mL", 6, "2208816"), ("Amphadase 150 USP U/mL", 4, None), *_KIT_SUPPLIES,
+      ("Warm compress", 1, None)], "nurse"),
+]
+# A short-dated lot New York received for its kit: (clinic, product, lot, days to expiry, containers, location)
+KIT_LOTS = [("NYC", "Hylenex recombinant 150 USP U/mL", "2207045", 45, 10, "Medicines fridge")]
 
 
 def _months_ahead(today: dt.date, months: int) -> dt.date:
@@ -184,7 +231,76 @@ def load(session: Session, hasher: PasswordHasher, now: dt.datetime | None = Non
                     expiry=_months_ahead(now.date(), months),
                 )
     session.flush()
+    _kits(session, clinics, manager, now)
     return logins
+
+
+def _kits(session: Session, clinics: dict[str, Clinic], manager: User, now: dt.datetime) -> None:
+    """The kit template, and each demo kit stocked through the ledger and checked once, if missing."""
+    template = session.scalar(select(KitTemplate).where(KitTemplate.name == KIT_TEMPLATE["name"]))
+    if template is None:
+        requirements = []
+        for label, what, minimum, min_days in KIT_REQUIREMENTS:
+            by_kind = isinstance(what, ProductKind)
+            product = None if by_kind else session.scalar(select(Product).where(Product.name == what))
+            requirements.append(kits.RequirementSpec(
+                label=label, min_quantity=Decimal(minimum), product_id=product.id if product else None,
+                product_kind=what if by_kind else None, min_days_to_expiry=min_days,
+            ))
+        template = kits.create_template(session, **KIT_TEMPLATE, requirements=requirements)
+    everything = Scope.everything()
+    for clinic_code, name, contents, checker in DEMO_KITS:
+        clinic = clinics[clinic_code]
+        location = session.scalar(select(Location).where(Location.clinic_id == clinic.id, Location.name == name))
+        if location is None:
+            location = Location(clinic_id=clinic.id, name=name, kind=LocationKind.KIT)
+            session.add(location)
+            session.flush()
+        if session.scalar(select(Kit.id).where(Kit.location_id == location.id)) is not None:
+            continue
+        kit = kits.create_kit(session, scope=everything, template_id=template.id, name=name, location_id=location.id)
+        for lot_clinic, product_name, lot, days, count, location_name in KIT_LOTS:
+            if lot_clinic == clinic_code and any(lot == wanted for _, _, wanted in contents):
+                expiry = clinic_today(now, clinic.timezone) + dt.timedelta(days=days)
+                _receive_kit_lot(session, clinic, manager, product_name, lot, expiry, count, location_name, now)
+        for product_name, count, lot in contents:
+            for container_id in _containers_for_kit(session, clinic, product_name, lot, count):
+                transfers.move_container(session, actor=manager, scope=everything, container_id=container_id,
+                                         to_location_id=location.id, now=now, reason="kit restock",
+                                         note=f"into kit {name}")
+        nurse = session.scalar(select(User).where(User.username == checker))
+        if nurse is not None:
+            kits.record_check(session, actor=nurse, scope=everything, kit_id=kit.id, seal_intact=True,
+                              notes="First check after stocking.", now=now)
+    session.flush()
+
+
+def _receive_kit_lot(session: Session, clinic: Clinic, manager: User, product_name: str, lot: str,
+                     expiry: dt.date, count: int, location_name: str, now: dt.datetime) -> None:
+    product = session.scalar(select(Product).where(Product.name == product_name))
+    location = session.scalar(select(Location).where(Location.clinic_id == clinic.id, Location.name == location_name))
+    assert product is not None and location is not None
+    if session.scalar(select(Lot.id).where(Lot.product_id == product.id, Lot.number == lot)) is not None:
+        return
+    receiving.receive(session, actor=manager, scope=Scope.everything(), location_id=location.id, containers=count,
+                      now=now, gtin=product.gtins[0].gtin, lot_number=lot, expiry=expiry)
+
+
+def _containers_for_kit(session: Session, clinic: Clinic, product_name: str, lot: str | None, count: int) -> list[int]:
+    """Up to ``count`` usable containers outside any kit, soonest expiry first (or of one lot)."""
+    stmt = (
+        select(Container.id)
+        .join(Container.lot).join(Container.product).join(Container.location)
+        .where(
+            Container.clinic_id == clinic.id, Product.name == product_name, Location.kind != LocationKind.KIT,
+            Container.state == ContainerState.SEALED, Lot.status == LotStatus.ACTIVE,
+        )
+        .order_by(Lot.expiry, Container.id)
+        .limit(count)
+    )
+    if lot is not None:
+        stmt = stmt.where(Lot.number == lot)
+    return list(session.scalars(stmt))
 
 
 def _clinic(session: Session, code: str, name: str, timezone: str) -> Clinic:

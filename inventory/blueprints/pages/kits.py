@@ -1,0 +1,300 @@
+"""Emergency kits: the readiness board, a kit with its contents and checks, templates, and the expiry watch.
+
+Restocking a kit needs only the kit-check permission: the nurse who checks a kit is
+usually the one who restocks it (see the API module's note).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import DecimalField, FieldList, Form, FormField, IntegerField, RadioField, SelectField, StringField
+from wtforms import TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from inventory.blueprints.pages.core import bp, page, scope
+from inventory.errors import DomainError
+from inventory.extensions import db
+from inventory.models import Clinic, Kit, KitStatus, Location, LocationKind, Product, ProductKind, utcnow
+from inventory.services import kits as kit_service
+from inventory.services.permissions import Permission
+
+STATUS_ORDER = {KitStatus.NOT_READY: 0, KitStatus.EXPIRING_SOON: 1, KitStatus.READY: 2}
+STATUS_WORDS = {KitStatus.READY: "Ready", KitStatus.EXPIRING_SOON: "Expiring soon", KitStatus.NOT_READY: "Not ready"}
+
+
+class KitCheckForm(FlaskForm):
+    seal_intact = RadioField("Seal", validators=[InputRequired("Say whether the seal was intact.")])
+    notes = TextAreaField("Notes (what you found, what you replaced)", validators=[Optional(), Length(max=2000)])
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Assigned, not passed to the field: WTForms 3.3 deprecates class-level tuple choices.
+        self.seal_intact.choices = [("yes", "Seal intact"), ("no", "Seal broken or missing")]
+
+
+class KitAddForm(FlaskForm):
+    code = StringField("Scan the label of a vial or item to put in the kit",
+                       validators=[DataRequired("Scan a Vialog label."), Length(max=100)])
+
+
+class KitRemoveForm(FlaskForm):
+    code = StringField("Scan the label of what you take out", validators=[DataRequired("Scan a Vialog label."),
+                                                                          Length(max=100)])
+    to_location_id = SelectField("Put it in", coerce=int)
+
+
+# --- the board -------------------------------------------------------------------------
+
+
+@bp.get("/kits")
+@page(Permission.KIT_CHECK)
+def kits():
+    board = sorted(kit_service.readiness(db.session, scope=scope(), now=utcnow()),
+                   key=lambda k: (STATUS_ORDER[k.status], k.clinic_code, k.name))
+    counts = {status: sum(1 for k in board if k.status is status) for status in STATUS_ORDER}
+    return render_template("pages/kits.html", board=board, counts=counts, words=STATUS_WORDS)
+
+
+# --- one kit -------------------------------------------------------------------------------
+
+
+def _render_kit(kit: Kit, *, check_form: KitCheckForm | None = None, add_form: KitAddForm | None = None,
+                remove_form: KitRemoveForm | None = None, status: int = 200):
+    (state,) = kit_service.readiness(db.session, scope=scope(), now=utcnow(), kit_ids=[kit.id])
+    remove_form = remove_form or KitRemoveForm(formdata=None)
+    remove_form.to_location_id.choices = _elsewhere(kit)
+    return render_template(
+        "pages/kit.html", kit=kit, state=state, words=STATUS_WORDS,
+        lots=kit_service.contents_by_lot(kit_service.contents(db.session, kit)),
+        checks=kit_service.recent_checks(db.session, kit),
+        check_form=check_form or KitCheckForm(formdata=None), add_form=add_form or KitAddForm(formdata=None),
+        remove_form=remove_form,
+    ), status
+
+
+def _elsewhere(kit: Kit) -> list[tuple[int, str]]:
+    """The other active locations of the kit's clinic, other kits last: where something taken out can go."""
+    places = db.session.scalars(
+        select(Location).where(Location.clinic_id == kit.clinic_id, Location.is_active,
+                               Location.id != kit.location_id)
+    )
+    ordered = sorted(places, key=lambda place: (place.kind is LocationKind.KIT, place.name))
+    return [(place.id, place.name) for place in ordered]
+
+
+@bp.get("/kits/<int:kit_id>")
+@page(Permission.KIT_CHECK)
+def kit(kit_id: int):
+    return _render_kit(kit_service.get_kit(db.session, kit_id, scope()))
+
+
+@bp.post("/kits/<int:kit_id>/checks")
+@page(Permission.KIT_CHECK)
+def kit_check(kit_id: int):
+    found = kit_service.get_kit(db.session, kit_id, scope())
+    form = KitCheckForm()
+    if not form.validate():
+        return _render_kit(found, check_form=form, status=422)
+    check = kit_service.record_check(db.session, actor=current_user, scope=scope(), kit_id=found.id,
+                                     seal_intact=form.seal_intact.data == "yes", notes=form.notes.data or "",
+                                     now=utcnow())
+    db.session.commit()
+    flash(f"Check recorded: {STATUS_WORDS[check.status].lower()}.", "ok" if check.status is KitStatus.READY else "info")
+    return redirect(url_for("pages.kit", kit_id=found.id))
+
+
+@bp.post("/kits/<int:kit_id>/contents")
+@page(Permission.KIT_CHECK)
+def kit_add(kit_id: int):
+    found = kit_service.get_kit(db.session, kit_id, scope())
+    form = KitAddForm()
+    if not form.validate():
+        return _render_kit(found, add_form=form, status=422)
+    try:
+        container = kit_service.add_to_kit(db.session, actor=current_user, scope=scope(), kit_id=found.id,
+                                           container_ref=form.code.data.strip(), now=utcnow())
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return _render_kit(found, add_form=form, status=error.status)
+    db.session.commit()
+    flash(f"Added {container.product.name}, lot {container.lot.number} ({container.label_code}).", "ok")
+    return redirect(url_for("pages.kit", kit_id=found.id))
+
+
+@bp.post("/kits/<int:kit_id>/remove")
+@page(Permission.KIT_CHECK)
+def kit_remove(kit_id: int):
+    found = kit_service.get_kit(db.session, kit_id, scope())
+    form = KitRemoveForm()
+    form.to_location_id.choices = _elsewhere(found)
+    if not form.validate():
+        return _render_kit(found, remove_form=form, status=422)
+    try:
+        container = kit_service.remove_from_kit(
+            db.session, actor=current_user, scope=scope(), kit_id=found.id, container_ref=form.code.data.strip(),
+            to_location_id=form.to_location_id.data, now=utcnow(),
+        )
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return _render_kit(found, remove_form=form, status=error.status)
+    db.session.commit()
+    flash(f"Took {container.product.name} ({container.label_code}) out, into {container.location.name}.", "ok")
+    return redirect(url_for("pages.kit", kit_id=found.id))
+
+
+# --- templates and new kits (managers) ------------------------------------------------------
+
+
+class RequirementForm(Form):
+    """One line of a template; a line left blank is ignored."""
+
+    label = StringField("Label", validators=[Optional(), Length(max=120)])
+    target = SelectField("Product or kind", validate_choice=False)  # checked by the service
+    min_quantity = DecimalField("Minimum (base units)", places=None, validators=[Optional(), NumberRange(min=0)])
+    min_days_to_expiry = IntegerField("Days to expiry at least", default=0,
+                                      validators=[Optional(), NumberRange(0, 3650)])
+
+
+class TemplateForm(FlaskForm):
+    name = StringField("Template name", validators=[DataRequired(), Length(max=120)])
+    description = TextAreaField("What it is for", validators=[Optional(), Length(max=2000)])
+    check_interval_days = IntegerField("Check every (days)", default=7, validators=[InputRequired(),
+                                                                                    NumberRange(1, 365)])
+    warning_days = IntegerField("Warn this many days before stock stops counting", default=30,
+                                validators=[InputRequired(), NumberRange(0, 365)])
+    requirements = FieldList(FormField(RequirementForm), min_entries=8, max_entries=30)
+
+
+class NewKitForm(FlaskForm):
+    template_id = SelectField("Template", coerce=int)
+    name = StringField("Kit name", validators=[DataRequired(), Length(max=120)])
+    place = SelectField("Where")
+
+
+def _targets() -> list[tuple[str, str]]:
+    products = db.session.scalars(select(Product).where(Product.is_active).order_by(Product.kind, Product.name))
+    return (
+        [("", "-")]
+        + [(f"kind:{k.value}", f"Any one {k.value} product") for k in ProductKind]
+        + [(f"product:{p.id}", f"{p.name} ({p.base_unit})") for p in products]
+    )
+
+
+def _places() -> list[tuple[str, str]]:
+    free = [(f"location:{loc.id}", f"{loc.clinic.code} · {loc.name}")
+            for loc in kit_service.free_kit_locations(db.session, scope())]
+    clinics = db.session.scalars(scope().filter(select(Clinic), Clinic.id).order_by(Clinic.code))
+    return free + [(f"clinic:{c.id}", f"{c.code} · a new kit location named after the kit") for c in clinics]
+
+
+def _template_forms(template_form: TemplateForm | None = None, kit_form: NewKitForm | None = None):
+    template_form = template_form or TemplateForm(formdata=None)
+    targets = _targets()
+    for entry in template_form.requirements:
+        entry.form.target.choices = targets
+    kit_form = kit_form or NewKitForm(formdata=None)
+    templates = kit_service.list_templates(db.session)
+    kit_form.template_id.choices = [(t.id, t.name) for t in templates]
+    kit_form.place.choices = _places()
+    return template_form, kit_form, templates
+
+
+def _render_templates(template_form: TemplateForm | None = None, kit_form: NewKitForm | None = None,
+                      status: int = 200):
+    template_form, kit_form, templates = _template_forms(template_form, kit_form)
+    return render_template(
+        "pages/kit_templates.html", template_form=template_form, kit_form=kit_form, templates=templates,
+        kits=kit_service.list_kits(db.session, scope()),
+    ), status
+
+
+@bp.get("/kit-templates")
+@page(Permission.CATALOG)
+def kit_templates():
+    return _render_templates()
+
+
+def _requirement_specs(form: TemplateForm) -> list[kit_service.RequirementSpec]:
+    specs = []
+    for number, entry in enumerate(form.requirements, start=1):
+        line = entry.form
+        label, target = (line.label.data or "").strip(), line.target.data or ""
+        if not label and not target:
+            continue
+        if not label or not target or line.min_quantity.data is None:
+            raise ValueError(f"Requirement {number}: give a label, a product or kind, and a minimum.")
+        kind, _, value = target.partition(":")
+        specs.append(kit_service.RequirementSpec(
+            label=label, min_quantity=Decimal(line.min_quantity.data),
+            product_id=int(value) if kind == "product" else None,
+            product_kind=ProductKind(value) if kind == "kind" else None,
+            min_days_to_expiry=line.min_days_to_expiry.data or 0,
+        ))
+    return specs
+
+
+@bp.post("/kit-templates")
+@page(Permission.CATALOG)
+def kit_template_create():
+    form = TemplateForm()
+    _template_forms(form)
+    if not form.validate():
+        return _render_templates(form, status=422)
+    try:
+        template = kit_service.create_template(
+            db.session, name=form.name.data, description=form.description.data or "",
+            check_interval_days=form.check_interval_days.data, warning_days=form.warning_days.data,
+            requirements=_requirement_specs(form),
+        )
+    except ValueError as error:
+        flash(str(error), "error")
+        return _render_templates(form, status=422)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return _render_templates(form, status=error.status)
+    db.session.commit()
+    flash(f"Template {template.name} created with {len(template.requirements)} requirements.", "ok")
+    return redirect(url_for("pages.kit_templates"))
+
+
+@bp.post("/kits/new")
+@page(Permission.CATALOG)
+def kit_create():
+    form = NewKitForm()
+    _template_forms(kit_form=form)
+    if not form.validate():
+        return _render_templates(kit_form=form, status=422)
+    kind, _, value = form.place.data.partition(":")
+    try:
+        created = kit_service.create_kit(
+            db.session, scope=scope(), template_id=form.template_id.data, name=form.name.data,
+            location_id=int(value) if kind == "location" else None, clinic_id=int(value) if kind == "clinic" else None,
+        )
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return _render_templates(kit_form=form, status=error.status)
+    db.session.commit()
+    flash(f"Kit {created.name} created: scan its contents in, then record its first check.", "ok")
+    return redirect(url_for("pages.kit", kit_id=created.id))
+
+
+# --- the expiry watch ------------------------------------------------------------------------
+
+
+@bp.get("/stock/expiring")
+@page(Permission.CART)
+def expiring():
+    days = request.args.get("days", type=int)
+    if days not in kit_service.EXPIRY_WINDOWS:
+        days = kit_service.EXPIRY_WINDOWS[0]
+    places = kit_service.expiring_stock(db.session, scope=scope(), now=utcnow(), days=days)
+    return render_template("pages/expiring.html", places=places, days=days, windows=kit_service.EXPIRY_WINDOWS)

@@ -1,0 +1,755 @@
+"""Emergency kits: readiness of every kit at once, checks, templates, contents, and the expiry watch.
+
+A kit holds what the ledger says is at its location: there is no separate list of
+contents to keep in step. Readiness is computed, never stored, except as the snapshot
+a check records.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session, aliased, joinedload
+
+from inventory.errors import DomainError, NotFound, UnknownProduct, ValidationError
+from inventory.models import (
+    Clinic,
+    Container,
+    ContainerState,
+    Kit,
+    KitCheck,
+    KitRequirement,
+    KitStatus,
+    KitTemplate,
+    Location,
+    LocationKind,
+    Lot,
+    LotStatus,
+    Movement,
+    MovementKind,
+    Product,
+    ProductKind,
+    User,
+)
+from inventory.services import scanning, transfers
+from inventory.services.clock import clinic_today, to_clinic_time
+from inventory.services.permissions import Scope, get_in_scope
+
+LIVE_STATES = (ContainerState.SEALED, ContainerState.IN_USE)
+EMERGENCY = "emergency"  # Movement.reason of a draw made from a kit in an emergency
+MAX_NOTES = 2000
+
+
+class DuplicateName(DomainError):
+    code = "duplicate_name"
+
+
+class KitLocationTaken(DomainError):
+    code = "location_has_kit"
+
+
+class WrongLocationKind(DomainError):
+    code = "wrong_location_kind"
+
+
+class NotInKit(DomainError):
+    code = "not_in_kit"
+
+
+def _qty(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+# --- readiness -----------------------------------------------------------------
+
+
+class Reason(NamedTuple):  # a tuple, not a dataclass: a board of 1,000 kits makes thousands
+    """Why a kit is not ready or expiring soon: words for people, ``data`` for machines."""
+
+    code: str
+    text: str
+    data: dict[str, Any]
+    severity: KitStatus  # NOT_READY or EXPIRING_SOON
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "text": self.text, "severity": self.severity.value, "data": self.data}
+
+
+class RequirementLine(NamedTuple):
+    """One requirement of a kit and what counts for it: a checklist line."""
+
+    label: str
+    need: Decimal
+    have: Decimal
+    unit: str | None
+    product: str | None  # the product that counts: for a kind, the best single product
+    min_days_to_expiry: int
+    met: bool
+
+
+@dataclass(frozen=True)
+class KitReadiness:
+    kit_id: int
+    name: str
+    clinic_id: int
+    clinic_code: str
+    timezone: str
+    location_id: int
+    location: str
+    template_id: int
+    template: str
+    status: KitStatus
+    reasons: list[Reason]
+    last_check_at: dt.datetime | None
+    last_checked_by: str | None
+    lines: list[RequirementLine] = field(default_factory=list)
+
+
+class _LotStock(NamedTuple):
+    """What one lot adds to one kit: the live containers of that lot at the kit's location."""
+
+    product_id: int
+    product: str
+    product_kind: ProductKind
+    unit: str
+    lot_id: int
+    lot: str
+    status: LotStatus
+    expiry: dt.date
+    remaining: Decimal
+    containers: int
+
+
+@dataclass(frozen=True)
+class _Requirement:
+    id: int
+    template_id: int
+    label: str
+    product_id: int | None
+    product: str | None
+    unit: str | None
+    product_kind: ProductKind | None
+    min_quantity: Decimal
+    min_days_to_expiry: int
+
+
+@dataclass(frozen=True)
+class _LastCheck:
+    checked_at: dt.datetime
+    seal_intact: bool
+    checked_by: str
+
+
+def readiness(
+    session: Session, *, scope: Scope, now: dt.datetime, kit_ids: Iterable[int] | None = None
+) -> list[KitReadiness]:
+    """The readiness of every kit in ``scope`` (or of ``kit_ids``), ordered by clinic and name.
+
+    Computed for all kits at once with six queries whatever their number (kits, the
+    requirements of their templates, the stock at their locations grouped by lot and
+    those lots, their last checks, their last emergency draws), then evaluated in Python.
+
+    Rules, in the clinic's own calendar (``today`` is the clinic's date at ``now``; a
+    lot expiring on day D is usable through the end of D, so "expires in n days"
+    means n = D - today):
+
+    - Only live containers count: at the kit's location, sealed or in use, something
+      left, lot active, and n >= the requirement's ``min_days_to_expiry`` (inclusive:
+      a lot expiring exactly min days from today still counts).
+    - A requirement by product sums that product's lots. A requirement by kind is met
+      by one product alone: units of different products are never added, so its
+      reason names the best single product and what it has.
+    - ``expiring_soon``: every requirement met, but a counted lot stops counting within
+      the template's ``warning_days`` (inclusive). It stops counting when n falls below
+      the requirement's minimum, so the horizon is measured from that day, not from the
+      expiry: hyaluronidase needed with 30 days' shelf life and a 30-day warning turns
+      amber when it expires within 60 days, and has 30 days to be replaced before the
+      kit turns red. With a minimum of 0 this is simply "expires within warning_days".
+    - ``not_ready`` also when a live container of a quarantined, recalled or expired
+      lot is inside (it must come out before someone grabs it); when the kit was never
+      checked or the last check is more than ``check_interval_days`` calendar days ago
+      (a check exactly that many days ago still holds for the whole of that day); when
+      the last check found the seal broken; and when an emergency draw (a draw with
+      reason 'emergency', not reversed) was made at the kit's location after the last
+      check, until it is restocked and checked again.
+    """
+    kits = _scoped_kits(scope, kit_ids)
+    kit_rows = session.execute(
+        select(
+            kits.c.id, kits.c.name, kits.c.clinic_id, kits.c.location_id, kits.c.template_id,
+            Clinic.code, Clinic.timezone, Location.name, KitTemplate.name, KitTemplate.check_interval_days,
+            KitTemplate.warning_days,
+        )
+        .join(Clinic, Clinic.id == kits.c.clinic_id)
+        .join(Location, Location.id == kits.c.location_id)
+        .join(KitTemplate, KitTemplate.id == kits.c.template_id)
+        .order_by(Clinic.code, kits.c.name, kits.c.id)
+    ).all()
+    if not kit_rows:
+        return []
+    requirements = _requirements(session, {row[4] for row in kit_rows})
+    stock = _stock_by_kit(session, kits)
+    last_checks = _last_checks(session, kits)
+    emergencies = _last_emergency_draws(session, kits)
+
+    result = []
+    for (kit_id, name, clinic_id, location_id, template_id, clinic_code, timezone, location, template,
+         interval, warning_days) in kit_rows:
+        today = clinic_today(now, timezone)
+        last = last_checks.get(kit_id)
+        reasons = _emergency_reasons(emergencies.get(kit_id), last, timezone)
+        reasons += _seal_reasons(last, timezone)
+        lots = stock.get(kit_id, [])
+        reasons += _contents_reasons(lots, today)
+        short, expiring, lines = _requirement_reasons(requirements.get(template_id, []), lots, today, warning_days)
+        reasons += short
+        reasons += _check_reasons(last, today, interval, timezone)
+        reasons += expiring
+        if any(r.severity is KitStatus.NOT_READY for r in reasons):
+            status = KitStatus.NOT_READY
+        elif reasons:
+            status = KitStatus.EXPIRING_SOON
+        else:
+            status = KitStatus.READY
+        result.append(KitReadiness(
+            kit_id=kit_id, name=name, clinic_id=clinic_id, clinic_code=clinic_code, timezone=timezone,
+            location_id=location_id, location=location, template_id=template_id, template=template,
+            status=status, reasons=reasons, last_check_at=last.checked_at if last else None,
+            last_checked_by=last.checked_by if last else None, lines=lines,
+        ))
+    return result
+
+
+def _scoped_kits(scope: Scope, kit_ids: Iterable[int] | None) -> Any:
+    """The kits asked for, as a subquery every other query joins (no per-kit query, no huge IN list)."""
+    stmt = scope.filter(
+        select(Kit.id, Kit.name, Kit.clinic_id, Kit.location_id, Kit.template_id), Kit.clinic_id
+    )
+    if kit_ids is not None:
+        stmt = stmt.where(Kit.id.in_(list(kit_ids)))
+    return stmt.subquery("scoped_kits")
+
+
+def _requirements(session: Session, template_ids: set[int]) -> dict[int, list[_Requirement]]:
+    rows = session.execute(
+        select(KitRequirement, Product.name, Product.base_unit)
+        .outerjoin(Product, Product.id == KitRequirement.product_id)
+        .where(KitRequirement.template_id.in_(template_ids))
+        .order_by(KitRequirement.template_id, KitRequirement.id)
+    )
+    found: dict[int, list[_Requirement]] = defaultdict(list)
+    for req, product_name, unit in rows:
+        found[req.template_id].append(_Requirement(
+            id=req.id, template_id=req.template_id, label=req.label, product_id=req.product_id,
+            product=product_name, unit=unit, product_kind=req.product_kind, min_quantity=req.min_quantity,
+            min_days_to_expiry=req.min_days_to_expiry,
+        ))
+    return found
+
+
+def _stock_by_kit(session: Session, kits: Any) -> dict[int, list[_LotStock]]:
+    """Per kit, its live stock summed by lot: one grouped query, then the few lots it names."""
+    connection = session.connection()  # plain rows: thousands of them, no ORM objects needed
+    per_lot = connection.execute(
+        select(kits.c.id, Container.lot_id, func.sum(Container.remaining), func.count(Container.id))
+        .select_from(Container)
+        .join(kits, kits.c.location_id == Container.location_id)
+        .where(Container.state.in_(LIVE_STATES), Container.remaining > 0)
+        .group_by(kits.c.id, Container.lot_id)
+    ).all()
+    lot_ids = {lot_id for _, lot_id, _, _ in per_lot}
+    lots = {
+        row[0]: row
+        for row in connection.execute(
+            select(Lot.id, Lot.number, Lot.status, Lot.expiry, Product.id, Product.name, Product.kind,
+                   Product.base_unit)
+            .join(Product, Product.id == Lot.product_id)
+            .where(Lot.id.in_(lot_ids))
+        )
+    } if lot_ids else {}
+    found: dict[int, list[_LotStock]] = defaultdict(list)
+    for kit_id, lot_id, remaining, count in per_lot:
+        _, number, status, expiry, pid, pname, kind, unit = lots[lot_id]
+        found[kit_id].append(_LotStock(pid, pname, kind, unit, lot_id, number, status, expiry, remaining, count))
+    for stock in found.values():
+        stock.sort(key=lambda lot: (lot.expiry, lot.product, lot.lot))
+    return found
+
+
+def _last_checks(session: Session, kits: Any) -> dict[int, _LastCheck]:
+    position = func.row_number().over(
+        partition_by=KitCheck.kit_id, order_by=(KitCheck.checked_at.desc(), KitCheck.id.desc())
+    )
+    ranked = (
+        select(KitCheck.kit_id, KitCheck.checked_at, KitCheck.seal_intact, KitCheck.checked_by_id,
+               position.label("position"))
+        .join(kits, kits.c.id == KitCheck.kit_id)
+        .subquery("ranked_checks")
+    )
+    rows = session.execute(
+        select(ranked.c.kit_id, ranked.c.checked_at, ranked.c.seal_intact, User.display_name, User.username)
+        .join(User, User.id == ranked.c.checked_by_id)
+        .where(ranked.c.position == 1)
+    )
+    return {kit_id: _LastCheck(at, seal, display or username) for kit_id, at, seal, display, username in rows}
+
+
+def _last_emergency_draws(session: Session, kits: Any) -> dict[int, dt.datetime]:
+    reversal = aliased(Movement)
+    rows = session.execute(
+        select(kits.c.id, func.max(Movement.at))
+        .select_from(Movement)
+        .join(kits, kits.c.location_id == Movement.location_id)
+        .where(
+            Movement.kind == MovementKind.DRAW,
+            Movement.reason == EMERGENCY,
+            ~exists().where(reversal.reverses_id == Movement.id),
+        )
+        .group_by(kits.c.id)
+    )
+    return {kit_id: at for kit_id, at in rows}
+
+
+def _date(moment: dt.datetime, timezone: str) -> str:
+    return to_clinic_time(moment, timezone).date().isoformat()
+
+
+def _emergency_reasons(drawn_at: dt.datetime | None, last: _LastCheck | None, timezone: str) -> list[Reason]:
+    if drawn_at is None or (last is not None and drawn_at <= last.checked_at):
+        return []
+    day = _date(drawn_at, timezone)
+    return [Reason("emergency_use", f"Used in an emergency on {day}: restock and check",
+                   {"drawn_at": drawn_at.isoformat(), "date": day}, KitStatus.NOT_READY)]
+
+
+def _seal_reasons(last: _LastCheck | None, timezone: str) -> list[Reason]:
+    if last is None or last.seal_intact:
+        return []
+    day = _date(last.checked_at, timezone)
+    return [Reason("seal_broken", f"Seal found broken at the last check on {day}: check the contents and reseal",
+                   {"checked_at": last.checked_at.isoformat(), "checked_by": last.checked_by}, KitStatus.NOT_READY)]
+
+
+def _contents_reasons(lots: Sequence[_LotStock], today: dt.date) -> list[Reason]:
+    reasons = []
+    for lot in lots:
+        if lot.status is LotStatus.ACTIVE and lot.expiry >= today:
+            continue
+        data = {"product": lot.product, "lot": lot.lot, "lot_id": lot.lot_id, "containers": lot.containers,
+                "expiry": lot.expiry.isoformat(), "status": lot.status.value}
+        if lot.status is not LotStatus.ACTIVE:
+            reasons.append(Reason(f"{lot.status.value}_inside",
+                                  f"Contains {lot.status.value} lot {lot.lot} of {lot.product}: remove it",
+                                  data, KitStatus.NOT_READY))
+        else:
+            reasons.append(Reason("expired_inside",
+                                  f"Contains expired lot {lot.lot} of {lot.product} "
+                                  f"(expired {lot.expiry.isoformat()}): remove it",
+                                  data, KitStatus.NOT_READY))
+    return reasons
+
+
+def _requirement_reasons(
+    requirements: Sequence[_Requirement], lots: Sequence[_LotStock], today: dt.date, warning_days: int
+) -> tuple[list[Reason], list[Reason], list[RequirementLine]]:
+    """(shortfalls, expiring, checklist lines) for one kit."""
+    short: list[Reason] = []
+    expiring: dict[int, Reason] = {}
+    lines: list[RequirementLine] = []
+    by_product: dict[int, list[_LotStock]] = defaultdict(list)
+    by_kind: dict[ProductKind, list[_LotStock]] = defaultdict(list)
+    for lot in lots:
+        if lot.status is LotStatus.ACTIVE:
+            by_product[lot.product_id].append(lot)
+            by_kind[lot.product_kind].append(lot)
+    for req in requirements:
+        matching = by_product[req.product_id] if req.product_id is not None else by_kind[req.product_kind]
+        counted = [lot for lot in matching if (lot.expiry - today).days >= req.min_days_to_expiry]
+        counted_by_product: dict[int, list[_LotStock]] = defaultdict(list)
+        for lot in counted:
+            counted_by_product[lot.product_id].append(lot)
+        totals = {pid: sum((lot.remaining for lot in group), Decimal(0))
+                  for pid, group in counted_by_product.items()}
+        # The best single product: most stock, then name, for a stable answer.
+        best = max(totals, key=lambda pid: (totals[pid], counted_by_product[pid][0].product), default=None)
+        have = totals[best] if best is not None else Decimal(0)
+        best_lots = counted_by_product[best] if best is not None else []
+        lines.append(RequirementLine(
+            label=req.label, need=req.min_quantity, have=have, unit=best_lots[0].unit if best_lots else req.unit,
+            product=best_lots[0].product if best_lots else req.product, min_days_to_expiry=req.min_days_to_expiry,
+            met=have >= req.min_quantity,
+        ))
+        if have >= req.min_quantity:
+            for lot in best_lots:
+                reason = _expiring_reason(req, lot, today, warning_days)
+                if reason is not None:
+                    known = expiring.get(lot.lot_id)
+                    if known is None or reason.data["counts_until"] < known.data["counts_until"]:
+                        expiring[lot.lot_id] = reason
+            continue
+        too_soon = [lot for lot in matching if 0 <= (lot.expiry - today).days < req.min_days_to_expiry]
+        short.append(_shortfall(req, have, best_lots, len(totals), too_soon, today))
+    return short, sorted(expiring.values(), key=lambda r: (r.data["counts_until"], r.data["product"])), lines
+
+
+def _shortfall(req: _Requirement, have: Decimal, best_lots: list[_LotStock], products_counted: int,
+               too_soon: list[_LotStock], today: dt.date) -> Reason:
+    unit = best_lots[0].unit if best_lots else req.unit
+    product = best_lots[0].product if best_lots else req.product
+    need = _qty(req.min_quantity)
+    if unit is not None:
+        text = f"{req.label}: {_qty(have)} {unit} of {need} {unit}"
+    else:  # a kind with nothing that counts: no product, so no unit to name
+        kind = req.product_kind.value if req.product_kind else ""
+        text = f"{req.label}: none that counts; needs {need} of one {kind} product"
+    if req.product_kind is not None and best_lots:
+        text += f" ({product}"
+        text += "; different products are never added)" if products_counted > 1 else ")"
+    if too_soon:
+        notes = ", ".join(
+            f"{lot.product} lot {lot.lot} expires in {(lot.expiry - today).days} days" for lot in too_soon
+        )
+        text += f"; too close to expiry to count (needs {req.min_days_to_expiry} days): {notes}"
+    data = {
+        "requirement": req.label, "requirement_id": req.id, "have": _qty(have), "need": need, "unit": unit,
+        "short_by": _qty(req.min_quantity - have), "product": product,
+        "product_kind": req.product_kind.value if req.product_kind else None,
+        "min_days_to_expiry": req.min_days_to_expiry,
+        "too_close_to_expiry": [{"product": lot.product, "lot": lot.lot, "expiry": lot.expiry.isoformat(),
+                                 "days": (lot.expiry - today).days} for lot in too_soon],
+    }
+    return Reason("requirement_short", text, data, KitStatus.NOT_READY)
+
+
+def _expiring_reason(req: _Requirement, lot: _LotStock, today: dt.date, warning_days: int) -> Reason | None:
+    days = (lot.expiry - today).days
+    if days - req.min_days_to_expiry > warning_days:
+        return None
+    counts_until = lot.expiry - dt.timedelta(days=req.min_days_to_expiry)
+    when = "today" if days == 0 else "tomorrow" if days == 1 else f"in {days} days"
+    text = f"{lot.product} lot {lot.lot} expires {when} ({lot.expiry.isoformat()})"
+    if req.min_days_to_expiry:
+        text += (f"; it counts for this kit until {counts_until.isoformat()} "
+                 f"({req.label} needs {req.min_days_to_expiry} days of shelf life)")
+    data = {"requirement": req.label, "product": lot.product, "lot": lot.lot, "lot_id": lot.lot_id,
+            "expiry": lot.expiry.isoformat(), "days": days, "counts_until": counts_until.isoformat(),
+            "min_days_to_expiry": req.min_days_to_expiry, "warning_days": warning_days}
+    return Reason("expiring", text, data, KitStatus.EXPIRING_SOON)
+
+
+def _check_reasons(last: _LastCheck | None, today: dt.date, interval: int, timezone: str) -> list[Reason]:
+    if last is None:
+        return [Reason("never_checked", f"Never checked; checked every {interval} days",
+                       {"check_interval_days": interval}, KitStatus.NOT_READY)]
+    days = (today - to_clinic_time(last.checked_at, timezone).date()).days
+    if days <= interval:
+        return []
+    return [Reason("check_overdue", f"Last check {days} days ago; checked every {interval} days",
+                   {"days": days, "check_interval_days": interval, "checked_at": last.checked_at.isoformat(),
+                    "checked_by": last.checked_by}, KitStatus.NOT_READY)]
+
+
+# --- checks ---------------------------------------------------------------------
+
+
+def record_check(
+    session: Session, *, actor: User, scope: Scope, kit_id: int, seal_intact: bool, notes: str, now: dt.datetime
+) -> KitCheck:
+    """Records a check of a kit and the readiness it has with that check counted.
+
+    The snapshot therefore never says "never checked" or "check overdue", but does say
+    "seal found broken" and whatever the contents lack. Raises NotFound or ValidationError.
+    """
+    kit = get_kit(session, kit_id, scope)
+    notes = (notes or "").strip()
+    if len(notes) > MAX_NOTES:
+        raise ValidationError(f"Notes are at most {MAX_NOTES} characters.", field="notes")
+    check = KitCheck(kit_id=kit.id, checked_by_id=actor.id, checked_at=now, seal_intact=seal_intact, notes=notes,
+                     status=KitStatus.NOT_READY, reasons=[])
+    session.add(check)
+    session.flush()
+    (state,) = readiness(session, scope=Scope.everything(), now=now, kit_ids=[kit.id])
+    check.status = state.status
+    check.reasons = [reason.as_dict() for reason in state.reasons]
+    session.flush()
+    return check
+
+
+def recent_checks(session: Session, kit: Kit, limit: int = 20) -> list[KitCheck]:
+    return list(session.scalars(
+        select(KitCheck).where(KitCheck.kit_id == kit.id).options(joinedload(KitCheck.checked_by))
+        .order_by(KitCheck.checked_at.desc(), KitCheck.id.desc()).limit(limit)
+    ))
+
+
+# --- templates and kits -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RequirementSpec:
+    """One requirement as asked for: exactly one of ``product_id`` and ``product_kind``."""
+
+    label: str
+    min_quantity: Decimal
+    product_id: int | None = None
+    product_kind: ProductKind | None = None
+    min_days_to_expiry: int = 0
+
+
+def create_template(
+    session: Session, *, name: str, description: str = "", check_interval_days: int = 7, warning_days: int = 30,
+    requirements: Sequence[RequirementSpec],
+) -> KitTemplate:
+    """Creates a kit template. Raises ValidationError, UnknownProduct or DuplicateName."""
+    name = name.strip()
+    if not name or len(name) > 120:
+        raise ValidationError("Give the template a name of 1 to 120 characters.", field="name")
+    if check_interval_days < 1 or warning_days < 0:
+        raise ValidationError("Checks are at least 1 day apart and the warning is 0 days or more.",
+                              field="check_interval_days")
+    if not requirements:
+        raise ValidationError("A kit template needs at least one requirement.", field="requirements")
+    if session.scalar(select(KitTemplate.id).where(KitTemplate.name == name)) is not None:
+        raise DuplicateName(f"A kit template named {name!r} already exists.", name=name)
+    template = KitTemplate(name=name, description=(description or "").strip(),
+                           check_interval_days=check_interval_days, warning_days=warning_days)
+    for number, spec in enumerate(requirements, start=1):
+        template.requirements.append(_requirement(session, spec, number))
+    session.add(template)
+    session.flush()
+    return template
+
+
+def _requirement(session: Session, spec: RequirementSpec, number: int) -> KitRequirement:
+    where = f"requirements.{number}"
+    label = spec.label.strip()
+    if not label or len(label) > 120:
+        raise ValidationError(f"Requirement {number}: give a label of 1 to 120 characters.", field=where)
+    if (spec.product_id is None) == (spec.product_kind is None):
+        raise ValidationError(f"Requirement {number} ({label}): name a product or a product kind, not both.",
+                              field=where)
+    if spec.min_quantity <= 0 or spec.min_days_to_expiry < 0:
+        raise ValidationError(f"Requirement {number} ({label}): the quantity must be above 0 and the days "
+                              "to expiry 0 or more.", field=where)
+    if spec.product_id is not None and session.get(Product, spec.product_id) is None:
+        raise UnknownProduct(f"Requirement {number} ({label}): no product with id {spec.product_id}.",
+                             product_id=spec.product_id)
+    return KitRequirement(label=label, product_id=spec.product_id, product_kind=spec.product_kind,
+                          min_quantity=spec.min_quantity, min_days_to_expiry=spec.min_days_to_expiry)
+
+
+def list_templates(session: Session) -> list[KitTemplate]:
+    return list(session.scalars(
+        select(KitTemplate)
+        .options(joinedload(KitTemplate.requirements).joinedload(KitRequirement.product))
+        .order_by(KitTemplate.name)
+    ).unique())
+
+
+def create_kit(
+    session: Session, *, scope: Scope, template_id: int, name: str, location_id: int | None = None,
+    clinic_id: int | None = None,
+) -> Kit:
+    """Creates a kit at an existing location of kind 'kit', or at a new one named after it in ``clinic_id``.
+
+    Raises NotFound, ValidationError, WrongLocationKind, KitLocationTaken or DuplicateName.
+    """
+    name = name.strip()
+    if not name or len(name) > 120:
+        raise ValidationError("Give the kit a name of 1 to 120 characters.", field="name")
+    template = session.get(KitTemplate, template_id)
+    if template is None:
+        raise NotFound(f"No kit template with id {template_id}.", id=template_id)
+    if location_id is not None:
+        location = get_in_scope(session, Location, location_id, scope, "location")
+        if location.kind is not LocationKind.KIT:
+            raise WrongLocationKind(f"{location.name} is a {location.kind.value}, not a kit location.",
+                                    location_id=location.id)
+        if session.scalar(select(Kit.id).where(Kit.location_id == location.id)) is not None:
+            raise KitLocationTaken(f"{location.name} already holds a kit.", location_id=location.id)
+    elif clinic_id is not None:
+        if not scope.allows(clinic_id) or session.get(Clinic, clinic_id) is None:
+            raise NotFound(f"No clinic with id {clinic_id}.", id=clinic_id)
+        if session.scalar(select(Location.id).where(Location.clinic_id == clinic_id, Location.name == name)):
+            raise DuplicateName(f"This clinic already has a location named {name!r}.", name=name)
+        location = Location(clinic_id=clinic_id, name=name, kind=LocationKind.KIT)
+        session.add(location)
+        session.flush()
+    else:
+        raise ValidationError("Give the kit's location, or the clinic to create one in.", field="location_id")
+    if session.scalar(select(Kit.id).where(Kit.clinic_id == location.clinic_id, Kit.name == name)) is not None:
+        raise DuplicateName(f"This clinic already has a kit named {name!r}.", name=name)
+    kit = Kit(clinic_id=location.clinic_id, template_id=template.id, name=name, location_id=location.id)
+    session.add(kit)
+    session.flush()
+    return kit
+
+
+def get_kit(session: Session, kit_id: int, scope: Scope) -> Kit:
+    """A kit of the caller's clinics; another clinic's kit answers NotFound like a missing one."""
+    return get_in_scope(session, Kit, kit_id, scope, "kit")
+
+
+def list_kits(session: Session, scope: Scope) -> list[Kit]:
+    stmt = scope.filter(select(Kit), Kit.clinic_id).options(
+        joinedload(Kit.clinic), joinedload(Kit.location), joinedload(Kit.template)
+    )
+    return list(session.scalars(stmt.join(Kit.clinic).order_by(Clinic.code, Kit.name)))
+
+
+def free_kit_locations(session: Session, scope: Scope) -> list[Location]:
+    """Active locations of kind 'kit' that hold no kit yet."""
+    stmt = scope.filter(
+        select(Location).where(
+            Location.kind == LocationKind.KIT, Location.is_active, ~exists().where(Kit.location_id == Location.id)
+        ),
+        Location.clinic_id,
+    )
+    return list(session.scalars(stmt.order_by(Location.clinic_id, Location.name)))
+
+
+# --- contents ---------------------------------------------------------------------
+
+
+def contents(session: Session, kit: Kit) -> list[Container]:
+    """The live containers at the kit's location: what the ledger says the kit holds."""
+    return list(session.scalars(
+        select(Container)
+        .join(Container.lot).join(Container.product)
+        .where(Container.location_id == kit.location_id, Container.state.in_(LIVE_STATES))
+        .options(joinedload(Container.lot).joinedload(Lot.product), joinedload(Container.product))
+        .order_by(Product.kind, Product.name, Lot.expiry, Container.label_code)
+    ))
+
+
+@dataclass(frozen=True)
+class ContentsLot:
+    """The containers of one lot inside a kit, for a checklist that reads lot by lot."""
+
+    product: Product
+    lot: Lot
+    containers: list[Container]
+
+    @property
+    def remaining(self) -> Decimal:
+        return sum((c.remaining for c in self.containers), Decimal(0))
+
+
+def contents_by_lot(containers: Sequence[Container]) -> list[ContentsLot]:
+    """Groups ``contents()`` by lot, keeping its order (kind, product, expiry)."""
+    groups: dict[int, ContentsLot] = {}
+    for container in containers:
+        group = groups.setdefault(container.lot_id, ContentsLot(container.product, container.lot, []))
+        group.containers.append(container)
+    return list(groups.values())
+
+
+def add_to_kit(
+    session: Session, *, actor: User, scope: Scope, kit_id: int, container_ref: str | int, now: dt.datetime
+) -> Container:
+    """Moves a container (id or label code) into the kit. Raises what move_container raises,
+    and UnknownContainer for a code that is not one of the caller's containers."""
+    kit = get_kit(session, kit_id, scope)
+    container = scanning.container_by_ref(session, container_ref, scope)
+    return transfers.move_container(
+        session, actor=actor, scope=scope, container_id=container.id, to_location_id=kit.location_id, now=now,
+        reason="kit restock", note=f"into kit {kit.name}",
+    )
+
+
+def remove_from_kit(
+    session: Session, *, actor: User, scope: Scope, kit_id: int, container_ref: str | int, to_location_id: int,
+    now: dt.datetime,
+) -> Container:
+    """Moves a container out of the kit to another location of the clinic, whatever its lot's state.
+
+    Raises NotInKit, and what move_container raises."""
+    kit = get_kit(session, kit_id, scope)
+    container = scanning.container_by_ref(session, container_ref, scope)
+    if container.location_id != kit.location_id:
+        raise NotInKit(f"{container.product.name} ({container.label_code}) is not in {kit.name}.",
+                       container_id=container.id, kit_id=kit.id)
+    return transfers.move_container(
+        session, actor=actor, scope=scope, container_id=container.id, to_location_id=to_location_id, now=now,
+        reason="removed from kit", note=f"out of kit {kit.name}",
+    )
+
+
+# --- expiry watch -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExpiringLot:
+    """One lot of one product at one location: never summed with another product."""
+
+    product_id: int
+    product: str
+    product_kind: ProductKind
+    unit: str
+    lot_id: int
+    lot: str
+    expiry: dt.date
+    days_left: int
+    containers: int
+    remaining: Decimal
+
+
+@dataclass(frozen=True)
+class LocationExpiry:
+    location_id: int
+    location: str
+    location_kind: LocationKind
+    clinic_id: int
+    clinic_code: str
+    lots: list[ExpiringLot] = field(default_factory=list)
+
+
+EXPIRY_WINDOWS = (30, 60, 90)
+MAX_EXPIRY_DAYS = 366
+
+
+def expiring_stock(session: Session, *, scope: Scope, now: dt.datetime, days: int) -> list[LocationExpiry]:
+    """Usable stock that expires within ``days`` (inclusive) of today in its clinic, by location.
+
+    Usable: sealed or in use, something left, lot active and not yet expired (a lot
+    expiring today is usable through today: 0 days left). Lots are soonest first
+    within a location, and locations by their soonest lot. Raises ValidationError.
+    """
+    if not 0 <= days <= MAX_EXPIRY_DAYS:
+        raise ValidationError(f"Look 0 to {MAX_EXPIRY_DAYS} days ahead.", field="days")
+    # Clinic dates differ from the UTC date by at most a day either way; trimmed exactly below.
+    utc_today = now.astimezone(dt.UTC).date()
+    stmt = (
+        select(
+            Location.id, Location.name, Location.kind, Clinic.id, Clinic.code, Clinic.timezone,
+            Product.id, Product.name, Product.kind, Product.base_unit, Lot.id, Lot.number, Lot.expiry,
+            func.count(Container.id), func.sum(Container.remaining),
+        )
+        .select_from(Container)
+        .join(Location, Location.id == Container.location_id)
+        .join(Clinic, Clinic.id == Container.clinic_id)
+        .join(Lot, Lot.id == Container.lot_id)
+        .join(Product, Product.id == Container.product_id)
+        .where(
+            Container.state.in_(LIVE_STATES), Container.remaining > 0, Lot.status == LotStatus.ACTIVE,
+            Lot.expiry >= utc_today - dt.timedelta(days=1), Lot.expiry <= utc_today + dt.timedelta(days=days + 1),
+        )
+        .group_by(Location.id, Location.name, Location.kind, Clinic.id, Clinic.code, Clinic.timezone,
+                  Product.id, Product.name, Product.kind, Product.base_unit, Lot.id, Lot.number, Lot.expiry)
+        .order_by(Lot.expiry, Product.name, Lot.number)
+    )
+    places: dict[int, LocationExpiry] = {}
+    for (loc_id, loc_name, loc_kind, clinic_id, clinic_code, timezone, pid, pname, kind, unit, lot_id, number,
+         expiry, count, remaining) in session.execute(scope.filter(stmt, Container.clinic_id)):
+        days_left = (expiry - clinic_today(now, timezone)).days
+        if not 0 <= days_left <= days:
+            continue
+        place = places.setdefault(loc_id, LocationExpiry(loc_id, loc_name, loc_kind, clinic_id, clinic_code))
+        place.lots.append(ExpiringLot(pid, pname, kind, unit, lot_id, number, expiry, days_left, count, remaining))
+    return sorted(places.values(), key=lambda p: (p.lots[0].expiry, p.clinic_code, p.location))

@@ -1,0 +1,99 @@
+"""Moving a container between locations of one clinic, through the ledger.
+
+A move is two movements in one transaction: TRANSFER_OUT of everything left, at the
+old location, then TRANSFER_IN of the same quantity at the new one. The container's
+balance and state come out unchanged, and per-location reconciliation
+(``opening + received - used +/- transfers``) adds up at both ends.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session
+
+from inventory.errors import BeyondUse, ContainerEmpty, DomainError, ValidationError
+from inventory.models import Container, ContainerState, Location, LocationKind, MovementKind, User
+from inventory.services import ledger
+from inventory.services.permissions import Scope, get_in_scope
+
+MAX_REASON_LENGTH = 40  # Movement.reason
+
+
+class OtherClinic(DomainError):
+    code = "other_clinic"
+
+
+class AlreadyThere(DomainError):
+    code = "already_there"
+
+
+class LocationInactive(DomainError):
+    code = "location_inactive"
+
+
+def move_container(
+    session: Session,
+    *,
+    actor: User,
+    scope: Scope,
+    container_id: int,
+    to_location_id: int,
+    now: dt.datetime,
+    reason: str,
+    note: str | None = None,
+) -> Container:
+    """Moves one live container to another location of its clinic and returns it.
+
+    Moving *into* a kit refuses a lot that may not be used (expired, quarantined,
+    recalled) and a vial past its beyond-use time; moving *out* is always allowed, so
+    that bad stock can be taken out of a kit. Raises NotFound (container or location
+    outside the caller's clinics), OtherClinic, AlreadyThere, LocationInactive,
+    ContainerEmpty, ValidationError, LotExpired, LotQuarantined, LotRecalled or
+    BeyondUse; nothing is written then.
+    """
+    reason = reason.strip()
+    if not reason or len(reason) > MAX_REASON_LENGTH:
+        raise ValidationError(f"Give a reason of 1 to {MAX_REASON_LENGTH} characters.", field="reason")
+    container = ledger.lock_container(session, container_id, scope)
+    destination = get_in_scope(session, Location, to_location_id, scope, "location")
+    if destination.clinic_id != container.clinic_id:
+        raise OtherClinic(
+            f"{destination.name} belongs to another clinic: a container stays in its own clinic.",
+            container_id=container.id, location_id=destination.id,
+        )
+    if destination.id == container.location_id:
+        raise AlreadyThere(
+            f"{container.product.name} ({container.label_code}) is already in {destination.name}.",
+            container_id=container.id, location_id=destination.id,
+        )
+    if not destination.is_active:
+        raise LocationInactive(f"{destination.name} is no longer in use.", location_id=destination.id)
+    if container.state not in (ContainerState.SEALED, ContainerState.IN_USE) or container.remaining <= 0:
+        raise ContainerEmpty(
+            f"{container.product.name} ({container.label_code}) is {container.state.value.replace('_', ' ')}: "
+            "nothing left to move.",
+            container_id=container.id,
+        )
+    if destination.kind is LocationKind.KIT:
+        _ensure_fit_for_kit(container, now)
+
+    quantity = container.remaining
+    ledger.record(session, container, kind=MovementKind.TRANSFER_OUT, quantity=-quantity, actor=actor, at=now,
+                  reason=reason, note=note)
+    container.location_id = destination.id
+    container.location = destination
+    ledger.record(session, container, kind=MovementKind.TRANSFER_IN, quantity=quantity, actor=actor, at=now,
+                  reason=reason, note=note)
+    session.flush()
+    return container
+
+
+def _ensure_fit_for_kit(container: Container, now: dt.datetime) -> None:
+    ledger.ensure_lot_usable(container.lot, now=now, timezone=container.clinic.timezone)
+    if container.beyond_use_at is not None and container.beyond_use_at <= now:
+        raise BeyondUse(
+            f"{container.product.name} ({container.label_code}) is past its beyond-use time: "
+            "it cannot go into a kit.",
+            container_id=container.id,
+        )

@@ -1,0 +1,31 @@
+"""The demo's emergency kits: stocked through the ledger, checked, all three colours, safe to load twice."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from inventory.models import Kit, KitCheck, KitStatus, Movement
+from inventory.services import demo, kits, ledger
+from inventory.services.permissions import Scope
+from tests.factories import HASHER, NOW
+
+
+def test_the_demo_kits_show_ready_expiring_soon_and_not_ready_and_load_twice(session):
+    demo.load(session, HASHER, now=NOW)
+    board = {(k.clinic_code, k.name): k for k in kits.readiness(session, scope=Scope.everything(), now=NOW)}
+    assert {key: k.status for key, k in board.items()} == {
+        ("LON", "Emergency kit (room 1)"): KitStatus.READY,
+        ("LON", "Emergency kit (room 2)"): KitStatus.NOT_READY,
+        ("NYC", "Emergency kit (room 1)"): KitStatus.EXPIRING_SOON,
+    }
+    assert [r.text for r in board[("LON", "Emergency kit (room 2)")].reasons] == [
+        "Hyaluronidase: 900 USP U of 1500 USP U (Hylenex recombinant 150 USP U/mL; different products are never added)",
+        "Warm compress: 1 each of 2 each",
+    ]
+    (expiring,) = board[("NYC", "Emergency kit (room 1)")].reasons
+    assert expiring.text.startswith("Hylenex recombinant 150 USP U/mL lot 2207045 expires in 45 days")
+    assert ledger.find_balance_mismatches(session) == []
+
+    counts = [session.scalar(select(func.count()).select_from(model)) for model in (Kit, KitCheck, Movement)]
+    demo.load(session, HASHER, now=NOW)
+    assert [session.scalar(select(func.count()).select_from(model)) for model in (Kit, KitCheck, Movement)] == counts

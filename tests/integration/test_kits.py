@@ -1,0 +1,475 @@
+"""Emergency kits: readiness from the ledger, every reason and both sides of each boundary, checks, moves."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.exc import IntegrityError
+
+from inventory.errors import ContainerEmpty, LotQuarantined, NotFound, UnknownContainer, ValidationError
+from inventory.models import (
+    ContainerState,
+    KitCheck,
+    KitRequirement,
+    KitStatus,
+    LocationKind,
+    LotStatus,
+    Movement,
+    MovementKind,
+    ProductKind,
+)
+from inventory.services import kits, ledger, transfers
+from inventory.services.kits import RequirementSpec
+from inventory.services.permissions import Scope
+from tests.factories import NOW, make_product
+from tests.kit_factories import (
+    EVERYWHERE,
+    FAR,
+    check,
+    codes,
+    days,
+    emergency_draw,
+    kit_location,
+    new_kit,
+    state,
+    stock,
+    stocked_kit,
+    template,
+    texts,
+)
+
+
+# --- ready, short, and how requirements count -------------------------------------------
+
+
+def test_a_stocked_and_checked_kit_is_ready(world):
+    kit = stocked_kit(world)
+    check(world, kit)
+    found = state(world, kit)
+    assert (found.status, found.reasons) == (KitStatus.READY, [])
+    assert (found.name, found.location, found.clinic_code) == ("Emergency kit (room 1)", "Emergency kit (room 1)", "LON")
+    assert found.last_check_at == NOW and found.last_checked_by == "nurse"
+
+
+def test_a_short_requirement_says_what_the_kit_has_and_needs(world):
+    kit = new_kit(world)
+    stock(world, kit, "hylenex", count=1)
+    stock(world, kit, "syringe", count=2, lot="SY2026")
+    check(world, kit)
+    found = state(world, kit)
+    assert found.status is KitStatus.NOT_READY
+    assert texts(found) == ["Hyaluronidase: 150 USP U of 300 USP U (Hylenex recombinant 150 USP U/mL)"]
+    data = found.reasons[0].data
+    assert (data["have"], data["need"], data["unit"], data["short_by"]) == ("150", "300", "USP U", "150")
+
+
+def test_a_product_requirement_sums_the_lots_of_that_product(world):
+    kit = new_kit(world)
+    stock(world, kit, "hylenex", count=2)
+    stock(world, kit, "syringe", lot="SY1")
+    stock(world, kit, "syringe", lot="SY2")
+    check(world, kit)
+    assert state(world, kit).status is KitStatus.READY
+
+
+def test_a_missing_product_counts_as_zero_in_its_own_unit(world):
+    kit = new_kit(world)
+    stock(world, kit, "hylenex", count=2)
+    check(world, kit)
+    assert texts(state(world, kit)) == ["Syringes 1 mL: 0 each of 2 each"]
+
+
+def test_a_kind_requirement_with_nothing_inside_names_the_kind(world):
+    kit = new_kit(world)
+    stock(world, kit, "syringe", count=2, lot="SY2026")
+    check(world, kit)
+    assert texts(state(world, kit)) == ["Hyaluronidase: none that counts; needs 300 of one hyaluronidase product"]
+
+
+def test_a_kind_requirement_is_never_met_by_adding_two_products(world, session):
+    amphadase = make_product(session, "Amphadase 150 USP U/mL")
+    world.products["amphadase"] = amphadase
+    kit = new_kit(world)
+    stock(world, kit, "hylenex")
+    stock(world, kit, "amphadase", lot="AM1")
+    stock(world, kit, "syringe", count=2, lot="SY2026")
+    check(world, kit)
+    found = state(world, kit)
+    assert found.status is KitStatus.NOT_READY  # 150 + 150 USP U, but of two products
+    (reason,) = found.reasons
+    assert reason.text.startswith("Hyaluronidase: 150 USP U of 300 USP U (")
+    assert reason.text.endswith("; different products are never added)")
+    assert reason.data["have"] == "150"
+
+    stock(world, kit, "amphadase", lot="AM1")
+    assert state(world, kit).status is KitStatus.READY  # two Amphadase vials: one product meets it alone
+
+
+# --- what must not be inside --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [LotStatus.QUARANTINED, LotStatus.RECALLED])
+def test_a_quarantined_or_recalled_lot_inside_makes_the_kit_not_ready(world, status):
+    kit = stocked_kit(world)
+    (bad,) = stock(world, kit, "hylenex", lot="QX1")
+    check(world, kit)
+    assert state(world, kit).status is KitStatus.READY
+    bad.lot.status = status
+    world.session.flush()
+    found = state(world, kit)
+    assert found.status is KitStatus.NOT_READY
+    assert texts(found) == [f"Contains {status.value} lot QX1 of Hylenex recombinant 150 USP U/mL: remove it"]
+    assert codes(found) == [f"{status.value}_inside"]
+
+
+def test_a_quarantined_lot_does_not_count_towards_a_requirement(world):
+    kit = stocked_kit(world)
+    check(world, kit)
+    kits_lot = kits.contents(world.session, kit)[0].lot
+    kits_lot.status = LotStatus.QUARANTINED
+    world.session.flush()
+    assert codes(state(world, kit)) == ["quarantined_inside", "requirement_short"]
+
+
+def test_an_expired_lot_inside_makes_the_kit_not_ready_from_the_day_after_its_expiry(world):
+    kit = stocked_kit(world)
+    stock(world, kit, "syringe", lot="OLD1", expiry=days(0))
+    check(world, kit)
+    on_expiry_day = state(world, kit)
+    assert on_expiry_day.status is KitStatus.EXPIRING_SOON  # usable through its day
+    day_after = state(world, kit, NOW + dt.timedelta(days=1))
+    assert "Contains expired lot OLD1 of Syringe 1 mL Luer-lock (expired 2026-06-15): remove it" in texts(day_after)
+    assert day_after.status is KitStatus.NOT_READY
+
+
+# --- boundaries --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("expires_in", "counts"), [(30, True), (29, False)])
+def test_stock_counts_only_with_at_least_the_minimum_days_to_expiry(world, expires_in, counts):
+    kit = new_kit(world, hyaluronidase_days=30)
+    stock(world, kit, "hylenex", count=2, expiry=days(expires_in))
+    stock(world, kit, "syringe", count=2, lot="SY2026")
+    check(world, kit)
+    found = state(world, kit)
+    if counts:
+        assert found.status is KitStatus.EXPIRING_SOON
+        assert "requirement_short" not in codes(found)
+    else:
+        assert found.status is KitStatus.NOT_READY
+        assert texts(found) == [
+            "Hyaluronidase: none that counts; needs 300 of one hyaluronidase product; too close to expiry to "
+            "count (needs 30 days): Hylenex recombinant 150 USP U/mL lot 2205123 expires in 29 days"
+        ]
+
+
+@pytest.mark.parametrize(("expires_in", "expected"), [(30, KitStatus.EXPIRING_SOON), (31, KitStatus.READY)])
+def test_expiring_soon_when_counted_stock_expires_within_the_warning_days(world, expires_in, expected):
+    kit = stocked_kit(world)
+    stock(world, kit, "syringe", lot="SY-SHORT", expiry=days(expires_in))
+    check(world, kit)
+    found = state(world, kit)
+    assert found.status is expected
+    if expected is KitStatus.EXPIRING_SOON:
+        assert texts(found) == [f"Syringe 1 mL Luer-lock lot SY-SHORT expires in 30 days ({days(30)})"]
+        assert found.reasons[0].data | {"days": 30, "counts_until": days(30).isoformat()} == found.reasons[0].data
+
+
+@pytest.mark.parametrize(("expires_in", "expected"), [(60, KitStatus.EXPIRING_SOON), (61, KitStatus.READY)])
+def test_the_warning_runs_from_the_day_stock_stops_counting(world, expires_in, expected):
+    kit = new_kit(world, hyaluronidase_days=30, warning_days=30)
+    stock(world, kit, "hylenex", count=2, expiry=days(expires_in))
+    stock(world, kit, "syringe", count=2, lot="SY2026")
+    check(world, kit)
+    found = state(world, kit)
+    assert found.status is expected
+    if expected is KitStatus.EXPIRING_SOON:
+        assert texts(found) == [
+            f"Hylenex recombinant 150 USP U/mL lot 2205123 expires in 60 days ({days(60)}); it counts for this "
+            f"kit until {days(30)} (Hyaluronidase needs 30 days of shelf life)"
+        ]
+
+
+def test_expiring_stock_that_is_not_needed_does_not_warn(world, session):
+    """Only counted stock warns: a short-dated lot of an unmet kind requirement's other product is no warning."""
+    world.products["amphadase"] = make_product(session, "Amphadase 150 USP U/mL")
+    kit = stocked_kit(world)
+    stock(world, kit, "amphadase", lot="AM-SHORT", expiry=days(5))
+    check(world, kit)
+    assert state(world, kit).status is KitStatus.READY
+
+
+@pytest.mark.parametrize(("checked_days_ago", "overdue"), [(7, False), (8, True)])
+def test_a_check_holds_for_check_interval_days(world, checked_days_ago, overdue):
+    kit = stocked_kit(world)
+    # Late in the evening, London time: the interval counts calendar days in the clinic, not hours.
+    check(world, kit, at=dt.datetime(2026, 6, 15 - checked_days_ago, 21, 30, tzinfo=dt.UTC))
+    found = state(world, kit)
+    if overdue:
+        assert found.status is KitStatus.NOT_READY
+        assert texts(found) == ["Last check 8 days ago; checked every 7 days"]
+    else:
+        assert (found.status, found.reasons) == (KitStatus.READY, [])
+
+
+def test_a_kit_never_checked_is_not_ready(world):
+    kit = stocked_kit(world)
+    found = state(world, kit)
+    assert found.status is KitStatus.NOT_READY and texts(found) == ["Never checked; checked every 7 days"]
+    assert found.last_check_at is None
+
+
+def test_today_is_the_clinics_date(world):
+    """At 02:00 UTC on 16 June it is still 15 June in New York: stock expiring on the 15th still counts there."""
+    late = dt.datetime(2026, 6, 16, 2, 0, tzinfo=dt.UTC)
+    london = stocked_kit(world)
+    new_york = new_kit(world, world.other_clinic)
+    for kit in (london, new_york):
+        world.receive("hylenex", lot="H-JUNE15", expiry=days(0), containers=2, location=kit.location)
+        stock(world, kit, "syringe", count=2, lot="SY2026")
+        check(world, kit, at=late)
+    assert "expired_inside" in codes(state(world, london, late))
+    assert codes(state(world, new_york, late)) == ["expiring"]
+    assert state(world, new_york, late).reasons[0].text.startswith(
+        "Hylenex recombinant 150 USP U/mL lot H-JUNE15 expires today")
+
+
+# --- checks, seal and emergency use -----------------------------------------------------------
+
+
+def test_a_broken_seal_makes_the_kit_not_ready_until_a_check_finds_it_sealed(world):
+    kit = stocked_kit(world)
+    broken = check(world, kit, seal_intact=False)
+    assert broken.status is KitStatus.NOT_READY
+    assert broken.reasons[0]["text"] == "Seal found broken at the last check on 2026-06-15: check the contents and reseal"
+    assert codes(state(world, kit)) == ["seal_broken"]
+    resealed = check(world, kit, at=NOW + dt.timedelta(hours=1))
+    assert resealed.status is KitStatus.READY and state(world, kit).status is KitStatus.READY
+
+
+def test_emergency_use_makes_the_kit_not_ready_until_restocked_and_checked(world, session):
+    kit = stocked_kit(world)
+    check(world, kit)
+    vial = next(c for c in kits.contents(session, kit) if c.product.name.startswith("Hylenex"))
+    drawn_at = NOW + dt.timedelta(days=1)
+    emergency_draw(world, vial, "150", at=drawn_at)
+    found = state(world, kit, drawn_at)
+    assert found.status is KitStatus.NOT_READY
+    assert texts(found) == [
+        "Used in an emergency on 2026-06-16: restock and check",
+        "Hyaluronidase: 150 USP U of 300 USP U (Hylenex recombinant 150 USP U/mL)",
+    ]
+    assert vial.state is ContainerState.EMPTY
+
+    later = drawn_at + dt.timedelta(hours=2)
+    (fresh,) = world.receive("hylenex", lot="2205999", expiry=FAR, location=world.location("Fridge"), now=later).containers
+    kits.add_to_kit(session, actor=world.users["nurse"], scope=EVERYWHERE, kit_id=kit.id,
+                    container_ref=fresh.label_code, now=later)
+    assert codes(state(world, kit, later)) == ["emergency_use"]  # restocked, not yet checked
+    snapshot = check(world, kit, at=later + dt.timedelta(minutes=5))
+    assert snapshot.status is KitStatus.READY and snapshot.reasons == []
+    assert state(world, kit, later + dt.timedelta(minutes=5)).status is KitStatus.READY
+
+
+def test_a_reversed_emergency_draw_or_an_ordinary_draw_does_not_count(world, session):
+    kit = stocked_kit(world)
+    stock(world, kit, "hylenex")
+    check(world, kit)
+    vial = kits.contents(session, kit)[0]
+    mistake = emergency_draw(world, vial, "10", at=NOW + dt.timedelta(minutes=1))
+    locked = ledger.lock_container(session, vial.id, EVERYWHERE)
+    ledger.record(session, locked, kind=MovementKind.REVERSAL, quantity=Decimal(10), actor=world.users["nurse"],
+                  at=NOW + dt.timedelta(minutes=2), reverses=mistake)
+    ledger.record(session, locked, kind=MovementKind.DRAW, quantity=Decimal(-10), actor=world.users["nurse"],
+                  at=NOW + dt.timedelta(minutes=3), reason="treatment")
+    session.flush()
+    assert state(world, kit, NOW + dt.timedelta(minutes=5)).status is KitStatus.READY
+
+
+def test_a_check_records_who_when_the_seal_and_the_status_it_found(world, session):
+    kit = new_kit(world)
+    stock(world, kit, "hylenex")
+    result = kits.record_check(session, actor=world.users["safety"], scope=EVERYWHERE, kit_id=kit.id,
+                               seal_intact=True, notes="  syringes missing  ", now=NOW)
+    session.expire_all()
+    stored = session.get(KitCheck, result.id)
+    assert (stored.checked_by.username, stored.checked_at, stored.seal_intact, stored.notes) == (
+        "safety", NOW, True, "syringes missing")
+    assert stored.status is KitStatus.NOT_READY
+    assert [r["code"] for r in stored.reasons] == ["requirement_short", "requirement_short"]
+    assert stored.reasons[0]["data"]["have"] == "150"
+
+
+def test_a_check_of_another_clinics_kit_is_not_found(world):
+    kit = stocked_kit(world)
+    with pytest.raises(NotFound):
+        kits.record_check(world.session, actor=world.users["other_nurse"],
+                          scope=Scope.for_user(world.users["other_nurse"]), kit_id=kit.id, seal_intact=True,
+                          notes="", now=NOW)
+
+
+# --- scope and query count ------------------------------------------------------------
+
+
+def test_readiness_lists_only_the_callers_clinics(world):
+    stocked_kit(world)
+    new_kit(world, world.other_clinic, name="NYC kit")
+    everything = kits.readiness(world.session, scope=EVERYWHERE, now=NOW)
+    assert [k.clinic_code for k in everything] == ["LON", "NYC"]
+    mine = kits.readiness(world.session, scope=Scope.for_user(world.users["other_nurse"]), now=NOW)
+    assert [k.name for k in mine] == ["NYC kit"]
+
+
+def _statements_for_board(world, session, count: int) -> int:
+    for n in range(count):
+        kit = new_kit(world, name=f"Kit {count}-{n}")
+        stock(world, kit, "hylenex", count=2, lot=f"H{count}")
+        stock(world, kit, "syringe", lot=f"S{count}")
+        check(world, kit, seal_intact=n % 2 == 0)
+        emergency_draw(world, kits.contents(session, kit)[0], "1", at=NOW + dt.timedelta(minutes=1))
+    session.flush()
+    statements: list[str] = []
+
+    def count_statement(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    engine = session.get_bind().engine
+    event.listen(engine, "before_cursor_execute", count_statement)
+    try:
+        board = kits.readiness(session, scope=EVERYWHERE, now=NOW + dt.timedelta(hours=1))
+    finally:
+        event.remove(engine, "before_cursor_execute", count_statement)
+    assert len([k for k in board if k.name.startswith(f"Kit {count}-")]) == count
+    return len(statements)
+
+
+def test_the_board_costs_the_same_number_of_queries_for_2_or_20_kits(world, session):
+    few = _statements_for_board(world, session, 2)
+    many = _statements_for_board(world, session, 20)
+    assert few == many <= 6
+
+
+# --- moving containers in and out: the ledger is the contents ------------------------------------
+
+
+def test_moving_a_container_writes_a_balanced_pair_and_the_kit_contents_follow(world, session):
+    kit = new_kit(world)
+    fridge = world.location("Fridge")
+    (vial,) = world.receive("hylenex", location=fridge).containers
+    assert kits.contents(session, kit) == []
+    moved = transfers.move_container(session, actor=world.users["nurse"], scope=EVERYWHERE, container_id=vial.id,
+                                     to_location_id=kit.location_id, now=NOW, reason="kit restock")
+    assert moved.location_id == kit.location_id and moved.state is ContainerState.SEALED
+    assert moved.remaining == Decimal(150)
+    assert [c.id for c in kits.contents(session, kit)] == [vial.id]
+    pair = session.scalars(select(Movement).where(Movement.container_id == vial.id,
+                                                  Movement.kind != MovementKind.RECEIVE).order_by(Movement.id)).all()
+    assert [(m.kind, m.quantity, m.location_id, m.balance_after) for m in pair] == [
+        (MovementKind.TRANSFER_OUT, Decimal(-150), fridge.id, Decimal(0)),
+        (MovementKind.TRANSFER_IN, Decimal(150), kit.location_id, Decimal(150)),
+    ]
+    assert ledger.find_balance_mismatches(session) == []
+
+    kits.remove_from_kit(session, actor=world.users["nurse"], scope=EVERYWHERE, kit_id=kit.id,
+                         container_ref=vial.label_code, to_location_id=fridge.id, now=NOW)
+    assert kits.contents(session, kit) == [] and vial.location_id == fridge.id
+    assert ledger.find_balance_mismatches(session) == []
+
+
+def test_an_opened_container_stays_opened_when_moved(world, session):
+    kit = new_kit(world)
+    (vial,) = world.receive("hylenex", location=world.location("Fridge")).containers
+    locked = ledger.lock_container(session, vial.id, EVERYWHERE)
+    ledger.record(session, locked, kind=MovementKind.DRAW, quantity=Decimal(-50), actor=world.users["nurse"], at=NOW)
+    locked.state = ContainerState.IN_USE
+    session.flush()
+    kits.add_to_kit(session, actor=world.users["nurse"], scope=EVERYWHERE, kit_id=kit.id, container_ref=vial.id,
+                    now=NOW)
+    assert (vial.state, vial.remaining) == (ContainerState.IN_USE, Decimal(100))
+    assert ledger.find_balance_mismatches(session) == []
+
+
+def test_a_quarantined_lot_cannot_go_into_a_kit_but_can_come_out(world, session):
+    kit = new_kit(world)
+    (inside,) = stock(world, kit, "hylenex", lot="Q1")
+    (outside,) = world.receive("hylenex", lot="Q1", location=world.location("Fridge")).containers
+    inside.lot.status = LotStatus.QUARANTINED
+    session.flush()
+    with pytest.raises(LotQuarantined):
+        kits.add_to_kit(session, actor=world.users["nurse"], scope=EVERYWHERE, kit_id=kit.id,
+                        container_ref=outside.label_code, now=NOW)
+    assert outside.location_id == world.location("Fridge").id
+    kits.remove_from_kit(session, actor=world.users["nurse"], scope=EVERYWHERE, kit_id=kit.id,
+                         container_ref=inside.label_code, to_location_id=world.location("Fridge").id, now=NOW)
+    assert kits.contents(session, kit) == []
+    assert ledger.find_balance_mismatches(session) == []
+
+
+def test_moves_stay_inside_one_clinic_and_refuse_what_cannot_move(world, session):
+    kit = new_kit(world)
+    (vial,) = world.receive("hylenex", location=world.location("Fridge")).containers
+    nyc_cart = world.location("Cart", world.other_clinic)
+    with pytest.raises(transfers.OtherClinic):
+        transfers.move_container(session, actor=world.users["manager"], scope=EVERYWHERE, container_id=vial.id,
+                                 to_location_id=nyc_cart.id, now=NOW, reason="wrong")
+    with pytest.raises(NotFound):  # a LON nurse cannot even see the NYC location
+        transfers.move_container(session, actor=world.users["nurse"], scope=Scope.for_user(world.users["nurse"]),
+                                 container_id=vial.id, to_location_id=nyc_cart.id, now=NOW, reason="wrong")
+    nyc_kit = new_kit(world, world.other_clinic)
+    with pytest.raises(UnknownContainer):  # nor a NYC nurse the LON vial
+        kits.add_to_kit(session, actor=world.users["other_nurse"], scope=Scope.for_user(world.users["other_nurse"]),
+                        kit_id=nyc_kit.id, container_ref=vial.label_code, now=NOW)
+    with pytest.raises(transfers.AlreadyThere):
+        transfers.move_container(session, actor=world.users["nurse"], scope=EVERYWHERE, container_id=vial.id,
+                                 to_location_id=world.location("Fridge").id, now=NOW, reason="again")
+    with pytest.raises(ValidationError):
+        transfers.move_container(session, actor=world.users["nurse"], scope=EVERYWHERE, container_id=vial.id,
+                                 to_location_id=kit.location_id, now=NOW, reason=" ")
+    locked = ledger.lock_container(session, vial.id, EVERYWHERE)
+    ledger.record(session, locked, kind=MovementKind.DRAW, quantity=Decimal(-150), actor=world.users["nurse"], at=NOW)
+    with pytest.raises(ContainerEmpty):
+        kits.add_to_kit(session, actor=world.users["nurse"], scope=EVERYWHERE, kit_id=kit.id, container_ref=vial.id,
+                        now=NOW)
+    with pytest.raises(kits.NotInKit):
+        kits.remove_from_kit(session, actor=world.users["nurse"], scope=EVERYWHERE, kit_id=kit.id,
+                             container_ref=vial.id, to_location_id=world.location("Cart").id, now=NOW)
+    assert ledger.find_balance_mismatches(session) == []
+
+
+# --- templates and kits -------------------------------------------------------------------
+
+
+def test_a_requirement_names_a_product_or_a_kind_never_both(world, session):
+    with pytest.raises(ValidationError):
+        kits.create_template(session, name="Bad", requirements=[
+            RequirementSpec("Both", Decimal(1), product_id=world.products["syringe"].id,
+                            product_kind=ProductKind.SUPPLY)])
+    with pytest.raises(ValidationError):
+        kits.create_template(session, name="Bad", requirements=[RequirementSpec("Neither", Decimal(1))])
+    tpl = template(world)
+    with session.begin_nested(), pytest.raises(IntegrityError):  # the database says so too
+        session.add(KitRequirement(template_id=tpl.id, label="Both", product_id=world.products["syringe"].id,
+                                   product_kind=ProductKind.SUPPLY, min_quantity=Decimal(1)))
+        session.flush()
+    with pytest.raises(kits.DuplicateName):
+        template(world)
+
+
+def test_a_kit_goes_at_a_free_kit_location_or_a_new_one(world, session):
+    tpl = template(world)
+    with pytest.raises(kits.WrongLocationKind):
+        kits.create_kit(session, scope=EVERYWHERE, template_id=tpl.id, name="Kit", location_id=world.location().id)
+    location = kit_location(session, world.clinic, "Kit shelf")
+    assert kits.free_kit_locations(session, EVERYWHERE) == [location]
+    kits.create_kit(session, scope=EVERYWHERE, template_id=tpl.id, name="Kit A", location_id=location.id)
+    with pytest.raises(kits.KitLocationTaken):
+        kits.create_kit(session, scope=EVERYWHERE, template_id=tpl.id, name="Kit B", location_id=location.id)
+    created = kits.create_kit(session, scope=EVERYWHERE, template_id=tpl.id, name="Kit C", clinic_id=world.clinic.id)
+    assert (created.location.name, created.location.kind, created.clinic_id) == ("Kit C", LocationKind.KIT,
+                                                                                  world.clinic.id)
+    with pytest.raises(NotFound):
+        kits.create_kit(session, scope=Scope.for_user(world.users["nurse"]), template_id=tpl.id, name="Kit D",
+                        clinic_id=world.other_clinic.id)

@@ -1,0 +1,88 @@
+"""Kit factories shared by the kit tests: a small template, kits at kit locations, stock, checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from inventory.models import Kit, KitCheck, KitTemplate, Location, LocationKind, Movement, MovementKind, ProductKind
+from inventory.services import kits, ledger
+from inventory.services.kits import RequirementSpec
+from inventory.services.permissions import Scope
+from tests.factories import NOW
+
+TODAY = dt.date(2026, 6, 15)  # NOW in London (and in New York)
+FAR = dt.date(2027, 3, 31)
+EVERYWHERE = Scope.everything()
+
+
+def days(n: int) -> dt.date:
+    return TODAY + dt.timedelta(days=n)
+
+
+def kit_location(session, clinic, name: str = "Emergency kit (room 1)") -> Location:
+    location = Location(clinic_id=clinic.id, name=name, kind=LocationKind.KIT)
+    session.add(location)
+    session.flush()
+    return location
+
+
+def template(world, *, hyaluronidase_days: int = 0, warning_days: int = 30, interval: int = 7,
+             name: str = "Vascular occlusion kit"):
+    """Hyaluronidase >= 300 units of one product (two Hylenex vials), syringes >= 2."""
+    return kits.create_template(
+        world.session, name=name, check_interval_days=interval, warning_days=warning_days,
+        requirements=[
+            RequirementSpec("Hyaluronidase", Decimal(300), product_kind=ProductKind.HYALURONIDASE,
+                            min_days_to_expiry=hyaluronidase_days),
+            RequirementSpec("Syringes 1 mL", Decimal(2), product_id=world.products["syringe"].id),
+        ],
+    )
+
+
+def new_kit(world, clinic=None, *, name: str = "Emergency kit (room 1)", **template_options) -> Kit:
+    clinic = clinic or world.clinic
+    found = world.session.scalar(select(KitTemplate).where(KitTemplate.name == "Vascular occlusion kit"))
+    tpl = found or template(world, **template_options)
+    return kits.create_kit(world.session, scope=EVERYWHERE, template_id=tpl.id, name=name,
+                           location_id=kit_location(world.session, clinic, name).id)
+
+
+def stock(world, kit: Kit, product: str = "hylenex", *, count: int = 1, lot: str = "2205123",
+          expiry: dt.date = FAR, now: dt.datetime = NOW):
+    return world.receive(product, lot=lot, expiry=expiry, containers=count, location=kit.location, now=now).containers
+
+
+def stocked_kit(world, **options) -> Kit:
+    kit = new_kit(world, **options)
+    stock(world, kit, "hylenex", count=2)
+    stock(world, kit, "syringe", count=2, lot="SY2026")
+    return kit
+
+
+def check(world, kit: Kit, *, at: dt.datetime = NOW, seal_intact: bool = True) -> KitCheck:
+    return kits.record_check(world.session, actor=world.users["nurse"], scope=EVERYWHERE, kit_id=kit.id,
+                             seal_intact=seal_intact, notes="", now=at)
+
+
+def state(world, kit: Kit, now: dt.datetime = NOW) -> kits.KitReadiness:
+    (found,) = kits.readiness(world.session, scope=EVERYWHERE, now=now, kit_ids=[kit.id])
+    return found
+
+
+def texts(found: kits.KitReadiness) -> list[str]:
+    return [reason.text for reason in found.reasons]
+
+
+def codes(found: kits.KitReadiness) -> list[str]:
+    return [reason.code for reason in found.reasons]
+
+
+def emergency_draw(world, container, quantity: str = "150", at: dt.datetime = NOW) -> Movement:
+    locked = ledger.lock_container(world.session, container.id, EVERYWHERE)
+    movement = ledger.record(world.session, locked, kind=MovementKind.DRAW, quantity=-Decimal(quantity),
+                             actor=world.users["nurse"], at=at, reason="emergency")
+    world.session.flush()
+    return movement
