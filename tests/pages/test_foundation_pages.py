@@ -95,3 +95,15 @@ def test_container_page_shows_its_history(browser_client, world):
 def test_another_clinics_container_page_is_not_found(browser_client, world):
     container = world.container("botox", location=world.location(clinic=world.other_clinic))
     assert browser_client("nurse").get(f"/containers/{container.label_code}").status_code == 404
+
+
+def test_receiving_offers_fridges_and_stores_first_and_never_a_kit(browser_client, world, session):
+    from inventory.models import Location, LocationKind
+
+    session.add(Location(clinic_id=world.clinic.id, name="Emergency kit", kind=LocationKind.KIT))
+    session.flush()
+    html = browser_client("clinic_manager").get("/receive").get_data(as_text=True)
+    options = [line.split(">", 1)[1].split("<", 1)[0] for line in html.splitlines() if "<option" in line]
+    assert options[0] == "LON · Fridge"
+    assert not any("Emergency kit" in o for o in options)
+    assert not any(o.startswith("NYC") for o in options)  # a clinic manager receives only into her clinic

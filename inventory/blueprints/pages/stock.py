@@ -12,14 +12,21 @@ from wtforms.validators import DataRequired, NumberRange, Optional
 from inventory.blueprints.pages.core import bp, page, scope
 from inventory.errors import DomainError
 from inventory.extensions import db
-from inventory.models import Container, ContainerState, Location, Lot, Movement, Product, utcnow
+from inventory.models import Container, ContainerState, Location, LocationKind, Lot, Movement, Product, utcnow
 from inventory.services import labels, receiving, scanning
 from inventory.services.permissions import Permission
 
 
-def _locations() -> list[Location]:
-    stmt = scope().filter(select(Location).where(Location.is_active), Location.clinic_id)
-    return list(db.session.scalars(stmt.order_by(Location.clinic_id, Location.name)))
+# Boxes arrive into stores and fridges first; kits are restocked by moving stock, never by receiving.
+_RECEIVING_ORDER = {LocationKind.FRIDGE: 0, LocationKind.STORAGE: 1, LocationKind.CART: 2, LocationKind.ROOM: 3}
+
+
+def _receiving_locations() -> list[Location]:
+    stmt = scope().filter(
+        select(Location).where(Location.is_active, Location.kind != LocationKind.KIT), Location.clinic_id
+    )
+    locations = db.session.scalars(stmt).all()
+    return sorted(locations, key=lambda loc: (loc.clinic.code, _RECEIVING_ORDER.get(loc.kind, 9), loc.name))
 
 
 @bp.get("/")
@@ -61,7 +68,7 @@ class ReceiveForm(FlaskForm):
 @page(Permission.RECEIVE)
 def receive():
     form = ReceiveForm()
-    form.location_id.choices = [(loc.id, f"{loc.clinic.code} · {loc.name}") for loc in _locations()]
+    form.location_id.choices = [(loc.id, f"{loc.clinic.code} · {loc.name}") for loc in _receiving_locations()]
     if form.validate_on_submit():
         try:
             receipt = receiving.receive(
