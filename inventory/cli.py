@@ -11,6 +11,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import select
 
+from inventory.cli_ops import register_ops_commands
 from inventory.extensions import db
 from inventory.models import Clinic, Role
 
@@ -33,10 +34,11 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(serve)
     app.cli.add_command(check)
     app.cli.add_command(kits)
+    register_ops_commands(app.cli)
 
 
 def _apply_migrations() -> None:
-    upgrade(directory=current_app.extensions["migrate"].directory, revision="heads")
+    upgrade(directory=current_app.extensions["migrate"].directory)
 
 
 @click.command("init-db")

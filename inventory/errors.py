@@ -128,6 +128,12 @@ class ContainerEmpty(DomainError):
     code = "container_empty"
 
 
+class ContainerInTransit(DomainError):
+    """The container is on its way to another clinic: nothing may use it until it is received."""
+
+    code = "container_in_transit"
+
+
 class TreatmentClosed(DomainError):
     code = "treatment_closed"
 

@@ -90,7 +90,7 @@ def make_test_app(database_url: str, instance: Path) -> Flask:
 def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     app = make_test_app(database_url, tmp_path_factory.mktemp("instance"))
     with app.app_context():
-        upgrade(directory=app.extensions["migrate"].directory, revision="heads")
+        upgrade(directory=app.extensions["migrate"].directory)
     yield app
     with app.app_context():
         db.engine.dispose()

@@ -22,6 +22,9 @@ class AuditEvent(Base):
     object_type: Mapped[str] = mapped_column(String(40))
     object_id: Mapped[str | None] = mapped_column(String(40))
     details: Mapped[dict | None] = mapped_column(JSON)
+    # Tamper evidence (inventory/services/audit_chain.py fills both before every flush).
+    prev_hash: Mapped[str] = mapped_column(String(64), comment="row_hash of the previous event; 64 zeros for the first")
+    row_hash: Mapped[str] = mapped_column(String(64), comment="SHA-256 of this event's canonical fields and prev_hash")
 
 
 class IdempotencyRecord(Base):

@@ -46,6 +46,9 @@ class ContainerState(enum.StrEnum):
     IN_USE = "in_use"
     EMPTY = "empty"
     DISCARDED = "discarded"
+    # Sent to another clinic and not yet received (inventory/services/clinic_transfers.py): it holds
+    # nothing in any clinic's ledger until then, so nothing can draw, mix, count or move it.
+    IN_TRANSIT = "in_transit"
 
 
 class Receipt(Base):
@@ -74,6 +77,7 @@ class Container(Base):
     __tablename__ = "containers"
     __table_args__ = (
         CheckConstraint("remaining >= 0", name="remaining_not_negative"),
+        CheckConstraint("state <> 'in_transit' OR remaining = 0", name="in_transit_holds_nothing"),
         Index("ix_containers_lot_state", "lot_id", "state"),
         Index("ix_containers_clinic_state", "clinic_id", "state"),
     )
@@ -163,6 +167,13 @@ class Movement(Base):
     treatment_id: Mapped[int | None] = mapped_column(ForeignKey("treatments.id"), index=True)
     reverses_id: Mapped[int | None] = mapped_column(
         ForeignKey("movements.id"), unique=True, comment="unique: a movement is reversed at most once"
+    )
+    # Tamper evidence (inventory/services/audit_chain.py fills both before every flush).
+    prev_hash: Mapped[str] = mapped_column(
+        String(64), comment="row_hash of the same container's previous movement; 64 zeros for its first"
+    )
+    row_hash: Mapped[str] = mapped_column(
+        String(64), comment="SHA-256 of this movement's canonical fields and prev_hash"
     )
 
     container: Mapped[Container] = relationship()

@@ -28,6 +28,7 @@ from inventory.errors import (
     AlreadyReversed,
     BeyondUse,
     ContainerEmpty,
+    ContainerInTransit,
     ContainerOtherPatient,
     NotFound,
     NotReconstituted,
@@ -855,6 +856,12 @@ def _ensure_open(treatment: Treatment) -> None:
 
 
 def _ensure_not_empty(container: Container, doing: str = "use") -> None:
+    if container.state is ContainerState.IN_TRANSIT:
+        raise ContainerInTransit(
+            f"This {container.product.name} ({container.label_code}) is on its way to another clinic: "
+            f"it cannot be used until that clinic receives it.",
+            container_id=container.id,
+        )
     if container.state in (ContainerState.EMPTY, ContainerState.DISCARDED) or container.remaining <= 0:
         raise ContainerEmpty(
             f"This {container.product.name} ({container.label_code}) is {container.state.value}: "

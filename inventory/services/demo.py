@@ -30,10 +30,11 @@ from inventory.models import (
     ProductKind,
     Receipt,
     Role,
+    Transfer,
     User,
     utcnow,
 )
-from inventory.services import auth, kits, receiving, transfers
+from inventory.services import auth, clinic_transfers, kits, receiving, transfers
 from inventory.services.clock import clinic_today
 from inventory.services.permissions import Scope
 
@@ -191,6 +192,9 @@ DEMO_KITS = [
 ]
 # A short-dated lot New York received for its kit: (clinic, product, lot, days to expiry, containers, location)
 KIT_LOTS = [("NYC", "Hylenex recombinant 150 USP U/mL", "2207045", 45, 10, "Medicines fridge")]
+# One transfer on the road, so the transfers page shows one to receive: from, product, lot, vials, from/to location.
+DEMO_TRANSFER = ("LON", "Xeomin 100 U", "XE77812", 2, "Store room", "NYC", "Store room",
+                 "Two sealed Xeomin for New York's Saturday list; courier, one insulated box.")
 
 
 def _months_ahead(today: dt.date, months: int) -> dt.date:
@@ -232,7 +236,26 @@ def load(session: Session, hasher: PasswordHasher, now: dt.datetime | None = Non
                 )
     session.flush()
     _kits(session, clinics, manager, now)
+    _transfer(session, clinics, manager, now)
     return logins
+
+
+def _transfer(session: Session, clinics: dict[str, Clinic], manager: User, now: dt.datetime) -> None:
+    """The demo transfer, sent through the service, unless any transfer exists already."""
+    if session.scalar(select(Transfer.id).limit(1)) is not None:
+        return
+    source, product_name, lot, count, from_name, destination, to_name, note = DEMO_TRANSFER
+    vials = session.scalars(
+        select(Container.id).join(Container.lot).join(Container.product).join(Container.location)
+        .where(Container.clinic_id == clinics[source].id, Product.name == product_name, Lot.number == lot,
+               Location.name == from_name, Container.state == ContainerState.SEALED)
+        .order_by(Container.id).limit(count)
+    ).all()
+    to = session.scalar(select(Location).where(Location.clinic_id == clinics[destination].id, Location.name == to_name))
+    if not vials or to is None:
+        return  # the demo stock was changed by hand: nothing sensible to send
+    clinic_transfers.send(session, actor=manager, scope=Scope.everything(), container_ids=list(vials),
+                          to_location_id=to.id, now=now, note=note)
 
 
 def _kits(session: Session, clinics: dict[str, Clinic], manager: User, now: dt.datetime) -> None:

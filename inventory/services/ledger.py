@@ -35,6 +35,13 @@ def lock_container(session: Session, container_id: int, scope: Scope) -> Contain
     )
     if container is None or not scope.allows(container.clinic_id):
         raise NotFound(f"No container with id {container_id}.", id=container_id)
+    # Share-lock the lot: a quarantine or recall (which updates the lot row) then waits for
+    # draws already under way and is seen by every later one, so no dose slips past a recall's
+    # patient list. Re-read, because the status read above may predate a commit we waited for.
+    session.scalar(
+        select(Lot).where(Lot.id == container.lot_id).with_for_update(read=True)
+        .execution_options(populate_existing=True)
+    )
     return container
 
 

@@ -12,7 +12,7 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from inventory.errors import BeyondUse, ContainerEmpty, DomainError, ValidationError
+from inventory.errors import BeyondUse, ContainerEmpty, ContainerInTransit, DomainError, ValidationError
 from inventory.models import Container, ContainerState, Location, LocationKind, MovementKind, User
 from inventory.services import ledger
 from inventory.services.permissions import Scope, get_in_scope
@@ -49,7 +49,7 @@ def move_container(
     recalled) and a vial past its beyond-use time; moving *out* is always allowed, so
     that bad stock can be taken out of a kit. Raises NotFound (container or location
     outside the caller's clinics), OtherClinic, AlreadyThere, LocationInactive,
-    ContainerEmpty, ValidationError, LotExpired, LotQuarantined, LotRecalled or
+    ContainerEmpty, ContainerInTransit, ValidationError, LotExpired, LotQuarantined, LotRecalled or
     BeyondUse; nothing is written then.
     """
     reason = reason.strip()
@@ -69,6 +69,12 @@ def move_container(
         )
     if not destination.is_active:
         raise LocationInactive(f"{destination.name} is no longer in use.", location_id=destination.id)
+    if container.state is ContainerState.IN_TRANSIT:
+        raise ContainerInTransit(
+            f"{container.product.name} ({container.label_code}) is on its way to another clinic: "
+            "it can be moved once that clinic receives it.",
+            container_id=container.id,
+        )
     if container.state not in (ContainerState.SEALED, ContainerState.IN_USE) or container.remaining <= 0:
         raise ContainerEmpty(
             f"{container.product.name} ({container.label_code}) is {container.state.value.replace('_', ' ')}: "

@@ -66,7 +66,7 @@ def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     app = make_test_app(url, tmp_path_factory.mktemp("live-instance"))
     app.config["WTF_CSRF_SSL_STRICT"] = False
     with app.app_context():
-        upgrade(directory=app.extensions["migrate"].directory, revision="heads")
+        upgrade(directory=app.extensions["migrate"].directory)
         demo.load(db.session, app.extensions["password_hasher"])
         db.session.commit()
     server = make_server("127.0.0.1", 0, app, threaded=True)

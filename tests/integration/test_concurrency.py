@@ -61,7 +61,7 @@ def committed_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Fl
             url = f"sqlite:///{tmp_path / 'concurrency.db'}"
         app = make_test_app(url, tmp_path / "instance")
         with app.app_context():
-            upgrade(directory=app.extensions["migrate"].directory, revision="heads")
+            upgrade(directory=app.extensions["migrate"].directory)
         try:
             yield app
         finally:
@@ -228,3 +228,39 @@ def test_two_patients_racing_for_a_fresh_single_patient_vial_bind_it_to_one(scen
         winner_treatment = scene.treatment_ids[int(winners[0][-1])]
         assert container.opened_treatment_id == winner_treatment
         assert ledger.find_balance_mismatches(session) == []
+
+
+def test_a_quarantine_waits_for_a_draw_under_way_and_binds_every_later_one(scene: Scene):
+    """The lot row is share-locked with the container, so no dose slips past a recall's patient list."""
+    if scene.app.extensions["vialog_db"].engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises every writer already (BEGIN IMMEDIATE)")
+    from recall import services as recalls
+
+    drawing = scene.session()
+    nurse = drawing.get(User, scene.nurse_id)
+    container = ledger.lock_container(drawing, scene.container_id, Scope.everything())  # a draw under way
+    lot_id = container.lot_id
+
+    def quarantine() -> None:
+        with scene.session() as session:
+            safety = session.scalar(select(User).where(User.username == "safety"))
+            recalls.quarantine(session, actor=safety, lot_id=lot_id, reason="regulator alert", now=utcnow())
+            session.commit()
+
+    waiting = threading.Thread(target=quarantine)
+    waiting.start()
+    waiting.join(timeout=0.7)
+    assert waiting.is_alive(), "the quarantine did not wait for the draw under way"
+    cart.draw(drawing, actor=nurse, scope=Scope.everything(), treatment_id=scene.treatment_ids[0],
+              container_id=scene.container_id, quantity=DOSE, unit="U", area="glabella", now=utcnow())
+    drawing.commit()
+    drawing.close()
+    waiting.join(timeout=10)
+    assert not waiting.is_alive()
+
+    with scene.session() as later:
+        with pytest.raises(DomainError) as refused:
+            cart.draw(later, actor=later.get(User, scene.nurse_id), scope=Scope.everything(),
+                      treatment_id=scene.treatment_ids[1], container_id=scene.container_id, quantity=DOSE,
+                      unit="U", area="glabella", now=utcnow())
+        assert refused.value.code == "lot_quarantined"

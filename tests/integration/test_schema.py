@@ -23,3 +23,12 @@ def test_sqlite_runs_with_wal_full_sync_and_foreign_keys(app, backend):
         assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+
+
+def test_the_migrations_have_one_head(app):
+    from alembic.script import ScriptDirectory
+
+    with app.app_context():
+        config = app.extensions["migrate"].migrate.get_config(app.extensions["migrate"].directory)
+        heads = ScriptDirectory.from_config(config).get_heads()
+    assert heads == ["0004_merge"], "merge the Alembic branches: init-db upgrades to one head"

@@ -147,7 +147,7 @@ class ContainerOut(Model):
     label_code: str
     product: ProductRef
     lot: LotOut
-    state: Literal["sealed", "in_use", "empty", "discarded"]
+    state: Literal["sealed", "in_use", "empty", "discarded", "in_transit"]
     remaining: Qty
     base_unit: str
     concentration_u_per_ml: Qty | None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app
+import logging
+
+from flask import Response, current_app, request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -25,19 +27,48 @@ from inventory.blueprints.api.schemas import (
     TokenIn,
     TokenOut,
 )
+from inventory.blueprints.errors import json_error
+from inventory.errors import Unauthorized
 from inventory.extensions import db
 from inventory.models import Clinic, Location, Lot, ProductGtin, utcnow
-from inventory.services import auth, catalog, labels, receiving, scanning
+from inventory.services import auth, catalog, labels, receiving, scanning, throttle
 from inventory.services.barcodes import normalise_gtin, normalise_lot_number
 from inventory.services.permissions import Permission
+from inventory.services.throttle import TooManyAttempts
+
+security_log = logging.getLogger("vialog.security")
 
 
 @operation("POST", "/auth/tokens", summary="Sign in and get a bearer token", permission=None,
-           body=TokenIn, response=TokenOut, status=201, errors=(401,))
-def create_token(body: TokenIn) -> TokenOut:
-    user = auth.authenticate(db.session, current_app.extensions["password_hasher"], body.username, body.password)
-    token, record = auth.issue_token(db.session, user, hours=current_app.config["API_TOKEN_HOURS"], now=utcnow())
+           body=TokenIn, response=TokenOut, status=201, errors=(401, 429))
+def create_token(body: TokenIn) -> TokenOut | Response:
+    now = utcnow()
+    try:
+        user = throttle.sign_in(
+            db.session, current_app.extensions["password_hasher"], username=body.username, password=body.password,
+            address=request.remote_addr or "unknown", now=now, via="api",
+        )
+    except TooManyAttempts as error:
+        response = json_error(error.status, error.code, error.message, error.details)
+        response.headers["Retry-After"] = str(error.retry_after)
+        return response
+    except Unauthorized:
+        db.session.commit()  # the failure must count although the sign-in did not happen
+        raise
+    token, record = auth.issue_token(db.session, user, hours=current_app.config["API_TOKEN_HOURS"], now=now)
     return TokenOut(token=token, expires_at=record.expires_at, role=user.role.value)
+
+
+# Every role holds CART: this is "any signed-in caller".
+@operation("DELETE", "/auth/tokens/current", summary="Sign out: revoke the token this request carries",
+           permission=Permission.CART, status=204)
+def revoke_current_token() -> Response:
+    _, _, token = request.headers.get("Authorization", "").partition(" ")
+    auth.revoke_token(db.session, token.strip(), now=utcnow())
+    security_log.info("token revoked by %r from %s", current_user().username, request.remote_addr)
+    response = Response(status=204)
+    response.headers.remove("Content-Type")  # no body, so no type
+    return response
 
 
 def _clinics_in_scope() -> list[Clinic]:

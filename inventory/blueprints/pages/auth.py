@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, make_response, redirect, render_template, request, session, url_for
 from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
@@ -12,8 +12,9 @@ from inventory.blueprints.pages.core import bp, page
 from inventory.errors import Unauthorized
 from inventory.extensions import db
 from inventory.models import utcnow
-from inventory.services import auth
+from inventory.services import throttle
 from inventory.services.permissions import PUBLIC
+from inventory.services.throttle import TooManyAttempts
 
 
 class LoginForm(FlaskForm):
@@ -32,14 +33,22 @@ def _safe_next(target: str | None) -> str:
 def login():
     form = LoginForm()
     if form.validate_on_submit():
+        now = utcnow()
         try:
-            user = auth.authenticate(
-                db.session, current_app.extensions["password_hasher"], form.username.data, form.password.data
+            user = throttle.sign_in(
+                db.session, current_app.extensions["password_hasher"], username=form.username.data,
+                password=form.password.data, address=request.remote_addr or "unknown", now=now, via="page",
             )
+        except TooManyAttempts as error:
+            flash(error.message, "error")
+            response = make_response(render_template("pages/login.html", form=form), 429)
+            response.headers["Retry-After"] = str(error.retry_after)
+            return response
         except Unauthorized as error:
+            db.session.commit()  # the failure must count although the sign-in did not happen
             flash(error.message, "error")
             return render_template("pages/login.html", form=form), 401
-        user.last_login_at = utcnow()
+        user.last_login_at = now
         db.session.commit()
         session.clear()  # a fresh session on sign-in
         login_user(user)

@@ -40,18 +40,29 @@ class ReconstituteForm(FlaskForm):
     diluent_lot = StringField("Diluent lot (optional)", validators=[Optional(), Length(max=40)])
 
 
+# Choices are assigned per form, not passed to the fields: WTForms 3.3 deprecates class-level tuples.
 class DrawForm(FlaskForm):
     quantity = DecimalField("Quantity", places=None, validators=[DataRequired()])
-    unit = SelectField("Unit", choices=[("U", "U"), ("mL", "mL")])
-    area = SelectField("Area", choices=cart.AREAS)
+    unit = SelectField("Unit")
+    area = SelectField("Area")
     area_detail = StringField("Other area", validators=[Optional(), Length(max=120)])
-    emergency = SelectField("Why", choices=[("", "Treatment"), ("emergency", "Emergency (kit)")], default="")
+    emergency = SelectField("Why", default="")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.unit.choices = [("U", "U"), ("mL", "mL")]
+        self.area.choices = list(cart.AREAS)
+        self.emergency.choices = [("", "Treatment"), ("emergency", "Emergency (kit)")]
 
 
 class WasteForm(FlaskForm):
-    reason = SelectField("Reason", choices=WASTE_REASONS)
+    reason = SelectField("Reason")
     quantity = DecimalField("Quantity (empty = all left)", places=None, validators=[Optional()])
     note = StringField("Note", validators=[Optional(), Length(max=200)])
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.reason.choices = list(WASTE_REASONS)
 
 
 class ReverseForm(FlaskForm):

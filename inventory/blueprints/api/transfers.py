@@ -1,0 +1,75 @@
+"""Transfers of sealed stock between clinics of the chain: send, list, receive, cancel.
+
+All need Permission.RECEIVE (managers and admins), like receiving a delivery. The
+sender works at the source clinic, the receiver at the destination; anyone else gets
+404 for the transfer. Destinations are listed for every clinic of the chain, so that
+a clinic-level manager can name where to send (see services/clinic_transfers.py).
+"""
+
+from __future__ import annotations
+
+from inventory.blueprints.api.core import current_scope, current_user, operation
+from inventory.blueprints.api.transfers_schemas import (
+    DestinationList,
+    DestinationOut,
+    TransferIn,
+    TransferList,
+    TransferOut,
+    TransferQuery,
+    TransferReceiveIn,
+)
+from inventory.extensions import db
+from inventory.models import TransferStatus, utcnow
+from inventory.services import clinic_transfers, scanning
+from inventory.services.permissions import Permission
+
+
+@operation("GET", "/transfers/destinations", summary="Where stock may be sent: every clinic's receiving locations",
+           permission=Permission.RECEIVE, response=DestinationList)
+def list_transfer_destinations() -> DestinationList:
+    places = clinic_transfers.destinations(db.session)
+    return DestinationList(destinations=[DestinationOut.of(place) for place in places])
+
+
+@operation("POST", "/transfers", summary="Send sealed containers to another clinic", permission=Permission.RECEIVE,
+           body=TransferIn, response=TransferOut, status=201, idempotent=True, errors=(404, 409, 422))
+def create_transfer(body: TransferIn) -> TransferOut:
+    scope = current_scope()
+    ids = [scanning.container_by_ref(db.session, ref, scope).id for ref in body.containers]
+    transfer = clinic_transfers.send(db.session, actor=current_user(), scope=scope, container_ids=ids,
+                                     to_location_id=body.to_location_id, now=utcnow(), note=body.note)
+    return TransferOut.of(transfer)
+
+
+@operation("GET", "/transfers", summary="Transfers to and from the caller's clinics, in transit first",
+           permission=Permission.RECEIVE, query=TransferQuery, response=TransferList, errors=(422,))
+def list_transfers(query: TransferQuery) -> TransferList:
+    found = clinic_transfers.list_transfers(
+        db.session, scope=current_scope(), direction=query.direction,
+        status=TransferStatus(query.status) if query.status else None,
+    )
+    return TransferList(transfers=[TransferOut.of(t) for t in found])
+
+
+@operation("GET", "/transfers/<int:transfer_id>", summary="One transfer with its containers",
+           permission=Permission.RECEIVE, response=TransferOut, errors=(404,))
+def get_transfer(transfer_id: int) -> TransferOut:
+    return TransferOut.of(clinic_transfers.get_transfer(db.session, transfer_id, current_scope()))
+
+
+@operation("POST", "/transfers/<int:transfer_id>/receive", summary="Receive a transfer at the destination clinic",
+           permission=Permission.RECEIVE, body=TransferReceiveIn, response=TransferOut, idempotent=True,
+           errors=(403, 404, 409, 422))
+def receive_transfer(transfer_id: int, body: TransferReceiveIn) -> TransferOut:
+    transfer = clinic_transfers.receive(db.session, actor=current_user(), scope=current_scope(),
+                                        transfer_id=transfer_id, now=utcnow(), location_id=body.location_id)
+    return TransferOut.of(transfer)
+
+
+@operation("POST", "/transfers/<int:transfer_id>/cancel", summary="Call a transfer back while it is in transit",
+           permission=Permission.RECEIVE, response=TransferOut, idempotent=True, errors=(403, 404, 409))
+def cancel_transfer(transfer_id: int) -> TransferOut:
+    transfer = clinic_transfers.cancel(db.session, actor=current_user(), scope=current_scope(),
+                                       transfer_id=transfer_id, now=utcnow())
+    return TransferOut.of(transfer)
+

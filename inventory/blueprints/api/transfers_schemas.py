@@ -1,0 +1,102 @@
+"""Request and response models of the transfers API (sealed stock sent between clinics of the chain)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from inventory.blueprints.api.schemas import ClinicOut, ContainerOut, LocationOut, Model, Qty
+from inventory.models import Location, Transfer, TransferItem
+from inventory.services.clinic_transfers import MAX_CONTAINERS, MAX_NOTE
+
+Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
+ContainerRef = Annotated[int, Field(ge=1, le=2**31 - 1)] | Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)
+]
+Status = Literal["in_transit", "received", "cancelled"]
+
+
+class TransferIn(Model):
+    to_location_id: Id = Field(description="a receiving location of another clinic (see GET /transfers/destinations)")
+    containers: Annotated[list[ContainerRef], Field(min_length=1, max_length=MAX_CONTAINERS)] = Field(
+        description="container ids or Vialog label codes; sealed, full, of usable lots, all of one clinic"
+    )
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_NOTE)] | None = None
+
+
+class TransferReceiveIn(Model):
+    location_id: Id | None = Field(default=None, description="where to put it away; default: the planned location")
+
+
+class TransferQuery(Model):
+    direction: Literal["incoming", "outgoing"] | None = Field(
+        default=None, description="incoming: to one of the caller's clinics; outgoing: from one; default both"
+    )
+    status: Status | None = None
+
+
+class TransferItemOut(Model):
+    container: ContainerOut
+    quantity: Qty = Field(description="what was sent, in the product's base unit")
+    base_unit: str
+    out_movement_id: int
+    in_movement_id: int | None
+
+    @classmethod
+    def of(cls, item: TransferItem) -> TransferItemOut:
+        return cls(
+            container=ContainerOut.of(item.container), quantity=item.quantity,
+            base_unit=item.container.product.base_unit, out_movement_id=item.out_movement_id,
+            in_movement_id=item.in_movement_id,
+        )
+
+
+class TransferOut(Model):
+    id: int
+    status: Status
+    from_clinic: ClinicOut
+    to_clinic: ClinicOut
+    to_location: LocationOut = Field(description="where the sender asked for it to go")
+    received_location: LocationOut | None = Field(description="where it was put away on receipt")
+    sent_by: str
+    sent_at: dt.datetime
+    received_by: str | None
+    received_at: dt.datetime | None
+    cancelled_by: str | None
+    cancelled_at: dt.datetime | None
+    note: str | None
+    items: list[TransferItemOut]
+
+    @classmethod
+    def of(cls, t: Transfer) -> TransferOut:
+        return cls(
+            id=t.id, status=t.status.value, from_clinic=ClinicOut.of(t.from_clinic), to_clinic=ClinicOut.of(t.to_clinic),
+            to_location=LocationOut.of(t.to_location),
+            received_location=LocationOut.of(t.received_location) if t.received_location else None,
+            sent_by=t.sent_by.username, sent_at=t.sent_at,
+            received_by=t.received_by.username if t.received_by else None, received_at=t.received_at,
+            cancelled_by=t.cancelled_by.username if t.cancelled_by else None, cancelled_at=t.cancelled_at,
+            note=t.note, items=[TransferItemOut.of(item) for item in t.items],
+        )
+
+
+class TransferList(Model):
+    transfers: list[TransferOut]
+
+
+class DestinationOut(Model):
+    location_id: int
+    location: str
+    kind: str
+    clinic: ClinicOut
+
+    @classmethod
+    def of(cls, location: Location) -> DestinationOut:
+        return cls(location_id=location.id, location=location.name, kind=location.kind.value,
+                   clinic=ClinicOut.of(location.clinic))
+
+
+class DestinationList(Model):
+    destinations: list[DestinationOut]

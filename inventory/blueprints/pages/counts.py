@@ -1,0 +1,162 @@
+"""Counts: the list, a blind count sheet filled by scanning, and review and posting by a second manager.
+
+The counter's page never shows what the ledger expects, neither while counting nor
+while the sheet waits for review; the reviewer sees the provisional variances, posts,
+or sends the sheet back; a posted count shows what was captured and adjusted.
+"""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import DecimalField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from inventory.blueprints.pages.core import bp, page, scope
+from inventory.errors import DomainError
+from inventory.extensions import db
+from inventory.models import Count, CountStatus, Location, utcnow
+from inventory.services import counts as count_service
+from inventory.services.counts import MAX_CONTAINERS, LineSpec
+from inventory.services.permissions import Permission
+
+STATUS_WORDS = {CountStatus.DRAFT: "Counting", CountStatus.SUBMITTED: "Waiting for review",
+                CountStatus.POSTED: "Posted"}
+
+
+class StartCountForm(FlaskForm):
+    location_id = SelectField("Where", coerce=int)
+    note = TextAreaField("Note (optional)", validators=[Optional(), Length(max=2000)])
+
+
+class CountLineForm(FlaskForm):
+    code = StringField("Scan a vial's Vialog label, or a box's code for its sealed containers",
+                       validators=[DataRequired("Scan a label or a box code."), Length(max=200)])
+    counted = DecimalField("Left in an opened one (blank: sealed and full)", places=None,
+                           validators=[Optional(), NumberRange(min=0)])
+    containers = IntegerField("Sealed containers of that lot (box code)",
+                              validators=[Optional(), NumberRange(0, MAX_CONTAINERS)])
+
+
+class ActionForm(FlaskForm):
+    """Submit, post, send back, remove: a button and its CSRF token."""
+
+
+def _locations() -> list[Location]:
+    stmt = scope().filter(select(Location).where(Location.is_active), Location.clinic_id)
+    return list(db.session.scalars(stmt.order_by(Location.clinic_id, Location.name)))
+
+
+@bp.route("/counts", methods=["GET", "POST"])
+@page(Permission.RECEIVE)
+def counts():
+    form = StartCountForm()
+    form.location_id.choices = [(loc.id, f"{loc.clinic.code} · {loc.name}") for loc in _locations()]
+    status = 200
+    if form.validate_on_submit():
+        try:
+            count = count_service.start_count(db.session, actor=current_user, scope=scope(),
+                                              location_id=form.location_id.data, now=utcnow(), note=form.note.data)
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+            status = error.status
+        else:
+            db.session.commit()
+            flash(f"Count sheet {count.id} started for {count.location.name}. Scan what you find.", "ok")
+            return redirect(url_for("pages.count", count_id=count.id))
+    elif form.errors:
+        status = 422
+    listed = count_service.list_counts(db.session, scope=scope())
+    return render_template("pages/counts.html", form=form, counts=listed, words=STATUS_WORDS), status
+
+
+def _render(count: Count, *, line_form: CountLineForm | None = None, status: int = 200):
+    is_counter = count.counted_by_id == current_user.id
+    # Blind: what the ledger expects is shown to a reviewer, never to the counter before posting.
+    show_expected = count.is_posted or (count.status is CountStatus.SUBMITTED and not is_counter)
+    return render_template(
+        "pages/count.html", count=count, words=STATUS_WORDS, is_counter=is_counter,
+        results=count_service.results(db.session, count) if show_expected else None,
+        uncovered=count_service.not_on_sheet(db.session, count) if show_expected and not count.is_posted else [],
+        adjustments=count_service.adjustments_of(db.session, count) if count.is_posted else [],
+        line_form=line_form or CountLineForm(formdata=None), action_form=ActionForm(formdata=None),
+        tz=count.location.clinic.timezone,
+    ), status
+
+
+@bp.get("/counts/<int:count_id>")
+@page(Permission.RECEIVE)
+def count(count_id: int):
+    return _render(count_service.get_count(db.session, count_id, scope()))
+
+
+@bp.post("/counts/<int:count_id>/lines")
+@page(Permission.RECEIVE)
+def count_add_line(count_id: int):
+    found = count_service.get_count(db.session, count_id, scope())
+    form = CountLineForm()
+    if not form.validate():
+        return _render(found, line_form=form, status=422)
+    spec = LineSpec(code=form.code.data.strip(), counted=form.counted.data, containers=form.containers.data)
+    try:
+        line = count_service.add_line(db.session, actor=current_user, scope=scope(), count_id=found.id, spec=spec,
+                                      now=utcnow())
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return _render(count_service.get_count(db.session, count_id, scope()), line_form=form, status=error.status)
+    db.session.commit()
+    what = line.container.label_code if line.container is not None else f"lot {line.lot.number}, sealed"
+    flash(f"Counted {line.lot.product.name} ({what}): {line.counted.normalize():f} {line.lot.product.base_unit}.",
+          "ok")
+    return redirect(url_for("pages.count", count_id=found.id))
+
+
+@bp.post("/counts/<int:count_id>/lines/<int:line_id>/remove")
+@page(Permission.RECEIVE)
+def count_remove_line(count_id: int, line_id: int):
+    return _act(count_id, lambda: count_service.remove_line(
+        db.session, actor=current_user, scope=scope(), count_id=count_id, line_id=line_id), "Line removed.")
+
+
+@bp.post("/counts/<int:count_id>/submit")
+@page(Permission.RECEIVE)
+def count_submit(count_id: int):
+    return _act(count_id, lambda: count_service.submit(
+        db.session, actor=current_user, scope=scope(), count_id=count_id, now=utcnow()),
+        "Submitted. Another manager reviews and posts it.")
+
+
+@bp.post("/counts/<int:count_id>/post")
+@page(Permission.RECEIVE)
+def count_post(count_id: int):
+    return _act(count_id, lambda: count_service.post(
+        db.session, actor=current_user, scope=scope(), count_id=count_id, now=utcnow()),
+        "Posted: the differences are adjustments in the ledger now.")
+
+
+@bp.post("/counts/<int:count_id>/reopen")
+@page(Permission.RECEIVE)
+def count_reopen(count_id: int):
+    return _act(count_id, lambda: count_service.reopen(
+        db.session, actor=current_user, scope=scope(), count_id=count_id),
+        "Sent back to the counter as a draft.")
+
+
+def _act(count_id: int, action, done: str):
+    found = count_service.get_count(db.session, count_id, scope())
+    if not ActionForm().validate():
+        flash("The form expired: try again.", "error")
+        return _render(found, status=400)
+    try:
+        action()
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return _render(count_service.get_count(db.session, count_id, scope()), status=error.status)
+    db.session.commit()
+    flash(done, "ok")
+    return redirect(url_for("pages.count", count_id=count_id))

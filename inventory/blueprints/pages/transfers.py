@@ -1,0 +1,233 @@
+"""Transfers between clinics: the lists, the send form (scan labels one after another), receiving.
+
+The send form keeps its list of scanned labels in hidden fields: each scan (Enter in
+the scan field) posts the form, the server checks that container with the same rules
+``send`` applies and shows the list again. Nothing is written until Send, and the
+page needs no script of its own.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import SelectField, StringField, TextAreaField
+from wtforms.validators import Length, Optional
+
+from inventory.blueprints.pages.core import bp, page, scope
+from inventory.errors import DomainError
+from inventory.extensions import db
+from inventory.models import Container, Location, LocationKind, Transfer, utcnow
+from inventory.services import clinic_transfers, scanning
+from inventory.services.permissions import Permission
+
+STATUS_WORDS = {"in_transit": "In transit", "received": "Received", "cancelled": "Called back"}
+
+
+class SendForm(FlaskForm):
+    code = StringField("Scan each container's Vialog label", validators=[Optional(), Length(max=100)])
+    to_location_id = SelectField("Send to", coerce=int, validate_choice=False)
+    note = TextAreaField("Note for the receiving clinic (courier, box, reason)",
+                         validators=[Optional(), Length(max=clinic_transfers.MAX_NOTE)])
+
+
+class ReceiveForm(FlaskForm):
+    location_id = SelectField("Put it away in", coerce=int)
+
+
+class CancelForm(FlaskForm):
+    pass
+
+
+@bp.app_template_filter("transfer_status")
+def _transfer_status(transfer: Transfer) -> str:
+    return STATUS_WORDS[transfer.status.value]
+
+
+@bp.app_template_filter("transfer_contents")
+def _transfer_contents(transfer: Transfer) -> str:
+    """'2 × Xeomin 100 U, 1 × Dysport 300 U': what is in the box, product by product."""
+    counts = Counter(item.container.product.name for item in transfer.items)
+    return ", ".join(f"{n} × {name}" for name, n in sorted(counts.items()))
+
+
+# --- lists ---------------------------------------------------------------------------------
+
+
+@bp.get("/transfers")
+@page(Permission.RECEIVE)
+def transfers():
+    caller = scope()
+    if caller.clinic_ids is None:
+        # Chain level: every transfer is both someone's outgoing and someone's incoming; list it once.
+        lists = [("All transfers between clinics", clinic_transfers.list_transfers(db.session, scope=caller))]
+    else:
+        lists = [
+            ("Incoming", clinic_transfers.list_transfers(db.session, scope=caller, direction="incoming")),
+            ("Outgoing", clinic_transfers.list_transfers(db.session, scope=caller, direction="outgoing")),
+        ]
+    return render_template("pages/transfers.html", lists=lists)
+
+
+# --- sending ---------------------------------------------------------------------------------
+
+
+@bp.route("/transfers/new", methods=["GET", "POST"])
+@page(Permission.RECEIVE)
+def transfer_new():
+    form = SendForm()
+    labels = _listed_labels()
+    if request.method == "GET":
+        return _render_send(form, labels)
+    if request.form.get("remove"):
+        labels = [label for label in labels if label != request.form["remove"]]
+        return _render_send(form, labels)
+    if request.form.get("action") == "send":
+        return _send(form, labels)
+    return _add(form, labels)
+
+
+def _add(form: SendForm, labels: list[str]):
+    code = (form.code.data or "").strip()
+    if not code:
+        flash("Scan a container's Vialog label to add it to the list.", "error")
+        return _render_send(form, labels, status=422)
+    try:
+        container = clinic_transfers.check_sendable(db.session, scope=scope(), container_ref=code, now=utcnow())
+    except DomainError as error:
+        flash(error.message, "error")
+        return _render_send(form, labels, status=error.status)
+    if container.label_code in labels:
+        flash(f"{container.product.name} ({container.label_code}) is already on the list.", "info")
+    elif len(labels) >= clinic_transfers.MAX_CONTAINERS:
+        flash(f"A transfer takes at most {clinic_transfers.MAX_CONTAINERS} containers: send these first.", "error")
+        return _render_send(form, labels, status=422)
+    else:
+        labels.append(container.label_code)
+    return _render_send(form, labels)
+
+
+def _send(form: SendForm, labels: list[str]):
+    if not form.validate():
+        return _render_send(form, labels, status=422)
+    if not labels:
+        flash("Scan the labels of what you are sending first.", "error")
+        return _render_send(form, labels, status=422)
+    if not form.to_location_id.data:
+        flash("Choose where the stock is going.", "error")
+        return _render_send(form, labels, status=422)
+    try:
+        ids = [scanning.container_by_ref(db.session, label, scope()).id for label in labels]
+        transfer = clinic_transfers.send(db.session, actor=current_user, scope=scope(), container_ids=ids,
+                                         to_location_id=form.to_location_id.data, now=utcnow(), note=form.note.data)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return _render_send(form, labels, status=error.status)
+    db.session.commit()
+    flash(f"Sent {len(transfer.items)} container(s) to {transfer.to_clinic.name}, {transfer.to_location.name}. "
+          "Pack them with this page's list.", "ok")
+    return redirect(url_for("pages.transfer", transfer_id=transfer.id))
+
+
+def _listed_labels() -> list[str]:
+    labels: list[str] = []
+    for label in request.form.getlist("containers")[: clinic_transfers.MAX_CONTAINERS]:
+        label = label.strip()[:100]
+        if label and label not in labels:
+            labels.append(label)
+    return labels
+
+
+def _render_send(form: SendForm, labels: list[str], status: int = 200):
+    listed: list[Container] = []
+    for label in labels:
+        try:
+            listed.append(scanning.container_by_ref(db.session, label, scope()))
+        except DomainError:
+            continue  # a tampered or foreign label: it simply leaves the list
+    sources = {c.clinic_id for c in listed}
+    caller = scope()
+    if len(sources) == 1:
+        exclude = next(iter(sources))
+    elif caller.clinic_ids is not None and len(caller.clinic_ids) == 1:
+        exclude = next(iter(caller.clinic_ids))
+    else:
+        exclude = None
+    places = clinic_transfers.destinations(db.session, exclude_clinic_id=exclude)
+    form.to_location_id.choices = [(0, "Choose where it goes")] + [
+        (place.id, f"{place.clinic.code} · {place.name}") for place in places
+    ]
+    form.code.data = ""  # the scan field is empty for the next scan
+    return render_template("pages/transfers_new.html", form=form, listed=listed), status
+
+
+# --- one transfer: receiving and calling back -------------------------------------------------------
+
+
+def _receiving_places(transfer: Transfer) -> list[Location]:
+    stmt = select(Location).where(
+        Location.clinic_id == transfer.to_clinic_id, Location.is_active, Location.kind != LocationKind.KIT
+    ).order_by(Location.name)
+    places = list(db.session.scalars(stmt))
+    # The planned place first: receiving is one press when nothing changed.
+    return sorted(places, key=lambda place: place.id != transfer.to_location_id)
+
+
+def _render_transfer(transfer: Transfer, *, receive_form: ReceiveForm | None = None, status: int = 200):
+    caller = scope()
+    receive_form = receive_form or ReceiveForm(formdata=None, location_id=transfer.to_location_id)
+    receive_form.location_id.choices = [(place.id, place.name) for place in _receiving_places(transfer)]
+    return render_template(
+        "pages/transfers_detail.html", transfer=transfer, receive_form=receive_form, cancel_form=CancelForm(),
+        may_receive=transfer.is_in_transit and caller.allows(transfer.to_clinic_id),
+        may_cancel=transfer.is_in_transit and caller.allows(transfer.from_clinic_id),
+    ), status
+
+
+@bp.get("/transfers/<int:transfer_id>")
+@page(Permission.RECEIVE)
+def transfer(transfer_id: int):
+    return _render_transfer(clinic_transfers.get_transfer(db.session, transfer_id, scope()))
+
+
+@bp.post("/transfers/<int:transfer_id>/receive")
+@page(Permission.RECEIVE)
+def transfer_receive(transfer_id: int):
+    found = clinic_transfers.get_transfer(db.session, transfer_id, scope())
+    form = ReceiveForm()
+    form.location_id.choices = [(place.id, place.name) for place in _receiving_places(found)]
+    if not form.validate():
+        return _render_transfer(found, receive_form=form, status=422)
+    try:
+        received = clinic_transfers.receive(db.session, actor=current_user, scope=scope(), transfer_id=found.id,
+                                            now=utcnow(), location_id=form.location_id.data)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return _render_transfer(clinic_transfers.get_transfer(db.session, transfer_id, scope()), status=error.status)
+    db.session.commit()
+    assert received.received_location is not None
+    flash(f"Received {len(received.items)} container(s) into {received.received_location.name}.", "ok")
+    return redirect(url_for("pages.transfer", transfer_id=received.id))
+
+
+@bp.post("/transfers/<int:transfer_id>/cancel")
+@page(Permission.RECEIVE)
+def transfer_cancel(transfer_id: int):
+    found = clinic_transfers.get_transfer(db.session, transfer_id, scope())
+    if not CancelForm().validate():
+        return _render_transfer(found, status=422)
+    try:
+        cancelled = clinic_transfers.cancel(db.session, actor=current_user, scope=scope(), transfer_id=found.id,
+                                            now=utcnow())
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return _render_transfer(clinic_transfers.get_transfer(db.session, transfer_id, scope()), status=error.status)
+    db.session.commit()
+    flash(f"Transfer {cancelled.id} called back: its stock is in {cancelled.from_clinic.name} again.", "ok")
+    return redirect(url_for("pages.transfer", transfer_id=cancelled.id))

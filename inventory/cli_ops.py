@@ -1,0 +1,150 @@
+"""Operations commands of ``vialog``: verify, backup, restore, revoke-tokens, purge-idempotency.
+
+Each command is an entry point: it calls services and commits once. docs/security.md and
+docs/operations.md say when to run them.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from inventory.errors import DomainError
+from inventory.extensions import db
+
+security_log = logging.getLogger("vialog.security")
+
+
+def register_ops_commands(cli: click.Group) -> None:
+    for command in (verify, backup, restore, revoke_tokens, purge_idempotency):
+        cli.add_command(command)
+
+
+@click.command("verify")
+@click.option("--anchor", "anchors", multiple=True, metavar="KIND:ID:HASH",
+              help="an anchor printed by an earlier run (audit:... or movements:...); repeat for several")
+@with_appcontext
+def verify(anchors: tuple[str, ...]) -> None:
+    """Check the hash chains, the append-only triggers and every balance; exit 1 on any break."""
+    from inventory.services import audit_chain
+    from inventory.services.ledger import find_balance_mismatches
+
+    try:
+        wanted = [audit_chain.Anchor.parse(a) for a in anchors]
+    except ValueError as error:
+        raise click.UsageError(str(error)) from error
+    session = db.session
+    problems: list[str] = []
+    breaks, summary = audit_chain.find_chain_breaks(session)
+    problems += [f"BROKEN {b}" for b in breaks]
+    problems += [
+        f"BALANCE container {m.container_id} ({m.label_code}): cached {m.cached}, ledger {m.ledger}"
+        for m in find_balance_mismatches(session)
+    ]
+    problems += [f"MISSING trigger {name}: the database no longer refuses changes there"
+                 for name in audit_chain.missing_guards(session)]
+    problems += [f"ANCHOR {failure}" for a in wanted if (failure := audit_chain.check_anchor(session, a))]
+    for line in problems:
+        click.echo(line)
+    click.echo(f"{summary.movements} movement(s) in {summary.containers} container chain(s); "
+               f"{summary.audit_events} audit event(s).")
+    if problems:
+        click.echo(f"{len(problems)} problem(s): the ledger or the audit log was changed outside Vialog.")
+        security_log.error("vialog verify found %d problem(s)", len(problems))
+        sys.exit(1)
+    click.echo("Every hash chain, trigger and balance checks out.")
+    for anchor in audit_chain.current_anchors(session, summary):
+        click.echo(f"anchor {anchor}")
+
+
+@click.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def backup(path: Path) -> None:
+    """Back up the SQLite database into a new file PATH (online backup API); PostgreSQL: prints pg_dump."""
+    from inventory.services import backup as backups
+
+    url = db.engine.url
+    if url.get_backend_name() == "postgresql":
+        _postgres_instructions(url, "back up")
+    try:
+        info = backups.backup_sqlite(backups.sqlite_file(url), path)
+    except DomainError as error:
+        raise click.ClickException(error.message) from error
+    click.echo(f"Backed up to {info.path} ({info.size} bytes, integrity ok, at {', '.join(info.revisions)}).")
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--yes", is_flag=True, help="really replace the configured database's content with the backup's")
+@with_appcontext
+def restore(path: Path, yes: bool) -> None:
+    """Replace the SQLite database's content with backup PATH; PostgreSQL: prints pg_restore."""
+    from inventory.services import backup as backups
+
+    url = db.engine.url
+    if url.get_backend_name() == "postgresql":
+        _postgres_instructions(url, "restore")
+    try:
+        target = backups.sqlite_file(url)
+        if not yes:
+            raise click.ClickException(
+                f"This replaces everything in {target} with the backup's content. Stop 'vialog serve' first, "
+                "then run again with --yes."
+            )
+        info = backups.restore_sqlite(path, target)
+    except DomainError as error:
+        raise click.ClickException(error.message) from error
+    db.engine.dispose()  # no pooled connection keeps a view of the replaced file
+    security_log.warning("database %s restored from %s", info.path, path)
+    click.echo(f"Restored {info.path} from {path} (at {', '.join(info.revisions)}). "
+               "Run 'vialog init-db' if the backup predates this version, then 'vialog verify'.")
+
+
+def _postgres_instructions(url, doing: str) -> None:
+    from inventory.services.backup import postgres_commands
+
+    commands = "\n".join(f"  {line}" for line in postgres_commands(url))
+    raise click.ClickException(
+        f"Vialog does not {doing} PostgreSQL itself; use PostgreSQL's tools (docs/operations.md):\n{commands}"
+    )
+
+
+@click.command("revoke-tokens")
+@click.argument("username")
+@with_appcontext
+def revoke_tokens(username: str) -> None:
+    """Revoke every API token of USERNAME (a lost scanner, a leaver)."""
+    from inventory.models import utcnow
+    from inventory.services.maintenance import revoke_user_tokens
+
+    try:
+        count = revoke_user_tokens(db.session, username=username, now=utcnow())
+    except DomainError as error:
+        raise click.ClickException(error.message) from error
+    db.session.commit()
+    security_log.warning("revoked %d token(s) of %r from the command line", count, username)
+    click.echo(f"Revoked {count} token(s) of {username}. Page sessions end when the user is deactivated.")
+
+
+@click.command("purge-idempotency")
+@click.option("--older-than-hours", type=int, default=None,
+              help="default: IDEMPOTENCY_KEEP_HOURS (48); at least 24")
+@with_appcontext
+def purge_idempotency(older_than_hours: int | None) -> None:
+    """Delete idempotency records older than the given age (for a daily cron)."""
+    from inventory.models import utcnow
+    from inventory.services.maintenance import purge_idempotency_records
+
+    hours = older_than_hours if older_than_hours is not None else current_app.config["IDEMPOTENCY_KEEP_HOURS"]
+    try:
+        count = purge_idempotency_records(db.session, older_than_hours=hours, now=utcnow())
+    except DomainError as error:
+        raise click.UsageError(error.message) from error
+    db.session.commit()
+    click.echo(f"Deleted {count} idempotency record(s) older than {hours} hours.")

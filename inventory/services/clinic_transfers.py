@@ -1,0 +1,484 @@
+"""Sending sealed stock from one clinic of the chain to another, through the ledger.
+
+``move_container`` (services/transfers.py) moves a container inside one clinic in one
+step. Between clinics the goods spend hours or days on the road, so the move is split
+in two and recorded as a Transfer:
+
+* ``send``: each container is locked and checked (only sealed containers of usable
+  lots travel), a TRANSFER_OUT of everything in it is written at its source location,
+  and it becomes ``in_transit``. An in-transit container holds nothing in any
+  clinic's ledger (a database CHECK says so), so every service that takes stock
+  refuses it: no draw, no reconstitution, no waste, no move, no kit, and lot counts do
+  not expect it. Its clinic and location stay those of the source until it arrives.
+* ``receive``: each container moves to the destination clinic and location and a
+  TRANSFER_IN of the same quantity is written there; it is sealed again. It keeps its
+  id, label, lot and whole history.
+* ``cancel``: while in transit, the sender calls it back: a TRANSFER_IN at the source.
+
+So the source clinic's ledger shows the stock going out and the destination's shows it
+coming in, and both balance. Lots and their quarantine are chain-wide: a lot
+quarantined or recalled while on the road is still received (it is stock, and it must
+be found where it is) but stays unusable.
+
+Who may do what (every caller also needs Permission.RECEIVE, checked by the views):
+the sender must work at the source clinic; the receiver at the destination clinic;
+the canceller at the source clinic. Either end sees the transfer; anyone else is told
+it does not exist. A clinic-level manager cannot otherwise see another clinic's
+locations, so ``destinations`` lists every clinic's receiving locations (names only)
+for the sole purpose of choosing where to send.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from inventory.errors import (
+    ContainerEmpty,
+    ContainerInTransit,
+    DomainError,
+    LotNotUsable,
+    NotFound,
+    ValidationError,
+)
+from inventory.models import (
+    Container,
+    ContainerState,
+    Location,
+    LocationKind,
+    Lot,
+    MovementKind,
+    Transfer,
+    TransferItem,
+    TransferStatus,
+    User,
+)
+from inventory.services import ledger, scanning
+from inventory.services.clock import to_clinic_time
+from inventory.services.permissions import Scope
+from inventory.services.transfers import LocationInactive
+
+MAX_CONTAINERS = 200  # one consignment; a larger one is a typo or belongs in several boxes
+MAX_NOTE = 2000
+MAX_ID = 2**31 - 1
+REASON = "clinic_transfer"  # Movement.reason of every TRANSFER_OUT / TRANSFER_IN written here
+# Where a sender is likely to want stock to arrive, first; kits are never a destination.
+_DESTINATION_ORDER = {LocationKind.FRIDGE: 0, LocationKind.STORAGE: 1, LocationKind.ROOM: 2, LocationKind.CART: 3}
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class ContainerOpened(DomainError):
+    code = "container_opened"
+
+
+class ContainerReconstituted(DomainError):
+    code = "container_reconstituted"
+
+
+class ContainerPatientBound(DomainError):
+    code = "container_patient_bound"
+
+
+class ContainerInKit(DomainError):
+    code = "container_in_kit"
+
+
+class SameClinic(DomainError):
+    code = "same_clinic"
+
+
+class LocationOtherClinic(DomainError):
+    code = "location_other_clinic"
+
+
+class MixedSourceClinics(DomainError):
+    code = "mixed_source_clinics"
+
+
+class LocationIsKit(DomainError):
+    code = "location_is_kit"
+
+
+class TransferAlreadyReceived(DomainError):
+    code = "transfer_already_received"
+
+
+class TransferCancelled(DomainError):
+    code = "transfer_cancelled"
+
+
+class ReceivingClinicOnly(DomainError):
+    """The caller sees the transfer (they work at the sending end) but may not take it in."""
+
+    code = "receiving_clinic_only"
+    status = 403
+
+
+class SendingClinicOnly(DomainError):
+    code = "sending_clinic_only"
+    status = 403
+
+
+# --- sending ----------------------------------------------------------------------------------
+
+
+def send(
+    session: Session,
+    *,
+    actor: User,
+    scope: Scope,
+    container_ids: Sequence[int],
+    to_location_id: int,
+    now: dt.datetime,
+    note: str | None = None,
+) -> Transfer:
+    """Sends sealed containers of one clinic to a location of another clinic; returns the Transfer.
+
+    Every check runs on the locked containers before anything is written, so a refusal
+    writes nothing. Raises ValidationError (no containers, too many, one twice, a note
+    too long), NotFound (a container outside the sender's clinics, an unknown
+    location), LocationInactive, LocationIsKit, MixedSourceClinics, SameClinic,
+    ContainerInTransit, ContainerEmpty, ContainerReconstituted, ContainerPatientBound,
+    ContainerOpened, ContainerInKit, LotRecalled, LotQuarantined or LotExpired.
+    """
+    ids = _container_ids(container_ids)
+    note = _note(note)
+    destination = _destination(session, to_location_id)
+    # Locked in id order, so two senders sharing containers cannot deadlock.
+    locked = {cid: ledger.lock_container(session, cid, scope) for cid in sorted(ids)}
+    containers = [locked[cid] for cid in ids]
+    sources = {c.clinic_id for c in containers}
+    if len(sources) > 1:
+        raise MixedSourceClinics(
+            "These containers belong to different clinics: send each clinic's stock as its own transfer.",
+            clinic_ids=sorted(sources),
+        )
+    source = containers[0].clinic
+    if destination.clinic_id == source.id:
+        raise SameClinic(
+            f"{destination.name} is in {source.name}, where this stock already is: move it within the clinic "
+            "instead of sending it.",
+            location_id=destination.id,
+        )
+    for container in containers:
+        ensure_sendable(container, now=now)
+
+    transfer = Transfer(
+        from_clinic_id=source.id, from_clinic=source, to_clinic_id=destination.clinic_id,
+        to_clinic=destination.clinic, to_location_id=destination.id, to_location=destination,
+        status=TransferStatus.IN_TRANSIT, sent_by_id=actor.id, sent_by=actor, sent_at=now, note=note,
+    )
+    session.add(transfer)
+    session.flush()
+    where = f"transfer {transfer.id} to {destination.clinic.code} · {destination.name}"
+    for container in containers:
+        quantity = container.remaining
+        out = ledger.record(session, container, kind=MovementKind.TRANSFER_OUT, quantity=-quantity, actor=actor,
+                            at=now, reason=REASON, note=where)
+        container.state = ContainerState.IN_TRANSIT
+        session.flush()
+        transfer.items.append(TransferItem(container_id=container.id, container=container, quantity=quantity,
+                                           out_movement_id=out.id))
+    session.flush()
+    return transfer
+
+
+def ensure_sendable(container: Container, *, now: dt.datetime) -> None:
+    """Raises unless ``container`` is whole, sealed, outside any kit and of a usable lot.
+
+    Only a sealed container may leave its clinic: an opened, mixed or patient-bound one
+    belongs where it was opened, and stock that may not be used stays put until a
+    safety lead decides (a recall returns it to the supplier, not to another clinic).
+    """
+    name = f"{container.product.name} ({container.label_code})"
+    if container.state is ContainerState.IN_TRANSIT:
+        raise ContainerInTransit(f"{name} is already on its way to another clinic.", container_id=container.id)
+    if container.state in (ContainerState.EMPTY, ContainerState.DISCARDED) or container.remaining <= 0:
+        raise ContainerEmpty(f"{name} is {container.state.value}: there is nothing to send.",
+                             container_id=container.id, state=container.state.value)
+    if container.is_reconstituted:
+        raise ContainerReconstituted(
+            f"{name} has been reconstituted: a mixed vial stays in the clinic that mixed it.",
+            container_id=container.id,
+        )
+    if container.patient_id is not None:
+        raise ContainerPatientBound(
+            f"{name} was opened for a patient: it stays with that patient's clinic.", container_id=container.id
+        )
+    if container.state is not ContainerState.SEALED or container.remaining != container.initial_quantity:
+        raise ContainerOpened(f"{name} has been opened: only sealed, full containers are sent to another clinic.",
+                              container_id=container.id)
+    if container.location.kind is LocationKind.KIT:
+        raise ContainerInKit(
+            f"{name} is in {container.location.name}: take it out of the kit first, so the kit's readiness shows it.",
+            container_id=container.id, location_id=container.location_id,
+        )
+    try:
+        ledger.ensure_lot_usable(container.lot, now=now, timezone=container.clinic.timezone)
+    except LotNotUsable as error:
+        error.details["container_id"] = container.id  # which of the scanned containers carries the lot
+        error.message = f"{name}: {error.message}"
+        raise
+
+
+def check_sendable(session: Session, *, scope: Scope, container_ref: str | int, now: dt.datetime) -> Container:
+    """The send rules for one scanned container, without locking or writing (the send page's list).
+
+    Raises UnknownContainer, and what ``ensure_sendable`` raises.
+    """
+    container = scanning.container_by_ref(session, container_ref, scope)
+    ensure_sendable(container, now=now)
+    return container
+
+
+def destinations(session: Session, *, exclude_clinic_id: int | None = None) -> list[Location]:
+    """Every active, non-kit location of every clinic of the chain, by clinic: where stock may be sent.
+
+    Deliberately not scoped: a clinic-level manager must be able to name a location of
+    a clinic they do not work at. Only names and kinds are shown; nothing in them is
+    visible through this list.
+    """
+    stmt = (
+        select(Location)
+        .join(Location.clinic)
+        .where(Location.is_active, Location.kind != LocationKind.KIT)
+        .options(joinedload(Location.clinic))
+    )
+    if exclude_clinic_id is not None:
+        stmt = stmt.where(Location.clinic_id != exclude_clinic_id)
+    places = session.scalars(stmt).all()
+    return sorted(places, key=lambda loc: (loc.clinic.name, _DESTINATION_ORDER.get(loc.kind, 9), loc.name))
+
+
+# --- receiving and cancelling ------------------------------------------------------------------
+
+
+def receive(
+    session: Session,
+    *,
+    actor: User,
+    scope: Scope,
+    transfer_id: int,
+    now: dt.datetime,
+    location_id: int | None = None,
+) -> Transfer:
+    """Takes a transfer into the destination clinic's stock, at its planned location or ``location_id``.
+
+    Each container moves to the destination clinic and location, with a TRANSFER_IN
+    of the quantity sent, and is sealed again. Quarantined, recalled or expired lots
+    are received too (the stock is here, and must be found here), and stay unusable.
+    Raises NotFound (neither end in the caller's clinics, or an unknown location),
+    ReceivingClinicOnly, TransferAlreadyReceived, TransferCancelled,
+    LocationOtherClinic, LocationInactive or LocationIsKit.
+    """
+    transfer = _lock_transfer(session, transfer_id, scope)
+    if not scope.allows(transfer.to_clinic_id):
+        raise ReceivingClinicOnly(
+            f"Only {transfer.to_clinic.name} can receive this transfer.", transfer_id=transfer.id
+        )
+    _ensure_in_transit(transfer)
+    place = transfer.to_location if location_id is None else _receiving_location(session, location_id, transfer)
+    _ensure_receiving(place)
+    for item in _items_locked(session, transfer):
+        container = item.container
+        container.clinic_id, container.clinic = place.clinic_id, place.clinic
+        container.location_id, container.location = place.id, place
+        item.in_movement_id = _arrive(session, container, item.quantity, actor=actor, now=now,
+                                      note=f"transfer {transfer.id} from {transfer.from_clinic.code}")
+    transfer.status = TransferStatus.RECEIVED
+    transfer.received_by_id, transfer.received_by, transfer.received_at = actor.id, actor, now
+    transfer.received_location_id, transfer.received_location = place.id, place
+    session.flush()
+    return transfer
+
+
+def cancel(session: Session, *, actor: User, scope: Scope, transfer_id: int, now: dt.datetime) -> Transfer:
+    """Calls a transfer back while it is in transit: every container returns to its source location.
+
+    Raises NotFound, SendingClinicOnly, TransferAlreadyReceived or TransferCancelled.
+    """
+    transfer = _lock_transfer(session, transfer_id, scope)
+    if not scope.allows(transfer.from_clinic_id):
+        raise SendingClinicOnly(
+            f"Only {transfer.from_clinic.name}, which sent it, can call this transfer back.", transfer_id=transfer.id
+        )
+    _ensure_in_transit(transfer)
+    for item in _items_locked(session, transfer):
+        item.in_movement_id = _arrive(session, item.container, item.quantity, actor=actor, now=now,
+                                      note=f"transfer {transfer.id} cancelled: back in {transfer.from_clinic.code}")
+    transfer.status = TransferStatus.CANCELLED
+    transfer.cancelled_by_id, transfer.cancelled_by, transfer.cancelled_at = actor.id, actor, now
+    session.flush()
+    return transfer
+
+
+def _arrive(session: Session, container: Container, quantity: Decimal, *, actor: User, now: dt.datetime,
+            note: str) -> int:
+    movement = ledger.record(session, container, kind=MovementKind.TRANSFER_IN, quantity=quantity, actor=actor,
+                             at=now, reason=REASON, note=note)
+    container.state = ContainerState.SEALED  # only sealed, untouched containers were sent
+    session.flush()
+    return movement.id
+
+
+def _items_locked(session: Session, transfer: Transfer) -> list[TransferItem]:
+    """The transfer's items with their containers locked, in id order.
+
+    The containers are the source clinic's until they arrive, so the lock is taken
+    without the caller's scope: being allowed to receive (or cancel) the transfer is
+    what allows touching them.
+    """
+    items = sorted(transfer.items, key=lambda item: item.container_id)
+    everywhere = Scope.everything()
+    for item in items:
+        container = ledger.lock_container(session, item.container_id, everywhere)
+        if container.state is not ContainerState.IN_TRANSIT or container.remaining != 0:
+            # Cannot happen while the ledger is only written through the services.
+            raise RuntimeError(f"container {container.id} of transfer {transfer.id} is {container.state.value}")
+    return items
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+
+def get_transfer(session: Session, transfer_id: int, scope: Scope) -> Transfer:
+    """One transfer with its items, if either end is one of the caller's clinics; NotFound otherwise."""
+    _ensure_id(transfer_id, "transfer")
+    transfer = session.scalar(_with_details(select(Transfer).where(Transfer.id == transfer_id)))
+    if transfer is None or not _visible(transfer, scope):
+        raise NotFound(f"No transfer with id {transfer_id}.", id=transfer_id)
+    return transfer
+
+
+def list_transfers(
+    session: Session,
+    *,
+    scope: Scope,
+    direction: str | None = None,
+    status: TransferStatus | None = None,
+    limit: int = 100,
+) -> list[Transfer]:
+    """Transfers to or from the caller's clinics, in transit first, then newest first.
+
+    ``direction`` "incoming" keeps those whose destination is one of the caller's
+    clinics, "outgoing" those whose source is; None keeps both.
+    """
+    stmt = select(Transfer)
+    ids = scope.clinic_ids
+    if ids is not None:
+        incoming, outgoing = Transfer.to_clinic_id.in_(ids), Transfer.from_clinic_id.in_(ids)
+        stmt = stmt.where({"incoming": incoming, "outgoing": outgoing}.get(direction or "", or_(incoming, outgoing)))
+    if status is not None:
+        stmt = stmt.where(Transfer.status == status)
+    stmt = stmt.order_by((Transfer.status == TransferStatus.IN_TRANSIT).desc(), Transfer.sent_at.desc(),
+                         Transfer.id.desc()).limit(limit)
+    return list(session.scalars(_with_details(stmt)).unique())
+
+
+def _with_details(stmt: Select[tuple[Transfer]]) -> Select[tuple[Transfer]]:
+    return stmt.options(
+        joinedload(Transfer.from_clinic), joinedload(Transfer.to_clinic), joinedload(Transfer.to_location),
+        joinedload(Transfer.received_location), joinedload(Transfer.sent_by), joinedload(Transfer.received_by),
+        joinedload(Transfer.cancelled_by),
+        selectinload(Transfer.items).joinedload(TransferItem.container).options(
+            joinedload(Container.product), joinedload(Container.lot).joinedload(Lot.product),
+            joinedload(Container.location),
+        ),
+    )
+
+
+def _visible(transfer: Transfer, scope: Scope) -> bool:
+    return scope.allows(transfer.from_clinic_id) or scope.allows(transfer.to_clinic_id)
+
+
+def _lock_transfer(session: Session, transfer_id: int, scope: Scope) -> Transfer:
+    """Loads and locks a transfer, so that receiving and cancelling it never interleave."""
+    _ensure_id(transfer_id, "transfer")
+    transfer = session.scalar(
+        select(Transfer).where(Transfer.id == transfer_id).with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if transfer is None or not _visible(transfer, scope):
+        raise NotFound(f"No transfer with id {transfer_id}.", id=transfer_id)
+    return transfer
+
+
+def _ensure_in_transit(transfer: Transfer) -> None:
+    if transfer.status is TransferStatus.RECEIVED:
+        assert transfer.received_at is not None and transfer.received_by is not None
+        raise TransferAlreadyReceived(
+            f"Transfer {transfer.id} was received by {transfer.received_by.label} on "
+            f"{to_clinic_time(transfer.received_at, transfer.to_clinic.timezone):%d %b %Y %H:%M}: it cannot be "
+            "received or called back again.",
+            transfer_id=transfer.id,
+        )
+    if transfer.status is TransferStatus.CANCELLED:
+        raise TransferCancelled(
+            f"Transfer {transfer.id} was called back: its stock is at {transfer.from_clinic.name} again.",
+            transfer_id=transfer.id,
+        )
+
+
+# --- checks on places and values --------------------------------------------------------------------
+
+
+def _destination(session: Session, location_id: int) -> Location:
+    _ensure_id(location_id, "location")
+    location = session.get(Location, location_id)
+    if location is None:
+        raise NotFound(f"No location with id {location_id}.", id=location_id)
+    _ensure_receiving(location)
+    return location
+
+
+def _receiving_location(session: Session, location_id: int, transfer: Transfer) -> Location:
+    """A location the receiver chose instead of the planned one: it must be in the destination clinic."""
+    location = _destination(session, location_id)
+    if location.clinic_id != transfer.to_clinic_id:
+        raise LocationOtherClinic(
+            f"{location.name} is not in {transfer.to_clinic.name}: receive the transfer into one of its locations.",
+            location_id=location.id,
+        )
+    return location
+
+
+def _ensure_receiving(location: Location) -> None:
+    if not location.is_active:
+        raise LocationInactive(f"{location.name} is no longer in use: choose another location.",
+                               location_id=location.id)
+    if location.kind is LocationKind.KIT:
+        raise LocationIsKit(
+            f"{location.name} is an emergency kit: receive into a fridge or store, then restock the kit from there.",
+            location_id=location.id,
+        )
+
+
+def _container_ids(values: Iterable[int]) -> list[int]:
+    ids = list(values)
+    if not ids:
+        raise ValidationError("Scan at least one container to send.", field="containers")
+    if len(ids) > MAX_CONTAINERS:
+        raise ValidationError(f"Send at most {MAX_CONTAINERS} containers at once.", field="containers")
+    if len(set(ids)) != len(ids):
+        raise ValidationError("The same container is listed twice: give each one once.", field="containers")
+    for value in ids:
+        _ensure_id(value, "container")
+    return ids
+
+
+def _note(note: str | None) -> str | None:
+    note = (note or "").strip() or None
+    if note is not None and len(note) > MAX_NOTE:
+        raise ValidationError(f"Keep the note under {MAX_NOTE} characters.", field="note")
+    return note
+
+
+def _ensure_id(value: int, what: str) -> None:
+    if not 1 <= value <= MAX_ID:
+        raise NotFound(f"No {what} with id {value}.", id=value)

@@ -1,0 +1,720 @@
+"""Stock counts: a blind count sheet per location, and posting it through the ledger.
+
+A manager starts a count sheet for one location and enters lines by scanning:
+a Vialog label names one container (what is left in it is typed, blank meaning
+"sealed and full"); a manufacturer's GS1 code, or a lot id, names a lot whose
+*sealed* containers at the location are counted as whole containers. The sheet is
+blind: nothing here returns what the ledger expects until the sheet is submitted.
+
+A second manager reviews and posts it (the two-person rule: the counter may never
+post their own count; the database refuses it too). Posting locks every container
+it touches, captures what the ledger expected on every line, and writes one ADJUST
+movement (reason ``count``, note ``count <id>``) per container that differs, all in
+one savepoint: on any refusal or failure nothing of the posting remains. A posted
+count is never edited; a later count follows it.
+
+Which sealed containers of a lot line are "missing" when fewer are found than the
+ledger holds is unknowable; the most recently received (highest id) are taken, so
+the choice is deterministic. More sealed containers than the ledger holds are
+refused at posting: the extra ones are scanned by label (they may be recorded at
+another location, or missing since an earlier count) or received.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from inventory.errors import DomainError, NotFound, UnreadableCode, ValidationError
+from inventory.models import (
+    Container,
+    ContainerState,
+    Count,
+    CountLine,
+    CountStatus,
+    Location,
+    Lot,
+    Movement,
+    MovementKind,
+    Product,
+    User,
+)
+from inventory.models.base import QUANTITY_SCALE
+from inventory.services import ledger, scanning
+from inventory.services.barcodes import normalise_lot_number, parse_scan
+from inventory.services.catalog import product_for_gtin
+from inventory.services.permissions import Scope, get_in_scope
+
+COUNT_REASON = "count"  # Movement.reason of every adjustment a count writes
+MAX_COUNTED = Decimal("1000000")
+MAX_CONTAINERS = 100_000
+MAX_NOTE = 2000
+MAX_ID = 2**31 - 1
+_LIVE = (ContainerState.SEALED, ContainerState.IN_USE)
+
+
+# --- refusals --------------------------------------------------------------------------
+
+
+class CountNotEditable(DomainError):
+    """Lines are added, removed and submitted only while the count is a draft."""
+
+    code = "count_not_editable"
+
+
+class CountNotSubmitted(DomainError):
+    code = "count_not_submitted"
+
+
+class CounterMayNotPost(DomainError):
+    """The two-person rule: whoever counted may not review and post the same count."""
+
+    code = "counter_may_not_post"
+
+
+class OtherCounter(DomainError):
+    """A draft count sheet is filled in by the manager who started it."""
+
+    code = "count_other_counter"
+
+
+class ContainerElsewhere(DomainError):
+    code = "container_elsewhere"
+
+
+class CountEmpty(DomainError):
+    code = "count_empty"
+
+
+class CountSurplus(DomainError):
+    """More sealed containers were counted than the ledger holds at the location."""
+
+    code = "count_surplus"
+
+
+# --- values ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    """One line as entered: exactly one of ``code``, ``container`` or ``lot_id``.
+
+    ``code`` is whatever the scanner typed (a Vialog label or a GS1 box code);
+    ``container`` an id or label code; ``lot_id`` a lot. ``counted`` is in the
+    product's base unit (blank on a container line: sealed and full); a lot line
+    may give ``containers`` (sealed containers found) instead of, or with, ``counted``.
+    """
+
+    counted: Decimal | None = None
+    code: str | None = None
+    container: str | None = None
+    lot_id: int | None = None
+    containers: int | None = None
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    container: Container
+    quantity: Decimal  # signed, base units
+
+
+@dataclass
+class LinePlan:
+    """What posting a line would capture and write, computed on the current ledger."""
+
+    line: CountLine
+    product: Product
+    lot: Lot
+    container: Container | None
+    counted: Decimal
+    expected: Decimal
+    containers_counted: int | None
+    expected_containers: int | None
+    adjustments: list[Adjustment] = field(default_factory=list)
+    surplus: int = 0  # sealed containers counted beyond what the ledger holds
+
+    @property
+    def variance(self) -> Decimal:
+        return self.counted - self.expected
+
+
+@dataclass(frozen=True)
+class LineResult:
+    """A line with what the ledger expected: captured at posting, or provisional before."""
+
+    line: CountLine
+    product: Product
+    lot: Lot
+    container: Container | None
+    counted: Decimal
+    expected: Decimal
+    variance: Decimal
+    containers_counted: int | None
+    expected_containers: int | None
+    is_provisional: bool
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def get_count(session: Session, count_id: int, scope: Scope) -> Count:
+    """One count with its location and lines; another clinic's count answers as missing."""
+    _ensure_id(count_id)
+    count = session.scalar(
+        select(Count)
+        .where(Count.id == count_id)
+        .options(
+            joinedload(Count.location).joinedload(Location.clinic),
+            joinedload(Count.counted_by),
+            joinedload(Count.approved_by),
+            selectinload(Count.lines).joinedload(CountLine.lot).joinedload(Lot.product),
+            selectinload(Count.lines).joinedload(CountLine.container),
+        )
+    )
+    if count is None or not scope.allows(count.clinic_id):
+        raise NotFound(f"No count with id {count_id}.", id=count_id)
+    return count
+
+
+def list_counts(
+    session: Session, *, scope: Scope, location_id: int | None = None, limit: int = 200
+) -> list[Count]:
+    """The caller's counts, newest first."""
+    stmt = (
+        select(Count)
+        .options(
+            joinedload(Count.location).joinedload(Location.clinic),
+            joinedload(Count.counted_by),
+            joinedload(Count.approved_by),
+            selectinload(Count.lines),
+        )
+        .order_by(Count.started_at.desc(), Count.id.desc())
+        .limit(limit)
+    )
+    if location_id is not None:
+        stmt = stmt.where(Count.location_id == location_id)
+    return list(session.scalars(scope.filter(stmt, Count.clinic_id)))
+
+
+# --- the count sheet ---------------------------------------------------------------------
+
+
+def start_count(
+    session: Session, *, actor: User, scope: Scope, location_id: int, now: dt.datetime, note: str | None = None
+) -> Count:
+    """Starts a blind count sheet for one location, counted by ``actor``.
+
+    Raises NotFound (a location outside the caller's clinics) or ValidationError.
+    """
+    _ensure_id(location_id, "location")
+    location = get_in_scope(session, Location, location_id, scope, "location")
+    if not location.is_active:
+        raise ValidationError(f"{location.name} is no longer in use: nothing to count there.", field="location_id")
+    count = Count(
+        clinic_id=location.clinic_id, location=location, status=CountStatus.DRAFT, counted_by_id=actor.id,
+        started_at=now, note=_note(note),
+    )
+    session.add(count)
+    session.flush()
+    return count
+
+
+def add_line(
+    session: Session, *, actor: User, scope: Scope, count_id: int, spec: LineSpec, now: dt.datetime
+) -> CountLine:
+    """Adds a line to a draft count sheet; the same container or lot again replaces its line.
+
+    Returns the line without anything the ledger expects (the sheet is blind).
+    Raises NotFound, CountNotEditable, OtherCounter, UnreadableCode, BadCheckDigit,
+    UnknownProduct, UnknownContainer, ContainerElsewhere or ValidationError.
+    """
+    count = _lock_count(session, count_id, scope)
+    _ensure_draft(count)
+    _ensure_counter(count, actor)
+    return _add_line(session, count, scope, spec, now)
+
+
+def remove_line(session: Session, *, actor: User, scope: Scope, count_id: int, line_id: int) -> None:
+    """Removes a line from a draft count sheet. Raises NotFound, CountNotEditable or OtherCounter."""
+    count = _lock_count(session, count_id, scope)
+    _ensure_draft(count)
+    _ensure_counter(count, actor)
+    line = next((line for line in count.lines if line.id == line_id), None)
+    if line is None:
+        raise NotFound(f"Count {count.id} has no line {line_id}.", id=line_id)
+    count.lines.remove(line)
+    session.delete(line)
+    session.flush()
+
+
+def submit(session: Session, *, actor: User, scope: Scope, count_id: int, now: dt.datetime) -> Count:
+    """The counter says the sheet is complete; it now waits for a second manager.
+
+    Raises NotFound, CountNotEditable, OtherCounter or CountEmpty.
+    """
+    count = _lock_count(session, count_id, scope)
+    _ensure_draft(count)
+    _ensure_counter(count, actor)
+    if not count.lines:
+        raise CountEmpty("This count sheet has no lines yet: scan what you count first.", count_id=count.id)
+    count.status = CountStatus.SUBMITTED
+    count.counted_at = now
+    session.flush()
+    return count
+
+
+def reopen(session: Session, *, actor: User, scope: Scope, count_id: int) -> Count:
+    """A reviewer sends a submitted count back to its counter as a draft.
+
+    Raises NotFound, CountNotSubmitted, CountNotEditable (posted) or CounterMayNotPost
+    (the counter cannot review their own count, and so cannot send it back either).
+    """
+    count = _lock_count(session, count_id, scope)
+    _ensure_reviewable(count, actor)
+    count.status = CountStatus.DRAFT
+    count.counted_at = None
+    session.flush()
+    return count
+
+
+def create_submitted(
+    session: Session,
+    *,
+    actor: User,
+    scope: Scope,
+    location_id: int,
+    lines: Sequence[LineSpec],
+    now: dt.datetime,
+    note: str | None = None,
+) -> Count:
+    """A whole count sheet at once (the API): started, filled and submitted by ``actor``.
+
+    The same container or lot twice is refused rather than merged. Raises what
+    ``start_count``, ``add_line`` and ``submit`` raise.
+    """
+    count = start_count(session, actor=actor, scope=scope, location_id=location_id, now=now, note=note)
+    seen: set[tuple[str, int]] = set()
+    for index, spec in enumerate(lines):
+        line = _add_line(session, count, scope, spec, now, field_prefix=f"lines.{index}.")
+        key = ("container", line.container_id) if line.container_id is not None else ("lot", line.lot_id)
+        if key in seen:
+            raise ValidationError(
+                f"Line {index + 1} counts the same {key[0]} as an earlier line: give each one once.",
+                field=f"lines.{index}",
+            )
+        seen.add(key)  # type: ignore[arg-type]
+    return submit(session, actor=actor, scope=scope, count_id=count.id, now=now)
+
+
+def _add_line(
+    session: Session, count: Count, scope: Scope, spec: LineSpec, now: dt.datetime, field_prefix: str = ""
+) -> CountLine:
+    given = [name for name in ("code", "container", "lot_id") if getattr(spec, name) not in (None, "")]
+    if len(given) != 1:
+        raise ValidationError("Scan a label or box code, or give a container or a lot: exactly one.",
+                              field=f"{field_prefix}container")
+    container: Container | None = None
+    lot: Lot | None = None
+    scanned = None
+    if spec.code:
+        scanned = spec.code.strip()[:200]
+        container, lot = _resolve_code(session, scanned, scope)
+    elif spec.container:
+        container = scanning.container_by_ref(session, spec.container, scope)
+    else:
+        assert spec.lot_id is not None
+        _ensure_id(spec.lot_id, "lot")
+        lot = session.get(Lot, spec.lot_id)
+        if lot is None:
+            raise NotFound(f"No lot with id {spec.lot_id}.", id=spec.lot_id)
+
+    if container is not None:
+        return _container_line(session, count, container, spec, now, scanned, field_prefix)
+    assert lot is not None
+    return _lot_line(session, count, lot, spec, now, scanned, field_prefix)
+
+
+def _resolve_code(session: Session, code: str, scope: Scope) -> tuple[Container | None, Lot | None]:
+    """A Vialog label names a container; a GS1 box code names a lot (any status: stock is counted as it is)."""
+    parsed = parse_scan(code)
+    if parsed.kind == "container":
+        assert parsed.label_code is not None
+        return scanning.container_by_label(session, parsed.label_code, scope), None
+    assert parsed.gtin is not None
+    product = product_for_gtin(session, parsed.gtin)
+    if not parsed.lot:
+        raise UnreadableCode(
+            f"This code names {product.name} but no lot: scan the box's code with its lot, or the Vialog label.",
+            gtin=parsed.gtin,
+        )
+    lot = session.scalar(
+        select(Lot).where(Lot.product_id == product.id, Lot.number_key == normalise_lot_number(parsed.lot))
+    )
+    if lot is None:
+        raise NotFound(
+            f"Lot {parsed.lot} of {product.name} was never received: receive the box before counting it.",
+            lot=parsed.lot,
+        )
+    return None, lot
+
+
+def _container_line(
+    session: Session, count: Count, container: Container, spec: LineSpec, now: dt.datetime, scanned: str | None,
+    field_prefix: str,
+) -> CountLine:
+    product = container.product
+    if _in_transit(container):
+        raise ContainerElsewhere(
+            f"{product.name} ({container.label_code}) is on its way to another clinic: it is counted there once "
+            "it has been received.",
+            container_id=container.id,
+        )
+    if container.clinic_id != count.clinic_id or container.location_id != count.location_id:
+        raise ContainerElsewhere(
+            f"{product.name} ({container.label_code}) is recorded at {container.location.name}, not "
+            f"{count.location.name}: count it there, or move it here first.",
+            container_id=container.id,
+        )
+    if spec.containers is not None:
+        raise ValidationError("A scanned container is one container: give what is left in it.",
+                              field=f"{field_prefix}containers")
+    counted = container.initial_quantity if spec.counted is None else _counted(spec.counted, f"{field_prefix}counted")
+    if counted > container.initial_quantity:
+        raise ValidationError(
+            f"A {product.name} holds at most {_fmt(container.initial_quantity)} {product.base_unit}: "
+            f"{_fmt(counted)} cannot be left in it.",
+            field=f"{field_prefix}counted",
+        )
+    line = next((line for line in count.lines if line.container_id == container.id), None)
+    if line is None:
+        line = CountLine(container=container, container_id=container.id, lot_id=container.lot_id,
+                         lot=container.lot, counted=counted, entered_at=now)
+        count.lines.append(line)
+    line.counted = counted
+    line.containers_counted = _sealed_and_full(container, counted)
+    line.scanned_code = scanned
+    line.entered_at = now
+    session.flush()
+    return line
+
+
+def _lot_line(
+    session: Session, count: Count, lot: Lot, spec: LineSpec, now: dt.datetime, scanned: str | None,
+    field_prefix: str,
+) -> CountLine:
+    per = lot.product.quantity_per_container
+    containers = spec.containers
+    if containers is not None and not 0 <= containers <= MAX_CONTAINERS:
+        raise ValidationError(f"Count between 0 and {MAX_CONTAINERS} sealed containers.",
+                              field=f"{field_prefix}containers")
+    if spec.counted is not None:
+        counted = _counted(spec.counted, f"{field_prefix}counted")
+        whole = counted / per
+        if whole != whole.to_integral_value():
+            raise ValidationError(
+                f"Sealed {lot.product.name} is counted in whole containers of {_fmt(per)} {lot.product.base_unit}: "
+                f"{_fmt(counted)} is not a whole number of them. Scan an opened one's label to count what is left.",
+                field=f"{field_prefix}counted",
+            )
+        if containers is not None and containers != int(whole):
+            raise ValidationError(
+                f"{containers} sealed containers hold {_fmt(per * containers)} {lot.product.base_unit}, "
+                f"not {_fmt(counted)}.",
+                field=f"{field_prefix}counted",
+            )
+        containers = int(whole)
+    if containers is None:
+        raise ValidationError("Say how many sealed containers of this lot you found.",
+                              field=f"{field_prefix}containers")
+    line = next((line for line in count.lines if line.container_id is None and line.lot_id == lot.id), None)
+    if line is None:
+        line = CountLine(lot_id=lot.id, lot=lot, counted=per * containers, entered_at=now)
+        count.lines.append(line)
+    line.counted = per * containers
+    line.containers_counted = containers
+    line.scanned_code = scanned
+    line.entered_at = now
+    session.flush()
+    return line
+
+
+# --- review and posting ------------------------------------------------------------------
+
+
+def results(session: Session, count: Count) -> list[LineResult]:
+    """Every line with what the ledger expected: captured if posted, else provisional (now).
+
+    Never call this for a draft on a counter's screen: the sheet is blind.
+    """
+    if count.is_posted:
+        return [
+            LineResult(
+                line=line, product=line.lot.product, lot=line.lot, container=line.container, counted=line.counted,
+                expected=line.expected if line.expected is not None else Decimal(0),
+                variance=line.variance if line.variance is not None else Decimal(0),
+                containers_counted=line.containers_counted, expected_containers=line.expected_containers,
+                is_provisional=False,
+            )
+            for line in count.lines
+        ]
+    plans = _plan(session, count, _containers_of(session, count, lock=False))
+    return [
+        LineResult(
+            line=p.line, product=p.product, lot=p.lot, container=p.container, counted=p.counted, expected=p.expected,
+            variance=p.variance, containers_counted=p.containers_counted, expected_containers=p.expected_containers,
+            is_provisional=True,
+        )
+        for p in plans
+    ]
+
+
+def not_on_sheet(session: Session, count: Count) -> list[Container]:
+    """Live containers at the count's location that no line covers: shown to the reviewer.
+
+    A partial count is allowed (a count may cover only some lots); posting leaves these alone.
+    """
+    container_ids = {line.container_id for line in count.lines if line.container_id is not None}
+    sealed_lots = {line.lot_id for line in count.lines if line.container_id is None}
+    stmt = (
+        select(Container)
+        .where(Container.location_id == count.location_id, Container.state.in_(_LIVE))
+        .options(joinedload(Container.product), joinedload(Container.lot))
+        .order_by(Container.product_id, Container.lot_id, Container.id)
+    )
+    return [
+        c for c in session.scalars(stmt)
+        if c.id not in container_ids and not (c.state is ContainerState.SEALED and c.lot_id in sealed_lots)
+    ]
+
+
+def post(session: Session, *, actor: User, scope: Scope, count_id: int, now: dt.datetime) -> Count:
+    """A second manager posts a submitted count: one ADJUST per differing container, in one go.
+
+    Locks the count and every container it touches, captures expected quantities and
+    variances on every line, writes the adjustments and marks the count posted, all
+    inside one savepoint. Raises NotFound, CountNotSubmitted, CountNotEditable (already
+    posted), CounterMayNotPost, ContainerElsewhere or CountSurplus; nothing is written then.
+    """
+    count = _lock_count(session, count_id, scope)
+    _ensure_reviewable(count, actor)
+    plans = _plan(session, count, _containers_of(session, count, lock=True))
+    for plan in plans:
+        _ensure_postable(count, plan)
+    with session.begin_nested():
+        for plan in plans:
+            for adjustment in plan.adjustments:
+                _adjust(session, adjustment, actor=actor, count=count, now=now)
+            line = plan.line
+            line.counted = plan.counted
+            line.expected = plan.expected
+            line.variance = plan.variance
+            line.containers_counted = plan.containers_counted
+            line.expected_containers = plan.expected_containers
+        count.status = CountStatus.POSTED
+        count.approved_by_id = actor.id
+        count.approved_by = actor
+        count.posted_at = now
+        session.flush()
+    return count
+
+
+def adjustments_of(session: Session, count: Count) -> list[Movement]:
+    """The ADJUST movements a posted count wrote."""
+    stmt = (
+        select(Movement)
+        .where(Movement.kind == MovementKind.ADJUST, Movement.reason == COUNT_REASON,
+               Movement.note == count_note(count.id), Movement.clinic_id == count.clinic_id)
+        .options(joinedload(Movement.container))
+        .order_by(Movement.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def count_note(count_id: int) -> str:
+    return f"count {count_id}"
+
+
+def _containers_of(session: Session, count: Count, *, lock: bool) -> dict[int, Container]:
+    """Every container a count touches: its container lines' and its lot lines' sealed ones here."""
+    container_ids = [line.container_id for line in count.lines if line.container_id is not None]
+    lot_ids = [line.lot_id for line in count.lines if line.container_id is None]
+    conditions = []
+    if container_ids:
+        conditions.append(Container.id.in_(container_ids))
+    if lot_ids:
+        conditions.append(and_(Container.lot_id.in_(lot_ids), Container.location_id == count.location_id,
+                               Container.state == ContainerState.SEALED))
+    if not conditions:
+        return {}
+    stmt = (
+        select(Container)
+        .where(or_(*conditions))
+        .options(joinedload(Container.product), joinedload(Container.lot), joinedload(Container.location))
+        .order_by(Container.id)
+        .execution_options(populate_existing=True)
+    )
+    if lock:
+        stmt = stmt.with_for_update(of=Container)
+    return {c.id: c for c in session.scalars(stmt).unique()}
+
+
+def _plan(session: Session, count: Count, containers: dict[int, Container]) -> list[LinePlan]:
+    on_lines = {line.container_id for line in count.lines if line.container_id is not None}
+    plans = []
+    for line in count.lines:
+        if line.container_id is not None:
+            container = containers[line.container_id]
+            delta = line.counted - container.remaining
+            plans.append(LinePlan(
+                line=line, product=container.product, lot=container.lot, container=container, counted=line.counted,
+                expected=container.remaining,
+                containers_counted=_sealed_and_full(container, line.counted),
+                expected_containers=1 if container.state is ContainerState.SEALED else 0,
+                adjustments=[Adjustment(container, delta)] if delta != 0 else [],
+            ))
+            continue
+        sealed = [
+            c for c in containers.values()
+            if c.lot_id == line.lot_id and c.location_id == count.location_id
+            and c.state is ContainerState.SEALED and c.id not in on_lines
+        ]
+        found = line.containers_counted or 0
+        kept, missing = sealed[:found], sealed[found:]
+        per = line.lot.product.quantity_per_container
+        plans.append(LinePlan(
+            line=line, product=line.lot.product, lot=line.lot, container=None,
+            # What the kept containers hold; the extra ones, if any, at the catalog's size.
+            counted=sum((c.remaining for c in kept), Decimal(0)) + per * max(found - len(sealed), 0),
+            expected=sum((c.remaining for c in sealed), Decimal(0)),
+            containers_counted=found, expected_containers=len(sealed),
+            adjustments=[Adjustment(c, -c.remaining) for c in reversed(missing) if c.remaining != 0],
+            surplus=max(found - len(sealed), 0),
+        ))
+    return plans
+
+
+def _ensure_postable(count: Count, plan: LinePlan) -> None:
+    container = plan.container
+    if container is not None and (container.location_id != count.location_id or _in_transit(container)):
+        raise ContainerElsewhere(
+            f"{plan.product.name} ({container.label_code}) was moved after it was counted (now "
+            f"{'on its way to another clinic' if _in_transit(container) else container.location.name}): "
+            "send the count back to the counter, or start another count.",
+            container_id=container.id,
+        )
+    if plan.surplus:
+        raise CountSurplus(
+            f"{plan.containers_counted} sealed {plan.product.name} of lot {plan.lot.number} were counted at "
+            f"{count.location.name}, but Vialog holds {plan.expected_containers} there. Scan the labels of the "
+            "extra ones (they may be recorded elsewhere) or receive them, then post again. Nothing was adjusted.",
+            lot_id=plan.lot.id, counted=plan.containers_counted, expected=plan.expected_containers,
+        )
+
+
+def _adjust(session: Session, adjustment: Adjustment, *, actor: User, count: Count, now: dt.datetime) -> None:
+    container = adjustment.container
+    ledger.record(session, container, kind=MovementKind.ADJUST, quantity=adjustment.quantity, actor=actor, at=now,
+                  reason=COUNT_REASON, note=count_note(count.id))
+    if container.state is ContainerState.SEALED and container.remaining not in (0, container.initial_quantity):
+        container.state = ContainerState.IN_USE  # part of a sealed container is gone: it was opened
+    elif (
+        container.state is ContainerState.IN_USE
+        and container.remaining == container.initial_quantity
+        and container.reconstituted_at is None
+        and container.opened_at is None
+        and container.patient_id is None
+    ):
+        container.state = ContainerState.SEALED  # found again, untouched
+
+
+def _in_transit(container: Container) -> bool:
+    # Sent to another clinic and not yet received: it holds nothing in any clinic's ledger.
+    return container.state.value == "in_transit"
+
+
+def _sealed_and_full(container: Container, counted: Decimal) -> int:
+    return 1 if container.state is ContainerState.SEALED and counted == container.initial_quantity else 0
+
+
+def _ensure_reviewable(count: Count, actor: User) -> None:
+    if count.status is CountStatus.POSTED:
+        raise CountNotEditable(
+            f"Count {count.id} was posted already; a posted count is never changed. Start another count.",
+            count_id=count.id,
+        )
+    if count.status is not CountStatus.SUBMITTED:
+        raise CountNotSubmitted(
+            f"Count {count.id} is still being counted: the counter submits it first.", count_id=count.id
+        )
+    if count.counted_by_id == actor.id:
+        raise CounterMayNotPost(
+            f"You counted count {count.id} yourself: another manager must review and post it (two-person rule).",
+            count_id=count.id,
+        )
+
+
+def _lock_count(session: Session, count_id: int, scope: Scope) -> Count:
+    _ensure_id(count_id)
+    count = session.scalar(
+        select(Count)
+        .where(Count.id == count_id)
+        .with_for_update(of=Count)
+        .execution_options(populate_existing=True)
+    )
+    if count is None or not scope.allows(count.clinic_id):
+        raise NotFound(f"No count with id {count_id}.", id=count_id)
+    return count
+
+
+def _ensure_draft(count: Count) -> None:
+    if count.status is CountStatus.DRAFT:
+        return
+    if count.status is CountStatus.POSTED:
+        raise CountNotEditable(
+            f"Count {count.id} was posted; a posted count is never changed. Start another count.", count_id=count.id
+        )
+    raise CountNotEditable(
+        f"Count {count.id} was submitted for review and can no longer be changed; a reviewer can send it back.",
+        count_id=count.id,
+    )
+
+
+def _ensure_counter(count: Count, actor: User) -> None:
+    if count.counted_by_id != actor.id:
+        raise OtherCounter(
+            f"Count {count.id} is being counted by {count.counted_by.label}: start your own count sheet.",
+            count_id=count.id,
+        )
+
+
+def _ensure_id(value: int, what: str = "count") -> None:
+    if not 1 <= value <= MAX_ID:
+        raise NotFound(f"No {what} with id {value}.", id=value)
+
+
+def _counted(value: Decimal | str | int, field_name: str) -> Decimal:
+    try:
+        quantity = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
+    except InvalidOperation:
+        raise ValidationError(f"{value!r} is not a number.", field=field_name) from None
+    if not quantity.is_finite() or quantity < 0 or quantity > MAX_COUNTED:
+        raise ValidationError(f"Count between 0 and {_fmt(MAX_COUNTED)}.", field=field_name)
+    if quantity != quantity.quantize(Decimal(1).scaleb(-QUANTITY_SCALE)):
+        raise ValidationError(f"Use at most {QUANTITY_SCALE} decimal places.", field=field_name)
+    return quantity
+
+
+def _note(note: str | None) -> str | None:
+    note = (note or "").strip()
+    if len(note) > MAX_NOTE:
+        raise ValidationError(f"Keep the note under {MAX_NOTE} characters.", field="note")
+    return note or None
+
+
+def _fmt(value: Decimal) -> str:
+    return f"{value.normalize():f}"

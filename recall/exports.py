@@ -1,0 +1,190 @@
+"""The recall work lists as Excel workbooks (openpyxl) and CSV files.
+
+Patient names, notes and references are typed by people and may start with ``=``,
+``+``, ``-``, ``@``, a tab or a carriage return: a spreadsheet would run such a cell
+as a formula (CSV injection, OWASP). Every text cell is escaped with a leading ``'``
+so ``=HYPERLINK(...)`` stays text; numbers and dates are written as themselves.
+
+``export`` builds a file and records it in the access log (who, when, which list).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+
+from sqlalchemy.orm import Session
+
+from inventory.errors import ValidationError
+from inventory.models import User
+from inventory.services.clock import to_clinic_time
+from inventory.services.permissions import Scope
+from recall import services
+from recall.services import CaseView
+
+_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV_MIMETYPE = "text/csv; charset=utf-8"
+
+PATIENT_HEADERS = (
+    "Clinic", "Patient reference", "Patient name", "Date of birth", "Status", "Method", "Note", "Updated by",
+    "Updated at (clinic time)", "Treatments (clinic time)", "Areas", "Received",
+)
+CONTAINER_HEADERS = (
+    "Clinic", "Location", "Label", "Lot", "State", "Remaining", "Unit", "Status", "Note", "Updated by",
+    "Updated at (clinic time)",
+)
+
+
+LISTS = ("patients", "containers")
+FORMATS = ("xlsx", "csv")
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    filename: str
+    mimetype: str
+    content: bytes
+
+
+def export(session: Session, *, viewer: User, scope: Scope, case_id: int, which: str, fmt: str,
+           now: dt.datetime) -> ExportFile:
+    """A case's patient or container list, in the caller's clinics, as xlsx or csv; recorded in the access log.
+
+    Raises NotFound or ValidationError (an unknown list or format).
+    """
+    if which not in LISTS or fmt not in FORMATS:
+        raise ValidationError("Export the patients or containers list as xlsx or csv.", field="format")
+    view = services.case_view(session, case_id, scope)
+    sheet = patient_sheet(view) if which == "patients" else container_sheet(view)
+    content = to_xlsx(sheet, view) if fmt == "xlsx" else to_csv(sheet)
+    services.record_access(
+        session, viewer=viewer, action=services.EXPORTED, object_type="recall_case", object_id=str(case_id),
+        now=now, details={"list": which, "format": fmt, "rows": len(sheet.rows),
+                          "patient_ids": [p.patient.id for p in view.patients] if which == "patients" else []},
+    )
+    stamp = to_clinic_time(now, "UTC").strftime("%Y%m%d-%H%M")
+    return ExportFile(f"recall-{case_id}-{which}-{stamp}.{fmt}", XLSX_MIMETYPE if fmt == "xlsx" else CSV_MIMETYPE,
+                      content)
+
+
+def escape_cell(value: Any) -> Any:
+    """A text value made safe for a spreadsheet cell; other values unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+@dataclass(frozen=True)
+class Sheet:
+    title: str
+    headers: Sequence[str]
+    rows: list[list[Any]]
+
+
+def patient_sheet(view: CaseView) -> Sheet:
+    rows = []
+    for line in view.patients:
+        tz = line.clinic.timezone
+        given = [d for d in line.doses if not d.is_reversed]
+        rows.append([
+            line.clinic.code, line.patient.external_ref, line.patient.name, line.patient.date_of_birth,
+            line.line.status.value, line.line.method.value if line.line.method else "", line.line.note or "",
+            line.line.updated_by.label if line.line.updated_by else "",
+            _local(line.line.updated_at, tz),
+            ", ".join(dict.fromkeys(d.local_at.strftime("%Y-%m-%d %H:%M") for d in given)),
+            ", ".join(dict.fromkeys(d.area for d in given)),
+            "; ".join(f"{d.product} lot {d.lot_number}: {_qty(d.quantity)} {d.base_unit}" for d in given),
+        ])
+    return Sheet(f"Recall {view.case.id} patients", PATIENT_HEADERS, rows)
+
+
+def container_sheet(view: CaseView) -> Sheet:
+    lots = {rl.lot_id: rl.lot.number for rl in view.case.lots}
+    rows = []
+    for item in view.containers:
+        c, line = item.container, item.line
+        rows.append([
+            c.clinic.code, c.location, c.label_code, lots.get(c.lot_id, ""), c.state.value, c.remaining,
+            c.base_unit, line.status.value, line.note or "", line.updated_by.label if line.updated_by else "",
+            _local(line.updated_at, c.clinic.timezone),
+        ])
+    return Sheet(f"Recall {view.case.id} containers", CONTAINER_HEADERS, rows)
+
+
+def to_xlsx(sheet: Sheet, view: CaseView) -> bytes:
+    """One worksheet with a header row, frozen, filtered and sized; a second with the case's facts."""
+    book = Workbook()
+    ws = book.active
+    ws.title = sheet.title[:31]
+    ws.append(list(sheet.headers))
+    for row in sheet.rows:
+        ws.append([_xlsx_value(v) for v in row])
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(sheet.headers))}{max(len(sheet.rows) + 1, 1)}"
+    for index, header in enumerate(sheet.headers, start=1):
+        width = max([len(header)] + [len(str(r[index - 1] or "")) for r in sheet.rows[:500]])
+        ws.column_dimensions[get_column_letter(index)].width = min(max(width + 2, 10), 60)
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+
+    facts = book.create_sheet("Case")
+    case = view.case
+    for key, value in [
+        ("Recall case", case.id), ("Status", case.status.value), ("Class", case.recall_class.value),
+        ("Source", case.source.value), ("Reason", case.reason),
+        ("Lots", ", ".join(f"{rl.lot.product.name} {rl.lot.number}" for rl in case.lots)),
+        ("Opened at (UTC)", case.opened_at.strftime("%Y-%m-%d %H:%M")), ("Opened by", case.opened_by.label),
+    ]:
+        facts.append([key, _xlsx_value(value)])
+    facts.column_dimensions["A"].width = 16
+    facts.column_dimensions["B"].width = 80
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def to_csv(sheet: Sheet) -> bytes:
+    """UTF-8 with a byte-order mark, so Excel opens accents correctly; every text cell escaped."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(sheet.headers)
+    for row in sheet.rows:
+        writer.writerow([_csv_value(v) for v in row])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def _xlsx_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return value  # openpyxl writes Decimals as numbers
+    return escape_cell(value)
+
+
+def _csv_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return _qty(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return escape_cell(str(value))
+
+
+def _qty(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+def _local(moment: dt.datetime | None, timezone: str) -> str:
+    if moment is None:
+        return ""
+    return to_clinic_time(moment, timezone).strftime("%Y-%m-%d %H:%M")

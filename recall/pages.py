@@ -1,0 +1,247 @@
+"""Recall pages: trace (lot -> containers and patients, patient -> lots), recall cases, and the access log.
+
+Registered on the pages blueprint by importing this module (inventory/blueprints/pages).
+Searching is a GET (it changes nothing but the access log); every change is a
+CSRF-protected POST that redirects back. The services validate every value; a
+refusal comes back as a message on the page the user came from.
+"""
+
+from __future__ import annotations
+
+from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from inventory.blueprints.pages.core import bp, page, scope
+from inventory.errors import DomainError, NotFound
+from inventory.extensions import db
+from inventory.models import utcnow
+from inventory.services.cart import AREA_LABELS
+from inventory.services.permissions import Permission
+from recall import exports, queries, services
+from recall.models import NotificationMethod, NotificationStatus, RecallClass, RecallSource
+
+RECALL = Permission.RECALL
+
+CLASS_WORDS = {
+    RecallClass.I: "Class I: reasonable probability of serious harm or death",
+    RecallClass.II: "Class II: temporary or medically reversible harm",
+    RecallClass.III: "Class III: unlikely to cause harm",
+}
+SOURCE_WORDS = {RecallSource.MANUFACTURER: "Manufacturer", RecallSource.REGULATOR: "Regulator",
+                RecallSource.INTERNAL: "Internal (our own finding)"}
+STATUS_WORDS = {NotificationStatus.PENDING: "Pending", NotificationStatus.NOTIFIED: "Notified",
+                NotificationStatus.UNREACHABLE: "Unreachable"}
+METHOD_WORDS = {NotificationMethod.PHONE: "Phone", NotificationMethod.EMAIL: "Email",
+                NotificationMethod.LETTER: "Letter", NotificationMethod.IN_PERSON: "In person"}
+LOG_VIEWS = {
+    "access": ("Patient data looked at or exported", services.ACCESS_ACTIONS),
+    "changes": ("Quarantine, release and recall changes", services.CHANGE_ACTIONS),
+}
+
+
+def _words() -> dict:
+    return {"class_words": CLASS_WORDS, "source_words": SOURCE_WORDS, "status_words": STATUS_WORDS,
+            "method_words": METHOD_WORDS, "area_labels": AREA_LABELS,
+            "tz": current_app.config["CLINIC_TZ"]}  # chain-wide moments (a case, a lot's status) in the chain's zone
+
+
+def _refused(error: DomainError) -> None:
+    db.session.rollback()
+    flash(error.message, "error")
+
+
+# --- trace ---------------------------------------------------------------------------------------
+
+
+@bp.get("/trace")
+@page(RECALL)
+def trace():
+    """Scan or type a lot number, or type a patient reference."""
+    q = request.args.get("q", "").strip()
+    ref = request.args.get("patient", "").strip()
+    traces, patients, status = [], None, 200
+    try:
+        if q:
+            lots = queries.find_lots(db.session, q, scope())
+            traces = services.trace_lots(db.session, viewer=current_user, scope=scope(), lots=lots, now=utcnow(),
+                                         query=q)
+        elif ref:
+            patients = queries.find_patients(db.session, ref, scope())
+            services.record_access(db.session, viewer=current_user, action=services.VIEWED, object_type="patient",
+                                   object_id=None, now=utcnow(),
+                                   details={"view": "patient_search", "external_ref": ref,
+                                            "patient_ids": [p.id for p in patients]})
+    except DomainError as error:
+        _refused(error)
+        status = error.status
+    db.session.commit()
+    return _render_traces(traces, q=q, ref=ref, patients=patients), status
+
+
+@bp.get("/trace/lots/<int:lot_id>")
+@page(RECALL)
+def trace_lot(lot_id: int):
+    lots = queries.lots_by_ids(db.session, [lot_id])
+    traces = services.trace_lots(db.session, viewer=current_user, scope=scope(), lots=lots, now=utcnow())
+    db.session.commit()
+    return _render_traces(traces, q=lots[0].number)
+
+
+def _render_traces(traces: list[queries.LotTrace], *, q: str = "", ref: str = "",
+                   patients: list[queries.PatientRef] | None = None) -> str:
+    cases = services.cases_for_lots(db.session, [t.lot.id for t in traces])
+    clinics = services.clinic_names(db.session)
+    return render_template("pages/recall_trace.html", traces=traces, q=q, ref=ref, patients=patients, cases=cases,
+                           clinics=clinics, **_words())
+
+
+@bp.get("/trace/patients/<int:patient_id>")
+@page(RECALL)
+def trace_patient(patient_id: int):
+    trace = services.trace_patient(db.session, viewer=current_user, scope=scope(), patient_id=patient_id,
+                                   now=utcnow())
+    db.session.commit()
+    return render_template("pages/recall_patient.html", trace=trace, **_words())
+
+
+@bp.post("/trace/lots/<int:lot_id>/quarantine")
+@page(RECALL)
+def lot_quarantine(lot_id: int):
+    return _change_status(lot_id, services.quarantine, "Lot {number} of {product} is quarantined at every location.")
+
+
+@bp.post("/trace/lots/<int:lot_id>/release")
+@page(RECALL)
+def lot_release(lot_id: int):
+    return _change_status(lot_id, services.release, "Lot {number} of {product} is released: it may be used again.")
+
+
+def _change_status(lot_id: int, change, done: str):
+    queries.lots_by_ids(db.session, [lot_id])  # an unknown lot is a 404, not a message
+    try:
+        lot = change(db.session, actor=current_user, lot_id=lot_id, reason=request.form.get("reason", ""),
+                     now=utcnow())
+    except DomainError as error:
+        _refused(error)
+    else:
+        db.session.commit()
+        flash(done.format(number=lot.number, product=lot.product.name), "ok")
+    return redirect(url_for("pages.trace_lot", lot_id=lot_id))
+
+
+# --- recall cases -------------------------------------------------------------------------------------
+
+
+@bp.post("/recalls")
+@page(RECALL)
+def recall_open():
+    lot_ids = [int(v) for v in request.form.getlist("lot_ids") if v.isdigit() and len(v) <= 10]
+    try:
+        case = services.open_recall(
+            db.session, actor=current_user, lot_ids=lot_ids, reason=request.form.get("reason", ""),
+            recall_class=request.form.get("recall_class", ""), source=request.form.get("source", ""), now=utcnow(),
+        )
+    except DomainError as error:
+        _refused(error)
+        return redirect(url_for("pages.trace_lot", lot_id=lot_ids[0]) if len(lot_ids) == 1
+                        else url_for("pages.recalls"))
+    db.session.commit()
+    flash(f"Recall case {case.id} is open: the lots are recalled at every clinic. "
+          f"{len(case.patients)} patient(s) to notify, {len(case.containers)} container(s) to take back.", "ok")
+    return redirect(url_for("pages.recall_case", case_id=case.id))
+
+
+@bp.get("/recalls")
+@page(RECALL)
+def recalls():
+    summaries = services.list_cases(db.session, scope())
+    return render_template("pages/recall_cases.html", open_cases=[s for s in summaries if s.case.is_open],
+                           closed_cases=[s for s in summaries if not s.case.is_open], **_words())
+
+
+@bp.get("/recalls/<int:case_id>")
+@page(RECALL)
+def recall_case(case_id: int):
+    view = services.view_case(db.session, viewer=current_user, scope=scope(), case_id=case_id, now=utcnow())
+    db.session.commit()
+    return render_template("pages/recall_case.html", view=view, case=view.case, **_words())
+
+
+@bp.post("/recalls/<int:case_id>/patients/<int:patient_id>")
+@page(RECALL)
+def recall_patient_update(case_id: int, patient_id: int):
+    try:
+        line = services.update_patient(
+            db.session, actor=current_user, scope=scope(), case_id=case_id, patient_id=patient_id,
+            status=request.form.get("status", ""), method=request.form.get("method") or None,
+            note=request.form.get("note"), now=utcnow(),
+        )
+    except DomainError as error:
+        if isinstance(error, NotFound):
+            raise
+        _refused(error)
+    else:
+        db.session.commit()
+        flash(f"{line.patient.name}: {STATUS_WORDS[line.status].lower()}"
+              + (f" by {METHOD_WORDS[line.method].lower()}" if line.method else "") + ".", "ok")
+    return redirect(url_for("pages.recall_case", case_id=case_id) + f"#patient-{patient_id}")
+
+
+@bp.post("/recalls/<int:case_id>/containers/<int:container_id>")
+@page(RECALL)
+def recall_container_update(case_id: int, container_id: int):
+    try:
+        line = services.update_container(
+            db.session, actor=current_user, scope=scope(), case_id=case_id, container_id=container_id,
+            status=request.form.get("status", ""), note=request.form.get("note"), now=utcnow(),
+        )
+    except DomainError as error:
+        if isinstance(error, NotFound):
+            raise
+        _refused(error)
+    else:
+        db.session.commit()
+        flash(f"{line.container.label_code} marked {line.status.value}: it has left stock.", "ok")
+    return redirect(url_for("pages.recall_case", case_id=case_id) + f"#container-{container_id}")
+
+
+@bp.post("/recalls/<int:case_id>/close")
+@page(RECALL)
+def recall_close(case_id: int):
+    try:
+        services.close_case(db.session, actor=current_user, case_id=case_id, now=utcnow())
+    except DomainError as error:
+        if isinstance(error, NotFound):
+            raise
+        _refused(error)
+    else:
+        db.session.commit()
+        flash(f"Recall case {case_id} is closed. Its lots stay recalled for good.", "ok")
+    return redirect(url_for("pages.recall_case", case_id=case_id))
+
+
+@bp.get("/recalls/<int:case_id>/export/<which>.<fmt>")
+@page(RECALL)
+def recall_export(case_id: int, which: str, fmt: str):
+    file = exports.export(db.session, viewer=current_user, scope=scope(), case_id=case_id, which=which, fmt=fmt,
+                          now=utcnow())
+    db.session.commit()
+    return Response(file.content, mimetype=file.mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{file.filename}"'})
+
+
+# --- access log -----------------------------------------------------------------------------------------
+
+
+@bp.get("/access-log")
+@page(Permission.USERS)
+def access_log():
+    kind = request.args.get("kind", "access")
+    if kind not in LOG_VIEWS:
+        kind = "access"
+    before = request.args.get("before", "")
+    before_id = int(before) if before.isdigit() and len(before) <= 18 else None
+    entries = services.access_log(db.session, actions=LOG_VIEWS[kind][1], before_id=before_id)
+    return render_template("pages/recall_access_log.html", entries=entries, kind=kind, views=LOG_VIEWS,
+                           timezone=current_app.config["CLINIC_TZ"], clinics=services.clinic_names(db.session),
+                           limit=services.LOG_PAGE)

@@ -1,0 +1,376 @@
+"""The read side of recalls: traces from a lot to its containers and patients, and back.
+
+Every query here is set-based: a trace of any number of lots is one statement for
+the lots, one for their containers and one for their doses, however many patients
+received them (tests/integration/test_recall_trace.py guards the count). Rows come
+back as small frozen dataclasses, so templates and serialisers never lazy-load.
+
+Nothing here writes; recording who looked at patient data is ``services``' job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session, aliased, joinedload
+
+from inventory.errors import NotFound, ScanError, ValidationError
+from inventory.models import (
+    Clinic,
+    Container,
+    ContainerState,
+    Draw,
+    Location,
+    Lot,
+    Movement,
+    Patient,
+    Product,
+    Treatment,
+    User,
+)
+from inventory.services.barcodes import normalise_lot_number, parse_scan
+from inventory.services.catalog import product_for_gtin
+from inventory.services.clock import to_clinic_time
+from inventory.services.permissions import Scope, get_in_scope
+
+MAX_QUERY_LENGTH = 500
+MAX_ID = 2**31 - 1
+
+
+# --- rows ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClinicRef:
+    id: int
+    code: str
+    name: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class PatientRef:
+    id: int
+    clinic_id: int
+    external_ref: str
+    name: str
+    date_of_birth: dt.date | None
+
+
+@dataclass(frozen=True)
+class ContainerLine:
+    """Where one container of a lot is and what is left in it."""
+
+    id: int
+    label_code: str
+    lot_id: int
+    clinic: ClinicRef
+    location_id: int
+    location: str
+    state: ContainerState
+    remaining: Decimal
+    initial_quantity: Decimal
+    base_unit: str
+    patient_id: int | None
+
+    @property
+    def is_live(self) -> bool:
+        """Still in stock: sealed, opened with something left, or on the road between clinics
+        (what a recall must take back)."""
+        return (
+            self.state in (ContainerState.SEALED, ContainerState.IN_USE, ContainerState.IN_TRANSIT)
+            or self.remaining > 0
+        )
+
+
+@dataclass(frozen=True)
+class DoseLine:
+    """One draw: the digital patient-record sticker, with whether it was reversed."""
+
+    draw_id: int
+    movement_id: int
+    treatment_id: int
+    patient: PatientRef
+    clinic: ClinicRef
+    at: dt.datetime  # UTC
+    area: str
+    area_detail: str | None
+    quantity: Decimal  # in the product's base unit
+    quantity_ml: Decimal | None
+    base_unit: str
+    entered_unit: str
+    reason: str | None
+    injector_id: int
+    injector: str
+    container_id: int
+    label_code: str
+    lot_id: int
+    lot_number: str
+    product_id: int
+    product: str
+    is_reversed: bool
+
+    @property
+    def local_at(self) -> dt.datetime:
+        """The moment as the clinic's wall clock showed it."""
+        return to_clinic_time(self.at, self.clinic.timezone)
+
+
+@dataclass
+class ClinicGroup:
+    clinic: ClinicRef
+    containers: list[ContainerLine] = field(default_factory=list)
+    doses: list[DoseLine] = field(default_factory=list)
+
+    @property
+    def patients(self) -> list[PatientRef]:
+        return patients_of(self.doses)
+
+
+@dataclass
+class LotTrace:
+    """A lot, every container of it and every dose drawn from it, in the viewer's clinics."""
+
+    lot: Lot
+    containers: list[ContainerLine]
+    doses: list[DoseLine]
+
+    @property
+    def patients(self) -> list[PatientRef]:
+        """Who received this lot: patients with at least one draw that was not reversed."""
+        return patients_of(self.doses)
+
+    @property
+    def live_containers(self) -> list[ContainerLine]:
+        return [c for c in self.containers if c.is_live]
+
+    def by_clinic(self) -> list[ClinicGroup]:
+        groups: dict[int, ClinicGroup] = {}
+        for line in self.containers:
+            groups.setdefault(line.clinic.id, ClinicGroup(line.clinic)).containers.append(line)
+        for dose in self.doses:
+            groups.setdefault(dose.clinic.id, ClinicGroup(dose.clinic)).doses.append(dose)
+        return sorted(groups.values(), key=lambda g: g.clinic.code)
+
+
+@dataclass
+class PatientLot:
+    lot: Lot
+    doses: list[DoseLine]
+
+    @property
+    def received(self) -> bool:
+        return any(not d.is_reversed for d in self.doses)
+
+
+@dataclass
+class PatientTrace:
+    """Every lot one patient received, each with its draws (reversed ones marked)."""
+
+    patient: PatientRef
+    clinic: ClinicRef
+    lots: list[PatientLot]
+
+
+def patients_of(doses: Iterable[DoseLine]) -> list[PatientRef]:
+    seen: dict[int, PatientRef] = {}
+    for dose in doses:
+        if not dose.is_reversed:
+            seen.setdefault(dose.patient.id, dose.patient)
+    return sorted(seen.values(), key=lambda p: (p.clinic_id, p.name.casefold(), p.id))
+
+
+# --- finding lots --------------------------------------------------------------------
+
+
+def lots_by_ids(session: Session, lot_ids: Iterable[int]) -> list[Lot]:
+    """Lots with their products, in the order asked; raises NotFound for an unknown id."""
+    ids = list(dict.fromkeys(lot_ids))
+    for lot_id in ids:
+        _ensure_id(lot_id, "lot")
+    found = {lot.id: lot for lot in session.scalars(
+        select(Lot).where(Lot.id.in_(ids)).options(joinedload(Lot.product))
+    )}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise NotFound(f"No lot with id {missing[0]}.", id=missing[0])
+    return [found[i] for i in ids]
+
+
+def find_lots(session: Session, text: str, scope: Scope) -> list[Lot]:
+    """The lots a typed lot number or a scanned code names.
+
+    A typed number matches regardless of case and surrounding spaces, and names every
+    product's lot of that number (two manufacturers can print the same number). When
+    no lot has that number, the text is read as a scan: a GS1 code names its product's
+    lot, a Vialog label its container's lot. Raises ValidationError (nothing typed, or
+    a bare GTIN that names no lot), UnreadableCode, BadCheckDigit, UnknownProduct or
+    NotFound (a lot Vialog never received: the answer to "do we hold it?" is no).
+    """
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError("Scan the box or type a lot number.", field="lot")
+    if len(text) > MAX_QUERY_LENGTH:
+        raise ValidationError(f"At most {MAX_QUERY_LENGTH} characters.", field="lot")
+    key = normalise_lot_number(text)
+    by_number = list(session.scalars(
+        select(Lot).where(Lot.number_key == key).options(joinedload(Lot.product)).order_by(Lot.product_id, Lot.id)
+    )) if len(key) <= 20 else []
+    if by_number:
+        return by_number
+
+    try:
+        code = parse_scan(text)
+        product = product_for_gtin(session, code.gtin) if code.kind == "gs1" and code.gtin else None
+    except ScanError:
+        if len(key) <= 20 and not text.startswith(("]", "(")):
+            raise NotFound(f"No lot {text} on file: it was never received here.", lot=text) from None
+        raise
+    if code.kind == "container":
+        assert code.label_code is not None
+        row = session.execute(
+            select(Lot, Container.clinic_id).join(Container, Container.lot_id == Lot.id)
+            .where(Container.label_code == code.label_code).options(joinedload(Lot.product))
+        ).first()
+        if row is None or not scope.allows(row[1]):
+            raise NotFound(f"No container with label {code.label_code}.", label_code=code.label_code)
+        return [row[0]]
+    if product is None or not code.lot:
+        raise ValidationError(
+            "This code names the product only, not its lot: scan the code with the lot, or type the lot number.",
+            field="lot",
+        )
+    lot = session.scalar(
+        select(Lot).where(Lot.product_id == product.id, Lot.number_key == normalise_lot_number(code.lot))
+        .options(joinedload(Lot.product))
+    )
+    if lot is None:
+        raise NotFound(
+            f"No lot {code.lot} of {product.name} on file: it was never received here.",
+            lot=code.lot, product_id=product.id,
+        )
+    return [lot]
+
+
+# --- traces -------------------------------------------------------------------------------
+
+
+def lot_traces(session: Session, lots: Sequence[Lot], scope: Scope) -> list[LotTrace]:
+    """Each lot's containers and doses in the caller's clinics: two statements for any number of lots."""
+    ids = [lot.id for lot in lots]
+    containers = container_lines(session, scope, Container.lot_id.in_(ids))
+    doses = dose_lines(session, scope, Container.lot_id.in_(ids))
+    traces = {lot.id: LotTrace(lot, [], []) for lot in lots}
+    for line in containers:
+        traces[line.lot_id].containers.append(line)
+    for dose in doses:
+        traces[dose.lot_id].doses.append(dose)
+    return [traces[i] for i in ids]
+
+
+def patient_trace(session: Session, patient_id: int, scope: Scope) -> PatientTrace:
+    """Every lot a patient received; raises NotFound for a patient outside the caller's clinics."""
+    _ensure_id(patient_id, "patient")
+    patient = get_in_scope(session, Patient, patient_id, scope, "patient")
+    clinic = session.get(Clinic, patient.clinic_id)
+    assert clinic is not None
+    doses = dose_lines(session, scope, Treatment.patient_id == patient.id)
+    lot_ids = list(dict.fromkeys(d.lot_id for d in doses))
+    lots = {lot.id: lot for lot in session.scalars(
+        select(Lot).where(Lot.id.in_(lot_ids)).options(joinedload(Lot.product))
+    )} if lot_ids else {}
+    grouped: dict[int, PatientLot] = {}
+    for dose in doses:
+        grouped.setdefault(dose.lot_id, PatientLot(lots[dose.lot_id], [])).doses.append(dose)
+    return PatientTrace(_patient_ref(patient), _clinic_ref(clinic), list(grouped.values()))
+
+
+def find_patients(session: Session, external_ref: str, scope: Scope) -> list[PatientRef]:
+    """Patients with this reference (exactly as the clinic wrote it) in the caller's clinics."""
+    ref = (external_ref or "").strip()
+    if not ref:
+        return []
+    stmt = select(Patient).where(Patient.external_ref == ref).order_by(Patient.clinic_id)
+    return [_patient_ref(p) for p in session.scalars(scope.filter(stmt, Patient.clinic_id))]
+
+
+def container_lines(session: Session, scope: Scope, where: ColumnElement[bool]) -> list[ContainerLine]:
+    """Containers matching ``where``, with clinic, location and unit: one statement."""
+    stmt = (
+        select(
+            Container.id, Container.label_code, Container.lot_id, Container.location_id, Container.state,
+            Container.remaining, Container.initial_quantity, Container.patient_id, Location.name,
+            Product.base_unit, Clinic.id, Clinic.code, Clinic.name, Clinic.timezone,
+        )
+        .join(Location, Container.location_id == Location.id)
+        .join(Clinic, Container.clinic_id == Clinic.id)
+        .join(Product, Container.product_id == Product.id)
+        .where(where)
+        .order_by(Clinic.code, Location.name, Container.label_code)
+    )
+    return [
+        ContainerLine(
+            id=r[0], label_code=r[1], lot_id=r[2], location_id=r[3], state=r[4], remaining=r[5],
+            initial_quantity=r[6], patient_id=r[7], location=r[8], base_unit=r[9],
+            clinic=ClinicRef(r[10], r[11], r[12], r[13]),
+        )
+        for r in session.execute(scope.filter(stmt, Container.clinic_id))
+    ]
+
+
+def dose_lines(session: Session, scope: Scope, where: ColumnElement[bool]) -> list[DoseLine]:
+    """Draws matching ``where`` with patient, clinic, injector, lot and reversal: one statement.
+
+    A draw is reversed when a REVERSAL movement names its movement (``reverses_id`` is
+    unique, so the outer join adds at most one row per draw).
+    """
+    reversal = aliased(Movement)
+    stmt = (
+        select(
+            Draw.id, Draw.movement_id, Draw.treatment_id, Draw.at, Draw.area, Draw.area_detail, Draw.quantity,
+            Draw.quantity_ml, Draw.entered_unit, Draw.reason, Draw.injector_id, User.username, User.display_name,
+            Container.id, Container.label_code, Lot.id, Lot.number, Product.id, Product.name, Product.base_unit,
+            Patient.id, Patient.clinic_id, Patient.external_ref, Patient.name, Patient.date_of_birth,
+            Clinic.id, Clinic.code, Clinic.name, Clinic.timezone, reversal.id,
+        )
+        .join(Container, Draw.container_id == Container.id)
+        .join(Lot, Container.lot_id == Lot.id)
+        .join(Product, Lot.product_id == Product.id)
+        .join(Treatment, Draw.treatment_id == Treatment.id)
+        .join(Patient, Treatment.patient_id == Patient.id)
+        .join(Clinic, Treatment.clinic_id == Clinic.id)
+        .join(User, Draw.injector_id == User.id)
+        .outerjoin(reversal, reversal.reverses_id == Draw.movement_id)
+        .where(where)
+        .order_by(Clinic.code, Draw.at, Draw.id)
+    )
+    return [_dose(r) for r in session.execute(scope.filter(stmt, Treatment.clinic_id))]
+
+
+def _dose(r: Any) -> DoseLine:
+    return DoseLine(
+        draw_id=r[0], movement_id=r[1], treatment_id=r[2], at=r[3], area=r[4], area_detail=r[5], quantity=r[6],
+        quantity_ml=r[7], entered_unit=r[8], reason=r[9], injector_id=r[10], injector=r[12] or r[11],
+        container_id=r[13], label_code=r[14], lot_id=r[15], lot_number=r[16], product_id=r[17], product=r[18],
+        base_unit=r[19], patient=PatientRef(r[20], r[21], r[22], r[23], r[24]),
+        clinic=ClinicRef(r[25], r[26], r[27], r[28]), is_reversed=r[29] is not None,
+    )
+
+
+def _patient_ref(patient: Patient) -> PatientRef:
+    return PatientRef(patient.id, patient.clinic_id, patient.external_ref, patient.name, patient.date_of_birth)
+
+
+def _clinic_ref(clinic: Clinic) -> ClinicRef:
+    return ClinicRef(clinic.id, clinic.code, clinic.name, clinic.timezone)
+
+
+def _ensure_id(value: int, what: str) -> None:
+    # Ids are INTEGER on PostgreSQL: a larger number names nothing and must not reach the database.
+    if not 1 <= value <= MAX_ID:
+        raise NotFound(f"No {what} with id {value}.", id=value)

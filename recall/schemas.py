@@ -1,0 +1,289 @@
+"""Request and response models of the recall API: traces, quarantine and release, recall cases.
+
+Names start with Trace or Recall so they never collide with other models in the
+OpenAPI document's components.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from inventory.blueprints.api.schemas import LotOut, Model, Qty
+from recall import queries, services
+from recall.models import RecallCase, RecallContainer, RecallPatient
+
+DbId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=services.MAX_REASON)]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=services.MAX_NOTE)]
+
+
+# --- traces -------------------------------------------------------------------------------
+
+
+class TracePatientOut(Model):
+    id: int
+    clinic_id: int
+    external_ref: str
+    name: str
+    date_of_birth: dt.date | None
+
+    @classmethod
+    def of(cls, p: queries.PatientRef) -> TracePatientOut:
+        return cls(id=p.id, clinic_id=p.clinic_id, external_ref=p.external_ref, name=p.name,
+                   date_of_birth=p.date_of_birth)
+
+
+class TraceContainerOut(Model):
+    id: int
+    label_code: str
+    clinic_id: int
+    clinic_code: str
+    location_id: int
+    location: str
+    state: Literal["sealed", "in_use", "in_transit", "empty", "discarded"]
+    remaining: Qty
+    base_unit: str
+    patient_id: int | None = Field(description="the patient a single-patient container was opened for")
+
+    @classmethod
+    def of(cls, c: queries.ContainerLine) -> TraceContainerOut:
+        return cls(id=c.id, label_code=c.label_code, clinic_id=c.clinic.id, clinic_code=c.clinic.code,
+                   location_id=c.location_id, location=c.location, state=c.state.value, remaining=c.remaining,
+                   base_unit=c.base_unit, patient_id=c.patient_id)
+
+
+class TraceDoseOut(Model):
+    """One draw. A reversed draw was corrected: it is listed, but it is not a dose given."""
+
+    treatment_id: int
+    draw_id: int
+    patient: TracePatientOut
+    clinic_id: int
+    clinic_code: str
+    at: dt.datetime = Field(description="UTC")
+    local_at: dt.datetime = Field(description="the same moment in the clinic's time zone")
+    area: str
+    area_detail: str | None
+    quantity: Qty = Field(description="in the product's base unit (see unit)")
+    unit: str
+    quantity_ml: Qty | None
+    injector_id: int
+    injector: str
+    container_id: int
+    label_code: str
+    lot_id: int
+    lot_number: str
+    product_id: int
+    product: str
+    reason: str | None
+    reversed: bool
+
+    @classmethod
+    def of(cls, d: queries.DoseLine) -> TraceDoseOut:
+        return cls(
+            treatment_id=d.treatment_id, draw_id=d.draw_id, patient=TracePatientOut.of(d.patient),
+            clinic_id=d.clinic.id, clinic_code=d.clinic.code, at=d.at, local_at=d.local_at, area=d.area,
+            area_detail=d.area_detail, quantity=d.quantity, unit=d.base_unit, quantity_ml=d.quantity_ml,
+            injector_id=d.injector_id, injector=d.injector, container_id=d.container_id, label_code=d.label_code,
+            lot_id=d.lot_id, lot_number=d.lot_number, product_id=d.product_id, product=d.product, reason=d.reason,
+            reversed=d.is_reversed,
+        )
+
+
+class TraceLotOut(Model):
+    lot: LotOut
+    containers: list[TraceContainerOut]
+    treatments: list[TraceDoseOut] = Field(description="every draw from the lot, reversed ones marked")
+    patients: list[TracePatientOut] = Field(description="who received the lot: a draw that was not reversed")
+
+    @classmethod
+    def of(cls, t: queries.LotTrace) -> TraceLotOut:
+        return cls(lot=LotOut.of(t.lot), containers=[TraceContainerOut.of(c) for c in t.containers],
+                   treatments=[TraceDoseOut.of(d) for d in t.doses], patients=[TracePatientOut.of(p) for p in t.patients])
+
+
+class TraceSearchOut(Model):
+    query: str
+    lots: list[TraceLotOut] = Field(description="one per product when two products share a lot number")
+
+
+class TraceQuery(Model):
+    lot: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=queries.MAX_QUERY_LENGTH)]
+
+
+class TraceClinicOut(Model):
+    id: int
+    code: str
+    name: str
+    timezone: str
+
+
+class TracePatientLotOut(Model):
+    lot: LotOut
+    received: bool = Field(description="false when every draw of this lot was reversed")
+    draws: list[TraceDoseOut]
+
+
+class TracePatientLotsOut(Model):
+    patient: TracePatientOut
+    clinic: TraceClinicOut
+    lots: list[TracePatientLotOut]
+
+    @classmethod
+    def of(cls, t: queries.PatientTrace) -> TracePatientLotsOut:
+        c = t.clinic
+        return cls(
+            patient=TracePatientOut.of(t.patient), clinic=TraceClinicOut(id=c.id, code=c.code, name=c.name,
+                                                                          timezone=c.timezone),
+            lots=[TracePatientLotOut(lot=LotOut.of(pl.lot), received=pl.received,
+                                     draws=[TraceDoseOut.of(d) for d in pl.doses]) for pl in t.lots],
+        )
+
+
+# --- quarantine and release ------------------------------------------------------------------
+
+
+class LotStatusIn(Model):
+    reason: Reason
+
+
+# --- recall cases ------------------------------------------------------------------------------
+
+
+class RecallIn(Model):
+    lot_ids: Annotated[list[DbId], Field(min_length=1, max_length=services.MAX_LOTS_PER_CASE)]
+    reason: Reason
+    recall_class: Literal["I", "II", "III"]
+    source: Literal["manufacturer", "regulator", "internal"]
+
+
+class RecallPatientIn(Model):
+    status: Literal["pending", "notified", "unreachable"]
+    method: Literal["phone", "email", "letter", "in_person"] | None = Field(
+        default=None, description="required when status is notified"
+    )
+    note: Note | None = None
+
+
+class RecallContainerIn(Model):
+    status: Literal["returned", "destroyed"]
+    note: Note | None = None
+
+
+class RecallPatientOut(Model):
+    patient: TracePatientOut
+    clinic_id: int
+    status: Literal["pending", "notified", "unreachable"]
+    method: str | None
+    note: str | None
+    updated_by: str | None
+    updated_at: dt.datetime | None
+    draws: list[TraceDoseOut] = Field(default_factory=list, description="the doses from the recalled lots")
+
+    @classmethod
+    def of(cls, line: RecallPatient, patient: queries.PatientRef, doses: list[queries.DoseLine]) -> RecallPatientOut:
+        return cls(
+            patient=TracePatientOut.of(patient), clinic_id=line.clinic_id, status=line.status.value,
+            method=line.method.value if line.method else None, note=line.note,
+            updated_by=line.updated_by.label if line.updated_by else None, updated_at=line.updated_at,
+            draws=[TraceDoseOut.of(d) for d in doses],
+        )
+
+    @classmethod
+    def of_line(cls, line: RecallPatient) -> RecallPatientOut:
+        p = line.patient
+        return cls.of(line, queries.PatientRef(p.id, p.clinic_id, p.external_ref, p.name, p.date_of_birth), [])
+
+
+class RecallContainerOut(Model):
+    container_id: int
+    label_code: str
+    clinic_id: int
+    location: str
+    lot_id: int
+    state: Literal["sealed", "in_use", "in_transit", "empty", "discarded"]
+    remaining: Qty
+    base_unit: str
+    status: Literal["open", "returned", "destroyed"]
+    note: str | None
+    updated_by: str | None
+    updated_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, line: RecallContainer, c: queries.ContainerLine) -> RecallContainerOut:
+        return cls(
+            container_id=c.id, label_code=c.label_code, clinic_id=c.clinic.id, location=c.location, lot_id=c.lot_id,
+            state=c.state.value, remaining=c.remaining, base_unit=c.base_unit, status=line.status.value,
+            note=line.note, updated_by=line.updated_by.label if line.updated_by else None,
+            updated_at=line.updated_at,
+        )
+
+
+class RecallProgressOut(Model):
+    patients_done: int = Field(description="notified or unreachable")
+    patients_total: int
+    containers_done: int = Field(description="returned or destroyed")
+    containers_total: int
+
+
+class RecallSummaryOut(Model):
+    id: int
+    status: Literal["open", "closed"]
+    recall_class: Literal["I", "II", "III"]
+    source: str
+    reason: str
+    opened_at: dt.datetime
+    opened_by: str
+    closed_at: dt.datetime | None
+    lots: list[LotOut]
+    progress: RecallProgressOut = Field(description="over the lines of the caller's clinics")
+
+    @classmethod
+    def of(cls, s: services.CaseSummary) -> RecallSummaryOut:
+        return cls(**_case_fields(s.case), progress=RecallProgressOut(
+            patients_done=s.patients.done, patients_total=s.patients.total,
+            containers_done=s.containers.done, containers_total=s.containers.total))
+
+
+class RecallList(Model):
+    recalls: list[RecallSummaryOut]
+
+
+class RecallCaseOut(Model):
+    id: int
+    status: Literal["open", "closed"]
+    recall_class: Literal["I", "II", "III"]
+    source: str
+    reason: str
+    opened_at: dt.datetime
+    opened_by: str
+    closed_at: dt.datetime | None
+    closed_by: str | None
+    lots: list[LotOut]
+    progress: RecallProgressOut = Field(description="over the lines of the caller's clinics")
+    open_elsewhere: int = Field(description="open lines at clinics the caller does not work at")
+    patients: list[RecallPatientOut]
+    containers: list[RecallContainerOut]
+
+    @classmethod
+    def of(cls, view: services.CaseView) -> RecallCaseOut:
+        p, c = view.patient_progress, view.container_progress
+        return cls(
+            **_case_fields(view.case), closed_by=view.case.closed_by.label if view.case.closed_by else None,
+            progress=RecallProgressOut(patients_done=p.done, patients_total=p.total, containers_done=c.done,
+                                       containers_total=c.total),
+            open_elsewhere=view.open_elsewhere,
+            patients=[RecallPatientOut.of(line.line, line.patient, line.doses) for line in view.patients],
+            containers=[RecallContainerOut.of(line.line, line.container) for line in view.containers],
+        )
+
+
+def _case_fields(case: RecallCase) -> dict:
+    return dict(
+        id=case.id, status=case.status.value, recall_class=case.recall_class.value, source=case.source.value,
+        reason=case.reason, opened_at=case.opened_at, opened_by=case.opened_by.label, closed_at=case.closed_at,
+        lots=[LotOut.of(rl.lot) for rl in case.lots],
+    )

@@ -1,0 +1,626 @@
+"""The rules of recalls: quarantine and release of a lot, recall cases, and the access log.
+
+Every function takes a Session and plain values, flushes and never commits. A lot's
+status holds at every clinic at once (DOMAIN.md "Lots, expiry and recalls"), so
+quarantine, release and recall act on the lot itself; the ledger refuses a
+quarantined or recalled lot on every scan, reconstitution, draw, receipt and move
+into a kit (``ledger.ensure_lot_usable``) from the commit on.
+
+Each change is an AuditEvent (who, when, what) with these actions:
+``lot.quarantined``, ``lot.released``, ``lot.recalled``, ``recall.opened``,
+``recall.patient_updated``, ``recall.container_updated``, ``recall.closed``;
+and every look at patient data by trace or export is one too:
+``patient_data.viewed``, ``patient_data.exported``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import case as sql_case, func, select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from inventory.errors import (
+    DomainError,
+    LotQuarantined,
+    LotRecalled,
+    NotFound,
+    RecallOpenItems,
+    ValidationError,
+)
+from inventory.models import AuditEvent, Clinic, Container, ContainerState, Lot, LotStatus, MovementKind, User
+from inventory.services import ledger
+from inventory.services.permissions import Scope
+from recall import queries
+from recall.models import (
+    NotificationMethod,
+    NotificationStatus,
+    RecallCase,
+    RecallClass,
+    RecallContainer,
+    RecallContainerStatus,
+    RecallLot,
+    RecallPatient,
+    RecallSource,
+    RecallStatus,
+)
+
+MAX_REASON = 2000
+MAX_NOTE = 2000
+MAX_LOTS_PER_CASE = 50
+
+# Access-log and change-log actions (AuditEvent.action).
+VIEWED = "patient_data.viewed"
+EXPORTED = "patient_data.exported"
+ACCESS_ACTIONS = (VIEWED, EXPORTED)
+CHANGE_ACTIONS = (
+    "lot.quarantined", "lot.released", "lot.recalled", "recall.opened", "recall.patient_updated",
+    "recall.container_updated", "recall.closed",
+)
+
+
+# --- errors ----------------------------------------------------------------------------
+
+
+class RecalledLotNotReleasable(LotRecalled):
+    """A recalled lot is never used again: no release, no quarantine (code ``lot_recalled``)."""
+
+
+class LotNotQuarantined(DomainError):
+    code = "lot_not_quarantined"
+
+
+class LotInOpenRecall(DomainError):
+    code = "lot_in_open_recall"
+
+
+class RecallClosed(DomainError):
+    code = "recall_closed"
+
+
+class RecallItemDone(DomainError):
+    """A container returned or destroyed has left stock through the ledger: that cannot be undone."""
+
+    code = "recall_item_done"
+
+
+# --- quarantine and release ---------------------------------------------------------------
+
+
+def quarantine(session: Session, *, actor: User, lot_id: int, reason: str, now: dt.datetime) -> Lot:
+    """Stops every use of a lot at every location until a safety lead releases it.
+
+    Raises ValidationError (no reason), NotFound, LotQuarantined (already quarantined)
+    or RecalledLotNotReleasable (a recalled lot stays recalled).
+    """
+    reason = _required(reason, "reason", "Say why the lot is quarantined.", MAX_REASON)
+    lot = _lock_lot(session, lot_id)
+    if lot.status is LotStatus.RECALLED:
+        raise RecalledLotNotReleasable(
+            f"Lot {lot.number} of {lot.product.name} is recalled: it stays out of use for good.", lot_id=lot.id
+        )
+    if lot.status is LotStatus.QUARANTINED:
+        raise LotQuarantined(
+            f"Lot {lot.number} of {lot.product.name} is already quarantined ({lot.status_reason}).",
+            lot_id=lot.id, reason=lot.status_reason,
+        )
+    _set_status(session, lot, LotStatus.QUARANTINED, reason, actor=actor, now=now, action="lot.quarantined")
+    return lot
+
+
+def release(session: Session, *, actor: User, lot_id: int, reason: str, now: dt.datetime) -> Lot:
+    """Lets a quarantined lot be used again, with the reason on record.
+
+    Raises ValidationError (no reason), NotFound, RecalledLotNotReleasable (never for a
+    recalled lot) or LotNotQuarantined.
+    """
+    reason = _required(reason, "reason", "Say why the lot may be used again.", MAX_REASON)
+    lot = _lock_lot(session, lot_id)
+    if lot.status is LotStatus.RECALLED:
+        raise RecalledLotNotReleasable(
+            f"Lot {lot.number} of {lot.product.name} is recalled: a recalled lot is never released.",
+            lot_id=lot.id,
+        )
+    if lot.status is not LotStatus.QUARANTINED:
+        raise LotNotQuarantined(
+            f"Lot {lot.number} of {lot.product.name} is not quarantined: there is nothing to release.",
+            lot_id=lot.id,
+        )
+    _set_status(session, lot, LotStatus.ACTIVE, reason, actor=actor, now=now, action="lot.released")
+    return lot
+
+
+def _set_status(session: Session, lot: Lot, status: LotStatus, reason: str, *, actor: User, now: dt.datetime,
+                action: str, extra: dict[str, Any] | None = None) -> None:
+    before = lot.status
+    lot.status, lot.status_reason, lot.status_changed_at = status, reason, now
+    session.add(AuditEvent(
+        at=now, actor_id=actor.id, clinic_id=None, action=action, object_type="lot", object_id=str(lot.id),
+        details={"lot_number": lot.number, "product": lot.product.name, "from": before.value, "to": status.value,
+                 "reason": reason} | (extra or {}),
+    ))
+    session.flush()
+
+
+def _lock_lot(session: Session, lot_id: int) -> Lot:
+    _ensure_id(lot_id, "lot")
+    lot = session.scalar(
+        select(Lot).where(Lot.id == lot_id).options(joinedload(Lot.product))
+        .with_for_update(of=Lot).execution_options(populate_existing=True)
+    )
+    if lot is None:
+        raise NotFound(f"No lot with id {lot_id}.", id=lot_id)
+    return lot
+
+
+# --- recall cases ---------------------------------------------------------------------------
+
+
+def open_recall(
+    session: Session,
+    *,
+    actor: User,
+    lot_ids: Sequence[int],
+    reason: str,
+    recall_class: str,
+    source: str,
+    now: dt.datetime,
+) -> RecallCase:
+    """Opens a recall case: the lots become recalled, and the two work lists are built.
+
+    The patient list holds every patient who received a dose from the lots (a draw not
+    reversed), at every clinic; the container list every container of the lots still
+    in stock (sealed, or opened with something left). Raises ValidationError, NotFound,
+    or LotInOpenRecall (a lot already in an open case: work on that case).
+    """
+    reason = _required(reason, "reason", "Say why the lots are recalled.", MAX_REASON)
+    klass = _choice(RecallClass, recall_class, "recall_class", "Choose the recall class: I, II or III.")
+    origin = _choice(RecallSource, source, "source", "Choose the source: manufacturer, regulator or internal.")
+    ids = list(dict.fromkeys(lot_ids))
+    if not ids:
+        raise ValidationError("Name at least one lot.", field="lot_ids")
+    if len(ids) > MAX_LOTS_PER_CASE:
+        raise ValidationError(f"At most {MAX_LOTS_PER_CASE} lots in one case.", field="lot_ids")
+    lots = [_lock_lot(session, lot_id) for lot_id in sorted(ids)]
+    busy = session.execute(
+        select(RecallLot.lot_id, RecallLot.case_id).join(RecallCase, RecallLot.case_id == RecallCase.id)
+        .where(RecallLot.lot_id.in_(ids), RecallCase.status == RecallStatus.OPEN)
+    ).first()
+    if busy is not None:
+        lot = next(lot for lot in lots if lot.id == busy[0])
+        raise LotInOpenRecall(
+            f"Lot {lot.number} of {lot.product.name} is already in open recall case {busy[1]}: work on that case.",
+            lot_id=lot.id, case_id=busy[1],
+        )
+
+    case = RecallCase(reason=reason, recall_class=klass, source=origin, status=RecallStatus.OPEN,
+                      opened_by_id=actor.id, opened_at=now)
+    session.add(case)
+    session.flush()
+    for lot in lots:
+        session.add(RecallLot(case_id=case.id, lot_id=lot.id, previous_status=lot.status))
+        if lot.status is not LotStatus.RECALLED:
+            _set_status(session, lot, LotStatus.RECALLED, reason, actor=actor, now=now, action="lot.recalled",
+                        extra={"case_id": case.id})
+
+    everywhere = Scope.everything()  # the case is chain-wide; each line carries its clinic
+    doses = queries.dose_lines(session, everywhere, Container.lot_id.in_(ids))
+    patients = queries.patients_of(doses)
+    session.add_all(
+        RecallPatient(case_id=case.id, patient_id=p.id, clinic_id=p.clinic_id, status=NotificationStatus.PENDING)
+        for p in patients
+    )
+    containers = [c for c in queries.container_lines(session, everywhere, Container.lot_id.in_(ids)) if c.is_live]
+    session.add_all(
+        RecallContainer(case_id=case.id, container_id=c.id, clinic_id=c.clinic.id,
+                        status=RecallContainerStatus.OPEN)
+        for c in containers
+    )
+    session.add(AuditEvent(
+        at=now, actor_id=actor.id, clinic_id=None, action="recall.opened", object_type="recall_case",
+        object_id=str(case.id),
+        details={"lot_ids": sorted(ids), "lots": [f"{lot.product.name} {lot.number}" for lot in lots],
+                 "recall_class": klass.value, "source": origin.value, "reason": reason,
+                 "patients": len(patients), "containers": len(containers)},
+    ))
+    session.flush()
+    return case
+
+
+def get_case(session: Session, case_id: int) -> RecallCase:
+    """A case with its lots and their products; raises NotFound."""
+    _ensure_id(case_id, "recall case")
+    case = session.scalar(
+        select(RecallCase).where(RecallCase.id == case_id)
+        .options(selectinload(RecallCase.lots).joinedload(RecallLot.lot).joinedload(Lot.product),
+                 joinedload(RecallCase.opened_by), joinedload(RecallCase.closed_by))
+    )
+    if case is None:
+        raise NotFound(f"No recall case with id {case_id}.", id=case_id)
+    return case
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+
+    @property
+    def open(self) -> int:
+        return self.total - self.done
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    case: RecallCase
+    patients: Progress  # notified or unreachable, of all, in the viewer's clinics
+    containers: Progress  # returned or destroyed, of all, in the viewer's clinics
+
+
+def list_cases(session: Session, scope: Scope) -> list[CaseSummary]:
+    """Every case, open ones first, with progress over the lines of the viewer's clinics: three statements."""
+    cases = list(session.scalars(
+        select(RecallCase)
+        .options(selectinload(RecallCase.lots).joinedload(RecallLot.lot).joinedload(Lot.product),
+                 joinedload(RecallCase.opened_by))
+        .order_by(sql_case((RecallCase.status == RecallStatus.OPEN, 0), else_=1), RecallCase.opened_at.desc(),
+                  RecallCase.id.desc())
+    ))
+    patients = _progress(session, scope, RecallPatient, RecallPatient.status != NotificationStatus.PENDING)
+    containers = _progress(session, scope, RecallContainer, RecallContainer.status != RecallContainerStatus.OPEN)
+    empty = Progress(0, 0)
+    return [CaseSummary(c, patients.get(c.id, empty), containers.get(c.id, empty)) for c in cases]
+
+
+def _progress(session: Session, scope: Scope, model: Any, done: Any) -> dict[int, Progress]:
+    stmt = select(model.case_id, func.count(model.id).filter(done), func.count(model.id)).group_by(model.case_id)
+    return {case_id: Progress(d, t) for case_id, d, t in session.execute(scope.filter(stmt, model.clinic_id))}
+
+
+@dataclass(frozen=True)
+class PatientLine:
+    line: RecallPatient
+    patient: queries.PatientRef
+    clinic: queries.ClinicRef
+    doses: list[queries.DoseLine]
+
+
+@dataclass(frozen=True)
+class ContainerLine:
+    line: RecallContainer
+    container: queries.ContainerLine
+
+
+@dataclass
+class CaseView:
+    """A case with the lines of the viewer's clinics, each patient with the doses they received."""
+
+    case: RecallCase
+    patients: list[PatientLine]
+    containers: list[ContainerLine]
+    open_elsewhere: int = 0  # open lines of other clinics than the viewer's: they keep the case open too
+
+    @property
+    def patient_progress(self) -> Progress:
+        return Progress(sum(1 for p in self.patients if p.line.status is not NotificationStatus.PENDING),
+                        len(self.patients))
+
+    @property
+    def container_progress(self) -> Progress:
+        return Progress(sum(1 for c in self.containers if c.line.status is not RecallContainerStatus.OPEN),
+                        len(self.containers))
+
+
+def case_view(session: Session, case_id: int, scope: Scope) -> CaseView:
+    """A case and its lines in the caller's clinics: a fixed handful of statements."""
+    case = get_case(session, case_id)
+    lot_ids = [rl.lot_id for rl in case.lots]
+    lines = list(session.scalars(scope.filter(
+        select(RecallPatient).where(RecallPatient.case_id == case.id)
+        .options(joinedload(RecallPatient.patient), joinedload(RecallPatient.updated_by))
+        .order_by(RecallPatient.clinic_id, RecallPatient.id),
+        RecallPatient.clinic_id,
+    )))
+    on_list = {line.patient_id for line in lines}
+    doses: dict[int, list[queries.DoseLine]] = {}
+    for dose in queries.dose_lines(session, scope, Container.lot_id.in_(lot_ids)):
+        if dose.patient.id in on_list:
+            doses.setdefault(dose.patient.id, []).append(dose)
+    clinics = clinic_names(session)
+    patients = [
+        PatientLine(line, _patient_ref(line), clinics[line.clinic_id], doses.get(line.patient_id, []))
+        for line in lines
+    ]
+
+    boxes = list(session.scalars(scope.filter(
+        select(RecallContainer).where(RecallContainer.case_id == case.id)
+        .options(joinedload(RecallContainer.updated_by)).order_by(RecallContainer.clinic_id, RecallContainer.id),
+        RecallContainer.clinic_id,
+    )))
+    where = {c.id: c for c in queries.container_lines(
+        session, scope, Container.id.in_([b.container_id for b in boxes])
+    )} if boxes else {}
+    containers = [ContainerLine(b, where[b.container_id]) for b in boxes]
+    counts = open_counts(session, case.id)
+    mine = (sum(1 for p in patients if p.line.status is NotificationStatus.PENDING)
+            + sum(1 for c in containers if c.line.status is RecallContainerStatus.OPEN))
+    return CaseView(case, patients, containers, counts["patients_pending"] + counts["containers_open"] - mine)
+
+
+def _patient_ref(line: RecallPatient) -> queries.PatientRef:
+    patient = line.patient
+    return queries.PatientRef(patient.id, patient.clinic_id, patient.external_ref, patient.name,
+                              patient.date_of_birth)
+
+
+def update_patient(
+    session: Session,
+    *,
+    actor: User,
+    scope: Scope,
+    case_id: int,
+    patient_id: int,
+    status: str,
+    now: dt.datetime,
+    method: str | None = None,
+    note: str | None = None,
+) -> RecallPatient:
+    """Records how a patient on the list was (or could not be) told.
+
+    ``notified`` needs a method (phone, email, letter, in_person); ``pending`` clears it.
+    Raises ValidationError, NotFound (not on this case's list, or another clinic's
+    patient) or RecallClosed.
+    """
+    new = _choice(NotificationStatus, status, "status", "Choose pending, notified or unreachable.")
+    how = _choice(NotificationMethod, method, "method", "Choose phone, email, letter or in_person.") \
+        if method not in (None, "") else None
+    note = _optional(note, "note", MAX_NOTE)
+    if new is NotificationStatus.NOTIFIED and how is None:
+        raise ValidationError("Say how the patient was notified: phone, email, letter or in person.", field="method")
+    if new is NotificationStatus.PENDING:
+        how = None
+    case = _open_case(session, case_id)
+    _ensure_id(patient_id, "patient")
+    line = session.scalar(
+        select(RecallPatient).where(RecallPatient.case_id == case.id, RecallPatient.patient_id == patient_id)
+        .with_for_update().execution_options(populate_existing=True)
+    )
+    if line is None or not scope.allows(line.clinic_id):
+        raise NotFound(f"Patient {patient_id} is not on the list of recall case {case.id}.", patient_id=patient_id)
+    before = line.status
+    line.status, line.method, line.note = new, how, note if note is not None else line.note
+    line.updated_by_id, line.updated_at = actor.id, now
+    session.add(AuditEvent(
+        at=now, actor_id=actor.id, clinic_id=line.clinic_id, action="recall.patient_updated",
+        object_type="recall_case", object_id=str(case.id),
+        details={"patient_id": patient_id, "from": before.value, "to": new.value,
+                 "method": how.value if how else None, "note": note},
+    ))
+    session.flush()
+    return line
+
+
+def update_container(
+    session: Session,
+    *,
+    actor: User,
+    scope: Scope,
+    case_id: int,
+    container_id: int,
+    status: str,
+    now: dt.datetime,
+    note: str | None = None,
+) -> RecallContainer:
+    """Records that a container on the list was returned or destroyed, and takes it out of stock.
+
+    What is left in it leaves through the ledger: a RETURN movement for a container sent
+    back, a WASTE movement (reason ``recall_destroyed``) for one destroyed. That is final.
+    Raises ValidationError, NotFound, RecallClosed or RecallItemDone.
+    """
+    new = _choice(RecallContainerStatus, status, "status", "Choose returned or destroyed.")
+    if new is RecallContainerStatus.OPEN:
+        raise ValidationError("A container is marked returned or destroyed; that cannot be undone.", field="status")
+    note = _optional(note, "note", MAX_NOTE)
+    case = _open_case(session, case_id)
+    _ensure_id(container_id, "container")
+    line = session.scalar(
+        select(RecallContainer).where(RecallContainer.case_id == case.id, RecallContainer.container_id == container_id)
+        .with_for_update().execution_options(populate_existing=True)
+    )
+    if line is None or not scope.allows(line.clinic_id):
+        raise NotFound(f"Container {container_id} is not on the list of recall case {case.id}.",
+                       container_id=container_id)
+    if line.status is not RecallContainerStatus.OPEN:
+        raise RecallItemDone(
+            f"This container was already marked {line.status.value}: it has left stock.",
+            container_id=container_id, status=line.status.value,
+        )
+    container = ledger.lock_container(session, container_id, scope)
+    if container.remaining > 0:
+        kind, reason = ((MovementKind.RETURN, "recall_returned") if new is RecallContainerStatus.RETURNED
+                        else (MovementKind.WASTE, "recall_destroyed"))
+        ledger.record(session, container, kind=kind, quantity=-container.remaining, actor=actor, at=now,
+                      reason=reason, note=f"recall case {case.id}" + (f": {note}" if note else ""))
+    elif container.state is ContainerState.SEALED:  # pragma: no cover - a sealed container always holds something
+        container.state = ContainerState.EMPTY
+    line.status, line.note, line.updated_by_id, line.updated_at = new, note, actor.id, now
+    session.add(AuditEvent(
+        at=now, actor_id=actor.id, clinic_id=line.clinic_id, action="recall.container_updated",
+        object_type="recall_case", object_id=str(case.id),
+        details={"container_id": container_id, "label_code": container.label_code, "to": new.value, "note": note},
+    ))
+    session.flush()
+    return line
+
+
+def open_counts(session: Session, case_id: int) -> dict[str, int]:
+    """What keeps a case open, over every clinic."""
+    pending = session.scalar(select(func.count(RecallPatient.id)).where(
+        RecallPatient.case_id == case_id, RecallPatient.status == NotificationStatus.PENDING))
+    boxes = session.scalar(select(func.count(RecallContainer.id)).where(
+        RecallContainer.case_id == case_id, RecallContainer.status == RecallContainerStatus.OPEN))
+    return {"patients_pending": pending or 0, "containers_open": boxes or 0}
+
+
+def close_case(session: Session, *, actor: User, case_id: int, now: dt.datetime) -> RecallCase:
+    """Closes a case whose two lists are done; its lots stay recalled for good.
+
+    Raises NotFound, RecallClosed, or RecallOpenItems with the counts of what is open.
+    """
+    case = _open_case(session, case_id, lock=True)
+    counts = open_counts(session, case.id)
+    if counts["patients_pending"] or counts["containers_open"]:
+        raise RecallOpenItems(
+            f"Recall case {case.id} still has {counts['patients_pending']} patient(s) to notify and "
+            f"{counts['containers_open']} container(s) to return or destroy: finish both lists first.",
+            case_id=case.id, **counts,
+        )
+    case.status, case.closed_by_id, case.closed_at = RecallStatus.CLOSED, actor.id, now
+    session.add(AuditEvent(
+        at=now, actor_id=actor.id, clinic_id=None, action="recall.closed", object_type="recall_case",
+        object_id=str(case.id), details={"lot_ids": [rl.lot_id for rl in case.lots]},
+    ))
+    session.flush()
+    return case
+
+
+def _open_case(session: Session, case_id: int, *, lock: bool = False) -> RecallCase:
+    _ensure_id(case_id, "recall case")
+    stmt = select(RecallCase).where(RecallCase.id == case_id)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    case = session.scalar(stmt)
+    if case is None:
+        raise NotFound(f"No recall case with id {case_id}.", id=case_id)
+    if not case.is_open:
+        raise RecallClosed(f"Recall case {case.id} is closed: nothing on it changes any more.", case_id=case.id)
+    return case
+
+
+# --- traces with their access records ---------------------------------------------------------------
+
+
+def trace_lots(session: Session, *, viewer: User, scope: Scope, lots: Sequence[Lot], now: dt.datetime,
+               query: str | None = None) -> list[queries.LotTrace]:
+    """The traces of these lots, recorded in the access log (who, when, which lots and patients)."""
+    traces = queries.lot_traces(session, lots, scope)
+    patients = sorted({p.id for t in traces for p in t.patients})
+    record_access(session, viewer=viewer, action=VIEWED, object_type="lot",
+                  object_id=",".join(str(lot.id) for lot in lots)[:40], now=now,
+                  details={"view": "lot_trace", "lot_ids": [lot.id for lot in lots], "query": query,
+                           "patient_ids": patients, "patients": len(patients)})
+    return traces
+
+
+def trace_patient(session: Session, *, viewer: User, scope: Scope, patient_id: int,
+                  now: dt.datetime) -> queries.PatientTrace:
+    """Every lot a patient received, recorded in the access log."""
+    trace = queries.patient_trace(session, patient_id, scope)
+    record_access(session, viewer=viewer, action=VIEWED, object_type="patient", object_id=str(patient_id),
+                  clinic_id=trace.patient.clinic_id, now=now,
+                  details={"view": "patient_lots", "patient_ids": [patient_id],
+                           "lot_ids": [pl.lot.id for pl in trace.lots]})
+    return trace
+
+
+def view_case(session: Session, *, viewer: User, scope: Scope, case_id: int, now: dt.datetime) -> CaseView:
+    """A case with its patient list, recorded in the access log."""
+    view = case_view(session, case_id, scope)
+    record_access(session, viewer=viewer, action=VIEWED, object_type="recall_case", object_id=str(case_id),
+                  now=now, details={"view": "recall_case", "patient_ids": [p.patient.id for p in view.patients],
+                                    "patients": len(view.patients)})
+    return view
+
+
+def record_access(session: Session, *, viewer: User, action: str, object_type: str, object_id: str | None,
+                  now: dt.datetime, details: dict[str, Any], clinic_id: int | None = None) -> AuditEvent:
+    """One access-log entry: who looked at or exported patient data, when, and what."""
+    event = AuditEvent(at=now, actor_id=viewer.id, clinic_id=clinic_id, action=action, object_type=object_type,
+                       object_id=object_id, details=details)
+    session.add(event)
+    session.flush()
+    return event
+
+
+def cases_for_lots(session: Session, lot_ids: Sequence[int]) -> dict[int, list[RecallCase]]:
+    """The recall cases naming each of these lots, newest first: one statement."""
+    if not lot_ids:
+        return {}
+    found: dict[int, list[RecallCase]] = {}
+    rows = session.execute(
+        select(RecallLot.lot_id, RecallCase).join(RecallCase, RecallLot.case_id == RecallCase.id)
+        .where(RecallLot.lot_id.in_(list(lot_ids))).order_by(RecallCase.opened_at.desc(), RecallCase.id.desc())
+    )
+    for lot_id, case in rows:
+        found.setdefault(lot_id, []).append(case)
+    return found
+
+
+def clinic_names(session: Session) -> dict[int, queries.ClinicRef]:
+    """Every clinic by id (a chain has a handful): for headings and log lines."""
+    return {c.id: queries.ClinicRef(c.id, c.code, c.name, c.timezone)
+            for c in session.scalars(select(Clinic).order_by(Clinic.code))}
+
+
+LOG_PAGE = 200
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    event: AuditEvent
+    actor: str | None
+
+
+def access_log(session: Session, *, actions: Iterable[str] = ACCESS_ACTIONS, limit: int = LOG_PAGE,
+               before_id: int | None = None) -> list[LogEntry]:
+    """The newest access-log (or change-log) entries first, with who: one statement."""
+    stmt = (
+        select(AuditEvent, User.username, User.display_name)
+        .outerjoin(User, AuditEvent.actor_id == User.id)
+        .where(AuditEvent.action.in_(list(actions)))
+        .order_by(AuditEvent.id.desc())
+        .limit(limit)
+    )
+    if before_id is not None:
+        stmt = stmt.where(AuditEvent.id < before_id)
+    return [LogEntry(event, display or username) for event, username, display in session.execute(stmt)]
+
+
+# --- small checks -------------------------------------------------------------------------------
+
+
+def _required(value: str | None, name: str, missing: str, max_length: int) -> str:
+    text = _optional(value, name, max_length)
+    if text is None:
+        raise ValidationError(missing, field=name)
+    return text
+
+
+def _optional(value: str | None, name: str, max_length: int) -> str | None:
+    text = (value or "").strip()
+    if len(text) > max_length:
+        raise ValidationError(f"{name}: at most {max_length} characters.", field=name)
+    return text or None
+
+
+def _choice(enum_cls: Any, value: Any, name: str, message: str) -> Any:
+    try:
+        return enum_cls(value)
+    except ValueError:
+        raise ValidationError(message, field=name) from None
+
+
+def _ensure_id(value: int, what: str) -> None:
+    if not 1 <= value <= queries.MAX_ID:
+        raise NotFound(f"No {what} with id {value}.", id=value)
+
+
+__all__ = [
+    "ACCESS_ACTIONS", "CHANGE_ACTIONS", "CaseSummary", "CaseView", "ContainerLine", "LogEntry", "LotInOpenRecall",
+    "LotNotQuarantined", "PatientLine", "Progress", "RecallClosed", "RecallItemDone", "RecalledLotNotReleasable",
+    "access_log", "case_view", "close_case", "get_case", "list_cases", "open_counts", "open_recall", "quarantine",
+    "record_access", "release", "trace_lots", "trace_patient", "update_container", "update_patient", "view_case",
+]

@@ -1,0 +1,364 @@
+"""Counts through the service: a blind sheet, two people, one transaction, never edited once posted."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from inventory.errors import DomainError, NotFound
+from inventory.models import Container, ContainerState, Count, CountStatus, Movement, MovementKind, Role, User
+from inventory.services import cart, counts, ledger
+from inventory.services.counts import LineSpec
+from inventory.services.permissions import Scope
+from tests.factories import NOW, World, make_user
+
+HOUR = dt.timedelta(hours=1)
+LOT = "C3709C3"
+
+
+@pytest.fixture(autouse=True)
+def ledger_stays_balanced(session):
+    yield
+    assert ledger.find_balance_mismatches(session) == []
+
+
+def refusal(call: Callable[[], Any]) -> DomainError:
+    with pytest.raises(DomainError) as caught:
+        call()
+    return caught.value
+
+
+def counter(world: World) -> User:
+    return world.users["clinic_manager"]
+
+
+def reviewer(world: World) -> User:
+    return world.users["manager"]
+
+
+def start(world: World, user: User | None = None, location: str = "Fridge") -> Count:
+    user = user or counter(world)
+    return counts.start_count(world.session, actor=user, scope=Scope.for_user(user),
+                              location_id=world.location(location).id, now=NOW)
+
+
+def add(world: World, count: Count, user: User | None = None, **spec: Any) -> Any:
+    user = user or counter(world)
+    if "counted" in spec and spec["counted"] is not None:
+        spec["counted"] = Decimal(spec["counted"])
+    return counts.add_line(world.session, actor=user, scope=Scope.for_user(user), count_id=count.id,
+                           spec=LineSpec(**spec), now=NOW + HOUR)
+
+
+def submit(world: World, count: Count, user: User | None = None) -> Count:
+    user = user or counter(world)
+    return counts.submit(world.session, actor=user, scope=Scope.for_user(user), count_id=count.id, now=NOW + HOUR)
+
+
+def post(world: World, count: Count, user: User | None = None) -> Count:
+    user = user or reviewer(world)
+    return counts.post(world.session, actor=user, scope=Scope.for_user(user), count_id=count.id,
+                       now=NOW + 2 * HOUR)
+
+
+def opened_vial(world: World, used: str = "20") -> Container:
+    """A Botox vial in the fridge, reconstituted, with ``used`` units drawn from it."""
+    nurse = world.users["nurse"]
+    scope = Scope.for_user(nurse)
+    vial = world.container("botox", lot=LOT)
+    cart.reconstitute(world.session, actor=nurse, scope=scope, container_id=vial.id, diluent_ml=Decimal("2.5"),
+                      now=NOW)
+    patient = cart.find_or_create_patient(world.session, scope=scope, clinic_id=world.clinic.id,
+                                          external_ref="P-1", name="Pat One")
+    treatment = cart.start_treatment(world.session, actor=nurse, scope=scope, patient_id=patient.id,
+                                     location_id=world.location("Room 1").id, now=NOW)
+    cart.draw(world.session, actor=nurse, scope=scope, treatment_id=treatment.id, container_id=vial.id,
+              quantity=Decimal(used), unit="U", area="glabella", now=NOW)
+    return vial
+
+
+def adjustments(session) -> list[Movement]:
+    return list(session.scalars(select(Movement).where(Movement.kind == MovementKind.ADJUST).order_by(Movement.id)))
+
+
+# --- the sheet --------------------------------------------------------------------------------
+
+
+def test_a_count_sheet_line_says_nothing_about_what_the_ledger_expects(world, session):
+    vial = opened_vial(world)
+    count = start(world)
+    line = add(world, count, container=vial.label_code, counted="70")
+    assert (line.counted, line.expected, line.variance) == (Decimal(70), None, None)
+    assert line.containers_counted == 0  # an opened vial is counted by what is left, not as a container
+    assert count.status is CountStatus.DRAFT and count.counted_by_id == counter(world).id
+
+
+def test_a_scanned_label_without_a_quantity_is_a_sealed_full_container(world, session):
+    sealed = world.container("botox", lot=LOT)
+    count = start(world)
+    line = add(world, count, code=sealed.label_code)
+    assert (line.counted, line.containers_counted, line.scanned_code) == (Decimal(100), 1, sealed.label_code)
+
+
+def test_scanning_a_box_code_counts_the_lots_sealed_containers(world, session):
+    world.receive("botox", lot=LOT, containers=3)
+    count = start(world)
+    line = add(world, count, code=f"(01){world.botox.gtins[0].gtin}(17)270331(10){LOT}", containers=2)
+    assert line.is_lot_line and line.lot.number == LOT
+    assert (line.counted, line.containers_counted) == (Decimal(200), 2)
+
+
+def test_a_lot_line_in_base_units_must_be_whole_containers(world, session):
+    receipt = world.receive("botox", lot=LOT, containers=2)
+    count = start(world)
+    assert refusal(lambda: add(world, count, lot_id=receipt.lot.id, counted="150")).code == "validation_error"
+    assert add(world, count, lot_id=receipt.lot.id, counted="200").containers_counted == 2
+
+
+def test_scanning_the_same_container_again_replaces_its_line(world, session):
+    vial = opened_vial(world)
+    count = start(world)
+    add(world, count, container=vial.label_code, counted="70")
+    add(world, count, container=vial.label_code, counted="75")
+    assert [line.counted for line in count.lines] == [Decimal(75)]
+
+
+def test_a_container_recorded_elsewhere_is_refused(world, session):
+    vial = world.container("botox", location=world.location("Cart"))
+    count = start(world)
+    error = refusal(lambda: add(world, count, container=vial.label_code, counted="100"))
+    assert error.code == "container_elsewhere" and "Cart" in error.message
+
+
+def test_more_than_a_container_holds_is_refused(world, session):
+    vial = world.container("botox")
+    count = start(world)
+    assert refusal(lambda: add(world, count, container=vial.label_code, counted="101")).code == "validation_error"
+
+
+def test_only_the_counter_fills_in_a_draft(world, session):
+    vial = world.container("botox")
+    count = start(world)
+    assert refusal(lambda: add(world, count, user=reviewer(world), container=vial.label_code)).code == \
+        "count_other_counter"
+
+
+def test_an_empty_sheet_cannot_be_submitted(world, session):
+    assert refusal(lambda: submit(world, start(world))).code == "count_empty"
+
+
+def test_another_clinics_count_answers_as_missing(world, session):
+    count = start(world)
+    nyc_manager = make_user(session, "nyc-manager", Role.MANAGER, [world.other_clinic])
+    with pytest.raises(NotFound):
+        counts.get_count(session, count.id, Scope.for_user(nyc_manager))
+
+
+# --- posting --------------------------------------------------------------------------------------
+
+
+def test_posting_writes_one_adjustment_per_differing_container(world, session):
+    vial = opened_vial(world, used="20")  # 80 U left
+    sealed = world.receive("botox", lot=LOT, containers=3).containers
+    scanned_full = world.container("botox", lot=LOT)
+    count = start(world)
+    add(world, count, container=vial.label_code, counted="76")  # 4 U missing
+    add(world, count, lot_id=sealed[0].lot_id, containers=2)  # one of three sealed vials missing
+    add(world, count, code=scanned_full.label_code)  # as expected
+    submit(world, count)
+
+    posted = post(world, count)
+
+    assert posted.status is CountStatus.POSTED
+    assert (posted.counted_by_id, posted.approved_by_id) == (counter(world).id, reviewer(world).id)
+    assert posted.posted_at == NOW + 2 * HOUR and posted.counted_at == NOW + HOUR
+    moves = adjustments(session)
+    assert [(m.container_id, m.quantity) for m in moves] == [(vial.id, Decimal(-4)), (sealed[2].id, Decimal(-100))]
+    assert all(m.reason == "count" and m.note == f"count {count.id}" for m in moves)
+    assert all(m.actor_id == reviewer(world).id for m in moves)
+    by_line = {(line.container_id, line.lot_id): line for line in posted.lines}
+    opened_line = by_line[(vial.id, vial.lot_id)]
+    assert (opened_line.expected, opened_line.variance) == (Decimal(80), Decimal(-4))
+    lot_line = by_line[(None, sealed[0].lot_id)]
+    assert (lot_line.counted, lot_line.expected, lot_line.variance) == (Decimal(200), Decimal(300), Decimal(-100))
+    assert (lot_line.containers_counted, lot_line.expected_containers) == (2, 3)
+    assert by_line[(scanned_full.id, scanned_full.lot_id)].variance == 0
+    session.refresh(sealed[2])
+    assert (sealed[2].remaining, sealed[2].state) == (Decimal(0), ContainerState.EMPTY)
+    assert vial.remaining == Decimal(76)
+    assert sum(line.variance for line in posted.lines) == sum(m.quantity for m in moves)
+
+
+def test_the_counter_may_not_post_their_own_count(world, session):
+    vial = world.container("botox")
+    count = start(world)
+    add(world, count, container=vial.label_code, counted="90")
+    submit(world, count)
+    error = refusal(lambda: post(world, count, user=counter(world)))
+    assert error.code == "counter_may_not_post" and "another manager" in error.message
+    assert count.status is CountStatus.SUBMITTED and adjustments(session) == []
+
+
+def test_an_admin_who_counted_may_not_post_either(world, session):
+    admin = world.users["admin"]
+    vial = world.container("botox")
+    count = start(world, user=admin)
+    add(world, count, user=admin, container=vial.label_code, counted="90")
+    submit(world, count, user=admin)
+    assert refusal(lambda: post(world, count, user=admin)).code == "counter_may_not_post"
+    assert post(world, count, user=reviewer(world)).approved_by_id == reviewer(world).id
+
+
+def test_the_database_refuses_an_approver_who_counted(world, session):
+    count = start(world)
+    sneaky = update(Count).where(Count.id == count.id).values(
+        status=CountStatus.POSTED, counted_at=NOW, approved_by_id=count.counted_by_id, posted_at=NOW)
+    with pytest.raises(IntegrityError) as refused, session.begin_nested():
+        session.execute(sneaky)
+    assert "approver_is_not_counter" in str(refused.value)
+
+
+def test_a_draft_cannot_be_posted(world, session):
+    count = start(world)
+    add(world, count, container=world.container("botox").label_code, counted="90")
+    assert refusal(lambda: post(world, count)).code == "count_not_submitted"
+
+
+def test_a_posted_count_is_never_edited(world, session):
+    vial = world.container("botox")
+    count = start(world)
+    line = add(world, count, container=vial.label_code, counted="90")
+    submit(world, count)
+    post(world, count)
+    scope = Scope.for_user(counter(world))
+    attempts = {
+        "add": lambda: add(world, count, container=vial.label_code, counted="80"),
+        "remove": lambda: counts.remove_line(session, actor=counter(world), scope=scope, count_id=count.id,
+                                             line_id=line.id),
+        "submit": lambda: submit(world, count),
+        "post again": lambda: post(world, count, user=world.users["admin"]),
+        "reopen": lambda: counts.reopen(session, actor=reviewer(world), scope=Scope.for_user(reviewer(world)),
+                                        count_id=count.id),
+    }
+    for name, attempt in attempts.items():
+        assert refusal(attempt).code == "count_not_editable", name
+    assert len(adjustments(session)) == 1 and vial.remaining == Decimal(90)
+
+
+def test_a_later_count_follows_a_posted_one(world, session):
+    vial = world.container("botox")
+    first = start(world)
+    add(world, first, container=vial.label_code, counted="0")  # not found
+    submit(world, first)
+    post(world, first)
+    assert vial.state is ContainerState.EMPTY
+    second = start(world)
+    add(world, second, code=vial.label_code)  # found again, sealed and full
+    submit(world, second)
+    post(world, second)
+    assert (vial.remaining, vial.state) == (Decimal(100), ContainerState.SEALED)
+    assert [m.quantity for m in adjustments(session)] == [Decimal(-100), Decimal(100)]
+
+
+def test_a_failure_while_posting_leaves_nothing_half_written(world, session, monkeypatch):
+    first, second = world.receive("botox", lot=LOT, containers=2).containers
+    count = start(world)
+    add(world, count, container=first.label_code, counted="10")
+    add(world, count, container=second.label_code, counted="20")
+    submit(world, count)
+    movements_before = session.scalar(select(func.count(Movement.id)))
+    real_record = ledger.record
+    calls = []
+
+    def record_then_fail(*args: Any, **kwargs: Any) -> Movement:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("the disk is full")
+        return real_record(*args, **kwargs)
+
+    monkeypatch.setattr(ledger, "record", record_then_fail)
+    with pytest.raises(RuntimeError):
+        post(world, count)
+    monkeypatch.undo()
+
+    assert len(calls) == 2  # the first adjustment was written, then undone
+    assert session.scalar(select(func.count(Movement.id))) == movements_before
+    session.refresh(first)
+    session.refresh(second)
+    session.refresh(count)
+    assert (first.remaining, second.remaining) == (Decimal(100), Decimal(100))
+    assert count.status is CountStatus.SUBMITTED and count.approved_by_id is None
+    assert all(line.expected is None for line in count.lines)
+    post(world, count)  # and it posts cleanly afterwards
+    assert [m.quantity for m in adjustments(session)] == [Decimal(-90), Decimal(-80)]
+
+
+def test_more_sealed_containers_than_the_ledger_holds_are_refused(world, session):
+    receipt = world.receive("botox", lot=LOT, containers=2)
+    count = start(world)
+    add(world, count, lot_id=receipt.lot.id, containers=3)
+    submit(world, count)
+    error = refusal(lambda: post(world, count))
+    assert error.code == "count_surplus" and "Nothing was adjusted" in error.message
+    assert adjustments(session) == [] and count.status is CountStatus.SUBMITTED
+
+
+def test_a_reviewer_sends_a_count_back_and_the_counter_corrects_it(world, session):
+    receipt = world.receive("botox", lot=LOT, containers=2)
+    count = start(world)
+    add(world, count, lot_id=receipt.lot.id, containers=3)
+    submit(world, count)
+    scope = Scope.for_user(counter(world))
+    assert refusal(lambda: counts.reopen(session, actor=counter(world), scope=scope, count_id=count.id)).code == \
+        "counter_may_not_post"
+    counts.reopen(session, actor=reviewer(world), scope=Scope.for_user(reviewer(world)), count_id=count.id)
+    assert count.status is CountStatus.DRAFT and count.counted_at is None
+    add(world, count, lot_id=receipt.lot.id, containers=2)
+    submit(world, count)
+    assert post(world, count).status is CountStatus.POSTED and adjustments(session) == []
+
+
+def test_provisional_results_before_posting_and_captured_after(world, session):
+    vial = opened_vial(world, used="20")
+    count = start(world)
+    add(world, count, container=vial.label_code, counted="70")
+    submit(world, count)
+    (before,) = counts.results(session, count)
+    assert (before.expected, before.variance, before.is_provisional) == (Decimal(80), Decimal(-10), True)
+    post(world, count)
+    (after,) = counts.results(session, count)
+    assert (after.expected, after.variance, after.is_provisional) == (Decimal(80), Decimal(-10), False)
+    assert [m.quantity for m in counts.adjustments_of(session, count)] == [Decimal(-10)]
+
+
+def test_create_submitted_is_the_whole_sheet_at_once(world, session):
+    vial = opened_vial(world)
+    receipt = world.receive("filler", lot="F1", containers=2)
+    count = counts.create_submitted(
+        session, actor=counter(world), scope=Scope.for_user(counter(world)), location_id=world.location().id,
+        lines=[LineSpec(container=vial.label_code, counted=Decimal(80)),
+               LineSpec(lot_id=receipt.lot.id, counted=Decimal("1.1"))],
+        now=NOW,
+    )
+    assert count.status is CountStatus.SUBMITTED and len(count.lines) == 2
+    twice = [LineSpec(container=vial.label_code, counted=Decimal(1)), LineSpec(container=str(vial.id),
+                                                                                counted=Decimal(2))]
+    error = refusal(lambda: counts.create_submitted(
+        session, actor=counter(world), scope=Scope.for_user(counter(world)), location_id=world.location().id,
+        lines=twice, now=NOW))
+    assert error.code == "validation_error"
+
+
+def test_not_on_sheet_lists_live_stock_the_count_did_not_cover(world, session):
+    covered = world.receive("botox", lot=LOT, containers=2)
+    other = world.container("dysport", lot="D1")
+    vial = opened_vial(world)
+    count = start(world)
+    add(world, count, lot_id=covered.lot.id, containers=2)
+    assert {c.id for c in counts.not_on_sheet(session, count)} == {other.id, vial.id}

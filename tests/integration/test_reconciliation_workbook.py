@@ -1,0 +1,229 @@
+"""The reconciliation workbook: its sheets and formulas, and LibreOffice recalculating them."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import gc
+import io
+import os
+import shutil
+import subprocess
+import tempfile
+import tracemalloc
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from inventory.models import Location, LocationKind
+from inventory.services import reconciliation
+from inventory.services import reconciliation_export as export
+from inventory.services.permissions import Scope
+from tests.factories import NOW, World
+from tests.reconciliation_factories import JUNE, build_history, recompute
+
+REQUIRE_LIBREOFFICE = os.environ.get("VIALOG_REQUIRE_LIBREOFFICE") == "1"
+NOTE = "=1+1 dropped, @once"  # a waste note in the history that looks like a formula
+SHELF = "@Shelf"  # a location name that looks like a formula
+FLOWS = ("received", "drawn", "wasted", "adjusted", "transfers_in", "transfers_out", "returned")
+FIRST = export.SUMMARY_HEADER_ROW + 1
+
+
+def history_with_odd_names(world: World) -> None:
+    build_history(world)
+    shelf = Location(clinic_id=world.clinic.id, name=SHELF, kind=LocationKind.STORAGE)
+    world.session.add(shelf)
+    world.session.flush()
+    world.receive("syringe", lot="-SY1", containers=2, location=shelf, now=dt.datetime(2026, 6, 10, tzinfo=dt.UTC))
+
+
+def write(session, path: Path, **kwargs) -> export.WorkbookResult:
+    with path.open("wb") as out:
+        return export.write_workbook(session, out, scope=Scope.everything(), period=JUNE, now=NOW, **kwargs)
+
+
+def column(letter: str) -> int:
+    return openpyxl.utils.column_index_from_string(letter)
+
+
+def test_the_workbook_has_its_sheets_frozen_headers_filters_and_live_formulas(world, session, tmp_path):
+    history_with_odd_names(world)
+    result = write(session, tmp_path / "r.xlsx")
+    book = openpyxl.load_workbook(tmp_path / "r.xlsx")
+
+    assert book.sheetnames == ["Summary", "Movements", "Variances", "Usage"]
+    assert book.properties.creator == "Vialog" and "2026-06-01 to 2026-06-30" in book.properties.title
+    assert book.properties.created == NOW.replace(tzinfo=None)
+    summary, movements, variances, usage = (book[name] for name in book.sheetnames)
+    assert [s.freeze_panes for s in (summary, movements, variances, usage)] == ["C5", "A2", "A2", "A2"]
+    assert not any(s.protection.sheet for s in (summary, movements, variances, usage))
+    rows = len(result.reconciliation.rows)
+    assert summary.auto_filter.ref == f"A4:AB{FIRST + rows - 1}"
+    assert movements.auto_filter.ref == f"A1:R{result.movement_rows + 1}"
+    assert variances.auto_filter.ref.startswith("A1:Q")
+    assert summary.column_dimensions["A"].width == 30 and movements.column_dimensions["D"].width == 30
+
+    assert [c.value for c in summary[4]][:8] == ["Product", "Unit", "Lot", "Expiry", "Clinic", "Location",
+                                                 "Opening", "Received"]
+    received = summary[f"H{FIRST}"].value
+    assert received.startswith("=SUMIFS('Movements'!$J$2:$J$") and received.endswith(',"received")')
+    assert summary[f"I{FIRST}"].value.startswith("=-(SUMIFS(")
+    assert summary[f"O{FIRST}"].value == f"=G{FIRST}+H{FIRST}-I{FIRST}-J{FIRST}+K{FIRST}+L{FIRST}-M{FIRST}-N{FIRST}"
+    assert summary[f"R{FIRST}"].value == f'=IF(P{FIRST}="","",P{FIRST}-Q{FIRST})'
+    assert summary[f"G{FIRST}"].number_format == export.QTY_FORMAT
+    assert summary.conditional_formatting  # variances are highlighted
+    totals_row = export.product_totals_first_row(result.reconciliation)
+    assert summary[f"A{totals_row}"].value == result.reconciliation.by_product()[0].product.name
+    assert summary[f"H{totals_row}"].value.startswith(f"=SUMIFS(H${FIRST}:H$")
+
+    assert [c.value for c in movements[1]][:10] == ["When (clinic time)", "Clinic", "Location", "Product", "Unit",
+                                                    "Lot", "Container", "Kind", "Counts as", "Quantity"]
+    assert movements["A2"].number_format == export.WHEN_FORMAT and movements["J2"].number_format == export.QTY_FORMAT
+    assert len(usage._charts) >= 3
+    assert usage["H1"].value == "Month" and usage["H2"].value == "2026-06"
+
+
+def test_the_movements_sheet_is_every_ledger_row_of_the_period_in_clinic_time(world, session, tmp_path):
+    history_with_odd_names(world)
+    result = write(session, tmp_path / "r.xlsx")
+    expected = recompute(session, JUNE)
+    assert result.movement_rows == sum(int(v.get("movements", 0)) for v in expected.values())
+    sheet = openpyxl.load_workbook(tmp_path / "r.xlsx")["Movements"]
+    noted = [row for row in sheet.iter_rows(min_row=2, values_only=True) if row[12] == NOTE]
+    assert len(noted) == 1
+    when, clinic, *_ = noted[0]
+    assert (when, clinic) == (dt.datetime(2026, 6, 1, 0, 30), "LON")  # 23:30 UTC on 31 May, in London time
+    kinds = {(row[7], row[8]) for row in sheet.iter_rows(min_row=2, values_only=True)}
+    assert ("reversal", "drawn") in kinds and ("reversal", "wasted") in kinds
+
+
+def test_text_that_looks_like_a_formula_stays_text(world, session, tmp_path):
+    history_with_odd_names(world)
+    write(session, tmp_path / "r.xlsx")
+    book = openpyxl.load_workbook(tmp_path / "r.xlsx")
+    note = next(c for row in book["Movements"].iter_rows(min_row=2, min_col=13, max_col=13) for c in row
+                if c.value == NOTE)
+    assert note.data_type == "s" and note.quotePrefix
+    shelf = next(c for row in book["Summary"].iter_rows(min_row=FIRST, min_col=6, max_col=6) for c in row
+                 if c.value == SHELF)
+    assert shelf.data_type == "s" and shelf.quotePrefix
+    lot = next(c for row in book["Summary"].iter_rows(min_row=FIRST, min_col=3, max_col=3) for c in row
+               if c.value == "-SY1")
+    assert lot.data_type == "s"
+
+
+def test_movements_continue_on_more_sheets_past_the_row_limit(world, session, tmp_path):
+    history_with_odd_names(world)
+    result = write(session, tmp_path / "r.xlsx", max_rows=40)
+    book = openpyxl.load_workbook(tmp_path / "r.xlsx")
+    parts = list(result.movement_sheets)
+    assert len(parts) == -(-result.movement_rows // 39) >= 3
+    assert parts == ["Movements"] + [f"Movements ({n})" for n in range(2, len(parts) + 1)]
+    assert book.sheetnames == ["Summary", *parts, "Variances", "Usage"]
+    assert all(book[name].max_row <= 40 for name in parts)
+    assert sum(book[name].max_row - 1 for name in parts) == result.movement_rows
+    received = book["Summary"][f"H{FIRST}"].value
+    assert all(f"SUMIFS('{name}'!$J$2:$J${book[name].max_row}," in received for name in parts)
+    assert received.count("SUMIFS(") == len(parts)
+
+
+def test_the_csv_is_the_same_rows_with_text_guarded(world, session):
+    history_with_odd_names(world)
+    rec = reconciliation.reconcile(session, scope=Scope.everything(), period=JUNE)
+    rows = list(csv.DictReader(io.StringIO(export.write_csv(rec))))
+    assert len(rows) == len(rec.rows)
+    for line, row in zip(rows, rec.rows, strict=True):
+        assert Decimal(line["expected_closing"]) == row.expected_closing
+        assert Decimal(line["drawn"]) == row.drawn
+        assert line["variance"] == ("" if row.variance is None else f"{row.variance.normalize():f}")
+    shelf = [line for line in rows if line["location"].endswith(SHELF)]
+    assert shelf and all(line["location"] == "'" + SHELF and line["lot"] == "'-SY1" for line in shelf)
+
+
+# --- a real spreadsheet program recalculates the formulas ------------------------------------------------
+
+
+def libreoffice() -> str:
+    binary = shutil.which("soffice") or shutil.which("libreoffice")
+    if binary is None:
+        if REQUIRE_LIBREOFFICE:
+            pytest.fail("LibreOffice (soffice) is required here (VIALOG_REQUIRE_LIBREOFFICE=1) but not installed")
+        pytest.skip("LibreOffice (soffice) is not installed; set VIALOG_REQUIRE_LIBREOFFICE=1 to require it")
+    return binary
+
+
+# Recalculate every formula when a file is loaded (LibreOffice's default may trust cached values).
+_ALWAYS_RECALCULATE = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema"
+ xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse"><value>0</value></prop></item>
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="ODFRecalcMode" oor:op="fuse"><value>0</value></prop></item>
+</oor:items>
+"""
+
+
+def recalculate_with_libreoffice(source: Path, workdir: Path) -> Path:
+    """Converts the workbook with LibreOffice headless, so its own engine computes every formula."""
+    binary = libreoffice()
+    profile = workdir / "lo-profile"
+    (profile / "user").mkdir(parents=True)
+    (profile / "user" / "registrymodifications.xcu").write_text(_ALWAYS_RECALCULATE)
+    out = workdir / "recalculated"
+    out.mkdir()
+    completed = subprocess.run(
+        [binary, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore", "--nolockcheck",
+         "--convert-to", "xlsx:Calc MS Excel 2007 XML", "--outdir", str(out), str(source)],
+        capture_output=True, text=True, timeout=180, check=False,
+    )
+    converted = out / source.name
+    assert completed.returncode == 0 and converted.exists(), completed.stdout + completed.stderr
+    return converted
+
+
+def number(value) -> Decimal:
+    return Decimal(str(value)) if value not in (None, "") else Decimal(0)
+
+
+def test_libreoffice_recalculates_the_services_numbers(world, session, tmp_path):
+    libreoffice()
+    history_with_odd_names(world)
+    source = tmp_path / "reconciliation.xlsx"
+    result = write(session, source, max_rows=60)  # several movements sheets: the formulas add them up
+    assert len(result.movement_sheets) >= 3
+    book = openpyxl.load_workbook(recalculate_with_libreoffice(source, tmp_path), data_only=True)
+    summary = book["Summary"]
+    rec = result.reconciliation
+
+    checked = 0
+    for offset, row in enumerate(rec.rows):
+        cells = summary[FIRST + offset]
+        value = {letter: cells[column(letter) - 1].value for letter in "ACFGHIJKLMNOPQRUVWXY"}
+        assert (value["A"], value["C"], value["F"]) == (row.product.name, row.lot.number, row.location.name)
+        for letter, name in zip("HIJKLMN", FLOWS, strict=True):
+            assert number(value[letter]) == getattr(row, name), (row.lot.number, name)
+        assert number(value["O"]) == row.expected_closing == row.closing
+        if row.variance is None:
+            assert value["R"] in (None, "")
+        else:
+            assert number(value["R"]) == row.variance
+            assert number(value["Y"]) == row.sealed_variance
+        checked += 1
+    assert checked == len(rec.rows) > 20
+
+    first_total = export.product_totals_first_row(rec)
+    for offset, group in enumerate(rec.by_product()):
+        cells = summary[first_total + offset]
+        assert cells[0].value == group.product.name
+        for letter, name in zip("HIJKLMN", FLOWS, strict=True):
+            assert number(cells[column(letter) - 1].value) == group.total(name), (group.product.name, name)
+        assert number(cells[column("O") - 1].value) == group.total("expected_closing")
+        assert number(cells[column("R") - 1].value) == group.total_variance()
+
+    variances = book["Variances"]
+    lines = [row for row in variances.iter_rows(min_row=2, values_only=True) if row[0] is not None]
+    assert lines and all(number(line[13]) == number(line[11]) - number(line[12]) for line in lines)
+    notes = [row[12] for name in result.movement_sheets for row in book[name].iter_rows(min_row=2, values_only=True)]
+    assert NOTE in notes  # still the text someone typed, not 2
+    assert SHELF in [row[5] for row in summary.iter_rows(min_row=FIRST, values_only=True)]

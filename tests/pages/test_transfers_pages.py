@@ -1,0 +1,128 @@
+"""Transfer pages: the lists by direction, the send form built scan by scan, receiving, calling back."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from inventory.models import Container, ContainerState, Role, Transfer, TransferStatus
+from inventory.services import clinic_transfers, ledger
+from inventory.services.permissions import Scope
+from tests.factories import NOW, make_clinic, make_user
+from tests.pages.conftest import csrf_token
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock(monkeypatch):
+    monkeypatch.setattr("inventory.blueprints.pages.transfers.utcnow", lambda: NOW)
+
+
+@pytest.fixture(autouse=True)
+def ledger_stays_balanced(session):
+    yield
+    session.expire_all()
+    assert ledger.find_balance_mismatches(session) == []
+
+
+def sent(world, containers, to=None, user="manager"):
+    actor = world.users[user]
+    return clinic_transfers.send(
+        world.session, actor=actor, scope=Scope.for_user(actor), container_ids=[c.id for c in containers],
+        to_location_id=(to or world.location("Fridge", world.other_clinic)).id, now=NOW,
+    )
+
+
+def test_the_send_form_builds_its_list_scan_by_scan_and_sends_it(browser_client, world, session):
+    first, second = world.receive(containers=2).containers
+    opened = world.container(lot="OPEN1")
+    opened.state = ContainerState.IN_USE
+    session.flush()
+    client = browser_client("clinic_manager")
+    page = client.get("/transfers/new").get_data(as_text=True)
+    assert 'class="scan"' in page and "autofocus" in page
+    assert "style=" not in page and "<script>" not in page  # the CSP forbids inline style and script
+    # A London manager may send to New York, though they cannot otherwise see its locations.
+    assert "NYC · Fridge" in page and "LON · Fridge" not in page
+    token = csrf_token(client, "/transfers/new")
+
+    one = client.post("/transfers/new", data={"csrf_token": token, "code": first.label_code, "action": "add"})
+    html = one.get_data(as_text=True)
+    assert one.status_code == 200 and f'name="containers" value="{first.label_code}"' in html
+    refused = client.post("/transfers/new", data={"csrf_token": token, "containers": [first.label_code],
+                                                  "code": opened.label_code, "action": "add"})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 409 and "has been opened" in html
+    assert f'name="containers" value="{first.label_code}"' in html  # the list survives a refusal
+    assert f'name="containers" value="{opened.label_code}"' not in html
+    # Enter in the scan field presses the first button: Add.
+    two = client.post("/transfers/new", data={"csrf_token": token, "containers": [first.label_code],
+                                              "code": second.label_code.lower()})
+    assert f'name="containers" value="{second.label_code}"' in two.get_data(as_text=True)
+    removed = client.post("/transfers/new", data={"csrf_token": token, "remove": second.label_code,
+                                                  "containers": [first.label_code, second.label_code]})
+    assert f'name="containers" value="{second.label_code}"' not in removed.get_data(as_text=True)
+
+    no_place = client.post("/transfers/new", data={"csrf_token": token, "containers": [first.label_code],
+                                                   "to_location_id": "0", "action": "send"})
+    assert no_place.status_code == 422 and "Choose where the stock is going." in no_place.get_data(as_text=True)
+    assert session.scalar(select(func.count()).select_from(Transfer)) == 0
+
+    response = client.post("/transfers/new", data={
+        "csrf_token": token, "containers": [first.label_code, second.label_code], "action": "send",
+        "to_location_id": str(world.location("Fridge", world.other_clinic).id), "note": "box 1",
+    })
+    assert response.status_code == 302, response.get_data(as_text=True)
+    session.expire_all()
+    transfer = session.scalar(select(Transfer))
+    assert response.location.endswith(f"/transfers/{transfer.id}")
+    assert (transfer.status, transfer.note, len(transfer.items)) == (TransferStatus.IN_TRANSIT, "box 1", 2)
+    detail = client.get(f"/transfers/{transfer.id}").get_data(as_text=True)
+    # Sent at 09:30 UTC: 10:30 in London (BST). London sent it, so it may call it back, not receive it.
+    assert "15 Jun 2026 10:30 BST (LON time)" in detail
+    assert "Call back" in detail and 'action="/transfers/%d/receive"' % transfer.id not in detail
+
+
+def test_the_lists_show_incoming_and_outgoing_for_a_clinic_manager(browser_client, world, session):
+    outgoing = sent(world, [world.container()])
+    nyc_vial = world.container(location=world.location("Fridge", world.other_clinic), lot="NYC1")
+    incoming = sent(world, [nyc_vial], to=world.location("Room 1"))
+    html = browser_client("clinic_manager").get("/transfers").get_data(as_text=True)
+    assert html.index("<h2>Incoming</h2>") < html.index(f"/transfers/{incoming.id}") < html.index("<h2>Outgoing</h2>")
+    assert html.index("<h2>Outgoing</h2>") < html.index(f"/transfers/{outgoing.id}")
+    assert "1 × Botox Cosmetic 100 U" in html and "In transit" in html
+    chain = browser_client("manager").get("/transfers").get_data(as_text=True)
+    assert "All transfers between clinics" in chain and "<h2>Incoming</h2>" not in chain
+
+
+def test_the_receiving_clinic_receives_with_one_press_and_sees_new_york_time(browser_client, world, session):
+    (container,) = world.receive().containers
+    transfer = sent(world, [container], user="clinic_manager")
+    make_user(session, "nyc-manager", Role.MANAGER, [world.other_clinic])
+    session.flush()
+    client = browser_client("manager")
+    detail = client.get(f"/transfers/{transfer.id}").get_data(as_text=True)
+    assert "on the road" in detail and "Put it away in" in detail
+    token = csrf_token(client, f"/transfers/{transfer.id}")
+    response = client.post(f"/transfers/{transfer.id}/receive", data={
+        "csrf_token": token, "location_id": str(world.location("Fridge", world.other_clinic).id)})
+    assert response.status_code == 302
+    page = client.get(f"/transfers/{transfer.id}").get_data(as_text=True)
+    assert "Received 1 container(s) into Fridge." in page
+    assert "15 Jun 2026 05:30 EDT (NYC time)" in page
+    again = client.post(f"/transfers/{transfer.id}/receive", data={
+        "csrf_token": token, "location_id": str(world.location("Fridge", world.other_clinic).id)})
+    assert again.status_code == 409 and "cannot be received or called back again" in again.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Container, container.id).clinic_id == world.other_clinic.id
+
+
+def test_a_nurse_is_refused_and_another_clinics_transfer_is_not_found(browser_client, world, session):
+    paris = make_clinic(session, "PAR", "Europe/Paris")
+    nyc_vial = world.container(location=world.location("Fridge", world.other_clinic), lot="NYC1")
+    transfer = sent(world, [nyc_vial], to=next(loc for loc in paris.locations if loc.name == "Fridge"))
+    assert browser_client("nurse").get("/transfers").status_code == 403
+    lon = browser_client("clinic_manager")
+    assert lon.get(f"/transfers/{transfer.id}").status_code == 404
+    token = csrf_token(lon, "/transfers/new")
+    assert lon.post(f"/transfers/{transfer.id}/cancel", data={"csrf_token": token}).status_code == 404
+    assert f"/transfers/{transfer.id}" not in lon.get("/transfers").get_data(as_text=True)
