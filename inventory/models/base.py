@@ -85,6 +85,13 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.astimezone(dt.UTC)
 
 
+def plain_quantity(value: Decimal) -> str:
+    """A quantity as people write it: "4", "0.55", "100", never "4.0000", "1E+2" or "-0"."""
+    if value == 0:
+        return "0"  # also for Decimal("-0"), which a negated empty sum produces
+    return f"{value.normalize():f}"
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 

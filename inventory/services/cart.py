@@ -54,6 +54,7 @@ from inventory.models import (
     Treatment,
     User,
 )
+from inventory.models.base import plain_quantity
 from inventory.models.base import QUANTITY_SCALE
 from inventory.services import ledger
 from inventory.services.clock import to_clinic_time
@@ -309,7 +310,7 @@ def reconstitute(
     diluent_ml = _quantity(diluent_ml, "diluent_ml")
     if not MIN_DILUENT_ML <= diluent_ml <= MAX_DILUENT_ML:
         raise ValidationError(
-            f"{_fmt(diluent_ml)} mL of diluent is outside {_fmt(MIN_DILUENT_ML)} to {_fmt(MAX_DILUENT_ML)} mL: "
+            f"{plain_quantity(diluent_ml)} mL of diluent is outside {plain_quantity(MIN_DILUENT_ML)} to {plain_quantity(MAX_DILUENT_ML)} mL: "
             "check the volume you drew up.",
             field="diluent_ml",
         )
@@ -346,7 +347,7 @@ def reconstitute(
     container.state = ContainerState.IN_USE
     ledger.record(
         session, container, kind=MovementKind.RECONSTITUTE, quantity=Decimal(0), actor=actor, at=now,
-        reason="reconstituted", note=f"{_fmt(diluent_ml)} mL {container.diluent_name or 'diluent'}",
+        reason="reconstituted", note=f"{plain_quantity(diluent_ml)} mL {container.diluent_name or 'diluent'}",
     )
     session.flush()
     return container
@@ -501,7 +502,7 @@ def _dose(container: Container, quantity: Decimal, unit: str) -> Dose:
         assert concentration is not None
         units = (quantity * concentration).quantize(_STEP, rounding=ROUND_HALF_UP)
         if units <= 0:
-            raise ValidationError(f"{_fmt(quantity)} mL is too small to record: check the volume.", field="quantity")
+            raise ValidationError(f"{plain_quantity(quantity)} mL is too small to record: check the volume.", field="quantity")
         return Dose(units, quantity, concentration, ML)
     ml = (quantity / concentration).quantize(_STEP, rounding=ROUND_HALF_UP) if concentration else None
     entered_unit = UNITS if entered.casefold() == UNITS.casefold() else product.base_unit
@@ -536,8 +537,8 @@ def _dose_warnings(session: Session, treatment: Treatment, product: Product) -> 
     if total <= usual:
         return []
     return [
-        f"This patient has now received {_fmt(total)} {product.base_unit} of {product.name} in this treatment, "
-        f"above the usual {_fmt(usual)} {product.base_unit} per session: check the dose."
+        f"This patient has now received {plain_quantity(total)} {product.base_unit} of {product.name} in this treatment, "
+        f"above the usual {plain_quantity(usual)} {product.base_unit} per session: check the dose."
     ]
 
 
@@ -922,8 +923,6 @@ def _same_name(name: str) -> str:
     return " ".join(name.casefold().split())
 
 
-def _fmt(value: Decimal) -> str:
-    return f"{value.normalize():f}"
 
 
 def _when(moment: dt.datetime, timezone: str) -> str:

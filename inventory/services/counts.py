@@ -44,6 +44,7 @@ from inventory.models import (
     Product,
     User,
 )
+from inventory.models.base import plain_quantity
 from inventory.models.base import QUANTITY_SCALE
 from inventory.services import ledger, scanning
 from inventory.services.barcodes import normalise_lot_number, parse_scan
@@ -386,8 +387,8 @@ def _container_line(
     counted = container.initial_quantity if spec.counted is None else _counted(spec.counted, f"{field_prefix}counted")
     if counted > container.initial_quantity:
         raise ValidationError(
-            f"A {product.name} holds at most {_fmt(container.initial_quantity)} {product.base_unit}: "
-            f"{_fmt(counted)} cannot be left in it.",
+            f"A {product.name} holds at most {plain_quantity(container.initial_quantity)} {product.base_unit}: "
+            f"{plain_quantity(counted)} cannot be left in it.",
             field=f"{field_prefix}counted",
         )
     line = next((line for line in count.lines if line.container_id == container.id), None)
@@ -417,14 +418,14 @@ def _lot_line(
         whole = counted / per
         if whole != whole.to_integral_value():
             raise ValidationError(
-                f"Sealed {lot.product.name} is counted in whole containers of {_fmt(per)} {lot.product.base_unit}: "
-                f"{_fmt(counted)} is not a whole number of them. Scan an opened one's label to count what is left.",
+                f"Sealed {lot.product.name} is counted in whole containers of {plain_quantity(per)} {lot.product.base_unit}: "
+                f"{plain_quantity(counted)} is not a whole number of them. Scan an opened one's label to count what is left.",
                 field=f"{field_prefix}counted",
             )
         if containers is not None and containers != int(whole):
             raise ValidationError(
-                f"{containers} sealed containers hold {_fmt(per * containers)} {lot.product.base_unit}, "
-                f"not {_fmt(counted)}.",
+                f"{containers} sealed containers hold {plain_quantity(per * containers)} {lot.product.base_unit}, "
+                f"not {plain_quantity(counted)}.",
                 field=f"{field_prefix}counted",
             )
         containers = int(whole)
@@ -703,7 +704,7 @@ def _counted(value: Decimal | str | int, field_name: str) -> Decimal:
     except InvalidOperation:
         raise ValidationError(f"{value!r} is not a number.", field=field_name) from None
     if not quantity.is_finite() or quantity < 0 or quantity > MAX_COUNTED:
-        raise ValidationError(f"Count between 0 and {_fmt(MAX_COUNTED)}.", field=field_name)
+        raise ValidationError(f"Count between 0 and {plain_quantity(MAX_COUNTED)}.", field=field_name)
     if quantity != quantity.quantize(Decimal(1).scaleb(-QUANTITY_SCALE)):
         raise ValidationError(f"Use at most {QUANTITY_SCALE} decimal places.", field=field_name)
     return quantity
@@ -716,5 +717,3 @@ def _note(note: str | None) -> str | None:
     return note or None
 
 
-def _fmt(value: Decimal) -> str:
-    return f"{value.normalize():f}"

@@ -37,6 +37,7 @@ from inventory.models import (
     ProductKind,
     User,
 )
+from inventory.models.base import plain_quantity
 from inventory.services import scanning, transfers
 from inventory.services.clock import clinic_today, to_clinic_time
 from inventory.services.permissions import Scope, get_in_scope
@@ -62,8 +63,6 @@ class NotInKit(DomainError):
     code = "not_in_kit"
 
 
-def _qty(value: Decimal) -> str:
-    return f"{value.normalize():f}"
 
 
 # --- readiness -----------------------------------------------------------------
@@ -402,9 +401,9 @@ def _shortfall(req: _Requirement, have: Decimal, best_lots: list[_LotStock], pro
                too_soon: list[_LotStock], today: dt.date) -> Reason:
     unit = best_lots[0].unit if best_lots else req.unit
     product = best_lots[0].product if best_lots else req.product
-    need = _qty(req.min_quantity)
+    need = plain_quantity(req.min_quantity)
     if unit is not None:
-        text = f"{req.label}: {_qty(have)} {unit} of {need} {unit}"
+        text = f"{req.label}: {plain_quantity(have)} {unit} of {need} {unit}"
     else:  # a kind with nothing that counts: no product, so no unit to name
         kind = req.product_kind.value if req.product_kind else ""
         text = f"{req.label}: none that counts; needs {need} of one {kind} product"
@@ -417,8 +416,8 @@ def _shortfall(req: _Requirement, have: Decimal, best_lots: list[_LotStock], pro
         )
         text += f"; too close to expiry to count (needs {req.min_days_to_expiry} days): {notes}"
     data = {
-        "requirement": req.label, "requirement_id": req.id, "have": _qty(have), "need": need, "unit": unit,
-        "short_by": _qty(req.min_quantity - have), "product": product,
+        "requirement": req.label, "requirement_id": req.id, "have": plain_quantity(have), "need": need, "unit": unit,
+        "short_by": plain_quantity(req.min_quantity - have), "product": product,
         "product_kind": req.product_kind.value if req.product_kind else None,
         "min_days_to_expiry": req.min_days_to_expiry,
         "too_close_to_expiry": [{"product": lot.product, "lot": lot.lot, "expiry": lot.expiry.isoformat(),

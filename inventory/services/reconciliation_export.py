@@ -39,6 +39,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy.orm import Session
 
 from inventory.models import Clinic
+from inventory.models.base import plain_quantity
 from inventory.services.clock import to_clinic_time
 from inventory.services.permissions import Scope
 from inventory.services.reconciliation import (
@@ -447,7 +448,7 @@ def _csv_text(value: str) -> str:
 
 
 def _qty(value: Decimal | None) -> str:
-    return "" if value is None else f"{value.normalize():f}"
+    return "" if value is None else plain_quantity(value)
 
 
 def _int(value: int | None) -> str:

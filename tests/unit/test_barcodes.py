@@ -563,3 +563,13 @@ def test_normalise_gtin_refuses_non_digits_and_other_lengths(digits: str) -> Non
 )
 def test_normalise_lot_number_strips_and_upper_cases_without_parsing(text: str, lot: str) -> None:
     assert normalise_lot_number(text) == lot
+
+
+def test_quantities_read_as_people_write_them():
+    from decimal import Decimal
+
+    from inventory.models.base import plain_quantity
+
+    assert [plain_quantity(Decimal(v)) for v in ("4.0000", "0.5500", "100", "-0", "-0.0000", "-2.5")] == [
+        "4", "0.55", "100", "0", "0", "-2.5"
+    ]

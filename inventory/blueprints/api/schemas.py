@@ -9,10 +9,11 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints, model_validator
 
 from inventory.models import Clinic, Container, Location, Lot, Product
+from inventory.models.base import plain_quantity
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 # Quantities travel as decimal strings without trailing zeros: "4", "0.55", "100".
-Qty = Annotated[Decimal, PlainSerializer(lambda d: f"{d.normalize():f}", return_type=str, when_used="json")]
+Qty = Annotated[Decimal, PlainSerializer(plain_quantity, return_type=str, when_used="json")]
 
 
 class Model(BaseModel):

@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 
 from inventory.extensions import db, login_manager
 from inventory.models import User
+from inventory.models.base import plain_quantity
 from inventory.services.clock import to_clinic_time
 from inventory.services.permissions import ROLE_LABELS, SIGNED_IN, Permission, Scope, can
 
@@ -91,5 +92,4 @@ def _quantity(value: Any) -> str:
     """4.0000 -> 4, 0.5500 -> 0.55: quantities read as a nurse writes them."""
     if value is None:
         return ""
-    text = f"{value.normalize():f}"
-    return text
+    return plain_quantity(value)
