@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from inventory.models.base import BigId, Base, Quantity, created_at, intpk, str_enum
@@ -71,6 +71,10 @@ class Receipt(Base):
     containers: Mapped[list[Container]] = relationship(back_populates="receipt", order_by="Container.id")
 
 
+# A container that still holds stock somewhere (the predicate of ix_containers_live_location).
+LIVE_STOCK = "state IN ('sealed', 'in_use') AND remaining > 0"
+
+
 class Container(Base):
     """One physical vial, syringe, ampoule or item, with its own printed label."""
 
@@ -80,6 +84,11 @@ class Container(Base):
         CheckConstraint("state <> 'in_transit' OR remaining = 0", name="in_transit_holds_nothing"),
         Index("ix_containers_lot_state", "lot_id", "state"),
         Index("ix_containers_clinic_state", "clinic_id", "state"),
+        # Live stock by place (kit readiness, 1,000 kits at once): only the few containers still holding
+        # something, so the kits' stock is read from a small index instead of scanning every container
+        # the chain ever received (docs/performance.md, migration 0005_performance).
+        Index("ix_containers_live_location", "location_id", "lot_id",
+              postgresql_where=text(LIVE_STOCK), sqlite_where=text(LIVE_STOCK), postgresql_include=["remaining"]),
     )
 
     id: Mapped[intpk]
@@ -135,6 +144,10 @@ class MovementKind(enum.StrEnum):
     REVERSAL = "reversal"
 
 
+# The predicate of ix_movements_emergency_location_at (cart.EMERGENCY is the reason of emergency kit use).
+EMERGENCY_DRAW = "kind = 'draw' AND reason = 'emergency'"
+
+
 class Movement(Base):
     """One change of stock. Inserted, never updated or deleted; mistakes get a reversal."""
 
@@ -149,6 +162,9 @@ class Movement(Base):
         Index("ix_movements_lot_at", "lot_id", "at"),
         # Kit readiness (emergency draws at kit locations) and per-location reconciliation.
         Index("ix_movements_location_at", "location_id", "at"),
+        # Emergency kit use (kits.readiness): a handful of rows, found without scanning the whole ledger.
+        Index("ix_movements_emergency_location_at", "location_id", "at",
+              postgresql_where=text(EMERGENCY_DRAW), sqlite_where=text(EMERGENCY_DRAW)),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -749,7 +749,9 @@ def reverse(
     The original stays in the ledger; ``is_reversed`` tells that it was corrected.
     A draw that was a container's only one releases the container from its patient
     (a wrong vial scanned was never opened for that patient).
-    Raises ValidationError, NotFound, NotReversible or AlreadyReversed.
+    A reversal that would leave the container holding more than it was received with
+    (a count has corrected it since) is refused.
+    Raises ValidationError, NotFound, NotReversible, AlreadyReversed or ContainerInTransit.
     """
     reason = _required_text(reason, "reason", "Say why this is being reversed.", max_length=MAX_TEXT)
     _ensure_id(movement_id, "movement", MAX_BIG_ID)
@@ -769,6 +771,24 @@ def reverse(
         raise AlreadyReversed(
             f"This {original.kind.value} was already reversed: it can be corrected only once.",
             movement_id=original.id,
+        )
+    if container.state is ContainerState.IN_TRANSIT:
+        # It holds nothing in any clinic's ledger until it is received: put nothing back into it.
+        raise ContainerInTransit(
+            f"This {container.product.name} ({container.label_code}) is on its way to another clinic: "
+            "correct this once that clinic has received it.",
+            container_id=container.id,
+            movement_id=original.id,
+        )
+    if container.remaining - original.quantity > container.initial_quantity:
+        # A count has set what is left since (it found the dose or the waste back): a second correction
+        # would leave more in the container than it ever held.
+        raise NotReversible(
+            f"Putting back {plain_quantity(-original.quantity)} {container.product.base_unit} would leave more in this "
+            f"{container.product.name} ({container.label_code}) than it held when received: a count has "
+            "corrected it since. Correct it with a count.",
+            movement_id=original.id,
+            container_id=container.id,
         )
     reversal = ledger.record(
         session, container, kind=MovementKind.REVERSAL, quantity=-original.quantity, actor=actor, at=now,

@@ -35,7 +35,9 @@ def container_by_label(session: Session, label_code: str, scope: Scope) -> Conta
     container = session.scalar(
         select(Container)
         .where(Container.label_code == label_code)
-        .options(joinedload(Container.lot).joinedload(Lot.product), joinedload(Container.location))
+        # The clinic too: its time zone judges the lot's expiry (one statement per scan, not two).
+        .options(joinedload(Container.lot).joinedload(Lot.product), joinedload(Container.location),
+                 joinedload(Container.clinic))
     )
     if container is None or not scope.allows(container.clinic_id):
         raise UnknownContainer(

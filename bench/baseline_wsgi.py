@@ -1,0 +1,89 @@
+"""The draw benchmark's baseline: the same writes as POST /api/v1/treatments/<id>/draws, by hand.
+
+A bare WSGI callable (``gunicorn bench.baseline_wsgi:app``), one psycopg connection per
+worker process, one transaction per request: look the bearer token up, lock the
+treatment and the container, read the container's newest movement hash, insert the
+movement (hashed with ``audit_chain.movement_hash``, so ``vialog verify`` still passes),
+update the cached balance, insert the draw, commit. No validation beyond that, no ORM,
+no framework: the floor the application is compared with.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import psycopg
+
+from bench.generate import MoveRow
+from inventory.services import audit_chain
+
+_PATH = re.compile(r"^/api/v1/treatments/(\d+)/draws$")
+_STEP = Decimal("0.0001")
+_conn: psycopg.Connection | None = None
+
+
+def _connection() -> psycopg.Connection:
+    global _conn
+    if _conn is None or _conn.closed:
+        _conn = psycopg.connect(os.environ["BASELINE_CONNINFO"])
+    return _conn
+
+
+def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    match = _PATH.match(environ.get("PATH_INFO", ""))
+    if environ["REQUEST_METHOD"] != "POST" or match is None:
+        start_response("404 Not Found", [("Content-Type", "application/json")])
+        return [b'{"error": {"code": "not_found"}}']
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = json.loads(environ["wsgi.input"].read(length))
+    token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")[2]
+    treatment_id, container_id = int(match.group(1)), int(body["container"])
+    quantity = Decimal(body["quantity"])
+    now = dt.datetime.now(dt.UTC)
+    conn = _connection()
+    with conn.transaction(), conn.cursor() as cur:
+        user = cur.execute(
+            "SELECT user_id FROM api_tokens WHERE token_hash = %s AND revoked_at IS NULL AND expires_at > %s",
+            (hashlib.sha256(token.encode()).hexdigest(), now),
+        ).fetchone()
+        if user is None:
+            start_response("401 Unauthorized", [("Content-Type", "application/json")])
+            return [b'{"error": {"code": "unauthorized"}}']
+        cur.execute("SELECT id FROM treatments WHERE id = %s FOR UPDATE", (treatment_id,))
+        (clinic_id, location_id, lot_id, product_id, remaining, conc) = cur.execute(
+            "SELECT clinic_id, location_id, lot_id, product_id, remaining, concentration_u_per_ml "
+            "FROM containers WHERE id = %s FOR UPDATE", (container_id,),
+        ).fetchone()
+        head = cur.execute(
+            "SELECT row_hash FROM movements WHERE container_id = %s ORDER BY id DESC LIMIT 1", (container_id,)
+        ).fetchone()
+        prev = head[0] if head else audit_chain.GENESIS
+        balance = remaining - quantity
+        movement_id = cur.execute("SELECT nextval(pg_get_serial_sequence('movements', 'id'))").fetchone()[0]
+        row = MoveRow(movement_id, clinic_id, location_id, container_id, lot_id, product_id, "draw", -quantity,
+                      balance, user[0], now, None, None, treatment_id, None)
+        cur.execute(
+            "INSERT INTO movements (id, clinic_id, location_id, container_id, lot_id, product_id, kind, quantity, "
+            "balance_after, actor_id, at, reason, note, treatment_id, reverses_id, prev_hash, row_hash) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (*row, prev, audit_chain.movement_hash(prev, row)),
+        )
+        cur.execute("UPDATE containers SET remaining = %s, state = %s WHERE id = %s",
+                    (balance, "in_use" if balance > 0 else "empty", container_id))
+        ml = (quantity / conc).quantize(_STEP, rounding=ROUND_HALF_UP) if conc else None
+        draw_id = cur.execute(
+            "INSERT INTO draws (treatment_id, container_id, movement_id, area, quantity, quantity_ml, "
+            "concentration_u_per_ml, entered_unit, injector_id, at, created_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (treatment_id, container_id, movement_id, body["area"], quantity, ml, conc, "U", user[0], now, now),
+        ).fetchone()[0]
+    payload = json.dumps({"id": draw_id, "quantity_units": str(quantity), "container": {"id": container_id,
+                          "remaining": str(balance)}}).encode()
+    start_response("201 Created", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+    return [payload]

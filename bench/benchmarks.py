@@ -1,0 +1,511 @@
+"""The five benchmarks of docs/performance.md. Each returns its figures, its baseline's and their ratio.
+
+Timings use ``time.perf_counter``; every figure is a median or percentile over many
+repetitions in one run, and the machine's load average is recorded beside it
+(bench/__main__.py ``record``): other people's tests share this machine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from bench import db
+from bench.generate import END
+
+ROOT = Path(__file__).resolve().parents[1]
+ORDER = ["scan", "kits", "trace", "export", "draw"]
+
+
+def run(name: str, args: Any) -> dict[str, Any]:
+    return {"scan": bench_scan, "kits": bench_kits, "trace": bench_trace, "export": bench_export,
+            "draw": bench_draw}[name](args)
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+def stats(seconds: list[float]) -> dict[str, float]:
+    ms = [s * 1000 for s in seconds]
+    return {"n": len(ms), "p50_ms": round(pct(ms, 50), 3), "p95_ms": round(pct(ms, 95), 3),
+            "p99_ms": round(pct(ms, 99), 3), "max_ms": round(max(ms), 3) if ms else None}
+
+
+def ratio(a: float, b: float) -> float | None:
+    return round(a / b, 2) if b else None
+
+
+def make_app(database: str) -> Any:
+    from inventory import create_app
+
+    os.environ.setdefault("VIALOG_INSTANCE", db.vialog_env(database)["VIALOG_INSTANCE"])
+    return create_app({"DATABASE_URL": db.sqlalchemy_url(database), "SECRET_KEY": "bench-secret-key-" + "x" * 32})
+
+
+def bench_user_token(session: Any, hours: int = 4) -> str:
+    from sqlalchemy import select
+
+    from inventory.models import User, utcnow
+    from inventory.services import auth
+
+    user = session.scalar(select(User).where(User.username == "bench"))
+    token, _ = auth.issue_token(session, user, hours=hours, now=utcnow())
+    session.commit()
+    return token
+
+
+# --- 1. trace -----------------------------------------------------------------------------------
+
+TRACE_CONTAINERS_SQL = """
+SELECT c.id, c.label_code, c.state, c.remaining, c.initial_quantity, c.patient_id, l.name, p.base_unit,
+       cl.id, cl.code, cl.name, cl.timezone
+FROM containers c JOIN locations l ON l.id = c.location_id JOIN clinics cl ON cl.id = c.clinic_id
+JOIN products p ON p.id = c.product_id
+WHERE c.lot_id = %s ORDER BY cl.code, l.name, c.label_code"""
+TRACE_DOSES_SQL = """
+SELECT d.id, d.movement_id, d.treatment_id, d.at, d.area, d.area_detail, d.quantity, d.quantity_ml,
+       d.entered_unit, d.reason, d.injector_id, u.username, u.display_name, c.id, c.label_code, lot.id,
+       lot.number, p.id, p.name, p.base_unit, pa.id, pa.clinic_id, pa.external_ref, pa.name, pa.date_of_birth,
+       cl.id, cl.code, cl.name, cl.timezone, r.id
+FROM draws d JOIN containers c ON c.id = d.container_id JOIN lots lot ON lot.id = c.lot_id
+JOIN products p ON p.id = lot.product_id JOIN treatments t ON t.id = d.treatment_id
+JOIN patients pa ON pa.id = t.patient_id JOIN clinics cl ON cl.id = t.clinic_id JOIN users u ON u.id = d.injector_id
+LEFT JOIN movements r ON r.reverses_id = d.movement_id
+WHERE c.lot_id = %s ORDER BY cl.code, d.at, d.id"""
+
+
+def bench_trace(args: Any) -> dict[str, Any]:
+    """Lot -> containers, doses and patients: the service, the API, and the same two queries by hand."""
+    from sqlalchemy import text
+
+    from inventory.extensions import db as vialog_db
+    from inventory.services.permissions import Scope
+    from recall import queries
+
+    app = make_app(args.database)
+    n = 20 if args.smoke else args.lots
+    with app.app_context():
+        session = vialog_db.session
+        lot_ids = list(session.scalars(text(
+            "SELECT l.id FROM lots l WHERE EXISTS (SELECT 1 FROM containers c JOIN draws d ON d.container_id = c.id "
+            "WHERE c.lot_id = l.id) ORDER BY l.id")))
+        token = bench_user_token(session)
+    sample = random.Random(args.seed).sample(lot_ids, min(n, len(lot_ids)))
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    scope = Scope.everything()
+    timings: dict[str, list[float]] = {"service": [], "api": [], "sql": []}
+    sizes = []
+    with psycopg.connect(db.conninfo(args.database)) as conn, app.app_context():
+        session = vialog_db.session
+
+        def sql(lot_id: int) -> int:
+            containers = conn.execute(TRACE_CONTAINERS_SQL, (lot_id,)).fetchall()
+            doses = conn.execute(TRACE_DOSES_SQL, (lot_id,)).fetchall()
+            conn.rollback()
+            return len({d[20] for d in doses if d[29] is None}) + 0 * len(containers)
+
+        def service(lot_id: int) -> int:
+            lots = queries.lots_by_ids(session, [lot_id])
+            (trace,) = queries.lot_traces(session, lots, scope)
+            patients = len(trace.patients)
+            session.rollback()
+            return patients
+
+        def api(lot_id: int) -> int:
+            response = client.get(f"/api/v1/lots/{lot_id}/trace", headers=headers)
+            assert response.status_code == 200, response.get_data(as_text=True)[:300]
+            return len(response.get_json()["patients"])
+
+        for lot_id in sample[:10]:  # warm the caches and the connection pools
+            sql(lot_id), service(lot_id), api(lot_id)
+        for i, lot_id in enumerate(sample):
+            order = [("sql", sql), ("service", service), ("api", api)]
+            order = order[i % 3:] + order[:i % 3]  # rotate: no method always runs first
+            counts = {}
+            for name, fn in order:
+                t0 = time.perf_counter()
+                counts[name] = fn(lot_id)
+                timings[name].append(time.perf_counter() - t0)
+            if not counts["sql"] == counts["service"] == counts["api"]:
+                raise AssertionError(f"lot {lot_id}: patients differ {counts}")
+            sizes.append(counts["sql"])
+    result = {name: stats(values) for name, values in timings.items()}
+    return {
+        "lots": len(sample), "patients_per_lot_p50": pct(sizes, 50), "patients_per_lot_max": max(sizes),
+        **{f"{k}_{m}": v for k, s in result.items() for m, v in s.items() if m != "n"},
+        "ratio_service_p95": ratio(result["service"]["p95_ms"], result["sql"]["p95_ms"]),
+        "ratio_api_p95": ratio(result["api"]["p95_ms"], result["sql"]["p95_ms"]),
+        "target": "p95 <= 20 ms, ratio <= 1.5",
+    }
+
+
+# --- 2. draw under load ----------------------------------------------------------------------------
+
+
+def _prepare_draw_slots(app: Any, slots: int, tag: str) -> tuple[list[tuple[int, int]], str]:
+    """Reconstituted multi-patient Botox 100 U vials (100 draws of 1 U each) and open treatments
+    (2 draws each) of clinic 1, through the app's own services; returns (treatment, container) slots."""
+    from sqlalchemy import insert, select
+
+    from inventory.extensions import db as vialog_db
+    from inventory.models import Location, LocationKind, Patient, Product, ProductGtin, Treatment, User, utcnow
+    from inventory.services import cart, receiving
+    from inventory.services.permissions import Scope
+
+    with app.app_context():
+        session = vialog_db.session
+        scope = Scope.everything()
+        user = session.scalar(select(User).where(User.username == "bench"))
+        product = session.scalar(select(Product).where(Product.name == "Botox Cosmetic 100 U"))
+        gtin = session.scalar(select(ProductGtin.gtin).where(ProductGtin.product_id == product.id))
+        locations = {loc.kind: loc.id for loc in session.scalars(select(Location).where(Location.clinic_id == 1))}
+        vials_needed = slots // 100 + 1
+        now = utcnow()
+        vials: list[int] = []
+        lot_number = f"BN{tag}"[:20]
+        while len(vials) < vials_needed:
+            receipt = receiving.receive(
+                session, actor=user, scope=scope, location_id=locations[LocationKind.FRIDGE],
+                containers=min(500, vials_needed - len(vials)), now=now, gtin=gtin, lot_number=lot_number,
+                expiry=(END + dt.timedelta(days=700)).date())
+            session.flush()
+            for container in receipt.containers:
+                cart.reconstitute(session, actor=user, scope=scope, container_id=container.id,
+                                  diluent_ml=Decimal("2.5"), now=now)
+                vials.append(container.id)
+            session.commit()
+        patients = list(session.scalars(insert(Patient).returning(Patient.id), [
+            {"clinic_id": 1, "external_ref": f"BENCH-{tag}-{i}", "name": f"Bench Patient {i}"} for i in range(200)
+        ]))
+        treatments = list(session.scalars(insert(Treatment).returning(Treatment.id), [
+            {"clinic_id": 1, "patient_id": patients[i % len(patients)], "location_id": locations[LocationKind.ROOM],
+             "injector_id": user.id, "started_at": now} for i in range(slots // 2 + 1)
+        ]))
+        session.commit()
+        token = bench_user_token(session)
+    return [(treatments[j // 2], vials[j // 100]) for j in range(slots)], token
+
+
+def _serve(target: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    workers = str(os.cpu_count() or 2)
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    proc = subprocess.Popen(
+        [str(gunicorn), "--workers", workers, "--bind", f"127.0.0.1:{port}", "--log-level", "warning", target],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            time.sleep(1.0)  # let every worker boot
+            return proc
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"gunicorn {target} exited: {proc.stderr.read().decode()[-2000:]}")
+            time.sleep(0.2)
+    raise RuntimeError(f"gunicorn {target} did not start")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def load(port: int, token: str, slots: list[tuple[int, int]], clients: int, seconds: float) -> dict[str, Any]:
+    """``clients`` threads, each with its own keep-alive http.client connection (reopened when the
+    server closes it) and its own vials and treatments (no two clients lock the same rows), for ``seconds``."""
+    blocks = [slots[i:i + 100] for i in range(0, len(slots), 100)]
+    per_client = [[s for block in blocks[i::clients] for s in block] for i in range(clients)]
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors: list[str] = []
+    exhausted = []
+    start_gate = threading.Barrier(clients + 1)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def client(i: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine = latencies[i]
+        start_gate.wait()
+        for treatment_id, container_id in per_client[i]:
+            if time.perf_counter() >= deadline:
+                break
+            body = json.dumps({"container": container_id, "quantity": "1", "unit": "U", "area": "glabella"})
+            t0 = time.perf_counter()
+            try:
+                conn.request("POST", f"/api/v1/treatments/{treatment_id}/draws", body, headers)
+                response = conn.getresponse()
+                data = response.read()
+            except (OSError, http.client.HTTPException) as error:
+                errors.append(repr(error))
+                conn.close()
+                continue
+            mine.append(time.perf_counter() - t0)
+            if response.status != 201:
+                errors.append(f"{response.status} {data[:200]!r}")
+        else:
+            exhausted.append(i)
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    deadline = time.perf_counter() + seconds
+    start_gate.wait()
+    began = time.perf_counter()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - began
+    every = [x for part in latencies for x in part]
+    return {"clients": clients, "draws": len(every), "seconds": round(elapsed, 2),
+            "per_s": round(len(every) / elapsed, 1), **stats(every), "errors": len(errors),
+            "first_errors": errors[:3], "slots_exhausted": len(exhausted)}
+
+
+def bench_draw(args: Any) -> dict[str, Any]:
+    seconds = 2.0 if args.smoke else args.seconds
+    app = make_app(args.database)
+    env = db.vialog_env(args.database)
+    env["BASELINE_CONNINFO"] = db.conninfo(args.database)
+    env["PYTHONPATH"] = str(ROOT)
+    result: dict[str, Any] = {"workers": os.cpu_count(), "server": "gunicorn sync workers",
+                              "client": "python threads, http.client keep-alive (reopened when the server closes)"}
+    tag = f"{int(time.time()) % 10**8}"
+    capacity = {1: 400, 16: 1500} if not args.smoke else {1: 300, 4: 300}
+    for clients, rate in capacity.items():
+        for name, target, factor in (("vialog", "wsgi:app", 1), ("baseline", "bench.baseline_wsgi:app", 3)):
+            slots, token = _prepare_draw_slots(app, int(rate * factor * seconds) + 600,
+                                               f"{tag}{name[0]}{clients}")
+            port = _free_port()
+            server = _serve(target, port, env)
+            try:
+                # Warm every worker (imports, first connection, first statements) on slots of their own.
+                warm = load(port, token, slots[:400], 4, 10.0)
+                if warm["errors"]:
+                    raise RuntimeError(f"{name} warm-up failed: {warm['first_errors']}")
+                figures = load(port, token, slots[400:], clients, seconds)
+            finally:
+                _stop(server)
+            result[f"{name}_{clients}"] = figures
+    for clients in capacity:
+        app_run, base_run = result[f"vialog_{clients}"], result[f"baseline_{clients}"]
+        result[f"ratio_throughput_{clients}"] = ratio(app_run["per_s"], base_run["per_s"])
+    result["errors"] = sum(result[k]["errors"] for k in result if k.startswith(("vialog_", "baseline_")))
+    result["target"] = "1 client p50 <= 5 ms; 16 clients >= 400/s, p99 <= 50 ms; throughput ratio >= 0.33"
+    return result
+
+
+# --- 3. scan -------------------------------------------------------------------------------------------
+
+
+def _scan_codes(conn: psycopg.Connection, n: int, rng: random.Random) -> list[str]:
+    labels = [r[0] for r in conn.execute(
+        "SELECT label_code FROM containers TABLESAMPLE SYSTEM (5) REPEATABLE (7) LIMIT %s", (n,)).fetchall()]
+    if len(labels) < n // 2:
+        labels = [r[0] for r in conn.execute("SELECT label_code FROM containers LIMIT %s", (n,)).fetchall()]
+    lots = conn.execute(
+        "SELECT g.gtin, l.number, l.expiry_raw FROM lots l JOIN product_gtins g ON g.product_id = l.product_id"
+    ).fetchall()
+    gtins = [r[0] for r in conn.execute("SELECT gtin FROM product_gtins").fetchall()]
+    codes = []
+    for i in range(n):
+        roll = rng.random()
+        if roll < 0.40:
+            label = rng.choice(labels)
+            codes.append(label if rng.random() < 0.8 else label.lower())
+        elif roll < 0.70:
+            gtin, lot, expiry = rng.choice(lots)
+            codes.append(f"]d201{gtin}17{expiry}10{lot}\x1d21{rng.randint(10**9, 10**10 - 1)}")
+        elif roll < 0.85:
+            gtin, lot, expiry = rng.choice(lots)
+            codes.append(f"(01){gtin}(17){expiry}(10){lot}")
+        elif roll < 0.95:
+            gtin = rng.choice(gtins)
+            codes.append(gtin if rng.random() < 0.5 else gtin[1:])
+        else:
+            codes.append(rng.choice(("hello", "0361234000018", "]d20100000000000000", "VL12345", "(01)123")))
+    return codes
+
+
+def bench_scan(args: Any) -> dict[str, Any]:
+    """10,000 mixed codes: barcodes.parse_scan alone, scanning.scan (parse + lookups), and a baseline
+    of biip's own parser plus one hand-written indexed lookup."""
+    from biip import ParseError
+    from biip import parse as biip_parse
+
+    from inventory.errors import DomainError
+    from inventory.extensions import db as vialog_db
+    from inventory.services import scanning
+    from inventory.services.barcodes import parse_scan
+    from inventory.services.permissions import Scope
+
+    n = 500 if args.smoke else 10_000
+    rng = random.Random(args.seed)
+    app = make_app(args.database)
+    with psycopg.connect(db.conninfo(args.database)) as conn:
+        codes = _scan_codes(conn, n, rng)
+        conn.rollback()
+        timings: dict[str, list[float]] = {"parse": [], "scan": [], "baseline": []}
+        outcomes: dict[str, int] = {}
+        scope = Scope.everything()
+        with app.app_context():
+            session = vialog_db.session
+            for code in codes:
+                t0 = time.perf_counter()
+                try:
+                    parse_scan(code)
+                except DomainError:
+                    pass
+                timings["parse"].append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                try:
+                    scanning.scan(session, code, scope=scope, now=END, timezone="Europe/London")
+                    outcome = "ok"
+                except DomainError as error:
+                    outcome = error.code
+                timings["scan"].append(time.perf_counter() - t0)
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+                session.rollback()
+                t0 = time.perf_counter()
+                if code.upper().startswith("VL"):
+                    conn.execute("SELECT c.id, c.lot_id, l.status, l.expiry FROM containers c JOIN lots l "
+                                 "ON l.id = c.lot_id WHERE c.label_code = %s", (code.upper(),)).fetchone()
+                else:
+                    try:
+                        parsed = biip_parse(code)
+                        gtin = parsed.gtin.value if parsed.gtin else None
+                        if gtin:
+                            conn.execute("SELECT product_id FROM product_gtins WHERE gtin = %s", (gtin,)).fetchone()
+                    except ParseError:
+                        pass
+                timings["baseline"].append(time.perf_counter() - t0)
+                conn.rollback()
+    result = {name: stats(values) for name, values in timings.items()}
+    return {"codes": n, "outcomes": outcomes,
+            **{f"{k}_{m}": v for k, s in result.items() for m, v in s.items() if m != "n"},
+            "ratio_scan_p95": ratio(result["scan"]["p95_ms"], result["baseline"]["p95_ms"]),
+            "target": "p95 <= 2 ms"}
+
+
+# --- 4. reconciliation export -----------------------------------------------------------------------
+
+
+def _export_child(mode: str, database: str, clinic: str, start: str, end: str, out: str) -> dict[str, Any]:
+    proc = subprocess.Popen([sys.executable, "-m", "bench.export_child", mode, database, clinic, start, end, out],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**db.vialog_env(database), "PYTHONPATH": str(ROOT)})
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    stdout, stderr = proc.stdout.read().decode(), proc.stderr.read().decode()
+    if proc.returncode != 0:
+        raise RuntimeError(f"export child {mode} failed: {stderr[-2000:]}")
+    figures = json.loads(stdout.strip().splitlines()[-1])
+    figures["wait4_maxrss_mb"] = round(usage.ru_maxrss / 1024, 1)  # includes the forking parent's RSS
+    figures["bytes"] = os.path.getsize(out)
+    return figures
+
+
+def bench_export(args: Any) -> dict[str, Any]:
+    """Reconciliation workbook: one clinic for one month, and (``--chain-export``) one year of every clinic;
+    each against bare openpyxl write-only and XlsxWriter constant-memory writing the same movement rows."""
+    result: dict[str, Any] = {}
+    with psycopg.connect(db.conninfo(args.database)) as conn:
+        first, last = conn.execute("SELECT min(at), max(at) FROM movements").fetchone()
+    month_end = (last.date().replace(day=1) - dt.timedelta(days=1))
+    month_start = month_end.replace(day=1)
+    year_end = month_end
+    year_start = (year_end.replace(day=1) - dt.timedelta(days=335)).replace(day=1)
+    if year_start < first.date():
+        year_start = first.date()
+    cases = [("month", "1", month_start, month_end)]
+    if args.chain_export or args.smoke:
+        cases.append(("chain_year", "all", year_start, year_end))
+    for case, clinic, start, end in cases:
+        for mode in ("vialog", "openpyxl", "xlsxwriter"):
+            out = f"/tmp/vialog-bench-{case}-{mode}-{os.getpid()}.xlsx"
+            try:
+                result[f"{case}_{mode}"] = _export_child(mode, args.database, clinic, start.isoformat(),
+                                                         end.isoformat(), out)
+            finally:
+                if os.path.exists(out):
+                    os.unlink(out)
+        v, b = result[f"{case}_vialog"], result[f"{case}_openpyxl"]
+        result[f"{case}_ratio_wall"] = ratio(v["wall_s"], b["wall_s"])
+        result[f"{case}_ratio_rss"] = ratio(v["peak_rss_mb"], b["peak_rss_mb"])
+        result[f"{case}_xlsxwriter_vs_openpyxl_wall"] = ratio(result[f"{case}_xlsxwriter"]["wall_s"], b["wall_s"])
+    result["target"] = "month <= 1 s; chain year peak RSS <= 300 MB; ratio to bare openpyxl <= 1.2"
+    return result
+
+
+# --- 5. kit readiness --------------------------------------------------------------------------------
+
+KIT_STOCK_SQL = """
+SELECT k.id, c.lot_id, sum(c.remaining), count(c.id)
+FROM containers c JOIN kits k ON k.location_id = c.location_id
+WHERE c.state IN ('sealed', 'in_use') AND c.remaining > 0
+GROUP BY k.id, c.lot_id"""
+KIT_CHECKS_SQL = """
+SELECT DISTINCT ON (kit_id) kit_id, checked_at, seal_intact FROM kit_checks ORDER BY kit_id, checked_at DESC, id DESC"""
+
+
+def bench_kits(args: Any) -> dict[str, Any]:
+    from inventory.extensions import db as vialog_db
+    from inventory.services import kits
+    from inventory.services.permissions import Scope
+
+    reps = 3 if args.smoke else 30
+    app = make_app(args.database)
+    timings: dict[str, list[float]] = {"readiness": [], "baseline": []}
+    with app.app_context(), psycopg.connect(db.conninfo(args.database)) as conn:
+        session = vialog_db.session
+        board = kits.readiness(session, scope=Scope.everything(), now=END)
+        session.rollback()
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            board = kits.readiness(session, scope=Scope.everything(), now=END)
+            timings["readiness"].append(time.perf_counter() - t0)
+            session.rollback()
+            t0 = time.perf_counter()
+            conn.execute(KIT_STOCK_SQL).fetchall()
+            conn.execute(KIT_CHECKS_SQL).fetchall()
+            timings["baseline"].append(time.perf_counter() - t0)
+            conn.rollback()
+    statuses: dict[str, int] = {}
+    for kit in board:
+        statuses[kit.status.value] = statuses.get(kit.status.value, 0) + 1
+    result = {name: stats(values) for name, values in timings.items()}
+    return {"kits": len(board), "statuses": statuses,
+            **{f"{k}_{m}": v for k, s in result.items() for m, v in s.items() if m != "n"},
+            "ratio_p50": ratio(result["readiness"]["p50_ms"], result["baseline"]["p50_ms"]),
+            "target": "1,000 kits <= 200 ms"}
