@@ -35,8 +35,8 @@ import multiprocessing
 import random
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -826,7 +826,3 @@ class ClinicSimulation:
                 self._add("kit_checks", (self._id("kit_checks"), kit_id, self.clinic.nurses[n % 3], at, True, "",
                                          status, "[]"))
                 day += dt.timedelta(days=7)
-
-
-def iter_scales() -> Iterator[str]:
-    yield from SCALES
