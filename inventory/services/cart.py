@@ -724,7 +724,11 @@ def _containers_drawn_in(session: Session, treatment: Treatment) -> list[int]:
         Movement.treatment_id == treatment.id, Movement.kind == MovementKind.DRAW
     )
     opened = select(Container.id).where(Container.opened_treatment_id == treatment.id)
-    return sorted(set(session.scalars(drawn)) | set(session.scalars(opened)))
+    ids = set(session.scalars(drawn)) | set(session.scalars(opened))
+    # A container since sent to another clinic (its draw reversed, or a shared vial a count found full)
+    # holds nothing for this patient, and is not the closing nurse's to lock: leave it out.
+    here = select(Container.id).where(Container.id.in_(ids), Container.clinic_id == treatment.clinic_id)
+    return sorted(session.scalars(here)) if ids else []
 
 
 def _holds_remainder_for(container: Container, treatment: Treatment) -> bool:

@@ -33,8 +33,8 @@ release, recall, post by the counter) the model also predicts acceptance or refu
 refusing too much is caught as well as one allowing too much.
 
 Every example starts from the same stock (``prepare``) inside a savepoint rolled back in ``teardown``.
-VIALOG_STATEFUL_EXAMPLES and VIALOG_STATEFUL_STEPS run more (the defaults keep the file near half a
-minute on SQLite and a minute on PostgreSQL); the figures are printed at the end (``pytest -s``).
+VIALOG_STATEFUL_EXAMPLES and VIALOG_STATEFUL_STEPS run more (the defaults, 30 examples of up to 40
+steps, keep the file under a minute per database); the figures are printed at the end (``pytest -s``).
 What the machine found is pinned by the tests at the end of the file.
 """
 
@@ -83,7 +83,7 @@ from recall import services as recalls
 from recall.models import RecallCase, RecallContainer, RecallContainerStatus
 from tests.factories import NOW, World, make_user
 
-EXAMPLES = int(os.environ.get("VIALOG_STATEFUL_EXAMPLES", "20"))
+EXAMPLES = int(os.environ.get("VIALOG_STATEFUL_EXAMPLES", "30"))
 STEPS = int(os.environ.get("VIALOG_STATEFUL_STEPS", "40"))
 
 PRODUCTS = ("botox", "dysport", "daxxify", "filler", "firm_filler", "hylenex", "syringe")
@@ -1008,4 +1008,36 @@ def test_a_correction_never_leaves_more_in_a_container_than_it_was_received_with
     session.expire_all()
     assert session.scalar(select(func.count(Movement.id))) == movements
     assert session.get(Container, hylenex.id).remaining == Decimal(150)
+    assert ledger.find_balance_mismatches(session) == []
+
+
+def test_a_treatment_closes_after_a_container_it_drew_from_went_to_another_clinic(session, world):
+    """Found by the machine (PostgreSQL run): a syringe drawn in a treatment by mistake, the draw
+    reversed (the syringe sealed again), then sent to the other clinic and received there: closing the
+    treatment locked every container it had drawn from with the nurse's scope, so it answered "No
+    container with id ..." and the treatment could never be closed. The syringe holds nothing for this
+    patient: closing leaves it alone."""
+    nurse, manager = world.users["nurse"], world.users["manager"]
+    scope = Scope.for_user(nurse)
+    syringe = world.container("filler", lot="F1", expiry=NOW.date() + dt.timedelta(days=90))
+    patient = cart.find_or_create_patient(session, scope=scope, clinic_id=world.clinic.id, external_ref="P1",
+                                          name="Patient P1")
+    treatment = cart.start_treatment(session, actor=nurse, scope=scope, patient_id=patient.id,
+                                     location_id=world.location("Room 1").id, now=NOW)
+    drawn = cart.draw(session, actor=nurse, scope=scope, treatment_id=treatment.id, container_id=syringe.id,
+                      quantity=Decimal("0.1"), unit="mL", area="lip", now=NOW)
+    cart.reverse(session, actor=nurse, scope=scope, movement_id=drawn.draw.movement_id, reason="wrong syringe",
+                 now=NOW + dt.timedelta(minutes=5))
+    assert syringe.state is ContainerState.SEALED and syringe.patient_id is None
+    transfer = clinic_transfers.send(session, actor=manager, scope=Scope.for_user(manager),
+                                     container_ids=[syringe.id],
+                                     to_location_id=world.location("Fridge", world.other_clinic).id,
+                                     now=NOW + dt.timedelta(minutes=10))
+    clinic_transfers.receive(session, actor=manager, scope=Scope.for_user(manager), transfer_id=transfer.id,
+                             now=NOW + dt.timedelta(hours=1))
+
+    closed = cart.close_treatment(session, actor=nurse, scope=scope, treatment_id=treatment.id,
+                                  now=NOW + dt.timedelta(hours=2))
+    assert closed.wasted == [] and closed.treatment.is_closed
+    assert syringe.clinic_id == world.other_clinic.id and syringe.remaining == syringe.initial_quantity
     assert ledger.find_balance_mismatches(session) == []
