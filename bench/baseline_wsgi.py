@@ -1,7 +1,7 @@
 """The draw benchmark's baseline: the same writes as POST /api/v1/treatments/<id>/draws, by hand.
 
 A bare WSGI callable (``gunicorn bench.baseline_wsgi:app``), one psycopg connection per
-worker process, one transaction per request: look the bearer token up, lock the
+worker thread, one transaction per request: look the bearer token up, lock the
 treatment and the container, read the container's newest movement hash, insert the
 movement (hashed with ``audit_chain.movement_hash``, so ``vialog verify`` still passes),
 update the cached balance, insert the draw, commit. No validation beyond that, no ORM,
@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -25,14 +26,15 @@ from inventory.services import audit_chain
 
 _PATH = re.compile(r"^/api/v1/treatments/(\d+)/draws$")
 _STEP = Decimal("0.0001")
-_conn: psycopg.Connection | None = None
+_local = threading.local()
 
 
 def _connection() -> psycopg.Connection:
-    global _conn
-    if _conn is None or _conn.closed:
-        _conn = psycopg.connect(os.environ["BASELINE_CONNINFO"])
-    return _conn
+    """One connection per worker thread (gunicorn's gthread workers run requests on several)."""
+    conn = getattr(_local, "conn", None)
+    if conn is None or conn.closed:
+        conn = _local.conn = psycopg.connect(os.environ["BASELINE_CONNINFO"])
+    return conn
 
 
 def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
@@ -55,7 +57,9 @@ def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         if user is None:
             start_response("401 Unauthorized", [("Content-Type", "application/json")])
             return [b'{"error": {"code": "unauthorized"}}']
-        cur.execute("SELECT id FROM treatments WHERE id = %s FOR UPDATE", (treatment_id,))
+        patient_id, treatment_clinic_id = cur.execute(
+            "SELECT patient_id, clinic_id FROM treatments WHERE id = %s FOR UPDATE", (treatment_id,)
+        ).fetchone()
         (clinic_id, location_id, lot_id, product_id, remaining, conc) = cur.execute(
             "SELECT clinic_id, location_id, lot_id, product_id, remaining, concentration_u_per_ml "
             "FROM containers WHERE id = %s FOR UPDATE", (container_id,),
@@ -79,9 +83,10 @@ def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         ml = (quantity / conc).quantize(_STEP, rounding=ROUND_HALF_UP) if conc else None
         draw_id = cur.execute(
             "INSERT INTO draws (treatment_id, container_id, movement_id, area, quantity, quantity_ml, "
-            "concentration_u_per_ml, entered_unit, injector_id, at, created_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (treatment_id, container_id, movement_id, body["area"], quantity, ml, conc, "U", user[0], now, now),
+            "concentration_u_per_ml, entered_unit, injector_id, at, created_at, lot_id, patient_id, clinic_id) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (treatment_id, container_id, movement_id, body["area"], quantity, ml, conc, "U", user[0], now, now,
+             lot_id, patient_id, treatment_clinic_id),
         ).fetchone()[0]
     payload = json.dumps({"id": draw_id, "quantity_units": str(quantity), "container": {"id": container_id,
                           "remaining": str(balance)}}).encode()

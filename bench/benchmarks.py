@@ -8,6 +8,7 @@ repetitions in one run, and the machine's load average is recorded beside it
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import http.client
 import json
 import os
@@ -61,7 +62,9 @@ def make_app(database: str) -> Any:
     from inventory import create_app
 
     os.environ.setdefault("VIALOG_INSTANCE", db.vialog_env(database)["VIALOG_INSTANCE"])
-    return create_app({"DATABASE_URL": db.sqlalchemy_url(database), "SECRET_KEY": "bench-secret-key-" + "x" * 32})
+    app = create_app({"DATABASE_URL": db.sqlalchemy_url(database), "SECRET_KEY": "bench-secret-key-" + "x" * 32})
+    gc.freeze()  # as wsgi.py does in production
+    return app
 
 
 def bench_user_token(session: Any, hours: int = 4) -> str:
@@ -84,16 +87,15 @@ SELECT c.id, c.label_code, c.state, c.remaining, c.initial_quantity, c.patient_i
 FROM containers c JOIN locations l ON l.id = c.location_id JOIN clinics cl ON cl.id = c.clinic_id
 JOIN products p ON p.id = c.product_id
 WHERE c.lot_id = %s ORDER BY cl.code, l.name, c.label_code"""
+# Each draw carries its lot, patient and clinic (migration 0006_trace_draws): one range of
+# ix_draws_lot_id, the patients, the small clinics and users tables, and the reversal probe.
 TRACE_DOSES_SQL = """
 SELECT d.id, d.movement_id, d.treatment_id, d.at, d.area, d.area_detail, d.quantity, d.quantity_ml,
-       d.entered_unit, d.reason, d.injector_id, u.username, u.display_name, c.id, c.label_code, lot.id,
-       lot.number, p.id, p.name, p.base_unit, pa.id, pa.clinic_id, pa.external_ref, pa.name, pa.date_of_birth,
-       cl.id, cl.code, cl.name, cl.timezone, r.id
-FROM draws d JOIN containers c ON c.id = d.container_id JOIN lots lot ON lot.id = c.lot_id
-JOIN products p ON p.id = lot.product_id JOIN treatments t ON t.id = d.treatment_id
-JOIN patients pa ON pa.id = t.patient_id JOIN clinics cl ON cl.id = t.clinic_id JOIN users u ON u.id = d.injector_id
-LEFT JOIN movements r ON r.reverses_id = d.movement_id
-WHERE c.lot_id = %s ORDER BY cl.code, d.at, d.id"""
+       d.entered_unit, d.reason, d.injector_id, u.username, u.display_name, d.container_id, d.lot_id,
+       pa.id, pa.clinic_id, pa.external_ref, pa.name, pa.date_of_birth, cl.id, cl.code, cl.name, cl.timezone, r.id
+FROM draws d JOIN patients pa ON pa.id = d.patient_id JOIN clinics cl ON cl.id = d.clinic_id
+JOIN users u ON u.id = d.injector_id LEFT JOIN movements r ON r.reverses_id = d.movement_id
+WHERE d.lot_id = %s ORDER BY cl.code, d.at, d.id"""
 
 
 def bench_trace(args: Any) -> dict[str, Any]:
@@ -109,8 +111,7 @@ def bench_trace(args: Any) -> dict[str, Any]:
     with app.app_context():
         session = vialog_db.session
         lot_ids = list(session.scalars(text(
-            "SELECT l.id FROM lots l WHERE EXISTS (SELECT 1 FROM containers c JOIN draws d ON d.container_id = c.id "
-            "WHERE c.lot_id = l.id) ORDER BY l.id")))
+            "SELECT l.id FROM lots l WHERE EXISTS (SELECT 1 FROM draws d WHERE d.lot_id = l.id) ORDER BY l.id")))
         token = bench_user_token(session)
     sample = random.Random(args.seed).sample(lot_ids, min(n, len(lot_ids)))
     client = app.test_client()
@@ -125,7 +126,7 @@ def bench_trace(args: Any) -> dict[str, Any]:
             containers = conn.execute(TRACE_CONTAINERS_SQL, (lot_id,)).fetchall()
             doses = conn.execute(TRACE_DOSES_SQL, (lot_id,)).fetchall()
             conn.rollback()
-            return len({d[20] for d in doses if d[29] is None}) + 0 * len(containers)
+            return len({d[15] for d in doses if d[24] is None}) + 0 * len(containers)
 
         def service(lot_id: int) -> int:
             lots = queries.lots_by_ids(session, [lot_id])
@@ -209,11 +210,15 @@ def _prepare_draw_slots(app: Any, slots: int, tag: str) -> tuple[list[tuple[int,
     return [(treatments[j // 2], vials[j // 100]) for j in range(slots)], token
 
 
-def _serve(target: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def _serve(target: str, port: int, env: dict[str, str], threads: int) -> subprocess.Popen[bytes]:
+    """gunicorn with one worker per core: gthread workers (keep-alive, a request's database waits
+    overlapped with another's Python) when ``threads`` > 1, as ``vialog serve`` runs; else sync workers."""
     workers = str(os.cpu_count() or 2)
     gunicorn = Path(sys.executable).with_name("gunicorn")
+    workers_class = ["--worker-class", "gthread", "--threads", str(threads)] if threads > 1 else []
     proc = subprocess.Popen(
-        [str(gunicorn), "--workers", workers, "--bind", f"127.0.0.1:{port}", "--log-level", "warning", target],
+        [str(gunicorn), "--workers", workers, *workers_class, "--bind", f"127.0.0.1:{port}",
+         "--log-level", "warning", target],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -299,7 +304,8 @@ def bench_draw(args: Any) -> dict[str, Any]:
     env = db.vialog_env(args.database)
     env["BASELINE_CONNINFO"] = db.conninfo(args.database)
     env["PYTHONPATH"] = str(ROOT)
-    result: dict[str, Any] = {"workers": os.cpu_count(), "server": "gunicorn sync workers",
+    server_kind = f"gunicorn gthread workers, {args.threads} threads" if args.threads > 1 else "gunicorn sync workers"
+    result: dict[str, Any] = {"workers": os.cpu_count(), "server": server_kind,
                               "client": "python threads, http.client keep-alive (reopened when the server closes)"}
     tag = f"{int(time.time()) % 10**8}"
     capacity = {1: 400, 16: 1500} if not args.smoke else {1: 300, 4: 300}
@@ -308,7 +314,7 @@ def bench_draw(args: Any) -> dict[str, Any]:
             slots, token = _prepare_draw_slots(app, int(rate * factor * seconds) + 600,
                                                f"{tag}{name[0]}{clients}")
             port = _free_port()
-            server = _serve(target, port, env)
+            server = _serve(target, port, env, args.threads)
             try:
                 # Warm every worker (imports, first connection, first statements) on slots of their own.
                 warm = load(port, token, slots[:400], 4, 10.0)
@@ -377,6 +383,7 @@ def bench_scan(args: Any) -> dict[str, Any]:
         codes = _scan_codes(conn, n, rng)
         conn.rollback()
         timings: dict[str, list[float]] = {"parse": [], "scan": [], "baseline": []}
+        by_kind: dict[str, list[float]] = {}  # scan timings by what the code is: label, box, GTIN, unreadable
         outcomes: dict[str, int] = {}
         scope = Scope.everything()
         with app.app_context():
@@ -384,9 +391,9 @@ def bench_scan(args: Any) -> dict[str, Any]:
             for code in codes:
                 t0 = time.perf_counter()
                 try:
-                    parse_scan(code)
+                    kind = parse_scan(code).kind
                 except DomainError:
-                    pass
+                    kind = "unreadable"
                 timings["parse"].append(time.perf_counter() - t0)
                 t0 = time.perf_counter()
                 try:
@@ -395,6 +402,7 @@ def bench_scan(args: Any) -> dict[str, Any]:
                 except DomainError as error:
                     outcome = error.code
                 timings["scan"].append(time.perf_counter() - t0)
+                by_kind.setdefault(kind, []).append(timings["scan"][-1])
                 outcomes[outcome] = outcomes.get(outcome, 0) + 1
                 session.rollback()
                 t0 = time.perf_counter()
@@ -414,6 +422,7 @@ def bench_scan(args: Any) -> dict[str, Any]:
     result = {name: stats(values) for name, values in timings.items()}
     return {"codes": n, "outcomes": outcomes,
             **{f"{k}_{m}": v for k, s in result.items() for m, v in s.items() if m != "n"},
+            "scan_by_kind": {kind: stats(values) for kind, values in sorted(by_kind.items())},
             "ratio_scan_p95": ratio(result["scan"]["p95_ms"], result["baseline"]["p95_ms"]),
             "target": "p95 <= 2 ms"}
 

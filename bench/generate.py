@@ -89,7 +89,8 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
                   "balance_after", "actor_id", "at", "reason", "note", "treatment_id", "reverses_id",
                   "prev_hash", "row_hash"),
     "draws": ("id", "treatment_id", "container_id", "movement_id", "area", "area_detail", "quantity",
-              "quantity_ml", "concentration_u_per_ml", "entered_unit", "reason", "injector_id", "at", "created_at"),
+              "quantity_ml", "concentration_u_per_ml", "entered_unit", "reason", "injector_id", "at", "created_at",
+              "lot_id", "patient_id", "clinic_id"),
     "kit_checks": ("id", "kit_id", "checked_by_id", "checked_at", "seal_intact", "notes", "status", "reasons"),
 }
 # Tables whose plain (non-constraint) indexes are dropped during the load and rebuilt after it.
@@ -664,7 +665,7 @@ class ClinicSimulation:
             conc = box.conc if box.conc is not None else box.product.strength
             ml = (quantity / conc).quantize(STEP, rounding=ROUND_HALF_UP) if conc else None
         self._add("draws", (self._id("draws"), treatment_id, box.id, movement_id, area, None, quantity, ml, conc,
-                            entered, None, actor, at, at))
+                            entered, None, actor, at, at, box.lot_id, patient_id, self.clinic.id))
         if box.lot_id in self.plan.recalls:
             self.recall_patients.append((self.plan.recalls[box.lot_id][0], patient_id, self.clinic.id))
         return movement_id

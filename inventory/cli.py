@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -97,23 +98,30 @@ def create_user(username: str, role: str, clinic_codes: tuple[str, ...], passwor
 @with_appcontext
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=None, type=int, help="default: 2 x cores + 1")
-def serve(host: str, port: int, workers: int | None) -> None:
-    """Run the production server (gunicorn)."""
+@click.option("--workers", default=None, type=int, help="processes; default: one per core")
+@click.option("--threads", default=4, show_default=True, type=int, help="request threads per process")
+def serve(host: str, port: int, workers: int | None, threads: int) -> None:
+    """Run the production server (gunicorn, threaded workers)."""
     from gunicorn.app.base import BaseApplication
 
     if not os.environ.get("SECRET_KEY"):
         raise click.ClickException("Set SECRET_KEY in the environment before serving in production.")
-    workers = workers or (os.cpu_count() or 1) * 2 + 1
+    # Threaded workers keep connections alive and run one request's Python while another waits for
+    # the database (docs/performance.md: draw under load).
+    workers = workers or os.cpu_count() or 1
 
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
+            self.cfg.set("worker_class", "gthread" if threads > 1 else "sync")
+            self.cfg.set("threads", threads)
             self.cfg.set("accesslog", "-")
 
         def load(self) -> Flask:
-            return _create_app()
+            app = _create_app()
+            gc.freeze()  # as wsgi.py: long-lived objects out of the collector's sight
+            return app
 
     _Server().run()
 

@@ -55,7 +55,10 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 15})
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # No pre-ping: it costs a round trip on every request. A connection the server dropped (a restart,
+    # a failover) fails its one request, before anything is written, and SQLAlchemy then discards every
+    # pooled connection of that worker; pool_recycle retires connections before idle timeouts bite.
+    return create_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800)
 
 
 @dataclass

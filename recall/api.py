@@ -29,29 +29,33 @@ from recall.schemas import (
     TracePatientLotsOut,
     TraceQuery,
     TraceSearchOut,
+    lot_trace_json,
+    trace_search_json,
 )
 
 RECALL = Permission.RECALL
 
 
 # --- traces ----------------------------------------------------------------------------------
+# The lot traces answer with TraceLotOut's JSON built from plain data (recall/schemas.py): a lot can
+# reach thousands of patients, and one validated model per dose cost more than the whole query.
 
 
 @operation("GET", "/lots/<int:lot_id>/trace", summary="A lot's containers, draws and patients",
            permission=RECALL, response=TraceLotOut, errors=(404,))
-def trace_lot(lot_id: int) -> TraceLotOut:
+def trace_lot(lot_id: int) -> Response:
     lots = queries.lots_by_ids(db.session, [lot_id])
     (trace,) = services.trace_lots(db.session, viewer=current_user(), scope=current_scope(), lots=lots, now=utcnow())
-    return TraceLotOut.of(trace)
+    return Response(lot_trace_json(trace), mimetype="application/json")
 
 
 @operation("GET", "/trace", summary="Trace the lots a typed lot number or a scanned code names",
            permission=RECALL, query=TraceQuery, response=TraceSearchOut, errors=(404, 422))
-def trace_search(query: TraceQuery) -> TraceSearchOut:
+def trace_search(query: TraceQuery) -> Response:
     lots = queries.find_lots(db.session, query.lot, current_scope())
     traces = services.trace_lots(db.session, viewer=current_user(), scope=current_scope(), lots=lots, now=utcnow(),
                                  query=query.lot)
-    return TraceSearchOut(query=query.lot, lots=[TraceLotOut.of(t) for t in traces])
+    return Response(trace_search_json(query.lot, traces), mimetype="application/json")
 
 
 @operation("GET", "/patients/<int:patient_id>/lots", summary="Every lot a patient received, with the draws",

@@ -2,8 +2,11 @@
 
 Every query here is set-based: a trace of any number of lots is one statement for
 the lots, one for their containers and one for their doses, however many patients
-received them (tests/integration/test_recall_trace.py guards the count). Rows come
-back as small frozen dataclasses, so templates and serialisers never lazy-load.
+received them (tests/integration/test_recall_trace.py guards the count). Doses are
+read by the lot, patient and clinic each draw carries (copied at the draw, migration
+0006_trace_draws), so a trace reads one index range of draws and no container or
+treatment per dose. Rows come back as small dataclasses, so templates and
+serialisers never lazy-load.
 
 Nothing here writes; recording who looked at patient data is ``services``' job.
 """
@@ -11,12 +14,12 @@ Nothing here writes; recording who looked at patient data is ``services``' job.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Row, Select, select
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from inventory.errors import NotFound, ScanError, ValidationError
@@ -30,7 +33,6 @@ from inventory.models import (
     Movement,
     Patient,
     Product,
-    Treatment,
     User,
 )
 from inventory.services.barcodes import normalise_lot_number, parse_scan
@@ -88,9 +90,14 @@ class ContainerLine:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class DoseLine:
-    """One draw: the digital patient-record sticker, with whether it was reversed."""
+    """One draw: the digital patient-record sticker, with whether it was reversed.
+
+    Not frozen, unlike the other rows: a frozen dataclass sets each of its 22 fields through
+    ``object.__setattr__`` (eight times slower to build), and a lot trace builds thousands. Treat
+    it as read-only all the same.
+    """
 
     draw_id: int
     movement_id: int
@@ -264,7 +271,8 @@ def lot_traces(session: Session, lots: Sequence[Lot], scope: Scope) -> list[LotT
     """Each lot's containers and doses in the caller's clinics: two statements for any number of lots."""
     ids = [lot.id for lot in lots]
     containers = container_lines(session, scope, Container.lot_id.in_(ids))
-    doses = dose_lines(session, scope, Container.lot_id.in_(ids))
+    doses = dose_lines(session, scope, Draw.lot_id.in_(ids), lots=lots,
+                       labels={line.id: line.label_code for line in containers})
     traces = {lot.id: LotTrace(lot, [], []) for lot in lots}
     for line in containers:
         traces[line.lot_id].containers.append(line)
@@ -279,7 +287,7 @@ def patient_trace(session: Session, patient_id: int, scope: Scope) -> PatientTra
     patient = get_in_scope(session, Patient, patient_id, scope, "patient")
     clinic = session.get(Clinic, patient.clinic_id)
     assert clinic is not None
-    doses = dose_lines(session, scope, Treatment.patient_id == patient.id)
+    doses = dose_lines(session, scope, Draw.patient_id == patient.id)
     lot_ids = list(dict.fromkeys(d.lot_id for d in doses))
     lots = {lot.id: lot for lot in session.scalars(
         select(Lot).where(Lot.id.in_(lot_ids)).options(joinedload(Lot.product))
@@ -319,47 +327,104 @@ def container_lines(session: Session, scope: Scope, where: ColumnElement[bool]) 
             initial_quantity=r[6], patient_id=r[7], location=r[8], base_unit=r[9],
             clinic=ClinicRef(r[10], r[11], r[12], r[13]),
         )
-        for r in session.execute(scope.filter(stmt, Container.clinic_id))
+        for r in _plain_rows(session, scope.filter(stmt, Container.clinic_id))
     ]
 
 
-def dose_lines(session: Session, scope: Scope, where: ColumnElement[bool]) -> list[DoseLine]:
+def dose_lines(
+    session: Session,
+    scope: Scope,
+    where: ColumnElement[bool],
+    *,
+    lots: Iterable[Lot] | None = None,
+    labels: Mapping[int, str] | None = None,
+) -> list[DoseLine]:
     """Draws matching ``where`` with patient, clinic, injector, lot and reversal: one statement.
+
+    ``where`` is a condition on the draw's own columns: ``Draw.lot_id.in_(...)`` for a lot
+    trace, ``Draw.patient_id == ...`` for a patient's. Each draw carries its lot, patient and
+    clinic, so no container or treatment is joined per dose. What a caller already holds is
+    not read again: ``lots`` (with their products) must be every lot ``where`` can reach, and
+    ``labels`` maps container ids to label codes (a lot trace's container lines); without them
+    the statement joins lots and products, or containers, per dose, which suits a patient's
+    few doses. A label ``labels`` lacks (a container since sent to a clinic the viewer does not
+    see) is read in one more small statement.
 
     A draw is reversed when a REVERSAL movement names its movement (``reverses_id`` is
     unique, so the outer join adds at most one row per draw).
     """
-    reversal = aliased(Movement)
     stmt = (
-        select(
-            Draw.id, Draw.movement_id, Draw.treatment_id, Draw.at, Draw.area, Draw.area_detail, Draw.quantity,
-            Draw.quantity_ml, Draw.entered_unit, Draw.reason, Draw.injector_id, User.username, User.display_name,
-            Container.id, Container.label_code, Lot.id, Lot.number, Product.id, Product.name, Product.base_unit,
-            Patient.id, Patient.clinic_id, Patient.external_ref, Patient.name, Patient.date_of_birth,
-            Clinic.id, Clinic.code, Clinic.name, Clinic.timezone, reversal.id,
-        )
-        .join(Container, Draw.container_id == Container.id)
-        .join(Lot, Container.lot_id == Lot.id)
-        .join(Product, Lot.product_id == Product.id)
-        .join(Treatment, Draw.treatment_id == Treatment.id)
-        .join(Patient, Treatment.patient_id == Patient.id)
-        .join(Clinic, Treatment.clinic_id == Clinic.id)
+        select(*_DOSE_COLUMNS)
+        .join(Patient, Draw.patient_id == Patient.id)
+        .join(Clinic, Draw.clinic_id == Clinic.id)
         .join(User, Draw.injector_id == User.id)
-        .outerjoin(reversal, reversal.reverses_id == Draw.movement_id)
+        .outerjoin(_REVERSAL, _REVERSAL.reverses_id == Draw.movement_id)
         .where(where)
         .order_by(Clinic.code, Draw.at, Draw.id)
     )
-    return [_dose(r) for r in session.execute(scope.filter(stmt, Treatment.clinic_id))]
+    if lots is None:
+        stmt = stmt.add_columns(Lot.number, Product.id, Product.name, Product.base_unit).join(
+            Lot, Draw.lot_id == Lot.id).join(Product, Lot.product_id == Product.id)
+    if labels is None:
+        stmt = stmt.add_columns(Container.label_code).join(Container, Draw.container_id == Container.id)
+    rows = _plain_rows(session, scope.filter(stmt, Draw.clinic_id))
+
+    width = len(_DOSE_COLUMNS)
+    if lots is None:
+        products = {r[14]: (r[width], r[width + 1], r[width + 2], r[width + 3]) for r in rows}
+    else:
+        products = {lot.id: (lot.number, lot.product_id, lot.product.name, lot.product.base_unit) for lot in lots}
+    if labels is None:
+        codes = {r[13]: r[-1] for r in rows}
+    else:
+        codes = dict(labels)
+        missing = {r[13] for r in rows} - codes.keys()
+        if missing:
+            codes.update(_plain_rows(session, select(Container.id, Container.label_code).where(
+                Container.id.in_(missing))))
+
+    # Clinics and patients recur across doses: one ref object each.
+    clinics: dict[int, ClinicRef] = {}
+    patients: dict[int, PatientRef] = {}
+    lines = []
+    for (draw_id, movement_id, treatment_id, at, area, area_detail, quantity, quantity_ml, entered_unit, reason,
+         injector_id, username, display_name, container_id, lot_id, patient_id, patient_clinic_id, external_ref,
+         name, date_of_birth, clinic_id, clinic_code, clinic_name, timezone, reversal_id,
+         ) in (rows if lots is not None and labels is not None else (r[:width] for r in rows)):
+        clinic = clinics.get(clinic_id)
+        if clinic is None:
+            clinic = clinics[clinic_id] = ClinicRef(clinic_id, clinic_code, clinic_name, timezone)
+        patient = patients.get(patient_id)
+        if patient is None:
+            patient = patients[patient_id] = PatientRef(patient_id, patient_clinic_id, external_ref, name,
+                                                        date_of_birth)
+        number, product_id, product, base_unit = products[lot_id]
+        lines.append(DoseLine(
+            draw_id, movement_id, treatment_id, patient, clinic, at, area, area_detail, quantity, quantity_ml,
+            base_unit, entered_unit, reason, injector_id, display_name or username, container_id,
+            codes[container_id], lot_id, number, product_id, product, reversal_id is not None,
+        ))
+    return lines
 
 
-def _dose(r: Any) -> DoseLine:
-    return DoseLine(
-        draw_id=r[0], movement_id=r[1], treatment_id=r[2], at=r[3], area=r[4], area_detail=r[5], quantity=r[6],
-        quantity_ml=r[7], entered_unit=r[8], reason=r[9], injector_id=r[10], injector=r[12] or r[11],
-        container_id=r[13], label_code=r[14], lot_id=r[15], lot_number=r[16], product_id=r[17], product=r[18],
-        base_unit=r[19], patient=PatientRef(r[20], r[21], r[22], r[23], r[24]),
-        clinic=ClinicRef(r[25], r[26], r[27], r[28]), is_reversed=r[29] is not None,
-    )
+def _plain_rows(session: Session, stmt: Select[Any]) -> Sequence[Row[Any]]:
+    """The statement's rows, read through the session's connection: the ORM's per-row handling of a
+    column select costs more than a trace's statements. Pending changes are flushed first, as
+    ``session.execute`` would (unless inside ``no_autoflush``)."""
+    if session.autoflush:
+        session.flush()
+    return session.connection().execute(stmt).all()
+
+
+# Built once: aliasing the 17-column movements table costs more than some statements that use it.
+_REVERSAL = aliased(Movement, name="reversal")
+# dose_lines unpacks its rows in this order (DoseLine is built positionally: a trace builds thousands).
+_DOSE_COLUMNS = (
+    Draw.id, Draw.movement_id, Draw.treatment_id, Draw.at, Draw.area, Draw.area_detail, Draw.quantity,
+    Draw.quantity_ml, Draw.entered_unit, Draw.reason, Draw.injector_id, User.username, User.display_name,
+    Draw.container_id, Draw.lot_id, Patient.id, Patient.clinic_id, Patient.external_ref, Patient.name,
+    Patient.date_of_birth, Clinic.id, Clinic.code, Clinic.name, Clinic.timezone, _REVERSAL.id,
+)
 
 
 def _patient_ref(patient: Patient) -> PatientRef:

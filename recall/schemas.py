@@ -7,11 +7,15 @@ OpenAPI document's components.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, TypeAdapter
+from typing_extensions import TypedDict  # pydantic reads TypedDicts from typing_extensions before Python 3.12
 
 from inventory.blueprints.api.schemas import LotOut, Model, Qty
+from inventory.models.base import plain_quantity
 from recall import queries, services
 from recall.models import RecallCase, RecallContainer, RecallPatient
 
@@ -108,6 +112,129 @@ class TraceLotOut(Model):
 class TraceSearchOut(Model):
     query: str
     lots: list[TraceLotOut] = Field(description="one per product when two products share a lot number")
+
+
+# A lot trace's answer as plain data: the JSON of TraceLotOut and TraceSearchOut, byte for byte
+# (tests/api/test_recall_api.py compares them), without validating a model per dose and patient:
+# at chain scale a lot reaches ~2,000 patients, and building their models cost more than the query.
+# Quantities arrive formatted (plain_quantity, once per distinct value: doses repeat a few).
+
+
+class _PatientData(TypedDict):
+    id: int
+    clinic_id: int
+    external_ref: str
+    name: str
+    date_of_birth: dt.date | None
+
+
+class _ContainerData(TypedDict):
+    id: int
+    label_code: str
+    clinic_id: int
+    clinic_code: str
+    location_id: int
+    location: str
+    state: str
+    remaining: str
+    base_unit: str
+    patient_id: int | None
+
+
+class _DoseData(TypedDict):
+    treatment_id: int
+    draw_id: int
+    patient: _PatientData
+    clinic_id: int
+    clinic_code: str
+    at: dt.datetime
+    local_at: dt.datetime
+    area: str
+    area_detail: str | None
+    quantity: str
+    unit: str
+    quantity_ml: str | None
+    injector_id: int
+    injector: str
+    container_id: int
+    label_code: str
+    lot_id: int
+    lot_number: str
+    product_id: int
+    product: str
+    reason: str | None
+    reversed: bool
+
+
+class _LotTraceData(TypedDict):
+    lot: LotOut
+    containers: list[_ContainerData]
+    treatments: list[_DoseData]
+    patients: list[_PatientData]
+
+
+class _TraceSearchData(TypedDict):
+    query: str
+    lots: list[_LotTraceData]
+
+
+_LOT_TRACE_JSON = TypeAdapter(_LotTraceData)
+_TRACE_SEARCH_JSON = TypeAdapter(_TraceSearchData)
+
+
+def lot_trace_json(trace: queries.LotTrace) -> bytes:
+    """``TraceLotOut.of(trace).model_dump_json()``, built from plain data."""
+    return _LOT_TRACE_JSON.dump_json(_lot_trace_data(trace))
+
+
+def trace_search_json(query: str, traces: list[queries.LotTrace]) -> bytes:
+    """``TraceSearchOut(query=..., lots=[TraceLotOut.of(t) ...]).model_dump_json()``, built from plain data."""
+    return _TRACE_SEARCH_JSON.dump_json({"query": query, "lots": [_lot_trace_data(t) for t in traces]})
+
+
+def _lot_trace_data(t: queries.LotTrace) -> _LotTraceData:
+    patients: dict[int, _PatientData] = {}  # one dict per patient, shared by their doses and the list
+    quantities: dict[Decimal | None, str | None] = {None: None}
+    zones: dict[str, ZoneInfo] = {}
+    doses: list[_DoseData] = []
+    for d in t.doses:
+        p, clinic = d.patient, d.clinic
+        patient = patients.get(p.id)
+        if patient is None:
+            patient = patients[p.id] = _patient_data(p)
+        zone = zones.get(clinic.timezone)
+        if zone is None:
+            zone = zones[clinic.timezone] = ZoneInfo(clinic.timezone)
+        quantity = quantities.get(d.quantity)
+        if quantity is None:
+            quantity = quantities[d.quantity] = plain_quantity(d.quantity)
+        ml = quantities.get(d.quantity_ml)
+        if ml is None and d.quantity_ml is not None:
+            ml = quantities[d.quantity_ml] = plain_quantity(d.quantity_ml)
+        doses.append({
+            "treatment_id": d.treatment_id, "draw_id": d.draw_id, "patient": patient, "clinic_id": clinic.id,
+            "clinic_code": clinic.code, "at": d.at, "local_at": d.at.astimezone(zone), "area": d.area,
+            "area_detail": d.area_detail, "quantity": quantity, "unit": d.base_unit, "quantity_ml": ml,
+            "injector_id": d.injector_id, "injector": d.injector, "container_id": d.container_id,
+            "label_code": d.label_code, "lot_id": d.lot_id, "lot_number": d.lot_number,
+            "product_id": d.product_id, "product": d.product, "reason": d.reason, "reversed": d.is_reversed,
+        })
+    return {
+        "lot": LotOut.of(t.lot),
+        "containers": [
+            {"id": c.id, "label_code": c.label_code, "clinic_id": c.clinic.id, "clinic_code": c.clinic.code,
+             "location_id": c.location_id, "location": c.location, "state": c.state.value,
+             "remaining": plain_quantity(c.remaining), "base_unit": c.base_unit, "patient_id": c.patient_id}
+            for c in t.containers
+        ],
+        "treatments": doses,
+        "patients": [patients.get(p.id) or _patient_data(p) for p in t.patients],
+    }
+
+
+def _patient_data(p: queries.PatientRef) -> _PatientData:
+    return {"id": p.id, "clinic_id": p.clinic_id, "external_ref": p.external_ref, "name": p.name,
+            "date_of_birth": p.date_of_birth}
 
 
 class TraceQuery(Model):

@@ -31,7 +31,7 @@ from inventory.errors import (
     RecallOpenItems,
     ValidationError,
 )
-from inventory.models import AuditEvent, Clinic, Container, ContainerState, Lot, LotStatus, MovementKind, User
+from inventory.models import AuditEvent, Clinic, Container, ContainerState, Draw, Lot, LotStatus, MovementKind, User
 from inventory.services import ledger
 from inventory.services.permissions import Scope
 from recall import queries
@@ -207,7 +207,7 @@ def open_recall(
                         extra={"case_id": case.id})
 
     everywhere = Scope.everything()  # the case is chain-wide; each line carries its clinic
-    doses = queries.dose_lines(session, everywhere, Container.lot_id.in_(ids))
+    doses = queries.dose_lines(session, everywhere, Draw.lot_id.in_(ids), lots=lots)
     patients = queries.patients_of(doses)
     session.add_all(
         RecallPatient(case_id=case.id, patient_id=p.id, clinic_id=p.clinic_id, status=NotificationStatus.PENDING)
@@ -326,7 +326,7 @@ def case_view(session: Session, case_id: int, scope: Scope) -> CaseView:
     )))
     on_list = {line.patient_id for line in lines}
     doses: dict[int, list[queries.DoseLine]] = {}
-    for dose in queries.dose_lines(session, scope, Container.lot_id.in_(lot_ids)):
+    for dose in queries.dose_lines(session, scope, Draw.lot_id.in_(lot_ids), lots=[rl.lot for rl in case.lots]):
         if dose.patient.id in on_list:
             doses.setdefault(dose.patient.id, []).append(dose)
     clinics = clinic_names(session)

@@ -13,6 +13,7 @@ cannot be reached the PostgreSQL half is skipped, unless VIALOG_REQUIRE_POSTGRES
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -84,6 +85,31 @@ def make_test_app(database_url: str, instance: Path) -> Flask:
             "ARGON2_MEMORY_KIB": 64,
         }
     )
+
+
+@contextlib.contextmanager
+def committed_database(backend: str, tmp_path: Path) -> Iterator[Flask]:
+    """An app on a scratch database of its own, migrated, whose sessions commit for real: for tests
+    of real concurrency, crashes and chains, which the rolled-back ``session`` fixture cannot show."""
+    with contextlib.ExitStack() as stack:
+        if backend == "postgresql":
+            url = stack.enter_context(contextlib.contextmanager(_postgres_database)())
+        else:
+            url = f"sqlite:///{tmp_path / 'committed.db'}"
+        app = make_test_app(url, tmp_path / "instance")
+        with app.app_context():
+            upgrade(directory=app.extensions["migrate"].directory)
+        try:
+            yield app
+        finally:
+            app.extensions["vialog_db"].engine.dispose()
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def committed_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    """``committed_database`` on each backend."""
+    with committed_database(request.param, tmp_path) as app:
+        yield app
 
 
 @pytest.fixture(scope="session")

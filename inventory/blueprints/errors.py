@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, jsonify, render_template, request
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from inventory.errors import DomainError
@@ -51,6 +52,18 @@ def register_error_handlers(app: Flask) -> None:
                 return json_error(400, "malformed_json", "The request body is not valid JSON.")
             return json_error(status, HTTP_CODES.get(status, "http_error"), error.description or error.name)
         return render_template("error.html", status=status, message=error.description), status
+
+    @app.errorhandler(DBAPIError)
+    def _database_error(error: DBAPIError):
+        if not error.connection_invalidated:
+            return _unexpected(error)
+        # The server dropped the connection (a restart or failover): the transaction never committed,
+        # and SQLAlchemy has already discarded the worker's stale connections, so a retry works.
+        log.warning("database connection lost on %s %s", request.method, request.path)
+        message = "The connection to the database was lost; nothing was saved. Try again."
+        if wants_json():
+            return json_error(503, "database_unavailable", message)
+        return render_template("error.html", status=503, message=message), 503
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

@@ -9,7 +9,7 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from inventory.errors import Unauthorized, ValidationError
 from inventory.models import ApiToken, Clinic, Role, User
@@ -93,7 +93,10 @@ def issue_token(session: Session, user: User, *, hours: int, now: dt.datetime) -
 
 
 def user_for_token(session: Session, token: str, *, now: dt.datetime) -> User | None:
-    record = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    # Token and user in one statement: every API request starts here.
+    record = session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == _token_hash(token)).options(joinedload(ApiToken.user))
+    )
     if record is None or record.revoked_at is not None or record.expires_at <= now:
         return None
     if not record.user.is_active:

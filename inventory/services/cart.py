@@ -387,7 +387,11 @@ def draw(
 
     treatment = _lock_treatment(session, treatment_id, scope)
     _ensure_open(treatment)
-    container = _lock_container(session, container_id, scope)
+    try:
+        container = _lock_container(session, container_id, scope)
+    except NotFound:
+        # The dose's container is what the nurse scanned or typed: answer as a scan would.
+        raise UnknownContainer(f"No container with id {container_id}.", id=container_id) from None
     if container.clinic_id != treatment.clinic_id:
         raise UnknownContainer(
             f"{container.label_code} is stock of another clinic than this treatment: use this clinic's stock.",
@@ -404,12 +408,12 @@ def draw(
         reason=reason, treatment_id=treatment.id,
     )
     _bind_to_patient(container, treatment, now)
-    session.flush()
     record = Draw(
-        treatment_id=treatment.id, container_id=container.id, movement_id=movement.id, area=area,
+        treatment_id=treatment.id, container_id=container.id, movement=movement, area=area,
         area_detail=area_detail, quantity=dose.quantity, quantity_ml=dose.quantity_ml,
         concentration_u_per_ml=dose.concentration_u_per_ml, entered_unit=dose.entered_unit, reason=reason,
-        injector_id=actor.id, at=now,
+        injector_id=actor.id, at=now, lot_id=container.lot_id, patient_id=treatment.patient_id,
+        clinic_id=treatment.clinic_id,
     )
     session.add(record)
     session.flush()
@@ -820,8 +824,11 @@ def reversed_ids(session: Session, movement_ids: Iterable[int]) -> set[int]:
 
 def reversal_exists(movement_id: QueryableAttribute[int] | int) -> ColumnElement[bool]:
     """An EXISTS clause, true when the movement has a reversal; negate it for live draws."""
-    reversal = aliased(Movement)
-    return exists().where(reversal.reverses_id == movement_id)
+    return exists().where(_REVERSAL.reverses_id == movement_id)
+
+
+# Built once: an alias of the 17-column movements table costs more to construct than the statement.
+_REVERSAL = aliased(Movement, name="reversal")
 
 
 def _release_if_never_used(session: Session, container: Container) -> None:

@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from functools import cache
+
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, selectinload
 
 from inventory.errors import UnknownProduct
 from inventory.models import Product, ProductGtin
 
 
+@cache
+def _product_for_gtin_statement() -> Select[tuple[Product]]:
+    # Built once per process (SQL, never data): every scanned box looks its GTIN up.
+    return select(Product).join(ProductGtin).where(ProductGtin.gtin == bindparam("gtin"))
+
+
 def product_for_gtin(session: Session, gtin: str) -> Product:
     """``gtin`` is already normalised to 14 digits. Raises UnknownProduct."""
-    product = session.scalar(select(Product).join(ProductGtin).where(ProductGtin.gtin == gtin))
+    product = session.scalar(_product_for_gtin_statement(), {"gtin": gtin})
     if product is None:
-        raise UnknownProduct(
-            f"GTIN {gtin} is not in Vialog's catalog. Ask a manager to add the product first.", gtin=gtin
-        )
+        raise unknown_gtin(gtin)
     return product
+
+
+def unknown_gtin(gtin: str) -> UnknownProduct:
+    """The error for a GTIN the catalog lacks, wherever it is looked up (one message for the nurse)."""
+    return UnknownProduct(
+        f"GTIN {gtin} is not in Vialog's catalog. Ask a manager to add the product first.", gtin=gtin
+    )
 
 
 def list_products(session: Session) -> list[Product]:

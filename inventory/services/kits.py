@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import Connection, exists, func, select
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from inventory.errors import DomainError, NotFound, UnknownProduct, ValidationError
@@ -138,11 +138,37 @@ class _Requirement:
     min_days_to_expiry: int
 
 
-@dataclass(frozen=True)
-class _LastCheck:
+class _LastCheck(NamedTuple):
     checked_at: dt.datetime
     seal_intact: bool
     checked_by: str
+
+
+class _Lot(NamedTuple):
+    """A lot some kit holds (the first fields of _LotStock): read once, shared by every kit holding it."""
+
+    product_id: int
+    product: str
+    product_kind: ProductKind
+    unit: str
+    lot_id: int
+    lot: str
+    status: LotStatus
+    expiry: dt.date
+
+
+# What one kit holds: (lot id, remaining, containers) per lot, soonest expiry first. Kits stocked
+# alike hold equal tuples, so this is also the key their contents are judged by.
+_Held = tuple[tuple[int, Decimal, int], ...]
+
+
+class _Judgement(NamedTuple):
+    """What a kit's contents say against its template on one day: the same for every kit holding the same."""
+
+    inside: list[Reason]  # lots that must come out
+    short: list[Reason]
+    expiring: list[Reason]
+    lines: list[RequirementLine]
 
 
 def readiness(
@@ -179,7 +205,7 @@ def readiness(
       check, until it is restocked and checked again.
     """
     kits = _scoped_kits(scope, kit_ids)
-    kit_rows = session.execute(
+    kit_rows = session.execute(  # through the session, so that pending changes are flushed first
         select(
             kits.c.id, kits.c.name, kits.c.clinic_id, kits.c.location_id, kits.c.template_id,
             Clinic.code, Clinic.timezone, Location.name, KitTemplate.name, KitTemplate.check_interval_days,
@@ -192,24 +218,37 @@ def readiness(
     ).all()
     if not kit_rows:
         return []
-    requirements = _requirements(session, {row[4] for row in kit_rows})
-    stock = _stock_by_kit(session, kits)
-    last_checks = _last_checks(session, kits)
-    emergencies = _last_emergency_draws(session, kits)
+    connection = session.connection()  # plain rows from here on: thousands of them, no ORM objects needed
+    requirements = _requirements(connection, {row[4] for row in kit_rows})
+    lots, held_by_kit = _stock_by_kit(connection, kits)
+    last_checks = _last_checks(connection, kits)
+    emergencies = _last_emergency_draws(connection, kits)
 
+    # Most kits share a template and hold the same lots in the same amounts (stocked alike, from
+    # the region's current lots), so their contents are judged once per (template, day, contents).
+    todays: dict[str, dt.date] = {}
+    judged: dict[tuple[int, dt.date, _Held], _Judgement] = {}
     result = []
     for (kit_id, name, clinic_id, location_id, template_id, clinic_code, timezone, location, template,
          interval, warning_days) in kit_rows:
-        today = clinic_today(now, timezone)
+        today = todays.get(timezone)
+        if today is None:
+            today = todays[timezone] = clinic_today(now, timezone)
+        held = held_by_kit.get(kit_id, ())
+        judgement = judged.get((template_id, today, held))
+        if judgement is None:
+            judgement = judged[template_id, today, held] = _judge(
+                requirements.get(template_id, []), [_LotStock(*lots[lot_id], remaining, count)
+                                                    for lot_id, remaining, count in held],
+                today, warning_days,
+            )
         last = last_checks.get(kit_id)
         reasons = _emergency_reasons(emergencies.get(kit_id), last, timezone)
         reasons += _seal_reasons(last, timezone)
-        lots = stock.get(kit_id, [])
-        reasons += _contents_reasons(lots, today)
-        short, expiring, lines = _requirement_reasons(requirements.get(template_id, []), lots, today, warning_days)
-        reasons += short
+        reasons += judgement.inside
+        reasons += judgement.short
         reasons += _check_reasons(last, today, interval, timezone)
-        reasons += expiring
+        reasons += judgement.expiring
         if any(r.severity is KitStatus.NOT_READY for r in reasons):
             status = KitStatus.NOT_READY
         elif reasons:
@@ -220,9 +259,16 @@ def readiness(
             kit_id=kit_id, name=name, clinic_id=clinic_id, clinic_code=clinic_code, timezone=timezone,
             location_id=location_id, location=location, template_id=template_id, template=template,
             status=status, reasons=reasons, last_check_at=last.checked_at if last else None,
-            last_checked_by=last.checked_by if last else None, lines=lines,
+            last_checked_by=last.checked_by if last else None, lines=list(judgement.lines),
         ))
     return result
+
+
+def _judge(requirements: Sequence[_Requirement], lots: Sequence[_LotStock], today: dt.date,
+           warning_days: int) -> _Judgement:
+    inside = _contents_reasons(lots, today)
+    short, expiring, lines = _requirement_reasons(requirements, lots, today, warning_days)
+    return _Judgement(inside, short, expiring, lines)
 
 
 def _scoped_kits(scope: Scope, kit_ids: Iterable[int] | None) -> Any:
@@ -235,26 +281,24 @@ def _scoped_kits(scope: Scope, kit_ids: Iterable[int] | None) -> Any:
     return stmt.subquery("scoped_kits")
 
 
-def _requirements(session: Session, template_ids: set[int]) -> dict[int, list[_Requirement]]:
-    rows = session.execute(
-        select(KitRequirement, Product.name, Product.base_unit)
+def _requirements(connection: Connection, template_ids: set[int]) -> dict[int, list[_Requirement]]:
+    rows = connection.execute(
+        select(KitRequirement.id, KitRequirement.template_id, KitRequirement.label, KitRequirement.product_id,
+               Product.name, Product.base_unit, KitRequirement.product_kind, KitRequirement.min_quantity,
+               KitRequirement.min_days_to_expiry)
         .outerjoin(Product, Product.id == KitRequirement.product_id)
         .where(KitRequirement.template_id.in_(template_ids))
         .order_by(KitRequirement.template_id, KitRequirement.id)
     )
     found: dict[int, list[_Requirement]] = defaultdict(list)
-    for req, product_name, unit in rows:
-        found[req.template_id].append(_Requirement(
-            id=req.id, template_id=req.template_id, label=req.label, product_id=req.product_id,
-            product=product_name, unit=unit, product_kind=req.product_kind, min_quantity=req.min_quantity,
-            min_days_to_expiry=req.min_days_to_expiry,
-        ))
+    for row in rows:  # the columns in _Requirement's order
+        found[row.template_id].append(_Requirement(*row))
     return found
 
 
-def _stock_by_kit(session: Session, kits: Any) -> dict[int, list[_LotStock]]:
-    """Per kit, its live stock summed by lot: one grouped query, then the few lots it names."""
-    connection = session.connection()  # plain rows: thousands of them, no ORM objects needed
+def _stock_by_kit(connection: Connection, kits: Any) -> tuple[dict[int, _Lot], dict[int, _Held]]:
+    """The lots the kits hold, and per kit its live stock summed by lot (one grouped query, then
+    the few lots it names), each kit's lots soonest expiry first, then by product and number."""
     per_lot = connection.execute(
         select(kits.c.id, Container.lot_id, func.sum(Container.remaining), func.count(Container.id))
         .select_from(Container)
@@ -262,26 +306,27 @@ def _stock_by_kit(session: Session, kits: Any) -> dict[int, list[_LotStock]]:
         .where(Container.state.in_(LIVE_STATES), Container.remaining > 0)
         .group_by(kits.c.id, Container.lot_id)
     ).all()
-    lot_ids = {lot_id for _, lot_id, _, _ in per_lot}
+    if not per_lot:
+        return {}, {}
     lots = {
-        row[0]: row
-        for row in connection.execute(
+        lot_id: _Lot(pid, pname, kind, unit, lot_id, number, status, expiry)
+        for lot_id, number, status, expiry, pid, pname, kind, unit in connection.execute(
             select(Lot.id, Lot.number, Lot.status, Lot.expiry, Product.id, Product.name, Product.kind,
                    Product.base_unit)
             .join(Product, Product.id == Lot.product_id)
-            .where(Lot.id.in_(lot_ids))
+            .where(Lot.id.in_({lot_id for _, lot_id, _, _ in per_lot}))
         )
-    } if lot_ids else {}
-    found: dict[int, list[_LotStock]] = defaultdict(list)
-    for kit_id, lot_id, remaining, count in per_lot:
-        _, number, status, expiry, pid, pname, kind, unit = lots[lot_id]
-        found[kit_id].append(_LotStock(pid, pname, kind, unit, lot_id, number, status, expiry, remaining, count))
-    for stock in found.values():
-        stock.sort(key=lambda lot: (lot.expiry, lot.product, lot.lot))
-    return found
+    }
+    # Ranking the few lots once orders every kit's: (expiry, product, number) is unique per lot.
+    ranked = sorted(lots.values(), key=lambda lot: (lot.expiry, lot.product, lot.lot))
+    rank = {lot.lot_id: position for position, lot in enumerate(ranked)}
+    held: dict[int, list[tuple[int, Decimal, int]]] = defaultdict(list)
+    for kit_id, lot_id, remaining, count in sorted(per_lot, key=lambda row: rank[row[1]]):
+        held[kit_id].append((lot_id, remaining, count))
+    return lots, {kit_id: tuple(stock) for kit_id, stock in held.items()}
 
 
-def _last_checks(session: Session, kits: Any) -> dict[int, _LastCheck]:
+def _last_checks(connection: Connection, kits: Any) -> dict[int, _LastCheck]:
     position = func.row_number().over(
         partition_by=KitCheck.kit_id, order_by=(KitCheck.checked_at.desc(), KitCheck.id.desc())
     )
@@ -291,7 +336,7 @@ def _last_checks(session: Session, kits: Any) -> dict[int, _LastCheck]:
         .join(kits, kits.c.id == KitCheck.kit_id)
         .subquery("ranked_checks")
     )
-    rows = session.execute(
+    rows = connection.execute(
         select(ranked.c.kit_id, ranked.c.checked_at, ranked.c.seal_intact, User.display_name, User.username)
         .join(User, User.id == ranked.c.checked_by_id)
         .where(ranked.c.position == 1)
@@ -299,9 +344,9 @@ def _last_checks(session: Session, kits: Any) -> dict[int, _LastCheck]:
     return {kit_id: _LastCheck(at, seal, display or username) for kit_id, at, seal, display, username in rows}
 
 
-def _last_emergency_draws(session: Session, kits: Any) -> dict[int, dt.datetime]:
+def _last_emergency_draws(connection: Connection, kits: Any) -> dict[int, dt.datetime]:
     reversal = aliased(Movement)
-    rows = session.execute(
+    rows = connection.execute(
         select(kits.c.id, func.max(Movement.at))
         .select_from(Movement)
         .join(kits, kits.c.location_id == Movement.location_id)
@@ -369,12 +414,12 @@ def _requirement_reasons(
             by_kind[lot.product_kind].append(lot)
     for req in requirements:
         matching = by_product[req.product_id] if req.product_id is not None else by_kind[req.product_kind]
-        counted = [lot for lot in matching if (lot.expiry - today).days >= req.min_days_to_expiry]
-        counted_by_product: dict[int, list[_LotStock]] = defaultdict(list)
-        for lot in counted:
-            counted_by_product[lot.product_id].append(lot)
-        totals = {pid: sum((lot.remaining for lot in group), Decimal(0))
-                  for pid, group in counted_by_product.items()}
+        counted_by_product: dict[int, list[_LotStock]] = {}
+        totals: dict[int, Decimal] = {}
+        for lot in matching:
+            if (lot.expiry - today).days >= req.min_days_to_expiry:
+                counted_by_product.setdefault(lot.product_id, []).append(lot)
+                totals[lot.product_id] = totals.get(lot.product_id, Decimal(0)) + lot.remaining
         # The best single product: most stock, then name, for a stable answer.
         best = max(totals, key=lambda pid: (totals[pid], counted_by_product[pid][0].product), default=None)
         have = totals[best] if best is not None else Decimal(0)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from inventory.errors import InsufficientQuantity, LotExpired, LotQuarantined, LotRecalled, NotFound
 from inventory.models import Container, ContainerState, Lot, LotStatus, Movement, MovementKind, User
@@ -24,24 +24,26 @@ _MOVES_PLACE_ONLY = frozenset({MovementKind.TRANSFER_OUT, MovementKind.TRANSFER_
 
 
 def lock_container(session: Session, container_id: int, scope: Scope) -> Container:
-    """Loads and locks one container of the caller's clinics; raises NotFound otherwise."""
+    """Loads and locks one container of the caller's clinics; raises NotFound otherwise.
+
+    One statement: the container FOR UPDATE, its lot FOR SHARE, its product and clinic
+    loaded with them. The lot's share lock makes a quarantine or recall (which updates the
+    lot row) wait for draws already under way and be seen by every later one, so no dose
+    slips past a recall's patient list. After waiting for either lock PostgreSQL re-reads
+    both locked rows at their newest version, so the lot status checked is current.
+    """
     container = session.scalar(
         select(Container)
+        .join(Container.lot)
         .where(Container.id == container_id)
-        .options(joinedload(Container.lot), joinedload(Container.product))
+        .options(contains_eager(Container.lot), joinedload(Container.product), joinedload(Container.clinic))
         .with_for_update(of=Container)
-        # The identity map may hold a copy read before the lock: overwrite it.
+        .suffix_with("FOR SHARE OF lots", dialect="postgresql")
+        # The identity map may hold copies read before the lock: overwrite them.
         .execution_options(populate_existing=True)
     )
     if container is None or not scope.allows(container.clinic_id):
         raise NotFound(f"No container with id {container_id}.", id=container_id)
-    # Share-lock the lot: a quarantine or recall (which updates the lot row) then waits for
-    # draws already under way and is seen by every later one, so no dose slips past a recall's
-    # patient list. Re-read, because the status read above may predate a commit we waited for.
-    session.scalar(
-        select(Lot).where(Lot.id == container.lot_id).with_for_update(read=True)
-        .execution_options(populate_existing=True)
-    )
     return container
 
 

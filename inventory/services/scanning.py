@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from inventory.errors import ScanError, UnknownContainer
-from inventory.models import Container, ContainerState, Lot, Product
+from inventory.models import Container, ContainerState, Lot, Product, ProductGtin
 from inventory.services import ledger
 from inventory.services.barcodes import ScannedCode, normalise_lot_number, parse_scan
-from inventory.services.catalog import product_for_gtin
+from inventory.services.catalog import product_for_gtin, unknown_gtin
 from inventory.services.clock import clinic_today
 from inventory.services.permissions import Scope
 
@@ -30,21 +31,57 @@ class ScanResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def container_by_label(session: Session, label_code: str, scope: Scope) -> Container:
-    """Raises UnknownContainer for a code not printed by Vialog for the caller's clinics."""
-    container = session.scalar(
+# The look-ups of a scan are built once per process, with bound parameters: building a select
+# with its loader options costs about as much Python as executing it, on every code scanned.
+# They are SQL, never data, so nothing here can go stale.
+
+
+@cache
+def _container_by_label_statement() -> Select[tuple[Container]]:
+    return (
         select(Container)
-        .where(Container.label_code == label_code)
+        .where(Container.label_code == bindparam("label_code"))
         # The clinic too: its time zone judges the lot's expiry (one statement per scan, not two).
         .options(joinedload(Container.lot).joinedload(Lot.product), joinedload(Container.location),
                  joinedload(Container.clinic))
     )
+
+
+@cache
+def _product_and_lot_statement() -> Select[tuple[Product, Lot]]:
+    # The lot is outer-joined: a box of a known product but an unknown lot still names its product.
+    return (
+        select(Product, Lot)
+        .select_from(ProductGtin)
+        .join(Product, Product.id == ProductGtin.product_id)
+        .outerjoin(Lot, (Lot.product_id == Product.id) & (Lot.number_key == bindparam("number_key")))
+        .where(ProductGtin.gtin == bindparam("gtin"))
+    )
+
+
+def container_by_label(session: Session, label_code: str, scope: Scope) -> Container:
+    """Raises UnknownContainer for a code not printed by Vialog for the caller's clinics."""
+    container = session.scalar(_container_by_label_statement(), {"label_code": label_code})
     if container is None or not scope.allows(container.clinic_id):
         raise UnknownContainer(
             f"Label {label_code} is not a container of this clinic. Scan the vial's Vialog label again.",
             label_code=label_code,
         )
     return container
+
+
+def _product_and_lot(session: Session, gtin: str, lot_number: str) -> tuple[Product, Lot | None]:
+    """The product of ``gtin`` and its lot ``lot_number`` (None if not on file), in one statement.
+
+    A GTIN the catalog lacks raises UnknownProduct, whatever the lot; a known product
+    with a lot not on file comes back with None.
+    """
+    row = session.execute(
+        _product_and_lot_statement(), {"gtin": gtin, "number_key": normalise_lot_number(lot_number)}
+    ).first()
+    if row is None:
+        raise unknown_gtin(gtin)
+    return row[0], row[1]
 
 
 def scan(session: Session, raw: str, *, scope: Scope, now: dt.datetime, timezone: str) -> ScanResult:
@@ -65,14 +102,13 @@ def scan(session: Session, raw: str, *, scope: Scope, now: dt.datetime, timezone
         return result
 
     assert code.gtin is not None
-    result.product = product_for_gtin(session, code.gtin)
+    if code.kind == "gs1" and code.lot:
+        result.product, result.lot = _product_and_lot(session, code.gtin, code.lot)
+    else:
+        result.product = product_for_gtin(session, code.gtin)
     if code.kind == "gtin":
         result.warnings.append("This code names the product only: scan or type the lot and expiry too.")
         return result
-    if code.lot:
-        result.lot = session.scalar(
-            select(Lot).where(Lot.product_id == result.product.id, Lot.number_key == normalise_lot_number(code.lot))
-        )
     if result.lot is not None:
         ledger.ensure_lot_usable(result.lot, now=now, timezone=timezone)
         if code.expiry is not None and code.expiry != result.lot.expiry:
@@ -83,6 +119,17 @@ def scan(session: Session, raw: str, *, scope: Scope, now: dt.datetime, timezone
     elif code.expiry is not None and code.expiry < clinic_today(now, timezone):
         result.warnings.append(f"This box expired on {code.expiry.isoformat()}.")
     return result
+
+
+def container_id_of(session: Session, ref: str | int, scope: Scope) -> int:
+    """A container's id from a numeric id (not read here: the service that locks it checks it)
+    or from its label code (looked up). Raises UnknownContainer for what names no container."""
+    text = str(ref).strip()
+    if text.isascii() and text.isdigit():
+        if len(text) > 10 or not 0 < int(text) < 2**31:
+            raise UnknownContainer(f"No container with id {text[:20]}.", id=text[:20])
+        return int(text)
+    return container_by_ref(session, text, scope).id
 
 
 def container_by_ref(session: Session, ref: str | int, scope: Scope) -> Container:

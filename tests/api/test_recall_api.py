@@ -10,6 +10,8 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from inventory.models import AuditEvent, Role
+from inventory.services.permissions import Scope
+from recall import queries
 from tests import recall_helpers as rh
 from tests.api.conftest import error_code
 from tests.factories import make_user
@@ -298,3 +300,18 @@ def test_the_openapi_document_lists_the_recall_operations(api):
                  "/api/v1/recalls/{case_id}/containers/{container_id}", "/api/v1/recalls/{case_id}/close"):
         assert path in paths, path
     assert paths["/api/v1/lots/{lot_id}/trace"]["get"]["x-vialog-permission"] == "recall"
+
+
+def test_the_lot_trace_json_is_the_response_models_json_byte_for_byte(api, data, world, session):
+    """The lot trace endpoints build their JSON from plain data, not a model per dose (recall/schemas.py)."""
+    from recall.schemas import TraceLotOut, TraceSearchOut, lot_trace_json, trace_search_json  # after the app
+
+    rh.reverse(world, data.draw)
+    (trace,) = queries.lot_traces(session, [data.lot], Scope.everything())
+    model = TraceLotOut.of(trace)
+    assert lot_trace_json(trace) == model.model_dump_json().encode()
+    search = TraceSearchOut(query="c3709c3", lots=[model])
+    assert trace_search_json("c3709c3", [trace]) == search.model_dump_json().encode()
+    response = api("safety").get(f"/lots/{data.lot.id}/trace")
+    assert response.mimetype == "application/json"
+    assert TraceLotOut.model_validate_json(response.data) == model

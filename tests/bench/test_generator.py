@@ -92,6 +92,13 @@ def test_generated_history_follows_the_cart_rules(generated: Flask) -> None:
             "OR m.container_id <> d.container_id OR m.treatment_id <> d.treatment_id OR m.quantity <> -d.quantity"
         ))
         assert mismatched == 0
+        # A draw's copied trace keys are its container's lot and its treatment's patient and clinic.
+        miscopied = session.scalar(text(
+            "SELECT count(*) FROM draws d JOIN containers c ON c.id = d.container_id "
+            "JOIN treatments t ON t.id = d.treatment_id "
+            "WHERE d.lot_id <> c.lot_id OR d.patient_id <> t.patient_id OR d.clinic_id <> t.clinic_id"
+        ))
+        assert miscopied == 0
         # Single-patient containers were opened for one patient only.
         shared = session.scalar(text(
             "SELECT count(*) FROM (SELECT d.container_id FROM draws d JOIN treatments t ON t.id = d.treatment_id "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -455,12 +456,18 @@ def test_a_closed_treatment_takes_no_draws(world, session):
 
 
 def test_another_clinics_treatment_or_container_is_not_found(world):
+    """Another clinic's treatment is not found; its vial answers as an unknown scanned container does
+    (the same answer, with the same message, as for an id that names nothing)."""
     lon_vial = vial(world)
     nyc_vial = vial(world, location=world.location("Fridge", world.other_clinic), lot="NY1")
     lon_treatment = start(world)
     nyc_treatment = start(world, "N-1", user=world.users["other_nurse"], clinic=world.other_clinic)
     assert refusal(lambda: draw(world, nyc_treatment, lon_vial, "4")).code == "not_found"
-    assert refusal(lambda: draw(world, lon_treatment, nyc_vial, "4")).code == "not_found"
+    hidden = refusal(lambda: draw(world, lon_treatment, nyc_vial, "4"))
+    assert hidden.code == "unknown_container" and hidden.message == f"No container with id {nyc_vial.id}."
+    missing = refusal(lambda: draw(world, lon_treatment, SimpleNamespace(id=2**31 - 2), "4"))
+    assert missing.code == "unknown_container" and missing.message == f"No container with id {2**31 - 2}."
+    assert nyc_vial.remaining == 100
 
 
 def test_a_chain_manager_cannot_draw_one_clinics_vial_into_another_clinics_treatment(world):

@@ -6,20 +6,17 @@ session and connection on a scratch database with committed data, as in producti
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
-from flask_migrate import upgrade
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -28,7 +25,6 @@ from inventory.models import Container, Draw, IdempotencyRecord, Movement, Movem
 from inventory.services import auth, cart, ledger, receiving
 from inventory.services.permissions import Scope
 from tests import factories
-from tests.conftest import _postgres_database, make_test_app
 
 pytestmark = pytest.mark.concurrency
 
@@ -49,23 +45,6 @@ class Scene:
 
     def session(self) -> Session:
         return self.app.extensions["vialog_db"].sessionmaker()
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def committed_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
-    """A scratch database of its own, migrated, whose sessions commit for real."""
-    with contextlib.ExitStack() as stack:
-        if request.param == "postgresql":
-            url = stack.enter_context(contextlib.contextmanager(_postgres_database)())
-        else:
-            url = f"sqlite:///{tmp_path / 'concurrency.db'}"
-        app = make_test_app(url, tmp_path / "instance")
-        with app.app_context():
-            upgrade(directory=app.extensions["migrate"].directory)
-        try:
-            yield app
-        finally:
-            app.extensions["vialog_db"].engine.dispose()
 
 
 @pytest.fixture
@@ -264,3 +243,41 @@ def test_a_quarantine_waits_for_a_draw_under_way_and_binds_every_later_one(scene
                       treatment_id=scene.treatment_ids[1], container_id=scene.container_id, quantity=DOSE,
                       unit="U", area="glabella", now=utcnow())
         assert refused.value.code == "lot_quarantined"
+
+
+def test_a_draw_that_waits_for_a_quarantine_under_way_is_refused_when_it_commits(scene: Scene):
+    """The other direction: the draw locks container and lot in one statement, and after waiting for the
+    lot PostgreSQL re-reads it, so the draw sees the status the quarantine committed."""
+    if scene.app.extensions["vialog_db"].engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises every writer already (BEGIN IMMEDIATE)")
+    from recall import services as recalls
+
+    quarantining = scene.session()
+    safety = quarantining.scalar(select(User).where(User.username == "safety"))
+    lot_id = quarantining.get(Container, scene.container_id).lot_id
+    recalls.quarantine(quarantining, actor=safety, lot_id=lot_id, reason="regulator alert", now=utcnow())
+    quarantining.flush()  # the lot row is updated and locked, not yet committed
+    outcome: list[BaseException | None] = []
+
+    def draw() -> None:
+        with scene.session() as session:
+            try:
+                cart.draw(session, actor=session.get(User, scene.nurse_id), scope=Scope.everything(),
+                          treatment_id=scene.treatment_ids[0], container_id=scene.container_id, quantity=DOSE,
+                          unit="U", area="glabella", now=utcnow())
+                session.commit()
+                outcome.append(None)
+            except DomainError as error:
+                outcome.append(error)
+
+    drawing = threading.Thread(target=draw)
+    drawing.start()
+    drawing.join(timeout=0.7)
+    assert drawing.is_alive(), "the draw did not wait for the quarantine under way"
+    quarantining.commit()
+    quarantining.close()
+    drawing.join(timeout=10)
+    assert not drawing.is_alive()
+    assert isinstance(outcome[0], DomainError) and outcome[0].code == "lot_quarantined"
+    with scene.session() as session:
+        assert session.scalar(select(func.count(Draw.id)).where(Draw.container_id == scene.container_id)) == 0

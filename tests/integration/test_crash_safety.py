@@ -22,20 +22,19 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from inventory.models import Draw, IdempotencyRecord, utcnow
 from inventory.services import audit_chain, auth, cart, ledger
 from inventory.services.permissions import Scope
 from tests import factories
-from tests.conftest import _postgres_database, make_test_app
+from tests.conftest import committed_database
 
 pytestmark = pytest.mark.concurrency
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = 4
-VIALS = 4
+VIALS = 40  # 4,000 U: more than the clients draw in SECONDS, however fast the draws are
 SECONDS = 4.0
 
 
@@ -59,10 +58,8 @@ def _children(pid: int) -> list[int]:
 @pytest.fixture
 def scene(tmp_path):
     """A committed PostgreSQL database with shared vials and one open treatment per client."""
-    with contextlib.contextmanager(_postgres_database)() as url:
-        app = make_test_app(url, tmp_path / "instance")
-        with app.app_context():
-            upgrade(directory=app.extensions["migrate"].directory)
+    with committed_database("postgresql", tmp_path) as app:
+        url = app.config["DATABASE_URL"]
         session = app.extensions["vialog_db"].sessionmaker()
         world = factories.build_world(session)
         world.botox.is_multi_patient = True  # many patients per vial: only the crash is under test
@@ -84,7 +81,6 @@ def scene(tmp_path):
         session.commit()
         session.close()
         yield app, url, vials, treatments, token
-        app.extensions["vialog_db"].engine.dispose()
 
 
 @pytest.fixture
@@ -153,7 +149,9 @@ def test_every_acknowledged_draw_survives_a_killed_worker_and_none_is_doubled(sc
     threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
     for thread in threads:
         thread.start()
-    time.sleep(SECONDS / 3)
+    # Kill once the load is well under way (by count, not time: draws are fast or slow by machine).
+    while len(acknowledged) < 50 and time.monotonic() < stop - 1:
+        time.sleep(0.01)
     victim = _children(master.pid)[0]
     os.kill(victim, signal.SIGKILL)  # mid-load: requests in flight on that worker die with it
     killed_at = len(acknowledged)

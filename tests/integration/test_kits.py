@@ -311,6 +311,60 @@ def test_a_check_of_another_clinics_kit_is_not_found(world):
                           notes="", now=NOW)
 
 
+# --- a board of kits stocked alike (their contents are judged once, each kit keeps its own answer) -----
+
+
+def stocked_alike(world, kit) -> None:
+    stock(world, kit, "hylenex", count=2)
+    stock(world, kit, "syringe", count=2, lot="SY2026")
+
+
+def test_kits_stocked_alike_keep_their_own_checks_and_seals(world):
+    board_kits = [new_kit(world, name=f"Kit {n}") for n in range(4)]
+    for kit in board_kits:
+        stocked_alike(world, kit)
+    check(world, board_kits[0])
+    check(world, board_kits[1], seal_intact=False)
+    check(world, board_kits[3], at=NOW - dt.timedelta(days=8))
+    board = kits.readiness(world.session, scope=EVERYWHERE, now=NOW)
+    assert [(found.name, codes(found)) for found in board] == [
+        ("Kit 0", []), ("Kit 1", ["seal_broken"]), ("Kit 2", ["never_checked"]), ("Kit 3", ["check_overdue"]),
+    ]
+    assert [found.status for found in board] == [KitStatus.READY] + [KitStatus.NOT_READY] * 3
+    assert all(found.lines == board[0].lines for found in board)
+    board[0].lines.clear()
+    board[1].reasons.clear()
+    assert len(board[2].lines) == 2 and codes(board[2]) == ["never_checked"]  # each kit's lists are its own
+
+
+def test_kits_stocked_alike_in_clinics_on_different_dates_are_judged_on_their_own_dates(world):
+    """At 02:00 UTC on 16 June it is the 16th in London and still the 15th in New York: one board, two answers."""
+    late = dt.datetime(2026, 6, 16, 2, 0, tzinfo=dt.UTC)
+    london, new_york = new_kit(world), new_kit(world, world.other_clinic)
+    for kit in (london, new_york):
+        stock(world, kit, "hylenex", count=2, lot="H-JUNE15", expiry=days(0))
+        stock(world, kit, "syringe", count=2, lot="SY2026")
+        check(world, kit, at=late)
+    board = {found.clinic_code: found for found in kits.readiness(world.session, scope=EVERYWHERE, now=late)}
+    assert codes(board["LON"]) == ["expired_inside", "requirement_short"]
+    assert codes(board["NYC"]) == ["expiring"]
+    assert board["NYC"].reasons[0].text.startswith("Hylenex recombinant 150 USP U/mL lot H-JUNE15 expires today")
+
+
+def test_kits_stocked_alike_are_judged_against_their_own_templates(world):
+    vascular = new_kit(world)
+    long_shelf = template(world, name="Long shelf-life kit", hyaluronidase_days=400)
+    other = kits.create_kit(world.session, scope=EVERYWHERE, template_id=long_shelf.id, name="Long kit",
+                            location_id=kit_location(world.session, world.clinic, "Long kit").id)
+    for kit in (vascular, other):
+        stocked_alike(world, kit)
+        check(world, kit)
+    board = {found.name: found for found in kits.readiness(world.session, scope=EVERYWHERE, now=NOW)}
+    assert codes(board["Emergency kit (room 1)"]) == []
+    assert codes(board["Long kit"]) == ["requirement_short"]
+    assert board["Long kit"].reasons[0].data["too_close_to_expiry"][0]["days"] == (FAR - days(0)).days
+
+
 # --- scope and query count ------------------------------------------------------------
 
 

@@ -1,16 +1,54 @@
-"""A scan of a Vialog label reads its container, lot, product, location and clinic in one statement.
+"""A scan reads what it names in one statement, and says the same to the nurse whatever the outcome.
 
 Behaviour, not timing (docs/performance.md "Scan"): the clinic's time zone judges the lot's
-expiry, and loading it lazily cost a second round trip on every label scanned at the cart.
+expiry, and loading it lazily cost a second round trip on every label scanned at the cart; a
+box (GS1) was looked up by GTIN and then by lot, two round trips where one will do.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import pytest
 from sqlalchemy import event
 
+from inventory.errors import DomainError
 from inventory.services import scanning
 from inventory.services.permissions import Scope
+from recall import services as recall
 from tests.factories import NOW
+
+UNKNOWN_GTIN = "00301234567896"  # a valid check digit, in no catalog
+
+
+def sent(session, call: Callable[[], Any]) -> tuple[Any, list[str]]:
+    """What ``call`` returned (or the DomainError it raised) and the statements it sent."""
+    session.expire_all()  # nothing already in the identity map
+    statements: list[str] = []
+    connection = session.connection()
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(connection, "before_cursor_execute", record)
+    try:
+        try:
+            outcome = call()
+        except DomainError as error:
+            outcome = error
+    finally:
+        event.remove(connection, "before_cursor_execute", record)
+    return outcome, [s.split("FROM")[0][:80] for s in statements]
+
+
+def scan(session, code: str, now: dt.datetime = NOW, timezone: str = "Europe/London") -> Callable[[], Any]:
+    return lambda: scanning.scan(session, code, scope=Scope.everything(), now=now, timezone=timezone)
+
+
+def box(gtin: str, expiry: str = "270331", lot: str | None = "C3709C3") -> str:
+    return f"]d201{gtin}17{expiry}" + (f"10{lot}" if lot is not None else "")
 
 
 def test_a_label_scan_is_one_statement_and_finds_everything(world, session):
@@ -32,3 +70,84 @@ def test_a_label_scan_is_one_statement_and_finds_everything(world, session):
     finally:
         event.remove(connection, "before_cursor_execute", record)
     assert len(statements) == 1, [s.split("FROM")[0][:80] for s in statements]
+
+
+def test_a_box_scan_is_one_statement_and_names_product_and_lot(world, session):
+    lot_id = world.container("botox").lot_id
+    gtin = world.botox.gtins[0].gtin
+    result, statements = sent(session, scan(session, box(gtin, lot="c3709c3 ")))
+    assert len(statements) == 1, statements
+    assert (result.product.name, result.lot.id, result.lot.number) == ("Botox Cosmetic 100 U", lot_id, "C3709C3")
+    assert result.lot.product is result.product and result.container is None and result.warnings == []
+
+
+def test_a_box_whose_expiry_differs_from_the_lot_on_file_says_so(world, session):
+    world.container("botox")
+    result, statements = sent(session, scan(session, box(world.botox.gtins[0].gtin, expiry="270330")))
+    assert len(statements) == 1, statements
+    assert result.warnings == [
+        "This box says expiry 2027-03-30, but lot C3709C3 is on file with 2027-03-31. Check the box before use."
+    ]
+
+
+def test_a_box_of_a_lot_not_on_file_still_names_its_product_in_one_statement(world, session):
+    world.container("botox")
+    gtin = world.botox.gtins[0].gtin
+    result, statements = sent(session, scan(session, box(gtin, lot="NEW1")))
+    assert len(statements) == 1, statements
+    assert (result.product.name, result.lot, result.warnings) == ("Botox Cosmetic 100 U", None, [])
+    expired, _ = sent(session, scan(session, box(gtin, expiry="260614", lot="NEW1")))
+    assert (expired.product.name, expired.lot) == ("Botox Cosmetic 100 U", None)
+    assert expired.warnings == ["This box expired on 2026-06-14."]
+
+
+def test_a_lot_number_of_another_product_is_not_this_products_lot(world, session):
+    world.container("dysport", lot="SHARED")
+    result, _ = sent(session, scan(session, box(world.botox.gtins[0].gtin, lot="SHARED")))
+    assert (result.product.name, result.lot) == ("Botox Cosmetic 100 U", None)
+
+
+@pytest.mark.parametrize("lot", ["C3709C3", None], ids=["with a lot", "without a lot"])
+def test_a_box_of_a_gtin_not_in_the_catalog_is_an_unknown_product_in_one_statement(world, session, lot):
+    world.container("botox")
+    error, statements = sent(session, scan(session, box(UNKNOWN_GTIN, lot=lot)))
+    assert len(statements) == 1, statements
+    assert (error.code, error.details) == ("unknown_product", {"gtin": UNKNOWN_GTIN})
+    assert error.message == (
+        f"GTIN {UNKNOWN_GTIN} is not in Vialog's catalog. Ask a manager to add the product first."
+    )
+
+
+def test_a_gtin_alone_names_the_product_in_one_statement_and_asks_for_the_lot(world, session):
+    gtin = world.botox.gtins[0].gtin
+    result, statements = sent(session, scan(session, gtin))
+    assert len(statements) == 1, statements
+    assert (result.product.name, result.lot) == ("Botox Cosmetic 100 U", None)
+    assert result.warnings == ["This code names the product only: scan or type the lot and expiry too."]
+    error, _ = sent(session, scan(session, UNKNOWN_GTIN))
+    assert error.code == "unknown_product"
+
+
+def test_a_box_without_a_lot_names_the_product_and_warns_when_expired(world, session):
+    gtin = world.botox.gtins[0].gtin
+    result, statements = sent(session, scan(session, box(gtin, expiry="260614", lot=None)))
+    assert len(statements) == 1, statements
+    assert (result.product.name, result.lot, result.warnings) == (
+        "Botox Cosmetic 100 U", None, ["This box expired on 2026-06-14."]
+    )
+
+
+def test_a_box_of_an_expired_or_quarantined_lot_is_refused_with_its_message(world, session):
+    lot = world.container("botox").lot
+    gtin = world.botox.gtins[0].gtin
+    error, statements = sent(session, scan(session, box(gtin), now=dt.datetime(2027, 4, 1, 12, tzinfo=dt.UTC)))
+    assert len(statements) == 1, statements
+    assert (error.code, error.message) == (
+        "lot_expired", "Lot C3709C3 of Botox Cosmetic 100 U expired on 2027-03-31: do not use."
+    )
+    recall.quarantine(session, actor=world.users["safety"], lot_id=lot.id, reason="supplier alert", now=NOW)
+    error, _ = sent(session, scan(session, box(gtin)))
+    assert (error.code, error.message) == (
+        "lot_quarantined",
+        "Lot C3709C3 of Botox Cosmetic 100 U is quarantined: do not use until a safety lead releases it.",
+    )

@@ -31,4 +31,4 @@ def test_the_migrations_have_one_head(app):
     with app.app_context():
         config = app.extensions["migrate"].migrate.get_config(app.extensions["migrate"].directory)
         heads = ScriptDirectory.from_config(config).get_heads()
-    assert heads == ["0005_performance"], "merge the Alembic branches: init-db upgrades to one head"
+    assert heads == ["0006_trace_draws"], "merge the Alembic branches: init-db upgrades to one head"

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import json
 import threading
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from flask_migrate import upgrade
 from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -23,7 +20,6 @@ from inventory.services import audit_chain, ledger
 from inventory.services.audit_chain import GENESIS
 from inventory.services.permissions import Scope
 from tests import factories
-from tests.conftest import _postgres_database, make_test_app
 from tests.factories import NOW
 
 
@@ -307,22 +303,6 @@ def test_verify_refuses_a_malformed_anchor(app, history):
 
 
 # --- the global audit chain under real concurrency ----------------------------------------------
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def committed_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
-    with contextlib.ExitStack() as stack:
-        if request.param == "postgresql":
-            url = stack.enter_context(contextlib.contextmanager(_postgres_database)())
-        else:
-            url = f"sqlite:///{tmp_path / 'chain.db'}"
-        app = make_test_app(url, tmp_path / "instance")
-        with app.app_context():
-            upgrade(directory=app.extensions["migrate"].directory)
-        try:
-            yield app
-        finally:
-            app.extensions["vialog_db"].engine.dispose()
 
 
 @pytest.mark.concurrency

@@ -82,7 +82,9 @@ def get_treatment(treatment_id: int) -> TreatmentOut:
 def create_draw(treatment_id: int, body: DrawIn) -> DrawOut:
     result = cart.draw(
         db.session, actor=current_user(), scope=current_scope(), treatment_id=treatment_id,
-        container_id=_container_id(body.container), quantity=body.quantity, unit=body.unit, area=body.area,
+        # The draw locks the container and answers unknown_container itself: no read before it.
+        container_id=scanning.container_id_of(db.session, body.container, current_scope()),
+        quantity=body.quantity, unit=body.unit, area=body.area,
         area_detail=body.area_detail, reason=body.reason, now=utcnow(),
     )
     return DrawOut.of(result)
