@@ -2,7 +2,8 @@
 
     python -m bench.export_child MODE DATABASE CLINIC_ID|all START END OUT.xlsx
 
-MODE ``vialog``: the application's reconciliation workbook (reconciliation_export.write_workbook).
+MODE ``vialog``: the application's reconciliation workbook (reconciliation_export.write_workbook); it also
+prints ``summary_rows``, the reconciliation's rows on the Summary.
 MODE ``openpyxl``: the bare baseline, the same movement rows (one hand-written query, a server-side
 cursor) into openpyxl's write-only workbook with lxml, continued on a new sheet at Excel's row limit.
 MODE ``xlsxwriter``: the same rows with XlsxWriter in constant-memory mode.
@@ -56,6 +57,7 @@ def _rows(conninfo: str, clinic: str, start: dt.date, end: dt.date) -> Any:
 
 def bare_openpyxl(conninfo: str, clinic: str, start: dt.date, end: dt.date, out: str) -> tuple[int, int]:
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
 
     workbook = Workbook(write_only=True)
     sheet, sheets, in_sheet, rows = None, 0, EXCEL_MAX_ROWS, 0
@@ -65,6 +67,11 @@ def bare_openpyxl(conninfo: str, clinic: str, start: dt.date, end: dt.date, out:
             sheet = workbook.create_sheet("Movements" if sheets == 1 else f"Movements ({sheets})")
             sheet.append(HEADER)
             in_sheet = 1
+        # The moment and the quantity need a number format to read as such (as XlsxWriter's below,
+        # and as the export's): the least an auditor's sheet takes.
+        when, quantity = WriteOnlyCell(sheet, values[0]), WriteOnlyCell(sheet, values[9])
+        when.number_format, quantity.number_format = "yyyy-mm-dd hh:mm:ss", "#,##0.0###"
+        values[0], values[9] = when, quantity
         sheet.append(values)
         in_sheet += 1
         rows += 1
@@ -77,6 +84,7 @@ def bare_xlsxwriter(conninfo: str, clinic: str, start: dt.date, end: dt.date, ou
 
     workbook = xlsxwriter.Workbook(out, {"constant_memory": True})
     when = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+    qty = workbook.add_format({"num_format": "#,##0.0###"})
     sheet, sheets, r, rows = None, 0, EXCEL_MAX_ROWS, 0
     for values in _rows(conninfo, clinic, start, end):
         if r >= EXCEL_MAX_ROWS:
@@ -86,7 +94,9 @@ def bare_xlsxwriter(conninfo: str, clinic: str, start: dt.date, end: dt.date, ou
             r = 1
         sheet.write_datetime(r, 0, values[0], when)
         for c, value in enumerate(values[1:], start=1):
-            if value is not None:
+            if c == 9:
+                sheet.write_number(r, c, float(value), qty)
+            elif value is not None:
                 sheet.write(r, c, value if not hasattr(value, "as_tuple") else float(value))
         r += 1
         rows += 1
@@ -94,7 +104,7 @@ def bare_xlsxwriter(conninfo: str, clinic: str, start: dt.date, end: dt.date, ou
     return rows, sheets
 
 
-def vialog_workbook(app: Any, clinic: str, start: dt.date, end: dt.date, out: str) -> tuple[int, int]:
+def vialog_workbook(app: Any, clinic: str, start: dt.date, end: dt.date, out: str) -> tuple[int, int, int]:
     from inventory.extensions import db as vialog_db
     from inventory.models import utcnow
     from inventory.services.permissions import Scope
@@ -104,7 +114,7 @@ def vialog_workbook(app: Any, clinic: str, start: dt.date, end: dt.date, out: st
     scope = Scope.everything() if clinic == "all" else Scope(frozenset({int(clinic)}))
     with app.app_context(), open(out, "wb") as handle:
         result = write_workbook(vialog_db.session, handle, scope=scope, period=Period.of(start, end), now=utcnow())
-    return result.movement_rows, len(result.movement_sheets)
+    return result.movement_rows, len(result.movement_sheets), result.summary_rows
 
 
 def _peak_rss_mb() -> float:
@@ -130,14 +140,15 @@ def main(argv: list[str]) -> None:
     app = make_app(database)
     started_mb = _peak_rss_mb()
     t0 = time.perf_counter()
+    extra: dict[str, Any] = {}
     if mode == "vialog":
-        rows, sheets = vialog_workbook(app, clinic, first, last, out)
+        rows, sheets, extra["summary_rows"] = vialog_workbook(app, clinic, first, last, out)
     elif mode == "openpyxl":
         rows, sheets = bare_openpyxl(db.conninfo(database), clinic, first, last, out)
     else:
         rows, sheets = bare_xlsxwriter(db.conninfo(database), clinic, first, last, out)
     print(json.dumps({"wall_s": round(time.perf_counter() - t0, 3), "rows": rows, "sheets": sheets,
-                      "peak_rss_mb": _peak_rss_mb(), "rss_before_mb": started_mb}))
+                      "peak_rss_mb": _peak_rss_mb(), "rss_before_mb": started_mb, **extra}))
 
 
 if __name__ == "__main__":

@@ -332,6 +332,7 @@ def recompute(session, period: Period, clinic_ids: set[int] | None = None) -> di
     for (lot_id, location_id), count in last.items():
         lines = [line for line in count.lines if line.lot_id == lot_id]
         row = rows[(lot_id, location_id)]
+        row["product_id"] = lines[0].lot.product_id  # a lot counted where it never moved has no movement row
         row["count_id"] = count.id
         row["counted"] = sum(line.counted for line in lines)
         row["expected_at_count"] = sum(line.expected for line in lines)

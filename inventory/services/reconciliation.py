@@ -19,27 +19,51 @@ Sealed stock is also reported in containers: sealed containers at the start and 
 end of the period (a container is sealed while it holds its full quantity and was
 never reconstituted or drawn from), and sealed containers counted and expected.
 
-Everything is computed in the database with GROUP BY, one query per clinic for each
-kind of figure; nothing loops over movements in Python. Units of different products
-are never added: rows are per product, and totals are per product only.
+Everything is computed in the database, one statement per clinic for all of a row's
+figures, bounded by the period: balances are worked back from the containers' current
+balances through the movements since the period began (or, for a period early in the
+ledger, summed from its start), so a recent month never reads years of ledger. Nothing
+loops over movements in Python. The rows stream in the report's order as plain tuples
+(``reconciliation_lines``), which the workbook writes as they come; ``reconcile`` adds
+the ORM objects the pages and the API show. Units of different products are never
+added: rows are per product, and totals are per product only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
+import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    text,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from inventory.errors import NotFound, ValidationError
 from inventory.models import (
     Clinic,
     Container,
+    ContainerState,
     Count,
     CountLine,
     CountStatus,
@@ -50,6 +74,7 @@ from inventory.models import (
     Product,
     User,
 )
+from inventory.models.base import Quantity, UTCDateTime
 from inventory.services.permissions import Scope, get_in_scope
 
 MAX_PERIOD_DAYS = 1100  # three years and a bit: a longer export is a mistake, not a report
@@ -218,12 +243,17 @@ class Reconciliation:
 
     @property
     def where(self) -> str:
-        if self.location is not None:
-            return f"{self.location.clinic.name} · {self.location.name}"
-        return ", ".join(c.name for c in self.clinics) or "no clinic"
+        return where_text(self.clinics, self.location)
 
 
-@dataclass(frozen=True)
+def where_text(clinics: list[Clinic], location: Location | None) -> str:
+    """What a report covers, in words: one location, or the clinics."""
+    if location is not None:
+        return f"{location.clinic.name} · {location.name}"
+    return ", ".join(c.name for c in clinics) or "no clinic"
+
+
+@dataclass(frozen=True, slots=True)  # a chain's year has tens of thousands
 class UsageRow:
     """What was drawn (net of reversed draws) of one product in one month by one injector."""
 
@@ -255,6 +285,50 @@ def clinics_and_location(
 # --- the reconciliation -------------------------------------------------------------------
 
 
+class ReconciliationLine(NamedTuple):
+    """One reconciliation row as plain values, no ORM instances: what the workbook streams."""
+
+    product_id: int
+    product: str
+    unit: str
+    lot_id: int
+    lot: str
+    expiry: dt.date
+    clinic_id: int
+    clinic: str  # the clinic's code
+    timezone: str  # the clinic's
+    location_id: int
+    location: str
+    opening: Decimal
+    received: Decimal
+    drawn: Decimal
+    wasted: Decimal
+    adjusted: Decimal
+    transfers_in: Decimal
+    transfers_out: Decimal
+    returned: Decimal
+    closing: Decimal
+    movements: int
+    sealed_opening: int
+    sealed_closing: int
+    count_id: int | None
+    counted_at: dt.datetime | None
+    posted_at: dt.datetime | None
+    counted: Decimal | None
+    expected_at_count: Decimal | None
+    sealed_counted: int | None
+    sealed_expected_at_count: int | None
+
+
+# The figures a line hands to a ReconciliationRow, by name.
+LINE_FIGURES = ReconciliationLine._fields[ReconciliationLine._fields.index("opening"):]
+
+
+def line_order(line: ReconciliationLine) -> tuple[Any, ...]:
+    """The report's order: product, lot (by expiry), clinic, location; ids only break ties."""
+    return (line.product, line.expiry, line.lot, line.clinic, line.location, line.lot_id, line.location_id)
+
+
 def reconcile(
     session: Session, *, scope: Scope, period: Period, location_id: int | None = None
 ) -> Reconciliation:
@@ -264,34 +338,38 @@ def reconcile(
     Raises NotFound for a location outside the caller's clinics.
     """
     clinics, location = clinics_and_location(session, scope, location_id)
-    rows: dict[tuple[int, int], ReconciliationRow] = {}
-    raw: list[tuple[Clinic, dict[str, Any]]] = []
-    for clinic in clinics:
-        first, after = period.bounds(clinic.timezone)
-        for values in _movement_totals(session, clinic.id, first, after, location_id):
-            raw.append((clinic, values))
-        for values in _sealed_containers(session, clinic.id, first, location_id, "sealed_opening"):
-            raw.append((clinic, values))
-        for values in _sealed_containers(session, clinic.id, after, location_id, "sealed_closing"):
-            raw.append((clinic, values))
-        for values in _last_counts(session, clinic.id, first, after, location_id):
-            raw.append((clinic, values))
+    lines = list(reconciliation_lines(session, clinics=clinics, period=period, location_id=location_id))
+    names = _Names(session, lot_ids={line.lot_id for line in lines},
+                   location_ids={line.location_id for line in lines})
+    by_id = {clinic.id: clinic for clinic in clinics}
+    rows = []
+    for line in lines:
+        lot = names.lots[line.lot_id]
+        rows.append(ReconciliationRow(
+            clinic=by_id[line.clinic_id], location=names.locations[line.location_id], product=lot.product, lot=lot,
+            **{name: getattr(line, name) for name in LINE_FIGURES},
+        ))
+    return Reconciliation(period, clinics, location, rows)
 
-    names = _Names(session, lot_ids={v["lot_id"] for _, v in raw}, location_ids={v["location_id"] for _, v in raw})
-    for clinic, values in raw:
-        key = (values.pop("lot_id"), values.pop("location_id"))
-        row = rows.get(key)
-        if row is None:
-            lot = names.lots[key[0]]
-            row = rows[key] = ReconciliationRow(clinic=clinic, location=names.locations[key[1]],
-                                                product=lot.product, lot=lot)
-        for name, value in values.items():
-            setattr(row, name, value)
-    shown = [
-        row for row in rows.values()
-        if row.opening != 0 or row.movements or row.count_id is not None or row.sealed_opening or row.sealed_closing
-    ]
-    return Reconciliation(period, clinics, location, sorted(shown, key=lambda r: r.sort_key))
+
+def reconciliation_lines(
+    session: Session, *, clinics: list[Clinic], period: Period, location_id: int | None = None,
+    chunk: int = 1000,
+) -> Iterator[ReconciliationLine]:
+    """The rows of ``clinics`` (or of one location of them) in the report's order, streamed.
+
+    One statement per clinic (each clinic has its own period bounds), each sorted by the
+    database in the report's order and merged here as they stream in: the rows of a
+    chain's year are written as they come and never sit in memory together. Merging
+    keeps every clinic's stream open at once, so each fetches its share of ``chunk``
+    rows at a time: the rows waiting in memory stay about ``chunk`` for any number of
+    clinics (fetching 2,000 rows from each of 100 clinics would hold all of them).
+    """
+    share = max(chunk // max(len(clinics), 1), 20)
+    streams = [_clinic_lines(session, clinic, period, location_id, share) for clinic in clinics]
+    if len(streams) == 1:
+        return streams[0]
+    return heapq.merge(*streams, key=line_order)
 
 
 class _Names:
@@ -315,75 +393,252 @@ def category_kind(original: type[Movement] | Any) -> ColumnElement[Any]:
     return case((Movement.kind == MovementKind.REVERSAL, original.kind), else_=Movement.kind)
 
 
-def _movement_totals(
-    session: Session, clinic_id: int, first: dt.datetime, after: dt.datetime, location_id: int | None
-) -> Iterator[dict[str, Any]]:
+# Holding stock: the only containers whose balance is not zero (the predicate of
+# ix_containers_live_location; ledger.record leaves an emptied container empty or discarded and
+# turns one that holds stock again in use, and a container in transit holds nothing).
+_HOLDING = and_(Container.state.in_((ContainerState.SEALED, ContainerState.IN_USE)), Container.remaining > 0)
+# A container stops being sealed at its first reconstitution or draw (reversed or not).
+_OPENING_KINDS = (MovementKind.RECONSTITUTE, MovementKind.DRAW)
+_FLOWS = tuple(name for name, _, _ in FLOW_COLUMNS)
+_SIGNS = {name: sign for name, _, sign in FLOW_COLUMNS}
+_LEDGER_FIGURES = ("opening", *_FLOWS, "closing", "movements", "sealed_opening", "sealed_closing")
+_COUNT_FIGURES = ("count_id", "counted_at", "posted_at", "counted", "expected_at_count", "sealed_counted",
+                  "sealed_expected_at_count")
+
+
+def _zero() -> ColumnElement[Any]:
+    """A typed quantity 0, so a UNION's columns keep the Quantity type (SQLite stores ten-thousandths)."""
+    return type_coerce(literal_column("0"), Quantity())
+
+
+def _clinic_lines(
+    session: Session, clinic: Clinic, period: Period, location_id: int | None, chunk: int
+) -> Iterator[ReconciliationLine]:
+    first, after = period.bounds(clinic.timezone)
+    stmt = _lines_stmt(one_location=location_id is not None,
+                       from_start=_nearer_the_start(session, clinic.id, first, after),
+                       byte_order=session.get_bind().dialect.name == "postgresql")
+    params = {"clinic_id": clinic.id, "first": first, "after": after, "location_id": location_id}
+    with _planned_without_jit(session):
+        result = session.execute(stmt, params, execution_options={"yield_per": chunk})
+    for r in result:
+        has_count = r.count_id is not None
+        yield ReconciliationLine(
+            r.product_id, r.product, r.unit, r.lot_id, r.lot, r.expiry, clinic.id, clinic.code, clinic.timezone,
+            r.location_id, r.location, r.opening or ZERO,
+            *((getattr(r, name) or ZERO) * _SIGNS[name] for name in _FLOWS),
+            r.closing or ZERO, int(r.movements or 0), int(r.sealed_opening or 0), int(r.sealed_closing or 0),
+            r.count_id, r.counted_at, r.posted_at, r.counted, r.expected_at_count,
+            int(r.sealed_counted or 0) if has_count else None,
+            int(r.sealed_expected_at_count or 0) if has_count else None,
+        )
+
+
+@contextlib.contextmanager
+def _planned_without_jit(session: Session) -> Iterator[None]:
+    """Statements planned inside run without PostgreSQL's JIT compilation.
+
+    The reconciliation's cost estimate counts the sealed-container probe for every
+    container, though its CASE runs it for the few at full quantity; the estimate then
+    passes ``jit_above_cost`` and compiling took longer (about 70 ms a clinic) than
+    running the statement (30 to 50 ms). The setting is put back right after: a
+    streamed result is planned when it is opened.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    previous = session.scalar(text("SELECT current_setting('jit')"))
+    session.execute(text("SELECT set_config('jit', 'off', true)"))
+    yield
+    # Not in a finally: after an error the transaction is aborted, and its end resets the setting.
+    session.execute(text("SELECT set_config('jit', :previous, true)"), {"previous": previous})
+
+
+def _nearer_the_start(session: Session, clinic_id: int, first: dt.datetime, after: dt.datetime) -> bool:
+    """Whether the clinic's ledger up to the period's end spans less time than the ledger since it
+    began: then summing from the start reads fewer rows than working back from today's balances.
+    Two index probes (the first and last movement), taken as a proxy for the rows either way reads."""
+    earliest = select(func.min(Movement.at)).where(Movement.clinic_id == clinic_id).scalar_subquery()
+    latest = select(func.max(Movement.at)).where(Movement.clinic_id == clinic_id).scalar_subquery()
+    start, end = session.execute(select(earliest, latest)).one()
+    if start is None or end is None:
+        return False
+    return after - start < end - first
+
+
+# The statements' parameters: one statement (of the few shapes below) serves every clinic and
+# period, built once and compiled once, not per clinic.
+_CLINIC = bindparam("clinic_id", type_=Integer())
+_LOCATION = bindparam("location_id", type_=Integer())
+_FIRST = bindparam("first", type_=UTCDateTime())  # the period's first moment
+_AFTER = bindparam("after", type_=UTCDateTime())  # the first moment after it
+
+
+@functools.cache
+def _lines_stmt(*, one_location: bool, from_start: bool, byte_order: bool) -> Select[Any]:
+    """Every figure of one clinic's rows, sorted as the report shows them.
+
+    Ledger figures (``_ledger_figures``) and the last counts (``_last_counts``) are two
+    parts of one UNION ALL, added up per lot and location, so a lot only counted still
+    gets its row. Text is sorted byte-wise ("C" on PostgreSQL, SQLite's default): the
+    order Python gives the same strings, which merging clinics relies on.
+    """
+    parts = union_all(
+        _ledger_figures(one_location=one_location, from_start=from_start),
+        _last_counts(one_location=one_location),
+    ).subquery("parts")
+    per_key = (
+        select(
+            parts.c.lot_id, parts.c.location_id,
+            *(func.sum(parts.c[name]).label(name) for name in _LEDGER_FIGURES),
+            *(func.max(parts.c[name]).label(name) for name in _COUNT_FIGURES),
+        )
+        .group_by(parts.c.lot_id, parts.c.location_id)
+        .subquery("per_key")
+    )
+    shown = or_(per_key.c.opening != 0, per_key.c.movements > 0, per_key.c.count_id.is_not(None),
+                per_key.c.sealed_opening > 0, per_key.c.sealed_closing > 0)
+
+    def bytewise(column: Any) -> Any:
+        return column.collate("C") if byte_order else column
+
+    return (
+        select(
+            Product.id.label("product_id"), Product.name.label("product"), Product.base_unit.label("unit"),
+            per_key.c.lot_id, Lot.number.label("lot"), Lot.expiry, per_key.c.location_id,
+            Location.name.label("location"), *(per_key.c[name] for name in (*_LEDGER_FIGURES, *_COUNT_FIGURES)),
+        )
+        .select_from(per_key)
+        .join(Lot, Lot.id == per_key.c.lot_id)
+        .join(Product, Product.id == Lot.product_id)
+        .join(Location, Location.id == per_key.c.location_id)
+        .where(shown)
+        .order_by(bytewise(Product.name), Lot.expiry, bytewise(Lot.number), bytewise(Location.name),
+                  per_key.c.lot_id, per_key.c.location_id)
+    )
+
+
+def _ledger_figures(*, one_location: bool, from_start: bool) -> Select[Any]:
+    """Per lot and location: opening and closing balances, the period's flows, sealed containers.
+
+    One pass over one clinic's movements, added up per container and place, gives a
+    container's balance there at the period's start and at its end, its flows in between
+    and its number of movements; per lot and location those add up to the row's figures.
+    A container is sealed at moment T when its balance there is its full quantity and
+    nothing reconstituted or drew from it before T (an index probe of its few movements,
+    made only for containers at full quantity).
+
+    The balances come from whichever end of the ledger is nearer the period:
+
+    - from the end (``from_start`` false, the usual case: recent periods): a container's
+      stock is all at its current place (a transfer moves its whole balance, so its
+      movements anywhere else add up to zero), so its balance at a place at moment T is
+      what it holds there now (its cached ``remaining``, written with every movement and
+      proved equal to the ledger's sum by ``vialog check``) minus its movements there
+      from T on. Reads the containers holding stock now and the movements since the
+      period started, never the years before it.
+    - from the start: the sum of its movements there before T, reading the ledger up to
+      the period's end (a period early in the ledger's history).
+    """
     original = aliased(Movement, name="original")
     kind = category_kind(original)
-    in_period = and_(Movement.at >= first, Movement.at < after)
+    no_flows = [*(_zero().label(name) for name in _FLOWS), literal_column("0", Integer).label("movements")]
 
-    def total(*conditions: ColumnElement[bool]) -> Any:
-        return func.sum(case((and_(*conditions), Movement.quantity)))
+    def movements(at_first: Any, at_after: Any, *when: ColumnElement[bool], flows: bool = False) -> Select[Any]:
+        """Movements ``when``, each with what it adds to the balance at each edge (and to the flows).
 
-    columns = [
-        total(Movement.at < first).label("opening"),
-        *(total(in_period, kind == movement_kind).label(name) for name, movement_kind, _ in FLOW_COLUMNS),
-        func.sum(Movement.quantity).label("closing"),
-        func.count(case((in_period, Movement.id))).label("movements"),
-    ]
-    stmt = (
-        select(Movement.lot_id, Movement.location_id, *columns)
-        .outerjoin(original, original.id == Movement.reverses_id)
-        .where(Movement.clinic_id == clinic_id, Movement.at < after)
-        .group_by(Movement.lot_id, Movement.location_id)
-    )
-    if location_id is not None:
-        stmt = stmt.where(Movement.location_id == location_id)
-    signs = {name: sign for name, _, sign in FLOW_COLUMNS}
-    for row in session.execute(stmt).mappings():
-        values = dict(row)
-        for name in ("opening", "closing", *signs):
-            values[name] = (values[name] or ZERO) * signs.get(name, 1)
-        yield values
+        Outside the period only balances count: those movements are added up per container
+        and place right away (the ledger after a recent period, or before an old one, may be
+        much longer than the period itself).
+        """
+        where = [Movement.clinic_id == _CLINIC, *when]
+        if one_location:
+            where.append(Movement.location_id == _LOCATION)
+        if not flows:
+            return (
+                select(Movement.container_id, Movement.location_id, func.sum(at_first).label("at_first"),
+                       func.sum(at_after).label("at_after"), *no_flows)
+                .where(*where)
+                .group_by(Movement.container_id, Movement.location_id)
+            )
+        return (
+            select(
+                Movement.container_id, Movement.location_id, at_first.label("at_first"), at_after.label("at_after"),
+                *(case((kind == movement_kind, Movement.quantity), else_=_zero()).label(name)
+                  for name, movement_kind, _ in FLOW_COLUMNS),
+                literal_column("1", Integer).label("movements"),
+            )
+            .outerjoin(original, original.id == Movement.reverses_id)
+            .where(*where)
+        )
 
-
-def _sealed_containers(
-    session: Session, clinic_id: int, moment: dt.datetime, location_id: int | None, label: str
-) -> Iterator[dict[str, Any]]:
-    """Sealed containers per lot and location just before ``moment``, from the ledger alone.
-
-    A container's balance at a location is the sum of its movements there (a transfer
-    leaves zero behind); it is sealed while that balance is its full quantity and it
-    was never reconstituted or drawn from.
-    """
+    q, minus_q, none = Movement.quantity, -Movement.quantity, _zero()
+    during = (Movement.at >= _FIRST, Movement.at < _AFTER)
+    if from_start:
+        parts = [
+            movements(q, q, Movement.at < _FIRST),
+            movements(none, q, *during, flows=True),
+        ]
+    else:
+        held = select(
+            Container.id.label("container_id"), Container.location_id.label("location_id"),
+            Container.remaining.label("at_first"), Container.remaining.label("at_after"), *no_flows,
+        ).where(Container.clinic_id == _CLINIC, _HOLDING)
+        if one_location:
+            held = held.where(Container.location_id == _LOCATION)
+        parts = [
+            held,
+            movements(minus_q, none, *during, flows=True),
+            movements(minus_q, minus_q, Movement.at >= _AFTER),
+        ]
+    rows = union_all(*parts).subquery("ledger")
     per_place = (
-        select(Movement.container_id, Movement.location_id, func.sum(Movement.quantity).label("balance"))
-        .where(Movement.clinic_id == clinic_id, Movement.at < moment)
-        .group_by(Movement.container_id, Movement.location_id)
+        select(rows.c.container_id, rows.c.location_id,
+               *(func.sum(rows.c[name]).label(name) for name in ("at_first", "at_after", *_FLOWS, "movements")))
+        .group_by(rows.c.container_id, rows.c.location_id)
+        .subquery("per_place")
     )
-    if location_id is not None:
-        per_place = per_place.where(Movement.location_id == location_id)
-    place = per_place.subquery("place")
+    # When the container was first reconstituted or drawn from: read (an index probe of its few
+    # movements) only for a container at its full quantity at that edge, the only ones that can be
+    # sealed. A scalar subquery, not EXISTS: PostgreSQL may turn an EXISTS into a hash of every
+    # opening movement of the whole ledger.
     opening_move = aliased(Movement, name="opening_move")
-    opened = exists().where(
-        opening_move.container_id == Container.id,
-        opening_move.at < moment,
-        opening_move.kind.in_((MovementKind.RECONSTITUTE, MovementKind.DRAW)),
+    opened_at = (
+        select(func.min(opening_move.at))
+        .where(opening_move.container_id == per_place.c.container_id, opening_move.kind.in_(_OPENING_KINDS))
+        .scalar_subquery()
     )
-    stmt = (
-        select(Container.lot_id, place.c.location_id, func.count().label(label))
-        .join(place, place.c.container_id == Container.id)
-        .where(place.c.balance == Container.initial_quantity, ~opened)
-        .group_by(Container.lot_id, place.c.location_id)
+
+    def sealed(balance: Any, moment: Any) -> ColumnElement[Any]:
+        # Nested, so that the probe runs only for a container at its full quantity.
+        untouched = case((or_(opened_at.is_(None), opened_at >= moment), 1), else_=0)
+        return case((balance == Container.initial_quantity, untouched), else_=0)
+
+    return (
+        select(
+            Container.lot_id, per_place.c.location_id,
+            func.sum(per_place.c.at_first).label("opening"),
+            *(func.sum(per_place.c[name]).label(name) for name in _FLOWS),
+            func.sum(per_place.c.at_after).label("closing"),
+            func.sum(per_place.c.movements).label("movements"),
+            func.sum(sealed(per_place.c.at_first, _FIRST)).label("sealed_opening"),
+            func.sum(sealed(per_place.c.at_after, _AFTER)).label("sealed_closing"),
+            type_coerce(null(), Integer).label("count_id"),
+            type_coerce(null(), UTCDateTime()).label("counted_at"),
+            type_coerce(null(), UTCDateTime()).label("posted_at"),
+            type_coerce(null(), Quantity()).label("counted"),
+            type_coerce(null(), Quantity()).label("expected_at_count"),
+            type_coerce(null(), Integer).label("sealed_counted"),
+            type_coerce(null(), Integer).label("sealed_expected_at_count"),
+        )
+        .select_from(per_place)
+        .join(Container, Container.id == per_place.c.container_id)
+        .group_by(Container.lot_id, per_place.c.location_id)
     )
-    for row in session.execute(stmt).mappings():
-        yield dict(row)
 
 
-def _last_counts(
-    session: Session, clinic_id: int, first: dt.datetime, after: dt.datetime, location_id: int | None
-) -> Iterator[dict[str, Any]]:
-    """Per lot and location, the last count posted in the period that counted it."""
+def _last_counts(*, one_location: bool) -> Select[Any]:
+    """Per lot and location, the last count posted in the period that counted it (zero ledger figures)."""
     rank = func.row_number().over(
         partition_by=(Count.location_id, CountLine.lot_id), order_by=(Count.posted_at.desc(), Count.id.desc())
     )
@@ -397,19 +652,19 @@ def _last_counts(
             rank.label("rank"),
         )
         .join(CountLine, CountLine.count_id == Count.id)
-        .where(Count.clinic_id == clinic_id, Count.status == CountStatus.POSTED,
-               Count.posted_at >= first, Count.posted_at < after)
+        .where(Count.clinic_id == _CLINIC, Count.status == CountStatus.POSTED,
+               Count.posted_at >= _FIRST, Count.posted_at < _AFTER)
         .group_by(Count.id, Count.location_id, CountLine.lot_id, Count.counted_at, Count.posted_at)
     )
-    if location_id is not None:
-        per_count = per_count.where(Count.location_id == location_id)
+    if one_location:
+        per_count = per_count.where(Count.location_id == _LOCATION)
     ranked = per_count.subquery("ranked")
-    stmt = select(*(c for c in ranked.c if c.name != "rank")).where(ranked.c.rank == 1)
-    for row in session.execute(stmt).mappings():
-        values = dict(row)
-        values["sealed_counted"] = int(values["sealed_counted"] or 0)
-        values["sealed_expected_at_count"] = int(values["sealed_expected_at_count"] or 0)
-        yield values
+    return select(
+        ranked.c.lot_id, ranked.c.location_id,
+        *(_zero().label(name) for name in ("opening", *_FLOWS, "closing")),
+        *(literal_column("0", Integer).label(name) for name in ("movements", "sealed_opening", "sealed_closing")),
+        *(ranked.c[name] for name in _COUNT_FIGURES),
+    ).where(ranked.c.rank == 1)
 
 
 # --- usage -------------------------------------------------------------------------------

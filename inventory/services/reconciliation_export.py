@@ -1,8 +1,9 @@
 """The reconciliation as an Excel workbook an auditor can check by hand, and as CSV.
 
 The workbook is written in openpyxl's write-only mode (lxml makes it faster where it
-is installed) while ledger rows stream from the database in chunks, so a year of a
-large chain stays within modest memory. Its sheets:
+is installed) while rows stream from the database in chunks: ledger rows, the
+reconciliation's rows (plain tuples, written as they come, never held together) and
+count lines. A year of a large chain stays within modest memory. Its sheets:
 
 - **Summary**: one row per product, lot and location. Opening, counted and expected
   at count are values from Vialog; every period total is a live SUMIFS formula over
@@ -24,10 +25,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import IO, Any
+from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -46,13 +48,14 @@ from inventory.services.reconciliation import (
     CATEGORY,
     Period,
     Reconciliation,
-    ReconciliationRow,
+    ReconciliationLine,
     UsageRow,
     clinics_and_location,
     count_lines_stmt,
     movements_stmt,
-    reconcile,
+    reconciliation_lines,
     usage,
+    where_text,
 )
 
 EXCEL_MAX_ROWS = 1_048_576  # rows in one Excel worksheet, header included
@@ -83,6 +86,9 @@ MOVEMENT_COLUMNS: tuple[tuple[str, float], ...] = (
     ("Note", 30), ("Treatment", 10), ("Movement", 10), ("Reverses", 10), ("Lot id", 8), ("Location id", 11),
 )
 M_QTY, M_CATEGORY, M_LOT_ID, M_LOCATION_ID = "J", "I", "Q", "R"
+# Each column's number format: "When" is a date and time, "Quantity" a quantity.
+MOVEMENT_FORMATS: tuple[str | None, ...] = (WHEN_FORMAT, *(None,) * 8, QTY_FORMAT, *(None,) * 8)
+_ROW = "{row}"  # where a formula template takes its Summary row's number
 
 
 @dataclass
@@ -120,12 +126,12 @@ class _MovementSheets:
         _prepare(sheet, MOVEMENT_COLUMNS, freeze="A2")
         self.parts.append(_SheetPart(title, sheet))
 
-    def append(self, values: list[Any]) -> None:
+    def append(self, values: Sequence[Any]) -> None:
         part = self.parts[-1]
         if part.rows >= self.max_rows:
             self._new_part()
             part = self.parts[-1]
-        part.sheet.append(values)
+        _append_cells(part.sheet, MOVEMENT_FORMATS, values)
         part.rows += 1
 
     def finish(self) -> None:
@@ -133,14 +139,15 @@ class _MovementSheets:
         for part in self.parts:
             part.sheet.auto_filter.ref = f"A1:{last}{part.rows}"
 
-    def sumifs(self, category: str, row: int) -> str:
-        """SUMIFS of one category for a Summary row's lot and location, over every part."""
+    def sumifs_template(self, category: str) -> str:
+        """SUMIFS of one category for a Summary row's lot and location, over every part, with ``_ROW``
+        for that row's number: built once, filled in for every row."""
         terms = []
         for part in self.parts:
             ref = f"'{part.title}'!${{col}}$2:${{col}}${part.last_row}"
             terms.append(
-                f"SUMIFS({ref.format(col=M_QTY)},{ref.format(col=M_LOT_ID)},{S_LOT_ID}{row},"
-                f"{ref.format(col=M_LOCATION_ID)},{S_LOCATION_ID}{row},{ref.format(col=M_CATEGORY)},\"{category}\")"
+                f"SUMIFS({ref.format(col=M_QTY)},{ref.format(col=M_LOT_ID)},{S_LOT_ID}{_ROW},"
+                f"{ref.format(col=M_LOCATION_ID)},{S_LOCATION_ID}{_ROW},{ref.format(col=M_CATEGORY)},\"{category}\")"
             )
         return "+".join(terms)
 
@@ -151,18 +158,39 @@ def _write_movements(
 ) -> int:
     written = 0
     for clinic in clinics:
+        zone = ZoneInfo(clinic.timezone)
         stmt = movements_stmt(clinic, period, location_id)
         for m in session.execute(stmt, execution_options={"yield_per": chunk}):
-            sheets.append([
-                _cell(sheets, to_clinic_time(m.at, clinic.timezone).replace(tzinfo=None), WHEN_FORMAT),
-                _text(sheets, clinic.code), _text(sheets, m.location), _text(sheets, m.product), m.base_unit,
-                _text(sheets, m.lot), m.label_code, m.kind.value, CATEGORY[m.category],
-                _cell(sheets, m.quantity, QTY_FORMAT), _text(sheets, m.who), _text(sheets, m.reason),
-                _text(sheets, m.note), m.treatment_id, m.id, m.reverses_id, m.lot_id, m.location_id,
-            ])
+            sheets.append((
+                m.at.astimezone(zone).replace(tzinfo=None), clinic.code, m.location, m.product, m.base_unit,
+                m.lot, m.label_code, m.kind.value, CATEGORY[m.category], m.quantity, m.who, m.reason, m.note,
+                m.treatment_id, m.id, m.reverses_id, m.lot_id, m.location_id,
+            ))
             written += 1
     sheets.finish()
     return written
+
+
+# --- rows of plain values ---------------------------------------------------------------------------
+
+
+class Formula(str):
+    """A cell's formula ("=..."): never taken for text that only looks like one."""
+
+
+def _append_cells(sheet: WriteOnlyWorksheet, formats: Sequence[str | None], values: Sequence[Any]) -> None:
+    """One row of plain values (a ``Formula`` for a formula) under its columns' number formats.
+
+    Text is always text (``_text``); a value gets a cell of its own only where its column has
+    a number format, so most of a row goes to openpyxl as plain values.
+    """
+    sheet.append([
+        value if value is None or isinstance(value, Formula)
+        else _text(sheet, value) if isinstance(value, str)
+        else _cell(sheet, value, fmt) if fmt
+        else value
+        for fmt, value in zip(formats, values, strict=True)
+    ])
 
 
 # --- the Summary sheet -------------------------------------------------------------------------
@@ -184,30 +212,51 @@ S_FLOWS = (  # (column, category, sign in the cell)
 S_OPENING, S_EXPECTED, S_COUNTED, S_EXPECTED_AT_COUNT, S_VARIANCE = "G", "O", "P", "Q", "R"
 S_SEALED_COUNTED, S_SEALED_EXPECTED, S_SEALED_VARIANCE = "W", "X", "Y"
 S_PRODUCT_ID, S_LOT_ID, S_LOCATION_ID = "$Z", "$AA", "$AB"
+# Each column's number format: expiry a date, opening to variance quantities, counted at a date and time.
+SUMMARY_FORMATS: tuple[str | None, ...] = (
+    None, None, None, DATE_FORMAT, None, None, *(QTY_FORMAT,) * 12, None, WHEN_FORMAT, *(None,) * 8,
+)
 # The expected closing, as a formula of the row's own cells.
 _CLOSING = "={o}{r}+H{r}-I{r}-J{r}+K{r}+L{r}-M{r}-N{r}"
 
 
+@dataclass(frozen=True)
+class ProductColumn:
+    """A product in the per-product totals under the Summary's table."""
+
+    id: int
+    name: str
+    unit: str
+
+
 def _write_summary(
-    sheet: WriteOnlyWorksheet, rec: Reconciliation, movements: _MovementSheets, *, now: dt.datetime
-) -> None:
+    sheet: WriteOnlyWorksheet, lines: Iterable[ReconciliationLine], movements: _MovementSheets, *,
+    clinics: list[Clinic], where: str, period: Period, now: dt.datetime,
+) -> tuple[int, list[ProductColumn]]:
+    """Writes each reconciliation row as it streams in; returns how many, and the products seen."""
     _prepare(sheet, SUMMARY_COLUMNS, freeze=f"C{SUMMARY_HEADER_ROW + 1}", header=False)
-    zone = rec.clinics[0].timezone if len(rec.clinics) == 1 else "UTC"
+    zone = clinics[0].timezone if len(clinics) == 1 else "UTC"
     sheet.append([_styled(sheet, "Vialog reconciliation", font=_TITLE)])
     sheet.append([
-        _text(sheet, f"{rec.period} (dates in each clinic's own time zone) · {rec.where} · "
+        _text(sheet, f"{period} (dates in each clinic's own time zone) · {where} · "
                      f"made {to_clinic_time(now, zone):%Y-%m-%d %H:%M} {zone}")
     ])
-    sheet.append([
+    sheet.append([(
         "Period totals are SUMIFS formulas over the Movements sheet(s); opening, counted and expected at count "
         "are Vialog's figures. A reversed draw or waste reduces drawn or wasted. Units of different products are "
         "never added."
-    ])
+    )])
     sheet.append([_styled(sheet, title, font=_BOLD) for title, _ in SUMMARY_COLUMNS])
+    # Every row's formulas differ only in its row number: build them once.
+    flows = [f"={movements.sumifs_template(category)}" if sign > 0 else f"=-({movements.sumifs_template(category)})"
+             for _, category, sign in S_FLOWS]
     first = SUMMARY_HEADER_ROW + 1
     r = first
-    for row in rec.rows:
-        sheet.append(_summary_row(sheet, row, r, movements))
+    products: dict[int, ProductColumn] = {}
+    for line in lines:
+        _append_cells(sheet, SUMMARY_FORMATS, _summary_row(line, r, flows))
+        if line.product_id not in products:
+            products[line.product_id] = ProductColumn(line.product_id, line.product, line.unit)
         r += 1
     last = max(r - 1, first)
     sheet.auto_filter.ref = f"A{SUMMARY_HEADER_ROW}:{get_column_letter(len(SUMMARY_COLUMNS))}{last}"
@@ -217,52 +266,46 @@ def _write_summary(
             FormulaRule(formula=[f"AND(ISNUMBER({column}{first}),{column}{first}<>0)"], fill=_VARIANCE_FILL,
                         font=_BOLD),
         )
-    _write_product_totals(sheet, rec, first, last, r)
+    ordered = sorted(products.values(), key=lambda product: product.name)
+    _write_product_totals(sheet, ordered, first, last)
+    return r - first, ordered
 
 
-def _summary_row(sheet: WriteOnlyWorksheet, row: ReconciliationRow, r: int, movements: _MovementSheets) -> list[Any]:
-    flows = []
-    for column, category, sign in S_FLOWS:
-        total = movements.sumifs(category, r)
-        flows.append(_cell(sheet, f"={total}" if sign > 0 else f"=-({total})", QTY_FORMAT))
-    counted_at = to_clinic_time(row.counted_at, row.clinic.timezone).replace(tzinfo=None) if row.counted_at else None
-    return [
-        _text(sheet, row.product.name), row.unit, _text(sheet, row.lot.number),
-        _cell(sheet, row.lot.expiry, DATE_FORMAT),
-        _text(sheet, row.clinic.code), _text(sheet, row.location.name),
-        _cell(sheet, row.opening, QTY_FORMAT),
-        *flows,
-        _cell(sheet, _CLOSING.format(o=S_OPENING, r=r), QTY_FORMAT),
-        _cell(sheet, row.counted, QTY_FORMAT),
-        _cell(sheet, row.expected_at_count, QTY_FORMAT),
-        _cell(sheet, f'=IF({S_COUNTED}{r}="","",{S_COUNTED}{r}-{S_EXPECTED_AT_COUNT}{r})', QTY_FORMAT),
-        row.count_id,
-        _cell(sheet, counted_at, WHEN_FORMAT),
-        row.sealed_opening, row.sealed_closing, row.sealed_counted, row.sealed_expected_at_count,
-        f'=IF({S_SEALED_COUNTED}{r}="","",{S_SEALED_COUNTED}{r}-{S_SEALED_EXPECTED}{r})',
-        row.product.id, row.lot.id, row.location.id,
-    ]
+def _summary_row(line: ReconciliationLine, r: int, flows: list[str]) -> tuple[Any, ...]:
+    row = str(r)
+    counted_at = to_clinic_time(line.counted_at, line.timezone).replace(tzinfo=None) if line.counted_at else None
+    return (
+        line.product, line.unit, line.lot, line.expiry, line.clinic, line.location, line.opening,
+        *(Formula(flow.replace(_ROW, row)) for flow in flows),
+        Formula(_CLOSING.format(o=S_OPENING, r=r)),
+        line.counted, line.expected_at_count,
+        Formula(f'=IF({S_COUNTED}{r}="","",{S_COUNTED}{r}-{S_EXPECTED_AT_COUNT}{r})'),
+        line.count_id, counted_at,
+        line.sealed_opening, line.sealed_closing, line.sealed_counted, line.sealed_expected_at_count,
+        Formula(f'=IF({S_SEALED_COUNTED}{r}="","",{S_SEALED_COUNTED}{r}-{S_SEALED_EXPECTED}{r})'),
+        line.product_id, line.lot_id, line.location_id,
+    )
 
 
-def product_totals_first_row(rec: Reconciliation) -> int:
+def product_totals_first_row(summary_rows: int) -> int:
     """Where the per-product totals start: after the table, a blank row, a title and a header."""
-    return SUMMARY_HEADER_ROW + max(len(rec.rows), 1) + 4
+    return SUMMARY_HEADER_ROW + max(summary_rows, 1) + 4
 
 
-def _write_product_totals(sheet: WriteOnlyWorksheet, rec: Reconciliation, first: int, last: int, r: int) -> None:
+def _write_product_totals(sheet: WriteOnlyWorksheet, products: list[ProductColumn], first: int, last: int) -> None:
     sheet.append([])
     sheet.append([_styled(sheet, "Totals per product (each in its own unit; never added across products)",
                           font=_BOLD)])
     titles = ("Product", "Unit", None, None, None, None, *(t for t, _ in SUMMARY_COLUMNS[6:18]))
     sheet.append([None if title is None else _styled(sheet, title, font=_BOLD) for title in titles])
     summed = "GHIJKLMNOPQR"
-    for group in rec.by_product():
-        cells: list[Any] = [_text(sheet, group.product.name), group.product.base_unit, None, None, None, None]
+    for product in products:
+        cells: list[Any] = [_text(sheet, product.name), product.unit, None, None, None, None]
         for column in summed:
             cells.append(_cell(
                 sheet,
                 f"=SUMIFS({column}${first}:{column}${last},{S_PRODUCT_ID}${first}:{S_PRODUCT_ID}${last},"
-                f"{group.product.id})",
+                f"{product.id})",
                 QTY_FORMAT,
             ))
         sheet.append(cells)
@@ -285,10 +328,14 @@ def _write_variances(
     _prepare(sheet, VARIANCE_COLUMNS, freeze="A2")
     r = 1
     for clinic in clinics:
+        zone = ZoneInfo(clinic.timezone)
+
+        def local(moment: dt.datetime | None, zone: ZoneInfo = zone) -> dt.datetime | None:
+            return moment.astimezone(zone).replace(tzinfo=None) if moment else None
+
         for line in session.execute(count_lines_stmt(clinic, period, location_id),
                                     execution_options={"yield_per": chunk}):
             r += 1
-            local = (lambda t: to_clinic_time(t, clinic.timezone).replace(tzinfo=None) if t else None)
             sheet.append([
                 line.count_id, _cell(sheet, local(line.counted_at), WHEN_FORMAT),
                 _cell(sheet, local(line.posted_at), WHEN_FORMAT), _text(sheet, line.counted_by),
@@ -360,9 +407,10 @@ def _write_usage(sheet: WriteOnlyWorksheet, rows: list[UsageRow], period: Period
 
 @dataclass(frozen=True)
 class WorkbookResult:
-    reconciliation: Reconciliation
     movement_sheets: tuple[str, ...]
     movement_rows: int
+    summary_rows: int  # reconciliation rows on the Summary
+    products: tuple[ProductColumn, ...]  # in the per-product totals, in their order
 
 
 def write_workbook(
@@ -377,11 +425,11 @@ def write_workbook(
     chunk: int = CHUNK_ROWS,
 ) -> WorkbookResult:
     """Writes the reconciliation workbook to ``out`` (a binary file). Raises NotFound."""
-    rec = reconcile(session, scope=scope, period=period, location_id=location_id)
-    clinics, _ = clinics_and_location(session, scope, location_id)
+    clinics, location = clinics_and_location(session, scope, location_id)
+    where = where_text(clinics, location)
     workbook = Workbook(write_only=True)
     workbook.properties.title = f"Vialog reconciliation {period}"
-    workbook.properties.subject = rec.where
+    workbook.properties.subject = where
     workbook.properties.creator = "Vialog"
     workbook.properties.lastModifiedBy = "Vialog"
     workbook.properties.created = now.astimezone(dt.UTC).replace(tzinfo=None)
@@ -392,11 +440,12 @@ def write_workbook(
     usage_sheet = workbook.create_sheet("Usage")
     # Movements first: the Summary's formulas must know every movements sheet and its last row.
     written = _write_movements(session, movements, clinics, period, location_id, chunk)
-    _write_summary(summary, rec, movements, now=now)
+    lines = reconciliation_lines(session, clinics=clinics, period=period, location_id=location_id, chunk=chunk)
+    shown, products = _write_summary(summary, lines, movements, clinics=clinics, where=where, period=period, now=now)
     _write_variances(session, variances, clinics, period, location_id, chunk)
     _write_usage(usage_sheet, usage(session, scope=scope, period=period, location_id=location_id), period)
     workbook.save(out)
-    return WorkbookResult(rec, tuple(part.title for part in movements.parts), written)
+    return WorkbookResult(tuple(part.title for part in movements.parts), written, shown, tuple(products))
 
 
 def workbook_filename(period: Period) -> str:
@@ -470,14 +519,10 @@ def _prepare(
         sheet.append([_styled(sheet, title, font=_BOLD) for title, _ in columns])
 
 
-def _sheet_of(owner: Any) -> WriteOnlyWorksheet:
-    return owner.parts[-1].sheet if isinstance(owner, _MovementSheets) else owner
-
-
-def _cell(owner: Any, value: Any, number_format: str) -> Any:
+def _cell(sheet: WriteOnlyWorksheet, value: Any, number_format: str) -> Any:
     if value is None:
         return None
-    cell = WriteOnlyCell(_sheet_of(owner), value=value)
+    cell = WriteOnlyCell(sheet, value=value)
     cell.number_format = number_format
     return cell
 
@@ -488,11 +533,11 @@ def _styled(sheet: WriteOnlyWorksheet, value: Any, *, font: Font) -> WriteOnlyCe
     return cell
 
 
-def _text(owner: Any, value: str | None) -> Any:
+def _text(sheet: WriteOnlyWorksheet, value: str | None) -> Any:
     """People's text, kept as text: a value that looks like a formula never becomes one."""
     if value is None or not is_formula_like(value):
         return value
-    cell = WriteOnlyCell(_sheet_of(owner), value=value)
+    cell = WriteOnlyCell(sheet, value=value)
     cell.data_type = "s"  # openpyxl made a leading "=" a formula: it is text
     cell.quotePrefix = True  # and Excel keeps it text when the cell is edited
     return cell

@@ -6,11 +6,11 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from inventory.errors import NotFound, ValidationError
-from inventory.models import Draw, Movement, MovementKind
-from inventory.services import cart, ledger, reconciliation
+from inventory.models import Container, Draw, Location, LocationKind, Movement, MovementKind
+from inventory.services import cart, clinic_transfers, ledger, reconciliation
 from inventory.services.counts import LineSpec
 from inventory.services.permissions import Scope
 from inventory.services.reconciliation import Period
@@ -28,6 +28,15 @@ COUNT_FIGURES = ("count_id", "counted", "expected_at_count", "sealed_counted", "
 def ledger_stays_balanced(session):
     yield
     assert ledger.find_balance_mismatches(session) == []
+
+
+@pytest.fixture(params=["from the end", "from the start"])
+def direction(request, monkeypatch):
+    """Balances are worked back from today's or summed from the ledger's start, whichever end of the
+    ledger is nearer the period (``_nearer_the_start``): both ways must give the same figures."""
+    from_start = request.param == "from the start"
+    monkeypatch.setattr(reconciliation, "_nearer_the_start", lambda *args: from_start)
+    return request.param
 
 
 def as_dict(row: reconciliation.ReconciliationRow) -> dict:
@@ -49,7 +58,7 @@ def normalised(expected: dict) -> dict:
     return values
 
 
-def test_a_generated_history_matches_an_independent_recomputation(world, session):
+def test_a_generated_history_matches_an_independent_recomputation(world, session, direction):
     build_history(world)
     rec = reconciliation.reconcile(session, scope=Scope.everything(), period=JUNE)
 
@@ -76,7 +85,7 @@ def test_a_generated_history_matches_an_independent_recomputation(world, session
     assert any(row.drawn and row.product.base_unit == "mL" for row in rec.rows)
 
 
-def test_the_edges_of_the_period_follow_each_clinics_time_zone(world, session):
+def test_the_edges_of_the_period_follow_each_clinics_time_zone(world, session, direction):
     build_history(world)
     rec = reconciliation.reconcile(session, scope=Scope.everything(), period=JUNE)
     by_lot = {(row.lot.number, row.clinic.code, row.location.name): row for row in rec.rows}
@@ -205,3 +214,121 @@ def test_a_period_must_be_given_in_order_and_not_too_long(world):
 def test_an_empty_period_has_no_rows(world, session):
     assert reconciliation.reconcile(session, scope=Scope.everything(), period=JUNE).rows == []
     assert session.scalar(select(func.count(Movement.id))) == 0
+
+
+# --- the edges of the ledger around the period -----------------------------------------------------------
+
+
+def test_containers_moved_reversed_and_received_across_the_edges_match_the_raw_rows(world, session, direction):
+    b = HistoryBuilder(world)
+    lon, nyc = world.clinic, world.other_clinic
+    fridge, cart_place, nyc_fridge = world.location("Fridge"), world.location("Cart"), world.location("Fridge", nyc)
+    manager = world.users["manager"]
+    first = dt.datetime(2026, 5, 31, 23, tzinfo=UTC)  # midnight on 1 June in London
+    may, july = dt.datetime(2026, 5, 20, 10, tzinfo=UTC), dt.datetime(2026, 7, 2, 10, tzinfo=UTC)
+
+    def send(containers: list[Container], at: dt.datetime):
+        return clinic_transfers.send(session, actor=manager, scope=Scope.everything(),
+                                     container_ids=[c.id for c in containers], to_location_id=nyc_fridge.id, now=at)
+
+    def arrive(transfer, at: dt.datetime) -> None:
+        clinic_transfers.receive(session, actor=manager, scope=Scope.everything(), transfer_id=transfer.id, now=at)
+
+    sent = b.receive("botox", "T1", 4, fridge, may)
+    # Its last movement before the period is a transfer out: in transit on 1 June, arrives inside June.
+    arrive(send([sent[0]], dt.datetime(2026, 5, 28, 10, tzinfo=UTC)), dt.datetime(2026, 6, 5, 10, tzinfo=UTC))
+    # Sent inside June, arrives after it: in neither clinic's stock at the end of June.
+    arrive(send([sent[1]], dt.datetime(2026, 6, 29, 10, tzinfo=UTC)), july)
+    # Sent before June and called back inside it.
+    clinic_transfers.cancel(session, actor=manager, scope=Scope.everything(),
+                            transfer_id=send([sent[2]], dt.datetime(2026, 5, 29, 10, tzinfo=UTC)).id,
+                            now=dt.datetime(2026, 6, 3, 10, tzinfo=UTC))
+    # Moved at the very first moment of the period: the move belongs to June.
+    b.move(sent[3], cart_place, first)
+
+    # A draw before June reversed inside it, and a draw inside June reversed after it.
+    nurse = world.users["nurse"]
+
+    def drawn_from(lot: str, day: dt.datetime, *doses: int) -> list[Movement]:
+        vial = b.receive("dysport", lot, 1, fridge, may)[0]
+        cart.reconstitute(session, actor=nurse, scope=Scope.for_user(nurse), container_id=vial.id,
+                          diluent_ml=Decimal("2.5"), now=day)
+        treatment = b.treatment(lon, day + dt.timedelta(minutes=5))
+        return [b.draw(treatment, vial, Decimal(dose), "U", day + dt.timedelta(minutes=10 + i))
+                for i, dose in enumerate(doses)]
+
+    b.reverse(drawn_from("D1", dt.datetime(2026, 5, 25, 9, tzinfo=UTC), 20, 15)[0],
+              dt.datetime(2026, 6, 2, 10, tzinfo=UTC))
+    b.reverse(drawn_from("D2", dt.datetime(2026, 6, 10, 9, tzinfo=UTC), 5)[0], july)
+    # Reconstituted before June and never drawn from: full, but no longer sealed.
+    mixed = b.receive("daxxify", "X1", 1, fridge, may)[0]
+    cart.reconstitute(session, actor=nurse, scope=Scope.for_user(nurse), container_id=mixed.id,
+                      diluent_ml=Decimal("2.5"), now=dt.datetime(2026, 5, 26, 9, tzinfo=UTC))
+    # Received inside June; and one held all of June but wasted after it (it holds nothing today).
+    b.receive("hylenex", "H2", 2, cart_place, dt.datetime(2026, 6, 10, 10, tzinfo=UTC))
+    b.waste(b.receive("hylenex", "H1", 1, fridge, may)[0], None, july)
+    # A count of a lot where none of it is: the row is the count's alone.
+    b.count(world.location("Room 1"), dt.datetime(2026, 6, 20, 10, tzinfo=UTC),
+            [LineSpec(lot_id=sent[0].lot_id, containers=0)])
+
+    rec = reconciliation.reconcile(session, scope=Scope.everything(), period=JUNE)
+    got = {(row.lot.id, row.location.id): as_dict(row) for row in rec.rows}
+    expected = {key: normalised(values) for key, values in recompute(session, JUNE).items()}
+    assert got == expected
+
+    rows = {(row.lot.number, row.clinic.code, row.location.name): row for row in rec.rows}
+    t1 = rows[("T1", "LON", "Fridge")]
+    # Two of four in the fridge on 1 June (two on their way); one moved to the cart at that very moment,
+    # one sent and one called back in June.
+    assert (t1.opening, t1.transfers_out, t1.transfers_in, t1.closing) == \
+        (Decimal(200), Decimal(200), Decimal(100), Decimal(100))
+    assert (t1.sealed_opening, t1.sealed_closing) == (2, 1)
+    assert rows[("T1", "LON", "Cart")].sealed_closing == 1
+    arrived = rows[("T1", "NYC", "Fridge")]
+    assert (arrived.opening, arrived.transfers_in, arrived.closing, arrived.sealed_closing) == \
+        (Decimal(0), Decimal(100), Decimal(100), 1)
+    reversed_in_june, reversed_later = rows[("D1", "LON", "Fridge")], rows[("D2", "LON", "Fridge")]
+    assert (reversed_in_june.opening, reversed_in_june.drawn, reversed_in_june.closing) == \
+        (Decimal(265), Decimal(-20), Decimal(285))
+    assert (reversed_later.opening, reversed_later.drawn, reversed_later.closing) == \
+        (Decimal(300), Decimal(5), Decimal(295))
+    assert (reversed_in_june.sealed_opening, reversed_later.sealed_opening, reversed_later.sealed_closing) == (0, 1, 0)
+    assert rows[("X1", "LON", "Fridge")].sealed_opening == 0
+    assert (rows[("H2", "LON", "Cart")].sealed_opening, rows[("H2", "LON", "Cart")].sealed_closing) == (0, 2)
+    wasted_later = rows[("H1", "LON", "Fridge")]
+    assert (wasted_later.opening, wasted_later.closing, wasted_later.sealed_closing) == (Decimal(150), Decimal(150), 1)
+    counted_only = rows[("T1", "LON", "Room 1")]
+    assert (counted_only.count_id is not None, counted_only.opening, counted_only.movements) == (True, 0, 0)
+
+
+def test_rows_come_in_the_reports_order_across_clinics_text_compared_as_python_does(world, session):
+    lon, nyc = world.clinic, world.other_clinic
+    # "annex" sorts after "Back room" (and "a-lot" after "B-LOT") character by character, as Python compares
+    # text, but before it in many databases' collations.
+    annex, back = (Location(clinic_id=lon.id, name=name, kind=LocationKind.STORAGE) for name in ("annex", "Back room"))
+    session.add_all([annex, back])
+    session.flush()
+    at = dt.datetime(2026, 6, 10, 10, tzinfo=UTC)
+    for location in (annex, back, world.location("Fridge", nyc), world.location("Fridge")):
+        world.receive("botox", lot="a-lot", containers=1, location=location, now=at)
+        world.receive("botox", lot="B-LOT", containers=1, location=location, now=at)
+    world.receive("filler", lot="F9", location=world.location("Cart", nyc), now=at)
+
+    rec = reconciliation.reconcile(session, scope=Scope.everything(), period=JUNE)
+    order = [(row.product.name, row.lot.expiry, row.lot.number, row.clinic.code, row.location.name)
+             for row in rec.rows]
+    assert order == sorted(order)
+    assert [(lot, clinic, place) for _, _, lot, clinic, place in order[:4]] == [
+        ("B-LOT", "LON", "Back room"), ("B-LOT", "LON", "Fridge"), ("B-LOT", "LON", "annex"),
+        ("B-LOT", "NYC", "Fridge")]
+    streamed = list(reconciliation.reconciliation_lines(session, clinics=[nyc, lon], period=JUNE, chunk=1))
+    assert [(line.lot_id, line.location_id) for line in streamed] == [(row.lot.id, row.location.id) for row in rec.rows]
+
+
+def test_the_reconciliation_leaves_the_jit_setting_as_it_was(world, session):
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("JIT is PostgreSQL's")
+    world.receive("botox", now=dt.datetime(2026, 6, 10, tzinfo=UTC))
+    before = session.scalar(text("SELECT current_setting('jit')"))
+    assert reconciliation.reconcile(session, scope=Scope.everything(), period=JUNE).rows
+    assert session.scalar(text("SELECT current_setting('jit')")) == before
