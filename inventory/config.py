@@ -36,7 +36,11 @@ def _bool(name: str, default: bool) -> bool:
 
 
 def from_environment(instance: Path) -> dict[str, Any]:
-    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'vialog.db'}"
+    database_url = os.environ.get("DATABASE_URL")
+    if not database_url:
+        # The embedded default lives in the instance folder: make it, even when SECRET_KEY is set.
+        instance.mkdir(parents=True, exist_ok=True)
+        database_url = f"sqlite:///{instance / 'vialog.db'}"
     # Heroku-style URLs name the driver "postgres"; Vialog speaks psycopg 3.
     if database_url.startswith(("postgres://", "postgresql://")):
         database_url = "postgresql+psycopg://" + database_url.split("://", 1)[1]
