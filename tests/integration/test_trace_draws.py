@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from flask import Flask
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import event, inspect, select, text
 
@@ -26,7 +24,6 @@ from inventory.services.permissions import Scope
 from recall import queries
 from tests import factories
 from tests import recall_helpers as rh
-from tests.conftest import _postgres_database, make_test_app
 
 # Each draw's lot, patient and clinic, found the long way: through its container and treatment.
 DRAW_KEYS = text("""
@@ -75,23 +72,9 @@ def test_the_traces_can_find_draws_by_lot_and_by_patient_through_their_indexes(w
 # --- the migration, on a database of its own ------------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def own_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
-    """An app on a scratch database migrated to the head: the test moves it down and up again."""
-    urls = iter([f"sqlite:///{tmp_path / 'migrations.db'}"]) if request.param == "sqlite" else _postgres_database()
-    for url in urls:
-        app = make_test_app(url, tmp_path / "instance")
-        with app.app_context():
-            upgrade(directory=app.extensions["migrate"].directory)
-        try:
-            yield app
-        finally:
-            with app.app_context():
-                db.session.close()
-                db.engine.dispose()
-
-
-def test_the_migration_fills_the_copied_keys_of_draws_written_before_it(own_app):
+def test_the_migration_fills_the_copied_keys_of_draws_written_before_it(committed_app):
+    """On a database of its own (``committed_app``), moved down to 0005 and up again."""
+    own_app = committed_app
     directory = own_app.extensions["migrate"].directory
     with own_app.app_context():
         session = db.session
