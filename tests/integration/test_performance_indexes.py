@@ -13,41 +13,24 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import event
 
 from inventory.models import KitStatus
 from tests.factories import NOW
-from tests.kit_factories import check, emergency_draw, new_kit, state, stock, stocked_kit
+from tests.kit_factories import (
+    check,
+    emergency_draw,
+    new_kit,
+    state,
+    stock,
+    stocked_kit,
+)
+from tests.statements import plan, recorded
 
 
 def _readiness_statements(world, kit) -> tuple[object, list[tuple[str, object]]]:
-    statements: list[tuple[str, object]] = []
-    connection = world.session.connection()
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append((statement, parameters))
-
-    event.listen(connection, "before_cursor_execute", record)
-    try:
+    with recorded(world.session) as statements:
         found = state(world, kit)
-    finally:
-        event.remove(connection, "before_cursor_execute", record)
     return found, statements
-
-
-def _plan(session, statement: str, parameters: object, *, without: tuple[str, ...] = ()) -> str:
-    """The plan with sequential scans off and the ``without`` indexes dropped (inside the test's
-    rolled-back transaction): on test-sized tables the planner may otherwise prefer an ordinary
-    index that happens to cost the same, and the question here is whether the partial one is usable."""
-    connection = session.connection()
-    for index in without:
-        connection.exec_driver_sql(f"DROP INDEX {index}")
-    connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
-    try:
-        rows = connection.exec_driver_sql("EXPLAIN " + statement, parameters).all()
-    finally:
-        connection.exec_driver_sql("SET LOCAL enable_seqscan = on")
-    return "\n".join(row[0] for row in rows)
 
 
 def test_readiness_still_sees_live_stock_and_emergency_use(world, session):
@@ -72,5 +55,5 @@ def test_readiness_queries_can_use_the_partial_indexes(world, session, backend):
     stock = [s for s in statements if "sum(containers.remaining)" in s[0]]
     emergency = [s for s in statements if "max(movements.at)" in s[0]]
     assert len(stock) == 1 and len(emergency) == 1
-    assert "ix_containers_live_location" in _plan(session, *stock[0], without=("ix_containers_location_id",))
-    assert "ix_movements_emergency_location_at" in _plan(session, *emergency[0], without=("ix_movements_location_at",))
+    assert "ix_containers_live_location" in plan(session, *stock[0], without=("ix_containers_location_id",))
+    assert "ix_movements_emergency_location_at" in plan(session, *emergency[0], without=("ix_movements_location_at",))

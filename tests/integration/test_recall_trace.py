@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from inventory.errors import DomainError, NotFound, ValidationError
 from inventory.models import AuditEvent, Role, User
@@ -21,6 +21,7 @@ from inventory.services.permissions import Scope
 from recall import queries, services
 from tests import recall_helpers as rh
 from tests.factories import NOW, make_user
+from tests.statements import recorded
 
 # --- independent expectations ------------------------------------------------------------------
 
@@ -52,16 +53,9 @@ def expected_patients(session, lot_id: int, clinic_ids: set[int] | None = None) 
 def count_statements(session) -> Iterator[list[str]]:
     """Every SQL statement the session's connection sends inside the block."""
     statements: list[str] = []
-    connection = session.connection()
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(connection, "before_cursor_execute", record)
-    try:
+    with recorded(session) as sent:
         yield statements
-    finally:
-        event.remove(connection, "before_cursor_execute", record)
+    statements.extend(statement for statement, _ in sent)
 
 
 # --- lot -> patients -------------------------------------------------------------------------------

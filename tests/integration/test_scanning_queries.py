@@ -12,13 +12,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from inventory.errors import DomainError
 from inventory.services import scanning
 from inventory.services.permissions import Scope
 from recall import services as recall
 from tests.factories import NOW
+from tests.statements import recorded
 
 UNKNOWN_GTIN = "00301234567896"  # a valid check digit, in no catalog
 
@@ -26,21 +26,12 @@ UNKNOWN_GTIN = "00301234567896"  # a valid check digit, in no catalog
 def sent(session, call: Callable[[], Any]) -> tuple[Any, list[str]]:
     """What ``call`` returned (or the DomainError it raised) and the statements it sent."""
     session.expire_all()  # nothing already in the identity map
-    statements: list[str] = []
-    connection = session.connection()
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(connection, "before_cursor_execute", record)
-    try:
+    with recorded(session) as statements:
         try:
             outcome = call()
         except DomainError as error:
             outcome = error
-    finally:
-        event.remove(connection, "before_cursor_execute", record)
-    return outcome, [s.split("FROM")[0][:80] for s in statements]
+    return outcome, [s.split("FROM")[0][:80] for s, _ in statements]
 
 
 def scan(session, code: str, now: dt.datetime = NOW, timezone: str = "Europe/London") -> Callable[[], Any]:
@@ -55,21 +46,12 @@ def test_a_label_scan_is_one_statement_and_finds_everything(world, session):
     container = world.container("botox")
     label, expected_id, lot, product = container.label_code, container.id, container.lot.number, container.product.name
     session.expire_all()  # nothing already in the identity map
-    statements: list[str] = []
-    connection = session.connection()
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(connection, "before_cursor_execute", record)
-    try:
+    with recorded(session) as statements:
         result = scanning.scan(session, label, scope=Scope.everything(), now=NOW, timezone="Europe/London")
         found = result.container
         assert (found.id, found.lot.number, found.product.name) == (expected_id, lot, product)
         assert found.location.name and found.clinic.timezone == "Europe/London"
-    finally:
-        event.remove(connection, "before_cursor_execute", record)
-    assert len(statements) == 1, [s.split("FROM")[0][:80] for s in statements]
+    assert len(statements) == 1, [s.split("FROM")[0][:80] for s, _ in statements]
 
 
 def test_a_box_scan_is_one_statement_and_names_product_and_lot(world, session):

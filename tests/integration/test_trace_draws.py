@@ -9,14 +9,11 @@ still gets it.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import event, inspect, select, text
+from sqlalchemy import inspect, select, text
 
 from inventory.extensions import db
 from inventory.models import Base, Draw
@@ -24,6 +21,7 @@ from inventory.services.permissions import Scope
 from recall import queries
 from tests import factories
 from tests import recall_helpers as rh
+from tests.statements import plan, recorded
 
 # Each draw's lot, patient and clinic, found the long way: through its container and treatment.
 DRAW_KEYS = text("""
@@ -59,14 +57,14 @@ def test_the_traces_can_find_draws_by_lot_and_by_patient_through_their_indexes(w
     if backend != "postgresql":
         pytest.skip("plans are PostgreSQL's")
     lots = queries.lots_by_ids(session, [history.lots["botox"]])
-    with _statements(session) as lot_statements:
+    with recorded(session) as lot_statements:
         queries.lot_traces(session, lots, Scope.everything())
-    with _statements(session) as patient_statements:
+    with recorded(session) as patient_statements:
         queries.patient_trace(session, history.patients[1].id, Scope.everything())
     (by_lot,) = [s for s in lot_statements if "FROM draws" in s[0]]
     (by_patient,) = [s for s in patient_statements if "FROM draws" in s[0]]
-    assert "ix_draws_lot_id" in _plan(session, *by_lot)
-    assert "ix_draws_patient_id" in _plan(session, *by_patient)
+    assert "ix_draws_lot_id" in plan(session, *by_lot)
+    assert "ix_draws_patient_id" in plan(session, *by_patient)
 
 
 # --- the migration, on a database of its own ------------------------------------------------------------
@@ -115,33 +113,6 @@ def test_the_migration_fills_the_copied_keys_of_draws_written_before_it(committe
 
 
 # --- helpers -----------------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _statements(session) -> Iterator[list[tuple[str, object]]]:
-    """Every statement, with its parameters, that the session's connection sends inside the block."""
-    sent: list[tuple[str, object]] = []
-    connection = session.connection()
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        sent.append((statement, parameters))
-
-    event.listen(connection, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(connection, "before_cursor_execute", record)
-
-
-def _plan(session, statement: str, parameters: object) -> str:
-    # Sequential scans off: the planner shows which index it can use, not what is cheapest on a test-sized table.
-    connection = session.connection()
-    connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
-    try:
-        rows = connection.exec_driver_sql("EXPLAIN " + statement, parameters).all()
-    finally:
-        connection.exec_driver_sql("SET LOCAL enable_seqscan = on")
-    return "\n".join(row[0] for row in rows)
 
 
 @pytest.fixture
