@@ -61,6 +61,13 @@ class UnreadableCode(ScanError):
     code = "unreadable_code"
 
 
+class SeparatorLost(ScanError):
+    """A GS1 string whose lot ran into the element after it: which part is the lot is not known."""
+
+    code = "separator_lost"
+    status = 409
+
+
 class BadCheckDigit(ScanError):
     code = "bad_check_digit"
 

@@ -31,7 +31,7 @@ from biip.gs1_messages import GS1Message
 from biip.gtin import Gtin
 from biip.symbology import GS1Symbology, SymbologyIdentifier
 
-from inventory.errors import BadCheckDigit, UnreadableCode
+from inventory.errors import BadCheckDigit, SeparatorLost, UnreadableCode
 
 __all__ = [
     "LABEL_ALPHABET",
@@ -41,6 +41,7 @@ __all__ = [
     "normalise_gtin",
     "normalise_lot_number",
     "parse_scan",
+    "refuse_lost_separator",
 ]
 
 GS = "\x1d"
@@ -77,6 +78,9 @@ class ScannedCode:
     production_date: date | None = None  # AI 11
     label_code: str | None = None  # kind "container": the canonical Vialog label code
     warnings: tuple[str, ...] = ()  # messages for a human to confirm
+    # The lot as it would read had a separator not been lost, when the lot ends in something shaped
+    # like another element: nothing may be written with such a lot until a person says which it is.
+    lot_if_separated: str | None = None
 
 
 # --- public API ---------------------------------------------------------------
@@ -324,7 +328,7 @@ def _from_elements(
     lot = _value(by_ai, "10")
     expiry = by_ai.get("17")
     production = by_ai.get("11")
-    warning = _swallowed_lot_warning(lot) if check_swallowed_lot and lot else None
+    swallowed = _swallowed_lot(lot) if check_swallowed_lot and lot else None
     return ScannedCode(
         kind="gs1",
         raw=raw,
@@ -334,7 +338,23 @@ def _from_elements(
         expiry_raw=expiry.value if expiry else None,
         serial=_value(by_ai, "21"),
         production_date=production.date if production else None,
-        warnings=(warning,) if warning else (),
+        warnings=(swallowed[1],) if swallowed else (),
+        lot_if_separated=swallowed[0] if swallowed else None,
+    )
+
+
+def refuse_lost_separator(code: ScannedCode) -> None:
+    """Refuse a code whose lot swallowed a following element (DOMAIN.md "Barcodes").
+
+    Every path that writes something for a scanned lot (receiving, counting) calls this;
+    a read-only scan shows the same finding as a warning. Raises SeparatorLost.
+    """
+    if code.lot_if_separated is None:
+        return
+    raise SeparatorLost(
+        f"{code.warnings[0]} Nothing was saved: scan the box again, or type the lot and expiry as printed.",
+        lot_as_read=code.lot,
+        lot_if_separated=code.lot_if_separated,
     )
 
 
@@ -356,8 +376,9 @@ def _value(by_ai: dict[str, GS1ElementString], ai: str) -> str | None:
     return element.value if element else None
 
 
-def _swallowed_lot_warning(lot: str) -> str | None:
-    """Warn when the lot ends in what looks like another element (a lost separator).
+def _swallowed_lot(lot: str) -> tuple[str, str] | None:
+    """The lot before the tail and a warning, when the lot ends in what looks like another
+    element (a lost separator).
 
     Never split it ourselves: ``ABC1221SN99`` may really be the lot. The nurse
     compares it with the box. biip decides what is "shaped like" an element.
@@ -370,7 +391,7 @@ def _swallowed_lot_warning(lot: str) -> str | None:
             element = GS1ElementString.parse(tail)
         except ParseError:
             continue
-        return (
+        return lot[:start], (
             f"Check the lot number: {lot} ends in {tail}, which looks like the "
             f"{_SWALLOWABLE_FIELDS[element.ai.ai]} {element.ai}{element.value} run into the lot "
             f"(a separator may have been lost). Is the lot {lot} or {lot[:start]}? "

@@ -30,6 +30,7 @@ from inventory.errors import (
     ContainerEmpty,
     ContainerInTransit,
     ContainerOtherPatient,
+    DomainError,
     NotFound,
     NotReconstituted,
     NotReversible,
@@ -57,7 +58,7 @@ from inventory.models import (
 from inventory.models.base import plain_quantity
 from inventory.models.base import QUANTITY_SCALE
 from inventory.services import ledger
-from inventory.services.clock import to_clinic_time
+from inventory.services.clock import format_clinic_time
 from inventory.services.permissions import Scope, get_in_scope
 
 # --- fixed lists ---------------------------------------------------------------
@@ -87,6 +88,16 @@ AREAS: tuple[tuple[str, str], ...] = (
 )
 AREA_VALUES: tuple[str, ...] = tuple(value for value, _ in AREAS)
 AREA_LABELS: dict[str, str] = dict(AREAS)
+# Where each family is usually injected: the cart offers these first (any area stays valid).
+_USUAL_AREAS: dict[ProductKind, frozenset[str]] = {
+    ProductKind.NEUROMODULATOR: frozenset({
+        "glabella", "forehead", "crows_feet_left", "crows_feet_right", "bunny_lines", "masseter_left",
+        "masseter_right", "dao", "mentalis", "platysma", "lip_flip", "neck", "other",
+    }),
+    ProductKind.FILLER: frozenset({
+        "lip", "cheek", "chin", "jawline", "tear_trough", "nasolabial", "marionette", "temple", "neck", "other",
+    }),
+}
 
 WASTE_REASONS: tuple[tuple[str, str], ...] = (
     ("beyond_use", "Past its beyond-use time"),
@@ -392,15 +403,7 @@ def draw(
     except NotFound:
         # The dose's container is what the nurse scanned or typed: answer as a scan would.
         raise UnknownContainer(f"No container with id {container_id}.", id=container_id) from None
-    if container.clinic_id != treatment.clinic_id:
-        raise UnknownContainer(
-            f"{container.label_code} is stock of another clinic than this treatment: use this clinic's stock.",
-            container_id=container.id,
-        )
-    _ensure_not_empty(container)
-    ledger.ensure_lot_usable(container.lot, now=now, timezone=container.clinic.timezone)
-    _ensure_reconstituted_and_in_use_time(container, now)
-    _ensure_patient_may_use(container, treatment, now)
+    ensure_drawable(container, treatment, now)
     dose = _dose(container, quantity, unit)
 
     movement = ledger.record(
@@ -418,6 +421,45 @@ def draw(
     session.add(record)
     session.flush()
     return DrawResult(record, container, _dose_warnings(session, treatment, container.product))
+
+
+def areas_for(product: Product) -> list[tuple[str, str]]:
+    """The treatment areas to offer for a product, in the order of :data:`AREAS`."""
+    usual = _USUAL_AREAS.get(product.kind)
+    return [(value, label) for value, label in AREAS if usual is None or value in usual]
+
+
+def ensure_drawable(container: Container, treatment: Treatment, now: dt.datetime) -> None:
+    """Every rule a draw from ``container`` for ``treatment`` must pass, short of the quantity.
+
+    The draw asks it with the container locked; the cart page asks it as soon as a
+    container is scanned, so a refusal shows before any quantity is typed. Raises
+    UnknownContainer, ContainerEmpty, ContainerInTransit, LotExpired, LotQuarantined,
+    LotRecalled, NotReconstituted, BeyondUse or ContainerOtherPatient.
+    """
+    if container.clinic_id != treatment.clinic_id:
+        raise UnknownContainer(
+            f"{container.label_code} is stock of another clinic than this treatment: use this clinic's stock.",
+            container_id=container.id,
+        )
+    _ensure_not_empty(container)
+    ledger.ensure_lot_usable(container.lot, now=now, timezone=container.clinic.timezone)
+    _ensure_reconstituted_and_in_use_time(container, now)
+    _ensure_patient_may_use(container, treatment, now)
+
+
+def scan_refusal(container: Container, treatment: Treatment, now: dt.datetime) -> DomainError | None:
+    """Why a draw from this freshly scanned container would be refused, or None.
+
+    A powder that is still sealed is not refused: reconstituting it is the next step.
+    """
+    try:
+        ensure_drawable(container, treatment, now)
+    except NotReconstituted:
+        return None
+    except DomainError as refusal:
+        return refusal
+    return None
 
 
 def _ensure_reconstituted_and_in_use_time(container: Container, now: dt.datetime) -> None:
@@ -957,5 +999,5 @@ def _same_name(name: str) -> str:
 
 
 def _when(moment: dt.datetime, timezone: str) -> str:
-    """A moment as the clinic's wall clock shows it: "15 Jun 10:30"."""
-    return to_clinic_time(moment, timezone).strftime("%d %b %H:%M")
+    """A moment as the clinic's wall clock shows it: "15 Jun 2026 10:30"."""
+    return format_clinic_time(moment, timezone)

@@ -8,7 +8,7 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, selectinload
 
 from inventory.errors import UnknownProduct
-from inventory.models import Product, ProductGtin
+from inventory.models import Product, ProductGtin, ProductKind
 
 
 @cache
@@ -38,3 +38,10 @@ def list_products(session: Session) -> list[Product]:
             select(Product).options(selectinload(Product.gtins)).order_by(Product.kind, Product.name)
         )
     )
+
+
+def products_by_kind(session: Session) -> list[tuple[ProductKind, list[Product]]]:
+    """The catalog as a clinic reads it: toxins, fillers, hyaluronidase, then supplies, each by name."""
+    products = list_products(session)
+    grouped = [(kind, [p for p in products if p.kind is kind]) for kind in ProductKind]
+    return [(kind, members) for kind, members in grouped if members]

@@ -1,9 +1,18 @@
-"""Clinic-local dates. Expiry is a date that holds through the end of that day where the clinic is."""
+"""Clinic-local dates and the one way people read them.
+
+Expiry is a date that holds through the end of that day where the clinic is. Pages,
+messages and labels show dates as "3 Dec 2026" and moments as "3 Dec 2026 14:05" in
+the clinic's zone (unambiguous in London and New York alike); the API and exports
+keep ISO 8601.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from zoneinfo import ZoneInfo
+
+# Fixed English month names: strftime's %b follows the server's locale.
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def clinic_today(now: dt.datetime, timezone: str) -> dt.date:
@@ -12,3 +21,14 @@ def clinic_today(now: dt.datetime, timezone: str) -> dt.date:
 
 def to_clinic_time(moment: dt.datetime, timezone: str) -> dt.datetime:
     return moment.astimezone(ZoneInfo(timezone))
+
+
+def format_date(day: dt.date) -> str:
+    """ "3 Dec 2026". """
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def format_clinic_time(moment: dt.datetime, timezone: str) -> str:
+    """ "3 Dec 2026 14:05" on the clinic's wall clock. """
+    local = to_clinic_time(moment, timezone)
+    return f"{format_date(local.date())} {local:%H:%M}"

@@ -47,7 +47,7 @@ from inventory.models import (
 from inventory.models.base import plain_quantity
 from inventory.models.base import QUANTITY_SCALE
 from inventory.services import ledger, scanning
-from inventory.services.barcodes import normalise_lot_number, parse_scan
+from inventory.services.barcodes import normalise_lot_number, parse_scan, refuse_lost_separator
 from inventory.services.catalog import product_for_gtin
 from inventory.services.permissions import Scope, get_in_scope
 
@@ -357,6 +357,7 @@ def _resolve_code(session: Session, code: str, scope: Scope) -> tuple[Container 
         select(Lot).where(Lot.product_id == product.id, Lot.number_key == normalise_lot_number(parsed.lot))
     )
     if lot is None:
+        refuse_lost_separator(parsed)  # a lot on file was confirmed at receiving; an unknown one may be misread
         raise NotFound(
             f"Lot {parsed.lot} of {product.name} was never received: receive the box before counting it.",
             lot=parsed.lot,
@@ -384,6 +385,13 @@ def _container_line(
     if spec.containers is not None:
         raise ValidationError("A scanned container is one container: give what is left in it.",
                               field=f"{field_prefix}containers")
+    opened = container.state is ContainerState.IN_USE or container.is_reconstituted or container.opened_at is not None
+    if spec.counted is None and opened:
+        # Blank means "sealed and full": never assume it of a container that was opened.
+        raise ValidationError(
+            f"{product.name} ({container.label_code}) has been opened: type what is left in it, then scan it again.",
+            field=f"{field_prefix}counted",
+        )
     counted = container.initial_quantity if spec.counted is None else _counted(spec.counted, f"{field_prefix}counted")
     if counted > container.initial_quantity:
         raise ValidationError(

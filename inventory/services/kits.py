@@ -39,7 +39,7 @@ from inventory.models import (
 )
 from inventory.models.base import plain_quantity
 from inventory.services import scanning, transfers
-from inventory.services.clock import clinic_today, to_clinic_time
+from inventory.services.clock import clinic_today, format_date, to_clinic_time
 from inventory.services.permissions import Scope, get_in_scope
 
 LIVE_STATES = (ContainerState.SEALED, ContainerState.IN_USE)
@@ -394,7 +394,7 @@ def _contents_reasons(lots: Sequence[_LotStock], today: dt.date) -> list[Reason]
         else:
             reasons.append(Reason("expired_inside",
                                   f"Contains expired lot {lot.lot} of {lot.product} "
-                                  f"(expired {lot.expiry.isoformat()}): remove it",
+                                  f"(expired {format_date(lot.expiry)}): remove it",
                                   data, KitStatus.NOT_READY))
     return reasons
 
@@ -477,9 +477,9 @@ def _expiring_reason(req: _Requirement, lot: _LotStock, today: dt.date, warning_
         return None
     counts_until = lot.expiry - dt.timedelta(days=req.min_days_to_expiry)
     when = "today" if days == 0 else "tomorrow" if days == 1 else f"in {days} days"
-    text = f"{lot.product} lot {lot.lot} expires {when} ({lot.expiry.isoformat()})"
+    text = f"{lot.product} lot {lot.lot} expires {when} ({format_date(lot.expiry)})"
     if req.min_days_to_expiry:
-        text += (f"; it counts for this kit until {counts_until.isoformat()} "
+        text += (f"; it counts for this kit until {format_date(counts_until)} "
                  f"({req.label} needs {req.min_days_to_expiry} days of shelf life)")
     data = {"requirement": req.label, "product": lot.product, "lot": lot.lot, "lot_id": lot.lot_id,
             "expiry": lot.expiry.isoformat(), "days": days, "counts_until": counts_until.isoformat(),

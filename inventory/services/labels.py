@@ -1,6 +1,8 @@
-"""Vialog's own container labels: a Code128 of the label code plus the facts a nurse checks.
+"""Vialog's own container labels on 50 x 25 mm thermal stock: a Code128 of the label code plus the facts a nurse checks.
 
-python-barcode draws the bars; this module only lays out the text lines around them.
+python-barcode only encodes: the bars are drawn here from its module pattern at a whole number of printer
+dots per module, because a thermal head cannot print a fractional dot and a scanner misreads bars that the
+printer driver rounded unevenly. The text shrinks, then is cut, to fit the stock; the bars never shrink.
 """
 
 from __future__ import annotations
@@ -9,18 +11,32 @@ import io
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 import barcode
-from barcode.writer import ImageWriter, SVGWriter
 from PIL import Image, ImageDraw, ImageFont
 
 from inventory.models import Container
-from inventory.services.clock import to_clinic_time
+from inventory.services.clock import format_clinic_time, format_date
 
-_BAR_OPTIONS = {"module_width": 0.33, "module_height": 11.0, "quiet_zone": 2.0, "font_size": 9, "text_distance": 4.0}
+LABEL_MM = (50, 25)
+PRINTER_DPIS = (203, 300, 600)
+DEFAULT_DPI = 300
+DPI_MESSAGE = "Label resolution must be 203, 300 or 600 dpi."
+
 _FONT = Path(barcode.__file__).parent / "fonts" / "DejaVuSansMono.ttf"
+_QUIET_MODULES = 10  # each side: scanners need it to find where the symbol starts
+_MIN_MODULE_DOTS = 2  # a 1-dot module is at the mercy of the print head's dot gain
+_MARGIN_MM = 1.0  # top and bottom: the printer's registration wanders this much
+_TEXT_MARGIN_MM = 1.5  # left and right of the text lines
+_CODE_EM_MM, _CODE_PITCH_MM = 2.0, 2.4  # the label code, centred under the bars
+_LINE_EM_MM, _LINE_PITCH_MM = 2.4, 2.8  # product, lot and beyond-use lines
+_MIN_LINE_EM_MM = 1.8  # smaller than this a 203 dpi head makes it unreadable: cut the line instead
+_BASELINE = 0.78  # of a row's pitch: room above for capitals, below for descenders
+_ELLIPSIS = "\u2026"
+_SVG_DPI = 300  # the SVG repeats the default PNG's geometry, in mm
 
 
 @dataclass(frozen=True)
@@ -30,45 +46,122 @@ class LabelText:
 
 
 def label_text(container: Container) -> LabelText:
-    """The human-readable lines printed under the bars."""
+    """The human-readable lines printed under the bars (the renderer fits them to the stock)."""
     lot = container.lot
     product = container.product
-    lines = [product.name[:34], f"Lot {lot.number}  Exp {lot.expiry.isoformat()}"]
+    lines = [product.name, f"Lot {lot.number}  Exp {format_date(lot.expiry)}"]
     if container.concentration_u_per_ml is not None and container.beyond_use_at is not None:
         per_tenth = (container.concentration_u_per_ml / 10).quantize(Decimal("0.01"))
-        bud = to_clinic_time(container.beyond_use_at, container.clinic.timezone)
-        lines.append(f"{per_tenth.normalize():f} {product.base_unit}/0.1 mL  use by {bud:%d %b %H:%M}")
+        bud = format_clinic_time(container.beyond_use_at, container.clinic.timezone)
+        lines.append(f"{per_tenth.normalize():f} {product.base_unit}/0.1 mL  use by {bud}")
     return LabelText(container.label_code, tuple(lines))
 
 
-def render_svg(text: LabelText) -> str:
-    bars = io.BytesIO()
-    barcode.get("code128", text.code, writer=SVGWriter()).write(bars, options=_BAR_OPTIONS)
-    # Nest the barcode's own <svg> (minus its XML prologue) inside the label.
-    inner = re.sub(r"^.*?(?=<svg)", "", bars.getvalue().decode(), flags=re.S)
-    inner = inner.replace("<svg ", '<svg x="1mm" y="0mm" ', 1)
-    width_mm, line_mm = 62, 4.2
-    height_mm = 22 + line_mm * len(text.lines)
-    rows = "".join(
-        f'<text x="3mm" y="{22 + line_mm * (i + 0.8):.1f}mm" font-family="DejaVu Sans Mono, monospace" '
-        f'font-size="3.2mm">{escape(line)}</text>'
-        for i, line in enumerate(text.lines)
-    )
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="{width_mm}mm" height="{height_mm:.1f}mm">'
-        f'<rect width="100%" height="100%" fill="white"/>{inner}{rows}</svg>'
-    )
+def parse_dpi(value: object) -> int:
+    """The printer resolution a request names ("203", "300" or "600"); ValueError(DPI_MESSAGE) otherwise."""
+    for dpi in PRINTER_DPIS:
+        if value == dpi or value == str(dpi):
+            return dpi
+    raise ValueError(DPI_MESSAGE)
 
 
-def render_png(text: LabelText, dpi: int = 300) -> bytes:
-    bars = barcode.get("code128", text.code, writer=ImageWriter()).render(writer_options={**_BAR_OPTIONS, "dpi": dpi})
-    font = ImageFont.truetype(str(_FONT), size=int(dpi * 0.12))
-    line_px = int(font.size * 1.35)
-    label = Image.new("RGB", (max(bars.width, int(dpi * 2.4)), bars.height + line_px * len(text.lines) + line_px // 2), "white")
-    label.paste(bars, (0, 0))
-    draw = ImageDraw.Draw(label)
+@dataclass(frozen=True)
+class _Row:
+    text: str
+    x: int  # the left end, or the centre when centred
+    baseline: int
+    size: int  # font em in dots
+    centred: bool = False
+
+
+@dataclass(frozen=True)
+class _Layout:
+    dpi: int
+    width: int
+    height: int
+    bars: tuple[tuple[int, int], ...]  # (left, width) in dots
+    bar_top: int
+    bar_bottom: int
+    rows: tuple[_Row, ...]
+
+
+@lru_cache(maxsize=64)
+def _font(size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(str(_FONT), size=size)
+
+
+def _fit(line: str, room: int, size: int, min_size: int) -> tuple[str, int]:
+    """The largest font size from size down to min_size that fits the line; else the line cut at min_size."""
+    for candidate in range(size, min_size - 1, -1):
+        if _font(candidate).getlength(line) <= room:
+            return line, candidate
+    font = _font(min_size)
+    while line and font.getlength(line + _ELLIPSIS) > room:
+        line = line[:-1]
+    return line.rstrip() + _ELLIPSIS, min_size
+
+
+def _layout(text: LabelText, dpi: int) -> _Layout:
+    def dots(mm: float) -> int:
+        return round(mm * dpi / 25.4)
+
+    width, height = dots(LABEL_MM[0]), dots(LABEL_MM[1])
+    pattern = barcode.get("code128", text.code).build()[0]  # "1" bar / "0" space, one character per module
+    module = width // (len(pattern) + 2 * _QUIET_MODULES)
+    if module < _MIN_MODULE_DOTS:
+        raise ValueError(f"{text.code} is too long for a {LABEL_MM[0]} mm label at {dpi} dpi.")
+    left = (width - module * len(pattern)) // 2  # what is left over widens both quiet zones equally
+    bars = tuple((left + run.start() * module, len(run.group()) * module) for run in re.finditer("1+", pattern))
+
+    line_pitch, code_pitch = dots(_LINE_PITCH_MM), dots(_CODE_PITCH_MM)
+    bar_top = dots(_MARGIN_MM)
+    bar_bottom = height - dots(_MARGIN_MM) - len(text.lines) * line_pitch - code_pitch
+    rows = [_Row(text.code, width // 2, bar_bottom + round(code_pitch * _BASELINE), dots(_CODE_EM_MM), centred=True)]
+    margin = dots(_TEXT_MARGIN_MM)
     for i, line in enumerate(text.lines):
-        draw.text((int(dpi * 0.08), bars.height + i * line_px), line, fill="black", font=font)
+        fitted, size = _fit(line, width - 2 * margin, dots(_LINE_EM_MM), dots(_MIN_LINE_EM_MM))
+        top = bar_bottom + code_pitch + i * line_pitch
+        rows.append(_Row(fitted, margin, top + round(line_pitch * _BASELINE), size))
+    return _Layout(dpi, width, height, bars, bar_top, bar_bottom, tuple(rows))
+
+
+def render_svg(text: LabelText) -> str:
+    """The label in mm, with the default PNG's geometry; print the PNG at the printer's dpi for exact bars."""
+    layout = _layout(text, _SVG_DPI)
+
+    def mm(value: int) -> str:
+        return f"{value * 25.4 / layout.dpi:.3f}"
+
+    bar_height = mm(layout.bar_bottom - layout.bar_top)
+    rects = "".join(
+        f'<rect x="{mm(x)}" y="{mm(layout.bar_top)}" width="{mm(w)}" height="{bar_height}"/>' for x, w in layout.bars
+    )
+    rows = "".join(
+        f'<text x="{mm(row.x)}" y="{mm(row.baseline)}" font-size="{mm(row.size)}" '
+        f'text-anchor="{"middle" if row.centred else "start"}" xml:space="preserve">{escape(row.text)}</text>'
+        for row in layout.rows
+    )
+    w, h = LABEL_MM
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="{w}mm" height="{h}mm" viewBox="0 0 {w} {h}">'
+        f'<rect width="{w}" height="{h}" fill="white"/>'
+        f'<g fill="black" shape-rendering="crispEdges">{rects}</g>'
+        f'<g font-family="DejaVu Sans Mono, monospace">{rows}</g></svg>'
+    )
+
+
+def render_png(text: LabelText, dpi: int = DEFAULT_DPI) -> bytes:
+    """A 1-bit PNG of exactly the stock's size in printer dots: print it at 100 %, without scaling."""
+    if dpi not in PRINTER_DPIS:
+        raise ValueError(DPI_MESSAGE)
+    layout = _layout(text, dpi)
+    label = Image.new("1", (layout.width, layout.height), 1)
+    draw = ImageDraw.Draw(label)
+    draw.fontmode = "1"  # a thermal head prints no grey: no antialiasing
+    for x, w in layout.bars:
+        draw.rectangle((x, layout.bar_top, x + w - 1, layout.bar_bottom - 1), fill=0)
+    for row in layout.rows:
+        draw.text((row.x, row.baseline), row.text, fill=0, font=_font(row.size), anchor="ms" if row.centred else "ls")
     out = io.BytesIO()
     label.save(out, format="PNG", dpi=(dpi, dpi))
     return out.getvalue()

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from inventory.errors import InsufficientQuantity, LotExpired, LotQuarantined, LotRecalled, NotFound
 from inventory.models import Container, ContainerState, Lot, LotStatus, Movement, MovementKind, User
-from inventory.services.clock import clinic_today
+from inventory.services.clock import clinic_today, format_date
 from inventory.services.permissions import Scope
 
 
@@ -60,7 +60,7 @@ def ensure_lot_usable(lot: Lot, *, now: dt.datetime, timezone: str) -> None:
         )
     if lot.expiry < clinic_today(now, timezone):
         raise LotExpired(
-            f"Lot {lot.number} of {name} expired on {lot.expiry.isoformat()}: do not use.",
+            f"Lot {lot.number} of {name} expired on {format_date(lot.expiry)}: do not use.",
             lot_id=lot.id,
             expiry=lot.expiry.isoformat(),
         )

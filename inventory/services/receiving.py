@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -12,6 +13,7 @@ from inventory.errors import (
     DomainError,
     LotExpiryConflict,
     NotFound,
+    SeparatorLost,
     UnreadableCode,
     ValidationError,
 )
@@ -27,8 +29,15 @@ from inventory.models import (
     User,
 )
 from inventory.services import ledger
-from inventory.services.barcodes import new_label_code, normalise_gtin, normalise_lot_number, parse_scan
+from inventory.services.barcodes import (
+    new_label_code,
+    normalise_gtin,
+    normalise_lot_number,
+    parse_scan,
+    refuse_lost_separator,
+)
 from inventory.services.catalog import product_for_gtin
+from inventory.services.clock import format_date
 from inventory.services.permissions import Scope, get_in_scope
 
 MAX_CONTAINERS_PER_RECEIPT = 500
@@ -51,13 +60,17 @@ def receive(
     gtin: str | None = None,
     lot_number: str | None = None,
     expiry: dt.date | None = None,
+    confirm: Collection[str] = (),
 ) -> Receipt:
     """Receives ``containers`` items of one lot into a location, in the caller's transaction.
 
     The lot comes from a scanned GS1 ``code`` or from typed ``gtin``, ``lot_number`` and
-    ``expiry`` (a typed lot number is taken literally). Raises UnreadableCode,
-    BadCheckDigit, UnknownProduct, ValidationError, NotFound, LotExpiryConflict,
-    LotExpired, LotQuarantined, LotRecalled or DuplicateSerial; nothing is written then.
+    ``expiry`` (a typed lot number is taken literally). A scanned lot that ends in
+    something shaped like another element is refused unless ``confirm`` holds
+    "separator_lost" (the person compared it with the box). Raises UnreadableCode,
+    SeparatorLost, BadCheckDigit, UnknownProduct, ValidationError, NotFound,
+    LotExpiryConflict, LotExpired, LotQuarantined, LotRecalled or DuplicateSerial;
+    nothing is written then.
     """
     if not 1 <= containers <= MAX_CONTAINERS_PER_RECEIPT:
         raise ValidationError(
@@ -72,6 +85,8 @@ def receive(
         gtin = parsed.gtin
         # A bare GTIN names the product only: lot and expiry are typed beside it.
         if parsed.kind == "gs1":
+            if SeparatorLost.code not in confirm:
+                refuse_lost_separator(parsed)
             lot_number = parsed.lot or lot_number
             expiry = parsed.expiry or expiry
             expiry_raw = parsed.expiry_raw
@@ -149,8 +164,8 @@ def _find_or_create_lot(
         return lot
     if lot.expiry != expiry:
         raise LotExpiryConflict(
-            f"Lot {lot.number} of {product.name} is on file with expiry {lot.expiry.isoformat()}, "
-            f"not {expiry.isoformat()}. Check the box: a mismatch can mean a counterfeit.",
+            f"Lot {lot.number} of {product.name} is on file with expiry {format_date(lot.expiry)}, "
+            f"not {format_date(expiry)}. Check the box: a mismatch can mean a counterfeit.",
             lot_id=lot.id,
             expiry_on_file=lot.expiry.isoformat(),
             expiry_given=expiry.isoformat(),

@@ -18,7 +18,7 @@ from inventory.models import Container, ContainerState, Lot, Product, ProductGti
 from inventory.services import ledger
 from inventory.services.barcodes import ScannedCode, normalise_lot_number, parse_scan
 from inventory.services.catalog import product_for_gtin, unknown_gtin
-from inventory.services.clock import clinic_today
+from inventory.services.clock import clinic_today, format_date
 from inventory.services.permissions import Scope
 
 
@@ -113,11 +113,11 @@ def scan(session: Session, raw: str, *, scope: Scope, now: dt.datetime, timezone
         ledger.ensure_lot_usable(result.lot, now=now, timezone=timezone)
         if code.expiry is not None and code.expiry != result.lot.expiry:
             result.warnings.append(
-                f"This box says expiry {code.expiry.isoformat()}, but lot {result.lot.number} is on file "
-                f"with {result.lot.expiry.isoformat()}. Check the box before use."
+                f"This box says expiry {format_date(code.expiry)}, but lot {result.lot.number} is on file "
+                f"with {format_date(result.lot.expiry)}. Check the box before use."
             )
     elif code.expiry is not None and code.expiry < clinic_today(now, timezone):
-        result.warnings.append(f"This box expired on {code.expiry.isoformat()}.")
+        result.warnings.append(f"This box expired on {format_date(code.expiry)}.")
     return result
 
 

@@ -3,17 +3,33 @@ document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("[data-print]").forEach((el) =>
     el.addEventListener("click", (event) => { event.preventDefault(); window.print(); }));
 
-  // A keyboard-wedge scanner types into whatever has focus: keep the scan field focused
-  // unless the user is working in another field.
+  // A keyboard-wedge scanner types into whatever has focus, then presses Enter. The page's scan
+  // field has the focus on load and after every action (each action reloads the page), and a
+  // click on nothing in particular gives it back, without scrolling away from what was clicked.
   const scan = document.querySelector("input.scan[autofocus]");
   if (scan) {
     scan.focus();
     document.addEventListener("click", (event) => {
       const t = event.target;
-      if (!(t instanceof HTMLElement) || t.closest("input, select, textarea, button, a, label")) return;
-      scan.focus();
+      if (!(t instanceof HTMLElement) || t.closest("input, select, textarea, button, a, label, summary, details[open]")) return;
+      scan.focus({ preventScroll: true });
     });
+    guardAgainstScansInOtherFields(scan);
   }
+
+  // Enter never submits these forms (a draw): only a deliberate press of their button does.
+  document.addEventListener("keydown", (event) => {
+    const t = event.target;
+    if (event.key !== "Enter" || !(t instanceof HTMLInputElement || t instanceof HTMLSelectElement)) return;
+    if (t.form && t.form.hasAttribute("data-no-enter-submit")) event.preventDefault();
+  });
+
+  // Numeric fields replace what they hold when entered, never append to it.
+  document.querySelectorAll("input[inputmode=decimal], input[inputmode=numeric], input[type=number]").forEach((el) => {
+    let justFocused = false;
+    el.addEventListener("focus", () => { el.select(); justFocused = true; });
+    el.addEventListener("mouseup", (event) => { if (justFocused) event.preventDefault(); justFocused = false; });
+  });
 
   // Live countdown to a vial's beyond-use time.
   document.querySelectorAll("[data-countdown]").forEach((el) => {
@@ -32,3 +48,63 @@ document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("form[data-confirm]").forEach((form) =>
     form.addEventListener("submit", (event) => { if (!window.confirm(form.dataset.confirm)) event.preventDefault(); }));
 });
+
+// A scanner types a character every few milliseconds; a person needs 60 ms or more. Keys that
+// arrive that fast in any field other than a scan field are a scan that landed in the wrong
+// place (a vial's label typed into Quantity): they are kept out of that field, the field gets
+// back what it held, and the code goes to the page's scan field as a scan. Its Enter never
+// submits the form the scan landed in.
+const SCANNER_KEY_GAP_MS = 40;
+const SCAN_MIN_LENGTH = 4;
+
+function guardAgainstScansInOtherFields(scanField) {
+  let burst = null; // {target, before, chars, last}
+  const accepts = (el) => el === scanField || (el instanceof HTMLElement && el.matches(".scan, .scan-out"));
+  const restore = (b) => { if (b.target && "value" in b.target && b.before !== null) b.target.value = b.before; };
+  document.addEventListener("keydown", (event) => {
+    const t = event.target;
+    if (accepts(t)) { burst = null; return; }
+    const now = performance.now();
+    const printable = event.key.length === 1 && !event.ctrlKey && !event.metaKey && !event.altKey;
+    if (printable) {
+      if (!burst || now - burst.last > SCANNER_KEY_GAP_MS) {
+        // Perhaps a person typing: let the key through, remember how the field was.
+        burst = { target: t, before: "value" in t ? t.value : null, chars: event.key, last: now };
+        return;
+      }
+      event.preventDefault();
+      if (burst.chars.length === 1) restore(burst); // take back the first key of the burst
+      burst.chars += event.key;
+      burst.last = now;
+      return;
+    }
+    if (event.key === "Enter" && burst && burst.chars.length >= SCAN_MIN_LENGTH && now - burst.last <= 4 * SCANNER_KEY_GAP_MS) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      restore(burst);
+      scanField.value = burst.chars;
+      burst = null;
+      scanField.focus();
+      if (scanField.form) scanField.form.requestSubmit();
+      return;
+    }
+    burst = null;
+  }, true);
+}
+
+// --- navigation menus ---
+// The main navigation's groups are <details> menus that work without script; this only closes an
+// open one on Escape (focus back on its summary) or on a click anywhere outside it.
+(() => {
+  const openMenus = () => document.querySelectorAll("nav[aria-label=Main] details[open]");
+  document.addEventListener("click", (event) => {
+    openMenus().forEach((menu) => { if (!menu.contains(event.target)) menu.open = false; });
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    openMenus().forEach((menu) => {
+      menu.open = false;
+      if (menu.contains(document.activeElement)) menu.querySelector("summary").focus();
+    });
+  });
+})();

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from inventory.models import ApiToken, Container, Movement
+from inventory.models import ApiToken, Container, Lot, Movement
 from tests.api.conftest import error_code
 from tests.factories import PASSWORD
 
@@ -91,6 +91,23 @@ def test_receiving_a_scanned_box_creates_lot_containers_and_movements(api, world
     ids = [c["id"] for c in body["containers"]]
     moved = session.scalar(select(func.sum(Movement.quantity)).where(Movement.container_id.in_(ids)))
     assert moved == Decimal(300)
+
+
+def test_a_lot_that_swallowed_the_next_element_is_refused_until_confirmed(api, world, session):
+    # The scanner dropped the GS after the lot: "AB12C" + serial "21998877" reads as one lot.
+    body = {"code": gs1(world.botox.gtins[0].gtin, lot="AB12C21998877"), "containers": 1,
+            "location_id": world.location().id}
+    manager = api("manager")
+    refused = manager.post("/receipts", body)
+    assert refused.status_code == 409
+    error = refused.get_json()["error"]
+    assert error["code"] == "separator_lost"
+    assert error["details"] == {"lot_as_read": "AB12C21998877", "lot_if_separated": "AB12C"}
+    assert "Nothing was saved" in error["message"]
+    assert session.scalar(select(func.count(Lot.id))) == 0
+    # The manager compared the lot with the box: it really is AB12C21998877.
+    confirmed = manager.post("/receipts", body | {"confirm": ["separator_lost"]})
+    assert confirmed.status_code == 201 and confirmed.get_json()["lot"]["number"] == "AB12C21998877"
 
 
 def test_receiving_by_typed_gtin_lot_and_expiry(api, world):

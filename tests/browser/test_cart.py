@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -15,8 +17,16 @@ BOTOX_100 = demo_gtin(1)
 
 
 def scan(page, code: str) -> None:
-    """What a keyboard-wedge scanner does: type into the focused field, then Enter."""
-    page.keyboard.insert_text(code)
+    """What a keyboard-wedge scanner does: type into the focused field, key by key and fast, then Enter.
+
+    The GS separator has no key: a scanner types it as the control character, which reaches the page as
+    text (insert_text); a scanner set to type a substitute would send `|` instead.
+    """
+    for part in re.split(f"({GS})", code):
+        if part == GS:
+            page.keyboard.insert_text(GS)
+        elif part:
+            page.keyboard.type(part)
     page.keyboard.press("Enter")
 
 
@@ -62,9 +72,10 @@ def test_nurse_scans_reconstitutes_draws_and_closes(page, live_server):
     expect(page.locator("#concentration")).to_contain_text("4 U per 0.1 mL")
 
     # Draw 0.1 mL into the glabella: 4 U are recorded.
-    page.fill("#quantity", "0.1")
+    page.click("#quantity")
+    page.keyboard.type("0.1", delay=90)  # a person typing
     page.select_option("#unit", "mL")
-    page.select_option("#area", "glabella")
+    page.check("input[name=area][value=glabella]")
     page.click("button:has-text('Record draw')")
     expect(page.locator(".flash-ok")).to_contain_text("Recorded 4 U (0.1 mL) into glabella")
     expect(page.locator("table.draws tbody tr").first).to_contain_text("4 U")

@@ -62,6 +62,7 @@ def test_safety_lead_traces_a_scanned_lot_opens_a_recall_and_the_cart_refuses_it
 
     # The safety lead scans the box on the trace page: who received it, and where the rest is.
     sign_in(page, "safety")
+    page.click("nav[aria-label=Main] summary:has-text('Safety')")  # the safety menu
     page.click("nav[aria-label=Main] >> text=Trace")
     expect(page.locator("#q")).to_be_focused()
     scan(page, box)
@@ -90,6 +91,7 @@ def test_safety_lead_traces_a_scanned_lot_opens_a_recall_and_the_cart_refuses_it
     case_path = urlsplit(page.url).path
     page.screenshot(path=str(ARTIFACTS / f"recall-case-{live_server.backend}.png"), full_page=True)
 
+    page.click("nav[aria-label=Main] summary:has-text('Safety')")
     page.click("nav[aria-label=Main] >> text=Recalls")
     card = page.locator(".recall-card", has_text=LOT)
     expect(card).to_contain_text("Patients notified 0/1")

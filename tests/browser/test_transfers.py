@@ -34,6 +34,7 @@ def _demo_transfer_label(live_server) -> str:
 def test_chain_manager_sends_a_vial_from_london_and_receives_it_in_new_york(page, live_server):
     label = _sealed_label(live_server, "Daxxify 100 U", "LON")
     sign_in(page, "manager")
+    page.click("nav[aria-label=Main] summary:has-text('Stock')")  # the stock menu
     page.click("nav a:has-text('Transfers')")
     # The demo's Xeomin is on the road to New York.
     expect(page.locator("table.transfer-list")).to_contain_text("2 × Xeomin 100 U")

@@ -878,5 +878,5 @@ def test_reversing_the_only_draw_from_a_syringe_releases_it_from_the_patient(wor
 def test_refusals_name_times_on_the_clinics_clock(world):
     container = vial(world, at=NOW)  # 09:30 UTC is 10:30 in London in June
     treatment = start(world)
-    assert "15 Jun 10:30" in refusal(lambda: reconstitute(world, container)).message
-    assert "16 Jun 10:30" in refusal(lambda: draw(world, treatment, container, "4", at=NOW + 25 * HOUR)).message
+    assert "15 Jun 2026 10:30" in refusal(lambda: reconstitute(world, container)).message
+    assert "16 Jun 2026 10:30" in refusal(lambda: draw(world, treatment, container, "4", at=NOW + 25 * HOUR)).message

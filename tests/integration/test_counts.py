@@ -362,3 +362,24 @@ def test_not_on_sheet_lists_live_stock_the_count_did_not_cover(world, session):
     count = start(world)
     add(world, count, lot_id=covered.lot.id, containers=2)
     assert {c.id for c in counts.not_on_sheet(session, count)} == {other.id, vial.id}
+
+
+def test_an_opened_vial_is_never_counted_full_for_a_blank_left(world, session):
+    vial = opened_vial(world)
+    count = start(world)
+    with pytest.raises(DomainError) as refused:
+        add(world, count, code=vial.label_code)  # "left" not filled in
+    assert refused.value.code == "validation_error" and refused.value.details == {"field": "counted"}
+    assert "has been opened: type what is left" in refused.value.message
+    assert count.lines == []
+    line = add(world, count, code=vial.label_code, counted="80")
+    assert line.counted == Decimal(80)
+
+
+def test_a_box_code_whose_lot_swallowed_the_serial_is_not_counted(world, session):
+    world.receive("botox", lot=LOT)
+    count = start(world)
+    gtin = world.botox.gtins[0].gtin
+    with pytest.raises(DomainError) as refused:
+        add(world, count, code=f"01{gtin}17270331" + f"10{LOT}21SN99", containers=1)
+    assert refused.value.code == "separator_lost"

@@ -22,6 +22,7 @@ from inventory.models import (
     ProductKind,
 )
 from inventory.services import kits, ledger, transfers
+from inventory.services.clock import format_date
 from inventory.services.kits import RequirementSpec
 from inventory.services.permissions import Scope
 from tests.factories import NOW, make_product
@@ -141,7 +142,7 @@ def test_an_expired_lot_inside_makes_the_kit_not_ready_from_the_day_after_its_ex
     on_expiry_day = state(world, kit)
     assert on_expiry_day.status is KitStatus.EXPIRING_SOON  # usable through its day
     day_after = state(world, kit, NOW + dt.timedelta(days=1))
-    assert "Contains expired lot OLD1 of Syringe 1 mL Luer-lock (expired 2026-06-15): remove it" in texts(day_after)
+    assert "Contains expired lot OLD1 of Syringe 1 mL Luer-lock (expired 15 Jun 2026): remove it" in texts(day_after)
     assert day_after.status is KitStatus.NOT_READY
 
 
@@ -174,7 +175,7 @@ def test_expiring_soon_when_counted_stock_expires_within_the_warning_days(world,
     found = state(world, kit)
     assert found.status is expected
     if expected is KitStatus.EXPIRING_SOON:
-        assert texts(found) == [f"Syringe 1 mL Luer-lock lot SY-SHORT expires in 30 days ({days(30)})"]
+        assert texts(found) == [f"Syringe 1 mL Luer-lock lot SY-SHORT expires in 30 days ({format_date(days(30))})"]
         assert found.reasons[0].data | {"days": 30, "counts_until": days(30).isoformat()} == found.reasons[0].data
 
 
@@ -188,8 +189,8 @@ def test_the_warning_runs_from_the_day_stock_stops_counting(world, expires_in, e
     assert found.status is expected
     if expected is KitStatus.EXPIRING_SOON:
         assert texts(found) == [
-            f"Hylenex recombinant 150 USP U/mL lot 2205123 expires in 60 days ({days(60)}); it counts for this "
-            f"kit until {days(30)} (Hyaluronidase needs 30 days of shelf life)"
+            f"Hylenex recombinant 150 USP U/mL lot 2205123 expires in 60 days ({format_date(days(60))}); it counts for this "
+            f"kit until {format_date(days(30))} (Hyaluronidase needs 30 days of shelf life)"
         ]
 
 

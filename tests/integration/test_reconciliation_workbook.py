@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import gc
 import io
 import os
 import shutil
 import subprocess
-import tempfile
-import tracemalloc
 from decimal import Decimal
 from pathlib import Path
 

@@ -68,7 +68,7 @@ def test_a_box_whose_expiry_differs_from_the_lot_on_file_says_so(world, session)
     result, statements = sent(session, scan(session, box(world.botox.gtins[0].gtin, expiry="270330")))
     assert len(statements) == 1, statements
     assert result.warnings == [
-        "This box says expiry 2027-03-30, but lot C3709C3 is on file with 2027-03-31. Check the box before use."
+        "This box says expiry 30 Mar 2027, but lot C3709C3 is on file with 31 Mar 2027. Check the box before use."
     ]
 
 
@@ -80,7 +80,7 @@ def test_a_box_of_a_lot_not_on_file_still_names_its_product_in_one_statement(wor
     assert (result.product.name, result.lot, result.warnings) == ("Botox Cosmetic 100 U", None, [])
     expired, _ = sent(session, scan(session, box(gtin, expiry="260614", lot="NEW1")))
     assert (expired.product.name, expired.lot) == ("Botox Cosmetic 100 U", None)
-    assert expired.warnings == ["This box expired on 2026-06-14."]
+    assert expired.warnings == ["This box expired on 14 Jun 2026."]
 
 
 def test_a_lot_number_of_another_product_is_not_this_products_lot(world, session):
@@ -115,7 +115,7 @@ def test_a_box_without_a_lot_names_the_product_and_warns_when_expired(world, ses
     result, statements = sent(session, scan(session, box(gtin, expiry="260614", lot=None)))
     assert len(statements) == 1, statements
     assert (result.product.name, result.lot, result.warnings) == (
-        "Botox Cosmetic 100 U", None, ["This box expired on 2026-06-14."]
+        "Botox Cosmetic 100 U", None, ["This box expired on 14 Jun 2026."]
     )
 
 
@@ -125,7 +125,7 @@ def test_a_box_of_an_expired_or_quarantined_lot_is_refused_with_its_message(worl
     error, statements = sent(session, scan(session, box(gtin), now=dt.datetime(2027, 4, 1, 12, tzinfo=dt.UTC)))
     assert len(statements) == 1, statements
     assert (error.code, error.message) == (
-        "lot_expired", "Lot C3709C3 of Botox Cosmetic 100 U expired on 2027-03-31: do not use."
+        "lot_expired", "Lot C3709C3 of Botox Cosmetic 100 U expired on 31 Mar 2027: do not use."
     )
     recall.quarantine(session, actor=world.users["safety"], lot_id=lot.id, reason="supplier alert", now=NOW)
     error, _ = sent(session, scan(session, box(gtin)))

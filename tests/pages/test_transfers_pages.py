@@ -78,7 +78,7 @@ def test_the_send_form_builds_its_list_scan_by_scan_and_sends_it(browser_client,
     assert (transfer.status, transfer.note, len(transfer.items)) == (TransferStatus.IN_TRANSIT, "box 1", 2)
     detail = client.get(f"/transfers/{transfer.id}").get_data(as_text=True)
     # Sent at 09:30 UTC: 10:30 in London (BST). London sent it, so it may call it back, not receive it.
-    assert "15 Jun 2026 10:30 BST (LON time)" in detail
+    assert "15 Jun 2026 10:30 (LON time)" in detail
     assert "Call back" in detail and 'action="/transfers/%d/receive"' % transfer.id not in detail
 
 
@@ -108,7 +108,7 @@ def test_the_receiving_clinic_receives_with_one_press_and_sees_new_york_time(bro
     assert response.status_code == 302
     page = client.get(f"/transfers/{transfer.id}").get_data(as_text=True)
     assert "Received 1 container(s) into Fridge." in page
-    assert "15 Jun 2026 05:30 EDT (NYC time)" in page
+    assert "15 Jun 2026 05:30 (NYC time)" in page
     again = client.post(f"/transfers/{transfer.id}/receive", data={
         "csrf_token": token, "location_id": str(world.location("Fridge", world.other_clinic).id)})
     assert again.status_code == 409 and "cannot be received or called back again" in again.get_data(as_text=True)

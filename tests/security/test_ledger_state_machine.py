@@ -529,7 +529,10 @@ class LedgerMachine(RuleBasedStateMachine):
                 continue
             seen.add(("container", container.id))
             counted = {
-                "same": container.remaining, "full": None, "zero": Decimal(0),
+                # Blank means "sealed and full", which is refused for a container that was ever opened.
+                "same": container.remaining, "zero": Decimal(0),
+                "full": None if container.state is ContainerState.SEALED and container.opened_at is None
+                and not container.is_reconstituted else container.initial_quantity,
                 "half": (container.remaining / 2).quantize(Decimal("0.0001")),
             }[kind]
             specs.append(LineSpec(container=str(container.id), counted=counted))
@@ -952,7 +955,7 @@ def test_a_correction_never_puts_stock_into_a_container_on_the_road(session, wor
     # The count finds the vial full: the ledger follows the count, and the vial is sealed again.
     count = counts.create_submitted(session, actor=world.users["clinic_manager"],
                                     scope=Scope.for_user(world.users["clinic_manager"]),
-                                    location_id=hylenex.location_id, lines=[LineSpec(container=str(hylenex.id))],
+                                    location_id=hylenex.location_id, lines=[LineSpec(container=str(hylenex.id), counted=Decimal(150))],
                                     now=NOW + dt.timedelta(hours=1))
     counts.post(session, actor=manager, scope=Scope.for_user(manager), count_id=count.id,
                 now=NOW + dt.timedelta(hours=2))
@@ -989,7 +992,7 @@ def test_a_correction_never_leaves_more_in_a_container_than_it_was_received_with
                         quantity=Decimal("10"), now=NOW)
     count = counts.create_submitted(session, actor=world.users["clinic_manager"],
                                     scope=Scope.for_user(world.users["clinic_manager"]),
-                                    location_id=hylenex.location_id, lines=[LineSpec(container=str(hylenex.id))],
+                                    location_id=hylenex.location_id, lines=[LineSpec(container=str(hylenex.id), counted=Decimal(150))],
                                     now=NOW + dt.timedelta(hours=1))
     counts.post(session, actor=manager, scope=Scope.for_user(manager), count_id=count.id,
                 now=NOW + dt.timedelta(hours=2))

@@ -17,7 +17,7 @@ from datetime import date
 
 import pytest
 
-from inventory.errors import BadCheckDigit, UnreadableCode
+from inventory.errors import BadCheckDigit, SeparatorLost, UnreadableCode
 from inventory.services.barcodes import (
     LABEL_ALPHABET,
     ScannedCode,
@@ -25,6 +25,7 @@ from inventory.services.barcodes import (
     normalise_gtin,
     normalise_lot_number,
     parse_scan,
+    refuse_lost_separator,
 )
 
 GS = "\x1d"
@@ -342,6 +343,11 @@ def test_lot_ending_in_something_shaped_like_another_element_comes_back_with_a_w
     assert scanned.lot == lot
     assert len(scanned.warnings) == 1
     assert f"ends in {swallowed}" in scanned.warnings[0]
+    assert scanned.lot_if_separated == lot[: -len(swallowed)]
+    with pytest.raises(SeparatorLost) as refused:  # what every path that writes asks
+        refuse_lost_separator(scanned)
+    assert refused.value.code == "separator_lost" and refused.value.status == 409
+    assert refused.value.details == {"lot_as_read": lot, "lot_if_separated": lot[: -len(swallowed)]}
 
 
 @pytest.mark.parametrize("lot", ["C3709C3", "ABC123", "21ABC", "L2027", "A17", "X1713", "B21"])
@@ -350,6 +356,8 @@ def test_ordinary_lots_come_back_without_warnings(lot: str) -> None:
 
     assert scanned.lot == lot
     assert scanned.warnings == ()
+    assert scanned.lot_if_separated is None
+    refuse_lost_separator(scanned)  # nothing to refuse
 
 
 def test_lot_at_20_characters_and_last_is_accepted() -> None:

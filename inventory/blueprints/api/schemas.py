@@ -200,6 +200,10 @@ class ReceiptIn(Model):
     expiry: dt.date | None = None
     containers: Annotated[int, Field(ge=1, le=500)]
     location_id: Annotated[int, Field(ge=1, le=2**31 - 1)]
+    confirm: list[Literal["separator_lost"]] = Field(
+        default_factory=list, max_length=1,
+        description='"separator_lost": the scanned lot was compared with the box and is right as read',
+    )
 
     @model_validator(mode="after")
     def _code_or_typed(self) -> ReceiptIn:

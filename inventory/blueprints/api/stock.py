@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
 from flask import Response, current_app, request
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -18,6 +21,7 @@ from inventory.blueprints.api.schemas import (
     LotList,
     LotOut,
     LotQuery,
+    Model,
     ProductList,
     ProductOut,
     ReceiptIn,
@@ -116,7 +120,7 @@ def create_receipt(body: ReceiptIn) -> ReceiptOut:
     receipt = receiving.receive(
         db.session, actor=current_user(), scope=current_scope(), location_id=body.location_id,
         containers=body.containers, now=utcnow(), code=body.code, gtin=body.gtin, lot_number=body.lot,
-        expiry=body.expiry,
+        expiry=body.expiry, confirm=body.confirm,
     )
     return ReceiptOut(
         receipt_id=receipt.id, lot=LotOut.of(receipt.lot), containers=[ContainerOut.of(c) for c in receipt.containers]
@@ -136,11 +140,23 @@ def container_label_svg(container_ref: str) -> Response:
     return Response(labels.render_svg(labels.label_text(container)), mimetype="image/svg+xml")
 
 
-@operation("GET", "/containers/<container_ref>/label.png", summary="The printable label as PNG",
-           permission=Permission.CART, errors=(404,), media_type="image/png")
-def container_label_png(container_ref: str) -> Response:
+def _printer_dpi(value: object) -> int:
+    try:
+        return labels.parse_dpi(value)
+    except ValueError as error:  # a custom error keeps pydantic's "Value error, " prefix out of the message
+        raise PydanticCustomError("printer_dpi", str(error)) from None
+
+
+class LabelQuery(Model):
+    dpi: Annotated[int, BeforeValidator(_printer_dpi)] = labels.DEFAULT_DPI
+
+
+@operation("GET", "/containers/<container_ref>/label.png",
+           summary="The printable label as PNG for 50 x 25 mm stock at the printer's dpi (203, 300 or 600)",
+           permission=Permission.CART, query=LabelQuery, errors=(404, 422), media_type="image/png")
+def container_label_png(container_ref: str, query: LabelQuery) -> Response:
     container = scanning.container_by_ref(db.session, container_ref, current_scope())
-    return Response(labels.render_png(labels.label_text(container)), mimetype="image/png")
+    return Response(labels.render_png(labels.label_text(container), dpi=query.dpi), mimetype="image/png")
 
 
 @operation("GET", "/lots", summary="Lots by number and/or GTIN", permission=Permission.CART,

@@ -8,10 +8,10 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from inventory.blueprints.pages.core import bp, page
+from inventory.blueprints.pages.core import bp, landing_endpoint, page
 from inventory.errors import Unauthorized
 from inventory.extensions import db
-from inventory.models import utcnow
+from inventory.models import User, utcnow
 from inventory.services import throttle
 from inventory.services.permissions import PUBLIC
 from inventory.services.throttle import TooManyAttempts
@@ -22,11 +22,11 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
 
 
-def _safe_next(target: str | None) -> str:
-    # Only same-site paths: never an open redirect.
+def _safe_next(target: str | None, user: User) -> str:
+    # Only same-site paths: never an open redirect. Without one, the role's own start page.
     if target and target.startswith("/") and not target.startswith("//"):
         return target
-    return url_for("pages.home")
+    return url_for(landing_endpoint(user))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -52,7 +52,7 @@ def login():
         db.session.commit()
         session.clear()  # a fresh session on sign-in
         login_user(user)
-        return redirect(_safe_next(request.args.get("next")))
+        return redirect(_safe_next(request.args.get("next"), user))
     return render_template("pages/login.html", form=form)
 
 

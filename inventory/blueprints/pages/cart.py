@@ -12,13 +12,14 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import DateField, DecimalField, SelectField, StringField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms import DateField, RadioField, SelectField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from inventory.blueprints.pages.core import bp, page, scope
+from inventory.blueprints.pages.fields import QuantityField
 from inventory.errors import DomainError
 from inventory.extensions import db
-from inventory.models import Container, Location, LocationKind, Movement, MovementKind, utcnow
+from inventory.models import Container, Location, LocationKind, Movement, utcnow
 from inventory.services import cart, scanning
 from inventory.services.permissions import Permission, get_in_scope
 
@@ -36,15 +37,19 @@ class StartForm(FlaskForm):
 
 
 class ReconstituteForm(FlaskForm):
-    diluent_ml = DecimalField("Diluent (mL)", places=None, validators=[DataRequired(), NumberRange(0.5, 10)])
+    diluent_ml = QuantityField("Diluent (mL)", validators=[
+        InputRequired("Type the diluent volume in mL."),
+        NumberRange(0.5, 10, "Diluent must be between 0.5 and 10 mL: check the volume."),
+    ])
     diluent_lot = StringField("Diluent lot (optional)", validators=[Optional(), Length(max=40)])
 
 
 # Choices are assigned per form, not passed to the fields: WTForms 3.3 deprecates class-level tuples.
 class DrawForm(FlaskForm):
-    quantity = DecimalField("Quantity", places=None, validators=[DataRequired()])
+    quantity = QuantityField("Quantity", validators=[InputRequired("Type the quantity, such as 4 or 0.1.")])
     unit = SelectField("Unit")
-    area = SelectField("Area")
+    # No default: a forgotten choice must be refused, never recorded as some area.
+    area = RadioField("Area", validators=[InputRequired("Choose the treatment area.")])
     area_detail = StringField("Other area", validators=[Optional(), Length(max=120)])
     emergency = SelectField("Why", default="")
 
@@ -57,7 +62,7 @@ class DrawForm(FlaskForm):
 
 class WasteForm(FlaskForm):
     reason = SelectField("Reason")
-    quantity = DecimalField("Quantity (empty = all left)", places=None, validators=[Optional()])
+    quantity = QuantityField("Quantity (empty = all left)", validators=[Optional()])
     note = StringField("Note", validators=[Optional(), Length(max=200)])
 
     def __init__(self, *args, **kwargs) -> None:
@@ -108,7 +113,7 @@ def cart_home():
 def cart_treatment(treatment_id: int):
     treatment = cart.get_treatment(db.session, treatment_id, scope())
     now = utcnow()
-    container, scan_error, warnings = None, None, []
+    container, scan_error, refusal, warnings = None, None, None, []
     raw = request.args.get("scan", "")
     ref = request.args.get("container", "")
     try:
@@ -123,18 +128,24 @@ def cart_treatment(treatment_id: int):
             container = scanning.container_by_ref(db.session, ref, scope())
     except DomainError as error:
         scan_error = error
+    if container is not None and not treatment.is_closed:
+        # Everything the draw would refuse, said now: before a quantity is typed.
+        refusal = cart.scan_refusal(container, treatment, now)
     return render_template(
         "pages/cart_treatment.html", treatment=treatment, container=container, scan_error=scan_error,
-        warnings=warnings, now=now, draw_form=_draw_form(container), reconstitute_form=_reconstitute_form(container),
+        refusal=refusal, scanned=raw.strip()[:60], warnings=warnings, now=now, draw_form=_draw_form(container, offer=True), reconstitute_form=_reconstitute_form(container),
         waste_form=WasteForm(), reverse_form=ReverseForm(), reversed_ids=_reversed_movement_ids(treatment),
         area_labels=dict(cart.AREAS),
     )
 
 
-def _draw_form(container: Container | None) -> DrawForm:
+def _draw_form(container: Container | None, *, offer: bool = False) -> DrawForm:
     form = DrawForm()
     if container is not None and not container.product.is_toxin:
         form.unit.choices = [(container.product.base_unit, container.product.base_unit)]
+    if container is not None and offer:
+        # Shown: the product's usual areas. Accepted: any area, as the API does.
+        form.area.choices = cart.areas_for(container.product)
     return form
 
 
@@ -163,6 +174,14 @@ def _refused(error: DomainError, treatment_id: int, container: Container | None 
     return _back(treatment_id, container)
 
 
+def _first_error(form: FlaskForm, fallback: str) -> str:
+    """The first thing wrong with a submitted form, in the form's own words."""
+    for errors in form.errors.values():
+        for error in errors:
+            return str(error)
+    return fallback
+
+
 def _container_from_form() -> Container:
     return scanning.container_by_ref(db.session, request.form.get("container", ""), scope())
 
@@ -173,7 +192,7 @@ def cart_reconstitute(treatment_id: int):
     container = _container_from_form()
     form = ReconstituteForm()
     if not form.validate():
-        flash("Diluent must be between 0.5 and 10 mL.", "error")
+        flash(_first_error(form, "Diluent must be between 0.5 and 10 mL."), "error")
         return _back(treatment_id, container)
     try:
         cart.reconstitute(
@@ -194,7 +213,7 @@ def cart_draw(treatment_id: int):
     container = _container_from_form()
     form = _draw_form(container)
     if not form.validate():
-        flash("Enter a quantity, such as 4 or 0.1.", "error")
+        flash(_first_error(form, "Type a quantity, such as 4 or 0.1, and choose the area."), "error")
         return _back(treatment_id, container)
     try:
         result = cart.draw(
@@ -222,7 +241,7 @@ def cart_waste(treatment_id: int):
     container = _container_from_form()
     form = WasteForm()
     if not form.validate():
-        flash("Choose why it is wasted.", "error")
+        flash(_first_error(form, "Choose why it is wasted."), "error")
         return _back(treatment_id, container)
     try:
         cart.waste(

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, abort, current_app, request
+from flask import Blueprint, abort, current_app, request, url_for
 from flask_login import current_user, login_required
 
 from inventory.extensions import db, login_manager
-from inventory.models import User
+from inventory.models import Role, User
 from inventory.models.base import plain_quantity
-from inventory.services.clock import to_clinic_time
+from inventory.services.clock import format_clinic_time, format_date, to_clinic_time
 from inventory.services.permissions import ROLE_LABELS, SIGNED_IN, Permission, Scope, can
 
 bp = Blueprint("pages", __name__)
@@ -49,22 +51,67 @@ def scope() -> Scope:
     return Scope.for_user(current_user)
 
 
-# The main navigation: a link shows when its page exists and the user's role may open it.
-NAV: list[tuple[str, str, Permission]] = [
-    ("pages.cart_home", "Cart", Permission.CART),
-    ("pages.stock", "Stock", Permission.CART),
-    ("pages.beyond_use", "Beyond use", Permission.CART),
-    ("pages.kits", "Kits", Permission.KIT_CHECK),
-    ("pages.expiring", "Expiring", Permission.CART),
-    ("pages.receive", "Receive", Permission.RECEIVE),
-    ("pages.counts", "Counts", Permission.RECEIVE),
-    ("pages.kit_templates", "Kit templates", Permission.CATALOG),
-    ("pages.reconciliation", "Reconciliation", Permission.RECONCILE),
-    ("pages.transfers", "Transfers", Permission.RECEIVE),
-    ("pages.recalls", "Recalls", Permission.RECALL),
-    ("pages.trace", "Trace", Permission.RECALL),
-    ("pages.users", "Users", Permission.USERS),
+# The main navigation, in groups that each open a small menu. A link shows when its page exists and
+# the user's role may open it; a group with one such link shows as that link, one with none not at all.
+NAV: list[tuple[str, list[tuple[str, str, Permission]]]] = [
+    ("Cart", [("pages.cart_home", "Cart", Permission.CART)]),
+    ("Stock", [
+        ("pages.stock", "Stock", Permission.CART),
+        ("pages.beyond_use", "Beyond use", Permission.CART),
+        ("pages.expiring", "Expiring", Permission.CART),
+        ("pages.receive", "Receive", Permission.RECEIVE),
+        ("pages.counts", "Counts", Permission.RECEIVE),
+        ("pages.transfers", "Transfers", Permission.RECEIVE),
+        ("pages.catalog", "Catalog", Permission.CART),
+    ]),
+    ("Kits", [("pages.kits", "Kits", Permission.KIT_CHECK), ("pages.kit_templates", "Kit templates", Permission.CATALOG)]),
+    ("Safety", [("pages.recalls", "Recalls", Permission.RECALL), ("pages.trace", "Trace", Permission.RECALL)]),
+    ("Reports", [("pages.reconciliation", "Reconciliation", Permission.RECONCILE)]),
+    ("Users", [("pages.users", "Users", Permission.USERS)]),
 ]
+
+
+@dataclass(frozen=True)
+class NavLink:
+    label: str
+    url: str
+    is_page: bool  # the page in view is this very link
+
+
+@dataclass(frozen=True)
+class NavGroup:
+    label: str
+    links: list[NavLink]
+    is_current: bool  # the page in view belongs to this group (sub-pages too: /kits/3 is under Kits)
+
+
+def _owner(path: str, urls: list[str]) -> str | None:
+    """The navigation URL a path belongs to: the longest that is the path or a parent of it."""
+    return max((url for url in urls if path == url or path.startswith(url + "/")), key=len, default=None)
+
+
+def nav_groups(user: User) -> list[NavGroup]:
+    views = current_app.view_functions
+    visible = [
+        (label, [(text, endpoint, url_for(endpoint)) for endpoint, text, permission in links
+                 if endpoint in views and can(user, permission)])
+        for label, links in NAV
+    ]
+    owner = _owner(request.path, [url for _, links in visible for _, _, url in links])
+    return [
+        NavGroup(label, [NavLink(text, url, request.endpoint == endpoint) for text, endpoint, url in links],
+                 any(url == owner for _, _, url in links))
+        for label, links in visible if links
+    ]
+
+
+def landing_endpoint(user: User) -> str:
+    """Where a role starts its day: the nurse at the cart, the safety lead on recalls, the rest on stock."""
+    if user.role is Role.NURSE:
+        return "pages.cart_home"
+    if user.role is Role.SAFETY_LEAD:
+        return "pages.recalls" if "pages.recalls" in current_app.view_functions else "pages.kits"
+    return "pages.stock"
 
 
 @bp.app_context_processor
@@ -72,19 +119,30 @@ def _template_helpers() -> dict[str, Any]:
     def may(permission: str) -> bool:
         return current_user.is_authenticated and can(current_user, Permission(permission))
 
-    def nav_links() -> list[tuple[str, str]]:
-        if not current_user.is_authenticated:
-            return []
-        views = current_app.view_functions
-        return [(endpoint, label) for endpoint, label, permission in NAV
-                if endpoint in views and can(current_user, permission)]
+    def navigation() -> list[NavGroup]:
+        return nav_groups(current_user) if current_user.is_authenticated else []
 
-    return {"may": may, "nav_links": nav_links, "role_label": lambda role: ROLE_LABELS[role]}
+    return {"may": may, "nav_groups": navigation, "role_label": lambda role: ROLE_LABELS[role]}
+
+
+@bp.app_template_filter("clinic_date")
+def _clinic_date(value: dt.date | None, timezone: str | None = None) -> str:
+    """A date as "3 Dec 2026"; a datetime is first moved to the clinic's zone (then ``timezone`` is required)."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        if timezone is None:
+            raise ValueError("clinic_date needs the clinic's time zone for a datetime")
+        value = to_clinic_time(value, timezone).date()
+    return format_date(value)
 
 
 @bp.app_template_filter("clinic_time")
-def _clinic_time(moment: Any, timezone: str, fmt: str = "%d %b %Y %H:%M") -> str:
-    return "" if moment is None else to_clinic_time(moment, timezone).strftime(fmt)
+def _clinic_time(moment: dt.datetime | None, timezone: str, fmt: str | None = None) -> str:
+    """A moment in the clinic's zone: "3 Dec 2026 14:05" unless ``fmt`` asks otherwise (a bare "%H:%M")."""
+    if moment is None:
+        return ""
+    return to_clinic_time(moment, timezone).strftime(fmt) if fmt else format_clinic_time(moment, timezone)
 
 
 @bp.app_template_filter("qty")

@@ -11,10 +11,11 @@ from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import DecimalField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from inventory.blueprints.pages.core import bp, page, scope
+from inventory.blueprints.pages.fields import QuantityField
 from inventory.errors import DomainError
 from inventory.extensions import db
 from inventory.models import Count, CountStatus, Location, utcnow
@@ -34,8 +35,7 @@ class StartCountForm(FlaskForm):
 class CountLineForm(FlaskForm):
     code = StringField("Scan a vial's Vialog label, or a box's code for its sealed containers",
                        validators=[DataRequired("Scan a label or a box code."), Length(max=200)])
-    counted = DecimalField("Left in an opened one (blank: sealed and full)", places=None,
-                           validators=[Optional(), NumberRange(min=0)])
+    counted = QuantityField("Left in an opened one (blank only for a sealed, full one)", validators=[Optional()])
     containers = IntegerField("Sealed containers of that lot (box code)",
                               validators=[Optional(), NumberRange(0, MAX_CONTAINERS)])
 

@@ -12,11 +12,12 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import DecimalField, FieldList, Form, FormField, IntegerField, RadioField, SelectField, StringField
+from wtforms import FieldList, Form, FormField, IntegerField, RadioField, SelectField, StringField
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from inventory.blueprints.pages.core import bp, page, scope
+from inventory.blueprints.pages.fields import QuantityField
 from inventory.errors import DomainError
 from inventory.extensions import db
 from inventory.models import Clinic, Kit, KitStatus, Location, LocationKind, Product, ProductKind, utcnow
@@ -99,6 +100,10 @@ def kit_check(kit_id: int):
     found = kit_service.get_kit(db.session, kit_id, scope())
     form = KitCheckForm()
     if not form.validate():
+        # Said at the top too: the check form sits below the fold, under the scan field that has the focus.
+        for errors in form.errors.values():
+            for error in errors:
+                flash(f"Check not recorded: {error}", "error")
         return _render_kit(found, check_form=form, status=422)
     check = kit_service.record_check(db.session, actor=current_user, scope=scope(), kit_id=found.id,
                                      seal_intact=form.seal_intact.data == "yes", notes=form.notes.data or "",
@@ -157,7 +162,7 @@ class RequirementForm(Form):
 
     label = StringField("Label", validators=[Optional(), Length(max=120)])
     target = SelectField("Product or kind", validate_choice=False)  # checked by the service
-    min_quantity = DecimalField("Minimum (base units)", places=None, validators=[Optional(), NumberRange(min=0)])
+    min_quantity = QuantityField("Minimum (base units)", validators=[Optional()])
     min_days_to_expiry = IntegerField("Days to expiry at least", default=0,
                                       validators=[Optional(), NumberRange(0, 3650)])
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Response, flash, redirect, render_template, url_for
+from collections import defaultdict
+from decimal import Decimal
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from wtforms import DateField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, NumberRange, Optional
 
-from inventory.blueprints.pages.core import bp, page, scope
+from inventory.blueprints.pages.core import bp, landing_endpoint, page, scope
 from inventory.errors import DomainError
 from inventory.extensions import db
 from inventory.models import Container, ContainerState, Location, LocationKind, Lot, Movement, Product, utcnow
@@ -32,7 +35,7 @@ def _receiving_locations() -> list[Location]:
 @bp.get("/")
 @page(None)
 def home():
-    return redirect(url_for("pages.stock"))
+    return redirect(url_for(landing_endpoint(current_user)))
 
 
 @bp.get("/stock")
@@ -52,7 +55,16 @@ def stock():
         .order_by(Product.kind, Product.name, Lot.expiry, Location.name)
     )
     rows = db.session.execute(scope().filter(stmt, Container.clinic_id)).all()
-    return render_template("pages/stock.html", rows=rows, today=utcnow().date())
+    # The label codes behind every row, in one statement (never one per row): for a reprint or a look.
+    labels_stmt = (
+        select(Container.lot_id, Container.location_id, Container.label_code, Container.state, Container.remaining)
+        .where(Container.state.in_(live))
+        .order_by(Container.label_code)
+    )
+    containers: dict[tuple[int, int], list[Row[tuple[int, int, str, ContainerState, Decimal]]]] = defaultdict(list)
+    for row in db.session.execute(scope().filter(labels_stmt, Container.clinic_id)):
+        containers[row.lot_id, row.location_id].append(row)
+    return render_template("pages/stock.html", rows=rows, containers=containers, today=utcnow().date())
 
 
 class ReceiveForm(FlaskForm):
@@ -112,5 +124,9 @@ def container_label_svg(container_ref: str):
 @bp.get("/containers/<container_ref>/label.png")
 @page(Permission.CART)
 def container_label_png(container_ref: str):
+    try:
+        dpi = labels.parse_dpi(request.args.get("dpi", labels.DEFAULT_DPI))
+    except ValueError as error:
+        abort(400, str(error))
     found = scanning.container_by_ref(db.session, container_ref, scope())
-    return Response(labels.render_png(labels.label_text(found)), mimetype="image/png")
+    return Response(labels.render_png(labels.label_text(found), dpi=dpi), mimetype="image/png")

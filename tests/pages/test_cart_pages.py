@@ -1,0 +1,107 @@
+"""The cart page refuses what a scanner could misfire, and says what is wrong at scan time.
+
+The browser's own guards (tests/browser/test_scanner.py) are a convenience: these
+tests post to the server directly, as a page without JavaScript would.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from inventory.models import Draw, Treatment, utcnow
+from inventory.services import cart
+from inventory.services.permissions import Scope
+from tests.factories import World
+from tests.pages.conftest import csrf_token
+
+
+def start(world: World, ref: str) -> Treatment:
+    nurse = world.users["nurse"]
+    scope = Scope.for_user(nurse)
+    patient = cart.find_or_create_patient(
+        world.session, scope=scope, clinic_id=world.clinic.id, external_ref=ref, name=f"Patient {ref}"
+    )
+    return cart.start_treatment(world.session, actor=nurse, scope=scope, patient_id=patient.id,
+                                location_id=world.location("Room 1").id, now=utcnow())
+
+
+def draws(session) -> int:
+    return session.scalar(select(func.count(Draw.id)))
+
+
+def post_draw(client, treatment: Treatment, container_ref: str, **fields: str):
+    token = csrf_token(client, f"/cart/treatments/{treatment.id}")
+    data = {"csrf_token": token, "container": container_ref, "unit": "mL", "emergency": "", **fields}
+    return client.post(f"/cart/treatments/{treatment.id}/draws", data=data, follow_redirects=True)
+
+
+@pytest.mark.parametrize("typed", [
+    "VL3K7QX2M9",  # a Vialog label scanned into Quantity
+    "]d20100301234567896",  # a GS1 DataMatrix
+    "0100301234567896",  # the same without its symbology prefix
+    "73051",  # more integer digits than any dose
+])
+def test_a_code_typed_into_quantity_records_nothing(browser_client, world, session, typed):
+    syringe, other = world.receive("filler", containers=2).containers
+    treatment = start(world, "P-SCAN")
+    session.flush()
+    page = post_draw(browser_client("nurse"), treatment, syringe.label_code, quantity=typed, area="lip")
+    html = page.get_data(as_text=True)
+    assert "looks like a scanned code, not a quantity" in html
+    assert draws(session) == 0
+
+
+@pytest.mark.parametrize("typed", ["1_0", "١", "sNaN", "1e400", "Infinity", "0.12345"])
+def test_quantities_that_are_not_plain_numbers_are_refused_in_words(browser_client, world, session, typed):
+    (syringe,) = world.receive("filler").containers
+    treatment = start(world, "P-NUM")
+    session.flush()
+    page = post_draw(browser_client("nurse"), treatment, syringe.label_code, quantity=typed, area="lip")
+    assert page.status_code == 200
+    assert re.search(r"Quantity: (type a number|at most 4 decimal places)", page.get_data(as_text=True))
+    assert draws(session) == 0
+
+
+def test_a_draw_without_a_chosen_area_is_refused(browser_client, world, session):
+    (syringe,) = world.receive("filler").containers
+    treatment = start(world, "P-AREA")
+    session.flush()
+    client = browser_client("nurse")
+    scanned = client.get(f"/cart/treatments/{treatment.id}?scan={syringe.label_code}").get_data(as_text=True)
+    assert 'name="area"' in scanned and "checked" not in scanned  # no area is chosen for the nurse
+    page = post_draw(client, treatment, syringe.label_code, quantity="0.2")
+    assert "Choose the treatment area." in page.get_data(as_text=True)
+    assert draws(session) == 0
+    page = post_draw(client, treatment, syringe.label_code, quantity="0.2", area="lip")
+    assert "Recorded 0.2 mL into lips." in page.get_data(as_text=True)
+    assert draws(session) == 1
+
+
+def test_another_patients_syringe_is_refused_as_soon_as_it_is_scanned(browser_client, world, session):
+    (syringe,) = world.receive("filler").containers
+    first = start(world, "P-FIRST")
+    cart.draw(session, actor=world.users["nurse"], scope=Scope.everything(), treatment_id=first.id,
+              container_id=syringe.id, quantity=Decimal("0.2"), unit="mL", area="lip", now=utcnow())
+    second = start(world, "P-SECOND")
+    session.flush()
+    html = browser_client("nurse").get(f"/cart/treatments/{second.id}?scan={syringe.label_code}").get_data(as_text=True)
+    assert 'data-code="container_other_patient"' in html
+    assert "opened for another patient" in html
+    assert "Record draw" not in html  # nothing to type a quantity into
+
+
+def test_a_vial_past_beyond_use_is_refused_at_scan_time(browser_client, world, session):
+    vial = world.container("botox")
+    treatment = start(world, "P-BUD")
+    cart.reconstitute(session, actor=world.users["nurse"], scope=Scope.everything(), container_id=vial.id,
+                      diluent_ml=Decimal("2.5"), now=utcnow() - dt.timedelta(hours=30))
+    session.flush()
+    html = browser_client("nurse").get(f"/cart/treatments/{treatment.id}?scan={vial.label_code}").get_data(as_text=True)
+    assert 'data-code="beyond_use"' in html
+    assert "Record draw" not in html
+    assert "Waste from this container" in html  # what the nurse should do instead
