@@ -73,11 +73,13 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from inventory.cli import register_commands
     from inventory.security import init_security
     from inventory.security_log import init_security_log
+    from inventory import unit_of_work
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, never cookies
     register_error_handlers(app)
+    unit_of_work.init_app(app)  # the one commit point of every request
     init_security(app)
     init_security_log(app)
     register_commands(app)

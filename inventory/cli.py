@@ -12,6 +12,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import select
 
+from inventory import unit_of_work
 from inventory.cli_ops import register_ops_commands
 from inventory.extensions import db
 from inventory.models import Clinic, Role
@@ -57,8 +58,8 @@ def demo() -> None:
     from inventory.services import demo as demo_data
 
     _apply_migrations()
-    logins = demo_data.load(db.session, current_app.extensions["password_hasher"])
-    db.session.commit()
+    with unit_of_work.command() as session:
+        logins = demo_data.load(session, current_app.extensions["password_hasher"])
     click.echo("Demo data ready. Sign in with:")
     for login in logins:
         click.echo(f"  {login.username:<14} {login.password:<22} {login.description}")
@@ -83,13 +84,13 @@ def create_user(username: str, role: str, clinic_codes: tuple[str, ...], passwor
             raise click.ClickException(f"No clinic with code {code!r}.")
         clinics.append(clinic)
     try:
-        user = auth.create_user(
-            db.session, current_app.extensions["password_hasher"], username=username, password=password,
-            role=Role(role), clinics=clinics,
-        )
+        with unit_of_work.command() as session:
+            user = auth.create_user(
+                session, current_app.extensions["password_hasher"], username=username, password=password,
+                role=Role(role), clinics=clinics,
+            )
     except DomainError as error:
         raise click.ClickException(error.message) from error
-    db.session.commit()
     where = ", ".join(c.code for c in clinics) or "every clinic"
     click.echo(f"Created {user.username} ({user.role.value}) working at {where}.")
 

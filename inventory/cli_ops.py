@@ -1,7 +1,7 @@
 """Operations commands of ``vialog``: verify, backup, restore, revoke-tokens, purge-idempotency.
 
-Each command is an entry point: it calls services and commits once. docs/security.md and
-docs/operations.md say when to run them.
+Each command is an entry point: the services it calls run inside one ``unit_of_work.command()``,
+committed once. docs/security.md and docs/operations.md say when to run them.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from inventory import unit_of_work
 from inventory.errors import DomainError
 from inventory.extensions import db
 
@@ -124,10 +125,10 @@ def revoke_tokens(username: str) -> None:
     from inventory.services.maintenance import revoke_user_tokens
 
     try:
-        count = revoke_user_tokens(db.session, username=username, now=utcnow())
+        with unit_of_work.command() as session:
+            count = revoke_user_tokens(session, username=username, now=utcnow())
     except DomainError as error:
         raise click.ClickException(error.message) from error
-    db.session.commit()
     security_log.warning("revoked %d token(s) of %r from the command line", count, username)
     click.echo(f"Revoked {count} token(s) of {username}. Page sessions end when the user is deactivated.")
 
@@ -143,8 +144,8 @@ def purge_idempotency(older_than_hours: int | None) -> None:
 
     hours = older_than_hours if older_than_hours is not None else current_app.config["IDEMPOTENCY_KEEP_HOURS"]
     try:
-        count = purge_idempotency_records(db.session, older_than_hours=hours, now=utcnow())
+        with unit_of_work.command() as session:
+            count = purge_idempotency_records(session, older_than_hours=hours, now=utcnow())
     except DomainError as error:
         raise click.UsageError(error.message) from error
-    db.session.commit()
     click.echo(f"Deleted {count} idempotency record(s) older than {hours} hours.")

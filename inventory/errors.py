@@ -1,20 +1,37 @@
-"""Domain errors.
+"""Domain errors, and the one catalogue of error codes.
 
 Services raise these without knowing about HTTP. Each carries a stable machine
 ``code`` (the API's error codes, see API.md), a message a nurse understands, the
-HTTP status the API answers with, and ``details`` for machines.
+HTTP status the API answers with, and ``details`` for machines. Pages, the API and
+the command line show the same error the same way.
+
+A feature defines its own errors beside its service (a recall's ``recall_closed``);
+every subclass that names a code enters :data:`CATALOGUE`, where a code has one
+status. The API documentation and its test read the catalogue.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
+
+# code -> the first class that answers with it (a code may be raised by several, with one status).
+CATALOGUE: dict[str, type[DomainError]] = {}
 
 
 class DomainError(Exception):
     """A rule or a look-up refused the request; nothing was changed."""
 
-    code = "domain_error"
-    status = 409
+    code: ClassVar[str] = "domain_error"
+    status: ClassVar[int] = 409
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "code" not in cls.__dict__:
+            return  # a family (ScanError), not an answer of its own
+        known = CATALOGUE.get(cls.code)
+        if known is not None and known.status != cls.status:
+            raise TypeError(f"error code {cls.code!r} answers {known.status} already, not {cls.status}")
+        CATALOGUE.setdefault(cls.code, cls)
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)

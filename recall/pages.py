@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from inventory.blueprints.pages.core import bp, page, scope
+from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.errors import DomainError, NotFound
 from inventory.extensions import db
 from inventory.models import utcnow
@@ -45,11 +45,6 @@ def _words() -> dict:
             "tz": current_app.config["CLINIC_TZ"]}  # chain-wide moments (a case, a lot's status) in the chain's zone
 
 
-def _refused(error: DomainError) -> None:
-    db.session.rollback()
-    flash(error.message, "error")
-
-
 # --- trace ---------------------------------------------------------------------------------------
 
 
@@ -72,9 +67,8 @@ def trace():
                                    details={"view": "patient_search", "external_ref": ref,
                                             "patient_ids": [p.id for p in patients]})
     except DomainError as error:
-        _refused(error)
+        refused(error)
         status = error.status
-    db.session.commit()
     return _render_traces(traces, q=q, ref=ref, patients=patients), status
 
 
@@ -83,7 +77,6 @@ def trace():
 def trace_lot(lot_id: int):
     lots = queries.lots_by_ids(db.session, [lot_id])
     traces = services.trace_lots(db.session, viewer=current_user, scope=scope(), lots=lots, now=utcnow())
-    db.session.commit()
     return _render_traces(traces, q=lots[0].number)
 
 
@@ -100,7 +93,6 @@ def _render_traces(traces: list[queries.LotTrace], *, q: str = "", ref: str = ""
 def trace_patient(patient_id: int):
     trace = services.trace_patient(db.session, viewer=current_user, scope=scope(), patient_id=patient_id,
                                    now=utcnow())
-    db.session.commit()
     return render_template("pages/recall_patient.html", trace=trace, **_words())
 
 
@@ -122,9 +114,8 @@ def _change_status(lot_id: int, change, done: str):
         lot = change(db.session, actor=current_user, lot_id=lot_id, reason=request.form.get("reason", ""),
                      now=utcnow())
     except DomainError as error:
-        _refused(error)
+        refused(error)
     else:
-        db.session.commit()
         flash(done.format(number=lot.number, product=lot.product.name), "ok")
     return redirect(url_for("pages.trace_lot", lot_id=lot_id))
 
@@ -142,10 +133,9 @@ def recall_open():
             recall_class=request.form.get("recall_class", ""), source=request.form.get("source", ""), now=utcnow(),
         )
     except DomainError as error:
-        _refused(error)
+        refused(error)
         return redirect(url_for("pages.trace_lot", lot_id=lot_ids[0]) if len(lot_ids) == 1
                         else url_for("pages.recalls"))
-    db.session.commit()
     flash(f"Recall case {case.id} is open: the lots are recalled at every clinic. "
           f"{len(case.patients)} patient(s) to notify, {len(case.containers)} container(s) to take back.", "ok")
     return redirect(url_for("pages.recall_case", case_id=case.id))
@@ -163,7 +153,6 @@ def recalls():
 @page(RECALL)
 def recall_case(case_id: int):
     view = services.view_case(db.session, viewer=current_user, scope=scope(), case_id=case_id, now=utcnow())
-    db.session.commit()
     return render_template("pages/recall_case.html", view=view, case=view.case, **_words())
 
 
@@ -179,9 +168,8 @@ def recall_patient_update(case_id: int, patient_id: int):
     except DomainError as error:
         if isinstance(error, NotFound):
             raise
-        _refused(error)
+        refused(error)
     else:
-        db.session.commit()
         flash(f"{line.patient.name}: {STATUS_WORDS[line.status].lower()}"
               + (f" by {METHOD_WORDS[line.method].lower()}" if line.method else "") + ".", "ok")
     return redirect(url_for("pages.recall_case", case_id=case_id) + f"#patient-{patient_id}")
@@ -198,9 +186,8 @@ def recall_container_update(case_id: int, container_id: int):
     except DomainError as error:
         if isinstance(error, NotFound):
             raise
-        _refused(error)
+        refused(error)
     else:
-        db.session.commit()
         flash(f"{line.container.label_code} marked {line.status.value}: it has left stock.", "ok")
     return redirect(url_for("pages.recall_case", case_id=case_id) + f"#container-{container_id}")
 
@@ -213,9 +200,8 @@ def recall_close(case_id: int):
     except DomainError as error:
         if isinstance(error, NotFound):
             raise
-        _refused(error)
+        refused(error)
     else:
-        db.session.commit()
         flash(f"Recall case {case_id} is closed. Its lots stay recalled for good.", "ok")
     return redirect(url_for("pages.recall_case", case_id=case_id))
 
@@ -225,7 +211,6 @@ def recall_close(case_id: int):
 def recall_export(case_id: int, which: str, fmt: str):
     file = exports.export(db.session, viewer=current_user, scope=scope(), case_id=case_id, which=which, fmt=fmt,
                           now=utcnow())
-    db.session.commit()
     return Response(file.content, mimetype=file.mimetype,
                     headers={"Content-Disposition": f'attachment; filename="{file.filename}"'})
 

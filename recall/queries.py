@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, Select, select
 from sqlalchemy.orm import Session, aliased, joinedload
 
+from inventory import lifecycle
 from inventory.errors import NotFound, ScanError, ValidationError
 from inventory.models import (
     Clinic,
@@ -85,7 +86,7 @@ class ContainerLine:
         """Still in stock: sealed, opened with something left, or on the road between clinics
         (what a recall must take back)."""
         return (
-            self.state in (ContainerState.SEALED, ContainerState.IN_USE, ContainerState.IN_TRANSIT)
+            self.state in lifecycle.HELD_STATES
             or self.remaining > 0
         )
 

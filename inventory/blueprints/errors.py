@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template, request, session
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
@@ -37,6 +37,14 @@ def json_error(status: int, code: str, message: str, details: dict | None = None
     return response
 
 
+def _failure_page(status: int, message: str) -> tuple[str, int]:
+    """The page for a request that failed and saved nothing (its unit of work rolled back)."""
+    # The view may have flashed its success before the commit failed: drop Flask's queued flashes,
+    # or "Recorded ..." would show on this page or the next.
+    session.pop("_flashes", None)
+    return render_template("error.html", status=status, message=message), status
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain_error(error: DomainError):
@@ -63,7 +71,7 @@ def register_error_handlers(app: Flask) -> None:
         message = "The connection to the database was lost; nothing was saved. Try again."
         if wants_json():
             return json_error(503, "database_unavailable", message)
-        return render_template("error.html", status=503, message=message), 503
+        return _failure_page(503, message)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
@@ -71,4 +79,4 @@ def register_error_handlers(app: Flask) -> None:
         message = "Something went wrong on the server; nothing was changed. Try again or tell your admin."
         if wants_json():
             return json_error(500, "internal_error", message)
-        return render_template("error.html", status=500, message=message), 500
+        return _failure_page(500, message)

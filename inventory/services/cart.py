@@ -26,13 +26,8 @@ from sqlalchemy.orm import QueryableAttribute, Session, aliased, joinedload, sel
 from inventory.errors import (
     AlreadyReconstituted,
     AlreadyReversed,
-    BeyondUse,
-    ContainerEmpty,
     ContainerInTransit,
-    ContainerOtherPatient,
-    DomainError,
     NotFound,
-    NotReconstituted,
     NotReversible,
     PatientRefConflict,
     TreatmentClosed,
@@ -57,6 +52,7 @@ from inventory.models import (
 )
 from inventory.models.base import plain_quantity
 from inventory.models.base import QUANTITY_SCALE
+from inventory import lifecycle
 from inventory.services import ledger
 from inventory.services.clock import format_clinic_time
 from inventory.services.permissions import Scope, get_in_scope
@@ -120,9 +116,6 @@ MAX_DILUENT_ML = Decimal("10")
 # Far above any container; keeps absurd input away from the database's NUMERIC(14, 4).
 MAX_QUANTITY = Decimal("1000000")
 _STEP = Decimal(1).scaleb(-QUANTITY_SCALE)  # 0.0001
-UNITS = "U"  # what a nurse types for "this product's own units"
-ML = "mL"
-EACH = "each"
 MAX_TEXT = 200
 # Ids are INTEGER on PostgreSQL (movements BIGINT): a typed number beyond names nothing.
 MAX_ID = 2**31 - 1
@@ -165,16 +158,6 @@ class TreatmentSummary:
     treatment: Treatment
     draws: list[DrawLine]
     totals: list[ProductTotal]
-
-
-@dataclass(frozen=True)
-class Dose:
-    """A draw in the product's base unit, with the mL and concentration used when known."""
-
-    quantity: Decimal
-    quantity_ml: Decimal | None
-    concentration_u_per_ml: Decimal | None
-    entered_unit: str
 
 
 # --- patients and treatments ------------------------------------------------------
@@ -341,8 +324,8 @@ def reconstitute(
             f"{_when(container.reconstituted_at, container.clinic.timezone)}: draw from it, do not add diluent again.",
             container_id=container.id,
         )
-    _ensure_not_empty(container)
-    ledger.ensure_lot_usable(container.lot, now=now, timezone=container.clinic.timezone)
+    lifecycle.ensure_has_stock(container)
+    lifecycle.ensure_lot_usable(container.lot, now=now, timezone=container.clinic.timezone)
 
     container.diluent_ml = diluent_ml
     container.concentration_u_per_ml = (product.quantity_per_container / diluent_ml).quantize(
@@ -403,14 +386,14 @@ def draw(
     except NotFound:
         # The dose's container is what the nurse scanned or typed: answer as a scan would.
         raise UnknownContainer(f"No container with id {container_id}.", id=container_id) from None
-    ensure_drawable(container, treatment, now)
-    dose = _dose(container, quantity, unit)
+    lifecycle.ensure_drawable(container, treatment, now)
+    dose = lifecycle.dose(container, quantity, unit)
 
     movement = ledger.record(
         session, container, kind=MovementKind.DRAW, quantity=-dose.quantity, actor=actor, at=now,
         reason=reason, treatment_id=treatment.id,
     )
-    _bind_to_patient(container, treatment, now)
+    lifecycle.open_for(container, patient_id=treatment.patient_id, treatment_id=treatment.id, now=now)
     record = Draw(
         treatment_id=treatment.id, container_id=container.id, movement=movement, area=area,
         area_detail=area_detail, quantity=dose.quantity, quantity_ml=dose.quantity_ml,
@@ -427,152 +410,6 @@ def areas_for(product: Product) -> list[tuple[str, str]]:
     """The treatment areas to offer for a product, in the order of :data:`AREAS`."""
     usual = _USUAL_AREAS.get(product.kind)
     return [(value, label) for value, label in AREAS if usual is None or value in usual]
-
-
-def ensure_drawable(container: Container, treatment: Treatment, now: dt.datetime) -> None:
-    """Every rule a draw from ``container`` for ``treatment`` must pass, short of the quantity.
-
-    The draw asks it with the container locked; the cart page asks it as soon as a
-    container is scanned, so a refusal shows before any quantity is typed. Raises
-    UnknownContainer, ContainerEmpty, ContainerInTransit, LotExpired, LotQuarantined,
-    LotRecalled, NotReconstituted, BeyondUse or ContainerOtherPatient.
-    """
-    if container.clinic_id != treatment.clinic_id:
-        raise UnknownContainer(
-            f"{container.label_code} is stock of another clinic than this treatment: use this clinic's stock.",
-            container_id=container.id,
-        )
-    _ensure_not_empty(container)
-    ledger.ensure_lot_usable(container.lot, now=now, timezone=container.clinic.timezone)
-    _ensure_reconstituted_and_in_use_time(container, now)
-    _ensure_patient_may_use(container, treatment, now)
-
-
-def scan_refusal(container: Container, treatment: Treatment, now: dt.datetime) -> DomainError | None:
-    """Why a draw from this freshly scanned container would be refused, or None.
-
-    A powder that is still sealed is not refused: reconstituting it is the next step.
-    """
-    try:
-        ensure_drawable(container, treatment, now)
-    except NotReconstituted:
-        return None
-    except DomainError as refusal:
-        return refusal
-    return None
-
-
-def _ensure_reconstituted_and_in_use_time(container: Container, now: dt.datetime) -> None:
-    product = container.product
-    if product.requires_reconstitution and not container.is_reconstituted:
-        raise NotReconstituted(
-            f"This {product.name} ({container.label_code}) is still powder: reconstitute it first.",
-            container_id=container.id,
-        )
-    if container.beyond_use_at is not None and now >= container.beyond_use_at:
-        raise BeyondUse(
-            f"This {product.name} ({container.label_code}) passed its beyond-use time at "
-            f"{_when(container.beyond_use_at, container.clinic.timezone)}: do not draw, waste what is left.",
-            container_id=container.id,
-            beyond_use_at=container.beyond_use_at.isoformat(),
-        )
-
-
-def _ensure_patient_may_use(container: Container, treatment: Treatment, now: dt.datetime) -> None:
-    """Single-patient use: fillers always, powders unless an admin allowed sharing (DOMAIN.md)."""
-    product = container.product
-    if not product.is_single_patient or container.patient_id is None:
-        return
-    what = "syringe" if product.kind is ProductKind.FILLER else "vial"
-    if container.patient_id != treatment.patient_id:
-        raise ContainerOtherPatient(
-            f"This {product.name} {what} ({container.label_code}) was opened for another patient: "
-            f"a single-patient {what} is never used for anyone else. Take a new one.",
-            container_id=container.id,
-        )
-    if container.opened_treatment_id == treatment.id:
-        return
-    if product.kind is ProductKind.FILLER:
-        if _is_held(container, now):
-            return
-        raise ContainerOtherPatient(
-            f"This {product.name} syringe ({container.label_code}) was opened in an earlier session and its "
-            "hold time is over: waste it and take a new one.",
-            container_id=container.id,
-        )
-    raise ContainerOtherPatient(
-        f"This {product.name} vial ({container.label_code}) belongs to the earlier session in which it was "
-        "opened: one patient, one session. Waste what is left and take a new vial.",
-        container_id=container.id,
-    )
-
-
-def _is_held(container: Container, now: dt.datetime) -> bool:
-    """An opened filler syringe may be kept for the same patient for the clinic's hold days."""
-    hold_days = container.clinic.filler_hold_days
-    if hold_days <= 0 or container.opened_at is None:
-        return False
-    return now < container.opened_at + dt.timedelta(days=hold_days)
-
-
-def _bind_to_patient(container: Container, treatment: Treatment, now: dt.datetime) -> None:
-    if container.state is ContainerState.SEALED:
-        container.state = ContainerState.IN_USE
-    if container.product.is_single_patient and container.patient_id is None:
-        container.patient_id = treatment.patient_id
-        container.opened_treatment_id = treatment.id
-        container.opened_at = now
-
-
-def _dose(container: Container, quantity: Decimal, unit: str) -> Dose:
-    """Turns what the nurse entered into the product's base unit.
-
-    A product counted in units (U, s.U, USP U, IU) takes its base unit or "U" (its
-    own units: never another brand's), or "mL" when its concentration is known; a
-    filler takes "mL"; a supply its base unit. Units are never converted across products.
-    """
-    product = container.product
-    concentration = _concentration(container)
-    accepted = _accepted_units(product, concentration)
-    entered = (unit or "").strip()
-    if entered.casefold() not in {u.casefold() for u in accepted}:
-        raise ValidationError(
-            f"{product.name} is drawn in {' or '.join(accepted)}, not {entered or 'no unit'}.",
-            field="unit",
-            accepted=accepted,
-        )
-    if not _counts_units(product):
-        ml = quantity if product.base_unit == ML else None
-        return Dose(quantity, ml, None, product.base_unit)
-    if entered.casefold() == ML.casefold():
-        assert concentration is not None
-        units = (quantity * concentration).quantize(_STEP, rounding=ROUND_HALF_UP)
-        if units <= 0:
-            raise ValidationError(f"{plain_quantity(quantity)} mL is too small to record: check the volume.", field="quantity")
-        return Dose(units, quantity, concentration, ML)
-    ml = (quantity / concentration).quantize(_STEP, rounding=ROUND_HALF_UP) if concentration else None
-    entered_unit = UNITS if entered.casefold() == UNITS.casefold() else product.base_unit
-    return Dose(quantity, ml, concentration, entered_unit)
-
-
-def _counts_units(product: Product) -> bool:
-    return product.base_unit not in (ML, EACH)
-
-
-def _concentration(container: Container) -> Decimal | None:
-    """Units per mL: set at reconstitution, or printed on a liquid's label (Hylenex 150 USP U/mL)."""
-    if container.concentration_u_per_ml is not None:
-        return container.concentration_u_per_ml
-    return container.product.strength_per_ml if _counts_units(container.product) else None
-
-
-def _accepted_units(product: Product, concentration: Decimal | None) -> list[str]:
-    if not _counts_units(product):
-        return [product.base_unit]
-    accepted = list(dict.fromkeys([product.base_unit, UNITS]))
-    if concentration is not None:
-        accepted.append(ML)
-    return accepted
 
 
 def _dose_warnings(session: Session, treatment: Treatment, product: Product) -> list[str]:
@@ -633,7 +470,7 @@ def waste(
         quantity = _quantity(quantity, "quantity")
 
     container = _lock_container(session, container_id, scope)
-    _ensure_not_empty(container, doing="waste")
+    lifecycle.ensure_has_stock(container, doing="waste")
     movement = _waste_locked(session, container, actor=actor, now=now, reason=reason, quantity=quantity, note=note)
     if reason == "no_vacuum":
         _flag_no_vacuum(session, container, actor=actor, now=now)
@@ -657,8 +494,7 @@ def _waste_locked(
         session, container, kind=MovementKind.WASTE, quantity=-amount, actor=actor, at=now, reason=reason,
         note=note, treatment_id=treatment_id,
     )
-    if container.state is ContainerState.SEALED:
-        container.state = ContainerState.IN_USE  # part of a sealed container is gone: it is open now
+    lifecycle.settle(container)  # part of a sealed container is gone: it is open now
     return movement
 
 
@@ -749,7 +585,7 @@ def close_treatment(
         container = _lock_container(session, container_id, scope)
         if not _holds_remainder_for(container, treatment):
             continue
-        if container.product.kind is ProductKind.FILLER and _is_held(container, now):
+        if container.product.kind is ProductKind.FILLER and lifecycle.is_held(container, now):
             result.held.append(container)
             continue
         result.wasted.append(
@@ -847,7 +683,7 @@ def reverse(
     session.flush()
     if original.kind is MovementKind.DRAW:
         _release_if_never_used(session, container)
-    _reseal_if_untouched(container)
+    lifecycle.settle(container)
     session.flush()
     return reversal
 
@@ -881,15 +717,6 @@ def _release_if_never_used(session: Session, container: Container) -> None:
         container.patient_id = None
         container.opened_treatment_id = None
         container.opened_at = None
-
-
-def _reseal_if_untouched(container: Container) -> None:
-    if (
-        container.remaining == container.initial_quantity
-        and not container.is_reconstituted
-        and container.patient_id is None
-    ):
-        container.state = ContainerState.SEALED
 
 
 # --- shared checks ---------------------------------------------------------------------
@@ -926,22 +753,6 @@ def _ensure_open(treatment: Treatment) -> None:
             f"Treatment {treatment.id} was closed at {_when(treatment.closed_at, treatment.location.clinic.timezone)}: "
             "start a new treatment.",
             treatment_id=treatment.id,
-        )
-
-
-def _ensure_not_empty(container: Container, doing: str = "use") -> None:
-    if container.state is ContainerState.IN_TRANSIT:
-        raise ContainerInTransit(
-            f"This {container.product.name} ({container.label_code}) is on its way to another clinic: "
-            f"it cannot be used until that clinic receives it.",
-            container_id=container.id,
-        )
-    if container.state in (ContainerState.EMPTY, ContainerState.DISCARDED) or container.remaining <= 0:
-        raise ContainerEmpty(
-            f"This {container.product.name} ({container.label_code}) is {container.state.value}: "
-            f"nothing left to {doing}.",
-            container_id=container.id,
-            state=container.state.value,
         )
 
 

@@ -37,6 +37,7 @@ from decimal import Decimal
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from inventory import lifecycle
 from inventory.errors import (
     ContainerEmpty,
     ContainerInTransit,
@@ -220,7 +221,7 @@ def ensure_sendable(container: Container, *, now: dt.datetime) -> None:
             container_id=container.id, location_id=container.location_id,
         )
     try:
-        ledger.ensure_lot_usable(container.lot, now=now, timezone=container.clinic.timezone)
+        lifecycle.ensure_lot_usable(container.lot, now=now, timezone=container.clinic.timezone)
     except LotNotUsable as error:
         error.details["container_id"] = container.id  # which of the scanned containers carries the lot
         error.message = f"{name}: {error.message}"

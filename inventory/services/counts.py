@@ -30,6 +30,7 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from inventory import lifecycle
 from inventory.errors import DomainError, NotFound, UnreadableCode, ValidationError
 from inventory.models import (
     Container,
@@ -56,7 +57,6 @@ MAX_COUNTED = Decimal("1000000")
 MAX_CONTAINERS = 100_000
 MAX_NOTE = 2000
 MAX_ID = 2**31 - 1
-_LIVE = (ContainerState.SEALED, ContainerState.IN_USE)
 
 
 # --- refusals --------------------------------------------------------------------------
@@ -370,7 +370,7 @@ def _container_line(
     field_prefix: str,
 ) -> CountLine:
     product = container.product
-    if _in_transit(container):
+    if container.state is ContainerState.IN_TRANSIT:
         raise ContainerElsewhere(
             f"{product.name} ({container.label_code}) is on its way to another clinic: it is counted there once "
             "it has been received.",
@@ -385,8 +385,7 @@ def _container_line(
     if spec.containers is not None:
         raise ValidationError("A scanned container is one container: give what is left in it.",
                               field=f"{field_prefix}containers")
-    opened = container.state is ContainerState.IN_USE or container.is_reconstituted or container.opened_at is not None
-    if spec.counted is None and opened:
+    if spec.counted is None and lifecycle.is_opened(container):
         # Blank means "sealed and full": never assume it of a container that was opened.
         raise ValidationError(
             f"{product.name} ({container.label_code}) has been opened: type what is left in it, then scan it again.",
@@ -491,7 +490,7 @@ def not_on_sheet(session: Session, count: Count) -> list[Container]:
     sealed_lots = {line.lot_id for line in count.lines if line.container_id is None}
     stmt = (
         select(Container)
-        .where(Container.location_id == count.location_id, Container.state.in_(_LIVE))
+        .where(Container.location_id == count.location_id, Container.state.in_(lifecycle.LIVE_STATES))
         .options(joinedload(Container.product), joinedload(Container.lot))
         .order_by(Container.product_id, Container.lot_id, Container.id)
     )
@@ -609,10 +608,11 @@ def _plan(session: Session, count: Count, containers: dict[int, Container]) -> l
 
 def _ensure_postable(count: Count, plan: LinePlan) -> None:
     container = plan.container
-    if container is not None and (container.location_id != count.location_id or _in_transit(container)):
+    in_transit = container is not None and container.state is ContainerState.IN_TRANSIT
+    if container is not None and (container.location_id != count.location_id or in_transit):
         raise ContainerElsewhere(
             f"{plan.product.name} ({container.label_code}) was moved after it was counted (now "
-            f"{'on its way to another clinic' if _in_transit(container) else container.location.name}): "
+            f"{'on its way to another clinic' if in_transit else container.location.name}): "
             "send the count back to the counter, or start another count.",
             container_id=container.id,
         )
@@ -629,21 +629,7 @@ def _adjust(session: Session, adjustment: Adjustment, *, actor: User, count: Cou
     container = adjustment.container
     ledger.record(session, container, kind=MovementKind.ADJUST, quantity=adjustment.quantity, actor=actor, at=now,
                   reason=COUNT_REASON, note=count_note(count.id))
-    if container.state is ContainerState.SEALED and container.remaining not in (0, container.initial_quantity):
-        container.state = ContainerState.IN_USE  # part of a sealed container is gone: it was opened
-    elif (
-        container.state is ContainerState.IN_USE
-        and container.remaining == container.initial_quantity
-        and container.reconstituted_at is None
-        and container.opened_at is None
-        and container.patient_id is None
-    ):
-        container.state = ContainerState.SEALED  # found again, untouched
-
-
-def _in_transit(container: Container) -> bool:
-    # Sent to another clinic and not yet received: it holds nothing in any clinic's ledger.
-    return container.state.value == "in_transit"
+    lifecycle.settle(container)
 
 
 def _sealed_and_full(container: Container, counted: Decimal) -> int:

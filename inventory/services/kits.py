@@ -17,11 +17,11 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, exists, func, select
 from sqlalchemy.orm import Session, aliased, joinedload
 
+from inventory import lifecycle
 from inventory.errors import DomainError, NotFound, UnknownProduct, ValidationError
 from inventory.models import (
     Clinic,
     Container,
-    ContainerState,
     Kit,
     KitCheck,
     KitRequirement,
@@ -42,7 +42,6 @@ from inventory.services import scanning, transfers
 from inventory.services.clock import clinic_today, format_date, to_clinic_time
 from inventory.services.permissions import Scope, get_in_scope
 
-LIVE_STATES = (ContainerState.SEALED, ContainerState.IN_USE)
 EMERGENCY = "emergency"  # Movement.reason of a draw made from a kit in an emergency
 MAX_NOTES = 2000
 
@@ -303,7 +302,7 @@ def _stock_by_kit(connection: Connection, kits: Any) -> tuple[dict[int, _Lot], d
         select(kits.c.id, Container.lot_id, func.sum(Container.remaining), func.count(Container.id))
         .select_from(Container)
         .join(kits, kits.c.location_id == Container.location_id)
-        .where(Container.state.in_(LIVE_STATES), Container.remaining > 0)
+        .where(Container.state.in_(lifecycle.LIVE_STATES), Container.remaining > 0)
         .group_by(kits.c.id, Container.lot_id)
     ).all()
     if not per_lot:
@@ -666,7 +665,7 @@ def contents(session: Session, kit: Kit) -> list[Container]:
     return list(session.scalars(
         select(Container)
         .join(Container.lot).join(Container.product)
-        .where(Container.location_id == kit.location_id, Container.state.in_(LIVE_STATES))
+        .where(Container.location_id == kit.location_id, Container.state.in_(lifecycle.LIVE_STATES))
         .options(joinedload(Container.lot).joinedload(Lot.product), joinedload(Container.product))
         .order_by(Product.kind, Product.name, Lot.expiry, Container.label_code)
     ))
@@ -781,7 +780,7 @@ def expiring_stock(session: Session, *, scope: Scope, now: dt.datetime, days: in
         .join(Lot, Lot.id == Container.lot_id)
         .join(Product, Product.id == Container.product_id)
         .where(
-            Container.state.in_(LIVE_STATES), Container.remaining > 0, Lot.status == LotStatus.ACTIVE,
+            Container.state.in_(lifecycle.LIVE_STATES), Container.remaining > 0, Lot.status == LotStatus.ACTIVE,
             Lot.expiry >= utc_today - dt.timedelta(days=1), Lot.expiry <= utc_today + dt.timedelta(days=days + 1),
         )
         .group_by(Location.id, Location.name, Location.kind, Clinic.id, Clinic.code, Clinic.timezone,

@@ -14,13 +14,10 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
-from inventory.errors import InsufficientQuantity, LotExpired, LotQuarantined, LotRecalled, NotFound
-from inventory.models import Container, ContainerState, Lot, LotStatus, Movement, MovementKind, User
-from inventory.services.clock import clinic_today, format_date
+from inventory import lifecycle
+from inventory.errors import InsufficientQuantity, NotFound
+from inventory.models import Container, Movement, MovementKind, User
 from inventory.services.permissions import Scope
-
-
-_MOVES_PLACE_ONLY = frozenset({MovementKind.TRANSFER_OUT, MovementKind.TRANSFER_IN})
 
 
 def lock_container(session: Session, container_id: int, scope: Scope) -> Container:
@@ -45,25 +42,6 @@ def lock_container(session: Session, container_id: int, scope: Scope) -> Contain
     if container is None or not scope.allows(container.clinic_id):
         raise NotFound(f"No container with id {container_id}.", id=container_id)
     return container
-
-
-def ensure_lot_usable(lot: Lot, *, now: dt.datetime, timezone: str) -> None:
-    """Raises LotRecalled, LotQuarantined or LotExpired for a lot that may not be used."""
-    name = lot.product.name
-    if lot.status is LotStatus.RECALLED:
-        raise LotRecalled(f"Lot {lot.number} of {name} is recalled: do not use.", lot_id=lot.id)
-    if lot.status is LotStatus.QUARANTINED:
-        raise LotQuarantined(
-            f"Lot {lot.number} of {name} is quarantined: do not use until a safety lead releases it.",
-            lot_id=lot.id,
-            reason=lot.status_reason,
-        )
-    if lot.expiry < clinic_today(now, timezone):
-        raise LotExpired(
-            f"Lot {lot.number} of {name} expired on {format_date(lot.expiry)}: do not use.",
-            lot_id=lot.id,
-            expiry=lot.expiry.isoformat(),
-        )
 
 
 def record(
@@ -94,13 +72,7 @@ def record(
             remaining=str(container.remaining),
         )
     container.remaining = balance
-    if kind in _MOVES_PLACE_ONLY:
-        pass  # a transfer is recorded as out of one place and into another: state unchanged
-    elif balance == 0 and quantity < 0:
-        container.state = ContainerState.DISCARDED if kind is MovementKind.WASTE else ContainerState.EMPTY
-    elif balance > 0 and container.state in (ContainerState.EMPTY, ContainerState.DISCARDED):
-        # A reversal or a count can bring a container back; it was opened before.
-        container.state = ContainerState.IN_USE
+    container.state = lifecycle.state_after_movement(container.state, kind=kind, quantity=quantity, balance=balance)
     movement = Movement(
         clinic_id=container.clinic_id,
         location_id=container.location_id,

@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from inventory import lifecycle
 from inventory.errors import (
     DomainError,
     LotExpiryConflict,
@@ -107,7 +108,7 @@ def receive(
     assert gtin is not None
     product = product_for_gtin(session, gtin)
     lot = _find_or_create_lot(session, product, lot_number, expiry, expiry_raw, now)
-    ledger.ensure_lot_usable(lot, now=now, timezone=location.clinic.timezone)
+    lifecycle.ensure_lot_usable(lot, now=now, timezone=location.clinic.timezone)
     if serial is not None:
         _refuse_known_serial(session, lot, serial)
         if containers != 1:

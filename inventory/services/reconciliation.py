@@ -59,11 +59,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased, joinedload
 
+from inventory import lifecycle
 from inventory.errors import NotFound, ValidationError
 from inventory.models import (
     Clinic,
     Container,
-    ContainerState,
     Count,
     CountLine,
     CountStatus,
@@ -396,7 +396,7 @@ def category_kind(original: type[Movement] | Any) -> ColumnElement[Any]:
 # Holding stock: the only containers whose balance is not zero (the predicate of
 # ix_containers_live_location; ledger.record leaves an emptied container empty or discarded and
 # turns one that holds stock again in use, and a container in transit holds nothing).
-_HOLDING = and_(Container.state.in_((ContainerState.SEALED, ContainerState.IN_USE)), Container.remaining > 0)
+_HOLDING = and_(Container.state.in_(lifecycle.LIVE_STATES), Container.remaining > 0)
 # A container stops being sealed at its first reconstitution or draw (reversed or not).
 _OPENING_KINDS = (MovementKind.RECONSTITUTE, MovementKind.DRAW)
 _FLOWS = tuple(name for name, _, _ in FLOW_COLUMNS)

@@ -13,9 +13,9 @@ from functools import cache
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
+from inventory import lifecycle
 from inventory.errors import ScanError, UnknownContainer
 from inventory.models import Container, ContainerState, Lot, Product, ProductGtin
-from inventory.services import ledger
 from inventory.services.barcodes import ScannedCode, normalise_lot_number, parse_scan
 from inventory.services.catalog import product_for_gtin, unknown_gtin
 from inventory.services.clock import clinic_today, format_date
@@ -95,7 +95,7 @@ def scan(session: Session, raw: str, *, scope: Scope, now: dt.datetime, timezone
     if code.kind == "container":
         assert code.label_code is not None
         container = container_by_label(session, code.label_code, scope)
-        ledger.ensure_lot_usable(container.lot, now=now, timezone=container.clinic.timezone)
+        lifecycle.ensure_lot_usable(container.lot, now=now, timezone=container.clinic.timezone)
         result.container, result.lot, result.product = container, container.lot, container.lot.product
         if container.beyond_use_at is not None and container.beyond_use_at <= now:
             result.warnings.append("This vial is past its beyond-use time: waste what is left.")
@@ -110,7 +110,7 @@ def scan(session: Session, raw: str, *, scope: Scope, now: dt.datetime, timezone
         result.warnings.append("This code names the product only: scan or type the lot and expiry too.")
         return result
     if result.lot is not None:
-        ledger.ensure_lot_usable(result.lot, now=now, timezone=timezone)
+        lifecycle.ensure_lot_usable(result.lot, now=now, timezone=timezone)
         if code.expiry is not None and code.expiry != result.lot.expiry:
             result.warnings.append(
                 f"This box says expiry {format_date(code.expiry)}, but lot {result.lot.number} is on file "
@@ -175,7 +175,7 @@ def container_for_cart(
         .where(
             Container.lot_id == result.lot.id,
             Container.clinic_id == clinic_id,
-            Container.state.in_((ContainerState.SEALED, ContainerState.IN_USE)),
+            Container.state.in_(lifecycle.LIVE_STATES),
             Container.remaining > 0,
         )
         .order_by(Container.id)

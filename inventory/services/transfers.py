@@ -12,8 +12,9 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from inventory.errors import BeyondUse, ContainerEmpty, ContainerInTransit, DomainError, ValidationError
-from inventory.models import Container, ContainerState, Location, LocationKind, MovementKind, User
+from inventory import lifecycle
+from inventory.errors import DomainError, ValidationError
+from inventory.models import Container, Location, LocationKind, MovementKind, User
 from inventory.services import ledger
 from inventory.services.permissions import Scope, get_in_scope
 
@@ -69,20 +70,9 @@ def move_container(
         )
     if not destination.is_active:
         raise LocationInactive(f"{destination.name} is no longer in use.", location_id=destination.id)
-    if container.state is ContainerState.IN_TRANSIT:
-        raise ContainerInTransit(
-            f"{container.product.name} ({container.label_code}) is on its way to another clinic: "
-            "it can be moved once that clinic receives it.",
-            container_id=container.id,
-        )
-    if container.state not in (ContainerState.SEALED, ContainerState.IN_USE) or container.remaining <= 0:
-        raise ContainerEmpty(
-            f"{container.product.name} ({container.label_code}) is {container.state.value.replace('_', ' ')}: "
-            "nothing left to move.",
-            container_id=container.id,
-        )
+    lifecycle.ensure_has_stock(container, doing="move")
     if destination.kind is LocationKind.KIT:
-        _ensure_fit_for_kit(container, now)
+        lifecycle.ensure_fit_for_kit(container, now)
 
     quantity = container.remaining
     ledger.record(session, container, kind=MovementKind.TRANSFER_OUT, quantity=-quantity, actor=actor, at=now,
@@ -93,13 +83,3 @@ def move_container(
                   reason=reason, note=note)
     session.flush()
     return container
-
-
-def _ensure_fit_for_kit(container: Container, now: dt.datetime) -> None:
-    ledger.ensure_lot_usable(container.lot, now=now, timezone=container.clinic.timezone)
-    if container.beyond_use_at is not None and container.beyond_use_at <= now:
-        raise BeyondUse(
-            f"{container.product.name} ({container.label_code}) is past its beyond-use time: "
-            "it cannot go into a kit.",
-            container_id=container.id,
-        )

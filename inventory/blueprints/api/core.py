@@ -2,9 +2,10 @@
 
 ``@operation`` authenticates the bearer token, checks the role's permission,
 parses and validates the JSON body with a pydantic model, replays retries that
-carry an ``Idempotency-Key``, commits once, and serialises the answer with the
-response model. Every operation is recorded, so the OpenAPI document is generated
-from the same models that validate requests.
+carry an ``Idempotency-Key``, and serialises the answer with the response model.
+The request's unit of work (inventory/unit_of_work.py) commits a success once,
+idempotency record included. Every operation is recorded, so the OpenAPI document
+is generated from the same models that validate requests.
 """
 
 from __future__ import annotations
@@ -191,12 +192,11 @@ def operation(
                 record = claimed
             result = view(**kwargs)
             if isinstance(result, Response):
-                db.session.commit()
                 return result
             payload_text = result.model_dump_json() if result is not None else "{}"
             if record is not None:
+                # Saved by the request's commit (inventory/unit_of_work.py), with the work it answers for.
                 record.status_code, record.response_body = status, payload_text
-            db.session.commit()
             return Response(payload_text, status=status, mimetype="application/json")
 
         handler.__name__ = view.__name__

@@ -11,6 +11,7 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from inventory import unit_of_work
 from inventory.blueprints.api.core import current_scope, current_user, operation
 from inventory.blueprints.api.schemas import (
     ClinicList,
@@ -56,9 +57,11 @@ def create_token(body: TokenIn) -> TokenOut | Response:
         response = json_error(error.status, error.code, error.message, error.details)
         response.headers["Retry-After"] = str(error.retry_after)
         return response
-    except Unauthorized:
-        db.session.commit()  # the failure must count although the sign-in did not happen
-        raise
+    except Unauthorized as error:
+        # Answered, not raised (an exception rolls the request back): the failure must count
+        # although the sign-in did not happen.
+        unit_of_work.keep_despite_refusal()
+        return json_error(error.status, error.code, error.message, error.details)
     token, record = auth.issue_token(db.session, user, hours=current_app.config["API_TOKEN_HOURS"], now=now)
     return TokenOut(token=token, expires_at=record.expires_at, role=user.role.value)
 

@@ -8,7 +8,8 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from inventory.blueprints.pages.core import bp, landing_endpoint, page
+from inventory import unit_of_work
+from inventory.blueprints.pages.core import bp, flash_refusal, landing_endpoint, page, refused
 from inventory.errors import Unauthorized
 from inventory.extensions import db
 from inventory.models import User, utcnow
@@ -40,16 +41,15 @@ def login():
                 password=form.password.data, address=request.remote_addr or "unknown", now=now, via="page",
             )
         except TooManyAttempts as error:
-            flash(error.message, "error")
+            refused(error)
             response = make_response(render_template("pages/login.html", form=form), 429)
             response.headers["Retry-After"] = str(error.retry_after)
             return response
         except Unauthorized as error:
-            db.session.commit()  # the failure must count although the sign-in did not happen
-            flash(error.message, "error")
+            unit_of_work.keep_despite_refusal()  # the failure must count although the sign-in did not happen
+            flash_refusal(error)
             return render_template("pages/login.html", form=form), 401
         user.last_login_at = now
-        db.session.commit()
         session.clear()  # a fresh session on sign-in
         login_user(user)
         return redirect(_safe_next(request.args.get("next"), user))

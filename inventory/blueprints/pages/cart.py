@@ -15,8 +15,9 @@ from sqlalchemy import select
 from wtforms import DateField, RadioField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from inventory.blueprints.pages.core import bp, page, scope
+from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.blueprints.pages.fields import QuantityField
+from inventory import lifecycle
 from inventory.errors import DomainError
 from inventory.extensions import db
 from inventory.models import Container, Location, LocationKind, Movement, utcnow
@@ -99,10 +100,8 @@ def cart_home():
                 now=utcnow(),
             )
         except DomainError as error:
-            db.session.rollback()
-            flash(error.message, "error")
+            refused(error)  # answered with the form again, a 200: only the marker keeps the patient out
         else:
-            db.session.commit()
             return redirect(url_for("pages.cart_treatment", treatment_id=treatment.id))
     treatments = cart.open_treatments(db.session, scope=scope())
     return render_template("pages/cart_home.html", form=form, treatments=treatments)
@@ -130,7 +129,7 @@ def cart_treatment(treatment_id: int):
         scan_error = error
     if container is not None and not treatment.is_closed:
         # Everything the draw would refuse, said now: before a quantity is typed.
-        refusal = cart.scan_refusal(container, treatment, now)
+        refusal = lifecycle.scan_refusal(container, treatment, now)
     return render_template(
         "pages/cart_treatment.html", treatment=treatment, container=container, scan_error=scan_error,
         refusal=refusal, scanned=raw.strip()[:60], warnings=warnings, now=now, draw_form=_draw_form(container, offer=True), reconstitute_form=_reconstitute_form(container),
@@ -169,8 +168,7 @@ def _back(treatment_id: int, container: Container | None = None, anchor: str = "
 
 
 def _refused(error: DomainError, treatment_id: int, container: Container | None = None):
-    db.session.rollback()
-    flash(error.message, "error")
+    refused(error)  # a 302 to the treatment: the marker, not the status, rolls it back
     return _back(treatment_id, container)
 
 
@@ -201,7 +199,6 @@ def cart_reconstitute(treatment_id: int):
         )
     except DomainError as error:
         return _refused(error, treatment_id, container)
-    db.session.commit()
     per_tenth = (container.concentration_u_per_ml / 10).normalize()
     flash(f"Reconstituted: {per_tenth:f} {container.product.base_unit} per 0.1 mL. Print the new label.", "ok")
     return _back(treatment_id, container)
@@ -223,7 +220,6 @@ def cart_draw(treatment_id: int):
         )
     except DomainError as error:
         return _refused(error, treatment_id, container)
-    db.session.commit()
     draw = result.draw
     unit = container.product.base_unit
     shown = f"{draw.quantity.normalize():f} {unit}"
@@ -251,7 +247,6 @@ def cart_waste(treatment_id: int):
         )
     except DomainError as error:
         return _refused(error, treatment_id, container)
-    db.session.commit()
     flash(f"Wasted from {container.label_code}: {container.remaining.normalize():f} {container.product.base_unit} left.", "ok")
     return _back(treatment_id)
 
@@ -268,7 +263,6 @@ def cart_reverse(treatment_id: int, movement_id: int):
                      reason=form.reason.data, now=utcnow())
     except DomainError as error:
         return _refused(error, treatment_id)
-    db.session.commit()
     flash("Corrected: the quantity is back in its container; the original entry stays in the history.", "ok")
     return _back(treatment_id)
 
@@ -282,7 +276,6 @@ def cart_close(treatment_id: int):
         )
     except DomainError as error:
         return _refused(error, treatment_id)
-    db.session.commit()
     message = "Treatment closed."
     if closed.wasted:
         message += f" {len(closed.wasted)} single-patient remainder(s) wasted."
@@ -299,7 +292,6 @@ def beyond_use():
     if request.method == "POST":
         FlaskForm().validate_on_submit()  # CSRF is checked globally; nothing else to read
         wasted = cart.waste_beyond_use(db.session, actor=current_user, scope=scope(), now=now)
-        db.session.commit()
         flash(f"Wasted {len(wasted)} vial(s) past beyond-use.", "ok")
         return redirect(url_for("pages.beyond_use"))
     containers = cart.beyond_use_containers(db.session, scope=scope(), now=now)

@@ -8,9 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, abort, current_app, request, url_for
+from flask import Blueprint, abort, current_app, flash, request, url_for
 from flask_login import current_user, login_required
 
+from inventory import unit_of_work
+from inventory.errors import DomainError
 from inventory.extensions import db, login_manager
 from inventory.models import Role, User
 from inventory.models.base import plain_quantity
@@ -49,6 +51,19 @@ def page(permission: Permission | None) -> Callable[[Callable[..., Any]], Callab
 
 def scope() -> Scope:
     return Scope.for_user(current_user)
+
+
+def refused(error: DomainError) -> None:
+    """Rolls back what this request did, whatever the view answers (a re-rendered form, a redirect),
+    and shows ``error`` on the page the user sees next."""
+    unit_of_work.mark_refused()
+    flash_refusal(error)
+
+
+def flash_refusal(error: DomainError) -> None:
+    """Shows ``error`` with its code: base.html renders the category "error:<code>" as ``data-code``,
+    the code the API answers the same refusal with."""
+    flash(error.message, f"error:{error.code}")
 
 
 # The main navigation, in groups that each open a small menu. A link shows when its page exists and

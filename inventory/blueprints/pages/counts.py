@@ -14,7 +14,7 @@ from sqlalchemy import select
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from inventory.blueprints.pages.core import bp, page, scope
+from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.blueprints.pages.fields import QuantityField
 from inventory.errors import DomainError
 from inventory.extensions import db
@@ -60,11 +60,9 @@ def counts():
             count = count_service.start_count(db.session, actor=current_user, scope=scope(),
                                               location_id=form.location_id.data, now=utcnow(), note=form.note.data)
         except DomainError as error:
-            db.session.rollback()
-            flash(error.message, "error")
+            refused(error)
             status = error.status
         else:
-            db.session.commit()
             flash(f"Count sheet {count.id} started for {count.location.name}. Scan what you find.", "ok")
             return redirect(url_for("pages.count", count_id=count.id))
     elif form.errors:
@@ -105,10 +103,8 @@ def count_add_line(count_id: int):
         line = count_service.add_line(db.session, actor=current_user, scope=scope(), count_id=found.id, spec=spec,
                                       now=utcnow())
     except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+        refused(error)
         return _render(count_service.get_count(db.session, count_id, scope()), line_form=form, status=error.status)
-    db.session.commit()
     what = line.container.label_code if line.container is not None else f"lot {line.lot.number}, sealed"
     flash(f"Counted {line.lot.product.name} ({what}): {line.counted.normalize():f} {line.lot.product.base_unit}.",
           "ok")
@@ -154,9 +150,7 @@ def _act(count_id: int, action, done: str):
     try:
         action()
     except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+        refused(error)
         return _render(count_service.get_count(db.session, count_id, scope()), status=error.status)
-    db.session.commit()
     flash(done, "ok")
     return redirect(url_for("pages.count", count_id=count_id))

@@ -16,7 +16,7 @@ from wtforms import FieldList, Form, FormField, IntegerField, RadioField, Select
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from inventory.blueprints.pages.core import bp, page, scope
+from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.blueprints.pages.fields import QuantityField
 from inventory.errors import DomainError
 from inventory.extensions import db
@@ -108,7 +108,6 @@ def kit_check(kit_id: int):
     check = kit_service.record_check(db.session, actor=current_user, scope=scope(), kit_id=found.id,
                                      seal_intact=form.seal_intact.data == "yes", notes=form.notes.data or "",
                                      now=utcnow())
-    db.session.commit()
     flash(f"Check recorded: {STATUS_WORDS[check.status].lower()}.", "ok" if check.status is KitStatus.READY else "info")
     return redirect(url_for("pages.kit", kit_id=found.id))
 
@@ -124,10 +123,8 @@ def kit_add(kit_id: int):
         container = kit_service.add_to_kit(db.session, actor=current_user, scope=scope(), kit_id=found.id,
                                            container_ref=form.code.data.strip(), now=utcnow())
     except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+        refused(error)
         return _render_kit(found, add_form=form, status=error.status)
-    db.session.commit()
     flash(f"Added {container.product.name}, lot {container.lot.number} ({container.label_code}).", "ok")
     return redirect(url_for("pages.kit", kit_id=found.id))
 
@@ -146,10 +143,8 @@ def kit_remove(kit_id: int):
             to_location_id=form.to_location_id.data, now=utcnow(),
         )
     except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+        refused(error)
         return _render_kit(found, remove_form=form, status=error.status)
-    db.session.commit()
     flash(f"Took {container.product.name} ({container.label_code}) out, into {container.location.name}.", "ok")
     return redirect(url_for("pages.kit", kit_id=found.id))
 
@@ -262,10 +257,8 @@ def kit_template_create():
         flash(str(error), "error")
         return _render_templates(form, status=422)
     except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+        refused(error)
         return _render_templates(form, status=error.status)
-    db.session.commit()
     flash(f"Template {template.name} created with {len(template.requirements)} requirements.", "ok")
     return redirect(url_for("pages.kit_templates"))
 
@@ -284,10 +277,8 @@ def kit_create():
             location_id=int(value) if kind == "location" else None, clinic_id=int(value) if kind == "clinic" else None,
         )
     except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+        refused(error)
         return _render_templates(kit_form=form, status=error.status)
-    db.session.commit()
     flash(f"Kit {created.name} created: scan its contents in, then record its first check.", "ok")
     return redirect(url_for("pages.kit", kit_id=created.id))
 

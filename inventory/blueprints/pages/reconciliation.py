@@ -79,7 +79,6 @@ def reconciliation_xlsx():
         raise
     export.record_export(db.session, actor=current_user, period=period, location_id=location_id, kind="xlsx",
                          now=now)
-    db.session.commit()
     out.seek(0)
     return send_file(out, mimetype=export.XLSX_MEDIA_TYPE, as_attachment=True,
                      download_name=export.workbook_filename(period))
@@ -92,6 +91,5 @@ def reconciliation_csv():
     rec = reconcile(db.session, scope=scope(), period=period, location_id=location_id)
     export.record_export(db.session, actor=current_user, period=period, location_id=location_id, kind="csv",
                          now=utcnow())
-    db.session.commit()
     return Response(export.write_csv(rec), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{export.csv_filename(period)}"'})

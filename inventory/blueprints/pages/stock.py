@@ -12,7 +12,8 @@ from sqlalchemy import Row, func, select
 from wtforms import DateField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, NumberRange, Optional
 
-from inventory.blueprints.pages.core import bp, landing_endpoint, page, scope
+from inventory import lifecycle
+from inventory.blueprints.pages.core import bp, landing_endpoint, page, refused, scope
 from inventory.errors import DomainError
 from inventory.extensions import db
 from inventory.models import Container, ContainerState, Location, LocationKind, Lot, Movement, Product, utcnow
@@ -41,7 +42,7 @@ def home():
 @bp.get("/stock")
 @page(Permission.CART)
 def stock():
-    live = (ContainerState.SEALED, ContainerState.IN_USE)
+    live = lifecycle.LIVE_STATES
     stmt = (
         select(
             Product, Lot, Location,
@@ -89,10 +90,8 @@ def receive():
                 gtin=form.gtin.data or None, lot_number=form.lot.data or None, expiry=form.expiry.data,
             )
         except DomainError as error:
-            db.session.rollback()
-            flash(error.message, "error")
+            refused(error)
             return render_template("pages/receive.html", form=form), error.status
-        db.session.commit()
         flash(f"Received {receipt.container_count} × {receipt.lot.product.name}, lot {receipt.lot.number}.", "ok")
         return redirect(url_for("pages.receipt", receipt_id=receipt.id))
     return render_template("pages/receive.html", form=form), 422 if form.errors else 200

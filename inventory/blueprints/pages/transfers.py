@@ -17,7 +17,7 @@ from sqlalchemy import select
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
-from inventory.blueprints.pages.core import bp, page, scope
+from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.errors import DomainError
 from inventory.extensions import db
 from inventory.models import Container, Location, LocationKind, Transfer, utcnow
@@ -98,7 +98,7 @@ def _add(form: SendForm, labels: list[str]):
     try:
         container = clinic_transfers.check_sendable(db.session, scope=scope(), container_ref=code, now=utcnow())
     except DomainError as error:
-        flash(error.message, "error")
+        refused(error)
         return _render_send(form, labels, status=error.status)
     if container.label_code in labels:
         flash(f"{container.product.name} ({container.label_code}) is already on the list.", "info")
@@ -124,10 +124,8 @@ def _send(form: SendForm, labels: list[str]):
         transfer = clinic_transfers.send(db.session, actor=current_user, scope=scope(), container_ids=ids,
                                          to_location_id=form.to_location_id.data, now=utcnow(), note=form.note.data)
     except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+        refused(error)
         return _render_send(form, labels, status=error.status)
-    db.session.commit()
     flash(f"Sent {len(transfer.items)} container(s) to {transfer.to_clinic.name}, {transfer.to_location.name}. "
           "Pack them with this page's list.", "ok")
     return redirect(url_for("pages.transfer", transfer_id=transfer.id))
@@ -206,10 +204,8 @@ def transfer_receive(transfer_id: int):
         received = clinic_transfers.receive(db.session, actor=current_user, scope=scope(), transfer_id=found.id,
                                             now=utcnow(), location_id=form.location_id.data)
     except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+        refused(error)
         return _render_transfer(clinic_transfers.get_transfer(db.session, transfer_id, scope()), status=error.status)
-    db.session.commit()
     assert received.received_location is not None
     flash(f"Received {len(received.items)} container(s) into {received.received_location.name}.", "ok")
     return redirect(url_for("pages.transfer", transfer_id=received.id))
@@ -225,9 +221,7 @@ def transfer_cancel(transfer_id: int):
         cancelled = clinic_transfers.cancel(db.session, actor=current_user, scope=scope(), transfer_id=found.id,
                                             now=utcnow())
     except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+        refused(error)
         return _render_transfer(clinic_transfers.get_transfer(db.session, transfer_id, scope()), status=error.status)
-    db.session.commit()
     flash(f"Transfer {cancelled.id} called back: its stock is in {cancelled.from_clinic.name} again.", "ok")
     return redirect(url_for("pages.transfer", transfer_id=cancelled.id))

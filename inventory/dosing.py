@@ -1,0 +1,136 @@
+"""Dose and interval checks per patient and molecule (DOMAIN.md "Dose and interval checks").
+
+Units belong to the molecule: Botox 50 U and 100 U vials add up, Dysport and Azzalure are both
+abobotulinumtoxinA (Speywood units), Botox and Dysport never add up. Every total, limit and
+interval here is per patient and per molecule.
+
+- Above the typical range for an area in one session: a warning, recorded with the draw.
+- Above the label's session maximum, above a cumulative limit over a window, or a
+  re-treatment sooner than the label's interval: the draw needs an explicit confirmation
+  with a reason. Never silently allowed, never a dead end.
+
+Pure: the limits are catalog and clinic data, the history is what the ledger holds; the
+service that draws gathers both and records what this module answers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from inventory.models.base import plain_quantity
+
+__all__ = [
+    "ABOVE_CUMULATIVE_LIMIT",
+    "ABOVE_LABEL_MAX",
+    "ABOVE_TYPICAL_RANGE",
+    "CONFIRMABLE",
+    "DoseLimits",
+    "DoseWarning",
+    "RETREATMENT_TOO_SOON",
+    "PriorDose",
+    "check_draw",
+]
+
+ABOVE_TYPICAL_RANGE = "above_typical_range"
+ABOVE_LABEL_MAX = "above_label_max"
+ABOVE_CUMULATIVE_LIMIT = "above_cumulative_limit"
+RETREATMENT_TOO_SOON = "retreatment_too_soon"
+# The warnings a draw may pass only with a confirmation and a reason.
+CONFIRMABLE = frozenset({ABOVE_LABEL_MAX, ABOVE_CUMULATIVE_LIMIT, RETREATMENT_TOO_SOON})
+
+
+@dataclass(frozen=True)
+class PriorDose:
+    """One earlier, unreversed draw of the molecule for this patient."""
+
+    treatment_id: int
+    area: str
+    units: Decimal
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class DoseLimits:
+    """What the label and the clinic set for one molecule; None means no such limit."""
+
+    molecule: str
+    unit: str  # how the molecule's units are written: "U", "s.U"
+    typical_ranges: Mapping[str, tuple[Decimal, Decimal]]  # area -> (low, high) per session
+    session_max: Decimal | None = None
+    session_max_areas: frozenset[str] = frozenset()  # the areas the label maximum covers; empty: all
+    cumulative_max: Decimal | None = None
+    cumulative_days: int | None = None
+    retreat_interval_days: int | None = None
+
+
+@dataclass(frozen=True)
+class DoseWarning:
+    code: str
+    message: str
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return self.code in CONFIRMABLE
+
+
+def check_draw(
+    *, limits: DoseLimits, treatment_id: int, area: str, units: Decimal, now: dt.datetime,
+    history: Iterable[PriorDose],
+) -> list[DoseWarning]:
+    """The warnings for drawing ``units`` of ``limits.molecule`` into ``area`` in this treatment.
+
+    ``history`` is the patient's earlier unreversed draws of the same molecule, this
+    treatment's included.
+    """
+    history = list(history)
+    this_session = [d for d in history if d.treatment_id == treatment_id]
+    unit = limits.unit
+    warnings: list[DoseWarning] = []
+
+    typical = limits.typical_ranges.get(area)
+    area_total = sum((d.units for d in this_session if d.area == area), units)
+    if typical is not None and area_total > typical[1]:
+        warnings.append(DoseWarning(
+            ABOVE_TYPICAL_RANGE,
+            f"{_q(area_total)} {unit} of {limits.molecule} into {area.replace('_', ' ')} this session is above "
+            f"the usual {_q(typical[0])}-{_q(typical[1])} {unit}.",
+        ))
+
+    if limits.session_max is not None and (not limits.session_max_areas or area in limits.session_max_areas):
+        covered = [d for d in this_session if not limits.session_max_areas or d.area in limits.session_max_areas]
+        session_total = sum((d.units for d in covered), units)
+        if session_total > limits.session_max:
+            warnings.append(DoseWarning(
+                ABOVE_LABEL_MAX,
+                f"{_q(session_total)} {unit} of {limits.molecule} this session is above the label's maximum of "
+                f"{_q(limits.session_max)} {unit}.",
+            ))
+
+    if limits.cumulative_max is not None and limits.cumulative_days:
+        since = now - dt.timedelta(days=limits.cumulative_days)
+        window_total = sum((d.units for d in history if d.at > since), units)
+        if window_total > limits.cumulative_max:
+            warnings.append(DoseWarning(
+                ABOVE_CUMULATIVE_LIMIT,
+                f"{_q(window_total)} {unit} of {limits.molecule} in the last {limits.cumulative_days} days is above "
+                f"the limit of {_q(limits.cumulative_max)} {unit}.",
+            ))
+
+    if limits.retreat_interval_days:
+        earlier = [d.at for d in history if d.treatment_id != treatment_id]
+        if earlier:
+            days = (now - max(earlier)).days
+            if days < limits.retreat_interval_days:
+                warnings.append(DoseWarning(
+                    RETREATMENT_TOO_SOON,
+                    f"{limits.molecule} was last given {days} day(s) ago; the label says not more often than "
+                    f"every {limits.retreat_interval_days} days.",
+                ))
+    return warnings
+
+
+def _q(value: Decimal) -> str:
+    return plain_quantity(value)

@@ -1,0 +1,388 @@
+"""The life of one container, and whether it may be used now: the one home of these rules.
+
+A container is received **sealed**; a powder is reconstituted (or any container is first
+drawn from) and is then **in use**, possibly **bound** to the patient and treatment it was
+opened for; it ends **empty** (drawn to zero) or **discarded** (wasted), and may be **in
+transit** to another clinic. Receiving, the cart, kits, counts, transfers, recalls and
+reports ask this module; none restates a rule.
+
+Pure: no Flask and no database session. Functions read the attributes of a container and
+its lot, product and clinic (the ORM objects, or any objects shaped like the protocols
+below) and answer with a value, or raise the :class:`~inventory.errors.DomainError` whose
+code and message say why not. Locking and writing stay in the services.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Protocol
+
+from inventory.errors import (
+    BeyondUse,
+    ContainerEmpty,
+    ContainerInTransit,
+    ContainerOtherPatient,
+    DomainError,
+    LotExpired,
+    LotQuarantined,
+    LotRecalled,
+    NotReconstituted,
+    UnknownContainer,
+    ValidationError,
+)
+from inventory.models.base import QUANTITY_SCALE, plain_quantity
+from inventory.models.catalog import ProductKind
+from inventory.models.stock import ContainerState, LotStatus, MovementKind
+from inventory.services.clock import clinic_today, format_clinic_time, format_date
+
+__all__ = [
+    "HELD_STATES",
+    "LIVE_STATES",
+    "Dose",
+    "accepted_units",
+    "concentration",
+    "dose",
+    "ensure_drawable",
+    "ensure_fit_for_kit",
+    "ensure_has_stock",
+    "ensure_lot_usable",
+    "ensure_patient_may_use",
+    "ensure_within_in_use_time",
+    "is_opened",
+    "open_for",
+    "scan_refusal",
+    "settle",
+    "state_after_movement",
+]
+
+# Containers that hold stock someone may still use or count.
+LIVE_STATES: tuple[ContainerState, ...] = (ContainerState.SEALED, ContainerState.IN_USE)
+# Still stock of the chain: live, or on the road between two clinics (what a recall must take back).
+HELD_STATES: tuple[ContainerState, ...] = (*LIVE_STATES, ContainerState.IN_TRANSIT)
+
+UNITS = "U"  # what a nurse types for "this product's own units"
+ML = "mL"
+EACH = "each"
+_STEP = Decimal(1).scaleb(-QUANTITY_SCALE)  # 0.0001
+# Transfers record where a container is, not how much it holds: they never change its state.
+_PLACE_ONLY = frozenset({MovementKind.TRANSFER_OUT, MovementKind.TRANSFER_IN})
+
+
+# --- what the rules read ----------------------------------------------------------------------
+
+
+class ProductFacts(Protocol):
+    name: str
+    kind: ProductKind
+    base_unit: str
+    quantity_per_container: Decimal
+    requires_reconstitution: bool
+    strength_per_ml: Decimal | None
+
+    @property
+    def is_single_patient(self) -> bool: ...
+
+
+class LotFacts(Protocol):
+    id: int
+    number: str
+    expiry: dt.date
+    status: LotStatus
+    status_reason: str | None
+
+    @property
+    def product(self) -> ProductFacts: ...
+
+
+class ClinicFacts(Protocol):
+    timezone: str
+    filler_hold_days: int
+
+
+class ContainerFacts(Protocol):
+    id: int
+    label_code: str
+    clinic_id: int
+    state: ContainerState
+    initial_quantity: Decimal
+    remaining: Decimal
+    concentration_u_per_ml: Decimal | None
+    reconstituted_at: dt.datetime | None
+    beyond_use_at: dt.datetime | None
+    patient_id: int | None
+    opened_treatment_id: int | None
+    opened_at: dt.datetime | None
+
+    @property
+    def product(self) -> ProductFacts: ...
+
+    @property
+    def lot(self) -> LotFacts: ...
+
+    @property
+    def clinic(self) -> ClinicFacts: ...
+
+
+class TreatmentFacts(Protocol):
+    id: int
+    clinic_id: int
+    patient_id: int
+
+
+# --- states -----------------------------------------------------------------------------------
+
+
+def state_after_movement(state: ContainerState, *, kind: MovementKind, quantity: Decimal,
+                         balance: Decimal) -> ContainerState:
+    """The state a container is in once a movement of ``quantity`` leaves it holding ``balance``."""
+    if kind in _PLACE_ONLY:
+        return state
+    if balance == 0 and quantity < 0:
+        return ContainerState.DISCARDED if kind is MovementKind.WASTE else ContainerState.EMPTY
+    if balance > 0 and state in (ContainerState.EMPTY, ContainerState.DISCARDED):
+        return ContainerState.IN_USE  # a reversal or a count brought it back: it was opened before
+    return state
+
+
+def settle(container: ContainerFacts) -> None:
+    """After a waste, a correction or a count changed what a container holds.
+
+    Part gone from a sealed container opens it; a container holding all it was received
+    with, never reconstituted nor bound to a patient, is sealed again (a count found it, or
+    its only draw was reversed).
+    """
+    full = container.remaining == container.initial_quantity
+    if container.state is ContainerState.SEALED and 0 < container.remaining < container.initial_quantity:
+        container.state = ContainerState.IN_USE
+    elif (container.state is ContainerState.IN_USE and full and container.reconstituted_at is None
+          and container.opened_at is None and container.patient_id is None):
+        container.state = ContainerState.SEALED
+
+
+def is_opened(container: ContainerFacts) -> bool:
+    """Ever opened: reconstituted, drawn from or bound to a patient (then "full" is never assumed)."""
+    return (container.state is ContainerState.IN_USE or container.reconstituted_at is not None
+            or container.opened_at is not None)
+
+
+def open_for(container: ContainerFacts, *, patient_id: int, treatment_id: int, now: dt.datetime) -> None:
+    """The first draw opens a container; a single-patient one is bound to this patient and treatment."""
+    if container.state is ContainerState.SEALED:
+        container.state = ContainerState.IN_USE
+    if container.product.is_single_patient and container.patient_id is None:
+        container.patient_id = patient_id
+        container.opened_treatment_id = treatment_id
+        container.opened_at = now
+
+
+# --- may it be used now ------------------------------------------------------------------------
+
+
+def ensure_lot_usable(lot: LotFacts, *, now: dt.datetime, timezone: str) -> None:
+    """Raises LotRecalled, LotQuarantined or LotExpired (after its expiry day in the clinic's zone)."""
+    name = lot.product.name
+    if lot.status is LotStatus.RECALLED:
+        raise LotRecalled(f"Lot {lot.number} of {name} is recalled: do not use.", lot_id=lot.id)
+    if lot.status is LotStatus.QUARANTINED:
+        raise LotQuarantined(
+            f"Lot {lot.number} of {name} is quarantined: do not use until a safety lead releases it.",
+            lot_id=lot.id,
+            reason=lot.status_reason,
+        )
+    if lot.expiry < clinic_today(now, timezone):
+        raise LotExpired(
+            f"Lot {lot.number} of {name} expired on {format_date(lot.expiry)}: do not use.",
+            lot_id=lot.id,
+            expiry=lot.expiry.isoformat(),
+        )
+
+
+def ensure_has_stock(container: ContainerFacts, doing: str = "use") -> None:
+    """Raises ContainerInTransit or ContainerEmpty for a container with nothing here to ``doing``."""
+    name = container.product.name
+    if container.state is ContainerState.IN_TRANSIT:
+        raise ContainerInTransit(
+            f"This {name} ({container.label_code}) is on its way to another clinic: "
+            f"it cannot be used until that clinic receives it.",
+            container_id=container.id,
+        )
+    if container.state not in LIVE_STATES or container.remaining <= 0:
+        raise ContainerEmpty(
+            f"This {name} ({container.label_code}) is {container.state.value}: nothing left to {doing}.",
+            container_id=container.id,
+            state=container.state.value,
+        )
+
+
+def ensure_fit_for_kit(container: ContainerFacts, now: dt.datetime) -> None:
+    """What goes into an emergency kit: a usable lot, not past beyond-use. Raises LotRecalled,
+    LotQuarantined, LotExpired or BeyondUse."""
+    ensure_lot_usable(container.lot, now=now, timezone=container.clinic.timezone)
+    if container.beyond_use_at is not None and container.beyond_use_at <= now:
+        raise BeyondUse(
+            f"{container.product.name} ({container.label_code}) is past its beyond-use time: "
+            "it cannot go into a kit.",
+            container_id=container.id,
+        )
+
+
+def ensure_within_in_use_time(container: ContainerFacts, now: dt.datetime) -> None:
+    """Raises NotReconstituted for a powder still sealed, BeyondUse once its beyond-use time has come."""
+    product = container.product
+    if product.requires_reconstitution and container.reconstituted_at is None:
+        raise NotReconstituted(
+            f"This {product.name} ({container.label_code}) is still powder: reconstitute it first.",
+            container_id=container.id,
+        )
+    if container.beyond_use_at is not None and now >= container.beyond_use_at:
+        raise BeyondUse(
+            f"This {product.name} ({container.label_code}) passed its beyond-use time at "
+            f"{format_clinic_time(container.beyond_use_at, container.clinic.timezone)}: do not draw, "
+            "waste what is left.",
+            container_id=container.id,
+            beyond_use_at=container.beyond_use_at.isoformat(),
+        )
+
+
+def ensure_patient_may_use(container: ContainerFacts, treatment: TreatmentFacts, now: dt.datetime) -> None:
+    """Single-patient use (DOMAIN.md): fillers always, powders unless an admin allowed sharing.
+
+    An opened single-patient container serves only the treatment it was opened in; a filler
+    syringe may also serve the same patient later within the clinic's hold days.
+    Raises ContainerOtherPatient.
+    """
+    product = container.product
+    if not product.is_single_patient or container.patient_id is None:
+        return
+    what = "syringe" if product.kind is ProductKind.FILLER else "vial"
+    if container.patient_id != treatment.patient_id:
+        raise ContainerOtherPatient(
+            f"This {product.name} {what} ({container.label_code}) was opened for another patient: "
+            f"a single-patient {what} is never used for anyone else. Take a new one.",
+            container_id=container.id,
+        )
+    if container.opened_treatment_id == treatment.id:
+        return
+    if product.kind is ProductKind.FILLER:
+        if is_held(container, now):
+            return
+        raise ContainerOtherPatient(
+            f"This {product.name} syringe ({container.label_code}) was opened in an earlier session and its "
+            "hold time is over: waste it and take a new one.",
+            container_id=container.id,
+        )
+    raise ContainerOtherPatient(
+        f"This {product.name} vial ({container.label_code}) belongs to the earlier session in which it was "
+        "opened: one patient, one session. Waste what is left and take a new vial.",
+        container_id=container.id,
+    )
+
+
+def is_held(container: ContainerFacts, now: dt.datetime) -> bool:
+    """An opened filler syringe may be kept for the same patient for the clinic's hold days."""
+    hold_days = container.clinic.filler_hold_days
+    if hold_days <= 0 or container.opened_at is None:
+        return False
+    return now < container.opened_at + dt.timedelta(days=hold_days)
+
+
+def ensure_drawable(container: ContainerFacts, treatment: TreatmentFacts, now: dt.datetime) -> None:
+    """Every rule a draw from ``container`` for ``treatment`` must pass, short of the quantity.
+
+    The draw asks it with the container locked; the cart page asks it as soon as a
+    container is scanned, so a refusal shows before any quantity is typed. Raises
+    UnknownContainer, ContainerEmpty, ContainerInTransit, LotExpired, LotQuarantined,
+    LotRecalled, NotReconstituted, BeyondUse or ContainerOtherPatient.
+    """
+    if container.clinic_id != treatment.clinic_id:
+        raise UnknownContainer(
+            f"{container.label_code} is stock of another clinic than this treatment: use this clinic's stock.",
+            container_id=container.id,
+        )
+    ensure_has_stock(container)
+    ensure_lot_usable(container.lot, now=now, timezone=container.clinic.timezone)
+    ensure_within_in_use_time(container, now)
+    ensure_patient_may_use(container, treatment, now)
+
+
+def scan_refusal(container: ContainerFacts, treatment: TreatmentFacts, now: dt.datetime) -> DomainError | None:
+    """Why a draw from this freshly scanned container would be refused, or None.
+
+    A powder that is still sealed is not refused: reconstituting it is the next step.
+    """
+    try:
+        ensure_drawable(container, treatment, now)
+    except NotReconstituted:
+        return None
+    except DomainError as refusal:
+        return refusal
+    return None
+
+
+# --- doses --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dose:
+    """A draw in the product's base unit, with the mL and concentration it was measured by."""
+
+    quantity: Decimal
+    quantity_ml: Decimal | None
+    concentration_u_per_ml: Decimal | None
+    entered_unit: str
+
+
+def counts_units(product: ProductFacts) -> bool:
+    """Counted in its own units (U, s.U, USP U, IU), as opposed to mL or pieces."""
+    return product.base_unit not in (ML, EACH)
+
+
+def concentration(container: ContainerFacts) -> Decimal | None:
+    """Units per mL: set at reconstitution, or printed on a liquid's label (Hylenex 150 USP U/mL)."""
+    if container.concentration_u_per_ml is not None:
+        return container.concentration_u_per_ml
+    return container.product.strength_per_ml if counts_units(container.product) else None
+
+
+def accepted_units(product: ProductFacts, per_ml: Decimal | None) -> list[str]:
+    """What a nurse may type a dose in: the base unit, "U" for a product counted in units, mL when known."""
+    if not counts_units(product):
+        return [product.base_unit]
+    accepted = list(dict.fromkeys([product.base_unit, UNITS]))
+    if per_ml is not None:
+        accepted.append(ML)
+    return accepted
+
+
+def dose(container: ContainerFacts, quantity: Decimal, unit: str) -> Dose:
+    """Turns what the nurse entered into the product's base unit.
+
+    A product counted in units takes its base unit or "U" (its own units: never another
+    brand's), or "mL" when its concentration is known; a filler takes "mL"; a supply its
+    base unit. Units are never converted across products. Raises ValidationError.
+    """
+    product = container.product
+    per_ml = concentration(container)
+    accepted = accepted_units(product, per_ml)
+    entered = (unit or "").strip()
+    if entered.casefold() not in {u.casefold() for u in accepted}:
+        raise ValidationError(
+            f"{product.name} is drawn in {' or '.join(accepted)}, not {entered or 'no unit'}.",
+            field="unit",
+            accepted=accepted,
+        )
+    if not counts_units(product):
+        ml = quantity if product.base_unit == ML else None
+        return Dose(quantity, ml, None, product.base_unit)
+    if entered.casefold() == ML.casefold():
+        assert per_ml is not None
+        units = (quantity * per_ml).quantize(_STEP, rounding=ROUND_HALF_UP)
+        if units <= 0:
+            raise ValidationError(f"{plain_quantity(quantity)} mL is too small to record: check the volume.",
+                                  field="quantity")
+        return Dose(units, quantity, per_ml, ML)
+    ml = (quantity / per_ml).quantize(_STEP, rounding=ROUND_HALF_UP) if per_ml else None
+    entered_unit = UNITS if entered.casefold() == UNITS.casefold() else product.base_unit
+    return Dose(quantity, ml, per_ml, entered_unit)
