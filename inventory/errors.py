@@ -136,6 +136,13 @@ class BeyondUse(DomainError):
     code = "beyond_use"
 
 
+class ConfirmationRequired(DomainError):
+    """A dose above a label or cumulative limit, or a re-treatment too soon: the injector confirms
+    each warning with a reason, or the draw is not recorded (details: warnings [{code, message}])."""
+
+    code = "confirmation_required"
+
+
 class InsufficientQuantity(DomainError):
     code = "insufficient_quantity"
 

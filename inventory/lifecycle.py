@@ -25,6 +25,7 @@ from inventory.errors import (
     ContainerInTransit,
     ContainerOtherPatient,
     DomainError,
+    InsufficientQuantity,
     LotExpired,
     LotQuarantined,
     LotRecalled,
@@ -45,6 +46,7 @@ __all__ = [
     "concentration",
     "dose",
     "ensure_drawable",
+    "ensure_enough",
     "ensure_fit_for_kit",
     "ensure_has_stock",
     "ensure_lot_usable",
@@ -225,6 +227,18 @@ def ensure_fit_for_kit(container: ContainerFacts, now: dt.datetime) -> None:
             f"{container.product.name} ({container.label_code}) is past its beyond-use time: "
             "it cannot go into a kit.",
             container_id=container.id,
+        )
+
+
+def ensure_enough(container: ContainerFacts, quantity: Decimal) -> None:
+    """Raises InsufficientQuantity when ``quantity`` is more than the container holds: refused, never clamped."""
+    if quantity > container.remaining:
+        raise InsufficientQuantity(
+            f"Only {plain_quantity(container.remaining)} {container.product.base_unit} left in this "
+            f"{container.product.name} ({container.label_code}); {plain_quantity(quantity)} asked.",
+            container_id=container.id,
+            requested=str(quantity),
+            remaining=str(container.remaining),
         )
 
 

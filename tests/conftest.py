@@ -9,6 +9,11 @@ PostgreSQL comes from VIALOG_TEST_POSTGRES_URL (default: the local server, user
 postgres, database test, where a scratch database is created and dropped). If it
 cannot be reached the PostgreSQL half is skipped, unless VIALOG_REQUIRE_POSTGRES=1
 (CI), where that is an error.
+
+Parallel runs (``pytest -n 2``, pytest-xdist): every worker is its own process with
+its own session-scoped apps, its own scratch databases (named after the worker and
+the process) and its own tmp_path_factory folder, so workers share nothing but the
+PostgreSQL server.
 """
 
 from __future__ import annotations
@@ -27,12 +32,21 @@ from sqlalchemy.orm import Session
 
 from inventory import create_app
 from inventory.extensions import db
+from inventory.services import ledger
 from tests import factories
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "VIALOG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 REQUIRE_POSTGRES = os.environ.get("VIALOG_REQUIRE_POSTGRES") == "1"
+# "gw0", "gw1", ... under pytest-xdist; "main" in a plain run.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def scratch_database_name() -> str:
+    """Unique on the server: the worker and process say who made it (and who left it, if a run was killed),
+    the random part tells apart the several databases one process makes."""
+    return f"vialog_test_{WORKER}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
 
 
 def _postgres_database() -> Iterator[str]:
@@ -41,7 +55,7 @@ def _postgres_database() -> Iterator[str]:
 
     admin = make_url(POSTGRES_ADMIN_URL)
     conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    name = f"vialog_test_{uuid.uuid4().hex[:10]}"
+    name = scratch_database_name()
     try:
         with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
@@ -158,3 +172,18 @@ def session(app: Flask) -> Iterator[Session]:
 def world(session) -> factories.World:
     """A clinic with locations, the catalog's main products and one user per role."""
     return factories.build_world(session)
+
+
+@pytest.fixture
+def ledger_stays_balanced(session: Session) -> Iterator[None]:
+    """After the test, each container's cached balance still equals the sum of its movements.
+
+    Opt in per module with ``pytestmark = pytest.mark.usefixtures("ledger_stays_balanced")``: not autouse,
+    because some tests break a balance on purpose (test_ledger) and some never touch the ledger.
+    """
+    yield
+    # What the test left pending is part of its work; requests wrote through sessions of their own, so
+    # nothing this session holds in memory may stand in for what the database now says.
+    session.flush()
+    session.expire_all()
+    assert ledger.find_balance_mismatches(session) == []

@@ -1,15 +1,46 @@
-"""Factories: build real rows through the services, never by hand-written inserts."""
+"""Factories: build real rows through the services, never by hand-written inserts.
+
+The one home of every world-building helper the test modules share: clinics, products and users
+(``build_world``), stock (``World.receive``), kit locations, patients and the cart's operations
+(treatments, reconstitution, draws, waste, corrections), and ``refusal``.
+
+The cart helpers act as ``user`` (a ``World.users`` key or a User; default the London nurse) within
+that user's own clinics, so a refusal for another clinic's object shows as the service answers it.
+Reconstitution is the exception: it is set-up in most tests that use it and, as always here, may
+open a vial at any clinic.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
+import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from inventory.models import Clinic, Container, Location, LocationKind, Product, ProductGtin, Receipt, Role, User
-from inventory.services import auth, receiving
+from inventory.errors import DomainError
+from inventory.models import (
+    Clinic,
+    Container,
+    Draw,
+    Location,
+    LocationKind,
+    Movement,
+    MovementKind,
+    Patient,
+    Product,
+    ProductGtin,
+    Receipt,
+    Role,
+    Transfer,
+    Treatment,
+    User,
+)
+from inventory.services import auth, cart, clinic_transfers, receiving
 from inventory.services.demo import PRODUCTS
 from inventory.services.permissions import Scope
 
@@ -17,6 +48,7 @@ from inventory.services.permissions import Scope
 NOW = dt.datetime(2026, 6, 15, 9, 30, tzinfo=dt.UTC)
 HASHER = auth.make_hasher(1, 64)
 PASSWORD = "correct-horse-battery"
+EVERYWHERE = Scope.everything()
 
 
 def product_spec(name: str) -> dict:
@@ -88,6 +120,24 @@ class World:
     def container(self, product: Product | str = "botox", **kwargs) -> Container:
         return self.receive(product, **kwargs).containers[0]
 
+    def user(self, who: User | str) -> User:
+        """A user given as itself or as its key in ``users``."""
+        return self.users[who] if isinstance(who, str) else who
+
+    def nyc_manager(self) -> User:
+        """A manager of the New York clinic only (made on first use: most tests need none)."""
+        return self._extra_user("nyc_manager", "nyc-manager", Role.MANAGER, self.other_clinic)
+
+    def lon_safety_lead(self) -> User:
+        """A safety lead of the London clinic only (made on first use)."""
+        return self._extra_user("lon_safety", "lon-safety", Role.SAFETY_LEAD, self.clinic)
+
+    def _extra_user(self, key: str, username: str, role: Role, clinic: Clinic) -> User:
+        if key not in self.users:
+            self.users[key] = make_user(self.session, username, role, [clinic])
+            self.session.flush()
+        return self.users[key]
+
 
 def build_world(session: Session) -> World:
     clinic = make_clinic(session, "LON")
@@ -115,3 +165,108 @@ def build_world(session: Session) -> World:
 
 def quantity(text: str) -> Decimal:
     return Decimal(text)
+
+
+def refusal(call: Callable[[], Any]) -> DomainError:
+    """The DomainError that ``call`` raises; the test fails if it raises none."""
+    with pytest.raises(DomainError) as caught:
+        call()
+    return caught.value
+
+
+def kit_location(world: World, clinic: Clinic | None = None, name: str = "Emergency kit") -> Location:
+    """A location of kind ``kit`` (what a kit is, for the ledger), with no kit on it yet."""
+    location = Location(clinic_id=(clinic or world.clinic).id, name=name, kind=LocationKind.KIT)
+    world.session.add(location)
+    world.session.flush()
+    return location
+
+
+def send_transfer(world: World, containers: list[Container], *, user: User | str = "manager",
+                  to: Location | None = None, at: dt.datetime = NOW, note: str | None = None) -> Transfer:
+    """Puts the containers on the road to another clinic (default: the New York fridge)."""
+    actor, scope = _acting(world, user, None)
+    return clinic_transfers.send(
+        world.session, actor=actor, scope=scope, container_ids=[c.id for c in containers],
+        to_location_id=(to or world.location("Fridge", world.other_clinic)).id, now=at, note=note,
+    )
+
+
+def adjustments(session: Session) -> list[Movement]:
+    """Every count adjustment, oldest first, as the database has them now (requests included)."""
+    session.flush()
+    session.expire_all()
+    return list(session.scalars(select(Movement).where(Movement.kind == MovementKind.ADJUST).order_by(Movement.id)))
+
+
+# --- the cart ------------------------------------------------------------------------------------------
+
+
+def _acting(world: World, user: User | str, scope: Scope | None) -> tuple[User, Scope]:
+    actor = world.user(user)
+    return actor, scope if scope is not None else Scope.for_user(actor)
+
+
+def patient(world: World, ref: str, *, clinic: Clinic | None = None, name: str | None = None) -> Patient:
+    clinic = clinic or world.clinic
+    return cart.find_or_create_patient(
+        world.session, scope=EVERYWHERE, clinic_id=clinic.id, external_ref=ref, name=name or f"Patient {ref}"
+    )
+
+
+def start_treatment(world: World, who: Patient | str = "P-001", *, user: User | str = "nurse",
+                    clinic: Clinic | None = None, at: dt.datetime = NOW, scope: Scope | None = None) -> Treatment:
+    """A treatment in Room 1 of the patient's clinic; ``who`` is a Patient or a new patient's reference."""
+    actor, scope = _acting(world, user, scope)
+    if isinstance(who, str):
+        who = cart.find_or_create_patient(world.session, scope=scope, clinic_id=(clinic or world.clinic).id,
+                                          external_ref=who, name=f"Patient {who}")
+    room = world.location("Room 1", world.session.get(Clinic, who.clinic_id))
+    return cart.start_treatment(world.session, actor=actor, scope=scope, patient_id=who.id, location_id=room.id,
+                                now=at)
+
+
+def reconstitute(world: World, container: Container, diluent_ml: str = "2.5", *, user: User | str = "nurse",
+                 at: dt.datetime = NOW, scope: Scope = EVERYWHERE, **kwargs: Any) -> Container:
+    return cart.reconstitute(world.session, actor=world.user(user), scope=scope, container_id=container.id,
+                             diluent_ml=Decimal(diluent_ml), now=at, **kwargs)
+
+
+def draw(world: World, treatment: Treatment, container: Container, quantity: str | Decimal, unit: str = "U", *,
+         area: str = "glabella", user: User | str = "nurse", at: dt.datetime = NOW, scope: Scope | None = None,
+         **kwargs: Any) -> cart.DrawResult:
+    actor, scope = _acting(world, user, scope)
+    return cart.draw(world.session, actor=actor, scope=scope, treatment_id=treatment.id, container_id=container.id,
+                     quantity=Decimal(quantity), unit=unit, area=area, now=at, **kwargs)
+
+
+def waste(world: World, container: Container, reason: str = "dropped", *, quantity: str | Decimal | None = None,
+          user: User | str = "nurse", at: dt.datetime = NOW, scope: Scope | None = None, **kwargs: Any) -> Movement:
+    """Wastes ``quantity`` of the container (None: all that is left)."""
+    actor, scope = _acting(world, user, scope)
+    return cart.waste(world.session, actor=actor, scope=scope, container_id=container.id, reason=reason,
+                      quantity=Decimal(quantity) if quantity is not None else None, now=at, **kwargs)
+
+
+def reverse(world: World, movement: Movement | Draw, reason: str = "wrong vial scanned", *,
+            user: User | str = "nurse", at: dt.datetime = NOW, scope: Scope | None = None) -> Movement:
+    """Corrects a draw or a waste (given as its Movement, or as the Draw)."""
+    actor, scope = _acting(world, user, scope)
+    movement_id = movement.movement_id if isinstance(movement, Draw) else movement.id
+    return cart.reverse(world.session, actor=actor, scope=scope, movement_id=movement_id, reason=reason, now=at)
+
+
+def close_treatment(world: World, treatment: Treatment, *, user: User | str = "nurse", at: dt.datetime = NOW,
+                    scope: Scope | None = None) -> cart.ClosedTreatment:
+    actor, scope = _acting(world, user, scope)
+    return cart.close_treatment(world.session, actor=actor, scope=scope, treatment_id=treatment.id, now=at)
+
+
+def opened_vial(world: World, used: str = "13.5", *, ref: str = "P-1") -> Container:
+    """A Botox vial in the London fridge, reconstituted with 2.5 mL, ``used`` units drawn for patient ``ref``
+    (13.5 U: 86.5 U left, a number to look for in pages and exports)."""
+    vial = world.container("botox")
+    reconstitute(world, vial)
+    draw(world, start_treatment(world, ref), vial, used)
+    world.session.flush()
+    return vial

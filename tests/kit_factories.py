@@ -7,26 +7,17 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from inventory.models import Kit, KitCheck, KitTemplate, Location, LocationKind, Movement, MovementKind, ProductKind
+from inventory.models import Kit, KitCheck, KitTemplate, Movement, MovementKind, ProductKind
 from inventory.services import kits, ledger
 from inventory.services.kits import RequirementSpec
-from inventory.services.permissions import Scope
-from tests.factories import NOW
+from tests.factories import EVERYWHERE, NOW, kit_location
 
 TODAY = dt.date(2026, 6, 15)  # NOW in London (and in New York)
 FAR = dt.date(2027, 3, 31)
-EVERYWHERE = Scope.everything()
 
 
 def days(n: int) -> dt.date:
     return TODAY + dt.timedelta(days=n)
-
-
-def kit_location(session, clinic, name: str = "Emergency kit (room 1)") -> Location:
-    location = Location(clinic_id=clinic.id, name=name, kind=LocationKind.KIT)
-    session.add(location)
-    session.flush()
-    return location
 
 
 def template(world, *, hyaluronidase_days: int = 0, warning_days: int = 30, interval: int = 7,
@@ -47,7 +38,7 @@ def new_kit(world, clinic=None, *, name: str = "Emergency kit (room 1)", **templ
     found = world.session.scalar(select(KitTemplate).where(KitTemplate.name == "Vascular occlusion kit"))
     tpl = found or template(world, **template_options)
     return kits.create_kit(world.session, scope=EVERYWHERE, template_id=tpl.id, name=name,
-                           location_id=kit_location(world.session, clinic, name).id)
+                           location_id=kit_location(world, clinic, name).id)
 
 
 def stock(world, kit: Kit, product: str = "hylenex", *, count: int = 1, lot: str = "2205123",

@@ -1,16 +1,18 @@
-"""Histories for the recall tests, built through the real services (receiving, the cart)."""
+"""Histories for the recall tests, built through the real services (receiving, the cart).
+
+The cart's operations live in tests/factories.py; here only the recall histories' habit: unless a test names
+the injector, the chain safety lead treats and gives the doses, one user who may act at both clinics.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import random
 from dataclasses import dataclass, field
-from decimal import Decimal
 
-from inventory.models import Clinic, Container, Draw, Location, LocationKind, Patient, Treatment, User
-from inventory.services import cart
-from inventory.services.permissions import Scope
-from tests.factories import NOW, World
+from inventory.models import Container, Draw, Patient, Treatment, User
+from tests import factories
+from tests.factories import NOW, World, patient, reconstitute
 
 MINUTE = dt.timedelta(minutes=1)
 
@@ -22,48 +24,20 @@ def share_toxins(world: World) -> None:
     world.session.flush()
 
 
-def patient(world: World, ref: str, *, clinic: Clinic | None = None, name: str | None = None) -> Patient:
-    clinic = clinic or world.clinic
-    return cart.find_or_create_patient(
-        world.session, scope=Scope.everything(), clinic_id=clinic.id, external_ref=ref, name=name or f"Patient {ref}"
-    )
-
-
 def treat(world: World, who: Patient, *, injector: User | None = None, at: dt.datetime = NOW) -> Treatment:
-    location = next(loc for loc in world.session.get(Clinic, who.clinic_id).locations if loc.name == "Room 1")
-    return cart.start_treatment(
-        world.session, actor=injector or world.users["safety"], scope=Scope.everything(), patient_id=who.id,
-        location_id=location.id, now=at,
-    )
-
-
-def reconstitute(world: World, container: Container, *, at: dt.datetime = NOW) -> Container:
-    return cart.reconstitute(
-        world.session, actor=world.users["nurse"], scope=Scope.everything(), container_id=container.id,
-        diluent_ml=Decimal("2.5"), now=at,
-    )
+    return factories.start_treatment(world, who, user=injector or "safety", at=at)
 
 
 def give(world: World, treatment: Treatment, container: Container, quantity: str = "4", *, unit: str | None = None,
          area: str = "glabella", at: dt.datetime = NOW, injector: User | None = None) -> Draw:
+    """A dose, in the container's own unit unless ``unit`` says otherwise (U for a product counted in units)."""
     unit = unit or ("mL" if container.product.base_unit == "mL" else "U")
-    return cart.draw(
-        world.session, actor=injector or world.users["safety"], scope=Scope.everything(), treatment_id=treatment.id,
-        container_id=container.id, quantity=Decimal(quantity), unit=unit, area=area, now=at,
-    ).draw
+    return factories.draw(world, treatment, container, quantity, unit, area=area, user=injector or "safety",
+                          at=at).draw
 
 
 def reverse(world: World, draw: Draw, *, at: dt.datetime = NOW) -> None:
-    cart.reverse(world.session, actor=world.users["safety"], scope=Scope.everything(), movement_id=draw.movement_id,
-                 reason="scanned the wrong vial", now=at)
-
-
-def kit_location(world: World, clinic: Clinic | None = None) -> Location:
-    clinic = clinic or world.clinic
-    location = Location(clinic_id=clinic.id, name="Emergency kit", kind=LocationKind.KIT)
-    world.session.add(location)
-    world.session.flush()
-    return location
+    factories.reverse(world, draw, "scanned the wrong vial", user="safety", at=at)
 
 
 @dataclass

@@ -26,12 +26,14 @@ from inventory.models import (
     Movement,
     MovementKind,
     Product,
+    Treatment,
     User,
 )
-from inventory.services import cart, counts, receiving, transfers
+from inventory.services import counts, transfers
 from inventory.services.counts import LineSpec
 from inventory.services.permissions import Scope
 from inventory.services.reconciliation import Period
+from tests import factories
 from tests.factories import World
 
 UTC = dt.UTC
@@ -63,45 +65,31 @@ class HistoryBuilder:
     # --- operations ------------------------------------------------------------------------
 
     def receive(self, product: str, lot: str, n: int, location: Location, at: dt.datetime) -> list[Container]:
-        p = self.world.products[product]
-        receipt = receiving.receive(
-            self.session, actor=self.world.users["manager"], scope=Scope.everything(), location_id=location.id,
-            containers=n, now=at, gtin=p.gtins[0].gtin, lot_number=lot, expiry=dt.date(2027, 3, 31),
-        )
-        return list(receipt.containers)
+        return list(self.world.receive(product, lot=lot, containers=n, location=location, now=at).containers)
 
-    def treatment(self, clinic: Clinic, at: dt.datetime):
-        nurse = self.nurse(clinic)
-        scope = Scope.for_user(nurse)
+    def treatment(self, clinic: Clinic, at: dt.datetime) -> Treatment:
         self.patients += 1
-        patient = cart.find_or_create_patient(self.session, scope=scope, clinic_id=clinic.id,
-                                              external_ref=f"P-{self.patients:04d}", name=f"Patient {self.patients}")
-        room = next(loc for loc in clinic.locations if loc.name == "Room 1")
-        return cart.start_treatment(self.session, actor=nurse, scope=scope, patient_id=patient.id,
-                                    location_id=room.id, now=at)
+        who = factories.patient(self.world, f"P-{self.patients:04d}", clinic=clinic, name=f"Patient {self.patients}")
+        return factories.start_treatment(self.world, who, user=self.nurse(clinic), at=at)
 
     def draw(self, treatment, container: Container, quantity: Decimal, unit: str, at: dt.datetime,
              nurse: User | None = None) -> Movement:
         nurse = nurse or self.nurse(container.clinic)
-        result = cart.draw(self.session, actor=nurse, scope=Scope.for_user(nurse), treatment_id=treatment.id,
-                           container_id=container.id, quantity=quantity, unit=unit, area="glabella", now=at)
+        result = factories.draw(self.world, treatment, container, quantity, unit, user=nurse, at=at)
         return self.session.get(Movement, result.draw.movement_id)
 
     def reverse(self, movement: Movement, at: dt.datetime, actor: User | None = None) -> Movement:
         actor = actor or self.world.users["manager"]  # not the injector: usage stays the injector's
-        return cart.reverse(self.session, actor=actor, scope=Scope.everything(), movement_id=movement.id,
-                            reason="entered by mistake", now=at)
+        return factories.reverse(self.world, movement, "entered by mistake", user=actor, at=at,
+                                 scope=Scope.everything())
 
     def close(self, treatment, at: dt.datetime) -> None:
-        nurse = self.nurse(treatment.location.clinic)
-        cart.close_treatment(self.session, actor=nurse, scope=Scope.for_user(nurse), treatment_id=treatment.id,
-                             now=at)
+        factories.close_treatment(self.world, treatment, user=self.nurse(treatment.location.clinic), at=at)
 
     def waste(self, container: Container, quantity: Decimal | None, at: dt.datetime, note: str | None = None,
               reason: str = "contaminated") -> Movement:
-        nurse = self.nurse(container.clinic)
-        return cart.waste(self.session, actor=nurse, scope=Scope.for_user(nurse), container_id=container.id,
-                          reason=reason, quantity=quantity, now=at, note=note)
+        return factories.waste(self.world, container, reason, quantity=quantity, user=self.nurse(container.clinic),
+                               at=at, note=note)
 
     def move(self, container: Container, to: Location, at: dt.datetime) -> None:
         transfers.move_container(self.session, actor=self.world.users["manager"], scope=Scope.everything(),
@@ -133,9 +121,7 @@ class HistoryBuilder:
             fridge = next(loc for loc in clinic.locations if loc.name == "Fridge")
             sealed = self.receive(product, f"{product[:3].upper()}-R{self.patients}", 2, fridge, at - MINUTE)
         vial = self.rng.choice(sealed)
-        nurse = self.nurse(clinic)
-        cart.reconstitute(self.session, actor=nurse, scope=Scope.for_user(nurse), container_id=vial.id,
-                          diluent_ml=Decimal("2.5"), now=at)
+        factories.reconstitute(self.world, vial, user=self.nurse(clinic), at=at)
         treatment = self.treatment(clinic, at)
         draws = []
         for i in range(self.rng.randint(1, 3)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from inventory.models.base import Base, Quantity, created_at, intpk, str_enum
@@ -18,6 +18,14 @@ class ProductKind(enum.StrEnum):
     SUPPLY = "supply"
 
 
+class ProductForm(enum.StrEnum):
+    """What is in the container: a powder to reconstitute, a ready-to-use liquid, or a gel (fillers)."""
+
+    POWDER = "powder"
+    LIQUID = "liquid"
+    GEL = "gel"
+
+
 class GPrimeCategory(enum.StrEnum):
     LOW = "low"
     MEDIUM = "medium"
@@ -28,9 +36,18 @@ class Product(Base):
     __tablename__ = "products"
     __table_args__ = (
         CheckConstraint("quantity_per_container > 0", name="positive_quantity"),
+        # A toxin has an in-use time whether it is a powder or a ready-to-use liquid (Alluzience).
+        CheckConstraint("kind <> 'neuromodulator' OR beyond_use_hours IS NOT NULL", name="toxin_facts"),
+        # NULL: no form stated (supplies).
+        CheckConstraint("form IS NULL OR (form = 'powder') = requires_reconstitution", name="powder_is_reconstituted"),
         CheckConstraint(
-            "kind <> 'neuromodulator' OR (beyond_use_hours IS NOT NULL AND requires_reconstitution)",
-            name="toxin_facts",
+            "(cumulative_max_units IS NULL) = (cumulative_window_days IS NULL)", name="cumulative_limit_has_window"
+        ),
+        # Each limit is NULL (none) or positive: a NULL term leaves the conjunction NULL, which a CHECK passes.
+        CheckConstraint(
+            "session_max_units > 0 AND cumulative_max_units > 0 AND cumulative_window_days > 0 "
+            "AND retreat_interval_days > 0 AND follow_up_days > 0",
+            name="positive_dose_limits",
         ),
     )
 
@@ -46,10 +63,21 @@ class Product(Base):
     quantity_per_container: Mapped[Decimal] = mapped_column(Quantity())
     storage: Mapped[str] = mapped_column(String(120), default="")
     is_active: Mapped[bool] = mapped_column(default=True)
+    molecule: Mapped[str | None] = mapped_column(
+        String(60), comment="e.g. 'onabotulinumtoxinA': doses add up, and are limited, per molecule across products"
+    )
+    form: Mapped[ProductForm | None] = mapped_column(
+        str_enum(ProductForm, "product_form"), comment="powder, liquid or gel; NULL for supplies"
+    )
+    is_single_dose: Mapped[bool] = mapped_column(
+        default=False, server_default=false(), comment="the label's single-dose vial: one patient, one session"
+    )
 
     # Vials of powder (toxins, Sculptra, Hyalase) are reconstituted before any draw.
     requires_reconstitution: Mapped[bool] = mapped_column(default=False)
-    beyond_use_hours: Mapped[int | None] = mapped_column(comment="usable hours after reconstitution")
+    beyond_use_hours: Mapped[int | None] = mapped_column(
+        comment="usable hours after reconstitution, or after first puncture of a ready-to-use liquid"
+    )
     labelled_diluent: Mapped[str | None] = mapped_column(String(120))
     labelled_diluent_ml: Mapped[Decimal | None] = mapped_column(Quantity())
     is_multi_patient: Mapped[bool] = mapped_column(
@@ -57,6 +85,24 @@ class Product(Base):
     )
     usual_max_units_per_session: Mapped[Decimal | None] = mapped_column(
         Quantity(), comment="a patient total above this draws a warning, not a refusal"
+    )
+
+    # The label's dose limits for the molecule (inventory/dosing.py): passing one needs a confirmation.
+    session_max_units: Mapped[Decimal | None] = mapped_column(
+        Quantity(), comment="the label's maximum in one session, over session_max_areas"
+    )
+    session_max_areas: Mapped[str | None] = mapped_column(
+        String(300), comment="comma-separated area codes the session maximum covers; empty: all areas"
+    )
+    cumulative_max_units: Mapped[Decimal | None] = mapped_column(
+        Quantity(), comment="the label's maximum over any cumulative_window_days"
+    )
+    cumulative_window_days: Mapped[int | None] = mapped_column(comment="the window of cumulative_max_units")
+    retreat_interval_days: Mapped[int | None] = mapped_column(
+        comment="the label's shortest interval between two treatments with the molecule"
+    )
+    follow_up_days: Mapped[int | None] = mapped_column(
+        comment="default follow-up after a treatment with this product, e.g. 14 for toxins"
     )
 
     gprime_category: Mapped[GPrimeCategory | None] = mapped_column(str_enum(GPrimeCategory, "gprime_category"))
@@ -83,7 +129,8 @@ class Product(Base):
         """Whether an opened container belongs to one patient (fillers always; toxins by policy)."""
         if self.kind is ProductKind.FILLER:
             return True
-        return self.requires_reconstitution and not self.is_multi_patient
+        # A ready-to-use toxin is a single-patient vial on its label, like a reconstituted one.
+        return (self.requires_reconstitution or self.is_toxin) and not self.is_multi_patient
 
 
 class ProductGtin(Base):

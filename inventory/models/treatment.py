@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from inventory.models.base import BigId, Base, Quantity, created_at, intpk
@@ -38,6 +39,12 @@ class Treatment(Base):
     started_at: Mapped[dt.datetime]
     closed_at: Mapped[dt.datetime | None]
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    follow_up_on: Mapped[dt.date | None] = mapped_column(
+        Date, comment="when to review the result (late effects such as ptosis or nodules show there)"
+    )
+    checklist: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON, comment="the pre-treatment questions and their answers: blood thinners, pregnancy, ..."
+    )
 
     patient: Mapped[Patient] = relationship()
     location: Mapped[Location] = relationship()
@@ -62,6 +69,7 @@ class Draw(Base):
     __tablename__ = "draws"
     __table_args__ = (
         CheckConstraint("quantity > 0", name="positive_quantity"),
+        CheckConstraint("confirmed_warnings IS NULL OR confirm_reason IS NOT NULL", name="confirmation_has_reason"),
         Index("ix_draws_container_id", "container_id"),
         # The lot -> patients trace (recall.queries.dose_lines) reads one range of this index; on
         # PostgreSQL it carries every column the trace reads, so the draws' rows, scattered over the
@@ -84,6 +92,14 @@ class Draw(Base):
     injector_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     at: Mapped[dt.datetime]
     created_at: Mapped[created_at]
+    # What the dose checks said (inventory/dosing.py), kept with the dose for the audit and the patient's record.
+    dose_warnings: Mapped[str | None] = mapped_column(
+        String(200), comment="comma-separated codes of the dose warnings shown with this draw"
+    )
+    confirmed_warnings: Mapped[str | None] = mapped_column(
+        String(200), comment="comma-separated codes the injector confirmed to draw anyway"
+    )
+    confirm_reason: Mapped[str | None] = mapped_column(Text, comment="why the injector drew past those warnings")
     # Copies of the container's lot and the treatment's patient and clinic, written with the draw and
     # never changed (neither a draw's container nor its treatment ever changes): a trace reads draws
     # by lot or patient without joining containers and treatments for every dose.

@@ -16,7 +16,7 @@ What a patient received is the Draw rows whose movement was not reversed
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -26,6 +26,7 @@ from sqlalchemy.orm import QueryableAttribute, Session, aliased, joinedload, sel
 from inventory.errors import (
     AlreadyReconstituted,
     AlreadyReversed,
+    ConfirmationRequired,
     ContainerInTransit,
     NotFound,
     NotReversible,
@@ -53,7 +54,8 @@ from inventory.models import (
 from inventory.models.base import plain_quantity
 from inventory.models.base import QUANTITY_SCALE
 from inventory import lifecycle
-from inventory.services import ledger
+from inventory.dosing import DoseWarning
+from inventory.services import dose_limits, ledger
 from inventory.services.clock import format_clinic_time
 from inventory.services.permissions import Scope, get_in_scope
 
@@ -129,7 +131,7 @@ MAX_BIG_ID = 2**63 - 1
 class DrawResult:
     draw: Draw
     container: Container
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[DoseWarning] = field(default_factory=list)
 
 
 @dataclass
@@ -363,21 +365,27 @@ def draw(
     now: dt.datetime,
     area_detail: str | None = None,
     reason: str | None = None,
+    confirm: Collection[str] = (),
+    confirm_reason: str | None = None,
 ) -> DrawResult:
     """Draws a dose from a container for the treatment's patient, in one area.
 
     ``unit`` is the product's base unit, "U" for a product counted in units, or
     "mL" (converted with the vial's concentration). The first draw from a
-    single-patient container binds it to this patient and treatment. A patient
-    total above the product's usual maximum per session is a warning, not a refusal.
+    single-patient container binds it to this patient and treatment. The dose is
+    checked per patient and molecule (inventory/dosing.py): above a typical range it
+    is recorded with a warning; above a label or cumulative limit, or a re-treatment
+    too soon, it needs each warning's code in ``confirm`` and a ``confirm_reason``,
+    stored with the draw and in the audit trail.
     Raises ValidationError, NotFound, TreatmentClosed, UnknownContainer,
     ContainerEmpty, LotExpired, LotQuarantined, LotRecalled, NotReconstituted,
-    BeyondUse, ContainerOtherPatient or InsufficientQuantity.
+    BeyondUse, ContainerOtherPatient, ConfirmationRequired or InsufficientQuantity.
     """
     quantity = _quantity(quantity, "quantity")
     area, area_detail = _area(area, area_detail)
     if reason is not None and reason not in DRAW_REASONS:
         raise ValidationError("A draw's reason is empty, or 'emergency' for emergency kit use.", field="reason")
+    confirm_reason = _optional_text(confirm_reason, "confirm_reason", max_length=MAX_TEXT)
 
     treatment = _lock_treatment(session, treatment_id, scope)
     _ensure_open(treatment)
@@ -388,6 +396,12 @@ def draw(
         raise UnknownContainer(f"No container with id {container_id}.", id=container_id) from None
     lifecycle.ensure_drawable(container, treatment, now)
     dose = lifecycle.dose(container, quantity, unit)
+    lifecycle.ensure_enough(container, dose.quantity)  # what cannot be drawn needs no confirmation
+    warnings = dose_limits.check(
+        session, product=container.product, clinic_id=treatment.clinic_id, patient_id=treatment.patient_id,
+        treatment_id=treatment.id, area=area, units=dose.quantity, now=now,
+    )
+    confirmed = _confirmed(warnings, confirm, confirm_reason)
 
     movement = ledger.record(
         session, container, kind=MovementKind.DRAW, quantity=-dose.quantity, actor=actor, at=now,
@@ -399,44 +413,43 @@ def draw(
         area_detail=area_detail, quantity=dose.quantity, quantity_ml=dose.quantity_ml,
         concentration_u_per_ml=dose.concentration_u_per_ml, entered_unit=dose.entered_unit, reason=reason,
         injector_id=actor.id, at=now, lot_id=container.lot_id, patient_id=treatment.patient_id,
-        clinic_id=treatment.clinic_id,
+        clinic_id=treatment.clinic_id, dose_warnings=",".join(w.code for w in warnings) or None,
+        confirmed_warnings=",".join(confirmed) or None, confirm_reason=confirm_reason if confirmed else None,
     )
     session.add(record)
     session.flush()
-    return DrawResult(record, container, _dose_warnings(session, treatment, container.product))
+    if confirmed:
+        session.add(AuditEvent(
+            at=now, actor_id=actor.id, clinic_id=treatment.clinic_id, action="draw.dose_confirmed",
+            object_type="draw", object_id=str(record.id),
+            details={"treatment_id": treatment.id, "patient_id": treatment.patient_id, "confirmed": confirmed,
+                     "reason": confirm_reason, "warnings": [w.message for w in warnings]},
+        ))
+        session.flush()
+    return DrawResult(record, container, warnings)
+
+
+def _confirmed(warnings: list[DoseWarning], confirm: Collection[str], reason: str | None) -> list[str]:
+    """The codes this draw needs confirmed, once the injector confirmed each with a reason.
+
+    Raises ConfirmationRequired (nothing is written) while any is unconfirmed or the reason is missing.
+    """
+    needed = [w for w in warnings if w.needs_confirmation]
+    if not needed:
+        return []
+    if any(w.code not in confirm for w in needed) or not reason:
+        raise ConfirmationRequired(
+            "This dose needs your confirmation: " + " ".join(w.message for w in needed)
+            + " Confirm each warning with a reason to record it, or change the dose.",
+            warnings=[{"code": w.code, "message": w.message} for w in needed],
+        )
+    return [w.code for w in needed]
 
 
 def areas_for(product: Product) -> list[tuple[str, str]]:
     """The treatment areas to offer for a product, in the order of :data:`AREAS`."""
     usual = _USUAL_AREAS.get(product.kind)
     return [(value, label) for value, label in AREAS if usual is None or value in usual]
-
-
-def _dose_warnings(session: Session, treatment: Treatment, product: Product) -> list[str]:
-    usual = product.usual_max_units_per_session
-    if usual is None:
-        return []
-    total = patient_total(session, treatment_id=treatment.id, product_id=product.id)
-    if total <= usual:
-        return []
-    return [
-        f"This patient has now received {plain_quantity(total)} {product.base_unit} of {product.name} in this treatment, "
-        f"above the usual {plain_quantity(usual)} {product.base_unit} per session: check the dose."
-    ]
-
-
-def patient_total(session: Session, *, treatment_id: int, product_id: int) -> Decimal:
-    """Base units of one product drawn in one treatment, leaving out reversed draws."""
-    quantities = session.scalars(
-        select(Draw.quantity)
-        .join(Container, Draw.container_id == Container.id)
-        .where(
-            Draw.treatment_id == treatment_id,
-            Container.product_id == product_id,
-            ~reversal_exists(Draw.movement_id),
-        )
-    )
-    return sum(quantities, Decimal(0))
 
 
 # --- waste ------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from argon2 import PasswordHasher
 from biip.checksums import gs1_standard_check_digit
@@ -26,6 +27,7 @@ from inventory.models import (
     Lot,
     LotStatus,
     Product,
+    ProductForm,
     ProductGtin,
     ProductKind,
     Receipt,
@@ -39,6 +41,18 @@ from inventory.services.clock import clinic_today
 from inventory.services.permissions import Scope
 
 LABEL = "product label / prescribing information"
+SALINE = "preservative-free 0.9% sodium chloride"
+# DOMAIN.md "Dose and interval checks": a toxin's result is reviewed at 10-21 days.
+TOXIN_FOLLOW_UP_DAYS = 14
+# The label dose limits of DOMAIN.md "Dose and interval checks", per product (they belong to its molecule).
+BOTOX_LIMITS: dict[str, Any] = {
+    "session_max_units": Decimal(64), "session_max_areas": "glabella,forehead,crows_feet_left,crows_feet_right",
+    "cumulative_max_units": Decimal(400), "cumulative_window_days": 90,
+}
+DAXXIFY_LIMITS: dict[str, Any] = {"session_max_units": Decimal(40), "session_max_areas": "glabella",
+                                  "retreat_interval_days": 90}
+EVERY_3_MONTHS: dict[str, Any] = {"retreat_interval_days": 90}
+FILLER_MOLECULES = {"HA": "hyaluronic acid", "CaHA": "calcium hydroxylapatite"}
 
 
 def demo_gtin(item: int) -> str:
@@ -47,29 +61,42 @@ def demo_gtin(item: int) -> str:
     return body + str(gs1_standard_check_digit(body))
 
 
-def _toxin(n: int, name: str, brand: str, generic: str, units: str, hours: int, diluent_ml: str,
-           storage: str, usual_max: str = "100", base_unit: str = "U") -> dict:
+def _toxin(n: int, name: str, brand: str, molecule: str, units: str, hours: int, storage: str, *,
+           diluent_ml: str | None = None, per_ml: str | None = None, usual_max: str = "100", base_unit: str = "U",
+           generic: str | None = None, label_source: str = LABEL, limits: dict[str, Any] | None = None) -> dict:
+    """A powder reconstituted with ``diluent_ml`` of saline, or a ready-to-use liquid of ``per_ml`` units per mL.
+
+    ``hours`` is the in-use time after reconstitution (or a liquid's first puncture); ``limits`` are
+    the label's dose limits (``session_max_units`` ...).
+    """
+    powder = per_ml is None
     return dict(
-        gtin=demo_gtin(n), name=name, brand=brand, generic_name=generic, kind=ProductKind.NEUROMODULATOR,
-        base_unit=base_unit, quantity_per_container=Decimal(units), storage=storage, requires_reconstitution=True,
-        beyond_use_hours=hours, labelled_diluent="preservative-free 0.9% sodium chloride",
-        labelled_diluent_ml=Decimal(diluent_ml), usual_max_units_per_session=Decimal(usual_max), label_source=LABEL,
+        gtin=demo_gtin(n), name=name, brand=brand, generic_name=generic or molecule, molecule=molecule,
+        kind=ProductKind.NEUROMODULATOR, form=ProductForm.POWDER if powder else ProductForm.LIQUID, base_unit=base_unit,
+        quantity_per_container=Decimal(units), storage=storage, requires_reconstitution=powder, beyond_use_hours=hours,
+        labelled_diluent=SALINE if powder else None, labelled_diluent_ml=Decimal(diluent_ml) if diluent_ml else None,
+        strength_per_ml=Decimal(per_ml) if per_ml else None, usual_max_units_per_session=Decimal(usual_max),
+        follow_up_days=TOXIN_FOLLOW_UP_DAYS, label_source=label_source, **(limits or {}),
     )
 
 
 def _filler(n: int, name: str, brand: str, ml: str, gprime: GPrimeCategory, lidocaine: bool,
             material: str = "HA", gprime_pa: int | None = None) -> dict:
+    molecule = FILLER_MOLECULES[material]
     return dict(
-        gtin=demo_gtin(n), name=name, brand=brand, generic_name="hyaluronic acid 20 mg/mL" if material == "HA" else material,
-        kind=ProductKind.FILLER, base_unit="mL", quantity_per_container=Decimal(ml), storage="up to 25 °C",
-        gprime_category=gprime, gprime_pa=gprime_pa, has_lidocaine=lidocaine, material=material, label_source=LABEL,
+        gtin=demo_gtin(n), name=name, brand=brand, generic_name="hyaluronic acid 20 mg/mL" if material == "HA" else molecule,
+        molecule=molecule, form=ProductForm.GEL, kind=ProductKind.FILLER, base_unit="mL",
+        quantity_per_container=Decimal(ml), storage="up to 25 °C", gprime_category=gprime, gprime_pa=gprime_pa,
+        has_lidocaine=lidocaine, material=material, label_source=LABEL,
     )
 
 
 def _hyaluronidase(n: int, name: str, source: str, strength: str, per_container: str, unit: str,
                    storage: str, powder: bool = False) -> dict:
+    # DOMAIN.md "Hyaluronidase and emergency kits": every vial is single-dose.
     return dict(
-        gtin=demo_gtin(n), name=name, brand=name.split()[0], generic_name="hyaluronidase",
+        gtin=demo_gtin(n), name=name, brand=name.split()[0], generic_name="hyaluronidase", molecule="hyaluronidase",
+        form=ProductForm.POWDER if powder else ProductForm.LIQUID, is_single_dose=True,
         kind=ProductKind.HYALURONIDASE, base_unit=unit, quantity_per_container=Decimal(per_container),
         storage=storage, hyaluronidase_source=source, strength_per_ml=Decimal(strength) if strength else None,
         requires_reconstitution=powder, beyond_use_hours=6 if powder else None, label_source=LABEL,
@@ -82,15 +109,24 @@ def _supply(n: int, name: str, each: str = "1") -> dict:
 
 
 PRODUCTS: list[dict] = [
-    _toxin(1, "Botox Cosmetic 100 U", "Botox Cosmetic", "onabotulinumtoxinA", "100", 24, "2.5", "2-8 °C", "64"),
-    _toxin(2, "Botox Cosmetic 50 U", "Botox Cosmetic", "onabotulinumtoxinA", "50", 24, "1.25", "2-8 °C", "64"),
-    _toxin(3, "Dysport 300 U", "Dysport", "abobotulinumtoxinA", "300", 24, "2.5", "2-8 °C", "160"),
-    _toxin(4, "Xeomin 100 U", "Xeomin", "incobotulinumtoxinA", "100", 24, "2.5", "at or below 25 °C", "64"),
-    _toxin(5, "Jeuveau 100 U", "Jeuveau", "prabotulinumtoxinA", "100", 24, "2.5", "2-8 °C, do not freeze", "64"),
-    _toxin(6, "Daxxify 100 U", "Daxxify", "daxibotulinumtoxinA", "100", 72, "1.2", "room temperature", "120"),
-    _toxin(7, "Letybo 100 U", "Letybo", "letibotulinumtoxinA", "100", 24, "2.5", "2-8 °C", "64"),
-    _toxin(8, "Azzalure 125 s.U", "Azzalure", "abobotulinumtoxinA (Speywood units)", "125", 24, "0.63", "2-8 °C",
-           "125", base_unit="s.U"),
+    _toxin(1, "Botox Cosmetic 100 U", "Botox Cosmetic", "onabotulinumtoxinA", "100", 24, "2-8 °C", diluent_ml="2.5",
+           usual_max="64", limits=BOTOX_LIMITS),
+    _toxin(2, "Botox Cosmetic 50 U", "Botox Cosmetic", "onabotulinumtoxinA", "50", 24, "2-8 °C", diluent_ml="1.25",
+           usual_max="64", limits=BOTOX_LIMITS),
+    _toxin(3, "Dysport 300 U", "Dysport", "abobotulinumtoxinA", "300", 24, "2-8 °C", diluent_ml="2.5", usual_max="160"),
+    _toxin(4, "Xeomin 100 U", "Xeomin", "incobotulinumtoxinA", "100", 24, "at or below 25 °C", diluent_ml="2.5",
+           usual_max="64", limits=EVERY_3_MONTHS),
+    _toxin(5, "Jeuveau 100 U", "Jeuveau", "prabotulinumtoxinA", "100", 24, "2-8 °C, do not freeze", diluent_ml="2.5",
+           usual_max="64", limits=EVERY_3_MONTHS),
+    _toxin(6, "Daxxify 100 U", "Daxxify", "daxibotulinumtoxinA", "100", 72, "room temperature", diluent_ml="1.2",
+           usual_max="120", limits=DAXXIFY_LIMITS),
+    _toxin(7, "Letybo 100 U", "Letybo", "letibotulinumtoxinA", "100", 24, "2-8 °C", diluent_ml="2.5", usual_max="64",
+           limits=EVERY_3_MONTHS),
+    _toxin(8, "Azzalure 125 s.U", "Azzalure", "abobotulinumtoxinA", "125", 24, "2-8 °C", diluent_ml="0.63",
+           usual_max="125", base_unit="s.U", generic="abobotulinumtoxinA (Speywood units)"),
+    _toxin(9, "Alluzience 125 s.U", "Alluzience", "abobotulinumtoxinA", "125", 24, "2-8 °C", per_ml="200",
+           usual_max="125", base_unit="s.U", generic="abobotulinumtoxinA (Speywood units)",
+           label_source=f"{LABEL} (EU); a ready-to-use solution: the in-use time starts at the first puncture"),
     _filler(20, "Juvederm Volbella XC 0.55 mL", "Juvederm", "0.55", GPrimeCategory.LOW, True, gprime_pa=271),
     _filler(21, "Juvederm Ultra XC 1.0 mL", "Juvederm", "1.0", GPrimeCategory.MEDIUM, True),
     _filler(22, "Juvederm Voluma XC 1.0 mL", "Juvederm", "1.0", GPrimeCategory.HIGH, True, gprime_pa=398),

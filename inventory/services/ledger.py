@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from inventory import lifecycle
-from inventory.errors import InsufficientQuantity, NotFound
+from inventory.errors import NotFound
 from inventory.models import Container, Movement, MovementKind, User
 from inventory.services.permissions import Scope
 
@@ -62,15 +62,9 @@ def record(
     Raises InsufficientQuantity if the balance would go below zero: quantities are
     refused, never clamped.
     """
+    if quantity < 0:
+        lifecycle.ensure_enough(container, -quantity)
     balance = container.remaining + quantity
-    if balance < 0:
-        raise InsufficientQuantity(
-            f"Only {container.remaining.normalize():f} {container.product.base_unit} left in this "
-            f"{container.product.name} ({container.label_code}); {(-quantity).normalize():f} asked.",
-            container_id=container.id,
-            requested=str(-quantity),
-            remaining=str(container.remaining),
-        )
     container.remaining = balance
     container.state = lifecycle.state_after_movement(container.state, kind=kind, quantity=quantity, balance=balance)
     movement = Movement(

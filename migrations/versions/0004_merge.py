@@ -5,8 +5,6 @@ Revises: 0003_audit_chain, 0003_counts, 0003_recall, 0003_transfers
 Create Date: 2026-11-25 03:16:31.509103
 
 """
-from alembic import op
-import sqlalchemy as sa
 
 from inventory.models import base as vt  # noqa: F401  (Vialog's column types)
 

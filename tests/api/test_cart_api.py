@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
-from inventory.models import Container, Draw, LotStatus, Movement, MovementKind, utcnow
-from inventory.services import cart, ledger
-from inventory.services.permissions import Scope
+from inventory.models import AuditEvent, Container, Draw, LotStatus, Movement, MovementKind, utcnow
 from tests.api.conftest import error_code
+from tests.factories import reconstitute
 
 # Requests run at the real clock: lots must outlive it.
 FAR = dt.date(2099, 12, 31)
 
 
-@pytest.fixture(autouse=True)
-def ledger_stays_balanced(session):
-    yield
-    session.expire_all()
-    assert ledger.find_balance_mismatches(session) == []
+pytestmark = pytest.mark.usefixtures("ledger_stays_balanced")
 
 
 @pytest.fixture
@@ -173,13 +167,39 @@ def test_a_draw_in_ml_answers_units_ml_concentration_and_the_container(nurse, wo
                                 "base_unit": "U", "quantity": "4"}]
 
 
-def test_a_dose_above_the_usual_session_total_comes_back_with_a_warning(nurse, world):
+def test_a_dose_above_the_typical_range_is_recorded_with_a_warning(nurse, world):
     container = botox(world)
     reconstituted(nurse, container)
     treatment = treatment_for(nurse, world)
-    body = nurse.post(f"/treatments/{treatment['id']}/draws", draw_body(container, "70")).get_json()
-    assert body["quantity_units"] == "70" and len(body["warnings"]) == 1
-    assert "above the usual 64 U" in body["warnings"][0]
+    response = nurse.post(f"/treatments/{treatment['id']}/draws", draw_body(container, "30"))
+    body = response.get_json()
+    assert response.status_code == 201 and body["quantity_units"] == "30"
+    assert [w["code"] for w in body["warnings"]] == ["above_typical_range"]
+    assert "above the usual 10-25 U" in body["warnings"][0]["message"]
+    assert body["confirmed_warnings"] == [] and body["confirm_reason"] is None
+
+
+def test_a_dose_above_the_label_maximum_needs_a_confirmation_with_a_reason(nurse, world, session):
+    container = botox(world)
+    reconstituted(nurse, container)
+    treatment = treatment_for(nurse, world)
+    url = f"/treatments/{treatment['id']}/draws"
+    asked = nurse.post(url, draw_body(container, "70"))
+    assert asked.status_code == 409 and error_code(asked) == "confirmation_required"
+    warnings = asked.get_json()["error"]["details"]["warnings"]
+    assert [w["code"] for w in warnings] == ["above_label_max"]
+    assert "70 U of onabotulinumtoxinA this session is above the label's maximum of 64 U" in warnings[0]["message"]
+    assert session.scalar(select(func.count(Draw.id))) == 0  # nothing recorded yet
+    no_reason = nurse.post(url, draw_body(container, "70") | {"confirm": ["above_label_max"]})
+    assert error_code(no_reason) == "confirmation_required"
+    confirmed = nurse.post(url, draw_body(container, "70") | {"confirm": ["above_label_max"],
+                                                            "confirm_reason": "glabella and frontalis, reviewed"})
+    body = confirmed.get_json()
+    assert confirmed.status_code == 201 and body["confirmed_warnings"] == ["above_label_max"]
+    assert body["confirm_reason"] == "glabella and frontalis, reviewed"
+    assert {w["code"] for w in body["warnings"]} == {"above_typical_range", "above_label_max"}
+    audit = session.scalar(select(AuditEvent).where(AuditEvent.action == "draw.dose_confirmed"))
+    assert audit is not None and audit.details["confirmed"] == ["above_label_max"]
 
 
 def test_draw_refusals_have_the_contracts_codes(nurse, world, session):
@@ -203,8 +223,7 @@ def test_draw_refusals_have_the_contracts_codes(nurse, world, session):
     assert other.status_code == 409 and error_code(other) == "container_other_patient"
 
     stale = botox(world, lot="C5000A1")
-    cart.reconstitute(session, actor=world.users["nurse"], scope=Scope.everything(), container_id=stale.id,
-                      diluent_ml=Decimal("2.5"), now=utcnow() - dt.timedelta(hours=25))
+    reconstitute(world, stale, at=utcnow() - dt.timedelta(hours=25))
     session.flush()
     assert error_code(nurse.post(url, draw_body(stale))) == "beyond_use"
 
@@ -285,8 +304,7 @@ def test_beyond_use_vials_are_listed_and_wasted_in_one_step(api, nurse, world, s
     stale = botox(world)
     fresh = botox(world, lot="C4120A1")
     for container, hours_ago in ((stale, 25), (fresh, 1)):
-        cart.reconstitute(session, actor=world.users["nurse"], scope=Scope.everything(), container_id=container.id,
-                          diluent_ml=Decimal("2.5"), now=utcnow() - dt.timedelta(hours=hours_ago))
+        reconstitute(world, container, at=utcnow() - dt.timedelta(hours=hours_ago))
     session.flush()
     listed = nurse.get("/containers/beyond-use").get_json()["containers"]
     assert [c["id"] for c in listed] == [stale.id]

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 import pytest
 
 from inventory.errors import DomainError
-from inventory.services import cart, clinic_transfers
-from inventory.services.permissions import Scope
 from recall import services as recalls
 from tests.api.conftest import error_code
-from tests.factories import NOW
+from tests.factories import NOW, patient, reconstitute, send_transfer, start_treatment
 
 FAR = dt.date(2099, 12, 31)
 
@@ -20,18 +17,14 @@ FAR = dt.date(2099, 12, 31)
 @pytest.fixture
 def on_the_road(world, session):
     container = world.container("botox", lot="ROAD1", expiry=FAR)
-    clinic_transfers.send(
-        session, actor=world.users["manager"], scope=Scope.everything(), container_ids=[container.id],
-        to_location_id=world.location(clinic=world.other_clinic).id, now=NOW,
-    )
+    send_transfer(world, [container])
     session.flush()
     return container
 
 
 def test_the_cart_refuses_a_vial_in_transit_in_plain_words(world, session, on_the_road):
     with pytest.raises(DomainError) as refused:
-        cart.reconstitute(session, actor=world.users["nurse"], scope=Scope.everything(),
-                          container_id=on_the_road.id, diluent_ml=Decimal("2.5"), now=NOW)
+        reconstitute(world, on_the_road)
     assert refused.value.code == "container_in_transit"
     assert "on its way to another clinic" in refused.value.message
 
@@ -52,10 +45,7 @@ def test_a_recall_opened_while_a_vial_is_on_the_road_must_take_it_back(world, se
 
 
 def test_api_answers_a_draw_from_a_vial_in_transit_with_its_code(api, world, session, on_the_road):
-    patient = cart.find_or_create_patient(session, scope=Scope.everything(), clinic_id=world.clinic.id,
-                                          external_ref="T-1", name="Tess")
-    treatment = cart.start_treatment(session, actor=world.users["nurse"], scope=Scope.everything(),
-                                     patient_id=patient.id, location_id=world.location("Room 1").id, now=NOW)
+    treatment = start_treatment(world, patient(world, "T-1", name="Tess"))
     session.flush()
     response = api("nurse").post(f"/treatments/{treatment.id}/draws",
                                  {"container": on_the_road.label_code, "quantity": "4", "unit": "U",

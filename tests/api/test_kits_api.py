@@ -10,8 +10,8 @@ from sqlalchemy import select
 from inventory.models import KitCheck, LotStatus, Movement, MovementKind
 from inventory.services import ledger
 from tests.api.conftest import error_code
-from tests.factories import NOW
-from tests.kit_factories import EVERYWHERE, check, days, new_kit, stock, stocked_kit
+from tests.factories import EVERYWHERE, NOW
+from tests.kit_factories import check, days, new_kit, stock, stocked_kit
 
 
 @pytest.fixture(autouse=True)

@@ -9,12 +9,12 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from inventory.models import AuditEvent, Role
+from inventory.models import AuditEvent
 from inventory.services.permissions import Scope
 from recall import queries
 from tests import recall_helpers as rh
 from tests.api.conftest import error_code
-from tests.factories import make_user
+from tests.factories import patient, reconstitute
 
 
 class Data:
@@ -22,16 +22,16 @@ class Data:
 
     def __init__(self, world):
         rh.share_toxins(world)
-        lon, nyc = world.clinic, world.other_clinic
+        nyc = world.other_clinic
         self.world = world
         self.lon_vials = world.receive("botox", lot="C3709C3", containers=2).containers
         self.nyc_vials = world.receive("botox", lot="C3709C3", containers=1,
                                        location=world.location("Fridge", nyc)).containers
         self.dysport = world.container("dysport", lot="c3709c3 ", location=world.location("Fridge", nyc))
         self.lot = self.lon_vials[0].lot
-        vial, vial_ny = rh.reconstitute(world, self.lon_vials[0]), rh.reconstitute(world, self.nyc_vials[0])
-        self.ann = rh.patient(world, "L-1", name="Ann Lee")
-        self.nyc_patient = rh.patient(world, "N-1", clinic=nyc, name="Ned Ray")
+        vial, vial_ny = reconstitute(world, self.lon_vials[0]), reconstitute(world, self.nyc_vials[0])
+        self.ann = patient(world, "L-1", name="Ann Lee")
+        self.nyc_patient = patient(world, "N-1", clinic=nyc, name="Ned Ray")
         self.treatment = rh.treat(world, self.ann, injector=world.users["nurse"])
         self.draw = rh.give(world, self.treatment, vial, "0.1", unit="mL", injector=world.users["nurse"])
         rh.give(world, rh.treat(world, self.nyc_patient), vial_ny, "8", area="forehead")
@@ -45,10 +45,8 @@ def data(world):
 
 
 @pytest.fixture
-def lon_safety(session, world):
-    user = make_user(session, "lon-safety", Role.SAFETY_LEAD, [world.clinic])
-    session.flush()
-    return user
+def lon_safety(world):
+    return world.lon_safety_lead()
 
 
 def access_events(session, viewer_id: int | None = None) -> list[AuditEvent]:

@@ -10,43 +10,18 @@ import openpyxl
 import pytest
 from sqlalchemy import select
 
-from inventory.models import AuditEvent, Movement, MovementKind
-from inventory.services import cart, counts, ledger, reconciliation
+from inventory.models import AuditEvent
+from inventory.services import counts, reconciliation
 from inventory.services.counts import LineSpec
 from inventory.services.permissions import Scope
 from tests.api.conftest import error_code
-from tests.factories import NOW
+from tests.factories import NOW, adjustments, opened_vial
 from tests.reconciliation_factories import JUNE, build_history
 
 JUNE_QUERY = "from=2026-06-01&to=2026-06-30"
 
 
-@pytest.fixture(autouse=True)
-def ledger_stays_balanced(session):
-    yield
-    session.expire_all()
-    assert ledger.find_balance_mismatches(session) == []
-
-
-def adjustments(session) -> list[Movement]:
-    session.expire_all()
-    return list(session.scalars(select(Movement).where(Movement.kind == MovementKind.ADJUST).order_by(Movement.id)))
-
-
-def opened_vial(world, used: str = "13.5"):
-    nurse = world.users["nurse"]
-    scope = Scope.for_user(nurse)
-    vial = world.container("botox")
-    cart.reconstitute(world.session, actor=nurse, scope=scope, container_id=vial.id, diluent_ml=Decimal("2.5"),
-                      now=NOW)
-    patient = cart.find_or_create_patient(world.session, scope=scope, clinic_id=world.clinic.id,
-                                          external_ref="P-9", name="Pat Nine")
-    treatment = cart.start_treatment(world.session, actor=nurse, scope=scope, patient_id=patient.id,
-                                     location_id=world.location("Room 1").id, now=NOW)
-    cart.draw(world.session, actor=nurse, scope=scope, treatment_id=treatment.id, container_id=vial.id,
-              quantity=Decimal(used), unit="U", area="glabella", now=NOW)
-    world.session.flush()
-    return vial
+pytestmark = pytest.mark.usefixtures("ledger_stays_balanced")
 
 
 @pytest.mark.parametrize("method, path", [

@@ -7,17 +7,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from inventory.models import Container, ContainerState, Movement, Role, Transfer
-from inventory.services import ledger
+from inventory.models import Container, ContainerState, Movement, Transfer
 from tests.api.conftest import error_code
-from tests.factories import make_clinic, make_user
+from tests.factories import make_clinic
 
 
-@pytest.fixture(autouse=True)
-def ledger_stays_balanced(session):
-    yield
-    session.expire_all()
-    assert ledger.find_balance_mismatches(session) == []
+pytestmark = pytest.mark.usefixtures("ledger_stays_balanced")
 
 
 def nyc_fridge(world):
@@ -165,7 +160,7 @@ def test_a_clinic_manager_sends_to_another_clinic_but_only_that_clinic_receives(
     refused = lon_manager.post(f"/transfers/{transfer_id}/receive", {})
     assert (refused.status_code, error_code(refused)) == (403, "receiving_clinic_only")
 
-    nyc_manager = make_user(session, "nyc-manager", Role.MANAGER, [world.other_clinic])
+    nyc_manager = world.nyc_manager()
     nyc = api(nyc_manager)
     assert [t["id"] for t in nyc.get("/transfers?direction=incoming").get_json()["transfers"]] == [transfer_id]
     assert nyc.get("/transfers?direction=outgoing").get_json()["transfers"] == []

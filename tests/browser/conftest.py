@@ -4,11 +4,16 @@ The live server runs in a thread on its own scratch database (SQLite file or
 PostgreSQL), loaded with the demo data and committed, exactly as a clinic would
 have it after ``vialog demo``. Without /usr/bin/chromium these tests are skipped,
 unless VIALOG_REQUIRE_BROWSER=1 (CI), where that is an error.
+
+Under pytest-xdist each worker runs its own Chromium and its own live servers (port 0,
+scratch databases of its own); screenshots go to test-artifacts/ under names that one
+test alone writes (its own name, or a name with the backend that only it uses).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +22,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask_migrate import upgrade
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from inventory.extensions import db
@@ -31,6 +37,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+GS = "\x1d"  # the GS1 group separator
 
 pytestmark = pytest.mark.browser
 
@@ -93,8 +100,7 @@ def page(browser, live_server: LiveServer, request: pytest.FixtureRequest):
     yield page
     assert violations == [], violations
     if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+        screenshot(page, request.node.name)
     context.close()
 
 
@@ -103,6 +109,60 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     setattr(item, "rep_" + report.when, report)
+
+
+def screenshot(page, name: str, *, full_page: bool = True) -> None:
+    """test-artifacts/<name>.png. The name must be the test's own (e.g. end in the backend of a test that runs
+    once per backend): workers run tests in parallel, and two tests of one name would overwrite each other."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
+
+
+def _wait_for_a_focused_field(page) -> None:
+    """A scanner types into whatever has the focus: after a page load, wait until the page has put it in a
+    field (autofocus and vialog.js do; on a busy machine that can come after the page is on screen)."""
+    page.wait_for_function("document.activeElement !== null && document.activeElement !== document.body")
+
+
+def scan(page, code: str) -> None:
+    """A scanner that delivers the whole code at once into the focused field, then Enter."""
+    _wait_for_a_focused_field(page)
+    page.keyboard.insert_text(code)
+    page.keyboard.press("Enter")
+
+
+def wedge(page, code: str) -> None:
+    """A keyboard-wedge scanner: one key per character at machine speed, then Enter.
+
+    The page tells a scanner from a person by keys under 40 ms apart (vialog.js). Playwright sends one key at a
+    time, and on a busy machine (parallel workers, other jobs) two keys can land further apart than that: so the
+    page's clock stands still while the keys go in, as they would for a scanner, and runs on after the Enter.
+
+    The GS separator has no key: a scanner types it as the control character, which reaches the page as
+    text (insert_text); a scanner set to type a substitute would send `|` instead.
+    """
+    _wait_for_a_focused_field(page)
+    page.clock.install()  # repeatable; timers keep real time until paused
+    page.clock.pause_at(page.evaluate("Date.now()") + 1)
+    try:
+        for part in re.split(f"({GS})", code):
+            if part == GS:
+                page.keyboard.insert_text(GS)
+            elif part:
+                page.keyboard.type(part)
+        page.keyboard.press("Enter")
+    finally:
+        page.clock.resume()
+
+
+def start_cart_treatment(page, ref: str, name: str) -> None:
+    """On the cart page: a new patient's treatment at London's treatment cart."""
+    page.fill("#external_ref", ref)
+    page.fill("#name", name)
+    page.select_option("#location_id", label="LON · Treatment cart")
+    page.click("button:has-text('Start treatment')")
+    expect(page.locator(".patient-bar")).to_contain_text(name)
+    expect(page.locator("#scan")).to_be_focused()  # the next scan goes there, not to the page
 
 
 def sign_in(page, username: str) -> None:

@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-import re
-
 from playwright.sync_api import expect
 from sqlalchemy import select
 
 from inventory.extensions import db
 from inventory.models import Lot, LotStatus, Product, utcnow
 from inventory.services.demo import demo_gtin
-from tests.browser.conftest import ARTIFACTS, sign_in
+from tests.browser.conftest import GS, screenshot, sign_in, start_cart_treatment, wedge
 
-GS = "\x1d"
 BOTOX_100 = demo_gtin(1)
-
-
-def scan(page, code: str) -> None:
-    """What a keyboard-wedge scanner does: type into the focused field, key by key and fast, then Enter.
-
-    The GS separator has no key: a scanner types it as the control character, which reaches the page as
-    text (insert_text); a scanner set to type a substitute would send `|` instead.
-    """
-    for part in re.split(f"({GS})", code):
-        if part == GS:
-            page.keyboard.insert_text(GS)
-        elif part:
-            page.keyboard.type(part)
-    page.keyboard.press("Enter")
 
 
 def _set_lot_status(live_server, product_name: str, lot_number: str, status: LotStatus) -> None:
@@ -49,18 +32,14 @@ def test_nurse_scans_reconstitutes_draws_and_closes(page, live_server):
     sign_in(page, "nurse")
     page.goto("/cart")
     expect(page.locator("#external_ref")).to_be_focused()
-    scan(page, f"P-{live_server.backend}-1")  # the patient's card
+    wedge(page, f"P-{live_server.backend}-1")  # the patient's card
     expect(page.locator(".flash-error")).to_contain_text("name")  # a new patient needs a name
-    page.fill("#external_ref", f"P-{live_server.backend}-1")
-    page.fill("#name", "Alex Morgan")
-    page.select_option("#location_id", label="LON · Treatment cart")
-    page.click("button:has-text('Start treatment')")
-    expect(page.locator(".patient-bar")).to_contain_text("Alex Morgan")
+    start_cart_treatment(page, f"P-{live_server.backend}-1", "Alex Morgan")
 
     # The scan field has focus; the scanner types the vial's GS1 DataMatrix with a GS and Enter.
     expect(page.locator("#scan")).to_be_focused()
     expiry = _expiry_raw(live_server, "Botox Cosmetic 100 U", "C3709C3")
-    scan(page, f"]d201{BOTOX_100}17{expiry}10C3709C3{GS}21NOSERIAL")
+    wedge(page, f"]d201{BOTOX_100}17{expiry}10C3709C3{GS}21NOSERIAL")
     panel = page.locator(".container-panel")
     expect(panel).to_contain_text("Botox Cosmetic 100 U")
     expect(panel).to_contain_text("sealed")
@@ -81,14 +60,13 @@ def test_nurse_scans_reconstitutes_draws_and_closes(page, live_server):
     expect(page.locator("table.draws tbody tr").first).to_contain_text("4 U")
     expect(page.locator("#remaining")).to_have_text("96 U")
     expect(page.locator("#scan")).to_be_focused()  # ready for the next scan
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"cart-{live_server.backend}.png"), full_page=True)
+    screenshot(page, f"cart-{live_server.backend}")
 
     # A recalled lot is refused in plain words, and nothing is offered for it.
     _set_lot_status(live_server, "Botox Cosmetic 100 U", "C4120A1", LotStatus.RECALLED)
     expiry = _expiry_raw(live_server, "Botox Cosmetic 100 U", "C4120A1")
     page.locator("#scan").focus()
-    scan(page, f"]d201{BOTOX_100}17{expiry}10C4120A1")
+    wedge(page, f"]d201{BOTOX_100}17{expiry}10C4120A1")
     refusal = page.locator(".refusal[role=alert]")
     expect(refusal).to_contain_text("is recalled: do not use")
     expect(refusal).to_have_attribute("data-code", "lot_recalled")

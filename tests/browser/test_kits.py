@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ARTIFACTS, sign_in
+from tests.browser.conftest import screenshot, sign_in
 
 
 def _background(page, selector: str) -> str:
@@ -25,8 +25,7 @@ def test_the_board_shows_each_kit_in_its_colour_with_reasons(page, live_server):
     expect(page.locator(".kit-card").first).to_have_class("kit-card kit-not_ready")
     colours = {state: _background(page, f".kit-card.kit-{state}") for state in ("ready", "expiring_soon", "not_ready")}
     assert len(set(colours.values())) == 3, colours  # three different colours, not one style
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"kits-{live_server.backend}.png"), full_page=True)
+    screenshot(page, f"kits-{live_server.backend}")
 
 
 def test_a_nurse_records_a_kit_check_from_the_board(page, live_server):

@@ -3,19 +3,15 @@ row of the header at 1024x768."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
 from inventory.models import Role
 from inventory.services import demo
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import screenshot, sign_in
 
 PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1024, "height": 768}
-SCREENSHOTS = Path(tempfile.gettempdir())
 # The first demo user of each role.
 ROLE_USERS = {role: next(u for u, _, r, *_ in demo.DEMO_USERS if r is role) for role in Role}
 TOP_LEVEL = "nav[aria-label=Main] > ul > li > a, nav[aria-label=Main] > ul > li > details > summary"
@@ -74,11 +70,11 @@ def test_every_page_in_the_navigation_fits_a_phone_and_the_navigation_one_row_at
     if role is Role.NURSE:
         tab.set_viewport_size(PHONE)
         tab.goto("/cart")
-        tab.screenshot(path=str(SCREENSHOTS / f"vialog-cart-360-{live_server.backend}.png"), full_page=True)
+        screenshot(tab, f"vialog-cart-360-{live_server.backend}")
     if role is Role.MANAGER:
         tab.set_viewport_size(DESKTOP)
         tab.goto("/stock")
-        tab.screenshot(path=str(SCREENSHOTS / f"vialog-stock-1024-{live_server.backend}.png"))
+        screenshot(tab, f"vialog-stock-1024-{live_server.backend}", full_page=False)
 
 
 def test_pages_beneath_the_navigation_fit_a_phone_too(tab):

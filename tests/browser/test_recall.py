@@ -19,18 +19,11 @@ from inventory.models import Clinic, Location, User, utcnow
 from inventory.services import cart, receiving
 from inventory.services.demo import demo_gtin
 from inventory.services.permissions import Scope
-from tests.browser.conftest import ARTIFACTS, sign_in
+from tests.browser.conftest import GS, scan, screenshot, sign_in, start_cart_treatment
 
 BOTOX_100 = demo_gtin(1)
 LOT = "RCL26A1"
 EXPIRY = dt.date(2028, 1, 31)
-GS = "\x1d"
-
-
-def scan(page, code: str) -> None:
-    """What a keyboard-wedge scanner does: type into the focused field, then Enter."""
-    page.keyboard.insert_text(code)
-    page.keyboard.press("Enter")
 
 
 def _give_a_dose_of_a_new_lot(live_server) -> None:
@@ -74,8 +67,7 @@ def test_safety_lead_traces_a_scanned_lot_opens_a_recall_and_the_cart_refuses_it
     expect(lot.locator("table.trace-doses")).to_contain_text("4 U (0.1 mL)")
     expect(lot.locator("table.trace-containers tbody tr")).to_have_count(3)
     expect(lot.locator(".trace-clinic h3")).to_contain_text("Vialog Demo Clinic London")
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"recall-trace-{live_server.backend}.png"), full_page=True)
+    screenshot(page, f"recall-trace-{live_server.backend}")
 
     # ... and opens a class I recall from there.
     page.click("summary:has-text('Open a recall')")
@@ -89,7 +81,7 @@ def test_safety_lead_traces_a_scanned_lot_opens_a_recall_and_the_cart_refuses_it
     expect(page.locator("table.recall-patients .recall-status")).to_have_text("Pending")
     expect(page.locator("table.recall-containers tbody tr")).to_have_count(2)  # the used vial was wasted
     case_path = urlsplit(page.url).path
-    page.screenshot(path=str(ARTIFACTS / f"recall-case-{live_server.backend}.png"), full_page=True)
+    screenshot(page, f"recall-case-{live_server.backend}")
 
     page.click("nav[aria-label=Main] summary:has-text('Safety')")
     page.click("nav[aria-label=Main] >> text=Recalls")
@@ -107,8 +99,7 @@ def test_safety_lead_traces_a_scanned_lot_opens_a_recall_and_the_cart_refuses_it
         small.goto(path)
         width = small.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"horizontal scroll at phone width on {path}: {width}px"
-        small.screenshot(path=str(ARTIFACTS / f"recall-phone-{path.strip('/').split('?')[0].replace('/', '-')}-"
-                                              f"{live_server.backend}.png"), full_page=True)
+        screenshot(small, f"recall-phone-{path.strip('/').split('?')[0].replace('/', '-')}-{live_server.backend}")
     phone.close()
     assert violations == []
 
@@ -116,11 +107,7 @@ def test_safety_lead_traces_a_scanned_lot_opens_a_recall_and_the_cart_refuses_it
     page.click("button:has-text('Sign out')")
     sign_in(page, "nurse")
     page.goto("/cart")
-    page.fill("#external_ref", f"RB-{live_server.backend}")
-    page.fill("#name", "Sam Doe")
-    page.select_option("#location_id", label="LON · Treatment cart")
-    page.click("button:has-text('Start treatment')")
-    expect(page.locator(".patient-bar")).to_contain_text("Sam Doe")
+    start_cart_treatment(page, f"RB-{live_server.backend}", "Sam Doe")
     expect(page.locator("#scan")).to_be_focused()
     scan(page, box)
     refusal = page.locator(".refusal[role=alert]")

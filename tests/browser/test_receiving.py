@@ -7,26 +7,22 @@ import re
 from playwright.sync_api import expect
 
 from inventory.services.demo import demo_gtin
-from tests.browser.conftest import ARTIFACTS, sign_in
-
-GS = "\x1d"
+from tests.browser.conftest import GS, scan, screenshot, sign_in
 
 
 def test_manager_receives_a_scanned_box_and_sees_its_labels(page, live_server):
     sign_in(page, "manager")
     page.goto("/receive")
-    scan = page.locator("#code")
-    expect(scan).to_be_focused()  # a keyboard-wedge scanner types straight in
+    code = page.locator("#code")
+    expect(code).to_be_focused()  # a keyboard-wedge scanner types straight in
     page.select_option("#location_id", label="LON · Medicines fridge")
     page.fill("#containers", "2")
-    scan.focus()
+    code.focus()
     # The scanner types the code with a GS separator, then Enter.
-    page.keyboard.insert_text(f"]d201{demo_gtin(3)}17291130{GS}10BRWSR{live_server.backend[:2].upper()}{GS}21PACK9")
-    page.keyboard.press("Enter")
+    scan(page, f"]d201{demo_gtin(3)}17291130{GS}10BRWSR{live_server.backend[:2].upper()}{GS}21PACK9")
     expect(page.locator("h1")).to_contain_text("Received 2 × Dysport 300 U")
     expect(page.locator(".label img")).to_have_count(2)
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"receipt-{live_server.backend}.png"), full_page=True)
+    screenshot(page, f"receipt-{live_server.backend}")
     # The label images are real SVGs served to the signed-in manager.
     src = page.locator(".label img").first.get_attribute("src")
     assert re.search(r"/containers/VL[0-9A-Z]{8}/label\.svg$", src)

@@ -13,13 +13,7 @@ from sqlalchemy import func, select
 from inventory.extensions import db
 from inventory.models import Clinic, Container, ContainerState, Draw, Location, Lot, Product, Treatment
 from inventory.services.demo import demo_gtin
-from tests.browser.conftest import ARTIFACTS, sign_in
-
-
-def wedge(page, code: str) -> None:
-    """A keyboard-wedge scanner: one key per character at machine speed, then Enter."""
-    page.keyboard.type(code)
-    page.keyboard.press("Enter")
+from tests.browser.conftest import screenshot, sign_in, start_cart_treatment, wedge
 
 
 def sealed_labels(live_server, product_name: str, lot_number: str, count: int, at: str = "Store room") -> list[str]:
@@ -40,11 +34,7 @@ def draws_of(live_server, treatment_id: int) -> int:
 
 def start_treatment(page, live_server, ref: str) -> int:
     page.goto("/cart")
-    page.fill("#external_ref", f"{ref}-{live_server.backend}")
-    page.fill("#name", "Robin Vale")
-    page.select_option("#location_id", label="LON · Treatment cart")
-    page.click("button:has-text('Start treatment')")
-    expect(page.locator(".patient-bar")).to_contain_text("Robin Vale")
+    start_cart_treatment(page, f"{ref}-{live_server.backend}", "Robin Vale")
     with live_server.app.app_context():
         return db.session.scalar(select(func.max(Treatment.id)))
 
@@ -90,8 +80,7 @@ def test_a_label_scanned_into_quantity_switches_container_and_draws_nothing(page
     page.click("#quantity")
     page.keyboard.type("0.1", delay=90)
     expect(page.locator("#quantity")).to_have_value("0.1")
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"cart-scan-{live_server.backend}.png"), full_page=True)
+    screenshot(page, f"cart-scan-{live_server.backend}")
 
 
 def test_a_syringe_opened_for_another_patient_is_refused_when_scanned(page, live_server):
@@ -158,3 +147,27 @@ def test_counting_and_kit_scan_in_clear_a_refused_scan(page, live_server):
     expect(page.locator(".flash-error")).to_be_visible()
     expect(page.locator("#code")).to_have_value("")
     expect(page.locator("#code")).to_be_focused()
+
+
+def test_a_dose_above_the_label_maximum_is_confirmed_in_one_step(page, live_server):
+    (vial,) = sealed_labels(live_server, "Botox Cosmetic 100 U", "C3709C3", 1, at="Medicines fridge")
+    sign_in(page, "nurse")
+    treatment_id = start_treatment(page, live_server, "DOSE")
+    wedge(page, vial)
+    page.click("button:has-text('Reconstitute')")
+    expect(page.locator("#concentration")).to_contain_text("4 U per 0.1 mL")
+    page.check("input[name=area][value=glabella]")
+    page.click("#quantity")
+    page.keyboard.type("70", delay=90)
+    page.select_option("#unit", "U")
+    page.click("button:has-text('Record draw')")
+    step = page.locator(".confirm-step[role=alert]")
+    expect(step).to_contain_text("Confirm this dose")
+    expect(step.locator("li[data-code=above_label_max]")).to_contain_text("above the label's maximum of 64 U")
+    assert draws_of(live_server, treatment_id) == 0
+    expect(page.locator("#quantity")).to_have_value("70")  # nothing to type again
+    page.fill("#confirm_reason", "strong corrugators, reviewed")
+    page.click("button:has-text('Confirm and record')")
+    expect(page.locator(".flash-ok")).to_contain_text("Recorded 70 U")
+    expect(page.locator("table.draws")).to_contain_text("dose confirmed: strong corrugators, reviewed")
+    assert draws_of(live_server, treatment_id) == 1

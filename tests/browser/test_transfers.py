@@ -7,13 +7,7 @@ from sqlalchemy import select
 
 from inventory.extensions import db
 from inventory.models import Clinic, Container, ContainerState, Product, Transfer, TransferStatus
-from tests.browser.conftest import ARTIFACTS, sign_in
-
-
-def scan(page, code: str) -> None:
-    """What a keyboard-wedge scanner does: type into the focused field, then Enter."""
-    page.keyboard.insert_text(code)
-    page.keyboard.press("Enter")
+from tests.browser.conftest import scan, screenshot, sign_in
 
 
 def _sealed_label(live_server, product_name: str, clinic_code: str) -> str:
@@ -70,8 +64,7 @@ def test_chain_manager_sends_a_vial_from_london_and_receives_it_in_new_york(page
     expect(page.locator(".transfer-status")).to_have_text("Received")
     expect(page.locator("dl.facts")).to_contain_text("(NYC time) by Manager")
     expect(page.locator("table.transfer-items")).to_contain_text("NYC · Medicines fridge, sealed")
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"transfer-{live_server.backend}.png"), full_page=True)
+    screenshot(page, f"transfer-{live_server.backend}")
 
     with live_server.app.app_context():
         container = db.session.scalar(select(Container).where(Container.label_code == label))

@@ -25,8 +25,6 @@ from sqlalchemy import make_url, select
 
 from inventory.models import AuditEvent, Container, Draw, Lot, Patient, Treatment
 from inventory.services import backup as backups
-from inventory.services import cart
-from inventory.services.permissions import Scope
 from tests import factories
 from tests.conftest import _postgres_database, make_test_app
 from tests.factories import NOW
@@ -44,25 +42,17 @@ def _build_history(app: Flask) -> None:
     """Receipts, reconstitution, draws for two patients through the cart service, and an audit event."""
     with app.app_context(), app.extensions["vialog_db"].sessionmaker() as session:
         world = factories.build_world(session)
-        nurse, everywhere = world.users["nurse"], Scope.everything()
         vials = world.receive("botox", lot=LOT, containers=2, expiry=dt.date(2099, 12, 31)).containers
         syringe = world.container("filler", lot="F1", expiry=dt.date(2099, 12, 31))
         for vial in vials:
-            cart.reconstitute(session, actor=nurse, scope=everywhere, container_id=vial.id, diluent_ml=Decimal("2.5"),
-                              now=NOW)
-        room = world.location("Room 1").id
+            factories.reconstitute(world, vial)
         for n, (ref, vial, doses) in enumerate([("P-1", vials[0], ["4", "6"]), ("P-2", vials[1], ["10"])]):
-            patient = cart.find_or_create_patient(session, scope=everywhere, clinic_id=world.clinic.id,
-                                                  external_ref=ref, name=f"Patient {ref}")
             at = NOW + dt.timedelta(minutes=10 * n)
-            treatment = cart.start_treatment(session, actor=nurse, scope=everywhere, patient_id=patient.id,
-                                             location_id=room, now=at)
+            treatment = factories.start_treatment(world, ref, at=at)
             for dose in doses:
-                cart.draw(session, actor=nurse, scope=everywhere, treatment_id=treatment.id, container_id=vial.id,
-                          quantity=Decimal(dose), unit="U", area="glabella", now=at)
+                factories.draw(world, treatment, vial, dose, at=at)
             if ref == "P-1":
-                cart.draw(session, actor=nurse, scope=everywhere, treatment_id=treatment.id,
-                          container_id=syringe.id, quantity=Decimal("0.3"), unit="mL", area="lip", now=at)
+                factories.draw(world, treatment, syringe, "0.3", "mL", area="lip", at=at)
         session.add(AuditEvent(at=NOW, actor_id=world.users["safety"].id, clinic_id=world.clinic.id,
                                action="lot.trace_viewed", object_type="lot", object_id=LOT,
                                details={"patients": ["P-1", "P-2"]}))

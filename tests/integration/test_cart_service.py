@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from inventory.errors import DomainError
 from inventory.models import (
     AuditEvent,
     Container,
@@ -20,95 +19,36 @@ from inventory.models import (
     LotStatus,
     Movement,
     MovementKind,
-    Treatment,
     User,
 )
-from inventory.services import cart, ledger
+from inventory.services import cart
 from inventory.services.permissions import Scope
-from tests.factories import NOW, World
+from tests import factories
+from tests.factories import NOW, World, reconstitute, refusal, start_treatment
 
 HOUR = dt.timedelta(hours=1)
+
+pytestmark = pytest.mark.usefixtures("ledger_stays_balanced")
 
 
 # --- helpers ----------------------------------------------------------------------
 
-
-@pytest.fixture(autouse=True)
-def ledger_stays_balanced(session):
-    """After every scenario, each container's cached balance equals the sum of its movements."""
-    yield
-    assert ledger.find_balance_mismatches(session) == []
-
-
-def refusal(call: Callable[[], Any]) -> DomainError:
-    with pytest.raises(DomainError) as caught:
-        call()
-    return caught.value
+# The shared cart helpers on this module's timeline: vials are received and opened at NOW, doses and waste come an
+# hour later, the treatment closes at +2 h and corrections are made at +3 h.
+draw = partial(factories.draw, at=NOW + HOUR)
+waste = partial(factories.waste, at=NOW + HOUR)
+close = partial(factories.close_treatment, at=NOW + 2 * HOUR)
+reverse = partial(factories.reverse, at=NOW + 3 * HOUR)
 
 
 def nurse_of(world: World) -> User:
     return world.users["nurse"]
 
 
-def start(world: World, ref: str = "P-001", *, user: User | None = None, clinic=None,
-          at: dt.datetime = NOW) -> Treatment:
-    user = user or nurse_of(world)
-    clinic = clinic or world.clinic
-    scope = Scope.for_user(user)
-    patient = cart.find_or_create_patient(
-        world.session, scope=scope, clinic_id=clinic.id, external_ref=ref, name=f"Patient {ref}"
-    )
-    return cart.start_treatment(
-        world.session, actor=user, scope=scope, patient_id=patient.id,
-        location_id=world.location("Room 1", clinic).id, now=at,
-    )
-
-
-def reconstitute(world: World, container: Container, diluent_ml: str = "2.5", *, at: dt.datetime = NOW,
-                 **kwargs: Any) -> Container:
-    return cart.reconstitute(
-        world.session, actor=nurse_of(world), scope=Scope.everything(), container_id=container.id,
-        diluent_ml=Decimal(diluent_ml), now=at, **kwargs,
-    )
-
-
 def vial(world: World, product: str = "botox", diluent_ml: str = "2.5", *, at: dt.datetime = NOW,
          **receive: Any) -> Container:
     """A received and reconstituted vial."""
     return reconstitute(world, world.container(product, **receive), diluent_ml, at=at)
-
-
-def draw(world: World, treatment: Treatment, container: Container, quantity: str, unit: str = "U", *,
-         area: str = "glabella", at: dt.datetime = NOW + HOUR, user: User | None = None,
-         **kwargs: Any) -> cart.DrawResult:
-    user = user or nurse_of(world)
-    return cart.draw(
-        world.session, actor=user, scope=Scope.for_user(user), treatment_id=treatment.id,
-        container_id=container.id, quantity=Decimal(quantity), unit=unit, area=area, now=at, **kwargs,
-    )
-
-
-def waste(world: World, container: Container, reason: str = "dropped", *, quantity: str | None = None,
-          at: dt.datetime = NOW + HOUR, **kwargs: Any) -> Movement:
-    return cart.waste(
-        world.session, actor=nurse_of(world), scope=Scope.for_user(nurse_of(world)), container_id=container.id,
-        reason=reason, quantity=Decimal(quantity) if quantity is not None else None, now=at, **kwargs,
-    )
-
-
-def close(world: World, treatment: Treatment, *, at: dt.datetime = NOW + 2 * HOUR) -> cart.ClosedTreatment:
-    return cart.close_treatment(
-        world.session, actor=nurse_of(world), scope=Scope.for_user(nurse_of(world)), treatment_id=treatment.id,
-        now=at,
-    )
-
-
-def reverse(world: World, movement: Movement, reason: str = "wrong vial scanned", *,
-            at: dt.datetime = NOW + 3 * HOUR) -> Movement:
-    return cart.reverse(
-        world.session, actor=nurse_of(world), scope=Scope.for_user(nurse_of(world)), movement_id=movement.id,
-        reason=reason, now=at,
-    )
 
 
 def movements_of(session, container: Container) -> list[Movement]:
@@ -283,7 +223,7 @@ def test_a_caller_of_several_clinics_says_which_clinic_and_others_are_not_found(
 
 
 def test_a_treatment_starts_for_a_patient_in_a_room_of_the_same_clinic(world):
-    treatment = start(world, "P-1")
+    treatment = start_treatment(world, "P-1")
     assert treatment.clinic_id == world.clinic.id and treatment.started_at == NOW
     assert treatment.injector_id == nurse_of(world).id and not treatment.is_closed
     nyc_patient = cart.find_or_create_patient(
@@ -303,11 +243,11 @@ def test_a_treatment_starts_for_a_patient_in_a_room_of_the_same_clinic(world):
 
 
 def test_open_treatments_are_the_callers_newest_first_with_their_patient(world, session):
-    older = start(world, "P-1", at=NOW)
-    newer = start(world, "P-2", at=NOW + HOUR)
-    closed = start(world, "P-3", at=NOW + 2 * HOUR)
+    older = start_treatment(world, "P-1", at=NOW)
+    newer = start_treatment(world, "P-2", at=NOW + HOUR)
+    closed = start_treatment(world, "P-3", at=NOW + 2 * HOUR)
     close(world, closed)
-    start(world, "N-1", user=world.users["other_nurse"], clinic=world.other_clinic)
+    start_treatment(world, "N-1", user=world.users["other_nurse"], clinic=world.other_clinic)
     listed = cart.open_treatments(session, scope=Scope.for_user(nurse_of(world)))
     assert [t.id for t in listed] == [newer.id, older.id]
     assert listed[0].patient.external_ref == "P-2"
@@ -321,7 +261,7 @@ def test_open_treatments_are_the_callers_newest_first_with_their_patient(world, 
 
 def test_a_tenth_of_a_ml_at_40_u_per_ml_draws_4_units_and_stores_both(world):
     container = vial(world, "botox", "2.5")
-    treatment = start(world)
+    treatment = start_treatment(world)
     result = draw(world, treatment, container, "0.1", "mL")
     assert result.draw.quantity == Decimal("4")
     assert result.draw.quantity_ml == Decimal("0.1")
@@ -333,7 +273,7 @@ def test_a_tenth_of_a_ml_at_40_u_per_ml_draws_4_units_and_stores_both(world):
 
 def test_a_draw_entered_in_units_stores_the_ml_it_took(world):
     container = vial(world, "botox", "2.5")
-    result = draw(world, start(world), container, "20", "U")
+    result = draw(world, start_treatment(world), container, "20", "U")
     assert (result.draw.quantity, result.draw.quantity_ml, result.draw.entered_unit) == (
         Decimal("20"), Decimal("0.5"), "U"
     )
@@ -341,14 +281,14 @@ def test_a_draw_entered_in_units_stores_the_ml_it_took(world):
 
 def test_daxxify_ml_draws_round_to_four_decimals(world):
     container = vial(world, "daxxify", "1.2")
-    treatment = start(world)
+    treatment = start_treatment(world)
     assert draw(world, treatment, container, "0.1", "mL").draw.quantity == Decimal("8.3333")
     assert draw(world, treatment, container, "8", "U").draw.quantity_ml == Decimal("0.096")
 
 
 def test_a_filler_is_drawn_in_ml_only(world, session):
     syringe = world.container("filler")
-    treatment = start(world)
+    treatment = start_treatment(world)
     result = draw(world, treatment, syringe, "0.2", "ml", area="lip")
     assert (result.draw.quantity, result.draw.quantity_ml, result.draw.concentration_u_per_ml) == (
         Decimal("0.2"), Decimal("0.2"), None
@@ -363,7 +303,7 @@ def test_a_filler_is_drawn_in_ml_only(world, session):
 
 def test_hyaluronidase_is_drawn_in_its_own_units_or_ml_at_its_strength(world):
     hylenex = world.container("hylenex")
-    treatment = start(world)
+    treatment = start_treatment(world)
     in_ml = draw(world, treatment, hylenex, "0.5", "mL", area="nasolabial", reason="emergency")
     assert (in_ml.draw.quantity, in_ml.draw.concentration_u_per_ml) == (Decimal("75"), Decimal("150"))
     in_usp = draw(world, treatment, hylenex, "30", "USP U", area="nasolabial", reason="emergency")
@@ -375,7 +315,7 @@ def test_hyaluronidase_is_drawn_in_its_own_units_or_ml_at_its_strength(world):
 
 def test_a_supply_is_drawn_in_its_base_unit(world):
     syringe = world.container("syringe")
-    treatment = start(world)
+    treatment = start_treatment(world)
     assert refusal(lambda: draw(world, treatment, syringe, "1", "U", area="other", area_detail="kit")).code == (
         "validation_error"
     )
@@ -386,7 +326,7 @@ def test_a_supply_is_drawn_in_its_base_unit(world):
 @pytest.mark.parametrize("quantity", ["0", "-4", "0.00001", "1E+9"])
 def test_a_draw_quantity_is_above_zero_with_at_most_four_decimals(world, session, quantity):
     container = vial(world)
-    treatment = start(world)
+    treatment = start_treatment(world)
     before = snapshot(session, container)
     error = refusal(lambda: draw(world, treatment, container, quantity))
     assert error.code == "validation_error" and error.details["field"] == "quantity"
@@ -395,7 +335,7 @@ def test_a_draw_quantity_is_above_zero_with_at_most_four_decimals(world, session
 
 def test_a_draw_area_comes_from_the_list_and_other_needs_a_description(world):
     container = vial(world)
-    treatment = start(world)
+    treatment = start_treatment(world)
     assert refusal(lambda: draw(world, treatment, container, "4", area="elbow")).details["field"] == "area"
     assert refusal(lambda: draw(world, treatment, container, "4", area="other")).details["field"] == "area_detail"
     result = draw(world, treatment, container, "4", area="other", area_detail="nasalis")
@@ -405,7 +345,7 @@ def test_a_draw_area_comes_from_the_list_and_other_needs_a_description(world):
 
 def test_an_emergency_draw_is_marked_on_the_movement_and_the_draw(world, session):
     hylenex = world.container("hylenex")
-    treatment = start(world)
+    treatment = start_treatment(world)
     result = draw(world, treatment, hylenex, "150", "USP U", area="nasolabial", reason="emergency")
     movement = session.get(Movement, result.draw.movement_id)
     assert (movement.kind, movement.reason, result.draw.reason) == (MovementKind.DRAW, "emergency", "emergency")
@@ -414,7 +354,7 @@ def test_an_emergency_draw_is_marked_on_the_movement_and_the_draw(world, session
 
 def test_a_draw_is_a_negative_draw_movement_linked_to_its_treatment_and_draw_row(world, session):
     container = vial(world)
-    treatment = start(world)
+    treatment = start_treatment(world)
     result = draw(world, treatment, container, "20", at=NOW + HOUR)
     movement = session.get(Movement, result.draw.movement_id)
     assert movement.kind is MovementKind.DRAW
@@ -430,8 +370,8 @@ def test_a_draw_is_a_negative_draw_movement_linked_to_its_treatment_and_draw_row
 
 def test_drawing_more_than_remains_is_refused_never_clamped(world, session):
     container = vial(world)
-    treatment = start(world)
-    draw(world, treatment, container, "90")
+    treatment = start_treatment(world)
+    draw(world, treatment, container, "90", area="masseter_left")  # outside the label's session maximum
     before = snapshot(session, container)
     error = refusal(lambda: draw(world, treatment, container, "10.0001"))
     assert error.code == "insufficient_quantity"
@@ -445,7 +385,7 @@ def test_drawing_more_than_remains_is_refused_never_clamped(world, session):
 
 def test_a_closed_treatment_takes_no_draws(world, session):
     container = vial(world)
-    treatment = start(world)
+    treatment = start_treatment(world)
     close(world, treatment)
     other = vial(world, lot="C4120A1")
     before = snapshot(session, other)
@@ -460,8 +400,8 @@ def test_another_clinics_treatment_or_container_is_not_found(world):
     (the same answer, with the same message, as for an id that names nothing)."""
     lon_vial = vial(world)
     nyc_vial = vial(world, location=world.location("Fridge", world.other_clinic), lot="NY1")
-    lon_treatment = start(world)
-    nyc_treatment = start(world, "N-1", user=world.users["other_nurse"], clinic=world.other_clinic)
+    lon_treatment = start_treatment(world)
+    nyc_treatment = start_treatment(world, "N-1", user=world.users["other_nurse"], clinic=world.other_clinic)
     assert refusal(lambda: draw(world, nyc_treatment, lon_vial, "4")).code == "not_found"
     hidden = refusal(lambda: draw(world, lon_treatment, nyc_vial, "4"))
     assert hidden.code == "unknown_container" and hidden.message == f"No container with id {nyc_vial.id}."
@@ -472,7 +412,7 @@ def test_another_clinics_treatment_or_container_is_not_found(world):
 
 def test_a_chain_manager_cannot_draw_one_clinics_vial_into_another_clinics_treatment(world):
     nyc_vial = vial(world, location=world.location("Fridge", world.other_clinic))
-    treatment = start(world, user=world.users["manager"])
+    treatment = start_treatment(world, user=world.users["manager"])
     error = refusal(lambda: draw(world, treatment, nyc_vial, "4", user=world.users["manager"]))
     assert error.code == "unknown_container"
     assert nyc_vial.remaining == 100
@@ -483,7 +423,7 @@ def test_a_chain_manager_cannot_draw_one_clinics_vial_into_another_clinics_treat
 )
 def test_a_quarantined_or_recalled_lot_is_not_drawn(world, session, status, code):
     container = vial(world)
-    treatment = start(world)
+    treatment = start_treatment(world)
     container.lot.status = status
     session.flush()
     before = snapshot(session, container)
@@ -494,7 +434,7 @@ def test_a_quarantined_or_recalled_lot_is_not_drawn(world, session, status, code
 def test_expiry_holds_through_the_last_day_in_the_clinics_time_zone(world):
     # London is on BST in June: 22:59 UTC is 23:59 on the 15th, 23:00 UTC is already the 16th.
     container = vial(world, expiry=dt.date(2026, 6, 15), at=NOW)
-    treatment = start(world)
+    treatment = start_treatment(world)
     last_minute = dt.datetime(2026, 6, 15, 22, 59, tzinfo=dt.UTC)
     assert draw(world, treatment, container, "4", at=last_minute).draw.quantity == 4
     next_day = dt.datetime(2026, 6, 15, 23, 0, tzinfo=dt.UTC)
@@ -504,7 +444,7 @@ def test_expiry_holds_through_the_last_day_in_the_clinics_time_zone(world):
 def test_expiry_in_new_york_follows_new_york_time(world):
     nyc_nurse = world.users["other_nurse"]
     container = vial(world, expiry=dt.date(2026, 6, 15), location=world.location("Fridge", world.other_clinic))
-    treatment = start(world, "N-1", user=nyc_nurse, clinic=world.other_clinic)
+    treatment = start_treatment(world, "N-1", user=nyc_nurse, clinic=world.other_clinic)
     # 03:30 UTC on the 16th is still 23:30 on the 15th in New York.
     late_evening = dt.datetime(2026, 6, 16, 3, 30, tzinfo=dt.UTC)
     assert draw(world, treatment, container, "4", at=late_evening, user=nyc_nurse).draw.quantity == 4
@@ -515,7 +455,7 @@ def test_expiry_in_new_york_follows_new_york_time(world):
 
 def test_a_toxin_is_not_drawn_before_reconstitution(world, session):
     powder = world.container("botox")
-    treatment = start(world)
+    treatment = start_treatment(world)
     before = snapshot(session, powder)
     assert refusal(lambda: draw(world, treatment, powder, "4")).code == "not_reconstituted"
     assert refusal(lambda: draw(world, treatment, powder, "0.1", "mL")).code == "not_reconstituted"
@@ -524,7 +464,7 @@ def test_a_toxin_is_not_drawn_before_reconstitution(world, session):
 
 def test_beyond_use_refuses_a_draw_from_the_exact_instant(world, session):
     container = vial(world, at=NOW)
-    treatment = start(world)
+    treatment = start_treatment(world)
     just_before = NOW + dt.timedelta(hours=24) - dt.timedelta(microseconds=1)
     assert draw(world, treatment, container, "4", at=just_before).draw.quantity == 4
     before = snapshot(session, container)
@@ -538,7 +478,7 @@ def test_beyond_use_refuses_a_draw_from_the_exact_instant(world, session):
 
 def test_the_first_draw_binds_a_single_patient_vial_to_its_patient_and_treatment(world):
     container = vial(world)
-    treatment = start(world)
+    treatment = start_treatment(world)
     draw(world, treatment, container, "4", at=NOW + HOUR)
     assert container.patient_id == treatment.patient_id
     assert container.opened_treatment_id == treatment.id
@@ -549,8 +489,8 @@ def test_the_first_draw_binds_a_single_patient_vial_to_its_patient_and_treatment
 
 def test_a_toxin_vial_opened_for_one_patient_is_refused_for_another(world, session):
     container = vial(world)
-    draw(world, start(world, "A"), container, "20")
-    other = start(world, "B")
+    draw(world, start_treatment(world, "A"), container, "20")
+    other = start_treatment(world, "B")
     before = snapshot(session, container)
     error = refusal(lambda: draw(world, other, container, "4"))
     assert error.code == "container_other_patient"
@@ -560,9 +500,9 @@ def test_a_toxin_vial_opened_for_one_patient_is_refused_for_another(world, sessi
 
 def test_a_toxin_vial_belongs_to_one_session_even_of_the_same_patient(world):
     container = vial(world)
-    first = start(world, "A", at=NOW)
+    first = start_treatment(world, "A", at=NOW)
     draw(world, first, container, "20")
-    later = start(world, "A", at=NOW + 3 * HOUR)
+    later = start_treatment(world, "A", at=NOW + 3 * HOUR)
     error = refusal(lambda: draw(world, later, container, "4", at=NOW + 4 * HOUR))
     assert error.code == "container_other_patient"
     assert "earlier session" in error.message
@@ -572,18 +512,18 @@ def test_a_multi_patient_toxin_serves_any_patient_within_beyond_use(world, sessi
     world.botox.is_multi_patient = True
     session.flush()
     container = vial(world, at=NOW)
-    draw(world, start(world, "A"), container, "20")
-    draw(world, start(world, "B"), container, "20", at=NOW + 5 * HOUR)
+    draw(world, start_treatment(world, "A"), container, "20")
+    draw(world, start_treatment(world, "B"), container, "20", at=NOW + 5 * HOUR)
     assert container.patient_id is None and container.remaining == 60
-    late = start(world, "C")
+    late = start_treatment(world, "C")
     assert refusal(lambda: draw(world, late, container, "4", at=NOW + 24 * HOUR)).code == "beyond_use"
 
 
 def test_a_filler_opened_for_patient_a_is_refused_for_patient_b(world, session):
     syringe = world.container("filler")
-    draw(world, start(world, "A"), syringe, "0.2", "mL", area="lip")
+    draw(world, start_treatment(world, "A"), syringe, "0.2", "mL", area="lip")
     assert syringe.state is ContainerState.IN_USE and syringe.patient_id is not None
-    error = refusal(lambda: draw(world, start(world, "B"), syringe, "0.1", "mL", area="lip"))
+    error = refusal(lambda: draw(world, start_treatment(world, "B"), syringe, "0.1", "mL", area="lip"))
     assert error.code == "container_other_patient"
     assert syringe.remaining == Decimal("0.35")
 
@@ -591,9 +531,9 @@ def test_a_filler_opened_for_patient_a_is_refused_for_patient_b(world, session):
 def test_without_a_hold_policy_a_filler_is_refused_in_a_later_session(world):
     assert world.clinic.filler_hold_days == 0
     syringe = world.container("filler")
-    first = start(world, "A")
+    first = start_treatment(world, "A")
     draw(world, first, syringe, "0.2", "mL", area="lip")
-    later = start(world, "A", at=NOW + 3 * HOUR)
+    later = start_treatment(world, "A", at=NOW + 3 * HOUR)
     assert refusal(lambda: draw(world, later, syringe, "0.1", "mL", area="lip",
                                 at=NOW + 4 * HOUR)).code == "container_other_patient"
 
@@ -602,19 +542,19 @@ def test_a_held_filler_serves_the_same_patient_until_the_hold_ends(world, sessio
     world.clinic.filler_hold_days = 14
     session.flush()
     syringe = world.container("filler")
-    first = start(world, "A")
+    first = start_treatment(world, "A")
     draw(world, first, syringe, "0.2", "mL", area="lip", at=NOW + HOUR)
     closed = close(world, first)
     assert closed.held == [syringe] and closed.wasted == []
     assert syringe.state is ContainerState.IN_USE and syringe.remaining == Decimal("0.35")
 
-    touch_up = start(world, "A", at=NOW + dt.timedelta(days=7))
+    touch_up = start_treatment(world, "A", at=NOW + dt.timedelta(days=7))
     draw(world, touch_up, syringe, "0.1", "mL", area="lip", at=NOW + dt.timedelta(days=7))
     assert syringe.remaining == Decimal("0.25")
-    assert refusal(lambda: draw(world, start(world, "B"), syringe, "0.1", "mL", area="lip",
+    assert refusal(lambda: draw(world, start_treatment(world, "B"), syringe, "0.1", "mL", area="lip",
                                 at=NOW + dt.timedelta(days=7))).code == "container_other_patient"
     hold_over = NOW + HOUR + dt.timedelta(days=14)
-    assert refusal(lambda: draw(world, start(world, "A", at=hold_over), syringe, "0.1", "mL", area="lip",
+    assert refusal(lambda: draw(world, start_treatment(world, "A", at=hold_over), syringe, "0.1", "mL", area="lip",
                                 at=hold_over)).code == "container_other_patient"
     # The touch-up closes after the hold ended: the syringe is wasted now.
     closed = close(world, touch_up, at=hold_over)
@@ -622,19 +562,22 @@ def test_a_held_filler_serves_the_same_patient_until_the_hold_ends(world, sessio
     assert syringe.state is ContainerState.DISCARDED
 
 
-def test_a_patient_total_above_the_usual_maximum_warns_without_refusing(world):
-    assert world.botox.usual_max_units_per_session == Decimal("64")
-    treatment = start(world)
+def test_totals_are_per_molecule_across_vial_sizes_and_never_across_molecules(world):
+    treatment = start_treatment(world)
     first, second = vial(world), vial(world, lot="C4120A1")
-    assert draw(world, treatment, first, "40").warnings == []
+    assert draw(world, treatment, first, "24").warnings == []
     assert draw(world, treatment, second, "24", area="forehead").warnings == []
-    result = draw(world, treatment, second, "6", area="crows_feet_left")
-    assert result.draw.quantity == 6
-    assert result.warnings == [
-        "This patient has now received 70 U of Botox Cosmetic 100 U in this treatment, above the usual 64 U "
-        "per session: check the dose."
-    ]
-    # Another product's units are never added in.
+    assert draw(world, treatment, second, "16", area="crows_feet_left").warnings == []
+    # 64 U of onabotulinumtoxinA from two vials: at the label's maximum; 2 U more needs a confirmation.
+    needed = refusal(lambda: draw(world, treatment, second, "2", area="crows_feet_right"))
+    assert needed.code == "confirmation_required"
+    assert [w["code"] for w in needed.details["warnings"]] == ["above_label_max"]
+    assert "66 U of onabotulinumtoxinA this session" in needed.details["warnings"][0]["message"]
+    result = draw(world, treatment, second, "2", area="crows_feet_right", confirm=["above_label_max"],
+                  confirm_reason="asymmetry, reviewed with the patient")
+    assert result.draw.confirmed_warnings == "above_label_max"
+    assert result.draw.confirm_reason == "asymmetry, reviewed with the patient"
+    # Another molecule's units are never added in.
     assert draw(world, treatment, vial(world, "dysport", lot="DY1"), "50", area="glabella").warnings == []
 
 
@@ -643,7 +586,7 @@ def test_a_patient_total_above_the_usual_maximum_warns_without_refusing(world):
 
 def test_waste_without_a_quantity_takes_everything_left_and_discards_the_container(world, session):
     container = vial(world)
-    draw(world, start(world), container, "20")
+    draw(world, start_treatment(world), container, "20")
     movement = waste(world, container, "contaminated")
     assert (movement.kind, movement.quantity, movement.balance_after) == (
         MovementKind.WASTE, Decimal("-80"), Decimal("0")
@@ -717,7 +660,7 @@ def test_beyond_use_containers_are_those_past_their_time_with_something_left(wor
 
 def test_waste_beyond_use_wastes_them_all_in_one_step(world, session):
     first, second = vial(world, at=NOW), vial(world, at=NOW + HOUR, lot="C4120A1")
-    draw(world, start(world), first, "30")
+    draw(world, start_treatment(world), first, "30")
     later = NOW + 26 * HOUR
     movements = cart.waste_beyond_use(session, actor=nurse_of(world), scope=Scope.for_user(nurse_of(world)), now=later)
     assert [(m.container_id, m.quantity, m.reason) for m in movements] == [
@@ -749,7 +692,7 @@ def test_waste_beyond_use_of_a_named_vial_not_yet_due_wastes_nothing(world, sess
 def test_closing_wastes_a_single_patient_toxin_remainder(world, session):
     container = vial(world)
     untouched = vial(world, lot="C4120A1")
-    treatment = start(world)
+    treatment = start_treatment(world)
     draw(world, treatment, container, "20")
     closed = close(world, treatment, at=NOW + 2 * HOUR)
     assert closed.treatment.closed_at == NOW + 2 * HOUR and closed.treatment.closed_by_id == nurse_of(world).id
@@ -762,7 +705,7 @@ def test_closing_wastes_a_single_patient_toxin_remainder(world, session):
 
 def test_closing_wastes_a_filler_remainder_when_the_clinic_holds_none(world):
     syringe = world.container("filler")
-    treatment = start(world)
+    treatment = start_treatment(world)
     draw(world, treatment, syringe, "0.3", "mL", area="lip")
     closed = close(world, treatment)
     assert [(m.container_id, m.quantity) for m in closed.wasted] == [(syringe.id, Decimal("-0.25"))]
@@ -774,7 +717,7 @@ def test_closing_leaves_multi_patient_vials_and_emptied_ones_alone(world, sessio
     session.flush()
     shared = vial(world)
     syringe = world.container("filler")
-    treatment = start(world)
+    treatment = start_treatment(world)
     draw(world, treatment, shared, "20")
     draw(world, treatment, syringe, "0.55", "mL", area="lip")
     closed = close(world, treatment)
@@ -784,10 +727,10 @@ def test_closing_leaves_multi_patient_vials_and_emptied_ones_alone(world, sessio
 
 
 def test_a_treatment_closes_once_and_only_in_the_callers_clinics(world):
-    treatment = start(world)
+    treatment = start_treatment(world)
     close(world, treatment)
     assert refusal(lambda: close(world, treatment)).code == "treatment_closed"
-    nyc = start(world, "N-1", user=world.users["other_nurse"], clinic=world.other_clinic)
+    nyc = start_treatment(world, "N-1", user=world.users["other_nurse"], clinic=world.other_clinic)
     assert refusal(lambda: close(world, nyc)).code == "not_found"
     assert not nyc.is_closed
 
@@ -797,7 +740,7 @@ def test_a_treatment_closes_once_and_only_in_the_callers_clinics(world):
 
 def test_reversing_a_draw_puts_the_quantity_back_and_keeps_the_original(world, session):
     container = vial(world)
-    treatment = start(world)
+    treatment = start_treatment(world)
     draw(world, treatment, container, "4")
     mistaken = draw(world, treatment, container, "40", area="forehead")
     original = session.get(Movement, mistaken.draw.movement_id)
@@ -815,14 +758,13 @@ def test_reversing_a_draw_puts_the_quantity_back_and_keeps_the_original(world, s
         (Decimal("4"), False), (Decimal("40"), True)
     ]
     assert [(t.product.name, t.quantity) for t in summary.totals] == [("Botox Cosmetic 100 U", Decimal("4"))]
-    assert cart.patient_total(session, treatment_id=treatment.id, product_id=world.botox.id) == 4
     # The vial stays bound: the first draw was real.
     assert container.patient_id == treatment.patient_id
 
 
 def test_a_movement_is_reversed_at_most_once(world, session):
     container = vial(world)
-    result = draw(world, start(world), container, "4")
+    result = draw(world, start_treatment(world), container, "4")
     original = session.get(Movement, result.draw.movement_id)
     reverse(world, original)
     before = snapshot(session, container)
@@ -834,7 +776,7 @@ def test_a_movement_is_reversed_at_most_once(world, session):
 
 def test_a_reversal_a_receipt_or_a_reconstitution_cannot_be_reversed(world, session):
     container = vial(world)
-    result = draw(world, start(world), container, "4")
+    result = draw(world, start_treatment(world), container, "4")
     reversal = reverse(world, session.get(Movement, result.draw.movement_id))
     assert refusal(lambda: reverse(world, reversal)).code == "not_reversible"
     receipt, reconstitution = movements_of(session, container)[:2]
@@ -844,7 +786,7 @@ def test_a_reversal_a_receipt_or_a_reconstitution_cannot_be_reversed(world, sess
 
 def test_a_reversal_needs_a_reason_and_a_movement_of_the_callers_clinics(world, session):
     container = vial(world)
-    result = draw(world, start(world), container, "4")
+    result = draw(world, start_treatment(world), container, "4")
     original = session.get(Movement, result.draw.movement_id)
     assert refusal(lambda: reverse(world, original, "  ")).code == "validation_error"
     nyc_nurse = world.users["other_nurse"]
@@ -868,15 +810,15 @@ def test_reversing_a_waste_brings_the_container_back_into_use(world, session):
 
 def test_reversing_the_only_draw_from_a_syringe_releases_it_from_the_patient(world, session):
     syringe = world.container("filler")
-    result = draw(world, start(world, "A"), syringe, "0.2", "mL", area="lip")
+    result = draw(world, start_treatment(world, "A"), syringe, "0.2", "mL", area="lip")
     reverse(world, session.get(Movement, result.draw.movement_id), "scanned the wrong syringe")
     assert (syringe.patient_id, syringe.opened_treatment_id, syringe.opened_at) == (None, None, None)
     assert syringe.state is ContainerState.SEALED and syringe.remaining == Decimal("0.55")
-    assert draw(world, start(world, "B"), syringe, "0.2", "mL", area="lip").container.patient_id is not None
+    assert draw(world, start_treatment(world, "B"), syringe, "0.2", "mL", area="lip").container.patient_id is not None
 
 
 def test_refusals_name_times_on_the_clinics_clock(world):
     container = vial(world, at=NOW)  # 09:30 UTC is 10:30 in London in June
-    treatment = start(world)
+    treatment = start_treatment(world)
     assert "15 Jun 2026 10:30" in refusal(lambda: reconstitute(world, container)).message
     assert "16 Jun 2026 10:30" in refusal(lambda: draw(world, treatment, container, "4", at=NOW + 25 * HOUR)).message

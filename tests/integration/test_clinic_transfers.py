@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from inventory.errors import DomainError
 from inventory.models import (
     Container,
     ContainerState,
@@ -20,43 +19,36 @@ from inventory.models import (
     LotStatus,
     Movement,
     MovementKind,
-    Role,
     Transfer,
     TransferItem,
     TransferStatus,
     User,
 )
-from inventory.services import cart, clinic_transfers, counts, demo, ledger, transfers
+from inventory.services import clinic_transfers, counts, demo, ledger, transfers
 from inventory.services.permissions import Scope
-from tests.factories import HASHER, NOW, World, make_clinic, make_user
+from tests.factories import (
+    HASHER,
+    NOW,
+    World,
+    draw,
+    kit_location,
+    make_clinic,
+    patient,
+    reconstitute,
+    refusal,
+    send_transfer,
+    start_treatment,
+    waste,
+)
 
 LATER = NOW + dt.timedelta(days=2)
 TRANSFER_KINDS = (MovementKind.TRANSFER_OUT, MovementKind.TRANSFER_IN)
 
 
-@pytest.fixture(autouse=True)
-def ledger_stays_balanced(session):
-    """After every scenario, each container's cached balance equals the sum of its movements, in both clinics."""
-    yield
-    assert ledger.find_balance_mismatches(session) == []
+pytestmark = pytest.mark.usefixtures("ledger_stays_balanced")
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def refusal(call: Callable[[], Any]) -> DomainError:
-    with pytest.raises(DomainError) as caught:
-        call()
-    return caught.value
-
-
-def send(world: World, containers: list[Container], *, user: str | User = "manager", to: Location | None = None,
-         at: dt.datetime = NOW, note: str | None = None) -> Transfer:
-    actor = world.users[user] if isinstance(user, str) else user
-    return clinic_transfers.send(
-        world.session, actor=actor, scope=Scope.for_user(actor), container_ids=[c.id for c in containers],
-        to_location_id=(to or world.location("Fridge", world.other_clinic)).id, now=at, note=note,
-    )
 
 
 def receive(world: World, transfer: Transfer, *, user: str | User = "manager", at: dt.datetime = LATER,
@@ -91,10 +83,6 @@ def snapshot(world: World) -> tuple[Any, ...]:
     return tuple(states), tuple(counts)
 
 
-def nyc_manager(world: World) -> User:
-    return make_user(world.session, "nyc-manager", Role.MANAGER, [world.other_clinic])
-
-
 def transfer_sums(world: World) -> dict[tuple[str, MovementKind], Decimal]:
     rows = world.session.execute(
         select(Movement.clinic_id, Movement.kind, func.sum(Movement.quantity))
@@ -115,7 +103,7 @@ def stock_on_hand(world: World, clinic) -> Decimal:
 
 def test_sending_takes_each_whole_container_out_of_the_source_and_puts_it_in_transit(world):
     sent = vials(world, 2)
-    transfer = send(world, sent, note="courier DHL, box 1 of 1")
+    transfer = send_transfer(world, sent, note="courier DHL, box 1 of 1")
 
     assert transfer.status is TransferStatus.IN_TRANSIT
     assert (transfer.from_clinic_id, transfer.to_clinic_id) == (world.clinic.id, world.other_clinic.id)
@@ -139,7 +127,7 @@ def test_sending_takes_each_whole_container_out_of_the_source_and_puts_it_in_tra
 def test_receiving_moves_the_containers_to_the_destination_with_their_label_lot_and_history(world):
     sent = vials(world, 2)
     labels = [(c.id, c.label_code, c.lot_id) for c in sent]
-    transfer = send(world, sent)
+    transfer = send_transfer(world, sent)
     received = receive(world, transfer)
 
     fridge = world.location("Fridge", world.other_clinic)
@@ -160,7 +148,7 @@ def test_receiving_moves_the_containers_to_the_destination_with_their_label_lot_
 
 def test_both_clinics_balance_and_their_movement_sums_show_the_transfer_out_and_in(world):
     kept = vials(world, 1, lot="KEEP1")[0]
-    transfer = send(world, vials(world, 3))
+    transfer = send_transfer(world, vials(world, 3))
     assert transfer_sums(world) == {("LON", MovementKind.TRANSFER_OUT): Decimal(-300)}
     assert (stock_on_hand(world, world.clinic), stock_on_hand(world, world.other_clinic)) == (100, 0)
 
@@ -179,7 +167,7 @@ def test_both_clinics_balance_and_their_movement_sums_show_the_transfer_out_and_
 
 
 def test_the_receiver_may_put_the_stock_away_in_another_location_of_the_destination(world):
-    transfer = send(world, vials(world, 1))
+    transfer = send_transfer(world, vials(world, 1))
     room = world.location("Room 1", world.other_clinic)
     received = receive(world, transfer, location=room)
     assert received.received_location_id == room.id
@@ -189,7 +177,7 @@ def test_the_receiver_may_put_the_stock_away_in_another_location_of_the_destinat
 
 def test_calling_a_transfer_back_returns_everything_to_the_source_with_a_transfer_in_there(world):
     sent = vials(world, 2)
-    transfer = send(world, sent)
+    transfer = send_transfer(world, sent)
     cancelled = cancel(world, transfer)
 
     assert cancelled.status is TransferStatus.CANCELLED
@@ -203,18 +191,18 @@ def test_calling_a_transfer_back_returns_everything_to_the_source_with_a_transfe
     assert transfer_sums(world) == {
         ("LON", MovementKind.TRANSFER_OUT): Decimal(-200), ("LON", MovementKind.TRANSFER_IN): Decimal(200)}
     # Back home, it can be used, or sent again.
-    again = send(world, sent, at=LATER)
+    again = send_transfer(world, sent, at=LATER)
     assert again.status is TransferStatus.IN_TRANSIT
 
 
 def test_a_transfer_is_received_once_and_never_called_back_after_or_received_after_cancelling(world):
-    received = receive(world, send(world, vials(world, 1)))
+    received = receive(world, send_transfer(world, vials(world, 1)))
     before = snapshot(world)
     assert refusal(lambda: receive(world, received)).code == "transfer_already_received"
     assert refusal(lambda: cancel(world, received)).code == "transfer_already_received"
     assert snapshot(world) == before
 
-    cancelled = cancel(world, send(world, vials(world, 1, lot="SECOND")))
+    cancelled = cancel(world, send_transfer(world, vials(world, 1, lot="SECOND")))
     before = snapshot(world)
     assert refusal(lambda: receive(world, cancelled)).code == "transfer_cancelled"
     assert refusal(lambda: cancel(world, cancelled)).code == "transfer_cancelled"
@@ -226,27 +214,18 @@ def test_a_transfer_is_received_once_and_never_called_back_after_or_received_aft
 
 def test_an_in_transit_container_cannot_be_drawn_mixed_wasted_moved_or_sent_again(world):
     filler, botox = vials(world, 1, "filler", lot="FILL1")[0], vials(world, 1)[0]
-    send(world, [filler, botox])
-    nurse, everywhere = world.users["nurse"], Scope.everything()
-    patient = cart.find_or_create_patient(world.session, scope=everywhere, clinic_id=world.clinic.id,
-                                          external_ref="P-1", name="Alex Morgan")
-    treatment = cart.start_treatment(world.session, actor=nurse, scope=everywhere, patient_id=patient.id,
-                                     location_id=world.location("Room 1").id, now=NOW)
+    send_transfer(world, [filler, botox])
+    everywhere = Scope.everything()
+    treatment = start_treatment(world, patient(world, "P-1", name="Alex Morgan"))
     before = snapshot(world)
 
-    assert refusal(lambda: cart.draw(
-        world.session, actor=nurse, scope=everywhere, treatment_id=treatment.id, container_id=filler.id,
-        quantity=Decimal("0.1"), unit="mL", area="lip", now=NOW)).code == "container_in_transit"
-    assert refusal(lambda: cart.reconstitute(
-        world.session, actor=nurse, scope=everywhere, container_id=botox.id, diluent_ml=Decimal("2.5"),
-        now=NOW)).code == "container_in_transit"
-    assert refusal(lambda: cart.waste(
-        world.session, actor=nurse, scope=everywhere, container_id=botox.id, reason="dropped",
-        now=NOW)).code == "container_in_transit"
+    assert refusal(lambda: draw(world, treatment, filler, "0.1", "mL", area="lip")).code == "container_in_transit"
+    assert refusal(lambda: reconstitute(world, botox)).code == "container_in_transit"
+    assert refusal(lambda: waste(world, botox)).code == "container_in_transit"
     assert refusal(lambda: transfers.move_container(
         world.session, actor=world.users["manager"], scope=everywhere, container_id=botox.id,
         to_location_id=world.location("Cart").id, now=NOW, reason="restock")).code == "container_in_transit"
-    assert refusal(lambda: send(world, [botox])).code == "container_in_transit"
+    assert refusal(lambda: send_transfer(world, [botox])).code == "container_in_transit"
     assert refusal(lambda: clinic_transfers.check_sendable(
         world.session, scope=everywhere, container_ref=botox.label_code, now=NOW)).code == "container_in_transit"
     # Nobody at the destination can reach it before it is received either.
@@ -258,7 +237,7 @@ def test_an_in_transit_container_cannot_be_drawn_mixed_wasted_moved_or_sent_agai
 
 def test_an_in_transit_container_is_not_counted_at_the_source(world, session):
     (container,) = vials(world, 1)
-    send(world, [container])
+    send_transfer(world, [container])
     before = snapshot(world)
     error = refusal(lambda: counts.create_submitted(
         session, actor=world.users["clinic_manager"], scope=Scope.everything(), location_id=world.location("Fridge").id,
@@ -269,7 +248,7 @@ def test_an_in_transit_container_is_not_counted_at_the_source(world, session):
 
 def test_the_database_refuses_stock_in_a_container_in_transit(world, session):
     (container,) = vials(world, 1)
-    send(world, [container])
+    send_transfer(world, [container])
     with pytest.raises(IntegrityError):
         with session.begin_nested():
             container.remaining = Decimal(100)  # e.g. a count "finding" it at the source
@@ -283,33 +262,23 @@ def test_the_database_refuses_stock_in_a_container_in_transit(world, session):
 
 def _opened(world: World) -> Container:
     container = world.container("botox", lot="OPEN1")
-    cart.waste(world.session, actor=world.users["nurse"], scope=Scope.everything(), container_id=container.id,
-               reason="dropped", quantity=Decimal(10), now=NOW)
+    waste(world, container, quantity="10")
     return container
 
 
 def _reconstituted(world: World) -> Container:
-    container = world.container("botox", lot="MIX1")
-    return cart.reconstitute(world.session, actor=world.users["nurse"], scope=Scope.everything(),
-                             container_id=container.id, diluent_ml=Decimal("2.5"), now=NOW)
+    return reconstitute(world, world.container("botox", lot="MIX1"))
 
 
 def _patient_bound(world: World) -> Container:
     container = world.container("filler", lot="PAT1")
-    everywhere, nurse = Scope.everything(), world.users["nurse"]
-    patient = cart.find_or_create_patient(world.session, scope=everywhere, clinic_id=world.clinic.id,
-                                          external_ref="P-9", name="Sam Lee")
-    treatment = cart.start_treatment(world.session, actor=nurse, scope=everywhere, patient_id=patient.id,
-                                     location_id=world.location("Room 1").id, now=NOW)
-    cart.draw(world.session, actor=nurse, scope=everywhere, treatment_id=treatment.id, container_id=container.id,
-              quantity=Decimal("0.1"), unit="mL", area="lip", now=NOW)
+    draw(world, start_treatment(world, patient(world, "P-9", name="Sam Lee")), container, "0.1", "mL", area="lip")
     return container
 
 
 def _empty(world: World) -> Container:
     container = world.container("botox", lot="EMPTY1")
-    cart.waste(world.session, actor=world.users["nurse"], scope=Scope.everything(), container_id=container.id,
-               reason="dropped", now=NOW)
+    waste(world, container)
     return container
 
 
@@ -328,10 +297,7 @@ def _expired(world: World) -> Container:
 
 
 def _in_a_kit(world: World) -> Container:
-    kit = Location(clinic_id=world.clinic.id, name="Emergency kit", kind=LocationKind.KIT)
-    world.session.add(kit)
-    world.session.flush()
-    return world.container("hylenex", lot="KIT1", location=kit)
+    return world.container("hylenex", lot="KIT1", location=kit_location(world))
 
 
 @pytest.mark.parametrize(("make", "code"), [
@@ -348,7 +314,7 @@ def test_only_sealed_full_containers_of_usable_lots_outside_kits_travel(world, m
     good = world.container("botox")
     bad = make(world)
     before = snapshot(world)
-    error = refusal(lambda: send(world, [good, bad]))
+    error = refusal(lambda: send_transfer(world, [good, bad]))
     assert error.code == code
     assert error.details["container_id"] == bad.id
     assert bad.label_code in error.message
@@ -366,7 +332,7 @@ def test_refused_destinations_and_lists(world, session):
     before = snapshot(world)
 
     def code_of(containers: list[Container], to: Location | None = None, **kwargs: Any) -> str:
-        return refusal(lambda: send(world, containers, to=to, **kwargs)).code
+        return refusal(lambda: send_transfer(world, containers, to=to, **kwargs)).code
 
     assert code_of([good], world.location("Cart")) == "same_clinic"
     assert code_of([good], kit) == "location_is_kit"
@@ -387,14 +353,14 @@ def test_refused_destinations_and_lists(world, session):
 
 
 def test_a_clinic_manager_sends_to_a_clinic_they_do_not_work_at_and_only_that_clinic_receives(world):
-    transfer = send(world, vials(world, 1), user="clinic_manager")
+    transfer = send_transfer(world, vials(world, 1), user="clinic_manager")
     assert transfer.sent_by_id == world.users["clinic_manager"].id
     before = snapshot(world)
     error = refusal(lambda: receive(world, transfer, user="clinic_manager"))
     assert (error.code, error.status) == ("receiving_clinic_only", 403)
     assert snapshot(world) == before
     # The receiving manager cannot call it back: only the sender's clinic can.
-    nyc = nyc_manager(world)
+    nyc = world.nyc_manager()
     before = snapshot(world)
     assert refusal(lambda: cancel(world, transfer, user=nyc)).code == "sending_clinic_only"
     assert snapshot(world) == before
@@ -404,14 +370,14 @@ def test_a_clinic_manager_sends_to_a_clinic_they_do_not_work_at_and_only_that_cl
 
 
 def test_the_sending_clinic_manager_may_call_a_transfer_back(world):
-    transfer = send(world, vials(world, 1), user="clinic_manager")
+    transfer = send_transfer(world, vials(world, 1), user="clinic_manager")
     assert cancel(world, transfer, user="clinic_manager").status is TransferStatus.CANCELLED
 
 
 def test_a_transfer_between_two_other_clinics_does_not_exist_for_a_clinic_manager(world, session):
     paris = make_clinic(session, "PAR", "Europe/Paris")
     nyc_vial = world.container("botox", location=world.location("Fridge", world.other_clinic), lot="NYC1")
-    transfer = send(world, [nyc_vial], to=next(loc for loc in paris.locations if loc.name == "Fridge"))
+    transfer = send_transfer(world, [nyc_vial], to=next(loc for loc in paris.locations if loc.name == "Fridge"))
     lon_manager = world.users["clinic_manager"]
     scope = Scope.for_user(lon_manager)
     before = snapshot(world)
@@ -427,12 +393,12 @@ def test_a_transfer_between_two_other_clinics_does_not_exist_for_a_clinic_manage
 
 
 def test_lists_by_direction_in_transit_first(world, session):
-    nyc = nyc_manager(world)
-    out_old = send(world, vials(world, 1, lot="A1"), user="clinic_manager", at=NOW - dt.timedelta(days=3))
+    nyc = world.nyc_manager()
+    out_old = send_transfer(world, vials(world, 1, lot="A1"), user="clinic_manager", at=NOW - dt.timedelta(days=3))
     receive(world, out_old, user=nyc, at=NOW - dt.timedelta(days=2))
-    out_new = send(world, vials(world, 1, lot="A2"), user="clinic_manager", at=NOW - dt.timedelta(days=5))
+    out_new = send_transfer(world, vials(world, 1, lot="A2"), user="clinic_manager", at=NOW - dt.timedelta(days=5))
     nyc_vial = world.container("botox", location=world.location("Fridge", world.other_clinic), lot="B1")
-    incoming = send(world, [nyc_vial], user=nyc, to=world.location("Fridge"))
+    incoming = send_transfer(world, [nyc_vial], user=nyc, to=world.location("Fridge"))
 
     lon = Scope.for_user(world.users["clinic_manager"])
     assert clinic_transfers.list_transfers(session, scope=lon, direction="outgoing") == [out_new, out_old]
@@ -456,25 +422,21 @@ def test_destinations_are_every_clinics_receiving_locations_never_a_kit(world, s
 
 def test_a_lot_quarantined_on_the_road_is_received_but_stays_unusable(world):
     (container,) = vials(world, 1, "filler", lot="Q1")
-    transfer = send(world, [container])
+    transfer = send_transfer(world, [container])
     container.lot.status, container.lot.status_reason = LotStatus.QUARANTINED, "supplier notice"
     received = receive(world, transfer)
     assert received.status is TransferStatus.RECEIVED
     assert (container.clinic_id, container.state, container.remaining) == (
         world.other_clinic.id, ContainerState.SEALED, Decimal("0.55"))
 
-    nurse, scope = world.users["other_nurse"], Scope.for_user(world.users["other_nurse"])
-    patient = cart.find_or_create_patient(world.session, scope=scope, clinic_id=world.other_clinic.id,
-                                          external_ref="NY-1", name="Jo Park")
-    treatment = cart.start_treatment(world.session, actor=nurse, scope=scope, patient_id=patient.id,
-                                     location_id=world.location("Room 1", world.other_clinic).id, now=LATER)
-    assert refusal(lambda: cart.draw(
-        world.session, actor=nurse, scope=scope, treatment_id=treatment.id, container_id=container.id,
-        quantity=Decimal("0.1"), unit="mL", area="lip", now=LATER)).code == "lot_quarantined"
+    nurse = world.users["other_nurse"]
+    treatment = start_treatment(world, patient(world, "NY-1", clinic=world.other_clinic, name="Jo Park"), user=nurse,
+                                at=LATER)
+    assert refusal(lambda: draw(world, treatment, container, "0.1", "mL", area="lip", user=nurse, at=LATER)).code == (
+        "lot_quarantined")
     # Released, the same syringe serves the New York patient.
     container.lot.status = LotStatus.ACTIVE
-    result = cart.draw(world.session, actor=nurse, scope=scope, treatment_id=treatment.id,
-                       container_id=container.id, quantity=Decimal("0.1"), unit="mL", area="lip", now=LATER)
+    result = draw(world, treatment, container, "0.1", "mL", area="lip", user=nurse, at=LATER)
     assert result.draw.quantity == Decimal("0.1")
 
 

@@ -57,21 +57,11 @@ def scene(committed_app: Flask) -> Scene:
         nurse = world.users["nurse"]
         now = utcnow()
         container = world.container("botox", expiry=FAR, now=now)
-        cart.reconstitute(session, actor=nurse, scope=Scope.everything(), container_id=container.id,
-                          diluent_ml=Decimal("2.5"), now=now)
-        treatment_ids = [start_treatment(session, world, f"P-{i}", now).id for i in range(THREADS)]
+        factories.reconstitute(world, container, at=now)
+        treatment_ids = [factories.start_treatment(world, f"P-{i}", at=now).id for i in range(THREADS)]
         token, _ = auth.issue_token(session, nurse, hours=1, now=now)
         session.commit()
         return Scene(committed_app, container.id, nurse.id, treatment_ids, token)
-
-
-def start_treatment(session: Session, world: factories.World, ref: str, now: dt.datetime):
-    nurse = world.users["nurse"]
-    patient = cart.find_or_create_patient(
-        session, scope=Scope.everything(), clinic_id=world.clinic.id, external_ref=ref, name=f"Patient {ref}"
-    )
-    return cart.start_treatment(session, actor=nurse, scope=Scope.everything(), patient_id=patient.id,
-                                location_id=world.location("Room 1").id, now=now)
 
 
 def run_together(count: int, work: Callable[[int], Any]) -> list[Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -12,26 +11,17 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from inventory.errors import DomainError, NotFound
-from inventory.models import Container, ContainerState, Count, CountStatus, Movement, MovementKind, Role, User
-from inventory.services import cart, counts, ledger
+from inventory.models import ContainerState, Count, CountStatus, Movement, User
+from inventory.services import counts, ledger
 from inventory.services.counts import LineSpec
 from inventory.services.permissions import Scope
-from tests.factories import NOW, World, make_user
+from tests.factories import NOW, World, adjustments, opened_vial, refusal
 
 HOUR = dt.timedelta(hours=1)
 LOT = "C3709C3"
 
 
-@pytest.fixture(autouse=True)
-def ledger_stays_balanced(session):
-    yield
-    assert ledger.find_balance_mismatches(session) == []
-
-
-def refusal(call: Callable[[], Any]) -> DomainError:
-    with pytest.raises(DomainError) as caught:
-        call()
-    return caught.value
+pytestmark = pytest.mark.usefixtures("ledger_stays_balanced")
 
 
 def counter(world: World) -> User:
@@ -67,31 +57,11 @@ def post(world: World, count: Count, user: User | None = None) -> Count:
                        now=NOW + 2 * HOUR)
 
 
-def opened_vial(world: World, used: str = "20") -> Container:
-    """A Botox vial in the fridge, reconstituted, with ``used`` units drawn from it."""
-    nurse = world.users["nurse"]
-    scope = Scope.for_user(nurse)
-    vial = world.container("botox", lot=LOT)
-    cart.reconstitute(world.session, actor=nurse, scope=scope, container_id=vial.id, diluent_ml=Decimal("2.5"),
-                      now=NOW)
-    patient = cart.find_or_create_patient(world.session, scope=scope, clinic_id=world.clinic.id,
-                                          external_ref="P-1", name="Pat One")
-    treatment = cart.start_treatment(world.session, actor=nurse, scope=scope, patient_id=patient.id,
-                                     location_id=world.location("Room 1").id, now=NOW)
-    cart.draw(world.session, actor=nurse, scope=scope, treatment_id=treatment.id, container_id=vial.id,
-              quantity=Decimal(used), unit="U", area="glabella", now=NOW)
-    return vial
-
-
-def adjustments(session) -> list[Movement]:
-    return list(session.scalars(select(Movement).where(Movement.kind == MovementKind.ADJUST).order_by(Movement.id)))
-
-
 # --- the sheet --------------------------------------------------------------------------------
 
 
 def test_a_count_sheet_line_says_nothing_about_what_the_ledger_expects(world, session):
-    vial = opened_vial(world)
+    vial = opened_vial(world, used="20")
     count = start(world)
     line = add(world, count, container=vial.label_code, counted="70")
     assert (line.counted, line.expected, line.variance) == (Decimal(70), None, None)
@@ -122,7 +92,7 @@ def test_a_lot_line_in_base_units_must_be_whole_containers(world, session):
 
 
 def test_scanning_the_same_container_again_replaces_its_line(world, session):
-    vial = opened_vial(world)
+    vial = opened_vial(world, used="20")
     count = start(world)
     add(world, count, container=vial.label_code, counted="70")
     add(world, count, container=vial.label_code, counted="75")
@@ -155,7 +125,7 @@ def test_an_empty_sheet_cannot_be_submitted(world, session):
 
 def test_another_clinics_count_answers_as_missing(world, session):
     count = start(world)
-    nyc_manager = make_user(session, "nyc-manager", Role.MANAGER, [world.other_clinic])
+    nyc_manager = world.nyc_manager()
     with pytest.raises(NotFound):
         counts.get_count(session, count.id, Scope.for_user(nyc_manager))
 
@@ -338,7 +308,7 @@ def test_provisional_results_before_posting_and_captured_after(world, session):
 
 
 def test_create_submitted_is_the_whole_sheet_at_once(world, session):
-    vial = opened_vial(world)
+    vial = opened_vial(world, used="20")
     receipt = world.receive("filler", lot="F1", containers=2)
     count = counts.create_submitted(
         session, actor=counter(world), scope=Scope.for_user(counter(world)), location_id=world.location().id,
@@ -358,14 +328,14 @@ def test_create_submitted_is_the_whole_sheet_at_once(world, session):
 def test_not_on_sheet_lists_live_stock_the_count_did_not_cover(world, session):
     covered = world.receive("botox", lot=LOT, containers=2)
     other = world.container("dysport", lot="D1")
-    vial = opened_vial(world)
+    vial = opened_vial(world, used="20")
     count = start(world)
     add(world, count, lot_id=covered.lot.id, containers=2)
     assert {c.id for c in counts.not_on_sheet(session, count)} == {other.id, vial.id}
 
 
 def test_an_opened_vial_is_never_counted_full_for_a_blank_left(world, session):
-    vial = opened_vial(world)
+    vial = opened_vial(world, used="20")
     count = start(world)
     with pytest.raises(DomainError) as refused:
         add(world, count, code=vial.label_code)  # "left" not filled in

@@ -18,15 +18,13 @@ import sys
 import threading
 import time
 import uuid
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from inventory.models import Draw, IdempotencyRecord, utcnow
-from inventory.services import audit_chain, auth, cart, ledger
-from inventory.services.permissions import Scope
+from inventory.services import audit_chain, auth, ledger
 from tests import factories
 from tests.conftest import committed_database
 
@@ -67,16 +65,10 @@ def scene(tmp_path):
         vials = []
         for i in range(VIALS):
             vial = world.container("botox", lot=f"CRASH{i}", expiry=factories.NOW.date().replace(year=2099), now=now)
-            cart.reconstitute(session, actor=nurse, scope=Scope.everything(), container_id=vial.id,
-                              diluent_ml=Decimal("1"), now=now)
+            factories.reconstitute(world, vial, "1", at=now)
             vials.append(vial.id)
-        treatments = []
-        for i in range(CLIENTS):
-            patient = cart.find_or_create_patient(session, scope=Scope.everything(), clinic_id=world.clinic.id,
-                                                  external_ref=f"C-{i}", name=f"Crash {i}")
-            treatments.append(cart.start_treatment(session, actor=nurse, scope=Scope.everything(),
-                                                   patient_id=patient.id, location_id=world.location("Room 1").id,
-                                                   now=now).id)
+        treatments = [factories.start_treatment(world, factories.patient(world, f"C-{i}", name=f"Crash {i}"), at=now).id
+                      for i in range(CLIENTS)]
         token, _ = auth.issue_token(session, nurse, hours=1, now=now)
         session.commit()
         session.close()

@@ -8,15 +8,13 @@ fails before anything is written, answers ``database_unavailable``, and the foll
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 import psycopg
 import pytest
 from sqlalchemy import func, select
 
 from inventory.models import Movement, utcnow
-from inventory.services import auth, cart
-from inventory.services.permissions import Scope
+from inventory.services import auth
 from tests import factories
 from tests.conftest import committed_database
 
@@ -44,12 +42,9 @@ def test_a_dropped_connection_answers_one_503_and_the_retry_draws(postgres_app):
         world.botox.is_multi_patient = True
         nurse, now = world.users["nurse"], utcnow()
         vial = world.container("botox", expiry=now.date() + dt.timedelta(days=300), now=now)
-        cart.reconstitute(session, actor=nurse, scope=Scope.everything(), container_id=vial.id,
-                          diluent_ml=Decimal("2.5"), now=now)
-        patient = cart.find_or_create_patient(session, scope=Scope.everything(), clinic_id=world.clinic.id,
-                                              external_ref="DROP-1", name="Dropped Connection")
-        treatment = cart.start_treatment(session, actor=nurse, scope=Scope.everything(), patient_id=patient.id,
-                                         location_id=world.location("Room 1").id, now=now)
+        factories.reconstitute(world, vial, at=now)
+        treatment = factories.start_treatment(world, factories.patient(world, "DROP-1", name="Dropped Connection"),
+                                              at=now)
         token, _ = auth.issue_token(session, nurse, hours=1, now=now)
         session.commit()
         vial_id, treatment_id = vial.id, treatment.id

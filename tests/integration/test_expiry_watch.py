@@ -12,8 +12,8 @@ from inventory.models import LotStatus, MovementKind
 from inventory.services import ledger
 from inventory.services.kits import expiring_stock
 from inventory.services.permissions import Scope
-from tests.factories import NOW
-from tests.kit_factories import EVERYWHERE, days
+from tests.factories import EVERYWHERE, NOW
+from tests.kit_factories import days
 
 
 def watch(world, days_ahead: int = 30, now: dt.datetime = NOW, scope: Scope = EVERYWHERE):

@@ -25,15 +25,13 @@ from inventory.services import kits, ledger, transfers
 from inventory.services.clock import format_date
 from inventory.services.kits import RequirementSpec
 from inventory.services.permissions import Scope
-from tests.factories import NOW, make_product
+from tests.factories import EVERYWHERE, NOW, kit_location, make_product
 from tests.kit_factories import (
-    EVERYWHERE,
     FAR,
     check,
     codes,
     days,
     emergency_draw,
-    kit_location,
     new_kit,
     state,
     stock,
@@ -356,7 +354,7 @@ def test_kits_stocked_alike_are_judged_against_their_own_templates(world):
     vascular = new_kit(world)
     long_shelf = template(world, name="Long shelf-life kit", hyaluronidase_days=400)
     other = kits.create_kit(world.session, scope=EVERYWHERE, template_id=long_shelf.id, name="Long kit",
-                            location_id=kit_location(world.session, world.clinic, "Long kit").id)
+                            location_id=kit_location(world, name="Long kit").id)
     for kit in (vascular, other):
         stocked_alike(world, kit)
         check(world, kit)
@@ -517,7 +515,7 @@ def test_a_kit_goes_at_a_free_kit_location_or_a_new_one(world, session):
     tpl = template(world)
     with pytest.raises(kits.WrongLocationKind):
         kits.create_kit(session, scope=EVERYWHERE, template_id=tpl.id, name="Kit", location_id=world.location().id)
-    location = kit_location(session, world.clinic, "Kit shelf")
+    location = kit_location(world, name="Kit shelf")
     assert kits.free_kit_locations(session, EVERYWHERE) == [location]
     kits.create_kit(session, scope=EVERYWHERE, template_id=tpl.id, name="Kit A", location_id=location.id)
     with pytest.raises(kits.KitLocationTaken):

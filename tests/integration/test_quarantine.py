@@ -8,28 +8,17 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from inventory.errors import DomainError, LotQuarantined, LotRecalled, ValidationError
+from inventory.errors import LotQuarantined, LotRecalled, ValidationError
 from inventory.models import AuditEvent, Container, LotStatus
-from inventory.services import cart, ledger, scanning, transfers
-from inventory.services.permissions import Scope
+from inventory.services import cart, scanning, transfers
 from recall import services
 from tests import recall_helpers as rh
-from tests.factories import NOW, World
+from tests.factories import EVERYWHERE, NOW, World, kit_location, patient, reconstitute, refusal
 
 LATER = NOW + dt.timedelta(hours=1)
-EVERYWHERE = Scope.everything()
 
 
-@pytest.fixture(autouse=True)
-def ledger_stays_balanced(session):
-    yield
-    assert ledger.find_balance_mismatches(session) == []
-
-
-def refusal(call) -> DomainError:
-    with pytest.raises(DomainError) as caught:
-        call()
-    return caught.value
+pytestmark = pytest.mark.usefixtures("ledger_stays_balanced")
 
 
 class Stock:
@@ -42,11 +31,11 @@ class Stock:
         self.new_york = world.receive("botox", lot="Q1", containers=2,
                                       location=world.location("Fridge", world.other_clinic)).containers
         self.lot = self.london[0].lot
-        self.opened = rh.reconstitute(world, self.london[0])
-        self.opened_ny = rh.reconstitute(world, self.new_york[0])
-        self.kit = rh.kit_location(world)
-        self.treatment = rh.treat(world, rh.patient(world, "P-Q"))
-        self.treatment_ny = rh.treat(world, rh.patient(world, "P-QNY", clinic=world.other_clinic))
+        self.opened = reconstitute(world, self.london[0])
+        self.opened_ny = reconstitute(world, self.new_york[0])
+        self.kit = kit_location(world)
+        self.treatment = rh.treat(world, patient(world, "P-Q"))
+        self.treatment_ny = rh.treat(world, patient(world, "P-QNY", clinic=world.other_clinic))
         rh.give(world, self.treatment, self.opened, "4")
 
     def gs1(self) -> str:
@@ -63,8 +52,8 @@ class Stock:
                                                             timezone="America/New_York"),
             "scan a label": lambda: scanning.scan(s, sealed_ny.label_code, scope=EVERYWHERE, now=LATER,
                                                   timezone="America/New_York"),
-            "reconstitute at London": lambda: rh.reconstitute(w, sealed_lon, at=LATER),
-            "reconstitute at New York": lambda: rh.reconstitute(w, sealed_ny, at=LATER),
+            "reconstitute at London": lambda: reconstitute(w, sealed_lon, at=LATER),
+            "reconstitute at New York": lambda: reconstitute(w, sealed_ny, at=LATER),
             "draw at London": lambda: rh.give(w, self.treatment, self.opened, "4", at=LATER),
             "draw at New York": lambda: rh.give(w, self.treatment_ny, self.opened_ny, "4", at=LATER),
             "receive more of the lot": lambda: w.receive("botox", lot="q1 ", now=LATER),
@@ -174,5 +163,5 @@ def test_quarantine_does_not_touch_other_lots_or_products(world, session):
     same_number = world.container("dysport", lot="Q1")
     services.quarantine(session, actor=world.users["safety"], lot_id=stock.lot.id, reason="alert", now=NOW)
     assert same_number.lot.status is LotStatus.ACTIVE
-    rh.reconstitute(world, same_number, at=LATER)
+    reconstitute(world, same_number, at=LATER)
     assert same_number.concentration_u_per_ml == Decimal("120")

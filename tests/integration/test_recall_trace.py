@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy import text
 
 from inventory.errors import DomainError, NotFound, ValidationError
-from inventory.models import AuditEvent, Role, User
+from inventory.models import AuditEvent, User
 from inventory.services.permissions import Scope
 from recall import queries, services
 from tests import recall_helpers as rh
-from tests.factories import NOW, make_user
+from tests.factories import NOW, patient, reconstitute
 from tests.statements import recorded
 
 # --- independent expectations ------------------------------------------------------------------
@@ -82,8 +82,8 @@ def test_lot_trace_matches_the_ledger_for_every_lot(world, history, session):
 
 def test_a_reversed_draw_shows_as_reversed_and_is_not_a_dose_given(world, session):
     rh.share_toxins(world)
-    vial = rh.reconstitute(world, world.container("botox", lot="R1"))
-    kept, corrected = rh.patient(world, "P-KEPT"), rh.patient(world, "P-WRONG")
+    vial = reconstitute(world, world.container("botox", lot="R1"))
+    kept, corrected = patient(world, "P-KEPT"), patient(world, "P-WRONG")
     rh.give(world, rh.treat(world, kept), vial, "4")
     wrong = rh.give(world, rh.treat(world, corrected), vial, "8")
     rh.reverse(world, wrong)
@@ -96,8 +96,8 @@ def test_a_reversed_draw_shows_as_reversed_and_is_not_a_dose_given(world, sessio
 
 def test_each_draw_carries_what_the_sticker_would(world, session):
     rh.share_toxins(world)
-    vial = rh.reconstitute(world, world.container("botox", lot="S1"))
-    who = rh.patient(world, "P-1", name="Alex Morgan")
+    vial = reconstitute(world, world.container("botox", lot="S1"))
+    who = patient(world, "P-1", name="Alex Morgan")
     treatment = rh.treat(world, who, injector=world.users["nurse"])
     rh.give(world, treatment, vial, "0.1", unit="mL", area="forehead", injector=world.users["nurse"])
 
@@ -114,9 +114,9 @@ def test_each_draw_carries_what_the_sticker_would(world, session):
 def test_a_draw_is_dated_in_its_clinics_time_zone(world, session):
     rh.share_toxins(world)
     nyc = world.other_clinic
-    vial = rh.reconstitute(world, world.container("botox", lot="TZ1", location=world.location("Fridge", nyc)))
+    vial = reconstitute(world, world.container("botox", lot="TZ1", location=world.location("Fridge", nyc)))
     late_evening = dt.datetime(2026, 6, 16, 2, 0, tzinfo=dt.UTC)  # 22:00 on the 15th in New York
-    rh.give(world, rh.treat(world, rh.patient(world, "NY-1", clinic=nyc), at=late_evening), vial, at=late_evening)
+    rh.give(world, rh.treat(world, patient(world, "NY-1", clinic=nyc), at=late_evening), vial, at=late_evening)
 
     (trace,) = queries.lot_traces(session, [vial.lot], Scope.everything())
     (dose,) = trace.doses
@@ -125,7 +125,7 @@ def test_a_draw_is_dated_in_its_clinics_time_zone(world, session):
 
 
 def test_a_clinic_level_viewer_sees_only_their_clinics(world, history, session):
-    lon = Scope.for_user(make_user(session, "lon-safety", Role.SAFETY_LEAD, [world.clinic]))
+    lon = Scope.for_user(world.lon_safety_lead())
     lots = queries.lots_by_ids(session, [history.lots["botox"]])
     (everywhere,) = queries.lot_traces(session, lots, Scope.everything())
     (london,) = queries.lot_traces(session, lots, lon)
@@ -200,10 +200,10 @@ def test_patient_to_lots_matches_the_ledger(world, history, session):
 
 def test_patient_to_lots_lists_every_lot_with_its_draws(world, session):
     rh.share_toxins(world)
-    botox = rh.reconstitute(world, world.container("botox", lot="PA1"))
-    other = rh.reconstitute(world, world.container("botox", lot="PA2"))
+    botox = reconstitute(world, world.container("botox", lot="PA1"))
+    other = reconstitute(world, world.container("botox", lot="PA2"))
     syringe = world.container("filler", lot="PA3")
-    who = rh.patient(world, "P-LOTS")
+    who = patient(world, "P-LOTS")
     treatment = rh.treat(world, who)
     rh.give(world, treatment, botox, "4", area="glabella")
     rh.give(world, treatment, botox, "6", area="forehead")
@@ -219,8 +219,8 @@ def test_patient_to_lots_lists_every_lot_with_its_draws(world, session):
 
 
 def test_patient_of_another_clinic_answers_like_a_missing_one(world, session):
-    nyc_patient = rh.patient(world, "NY-9", clinic=world.other_clinic)
-    lon = Scope.for_user(make_user(session, "lon-safety", Role.SAFETY_LEAD, [world.clinic]))
+    nyc_patient = patient(world, "NY-9", clinic=world.other_clinic)
+    lon = Scope.for_user(world.lon_safety_lead())
     with pytest.raises(NotFound):
         queries.patient_trace(session, nyc_patient.id, lon)
     with pytest.raises(NotFound):
@@ -232,11 +232,11 @@ def test_patient_of_another_clinic_answers_like_a_missing_one(world, session):
 
 def test_a_trace_of_a_lot_with_500_patients_is_a_handful_of_statements(world, session):
     rh.share_toxins(world)
-    small = rh.reconstitute(world, world.container("botox", lot="SMALL1"))
-    rh.give(world, rh.treat(world, rh.patient(world, "S-1")), small, "1")
-    vials = [rh.reconstitute(world, c) for c in world.receive("botox", lot="BIG1", containers=5).containers]
+    small = reconstitute(world, world.container("botox", lot="SMALL1"))
+    rh.give(world, rh.treat(world, patient(world, "S-1")), small, "1")
+    vials = [reconstitute(world, c) for c in world.receive("botox", lot="BIG1", containers=5).containers]
     for n in range(500):
-        who = rh.patient(world, f"B-{n:03d}")
+        who = patient(world, f"B-{n:03d}")
         rh.give(world, rh.treat(world, who), vials[n // 100], "1", at=NOW + n * dt.timedelta(seconds=5))
     session.flush()
     viewer_id = world.users["safety"].id

@@ -9,12 +9,13 @@ import pytest
 from sqlalchemy import func, select, text
 
 from inventory.errors import NotFound, ValidationError
-from inventory.models import Container, Draw, Location, LocationKind, Movement, MovementKind
-from inventory.services import cart, clinic_transfers, ledger, reconciliation
+from inventory.models import Draw, Location, LocationKind, Movement, MovementKind
+from inventory.services import clinic_transfers, reconciliation
 from inventory.services.counts import LineSpec
 from inventory.services.permissions import Scope
 from inventory.services.reconciliation import Period
 from tests.reconciliation_factories import JUNE, HistoryBuilder, build_history, recompute, recompute_usage
+from tests.factories import reconstitute, send_transfer
 
 UTC = dt.UTC
 FIGURES = (
@@ -24,10 +25,7 @@ FIGURES = (
 COUNT_FIGURES = ("count_id", "counted", "expected_at_count", "sealed_counted", "sealed_expected_at_count")
 
 
-@pytest.fixture(autouse=True)
-def ledger_stays_balanced(session):
-    yield
-    assert ledger.find_balance_mismatches(session) == []
+pytestmark = pytest.mark.usefixtures("ledger_stays_balanced")
 
 
 @pytest.fixture(params=["from the end", "from the start"])
@@ -105,8 +103,7 @@ def test_a_small_history_by_hand(world, session):
     hylenex = b.receive("hylenex", "H1", 1, fridge, day(1))[0]
 
     nurse = world.users["nurse"]
-    cart.reconstitute(session, actor=nurse, scope=Scope.for_user(nurse), container_id=vials[0].id,
-                      diluent_ml=Decimal("2.5"), now=day(2))
+    reconstitute(world, vials[0], at=day(2))
     treatment = b.treatment(world.clinic, day(2))
     first = b.draw(treatment, vials[0], Decimal(10), "U", day(2, 11))
     b.draw(treatment, vials[0], Decimal("0.25"), "mL", day(2, 11))  # 10 U at 40 U/mL
@@ -221,38 +218,31 @@ def test_an_empty_period_has_no_rows(world, session):
 
 def test_containers_moved_reversed_and_received_across_the_edges_match_the_raw_rows(world, session, direction):
     b = HistoryBuilder(world)
-    lon, nyc = world.clinic, world.other_clinic
-    fridge, cart_place, nyc_fridge = world.location("Fridge"), world.location("Cart"), world.location("Fridge", nyc)
+    lon = world.clinic
+    fridge, cart_place = world.location("Fridge"), world.location("Cart")
     manager = world.users["manager"]
     first = dt.datetime(2026, 5, 31, 23, tzinfo=UTC)  # midnight on 1 June in London
     may, july = dt.datetime(2026, 5, 20, 10, tzinfo=UTC), dt.datetime(2026, 7, 2, 10, tzinfo=UTC)
-
-    def send(containers: list[Container], at: dt.datetime):
-        return clinic_transfers.send(session, actor=manager, scope=Scope.everything(),
-                                     container_ids=[c.id for c in containers], to_location_id=nyc_fridge.id, now=at)
 
     def arrive(transfer, at: dt.datetime) -> None:
         clinic_transfers.receive(session, actor=manager, scope=Scope.everything(), transfer_id=transfer.id, now=at)
 
     sent = b.receive("botox", "T1", 4, fridge, may)
     # Its last movement before the period is a transfer out: in transit on 1 June, arrives inside June.
-    arrive(send([sent[0]], dt.datetime(2026, 5, 28, 10, tzinfo=UTC)), dt.datetime(2026, 6, 5, 10, tzinfo=UTC))
+    arrive(send_transfer(world, [sent[0]], at=dt.datetime(2026, 5, 28, 10, tzinfo=UTC)), dt.datetime(2026, 6, 5, 10, tzinfo=UTC))
     # Sent inside June, arrives after it: in neither clinic's stock at the end of June.
-    arrive(send([sent[1]], dt.datetime(2026, 6, 29, 10, tzinfo=UTC)), july)
+    arrive(send_transfer(world, [sent[1]], at=dt.datetime(2026, 6, 29, 10, tzinfo=UTC)), july)
     # Sent before June and called back inside it.
     clinic_transfers.cancel(session, actor=manager, scope=Scope.everything(),
-                            transfer_id=send([sent[2]], dt.datetime(2026, 5, 29, 10, tzinfo=UTC)).id,
+                            transfer_id=send_transfer(world, [sent[2]], at=dt.datetime(2026, 5, 29, 10, tzinfo=UTC)).id,
                             now=dt.datetime(2026, 6, 3, 10, tzinfo=UTC))
     # Moved at the very first moment of the period: the move belongs to June.
     b.move(sent[3], cart_place, first)
 
     # A draw before June reversed inside it, and a draw inside June reversed after it.
-    nurse = world.users["nurse"]
-
     def drawn_from(lot: str, day: dt.datetime, *doses: int) -> list[Movement]:
         vial = b.receive("dysport", lot, 1, fridge, may)[0]
-        cart.reconstitute(session, actor=nurse, scope=Scope.for_user(nurse), container_id=vial.id,
-                          diluent_ml=Decimal("2.5"), now=day)
+        reconstitute(world, vial, at=day)
         treatment = b.treatment(lon, day + dt.timedelta(minutes=5))
         return [b.draw(treatment, vial, Decimal(dose), "U", day + dt.timedelta(minutes=10 + i))
                 for i, dose in enumerate(doses)]
@@ -262,8 +252,7 @@ def test_containers_moved_reversed_and_received_across_the_edges_match_the_raw_r
     b.reverse(drawn_from("D2", dt.datetime(2026, 6, 10, 9, tzinfo=UTC), 5)[0], july)
     # Reconstituted before June and never drawn from: full, but no longer sealed.
     mixed = b.receive("daxxify", "X1", 1, fridge, may)[0]
-    cart.reconstitute(session, actor=nurse, scope=Scope.for_user(nurse), container_id=mixed.id,
-                      diluent_ml=Decimal("2.5"), now=dt.datetime(2026, 5, 26, 9, tzinfo=UTC))
+    reconstitute(world, mixed, at=dt.datetime(2026, 5, 26, 9, tzinfo=UTC))
     # Received inside June; and one held all of June but wasted after it (it holds nothing today).
     b.receive("hylenex", "H2", 2, cart_place, dt.datetime(2026, 6, 10, 10, tzinfo=UTC))
     b.waste(b.receive("hylenex", "H1", 1, fridge, may)[0], None, july)

@@ -21,6 +21,7 @@ from inventory.services.permissions import Scope
 from recall import queries
 from tests import factories
 from tests import recall_helpers as rh
+from tests.factories import patient, reconstitute
 from tests.statements import plan, recorded
 
 # Each draw's lot, patient and clinic, found the long way: through its container and treatment.
@@ -33,8 +34,8 @@ DRAW_KEYS = text("""
 def test_a_draw_carries_its_containers_lot_and_its_treatments_patient_and_clinic(world, session):
     rh.share_toxins(world)
     nyc = world.other_clinic
-    vial = rh.reconstitute(world, world.container("botox", lot="KEYS1", location=world.location("Fridge", nyc)))
-    who = rh.patient(world, "NY-7", clinic=nyc)
+    vial = reconstitute(world, world.container("botox", lot="KEYS1", location=world.location("Fridge", nyc)))
+    who = patient(world, "NY-7", clinic=nyc)
     draw = rh.give(world, rh.treat(world, who), vial, "4")
     session.expire_all()
     stored = session.execute(select(Draw.lot_id, Draw.patient_id, Draw.clinic_id).where(Draw.id == draw.id)).one()

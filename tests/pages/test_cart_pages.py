@@ -16,18 +16,13 @@ from sqlalchemy import func, select
 from inventory.models import Draw, Treatment, utcnow
 from inventory.services import cart
 from inventory.services.permissions import Scope
-from tests.factories import World
+from tests.factories import World, reconstitute, start_treatment
 from tests.pages.conftest import csrf_token
 
 
 def start(world: World, ref: str) -> Treatment:
-    nurse = world.users["nurse"]
-    scope = Scope.for_user(nurse)
-    patient = cart.find_or_create_patient(
-        world.session, scope=scope, clinic_id=world.clinic.id, external_ref=ref, name=f"Patient {ref}"
-    )
-    return cart.start_treatment(world.session, actor=nurse, scope=scope, patient_id=patient.id,
-                                location_id=world.location("Room 1").id, now=utcnow())
+    """A treatment started now: pages run at the real clock."""
+    return start_treatment(world, ref, at=utcnow())
 
 
 def draws(session) -> int:
@@ -98,10 +93,31 @@ def test_another_patients_syringe_is_refused_as_soon_as_it_is_scanned(browser_cl
 def test_a_vial_past_beyond_use_is_refused_at_scan_time(browser_client, world, session):
     vial = world.container("botox")
     treatment = start(world, "P-BUD")
-    cart.reconstitute(session, actor=world.users["nurse"], scope=Scope.everything(), container_id=vial.id,
-                      diluent_ml=Decimal("2.5"), now=utcnow() - dt.timedelta(hours=30))
+    reconstitute(world, vial, at=utcnow() - dt.timedelta(hours=30))
     session.flush()
     html = browser_client("nurse").get(f"/cart/treatments/{treatment.id}?scan={vial.label_code}").get_data(as_text=True)
     assert 'data-code="beyond_use"' in html
     assert "Record draw" not in html
     assert "Waste from this container" in html  # what the nurse should do instead
+
+
+def test_a_dose_above_the_label_maximum_asks_one_clear_confirmation(browser_client, world, session):
+    vial = world.container("botox")
+    treatment = start(world, "P-CONFIRM")
+    cart.reconstitute(session, actor=world.users["nurse"], scope=Scope.everything(), container_id=vial.id,
+                      diluent_ml=Decimal("2.5"), now=utcnow())
+    session.flush()
+    client = browser_client("nurse")
+    asked = post_draw(client, treatment, vial.label_code, quantity="70", unit="U", area="glabella")
+    html = asked.get_data(as_text=True)
+    assert asked.status_code == 409 and 'data-code="confirmation_required"' in html
+    assert 'data-code="above_label_max"' in html and "Confirm and record" in html
+    assert 'value="70"' in html and 'value="above_label_max"' in html  # what was typed is kept
+    assert draws(session) == 0
+    recorded = post_draw(client, treatment, vial.label_code, quantity="70", unit="U", area="glabella",
+                         confirm="above_label_max", confirm_reason="reviewed: strong corrugators")
+    page = recorded.get_data(as_text=True)
+    assert "Recorded 70 U (1.75 mL) into glabella (frown lines)." in page
+    assert "above the label&#39;s maximum of 64 U. Confirmed." in page
+    (draw,) = session.scalars(select(Draw)).all()
+    assert (draw.confirmed_warnings, draw.confirm_reason) == ("above_label_max", "reviewed: strong corrugators")

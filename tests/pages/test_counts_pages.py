@@ -10,41 +10,18 @@ import pytest
 from sqlalchemy import select
 
 from inventory.models import Count, CountStatus, Movement, MovementKind
-from inventory.services import cart, ledger
-from inventory.services.permissions import Scope
-from tests.factories import NOW
+from tests.factories import NOW, opened_vial
 from tests.pages.conftest import csrf_token
 from tests.reconciliation_factories import build_history
+
+
+pytestmark = pytest.mark.usefixtures("ledger_stays_balanced")
 
 
 @pytest.fixture(autouse=True)
 def frozen_clock(monkeypatch):
     monkeypatch.setattr("inventory.blueprints.pages.counts.utcnow", lambda: NOW)
     monkeypatch.setattr("inventory.blueprints.pages.reconciliation.utcnow", lambda: NOW)
-
-
-@pytest.fixture(autouse=True)
-def ledger_stays_balanced(session):
-    yield
-    session.expire_all()
-    assert ledger.find_balance_mismatches(session) == []
-
-
-def opened_vial(world):
-    """A reconstituted Botox vial in the fridge with 86.5 U left: a number to look for in the pages."""
-    nurse = world.users["nurse"]
-    scope = Scope.for_user(nurse)
-    vial = world.container("botox")
-    cart.reconstitute(world.session, actor=nurse, scope=scope, container_id=vial.id, diluent_ml=Decimal("2.5"),
-                      now=NOW)
-    patient = cart.find_or_create_patient(world.session, scope=scope, clinic_id=world.clinic.id,
-                                          external_ref="P-7", name="Pat Seven")
-    treatment = cart.start_treatment(world.session, actor=nurse, scope=scope, patient_id=patient.id,
-                                     location_id=world.location("Room 1").id, now=NOW)
-    cart.draw(world.session, actor=nurse, scope=scope, treatment_id=treatment.id, container_id=vial.id,
-              quantity=Decimal("13.5"), unit="U", area="glabella", now=NOW)
-    world.session.flush()
-    return vial
 
 
 def test_a_blind_count_scanned_by_one_manager_and_posted_by_another(browser_client, world, session):

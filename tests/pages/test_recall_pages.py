@@ -10,15 +10,16 @@ from sqlalchemy import select
 from inventory.models import AuditEvent, LotStatus
 from recall.models import RecallCase
 from tests import recall_helpers as rh
+from tests.factories import patient, reconstitute
 from tests.pages.conftest import csrf_token
 
 
 @pytest.fixture
 def data(world):
     rh.share_toxins(world)
-    vial = rh.reconstitute(world, world.container("botox", lot="C3709C3"))
+    vial = reconstitute(world, world.container("botox", lot="C3709C3"))
     world.container("dysport", lot="C3709C3")
-    ann = rh.patient(world, "L-1", name="Ann Lee")
+    ann = patient(world, "L-1", name="Ann Lee")
     rh.give(world, rh.treat(world, ann), vial, "4")
     world.session.flush()
     return {"lot": vial.lot, "vial": vial, "ann": ann}

@@ -5,31 +5,17 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from inventory.models import Container, ContainerState, Role, Transfer, TransferStatus
-from inventory.services import clinic_transfers, ledger
-from inventory.services.permissions import Scope
-from tests.factories import NOW, make_clinic, make_user
+from inventory.models import Container, ContainerState, Transfer, TransferStatus
+from tests.factories import NOW, make_clinic, send_transfer
 from tests.pages.conftest import csrf_token
+
+
+pytestmark = pytest.mark.usefixtures("ledger_stays_balanced")
 
 
 @pytest.fixture(autouse=True)
 def frozen_clock(monkeypatch):
     monkeypatch.setattr("inventory.blueprints.pages.transfers.utcnow", lambda: NOW)
-
-
-@pytest.fixture(autouse=True)
-def ledger_stays_balanced(session):
-    yield
-    session.expire_all()
-    assert ledger.find_balance_mismatches(session) == []
-
-
-def sent(world, containers, to=None, user="manager"):
-    actor = world.users[user]
-    return clinic_transfers.send(
-        world.session, actor=actor, scope=Scope.for_user(actor), container_ids=[c.id for c in containers],
-        to_location_id=(to or world.location("Fridge", world.other_clinic)).id, now=NOW,
-    )
 
 
 def test_the_send_form_builds_its_list_scan_by_scan_and_sends_it(browser_client, world, session):
@@ -83,9 +69,9 @@ def test_the_send_form_builds_its_list_scan_by_scan_and_sends_it(browser_client,
 
 
 def test_the_lists_show_incoming_and_outgoing_for_a_clinic_manager(browser_client, world, session):
-    outgoing = sent(world, [world.container()])
+    outgoing = send_transfer(world, [world.container()])
     nyc_vial = world.container(location=world.location("Fridge", world.other_clinic), lot="NYC1")
-    incoming = sent(world, [nyc_vial], to=world.location("Room 1"))
+    incoming = send_transfer(world, [nyc_vial], to=world.location("Room 1"))
     html = browser_client("clinic_manager").get("/transfers").get_data(as_text=True)
     assert html.index("<h2>Incoming</h2>") < html.index(f"/transfers/{incoming.id}") < html.index("<h2>Outgoing</h2>")
     assert html.index("<h2>Outgoing</h2>") < html.index(f"/transfers/{outgoing.id}")
@@ -96,8 +82,8 @@ def test_the_lists_show_incoming_and_outgoing_for_a_clinic_manager(browser_clien
 
 def test_the_receiving_clinic_receives_with_one_press_and_sees_new_york_time(browser_client, world, session):
     (container,) = world.receive().containers
-    transfer = sent(world, [container], user="clinic_manager")
-    make_user(session, "nyc-manager", Role.MANAGER, [world.other_clinic])
+    transfer = send_transfer(world, [container], user="clinic_manager")
+    world.nyc_manager()
     session.flush()
     client = browser_client("manager")
     detail = client.get(f"/transfers/{transfer.id}").get_data(as_text=True)
@@ -119,7 +105,7 @@ def test_the_receiving_clinic_receives_with_one_press_and_sees_new_york_time(bro
 def test_a_nurse_is_refused_and_another_clinics_transfer_is_not_found(browser_client, world, session):
     paris = make_clinic(session, "PAR", "Europe/Paris")
     nyc_vial = world.container(location=world.location("Fridge", world.other_clinic), lot="NYC1")
-    transfer = sent(world, [nyc_vial], to=next(loc for loc in paris.locations if loc.name == "Fridge"))
+    transfer = send_transfer(world, [nyc_vial], to=next(loc for loc in paris.locations if loc.name == "Fridge"))
     assert browser_client("nurse").get("/transfers").status_code == 403
     lon = browser_client("clinic_manager")
     assert lon.get(f"/transfers/{transfer.id}").status_code == 404

@@ -21,12 +21,10 @@ from sqlalchemy import func, select
 
 from inventory.blueprints.api.core import OPERATIONS
 from inventory.models import Clinic, Container, Location, LocationKind, Movement, Role
-from inventory.services import auth, cart, clinic_transfers, counts
-from inventory.services.permissions import Scope
+from inventory.services import auth, counts
 from tests import kit_factories
-from tests.factories import NOW, PASSWORD, make_user
+from tests.factories import EVERYWHERE, NOW, PASSWORD, draw, make_user, patient, reconstitute, send_transfer, start_treatment
 
-EVERYWHERE = Scope.everything()
 NYC_PATIENT = "Nadia Northwind"
 NYC_REF = "NYC-SECRET-7"
 NYC_KIT = "Manhattan emergency kit"
@@ -45,14 +43,10 @@ def new_york(world, session) -> NewYork:
     nyc, nurse = world.other_clinic, world.users["other_nurse"]
     sealed = world.container("botox", lot="NY-SEALED", location=world.location(clinic=nyc))
     opened = world.container("botox", lot="NY-OPEN", location=world.location(clinic=nyc))
-    cart.reconstitute(session, actor=nurse, scope=EVERYWHERE, container_id=opened.id, diluent_ml=Decimal("2.5"),
-                      now=NOW)
-    patient = cart.find_or_create_patient(session, scope=EVERYWHERE, clinic_id=nyc.id, external_ref=NYC_REF,
-                                          name=NYC_PATIENT)
-    treatment = cart.start_treatment(session, actor=nurse, scope=EVERYWHERE, patient_id=patient.id,
-                                     location_id=world.location("Room 1", clinic=nyc).id, now=NOW)
-    drawn = cart.draw(session, actor=nurse, scope=EVERYWHERE, treatment_id=treatment.id, container_id=opened.id,
-                      quantity=Decimal(4), unit="U", area="glabella", now=NOW)
+    reconstitute(world, opened, user=nurse)
+    nyc_patient = patient(world, NYC_REF, clinic=nyc, name=NYC_PATIENT)
+    treatment = start_treatment(world, nyc_patient, user=nurse)
+    drawn = draw(world, treatment, opened, "4", user=nurse)
     kit = kit_factories.new_kit(world, nyc, name=NYC_KIT)
     count = counts.create_submitted(
         session, actor=world.users["manager"], scope=EVERYWHERE, location_id=world.location(clinic=nyc).id,
@@ -64,14 +58,11 @@ def new_york(world, session) -> NewYork:
     session.add(Location(clinic_id=paris.id, name="Fridge", kind=LocationKind.FRIDGE))
     session.flush()
     travelling = world.container("botox", lot="NY-ROAD", location=world.location(clinic=nyc))
-    transfer = clinic_transfers.send(
-        session, actor=world.users["manager"], scope=EVERYWHERE, container_ids=[travelling.id],
-        to_location_id=paris.locations[0].id, now=NOW,
-    )
+    transfer = send_transfer(world, [travelling], to=paris.locations[0])
     session.flush()
     ids = {
         "container_ref": sealed.label_code, "container_id": sealed.id, "treatment_id": treatment.id,
-        "patient_id": patient.id, "movement_id": drawn.draw.movement_id, "kit_id": kit.id, "count_id": count.id,
+        "patient_id": nyc_patient.id, "movement_id": drawn.draw.movement_id, "kit_id": kit.id, "count_id": count.id,
         "line_id": count.lines[0].id, "transfer_id": transfer.id, "receipt_id": sealed.receipt_id,
         "location_id": world.location(clinic=nyc).id,
     }

@@ -54,6 +54,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from inventory import dosing
 from inventory.errors import DomainError
 from inventory.models import (
     AuditEvent,
@@ -70,7 +71,6 @@ from inventory.models import (
     Patient,
     Product,
     ProductKind,
-    Role,
     Transfer,
     Treatment,
 )
@@ -81,7 +81,7 @@ from inventory.services.counts import LineSpec
 from inventory.services.permissions import Scope
 from recall import services as recalls
 from recall.models import RecallCase, RecallContainer, RecallContainerStatus
-from tests.factories import NOW, World, make_user
+from tests.factories import NOW, World, send_transfer
 
 EXAMPLES = int(os.environ.get("VIALOG_STATEFUL_EXAMPLES", "30"))
 STEPS = int(os.environ.get("VIALOG_STATEFUL_STEPS", "40"))
@@ -386,6 +386,8 @@ class LedgerMachine(RuleBasedStateMachine):
         result = self.attempt(name, lambda: cart.draw(
             self.session, actor=nurse, scope=Scope.for_user(nurse), treatment_id=treatment_id,
             container_id=container_id, quantity=amount, unit=chosen, area=area, now=self.clock,
+            # The injector confirms any dose warning: the machine explores the ledger, not the dose limits.
+            confirm=dosing.CONFIRMABLE, confirm_reason="confirmed by the state machine",
         ), expect_ok=ok, why=why)
         if result is not None:
             self.reversible.append(result.draw.movement_id)
@@ -894,7 +896,7 @@ def prepare(session: Session, world: World) -> dict[str, Any]:
             locations[clinic.id, location.name] = location.id
     world.other_clinic.filler_hold_days = NYC_HOLD_DAYS
     world.products["daxxify"].is_multi_patient = True  # an admin allowed sharing Daxxify: both rules run
-    nyc_manager = make_user(session, "nyc-manager", Role.MANAGER, [world.other_clinic])
+    nyc_manager = world.nyc_manager()
     session.flush()
     # Stock and open treatments in both clinics, so that every example can draw from its first steps.
     lon, nyc = world.clinic.id, world.other_clinic.id
@@ -960,9 +962,7 @@ def test_a_correction_never_puts_stock_into_a_container_on_the_road(session, wor
     counts.post(session, actor=manager, scope=Scope.for_user(manager), count_id=count.id,
                 now=NOW + dt.timedelta(hours=2))
     assert hylenex.state is ContainerState.SEALED
-    clinic_transfers.send(session, actor=manager, scope=Scope.for_user(manager), container_ids=[hylenex.id],
-                          to_location_id=world.location("Fridge", world.other_clinic).id,
-                          now=NOW + dt.timedelta(hours=3))
+    send_transfer(world, [hylenex], at=NOW + dt.timedelta(hours=3))
     movements = session.scalar(select(func.count(Movement.id)))
 
     with session.begin_nested():
@@ -1032,10 +1032,7 @@ def test_a_treatment_closes_after_a_container_it_drew_from_went_to_another_clini
     cart.reverse(session, actor=nurse, scope=scope, movement_id=drawn.draw.movement_id, reason="wrong syringe",
                  now=NOW + dt.timedelta(minutes=5))
     assert syringe.state is ContainerState.SEALED and syringe.patient_id is None
-    transfer = clinic_transfers.send(session, actor=manager, scope=Scope.for_user(manager),
-                                     container_ids=[syringe.id],
-                                     to_location_id=world.location("Fridge", world.other_clinic).id,
-                                     now=NOW + dt.timedelta(minutes=10))
+    transfer = send_transfer(world, [syringe], at=NOW + dt.timedelta(minutes=10))
     clinic_transfers.receive(session, actor=manager, scope=Scope.for_user(manager), transfer_id=transfer.id,
                              now=NOW + dt.timedelta(hours=1))
 

@@ -107,7 +107,10 @@ def test_long_text_shrinks_or_is_cut_and_never_leaves_the_stock_or_moves_the_bar
         assert _runs(image, image.height // 4) == _runs(_image(_reconstituted(), dpi), image.height // 4)
 
 
-@pytest.mark.parametrize("code", [new_label_code() for _ in range(24)] + ["VL00000000", "VLZZZZZZZZ", "VL0123ABCD"])
+# Fresh random codes every run, under ids that stay the same: every pytest-xdist worker collects its own codes,
+# and the workers' lists of tests must match.
+@pytest.mark.parametrize("code", [pytest.param(new_label_code(), id=f"random-{n}") for n in range(24)]
+                         + ["VL00000000", "VLZZZZZZZZ", "VL0123ABCD"])
 def test_any_label_code_decodes_at_203_dpi(code):
     image = _image(_reconstituted(code=code), 203)
     assert _decoded(image) == [(code, zxingcpp.BarcodeFormat.Code128)]

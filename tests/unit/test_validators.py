@@ -27,7 +27,9 @@ def test_nothing_typed_is_none(typed):
 
 
 @pytest.mark.parametrize("typed", [
-    new_label_code(), "]d201003012345678961727033110LT4821A", "(01)00301234567896(17)270331", "0100301234567896",
+    # A random code under a fixed id: pytest-xdist's workers must collect the same test names.
+    pytest.param(new_label_code(), id="a-new-label-code"),
+    "]d201003012345678961727033110LT4821A", "(01)00301234567896(17)270331", "0100301234567896",
     "10000", "01|21SN", "73051",
 ])
 def test_what_a_scanner_types_is_refused_as_a_scanned_code(typed):

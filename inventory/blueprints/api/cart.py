@@ -85,7 +85,8 @@ def create_draw(treatment_id: int, body: DrawIn) -> DrawOut:
         # The draw locks the container and answers unknown_container itself: no read before it.
         container_id=scanning.container_id_of(db.session, body.container, current_scope()),
         quantity=body.quantity, unit=body.unit, area=body.area,
-        area_detail=body.area_detail, reason=body.reason, now=utcnow(),
+        area_detail=body.area_detail, reason=body.reason, confirm=body.confirm, confirm_reason=body.confirm_reason,
+        now=utcnow(),
     )
     return DrawOut.of(result)
 

@@ -72,6 +72,16 @@ class DrawIn(Model):
     area: str = Field(json_schema_extra={"enum": list(cart.AREA_VALUES)})
     area_detail: ShortText | None = Field(default=None, description="required when area is 'other'")
     reason: Literal["emergency"] | None = None
+    confirm: list[Literal["above_label_max", "above_cumulative_limit", "retreatment_too_soon"]] = Field(
+        default_factory=list, max_length=3,
+        description="the warnings of a 409 confirmation_required that the injector confirms",
+    )
+    confirm_reason: ShortText | None = Field(default=None, description="why, when confirming (a touch-up, ...)")
+
+
+class DoseWarningOut(Model):
+    code: str = Field(description="above_typical_range, above_label_max, above_cumulative_limit, retreatment_too_soon")
+    message: str
 
 
 class DrawLineOut(Model):
@@ -121,7 +131,9 @@ class DrawOut(Model):
     reason: str | None
     at: dt.datetime
     container: ContainerOut
-    warnings: list[str]
+    warnings: list[DoseWarningOut] = Field(description="per patient and molecule; confirmed ones included")
+    confirmed_warnings: list[str]
+    confirm_reason: str | None
 
     @classmethod
     def of(cls, result: cart.DrawResult) -> DrawOut:
@@ -130,7 +142,10 @@ class DrawOut(Model):
             id=draw.id, treatment_id=draw.treatment_id, movement_id=draw.movement_id, quantity_units=draw.quantity,
             quantity_ml=draw.quantity_ml, concentration_u_per_ml=draw.concentration_u_per_ml,
             entered_unit=draw.entered_unit, area=draw.area, area_detail=draw.area_detail, reason=draw.reason,
-            at=draw.at, container=ContainerOut.of(result.container), warnings=result.warnings,
+            at=draw.at, container=ContainerOut.of(result.container),
+            warnings=[DoseWarningOut(code=w.code, message=w.message) for w in result.warnings],
+            confirmed_warnings=(draw.confirmed_warnings or "").split(",") if draw.confirmed_warnings else [],
+            confirm_reason=draw.confirm_reason,
         )
 
 

@@ -12,13 +12,19 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import DateField, RadioField, SelectField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms import DateField, HiddenField, RadioField, SelectField, StringField
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+)
 
+from inventory import lifecycle, unit_of_work
 from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.blueprints.pages.fields import QuantityField
-from inventory import lifecycle
-from inventory.errors import DomainError
+from inventory.errors import ConfirmationRequired, DomainError
 from inventory.extensions import db
 from inventory.models import Container, Location, LocationKind, Movement, utcnow
 from inventory.services import cart, scanning
@@ -53,6 +59,9 @@ class DrawForm(FlaskForm):
     area = RadioField("Area", validators=[InputRequired("Choose the treatment area.")])
     area_detail = StringField("Other area", validators=[Optional(), Length(max=120)])
     emergency = SelectField("Why", default="")
+    # The confirm step of a dose above a limit: the codes confirmed, and why.
+    confirm = HiddenField()
+    confirm_reason = StringField("Why this dose", validators=[Optional(), Length(max=200)])
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -112,7 +121,7 @@ def cart_home():
 def cart_treatment(treatment_id: int):
     treatment = cart.get_treatment(db.session, treatment_id, scope())
     now = utcnow()
-    container, scan_error, refusal, warnings = None, None, None, []
+    container, scan_error, warnings = None, None, []
     raw = request.args.get("scan", "")
     ref = request.args.get("container", "")
     try:
@@ -127,15 +136,25 @@ def cart_treatment(treatment_id: int):
             container = scanning.container_by_ref(db.session, ref, scope())
     except DomainError as error:
         scan_error = error
+    return _render_treatment(treatment, container, scan_error=scan_error, scanned=raw.strip()[:60], warnings=warnings)
+
+
+def _render_treatment(treatment, container: Container | None, *, scan_error: DomainError | None = None,
+                      scanned: str = "", warnings: list[str] | None = None, draw_form: DrawForm | None = None,
+                      confirmation: ConfirmationRequired | None = None, status: int = 200):
+    now = utcnow()
+    refusal = None
     if container is not None and not treatment.is_closed:
         # Everything the draw would refuse, said now: before a quantity is typed.
         refusal = lifecycle.scan_refusal(container, treatment, now)
+    if draw_form is None:
+        draw_form = _draw_form(container, offer=True)
     return render_template(
         "pages/cart_treatment.html", treatment=treatment, container=container, scan_error=scan_error,
-        refusal=refusal, scanned=raw.strip()[:60], warnings=warnings, now=now, draw_form=_draw_form(container, offer=True), reconstitute_form=_reconstitute_form(container),
-        waste_form=WasteForm(), reverse_form=ReverseForm(), reversed_ids=_reversed_movement_ids(treatment),
-        area_labels=dict(cart.AREAS),
-    )
+        refusal=refusal, scanned=scanned, warnings=warnings or [], now=now, draw_form=draw_form,
+        confirmation=confirmation, reconstitute_form=_reconstitute_form(container), waste_form=WasteForm(),
+        reverse_form=ReverseForm(), reversed_ids=_reversed_movement_ids(treatment), area_labels=dict(cart.AREAS),
+    ), status
 
 
 def _draw_form(container: Container | None, *, offer: bool = False) -> DrawForm:
@@ -216,8 +235,17 @@ def cart_draw(treatment_id: int):
         result = cart.draw(
             db.session, actor=current_user, scope=scope(), treatment_id=treatment_id, container_id=container.id,
             quantity=Decimal(form.quantity.data), unit=form.unit.data, area=form.area.data,
-            area_detail=form.area_detail.data or None, reason=form.emergency.data or None, now=utcnow(),
+            area_detail=form.area_detail.data or None, reason=form.emergency.data or None,
+            confirm=[code for code in (form.confirm.data or "").split(",") if code],
+            confirm_reason=form.confirm_reason.data or None, now=utcnow(),
         )
+    except ConfirmationRequired as needed:
+        # Not a dead end: the same page asks for the confirmation, with what was typed kept.
+        unit_of_work.mark_refused()
+        form.confirm.data = ",".join(w["code"] for w in needed.details["warnings"])
+        form.area.choices = cart.areas_for(container.product)
+        return _render_treatment(cart.get_treatment(db.session, treatment_id, scope()), container, draw_form=form,
+                                 confirmation=needed, status=409)
     except DomainError as error:
         return _refused(error, treatment_id, container)
     draw = result.draw
@@ -227,7 +255,7 @@ def cart_draw(treatment_id: int):
         shown += f" ({draw.quantity_ml.normalize():f} mL)"
     flash(f"Recorded {shown} into {dict(cart.AREAS)[draw.area].lower()}.", "ok")
     for warning in result.warnings:
-        flash(warning, "warning")
+        flash(warning.message + (" Confirmed." if warning.needs_confirmation else ""), "warning")
     return _back(treatment_id, container)
 
 
