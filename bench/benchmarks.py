@@ -173,7 +173,8 @@ def _prepare_draw_slots(app: Any, slots: int, tag: str) -> tuple[list[tuple[int,
 
     from inventory.extensions import db as vialog_db
     from inventory.models import Location, LocationKind, Patient, Product, ProductGtin, Treatment, User, utcnow
-    from inventory.services import cart, receiving
+    from inventory.cart import service as cart
+    from inventory.receiving import service as receiving
     from inventory.services.permissions import Scope
 
     with app.app_context():
@@ -490,7 +491,7 @@ SELECT DISTINCT ON (kit_id) kit_id, checked_at, seal_intact FROM kit_checks ORDE
 
 def bench_kits(args: Any) -> dict[str, Any]:
     from inventory.extensions import db as vialog_db
-    from inventory.services import kits
+    from inventory.kits import service as kits
     from inventory.services.permissions import Scope
 
     reps = 3 if args.smoke else 30

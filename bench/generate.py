@@ -44,7 +44,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from inventory.services import audit_chain
-from inventory.services.demo import KIT_REQUIREMENTS, KIT_TEMPLATE, PRODUCTS
+from inventory.demo import KIT_REQUIREMENTS, KIT_TEMPLATE, PRODUCTS
 
 UTC = dt.UTC
 END = dt.datetime(2026, 11, 1, tzinfo=UTC)  # the history ends here (fixed: determinism)

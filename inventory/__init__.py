@@ -68,6 +68,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     app.extensions["password_hasher"] = make_hasher(app.config["ARGON2_TIME_COST"], app.config["ARGON2_MEMORY_KIB"])
 
+    from inventory import features
     from inventory.blueprints import api, pages
     from inventory.blueprints.errors import register_error_handlers
     from inventory.cli import register_commands
@@ -75,6 +76,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from inventory.security_log import init_security_log
     from inventory import unit_of_work
 
+    features.load(app)  # each feature's models and routes, before the blueprints are registered
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, never cookies

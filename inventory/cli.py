@@ -55,7 +55,7 @@ def init_db() -> None:
 @with_appcontext
 def demo() -> None:
     """init-db, then demo clinics, catalog, stock and one user per role (safe to run twice)."""
-    from inventory.services import demo as demo_data
+    from inventory import demo as demo_data
 
     _apply_migrations()
     with unit_of_work.command() as session:
@@ -154,7 +154,7 @@ def kits(clinic_codes: tuple[str, ...], at: str | None) -> None:
     import datetime as dt
 
     from inventory.models import utcnow
-    from inventory.services import kits as kit_service
+    from inventory.kits import service as kit_service
     from inventory.services.permissions import Scope
 
     scope = Scope.everything()

@@ -3,4 +3,15 @@
 ``models`` (RecallCase and its lines), ``services`` (the rules: quarantine, release,
 recall cases), ``queries`` (the read side: traces), ``exports`` (Excel and CSV),
 ``api`` and ``pages`` (thin HTTP layers registered on the app's blueprints).
+
+It plugs into Vialog through the ``vialog.features`` entry point (pyproject.toml): the core never
+imports it.
 """
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from recall import api, models, pages  # noqa: F401  (models, then routes on the shared blueprints)

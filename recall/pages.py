@@ -15,7 +15,7 @@ from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.errors import DomainError, NotFound
 from inventory.extensions import db
 from inventory.models import utcnow
-from inventory.services.cart import AREA_LABELS
+from inventory.cart.service import AREA_LABELS
 from inventory.services.permissions import Permission
 from recall import exports, queries, services
 from recall.models import NotificationMethod, NotificationStatus, RecallClass, RecallSource

@@ -36,12 +36,15 @@ from inventory.models import (
     ProductGtin,
     Receipt,
     Role,
-    Transfer,
     Treatment,
     User,
 )
-from inventory.services import auth, cart, clinic_transfers, receiving
-from inventory.services.demo import PRODUCTS
+from inventory.transfers.models import Transfer
+from inventory.services import auth
+from inventory.cart import service as cart
+from inventory.transfers import service as clinic_transfers
+from inventory.receiving import service as receiving
+from inventory.demo import PRODUCTS
 from inventory.services.permissions import Scope
 
 # A fixed moment, so that no test depends on today's date.

@@ -7,9 +7,11 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from inventory.models import Kit, KitCheck, KitTemplate, Movement, MovementKind, ProductKind
-from inventory.services import kits, ledger
-from inventory.services.kits import RequirementSpec
+from inventory.models import Movement, MovementKind, ProductKind
+from inventory.kits.models import Kit, KitCheck, KitTemplate
+from inventory.services import ledger
+from inventory.kits import service as kits
+from inventory.kits.service import RequirementSpec
 from tests.factories import EVERYWHERE, NOW, kit_location
 
 TODAY = dt.date(2026, 6, 15)  # NOW in London (and in New York)

@@ -20,8 +20,6 @@ from inventory.models import (
     Clinic,
     Container,
     ContainerState,
-    Count,
-    CountStatus,
     Location,
     Movement,
     MovementKind,
@@ -29,10 +27,12 @@ from inventory.models import (
     Treatment,
     User,
 )
-from inventory.services import counts, transfers
-from inventory.services.counts import LineSpec
+from inventory.counts.models import Count, CountStatus
+from inventory.counts import service as counts
+from inventory.transfers import moves as transfers
+from inventory.counts.service import LineSpec
 from inventory.services.permissions import Scope
-from inventory.services.reconciliation import Period
+from inventory.reconciliation.service import Period
 from tests import factories
 from tests.factories import World
 

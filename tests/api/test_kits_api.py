@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from inventory.models import KitCheck, LotStatus, Movement, MovementKind
+from inventory.models import LotStatus, Movement, MovementKind
+from inventory.kits.models import KitCheck
 from inventory.services import ledger
 from tests.api.conftest import error_code
 from tests.factories import EVERYWHERE, NOW
@@ -17,7 +18,7 @@ from tests.kit_factories import check, days, new_kit, stock, stocked_kit
 @pytest.fixture(autouse=True)
 def frozen_clock(monkeypatch):
     """The kits API reads the clock once per request: pin it to NOW."""
-    monkeypatch.setattr("inventory.blueprints.api.kits.utcnow", lambda: NOW)
+    monkeypatch.setattr("inventory.kits.api.utcnow", lambda: NOW)
 
 
 def test_readiness_is_a_list_with_status_and_reasons_in_words(api, world):

@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from inventory.models import AuditEvent
-from inventory.services import counts, reconciliation
-from inventory.services.counts import LineSpec
+from inventory.counts import service as counts
+from inventory.reconciliation import service as reconciliation
+from inventory.counts.service import LineSpec
 from inventory.services.permissions import Scope
 from tests.api.conftest import error_code
 from tests.factories import NOW, adjustments, opened_vial

@@ -7,7 +7,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from inventory.models import Container, ContainerState, Movement, Transfer
+from inventory.models import Container, ContainerState, Movement
+from inventory.transfers.models import Transfer
 from tests.api.conftest import error_code
 from tests.factories import make_clinic
 

@@ -21,7 +21,8 @@ from sqlalchemy import select, text
 from bench.generate import END, Scale, generate
 from inventory.extensions import db
 from inventory.models import Container, ContainerState, Draw, Lot, LotStatus, Product, Treatment, User
-from inventory.services import audit_chain, cart
+from inventory.services import audit_chain
+from inventory.cart import service as cart
 from inventory.services.ledger import find_balance_mismatches
 from inventory.services.permissions import Scope
 from tests.conftest import _postgres_database, make_test_app

@@ -26,7 +26,7 @@ from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from inventory.extensions import db
-from inventory.services import demo
+from inventory import demo
 from tests.conftest import _postgres_database, make_test_app
 
 CHROMIUM = Path("/usr/bin/chromium")

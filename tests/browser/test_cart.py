@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from inventory.extensions import db
 from inventory.models import Lot, LotStatus, Product, utcnow
-from inventory.services.demo import demo_gtin
+from inventory.demo import demo_gtin
 from tests.browser.conftest import GS, screenshot, sign_in, start_cart_treatment, wedge
 
 BOTOX_100 = demo_gtin(1)

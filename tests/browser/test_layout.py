@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from inventory.models import Role
-from inventory.services import demo
+from inventory import demo
 from tests.browser.conftest import screenshot, sign_in
 
 PHONE = {"width": 360, "height": 740}

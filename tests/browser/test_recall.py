@@ -16,8 +16,9 @@ from sqlalchemy import select
 
 from inventory.extensions import db
 from inventory.models import Clinic, Location, User, utcnow
-from inventory.services import cart, receiving
-from inventory.services.demo import demo_gtin
+from inventory.cart import service as cart
+from inventory.receiving import service as receiving
+from inventory.demo import demo_gtin
 from inventory.services.permissions import Scope
 from tests.browser.conftest import GS, scan, screenshot, sign_in, start_cart_treatment
 

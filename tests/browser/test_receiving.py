@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import expect
 
-from inventory.services.demo import demo_gtin
+from inventory.demo import demo_gtin
 from tests.browser.conftest import GS, scan, screenshot, sign_in
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from inventory.extensions import db
 from inventory.models import Clinic, Container, ContainerState, Draw, Location, Lot, Product, Treatment
-from inventory.services.demo import demo_gtin
+from inventory.demo import demo_gtin
 from tests.browser.conftest import screenshot, sign_in, start_cart_treatment, wedge
 
 

@@ -6,7 +6,8 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from inventory.extensions import db
-from inventory.models import Clinic, Container, ContainerState, Product, Transfer, TransferStatus
+from inventory.models import Clinic, Container, ContainerState, Product
+from inventory.transfers.models import Transfer, TransferStatus
 from tests.browser.conftest import scan, screenshot, sign_in
 
 

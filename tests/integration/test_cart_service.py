@@ -21,7 +21,7 @@ from inventory.models import (
     MovementKind,
     User,
 )
-from inventory.services import cart
+from inventory.cart import service as cart
 from inventory.services.permissions import Scope
 from tests import factories
 from tests.factories import NOW, World, reconstitute, refusal, start_treatment

@@ -11,20 +11,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from inventory.models import (
-    Container,
-    ContainerState,
-    Location,
-    LocationKind,
-    LotStatus,
-    Movement,
-    MovementKind,
-    Transfer,
-    TransferItem,
-    TransferStatus,
-    User,
-)
-from inventory.services import clinic_transfers, counts, demo, ledger, transfers
+from inventory.models import Container, ContainerState, Location, LocationKind, LotStatus, Movement, MovementKind, User
+from inventory.transfers.models import Transfer, TransferItem, TransferStatus
+from inventory import demo
+from inventory.services import ledger
+from inventory.transfers import service as clinic_transfers
+from inventory.counts import service as counts
+from inventory.transfers import moves as transfers
 from inventory.services.permissions import Scope
 from tests.factories import (
     HASHER,

@@ -22,7 +22,9 @@ from sqlalchemy.orm import Session
 
 from inventory.errors import DomainError
 from inventory.models import Container, Draw, IdempotencyRecord, Movement, MovementKind, Product, User, utcnow
-from inventory.services import auth, cart, ledger, receiving
+from inventory.services import auth, ledger
+from inventory.cart import service as cart
+from inventory.receiving import service as receiving
 from inventory.services.permissions import Scope
 from tests import factories
 

@@ -11,9 +11,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from inventory.errors import DomainError, NotFound
-from inventory.models import ContainerState, Count, CountStatus, Movement, User
-from inventory.services import counts, ledger
-from inventory.services.counts import LineSpec
+from inventory.models import ContainerState, Movement, User
+from inventory.counts.models import Count, CountStatus
+from inventory.services import ledger
+from inventory.counts import service as counts
+from inventory.counts.service import LineSpec
 from inventory.services.permissions import Scope
 from tests.factories import NOW, World, adjustments, opened_vial, refusal
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from inventory.models import Kit, KitCheck, KitStatus, Movement
-from inventory.services import demo, kits, ledger
+from inventory.models import Movement
+from inventory.kits.models import Kit, KitCheck, KitStatus
+from inventory import demo
+from inventory.services import ledger
+from inventory.kits import service as kits
 from inventory.services.permissions import Scope
 from tests.factories import HASHER, NOW
 

@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from inventory.models import Container, DoseRange, Treatment
-from inventory.services import cart, dose_limits
+from inventory.cart import service as cart
+from inventory.cart import dose_limits
 from inventory.services.permissions import Scope
 from tests.factories import NOW, World, make_product, reconstitute, reverse, start_treatment
 from tests.statements import recorded

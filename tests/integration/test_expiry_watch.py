@@ -10,7 +10,7 @@ import pytest
 from inventory.errors import ValidationError
 from inventory.models import LotStatus, MovementKind
 from inventory.services import ledger
-from inventory.services.kits import expiring_stock
+from inventory.kits.service import expiring_stock
 from inventory.services.permissions import Scope
 from tests.factories import EVERYWHERE, NOW
 from tests.kit_factories import days

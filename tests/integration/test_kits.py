@@ -10,20 +10,13 @@ from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 
 from inventory.errors import ContainerEmpty, LotQuarantined, NotFound, UnknownContainer, ValidationError
-from inventory.models import (
-    ContainerState,
-    KitCheck,
-    KitRequirement,
-    KitStatus,
-    LocationKind,
-    LotStatus,
-    Movement,
-    MovementKind,
-    ProductKind,
-)
-from inventory.services import kits, ledger, transfers
+from inventory.models import ContainerState, LocationKind, LotStatus, Movement, MovementKind, ProductKind
+from inventory.kits.models import KitCheck, KitRequirement, KitStatus
+from inventory.services import ledger
+from inventory.kits import service as kits
+from inventory.transfers import moves as transfers
 from inventory.services.clock import format_date
-from inventory.services.kits import RequirementSpec
+from inventory.kits.service import RequirementSpec
 from inventory.services.permissions import Scope
 from tests.factories import EVERYWHERE, NOW, kit_location, make_product
 from tests.kit_factories import (

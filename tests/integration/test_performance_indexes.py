@@ -14,7 +14,7 @@ import datetime as dt
 
 import pytest
 
-from inventory.models import KitStatus
+from inventory.kits.models import KitStatus
 from tests.factories import NOW
 from tests.kit_factories import (
     check,

@@ -10,7 +10,9 @@ from sqlalchemy import select
 
 from inventory.errors import LotQuarantined, LotRecalled, ValidationError
 from inventory.models import AuditEvent, Container, LotStatus
-from inventory.services import cart, scanning, transfers
+from inventory.services import scanning
+from inventory.cart import service as cart
+from inventory.transfers import moves as transfers
 from recall import services
 from tests import recall_helpers as rh
 from tests.factories import EVERYWHERE, NOW, World, kit_location, patient, reconstitute, refusal

@@ -10,10 +10,11 @@ from sqlalchemy import func, select, text
 
 from inventory.errors import NotFound, ValidationError
 from inventory.models import Draw, Location, LocationKind, Movement, MovementKind
-from inventory.services import clinic_transfers, reconciliation
-from inventory.services.counts import LineSpec
+from inventory.transfers import service as clinic_transfers
+from inventory.reconciliation import service as reconciliation
+from inventory.counts.service import LineSpec
 from inventory.services.permissions import Scope
-from inventory.services.reconciliation import Period
+from inventory.reconciliation.service import Period
 from tests.reconciliation_factories import JUNE, HistoryBuilder, build_history, recompute, recompute_usage
 from tests.factories import reconstitute, send_transfer
 

@@ -15,8 +15,8 @@ import openpyxl
 import pytest
 
 from inventory.models import Location, LocationKind
-from inventory.services import reconciliation
-from inventory.services import reconciliation_export as export
+from inventory.reconciliation import service as reconciliation
+from inventory.reconciliation import export
 from inventory.services.permissions import Scope
 from tests.factories import NOW, World
 from tests.reconciliation_factories import JUNE, build_history, recompute

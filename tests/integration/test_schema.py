@@ -11,7 +11,7 @@ from flask_migrate import downgrade, upgrade
 from inventory.extensions import db
 from inventory.models import Base, DoseRange
 from inventory.models.base import Quantity
-from inventory.services import demo
+from inventory import demo
 from tests import factories
 
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from inventory.models import Draw, Treatment, utcnow
-from inventory.services import cart
+from inventory.cart import service as cart
 from inventory.services.permissions import Scope
 from tests.factories import World, reconstitute, start_treatment
 from tests.pages.conftest import csrf_token

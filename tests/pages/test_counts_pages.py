@@ -9,7 +9,8 @@ import openpyxl
 import pytest
 from sqlalchemy import select
 
-from inventory.models import Count, CountStatus, Movement, MovementKind
+from inventory.models import Movement, MovementKind
+from inventory.counts.models import Count, CountStatus
 from tests.factories import NOW, opened_vial
 from tests.pages.conftest import csrf_token
 from tests.reconciliation_factories import build_history
@@ -20,8 +21,8 @@ pytestmark = pytest.mark.usefixtures("ledger_stays_balanced")
 
 @pytest.fixture(autouse=True)
 def frozen_clock(monkeypatch):
-    monkeypatch.setattr("inventory.blueprints.pages.counts.utcnow", lambda: NOW)
-    monkeypatch.setattr("inventory.blueprints.pages.reconciliation.utcnow", lambda: NOW)
+    monkeypatch.setattr("inventory.counts.pages.utcnow", lambda: NOW)
+    monkeypatch.setattr("inventory.reconciliation.pages.utcnow", lambda: NOW)
 
 
 def test_a_blind_count_scanned_by_one_manager_and_posted_by_another(browser_client, world, session):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from inventory.models import Kit, KitCheck, KitStatus, KitTemplate, LotStatus
+from inventory.models import LotStatus
+from inventory.kits.models import Kit, KitCheck, KitStatus, KitTemplate
 from inventory.services import ledger
 from tests.factories import NOW
 from tests.kit_factories import check, days, new_kit, stock, stocked_kit
@@ -14,7 +15,7 @@ from tests.pages.conftest import csrf_token
 
 @pytest.fixture(autouse=True)
 def frozen_clock(monkeypatch):
-    monkeypatch.setattr("inventory.blueprints.pages.kits.utcnow", lambda: NOW)
+    monkeypatch.setattr("inventory.kits.pages.utcnow", lambda: NOW)
 
 
 def test_the_board_shows_each_kit_in_colour_and_words_most_urgent_first(browser_client, world):

@@ -25,7 +25,8 @@ from inventory import unit_of_work
 from inventory.errors import DomainError
 from inventory.extensions import db
 from inventory.models import Clinic, Container, Draw, Lot, LotStatus, Movement, Treatment, utcnow
-from inventory.services import auth, cart
+from inventory.services import auth
+from inventory.cart import service as cart
 from inventory.services.permissions import Scope
 from tests.api.conftest import ApiClient
 from tests.conftest import make_test_app

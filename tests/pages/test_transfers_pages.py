@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from inventory.models import Container, ContainerState, Transfer, TransferStatus
+from inventory.models import Container, ContainerState
+from inventory.transfers.models import Transfer, TransferStatus
 from tests.factories import NOW, make_clinic, send_transfer
 from tests.pages.conftest import csrf_token
 
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.usefixtures("ledger_stays_balanced")
 
 @pytest.fixture(autouse=True)
 def frozen_clock(monkeypatch):
-    monkeypatch.setattr("inventory.blueprints.pages.transfers.utcnow", lambda: NOW)
+    monkeypatch.setattr("inventory.transfers.pages.utcnow", lambda: NOW)
 
 
 def test_the_send_form_builds_its_list_scan_by_scan_and_sends_it(browser_client, world, session):

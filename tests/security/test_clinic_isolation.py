@@ -21,7 +21,8 @@ from sqlalchemy import func, select
 
 from inventory.blueprints.api.core import OPERATIONS
 from inventory.models import Clinic, Container, Location, LocationKind, Movement, Role
-from inventory.services import auth, counts
+from inventory.services import auth
+from inventory.counts import service as counts
 from tests import kit_factories
 from tests.factories import EVERYWHERE, NOW, PASSWORD, draw, make_user, patient, reconstitute, send_transfer, start_treatment
 

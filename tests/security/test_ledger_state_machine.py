@@ -60,7 +60,6 @@ from inventory.models import (
     AuditEvent,
     Container,
     ContainerState,
-    Count,
     Draw,
     Location,
     LocationKind,
@@ -71,13 +70,19 @@ from inventory.models import (
     Patient,
     Product,
     ProductKind,
-    Transfer,
     Treatment,
 )
-from inventory.services import audit_chain, cart, clinic_transfers, counts, ledger, receiving, reconciliation
-from inventory.services import transfers as moves
+from inventory.counts.models import Count
+from inventory.transfers.models import Transfer
+from inventory.services import audit_chain, ledger
+from inventory.cart import service as cart
+from inventory.transfers import service as clinic_transfers
+from inventory.counts import service as counts
+from inventory.receiving import service as receiving
+from inventory.reconciliation import service as reconciliation
+from inventory.transfers import moves
 from inventory.services.clock import clinic_today
-from inventory.services.counts import LineSpec
+from inventory.counts.service import LineSpec
 from inventory.services.permissions import Scope
 from recall import services as recalls
 from recall.models import RecallCase, RecallContainer, RecallContainerStatus

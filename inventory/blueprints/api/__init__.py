@@ -1,8 +1,9 @@
-"""The JSON API under /api/v1 (see API.md)."""
+"""The JSON API under /api/v1 (see API.md): the blueprint, and the operations of the core.
 
-from inventory.blueprints.api import cart, counts, kits, openapi, stock, transfers  # noqa: F401  (registers the operations)
+Each feature registers its own operations on ``bp`` from its ``init_app`` (``inventory.features``).
+"""
+
+from inventory.blueprints.api import openapi, stock  # noqa: F401  (registers the operations)
 from inventory.blueprints.api.core import bp
-
-import recall.api  # noqa: E402,F401  (registers the recall operations on bp)
 
 __all__ = ["bp"]

@@ -1,4 +1,4 @@
-"""Auth, catalog, scans, receipts, containers and lots."""
+"""Auth, catalog, scans, containers and lots."""
 
 from __future__ import annotations
 
@@ -25,8 +25,6 @@ from inventory.blueprints.api.schemas import (
     Model,
     ProductList,
     ProductOut,
-    ReceiptIn,
-    ReceiptOut,
     ScanIn,
     ScanOut,
     TokenIn,
@@ -36,7 +34,7 @@ from inventory.blueprints.errors import json_error
 from inventory.errors import Unauthorized
 from inventory.extensions import db
 from inventory.models import Clinic, Location, Lot, ProductGtin, utcnow
-from inventory.services import auth, catalog, labels, receiving, scanning, throttle
+from inventory.services import auth, catalog, labels, scanning, throttle
 from inventory.services.barcodes import normalise_gtin, normalise_lot_number
 from inventory.services.permissions import Permission
 from inventory.services.throttle import TooManyAttempts
@@ -114,19 +112,6 @@ def create_scan(body: ScanIn) -> ScanOut:
         serial=code.serial, product=ProductOut.of(result.product) if result.product else None,
         lot_record=LotOut.of(result.lot) if result.lot else None,
         container=ContainerOut.of(result.container) if result.container else None, warnings=result.warnings,
-    )
-
-
-@operation("POST", "/receipts", summary="Receive a box of one lot", permission=Permission.RECEIVE,
-           body=ReceiptIn, response=ReceiptOut, status=201, idempotent=True, errors=(404, 409, 422))
-def create_receipt(body: ReceiptIn) -> ReceiptOut:
-    receipt = receiving.receive(
-        db.session, actor=current_user(), scope=current_scope(), location_id=body.location_id,
-        containers=body.containers, now=utcnow(), code=body.code, gtin=body.gtin, lot_number=body.lot,
-        expiry=body.expiry, confirm=body.confirm,
-    )
-    return ReceiptOut(
-        receipt_id=receipt.id, lot=LotOut.of(receipt.lot), containers=[ContainerOut.of(c) for c in receipt.containers]
     )
 
 

@@ -1,10 +1,10 @@
-"""HTML pages for people: server-rendered, CSRF-protected forms, no build step."""
+"""HTML pages for people: server-rendered, CSRF-protected forms, no build step.
 
-from inventory.blueprints.pages import (  # noqa: F401  (registers the views)
-    auth, cart, catalog, counts, kits, reconciliation, stock, transfers,
-)
+The blueprint and the core's pages; each feature registers its own pages on ``bp`` from its
+``init_app`` (``inventory.features``).
+"""
+
+from inventory.blueprints.pages import auth, catalog, stock  # noqa: F401  (registers the views)
 from inventory.blueprints.pages.core import bp
-
-import recall.pages  # noqa: E402,F401  (registers the recall pages on bp)
 
 __all__ = ["bp"]

@@ -20,8 +20,6 @@ from inventory.models import (
     Container,
     ContainerState,
     GPrimeCategory,
-    Kit,
-    KitTemplate,
     Location,
     LocationKind,
     Lot,
@@ -32,11 +30,16 @@ from inventory.models import (
     ProductKind,
     Receipt,
     Role,
-    Transfer,
     User,
     utcnow,
 )
-from inventory.services import auth, clinic_transfers, kits, receiving, transfers
+from inventory.kits.models import Kit, KitTemplate
+from inventory.transfers.models import Transfer
+from inventory.services import auth
+from inventory.transfers import service as clinic_transfers
+from inventory.kits import service as kits
+from inventory.receiving import service as receiving
+from inventory.transfers import moves as transfers
 from inventory.services.clock import clinic_today
 from inventory.services.permissions import Scope
 

@@ -9,7 +9,7 @@ a clinic-level manager can name where to send (see services/clinic_transfers.py)
 from __future__ import annotations
 
 from inventory.blueprints.api.core import current_scope, current_user, operation
-from inventory.blueprints.api.transfers_schemas import (
+from inventory.transfers.schemas import (
     DestinationList,
     DestinationOut,
     TransferIn,
@@ -19,8 +19,10 @@ from inventory.blueprints.api.transfers_schemas import (
     TransferReceiveIn,
 )
 from inventory.extensions import db
-from inventory.models import TransferStatus, utcnow
-from inventory.services import clinic_transfers, scanning
+from inventory.models import utcnow
+from inventory.transfers.models import TransferStatus
+from inventory.services import scanning
+from inventory.transfers import service as clinic_transfers
 from inventory.services.permissions import Permission
 
 

@@ -18,9 +18,10 @@ from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.blueprints.pages.fields import QuantityField
 from inventory.errors import DomainError
 from inventory.extensions import db
-from inventory.models import Count, CountStatus, Location, utcnow
-from inventory.services import counts as count_service
-from inventory.services.counts import MAX_CONTAINERS, LineSpec
+from inventory.models import Location, utcnow
+from inventory.counts.models import Count, CountStatus
+from inventory.counts import service as count_service
+from inventory.counts.service import MAX_CONTAINERS, LineSpec
 from inventory.services.permissions import Permission
 
 STATUS_WORDS = {CountStatus.DRAFT: "Counting", CountStatus.SUBMITTED: "Waiting for review",

@@ -13,10 +13,10 @@ from inventory.blueprints.pages.core import bp, page, scope
 from inventory.errors import DomainError, ValidationError
 from inventory.extensions import db
 from inventory.models import Clinic, Location, utcnow
-from inventory.services import reconciliation_export as export
+from inventory.reconciliation import export
 from inventory.services.clock import clinic_today
 from inventory.services.permissions import Permission
-from inventory.services.reconciliation import Period, reconcile
+from inventory.reconciliation.service import Period, reconcile
 
 
 def _locations() -> list[Location]:

@@ -22,11 +22,6 @@ from inventory.errors import DomainError, NotFound, UnknownProduct, ValidationEr
 from inventory.models import (
     Clinic,
     Container,
-    Kit,
-    KitCheck,
-    KitRequirement,
-    KitStatus,
-    KitTemplate,
     Location,
     LocationKind,
     Lot,
@@ -37,8 +32,10 @@ from inventory.models import (
     ProductKind,
     User,
 )
+from inventory.kits.models import Kit, KitCheck, KitRequirement, KitStatus, KitTemplate
 from inventory.models.base import plain_quantity
-from inventory.services import scanning, transfers
+from inventory.services import scanning
+from inventory.transfers import moves as transfers
 from inventory.services.clock import clinic_today, format_date, to_clinic_time
 from inventory.services.permissions import Scope, get_in_scope
 

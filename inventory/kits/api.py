@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from inventory.blueprints.api.core import current_scope, current_user, operation
 from inventory.blueprints.api.schemas import ContainerOut
-from inventory.blueprints.api.kits_schemas import (
+from inventory.kits.schemas import (
     ExpiringLocationOut,
     ExpiringOut,
     ExpiringQuery,
@@ -33,7 +33,7 @@ from inventory.blueprints.api.kits_schemas import (
 )
 from inventory.extensions import db
 from inventory.models import ProductKind, utcnow
-from inventory.services import kits
+from inventory.kits import service as kits
 from inventory.services.permissions import Permission
 
 

@@ -27,7 +27,8 @@ from inventory.blueprints.pages.fields import QuantityField
 from inventory.errors import ConfirmationRequired, DomainError
 from inventory.extensions import db
 from inventory.models import Container, Location, LocationKind, Movement, utcnow
-from inventory.services import cart, scanning
+from inventory.services import scanning
+from inventory.cart import service as cart
 from inventory.services.permissions import Permission, get_in_scope
 
 WASTE_REASONS = [

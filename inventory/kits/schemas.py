@@ -9,8 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, RootModel, StringConstraints, model_validator
 
 from inventory.blueprints.api.schemas import ContainerOut, Model, Qty
-from inventory.models import Kit, KitCheck, KitTemplate
-from inventory.services.kits import KitReadiness, LocationExpiry
+from inventory.kits.models import Kit, KitCheck, KitTemplate
+from inventory.kits.service import KitReadiness, LocationExpiry
 
 Status = Literal["ready", "expiring_soon", "not_ready"]
 Id = Annotated[int, Field(ge=1, le=2**31 - 1)]

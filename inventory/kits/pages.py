@@ -20,8 +20,9 @@ from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.blueprints.pages.fields import QuantityField
 from inventory.errors import DomainError
 from inventory.extensions import db
-from inventory.models import Clinic, Kit, KitStatus, Location, LocationKind, Product, ProductKind, utcnow
-from inventory.services import kits as kit_service
+from inventory.models import Clinic, Location, LocationKind, Product, ProductKind, utcnow
+from inventory.kits.models import Kit, KitStatus
+from inventory.kits import service as kit_service
 from inventory.services.permissions import Permission
 
 STATUS_ORDER = {KitStatus.NOT_READY: 0, KitStatus.EXPIRING_SOON: 1, KitStatus.READY: 2}

@@ -10,7 +10,7 @@ from pydantic import Field, StringConstraints
 
 from inventory.blueprints.api.schemas import ContainerOut, Model, Qty, Text
 from inventory.models import Draw, Movement, Patient, Treatment
-from inventory.services import cart
+from inventory.cart import service as cart
 
 DbId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]

@@ -44,7 +44,7 @@ from inventory.models import Clinic
 from inventory.models.base import plain_quantity
 from inventory.services.clock import to_clinic_time
 from inventory.services.permissions import Scope
-from inventory.services.reconciliation import (
+from inventory.reconciliation.service import (
     CATEGORY,
     Period,
     Reconciliation,

@@ -8,8 +8,9 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from inventory.blueprints.api.schemas import ClinicOut, ContainerOut, LocationOut, Model, Qty
-from inventory.models import Location, Transfer, TransferItem
-from inventory.services.clinic_transfers import MAX_CONTAINERS, MAX_NOTE
+from inventory.models import Location
+from inventory.transfers.models import Transfer, TransferItem
+from inventory.transfers.service import MAX_CONTAINERS, MAX_NOTE
 
 Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
 ContainerRef = Annotated[int, Field(ge=1, le=2**31 - 1)] | Annotated[

@@ -55,7 +55,8 @@ from inventory.models.base import plain_quantity
 from inventory.models.base import QUANTITY_SCALE
 from inventory import lifecycle
 from inventory.dosing import DoseWarning
-from inventory.services import dose_limits, ledger
+from inventory.services import ledger
+from inventory.cart import dose_limits
 from inventory.services.clock import format_clinic_time
 from inventory.services.permissions import Scope, get_in_scope
 

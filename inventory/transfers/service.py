@@ -46,22 +46,12 @@ from inventory.errors import (
     NotFound,
     ValidationError,
 )
-from inventory.models import (
-    Container,
-    ContainerState,
-    Location,
-    LocationKind,
-    Lot,
-    MovementKind,
-    Transfer,
-    TransferItem,
-    TransferStatus,
-    User,
-)
+from inventory.models import Container, ContainerState, Location, LocationKind, Lot, MovementKind, User
+from inventory.transfers.models import Transfer, TransferItem, TransferStatus
 from inventory.services import ledger, scanning
 from inventory.services.clock import to_clinic_time
 from inventory.services.permissions import Scope
-from inventory.services.transfers import LocationInactive
+from inventory.transfers.moves import LocationInactive
 
 MAX_CONTAINERS = 200  # one consignment; a larger one is a typo or belongs in several boxes
 MAX_NOTE = 2000

@@ -32,19 +32,8 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from inventory import lifecycle
 from inventory.errors import DomainError, NotFound, UnreadableCode, ValidationError
-from inventory.models import (
-    Container,
-    ContainerState,
-    Count,
-    CountLine,
-    CountStatus,
-    Location,
-    Lot,
-    Movement,
-    MovementKind,
-    Product,
-    User,
-)
+from inventory.models import Container, ContainerState, Location, Lot, Movement, MovementKind, Product, User
+from inventory.counts.models import Count, CountLine, CountStatus
 from inventory.models.base import plain_quantity
 from inventory.models.base import QUANTITY_SCALE
 from inventory.services import ledger, scanning

@@ -20,8 +20,10 @@ from wtforms.validators import Length, Optional
 from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.errors import DomainError
 from inventory.extensions import db
-from inventory.models import Container, Location, LocationKind, Transfer, utcnow
-from inventory.services import clinic_transfers, scanning
+from inventory.models import Container, Location, LocationKind, utcnow
+from inventory.transfers.models import Transfer
+from inventory.services import scanning
+from inventory.transfers import service as clinic_transfers
 from inventory.services.permissions import Permission
 
 STATUS_WORDS = {"in_transit": "In transit", "received": "Received", "cancelled": "Called back"}

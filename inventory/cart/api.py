@@ -1,12 +1,12 @@
 """At the cart: patients, treatments, reconstitution, draws, waste, closing and corrections.
 
-Each view parses, calls one service of ``inventory.services.cart`` and serialises;
+Each view parses, calls one service of ``inventory.cart.service`` and serialises;
 every rule lives in the service. Views that change stock accept an Idempotency-Key.
 """
 
 from __future__ import annotations
 
-from inventory.blueprints.api.cart_schemas import (
+from inventory.cart.schemas import (
     BeyondUseWasteIn,
     ClosedTreatmentOut,
     ContainerList,
@@ -28,7 +28,8 @@ from inventory.blueprints.api.core import current_scope, current_user, operation
 from inventory.blueprints.api.schemas import ContainerOut
 from inventory.extensions import db
 from inventory.models import utcnow
-from inventory.services import cart, scanning
+from inventory.services import scanning
+from inventory.cart import service as cart
 from inventory.services.permissions import Permission
 
 

@@ -61,19 +61,8 @@ from sqlalchemy.orm import Session, aliased, joinedload
 
 from inventory import lifecycle
 from inventory.errors import NotFound, ValidationError
-from inventory.models import (
-    Clinic,
-    Container,
-    Count,
-    CountLine,
-    CountStatus,
-    Location,
-    Lot,
-    Movement,
-    MovementKind,
-    Product,
-    User,
-)
+from inventory.models import Clinic, Container, Location, Lot, Movement, MovementKind, Product, User
+from inventory.counts.models import Count, CountLine, CountStatus
 from inventory.models.base import Quantity, UTCDateTime
 from inventory.services.permissions import Scope, get_in_scope
 

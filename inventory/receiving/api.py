@@ -1,0 +1,24 @@
+"""Receiving over the API: one box of one lot per request (see API.md "Receipts")."""
+
+from __future__ import annotations
+
+from inventory.blueprints.api.core import current_scope, current_user, operation
+from inventory.blueprints.api.schemas import ContainerOut, LotOut
+from inventory.extensions import db
+from inventory.models import utcnow
+from inventory.receiving import service as receiving
+from inventory.receiving.schemas import ReceiptIn, ReceiptOut
+from inventory.services.permissions import Permission
+
+
+@operation("POST", "/receipts", summary="Receive a box of one lot", permission=Permission.RECEIVE,
+           body=ReceiptIn, response=ReceiptOut, status=201, idempotent=True, errors=(404, 409, 422))
+def create_receipt(body: ReceiptIn) -> ReceiptOut:
+    receipt = receiving.receive(
+        db.session, actor=current_user(), scope=current_scope(), location_id=body.location_id,
+        containers=body.containers, now=utcnow(), code=body.code, gtin=body.gtin, lot_number=body.lot,
+        expiry=body.expiry, confirm=body.confirm,
+    )
+    return ReceiptOut(
+        receipt_id=receipt.id, lot=LotOut.of(receipt.lot), containers=[ContainerOut.of(c) for c in receipt.containers]
+    )

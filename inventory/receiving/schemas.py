@@ -1,0 +1,37 @@
+"""Request and response models of receiving."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints, model_validator
+
+from inventory.blueprints.api.schemas import ContainerOut, LotOut, Model
+
+
+class ReceiptIn(Model):
+    code: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = Field(
+        default=None, description="a GS1 string as scanned; or give gtin, lot and expiry"
+    )
+    gtin: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)] | None = None
+    lot: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)] | None = None
+    expiry: dt.date | None = None
+    containers: Annotated[int, Field(ge=1, le=500)]
+    location_id: Annotated[int, Field(ge=1, le=2**31 - 1)]
+    confirm: list[Literal["separator_lost"]] = Field(
+        default_factory=list, max_length=1,
+        description='"separator_lost": the scanned lot was compared with the box and is right as read',
+    )
+
+    @model_validator(mode="after")
+    def _code_or_typed(self) -> ReceiptIn:
+        if self.code is None and self.gtin is None:
+            raise ValueError("give the scanned code, or gtin, lot and expiry")
+        return self
+
+
+class ReceiptOut(Model):
+    receipt_id: int
+    lot: LotOut
+    containers: list[ContainerOut]

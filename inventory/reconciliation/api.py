@@ -1,0 +1,56 @@
+"""The reconciliation reports over the API: JSON, the Excel workbook and CSV for a period."""
+
+from __future__ import annotations
+
+import tempfile
+
+from flask import Response, send_file
+
+from inventory.blueprints.api.core import current_scope, current_user, operation
+from inventory.extensions import db
+from inventory.models import utcnow
+from inventory.reconciliation import export
+from inventory.reconciliation.schemas import ReconciliationOut, ReportQuery
+from inventory.reconciliation.service import Period, reconcile
+from inventory.services.permissions import Permission
+
+
+def _period(query: ReportQuery) -> Period:  # type: ignore[valid-type]
+    return Period.of(getattr(query, "from"), query.to)  # type: ignore[attr-defined]
+
+
+@operation("GET", "/reports/reconciliation", summary="The reconciliation as JSON", permission=Permission.RECONCILE,
+           query=ReportQuery, response=ReconciliationOut, errors=(404, 422))
+def reconciliation_report(query: ReportQuery) -> ReconciliationOut:  # type: ignore[valid-type]
+    rec = reconcile(db.session, scope=current_scope(), period=_period(query), location_id=query.location_id)
+    return ReconciliationOut.of(rec)
+
+
+@operation("GET", "/reports/reconciliation.xlsx", summary="The reconciliation workbook (live formulas)",
+           permission=Permission.RECONCILE, query=ReportQuery, errors=(404, 422), media_type=export.XLSX_MEDIA_TYPE)
+def reconciliation_workbook(query: ReportQuery) -> Response:  # type: ignore[valid-type]
+    period = _period(query)
+    now = utcnow()
+    out = tempfile.TemporaryFile()  # on disk, not in memory: a year of a chain is large
+    try:
+        export.write_workbook(db.session, out, scope=current_scope(), period=period, now=now,
+                              location_id=query.location_id)
+    except BaseException:
+        out.close()
+        raise
+    export.record_export(db.session, actor=current_user(), period=period, location_id=query.location_id,
+                         kind="xlsx", now=now)
+    out.seek(0)
+    return send_file(out, mimetype=export.XLSX_MEDIA_TYPE, as_attachment=True,
+                     download_name=export.workbook_filename(period))
+
+
+@operation("GET", "/reports/reconciliation.csv", summary="The reconciliation rows as CSV",
+           permission=Permission.RECONCILE, query=ReportQuery, errors=(404, 422), media_type="text/csv")
+def reconciliation_csv(query: ReportQuery) -> Response:  # type: ignore[valid-type]
+    period = _period(query)
+    rec = reconcile(db.session, scope=current_scope(), period=period, location_id=query.location_id)
+    export.record_export(db.session, actor=current_user(), period=period, location_id=query.location_id,
+                         kind="csv", now=utcnow())
+    return Response(export.write_csv(rec), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{export.csv_filename(period)}"'})

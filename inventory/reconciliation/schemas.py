@@ -1,0 +1,118 @@
+"""Request and response models of the reconciliation API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from pydantic import Field, create_model
+
+from inventory.blueprints.api.schemas import Model, Qty
+from inventory.reconciliation.service import ProductTotals, Reconciliation, ReconciliationRow
+
+Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
+
+
+ReportQuery = create_model(
+    "ReportQuery",
+    __base__=Model,
+    __doc__="A period of calendar dates in each clinic's time zone, both included; a location, or every clinic.",
+    **{
+        "from": (dt.date, Field(description="first day, YYYY-MM-DD")),
+        "to": (dt.date, Field(description="last day, YYYY-MM-DD (included)")),
+        "location_id": (Id | None, Field(default=None, description="one location; left out: all your clinics")),
+    },
+)
+
+_FIGURES = ("opening", "received", "drawn", "wasted", "adjusted", "transfers_in", "transfers_out", "returned",
+            "expected_closing")
+
+
+class ReconciliationRowOut(Model):
+    clinic_id: int
+    clinic_code: str
+    location_id: int
+    location: str
+    product_id: int
+    product: str
+    base_unit: str
+    lot_id: int
+    lot: str
+    expiry: dt.date
+    opening: Qty
+    received: Qty
+    drawn: Qty
+    wasted: Qty
+    adjusted: Qty
+    transfers_in: Qty
+    transfers_out: Qty
+    returned: Qty
+    expected_closing: Qty = Field(
+        description="opening + received - drawn - wasted + adjusted + transfers_in - transfers_out - returned"
+    )
+    count_id: int | None = Field(description="the last count posted in the period for this lot here")
+    counted_at: dt.datetime | None
+    counted: Qty | None
+    expected_at_count: Qty | None
+    variance: Qty | None = Field(description="counted - expected_at_count")
+    sealed_at_start: int
+    sealed_at_end: int
+    sealed_counted: int | None
+    sealed_expected_at_count: int | None
+    sealed_variance: int | None
+
+    @classmethod
+    def of(cls, row: ReconciliationRow) -> ReconciliationRowOut:
+        return cls(
+            clinic_id=row.clinic.id, clinic_code=row.clinic.code, location_id=row.location.id,
+            location=row.location.name, product_id=row.product.id, product=row.product.name,
+            base_unit=row.product.base_unit, lot_id=row.lot.id, lot=row.lot.number, expiry=row.lot.expiry,
+            **{name: getattr(row, name) for name in _FIGURES},
+            count_id=row.count_id, counted_at=row.counted_at, counted=row.counted,
+            expected_at_count=row.expected_at_count, variance=row.variance, sealed_at_start=row.sealed_opening,
+            sealed_at_end=row.sealed_closing, sealed_counted=row.sealed_counted,
+            sealed_expected_at_count=row.sealed_expected_at_count, sealed_variance=row.sealed_variance,
+        )
+
+
+class ProductTotalsOut(Model):
+    """One product's totals: never added across products."""
+
+    product_id: int
+    product: str
+    base_unit: str
+    opening: Qty
+    received: Qty
+    drawn: Qty
+    wasted: Qty
+    adjusted: Qty
+    transfers_in: Qty
+    transfers_out: Qty
+    returned: Qty
+    expected_closing: Qty
+    variance: Qty
+
+    @classmethod
+    def of(cls, group: ProductTotals) -> ProductTotalsOut:
+        return cls(
+            product_id=group.product.id, product=group.product.name, base_unit=group.product.base_unit,
+            **{name: group.total(name) for name in _FIGURES}, variance=group.total_variance(),
+        )
+
+
+class ReconciliationOut(Model):
+    period_from: dt.date
+    period_to: dt.date
+    location_id: int | None
+    clinic_ids: list[int]
+    rows: list[ReconciliationRowOut]
+    totals: list[ProductTotalsOut]
+
+    @classmethod
+    def of(cls, rec: Reconciliation) -> ReconciliationOut:
+        return cls(
+            period_from=rec.period.start, period_to=rec.period.end,
+            location_id=rec.location.id if rec.location is not None else None,
+            clinic_ids=[c.id for c in rec.clinics], rows=[ReconciliationRowOut.of(r) for r in rec.rows],
+            totals=[ProductTotalsOut.of(g) for g in rec.by_product()],
+        )
