@@ -218,7 +218,8 @@ _KIT_SUPPLIES = [("Syringe 1 mL Luer-lock", 10, None), ("Needle 30 G 13 mm", 10,
                  ("Sodium chloride 0.9% 10 mL", 2, None), ("Aspirin 300 mg", 2, None)]
 # clinic, kit (and its location's) name, what goes in: (product, containers, lot or None for soonest-expiring
 # first), who checks it. Honest states: London room 1 is ready; New York's was stocked from a short-dated
-# hyaluronidase lot (expiring soon); London room 2 is still being assembled (not ready).
+# hyaluronidase lot (expiring soon); London room 2 is still being assembled (not ready: its Hylenex and
+# Amphadase add up to the 1500 USP U needed, but a warm compress is missing).
 DEMO_KITS = [
     ("LON", "Emergency kit (room 1)",
      [("Hylenex recombinant 150 USP U/mL", 10, "2205123"), *_KIT_SUPPLIES, ("Warm compress", 2, None)], "nurse"),

@@ -40,6 +40,7 @@ from inventory.services.clock import clinic_today, format_clinic_time, format_da
 
 __all__ = [
     "HELD_STATES",
+    "POOLED_UNITS",
     "LIVE_STATES",
     "Dose",
     "accepted_units",
@@ -56,7 +57,9 @@ __all__ = [
     "open_for",
     "scan_refusal",
     "settle",
+    "skipped_for_next_patient",
     "state_after_movement",
+    "stock_pool",
 ]
 
 # Containers that hold stock someone may still use or count.
@@ -82,6 +85,7 @@ class ProductFacts(Protocol):
     quantity_per_container: Decimal
     requires_reconstitution: bool
     strength_per_ml: Decimal | None
+    beyond_use_hours: int | None
 
     @property
     def is_single_patient(self) -> bool: ...
@@ -170,9 +174,16 @@ def is_opened(container: ContainerFacts) -> bool:
 
 
 def open_for(container: ContainerFacts, *, patient_id: int, treatment_id: int, now: dt.datetime) -> None:
-    """The first draw opens a container; a single-patient one is bound to this patient and treatment."""
+    """The first draw opens a container; a single-patient one is bound to this patient and treatment.
+
+    A ready-to-use liquid (Alluzience, a Hylenex vial) is never reconstituted: its in-use time
+    starts at this first puncture (DOMAIN.md), as a powder's starts at reconstitution.
+    """
     if container.state is ContainerState.SEALED:
         container.state = ContainerState.IN_USE
+    product = container.product
+    if container.beyond_use_at is None and not product.requires_reconstitution and product.beyond_use_hours:
+        container.beyond_use_at = now + dt.timedelta(hours=product.beyond_use_hours)
     if container.product.is_single_patient and container.patient_id is None:
         container.patient_id = patient_id
         container.opened_treatment_id = treatment_id
@@ -228,6 +239,18 @@ def ensure_fit_for_kit(container: ContainerFacts, now: dt.datetime) -> None:
             "it cannot go into a kit.",
             container_id=container.id,
         )
+
+
+def skipped_for_next_patient(*, bound_to_patient: bool, beyond_use_at: dt.datetime | None,
+                             now: dt.datetime) -> str | None:
+    """Why a live container in a kit would not serve the next patient, or None when it would
+    (DOMAIN.md: only sealed stock, or opened stock neither bound to a patient nor past its beyond-use
+    time, counts). Lot state and expiry are judged per lot by the kit check itself."""
+    if bound_to_patient:
+        return "opened for a patient"
+    if beyond_use_at is not None and beyond_use_at <= now:
+        return "past its beyond-use time"
+    return None
 
 
 def ensure_enough(container: ContainerFacts, quantity: Decimal) -> None:
@@ -346,6 +369,17 @@ class Dose:
     quantity_ml: Decimal | None
     concentration_u_per_ml: Decimal | None
     entered_unit: str
+
+
+# Pharmacopoeial units measure the same enzyme activity whatever the product (DOMAIN.md): stock in
+# them adds up across products, USP with USP and IU with IU. Every other unit (a toxin's U, s.U) is
+# the product's own and never adds to another product's.
+POOLED_UNITS = frozenset({"USP U", "IU"})
+
+
+def stock_pool(product_id: int, unit: str) -> int | str:
+    """What stock of this product adds up with: its unit when pooled across products, else the product."""
+    return unit if unit in POOLED_UNITS else product_id
 
 
 def counts_units(product: ProductFacts) -> bool:

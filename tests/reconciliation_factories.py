@@ -33,6 +33,7 @@ from inventory.transfers import moves as transfers
 from inventory.counts.service import LineSpec
 from inventory.services.permissions import Scope
 from inventory.reconciliation.service import Period
+from inventory.dosing import CONFIRMABLE
 from tests import factories
 from tests.factories import World
 
@@ -75,7 +76,9 @@ class HistoryBuilder:
     def draw(self, treatment, container: Container, quantity: Decimal, unit: str, at: dt.datetime,
              nurse: User | None = None) -> Movement:
         nurse = nurse or self.nurse(container.clinic)
-        result = factories.draw(self.world, treatment, container, quantity, unit, user=nurse, at=at)
+        # A history is what clinics did: a dose above a label limit was confirmed by its prescriber.
+        result = factories.draw(self.world, treatment, container, quantity, unit, user=nurse, at=at,
+                                confirm=sorted(CONFIRMABLE), confirm_reason="confirmed by the prescriber")
         return self.session.get(Movement, result.draw.movement_id)
 
     def reverse(self, movement: Movement, at: dt.datetime, actor: User | None = None) -> Movement:

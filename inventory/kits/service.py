@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, exists, func, select
+from sqlalchemy import Connection, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from inventory import lifecycle
@@ -172,20 +172,23 @@ def readiness(
 ) -> list[KitReadiness]:
     """The readiness of every kit in ``scope`` (or of ``kit_ids``), ordered by clinic and name.
 
-    Computed for all kits at once with six queries whatever their number (kits, the
+    Computed for all kits at once with seven queries whatever their number (kits, the
     requirements of their templates, the stock at their locations grouped by lot and
-    those lots, their last checks, their last emergency draws), then evaluated in Python.
+    those lots, the containers there that do not count, their last checks, their last
+    emergency draws), then evaluated in Python.
 
     Rules, in the clinic's own calendar (``today`` is the clinic's date at ``now``; a
     lot expiring on day D is usable through the end of D, so "expires in n days"
     means n = D - today):
 
-    - Only live containers count: at the kit's location, sealed or in use, something
+    - Only stock that could serve the next patient counts: at the kit's location, sealed
+      or in use but neither bound to a patient nor past its beyond-use time
+      (``lifecycle.skipped_for_next_patient``; each skipped container is a reason), something
       left, lot active, and n >= the requirement's ``min_days_to_expiry`` (inclusive:
       a lot expiring exactly min days from today still counts).
-    - A requirement by product sums that product's lots. A requirement by kind is met
-      by one product alone: units of different products are never added, so its
-      reason names the best single product and what it has.
+    - A requirement by product sums that product's lots. A requirement by kind is met by
+      one pool (``lifecycle.stock_pool``): the USP units of every product add up, IU with
+      IU, and any other unit only within its own product; its reason names the best pool.
     - ``expiring_soon``: every requirement met, but a counted lot stops counting within
       the template's ``warning_days`` (inclusive). It stops counting when n falls below
       the requirement's minimum, so the horizon is measured from that day, not from the
@@ -216,7 +219,8 @@ def readiness(
         return []
     connection = session.connection()  # plain rows from here on: thousands of them, no ORM objects needed
     requirements = _requirements(connection, {row[4] for row in kit_rows})
-    lots, held_by_kit = _stock_by_kit(connection, kits)
+    lots, held_by_kit = _stock_by_kit(connection, kits, now)
+    skipped = _skipped_by_kit(connection, kits, now)
     last_checks = _last_checks(connection, kits)
     emergencies = _last_emergency_draws(connection, kits)
 
@@ -242,6 +246,7 @@ def readiness(
         reasons = _emergency_reasons(emergencies.get(kit_id), last, timezone)
         reasons += _seal_reasons(last, timezone)
         reasons += judgement.inside
+        reasons += skipped.get(kit_id, [])
         reasons += judgement.short
         reasons += _check_reasons(last, today, interval, timezone)
         reasons += judgement.expiring
@@ -292,14 +297,22 @@ def _requirements(connection: Connection, template_ids: set[int]) -> dict[int, l
     return found
 
 
-def _stock_by_kit(connection: Connection, kits: Any) -> tuple[dict[int, _Lot], dict[int, _Held]]:
-    """The lots the kits hold, and per kit its live stock summed by lot (one grouped query, then
-    the few lots it names), each kit's lots soonest expiry first, then by product and number."""
+def _serves_next_patient(now: dt.datetime) -> tuple[Any, ...]:
+    """lifecycle.skipped_for_next_patient as SQL: what a kit counts (the rule's words stay there)."""
+    return (Container.patient_id.is_(None),
+            or_(Container.beyond_use_at.is_(None), Container.beyond_use_at > now))
+
+
+def _stock_by_kit(connection: Connection, kits: Any, now: dt.datetime
+                  ) -> tuple[dict[int, _Lot], dict[int, _Held]]:
+    """The lots the kits hold, and per kit its stock that could serve the next patient summed by lot
+    (one grouped query, then the few lots it names), each kit's lots soonest expiry first, then by
+    product and number."""
     per_lot = connection.execute(
         select(kits.c.id, Container.lot_id, func.sum(Container.remaining), func.count(Container.id))
         .select_from(Container)
         .join(kits, kits.c.location_id == Container.location_id)
-        .where(Container.state.in_(lifecycle.LIVE_STATES), Container.remaining > 0)
+        .where(Container.state.in_(lifecycle.LIVE_STATES), Container.remaining > 0, *_serves_next_patient(now))
         .group_by(kits.c.id, Container.lot_id)
     ).all()
     if not per_lot:
@@ -320,6 +333,32 @@ def _stock_by_kit(connection: Connection, kits: Any) -> tuple[dict[int, _Lot], d
     for kit_id, lot_id, remaining, count in sorted(per_lot, key=lambda row: rank[row[1]]):
         held[kit_id].append((lot_id, remaining, count))
     return lots, {kit_id: tuple(stock) for kit_id, stock in held.items()}
+
+
+def _skipped_by_kit(connection: Connection, kits: Any, now: dt.datetime) -> dict[int, list[Reason]]:
+    """Containers in a kit that do not count, each named with why (few: opened stock rarely sits in a kit)."""
+    rows = connection.execute(
+        select(kits.c.id, Container.label_code, Product.name, Container.patient_id, Container.beyond_use_at,
+               Container.remaining, Product.base_unit)
+        .select_from(Container)
+        .join(kits, kits.c.location_id == Container.location_id)
+        .join(Product, Product.id == Container.product_id)
+        .where(Container.state.in_(lifecycle.LIVE_STATES), Container.remaining > 0,
+               ~and_(*_serves_next_patient(now)))
+        .order_by(kits.c.id, Container.label_code)
+    )
+    found: dict[int, list[Reason]] = defaultdict(list)
+    for kit_id, label, product, patient_id, beyond_use_at, remaining, unit in rows:
+        why = lifecycle.skipped_for_next_patient(
+            bound_to_patient=patient_id is not None, beyond_use_at=beyond_use_at, now=now)
+        found[kit_id].append(Reason(
+            "not_counted_inside",
+            f"{product} {label} is {why}: it does not count; remove it",
+            {"label_code": label, "product": product, "why": why, "remaining": plain_quantity(remaining),
+             "unit": unit},
+            KitStatus.NOT_READY,
+        ))
+    return found
 
 
 def _last_checks(connection: Connection, kits: Any) -> dict[int, _LastCheck]:
@@ -410,19 +449,22 @@ def _requirement_reasons(
             by_kind[lot.product_kind].append(lot)
     for req in requirements:
         matching = by_product[req.product_id] if req.product_id is not None else by_kind[req.product_kind]
-        counted_by_product: dict[int, list[_LotStock]] = {}
-        totals: dict[int, Decimal] = {}
+        # Stock adds up within a pool: one product, or every product counted in a pharmacopoeial unit
+        # (1 Hylenex + 1 Amphadase + 1 Vitrase vial make 700 USP U; lifecycle.stock_pool).
+        counted_by_pool: dict[int | str, list[_LotStock]] = {}
+        totals: dict[int | str, Decimal] = {}
         for lot in matching:
             if (lot.expiry - today).days >= req.min_days_to_expiry:
-                counted_by_product.setdefault(lot.product_id, []).append(lot)
-                totals[lot.product_id] = totals.get(lot.product_id, Decimal(0)) + lot.remaining
-        # The best single product: most stock, then name, for a stable answer.
-        best = max(totals, key=lambda pid: (totals[pid], counted_by_product[pid][0].product), default=None)
+                pool = lifecycle.stock_pool(lot.product_id, lot.unit)
+                counted_by_pool.setdefault(pool, []).append(lot)
+                totals[pool] = totals.get(pool, Decimal(0)) + lot.remaining
+        # The best pool: most stock, then name, for a stable answer.
+        best = max(totals, key=lambda pool: (totals[pool], _products(counted_by_pool[pool])), default=None)
         have = totals[best] if best is not None else Decimal(0)
-        best_lots = counted_by_product[best] if best is not None else []
+        best_lots = counted_by_pool[best] if best is not None else []
         lines.append(RequirementLine(
             label=req.label, need=req.min_quantity, have=have, unit=best_lots[0].unit if best_lots else req.unit,
-            product=best_lots[0].product if best_lots else req.product, min_days_to_expiry=req.min_days_to_expiry,
+            product=_products(best_lots) if best_lots else req.product, min_days_to_expiry=req.min_days_to_expiry,
             met=have >= req.min_quantity,
         ))
         if have >= req.min_quantity:
@@ -438,10 +480,15 @@ def _requirement_reasons(
     return short, sorted(expiring.values(), key=lambda r: (r.data["counts_until"], r.data["product"])), lines
 
 
+def _products(lots: Sequence[_LotStock]) -> str:
+    """The products some lots are of, as people read them: "Amphadase + Hylenex"."""
+    return " + ".join(sorted({lot.product for lot in lots}))
+
+
 def _shortfall(req: _Requirement, have: Decimal, best_lots: list[_LotStock], products_counted: int,
                too_soon: list[_LotStock], today: dt.date) -> Reason:
     unit = best_lots[0].unit if best_lots else req.unit
-    product = best_lots[0].product if best_lots else req.product
+    product = _products(best_lots) if best_lots else req.product
     need = plain_quantity(req.min_quantity)
     if unit is not None:
         text = f"{req.label}: {plain_quantity(have)} {unit} of {need} {unit}"

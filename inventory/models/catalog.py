@@ -126,11 +126,12 @@ class Product(Base):
 
     @property
     def is_single_patient(self) -> bool:
-        """Whether an opened container belongs to one patient (fillers always; toxins by policy)."""
+        """Whether an opened container belongs to one patient (DOMAIN.md): fillers always; toxins,
+        reconstituted powders and single-dose vials (every hyaluronidase) unless an admin allowed sharing."""
         if self.kind is ProductKind.FILLER:
             return True
         # A ready-to-use toxin is a single-patient vial on its label, like a reconstituted one.
-        return (self.requires_reconstitution or self.is_toxin) and not self.is_multi_patient
+        return (self.requires_reconstitution or self.is_toxin or self.is_single_dose) and not self.is_multi_patient
 
 
 class ProductGtin(Base):

@@ -46,7 +46,7 @@ class ContainerState(enum.StrEnum):
     IN_USE = "in_use"
     EMPTY = "empty"
     DISCARDED = "discarded"
-    # Sent to another clinic and not yet received (inventory/services/clinic_transfers.py): it holds
+    # Sent to another clinic and not yet received (inventory/transfers/service.py): it holds
     # nothing in any clinic's ledger until then, so nothing can draw, mix, count or move it.
     IN_TRANSIT = "in_transit"
 

@@ -17,8 +17,7 @@ def test_the_board_shows_each_kit_in_its_colour_with_reasons(page, live_server):
     # The demo holds one kit of each state (London room 1 ready, room 2 short, New York expiring soon).
     not_ready = page.locator(".kit-card.kit-not_ready")
     expect(not_ready).to_have_count(1)
-    expect(not_ready).to_contain_text("Hyaluronidase: 900 USP U of 1500 USP U")
-    expect(not_ready).to_contain_text("different products are never added")
+    expect(not_ready).to_contain_text("Warm compress: 1 each of 2 each")
     expect(page.locator(".kit-card.kit-expiring_soon")).to_contain_text("expires in")
     expect(page.locator(".kit-card.kit-ready")).to_contain_text("Everything required is inside")
     # Not-ready kits come first: the one that needs attention is read first.

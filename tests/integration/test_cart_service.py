@@ -519,6 +519,36 @@ def test_a_multi_patient_toxin_serves_any_patient_within_beyond_use(world, sessi
     assert refusal(lambda: draw(world, late, container, "4", at=NOW + 24 * HOUR)).code == "beyond_use"
 
 
+def test_a_single_dose_hyaluronidase_vial_serves_one_patient_pulse_after_pulse(world, session):
+    """DOMAIN.md: hourly pulses for the same patient draw from the opened vial again; nobody else may,
+    and what is left is wasted when that treatment closes."""
+    hylenex = world.container("hylenex")
+    rescue = start_treatment(world, "A")
+    for pulse in range(3):
+        draw(world, rescue, hylenex, "30", "USP U", area="other", area_detail="nasal ala", at=NOW + pulse * HOUR)
+    assert (hylenex.patient_id, hylenex.remaining) == (rescue.patient_id, 60)
+    other = start_treatment(world, "B")
+    before = snapshot(session, hylenex)
+    error = refusal(lambda: draw(world, other, hylenex, "10", "USP U", area="other", area_detail="lip"))
+    assert error.code == "container_other_patient"
+    assert snapshot(session, hylenex) == before
+    closed = cart.close_treatment(session, actor=world.users["nurse"], scope=Scope.everything(),
+                                  treatment_id=rescue.id, now=NOW + 3 * HOUR)
+    assert [m.container_id for m in closed.wasted] == [hylenex.id] and hylenex.state is ContainerState.DISCARDED
+
+
+def test_a_ready_to_use_liquid_toxin_counts_its_in_use_time_from_the_first_puncture(world, session):
+    """Alluzience is never reconstituted: the first draw starts its 24 hours."""
+    world.products["alluzience"] = factories.make_product(session, "Alluzience 125 s.U")
+    liquid = world.container("alluzience")
+    assert liquid.beyond_use_at is None
+    treatment = start_treatment(world, "A")
+    draw(world, treatment, liquid, "0.1", "mL", at=NOW + HOUR)  # 200 s.U/mL on the label
+    assert liquid.beyond_use_at == NOW + 25 * HOUR
+    assert liquid.remaining == Decimal(105)
+    assert refusal(lambda: draw(world, treatment, liquid, "10", "s.U", at=NOW + 25 * HOUR)).code == "beyond_use"
+
+
 def test_a_filler_opened_for_patient_a_is_refused_for_patient_b(world, session):
     syringe = world.container("filler")
     draw(world, start_treatment(world, "A"), syringe, "0.2", "mL", area="lip")

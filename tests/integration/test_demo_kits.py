@@ -21,10 +21,11 @@ def test_the_demo_kits_show_ready_expiring_soon_and_not_ready_and_load_twice(ses
         ("LON", "Emergency kit (room 2)"): KitStatus.NOT_READY,
         ("NYC", "Emergency kit (room 1)"): KitStatus.EXPIRING_SOON,
     }
-    assert [r.text for r in board[("LON", "Emergency kit (room 2)")].reasons] == [
-        "Hyaluronidase: 900 USP U of 1500 USP U (Hylenex recombinant 150 USP U/mL; different products are never added)",
-        "Warm compress: 1 each of 2 each",
-    ]
+    # 6 Hylenex + 4 Amphadase vials are 1500 USP U (USP units add up across products); a compress is missing.
+    room_2 = board[("LON", "Emergency kit (room 2)")]
+    assert [r.text for r in room_2.reasons] == ["Warm compress: 1 each of 2 each"]
+    assert [(line.have, line.product) for line in room_2.lines if line.label == "Hyaluronidase"] == [
+        (1500, "Amphadase 150 USP U/mL + Hylenex recombinant 150 USP U/mL")]
     (expiring,) = board[("NYC", "Emergency kit (room 1)")].reasons
     assert expiring.text.startswith("Hylenex recombinant 150 USP U/mL lot 2207045 expires in 45 days")
     assert ledger.find_balance_mismatches(session) == []

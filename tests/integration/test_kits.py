@@ -18,7 +18,7 @@ from inventory.transfers import moves as transfers
 from inventory.services.clock import format_date
 from inventory.kits.service import RequirementSpec
 from inventory.services.permissions import Scope
-from tests.factories import EVERYWHERE, NOW, kit_location, make_product
+from tests.factories import EVERYWHERE, NOW, draw, kit_location, make_product, start_treatment
 from tests.kit_factories import (
     FAR,
     check,
@@ -81,23 +81,18 @@ def test_a_kind_requirement_with_nothing_inside_names_the_kind(world):
     assert texts(state(world, kit)) == ["Hyaluronidase: none that counts; needs 300 of one hyaluronidase product"]
 
 
-def test_a_kind_requirement_is_never_met_by_adding_two_products(world, session):
-    amphadase = make_product(session, "Amphadase 150 USP U/mL")
-    world.products["amphadase"] = amphadase
+def test_usp_units_of_different_products_add_up(world, session):
+    """DOMAIN.md: USP units measure the same enzyme activity, so Hylenex and Amphadase vials add up."""
+    world.products["amphadase"] = make_product(session, "Amphadase 150 USP U/mL")
     kit = new_kit(world)
     stock(world, kit, "hylenex")
     stock(world, kit, "amphadase", lot="AM1")
     stock(world, kit, "syringe", count=2, lot="SY2026")
     check(world, kit)
     found = state(world, kit)
-    assert found.status is KitStatus.NOT_READY  # 150 + 150 USP U, but of two products
-    (reason,) = found.reasons
-    assert reason.text.startswith("Hyaluronidase: 150 USP U of 300 USP U (")
-    assert reason.text.endswith("; different products are never added)")
-    assert reason.data["have"] == "150"
-
-    stock(world, kit, "amphadase", lot="AM1")
-    assert state(world, kit).status is KitStatus.READY  # two Amphadase vials: one product meets it alone
+    assert (found.status, found.reasons) == (KitStatus.READY, [])  # 150 + 150 USP U
+    (line,) = [line for line in found.lines if line.label == "Hyaluronidase"]
+    assert (line.have, line.product) == (Decimal(300), "Amphadase 150 USP U/mL + Hylenex recombinant 150 USP U/mL")
 
 
 # --- what must not be inside --------------------------------------------------------------
@@ -185,13 +180,15 @@ def test_the_warning_runs_from_the_day_stock_stops_counting(world, expires_in, e
         ]
 
 
-def test_expiring_stock_that_is_not_needed_does_not_warn(world, session):
-    """Only counted stock warns: a short-dated lot of an unmet kind requirement's other product is no warning."""
+def test_a_short_dated_lot_of_another_usp_product_counts_and_warns(world, session):
+    """It adds to the USP pool, so it counts; and what counts and expires soon turns the kit amber."""
     world.products["amphadase"] = make_product(session, "Amphadase 150 USP U/mL")
     kit = stocked_kit(world)
     stock(world, kit, "amphadase", lot="AM-SHORT", expiry=days(5))
     check(world, kit)
-    assert state(world, kit).status is KitStatus.READY
+    found = state(world, kit)
+    assert found.status is KitStatus.EXPIRING_SOON
+    assert [r.data["lot"] for r in found.reasons] == ["AM-SHORT"]
 
 
 @pytest.mark.parametrize(("checked_days_ago", "overdue"), [(7, False), (8, True)])
@@ -264,6 +261,21 @@ def test_emergency_use_makes_the_kit_not_ready_until_restocked_and_checked(world
     snapshot = check(world, kit, at=later + dt.timedelta(minutes=5))
     assert snapshot.status is KitStatus.READY and snapshot.reasons == []
     assert state(world, kit, later + dt.timedelta(minutes=5)).status is KitStatus.READY
+
+
+def test_a_vial_opened_for_a_patient_does_not_count_and_is_named(world, session):
+    """A single-dose Hylenex vial opened for one patient serves nobody else: the kit skips it, says so."""
+    kit = stocked_kit(world)
+    check(world, kit)
+    vial = next(c for c in kits.contents(session, kit) if c.product.name.startswith("Hylenex"))
+    draw(world, start_treatment(world), vial, "10", unit="USP U", area="other", area_detail="nasal ala")
+    found = state(world, kit)
+    assert found.status is KitStatus.NOT_READY
+    (skipped,) = [r for r in found.reasons if r.code == "not_counted_inside"]
+    assert skipped.text == (f"Hylenex recombinant 150 USP U/mL {vial.label_code} is opened for a patient: "
+                            "it does not count; remove it")
+    (line,) = [line for line in found.lines if line.label == "Hyaluronidase"]
+    assert line.have == 150  # the other vial only
 
 
 def test_a_reversed_emergency_draw_or_an_ordinary_draw_does_not_count(world, session):
@@ -395,7 +407,7 @@ def _statements_for_board(world, session, count: int) -> int:
 def test_the_board_costs_the_same_number_of_queries_for_2_or_20_kits(world, session):
     few = _statements_for_board(world, session, 2)
     many = _statements_for_board(world, session, 20)
-    assert few == many <= 6
+    assert few == many <= 7
 
 
 # --- moving containers in and out: the ledger is the contents ------------------------------------

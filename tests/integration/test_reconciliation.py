@@ -91,8 +91,10 @@ def test_the_edges_of_the_period_follow_each_clinics_time_zone(world, session, d
     london_edge = by_lot[("EDGE-1", "LON", "Fridge")]
     assert london_edge.opening == Decimal(100)  # received at 23:59 on 31 May, London time
     assert london_edge.received == Decimal(100)  # received at 23:30 on 30 June; 1 July's session is outside
-    new_york = by_lot[("NYC-EDGE", "NYC", "Fridge")]
-    assert (new_york.opening, new_york.wasted, new_york.expected_closing) == (Decimal(100), Decimal(5), Decimal(95))
+    # The vial may since have moved within New York (a random restock): add up its lot's rows.
+    new_york = [row for row in rec.rows if row.lot.number == "NYC-EDGE"]
+    assert [sum((getattr(row, figure) for row in new_york), Decimal(0))
+            for figure in ("opening", "wasted", "expected_closing")] == [Decimal(100), Decimal(5), Decimal(95)]
 
 
 def test_a_small_history_by_hand(world, session):

@@ -25,6 +25,7 @@ class Product:
     quantity_per_container: Decimal = Decimal(100)
     requires_reconstitution: bool = True
     strength_per_ml: Decimal | None = None
+    beyond_use_hours: int | None = None
     is_multi_patient: bool = False
 
     @property
@@ -232,3 +233,24 @@ def test_a_sealed_powder_has_no_concentration_so_ml_is_refused():
     with pytest.raises(DomainError):
         lifecycle.dose(Container(), Decimal("0.1"), "mL")
     assert lifecycle.accepted_units(Product(), None) == ["U"]
+
+
+# --- what adds up ------------------------------------------------------------------------------
+
+
+def test_pharmacopoeial_units_pool_across_products_and_brand_units_never_do():
+    """DOMAIN.md: USP with USP and IU with IU across products; a toxin's units stay with its product."""
+    assert lifecycle.stock_pool(1, "USP U") == lifecycle.stock_pool(2, "USP U")
+    assert lifecycle.stock_pool(1, "IU") == lifecycle.stock_pool(2, "IU")
+    assert lifecycle.stock_pool(1, "IU") != lifecycle.stock_pool(2, "USP U")
+    assert lifecycle.stock_pool(1, "U") != lifecycle.stock_pool(2, "U")
+    assert lifecycle.stock_pool(1, "s.U") != lifecycle.stock_pool(2, "s.U")
+
+
+def test_a_kit_skips_stock_bound_to_a_patient_or_past_beyond_use():
+    now = dt.datetime(2026, 6, 15, 12, tzinfo=dt.UTC)
+    skipped = lifecycle.skipped_for_next_patient
+    assert skipped(bound_to_patient=False, beyond_use_at=None, now=now) is None
+    assert skipped(bound_to_patient=False, beyond_use_at=now + dt.timedelta(minutes=1), now=now) is None
+    assert skipped(bound_to_patient=True, beyond_use_at=None, now=now) == "opened for a patient"
+    assert skipped(bound_to_patient=False, beyond_use_at=now, now=now) == "past its beyond-use time"
