@@ -21,6 +21,7 @@ from flask import Flask
 BUILT_IN = (
     "inventory.receiving",
     "inventory.cart",
+    "inventory.clinical",
     "inventory.kits",
     "inventory.counts",
     "inventory.transfers",

@@ -29,6 +29,7 @@ from inventory.extensions import db
 from inventory.models import Container, Location, LocationKind, Movement, utcnow
 from inventory.services import scanning
 from inventory.cart import service as cart
+from inventory.clinical import service as clinical
 from inventory.services.permissions import Permission, get_in_scope
 
 WASTE_REASONS = [
@@ -150,8 +151,11 @@ def _render_treatment(treatment, container: Container | None, *, scan_error: Dom
         refusal = lifecycle.scan_refusal(container, treatment, now)
     if draw_form is None:
         draw_form = _draw_form(container, offer=True)
+    history = clinical.patient_history(db.session, scope=scope(), patient_id=treatment.patient_id, now=now,
+                                       before_treatment_id=treatment.id)
     return render_template(
         "pages/cart_treatment.html", treatment=treatment, container=container, scan_error=scan_error,
+        history=history, checklist_flags=clinical.checklist_flags(treatment),
         refusal=refusal, scanned=scanned, warnings=warnings or [], now=now, draw_form=draw_form,
         confirmation=confirmation, reconstitute_form=_reconstitute_form(container), waste_form=WasteForm(),
         reverse_form=ReverseForm(), reversed_ids=_reversed_movement_ids(treatment), area_labels=dict(cart.AREAS),

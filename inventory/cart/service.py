@@ -57,6 +57,7 @@ from inventory import lifecycle
 from inventory.dosing import DoseWarning
 from inventory.services import ledger
 from inventory.cart import dose_limits
+from inventory.clinical import service as clinical
 from inventory.services.clock import format_clinic_time
 from inventory.services.permissions import Scope, get_in_scope
 
@@ -418,6 +419,7 @@ def draw(
         confirmed_warnings=",".join(confirmed) or None, confirm_reason=confirm_reason if confirmed else None,
     )
     session.add(record)
+    clinical.default_follow_up(session, treatment, container.product)
     session.flush()
     if confirmed:
         session.add(AuditEvent(

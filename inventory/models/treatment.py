@@ -29,7 +29,10 @@ class Patient(Base):
 
 class Treatment(Base):
     __tablename__ = "treatments"
-    __table_args__ = (Index("ix_treatments_clinic_started", "clinic_id", "started_at"),)
+    __table_args__ = (
+        Index("ix_treatments_clinic_started", "clinic_id", "started_at"),
+        Index("ix_treatments_follow_up_due", "clinic_id", "follow_up_on"),
+    )
 
     id: Mapped[intpk]
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
@@ -44,6 +47,9 @@ class Treatment(Base):
     )
     checklist: Mapped[dict[str, Any] | None] = mapped_column(
         JSON, comment="the pre-treatment questions and their answers: blood thinners, pregnancy, ..."
+    )
+    follow_up_done_at: Mapped[dt.datetime | None] = mapped_column(
+        comment="when the follow-up was done; NULL while it is due"
     )
 
     patient: Mapped[Patient] = relationship()

@@ -33,6 +33,12 @@ class ApiClient:
             "/api/v1" + path, data=data, headers=self._headers(headers), content_type="application/json"
         )
 
+    def put(self, path: str, body: Any = None, headers: dict[str, str] | None = None):
+        return self.client.put(
+            "/api/v1" + path, data=json.dumps(body or {}), headers=self._headers(headers),
+            content_type="application/json",
+        )
+
     def patch(self, path: str, body: Any = None, headers: dict[str, str] | None = None):
         return self.client.patch(
             "/api/v1" + path, data=json.dumps(body or {}), headers=self._headers(headers),

@@ -176,7 +176,7 @@ def test_the_catalog_shows_each_kind_with_its_label_facts(browser_client, world)
     volbella = _card(html, "Juvederm Volbella")
     assert "0.55 mL" in volbella and "Ready to use" in volbella and "low (271 Pa)" in volbella
     hylenex = _card(html, "Hylenex")
-    assert "Multi-patient" in hylenex and "150 USP U/mL" in hylenex
+    assert "Single patient: an opened vial is never used for anyone else" in hylenex and "150 USP U/mL" in hylenex
     assert 'href="/catalog" aria-current="page"' in html  # in the navigation
     for username in ("manager", "safety", "admin"):
         assert browser_client(username).get("/catalog").status_code == 200
