@@ -10,7 +10,10 @@
     python -m bench smoke    # CI: tiny scale in its own database, every benchmark briefly, then dropped
 
 Each benchmark prints its figures, the baseline measured in the same run and their ratio,
-and appends a JSON line to bench/results.jsonl (docs/performance.md is written from it).
+and appends a JSON line to the results file: ``--results PATH``, by default
+``$XDG_STATE_HOME/vialog/bench-results.jsonl`` (``~/.local/state/...``), outside the checkout so that
+a read-only checkout runs the bench too. docs/performance.md is written from these lines; the lines
+behind its tables are kept in bench/results.jsonl.
 """
 
 from __future__ import annotations
@@ -25,16 +28,21 @@ from pathlib import Path
 from bench import db
 from bench.generate import SCALES, generate
 
-RESULTS = Path(__file__).with_name("results.jsonl")
+def default_results() -> Path:
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(state) / "vialog" / "bench-results.jsonl"
 
 
-def record(name: str, database: str, figures: dict) -> None:
+def record(name: str, database: str, figures: dict, results: Path | None = None) -> None:
     load = os.getloadavg()
     line = {"bench": name, "database": database, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "load": [round(x, 2) for x in load], **figures}
     print(json.dumps(line, default=str))
-    with RESULTS.open("a") as out:
+    results = results or default_results()
+    results.parent.mkdir(parents=True, exist_ok=True)
+    with results.open("a") as out:
         out.write(json.dumps(line, default=str) + "\n")
+    print(f"(appended to {results})", file=sys.stderr)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -55,7 +63,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         if not ok:
             return 1
     totals["total_s"] = round(time.monotonic() - started, 1)
-    record("generate", args.database, {"scale": args.scale, "params": scale.__dict__, **totals})
+    record("generate", args.database, {"scale": args.scale, "params": scale.__dict__, **totals}, args.results)
     return 0
 
 
@@ -66,7 +74,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     failed = False
     for name in names:
         figures = benchmarks.run(name, args)
-        record(name, args.database, figures)
+        record(name, args.database, figures, args.results)
         failed = failed or figures.get("errors", 0) > 0
     return 1 if failed else 0
 
@@ -121,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--database", default="vialog_bench_small")
         p.add_argument("--seed", type=int, default=2026)
         p.add_argument("--workers", type=int, default=2, help="generate: worker processes")
+        p.add_argument("--results", type=Path, default=None,
+                       help=f"append the results here (default {default_results()})")
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -155,7 +155,8 @@ def bench_trace(args: Any) -> dict[str, Any]:
             sizes.append(counts["sql"])
     result = {name: stats(values) for name, values in timings.items()}
     return {
-        "lots": len(sample), "patients_per_lot_p50": pct(sizes, 50), "patients_per_lot_max": max(sizes),
+        "lots": len(sample), "lots_with_draws": len(lot_ids),
+        "patients_per_lot_p50": pct(sizes, 50), "patients_per_lot_max": max(sizes),
         **{f"{k}_{m}": v for k, s in result.items() for m, v in s.items() if m != "n"},
         "ratio_service_p95": ratio(result["service"]["p95_ms"], result["sql"]["p95_ms"]),
         "ratio_api_p95": ratio(result["api"]["p95_ms"], result["sql"]["p95_ms"]),
@@ -446,30 +447,49 @@ def _export_child(mode: str, database: str, clinic: str, start: str, end: str, o
     return figures
 
 
+def _export_month(database: str) -> tuple[dt.date, dt.date, dt.date]:
+    """The latest month of clinic 1 that holds a full month's movements (at least half its busiest
+    month's), the first day of that month, its last day, and the first day of the history: the draws
+    ``bench draw`` adds today never make the export pick an empty or a half month."""
+    with psycopg.connect(db.conninfo(database)) as conn:
+        months = conn.execute(
+            "SELECT date_trunc('month', m.at AT TIME ZONE 'UTC')::date, count(*) FROM movements m"
+            " JOIN locations l ON l.id = m.location_id WHERE l.clinic_id = 1 GROUP BY 1 ORDER BY 1").fetchall()
+        (first,) = conn.execute("SELECT min(at) FROM movements").fetchone()
+    busiest = max(count for _, count in months)
+    start = [month for month, count in months if count * 2 >= busiest][-1]
+    end = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+    return start, end, first.date()
+
+
 def bench_export(args: Any) -> dict[str, Any]:
     """Reconciliation workbook: one clinic for one month, and (``--chain-export``) one year of every clinic;
     each against bare openpyxl write-only and XlsxWriter constant-memory writing the same movement rows."""
     result: dict[str, Any] = {}
-    with psycopg.connect(db.conninfo(args.database)) as conn:
-        first, last = conn.execute("SELECT min(at), max(at) FROM movements").fetchone()
-    month_end = (last.date().replace(day=1) - dt.timedelta(days=1))
-    month_start = month_end.replace(day=1)
+    month_start, month_end, first = _export_month(args.database)
+    result["month"] = month_start.isoformat()[:7]
     year_end = month_end
     year_start = (year_end.replace(day=1) - dt.timedelta(days=335)).replace(day=1)
-    if year_start < first.date():
-        year_start = first.date()
+    if year_start < first:
+        year_start = first
     cases = [("month", "1", month_start, month_end)]
     if args.chain_export or args.smoke:
         cases.append(("chain_year", "all", year_start, year_end))
+    rounds = 1 if args.smoke else 3
     for case, clinic, start, end in cases:
-        for mode in ("vialog", "openpyxl", "xlsxwriter"):
-            out = f"/tmp/vialog-bench-{case}-{mode}-{os.getpid()}.xlsx"
-            try:
-                result[f"{case}_{mode}"] = _export_child(mode, args.database, clinic, start.isoformat(),
-                                                         end.isoformat(), out)
-            finally:
-                if os.path.exists(out):
-                    os.unlink(out)
+        # Interleaved (app, then each baseline, then the app again ...): a drift of the machine's speed
+        # during the run lands on all of them alike; each keeps its fastest round.
+        for round_ in range(rounds if case == "month" else 1):
+            for mode in ("vialog", "openpyxl", "xlsxwriter"):
+                out = f"/tmp/vialog-bench-{case}-{mode}-{os.getpid()}.xlsx"
+                try:
+                    figures = _export_child(mode, args.database, clinic, start.isoformat(), end.isoformat(), out)
+                finally:
+                    if os.path.exists(out):
+                        os.unlink(out)
+                best = result.get(f"{case}_{mode}")
+                if best is None or figures["wall_s"] < best["wall_s"]:
+                    result[f"{case}_{mode}"] = figures | {"rounds": round_ + 1}
         v, b = result[f"{case}_vialog"], result[f"{case}_openpyxl"]
         result[f"{case}_ratio_wall"] = ratio(v["wall_s"], b["wall_s"])
         result[f"{case}_ratio_rss"] = ratio(v["peak_rss_mb"], b["peak_rss_mb"])
