@@ -24,6 +24,7 @@ from inventory.models import (
     LocationKind,
     Lot,
     LotStatus,
+    Patient,
     Product,
     ProductForm,
     ProductGtin,
@@ -37,6 +38,7 @@ from inventory.kits.models import Kit, KitTemplate
 from inventory.transfers.models import Transfer
 from inventory.services import auth
 from inventory.transfers import service as clinic_transfers
+from inventory.cart import service as cart
 from inventory.kits import service as kits
 from inventory.receiving import service as receiving
 from inventory.transfers import moves as transfers
@@ -277,7 +279,65 @@ def load(session: Session, hasher: PasswordHasher, now: dt.datetime | None = Non
     session.flush()
     _kits(session, clinics, manager, now)
     _transfer(session, clinics, manager, now)
+    _history(session, clinics["LON"], manager, now)
     return logins
+
+
+# Two London patients with a past, so the cart shows a patient record, the follow-ups page a review due,
+# and a trace has patients to find. Their stock came in a delivery of its own, two months back:
+# (product, invented lot, vials or syringes).
+HISTORY_STOCK = [("Botox Cosmetic 100 U", "BX51H20", 2), ("Dysport 300 U", "DY51H22", 1),
+                 ("Juvederm Volbella XC 0.55 mL", "VB51H21", 2)]
+# patient reference, name, then treatments: (days ago, [(product, quantity, unit, area)])
+HISTORY = [
+    ("P-1001", "Amelia Hart", [(45, [("Botox Cosmetic 100 U", "12", "U", "glabella"),
+                                     ("Botox Cosmetic 100 U", "8", "U", "forehead")]),
+                               (12, [("Juvederm Volbella XC 0.55 mL", "0.5", "mL", "lip")])]),
+    ("P-1002", "Omar Reyes", [(100, [("Dysport 300 U", "50", "U", "glabella")]),
+                              (20, [("Botox Cosmetic 100 U", "20", "U", "glabella")])]),
+]
+
+
+def _history(session: Session, clinic: Clinic, manager: User, now: dt.datetime) -> None:
+    """Past treatments recorded through the cart's own services, unless any patient exists already."""
+    if session.scalar(select(Patient.id).limit(1)) is not None:
+        return
+    everything = Scope.everything()
+    nurse = session.scalar(select(User).where(User.username == "nurse"))
+    fridge = session.scalar(select(Location).where(Location.clinic_id == clinic.id, Location.name == "Medicines fridge"))
+    room = session.scalar(select(Location).where(Location.clinic_id == clinic.id, Location.name == "Treatment room 1"))
+    if nurse is None or fridge is None or room is None:
+        return  # the demo was changed by hand
+    delivered = now - dt.timedelta(days=110)
+    stock: dict[str, list[Container]] = {}
+    for product_name, lot, count in HISTORY_STOCK:
+        product = session.scalar(select(Product).where(Product.name == product_name))
+        assert product is not None
+        receipt = receiving.receive(session, actor=manager, scope=everything, location_id=fridge.id,
+                                    containers=count, now=delivered, gtin=product.gtins[0].gtin, lot_number=lot,
+                                    expiry=_months_ahead(now.date(), 14))
+        stock[product_name] = list(receipt.containers)
+    visits = sorted(((days, ref, name, doses) for ref, name, visits_ in HISTORY for days, doses in visits_),
+                    reverse=True)  # oldest first, as they happened
+    for days, ref, name, doses in visits:
+        at = now - dt.timedelta(days=days)
+        patient = cart.find_or_create_patient(session, scope=everything, clinic_id=clinic.id, external_ref=ref,
+                                              name=name)
+        treatment = cart.start_treatment(session, actor=nurse, scope=everything, patient_id=patient.id,
+                                         location_id=room.id, now=at)
+        opened: dict[str, Container] = {}
+        for product_name, quantity, unit, area in doses:
+            container = opened.get(product_name)
+            if container is None:
+                container = opened[product_name] = stock[product_name].pop(0)
+                if container.product.requires_reconstitution:
+                    cart.reconstitute(session, actor=nurse, scope=everything, container_id=container.id,
+                                      diluent_ml=container.product.labelled_diluent_ml or Decimal("2.5"), now=at)
+            cart.draw(session, actor=nurse, scope=everything, treatment_id=treatment.id, container_id=container.id,
+                      quantity=Decimal(quantity), unit=unit, area=area, now=at + dt.timedelta(minutes=5))
+        cart.close_treatment(session, actor=nurse, scope=everything, treatment_id=treatment.id,
+                             now=at + dt.timedelta(minutes=30))
+    session.flush()
 
 
 def _transfer(session: Session, clinics: dict[str, Clinic], manager: User, now: dt.datetime) -> None:
