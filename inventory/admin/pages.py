@@ -213,13 +213,14 @@ class ProductForm(FlaskForm):
     generic_name = StringField("Generic name", validators=[Optional(), Length(max=120)])
     kind = SelectField("Kind", choices=KIND_CHOICES)
     molecule = StringField("Molecule", validators=[Optional(), Length(max=60)])
-    form = SelectField("Form", choices=[*OPTIONAL_CHOICE, ("powder", "powder"), ("liquid", "liquid"), ("gel", "gel")])
+    form = SelectField("Form", default="",
+                       choices=[*OPTIONAL_CHOICE, ("powder", "powder"), ("liquid", "liquid"), ("gel", "gel")])
     base_unit = StringField("Base unit (U, mL, USP U, IU, each)", validators=[DataRequired(), Length(max=16)])
     quantity_per_container = QuantityField("Units or mL per container", validators=[Optional()])
     volume_ml = QuantityField("Volume per container (mL)", validators=[Optional()])
     strength_per_ml = QuantityField("Concentration per mL (liquids)", validators=[Optional()])
     beyond_use_hours = IntegerField("Beyond-use hours", validators=[Optional(), NumberRange(1, 100_000)])
-    gprime_category = SelectField("G′ category (fillers)",
+    gprime_category = SelectField("G′ category (fillers)", default="",
                                   choices=[*OPTIONAL_CHOICE, ("low", "low"), ("medium", "medium"), ("high", "high")])
     gprime_pa = IntegerField("G′ (Pa)", validators=[Optional(), NumberRange(1, 100_000)])
     is_single_dose = BooleanField("Single-dose (label)")
