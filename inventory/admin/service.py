@@ -403,16 +403,16 @@ def create_location(session: Session, *, actor: User, scope: Scope, clinic_id: i
                     kind: LocationKind | str, temperature_sensitive: bool | None = None, now: dt.datetime) -> Location:
     """Raises NotFound (a clinic outside the caller's), ValidationError or NameTaken."""
     clinic = _clinic_in_scope(session, clinic_id, scope)
-    kind = _enum_value(LocationKind, kind, "kind")
+    location_kind: LocationKind = _enum_value(LocationKind, kind, "kind")
     name = _location_name(name)
     _refuse_taken_location_name(session, clinic.id, name, None)
-    location = Location(clinic_id=clinic.id, name=name, kind=kind,
-                        temperature_sensitive=kind is LocationKind.FRIDGE if temperature_sensitive is None
+    location = Location(clinic_id=clinic.id, name=name, kind=location_kind,
+                        temperature_sensitive=location_kind is LocationKind.FRIDGE if temperature_sensitive is None
                         else temperature_sensitive)
     session.add(location)
     session.flush()
     _audit(session, actor=actor, now=now, action="location.created", obj=location, object_type="location",
-           clinic_id=clinic.id, details={"name": name, "kind": kind.value,
+           clinic_id=clinic.id, details={"name": name, "kind": location_kind.value,
                                          "temperature_sensitive": location.temperature_sensitive})
     session.flush()
     return location
