@@ -75,3 +75,29 @@ def test_admin_creates_and_deactivates_a_user_whose_open_session_ends_on_its_nex
     with live_server.app.app_context():
         user = db.session.scalar(select(User).where(User.username == username))
         assert user is not None and not user.is_active and user.display_name == "Nina Newcomer"
+
+
+def test_every_administration_page_fits_a_phone(browser, live_server):
+    context = browser.new_context(viewport={"width": 360, "height": 740}, base_url=live_server.url)
+    violations: list[str] = []
+    try:
+        tab = context.new_page()
+        tab.set_default_timeout(10_000)
+        tab.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
+        sign_in(tab, "admin")
+        with live_server.app.app_context():
+            from inventory.models import Clinic, Product
+
+            admin_id = db.session.scalar(select(User.id).where(User.username == "admin"))
+            product_id = db.session.scalar(select(Product.id).order_by(Product.id).limit(1))
+            clinic_id = db.session.scalar(select(Clinic.id).order_by(Clinic.id).limit(1))
+        for path in ("/users", f"/users/{admin_id}", "/catalog", "/catalog/new", f"/catalog/{product_id}/edit",
+                     "/locations", "/clinics", f"/clinics/{clinic_id}", "/account/password"):
+            response = tab.goto(path)
+            assert response is not None and response.status == 200, path
+            width, inner = tab.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+            assert width <= inner, f"{path} scrolls sideways at {inner} px: {width} px wide"
+        screenshot(tab, f"admin-locations-phone-{live_server.backend}")
+    finally:
+        context.close()
+    assert violations == [], violations
