@@ -11,6 +11,7 @@ from inventory.admin.schemas import (
     ClinicAdminOut,
     ClinicIn,
     ClinicPatch,
+    LocationAdminOut,
     LocationIn,
     LocationPatch,
     PasswordIn,
@@ -22,7 +23,7 @@ from inventory.admin.schemas import (
     UserPatch,
 )
 from inventory.blueprints.api.core import current_scope, current_user, operation
-from inventory.blueprints.api.schemas import LocationOut, ProductOut
+from inventory.blueprints.api.schemas import ProductOut
 from inventory.errors import Unauthorized
 from inventory.extensions import db
 from inventory.models import Role, utcnow
@@ -133,23 +134,23 @@ def update_product(product_id: int, body: ProductFields) -> ProductOut:
 
 
 @operation("POST", "/locations", summary="Add a location to a clinic", permission=Permission.CATALOG,
-           body=LocationIn, response=LocationOut, status=201, errors=(404, 409, 422))
-def create_location(body: LocationIn) -> LocationOut:
+           body=LocationIn, response=LocationAdminOut, status=201, errors=(404, 409, 422))
+def create_location(body: LocationIn) -> LocationAdminOut:
     location = service.create_location(
         db.session, actor=current_user(), scope=current_scope(), clinic_id=body.clinic_id, name=body.name,
         kind=body.kind, temperature_sensitive=body.temperature_sensitive, now=utcnow(),
     )
-    return LocationOut.of(location)
+    return LocationAdminOut.of(location)
 
 
 @operation("PATCH", "/locations/<int:location_id>", summary="Rename, re-kind or retire a location",
-           permission=Permission.CATALOG, body=LocationPatch, response=LocationOut, errors=(404, 409, 422))
-def update_location(location_id: int, body: LocationPatch) -> LocationOut:
+           permission=Permission.CATALOG, body=LocationPatch, response=LocationAdminOut, errors=(404, 409, 422))
+def update_location(location_id: int, body: LocationPatch) -> LocationAdminOut:
     location = service.update_location(
         db.session, actor=current_user(), scope=current_scope(), location_id=location_id, now=utcnow(),
         name=body.name, kind=body.kind, temperature_sensitive=body.temperature_sensitive, active=body.active,
     )
-    return LocationOut.of(location)
+    return LocationAdminOut.of(location)
 
 
 # --- clinics ----------------------------------------------------------------------------------------

@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from inventory.blueprints.api.schemas import ClinicOut, Model
-from inventory.models import Clinic, User
+from inventory.blueprints.api.schemas import ClinicOut, LocationOut, Model
+from inventory.models import Clinic, Location, User
 
 Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
@@ -130,6 +130,16 @@ class LocationIn(Model):
     name: Name
     kind: LocationKindName
     temperature_sensitive: bool | None = Field(default=None, description="default: true for a fridge")
+
+
+class LocationAdminOut(LocationOut):
+    temperature_sensitive: bool
+    active: bool = Field(description="false: retired, no longer offered anywhere")
+
+    @classmethod
+    def of(cls, location: Location) -> LocationAdminOut:
+        return cls(id=location.id, clinic_id=location.clinic_id, name=location.name, kind=location.kind.value,
+                   temperature_sensitive=location.temperature_sensitive, active=location.is_active)
 
 
 class LocationPatch(Model):

@@ -57,13 +57,10 @@ class LocationOut(Model):
     clinic_id: int
     name: str
     kind: str
-    temperature_sensitive: bool = False
-    active: bool = True
 
     @classmethod
     def of(cls, location: Location) -> LocationOut:
-        return cls(id=location.id, clinic_id=location.clinic_id, name=location.name, kind=location.kind.value,
-                   temperature_sensitive=location.temperature_sensitive, active=location.is_active)
+        return cls(id=location.id, clinic_id=location.clinic_id, name=location.name, kind=location.kind.value)
 
 
 class LocationList(Model):
