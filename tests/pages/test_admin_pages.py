@@ -218,3 +218,12 @@ def test_clinic_settings_page_saves_and_refuses_an_unknown_time_zone_keeping_the
     clinic = session.get(Clinic, world.clinic.id)
     assert (clinic.filler_hold_days, clinic.kit_warning_days, clinic.name) == (3, 21, "London")
     assert "clinic.settings_changed" in admin.get(path).get_data(as_text=True)
+
+
+def test_the_api_logout_ends_a_page_session_too(browser_client, app, world):
+    nurse = browser_client("nurse")
+    copy = _copy_of(nurse, app)
+    answer = nurse.post("/api/v1/auth/logout")
+    assert answer.status_code == 204
+    for client in (nurse, copy):
+        assert client.get("/stock").status_code == 302
