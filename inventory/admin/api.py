@@ -160,6 +160,17 @@ def _settings(body: ClinicPatch) -> service.ClinicSettings:
     return service.ClinicSettings(filler_hold_days=body.filler_hold_days, kit_warning_days=body.kit_warning_days)
 
 
+def _set_ranges(clinic_id: int, body: ClinicPatch) -> None:
+    for item in body.dose_ranges or []:
+        service.set_dose_range(db.session, actor=current_user(), scope=current_scope(), clinic_id=clinic_id,
+                               molecule=item.molecule, area=item.area, low=item.low, high=item.high, now=utcnow())
+
+
+def _clinic_out(clinic_id: int) -> ClinicAdminOut:
+    clinic = service.get_clinic(db.session, clinic_id, current_scope())
+    return ClinicAdminOut.of(clinic, service.dose_ranges(db.session, clinic.id))
+
+
 @operation("POST", "/clinics", summary="Open a clinic (chain-level admins)", permission=Permission.USERS,
            body=ClinicIn, response=ClinicAdminOut, status=201, errors=(403, 409, 422))
 def create_clinic(body: ClinicIn) -> ClinicAdminOut:
@@ -167,13 +178,14 @@ def create_clinic(body: ClinicIn) -> ClinicAdminOut:
         db.session, actor=current_user(), scope=current_scope(), code=body.code, name=body.name,
         timezone=body.timezone, settings=_settings(body), now=utcnow(),
     )
-    return ClinicAdminOut.of(clinic)
+    _set_ranges(clinic.id, body)
+    return _clinic_out(clinic.id)
 
 
 @operation("GET", "/clinics/<int:clinic_id>", summary="A clinic with its settings", permission=Permission.USERS,
            response=ClinicAdminOut, errors=(404,))
 def get_clinic(clinic_id: int) -> ClinicAdminOut:
-    return ClinicAdminOut.of(service.get_clinic(db.session, clinic_id, current_scope()))
+    return _clinic_out(clinic_id)
 
 
 @operation("PATCH", "/clinics/<int:clinic_id>", summary="Change a clinic's code, name, time zone or settings",
@@ -183,4 +195,5 @@ def update_clinic(clinic_id: int, body: ClinicPatch) -> ClinicAdminOut:
         db.session, actor=current_user(), scope=current_scope(), clinic_id=clinic_id, now=utcnow(),
         code=body.code, name=body.name, timezone=body.timezone, settings=_settings(body),
     )
-    return ClinicAdminOut.of(clinic)
+    _set_ranges(clinic.id, body)
+    return _clinic_out(clinic.id)

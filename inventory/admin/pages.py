@@ -14,7 +14,10 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from sqlalchemy import select
+
 from inventory.admin import service
+from inventory.cart.service import AREA_LABELS
 from inventory.blueprints.pages.core import bp, page, refused, remember_session_version, scope
 from inventory.blueprints.pages.fields import QuantityField
 from inventory.errors import DomainError
@@ -430,10 +433,21 @@ def clinic_create():
     return redirect(url_for("pages.clinic_settings", clinic_id=clinic.id))
 
 
-def _render_clinic(clinic_id: int, form: ClinicForm | None = None, status: int = 200) -> tuple[str, int]:
+class DoseRangeForm(FlaskForm):
+    molecule = StringField("Molecule", validators=[DataRequired(), Length(max=60)])
+    area = SelectField("Area", choices=[(value, label) for value, label in AREA_LABELS.items()])
+    low = QuantityField("Usual low (units)", validators=[Optional()])
+    high = QuantityField("Usual high (units)", validators=[Optional()])
+
+
+def _render_clinic(clinic_id: int, form: ClinicForm | None = None, range_form: DoseRangeForm | None = None,
+                   status: int = 200) -> tuple[str, int]:
     clinic = service.get_clinic(db.session, clinic_id, scope())
     form = form or ClinicForm(formdata=None, obj=clinic)
+    molecules = sorted(set(db.session.scalars(select(Product.molecule).where(Product.molecule.is_not(None)))))
     return render_template("pages/admin_clinic.html", clinic=clinic, form=form,
+                           range_form=range_form or DoseRangeForm(formdata=None), molecules=molecules,
+                           ranges=service.dose_ranges(db.session, clinic.id), area_labels=AREA_LABELS,
                            events=service.audit_trail(db.session, "clinic", clinic.id)), status
 
 
@@ -466,3 +480,26 @@ def clinic_update(clinic_id: int):
     flash("Clinic settings saved.", "ok")
     return redirect(url_for("pages.clinic_settings", clinic_id=clinic_id))
 
+
+
+@bp.post("/clinics/<int:clinic_id>/dose-ranges")
+@page(Permission.USERS)
+def clinic_dose_range(clinic_id: int):
+    try:
+        service.get_clinic(db.session, clinic_id, scope())
+    except DomainError as error:
+        abort(error.status, error.message)
+    form = DoseRangeForm()
+    if not form.validate():
+        return _render_clinic(clinic_id, range_form=form, status=422)
+    try:
+        service.set_dose_range(db.session, actor=current_user, scope=scope(), clinic_id=clinic_id,
+                               molecule=form.molecule.data, area=form.area.data, low=form.low.data,
+                               high=form.high.data, now=utcnow())
+    except DomainError as error:
+        refused(error)
+        return _render_clinic(clinic_id, range_form=form, status=error.status)
+    removed = form.low.data is None and form.high.data is None
+    flash("The clinic's own range was removed: the chain's default applies." if removed else "Typical range saved.",
+          "ok")
+    return redirect(url_for("pages.clinic_settings", clinic_id=clinic_id))

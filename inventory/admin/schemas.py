@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from inventory.blueprints.api.schemas import ClinicOut, LocationOut, Model
+from inventory.blueprints.api.schemas import ClinicOut, LocationOut, Model, Qty
 from inventory.models import Clinic, Location, User
 
 Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
@@ -152,14 +152,32 @@ class LocationPatch(Model):
 # --- clinics ----------------------------------------------------------------------------------------
 
 
+class DoseRangeOut(Model):
+    molecule: str
+    area: str
+    low: Qty
+    high: Qty
+    clinics_own: bool = Field(description="false: the chain's default applies")
+
+
+class DoseRangeIn(Model):
+    molecule: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+    area: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+    low: PositiveQty | None = Field(default=None, description="low and high null: remove the clinic's own range")
+    high: PositiveQty | None = None
+
+
 class ClinicAdminOut(ClinicOut):
     filler_hold_days: int
     kit_warning_days: int
+    dose_ranges: list[DoseRangeOut] = Field(default_factory=list, description="typical ranges the cart applies")
 
     @classmethod
-    def of(cls, clinic: Clinic) -> ClinicAdminOut:
+    def of(cls, clinic: Clinic, ranges: list[Any] | None = None) -> ClinicAdminOut:
         return cls(id=clinic.id, code=clinic.code, name=clinic.name, timezone=clinic.timezone,
-                   filler_hold_days=clinic.filler_hold_days, kit_warning_days=clinic.kit_warning_days)
+                   filler_hold_days=clinic.filler_hold_days, kit_warning_days=clinic.kit_warning_days,
+                   dose_ranges=[DoseRangeOut(molecule=r.molecule, area=r.area, low=r.low, high=r.high,
+                                             clinics_own=r.is_clinics_own) for r in ranges or []])
 
 
 class ClinicPatch(Model):
@@ -168,6 +186,8 @@ class ClinicPatch(Model):
     timezone: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None = None
     filler_hold_days: Days | None = None
     kit_warning_days: Days | None = None
+    dose_ranges: list[DoseRangeIn] | None = Field(default=None, max_length=100,
+                                                  description="sets (or, with null low and high, removes) these")
 
 
 class ClinicIn(ClinicPatch):

@@ -18,6 +18,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from inventory.cart.service import AREA_LABELS
 from inventory.errors import (
     DuplicateGtin,
     Forbidden,
@@ -33,6 +34,7 @@ from inventory.models import (
     Clinic,
     Container,
     ContainerState,
+    DoseRange,
     GPrimeCategory,
     Location,
     LocationKind,
@@ -563,6 +565,67 @@ def update_clinic(session: Session, *, actor: User, scope: Scope, clinic_id: int
                clinic_id=clinic.id, details=changed)
         session.flush()
     return clinic
+
+
+# --- typical dose ranges (a clinic's own, over the chain's defaults) --------------------------------------
+
+
+@dataclass(frozen=True)
+class EffectiveRange:
+    molecule: str
+    area: str
+    low: Decimal
+    high: Decimal
+    is_clinics_own: bool
+
+
+def dose_ranges(session: Session, clinic_id: int) -> list[EffectiveRange]:
+    """The ranges the cart applies at the clinic: its own rows, and the chain's defaults it does not override."""
+    rows = session.scalars(select(DoseRange).where(
+        (DoseRange.clinic_id == clinic_id) | DoseRange.clinic_id.is_(None)))
+    chosen: dict[tuple[str, str], DoseRange] = {}
+    for row in rows:
+        key = (row.molecule, row.area)
+        if key not in chosen or row.clinic_id is not None:
+            chosen[key] = row
+    return [EffectiveRange(r.molecule, r.area, r.low, r.high, r.clinic_id is not None)
+            for _, r in sorted(chosen.items())]
+
+
+def set_dose_range(session: Session, *, actor: User, scope: Scope, clinic_id: int, molecule: str, area: str,
+                   low: Decimal | None, high: Decimal | None, now: dt.datetime) -> None:
+    """Sets the clinic's own typical range for a molecule in an area; no low and high removes it (the chain's
+    default applies again). Raises NotFound or ValidationError."""
+    clinic = _clinic_in_scope(session, clinic_id, scope)
+    molecule = molecule.strip()
+    if not molecule or len(molecule) > 60:
+        raise ValidationError("Name the molecule, e.g. onabotulinumtoxinA.", field="molecule")
+    if area not in AREA_LABELS:
+        raise ValidationError(f"{area!r} is not a treatment area of the cart.", field="area")
+    own = session.scalar(select(DoseRange).where(
+        DoseRange.clinic_id == clinic.id, DoseRange.molecule == molecule, DoseRange.area == area))
+    before = {"low": _plain(own.low), "high": _plain(own.high)} if own is not None else None
+    if low is None and high is None:
+        if own is None:
+            return
+        session.delete(own)
+        after = None
+    else:
+        if low is None or high is None or not Decimal(0) < low <= high:
+            raise ValidationError("A typical range needs a low above 0 and a high at least as large.", field="low")
+        if own is None:
+            own = DoseRange(clinic_id=clinic.id, molecule=molecule, area=area, low=low, high=high)
+            session.add(own)
+        else:
+            own.low, own.high = low, high
+        after = {"low": _plain(low), "high": _plain(high)}
+    if before == after:
+        return
+    session.flush()
+    session.add(AuditEvent(at=now, actor_id=actor.id, clinic_id=clinic.id, action="clinic.dose_range_changed",
+                           object_type="clinic", object_id=str(clinic.id),
+                           details={"molecule": molecule, "area": area, "from": before, "to": after}))
+    session.flush()
 
 
 def audit_trail(session: Session, object_type: str, object_id: int, limit: int = 50) -> list[AuditEvent]:

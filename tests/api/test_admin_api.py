@@ -316,3 +316,25 @@ def test_created_products_are_real_rows(api, world, session):
     session.expire_all()
     product = session.scalar(select(Product).where(Product.name == LIQUID_TOXIN["name"]))
     assert product is not None and product.strength_per_ml == 200 and product.is_single_dose
+
+
+def test_a_clinic_sets_its_own_typical_dose_range_over_the_chain_default_and_removes_it(api, world, session):
+    admin = api("admin")  # migration 0007 seeds the chain's defaults (forehead 10-30 U onabotulinumtoxinA)
+    path = f"/clinics/{world.clinic.id}"
+    before = {(r["area"], r["clinics_own"]) for r in admin.get(path).get_json()["dose_ranges"]}
+    assert ("forehead", False) in before
+    own = {"molecule": "onabotulinumtoxinA", "area": "forehead", "low": "8", "high": "20"}
+    answer = admin.patch(path, {"dose_ranges": [own]})
+    assert answer.status_code == 200, answer.get_json()
+    (forehead,) = [r for r in answer.get_json()["dose_ranges"] if r["area"] == "forehead"]
+    assert (forehead["low"], forehead["high"], forehead["clinics_own"]) == ("8", "20", True)
+    other = api("admin").get(f"/clinics/{world.other_clinic.id}").get_json()["dose_ranges"]
+    assert [(r["high"], r["clinics_own"]) for r in other if r["area"] == "forehead"] == [("30", False)]
+    bad = admin.patch(path, {"dose_ranges": [own | {"low": "30"}]})
+    assert (bad.status_code, error_code(bad)) == (422, "validation_error")
+    nowhere = admin.patch(path, {"dose_ranges": [own | {"area": "elbow"}]})
+    assert nowhere.status_code == 422
+    removed = admin.patch(path, {"dose_ranges": [own | {"low": None, "high": None}]})
+    (forehead,) = [r for r in removed.get_json()["dose_ranges"] if r["area"] == "forehead"]
+    assert (forehead["high"], forehead["clinics_own"]) == ("30", False)
+    assert [e.details["to"] for e in _events(session, "clinic.dose_range_changed")] == [{"low": "8", "high": "20"}, None]

@@ -227,3 +227,21 @@ def test_the_api_logout_ends_a_page_session_too(browser_client, app, world):
     assert answer.status_code == 204
     for client in (nurse, copy):
         assert client.get("/stock").status_code == 302
+
+
+def test_clinic_settings_page_sets_a_typical_dose_range_and_keeps_a_refused_one(browser_client, world, session):
+    from inventory.models import DoseRange
+
+    admin = browser_client("admin")
+    path = f"/clinics/{world.clinic.id}"
+    refused = _post(admin, f"{path}/dose-ranges", {"molecule": "onabotulinumtoxinA", "area": "glabella",
+                                                   "low": "25", "high": "10"}, path)
+    assert refused.status_code == 422
+    assert 'value="onabotulinumtoxinA"' in refused.get_data(as_text=True)
+    assert _post(admin, f"{path}/dose-ranges", {"molecule": "onabotulinumtoxinA", "area": "glabella",
+                                                "low": "10", "high": "25"}, path).status_code == 302
+    html = admin.get(path).get_data(as_text=True)
+    assert "this clinic" in html and "clinic.dose_range_changed" in html
+    session.expire_all()
+    row = session.scalar(select(DoseRange).where(DoseRange.clinic_id == world.clinic.id))
+    assert (row.area, row.low, row.high) == ("glabella", 10, 25)
