@@ -22,7 +22,7 @@ class Clinic(Base):
     )
     kit_warning_days: Mapped[int] = mapped_column(
         default=30, server_default=text("30"),
-        comment="the clinic's kit warning horizon: new kit templates start with it",
+        comment="the clinic's warning horizon for emergency-kit stock, in days (DOMAIN.md: default 30)",
     )
     created_at: Mapped[created_at]
 

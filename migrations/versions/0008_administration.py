@@ -41,7 +41,7 @@ def upgrade():
     with op.batch_alter_table('clinics', recreate='never') as batch_op:
         batch_op.add_column(sa.Column(
             'kit_warning_days', sa.Integer(), server_default=sa.text('30'), nullable=False,
-            comment="the clinic's kit warning horizon: new kit templates start with it"))
+            comment="the clinic's warning horizon for emergency-kit stock, in days (DOMAIN.md: default 30)"))
     with op.batch_alter_table('products', recreate='never') as batch_op:
         batch_op.add_column(sa.Column(
             'volume_ml', vt.Quantity(precision=14, scale=4), nullable=True,
