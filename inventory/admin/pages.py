@@ -469,14 +469,14 @@ def clinic_update(clinic_id: int):
         abort(error.status, error.message)
     form = ClinicForm()
     if not form.validate():
-        return _render_clinic(clinic_id, form, 422)
+        return _render_clinic(clinic_id, form, status=422)
     try:
         service.update_clinic(db.session, actor=current_user, scope=scope(), clinic_id=clinic_id, now=utcnow(),
                               code=form.code.data, name=form.name.data, timezone=form.timezone.data,
                               settings=form.settings())
     except DomainError as error:
         refused(error)
-        return _render_clinic(clinic_id, form, error.status)
+        return _render_clinic(clinic_id, form, status=error.status)
     flash("Clinic settings saved.", "ok")
     return redirect(url_for("pages.clinic_settings", clinic_id=clinic_id))
 
