@@ -163,11 +163,12 @@ def update_user(
             changed["clinic_ids"] = {"from": before, "to": after}
     if not changed:
         return user
-    if changed.get("is_active", {}).get("to") is False:
+    if "is_active" in changed and not user.is_active:
         auth.end_all_sessions(session, user, now=now)
-    action = {"is_active": "user.deactivated" if user.is_active is False else "user.reactivated"}
-    _audit(session, actor=actor, now=now, object_type="user", obj=user, details=changed,
-           action=action["is_active"] if set(changed) == {"is_active"} else "user.changed")
+    action = "user.changed"
+    if set(changed) == {"is_active"}:
+        action = "user.reactivated" if user.is_active else "user.deactivated"
+    _audit(session, actor=actor, now=now, object_type="user", obj=user, details=changed, action=action)
     session.flush()
     return user
 
