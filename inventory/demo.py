@@ -433,7 +433,8 @@ def _clinic(session: Session, code: str, name: str, timezone: str) -> Clinic:
         session.add(clinic)
         session.flush()
         for location_name, kind in LOCATIONS:
-            session.add(Location(clinic_id=clinic.id, name=location_name, kind=kind))
+            session.add(Location(clinic_id=clinic.id, name=location_name, kind=kind,
+                                 temperature_sensitive=kind is LocationKind.FRIDGE))
     return clinic
 
 

@@ -194,3 +194,53 @@ class PatientRefConflict(DomainError):
     """A patient reference already on file under another name or date of birth."""
 
     code = "patient_ref_conflict"
+
+
+# --- administration (inventory/admin) -------------------------------------------------
+
+
+class UserInactive(DomainError):
+    """The user was deactivated: reactivate them first."""
+
+    code = "user_inactive"
+
+
+class LastAdmin(DomainError):
+    """The chain would be left without an active admin, and so without anyone to manage users."""
+
+    code = "last_admin"
+
+
+class UsernameTaken(DomainError):
+    code = "username_taken"
+
+
+class DuplicateGtin(DomainError):
+    """A GTIN names one product only: a scan must never be ambiguous."""
+
+    code = "duplicate_gtin"
+
+
+class NameTaken(DomainError):
+    """A product, location (within its clinic) or clinic code already in use."""
+
+    code = "duplicate_name"
+
+
+class LocationHoldsStock(DomainError):
+    """A location is retired only once nothing is kept there: move or use the stock first."""
+
+    code = "location_holds_stock"
+
+
+class ProductRetired(DomainError):
+    """A retired product keeps its history but is received no more."""
+
+    code = "product_retired"
+
+
+class PasswordChangeRequired(DomainError):
+    """An admin reset the password: the user sets a new one on the sign-in page before anything else."""
+
+    code = "password_change_required"
+    status = 403

@@ -26,6 +26,7 @@ BUILT_IN = (
     "inventory.counts",
     "inventory.transfers",
     "inventory.reconciliation",
+    "inventory.admin",
 )
 ENTRY_POINT_GROUP = "vialog.features"
 

@@ -112,6 +112,9 @@ class Product(Base):
 
     hyaluronidase_source: Mapped[str | None] = mapped_column(String(40))
     strength_per_ml: Mapped[Decimal | None] = mapped_column(Quantity())
+    volume_ml: Mapped[Decimal | None] = mapped_column(
+        Quantity(), comment="mL in one container of a liquid or gel (a 1 mL syringe, a 2 mL vial)"
+    )
 
     label_source: Mapped[str] = mapped_column(Text, default="", comment="where the label facts come from")
     created_at: Mapped[created_at]

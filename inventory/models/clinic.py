@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from inventory.models.base import Base, created_at, intpk, str_enum
@@ -19,6 +19,10 @@ class Clinic(Base):
     timezone: Mapped[str] = mapped_column(String(64), comment="IANA zone; times are shown in it")
     filler_hold_days: Mapped[int] = mapped_column(
         default=0, comment="days an opened filler syringe may be held for the same patient"
+    )
+    kit_warning_days: Mapped[int] = mapped_column(
+        default=30, server_default=text("30"),
+        comment="the clinic's warning horizon for emergency-kit stock, in days (DOMAIN.md: default 30)",
     )
     created_at: Mapped[created_at]
 
@@ -42,5 +46,9 @@ class Location(Base):
     name: Mapped[str] = mapped_column(String(120))
     kind: Mapped[LocationKind] = mapped_column(str_enum(LocationKind, "location_kind"))
     is_active: Mapped[bool] = mapped_column(default=True)
+    temperature_sensitive: Mapped[bool] = mapped_column(
+        default=False, server_default=false(),
+        comment="a fridge or other place whose temperature matters: an excursion there puts stock on hold",
+    )
 
     clinic: Mapped[Clinic] = relationship(back_populates="locations")

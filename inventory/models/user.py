@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Column, ForeignKey, String, Table
+from sqlalchemy import Column, ForeignKey, String, Table, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from inventory.models.base import Base, created_at, intpk, str_enum
@@ -41,6 +41,13 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[created_at]
     last_login_at: Mapped[dt.datetime | None]
+    session_version: Mapped[int] = mapped_column(
+        default=1, server_default=text("1"),
+        comment="copied into each page session at sign-in; raising it ends every page session of the user",
+    )
+    must_change_password: Mapped[bool] = mapped_column(
+        default=False, server_default=false(), comment="an admin reset the password: a new one is set at next sign-in"
+    )
 
     clinics: Mapped[list[Clinic]] = relationship(secondary=user_clinics, order_by=Clinic.name)
 

@@ -14,6 +14,7 @@ from inventory.errors import (
     DomainError,
     LotExpiryConflict,
     NotFound,
+    ProductRetired,
     SeparatorLost,
     UnreadableCode,
     ValidationError,
@@ -70,7 +71,7 @@ def receive(
     something shaped like another element is refused unless ``confirm`` holds
     "separator_lost" (the person compared it with the box). Raises UnreadableCode,
     SeparatorLost, BadCheckDigit, UnknownProduct, ValidationError, NotFound,
-    LotExpiryConflict, LotExpired, LotQuarantined, LotRecalled or DuplicateSerial;
+    LotExpiryConflict, LotExpired, LotQuarantined, LotRecalled, DuplicateSerial or ProductRetired;
     nothing is written then.
     """
     if not 1 <= containers <= MAX_CONTAINERS_PER_RECEIPT:
@@ -107,6 +108,9 @@ def receive(
 
     assert gtin is not None
     product = product_for_gtin(session, gtin)
+    if not product.is_active:
+        raise ProductRetired(f"{product.name} is retired from the catalog: it is no longer received.",
+                             product_id=product.id)
     lot = _find_or_create_lot(session, product, lot_number, expiry, expiry_raw, now)
     lifecycle.ensure_lot_usable(lot, now=now, timezone=location.clinic.timezone)
     if serial is not None:

@@ -8,10 +8,10 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
-from inventory.errors import Unauthorized, ValidationError
+from inventory.errors import Unauthorized, UsernameTaken, ValidationError
 from inventory.models import ApiToken, Clinic, Role, User
 
 MIN_PASSWORD_LENGTH = 10
@@ -32,6 +32,16 @@ def check_password_policy(password: str, username: str) -> None:
         raise ValidationError("A password may not be the username.")
 
 
+def check_username(username: str) -> str:
+    """The username as stored; raises ValidationError for an empty or overlong one."""
+    username = username.strip()
+    if not username:
+        raise ValidationError("A username is needed.", field="username")
+    if len(username) > 80 or any(ch.isspace() or not ch.isprintable() for ch in username):
+        raise ValidationError("A username has at most 80 characters and no spaces.", field="username")
+    return username
+
+
 def create_user(
     session: Session,
     hasher: PasswordHasher,
@@ -42,13 +52,11 @@ def create_user(
     clinics: list[Clinic] | None = None,
     display_name: str = "",
 ) -> User:
-    """Without clinics the user works at every clinic of the chain."""
-    username = username.strip()
-    if not username:
-        raise ValidationError("A username is needed.")
+    """Without clinics the user works at every clinic of the chain. Raises ValidationError or UsernameTaken."""
+    username = check_username(username)
     check_password_policy(password, username)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise ValidationError(f"The username {username!r} is taken.")
+        raise UsernameTaken(f"The username {username!r} is taken: choose another.", username=username)
     user = User(
         username=username,
         display_name=display_name,
@@ -110,3 +118,38 @@ def revoke_token(session: Session, token: str, *, now: dt.datetime) -> bool:
         return False
     record.revoked_at = now
     return True
+
+
+def verify_password(hasher: PasswordHasher, user: User, password: str) -> bool:
+    try:
+        return hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def set_password(hasher: PasswordHasher, user: User, password: str, *, must_change: bool) -> None:
+    """Raises ValidationError for a password the policy refuses; nothing is changed then."""
+    check_password_policy(password, user.username)
+    user.password_hash = hasher.hash(password)
+    user.must_change_password = must_change
+
+
+def end_page_sessions(user: User) -> None:
+    """Every page session of ``user`` ends at its next request: each carries the version it signed in with
+    (inventory/blueprints/pages/core.py compares it), and that version is left behind here."""
+    user.session_version = (user.session_version or 1) + 1
+
+
+def revoke_tokens(session: Session, user: User, *, now: dt.datetime, keep: str | None = None) -> int:
+    """Revokes every live API token of ``user`` but the one ``keep`` names; returns how many."""
+    stmt = update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    if keep is not None:
+        stmt = stmt.where(ApiToken.token_hash != _token_hash(keep))
+    result = session.execute(stmt.values(revoked_at=now).execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def end_all_sessions(session: Session, user: User, *, now: dt.datetime, keep_token: str | None = None) -> None:
+    """Ends the user's page sessions and API tokens at once (deactivation, a password change or reset)."""
+    end_page_sessions(user)
+    revoke_tokens(session, user, now=now, keep=keep_token)

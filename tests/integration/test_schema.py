@@ -99,6 +99,7 @@ def test_0007_backfills_molecule_form_and_single_dose_seeds_the_chain_ranges_and
         with db.engine.connect() as connection:
             assert compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}),
                                     Base.metadata) == []
+        downgrade(directory=directory, revision="0007_clinical_safety")
 
         # A ready-to-use toxin has no place below 0007: the downgrade says so and changes nothing.
         with db.engine.begin() as connection:
@@ -135,3 +136,29 @@ def _row_0006(spec: dict) -> dict:
 
 def _alluzience() -> dict:
     return next(spec for spec in demo.PRODUCTS if spec["name"].startswith("Alluzience"))
+
+
+# --- 0008_administration --------------------------------------------------------------------------------------
+
+
+def test_0008_adds_its_columns_with_defaults_marks_fridges_temperature_sensitive_and_goes_down_again(committed_app):
+    directory = committed_app.extensions["migrate"].directory
+    with committed_app.app_context():
+        session = db.session
+        factories.build_world(session)
+        session.commit()
+        session.close()
+        downgrade(directory=directory, revision="0007_clinical_safety")
+        table = sa.inspect(db.engine)
+        assert "session_version" not in {c["name"] for c in table.get_columns("users")}
+        assert "temperature_sensitive" not in {c["name"] for c in table.get_columns("locations")}
+
+        upgrade(directory=directory, revision="0008_administration")
+        with db.engine.connect() as connection:
+            places = dict(connection.execute(sa.text("SELECT name, temperature_sensitive FROM locations")).all())
+            users = connection.execute(sa.text("SELECT session_version, must_change_password FROM users")).all()
+            clinics = connection.execute(sa.text("SELECT kit_warning_days FROM clinics")).scalars().all()
+        assert {name: bool(flag) for name, flag in places.items()} == {"Fridge": True, "Cart": False, "Room 1": False}
+        assert {(version, bool(flag)) for version, flag in users} == {(1, False)}
+        assert set(clinics) == {30}
+        upgrade(directory=directory)

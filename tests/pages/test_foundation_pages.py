@@ -77,14 +77,16 @@ def test_the_navigation_groups_links_into_a_few_menus_per_role(browser_client, w
     assert _nav_entries(nurse) == ["Cart", "Stock", "Kits"]
     assert 'href="/catalog"' in nurse and 'href="/kit-templates"' not in nurse and "Safety" not in nurse
     admin = browser_client("admin").get("/stock").get_data(as_text=True)
-    assert _nav_entries(admin) == ["Cart", "Stock", "Kits", "Safety", "Reconciliation"]
-    for path in ("/receive", "/counts", "/transfers", "/catalog", "/kit-templates", "/recalls", "/trace"):
+    assert _nav_entries(admin) == ["Cart", "Stock", "Kits", "Safety", "Reconciliation", "Admin"]
+    for path in ("/receive", "/counts", "/transfers", "/catalog", "/locations", "/kit-templates", "/recalls", "/trace",
+                 "/users", "/clinics"):
         assert f'href="{path}"' in admin
 
 
 @pytest.mark.parametrize(("path", "group"), [
     ("/stock", "Stock"), ("/cart/beyond-use", "Stock"), ("/transfers/new", "Stock"), ("/catalog", "Stock"),
     ("/kits", "Kits"), ("/kit-templates", "Kits"), ("/trace", "Safety"), ("/reconciliation", "Reconciliation"),
+    ("/locations", "Stock"), ("/users", "Admin"), ("/clinics", "Admin"),
 ])
 def test_the_current_pages_group_is_marked(browser_client, world, path, group):
     html = browser_client("admin").get(path).get_data(as_text=True)

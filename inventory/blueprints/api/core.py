@@ -160,9 +160,13 @@ def operation(
     idempotent: bool = False,
     errors: tuple[int, ...] = (),
     media_type: str = "application/json",
+    access: str | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Registers an API operation. The view gets ``body``/``query`` models and path args,
-    and returns a response model instance (or a Flask Response for files)."""
+    and returns a response model instance (or a Flask Response for files).
+
+    ``access`` declares who may call an operation without a ``permission`` that checks its own caller
+    (SIGNED_IN: a token or a page session); by default such an operation is PUBLIC."""
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         def handler(**path_args: Any) -> Any:
@@ -201,7 +205,7 @@ def operation(
 
         handler.__name__ = view.__name__
         handler.__doc__ = view.__doc__
-        handler.access = permission or PUBLIC  # type: ignore[attr-defined]
+        handler.access = access or permission or PUBLIC  # type: ignore[attr-defined]
         bp.add_url_rule(rule, endpoint=view.__name__, view_func=handler, methods=[method])
         path, params = _path_to_openapi(rule)
         OPERATIONS.append(

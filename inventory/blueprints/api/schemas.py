@@ -85,6 +85,16 @@ class ProductOut(Model):
     hyaluronidase_source: str | None
     strength_per_ml: Qty | None
     storage: str
+    # Administration (v1 additions).
+    molecule: str | None = None
+    form: str | None = Field(default=None, description="powder, liquid or gel; null for supplies")
+    concentration_per_ml: Qty | None = Field(default=None, description="base units per mL of a liquid")
+    volume_ml: Qty | None = Field(default=None, description="mL in one container of a liquid or gel")
+    single_dose: bool = False
+    multi_patient: bool = False
+    session_max_units: Qty | None = None
+    retreat_interval_days: int | None = None
+    active: bool = Field(default=True, description="false: retired, no longer received; its history stays")
 
     @classmethod
     def of(cls, product: Product) -> ProductOut:
@@ -98,7 +108,11 @@ class ProductOut(Model):
             gprime_category=product.gprime_category.value if product.gprime_category else None,
             gprime_pa=product.gprime_pa, has_lidocaine=product.has_lidocaine,
             hyaluronidase_source=product.hyaluronidase_source, strength_per_ml=product.strength_per_ml,
-            storage=product.storage,
+            storage=product.storage, molecule=product.molecule, form=product.form.value if product.form else None,
+            concentration_per_ml=product.strength_per_ml, volume_ml=product.volume_ml,
+            single_dose=product.is_single_dose, multi_patient=product.is_multi_patient,
+            session_max_units=product.session_max_units, retreat_interval_days=product.retreat_interval_days,
+            active=product.is_active,
         )
 
 

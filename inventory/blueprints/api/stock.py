@@ -31,7 +31,7 @@ from inventory.blueprints.api.schemas import (
     TokenOut,
 )
 from inventory.blueprints.errors import json_error
-from inventory.errors import Unauthorized
+from inventory.errors import PasswordChangeRequired, Unauthorized
 from inventory.extensions import db
 from inventory.models import Clinic, Location, Lot, ProductGtin, utcnow
 from inventory.services import auth, catalog, labels, scanning, throttle
@@ -60,6 +60,8 @@ def create_token(body: TokenIn) -> TokenOut | Response:
         # although the sign-in did not happen.
         unit_of_work.keep_despite_refusal()
         return json_error(error.status, error.code, error.message, error.details)
+    if user.must_change_password:
+        raise PasswordChangeRequired("An admin reset your password: sign in on the login page and choose a new one.")
     token, record = auth.issue_token(db.session, user, hours=current_app.config["API_TOKEN_HOURS"], now=now)
     return TokenOut(token=token, expires_at=record.expires_at, role=user.role.value)
 

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 from flask import current_app, flash, make_response, redirect, render_template, request, session, url_for
-from flask_login import login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from inventory import unit_of_work
-from inventory.blueprints.pages.core import bp, flash_refusal, landing_endpoint, page, refused
+from inventory.blueprints.pages.core import (
+    PASSWORD_ENDPOINT,
+    bp,
+    flash_refusal,
+    landing_endpoint,
+    page,
+    refused,
+    remember_session_version,
+)
 from inventory.errors import Unauthorized
 from inventory.extensions import db
 from inventory.models import User, utcnow
-from inventory.services import throttle
+from inventory.services import auth, throttle
 from inventory.services.permissions import PUBLIC
 from inventory.services.throttle import TooManyAttempts
 
@@ -52,6 +60,9 @@ def login():
         user.last_login_at = now
         session.clear()  # a fresh session on sign-in
         login_user(user)
+        remember_session_version(user)
+        if user.must_change_password and PASSWORD_ENDPOINT in current_app.view_functions:
+            return redirect(url_for(PASSWORD_ENDPOINT))
         return redirect(_safe_next(request.args.get("next"), user))
     return render_template("pages/login.html", form=form)
 
@@ -62,6 +73,8 @@ login.access = PUBLIC  # type: ignore[attr-defined]
 @bp.post("/logout")
 @page(None)
 def logout():
+    # Ended on the server, not only in this browser: a copied cookie of this user stops working too.
+    auth.end_page_sessions(current_user._get_current_object())
     logout_user()
     session.clear()
     flash("Signed out.", "info")

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask import session as page_session
 from flask_login import current_user, login_required
 
 from inventory import unit_of_work
@@ -26,10 +27,27 @@ login_manager.login_message = "Sign in to continue."
 login_manager.session_protection = "basic"  # "strong" signs out tablets whose IP changes
 
 
+# The user's session_version when this page session signed in. A deactivation, a password change or reset
+# and a sign-out raise the user's version, and every page session holding an older one ends at its next
+# request: the cookie alone cannot be revoked, the version on the server can.
+SESSION_VERSION_KEY = "vialog_session_version"
+# Where a user whose password an admin reset must go before any other page (inventory/admin/pages.py).
+PASSWORD_ENDPOINT = "pages.account_password"
+
+
+def remember_session_version(user: User) -> None:
+    """Called at sign-in (and after the user's own password change, to keep this session)."""
+    page_session[SESSION_VERSION_KEY] = user.session_version
+
+
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
     user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.is_active else None
+    if user is None or not user.is_active:
+        return None
+    if page_session.get(SESSION_VERSION_KEY) != user.session_version:
+        return None  # ended on the server: signed out
+    return user
 
 
 def page(permission: Permission | None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -38,6 +56,10 @@ def page(permission: Permission | None) -> Callable[[Callable[..., Any]], Callab
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
+            if (current_user.must_change_password and request.endpoint not in (PASSWORD_ENDPOINT, "pages.logout")
+                    and PASSWORD_ENDPOINT in current_app.view_functions):
+                flash("An admin reset your password: choose a new one to continue.", "info")
+                return redirect(url_for(PASSWORD_ENDPOINT))
             if permission is not None and not can(current_user, permission):
                 abort(403, f"Your role ({ROLE_LABELS[current_user.role]}) may not open this page.")
             return view(*args, **kwargs)
@@ -78,11 +100,12 @@ NAV: list[tuple[str, list[tuple[str, str, Permission]]]] = [
         ("pages.counts", "Counts", Permission.RECEIVE),
         ("pages.transfers", "Transfers", Permission.RECEIVE),
         ("pages.catalog", "Catalog", Permission.CART),
+        ("pages.locations", "Locations", Permission.CATALOG),
     ]),
     ("Kits", [("pages.kits", "Kits", Permission.KIT_CHECK), ("pages.kit_templates", "Kit templates", Permission.CATALOG)]),
     ("Safety", [("pages.recalls", "Recalls", Permission.RECALL), ("pages.trace", "Trace", Permission.RECALL)]),
     ("Reports", [("pages.reconciliation", "Reconciliation", Permission.RECONCILE)]),
-    ("Users", [("pages.users", "Users", Permission.USERS)]),
+    ("Admin", [("pages.users", "Users", Permission.USERS), ("pages.clinics", "Clinics", Permission.USERS)]),
 ]
 
 

@@ -1,0 +1,505 @@
+"""Administration pages: users, one's own password, the managed catalog, locations and clinic settings.
+
+Each form posts to the same service the API calls; a refusal re-renders the form with what was typed
+and the service's message (``refused`` rolls the request back).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, IntegerField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from sqlalchemy import select
+
+from inventory.admin import service
+from inventory.cart.service import AREA_LABELS
+from inventory.blueprints.pages.core import bp, page, refused, remember_session_version, scope
+from inventory.blueprints.pages.fields import QuantityField
+from inventory.errors import DomainError
+from inventory.extensions import db
+from inventory.models import LocationKind, Product, ProductKind, Role, utcnow
+from inventory.services.permissions import ROLE_LABELS, Permission
+
+ROLE_CHOICES = [(r.value, ROLE_LABELS[r]) for r in Role]
+
+
+def _hasher() -> Any:
+    return current_app.extensions["password_hasher"]
+
+
+def _clinic_choices() -> list[tuple[int, str]]:
+    return [(c.id, f"{c.code} · {c.name}") for c in service.list_clinics(db.session, scope())]
+
+
+# --- users ------------------------------------------------------------------------------------------
+
+
+class NewUserForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired(), Length(max=80)])
+    display_name = StringField("Name shown", validators=[Optional(), Length(max=120)])
+    role = SelectField("Role", choices=ROLE_CHOICES)
+    clinic_ids = SelectMultipleField("Clinics (none: every clinic)", coerce=int)
+    password = PasswordField("First password", validators=[DataRequired(), Length(max=200)])
+
+
+class EditUserForm(FlaskForm):
+    display_name = StringField("Name shown", validators=[Optional(), Length(max=120)])
+    role = SelectField("Role", choices=ROLE_CHOICES)
+    clinic_ids = SelectMultipleField("Clinics (none: every clinic)", coerce=int)
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=[DataRequired(), Length(max=200)])
+
+
+class OwnPasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=200)])
+    password = PasswordField("New password", validators=[DataRequired(), Length(max=200)])
+    confirm = PasswordField("New password again", validators=[DataRequired(), Length(max=200)])
+
+
+def _render_users(form: NewUserForm | None = None, status: int = 200) -> tuple[str, int]:
+    form = form or NewUserForm(formdata=None)
+    form.clinic_ids.choices = _clinic_choices()
+    return render_template("pages/admin_users.html", users=service.list_users(db.session, scope()), form=form,
+                           chain_level=scope().clinic_ids is None), status
+
+
+@bp.get("/users")
+@page(Permission.USERS)
+def users():
+    return _render_users()
+
+
+@bp.post("/users")
+@page(Permission.USERS)
+def user_create():
+    form = NewUserForm()
+    form.clinic_ids.choices = _clinic_choices()
+    if not form.validate():
+        return _render_users(form, 422)
+    try:
+        user = service.create_user(
+            db.session, _hasher(), actor=current_user, scope=scope(), username=form.username.data,
+            password=form.password.data, role=Role(form.role.data), clinic_ids=form.clinic_ids.data or [],
+            display_name=form.display_name.data or "", now=utcnow(),
+        )
+    except DomainError as error:
+        refused(error)
+        return _render_users(form, error.status)
+    flash(f"{user.username} can sign in now, as {ROLE_LABELS[user.role]}.", "ok")
+    return redirect(url_for("pages.users"))
+
+
+def _render_user(user_id: int, form: EditUserForm | None = None, reset_form: ResetPasswordForm | None = None,
+                 status: int = 200) -> tuple[str, int]:
+    user = service.get_user(db.session, user_id, scope())
+    if form is None:
+        form = EditUserForm(formdata=None, display_name=user.display_name, role=user.role.value,
+                            clinic_ids=[] if user.is_chain_level else [c.id for c in user.clinics])
+    form.clinic_ids.choices = _clinic_choices()
+    return render_template(
+        "pages/admin_user.html", user=user, form=form, reset_form=reset_form or ResetPasswordForm(formdata=None),
+        events=service.audit_trail(db.session, "user", user.id), is_self=user.id == current_user.id,
+    ), status
+
+
+def _user_or_404(user_id: int) -> Any:
+    try:
+        return service.get_user(db.session, user_id, scope())
+    except DomainError:
+        return None
+
+
+@bp.get("/users/<int:user_id>")
+@page(Permission.USERS)
+def user_detail(user_id: int):
+    if _user_or_404(user_id) is None:
+        abort(404, f"No user with id {user_id}.")
+    return _render_user(user_id)
+
+
+@bp.post("/users/<int:user_id>")
+@page(Permission.USERS)
+def user_update(user_id: int):
+    if _user_or_404(user_id) is None:
+        abort(404, f"No user with id {user_id}.")
+    form = EditUserForm()
+    form.clinic_ids.choices = _clinic_choices()
+    if not form.validate():
+        return _render_user(user_id, form, status=422)
+    try:
+        service.update_user(db.session, actor=current_user, scope=scope(), user_id=user_id, now=utcnow(),
+                            role=Role(form.role.data), clinic_ids=form.clinic_ids.data or [],
+                            display_name=form.display_name.data or "")
+    except DomainError as error:
+        refused(error)
+        return _render_user(user_id, form, status=error.status)
+    flash("Saved.", "ok")
+    return redirect(url_for("pages.user_detail", user_id=user_id))
+
+
+@bp.post("/users/<int:user_id>/active")
+@page(Permission.USERS)
+def user_set_active(user_id: int):
+    if _user_or_404(user_id) is None:
+        abort(404, f"No user with id {user_id}.")
+    active = request.form.get("active") == "1"
+    try:
+        user = service.update_user(db.session, actor=current_user, scope=scope(), user_id=user_id, now=utcnow(),
+                                   active=active)
+    except DomainError as error:
+        refused(error)
+        return _render_user(user_id, status=error.status)
+    flash(f"{user.username} is {'active again' if active else 'deactivated: signed out everywhere'}.", "ok")
+    return redirect(url_for("pages.user_detail", user_id=user_id))
+
+
+@bp.post("/users/<int:user_id>/password")
+@page(Permission.USERS)
+def user_reset_password(user_id: int):
+    if _user_or_404(user_id) is None:
+        abort(404, f"No user with id {user_id}.")
+    if user_id == current_user.id:
+        return redirect(url_for("pages.account_password"))
+    form = ResetPasswordForm()
+    if not form.validate():
+        return _render_user(user_id, reset_form=form, status=422)
+    try:
+        user = service.change_password(db.session, _hasher(), actor=current_user, scope=scope(), user_id=user_id,
+                                       password=form.password.data, now=utcnow())
+    except DomainError as error:
+        refused(error)
+        return _render_user(user_id, reset_form=form, status=error.status)
+    flash(f"Password of {user.username} reset: they are signed out and choose a new one at next sign-in.", "ok")
+    return redirect(url_for("pages.user_detail", user_id=user_id))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@page(None)
+def account_password():
+    form = OwnPasswordForm()
+    if request.method == "POST" and form.validate():
+        if form.password.data != form.confirm.data:
+            form.confirm.errors = ["The two new passwords differ."]
+            return render_template("pages/account_password.html", form=form), 422
+        try:
+            user = service.change_password(
+                db.session, _hasher(), actor=current_user._get_current_object(), scope=scope(),
+                user_id=current_user.id, password=form.password.data, current_password=form.current_password.data,
+                now=utcnow(),
+            )
+        except DomainError as error:
+            refused(error)
+            return render_template("pages/account_password.html", form=form), error.status
+        remember_session_version(user)  # this session goes on; every other one ended
+        flash("Password changed. Your other sessions and API tokens were signed out.", "ok")
+        return redirect(url_for("pages.account_password"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("pages/account_password.html", form=form), status
+
+
+# --- catalog ----------------------------------------------------------------------------------------
+
+KIND_CHOICES = [(k.value, k.value) for k in ProductKind]
+OPTIONAL_CHOICE = [("", "-")]
+
+
+class ProductForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    brand = StringField("Brand", validators=[Optional(), Length(max=80)])
+    generic_name = StringField("Generic name", validators=[Optional(), Length(max=120)])
+    kind = SelectField("Kind", choices=KIND_CHOICES)
+    molecule = StringField("Molecule", validators=[Optional(), Length(max=60)])
+    form = SelectField("Form", default="",
+                       choices=[*OPTIONAL_CHOICE, ("powder", "powder"), ("liquid", "liquid"), ("gel", "gel")])
+    base_unit = StringField("Base unit (U, mL, USP U, IU, each)", validators=[DataRequired(), Length(max=16)])
+    quantity_per_container = QuantityField("Units or mL per container", validators=[Optional()])
+    volume_ml = QuantityField("Volume per container (mL)", validators=[Optional()])
+    strength_per_ml = QuantityField("Concentration per mL (liquids)", validators=[Optional()])
+    beyond_use_hours = IntegerField("Beyond-use hours", validators=[Optional(), NumberRange(1, 100_000)])
+    gprime_category = SelectField("G′ category (fillers)", default="",
+                                  choices=[*OPTIONAL_CHOICE, ("low", "low"), ("medium", "medium"), ("high", "high")])
+    gprime_pa = IntegerField("G′ (Pa)", validators=[Optional(), NumberRange(1, 100_000)])
+    is_single_dose = BooleanField("Single-dose (label)")
+    is_multi_patient = BooleanField("Multi-patient within beyond-use time (admin)")
+    session_max_units = QuantityField("Session maximum (admin)", validators=[Optional()])
+    retreat_interval_days = IntegerField("Re-treatment interval, days (admin)",
+                                         validators=[Optional(), NumberRange(1, 3650)])
+    gtins = StringField("GTINs (one per line or comma-separated)", validators=[Optional(), Length(max=1000)])
+    is_active = BooleanField("Received and in use (untick to retire)", default=True)
+
+    def fields_for(self, admin: bool) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            "name": self.name.data, "brand": self.brand.data or self.name.data.split(" ")[0],
+            "generic_name": self.generic_name.data or "", "kind": self.kind.data, "molecule": self.molecule.data or None,
+            "form": self.form.data or None, "base_unit": self.base_unit.data,
+            "quantity_per_container": self.quantity_per_container.data, "volume_ml": self.volume_ml.data,
+            "strength_per_ml": self.strength_per_ml.data, "beyond_use_hours": self.beyond_use_hours.data,
+            "gprime_category": self.gprime_category.data or None, "gprime_pa": self.gprime_pa.data,
+            "is_single_dose": self.is_single_dose.data, "is_active": self.is_active.data,
+        }
+        if admin:  # a manager's form shows the policy fields read-only and never sends them
+            values |= {"is_multi_patient": self.is_multi_patient.data, "session_max_units": self.session_max_units.data,
+                       "retreat_interval_days": self.retreat_interval_days.data}
+        return values
+
+    def gtin_list(self) -> list[str]:
+        return [g for g in (self.gtins.data or "").replace(",", "\n").split() if g]
+
+
+def _product_form(product: Product | None) -> ProductForm:
+    if product is None:
+        return ProductForm(formdata=None)
+    form = ProductForm(formdata=None, obj=product)
+    form.kind.data = product.kind.value
+    form.form.data = product.form.value if product.form else ""
+    form.gprime_category.data = product.gprime_category.value if product.gprime_category else ""
+    form.gtins.data = "\n".join(g.gtin for g in product.gtins)
+    return form
+
+
+def _render_product(product: Product | None, form: ProductForm, status: int = 200) -> tuple[str, int]:
+    return render_template("pages/admin_product.html", product=product, form=form,
+                           is_admin=current_user.role is Role.ADMIN), status
+
+
+@bp.route("/catalog/new", methods=["GET", "POST"])
+@page(Permission.CATALOG)
+def product_new():
+    if request.method == "GET":
+        return _render_product(None, _product_form(None))
+    form = ProductForm()
+    if not form.validate():
+        return _render_product(None, form, 422)
+    try:
+        product = service.create_product(db.session, actor=current_user, fields=form.fields_for(_is_admin()),
+                                         gtins=form.gtin_list(), now=utcnow())
+    except DomainError as error:
+        refused(error)
+        return _render_product(None, form, error.status)
+    flash(f"{product.name} added to the catalog.", "ok")
+    return redirect(url_for("pages.catalog") + f"#product-{product.id}")
+
+
+def _is_admin() -> bool:
+    return bool(current_user.role is Role.ADMIN)
+
+
+@bp.route("/catalog/<int:product_id>/edit", methods=["GET", "POST"])
+@page(Permission.CATALOG)
+def product_edit(product_id: int):
+    product = db.session.get(Product, product_id)
+    if product is None:
+        abort(404, f"No product with id {product_id}.")
+    if request.method == "GET":
+        return _render_product(product, _product_form(product))
+    form = ProductForm()
+    if not form.validate():
+        return _render_product(product, form, 422)
+    try:
+        service.update_product(db.session, actor=current_user, product_id=product_id,
+                               fields=form.fields_for(_is_admin()), gtins=form.gtin_list(), now=utcnow())
+    except DomainError as error:
+        refused(error)
+        return _render_product(db.session.get(Product, product_id), form, error.status)
+    flash(f"{product.name} saved.", "ok")
+    return redirect(url_for("pages.catalog") + f"#product-{product_id}")
+
+
+# --- locations --------------------------------------------------------------------------------------
+
+LOCATION_KINDS = [(k.value, k.value) for k in LocationKind]
+
+
+class LocationForm(FlaskForm):
+    clinic_id = SelectField("Clinic", coerce=int)
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    kind = SelectField("Kind", choices=LOCATION_KINDS)
+    temperature_sensitive = BooleanField("Temperature-sensitive (a fridge)")
+
+
+class LocationEditForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    kind = SelectField("Kind", choices=LOCATION_KINDS)
+    temperature_sensitive = BooleanField("Temperature-sensitive")
+
+
+def _render_locations(form: LocationForm | None = None, status: int = 200) -> tuple[str, int]:
+    form = form or LocationForm(formdata=None)
+    form.clinic_id.choices = _clinic_choices()
+    locations = service.list_locations(db.session, scope())
+    edit_forms = {loc.id: LocationEditForm(formdata=None, obj=loc, prefix=f"loc{loc.id}", kind=loc.kind.value)
+                  for loc in locations}
+    return render_template("pages/admin_locations.html", locations=locations, form=form,
+                           edit_forms=edit_forms), status
+
+
+@bp.get("/locations")
+@page(Permission.CATALOG)
+def locations():
+    return _render_locations()
+
+
+@bp.post("/locations")
+@page(Permission.CATALOG)
+def location_create():
+    form = LocationForm()
+    form.clinic_id.choices = _clinic_choices()
+    if not form.validate():
+        return _render_locations(form, 422)
+    try:
+        location = service.create_location(
+            db.session, actor=current_user, scope=scope(), clinic_id=form.clinic_id.data, name=form.name.data,
+            kind=form.kind.data, temperature_sensitive=form.temperature_sensitive.data, now=utcnow(),
+        )
+    except DomainError as error:
+        refused(error)
+        return _render_locations(form, error.status)
+    flash(f"{location.name} added.", "ok")
+    return redirect(url_for("pages.locations"))
+
+
+@bp.post("/locations/<int:location_id>")
+@page(Permission.CATALOG)
+def location_update(location_id: int):
+    form = LocationEditForm(prefix=f"loc{location_id}")
+    action = request.form.get("action", "save")
+    try:
+        if action in ("retire", "restore"):
+            location = service.update_location(db.session, actor=current_user, scope=scope(),
+                                               location_id=location_id, now=utcnow(), active=action == "restore")
+        elif form.validate():
+            location = service.update_location(
+                db.session, actor=current_user, scope=scope(), location_id=location_id, now=utcnow(),
+                name=form.name.data, kind=form.kind.data, temperature_sensitive=form.temperature_sensitive.data,
+            )
+        else:
+            return _render_locations(status=422)
+    except DomainError as error:
+        refused(error)
+        return _render_locations(status=error.status)
+    flash(f"{location.name} {'retired' if not location.is_active else 'saved'}.", "ok")
+    return redirect(url_for("pages.locations"))
+
+
+# --- clinics ----------------------------------------------------------------------------------------
+
+
+class ClinicForm(FlaskForm):
+    code = StringField("Code", validators=[DataRequired(), Length(max=20)])
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    timezone = StringField("Time zone (e.g. Europe/London)", validators=[DataRequired(), Length(max=64)])
+    filler_hold_days = IntegerField("Days an opened filler is held for the same patient", default=0,
+                                    validators=[InputRequired(), NumberRange(0, service.MAX_SETTING_DAYS)])
+    kit_warning_days = IntegerField("Kit warning horizon (days)", default=30,
+                                    validators=[InputRequired(), NumberRange(0, service.MAX_SETTING_DAYS)])
+
+    def settings(self) -> service.ClinicSettings:
+        return service.ClinicSettings(filler_hold_days=self.filler_hold_days.data,
+                                      kit_warning_days=self.kit_warning_days.data)
+
+
+def _render_clinics(form: ClinicForm | None = None, status: int = 200) -> tuple[str, int]:
+    return render_template("pages/admin_clinics.html", clinics=service.list_clinics(db.session, scope()),
+                           form=form or ClinicForm(formdata=None), chain_level=scope().clinic_ids is None), status
+
+
+@bp.get("/clinics")
+@page(Permission.USERS)
+def clinics():
+    return _render_clinics()
+
+
+@bp.post("/clinics")
+@page(Permission.USERS)
+def clinic_create():
+    form = ClinicForm()
+    if not form.validate():
+        return _render_clinics(form, 422)
+    try:
+        clinic = service.create_clinic(db.session, actor=current_user, scope=scope(), code=form.code.data,
+                                       name=form.name.data, timezone=form.timezone.data, settings=form.settings(),
+                                       now=utcnow())
+    except DomainError as error:
+        refused(error)
+        return _render_clinics(form, error.status)
+    flash(f"{clinic.name} opened: add its locations next.", "ok")
+    return redirect(url_for("pages.clinic_settings", clinic_id=clinic.id))
+
+
+class DoseRangeForm(FlaskForm):
+    molecule = StringField("Molecule", validators=[DataRequired(), Length(max=60)])
+    area = SelectField("Area", choices=[(value, label) for value, label in AREA_LABELS.items()])
+    low = QuantityField("Usual low (units)", validators=[Optional()])
+    high = QuantityField("Usual high (units)", validators=[Optional()])
+
+
+def _render_clinic(clinic_id: int, form: ClinicForm | None = None, range_form: DoseRangeForm | None = None,
+                   status: int = 200) -> tuple[str, int]:
+    clinic = service.get_clinic(db.session, clinic_id, scope())
+    form = form or ClinicForm(formdata=None, obj=clinic)
+    molecules = sorted(set(db.session.scalars(select(Product.molecule).where(Product.molecule.is_not(None)))))
+    return render_template("pages/admin_clinic.html", clinic=clinic, form=form,
+                           range_form=range_form or DoseRangeForm(formdata=None), molecules=molecules,
+                           ranges=service.dose_ranges(db.session, clinic.id), area_labels=AREA_LABELS,
+                           events=service.audit_trail(db.session, "clinic", clinic.id)), status
+
+
+@bp.get("/clinics/<int:clinic_id>")
+@page(Permission.USERS)
+def clinic_settings(clinic_id: int):
+    try:
+        return _render_clinic(clinic_id)
+    except DomainError as error:
+        abort(error.status, error.message)
+
+
+@bp.post("/clinics/<int:clinic_id>")
+@page(Permission.USERS)
+def clinic_update(clinic_id: int):
+    try:
+        service.get_clinic(db.session, clinic_id, scope())
+    except DomainError as error:
+        abort(error.status, error.message)
+    form = ClinicForm()
+    if not form.validate():
+        return _render_clinic(clinic_id, form, status=422)
+    try:
+        service.update_clinic(db.session, actor=current_user, scope=scope(), clinic_id=clinic_id, now=utcnow(),
+                              code=form.code.data, name=form.name.data, timezone=form.timezone.data,
+                              settings=form.settings())
+    except DomainError as error:
+        refused(error)
+        return _render_clinic(clinic_id, form, status=error.status)
+    flash("Clinic settings saved.", "ok")
+    return redirect(url_for("pages.clinic_settings", clinic_id=clinic_id))
+
+
+
+@bp.post("/clinics/<int:clinic_id>/dose-ranges")
+@page(Permission.USERS)
+def clinic_dose_range(clinic_id: int):
+    try:
+        service.get_clinic(db.session, clinic_id, scope())
+    except DomainError as error:
+        abort(error.status, error.message)
+    form = DoseRangeForm()
+    if not form.validate():
+        return _render_clinic(clinic_id, range_form=form, status=422)
+    try:
+        service.set_dose_range(db.session, actor=current_user, scope=scope(), clinic_id=clinic_id,
+                               molecule=form.molecule.data, area=form.area.data, low=form.low.data,
+                               high=form.high.data, now=utcnow())
+    except DomainError as error:
+        refused(error)
+        return _render_clinic(clinic_id, range_form=form, status=error.status)
+    removed = form.low.data is None and form.high.data is None
+    flash("The clinic's own range was removed: the chain's default applies." if removed else "Typical range saved.",
+          "ok")
+    return redirect(url_for("pages.clinic_settings", clinic_id=clinic_id))

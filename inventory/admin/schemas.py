@@ -1,0 +1,197 @@
+"""API models of the administration: users, products, locations and clinics (API.md "Administration")."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints
+
+from inventory.blueprints.api.schemas import ClinicOut, LocationOut, Model, Qty
+from inventory.models import Clinic, Location, User
+
+Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+RoleName = Literal["nurse", "manager", "safety_lead", "admin"]
+Days = Annotated[int, Field(ge=0, le=365)]
+Positive = Annotated[int, Field(ge=1, le=100_000)]
+PositiveQty = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=4)]
+Gtin = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+
+# --- users ------------------------------------------------------------------------------------------
+
+
+class UserOut(Model):
+    id: int
+    username: str
+    display_name: str
+    role: RoleName
+    clinic_ids: list[int] = Field(description="empty: chain level, every clinic")
+    active: bool
+    must_change_password: bool
+    last_login_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(
+            id=user.id, username=user.username, display_name=user.display_name, role=user.role.value,
+            clinic_ids=[] if user.is_chain_level else sorted(c.id for c in user.clinics), active=user.is_active,
+            must_change_password=user.must_change_password, last_login_at=user.last_login_at,
+        )
+
+
+class UserList(Model):
+    users: list[UserOut]
+
+
+class UserIn(Model):
+    username: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+    password: Password
+    role: RoleName
+    clinic_ids: list[Id] = Field(default_factory=list, description="empty: chain level")
+    display_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)] = ""
+    active: Literal[True] = Field(default=True, description="a new user is active")
+
+
+class UserPatch(Model):
+    role: RoleName | None = None
+    clinic_ids: list[Id] | None = Field(default=None, description="empty: chain level")
+    active: bool | None = Field(default=None, description="false ends the user's sessions and tokens at once")
+    display_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)] | None = None
+
+
+class PasswordIn(Model):
+    password: Password
+    current_password: Password | None = Field(default=None, description="needed when users change their own")
+
+
+# --- catalog ----------------------------------------------------------------------------------------
+
+
+class ProductFields(Model):
+    """Every field optional: a PATCH changes what it carries; a POST needs name, kind, base_unit and the
+    units or volume per container."""
+
+    name: Name | None = None
+    brand: Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)] | None = None
+    generic_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)] | None = None
+    manufacturer: Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)] | None = None
+    kind: Literal["neuromodulator", "filler", "hyaluronidase", "supply"] | None = None
+    base_unit: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=16)] | None = None
+    units_per_container: PositiveQty | None = None
+    storage: Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)] | None = None
+    molecule: Annotated[str, StringConstraints(strip_whitespace=True, max_length=60)] | None = None
+    form: Literal["powder", "liquid", "gel"] | None = None
+    concentration_per_ml: PositiveQty | None = Field(default=None, description="base units per mL (liquids)")
+    volume_ml: PositiveQty | None = None
+    beyond_use_hours: Positive | None = None
+    labelled_diluent_ml: PositiveQty | None = None
+    gprime_category: Literal["low", "medium", "high"] | None = None
+    gprime_pa: Positive | None = None
+    single_dose: bool | None = None
+    multi_patient: bool | None = Field(default=None, description="sharing policy: admin only")
+    session_max_units: PositiveQty | None = Field(default=None, description="admin only")
+    retreat_interval_days: Positive | None = Field(default=None, description="admin only")
+    gtins: list[Gtin] | None = Field(default=None, max_length=50, description="replaces the product's GTINs")
+    active: bool | None = Field(default=None, description="false retires the product: no longer received")
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the request carried, as Product attributes. An explicit null clears an optional fact;
+        on a field every product has (name, kind, units, flags) it changes nothing."""
+        given = self.model_dump(exclude_unset=True, exclude={"gtins"})
+        changes = {_RENAMED.get(name, name): value for name, value in given.items()}
+        return {k: v for k, v in changes.items() if v is not None or k not in _REQUIRED}
+
+
+# API name -> Product attribute.
+_RENAMED = {
+    "units_per_container": "quantity_per_container", "concentration_per_ml": "strength_per_ml",
+    "single_dose": "is_single_dose", "multi_patient": "is_multi_patient", "active": "is_active",
+}
+_REQUIRED = {"name", "brand", "generic_name", "manufacturer", "kind", "base_unit", "quantity_per_container", "storage",
+             "is_single_dose", "is_multi_patient", "is_active"}
+
+
+class ProductCreate(ProductFields):
+    name: Name
+    kind: Literal["neuromodulator", "filler", "hyaluronidase", "supply"]
+    base_unit: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=16)]
+
+
+# --- locations --------------------------------------------------------------------------------------
+
+LocationKindName = Literal["room", "fridge", "cart", "storage", "kit"]
+
+
+class LocationIn(Model):
+    clinic_id: Id
+    name: Name
+    kind: LocationKindName
+    temperature_sensitive: bool | None = Field(default=None, description="default: true for a fridge")
+
+
+class LocationAdminOut(LocationOut):
+    temperature_sensitive: bool
+    active: bool = Field(description="false: retired, no longer offered anywhere")
+
+    @classmethod
+    def of(cls, location: Location) -> LocationAdminOut:
+        return cls(id=location.id, clinic_id=location.clinic_id, name=location.name, kind=location.kind.value,
+                   temperature_sensitive=location.temperature_sensitive, active=location.is_active)
+
+
+class LocationPatch(Model):
+    name: Name | None = None
+    kind: LocationKindName | None = None
+    temperature_sensitive: bool | None = None
+    active: bool | None = Field(default=None, description="false retires it; refused while it holds stock")
+
+
+# --- clinics ----------------------------------------------------------------------------------------
+
+
+class DoseRangeOut(Model):
+    molecule: str
+    area: str
+    low: Qty
+    high: Qty
+    clinics_own: bool = Field(description="false: the chain's default applies")
+
+
+class DoseRangeIn(Model):
+    molecule: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+    area: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+    low: PositiveQty | None = Field(default=None, description="low and high null: remove the clinic's own range")
+    high: PositiveQty | None = None
+
+
+class ClinicAdminOut(ClinicOut):
+    filler_hold_days: int
+    kit_warning_days: int
+    dose_ranges: list[DoseRangeOut] = Field(default_factory=list, description="typical ranges the cart applies")
+
+    @classmethod
+    def of(cls, clinic: Clinic, ranges: list[Any] | None = None) -> ClinicAdminOut:
+        return cls(id=clinic.id, code=clinic.code, name=clinic.name, timezone=clinic.timezone,
+                   filler_hold_days=clinic.filler_hold_days, kit_warning_days=clinic.kit_warning_days,
+                   dose_ranges=[DoseRangeOut(molecule=r.molecule, area=r.area, low=r.low, high=r.high,
+                                             clinics_own=r.is_clinics_own) for r in ranges or []])
+
+
+class ClinicPatch(Model):
+    code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)] | None = None
+    name: Name | None = None
+    timezone: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None = None
+    filler_hold_days: Days | None = None
+    kit_warning_days: Days | None = None
+    dose_ranges: list[DoseRangeIn] | None = Field(default=None, max_length=100,
+                                                  description="sets (or, with null low and high, removes) these")
+
+
+class ClinicIn(ClinicPatch):
+    code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+    name: Name
+    timezone: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+

@@ -1,0 +1,636 @@
+"""Administration: users and their sessions, the catalog, locations and clinics.
+
+The same functions serve the pages and the API. They take a session and plain values, flush and never
+commit, and raise a DomainError (nothing is changed then: the request rolls back). Every change writes an
+audit event (who, when, what changed from what), whose hash chain inventory/services/audit_chain.py fills.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from argon2 import PasswordHasher
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from inventory.cart.service import AREA_LABELS
+from inventory.errors import (
+    DuplicateGtin,
+    Forbidden,
+    LastAdmin,
+    LocationHoldsStock,
+    NameTaken,
+    NotFound,
+    UserInactive,
+    ValidationError,
+)
+from inventory.models import (
+    AuditEvent,
+    Clinic,
+    Container,
+    ContainerState,
+    DoseRange,
+    GPrimeCategory,
+    Location,
+    LocationKind,
+    Product,
+    ProductForm,
+    ProductGtin,
+    ProductKind,
+    Role,
+    User,
+)
+from inventory.services import auth
+from inventory.services.barcodes import normalise_gtin
+from inventory.services.permissions import Scope, get_in_scope
+
+MAX_SETTING_DAYS = 365
+
+
+def _audit(session: Session, *, actor: User, now: dt.datetime, action: str, obj: Any, object_type: str,
+           clinic_id: int | None = None, details: dict[str, Any] | None = None) -> None:
+    session.add(AuditEvent(at=now, actor_id=actor.id, clinic_id=clinic_id, action=action, object_type=object_type,
+                           object_id=str(obj.id), details=details or None))
+
+
+def _plain(value: Any) -> Any:
+    """A value as the audit trail's JSON keeps it."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if hasattr(value, "value"):  # an enum
+        return value.value
+    return value
+
+
+def _apply(obj: Any, changes: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Sets each attribute; returns {name: {"from", "to"}} for those that changed."""
+    changed = {}
+    for name, value in changes.items():
+        before = getattr(obj, name)
+        if before != value:
+            setattr(obj, name, value)
+            changed[name] = {"from": _plain(before), "to": _plain(value)}
+    return changed
+
+
+# --- users ------------------------------------------------------------------------------------------
+
+
+def _manages(scope: Scope, user: User) -> bool:
+    """A chain-level admin manages everyone; a clinic-level admin only users of their own clinics."""
+    if scope.clinic_ids is None:
+        return True
+    return not user.is_chain_level and bool(user.clinics) and {c.id for c in user.clinics} <= scope.clinic_ids
+
+
+def list_users(session: Session, scope: Scope) -> list[User]:
+    users = session.scalars(select(User).options(selectinload(User.clinics)).order_by(User.username))
+    return [u for u in users if _manages(scope, u)]
+
+
+def get_user(session: Session, user_id: int, scope: Scope) -> User:
+    """Raises NotFound, also for a user outside a clinic-level admin's clinics."""
+    user = session.get(User, user_id)
+    if user is None or not _manages(scope, user):
+        raise NotFound(f"No user with id {user_id}.", id=user_id)
+    return user
+
+
+def _clinics(session: Session, clinic_ids: Iterable[int], scope: Scope) -> list[Clinic]:
+    """The clinics named; an empty list is chain level, which only a chain-level admin may give."""
+    ids = sorted(set(clinic_ids))
+    if not ids and scope.clinic_ids is not None:
+        raise Forbidden("Only a chain-level admin may make a chain-level user: choose the user's clinics.")
+    return [_clinic_in_scope(session, clinic_id, scope) for clinic_id in ids]
+
+
+def _other_active_admins(session: Session, user: User) -> int:
+    return session.scalar(
+        select(func.count(User.id)).where(User.role == Role.ADMIN, User.is_active, User.id != user.id)
+    ) or 0
+
+
+def create_user(
+    session: Session, hasher: PasswordHasher, *, actor: User, scope: Scope, username: str, password: str,
+    role: Role, clinic_ids: Iterable[int] = (), display_name: str = "", now: dt.datetime,
+) -> User:
+    """A new active user; no clinics: chain level. Raises ValidationError, UsernameTaken, NotFound (a clinic)
+    or Forbidden (a clinic-level admin making a chain-level user)."""
+    clinics = _clinics(session, clinic_ids, scope)
+    user = auth.create_user(session, hasher, username=username, password=password, role=role, clinics=clinics,
+                            display_name=display_name.strip())
+    _audit(session, actor=actor, now=now, action="user.created", obj=user, object_type="user", details={
+        "username": user.username, "role": role.value, "clinic_ids": [c.id for c in clinics],
+    })
+    session.flush()
+    return user
+
+
+def update_user(
+    session: Session, *, actor: User, scope: Scope, user_id: int, now: dt.datetime, role: Role | None = None,
+    clinic_ids: Iterable[int] | None = None, active: bool | None = None, display_name: str | None = None,
+) -> User:
+    """Changes what is given. Deactivating ends the user's page sessions and API tokens at once.
+
+    Raises NotFound, Forbidden, or LastAdmin when the last active admin would be deactivated or demoted.
+    """
+    user = get_user(session, user_id, scope)
+    changes: dict[str, Any] = {}
+    if role is not None:
+        changes["role"] = role
+    if display_name is not None:
+        changes["display_name"] = display_name.strip()
+    if active is not None:
+        changes["is_active"] = active
+    stays_admin = changes.get("role", user.role) is Role.ADMIN and changes.get("is_active", user.is_active)
+    if user.role is Role.ADMIN and user.is_active and not stays_admin and _other_active_admins(session, user) == 0:
+        raise LastAdmin(f"{user.username} is the last active admin: make another admin first.", id=user.id)
+    changed = _apply(user, changes)
+    if clinic_ids is not None:
+        clinics = _clinics(session, clinic_ids, scope)
+        before = sorted(c.id for c in user.clinics) if not user.is_chain_level else []
+        after = sorted(c.id for c in clinics)
+        if before != after or user.is_chain_level != (not clinics):
+            user.clinics = clinics
+            user.is_chain_level = not clinics
+            changed["clinic_ids"] = {"from": before, "to": after}
+    if not changed:
+        return user
+    if "is_active" in changed and not user.is_active:
+        auth.end_all_sessions(session, user, now=now)
+    action = "user.changed"
+    if set(changed) == {"is_active"}:
+        action = "user.reactivated" if user.is_active else "user.deactivated"
+    _audit(session, actor=actor, now=now, object_type="user", obj=user, details=changed, action=action)
+    session.flush()
+    return user
+
+
+def change_password(
+    session: Session, hasher: PasswordHasher, *, actor: User, scope: Scope, user_id: int, password: str,
+    current_password: str | None = None, now: dt.datetime, keep_token: str | None = None,
+) -> User:
+    """The user's own change (``current_password`` needed) or an admin's reset of another user's password.
+
+    Either ends the user's other page sessions and API tokens (``keep_token``: the token of the request
+    itself, for a change through the API; the page keeps its own session by remembering the new version).
+    A reset makes the user choose a new password at next sign-in.
+    Raises NotFound, Forbidden, ValidationError (policy, wrong current password) or UserInactive.
+    """
+    if actor.id == user_id:
+        user = actor
+        if not current_password or not auth.verify_password(hasher, user, current_password):
+            raise ValidationError("The current password is wrong.", field="current_password")
+        if current_password == password:
+            raise ValidationError("Choose a password other than the current one.", field="password")
+        auth.set_password(hasher, user, password, must_change=False)
+        auth.end_all_sessions(session, user, now=now, keep_token=keep_token)
+        action = "user.password_changed"
+    else:
+        if actor.role is not Role.ADMIN:
+            raise Forbidden("Only an admin may set another user's password.")
+        user = get_user(session, user_id, scope)
+        if not user.is_active:
+            raise UserInactive(f"{user.username} is deactivated: reactivate the account first.", id=user.id)
+        auth.set_password(hasher, user, password, must_change=True)
+        auth.end_all_sessions(session, user, now=now)
+        action = "user.password_reset"
+    _audit(session, actor=actor, now=now, action=action, obj=user, object_type="user")
+    session.flush()
+    return user
+
+
+# --- catalog ----------------------------------------------------------------------------------------
+
+# What only an admin may change: the sharing policy and the label's limits (DOMAIN.md).
+ADMIN_ONLY_PRODUCT_FIELDS = frozenset({"is_multi_patient", "session_max_units", "retreat_interval_days"})
+PRODUCT_FIELDS = frozenset({
+    "name", "brand", "generic_name", "manufacturer", "kind", "base_unit", "quantity_per_container", "storage",
+    "molecule", "form", "strength_per_ml", "volume_ml", "is_single_dose", "is_multi_patient",
+    "session_max_units", "retreat_interval_days", "beyond_use_hours", "labelled_diluent", "labelled_diluent_ml",
+    "gprime_category", "gprime_pa", "has_lidocaine", "material", "hyaluronidase_source", "usual_max_units_per_session",
+    "follow_up_days", "label_source", "is_active",
+})
+
+
+def list_products(session: Session) -> list[Product]:
+    return list(session.scalars(
+        select(Product).options(selectinload(Product.gtins)).order_by(Product.is_active.desc(), Product.kind, Product.name)
+    ))
+
+
+def _gtins(session: Session, gtins: Iterable[str], product_id: int | None) -> list[str]:
+    """Normalised to 14 digits, check digits verified; raises UnreadableCode, BadCheckDigit or DuplicateGtin."""
+    normalised: list[str] = []
+    for gtin in gtins:
+        value = normalise_gtin(gtin)
+        if value not in normalised:
+            normalised.append(value)
+    if normalised:
+        taken = session.execute(
+            select(ProductGtin.gtin, Product.name).join(Product).where(ProductGtin.gtin.in_(normalised))
+            .where(Product.id != (product_id or 0))
+        ).first()
+        if taken is not None:
+            raise DuplicateGtin(f"GTIN {taken.gtin} is already on {taken.name}: a GTIN names one product only.",
+                                gtin=taken.gtin)
+    return normalised
+
+
+def _check_product(product: Product) -> None:
+    """The catalog's rules across fields, after the changes; raises ValidationError."""
+    def refuse(message: str, field: str) -> None:
+        raise ValidationError(message, field=field)
+
+    if not (product.name or "").strip():
+        refuse("A product needs a name.", "name")
+    if not (product.base_unit or "").strip():
+        refuse("A product needs its base unit (U, mL, USP U, IU or each).", "base_unit")
+    if product.form is ProductForm.LIQUID and product.kind in (ProductKind.NEUROMODULATOR, ProductKind.HYALURONIDASE):
+        if product.strength_per_ml is None:
+            refuse("A ready-to-use liquid needs its concentration per mL from the label.", "concentration_per_ml")
+    if product.quantity_per_container is None and product.volume_ml is not None:
+        if product.base_unit == "mL":
+            product.quantity_per_container = product.volume_ml
+        elif product.strength_per_ml is not None:
+            product.quantity_per_container = product.strength_per_ml * product.volume_ml
+    if product.quantity_per_container is None or product.quantity_per_container <= 0:
+        refuse("Give the units or volume in one container.", "units_per_container")
+    if product.kind is ProductKind.NEUROMODULATOR and product.beyond_use_hours is None:
+        refuse("A toxin needs its beyond-use hours after reconstitution or first puncture.", "beyond_use_hours")
+    if product.kind is ProductKind.SUPPLY and product.form is not None:
+        refuse("A supply has no form.", "form")
+    if product.kind is not ProductKind.SUPPLY and product.form is None:
+        refuse("Say whether it is a powder, a liquid or a gel.", "form")
+    if product.gprime_category is not None and product.kind is not ProductKind.FILLER:
+        refuse("Only a filler has a G′ category.", "gprime_category")
+    if product.is_multi_patient and product.kind is ProductKind.FILLER:
+        refuse("A filler syringe is always single-patient.", "multi_patient")
+    for name in ("beyond_use_hours", "retreat_interval_days", "follow_up_days", "gprime_pa"):
+        value = getattr(product, name)
+        if value is not None and value <= 0:
+            refuse(f"{name.replace('_', ' ')} must be positive.", name)
+    for name in ("session_max_units", "strength_per_ml", "volume_ml", "labelled_diluent_ml"):
+        value = getattr(product, name)
+        if value is not None and value <= 0:
+            refuse(f"{name.replace('_', ' ')} must be positive.", name)
+    product.requires_reconstitution = product.form is ProductForm.POWDER
+
+
+def _enum_value(enum_type: type, value: Any, field: str) -> Any:
+    if value is None or isinstance(value, enum_type):
+        return value
+    try:
+        return enum_type(value)
+    except ValueError:
+        choices = ", ".join(m.value for m in enum_type)  # type: ignore[attr-defined]
+        raise ValidationError(f"{field}: choose one of {choices}.", field=field) from None
+
+
+def _product_changes(actor: User, fields: Mapping[str, Any], product: Product | None) -> dict[str, Any]:
+    unknown = set(fields) - PRODUCT_FIELDS
+    if unknown:
+        raise ValidationError(f"Unknown product fields: {', '.join(sorted(unknown))}.")
+    changes = dict(fields)
+    for name, enum_type in (("kind", ProductKind), ("form", ProductForm), ("gprime_category", GPrimeCategory)):
+        if name in changes:
+            changes[name] = _enum_value(enum_type, changes[name], name)
+    for name in ("name", "brand", "base_unit"):
+        if name in changes and isinstance(changes[name], str):
+            changes[name] = changes[name].strip()
+    if actor.role is not Role.ADMIN:
+        for name in ADMIN_ONLY_PRODUCT_FIELDS & set(changes):
+            # A new product starts with no sharing and no limits; a manager may restate, never change, them.
+            current = getattr(product, name) if product is not None else (False if name == "is_multi_patient" else None)
+            if changes[name] != current:
+                raise Forbidden("Only an admin may change a product's sharing policy or dose limits.", field=name)
+    return changes
+
+
+def _refuse_taken_name(session: Session, name: str, product_id: int | None) -> None:
+    if session.scalar(select(Product.id).where(Product.name == name, Product.id != (product_id or 0))) is not None:
+        raise NameTaken(f"A product named {name!r} is already in the catalog.", field="name")
+
+
+def create_product(session: Session, *, actor: User, fields: Mapping[str, Any], gtins: Iterable[str],
+                   now: dt.datetime) -> Product:
+    """Raises ValidationError, Forbidden (policy fields by a manager), NameTaken, DuplicateGtin, BadCheckDigit
+    or UnreadableCode."""
+    changes = _product_changes(actor, fields, None)
+    for required in ("name", "kind", "base_unit"):
+        if changes.get(required) in (None, ""):
+            raise ValidationError(f"A product needs its {required.replace('_', ' ')}.", field=required)
+    changes.setdefault("brand", changes["name"].split(" ")[0])
+    product = Product(**changes)
+    _check_product(product)
+    _refuse_taken_name(session, product.name, None)
+    product.gtins = [ProductGtin(gtin=g) for g in _gtins(session, gtins, None)]
+    session.add(product)
+    session.flush()
+    _audit(session, actor=actor, now=now, action="product.created", obj=product, object_type="product", details={
+        "name": product.name, "gtins": [g.gtin for g in product.gtins],
+        **{k: _plain(v) for k, v in changes.items() if k in ADMIN_ONLY_PRODUCT_FIELDS},
+    })
+    session.flush()
+    return product
+
+
+def update_product(session: Session, *, actor: User, product_id: int, fields: Mapping[str, Any],
+                   gtins: Iterable[str] | None = None, now: dt.datetime) -> Product:
+    """Changes what is given; ``gtins`` (when given) replaces the product's GTINs. ``is_active`` False retires
+    it: receiving refuses it from then on, and its lots, containers and history stay.
+    Raises NotFound and what create_product raises."""
+    product = session.get(Product, product_id)
+    if product is None:
+        raise NotFound(f"No product with id {product_id}.", id=product_id)
+    changes = _product_changes(actor, fields, product)
+    changed = _apply(product, changes)
+    _check_product(product)
+    if "name" in changed:
+        _refuse_taken_name(session, product.name, product.id)
+    if gtins is not None:
+        wanted = _gtins(session, gtins, product.id)
+        before = [g.gtin for g in product.gtins]
+        if sorted(wanted) != sorted(before):
+            keep = [g for g in product.gtins if g.gtin in wanted]
+            product.gtins = keep + [ProductGtin(gtin=g) for g in wanted if g not in before]
+            changed["gtins"] = {"from": before, "to": wanted}
+    if not changed:
+        return product
+    session.flush()
+    if "is_multi_patient" in changed:
+        _audit(session, actor=actor, now=now, action="product.sharing_changed", obj=product, object_type="product",
+               details={"is_multi_patient": changed.pop("is_multi_patient")})
+    if "is_active" in changed and set(changed) == {"is_active"}:
+        action = "product.retired" if not product.is_active else "product.restored"
+    else:
+        action = "product.changed"
+    if changed:
+        _audit(session, actor=actor, now=now, action=action, obj=product, object_type="product", details=changed)
+    session.flush()
+    return product
+
+
+# --- locations --------------------------------------------------------------------------------------
+
+HOLDING_STATES = (ContainerState.SEALED, ContainerState.IN_USE)
+
+
+def list_locations(session: Session, scope: Scope) -> list[Location]:
+    stmt = scope.filter(select(Location).join(Location.clinic), Location.clinic_id)
+    return list(session.scalars(stmt.order_by(Clinic.code, Location.is_active.desc(), Location.name)))
+
+
+def _refuse_taken_location_name(session: Session, clinic_id: int, name: str, location_id: int | None) -> None:
+    taken = session.scalar(select(Location.id).where(
+        Location.clinic_id == clinic_id, Location.name == name, Location.id != (location_id or 0)))
+    if taken is not None:
+        raise NameTaken(f"This clinic already has a location named {name!r}.", field="name")
+
+
+def _location_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 120:
+        raise ValidationError("A location needs a name of at most 120 characters.", field="name")
+    return name
+
+
+def create_location(session: Session, *, actor: User, scope: Scope, clinic_id: int, name: str,
+                    kind: LocationKind | str, temperature_sensitive: bool | None = None, now: dt.datetime) -> Location:
+    """Raises NotFound (a clinic outside the caller's), ValidationError or NameTaken."""
+    clinic = _clinic_in_scope(session, clinic_id, scope)
+    location_kind: LocationKind = _enum_value(LocationKind, kind, "kind")
+    name = _location_name(name)
+    _refuse_taken_location_name(session, clinic.id, name, None)
+    location = Location(clinic_id=clinic.id, name=name, kind=location_kind,
+                        temperature_sensitive=location_kind is LocationKind.FRIDGE if temperature_sensitive is None
+                        else temperature_sensitive)
+    session.add(location)
+    session.flush()
+    _audit(session, actor=actor, now=now, action="location.created", obj=location, object_type="location",
+           clinic_id=clinic.id, details={"name": name, "kind": location_kind.value,
+                                         "temperature_sensitive": location.temperature_sensitive})
+    session.flush()
+    return location
+
+
+def stock_held(session: Session, location_id: int) -> int:
+    """How many containers still hold stock at the location."""
+    return session.scalar(select(func.count(Container.id)).where(
+        Container.location_id == location_id, Container.state.in_(HOLDING_STATES))) or 0
+
+
+def update_location(session: Session, *, actor: User, scope: Scope, location_id: int, now: dt.datetime,
+                    name: str | None = None, kind: LocationKind | str | None = None,
+                    temperature_sensitive: bool | None = None, active: bool | None = None) -> Location:
+    """Raises NotFound, ValidationError, NameTaken, or LocationHoldsStock when retiring a location that
+    still holds stock (move or use it first)."""
+    location = get_in_scope(session, Location, location_id, scope, "location")
+    changes: dict[str, Any] = {}
+    if name is not None:
+        changes["name"] = _location_name(name)
+        _refuse_taken_location_name(session, location.clinic_id, changes["name"], location.id)
+    if kind is not None:
+        kind = _enum_value(LocationKind, kind, "kind")
+        if kind != location.kind and LocationKind.KIT in (kind, location.kind):
+            raise ValidationError("A kit location stays a kit location, and no other becomes one: "
+                                  "make a new location instead.", field="kind")
+        changes["kind"] = kind
+    if temperature_sensitive is not None:
+        changes["temperature_sensitive"] = temperature_sensitive
+    if active is not None:
+        if not active and location.is_active:
+            held = stock_held(session, location.id)
+            if held:
+                raise LocationHoldsStock(
+                    f"{location.name} still holds {held} container(s): move them elsewhere, use or waste them, "
+                    "then retire it.", id=location.id, containers=held)
+        changes["is_active"] = active
+    changed = _apply(location, changes)
+    if changed:
+        action = "location.changed"
+        if set(changed) == {"is_active"}:
+            action = "location.retired" if not location.is_active else "location.restored"
+        _audit(session, actor=actor, now=now, action=action, obj=location, object_type="location",
+               clinic_id=location.clinic_id, details=changed)
+        session.flush()
+    return location
+
+
+# --- clinics ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClinicSettings:
+    filler_hold_days: int | None = None
+    kit_warning_days: int | None = None
+
+
+def _clinic_in_scope(session: Session, clinic_id: int, scope: Scope) -> Clinic:
+    clinic = session.get(Clinic, clinic_id)
+    if clinic is None or not scope.allows(clinic.id):
+        raise NotFound(f"No clinic with id {clinic_id}.", id=clinic_id)
+    return clinic
+
+
+def get_clinic(session: Session, clinic_id: int, scope: Scope) -> Clinic:
+    """Raises NotFound, also for a clinic outside the caller's."""
+    return _clinic_in_scope(session, clinic_id, scope)
+
+
+def list_clinics(session: Session, scope: Scope) -> list[Clinic]:
+    return list(session.scalars(scope.filter(select(Clinic), Clinic.id).order_by(Clinic.code)))
+
+
+def check_timezone(name: str) -> str:
+    name = (name or "").strip()
+    try:
+        if name not in available_timezones():
+            raise KeyError(name)
+        ZoneInfo(name)
+    except (KeyError, ValueError, ZoneInfoNotFoundError):
+        raise ValidationError(f"{name!r} is not a time zone: use an IANA name such as Europe/London.",
+                              field="timezone") from None
+    return name
+
+
+def _settings_changes(settings: ClinicSettings) -> dict[str, int]:
+    changes = {}
+    for name in ("filler_hold_days", "kit_warning_days"):
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if not 0 <= value <= MAX_SETTING_DAYS:
+            raise ValidationError(f"{name.replace('_', ' ')}: between 0 and {MAX_SETTING_DAYS} days.", field=name)
+        changes[name] = value
+    return changes
+
+
+def _code(code: str) -> str:
+    code = code.strip().upper()
+    if not code or len(code) > 20 or not code.replace("-", "").isalnum():
+        raise ValidationError("A clinic code is 1 to 20 letters or digits, e.g. LON.", field="code")
+    return code
+
+
+def _refuse_taken_code(session: Session, code: str, clinic_id: int | None) -> None:
+    if session.scalar(select(Clinic.id).where(Clinic.code == code, Clinic.id != (clinic_id or 0))) is not None:
+        raise NameTaken(f"The clinic code {code} is taken.", field="code")
+
+
+def create_clinic(session: Session, *, actor: User, scope: Scope, code: str, name: str, timezone: str,
+                  settings: ClinicSettings = ClinicSettings(), now: dt.datetime) -> Clinic:
+    """Only a chain-level admin opens a clinic. Raises Forbidden, ValidationError or NameTaken."""
+    if scope.clinic_ids is not None:
+        raise Forbidden("Only a chain-level admin may open a clinic.")
+    code, name = _code(code), name.strip()
+    if not name:
+        raise ValidationError("A clinic needs a name.", field="name")
+    _refuse_taken_code(session, code, None)
+    clinic = Clinic(code=code, name=name, timezone=check_timezone(timezone), **_settings_changes(settings))
+    session.add(clinic)
+    session.flush()
+    _audit(session, actor=actor, now=now, action="clinic.created", obj=clinic, object_type="clinic",
+           clinic_id=clinic.id, details={"code": code, "name": name, "timezone": clinic.timezone,
+                                         "filler_hold_days": clinic.filler_hold_days,
+                                         "kit_warning_days": clinic.kit_warning_days})
+    session.flush()
+    return clinic
+
+
+def update_clinic(session: Session, *, actor: User, scope: Scope, clinic_id: int, now: dt.datetime,
+                  code: str | None = None, name: str | None = None, timezone: str | None = None,
+                  settings: ClinicSettings = ClinicSettings()) -> Clinic:
+    """Raises NotFound (outside the caller's clinics), ValidationError or NameTaken."""
+    clinic = _clinic_in_scope(session, clinic_id, scope)
+    changes: dict[str, Any] = _settings_changes(settings)
+    if code is not None:
+        changes["code"] = _code(code)
+        _refuse_taken_code(session, changes["code"], clinic.id)
+    if name is not None:
+        if not name.strip():
+            raise ValidationError("A clinic needs a name.", field="name")
+        changes["name"] = name.strip()
+    if timezone is not None:
+        changes["timezone"] = check_timezone(timezone)
+    changed = _apply(clinic, changes)
+    if changed:
+        _audit(session, actor=actor, now=now, action="clinic.settings_changed", obj=clinic, object_type="clinic",
+               clinic_id=clinic.id, details=changed)
+        session.flush()
+    return clinic
+
+
+# --- typical dose ranges (a clinic's own, over the chain's defaults) --------------------------------------
+
+
+@dataclass(frozen=True)
+class EffectiveRange:
+    molecule: str
+    area: str
+    low: Decimal
+    high: Decimal
+    is_clinics_own: bool
+
+
+def dose_ranges(session: Session, clinic_id: int) -> list[EffectiveRange]:
+    """The ranges the cart applies at the clinic: its own rows, and the chain's defaults it does not override."""
+    rows = session.scalars(select(DoseRange).where(
+        (DoseRange.clinic_id == clinic_id) | DoseRange.clinic_id.is_(None)))
+    chosen: dict[tuple[str, str], DoseRange] = {}
+    for row in rows:
+        key = (row.molecule, row.area)
+        if key not in chosen or row.clinic_id is not None:
+            chosen[key] = row
+    return [EffectiveRange(r.molecule, r.area, r.low, r.high, r.clinic_id is not None)
+            for _, r in sorted(chosen.items())]
+
+
+def set_dose_range(session: Session, *, actor: User, scope: Scope, clinic_id: int, molecule: str, area: str,
+                   low: Decimal | None, high: Decimal | None, now: dt.datetime) -> None:
+    """Sets the clinic's own typical range for a molecule in an area; no low and high removes it (the chain's
+    default applies again). Raises NotFound or ValidationError."""
+    clinic = _clinic_in_scope(session, clinic_id, scope)
+    molecule = molecule.strip()
+    if not molecule or len(molecule) > 60:
+        raise ValidationError("Name the molecule, e.g. onabotulinumtoxinA.", field="molecule")
+    if area not in AREA_LABELS:
+        raise ValidationError(f"{area!r} is not a treatment area of the cart.", field="area")
+    own = session.scalar(select(DoseRange).where(
+        DoseRange.clinic_id == clinic.id, DoseRange.molecule == molecule, DoseRange.area == area))
+    before = {"low": _plain(own.low), "high": _plain(own.high)} if own is not None else None
+    if low is None and high is None:
+        if own is None:
+            return
+        session.delete(own)
+        after = None
+    else:
+        if low is None or high is None or not Decimal(0) < low <= high:
+            raise ValidationError("A typical range needs a low above 0 and a high at least as large.", field="low")
+        if own is None:
+            own = DoseRange(clinic_id=clinic.id, molecule=molecule, area=area, low=low, high=high)
+            session.add(own)
+        else:
+            own.low, own.high = low, high
+        after = {"low": _plain(low), "high": _plain(high)}
+    if before == after:
+        return
+    session.flush()
+    session.add(AuditEvent(at=now, actor_id=actor.id, clinic_id=clinic.id, action="clinic.dose_range_changed",
+                           object_type="clinic", object_id=str(clinic.id),
+                           details={"molecule": molecule, "area": area, "from": before, "to": after}))
+    session.flush()
+
+
+def audit_trail(session: Session, object_type: str, object_id: int, limit: int = 50) -> list[AuditEvent]:
+    return list(session.scalars(
+        select(AuditEvent).where(AuditEvent.object_type == object_type, AuditEvent.object_id == str(object_id))
+        .order_by(AuditEvent.id.desc()).limit(limit)
+    ))
