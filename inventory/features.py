@@ -25,6 +25,8 @@ BUILT_IN = (
     "inventory.counts",
     "inventory.transfers",
     "inventory.reconciliation",
+    "inventory.cold_chain",
+    "inventory.adverse_events",
 )
 ENTRY_POINT_GROUP = "vialog.features"
 

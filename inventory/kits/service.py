@@ -299,7 +299,8 @@ def _stock_by_kit(connection: Connection, kits: Any) -> tuple[dict[int, _Lot], d
         select(kits.c.id, Container.lot_id, func.sum(Container.remaining), func.count(Container.id))
         .select_from(Container)
         .join(kits, kits.c.location_id == Container.location_id)
-        .where(Container.state.in_(lifecycle.LIVE_STATES), Container.remaining > 0)
+        # A container on hold (a cold-chain excursion) could not go into the next patient: it does not count.
+        .where(Container.state.in_(lifecycle.LIVE_STATES), Container.remaining > 0, Container.on_hold_since.is_(None))
         .group_by(kits.c.id, Container.lot_id)
     ).all()
     if not per_lot:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
+from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from inventory.models.base import Base, created_at, intpk, str_enum
@@ -33,6 +34,11 @@ class LocationKind(enum.StrEnum):
     KIT = "kit"
 
 
+def _fridges_are_sensitive(context: Any) -> bool:
+    """A fridge keeps 2-8 °C stock unless said otherwise; rooms, carts, storage and kits do not."""
+    return str(context.get_current_parameters().get("kind")) in (LocationKind.FRIDGE, LocationKind.FRIDGE.value)
+
+
 class Location(Base):
     __tablename__ = "locations"
     __table_args__ = (UniqueConstraint("clinic_id", "name"),)
@@ -42,5 +48,8 @@ class Location(Base):
     name: Mapped[str] = mapped_column(String(120))
     kind: Mapped[LocationKind] = mapped_column(str_enum(LocationKind, "location_kind"))
     is_active: Mapped[bool] = mapped_column(default=True)
+    temperature_sensitive: Mapped[bool] = mapped_column(
+        default=_fridges_are_sensitive, server_default=false(), comment="kept at 2-8 °C: a temperature excursion here puts its stock on hold"
+    )
 
     clinic: Mapped[Clinic] = relationship(back_populates="locations")
