@@ -42,7 +42,8 @@ def adverse_event_new(treatment_id: int):
                 kind=request.form.get("kind", ""), onset_date=_date(request.form.get("onset_date", "")),
                 severity=request.form.get("severity", ""), outcome=request.form.get("outcome", "ongoing"),
                 description=request.form.get("description", ""), patient_sex=request.form.get("patient_sex") or None,
-                container_ids=picked if drawn else None, now=utcnow(),
+                # Nothing ticked (or a form without the boxes) links every container the treatment drew from.
+                container_ids=picked or None, now=utcnow(),
             )
         except DomainError as error:
             refused(error)
