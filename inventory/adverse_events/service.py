@@ -436,7 +436,8 @@ class RegulatorReport:
         ]
         for number, p in enumerate(self.products, start=1):
             lines += [
-                (f"Suspect product {number}", f"{p.product} ({p.brand}, {p.manufacturer})"),
+                (f"Suspect product {number}", p.product + (f" ({maker})" if (maker := ", ".join(
+                    part for part in (p.brand, p.manufacturer) if part)) else "")),
                 (f"Product {number} GTIN", p.gtin), (f"Product {number} lot", p.lot),
                 (f"Product {number} expiry", p.expiry.isoformat()),
                 (f"Product {number} dose and site", f"{p.quantity} into {p.areas}"),
