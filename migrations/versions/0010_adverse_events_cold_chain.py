@@ -130,10 +130,12 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table('locations', schema=None) as batch_op:
+    # Plain columns, dropped in place (SQLite 3.35+): rebuilding locations or containers on SQLite would
+    # trip the foreign keys that point at them.
+    with op.batch_alter_table('locations', schema=None, recreate='never') as batch_op:
         batch_op.drop_column('temperature_sensitive')
 
-    with op.batch_alter_table('containers', schema=None) as batch_op:
+    with op.batch_alter_table('containers', schema=None, recreate='never') as batch_op:
         batch_op.drop_column('hold_reason')
         batch_op.drop_column('on_hold_since')
 

@@ -95,6 +95,7 @@ def test_0007_backfills_molecule_form_and_single_dose_seeds_the_chain_ranges_and
         for name in ("products", "draws", "dose_ranges"):  # autogenerate compares no CHECK constraints
             assert {c["name"] for c in table.get_check_constraints(name)} == {
                 c.name for c in Base.metadata.tables[name].constraints if isinstance(c, sa.CheckConstraint)}
+        upgrade(directory=directory)  # the models also hold what later revisions add (0010: adverse events, ...)
         with db.engine.connect() as connection:
             assert compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}),
                                     Base.metadata) == []
@@ -134,3 +135,27 @@ def _row_0006(spec: dict) -> dict:
 
 def _alluzience() -> dict:
     return next(spec for spec in demo.PRODUCTS if spec["name"].startswith("Alluzience"))
+
+
+def test_0010_marks_existing_fridges_temperature_sensitive_and_goes_down_again(committed_app):
+    """Issue 20: the fridges a clinic already has start temperature-sensitive, every other place not; down again,
+    the hold and sensitivity columns and the new tables are gone, every location and container kept."""
+    directory = committed_app.extensions["migrate"].directory
+    with committed_app.app_context():
+        world = factories.build_world(db.session)
+        world.container("botox", lot="MIG0010")
+        db.session.commit()
+        db.session.close()
+
+        downgrade(directory=directory, revision="0007_clinical_safety")
+        table = sa.inspect(db.engine)
+        assert "temperature_sensitive" not in {c["name"] for c in table.get_columns("locations")}
+        assert {"on_hold_since", "hold_reason"}.isdisjoint(c["name"] for c in table.get_columns("containers"))
+        assert not {"adverse_events", "excursions", "container_holds"} & set(table.get_table_names())
+
+        upgrade(directory=directory)
+        with db.engine.connect() as connection:
+            sensitive = {(kind, bool(flag)) for kind, flag in connection.execute(
+                sa.text("SELECT kind, temperature_sensitive FROM locations"))}
+            assert connection.scalar(sa.text("SELECT count(*) FROM containers WHERE on_hold_since IS NULL")) == 1
+        assert sensitive == {("fridge", True), ("cart", False), ("room", False)}
