@@ -86,8 +86,9 @@ def cold_chain_waste(container_ref: str):
 
 
 def _end_hold(container_ref: str, end, done: str):
+    # An unknown code is the page's 404, like any other unknown container (never echoed back in a message).
+    container = scanning.container_by_ref(db.session, container_ref, scope())
     try:
-        container = scanning.container_by_ref(db.session, container_ref, scope())
         end(db.session, actor=current_user, scope=scope(), container_id=container.id,
             reason=request.form.get("reason", ""), now=utcnow())
     except DomainError as error:
