@@ -216,7 +216,7 @@ def readiness(
         return []
     connection = session.connection()  # plain rows from here on: thousands of them, no ORM objects needed
     requirements = _requirements(connection, {row[4] for row in kit_rows})
-    lots, held_by_kit = _stock_by_kit(connection, kits)
+    lots, held_by_kit, on_hold = _stock_by_kit(connection, kits)
     last_checks = _last_checks(connection, kits)
     emergencies = _last_emergency_draws(connection, kits)
 
@@ -241,6 +241,7 @@ def readiness(
         last = last_checks.get(kit_id)
         reasons = _emergency_reasons(emergencies.get(kit_id), last, timezone)
         reasons += _seal_reasons(last, timezone)
+        reasons += _hold_reasons(on_hold.get(kit_id, 0))
         reasons += judgement.inside
         reasons += judgement.short
         reasons += _check_reasons(last, today, interval, timezone)
@@ -292,19 +293,27 @@ def _requirements(connection: Connection, template_ids: set[int]) -> dict[int, l
     return found
 
 
-def _stock_by_kit(connection: Connection, kits: Any) -> tuple[dict[int, _Lot], dict[int, _Held]]:
+def _stock_by_kit(connection: Connection, kits: Any) -> tuple[dict[int, _Lot], dict[int, _Held], dict[int, int]]:
     """The lots the kits hold, and per kit its live stock summed by lot (one grouped query, then
-    the few lots it names), each kit's lots soonest expiry first, then by product and number."""
-    per_lot = connection.execute(
-        select(kits.c.id, Container.lot_id, func.sum(Container.remaining), func.count(Container.id))
+    the few lots it names), each kit's lots soonest expiry first, then by product and number; and
+    per kit how many of its containers are on hold."""
+    # A container on hold (a cold-chain excursion) could not go into the next patient: it does not count.
+    held_back = Container.on_hold_since.is_not(None)
+    rows = connection.execute(
+        select(kits.c.id, Container.lot_id, func.sum(Container.remaining), func.count(Container.id), held_back)
         .select_from(Container)
         .join(kits, kits.c.location_id == Container.location_id)
-        # A container on hold (a cold-chain excursion) could not go into the next patient: it does not count.
-        .where(Container.state.in_(lifecycle.LIVE_STATES), Container.remaining > 0, Container.on_hold_since.is_(None))
-        .group_by(kits.c.id, Container.lot_id)
+        .where(Container.state.in_(lifecycle.LIVE_STATES), Container.remaining > 0)
+        .group_by(kits.c.id, Container.lot_id, held_back)
     ).all()
+    on_hold: dict[int, int] = defaultdict(int)
+    for kit_id, _, _, count, is_held in rows:
+        if is_held:
+            on_hold[kit_id] += count
+    per_lot = [(kit_id, lot_id, remaining, count) for kit_id, lot_id, remaining, count, is_held in rows
+               if not is_held]
     if not per_lot:
-        return {}, {}
+        return {}, {}, dict(on_hold)
     lots = {
         lot_id: _Lot(pid, pname, kind, unit, lot_id, number, status, expiry)
         for lot_id, number, status, expiry, pid, pname, kind, unit in connection.execute(
@@ -320,7 +329,7 @@ def _stock_by_kit(connection: Connection, kits: Any) -> tuple[dict[int, _Lot], d
     held: dict[int, list[tuple[int, Decimal, int]]] = defaultdict(list)
     for kit_id, lot_id, remaining, count in sorted(per_lot, key=lambda row: rank[row[1]]):
         held[kit_id].append((lot_id, remaining, count))
-    return lots, {kit_id: tuple(stock) for kit_id, stock in held.items()}
+    return lots, {kit_id: tuple(stock) for kit_id, stock in held.items()}, dict(on_hold)
 
 
 def _last_checks(connection: Connection, kits: Any) -> dict[int, _LastCheck]:
@@ -355,6 +364,14 @@ def _last_emergency_draws(connection: Connection, kits: Any) -> dict[int, dt.dat
         .group_by(kits.c.id)
     )
     return {kit_id: at for kit_id, at in rows}
+
+
+def _hold_reasons(count: int) -> list[Reason]:
+    if not count:
+        return []
+    return [Reason("on_hold_inside",
+                   f"{count} container(s) on hold after a temperature excursion: not counted until a safety lead "
+                   "releases or wastes them", {"containers": count}, KitStatus.NOT_READY)]
 
 
 def _date(moment: dt.datetime, timezone: str) -> str:

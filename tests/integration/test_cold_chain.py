@@ -129,8 +129,10 @@ def test_a_kit_does_not_count_held_hyaluronidase(world):
 
     excursion(world, kit.location, start=NOW - HOUR, end=NOW, min_c="-2", max_c="3")
 
-    assert kit_factories.state(world, kit).status == "not_ready"
-    assert any("Hyaluronidase" in text for text in kit_factories.texts(kit_factories.state(world, kit)))
+    found = kit_factories.state(world, kit)
+    assert found.status == "not_ready"
+    assert "on_hold_inside" in kit_factories.codes(found)
+    assert any("Hyaluronidase" in text for text in kit_factories.texts(found))  # the held vials do not count
 
 
 def test_open_holds_lists_each_held_container_with_its_excursion_within_the_callers_clinics(world):
