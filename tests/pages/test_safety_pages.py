@@ -137,3 +137,21 @@ def test_a_logger_csv_is_imported_from_the_cold_chain_page(browser_client, world
     assert page.status_code == 200, html
     assert "4 reading(s) read, 2 outside 2-8 °C: 1 excursion(s) recorded, 1 container hold(s)." in html
     assert html.count('class="flagged"') == 2
+
+
+def test_the_cart_says_a_held_syringe_is_on_hold_as_soon_as_it_is_scanned(browser_client, world, session):
+    syringe = world.container("filler", now=utcnow() - dt.timedelta(days=2))
+    from inventory.cold_chain import service as cold_chain
+    from tests.factories import EVERYWHERE
+    from decimal import Decimal
+
+    now = utcnow()
+    cold_chain.record_excursion(world.session, actor=world.users["manager"], scope=EVERYWHERE,
+                                location_id=world.location().id, started_at=now - dt.timedelta(hours=2),
+                                ended_at=now - dt.timedelta(hours=1), min_c=Decimal(9), max_c=Decimal(12), now=now)
+    treatment = start_treatment(world, "P-HOLD", at=now)
+    session.flush()
+    html = browser_client("nurse").get(f"/cart/treatments/{treatment.id}?scan={syringe.label_code}").get_data(
+        as_text=True)
+    assert 'data-code="container_on_hold"' in html and "is on hold" in html
+    assert "Record draw" not in html
