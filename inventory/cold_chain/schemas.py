@@ -36,6 +36,7 @@ class ExcursionOut(Model):
     recorded_by_id: int
     recorded_at: dt.datetime
     held: list[ContainerOut] = Field(description="the containers this excursion put on hold")
+    held_elsewhere: int = Field(default=0, description="held too, but now at a clinic the caller does not work at")
 
     @classmethod
     def of(cls, excursion: Excursion, held: list | None = None) -> ExcursionOut:
@@ -49,7 +50,7 @@ class ExcursionOut(Model):
 
     @classmethod
     def recorded(cls, result: cold_chain.RecordedExcursion) -> ExcursionOut:
-        return cls.of(result.excursion, result.held)
+        return cls.of(result.excursion, result.held).model_copy(update={"held_elsewhere": result.held_elsewhere})
 
 
 class ReleaseHoldIn(Model):

@@ -54,7 +54,8 @@ class NotOnHold(DomainError):
 @dataclass
 class RecordedExcursion:
     excursion: Excursion
-    held: list[Container] = field(default_factory=list)
+    held: list[Container] = field(default_factory=list)  # those of the caller's clinics
+    held_elsewhere: int = 0  # sent to a clinic the caller does not work at since: held too, not shown
 
 
 @dataclass(frozen=True)
@@ -146,20 +147,24 @@ def record_excursion(
         f"{format_clinic_time(started_at, timezone)} to {format_clinic_time(ended_at, timezone)}"
     )
     result = RecordedExcursion(excursion)
-    for container_id in containers_present(session, location_id=location.id, start=started_at, end=ended_at):
+    held_ids = containers_present(session, location_id=location.id, start=started_at, end=ended_at)
+    for container_id in held_ids:
         container = ledger.lock_container(session, container_id, Scope.everything())
         if container.on_hold_since is None:
             container.on_hold_since = now
             container.hold_reason = reason
         session.add(ContainerHold(excursion_id=excursion.id, container_id=container.id,
                                   clinic_id=container.clinic_id, held_at=now))
-        result.held.append(container)
+        if scope.allows(container.clinic_id):
+            result.held.append(container)
+        else:
+            result.held_elsewhere += 1
     session.add(AuditEvent(
         at=now, actor_id=actor.id, clinic_id=location.clinic_id, action="cold_chain.excursion_recorded",
         object_type="excursion", object_id=str(excursion.id),
         details={"location_id": location.id, "started_at": started_at.isoformat(), "ended_at": ended_at.isoformat(),
                  "min_c": str(min_c), "max_c": str(max_c), "source": source.value,
-                 "held_container_ids": [c.id for c in result.held]},
+                 "held_container_ids": held_ids},
     ))
     session.flush()
     return result

@@ -222,3 +222,23 @@ def test_a_new_fridge_is_temperature_sensitive_and_a_new_cart_is_not(world):
     world.session.add_all([fridge, cart])
     world.session.flush()
     assert (fridge.temperature_sensitive, cart.temperature_sensitive) == (True, False)
+
+
+def test_a_vial_sent_to_another_clinic_during_the_excursion_is_held_there_but_not_shown_to_this_clinic(world):
+    from inventory.services.permissions import Scope
+    from inventory.transfers import service as clinic_transfers
+    from tests.factories import send_transfer
+
+    vial = world.container("botox", now=NOW - 48 * HOUR)
+    transfer = send_transfer(world, [vial], at=START + HOUR)
+    clinic_transfers.receive(world.session, actor=world.users["manager"], scope=EVERYWHERE, transfer_id=transfer.id,
+                             now=START + 2 * HOUR)
+    assert vial.clinic_id == world.other_clinic.id
+
+    manager = world.users["clinic_manager"]
+    result = cold_chain.record_excursion(
+        world.session, actor=manager, scope=Scope.for_user(manager), location_id=world.location().id,
+        started_at=START, ended_at=END, min_c=Decimal(9), max_c=Decimal(12), now=NOW)
+
+    assert (result.held, result.held_elsewhere) == ([], 1)
+    assert vial.on_hold_since == NOW  # it was in the London fridge during the excursion: New York may not use it
