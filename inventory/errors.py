@@ -159,6 +159,13 @@ class ContainerEmpty(DomainError):
     code = "container_empty"
 
 
+class ContainerOnHold(DomainError):
+    """A temperature excursion (or another safety concern) holds the container: no draw, reconstitution or
+    transfer until a safety lead releases or wastes it (details: container_id, hold_reason, on_hold_since)."""
+
+    code = "container_on_hold"
+
+
 class ContainerInTransit(DomainError):
     """The container is on its way to another clinic: nothing may use it until it is received."""
 

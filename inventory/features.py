@@ -27,6 +27,8 @@ BUILT_IN = (
     "inventory.transfers",
     "inventory.reconciliation",
     "inventory.admin",
+    "inventory.cold_chain",
+    "inventory.adverse_events",
 )
 ENTRY_POINT_GROUP = "vialog.features"
 

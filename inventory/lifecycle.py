@@ -23,6 +23,7 @@ from inventory.errors import (
     BeyondUse,
     ContainerEmpty,
     ContainerInTransit,
+    ContainerOnHold,
     ContainerOtherPatient,
     DomainError,
     InsufficientQuantity,
@@ -51,6 +52,7 @@ __all__ = [
     "ensure_fit_for_kit",
     "ensure_has_stock",
     "ensure_lot_usable",
+    "ensure_not_on_hold",
     "ensure_patient_may_use",
     "ensure_within_in_use_time",
     "is_opened",
@@ -120,6 +122,8 @@ class ContainerFacts(Protocol):
     patient_id: int | None
     opened_treatment_id: int | None
     opened_at: dt.datetime | None
+    on_hold_since: dt.datetime | None
+    hold_reason: str | None
 
     @property
     def product(self) -> ProductFacts: ...
@@ -229,10 +233,28 @@ def ensure_has_stock(container: ContainerFacts, doing: str = "use") -> None:
         )
 
 
+def ensure_not_on_hold(container: ContainerFacts, doing: str = "use") -> None:
+    """Raises ContainerOnHold while a safety lead has not yet released or wasted a held container.
+
+    A hold is container-level, like a quarantine is lot-level: a cold-chain excursion where it was
+    kept. Wasting it stays allowed (that is one way the hold ends); counting it too (it is still stock).
+    """
+    if container.on_hold_since is None:
+        return
+    raise ContainerOnHold(
+        f"This {container.product.name} ({container.label_code}) is on hold: {container.hold_reason or 'a safety concern'}. "
+        f"Do not {doing} it until a safety lead releases it.",
+        container_id=container.id,
+        hold_reason=container.hold_reason,
+        on_hold_since=container.on_hold_since.isoformat(),
+    )
+
+
 def ensure_fit_for_kit(container: ContainerFacts, now: dt.datetime) -> None:
-    """What goes into an emergency kit: a usable lot, not past beyond-use. Raises LotRecalled,
-    LotQuarantined, LotExpired or BeyondUse."""
+    """What goes into an emergency kit: a usable lot, not on hold, not past beyond-use. Raises LotRecalled,
+    LotQuarantined, LotExpired, ContainerOnHold or BeyondUse."""
     ensure_lot_usable(container.lot, now=now, timezone=container.clinic.timezone)
+    ensure_not_on_hold(container, "put into a kit")
     if container.beyond_use_at is not None and container.beyond_use_at <= now:
         raise BeyondUse(
             f"{container.product.name} ({container.label_code}) is past its beyond-use time: "
@@ -242,10 +264,12 @@ def ensure_fit_for_kit(container: ContainerFacts, now: dt.datetime) -> None:
 
 
 def skipped_for_next_patient(*, bound_to_patient: bool, beyond_use_at: dt.datetime | None,
-                             now: dt.datetime) -> str | None:
+                             now: dt.datetime, on_hold: bool = False) -> str | None:
     """Why a live container in a kit would not serve the next patient, or None when it would
     (DOMAIN.md: only sealed stock, or opened stock neither bound to a patient nor past its beyond-use
-    time, counts). Lot state and expiry are judged per lot by the kit check itself."""
+    time, and not on hold, counts). Lot state and expiry are judged per lot by the kit check itself."""
+    if on_hold:
+        return "on hold after a temperature excursion"
     if bound_to_patient:
         return "opened for a patient"
     if beyond_use_at is not None and beyond_use_at <= now:
@@ -331,7 +355,7 @@ def ensure_drawable(container: ContainerFacts, treatment: TreatmentFacts, now: d
     The draw asks it with the container locked; the cart page asks it as soon as a
     container is scanned, so a refusal shows before any quantity is typed. Raises
     UnknownContainer, ContainerEmpty, ContainerInTransit, LotExpired, LotQuarantined,
-    LotRecalled, NotReconstituted, BeyondUse or ContainerOtherPatient.
+    LotRecalled, ContainerOnHold, NotReconstituted, BeyondUse or ContainerOtherPatient.
     """
     if container.clinic_id != treatment.clinic_id:
         raise UnknownContainer(
@@ -340,6 +364,7 @@ def ensure_drawable(container: ContainerFacts, treatment: TreatmentFacts, now: d
         )
     ensure_has_stock(container)
     ensure_lot_usable(container.lot, now=now, timezone=container.clinic.timezone)
+    ensure_not_on_hold(container, "draw from")
     ensure_within_in_use_time(container, now)
     ensure_patient_may_use(container, treatment, now)
 

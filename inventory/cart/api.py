@@ -87,7 +87,7 @@ def create_draw(treatment_id: int, body: DrawIn) -> DrawOut:
         container_id=scanning.container_id_of(db.session, body.container, current_scope()),
         quantity=body.quantity, unit=body.unit, area=body.area,
         area_detail=body.area_detail, reason=body.reason, confirm=body.confirm, confirm_reason=body.confirm_reason,
-        now=utcnow(),
+        adverse_event_id=body.adverse_event_id, now=utcnow(),
     )
     return DrawOut.of(result)
 

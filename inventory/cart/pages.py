@@ -22,11 +22,12 @@ from wtforms.validators import (
 )
 
 from inventory import lifecycle, unit_of_work
+from inventory.adverse_events import service as adverse_events
 from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.blueprints.pages.fields import QuantityField
 from inventory.errors import ConfirmationRequired, DomainError
 from inventory.extensions import db
-from inventory.models import Container, Location, LocationKind, Movement, utcnow
+from inventory.models import Container, Location, LocationKind, Movement, ProductKind, utcnow
 from inventory.services import scanning
 from inventory.cart import service as cart
 from inventory.clinical import service as clinical
@@ -153,12 +154,19 @@ def _render_treatment(treatment, container: Container | None, *, scan_error: Dom
         draw_form = _draw_form(container, offer=True)
     history = clinical.patient_history(db.session, scope=scope(), patient_id=treatment.patient_id, now=now,
                                        before_treatment_id=treatment.id)
+    # A hyaluronidase dose may name the patient's adverse event it treats (the event then shows it).
+    rescue_events = (
+        adverse_events.open_events_for_patient(db.session, scope=scope(), patient_id=treatment.patient_id)
+        if container is not None and container.product.kind is ProductKind.HYALURONIDASE else []
+    )
+    events = adverse_events.list_events(db.session, viewer=current_user, scope=scope(), treatment_id=treatment.id)
     return render_template(
         "pages/cart_treatment.html", treatment=treatment, container=container, scan_error=scan_error,
         history=history, checklist_flags=clinical.checklist_flags(treatment),
         refusal=refusal, scanned=scanned, warnings=warnings or [], now=now, draw_form=draw_form,
         confirmation=confirmation, reconstitute_form=_reconstitute_form(container), waste_form=WasteForm(),
         reverse_form=ReverseForm(), reversed_ids=_reversed_movement_ids(treatment), area_labels=dict(cart.AREAS),
+        rescue_events=rescue_events, events=events, kind_labels=adverse_events.KIND_LABELS,
     ), status
 
 
@@ -204,6 +212,12 @@ def _first_error(form: FlaskForm, fallback: str) -> str:
     return fallback
 
 
+def _event_id(raw: str | None) -> int | None:
+    """The adverse event a rescue dose treats, as the draw form's select sends it (empty: none)."""
+    raw = (raw or "").strip()
+    return int(raw) if raw.isdigit() and len(raw) <= 10 else None
+
+
 def _container_from_form() -> Container:
     return scanning.container_by_ref(db.session, request.form.get("container", ""), scope())
 
@@ -242,7 +256,8 @@ def cart_draw(treatment_id: int):
             quantity=Decimal(form.quantity.data), unit=form.unit.data, area=form.area.data,
             area_detail=form.area_detail.data or None, reason=form.emergency.data or None,
             confirm=[code for code in (form.confirm.data or "").split(",") if code],
-            confirm_reason=form.confirm_reason.data or None, now=utcnow(),
+            confirm_reason=form.confirm_reason.data or None, adverse_event_id=_event_id(request.form.get("adverse_event_id")),
+            now=utcnow(),
         )
     except ConfirmationRequired as needed:
         # Not a dead end: the same page asks for the confirmation, with what was typed kept.

@@ -77,6 +77,9 @@ class DrawIn(Model):
         description="the warnings of a 409 confirmation_required that the injector confirms",
     )
     confirm_reason: ShortText | None = Field(default=None, description="why, when confirming (a touch-up, ...)")
+    adverse_event_id: DbId | None = Field(
+        default=None, description="hyaluronidase only: the adverse event this rescue dose treats (same patient)"
+    )
 
 
 class DoseWarningOut(Model):
@@ -134,6 +137,7 @@ class DrawOut(Model):
     warnings: list[DoseWarningOut] = Field(description="per patient and molecule; confirmed ones included")
     confirmed_warnings: list[str]
     confirm_reason: str | None
+    adverse_event_id: int | None = Field(default=None, description="the adverse event this rescue dose treats")
 
     @classmethod
     def of(cls, result: cart.DrawResult) -> DrawOut:
@@ -145,7 +149,7 @@ class DrawOut(Model):
             at=draw.at, container=ContainerOut.of(result.container),
             warnings=[DoseWarningOut(code=w.code, message=w.message) for w in result.warnings],
             confirmed_warnings=(draw.confirmed_warnings or "").split(",") if draw.confirmed_warnings else [],
-            confirm_reason=draw.confirm_reason,
+            confirm_reason=draw.confirm_reason, adverse_event_id=result.adverse_event_id,
         )
 
 

@@ -54,6 +54,7 @@ from inventory.models import (
 from inventory.models.base import plain_quantity
 from inventory.models.base import QUANTITY_SCALE
 from inventory import lifecycle
+from inventory.adverse_events import service as adverse_events
 from inventory.dosing import DoseWarning
 from inventory.services import ledger
 from inventory.cart import dose_limits
@@ -134,6 +135,7 @@ class DrawResult:
     draw: Draw
     container: Container
     warnings: list[DoseWarning] = field(default_factory=list)
+    adverse_event_id: int | None = None  # the adverse event a rescue hyaluronidase dose treats
 
 
 @dataclass
@@ -303,7 +305,7 @@ def reconstitute(
     Sets the concentration (vial units / diluent mL) and the beyond-use time, and
     appends a RECONSTITUTE movement of quantity 0 so the history shows it.
     Raises ValidationError, NotFound, WrongProductKind, AlreadyReconstituted,
-    ContainerEmpty, LotExpired, LotQuarantined or LotRecalled.
+    ContainerEmpty, LotExpired, LotQuarantined, LotRecalled or ContainerOnHold.
     """
     diluent_ml = _quantity(diluent_ml, "diluent_ml")
     if not MIN_DILUENT_ML <= diluent_ml <= MAX_DILUENT_ML:
@@ -330,6 +332,7 @@ def reconstitute(
         )
     lifecycle.ensure_has_stock(container)
     lifecycle.ensure_lot_usable(container.lot, now=now, timezone=container.clinic.timezone)
+    lifecycle.ensure_not_on_hold(container, "reconstitute")
 
     container.diluent_ml = diluent_ml
     container.concentration_u_per_ml = (product.quantity_per_container / diluent_ml).quantize(
@@ -369,6 +372,7 @@ def draw(
     reason: str | None = None,
     confirm: Collection[str] = (),
     confirm_reason: str | None = None,
+    adverse_event_id: int | None = None,
 ) -> DrawResult:
     """Draws a dose from a container for the treatment's patient, in one area.
 
@@ -378,9 +382,10 @@ def draw(
     checked per patient and molecule (inventory/dosing.py): above a typical range it
     is recorded with a warning; above a label or cumulative limit, or a re-treatment
     too soon, it needs each warning's code in ``confirm`` and a ``confirm_reason``,
-    stored with the draw and in the audit trail.
+    stored with the draw and in the audit trail. A hyaluronidase dose may name the
+    ``adverse_event_id`` it treats (the same patient's event): the event then shows it.
     Raises ValidationError, NotFound, TreatmentClosed, UnknownContainer,
-    ContainerEmpty, LotExpired, LotQuarantined, LotRecalled, NotReconstituted,
+    ContainerEmpty, LotExpired, LotQuarantined, LotRecalled, ContainerOnHold, NotReconstituted,
     BeyondUse, ContainerOtherPatient, ConfirmationRequired or InsufficientQuantity.
     """
     quantity = _quantity(quantity, "quantity")
@@ -404,6 +409,9 @@ def draw(
         treatment_id=treatment.id, area=area, units=dose.quantity, now=now,
     )
     confirmed = _confirmed(warnings, confirm, confirm_reason)
+    rescued = None if adverse_event_id is None else adverse_events.rescue_target(
+        session, scope=scope, event_id=adverse_event_id, product=container.product, patient_id=treatment.patient_id
+    )
 
     movement = ledger.record(
         session, container, kind=MovementKind.DRAW, quantity=-dose.quantity, actor=actor, at=now,
@@ -429,7 +437,9 @@ def draw(
                      "reason": confirm_reason, "warnings": [w.message for w in warnings]},
         ))
         session.flush()
-    return DrawResult(record, container, warnings)
+    if rescued is not None:
+        adverse_events.link_rescue(session, event=rescued, draw=record, actor=actor, now=now)
+    return DrawResult(record, container, warnings, adverse_event_id)
 
 
 def _confirmed(warnings: list[DoseWarning], confirm: Collection[str], reason: str | None) -> list[str]:

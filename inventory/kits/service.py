@@ -299,7 +299,7 @@ def _requirements(connection: Connection, template_ids: set[int]) -> dict[int, l
 
 def _serves_next_patient(now: dt.datetime) -> tuple[Any, ...]:
     """lifecycle.skipped_for_next_patient as SQL: what a kit counts (the rule's words stay there)."""
-    return (Container.patient_id.is_(None),
+    return (Container.on_hold_since.is_(None), Container.patient_id.is_(None),
             or_(Container.beyond_use_at.is_(None), Container.beyond_use_at > now))
 
 
@@ -339,7 +339,7 @@ def _skipped_by_kit(connection: Connection, kits: Any, now: dt.datetime) -> dict
     """Containers in a kit that do not count, each named with why (few: opened stock rarely sits in a kit)."""
     rows = connection.execute(
         select(kits.c.id, Container.label_code, Product.name, Container.patient_id, Container.beyond_use_at,
-               Container.remaining, Product.base_unit)
+               Container.remaining, Product.base_unit, Container.on_hold_since)
         .select_from(Container)
         .join(kits, kits.c.location_id == Container.location_id)
         .join(Product, Product.id == Container.product_id)
@@ -348,12 +348,14 @@ def _skipped_by_kit(connection: Connection, kits: Any, now: dt.datetime) -> dict
         .order_by(kits.c.id, Container.label_code)
     )
     found: dict[int, list[Reason]] = defaultdict(list)
-    for kit_id, label, product, patient_id, beyond_use_at, remaining, unit in rows:
+    for kit_id, label, product, patient_id, beyond_use_at, remaining, unit, on_hold_since in rows:
         why = lifecycle.skipped_for_next_patient(
-            bound_to_patient=patient_id is not None, beyond_use_at=beyond_use_at, now=now)
+            on_hold=on_hold_since is not None, bound_to_patient=patient_id is not None,
+            beyond_use_at=beyond_use_at, now=now)
         found[kit_id].append(Reason(
-            "not_counted_inside",
-            f"{product} {label} is {why}: it does not count; remove it",
+            "on_hold_inside" if on_hold_since is not None else "not_counted_inside",
+            f"{product} {label} is {why}: it does not count; "
+            + ("a safety lead releases or wastes it" if on_hold_since is not None else "remove it"),
             {"label_code": label, "product": product, "why": why, "remaining": plain_quantity(remaining),
              "unit": unit},
             KitStatus.NOT_READY,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -37,6 +38,11 @@ class LocationKind(enum.StrEnum):
     KIT = "kit"
 
 
+def _fridges_are_sensitive(context: Any) -> bool:
+    """A fridge keeps 2-8 °C stock unless said otherwise; rooms, carts, storage and kits do not."""
+    return str(context.get_current_parameters().get("kind")) in (LocationKind.FRIDGE, LocationKind.FRIDGE.value)
+
+
 class Location(Base):
     __tablename__ = "locations"
     __table_args__ = (UniqueConstraint("clinic_id", "name"),)
@@ -47,7 +53,7 @@ class Location(Base):
     kind: Mapped[LocationKind] = mapped_column(str_enum(LocationKind, "location_kind"))
     is_active: Mapped[bool] = mapped_column(default=True)
     temperature_sensitive: Mapped[bool] = mapped_column(
-        default=False, server_default=false(),
+        default=_fridges_are_sensitive, server_default=false(),
         comment="a fridge or other place whose temperature matters: an excursion there puts stock on hold",
     )
 

@@ -119,6 +119,12 @@ class Container(Base):
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
     opened_treatment_id: Mapped[int | None] = mapped_column(ForeignKey("treatments.id"))
     opened_at: Mapped[dt.datetime | None]
+    # On hold (a cold-chain excursion where it was kept): not drawn, mixed or moved, and not counted by a kit,
+    # until a safety lead releases or wastes it. Counts still see it: it is still stock.
+    on_hold_since: Mapped[dt.datetime | None] = mapped_column(
+        comment="set while the container is on hold; NULL when it may be used"
+    )
+    hold_reason: Mapped[str | None] = mapped_column(Text, comment="why it is on hold, in words a nurse reads")
     created_at: Mapped[created_at]
 
     product: Mapped[Product] = relationship()
@@ -130,6 +136,10 @@ class Container(Base):
     @property
     def is_reconstituted(self) -> bool:
         return self.reconstituted_at is not None
+
+    @property
+    def is_on_hold(self) -> bool:
+        return self.on_hold_since is not None
 
 
 class MovementKind(enum.StrEnum):

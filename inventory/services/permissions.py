@@ -23,7 +23,8 @@ class Permission(enum.StrEnum):
     RECEIVE = "receive"  # receiving, counts, adjustments
     CATALOG = "catalog"  # catalog, locations, kit templates
     RECONCILE = "reconcile"
-    RECALL = "recall"  # recalls, quarantine, patient trace
+    RECALL = "recall"  # recalls, quarantine, patient trace, releasing holds, adverse-event signals
+    COLD_CHAIN = "cold_chain"  # record a temperature excursion (puts stock on hold)
     USERS = "users"
 
 
@@ -35,9 +36,10 @@ Access = Permission | str  # a Permission, PUBLIC or SIGNED_IN; every view decla
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.NURSE: frozenset({Permission.CART, Permission.KIT_CHECK}),
     Role.MANAGER: frozenset(
-        {Permission.CART, Permission.KIT_CHECK, Permission.RECEIVE, Permission.CATALOG, Permission.RECONCILE}
+        {Permission.CART, Permission.KIT_CHECK, Permission.RECEIVE, Permission.CATALOG, Permission.RECONCILE,
+         Permission.COLD_CHAIN}
     ),
-    Role.SAFETY_LEAD: frozenset({Permission.CART, Permission.KIT_CHECK, Permission.RECALL}),
+    Role.SAFETY_LEAD: frozenset({Permission.CART, Permission.KIT_CHECK, Permission.RECALL, Permission.COLD_CHAIN}),
     Role.ADMIN: frozenset(Permission),
 }
 

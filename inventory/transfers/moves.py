@@ -50,7 +50,7 @@ def move_container(
     recalled) and a vial past its beyond-use time; moving *out* is always allowed, so
     that bad stock can be taken out of a kit. Raises NotFound (container or location
     outside the caller's clinics), OtherClinic, AlreadyThere, LocationInactive,
-    ContainerEmpty, ContainerInTransit, ValidationError, LotExpired, LotQuarantined, LotRecalled or
+    ContainerEmpty, ContainerInTransit, ContainerOnHold, ValidationError, LotExpired, LotQuarantined, LotRecalled or
     BeyondUse; nothing is written then.
     """
     reason = reason.strip()
@@ -71,6 +71,7 @@ def move_container(
     if not destination.is_active:
         raise LocationInactive(f"{destination.name} is no longer in use.", location_id=destination.id)
     lifecycle.ensure_has_stock(container, doing="move")
+    lifecycle.ensure_not_on_hold(container, "move")
     if destination.kind is LocationKind.KIT:
         lifecycle.ensure_fit_for_kit(container, now)
 

@@ -162,3 +162,27 @@ def test_0008_adds_its_columns_with_defaults_marks_fridges_temperature_sensitive
         assert {(version, bool(flag)) for version, flag in users} == {(1, False)}
         assert set(clinics) == {30}
         upgrade(directory=directory)
+
+
+def test_0010_adds_holds_and_the_safety_tables_and_goes_down_again(committed_app):
+    """Issue 20: down below 0008 and 0010, the hold and sensitivity columns and the new tables are gone, every
+    location and container kept; up again, the fridges a clinic already has start temperature-sensitive."""
+    directory = committed_app.extensions["migrate"].directory
+    with committed_app.app_context():
+        world = factories.build_world(db.session)
+        world.container("botox", lot="MIG0010")
+        db.session.commit()
+        db.session.close()
+
+        downgrade(directory=directory, revision="0007_clinical_safety")
+        table = sa.inspect(db.engine)
+        assert "temperature_sensitive" not in {c["name"] for c in table.get_columns("locations")}
+        assert {"on_hold_since", "hold_reason"}.isdisjoint(c["name"] for c in table.get_columns("containers"))
+        assert not {"adverse_events", "excursions", "container_holds"} & set(table.get_table_names())
+
+        upgrade(directory=directory)
+        with db.engine.connect() as connection:
+            sensitive = {(kind, bool(flag)) for kind, flag in connection.execute(
+                sa.text("SELECT kind, temperature_sensitive FROM locations"))}
+            assert connection.scalar(sa.text("SELECT count(*) FROM containers WHERE on_hold_since IS NULL")) == 1
+        assert sensitive == {("fridge", True), ("cart", False), ("room", False)}

@@ -25,6 +25,8 @@ DESIGN_ROLE_TABLE = {
     Permission.RECALL: {"safety_lead", "admin"},
     Permission.KIT_CHECK: {"nurse", "manager", "safety_lead", "admin"},
     Permission.USERS: {"admin"},
+    # Issue 20: temperature excursions are recorded by whoever finds them among those who run the stock.
+    Permission.COLD_CHAIN: {"manager", "safety_lead", "admin"},
 }
 ROLE_USERS = {Role.NURSE: "nurse", Role.MANAGER: "manager", Role.SAFETY_LEAD: "safety", Role.ADMIN: "admin"}
 DENIED = {401, 403}

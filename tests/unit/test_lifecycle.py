@@ -66,6 +66,8 @@ class Container:
     patient_id: int | None = None
     opened_treatment_id: int | None = None
     opened_at: dt.datetime | None = None
+    on_hold_since: dt.datetime | None = None
+    hold_reason: str | None = None
 
     def __post_init__(self) -> None:
         self.lot = self.lot or Lot(self.product)
@@ -254,3 +256,35 @@ def test_a_kit_skips_stock_bound_to_a_patient_or_past_beyond_use():
     assert skipped(bound_to_patient=False, beyond_use_at=now + dt.timedelta(minutes=1), now=now) is None
     assert skipped(bound_to_patient=True, beyond_use_at=None, now=now) == "opened for a patient"
     assert skipped(bound_to_patient=False, beyond_use_at=now, now=now) == "past its beyond-use time"
+# --- holds (issue 20: a cold-chain excursion holds the containers that were in the fridge) ----------------
+
+HELD = {"on_hold_since": NOW - HOUR, "hold_reason": "Fridge was at 11 to 14 °C"}
+
+
+def test_a_container_on_hold_refuses_a_draw_even_before_a_quantity_is_typed():
+    assert refusal_code(mixed(**HELD)) == "container_on_hold"
+    with pytest.raises(DomainError) as caught:
+        lifecycle.ensure_drawable(mixed(**HELD), Treatment(), NOW)
+    assert caught.value.code == "container_on_hold"
+    assert "11 to 14 °C" in caught.value.message
+    assert caught.value.details["container_id"] == 7
+
+
+def test_a_sealed_powder_on_hold_is_refused_at_scan_time_rather_than_offered_for_mixing():
+    assert refusal_code(Container(**HELD)) == "container_on_hold"
+
+
+def test_a_container_on_hold_is_not_fit_for_a_kit_and_released_it_is_again():
+    held = mixed(**HELD)
+    with pytest.raises(DomainError) as caught:
+        lifecycle.ensure_fit_for_kit(held, NOW)
+    assert caught.value.code == "container_on_hold"
+    held.on_hold_since, held.hold_reason = None, None
+    lifecycle.ensure_fit_for_kit(held, NOW)
+    assert refusal_code(held) is None
+
+
+def test_a_hold_does_not_hide_a_worse_refusal_of_its_lot():
+    held = mixed(**HELD)
+    held.lot.status = LotStatus.RECALLED
+    assert refusal_code(held) == "lot_recalled"

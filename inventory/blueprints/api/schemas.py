@@ -172,6 +172,8 @@ class ContainerOut(Model):
     patient_id: int | None
     clinic_id: int
     location_id: int
+    on_hold: bool = Field(default=False, description="held (a cold-chain excursion): no draw, mixing or move")
+    hold_reason: str | None = None
 
     @classmethod
     def of(cls, c: Container) -> ContainerOut:
@@ -181,7 +183,8 @@ class ContainerOut(Model):
             lot=LotOut.of(c.lot), state=c.state.value, remaining=c.remaining, base_unit=c.product.base_unit,
             concentration_u_per_ml=c.concentration_u_per_ml, diluent_ml=c.diluent_ml,
             reconstituted_at=c.reconstituted_at, beyond_use_at=c.beyond_use_at, patient_id=c.patient_id,
-            clinic_id=c.clinic_id, location_id=c.location_id,
+            clinic_id=c.clinic_id, location_id=c.location_id, on_hold=c.on_hold_since is not None,
+            hold_reason=c.hold_reason,
         )
 
 

@@ -103,7 +103,13 @@ NAV: list[tuple[str, list[tuple[str, str, Permission]]]] = [
         ("pages.locations", "Locations", Permission.CATALOG),
     ]),
     ("Kits", [("pages.kits", "Kits", Permission.KIT_CHECK), ("pages.kit_templates", "Kit templates", Permission.CATALOG)]),
-    ("Safety", [("pages.recalls", "Recalls", Permission.RECALL), ("pages.trace", "Trace", Permission.RECALL)]),
+    ("Safety", [
+        ("pages.recalls", "Recalls", Permission.RECALL),
+        ("pages.trace", "Trace", Permission.RECALL),
+        ("pages.adverse_events", "Adverse events", Permission.CART),
+        ("pages.lot_signals", "Lot signals", Permission.RECALL),
+        ("pages.cold_chain_home", "Cold chain", Permission.COLD_CHAIN),
+    ]),
     ("Reports", [("pages.reconciliation", "Reconciliation", Permission.RECONCILE)]),
     ("Admin", [("pages.users", "Users", Permission.USERS), ("pages.clinics", "Clinics", Permission.USERS)]),
 ]

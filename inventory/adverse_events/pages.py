@@ -1,0 +1,108 @@
+"""Adverse events at the cart (a short form from the treatment), their page with the regulator's fields,
+the list, and the lot-signal page where unusual lots stand out."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from inventory.adverse_events import service as adverse_events
+from inventory.blueprints.pages.core import bp, page, refused, scope
+from inventory.cart import service as cart
+from inventory.errors import DomainError, ValidationError
+from inventory.extensions import db
+from inventory.models import utcnow
+from inventory.services.clock import clinic_today
+from inventory.services.permissions import Permission
+
+UPDATABLE = ("outcome", "follow_up_notes", "severity", "patient_sex")
+
+
+def _words() -> dict:
+    return {"kinds": adverse_events.KIND_LABELS, "severities": adverse_events.SEVERITY_LABELS,
+            "outcomes": adverse_events.OUTCOME_LABELS, "sexes": adverse_events.SEX_LABELS,
+            "kind_words": {k.value: v for k, v in adverse_events.KIND_LABELS.items()},
+            "has_trace": "pages.trace_lot" in current_app.view_functions}
+
+
+@bp.route("/cart/treatments/<int:treatment_id>/adverse-event", methods=["GET", "POST"])
+@page(Permission.CART)
+def adverse_event_new(treatment_id: int):
+    treatment = cart.get_treatment(db.session, treatment_id, scope())
+    drawn = adverse_events.drawn_containers(db.session, treatment.id)
+    today = clinic_today(utcnow(), treatment.location.clinic.timezone)
+    status = 200
+    if request.method == "POST":
+        try:
+            picked = [int(v) for v in request.form.getlist("container_ids") if v.isdigit() and len(v) <= 10]
+            event = adverse_events.record(
+                db.session, actor=current_user, scope=scope(), treatment_id=treatment.id,
+                kind=request.form.get("kind", ""), onset_date=_date(request.form.get("onset_date", "")),
+                severity=request.form.get("severity", ""), outcome=request.form.get("outcome", "ongoing"),
+                description=request.form.get("description", ""), patient_sex=request.form.get("patient_sex") or None,
+                # Nothing ticked (or a form without the boxes) links every container the treatment drew from.
+                container_ids=picked or None, now=utcnow(),
+            )
+        except DomainError as error:
+            refused(error)
+            status = error.status
+        else:
+            flash(f"Adverse event recorded and linked to {len(event.links)} container(s).", "ok")
+            return redirect(url_for("pages.adverse_event", event_id=event.id))
+    return render_template("pages/adverse_event_new.html", treatment=treatment, drawn=drawn, today=today,
+                           form=request.form, **_words()), status
+
+
+@bp.get("/adverse-events", endpoint="adverse_events")
+@page(Permission.CART)
+def adverse_events_list():
+    events = adverse_events.list_events(db.session, viewer=current_user, scope=scope())
+    return render_template("pages/adverse_events.html", events=events, **_words())
+
+
+@bp.route("/adverse-events/<int:event_id>", methods=["GET", "POST"])
+@page(Permission.CART)
+def adverse_event(event_id: int):
+    event = adverse_events.get_event(db.session, viewer=current_user, scope=scope(), event_id=event_id)
+    status = 200
+    if request.method == "POST":
+        changes = {name: (request.form.get(name) or None) for name in UPDATABLE if name in request.form}
+        try:
+            adverse_events.update(db.session, actor=current_user, scope=scope(), event_id=event.id, changes=changes,
+                                  now=utcnow())
+        except DomainError as error:
+            refused(error)
+            status = error.status
+        else:
+            flash("Adverse event updated.", "ok")
+            return redirect(url_for("pages.adverse_event", event_id=event.id))
+    report = adverse_events.regulator_report(db.session, event, now=utcnow())
+    return render_template("pages/adverse_event.html", event=event, report=report,
+                           lots=adverse_events.lots_of(event), **_words()), status
+
+
+@bp.get("/adverse-events/<int:event_id>/report.csv")
+@page(Permission.CART)
+def adverse_event_report_csv(event_id: int):
+    event = adverse_events.get_event(db.session, viewer=current_user, scope=scope(), event_id=event_id)
+    report = adverse_events.regulator_report(db.session, event, now=utcnow())
+    adverse_events.record_export(db.session, event, viewer=current_user, now=utcnow(), what="report.csv")
+    return Response(adverse_events.report_csv(report), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="adverse-event-{event.id}.csv"'})
+
+
+@bp.get("/safety/lot-signals")
+@page(Permission.RECALL)
+def lot_signals():
+    signals = adverse_events.lot_signals(db.session, scope=scope())
+    return render_template("pages/lot_signals.html", signals=signals, ratio=adverse_events.SIGNAL_RATIO,
+                           min_events=adverse_events.SIGNAL_MIN_EVENTS, **_words())
+
+
+def _date(raw: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(raw.strip())
+    except ValueError:
+        raise ValidationError("Give the onset date.", field="onset_date") from None

@@ -1,0 +1,120 @@
+"""The cold-chain page: open holds (release or waste each), record an excursion, import a logger's readings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from inventory.blueprints.pages.core import bp, page, refused, scope
+from inventory.cold_chain import service as cold_chain
+from inventory.errors import DomainError, ValidationError
+from inventory.extensions import db
+from inventory.models import Location, utcnow
+from inventory.services import scanning
+from inventory.services.permissions import Permission, get_in_scope
+
+MAX_UPLOAD = 2_000_000  # characters of logger CSV
+
+
+@bp.get("/cold-chain")
+@page(Permission.COLD_CHAIN)
+def cold_chain_home():
+    return _render()
+
+
+def _render(imported: cold_chain.LoggerImport | None = None, status: int = 200):
+    return render_template(
+        "pages/cold_chain.html", holds=cold_chain.open_holds(db.session, scope=scope()),
+        excursions=cold_chain.recent_excursions(db.session, scope=scope()),
+        locations=cold_chain.sensitive_locations(db.session, scope=scope()), imported=imported, form=request.form,
+    ), status
+
+
+@bp.post("/cold-chain/excursions")
+@page(Permission.COLD_CHAIN)
+def cold_chain_excursion():
+    try:
+        location = _location(request.form.get("location_id", ""))
+        zone = location.clinic.timezone
+        result = cold_chain.record_excursion(
+            db.session, actor=current_user, scope=scope(), location_id=location.id,
+            started_at=_local_time(request.form.get("started_at", ""), zone, "started_at"),
+            ended_at=_local_time(request.form.get("ended_at", ""), zone, "ended_at"),
+            min_c=_celsius(request.form.get("min_c", ""), "min_c"), max_c=_celsius(request.form.get("max_c", ""), "max_c"),
+            note=request.form.get("note") or None, now=utcnow(),
+        )
+    except DomainError as error:
+        refused(error)
+        return _render(status=error.status)
+    flash(f"Excursion recorded at {location.name}: {len(result.held)} container(s) on hold.", "ok")
+    return redirect(url_for("pages.cold_chain_home"))
+
+
+@bp.post("/cold-chain/import")
+@page(Permission.COLD_CHAIN)
+def cold_chain_import():
+    upload = request.files.get("file")
+    text = upload.read(MAX_UPLOAD).decode("utf-8", "replace") if upload and upload.filename else ""
+    text = text or request.form.get("readings", "")[:MAX_UPLOAD]
+    try:
+        location = _location(request.form.get("location_id", ""))
+        imported = cold_chain.import_logger(db.session, actor=current_user, scope=scope(), location_id=location.id,
+                                            text=text, now=utcnow())
+    except DomainError as error:
+        refused(error)
+        return _render(status=error.status)
+    held = sum(len(e.held) for e in imported.excursions)
+    flash(f"{len(imported.readings)} reading(s) read, {len(imported.flagged)} outside 2-8 °C: "
+          f"{len(imported.excursions)} excursion(s) recorded, {held} container hold(s).", "ok")
+    return _render(imported)
+
+
+@bp.post("/cold-chain/holds/<container_ref>/release")
+@page(Permission.RECALL)
+def cold_chain_release(container_ref: str):
+    return _end_hold(container_ref, cold_chain.release_hold, "{label} is released: it may be used again.")
+
+
+@bp.post("/cold-chain/holds/<container_ref>/waste")
+@page(Permission.RECALL)
+def cold_chain_waste(container_ref: str):
+    return _end_hold(container_ref, cold_chain.waste_held, "{label} is wasted.")
+
+
+def _end_hold(container_ref: str, end, done: str):
+    # An unknown code is the page's 404, like any other unknown container (never echoed back in a message).
+    container = scanning.container_by_ref(db.session, container_ref, scope())
+    try:
+        end(db.session, actor=current_user, scope=scope(), container_id=container.id,
+            reason=request.form.get("reason", ""), now=utcnow())
+    except DomainError as error:
+        refused(error)
+    else:
+        flash(done.format(label=container.label_code), "ok")
+    return redirect(url_for("pages.cold_chain_home"))
+
+
+def _location(raw: str) -> Location:
+    if not raw.isdigit() or len(raw) > 10:
+        raise ValidationError("Choose the fridge.", field="location_id")
+    return get_in_scope(db.session, Location, int(raw), scope(), "location")
+
+
+def _local_time(raw: str, timezone: str, name: str) -> dt.datetime:
+    """A datetime-local field, read as the clinic's wall clock."""
+    try:
+        moment = dt.datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise ValidationError(f"{name.replace('_', ' ')}: give a date and time.", field=name) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(timezone))).astimezone(dt.UTC)
+
+
+def _celsius(raw: str, name: str) -> Decimal:
+    try:
+        return Decimal(raw.strip().replace(",", "."))
+    except InvalidOperation:
+        raise ValidationError(f"{name}: give a temperature in °C, such as 11.5.", field=name) from None

@@ -1,0 +1,73 @@
+"""Request and response models of the cold chain's API: excursions and holds."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from inventory.blueprints.api.schemas import ContainerOut, Model, Qty
+from inventory.cold_chain import service as cold_chain
+from inventory.cold_chain.models import Excursion
+
+Celsius = Annotated[Decimal, Field(description='°C as a decimal string, e.g. "11.5" or "-1"', allow_inf_nan=False)]
+
+
+class ExcursionIn(Model):
+    started_at: dt.datetime = Field(description="ISO 8601 with offset")
+    ended_at: dt.datetime = Field(description="ISO 8601 with offset")
+    min_c: Celsius
+    max_c: Celsius
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+
+
+class ExcursionOut(Model):
+    id: int
+    clinic_id: int
+    location_id: int
+    started_at: dt.datetime
+    ended_at: dt.datetime
+    min_c: Qty
+    max_c: Qty
+    note: str | None
+    source: str
+    recorded_by_id: int
+    recorded_at: dt.datetime
+    held: list[ContainerOut] = Field(description="the containers this excursion put on hold")
+    held_elsewhere: int = Field(default=0, description="held too, but now at a clinic the caller does not work at")
+
+    @classmethod
+    def of(cls, excursion: Excursion, held: list | None = None) -> ExcursionOut:
+        return cls(
+            id=excursion.id, clinic_id=excursion.clinic_id, location_id=excursion.location_id,
+            started_at=excursion.started_at, ended_at=excursion.ended_at, min_c=excursion.min_c,
+            max_c=excursion.max_c, note=excursion.note, source=excursion.source.value,
+            recorded_by_id=excursion.recorded_by_id, recorded_at=excursion.recorded_at,
+            held=[ContainerOut.of(c) for c in (held if held is not None else [h.container for h in excursion.holds])],
+        )
+
+    @classmethod
+    def recorded(cls, result: cold_chain.RecordedExcursion) -> ExcursionOut:
+        return cls.of(result.excursion, result.held).model_copy(update={"held_elsewhere": result.held_elsewhere})
+
+
+class ReleaseHoldIn(Model):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class HoldOut(Model):
+    container: ContainerOut
+    on_hold_since: dt.datetime
+    hold_reason: str | None
+    excursion_ids: list[int]
+
+    @classmethod
+    def of(cls, hold: cold_chain.OpenHold) -> HoldOut:
+        return cls(container=ContainerOut.of(hold.container), on_hold_since=hold.since, hold_reason=hold.reason,
+                   excursion_ids=[e.id for e in hold.excursions])
+
+
+class HoldList(Model):
+    holds: list[HoldOut]

@@ -1,0 +1,419 @@
+"""Temperature excursions, the holds they put on containers, and how a safety lead ends each hold.
+
+An excursion at a temperature-sensitive location holds every container that was kept there at any moment
+between its start and its end, as the movement ledger tells (not only what is there now: a vial moved to the
+cart an hour after the fridge failed was in it). A hold is a fact of the container (``on_hold_since``,
+``hold_reason``) that the lifecycle rules read (inventory/lifecycle.py ``ensure_not_on_hold``): draws,
+reconstitution and moves refuse it, kits do not count it, counts still see it.
+
+Every function takes a Session and plain values, flushes and never commits.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from inventory import lifecycle
+from inventory.cold_chain.models import ContainerHold, Excursion, ExcursionSource, HoldOutcome
+from inventory.errors import DomainError, NotFound, ValidationError
+from inventory.models import AuditEvent, Container, Location, Movement, MovementKind, User
+from inventory.models.base import plain_quantity
+from inventory.services import ledger
+from inventory.services.clock import format_clinic_time
+from inventory.services.permissions import Scope, get_in_scope
+
+# The label range of refrigerated toxins and hyaluronidase (DOMAIN.md): outside it is an excursion.
+LOW_C = Decimal(2)
+HIGH_C = Decimal(8)
+# Plausible readings of a clinic fridge's logger; outside is a typo or a broken probe.
+MIN_READING_C = Decimal(-40)
+MAX_READING_C = Decimal(60)
+MAX_NOTE = 500
+MAX_REASON = 200
+MAX_READINGS = 100_000
+WASTE_REASON = "cold_chain"  # the waste movement's reason when a safety lead wastes a held container
+MAX_ID = 2**31 - 1
+
+
+class NotOnHold(DomainError):
+    """Only a container on hold can be released from it."""
+
+    code = "not_on_hold"
+
+
+@dataclass
+class RecordedExcursion:
+    excursion: Excursion
+    held: list[Container] = field(default_factory=list)  # those of the caller's clinics
+    held_elsewhere: int = 0  # sent to a clinic the caller does not work at since: held too, not shown
+
+
+@dataclass(frozen=True)
+class Reading:
+    at: dt.datetime
+    celsius: Decimal
+    line: int
+
+    @property
+    def is_outside(self) -> bool:
+        return not LOW_C <= self.celsius <= HIGH_C
+
+
+@dataclass
+class LoggerImport:
+    readings: list[Reading]
+    excursions: list[RecordedExcursion]
+
+    @property
+    def flagged(self) -> list[Reading]:
+        return [r for r in self.readings if r.is_outside]
+
+
+@dataclass(frozen=True)
+class OpenHold:
+    container: Container
+    since: dt.datetime
+    reason: str | None
+    excursions: list[Excursion]
+
+
+# --- recording an excursion -----------------------------------------------------------------------------
+
+
+def record_excursion(
+    session: Session,
+    *,
+    actor: User,
+    scope: Scope,
+    location_id: int,
+    started_at: dt.datetime,
+    ended_at: dt.datetime,
+    min_c: Decimal,
+    max_c: Decimal,
+    now: dt.datetime,
+    note: str | None = None,
+    source: ExcursionSource = ExcursionSource.MANUAL,
+) -> RecordedExcursion:
+    """Records an excursion at a temperature-sensitive location and holds every container kept there during it.
+
+    Raises NotFound (a location outside the caller's clinics) or ValidationError (times in the wrong order or
+    in the future, temperatures in the wrong order or all within 2-8 °C, a location not temperature-sensitive).
+    """
+    _ensure_id(location_id, "location")
+    location = get_in_scope(session, Location, location_id, scope, "location")
+    for name, moment in (("started_at", started_at), ("ended_at", ended_at)):
+        if moment.tzinfo is None:
+            raise ValidationError(f"{name}: give the time with its offset (e.g. +00:00).", field=name)
+    if ended_at < started_at:
+        raise ValidationError("The excursion ends before it starts: check the times.", field="ended_at")
+    if started_at > now:
+        raise ValidationError("The excursion starts in the future: check the start time.", field="started_at")
+    min_c, max_c = _celsius(min_c, "min_c"), _celsius(max_c, "max_c")
+    if max_c < min_c:
+        raise ValidationError("The highest temperature is below the lowest: check min and max.", field="max_c")
+    if LOW_C <= min_c and max_c <= HIGH_C:
+        raise ValidationError(
+            f"{plain_quantity(min_c)} to {plain_quantity(max_c)} °C is within 2-8 °C: that is not an excursion.",
+            field="max_c",
+        )
+    if not location.temperature_sensitive:
+        raise ValidationError(
+            f"{location.name} is not marked temperature-sensitive: nothing kept there is held by an excursion.",
+            field="location_id",
+        )
+    note = (note or "").strip() or None
+    if note is not None and len(note) > MAX_NOTE:
+        raise ValidationError(f"note: at most {MAX_NOTE} characters.", field="note")
+
+    excursion = Excursion(
+        clinic_id=location.clinic_id, location_id=location.id, started_at=started_at, ended_at=ended_at,
+        min_c=min_c, max_c=max_c, note=note, source=source, recorded_by_id=actor.id, recorded_at=now,
+    )
+    session.add(excursion)
+    session.flush()
+    timezone = location.clinic.timezone
+    reason = (
+        f"{location.name} was at {plain_quantity(min_c)} to {plain_quantity(max_c)} °C from "
+        f"{format_clinic_time(started_at, timezone)} to {format_clinic_time(ended_at, timezone)}"
+    )
+    result = RecordedExcursion(excursion)
+    held_ids = containers_present(session, location_id=location.id, start=started_at, end=ended_at)
+    for container_id in held_ids:
+        container = ledger.lock_container(session, container_id, Scope.everything())
+        if container.on_hold_since is None:
+            container.on_hold_since = now
+            container.hold_reason = reason
+        session.add(ContainerHold(excursion_id=excursion.id, container_id=container.id,
+                                  clinic_id=container.clinic_id, held_at=now))
+        if scope.allows(container.clinic_id):
+            result.held.append(container)
+        else:
+            result.held_elsewhere += 1
+    session.add(AuditEvent(
+        at=now, actor_id=actor.id, clinic_id=location.clinic_id, action="cold_chain.excursion_recorded",
+        object_type="excursion", object_id=str(excursion.id),
+        details={"location_id": location.id, "started_at": started_at.isoformat(), "ended_at": ended_at.isoformat(),
+                 "min_c": str(min_c), "max_c": str(max_c), "source": source.value,
+                 "held_container_ids": held_ids},
+    ))
+    session.flush()
+    return result
+
+
+def containers_present(session: Session, *, location_id: int, start: dt.datetime, end: dt.datetime) -> list[int]:
+    """Containers still holding stock (or on their way elsewhere) that were at the location at some moment
+    between ``start`` and ``end``, read from the movement ledger. In id order.
+
+    A container's place after a movement is that movement's location, except a TRANSFER_OUT, after which
+    it is on its way (to the TRANSFER_IN that follows, or to another clinic).
+    """
+    candidates = select(Movement.container_id).where(Movement.location_id == location_id, Movement.at <= end)
+    ids = list(session.scalars(
+        select(Container.id).where(Container.id.in_(candidates), Container.state.in_(lifecycle.HELD_STATES))
+    ))
+    if not ids:
+        return []
+    history: dict[int, list[tuple[dt.datetime, MovementKind, int]]] = defaultdict(list)
+    for container_id, at, kind, where in session.execute(
+        select(Movement.container_id, Movement.at, Movement.kind, Movement.location_id)
+        .where(Movement.container_id.in_(ids), Movement.at <= end)
+        .order_by(Movement.container_id, Movement.at, Movement.id)
+    ):
+        history[container_id].append((at, kind, where))
+    return sorted(cid for cid, moves in history.items() if _was_there(moves, location_id, start))
+
+
+def _was_there(moves: list[tuple[dt.datetime, MovementKind, int]], location_id: int, start: dt.datetime) -> bool:
+    """Whether a container with these movements (up to the excursion's end) was at the location after ``start``."""
+    here_since: dt.datetime | None = None
+    for at, kind, where in moves:
+        arrives = kind is not MovementKind.TRANSFER_OUT and where == location_id
+        if here_since is not None and not arrives:
+            if at >= start:
+                return True  # it left during the excursion
+            here_since = None
+        elif here_since is None and arrives:
+            here_since = at
+    return here_since is not None
+
+
+# --- a logger's readings ----------------------------------------------------------------------------------
+
+
+def parse_readings(text: str, *, timezone: str) -> list[Reading]:
+    """Reads "timestamp, °C" lines (a header line is skipped; a time without offset is the clinic's).
+
+    Raises ValidationError naming the first line that cannot be read.
+    """
+    readings: list[Reading] = []
+    zone = ZoneInfo(timezone)
+    for number, row in enumerate(csv.reader(io.StringIO(text.replace("\x00", ""))), start=1):
+        cells = [cell.strip() for cell in row if cell.strip()]
+        if not cells:
+            continue
+        if len(cells) < 2:
+            raise ValidationError(f"Line {number}: expected a time and a temperature.", field="file", line=number)
+        raw_at, raw_c = cells[0], cells[1].replace("°C", "").replace("°", "").replace(",", ".").strip()
+        try:
+            at = dt.datetime.fromisoformat(raw_at.replace("Z", "+00:00"))
+            celsius = Decimal(raw_c)
+        except (ValueError, InvalidOperation):
+            if number == 1 and not readings:
+                continue  # the header
+            raise ValidationError(
+                f"Line {number}: cannot read {raw_at[:40]!r}, {raw_c[:20]!r} as a time and a temperature in °C.",
+                field="file", line=number,
+            ) from None
+        if not celsius.is_finite() or not MIN_READING_C <= celsius <= MAX_READING_C:
+            raise ValidationError(f"Line {number}: {raw_c[:20]} °C is not a plausible reading.", field="file",
+                                  line=number)
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=zone)
+        readings.append(Reading(at.astimezone(dt.UTC), celsius.quantize(Decimal("0.0001")), number))
+        if len(readings) > MAX_READINGS:
+            raise ValidationError(f"At most {MAX_READINGS} readings per file.", field="file")
+    if not readings:
+        raise ValidationError("The file holds no readings.", field="file")
+    return sorted(readings, key=lambda r: r.at)
+
+
+def excursion_runs(readings: Iterable[Reading]) -> list[list[Reading]]:
+    """Consecutive readings outside 2-8 °C, each run one excursion."""
+    runs: list[list[Reading]] = []
+    current: list[Reading] = []
+    for reading in readings:
+        if reading.is_outside:
+            current.append(reading)
+        elif current:
+            runs.append(current)
+            current = []
+    if current:
+        runs.append(current)
+    return runs
+
+
+def import_logger(
+    session: Session, *, actor: User, scope: Scope, location_id: int, text: str, now: dt.datetime
+) -> LoggerImport:
+    """Reads a logger's CSV and records one excursion per run of readings outside 2-8 °C (from its first to
+    its last such reading, with their lowest and highest temperature). Raises NotFound or ValidationError."""
+    _ensure_id(location_id, "location")
+    location = get_in_scope(session, Location, location_id, scope, "location")
+    readings = parse_readings(text, timezone=location.clinic.timezone)
+    recorded = [
+        record_excursion(
+            session, actor=actor, scope=scope, location_id=location.id, started_at=run[0].at, ended_at=run[-1].at,
+            min_c=min(r.celsius for r in run), max_c=max(r.celsius for r in run), now=now,
+            note=f"logger import: {len(run)} reading(s) outside 2-8 °C", source=ExcursionSource.LOGGER,
+        )
+        for run in excursion_runs(readings)
+    ]
+    return LoggerImport(readings, recorded)
+
+
+# --- ending a hold -----------------------------------------------------------------------------------------
+
+
+def release_hold(
+    session: Session, *, actor: User, scope: Scope, container_id: int, reason: str, now: dt.datetime
+) -> Container:
+    """A safety lead judged the container fit (the label's stability data, the manufacturer's advice): it may
+    be used again. Raises ValidationError (no reason), NotFound or NotOnHold."""
+    reason = _reason(reason)
+    container = _lock_held(session, container_id, scope)
+    _resolve(session, container, actor=actor, now=now, outcome=HoldOutcome.RELEASED, reason=reason)
+    container.on_hold_since = None
+    container.hold_reason = None
+    session.flush()
+    return container
+
+
+def waste_held(
+    session: Session, *, actor: User, scope: Scope, container_id: int, reason: str, now: dt.datetime
+) -> Container:
+    """Wastes everything left in a held container (a waste movement with reason ``cold_chain``) and ends the
+    hold. Raises ValidationError, NotFound, NotOnHold, ContainerEmpty or ContainerInTransit."""
+    reason = _reason(reason)
+    container = _lock_held(session, container_id, scope)
+    lifecycle.ensure_has_stock(container, doing="waste")
+    ledger.record(session, container, kind=MovementKind.WASTE, quantity=-container.remaining, actor=actor, at=now,
+                  reason=WASTE_REASON, note=reason[:MAX_REASON])
+    lifecycle.settle(container)
+    _resolve(session, container, actor=actor, now=now, outcome=HoldOutcome.WASTED, reason=reason)
+    container.on_hold_since = None
+    container.hold_reason = None
+    session.flush()
+    return container
+
+
+def _lock_held(session: Session, container_id: int, scope: Scope) -> Container:
+    _ensure_id(container_id, "container")
+    container = ledger.lock_container(session, container_id, scope)
+    if container.on_hold_since is None:
+        raise NotOnHold(f"{container.product.name} ({container.label_code}) is not on hold.",
+                        container_id=container.id)
+    return container
+
+
+def _resolve(session: Session, container: Container, *, actor: User, now: dt.datetime, outcome: HoldOutcome,
+             reason: str) -> None:
+    holds = list(session.scalars(
+        select(ContainerHold).where(ContainerHold.container_id == container.id, ContainerHold.resolved_at.is_(None))
+    ))
+    for hold in holds:
+        hold.resolved_at, hold.resolved_by_id, hold.outcome, hold.reason = now, actor.id, outcome, reason
+    session.add(AuditEvent(
+        at=now, actor_id=actor.id, clinic_id=container.clinic_id, action=f"container.hold_{outcome.value}",
+        object_type="container", object_id=str(container.id),
+        details={"label_code": container.label_code, "reason": reason, "hold_reason": container.hold_reason,
+                 "on_hold_since": container.on_hold_since.isoformat() if container.on_hold_since else None,
+                 "excursion_ids": sorted({h.excursion_id for h in holds})},
+    ))
+
+
+# --- reading -----------------------------------------------------------------------------------------------
+
+
+def open_holds(session: Session, *, scope: Scope) -> list[OpenHold]:
+    """Containers on hold in the caller's clinics, oldest hold first, with the excursions behind each."""
+    stmt = scope.filter(
+        select(Container).where(Container.on_hold_since.is_not(None), Container.state.in_(lifecycle.HELD_STATES))
+        .options(joinedload(Container.product), joinedload(Container.lot), joinedload(Container.location),
+                 joinedload(Container.clinic))
+        .order_by(Container.on_hold_since, Container.id),
+        Container.clinic_id,
+    )
+    containers = list(session.scalars(stmt))
+    by_container: dict[int, list[Excursion]] = defaultdict(list)
+    if containers:
+        for hold in session.scalars(
+            select(ContainerHold).where(ContainerHold.container_id.in_([c.id for c in containers]),
+                                        ContainerHold.resolved_at.is_(None))
+            .options(joinedload(ContainerHold.excursion).joinedload(Excursion.location))
+            .order_by(ContainerHold.id)
+        ):
+            by_container[hold.container_id].append(hold.excursion)
+    return [OpenHold(c, c.on_hold_since, c.hold_reason, by_container[c.id]) for c in containers
+            if c.on_hold_since is not None]
+
+
+def recent_excursions(session: Session, *, scope: Scope, limit: int = 50) -> list[Excursion]:
+    stmt = scope.filter(
+        select(Excursion).options(joinedload(Excursion.location), joinedload(Excursion.recorded_by),
+                                  joinedload(Excursion.location).joinedload(Location.clinic))
+        .order_by(Excursion.started_at.desc(), Excursion.id.desc()).limit(limit),
+        Excursion.clinic_id,
+    )
+    return list(session.scalars(stmt).unique())
+
+
+def sensitive_locations(session: Session, *, scope: Scope) -> list[Location]:
+    stmt = scope.filter(
+        select(Location).where(Location.is_active, Location.temperature_sensitive)
+        .options(joinedload(Location.clinic)).order_by(Location.clinic_id, Location.name),
+        Location.clinic_id,
+    )
+    return list(session.scalars(stmt))
+
+
+def get_excursion(session: Session, excursion_id: int, scope: Scope) -> Excursion:
+    _ensure_id(excursion_id, "excursion")
+    return get_in_scope(session, Excursion, excursion_id, scope, "excursion")
+
+
+# --- checks ------------------------------------------------------------------------------------------------
+
+
+def _celsius(value: Decimal, name: str) -> Decimal:
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise ValidationError(f"{name}: give a temperature in °C.", field=name)
+    if not MIN_READING_C <= value <= MAX_READING_C:
+        raise ValidationError(f"{name}: {plain_quantity(value)} °C is not a plausible fridge temperature.",
+                              field=name)
+    if value != value.quantize(Decimal("0.0001")):
+        raise ValidationError(f"{name}: at most 4 decimal places.", field=name)
+    return value
+
+
+def _reason(reason: str | None) -> str:
+    text = (reason or "").strip()
+    if not text:
+        raise ValidationError("Say why (e.g. the manufacturer confirmed stability).", field="reason")
+    if len(text) > MAX_REASON:
+        raise ValidationError(f"reason: at most {MAX_REASON} characters.", field="reason")
+    return text
+
+
+def _ensure_id(value: int, what: str) -> None:
+    if not 1 <= value <= MAX_ID:
+        raise NotFound(f"No {what} with id {value}.", id=value)
