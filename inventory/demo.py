@@ -39,6 +39,7 @@ from inventory.transfers.models import Transfer
 from inventory.services import auth
 from inventory.transfers import service as clinic_transfers
 from inventory.cart import service as cart
+from inventory.clinical import service as clinical
 from inventory.kits import service as kits
 from inventory.receiving import service as receiving
 from inventory.transfers import moves as transfers
@@ -337,6 +338,10 @@ def _history(session: Session, clinic: Clinic, manager: User, now: dt.datetime) 
                       quantity=Decimal(quantity), unit=unit, area=area, now=at + dt.timedelta(minutes=5))
         cart.close_treatment(session, actor=nurse, scope=everything, treatment_id=treatment.id,
                              now=at + dt.timedelta(minutes=30))
+        # Reviews long past were done; the latest stays on the follow-ups page.
+        if treatment.follow_up_on is not None and treatment.follow_up_on < now.date() - dt.timedelta(days=7):
+            clinical.complete_follow_up(session, actor=nurse, scope=everything, treatment_id=treatment.id,
+                                        now=dt.datetime.combine(treatment.follow_up_on, dt.time(10), dt.UTC))
     session.flush()
 
 
