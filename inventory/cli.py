@@ -111,7 +111,7 @@ def serve(host: str, port: int, workers: int | None, threads: int) -> None:
     # the database (docs/performance.md: draw under load).
     workers = workers or os.cpu_count() or 1
 
-    class _Server(BaseApplication):  # type: ignore[misc]
+    class _Server(BaseApplication):
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)

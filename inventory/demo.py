@@ -200,7 +200,7 @@ STOCK = [
 ]
 
 # The emergency kit of DOMAIN.md "Hyaluronidase and emergency kits".
-KIT_TEMPLATE = dict(
+KIT_TEMPLATE: dict[str, Any] = dict(
     name="Vascular occlusion kit",
     description="Everything for the first hour of a suspected vascular occlusion after filler: high-dose "
                 "hyaluronidase, syringes and needles to give it, saline to reconstitute, aspirin and warm "
@@ -373,10 +373,11 @@ def _kits(session: Session, clinics: dict[str, Clinic], manager: User, now: dt.d
             product = None if by_kind else session.scalar(select(Product).where(Product.name == what))
             requirements.append(kits.RequirementSpec(
                 label=label, min_quantity=Decimal(minimum), product_id=product.id if product else None,
-                product_kind=what if by_kind else None, min_days_to_expiry=min_days,
+                product_kind=what if isinstance(what, ProductKind) else None, min_days_to_expiry=min_days,
             ))
         template = kits.create_template(session, **KIT_TEMPLATE, requirements=requirements)
     everything = Scope.everything()
+    lot: str | None  # a KIT_LOTS lot, then a kit content's (None: soonest-expiring first)
     for clinic_code, name, contents, checker in DEMO_KITS:
         clinic = clinics[clinic_code]
         location = session.scalar(select(Location).where(Location.clinic_id == clinic.id, Location.name == name))

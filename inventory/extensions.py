@@ -23,7 +23,8 @@ from inventory.models.base import Base
 def _app_context_id() -> int:
     from flask import globals as flask_globals
 
-    return id(flask_globals.app_ctx._get_current_object())
+    # Flask annotates app_ctx as AppContext; at runtime it is a werkzeug LocalProxy.
+    return id(flask_globals.app_ctx._get_current_object())  # type: ignore[attr-defined]
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -17,7 +17,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Unpack
 
 from sqlalchemy import ColumnElement, Row, Select, select
 from sqlalchemy.orm import Session, aliased, joinedload
@@ -408,7 +408,7 @@ def dose_lines(
     return lines
 
 
-def _plain_rows(session: Session, stmt: Select[Any]) -> Sequence[Row[Any]]:
+def _plain_rows(session: Session, stmt: Select[Unpack[tuple[Any, ...]]]) -> Sequence[Row[Unpack[tuple[Any, ...]]]]:
     """The statement's rows, read through the session's connection: the ORM's per-row handling of a
     column select costs more than a trace's statements. Pending changes are flushed first, as
     ``session.execute`` would (unless inside ``no_autoflush``)."""

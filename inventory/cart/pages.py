@@ -7,6 +7,7 @@ redirects back to the treatment with the scan field focused again.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -195,7 +196,7 @@ def _reversed_movement_ids(treatment) -> set[int]:
 
 
 def _back(treatment_id: int, container: Container | None = None, anchor: str = ""):
-    args = {"container": container.label_code} if container is not None else {}
+    args: dict[str, Any] = {"container": container.label_code} if container is not None else {}
     return redirect(url_for("pages.cart_treatment", treatment_id=treatment_id, **args) + anchor)
 
 
@@ -230,6 +231,7 @@ def cart_reconstitute(treatment_id: int):
     if not form.validate():
         flash(_first_error(form, "Diluent must be between 0.5 and 10 mL."), "error")
         return _back(treatment_id, container)
+    assert form.diluent_ml.data is not None  # validated: NumberRange refuses a field left blank
     try:
         cart.reconstitute(
             db.session, actor=current_user, scope=scope(), container_id=container.id,
@@ -237,6 +239,7 @@ def cart_reconstitute(treatment_id: int):
         )
     except DomainError as error:
         return _refused(error, treatment_id, container)
+    assert container.concentration_u_per_ml is not None  # cart.reconstitute has just set it
     per_tenth = (container.concentration_u_per_ml / 10).normalize()
     flash(f"Reconstituted: {per_tenth:f} {container.product.base_unit} per 0.1 mL. Print the new label.", "ok")
     return _back(treatment_id, container)
@@ -253,7 +256,9 @@ def cart_draw(treatment_id: int):
     try:
         result = cart.draw(
             db.session, actor=current_user, scope=scope(), treatment_id=treatment_id, container_id=container.id,
-            quantity=Decimal(form.quantity.data), unit=form.unit.data, area=form.area.data,
+            # Spaces alone pass InputRequired and leave data None: Decimal(None) raises TypeError (kept as is).
+            quantity=Decimal(form.quantity.data),  # type: ignore[arg-type]
+            unit=form.unit.data, area=form.area.data,
             area_detail=form.area_detail.data or None, reason=form.emergency.data or None,
             confirm=[code for code in (form.confirm.data or "").split(",") if code],
             confirm_reason=form.confirm_reason.data or None, adverse_event_id=_event_id(request.form.get("adverse_event_id")),

@@ -42,7 +42,7 @@ def treatment_checklist(treatment_id: int):
     form = ChecklistForm(data=stored if request.method == "GET" else None)
     status = 200
     if form.validate_on_submit():
-        answers = {key: bool(getattr(form, key).data) for key, _ in clinical.CHECKLIST_QUESTIONS}
+        answers: dict[str, bool | str] = {key: bool(getattr(form, key).data) for key, _ in clinical.CHECKLIST_QUESTIONS}
         answers["notes"] = form.notes.data or ""
         try:
             clinical.save_checklist(db.session, actor=current_user, scope=scope(), treatment_id=treatment.id,

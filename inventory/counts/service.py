@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from inventory import lifecycle
@@ -297,7 +297,7 @@ def create_submitted(
                 f"Line {index + 1} counts the same {key[0]} as an earlier line: give each one once.",
                 field=f"lines.{index}",
             )
-        seen.add(key)  # type: ignore[arg-type]
+        seen.add(key)
     return submit(session, actor=actor, scope=scope, count_id=count.id, now=now)
 
 
@@ -540,7 +540,7 @@ def _containers_of(session: Session, count: Count, *, lock: bool) -> dict[int, C
     """Every container a count touches: its container lines' and its lot lines' sealed ones here."""
     container_ids = [line.container_id for line in count.lines if line.container_id is not None]
     lot_ids = [line.lot_id for line in count.lines if line.container_id is None]
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if container_ids:
         conditions.append(Container.id.in_(container_ids))
     if lot_ids:

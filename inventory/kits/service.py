@@ -450,7 +450,12 @@ def _requirement_reasons(
             by_product[lot.product_id].append(lot)
             by_kind[lot.product_kind].append(lot)
     for req in requirements:
-        matching = by_product[req.product_id] if req.product_id is not None else by_kind[req.product_kind]
+        if req.product_id is not None:
+            matching = by_product[req.product_id]
+        else:
+            # A requirement names a product or a kind (check ck_kit_requirements_product_or_kind).
+            assert req.product_kind is not None
+            matching = by_kind[req.product_kind]
         # Stock adds up within a pool: one product, or every product counted in a pharmacopoeial unit
         # (1 Hylenex + 1 Amphadase + 1 Vitrase vial make 700 USP U; lifecycle.stock_pool).
         counted_by_pool: dict[int | str, list[_LotStock]] = {}

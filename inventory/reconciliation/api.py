@@ -15,20 +15,20 @@ from inventory.reconciliation.service import Period, reconcile
 from inventory.services.permissions import Permission
 
 
-def _period(query: ReportQuery) -> Period:  # type: ignore[valid-type]
-    return Period.of(getattr(query, "from"), query.to)  # type: ignore[attr-defined]
+def _period(query: ReportQuery) -> Period:
+    return Period.of(getattr(query, "from"), query.to)
 
 
 @operation("GET", "/reports/reconciliation", summary="The reconciliation as JSON", permission=Permission.RECONCILE,
            query=ReportQuery, response=ReconciliationOut, errors=(404, 422))
-def reconciliation_report(query: ReportQuery) -> ReconciliationOut:  # type: ignore[valid-type]
+def reconciliation_report(query: ReportQuery) -> ReconciliationOut:
     rec = reconcile(db.session, scope=current_scope(), period=_period(query), location_id=query.location_id)
     return ReconciliationOut.of(rec)
 
 
 @operation("GET", "/reports/reconciliation.xlsx", summary="The reconciliation workbook (live formulas)",
            permission=Permission.RECONCILE, query=ReportQuery, errors=(404, 422), media_type=export.XLSX_MEDIA_TYPE)
-def reconciliation_workbook(query: ReportQuery) -> Response:  # type: ignore[valid-type]
+def reconciliation_workbook(query: ReportQuery) -> Response:
     period = _period(query)
     now = utcnow()
     out = tempfile.TemporaryFile()  # on disk, not in memory: a year of a chain is large
@@ -47,7 +47,7 @@ def reconciliation_workbook(query: ReportQuery) -> Response:  # type: ignore[val
 
 @operation("GET", "/reports/reconciliation.csv", summary="The reconciliation rows as CSV",
            permission=Permission.RECONCILE, query=ReportQuery, errors=(404, 422), media_type="text/csv")
-def reconciliation_csv(query: ReportQuery) -> Response:  # type: ignore[valid-type]
+def reconciliation_csv(query: ReportQuery) -> Response:
     period = _period(query)
     rec = reconcile(db.session, scope=current_scope(), period=period, location_id=query.location_id)
     export.record_export(db.session, actor=current_user(), period=period, location_id=query.location_id,

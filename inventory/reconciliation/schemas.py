@@ -13,7 +13,8 @@ from inventory.reconciliation.service import ProductTotals, Reconciliation, Reco
 Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 
-ReportQuery = create_model(
+# "from" is a keyword, so the model is built by create_model; its stubs reject the **{...} of field definitions.
+ReportQuery = create_model(  # type: ignore[call-overload]
     "ReportQuery",
     __base__=Model,
     __doc__="A period of calendar dates in each clinic's time zone, both included; a location, or every clinic.",

@@ -38,7 +38,7 @@ import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Unpack
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -412,10 +412,11 @@ def _clinic_lines(
         result = session.execute(stmt, params, execution_options={"yield_per": chunk})
     for r in result:
         has_count = r.count_id is not None
-        yield ReconciliationLine(
+        # mypy cannot tell how many values the starred generator gives (one per flow), hence the ignores.
+        yield ReconciliationLine(  # type: ignore[call-arg]
             r.product_id, r.product, r.unit, r.lot_id, r.lot, r.expiry, clinic.id, clinic.code, clinic.timezone,
             r.location_id, r.location, r.opening or ZERO,
-            *((getattr(r, name) or ZERO) * _SIGNS[name] for name in _FLOWS),
+            *((getattr(r, name) or ZERO) * _SIGNS[name] for name in _FLOWS),  # type: ignore[arg-type]
             r.closing or ZERO, int(r.movements or 0), int(r.sealed_opening or 0), int(r.sealed_closing or 0),
             r.count_id, r.counted_at, r.posted_at, r.counted, r.expected_at_count,
             int(r.sealed_counted or 0) if has_count else None,
@@ -737,7 +738,7 @@ def movements_stmt(clinic: Clinic, period: Period, location_id: int | None) -> S
     return stmt
 
 
-def count_lines_stmt(clinic: Clinic, period: Period, location_id: int | None) -> Select[Any]:
+def count_lines_stmt(clinic: Clinic, period: Period, location_id: int | None) -> Select[Unpack[tuple[Any, ...]]]:
     """Every line of every count of one clinic posted in the period, with its variance."""
     first, after = period.bounds(clinic.timezone)
     counter = aliased(User, name="counter")

@@ -12,7 +12,7 @@ from inventory.models import Product, ProductGtin, ProductKind
 
 
 @cache
-def _product_for_gtin_statement() -> Select[tuple[Product]]:
+def _product_for_gtin_statement() -> Select[Product]:
     # Built once per process (SQL, never data): every scanned box looks its GTIN up.
     return select(Product).join(ProductGtin).where(ProductGtin.gtin == bindparam("gtin"))
 

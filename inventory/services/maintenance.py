@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session
 
 from inventory.errors import NotFound, ValidationError
@@ -19,9 +20,10 @@ def revoke_user_tokens(session: Session, *, username: str, now: dt.datetime) -> 
     user_id = session.scalar(select(User.id).where(User.username == username.strip()))
     if user_id is None:
         raise NotFound(f"No user named {username!r}.", username=username)
-    result = session.execute(
+    # A DML statement answers a CursorResult (it has rowcount); Session.execute is typed as Result.
+    result = cast(CursorResult[Any], session.execute(
         update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None)).values(revoked_at=now)
-    )
+    ))
     return result.rowcount or 0
 
 
@@ -34,5 +36,7 @@ def purge_idempotency_records(session: Session, *, older_than_hours: int, now: d
             older_than_hours=older_than_hours,
         )
     cutoff = now - dt.timedelta(hours=older_than_hours)
-    result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff))
+    result = cast(
+        CursorResult[Any], session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff))
+    )
     return result.rowcount or 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
@@ -83,13 +83,15 @@ class Scope:
     def allows(self, clinic_id: int) -> bool:
         return self.clinic_ids is None or clinic_id in self.clinic_ids
 
-    def filter(self, stmt: Select[Any], clinic_column: Any) -> Select[Any]:
+    def filter(self, stmt: S, clinic_column: Any) -> S:
         if self.clinic_ids is None:
             return stmt
         return stmt.where(clinic_column.in_(self.clinic_ids))
 
 
 T = TypeVar("T")
+# Any select, whatever its columns: Scope.filter answers the same Select type it was given.
+S = TypeVar("S", bound=Select[Unpack[tuple[Any, ...]]])
 
 
 def get_in_scope(session: Session, model: type[T], object_id: int, scope: Scope, what: str) -> T:

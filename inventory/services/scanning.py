@@ -37,7 +37,7 @@ class ScanResult:
 
 
 @cache
-def _container_by_label_statement() -> Select[tuple[Container]]:
+def _container_by_label_statement() -> Select[Container]:
     return (
         select(Container)
         .where(Container.label_code == bindparam("label_code"))
@@ -48,7 +48,7 @@ def _container_by_label_statement() -> Select[tuple[Container]]:
 
 
 @cache
-def _product_and_lot_statement() -> Select[tuple[Product, Lot]]:
+def _product_and_lot_statement() -> Select[Product, Lot]:
     # The lot is outer-joined: a box of a known product but an unknown lot still names its product.
     return (
         select(Product, Lot)

@@ -373,7 +373,7 @@ def list_transfers(
     return list(session.scalars(_with_details(stmt)).unique())
 
 
-def _with_details(stmt: Select[tuple[Transfer]]) -> Select[tuple[Transfer]]:
+def _with_details(stmt: Select[Transfer]) -> Select[Transfer]:
     return stmt.options(
         joinedload(Transfer.from_clinic), joinedload(Transfer.to_clinic), joinedload(Transfer.to_location),
         joinedload(Transfer.received_location), joinedload(Transfer.sent_by), joinedload(Transfer.received_by),

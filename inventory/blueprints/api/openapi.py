@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import jsonify
-from pydantic.json_schema import models_json_schema
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from inventory import MAX_DATABASE_ID
 from inventory.blueprints.api.core import OPERATIONS, bp
@@ -23,13 +24,15 @@ def _path_schema(kind: str) -> dict[str, Any]:
 
 
 def build_document() -> dict[str, Any]:
-    models = {ErrorOut}
+    models: set[type[BaseModel]] = {ErrorOut}
     for op in OPERATIONS:
         models.update(m for m in (op.body, op.response) if m is not None)
-    keyed = [(m, mode) for m in sorted(models, key=lambda m: m.__name__) for mode in ("validation", "serialization")]
+    keyed: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+        (m, mode) for m in sorted(models, key=lambda m: m.__name__) for mode in ("validation", "serialization")
+    ]
     refs, schemas = models_json_schema(keyed, ref_template="#/components/schemas/{model}")
 
-    def ref(model: Any, mode: str) -> dict[str, Any]:
+    def ref(model: Any, mode: JsonSchemaMode) -> dict[str, Any]:
         return refs[(model, mode)]
 
     error_content = {"application/json": {"schema": ref(ErrorOut, "serialization")}}

@@ -65,7 +65,7 @@ def page(permission: Permission | None) -> Callable[[Callable[..., Any]], Callab
             return view(*args, **kwargs)
 
         wrapped = login_required(guarded)
-        wrapped.access = permission or SIGNED_IN  # type: ignore[attr-defined]
+        wrapped.access = permission or SIGNED_IN
         return wrapped
 
     return decorate

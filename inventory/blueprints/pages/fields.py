@@ -18,7 +18,7 @@ class QuantityField(StringField):
     (DataRequired would call a typed 0 missing).
     """
 
-    data: Decimal | None  # type: ignore[assignment]
+    data: Decimal | None
 
     def __init__(self, label: str | None = None, validators: Any = None, **kwargs: Any) -> None:
         kwargs.setdefault("render_kw", {}).update(inputmode="decimal", autocomplete="off", spellcheck="false")
