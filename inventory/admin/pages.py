@@ -444,7 +444,7 @@ def _render_clinic(clinic_id: int, form: ClinicForm | None = None, range_form: D
                    status: int = 200) -> tuple[str, int]:
     clinic = service.get_clinic(db.session, clinic_id, scope())
     form = form or ClinicForm(formdata=None, obj=clinic)
-    molecules = sorted(set(db.session.scalars(select(Product.molecule).where(Product.molecule.is_not(None)))))
+    molecules = sorted({m for m in db.session.scalars(select(Product.molecule)) if m is not None})
     return render_template("pages/admin_clinic.html", clinic=clinic, form=form,
                            range_form=range_form or DoseRangeForm(formdata=None), molecules=molecules,
                            ranges=service.dose_ranges(db.session, clinic.id), area_labels=AREA_LABELS,

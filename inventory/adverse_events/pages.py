@@ -68,7 +68,8 @@ def adverse_event(event_id: int):
     event = adverse_events.get_event(db.session, viewer=current_user, scope=scope(), event_id=event_id)
     status = 200
     if request.method == "POST":
-        changes = {name: (request.form.get(name) or None) for name in UPDATABLE if name in request.form}
+        changes: dict[str, object] = {name: (request.form.get(name) or None) for name in UPDATABLE
+                                      if name in request.form}
         try:
             adverse_events.update(db.session, actor=current_user, scope=scope(), event_id=event.id, changes=changes,
                                   now=utcnow())

@@ -106,7 +106,7 @@ def record(
     """
     treatment = _treatment(session, treatment_id, scope)
     values = _values(kind=kind, severity=severity, outcome=outcome, patient_sex=patient_sex)
-    description = _text(description, "description", MAX_DESCRIPTION, required="Describe what happened.")
+    description = _text(description, "description", MAX_DESCRIPTION, required="Describe what happened.") or ""
     follow_up_notes = _text(follow_up_notes, "follow_up_notes", MAX_NOTES)
     _check_onset(onset_date, treatment, now)
     drawn = drawn_containers(session, treatment.id)
@@ -512,7 +512,8 @@ def report_csv(report: RegulatorReport) -> str:
               report.event, "yes" if report.is_serious else "no", report.severity, report.treatment_date.isoformat(),
               report.onset_date.isoformat(), report.outcome, report.description]
     tail = ["; ".join(report.rescue), report.follow_up]
-    for p in report.products or [None]:
+    rows: list[SuspectProduct | None] = list(report.products) or [None]
+    for p in rows:
         product = ([p.product, p.brand, p.manufacturer, p.gtin, p.lot, p.expiry.isoformat(), p.quantity, p.areas]
                    if p else [""] * 8)
         writer.writerow([_safe_cell(v) for v in [*common, *product, *tail]])
@@ -590,7 +591,7 @@ def _plain(value: object) -> object:
     if isinstance(value, dt.date):
         return value.isoformat()
     if hasattr(value, "value"):
-        return value.value  # type: ignore[attr-defined]
+        return value.value
     return value
 
 

@@ -121,3 +121,13 @@ def test_a_dose_above_the_label_maximum_asks_one_clear_confirmation(browser_clie
     assert "above the label&#39;s maximum of 64 U. Confirmed." in page
     (draw,) = session.scalars(select(Draw)).all()
     assert (draw.confirmed_warnings, draw.confirm_reason) == ("above_label_max", "reviewed: strong corrugators")
+
+
+@pytest.mark.parametrize("typed", ["   ", "\t"])
+def test_a_quantity_of_spaces_alone_is_nothing_typed(browser_client, world, session, typed):
+    (syringe,) = world.receive("filler").containers
+    treatment = start(world, "P-BLANK")
+    session.flush()
+    page = post_draw(browser_client("nurse"), treatment, syringe.label_code, quantity=typed, area="lip")
+    assert page.status_code == 200 and "Type the quantity, such as 4 or 0.1." in page.get_data(as_text=True)
+    assert draws(session) == 0

@@ -28,6 +28,9 @@ class QuantityField(StringField):
     def process_formdata(self, valuelist: list[Any]) -> None:
         self._typed = str(valuelist[0]) if valuelist else ""
         self.data = None
+        if not self._typed.strip():
+            self.raw_data: list[Any] = []  # spaces alone are nothing typed: InputRequired refuses, Optional lets it be
+            return
         try:
             self.data = parse_quantity(self._typed, what=self.label.text.split(" (")[0])
         except ValidationError as error:
