@@ -176,21 +176,23 @@ DEMO_USERS = [
     ("nurse-nyc", "nurse-nyc-demo-2026", Role.NURSE, "NYC", "nurse at New York"),
 ]
 
-# product name, lot, months to expiry, containers, location name
+# product name, lot, months to expiry, containers, location name. Every lot number is invented (DOMAIN.md
+# "Counterfeits": demo data never stocks a real alert lot such as Botox C3709C3); DEMO marks the toxins' and
+# hyaluronidase's, whose real numbers share their shape.
 STOCK = [
-    ("Botox Cosmetic 100 U", "C3709C3", 16, 6, "Medicines fridge"),
-    ("Botox Cosmetic 100 U", "C4120A1", 22, 4, "Medicines fridge"),
+    ("Botox Cosmetic 100 U", "DEMOBTX01", 16, 6, "Medicines fridge"),
+    ("Botox Cosmetic 100 U", "DEMOBTX02", 22, 4, "Medicines fridge"),
     ("Dysport 300 U", "DY2291", 12, 3, "Medicines fridge"),
     ("Xeomin 100 U", "XE77812", 20, 4, "Store room"),
     ("Daxxify 100 U", "DX30017", 14, 2, "Store room"),
     ("Juvederm Volbella XC 0.55 mL", "VB19A44", 18, 6, "Store room"),
     ("Juvederm Voluma XC 1.0 mL", "VM88B21", 15, 4, "Store room"),
     ("Restylane Kysse 1.0 mL", "RK5512", 13, 4, "Store room"),
-    ("Hylenex recombinant 150 USP U/mL", "2205123", 9, 10, "Medicines fridge"),
+    ("Hylenex recombinant 150 USP U/mL", "DEMOHYL01", 9, 10, "Medicines fridge"),
     ("Syringe 1 mL Luer-lock", "SY2026", 36, 20, "Store room"),
     ("Needle 30 G 13 mm", "ND2026", 36, 20, "Store room"),
     ("Sodium chloride 0.9% 10 mL", "NS5521", 24, 6, "Store room"),
-    ("Hylenex recombinant 150 USP U/mL", "2208816", 14, 10, "Medicines fridge"),
+    ("Hylenex recombinant 150 USP U/mL", "DEMOHYL02", 14, 10, "Medicines fridge"),
     ("Amphadase 150 USP U/mL", "AM41207", 11, 4, "Medicines fridge"),
     ("Aspirin 300 mg", "AS3021", 24, 6, "Store room"),
     ("Warm compress", "WC1188", 30, 3, "Store room"),
@@ -221,16 +223,16 @@ _KIT_SUPPLIES = [("Syringe 1 mL Luer-lock", 10, None), ("Needle 30 G 13 mm", 10,
 # hyaluronidase lot (expiring soon); London room 2 is still being assembled (not ready).
 DEMO_KITS = [
     ("LON", "Emergency kit (room 1)",
-     [("Hylenex recombinant 150 USP U/mL", 10, "2205123"), *_KIT_SUPPLIES, ("Warm compress", 2, None)], "nurse"),
+     [("Hylenex recombinant 150 USP U/mL", 10, "DEMOHYL01"), *_KIT_SUPPLIES, ("Warm compress", 2, None)], "nurse"),
     ("NYC", "Emergency kit (room 1)",
-     [("Hylenex recombinant 150 USP U/mL", 10, "2207045"), *_KIT_SUPPLIES, ("Warm compress", 2, None)],
+     [("Hylenex recombinant 150 USP U/mL", 10, "DEMOHYL03"), *_KIT_SUPPLIES, ("Warm compress", 2, None)],
      "nurse-nyc"),
     ("LON", "Emergency kit (room 2)",
-     [("Hylenex recombinant 150 USP U/mL", 6, "2208816"), ("Amphadase 150 USP U/mL", 4, None), *_KIT_SUPPLIES,
+     [("Hylenex recombinant 150 USP U/mL", 6, "DEMOHYL02"), ("Amphadase 150 USP U/mL", 4, None), *_KIT_SUPPLIES,
       ("Warm compress", 1, None)], "nurse"),
 ]
 # A short-dated lot New York received for its kit: (clinic, product, lot, days to expiry, containers, location)
-KIT_LOTS = [("NYC", "Hylenex recombinant 150 USP U/mL", "2207045", 45, 10, "Medicines fridge")]
+KIT_LOTS = [("NYC", "Hylenex recombinant 150 USP U/mL", "DEMOHYL03", 45, 10, "Medicines fridge")]
 # One transfer on the road, so the transfers page shows one to receive: from, product, lot, vials, from/to location.
 DEMO_TRANSFER = ("LON", "Xeomin 100 U", "XE77812", 2, "Store room", "NYC", "Store room",
                  "Two sealed Xeomin for New York's Saturday list; courier, one insulated box.")

@@ -150,7 +150,7 @@ def test_counting_and_kit_scan_in_clear_a_refused_scan(page, live_server):
 
 
 def test_a_dose_above_the_label_maximum_is_confirmed_in_one_step(page, live_server):
-    (vial,) = sealed_labels(live_server, "Botox Cosmetic 100 U", "C3709C3", 1, at="Medicines fridge")
+    (vial,) = sealed_labels(live_server, "Botox Cosmetic 100 U", "DEMOBTX01", 1, at="Medicines fridge")
     sign_in(page, "nurse")
     treatment_id = start_treatment(page, live_server, "DOSE")
     wedge(page, vial)
