@@ -32,7 +32,8 @@ from inventory.errors import (
     ValidationError,
 )
 from inventory.models import AuditEvent, Clinic, Container, ContainerState, Draw, Lot, LotStatus, MovementKind, User
-from inventory.services import ledger
+from inventory import lifecycle
+from inventory.services import ledger, lot_guard
 from inventory.services.permissions import Scope
 from recall import queries
 from recall.models import (
@@ -58,7 +59,7 @@ EXPORTED = "patient_data.exported"
 ACCESS_ACTIONS = (VIEWED, EXPORTED)
 CHANGE_ACTIONS = (
     "lot.quarantined", "lot.released", "lot.recalled", "recall.opened", "recall.patient_updated",
-    "recall.container_updated", "recall.closed",
+    "recall.container_updated", "recall.closed", "recall.container_joined",
 )
 
 
@@ -457,12 +458,67 @@ def update_container(
 
 
 def open_counts(session: Session, case_id: int) -> dict[str, int]:
-    """What keeps a case open, over every clinic."""
+    """What keeps a case open, over every clinic: patients pending, containers open, and containers of
+    its lots back in stock without an open line (which the stock hook never leaves; a guard all the same)."""
     pending = session.scalar(select(func.count(RecallPatient.id)).where(
         RecallPatient.case_id == case_id, RecallPatient.status == NotificationStatus.PENDING))
     boxes = session.scalar(select(func.count(RecallContainer.id)).where(
         RecallContainer.case_id == case_id, RecallContainer.status == RecallContainerStatus.OPEN))
-    return {"patients_pending": pending or 0, "containers_open": boxes or 0}
+    open_line = (select(RecallContainer.id).where(
+        RecallContainer.case_id == case_id, RecallContainer.container_id == Container.id,
+        RecallContainer.status == RecallContainerStatus.OPEN).exists())
+    back = session.scalar(select(func.count(Container.id)).where(
+        Container.lot_id.in_(select(RecallLot.lot_id).where(RecallLot.case_id == case_id)),
+        (Container.state.in_(lifecycle.HELD_STATES)) | (Container.remaining > 0),
+        ~open_line,
+    ))
+    return {"patients_pending": pending or 0, "containers_open": boxes or 0, "containers_back_in_stock": back or 0}
+
+
+def join_open_cases(session: Session, lot: Lot, containers: Sequence[Container], actor: User,
+                    now: dt.datetime) -> None:
+    """Stock of a lot came back or arrived (lot_guard hook, the lot locked): it joins every open case of the lot.
+
+    A container not on the case's list gets an open line; one marked returned or destroyed that holds
+    stock again is opened again; a line follows its container to the clinic that now holds it. The
+    case rows are locked, so a closing case either waits and then sees the stock, or is already closed.
+    """
+    cases = list(session.scalars(
+        select(RecallCase).join(RecallLot, RecallLot.case_id == RecallCase.id)
+        .where(RecallLot.lot_id == lot.id, RecallCase.status == RecallStatus.OPEN)
+        .order_by(RecallCase.id).with_for_update(of=RecallCase).execution_options(populate_existing=True)
+    ))
+    for case in cases:
+        if not case.is_open:  # closed while this waited for its lock
+            continue
+        lines = {line.container_id: line for line in session.scalars(
+            select(RecallContainer).where(RecallContainer.case_id == case.id,
+                                          RecallContainer.container_id.in_([c.id for c in containers]))
+            .with_for_update().execution_options(populate_existing=True)
+        )}
+        for container in containers:
+            line = lines.get(container.id)
+            if line is None:
+                session.add(RecallContainer(case_id=case.id, container_id=container.id,
+                                            clinic_id=container.clinic_id, status=RecallContainerStatus.OPEN))
+                what = "joined"
+            elif line.status is not RecallContainerStatus.OPEN:
+                line.status, line.clinic_id, line.updated_by_id, line.updated_at = (
+                    RecallContainerStatus.OPEN, container.clinic_id, actor.id, now)
+                line.note = "back in stock: return or destroy it again"
+                what = "reopened"
+            elif line.clinic_id != container.clinic_id:
+                line.clinic_id = container.clinic_id
+                what = "moved"
+            else:
+                continue
+            session.add(AuditEvent(
+                at=now, actor_id=actor.id, clinic_id=container.clinic_id, action="recall.container_joined",
+                object_type="recall_case", object_id=str(case.id),
+                details={"container_id": container.id, "label_code": container.label_code, "lot_id": lot.id,
+                         "how": what},
+            ))
+    session.flush()
 
 
 def close_case(session: Session, *, actor: User, case_id: int, now: dt.datetime) -> RecallCase:
@@ -470,12 +526,18 @@ def close_case(session: Session, *, actor: User, case_id: int, now: dt.datetime)
 
     Raises NotFound, RecallClosed, or RecallOpenItems with the counts of what is open.
     """
+    # Its lots' locks first (the order every stock path takes: lot, then case), so stock arriving now
+    # either joins the case before it closes or waits until it is closed.
+    lot_guard.lock_lots(session, session.scalars(select(RecallLot.lot_id).where(RecallLot.case_id == case_id))
+                        if 1 <= case_id <= queries.MAX_ID else [])
     case = _open_case(session, case_id, lock=True)
     counts = open_counts(session, case.id)
-    if counts["patients_pending"] or counts["containers_open"]:
+    if any(counts.values()):
+        back = (f" and {counts['containers_back_in_stock']} container(s) back in stock"
+                if counts["containers_back_in_stock"] else "")
         raise RecallOpenItems(
             f"Recall case {case.id} still has {counts['patients_pending']} patient(s) to notify and "
-            f"{counts['containers_open']} container(s) to return or destroy: finish both lists first.",
+            f"{counts['containers_open']} container(s) to return or destroy{back}: finish both lists first.",
             case_id=case.id, **counts,
         )
     case.status, case.closed_by_id, case.closed_at = RecallStatus.CLOSED, actor.id, now
@@ -621,6 +683,7 @@ def _ensure_id(value: int, what: str) -> None:
 __all__ = [
     "ACCESS_ACTIONS", "CHANGE_ACTIONS", "CaseSummary", "CaseView", "ContainerLine", "LogEntry", "LotInOpenRecall",
     "LotNotQuarantined", "PatientLine", "Progress", "RecallClosed", "RecallItemDone", "RecalledLotNotReleasable",
-    "access_log", "case_view", "close_case", "get_case", "list_cases", "open_counts", "open_recall", "quarantine",
+    "access_log", "case_view", "close_case", "get_case", "join_open_cases", "list_cases", "open_counts", "open_recall",
+    "quarantine",
     "record_access", "release", "trace_lots", "trace_patient", "update_container", "update_patient", "view_case",
 ]

@@ -55,7 +55,7 @@ from inventory.models.base import plain_quantity
 from inventory.models.base import QUANTITY_SCALE
 from inventory import lifecycle
 from inventory.dosing import DoseWarning
-from inventory.services import ledger
+from inventory.services import ledger, lot_guard
 from inventory.cart import dose_limits
 from inventory.services.clock import format_clinic_time
 from inventory.services.permissions import Scope, get_in_scope
@@ -120,6 +120,8 @@ MAX_DILUENT_ML = Decimal("10")
 MAX_QUANTITY = Decimal("1000000")
 _STEP = Decimal(1).scaleb(-QUANTITY_SCALE)  # 0.0001
 MAX_TEXT = 200
+# The waste reason a recall writes when a container is destroyed (recall/services.py): never reversed.
+RECALL_DESTROYED = "recall_destroyed"
 # Ids are INTEGER on PostgreSQL (movements BIGINT): a typed number beyond names nothing.
 MAX_ID = 2**31 - 1
 MAX_BIG_ID = 2**63 - 1
@@ -665,7 +667,13 @@ def reverse(
             movement_id=original.id,
             kind=original.kind.value,
         )
-    # Locking the container serialises corrections of its movements: checked, then written.
+    if original.reason == RECALL_DESTROYED:
+        raise NotReversible(
+            "This container was destroyed for a recall: that cannot be reversed.", movement_id=original.id,
+        )
+    # Putting stock back takes the lot's lock first (a recall opening waits, or is seen and joined);
+    # locking the container serialises corrections of its movements: checked, then written.
+    lot = lot_guard.lock_lot(session, original.lot_id)
     container = ledger.lock_container(session, original.container_id, scope)
     if is_reversed(session, original):
         raise AlreadyReversed(
@@ -698,6 +706,7 @@ def reverse(
     if original.kind is MovementKind.DRAW:
         _release_if_never_used(session, container)
     lifecycle.settle(container)
+    lot_guard.stock_added(session, lot, [container], actor=actor, now=now)
     session.flush()
     return reversal
 

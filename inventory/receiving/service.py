@@ -29,7 +29,7 @@ from inventory.models import (
     Receipt,
     User,
 )
-from inventory.services import ledger
+from inventory.services import ledger, lot_guard
 from inventory.services.barcodes import (
     new_label_code,
     normalise_gtin,
@@ -146,6 +146,7 @@ def receive(
             session, container, kind=MovementKind.RECEIVE, quantity=product.quantity_per_container,
             actor=actor, at=now, reason="received",
         )
+    lot_guard.stock_added(session, lot, created, actor=actor, now=now)
     session.flush()
     return receipt
 
@@ -154,7 +155,11 @@ def _find_or_create_lot(
     session: Session, product: Product, number: str, expiry: dt.date, expiry_raw: str | None, now: dt.datetime
 ) -> Lot:
     key = normalise_lot_number(number)
-    lot = session.scalar(select(Lot).where(Lot.product_id == product.id, Lot.number_key == key))
+    # The lot's row lock: a recall opening now waits for this receipt, or this receipt sees the recall.
+    lot = session.scalar(
+        select(Lot).where(Lot.product_id == product.id, Lot.number_key == key)
+        .with_for_update(of=Lot).execution_options(populate_existing=True)
+    )
     if lot is None:
         lot = Lot(
             product=product, number=number, number_key=key, expiry=expiry, expiry_raw=expiry_raw,

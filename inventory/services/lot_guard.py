@@ -1,0 +1,84 @@
+"""Stock that reaches a lot: the lot's row lock, and the hooks that hear of it.
+
+Every path that puts stock of a lot on a shelf (a receipt, a transfer in, a reversed
+waste or draw, a count that finds more) takes the lot's row lock with ``lock_lots``
+before it touches a container, then calls ``stock_added`` in the same transaction once
+the stock is there. A recall opening takes the same lock, so the two never interleave:
+either the recall sees the new stock when it lists the lot's containers, or the stock
+path sees the recall and joins its case (DOMAIN.md "Lots, expiry and recalls": stock
+never slips past a recall).
+
+The core does not know about recall cases: a feature (the recall package) registers a
+hook with ``on_stock_added`` from its ``init_app``; hooks run in registration order and
+may raise a DomainError to refuse the change. Lock order is always lot, then container,
+so two stock paths on one lot queue rather than deadlock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from inventory.errors import NotFound
+from inventory.models import Container, Lot, User
+
+StockAddedHook = Callable[[Session, Lot, Sequence[Container], User, dt.datetime], None]
+
+# Filled by features' init_app (idempotent): a registry of functions, not of app state.
+_HOOKS: list[StockAddedHook] = []
+
+
+def on_stock_added(hook: StockAddedHook) -> StockAddedHook:
+    """Registers ``hook(session, lot, containers, actor, now)``; registering it again changes nothing."""
+    if hook not in _HOOKS:
+        _HOOKS.append(hook)
+    return hook
+
+
+def lock_lots(session: Session, lot_ids: Iterable[int]) -> dict[int, Lot]:
+    """Locks these lots (SELECT ... FOR UPDATE, in id order) and returns them read afresh.
+
+    On SQLite every writing transaction already holds the database's write lock.
+    Raises NotFound for an unknown lot.
+    """
+    ids = sorted(set(lot_ids))
+    if not ids:
+        return {}
+    lots = {
+        lot.id: lot for lot in session.scalars(
+            select(Lot).where(Lot.id.in_(ids)).options(joinedload(Lot.product)).order_by(Lot.id)
+            .with_for_update(of=Lot).execution_options(populate_existing=True)
+        ).unique()
+    }
+    missing = [i for i in ids if i not in lots]
+    if missing:
+        raise NotFound(f"No lot with id {missing[0]}.", id=missing[0])
+    return lots
+
+
+def lock_lot(session: Session, lot_id: int) -> Lot:
+    return lock_lots(session, [lot_id])[lot_id]
+
+
+def lot_ids_of(session: Session, container_ids: Iterable[int]) -> list[int]:
+    """The lots of these containers (read without a lock: a container never changes lot)."""
+    ids = list(set(container_ids))
+    if not ids:
+        return []
+    return sorted(set(session.scalars(select(Container.lot_id).where(Container.id.in_(ids)))))
+
+
+def stock_added(session: Session, lot: Lot, containers: Sequence[Container], *, actor: User,
+                now: dt.datetime) -> None:
+    """Tells every registered hook that ``containers`` of ``lot`` now hold stock (the lot is locked)."""
+    if not containers:
+        return
+    session.flush()
+    for hook in _HOOKS:
+        hook(session, lot, containers, actor, now)
+
+
+__all__ = ["StockAddedHook", "lock_lot", "lock_lots", "lot_ids_of", "on_stock_added", "stock_added"]
