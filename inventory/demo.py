@@ -33,6 +33,8 @@ from inventory.models import (
     User,
     utcnow,
 )
+from inventory.counterfeit import service as counterfeit
+from inventory.counterfeit.models import Supplier
 from inventory.kits.models import Kit, KitTemplate
 from inventory.transfers.models import Transfer
 from inventory.services import auth
@@ -198,6 +200,16 @@ STOCK = [
     ("Warm compress", "WC1188", 30, 3, "Store room"),
 ]
 
+# The chain's suppliers (invented): receipts name the first; the last is not authorised (its deliveries are refused).
+SUPPLIERS = [
+    ("Northfield Medical Wholesale", "WDA(H) 90211", True),
+    ("Clearwater Aesthetic Supplies", "WDA(H) 90377", True),
+    ("Cheap Botox Online", None, False),
+]
+DEMO_SUPPLIER = SUPPLIERS[0][0]
+# A public counterfeit alert on the watch list (never stocked): DOMAIN.md "Counterfeits".
+WATCHED = [("Botox Cosmetic 100 U", "C3709C3", "FDA counterfeit Botox alert, 2024")]
+
 # The emergency kit of DOMAIN.md "Hyaluronidase and emergency kits".
 KIT_TEMPLATE = dict(
     name="Vascular occlusion kit",
@@ -262,6 +274,7 @@ def load(session: Session, hasher: PasswordHasher, now: dt.datetime | None = Non
 
     manager = session.scalar(select(User).where(User.username == "manager"))
     assert manager is not None
+    supplier_id = _suppliers(session, manager, now)
     if session.scalar(select(Receipt.id).limit(1)) is None:
         for clinic in clinics.values():
             for product_name, lot, months, count, location_name in STOCK:
@@ -273,12 +286,27 @@ def load(session: Session, hasher: PasswordHasher, now: dt.datetime | None = Non
                 receiving.receive(
                     session, actor=manager, scope=Scope.everything(), location_id=location.id, containers=count,
                     now=now, gtin=product.gtins[0].gtin, lot_number=lot,
-                    expiry=_months_ahead(now.date(), months),
+                    expiry=_months_ahead(now.date(), months), supplier_id=supplier_id,
                 )
     session.flush()
     _kits(session, clinics, manager, now)
     _transfer(session, clinics, manager, now)
     return logins
+
+
+def _suppliers(session: Session, manager: User, now: dt.datetime) -> int:
+    """The demo suppliers and watch list, unless there are suppliers already; the id receipts name."""
+    if session.scalar(select(Supplier.id).limit(1)) is None:
+        for name, licence, authorised in SUPPLIERS:
+            counterfeit.add_supplier(session, actor=manager, name=name, licence=licence, authorised=authorised, now=now)
+        safety = session.scalar(select(User).where(User.role == Role.SAFETY_LEAD)) or manager
+        for product_name, number, source in WATCHED:
+            product_id = session.scalar(select(Product.id).where(Product.name == product_name))
+            assert product_id is not None
+            counterfeit.watch(session, actor=safety, product_id=product_id, lot_number=number, source=source, now=now)
+    supplier_id = session.scalar(select(Supplier.id).where(Supplier.name == DEMO_SUPPLIER))
+    assert supplier_id is not None
+    return supplier_id
 
 
 def _transfer(session: Session, clinics: dict[str, Clinic], manager: User, now: dt.datetime) -> None:
@@ -346,8 +374,9 @@ def _receive_kit_lot(session: Session, clinic: Clinic, manager: User, product_na
     assert product is not None and location is not None
     if session.scalar(select(Lot.id).where(Lot.product_id == product.id, Lot.number == lot)) is not None:
         return
+    supplier_id = session.scalar(select(Supplier.id).where(Supplier.name == DEMO_SUPPLIER))
     receiving.receive(session, actor=manager, scope=Scope.everything(), location_id=location.id, containers=count,
-                      now=now, gtin=product.gtins[0].gtin, lot_number=lot, expiry=expiry)
+                      now=now, gtin=product.gtins[0].gtin, lot_number=lot, expiry=expiry, supplier_id=supplier_id)
 
 
 def _containers_for_kit(session: Session, clinic: Clinic, product_name: str, lot: str | None, count: int) -> list[int]:

@@ -44,7 +44,7 @@ RECALL = Permission.RECALL
 @operation("GET", "/lots/<int:lot_id>/trace", summary="A lot's containers, draws and patients",
            permission=RECALL, response=TraceLotOut, errors=(404,))
 def trace_lot(lot_id: int) -> Response:
-    lots = queries.lots_by_ids(db.session, [lot_id])
+    lots = queries.lots_by_ids(db.session, [lot_id], current_scope())
     (trace,) = services.trace_lots(db.session, viewer=current_user(), scope=current_scope(), lots=lots, now=utcnow())
     return Response(lot_trace_json(trace), mimetype="application/json")
 
@@ -73,14 +73,14 @@ def patient_lots(patient_id: int) -> TracePatientLotsOut:
            permission=RECALL, body=LotStatusIn, response=LotOut, idempotent=True, errors=(404, 409))
 def quarantine_lot(lot_id: int, body: LotStatusIn) -> LotOut:
     return LotOut.of(services.quarantine(db.session, actor=current_user(), lot_id=lot_id, reason=body.reason,
-                                         now=utcnow()))
+                                         now=utcnow(), scope=current_scope()))
 
 
 @operation("POST", "/lots/<int:lot_id>/release", summary="Release a quarantined lot (never a recalled one)",
            permission=RECALL, body=LotStatusIn, response=LotOut, idempotent=True, errors=(404, 409))
 def release_lot(lot_id: int, body: LotStatusIn) -> LotOut:
     return LotOut.of(services.release(db.session, actor=current_user(), lot_id=lot_id, reason=body.reason,
-                                      now=utcnow()))
+                                      now=utcnow(), scope=current_scope()))
 
 
 # --- recall cases -------------------------------------------------------------------------------
@@ -91,7 +91,8 @@ def release_lot(lot_id: int, body: LotStatusIn) -> LotOut:
 def open_recall(body: RecallIn) -> RecallCaseOut:
     now = utcnow()
     case = services.open_recall(db.session, actor=current_user(), lot_ids=body.lot_ids, reason=body.reason,
-                                recall_class=body.recall_class, source=body.source, now=now)
+                                recall_class=body.recall_class, source=body.source, now=now,
+                                scope=current_scope())
     return RecallCaseOut.of(services.view_case(db.session, viewer=current_user(), scope=current_scope(),
                                                case_id=case.id, now=now))
 

@@ -75,7 +75,7 @@ def trace():
 @bp.get("/trace/lots/<int:lot_id>")
 @page(RECALL)
 def trace_lot(lot_id: int):
-    lots = queries.lots_by_ids(db.session, [lot_id])
+    lots = queries.lots_by_ids(db.session, [lot_id], scope())
     traces = services.trace_lots(db.session, viewer=current_user, scope=scope(), lots=lots, now=utcnow())
     return _render_traces(traces, q=lots[0].number)
 
@@ -109,10 +109,10 @@ def lot_release(lot_id: int):
 
 
 def _change_status(lot_id: int, change, done: str):
-    queries.lots_by_ids(db.session, [lot_id])  # an unknown lot is a 404, not a message
+    queries.lots_by_ids(db.session, [lot_id], scope())  # an unknown lot (or another clinic's) is a 404
     try:
         lot = change(db.session, actor=current_user, lot_id=lot_id, reason=request.form.get("reason", ""),
-                     now=utcnow())
+                     now=utcnow(), scope=scope())
     except DomainError as error:
         refused(error)
     else:
@@ -131,6 +131,7 @@ def recall_open():
         case = services.open_recall(
             db.session, actor=current_user, lot_ids=lot_ids, reason=request.form.get("reason", ""),
             recall_class=request.form.get("recall_class", ""), source=request.form.get("source", ""), now=utcnow(),
+            scope=scope(),
         )
     except DomainError as error:
         refused(error)

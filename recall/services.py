@@ -91,14 +91,17 @@ class RecallItemDone(DomainError):
 # --- quarantine and release ---------------------------------------------------------------
 
 
-def quarantine(session: Session, *, actor: User, lot_id: int, reason: str, now: dt.datetime) -> Lot:
+def quarantine(session: Session, *, actor: User, lot_id: int, reason: str, now: dt.datetime,
+               scope: Scope | None = None) -> Lot:
     """Stops every use of a lot at every location until a safety lead releases it.
+
+    ``scope``: the caller's clinics, which must hold or have used the lot (None: chain level).
 
     Raises ValidationError (no reason), NotFound, LotQuarantined (already quarantined)
     or RecalledLotNotReleasable (a recalled lot stays recalled).
     """
     reason = _required(reason, "reason", "Say why the lot is quarantined.", MAX_REASON)
-    lot = _lock_lot(session, lot_id)
+    lot = _lock_lot(session, lot_id, scope)
     if lot.status is LotStatus.RECALLED:
         raise RecalledLotNotReleasable(
             f"Lot {lot.number} of {lot.product.name} is recalled: it stays out of use for good.", lot_id=lot.id
@@ -112,14 +115,15 @@ def quarantine(session: Session, *, actor: User, lot_id: int, reason: str, now: 
     return lot
 
 
-def release(session: Session, *, actor: User, lot_id: int, reason: str, now: dt.datetime) -> Lot:
-    """Lets a quarantined lot be used again, with the reason on record.
+def release(session: Session, *, actor: User, lot_id: int, reason: str, now: dt.datetime,
+            scope: Scope | None = None) -> Lot:
+    """Lets a quarantined lot be used again, with the reason on record (``scope`` as for quarantine).
 
     Raises ValidationError (no reason), NotFound, RecalledLotNotReleasable (never for a
     recalled lot) or LotNotQuarantined.
     """
     reason = _required(reason, "reason", "Say why the lot may be used again.", MAX_REASON)
-    lot = _lock_lot(session, lot_id)
+    lot = _lock_lot(session, lot_id, scope)
     if lot.status is LotStatus.RECALLED:
         raise RecalledLotNotReleasable(
             f"Lot {lot.number} of {lot.product.name} is recalled: a recalled lot is never released.",
@@ -146,8 +150,10 @@ def _set_status(session: Session, lot: Lot, status: LotStatus, reason: str, *, a
     session.flush()
 
 
-def _lock_lot(session: Session, lot_id: int) -> Lot:
+def _lock_lot(session: Session, lot_id: int, scope: Scope | None = None) -> Lot:
     _ensure_id(lot_id, "lot")
+    if scope is not None:
+        scope.ensure_lots(session, [lot_id])
     lot = session.scalar(
         select(Lot).where(Lot.id == lot_id).options(joinedload(Lot.product))
         .with_for_update(of=Lot).execution_options(populate_existing=True)
@@ -169,6 +175,7 @@ def open_recall(
     recall_class: str,
     source: str,
     now: dt.datetime,
+    scope: Scope | None = None,
 ) -> RecallCase:
     """Opens a recall case: the lots become recalled, and the two work lists are built.
 
@@ -185,6 +192,8 @@ def open_recall(
         raise ValidationError("Name at least one lot.", field="lot_ids")
     if len(ids) > MAX_LOTS_PER_CASE:
         raise ValidationError(f"At most {MAX_LOTS_PER_CASE} lots in one case.", field="lot_ids")
+    if scope is not None:
+        scope.ensure_lots(session, ids)  # only lots the caller's clinics hold or used
     lots = [_lock_lot(session, lot_id) for lot_id in sorted(ids)]
     busy = session.execute(
         select(RecallLot.lot_id, RecallLot.case_id).join(RecallCase, RecallLot.case_id == RecallCase.id)

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from inventory import lifecycle
+from inventory.counterfeit import service as counterfeit
 from inventory.errors import (
-    DomainError,
     LotExpiryConflict,
     NotFound,
     SeparatorLost,
@@ -45,10 +45,6 @@ MAX_CONTAINERS_PER_RECEIPT = 500
 MAX_LOT_LENGTH = 20
 
 
-class DuplicateSerial(DomainError):
-    code = "duplicate_serial"
-
-
 def receive(
     session: Session,
     *,
@@ -62,22 +58,27 @@ def receive(
     lot_number: str | None = None,
     expiry: dt.date | None = None,
     confirm: Collection[str] = (),
+    supplier_id: int | None = None,
 ) -> Receipt:
     """Receives ``containers`` items of one lot into a location, in the caller's transaction.
 
     The lot comes from a scanned GS1 ``code`` or from typed ``gtin``, ``lot_number`` and
     ``expiry`` (a typed lot number is taken literally). A scanned lot that ends in
     something shaped like another element is refused unless ``confirm`` holds
-    "separator_lost" (the person compared it with the box). Raises UnreadableCode,
-    SeparatorLost, BadCheckDigit, UnknownProduct, ValidationError, NotFound,
-    LotExpiryConflict, LotExpired, LotQuarantined, LotRecalled or DuplicateSerial;
-    nothing is written then.
+    "separator_lost" (the person compared it with the box). ``supplier_id`` names who
+    delivered it (the receiving page requires one; API clients from before suppliers may
+    leave it out). Raises UnreadableCode, SeparatorLost, BadCheckDigit, UnknownProduct,
+    ValidationError, NotFound, SupplierNotAuthorised, LotSuspect (a watched lot),
+    LotExpiryConflict, LotExpired, LotQuarantined, LotRecalled or DuplicateSerial (a pack
+    serial received before anywhere in the chain); nothing is written then.
     """
     if not 1 <= containers <= MAX_CONTAINERS_PER_RECEIPT:
         raise ValidationError(
             f"Receive between 1 and {MAX_CONTAINERS_PER_RECEIPT} containers at a time.", field="containers"
         )
     location = get_in_scope(session, Location, location_id, scope, "location")
+    if supplier_id is not None:
+        counterfeit.ensure_authorised(session, supplier_id)
     serial = expiry_raw = None
     if code:
         parsed = parse_scan(code)
@@ -107,10 +108,11 @@ def receive(
 
     assert gtin is not None
     product = product_for_gtin(session, gtin)
+    counterfeit.refuse_watched_lot(session, product, lot_number)
     lot = _find_or_create_lot(session, product, lot_number, expiry, expiry_raw, now)
     lifecycle.ensure_lot_usable(lot, now=now, timezone=location.clinic.timezone)
     if serial is not None:
-        _refuse_known_serial(session, lot, serial)
+        counterfeit.refuse_known_serial(session, product, serial)
         if containers != 1:
             serial = None  # a pack serial identifies one pack, not each item in a case
 
@@ -122,6 +124,7 @@ def receive(
         received_at=now,
         container_count=containers,
         scanned_code=code,
+        supplier_id=supplier_id,
     )
     session.add(receipt)
     created = [
@@ -177,17 +180,6 @@ def _find_or_create_lot(
             expiry_given=expiry.isoformat(),
         )
     return lot
-
-
-def _refuse_known_serial(session: Session, lot: Lot, serial: str) -> None:
-    exists = session.scalar(select(Container.id).where(Container.lot_id == lot.id, Container.serial == serial))
-    if exists is not None:
-        raise DuplicateSerial(
-            f"Pack serial {serial} of lot {lot.number} was already received. The same box scanned twice, "
-            "or a copied code: tell the safety lead if this box is new.",
-            serial=serial,
-            lot_id=lot.id,
-        )
 
 
 def _fresh_label_codes(session: Session, count: int) -> list[str]:

@@ -10,7 +10,8 @@ never slips past a recall).
 
 The core does not know about recall cases: a feature (the recall package) registers a
 hook with ``on_stock_added`` from its ``init_app``; hooks run in registration order and
-may raise a DomainError to refuse the change. Lock order is always lot, then container,
+may raise a DomainError to refuse the change. Likewise a feature registers lot checks with
+``on_lot_named``, asked whenever a scanned or received box names a lot. Lock order is always lot, then container,
 so two stock paths on one lot queue rather than deadlock.
 """
 
@@ -18,17 +19,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from inventory.errors import NotFound
-from inventory.models import Container, Lot, User
+from inventory.models import AuditEvent, Container, Lot, Product, User
 
 StockAddedHook = Callable[[Session, Lot, Sequence[Container], User, dt.datetime], None]
+LotCheck = Callable[[Session, Product, str], None]
 
-# Filled by features' init_app (idempotent): a registry of functions, not of app state.
+# Filled by features' init_app (idempotent): registries of functions, not of app state.
 _HOOKS: list[StockAddedHook] = []
+_LOT_CHECKS: list[LotCheck] = []
 
 
 def on_stock_added(hook: StockAddedHook) -> StockAddedHook:
@@ -36,6 +40,31 @@ def on_stock_added(hook: StockAddedHook) -> StockAddedHook:
     if hook not in _HOOKS:
         _HOOKS.append(hook)
     return hook
+
+
+def on_lot_named(check: LotCheck) -> LotCheck:
+    """Registers ``check(session, product, lot_number)``, asked whenever a box names a lot (a scan, a
+    receipt); it raises a DomainError to refuse (the counterfeit watch list: ``lot_suspect``)."""
+    if check not in _LOT_CHECKS:
+        _LOT_CHECKS.append(check)
+    return check
+
+
+def check_lot_named(session: Session, product: Product, lot_number: str) -> None:
+    """Asks every registered lot check about this product's lot number; raises what they raise."""
+    for check in _LOT_CHECKS:
+        check(session, product, lot_number)
+
+
+def record_sign(session: Session, *, actor_id: int, clinic_id: int | None, action: str, details: dict[str, Any],
+                now: dt.datetime) -> AuditEvent:
+    """A counterfeit sign for the safety lead (``lot.flagged_*``): a refused watched lot or repeated
+    serial, a vial with no vacuum. Written by the views after the refusal is rolled back."""
+    event = AuditEvent(at=now, actor_id=actor_id, clinic_id=clinic_id, action=action, object_type="lot",
+                       object_id=str(details.get("lot_id") or ""), details=details)
+    session.add(event)
+    session.flush()
+    return event
 
 
 def lock_lots(session: Session, lot_ids: Iterable[int]) -> dict[int, Lot]:
@@ -81,4 +110,7 @@ def stock_added(session: Session, lot: Lot, containers: Sequence[Container], *, 
         hook(session, lot, containers, actor, now)
 
 
-__all__ = ["StockAddedHook", "lock_lot", "lock_lots", "lot_ids_of", "on_stock_added", "stock_added"]
+__all__ = [
+    "LotCheck", "StockAddedHook", "check_lot_named", "lock_lot", "lock_lots", "lot_ids_of", "on_lot_named",
+    "on_stock_added", "record_sign", "stock_added",
+]

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, joinedload
 from inventory import lifecycle
 from inventory.errors import ScanError, UnknownContainer
 from inventory.models import Container, ContainerState, Lot, Product, ProductGtin
+from inventory.services import lot_guard
 from inventory.services.barcodes import ScannedCode, normalise_lot_number, parse_scan
 from inventory.services.catalog import product_for_gtin, unknown_gtin
 from inventory.services.clock import clinic_today, format_date
@@ -95,6 +96,7 @@ def scan(session: Session, raw: str, *, scope: Scope, now: dt.datetime, timezone
     if code.kind == "container":
         assert code.label_code is not None
         container = container_by_label(session, code.label_code, scope)
+        lot_guard.check_lot_named(session, container.lot.product, container.lot.number)
         lifecycle.ensure_lot_usable(container.lot, now=now, timezone=container.clinic.timezone)
         result.container, result.lot, result.product = container, container.lot, container.lot.product
         if container.beyond_use_at is not None and container.beyond_use_at <= now:
@@ -104,6 +106,7 @@ def scan(session: Session, raw: str, *, scope: Scope, now: dt.datetime, timezone
     assert code.gtin is not None
     if code.kind == "gs1" and code.lot:
         result.product, result.lot = _product_and_lot(session, code.gtin, code.lot)
+        lot_guard.check_lot_named(session, result.product, code.lot)  # a watched lot: lot_suspect
     else:
         result.product = product_for_gtin(session, code.gtin)
     if code.kind == "gtin":

@@ -150,7 +150,9 @@ def container_label_png(container_ref: str, query: LabelQuery) -> Response:
 @operation("GET", "/lots", summary="Lots by number and/or GTIN", permission=Permission.CART,
            query=LotQuery, response=LotList, errors=(422,))
 def list_lots(query: LotQuery) -> LotList:
-    stmt = select(Lot).options(selectinload(Lot.product)).order_by(Lot.expiry, Lot.id).limit(200)
+    stmt = current_scope().filter_lots(
+        select(Lot).options(selectinload(Lot.product)).order_by(Lot.expiry, Lot.id).limit(200), Lot.id
+    )
     if query.number:
         stmt = stmt.where(Lot.number_key == normalise_lot_number(query.number))
     if query.gtin:

@@ -78,9 +78,11 @@ NAV: list[tuple[str, list[tuple[str, str, Permission]]]] = [
         ("pages.counts", "Counts", Permission.RECEIVE),
         ("pages.transfers", "Transfers", Permission.RECEIVE),
         ("pages.catalog", "Catalog", Permission.CART),
+        ("pages.suppliers", "Suppliers", Permission.CATALOG),
     ]),
     ("Kits", [("pages.kits", "Kits", Permission.KIT_CHECK), ("pages.kit_templates", "Kit templates", Permission.CATALOG)]),
-    ("Safety", [("pages.recalls", "Recalls", Permission.RECALL), ("pages.trace", "Trace", Permission.RECALL)]),
+    ("Safety", [("pages.recalls", "Recalls", Permission.RECALL), ("pages.trace", "Trace", Permission.RECALL),
+                ("pages.watchlist", "Watch list", Permission.RECALL)]),
     ("Reports", [("pages.reconciliation", "Reconciliation", Permission.RECONCILE)]),
     ("Users", [("pages.users", "Users", Permission.USERS)]),
 ]
