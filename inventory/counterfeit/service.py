@@ -35,7 +35,7 @@ from inventory.errors import (
     SupplierNotAuthorised,
     ValidationError,
 )
-from inventory.models import AuditEvent, Container, Lot, LotStatus, Product, User
+from inventory.models import AuditEvent, Container, Lot, LotStatus, Product, Receipt, User
 from inventory.services import lot_guard
 from inventory.services.barcodes import normalise_gtin, normalise_lot_number
 from inventory.services.catalog import product_for_gtin
@@ -131,7 +131,22 @@ def supplier_names(session: Session, supplier_ids: set[int | None]) -> dict[int,
     ids = [i for i in supplier_ids if i is not None]
     if not ids:
         return {}
-    return dict(session.execute(select(Supplier.id, Supplier.name).where(Supplier.id.in_(ids))).tuples().all())
+    return {sid: name for sid, name in session.execute(select(Supplier.id, Supplier.name).where(Supplier.id.in_(ids)))}
+
+
+def suppliers_of_lots(session: Session, lot_ids: set[int]) -> dict[tuple[int, int], str]:
+    """Who delivered each lot to each clinic, as "A, B" by (lot_id, clinic_id): one statement, for reports.
+    Receipts from before suppliers were recorded add nothing (the report says "not recorded")."""
+    if not lot_ids:
+        return {}
+    found: dict[tuple[int, int], set[str]] = {}
+    rows = session.execute(
+        select(Receipt.lot_id, Receipt.clinic_id, Supplier.name).join(Supplier, Receipt.supplier_id == Supplier.id)
+        .where(Receipt.lot_id.in_(sorted(lot_ids))).distinct()
+    )
+    for lot_id, clinic_id, name in rows:
+        found.setdefault((lot_id, clinic_id), set()).add(name)
+    return {key: ", ".join(sorted(names)) for key, names in found.items()}
 
 
 def _ensure_free_name(session: Session, name: str) -> None:
