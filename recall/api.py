@@ -20,6 +20,7 @@ from recall.schemas import (
     RecallCaseOut,
     RecallContainerIn,
     RecallContainerOut,
+    RecallContainersIn,
     RecallIn,
     RecallList,
     RecallPatientIn,
@@ -29,6 +30,7 @@ from recall.schemas import (
     TracePatientLotsOut,
     TraceQuery,
     TraceSearchOut,
+    WidenOut,
     lot_trace_json,
     trace_search_json,
 )
@@ -132,6 +134,24 @@ def update_recall_container(case_id: int, container_id: int, body: RecallContain
     return RecallContainerOut.of(line, where)
 
 
+@operation("POST", "/recalls/<int:case_id>/containers",
+           summary="Mark many containers of a case returned or destroyed at once (all or none)",
+           permission=RECALL, body=RecallContainersIn, response=RecallCaseOut, idempotent=True, errors=(404, 409, 422))
+def update_recall_containers(case_id: int, body: RecallContainersIn) -> RecallCaseOut:
+    now = utcnow()
+    services.update_containers(db.session, actor=current_user(), scope=current_scope(), case_id=case_id,
+                               container_ids=body.container_ids, status=body.status, note=body.note, now=now)
+    return RecallCaseOut.of(services.view_case(db.session, viewer=current_user(), scope=current_scope(),
+                                               case_id=case_id, now=now))
+
+
+@operation("POST", "/recalls/<int:case_id>/widen",
+           summary="Notify every patient of a Class III case after all (not required -> pending)",
+           permission=RECALL, response=WidenOut, idempotent=True, errors=(404, 409))
+def widen_recall(case_id: int) -> WidenOut:
+    return WidenOut(widened=services.widen(db.session, actor=current_user(), case_id=case_id, now=utcnow()))
+
+
 @operation("POST", "/recalls/<int:case_id>/close", summary="Close a case whose lists are done",
            permission=RECALL, response=RecallCaseOut, idempotent=True, errors=(404, 409))
 def close_recall(case_id: int) -> RecallCaseOut:
@@ -161,6 +181,20 @@ def recall_patients_xlsx(case_id: int) -> Response:
            permission=RECALL, errors=(404,), media_type="text/csv")
 def recall_patients_csv(case_id: int) -> Response:
     return _export(case_id, "patients", "csv")
+
+
+@operation("GET", "/recalls/<int:case_id>/notifications.xlsx",
+           summary="The notification list with contact details, lots, dates, areas and status, as Excel",
+           permission=RECALL, errors=(404,), media_type=exports.XLSX_MIMETYPE)
+def recall_notifications_xlsx(case_id: int) -> Response:
+    return _export(case_id, "notifications", "xlsx")
+
+
+@operation("GET", "/recalls/<int:case_id>/notifications.csv",
+           summary="The notification list with contact details, lots, dates, areas and status, as CSV",
+           permission=RECALL, errors=(404,), media_type="text/csv")
+def recall_notifications_csv(case_id: int) -> Response:
+    return _export(case_id, "notifications", "csv")
 
 
 @operation("GET", "/recalls/<int:case_id>/containers.xlsx", summary="The container list as Excel",

@@ -31,7 +31,9 @@ from inventory.errors import (
     RecallOpenItems,
     ValidationError,
 )
-from inventory.models import AuditEvent, Clinic, Container, ContainerState, Draw, Lot, LotStatus, MovementKind, User
+from inventory.models import (
+    AuditEvent, Clinic, Container, ContainerState, Draw, Lot, LotStatus, MovementKind, Patient, Product, User,
+)
 from inventory import lifecycle
 from inventory.services import ledger, lot_guard
 from inventory.services.permissions import Scope
@@ -52,6 +54,7 @@ from recall.models import (
 MAX_REASON = 2000
 MAX_NOTE = 2000
 MAX_LOTS_PER_CASE = 50
+MAX_BULK = 500
 
 # Access-log and change-log actions (AuditEvent.action).
 VIEWED = "patient_data.viewed"
@@ -59,7 +62,7 @@ EXPORTED = "patient_data.exported"
 ACCESS_ACTIONS = (VIEWED, EXPORTED)
 CHANGE_ACTIONS = (
     "lot.quarantined", "lot.released", "lot.recalled", "recall.opened", "recall.patient_updated",
-    "recall.container_updated", "recall.closed", "recall.container_joined",
+    "recall.container_updated", "recall.closed", "recall.container_joined", "recall.widened",
 )
 
 
@@ -219,8 +222,11 @@ def open_recall(
     everywhere = Scope.everything()  # the case is chain-wide; each line carries its clinic
     doses = queries.dose_lines(session, everywhere, Draw.lot_id.in_(ids), lots=lots)
     patients = queries.patients_of(doses)
+    # The depth follows the class: I and II notify every patient; III starts them as not required,
+    # unless the safety lead widens the case (``widen``).
+    start = NotificationStatus.NOT_REQUIRED if klass is RecallClass.III else NotificationStatus.PENDING
     session.add_all(
-        RecallPatient(case_id=case.id, patient_id=p.id, clinic_id=p.clinic_id, status=NotificationStatus.PENDING)
+        RecallPatient(case_id=case.id, patient_id=p.id, clinic_id=p.clinic_id, status=start)
         for p in patients
     )
     containers = [c for c in queries.container_lines(session, everywhere, Container.lot_id.in_(ids)) if c.is_live]
@@ -384,7 +390,7 @@ def update_patient(
     Raises ValidationError, NotFound (not on this case's list, or another clinic's
     patient) or RecallClosed.
     """
-    new = _choice(NotificationStatus, status, "status", "Choose pending, notified or unreachable.")
+    new = _choice(NotificationStatus, status, "status", "Choose pending, notified, unreachable or not required.")
     how = _choice(NotificationMethod, method, "method", "Choose phone, email, letter or in_person.") \
         if method not in (None, "") else None
     note = _optional(note, "note", MAX_NOTE)
@@ -393,6 +399,9 @@ def update_patient(
     if new is NotificationStatus.PENDING:
         how = None
     case = _open_case(session, case_id)
+    if new is NotificationStatus.NOT_REQUIRED and case.recall_class is not RecallClass.III:
+        raise ValidationError(f"A Class {case.recall_class.value} recall notifies every patient: only a Class III "
+                              "case may leave one out.", field="status")
     _ensure_id(patient_id, "patient")
     line = session.scalar(
         select(RecallPatient).where(RecallPatient.case_id == case.id, RecallPatient.patient_id == patient_id)
@@ -464,6 +473,50 @@ def update_container(
     ))
     session.flush()
     return line
+
+
+def widen(session: Session, *, actor: User, case_id: int, now: dt.datetime) -> int:
+    """Notifies every patient of a Class III case after all: each line not required becomes pending.
+
+    Returns how many lines changed. Raises NotFound or RecallClosed.
+    """
+    case = _open_case(session, case_id, lock=True)
+    lines = list(session.scalars(
+        select(RecallPatient).where(RecallPatient.case_id == case.id,
+                                    RecallPatient.status == NotificationStatus.NOT_REQUIRED)
+        .with_for_update().execution_options(populate_existing=True)
+    ))
+    for line in lines:
+        line.status, line.updated_by_id, line.updated_at = NotificationStatus.PENDING, actor.id, now
+    session.add(AuditEvent(
+        at=now, actor_id=actor.id, clinic_id=None, action="recall.widened", object_type="recall_case",
+        object_id=str(case.id), details={"patients": len(lines), "patient_ids": [line.patient_id for line in lines]},
+    ))
+    session.flush()
+    return len(lines)
+
+
+def update_containers(
+    session: Session,
+    *,
+    actor: User,
+    scope: Scope,
+    case_id: int,
+    container_ids: Sequence[int],
+    status: str,
+    now: dt.datetime,
+    note: str | None = None,
+) -> list[RecallContainer]:
+    """Marks many containers of a case returned or destroyed at once (``update_container`` for each, in id
+    order): all of them or, on the first refusal, none. Raises what update_container raises, or
+    ValidationError for an empty or overlong list."""
+    ids = sorted(set(container_ids))
+    if not ids:
+        raise ValidationError("Choose at least one container.", field="container_ids")
+    if len(ids) > MAX_BULK:
+        raise ValidationError(f"At most {MAX_BULK} containers at a time.", field="container_ids")
+    return [update_container(session, actor=actor, scope=scope, case_id=case_id, container_id=container_id,
+                             status=status, now=now, note=note) for container_id in ids]
 
 
 def open_counts(session: Session, case_id: int) -> dict[str, int]:
@@ -646,18 +699,76 @@ class LogEntry:
 
 
 def access_log(session: Session, *, actions: Iterable[str] = ACCESS_ACTIONS, limit: int = LOG_PAGE,
-               before_id: int | None = None) -> list[LogEntry]:
-    """The newest access-log (or change-log) entries first, with who: one statement."""
+               before_id: int | None = None, actor_id: int | None = None, patient_id: int | None = None,
+               since: dt.datetime | None = None, until: dt.datetime | None = None) -> list[LogEntry]:
+    """The newest access-log (or change-log) entries first, with who, filtered by who acted, which patient's
+    data, and when ([since, until)).
+
+    Who and when filter in the database; a patient is found in each entry's details (the patient ids an
+    entry names), so that filter reads the log in pages of ``_SCAN`` until ``limit`` entries match.
+    """
     stmt = (
         select(AuditEvent, User.username, User.display_name)
         .outerjoin(User, AuditEvent.actor_id == User.id)
         .where(AuditEvent.action.in_(list(actions)))
         .order_by(AuditEvent.id.desc())
-        .limit(limit)
     )
-    if before_id is not None:
-        stmt = stmt.where(AuditEvent.id < before_id)
-    return [LogEntry(event, display or username) for event, username, display in session.execute(stmt)]
+    if actor_id is not None:
+        stmt = stmt.where(AuditEvent.actor_id == actor_id)
+    if since is not None:
+        stmt = stmt.where(AuditEvent.at >= since)
+    if until is not None:
+        stmt = stmt.where(AuditEvent.at < until)
+    if patient_id is None:
+        if before_id is not None:
+            stmt = stmt.where(AuditEvent.id < before_id)
+        return [LogEntry(event, display or username) for event, username, display in session.execute(stmt.limit(limit))]
+    found: list[LogEntry] = []
+    cursor = before_id
+    for _ in range(_SCAN_PAGES):
+        page = list(session.execute((stmt.where(AuditEvent.id < cursor) if cursor else stmt).limit(_SCAN)))
+        found += [LogEntry(event, display or username) for event, username, display in page
+                  if patient_id in names_patients(event)]
+        if len(found) >= limit or len(page) < _SCAN:
+            break
+        cursor = page[-1][0].id
+    return found[:limit]
+
+
+_SCAN = 500
+_SCAN_PAGES = 40  # a patient filter reads at most 20,000 entries back per page of results
+
+
+def names_patients(event: AuditEvent) -> set[int]:
+    """The patient ids an access- or change-log entry names."""
+    details = event.details or {}
+    ids = {i for i in details.get("patient_ids") or [] if isinstance(i, int)}
+    if isinstance(details.get("patient_id"), int):
+        ids.add(details["patient_id"])
+    if event.object_type == "patient" and (event.object_id or "").isdigit():
+        ids.add(int(event.object_id or 0))
+    return ids
+
+
+@dataclass(frozen=True)
+class LogNames:
+    """Names for the ids log entries carry: patients (name and reference) and lots (product and number)."""
+
+    patients: dict[int, str]
+    lots: dict[int, str]
+
+
+def log_names(session: Session, entries: Sequence[LogEntry], scope: Scope) -> LogNames:
+    """The names of the patients (of the viewer's clinics) and lots the entries name: two statements."""
+    patient_ids = {i for entry in entries for i in names_patients(entry.event)}
+    lot_ids = {i for entry in entries for i in (entry.event.details or {}).get("lot_ids") or [] if isinstance(i, int)}
+    patients = {pid: f"{name} ({ref})" for pid, name, ref in session.execute(scope.filter(
+        select(Patient.id, Patient.name, Patient.external_ref).where(Patient.id.in_(sorted(patient_ids))),
+        Patient.clinic_id))} if patient_ids else {}
+    lots = {lid: f"{product} {number}" for lid, number, product in session.execute(
+        select(Lot.id, Lot.number, Product.name).join(Product, Lot.product_id == Product.id)
+        .where(Lot.id.in_(sorted(lot_ids))))} if lot_ids else {}
+    return LogNames(patients, lots)
 
 
 # --- small checks -------------------------------------------------------------------------------
@@ -692,7 +803,8 @@ def _ensure_id(value: int, what: str) -> None:
 __all__ = [
     "ACCESS_ACTIONS", "CHANGE_ACTIONS", "CaseSummary", "CaseView", "ContainerLine", "LogEntry", "LotInOpenRecall",
     "LotNotQuarantined", "PatientLine", "Progress", "RecallClosed", "RecallItemDone", "RecalledLotNotReleasable",
-    "access_log", "case_view", "close_case", "get_case", "join_open_cases", "list_cases", "open_counts", "open_recall",
+    "LogNames", "access_log", "case_view", "log_names", "names_patients", "close_case", "get_case", "join_open_cases", "list_cases", "open_counts", "open_recall",
     "quarantine",
-    "record_access", "release", "trace_lots", "trace_patient", "update_container", "update_patient", "view_case",
+    "record_access", "release", "trace_lots", "trace_patient", "update_container", "update_containers", "update_patient",
+    "view_case", "widen",
 ]

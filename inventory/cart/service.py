@@ -207,6 +207,29 @@ def find_or_create_patient(
     return patient
 
 
+CONTACT_LIMITS = {"phone": 40, "email": 254, "address": 500}
+
+
+def update_contact(session: Session, *, actor: User, scope: Scope, patient_id: int, changes: dict[str, str | None],
+                   now: dt.datetime) -> Patient:
+    """Sets a patient's phone, email or address (the recall notification list and letters); a blank or None
+    clears one. Recorded in the audit trail. Raises NotFound (another clinic's patient too) or ValidationError.
+    """
+    _ensure_id(patient_id, "patient")
+    patient = get_in_scope(session, Patient, patient_id, scope, "patient")
+    for name, value in changes.items():
+        if name not in CONTACT_LIMITS:
+            raise ValidationError(f"Unknown field {name}.", field=name)
+        text = _optional_text(value, name, max_length=CONTACT_LIMITS[name])
+        if name == "email" and text is not None and ("@" not in text or " " in text):
+            raise ValidationError("That is not an email address.", field="email")
+        setattr(patient, name, text)
+    session.add(AuditEvent(at=now, actor_id=actor.id, clinic_id=patient.clinic_id, action="patient.contact_updated",
+                           object_type="patient", object_id=str(patient.id), details={"fields": sorted(changes)}))
+    session.flush()
+    return patient
+
+
 def find_patients(session: Session, *, scope: Scope, external_ref: str) -> list[Patient]:
     """Patients with this reference in the caller's clinics (one per clinic at most)."""
     stmt = select(Patient).where(Patient.external_ref == external_ref.strip()).order_by(Patient.clinic_id)
