@@ -8,6 +8,7 @@ reversed waste either commits first or joins the case (inventory/services/lot_gu
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections import Counter
 
 import pytest
@@ -88,3 +89,44 @@ def test_receipts_and_reversals_racing_a_recall_never_leave_stock_off_its_list(c
         assert recalls.open_counts(session, case.id)["containers_back_in_stock"] == 0
         assert ledger.find_balance_mismatches(session) == []
         assert session.scalar(select(Movement.id).where(Movement.lot_id == lot_id)) is not None
+
+
+def test_a_recall_waits_for_a_receipt_that_has_read_its_lot(committed_app: Flask):
+    """The window the lock closes: a receipt that has found the lot (still active) but written nothing yet. The
+    recall opening waits for it, then lists what it received."""
+    if committed_app.extensions["vialog_db"].engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises every writer already (BEGIN IMMEDIATE)")
+    maker = committed_app.extensions["vialog_db"].sessionmaker
+    with maker() as session:
+        world = factories.build_world(session)
+        lot_id = world.receive("botox", lot=LOT, expiry=FAR, now=utcnow()).lot_id
+        session.commit()
+
+    receiving_session = maker()
+    manager = receiving_session.scalar(select(User).where(User.username == "manager"))
+    botox = receiving_session.get(Container, receiving_session.scalar(
+        select(Container.id).where(Container.lot_id == lot_id))).product
+    found = receiving._find_or_create_lot(receiving_session, botox, LOT, FAR, None, utcnow())  # the receipt's read
+    assert found.id == lot_id
+
+    def recall() -> None:
+        with committed_app.app_context(), maker() as session:
+            safety = session.scalar(select(User).where(User.username == "safety"))
+            recalls.open_recall(session, actor=safety, lot_ids=[lot_id], reason="alert", recall_class="I",
+                                source="regulator", now=utcnow())
+            session.commit()
+
+    waiting = threading.Thread(target=recall)
+    waiting.start()
+    waiting.join(timeout=0.7)
+    assert waiting.is_alive(), "the recall did not wait for the receipt under way"
+    receiving.receive(receiving_session, actor=manager, scope=Scope.everything(),
+                      location_id=receiving_session.scalar(select(Container.location_id).limit(1)), containers=3,
+                      now=utcnow(), gtin=botox.gtins[0].gtin, lot_number=LOT, expiry=FAR)
+    receiving_session.commit()
+    receiving_session.close()
+    waiting.join(timeout=10)
+    assert not waiting.is_alive()
+    with maker() as session:
+        listed = session.scalars(select(RecallContainer.container_id)).all()
+        assert len(listed) == 4  # the first vial and the three received while the recall waited
