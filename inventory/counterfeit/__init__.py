@@ -15,4 +15,4 @@ def init_app(app: Flask) -> None:
     from inventory.services import lot_guard
 
     # A scanned box of a watched lot is refused wherever it is scanned (the core asks its lot checks).
-    lot_guard.on_lot_named(service.refuse_watched_lot)
+    lot_guard.on_lot_named(service.refuse_watched_lot, service.watched_lot_flag)

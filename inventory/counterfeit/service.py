@@ -21,7 +21,7 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -295,6 +295,11 @@ def refuse_watched_lot(session: Session, product: Product, lot_number: str) -> N
             "receive or use it. Set the box aside and tell the safety lead.",
             product_id=product.id, lot_number=entry.lot_number, watched_lot_id=entry.id, source=entry.source,
         )
+
+
+def watched_lot_flag(product_id: Any, number_key: Any) -> ColumnElement[bool]:
+    """``refuse_watched_lot`` as an SQL condition, for a scan's one statement (lot_guard.on_lot_named)."""
+    return exists().where(WatchedLot.product_id == product_id, WatchedLot.number_key == number_key)
 
 
 def _product(session: Session, product_id: int | None, gtin: str | None) -> Product:

@@ -21,7 +21,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, joinedload
 
 from inventory.errors import NotFound
@@ -29,10 +29,13 @@ from inventory.models import AuditEvent, Container, Lot, Product, User
 
 StockAddedHook = Callable[[Session, Lot, Sequence[Container], User, dt.datetime], None]
 LotCheck = Callable[[Session, Product, str], None]
+# (product id column, normalised lot number) -> an SQL condition, true when the check would refuse.
+LotFlag = Callable[[Any, Any], ColumnElement[bool]]
 
 # Filled by features' init_app (idempotent): registries of functions, not of app state.
 _HOOKS: list[StockAddedHook] = []
 _LOT_CHECKS: list[LotCheck] = []
+_LOT_FLAGS: list[LotFlag] = []
 
 
 def on_stock_added(hook: StockAddedHook) -> StockAddedHook:
@@ -42,12 +45,24 @@ def on_stock_added(hook: StockAddedHook) -> StockAddedHook:
     return hook
 
 
-def on_lot_named(check: LotCheck) -> LotCheck:
+def on_lot_named(check: LotCheck, flag: LotFlag) -> LotCheck:
     """Registers ``check(session, product, lot_number)``, asked whenever a box names a lot (a scan, a
-    receipt); it raises a DomainError to refuse (the counterfeit watch list: ``lot_suspect``)."""
+    receipt); it raises a DomainError to refuse (the counterfeit watch list: ``lot_suspect``). ``flag`` is
+    the same rule as an SQL condition, so a scan folds it into its one statement and asks ``check`` only
+    when it holds."""
     if check not in _LOT_CHECKS:
         _LOT_CHECKS.append(check)
+        _LOT_FLAGS.append(flag)
     return check
+
+
+def lot_flags(product_id: Any, number_key: Any) -> list[ColumnElement[bool]]:
+    """The registered checks as SQL conditions on a product id and a normalised lot number."""
+    return [flag(product_id, number_key) for flag in _LOT_FLAGS]
+
+
+def flag_count() -> int:
+    return len(_LOT_FLAGS)
 
 
 def check_lot_named(session: Session, product: Product, lot_number: str) -> None:
@@ -111,6 +126,6 @@ def stock_added(session: Session, lot: Lot, containers: Sequence[Container], *, 
 
 
 __all__ = [
-    "LotCheck", "StockAddedHook", "check_lot_named", "lock_lot", "lock_lots", "lot_ids_of", "on_lot_named",
+    "LotCheck", "LotFlag", "StockAddedHook", "check_lot_named", "flag_count", "lot_flags", "lock_lot", "lock_lots", "lot_ids_of", "on_lot_named",
     "on_stock_added", "record_sign", "stock_added",
 ]

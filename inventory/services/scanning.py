@@ -49,10 +49,13 @@ def _container_by_label_statement() -> Select[tuple[Container]]:
 
 
 @cache
-def _product_and_lot_statement() -> Select[tuple[Product, Lot]]:
-    # The lot is outer-joined: a box of a known product but an unknown lot still names its product.
+def _product_and_lot_statement(flags: int) -> Select[tuple[Product, Lot]]:
+    # The lot is outer-joined: a box of a known product but an unknown lot still names its product. The
+    # features' lot checks (lot_guard: the counterfeit watch list) ride along as columns; ``flags`` (how many
+    # are registered) keys the cache.
+    assert flags == lot_guard.flag_count()
     return (
-        select(Product, Lot)
+        select(Product, Lot, *lot_guard.lot_flags(Product.id, bindparam("number_key")))
         .select_from(ProductGtin)
         .join(Product, Product.id == ProductGtin.product_id)
         .outerjoin(Lot, (Lot.product_id == Product.id) & (Lot.number_key == bindparam("number_key")))
@@ -78,10 +81,13 @@ def _product_and_lot(session: Session, gtin: str, lot_number: str) -> tuple[Prod
     with a lot not on file comes back with None.
     """
     row = session.execute(
-        _product_and_lot_statement(), {"gtin": gtin, "number_key": normalise_lot_number(lot_number)}
+        _product_and_lot_statement(lot_guard.flag_count()),
+        {"gtin": gtin, "number_key": normalise_lot_number(lot_number)},
     ).first()
     if row is None:
         raise unknown_gtin(gtin)
+    if any(row[2:]):
+        lot_guard.check_lot_named(session, row[0], lot_number)  # a check holds: it raises (lot_suspect)
     return row[0], row[1]
 
 
@@ -95,8 +101,9 @@ def scan(session: Session, raw: str, *, scope: Scope, now: dt.datetime, timezone
     result = ScanResult(code=code, warnings=list(code.warnings))
     if code.kind == "container":
         assert code.label_code is not None
+        # A container of a watched lot was quarantined when the lot was watched (or never received): its
+        # lot status refuses it below, in the one statement of a label scan.
         container = container_by_label(session, code.label_code, scope)
-        lot_guard.check_lot_named(session, container.lot.product, container.lot.number)
         lifecycle.ensure_lot_usable(container.lot, now=now, timezone=container.clinic.timezone)
         result.container, result.lot, result.product = container, container.lot, container.lot.product
         if container.beyond_use_at is not None and container.beyond_use_at <= now:
@@ -105,8 +112,7 @@ def scan(session: Session, raw: str, *, scope: Scope, now: dt.datetime, timezone
 
     assert code.gtin is not None
     if code.kind == "gs1" and code.lot:
-        result.product, result.lot = _product_and_lot(session, code.gtin, code.lot)
-        lot_guard.check_lot_named(session, result.product, code.lot)  # a watched lot: lot_suspect
+        result.product, result.lot = _product_and_lot(session, code.gtin, code.lot)  # a watched lot: lot_suspect
     else:
         result.product = product_for_gtin(session, code.gtin)
     if code.kind == "gtin":
