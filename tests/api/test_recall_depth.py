@@ -104,3 +104,14 @@ def test_many_containers_are_marked_at_once_or_none(api, data, session):
                                                            "note": "courier 42"})
     assert done.status_code == 200
     assert {c["status"] for c in done.get_json()["containers"]} == {"returned"}
+
+
+def test_a_class_three_case_closes_without_notifying_once_its_containers_are_done(api, data):
+    case = open_case(api, data, "III")
+    lead = api("safety")
+    ids = [c["container_id"] for c in case["containers"]]
+    assert lead.post(f"/recalls/{case['id']}/close").status_code == 409
+    lead.post(f"/recalls/{case['id']}/containers", {"container_ids": ids, "status": "destroyed"})
+    closed = lead.post(f"/recalls/{case['id']}/close")
+    assert (closed.status_code, closed.get_json()["status"]) == (200, "closed")
+    assert {p["status"] for p in closed.get_json()["patients"]} == {"not_required"}
