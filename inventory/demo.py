@@ -34,6 +34,8 @@ from inventory.models import (
     User,
     utcnow,
 )
+from inventory.counterfeit import service as counterfeit
+from inventory.counterfeit.models import Supplier
 from inventory.kits.models import Kit, KitTemplate
 from inventory.transfers.models import Transfer
 from inventory.services import auth
@@ -179,25 +181,37 @@ DEMO_USERS = [
     ("nurse-nyc", "nurse-nyc-demo-2026", Role.NURSE, "NYC", "nurse at New York"),
 ]
 
-# product name, lot, months to expiry, containers, location name
+# product name, lot, months to expiry, containers, location name. Every lot number is invented (DOMAIN.md
+# "Counterfeits": demo data never stocks a real alert lot such as Botox C3709C3); DEMO marks the toxins' and
+# hyaluronidase's, whose real numbers share their shape.
 STOCK = [
-    ("Botox Cosmetic 100 U", "C3709C3", 16, 6, "Medicines fridge"),
-    ("Botox Cosmetic 100 U", "C4120A1", 22, 4, "Medicines fridge"),
+    ("Botox Cosmetic 100 U", "DEMOBTX01", 16, 6, "Medicines fridge"),
+    ("Botox Cosmetic 100 U", "DEMOBTX02", 22, 4, "Medicines fridge"),
     ("Dysport 300 U", "DY2291", 12, 3, "Medicines fridge"),
     ("Xeomin 100 U", "XE77812", 20, 4, "Store room"),
     ("Daxxify 100 U", "DX30017", 14, 2, "Store room"),
     ("Juvederm Volbella XC 0.55 mL", "VB19A44", 18, 6, "Store room"),
     ("Juvederm Voluma XC 1.0 mL", "VM88B21", 15, 4, "Store room"),
     ("Restylane Kysse 1.0 mL", "RK5512", 13, 4, "Store room"),
-    ("Hylenex recombinant 150 USP U/mL", "2205123", 9, 10, "Medicines fridge"),
+    ("Hylenex recombinant 150 USP U/mL", "DEMOHYL01", 9, 10, "Medicines fridge"),
     ("Syringe 1 mL Luer-lock", "SY2026", 36, 20, "Store room"),
     ("Needle 30 G 13 mm", "ND2026", 36, 20, "Store room"),
     ("Sodium chloride 0.9% 10 mL", "NS5521", 24, 6, "Store room"),
-    ("Hylenex recombinant 150 USP U/mL", "2208816", 14, 10, "Medicines fridge"),
+    ("Hylenex recombinant 150 USP U/mL", "DEMOHYL02", 14, 10, "Medicines fridge"),
     ("Amphadase 150 USP U/mL", "AM41207", 11, 4, "Medicines fridge"),
     ("Aspirin 300 mg", "AS3021", 24, 6, "Store room"),
     ("Warm compress", "WC1188", 30, 3, "Store room"),
 ]
+
+# The chain's suppliers (invented): receipts name the first; the last is not authorised (its deliveries are refused).
+SUPPLIERS = [
+    ("Northfield Medical Wholesale", "WDA(H) 90211", True),
+    ("Clearwater Aesthetic Supplies", "WDA(H) 90377", True),
+    ("Cheap Botox Online", None, False),
+]
+DEMO_SUPPLIER = SUPPLIERS[0][0]
+# A public counterfeit alert on the watch list (never stocked): DOMAIN.md "Counterfeits".
+WATCHED = [("Botox Cosmetic 100 U", "C3709C3", "FDA counterfeit Botox alert, 2024")]
 
 # The emergency kit of DOMAIN.md "Hyaluronidase and emergency kits".
 KIT_TEMPLATE: dict[str, Any] = dict(
@@ -225,16 +239,16 @@ _KIT_SUPPLIES = [("Syringe 1 mL Luer-lock", 10, None), ("Needle 30 G 13 mm", 10,
 # Amphadase add up to the 1500 USP U needed, but a warm compress is missing).
 DEMO_KITS = [
     ("LON", "Emergency kit (room 1)",
-     [("Hylenex recombinant 150 USP U/mL", 10, "2205123"), *_KIT_SUPPLIES, ("Warm compress", 2, None)], "nurse"),
+     [("Hylenex recombinant 150 USP U/mL", 10, "DEMOHYL01"), *_KIT_SUPPLIES, ("Warm compress", 2, None)], "nurse"),
     ("NYC", "Emergency kit (room 1)",
-     [("Hylenex recombinant 150 USP U/mL", 10, "2207045"), *_KIT_SUPPLIES, ("Warm compress", 2, None)],
+     [("Hylenex recombinant 150 USP U/mL", 10, "DEMOHYL03"), *_KIT_SUPPLIES, ("Warm compress", 2, None)],
      "nurse-nyc"),
     ("LON", "Emergency kit (room 2)",
-     [("Hylenex recombinant 150 USP U/mL", 6, "2208816"), ("Amphadase 150 USP U/mL", 4, None), *_KIT_SUPPLIES,
+     [("Hylenex recombinant 150 USP U/mL", 6, "DEMOHYL02"), ("Amphadase 150 USP U/mL", 4, None), *_KIT_SUPPLIES,
       ("Warm compress", 1, None)], "nurse"),
 ]
 # A short-dated lot New York received for its kit: (clinic, product, lot, days to expiry, containers, location)
-KIT_LOTS = [("NYC", "Hylenex recombinant 150 USP U/mL", "2207045", 45, 10, "Medicines fridge")]
+KIT_LOTS = [("NYC", "Hylenex recombinant 150 USP U/mL", "DEMOHYL03", 45, 10, "Medicines fridge")]
 # One transfer on the road, so the transfers page shows one to receive: from, product, lot, vials, from/to location.
 DEMO_TRANSFER = ("LON", "Xeomin 100 U", "XE77812", 2, "Store room", "NYC", "Store room",
                  "Two sealed Xeomin for New York's Saturday list; courier, one insulated box.")
@@ -264,6 +278,7 @@ def load(session: Session, hasher: PasswordHasher, now: dt.datetime | None = Non
 
     manager = session.scalar(select(User).where(User.username == "manager"))
     assert manager is not None
+    supplier_id = _suppliers(session, manager, now)
     if session.scalar(select(Receipt.id).limit(1)) is None:
         for clinic in clinics.values():
             for product_name, lot, months, count, location_name in STOCK:
@@ -275,12 +290,12 @@ def load(session: Session, hasher: PasswordHasher, now: dt.datetime | None = Non
                 receiving.receive(
                     session, actor=manager, scope=Scope.everything(), location_id=location.id, containers=count,
                     now=now, gtin=product.gtins[0].gtin, lot_number=lot,
-                    expiry=_months_ahead(now.date(), months),
+                    expiry=_months_ahead(now.date(), months), supplier_id=supplier_id,
                 )
     session.flush()
     _kits(session, clinics, manager, now)
     _transfer(session, clinics, manager, now)
-    _history(session, clinics["LON"], manager, now)
+    _history(session, clinics["LON"], manager, supplier_id, now)
     return logins
 
 
@@ -299,7 +314,7 @@ HISTORY = [
 ]
 
 
-def _history(session: Session, clinic: Clinic, manager: User, now: dt.datetime) -> None:
+def _history(session: Session, clinic: Clinic, manager: User, supplier_id: int, now: dt.datetime) -> None:
     """Past treatments recorded through the cart's own services, unless any patient exists already."""
     if session.scalar(select(Patient.id).limit(1)) is not None:
         return
@@ -316,7 +331,7 @@ def _history(session: Session, clinic: Clinic, manager: User, now: dt.datetime) 
         assert product is not None
         receipt = receiving.receive(session, actor=manager, scope=everything, location_id=fridge.id,
                                     containers=count, now=delivered, gtin=product.gtins[0].gtin, lot_number=lot,
-                                    expiry=_months_ahead(now.date(), 14))
+                                    expiry=_months_ahead(now.date(), 14), supplier_id=supplier_id)
         stock[product_name] = list(receipt.containers)
     visits = sorted(((days, ref, name, doses) for ref, name, visits_ in HISTORY for days, doses in visits_),
                     reverse=True)  # oldest first, as they happened
@@ -343,6 +358,21 @@ def _history(session: Session, clinic: Clinic, manager: User, now: dt.datetime) 
             clinical.complete_follow_up(session, actor=nurse, scope=everything, treatment_id=treatment.id,
                                         now=dt.datetime.combine(treatment.follow_up_on, dt.time(10), dt.UTC))
     session.flush()
+
+
+def _suppliers(session: Session, manager: User, now: dt.datetime) -> int:
+    """The demo suppliers and watch list, unless there are suppliers already; the id receipts name."""
+    if session.scalar(select(Supplier.id).limit(1)) is None:
+        for name, licence, authorised in SUPPLIERS:
+            counterfeit.add_supplier(session, actor=manager, name=name, licence=licence, authorised=authorised, now=now)
+        safety = session.scalar(select(User).where(User.role == Role.SAFETY_LEAD)) or manager
+        for product_name, number, source in WATCHED:
+            product_id = session.scalar(select(Product.id).where(Product.name == product_name))
+            assert product_id is not None
+            counterfeit.watch(session, actor=safety, product_id=product_id, lot_number=number, source=source, now=now)
+    supplier_id = session.scalar(select(Supplier.id).where(Supplier.name == DEMO_SUPPLIER))
+    assert supplier_id is not None
+    return supplier_id
 
 
 def _transfer(session: Session, clinics: dict[str, Clinic], manager: User, now: dt.datetime) -> None:
@@ -411,8 +441,9 @@ def _receive_kit_lot(session: Session, clinic: Clinic, manager: User, product_na
     assert product is not None and location is not None
     if session.scalar(select(Lot.id).where(Lot.product_id == product.id, Lot.number == lot)) is not None:
         return
+    supplier_id = session.scalar(select(Supplier.id).where(Supplier.name == DEMO_SUPPLIER))
     receiving.receive(session, actor=manager, scope=Scope.everything(), location_id=location.id, containers=count,
-                      now=now, gtin=product.gtins[0].gtin, lot_number=lot, expiry=expiry)
+                      now=now, gtin=product.gtins[0].gtin, lot_number=lot, expiry=expiry, supplier_id=supplier_id)
 
 
 def _containers_for_kit(session: Session, clinic: Clinic, product_name: str, lot: str | None, count: int) -> list[int]:

@@ -118,6 +118,22 @@ class LotRecalled(LotNotUsable):
     code = "lot_recalled"
 
 
+class LotSuspect(DomainError):
+    """The lot number is on the counterfeit watch list: do not receive or use it; tell the safety lead."""
+
+    code = "lot_suspect"
+
+
+class DuplicateSerial(DomainError):
+    """A pack serial already received somewhere in the chain: a counterfeit sign."""
+
+    code = "duplicate_serial"
+
+
+class SupplierNotAuthorised(DomainError):
+    code = "supplier_not_authorised"
+
+
 class LotExpiryConflict(DomainError):
     """A receipt names a lot already on file with a different expiry."""
 

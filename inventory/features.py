@@ -19,6 +19,7 @@ from importlib.metadata import entry_points
 from flask import Flask
 
 BUILT_IN = (
+    "inventory.counterfeit",
     "inventory.receiving",
     "inventory.cart",
     "inventory.clinical",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import Flask, Response, current_app, g
 from flask.typing import ResponseReturnValue
@@ -30,6 +30,7 @@ from inventory.extensions import db
 class _Verdict:
     refused: bool = False
     kept: bool = False
+    afterwards: list[Callable[[Session], object]] = field(default_factory=list)
 
 
 def _verdict() -> _Verdict:
@@ -53,6 +54,21 @@ def keep_despite_refusal() -> None:
     _verdict().kept = True
 
 
+def record_despite_refusal(write: Callable[[Session], object]) -> None:
+    """Writes ``write(session)`` once the request's own work is committed or rolled back, and commits it
+    alone: a record that must outlive the refusal it explains (a pack serial seen twice, a watched lot
+    scanned: counterfeit signs for the safety lead). Nothing else of the refused request is kept."""
+    _verdict().afterwards.append(write)
+
+
+def _write_afterwards() -> None:
+    writes = _verdict().afterwards
+    if writes:
+        for write in writes:
+            write(db.session)
+        db.session.commit()
+
+
 def _should_commit(status: int) -> bool:
     verdict = _verdict()
     return not verdict.refused and (status < 400 or verdict.kept)
@@ -69,7 +85,9 @@ def _dispatch_in_unit_of_work(dispatch: Callable[[], ResponseReturnValue]) -> Re
     except BaseException:
         # Before the error handlers run: their page must not meet a session that needs a rollback.
         db.session.rollback()
+        _write_afterwards()
         raise
+    _write_afterwards()
     return response
 
 

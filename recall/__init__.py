@@ -14,4 +14,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from recall import api, models, pages  # noqa: F401  (models, then routes on the shared blueprints)
+    from inventory.services import lot_guard
+    from recall import api, models, pages, services  # noqa: F401  (models, then routes on the shared blueprints)
+
+    # Stock that reaches a lot of an open case (a reversed waste, a count, a transfer in) joins the case.
+    lot_guard.on_stock_added(services.join_open_cases)

@@ -20,6 +20,7 @@ from recall.schemas import (
     RecallCaseOut,
     RecallContainerIn,
     RecallContainerOut,
+    RecallContainersIn,
     RecallIn,
     RecallList,
     RecallPatientIn,
@@ -29,6 +30,7 @@ from recall.schemas import (
     TracePatientLotsOut,
     TraceQuery,
     TraceSearchOut,
+    WidenOut,
     lot_trace_json,
     trace_search_json,
 )
@@ -44,7 +46,7 @@ RECALL = Permission.RECALL
 @operation("GET", "/lots/<int:lot_id>/trace", summary="A lot's containers, draws and patients",
            permission=RECALL, response=TraceLotOut, errors=(404,))
 def trace_lot(lot_id: int) -> Response:
-    lots = queries.lots_by_ids(db.session, [lot_id])
+    lots = queries.lots_by_ids(db.session, [lot_id], current_scope())
     (trace,) = services.trace_lots(db.session, viewer=current_user(), scope=current_scope(), lots=lots, now=utcnow())
     return Response(lot_trace_json(trace), mimetype="application/json")
 
@@ -73,14 +75,14 @@ def patient_lots(patient_id: int) -> TracePatientLotsOut:
            permission=RECALL, body=LotStatusIn, response=LotOut, idempotent=True, errors=(404, 409))
 def quarantine_lot(lot_id: int, body: LotStatusIn) -> LotOut:
     return LotOut.of(services.quarantine(db.session, actor=current_user(), lot_id=lot_id, reason=body.reason,
-                                         now=utcnow()))
+                                         now=utcnow(), scope=current_scope()))
 
 
 @operation("POST", "/lots/<int:lot_id>/release", summary="Release a quarantined lot (never a recalled one)",
            permission=RECALL, body=LotStatusIn, response=LotOut, idempotent=True, errors=(404, 409))
 def release_lot(lot_id: int, body: LotStatusIn) -> LotOut:
     return LotOut.of(services.release(db.session, actor=current_user(), lot_id=lot_id, reason=body.reason,
-                                      now=utcnow()))
+                                      now=utcnow(), scope=current_scope()))
 
 
 # --- recall cases -------------------------------------------------------------------------------
@@ -91,7 +93,8 @@ def release_lot(lot_id: int, body: LotStatusIn) -> LotOut:
 def open_recall(body: RecallIn) -> RecallCaseOut:
     now = utcnow()
     case = services.open_recall(db.session, actor=current_user(), lot_ids=body.lot_ids, reason=body.reason,
-                                recall_class=body.recall_class, source=body.source, now=now)
+                                recall_class=body.recall_class, source=body.source, now=now,
+                                scope=current_scope())
     return RecallCaseOut.of(services.view_case(db.session, viewer=current_user(), scope=current_scope(),
                                                case_id=case.id, now=now))
 
@@ -131,6 +134,24 @@ def update_recall_container(case_id: int, container_id: int, body: RecallContain
     return RecallContainerOut.of(line, where)
 
 
+@operation("POST", "/recalls/<int:case_id>/containers",
+           summary="Mark many containers of a case returned or destroyed at once (all or none)",
+           permission=RECALL, body=RecallContainersIn, response=RecallCaseOut, idempotent=True, errors=(404, 409, 422))
+def update_recall_containers(case_id: int, body: RecallContainersIn) -> RecallCaseOut:
+    now = utcnow()
+    services.update_containers(db.session, actor=current_user(), scope=current_scope(), case_id=case_id,
+                               container_ids=body.container_ids, status=body.status, note=body.note, now=now)
+    return RecallCaseOut.of(services.view_case(db.session, viewer=current_user(), scope=current_scope(),
+                                               case_id=case_id, now=now))
+
+
+@operation("POST", "/recalls/<int:case_id>/widen",
+           summary="Notify every patient of a Class III case after all (not required -> pending)",
+           permission=RECALL, response=WidenOut, idempotent=True, errors=(404, 409))
+def widen_recall(case_id: int) -> WidenOut:
+    return WidenOut(widened=services.widen(db.session, actor=current_user(), case_id=case_id, now=utcnow()))
+
+
 @operation("POST", "/recalls/<int:case_id>/close", summary="Close a case whose lists are done",
            permission=RECALL, response=RecallCaseOut, idempotent=True, errors=(404, 409))
 def close_recall(case_id: int) -> RecallCaseOut:
@@ -160,6 +181,20 @@ def recall_patients_xlsx(case_id: int) -> Response:
            permission=RECALL, errors=(404,), media_type="text/csv")
 def recall_patients_csv(case_id: int) -> Response:
     return _export(case_id, "patients", "csv")
+
+
+@operation("GET", "/recalls/<int:case_id>/notifications.xlsx",
+           summary="The notification list with contact details, lots, dates, areas and status, as Excel",
+           permission=RECALL, errors=(404,), media_type=exports.XLSX_MIMETYPE)
+def recall_notifications_xlsx(case_id: int) -> Response:
+    return _export(case_id, "notifications", "xlsx")
+
+
+@operation("GET", "/recalls/<int:case_id>/notifications.csv",
+           summary="The notification list with contact details, lots, dates, areas and status, as CSV",
+           permission=RECALL, errors=(404,), media_type="text/csv")
+def recall_notifications_csv(case_id: int) -> Response:
+    return _export(case_id, "notifications", "csv")
 
 
 @operation("GET", "/recalls/<int:case_id>/containers.xlsx", summary="The container list as Excel",

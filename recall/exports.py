@@ -40,13 +40,17 @@ PATIENT_HEADERS = (
     "Clinic", "Patient reference", "Patient name", "Date of birth", "Status", "Method", "Note", "Updated by",
     "Updated at (clinic time)", "Treatments (clinic time)", "Areas", "Received",
 )
+NOTIFICATION_HEADERS = (
+    "Clinic", "Patient reference", "Patient name", "Date of birth", "Phone", "Email", "Address", "Lots",
+    "Treatment dates (clinic time)", "Areas", "Received", "Status", "Method", "Updated by", "Note",
+)
 CONTAINER_HEADERS = (
     "Clinic", "Location", "Label", "Lot", "State", "Remaining", "Unit", "Status", "Note", "Updated by",
     "Updated at (clinic time)",
 )
 
 
-LISTS = ("patients", "containers")
+LISTS = ("patients", "notifications", "containers")
 FORMATS = ("xlsx", "csv")
 
 
@@ -64,14 +68,14 @@ def export(session: Session, *, viewer: User, scope: Scope, case_id: int, which:
     Raises NotFound or ValidationError (an unknown list or format).
     """
     if which not in LISTS or fmt not in FORMATS:
-        raise ValidationError("Export the patients or containers list as xlsx or csv.", field="format")
+        raise ValidationError("Export the patients, notifications or containers list as xlsx or csv.", field="format")
     view = services.case_view(session, case_id, scope)
-    sheet = patient_sheet(view) if which == "patients" else container_sheet(view)
+    sheet = {"patients": patient_sheet, "notifications": notification_sheet, "containers": container_sheet}[which](view)
     content = to_xlsx(sheet, view) if fmt == "xlsx" else to_csv(sheet)
     services.record_access(
         session, viewer=viewer, action=services.EXPORTED, object_type="recall_case", object_id=str(case_id),
         now=now, details={"list": which, "format": fmt, "rows": len(sheet.rows),
-                          "patient_ids": [p.patient.id for p in view.patients] if which == "patients" else []},
+                          "patient_ids": [p.patient.id for p in view.patients] if which != "containers" else []},
     )
     stamp = to_clinic_time(now, "UTC").strftime("%Y%m%d-%H%M")
     return ExportFile(f"recall-{case_id}-{which}-{stamp}.{fmt}", XLSX_MIMETYPE if fmt == "xlsx" else CSV_MIMETYPE,
@@ -107,6 +111,25 @@ def patient_sheet(view: CaseView) -> Sheet:
             "; ".join(f"{d.product} lot {d.lot_number}: {_qty(d.quantity)} {d.base_unit}" for d in given),
         ])
     return Sheet(f"Recall {view.case.id} patients", PATIENT_HEADERS, rows)
+
+
+def notification_sheet(view: CaseView) -> Sheet:
+    """Whom to contact and how, and what they received: the list a clinic works through (or mails from)."""
+    rows = []
+    for line in view.patients:
+        contact = line.line.patient
+        given = [d for d in line.doses if not d.is_reversed]
+        rows.append([
+            line.clinic.code, line.patient.external_ref, line.patient.name, line.patient.date_of_birth,
+            contact.phone or "", contact.email or "", contact.address or "",
+            ", ".join(dict.fromkeys(f"{d.product} {d.lot_number}" for d in given)),
+            ", ".join(dict.fromkeys(d.local_at.strftime("%Y-%m-%d") for d in given)),
+            ", ".join(dict.fromkeys(d.area for d in given)),
+            "; ".join(f"{_qty(d.quantity)} {d.base_unit} ({d.area})" for d in given),
+            line.line.status.value, line.line.method.value if line.line.method else "",
+            line.line.updated_by.label if line.line.updated_by else "", line.line.note or "",
+        ])
+    return Sheet(f"Recall {view.case.id} notifications", NOTIFICATION_HEADERS, rows)
 
 
 def container_sheet(view: CaseView) -> Sheet:

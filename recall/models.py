@@ -42,6 +42,7 @@ class NotificationStatus(enum.StrEnum):
     PENDING = "pending"
     NOTIFIED = "notified"
     UNREACHABLE = "unreachable"
+    NOT_REQUIRED = "not_required"  # a Class III case starts here unless the safety lead widens it
 
 
 class NotificationMethod(enum.StrEnum):

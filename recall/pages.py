@@ -8,13 +8,17 @@ refusal comes back as a message on the page the user came from.
 
 from __future__ import annotations
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 
 from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.errors import DomainError, NotFound
 from inventory.extensions import db
-from inventory.models import utcnow
+from inventory.models import User, utcnow
 from inventory.cart.service import AREA_LABELS
 from inventory.services.permissions import Permission
 from recall import exports, queries, services
@@ -30,11 +34,13 @@ CLASS_WORDS = {
 SOURCE_WORDS = {RecallSource.MANUFACTURER: "Manufacturer", RecallSource.REGULATOR: "Regulator",
                 RecallSource.INTERNAL: "Internal (our own finding)"}
 STATUS_WORDS = {NotificationStatus.PENDING: "Pending", NotificationStatus.NOTIFIED: "Notified",
-                NotificationStatus.UNREACHABLE: "Unreachable"}
+                NotificationStatus.UNREACHABLE: "Unreachable", NotificationStatus.NOT_REQUIRED: "Not required"}
 METHOD_WORDS = {NotificationMethod.PHONE: "Phone", NotificationMethod.EMAIL: "Email",
                 NotificationMethod.LETTER: "Letter", NotificationMethod.IN_PERSON: "In person"}
 LOG_VIEWS = {
     "access": ("Patient data looked at or exported", services.ACCESS_ACTIONS),
+    "viewed": ("Looked at", (services.VIEWED,)),
+    "exported": ("Exported", (services.EXPORTED,)),
     "changes": ("Quarantine, release and recall changes", services.CHANGE_ACTIONS),
 }
 
@@ -75,7 +81,7 @@ def trace():
 @bp.get("/trace/lots/<int:lot_id>")
 @page(RECALL)
 def trace_lot(lot_id: int):
-    lots = queries.lots_by_ids(db.session, [lot_id])
+    lots = queries.lots_by_ids(db.session, [lot_id], scope())
     traces = services.trace_lots(db.session, viewer=current_user, scope=scope(), lots=lots, now=utcnow())
     return _render_traces(traces, q=lots[0].number)
 
@@ -109,10 +115,10 @@ def lot_release(lot_id: int):
 
 
 def _change_status(lot_id: int, change, done: str):
-    queries.lots_by_ids(db.session, [lot_id])  # an unknown lot is a 404, not a message
+    queries.lots_by_ids(db.session, [lot_id], scope())  # an unknown lot (or another clinic's) is a 404
     try:
         lot = change(db.session, actor=current_user, lot_id=lot_id, reason=request.form.get("reason", ""),
-                     now=utcnow())
+                     now=utcnow(), scope=scope())
     except DomainError as error:
         refused(error)
     else:
@@ -131,6 +137,7 @@ def recall_open():
         case = services.open_recall(
             db.session, actor=current_user, lot_ids=lot_ids, reason=request.form.get("reason", ""),
             recall_class=request.form.get("recall_class", ""), source=request.form.get("source", ""), now=utcnow(),
+            scope=scope(),
         )
     except DomainError as error:
         refused(error)
@@ -192,6 +199,69 @@ def recall_container_update(case_id: int, container_id: int):
     return redirect(url_for("pages.recall_case", case_id=case_id) + f"#container-{container_id}")
 
 
+@bp.post("/recalls/<int:case_id>/containers")
+@page(RECALL)
+def recall_containers_update(case_id: int):
+    ids = [int(v) for v in request.form.getlist("container_ids") if v.isdigit() and len(v) <= 10]
+    try:
+        lines = services.update_containers(
+            db.session, actor=current_user, scope=scope(), case_id=case_id, container_ids=ids,
+            status=request.form.get("status", ""), note=request.form.get("note"), now=utcnow(),
+        )
+    except DomainError as error:
+        if isinstance(error, NotFound) and not ids:
+            raise
+        refused(error)
+    else:
+        flash(f"{len(lines)} container(s) marked {lines[0].status.value}: they have left stock.", "ok")
+    return redirect(url_for("pages.recall_case", case_id=case_id) + "#containers")
+
+
+@bp.post("/recalls/<int:case_id>/widen")
+@page(RECALL)
+def recall_widen(case_id: int):
+    try:
+        widened = services.widen(db.session, actor=current_user, case_id=case_id, now=utcnow())
+    except DomainError as error:
+        if isinstance(error, NotFound):
+            raise
+        refused(error)
+    else:
+        flash(f"{widened} patient(s) to notify after all.", "ok")
+    return redirect(url_for("pages.recall_case", case_id=case_id))
+
+
+@bp.get("/recalls/<int:case_id>/patients/<int:patient_id>/letter")
+@page(RECALL)
+def recall_letter(case_id: int, patient_id: int):
+    """A printable letter to one patient on the list: lot, dates, areas, what to watch for, whom to call."""
+    view = services.case_view(db.session, case_id, scope())
+    item = next((p for p in view.patients if p.patient.id == patient_id), None)
+    if item is None:
+        raise NotFound(f"Patient {patient_id} is not on the list of recall case {case_id}.", patient_id=patient_id)
+    services.record_access(db.session, viewer=current_user, action=services.VIEWED, object_type="patient",
+                           object_id=str(patient_id), clinic_id=item.clinic.id, now=utcnow(),
+                           details={"view": "recall_letter", "case_id": case_id, "patient_ids": [patient_id]})
+    given = [d for d in item.doses if not d.is_reversed]
+    kinds = {rl.lot.product.kind.value for rl in view.case.lots}
+    return render_template("pages/recall_letter.html", view=view, case=view.case, item=item, doses=given,
+                           contact=item.line.patient, watch_for=[WATCH_FOR[k] for k in sorted(kinds) if k in WATCH_FOR],
+                           today=utcnow(), **_words())
+
+
+# What a patient is asked to look out for, by the kind of product recalled (plain words, for a letter).
+WATCH_FOR = {
+    "neuromodulator": "Difficulty swallowing, speaking or breathing, a drooping eyelid or face, double or blurred "
+                      "vision, or muscle weakness away from where you were treated. These can start days or weeks "
+                      "after treatment: seek urgent medical care and tell them you had botulinum toxin.",
+    "filler": "Increasing pain, redness, swelling, warmth, lumps, a change of skin colour (white, blue or mottled), "
+              "or any change in your vision near where you were treated. A change in vision or skin colour is an "
+              "emergency: call us or go to an emergency department at once.",
+    "hyaluronidase": "Itching, a rash, swelling beyond the treated area, or difficulty breathing (an allergic "
+                     "reaction): seek urgent medical care.",
+}
+
+
 @bp.post("/recalls/<int:case_id>/close")
 @page(RECALL)
 def recall_close(case_id: int):
@@ -221,12 +291,39 @@ def recall_export(case_id: int, which: str, fmt: str):
 @bp.get("/access-log")
 @page(Permission.USERS)
 def access_log():
+    """The access (or change) log, filtered by who acted, which patient, and dates in the chain's zone."""
     kind = request.args.get("kind", "access")
     if kind not in LOG_VIEWS:
         kind = "access"
-    before = request.args.get("before", "")
-    before_id = int(before) if before.isdigit() and len(before) <= 18 else None
-    entries = services.access_log(db.session, actions=LOG_VIEWS[kind][1], before_id=before_id)
+    tz = current_app.config["CLINIC_TZ"]
+    before_id, actor_id, patient_id = (_number(request.args.get(name)) for name in ("before", "user", "patient"))
+    since, until, error = _day_bounds(request.args.get("from", ""), request.args.get("to", ""), tz)
+    if error:
+        flash(error, "error:validation_error")
+    entries = services.access_log(db.session, actions=LOG_VIEWS[kind][1], before_id=before_id, actor_id=actor_id,
+                                  patient_id=patient_id, since=since, until=until)
+    users = db.session.execute(select(User.id, User.username, User.display_name).order_by(User.username)).all()
+    filters = {key: request.args.get(key, "") for key in ("user", "patient", "from", "to")}
     return render_template("pages/recall_access_log.html", entries=entries, kind=kind, views=LOG_VIEWS,
-                           timezone=current_app.config["CLINIC_TZ"], clinics=services.clinic_names(db.session),
-                           limit=services.LOG_PAGE)
+                           timezone=tz, clinics=services.clinic_names(db.session), limit=services.LOG_PAGE,
+                           names=services.log_names(db.session, entries, scope()), users=users,
+                           filters={k: v for k, v in filters.items() if v}, patient_id=patient_id)
+
+
+def _number(text: str | None) -> int | None:
+    text = (text or "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
+
+def _day_bounds(start: str, end: str, tz: str) -> tuple[dt.datetime | None, dt.datetime | None, str | None]:
+    """[first moment of ``start``, first moment after ``end``) in UTC, days read in ``tz``."""
+    zone = ZoneInfo(tz)
+    try:
+        first = dt.date.fromisoformat(start) if start.strip() else None
+        last = dt.date.fromisoformat(end) if end.strip() else None
+    except ValueError:
+        return None, None, "Dates are YYYY-MM-DD: the date filter is left out."
+    since = dt.datetime.combine(first, dt.time(0), tzinfo=zone).astimezone(dt.UTC) if first else None
+    until = (dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), tzinfo=zone).astimezone(dt.UTC)
+             if last else None)
+    return since, until, None

@@ -196,14 +196,15 @@ def patients_of(doses: Iterable[DoseLine]) -> list[PatientRef]:
 # --- finding lots --------------------------------------------------------------------
 
 
-def lots_by_ids(session: Session, lot_ids: Iterable[int]) -> list[Lot]:
-    """Lots with their products, in the order asked; raises NotFound for an unknown id."""
+def lots_by_ids(session: Session, lot_ids: Iterable[int], scope: Scope | None = None) -> list[Lot]:
+    """Lots with their products, in the order asked; raises NotFound for an unknown id, or for a lot the
+    ``scope``'s clinics neither hold nor used (Scope.lot_visible)."""
     ids = list(dict.fromkeys(lot_ids))
     for lot_id in ids:
         _ensure_id(lot_id, "lot")
-    found = {lot.id: lot for lot in session.scalars(
-        select(Lot).where(Lot.id.in_(ids)).options(joinedload(Lot.product))
-    )}
+    found = {lot.id: lot for lot in session.scalars((scope or Scope.everything()).filter_lots(
+        select(Lot).where(Lot.id.in_(ids)).options(joinedload(Lot.product)), Lot.id
+    ))}
     missing = [i for i in ids if i not in found]
     if missing:
         raise NotFound(f"No lot with id {missing[0]}.", id=missing[0])
@@ -226,9 +227,10 @@ def find_lots(session: Session, text: str, scope: Scope) -> list[Lot]:
     if len(text) > MAX_QUERY_LENGTH:
         raise ValidationError(f"At most {MAX_QUERY_LENGTH} characters.", field="lot")
     key = normalise_lot_number(text)
-    by_number = list(session.scalars(
-        select(Lot).where(Lot.number_key == key).options(joinedload(Lot.product)).order_by(Lot.product_id, Lot.id)
-    )) if len(key) <= 20 else []
+    by_number = list(session.scalars(scope.filter_lots(
+        select(Lot).where(Lot.number_key == key).options(joinedload(Lot.product)).order_by(Lot.product_id, Lot.id),
+        Lot.id,
+    ))) if len(key) <= 20 else []
     if by_number:
         return by_number
 
@@ -253,10 +255,11 @@ def find_lots(session: Session, text: str, scope: Scope) -> list[Lot]:
             "This code names the product only, not its lot: scan the code with the lot, or type the lot number.",
             field="lot",
         )
-    lot = session.scalar(
+    lot = session.scalar(scope.filter_lots(
         select(Lot).where(Lot.product_id == product.id, Lot.number_key == normalise_lot_number(code.lot))
-        .options(joinedload(Lot.product))
-    )
+        .options(joinedload(Lot.product)),
+        Lot.id,
+    ))
     if lot is None:
         raise NotFound(
             f"No lot {code.lot} of {product.name} on file: it was never received here.",

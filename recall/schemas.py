@@ -288,7 +288,9 @@ class RecallIn(Model):
 
 
 class RecallPatientIn(Model):
-    status: Literal["pending", "notified", "unreachable"]
+    status: Literal["pending", "notified", "unreachable", "not_required"] = Field(
+        description="not_required only in a Class III case"
+    )
     method: Literal["phone", "email", "letter", "in_person"] | None = Field(
         default=None, description="required when status is notified"
     )
@@ -300,22 +302,43 @@ class RecallContainerIn(Model):
     note: Note | None = None
 
 
+class RecallContainersIn(Model):
+    """Many containers of one case marked at once: all of them, or none on a refusal."""
+
+    container_ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(min_length=1, max_length=500)
+    status: Literal["returned", "destroyed"]
+    note: Note | None = None
+
+
+class ContactOut(Model):
+    phone: str | None
+    email: str | None
+    address: str | None
+
+
+class WidenOut(Model):
+    widened: int = Field(description="patient lines that were not required and are pending now")
+
+
 class RecallPatientOut(Model):
     patient: TracePatientOut
     clinic_id: int
-    status: Literal["pending", "notified", "unreachable"]
+    status: Literal["pending", "notified", "unreachable", "not_required"]
     method: str | None
     note: str | None
     updated_by: str | None
     updated_at: dt.datetime | None
+    contact: ContactOut = Field(description="the patient's phone, email and address (PATCH /patients/<id>)")
     draws: list[TraceDoseOut] = Field(default_factory=list, description="the doses from the recalled lots")
 
     @classmethod
     def of(cls, line: RecallPatient, patient: queries.PatientRef, doses: list[queries.DoseLine]) -> RecallPatientOut:
+        p = line.patient
         return cls(
             patient=TracePatientOut.of(patient), clinic_id=line.clinic_id, status=line.status.value,
             method=line.method.value if line.method else None, note=line.note,
             updated_by=line.updated_by.label if line.updated_by else None, updated_at=line.updated_at,
+            contact=ContactOut(phone=p.phone, email=p.email, address=p.address),
             draws=[TraceDoseOut.of(d) for d in doses],
         )
 

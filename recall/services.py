@@ -31,8 +31,11 @@ from inventory.errors import (
     RecallOpenItems,
     ValidationError,
 )
-from inventory.models import AuditEvent, Clinic, Container, ContainerState, Draw, Lot, LotStatus, MovementKind, User
-from inventory.services import ledger
+from inventory.models import (
+    AuditEvent, Clinic, Container, ContainerState, Draw, Lot, LotStatus, MovementKind, Patient, Product, User,
+)
+from inventory import lifecycle
+from inventory.services import ledger, lot_guard
 from inventory.services.permissions import Scope
 from recall import queries
 from recall.models import (
@@ -51,6 +54,7 @@ from recall.models import (
 MAX_REASON = 2000
 MAX_NOTE = 2000
 MAX_LOTS_PER_CASE = 50
+MAX_BULK = 500
 
 # Access-log and change-log actions (AuditEvent.action).
 VIEWED = "patient_data.viewed"
@@ -58,7 +62,7 @@ EXPORTED = "patient_data.exported"
 ACCESS_ACTIONS = (VIEWED, EXPORTED)
 CHANGE_ACTIONS = (
     "lot.quarantined", "lot.released", "lot.recalled", "recall.opened", "recall.patient_updated",
-    "recall.container_updated", "recall.closed",
+    "recall.container_updated", "recall.closed", "recall.container_joined", "recall.widened",
 )
 
 
@@ -90,14 +94,17 @@ class RecallItemDone(DomainError):
 # --- quarantine and release ---------------------------------------------------------------
 
 
-def quarantine(session: Session, *, actor: User, lot_id: int, reason: str, now: dt.datetime) -> Lot:
+def quarantine(session: Session, *, actor: User, lot_id: int, reason: str, now: dt.datetime,
+               scope: Scope | None = None) -> Lot:
     """Stops every use of a lot at every location until a safety lead releases it.
+
+    ``scope``: the caller's clinics, which must hold or have used the lot (None: chain level).
 
     Raises ValidationError (no reason), NotFound, LotQuarantined (already quarantined)
     or RecalledLotNotReleasable (a recalled lot stays recalled).
     """
     reason = _required(reason, "reason", "Say why the lot is quarantined.", MAX_REASON)
-    lot = _lock_lot(session, lot_id)
+    lot = _lock_lot(session, lot_id, scope)
     if lot.status is LotStatus.RECALLED:
         raise RecalledLotNotReleasable(
             f"Lot {lot.number} of {lot.product.name} is recalled: it stays out of use for good.", lot_id=lot.id
@@ -111,14 +118,15 @@ def quarantine(session: Session, *, actor: User, lot_id: int, reason: str, now: 
     return lot
 
 
-def release(session: Session, *, actor: User, lot_id: int, reason: str, now: dt.datetime) -> Lot:
-    """Lets a quarantined lot be used again, with the reason on record.
+def release(session: Session, *, actor: User, lot_id: int, reason: str, now: dt.datetime,
+            scope: Scope | None = None) -> Lot:
+    """Lets a quarantined lot be used again, with the reason on record (``scope`` as for quarantine).
 
     Raises ValidationError (no reason), NotFound, RecalledLotNotReleasable (never for a
     recalled lot) or LotNotQuarantined.
     """
     reason = _required(reason, "reason", "Say why the lot may be used again.", MAX_REASON)
-    lot = _lock_lot(session, lot_id)
+    lot = _lock_lot(session, lot_id, scope)
     if lot.status is LotStatus.RECALLED:
         raise RecalledLotNotReleasable(
             f"Lot {lot.number} of {lot.product.name} is recalled: a recalled lot is never released.",
@@ -145,8 +153,10 @@ def _set_status(session: Session, lot: Lot, status: LotStatus, reason: str, *, a
     session.flush()
 
 
-def _lock_lot(session: Session, lot_id: int) -> Lot:
+def _lock_lot(session: Session, lot_id: int, scope: Scope | None = None) -> Lot:
     _ensure_id(lot_id, "lot")
+    if scope is not None:
+        scope.ensure_lots(session, [lot_id])
     lot = session.scalar(
         select(Lot).where(Lot.id == lot_id).options(joinedload(Lot.product))
         .with_for_update(of=Lot).execution_options(populate_existing=True)
@@ -168,6 +178,7 @@ def open_recall(
     recall_class: str,
     source: str,
     now: dt.datetime,
+    scope: Scope | None = None,
 ) -> RecallCase:
     """Opens a recall case: the lots become recalled, and the two work lists are built.
 
@@ -184,6 +195,8 @@ def open_recall(
         raise ValidationError("Name at least one lot.", field="lot_ids")
     if len(ids) > MAX_LOTS_PER_CASE:
         raise ValidationError(f"At most {MAX_LOTS_PER_CASE} lots in one case.", field="lot_ids")
+    if scope is not None:
+        scope.ensure_lots(session, ids)  # only lots the caller's clinics hold or used
     lots = [_lock_lot(session, lot_id) for lot_id in sorted(ids)]
     busy = session.execute(
         select(RecallLot.lot_id, RecallLot.case_id).join(RecallCase, RecallLot.case_id == RecallCase.id)
@@ -209,8 +222,11 @@ def open_recall(
     everywhere = Scope.everything()  # the case is chain-wide; each line carries its clinic
     doses = queries.dose_lines(session, everywhere, Draw.lot_id.in_(ids), lots=lots)
     patients = queries.patients_of(doses)
+    # The depth follows the class: I and II notify every patient; III starts them as not required,
+    # unless the safety lead widens the case (``widen``).
+    start = NotificationStatus.NOT_REQUIRED if klass is RecallClass.III else NotificationStatus.PENDING
     session.add_all(
-        RecallPatient(case_id=case.id, patient_id=p.id, clinic_id=p.clinic_id, status=NotificationStatus.PENDING)
+        RecallPatient(case_id=case.id, patient_id=p.id, clinic_id=p.clinic_id, status=start)
         for p in patients
     )
     containers = [c for c in queries.container_lines(session, everywhere, Container.lot_id.in_(ids)) if c.is_live]
@@ -374,7 +390,7 @@ def update_patient(
     Raises ValidationError, NotFound (not on this case's list, or another clinic's
     patient) or RecallClosed.
     """
-    new = _choice(NotificationStatus, status, "status", "Choose pending, notified or unreachable.")
+    new = _choice(NotificationStatus, status, "status", "Choose pending, notified, unreachable or not required.")
     how = _choice(NotificationMethod, method, "method", "Choose phone, email, letter or in_person.") \
         if method not in (None, "") else None
     note = _optional(note, "note", MAX_NOTE)
@@ -383,6 +399,9 @@ def update_patient(
     if new is NotificationStatus.PENDING:
         how = None
     case = _open_case(session, case_id)
+    if new is NotificationStatus.NOT_REQUIRED and case.recall_class is not RecallClass.III:
+        raise ValidationError(f"A Class {case.recall_class.value} recall notifies every patient: only a Class III "
+                              "case may leave one out.", field="status")
     _ensure_id(patient_id, "patient")
     line = session.scalar(
         select(RecallPatient).where(RecallPatient.case_id == case.id, RecallPatient.patient_id == patient_id)
@@ -456,13 +475,112 @@ def update_container(
     return line
 
 
+def widen(session: Session, *, actor: User, case_id: int, now: dt.datetime) -> int:
+    """Notifies every patient of a Class III case after all: each line not required becomes pending.
+
+    Returns how many lines changed. Raises NotFound or RecallClosed.
+    """
+    case = _open_case(session, case_id, lock=True)
+    lines = list(session.scalars(
+        select(RecallPatient).where(RecallPatient.case_id == case.id,
+                                    RecallPatient.status == NotificationStatus.NOT_REQUIRED)
+        .with_for_update().execution_options(populate_existing=True)
+    ))
+    for line in lines:
+        line.status, line.updated_by_id, line.updated_at = NotificationStatus.PENDING, actor.id, now
+    session.add(AuditEvent(
+        at=now, actor_id=actor.id, clinic_id=None, action="recall.widened", object_type="recall_case",
+        object_id=str(case.id), details={"patients": len(lines), "patient_ids": [line.patient_id for line in lines]},
+    ))
+    session.flush()
+    return len(lines)
+
+
+def update_containers(
+    session: Session,
+    *,
+    actor: User,
+    scope: Scope,
+    case_id: int,
+    container_ids: Sequence[int],
+    status: str,
+    now: dt.datetime,
+    note: str | None = None,
+) -> list[RecallContainer]:
+    """Marks many containers of a case returned or destroyed at once (``update_container`` for each, in id
+    order): all of them or, on the first refusal, none. Raises what update_container raises, or
+    ValidationError for an empty or overlong list."""
+    ids = sorted(set(container_ids))
+    if not ids:
+        raise ValidationError("Choose at least one container.", field="container_ids")
+    if len(ids) > MAX_BULK:
+        raise ValidationError(f"At most {MAX_BULK} containers at a time.", field="container_ids")
+    return [update_container(session, actor=actor, scope=scope, case_id=case_id, container_id=container_id,
+                             status=status, now=now, note=note) for container_id in ids]
+
+
 def open_counts(session: Session, case_id: int) -> dict[str, int]:
-    """What keeps a case open, over every clinic."""
+    """What keeps a case open, over every clinic: patients pending, containers open, and containers of
+    its lots back in stock without an open line (which the stock hook never leaves; a guard all the same)."""
     pending = session.scalar(select(func.count(RecallPatient.id)).where(
         RecallPatient.case_id == case_id, RecallPatient.status == NotificationStatus.PENDING))
     boxes = session.scalar(select(func.count(RecallContainer.id)).where(
         RecallContainer.case_id == case_id, RecallContainer.status == RecallContainerStatus.OPEN))
-    return {"patients_pending": pending or 0, "containers_open": boxes or 0}
+    open_line = (select(RecallContainer.id).where(
+        RecallContainer.case_id == case_id, RecallContainer.container_id == Container.id,
+        RecallContainer.status == RecallContainerStatus.OPEN).exists())
+    back = session.scalar(select(func.count(Container.id)).where(
+        Container.lot_id.in_(select(RecallLot.lot_id).where(RecallLot.case_id == case_id)),
+        (Container.state.in_(lifecycle.HELD_STATES)) | (Container.remaining > 0),
+        ~open_line,
+    ))
+    return {"patients_pending": pending or 0, "containers_open": boxes or 0, "containers_back_in_stock": back or 0}
+
+
+def join_open_cases(session: Session, lot: Lot, containers: Sequence[Container], actor: User,
+                    now: dt.datetime) -> None:
+    """Stock of a lot came back or arrived (lot_guard hook, the lot locked): it joins every open case of the lot.
+
+    A container not on the case's list gets an open line; one marked returned or destroyed that holds
+    stock again is opened again; a line follows its container to the clinic that now holds it. The
+    case rows are locked, so a closing case either waits and then sees the stock, or is already closed.
+    """
+    cases = list(session.scalars(
+        select(RecallCase).join(RecallLot, RecallLot.case_id == RecallCase.id)
+        .where(RecallLot.lot_id == lot.id, RecallCase.status == RecallStatus.OPEN)
+        .order_by(RecallCase.id).with_for_update(of=RecallCase).execution_options(populate_existing=True)
+    ))
+    for case in cases:
+        if not case.is_open:  # closed while this waited for its lock
+            continue
+        lines = {line.container_id: line for line in session.scalars(
+            select(RecallContainer).where(RecallContainer.case_id == case.id,
+                                          RecallContainer.container_id.in_([c.id for c in containers]))
+            .with_for_update().execution_options(populate_existing=True)
+        )}
+        for container in containers:
+            line = lines.get(container.id)
+            if line is None:
+                session.add(RecallContainer(case_id=case.id, container_id=container.id,
+                                            clinic_id=container.clinic_id, status=RecallContainerStatus.OPEN))
+                what = "joined"
+            elif line.status is not RecallContainerStatus.OPEN:
+                line.status, line.clinic_id, line.updated_by_id, line.updated_at = (
+                    RecallContainerStatus.OPEN, container.clinic_id, actor.id, now)
+                line.note = "back in stock: return or destroy it again"
+                what = "reopened"
+            elif line.clinic_id != container.clinic_id:
+                line.clinic_id = container.clinic_id
+                what = "moved"
+            else:
+                continue
+            session.add(AuditEvent(
+                at=now, actor_id=actor.id, clinic_id=container.clinic_id, action="recall.container_joined",
+                object_type="recall_case", object_id=str(case.id),
+                details={"container_id": container.id, "label_code": container.label_code, "lot_id": lot.id,
+                         "how": what},
+            ))
+    session.flush()
 
 
 def close_case(session: Session, *, actor: User, case_id: int, now: dt.datetime) -> RecallCase:
@@ -470,12 +588,18 @@ def close_case(session: Session, *, actor: User, case_id: int, now: dt.datetime)
 
     Raises NotFound, RecallClosed, or RecallOpenItems with the counts of what is open.
     """
+    # Its lots' locks first (the order every stock path takes: lot, then case), so stock arriving now
+    # either joins the case before it closes or waits until it is closed.
+    lot_guard.lock_lots(session, session.scalars(select(RecallLot.lot_id).where(RecallLot.case_id == case_id))
+                        if 1 <= case_id <= queries.MAX_ID else [])
     case = _open_case(session, case_id, lock=True)
     counts = open_counts(session, case.id)
-    if counts["patients_pending"] or counts["containers_open"]:
+    if any(counts.values()):
+        back = (f" and {counts['containers_back_in_stock']} container(s) back in stock"
+                if counts["containers_back_in_stock"] else "")
         raise RecallOpenItems(
             f"Recall case {case.id} still has {counts['patients_pending']} patient(s) to notify and "
-            f"{counts['containers_open']} container(s) to return or destroy: finish both lists first.",
+            f"{counts['containers_open']} container(s) to return or destroy{back}: finish both lists first.",
             case_id=case.id, **counts,
         )
     case.status, case.closed_by_id, case.closed_at = RecallStatus.CLOSED, actor.id, now
@@ -575,18 +699,76 @@ class LogEntry:
 
 
 def access_log(session: Session, *, actions: Iterable[str] = ACCESS_ACTIONS, limit: int = LOG_PAGE,
-               before_id: int | None = None) -> list[LogEntry]:
-    """The newest access-log (or change-log) entries first, with who: one statement."""
+               before_id: int | None = None, actor_id: int | None = None, patient_id: int | None = None,
+               since: dt.datetime | None = None, until: dt.datetime | None = None) -> list[LogEntry]:
+    """The newest access-log (or change-log) entries first, with who, filtered by who acted, which patient's
+    data, and when ([since, until)).
+
+    Who and when filter in the database; a patient is found in each entry's details (the patient ids an
+    entry names), so that filter reads the log in pages of ``_SCAN`` until ``limit`` entries match.
+    """
     stmt = (
         select(AuditEvent, User.username, User.display_name)
         .outerjoin(User, AuditEvent.actor_id == User.id)
         .where(AuditEvent.action.in_(list(actions)))
         .order_by(AuditEvent.id.desc())
-        .limit(limit)
     )
-    if before_id is not None:
-        stmt = stmt.where(AuditEvent.id < before_id)
-    return [LogEntry(event, display or username) for event, username, display in session.execute(stmt)]
+    if actor_id is not None:
+        stmt = stmt.where(AuditEvent.actor_id == actor_id)
+    if since is not None:
+        stmt = stmt.where(AuditEvent.at >= since)
+    if until is not None:
+        stmt = stmt.where(AuditEvent.at < until)
+    if patient_id is None:
+        if before_id is not None:
+            stmt = stmt.where(AuditEvent.id < before_id)
+        return [LogEntry(event, display or username) for event, username, display in session.execute(stmt.limit(limit))]
+    found: list[LogEntry] = []
+    cursor = before_id
+    for _ in range(_SCAN_PAGES):
+        page = list(session.execute((stmt.where(AuditEvent.id < cursor) if cursor else stmt).limit(_SCAN)))
+        found += [LogEntry(event, display or username) for event, username, display in page
+                  if patient_id in names_patients(event)]
+        if len(found) >= limit or len(page) < _SCAN:
+            break
+        cursor = page[-1][0].id
+    return found[:limit]
+
+
+_SCAN = 500
+_SCAN_PAGES = 40  # a patient filter reads at most 20,000 entries back per page of results
+
+
+def names_patients(event: AuditEvent) -> set[int]:
+    """The patient ids an access- or change-log entry names."""
+    details = event.details or {}
+    ids = {i for i in details.get("patient_ids") or [] if isinstance(i, int)}
+    if isinstance(details.get("patient_id"), int):
+        ids.add(details["patient_id"])
+    if event.object_type == "patient" and (event.object_id or "").isdigit():
+        ids.add(int(event.object_id or 0))
+    return ids
+
+
+@dataclass(frozen=True)
+class LogNames:
+    """Names for the ids log entries carry: patients (name and reference) and lots (product and number)."""
+
+    patients: dict[int, str]
+    lots: dict[int, str]
+
+
+def log_names(session: Session, entries: Sequence[LogEntry], scope: Scope) -> LogNames:
+    """The names of the patients (of the viewer's clinics) and lots the entries name: two statements."""
+    patient_ids = {i for entry in entries for i in names_patients(entry.event)}
+    lot_ids = {i for entry in entries for i in (entry.event.details or {}).get("lot_ids") or [] if isinstance(i, int)}
+    patients = {pid: f"{name} ({ref})" for pid, name, ref in session.execute(scope.filter(
+        select(Patient.id, Patient.name, Patient.external_ref).where(Patient.id.in_(sorted(patient_ids))),
+        Patient.clinic_id))} if patient_ids else {}
+    lots = {lid: f"{product} {number}" for lid, number, product in session.execute(
+        select(Lot.id, Lot.number, Product.name).join(Product, Lot.product_id == Product.id)
+        .where(Lot.id.in_(sorted(lot_ids))))} if lot_ids else {}
+    return LogNames(patients, lots)
 
 
 # --- small checks -------------------------------------------------------------------------------
@@ -621,6 +803,8 @@ def _ensure_id(value: int, what: str) -> None:
 __all__ = [
     "ACCESS_ACTIONS", "CHANGE_ACTIONS", "CaseSummary", "CaseView", "ContainerLine", "LogEntry", "LotInOpenRecall",
     "LotNotQuarantined", "PatientLine", "Progress", "RecallClosed", "RecallItemDone", "RecalledLotNotReleasable",
-    "access_log", "case_view", "close_case", "get_case", "list_cases", "open_counts", "open_recall", "quarantine",
-    "record_access", "release", "trace_lots", "trace_patient", "update_container", "update_patient", "view_case",
+    "LogNames", "access_log", "case_view", "log_names", "names_patients", "close_case", "get_case", "join_open_cases", "list_cases", "open_counts", "open_recall",
+    "quarantine",
+    "record_access", "release", "trace_lots", "trace_patient", "update_container", "update_containers", "update_patient",
+    "view_case", "widen",
 ]

@@ -39,6 +39,7 @@ from inventory.models import (
     Treatment,
     User,
 )
+from inventory.counterfeit.models import Supplier
 from inventory.transfers.models import Transfer
 from inventory.services import auth
 from inventory.cart import service as cart
@@ -89,6 +90,7 @@ class World:
     products: dict[str, Product]
     users: dict[str, User]
     locations: dict[str, Location] = field(default_factory=dict)
+    supplier: Supplier | None = None  # the chain's one authorised supplier (the receiving page asks for one)
 
     @property
     def botox(self) -> Product:
@@ -162,8 +164,11 @@ def build_world(session: Session) -> World:
         "clinic_manager": make_user(session, "lon-manager", Role.MANAGER, [clinic]),
         "other_nurse": make_user(session, "nyc-nurse", Role.NURSE, [other]),
     }
+    supplier = Supplier(name="Allergan Aesthetics (direct)", licence="WDA(H) 0001", is_authorised=True)
+    session.add(supplier)
     session.flush()
-    return World(session=session, clinic=clinic, other_clinic=other, products=products, users=users)
+    return World(session=session, clinic=clinic, other_clinic=other, products=products, users=users,
+                 supplier=supplier)
 
 
 def quantity(text: str) -> Decimal:

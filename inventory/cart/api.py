@@ -14,6 +14,7 @@ from inventory.cart.schemas import (
     DrawOut,
     MovementList,
     MovementOut,
+    PatientContactIn,
     PatientIn,
     PatientList,
     PatientOut,
@@ -50,6 +51,14 @@ def create_patient(body: PatientIn) -> PatientOut:
         name=body.name, date_of_birth=body.date_of_birth,
     )
     return PatientOut.of(patient)
+
+
+@operation("PATCH", "/patients/<int:patient_id>", summary="A patient's phone, email and address (recall lists)",
+           permission=Permission.CART, body=PatientContactIn, response=PatientOut, errors=(404, 422))
+def update_patient_contact(patient_id: int, body: PatientContactIn) -> PatientOut:
+    return PatientOut.of(cart.update_contact(db.session, actor=current_user(), scope=current_scope(),
+                                             patient_id=patient_id, changes=body.model_dump(include=body.model_fields_set),
+                                             now=utcnow()))
 
 
 @operation("GET", "/patients", summary="Patients with a reference, in the caller's clinics",

@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
 
 from inventory.blueprints.api.schemas import ContainerOut, Model, Qty, Text
 from inventory.models import Draw, Movement, Patient, Treatment
@@ -34,18 +34,35 @@ class PatientQuery(Model):
     external_ref: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 
+class PatientContactIn(Model):
+    """Contact details for recall notifications; only the fields given change, null clears one."""
+
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] | None = None
+    address: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> PatientContactIn:
+        if not self.model_fields_set:
+            raise ValueError("give phone, email or address")
+        return self
+
+
 class PatientOut(Model):
     id: int
     clinic_id: int
     external_ref: str
     name: str
     date_of_birth: dt.date | None
+    phone: str | None = None
+    email: str | None = None
+    address: str | None = None
 
     @classmethod
     def of(cls, patient: Patient) -> PatientOut:
         return cls(
             id=patient.id, clinic_id=patient.clinic_id, external_ref=patient.external_ref, name=patient.name,
-            date_of_birth=patient.date_of_birth,
+            date_of_birth=patient.date_of_birth, phone=patient.phone, email=patient.email, address=patient.address,
         )
 
 

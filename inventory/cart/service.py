@@ -56,7 +56,7 @@ from inventory.models.base import QUANTITY_SCALE
 from inventory import lifecycle
 from inventory.adverse_events import service as adverse_events
 from inventory.dosing import DoseWarning
-from inventory.services import ledger
+from inventory.services import ledger, lot_guard
 from inventory.cart import dose_limits
 from inventory.clinical import service as clinical
 from inventory.services.clock import format_clinic_time
@@ -122,6 +122,8 @@ MAX_DILUENT_ML = Decimal("10")
 MAX_QUANTITY = Decimal("1000000")
 _STEP = Decimal(1).scaleb(-QUANTITY_SCALE)  # 0.0001
 MAX_TEXT = 200
+# The waste reason a recall writes when a container is destroyed (recall/services.py): never reversed.
+RECALL_DESTROYED = "recall_destroyed"
 # Ids are INTEGER on PostgreSQL (movements BIGINT): a typed number beyond names nothing.
 MAX_ID = 2**31 - 1
 MAX_BIG_ID = 2**63 - 1
@@ -204,6 +206,29 @@ def find_or_create_patient(
         raise ValidationError(f"No patient {ref} on file yet: give the patient's name to add them.", field="name")
     patient = Patient(clinic_id=clinic.id, external_ref=ref, name=name, date_of_birth=date_of_birth)
     session.add(patient)
+    session.flush()
+    return patient
+
+
+CONTACT_LIMITS = {"phone": 40, "email": 254, "address": 500}
+
+
+def update_contact(session: Session, *, actor: User, scope: Scope, patient_id: int, changes: dict[str, str | None],
+                   now: dt.datetime) -> Patient:
+    """Sets a patient's phone, email or address (the recall notification list and letters); a blank or None
+    clears one. Recorded in the audit trail. Raises NotFound (another clinic's patient too) or ValidationError.
+    """
+    _ensure_id(patient_id, "patient")
+    patient = get_in_scope(session, Patient, patient_id, scope, "patient")
+    for name, value in changes.items():
+        if name not in CONTACT_LIMITS:
+            raise ValidationError(f"Unknown field {name}.", field=name)
+        text = _optional_text(value, name, max_length=CONTACT_LIMITS[name])
+        if name == "email" and text is not None and ("@" not in text or " " in text):
+            raise ValidationError("That is not an email address.", field="email")
+        setattr(patient, name, text)
+    session.add(AuditEvent(at=now, actor_id=actor.id, clinic_id=patient.clinic_id, action="patient.contact_updated",
+                           object_type="patient", object_id=str(patient.id), details={"fields": sorted(changes)}))
     session.flush()
     return patient
 
@@ -677,7 +702,13 @@ def reverse(
             movement_id=original.id,
             kind=original.kind.value,
         )
-    # Locking the container serialises corrections of its movements: checked, then written.
+    if original.reason == RECALL_DESTROYED:
+        raise NotReversible(
+            "This container was destroyed for a recall: that cannot be reversed.", movement_id=original.id,
+        )
+    # Putting stock back takes the lot's lock first (a recall opening waits, or is seen and joined);
+    # locking the container serialises corrections of its movements: checked, then written.
+    lot = lot_guard.lock_lot(session, original.lot_id)
     container = ledger.lock_container(session, original.container_id, scope)
     if is_reversed(session, original):
         raise AlreadyReversed(
@@ -710,6 +741,7 @@ def reverse(
     if original.kind is MovementKind.DRAW:
         _release_if_never_used(session, container)
     lifecycle.settle(container)
+    lot_guard.stock_added(session, lot, [container], actor=actor, now=now)
     session.flush()
     return reversal
 

@@ -36,7 +36,7 @@ from inventory.models import Container, ContainerState, Location, Lot, Movement,
 from inventory.counts.models import Count, CountLine, CountStatus
 from inventory.models.base import plain_quantity
 from inventory.models.base import QUANTITY_SCALE
-from inventory.services import ledger, scanning
+from inventory.services import ledger, lot_guard, scanning
 from inventory.services.barcodes import normalise_lot_number, parse_scan, refuse_lost_separator
 from inventory.services.catalog import product_for_gtin
 from inventory.services.permissions import Scope, get_in_scope
@@ -499,13 +499,20 @@ def post(session: Session, *, actor: User, scope: Scope, count_id: int, now: dt.
     """
     count = _lock_count(session, count_id, scope)
     _ensure_reviewable(count, actor)
+    # The lots' row locks before the containers': a count that finds stock again may race a recall.
+    lots = lot_guard.lock_lots(session, {line.lot_id for line in count.lines if line.container_id is None}
+                               | set(lot_guard.lot_ids_of(session, (line.container_id for line in count.lines
+                                                                    if line.container_id is not None))))
     plans = _plan(session, count, _containers_of(session, count, lock=True))
     for plan in plans:
         _ensure_postable(count, plan)
     with session.begin_nested():
+        gained: dict[int, list[Container]] = {}
         for plan in plans:
             for adjustment in plan.adjustments:
                 _adjust(session, adjustment, actor=actor, count=count, now=now)
+                if adjustment.quantity > 0:
+                    gained.setdefault(adjustment.container.lot_id, []).append(adjustment.container)
             line = plan.line
             line.counted = plan.counted
             line.expected = plan.expected
@@ -517,6 +524,8 @@ def post(session: Session, *, actor: User, scope: Scope, count_id: int, now: dt.
         count.approved_by = actor
         count.posted_at = now
         session.flush()
+        for lot_id, containers in sorted(gained.items()):
+            lot_guard.stock_added(session, lots[lot_id], containers, actor=actor, now=now)
     return count
 
 

@@ -64,6 +64,11 @@ class Receipt(Base):
     received_at: Mapped[dt.datetime]
     container_count: Mapped[int]
     scanned_code: Mapped[str | None] = mapped_column(Text, comment="what the scanner typed, if scanned")
+    # The table belongs to the counterfeit feature (inventory/counterfeit/models.py); the core names it only.
+    supplier_id: Mapped[int | None] = mapped_column(
+        ForeignKey("suppliers.id"), index=True,
+        comment="who delivered it; NULL only for receipts recorded before suppliers were (migration 0009)",
+    )
 
     lot: Mapped[Lot] = relationship()
     location: Mapped[Location] = relationship()
@@ -89,6 +94,8 @@ class Container(Base):
         # the chain ever received (docs/performance.md, migration 0005_performance).
         Index("ix_containers_live_location", "location_id", "lot_id",
               postgresql_where=text(LIVE_STOCK), sqlite_where=text(LIVE_STOCK), postgresql_include=["remaining"]),
+        # A pack serial is unique per product across the chain: the receipt looks it up here (issue 19).
+        Index("ix_containers_product_serial", "product_id", "serial"),
     )
 
     id: Mapped[intpk]

@@ -24,6 +24,9 @@ class Patient(Base):
     external_ref: Mapped[str] = mapped_column(String(64), comment="the clinic's own patient reference")
     name: Mapped[str] = mapped_column(String(160))
     date_of_birth: Mapped[dt.date | None] = mapped_column(Date)
+    phone: Mapped[str | None] = mapped_column(String(40), comment="for recall notifications")
+    email: Mapped[str | None] = mapped_column(String(254), comment="for recall notifications")
+    address: Mapped[str | None] = mapped_column(Text, comment="postal address, for a recall letter")
     created_at: Mapped[created_at]
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from inventory import unit_of_work
 from inventory.blueprints.api.core import current_scope, current_user, operation
+from inventory.counterfeit import service as counterfeit
 from inventory.blueprints.api.schemas import ContainerOut, LotOut
 from inventory.extensions import db
 from inventory.models import utcnow
@@ -14,11 +16,20 @@ from inventory.services.permissions import Permission
 @operation("POST", "/receipts", summary="Receive a box of one lot", permission=Permission.RECEIVE,
            body=ReceiptIn, response=ReceiptOut, status=201, idempotent=True, errors=(404, 409, 422))
 def create_receipt(body: ReceiptIn) -> ReceiptOut:
-    receipt = receiving.receive(
-        db.session, actor=current_user(), scope=current_scope(), location_id=body.location_id,
-        containers=body.containers, now=utcnow(), code=body.code, gtin=body.gtin, lot_number=body.lot,
-        expiry=body.expiry, confirm=body.confirm,
-    )
+    now = utcnow()
+    try:
+        receipt = receiving.receive(
+            db.session, actor=current_user(), scope=current_scope(), location_id=body.location_id,
+            containers=body.containers, now=now, code=body.code, gtin=body.gtin, lot_number=body.lot,
+            expiry=body.expiry, confirm=body.confirm, supplier_id=body.supplier_id,
+        )
+    except counterfeit.COUNTERFEIT_SIGNS as error:
+        # Refused, and kept on record for the safety lead although the request is rolled back.
+        unit_of_work.record_despite_refusal(counterfeit.sign_of(
+            error, actor_id=current_user().id, clinic_id=None, now=now, where="receiving"))
+        raise
+    names = counterfeit.supplier_names(db.session, {receipt.supplier_id})
     return ReceiptOut(
-        receipt_id=receipt.id, lot=LotOut.of(receipt.lot), containers=[ContainerOut.of(c) for c in receipt.containers]
+        receipt_id=receipt.id, lot=LotOut.of(receipt.lot), containers=[ContainerOut.of(c) for c in receipt.containers],
+        supplier_id=receipt.supplier_id, supplier=names.get(receipt.supplier_id) if receipt.supplier_id else None,
     )

@@ -9,7 +9,9 @@ from sqlalchemy import select
 from wtforms import DateField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, NumberRange, Optional
 
+from inventory import unit_of_work
 from inventory.blueprints.pages.core import bp, page, refused, scope
+from inventory.counterfeit import service as counterfeit
 from inventory.errors import DomainError
 from inventory.extensions import db
 from inventory.models import Location, LocationKind, utcnow
@@ -35,6 +37,8 @@ class ReceiveForm(FlaskForm):
     expiry = DateField("Expiry", validators=[Optional()])
     containers = IntegerField("How many", default=1, validators=[DataRequired(), NumberRange(1, 500)])
     location_id = SelectField("Into", coerce=int)
+    # Required here (every receipt names its supplier); API clients from before suppliers may omit it.
+    supplier_id = SelectField("Supplier", coerce=int, validators=[DataRequired("Choose who delivered this box.")])
 
 
 @bp.route("/receive", methods=["GET", "POST"])
@@ -42,22 +46,31 @@ class ReceiveForm(FlaskForm):
 def receive():
     form = ReceiveForm()
     form.location_id.choices = [(loc.id, f"{loc.clinic.code} · {loc.name}") for loc in _receiving_locations()]
+    suppliers = counterfeit.authorised_suppliers(db.session)
+    form.supplier_id.choices = [(0, "Choose the supplier")] + [(s.id, s.name) for s in suppliers]
     if form.validate_on_submit():
+        now = utcnow()
         try:
             receipt = receiving.receive(
                 db.session, actor=current_user, scope=scope(), location_id=form.location_id.data,
-                containers=form.containers.data, now=utcnow(), code=(form.code.data or "").strip() or None,
+                containers=form.containers.data, now=now, code=(form.code.data or "").strip() or None,
                 gtin=form.gtin.data or None, lot_number=form.lot.data or None, expiry=form.expiry.data,
+                supplier_id=form.supplier_id.data,
             )
         except DomainError as error:
             refused(error)
-            return render_template("pages/receive.html", form=form), error.status
+            if isinstance(error, counterfeit.COUNTERFEIT_SIGNS):
+                unit_of_work.record_despite_refusal(counterfeit.sign_of(
+                    error, actor_id=current_user.id, clinic_id=None, now=now, where="receiving"))
+            return render_template("pages/receive.html", form=form, suppliers=suppliers), error.status
         flash(f"Received {receipt.container_count} × {receipt.lot.product.name}, lot {receipt.lot.number}.", "ok")
         return redirect(url_for("pages.receipt", receipt_id=receipt.id))
-    return render_template("pages/receive.html", form=form), 422 if form.errors else 200
+    return render_template("pages/receive.html", form=form, suppliers=suppliers), 422 if form.errors else 200
 
 
 @bp.get("/receipts/<int:receipt_id>")
 @page(Permission.RECEIVE)
 def receipt(receipt_id: int):
-    return render_template("pages/receipt.html", receipt=receiving.get_receipt(db.session, receipt_id, scope()))
+    found = receiving.get_receipt(db.session, receipt_id, scope())
+    supplier = counterfeit.supplier_names(db.session, {found.supplier_id}).get(found.supplier_id or 0)
+    return render_template("pages/receipt.html", receipt=found, supplier=supplier)

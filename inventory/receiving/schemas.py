@@ -19,6 +19,9 @@ class ReceiptIn(Model):
     expiry: dt.date | None = None
     containers: Annotated[int, Field(ge=1, le=500)]
     location_id: Annotated[int, Field(ge=1, le=2**31 - 1)]
+    supplier_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = Field(
+        default=None, description="who delivered it (GET /suppliers); refused unless authorised"
+    )
     confirm: list[Literal["separator_lost"]] = Field(
         default_factory=list, max_length=1,
         description='"separator_lost": the scanned lot was compared with the box and is right as read',
@@ -35,3 +38,5 @@ class ReceiptOut(Model):
     receipt_id: int
     lot: LotOut
     containers: list[ContainerOut]
+    supplier_id: int | None = None
+    supplier: str | None = Field(default=None, description="the supplier's name; null: not recorded")

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from inventory import lifecycle
+from inventory.counterfeit import service as counterfeit
 from inventory.errors import (
-    DomainError,
     LotExpiryConflict,
     NotFound,
     ProductRetired,
@@ -30,7 +30,7 @@ from inventory.models import (
     Receipt,
     User,
 )
-from inventory.services import ledger
+from inventory.services import ledger, lot_guard
 from inventory.services.barcodes import (
     new_label_code,
     normalise_gtin,
@@ -46,10 +46,6 @@ MAX_CONTAINERS_PER_RECEIPT = 500
 MAX_LOT_LENGTH = 20
 
 
-class DuplicateSerial(DomainError):
-    code = "duplicate_serial"
-
-
 def receive(
     session: Session,
     *,
@@ -63,22 +59,27 @@ def receive(
     lot_number: str | None = None,
     expiry: dt.date | None = None,
     confirm: Collection[str] = (),
+    supplier_id: int | None = None,
 ) -> Receipt:
     """Receives ``containers`` items of one lot into a location, in the caller's transaction.
 
     The lot comes from a scanned GS1 ``code`` or from typed ``gtin``, ``lot_number`` and
     ``expiry`` (a typed lot number is taken literally). A scanned lot that ends in
     something shaped like another element is refused unless ``confirm`` holds
-    "separator_lost" (the person compared it with the box). Raises UnreadableCode,
-    SeparatorLost, BadCheckDigit, UnknownProduct, ValidationError, NotFound,
-    LotExpiryConflict, LotExpired, LotQuarantined, LotRecalled, DuplicateSerial or ProductRetired;
-    nothing is written then.
+    "separator_lost" (the person compared it with the box). ``supplier_id`` names who
+    delivered it (the receiving page requires one; API clients from before suppliers may
+    leave it out). Raises UnreadableCode, SeparatorLost, BadCheckDigit, UnknownProduct,
+    ValidationError, NotFound, SupplierNotAuthorised, LotSuspect (a watched lot),
+    LotExpiryConflict, LotExpired, LotQuarantined, LotRecalled, DuplicateSerial (a pack
+    serial received before anywhere in the chain) or ProductRetired; nothing is written then.
     """
     if not 1 <= containers <= MAX_CONTAINERS_PER_RECEIPT:
         raise ValidationError(
             f"Receive between 1 and {MAX_CONTAINERS_PER_RECEIPT} containers at a time.", field="containers"
         )
     location = get_in_scope(session, Location, location_id, scope, "location")
+    if supplier_id is not None:
+        counterfeit.ensure_authorised(session, supplier_id)
     serial = expiry_raw = None
     if code:
         parsed = parse_scan(code)
@@ -111,10 +112,11 @@ def receive(
     if not product.is_active:
         raise ProductRetired(f"{product.name} is retired from the catalog: it is no longer received.",
                              product_id=product.id)
+    counterfeit.refuse_watched_lot(session, product, lot_number)
     lot = _find_or_create_lot(session, product, lot_number, expiry, expiry_raw, now)
     lifecycle.ensure_lot_usable(lot, now=now, timezone=location.clinic.timezone)
     if serial is not None:
-        _refuse_known_serial(session, lot, serial)
+        counterfeit.refuse_known_serial(session, product, serial)
         if containers != 1:
             serial = None  # a pack serial identifies one pack, not each item in a case
 
@@ -126,6 +128,7 @@ def receive(
         received_at=now,
         container_count=containers,
         scanned_code=code,
+        supplier_id=supplier_id,
     )
     session.add(receipt)
     created = [
@@ -150,6 +153,7 @@ def receive(
             session, container, kind=MovementKind.RECEIVE, quantity=product.quantity_per_container,
             actor=actor, at=now, reason="received",
         )
+    lot_guard.stock_added(session, lot, created, actor=actor, now=now)
     session.flush()
     return receipt
 
@@ -158,7 +162,11 @@ def _find_or_create_lot(
     session: Session, product: Product, number: str, expiry: dt.date, expiry_raw: str | None, now: dt.datetime
 ) -> Lot:
     key = normalise_lot_number(number)
-    lot = session.scalar(select(Lot).where(Lot.product_id == product.id, Lot.number_key == key))
+    # The lot's row lock: a recall opening now waits for this receipt, or this receipt sees the recall.
+    lot = session.scalar(
+        select(Lot).where(Lot.product_id == product.id, Lot.number_key == key)
+        .with_for_update(of=Lot).execution_options(populate_existing=True)
+    )
     if lot is None:
         lot = Lot(
             product=product, number=number, number_key=key, expiry=expiry, expiry_raw=expiry_raw,
@@ -176,17 +184,6 @@ def _find_or_create_lot(
             expiry_given=expiry.isoformat(),
         )
     return lot
-
-
-def _refuse_known_serial(session: Session, lot: Lot, serial: str) -> None:
-    exists = session.scalar(select(Container.id).where(Container.lot_id == lot.id, Container.serial == serial))
-    if exists is not None:
-        raise DuplicateSerial(
-            f"Pack serial {serial} of lot {lot.number} was already received. The same box scanned twice, "
-            "or a copied code: tell the safety lead if this box is new.",
-            serial=serial,
-            lot_id=lot.id,
-        )
 
 
 def _fresh_label_codes(session: Session, count: int) -> list[str]:

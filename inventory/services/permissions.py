@@ -10,11 +10,13 @@ import enum
 from dataclasses import dataclass
 from typing import Any, TypeVar, Unpack
 
-from sqlalchemy import Select
+from collections.abc import Iterable
+
+from sqlalchemy import ColumnElement, Select, exists, or_, select, true
 from sqlalchemy.orm import Session
 
 from inventory.errors import Forbidden, NotFound
-from inventory.models import Role, User
+from inventory.models import Container, Lot, Movement, Role, User
 
 
 class Permission(enum.StrEnum):
@@ -87,6 +89,34 @@ class Scope:
         if self.clinic_ids is None:
             return stmt
         return stmt.where(clinic_column.in_(self.clinic_ids))
+
+    # --- lots: a lot is no clinic's, so it is seen through what the clinics hold or used ---------------
+
+    def lot_visible(self, lot_id: Any) -> ColumnElement[bool]:
+        """True for a lot one of these clinics holds a container of, or ever moved stock of (received,
+        drew, wasted, sent or took in): the one rule of every lot path (look-up, trace, quarantine,
+        release, recall). Chain-level roles see every lot."""
+        if self.clinic_ids is None:
+            return true()
+        clinics = list(self.clinic_ids)
+        return or_(
+            exists().where(Container.lot_id == lot_id, Container.clinic_id.in_(clinics)),
+            exists().where(Movement.lot_id == lot_id, Movement.clinic_id.in_(clinics)),
+        )
+
+    def filter_lots(self, stmt: Select[Any], lot_id: Any) -> Select[Any]:
+        return stmt if self.clinic_ids is None else stmt.where(self.lot_visible(lot_id))
+
+    def ensure_lots(self, session: Session, lot_ids: Iterable[int]) -> None:
+        """Raises NotFound for the first of these lots the clinics neither hold nor used: another clinic's
+        lot answers exactly like a missing one."""
+        if self.clinic_ids is None:
+            return
+        ids = list(dict.fromkeys(lot_ids))
+        seen = set(session.scalars(select(Lot.id).where(Lot.id.in_(ids), self.lot_visible(Lot.id))))
+        for lot_id in ids:
+            if lot_id not in seen:
+                raise NotFound(f"No lot with id {lot_id}.", id=lot_id)
 
 
 T = TypeVar("T")

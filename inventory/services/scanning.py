@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any, Unpack
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, joinedload
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session, joinedload
 from inventory import lifecycle
 from inventory.errors import ScanError, UnknownContainer
 from inventory.models import Container, ContainerState, Lot, Product, ProductGtin
+from inventory.services import lot_guard
 from inventory.services.barcodes import ScannedCode, normalise_lot_number, parse_scan
 from inventory.services.catalog import product_for_gtin, unknown_gtin
 from inventory.services.clock import clinic_today, format_date
@@ -48,10 +50,13 @@ def _container_by_label_statement() -> Select[Container]:
 
 
 @cache
-def _product_and_lot_statement() -> Select[Product, Lot]:
-    # The lot is outer-joined: a box of a known product but an unknown lot still names its product.
+def _product_and_lot_statement(flags: int) -> Select[Product, Lot, Unpack[tuple[Any, ...]]]:
+    # The lot is outer-joined: a box of a known product but an unknown lot still names its product. The
+    # features' lot checks (lot_guard: the counterfeit watch list) ride along as columns; ``flags`` (how many
+    # are registered) keys the cache.
+    assert flags == lot_guard.flag_count()
     return (
-        select(Product, Lot)
+        select(Product, Lot, *lot_guard.lot_flags(Product.id, bindparam("number_key")))
         .select_from(ProductGtin)
         .join(Product, Product.id == ProductGtin.product_id)
         .outerjoin(Lot, (Lot.product_id == Product.id) & (Lot.number_key == bindparam("number_key")))
@@ -77,10 +82,13 @@ def _product_and_lot(session: Session, gtin: str, lot_number: str) -> tuple[Prod
     with a lot not on file comes back with None.
     """
     row = session.execute(
-        _product_and_lot_statement(), {"gtin": gtin, "number_key": normalise_lot_number(lot_number)}
+        _product_and_lot_statement(lot_guard.flag_count()),
+        {"gtin": gtin, "number_key": normalise_lot_number(lot_number)},
     ).first()
     if row is None:
         raise unknown_gtin(gtin)
+    if any(row[2:]):
+        lot_guard.check_lot_named(session, row[0], lot_number)  # a check holds: it raises (lot_suspect)
     return row[0], row[1]
 
 
@@ -94,6 +102,8 @@ def scan(session: Session, raw: str, *, scope: Scope, now: dt.datetime, timezone
     result = ScanResult(code=code, warnings=list(code.warnings))
     if code.kind == "container":
         assert code.label_code is not None
+        # A container of a watched lot was quarantined when the lot was watched (or never received): its
+        # lot status refuses it below, in the one statement of a label scan.
         container = container_by_label(session, code.label_code, scope)
         lifecycle.ensure_lot_usable(container.lot, now=now, timezone=container.clinic.timezone)
         result.container, result.lot, result.product = container, container.lot, container.lot.product
@@ -103,7 +113,7 @@ def scan(session: Session, raw: str, *, scope: Scope, now: dt.datetime, timezone
 
     assert code.gtin is not None
     if code.kind == "gs1" and code.lot:
-        result.product, result.lot = _product_and_lot(session, code.gtin, code.lot)
+        result.product, result.lot = _product_and_lot(session, code.gtin, code.lot)  # a watched lot: lot_suspect
     else:
         result.product = product_for_gtin(session, code.gtin)
     if code.kind == "gtin":

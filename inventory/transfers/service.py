@@ -48,7 +48,7 @@ from inventory.errors import (
 )
 from inventory.models import Container, ContainerState, Location, LocationKind, Lot, MovementKind, User
 from inventory.transfers.models import Transfer, TransferItem, TransferStatus
-from inventory.services import ledger, scanning
+from inventory.services import ledger, lot_guard, scanning
 from inventory.services.clock import to_clinic_time
 from inventory.services.permissions import Scope
 from inventory.transfers.moves import LocationInactive
@@ -315,6 +315,7 @@ def _arrive(session: Session, container: Container, quantity: Decimal, *, actor:
     movement = ledger.record(session, container, kind=MovementKind.TRANSFER_IN, quantity=quantity, actor=actor,
                              at=now, reason=REASON, note=note)
     container.state = ContainerState.SEALED  # only sealed, untouched containers were sent
+    lot_guard.stock_added(session, container.lot, [container], actor=actor, now=now)
     session.flush()
     return movement.id
 
@@ -328,6 +329,8 @@ def _items_locked(session: Session, transfer: Transfer) -> list[TransferItem]:
     """
     items = sorted(transfer.items, key=lambda item: item.container_id)
     everywhere = Scope.everything()
+    # The lots' row locks first: stock that arrives may race a recall of its lot (lot_guard).
+    lot_guard.lock_lots(session, lot_guard.lot_ids_of(session, (item.container_id for item in items)))
     for item in items:
         container = ledger.lock_container(session, item.container_id, everywhere)
         if container.state is not ContainerState.IN_TRANSIT or container.remaining != 0:

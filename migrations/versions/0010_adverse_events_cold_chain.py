@@ -1,7 +1,7 @@
 """adverse events linked to lots, rescue hyaluronidase, cold-chain excursions and container holds (issue 20)
 
 Revision ID: 0010_adverse_events_cold_chain
-Revises: 0008_administration
+Revises: 0009_recall_integrity
 Create Date: 2026-12-03
 
 New tables only, plus two plain columns: containers learn whether they are on hold (on_hold_since,
@@ -16,7 +16,7 @@ from inventory.models import base as vt  # noqa: F401  (Vialog's column types)
 
 # revision identifiers, used by Alembic.
 revision = '0010_adverse_events_cold_chain'
-down_revision = '0008_administration'
+down_revision = '0009_recall_integrity'
 branch_labels = None
 depends_on = None
 

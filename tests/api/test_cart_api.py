@@ -56,7 +56,8 @@ def test_a_patient_is_added_once_and_found_by_reference(nurse, world):
     assert created.status_code == 201
     body = created.get_json()
     assert body == {"id": body["id"], "clinic_id": world.clinic.id, "external_ref": "MRN-1",
-                    "name": "Ada Lovelace", "date_of_birth": "1985-12-10"}
+                    "name": "Ada Lovelace", "date_of_birth": "1985-12-10", "phone": None, "email": None,
+                    "address": None}
     again = nurse.post("/patients", {"external_ref": "MRN-1", "name": "Ada Lovelace"})
     assert again.status_code == 201 and again.get_json()["id"] == body["id"]
     found = nurse.get("/patients?external_ref=MRN-1").get_json()["patients"]

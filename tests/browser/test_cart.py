@@ -38,8 +38,8 @@ def test_nurse_scans_reconstitutes_draws_and_closes(page, live_server):
 
     # The scan field has focus; the scanner types the vial's GS1 DataMatrix with a GS and Enter.
     expect(page.locator("#scan")).to_be_focused()
-    expiry = _expiry_raw(live_server, "Botox Cosmetic 100 U", "C3709C3")
-    wedge(page, f"]d201{BOTOX_100}17{expiry}10C3709C3{GS}21NOSERIAL")
+    expiry = _expiry_raw(live_server, "Botox Cosmetic 100 U", "DEMOBTX01")
+    wedge(page, f"]d201{BOTOX_100}17{expiry}10DEMOBTX01{GS}21NOSERIAL")
     panel = page.locator(".container-panel")
     expect(panel).to_contain_text("Botox Cosmetic 100 U")
     expect(panel).to_contain_text("sealed")
@@ -63,10 +63,10 @@ def test_nurse_scans_reconstitutes_draws_and_closes(page, live_server):
     screenshot(page, f"cart-{live_server.backend}")
 
     # A recalled lot is refused in plain words, and nothing is offered for it.
-    _set_lot_status(live_server, "Botox Cosmetic 100 U", "C4120A1", LotStatus.RECALLED)
-    expiry = _expiry_raw(live_server, "Botox Cosmetic 100 U", "C4120A1")
+    _set_lot_status(live_server, "Botox Cosmetic 100 U", "DEMOBTX02", LotStatus.RECALLED)
+    expiry = _expiry_raw(live_server, "Botox Cosmetic 100 U", "DEMOBTX02")
     page.locator("#scan").focus()
-    wedge(page, f"]d201{BOTOX_100}17{expiry}10C4120A1")
+    wedge(page, f"]d201{BOTOX_100}17{expiry}10DEMOBTX02")
     refusal = page.locator(".refusal[role=alert]")
     expect(refusal).to_contain_text("is recalled: do not use")
     expect(refusal).to_have_attribute("data-code", "lot_recalled")

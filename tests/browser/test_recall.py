@@ -2,7 +2,7 @@
 
 The live server is shared by every browser test of a session, so this test recalls a
 Botox lot of its own (received and given here through the services) rather than the
-demo's C3709C3, which the cart test draws from.
+demo's DEMOBTX01, which the cart test draws from.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import expect
 
-from inventory.demo import demo_gtin
+from inventory.demo import DEMO_SUPPLIER, demo_gtin
 from tests.browser.conftest import GS, scan, screenshot, sign_in
 
 
@@ -16,6 +16,7 @@ def test_manager_receives_a_scanned_box_and_sees_its_labels(page, live_server):
     code = page.locator("#code")
     expect(code).to_be_focused()  # a keyboard-wedge scanner types straight in
     page.select_option("#location_id", label="LON · Medicines fridge")
+    page.select_option("#supplier_id", label=DEMO_SUPPLIER)
     page.fill("#containers", "2")
     code.focus()
     # The scanner types the code with a GS separator, then Enter.

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from inventory.extensions import db
 from inventory.models import Clinic, Container, ContainerState, Draw, Location, Lot, Product, Treatment
-from inventory.demo import demo_gtin
+from inventory.demo import DEMO_SUPPLIER, demo_gtin
 from tests.browser.conftest import screenshot, sign_in, start_cart_treatment, wedge
 
 
@@ -107,6 +107,7 @@ def test_receiving_refuses_a_bad_scan_then_takes_the_next_one(page, live_server)
     sign_in(page, "manager")
     page.goto("/receive")
     page.select_option("#location_id", label="LON · Medicines fridge")
+    page.select_option("#supplier_id", label=DEMO_SUPPLIER)
     page.fill("#containers", "1")
     page.locator("#code").focus()
     wedge(page, "]d2019999999999999")  # a bad check digit
@@ -130,6 +131,7 @@ def test_counting_and_kit_scan_in_clear_a_refused_scan(page, live_server):
     sign_in(page, "manager")
     page.goto("/counts")
     page.select_option("#location_id", label="LON · Store room")
+    page.select_option("#supplier_id", label=DEMO_SUPPLIER)
     page.click("button:has-text('Start')")
     expect(page.locator("#code")).to_be_focused()
     wedge(page, "VL0000000Z")  # no such container
@@ -150,7 +152,7 @@ def test_counting_and_kit_scan_in_clear_a_refused_scan(page, live_server):
 
 
 def test_a_dose_above_the_label_maximum_is_confirmed_in_one_step(page, live_server):
-    (vial,) = sealed_labels(live_server, "Botox Cosmetic 100 U", "C3709C3", 1, at="Medicines fridge")
+    (vial,) = sealed_labels(live_server, "Botox Cosmetic 100 U", "DEMOBTX01", 1, at="Medicines fridge")
     sign_in(page, "nurse")
     treatment_id = start_treatment(page, live_server, "DOSE")
     wedge(page, vial)

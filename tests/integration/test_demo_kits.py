@@ -27,7 +27,7 @@ def test_the_demo_kits_show_ready_expiring_soon_and_not_ready_and_load_twice(ses
     assert [(line.have, line.product) for line in room_2.lines if line.label == "Hyaluronidase"] == [
         (1500, "Amphadase 150 USP U/mL + Hylenex recombinant 150 USP U/mL")]
     (expiring,) = board[("NYC", "Emergency kit (room 1)")].reasons
-    assert expiring.text.startswith("Hylenex recombinant 150 USP U/mL lot 2207045 expires in 45 days")
+    assert expiring.text.startswith("Hylenex recombinant 150 USP U/mL lot DEMOHYL03 expires in 45 days")
     assert ledger.find_balance_mismatches(session) == []
 
     counts = [session.scalar(select(func.count()).select_from(model)) for model in (Kit, KitCheck, Movement)]

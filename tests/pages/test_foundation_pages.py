@@ -191,7 +191,8 @@ def test_manager_receives_by_typed_fields_and_gets_a_label_sheet(browser_client,
     response = client.post(
         "/receive",
         data={"gtin": world.filler.gtins[0].gtin, "lot": "10D9T", "expiry": "2028-01-31", "containers": "3",
-              "location_id": str(world.location("Cart").id), "csrf_token": token},
+              "location_id": str(world.location("Cart").id), "supplier_id": str(world.supplier.id),
+              "csrf_token": token},
     )
     assert response.status_code == 302
     sheet = client.get(response.headers["Location"]).get_data(as_text=True)
@@ -207,7 +208,7 @@ def test_receiving_errors_are_shown_in_words_and_nothing_is_written(browser_clie
     response = client.post(
         "/receive",
         data={"code": "]d201" + world.botox.gtins[0].gtin[:-1] + "0" + "17290101" + "10ABC", "containers": "1",
-              "location_id": str(world.location().id), "csrf_token": token},
+              "location_id": str(world.location().id), "supplier_id": str(world.supplier.id), "csrf_token": token},
     )
     assert response.status_code == 422
     assert "check digit" in response.get_data(as_text=True)

@@ -102,8 +102,11 @@ def reconstituting_a_filler(world: World) -> Attempt:
 def receiving_an_expired_lot(world: World) -> Attempt:
     code = f"]d201{world.botox.gtins[0].gtin}1720013110OLD1"  # expired on 31 January 2020
     location_id = world.location().id
-    return Attempt("manager", "/receipts", {"code": code, "containers": 1, "location_id": location_id},
-                   "/receive", "/receive", {"code": code, "containers": "1", "location_id": str(location_id)})
+    supplier = world.supplier.id
+    return Attempt("manager", "/receipts", {"code": code, "containers": 1, "location_id": location_id,
+                                            "supplier_id": supplier},
+                   "/receive", "/receive", {"code": code, "containers": "1", "location_id": str(location_id),
+                                            "supplier_id": str(supplier)})
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Annotated
 
@@ -31,10 +32,10 @@ from inventory.blueprints.api.schemas import (
     TokenOut,
 )
 from inventory.blueprints.errors import json_error
-from inventory.errors import PasswordChangeRequired, Unauthorized
+from inventory.errors import LotSuspect, PasswordChangeRequired, Unauthorized
 from inventory.extensions import db
 from inventory.models import Clinic, Location, Lot, ProductGtin, utcnow
-from inventory.services import auth, catalog, labels, scanning, throttle
+from inventory.services import auth, catalog, labels, lot_guard, scanning, throttle
 from inventory.services.barcodes import normalise_gtin, normalise_lot_number
 from inventory.services.permissions import Permission
 from inventory.services.throttle import TooManyAttempts
@@ -107,7 +108,16 @@ def list_products() -> ProductList:
 def create_scan(body: ScanIn) -> ScanOut:
     clinics = _clinics_in_scope()
     timezone = clinics[0].timezone if clinics else current_app.config["CLINIC_TZ"]
-    result = scanning.scan(db.session, body.code, scope=current_scope(), now=utcnow(), timezone=timezone)
+    now = utcnow()
+    try:
+        result = scanning.scan(db.session, body.code, scope=current_scope(), now=now, timezone=timezone)
+    except LotSuspect as error:
+        # A watched lot in someone's hands: the safety lead sees it although the scan is refused.
+        details = dict(error.details) | {"message": error.message, "where": "scanning"}
+        unit_of_work.record_despite_refusal(functools.partial(
+            lot_guard.record_sign, actor_id=current_user().id, clinic_id=clinics[0].id if len(clinics) == 1 else None,
+            action="lot.flagged_suspect", details=details, now=now))
+        raise
     code = result.code
     return ScanOut(
         kind=code.kind, gtin=code.gtin, lot=code.lot, expiry=code.expiry, expiry_raw=code.expiry_raw,
@@ -152,7 +162,9 @@ def container_label_png(container_ref: str, query: LabelQuery) -> Response:
 @operation("GET", "/lots", summary="Lots by number and/or GTIN", permission=Permission.CART,
            query=LotQuery, response=LotList, errors=(422,))
 def list_lots(query: LotQuery) -> LotList:
-    stmt = select(Lot).options(selectinload(Lot.product)).order_by(Lot.expiry, Lot.id).limit(200)
+    stmt = current_scope().filter_lots(
+        select(Lot).options(selectinload(Lot.product)).order_by(Lot.expiry, Lot.id).limit(200), Lot.id
+    )
     if query.number:
         stmt = stmt.where(Lot.number_key == normalise_lot_number(query.number))
     if query.gtin:

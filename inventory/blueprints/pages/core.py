@@ -101,11 +101,13 @@ NAV: list[tuple[str, list[tuple[str, str, Permission]]]] = [
         ("pages.transfers", "Transfers", Permission.RECEIVE),
         ("pages.catalog", "Catalog", Permission.CART),
         ("pages.locations", "Locations", Permission.CATALOG),
+        ("pages.suppliers", "Suppliers", Permission.CATALOG),
     ]),
     ("Kits", [("pages.kits", "Kits", Permission.KIT_CHECK), ("pages.kit_templates", "Kit templates", Permission.CATALOG)]),
     ("Safety", [
         ("pages.recalls", "Recalls", Permission.RECALL),
         ("pages.trace", "Trace", Permission.RECALL),
+        ("pages.watchlist", "Watch list", Permission.RECALL),
         ("pages.adverse_events", "Adverse events", Permission.CART),
         ("pages.lot_signals", "Lot signals", Permission.RECALL),
         ("pages.cold_chain_home", "Cold chain", Permission.COLD_CHAIN),

@@ -1,0 +1,113 @@
+"""The suppliers page (manager, admin) and the watch list with the safety lead's signs (safety lead, admin)."""
+
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from inventory.blueprints.pages.core import bp, page, refused
+from inventory.counterfeit import service as counterfeit
+from inventory.errors import DomainError, ValidationError
+from inventory.extensions import db
+from inventory.models import Product, utcnow
+from inventory.services.permissions import Permission
+
+MAX_UPLOAD = 512 * 1024
+
+
+@bp.route("/suppliers", methods=["GET", "POST"])
+@page(Permission.CATALOG)
+def suppliers():
+    if request.method == "POST":
+        try:
+            supplier = counterfeit.add_supplier(
+                db.session, actor=current_user, name=request.form.get("name", ""),
+                licence=request.form.get("licence"), authorised=request.form.get("authorised") == "on", now=utcnow(),
+            )
+        except DomainError as error:
+            refused(error)
+        else:
+            flash(f"{supplier.name} is on the list{'' if supplier.is_authorised else ', not authorised'}.", "ok")
+        return redirect(url_for("pages.suppliers"))
+    return render_template("pages/suppliers.html", suppliers=counterfeit.list_suppliers(db.session))
+
+
+@bp.post("/suppliers/<int:supplier_id>")
+@page(Permission.CATALOG)
+def supplier_update(supplier_id: int):
+    counterfeit.get_supplier(db.session, supplier_id)  # an unknown supplier is a 404
+    changes: dict[str, object] = {"authorised": request.form.get("authorised") == "on"}
+    if "licence" in request.form:
+        changes["licence"] = request.form["licence"]
+    try:
+        supplier = counterfeit.update_supplier(db.session, actor=current_user, supplier_id=supplier_id, now=utcnow(),
+                                               changes=changes)
+    except DomainError as error:
+        refused(error)
+    else:
+        flash(f"{supplier.name}: {'authorised' if supplier.is_authorised else 'not authorised: receipts refused'}.",
+              "ok")
+    return redirect(url_for("pages.suppliers"))
+
+
+@bp.route("/watchlist", methods=["GET", "POST"])
+@page(Permission.RECALL)
+def watchlist():
+    if request.method == "POST":
+        try:
+            watched = counterfeit.watch(
+                db.session, actor=current_user, lot_number=request.form.get("lot_number", ""),
+                source=request.form.get("source", ""), note=request.form.get("note"), now=utcnow(),
+                product_id=_int(request.form.get("product_id")),
+            )
+        except DomainError as error:
+            refused(error)
+        else:
+            _flash_watched([watched])
+        return redirect(url_for("pages.watchlist"))
+    products = db.session.execute(select(Product.id, Product.name).order_by(Product.name)).all()
+    return render_template("pages/watchlist.html", entries=counterfeit.list_watched(db.session),
+                           signs=counterfeit.signs(db.session, limit=100), products=products,
+                           # The trace is the recall feature's page: linked when it is installed.
+                           can_trace="pages.trace" in current_app.view_functions)
+
+
+@bp.post("/watchlist/import")
+@page(Permission.RECALL)
+def watchlist_import():
+    upload = request.files.get("file")
+    data = upload.read(MAX_UPLOAD + 1) if upload else b""
+    try:
+        if not data or len(data) > MAX_UPLOAD:
+            raise ValidationError("Choose a CSV file of at most 512 KB.", field="file")
+        result = counterfeit.import_csv(db.session, actor=current_user, text=data.decode("utf-8", "replace"),
+                                        source=request.form.get("source", ""), now=utcnow())
+    except DomainError as error:
+        refused(error)
+    else:
+        flash(f"{len(result.added)} lot number(s) added to the watch list.", "ok")
+        _flash_watched(result.added)
+        for line in result.skipped[:20]:
+            flash(line, "warning")
+    return redirect(url_for("pages.watchlist"))
+
+
+@bp.post("/watchlist/<int:entry_id>/delete")
+@page(Permission.RECALL)
+def watchlist_delete(entry_id: int):
+    counterfeit.unwatch(db.session, actor=current_user, entry_id=entry_id, now=utcnow())
+    flash("Taken off the watch list. A lot it quarantined stays quarantined until you release it.", "ok")
+    return redirect(url_for("pages.watchlist"))
+
+
+def _flash_watched(watched: list[counterfeit.Watched]) -> None:
+    for w in watched:
+        for lot in w.quarantined:
+            flash(f"Lot {lot.number} of {lot.product.name} is in stock: it is quarantined at every location. "
+                  "Trace it from the watch list.", "warning")
+
+
+def _int(value: str | None) -> int | None:
+    text = (value or "").strip()
+    return int(text) if text.isdigit() and len(text) <= 10 else None

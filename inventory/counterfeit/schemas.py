@@ -1,0 +1,98 @@
+"""Request and response models of suppliers and the watch list (API.md "Administration", "Clinical safety")."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from pydantic import Field, StringConstraints, model_validator
+
+from inventory.blueprints.api.schemas import LotOut, Model
+from inventory.counterfeit.models import Supplier, WatchedLot
+from inventory.counterfeit.service import Watched
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+Licence = Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)]
+
+
+class SupplierIn(Model):
+    name: Name
+    licence: Licence | None = None
+    authorised: bool = True
+
+
+class SupplierPatch(Model):
+    """Only the fields given change."""
+
+    name: Name | None = None
+    licence: Licence | None = None
+    authorised: bool | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> SupplierPatch:
+        if not self.model_fields_set:
+            raise ValueError("give name, licence or authorised")
+        if "name" in self.model_fields_set and self.name is None:
+            raise ValueError("a supplier keeps a name")
+        if "authorised" in self.model_fields_set and self.authorised is None:
+            raise ValueError("authorised is true or false")
+        return self
+
+
+class SupplierOut(Model):
+    id: int
+    name: str
+    licence: str | None
+    authorised: bool
+
+    @classmethod
+    def of(cls, supplier: Supplier) -> SupplierOut:
+        return cls(id=supplier.id, name=supplier.name, licence=supplier.licence, authorised=supplier.is_authorised)
+
+
+class SupplierList(Model):
+    suppliers: list[SupplierOut]
+
+
+class WatchIn(Model):
+    product_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
+    gtin: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)] | None = None
+    lot_number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+    source: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    note: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+    @model_validator(mode="after")
+    def _product(self) -> WatchIn:
+        if (self.product_id is None) == (self.gtin is None):
+            raise ValueError("give product_id or gtin")
+        return self
+
+
+class WatchedOut(Model):
+    id: int
+    product_id: int
+    product_name: str
+    lot_number: str
+    source: str
+    note: str | None
+    added_by: str
+    added_at: dt.datetime
+
+    @classmethod
+    def of(cls, entry: WatchedLot) -> WatchedOut:
+        return cls(id=entry.id, product_id=entry.product_id, product_name=entry.product.name,
+                   lot_number=entry.lot_number, source=entry.source, note=entry.note,
+                   added_by=entry.added_by.display_name or entry.added_by.username, added_at=entry.added_at)
+
+
+class WatchedCreated(WatchedOut):
+    quarantined_lots: list[LotOut] = Field(description="lots in stock this entry quarantined at once")
+
+    @classmethod
+    def of_watched(cls, watched: Watched) -> WatchedCreated:
+        return cls(**WatchedOut.of(watched.entry).model_dump(),
+                   quarantined_lots=[LotOut.of(lot) for lot in watched.quarantined])
+
+
+class WatchList(Model):
+    entries: list[WatchedOut]

@@ -1,0 +1,380 @@
+"""The rules of counterfeit defence (DOMAIN.md "Counterfeits, suppliers and the cold chain").
+
+- **Suppliers**: the chain's list; a receipt names one, and one that is not authorised is refused
+  (``supplier_not_authorised``).
+- **Watch list**: suspect lot numbers per product, entered or imported (CSV) by a safety lead with their
+  source. Receiving or scanning a watched lot is refused (``lot_suspect``); a watched lot already in stock
+  is quarantined at once.
+- **Pack serials** are unique per product (so per GTIN) across the whole chain: a second receipt is
+  refused (``duplicate_serial``).
+- **Signs** for the safety lead: the ``lot.flagged_*`` audit events (a refused watched lot or serial, a
+  vial with no vacuum) and the watch list's quarantines.
+
+Every function takes a Session and plain values, flushes and never commits.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload
+
+from inventory.counterfeit.models import Supplier, WatchedLot
+from inventory.errors import (
+    DomainError,
+    DuplicateSerial,
+    LotSuspect,
+    NotFound,
+    ScanError,
+    SupplierNotAuthorised,
+    ValidationError,
+)
+from inventory.models import AuditEvent, Container, Lot, LotStatus, Product, Receipt, User
+from inventory.services import lot_guard
+from inventory.services.barcodes import normalise_gtin, normalise_lot_number
+from inventory.services.catalog import product_for_gtin
+
+MAX_NAME = 120
+MAX_LICENCE = 120
+MAX_LOT = 20
+MAX_SOURCE = 200
+MAX_NOTE = 2000
+MAX_IMPORT_ROWS = 2000
+MAX_ID = 2**31 - 1
+
+# The safety lead's signs: what the flags page lists, newest first.
+SIGN_ACTIONS = ("lot.flagged_no_vacuum", "lot.flagged_duplicate_serial", "lot.flagged_suspect",
+                "lot.watch_quarantined")
+COUNTERFEIT_SIGNS: tuple[type[DomainError], ...] = (LotSuspect, DuplicateSerial)
+
+
+class SupplierNameTaken(DomainError):
+    code = "supplier_name_taken"
+
+
+class LotAlreadyWatched(DomainError):
+    code = "lot_already_watched"
+
+
+# --- suppliers ----------------------------------------------------------------------------------
+
+
+def list_suppliers(session: Session) -> list[Supplier]:
+    return list(session.scalars(select(Supplier).order_by(Supplier.is_authorised.desc(), Supplier.name)))
+
+
+def authorised_suppliers(session: Session) -> list[Supplier]:
+    return list(session.scalars(select(Supplier).where(Supplier.is_authorised).order_by(Supplier.name)))
+
+
+def get_supplier(session: Session, supplier_id: int) -> Supplier:
+    supplier = session.get(Supplier, supplier_id) if 1 <= supplier_id <= MAX_ID else None
+    if supplier is None:
+        raise NotFound(f"No supplier with id {supplier_id}.", id=supplier_id)
+    return supplier
+
+
+def add_supplier(session: Session, *, actor: User, name: str, now: dt.datetime, licence: str | None = None,
+                 authorised: bool = True) -> Supplier:
+    """Adds a supplier to the chain's list. Raises ValidationError or SupplierNameTaken."""
+    supplier = Supplier(name=_name(name), licence=_optional(licence, "licence", MAX_LICENCE),
+                        is_authorised=bool(authorised))
+    _ensure_free_name(session, supplier.name)
+    session.add(supplier)
+    session.flush()
+    _audit(session, actor, now, "supplier.added", "supplier", supplier.id, _supplier_facts(supplier))
+    return supplier
+
+
+def update_supplier(session: Session, *, actor: User, supplier_id: int, now: dt.datetime,
+                    changes: dict[str, Any]) -> Supplier:
+    """Renames a supplier, changes its licence, or authorises or stops it (``changes``: name, licence,
+    authorised; absent keys stay). Raises NotFound, ValidationError or SupplierNameTaken."""
+    supplier = get_supplier(session, supplier_id)
+    before = _supplier_facts(supplier)
+    if "name" in changes:
+        name = _name(changes["name"])
+        if name.casefold() != supplier.name.casefold():
+            _ensure_free_name(session, name)
+        supplier.name = name
+    if "licence" in changes:
+        supplier.licence = _optional(changes["licence"], "licence", MAX_LICENCE)
+    if "authorised" in changes:
+        if not isinstance(changes["authorised"], bool):
+            raise ValidationError("authorised is true or false.", field="authorised")
+        supplier.is_authorised = changes["authorised"]
+    session.flush()
+    _audit(session, actor, now, "supplier.updated", "supplier", supplier.id,
+           {"from": before, "to": _supplier_facts(supplier)})
+    return supplier
+
+
+def ensure_authorised(session: Session, supplier_id: int) -> Supplier:
+    """The supplier a receipt names. Raises NotFound or SupplierNotAuthorised."""
+    supplier = get_supplier(session, supplier_id)
+    if not supplier.is_authorised:
+        raise SupplierNotAuthorised(
+            f"{supplier.name} is not an authorised supplier: do not take this delivery in, and tell the "
+            "safety lead (stock from unlicensed sellers is how counterfeits arrive).",
+            supplier_id=supplier.id,
+        )
+    return supplier
+
+
+def supplier_names(session: Session, supplier_ids: set[int | None]) -> dict[int, str]:
+    ids = [i for i in supplier_ids if i is not None]
+    if not ids:
+        return {}
+    return {sid: name for sid, name in session.execute(select(Supplier.id, Supplier.name).where(Supplier.id.in_(ids)))}
+
+
+def suppliers_of_lots(session: Session, lot_ids: set[int]) -> dict[tuple[int, int], str]:
+    """Who delivered each lot to each clinic, as "A, B" by (lot_id, clinic_id): one statement, for reports.
+    Receipts from before suppliers were recorded add nothing (the report says "not recorded")."""
+    if not lot_ids:
+        return {}
+    found: dict[tuple[int, int], set[str]] = {}
+    rows = session.execute(
+        select(Receipt.lot_id, Receipt.clinic_id, Supplier.name).join(Supplier, Receipt.supplier_id == Supplier.id)
+        .where(Receipt.lot_id.in_(sorted(lot_ids))).distinct()
+    )
+    for lot_id, clinic_id, name in rows:
+        found.setdefault((lot_id, clinic_id), set()).add(name)
+    return {key: ", ".join(sorted(names)) for key, names in found.items()}
+
+
+def _ensure_free_name(session: Session, name: str) -> None:
+    taken = session.scalar(select(Supplier.id).where(func.lower(Supplier.name) == name.casefold()))
+    if taken is not None:
+        raise SupplierNameTaken(f"There is a supplier called {name} already.", supplier_id=taken)
+
+
+def _supplier_facts(supplier: Supplier) -> dict[str, Any]:
+    return {"name": supplier.name, "licence": supplier.licence, "authorised": supplier.is_authorised}
+
+
+def _name(value: Any) -> str:
+    text = _optional(value, "name", MAX_NAME)
+    if text is None:
+        raise ValidationError("Name the supplier as on its delivery notes.", field="name")
+    return text
+
+
+# --- the watch list -----------------------------------------------------------------------------
+
+
+@dataclass
+class Watched:
+    """A watch-list entry, and the lots in stock it quarantined."""
+
+    entry: WatchedLot
+    quarantined: list[Lot] = field(default_factory=list)
+
+
+def list_watched(session: Session) -> list[WatchedLot]:
+    return list(session.scalars(
+        select(WatchedLot).options(joinedload(WatchedLot.product), joinedload(WatchedLot.added_by))
+        .order_by(WatchedLot.added_at.desc(), WatchedLot.id.desc())
+    ))
+
+
+def watch(session: Session, *, actor: User, lot_number: str, source: str, now: dt.datetime,
+          product_id: int | None = None, gtin: str | None = None, note: str | None = None) -> Watched:
+    """Puts a product's lot number on the watch list; a lot of that number on file that is active is
+    quarantined at once, at every location. Raises ValidationError, NotFound, UnknownProduct or
+    BadCheckDigit (a GTIN not in the catalog, or mistyped) or LotAlreadyWatched."""
+    product = _product(session, product_id, gtin)
+    number = _optional(lot_number, "lot_number", MAX_LOT)
+    if number is None:
+        raise ValidationError("Type the lot number as the alert prints it.", field="lot_number")
+    text = _optional(source, "source", MAX_SOURCE)
+    if text is None:
+        raise ValidationError("Say where the alert comes from (who issued it, its reference).", field="source")
+    key = normalise_lot_number(number)
+    if session.scalar(select(WatchedLot.id).where(WatchedLot.product_id == product.id,
+                                                  WatchedLot.number_key == key)) is not None:
+        raise LotAlreadyWatched(f"Lot {number} of {product.name} is on the watch list already.",
+                                product_id=product.id, lot_number=number)
+    entry = WatchedLot(product_id=product.id, product=product, lot_number=number, number_key=key, source=text,
+                       note=_optional(note, "note", MAX_NOTE), added_by_id=actor.id, added_at=now)
+    session.add(entry)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:  # the same lot watched by someone else at this instant
+        raise LotAlreadyWatched(f"Lot {number} of {product.name} is on the watch list already.",
+                                product_id=product.id, lot_number=number) from None
+    _audit(session, actor, now, "watchlist.added", "watched_lot", entry.id,
+           {"product": product.name, "lot_number": number, "source": text})
+    return Watched(entry, _quarantine_watched(session, entry, actor=actor, now=now))
+
+
+def _quarantine_watched(session: Session, entry: WatchedLot, *, actor: User, now: dt.datetime) -> list[Lot]:
+    lot_id = session.scalar(select(Lot.id).where(Lot.product_id == entry.product_id,
+                                                 Lot.number_key == entry.number_key))
+    if lot_id is None:
+        return []
+    lot = lot_guard.lock_lot(session, lot_id)
+    if lot.status is not LotStatus.ACTIVE:
+        return [lot] if lot.status is LotStatus.QUARANTINED else []
+    reason = f"On the counterfeit watch list: {entry.source}"[:2000]
+    before = lot.status
+    lot.status, lot.status_reason, lot.status_changed_at = LotStatus.QUARANTINED, reason, now
+    held = session.scalar(select(func.count(Container.id)).where(Container.lot_id == lot.id,
+                                                                 Container.remaining > 0)) or 0
+    # The same record as a safety lead's quarantine (the recall change log lists it), and a sign.
+    for action in ("lot.quarantined", "lot.watch_quarantined"):
+        session.add(AuditEvent(
+            at=now, actor_id=actor.id, clinic_id=None, action=action, object_type="lot", object_id=str(lot.id),
+            details={"lot_id": lot.id, "lot_number": lot.number, "product": lot.product.name, "from": before.value,
+                     "to": LotStatus.QUARANTINED.value, "reason": reason, "watched_lot_id": entry.id,
+                     "containers_holding_stock": held},
+        ))
+    session.flush()
+    return [lot]
+
+
+def unwatch(session: Session, *, actor: User, entry_id: int, now: dt.datetime) -> None:
+    """Takes an entry off the watch list (a lot it quarantined stays quarantined until released)."""
+    entry = session.get(WatchedLot, entry_id) if 1 <= entry_id <= MAX_ID else None
+    if entry is None:
+        raise NotFound(f"No watch-list entry with id {entry_id}.", id=entry_id)
+    _audit(session, actor, now, "watchlist.removed", "watched_lot", entry.id,
+           {"product": entry.product.name, "lot_number": entry.lot_number, "source": entry.source})
+    session.delete(entry)
+    session.flush()
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    added: list[Watched]
+    skipped: list[str]  # one line per row not added, with why
+
+
+def import_csv(session: Session, *, actor: User, text: str, source: str, now: dt.datetime) -> ImportResult:
+    """Adds every row of a CSV (columns ``gtin`` or ``product_id``, ``lot_number``, optional ``source`` and
+    ``note``; a row without a source takes ``source``). Rows already watched or naming no product are
+    skipped and said why; anything else wrong in a row refuses the whole file (ValidationError)."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    columns = {c.strip().lower() for c in (reader.fieldnames or [])}
+    if "lot_number" not in columns or not columns & {"gtin", "product_id"}:
+        raise ValidationError("The file needs a header with lot_number and gtin (or product_id).", field="file")
+    added: list[Watched] = []
+    skipped: list[str] = []
+    for n, raw in enumerate(reader, start=2):
+        if n - 1 > MAX_IMPORT_ROWS:
+            raise ValidationError(f"At most {MAX_IMPORT_ROWS} rows in one file.", field="file")
+        row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items() if isinstance(v, str)}
+        product_id = row.get("product_id") or None
+        if product_id is not None and not (product_id.isdigit() and len(product_id) <= 10):
+            raise ValidationError(f"Row {n}: product_id is a number.", field="file", row=n)
+        try:
+            added.append(watch(session, actor=actor, lot_number=row.get("lot_number", ""),
+                               source=row.get("source") or source, note=row.get("note") or None, now=now,
+                               product_id=int(product_id) if product_id else None, gtin=row.get("gtin") or None))
+        except (LotAlreadyWatched, ScanError, NotFound) as error:
+            skipped.append(f"Row {n}: {error.message}")
+        except ValidationError as error:
+            raise ValidationError(f"Row {n}: {error.message}", field="file", row=n) from None
+    return ImportResult(added, skipped)
+
+
+def refuse_watched_lot(session: Session, product: Product, lot_number: str) -> None:
+    """The lot check the core asks whenever a box names a lot (lot_guard.on_lot_named): raises LotSuspect."""
+    entry = session.scalar(select(WatchedLot).where(WatchedLot.product_id == product.id,
+                                                    WatchedLot.number_key == normalise_lot_number(lot_number)))
+    if entry is not None:
+        raise LotSuspect(
+            f"Lot {entry.lot_number} of {product.name} is on the counterfeit watch list ({entry.source}): do not "
+            "receive or use it. Set the box aside and tell the safety lead.",
+            product_id=product.id, lot_number=entry.lot_number, watched_lot_id=entry.id, source=entry.source,
+        )
+
+
+def watched_lot_flag(product_id: Any, number_key: Any) -> ColumnElement[bool]:
+    """``refuse_watched_lot`` as an SQL condition, for a scan's one statement (lot_guard.on_lot_named)."""
+    return exists().where(WatchedLot.product_id == product_id, WatchedLot.number_key == number_key)
+
+
+def _product(session: Session, product_id: int | None, gtin: str | None) -> Product:
+    if product_id is not None:
+        product = session.get(Product, product_id) if 1 <= product_id <= MAX_ID else None
+        if product is None:
+            raise NotFound(f"No product with id {product_id}.", id=product_id)
+        return product
+    if gtin:
+        return product_for_gtin(session, normalise_gtin(gtin.strip()))
+    raise ValidationError("Name the product: its id or its GTIN.", field="product_id")
+
+
+# --- pack serials -------------------------------------------------------------------------------
+
+
+def refuse_known_serial(session: Session, product: Product, serial: str) -> None:
+    """A pack serial is received once per product (so per GTIN) in the whole chain: raises DuplicateSerial."""
+    seen = session.execute(
+        select(Container.id, Container.clinic_id, Lot.number).join(Lot, Container.lot_id == Lot.id)
+        .where(Container.product_id == product.id, Container.serial == serial).limit(1)
+    ).first()
+    if seen is not None:
+        raise DuplicateSerial(
+            f"Pack serial {serial} of {product.name} was already received (lot {seen[2]}). The same box "
+            "scanned twice, or a copied code: set the box aside and tell the safety lead if it is new.",
+            serial=serial, product_id=product.id, container_id=seen[0],
+        )
+
+
+# --- signs for the safety lead --------------------------------------------------------------------------
+
+
+def sign_of(error: DomainError, *, actor_id: int, clinic_id: int | None, now: dt.datetime,
+            where: str) -> Any:
+    """The write (for unit_of_work.record_despite_refusal) that keeps a refused counterfeit sign on record."""
+    action = "lot.flagged_duplicate_serial" if isinstance(error, DuplicateSerial) else "lot.flagged_suspect"
+    details = dict(error.details) | {"message": error.message, "where": where}
+
+    def write(session: Session) -> None:
+        lot_guard.record_sign(session, actor_id=actor_id, clinic_id=clinic_id, action=action, details=details,
+                              now=now)
+
+    return write
+
+
+@dataclass(frozen=True)
+class Sign:
+    event: AuditEvent
+    actor: str | None
+
+
+def signs(session: Session, *, limit: int = 200) -> list[Sign]:
+    """The newest counterfeit signs first, with who: one statement."""
+    rows = session.execute(
+        select(AuditEvent, User.username, User.display_name).outerjoin(User, AuditEvent.actor_id == User.id)
+        .where(AuditEvent.action.in_(SIGN_ACTIONS)).order_by(AuditEvent.id.desc()).limit(limit)
+    )
+    return [Sign(event, display or username) for event, username, display in rows]
+
+
+# --- small helpers --------------------------------------------------------------------------------
+
+
+def _audit(session: Session, actor: User, now: dt.datetime, action: str, object_type: str, object_id: int,
+           details: dict[str, Any]) -> None:
+    session.add(AuditEvent(at=now, actor_id=actor.id, clinic_id=None, action=action, object_type=object_type,
+                           object_id=str(object_id), details=details))
+    session.flush()
+
+
+def _optional(value: Any, name: str, max_length: int) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValidationError(f"{name} is text.", field=name)
+    text = (value or "").strip()
+    if len(text) > max_length:
+        raise ValidationError(f"{name}: at most {max_length} characters.", field=name)
+    return text or None
