@@ -121,7 +121,8 @@ def screenshot(page, name: str, *, full_page: bool = True) -> None:
 def _wait_for_a_focused_field(page) -> None:
     """A scanner types into whatever has the focus: after a page load, wait until the page has put it in a
     field (autofocus and vialog.js do; on a busy machine that can come after the page is on screen)."""
-    page.wait_for_function("document.activeElement !== null && document.activeElement !== document.body")
+    # A locator, not wait_for_function: the page's CSP (script-src 'self') forbids the eval that polls it.
+    expect(page.locator(":focus")).to_have_count(1)
 
 
 def scan(page, code: str) -> None:

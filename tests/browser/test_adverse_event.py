@@ -10,7 +10,7 @@ from tests.browser.test_scanner import sealed_labels, start_treatment
 
 def test_a_nurse_records_an_occlusion_from_the_cart_and_links_the_rescue_to_it(page, live_server):
     (syringe,) = sealed_labels(live_server, "Juvederm Voluma XC 1.0 mL", "VM88B21", 1)
-    (hylenex,) = sealed_labels(live_server, "Hylenex recombinant 150 USP U/mL", "2208816", 1, at="Medicines fridge")
+    (hylenex,) = sealed_labels(live_server, "Hylenex recombinant 150 USP U/mL", "DEMOHYL02", 1, at="Medicines fridge")
     sign_in(page, "nurse")
     start_treatment(page, live_server, "AE-OCC")
 

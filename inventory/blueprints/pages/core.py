@@ -98,6 +98,7 @@ NAV: list[tuple[str, list[tuple[str, str, Permission]]]] = [
         ("pages.expiring", "Expiring", Permission.CART),
         ("pages.receive", "Receive", Permission.RECEIVE),
         ("pages.counts", "Counts", Permission.RECEIVE),
+        ("pages.reconciliation", "Reconciliation", Permission.RECONCILE),
         ("pages.transfers", "Transfers", Permission.RECEIVE),
         ("pages.catalog", "Catalog", Permission.CART),
         ("pages.locations", "Locations", Permission.CATALOG),
@@ -112,7 +113,6 @@ NAV: list[tuple[str, list[tuple[str, str, Permission]]]] = [
         ("pages.lot_signals", "Lot signals", Permission.RECALL),
         ("pages.cold_chain_home", "Cold chain", Permission.COLD_CHAIN),
     ]),
-    ("Reports", [("pages.reconciliation", "Reconciliation", Permission.RECONCILE)]),
     ("Admin", [("pages.users", "Users", Permission.USERS), ("pages.clinics", "Clinics", Permission.USERS)]),
 ]
 
