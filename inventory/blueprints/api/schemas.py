@@ -4,16 +4,70 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints
+from pydantic import WithJsonSchema
 
+from inventory import errors, validators
 from inventory.models import Clinic, Container, Location, Lot, Product
 from inventory.models.base import plain_quantity
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+def _plain_text(multiline: bool, max_length: int) -> AfterValidator:
+    def check(value: str) -> str:
+        problem = validators.text_problem(value, multiline=multiline, max_length=max_length)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(check)
+
+
+def text(max_length: int = 200, *, min_length: int = 1, multiline: bool = False) -> Any:
+    """Free text a person typed, checked by the one text validator (inventory/validators.py): no control
+    characters (tab and line breaks only when ``multiline``), lone surrogates or non-characters, and the
+    length the OpenAPI document states. Codes a scanner sends (GS separators) are not free text."""
+    return Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
+        _plain_text(multiline, max_length),
+    ]
+
+
+def scanned(max_length: int = 500) -> Any:
+    """A code as a scanner sent it: GS (U+001D) separates GS1 fields and a scanner may end with a tab or a
+    line break; any other control character is refused."""
+    def check(value: str) -> str:
+        problem = validators.text_problem(value.replace("\x1d", ""), multiline=True, max_length=max_length)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    return Annotated[str, StringConstraints(min_length=1, max_length=max_length), AfterValidator(check)]
+
+
+Text = text(200)
 # Quantities travel as decimal strings without trailing zeros: "4", "0.55", "100".
 Qty = Annotated[Decimal, PlainSerializer(plain_quantity, return_type=str, when_used="json")]
+
+
+def _typed_quantity(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        raise ValueError('a quantity is a decimal string, such as "4" or "0.1"')
+    try:
+        return validators.parse_quantity(value if isinstance(value, str) else str(value))
+    except errors.ValidationError as error:
+        raise ValueError(error.message) from None
+
+
+# A quantity someone typed: the same validator as the pages (parse_quantity), and its shape in OpenAPI.
+QtyIn = Annotated[
+    Decimal,
+    BeforeValidator(_typed_quantity),
+    WithJsonSchema({"type": "string", "pattern": validators.QUANTITY_PATTERN,
+                    "description": 'a decimal string, e.g. "4" or "0.1": at most 4 digits and 4 decimals'}),
+]
 
 
 class Model(BaseModel):
@@ -24,7 +78,7 @@ class Model(BaseModel):
 
 
 class TokenIn(Model):
-    username: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+    username: text(80)
     password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
@@ -139,8 +193,8 @@ class LotList(Model):
 
 
 class LotQuery(Model):
-    number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
-    gtin: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = None
+    number: text(40, min_length=0) | None = None
+    gtin: text(20, min_length=0) | None = None
 
 
 class ContainerOut(Model):
@@ -175,7 +229,7 @@ class ContainerOut(Model):
 
 
 class ScanIn(Model):
-    code: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    code: scanned(500)
 
 
 class ScanOut(Model):

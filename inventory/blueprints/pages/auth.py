@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import current_app, flash, make_response, redirect, render_template, request, session, url_for
 from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
+from wtforms import PasswordField
 from wtforms.validators import DataRequired, Length
+from inventory.blueprints.pages.fields import TextField
 
 from inventory import unit_of_work
 from inventory.blueprints.pages.core import bp, flash_refusal, landing_endpoint, page, refused
@@ -19,7 +20,7 @@ from inventory.services.throttle import TooManyAttempts
 
 
 class LoginForm(FlaskForm):
-    username = StringField("Username", validators=[DataRequired(), Length(max=80)])
+    username = TextField("Username", validators=[DataRequired(), Length(max=80)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
 
 
