@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import RequestHeaderFieldsTooLarge, RequestURITooLarge
@@ -114,6 +115,28 @@ def refuse_unsafe_input() -> None:
             problem = _unsafe(value)
             if problem is not None:
                 raise ValidationError(f"The request body: a text {problem}.", field="body")
+
+
+_SAFE_PATH_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/?=&%+:@!$'()*,;#")
+
+
+def safe_redirect_target(target: str | None) -> str | None:
+    """``target`` if it is a path on this site, else None: the one check for every redirect to a place
+    a request named (``?next=``). Only printable ASCII without spaces or backslashes (browsers drop tabs
+    and line breaks and read ``\\`` as ``/``, so ``/%09/evil.example`` and ``/\\evil.example`` are
+    ``//evil.example``); one leading slash, never two; no scheme or host once parsed, also after one
+    round of percent-decoding (a proxy or a second redirect may decode it)."""
+    if not target or len(target) > 2000:
+        return None
+    for candidate in (target, unquote(target)):
+        if not set(candidate) <= _SAFE_PATH_CHARS:
+            return None
+        if not candidate.startswith("/") or candidate.startswith("//"):
+            return None
+        parts = urlsplit(candidate)
+        if parts.scheme or parts.netloc:
+            return None
+    return target
 
 
 def init_security(app: Flask) -> None:

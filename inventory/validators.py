@@ -14,7 +14,7 @@ from inventory.errors import ValidationError
 
 __all__ = [
     "MAX_QUANTITY_DIGITS", "QUANTITY_PATTERN", "check_date_of_birth", "check_text", "parse_quantity",
-    "text_problem",
+    "text_problem", "writable_text",
 ]
 
 # No dose, count or kit minimum has five integer digits: a longer number is a scanned code.
@@ -104,6 +104,13 @@ def check_text(
     if problem is not None:
         raise ValidationError(f"{what}: {problem}.", field=field)
     return value.strip()
+
+
+def writable_text(value: str) -> str:
+    """Stored text made safe to write out (xlsx, CSV): every character text_problem refuses (which XML,
+    so openpyxl, cannot write) becomes U+FFFD. Rows stored before the text validator existed can then
+    never make an export fail."""
+    return _FORBIDDEN_MULTILINE.sub("\ufffd", value)
 
 
 # --- dates -----------------------------------------------------------------------------

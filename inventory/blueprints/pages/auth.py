@@ -13,6 +13,7 @@ from inventory import unit_of_work
 from inventory.blueprints.pages.core import bp, flash_refusal, landing_endpoint, page, refused
 from inventory.errors import Unauthorized
 from inventory.extensions import db
+from inventory.security import safe_redirect_target
 from inventory.models import User, utcnow
 from inventory.services import throttle
 from inventory.services.permissions import PUBLIC
@@ -25,10 +26,8 @@ class LoginForm(FlaskForm):
 
 
 def _safe_next(target: str | None, user: User) -> str:
-    # Only same-site paths: never an open redirect. Without one, the role's own start page.
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for(landing_endpoint(user))
+    # Only same-site paths (inventory/security.py): never an open redirect. Otherwise the role's start page.
+    return safe_redirect_target(target) or url_for(landing_endpoint(user))
 
 
 @bp.route("/login", methods=["GET", "POST"])
