@@ -126,10 +126,10 @@ def safe_redirect_target(target: str | None) -> str | None:
     and line breaks and read ``\\`` as ``/``, so ``/%09/evil.example`` and ``/\\evil.example`` are
     ``//evil.example``); one leading slash, never two; no scheme or host once parsed, also after one
     round of percent-decoding (a proxy or a second redirect may decode it)."""
-    if not target or len(target) > 2000:
+    if not target or len(target) > 2000 or not set(target) <= _SAFE_PATH_CHARS:
         return None
     for candidate in (target, unquote(target)):
-        if not set(candidate) <= _SAFE_PATH_CHARS:
+        if "\\" in candidate or any(ord(c) < 0x20 or ord(c) == 0x7F for c in candidate):
             return None
         if not candidate.startswith("/") or candidate.startswith("//"):
             return None

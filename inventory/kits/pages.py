@@ -231,6 +231,8 @@ def _requirement_specs(form: TemplateForm) -> list[kit_service.RequirementSpec]:
         if not label or not target or line.min_quantity.data is None:
             raise ValueError(f"Requirement {number}: give a label, a product or kind, and a minimum.")
         kind, _, value = target.partition(":")
+        if kind == "product" and not (value.isascii() and value.isdigit() and len(value) <= 10 and 0 < int(value) < 2**31):
+            raise ValueError(f"Requirement {number}: choose a product from the list.")
         specs.append(kit_service.RequirementSpec(
             label=label, min_quantity=Decimal(line.min_quantity.data),
             product_id=int(value) if kind == "product" else None,

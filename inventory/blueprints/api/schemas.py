@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints
 from pydantic import WithJsonSchema
 
 from inventory import errors, validators
@@ -14,14 +14,16 @@ from inventory.models import Clinic, Container, Location, Lot, Product
 from inventory.models.base import plain_quantity
 
 
-def _plain_text(multiline: bool, max_length: int) -> AfterValidator:
-    def check(value: str) -> str:
-        problem = validators.text_problem(value, multiline=multiline, max_length=max_length)
-        if problem is not None:
-            raise ValueError(problem)
+def _plain_text(multiline: bool, max_length: int) -> BeforeValidator:
+    # Before the type's own stripping: str.strip() would quietly drop U+001C-U+001F and U+0085 at the ends.
+    def check(value: Any) -> Any:
+        if isinstance(value, str):
+            problem = validators.text_problem(value, multiline=multiline, max_length=max_length)
+            if problem is not None:
+                raise ValueError(problem)
         return value
 
-    return AfterValidator(check)
+    return BeforeValidator(check)
 
 
 def text(max_length: int = 200, *, min_length: int = 1, multiline: bool = False) -> Any:
@@ -38,13 +40,14 @@ def text(max_length: int = 200, *, min_length: int = 1, multiline: bool = False)
 def scanned(max_length: int = 500) -> Any:
     """A code as a scanner sent it: GS (U+001D) separates GS1 fields and a scanner may end with a tab or a
     line break; any other control character is refused."""
-    def check(value: str) -> str:
-        problem = validators.text_problem(value.replace("\x1d", ""), multiline=True, max_length=max_length)
-        if problem is not None:
-            raise ValueError(problem)
+    def check(value: Any) -> Any:
+        if isinstance(value, str):
+            problem = validators.text_problem(value.replace("\x1d", ""), multiline=True, max_length=max_length)
+            if problem is not None:
+                raise ValueError(problem)
         return value
 
-    return Annotated[str, StringConstraints(min_length=1, max_length=max_length), AfterValidator(check)]
+    return Annotated[str, StringConstraints(min_length=1, max_length=max_length), BeforeValidator(check)]
 
 
 Text = text(200)
