@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from inventory.models.base import BigId, Base, Quantity, created_at, intpk
+from inventory.models.base import BigId, Base, Quantity, created_at, intpk, sealed
 from inventory.models.clinic import Location
 from inventory.models.stock import Container, Movement
 from inventory.models.user import User
@@ -25,6 +25,7 @@ class Patient(Base):
     name: Mapped[str] = mapped_column(String(160))
     date_of_birth: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[created_at]
+    row_seal: Mapped[sealed]
 
 
 class Treatment(Base):
@@ -45,6 +46,7 @@ class Treatment(Base):
     checklist: Mapped[dict[str, Any] | None] = mapped_column(
         JSON, comment="the pre-treatment questions and their answers: blood thinners, pregnancy, ..."
     )
+    row_seal: Mapped[sealed]
 
     patient: Mapped[Patient] = relationship()
     location: Mapped[Location] = relationship()
@@ -92,6 +94,7 @@ class Draw(Base):
     injector_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     at: Mapped[dt.datetime]
     created_at: Mapped[created_at]
+    row_seal: Mapped[sealed]
     # What the dose checks said (inventory/dosing.py), kept with the dose for the audit and the patient's record.
     dose_warnings: Mapped[str | None] = mapped_column(
         String(200), comment="comma-separated codes of the dose warnings shown with this draw"
