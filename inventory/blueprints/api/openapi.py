@@ -44,8 +44,8 @@ def build_document() -> dict[str, Any]:
                 "description": op.summary, "content": {op.media_type: {"schema": {"type": "string", "format": "binary"}}}
             }
         error_statuses = set(op.errors) | ({401, 403} if op.permission else set()) | ({400, 413, 422} if op.body else set())
-        if op.query is not None or op.idempotent:
-            error_statuses.add(422)
+        if op.query is not None or op.idempotent or "string" in op.path_params.values():
+            error_statuses.add(422)  # a value the request guard or a validator refuses (inventory/security.py)
         if op.idempotent:
             error_statuses.add(409)
         for status in sorted(error_statuses):
