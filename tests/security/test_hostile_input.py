@@ -468,3 +468,39 @@ def test_an_unknown_username_costs_what_a_known_one_costs(app, session, world, u
     hasher.calls.clear()
     auth.authenticate(session, hasher, "nurse", PASSWORD)
     assert hasher.calls[0] == "verify" and hasher.calls.count("verify") == 1  # (a rehash may follow a success)
+
+
+# --- generated dates at the calendar's edges, through the API -----------------------------------------
+
+EDGE_DATES = st.dates() | st.sampled_from([dt.date.min, dt.date.max, dt.date(1899, 12, 31), dt.date(1900, 1, 1),
+                                           dt.date(2999, 12, 31), dt.date(3000, 1, 1)])
+
+
+@HTTP
+@given(born=EDGE_DATES)
+def test_generated_dates_of_birth_are_kept_only_in_the_past(api, session, world, born):
+    import uuid
+
+    from inventory.services.clock import clinic_today
+    from inventory.models import utcnow
+
+    ref = f"DOB-{uuid.uuid4().hex[:8]}"
+    response = api("nurse").post("/patients", {"external_ref": ref, "name": "Ada", "date_of_birth": born.isoformat()})
+    today = clinic_today(utcnow(), world.clinic.timezone)
+    if dt.date(1900, 1, 1) <= born <= today:
+        assert response.status_code == 201, response.get_data(as_text=True)
+    else:
+        refused(response)
+
+
+@HTTP
+@given(start=EDGE_DATES, end=EDGE_DATES)
+def test_generated_reconciliation_periods_answer_200_or_422(api, start, end):
+    from inventory.reconciliation.service import FIRST_REPORT_DAY, LAST_REPORT_DAY, MAX_PERIOD_DAYS
+
+    response = api("manager").get(f"/reports/reconciliation?from={start.isoformat()}&to={end.isoformat()}")
+    fits = FIRST_REPORT_DAY <= start <= end <= LAST_REPORT_DAY and (end - start).days < MAX_PERIOD_DAYS
+    if fits:
+        assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    else:
+        refused(response)
