@@ -119,7 +119,7 @@ def refuse_unsafe_input() -> None:
         for value in _strings(payload):
             problem = _unsafe(value)
             if problem is not None:
-                raise ValidationError(f"The request body: a text {problem}.", field="body")
+                raise ValidationError(f"The request body: a text value {problem}.", field="body")
 
 
 _SAFE_PATH_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/?=&%+:@!$'()*,;#")

@@ -10,7 +10,7 @@ from wtforms.form import BaseForm
 from wtforms.validators import StopValidation
 
 from inventory.errors import ValidationError
-from inventory.validators import MAX_QUANTITY_DIGITS, parse_quantity, text_problem
+from inventory.validators import parse_quantity, text_problem
 
 
 class PlainText:
@@ -65,10 +65,6 @@ class WholeNumberField(IntegerField):
         if not (typed.isascii() and typed.isdigit() and len(typed) <= 9):
             raise ValueError(f"{self.label.text.split(' (')[0]}: type a whole number, such as 3.")
         self.data = int(typed)
-
-
-__all__ = ["MAX_QUANTITY_DIGITS", "NotesField", "PlainText", "QuantityField", "ScanField", "TextField",
-           "WholeNumberField"]
 
 
 class QuantityField(StringField):
