@@ -475,10 +475,14 @@ def find_seal_breaks(session: Session) -> list[ChainBreak]:
     return breaks
 
 
-def seal_existing_rows(connection: Any, spec: SealSpec) -> int:
-    """Writes the seal of every row of ``spec``'s table (migration 0011_tamper_evident's back-fill)."""
+def seal_existing_rows(connection: Any, spec: SealSpec, ids: Sequence[int] | None = None) -> int:
+    """Writes the seal of every row of ``spec``'s table, or of the rows ``ids``: migration
+    0011_tamper_evident's back-fill, and rows added by a bulk INSERT (which runs no mapper events)."""
     table = spec.model.__table__  # type: ignore[attr-defined]
-    rows = connection.execute(select(table.c.id, *(table.c[name] for name in spec.fields))).all()
+    stmt = select(table.c.id, *(table.c[name] for name in spec.fields))
+    if ids is not None:
+        stmt = stmt.where(table.c.id.in_(list(ids)))
+    rows = connection.execute(stmt).all()
     for row in rows:
         connection.execute(table.update().where(table.c.id == row.id).values(row_seal=row_seal(spec, row.id, row)))
     return len(rows)
