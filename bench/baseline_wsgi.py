@@ -4,8 +4,8 @@ A bare WSGI callable (``gunicorn bench.baseline_wsgi:app``), one psycopg connect
 worker thread, one transaction per request: look the bearer token up, lock the
 treatment and the container, read the container's newest movement hash, insert the
 movement (hashed with ``audit_chain.movement_hash``, so ``vialog verify`` still passes),
-update the cached balance, insert the draw, commit. No validation beyond that, no ORM,
-no framework: the floor the application is compared with.
+update the cached balance, insert the draw with its seal (``audit_chain.row_seal``), commit. No
+validation beyond that, no ORM, no framework: the floor the application is compared with.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import os
 import re
 import threading
 from decimal import ROUND_HALF_UP, Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import psycopg
@@ -24,6 +25,9 @@ import psycopg
 from bench.generate import MoveRow
 from inventory.services import audit_chain
 
+# The app seals every draw (services/audit_chain.py): the baseline pays the same hash.
+_DRAW_SEAL = next(audit_chain.SealSpec(model, fields, with_id) for model, fields, with_id in audit_chain.CORE_SEALS
+                  if model.__tablename__ == "draws")
 _PATH = re.compile(r"^/api/v1/treatments/(\d+)/draws$")
 _STEP = Decimal("0.0001")
 _local = threading.local()
@@ -81,12 +85,18 @@ def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         cur.execute("UPDATE containers SET remaining = %s, state = %s WHERE id = %s",
                     (balance, "in_use" if balance > 0 else "empty", container_id))
         ml = (quantity / conc).quantize(_STEP, rounding=ROUND_HALF_UP) if conc else None
+        drawn = SimpleNamespace(
+            movement_id=movement_id, treatment_id=treatment_id, container_id=container_id, lot_id=lot_id,
+            patient_id=patient_id, clinic_id=treatment_clinic_id, injector_id=user[0], at=now, area=body["area"],
+            area_detail=None, quantity=quantity, quantity_ml=ml, concentration_u_per_ml=conc, entered_unit="U",
+            reason=None, dose_warnings=None, confirmed_warnings=None, confirm_reason=None,
+        )
         draw_id = cur.execute(
             "INSERT INTO draws (treatment_id, container_id, movement_id, area, quantity, quantity_ml, "
-            "concentration_u_per_ml, entered_unit, injector_id, at, created_at, lot_id, patient_id, clinic_id) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            "concentration_u_per_ml, entered_unit, injector_id, at, created_at, lot_id, patient_id, clinic_id, "
+            "row_seal) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
             (treatment_id, container_id, movement_id, body["area"], quantity, ml, conc, "U", user[0], now, now,
-             lot_id, patient_id, treatment_clinic_id),
+             lot_id, patient_id, treatment_clinic_id, audit_chain.row_seal(_DRAW_SEAL, None, drawn)),
         ).fetchone()[0]
     payload = json.dumps({"id": draw_id, "quantity_units": str(quantity), "container": {"id": container_id,
                           "remaining": str(balance)}}).encode()

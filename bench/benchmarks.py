@@ -177,6 +177,7 @@ def _prepare_draw_slots(app: Any, slots: int, tag: str) -> tuple[list[tuple[int,
     from inventory.cart import service as cart
     from inventory.receiving import service as receiving
     from inventory.services.permissions import Scope
+    from inventory.services import audit_chain
 
     with app.app_context():
         session = vialog_db.session
@@ -207,6 +208,8 @@ def _prepare_draw_slots(app: Any, slots: int, tag: str) -> tuple[list[tuple[int,
             {"clinic_id": 1, "patient_id": patients[i % len(patients)], "location_id": locations[LocationKind.ROOM],
              "injector_id": user.id, "started_at": now} for i in range(slots // 2 + 1)
         ]))
+        for table, ids in (("patients", patients), ("treatments", treatments)):  # a bulk INSERT seals nothing
+            audit_chain.seal_existing_rows(session.connection(), audit_chain.SEALED[table], ids)
         session.commit()
         token = bench_user_token(session)
     return [(treatments[j // 2], vials[j // 100]) for j in range(slots)], token

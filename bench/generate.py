@@ -35,7 +35,7 @@ import multiprocessing
 import random
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, NamedTuple
@@ -268,7 +268,35 @@ def _drop_bulk_indexes(conn: psycopg.Connection) -> list[str]:
     return [definition for _, definition in rows]
 
 
+def _seal_specs() -> dict[str, audit_chain.SealSpec]:
+    """The app's seals by table (services/audit_chain.py), so ``vialog verify`` accepts the generated rows."""
+    from recall import RECALL_SEALS, models as recall_models
+
+    specs = [audit_chain.SealSpec(model, fields, with_id) for model, fields, with_id in audit_chain.CORE_SEALS]
+    specs += [audit_chain.SealSpec(getattr(recall_models, name), fields, True) for name, fields in RECALL_SEALS.items()]
+    return {spec.model.__table__.name: spec for spec in specs}  # type: ignore[attr-defined]
+
+
+SEAL_SPECS = _seal_specs()
+
+
+class _Columns(dict):
+    """A generated row by column name; a sealed column the generator leaves out is NULL."""
+
+    def __getattr__(self, name: str) -> Any:
+        return self.get(name)
+
+
+def _sealed(spec: audit_chain.SealSpec, columns: tuple[str, ...], rows: Iterable[tuple]) -> Iterator[tuple]:
+    for row in rows:
+        values = _Columns(zip(columns, row))
+        yield (*row, audit_chain.row_seal(spec, values["id"], values))
+
+
 def _insert(conn: psycopg.Connection, table: str, columns: tuple[str, ...], rows: Iterable[tuple]) -> None:
+    spec = SEAL_SPECS.get(table)
+    if spec is not None:
+        rows, columns = _sealed(spec, columns, rows), (*columns, "row_seal")
     with conn.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)

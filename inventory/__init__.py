@@ -58,7 +58,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.url_map.converters["int"] = DatabaseIdConverter
 
     from inventory.services import audit_chain
-    from inventory.services.auth import make_hasher
+    from inventory.services.auth import dummy_hash, make_hasher
 
     audit_chain.install()  # every new movement and audit event is hash-chained, whoever adds it
 
@@ -67,6 +67,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
     app.extensions["password_hasher"] = make_hasher(app.config["ARGON2_TIME_COST"], app.config["ARGON2_MEMORY_KIB"])
+    dummy_hash(app.extensions["password_hasher"])  # now, not in the first unknown user's sign-in
 
     from inventory import features
     from inventory.blueprints import api, pages

@@ -118,6 +118,9 @@ def serve(host: str, port: int, workers: int | None, threads: int) -> None:
             self.cfg.set("worker_class", "gthread" if threads > 1 else "sync")
             self.cfg.set("threads", threads)
             self.cfg.set("accesslog", "-")
+            # gunicorn's own 414 is plain text: let lines through up to its maximum, so the app's
+            # smaller limit (inventory/security.py) answers, as JSON under /api/.
+            self.cfg.set("limit_request_line", 8190)
 
         def load(self) -> Flask:
             app = _create_app()

@@ -98,13 +98,21 @@ def restore(path: Path, yes: bool) -> None:
                 f"This replaces everything in {target} with the backup's content. Stop 'vialog serve' first, "
                 "then run again with --yes."
             )
-        info = backups.restore_sqlite(path, target)
+        info = backups.restore_sqlite(path, target, known_revisions=_known_revisions())
     except DomainError as error:
         raise click.ClickException(error.message) from error
     db.engine.dispose()  # no pooled connection keeps a view of the replaced file
     security_log.warning("database %s restored from %s", info.path, path)
     click.echo(f"Restored {info.path} from {path} (at {', '.join(info.revisions)}). "
                "Run 'vialog init-db' if the backup predates this version, then 'vialog verify'.")
+
+
+def _known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
+    from inventory import MIGRATIONS_DIR
+
+    return {script.revision for script in ScriptDirectory(str(MIGRATIONS_DIR)).walk_revisions()}
 
 
 def _postgres_instructions(url, doing: str) -> None:

@@ -56,4 +56,7 @@ def from_environment(instance: Path) -> dict[str, Any]:
         "ARGON2_TIME_COST": 2,
         "ARGON2_MEMORY_KIB": 19 * 1024,
         "IDEMPOTENCY_KEEP_HOURS": 48,
+        # No request Vialog takes is near 1 MB (a 5,000-line count is about 300 kB); larger bodies get
+        # 413 payload_too_large before anything parses them. Backups are restored from the command line.
+        "MAX_CONTENT_LENGTH": int(os.environ.get("VIALOG_MAX_BODY_BYTES", str(1024 * 1024))),
     }

@@ -28,6 +28,7 @@ from inventory.errors import ValidationError
 from inventory.models import User
 from inventory.services.clock import to_clinic_time
 from inventory.services.permissions import Scope
+from inventory.validators import writable_text
 from recall import services
 from recall.services import CaseView
 
@@ -83,8 +84,12 @@ def export(session: Session, *, viewer: User, scope: Scope, case_id: int, which:
 
 
 def escape_cell(value: Any) -> Any:
-    """A text value made safe for a spreadsheet cell; other values unchanged."""
-    if isinstance(value, str) and value.startswith(_FORMULA_TRIGGERS):
+    """A text value made safe for a spreadsheet cell (no formula, no character XML cannot hold, whatever
+    was stored before inventory/validators.py refused them); other values unchanged."""
+    if not isinstance(value, str):
+        return value
+    value = writable_text(value)
+    if value.startswith(_FORMULA_TRIGGERS):
         return "'" + value
     return value
 

@@ -13,7 +13,7 @@ import enum
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from inventory.models.base import Base, intpk, str_enum
+from inventory.models.base import Base, intpk, sealed, str_enum
 from inventory.models.stock import Container, Lot, LotStatus
 from inventory.models.treatment import Patient
 from inventory.models.user import User
@@ -85,6 +85,7 @@ class RecallCase(Base):
     opened_at: Mapped[dt.datetime]
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     closed_at: Mapped[dt.datetime | None]
+    row_seal: Mapped[sealed]
 
     opened_by: Mapped[User] = relationship(foreign_keys=[opened_by_id])
     closed_by: Mapped[User | None] = relationship(foreign_keys=[closed_by_id])
@@ -109,6 +110,7 @@ class RecallLot(Base):
     previous_status: Mapped[LotStatus] = mapped_column(
         str_enum(LotStatus, "lot_status"), comment="the lot's status before the recall (active or quarantined)"
     )
+    row_seal: Mapped[sealed]
 
     case: Mapped[RecallCase] = relationship(back_populates="lots")
     lot: Mapped[Lot] = relationship()
@@ -139,6 +141,7 @@ class RecallPatient(Base):
     note: Mapped[str | None] = mapped_column(Text, comment="what was said or tried")
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), comment="who set the status last")
     updated_at: Mapped[dt.datetime | None] = mapped_column(comment="when the status was last set")
+    row_seal: Mapped[sealed]
 
     case: Mapped[RecallCase] = relationship(back_populates="patients")
     patient: Mapped[Patient] = relationship()
@@ -166,6 +169,7 @@ class RecallContainer(Base):
     note: Mapped[str | None] = mapped_column(Text)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), comment="who set the status last")
     updated_at: Mapped[dt.datetime | None] = mapped_column(comment="when the status was last set")
+    row_seal: Mapped[sealed]
 
     case: Mapped[RecallCase] = relationship(back_populates="containers")
     container: Mapped[Container] = relationship()

@@ -11,17 +11,17 @@ from decimal import Decimal
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, StringConstraints, TypeAdapter
+from pydantic import Field, TypeAdapter
 from typing_extensions import TypedDict  # pydantic reads TypedDicts from typing_extensions before Python 3.12
 
-from inventory.blueprints.api.schemas import LotOut, Model, Qty
+from inventory.blueprints.api.schemas import LotOut, Model, Qty, PlainText
 from inventory.models.base import plain_quantity
 from recall import queries, services
 from recall.models import RecallCase, RecallContainer, RecallPatient
 
 DbId = Annotated[int, Field(ge=1, le=2**31 - 1)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=services.MAX_REASON)]
-Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=services.MAX_NOTE)]
+Reason = Annotated[str, PlainText(services.MAX_REASON, multiline=True)]
+Note = Annotated[str, PlainText(services.MAX_NOTE, min_length=0, multiline=True)]
 
 
 # --- traces -------------------------------------------------------------------------------
@@ -238,7 +238,7 @@ def _patient_data(p: queries.PatientRef) -> _PatientData:
 
 
 class TraceQuery(Model):
-    lot: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=queries.MAX_QUERY_LENGTH)]
+    lot: Annotated[str, PlainText(queries.MAX_QUERY_LENGTH)]
 
 
 class TraceClinicOut(Model):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, render_template, request, session
+from flask import Flask, Response, jsonify, make_response, render_template, request, session
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
@@ -19,8 +19,10 @@ HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
     429: "too_many_requests",
+    431: "headers_too_large",
 }
 
 
@@ -57,9 +59,20 @@ def register_error_handlers(app: Flask) -> None:
         status = error.code or 500
         if wants_json():
             if status == 400 and "CSRF" not in (error.description or ""):
-                return json_error(400, "malformed_json", "The request body is not valid JSON.")
-            return json_error(status, HTTP_CODES.get(status, "http_error"), error.description or error.name)
-        return render_template("error.html", status=status, message=error.description), status
+                response = json_error(400, "malformed_json", "The request body is not valid JSON.")
+            elif status == 413:
+                limit = request.max_content_length
+                response = json_error(413, "payload_too_large", f"The request body is larger than {limit} bytes.",
+                                      {"max_bytes": limit})
+            else:
+                response = json_error(status, HTTP_CODES.get(status, "http_error"), error.description or error.name)
+        else:
+            response = make_response(render_template("error.html", status=status, message=error.description), status)
+        # The exception's own headers (a 405's Allow, a 401's WWW-Authenticate), never its content type.
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(DBAPIError)
     def _database_error(error: DBAPIError):

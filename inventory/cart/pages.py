@@ -13,7 +13,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import DateField, HiddenField, RadioField, SelectField, StringField
+from wtforms import DateField, HiddenField, RadioField, SelectField
 from wtforms.validators import (
     DataRequired,
     InputRequired,
@@ -25,7 +25,7 @@ from wtforms.validators import (
 from inventory import lifecycle, unit_of_work
 from inventory.adverse_events import service as adverse_events
 from inventory.blueprints.pages.core import bp, page, refused, scope
-from inventory.blueprints.pages.fields import QuantityField
+from inventory.blueprints.pages.fields import QuantityField, TextField
 from inventory.errors import ConfirmationRequired, DomainError
 from inventory.extensions import db
 from inventory.models import Container, Location, LocationKind, Movement, ProductKind, utcnow
@@ -42,8 +42,8 @@ WASTE_REASONS = [
 
 class StartForm(FlaskForm):
     location_id = SelectField("Where", coerce=int)
-    external_ref = StringField("Patient reference", validators=[DataRequired(), Length(max=64)])
-    name = StringField("Name (new patients)", validators=[Optional(), Length(max=160)])
+    external_ref = TextField("Patient reference", validators=[DataRequired(), Length(max=64)])
+    name = TextField("Name (new patients)", validators=[Optional(), Length(max=160)])
     date_of_birth = DateField("Date of birth (new patients)", validators=[Optional()])
 
 
@@ -52,7 +52,7 @@ class ReconstituteForm(FlaskForm):
         InputRequired("Type the diluent volume in mL."),
         NumberRange(0.5, 10, "Diluent must be between 0.5 and 10 mL: check the volume."),
     ])
-    diluent_lot = StringField("Diluent lot (optional)", validators=[Optional(), Length(max=40)])
+    diluent_lot = TextField("Diluent lot (optional)", validators=[Optional(), Length(max=40)])
 
 
 # Choices are assigned per form, not passed to the fields: WTForms 3.3 deprecates class-level tuples.
@@ -61,11 +61,11 @@ class DrawForm(FlaskForm):
     unit = SelectField("Unit")
     # No default: a forgotten choice must be refused, never recorded as some area.
     area = RadioField("Area", validators=[InputRequired("Choose the treatment area.")])
-    area_detail = StringField("Other area", validators=[Optional(), Length(max=120)])
+    area_detail = TextField("Other area", validators=[Optional(), Length(max=120)])
     emergency = SelectField("Why", default="")
     # The confirm step of a dose above a limit: the codes confirmed, and why.
     confirm = HiddenField()
-    confirm_reason = StringField("Why this dose", validators=[Optional(), Length(max=200)])
+    confirm_reason = TextField("Why this dose", validators=[Optional(), Length(max=200)])
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -77,7 +77,7 @@ class DrawForm(FlaskForm):
 class WasteForm(FlaskForm):
     reason = SelectField("Reason")
     quantity = QuantityField("Quantity (empty = all left)", validators=[Optional()])
-    note = StringField("Note", validators=[Optional(), Length(max=200)])
+    note = TextField("Note", validators=[Optional(), Length(max=200)])
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -85,7 +85,7 @@ class WasteForm(FlaskForm):
 
 
 class ReverseForm(FlaskForm):
-    reason = StringField("Why is this a mistake?", validators=[DataRequired(), Length(max=200)])
+    reason = TextField("Why is this a mistake?", validators=[DataRequired(), Length(max=200)])
 
 
 def _cart_locations() -> list[Location]:

@@ -3,27 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from inventory.blueprints.api.schemas import ContainerOut, Model, Qty, Text
+from inventory.blueprints.api.schemas import ContainerOut, Model, Qty, QtyIn, Text, Scanned, PlainText
 from inventory.models import Draw, Movement, Patient, Treatment
 from inventory.cart import service as cart
 
 DbId = Annotated[int, Field(ge=1, le=2**31 - 1)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
-# The service checks the amount (above zero, four decimals); the schema only reads a decimal.
-QtyIn = Annotated[Decimal, Field(description='a decimal string, e.g. "4" or "0.1"', allow_inf_nan=False)]
+ShortText = Annotated[str, PlainText(200, min_length=0)]
 
 
 # --- patients ---------------------------------------------------------------------
 
 
 class PatientIn(Model):
-    external_ref: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=160)] | None = Field(
+    external_ref: Annotated[str, PlainText(64)]
+    name: Annotated[str, PlainText(160)] | None = Field(
         default=None, description="needed when the patient is new"
     )
     date_of_birth: dt.date | None = None
@@ -31,7 +28,7 @@ class PatientIn(Model):
 
 
 class PatientQuery(Model):
-    external_ref: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    external_ref: Annotated[str, PlainText(64)]
 
 
 class PatientContactIn(Model):
@@ -79,11 +76,11 @@ class TreatmentIn(Model):
 
 
 class DrawIn(Model):
-    container: DbId | Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)] = Field(
+    container: DbId | Annotated[str, Scanned(500)] = Field(
         description="the container's id or its Vialog label code, as scanned"
     )
     quantity: QtyIn
-    unit: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=16)] = Field(
+    unit: Annotated[str, PlainText(16)] = Field(
         description='"U" (the product\'s own units) or "mL"; a supply takes its base unit'
     )
     area: str = Field(json_schema_extra={"enum": list(cart.AREA_VALUES)})
@@ -241,7 +238,7 @@ class ClosedTreatmentOut(Model):
 class ReconstituteIn(Model):
     diluent_ml: QtyIn
     diluent_name: Text | None = Field(default=None, description="defaults to the product's labelled diluent")
-    diluent_lot: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+    diluent_lot: Annotated[str, PlainText(40, min_length=0)] | None = None
 
 
 class WasteIn(Model):

@@ -51,7 +51,7 @@ from inventory.models import (
     Treatment,
     User,
 )
-from inventory.models.base import plain_quantity
+from inventory.models.base import plain_quantity, utcnow
 from inventory.models.base import QUANTITY_SCALE
 from inventory import lifecycle
 from inventory.adverse_events import service as adverse_events
@@ -59,7 +59,8 @@ from inventory.dosing import DoseWarning
 from inventory.services import ledger, lot_guard
 from inventory.cart import dose_limits
 from inventory.clinical import service as clinical
-from inventory.services.clock import format_clinic_time
+from inventory.services.clock import clinic_today, format_clinic_time
+from inventory.validators import check_date_of_birth, check_text
 from inventory.services.permissions import Scope, get_in_scope
 
 # --- fixed lists ---------------------------------------------------------------
@@ -190,6 +191,7 @@ def find_or_create_patient(
     clinic = _clinic_for(session, scope, clinic_id)
     ref = _required_text(external_ref, "external_ref", "The patient reference is missing.", max_length=64)
     name = _optional_text(name, "name", max_length=160)
+    date_of_birth = check_date_of_birth(date_of_birth, today=clinic_today(utcnow(), clinic.timezone))
     patient = session.scalar(select(Patient).where(Patient.clinic_id == clinic.id, Patient.external_ref == ref))
     if patient is not None:
         if (name is not None and _same_name(name) != _same_name(patient.name)) or (
@@ -848,10 +850,7 @@ def _area(area: str, detail: str | None) -> tuple[str, str | None]:
 
 
 def _optional_text(value: str | None, name: str, *, max_length: int) -> str | None:
-    text = (value or "").strip()
-    if len(text) > max_length:
-        raise ValidationError(f"{name}: at most {max_length} characters.", field=name)
-    return text or None
+    return check_text(value, what=name, field=name, max_length=max_length) or None
 
 
 def _required_text(value: str | None, name: str, missing: str, *, max_length: int) -> str:

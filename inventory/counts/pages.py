@@ -11,11 +11,11 @@ from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import IntegerField, SelectField, StringField, TextAreaField
+from wtforms import SelectField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from inventory.blueprints.pages.core import bp, page, refused, scope
-from inventory.blueprints.pages.fields import QuantityField
+from inventory.blueprints.pages.fields import NotesField, QuantityField, ScanField, WholeNumberField
 from inventory.errors import DomainError
 from inventory.extensions import db
 from inventory.models import Location, utcnow
@@ -30,14 +30,14 @@ STATUS_WORDS = {CountStatus.DRAFT: "Counting", CountStatus.SUBMITTED: "Waiting f
 
 class StartCountForm(FlaskForm):
     location_id = SelectField("Where", coerce=int)
-    note = TextAreaField("Note (optional)", validators=[Optional(), Length(max=2000)])
+    note = NotesField("Note (optional)", validators=[Optional(), Length(max=2000)])
 
 
 class CountLineForm(FlaskForm):
-    code = StringField("Scan a vial's Vialog label, or a box's code for its sealed containers",
+    code = ScanField("Scan a vial's Vialog label, or a box's code for its sealed containers",
                        validators=[DataRequired("Scan a label or a box code."), Length(max=200)])
     counted = QuantityField("Left in an opened one (blank only for a sealed, full one)", validators=[Optional()])
-    containers = IntegerField("Sealed containers of that lot (box code)",
+    containers = WholeNumberField("Sealed containers of that lot (box code)",
                               validators=[Optional(), NumberRange(0, MAX_CONTAINERS)])
 
 

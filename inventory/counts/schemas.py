@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, model_validator
 
-from inventory.blueprints.api.schemas import Model, Qty
+from inventory.blueprints.api.schemas import Model, Qty, QtyIn, Scanned, PlainText
 from inventory.models import Movement
 from inventory.counts.models import Count, CountLine
 from inventory.counts.service import MAX_CONTAINERS, LineResult
 
 Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
-QtyIn = Annotated[Decimal, Field(description='a decimal string, e.g. "4" or "0.1"', allow_inf_nan=False)]
 Status = Literal["draft", "submitted", "posted"]
 
 
@@ -22,7 +20,7 @@ Status = Literal["draft", "submitted", "posted"]
 
 
 class CountLineIn(Model):
-    container: Id | Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)] | None = (
+    container: Id | Annotated[str, Scanned(500)] | None = (
         Field(default=None, description="a container's id or Vialog label code: what is left in it is counted")
     )
     lot_id: Id | None = Field(default=None, description="a lot: its sealed containers at the location are counted")
@@ -44,7 +42,7 @@ class CountLineIn(Model):
 class CountIn(Model):
     location_id: Id
     lines: Annotated[list[CountLineIn], Field(min_length=1, max_length=5000)]
-    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+    note: Annotated[str, PlainText(2000, min_length=0, multiline=True)] | None = None
 
 
 class CountQuery(Model):

@@ -12,12 +12,11 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import FieldList, Form, FormField, IntegerField, RadioField, SelectField, StringField
-from wtforms import TextAreaField
+from wtforms import FieldList, Form, FormField, RadioField, SelectField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from inventory.blueprints.pages.core import bp, page, refused, scope
-from inventory.blueprints.pages.fields import QuantityField
+from inventory.blueprints.pages.fields import NotesField, QuantityField, ScanField, TextField, WholeNumberField
 from inventory.errors import DomainError
 from inventory.extensions import db
 from inventory.models import Clinic, Location, LocationKind, Product, ProductKind, utcnow
@@ -31,7 +30,7 @@ STATUS_WORDS = {KitStatus.READY: "Ready", KitStatus.EXPIRING_SOON: "Expiring soo
 
 class KitCheckForm(FlaskForm):
     seal_intact = RadioField("Seal", validators=[InputRequired("Say whether the seal was intact.")])
-    notes = TextAreaField("Notes (what you found, what you replaced)", validators=[Optional(), Length(max=2000)])
+    notes = NotesField("Notes (what you found, what you replaced)", validators=[Optional(), Length(max=2000)])
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -40,12 +39,12 @@ class KitCheckForm(FlaskForm):
 
 
 class KitAddForm(FlaskForm):
-    code = StringField("Scan the label of a vial or item to put in the kit",
+    code = ScanField("Scan the label of a vial or item to put in the kit",
                        validators=[DataRequired("Scan a Vialog label."), Length(max=100)])
 
 
 class KitRemoveForm(FlaskForm):
-    code = StringField("Scan the label of what you take out", validators=[DataRequired("Scan a Vialog label."),
+    code = ScanField("Scan the label of what you take out", validators=[DataRequired("Scan a Vialog label."),
                                                                           Length(max=100)])
     to_location_id = SelectField("Put it in", coerce=int)
 
@@ -156,26 +155,26 @@ def kit_remove(kit_id: int):
 class RequirementForm(Form):
     """One line of a template; a line left blank is ignored."""
 
-    label = StringField("Label", validators=[Optional(), Length(max=120)])
+    label = TextField("Label", validators=[Optional(), Length(max=120)])
     target = SelectField("Product or kind", validate_choice=False)  # checked by the service
     min_quantity = QuantityField("Minimum (base units)", validators=[Optional()])
-    min_days_to_expiry = IntegerField("Days to expiry at least", default=0,
+    min_days_to_expiry = WholeNumberField("Days to expiry at least", default=0,
                                       validators=[Optional(), NumberRange(0, 3650)])
 
 
 class TemplateForm(FlaskForm):
-    name = StringField("Template name", validators=[DataRequired(), Length(max=120)])
-    description = TextAreaField("What it is for", validators=[Optional(), Length(max=2000)])
-    check_interval_days = IntegerField("Check every (days)", default=7, validators=[InputRequired(),
+    name = TextField("Template name", validators=[DataRequired(), Length(max=120)])
+    description = NotesField("What it is for", validators=[Optional(), Length(max=2000)])
+    check_interval_days = WholeNumberField("Check every (days)", default=7, validators=[InputRequired(),
                                                                                     NumberRange(1, 365)])
-    warning_days = IntegerField("Warn this many days before stock stops counting", default=30,
+    warning_days = WholeNumberField("Warn this many days before stock stops counting", default=30,
                                 validators=[InputRequired(), NumberRange(0, 365)])
     requirements = FieldList(FormField(RequirementForm), min_entries=8, max_entries=30)
 
 
 class NewKitForm(FlaskForm):
     template_id = SelectField("Template", coerce=int)
-    name = StringField("Kit name", validators=[DataRequired(), Length(max=120)])
+    name = TextField("Kit name", validators=[DataRequired(), Length(max=120)])
     place = SelectField("Where")
 
 
@@ -232,6 +231,8 @@ def _requirement_specs(form: TemplateForm) -> list[kit_service.RequirementSpec]:
         if not label or not target or line.min_quantity.data is None:
             raise ValueError(f"Requirement {number}: give a label, a product or kind, and a minimum.")
         kind, _, value = target.partition(":")
+        if kind == "product" and not (value.isascii() and value.isdigit() and len(value) <= 10 and 0 < int(value) < 2**31):
+            raise ValueError(f"Requirement {number}: choose a product from the list.")
         specs.append(kit_service.RequirementSpec(
             label=label, min_quantity=Decimal(line.min_quantity.data),
             product_id=int(value) if kind == "product" else None,

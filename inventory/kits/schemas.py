@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, RootModel, StringConstraints, model_validator
+from pydantic import Field, RootModel, model_validator
 
-from inventory.blueprints.api.schemas import ContainerOut, Model, Qty
+from inventory.blueprints.api.schemas import ContainerOut, Model, Qty, QtyIn, Scanned, PlainText
 from inventory.kits.models import Kit, KitCheck, KitTemplate
 from inventory.kits.service import KitReadiness, LocationExpiry
 
 Status = Literal["ready", "expiring_soon", "not_ready"]
 Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+Name = Annotated[str, PlainText(120)]
 
 
 class ReasonOut(Model):
@@ -55,7 +54,7 @@ class KitReadinessList(RootModel[list[KitReadinessOut]]):
 
 class KitCheckIn(Model):
     seal_intact: bool
-    notes: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = ""
+    notes: Annotated[str, PlainText(2000, min_length=0, multiline=True)] = ""
 
 
 class KitCheckOut(Model):
@@ -132,9 +131,7 @@ class KitIn(Model):
 
 
 class KitContentIn(Model):
-    container: Annotated[int, Field(ge=1, le=2**31 - 1)] | Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
-    ] = Field(description="container id or Vialog label code, as scanned")
+    container: Annotated[int, Field(ge=1, le=2**31 - 1)] | Annotated[str, Scanned(100)] = Field(description="container id or Vialog label code, as scanned")
 
 
 class KitRemoveIn(Model):
@@ -145,7 +142,7 @@ class RequirementIn(Model):
     label: Name
     product_id: Id | None = None
     product_kind: Literal["neuromodulator", "filler", "hyaluronidase", "supply"] | None = None
-    min_quantity: Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=4)] = Field(
+    min_quantity: Annotated[QtyIn, Field(gt=0)] = Field(
         description="in the product's base unit, as a decimal string"
     )
     min_days_to_expiry: Annotated[int, Field(ge=0, le=3650)] = 0
@@ -159,7 +156,7 @@ class RequirementIn(Model):
 
 class KitTemplateIn(Model):
     name: Name
-    description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = ""
+    description: Annotated[str, PlainText(2000, min_length=0, multiline=True)] = ""
     check_interval_days: Annotated[int, Field(ge=1, le=365)] = 7
     warning_days: Annotated[int, Field(ge=0, le=365)] = 30
     requirements: Annotated[list[RequirementIn], Field(min_length=1, max_length=50)]

@@ -123,3 +123,8 @@ class Base(DeclarativeBase):
         dt.datetime: UTCDateTime(),
         Decimal: Quantity(),
     }
+
+
+SEAL_COMMENT = "SHA-256 over the row's traced fields (services/audit_chain.py): vialog verify recomputes it"
+# A table a recall or an auditor relies on: each row carries its seal (services/audit_chain.py "seals").
+sealed = Annotated[str | None, mapped_column(String(64), comment=SEAL_COMMENT)]

@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from inventory.models.base import BigId, Base, Quantity, created_at, intpk, str_enum
+from inventory.models.base import BigId, Base, Quantity, created_at, intpk, sealed, str_enum
 from inventory.models.catalog import Product
 from inventory.models.clinic import Clinic, Location
 from inventory.models.user import User
@@ -37,6 +37,7 @@ class Lot(Base):
     status_reason: Mapped[str | None] = mapped_column(Text)
     status_changed_at: Mapped[dt.datetime | None]
     created_at: Mapped[created_at]
+    row_seal: Mapped[sealed]
 
     product: Mapped[Product] = relationship()
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from inventory.models.base import BigId, Base, Quantity, created_at, intpk
+from inventory.models.base import BigId, Base, Quantity, created_at, intpk, sealed
 from inventory.models.clinic import Location
 from inventory.models.stock import Container, Movement
 from inventory.models.user import User
@@ -28,6 +28,7 @@ class Patient(Base):
     email: Mapped[str | None] = mapped_column(String(254), comment="for recall notifications")
     address: Mapped[str | None] = mapped_column(Text, comment="postal address, for a recall letter")
     created_at: Mapped[created_at]
+    row_seal: Mapped[sealed]
 
 
 class Treatment(Base):
@@ -54,6 +55,7 @@ class Treatment(Base):
     follow_up_done_at: Mapped[dt.datetime | None] = mapped_column(
         comment="when the follow-up was done; NULL while it is due"
     )
+    row_seal: Mapped[sealed]
 
     patient: Mapped[Patient] = relationship()
     location: Mapped[Location] = relationship()
@@ -101,6 +103,7 @@ class Draw(Base):
     injector_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     at: Mapped[dt.datetime]
     created_at: Mapped[created_at]
+    row_seal: Mapped[sealed]
     # What the dose checks said (inventory/dosing.py), kept with the dose for the audit and the patient's record.
     dose_warnings: Mapped[str | None] = mapped_column(
         String(200), comment="comma-separated codes of the dose warnings shown with this draw"

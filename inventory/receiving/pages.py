@@ -6,8 +6,9 @@ from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import DateField, IntegerField, SelectField, StringField
+from wtforms import DateField, SelectField
 from wtforms.validators import DataRequired, NumberRange, Optional
+from inventory.blueprints.pages.fields import ScanField, TextField, WholeNumberField
 
 from inventory import unit_of_work
 from inventory.blueprints.pages.core import bp, page, refused, scope
@@ -31,11 +32,11 @@ def _receiving_locations() -> list[Location]:
 
 
 class ReceiveForm(FlaskForm):
-    code = StringField("Scan the box", validators=[Optional()])
-    gtin = StringField("GTIN", validators=[Optional()])
-    lot = StringField("Lot", validators=[Optional()])
+    code = ScanField("Scan the box", validators=[Optional()])
+    gtin = TextField("GTIN", validators=[Optional()])
+    lot = TextField("Lot", validators=[Optional()])
     expiry = DateField("Expiry", validators=[Optional()])
-    containers = IntegerField("How many", default=1, validators=[DataRequired(), NumberRange(1, 500)])
+    containers = WholeNumberField("How many", default=1, validators=[DataRequired(), NumberRange(1, 500)])
     location_id = SelectField("Into", coerce=int)
     # Required here (every receipt names its supplier); API clients from before suppliers may omit it.
     supplier_id = SelectField("Supplier", coerce=int, validators=[DataRequired("Choose who delivered this box.")])

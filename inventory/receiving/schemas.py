@@ -5,17 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, model_validator
 
-from inventory.blueprints.api.schemas import ContainerOut, LotOut, Model
+from inventory.blueprints.api.schemas import ContainerOut, LotOut, Model, Scanned, PlainText
 
 
 class ReceiptIn(Model):
-    code: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = Field(
+    code: Annotated[str, Scanned(500)] | None = Field(
         default=None, description="a GS1 string as scanned; or give gtin, lot and expiry"
     )
-    gtin: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)] | None = None
-    lot: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)] | None = None
+    gtin: Annotated[str, PlainText(20)] | None = None
+    lot: Annotated[str, PlainText(20)] | None = None
     expiry: dt.date | None = None
     containers: Annotated[int, Field(ge=1, le=500)]
     location_id: Annotated[int, Field(ge=1, le=2**31 - 1)]

@@ -44,6 +44,7 @@ from inventory.models import Clinic
 from inventory.models.base import plain_quantity
 from inventory.services.clock import to_clinic_time
 from inventory.services.permissions import Scope
+from inventory.validators import writable_text
 from inventory.reconciliation.service import (
     CATEGORY,
     Period,
@@ -493,6 +494,7 @@ def csv_filename(period: Period) -> str:
 
 
 def _csv_text(value: str) -> str:
+    value = writable_text(value)
     return "'" + value if is_formula_like(value) else value
 
 
@@ -528,14 +530,18 @@ def _cell(sheet: WriteOnlyWorksheet, value: Any, number_format: str) -> Any:
 
 
 def _styled(sheet: WriteOnlyWorksheet, value: Any, *, font: Font) -> WriteOnlyCell:
-    cell = WriteOnlyCell(sheet, value=value)
+    cell = WriteOnlyCell(sheet, value=writable_text(value) if isinstance(value, str) else value)
     cell.font = font
     return cell
 
 
 def _text(sheet: WriteOnlyWorksheet, value: str | None) -> Any:
-    """People's text, kept as text: a value that looks like a formula never becomes one."""
-    if value is None or not is_formula_like(value):
+    """People's text, kept as text: a value that looks like a formula never becomes one, and characters
+    XML cannot hold (in rows stored before inventory/validators.py refused them) become U+FFFD."""
+    if value is None:
+        return value
+    value = writable_text(value)
+    if not is_formula_like(value):
         return value
     cell = WriteOnlyCell(sheet, value=value)
     cell.data_type = "s"  # openpyxl made a leading "=" a formula: it is text

@@ -102,6 +102,10 @@ CLOSING_SIGN: dict[str, int] = {
 # --- the period ------------------------------------------------------------------------
 
 
+FIRST_REPORT_DAY = dt.date(2000, 1, 1)
+LAST_REPORT_DAY = dt.date(2999, 12, 31)
+
+
 @dataclass(frozen=True)
 class Period:
     """Calendar dates, both included, read in each clinic's own time zone."""
@@ -116,6 +120,11 @@ class Period:
             raise ValidationError("Give the period: from and to dates (YYYY-MM-DD).", field="from")
         if end < start:
             raise ValidationError("The period ends before it starts: swap the dates.", field="to")
+        for name, day in (("from", start), ("to", end)):
+            # The day after the period must exist in every time zone: 9999-12-31 is no business date.
+            if not FIRST_REPORT_DAY <= day <= LAST_REPORT_DAY:
+                raise ValidationError(f"Choose dates between {FIRST_REPORT_DAY.isoformat()} and "
+                                      f"{LAST_REPORT_DAY.isoformat()}.", field=name)
         if (end - start).days + 1 > MAX_PERIOD_DAYS:
             raise ValidationError(f"Choose a period of at most {MAX_PERIOD_DAYS} days.", field="to")
         return cls(start, end)

@@ -33,8 +33,9 @@ from typing import Any
 
 from sqlalchemy import event, func, inspect, select, text
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from inventory.models import AuditEvent, Movement
+from inventory.models import AuditEvent, Draw, Lot, Movement, Patient, Treatment
 from inventory.models.base import QUANTITY_SCALE
 
 GENESIS = "0" * 64
@@ -132,9 +133,12 @@ def audit_hash(prev_hash: str, row: Any) -> str:
 
 
 def install() -> None:
-    """Chains every new Movement and AuditEvent flushed by any Session (idempotent)."""
+    """Chains every new Movement and AuditEvent flushed by any Session, and seals the core's trace rows
+    (idempotent)."""
     if not event.contains(Session, "before_flush", _chain_new_rows):
         event.listen(Session, "before_flush", _chain_new_rows)
+    for model, fields, with_id in CORE_SEALS:
+        register_seal(model, fields, with_id=with_id)
 
 
 def _chain_new_rows(session: Session, _flush_context: Any, _instances: Any) -> None:
@@ -214,7 +218,7 @@ class ChainBreak:
     problem: str
 
     def __str__(self) -> str:
-        noun = "movement" if self.table == "movements" else "audit event"
+        noun = {"movements": "movement", "audit_events": "audit event"}.get(self.table, f"{self.table} row")
         return f"{noun} {self.row_id} ({self.chain}): {self.problem}"
 
 
@@ -229,11 +233,12 @@ class ChainSummary:
 
 
 def find_chain_breaks(session: Session) -> tuple[list[ChainBreak], ChainSummary]:
-    """Recomputes every hash and link, and each movement's running balance, from the stored rows."""
+    """Recomputes every hash and link, each movement's running balance, and every sealed row's seal."""
     breaks: list[ChainBreak] = []
     movements, containers, last_movement = _check_movements(session, breaks)
     events, head_id, head_hash = _check_audit_events(session, breaks)
     breaks.sort(key=lambda b: (b.table != "movements", b.row_id))
+    breaks += find_seal_breaks(session)
     return breaks, ChainSummary(movements, containers, last_movement, events, head_id, head_hash)
 
 
@@ -368,3 +373,116 @@ def check_anchor(session: Session, anchor: Anchor) -> str | None:
     if digest != anchor.digest:
         return f"anchor {anchor}: the movement chains up to movement {anchor.row_id} now digest to {digest}"
     return None
+
+
+# --- seals: every row a recall or an auditor relies on ------------------------------------------------
+#
+# Draws with their patient, treatments, patients' identity, lots (their state) and, registered by the
+# recall feature, recall cases with their lots, patient and container lines. These rows are not
+# append-only (a lot is quarantined, a treatment closed, a recall line notified), so instead of a chain
+# each carries ``row_seal``: SHA-256 over the canonical encoding (as above) of its fields, rewritten by
+# the ORM whenever the row changes. Changing a sealed field in the database directly (which patient a
+# draw belongs to, a lot's status, a recall line) breaks the seal, and ``vialog verify`` names the row.
+#
+# A row whose id others refer to (a patient, a lot) seals its id too, so two rows' contents cannot be
+# swapped with their seals; its id is known only after the INSERT, so the seal is written by one UPDATE
+# of that row in the same flush. A draw is bound instead to its movement (unique, chained), so its seal
+# is computed before the INSERT: the draw path pays one SHA-256 and no extra statement.
+
+SEAL_ENCODING = "vialog-seal-v1"
+
+
+@dataclass(frozen=True)
+class SealSpec:
+    model: type
+    fields: tuple[str, ...]
+    with_id: bool  # False only for rows bound by a unique, immutable field (a draw by its movement)
+
+
+SEALED: dict[str, SealSpec] = {}  # table name -> spec
+
+# The fields of each sealed table are fixed like the chains' (a column added later is not covered until
+# a new encoding version). Mutable columns that carry no trace (a patient's phone) stay out.
+CORE_SEALS: tuple[tuple[type, tuple[str, ...], bool], ...] = (
+    (Patient, ("clinic_id", "external_ref", "name", "date_of_birth"), True),
+    (Treatment, ("clinic_id", "patient_id", "location_id", "injector_id", "started_at", "closed_at",
+                 "closed_by_id"), True),
+    (Draw, ("movement_id", "treatment_id", "container_id", "lot_id", "patient_id", "clinic_id", "injector_id",
+            "at", "area", "area_detail", "quantity", "quantity_ml", "concentration_u_per_ml", "entered_unit",
+            "reason", "dose_warnings", "confirmed_warnings", "confirm_reason"), False),
+    (Lot, ("product_id", "number", "number_key", "expiry", "expiry_raw", "status", "status_reason",
+           "status_changed_at"), True),
+)
+
+
+def register_seal(model: type, fields: Sequence[str], *, with_id: bool = True) -> None:
+    """Seals ``model``'s rows over ``fields`` from now on (idempotent). Features register their own tables
+    (recall does from its init_app), so the core never imports them."""
+    table = model.__table__.name  # type: ignore[attr-defined]
+    if table in SEALED:
+        return
+    SEALED[table] = SealSpec(model, tuple(fields), with_id)
+    event.listen(model, "before_update", _seal_before_update)
+    if with_id:
+        event.listen(model, "after_insert", _seal_after_insert)
+    else:
+        event.listen(model, "before_insert", _seal_before_insert)
+
+
+def row_seal(spec: SealSpec, row_id: int | None, values: Any) -> str:
+    """``values``: an object or a result row with the spec's fields."""
+    parts = [SEAL_ENCODING, spec.model.__table__.name]  # type: ignore[attr-defined]
+    if spec.with_id:
+        parts.append(canonical_value(row_id))
+    parts += [canonical_value(getattr(values, name)) for name in spec.fields]
+    return _digest(parts)
+
+
+def _spec_of(target: Any) -> SealSpec:
+    return SEALED[type(target).__table__.name]
+
+
+def _seal_before_insert(_mapper: Any, _connection: Any, target: Any) -> None:
+    target.row_seal = row_seal(_spec_of(target), None, target)
+
+
+def _seal_before_update(_mapper: Any, _connection: Any, target: Any) -> None:
+    spec = _spec_of(target)
+    target.row_seal = row_seal(spec, target.id, target)
+
+
+def _seal_after_insert(_mapper: Any, connection: Any, target: Any) -> None:
+    spec = _spec_of(target)
+    seal = row_seal(spec, target.id, target)
+    table = spec.model.__table__  # type: ignore[attr-defined]
+    connection.execute(table.update().where(table.c.id == target.id).values(row_seal=seal))
+    set_committed_value(target, "row_seal", seal)
+
+
+def find_seal_breaks(session: Session) -> list[ChainBreak]:
+    """Every sealed row whose seal is missing or no longer matches its fields."""
+    breaks: list[ChainBreak] = []
+    for table_name, spec in sorted(SEALED.items()):
+        table = spec.model.__table__  # type: ignore[attr-defined]
+        columns = [table.c.id, table.c.row_seal, *(table.c[name] for name in spec.fields)]
+        for row in _rows(session, columns, [table.c.id]):
+            if row.row_seal is None:
+                breaks.append(ChainBreak(table_name, row.id, "seal", "row_seal is missing: the row was written "
+                                         "outside the application"))
+            elif row.row_seal != row_seal(spec, row.id, row):
+                breaks.append(ChainBreak(table_name, row.id, "seal", "row_seal does not match the row: it was "
+                                         "altered outside the application"))
+    return breaks
+
+
+def seal_existing_rows(connection: Any, spec: SealSpec, ids: Sequence[int] | None = None) -> int:
+    """Writes the seal of every row of ``spec``'s table, or of the rows ``ids``: migration
+    0011_tamper_evident's back-fill, and rows added by a bulk INSERT (which runs no mapper events)."""
+    table = spec.model.__table__  # type: ignore[attr-defined]
+    stmt = select(table.c.id, *(table.c[name] for name in spec.fields))
+    if ids is not None:
+        stmt = stmt.where(table.c.id.in_(list(ids)))
+    rows = connection.execute(stmt).all()
+    for row in rows:
+        connection.execute(table.update().where(table.c.id == row.id).values(row_seal=row_seal(spec, row.id, row)))
+    return len(rows)

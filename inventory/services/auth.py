@@ -15,8 +15,19 @@ from inventory.errors import Unauthorized, UsernameTaken, ValidationError
 from inventory.models import ApiToken, Clinic, Role, User
 
 MIN_PASSWORD_LENGTH = 10
-# Verified against when the username is unknown, so both paths cost the same time.
+# Verified against when the username is unknown, so both paths cost one verification: hashed once per
+# hasher (per app), never per sign-in, or an unknown name would cost a hash more than a known one.
 _DUMMY_PASSWORD = "not-a-real-password-" + "x" * 12
+_dummy_hashes: dict[tuple[int, int, int], str] = {}
+
+
+def dummy_hash(hasher: PasswordHasher) -> str:
+    """The hash an unknown username is verified against (made once; create_app makes it at start)."""
+    key = (hasher.time_cost, hasher.memory_cost, hasher.parallelism)
+    stored = _dummy_hashes.get(key)
+    if stored is None:
+        stored = _dummy_hashes[key] = hasher.hash(_DUMMY_PASSWORD)
+    return stored
 
 
 def make_hasher(time_cost: int, memory_kib: int) -> PasswordHasher:
@@ -73,7 +84,7 @@ def create_user(
 def authenticate(session: Session, hasher: PasswordHasher, username: str, password: str) -> User:
     """Returns the active user with these credentials; raises Unauthorized otherwise."""
     user = session.scalar(select(User).where(User.username == username.strip()))
-    stored = user.password_hash if user is not None else hasher.hash(_DUMMY_PASSWORD)
+    stored = user.password_hash if user is not None else dummy_hash(hasher)
     try:
         hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Collection
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,29 @@ def _check(connection: sqlite3.Connection, what: Path) -> tuple[str, ...]:
     return tuple(r[0] for r in rows)
 
 
+# Tables every Vialog database has had since its first migration: a SQLite file without them is not a
+# Vialog backup, whatever its alembic_version says.
+CORE_TABLES = frozenset({"alembic_version", "clinics", "users", "products", "lots", "containers", "movements",
+                         "patients", "treatments"})
+
+
+def _check_backup(connection: sqlite3.Connection, what: Path, known_revisions: Collection[str] | None) -> tuple[str, ...]:
+    """``_check``, and the marks of a Vialog database: its core tables and a revision this version knows."""
+    revisions = _check(connection, what)
+    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    missing = sorted(CORE_TABLES - tables)
+    if missing:
+        raise BackupError(f"{what} is not a Vialog backup: it has no {', '.join(missing)} table(s).")
+    if not revisions:
+        raise BackupError(f"{what} is not a Vialog backup: its migration table is empty.")
+    if known_revisions is not None:
+        unknown = [r for r in revisions if r not in known_revisions]
+        if unknown:
+            raise BackupError(f"{what} is at migration {', '.join(unknown)}, which this version of Vialog does "
+                              "not know: restore it with the version that made it, or upgrade first.")
+    return revisions
+
+
 def backup_sqlite(source: Path, destination: Path) -> BackupInfo:
     """Copies the live database at ``source`` into a new file; checks the copy. Raises BackupError."""
     destination = destination.resolve()
@@ -83,16 +107,18 @@ def backup_sqlite(source: Path, destination: Path) -> BackupInfo:
     return BackupInfo(destination, destination.stat().st_size, revisions)
 
 
-def restore_sqlite(backup: Path, target: Path) -> BackupInfo:
+def restore_sqlite(backup: Path, target: Path, *, known_revisions: Collection[str] | None = None) -> BackupInfo:
     """Replaces the content of the database at ``target`` with the backup's, through the backup API
-    (the copy takes SQLite's locks, so no half-written database is ever read). Raises BackupError."""
+    (the copy takes SQLite's locks, so no half-written database is ever read). Refuses, before touching
+    ``target``, a file that is not a Vialog backup (no core tables, no migration, or a migration not in
+    ``known_revisions``). Raises BackupError."""
     backup = backup.resolve()
     if backup == target.resolve():
         raise BackupError("The backup and the database are the same file.")
     if not backup.is_file():
         raise BackupError(f"There is no backup at {backup}.")
     with closing(sqlite3.connect(f"{backup.as_uri()}?mode=ro", uri=True)) as src:
-        revisions = _check(src, backup)
+        revisions = _check_backup(src, backup, known_revisions)
         if not target.exists():
             _create_private(target)
         with closing(sqlite3.connect(target, timeout=15)) as dst:

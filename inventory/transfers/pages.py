@@ -14,8 +14,9 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import SelectField, StringField, TextAreaField
+from wtforms import SelectField
 from wtforms.validators import Length, Optional
+from inventory.blueprints.pages.fields import NotesField, ScanField
 
 from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.errors import DomainError
@@ -30,9 +31,9 @@ STATUS_WORDS = {"in_transit": "In transit", "received": "Received", "cancelled":
 
 
 class SendForm(FlaskForm):
-    code = StringField("Scan each container's Vialog label", validators=[Optional(), Length(max=100)])
+    code = ScanField("Scan each container's Vialog label", validators=[Optional(), Length(max=100)])
     to_location_id = SelectField("Send to", coerce=int, validate_choice=False)
-    note = TextAreaField("Note for the receiving clinic (courier, box, reason)",
+    note = NotesField("Note for the receiving clinic (courier, box, reason)",
                          validators=[Optional(), Length(max=clinic_transfers.MAX_NOTE)])
 
 

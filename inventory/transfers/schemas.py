@@ -5,17 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field
 
-from inventory.blueprints.api.schemas import ClinicOut, ContainerOut, LocationOut, Model, Qty
+from inventory.blueprints.api.schemas import ClinicOut, ContainerOut, LocationOut, Model, Qty, Scanned, PlainText
 from inventory.models import Location
 from inventory.transfers.models import Transfer, TransferItem
 from inventory.transfers.service import MAX_CONTAINERS, MAX_NOTE
 
 Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
-ContainerRef = Annotated[int, Field(ge=1, le=2**31 - 1)] | Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)
-]
+ContainerRef = Annotated[int, Field(ge=1, le=2**31 - 1)] | Annotated[str, Scanned(500)]
 Status = Literal["in_transit", "received", "cancelled"]
 
 
@@ -24,7 +22,7 @@ class TransferIn(Model):
     containers: Annotated[list[ContainerRef], Field(min_length=1, max_length=MAX_CONTAINERS)] = Field(
         description="container ids or Vialog label codes; sealed, full, of usable lots, all of one clinic"
     )
-    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_NOTE)] | None = None
+    note: Annotated[str, PlainText(MAX_NOTE, min_length=0, multiline=True)] | None = None
 
 
 class TransferReceiveIn(Model):

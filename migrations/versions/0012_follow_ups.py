@@ -1,7 +1,7 @@
 """follow-ups: a treatment's follow-up is marked done, and the due list has its index
 
 Revision ID: 0012_follow_ups
-Revises: 0010_adverse_events_cold_chain
+Revises: 0011_tamper_evident
 Create Date: 2026-12-03
 
 Treatments already carry the follow-up date (0007); the list of due follow-ups needs to know which
@@ -17,7 +17,7 @@ from inventory.models import base as vt
 
 # revision identifiers, used by Alembic.
 revision = '0012_follow_ups'
-down_revision = '0010_adverse_events_cold_chain'
+down_revision = '0011_tamper_evident'
 branch_labels = None
 depends_on = None
 

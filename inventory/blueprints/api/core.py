@@ -11,7 +11,6 @@ is generated from the same models that validate requests.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,10 +23,13 @@ from sqlalchemy.exc import IntegrityError
 
 from inventory.blueprints.errors import json_error
 from inventory.errors import Forbidden, IdempotencyConflict, Unauthorized
+from inventory.errors import ValidationError as DomainValidationError
 from inventory.extensions import db
 from inventory.models import IdempotencyRecord, User, utcnow
 from inventory.services import auth
+from inventory.security import BodyTooDeep, load_json
 from inventory.services.permissions import PUBLIC, Permission, Scope, require
+from inventory.validators import text_problem
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -76,9 +78,24 @@ def _json_body() -> Any:
     if not raw:
         return {}
     try:
-        return json.loads(raw)
+        return load_json(raw)
+    except BodyTooDeep:
+        raise  # 422: valid JSON, but no request of this API is shaped like that
     except (ValueError, UnicodeDecodeError):
         return _MALFORMED
+
+
+# Keys are stored in a 200-character column: a longer one is refused, never cut (two keys that share
+# their first 200 characters would otherwise replay each other's answers).
+MAX_IDEMPOTENCY_KEY = 200
+
+
+def _idempotency_key() -> str:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    problem = text_problem(key, max_length=MAX_IDEMPOTENCY_KEY)
+    if problem is not None:
+        raise DomainValidationError(f"Idempotency-Key: {problem}.", field="Idempotency-Key")
+    return key
 
 
 _MALFORMED = object()
@@ -175,7 +192,11 @@ def operation(
                 require(g.api_user, permission)
             kwargs: dict[str, Any] = dict(path_args)
             if body is not None:
-                payload = _json_body()
+                try:
+                    payload = _json_body()
+                except BodyTooDeep as error:
+                    return json_error(422, "validation_error", str(error), {"fields": [
+                        {"field": "body", "problem": str(error)}]})
                 if payload is _MALFORMED:
                     return json_error(400, "malformed_json", "The request body is not valid JSON.")
                 try:
@@ -187,10 +208,10 @@ def operation(
                     kwargs["query"] = query.model_validate(request.args.to_dict())
                 except ValidationError as error:
                     return _validation_response(error)
-            key = request.headers.get("Idempotency-Key", "").strip() if idempotent else ""
+            key = _idempotency_key() if idempotent else ""
             record = None
             if key:
-                claimed = _claim_key(g.api_user, key[:200])
+                claimed = _claim_key(g.api_user, key)
                 if isinstance(claimed, Response):
                     return claimed
                 record = claimed

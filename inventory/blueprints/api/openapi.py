@@ -9,12 +9,12 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from inventory import MAX_DATABASE_ID
-from inventory.blueprints.api.core import OPERATIONS, bp
+from inventory.blueprints.api.core import MAX_IDEMPOTENCY_KEY, OPERATIONS, bp
 from inventory.blueprints.api.schemas import ErrorOut
 from inventory.services.permissions import PUBLIC
 
 _STATUS_TEXT = {400: "Malformed JSON", 401: "Not signed in", 403: "Role may not", 404: "Unknown",
-                409: "A rule refused it", 422: "Invalid values"}
+                409: "A rule refused it", 413: "Body too large", 422: "Invalid values"}
 
 
 def _path_schema(kind: str) -> dict[str, Any]:
@@ -46,7 +46,9 @@ def build_document() -> dict[str, Any]:
             responses[str(op.status)] = {
                 "description": op.summary, "content": {op.media_type: {"schema": {"type": "string", "format": "binary"}}}
             }
-        error_statuses = set(op.errors) | ({401, 403} if op.permission else set()) | ({400, 422} if op.body else set())
+        error_statuses = set(op.errors) | ({401, 403} if op.permission else set()) | ({400, 413, 422} if op.body else set())
+        if op.query is not None or op.idempotent or "string" in op.path_params.values():
+            error_statuses.add(422)  # a value the request guard or a validator refuses (inventory/security.py)
         if op.idempotent:
             error_statuses.add(409)
         for status in sorted(error_statuses):
@@ -57,12 +59,22 @@ def build_document() -> dict[str, Any]:
             for name, kind in op.path_params.items()
         ]
         if op.query is not None:
+            # Each parameter's schema is its field's: the limits the document states are the validator's.
+            properties = op.query.model_json_schema().get("properties", {})
             for name, field in op.query.model_fields.items():
-                parameters.append({"name": name, "in": "query", "required": field.is_required(),
-                                   "schema": {"type": "string", "maxLength": 40}})
+                schema = {k: v for k, v in properties.get(field.alias or name, {}).items() if k not in {"title", "default"}}
+                branches = [b for b in schema.pop("anyOf", []) if b != {"type": "null"}]
+                if len(branches) == 1:
+                    schema |= branches[0]  # an optional parameter is left out, never sent as null
+                elif branches:
+                    schema["anyOf"] = branches
+                if not schema or "$ref" in str(schema):
+                    schema = {"type": "string", "maxLength": 40}
+                parameters.append({"name": field.alias or name, "in": "query", "required": field.is_required(),
+                                   "schema": schema})
         if op.idempotent:
             parameters.append({"name": "Idempotency-Key", "in": "header", "required": False,
-                               "schema": {"type": "string", "maxLength": 200}})
+                               "schema": {"type": "string", "maxLength": MAX_IDEMPOTENCY_KEY}})
         if parameters:
             spec["parameters"] = parameters
         if op.body is not None:

@@ -3,17 +3,90 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
+import annotated_types
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints
+from pydantic import WithJsonSchema
 
+from inventory import errors, validators
 from inventory.models import Clinic, Container, Location, Lot, Product
 from inventory.models.base import plain_quantity
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+def _plain_text(multiline: bool, max_length: int) -> BeforeValidator:
+    # Before the type's own stripping: str.strip() would quietly drop U+001C-U+001F and U+0085 at the ends.
+    def check(value: Any) -> Any:
+        if isinstance(value, str):
+            problem = validators.text_problem(value, multiline=multiline, max_length=max_length)
+            if problem is not None:
+                raise ValueError(problem)
+        return value
+
+    return BeforeValidator(check)
+
+
+@dataclass(frozen=True)
+class PlainText(annotated_types.GroupedMetadata):
+    """``Annotated[str, PlainText(200)]``: free text a person typed, checked by the one text validator
+    (inventory/validators.py): no control characters (tab and line breaks only when ``multiline``), lone
+    surrogates or non-characters, and the length the OpenAPI document states. Codes a scanner sends (GS
+    separators) are not free text: see Scanned."""
+
+    max_length: int = 200
+    min_length: int = 1
+    multiline: bool = False
+
+    def __iter__(self) -> Iterator[Any]:
+        yield StringConstraints(strip_whitespace=True, min_length=self.min_length, max_length=self.max_length)
+        yield _plain_text(self.multiline, self.max_length)
+
+
+@dataclass(frozen=True)
+class Scanned(annotated_types.GroupedMetadata):
+    """``Annotated[str, Scanned(500)]``: a code as a scanner sent it. GS (U+001D) separates GS1 fields and a
+    scanner may end with a tab or a line break; any other control character is refused."""
+
+    max_length: int = 500
+
+    def __iter__(self) -> Iterator[Any]:
+        max_length = self.max_length
+
+        def check(value: Any) -> Any:
+            if isinstance(value, str):
+                problem = validators.text_problem(value.replace("\x1d", ""), multiline=True, max_length=max_length)
+                if problem is not None:
+                    raise ValueError(problem)
+            return value
+
+        yield StringConstraints(min_length=1, max_length=max_length)
+        yield BeforeValidator(check)
+
+
+Text = Annotated[str, PlainText(200)]
 # Quantities travel as decimal strings without trailing zeros: "4", "0.55", "100".
 Qty = Annotated[Decimal, PlainSerializer(plain_quantity, return_type=str, when_used="json")]
+
+
+def _typed_quantity(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        raise ValueError('a quantity is a decimal string, such as "4" or "0.1"')
+    try:
+        return validators.parse_quantity(value if isinstance(value, str) else str(value))
+    except errors.ValidationError as error:
+        raise ValueError(error.message) from None
+
+
+# A quantity someone typed: the same validator as the pages (parse_quantity), and its shape in OpenAPI.
+QtyIn = Annotated[
+    Decimal,
+    BeforeValidator(_typed_quantity),
+    WithJsonSchema({"type": "string", "pattern": validators.QUANTITY_PATTERN,
+                    "description": 'a decimal string, e.g. "4" or "0.1": at most 4 digits and 4 decimals'}),
+]
 
 
 class Model(BaseModel):
@@ -24,7 +97,7 @@ class Model(BaseModel):
 
 
 class TokenIn(Model):
-    username: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+    username: Annotated[str, PlainText(80)]
     password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
@@ -153,8 +226,8 @@ class LotList(Model):
 
 
 class LotQuery(Model):
-    number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
-    gtin: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = None
+    number: Annotated[str, PlainText(40, min_length=0)] | None = None
+    gtin: Annotated[str, PlainText(20, min_length=0)] | None = None
 
 
 class ContainerOut(Model):
@@ -192,7 +265,7 @@ class ContainerOut(Model):
 
 
 class ScanIn(Model):
-    code: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    code: Annotated[str, Scanned(500)]
 
 
 class ScanOut(Model):

@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import current_app, flash, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
+from wtforms import PasswordField
 from wtforms.validators import DataRequired, Length
+from inventory.blueprints.pages.fields import TextField
 
 from inventory import unit_of_work
 from inventory.blueprints.pages.core import (
@@ -20,6 +21,7 @@ from inventory.blueprints.pages.core import (
 )
 from inventory.errors import Unauthorized
 from inventory.extensions import db
+from inventory.security import safe_redirect_target
 from inventory.models import User, utcnow
 from inventory.services import auth, throttle
 from inventory.services.permissions import PUBLIC
@@ -27,15 +29,13 @@ from inventory.services.throttle import TooManyAttempts
 
 
 class LoginForm(FlaskForm):
-    username = StringField("Username", validators=[DataRequired(), Length(max=80)])
+    username = TextField("Username", validators=[DataRequired(), Length(max=80)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
 
 
 def _safe_next(target: str | None, user: User) -> str:
-    # Only same-site paths: never an open redirect. Without one, the role's own start page.
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for(landing_endpoint(user))
+    # Only same-site paths (inventory/security.py): never an open redirect. Otherwise the role's start page.
+    return safe_redirect_target(target) or url_for(landing_endpoint(user))
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -5,10 +5,66 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from wtforms import StringField
+from wtforms import Field, IntegerField, StringField, TextAreaField
+from wtforms.form import BaseForm
+from wtforms.validators import StopValidation
 
 from inventory.errors import ValidationError
-from inventory.validators import parse_quantity
+from inventory.validators import parse_quantity, text_problem
+
+
+class PlainText:
+    """WTForms validator: the one text check (inventory/validators.py) on a page field. No control
+    characters (tab and line breaks only when ``multiline``), lone surrogates or non-characters; a GS
+    separator only in a field that takes a scan (``scanned``)."""
+
+    def __init__(self, *, multiline: bool = False, scanned: bool = False, max_length: int = 2000) -> None:
+        self.multiline, self.scanned, self.max_length = multiline, scanned, max_length
+
+    def __call__(self, form: BaseForm, field: Field) -> None:
+        value = field.data if isinstance(field.data, str) else ""
+        if self.scanned:
+            value = value.replace("\x1d", "")
+        problem = text_problem(value, multiline=self.multiline or self.scanned, max_length=self.max_length)
+        if problem is not None:
+            raise StopValidation(f"{field.label.text.split(' (')[0]}: {problem}.")
+
+
+class TextField(StringField):
+    """One line of free text, checked by PlainText before the field's own validators."""
+
+    def __init__(self, label: str | None = None, validators: Any = None, **kwargs: Any) -> None:
+        super().__init__(label, [PlainText(), *(validators or [])], **kwargs)
+
+
+class NotesField(TextAreaField):
+    """Several lines of free text (tab and line breaks allowed), checked by PlainText."""
+
+    def __init__(self, label: str | None = None, validators: Any = None, **kwargs: Any) -> None:
+        super().__init__(label, [PlainText(multiline=True), *(validators or [])], **kwargs)
+
+
+class ScanField(StringField):
+    """What a scanner typed: GS separators allowed, other control characters refused."""
+
+    def __init__(self, label: str | None = None, validators: Any = None, **kwargs: Any) -> None:
+        super().__init__(label, [PlainText(scanned=True, max_length=500), *(validators or [])], **kwargs)
+
+
+class WholeNumberField(IntegerField):
+    """A whole number typed by hand: ASCII digits only (no "1_0", no other scripts' digits, no sign
+    tricks), at most nine of them; anything else is a form error, never a 500."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        self.data = None
+        if not valuelist:
+            return
+        typed = str(valuelist[0]).strip()
+        if not typed:
+            return
+        if not (typed.isascii() and typed.isdigit() and len(typed) <= 9):
+            raise ValueError(f"{self.label.text.split(' (')[0]}: type a whole number, such as 3.")
+        self.data = int(typed)
 
 
 class QuantityField(StringField):
