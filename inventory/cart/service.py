@@ -225,7 +225,8 @@ def update_contact(session: Session, *, actor: User, scope: Scope, patient_id: i
     for name, value in changes.items():
         if name not in CONTACT_LIMITS:
             raise ValidationError(f"Unknown field {name}.", field=name)
-        text = _optional_text(value, name, max_length=CONTACT_LIMITS[name])
+        # A postal address takes its line breaks; a phone or an email is one line.
+        text = _optional_text(value, name, max_length=CONTACT_LIMITS[name], multiline=name == "address")
         if name == "email" and text is not None and ("@" not in text or " " in text):
             raise ValidationError("That is not an email address.", field="email")
         setattr(patient, name, text)
@@ -849,8 +850,8 @@ def _area(area: str, detail: str | None) -> tuple[str, str | None]:
     return area, detail
 
 
-def _optional_text(value: str | None, name: str, *, max_length: int) -> str | None:
-    return check_text(value, what=name, field=name, max_length=max_length) or None
+def _optional_text(value: str | None, name: str, *, max_length: int, multiline: bool = False) -> str | None:
+    return check_text(value, what=name, field=name, max_length=max_length, multiline=multiline) or None
 
 
 def _required_text(value: str | None, name: str, missing: str, *, max_length: int) -> str:

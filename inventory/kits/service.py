@@ -219,8 +219,8 @@ def readiness(
         return []
     connection = session.connection()  # plain rows from here on: thousands of them, no ORM objects needed
     requirements = _requirements(connection, {row[4] for row in kit_rows})
-    lots, held_by_kit = _stock_by_kit(connection, kits, now)
-    skipped = _skipped_by_kit(connection, kits, now)
+    skipped, not_counted = _skipped_by_kit(connection, kits, now)
+    lots, held_by_kit = _stock_by_kit(connection, kits, not_counted)
     last_checks = _last_checks(connection, kits)
     emergencies = _last_emergency_draws(connection, kits)
 
@@ -303,18 +303,25 @@ def _serves_next_patient(now: dt.datetime) -> tuple[Any, ...]:
             or_(Container.beyond_use_at.is_(None), Container.beyond_use_at > now))
 
 
-def _stock_by_kit(connection: Connection, kits: Any, now: dt.datetime
+def _stock_by_kit(connection: Connection, kits: Any, not_counted: dict[tuple[int, int], tuple[Decimal, int]]
                   ) -> tuple[dict[int, _Lot], dict[int, _Held]]:
     """The lots the kits hold, and per kit its stock that could serve the next patient summed by lot
     (one grouped query, then the few lots it names), each kit's lots soonest expiry first, then by
-    product and number."""
-    per_lot = connection.execute(
+    product and number. The grouped query reads live stock only, from the small partial index
+    ix_containers_live_location; the few containers that do not count (``not_counted``, per kit and lot)
+    are taken off afterwards."""
+    live = connection.execute(
         select(kits.c.id, Container.lot_id, func.sum(Container.remaining), func.count(Container.id))
         .select_from(Container)
         .join(kits, kits.c.location_id == Container.location_id)
-        .where(Container.state.in_(lifecycle.LIVE_STATES), Container.remaining > 0, *_serves_next_patient(now))
+        .where(Container.state.in_(lifecycle.LIVE_STATES), Container.remaining > 0)
         .group_by(kits.c.id, Container.lot_id)
     ).all()
+    per_lot = []
+    for kit_id, lot_id, remaining, count in live:
+        skipped_remaining, skipped_count = not_counted.get((kit_id, lot_id), (Decimal(0), 0))
+        if count > skipped_count:
+            per_lot.append((kit_id, lot_id, remaining - skipped_remaining, count - skipped_count))
     if not per_lot:
         return {}, {}
     lots = {
@@ -335,11 +342,13 @@ def _stock_by_kit(connection: Connection, kits: Any, now: dt.datetime
     return lots, {kit_id: tuple(stock) for kit_id, stock in held.items()}
 
 
-def _skipped_by_kit(connection: Connection, kits: Any, now: dt.datetime) -> dict[int, list[Reason]]:
-    """Containers in a kit that do not count, each named with why (few: opened stock rarely sits in a kit)."""
+def _skipped_by_kit(connection: Connection, kits: Any, now: dt.datetime
+                   ) -> tuple[dict[int, list[Reason]], dict[tuple[int, int], tuple[Decimal, int]]]:
+    """Containers in a kit that do not count, each named with why (few: opened stock rarely sits in a
+    kit), and what they hold per kit and lot (taken off the kit's stock)."""
     rows = connection.execute(
         select(kits.c.id, Container.label_code, Product.name, Container.patient_id, Container.beyond_use_at,
-               Container.remaining, Product.base_unit, Container.on_hold_since)
+               Container.remaining, Product.base_unit, Container.on_hold_since, Container.lot_id)
         .select_from(Container)
         .join(kits, kits.c.location_id == Container.location_id)
         .join(Product, Product.id == Container.product_id)
@@ -348,7 +357,10 @@ def _skipped_by_kit(connection: Connection, kits: Any, now: dt.datetime) -> dict
         .order_by(kits.c.id, Container.label_code)
     )
     found: dict[int, list[Reason]] = defaultdict(list)
-    for kit_id, label, product, patient_id, beyond_use_at, remaining, unit, on_hold_since in rows:
+    not_counted: dict[tuple[int, int], tuple[Decimal, int]] = {}
+    for kit_id, label, product, patient_id, beyond_use_at, remaining, unit, on_hold_since, lot_id in rows:
+        held_remaining, held_count = not_counted.get((kit_id, lot_id), (Decimal(0), 0))
+        not_counted[kit_id, lot_id] = (held_remaining + remaining, held_count + 1)
         why = lifecycle.skipped_for_next_patient(
             on_hold=on_hold_since is not None, bound_to_patient=patient_id is not None,
             beyond_use_at=beyond_use_at, now=now)
@@ -360,7 +372,7 @@ def _skipped_by_kit(connection: Connection, kits: Any, now: dt.datetime) -> dict
              "unit": unit},
             KitStatus.NOT_READY,
         ))
-    return found
+    return found, not_counted
 
 
 def _last_checks(connection: Connection, kits: Any) -> dict[int, _LastCheck]:

@@ -448,7 +448,10 @@ def _seal_before_insert(_mapper: Any, _connection: Any, target: Any) -> None:
 
 def _seal_before_update(_mapper: Any, _connection: Any, target: Any) -> None:
     spec = _spec_of(target)
-    target.row_seal = row_seal(spec, target.id, target)
+    # Only a change of a sealed field changes the seal (a treatment's follow-up date is not trace data).
+    state = inspect(target)
+    if any(state.attrs[name].history.has_changes() for name in spec.fields):
+        target.row_seal = row_seal(spec, target.id, target)
 
 
 def _seal_after_insert(_mapper: Any, connection: Any, target: Any) -> None:

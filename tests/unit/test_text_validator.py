@@ -3,6 +3,8 @@ edges (control characters, NUL, surrogates, non-characters, long strings, dates)
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import datetime as dt
 import io
 import json
@@ -14,7 +16,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from pydantic import BaseModel, ValidationError as PydanticError
 
-from inventory.blueprints.api.schemas import QtyIn, scanned, text
+from inventory.blueprints.api.schemas import PlainText, QtyIn, Scanned
 from inventory.errors import ValidationError
 from inventory.security import MAX_JSON_DEPTH, BodyTooDeep, load_json, safe_redirect_target
 from inventory.validators import (
@@ -101,9 +103,9 @@ def test_any_stored_text_can_be_written_to_a_workbook(stored):
 
 
 class _Body(BaseModel):
-    name: text(20)
-    note: text(100, min_length=0, multiline=True) = ""
-    code: scanned(40) = "x"
+    name: Annotated[str, PlainText(20)]
+    note: Annotated[str, PlainText(100, min_length=0, multiline=True)] = ""
+    code: Annotated[str, Scanned(40)] = "x"
     quantity: QtyIn = "1"
 
 
