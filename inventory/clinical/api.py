@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from inventory.blueprints.api.core import current_scope, current_user, operation
 from inventory.clinical import service as clinical
 from inventory.clinical.schemas import (
@@ -18,8 +16,6 @@ from inventory.clinical.schemas import (
 from inventory.extensions import db
 from inventory.models import utcnow
 from inventory.services.permissions import Permission
-
-UPCOMING_DAYS = 7  # the follow-up list looks a week ahead unless told otherwise
 
 
 @operation("GET", "/patients/<int:patient_id>/history", summary="What the patient received, per molecule",
@@ -66,6 +62,6 @@ def patch_treatment(treatment_id: int, body: TreatmentPatch) -> FollowUpOut:
 @operation("GET", "/follow-ups", summary="Follow-ups due in the caller's clinics, soonest first",
            permission=Permission.CART, query=FollowUpQuery, response=FollowUpList, errors=(422,))
 def list_follow_ups(query: FollowUpQuery) -> FollowUpList:
-    due_before = query.due_before or utcnow().date() + dt.timedelta(days=UPCOMING_DAYS)
+    due_before = query.due_before or clinical.default_due_before(utcnow().date())
     found = clinical.due_follow_ups(db.session, scope=current_scope(), due_before=due_before)
     return FollowUpList(follow_ups=[FollowUpOut.of(t) for t in found])

@@ -18,8 +18,6 @@ from inventory.models import utcnow
 from inventory.services.clock import clinic_today
 from inventory.services.permissions import Permission
 
-UPCOMING_DAYS = 7
-
 
 class ChecklistForm(FlaskForm):
     blood_thinners = BooleanField(dict(clinical.CHECKLIST_QUESTIONS)["blood_thinners"])
@@ -86,7 +84,7 @@ def follow_ups():
     try:
         due_before = dt.date.fromisoformat(request.args.get("due_before", ""))
     except ValueError:
-        due_before = today + dt.timedelta(days=UPCOMING_DAYS)
+        due_before = clinical.default_due_before(today)
     found = clinical.due_follow_ups(db.session, scope=scope(), due_before=due_before)
     todays = {t.id: clinic_today(utcnow(), t.location.clinic.timezone) for t in found}
     return render_template("pages/follow_ups.html", follow_ups=found, due_before=due_before, todays=todays)

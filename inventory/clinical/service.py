@@ -39,6 +39,7 @@ from inventory.services.permissions import Scope, get_in_scope
 HISTORY_DAYS = 90
 MAX_NOTES = 2000
 MAX_FOLLOW_UP_DAYS = 731  # two years ahead: further is a typo
+UPCOMING_DAYS = 7  # the follow-up list looks a week ahead unless told otherwise
 
 # DOMAIN.md: the questions before a treatment that Vialog's own records cannot answer.
 CHECKLIST_QUESTIONS: tuple[tuple[str, str], ...] = (
@@ -228,6 +229,11 @@ def complete_follow_up(session: Session, *, actor: User, scope: Scope, treatment
                                object_id=str(treatment.id), details=None))
         session.flush()
     return treatment
+
+
+def default_due_before(today: dt.date) -> dt.date:
+    """How far the follow-up list looks when nobody says: a week ahead."""
+    return today + dt.timedelta(days=UPCOMING_DAYS)
 
 
 def due_follow_ups(session: Session, *, scope: Scope, due_before: dt.date) -> list[Treatment]:
