@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,25 +50,41 @@ def scratch_database_name() -> str:
     return f"vialog_test_{WORKER}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
 
 
-def _postgres_database() -> Iterator[str]:
-    """Creates a scratch database on the PostgreSQL server, yields its URL, drops it."""
+def _admin_conninfo() -> str:
+    admin = make_url(POSTGRES_ADMIN_URL)
+    return admin.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _create_postgres_database(template: str | None = None) -> str:
+    """Creates a scratch database on the PostgreSQL server (a copy of ``template`` if named), returns its URL."""
     import psycopg
 
-    admin = make_url(POSTGRES_ADMIN_URL)
-    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
     name = scratch_database_name()
+    copy_of = f' TEMPLATE "{template}"' if template else ""
     try:
-        with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+        with psycopg.connect(_admin_conninfo(), autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"{copy_of}')
     except psycopg.OperationalError as error:
         if REQUIRE_POSTGRES:
             raise
         pytest.skip(f"PostgreSQL not reachable ({error}); set VIALOG_TEST_POSTGRES_URL")
+    return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_postgres_database(name: str | None) -> None:
+    import psycopg
+
+    with psycopg.connect(_admin_conninfo(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _postgres_database(template: str | None = None) -> Iterator[str]:
+    """Creates a scratch database on the PostgreSQL server, yields its URL, drops it."""
+    url = _create_postgres_database(template)
     try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
+        yield url
     finally:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop_postgres_database(make_url(url).database)
 
 
 @pytest.fixture(autouse=True)
@@ -101,18 +118,50 @@ def make_test_app(database_url: str, instance: Path) -> Flask:
     )
 
 
+# One migrated database per backend and worker, made on first use: each committed database is a copy of it
+# (CREATE DATABASE ... TEMPLATE on PostgreSQL, a file copy on SQLite), which costs a fraction of running
+# every migration again. The session's ``app`` fixture still migrates from nothing, on both backends.
+_templates: dict[str, str] = {}
+
+
+def _migrated_template(backend: str, tmp_path: Path) -> str:
+    if backend not in _templates:
+        if backend == "postgresql":
+            url = _create_postgres_database()
+        else:
+            url = f"sqlite:///{tmp_path.parent / f'template-{WORKER}-{uuid.uuid4().hex[:8]}.db'}"
+        app = make_test_app(url, tmp_path / "template-instance")
+        with app.app_context():
+            upgrade(directory=app.extensions["migrate"].directory)
+        app.extensions["vialog_db"].engine.dispose()  # a template takes no connections
+        _templates[backend] = url
+    return _templates[backend]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_templates() -> Iterator[None]:
+    yield
+    for backend, url in _templates.items():
+        if backend == "postgresql":
+            _drop_postgres_database(make_url(url).database)
+        else:
+            Path(make_url(url).database).unlink(missing_ok=True)
+    _templates.clear()
+
+
 @contextlib.contextmanager
 def committed_database(backend: str, tmp_path: Path) -> Iterator[Flask]:
     """An app on a scratch database of its own, migrated, whose sessions commit for real: for tests
     of real concurrency, crashes and chains, which the rolled-back ``session`` fixture cannot show."""
+    template = _migrated_template(backend, tmp_path)
     with contextlib.ExitStack() as stack:
         if backend == "postgresql":
-            url = stack.enter_context(contextlib.contextmanager(_postgres_database)())
+            url = stack.enter_context(contextlib.contextmanager(_postgres_database)(template=make_url(template).database))
         else:
-            url = f"sqlite:///{tmp_path / 'committed.db'}"
+            copy = tmp_path / "committed.db"
+            shutil.copyfile(make_url(template).database, copy)
+            url = f"sqlite:///{copy}"
         app = make_test_app(url, tmp_path / "instance")
-        with app.app_context():
-            upgrade(directory=app.extensions["migrate"].directory)
         try:
             yield app
         finally:

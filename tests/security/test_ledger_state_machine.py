@@ -33,7 +33,7 @@ release, recall, post by the counter) the model also predicts acceptance or refu
 refusing too much is caught as well as one allowing too much.
 
 Every example starts from the same stock (``prepare``) inside a savepoint rolled back in ``teardown``.
-VIALOG_STATEFUL_EXAMPLES and VIALOG_STATEFUL_STEPS run more (the defaults, 30 examples of up to 40
+VIALOG_STATEFUL_EXAMPLES and VIALOG_STATEFUL_STEPS run more (the defaults, 20 examples of up to 40
 steps, keep the file under a minute per database); the figures are printed at the end (``pytest -s``).
 What the machine found is pinned by the tests at the end of the file.
 """
@@ -88,7 +88,7 @@ from recall import services as recalls
 from recall.models import RecallCase, RecallContainer, RecallContainerStatus
 from tests.factories import NOW, World, send_transfer
 
-EXAMPLES = int(os.environ.get("VIALOG_STATEFUL_EXAMPLES", "30"))
+EXAMPLES = int(os.environ.get("VIALOG_STATEFUL_EXAMPLES", "20"))
 STEPS = int(os.environ.get("VIALOG_STATEFUL_STEPS", "40"))
 
 PRODUCTS = ("botox", "dysport", "daxxify", "filler", "firm_filler", "hylenex", "syringe")
