@@ -72,6 +72,7 @@ WHEN_FORMAT = "yyyy-mm-dd hh:mm:ss"
 DATE_FORMAT = "yyyy-mm-dd"
 VARIANCE_FILL = "#FDE8E7"
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_SPECIAL_STARTS = (*_FORMULA_STARTS, "<r>")  # text _write_text looks at twice
 # Every string goes in as a string: XlsxWriter's write() would otherwise guess formulas, numbers and links.
 _WORKBOOK_OPTIONS = {"constant_memory": True, "strings_to_formulas": False, "strings_to_numbers": False,
                      "strings_to_urls": False}
@@ -125,9 +126,12 @@ class _Formats:
     @classmethod
     def of(cls, workbook: Workbook) -> _Formats:
         return cls(
-            plain=workbook.add_format(), bold=workbook.add_format({"bold": True}), title=workbook.add_format({"bold": True, "font_size": 14}),
-            quoted=workbook.add_format({"quote_prefix": True}), qty=workbook.add_format({"num_format": QTY_FORMAT}),
-            when=workbook.add_format({"num_format": WHEN_FORMAT}), date=workbook.add_format({"num_format": DATE_FORMAT}),
+            plain=workbook.add_format(), bold=workbook.add_format({"bold": True}),
+            title=workbook.add_format({"bold": True, "font_size": 14}),
+            quoted=workbook.add_format({"quote_prefix": True}),
+            qty=workbook.add_format({"num_format": QTY_FORMAT}),
+            when=workbook.add_format({"num_format": WHEN_FORMAT}),
+            date=workbook.add_format({"num_format": DATE_FORMAT}),
             variance=workbook.add_format({"bg_color": VARIANCE_FILL, "bold": True}),
         )
 
@@ -135,17 +139,21 @@ class _Formats:
 # --- cells ------------------------------------------------------------------------------------------
 
 
-def _write_text(sheet: Worksheet, row: int, col: int, value: str, formats: _Formats, fmt: Format | None = None) -> None:
+def _write_text(
+    sheet: Worksheet, row: int, col: int, value: str, formats: _Formats, fmt: Format | None = None,
+) -> None:
     """Text, kept as text: a value that looks like a formula never becomes one, and characters XML cannot
     hold (in rows stored before inventory/validators.py refused them) become U+FFFD."""
     value = writable_text(value)
-    if value.startswith("<r>") and value.endswith("</r>"):
+    if not value.startswith(_SPECIAL_STARTS):  # most text: one test
+        sheet.write_string(row, col, value, fmt)
+    elif is_formula_like(value):
+        sheet.write_string(row, col, value, formats.quoted)
+    elif value.endswith("</r>"):
         # In constant-memory mode XlsxWriter copies a string of this shape into the sheet's XML unescaped
         # (its own rich strings look so): written as a rich string of two runs in the default font, it is
         # escaped and reads the same.
         sheet.write_rich_string(row, col, value[:1], formats.plain, value[1:], *((fmt,) if fmt else ()))
-    elif is_formula_like(value):
-        sheet.write_string(row, col, value, formats.quoted)
     else:
         sheet.write_string(row, col, value, fmt)
 
@@ -538,8 +546,9 @@ def write_workbook(
     with tempfile.TemporaryDirectory(prefix="vialog-export-") as tmpdir:
         workbook = Workbook(out, {**_WORKBOOK_OPTIONS, "tmpdir": tmpdir})
         workbook.set_properties({
-            "title": f"Vialog reconciliation {period}", "subject": where, "author": "Vialog",  # creator, last modified by
-            "created": now.astimezone(dt.UTC).replace(tzinfo=None),  # created and modified
+            "title": f"Vialog reconciliation {period}", "subject": where,
+            "author": "Vialog",  # the creator and the last to modify
+            "created": now.astimezone(dt.UTC).replace(tzinfo=None),  # created and modified (naive UTC)
         })
         formats = _Formats.of(workbook)
         summary = workbook.add_worksheet("Summary", _Worksheet)
