@@ -8,6 +8,7 @@ import io
 import os
 import shutil
 import subprocess
+import tempfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -163,6 +164,23 @@ def test_movements_continue_on_more_sheets_past_the_row_limit(world, session, tm
     received = book["Summary"][f"H{FIRST}"].value
     assert all(f"SUMIFS('{name}'!$J$2:$J${book[name].max_row}," in received for name in parts)
     assert received.count("SUMIFS(") == len(parts)
+
+
+def test_a_failed_export_leaves_no_temporary_files(world, session, tmp_path, monkeypatch):
+    # Each sheet's rows wait in a temporary file until the workbook is zipped.
+    history_with_odd_names(world)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+
+    def database_gone(*args, **kwargs):
+        raise RuntimeError("the connection was lost")
+
+    monkeypatch.setattr(export, "_write_variances", database_gone)
+    with pytest.raises(RuntimeError):
+        write(session, tmp_path / "r.xlsx")
+    assert list(scratch.iterdir()) == []
+    assert (tmp_path / "r.xlsx").stat().st_size == 0  # nothing half-written either
 
 
 def test_the_csv_is_the_same_rows_with_text_guarded(world, session):
