@@ -1,9 +1,11 @@
 """The reconciliation as an Excel workbook an auditor can check by hand, and as CSV.
 
-The workbook is written in openpyxl's write-only mode (lxml makes it faster where it
-is installed) while rows stream from the database in chunks: ledger rows, the
-reconciliation's rows (plain tuples, written as they come, never held together) and
-count lines. A year of a large chain stays within modest memory. Its sheets:
+The workbook is written with XlsxWriter in constant-memory mode while rows stream from
+the database in chunks: ledger rows, the reconciliation's rows (plain tuples, written as
+they come, never held together) and count lines. Each sheet keeps one row in memory and
+the rest in a temporary file, so a year of a large chain stays within modest memory.
+(XlsxWriter writes the same cells as openpyxl's write-only mode in about 0.8 of the
+time; see docs/performance.md.) Its sheets:
 
 - **Summary**: one row per product, lot and location. Opening, counted and expected
   at count are values from Vialog; every period total is a live SUMIFS formula over
@@ -15,9 +17,10 @@ count lines. A year of a large chain stays within modest memory. Its sheets:
 - **Variances**: every line of every count posted in the period.
 - **Usage**: units or mL drawn per product per month and per injector, with charts.
 
-Text typed by people (names, notes, lot numbers) that starts with ``= + - @`` is
-written as text with Excel's quote prefix, so it can never run as a formula; in the
-CSV it is prefixed with an apostrophe (the usual CSV-injection guard).
+Text is always written as text: text typed by people (names, notes, lot numbers) that
+starts with ``= + - @`` also gets Excel's quote prefix, so it can never run as a formula
+even when the cell is edited; in the CSV it is prefixed with an apostrophe (the usual
+CSV-injection guard).
 """
 
 from __future__ import annotations
@@ -25,26 +28,25 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.chart import BarChart, Reference
-from openpyxl.formatting.rule import FormulaRule
-from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy.orm import Session
+from xlsxwriter import Workbook
+from xlsxwriter.format import Format
+from xlsxwriter.utility import xl_col_to_name
+from xlsxwriter.worksheet import Worksheet
 
 from inventory.models import Clinic
 from inventory.models.base import plain_quantity
 from inventory.services.clock import to_clinic_time
-from inventory.services.permissions import Scope
 from inventory.validators import writable_text
+from inventory.services.permissions import Scope
 from inventory.reconciliation.service import (
     CATEGORY,
     Period,
@@ -68,14 +70,134 @@ QTY_FORMAT = "#,##0.0###"
 INT_FORMAT = "0"
 WHEN_FORMAT = "yyyy-mm-dd hh:mm:ss"
 DATE_FORMAT = "yyyy-mm-dd"
+VARIANCE_FILL = "#FDE8E7"
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_BOLD = Font(bold=True)
-_TITLE = Font(bold=True, size=14)
-_VARIANCE_FILL = PatternFill(start_color="FDE8E7", end_color="FDE8E7", fill_type="solid")
+_SPECIAL_STARTS = (*_FORMULA_STARTS, "<r>")  # text _write_text looks at twice
+# Every string goes in as a string: XlsxWriter's write() would otherwise guess formulas, numbers and links.
+_WORKBOOK_OPTIONS = {"constant_memory": True, "strings_to_formulas": False, "strings_to_numbers": False,
+                     "strings_to_urls": False}
+CHART_WIDTH_PX, CHART_HEIGHT_PX = 605, 283  # 16 x 7.5 cm at 96 dpi
 
 
 def is_formula_like(text: str) -> bool:
     return text.startswith(_FORMULA_STARTS)
+
+
+# The functions this workbook's formulas are made of: all in Excel since 2007, stored without a prefix.
+EXCEL_2007_FUNCTIONS = frozenset({"SUMIFS", "IF", "AND", "OR", "ISNUMBER"})
+_FUNCTION_CALL = re.compile(r"([A-Z][A-Z0-9.]*)\(")
+
+
+class _Worksheet(Worksheet):
+    """XlsxWriter's worksheet, storing formulas of Excel 2007 functions as written.
+
+    XlsxWriter runs about thirty regular expressions over every formula to give functions newer than
+    Excel 2007 their "_xlfn." prefix: on the Summary's ten formulas a row, that was most of the export's
+    time (twice bare openpyxl's, instead of about the same). A formula calling only EXCEL_2007_FUNCTIONS
+    needs no prefix and skips them; any other formula goes through XlsxWriter's own preparation. This
+    overrides a private method of XlsxWriter 3.x (added with the documented ``add_worksheet(name,
+    worksheet_class)``); tests/integration/test_reconciliation_workbook.py fails if it disappears.
+    """
+
+    def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> str:
+        if (not formula.startswith("{") and not formula.endswith("}")  # array formulas: XlsxWriter's way
+                and set(_FUNCTION_CALL.findall(formula)) <= EXCEL_2007_FUNCTIONS):
+            return formula.removeprefix("=")
+        return str(super()._prepare_formula(formula, expand_future_functions))
+
+
+class Formula(str):
+    """A cell's formula ("=..."): never taken for text that only looks like one."""
+
+
+@dataclass(frozen=True)
+class _Formats:
+    """The workbook's cell formats, made once (XlsxWriter keeps one style per distinct format)."""
+
+    plain: Format
+    bold: Format
+    title: Format
+    quoted: Format  # text that looks like a formula: Excel keeps it text when the cell is edited
+    qty: Format
+    when: Format
+    date: Format
+    variance: Format  # the conditional highlight of a non-zero variance
+
+    @classmethod
+    def of(cls, workbook: Workbook) -> _Formats:
+        return cls(
+            plain=workbook.add_format(), bold=workbook.add_format({"bold": True}),
+            title=workbook.add_format({"bold": True, "font_size": 14}),
+            quoted=workbook.add_format({"quote_prefix": True}),
+            qty=workbook.add_format({"num_format": QTY_FORMAT}),
+            when=workbook.add_format({"num_format": WHEN_FORMAT}),
+            date=workbook.add_format({"num_format": DATE_FORMAT}),
+            variance=workbook.add_format({"bg_color": VARIANCE_FILL, "bold": True}),
+        )
+
+
+# --- cells ------------------------------------------------------------------------------------------
+
+
+def _write_text(
+    sheet: Worksheet, row: int, col: int, value: str, formats: _Formats, fmt: Format | None = None,
+) -> None:
+    """Text, kept as text: a value that looks like a formula never becomes one, and characters XML cannot
+    hold (in rows stored before inventory/validators.py refused them) become U+FFFD."""
+    value = writable_text(value)
+    if not value.startswith(_SPECIAL_STARTS):  # most text: one test
+        sheet.write_string(row, col, value, fmt)
+    elif is_formula_like(value):
+        sheet.write_string(row, col, value, formats.quoted)
+    elif value.endswith("</r>"):
+        # In constant-memory mode XlsxWriter copies a string of this shape into the sheet's XML unescaped
+        # (its own rich strings look so): written as a rich string of two runs in the default font, it is
+        # escaped and reads the same.
+        sheet.write_rich_string(row, col, value[:1], formats.plain, value[1:], *((fmt,) if fmt else ()))
+    else:
+        sheet.write_string(row, col, value, fmt)
+
+
+def _write_row(
+    sheet: Worksheet, row: int, values: Sequence[Any], column_formats: Sequence[Format | None], formats: _Formats,
+) -> None:
+    """One row of plain values (a ``Formula`` for a formula; None leaves the cell empty) under its
+    columns' formats; ``row`` counts from 0, as XlsxWriter does."""
+    for col, value in enumerate(values):
+        if value is None:
+            continue
+        fmt = column_formats[col]
+        if isinstance(value, Formula):
+            # No cached result: a program that does not recalculate shows nothing rather than a wrong 0.
+            sheet.write_formula(row, col, value, fmt, "")
+        elif isinstance(value, str):
+            _write_text(sheet, row, col, value, formats, fmt)
+        elif isinstance(value, dt.date):  # a datetime too
+            sheet.write_datetime(row, col, value, fmt)
+        elif isinstance(value, bool):
+            sheet.write_boolean(row, col, value, fmt)
+        else:
+            sheet.write_number(row, col, float(value) if isinstance(value, Decimal) else value, fmt)
+
+
+def _prepare(
+    sheet: Worksheet, columns: Iterable[tuple[str, float]], formats: _Formats, *, freeze: str, header: bool = True,
+) -> None:
+    """Column widths, frozen panes and (unless the sheet writes its own) the bold header row."""
+    columns = list(columns)
+    for col, (_, width) in enumerate(columns):
+        sheet.set_column(col, col, width)
+    sheet.freeze_panes(freeze)
+    if header:
+        for col, (title, _) in enumerate(columns):
+            sheet.write_string(0, col, title, formats.bold)
+
+
+def _highlight_variances(sheet: Worksheet, column: str, first: int, last: int, formats: _Formats) -> None:
+    sheet.conditional_format(f"{column}{first}:{column}{last}", {
+        "type": "formula", "criteria": f"=AND(ISNUMBER({column}{first}),{column}{first}<>0)",
+        "format": formats.variance,
+    })
 
 
 # --- the Movements sheet(s) ---------------------------------------------------------------
@@ -87,15 +209,13 @@ MOVEMENT_COLUMNS: tuple[tuple[str, float], ...] = (
     ("Note", 30), ("Treatment", 10), ("Movement", 10), ("Reverses", 10), ("Lot id", 8), ("Location id", 11),
 )
 M_QTY, M_CATEGORY, M_LOT_ID, M_LOCATION_ID = "J", "I", "Q", "R"
-# Each column's number format: "When" is a date and time, "Quantity" a quantity.
-MOVEMENT_FORMATS: tuple[str | None, ...] = (WHEN_FORMAT, *(None,) * 8, QTY_FORMAT, *(None,) * 8)
 _ROW = "{row}"  # where a formula template takes its Summary row's number
 
 
 @dataclass
 class _SheetPart:
     title: str
-    sheet: WriteOnlyWorksheet
+    sheet: Worksheet
     rows: int = 1  # the header
 
     @property
@@ -106,9 +226,13 @@ class _SheetPart:
 
 @dataclass
 class _MovementSheets:
-    """Movements, continued on "Movements (2)", ... when a sheet reaches ``max_rows``."""
+    """Movements, continued on "Movements (2)", ... when a sheet reaches ``max_rows``.
+
+    Sheets are added in the workbook's order, so the Variances and Usage sheets are added only
+    once every movement is written."""
 
     workbook: Workbook
+    formats: _Formats
     max_rows: int
     parts: list[_SheetPart] = field(default_factory=list)
 
@@ -118,27 +242,36 @@ class _MovementSheets:
         self._new_part()
 
     def _new_part(self) -> None:
-        if self.parts:
-            title = f"Movements ({len(self.parts) + 1})"
-            index = self.workbook.sheetnames.index(self.parts[-1].title) + 1
-        else:
-            title, index = "Movements", None
-        sheet = self.workbook.create_sheet(title, index)
-        _prepare(sheet, MOVEMENT_COLUMNS, freeze="A2")
+        title = f"Movements ({len(self.parts) + 1})" if self.parts else "Movements"
+        sheet = self.workbook.add_worksheet(title, _Worksheet)
+        _prepare(sheet, MOVEMENT_COLUMNS, self.formats, freeze="A2")
         self.parts.append(_SheetPart(title, sheet))
 
-    def append(self, values: Sequence[Any]) -> None:
+    def append(self, when: dt.datetime, texts: Sequence[str | None], quantity: Decimal,
+               texts_after: Sequence[str | None], numbers: Sequence[int | None]) -> None:
+        """One ledger row, by column kind: the hot loop of a large export, so no per-cell type dispatch."""
         part = self.parts[-1]
         if part.rows >= self.max_rows:
             self._new_part()
             part = self.parts[-1]
-        _append_cells(part.sheet, MOVEMENT_FORMATS, values)
+        sheet, row, formats = part.sheet, part.rows, self.formats
+        sheet.write_datetime(row, 0, when, formats.when)
+        for col, text in enumerate(texts, start=1):  # B to I
+            if text is not None:
+                _write_text(sheet, row, col, text, formats)
+        sheet.write_number(row, 9, float(quantity), formats.qty)  # J
+        for col, text in enumerate(texts_after, start=10):  # K to M
+            if text is not None:
+                _write_text(sheet, row, col, text, formats)
+        for col, number in enumerate(numbers, start=13):  # N to R
+            if number is not None:
+                sheet.write_number(row, col, number)
         part.rows += 1
 
     def finish(self) -> None:
-        last = get_column_letter(len(MOVEMENT_COLUMNS))
+        last = xl_col_to_name(len(MOVEMENT_COLUMNS) - 1)
         for part in self.parts:
-            part.sheet.auto_filter.ref = f"A1:{last}{part.rows}"
+            part.sheet.autofilter(f"A1:{last}{part.rows}")
 
     def sumifs_template(self, category: str) -> str:
         """SUMIFS of one category for a Summary row's lot and location, over every part, with ``_ROW``
@@ -162,36 +295,17 @@ def _write_movements(
         zone = ZoneInfo(clinic.timezone)
         stmt = movements_stmt(clinic, period, location_id)
         for m in session.execute(stmt, execution_options={"yield_per": chunk}):
-            sheets.append((
-                m.at.astimezone(zone).replace(tzinfo=None), clinic.code, m.location, m.product, m.base_unit,
-                m.lot, m.label_code, m.kind.value, CATEGORY[m.category], m.quantity, m.who, m.reason, m.note,
-                m.treatment_id, m.id, m.reverses_id, m.lot_id, m.location_id,
-            ))
+            sheets.append(
+                m.at.astimezone(zone).replace(tzinfo=None),
+                (clinic.code, m.location, m.product, m.base_unit, m.lot, m.label_code, m.kind.value,
+                 CATEGORY[m.category]),
+                m.quantity,
+                (m.who, m.reason, m.note),
+                (m.treatment_id, m.id, m.reverses_id, m.lot_id, m.location_id),
+            )
             written += 1
     sheets.finish()
     return written
-
-
-# --- rows of plain values ---------------------------------------------------------------------------
-
-
-class Formula(str):
-    """A cell's formula ("=..."): never taken for text that only looks like one."""
-
-
-def _append_cells(sheet: WriteOnlyWorksheet, formats: Sequence[str | None], values: Sequence[Any]) -> None:
-    """One row of plain values (a ``Formula`` for a formula) under its columns' number formats.
-
-    Text is always text (``_text``); a value gets a cell of its own only where its column has
-    a number format, so most of a row goes to openpyxl as plain values.
-    """
-    sheet.append([
-        value if value is None or isinstance(value, Formula)
-        else _text(sheet, value) if isinstance(value, str)
-        else _cell(sheet, value, fmt) if fmt
-        else value
-        for fmt, value in zip(formats, values, strict=True)
-    ])
 
 
 # --- the Summary sheet -------------------------------------------------------------------------
@@ -213,10 +327,13 @@ S_FLOWS = (  # (column, category, sign in the cell)
 S_OPENING, S_EXPECTED, S_COUNTED, S_EXPECTED_AT_COUNT, S_VARIANCE = "G", "O", "P", "Q", "R"
 S_SEALED_COUNTED, S_SEALED_EXPECTED, S_SEALED_VARIANCE = "W", "X", "Y"
 S_PRODUCT_ID, S_LOT_ID, S_LOCATION_ID = "$Z", "$AA", "$AB"
-# Each column's number format: expiry a date, opening to variance quantities, counted at a date and time.
-SUMMARY_FORMATS: tuple[str | None, ...] = (
-    None, None, None, DATE_FORMAT, None, None, *(QTY_FORMAT,) * 12, None, WHEN_FORMAT, *(None,) * 8,
-)
+
+
+def _summary_formats(formats: _Formats) -> tuple[Format | None, ...]:
+    """Each column's format: expiry a date, opening to variance quantities, counted at a date and time."""
+    return (None, None, None, formats.date, None, None, *(formats.qty,) * 12, None, formats.when, *(None,) * 8)
+
+
 # The expected closing, as a formula of the row's own cells.
 _CLOSING = "={o}{r}+H{r}-I{r}-J{r}+K{r}+L{r}-M{r}-N{r}"
 
@@ -231,44 +348,40 @@ class ProductColumn:
 
 
 def _write_summary(
-    sheet: WriteOnlyWorksheet, lines: Iterable[ReconciliationLine], movements: _MovementSheets, *,
+    sheet: Worksheet, formats: _Formats, lines: Iterable[ReconciliationLine], movements: _MovementSheets, *,
     clinics: list[Clinic], where: str, period: Period, now: dt.datetime,
 ) -> tuple[int, list[ProductColumn]]:
     """Writes each reconciliation row as it streams in; returns how many, and the products seen."""
-    _prepare(sheet, SUMMARY_COLUMNS, freeze=f"C{SUMMARY_HEADER_ROW + 1}", header=False)
+    _prepare(sheet, SUMMARY_COLUMNS, formats, freeze=f"C{SUMMARY_HEADER_ROW + 1}", header=False)
     zone = clinics[0].timezone if len(clinics) == 1 else "UTC"
-    sheet.append([_styled(sheet, "Vialog reconciliation", font=_TITLE)])
-    sheet.append([
-        _text(sheet, f"{period} (dates in each clinic's own time zone) · {where} · "
-                     f"made {to_clinic_time(now, zone):%Y-%m-%d %H:%M} {zone}")
-    ])
-    sheet.append([(
+    sheet.write_string(0, 0, "Vialog reconciliation", formats.title)
+    _write_text(sheet, 1, 0, f"{period} (dates in each clinic's own time zone) · {where} · "
+                             f"made {to_clinic_time(now, zone):%Y-%m-%d %H:%M} {zone}", formats)
+    sheet.write_string(2, 0, (
         "Period totals are SUMIFS formulas over the Movements sheet(s); opening, counted and expected at count "
         "are Vialog's figures. A reversed draw or waste reduces drawn or wasted. Units of different products are "
         "never added."
-    )])
-    sheet.append([_styled(sheet, title, font=_BOLD) for title, _ in SUMMARY_COLUMNS])
+    ))
+    for col, (title, _) in enumerate(SUMMARY_COLUMNS):
+        sheet.write_string(SUMMARY_HEADER_ROW - 1, col, title, formats.bold)
     # Every row's formulas differ only in its row number: build them once.
     flows = [f"={movements.sumifs_template(category)}" if sign > 0 else f"=-({movements.sumifs_template(category)})"
              for _, category, sign in S_FLOWS]
+    column_formats = _summary_formats(formats)
     first = SUMMARY_HEADER_ROW + 1
-    r = first
+    r = first  # the row's number in Excel (from 1)
     products: dict[int, ProductColumn] = {}
     for line in lines:
-        _append_cells(sheet, SUMMARY_FORMATS, _summary_row(line, r, flows))
+        _write_row(sheet, r - 1, _summary_row(line, r, flows), column_formats, formats)
         if line.product_id not in products:
             products[line.product_id] = ProductColumn(line.product_id, line.product, line.unit)
         r += 1
     last = max(r - 1, first)
-    sheet.auto_filter.ref = f"A{SUMMARY_HEADER_ROW}:{get_column_letter(len(SUMMARY_COLUMNS))}{last}"
+    sheet.autofilter(f"A{SUMMARY_HEADER_ROW}:{xl_col_to_name(len(SUMMARY_COLUMNS) - 1)}{last}")
     for column in (S_VARIANCE, S_SEALED_VARIANCE):
-        sheet.conditional_formatting.add(
-            f"{column}{first}:{column}{last}",
-            FormulaRule(formula=[f"AND(ISNUMBER({column}{first}),{column}{first}<>0)"], fill=_VARIANCE_FILL,
-                        font=_BOLD),
-        )
+        _highlight_variances(sheet, column, first, last, formats)
     ordered = sorted(products.values(), key=lambda product: product.name)
-    _write_product_totals(sheet, ordered, first, last)
+    _write_product_totals(sheet, formats, ordered, first, last)
     return r - first, ordered
 
 
@@ -293,23 +406,26 @@ def product_totals_first_row(summary_rows: int) -> int:
     return SUMMARY_HEADER_ROW + max(summary_rows, 1) + 4
 
 
-def _write_product_totals(sheet: WriteOnlyWorksheet, products: list[ProductColumn], first: int, last: int) -> None:
-    sheet.append([])
-    sheet.append([_styled(sheet, "Totals per product (each in its own unit; never added across products)",
-                          font=_BOLD)])
+def _write_product_totals(
+    sheet: Worksheet, formats: _Formats, products: list[ProductColumn], first: int, last: int,
+) -> None:
+    """The totals per product below the table (``first`` and ``last`` are its rows, from 1)."""
+    top = last  # the blank row after the table, counted from 0
+    sheet.write_string(top + 1, 0, "Totals per product (each in its own unit; never added across products)",
+                       formats.bold)
     titles = ("Product", "Unit", None, None, None, None, *(t for t, _ in SUMMARY_COLUMNS[6:18]))
-    sheet.append([None if title is None else _styled(sheet, title, font=_BOLD) for title in titles])
+    for col, title in enumerate(titles):
+        if title is not None:
+            sheet.write_string(top + 2, col, title, formats.bold)
     summed = "GHIJKLMNOPQR"
-    for product in products:
-        cells: list[Any] = [_text(sheet, product.name), product.unit, None, None, None, None]
-        for column in summed:
-            cells.append(_cell(
-                sheet,
-                f"=SUMIFS({column}${first}:{column}${last},{S_PRODUCT_ID}${first}:{S_PRODUCT_ID}${last},"
-                f"{product.id})",
-                QTY_FORMAT,
-            ))
-        sheet.append(cells)
+    column_formats = (None,) * 6 + (formats.qty,) * len(summed)
+    for row, product in enumerate(products, start=top + 3):
+        sums = [
+            Formula(f"=SUMIFS({column}${first}:{column}${last},{S_PRODUCT_ID}${first}:{S_PRODUCT_ID}${last},"
+                    f"{product.id})")
+            for column in summed
+        ]
+        _write_row(sheet, row, (product.name, product.unit, None, None, None, None, *sums), column_formats, formats)
 
 
 # --- the Variances sheet --------------------------------------------------------------------
@@ -323,11 +439,12 @@ VARIANCE_COLUMNS: tuple[tuple[str, float], ...] = (
 
 
 def _write_variances(
-    session: Session, sheet: WriteOnlyWorksheet, clinics: list[Clinic], period: Period, location_id: int | None,
-    chunk: int,
+    session: Session, sheet: Worksheet, formats: _Formats, clinics: list[Clinic], period: Period,
+    location_id: int | None, chunk: int,
 ) -> None:
-    _prepare(sheet, VARIANCE_COLUMNS, freeze="A2")
-    r = 1
+    _prepare(sheet, VARIANCE_COLUMNS, formats, freeze="A2")
+    column_formats = (None, formats.when, formats.when, *(None,) * 8, *(formats.qty,) * 3, None, None, None)
+    r = 1  # the last row written, from 1
     for clinic in clinics:
         zone = ZoneInfo(clinic.timezone)
 
@@ -337,24 +454,16 @@ def _write_variances(
         for line in session.execute(count_lines_stmt(clinic, period, location_id),
                                     execution_options={"yield_per": chunk}):
             r += 1
-            sheet.append([
-                line.count_id, _cell(sheet, local(line.counted_at), WHEN_FORMAT),
-                _cell(sheet, local(line.posted_at), WHEN_FORMAT), _text(sheet, line.counted_by),
-                _text(sheet, line.approved_by), _text(sheet, clinic.code), _text(sheet, line.location),
-                _text(sheet, line.product), line.base_unit, _text(sheet, line.lot),
-                line.label_code or "sealed, by lot",
-                _cell(sheet, line.counted, QTY_FORMAT), _cell(sheet, line.expected, QTY_FORMAT),
-                _cell(sheet, f"=L{r}-M{r}", QTY_FORMAT),
-                line.containers_counted, line.expected_containers,
-                f'=IF(OR(O{r}="",P{r}=""),"",O{r}-P{r})',
-            ])
+            _write_row(sheet, r - 1, (
+                line.count_id, local(line.counted_at), local(line.posted_at), line.counted_by, line.approved_by,
+                clinic.code, line.location, line.product, line.base_unit, line.lot,
+                line.label_code or "sealed, by lot", line.counted, line.expected, Formula(f"=L{r}-M{r}"),
+                line.containers_counted, line.expected_containers, Formula(f'=IF(OR(O{r}="",P{r}=""),"",O{r}-P{r})'),
+            ), column_formats, formats)
     last = max(r, 2)
-    sheet.auto_filter.ref = f"A1:{get_column_letter(len(VARIANCE_COLUMNS))}{last}"
+    sheet.autofilter(f"A1:{xl_col_to_name(len(VARIANCE_COLUMNS) - 1)}{last}")
     for column in ("N", "Q"):
-        sheet.conditional_formatting.add(
-            f"{column}2:{column}{last}",
-            FormulaRule(formula=[f"AND(ISNUMBER({column}2),{column}2<>0)"], fill=_VARIANCE_FILL, font=_BOLD),
-        )
+        _highlight_variances(sheet, column, 2, last, formats)
 
 
 # --- the Usage sheet ---------------------------------------------------------------------------
@@ -365,42 +474,46 @@ USAGE_COLUMNS: tuple[tuple[str, float], ...] = (
 USAGE_MATRIX_COLUMN = 8  # H: months down, one column per product
 
 
-def _write_usage(sheet: WriteOnlyWorksheet, rows: list[UsageRow], period: Period) -> None:
+def _write_usage(workbook: Workbook, sheet: Worksheet, formats: _Formats, rows: list[UsageRow],
+                 period: Period) -> None:
     months = [label for label, _, _ in period.months("UTC")]
     products = sorted({row.product.id: row.product for row in rows}.values(), key=lambda p: p.name)
     matrix: dict[tuple[str, int], Decimal] = {}
     for row in rows:
         matrix[(row.month, row.product.id)] = matrix.get((row.month, row.product.id), Decimal(0)) + row.quantity
     widths = list(USAGE_COLUMNS) + [("Month", 9)] + [(p.name, 16) for p in products]
-    _prepare(sheet, tuple(widths), freeze="A2", header=False)
-    header = [_styled(sheet, t, font=_BOLD) for t, _ in USAGE_COLUMNS[:5]] + [None, None]
-    header += [_styled(sheet, "Month", font=_BOLD)]
-    header += [_styled(sheet, f"{p.name} ({p.base_unit})", font=_BOLD) for p in products]
-    sheet.append(header)
+    _prepare(sheet, tuple(widths), formats, freeze="A2", header=False)
+    header = [t for t, _ in USAGE_COLUMNS[:5]] + [None, None, "Month"]
+    header += [f"{p.name} ({p.base_unit})" for p in products]
+    _write_row(sheet, 0, header, (formats.bold,) * len(header), formats)
+    column_formats = (None, None, None, None, formats.qty, None, None, None, *(formats.qty,) * len(products))
     height = max(len(rows), len(months))
     for i in range(height):
         cells: list[Any] = [None] * 7
         if i < len(rows):
             row = rows[i]
-            cells[:5] = [row.month, _text(sheet, row.product.name), row.product.base_unit,
-                         _text(sheet, row.injector.label), _cell(sheet, row.quantity, QTY_FORMAT)]
+            cells[:5] = [row.month, row.product.name, row.product.base_unit, row.injector.label, row.quantity]
         if i < len(months):
             cells.append(months[i])
-            cells += [_cell(sheet, matrix.get((months[i], p.id), Decimal(0)), QTY_FORMAT) for p in products]
-        sheet.append(cells)
-    sheet.auto_filter.ref = f"A1:E{max(len(rows) + 1, 2)}"
+            cells += [matrix.get((months[i], p.id), Decimal(0)) for p in products]
+        _write_row(sheet, i + 1, cells, column_formats, formats)
+    sheet.autofilter(f"A1:E{max(len(rows) + 1, 2)}")
+    matrix_col = USAGE_MATRIX_COLUMN - 1  # from 0
     for n, product in enumerate(products[:MAX_USAGE_CHARTS]):
-        column = USAGE_MATRIX_COLUMN + 1 + n
-        chart = BarChart()
-        chart.title = f"{product.name}: used per month ({product.base_unit})"
-        chart.y_axis.title = product.base_unit
-        chart.x_axis.title = "Month"
-        chart.legend = None
-        chart.add_data(Reference(sheet, min_col=column, min_row=1, max_row=len(months) + 1), titles_from_data=True)
-        chart.set_categories(Reference(sheet, min_col=USAGE_MATRIX_COLUMN, min_row=2, max_row=len(months) + 1))
-        chart.width, chart.height = 16, 7.5
-        anchor_row = len(months) + 3 + n * 16
-        sheet.add_chart(chart, f"{get_column_letter(USAGE_MATRIX_COLUMN)}{anchor_row}")
+        column = matrix_col + 1 + n
+        chart = workbook.add_chart({"type": "column"})
+        chart.add_series({
+            "name": [sheet.name, 0, column],
+            "categories": [sheet.name, 1, matrix_col, len(months), matrix_col],
+            "values": [sheet.name, 1, column, len(months), column],
+        })
+        chart.set_title({"name": f"{product.name}: used per month ({product.base_unit})"})
+        chart.set_y_axis({"name": product.base_unit})
+        chart.set_x_axis({"name": "Month"})
+        chart.set_legend({"none": True})
+        chart.set_size({"width": CHART_WIDTH_PX, "height": CHART_HEIGHT_PX})
+        anchor_row = len(months) + 2 + n * 16  # from 0: two rows below the months
+        sheet.insert_chart(anchor_row, matrix_col, chart)
 
 
 # --- the workbook ------------------------------------------------------------------------------
@@ -428,24 +541,29 @@ def write_workbook(
     """Writes the reconciliation workbook to ``out`` (a binary file). Raises NotFound."""
     clinics, location = clinics_and_location(session, scope, location_id)
     where = where_text(clinics, location)
-    workbook = Workbook(write_only=True)
-    workbook.properties.title = f"Vialog reconciliation {period}"
-    workbook.properties.subject = where
-    workbook.properties.creator = "Vialog"
-    workbook.properties.lastModifiedBy = "Vialog"
-    workbook.properties.created = now.astimezone(dt.UTC).replace(tzinfo=None)
-    workbook.properties.modified = workbook.properties.created
-    summary = workbook.create_sheet("Summary")
-    movements = _MovementSheets(workbook, max_rows)
-    variances = workbook.create_sheet("Variances")
-    usage_sheet = workbook.create_sheet("Usage")
-    # Movements first: the Summary's formulas must know every movements sheet and its last row.
-    written = _write_movements(session, movements, clinics, period, location_id, chunk)
-    lines = reconciliation_lines(session, clinics=clinics, period=period, location_id=location_id, chunk=chunk)
-    shown, products = _write_summary(summary, lines, movements, clinics=clinics, where=where, period=period, now=now)
-    _write_variances(session, variances, clinics, period, location_id, chunk)
-    _write_usage(usage_sheet, usage(session, scope=scope, period=period, location_id=location_id), period)
-    workbook.save(out)
+    # The sheets' rows wait in temporary files until the workbook is zipped: in a directory of our own,
+    # removed even when the export fails halfway.
+    with tempfile.TemporaryDirectory(prefix="vialog-export-") as tmpdir:
+        workbook = Workbook(out, {**_WORKBOOK_OPTIONS, "tmpdir": tmpdir})
+        workbook.set_properties({
+            "title": f"Vialog reconciliation {period}", "subject": where,
+            "author": "Vialog",  # the creator and the last to modify
+            "created": now.astimezone(dt.UTC).replace(tzinfo=None),  # created and modified (naive UTC)
+        })
+        formats = _Formats.of(workbook)
+        summary = workbook.add_worksheet("Summary", _Worksheet)
+        movements = _MovementSheets(workbook, formats, max_rows)
+        # Movements first: the Summary's formulas must know every movements sheet and its last row.
+        written = _write_movements(session, movements, clinics, period, location_id, chunk)
+        variances = workbook.add_worksheet("Variances", _Worksheet)  # after the last movements sheet
+        usage_sheet = workbook.add_worksheet("Usage", _Worksheet)
+        lines = reconciliation_lines(session, clinics=clinics, period=period, location_id=location_id, chunk=chunk)
+        shown, products = _write_summary(summary, formats, lines, movements, clinics=clinics, where=where,
+                                         period=period, now=now)
+        _write_variances(session, variances, formats, clinics, period, location_id, chunk)
+        _write_usage(workbook, usage_sheet, formats, usage(session, scope=scope, period=period,
+                                                           location_id=location_id), period)
+        workbook.close()
     return WorkbookResult(tuple(part.title for part in movements.parts), written, shown, tuple(products))
 
 
@@ -505,48 +623,6 @@ def _qty(value: Decimal | None) -> str:
 def _int(value: int | None) -> str:
     return "" if value is None else str(value)
 
-
-# --- cells ------------------------------------------------------------------------------------------
-
-
-def _prepare(
-    sheet: WriteOnlyWorksheet, columns: Iterable[tuple[str, float]], *, freeze: str, header: bool = True
-) -> None:
-    """Column widths and frozen panes go before the first row in write-only mode."""
-    columns = list(columns)
-    for index, (_, width) in enumerate(columns, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    sheet.freeze_panes = freeze
-    if header:
-        sheet.append([_styled(sheet, title, font=_BOLD) for title, _ in columns])
-
-
-def _cell(sheet: WriteOnlyWorksheet, value: Any, number_format: str) -> Any:
-    if value is None:
-        return None
-    cell = WriteOnlyCell(sheet, value=value)
-    cell.number_format = number_format
-    return cell
-
-
-def _styled(sheet: WriteOnlyWorksheet, value: Any, *, font: Font) -> WriteOnlyCell:
-    cell = WriteOnlyCell(sheet, value=writable_text(value) if isinstance(value, str) else value)
-    cell.font = font
-    return cell
-
-
-def _text(sheet: WriteOnlyWorksheet, value: str | None) -> Any:
-    """People's text, kept as text: a value that looks like a formula never becomes one, and characters
-    XML cannot hold (in rows stored before inventory/validators.py refused them) become U+FFFD."""
-    if value is None:
-        return value
-    value = writable_text(value)
-    if not is_formula_like(value):
-        return value
-    cell = WriteOnlyCell(sheet, value=value)
-    cell.data_type = "s"  # openpyxl made a leading "=" a formula: it is text
-    cell.quotePrefix = True  # and Excel keeps it text when the cell is edited
-    return cell
 
 
 # --- who exported what ------------------------------------------------------------------------------

@@ -8,11 +8,13 @@ import io
 import os
 import shutil
 import subprocess
+import tempfile
 from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
 import pytest
+import xlsxwriter
 
 from inventory.models import Location, LocationKind
 from inventory.reconciliation import service as reconciliation
@@ -62,7 +64,8 @@ def test_the_workbook_has_its_sheets_frozen_headers_filters_and_live_formulas(wo
     assert summary.auto_filter.ref == f"A4:AB{FIRST + rows - 1}"
     assert movements.auto_filter.ref == f"A1:R{result.movement_rows + 1}"
     assert variances.auto_filter.ref.startswith("A1:Q")
-    assert summary.column_dimensions["A"].width == 30 and movements.column_dimensions["D"].width == 30
+    # 30 characters as Excel shows them: the file stores the width with Excel's padding (30.71 for 30).
+    assert 30 <= summary.column_dimensions["A"].width < 31 and 30 <= movements.column_dimensions["D"].width < 31
 
     assert [c.value for c in summary[4]][:8] == ["Product", "Unit", "Lot", "Expiry", "Clinic", "Location",
                                                  "Opening", "Received"]
@@ -114,6 +117,40 @@ def test_text_that_looks_like_a_formula_stays_text(world, session, tmp_path):
     assert lot.data_type == "s"
 
 
+# A string of the shape XlsxWriter gives its own rich strings, which in constant-memory mode it copies
+# into the sheet's XML unescaped: this one would close its cell and add a formula cell.
+RICH_LOOKING = '<r><t>a</t></r></is></c><c r="ZZ1"><f>1+1</f></c><c t="inlineStr"><is><r><t>b</t></r>'
+
+
+def test_text_shaped_like_markup_stays_text(world, session, tmp_path):
+    build_history(world)
+    place = Location(clinic_id=world.clinic.id, name=RICH_LOOKING, kind=LocationKind.STORAGE)
+    session.add(place)
+    session.flush()
+    world.receive("syringe", lot="RS1", containers=1, location=place, now=dt.datetime(2026, 6, 10, tzinfo=dt.UTC))
+    write(session, tmp_path / "r.xlsx")
+    book = openpyxl.load_workbook(tmp_path / "r.xlsx")
+    assert RICH_LOOKING in [row[5] for row in book["Summary"].iter_rows(min_row=FIRST, values_only=True)]
+    assert RICH_LOOKING in [row[2] for row in book["Movements"].iter_rows(min_row=2, values_only=True)]
+    cells = [c for sheet in book.worksheets for row in sheet.iter_rows() for c in row]
+    assert not any(c.coordinate == "ZZ1" or c.value == "=1+1" for c in cells)
+
+
+def test_formulas_of_excel_2007_functions_are_stored_as_written_and_newer_ones_get_their_prefix(tmp_path):
+    # export._Worksheet skips XlsxWriter's formula preparation by overriding a private method: it must
+    # still exist, or the override silently does nothing (the export is correct, but twice as slow).
+    assert "_prepare_formula" in vars(xlsxwriter.worksheet.Worksheet)
+    options = {"constant_memory": True, "use_future_functions": True}  # STDEV.S gets its prefix
+    workbook = xlsxwriter.Workbook(str(tmp_path / "f.xlsx"), options)
+    sheet = workbook.add_worksheet("S", export._Worksheet)
+    sheet.write_formula(0, 0, "=IF(B1=\"\",\"\",SUMIFS('Movements (2)'!C:C,D:D,1))")
+    sheet.write_formula(1, 0, "=STDEV.S(C1:C3)")
+    workbook.close()
+    written = openpyxl.load_workbook(tmp_path / "f.xlsx")["S"]
+    assert written["A1"].value == "=IF(B1=\"\",\"\",SUMIFS('Movements (2)'!C:C,D:D,1))"
+    assert written["A2"].value == "=_xlfn.STDEV.S(C1:C3)"
+
+
 def test_movements_continue_on_more_sheets_past_the_row_limit(world, session, tmp_path):
     history_with_odd_names(world)
     result = write(session, tmp_path / "r.xlsx", max_rows=40)
@@ -127,6 +164,23 @@ def test_movements_continue_on_more_sheets_past_the_row_limit(world, session, tm
     received = book["Summary"][f"H{FIRST}"].value
     assert all(f"SUMIFS('{name}'!$J$2:$J${book[name].max_row}," in received for name in parts)
     assert received.count("SUMIFS(") == len(parts)
+
+
+def test_a_failed_export_leaves_no_temporary_files(world, session, tmp_path, monkeypatch):
+    # Each sheet's rows wait in a temporary file until the workbook is zipped.
+    history_with_odd_names(world)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+
+    def database_gone(*args, **kwargs):
+        raise RuntimeError("the connection was lost")
+
+    monkeypatch.setattr(export, "_write_variances", database_gone)
+    with pytest.raises(RuntimeError):
+        write(session, tmp_path / "r.xlsx")
+    assert list(scratch.iterdir()) == []
+    assert (tmp_path / "r.xlsx").stat().st_size == 0  # nothing half-written either
 
 
 def test_the_csv_is_the_same_rows_with_text_guarded(world, session):
