@@ -164,7 +164,7 @@ def _chain_movements(session: Session, movements: list[Movement]) -> None:
     for movement in movements:
         _sync_foreign_keys(movement)
     container_ids = {m.container_id for m in movements}
-    heads = _movement_heads(session, container_ids)
+    heads = movement_heads(session, container_ids)
     for movement in movements:
         movement.prev_hash = heads.get(movement.container_id, GENESIS)
         movement.row_hash = movement_hash(movement.prev_hash, movement)
@@ -181,15 +181,23 @@ def _sync_foreign_keys(movement: Movement) -> None:
             setattr(movement, fk, related.id)
 
 
-def _movement_heads(session: Session, container_ids: Iterable[int]) -> dict[int, str]:
-    """The newest movement's hash per container (each locked by the caller, so nobody races it)."""
+def movement_heads(session: Session, container_ids: Iterable[int]) -> dict[int, str]:
+    """The newest movement's hash per container (each locked by the caller, so nobody races it).
+
+    A plain Core statement on the session's connection (no autoflush, no ORM result processing):
+    the flush listener and the ledger's direct writes (services/ledger.py ``append``) both read it."""
     ids = sorted(container_ids)
     if not ids:
         return {}
-    newest = (
-        select(func.max(Movement.id)).where(Movement.container_id.in_(ids)).group_by(Movement.container_id)
-    )
-    rows = session.execute(select(Movement.container_id, Movement.row_hash).where(Movement.id.in_(newest)))
+    if len(ids) == 1:  # a single stock change: the newest row of one index range
+        stmt = (select(Movement.container_id, Movement.row_hash).where(Movement.container_id == ids[0])
+                .order_by(Movement.id.desc()).limit(1))
+    else:
+        newest = (
+            select(func.max(Movement.id)).where(Movement.container_id.in_(ids)).group_by(Movement.container_id)
+        )
+        stmt = select(Movement.container_id, Movement.row_hash).where(Movement.id.in_(newest))
+    rows = session.connection().execute(stmt)
     return {container_id: row_hash for container_id, row_hash in rows}
 
 
@@ -442,8 +450,14 @@ def _spec_of(target: Any) -> SealSpec:
     return SEALED[type(target).__table__.name]
 
 
+def seal_new(target: Any) -> str:
+    """The seal of a new row bound by a unique field (a draw by its movement): computed before its INSERT,
+    by the ORM's before_insert listener or by code that inserts the row itself (cart.service.draw)."""
+    return row_seal(_spec_of(target), None, target)
+
+
 def _seal_before_insert(_mapper: Any, _connection: Any, target: Any) -> None:
-    target.row_seal = row_seal(_spec_of(target), None, target)
+    target.row_seal = seal_new(target)
 
 
 def _seal_before_update(_mapper: Any, _connection: Any, target: Any) -> None:

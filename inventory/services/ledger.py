@@ -2,7 +2,9 @@
 
 A service that takes stock calls ``lock_container`` first (SELECT ... FOR UPDATE on
 PostgreSQL; on SQLite every transaction already holds the write lock from BEGIN
-IMMEDIATE), re-checks its rules on the locked row, then calls ``record``.
+IMMEDIATE), re-checks its rules on the locked row, then calls ``record`` (the unit of work writes
+the movement, chained by audit_chain's flush listener) or, on the draw's hot path, ``append`` and
+``write_container`` (Core statements, the same rules and the same hash).
 """
 
 from __future__ import annotations
@@ -11,12 +13,16 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from types import SimpleNamespace
+
+from sqlalchemy import func, insert, inspect, select, update
 from sqlalchemy.orm import Session, contains_eager, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from inventory import lifecycle
 from inventory.errors import NotFound
 from inventory.models import Container, Movement, MovementKind, User
+from inventory.services import audit_chain
 from inventory.services.permissions import Scope
 
 
@@ -62,11 +68,7 @@ def record(
     Raises InsufficientQuantity if the balance would go below zero: quantities are
     refused, never clamped.
     """
-    if quantity < 0:
-        lifecycle.ensure_enough(container, -quantity)
-    balance = container.remaining + quantity
-    container.remaining = balance
-    container.state = lifecycle.state_after_movement(container.state, kind=kind, quantity=quantity, balance=balance)
+    balance = _take(container, kind, quantity)
     movement = Movement(
         clinic_id=container.clinic_id,
         location_id=container.location_id,
@@ -85,6 +87,65 @@ def record(
     )
     session.add(movement)
     return movement
+
+
+def append(
+    session: Session,
+    container: Container,
+    *,
+    kind: MovementKind,
+    quantity: Decimal,
+    actor_id: int,
+    at: dt.datetime,
+    reason: str | None = None,
+    treatment_id: int | None = None,
+) -> int:
+    """``record`` for the hot path (a draw): the same rules, but the movement is written now, by one Core
+    INSERT hashed here (audit_chain.movement_hash on the head read under the caller's lock), instead of
+    by the unit of work and its flush listener. Returns the movement's id. The container's new balance
+    and state are set on the object; ``write_container`` saves them (or the next flush does).
+
+    Raises InsufficientQuantity if the balance would go below zero.
+    """
+    balance = _take(container, kind, quantity)
+    row = {
+        "clinic_id": container.clinic_id, "location_id": container.location_id, "container_id": container.id,
+        "lot_id": container.lot_id, "product_id": container.product_id, "kind": kind, "quantity": quantity,
+        "balance_after": balance, "actor_id": actor_id, "at": at, "reason": reason, "note": None,
+        "treatment_id": treatment_id, "reverses_id": None,
+    }
+    prev = audit_chain.movement_heads(session, [container.id]).get(container.id, audit_chain.GENESIS)
+    row_hash = audit_chain.movement_hash(prev, SimpleNamespace(**row))
+    stmt = insert(Movement).values(**row, prev_hash=prev, row_hash=row_hash).returning(Movement.id)
+    return int(session.connection().execute(stmt).scalar_one())
+
+
+def write_container(session: Session, container: Container) -> None:
+    """Saves the container's changed columns now, with one Core UPDATE, and marks them saved, so the
+    unit of work has nothing left to write for it. For a container loaded (and locked) by this session."""
+    state = inspect(container)
+    changes = {
+        attr.key: attr.value for attr in state.attrs
+        if attr.key in _CONTAINER_COLUMNS and attr.history.has_changes()
+    }
+    if not changes:
+        return
+    session.connection().execute(update(Container).where(Container.id == container.id).values(**changes))
+    for key, value in changes.items():
+        set_committed_value(container, key, value)
+
+
+_CONTAINER_COLUMNS = frozenset(column.key for column in Container.__table__.columns)
+
+
+def _take(container: Container, kind: MovementKind, quantity: Decimal) -> Decimal:
+    """The container's balance after a movement of ``quantity``, set on it with the state that follows."""
+    if quantity < 0:
+        lifecycle.ensure_enough(container, -quantity)
+    balance = container.remaining + quantity
+    container.remaining = balance
+    container.state = lifecycle.state_after_movement(container.state, kind=kind, quantity=quantity, balance=balance)
+    return balance
 
 
 @dataclass(frozen=True)
