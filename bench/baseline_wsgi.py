@@ -2,9 +2,9 @@
 
 A bare WSGI callable (``gunicorn bench.baseline_wsgi:app``), one psycopg connection per
 worker thread, one transaction per request: look the bearer token up, lock the
-treatment and the container, read the container's newest movement hash, insert the
+treatment and the container (with its chain head, the newest movement's hash), insert the
 movement (hashed with ``audit_chain.movement_hash``, so ``vialog verify`` still passes),
-update the cached balance, insert the draw with its seal (``audit_chain.row_seal``), commit. No
+update the cached balance and the chain head, insert the draw with its seal (``audit_chain.row_seal``), commit. No
 validation beyond that, no ORM, no framework: the floor the application is compared with.
 """
 
@@ -64,26 +64,24 @@ def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         patient_id, treatment_clinic_id = cur.execute(
             "SELECT patient_id, clinic_id FROM treatments WHERE id = %s FOR UPDATE", (treatment_id,)
         ).fetchone()
-        (clinic_id, location_id, lot_id, product_id, remaining, conc) = cur.execute(
-            "SELECT clinic_id, location_id, lot_id, product_id, remaining, concentration_u_per_ml "
+        (clinic_id, location_id, lot_id, product_id, remaining, conc, head) = cur.execute(
+            "SELECT clinic_id, location_id, lot_id, product_id, remaining, concentration_u_per_ml, chain_head "
             "FROM containers WHERE id = %s FOR UPDATE", (container_id,),
         ).fetchone()
-        head = cur.execute(
-            "SELECT row_hash FROM movements WHERE container_id = %s ORDER BY id DESC LIMIT 1", (container_id,)
-        ).fetchone()
-        prev = head[0] if head else audit_chain.GENESIS
+        prev = head or audit_chain.GENESIS
         balance = remaining - quantity
         movement_id = cur.execute("SELECT nextval(pg_get_serial_sequence('movements', 'id'))").fetchone()[0]
         row = MoveRow(movement_id, clinic_id, location_id, container_id, lot_id, product_id, "draw", -quantity,
                       balance, user[0], now, None, None, treatment_id, None)
+        row_hash = audit_chain.movement_hash(prev, row)
         cur.execute(
             "INSERT INTO movements (id, clinic_id, location_id, container_id, lot_id, product_id, kind, quantity, "
             "balance_after, actor_id, at, reason, note, treatment_id, reverses_id, prev_hash, row_hash) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (*row, prev, audit_chain.movement_hash(prev, row)),
+            (*row, prev, row_hash),
         )
-        cur.execute("UPDATE containers SET remaining = %s, state = %s WHERE id = %s",
-                    (balance, "in_use" if balance > 0 else "empty", container_id))
+        cur.execute("UPDATE containers SET remaining = %s, state = %s, chain_head = %s WHERE id = %s",
+                    (balance, "in_use" if balance > 0 else "empty", row_hash, container_id))
         ml = (quantity / conc).quantize(_STEP, rounding=ROUND_HALF_UP) if conc else None
         drawn = SimpleNamespace(
             movement_id=movement_id, treatment_id=treatment_id, container_id=container_id, lot_id=lot_id,

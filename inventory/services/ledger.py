@@ -101,9 +101,9 @@ def append(
     treatment_id: int | None = None,
 ) -> int:
     """``record`` for the hot path (a draw): the same rules, but the movement is written now, by one Core
-    INSERT hashed here (audit_chain.movement_hash on the head read under the caller's lock), instead of
-    by the unit of work and its flush listener. Returns the movement's id. The container's new balance
-    and state are set on the object; ``write_container`` saves them (or the next flush does).
+    INSERT hashed here (audit_chain.movement_hash on the container's chain head, read under its lock), instead of
+    by the unit of work and its flush listener. Returns the movement's id. The container's new balance,
+    state and chain head are set on the object; ``write_container`` saves them (or the next flush does).
 
     Raises InsufficientQuantity if the balance would go below zero.
     """
@@ -114,10 +114,12 @@ def append(
         "balance_after": balance, "actor_id": actor_id, "at": at, "reason": reason, "note": None,
         "treatment_id": treatment_id, "reverses_id": None,
     }
-    prev = audit_chain.movement_heads(session, [container.id]).get(container.id, audit_chain.GENESIS)
+    prev = audit_chain.chain_head(container)
     row_hash = audit_chain.movement_hash(prev, SimpleNamespace(**row))
     stmt = insert(Movement).values(**row, prev_hash=prev, row_hash=row_hash).returning(Movement.id)
-    return int(session.connection().execute(stmt).scalar_one())
+    movement_id = int(session.connection().execute(stmt).scalar_one())
+    container.chain_head = row_hash  # written with the balance
+    return movement_id
 
 
 def write_container(session: Session, container: Container) -> None:

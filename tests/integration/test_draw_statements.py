@@ -37,7 +37,7 @@ def _kinds(sent: list[tuple[str, object]]) -> list[str]:
     return kinds
 
 
-def test_a_draw_sends_its_locks_its_dose_checks_its_chain_head_and_three_writes_and_nothing_after(world, session):
+def test_a_draw_sends_its_two_locks_its_dose_checks_and_three_writes_and_nothing_after(world, session):
     vial = reconstitute(world, world.container("botox"))
     treatment = start_treatment(world, "P-ST")
     draw(world, treatment, vial, "4", at=LATER)  # the first: binds the follow-up, and it is flushed below
@@ -52,8 +52,7 @@ def test_a_draw_sends_its_locks_its_dose_checks_its_chain_head_and_three_writes_
         "SELECT containers",  # FOR UPDATE, with its lot, product and clinic
         "SELECT dose_ranges",  # the molecule's typical ranges
         "SELECT draws",  # the patient's history of the molecule
-        "SELECT movements",  # the container's chain head
-        "INSERT movements",
+        "INSERT movements",  # chained to the head the container lock read (containers.chain_head)
         "UPDATE containers",
         "INSERT draws",
     ]
@@ -82,5 +81,6 @@ def test_a_drawn_movement_and_draw_chain_and_seal_like_every_other_row(world, se
         assert draw_row.row_seal == audit_chain.row_seal(spec, None, draw_row)
     container = session.get(Container, vial.id)
     assert container.remaining == Decimal("90") and container.state is ContainerState.IN_USE
+    assert container.chain_head == movements[-1].row_hash
     breaks, _ = audit_chain.find_chain_breaks(session)
     assert breaks == []
