@@ -12,29 +12,11 @@ from sqlalchemy import select
 from inventory.models import Container, ContainerState, Draw, Movement, MovementKind
 from inventory.services import audit_chain
 from tests.factories import NOW, draw, reconstitute, start_treatment
-from tests.statements import recorded
+from tests.statements import kinds, recorded
 
 pytestmark = pytest.mark.usefixtures("ledger_stays_balanced")
 
 LATER = NOW + dt.timedelta(hours=1)
-
-
-def _kinds(sent: list[tuple[str, object]]) -> list[str]:
-    """Each statement as its verb and table: "SELECT treatments", "INSERT movements", ..."""
-    kinds = []
-    for statement, _ in sent:
-        words = statement.split()
-        verb = words[0].upper()
-        if verb == "SELECT":
-            table = words[words.index("FROM") + 1] if "FROM" in words else "?"
-        elif verb == "INSERT":
-            table = words[2]
-        elif verb == "UPDATE":
-            table = words[1]
-        else:
-            table = ""
-        kinds.append(f"{verb} {table}".strip())
-    return kinds
 
 
 def test_a_draw_sends_its_two_locks_its_dose_checks_and_three_writes_and_nothing_after(world, session):
@@ -47,7 +29,7 @@ def test_a_draw_sends_its_two_locks_its_dose_checks_and_three_writes_and_nothing
         result = draw(world, treatment, vial, "6", area="forehead", at=LATER)
         session.flush()  # the unit of work has nothing left to write for the draw
 
-    assert _kinds(sent) == [
+    assert kinds(sent) == [
         "SELECT treatments",  # FOR UPDATE
         "SELECT containers",  # FOR UPDATE, with its lot, product and clinic
         "SELECT dose_ranges",  # the molecule's typical ranges
