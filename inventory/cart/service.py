@@ -476,15 +476,15 @@ def _insert_draw(session: Session, record: Draw) -> None:
     """Writes a new draw with one Core INSERT (sealed first, as the ORM's listener would) and adds it to
     the session as a saved row: the unit of work never flushes it a second time."""
     record.row_seal = audit_chain.seal_new(record)
-    table = Draw.__table__
-    values = {column.key: getattr(record, column.key) for column in table.columns if column.key in _DRAW_SET}
-    record.id = session.connection().execute(insert(Draw).values(**values).returning(Draw.id)).scalar_one()
+    values = {key: getattr(record, key) for key in _DRAW_SET}
+    record.id = session.connection().execute(_INSERT_DRAW, values).scalar_one()
     make_transient_to_detached(record)
     session.add(record)
 
 
 # Every column a draw is written with; the rest (id, created_at) come from the database or the column default.
-_DRAW_SET = frozenset(column.key for column in Draw.__table__.columns) - {"id", "created_at"}
+_DRAW_SET = tuple(column.key for column in Draw.__table__.columns if column.key not in {"id", "created_at"})
+_INSERT_DRAW = insert(Draw).returning(Draw.id)  # built once; the values come as execute parameters
 
 
 def _confirmed(warnings: list[DoseWarning], confirm: Collection[str], reason: str | None) -> list[str]:

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from types import SimpleNamespace
 
-from sqlalchemy import func, insert, inspect, select, update
+from sqlalchemy import bindparam, func, insert, inspect, select, update
 from sqlalchemy.orm import Session, contains_eager, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -116,8 +116,8 @@ def append(
     }
     prev = audit_chain.chain_head(container)
     row_hash = audit_chain.movement_hash(prev, SimpleNamespace(**row))
-    stmt = insert(Movement).values(**row, prev_hash=prev, row_hash=row_hash).returning(Movement.id)
-    movement_id = int(session.connection().execute(stmt).scalar_one())
+    movement_id = int(session.connection().execute(
+        _INSERT_MOVEMENT, {**row, "prev_hash": prev, "row_hash": row_hash}).scalar_one())
     container.chain_head = row_hash  # written with the balance
     return movement_id
 
@@ -126,18 +126,25 @@ def write_container(session: Session, container: Container) -> None:
     """Saves the container's changed columns now, with one Core UPDATE, and marks them saved, so the
     unit of work has nothing left to write for it. For a container loaded (and locked) by this session."""
     state = inspect(container)
-    changes = {
-        attr.key: attr.value for attr in state.attrs
-        if attr.key in _CONTAINER_COLUMNS and attr.history.has_changes()
-    }
+    changed = [attr for attr in state.attrs if attr.history.has_changes()]
+    changes = {attr.key: attr.value for attr in changed if attr.key in _CONTAINER_COLUMNS}
     if not changes:
         return
-    session.connection().execute(update(Container).where(Container.id == container.id).values(**changes))
-    for key, value in changes.items():
-        set_committed_value(container, key, value)
+    session.connection().execute(_UPDATE_CONTAINER, {**changes, "b_id": container.id})
+    if len(changes) == len(changed):
+        # Everything that changed is saved: the row is clean again, so the commit's flush has no object to
+        # walk. (InstanceState._commit_all is what a flush itself calls after writing a row.)
+        state._commit_all(state.dict, session.identity_map)
+    else:
+        for key, value in changes.items():
+            set_committed_value(container, key, value)
 
 
 _CONTAINER_COLUMNS = frozenset(column.key for column in Container.__table__.columns)
+# Built once (SQL only, never data): the values come as execute parameters, so nothing is coerced or
+# cache-keyed per call. The UPDATE sets the columns its parameters name.
+_INSERT_MOVEMENT = insert(Movement).returning(Movement.id)
+_UPDATE_CONTAINER = update(Container).where(Container.id == bindparam("b_id"))
 
 
 def _take(container: Container, kind: MovementKind, quantity: Decimal) -> Decimal:
