@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from inventory.blueprints.errors import json_error
@@ -136,12 +136,10 @@ def _claim_key(user: User, key: str) -> Response | int:
     """
     session = db.session
     request_hash = _request_hash()
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    claimed = session.execute(
-        insert(IdempotencyRecord)
-        .values(user_id=user.id, key=key, request_hash=request_hash, created_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["user_id", "key"])
-        .returning(IdempotencyRecord.id)
+    connection = session.connection()
+    claimed = connection.execute(
+        _CLAIM[connection.dialect.name],
+        {"user_id": user.id, "key": key, "request_hash": request_hash, "created_at": utcnow()},
     ).scalar()
     if claimed is not None:
         return int(claimed)
@@ -154,9 +152,16 @@ def _claim_key(user: User, key: str) -> Response | int:
 
 def _save_answer(record_id: int, status: int, body: str) -> None:
     """The answer a retry of the claimed key gets: saved by the request's commit, with the work it answers for."""
-    db.session.execute(
-        update(IdempotencyRecord).where(IdempotencyRecord.id == record_id).values(status_code=status, response_body=body)
-    )
+    db.session.connection().execute(_SAVE_ANSWER, {"b_id": record_id, "status_code": status, "response_body": body})
+
+
+# Built once (SQL only): the values come as execute parameters, so nothing is coerced per request.
+_CLAIM = {
+    name: dialect.insert(IdempotencyRecord).on_conflict_do_nothing(index_elements=["user_id", "key"])
+    .returning(IdempotencyRecord.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+_SAVE_ANSWER = update(IdempotencyRecord).where(IdempotencyRecord.id == bindparam("b_id"))
 
 
 def _path_to_openapi(rule: str) -> tuple[str, dict[str, str]]:
