@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-
 from types import SimpleNamespace
 
 from sqlalchemy import bindparam, func, insert, inspect, select, update
