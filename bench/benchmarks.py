@@ -336,9 +336,11 @@ def load(port: int, token: str, slots: list[tuple[int, int]], clients: int, seco
             if time.perf_counter() >= deadline:
                 break
             body = json.dumps({"container": container_id, "quantity": "1", "unit": "U", "area": "glabella"})
+            # Every draw carries its own key, as a scanner's does: both servers claim it and store the answer.
+            keyed = {**headers, "Idempotency-Key": f"bench-{port}-{treatment_id}-{container_id}-{len(mine)}"}
             t0 = time.perf_counter()
             try:
-                conn.request("POST", f"/api/v1/treatments/{treatment_id}/draws", body, headers)
+                conn.request("POST", f"/api/v1/treatments/{treatment_id}/draws", body, keyed)
                 response = conn.getresponse()
                 data = response.read()
             except (OSError, http.client.HTTPException) as error:

@@ -84,7 +84,7 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "containers": ("id", "label_code", "clinic_id", "location_id", "product_id", "lot_id", "receipt_id", "serial",
                    "state", "initial_quantity", "remaining", "diluent_ml", "concentration_u_per_ml",
                    "diluent_name", "diluent_lot", "reconstituted_at", "reconstituted_by_id", "beyond_use_at",
-                   "patient_id", "opened_treatment_id", "opened_at", "created_at"),
+                   "patient_id", "opened_treatment_id", "opened_at", "created_at", "chain_head"),
     "movements": ("id", "clinic_id", "location_id", "container_id", "lot_id", "product_id", "kind", "quantity",
                   "balance_after", "actor_id", "at", "reason", "note", "treatment_id", "reverses_id",
                   "prev_hash", "row_hash"),
@@ -545,7 +545,8 @@ class Box:
         return (self.id, label_code(self.id), clinic_id, self.location_id, self.product.id, self.lot_id,
                 self.receipt_id, None, self.state, self.initial, self.remaining, self.diluent_ml, self.conc,
                 self.diluent_name, None, self.reconstituted_at, self.reconstituted_by, self.bud, self.patient_id,
-                self.opened_tid, self.opened_at, self.created_at)
+                self.opened_tid, self.opened_at, self.created_at,
+                None if self.head == audit_chain.GENESIS else self.head)
 
 
 TOXIN_AREAS = (("glabella", 20), ("forehead", 10), ("crows_feet_left", 12), ("crows_feet_right", 12),

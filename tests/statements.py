@@ -26,6 +26,24 @@ def recorded(session: Session) -> Iterator[list[tuple[str, object]]]:
         event.remove(connection, "before_cursor_execute", record)
 
 
+def kinds(sent: list[tuple[str, object]]) -> list[str]:
+    """Each recorded statement as its verb and first table: "SELECT treatments", "INSERT movements", ..."""
+    out = []
+    for statement, _ in sent:
+        words = statement.split()
+        verb = words[0].upper()
+        if verb == "SELECT":
+            table = words[words.index("FROM") + 1] if "FROM" in words else ""
+        elif verb == "INSERT":
+            table = words[2]
+        elif verb == "UPDATE":
+            table = words[1]
+        else:
+            table = ""
+        out.append(f"{verb} {table}".strip())
+    return out
+
+
 def plan(session: Session, statement: str, parameters: object, *, without: tuple[str, ...] = ()) -> str:
     """PostgreSQL's plan with sequential scans off and the ``without`` indexes dropped (inside the test's
     rolled-back transaction): the planner then shows which index it *can* use, not what is cheapest on a

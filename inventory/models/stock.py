@@ -134,6 +134,11 @@ class Container(Base):
     )
     hold_reason: Mapped[str | None] = mapped_column(Text, comment="why it is on hold, in words a nurse reads")
     created_at: Mapped[created_at]
+    # Tamper evidence (inventory/services/audit_chain.py): read under the container's lock, written with its
+    # balance, so a stock change needs no statement to find the movement it chains to.
+    chain_head: Mapped[str | None] = mapped_column(
+        String(64), comment="row_hash of the container's newest movement; NULL before its first"
+    )
 
     product: Mapped[Product] = relationship()
     lot: Mapped[Lot] = relationship()

@@ -4,7 +4,9 @@ Two kinds of chain (docs/security.md "Tamper-evident ledger and audit log"):
 
 - **Movements, one chain per container.** A movement's ``prev_hash`` is the ``row_hash`` of the same
   container's previous movement (64 zeros for its first). Every movement of a container is written while
-  that container's row is locked (services/ledger.py), so "the previous movement" is never raced.
+  that container's row is locked (services/ledger.py), so "the previous movement" is never raced; the
+  container row carries that hash (``chain_head``), read with the lock and written with the balance, and
+  ``vialog verify`` checks every head against the ledger.
 - **Audit events, one global chain.** On PostgreSQL the chain is serialised with a transaction-level
   advisory lock taken when the first event of a transaction is flushed; SQLite's BEGIN IMMEDIATE already
   lets one writer in at a time.
@@ -26,7 +28,7 @@ import datetime as dt
 import enum
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -35,7 +37,7 @@ from sqlalchemy import event, func, inspect, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from inventory.models import AuditEvent, Draw, Lot, Movement, Patient, Treatment
+from inventory.models import AuditEvent, Container, Draw, Lot, Movement, Patient, Treatment
 from inventory.models.base import QUANTITY_SCALE
 
 GENESIS = "0" * 64
@@ -163,12 +165,19 @@ def _insert_order(obj: Any) -> int:
 def _chain_movements(session: Session, movements: list[Movement]) -> None:
     for movement in movements:
         _sync_foreign_keys(movement)
-    container_ids = {m.container_id for m in movements}
-    heads = _movement_heads(session, container_ids)
-    for movement in movements:
-        movement.prev_hash = heads.get(movement.container_id, GENESIS)
+        container = session.get(Container, movement.container_id)  # the locked row, from the identity map
+        if container is None:
+            raise ValueError(f"A movement names container {movement.container_id}, which does not exist.")
+        movement.prev_hash = chain_head(container)
         movement.row_hash = movement_hash(movement.prev_hash, movement)
-        heads[movement.container_id] = movement.row_hash
+        container.chain_head = movement.row_hash  # flushed with the container's balance
+
+
+def chain_head(container: Container) -> str:
+    """The hash a container's next movement chains to: its newest movement's, kept on the row (migration
+    0013_chain_head). The caller holds the container's lock and loaded the row under it
+    (ledger.lock_container), so the value read is current and nobody races it."""
+    return container.chain_head or GENESIS
 
 
 def _sync_foreign_keys(movement: Movement) -> None:
@@ -179,18 +188,6 @@ def _sync_foreign_keys(movement: Movement) -> None:
             if related is None or related.id is None:
                 raise ValueError(f"A movement needs a flushed {relation} before it is flushed itself.")
             setattr(movement, fk, related.id)
-
-
-def _movement_heads(session: Session, container_ids: Iterable[int]) -> dict[int, str]:
-    """The newest movement's hash per container (each locked by the caller, so nobody races it)."""
-    ids = sorted(container_ids)
-    if not ids:
-        return {}
-    newest = (
-        select(func.max(Movement.id)).where(Movement.container_id.in_(ids)).group_by(Movement.container_id)
-    )
-    rows = session.execute(select(Movement.container_id, Movement.row_hash).where(Movement.id.in_(newest)))
-    return {container_id: row_hash for container_id, row_hash in rows}
 
 
 def _chain_events(session: Session, events: list[AuditEvent]) -> None:
@@ -218,7 +215,8 @@ class ChainBreak:
     problem: str
 
     def __str__(self) -> str:
-        noun = {"movements": "movement", "audit_events": "audit event"}.get(self.table, f"{self.table} row")
+        noun = {"movements": "movement", "audit_events": "audit event", "containers": "container"}.get(
+            self.table, f"{self.table} row")
         return f"{noun} {self.row_id} ({self.chain}): {self.problem}"
 
 
@@ -236,6 +234,7 @@ def find_chain_breaks(session: Session) -> tuple[list[ChainBreak], ChainSummary]
     """Recomputes every hash and link, each movement's running balance, and every sealed row's seal."""
     breaks: list[ChainBreak] = []
     movements, containers, last_movement = _check_movements(session, breaks)
+    breaks += _check_chain_heads(session)
     events, head_id, head_hash = _check_audit_events(session, breaks)
     breaks.sort(key=lambda b: (b.table != "movements", b.row_id))
     breaks += find_seal_breaks(session)
@@ -277,6 +276,23 @@ def _check_movements(session: Session, breaks: list[ChainBreak]) -> tuple[int, i
             running = row.balance_after  # report each gap once, not every row after it
         prev_hash, prev_id = row.row_hash, row.id
     return count, containers, last_id
+
+
+def _check_chain_heads(session: Session) -> list[ChainBreak]:
+    """Every container whose ``chain_head`` is not its newest movement's ``row_hash`` (NULL: no movement).
+    A head out of step would chain the container's next movement to the wrong row."""
+    ledger_head = (
+        select(Movement.row_hash).where(Movement.container_id == Container.id).order_by(Movement.id.desc())
+        .limit(1).correlate(Container).scalar_subquery()
+    )
+    rows = session.execute(
+        select(Container.id, Container.chain_head).where(Container.chain_head.is_distinct_from(ledger_head))
+        .order_by(Container.id)
+    )
+    return [ChainBreak("containers", container_id, f"container {container_id}",
+                       "chain_head does not match the container's newest movement: "
+                       + ("it is missing" if head is None else "it was altered or a movement was written around it"))
+            for container_id, head in rows]
 
 
 def _check_audit_events(session: Session, breaks: list[ChainBreak]) -> tuple[int, int | None, str | None]:
@@ -442,8 +458,14 @@ def _spec_of(target: Any) -> SealSpec:
     return SEALED[type(target).__table__.name]
 
 
+def seal_new(target: Any) -> str:
+    """The seal of a new row bound by a unique field (a draw by its movement): computed before its INSERT,
+    by the ORM's before_insert listener or by code that inserts the row itself (cart.service.draw)."""
+    return row_seal(_spec_of(target), None, target)
+
+
 def _seal_before_insert(_mapper: Any, _connection: Any, target: Any) -> None:
-    target.row_seal = row_seal(_spec_of(target), None, target)
+    target.row_seal = seal_new(target)
 
 
 def _seal_before_update(_mapper: Any, _connection: Any, target: Any) -> None:

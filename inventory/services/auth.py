@@ -112,10 +112,11 @@ def issue_token(session: Session, user: User, *, hours: int, now: dt.datetime) -
 
 
 def user_for_token(session: Session, token: str, *, now: dt.datetime) -> User | None:
-    # Token and user in one statement: every API request starts here.
-    record = session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == _token_hash(token)).options(joinedload(ApiToken.user))
-    )
+    # Token, user and the user's clinics (the request's scope) in one statement: every API request starts here.
+    record = session.scalars(
+        select(ApiToken).where(ApiToken.token_hash == _token_hash(token))
+        .options(joinedload(ApiToken.user).joinedload(User.clinics))
+    ).unique().first()
     if record is None or record.revoked_at is not None or record.expires_at <= now:
         return None
     if not record.user.is_active:

@@ -2,7 +2,9 @@
 
 A service that takes stock calls ``lock_container`` first (SELECT ... FOR UPDATE on
 PostgreSQL; on SQLite every transaction already holds the write lock from BEGIN
-IMMEDIATE), re-checks its rules on the locked row, then calls ``record``.
+IMMEDIATE), re-checks its rules on the locked row, then calls ``record`` (the unit of work writes
+the movement, chained by audit_chain's flush listener) or, on the draw's hot path, ``append`` and
+``write_container`` (Core statements, the same rules and the same hash).
 """
 
 from __future__ import annotations
@@ -10,13 +12,16 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from types import SimpleNamespace
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, inspect, select, update
 from sqlalchemy.orm import Session, contains_eager, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from inventory import lifecycle
 from inventory.errors import NotFound
 from inventory.models import Container, Movement, MovementKind, User
+from inventory.services import audit_chain
 from inventory.services.permissions import Scope
 
 
@@ -62,11 +67,7 @@ def record(
     Raises InsufficientQuantity if the balance would go below zero: quantities are
     refused, never clamped.
     """
-    if quantity < 0:
-        lifecycle.ensure_enough(container, -quantity)
-    balance = container.remaining + quantity
-    container.remaining = balance
-    container.state = lifecycle.state_after_movement(container.state, kind=kind, quantity=quantity, balance=balance)
+    balance = _take(container, kind, quantity)
     movement = Movement(
         clinic_id=container.clinic_id,
         location_id=container.location_id,
@@ -85,6 +86,74 @@ def record(
     )
     session.add(movement)
     return movement
+
+
+def append(
+    session: Session,
+    container: Container,
+    *,
+    kind: MovementKind,
+    quantity: Decimal,
+    actor_id: int,
+    at: dt.datetime,
+    reason: str | None = None,
+    treatment_id: int | None = None,
+) -> int:
+    """``record`` for the hot path (a draw): the same rules, but the movement is written now, by one Core
+    INSERT hashed here (audit_chain.movement_hash on the container's chain head, read under its lock), instead of
+    by the unit of work and its flush listener. Returns the movement's id. The container's new balance,
+    state and chain head are set on the object; ``write_container`` saves them (or the next flush does).
+
+    Raises InsufficientQuantity if the balance would go below zero.
+    """
+    balance = _take(container, kind, quantity)
+    row = {
+        "clinic_id": container.clinic_id, "location_id": container.location_id, "container_id": container.id,
+        "lot_id": container.lot_id, "product_id": container.product_id, "kind": kind, "quantity": quantity,
+        "balance_after": balance, "actor_id": actor_id, "at": at, "reason": reason, "note": None,
+        "treatment_id": treatment_id, "reverses_id": None,
+    }
+    prev = audit_chain.chain_head(container)
+    row_hash = audit_chain.movement_hash(prev, SimpleNamespace(**row))
+    movement_id = int(session.connection().execute(
+        _INSERT_MOVEMENT, {**row, "prev_hash": prev, "row_hash": row_hash}).scalar_one())
+    container.chain_head = row_hash  # written with the balance
+    return movement_id
+
+
+def write_container(session: Session, container: Container) -> None:
+    """Saves the container's changed columns now, with one Core UPDATE, and marks them saved, so the
+    unit of work has nothing left to write for it. For a container loaded (and locked) by this session."""
+    state = inspect(container)
+    changed = [attr for attr in state.attrs if attr.history.has_changes()]
+    changes = {attr.key: attr.value for attr in changed if attr.key in _CONTAINER_COLUMNS}
+    if not changes:
+        return
+    session.connection().execute(_UPDATE_CONTAINER, {**changes, "b_id": container.id})
+    if len(changes) == len(changed):
+        # Everything that changed is saved: the row is clean again, so the commit's flush has no object to
+        # walk. (InstanceState._commit_all is what a flush itself calls after writing a row.)
+        state._commit_all(state.dict, session.identity_map)
+    else:
+        for key, value in changes.items():
+            set_committed_value(container, key, value)
+
+
+_CONTAINER_COLUMNS = frozenset(column.key for column in Container.__table__.columns)
+# Built once (SQL only, never data): the values come as execute parameters, so nothing is coerced or
+# cache-keyed per call. The UPDATE sets the columns its parameters name.
+_INSERT_MOVEMENT = insert(Movement).returning(Movement.id)
+_UPDATE_CONTAINER = update(Container).where(Container.id == bindparam("b_id"))
+
+
+def _take(container: Container, kind: MovementKind, quantity: Decimal) -> Decimal:
+    """The container's balance after a movement of ``quantity``, set on it with the state that follows."""
+    if quantity < 0:
+        lifecycle.ensure_enough(container, -quantity)
+    balance = container.remaining + quantity
+    container.remaining = balance
+    container.state = lifecycle.state_after_movement(container.state, kind=kind, quantity=quantity, balance=balance)
+    return balance
 
 
 @dataclass(frozen=True)

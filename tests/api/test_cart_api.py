@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from inventory.models import AuditEvent, Container, Draw, LotStatus, Movement, MovementKind, utcnow
 from tests.api.conftest import error_code
 from tests.factories import reconstitute
+from tests.statements import kinds, recorded
 
 # Requests run at the real clock: lots must outlive it.
 FAR = dt.date(2099, 12, 31)
@@ -280,6 +281,34 @@ def test_retrying_a_draw_with_its_idempotency_key_returns_the_same_answer_and_dr
     assert len(draws) == 1 and session.get(Container, container.id).remaining == 96
     different = nurse.post(url, draw_body(container, "8"), headers=headers)
     assert different.status_code == 409 and error_code(different) == "idempotency_conflict"
+
+
+def test_a_keyed_draw_is_one_transaction_of_a_statement_per_check_and_per_row(nurse, world, session):
+    """The draw's hot path (docs/performance.md): token and user, the key's claim, both locks, the dose checks,
+    the three rows, the stored answer; no read of the chain head, no second flush."""
+    container = botox(world)
+    reconstituted(nurse, container)
+    treatment = treatment_for(nurse, world)
+    url = f"/treatments/{treatment['id']}/draws"
+    assert nurse.post(url, {**draw_body(container, "4"), "container": container.id}).status_code == 201
+
+    with recorded(session) as sent:
+        second = nurse.post(url, {**draw_body(container, "6", area="forehead"), "container": container.id},
+                            headers={"Idempotency-Key": "draw-b2"})
+    assert second.status_code == 201, second.get_json()
+    # (The test's savepoints stand in for the request's BEGIN and COMMIT.)
+    assert [k for k in kinds(sent) if not k.startswith(("SAVEPOINT", "RELEASE"))] == [
+        "SELECT api_tokens",  # the token with its user and her clinics (her scope)
+        "INSERT idempotency_records",  # the key claimed: ON CONFLICT DO NOTHING
+        "SELECT treatments",  # FOR UPDATE
+        "SELECT containers",  # FOR UPDATE, with its lot (FOR SHARE), product, clinic and chain head
+        "SELECT dose_ranges",
+        "SELECT draws",  # the patient's history of the molecule
+        "INSERT movements",
+        "UPDATE containers",  # balance, state and chain head
+        "INSERT draws",
+        "UPDATE idempotency_records",  # the answer a retry gets
+    ]
 
 
 # --- waste, beyond use, corrections ----------------------------------------------------------

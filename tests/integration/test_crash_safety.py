@@ -34,6 +34,10 @@ ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = 4
 VIALS = 40  # 4,000 U: more than the clients draw in SECONDS, however fast the draws are
 SECONDS = 4.0
+# Each treatment takes at most this many 1 U draws (under Botox's 64 U label maximum per session), then the
+# client moves on to its next one: a fast server must not run into the dose checks, which are not under test.
+DRAWS_PER_TREATMENT = 50
+TREATMENTS_PER_CLIENT = 30
 
 
 def _free_port() -> int:
@@ -55,7 +59,7 @@ def _children(pid: int) -> list[int]:
 
 @pytest.fixture
 def scene(tmp_path):
-    """A committed PostgreSQL database with shared vials and one open treatment per client."""
+    """A committed PostgreSQL database with shared vials and open treatments for each client."""
     with committed_database("postgresql", tmp_path) as app:
         url = app.config["DATABASE_URL"]
         session = app.extensions["vialog_db"].sessionmaker()
@@ -68,7 +72,7 @@ def scene(tmp_path):
             factories.reconstitute(world, vial, "1", at=now)
             vials.append(vial.id)
         treatments = [factories.start_treatment(world, factories.patient(world, f"C-{i}", name=f"Crash {i}"), at=now).id
-                      for i in range(CLIENTS)]
+                      for i in range(CLIENTS * TREATMENTS_PER_CLIENT)]
         token, _ = auth.issue_token(session, nurse, hours=1, now=now)
         session.commit()
         session.close()
@@ -106,18 +110,27 @@ def test_every_acknowledged_draw_survives_a_killed_worker_and_none_is_doubled(sc
     master, port = gunicorn
     acknowledged: dict[str, int] = {}  # idempotency key -> draw id
     retried = [0]
+    failures: list[str] = []
     lock = threading.Lock()
     stop = time.monotonic() + SECONDS
 
     def client(i: int) -> None:
+        try:
+            draw_until_stopped(i)
+        except Exception as error:  # a thread's failure fails the test, not just the thread
+            with lock:
+                failures.append(repr(error))
+
+    def draw_until_stopped(i: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         n = 0
-        while time.monotonic() < stop:
+        while time.monotonic() < stop and n < DRAWS_PER_TREATMENT * TREATMENTS_PER_CLIENT:
             key, n = str(uuid.uuid4()), n + 1
+            treatment = treatments[i * TREATMENTS_PER_CLIENT + (n - 1) // DRAWS_PER_TREATMENT]
             body = json.dumps({"container": vials[(i + n) % VIALS], "quantity": "1", "unit": "U", "area": "glabella"})
             for _attempt in range(40):  # a tablet retries the same request until it gets an answer
                 try:
-                    conn.request("POST", f"/api/v1/treatments/{treatments[i]}/draws", body=body,
+                    conn.request("POST", f"/api/v1/treatments/{treatment}/draws", body=body,
                                  headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
                                           "Idempotency-Key": key})
                     response = conn.getresponse()
@@ -150,6 +163,7 @@ def test_every_acknowledged_draw_survives_a_killed_worker_and_none_is_doubled(sc
     for thread in threads:
         thread.join(timeout=60)
     assert not any(t.is_alive() for t in threads)
+    assert failures == []
     assert len(acknowledged) > killed_at > 0, "the load ran on both sides of the kill"
 
     session = app.extensions["vialog_db"].sessionmaker()

@@ -15,7 +15,7 @@ from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from inventory.models import AuditEvent, Movement, MovementKind, User
+from inventory.models import AuditEvent, Container, Movement, MovementKind, User
 from inventory.services import audit_chain, ledger
 from inventory.services.audit_chain import GENESIS
 from inventory.services.permissions import Scope
@@ -289,12 +289,30 @@ def test_verify_reports_a_rewritten_chain_through_an_anchor(app, session, histor
         row_hash = audit_chain.movement_hash(prev, reloaded)
         session.execute(update(Movement).where(Movement.id == movement.id).values(prev_hash=prev, row_hash=row_hash))
         prev = row_hash
+    session.execute(update(Container).where(Container.id == one.id).values(chain_head=prev))  # and the head
     session.commit()
 
     result = _verify(app, "--anchor", anchor)
     assert result.exit_code == 1
     assert "BROKEN" not in result.output
     assert f"ANCHOR anchor {anchor}: the movement chains up to movement" in result.output
+
+
+def test_verify_reports_a_chain_head_out_of_step_with_the_ledger(app, session, history):
+    """The container row carries the hash its next movement chains to: a head that is not the newest movement's
+    would chain the next stock change to the wrong row, so verify names it."""
+    one, two = history
+    newest = _movements(session, one.id)[-1]
+    session.execute(update(Container).where(Container.id == one.id).values(chain_head="e" * 64))
+    session.execute(update(Container).where(Container.id == two.id).values(chain_head=None))
+    session.commit()
+
+    result = _verify(app)
+    assert result.exit_code == 1
+    assert (f"BROKEN container {one.id} (container {one.id}): chain_head does not match the container's newest "
+            "movement: it was altered" in result.output)
+    assert f"BROKEN container {two.id} (container {two.id}): chain_head does not match" in result.output
+    assert f"movement {newest.id}" not in result.output  # the ledger itself is whole
 
 
 def test_verify_refuses_a_malformed_anchor(app, history):

@@ -18,8 +18,8 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from inventory.blueprints.errors import json_error
 from inventory.errors import Forbidden, IdempotencyConflict, Unauthorized
@@ -127,30 +127,41 @@ def _replay(record: IdempotencyRecord, request_hash: str) -> Response:
     return Response(record.response_body, status=record.status_code, mimetype="application/json")
 
 
-def _claim_key(user: User, key: str) -> Response | IdempotencyRecord:
-    """Returns the stored answer for a retry, or a claimed record for a first request.
+def _claim_key(user: User, key: str) -> Response | int:
+    """Returns the stored answer for a retry, or the id of the record claimed for a first request.
 
-    The record is inserted before any work: a concurrent request with the same key
-    blocks on the unique index (PostgreSQL) or on the write lock (SQLite) until this
-    transaction ends, and then replays its answer.
+    One statement claims the key: ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``, before any work.
+    A concurrent request with the same key waits on the unique index (PostgreSQL) or on the write lock
+    (SQLite) until this transaction ends, finds the row then, and replays its answer.
     """
     session = db.session
     request_hash = _request_hash()
-    existing = session.scalar(select(IdempotencyRecord).where(IdempotencyRecord.user_id == user.id, IdempotencyRecord.key == key))
-    if existing is not None and existing.status_code is not None:
-        return _replay(existing, request_hash)
-    record = IdempotencyRecord(user_id=user.id, key=key, request_hash=request_hash, created_at=utcnow())
-    session.add(record)
-    try:
-        session.flush()
-    except IntegrityError:
-        session.rollback()
-        winner = session.scalar(
-            select(IdempotencyRecord).where(IdempotencyRecord.user_id == user.id, IdempotencyRecord.key == key)
-        )
-        assert winner is not None and winner.status_code is not None
-        return _replay(winner, request_hash)
-    return record
+    connection = session.connection()
+    claimed = connection.execute(
+        _CLAIM[connection.dialect.name],
+        {"user_id": user.id, "key": key, "request_hash": request_hash, "created_at": utcnow()},
+    ).scalar()
+    if claimed is not None:
+        return int(claimed)
+    winner = session.scalar(
+        select(IdempotencyRecord).where(IdempotencyRecord.user_id == user.id, IdempotencyRecord.key == key)
+    )
+    assert winner is not None and winner.status_code is not None  # a claim is committed with its answer
+    return _replay(winner, request_hash)
+
+
+def _save_answer(record_id: int, status: int, body: str) -> None:
+    """The answer a retry of the claimed key gets: saved by the request's commit, with the work it answers for."""
+    db.session.connection().execute(_SAVE_ANSWER, {"b_id": record_id, "status_code": status, "response_body": body})
+
+
+# Built once (SQL only): the values come as execute parameters, so nothing is coerced per request.
+_CLAIM = {
+    name: dialect.insert(IdempotencyRecord).on_conflict_do_nothing(index_elements=["user_id", "key"])
+    .returning(IdempotencyRecord.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+_SAVE_ANSWER = update(IdempotencyRecord).where(IdempotencyRecord.id == bindparam("b_id"))
 
 
 def _path_to_openapi(rule: str) -> tuple[str, dict[str, str]]:
@@ -209,19 +220,18 @@ def operation(
                 except ValidationError as error:
                     return _validation_response(error)
             key = _idempotency_key() if idempotent else ""
-            record = None
+            record_id = None
             if key:
                 claimed = _claim_key(g.api_user, key)
                 if isinstance(claimed, Response):
                     return claimed
-                record = claimed
+                record_id = claimed
             result = view(**kwargs)
             if isinstance(result, Response):
                 return result
             payload_text = result.model_dump_json() if result is not None else "{}"
-            if record is not None:
-                # Saved by the request's commit (inventory/unit_of_work.py), with the work it answers for.
-                record.status_code, record.response_body = status, payload_text
+            if record_id is not None:
+                _save_answer(record_id, status, payload_text)
             return Response(payload_text, status=status, mimetype="application/json")
 
         handler.__name__ = view.__name__

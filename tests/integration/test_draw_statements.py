@@ -1,0 +1,68 @@
+"""The draw's hot path (docs/performance.md): what one draw sends to the database, and that the rows it writes
+with Core statements are hashed, sealed and balanced exactly as the unit of work would have written them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from inventory.models import Container, ContainerState, Draw, Movement, MovementKind
+from inventory.services import audit_chain
+from tests.factories import NOW, draw, reconstitute, start_treatment
+from tests.statements import kinds, recorded
+
+pytestmark = pytest.mark.usefixtures("ledger_stays_balanced")
+
+LATER = NOW + dt.timedelta(hours=1)
+
+
+def test_a_draw_sends_its_two_locks_its_dose_checks_and_three_writes_and_nothing_after(world, session):
+    vial = reconstitute(world, world.container("botox"))
+    treatment = start_treatment(world, "P-ST")
+    draw(world, treatment, vial, "4", at=LATER)  # the first: binds the follow-up, and it is flushed below
+    session.flush()
+
+    with recorded(session) as sent:
+        result = draw(world, treatment, vial, "6", area="forehead", at=LATER)
+        session.flush()  # the unit of work has nothing left to write for the draw
+
+    assert kinds(sent) == [
+        "SELECT treatments",  # FOR UPDATE
+        "SELECT containers",  # FOR UPDATE, with its lot, product and clinic
+        "SELECT dose_ranges",  # the molecule's typical ranges
+        "SELECT draws",  # the patient's history of the molecule
+        "INSERT movements",  # chained to the head the container lock read (containers.chain_head)
+        "UPDATE containers",
+        "INSERT draws",
+    ]
+    assert result.draw.id is not None and result.container.remaining == Decimal("90")
+
+
+def test_a_drawn_movement_and_draw_chain_and_seal_like_every_other_row(world, session):
+    vial = reconstitute(world, world.container("botox"))
+    treatment = start_treatment(world, "P-CH")
+    first = draw(world, treatment, vial, "4", at=LATER)
+    second = draw(world, treatment, vial, "6", area="forehead", at=LATER)
+    session.flush()
+    session.expire_all()
+
+    movements = list(session.scalars(select(Movement).where(Movement.container_id == vial.id).order_by(Movement.id)))
+    assert [m.kind for m in movements][-2:] == [MovementKind.DRAW, MovementKind.DRAW]
+    for before, after in zip(movements, movements[1:]):
+        assert after.prev_hash == before.row_hash
+    for movement in movements:
+        assert movement.row_hash == audit_chain.movement_hash(movement.prev_hash, movement)
+    assert [m.balance_after for m in movements[-2:]] == [Decimal("96"), Decimal("90")]
+    assert [m.id for m in movements[-2:]] == [first.draw.movement_id, second.draw.movement_id]
+
+    spec = audit_chain.SEALED["draws"]
+    for draw_row in session.scalars(select(Draw).where(Draw.container_id == vial.id)):
+        assert draw_row.row_seal == audit_chain.row_seal(spec, None, draw_row)
+    container = session.get(Container, vial.id)
+    assert container.remaining == Decimal("90") and container.state is ContainerState.IN_USE
+    assert container.chain_head == movements[-1].row_hash
+    breaks, _ = audit_chain.find_chain_breaks(session)
+    assert breaks == []
