@@ -123,20 +123,15 @@ def append(
 
 def write_container(session: Session, container: Container) -> None:
     """Saves the container's changed columns now, with one Core UPDATE, and marks them saved, so the
-    unit of work has nothing left to write for it. For a container loaded (and locked) by this session."""
+    unit of work has nothing left to write for them. For a container loaded (and locked) by this session."""
     state = inspect(container)
-    changed = [attr for attr in state.attrs if attr.history.has_changes()]
-    changes = {attr.key: attr.value for attr in changed if attr.key in _CONTAINER_COLUMNS}
+    changes = {attr.key: attr.value for attr in state.attrs
+               if attr.key in _CONTAINER_COLUMNS and attr.history.has_changes()}
     if not changes:
         return
     session.connection().execute(_UPDATE_CONTAINER, {**changes, "b_id": container.id})
-    if len(changes) == len(changed):
-        # Everything that changed is saved: the row is clean again, so the commit's flush has no object to
-        # walk. (InstanceState._commit_all is what a flush itself calls after writing a row.)
-        state._commit_all(state.dict, session.identity_map)
-    else:
-        for key, value in changes.items():
-            set_committed_value(container, key, value)
+    for key, value in changes.items():  # saved: the commit's flush finds nothing left to write for them
+        set_committed_value(container, key, value)
 
 
 _CONTAINER_COLUMNS = frozenset(column.key for column in Container.__table__.columns)
