@@ -46,6 +46,9 @@ import psycopg
 from inventory.services import audit_chain
 from inventory.demo import KIT_REQUIREMENTS, KIT_TEMPLATE, PRODUCTS
 
+DOSE_COLUMNS = ("follow_up_days", "session_max_units", "session_max_areas", "cumulative_max_units",
+                "cumulative_window_days", "retreat_interval_days")
+
 UTC = dt.UTC
 END = dt.datetime(2026, 11, 1, tzinfo=UTC)  # the history ends here (fixed: determinism)
 STEP = Decimal("0.0001")
@@ -330,6 +333,9 @@ def _write_shared(conn: psycopg.Connection, scale: Scale, seed: int) -> Plan:
             spec.get("usual_max_units_per_session"), gp.value if gp else None, spec.get("gprime_pa"),
             spec.get("has_lidocaine"), spec.get("material"), spec.get("hyaluronidase_source"),
             spec.get("strength_per_ml"), spec.get("label_source", ""), created,
+            # The molecule and its label limits: the draw benchmark's toxin draws run the dose checks.
+            spec.get("molecule"), spec["form"].value if spec.get("form") else None, spec.get("is_single_dose", False),
+            *(spec.get(column) for column in DOSE_COLUMNS),
         ))
         gtin_rows.append((n, n, gtin))
     _insert(conn, "products", (
@@ -337,6 +343,7 @@ def _write_shared(conn: psycopg.Connection, scale: Scale, seed: int) -> Plan:
         "storage", "is_active", "requires_reconstitution", "beyond_use_hours", "labelled_diluent",
         "labelled_diluent_ml", "is_multi_patient", "usual_max_units_per_session", "gprime_category", "gprime_pa",
         "has_lidocaine", "material", "hyaluronidase_source", "strength_per_ml", "label_source", "created_at",
+        "molecule", "form", "is_single_dose", *DOSE_COLUMNS,
     ), product_rows)
     _insert(conn, "product_gtins", ("id", "product_id", "gtin"), gtin_rows)
 
