@@ -9,6 +9,7 @@ history is the patient's unreversed draws of the molecule, whatever the product:
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import exists, or_, select
@@ -18,7 +19,7 @@ from inventory import dosing
 from inventory.dosing import DoseLimits, DoseWarning, PriorDose
 from inventory.models import Container, DoseRange, Draw, Movement, Product
 
-__all__ = ["check", "history_for", "limits_for"]
+__all__ = ["DoseAssessment", "assess", "check", "history_for", "limits_for"]
 
 
 def limits_for(session: Session, product: Product, clinic_id: int) -> DoseLimits | None:
@@ -63,21 +64,42 @@ def history_for(session: Session, patient_id: int, molecule: str, *, since: dt.d
     return [PriorDose(treatment_id=r.treatment_id, area=r.area, units=r.quantity, at=r.at) for r in rows]
 
 
-def check(session: Session, *, product: Product, clinic_id: int, patient_id: int, treatment_id: int, area: str,
-          units: Decimal, now: dt.datetime) -> list[DoseWarning]:
-    """The warnings for drawing ``units`` of ``product`` into ``area`` for the patient's treatment, before it is drawn.
+@dataclass(frozen=True)
+class DoseAssessment:
+    warnings: list[DoseWarning]
+    history: list[PriorDose]  # what they were judged on: the patient's recent draws of the molecule
+    treatment_id: int
+
+    @property
+    def seen_earlier_treatment(self) -> bool:
+        """The history holds a draw of the molecule in another treatment of the patient's."""
+        return any(dose.treatment_id != self.treatment_id for dose in self.history)
+
+
+def assess(session: Session, *, product: Product, clinic_id: int, patient_id: int, treatment_id: int, area: str,
+           units: Decimal, now: dt.datetime) -> DoseAssessment:
+    """The warnings for drawing ``units`` of ``product`` into ``area`` for the patient's treatment, before it is
+    drawn, with the history they were judged on.
 
     Nothing for a product without a molecule or one with no limits at all (fillers, hyaluronidase today).
     """
     limits = limits_for(session, product, clinic_id)
     if limits is None or not _limits_anything(limits):
-        return []
+        return DoseAssessment([], [], treatment_id)
     # The longest look-back any check needs: the cumulative window or the re-treatment interval.
     days = max(limits.cumulative_days or 0, limits.retreat_interval_days or 0)
     history = history_for(session, patient_id, limits.molecule, since=now - dt.timedelta(days=days),
                           treatment_id=treatment_id)
-    return dosing.check_draw(limits=limits, treatment_id=treatment_id, area=area, units=units, now=now,
-                             history=history)
+    warnings = dosing.check_draw(limits=limits, treatment_id=treatment_id, area=area, units=units, now=now,
+                                 history=history)
+    return DoseAssessment(warnings, history, treatment_id)
+
+
+def check(session: Session, *, product: Product, clinic_id: int, patient_id: int, treatment_id: int, area: str,
+          units: Decimal, now: dt.datetime) -> list[DoseWarning]:
+    """``assess``'s warnings."""
+    return assess(session, product=product, clinic_id=clinic_id, patient_id=patient_id, treatment_id=treatment_id,
+                  area=area, units=units, now=now).warnings
 
 
 def _limits_anything(limits: DoseLimits) -> bool:

@@ -432,10 +432,11 @@ def draw(
     lifecycle.ensure_drawable(container, treatment, now)
     dose = lifecycle.dose(container, quantity, unit)
     lifecycle.ensure_enough(container, dose.quantity)  # what cannot be drawn needs no confirmation
-    warnings = dose_limits.check(
+    assessment = dose_limits.assess(
         session, product=container.product, clinic_id=treatment.clinic_id, patient_id=treatment.patient_id,
         treatment_id=treatment.id, area=area, units=dose.quantity, now=now,
     )
+    warnings = assessment.warnings
     confirmed = _confirmed(warnings, confirm, confirm_reason)
     rescued = None if adverse_event_id is None else adverse_events.rescue_target(
         session, scope=scope, event_id=adverse_event_id, product=container.product, patient_id=treatment.patient_id
@@ -458,7 +459,7 @@ def draw(
         confirmed_warnings=",".join(confirmed) or None, confirm_reason=confirm_reason if confirmed else None,
     )
     _insert_draw(session, record)
-    clinical.default_follow_up(session, treatment, container.product)
+    clinical.default_follow_up(session, treatment, container.product, seen_earlier=assessment.seen_earlier_treatment)
     if confirmed:
         session.add(AuditEvent(
             at=now, actor_id=actor.id, clinic_id=treatment.clinic_id, action="draw.dose_confirmed",

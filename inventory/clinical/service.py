@@ -202,7 +202,9 @@ def set_follow_up(session: Session, *, actor: User, scope: Scope, treatment_id: 
     or ValidationError."""
     treatment = _treatment(session, treatment_id, scope)
     if follow_up_on is not None:
-        started = clinic_today(treatment.started_at, treatment.location.clinic.timezone)
+        clinic = session.get(Clinic, treatment.clinic_id)  # loaded with the caller's scope: no query
+        assert clinic is not None
+        started = clinic_today(treatment.started_at, clinic.timezone)
         if follow_up_on < started:
             raise ValidationError("A follow-up cannot be before the treatment.", field="follow_up_on")
         if (follow_up_on - started).days > MAX_FOLLOW_UP_DAYS:
@@ -248,10 +250,12 @@ def due_follow_ups(session: Session, *, scope: Scope, due_before: dt.date) -> li
     return list(session.scalars(scope.filter(stmt, Treatment.clinic_id)))
 
 
-def default_follow_up(session: Session, treatment: Treatment, product: Product) -> None:
+def default_follow_up(session: Session, treatment: Treatment, product: Product, *, seen_earlier: bool = False) -> None:
     """A patient's first treatment with a molecule gets the product's follow-up (a toxin's review at
-    14 days), unless a date is already set: called after each draw, it costs a query only once."""
-    if treatment.follow_up_on is not None or not product.follow_up_days or product.molecule is None:
+    14 days), unless a date is already set. Called after each draw: ``seen_earlier`` says the caller has
+    already seen a draw of the molecule in another treatment (the dose checks' history), which spares
+    the query for a returning patient."""
+    if seen_earlier or treatment.follow_up_on is not None or not product.follow_up_days or product.molecule is None:
         return
     earlier = session.scalar(
         select(Draw.id)
@@ -262,5 +266,7 @@ def default_follow_up(session: Session, treatment: Treatment, product: Product) 
         .limit(1)
     )
     if earlier is None:
-        started = clinic_today(treatment.started_at, treatment.location.clinic.timezone)
+        clinic = session.get(Clinic, treatment.clinic_id)  # loaded with the caller's scope: no query
+        assert clinic is not None
+        started = clinic_today(treatment.started_at, clinic.timezone)
         treatment.follow_up_on = started + dt.timedelta(days=product.follow_up_days)
