@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cache
 from decimal import Decimal
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import Select, bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
 from inventory import dosing
@@ -26,11 +27,7 @@ def limits_for(session: Session, product: Product, clinic_id: int) -> DoseLimits
     """The limits for a draw of ``product`` at the clinic; None when the product names no molecule."""
     if product.molecule is None:
         return None
-    rows = session.execute(
-        select(DoseRange.area, DoseRange.low, DoseRange.high, DoseRange.clinic_id)
-        .where(DoseRange.molecule == product.molecule,
-               or_(DoseRange.clinic_id.is_(None), DoseRange.clinic_id == clinic_id))
-    ).all()
+    rows = session.execute(_ranges_statement(), {"molecule": product.molecule, "clinic_id": clinic_id}).all()
     # The chain's defaults first, so that the clinic's row for the same area replaces its default.
     ranges = {r.area: (r.low, r.high) for r in sorted(rows, key=lambda r: r.clinic_id is not None)}
     return DoseLimits(
@@ -52,16 +49,35 @@ def history_for(session: Session, patient_id: int, molecule: str, *, since: dt.d
     ``treatment_id``: that treatment's draws count however long ago they were, since the session's
     totals need all of them.
     """
+    rows = session.execute(_history_statement(treatment_id is not None), {
+        "patient_id": patient_id, "molecule": molecule, "since": since, "treatment_id": treatment_id})
+    return [PriorDose(treatment_id=r.treatment_id, area=r.area, units=r.quantity, at=r.at) for r in rows]
+
+
+# Built once per process with bound parameters (SQL only, never data), as the scan's look-ups are: building
+# a select costs about as much Python as running it, and these run on every toxin draw.
+
+
+@cache
+def _ranges_statement() -> Select[str, Decimal, Decimal, int | None]:
+    return select(DoseRange.area, DoseRange.low, DoseRange.high, DoseRange.clinic_id).where(
+        DoseRange.molecule == bindparam("molecule"),
+        or_(DoseRange.clinic_id.is_(None), DoseRange.clinic_id == bindparam("clinic_id")))
+
+
+@cache
+def _history_statement(with_treatment: bool) -> Select[int, str, Decimal, dt.datetime]:
     reversed_ = exists().where(Movement.reverses_id == Draw.movement_id)
-    when = Draw.at >= since if treatment_id is None else or_(Draw.at >= since, Draw.treatment_id == treatment_id)
-    rows = session.execute(
+    since = Draw.at >= bindparam("since")
+    when = or_(since, Draw.treatment_id == bindparam("treatment_id")) if with_treatment else since
+    return (
         select(Draw.treatment_id, Draw.area, Draw.quantity, Draw.at)
         .join(Container, Container.id == Draw.container_id)
         .join(Product, Product.id == Container.product_id)
-        .where(Draw.patient_id == patient_id, Product.molecule == molecule, when, ~reversed_)
+        .where(Draw.patient_id == bindparam("patient_id"), Product.molecule == bindparam("molecule"), when,
+               ~reversed_)
         .order_by(Draw.at, Draw.id)
     )
-    return [PriorDose(treatment_id=r.treatment_id, area=r.area, units=r.quantity, at=r.at) for r in rows]
 
 
 @dataclass(frozen=True)
