@@ -94,7 +94,7 @@ def cmd_smoke(args: argparse.Namespace) -> int:
             print("smoke: the generated history fails check/verify")
             return 1
         args.database, args.smoke, args.seconds, args.lots, args.chain_export = name, True, 2.0, 20, True
-        args.threads = 4
+        args.threads = 2
         for bench_name in benchmarks.ORDER:
             figures = benchmarks.run(bench_name, args)
             print(json.dumps({"bench": bench_name, **figures}, default=str))
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--seconds", type=float, default=30.0, help="draw: seconds per client count")
         p.add_argument("--lots", type=int, default=200, help="trace: random lots")
         p.add_argument("--chain-export", action="store_true", help="export: also one year of the whole chain")
-        p.add_argument("--threads", type=int, default=4,
+        p.add_argument("--threads", type=int, default=2,
                        help="draw: threads per gunicorn worker (gthread workers); 1 = sync workers")
         p.set_defaults(func=cmd_bench, smoke=False)
     smoke = sub.add_parser("smoke", help="CI: tiny scale, every benchmark briefly, own database")

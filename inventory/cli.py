@@ -100,7 +100,8 @@ def create_user(username: str, role: str, clinic_codes: tuple[str, ...], passwor
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=None, type=int, help="processes; default: one per core")
-@click.option("--threads", default=4, show_default=True, type=int, help="request threads per process")
+@click.option("--threads", default=2, show_default=True, type=int,
+              help="request threads per process (docs/performance.md: 2 measured best here; more with a remote database)")
 def serve(host: str, port: int, workers: int | None, threads: int) -> None:
     """Run the production server (gunicorn, threaded workers)."""
     from gunicorn.app.base import BaseApplication
@@ -108,7 +109,8 @@ def serve(host: str, port: int, workers: int | None, threads: int) -> None:
     if not os.environ.get("SECRET_KEY"):
         raise click.ClickException("Set SECRET_KEY in the environment before serving in production.")
     # Threaded workers keep connections alive and run one request's Python while another waits for
-    # the database (docs/performance.md: draw under load).
+    # the database. More threads than that contend for the interpreter lock: 2 per worker gave the draw's
+    # best throughput and p99 (docs/performance.md, "gunicorn workers and threads").
     workers = workers or os.cpu_count() or 1
 
     class _Server(BaseApplication):
