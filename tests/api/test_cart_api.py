@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from inventory.models import AuditEvent, Container, Draw, LotStatus, Movement, MovementKind, utcnow
+from inventory.models import AuditEvent, Container, Draw, LotStatus, Movement, MovementKind, Treatment, utcnow
 from tests.api.conftest import error_code
 from tests.factories import reconstitute
 from tests.statements import kinds, recorded
@@ -310,6 +310,31 @@ def test_a_keyed_draw_is_one_transaction_of_a_statement_per_check_and_per_row(nu
         "UPDATE idempotency_records",  # the answer a retry gets
     ]
 
+
+
+def test_a_returning_patients_draw_asks_nothing_more_for_the_follow_up(nurse, world, session):
+    """The follow-up default asks the database only for a patient new to the molecule: a returning patient's
+    earlier treatment is already in the dose checks' history, and gets no default follow-up."""
+    first_vial, second_vial = botox(world), botox(world)
+    reconstituted(nurse, first_vial)
+    reconstituted(nurse, second_vial)
+    earlier = treatment_for(nurse, world)
+    drawn = nurse.post(f"/treatments/{earlier['id']}/draws", {**draw_body(first_vial), "container": first_vial.id})
+    assert drawn.status_code == 201
+    assert nurse.post(f"/treatments/{earlier['id']}/close").status_code == 200
+    later = treatment_for(nurse, world)  # the same patient (MRN-1)
+    assert later["patient"]["id"] == earlier["patient"]["id"]
+
+    with recorded(session) as sent:
+        response = nurse.post(f"/treatments/{later['id']}/draws", {**draw_body(second_vial), "container": second_vial.id})
+    assert response.status_code == 201, response.get_json()
+    assert [k for k in kinds(sent) if not k.startswith(("SAVEPOINT", "RELEASE"))] == [
+        "SELECT api_tokens", "SELECT treatments", "SELECT containers", "SELECT dose_ranges", "SELECT draws",
+        "INSERT movements", "UPDATE containers", "INSERT draws",
+    ]
+    follow_ups = {t.id: t.follow_up_on for t in session.scalars(select(Treatment).where(
+        Treatment.id.in_([earlier["id"], later["id"]])))}
+    assert follow_ups[earlier["id"]] is not None and follow_ups[later["id"]] is None
 
 # --- waste, beyond use, corrections ----------------------------------------------------------
 
