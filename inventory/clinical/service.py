@@ -202,9 +202,7 @@ def set_follow_up(session: Session, *, actor: User, scope: Scope, treatment_id: 
     or ValidationError."""
     treatment = _treatment(session, treatment_id, scope)
     if follow_up_on is not None:
-        clinic = session.get(Clinic, treatment.clinic_id)  # loaded with the caller's scope: no query
-        assert clinic is not None
-        started = clinic_today(treatment.started_at, clinic.timezone)
+        started = _treatment_day(session, treatment)
         if follow_up_on < started:
             raise ValidationError("A follow-up cannot be before the treatment.", field="follow_up_on")
         if (follow_up_on - started).days > MAX_FOLLOW_UP_DAYS:
@@ -231,6 +229,14 @@ def complete_follow_up(session: Session, *, actor: User, scope: Scope, treatment
                                object_id=str(treatment.id), details=None))
         session.flush()
     return treatment
+
+
+def _treatment_day(session: Session, treatment: Treatment) -> dt.date:
+    """The treatment's date in its clinic. The clinic usually comes from the identity map (a draw loaded it
+    with the locked container, a clinic user's scope with the user): no query then."""
+    clinic = session.get(Clinic, treatment.clinic_id)
+    assert clinic is not None  # a foreign key
+    return clinic_today(treatment.started_at, clinic.timezone)
 
 
 def default_due_before(today: dt.date) -> dt.date:
@@ -266,7 +272,5 @@ def default_follow_up(session: Session, treatment: Treatment, product: Product, 
         .limit(1)
     )
     if earlier is None:
-        clinic = session.get(Clinic, treatment.clinic_id)  # loaded with the caller's scope: no query
-        assert clinic is not None
-        started = clinic_today(treatment.started_at, clinic.timezone)
+        started = _treatment_day(session, treatment)
         treatment.follow_up_on = started + dt.timedelta(days=product.follow_up_days)
