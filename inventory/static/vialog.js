@@ -54,13 +54,27 @@ document.addEventListener("DOMContentLoaded", () => {
 // place (a vial's label typed into Quantity): they are kept out of that field, the field gets
 // back what it held, and the code goes to the page's scan field as a scan. Its Enter never
 // submits the form the scan landed in.
+//
+// Some scanners (Bluetooth ones among them) type slower than that. A quantity field still tells
+// their scan apart when Enter comes: what it holds is no quantity (the server's own pattern, in
+// data-quantity-pattern) and is as long as a code. The field gets back what it held on focus.
 const SCANNER_KEY_GAP_MS = 40;
 const SCAN_MIN_LENGTH = 4;
 
 function guardAgainstScansInOtherFields(scanField) {
   let burst = null; // {target, before, chars, last}
+  const heldOnFocus = new WeakMap();
   const accepts = (el) => el === scanField || (el instanceof HTMLElement && el.matches(".scan, .scan-out"));
   const restore = (b) => { if (b.target && "value" in b.target && b.before !== null) b.target.value = b.before; };
+  const scanInstead = (code) => {
+    scanField.value = code;
+    scanField.focus();
+    if (scanField.form) scanField.form.requestSubmit();
+  };
+  document.addEventListener("focusin", (event) => {
+    const t = event.target;
+    if (t instanceof HTMLInputElement && t.dataset.quantityPattern) heldOnFocus.set(t, t.value);
+  });
   document.addEventListener("keydown", (event) => {
     const t = event.target;
     if (accepts(t)) { burst = null; return; }
@@ -82,13 +96,21 @@ function guardAgainstScansInOtherFields(scanField) {
       event.preventDefault();
       event.stopImmediatePropagation();
       restore(burst);
-      scanField.value = burst.chars;
+      const code = burst.chars;
       burst = null;
-      scanField.focus();
-      if (scanField.form) scanField.form.requestSubmit();
+      scanInstead(code);
       return;
     }
     burst = null;
+    if (event.key === "Enter" && t instanceof HTMLInputElement && t.dataset.quantityPattern) {
+      // The field selects what it holds on focus, so a scan replaces it rather than appending to it.
+      const typed = t.value.trim();
+      if (typed.length < SCAN_MIN_LENGTH || new RegExp(t.dataset.quantityPattern).test(t.value)) return;
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      t.value = heldOnFocus.get(t) ?? "";
+      scanInstead(typed);
+    }
   }, true);
 }
 

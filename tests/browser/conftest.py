@@ -144,7 +144,7 @@ def wedge(page, code: str) -> None:
     """
     _wait_for_a_focused_field(page)
     page.clock.install()  # repeatable; timers keep real time until paused
-    page.clock.pause_at(page.evaluate("Date.now()") + 1)
+    _pause_page_clock(page)
     try:
         for part in re.split(f"({GS})", code):
             if part == GS:
@@ -154,6 +154,18 @@ def wedge(page, code: str) -> None:
         page.keyboard.press("Enter")
     finally:
         page.clock.resume()
+
+
+def _pause_page_clock(page) -> None:
+    """Stop the page's clock, and make sure it stopped: a pause sent while a navigation settles can miss the
+    document the keys will go to, and then a busy machine's gaps between keys would read as a person typing."""
+    for _attempt in range(5):
+        page.clock.pause_at(page.evaluate("Date.now()") + 1)
+        before = page.evaluate("performance.now()")
+        page.wait_for_timeout(60)  # Playwright's own timer, not the page's
+        if page.evaluate("performance.now()") == before:
+            return
+    raise AssertionError("the page's clock did not stop")
 
 
 def start_cart_treatment(page, ref: str, name: str) -> None:

@@ -83,6 +83,34 @@ def test_a_label_scanned_into_quantity_switches_container_and_draws_nothing(page
     screenshot(page, f"cart-scan-{live_server.backend}")
 
 
+def test_a_slow_scanner_in_quantity_is_caught_on_enter_and_draws_nothing(page, live_server):
+    """Keys 80 ms apart read as a person typing; the Enter still finds a code, not a quantity, in the field."""
+    first, second = sealed_labels(live_server, "Juvederm Voluma XC 1.0 mL", "VM88B21", 2)
+    sign_in(page, "nurse")
+    treatment_id = start_treatment(page, live_server, "SCAN-SLOW")
+    wedge(page, first)
+    expect(page.locator(".container-panel")).to_have_attribute("data-label", first)
+
+    page.check("input[name=area][value=chin]")
+    page.click("#quantity")
+    page.keyboard.type(second, delay=80)
+    expect(page.locator("#quantity")).to_have_value(second)  # nothing held back: too slow for the timing guard
+    page.keyboard.press("Enter")
+    expect(page.locator(".container-panel")).to_have_attribute("data-label", second)
+    expect(page.locator("#quantity")).to_have_value("")
+    assert draws_of(live_server, treatment_id) == 0
+
+    # A quantity typed slowly by hand is a quantity: Enter leaves it where it is and records nothing.
+    page.check("input[name=area][value=chin]")
+    page.click("#quantity")
+    page.keyboard.type("0.25", delay=80)
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(300)
+    expect(page.locator(".container-panel")).to_have_attribute("data-label", second)
+    expect(page.locator("#quantity")).to_have_value("0.25")
+    assert draws_of(live_server, treatment_id) == 0
+
+
 def test_a_syringe_opened_for_another_patient_is_refused_when_scanned(page, live_server):
     (syringe,) = sealed_labels(live_server, "Restylane Kysse 1.0 mL", "RK5512", 1)
     sign_in(page, "nurse")

@@ -10,7 +10,7 @@ from wtforms.form import BaseForm
 from wtforms.validators import StopValidation
 
 from inventory.errors import ValidationError
-from inventory.validators import parse_quantity, text_problem
+from inventory.validators import QUANTITY_PATTERN, parse_quantity, text_problem
 
 
 class PlainText:
@@ -77,7 +77,10 @@ class QuantityField(StringField):
     data: Decimal | None
 
     def __init__(self, label: str | None = None, validators: Any = None, **kwargs: Any) -> None:
-        kwargs.setdefault("render_kw", {}).update(inputmode="decimal", autocomplete="off", spellcheck="false")
+        # data-quantity-pattern: the page's scan guard tells a slow scan in this field from a quantity by it.
+        kwargs.setdefault("render_kw", {}).update(
+            inputmode="decimal", autocomplete="off", spellcheck="false", data_quantity_pattern=QUANTITY_PATTERN
+        )
         super().__init__(label, validators, **kwargs)
         self._typed = ""
 
