@@ -20,7 +20,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import ColumnElement, exists, insert, select
+from sqlalchemy import ColumnElement, bindparam, exists, insert, select
 from sqlalchemy.orm import QueryableAttribute, Session, aliased, joinedload, make_transient_to_detached, selectinload
 
 from inventory.errors import (
@@ -804,15 +804,17 @@ def _release_if_never_used(session: Session, container: Container) -> None:
 def _lock_treatment(session: Session, treatment_id: int, scope: Scope) -> Treatment:
     """Loads and locks a treatment, so a draw and its closing never interleave."""
     _ensure_id(treatment_id, "treatment")
-    treatment = session.scalar(
-        select(Treatment)
-        .where(Treatment.id == treatment_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    treatment = session.scalar(_LOCK_TREATMENT, {"treatment_id": treatment_id})
     if treatment is None or not scope.allows(treatment.clinic_id):
         raise NotFound(f"No treatment with id {treatment_id}.", id=treatment_id)
     return treatment
+
+
+# Built once, as the container's lock is (ledger.lock_container): every draw runs it.
+_LOCK_TREATMENT = (
+    select(Treatment).where(Treatment.id == bindparam("treatment_id")).with_for_update()
+    .execution_options(populate_existing=True)
+)
 
 
 def _lock_container(session: Session, container_id: int, scope: Scope) -> Container:

@@ -8,7 +8,7 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from inventory.errors import Unauthorized, UsernameTaken, ValidationError
@@ -113,15 +113,19 @@ def issue_token(session: Session, user: User, *, hours: int, now: dt.datetime) -
 
 def user_for_token(session: Session, token: str, *, now: dt.datetime) -> User | None:
     # Token, user and the user's clinics (the request's scope) in one statement: every API request starts here.
-    record = session.scalars(
-        select(ApiToken).where(ApiToken.token_hash == _token_hash(token))
-        .options(joinedload(ApiToken.user).joinedload(User.clinics))
-    ).unique().first()
+    record = session.scalars(_TOKEN_WITH_USER, {"token_hash": _token_hash(token)}).unique().first()
     if record is None or record.revoked_at is not None or record.expires_at <= now:
         return None
     if not record.user.is_active:
         return None
     return record.user
+
+
+# Built once (every API request runs it); the hash comes as a parameter.
+_TOKEN_WITH_USER = (
+    select(ApiToken).where(ApiToken.token_hash == bindparam("token_hash"))
+    .options(joinedload(ApiToken.user).joinedload(User.clinics))
+)
 
 
 def revoke_token(session: Session, token: str, *, now: dt.datetime) -> bool:
