@@ -42,7 +42,7 @@ def lock_container(session: Session, container_id: int, scope: Scope) -> Contain
 
 
 @cache
-def _lock_container_statement() -> Select[tuple[Container]]:
+def _lock_container_statement() -> Select[Container]:
     # Built once per process with a bound parameter: every draw runs it, and building a select with its
     # options costs about as much Python as running it.
     return (
