@@ -1,4 +1,5 @@
-"""The five benchmarks of docs/performance.md. Each returns its figures, its baseline's and their ratio.
+"""The benchmarks of docs/performance.md. Each returns its figures, its baseline's and their ratio; the
+draw's split (``draw-split``) says where a draw's milliseconds go.
 
 Timings use ``time.perf_counter``; every figure is a median or percentile over many
 repetitions in one run, and the machine's load average is recorded beside it
@@ -30,12 +31,12 @@ from bench import db
 from bench.generate import END
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDER = ["scan", "kits", "trace", "export", "draw"]
+ORDER = ["scan", "kits", "trace", "export", "draw", "draw-split"]
 
 
 def run(name: str, args: Any) -> dict[str, Any]:
     return {"scan": bench_scan, "kits": bench_kits, "trace": bench_trace, "export": bench_export,
-            "draw": bench_draw}[name](args)
+            "draw": bench_draw, "draw-split": bench_draw_split}[name](args)
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -401,6 +402,95 @@ def bench_draw(args: Any) -> dict[str, Any]:
     result["errors"] = sum(result[k]["errors"] for k in result if k.startswith(("vialog_", "baseline_")))
     result["target"] = "1 client p50 <= 5 ms; 16 clients >= 400/s, p99 <= 50 ms; throughput ratio >= 0.33"
     return result
+
+
+# The parts of a keyed draw timed by bench_draw_split: (module, attribute, what it is). Nested parts (the
+# service's own steps) are timed inside their caller, so a caller's figure includes theirs.
+_DRAW_PARTS = (
+    ("inventory.services.auth", "user_for_token", "token and user"),
+    ("inventory.blueprints.api.core", "_claim_key", "idempotency claim"),
+    ("inventory.cart.service", "draw", "service: draw"),
+    ("inventory.cart.service", "_lock_treatment", "  lock treatment"),
+    ("inventory.cart.service", "_lock_container", "  lock container, lot, product, clinic"),
+    ("inventory.cart.dose_limits", "assess", "  dose checks (limits, history)"),
+    ("inventory.services.ledger", "append", "  movement: hash and insert"),
+    ("inventory.services.ledger", "write_container", "  container: balance, state, head"),
+    ("inventory.cart.service", "_insert_draw", "  draw: seal and insert"),
+    ("inventory.clinical.service", "default_follow_up", "  follow-up default"),
+    ("inventory.blueprints.api.core", "_save_answer", "idempotency answer"),
+)
+
+
+def bench_draw_split(args: Any) -> dict[str, Any]:
+    """Where a draw's milliseconds go: POST /treatments/<id>/draws through the app in this process (Flask's
+    test client, no HTTP), each part timed by a wrapper around it, and the statements counted."""
+    import importlib
+
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    from inventory.extensions import db as vialog_db
+
+    draws = 100 if args.smoke else 2000
+    warm = 50 if args.smoke else 200
+    app = make_app(args.database)
+    slots, token = _prepare_draw_slots(app, draws + warm, f"{int(time.time()) % 10**8}s")
+    spent: dict[str, float] = {}
+    originals: list[tuple[Any, str, Any]] = []
+
+    def timed(owner: Any, attribute: str, label: str) -> None:
+        original = getattr(owner, attribute)
+        originals.append((owner, attribute, original))
+
+        def wrapper(*a: Any, **k: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return original(*a, **k)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.perf_counter() - t0
+        setattr(owner, attribute, wrapper)
+
+    for module, attribute, label in _DRAW_PARTS:
+        timed(importlib.import_module(module), attribute, label)
+    timed(Session, "commit", "commit (with its flush)")
+    timed(Session, "_flush", "  flush")  # at the commit, or before a query (autoflush)
+    statements = [0]
+
+    def count(*_: Any) -> None:
+        statements[0] += 1
+
+    with app.app_context():
+        engine = vialog_db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def run(part: list[tuple[int, int]]) -> float:
+        t0 = time.perf_counter()
+        for i, (treatment_id, container_id) in enumerate(part):
+            response = client.post(
+                f"/api/v1/treatments/{treatment_id}/draws",
+                json={"container": container_id, "quantity": "1", "unit": "U", "area": "glabella"},
+                headers={**headers, "Idempotency-Key": f"split-{treatment_id}-{container_id}-{i}"})
+            if response.status_code != 201:
+                raise RuntimeError(f"draw failed: {response.status_code} {response.data[:200]!r}")
+        return time.perf_counter() - t0
+
+    try:
+        run(slots[:warm])
+        spent.clear()
+        statements[0] = 0
+        total = run(slots[warm:])
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+        for owner, attribute, original in reversed(originals):
+            setattr(owner, attribute, original)
+    labels = [label for _, _, label in _DRAW_PARTS] + ["commit (with its flush)", "  flush"]
+    per_draw = {label: round(spent.get(label, 0.0) / draws * 1000, 3) for label in labels}
+    top = ("token and user", "idempotency claim", "service: draw", "idempotency answer", "commit (with its flush)")
+    per_draw["Flask, JSON in and out, test client"] = round(total / draws * 1000 - sum(per_draw.get(k, 0) for k in top), 3)
+    return {"draws": draws, "ms_per_draw": round(total / draws * 1000, 3),
+            "statements_per_draw": round(statements[0] / draws, 2), "parts_ms": per_draw, "errors": 0}
 
 
 # --- 3. scan -------------------------------------------------------------------------------------------
