@@ -11,7 +11,15 @@ from typing import Any
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from sqlalchemy import select
@@ -19,21 +27,21 @@ from sqlalchemy import select
 from inventory.admin import service
 from inventory.cart.service import AREA_LABELS
 from inventory.blueprints.pages.core import bp, page, refused, remember_session_version, scope
-from inventory.blueprints.pages.fields import QuantityField
+from inventory.blueprints.pages.fields import QuantityField, choices_of
 from inventory.errors import DomainError
 from inventory.extensions import db
 from inventory.models import LocationKind, Product, ProductKind, Role, utcnow
 from inventory.services.permissions import ROLE_LABELS, Permission
 
-ROLE_CHOICES = [(r.value, ROLE_LABELS[r]) for r in Role]
+ROLE_CHOICES = [SelectChoice(r.value, ROLE_LABELS[r]) for r in Role]
 
 
 def _hasher() -> Any:
     return current_app.extensions["password_hasher"]
 
 
-def _clinic_choices() -> list[tuple[int, str]]:
-    return [(c.id, f"{c.code} · {c.name}") for c in service.list_clinics(db.session, scope())]
+def _clinic_choices() -> list[SelectChoice]:
+    return [SelectChoice(c.id, f"{c.code} · {c.name}") for c in service.list_clinics(db.session, scope())]
 
 
 # --- users ------------------------------------------------------------------------------------------
@@ -206,8 +214,8 @@ def account_password():
 
 # --- catalog ----------------------------------------------------------------------------------------
 
-KIND_CHOICES = [(k.value, k.value) for k in ProductKind]
-OPTIONAL_CHOICE = [("", "-")]
+KIND_CHOICES = [SelectChoice(k.value) for k in ProductKind]
+OPTIONAL_CHOICE = [SelectChoice("", "-")]
 
 
 class ProductForm(FlaskForm):
@@ -216,15 +224,17 @@ class ProductForm(FlaskForm):
     generic_name = StringField("Generic name", validators=[Optional(), Length(max=120)])
     kind = SelectField("Kind", choices=KIND_CHOICES)
     molecule = StringField("Molecule", validators=[Optional(), Length(max=60)])
-    form = SelectField("Form", default="",
-                       choices=[*OPTIONAL_CHOICE, ("powder", "powder"), ("liquid", "liquid"), ("gel", "gel")])
+    form = SelectField("Form", default="", choices=[
+        *OPTIONAL_CHOICE, SelectChoice("powder"), SelectChoice("liquid"), SelectChoice("gel"),
+    ])
     base_unit = StringField("Base unit (U, mL, USP U, IU, each)", validators=[DataRequired(), Length(max=16)])
     quantity_per_container = QuantityField("Units or mL per container", validators=[Optional()])
     volume_ml = QuantityField("Volume per container (mL)", validators=[Optional()])
     strength_per_ml = QuantityField("Concentration per mL (liquids)", validators=[Optional()])
     beyond_use_hours = IntegerField("Beyond-use hours", validators=[Optional(), NumberRange(1, 100_000)])
-    gprime_category = SelectField("G′ category (fillers)", default="",
-                                  choices=[*OPTIONAL_CHOICE, ("low", "low"), ("medium", "medium"), ("high", "high")])
+    gprime_category = SelectField("G′ category (fillers)", default="", choices=[
+        *OPTIONAL_CHOICE, SelectChoice("low"), SelectChoice("medium"), SelectChoice("high"),
+    ])
     gprime_pa = IntegerField("G′ (Pa)", validators=[Optional(), NumberRange(1, 100_000)])
     is_single_dose = BooleanField("Single-dose (label)")
     is_multi_patient = BooleanField("Multi-patient within beyond-use time (admin)")
@@ -314,7 +324,7 @@ def product_edit(product_id: int):
 
 # --- locations --------------------------------------------------------------------------------------
 
-LOCATION_KINDS = [(k.value, k.value) for k in LocationKind]
+LOCATION_KINDS = [SelectChoice(k.value) for k in LocationKind]
 
 
 class LocationForm(FlaskForm):
@@ -435,7 +445,7 @@ def clinic_create():
 
 class DoseRangeForm(FlaskForm):
     molecule = StringField("Molecule", validators=[DataRequired(), Length(max=60)])
-    area = SelectField("Area", choices=[(value, label) for value, label in AREA_LABELS.items()])
+    area = SelectField("Area", choices=choices_of(AREA_LABELS.items()))
     low = QuantityField("Usual low (units)", validators=[Optional()])
     high = QuantityField("Usual high (units)", validators=[Optional()])
 

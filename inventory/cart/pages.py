@@ -13,7 +13,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import DateField, HiddenField, RadioField, SelectField
+from wtforms import DateField, HiddenField, RadioField, SelectChoice, SelectField
 from wtforms.validators import (
     DataRequired,
     InputRequired,
@@ -25,7 +25,7 @@ from wtforms.validators import (
 from inventory import lifecycle, unit_of_work
 from inventory.adverse_events import service as adverse_events
 from inventory.blueprints.pages.core import bp, page, refused, scope
-from inventory.blueprints.pages.fields import QuantityField, TextField
+from inventory.blueprints.pages.fields import QuantityField, TextField, choices_of
 from inventory.errors import ConfirmationRequired, DomainError
 from inventory.extensions import db
 from inventory.models import Container, Location, LocationKind, Movement, ProductKind, utcnow
@@ -34,10 +34,10 @@ from inventory.cart import service as cart
 from inventory.clinical import service as clinical
 from inventory.services.permissions import Permission, get_in_scope
 
-WASTE_REASONS = [
+WASTE_REASONS = choices_of([
     ("dropped", "Dropped"), ("contaminated", "Contaminated"), ("no_vacuum", "No vacuum when pierced"),
     ("beyond_use", "Past beyond-use time"), ("expired", "Expired"), ("other", "Other (say why)"),
-]
+])
 
 
 class StartForm(FlaskForm):
@@ -55,33 +55,23 @@ class ReconstituteForm(FlaskForm):
     diluent_lot = TextField("Diluent lot (optional)", validators=[Optional(), Length(max=40)])
 
 
-# Choices are assigned per form, not passed to the fields: WTForms 3.3 deprecates class-level tuples.
 class DrawForm(FlaskForm):
     quantity = QuantityField("Quantity", validators=[InputRequired("Type the quantity, such as 4 or 0.1.")])
-    unit = SelectField("Unit")
+    unit = SelectField("Unit", choices=[SelectChoice("U"), SelectChoice("mL")])
     # No default: a forgotten choice must be refused, never recorded as some area.
-    area = RadioField("Area", validators=[InputRequired("Choose the treatment area.")])
+    area = RadioField("Area", choices=choices_of(cart.AREAS), validators=[InputRequired("Choose the treatment area.")])
     area_detail = TextField("Other area", validators=[Optional(), Length(max=120)])
-    emergency = SelectField("Why", default="")
+    emergency = SelectField("Why", default="",
+                            choices=[SelectChoice("", "Treatment"), SelectChoice("emergency", "Emergency (kit)")])
     # The confirm step of a dose above a limit: the codes confirmed, and why.
     confirm = HiddenField()
     confirm_reason = TextField("Why this dose", validators=[Optional(), Length(max=200)])
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.unit.choices = [("U", "U"), ("mL", "mL")]
-        self.area.choices = list(cart.AREAS)
-        self.emergency.choices = [("", "Treatment"), ("emergency", "Emergency (kit)")]
-
 
 class WasteForm(FlaskForm):
-    reason = SelectField("Reason")
+    reason = SelectField("Reason", choices=WASTE_REASONS)
     quantity = QuantityField("Quantity (empty = all left)", validators=[Optional()])
     note = TextField("Note", validators=[Optional(), Length(max=200)])
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.reason.choices = list(WASTE_REASONS)
 
 
 class ReverseForm(FlaskForm):
@@ -100,7 +90,7 @@ def _cart_locations() -> list[Location]:
 @page(Permission.CART)
 def cart_home():
     form = StartForm()
-    form.location_id.choices = [(loc.id, f"{loc.clinic.code} · {loc.name}") for loc in _cart_locations()]
+    form.location_id.choices = [SelectChoice(loc.id, f"{loc.clinic.code} · {loc.name}") for loc in _cart_locations()]
     if form.validate_on_submit():
         try:
             location = get_in_scope(db.session, Location, form.location_id.data, scope(), "location")
@@ -174,10 +164,10 @@ def _render_treatment(treatment, container: Container | None, *, scan_error: Dom
 def _draw_form(container: Container | None, *, offer: bool = False) -> DrawForm:
     form = DrawForm()
     if container is not None and not container.product.is_toxin:
-        form.unit.choices = [(container.product.base_unit, container.product.base_unit)]
+        form.unit.choices = [SelectChoice(container.product.base_unit)]
     if container is not None and offer:
         # Shown: the product's usual areas. Accepted: any area, as the API does.
-        form.area.choices = cart.areas_for(container.product)
+        form.area.choices = choices_of(cart.areas_for(container.product))
     return form
 
 
@@ -268,7 +258,7 @@ def cart_draw(treatment_id: int):
         # Not a dead end: the same page asks for the confirmation, with what was typed kept.
         unit_of_work.mark_refused()
         form.confirm.data = ",".join(w["code"] for w in needed.details["warnings"])
-        form.area.choices = cart.areas_for(container.product)
+        form.area.choices = choices_of(cart.areas_for(container.product))
         return _render_treatment(cart.get_treatment(db.session, treatment_id, scope()), container, draw_form=form,
                                  confirmation=needed, status=409)
     except DomainError as error:

@@ -189,6 +189,9 @@ class TreatmentOut(Model):
     injector_id: int
     started_at: dt.datetime
     closed_at: dt.datetime | None
+    follow_up_on: dt.date | None = Field(
+        description="as set, or the product's default after the patient's first draw of a molecule; null when none"
+    )
     draws: list[DrawLineOut]
     totals: list[ProductTotalOut] = Field(description="per product, leaving out reversed draws; never summed across")
 
@@ -197,7 +200,7 @@ class TreatmentOut(Model):
         return cls(
             id=treatment.id, clinic_id=treatment.clinic_id, patient=PatientOut.of(treatment.patient),
             location_id=treatment.location_id, injector_id=treatment.injector_id, started_at=treatment.started_at,
-            closed_at=treatment.closed_at,
+            closed_at=treatment.closed_at, follow_up_on=treatment.follow_up_on,
             draws=[DrawLineOut.of(line.draw, line.is_reversed) for line in summary.draws] if summary else [],
             totals=[ProductTotalOut.of(t) for t in summary.totals] if summary else [],
         )

@@ -11,7 +11,7 @@ from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import SelectField
+from wtforms import SelectChoice, SelectField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from inventory.blueprints.pages.core import bp, page, refused, scope
@@ -54,7 +54,7 @@ def _locations() -> list[Location]:
 @page(Permission.RECEIVE)
 def counts():
     form = StartCountForm()
-    form.location_id.choices = [(loc.id, f"{loc.clinic.code} · {loc.name}") for loc in _locations()]
+    form.location_id.choices = [SelectChoice(loc.id, f"{loc.clinic.code} · {loc.name}") for loc in _locations()]
     status = 200
     if form.validate_on_submit():
         try:

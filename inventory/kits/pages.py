@@ -12,7 +12,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import FieldList, Form, FormField, RadioField, SelectField
+from wtforms import FieldList, Form, FormField, RadioField, SelectChoice, SelectField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from inventory.blueprints.pages.core import bp, page, refused, scope
@@ -29,13 +29,10 @@ STATUS_WORDS = {KitStatus.READY: "Ready", KitStatus.EXPIRING_SOON: "Expiring soo
 
 
 class KitCheckForm(FlaskForm):
-    seal_intact = RadioField("Seal", validators=[InputRequired("Say whether the seal was intact.")])
+    seal_intact = RadioField("Seal", choices=[SelectChoice("yes", "Seal intact"),
+                                              SelectChoice("no", "Seal broken or missing")],
+                             validators=[InputRequired("Say whether the seal was intact.")])
     notes = NotesField("Notes (what you found, what you replaced)", validators=[Optional(), Length(max=2000)])
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        # Assigned, not passed to the field: WTForms 3.3 deprecates class-level tuple choices.
-        self.seal_intact.choices = [("yes", "Seal intact"), ("no", "Seal broken or missing")]
 
 
 class KitAddForm(FlaskForm):
@@ -78,14 +75,14 @@ def _render_kit(kit: Kit, *, check_form: KitCheckForm | None = None, add_form: K
     ), status
 
 
-def _elsewhere(kit: Kit) -> list[tuple[int, str]]:
+def _elsewhere(kit: Kit) -> list[SelectChoice]:
     """The other active locations of the kit's clinic, other kits last: where something taken out can go."""
     places = db.session.scalars(
         select(Location).where(Location.clinic_id == kit.clinic_id, Location.is_active,
                                Location.id != kit.location_id)
     )
     ordered = sorted(places, key=lambda place: (place.kind is LocationKind.KIT, place.name))
-    return [(place.id, place.name) for place in ordered]
+    return [SelectChoice(place.id, place.name) for place in ordered]
 
 
 @bp.get("/kits/<int:kit_id>")
@@ -178,20 +175,21 @@ class NewKitForm(FlaskForm):
     place = SelectField("Where")
 
 
-def _targets() -> list[tuple[str, str]]:
+def _targets() -> list[SelectChoice]:
     products = db.session.scalars(select(Product).where(Product.is_active).order_by(Product.kind, Product.name))
     return (
-        [("", "-")]
-        + [(f"kind:{k.value}", f"Any one {k.value} product") for k in ProductKind]
-        + [(f"product:{p.id}", f"{p.name} ({p.base_unit})") for p in products]
+        [SelectChoice("", "-")]
+        + [SelectChoice(f"kind:{k.value}", f"Any one {k.value} product") for k in ProductKind]
+        + [SelectChoice(f"product:{p.id}", f"{p.name} ({p.base_unit})") for p in products]
     )
 
 
-def _places() -> list[tuple[str, str]]:
-    free = [(f"location:{loc.id}", f"{loc.clinic.code} · {loc.name}")
+def _places() -> list[SelectChoice]:
+    free = [SelectChoice(f"location:{loc.id}", f"{loc.clinic.code} · {loc.name}")
             for loc in kit_service.free_kit_locations(db.session, scope())]
     clinics = db.session.scalars(scope().filter(select(Clinic), Clinic.id).order_by(Clinic.code))
-    return free + [(f"clinic:{c.id}", f"{c.code} · a new kit location named after the kit") for c in clinics]
+    return free + [SelectChoice(f"clinic:{c.id}", f"{c.code} · a new kit location named after the kit")
+                   for c in clinics]
 
 
 def _template_forms(template_form: TemplateForm | None = None, kit_form: NewKitForm | None = None):
@@ -201,7 +199,7 @@ def _template_forms(template_form: TemplateForm | None = None, kit_form: NewKitF
         entry.form.target.choices = targets
     kit_form = kit_form or NewKitForm(formdata=None)
     templates = kit_service.list_templates(db.session)
-    kit_form.template_id.choices = [(t.id, t.name) for t in templates]
+    kit_form.template_id.choices = [SelectChoice(t.id, t.name) for t in templates]
     kit_form.place.choices = _places()
     return template_form, kit_form, templates
 

@@ -6,7 +6,7 @@ from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import DateField, SelectField
+from wtforms import DateField, SelectChoice, SelectField
 from wtforms.validators import DataRequired, NumberRange, Optional
 from inventory.blueprints.pages.fields import ScanField, TextField, WholeNumberField
 
@@ -46,9 +46,13 @@ class ReceiveForm(FlaskForm):
 @page(Permission.RECEIVE)
 def receive():
     form = ReceiveForm()
-    form.location_id.choices = [(loc.id, f"{loc.clinic.code} · {loc.name}") for loc in _receiving_locations()]
+    form.location_id.choices = [
+        SelectChoice(loc.id, f"{loc.clinic.code} · {loc.name}") for loc in _receiving_locations()
+    ]
     suppliers = counterfeit.authorised_suppliers(db.session)
-    form.supplier_id.choices = [(0, "Choose the supplier")] + [(s.id, s.name) for s in suppliers]
+    form.supplier_id.choices = [SelectChoice(0, "Choose the supplier")] + [
+        SelectChoice(s.id, s.name) for s in suppliers
+    ]
     if form.validate_on_submit():
         now = utcnow()
         try:

@@ -14,7 +14,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import SelectField
+from wtforms import SelectChoice, SelectField
 from wtforms.validators import Length, Optional
 from inventory.blueprints.pages.fields import NotesField, ScanField
 
@@ -159,8 +159,8 @@ def _render_send(form: SendForm, labels: list[str], status: int = 200):
     else:
         exclude = None
     places = clinic_transfers.destinations(db.session, exclude_clinic_id=exclude)
-    form.to_location_id.choices = [(0, "Choose where it goes")] + [
-        (place.id, f"{place.clinic.code} · {place.name}") for place in places
+    form.to_location_id.choices = [SelectChoice(0, "Choose where it goes")] + [
+        SelectChoice(place.id, f"{place.clinic.code} · {place.name}") for place in places
     ]
     form.code.data = ""  # the scan field is empty for the next scan
     return render_template("pages/transfers_new.html", form=form, listed=listed), status
@@ -181,7 +181,7 @@ def _receiving_places(transfer: Transfer) -> list[Location]:
 def _render_transfer(transfer: Transfer, *, receive_form: ReceiveForm | None = None, status: int = 200):
     caller = scope()
     receive_form = receive_form or ReceiveForm(formdata=None, location_id=transfer.to_location_id)
-    receive_form.location_id.choices = [(place.id, place.name) for place in _receiving_places(transfer)]
+    receive_form.location_id.choices = [SelectChoice(place.id, place.name) for place in _receiving_places(transfer)]
     return render_template(
         "pages/transfers_detail.html", transfer=transfer, receive_form=receive_form, cancel_form=CancelForm(),
         may_receive=transfer.is_in_transit and caller.allows(transfer.to_clinic_id),
@@ -200,7 +200,7 @@ def transfer(transfer_id: int):
 def transfer_receive(transfer_id: int):
     found = clinic_transfers.get_transfer(db.session, transfer_id, scope())
     form = ReceiveForm()
-    form.location_id.choices = [(place.id, place.name) for place in _receiving_places(found)]
+    form.location_id.choices = [SelectChoice(place.id, place.name) for place in _receiving_places(found)]
     if not form.validate():
         return _render_transfer(found, receive_form=form, status=422)
     try:

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from inventory.models import AuditEvent, Container, Draw, LotStatus, Movement, MovementKind, Treatment, utcnow
+from inventory.services.clock import clinic_today
 from tests.api.conftest import error_code
 from tests.factories import reconstitute
 from tests.statements import kinds, recorded
@@ -335,6 +336,25 @@ def test_a_returning_patients_draw_asks_nothing_more_for_the_follow_up(nurse, wo
     follow_ups = {t.id: t.follow_up_on for t in session.scalars(select(Treatment).where(
         Treatment.id.in_([earlier["id"], later["id"]])))}
     assert follow_ups[earlier["id"]] is not None and follow_ups[later["id"]] is None
+
+
+def test_a_treatment_shows_the_follow_up_its_first_toxin_draw_set(nurse, world):
+    """The treatment's JSON carries the follow-up date the follow-ups show: the product's default after the
+    patient's first draw of the molecule (a day in the clinic's time zone), null while nothing is drawn."""
+    container = botox(world)
+    reconstituted(nurse, container)
+    treatment = treatment_for(nurse, world)
+    untouched = treatment_for(nurse, world, "MRN-2")
+    assert treatment["follow_up_on"] is None
+    assert nurse.post(f"/treatments/{treatment['id']}/draws", draw_body(container)).status_code == 201
+
+    shown = nurse.get(f"/treatments/{treatment['id']}").get_json()
+    started = dt.datetime.fromisoformat(shown["started_at"])
+    expected = clinic_today(started, world.clinic.timezone) + dt.timedelta(days=world.botox.follow_up_days)
+    assert shown["follow_up_on"] == expected.isoformat()
+    listed = nurse.get(f"/follow-ups?due_before={expected.isoformat()}").get_json()["follow_ups"]
+    assert [(f["treatment_id"], f["follow_up_on"]) for f in listed] == [(treatment["id"], shown["follow_up_on"])]
+    assert nurse.get(f"/treatments/{untouched['id']}").get_json()["follow_up_on"] is None
 
 # --- waste, beyond use, corrections ----------------------------------------------------------
 

@@ -131,6 +131,9 @@ def test_editing_role_and_clinics_on_the_page_is_audited(browser_client, world, 
     assert answer.status_code == 302
     html = admin.get(f"/users/{user_id}").get_data(as_text=True)
     assert "user.changed" in html and "Safety lead" in html
+    for clinic in (world.clinic, world.other_clinic):  # the clinic boxes: one per choice, both ticked now
+        assert (f'id="edit-clinic-{clinic.id}" name="clinic_ids" value="{clinic.id}" checked> '
+                f"{clinic.code} · {clinic.name}</label>") in html
     session.expire_all()
     assert session.scalar(select(AuditEvent.action).where(AuditEvent.object_id == str(user_id))) == "user.changed"
 

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from wtforms import Field, IntegerField, StringField, TextAreaField
+from wtforms import Field, IntegerField, SelectChoice, StringField, TextAreaField
 from wtforms.form import BaseForm
 from wtforms.validators import StopValidation
 
 from inventory.errors import ValidationError
 from inventory.validators import QUANTITY_PATTERN, parse_quantity, text_problem
+
+
+def choices_of(pairs: Iterable[tuple[Any, str]]) -> list[SelectChoice]:
+    """A select's or radio's choices from (value, label) pairs, such as a service's areas or reasons: WTForms 3.3
+    takes SelectChoice (tuples are deprecated, and go in 3.4). A choice iterates as four items, never as a pair:
+    a template reads ``choice.value`` and ``choice.label``."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 class PlainText:
