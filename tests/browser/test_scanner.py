@@ -32,6 +32,13 @@ def draws_of(live_server, treatment_id: int) -> int:
         return db.session.scalar(select(func.count(Draw.id)).where(Draw.treatment_id == treatment_id))
 
 
+def expect_switched_with_nothing_drawn(page, live_server, treatment_id: int, label: str) -> None:
+    """A label that landed in Quantity was scanned instead: the page shows its container, Quantity is empty."""
+    expect(page.locator(".container-panel")).to_have_attribute("data-label", label)
+    expect(page.locator("#quantity")).to_have_value("")
+    assert draws_of(live_server, treatment_id) == 0
+
+
 def start_treatment(page, live_server, ref: str) -> int:
     page.goto("/cart")
     start_cart_treatment(page, f"{ref}-{live_server.backend}", "Robin Vale")
@@ -55,9 +62,7 @@ def test_a_label_scanned_into_quantity_switches_container_and_draws_nothing(page
     # The nurse deliberately puts the cursor in Quantity, then scans the next syringe anyway.
     page.click("#quantity")
     wedge(page, second)
-    expect(page.locator(".container-panel")).to_have_attribute("data-label", second)
-    expect(page.locator("#quantity")).to_have_value("")
-    assert draws_of(live_server, treatment_id) == 0
+    expect_switched_with_nothing_drawn(page, live_server, treatment_id, second)
 
     # Typed by hand, Enter in Quantity does not record a draw either: only the button does.
     page.check("input[name=area][value=chin]")
@@ -96,9 +101,7 @@ def test_a_slow_scanner_in_quantity_is_caught_on_enter_and_draws_nothing(page, l
     page.keyboard.type(second, delay=80)
     expect(page.locator("#quantity")).to_have_value(second)  # nothing held back: too slow for the timing guard
     page.keyboard.press("Enter")
-    expect(page.locator(".container-panel")).to_have_attribute("data-label", second)
-    expect(page.locator("#quantity")).to_have_value("")
-    assert draws_of(live_server, treatment_id) == 0
+    expect_switched_with_nothing_drawn(page, live_server, treatment_id, second)
 
     # A quantity typed slowly by hand is a quantity: Enter leaves it where it is and records nothing.
     page.check("input[name=area][value=chin]")
