@@ -12,10 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
 from types import SimpleNamespace
 
-from sqlalchemy import Select, bindparam, func, insert, inspect, select, update
+from sqlalchemy import bindparam, func, insert, inspect, select, update
 from sqlalchemy.orm import Session, contains_eager, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -35,26 +34,24 @@ def lock_container(session: Session, container_id: int, scope: Scope) -> Contain
     slips past a recall's patient list. After waiting for either lock PostgreSQL re-reads
     both locked rows at their newest version, so the lot status checked is current.
     """
-    container = session.scalar(_lock_container_statement(), {"container_id": container_id})
+    container = session.scalar(_LOCK_CONTAINER, {"container_id": container_id})
     if container is None or not scope.allows(container.clinic_id):
         raise NotFound(f"No container with id {container_id}.", id=container_id)
     return container
 
 
-@cache
-def _lock_container_statement() -> Select[Container]:
-    # Built once per process with a bound parameter: every draw runs it, and building a select with its
-    # options costs about as much Python as running it.
-    return (
-        select(Container)
-        .join(Container.lot)
-        .where(Container.id == bindparam("container_id"))
-        .options(contains_eager(Container.lot), joinedload(Container.product), joinedload(Container.clinic))
-        .with_for_update(of=Container)
-        .suffix_with("FOR SHARE OF lots", dialect="postgresql")
-        # The identity map may hold copies read before the lock: overwrite them.
-        .execution_options(populate_existing=True)
-    )
+# Built once with a bound parameter: every draw runs it, and building a select with its options costs about
+# as much Python as running it.
+_LOCK_CONTAINER = (
+    select(Container)
+    .join(Container.lot)
+    .where(Container.id == bindparam("container_id"))
+    .options(contains_eager(Container.lot), joinedload(Container.product), joinedload(Container.clinic))
+    .with_for_update(of=Container)
+    .suffix_with("FOR SHARE OF lots", dialect="postgresql")
+    # The identity map may hold copies read before the lock: overwrite them.
+    .execution_options(populate_existing=True)
+)
 
 
 def record(
