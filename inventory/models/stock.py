@@ -95,8 +95,10 @@ class Container(Base):
         # the chain ever received (docs/performance.md, migration 0005_performance).
         Index("ix_containers_live_location", "location_id", "lot_id",
               postgresql_where=text(LIVE_STOCK), sqlite_where=text(LIVE_STOCK), postgresql_include=["remaining"]),
-        # A pack serial is unique per product across the chain: the receipt looks it up here (issue 19).
-        Index("ix_containers_product_serial", "product_id", "serial"),
+        # A pack serial is unique per product across the chain (issue 19): the receipt looks it up here, and
+        # the index holds when two receipts of one serial race (migration 0014_unique_serial).
+        Index("uq_containers_product_serial", "product_id", "serial", unique=True,
+              postgresql_where=text("serial IS NOT NULL"), sqlite_where=text("serial IS NOT NULL")),
     )
 
     id: Mapped[intpk]

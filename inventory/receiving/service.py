@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from inventory import lifecycle
@@ -131,23 +133,25 @@ def receive(
         supplier_id=supplier_id,
     )
     session.add(receipt)
-    created = [
-        Container(
-            label_code=label_code,
-            clinic_id=location.clinic_id,
-            location_id=location.id,
-            product=product,
-            lot=lot,
-            receipt=receipt,
-            serial=serial,
-            state=ContainerState.SEALED,
-            initial_quantity=product.quantity_per_container,
-            remaining=Decimal(0),
-        )
-        for label_code in _fresh_label_codes(session, containers)
-    ]
-    session.add_all(created)
-    session.flush()
+    label_codes = _fresh_label_codes(session, containers)
+    with _serial_held_once(session, product, serial):
+        created = [
+            Container(
+                label_code=label_code,
+                clinic_id=location.clinic_id,
+                location_id=location.id,
+                product=product,
+                lot=lot,
+                receipt=receipt,
+                serial=serial,
+                state=ContainerState.SEALED,
+                initial_quantity=product.quantity_per_container,
+                remaining=Decimal(0),
+            )
+            for label_code in label_codes
+        ]
+        session.add_all(created)
+        session.flush()
     for container in created:
         ledger.record(
             session, container, kind=MovementKind.RECEIVE, quantity=product.quantity_per_container,
@@ -156,6 +160,23 @@ def receive(
     lot_guard.stock_added(session, lot, created, actor=actor, now=now)
     session.flush()
     return receipt
+
+
+@contextmanager
+def _serial_held_once(session: Session, product: Product, serial: str | None) -> Iterator[None]:
+    """Around writing a receipt's containers. A pack's serial may have been received by someone else since it
+    was looked up: the database's unique index refuses the second, and the look-up, run again, answers
+    DuplicateSerial with the first receipt's details. The containers are made inside: the savepoint's
+    rollback then takes them out of the session (it writes what was pending before it, the receipt)."""
+    if serial is None:
+        yield
+        return
+    try:
+        with session.begin_nested():
+            yield
+    except IntegrityError:
+        counterfeit.refuse_known_serial(session, product, serial)
+        raise  # another constraint: not the serial's
 
 
 def _find_or_create_lot(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from inventory.counterfeit import service as counterfeit
 from inventory.counterfeit.models import Supplier, WatchedLot
 from inventory.models import AuditEvent, Container, Lot, LotStatus, Receipt
 from tests import factories
@@ -133,6 +134,33 @@ def test_a_pack_serial_is_received_once_in_the_whole_chain(api, world, session):
     assert session.scalar(select(func.count(Container.id))) == 1
     (sign,) = signs(session, "lot.flagged_duplicate_serial")
     assert sign.details["serial"] == "SER123"
+
+
+def test_a_serial_received_twice_at_the_same_instant_is_refused_by_the_database(api, world, session, monkeypatch):
+    """The second receipt's look-up ran before the first was written (two scanners, one copied code): the
+    unique index refuses its container, and the answer is the same duplicate_serial."""
+    gtin = world.botox.gtins[0].gtin
+    manager = api("manager")
+    first = manager.post("/receipts", {"code": f"]d201{gtin}17280131" "10LOTA" f"{GS}21SER777", "containers": 1,
+                                       "location_id": world.location().id})
+    assert first.status_code == 201
+    look_up = counterfeit.refuse_known_serial
+    calls = []
+
+    def too_early_once(session_, product, serial):  # the first look-up sees nothing yet
+        calls.append(serial)
+        if len(calls) > 1:
+            look_up(session_, product, serial)
+
+    monkeypatch.setattr(counterfeit, "refuse_known_serial", too_early_once)
+    second = manager.post("/receipts", {"code": f"]d201{gtin}17280131" "10LOTB" f"{GS}21SER777", "containers": 1,
+                                        "location_id": world.location("Fridge", world.other_clinic).id})
+    assert (second.status_code, error_code(second)) == (409, "duplicate_serial")
+    assert calls == ["SER777", "SER777"]  # passed once, then asked again after the database refused
+    session.expire_all()
+    assert session.scalar(select(func.count(Container.id))) == 1
+    (sign,) = signs(session, "lot.flagged_duplicate_serial")
+    assert sign.details["serial"] == "SER777"
 
 
 def test_a_no_vacuum_waste_flags_its_lot_for_the_safety_lead(world, session):
