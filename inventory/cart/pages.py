@@ -25,7 +25,7 @@ from wtforms.validators import (
 from inventory import lifecycle, unit_of_work
 from inventory.adverse_events import service as adverse_events
 from inventory.blueprints.pages.core import bp, page, refused, scope
-from inventory.blueprints.pages.fields import QuantityField, TextField, choices_of
+from inventory.blueprints.pages.fields import QuantityField, TextField, choices_of, location_choices
 from inventory.errors import ConfirmationRequired, DomainError
 from inventory.extensions import db
 from inventory.models import Container, Location, LocationKind, Movement, ProductKind, utcnow
@@ -90,7 +90,7 @@ def _cart_locations() -> list[Location]:
 @page(Permission.CART)
 def cart_home():
     form = StartForm()
-    form.location_id.choices = [SelectChoice(loc.id, f"{loc.clinic.code} · {loc.name}") for loc in _cart_locations()]
+    form.location_id.choices = location_choices(_cart_locations())
     if form.validate_on_submit():
         try:
             location = get_in_scope(db.session, Location, form.location_id.data, scope(), "location")

@@ -11,11 +11,11 @@ from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import SelectChoice, SelectField
+from wtforms import SelectField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from inventory.blueprints.pages.core import bp, page, refused, scope
-from inventory.blueprints.pages.fields import NotesField, QuantityField, ScanField, WholeNumberField
+from inventory.blueprints.pages.fields import NotesField, QuantityField, ScanField, WholeNumberField, location_choices
 from inventory.errors import DomainError
 from inventory.extensions import db
 from inventory.models import Location, utcnow
@@ -54,7 +54,7 @@ def _locations() -> list[Location]:
 @page(Permission.RECEIVE)
 def counts():
     form = StartCountForm()
-    form.location_id.choices = [SelectChoice(loc.id, f"{loc.clinic.code} · {loc.name}") for loc in _locations()]
+    form.location_id.choices = location_choices(_locations())
     status = 200
     if form.validate_on_submit():
         try:

@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import DateField, SelectChoice, SelectField
 from wtforms.validators import DataRequired, NumberRange, Optional
-from inventory.blueprints.pages.fields import ScanField, TextField, WholeNumberField
+from inventory.blueprints.pages.fields import ScanField, TextField, WholeNumberField, location_choices
 
 from inventory import unit_of_work
 from inventory.blueprints.pages.core import bp, page, refused, scope
@@ -46,9 +46,7 @@ class ReceiveForm(FlaskForm):
 @page(Permission.RECEIVE)
 def receive():
     form = ReceiveForm()
-    form.location_id.choices = [
-        SelectChoice(loc.id, f"{loc.clinic.code} · {loc.name}") for loc in _receiving_locations()
-    ]
+    form.location_id.choices = location_choices(_receiving_locations())
     suppliers = counterfeit.authorised_suppliers(db.session)
     form.supplier_id.choices = [SelectChoice(0, "Choose the supplier")] + [
         SelectChoice(s.id, s.name) for s in suppliers

@@ -16,7 +16,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import SelectChoice, SelectField
 from wtforms.validators import Length, Optional
-from inventory.blueprints.pages.fields import NotesField, ScanField
+from inventory.blueprints.pages.fields import NotesField, ScanField, location_choices
 
 from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.errors import DomainError
@@ -159,9 +159,7 @@ def _render_send(form: SendForm, labels: list[str], status: int = 200):
     else:
         exclude = None
     places = clinic_transfers.destinations(db.session, exclude_clinic_id=exclude)
-    form.to_location_id.choices = [SelectChoice(0, "Choose where it goes")] + [
-        SelectChoice(place.id, f"{place.clinic.code} · {place.name}") for place in places
-    ]
+    form.to_location_id.choices = [SelectChoice(0, "Choose where it goes"), *location_choices(places)]
     form.code.data = ""  # the scan field is empty for the next scan
     return render_template("pages/transfers_new.html", form=form, listed=listed), status
 

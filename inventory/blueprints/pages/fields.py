@@ -21,6 +21,12 @@ def choices_of(pairs: Iterable[tuple[Any, str]]) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in pairs]
 
 
+def location_choices(locations: Iterable[Any]) -> list[SelectChoice]:
+    """A select of places, each as "LON · Treatment cart": the clinic's code first, since a chain-level user
+    picks among every clinic's rooms."""
+    return [SelectChoice(loc.id, f"{loc.clinic.code} · {loc.name}") for loc in locations]
+
+
 class PlainText:
     """WTForms validator: the one text check (inventory/validators.py) on a page field. No control
     characters (tab and line breaks only when ``multiline``), lone surrogates or non-characters; a GS
