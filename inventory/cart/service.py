@@ -422,13 +422,7 @@ def draw(
         raise ValidationError("A draw's reason is empty, or 'emergency' for emergency kit use.", field="reason")
     confirm_reason = _optional_text(confirm_reason, "confirm_reason", max_length=MAX_TEXT)
 
-    treatment = _lock_treatment(session, treatment_id, scope)
-    _ensure_open(treatment)
-    try:
-        container = _lock_container(session, container_id, scope)
-    except NotFound:
-        # The dose's container is what the nurse scanned or typed: answer as a scan would.
-        raise UnknownContainer(f"No container with id {container_id}.", id=container_id) from None
+    treatment, container = _lock_for_draw(session, treatment_id, container_id, scope)
     lifecycle.ensure_drawable(container, treatment, now)
     dose = lifecycle.dose(container, quantity, unit)
     lifecycle.ensure_enough(container, dose.quantity)  # what cannot be drawn needs no confirmation
@@ -444,12 +438,13 @@ def draw(
 
     # The hot path writes its three rows with Core statements (docs/performance.md): the movement hashed
     # once by ledger.append, the container's balance and state, the draw with its seal.
+    draft = ledger.ContainerDraft(container)
     movement_id = ledger.append(
-        session, container, kind=MovementKind.DRAW, quantity=-dose.quantity, actor_id=actor.id, at=now,
+        session, draft, kind=MovementKind.DRAW, quantity=-dose.quantity, actor_id=actor.id, at=now,
         reason=reason, treatment_id=treatment.id,
     )
-    lifecycle.open_for(container, patient_id=treatment.patient_id, treatment_id=treatment.id, now=now)
-    ledger.write_container(session, container)
+    lifecycle.open_for(draft, patient_id=treatment.patient_id, treatment_id=treatment.id, now=now)
+    ledger.write_container(session, draft)
     record = Draw(
         treatment_id=treatment.id, container_id=container.id, movement_id=movement_id, area=area,
         area_detail=area_detail, quantity=dose.quantity, quantity_ml=dose.quantity_ml,
@@ -804,17 +799,53 @@ def _release_if_never_used(session: Session, container: Container) -> None:
 def _lock_treatment(session: Session, treatment_id: int, scope: Scope) -> Treatment:
     """Loads and locks a treatment, so a draw and its closing never interleave."""
     _ensure_id(treatment_id, "treatment")
-    treatment = session.scalar(_LOCK_TREATMENT, {"treatment_id": treatment_id})
+    return _visible(session.scalar(_LOCK_TREATMENT, {"treatment_id": treatment_id}), treatment_id, scope)
+
+
+def _lock_for_draw(session: Session, treatment_id: int, container_id: int, scope: Scope) -> tuple[Treatment, Container]:
+    """The open treatment and the container of a draw, locked in one statement: the treatment first, as
+    closing it does before its containers (so the two never wait for each other the wrong way round), the
+    container with its lot as ledger.lock_container does. The same errors as locking each in turn."""
+    _ensure_id(treatment_id, "treatment")
+    row = None
+    if 1 <= container_id <= MAX_ID:
+        row = session.execute(_LOCK_FOR_DRAW, {"treatment_id": treatment_id, "container_id": container_id}).first()
+    if row is None:  # one of them does not exist: lock each in turn, which says which
+        treatment = _lock_treatment(session, treatment_id, scope)
+        _ensure_open(treatment)
+        return treatment, _drawn_container(session, container_id, scope)
+    treatment = _visible(row[0], treatment_id, scope)
+    _ensure_open(treatment)
+    container = row[1]
+    if not scope.allows(container.clinic_id):
+        raise _unknown_container(container_id)
+    return treatment, container
+
+
+def _drawn_container(session: Session, container_id: int, scope: Scope) -> Container:
+    try:
+        return _lock_container(session, container_id, scope)
+    except NotFound:
+        raise _unknown_container(container_id) from None
+
+
+def _unknown_container(container_id: int) -> UnknownContainer:
+    # A dose's container is what the nurse scanned or typed: answered as a scan would be.
+    return UnknownContainer(f"No container with id {container_id}.", id=container_id)
+
+
+def _visible(treatment: Treatment | None, treatment_id: int, scope: Scope) -> Treatment:
     if treatment is None or not scope.allows(treatment.clinic_id):
         raise NotFound(f"No treatment with id {treatment_id}.", id=treatment_id)
     return treatment
 
 
-# Built once, as the container's lock is (ledger.lock_container): every draw runs it.
+# Built once, as the container's lock is (ledger.lock_container): every draw runs them.
 _LOCK_TREATMENT = (
     select(Treatment).where(Treatment.id == bindparam("treatment_id")).with_for_update()
     .execution_options(populate_existing=True)
 )
+_LOCK_FOR_DRAW = ledger.lock_statement(Treatment).where(Treatment.id == bindparam("treatment_id"))
 
 
 def _lock_container(session: Session, container_id: int, scope: Scope) -> Container:

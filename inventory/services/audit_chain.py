@@ -31,7 +31,7 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import event, func, inspect, select, text
 from sqlalchemy.orm import Session
@@ -173,7 +173,14 @@ def _chain_movements(session: Session, movements: list[Movement]) -> None:
         container.chain_head = movement.row_hash  # flushed with the container's balance
 
 
-def chain_head(container: Container) -> str:
+class Chained(Protocol):
+    """A container, or the draw's draft of one (ledger.ContainerDraft)."""
+
+    @property
+    def chain_head(self) -> str | None: ...
+
+
+def chain_head(container: Chained) -> str:
     """The hash a container's next movement chains to: its newest movement's, kept on the row (migration
     0013_chain_head). The caller holds the container's lock and loaded the row under it
     (ledger.lock_container), so the value read is current and nobody races it."""

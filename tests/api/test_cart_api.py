@@ -285,8 +285,8 @@ def test_retrying_a_draw_with_its_idempotency_key_returns_the_same_answer_and_dr
 
 
 def test_a_keyed_draw_is_one_transaction_of_a_statement_per_check_and_per_row(nurse, world, session):
-    """The draw's hot path (docs/performance.md): token and user, the key's claim, both locks, the dose checks,
-    the three rows, the stored answer; no read of the chain head, no second flush."""
+    """The draw's hot path (docs/performance.md): token and user, the key's claim, both locks in one statement,
+    the dose checks, the three rows, the stored answer; no read of the chain head, no second flush."""
     container = botox(world)
     reconstituted(nurse, container)
     treatment = treatment_for(nurse, world)
@@ -301,8 +301,7 @@ def test_a_keyed_draw_is_one_transaction_of_a_statement_per_check_and_per_row(nu
     assert [k for k in kinds(sent) if not k.startswith(("SAVEPOINT", "RELEASE"))] == [
         "SELECT api_tokens",  # the token with its user and her clinics (her scope)
         "INSERT idempotency_records",  # the key claimed: ON CONFLICT DO NOTHING
-        "SELECT treatments",  # FOR UPDATE
-        "SELECT containers",  # FOR UPDATE, with its lot (FOR SHARE), product, clinic and chain head
+        "SELECT treatments",  # FOR UPDATE, with the container (its lot FOR SHARE, product, clinic, chain head)
         "SELECT dose_ranges",
         "SELECT draws",  # the patient's history of the molecule
         "INSERT movements",
@@ -330,7 +329,7 @@ def test_a_returning_patients_draw_asks_nothing_more_for_the_follow_up(nurse, wo
         response = nurse.post(f"/treatments/{later['id']}/draws", {**draw_body(second_vial), "container": second_vial.id})
     assert response.status_code == 201, response.get_json()
     assert [k for k in kinds(sent) if not k.startswith(("SAVEPOINT", "RELEASE"))] == [
-        "SELECT api_tokens", "SELECT treatments", "SELECT containers", "SELECT dose_ranges", "SELECT draws",
+        "SELECT api_tokens", "SELECT treatments", "SELECT dose_ranges", "SELECT draws",
         "INSERT movements", "UPDATE containers", "INSERT draws",
     ]
     follow_ups = {t.id: t.follow_up_on for t in session.scalars(select(Treatment).where(

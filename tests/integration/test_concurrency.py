@@ -273,3 +273,40 @@ def test_a_draw_that_waits_for_a_quarantine_under_way_is_refused_when_it_commits
     assert isinstance(outcome[0], DomainError) and outcome[0].code == "lot_quarantined"
     with scene.session() as session:
         assert session.scalar(select(func.count(Draw.id)).where(Draw.container_id == scene.container_id)) == 0
+
+
+def test_a_draw_that_waits_for_its_treatment_being_closed_is_refused_when_it_commits(scene: Scene):
+    """The draw locks its treatment and container in one statement, the treatment first, as closing does:
+    a draw arriving while its treatment is being closed waits, then sees the treatment closed (never a
+    deadlock, never a dose in a closed treatment)."""
+    if scene.app.extensions["vialog_db"].engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises every writer already (BEGIN IMMEDIATE)")
+    treatment_id = scene.treatment_ids[0]
+    closing = scene.session()
+    cart.close_treatment(closing, actor=closing.get(User, scene.nurse_id), scope=Scope.everything(),
+                         treatment_id=treatment_id, now=utcnow())
+    closing.flush()  # the treatment row is updated and locked, not yet committed
+    outcome: list[BaseException | None] = []
+
+    def draw() -> None:
+        with scene.session() as session:
+            try:
+                cart.draw(session, actor=session.get(User, scene.nurse_id), scope=Scope.everything(),
+                          treatment_id=treatment_id, container_id=scene.container_id, quantity=DOSE, unit="U",
+                          area="glabella", now=utcnow())
+                session.commit()
+                outcome.append(None)
+            except BaseException as error:  # a deadlock would surface here as a database error
+                outcome.append(error)
+
+    drawing = threading.Thread(target=draw)
+    drawing.start()
+    drawing.join(timeout=0.7)
+    assert drawing.is_alive(), "the draw did not wait for the treatment being closed"
+    closing.commit()
+    closing.close()
+    drawing.join(timeout=10)
+    assert not drawing.is_alive()
+    assert isinstance(outcome[0], DomainError) and outcome[0].code == "treatment_closed", outcome
+    with scene.session() as session:
+        assert session.scalar(select(func.count(Draw.id)).where(Draw.treatment_id == treatment_id)) == 0

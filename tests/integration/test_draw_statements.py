@@ -9,8 +9,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from inventory.cart import service as cart
+from inventory.errors import NotFound, UnknownContainer
 from inventory.models import Container, ContainerState, Draw, Movement, MovementKind
 from inventory.services import audit_chain
+from inventory.services.permissions import Scope
 from tests.factories import NOW, draw, reconstitute, start_treatment
 from tests.statements import kinds, recorded
 
@@ -19,7 +22,7 @@ pytestmark = pytest.mark.usefixtures("ledger_stays_balanced")
 LATER = NOW + dt.timedelta(hours=1)
 
 
-def test_a_draw_sends_its_two_locks_its_dose_checks_and_three_writes_and_nothing_after(world, session):
+def test_a_draw_sends_its_lock_its_dose_checks_and_three_writes_and_nothing_after(world, session):
     vial = reconstitute(world, world.container("botox"))
     treatment = start_treatment(world, "P-ST")
     draw(world, treatment, vial, "4", at=LATER)  # the first: binds the follow-up, and it is flushed below
@@ -30,8 +33,7 @@ def test_a_draw_sends_its_two_locks_its_dose_checks_and_three_writes_and_nothing
         session.flush()  # the unit of work has nothing left to write for the draw
 
     assert kinds(sent) == [
-        "SELECT treatments",  # FOR UPDATE
-        "SELECT containers",  # FOR UPDATE, with its lot, product and clinic
+        "SELECT treatments",  # FOR UPDATE, with the container (FOR UPDATE), its lot, product and clinic
         "SELECT dose_ranges",  # the molecule's typical ranges
         "SELECT draws",  # the patient's history of the molecule
         "INSERT movements",  # chained to the head the container lock read (containers.chain_head)
@@ -39,6 +41,50 @@ def test_a_draw_sends_its_two_locks_its_dose_checks_and_three_writes_and_nothing
         "INSERT draws",
     ]
     assert result.draw.id is not None and result.container.remaining == Decimal("90")
+    if session.bind.dialect.name == "postgresql":
+        # The treatment is locked before the container, as closing a treatment does; the lot is shared, so a
+        # recall waits for the draw and every later draw sees the recall.
+        assert sent[0][0].rstrip().endswith("FOR UPDATE OF treatments, containers FOR SHARE OF lots")
+
+
+def test_a_draw_leaves_the_unit_of_work_nothing_to_compare(world, session):
+    """The container's new balance, state and chain head are saved by the draw's own UPDATE and set on it as
+    saved values: the session holds nothing changed, so the commit skips its flush, and the object reads
+    as the row now is."""
+    vial = reconstitute(world, world.container("botox"))
+    treatment = start_treatment(world, "P-UW")
+    draw(world, treatment, vial, "4", at=LATER)  # the first draw sets the treatment's follow-up
+    session.flush()
+
+    result = draw(world, treatment, vial, "6", area="forehead", at=LATER)
+
+    assert not session.dirty and not session.new
+    assert result.container is session.get(Container, vial.id)
+    assert (result.container.remaining, result.container.state) == (Decimal("90"), ContainerState.IN_USE)
+    session.expire_all()
+    saved = session.get(Container, vial.id)
+    assert (saved.remaining, saved.state) == (Decimal("90"), ContainerState.IN_USE)
+
+
+def test_a_draw_naming_a_missing_treatment_or_container_says_which(world, session):
+    """The two locks are one statement; when it finds no row, the draw still says which of the two is missing,
+    the treatment first, as locking each in turn would."""
+    vial = reconstitute(world, world.container("botox"))
+    treatment = start_treatment(world, "P-NF")
+    nurse, everywhere = world.user("nurse"), Scope.everything()
+
+    def draw_from(treatment_id: int, container_id: int) -> None:
+        cart.draw(session, actor=nurse, scope=everywhere, treatment_id=treatment_id, container_id=container_id,
+                  quantity=Decimal("4"), unit="U", area="glabella", now=LATER)
+
+    with pytest.raises(UnknownContainer):
+        draw_from(treatment.id, 987654)
+    with pytest.raises(NotFound) as missing:
+        draw_from(987654, vial.id)
+    assert type(missing.value) is NotFound
+    with pytest.raises(NotFound) as both:
+        draw_from(987654, 987654)
+    assert type(both.value) is NotFound
 
 
 def test_a_drawn_movement_and_draw_chain_and_seal_like_every_other_row(world, session):
