@@ -606,13 +606,15 @@ def _export_child(mode: str, database: str, clinic: str, start: str, end: str, o
 
 
 def _export_month(database: str) -> tuple[dt.date, dt.date, dt.date]:
-    """The latest month of clinic 1 that holds a full month's movements (at least half its busiest
-    month's), the first day of that month, its last day, and the first day of the history: the draws
-    ``bench draw`` adds today never make the export pick an empty or a half month."""
+    """The latest month of clinic 1's generated history (before generate.END) that holds a full month's
+    movements (at least half its busiest month's), the first day of that month, its last day, and the first
+    day of the history. The draws ``bench draw`` and ``draw-split`` add are dated today, after END: however
+    many they are, the export never picks their month, an empty one or a half one."""
     with psycopg.connect(db.conninfo(database)) as conn:
         months = conn.execute(
             "SELECT date_trunc('month', m.at AT TIME ZONE 'UTC')::date, count(*) FROM movements m"
-            " JOIN locations l ON l.id = m.location_id WHERE l.clinic_id = 1 GROUP BY 1 ORDER BY 1").fetchall()
+            " JOIN locations l ON l.id = m.location_id WHERE l.clinic_id = 1 AND m.at < %s"
+            " GROUP BY 1 ORDER BY 1", (END,)).fetchall()
         (first,) = conn.execute("SELECT min(at) FROM movements").fetchone()
     busiest = max(count for _, count in months)
     start = [month for month, count in months if count * 2 >= busiest][-1]

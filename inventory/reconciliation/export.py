@@ -73,6 +73,7 @@ DATE_FORMAT = "yyyy-mm-dd"
 VARIANCE_FILL = "#FDE8E7"
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _SPECIAL_STARTS = (*_FORMULA_STARTS, "<r>")  # text _write_text looks at twice
+_PLAIN_TEXTS_KEPT = 100_000  # distinct texts a movements sheet remembers (a few MB at most)
 # Every string goes in as a string: XlsxWriter's write() would otherwise guess formulas, numbers and links.
 _WORKBOOK_OPTIONS = {"constant_memory": True, "strings_to_formulas": False, "strings_to_numbers": False,
                      "strings_to_urls": False}
@@ -235,6 +236,9 @@ class _MovementSheets:
     formats: _Formats
     max_rows: int
     parts: list[_SheetPart] = field(default_factory=list)
+    # Text seen before, made writable, that needs no special care (no formula look, no "<r>"): a clinic's
+    # month repeats its clinic, places, products, units, lots, kinds and people on every row.
+    _plain: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.max_rows < 2:
@@ -256,17 +260,29 @@ class _MovementSheets:
             part = self.parts[-1]
         sheet, row, formats = part.sheet, part.rows, self.formats
         sheet.write_datetime(row, 0, when, formats.when)
-        for col, text in enumerate(texts, start=1):  # B to I
-            if text is not None:
-                _write_text(sheet, row, col, text, formats)
+        self._write_texts(sheet, row, 1, texts)  # B to I
         sheet.write_number(row, 9, float(quantity), formats.qty)  # J
-        for col, text in enumerate(texts_after, start=10):  # K to M
-            if text is not None:
-                _write_text(sheet, row, col, text, formats)
+        self._write_texts(sheet, row, 10, texts_after)  # K to M
         for col, number in enumerate(numbers, start=13):  # N to R
             if number is not None:
                 sheet.write_number(row, col, number)
         part.rows += 1
+
+    def _write_texts(self, sheet: Worksheet, row: int, first_col: int, texts: Sequence[str | None]) -> None:
+        """``_write_text`` for each, with what it found for a text already seen remembered."""
+        plain = self._plain
+        for col, text in enumerate(texts, start=first_col):
+            if text is None:
+                continue
+            safe = plain.get(text)
+            if safe is None:
+                safe = writable_text(text)
+                if safe.startswith(_SPECIAL_STARTS):
+                    _write_text(sheet, row, col, text, self.formats)
+                    continue
+                if len(plain) < _PLAIN_TEXTS_KEPT:
+                    plain[text] = safe
+            sheet.write_string(row, col, safe)
 
     def finish(self) -> None:
         last = xl_col_to_name(len(MOVEMENT_COLUMNS) - 1)
@@ -294,7 +310,8 @@ def _write_movements(
     for clinic in clinics:
         zone = ZoneInfo(clinic.timezone)
         stmt = movements_stmt(clinic, period, location_id)
-        for m in session.execute(stmt, execution_options={"yield_per": chunk}):
+        # Plain rows through the connection: the ORM's per-row work buys nothing for named columns.
+        for m in session.connection().execute(stmt, execution_options={"yield_per": chunk}):
             sheets.append(
                 m.at.astimezone(zone).replace(tzinfo=None),
                 (clinic.code, m.location, m.product, m.base_unit, m.lot, m.label_code, m.kind.value,
