@@ -4,6 +4,7 @@
     python -m bench trace    --database vialog_bench_small
     python -m bench draw     --database vialog_bench_small --seconds 30
     python -m bench draw-split --database vialog_bench_small   # where a draw's milliseconds go
+    python -m bench statement-layers --database vialog_bench_small   # one statement through each layer
     python -m bench scan     --database vialog_bench_small
     python -m bench export   --database vialog_bench_small
     python -m bench kits     --database vialog_bench_small
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--days", type=int, help="override the scale's number of days")
     gen.add_argument("--no-check", action="store_true", help="skip vialog check + verify afterwards")
     gen.set_defaults(func=cmd_generate)
-    for name in ("trace", "draw", "draw-split", "scan", "export", "kits", "all"):
+    for name in ("trace", "draw", "draw-split", "statement-layers", "scan", "export", "kits", "all"):
         p = sub.add_parser(name)
         p.add_argument("--seconds", type=float, default=30.0, help="draw: seconds per client count")
         p.add_argument("--lots", type=int, default=200, help="trace: random lots")
@@ -126,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         p.set_defaults(func=cmd_bench, smoke=False)
     smoke = sub.add_parser("smoke", help="CI: tiny scale, every benchmark briefly, own database")
     smoke.set_defaults(func=cmd_smoke)
-    for p in (gen, smoke, *(sub.choices[n] for n in ("trace", "draw", "draw-split", "scan", "export", "kits", "all"))):
+    for p in (gen, smoke, *(sub.choices[n] for n in ("trace", "draw", "draw-split", "statement-layers", "scan", "export",
+                                                     "kits", "all"))):
         p.add_argument("--database", default="vialog_bench_small")
         p.add_argument("--seed", type=int, default=2026)
         p.add_argument("--workers", type=int, default=2, help="generate: worker processes")

@@ -31,12 +31,12 @@ from bench import db
 from bench.generate import END
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDER = ["scan", "kits", "trace", "export", "draw", "draw-split"]
+ORDER = ["scan", "kits", "trace", "export", "draw", "draw-split", "statement-layers"]
 
 
 def run(name: str, args: Any) -> dict[str, Any]:
     return {"scan": bench_scan, "kits": bench_kits, "trace": bench_trace, "export": bench_export,
-            "draw": bench_draw, "draw-split": bench_draw_split}[name](args)
+            "draw": bench_draw, "draw-split": bench_draw_split, "statement-layers": bench_statement_layers}[name](args)
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -490,6 +490,48 @@ def bench_draw_split(args: Any) -> dict[str, Any]:
     per_draw["Flask, JSON in and out, test client"] = round(total / draws * 1000 - sum(per_draw.get(k, 0) for k in top), 3)
     return {"draws": draws, "ms_per_draw": round(total / draws * 1000, 3),
             "statements_per_draw": round(statements[0] / draws, 2), "parts_ms": per_draw, "errors": 0}
+
+
+def bench_statement_layers(args: Any) -> dict[str, Any]:
+    """What one statement costs through each layer a draw's statements pass: the treatment lock's SELECT run
+    in one transaction through psycopg's cursor, SQLAlchemy's connection (driver SQL, then the compiled Core
+    statement) and the ORM session, interleaved over rounds; the median of the rounds' ms per statement."""
+    from sqlalchemy import bindparam, select
+
+    from inventory.extensions import db as vialog_db
+    from inventory.models import Treatment
+
+    runs, rounds = (100, 2) if args.smoke else (600, 5)
+    app = make_app(args.database)
+    with app.app_context():
+        session = vialog_db.session
+        treatment_id = session.scalar(select(Treatment.id).order_by(Treatment.id.desc()).limit(1))
+        table = Treatment.__table__
+        core = select(*table.columns).where(table.c.id == bindparam("tid")).with_for_update()
+        orm = (select(Treatment).where(Treatment.id == bindparam("tid")).with_for_update()
+               .execution_options(populate_existing=True))
+        connection = session.connection()
+        sql = str(core.compile(dialect=connection.dialect)).replace("%(tid)s", "%s")
+        cursor = connection.connection.driver_connection.cursor()
+        layers = {
+            "psycopg cursor": lambda: cursor.execute(sql, (treatment_id,)).fetchone(),
+            "SQLAlchemy connection, driver SQL": lambda: connection.exec_driver_sql(sql, (treatment_id,)).fetchone(),
+            "SQLAlchemy connection, Core statement": lambda: connection.execute(core, {"tid": treatment_id}).first(),
+            "SQLAlchemy ORM session": lambda: session.execute(orm, {"tid": treatment_id}).scalar_one(),
+        }
+        spent: dict[str, list[float]] = {name: [] for name in layers}
+        for _ in range(rounds):
+            for name, run_once in layers.items():
+                for _ in range(runs // 6):
+                    run_once()  # warm: prepared statements, caches
+                t0 = time.perf_counter()
+                for _ in range(runs):
+                    run_once()
+                spent[name].append((time.perf_counter() - t0) / runs * 1000)
+        session.rollback()
+    medians = {name: round(sorted(values)[len(values) // 2], 3) for name, values in spent.items()}
+    return {"runs_per_round": runs, "rounds": rounds, "ms_per_statement": medians,
+            "ratio_to_psycopg": {name: ratio(ms, medians["psycopg cursor"]) for name, ms in medians.items()}}
 
 
 # --- 3. scan -------------------------------------------------------------------------------------------
