@@ -237,55 +237,9 @@ def test_a_quarantine_waits_for_a_draw_under_way_and_binds_every_later_one(scene
         assert refused.value.code == "lot_quarantined"
 
 
-def test_a_draw_that_waits_for_a_quarantine_under_way_is_refused_when_it_commits(scene: Scene):
-    """The other direction: the draw locks container and lot in one statement, and after waiting for the
-    lot PostgreSQL re-reads it, so the draw sees the status the quarantine committed."""
-    if scene.app.extensions["vialog_db"].engine.dialect.name != "postgresql":
-        pytest.skip("SQLite serialises every writer already (BEGIN IMMEDIATE)")
-    from recall import services as recalls
-
-    quarantining = scene.session()
-    safety = quarantining.scalar(select(User).where(User.username == "safety"))
-    lot_id = quarantining.get(Container, scene.container_id).lot_id
-    recalls.quarantine(quarantining, actor=safety, lot_id=lot_id, reason="regulator alert", now=utcnow())
-    quarantining.flush()  # the lot row is updated and locked, not yet committed
-    outcome: list[BaseException | None] = []
-
-    def draw() -> None:
-        with scene.session() as session:
-            try:
-                cart.draw(session, actor=session.get(User, scene.nurse_id), scope=Scope.everything(),
-                          treatment_id=scene.treatment_ids[0], container_id=scene.container_id, quantity=DOSE,
-                          unit="U", area="glabella", now=utcnow())
-                session.commit()
-                outcome.append(None)
-            except DomainError as error:
-                outcome.append(error)
-
-    drawing = threading.Thread(target=draw)
-    drawing.start()
-    drawing.join(timeout=0.7)
-    assert drawing.is_alive(), "the draw did not wait for the quarantine under way"
-    quarantining.commit()
-    quarantining.close()
-    drawing.join(timeout=10)
-    assert not drawing.is_alive()
-    assert isinstance(outcome[0], DomainError) and outcome[0].code == "lot_quarantined"
-    with scene.session() as session:
-        assert session.scalar(select(func.count(Draw.id)).where(Draw.container_id == scene.container_id)) == 0
-
-
-def test_a_draw_that_waits_for_its_treatment_being_closed_is_refused_when_it_commits(scene: Scene):
-    """The draw locks its treatment and container in one statement, the treatment first, as closing does:
-    a draw arriving while its treatment is being closed waits, then sees the treatment closed (never a
-    deadlock, never a dose in a closed treatment)."""
-    if scene.app.extensions["vialog_db"].engine.dialect.name != "postgresql":
-        pytest.skip("SQLite serialises every writer already (BEGIN IMMEDIATE)")
-    treatment_id = scene.treatment_ids[0]
-    closing = scene.session()
-    cart.close_treatment(closing, actor=closing.get(User, scene.nurse_id), scope=Scope.everything(),
-                         treatment_id=treatment_id, now=utcnow())
-    closing.flush()  # the treatment row is updated and locked, not yet committed
+def draw_waiting_for(scene: Scene, holder: Session, treatment_id: int, what: str) -> BaseException | None:
+    """Starts a draw from the scene's vial for ``treatment_id`` while ``holder`` has changed (and so locks) a row
+    the draw needs; checks the draw waits, commits ``holder``, and returns how the draw ended (None: drawn)."""
     outcome: list[BaseException | None] = []
 
     def draw() -> None:
@@ -302,11 +256,48 @@ def test_a_draw_that_waits_for_its_treatment_being_closed_is_refused_when_it_com
     drawing = threading.Thread(target=draw)
     drawing.start()
     drawing.join(timeout=0.7)
-    assert drawing.is_alive(), "the draw did not wait for the treatment being closed"
-    closing.commit()
-    closing.close()
+    assert drawing.is_alive(), f"the draw did not wait for {what}"
+    holder.commit()
+    holder.close()
     drawing.join(timeout=10)
     assert not drawing.is_alive()
-    assert isinstance(outcome[0], DomainError) and outcome[0].code == "treatment_closed", outcome
+    return outcome[0]
+
+
+def test_a_draw_that_waits_for_a_quarantine_under_way_is_refused_when_it_commits(scene: Scene):
+    """The other direction: the draw locks container and lot in one statement, and after waiting for the
+    lot PostgreSQL re-reads it, so the draw sees the status the quarantine committed."""
+    if scene.app.extensions["vialog_db"].engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises every writer already (BEGIN IMMEDIATE)")
+    from recall import services as recalls
+
+    quarantining = scene.session()
+    safety = quarantining.scalar(select(User).where(User.username == "safety"))
+    lot_id = quarantining.get(Container, scene.container_id).lot_id
+    recalls.quarantine(quarantining, actor=safety, lot_id=lot_id, reason="regulator alert", now=utcnow())
+    quarantining.flush()  # the lot row is updated and locked, not yet committed
+
+    outcome = draw_waiting_for(scene, quarantining, scene.treatment_ids[0], "the quarantine under way")
+
+    assert isinstance(outcome, DomainError) and outcome.code == "lot_quarantined", outcome
+    with scene.session() as session:
+        assert session.scalar(select(func.count(Draw.id)).where(Draw.container_id == scene.container_id)) == 0
+
+
+def test_a_draw_that_waits_for_its_treatment_being_closed_is_refused_when_it_commits(scene: Scene):
+    """The draw locks its treatment and container in one statement, the treatment first, as closing does:
+    a draw arriving while its treatment is being closed waits, then sees the treatment closed (never a
+    deadlock, never a dose in a closed treatment)."""
+    if scene.app.extensions["vialog_db"].engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises every writer already (BEGIN IMMEDIATE)")
+    treatment_id = scene.treatment_ids[0]
+    closing = scene.session()
+    cart.close_treatment(closing, actor=closing.get(User, scene.nurse_id), scope=Scope.everything(),
+                         treatment_id=treatment_id, now=utcnow())
+    closing.flush()  # the treatment row is updated and locked, not yet committed
+
+    outcome = draw_waiting_for(scene, closing, treatment_id, "the treatment being closed")
+
+    assert isinstance(outcome, DomainError) and outcome.code == "treatment_closed", outcome
     with scene.session() as session:
         assert session.scalar(select(func.count(Draw.id)).where(Draw.treatment_id == treatment_id)) == 0
