@@ -47,7 +47,10 @@ def test_a_nurse_records_an_occlusion_from_the_cart_and_links_the_rescue_to_it(p
     expect(page.locator("table.rescues")).to_contain_text(hylenex)
     expect(page.locator("table.rescues")).to_contain_text("150 USP U")
 
-    page.set_viewport_size({"width": 360, "height": 740})  # a phone at the cart: nothing wider than the screen
+    # A phone at the cart: nothing wider than the screen. Measured once the page has loaded: the link's page is
+    # in the DOM before its stylesheet applies, and an unstyled table is as wide as its text.
+    page.wait_for_load_state("load")
+    page.set_viewport_size({"width": 360, "height": 740})
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     screenshot(page, f"adverse_event_rescue_{live_server.backend}")
 
@@ -82,6 +85,7 @@ def test_the_safety_lead_records_an_excursion_and_releases_a_hold_on_a_phone(pag
         first.locator("button:has-text('Release')").click()
         expect(page.locator(".flash-ok")).to_contain_text(f"{label} is released")
         expect(page.locator(f"table.holds tr[data-label='{label}']")).to_have_count(0)
+        page.wait_for_load_state("load")  # styled, as above
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
         screenshot(page, f"cold_chain_{live_server.backend}")
     finally:  # the live server is shared by the session's browser tests: leave its fridge usable
