@@ -529,7 +529,7 @@ def bench_statement_layers(args: Any) -> dict[str, Any]:
                     run_once()
                 spent[name].append((time.perf_counter() - t0) / runs * 1000)
         session.rollback()
-    medians = {name: round(sorted(values)[len(values) // 2], 3) for name, values in spent.items()}
+    medians = {name: round(pct(values, 50), 3) for name, values in spent.items()}
     return {"runs_per_round": runs, "rounds": rounds, "ms_per_statement": medians,
             "ratio_to_psycopg": {name: ratio(ms, medians["psycopg cursor"]) for name, ms in medians.items()}}
 
