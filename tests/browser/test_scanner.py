@@ -39,6 +39,18 @@ def expect_switched_with_nothing_drawn(page, live_server, treatment_id: int, lab
     assert draws_of(live_server, treatment_id) == 0
 
 
+def type_quantity_and_press_enter(page, live_server, treatment_id: int, quantity: str) -> None:
+    """A person (keys 80 ms apart) types a quantity for the chin and presses Enter in Quantity: nothing is
+    recorded, since only the button records a draw."""
+    page.check("input[name=area][value=chin]")
+    page.click("#quantity")
+    page.keyboard.type(quantity, delay=80)
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(300)
+    expect(page.locator(".flash-ok")).to_have_count(0)
+    assert draws_of(live_server, treatment_id) == 0
+
+
 def start_treatment(page, live_server, ref: str) -> int:
     page.goto("/cart")
     start_cart_treatment(page, f"{ref}-{live_server.backend}", "Robin Vale")
@@ -65,13 +77,7 @@ def test_a_label_scanned_into_quantity_switches_container_and_draws_nothing(page
     expect_switched_with_nothing_drawn(page, live_server, treatment_id, second)
 
     # Typed by hand, Enter in Quantity does not record a draw either: only the button does.
-    page.check("input[name=area][value=chin]")
-    page.click("#quantity")
-    page.keyboard.type("0.3", delay=90)
-    page.keyboard.press("Enter")
-    page.wait_for_timeout(300)
-    expect(page.locator(".flash-ok")).to_have_count(0)
-    assert draws_of(live_server, treatment_id) == 0
+    type_quantity_and_press_enter(page, live_server, treatment_id, "0.3")
     page.click("button:has-text('Record draw')")
     expect(page.locator(".flash-ok")).to_contain_text("Recorded 0.3 mL into chin.")
     expect(page.locator("#scan")).to_be_focused()
@@ -104,14 +110,9 @@ def test_a_slow_scanner_in_quantity_is_caught_on_enter_and_draws_nothing(page, l
     expect_switched_with_nothing_drawn(page, live_server, treatment_id, second)
 
     # A quantity typed slowly by hand is a quantity: Enter leaves it where it is and records nothing.
-    page.check("input[name=area][value=chin]")
-    page.click("#quantity")
-    page.keyboard.type("0.25", delay=80)
-    page.keyboard.press("Enter")
-    page.wait_for_timeout(300)
+    type_quantity_and_press_enter(page, live_server, treatment_id, "0.25")
     expect(page.locator(".container-panel")).to_have_attribute("data-label", second)
     expect(page.locator("#quantity")).to_have_value("0.25")
-    assert draws_of(live_server, treatment_id) == 0
 
 
 def test_a_syringe_opened_for_another_patient_is_refused_when_scanned(page, live_server):
