@@ -840,7 +840,8 @@ def _visible(treatment: Treatment | None, treatment_id: int, scope: Scope) -> Tr
     return treatment
 
 
-# Built once, as the container's lock is (ledger.lock_container): every draw runs them.
+# Built once, as the container's lock is (ledger.lock_container): every draw runs the second, closing a
+# treatment (and a draw naming a missing row) the first.
 _LOCK_TREATMENT = (
     select(Treatment).where(Treatment.id == bindparam("treatment_id")).with_for_update()
     .execution_options(populate_existing=True)
