@@ -45,7 +45,7 @@ def mark_refused() -> None:
     what is saved, not what the refused call had flushed.
     """
     _verdict().refused = True
-    db.session.rollback()
+    db.discard()
 
 
 def keep_despite_refusal() -> None:
@@ -81,10 +81,10 @@ def _dispatch_in_unit_of_work(dispatch: Callable[[], ResponseReturnValue]) -> Re
         if _should_commit(response.status_code):
             db.session.commit()
         else:
-            db.session.rollback()
+            db.discard()
     except BaseException:
         # Before the error handlers run: their page must not meet a session that needs a rollback.
-        db.session.rollback()
+        db.discard()
         _write_afterwards()
         raise
     _write_afterwards()
