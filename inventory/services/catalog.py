@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 
 from sqlalchemy import Select, bindparam, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from inventory.errors import UnknownProduct
 from inventory.models import Product, ProductGtin, ProductKind
@@ -13,13 +13,15 @@ from inventory.models import Product, ProductGtin, ProductKind
 
 @cache
 def _product_for_gtin_statement() -> Select[Product]:
-    # Built once per process (SQL, never data): every scanned box looks its GTIN up.
-    return select(Product).join(ProductGtin).where(ProductGtin.gtin == bindparam("gtin"))
+    # Built once per process (SQL, never data): every scanned box looks its GTIN up. With all the product's
+    # GTINs, which the scan's answer lists: loaded later, they would cost each scan a second round trip.
+    return (select(Product).join(ProductGtin).where(ProductGtin.gtin == bindparam("gtin"))
+            .options(joinedload(Product.gtins)))
 
 
 def product_for_gtin(session: Session, gtin: str) -> Product:
     """``gtin`` is already normalised to 14 digits. Raises UnknownProduct."""
-    product = session.scalar(_product_for_gtin_statement(), {"gtin": gtin})
+    product = session.scalars(_product_for_gtin_statement(), {"gtin": gtin}).unique().first()
     if product is None:
         raise unknown_gtin(gtin)
     return product

@@ -43,9 +43,10 @@ def _container_by_label_statement() -> Select[Container]:
     return (
         select(Container)
         .where(Container.label_code == bindparam("label_code"))
-        # The clinic too: its time zone judges the lot's expiry (one statement per scan, not two).
-        .options(joinedload(Container.lot).joinedload(Lot.product), joinedload(Container.location),
-                 joinedload(Container.clinic))
+        # The clinic too: its time zone judges the lot's expiry; and the product's GTINs, which the scan's
+        # answer lists (one statement per scan, not two).
+        .options(joinedload(Container.lot).joinedload(Lot.product).joinedload(Product.gtins),
+                 joinedload(Container.location), joinedload(Container.clinic))
     )
 
 
@@ -61,12 +62,13 @@ def _product_and_lot_statement(flags: int) -> Select[Product, Lot, Unpack[tuple[
         .join(Product, Product.id == ProductGtin.product_id)
         .outerjoin(Lot, (Lot.product_id == Product.id) & (Lot.number_key == bindparam("number_key")))
         .where(ProductGtin.gtin == bindparam("gtin"))
+        .options(joinedload(Product.gtins))  # all of them, as the scan's answer lists them
     )
 
 
 def container_by_label(session: Session, label_code: str, scope: Scope) -> Container:
     """Raises UnknownContainer for a code not printed by Vialog for the caller's clinics."""
-    container = session.scalar(_container_by_label_statement(), {"label_code": label_code})
+    container = session.scalars(_container_by_label_statement(), {"label_code": label_code}).unique().first()
     if container is None or not scope.allows(container.clinic_id):
         raise UnknownContainer(
             f"Label {label_code} is not a container of this clinic. Scan the vial's Vialog label again.",
@@ -84,7 +86,7 @@ def _product_and_lot(session: Session, gtin: str, lot_number: str) -> tuple[Prod
     row = session.execute(
         _product_and_lot_statement(lot_guard.flag_count()),
         {"gtin": gtin, "number_key": normalise_lot_number(lot_number)},
-    ).first()
+    ).unique().first()
     if row is None:
         raise unknown_gtin(gtin)
     if any(row[2:]):

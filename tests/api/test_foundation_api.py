@@ -7,9 +7,10 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from inventory.models import ApiToken, Container, Lot, Movement
+from inventory.models import ApiToken, Container, Lot, Movement, ProductGtin
 from tests.api.conftest import error_code
 from tests.factories import PASSWORD
+from tests.statements import kinds, recorded
 
 GS = "\x1d"
 
@@ -174,6 +175,24 @@ def test_scan_of_a_vialog_label_finds_the_container(api, world):
     body = api("nurse").post("/scans", {"code": container.label_code.lower() + "\r\n"}).get_json()
     assert body["kind"] == "container"
     assert body["container"]["id"] == container.id and body["container"]["remaining"] == "100"
+
+
+def test_a_scan_through_the_api_is_the_token_and_one_look_up(api, world, session):
+    """A nurse's scan sends two statements: her token (with her clinics, whose time zone the scan uses) and the
+    look-up, which brings every GTIN of the product for the answer; nothing is loaded afterwards."""
+    container = world.container("botox")
+    world.botox.gtins.append(ProductGtin(gtin="00361234000018"))
+    session.flush()
+    nurse = api("nurse")
+    for code in (container.label_code, gs1(world.botox.gtins[0].gtin, "270300", container.lot.number, "SN9"),
+                 world.botox.gtins[0].gtin):
+        session.expire_all()  # nothing already in the identity map
+        with recorded(session) as sent:
+            response = nurse.post("/scans", {"code": code})
+        assert response.status_code == 200, response.get_json()
+        assert sorted(response.get_json()["product"]["gtins"]) == sorted(g.gtin for g in world.botox.gtins)
+        statements = [k for k in kinds(sent) if not k.startswith(("SAVEPOINT", "RELEASE"))]
+        assert len(statements) == 2 and statements[0] == "SELECT api_tokens", (code, statements)
 
 
 def test_scan_errors_have_their_own_codes_and_change_nothing(api, world, session):
