@@ -28,6 +28,7 @@ from inventory.errors import (
     AlreadyReversed,
     ConfirmationRequired,
     ContainerInTransit,
+    DomainError,
     NotFound,
     NotReversible,
     PatientRefConflict,
@@ -59,6 +60,7 @@ from inventory.dosing import DoseWarning
 from inventory.services import audit_chain, ledger, lot_guard
 from inventory.cart import dose_limits
 from inventory.clinical import service as clinical
+from inventory.services.barcodes import parse_scan
 from inventory.services.clock import clinic_today, format_clinic_time
 from inventory.validators import check_date_of_birth, check_text
 from inventory.services.permissions import Scope, get_in_scope
@@ -204,12 +206,32 @@ def find_or_create_patient(
                 external_ref=ref,
             )
         return patient
+    _refuse_stock_code_as_patient(session, ref)
     if name is None:
         raise ValidationError(f"No patient {ref} on file yet: give the patient's name to add them.", field="name")
     patient = Patient(clinic_id=clinic.id, external_ref=ref, name=name, date_of_birth=date_of_birth)
     session.add(patient)
     session.flush()
     return patient
+
+
+def _refuse_stock_code_as_patient(session: Session, ref: str) -> None:
+    """A scanner types into whichever field has the focus: a vial's label or a box's barcode scanned before the
+    treatment started lands in the patient's reference. Never made a new patient of (references already on
+    file are found as before)."""
+    try:
+        code = parse_scan(ref)
+    except DomainError:
+        return  # not a code Vialog reads: a patient's reference
+    if code.kind == "container" and session.scalar(
+            select(Container.id).where(Container.label_code == code.label_code)) is not None:
+        raise ValidationError(
+            f"{code.label_code} is a vial's Vialog label, not a patient's reference. Start the treatment with the "
+            "patient's card or reference first, then scan the vial.", field="external_ref")
+    if code.kind == "gs1":
+        raise ValidationError(
+            "That is a box's barcode, not a patient's reference. Scan the patient's card or type the reference.",
+            field="external_ref")
 
 
 CONTACT_LIMITS = {"phone": 40, "email": 254, "address": 500}

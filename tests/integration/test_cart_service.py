@@ -19,6 +19,7 @@ from inventory.models import (
     LotStatus,
     Movement,
     MovementKind,
+    Patient,
     User,
 )
 from inventory.cart import service as cart
@@ -196,6 +197,28 @@ def test_a_new_patient_needs_a_name(world):
         world.session, scope=Scope.for_user(nurse_of(world)), clinic_id=world.clinic.id, external_ref="MRN-9",
     ))
     assert error.code == "validation_error" and error.details["field"] == "name"
+
+
+def test_a_vials_label_or_a_boxs_barcode_scanned_into_the_patient_field_makes_no_patient(world, session):
+    """The scanner types into the focused field: a vial scanned before the treatment starts lands in the patient's
+    reference. Refused with what it is, whether or not a name was typed; a bare number stays a reference."""
+    scope = Scope.for_user(nurse_of(world))
+    vial = world.container("botox")
+    before = session.scalar(select(func.count(Patient.id)))
+    cases = {
+        vial.label_code.lower(): "is a vial's Vialog label",
+        f"]d201{world.botox.gtins[0].gtin}17280331" + "10C3709C3": "is a box's barcode",
+        f"(01){world.botox.gtins[0].gtin}(17)280331(10)C3709C3": "is a box's barcode",
+    }
+    for ref, says in cases.items():
+        for name in (None, "Ada Lovelace"):
+            error = refusal(lambda: cart.find_or_create_patient(
+                session, scope=scope, clinic_id=None, external_ref=ref, name=name))
+            assert error.code == "validation_error" and error.details["field"] == "external_ref", ref
+            assert says in error.message, error.message
+    assert session.scalar(select(func.count(Patient.id))) == before
+    for ref in ("MRN-4471", "03612340000014"):  # a bare number is a patient's reference, even a valid GTIN
+        assert cart.find_or_create_patient(session, scope=scope, clinic_id=None, external_ref=ref, name="Ada").id
 
 
 def test_a_reference_on_file_under_another_name_is_refused_not_reused(world):

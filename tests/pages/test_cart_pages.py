@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from inventory.models import Draw, Treatment, utcnow
+from inventory.models import Draw, Patient, Treatment, utcnow
 from inventory.cart import service as cart
 from inventory.services.permissions import Scope
 from tests.factories import World, reconstitute, start_treatment
@@ -131,3 +131,21 @@ def test_a_quantity_of_spaces_alone_is_nothing_typed(browser_client, world, sess
     page = post_draw(browser_client("nurse"), treatment, syringe.label_code, quantity=typed, area="lip")
     assert page.status_code == 200 and "Type the quantity, such as 4 or 0.1." in page.get_data(as_text=True)
     assert draws(session) == 0
+
+
+def test_a_vial_scanned_into_the_patient_field_starts_no_treatment(browser_client, world, session):
+    """Scanned before the treatment started, a vial's label lands in the patient's reference: the page says what
+    it is, and neither a patient nor a treatment is made of it, even with a name typed."""
+    vial = world.container("botox")
+    session.flush()
+    client = browser_client("nurse")
+    patients_before = session.scalar(select(func.count(Patient.id)))
+    page = client.post("/cart", data={
+        "csrf_token": csrf_token(client, "/cart"), "external_ref": vial.label_code, "name": "Ada Lovelace",
+        "location_id": world.location("Room 1").id,
+    }, follow_redirects=True)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert f"{vial.label_code} is a vial&#39;s Vialog label, not a patient&#39;s reference" in html
+    assert session.scalar(select(func.count(Patient.id))) == patients_before
+    assert session.scalar(select(func.count(Treatment.id))) == 0
