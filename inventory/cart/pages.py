@@ -104,6 +104,8 @@ def cart_home():
             )
         except DomainError as error:
             refused(error)  # answered with the form again, a 200: only the marker keeps the patient out
+            if error.details.get("field") == "external_ref":
+                form.external_ref.data = ""  # emptied, so the patient's card scanned next is not appended to it
         else:
             return redirect(url_for("pages.cart_treatment", treatment_id=treatment.id))
     treatments = cart.open_treatments(db.session, scope=scope())
