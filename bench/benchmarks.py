@@ -572,6 +572,7 @@ def bench_scan(args: Any) -> dict[str, Any]:
     from biip import ParseError
     from biip import parse as biip_parse
 
+    from inventory import unit_of_work
     from inventory.errors import DomainError
     from inventory.extensions import db as vialog_db
     from inventory.services import scanning
@@ -611,7 +612,7 @@ def bench_scan(args: Any) -> dict[str, Any]:
                 if outcome == "ok":
                     session.commit()
                 else:
-                    vialog_db.discard()
+                    unit_of_work.discard()
                 t0 = time.perf_counter()
                 if code.upper().startswith("VL"):
                     conn.execute("SELECT c.id, c.lot_id, l.status, l.expiry FROM containers c JOIN lots l "

@@ -66,14 +66,14 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-# The key in a connection's info that says whether its transaction has written (see Database.discard).
+# The key in a connection's info that says whether its transaction has written (see unit_of_work.discard).
 WROTE = "vialog_wrote"
 _READS = re.compile(r"\s*SELECT\b", re.IGNORECASE)
 
 
 def _track_writes(engine: Engine) -> None:
     """Notes in the connection's info whether its transaction ran anything but a SELECT, or any statement
-    failed: ``Database.discard`` commits a transaction that did neither instead of rolling it back."""
+    failed: ``unit_of_work.discard`` commits a transaction that did neither instead of rolling it back."""
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
@@ -90,7 +90,9 @@ def _track_writes(engine: Engine) -> None:
             context.connection.info[WROTE] = True
 
 
-def _wrote_nothing(session: Session) -> bool:
+def wrote_nothing(session: Session) -> bool:
+    """True while the session's transaction has written nothing: on PostgreSQL no statement but a SELECT ran
+    and none failed (``_track_writes``), and no object waits to be flushed. False when unknown (SQLite)."""
     if not session.in_transaction() or session.new or session.dirty or session.deleted:
         return False
     try:
@@ -129,21 +131,6 @@ class Database:
     @property
     def session(self) -> Session:
         return self._bound().scoped()
-
-    def discard(self) -> None:
-        """Ends the session's transaction keeping nothing of it: a refused request's end.
-
-        A rollback, unless the transaction wrote nothing (on PostgreSQL: no statement but a SELECT ran, none
-        failed, no object waits to be flushed); that one is committed, which for it is the same thing and
-        costs the same round trip. The difference is psycopg's: it forgets a connection's prepared
-        statements at every ROLLBACK, so after a refused scan the next requests on that connection would
-        plan their statements afresh (a label scan 1.4 -> 3.5 ms here, docs/performance.md).
-        """
-        session = self.session
-        if _wrote_nothing(session):
-            session.commit()
-        else:
-            session.rollback()
 
     @property
     def engine(self) -> Engine:

@@ -2,7 +2,7 @@
 
 psycopg forgets a connection's prepared statements at every ROLLBACK (and sends DEALLOCATE ALL). A refused
 request that only read is therefore ended with a COMMIT, the same thing for a transaction that wrote nothing
-(``Database.discard``); one that wrote anything is still rolled back. On a database of its own, whose
+(``unit_of_work.discard``); one that wrote anything is still rolled back. On a database of its own, whose
 sessions commit for real (the ``session`` fixture's savepoints would hide both).
 """
 
@@ -13,6 +13,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import event, func, select, text
 
+from inventory import unit_of_work
 from inventory.extensions import db
 from inventory.models import IdempotencyRecord, Patient, utcnow
 from inventory.services import auth
@@ -87,13 +88,13 @@ def test_discard_never_keeps_what_waits_in_the_session_or_a_failed_statement(sce
         session.add(Patient(clinic_id=clinic_id, external_ref="PENDING-1", name="Never Flushed",
                             created_at=utcnow()))
         ends.clear()
-        db.discard()  # nothing was sent yet, but a commit would flush the patient
+        unit_of_work.discard()  # nothing was sent yet, but a commit would flush the patient
         assert ends == ["rollback"]
 
         with pytest.raises(Exception):
             session.execute(text("SELECT no_such_column FROM patients"))
         ends.clear()
-        db.discard()
+        unit_of_work.discard()
         assert ends == ["rollback"]
         assert session.scalar(select(func.count()).select_from(Patient)) == before
 
@@ -104,7 +105,7 @@ def test_a_read_only_transaction_is_committed_and_a_written_one_rolled_back(scen
         session = db.session
         session.scalar(text("SELECT count(*) FROM patients"))
         ends.clear()
-        db.discard()
+        unit_of_work.discard()
         assert ends == (["commit"] if backend == "postgresql" else ["rollback"])
 
         clinic_id = session.scalar(text("SELECT min(id) FROM clinics"))
@@ -112,6 +113,6 @@ def test_a_read_only_transaction_is_committed_and_a_written_one_rolled_back(scen
                              "VALUES (:clinic, 'CORE-1', 'Core Write', :at)"),
                         {"clinic": clinic_id, "at": utcnow() - dt.timedelta(minutes=1)})
         ends.clear()
-        db.discard()
+        unit_of_work.discard()
         assert ends == ["rollback"]
         assert session.scalar(text("SELECT count(*) FROM patients WHERE external_ref = 'CORE-1'")) == 0
