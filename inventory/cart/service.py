@@ -206,7 +206,7 @@ def find_or_create_patient(
                 external_ref=ref,
             )
         return patient
-    _refuse_stock_code_as_patient(session, ref)
+    _refuse_stock_code_as_patient(ref)
     if name is None:
         raise ValidationError(f"No patient {ref} on file yet: give the patient's name to add them.", field="name")
     patient = Patient(clinic_id=clinic.id, external_ref=ref, name=name, date_of_birth=date_of_birth)
@@ -215,16 +215,16 @@ def find_or_create_patient(
     return patient
 
 
-def _refuse_stock_code_as_patient(session: Session, ref: str) -> None:
+def _refuse_stock_code_as_patient(ref: str) -> None:
     """A scanner types into whichever field has the focus: a vial's label or a box's barcode scanned before the
     treatment started lands in the patient's reference. Never made a new patient of (references already on
-    file are found as before)."""
+    file are found as before). A label is known by its form and check character alone: no query, and another
+    clinic's vial says no more than a missing one."""
     try:
         code = parse_scan(ref)
     except DomainError:
         return  # not a code Vialog reads: a patient's reference
-    if code.kind == "container" and session.scalar(
-            select(Container.id).where(Container.label_code == code.label_code)) is not None:
+    if code.kind == "container":
         raise ValidationError(
             f"{code.label_code} is a vial's Vialog label, not a patient's reference. Start the treatment with the "
             "patient's card or reference first, then scan the vial.", field="external_ref")
