@@ -8,10 +8,12 @@ blind: nothing here returns what the ledger expects until the sheet is submitted
 
 A second manager reviews and posts it (the two-person rule: the counter may never
 post their own count; the database refuses it too). Posting locks every container
-it touches, captures what the ledger expected on every line, and writes one ADJUST
-movement (reason ``count``, note ``count <id>``) per container that differs, all in
-one savepoint: on any refusal or failure nothing of the posting remains. A posted
-count is never edited; a later count follows it.
+it touches, captures what the ledger held on every line when that line was counted
+(what was drawn, opened or moved between counting and posting is not the count's to
+correct), and writes one ADJUST movement (reason ``count``, note ``count <id>``) of
+that difference per container that differs, all in one savepoint: on any refusal or
+failure nothing of the posting remains. A posted count is never edited; a later count
+follows it.
 
 Which sealed containers of a lot line are "missing" when fewer are found than the
 ledger holds is unknowable; the most recently received (highest id) are taken, so
@@ -81,6 +83,12 @@ class CountEmpty(DomainError):
     code = "count_empty"
 
 
+class CountOutdated(DomainError):
+    """A line's container or lot was used after it was counted in a way the count cannot be applied to."""
+
+    code = "count_outdated"
+
+
 class CountSurplus(DomainError):
     """More sealed containers were counted than the ledger holds at the location."""
 
@@ -115,7 +123,7 @@ class Adjustment:
 
 @dataclass
 class LinePlan:
-    """What posting a line would capture and write, computed on the current ledger."""
+    """What posting a line would capture and write: the ledger as it stood when the line was counted."""
 
     line: CountLine
     product: Product
@@ -126,7 +134,8 @@ class LinePlan:
     containers_counted: int | None
     expected_containers: int | None
     adjustments: list[Adjustment] = field(default_factory=list)
-    surplus: int = 0  # sealed containers counted beyond what the ledger holds
+    surplus: int = 0  # sealed containers counted beyond what the ledger held
+    outdated: bool = False  # used since it was counted, in a way the count cannot be applied to
 
     @property
     def variance(self) -> Decimal:
@@ -367,8 +376,8 @@ def _container_line(
         )
     if container.clinic_id != count.clinic_id or container.location_id != count.location_id:
         raise ContainerElsewhere(
-            f"{product.name} ({container.label_code}) is recorded at {container.location.name}, not "
-            f"{count.location.name}: count it there, or move it here first.",
+            f"{product.name} ({container.label_code}) is recorded at {_place(container.location, count.location)}, "
+            f"not {count.location.name}: count it there, or move it here first.",
             container_id=container.id,
         )
     if spec.containers is not None:
@@ -546,7 +555,8 @@ def count_note(count_id: int) -> str:
 
 
 def _containers_of(session: Session, count: Count, *, lock: bool) -> dict[int, Container]:
-    """Every container a count touches: its container lines' and its lot lines' sealed ones here."""
+    """Every container a count touches: its container lines', its lot lines' sealed ones here, and any other
+    container of those lots that moved since its line was counted (it may have been here, sealed, then)."""
     container_ids = [line.container_id for line in count.lines if line.container_id is not None]
     lot_ids = [line.lot_id for line in count.lines if line.container_id is None]
     conditions: list[ColumnElement[bool]] = []
@@ -555,6 +565,9 @@ def _containers_of(session: Session, count: Count, *, lock: bool) -> dict[int, C
     if lot_ids:
         conditions.append(and_(Container.lot_id.in_(lot_ids), Container.location_id == count.location_id,
                                Container.state == ContainerState.SEALED))
+        earliest = min(line.entered_at for line in count.lines if line.container_id is None)
+        conditions.append(Container.id.in_(
+            select(Movement.container_id).where(Movement.lot_id.in_(lot_ids), Movement.at > earliest)))
     if not conditions:
         return {}
     stmt = (
@@ -569,37 +582,106 @@ def _containers_of(session: Session, count: Count, *, lock: bool) -> dict[int, C
     return {c.id: c for c in session.scalars(stmt).unique()}
 
 
+@dataclass(frozen=True)
+class _Since:
+    """What the ledger recorded of a container after a count line was entered."""
+
+    quantity: Decimal  # the sum of those movements: the balance then was remaining - quantity
+    first_kind: MovementKind | None  # None: nothing moved since
+    first_location_id: int | None
+
+    @property
+    def moved(self) -> bool:
+        return self.first_kind is not None
+
+    @property
+    def existed_here_then(self) -> bool:
+        # A receipt or a transfer's arrival after the count: the container was not at the first
+        # movement's location when the line was counted. Any other movement happens where it was.
+        return self.first_kind not in (MovementKind.RECEIVE, MovementKind.TRANSFER_IN)
+
+
+def _movements_since(session: Session, count: Count, containers: dict[int, Container]) -> dict[int, list[Movement]]:
+    """The movements of the count's containers recorded after the earliest line was entered, per container."""
+    if not containers or not count.lines:
+        return {}
+    earliest = min(line.entered_at for line in count.lines)
+    stmt = (
+        select(Movement)
+        .where(Movement.container_id.in_(list(containers)), Movement.at > earliest)
+        .order_by(Movement.container_id, Movement.id)
+    )
+    since: dict[int, list[Movement]] = {}
+    for movement in session.scalars(stmt):
+        since.setdefault(movement.container_id, []).append(movement)
+    return since
+
+
+def _since(movements: list[Movement], entered_at: dt.datetime) -> _Since:
+    after = [m for m in movements if m.at > entered_at]
+    first = after[0] if after else None
+    return _Since(sum((m.quantity for m in after), Decimal(0)),
+                  first.kind if first else None, first.location_id if first else None)
+
+
+def _sealed_then(container: Container, balance_then: Decimal, entered_at: dt.datetime) -> bool:
+    """Whether the container was sealed when the line was entered: full, and neither mixed nor opened by then."""
+    return (balance_then == container.initial_quantity
+            and (container.reconstituted_at is None or container.reconstituted_at > entered_at)
+            and (container.opened_at is None or container.opened_at > entered_at))
+
+
 def _plan(session: Session, count: Count, containers: dict[int, Container]) -> list[LinePlan]:
+    """Each line against the ledger as it stood when the line was counted, not at posting: a dose drawn or a
+    vial opened between counting and posting is neither undone nor taken for a count's variance."""
     on_lines = {line.container_id for line in count.lines if line.container_id is not None}
+    since_by_container = _movements_since(session, count, containers)
     plans = []
     for line in count.lines:
         if line.container_id is not None:
             container = containers[line.container_id]
-            delta = line.counted - container.remaining
+            since = _since(since_by_container.get(container.id, []), line.entered_at)
+            expected = container.remaining - since.quantity
+            variance = line.counted - expected
             plans.append(LinePlan(
                 line=line, product=container.product, lot=container.lot, container=container, counted=line.counted,
-                expected=container.remaining,
-                containers_counted=_sealed_and_full(container, line.counted),
-                expected_containers=1 if container.state is ContainerState.SEALED else 0,
-                adjustments=[Adjustment(container, delta)] if delta != 0 else [],
+                expected=expected,
+                containers_counted=line.containers_counted,
+                expected_containers=1 if _sealed_then(container, expected, line.entered_at) else 0,
+                adjustments=[Adjustment(container, variance)] if variance != 0 else [],
+                outdated=container.remaining + variance < 0,
             ))
             continue
-        sealed = [
-            c for c in containers.values()
-            if c.lot_id == line.lot_id and c.location_id == count.location_id
-            and c.state is ContainerState.SEALED and c.id not in on_lines
-        ]
+        # The lot's containers that were here and sealed when the line was counted: those unchanged since,
+        # and those opened, moved or used since (they were found: someone took them out afterwards).
+        unchanged: list[Container] = []
+        changed: list[Container] = []
+        for c in containers.values():
+            if c.lot_id != line.lot_id or c.id in on_lines:
+                continue
+            since = _since(since_by_container.get(c.id, []), line.entered_at)
+            if not since.moved:
+                if c.location_id == count.location_id and c.state is ContainerState.SEALED:
+                    unchanged.append(c)
+            elif (since.existed_here_then and since.first_location_id == count.location_id
+                  and _sealed_then(c, c.remaining - since.quantity, line.entered_at)):
+                changed.append(c)
         found = line.containers_counted or 0
-        kept, missing = sealed[:found], sealed[found:]
+        sealed_then = len(unchanged) + len(changed)
+        kept = max(found - len(changed), 0)
+        missing = unchanged[kept:]
         per = line.lot.product.quantity_per_container
         plans.append(LinePlan(
             line=line, product=line.lot.product, lot=line.lot, container=None,
-            # What the kept containers hold; the extra ones, if any, at the catalog's size.
-            counted=sum((c.remaining for c in kept), Decimal(0)) + per * max(found - len(sealed), 0),
-            expected=sum((c.remaining for c in sealed), Decimal(0)),
-            containers_counted=found, expected_containers=len(sealed),
+            # What the found containers held; the extra ones, if any, at the catalog's size.
+            counted=sum((c.initial_quantity for c in [*changed, *unchanged][:found]), Decimal(0))
+            + per * max(found - sealed_then, 0),
+            expected=sum((c.initial_quantity for c in [*changed, *unchanged]), Decimal(0)),
+            containers_counted=found, expected_containers=sealed_then,
             adjustments=[Adjustment(c, -c.remaining) for c in reversed(missing) if c.remaining != 0],
-            surplus=max(found - len(sealed), 0),
+            surplus=max(found - sealed_then, 0),
+            # Fewer found than were opened or moved since: the sheet cannot say which were missing.
+            outdated=found < len(changed),
         ))
     return plans
 
@@ -610,17 +692,32 @@ def _ensure_postable(count: Count, plan: LinePlan) -> None:
     if container is not None and (container.location_id != count.location_id or in_transit):
         raise ContainerElsewhere(
             f"{plan.product.name} ({container.label_code}) was moved after it was counted (now "
-            f"{'on its way to another clinic' if in_transit else container.location.name}): "
+            f"{'on its way to another clinic' if in_transit else _place(container.location, count.location)}): "
             "send the count back to the counter, or start another count.",
             container_id=container.id,
+        )
+    if plan.outdated:
+        what = (f"{plan.product.name} ({container.label_code})" if container is not None
+                else f"{plan.product.name} of lot {plan.lot.number}")
+        raise CountOutdated(
+            f"{what} was used after it was counted, and the count no longer fits what is left. Send the count "
+            "back to the counter to count it again, or remove that line. Nothing was adjusted.",
+            lot_id=plan.lot.id, container_id=container.id if container is not None else None,
         )
     if plan.surplus:
         raise CountSurplus(
             f"{plan.containers_counted} sealed {plan.product.name} of lot {plan.lot.number} were counted at "
-            f"{count.location.name}, but Vialog holds {plan.expected_containers} there. Scan the labels of the "
+            f"{count.location.name}, but Vialog held {plan.expected_containers} there then. Scan the labels of the "
             "extra ones (they may be recorded elsewhere) or receive them, then post again. Nothing was adjusted.",
             lot_id=plan.lot.id, counted=plan.containers_counted, expected=plan.expected_containers,
         )
+
+
+def _place(location: Location, count_location: Location) -> str:
+    """A location as the counter tells it apart from the count's: with its clinic when that differs."""
+    if location.clinic_id == count_location.clinic_id:
+        return location.name
+    return f"{location.clinic.name} · {location.name}"
 
 
 def _adjust(session: Session, adjustment: Adjustment, *, actor: User, count: Count, now: dt.datetime) -> None:

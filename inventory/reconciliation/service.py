@@ -13,8 +13,8 @@ corrections are ledger ADJUST movements, so they are in ``adjusted`` and the exp
 closing is always the ledger's balance at the end of the period.
 
 When a count was posted in the period, the row also shows the last such count for
-that lot and location: what was counted, what the ledger expected when the count was
-posted, and ``variance = counted - expected at count`` (what that count corrected).
+that lot and location: what was counted, what the ledger held when each line was
+counted, and ``variance = counted - expected at count`` (what that count corrected).
 Sealed stock is also reported in containers: sealed containers at the start and the
 end of the period (a container is sealed while it holds its full quantity and was
 never reconstituted or drawn from), and sealed containers counted and expected.

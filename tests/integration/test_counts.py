@@ -17,7 +17,7 @@ from inventory.services import ledger
 from inventory.counts import service as counts
 from inventory.counts.service import LineSpec
 from inventory.services.permissions import Scope
-from tests.factories import NOW, World, adjustments, opened_vial, refusal
+from tests.factories import NOW, World, adjustments, draw, opened_vial, reconstitute, refusal, start_treatment
 
 HOUR = dt.timedelta(hours=1)
 LOT = "C3709C3"
@@ -40,12 +40,12 @@ def start(world: World, user: User | None = None, location: str = "Fridge") -> C
                               location_id=world.location(location).id, now=NOW)
 
 
-def add(world: World, count: Count, user: User | None = None, **spec: Any) -> Any:
+def add(world: World, count: Count, user: User | None = None, at: dt.datetime = NOW + HOUR, **spec: Any) -> Any:
     user = user or counter(world)
     if "counted" in spec and spec["counted"] is not None:
         spec["counted"] = Decimal(spec["counted"])
     return counts.add_line(world.session, actor=user, scope=Scope.for_user(user), count_id=count.id,
-                           spec=LineSpec(**spec), now=NOW + HOUR)
+                           spec=LineSpec(**spec), now=at)
 
 
 def submit(world: World, count: Count, user: User | None = None) -> Count:
@@ -53,10 +53,9 @@ def submit(world: World, count: Count, user: User | None = None) -> Count:
     return counts.submit(world.session, actor=user, scope=Scope.for_user(user), count_id=count.id, now=NOW + HOUR)
 
 
-def post(world: World, count: Count, user: User | None = None) -> Count:
+def post(world: World, count: Count, user: User | None = None, at: dt.datetime = NOW + 2 * HOUR) -> Count:
     user = user or reviewer(world)
-    return counts.post(world.session, actor=user, scope=Scope.for_user(user), count_id=count.id,
-                       now=NOW + 2 * HOUR)
+    return counts.post(world.session, actor=user, scope=Scope.for_user(user), count_id=count.id, now=at)
 
 
 # --- the sheet --------------------------------------------------------------------------------
@@ -231,9 +230,9 @@ def test_a_later_count_follows_a_posted_one(world, session):
     post(world, first)
     assert vial.state is ContainerState.EMPTY
     second = start(world)
-    add(world, second, code=vial.label_code)  # found again, sealed and full
+    add(world, second, code=vial.label_code, at=NOW + 3 * HOUR)  # found again, sealed and full
     submit(world, second)
-    post(world, second)
+    post(world, second, at=NOW + 4 * HOUR)
     assert (vial.remaining, vial.state) == (Decimal(100), ContainerState.SEALED)
     assert [m.quantity for m in adjustments(session)] == [Decimal(-100), Decimal(100)]
 
@@ -355,3 +354,126 @@ def test_a_box_code_whose_lot_swallowed_the_serial_is_not_counted(world, session
     with pytest.raises(DomainError) as refused:
         add(world, count, code=f"01{gtin}17270331" + f"10{LOT}21SN99", containers=1)
     assert refused.value.code == "separator_lost"
+
+
+# --- what happened between counting and posting -----------------------------------------------------
+# A count is compared with the ledger as it stood when each line was counted: a dose drawn, a vial opened or
+# a box received between the counter's scan and the reviewer's posting is the ledger's own, never undone by
+# the count nor taken for its variance.
+
+LATER = NOW + HOUR + dt.timedelta(minutes=30)  # after the lines (NOW + 1 h), before the posting (NOW + 2 h)
+
+
+def _vial_in_use(world: World) -> tuple[Any, Any]:
+    """A reconstituted Botox vial with 20 U drawn at NOW (80 U left), and its treatment."""
+    vial = world.container("botox")
+    reconstitute(world, vial)
+    treatment = start_treatment(world, "P-1")
+    draw(world, treatment, vial, "20")
+    return vial, treatment
+
+
+def test_a_dose_drawn_after_the_count_is_not_undone_by_posting_it(world, session):
+    vial, treatment = _vial_in_use(world)
+    count = start(world)
+    add(world, count, container=vial.label_code, counted="80")  # exactly right when counted
+    submit(world, count)
+    draw(world, treatment, vial, "20", at=LATER)  # 60 U left
+
+    posted = post(world, count)
+
+    assert adjustments(session) == []
+    (line,) = posted.lines
+    assert (line.counted, line.expected, line.variance) == (Decimal(80), Decimal(80), Decimal(0))
+    session.refresh(vial)
+    assert vial.remaining == Decimal(60)
+
+
+def test_only_the_counts_own_difference_is_adjusted_after_a_later_draw(world, session):
+    vial, treatment = _vial_in_use(world)
+    count = start(world)
+    add(world, count, container=vial.label_code, counted="76")  # 4 U short when counted
+    submit(world, count)
+    draw(world, treatment, vial, "20", at=LATER)
+
+    posted = post(world, count)
+
+    assert [(m.container_id, m.quantity) for m in adjustments(session)] == [(vial.id, Decimal(-4))]
+    assert (posted.lines[0].expected, posted.lines[0].variance) == (Decimal(80), Decimal(-4))
+    session.refresh(vial)
+    assert vial.remaining == Decimal(56)
+
+
+def test_a_count_the_later_use_cannot_fit_is_refused_and_changes_nothing(world, session):
+    vial, treatment = _vial_in_use(world)
+    count = start(world)
+    add(world, count, container=vial.label_code, counted="10")  # 10 U counted, yet 20 U drawn afterwards
+    submit(world, count)
+    draw(world, treatment, vial, "20", at=LATER)
+
+    error = refusal(lambda: post(world, count))
+
+    assert error.code == "count_outdated" and "Nothing was adjusted" in error.message
+    assert adjustments(session) == [] and count.status is CountStatus.SUBMITTED
+
+
+def test_a_sealed_vial_opened_after_the_count_still_counts_as_found(world, session):
+    sealed = world.receive("botox", lot=LOT, containers=3).containers
+    count = start(world)
+    add(world, count, lot_id=sealed[0].lot_id, containers=3)
+    submit(world, count)
+    reconstitute(world, sealed[0], at=LATER)  # no longer sealed at posting
+
+    posted = post(world, count)  # not count_surplus: three were there, sealed, when counted
+
+    assert adjustments(session) == []
+    (line,) = posted.lines
+    assert (line.containers_counted, line.expected_containers, line.variance) == (3, 3, Decimal(0))
+
+
+def test_one_sealed_vial_missing_while_another_was_opened_since_empties_an_untouched_one(world, session):
+    sealed = world.receive("botox", lot=LOT, containers=3).containers
+    count = start(world)
+    add(world, count, lot_id=sealed[0].lot_id, containers=2)
+    submit(world, count)
+    reconstitute(world, sealed[2], at=LATER)  # the newest was taken out and used: it was there
+
+    posted = post(world, count)
+
+    assert [(m.container_id, m.quantity) for m in adjustments(session)] == [(sealed[1].id, Decimal(-100))]
+    assert (posted.lines[0].expected_containers, posted.lines[0].variance) == (3, Decimal(-100))
+    session.refresh(sealed[2])
+    assert sealed[2].remaining == Decimal(100)
+
+
+def test_a_box_received_after_the_count_is_not_taken_for_missing_stock(world, session):
+    first = world.receive("botox", lot=LOT, containers=2).containers
+    count = start(world)
+    add(world, count, lot_id=first[0].lot_id, containers=2)
+    submit(world, count)
+    world.receive("botox", lot=LOT, containers=1, now=LATER)
+
+    posted = post(world, count)
+
+    assert adjustments(session) == []
+    assert (posted.lines[0].containers_counted, posted.lines[0].expected_containers) == (2, 2)
+
+
+def test_fewer_found_than_were_opened_since_is_refused(world, session):
+    sealed = world.receive("botox", lot=LOT, containers=2).containers
+    count = start(world)
+    add(world, count, lot_id=sealed[0].lot_id, containers=0)
+    submit(world, count)
+    reconstitute(world, sealed[0], at=LATER)  # none found, yet one was opened here afterwards
+
+    assert refusal(lambda: post(world, count)).code == "count_outdated"
+    assert adjustments(session) == []
+
+
+def test_a_container_elsewhere_in_another_clinic_names_that_clinic(world, session):
+    nyc_vial = world.container("botox", location=world.location("Fridge", world.other_clinic))
+    chain_manager = world.users["manager"]  # sees both clinics: the label is found, at the wrong place
+    count = start(world, user=chain_manager)
+    error = refusal(lambda: add(world, count, user=chain_manager, container=nyc_vial.label_code, counted="100"))
+    assert error.code == "container_elsewhere"
+    assert f"{world.other_clinic.name} · Fridge" in error.message
