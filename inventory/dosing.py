@@ -30,6 +30,7 @@ __all__ = [
     "DoseLimits",
     "DoseWarning",
     "RETREATMENT_TOO_SOON",
+    "SESSION_WINDOW",
     "PriorDose",
     "check_draw",
 ]
@@ -38,6 +39,10 @@ ABOVE_TYPICAL_RANGE = "above_typical_range"
 ABOVE_LABEL_MAX = "above_label_max"
 ABOVE_CUMULATIVE_LIMIT = "above_cumulative_limit"
 RETREATMENT_TOO_SOON = "retreatment_too_soon"
+# Draws of the same patient and molecule this close together are one injection session, whichever
+# treatment recorded them (two treatments opened for one visit are still one visit).
+SESSION_WINDOW_HOURS = 24
+SESSION_WINDOW = dt.timedelta(hours=SESSION_WINDOW_HOURS)
 # The warnings a draw may pass only with a confirmation and a reason.
 CONFIRMABLE = frozenset({ABOVE_LABEL_MAX, ABOVE_CUMULATIVE_LIMIT, RETREATMENT_TOO_SOON})
 
@@ -83,10 +88,17 @@ def check_draw(
     """The warnings for drawing ``units`` of ``limits.molecule`` into ``area`` in this treatment.
 
     ``history`` is the patient's earlier unreversed draws of the same molecule, this
-    treatment's included.
+    treatment's included, reaching back at least :data:`SESSION_WINDOW`.
     """
     history = list(history)
-    this_session = [d for d in history if d.treatment_id == treatment_id]
+    # One session is one visit: draws recorded in another treatment of the patient within SESSION_WINDOW
+    # count in it too, so a second treatment opened the same day never starts the label's maximum afresh.
+    def in_session(dose: PriorDose) -> bool:
+        return dose.treatment_id == treatment_id or now - dose.at < SESSION_WINDOW
+
+    this_session = [d for d in history if in_session(d)]
+    session_name = "this session" if all(d.treatment_id == treatment_id for d in this_session) else (
+        f"this session (with the patient's other treatments of the last {SESSION_WINDOW_HOURS} hours)")
     unit = limits.unit
     warnings: list[DoseWarning] = []
 
@@ -95,7 +107,7 @@ def check_draw(
     if typical is not None and area_total > typical[1]:
         warnings.append(DoseWarning(
             ABOVE_TYPICAL_RANGE,
-            f"{_q(area_total)} {unit} of {limits.molecule} into {area.replace('_', ' ')} this session is above "
+            f"{_q(area_total)} {unit} of {limits.molecule} into {area.replace('_', ' ')} {session_name} is above "
             f"the usual {_q(typical[0])}-{_q(typical[1])} {unit}.",
         ))
 
@@ -105,7 +117,7 @@ def check_draw(
         if session_total > limits.session_max:
             warnings.append(DoseWarning(
                 ABOVE_LABEL_MAX,
-                f"{_q(session_total)} {unit} of {limits.molecule} this session is above the label's maximum of "
+                f"{_q(session_total)} {unit} of {limits.molecule} {session_name} is above the label's maximum of "
                 f"{_q(limits.session_max)} {unit}.",
             ))
 
@@ -120,7 +132,7 @@ def check_draw(
             ))
 
     if limits.retreat_interval_days:
-        earlier = [d.at for d in history if d.treatment_id != treatment_id]
+        earlier = [d.at for d in history if not in_session(d)]
         if earlier:
             days = (now - max(earlier)).days
             if days < limits.retreat_interval_days:

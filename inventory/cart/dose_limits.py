@@ -102,10 +102,10 @@ def assess(session: Session, *, product: Product, clinic_id: int, patient_id: in
     limits = limits_for(session, product, clinic_id)
     if limits is None or not _limits_anything(limits):
         return DoseAssessment([], [], treatment_id)
-    # The longest look-back any check needs: the cumulative window or the re-treatment interval.
-    days = max(limits.cumulative_days or 0, limits.retreat_interval_days or 0)
-    history = history_for(session, patient_id, limits.molecule, since=now - dt.timedelta(days=days),
-                          treatment_id=treatment_id)
+    # The longest look-back any check needs: the cumulative window, the re-treatment interval or the session.
+    look_back = max(dt.timedelta(days=max(limits.cumulative_days or 0, limits.retreat_interval_days or 0)),
+                    dosing.SESSION_WINDOW)
+    history = history_for(session, patient_id, limits.molecule, since=now - look_back, treatment_id=treatment_id)
     warnings = dosing.check_draw(limits=limits, treatment_id=treatment_id, area=area, units=units, now=now,
                                  history=history)
     return DoseAssessment(warnings, history, treatment_id)

@@ -14,11 +14,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from inventory.models import Container, DoseRange, Treatment
+from inventory.models import Container, DoseRange, Draw, Treatment
 from inventory.cart import service as cart
 from inventory.cart import dose_limits
 from inventory.services.permissions import Scope
-from tests.factories import NOW, World, make_product, reconstitute, reverse, start_treatment
+from tests.factories import NOW, World, make_product, reconstitute, refusal, reverse, start_treatment
 from tests.statements import recorded
 
 DAY = dt.timedelta(days=1)
@@ -108,6 +108,19 @@ def test_the_label_maximum_counts_the_session_over_the_areas_the_product_names(w
     assert codes(world, treatment, "botox", "10", "crows_feet_left") == []  # 64 U
     warnings = check(world, treatment, "botox", "11", "crows_feet_left")
     assert [(w.code, w.needs_confirmation) for w in warnings] == [("above_label_max", True)]
+
+
+def test_a_second_treatment_opened_for_the_same_visit_does_not_restart_the_label_maximum(world, session):
+    morning = start_treatment(world, "P-7", at=NOW - dt.timedelta(hours=1))
+    give(world, morning, opened(world, "botox", at=NOW - dt.timedelta(hours=1)), "8.5",
+         at=NOW - dt.timedelta(hours=1))
+    second = start_treatment(world, "P-7")  # the same patient, an hour later, in a treatment of its own
+
+    error = refusal(lambda: give(world, second, opened(world, "botox"), "60", "forehead"))
+
+    assert error.code == "confirmation_required"
+    assert "68.5 U" in error.message  # 8.5 U this morning + 60 U now, above the label's 64 U
+    assert not session.query(Draw).filter(Draw.treatment_id == second.id).count()
 
 
 def test_a_retreatment_after_14_days_of_xeomin_warns(world, session):

@@ -63,3 +63,23 @@ def test_retreatment_sooner_than_the_label_interval_needs_confirmation():
 
 def test_draws_earlier_in_the_same_session_are_not_a_retreatment():
     assert codes(XEOMIN, "4", history=[PriorDose(8, "glabella", Decimal(16), NOW)], treatment_id=8) == []
+
+
+def test_a_second_treatment_the_same_day_is_the_same_session_for_the_label_maximum():
+    # 8.5 U in treatment 5 this morning; treatment 8, opened an hour later for the same visit, adds 60 U.
+    morning = [PriorDose(5, "glabella", Decimal("8.5"), NOW - dt.timedelta(hours=1))]
+    warnings = dosing.check_draw(limits=BOTOX, treatment_id=8, area="forehead", units=Decimal(60), now=NOW,
+                                 history=morning)
+    assert "above_label_max" in [w.code for w in warnings]
+    label_max = next(w for w in warnings if w.code == "above_label_max")
+    assert "68.5 U" in label_max.message and "other treatments of the last 24 hours" in label_max.message
+
+
+def test_a_treatment_more_than_a_day_before_is_another_session():
+    yesterday = [PriorDose(5, "glabella", Decimal(20), NOW - dt.timedelta(hours=25))]
+    assert codes(BOTOX, "60", "forehead", yesterday, treatment_id=8) == ["above_typical_range"]
+
+
+def test_a_second_treatment_the_same_day_is_not_a_retreatment():
+    same_visit = [PriorDose(7, "glabella", Decimal(16), NOW - dt.timedelta(hours=2))]
+    assert codes(XEOMIN, "4", history=same_visit, treatment_id=8) == []
