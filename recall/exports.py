@@ -1,9 +1,13 @@
 """The recall work lists as Excel workbooks (openpyxl) and CSV files.
 
-Patient names, notes and references are typed by people and may start with ``=``,
-``+``, ``-``, ``@``, a tab or a carriage return: a spreadsheet would run such a cell
-as a formula (CSV injection, OWASP). Every text cell is escaped with a leading ``'``
-so ``=HYPERLINK(...)`` stays text; numbers and dates are written as themselves.
+Patient names, phone numbers, notes and references are typed by people and may start
+with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return: a spreadsheet would run such
+a cell as a formula (CSV injection, OWASP). In the workbook every text is a text cell
+holding exactly what was stored, and one that looks like a formula also gets Excel's
+quote prefix (as the reconciliation workbook does), so ``+44 20 7946 0000`` reads as
+itself and ``=HYPERLINK(...)`` stays text even when the cell is edited. A CSV file has
+no cell types: there such text is escaped with a leading ``'``. Numbers and dates are
+written as themselves.
 
 ``export`` builds a file and records it in the access log (who, when, which list).
 """
@@ -21,18 +25,18 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
 from sqlalchemy.orm import Session
 
 from inventory.errors import ValidationError
 from inventory.models import User
+from inventory.reconciliation.export import is_formula_like
 from inventory.services.clock import to_clinic_time
 from inventory.services.permissions import Scope
 from inventory.validators import writable_text
 from recall import services
 from recall.services import CaseView
-
-_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MIMETYPE = "text/csv; charset=utf-8"
@@ -84,12 +88,12 @@ def export(session: Session, *, viewer: User, scope: Scope, case_id: int, which:
 
 
 def escape_cell(value: Any) -> Any:
-    """A text value made safe for a spreadsheet cell (no formula, no character XML cannot hold, whatever
-    was stored before inventory/validators.py refused them); other values unchanged."""
+    """A text value made safe for a CSV cell (no formula, no character XML cannot hold, whatever was stored
+    before inventory/validators.py refused them); other values unchanged. The workbook uses _write_cell."""
     if not isinstance(value, str):
         return value
     value = writable_text(value)
-    if value.startswith(_FORMULA_TRIGGERS):
+    if is_formula_like(value):
         return "'" + value
     return value
 
@@ -156,8 +160,9 @@ def to_xlsx(sheet: Sheet, view: CaseView) -> bytes:
     ws = book.active
     ws.title = sheet.title[:31]
     ws.append(list(sheet.headers))
-    for row in sheet.rows:
-        ws.append([_xlsx_value(v) for v in row])
+    for row_number, row in enumerate(sheet.rows, start=2):
+        for column, value in enumerate(row, start=1):
+            _write_cell(ws, row_number, column, value)
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(sheet.headers))}{max(len(sheet.rows) + 1, 1)}"
     for index, header in enumerate(sheet.headers, start=1):
@@ -168,13 +173,18 @@ def to_xlsx(sheet: Sheet, view: CaseView) -> bytes:
 
     facts = book.create_sheet("Case")
     case = view.case
-    for key, value in [
+    facts_rows: list[tuple[str, Any]] = [
         ("Recall case", case.id), ("Status", case.status.value), ("Class", case.recall_class.value),
         ("Source", case.source.value), ("Reason", case.reason),
         ("Lots", ", ".join(f"{rl.lot.product.name} {rl.lot.number}" for rl in case.lots)),
         ("Opened at (UTC)", case.opened_at.strftime("%Y-%m-%d %H:%M")), ("Opened by", case.opened_by.label),
-    ]:
-        facts.append([key, _xlsx_value(value)])
+    ]
+    if case.closed_at is not None:
+        facts_rows += [("Closed at (UTC)", case.closed_at.strftime("%Y-%m-%d %H:%M")),
+                       ("Closed by", case.closed_by.label if case.closed_by else "")]
+    for row_number, (key, value) in enumerate(facts_rows, start=1):
+        _write_cell(facts, row_number, 1, key)
+        _write_cell(facts, row_number, 2, value)
     facts.column_dimensions["A"].width = 16
     facts.column_dimensions["B"].width = 80
     out = io.BytesIO()
@@ -192,10 +202,18 @@ def to_csv(sheet: Sheet) -> bytes:
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
-def _xlsx_value(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return value  # openpyxl writes Decimals as numbers
-    return escape_cell(value)
+def _write_cell(ws: Worksheet, row: int, column: int, value: Any) -> None:
+    """A value in its cell: text always as a text cell holding exactly the stored text (characters XML cannot
+    hold aside), quote-prefixed when it looks like a formula; numbers (Decimals too) and dates as themselves."""
+    if not isinstance(value, str):
+        ws.cell(row=row, column=column, value=value)
+        return
+    text = writable_text(value)
+    cell = ws.cell(row=row, column=column, value=text)
+    # openpyxl takes a text starting with "=" for a formula and "#N/A" and the like for errors: text it is.
+    cell.data_type = "s"
+    if is_formula_like(text):
+        cell.quotePrefix = True  # Excel and LibreOffice keep it text even when the cell is edited
 
 
 def _csv_value(value: Any) -> str:
