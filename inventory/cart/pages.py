@@ -26,7 +26,7 @@ from inventory import lifecycle, unit_of_work
 from inventory.adverse_events import service as adverse_events
 from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.blueprints.pages.fields import QuantityField, TextField, choices_of, location_choices
-from inventory.errors import ConfirmationRequired, DomainError
+from inventory.errors import ConfirmationRequired, DomainError, PatientRefConflict
 from inventory.extensions import db
 from inventory.models import Container, Location, LocationKind, Movement, ProductKind, utcnow
 from inventory.services import scanning
@@ -104,7 +104,7 @@ def cart_home():
             )
         except DomainError as error:
             refused(error)  # answered with the form again, a 200: only the marker keeps the patient out
-            if error.details.get("field") == "external_ref":
+            if error.details.get("field") == "external_ref" or isinstance(error, PatientRefConflict):
                 form.external_ref.data = ""  # emptied, so the patient's card scanned next is not appended to it
         else:
             return redirect(url_for("pages.cart_treatment", treatment_id=treatment.id))

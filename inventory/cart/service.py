@@ -20,7 +20,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import ColumnElement, bindparam, exists, insert, select
+from sqlalchemy import ColumnElement, bindparam, exists, func, insert, select
 from sqlalchemy.orm import QueryableAttribute, Session, aliased, joinedload, make_transient_to_detached, selectinload
 
 from inventory.errors import (
@@ -61,6 +61,7 @@ from inventory.services import audit_chain, ledger, lot_guard
 from inventory.cart import dose_limits
 from inventory.clinical import service as clinical
 from inventory.services.barcodes import parse_scan
+from inventory.services.catalog import product_for_gtin
 from inventory.services.clock import clinic_today, format_clinic_time
 from inventory.validators import check_date_of_birth, check_text
 from inventory.services.permissions import Scope, get_in_scope
@@ -206,7 +207,8 @@ def find_or_create_patient(
                 external_ref=ref,
             )
         return patient
-    _refuse_stock_code_as_patient(ref)
+    _refuse_stock_code_as_patient(session, ref)
+    _refuse_lookalike_ref(session, clinic.id, ref)
     if name is None:
         raise ValidationError(f"No patient {ref} on file yet: give the patient's name to add them.", field="name")
     patient = Patient(clinic_id=clinic.id, external_ref=ref, name=name, date_of_birth=date_of_birth)
@@ -215,11 +217,12 @@ def find_or_create_patient(
     return patient
 
 
-def _refuse_stock_code_as_patient(ref: str) -> None:
+def _refuse_stock_code_as_patient(session: Session, ref: str) -> None:
     """A scanner types into whichever field has the focus: a vial's label or a box's barcode scanned before the
     treatment started lands in the patient's reference. Never made a new patient of (references already on
     file are found as before). A label is known by its form and check character alone: no query, and another
-    clinic's vial says no more than a missing one."""
+    clinic's vial says no more than a missing one. A bare product barcode is refused only when the catalog
+    knows it (the catalog is the chain's, not a clinic's): a numeric reference may pass a GTIN's check digit."""
     try:
         code = parse_scan(ref)
     except DomainError:
@@ -228,10 +231,45 @@ def _refuse_stock_code_as_patient(ref: str) -> None:
         raise ValidationError(
             f"{code.label_code} is a vial's Vialog label, not a patient's reference. Start the treatment with the "
             "patient's card or reference first, then scan the vial.", field="external_ref")
-    if code.kind == "gs1":
+    if code.kind == "gs1" or (code.kind == "gtin" and code.gtin is not None and _in_catalog(session, code.gtin)):
         raise ValidationError(
             "That is a box's barcode, not a patient's reference. Scan the patient's card or type the reference.",
             field="external_ref")
+
+
+def _in_catalog(session: Session, gtin: str) -> bool:
+    try:
+        product_for_gtin(session, gtin)
+    except DomainError:
+        return False
+    return True
+
+
+def _refuse_lookalike_ref(session: Session, clinic_id: int, ref: str) -> None:
+    """A new reference that differs from one on file only in case, spaces, hyphens or dots ("p-1001", "P 1001"
+    for P-1001) would split one patient's history in two, and her dose and interval checks with it."""
+    key = _ref_key(ref)
+    first, *rest = _REF_SEPARATORS
+    normalised: ColumnElement[str] = func.replace(Patient.external_ref, first, "")
+    for character in rest:
+        normalised = func.replace(normalised, character, "")
+    existing = session.scalar(
+        select(Patient).where(Patient.clinic_id == clinic_id, func.lower(normalised) == key).limit(1))
+    if existing is not None:
+        raise PatientRefConflict(
+            f"Patient reference {ref} looks like {existing.external_ref}, already on file: scan or type that "
+            "reference to treat the same patient. A treatment must never split a patient's history in two.",
+            patient_id=existing.id, external_ref=ref, field="external_ref",
+        )
+
+
+_REF_SEPARATORS = (" ", "-", ".", "/", "_")
+
+
+def _ref_key(ref: str) -> str:
+    for character in _REF_SEPARATORS:
+        ref = ref.replace(character, "")
+    return ref.lower()
 
 
 CONTACT_LIMITS = {"phone": 40, "email": 254, "address": 500}

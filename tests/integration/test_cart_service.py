@@ -217,8 +217,28 @@ def test_a_vials_label_or_a_boxs_barcode_scanned_into_the_patient_field_makes_no
             assert error.code == "validation_error" and error.details["field"] == "external_ref", ref
             assert says in error.message, error.message
     assert session.scalar(select(func.count(Patient.id))) == before
-    for ref in ("MRN-4471", "03612340000014"):  # a bare number is a patient's reference, even a valid GTIN
+    for ref in ("MRN-4471", "03612340000991"):  # a bare number is a patient's reference, even a valid GTIN
         assert cart.find_or_create_patient(session, scope=scope, clinic_id=None, external_ref=ref, name="Ada").id
+    # ... unless the catalog knows it: a product's own barcode, scanned off a vial or a box.
+    for ref in (world.botox.gtins[0].gtin, world.botox.gtins[0].gtin.lstrip("0")):
+        error = refusal(lambda: cart.find_or_create_patient(
+            session, scope=scope, clinic_id=None, external_ref=ref, name="Nora Test"))
+        assert error.details["field"] == "external_ref" and "is a box's barcode" in error.message, ref
+
+
+def test_a_reference_that_differs_only_in_case_or_separators_is_refused_not_split(world, session):
+    scope = Scope.for_user(nurse_of(world))
+    amelia = cart.find_or_create_patient(session, scope=scope, clinic_id=None, external_ref="P-1001",
+                                         name="Amelia Hart")
+    before = session.scalar(select(func.count(Patient.id)))
+    for lookalike in ("p-1001", "P 1001", "P1001", "p.1001"):
+        error = refusal(lambda: cart.find_or_create_patient(
+            session, scope=scope, clinic_id=None, external_ref=lookalike, name="Amelia Hart"))
+        assert error.code == "patient_ref_conflict" and error.details["patient_id"] == amelia.id
+        assert "looks like P-1001" in error.message
+    assert session.scalar(select(func.count(Patient.id))) == before
+    assert cart.find_or_create_patient(session, scope=scope, clinic_id=None, external_ref="P-10011",
+                                       name="Another Patient").id != amelia.id
 
 
 def test_a_reference_on_file_under_another_name_is_refused_not_reused(world):

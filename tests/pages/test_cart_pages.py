@@ -150,3 +150,19 @@ def test_a_vial_scanned_into_the_patient_field_starts_no_treatment(browser_clien
     assert not re.search(r'name="external_ref"[^>]*value="[^"]', html)  # emptied for the card scanned next
     assert session.scalar(select(func.count(Patient.id))) == patients_before
     assert session.scalar(select(func.count(Treatment.id))) == 0
+
+
+def test_a_reference_refused_for_another_name_is_emptied_so_a_rescan_is_not_appended(browser_client, world, session):
+    """A typo in the name refuses the patient's card; the card scanned again must not land after the old text
+    ("P-1001P-1001" would be a new patient with none of her history)."""
+    client = browser_client("nurse")
+    form = {"location_id": world.location("Room 1").id}
+    first = client.post("/cart", data={**form, "csrf_token": csrf_token(client, "/cart"), "external_ref": "P-1001",
+                                       "name": "Amelia Hart"})
+    assert first.status_code == 302  # on file now, her treatment started
+    page = client.post("/cart", data={**form, "csrf_token": csrf_token(client, "/cart"), "external_ref": "P-1001",
+                                      "name": "Amelia Heart"}, follow_redirects=True)
+    html = page.get_data(as_text=True)
+    assert "already on file with another name" in html
+    assert not re.search(r'name="external_ref"[^>]*value="[^"]', html)
+    assert session.scalar(select(func.count(Patient.id))) == 1
