@@ -101,7 +101,7 @@ class KitList(Model):
 class RequirementLineOut(Model):
     label: str
     need: Qty
-    have: Qty = Field(description="what counts: of one product for a kind, never summed across products")
+    have: Qty = Field(description="what counts: for a kind, the best pool (USP units across products, IU with IU, other units within one product)")
     unit: str | None
     product: str | None = Field(description="the product that counts (for a kind: the best single product)")
     min_days_to_expiry: int

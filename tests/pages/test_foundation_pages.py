@@ -236,3 +236,17 @@ def test_receiving_offers_fridges_and_stores_first_and_never_a_kit(browser_clien
     assert options[0] == "LON · Fridge"
     assert not any("Emergency kit" in o for o in options)
     assert not any(o.startswith("NYC") for o in options)  # a clinic manager receives only into her clinic
+
+
+def test_an_active_lot_past_its_expiry_is_shown_expired_on_stock_and_container_pages(browser_client, world, session):
+    fresh = world.receive("botox", lot="FRESH1").containers[0]
+    old = world.receive("botox", lot="OLDLOT1").containers[0]
+    old.lot.expiry = dt.date.today() - dt.timedelta(days=3)  # expired on the shelf since it was received
+    session.flush()
+    client = browser_client("nurse")
+    rows = {row.split("</tr>")[0] for row in client.get("/stock").get_data(as_text=True).split('<tr class="lot-')}
+    old_row = next(row for row in rows if "OLDLOT1" in row)
+    fresh_row = next(row for row in rows if "FRESH1" in row)
+    assert ">expired</span>" in old_row and ">expired</span>" not in fresh_row
+    assert ">expired " in client.get(f"/containers/{old.label_code}").get_data(as_text=True)
+    assert ">expired " not in client.get(f"/containers/{fresh.label_code}").get_data(as_text=True)

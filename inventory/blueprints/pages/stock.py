@@ -14,6 +14,7 @@ from inventory.blueprints.pages.core import bp, landing_endpoint, page, scope
 from inventory.extensions import db
 from inventory.models import Container, ContainerState, Location, Lot, Movement, Product, utcnow
 from inventory.services import labels, scanning
+from inventory.services.clock import clinic_today
 from inventory.services.permissions import Permission
 
 
@@ -49,7 +50,11 @@ def stock():
     containers: dict[tuple[int, int], list[Row[tuple[int, int, str, ContainerState, Decimal]]]] = defaultdict(list)
     for row in db.session.execute(scope().filter(labels_stmt, Container.clinic_id)):
         containers[row.lot_id, row.location_id].append(row)
-    return render_template("pages/stock.html", rows=rows, containers=containers, today=utcnow().date())
+    now = utcnow()
+    # An active lot past its expiry day (in the clinic's own zone) is shown as expired: it may not be used.
+    expired = {(lot.id, location.id) for _, lot, location, *_ in rows
+               if lot.expiry < clinic_today(now, location.clinic.timezone)}
+    return render_template("pages/stock.html", rows=rows, containers=containers, expired=expired)
 
 
 @bp.get("/containers/<container_ref>")
@@ -59,7 +64,9 @@ def container(container_ref: str):
     movements = db.session.scalars(
         select(Movement).where(Movement.container_id == found.id).order_by(Movement.id)
     ).all()
-    return render_template("pages/container.html", container=found, movements=movements, now=utcnow())
+    now = utcnow()
+    expired = found.lot.expiry < clinic_today(now, found.location.clinic.timezone)
+    return render_template("pages/container.html", container=found, movements=movements, now=now, expired=expired)
 
 
 @bp.get("/containers/<container_ref>/label.svg")
