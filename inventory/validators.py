@@ -51,6 +51,11 @@ def parse_quantity(text: str | None, *, what: str = "Quantity", field: str = "qu
         raise _scan_shaped(shown, what, field)
     if len(fraction) > MAX_QUANTITY_DECIMALS:
         raise ValidationError(f"{what}: at most {MAX_QUANTITY_DECIMALS} decimal places.", field=field)
+    if "," in shown and len(fraction) == 3 and whole.lstrip("0"):
+        # A decimal comma or a thousands separator? "1,500" is 1.5 in Paris and 1500 in London: never guessed.
+        raise ValidationError(
+            f"{what}: {shown} could mean {whole}.{fraction} or {whole}{fraction}. Type it with a point for decimals "
+            f"({whole}.{fraction}) or without a separator ({whole}{fraction}).", field=field, value=shown[:40])
     return Decimal(f"{whole}.{fraction}" if fraction else whole)
 
 

@@ -43,6 +43,19 @@ def test_anything_but_ascii_digits_and_one_point_is_refused(typed):
         parse_quantity(typed)
 
 
+@pytest.mark.parametrize("typed", ["1,000", "1,500", "12,250", " 2,000 "])
+def test_a_comma_before_three_digits_is_refused_as_ambiguous(typed):
+    # 1,500 is one and a half in Paris and fifteen hundred in London: a dose is never guessed.
+    with pytest.raises(ValidationError, match="could mean"):
+        parse_quantity(typed)
+
+
+@pytest.mark.parametrize(("typed", "value"), [("0,125", Decimal("0.125")), ("1,5", Decimal("1.5")),
+                                              ("1,25", Decimal("1.25")), ("1.500", Decimal("1.5"))])
+def test_a_decimal_comma_that_cannot_be_a_thousands_separator_is_read(typed, value):
+    assert parse_quantity(typed) == value
+
+
 def test_more_than_four_decimals_is_refused():
     with pytest.raises(ValidationError, match="at most 4 decimal places"):
         parse_quantity("0.12345")
