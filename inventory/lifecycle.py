@@ -251,10 +251,17 @@ def ensure_not_on_hold(container: ContainerFacts, doing: str = "use") -> None:
 
 
 def ensure_fit_for_kit(container: ContainerFacts, now: dt.datetime) -> None:
-    """What goes into an emergency kit: a usable lot, not on hold, not past beyond-use. Raises LotRecalled,
-    LotQuarantined, LotExpired, ContainerOnHold or BeyondUse."""
+    """What goes into an emergency kit: a usable lot, not on hold, not opened for a patient, not past beyond-use.
+    Raises LotRecalled, LotQuarantined, LotExpired, ContainerOnHold, ContainerOtherPatient or BeyondUse."""
     ensure_lot_usable(container.lot, now=now, timezone=container.clinic.timezone)
     ensure_not_on_hold(container, "put into a kit")
+    if container.patient_id is not None:
+        # The kit is for whoever has the emergency next; a container opened for one patient serves no other.
+        raise ContainerOtherPatient(
+            f"{container.product.name} ({container.label_code}) was opened for a patient: it serves no one else, "
+            "so it cannot go into a kit. Take a sealed one.",
+            container_id=container.id,
+        )
     if container.beyond_use_at is not None and container.beyond_use_at <= now:
         raise BeyondUse(
             f"{container.product.name} ({container.label_code}) is past its beyond-use time: "

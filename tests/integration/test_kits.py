@@ -18,7 +18,7 @@ from inventory.transfers import moves as transfers
 from inventory.services.clock import format_date
 from inventory.kits.service import RequirementSpec
 from inventory.services.permissions import Scope
-from tests.factories import EVERYWHERE, NOW, draw, kit_location, make_product, start_treatment
+from tests.factories import EVERYWHERE, NOW, draw, kit_location, make_product, refusal, start_treatment
 from tests.kit_factories import (
     FAR,
     check,
@@ -464,6 +464,17 @@ def test_a_quarantined_lot_cannot_go_into_a_kit_but_can_come_out(world, session)
                          container_ref=inside.label_code, to_location_id=world.location("Fridge").id, now=NOW)
     assert kits.contents(session, kit) == []
     assert ledger.find_balance_mismatches(session) == []
+
+
+def test_a_vial_opened_for_a_patient_cannot_go_into_a_kit(world, session):
+    """The kit is for whoever has the emergency next: a vial opened for one patient is refused on the way in."""
+    kit = new_kit(world)
+    (vial,) = world.receive("hylenex", lot="OPEN1", location=world.location("Fridge")).containers
+    draw(world, start_treatment(world), vial, "10", unit="USP U", area="other", area_detail="nasal ala")
+    error = refusal(lambda: kits.add_to_kit(session, actor=world.users["nurse"], scope=EVERYWHERE, kit_id=kit.id,
+                                            container_ref=vial.label_code, now=NOW))
+    assert error.code == "container_other_patient" and "cannot go into a kit" in error.message
+    assert vial.location_id == world.location("Fridge").id and kits.contents(session, kit) == []
 
 
 def test_moves_stay_inside_one_clinic_and_refuse_what_cannot_move(world, session):
