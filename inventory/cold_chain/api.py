@@ -13,7 +13,7 @@ from inventory.services.permissions import Permission
 
 
 @operation("POST", "/locations/<int:location_id>/excursions",
-           summary="Record a temperature excursion: what was kept there during it goes on hold",
+           summary="Record a temperature excursion: what was kept there during it and left its storage range goes on hold",
            permission=Permission.COLD_CHAIN, body=ExcursionIn, response=ExcursionOut, status=201, idempotent=True,
            errors=(404, 422))
 def create_excursion(location_id: int, body: ExcursionIn) -> ExcursionOut:

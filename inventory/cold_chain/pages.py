@@ -13,7 +13,7 @@ from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.cold_chain import service as cold_chain
 from inventory.errors import DomainError, ValidationError
 from inventory.extensions import db
-from inventory.models import Location, utcnow
+from inventory.models import Container, Location, utcnow
 from inventory.services import scanning
 from inventory.services.permissions import Permission, get_in_scope
 
@@ -31,6 +31,7 @@ def _render(imported: cold_chain.LoggerImport | None = None, status: int = 200):
         "pages/cold_chain.html", holds=cold_chain.open_holds(db.session, scope=scope()),
         excursions=cold_chain.recent_excursions(db.session, scope=scope()),
         locations=cold_chain.sensitive_locations(db.session, scope=scope()), imported=imported, form=request.form,
+        storage_rule=cold_chain.storage_rule(),
     ), status
 
 
@@ -50,7 +51,10 @@ def cold_chain_excursion():
     except DomainError as error:
         refused(error)
         return _render(status=error.status)
-    flash(f"Excursion recorded at {location.name}: {len(result.held)} container(s) on hold.", "ok")
+    flash(f"Excursion recorded at {location.name}: {len(result.held)} container(s) on hold, "
+          f"{len(result.not_held)} not held.", "ok")
+    for decision, containers in result.by_product():  # which were held and which were not, and why
+        flash(f"{decision.container.product.name} ({_labels(containers)}): {decision.why}.", "info")
     return redirect(url_for("pages.cold_chain_home"))
 
 
@@ -96,6 +100,12 @@ def _end_hold(container_ref: str, end, done: str):
     else:
         flash(done.format(label=container.label_code), "ok")
     return redirect(url_for("pages.cold_chain_home"))
+
+
+def _labels(containers: list[Container], shown: int = 10) -> str:
+    """Which containers, e.g. "VL-1, VL-2 and 3 more", without flooding the page."""
+    labels = ", ".join(c.label_code for c in containers[:shown])
+    return f"{labels} and {len(containers) - shown} more" if len(containers) > shown else labels
 
 
 def _location(raw: str) -> Location:

@@ -23,6 +23,26 @@ class ExcursionIn(Model):
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
 
 
+class HoldDecisionOut(Model):
+    container_id: int
+    label_code: str
+    product_id: int
+    product: str
+    held: bool
+    storage_min_c: Qty | None = Field(description="the product's storage range, °C; both null: not temperature-sensitive")
+    storage_max_c: Qty | None
+    reason: str = Field(description='e.g. "Juvederm Voluma XC 1.0 mL: stored at 2-25 °C, not held (9 to 14 °C is '
+                                    'within it)"')
+
+    @classmethod
+    def of(cls, decision: cold_chain.HoldDecision) -> HoldDecisionOut:
+        container, storage = decision.container, decision.storage
+        return cls(container_id=container.id, label_code=container.label_code, product_id=container.product_id,
+                   product=container.product.name, held=decision.held,
+                   storage_min_c=storage.low_c if storage else None, storage_max_c=storage.high_c if storage else None,
+                   reason=decision.reason)
+
+
 class ExcursionOut(Model):
     id: int
     clinic_id: int
@@ -37,6 +57,14 @@ class ExcursionOut(Model):
     recorded_at: dt.datetime
     held: list[ContainerOut] = Field(description="the containers this excursion put on hold")
     held_elsewhere: int = Field(default=0, description="held too, but now at a clinic the caller does not work at")
+    not_held: list[ContainerOut] = Field(
+        default_factory=list,
+        description="kept there during it too, but not held: the excursion stayed within their product's storage "
+                    "range, or the product is not temperature-sensitive",
+    )
+    decisions: list[HoldDecisionOut] = Field(
+        default_factory=list, description="for each container kept there during it: held or not, and why",
+    )
 
     @classmethod
     def of(cls, excursion: Excursion, held: list | None = None) -> ExcursionOut:
@@ -50,7 +78,10 @@ class ExcursionOut(Model):
 
     @classmethod
     def recorded(cls, result: cold_chain.RecordedExcursion) -> ExcursionOut:
-        return cls.of(result.excursion, result.held).model_copy(update={"held_elsewhere": result.held_elsewhere})
+        return cls.of(result.excursion, result.held).model_copy(update={
+            "held_elsewhere": result.held_elsewhere, "not_held": [ContainerOut.of(c) for c in result.not_held],
+            "decisions": [HoldDecisionOut.of(d) for d in result.decisions],
+        })
 
 
 class ReleaseHoldIn(Model):

@@ -1,8 +1,10 @@
 """Temperature excursions, the holds they put on containers, and how a safety lead ends each hold.
 
-An excursion at a temperature-sensitive location holds every container that was kept there at any moment
-between its start and its end, as the movement ledger tells (not only what is there now: a vial moved to the
-cart an hour after the fridge failed was in it). A hold is a fact of the container (``on_hold_since``,
+An excursion at a temperature-sensitive location holds the temperature-sensitive containers that were kept
+there at any moment between its start and its end, as the movement ledger tells (not only what is there now: a
+vial moved to the cart an hour after the fridge failed was in it). A container is held when the excursion left
+its product's storage range (``storage_range``: a toxin kept at 2-8 °C is held by 14 °C, a filler kept at
+2-25 °C is not); the others are listed as not held, with why. A hold is a fact of the container (``on_hold_since``,
 ``hold_reason``) that the lifecycle rules read (inventory/lifecycle.py ``ensure_not_on_hold``): draws,
 reconstitution and moves refuse it, kits do not count it, counts still see it.
 
@@ -26,7 +28,7 @@ from sqlalchemy.orm import Session, joinedload
 from inventory import lifecycle
 from inventory.cold_chain.models import ContainerHold, Excursion, ExcursionSource, HoldOutcome
 from inventory.errors import DomainError, NotFound, ValidationError
-from inventory.models import AuditEvent, Container, Location, Movement, MovementKind, User
+from inventory.models import AuditEvent, Container, Location, Movement, MovementKind, Product, ProductKind, User
 from inventory.models.base import plain_quantity
 from inventory.services import ledger
 from inventory.services.clock import format_clinic_time
@@ -51,11 +53,85 @@ class NotOnHold(DomainError):
     code = "not_on_hold"
 
 
+@dataclass(frozen=True)
+class StorageRange:
+    """The temperatures a product may be kept at, °C; None: no bound on that side."""
+
+    low_c: Decimal | None
+    high_c: Decimal | None
+
+    def is_left_by(self, min_c: Decimal, max_c: Decimal) -> bool:
+        """Whether an excursion from ``min_c`` to ``max_c`` went below or above this range."""
+        return (self.low_c is not None and min_c < self.low_c) or (self.high_c is not None and max_c > self.high_c)
+
+    def __str__(self) -> str:
+        if self.low_c is None:
+            return f"up to {plain_quantity(self.high_c)} °C" if self.high_c is not None else "at any temperature"
+        if self.high_c is None:
+            return f"at {plain_quantity(self.low_c)} °C or above"
+        return f"at {plain_quantity(self.low_c)}-{plain_quantity(self.high_c)} °C"
+
+
+# The one place that says what a product's storage range is. The catalog keeps storage only as label text
+# (Product.storage, e.g. "2-8 °C, do not freeze"), so the range is the product kind's, as DOMAIN.md gives it:
+# toxins 2-8 °C; fillers 2-25 °C (room temperature, up to 25 °C, not frozen); hyaluronidase 2-8 °C (Hylenex,
+# Amphadase, Vitrase; Hyalase, kept below 25 °C, is held as strictly as they are). Supplies (syringes,
+# needles, saline, compresses) are not temperature-sensitive: an excursion never holds them. Where a label is
+# wider than its kind's range (Xeomin, Daxxify), the product is held and the safety lead releases it.
+STORAGE_BY_KIND: dict[ProductKind, StorageRange | None] = {
+    ProductKind.NEUROMODULATOR: StorageRange(Decimal(2), Decimal(8)),
+    ProductKind.HYALURONIDASE: StorageRange(Decimal(2), Decimal(8)),
+    ProductKind.FILLER: StorageRange(Decimal(2), Decimal(25)),
+    ProductKind.SUPPLY: None,
+}
+
+
+_KIND_WORDS = {ProductKind.NEUROMODULATOR: "toxins", ProductKind.FILLER: "fillers",
+               ProductKind.HYALURONIDASE: "hyaluronidase", ProductKind.SUPPLY: "supplies"}
+
+
+def storage_rule() -> str:
+    """The rule in words, for the page: "toxins at 2-8 °C, ..., fillers at 2-25 °C; supplies never held"."""
+    kept = [f"{_KIND_WORDS[kind]} {rng}" for kind, rng in STORAGE_BY_KIND.items() if rng is not None]
+    never = [_KIND_WORDS[kind] for kind, rng in STORAGE_BY_KIND.items() if rng is None]
+    return ", ".join(kept) + (f"; {', '.join(never)} never held" if never else "")
+
+
+def storage_range(product: Product) -> StorageRange | None:
+    """The range ``product`` must be kept within, or None when it is not temperature-sensitive."""
+    return STORAGE_BY_KIND[product.kind]
+
+
+@dataclass(frozen=True)
+class HoldDecision:
+    """Whether an excursion held one container that was kept where it happened, and why in words."""
+
+    container: Container
+    storage: StorageRange | None
+    held: bool
+    why: str  # "stored at 2-25 °C, not held (9 to 14 °C is within it)"
+
+    @property
+    def reason(self) -> str:
+        """The product and why, e.g. "Juvederm Voluma XC 1.0 mL: stored at 2-25 °C, not held (...)"."""
+        return f"{self.container.product.name}: {self.why}"
+
+
 @dataclass
 class RecordedExcursion:
     excursion: Excursion
     held: list[Container] = field(default_factory=list)  # those of the caller's clinics
     held_elsewhere: int = 0  # sent to a clinic the caller does not work at since: held too, not shown
+    not_held: list[Container] = field(default_factory=list)  # kept there, but the excursion stayed in their range
+    decisions: list[HoldDecision] = field(default_factory=list)  # held and not held, of the caller's clinics
+
+    def by_product(self) -> list[tuple[HoldDecision, list[Container]]]:
+        """The decisions product by product (a storage range is the product's), each with its containers in id
+        order; held products first, then by name."""
+        groups: dict[int, tuple[HoldDecision, list[Container]]] = {}
+        for decision in self.decisions:
+            groups.setdefault(decision.container.product_id, (decision, []))[1].append(decision.container)
+        return sorted(groups.values(), key=lambda group: (not group[0].held, group[0].container.product.name))
 
 
 @dataclass(frozen=True)
@@ -104,7 +180,8 @@ def record_excursion(
     note: str | None = None,
     source: ExcursionSource = ExcursionSource.MANUAL,
 ) -> RecordedExcursion:
-    """Records an excursion at a temperature-sensitive location and holds every container kept there during it.
+    """Records an excursion at a temperature-sensitive location and holds every container kept there during it
+    whose product's storage range (``storage_range``) it left; the others are answered as not held, with why.
 
     Raises NotFound (a location outside the caller's clinics) or ValidationError (times in the wrong order or
     in the future, temperatures in the wrong order or all within 2-8 °C, a location not temperature-sensitive).
@@ -147,27 +224,45 @@ def record_excursion(
         f"{format_clinic_time(started_at, timezone)} to {format_clinic_time(ended_at, timezone)}"
     )
     result = RecordedExcursion(excursion)
-    held_ids = containers_present(session, location_id=location.id, start=started_at, end=ended_at)
-    for container_id in held_ids:
+    held_ids: list[int] = []
+    not_held: dict[str, str] = {}
+    for container_id in containers_present(session, location_id=location.id, start=started_at, end=ended_at):
         container = ledger.lock_container(session, container_id, Scope.everything())
-        if container.on_hold_since is None:
-            container.on_hold_since = now
-            container.hold_reason = reason
-        session.add(ContainerHold(excursion_id=excursion.id, container_id=container.id,
-                                  clinic_id=container.clinic_id, held_at=now))
-        if scope.allows(container.clinic_id):
-            result.held.append(container)
+        decision = decide_hold(container, min_c=min_c, max_c=max_c)
+        if decision.held:
+            held_ids.append(container.id)
+            if container.on_hold_since is None:
+                container.on_hold_since = now
+                container.hold_reason = f"{reason} (it is stored {decision.storage})"
+            session.add(ContainerHold(excursion_id=excursion.id, container_id=container.id,
+                                      clinic_id=container.clinic_id, held_at=now))
         else:
+            not_held[str(container.id)] = decision.reason
+        if scope.allows(container.clinic_id):
+            result.decisions.append(decision)
+            (result.held if decision.held else result.not_held).append(container)
+        elif decision.held:
             result.held_elsewhere += 1
     session.add(AuditEvent(
         at=now, actor_id=actor.id, clinic_id=location.clinic_id, action="cold_chain.excursion_recorded",
         object_type="excursion", object_id=str(excursion.id),
         details={"location_id": location.id, "started_at": started_at.isoformat(), "ended_at": ended_at.isoformat(),
                  "min_c": str(min_c), "max_c": str(max_c), "source": source.value,
-                 "held_container_ids": held_ids},
+                 "held_container_ids": held_ids, "not_held": not_held},
     ))
     session.flush()
     return result
+
+
+def decide_hold(container: Container, *, min_c: Decimal, max_c: Decimal) -> HoldDecision:
+    """Holds ``container`` when an excursion from ``min_c`` to ``max_c`` °C left its product's storage range."""
+    storage = storage_range(container.product)
+    seen = f"{plain_quantity(min_c)} to {plain_quantity(max_c)} °C"
+    if storage is None:
+        return HoldDecision(container, None, False, "not temperature-sensitive, not held")
+    if storage.is_left_by(min_c, max_c):
+        return HoldDecision(container, storage, True, f"stored {storage}, held ({seen} is outside it)")
+    return HoldDecision(container, storage, False, f"stored {storage}, not held ({seen} is within it)")
 
 
 def containers_present(session: Session, *, location_id: int, start: dt.datetime, end: dt.datetime) -> list[int]:

@@ -46,7 +46,7 @@ from inventory.errors import (
     NotFound,
     ValidationError,
 )
-from inventory.models import Container, ContainerState, Location, LocationKind, Lot, MovementKind, User
+from inventory.models import Container, ContainerState, Location, LocationKind, Lot, LotStatus, MovementKind, User
 from inventory.transfers.models import Transfer, TransferItem, TransferStatus
 from inventory.services import ledger, lot_guard, scanning
 from inventory.services.clock import to_clinic_time
@@ -181,13 +181,19 @@ def send(
 
 
 def ensure_sendable(container: Container, *, now: dt.datetime) -> None:
-    """Raises unless ``container`` is whole, sealed, outside any kit and of a usable lot.
+    """Raises unless ``container`` is of a usable lot, whole, sealed and outside any kit.
 
     Only a sealed container may leave its clinic: an opened, mixed or patient-bound one
     belongs where it was opened, and stock that may not be used stays put until a
     safety lead decides (a recall returns it to the supplier, not to another clinic).
+    A recalled or quarantined lot is refused first (LotRecalled, LotQuarantined), before
+    anything about the container itself; an expired lot last (LotExpired).
     """
     name = f"{container.product.name} ({container.label_code})"
+    # A recalled or quarantined lot is what matters most about the container, whatever its state (a mixed vial
+    # of a recalled lot is refused as recalled, not as mixed): it is checked first, with its own code.
+    if container.lot.status is not LotStatus.ACTIVE:
+        _ensure_lot_usable(container, name, now=now)
     if container.state is ContainerState.IN_TRANSIT:
         raise ContainerInTransit(f"{name} is already on its way to another clinic.", container_id=container.id)
     if container.state in (ContainerState.EMPTY, ContainerState.DISCARDED) or container.remaining <= 0:
@@ -211,6 +217,11 @@ def ensure_sendable(container: Container, *, now: dt.datetime) -> None:
             container_id=container.id, location_id=container.location_id,
         )
     lifecycle.ensure_not_on_hold(container, "send")
+    _ensure_lot_usable(container, name, now=now)  # an active lot may still have expired
+
+
+def _ensure_lot_usable(container: Container, name: str, *, now: dt.datetime) -> None:
+    """Raises LotRecalled, LotQuarantined or LotExpired, naming the scanned container that carries the lot."""
     try:
         lifecycle.ensure_lot_usable(container.lot, now=now, timezone=container.clinic.timezone)
     except LotNotUsable as error:

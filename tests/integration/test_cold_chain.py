@@ -76,7 +76,7 @@ def test_an_excursion_holds_what_the_ledger_says_was_in_the_fridge_during_it(wor
 def test_a_held_container_refuses_draws_mixing_moves_and_sending_but_may_be_counted_and_wasted(world):
     vial = world.container("botox", now=NOW - 48 * HOUR)
     filler = world.container("filler", now=NOW - 48 * HOUR)
-    excursion(world)
+    excursion(world, max_c="30")  # above a filler's 25 °C too (test_cold_chain_sensitivity.py)
     treatment = start_treatment(world)
 
     assert refusal(lambda: reconstitute(world, vial)).code == "container_on_hold"

@@ -148,7 +148,7 @@ def test_the_cart_says_a_held_syringe_is_on_hold_as_soon_as_it_is_scanned(browse
     now = utcnow()
     cold_chain.record_excursion(world.session, actor=world.users["manager"], scope=EVERYWHERE,
                                 location_id=world.location().id, started_at=now - dt.timedelta(hours=2),
-                                ended_at=now - dt.timedelta(hours=1), min_c=Decimal(9), max_c=Decimal(12), now=now)
+                                ended_at=now - dt.timedelta(hours=1), min_c=Decimal(9), max_c=Decimal(30), now=now)
     treatment = start_treatment(world, "P-HOLD", at=now)
     session.flush()
     html = browser_client("nurse").get(f"/cart/treatments/{treatment.id}?scan={syringe.label_code}").get_data(
