@@ -7,11 +7,12 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from inventory.models import Movement, MovementKind, ProductKind
+from inventory.models import Container, Location, Movement, MovementKind, ProductKind
 from inventory.kits.models import Kit, KitCheck, KitTemplate
 from inventory.services import ledger
 from inventory.kits import service as kits
 from inventory.kits.service import RequirementSpec
+from inventory.transfers import moves
 from tests.factories import EVERYWHERE, NOW, kit_location
 
 TODAY = dt.date(2026, 6, 15)  # NOW in London (and in New York)
@@ -45,7 +46,19 @@ def new_kit(world, clinic=None, *, name: str = "Emergency kit (room 1)", **templ
 
 def stock(world, kit: Kit, product: str = "hylenex", *, count: int = 1, lot: str = "2205123",
           expiry: dt.date = FAR, now: dt.datetime = NOW):
-    return world.receive(product, lot=lot, expiry=expiry, containers=count, location=kit.location, now=now).containers
+    return restock(world, kit.location, product, count=count, lot=lot, expiry=expiry, now=now)
+
+
+def restock(world, location: Location, product: str = "hylenex", *, count: int = 1, lot: str = "2205123",
+            expiry: dt.date = FAR, now: dt.datetime = NOW) -> list[Container]:
+    """As a clinic stocks a kit: received into the clinic's fridge (a box is never received into a kit), then
+    moved into the kit's location."""
+    received = world.receive(product, lot=lot, expiry=expiry, containers=count,
+                             location=world.location("Fridge", location.clinic), now=now).containers
+    for container in received:
+        moves.move_container(world.session, actor=world.users["manager"], scope=EVERYWHERE,
+                             container_id=container.id, to_location_id=location.id, now=now, reason="kit restock")
+    return received
 
 
 def stocked_kit(world, **options) -> Kit:

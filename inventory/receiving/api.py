@@ -32,4 +32,5 @@ def create_receipt(body: ReceiptIn) -> ReceiptOut:
     return ReceiptOut(
         receipt_id=receipt.id, lot=LotOut.of(receipt.lot), containers=[ContainerOut.of(c) for c in receipt.containers],
         supplier_id=receipt.supplier_id, supplier=names.get(receipt.supplier_id) if receipt.supplier_id else None,
+        serial=receiving.serial_of(db.session, receipt.id),
     )

@@ -40,3 +40,7 @@ class ReceiptOut(Model):
     containers: list[ContainerOut]
     supplier_id: int | None = None
     supplier: str | None = Field(default=None, description="the supplier's name; null: not recorded")
+    serial: str | None = Field(
+        default=None, description="the pack serial (GS1 AI 21) read from the code, received once per product in the "
+        "chain; null: the code carried none",
+    )

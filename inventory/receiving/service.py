@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from inventory import lifecycle
 from inventory.counterfeit import service as counterfeit
 from inventory.errors import (
+    DuplicateSerial,
     LotExpiryConflict,
     NotFound,
     ProductRetired,
@@ -25,6 +26,7 @@ from inventory.models import (
     Container,
     ContainerState,
     Location,
+    LocationKind,
     Lot,
     LotStatus,
     MovementKind,
@@ -32,6 +34,7 @@ from inventory.models import (
     Receipt,
     User,
 )
+from inventory.receiving.models import PackSerial
 from inventory.services import ledger, lot_guard
 from inventory.services.barcodes import (
     new_label_code,
@@ -43,6 +46,7 @@ from inventory.services.barcodes import (
 from inventory.services.catalog import product_for_gtin
 from inventory.services.clock import format_date
 from inventory.services.permissions import Scope, get_in_scope
+from inventory.transfers.service import LocationIsKit
 
 MAX_CONTAINERS_PER_RECEIPT = 500
 MAX_LOT_LENGTH = 20
@@ -71,15 +75,23 @@ def receive(
     "separator_lost" (the person compared it with the box). ``supplier_id`` names who
     delivered it (the receiving page requires one; API clients from before suppliers may
     leave it out). Raises UnreadableCode, SeparatorLost, BadCheckDigit, UnknownProduct,
-    ValidationError, NotFound, SupplierNotAuthorised, LotSuspect (a watched lot),
+    ValidationError, NotFound, LocationIsKit (kits are restocked from a fridge or store,
+    never received into), SupplierNotAuthorised, LotSuspect (a watched lot),
     LotExpiryConflict, LotExpired, LotQuarantined, LotRecalled, DuplicateSerial (a pack
-    serial received before anywhere in the chain) or ProductRetired; nothing is written then.
+    serial received before anywhere in the chain, whatever the number of containers of
+    either receipt) or ProductRetired; nothing is written then.
     """
     if not 1 <= containers <= MAX_CONTAINERS_PER_RECEIPT:
         raise ValidationError(
             f"Receive between 1 and {MAX_CONTAINERS_PER_RECEIPT} containers at a time.", field="containers"
         )
     location = get_in_scope(session, Location, location_id, scope, "location")
+    if location.kind is LocationKind.KIT:
+        # What a kit holds is checked as it goes in (transfers.move_container): a box is never received into one.
+        raise LocationIsKit(
+            f"{location.name} is an emergency kit: receive into a fridge or store, then restock the kit from there.",
+            location_id=location.id,
+        )
     if supplier_id is not None:
         counterfeit.ensure_authorised(session, supplier_id)
     serial = expiry_raw = None
@@ -118,9 +130,10 @@ def receive(
     lot = _find_or_create_lot(session, product, lot_number, expiry, expiry_raw, now)
     lifecycle.ensure_lot_usable(lot, now=now, timezone=location.clinic.timezone)
     if serial is not None:
+        # A pack of one carries its serial on its container: counterfeit defence's look-up answers at once. For
+        # any pack the register's unique constraint answers (PackSerial, below); it has to hold under races
+        # anyway, so no second look-up is spent on every receipt for a refusal that is rare.
         counterfeit.refuse_known_serial(session, product, serial)
-        if containers != 1:
-            serial = None  # a pack serial identifies one pack, not each item in a case
 
     receipt = Receipt(
         clinic_id=location.clinic_id,
@@ -135,6 +148,9 @@ def receive(
     session.add(receipt)
     label_codes = _fresh_label_codes(session, containers)
     with _serial_held_once(session, product, serial):
+        if serial is not None:
+            session.add(PackSerial(product_id=product.id, serial=serial, receipt=receipt))
+            session.flush()  # a copied pack is refused here, before its containers are made
         created = [
             Container(
                 label_code=label_code,
@@ -143,7 +159,8 @@ def receive(
                 product=product,
                 lot=lot,
                 receipt=receipt,
-                serial=serial,
+                # A container's serial is unique per product (migration 0014): only a pack of one carries it.
+                serial=serial if containers == 1 else None,
                 state=ContainerState.SEALED,
                 initial_quantity=product.quantity_per_container,
                 remaining=Decimal(0),
@@ -164,9 +181,10 @@ def receive(
 
 @contextmanager
 def _serial_held_once(session: Session, product: Product, serial: str | None) -> Iterator[None]:
-    """Around writing a receipt's containers. A pack's serial may have been received by someone else since it
-    was looked up: the database's unique index refuses the second, and the look-up, run again, answers
-    DuplicateSerial with the first receipt's details. The containers are made inside: the savepoint's
+    """Around writing a receipt's pack serial and containers. The serial may have been received before (a pack
+    of several containers, which the look-up on containers does not see) or by someone else since it was
+    looked up: the unique constraints on pack_serials and containers refuse the second, and the look-ups, run
+    again, answer DuplicateSerial with the first receipt's details. The rows are made inside: the savepoint's
     rollback then takes them out of the session (it writes what was pending before it, the receipt)."""
     if serial is None:
         yield
@@ -176,7 +194,34 @@ def _serial_held_once(session: Session, product: Product, serial: str | None) ->
             yield
     except IntegrityError:
         counterfeit.refuse_known_serial(session, product, serial)
+        _refuse_registered_serial(session, product, serial)
         raise  # another constraint: not the serial's
+
+
+def _refuse_registered_serial(session: Session, product: Product, serial: str) -> None:
+    """Raises DuplicateSerial, worded as counterfeit defence words it, if the pack serial is in the register."""
+    earlier = find_pack(session, product.id, serial)
+    if earlier is not None:
+        raise DuplicateSerial(
+            f"Pack serial {serial} of {product.name} was already received (lot {earlier.lot.number}). The same box "
+            "scanned twice, or a copied code: set the box aside and tell the safety lead if it is new.",
+            serial=serial, product_id=product.id, receipt_id=earlier.id,
+            container_id=earlier.containers[0].id if earlier.containers else None,
+        )
+
+
+def find_pack(session: Session, product_id: int, serial: str) -> Receipt | None:
+    """The receipt that took in the pack of this product with this serial (GS1 AI 21), if any: its containers
+    are the pack's, wherever they are now. Chain-wide: the caller decides what the user may see of it."""
+    return session.scalar(
+        select(Receipt).join(PackSerial, PackSerial.receipt_id == Receipt.id)
+        .where(PackSerial.product_id == product_id, PackSerial.serial == serial)
+    )
+
+
+def serial_of(session: Session, receipt_id: int) -> str | None:
+    """The pack serial a receipt took in (GS1 AI 21 of its scanned code); None when the code had none."""
+    return session.scalar(select(PackSerial.serial).where(PackSerial.receipt_id == receipt_id))
 
 
 def _find_or_create_lot(

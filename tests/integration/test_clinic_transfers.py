@@ -19,6 +19,7 @@ from inventory.transfers import service as clinic_transfers
 from inventory.counts import service as counts
 from inventory.transfers import moves as transfers
 from inventory.services.permissions import Scope
+from tests.kit_factories import restock
 from tests.factories import (
     HASHER,
     NOW,
@@ -290,7 +291,7 @@ def _expired(world: World) -> Container:
 
 
 def _in_a_kit(world: World) -> Container:
-    return world.container("hylenex", lot="KIT1", location=kit_location(world))
+    return restock(world, kit_location(world), "hylenex", lot="KIT1")[0]
 
 
 @pytest.mark.parametrize(("make", "code"), [

@@ -217,7 +217,7 @@ def test_today_is_the_clinics_date(world):
     london = stocked_kit(world)
     new_york = new_kit(world, world.other_clinic)
     for kit in (london, new_york):
-        world.receive("hylenex", lot="H-JUNE15", expiry=days(0), containers=2, location=kit.location)
+        stock(world, kit, "hylenex", lot="H-JUNE15", expiry=days(0), count=2)
         stock(world, kit, "syringe", count=2, lot="SY2026")
         check(world, kit, at=late)
     assert "expired_inside" in codes(state(world, london, late))
