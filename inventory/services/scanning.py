@@ -7,6 +7,7 @@ changes nothing.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Unpack
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from inventory import lifecycle
 from inventory.errors import ScanError, UnknownContainer
-from inventory.models import Container, ContainerState, Lot, Product, ProductGtin
+from inventory.models import Container, ContainerState, LocationKind, Lot, Product, ProductGtin
 from inventory.services import lot_guard
 from inventory.services.barcodes import ScannedCode, normalise_lot_number, parse_scan
 from inventory.services.catalog import product_for_gtin, unknown_gtin
@@ -170,8 +171,11 @@ def container_for_cart(
 
     A Vialog label names one container. A manufacturer's GS1 code names a lot (and,
     with a serial, one pack): then the vial already open for this treatment is
-    meant, else a sealed one of that lot in this clinic, nearest first. Two open
-    vials of the lot are ambiguous: the nurse scans the Vialog label instead.
+    meant, else a sealed one of that lot in this clinic: one at the treatment's own
+    location first, then one in a fridge, store or room, and an emergency kit's only
+    when nothing else of the lot is here (a draw from a kit empties the kit); one on
+    hold comes last of all, as it cannot be used. Two open vials of the lot are
+    ambiguous: the nurse scans the Vialog label instead.
     Raises UnknownContainer when the clinic holds nothing of that lot.
     """
     if result.container is not None:
@@ -190,6 +194,7 @@ def container_for_cart(
             Container.state.in_(lifecycle.LIVE_STATES),
             Container.remaining > 0,
         )
+        .options(joinedload(Container.location))  # its kind ranks it below; the cart shows where it is
         .order_by(Container.id)
     )
     candidates = [c for c in session.scalars(scope.filter(stmt, Container.clinic_id))]
@@ -200,10 +205,7 @@ def container_for_cart(
     open_here = [c for c in candidates if c.opened_treatment_id == treatment_id]
     if len(open_here) == 1:
         return open_here[0]
-    sealed = sorted(
-        (c for c in candidates if c.state is ContainerState.SEALED),
-        key=lambda c: (c.location_id != location_id, c.id),
-    )
+    sealed = sorted((c for c in candidates if c.state is ContainerState.SEALED), key=_nearest_first(location_id))
     if len(open_here) > 1 or not sealed:
         raise UnknownContainer(
             f"Lot {result.lot.number} has no sealed vial here"
@@ -212,3 +214,10 @@ def container_for_cart(
             lot_id=result.lot.id,
         )
     return sealed[0]
+
+
+def _nearest_first(location_id: int) -> Callable[[Container], tuple[bool, bool, bool, int]]:
+    """The order a box's scan picks among sealed containers of its lot: usable before on hold, stock
+    before an emergency kit's (the kit must stay ready), the treatment's own location before the others,
+    then the oldest."""
+    return lambda c: (c.is_on_hold, c.location.kind is LocationKind.KIT, c.location_id != location_id, c.id)

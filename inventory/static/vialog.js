@@ -17,11 +17,14 @@ document.addEventListener("DOMContentLoaded", () => {
     guardAgainstScansInOtherFields(scan);
   }
 
-  // Enter never submits these forms (a draw): only a deliberate press of their button does.
+  // Enter never submits these forms (those that change stock: reconstitute, draw, waste, a correction):
+  // only a deliberate press of their button does. Nor does it submit a scan form whose field is empty:
+  // a scanner's second Enter, or one pressed by mistake, scans nothing rather than clearing the page.
   document.addEventListener("keydown", (event) => {
     const t = event.target;
     if (event.key !== "Enter" || !(t instanceof HTMLInputElement || t instanceof HTMLSelectElement)) return;
     if (t.form && t.form.hasAttribute("data-no-enter-submit")) event.preventDefault();
+    if (isEmptyScanOnlyField(t)) event.preventDefault();
   });
 
   // Numeric fields replace what they hold when entered, never append to it.
@@ -57,9 +60,33 @@ document.addEventListener("DOMContentLoaded", () => {
 //
 // Some scanners (Bluetooth ones among them) type slower than that. A quantity field still tells
 // their scan apart when Enter comes: what it holds is no quantity (the server's own pattern, in
-// data-quantity-pattern) and is as long as a code. The field gets back what it held on focus.
+// data-quantity-pattern) and is as long as a code. So does any other field of a form Enter never
+// submits (data-no-enter-submit: a diluent lot, a note): what was typed into it since it got the
+// focus looks like one of the codes a scanner reads (LOOKS_SCANNED), whatever the typing speed.
+// Either field gets back what it held on focus.
 const SCANNER_KEY_GAP_MS = 40;
 const SCAN_MIN_LENGTH = 4;
+const LOOKS_SCANNED = [
+  /^VL[0-9A-Z]{8}$/i, // a Vialog container label
+  /^\][A-Za-z][0-9A-Za-z]/, // a symbology identifier: ]d2 (GS1 DataMatrix), ]C1 (GS1-128), ]Q3 ...
+  /\x1d/, // the GS1 group separator
+  /^\(01\)\s*\d{14}/, // GS1 in its human-readable form
+  /^01\d{14}./, // a GS1 element string: the GTIN and more (expiry, lot)
+  /^https?:\/\/\S+\/01\/\d{14}/i, // a GS1 Digital Link
+];
+const looksScanned = (text) => LOOKS_SCANNED.some((pattern) => pattern.test(text));
+
+// A form that holds nothing but a scan field (the cart's): with the field empty there is nothing to send.
+function isEmptyScanOnlyField(el) {
+  return el instanceof HTMLInputElement && el.matches(".scan") && el.value.trim() === ""
+    && el.form !== null && el.form.matches(".scan-form");
+}
+
+// A text field of a form that changes stock, where a scan that landed is caught on Enter.
+function isGuardedTextField(el) {
+  return el instanceof HTMLInputElement && !el.dataset.quantityPattern && el.form !== null
+    && el.form.hasAttribute("data-no-enter-submit") && ["text", "search", ""].includes(el.getAttribute("type") ?? "");
+}
 
 function guardAgainstScansInOtherFields(scanField) {
   let burst = null; // {target, before, chars, last}
@@ -73,7 +100,7 @@ function guardAgainstScansInOtherFields(scanField) {
   };
   document.addEventListener("focusin", (event) => {
     const t = event.target;
-    if (t instanceof HTMLInputElement && t.dataset.quantityPattern) heldOnFocus.set(t, t.value);
+    if (t instanceof HTMLInputElement && (t.dataset.quantityPattern || isGuardedTextField(t))) heldOnFocus.set(t, t.value);
   });
   document.addEventListener("keydown", (event) => {
     const t = event.target;
@@ -109,6 +136,17 @@ function guardAgainstScansInOtherFields(scanField) {
       event.preventDefault();
       event.stopImmediatePropagation();
       t.value = heldOnFocus.get(t) ?? "";
+      scanInstead(typed);
+      return;
+    }
+    if (event.key === "Enter" && isGuardedTextField(t)) {
+      // What it held before is the nurse's (a diluent lot typed earlier); a scan comes after it.
+      const held = heldOnFocus.get(t) ?? "";
+      const typed = (held && t.value.startsWith(held) ? t.value.slice(held.length) : t.value).trim();
+      if (!looksScanned(typed)) return;
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      t.value = held;
       scanInstead(typed);
     }
   }, true);
