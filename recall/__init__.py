@@ -30,5 +30,7 @@ def init_app(app: Flask) -> None:
 
     # Stock that reaches a lot of an open case (a reversed waste, a count, a transfer in) joins the case.
     lot_guard.on_stock_added(services.join_open_cases)
+    # A correction that would change what a closed case recorded is refused; one on an open case is recorded.
+    lot_guard.on_reversal(services.check_reversal)
     for name, fields in RECALL_SEALS.items():
         audit_chain.register_seal(getattr(models, name), fields)

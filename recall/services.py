@@ -8,8 +8,9 @@ into a kit (``ledger.ensure_lot_usable``) from the commit on.
 
 Each change is an AuditEvent (who, when, what) with these actions:
 ``lot.quarantined``, ``lot.released``, ``lot.recalled``, ``recall.opened``,
-``recall.patient_updated``, ``recall.container_updated``, ``recall.closed``;
-and every look at patient data by trace or export is one too:
+``recall.patient_updated``, ``recall.container_updated``, ``recall.closed``,
+``recall.container_joined`` (stock back on an open case), ``recall.dose_reversed`` (a listed
+patient's dose corrected while the case is open); and every look at patient data by trace or export is one too:
 ``patient_data.viewed``, ``patient_data.exported``.
 """
 
@@ -32,9 +33,11 @@ from inventory.errors import (
     ValidationError,
 )
 from inventory.models import (
-    AuditEvent, Clinic, Container, ContainerState, Draw, Lot, LotStatus, MovementKind, Patient, Product, User,
+    AuditEvent, Clinic, Container, ContainerState, Draw, Lot, LotStatus, Movement, MovementKind, Patient, Product,
+    Treatment, User,
 )
 from inventory import lifecycle
+from inventory.models.base import plain_quantity
 from inventory.services import ledger, lot_guard
 from inventory.services.permissions import Scope
 from recall import queries
@@ -63,6 +66,7 @@ ACCESS_ACTIONS = (VIEWED, EXPORTED)
 CHANGE_ACTIONS = (
     "lot.quarantined", "lot.released", "lot.recalled", "recall.opened", "recall.patient_updated",
     "recall.container_updated", "recall.closed", "recall.container_joined", "recall.widened",
+    "recall.dose_reversed",
 )
 
 
@@ -583,6 +587,86 @@ def join_open_cases(session: Session, lot: Lot, containers: Sequence[Container],
     session.flush()
 
 
+def check_reversal(session: Session, lot: Lot, container: Container, original: Movement, actor: User,
+                   now: dt.datetime) -> None:
+    """A draw or a waste of ``container`` is about to be corrected (lot_guard hook: the lot and the container
+    locked, nothing written yet). Stock put back into a recalled lot, and a dose taken off a listed patient's
+    record, must land on an open case, never past one.
+
+    A closed case's record is final: a container it lists as returned or destroyed never holds stock again,
+    and a dose of a patient on its list is never withdrawn, so either correction is refused, as is stock put
+    back into a recalled lot that no open case would take: the safety lead decides. Otherwise the stock joins
+    the open case afterwards (``join_open_cases``), and a reversed dose is recorded on each open case that
+    lists its patient; a patient already notified is pending again, since what they were told has changed.
+    Closing a case takes its lots' locks, which the caller holds, so no case of the lot opens or closes meanwhile.
+
+    Raises RecallClosed (``recall_closed``) or LotRecalled (a lot recalled without any case).
+    """
+    if lot.status is not LotStatus.RECALLED:
+        return  # a quarantined lot keeps every container out of use, the corrected one too, until released
+    cases = list(session.scalars(
+        select(RecallCase).join(RecallLot, RecallLot.case_id == RecallCase.id)
+        .where(RecallLot.lot_id == lot.id).order_by(RecallCase.id).execution_options(populate_existing=True)
+    ))
+    closed = [case.id for case in cases if not case.is_open]
+    open_cases = [case.id for case in cases if case.is_open]
+    patient_id = (session.scalar(select(Treatment.patient_id).where(Treatment.id == original.treatment_id))
+                  if original.kind is MovementKind.DRAW and original.treatment_id is not None else None)
+    ask = "Nothing was changed: ask the safety lead."
+    details = {"lot_id": lot.id, "container_id": container.id, "movement_id": original.id}
+    if closed:
+        box = session.scalar(select(RecallContainer).where(
+            RecallContainer.case_id.in_(closed), RecallContainer.container_id == container.id,
+        ).order_by(RecallContainer.case_id.desc()).limit(1))
+        if box is not None:
+            raise RecallClosed(
+                f"{container.product.name} {container.label_code} is recorded as {box.status.value} on recall case "
+                f"{box.case_id}, which is closed: it cannot take stock back. {ask}", case_id=box.case_id, **details,
+            )
+        listed = session.scalar(select(RecallPatient).where(
+            RecallPatient.case_id.in_(closed), RecallPatient.patient_id == patient_id,
+        ).order_by(RecallPatient.case_id.desc()).limit(1)) if patient_id is not None else None
+        if listed is not None:
+            raise RecallClosed(
+                f"This dose of lot {lot.number} is on the patient list of recall case {listed.case_id}, which is "
+                f"closed (patient {listed.status.value.replace('_', ' ')}): reversing it would change what the "
+                f"case recorded. {ask}", case_id=listed.case_id, patient_id=patient_id, **details,
+            )
+    if not open_cases:
+        if closed:
+            raise RecallClosed(
+                f"Lot {lot.number} of {lot.product.name} is recalled and its recall case {closed[-1]} is closed: "
+                f"stock put back into it would be tracked by no case. {ask}", case_id=closed[-1], **details,
+            )
+        raise LotRecalled(f"Lot {lot.number} of {lot.product.name} is recalled: no stock goes back into it. {ask}",
+                          **details)
+    if patient_id is not None:
+        _record_reversed_dose(session, open_cases, patient_id, lot, container, original, actor, now)
+
+
+def _record_reversed_dose(session: Session, case_ids: Sequence[int], patient_id: int, lot: Lot,
+                          container: Container, original: Movement, actor: User, now: dt.datetime) -> None:
+    lines = list(session.scalars(
+        select(RecallPatient).where(RecallPatient.case_id.in_(case_ids), RecallPatient.patient_id == patient_id)
+        .order_by(RecallPatient.id).with_for_update().execution_options(populate_existing=True)
+    ))
+    for line in lines:
+        before, method, note = line.status, line.method, line.note
+        if before is NotificationStatus.NOTIFIED:
+            line.status, line.method, line.updated_by_id, line.updated_at = (
+                NotificationStatus.PENDING, None, actor.id, now)
+            line.note = "a dose was reversed after the patient was notified: tell them what changed"
+        session.add(AuditEvent(
+            at=now, actor_id=actor.id, clinic_id=line.clinic_id, action="recall.dose_reversed",
+            object_type="recall_case", object_id=str(line.case_id),
+            details={"patient_id": patient_id, "movement_id": original.id, "container_id": container.id,
+                     "label_code": container.label_code, "lot_id": lot.id,
+                     "quantity": plain_quantity(-original.quantity), "from": before.value, "to": line.status.value,
+                     "method": method.value if method else None, "note": note},
+        ))
+    session.flush()
+
+
 def close_case(session: Session, *, actor: User, case_id: int, now: dt.datetime) -> RecallCase:
     """Closes a case whose two lists are done; its lots stay recalled for good.
 
@@ -803,7 +887,7 @@ def _ensure_id(value: int, what: str) -> None:
 __all__ = [
     "ACCESS_ACTIONS", "CHANGE_ACTIONS", "CaseSummary", "CaseView", "ContainerLine", "LogEntry", "LotInOpenRecall",
     "LotNotQuarantined", "PatientLine", "Progress", "RecallClosed", "RecallItemDone", "RecalledLotNotReleasable",
-    "LogNames", "access_log", "case_view", "log_names", "names_patients", "close_case", "get_case", "join_open_cases", "list_cases", "open_counts", "open_recall",
+    "LogNames", "access_log", "case_view", "check_reversal", "log_names", "names_patients", "close_case", "get_case", "join_open_cases", "list_cases", "open_counts", "open_recall",
     "quarantine",
     "record_access", "release", "trace_lots", "trace_patient", "update_container", "update_containers", "update_patient",
     "view_case", "widen",

@@ -763,8 +763,11 @@ def reverse(
     A draw that was a container's only one releases the container from its patient
     (a wrong vial scanned was never opened for that patient).
     A reversal that would leave the container holding more than it was received with
-    (a count has corrected it since) is refused.
-    Raises ValidationError, NotFound, NotReversible, AlreadyReversed or ContainerInTransit.
+    (a count has corrected it since) is refused. Features are asked before anything is
+    written (``lot_guard.check_reversal``): a recall refuses a correction that would change
+    what a closed case recorded, and flags one that changes what a notified patient was told.
+    Raises ValidationError, NotFound, NotReversible, AlreadyReversed, ContainerInTransit, or
+    what a feature's check raises (``recall_closed``, ``lot_recalled``).
     """
     reason = _required_text(reason, "reason", "Say why this is being reversed.", max_length=MAX_TEXT)
     _ensure_id(movement_id, "movement", MAX_BIG_ID)
@@ -809,6 +812,7 @@ def reverse(
             movement_id=original.id,
             container_id=container.id,
         )
+    lot_guard.check_reversal(session, lot, container, original, actor=actor, now=now)
     reversal = ledger.record(
         session, container, kind=MovementKind.REVERSAL, quantity=-original.quantity, actor=actor, at=now,
         reason="correction", note=reason, treatment_id=original.treatment_id, reverses=original,

@@ -11,7 +11,9 @@ never slips past a recall).
 The core does not know about recall cases: a feature (the recall package) registers a
 hook with ``on_stock_added`` from its ``init_app``; hooks run in registration order and
 may raise a DomainError to refuse the change. Likewise a feature registers lot checks with
-``on_lot_named``, asked whenever a scanned or received box names a lot. Lock order is always lot, then container,
+``on_lot_named``, asked whenever a scanned or received box names a lot, and reversal checks with
+``on_reversal``, asked before a corrected draw or waste puts its stock back (a correction may contradict
+a record that is final: a closed recall case). Lock order is always lot, then container,
 so two stock paths on one lot queue rather than deadlock.
 """
 
@@ -25,9 +27,11 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, joinedload
 
 from inventory.errors import NotFound
-from inventory.models import AuditEvent, Container, Lot, Product, User
+from inventory.models import AuditEvent, Container, Lot, Movement, Product, User
 
 StockAddedHook = Callable[[Session, Lot, Sequence[Container], User, dt.datetime], None]
+# (session, lot, container, the draw or waste being reversed, actor, now)
+ReversalCheck = Callable[[Session, Lot, Container, Movement, User, dt.datetime], None]
 LotCheck = Callable[[Session, Product, str], None]
 # (product id column, normalised lot number) -> an SQL condition, true when the check would refuse.
 LotFlag = Callable[[Any, Any], ColumnElement[bool]]
@@ -36,6 +40,7 @@ LotFlag = Callable[[Any, Any], ColumnElement[bool]]
 _HOOKS: list[StockAddedHook] = []
 _LOT_CHECKS: list[LotCheck] = []
 _LOT_FLAGS: list[LotFlag] = []
+_REVERSAL_CHECKS: list[ReversalCheck] = []
 
 
 def on_stock_added(hook: StockAddedHook) -> StockAddedHook:
@@ -54,6 +59,24 @@ def on_lot_named(check: LotCheck, flag: LotFlag) -> LotCheck:
         _LOT_CHECKS.append(check)
         _LOT_FLAGS.append(flag)
     return check
+
+
+def on_reversal(check: ReversalCheck) -> ReversalCheck:
+    """Registers ``check(session, lot, container, original, actor, now)``, asked before a reversal puts
+    ``original``'s quantity back into ``container``; registering it again changes nothing. It raises a
+    DomainError to refuse the correction, or records what the correction changes elsewhere (in the same
+    transaction as the reversal)."""
+    if check not in _REVERSAL_CHECKS:
+        _REVERSAL_CHECKS.append(check)
+    return check
+
+
+def check_reversal(session: Session, lot: Lot, container: Container, original: Movement, *, actor: User,
+                   now: dt.datetime) -> None:
+    """Asks every registered reversal check about correcting ``original`` (a draw or a waste of ``container``):
+    the lot and the container are locked and nothing is written yet. Raises what the checks raise."""
+    for check in _REVERSAL_CHECKS:
+        check(session, lot, container, original, actor, now)
 
 
 def lot_flags(product_id: Any, number_key: Any) -> list[ColumnElement[bool]]:
@@ -126,6 +149,7 @@ def stock_added(session: Session, lot: Lot, containers: Sequence[Container], *, 
 
 
 __all__ = [
-    "LotCheck", "LotFlag", "StockAddedHook", "check_lot_named", "flag_count", "lot_flags", "lock_lot", "lock_lots", "lot_ids_of", "on_lot_named",
-    "on_stock_added", "record_sign", "stock_added",
+    "LotCheck", "LotFlag", "ReversalCheck", "StockAddedHook", "check_lot_named", "check_reversal", "flag_count",
+    "lot_flags", "lock_lot", "lock_lots", "lot_ids_of", "on_lot_named", "on_reversal", "on_stock_added",
+    "record_sign", "stock_added",
 ]
