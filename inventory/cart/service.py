@@ -403,7 +403,7 @@ def reconstitute(
             field="diluent_ml",
         )
     diluent_name = _optional_text(diluent_name, "diluent_name", max_length=120)
-    diluent_lot = _optional_text(diluent_lot, "diluent_lot", max_length=40)
+    diluent_lot = _diluent_lot(_optional_text(diluent_lot, "diluent_lot", max_length=120))
 
     container = _lock_container(session, container_id, scope)
     product = container.product
@@ -440,6 +440,30 @@ def reconstitute(
     )
     session.flush()
     return container
+
+
+def _diluent_lot(text: str | None) -> str | None:
+    """The diluent's lot as typed, or read off the diluent box's GS1 code scanned into the field. A vial's
+    Vialog label scanned there (the scanner types into whichever field has the focus) is refused: stored as the
+    diluent's lot, it would start the vial's beyond-use clock on a mix nobody made."""
+    if text is None:
+        return None
+    try:
+        code = parse_scan(text)
+    except DomainError:
+        code = None  # not a code Vialog reads: a lot as printed
+    if code is not None and code.kind == "container":
+        raise ValidationError(
+            f"{code.label_code} is a vial's Vialog label, not the diluent's lot. Nothing was reconstituted: scan "
+            "vials into the scan field, and type the diluent's lot as printed on it.", field="diluent_lot")
+    if code is not None and code.kind == "gs1":
+        if not code.lot:
+            raise ValidationError("That box's barcode carries no lot: type the diluent's lot as printed on it.",
+                                  field="diluent_lot")
+        text = code.lot
+    if len(text) > 40:
+        raise ValidationError("Keep the diluent's lot under 40 characters.", field="diluent_lot")
+    return text
 
 
 # --- draws ------------------------------------------------------------------------

@@ -83,6 +83,25 @@ def test_reconstituting_100_u_in_2_5_ml_gives_40_u_per_ml_usable_for_24_hours(wo
     assert container.remaining == Decimal("100")
 
 
+def test_a_vials_label_scanned_into_the_diluent_lot_reconstitutes_nothing(world, session):
+    """The scanner types into the focused field: a label in the diluent's lot would start the beyond-use clock of
+    a vial nobody mixed. Refused on the server too, whatever the page's script did."""
+    sealed, other = world.container("botox"), world.container("botox", lot="C4120A1")
+    error = refusal(lambda: reconstitute(world, sealed, "2.5", diluent_lot=other.label_code))
+    assert error.code == "validation_error" and error.details["field"] == "diluent_lot"
+    assert f"{other.label_code} is a vial's Vialog label" in error.message
+    session.refresh(sealed)
+    assert sealed.reconstituted_at is None and sealed.diluent_lot is None
+
+
+def test_the_diluent_boxs_gs1_code_gives_its_lot(world):
+    code = "(01)03612340000014(17)280331(10)NS5521"  # a saline box, scanned into the diluent's lot
+    assert reconstitute(world, world.container("botox"), "2.5", diluent_lot=code).diluent_lot == "NS5521"
+    error = refusal(lambda: reconstitute(world, world.container("botox", lot="C4120A1"), "2.5",
+                                         diluent_lot="(01)03612340000014(17)280331"))
+    assert error.details["field"] == "diluent_lot" and "carries no lot" in error.message
+
+
 def test_daxxify_in_1_2_ml_gives_83_3333_u_per_ml_usable_for_72_hours(world):
     container = vial(world, "daxxify", "1.2", at=NOW)
     assert container.concentration_u_per_ml == Decimal("83.3333")
