@@ -26,10 +26,11 @@ from inventory import lifecycle, unit_of_work
 from inventory.adverse_events import service as adverse_events
 from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.blueprints.pages.fields import QuantityField, TextField, choices_of, location_choices
-from inventory.errors import ConfirmationRequired, DomainError, PatientRefConflict
+from inventory.errors import ConfirmationRequired, DomainError, LotExpired, PatientRefConflict
 from inventory.extensions import db
 from inventory.models import Container, Location, LocationKind, Movement, ProductKind, utcnow
 from inventory.services import scanning
+from inventory.services.barcodes import parse_scan
 from inventory.cart import service as cart
 from inventory.clinical import service as clinical
 from inventory.services.permissions import Permission, get_in_scope
@@ -117,7 +118,9 @@ def cart_home():
 def cart_treatment(treatment_id: int):
     treatment = cart.get_treatment(db.session, treatment_id, scope())
     now = utcnow()
-    container, scan_error, warnings = None, None, []
+    container: Container | None = None
+    scan_error: DomainError | None = None
+    warnings: list[str] = []
     raw = request.args.get("scan", "")
     ref = request.args.get("container", "")
     try:
@@ -130,9 +133,25 @@ def cart_treatment(treatment_id: int):
             )
         elif ref:
             container = scanning.container_by_ref(db.session, ref, scope())
+    except LotExpired as error:
+        # An expired vial is still in the nurse's hand: shown with "Do not use" and the waste form, so that she
+        # can discard it (reason "expired") where she scanned it. A box's code names no one vial: refused.
+        container = _scanned_vial(raw)
+        scan_error = None if container is not None else error
     except DomainError as error:
         scan_error = error
     return _render_treatment(treatment, container, scan_error=scan_error, scanned=raw.strip()[:60], warnings=warnings)
+
+
+def _scanned_vial(raw: str) -> Container | None:
+    """The container a scanned Vialog label names, or None for any other code."""
+    try:
+        code = parse_scan(raw)
+        if code.kind != "container" or code.label_code is None:
+            return None
+        return scanning.container_by_label(db.session, code.label_code, scope())
+    except DomainError:
+        return None
 
 
 def _render_treatment(treatment, container: Container | None, *, scan_error: DomainError | None = None,

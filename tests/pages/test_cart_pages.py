@@ -166,3 +166,26 @@ def test_a_reference_refused_for_another_name_is_emptied_so_a_rescan_is_not_appe
     assert "already on file with another name" in html
     assert not re.search(r'name="external_ref"[^>]*value="[^"]', html)
     assert session.scalar(select(func.count(Patient.id))) == 1
+
+
+def test_an_expired_vial_scanned_by_its_label_is_refused_and_can_be_wasted_there(browser_client, world, session):
+    """The nurse holds the expired vial: the cart says "Do not use" and offers the waste (reason expired), which
+    no other page does; a box's code names no one vial, so it stays a plain refusal."""
+    vial = world.container("botox", lot="OLD1")
+    vial.lot.expiry = utcnow().date() - dt.timedelta(days=3)
+    treatment = start(world, "P-EXPIRED")
+    session.flush()
+    client = browser_client("nurse")
+    html = client.get(f"/cart/treatments/{treatment.id}?scan={vial.label_code}").get_data(as_text=True)
+    assert 'data-code="lot_expired"' in html and "Do not use." in html
+    assert "Record draw" not in html and "Reconstitute" not in html.split("container-panel")[1].split("</form>")[0]
+    assert "Waste from this container" in html
+    page = client.post(f"/cart/treatments/{treatment.id}/waste", data={
+        "csrf_token": csrf_token(client, f"/cart/treatments/{treatment.id}"), "container": vial.label_code,
+        "reason": "expired"}, follow_redirects=True)
+    assert f"Wasted from {vial.label_code}: 0 U left." in page.get_data(as_text=True)
+    session.refresh(vial)
+    assert vial.remaining == 0
+    gtin = world.botox.gtins[0].gtin
+    box = client.get(f"/cart/treatments/{treatment.id}?scan=(01){gtin}(17)270331(10)OLD1").get_data(as_text=True)
+    assert 'data-code="lot_expired"' in box and "Waste from this container" not in box
