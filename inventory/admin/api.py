@@ -75,7 +75,7 @@ def create_user(body: UserIn) -> UserOut:
     user = service.create_user(
         db.session, current_app.extensions["password_hasher"], actor=current_user(), scope=current_scope(),
         username=body.username, password=body.password, role=Role(body.role), clinic_ids=body.clinic_ids,
-        display_name=body.display_name, now=utcnow(),
+        chain_level=body.chain_level, display_name=body.display_name, now=utcnow(),
     )
     return UserOut.of(user)
 
@@ -86,13 +86,13 @@ def get_user(user_id: int) -> UserOut:
     return UserOut.of(service.get_user(db.session, user_id, current_scope()))
 
 
-@operation("PATCH", "/users/<int:user_id>", summary="Change a user's role, clinics or active state",
+@operation("PATCH", "/users/<int:user_id>", summary="Change a user's name, role, clinics or active state",
            permission=Permission.USERS, body=UserPatch, response=UserOut, errors=(403, 404, 409, 422))
 def update_user(user_id: int, body: UserPatch) -> UserOut:
     user = service.update_user(
         db.session, actor=current_user(), scope=current_scope(), user_id=user_id, now=utcnow(),
-        role=Role(body.role) if body.role else None, clinic_ids=body.clinic_ids, active=body.active,
-        display_name=body.display_name,
+        role=Role(body.role) if body.role else None, clinic_ids=body.clinic_ids, chain_level=body.chain_level,
+        active=body.active, display_name=body.display_name, username=body.username,
     )
     return UserOut.of(user)
 

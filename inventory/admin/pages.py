@@ -31,7 +31,7 @@ from inventory.blueprints.pages.fields import QuantityField, choices_of
 from inventory.errors import DomainError
 from inventory.extensions import db
 from inventory.models import LocationKind, Product, ProductKind, Role, utcnow
-from inventory.services.permissions import ROLE_LABELS, Permission
+from inventory.services.permissions import CHAIN_LEVEL_ROLES, ROLE_LABELS, Permission
 
 ROLE_CHOICES = [SelectChoice(r.value, ROLE_LABELS[r]) for r in Role]
 
@@ -47,18 +47,26 @@ def _clinic_choices() -> list[SelectChoice]:
 # --- users ------------------------------------------------------------------------------------------
 
 
+# Where a user works is chosen, never inferred: no clinic ticked is refused, not read as "every clinic"
+# (a forgotten tick must not give a nurse every clinic's patients). Every clinic is a box of its own.
+CHAIN_LEVEL_LABEL = "Every clinic of the chain (chain level: manager, safety lead or admin only)"
+
+
 class NewUserForm(FlaskForm):
     username = StringField("Username", validators=[DataRequired(), Length(max=80)])
     display_name = StringField("Name shown", validators=[Optional(), Length(max=120)])
     role = SelectField("Role", choices=ROLE_CHOICES)
-    clinic_ids = SelectMultipleField("Clinics (none: every clinic)", coerce=int)
+    clinic_ids = SelectMultipleField("Clinics", coerce=int)
+    chain_level = BooleanField(CHAIN_LEVEL_LABEL)
     password = PasswordField("First password", validators=[DataRequired(), Length(max=200)])
 
 
 class EditUserForm(FlaskForm):
+    username = StringField("Username", validators=[Optional(), Length(max=80)])
     display_name = StringField("Name shown", validators=[Optional(), Length(max=120)])
     role = SelectField("Role", choices=ROLE_CHOICES)
-    clinic_ids = SelectMultipleField("Clinics (none: every clinic)", coerce=int)
+    clinic_ids = SelectMultipleField("Clinics", coerce=int)
+    chain_level = BooleanField(CHAIN_LEVEL_LABEL)
 
 
 class ResetPasswordForm(FlaskForm):
@@ -75,7 +83,7 @@ def _render_users(form: NewUserForm | None = None, status: int = 200) -> tuple[s
     form = form or NewUserForm(formdata=None)
     form.clinic_ids.choices = _clinic_choices()
     return render_template("pages/admin_users.html", users=service.list_users(db.session, scope()), form=form,
-                           chain_level=scope().clinic_ids is None), status
+                           chain_level=scope().clinic_ids is None, chain_roles=CHAIN_LEVEL_ROLES), status
 
 
 @bp.get("/users")
@@ -95,7 +103,7 @@ def user_create():
         user = service.create_user(
             db.session, _hasher(), actor=current_user, scope=scope(), username=form.username.data,
             password=form.password.data, role=Role(form.role.data), clinic_ids=form.clinic_ids.data or [],
-            display_name=form.display_name.data or "", now=utcnow(),
+            chain_level=form.chain_level.data, display_name=form.display_name.data or "", now=utcnow(),
         )
     except DomainError as error:
         refused(error)
@@ -108,12 +116,14 @@ def _render_user(user_id: int, form: EditUserForm | None = None, reset_form: Res
                  status: int = 200) -> tuple[str, int]:
     user = service.get_user(db.session, user_id, scope())
     if form is None:
-        form = EditUserForm(formdata=None, display_name=user.display_name, role=user.role.value,
-                            clinic_ids=[] if user.is_chain_level else [c.id for c in user.clinics])
+        form = EditUserForm(formdata=None, username=user.username, display_name=user.display_name,
+                            role=user.role.value, clinic_ids=[] if user.is_chain_level else [c.id for c in user.clinics],
+                            chain_level=user.is_chain_level)
     form.clinic_ids.choices = _clinic_choices()
     return render_template(
         "pages/admin_user.html", user=user, form=form, reset_form=reset_form or ResetPasswordForm(formdata=None),
         events=service.audit_trail(db.session, "user", user.id), is_self=user.id == current_user.id,
+        chain_level=scope().clinic_ids is None, chain_roles=CHAIN_LEVEL_ROLES,
     ), status
 
 
@@ -144,7 +154,8 @@ def user_update(user_id: int):
     try:
         service.update_user(db.session, actor=current_user, scope=scope(), user_id=user_id, now=utcnow(),
                             role=Role(form.role.data), clinic_ids=form.clinic_ids.data or [],
-                            display_name=form.display_name.data or "")
+                            chain_level=form.chain_level.data, display_name=form.display_name.data or "",
+                            username=form.username.data or None)
     except DomainError as error:
         refused(error)
         return _render_user(user_id, form, status=error.status)

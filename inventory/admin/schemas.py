@@ -22,6 +22,10 @@ Gtin = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 
 # --- users ------------------------------------------------------------------------------------------
 
+Username = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+CHAIN_LEVEL = ("true: every clinic of the chain, clinic_ids empty; false: the clinic_ids, at least one; omitted: "
+               "empty clinic_ids means chain level. Only a manager, safety lead or admin may be chain level.")
+
 
 class UserOut(Model):
     id: int
@@ -29,6 +33,7 @@ class UserOut(Model):
     display_name: str
     role: RoleName
     clinic_ids: list[int] = Field(description="empty: chain level, every clinic")
+    chain_level: bool = Field(description="works at every clinic of the chain (then clinic_ids is empty)")
     active: bool
     must_change_password: bool
     last_login_at: dt.datetime | None
@@ -37,7 +42,8 @@ class UserOut(Model):
     def of(cls, user: User) -> UserOut:
         return cls(
             id=user.id, username=user.username, display_name=user.display_name, role=user.role.value,
-            clinic_ids=[] if user.is_chain_level else sorted(c.id for c in user.clinics), active=user.is_active,
+            clinic_ids=[] if user.is_chain_level else sorted(c.id for c in user.clinics),
+            chain_level=user.is_chain_level, active=user.is_active,
             must_change_password=user.must_change_password, last_login_at=user.last_login_at,
         )
 
@@ -47,17 +53,20 @@ class UserList(Model):
 
 
 class UserIn(Model):
-    username: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+    username: Username
     password: Password
     role: RoleName
     clinic_ids: list[Id] = Field(default_factory=list, description="empty: chain level")
+    chain_level: bool | None = Field(default=None, description=CHAIN_LEVEL)
     display_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)] = ""
     active: Literal[True] = Field(default=True, description="a new user is active")
 
 
 class UserPatch(Model):
+    username: Username | None = Field(default=None, description="a rename; refused if another user has it in any case")
     role: RoleName | None = None
     clinic_ids: list[Id] | None = Field(default=None, description="empty: chain level")
+    chain_level: bool | None = Field(default=None, description=CHAIN_LEVEL)
     active: bool | None = Field(default=None, description="false ends the user's sessions and tokens at once")
     display_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)] | None = None
 

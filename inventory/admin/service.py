@@ -103,10 +103,12 @@ def get_user(session: Session, user_id: int, scope: Scope) -> User:
     return user
 
 
-def _clinics(session: Session, clinic_ids: Iterable[int], scope: Scope) -> list[Clinic]:
-    """The clinics named; an empty list is chain level, which only a chain-level admin may give."""
+def _clinics(session: Session, clinic_ids: Iterable[int], scope: Scope, chain_level: bool | None) -> list[Clinic]:
+    """The clinics named. Chain level (``chain_level`` True, or None with no clinics: see auth.check_placement)
+    only a chain-level admin may give."""
     ids = sorted(set(clinic_ids))
-    if not ids and scope.clinic_ids is not None:
+    wants_chain_level = chain_level if chain_level is not None else not ids
+    if wants_chain_level and scope.clinic_ids is not None:
         raise Forbidden("Only a chain-level admin may make a chain-level user: choose the user's clinics.")
     return [_clinic_in_scope(session, clinic_id, scope) for clinic_id in ids]
 
@@ -119,30 +121,59 @@ def _other_active_admins(session: Session, user: User) -> int:
 
 def create_user(
     session: Session, hasher: PasswordHasher, *, actor: User, scope: Scope, username: str, password: str,
-    role: Role, clinic_ids: Iterable[int] = (), display_name: str = "", now: dt.datetime,
+    role: Role, clinic_ids: Iterable[int] = (), chain_level: bool | None = None, display_name: str = "",
+    now: dt.datetime,
 ) -> User:
-    """A new active user; no clinics: chain level. Raises ValidationError, UsernameTaken, NotFound (a clinic)
-    or Forbidden (a clinic-level admin making a chain-level user)."""
-    clinics = _clinics(session, clinic_ids, scope)
+    """A new active user at ``clinic_ids``, or at every clinic: ``chain_level`` True, or None with no clinics (the
+    API's contract); False with no clinics is refused, so a forgotten tick never means every clinic. A nurse is
+    never chain level. Raises ValidationError, UsernameTaken (also for the name in another case), ClinicsRequired,
+    NotFound (a clinic) or Forbidden (a clinic-level admin making a chain-level user)."""
+    auth.refuse_taken_username(session, auth.check_username(username))  # the name first, as the form reads
+    clinics = _clinics(session, clinic_ids, scope, chain_level)
     user = auth.create_user(session, hasher, username=username, password=password, role=role, clinics=clinics,
-                            display_name=display_name.strip())
+                            chain_level=chain_level, display_name=display_name.strip())
     _audit(session, actor=actor, now=now, action="user.created", obj=user, object_type="user", details={
         "username": user.username, "role": role.value, "clinic_ids": [c.id for c in clinics],
+        "chain_level": user.is_chain_level,
     })
     session.flush()
     return user
 
 
+def _placement(session: Session, scope: Scope, user: User, role: Role, clinic_ids: Iterable[int] | None,
+               chain_level: bool | None) -> tuple[list[Clinic], bool]:
+    """The clinics and chain level ``user`` has after a change of any of role, clinics or chain level; what is
+    not given stays. Raises Forbidden, NotFound, ValidationError or ClinicsRequired (auth.check_placement)."""
+    if clinic_ids is not None:
+        clinics = _clinics(session, clinic_ids, scope, chain_level)
+    elif chain_level:
+        clinics = _clinics(session, (), scope, True)
+    else:  # the clinics stay; so does the chain level, unless it is ended (then clinics are needed)
+        clinics = [] if user.is_chain_level else list(user.clinics)
+        chain_level = user.is_chain_level if chain_level is None else chain_level
+    return clinics, auth.check_placement(role, clinics, chain_level)
+
+
 def update_user(
     session: Session, *, actor: User, scope: Scope, user_id: int, now: dt.datetime, role: Role | None = None,
-    clinic_ids: Iterable[int] | None = None, active: bool | None = None, display_name: str | None = None,
+    clinic_ids: Iterable[int] | None = None, chain_level: bool | None = None, active: bool | None = None,
+    display_name: str | None = None, username: str | None = None,
 ) -> User:
-    """Changes what is given. Deactivating ends the user's page sessions and API tokens at once.
+    """Changes what is given. ``clinic_ids`` and ``chain_level`` as in create_user; a new role must suit the
+    clinics the user keeps (a chain-level manager made a nurse needs clinics). Deactivating ends the user's page
+    sessions and API tokens at once. Nothing is changed when any of it is refused.
 
-    Raises NotFound, Forbidden, or LastAdmin when the last active admin would be deactivated or demoted.
+    Raises NotFound, Forbidden, ValidationError, ClinicsRequired, UsernameTaken (a rename to a name another user
+    holds in any case), or LastAdmin when the last active admin would be deactivated or demoted.
     """
     user = get_user(session, user_id, scope)
     changes: dict[str, Any] = {}
+    if username is not None:
+        username = auth.check_username(username)
+        if username == user.username:  # a change of case only is a rename too
+            username = None
+        else:
+            auth.refuse_taken_username(session, username, user_id=user.id)
     if role is not None:
         changes["role"] = role
     if display_name is not None:
@@ -152,14 +183,24 @@ def update_user(
     stays_admin = changes.get("role", user.role) is Role.ADMIN and changes.get("is_active", user.is_active)
     if user.role is Role.ADMIN and user.is_active and not stays_admin and _other_active_admins(session, user) == 0:
         raise LastAdmin(f"{user.username} is the last active admin: make another admin first.", id=user.id)
-    changed = _apply(user, changes)
-    if clinic_ids is not None:
-        clinics = _clinics(session, clinic_ids, scope)
+    placed = clinic_ids is not None or chain_level is not None or changes.get("role", user.role) is not user.role
+    if placed:
+        clinics, is_chain_level = _placement(session, scope, user, changes.get("role", user.role), clinic_ids,
+                                             chain_level)
+    changed: dict[str, dict[str, Any]] = {}
+    if username is not None:  # first: a name taken meanwhile is refused before anything else changes
+        with auth.username_held_once(session, username, user_id=user.id):
+            changed["username"] = {"from": user.username, "to": username}
+            user.username = username
+    changed |= _apply(user, changes)
+    if placed:
         before = sorted(c.id for c in user.clinics) if not user.is_chain_level else []
         after = sorted(c.id for c in clinics)
-        if before != after or user.is_chain_level != (not clinics):
+        if before != after or user.is_chain_level != is_chain_level:
+            if user.is_chain_level != is_chain_level:
+                changed["chain_level"] = {"from": user.is_chain_level, "to": is_chain_level}
             user.clinics = clinics
-            user.is_chain_level = not clinics
+            user.is_chain_level = is_chain_level
             changed["clinic_ids"] = {"from": before, "to": after}
     if not changed:
         return user

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import unicodedata
 
 from sqlalchemy import Column, ForeignKey, String, Table, false, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from inventory.models.base import Base, created_at, intpk, str_enum
 from inventory.models.clinic import Clinic
@@ -27,11 +28,26 @@ user_clinics = Table(
 )
 
 
+USERNAME_KEY_LENGTH = 255
+
+
+def username_key(username: str) -> str:
+    """The form in which two usernames are compared: ``MGR-LON``, ``mgr-lon`` and ``ｍｇｒ-ｌｏｎ`` (full-width)
+    are one name. Unicode's caseless match of identifiers (NFKC, case folding, NFKC again), so neither a
+    case nor a look-alike compatibility character makes a second account that reads as the first.
+    Migration 0016 keeps a frozen copy of this function: change both, and re-key the table, or never."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", username).casefold())
+
+
 class User(Base):
     __tablename__ = "users"
 
     id: Mapped[intpk]
     username: Mapped[str] = mapped_column(String(80), unique=True)
+    username_key: Mapped[str] = mapped_column(
+        String(USERNAME_KEY_LENGTH), unique=True, index=True,
+        comment="username_key(username): unique, so no two usernames differ only in case; sign-in matches it",
+    )
     display_name: Mapped[str] = mapped_column(String(120), default="")
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(str_enum(Role, "role"))
@@ -50,6 +66,12 @@ class User(Base):
     )
 
     clinics: Mapped[list[Clinic]] = relationship(secondary=user_clinics, order_by=Clinic.name)
+
+    @validates("username")
+    def _keep_username_key(self, _name: str, username: str) -> str:
+        # Whoever sets a username (creation, a rename) sets its key with it: the two never disagree.
+        self.username_key = username_key(username)
+        return username
 
     # Flask-Login's protocol, spelled out rather than inherited from a mixin.
     @property

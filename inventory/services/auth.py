@@ -5,14 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from inventory.errors import Unauthorized, UsernameTaken, ValidationError
 from inventory.models import ApiToken, Clinic, Role, User
+from inventory.models.user import USERNAME_KEY_LENGTH, username_key
+from inventory.services.permissions import CHAIN_LEVEL_ROLES, ROLE_LABELS
 
 MIN_PASSWORD_LENGTH = 10
 # Verified against when the username is unknown, so both paths cost one verification: hashed once per
@@ -48,9 +53,53 @@ def check_username(username: str) -> str:
     username = username.strip()
     if not username:
         raise ValidationError("A username is needed.", field="username")
-    if len(username) > 80 or any(ch.isspace() or not ch.isprintable() for ch in username):
+    if (len(username) > 80 or len(username_key(username)) > USERNAME_KEY_LENGTH
+            or any(ch.isspace() or not ch.isprintable() for ch in username)):
         raise ValidationError("A username has at most 80 characters and no spaces.", field="username")
     return username
+
+
+def find_user(session: Session, username: str) -> User | None:
+    """The user of this username whatever its case (``MGR-LON`` is ``mgr-lon``): usernames are unique so."""
+    return session.scalar(select(User).where(User.username_key == username_key(username.strip())))
+
+
+def refuse_taken_username(session: Session, username: str, *, user_id: int | None = None) -> None:
+    """Raises UsernameTaken if another user than ``user_id`` holds ``username`` in any case: two accounts whose
+    names differ only in case (``MGR-LON`` and ``mgr-lon``) read as one person in every list and audit trail."""
+    holder = find_user(session, username)
+    if holder is not None and holder.id != user_id:
+        same = "" if holder.username == username else f" (as {holder.username!r}: usernames ignore case)"
+        raise UsernameTaken(f"The username {username!r} is taken{same}: choose another.", username=username)
+
+
+class ClinicsRequired(ValidationError):
+    """A user who must work at named clinics was given none. Its code stays validation_error (field clinic_ids)."""
+
+
+def check_placement(role: Role, clinics: list[Clinic], chain_level: bool | None = None) -> bool:
+    """Whether a user of ``role`` with ``clinics`` works at every clinic (chain level); raises otherwise.
+
+    ``chain_level`` None: no clinics means chain level (the API's ``clinic_ids: []`` and the command line's
+    missing ``--clinic``). True or False: the caller chose explicitly (the admin page), and the clinics must
+    agree, so a forgotten tick is refused rather than read as "every clinic". Either way only a role that
+    works across the chain may be chain level (DESIGN.md "Main entities"): a nurse without a clinic would
+    otherwise see every clinic's patients. Raises ValidationError or ClinicsRequired (field clinic_ids).
+    """
+    if chain_level is None:
+        chain_level = not clinics
+    if chain_level and clinics:
+        raise ValidationError("Choose either every clinic (chain level) or named clinics, not both.",
+                              field="clinic_ids")
+    if not chain_level and not clinics:
+        raise ClinicsRequired("Choose the clinics this user works at, or every clinic (chain level).",
+                              field="clinic_ids")
+    if chain_level and role not in CHAIN_LEVEL_ROLES:
+        raise ClinicsRequired(
+            f"A {ROLE_LABELS[role].lower()} works at named clinics, never at every clinic: choose at least one.",
+            field="clinic_ids", role=role.value,
+        )
+    return chain_level
 
 
 def create_user(
@@ -61,29 +110,47 @@ def create_user(
     password: str,
     role: Role,
     clinics: list[Clinic] | None = None,
+    chain_level: bool | None = None,
     display_name: str = "",
 ) -> User:
-    """Without clinics the user works at every clinic of the chain. Raises ValidationError or UsernameTaken."""
+    """Without clinics (and ``chain_level`` not False) a manager, safety lead or admin works at every clinic of
+    the chain. Raises ValidationError, UsernameTaken or ClinicsRequired (see check_placement)."""
     username = check_username(username)
     check_password_policy(password, username)
-    if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise UsernameTaken(f"The username {username!r} is taken: choose another.", username=username)
+    refuse_taken_username(session, username)
+    clinics = list(clinics or [])
+    is_chain_level = check_placement(role, clinics, chain_level)
     user = User(
         username=username,
         display_name=display_name,
         password_hash=hasher.hash(password),
         role=role,
-        is_chain_level=not clinics,
-        clinics=list(clinics or []),
+        is_chain_level=is_chain_level,
+        clinics=clinics,
     )
-    session.add(user)
-    session.flush()
+    with username_held_once(session, username):
+        session.add(user)
     return user
 
 
+@contextmanager
+def username_held_once(session: Session, username: str, *, user_id: int | None = None) -> Iterator[None]:
+    """Around giving a user ``username`` (a new user added, or a rename), which is written at the end. Another
+    admin may have taken the name, in any case, since it was looked up: the unique username_key refuses the
+    second, answered as UsernameTaken. The change is made inside, so the savepoint's rollback takes it out."""
+    try:
+        with session.begin_nested():
+            yield
+            session.flush()
+    except IntegrityError:
+        refuse_taken_username(session, username, user_id=user_id)
+        raise  # another constraint: not the username's
+
+
 def authenticate(session: Session, hasher: PasswordHasher, username: str, password: str) -> User:
-    """Returns the active user with these credentials; raises Unauthorized otherwise."""
-    user = session.scalar(select(User).where(User.username == username.strip()))
+    """Returns the active user with these credentials, the username matched whatever its case; raises
+    Unauthorized otherwise."""
+    user = find_user(session, username)
     stored = user.password_hash if user is not None else dummy_hash(hasher)
     try:
         hasher.verify(stored, password)

@@ -45,6 +45,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
 }
 
+# The roles that may work at every clinic of the chain (User.is_chain_level): a manager or safety lead over
+# all clinics, and an admin. Everyone else works at named clinics only (DESIGN.md "Main entities").
+CHAIN_LEVEL_ROLES: frozenset[Role] = frozenset({Role.MANAGER, Role.SAFETY_LEAD, Role.ADMIN})
+
 ROLE_LABELS = {
     Role.NURSE: "Nurse / injector",
     Role.MANAGER: "Manager",
