@@ -45,6 +45,7 @@ import psycopg
 
 from inventory.services import audit_chain
 from inventory.demo import KIT_REQUIREMENTS, KIT_TEMPLATE, PRODUCTS
+from inventory.models.user import username_key
 
 DOSE_COLUMNS = ("follow_up_days", "session_max_units", "session_max_areas", "cumulative_max_units",
                 "cumulative_window_days", "retreat_interval_days")
@@ -406,9 +407,10 @@ def _write_shared(conn: psycopg.Connection, scale: Scale, seed: int) -> Plan:
                                   kits, nurses, manager))
     _insert(conn, "clinics", ("id", "code", "name", "timezone", "filler_hold_days", "created_at"), clinic_rows)
     _insert(conn, "locations", ("id", "clinic_id", "name", "kind", "is_active"), location_rows)
-    _insert(conn, "users", ("id", "username", "display_name", "password_hash", "role", "is_chain_level",
-                            "is_active", "created_at"),
-            [(*row[:3], password_hash, *row[3:], True, created) for row in user_rows])
+    _insert(conn, "users", ("id", "username", "username_key", "display_name", "password_hash", "role",
+                            "is_chain_level", "is_active", "created_at"),
+            [(row[0], row[1], username_key(row[1]), row[2], password_hash, *row[3:], True, created)
+             for row in user_rows])
     _insert(conn, "user_clinics", ("user_id", "clinic_id"), user_clinic_rows)
     _insert(conn, "kits", ("id", "clinic_id", "template_id", "name", "location_id", "created_at"), kit_rows)
 
