@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from decimal import Decimal
 
 import openpyxl
@@ -116,3 +117,16 @@ def test_the_reconciliation_page_defaults_to_this_month_and_explains_bad_input(b
     other = world.location("Fridge", world.other_clinic).id
     assert client.get(f"/reconciliation?from=2026-06-01&to=2026-06-30&location_id={other}").status_code == 404
     assert client.get(f"/reconciliation.xlsx?from=2026-06-01&to=2026-06-30&location_id={other}").status_code == 404
+
+
+def test_a_field_that_cannot_be_read_is_explained_once(browser_client, world, session):
+    world.receive("botox", lot="S1", containers=2)
+    session.flush()
+    client = browser_client("clinic_manager")
+    token = csrf_token(client, "/counts")
+    count_url = client.post("/counts", data={"location_id": world.location().id, "csrf_token": token}).headers["Location"]
+    box = f"(01){world.botox.gtins[0].gtin}(17)270331(10)S1"
+    html = client.post(f"{count_url}/lines", data={"code": box, "containers": "-1", "csrf_token": token}) \
+        .get_data(as_text=True)
+    errors = re.findall(r'<p class="field-error">([^<]*)</p>', html)
+    assert len(errors) == 1 and "type a whole number" in errors[0], errors

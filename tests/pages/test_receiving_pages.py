@@ -43,3 +43,13 @@ def test_the_receiving_page_offers_no_kit_and_refuses_one_posted(browser_client,
     assert client.post("/receive", data=form).status_code == 422
     session.expire_all()
     assert session.scalar(select(func.count(Container.id))) == 0
+
+
+def test_a_refused_field_is_named_once(browser_client, world):
+    client = browser_client("manager")
+    token = csrf_token(client, "/receive")
+    html = client.post("/receive", data={"code": "0" * 501, "containers": "1", "location_id": str(world.location().id),
+                                         "supplier_id": str(world.supplier.id), "csrf_token": token}) \
+        .get_data(as_text=True)
+    errors = re.findall(r'<p class="field-error">([^<]*)</p>', html)
+    assert errors == ["Scan the box: at most 500 characters (this has 501)."], errors

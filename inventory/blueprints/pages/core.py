@@ -191,6 +191,20 @@ def _clinic_time(moment: dt.datetime | None, timezone: str, fmt: str | None = No
     return to_clinic_time(moment, timezone).strftime(fmt) if fmt else format_clinic_time(moment, timezone)
 
 
+@bp.app_template_filter("field_errors")
+def _field_errors(form: Any, *skip: str) -> list[str]:
+    """What is wrong with a submitted form, one message per field (its first: a field that could not be read
+    is not also out of range), named by the field's label unless the message names it already."""
+    messages = []
+    for name, errors in form.errors.items():
+        if name in skip or not errors:
+            continue
+        label = form[name].label.text
+        message = str(errors[0])
+        messages.append(message if message.startswith(label.split(" (")[0]) else f"{label}: {message}")
+    return messages
+
+
 @bp.app_template_filter("qty")
 def _quantity(value: Any) -> str:
     """4.0000 -> 4, 0.5500 -> 0.55: quantities read as a nurse writes them."""
