@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy import CursorResult, delete, update
 from sqlalchemy.orm import Session
 
 from inventory.errors import NotFound, ValidationError
-from inventory.models import ApiToken, IdempotencyRecord, User
+from inventory.models import ApiToken, IdempotencyRecord
+from inventory.services import auth
 
 # A scanner or an integration may retry the next morning: its key must still be known then.
 MIN_IDEMPOTENCY_HOURS = 24
@@ -17,9 +18,10 @@ MIN_IDEMPOTENCY_HOURS = 24
 
 def revoke_user_tokens(session: Session, *, username: str, now: dt.datetime) -> int:
     """Revokes every unrevoked API token of the user; returns how many. Raises NotFound."""
-    user_id = session.scalar(select(User.id).where(User.username == username.strip()))
-    if user_id is None:
+    user = auth.find_user(session, username)  # whatever the case typed, as sign-in finds her
+    if user is None:
         raise NotFound(f"No user named {username!r}.", username=username)
+    user_id = user.id
     # A DML statement answers a CursorResult (it has rowcount); Session.execute is typed as Result.
     result = cast(CursorResult[Any], session.execute(
         update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None)).values(revoked_at=now)

@@ -63,6 +63,15 @@ def test_revoke_tokens_revokes_every_token_of_one_user(app, session, world, capl
     assert again.exit_code == 0 and "Revoked 0 token(s)" in again.output
 
 
+def test_revoke_tokens_finds_the_user_whatever_the_case_typed(app, session, world):
+    """Usernames ignore case (sign-in does): revoking a lost scanner's tokens must not miss them for a capital."""
+    token = _issue(session, world, "nurse")
+    session.commit()
+    result = app.test_cli_runner().invoke(args=["revoke-tokens", "NURSE"])
+    assert result.exit_code == 0 and "Revoked 1 token(s)" in result.output, result.output
+    assert _get(app, token).status_code == 401
+
+
 def test_revoke_tokens_of_an_unknown_user_fails(app, session, world):
     result = app.test_cli_runner().invoke(args=["revoke-tokens", "nobody"])
     assert result.exit_code == 1 and "No user named 'nobody'." in result.output
