@@ -133,3 +133,20 @@ def test_a_box_of_an_expired_or_quarantined_lot_is_refused_with_its_message(worl
         "lot_quarantined",
         "Lot C3709C3 of Botox Cosmetic 100 U is quarantined: do not use until a safety lead releases it.",
     )
+
+
+def test_the_beyond_use_warning_is_for_a_vial_with_something_left(world, session):
+    """A vial past its beyond-use time says "waste what is left" only while something is left: a wasted one
+    says it is empty, not both."""
+    from tests.factories import reconstitute, waste
+
+    vial = world.container("botox")
+    reconstitute(world, vial, at=NOW - dt.timedelta(hours=30))
+    session.flush()
+    scope = Scope.everything()
+    due = scanning.scan(session, vial.label_code, scope=scope, now=NOW, timezone="Europe/London")
+    assert due.warnings == ["This vial is past its beyond-use time: waste what is left."]
+    waste(world, vial, "beyond_use", at=NOW)
+    session.flush()
+    wasted = scanning.scan(session, vial.label_code, scope=scope, now=NOW, timezone="Europe/London")
+    assert wasted.warnings == []
