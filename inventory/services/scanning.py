@@ -184,9 +184,15 @@ def container_for_cart(
         return result.container
     code = result.code
     if result.lot is None:
+        product = result.product.name if result.product is not None else "a product"
+        if code.kind == "gtin" or not code.lot:
+            # The product's barcode alone (on a vial or a box's side): it says which product, never which lot.
+            raise UnknownContainer(
+                f"This barcode names {product} but no lot. Scan the Vialog label on the vial, or the box's full "
+                "code (the one with the lot and expiry).", gtin=code.gtin)
         raise UnknownContainer(
-            "This code names a product but no lot this clinic holds. Scan the Vialog label on the vial.",
-            gtin=code.gtin,
+            f"Lot {code.lot} of {product} is not stock of this clinic. Scan the Vialog label on the vial.",
+            gtin=code.gtin, lot=code.lot,
         )
     stmt = (
         select(Container)

@@ -150,3 +150,18 @@ def test_the_beyond_use_warning_is_for_a_vial_with_something_left(world, session
     session.flush()
     wasted = scanning.scan(session, vial.label_code, scope=scope, now=NOW, timezone="Europe/London")
     assert wasted.warnings == []
+
+
+def test_a_products_bare_barcode_at_the_cart_is_explained_as_naming_no_lot(world, session):
+    from tests.factories import start_treatment
+
+    treatment = start_treatment(world, "P-GTIN")
+    gtin = world.botox.gtins[0].gtin
+    scope = Scope.everything()
+    result = scanning.scan(session, gtin, scope=scope, now=NOW, timezone="Europe/London")
+    with pytest.raises(DomainError) as refused:
+        scanning.container_for_cart(session, result, scope=scope, clinic_id=treatment.clinic_id,
+                                    treatment_id=treatment.id, location_id=treatment.location_id)
+    assert refused.value.code == "unknown_container"
+    assert "names Botox Cosmetic 100 U but no lot" in refused.value.message
+    assert "box's full code" in refused.value.message
