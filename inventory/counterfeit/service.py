@@ -203,9 +203,9 @@ def watch(session: Session, *, actor: User, lot_number: str, source: str, now: d
                                 product_id=product.id, lot_number=number)
     entry = WatchedLot(product_id=product.id, product=product, lot_number=number, number_key=key, source=text,
                        note=_optional(note, "note", MAX_NOTE), added_by_id=actor.id, added_at=now)
-    session.add(entry)
     try:
-        with session.begin_nested():
+        with session.begin_nested():  # added inside the savepoint: its INSERT is what the savepoint undoes
+            session.add(entry)
             session.flush()
     except IntegrityError:  # the same lot watched by someone else at this instant
         raise LotAlreadyWatched(f"Lot {number} of {product.name} is on the watch list already.",
