@@ -16,8 +16,8 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from inventory import lifecycle
-from inventory.errors import ScanError, UnknownContainer
-from inventory.models import Container, ContainerState, LocationKind, Lot, Product, ProductGtin
+from inventory.errors import ScanError, UnknownContainer, UnreadableCode
+from inventory.models import Container, ContainerState, LocationKind, Lot, Patient, Product, ProductGtin
 from inventory.services import lot_guard
 from inventory.services.barcodes import ScannedCode, normalise_lot_number, parse_scan
 from inventory.services.catalog import product_for_gtin, unknown_gtin
@@ -95,13 +95,30 @@ def _product_and_lot(session: Session, gtin: str, lot_number: str) -> tuple[Prod
     return row[0], row[1]
 
 
+def _refuse_patient_reference(session: Session, raw: str, scope: Scope, unreadable: UnreadableCode) -> None:
+    """A patient's card scanned where a vial is expected reads as no code at all: say what it is instead. Asked
+    only of what could not be read, and only in the caller's clinics."""
+    ref = raw.strip()
+    if not ref or len(ref) > 64:
+        return
+    stmt = select(Patient.id).where(Patient.external_ref == ref).limit(1)
+    if session.scalar(scope.filter(stmt, Patient.clinic_id)) is not None:
+        raise UnreadableCode(
+            f"{ref} is a patient's reference, not a vial's code. Scan the Vialog label on the vial or syringe.",
+            raw=raw, patient_reference=True) from unreadable
+
+
 def scan(session: Session, raw: str, *, scope: Scope, now: dt.datetime, timezone: str) -> ScanResult:
     """Reads a code and finds its product, lot or container.
 
     Raises UnreadableCode, BadCheckDigit, UnknownProduct, UnknownContainer, and for a
     lot that may not be used LotRecalled, LotQuarantined or LotExpired.
     """
-    code = parse_scan(raw)
+    try:
+        code = parse_scan(raw)
+    except UnreadableCode as error:
+        _refuse_patient_reference(session, raw, scope, error)
+        raise
     result = ScanResult(code=code, warnings=list(code.warnings))
     if code.kind == "container":
         assert code.label_code is not None

@@ -165,3 +165,17 @@ def test_a_products_bare_barcode_at_the_cart_is_explained_as_naming_no_lot(world
     assert refused.value.code == "unknown_container"
     assert "names Botox Cosmetic 100 U but no lot" in refused.value.message
     assert "box's full code" in refused.value.message
+
+
+def test_a_patients_card_scanned_for_a_vial_is_named_as_a_patients_reference(world, session):
+    from tests.factories import start_treatment
+
+    start_treatment(world, "P-1001")
+    session.flush()
+    with pytest.raises(DomainError) as refused:
+        scanning.scan(session, "P-1001", scope=Scope.everything(), now=NOW, timezone="Europe/London")
+    assert refused.value.code == "unreadable_code"
+    assert "P-1001 is a patient's reference, not a vial's code" in refused.value.message
+    with pytest.raises(DomainError) as unknown:  # any other unreadable text stays as it was
+        scanning.scan(session, "P-9999", scope=Scope.everything(), now=NOW, timezone="Europe/London")
+    assert "patient" not in unknown.value.message
