@@ -53,6 +53,12 @@ class NotOnHold(DomainError):
     code = "not_on_hold"
 
 
+# An excursion is recorded when it is found: one that ends later than now (a device's clock a little ahead
+# aside) or started more than a year ago is a typo in the date, and it would hold a year of stock.
+CLOCK_SKEW = dt.timedelta(minutes=5)
+MAX_LOOK_BACK = dt.timedelta(days=366)
+
+
 @dataclass(frozen=True)
 class StorageRange:
     """The temperatures a product may be kept at, °C; None: no bound on that side."""
@@ -183,8 +189,8 @@ def record_excursion(
     """Records an excursion at a temperature-sensitive location and holds every container kept there during it
     whose product's storage range (``storage_range``) it left; the others are answered as not held, with why.
 
-    Raises NotFound (a location outside the caller's clinics) or ValidationError (times in the wrong order or
-    in the future, temperatures in the wrong order or all within 2-8 °C, a location not temperature-sensitive).
+    Raises NotFound (a location outside the caller's clinics) or ValidationError (times in the wrong order, in
+    the future or more than a year ago, temperatures in the wrong order or all within 2-8 °C, a location not temperature-sensitive).
     """
     _ensure_id(location_id, "location")
     location = get_in_scope(session, Location, location_id, scope, "location")
@@ -195,6 +201,14 @@ def record_excursion(
         raise ValidationError("The excursion ends before it starts: check the times.", field="ended_at")
     if started_at > now:
         raise ValidationError("The excursion starts in the future: check the start time.", field="started_at")
+    if ended_at > now + CLOCK_SKEW:
+        raise ValidationError(
+            "The excursion ends in the future: record it with the time it ended, or now if it is still going on.",
+            field="ended_at")
+    if started_at < now - MAX_LOOK_BACK:
+        raise ValidationError(
+            f"The excursion starts more than {MAX_LOOK_BACK.days} days ago: check the date (the year above all).",
+            field="started_at")
     min_c, max_c = _celsius(min_c, "min_c"), _celsius(max_c, "max_c")
     if max_c < min_c:
         raise ValidationError("The highest temperature is below the lowest: check min and max.", field="max_c")

@@ -156,6 +156,9 @@ def test_open_holds_lists_each_held_container_with_its_excursion_within_the_call
     ({"start": NOW + HOUR, "end": NOW + 2 * HOUR}, "started_at"),
     ({"min_c": "12", "max_c": "9"}, "max_c"),
     ({"min_c": "-300"}, "min_c"),
+    ({"end": NOW + HOUR}, "ended_at"),                       # ends in the future
+    ({"start": NOW - dt.timedelta(days=400)}, "started_at"),  # a year-old date: a typo that would hold a year
+    ({"start": dt.datetime(1, 1, 1, tzinfo=dt.UTC)}, "started_at"),  # no time zone can even show it
 ])
 def test_an_excursion_that_cannot_be_is_refused_and_holds_nothing(world, changes, field):
     vial = world.container("botox", now=NOW - 48 * HOUR)
