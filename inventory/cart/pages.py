@@ -162,6 +162,8 @@ def _render_treatment(treatment, container: Container | None, *, scan_error: Dom
     if container is not None and not treatment.is_closed:
         # Everything the draw would refuse, said now: before a quantity is typed.
         refusal = lifecycle.scan_refusal(container, treatment, now)
+    if refusal is not None:
+        warnings = []  # "Do not use" says what matters; a warning beside it would say it twice
     if draw_form is None:
         draw_form = _draw_form(container, offer=True)
     history = clinical.patient_history(db.session, scope=scope(), patient_id=treatment.patient_id, now=now,

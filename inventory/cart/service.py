@@ -576,10 +576,13 @@ def _confirmed(warnings: list[DoseWarning], confirm: Collection[str], reason: st
     if not needed:
         return []
     if any(w.code not in confirm for w in needed) or not reason:
+        all_confirmed = all(w.code in confirm for w in needed)
         raise ConfirmationRequired(
             "This dose needs your confirmation: " + " ".join(w.message for w in needed)
-            + " Confirm each warning with a reason to record it, or change the dose.",
+            + (" Say why this dose (confirm_reason) to record it, or change the dose." if all_confirmed else
+               " Confirm each warning with a reason to record it, or change the dose."),
             warnings=[{"code": w.code, "message": w.message} for w in needed],
+            reason_missing=all_confirmed,
         )
     return [w.code for w in needed]
 

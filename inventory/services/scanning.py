@@ -127,6 +127,10 @@ def scan(session: Session, raw: str, *, scope: Scope, now: dt.datetime, timezone
         container = container_by_label(session, code.label_code, scope)
         lifecycle.ensure_lot_usable(container.lot, now=now, timezone=container.clinic.timezone)
         result.container, result.lot, result.product = container, container.lot, container.lot.product
+        if container.on_hold_since is not None:
+            result.warnings.append(
+                f"This {container.product.name} is on hold ({container.hold_reason or 'a temperature excursion'}): "
+                "do not use it until the safety lead releases it.")
         past_use = container.beyond_use_at is not None and container.beyond_use_at <= now
         if past_use and container.state in lifecycle.LIVE_STATES and container.remaining > 0:
             # Only while something is left to waste: an emptied or discarded vial says so itself.

@@ -195,6 +195,8 @@ def test_a_dose_above_the_label_maximum_needs_a_confirmation_with_a_reason(nurse
     assert session.scalar(select(func.count(Draw.id))) == 0  # nothing recorded yet
     no_reason = nurse.post(url, draw_body(container, "70") | {"confirm": ["above_label_max"]})
     assert error_code(no_reason) == "confirmation_required"
+    error = no_reason.get_json()["error"]
+    assert error["details"]["reason_missing"] is True and "Say why this dose (confirm_reason)" in error["message"]
     confirmed = nurse.post(url, draw_body(container, "70") | {"confirm": ["above_label_max"],
                                                             "confirm_reason": "glabella and frontalis, reviewed"})
     body = confirmed.get_json()

@@ -153,6 +153,8 @@ def test_an_excursion_puts_the_fridge_on_hold_and_the_safety_lead_releases_it(nu
     assert [(c["label_code"], c["on_hold"]) for c in held] == [(vial.label_code, True)]
     refused = nurse.post(f"/containers/{vial.label_code}/reconstitute", {"diluent_ml": "2.5"})
     assert (refused.status_code, error_code(refused)) == (409, "container_on_hold")
+    scanned = nurse.post("/scans", {"code": vial.label_code}).get_json()
+    assert any("is on hold" in w and "until the safety lead releases it" in w for w in scanned["warnings"])
     assert [h["container"]["id"] for h in nurse.get("/holds").get_json()["holds"]] == [vial.id]
     manager_release = api("manager").post(f"/containers/{vial.id}/release-hold", {"reason": "fine"})
     assert (manager_release.status_code, error_code(manager_release)) == (403, "forbidden")
