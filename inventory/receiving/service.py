@@ -118,6 +118,11 @@ def receive(
         raise ValidationError("The lot number is missing: type it as printed on the box.", field="lot")
     if len(lot_number) > MAX_LOT_LENGTH:
         raise ValidationError(f"A lot number has at most {MAX_LOT_LENGTH} characters.", field="lot")
+    if any(character.isspace() for character in lot_number):
+        # A GS1 lot (AI 10) never holds a space: "NEWLOT 7" typed for NEWLOT7 would be a second lot, missed by
+        # the watch list, the trace and a recall of NEWLOT7.
+        raise ValidationError(
+            f"{lot_number!r}: a lot number has no spaces. Type it as printed, without the space.", field="lot")
     if expiry is None:
         raise ValidationError("The expiry date is missing: type it as printed on the box.", field="expiry")
 

@@ -3,10 +3,12 @@ containers in either pack, and is kept where it can be found again; a box is nev
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import func, select
 
-from inventory.models import Container, Movement, Receipt
+from inventory.models import Container, Lot, Movement, Receipt
 from inventory.receiving import service as receiving
 from inventory.receiving.models import PackSerial
 from tests.factories import EVERYWHERE, NOW, World, kit_location, refusal
@@ -91,3 +93,16 @@ def test_a_box_is_not_received_into_an_emergency_kit(world, session):
     # Typed fields too, and the serial was not taken: the same box goes into the fridge.
     assert refusal(lambda: world.receive("botox", lot="KIT1", location=kit)).code == "location_is_kit"
     assert receive(world, box(world, serial="X6"), 2).location_id == world.location().id
+
+
+def test_a_typed_lot_number_with_a_space_inside_is_refused_not_made_a_second_lot(world, session):
+    """QA: "NEWLOT 7" typed for NEWLOT7 made a lot of its own, which the watch list, the trace and a recall of
+    NEWLOT7 all missed. A GS1 lot never holds a space."""
+    world.receive("botox", lot="NEWLOT7")
+    lots_before = session.scalar(select(func.count(Lot.id)))
+    for typed in ("NEWLOT 7", "NEW\tLOT7"):
+        error = refusal(lambda: receiving.receive(
+            session, actor=world.users["manager"], scope=EVERYWHERE, location_id=world.location().id,
+            containers=1, now=NOW, gtin=world.botox.gtins[0].gtin, lot_number=typed, expiry=dt.date(2027, 3, 31)))
+        assert error.details["field"] == "lot" and "has no spaces" in error.message
+    assert session.scalar(select(func.count(Lot.id))) == lots_before
