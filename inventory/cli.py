@@ -78,7 +78,7 @@ def create_user(username: str, role: str, clinic_codes: tuple[str, ...], passwor
 
     password = sys.stdin.readline().rstrip("\r\n")
     clinics = []
-    for code in clinic_codes:
+    for code in dict.fromkeys(clinic_codes):  # a clinic named twice is one clinic
         clinic = db.session.scalar(select(Clinic).where(Clinic.code == code))
         if clinic is None:
             raise click.ClickException(f"No clinic with code {code!r}.")

@@ -43,9 +43,9 @@ def make_hasher(time_cost: int, memory_kib: int) -> PasswordHasher:
 def check_password_policy(password: str, username: str) -> None:
     """Raises ValidationError for a password too short or equal to the username."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationError(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
+        raise ValidationError(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.", field="password")
     if password.strip().lower() == username.strip().lower():
-        raise ValidationError("A password may not be the username.")
+        raise ValidationError("A password may not be the username.", field="password")
 
 
 def check_username(username: str) -> str:

@@ -45,6 +45,7 @@ def test_a_new_user_can_sign_in_and_a_taken_username_or_weak_password_is_refused
     assert (taken.status_code, error_code(taken)) == (409, "username_taken")
     weak = admin.post("/users", {"username": "lee", "password": "short", "role": "nurse"})
     assert (weak.status_code, error_code(weak)) == (422, "validation_error")
+    assert weak.get_json()["error"]["details"]["field"] == "password"  # the client knows which field to fix
     bad_role = admin.post("/users", {"username": "lee", "password": "long-enough-pw", "role": "owner"})
     assert (bad_role.status_code, error_code(bad_role)) == (422, "validation_error")
 

@@ -35,6 +35,16 @@ def test_create_user_reads_the_password_from_stdin(app, world, session):
     assert "a-long-enough-secret" not in user.password_hash
 
 
+def test_create_user_with_a_clinic_named_twice_works_at_it_once(app, world, session):
+    result = app.test_cli_runner().invoke(
+        args=["create-user", "lee", "--role", "nurse", "--clinic", "LON", "--clinic", "LON", "--password-stdin"],
+        input="a-long-enough-secret\n",
+    )
+    assert result.exit_code == 0 and "working at LON." in result.output, result.output
+    user = session.scalar(select(User).where(User.username == "lee"))
+    assert [c.code for c in user.clinics] == ["LON"]
+
+
 def test_create_user_without_clinic_is_chain_level_and_short_passwords_are_refused(app, world, session):
     runner = app.test_cli_runner()
     refused = runner.invoke(args=["create-user", "kim", "--role", "manager", "--password-stdin"], input="short\n")
