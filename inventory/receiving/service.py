@@ -99,9 +99,14 @@ def receive(
         parsed = parse_scan(code)
         if parsed.kind == "container":
             raise UnreadableCode("That is a Vialog container label, not a manufacturer's box code.")
+        if gtin and gtin.strip() and normalise_gtin(gtin.strip()) != parsed.gtin:
+            raise ValidationError(
+                f"The scanned code names GTIN {parsed.gtin}, the typed GTIN {gtin.strip()}: give one of them.",
+                field="gtin")
         gtin = parsed.gtin
         # A bare GTIN names the product only: lot and expiry are typed beside it.
         if parsed.kind == "gs1":
+            _refuse_contradiction(parsed.lot, lot_number, parsed.expiry, expiry)
             if SeparatorLost.code not in confirm:
                 refuse_lost_separator(parsed)
             lot_number = parsed.lot or lot_number
@@ -182,6 +187,20 @@ def receive(
     lot_guard.stock_added(session, lot, created, actor=actor, now=now)
     session.flush()
     return receipt
+
+
+def _refuse_contradiction(scanned_lot: str | None, typed_lot: str | None, scanned_expiry: dt.date | None,
+                         typed_expiry: dt.date | None) -> None:
+    """A lot or expiry typed beside a box's code that reads otherwise: which one is the box's is not guessed."""
+    if scanned_lot and typed_lot and typed_lot.strip() and \
+            normalise_lot_number(typed_lot) != normalise_lot_number(scanned_lot):
+        raise ValidationError(
+            f"The scanned code says lot {scanned_lot}, the typed lot {typed_lot.strip()}: give one of them.",
+            field="lot")
+    if scanned_expiry and typed_expiry and typed_expiry != scanned_expiry:
+        raise ValidationError(
+            f"The scanned code says expiry {format_date(scanned_expiry)}, the typed expiry "
+            f"{format_date(typed_expiry)}: give one of them.", field="expiry")
 
 
 @contextmanager

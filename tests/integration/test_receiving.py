@@ -106,3 +106,19 @@ def test_a_typed_lot_number_with_a_space_inside_is_refused_not_made_a_second_lot
             containers=1, now=NOW, gtin=world.botox.gtins[0].gtin, lot_number=typed, expiry=dt.date(2027, 3, 31)))
         assert error.details["field"] == "lot" and "has no spaces" in error.message
     assert session.scalar(select(func.count(Lot.id))) == lots_before
+
+
+def test_a_typed_gtin_lot_or_expiry_that_contradicts_the_scanned_code_is_refused(world, session):
+    gtin = world.botox.gtins[0].gtin
+    code = f"(01){gtin}(17)280331(10)QALOTQ"
+    cases = [({"gtin": world.products["dysport"].gtins[0].gtin}, "gtin"), ({"lot_number": "OTHER1"}, "lot"),
+             ({"expiry": dt.date(2029, 1, 31)}, "expiry")]
+    for typed, field in cases:
+        error = refusal(lambda: receiving.receive(
+            session, actor=world.users["manager"], scope=EVERYWHERE, location_id=world.location().id,
+            containers=1, now=NOW, code=code, **typed))
+        assert error.details["field"] == field and "give one of them" in error.message, typed
+    agreeing = receiving.receive(session, actor=world.users["manager"], scope=EVERYWHERE,
+                                 location_id=world.location().id, containers=1, now=NOW, code=code, gtin=gtin,
+                                 lot_number="qalotq", expiry=dt.date(2028, 3, 31))
+    assert agreeing.lot.number == "QALOTQ"
