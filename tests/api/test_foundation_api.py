@@ -225,6 +225,18 @@ def test_invalid_bodies_are_422_and_malformed_json_is_400(api, world):
     assert broken.status_code == 400 and error_code(broken) == "malformed_json"
 
 
+def test_a_json_body_sent_as_a_form_is_415_not_a_missing_field(api, world):
+    """curl -d sends a form's content type: the client is told to send JSON, never "code: Field required"."""
+    manager = api("manager")
+    sent = manager.client.post("/api/v1/receipts", data='{"code": "x", "containers": 1, "location_id": 1}',
+                               headers={"Authorization": f"Bearer {manager.token}"},
+                               content_type="application/x-www-form-urlencoded")
+    assert sent.status_code == 415 and error_code(sent) == "unsupported_media_type"
+    assert "Content-Type: application/json" in sent.get_json()["error"]["message"]
+    token = api().client.post("/api/v1/auth/tokens", data={"username": "manager", "password": "x"})
+    assert token.status_code == 415
+
+
 def test_container_by_id_or_label_and_its_labels(api, world):
     container = world.container("botox")
     nurse = api("nurse")

@@ -74,6 +74,9 @@ def _authenticate() -> User:
 
 
 def _json_body() -> Any:
+    if request.mimetype in _FORM_TYPES:
+        # A form's body is parsed as fields, never read as JSON: answered as such rather than as "Field required".
+        return _FORM
     raw = request.get_data(cache=True)
     if not raw:
         return {}
@@ -99,6 +102,8 @@ def _idempotency_key() -> str:
 
 
 _MALFORMED = object()
+_FORM = object()
+_FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 
 def _validation_response(error: ValidationError) -> Response:
@@ -210,6 +215,9 @@ def operation(
                         {"field": "body", "problem": str(error)}]})
                 if payload is _MALFORMED:
                     return json_error(400, "malformed_json", "The request body is not valid JSON.")
+                if payload is _FORM:
+                    return json_error(415, "unsupported_media_type", "Send the body as JSON, with "
+                                      "'Content-Type: application/json' (it came as a form).")
                 try:
                     kwargs["body"] = body.model_validate(payload)
                 except ValidationError as error:
