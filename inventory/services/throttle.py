@@ -120,5 +120,6 @@ def sign_in(session: Session, hasher: PasswordHasher, *, username: str, password
         security_log.warning("sign-in failed for %r from %s via %s", username, address, via)
         raise
     record_success(session, username=username)
+    user.last_login_at = now  # by the login page or a scanner's token alike: admins see who still signs in
     security_log.info("signed in %r from %s via %s", user.username, address, via)
     return user

@@ -39,8 +39,11 @@ def test_an_admin_lists_creates_and_reads_users_and_never_sees_a_password(api, w
 def test_a_new_user_can_sign_in_and_a_taken_username_or_weak_password_is_refused(api, world):
     admin = api("admin")
     admin.post("/users", {"username": "kim", "password": "long-enough-pw", "role": "manager"})
+    assert admin.get("/users").get_json()["users"][-1]["last_login_at"] is None
     token = api().post("/auth/tokens", {"username": "kim", "password": "long-enough-pw"})
     assert token.status_code == 201 and token.get_json()["role"] == "manager"
+    kim = next(u for u in admin.get("/users").get_json()["users"] if u["username"] == "kim")
+    assert kim["last_login_at"] is not None  # a sign-in through the API counts as one
     taken = admin.post("/users", {"username": "kim", "password": "long-enough-pw", "role": "nurse"})
     assert (taken.status_code, error_code(taken)) == (409, "username_taken")
     weak = admin.post("/users", {"username": "lee", "password": "short", "role": "nurse"})

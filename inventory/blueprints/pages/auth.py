@@ -57,7 +57,6 @@ def login():
             unit_of_work.keep_despite_refusal()  # the failure must count although the sign-in did not happen
             flash_refusal(error)
             return render_template("pages/login.html", form=form), 401
-        user.last_login_at = now
         session.clear()  # a fresh session on sign-in
         login_user(user)
         remember_session_version(user)
