@@ -8,11 +8,12 @@ limited to the caller's clinics; every view or export of patient data is recorde
 from __future__ import annotations
 
 from flask import Response
+from sqlalchemy import and_
 
 from inventory.blueprints.api.core import current_scope, current_user, operation
 from inventory.blueprints.api.schemas import LotOut
 from inventory.extensions import db
-from inventory.models import Container, utcnow
+from inventory.models import Container, Draw, utcnow
 from inventory.services.permissions import Permission
 from recall import exports, queries, services
 from recall.schemas import (
@@ -116,10 +117,17 @@ def get_recall(case_id: int) -> RecallCaseOut:
            summary="Record a patient's notification: pending, notified (with method) or unreachable",
            permission=RECALL, body=RecallPatientIn, response=RecallPatientOut, idempotent=True, errors=(404, 409))
 def update_recall_patient(case_id: int, patient_id: int, body: RecallPatientIn) -> RecallPatientOut:
-    line = services.update_patient(db.session, actor=current_user(), scope=current_scope(), case_id=case_id,
+    scope = current_scope()
+    line = services.update_patient(db.session, actor=current_user(), scope=scope, case_id=case_id,
                                    patient_id=patient_id, status=body.status, method=body.method, note=body.note,
                                    now=utcnow())
-    return RecallPatientOut.of_line(line)
+    # The answer carries the same draws as the case's GET: the patient's doses from the case's lots, read by
+    # the same statement (reversed ones marked), in the caller's clinics.
+    case = services.get_case(db.session, case_id)
+    doses = queries.dose_lines(db.session, scope, and_(Draw.lot_id.in_([rl.lot_id for rl in case.lots]),
+                                                       Draw.patient_id == line.patient_id),
+                               lots=[rl.lot for rl in case.lots])
+    return RecallPatientOut.of_line(line, doses)
 
 
 @operation("PATCH", "/recalls/<int:case_id>/containers/<int:container_id>",

@@ -39,7 +39,9 @@ from recall import services
 from recall.services import CaseView
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-CSV_MIMETYPE = "text/csv; charset=utf-8"
+# A mimetype, not a content type: Flask's Response(mimetype=...) appends "; charset=utf-8" to every text/*
+# type itself, so a charset here would be sent twice.
+CSV_MIMETYPE = "text/csv"
 
 PATIENT_HEADERS = (
     "Clinic", "Patient reference", "Patient name", "Date of birth", "Status", "Method", "Note", "Updated by",

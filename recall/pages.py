@@ -9,6 +9,7 @@ refusal comes back as a message on the page the user came from.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
@@ -234,7 +235,12 @@ def recall_widen(case_id: int):
 @bp.get("/recalls/<int:case_id>/patients/<int:patient_id>/letter")
 @page(RECALL)
 def recall_letter(case_id: int, patient_id: int):
-    """A printable letter to one patient on the list: lot, dates, areas, what to watch for, whom to call."""
+    """A printable letter to one patient on the list: lot, dates, areas, what to watch for, whom to call.
+
+    A patient whose every dose from the recalled lots was reversed (recorded by mistake, then corrected, after
+    the case opened: the case page shows each "reversed: not given") received none of them; their letter says
+    so instead of naming a product "used in your treatment".
+    """
     view = services.case_view(db.session, case_id, scope())
     item = next((p for p in view.patients if p.patient.id == patient_id), None)
     if item is None:
@@ -242,11 +248,56 @@ def recall_letter(case_id: int, patient_id: int):
     services.record_access(db.session, viewer=current_user, action=services.VIEWED, object_type="patient",
                            object_id=str(patient_id), clinic_id=item.clinic.id, now=utcnow(),
                            details={"view": "recall_letter", "case_id": case_id, "patient_ids": [patient_id]})
-    given = [d for d in item.doses if not d.is_reversed]
+    received = letter_lots([d for d in item.doses if not d.is_reversed])
+    corrected = letter_lots([d for d in item.doses if d.is_reversed])
     kinds = {rl.lot.product.kind.value for rl in view.case.lots}
-    return render_template("pages/recall_letter.html", view=view, case=view.case, item=item, doses=given,
-                           contact=item.line.patient, watch_for=[WATCH_FOR[k] for k in sorted(kinds) if k in WATCH_FOR],
+    return render_template("pages/recall_letter.html", view=view, case=view.case, item=item, received=received,
+                           corrected=corrected, not_received=bool(corrected) and not received,
+                           contact=item.line.patient,
+                           watch_for=[WATCH_FOR[k] for k in sorted(kinds) if k in WATCH_FOR],
                            today=utcnow(), **_words())
+
+
+@dataclass(frozen=True)
+class LetterLot:
+    """One product and lot a patient's doses came from, said the way a letter says it."""
+
+    product: str
+    lot_number: str
+    days: str  # "3 March 2025 in the forehead and glabella (frown lines), and 10 March 2025 in the lips"
+
+
+def letter_lots(doses: list[queries.DoseLine]) -> list[LetterLot]:
+    """The doses grouped by product and lot, each with its days (in the clinic's time) and areas, in order."""
+    grouped: dict[tuple[str, str], dict[dt.date, list[str]]] = {}
+    for dose in doses:
+        days = grouped.setdefault((dose.product, dose.lot_number), {})
+        areas = days.setdefault(dose.local_at.date(), [])
+        area = _letter_area(dose)
+        if area not in areas:
+            areas.append(area)
+    return [
+        LetterLot(product, lot, _and([f"{day.day} {day:%B %Y} in the {_and(areas)}" for day, areas in days.items()],
+                                     comma=True))
+        for (product, lot), days in grouped.items()
+    ]
+
+
+def _letter_area(dose: queries.DoseLine) -> str:
+    """An area in running text: "glabella (frown lines)", "depressor anguli oris (DAO)", or what was typed
+    for "other"."""
+    if dose.area == "other" and dose.area_detail:
+        return dose.area_detail
+    label = AREA_LABELS.get(dose.area, dose.area.replace("_", " "))
+    label = label[:1].lower() + label[1:] if label[1:2].islower() else label  # a sentence's word, not an acronym
+    return f"{label} ({dose.area_detail})" if dose.area_detail else label
+
+
+def _and(words: list[str], *, comma: bool = False) -> str:
+    """ "a", "a and b", "a, b and c" (or "a, and b" when each part has its own "and")."""
+    if len(words) < 2:
+        return "".join(words)
+    return ", ".join(words[:-1]) + (", and " if comma else " and ") + words[-1]
 
 
 # What a patient is asked to look out for, by the kind of product recalled (plain words, for a letter).

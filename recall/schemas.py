@@ -343,9 +343,10 @@ class RecallPatientOut(Model):
         )
 
     @classmethod
-    def of_line(cls, line: RecallPatient) -> RecallPatientOut:
+    def of_line(cls, line: RecallPatient, doses: list[queries.DoseLine]) -> RecallPatientOut:
+        """A line just changed, with the patient's doses from the case's lots (as the case's GET lists them)."""
         p = line.patient
-        return cls.of(line, queries.PatientRef(p.id, p.clinic_id, p.external_ref, p.name, p.date_of_birth), [])
+        return cls.of(line, queries.PatientRef(p.id, p.clinic_id, p.external_ref, p.name, p.date_of_birth), doses)
 
 
 class RecallContainerOut(Model):

@@ -46,16 +46,16 @@ def put_checklist(treatment_id: int, body: ChecklistIn) -> ChecklistOut:
     return _checklist(treatment_id)
 
 
-@operation("PATCH", "/treatments/<int:treatment_id>", summary="Set the follow-up date, or mark it done",
+@operation("PATCH", "/treatments/<int:treatment_id>", summary="Set the follow-up date, mark it done or undo that",
            permission=Permission.CART, body=TreatmentPatch, response=FollowUpOut, errors=(404, 422))
 def patch_treatment(treatment_id: int, body: TreatmentPatch) -> FollowUpOut:
     now = utcnow()
     if "follow_up_on" in body.model_fields_set:
         clinical.set_follow_up(db.session, actor=current_user(), scope=current_scope(), treatment_id=treatment_id,
                                follow_up_on=body.follow_up_on, now=now)
-    if body.follow_up_done:
-        clinical.complete_follow_up(db.session, actor=current_user(), scope=current_scope(),
-                                    treatment_id=treatment_id, now=now)
+    if body.follow_up_done is not None:  # true marks it done, false undoes the mark (both audited)
+        change = clinical.complete_follow_up if body.follow_up_done else clinical.reopen_follow_up
+        change(db.session, actor=current_user(), scope=current_scope(), treatment_id=treatment_id, now=now)
     return FollowUpOut.of(clinical.get_treatment(db.session, treatment_id, current_scope()))
 
 

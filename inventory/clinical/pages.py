@@ -101,3 +101,19 @@ def follow_up_done(treatment_id: int):
     else:
         flash(f"Follow-up of {treatment.patient.name} marked done.", "ok")
     return redirect(url_for("pages.follow_ups"))
+
+
+@bp.post("/follow-ups/<int:treatment_id>/reopen")
+@page(Permission.CART)
+def follow_up_reopen(treatment_id: int):
+    """Undoes a "done" mark (PATCH /api/v1/treatments/<id> {"follow_up_done": false} does the same)."""
+    try:
+        treatment = clinical.reopen_follow_up(db.session, actor=current_user, scope=scope(),
+                                              treatment_id=treatment_id, now=utcnow())
+    except DomainError as error:
+        refused(error)
+    else:
+        day = treatment.follow_up_on
+        assert day is not None  # reopen_follow_up refuses a treatment without one
+        flash(f"Follow-up of {treatment.patient.name} is not done: due again on {day.isoformat()}.", "ok")
+    return redirect(url_for("pages.cart_treatment", treatment_id=treatment_id))

@@ -92,7 +92,9 @@ class ChecklistOut(Model):
 
 class TreatmentPatch(Model):
     follow_up_on: dt.date | None = Field(default=None, description="the follow-up date; null clears it")
-    follow_up_done: bool | None = Field(default=None, description="true marks the follow-up done")
+    follow_up_done: bool | None = Field(
+        default=None, description="true marks the follow-up done; false undoes that mark (audited): it is due again"
+    )
 
 
 class FollowUpOut(Model):

@@ -231,6 +231,25 @@ def complete_follow_up(session: Session, *, actor: User, scope: Scope, treatment
     return treatment
 
 
+def reopen_follow_up(session: Session, *, actor: User, scope: Scope, treatment_id: int,
+                     now: dt.datetime) -> Treatment:
+    """Undoes a "done" mark (ticked by mistake, or the patient did not come): the follow-up is due again on its
+    date. When and by whom it had been marked done stays in the audit trail. Nothing to undo changes nothing.
+    Raises NotFound, or ValidationError when no follow-up is set."""
+    treatment = _treatment(session, treatment_id, scope)
+    if treatment.follow_up_on is None:
+        raise ValidationError("This treatment has no follow-up to reopen.", field="follow_up_done")
+    if treatment.follow_up_done_at is not None:
+        done_at, treatment.follow_up_done_at = treatment.follow_up_done_at, None
+        session.add(AuditEvent(at=now, actor_id=actor.id, clinic_id=treatment.clinic_id,
+                               action="treatment.follow_up_reopened", object_type="treatment",
+                               object_id=str(treatment.id),
+                               details={"follow_up_on": treatment.follow_up_on.isoformat(),
+                                        "done_at": done_at.isoformat()}))
+        session.flush()
+    return treatment
+
+
 def _treatment_day(session: Session, treatment: Treatment) -> dt.date:
     """The treatment's date in its clinic. The clinic usually comes from the identity map (a draw loaded it
     with the locked container, a clinic user's scope with the user): no query then."""
