@@ -35,6 +35,8 @@ def test_a_follow_up_marked_done_by_mistake_is_due_again_after_reopen(browser_cl
                                                "follow_up_on": due.isoformat()})
     client.post(f"/follow-ups/{treatment.id}/done", data={"csrf_token": csrf_token(client, "/follow-ups")})
     assert "Patient P-FOLLOW</a>" not in client.get("/follow-ups").get_data(as_text=True)
+    offered = client.get(cart_url).get_data(as_text=True)  # the treatment offers the undo beside "done"
+    assert f'action="/follow-ups/{treatment.id}/reopen"' in offered and "Not done after all" in offered
 
     page = client.post(f"/follow-ups/{treatment.id}/reopen", data={"csrf_token": csrf_token(client, cart_url)},
                        follow_redirects=True)
