@@ -15,6 +15,7 @@ from inventory.admin.schemas import (
     LocationIn,
     LocationPatch,
     PasswordIn,
+    ProductAdminOut,
     ProductCreate,
     ProductFields,
     UserIn,
@@ -23,7 +24,6 @@ from inventory.admin.schemas import (
     UserPatch,
 )
 from inventory.blueprints.api.core import current_scope, current_user, operation
-from inventory.blueprints.api.schemas import ProductOut
 from inventory.errors import Unauthorized
 from inventory.extensions import db
 from inventory.models import Role, utcnow
@@ -114,20 +114,22 @@ def set_password(user_id: int, body: PasswordIn) -> Response:
 # --- catalog ----------------------------------------------------------------------------------------
 
 
-@operation("POST", "/products", summary="Add a product with its GTINs", permission=Permission.CATALOG,
-           body=ProductCreate, response=ProductOut, status=201, errors=(403, 409, 422))
-def create_product(body: ProductCreate) -> ProductOut:
-    product = service.create_product(db.session, actor=current_user(), fields=body.changes(),
-                                     gtins=body.gtins or [], now=utcnow())
-    return ProductOut.of(product)
+@operation("POST", "/products", summary="Add a product with its GTINs; it takes its molecule's dose limits",
+           permission=Permission.CATALOG, body=ProductCreate, response=ProductAdminOut, status=201,
+           errors=(403, 409, 422))
+def create_product(body: ProductCreate) -> ProductAdminOut:
+    saved = service.add_product(db.session, actor=current_user(), fields=body.changes(), gtins=body.gtins or [],
+                                now=utcnow())
+    return ProductAdminOut.saved(saved)
 
 
-@operation("PATCH", "/products/<int:product_id>", summary="Change a product, its GTINs, or retire it",
-           permission=Permission.CATALOG, body=ProductFields, response=ProductOut, errors=(403, 404, 409, 422))
-def update_product(product_id: int, body: ProductFields) -> ProductOut:
-    product = service.update_product(db.session, actor=current_user(), product_id=product_id,
-                                     fields=body.changes(), gtins=body.gtins, now=utcnow())
-    return ProductOut.of(product)
+@operation("PATCH", "/products/<int:product_id>",
+           summary="Change a product, its GTINs, or retire it; a dose limit is set on every product of the molecule",
+           permission=Permission.CATALOG, body=ProductFields, response=ProductAdminOut, errors=(403, 404, 409, 422))
+def update_product(product_id: int, body: ProductFields) -> ProductAdminOut:
+    saved = service.change_product(db.session, actor=current_user(), product_id=product_id, fields=body.changes(),
+                                   gtins=body.gtins, now=utcnow())
+    return ProductAdminOut.saved(saved)
 
 
 # --- locations --------------------------------------------------------------------------------------

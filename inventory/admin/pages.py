@@ -6,6 +6,7 @@ and the service's message (``refused`` rolls the request back).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
@@ -25,12 +26,13 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from sqlalchemy import select
 
 from inventory.admin import service
-from inventory.cart.service import AREA_LABELS
+from inventory.cart.service import AREA_LABELS, AREA_VALUES, AREAS
 from inventory.blueprints.pages.core import bp, page, refused, remember_session_version, scope
 from inventory.blueprints.pages.fields import QuantityField, choices_of
 from inventory.errors import DomainError
 from inventory.extensions import db
 from inventory.models import LocationKind, Product, ProductKind, Role, utcnow
+from inventory.services import catalog
 from inventory.services.permissions import CHAIN_LEVEL_ROLES, ROLE_LABELS, Permission
 
 ROLE_CHOICES = [SelectChoice(r.value, ROLE_LABELS[r]) for r in Role]
@@ -226,6 +228,8 @@ def account_password():
 # --- catalog ----------------------------------------------------------------------------------------
 
 KIND_CHOICES = [SelectChoice(k.value) for k in ProductKind]
+# Quantities have at most 4 decimals: the least above 0.
+ABOVE_ZERO = NumberRange(min=Decimal("0.0001"), message="Must be above 0.")
 OPTIONAL_CHOICE = [SelectChoice("", "-")]
 
 
@@ -249,13 +253,23 @@ class ProductForm(FlaskForm):
     gprime_pa = IntegerField("G′ (Pa)", validators=[Optional(), NumberRange(1, 100_000)])
     is_single_dose = BooleanField("Single-dose (label)")
     is_multi_patient = BooleanField("Multi-patient within beyond-use time (admin)")
-    session_max_units = QuantityField("Session maximum (admin)", validators=[Optional()])
+    # The label's dose limits, the molecule's (service: set on each of its products).
+    session_max_units = QuantityField("Session maximum (admin)", validators=[Optional(), ABOVE_ZERO])
+    session_max_areas = SelectMultipleField("Areas the session maximum covers (none ticked: every area)",
+                                            choices=choices_of(AREAS))
+    cumulative_max_units = QuantityField("Cumulative maximum (admin)", validators=[Optional(), ABOVE_ZERO])
+    cumulative_window_days = IntegerField("Cumulative window, days (admin)",
+                                          validators=[Optional(), NumberRange(1, 3650)])
     retreat_interval_days = IntegerField("Re-treatment interval, days (admin)",
                                          validators=[Optional(), NumberRange(1, 3650)])
     gtins = StringField("GTINs (one per line or comma-separated)", validators=[Optional(), Length(max=1000)])
     is_active = BooleanField("Received and in use (untick to retire)", default=True)
 
-    def fields_for(self, admin: bool) -> dict[str, Any]:
+    def limits(self) -> dict[str, Any]:
+        """The dose limits typed (a cumulative maximum without its days: the service refuses it, as for the API)."""
+        return {name: getattr(self, name).data or None for name in service.LIMIT_FIELDS}
+
+    def fields_for(self, admin: bool, product: Product | None = None) -> dict[str, Any]:
         values: dict[str, Any] = {
             "name": self.name.data, "brand": self.brand.data or self.name.data.split(" ")[0],
             "generic_name": self.generic_name.data or "", "kind": self.kind.data, "molecule": self.molecule.data or None,
@@ -266,8 +280,12 @@ class ProductForm(FlaskForm):
             "is_single_dose": self.is_single_dose.data, "is_active": self.is_active.data,
         }
         if admin:  # a manager's form shows the policy fields read-only and never sends them
-            values |= {"is_multi_patient": self.is_multi_patient.data, "session_max_units": self.session_max_units.data,
-                       "retreat_interval_days": self.retreat_interval_days.data}
+            values["is_multi_patient"] = self.is_multi_patient.data
+            # A limit sent is set on the whole molecule, and a form posts every field: only what the admin changed
+            # from what the page showed is sent (for a new product, what was filled in; the rest comes from the
+            # molecule).
+            values |= {name: value for name, value in self.limits().items() if catalog.limit_key(name, value)
+                       != catalog.limit_key(name, getattr(product, name) if product is not None else None)}
         return values
 
     def gtin_list(self) -> list[str]:
@@ -282,12 +300,36 @@ def _product_form(product: Product | None) -> ProductForm:
     form.form.data = product.form.value if product.form else ""
     form.gprime_category.data = product.gprime_category.value if product.gprime_category else ""
     form.gtins.data = "\n".join(g.gtin for g in product.gtins)
+    form.session_max_areas.data = sorted(catalog.area_codes(product.session_max_areas), key=_area_order)
     return form
 
 
 def _render_product(product: Product | None, form: ProductForm, status: int = 200) -> tuple[str, int]:
-    return render_template("pages/admin_product.html", product=product, form=form,
-                           is_admin=current_user.role is Role.ADMIN), status
+    same = service.same_molecule(db.session, product) if product is not None else []
+    disagreements = catalog.limit_disagreements([product, *same]) if product is not None and same else []
+    return render_template(
+        "pages/admin_product.html", product=product, form=form, is_admin=current_user.role is Role.ADMIN,
+        same_molecule=same, disagreements=disagreements,
+    ), status
+
+
+def _saved(message: str, saved: service.ProductSaved) -> None:
+    flash(f"{message} {saved.note}" if saved.note else message, "ok")
+
+
+@bp.app_template_filter("limit_disagreements")
+def _limit_disagreements(kinds: list[tuple[ProductKind, list[Product]]]) -> list[catalog.LimitDisagreement]:
+    """The catalog page's products of one molecule that disagree on a dose limit (no query: its own list)."""
+    return catalog.limit_disagreements(p for _, products in kinds for p in products)
+
+
+@bp.app_template_filter("area_names")
+def _area_names(value: str | None) -> str:
+    return ", ".join(AREA_LABELS.get(a, a) for a in sorted(catalog.area_codes(value), key=_area_order))
+
+
+def _area_order(area: str) -> int:
+    return AREA_VALUES.index(area) if area in AREA_VALUES else len(AREA_VALUES)
 
 
 @bp.route("/catalog/new", methods=["GET", "POST"])
@@ -299,13 +341,13 @@ def product_new():
     if not form.validate():
         return _render_product(None, form, 422)
     try:
-        product = service.create_product(db.session, actor=current_user, fields=form.fields_for(_is_admin()),
-                                         gtins=form.gtin_list(), now=utcnow())
+        saved = service.add_product(db.session, actor=current_user, fields=form.fields_for(_is_admin()),
+                                    gtins=form.gtin_list(), now=utcnow())
     except DomainError as error:
         refused(error)
         return _render_product(None, form, error.status)
-    flash(f"{product.name} added to the catalog.", "ok")
-    return redirect(url_for("pages.catalog") + f"#product-{product.id}")
+    _saved(f"{saved.product.name} added to the catalog.", saved)
+    return redirect(url_for("pages.catalog") + f"#product-{saved.product.id}")
 
 
 def _is_admin() -> bool:
@@ -324,12 +366,13 @@ def product_edit(product_id: int):
     if not form.validate():
         return _render_product(product, form, 422)
     try:
-        service.update_product(db.session, actor=current_user, product_id=product_id,
-                               fields=form.fields_for(_is_admin()), gtins=form.gtin_list(), now=utcnow())
+        saved = service.change_product(db.session, actor=current_user, product_id=product_id,
+                                       fields=form.fields_for(_is_admin(), product), gtins=form.gtin_list(),
+                                       now=utcnow())
     except DomainError as error:
         refused(error)
         return _render_product(db.session.get(Product, product_id), form, error.status)
-    flash(f"{product.name} saved.", "ok")
+    _saved(f"{product.name} saved.", saved)
     return redirect(url_for("pages.catalog") + f"#product-{product_id}")
 
 

@@ -8,7 +8,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from inventory.blueprints.api.schemas import ClinicOut, LocationOut, Model, Qty
+from inventory.admin.service import ProductSaved
+from inventory.blueprints.api.schemas import ClinicOut, LocationOut, Model, ProductOut, Qty
+from inventory.cart.service import AREA_VALUES
 from inventory.models import Clinic, Location, User
 
 Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
@@ -78,6 +80,12 @@ class PasswordIn(Model):
 
 # --- catalog ----------------------------------------------------------------------------------------
 
+# The service checks each against the cart's areas (422 validation_error), as the cart checks a draw's.
+AreaCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40),
+                     Field(json_schema_extra={"enum": list(AREA_VALUES)})]
+LimitDays = Annotated[int, Field(ge=1, le=3650)]
+MOLECULE = "Set on every product of the molecule."
+
 
 class ProductFields(Model):
     """Every field optional: a PATCH changes what it carries; a POST needs name, kind, base_unit and the
@@ -101,8 +109,19 @@ class ProductFields(Model):
     gprime_pa: Positive | None = None
     single_dose: bool | None = None
     multi_patient: bool | None = Field(default=None, description="sharing policy: admin only")
-    session_max_units: PositiveQty | None = Field(default=None, description="admin only")
-    retreat_interval_days: Positive | None = Field(default=None, description="admin only")
+    # The label's dose limits: the molecule's, so a value given is set on every product of the molecule (a new
+    # product, or one moved to another molecule, takes the molecule's: a value other than it is refused).
+    session_max_units: PositiveQty | None = Field(
+        default=None, description=f"admin only; the label's maximum in one session, over session_max_areas. {MOLECULE}")
+    session_max_areas: list[AreaCode] | None = Field(
+        default=None, max_length=len(AREA_VALUES),
+        description=f"admin only; the areas the session maximum covers (null or empty: every area). {MOLECULE}")
+    cumulative_max_units: PositiveQty | None = Field(
+        default=None, description=f"admin only; the most in any cumulative_window_days (given together). {MOLECULE}")
+    cumulative_window_days: LimitDays | None = Field(
+        default=None, description=f"admin only; the window of cumulative_max_units. {MOLECULE}")
+    retreat_interval_days: Positive | None = Field(
+        default=None, description=f"admin only; the shortest interval between two treatments. {MOLECULE}")
     gtins: list[Gtin] | None = Field(default=None, max_length=50, description="replaces the product's GTINs")
     active: bool | None = Field(default=None, description="false retires the product: no longer received")
 
@@ -121,6 +140,35 @@ _RENAMED = {
 }
 _REQUIRED = {"name", "brand", "generic_name", "manufacturer", "kind", "base_unit", "quantity_per_container", "storage",
              "is_single_dose", "is_multi_patient", "is_active"}
+
+
+class ProductName(Model):
+    id: int
+    name: str
+
+
+class ProductAdminOut(ProductOut):
+    """A product as the administration answers: with every dose limit, and what the save did to the other products
+    of its molecule."""
+
+    session_max_areas: list[str] = Field(default_factory=list,
+                                         description="the areas the session maximum covers; empty: every area")
+    cumulative_max_units: Qty | None = None
+    cumulative_window_days: int | None = None
+    also_set_on: list[ProductName] = Field(
+        default_factory=list, description="the molecule's other products whose dose limits this request set too")
+    note: str | None = Field(default=None, description="what the request did beyond the product, in words")
+
+    @classmethod
+    def saved(cls, saved: ProductSaved) -> ProductAdminOut:
+        product = saved.product
+        return cls(**dict(ProductOut.of(product)) | {
+            "session_max_areas": [a for a in (product.session_max_areas or "").split(",") if a],
+            "cumulative_max_units": product.cumulative_max_units,
+            "cumulative_window_days": product.cumulative_window_days,
+            "also_set_on": [ProductName(id=p.id, name=p.name) for p in saved.also_set_on],
+            "note": saved.note,
+        })
 
 
 class ProductCreate(ProductFields):

@@ -15,11 +15,12 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from argon2 import PasswordHasher
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from inventory.cart.service import AREA_LABELS
+from inventory.cart.service import AREA_LABELS, AREA_VALUES
 from inventory.errors import (
+    DomainError,
     DuplicateGtin,
     Forbidden,
     LastAdmin,
@@ -45,7 +46,7 @@ from inventory.models import (
     Role,
     User,
 )
-from inventory.services import auth
+from inventory.services import auth, catalog
 from inventory.services.barcodes import normalise_gtin
 from inventory.services.permissions import Scope, get_in_scope
 
@@ -250,21 +251,69 @@ def change_password(
 
 # --- catalog ----------------------------------------------------------------------------------------
 
+# The label's dose limits belong to the molecule (DOMAIN.md "Dose and interval checks"), and the draw reads
+# them from the product drawn, at no cost of its own: so they are kept equal across the molecule's products
+# here, where they are written. A limit a request gives for a product is its molecule's from then on: it is
+# set on every product of the molecule in the same transaction, each product's change audited. A product
+# that joins a molecule (a new product, or a product whose molecule changes) takes the molecule's limits; a
+# value given with it that differs is refused (molecule_limits_conflict): joining never changes the limits of
+# the products already there, a deliberate edit of one of them does. A molecule the catalog does not hold
+# yet has the limits its first product is given.
+LIMIT_FIELDS = catalog.LIMIT_FIELDS
+LIMIT_PAIRS = (frozenset({"session_max_units", "session_max_areas"}),
+               frozenset({"cumulative_max_units", "cumulative_window_days"}))
 # What only an admin may change: the sharing policy and the label's limits (DOMAIN.md).
-ADMIN_ONLY_PRODUCT_FIELDS = frozenset({"is_multi_patient", "session_max_units", "retreat_interval_days"})
+ADMIN_ONLY_PRODUCT_FIELDS = frozenset({"is_multi_patient", *LIMIT_FIELDS})
 PRODUCT_FIELDS = frozenset({
     "name", "brand", "generic_name", "manufacturer", "kind", "base_unit", "quantity_per_container", "storage",
     "molecule", "form", "strength_per_ml", "volume_ml", "is_single_dose", "is_multi_patient",
-    "session_max_units", "retreat_interval_days", "beyond_use_hours", "labelled_diluent", "labelled_diluent_ml",
+    "session_max_units", "session_max_areas", "cumulative_max_units", "cumulative_window_days",
+    "retreat_interval_days", "beyond_use_hours", "labelled_diluent", "labelled_diluent_ml",
     "gprime_category", "gprime_pa", "has_lidocaine", "material", "hyaluronidase_source", "usual_max_units_per_session",
     "follow_up_days", "label_source", "is_active",
 })
+
+
+class MoleculeLimitsConflict(DomainError):
+    """A product joining a molecule was given a dose limit other than the molecule's, or the molecule's products
+    disagree on one (a database from before limits were kept per molecule): nothing was changed."""
+
+    code = "molecule_limits_conflict"
+    status = 409
+
+
+@dataclass(frozen=True)
+class ProductSaved:
+    """A product as saved, with what the save did to the other products of its molecule."""
+
+    product: Product
+    also_set_on: list[Product]  # the molecule's other products whose dose limits this save set
+    limits_from: Product | None = None  # a product that joined a molecule: one holding the limits it took
+
+    @property
+    def note(self) -> str | None:
+        """What happened beyond the product itself, in words for the page and the API."""
+        molecule = self.product.molecule
+        if self.also_set_on:
+            names = ", ".join(p.name for p in self.also_set_on)
+            return f"Dose limits also set on {names}: same molecule ({molecule})."
+        if self.limits_from is not None:
+            return f"Dose limits taken from its molecule ({molecule}), as on {self.limits_from.name}."
+        return None
 
 
 def list_products(session: Session) -> list[Product]:
     return list(session.scalars(
         select(Product).options(selectinload(Product.gtins)).order_by(Product.is_active.desc(), Product.kind, Product.name)
     ))
+
+
+def same_molecule(session: Session, product: Product) -> list[Product]:
+    """The other products of the product's molecule, by name (none without a molecule)."""
+    if product.molecule is None:
+        return []
+    return list(session.scalars(select(Product).where(
+        Product.molecule == product.molecule, Product.id != product.id).order_by(Product.name)))
 
 
 def _gtins(session: Session, gtins: Iterable[str], product_id: int | None) -> list[str]:
@@ -314,14 +363,20 @@ def _check_product(product: Product) -> None:
         refuse("Only a filler has a G′ category.", "gprime_category")
     if product.is_multi_patient and product.kind is ProductKind.FILLER:
         refuse("A filler syringe is always single-patient.", "multi_patient")
-    for name in ("beyond_use_hours", "retreat_interval_days", "follow_up_days", "gprime_pa"):
+    for name in ("beyond_use_hours", "retreat_interval_days", "cumulative_window_days", "follow_up_days", "gprime_pa"):
         value = getattr(product, name)
         if value is not None and value <= 0:
             refuse(f"{name.replace('_', ' ')} must be positive.", name)
-    for name in ("session_max_units", "strength_per_ml", "volume_ml", "labelled_diluent_ml"):
+    for name in ("session_max_units", "cumulative_max_units", "strength_per_ml", "volume_ml", "labelled_diluent_ml"):
         value = getattr(product, name)
         if value is not None and value <= 0:
             refuse(f"{name.replace('_', ' ')} must be positive.", name)
+    if (product.cumulative_max_units is None) != (product.cumulative_window_days is None):
+        refuse("A cumulative limit needs both its maximum and its window in days (Botox: 400 U in 90 days).",
+               "cumulative_window_days" if product.cumulative_window_days is None else "cumulative_max_units")
+    if product.session_max_areas and product.session_max_units is None:
+        refuse("The areas a session maximum covers need the session maximum: give it, or clear the areas.",
+               "session_max_units")
     product.requires_reconstitution = product.form is ProductForm.POWDER
 
 
@@ -335,7 +390,26 @@ def _enum_value(enum_type: type, value: Any, field: str) -> Any:
         raise ValidationError(f"{field}: choose one of {choices}.", field=field) from None
 
 
-def _product_changes(actor: User, fields: Mapping[str, Any], product: Product | None) -> dict[str, Any]:
+def _areas(value: Any) -> str | None:
+    """The areas a session maximum covers as stored: the cart's area codes, comma-separated in the cart's order;
+    none (every area): None. Raises ValidationError for anything else."""
+    if value is not None and not isinstance(value, (str, list, tuple, set, frozenset)):
+        raise ValidationError("Give the areas as a list of the cart's area codes.", field="session_max_areas")
+    codes = catalog.area_codes(value)
+    unknown = sorted(codes - set(AREA_VALUES))
+    if unknown:
+        raise ValidationError(f"Not a treatment area of the cart: {', '.join(unknown)}. Choose from "
+                              f"{', '.join(AREA_VALUES)}.", field="session_max_areas")
+    return ",".join(area for area in AREA_VALUES if area in codes) or None
+
+
+def _molecule(value: Any) -> str | None:
+    return (value.strip() or None) if isinstance(value, str) else value
+
+
+def _product_changes(actor: User, fields: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields as Product attributes. ``current``: the admin-only values a manager may restate; restated they are
+    left out, so that only an admin's request ever sets a limit (on the product or its molecule)."""
     unknown = set(fields) - PRODUCT_FIELDS
     if unknown:
         raise ValidationError(f"Unknown product fields: {', '.join(sorted(unknown))}.")
@@ -346,12 +420,17 @@ def _product_changes(actor: User, fields: Mapping[str, Any], product: Product | 
     for name in ("name", "brand", "base_unit"):
         if name in changes and isinstance(changes[name], str):
             changes[name] = changes[name].strip()
+    if "molecule" in changes:
+        changes["molecule"] = _molecule(changes["molecule"])
+    if "session_max_areas" in changes:
+        changes["session_max_areas"] = _areas(changes["session_max_areas"])
     if actor.role is not Role.ADMIN:
         for name in ADMIN_ONLY_PRODUCT_FIELDS & set(changes):
-            # A new product starts with no sharing and no limits; a manager may restate, never change, them.
-            current = getattr(product, name) if product is not None else (False if name == "is_multi_patient" else None)
-            if changes[name] != current:
+            # A new product starts with no sharing and its molecule's limits; a manager may restate, never change,
+            # them.
+            if catalog.limit_key(name, changes[name]) != catalog.limit_key(name, current.get(name)):
                 raise Forbidden("Only an admin may change a product's sharing policy or dose limits.", field=name)
+            del changes[name]
     return changes
 
 
@@ -360,40 +439,157 @@ def _refuse_taken_name(session: Session, name: str, product_id: int | None) -> N
         raise NameTaken(f"A product named {name!r} is already in the catalog.", field="name")
 
 
+def _refuse_other_spelling(session: Session, molecule: str) -> None:
+    """A molecule is told apart by its exact name (a draw's history and limits are looked up by it): one spelt
+    like another but for case would count its doses apart. Raises ValidationError."""
+    spelt = session.scalar(select(Product.molecule).where(
+        func.lower(Product.molecule) == molecule.lower(), Product.molecule != molecule).limit(1))
+    if spelt is not None:
+        raise ValidationError(f"The catalog spells this molecule {spelt!r}: use the same spelling, or its doses "
+                              "and limits are counted apart.", field="molecule")
+
+
+def _molecule_products(session: Session, molecule: str | None, product_id: int | None = None) -> list[Product]:
+    """The products of ``molecule``, and the product ``product_id``, locked in id order (PostgreSQL) so that two
+    admins setting the molecule's limits at once leave them equal, one after the other."""
+    wanted = [Product.id == product_id] if product_id is not None else []
+    if molecule is not None:
+        wanted.append(Product.molecule == molecule)
+    if not wanted:
+        return []
+    return list(session.scalars(
+        select(Product).where(or_(*wanted)).order_by(Product.id).with_for_update()
+        .execution_options(populate_existing=True)
+    ))
+
+
+def _molecule_limits(others: list[Product]) -> dict[str, Any]:
+    """The limits the products of ``molecule`` agree on (a disagreement: the field is left out)."""
+    split = {d.field for d in catalog.limit_disagreements(others)}
+    return {name: getattr(others[0], name) for name in LIMIT_FIELDS if name not in split} if others else {}
+
+
+def _joining_limits(name: str, molecule: str, others: list[Product], given: Mapping[str, Any],
+                    unit: str) -> dict[str, Any]:
+    """The limits a product joining ``molecule`` takes: the molecule's, which its products (``others``, at least
+    one) hold. Raises MoleculeLimitsConflict for a value ``given`` other than the molecule's, or a limit the
+    molecule's products disagree on."""
+    split = {d.field: d for d in catalog.limit_disagreements(others)}
+    taken = {}
+    for field in LIMIT_FIELDS:
+        label = catalog.LIMIT_LABELS[field]
+        if field in split:
+            raise MoleculeLimitsConflict(
+                f"The products of {molecule} disagree on the {label} ({split[field].summary()}): set it on one of "
+                "them first, which sets it on all of them.",
+                molecule=molecule, field=field, product_ids=[p.id for p in split[field].products])
+        value = getattr(others[0], field)
+        if field in given and catalog.limit_key(field, given[field]) != catalog.limit_key(field, value):
+            holder = others[0]
+            raise MoleculeLimitsConflict(
+                f"{name} would have {catalog.describe_limit(field, given[field], unit)} as its {label}, but its "
+                f"molecule {molecule} has {catalog.describe_limit(field, value, holder.base_unit)} (as on "
+                f"{holder.name}): dose limits belong to the molecule. Leave it out to take the molecule's, or change "
+                f"it on {holder.name}, which sets it on every product of {molecule}.",
+                molecule=molecule, field=field, product_ids=[p.id for p in others])
+        taken[field] = value
+    return taken
+
+
+def _refuse_limits_without_molecule(product: Product, given: Mapping[str, Any]) -> None:
+    if product.molecule is None and any(value is not None for value in given.values()):
+        raise ValidationError("Dose limits belong to a molecule: name the product's molecule first.",
+                              field="molecule")
+
+
 def create_product(session: Session, *, actor: User, fields: Mapping[str, Any], gtins: Iterable[str],
                    now: dt.datetime) -> Product:
-    """Raises ValidationError, Forbidden (policy fields by a manager), NameTaken, DuplicateGtin, BadCheckDigit
-    or UnreadableCode."""
-    changes = _product_changes(actor, fields, None)
+    """``add_product``'s product."""
+    return add_product(session, actor=actor, fields=fields, gtins=gtins, now=now).product
+
+
+def add_product(session: Session, *, actor: User, fields: Mapping[str, Any], gtins: Iterable[str],
+                now: dt.datetime) -> ProductSaved:
+    """A new product. It takes its molecule's dose limits; a limit given (not null) must be the molecule's, unless
+    the catalog holds no product of the molecule yet. Raises ValidationError, Forbidden (policy fields by a
+    manager), NameTaken, DuplicateGtin, BadCheckDigit, UnreadableCode or MoleculeLimitsConflict."""
+    molecule = _molecule(fields.get("molecule"))
+    others = _molecule_products(session, molecule) if molecule is not None else []
+    current = {"is_multi_patient": False, **{name: None for name in LIMIT_FIELDS}, **_molecule_limits(others)}
+    changes = _product_changes(actor, fields, current)
+    given = {name: changes.pop(name) for name in LIMIT_FIELDS if name in changes}
+    given = {name: value for name, value in given.items() if value is not None}  # null: nothing given
     for required in ("name", "kind", "base_unit"):
         if changes.get(required) in (None, ""):
             raise ValidationError(f"A product needs its {required.replace('_', ' ')}.", field=required)
+    if molecule is not None:
+        _refuse_other_spelling(session, molecule)
+    limits_from = None
+    if others and molecule is not None:
+        changes |= _joining_limits(changes["name"], molecule, others, given, changes["base_unit"])
+        if any(changes[name] is not None for name in LIMIT_FIELDS):
+            limits_from = others[0]
+    else:
+        changes |= given
     changes.setdefault("brand", changes["name"].split(" ")[0])
     product = Product(**changes)
     _check_product(product)
+    _refuse_limits_without_molecule(product, given)
     _refuse_taken_name(session, product.name, None)
     product.gtins = [ProductGtin(gtin=g) for g in _gtins(session, gtins, None)]
     session.add(product)
     session.flush()
-    _audit(session, actor=actor, now=now, action="product.created", obj=product, object_type="product", details={
-        "name": product.name, "gtins": [g.gtin for g in product.gtins],
-        **{k: _plain(v) for k, v in changes.items() if k in ADMIN_ONLY_PRODUCT_FIELDS},
-    })
+    details = {"name": product.name, "gtins": [g.gtin for g in product.gtins],
+               **{k: _plain(v) for k, v in changes.items() if k in ADMIN_ONLY_PRODUCT_FIELDS}}
+    if limits_from is not None:
+        details["limits_from"] = {"product_id": limits_from.id, "name": limits_from.name, "molecule": molecule}
+    _audit(session, actor=actor, now=now, action="product.created", obj=product, object_type="product",
+           details=details)
     session.flush()
-    return product
+    return ProductSaved(product, [], limits_from)
 
 
 def update_product(session: Session, *, actor: User, product_id: int, fields: Mapping[str, Any],
                    gtins: Iterable[str] | None = None, now: dt.datetime) -> Product:
+    """``change_product``'s product."""
+    return change_product(session, actor=actor, product_id=product_id, fields=fields, gtins=gtins, now=now).product
+
+
+def change_product(session: Session, *, actor: User, product_id: int, fields: Mapping[str, Any],
+                   gtins: Iterable[str] | None = None, now: dt.datetime) -> ProductSaved:
     """Changes what is given; ``gtins`` (when given) replaces the product's GTINs. ``is_active`` False retires
     it: receiving refuses it from then on, and its lots, containers and history stay.
-    Raises NotFound and what create_product raises."""
+
+    A dose limit given (null clears it) is set on every product of the molecule, each audited. A product whose
+    molecule changes takes its new molecule's limits, as a new product does (add_product); a manager may move a
+    product only where that leaves its limits as they are.
+    Raises NotFound and what add_product raises."""
     product = session.get(Product, product_id)
     if product is None:
         raise NotFound(f"No product with id {product_id}.", id=product_id)
-    changes = _product_changes(actor, fields, product)
-    changed = _apply(product, changes)
+    molecule = _molecule(fields["molecule"]) if "molecule" in fields else product.molecule
+    if "molecule" in fields or not set(fields).isdisjoint(LIMIT_FIELDS):
+        others = [p for p in _molecule_products(session, molecule, product.id) if p.id != product.id]
+    else:
+        others = []  # nothing of the molecule's changes: no other product is read
+    changes = _product_changes(actor, fields, {name: getattr(product, name) for name in ADMIN_ONLY_PRODUCT_FIELDS})
+    given = {name: changes[name] for name in LIMIT_FIELDS if name in changes}
+    joins = "molecule" in changes and changes["molecule"] != product.molecule
+    limits_from = None
+    if joins and molecule is not None:
+        _refuse_other_spelling(session, molecule)
+        if others:
+            taken = _joining_limits(changes.get("name", product.name), molecule, others, given, product.base_unit)
+            moved = {n for n, v in taken.items() if catalog.limit_key(n, v) != catalog.limit_key(n, getattr(product, n))}
+            if moved and actor.role is not Role.ADMIN:
+                raise Forbidden(f"Moving {product.name} to {molecule} changes its dose limits to the molecule's: "
+                                "only an admin may do that.", field="molecule")
+            changes |= taken
+            limits_from = others[0] if moved else None
+            given = {}  # the molecule's own values: nothing to set on its products
+    changed: dict[str, Any] = _apply(product, changes)
     _check_product(product)
+    _refuse_limits_without_molecule(product, {n: v for n, v in given.items() if n in changed})
     if "name" in changed:
         _refuse_taken_name(session, product.name, product.id)
     if gtins is not None:
@@ -403,8 +599,14 @@ def update_product(session: Session, *, actor: User, product_id: int, fields: Ma
             keep = [g for g in product.gtins if g.gtin in wanted]
             product.gtins = keep + [ProductGtin(gtin=g) for g in wanted if g not in before]
             changed["gtins"] = {"from": before, "to": wanted}
-    if not changed:
-        return product
+    # A limit and what it is measured over are one limit (64 U over these areas, 400 U in 90 days): set together.
+    names = set(given)
+    for pair in LIMIT_PAIRS:
+        if names & pair:
+            names |= pair
+    set_on = sorted(_set_on_molecule(product, others, {name: getattr(product, name) for name in names}),
+                    key=lambda item: item[0].name)
+    also_set_on = [other for other, _ in set_on]
     session.flush()
     if "is_multi_patient" in changed:
         _audit(session, actor=actor, now=now, action="product.sharing_changed", obj=product, object_type="product",
@@ -414,9 +616,34 @@ def update_product(session: Session, *, actor: User, product_id: int, fields: Ma
     else:
         action = "product.changed"
     if changed:
+        if also_set_on:
+            changed["also_set_on"] = [{"product_id": p.id, "name": p.name} for p in also_set_on]
+        if limits_from is not None:
+            changed["limits_from"] = {"product_id": limits_from.id, "name": limits_from.name, "molecule": molecule}
         _audit(session, actor=actor, now=now, action=action, obj=product, object_type="product", details=changed)
+    through = {"product_id": product.id, "name": product.name, "molecule": product.molecule}
+    for other, other_changed in set_on:
+        _audit(session, actor=actor, now=now, action="product.changed", obj=other, object_type="product",
+               details=other_changed | {"set_through": through})
     session.flush()
-    return product
+    return ProductSaved(product, also_set_on, limits_from)
+
+
+def _set_on_molecule(product: Product, others: list[Product],
+                     limits: Mapping[str, Any]) -> list[tuple[Product, dict[str, dict[str, Any]]]]:
+    """Sets ``limits``, as ``product`` now holds them, on the other products of its molecule. Returns each product
+    changed with its changes."""
+    if not limits or product.molecule is None:
+        return []
+    set_on = []
+    for other in others:
+        if other.molecule != product.molecule:
+            continue
+        changed = _apply(other, limits)
+        if changed:
+            _check_product(other)
+            set_on.append((other, changed))
+    return set_on
 
 
 # --- locations --------------------------------------------------------------------------------------

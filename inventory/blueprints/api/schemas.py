@@ -165,7 +165,12 @@ class ProductOut(Model):
     volume_ml: Qty | None = Field(default=None, description="mL in one container of a liquid or gel")
     single_dose: bool = False
     multi_patient: bool = False
+    # The label's dose limits, the molecule's: every product of a molecule holds the same (inventory/admin/service.py).
     session_max_units: Qty | None = None
+    session_max_areas: list[str] = Field(default_factory=list,
+                                         description="the areas the session maximum covers; empty: every area")
+    cumulative_max_units: Qty | None = None
+    cumulative_window_days: int | None = Field(default=None, description="the window of cumulative_max_units")
     retreat_interval_days: int | None = None
     active: bool = Field(default=True, description="false: retired, no longer received; its history stays")
 
@@ -184,8 +189,10 @@ class ProductOut(Model):
             storage=product.storage, molecule=product.molecule, form=product.form.value if product.form else None,
             concentration_per_ml=product.strength_per_ml, volume_ml=product.volume_ml,
             single_dose=product.is_single_dose, multi_patient=product.is_multi_patient,
-            session_max_units=product.session_max_units, retreat_interval_days=product.retreat_interval_days,
-            active=product.is_active,
+            session_max_units=product.session_max_units,
+            session_max_areas=[a for a in (product.session_max_areas or "").split(",") if a],
+            cumulative_max_units=product.cumulative_max_units, cumulative_window_days=product.cumulative_window_days,
+            retreat_interval_days=product.retreat_interval_days, active=product.is_active,
         )
 
 
