@@ -24,7 +24,27 @@ def _create_app() -> Flask:
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+class _VialogGroup(FlaskGroup):
+    """Flask's command group, answering a set-up mistake in one line instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        from sqlalchemy.exc import OperationalError, ProgrammingError
+
+        from inventory import ConfigurationError
+
+        try:
+            return super().invoke(ctx)
+        except ConfigurationError as error:
+            raise click.ClickException(str(error)) from None
+        except (OperationalError, ProgrammingError) as error:
+            text = str(error.orig)
+            if "no such table" in text or ("relation" in text and "does not exist" in text):
+                raise click.ClickException(
+                    "This database has no Vialog tables yet: run `vialog init-db` (or `vialog demo`) first.") from None
+            raise
+
+
+@click.group(cls=_VialogGroup, create_app=_create_app, add_version_option=False)
 def main() -> None:
     """Vialog: inventory and lot traceability for aesthetic clinics."""
 

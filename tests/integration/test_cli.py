@@ -58,3 +58,17 @@ def test_serve_refuses_to_start_without_a_secret_key(app, monkeypatch):
     monkeypatch.delenv("SECRET_KEY", raising=False)
     result = app.test_cli_runner().invoke(args=["serve"])
     assert result.exit_code != 0 and "SECRET_KEY" in result.output
+
+
+def test_a_database_never_set_up_is_explained_in_one_line(tmp_path, monkeypatch):
+    """A newcomer's first `vialog check` before `vialog init-db`: a sentence, not a traceback."""
+    from click.testing import CliRunner
+
+    from inventory.cli import main
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("VIALOG_INSTANCE", str(tmp_path / "instance"))
+    result = CliRunner().invoke(main, ["check"])
+    assert result.exit_code == 1
+    assert "has no Vialog tables yet: run `vialog init-db`" in result.output
+    assert "Traceback" not in result.output
