@@ -11,7 +11,8 @@ Each change is an AuditEvent (who, when, what) with these actions:
 ``recall.patient_updated``, ``recall.container_updated``, ``recall.closed``,
 ``recall.container_joined`` (stock back on an open case), ``recall.dose_reversed`` (a listed
 patient's dose corrected while the case is open); and every look at patient data by trace or export is one too:
-``patient_data.viewed``, ``patient_data.exported``.
+``patient_data.viewed``, ``patient_data.exported``. The change log also lists ``watchlist.removed`` (written by
+the counterfeit watch list), the step that must come before a watched lot's release.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from inventory.errors import (
     DomainError,
     LotQuarantined,
     LotRecalled,
+    LotSuspect,
     NotFound,
     RecallOpenItems,
     ValidationError,
@@ -67,6 +69,9 @@ CHANGE_ACTIONS = (
     "lot.quarantined", "lot.released", "lot.recalled", "recall.opened", "recall.patient_updated",
     "recall.container_updated", "recall.closed", "recall.container_joined", "recall.widened",
     "recall.dose_reversed",
+    # A watched lot is released only after its entry is taken off the watch list, with the reason (release):
+    # that step belongs to the lot's story.
+    "watchlist.removed",
 )
 
 
@@ -126,8 +131,12 @@ def release(session: Session, *, actor: User, lot_id: int, reason: str, now: dt.
             scope: Scope | None = None) -> Lot:
     """Lets a quarantined lot be used again, with the reason on record (``scope`` as for quarantine).
 
+    A lot whose number is still on the counterfeit watch list stays quarantined: its boxes are refused
+    on every scan, so its labels must be too (DOMAIN.md "Counterfeits"). The safety lead takes it off the
+    list first, saying why, then releases it.
+
     Raises ValidationError (no reason), NotFound, RecalledLotNotReleasable (never for a
-    recalled lot) or LotNotQuarantined.
+    recalled lot), LotNotQuarantined or LotSuspect (the lot is on the watch list).
     """
     reason = _required(reason, "reason", "Say why the lot may be used again.", MAX_REASON)
     lot = _lock_lot(session, lot_id, scope)
@@ -141,8 +150,25 @@ def release(session: Session, *, actor: User, lot_id: int, reason: str, now: dt.
             f"Lot {lot.number} of {lot.product.name} is not quarantined: there is nothing to release.",
             lot_id=lot.id,
         )
+    _refuse_watched(session, lot)
     _set_status(session, lot, LotStatus.ACTIVE, reason, actor=actor, now=now, action="lot.released")
     return lot
+
+
+def _refuse_watched(session: Session, lot: Lot) -> None:
+    """Raises LotSuspect while a box of ``lot`` would be refused: the lot checks a feature registered with
+    ``lot_guard.on_lot_named`` (the counterfeit watch list), asked under the lot's lock. Adding a lot to the
+    watch list takes the same lock before it quarantines, so a release and a new entry never cross."""
+    try:
+        lot_guard.check_lot_named(session, lot.product, lot.number)
+    except LotSuspect as error:
+        source = error.details.get("source")
+        raise LotSuspect(
+            f"Lot {lot.number} of {lot.product.name} is on the counterfeit watch list"
+            f"{f' ({source})' if source else ''}: it stays quarantined. Take it off the watch list first, "
+            "saying why, then release it.",
+            **(error.details | {"lot_id": lot.id}),
+        ) from None
 
 
 def _set_status(session: Session, lot: Lot, status: LotStatus, reason: str, *, actor: User, now: dt.datetime,

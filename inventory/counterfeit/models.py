@@ -42,3 +42,13 @@ class WatchedLot(Base):
 
     product: Mapped[Product] = relationship()
     added_by: Mapped[User] = relationship()
+
+    @property
+    def display_number(self) -> str:
+        return display_lot_number(self.lot_number)
+
+
+def display_lot_number(typed: str) -> str:
+    """A watched lot number as Vialog shows it (trimmed, upper case, as lots are printed), whatever case the
+    safety lead typed: matching goes by ``number_key``, so the case never told two lots apart."""
+    return typed.strip().upper()

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from inventory.blueprints.pages.core import bp, page, refused
 from inventory.counterfeit import service as counterfeit
-from inventory.errors import DomainError, ValidationError
+from inventory.errors import DomainError, NotFound, ValidationError
 from inventory.extensions import db
 from inventory.models import Product, utcnow
 from inventory.services.permissions import Permission
@@ -96,8 +96,19 @@ def watchlist_import():
 @bp.post("/watchlist/<int:entry_id>/delete")
 @page(Permission.RECALL)
 def watchlist_delete(entry_id: int):
-    counterfeit.unwatch(db.session, actor=current_user, entry_id=entry_id, now=utcnow())
-    flash("Taken off the watch list. A lot it quarantined stays quarantined until you release it.", "ok")
+    try:
+        removed = counterfeit.unwatch(db.session, actor=current_user, entry_id=entry_id,
+                                      reason=request.form.get("reason", ""), now=utcnow())
+    except NotFound:
+        raise  # an entry no longer on the list (taken off by someone else meanwhile) is a 404 page
+    except DomainError as error:
+        refused(error)
+    else:
+        entry = removed.entry
+        flash(f"Lot {entry.display_number} of {entry.product.name} is taken off the watch list.", "ok")
+        for lot in removed.quarantined:
+            flash(f"Lot {lot.number} of {lot.product.name} stays quarantined: release it from its trace if it may "
+                  "be used again.", "warning")
     return redirect(url_for("pages.watchlist"))
 
 

@@ -7,9 +7,9 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, model_validator
 
-from inventory.blueprints.api.schemas import LotOut, Model
+from inventory.blueprints.api.schemas import LotOut, Model, PlainText
 from inventory.counterfeit.models import Supplier, WatchedLot
-from inventory.counterfeit.service import Watched
+from inventory.counterfeit.service import MAX_REASON, Unwatched, Watched
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Licence = Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)]
@@ -96,3 +96,27 @@ class WatchedCreated(WatchedOut):
 
 class WatchList(Model):
     entries: list[WatchedOut]
+
+
+class UnwatchIn(Model):
+    reason: Annotated[str, PlainText(MAX_REASON, multiline=True)] = Field(
+        description="why the lot is taken off the watch list (who confirmed it genuine, and how): on record")
+
+
+class UnwatchDeleteIn(Model):
+    """DELETE's body: optional, as the contract's DELETE carries none (clients from before reasons keep working)."""
+
+    reason: Annotated[str, PlainText(MAX_REASON, multiline=True)] | None = Field(
+        default=None, description="why the lot is taken off the watch list; recorded as not given when absent")
+
+
+class UnwatchedOut(WatchedOut):
+    reason: str
+    quarantined_lots: list[LotOut] = Field(
+        description="lots of that number that stay quarantined: release each (POST /lots/<id>/release) if it may "
+                    "be used again")
+
+    @classmethod
+    def of_unwatched(cls, unwatched: Unwatched) -> UnwatchedOut:
+        return cls(**WatchedOut.of(unwatched.entry).model_dump(), reason=unwatched.reason,
+                   quarantined_lots=[LotOut.of(lot) for lot in unwatched.quarantined])

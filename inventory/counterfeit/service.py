@@ -4,7 +4,9 @@
   (``supplier_not_authorised``).
 - **Watch list**: suspect lot numbers per product, entered or imported (CSV) by a safety lead with their
   source. Receiving or scanning a watched lot is refused (``lot_suspect``); a watched lot already in stock
-  is quarantined at once.
+  is quarantined at once, and stays so while it is watched (recall's ``release`` asks ``refuse_watched_lot``
+  through lot_guard): the safety lead takes it off the list first, saying why (``unwatch``). Lot numbers are
+  shown as ``WatchedLot.display_number`` (trimmed, upper case) and matched on ``number_key``.
 - **Pack serials** are unique per product (so per GTIN) across the whole chain: a second receipt is
   refused (``duplicate_serial``).
 - **Signs** for the safety lead: the ``lot.flagged_*`` audit events (a refused watched lot or serial, a
@@ -25,7 +27,7 @@ from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from inventory.counterfeit.models import Supplier, WatchedLot
+from inventory.counterfeit.models import Supplier, WatchedLot, display_lot_number
 from inventory.errors import (
     DomainError,
     DuplicateSerial,
@@ -35,7 +37,7 @@ from inventory.errors import (
     SupplierNotAuthorised,
     ValidationError,
 )
-from inventory.models import AuditEvent, Container, Lot, LotStatus, Product, Receipt, User
+from inventory.models import AuditEvent, Clinic, Container, Lot, LotStatus, Product, Receipt, User
 from inventory.services import lot_guard
 from inventory.services.barcodes import normalise_gtin, normalise_lot_number
 from inventory.services.catalog import product_for_gtin
@@ -45,6 +47,7 @@ MAX_LICENCE = 120
 MAX_LOT = 20
 MAX_SOURCE = 200
 MAX_NOTE = 2000
+MAX_REASON = 2000
 MAX_IMPORT_ROWS = 2000
 MAX_ID = 2**31 - 1
 
@@ -196,11 +199,11 @@ def watch(session: Session, *, actor: User, lot_number: str, source: str, now: d
     text = _optional(source, "source", MAX_SOURCE)
     if text is None:
         raise ValidationError("Say where the alert comes from (who issued it, its reference).", field="source")
-    key = normalise_lot_number(number)
+    key, shown = normalise_lot_number(number), display_lot_number(number)
     if session.scalar(select(WatchedLot.id).where(WatchedLot.product_id == product.id,
                                                   WatchedLot.number_key == key)) is not None:
-        raise LotAlreadyWatched(f"Lot {number} of {product.name} is on the watch list already.",
-                                product_id=product.id, lot_number=number)
+        raise LotAlreadyWatched(f"Lot {shown} of {product.name} is on the watch list already.",
+                                product_id=product.id, lot_number=shown)
     entry = WatchedLot(product_id=product.id, product=product, lot_number=number, number_key=key, source=text,
                        note=_optional(note, "note", MAX_NOTE), added_by_id=actor.id, added_at=now)
     try:
@@ -208,10 +211,10 @@ def watch(session: Session, *, actor: User, lot_number: str, source: str, now: d
             session.add(entry)
             session.flush()
     except IntegrityError:  # the same lot watched by someone else at this instant
-        raise LotAlreadyWatched(f"Lot {number} of {product.name} is on the watch list already.",
-                                product_id=product.id, lot_number=number) from None
+        raise LotAlreadyWatched(f"Lot {shown} of {product.name} is on the watch list already.",
+                                product_id=product.id, lot_number=shown) from None
     _audit(session, actor, now, "watchlist.added", "watched_lot", entry.id,
-           {"product": product.name, "lot_number": number, "source": text})
+           {"product": product.name, "lot_number": shown, "typed": number, "source": text})
     return Watched(entry, _quarantine_watched(session, entry, actor=actor, now=now))
 
 
@@ -240,15 +243,44 @@ def _quarantine_watched(session: Session, entry: WatchedLot, *, actor: User, now
     return [lot]
 
 
-def unwatch(session: Session, *, actor: User, entry_id: int, now: dt.datetime) -> None:
-    """Takes an entry off the watch list (a lot it quarantined stays quarantined until released)."""
-    entry = session.get(WatchedLot, entry_id) if 1 <= entry_id <= MAX_ID else None
+@dataclass(frozen=True)
+class Unwatched:
+    """A watch-list entry taken off the list (no longer in the database), and the lot of its number that
+    stays quarantined until a safety lead releases it (none when no such lot is on file, or it is not
+    quarantined)."""
+
+    entry: WatchedLot
+    reason: str
+    quarantined: list[Lot] = field(default_factory=list)
+
+
+def unwatch(session: Session, *, actor: User, entry_id: int, reason: str, now: dt.datetime) -> Unwatched:
+    """Takes an entry off the watch list, with the reason on record (``watchlist.removed``): boxes of that lot
+    number are received and scanned again. A lot it quarantined stays quarantined until a safety lead releases
+    it, which is refused while the entry is on the list. Raises ValidationError (no reason) or NotFound."""
+    text = _optional(reason, "reason", MAX_REASON)
+    if text is None:
+        raise ValidationError("Say why the lot is taken off the watch list (who confirmed it genuine, and how).",
+                              field="reason")
+    # Locked: two removals of one entry at once answer 404 to the second rather than a failed DELETE.
+    entry = session.scalar(
+        select(WatchedLot).where(WatchedLot.id == entry_id)
+        .options(joinedload(WatchedLot.product), joinedload(WatchedLot.added_by))
+        .with_for_update(of=WatchedLot).execution_options(populate_existing=True)
+    ) if 1 <= entry_id <= MAX_ID else None
     if entry is None:
         raise NotFound(f"No watch-list entry with id {entry_id}.", id=entry_id)
+    held = list(session.scalars(
+        select(Lot).where(Lot.product_id == entry.product_id, Lot.number_key == entry.number_key,
+                          Lot.status == LotStatus.QUARANTINED).options(joinedload(Lot.product))
+    ))
     _audit(session, actor, now, "watchlist.removed", "watched_lot", entry.id,
-           {"product": entry.product.name, "lot_number": entry.lot_number, "source": entry.source})
+           {"product": entry.product.name, "lot_number": entry.display_number, "source": entry.source,
+            "note": entry.note, "added_at": entry.added_at.isoformat(), "reason": text,
+            "quarantined_lot_ids": [lot.id for lot in held]})
     session.delete(entry)
     session.flush()
+    return Unwatched(entry, text, held)
 
 
 @dataclass(frozen=True)
@@ -291,9 +323,9 @@ def refuse_watched_lot(session: Session, product: Product, lot_number: str) -> N
                                                     WatchedLot.number_key == normalise_lot_number(lot_number)))
     if entry is not None:
         raise LotSuspect(
-            f"Lot {entry.lot_number} of {product.name} is on the counterfeit watch list ({entry.source}): do not "
-            "receive or use it. Set the box aside and tell the safety lead.",
-            product_id=product.id, lot_number=entry.lot_number, watched_lot_id=entry.id, source=entry.source,
+            f"Lot {entry.display_number} of {product.name} is on the counterfeit watch list ({entry.source}): do "
+            "not receive or use it. Set the box aside and tell the safety lead.",
+            product_id=product.id, lot_number=entry.display_number, watched_lot_id=entry.id, source=entry.source,
         )
 
 
@@ -348,17 +380,72 @@ def sign_of(error: DomainError, *, actor_id: int, clinic_id: int | None, now: dt
 
 @dataclass(frozen=True)
 class Sign:
+    """One sign, with the names it is read by: its product, lot number (as shown), and clinics."""
+
     event: AuditEvent
     actor: str | None
+    product: str | None = None
+    lot_number: str | None = None  # trimmed, upper case, as watched lots are shown
+    clinic: str | None = None  # where it was seen, when the event names a clinic
+    first_clinic: str | None = None  # a pack serial seen twice: the clinic whose receipt took the pack in first
 
 
 def signs(session: Session, *, limit: int = 200) -> list[Sign]:
-    """The newest counterfeit signs first, with who: one statement."""
-    rows = session.execute(
+    """The newest counterfeit signs first, with who, the product and the clinics: at most five statements.
+
+    A sign records ids (``product_id``; a repeated serial also the first ``receipt_id`` or ``container_id``)
+    and, for older signs of some kinds, no names: the names are read here, for every sign at once."""
+    rows = list(session.execute(
         select(AuditEvent, User.username, User.display_name).outerjoin(User, AuditEvent.actor_id == User.id)
         .where(AuditEvent.action.in_(SIGN_ACTIONS)).order_by(AuditEvent.id.desc()).limit(limit)
-    )
-    return [Sign(event, display or username) for event, username, display in rows]
+    ))
+    facts = {event.id: event.details or {} for event, _, _ in rows}
+    products = _names(session, Product, {d["product_id"] for d in facts.values()
+                                         if not d.get("product") and _is_id(d.get("product_id"))})
+    firsts = _first_receipt_clinics(session, {event.id: facts[event.id] for event, _, _ in rows
+                                              if event.action == "lot.flagged_duplicate_serial"})
+    clinics = _names(session, Clinic, {event.clinic_id for event, _, _ in rows if event.clinic_id is not None}
+                     | set(firsts.values()))
+    found = []
+    for event, username, display in rows:
+        d = facts[event.id]
+        lot_number = d.get("lot_number")
+        found.append(Sign(
+            event, display or username,
+            product=d.get("product") or (products.get(d["product_id"]) if _is_id(d.get("product_id")) else None),
+            lot_number=display_lot_number(lot_number) if isinstance(lot_number, str) else None,
+            clinic=clinics.get(event.clinic_id) if event.clinic_id is not None else None,
+            first_clinic=clinics.get(firsts[event.id]) if event.id in firsts else None,
+        ))
+    return found
+
+
+def _first_receipt_clinics(session: Session, facts: dict[int, dict[str, Any]]) -> dict[int, int]:
+    """By sign (a repeated serial): the clinic whose receipt took the pack in first, from the receipt the
+    refusal names, else from its container's receipt (or the container's clinic). Two statements at most."""
+    receipt_of = {sign: d["receipt_id"] for sign, d in facts.items() if _is_id(d.get("receipt_id"))}
+    container_of = {sign: d["container_id"] for sign, d in facts.items()
+                    if sign not in receipt_of and _is_id(d.get("container_id"))}
+    by_receipt: dict[int, int] = {receipt: clinic for receipt, clinic in session.execute(
+        select(Receipt.id, Receipt.clinic_id).where(Receipt.id.in_(sorted(set(receipt_of.values()))))
+    )} if receipt_of else {}
+    by_container: dict[int, int] = {container: clinic for container, clinic in session.execute(
+        select(Container.id, func.coalesce(Receipt.clinic_id, Container.clinic_id))
+        .outerjoin(Receipt, Container.receipt_id == Receipt.id)
+        .where(Container.id.in_(sorted(set(container_of.values()))))
+    )} if container_of else {}
+    return ({sign: by_receipt[r] for sign, r in receipt_of.items() if r in by_receipt}
+            | {sign: by_container[c] for sign, c in container_of.items() if c in by_container})
+
+
+def _names(session: Session, model: type[Product] | type[Clinic], ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return {i: name for i, name in session.execute(select(model.id, model.name).where(model.id.in_(sorted(ids))))}
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 # --- small helpers --------------------------------------------------------------------------------

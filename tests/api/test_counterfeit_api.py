@@ -115,6 +115,9 @@ def test_an_entry_is_taken_off_the_watch_list(api, app, world, session):
     assert session.scalar(select(func.count(WatchedLot.id))) == 0
     missing = lead.client.delete(f"/api/v1/watchlist/{entry['id']}", headers=lead._headers(None))
     assert missing.status_code == 404
+    # The contract's DELETE carries no body: it still works, and the audit says that no reason was given.
+    removed = session.scalars(select(AuditEvent).where(AuditEvent.action == "watchlist.removed")).one()
+    assert removed.details["reason"].startswith("no reason given")
 
 
 # --- pack serials --------------------------------------------------------------------------------

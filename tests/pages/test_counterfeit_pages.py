@@ -93,7 +93,7 @@ def test_a_csv_import_adds_rows_and_says_which_it_skipped(browser_client, world,
     rows = {number: source for number, source in session.execute(select(WatchedLot.lot_number, WatchedLot.source))}
     assert rows == {"CSV1": "FDA list 2026-05", "CSV2": "Other alert"}
     entry = session.scalar(select(WatchedLot).where(WatchedLot.lot_number == "CSV1"))
-    client.post(f"/watchlist/{entry.id}/delete", data={"csrf_token": token})
+    client.post(f"/watchlist/{entry.id}/delete", data={"reason": "entered by mistake", "csrf_token": token})
     session.expire_all()
     assert session.scalar(select(func.count(WatchedLot.id))) == 1
 
