@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from inventory import dosing
 from inventory.dosing import DoseLimits, DoseWarning, PriorDose
 from inventory.models import Container, DoseRange, Draw, Movement, Product
+from inventory.services.catalog import area_codes
 
 __all__ = ["DoseAssessment", "assess", "check", "history_for", "limits_for"]
 
@@ -35,7 +36,7 @@ def limits_for(session: Session, product: Product, clinic_id: int) -> DoseLimits
         unit=product.base_unit,
         typical_ranges=ranges,
         session_max=product.session_max_units,
-        session_max_areas=frozenset(a.strip() for a in (product.session_max_areas or "").split(",") if a.strip()),
+        session_max_areas=area_codes(product.session_max_areas),
         cumulative_max=product.cumulative_max_units,
         cumulative_days=product.cumulative_window_days,
         retreat_interval_days=product.retreat_interval_days,

@@ -87,8 +87,7 @@ def limit_key(field: str, value: Any) -> Hashable:
 def describe_limit(field: str, value: Any, unit: str) -> str:
     """A limit in words: "64 U", "90 days", "glabella, forehead"; "none" (for the areas: "every area")."""
     if field == "session_max_areas":
-        codes = [a.strip() for a in (value.split(",") if isinstance(value, str) else value or ()) if a.strip()]
-        return ", ".join(codes) or "every area"
+        return ", ".join(sorted(area_codes(value))) or "every area"
     if value is None:
         return "none"
     if field in ("session_max_units", "cumulative_max_units"):
