@@ -649,7 +649,9 @@ def _plan(session: Session, count: Count, containers: dict[int, Container]) -> l
                 containers_counted=line.containers_counted,
                 expected_containers=1 if _sealed_then(container, expected, line.entered_at) else 0,
                 adjustments=[Adjustment(container, variance)] if variance != 0 else [],
-                outdated=container.remaining + variance < 0,
+                # A correction recorded since (a reversal) may already have made good part of the difference:
+                # a count that would then leave less than nothing, or more than the container holds, is stale.
+                outdated=not 0 <= container.remaining + variance <= container.initial_quantity,
             ))
             continue
         # The lot's containers that were here and sealed when the line was counted: those unchanged since,

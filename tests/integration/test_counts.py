@@ -17,7 +17,7 @@ from inventory.services import ledger
 from inventory.counts import service as counts
 from inventory.counts.service import LineSpec
 from inventory.services.permissions import Scope
-from tests.factories import NOW, World, adjustments, draw, opened_vial, reconstitute, refusal, start_treatment
+from tests.factories import NOW, World, adjustments, draw, opened_vial, reconstitute, refusal, reverse, start_treatment
 
 HOUR = dt.timedelta(hours=1)
 LOT = "C3709C3"
@@ -415,6 +415,20 @@ def test_a_count_the_later_use_cannot_fit_is_refused_and_changes_nothing(world, 
 
     assert error.code == "count_outdated" and "Nothing was adjusted" in error.message
     assert adjustments(session) == [] and count.status is CountStatus.SUBMITTED
+
+
+def test_a_count_a_later_correction_made_good_already_is_refused_not_overfilled(world, session):
+    vial = world.container("botox")
+    reconstitute(world, vial)
+    given = draw(world, start_treatment(world, "P-1"), vial, "20")  # 80 U left
+    count = start(world)
+    add(world, count, container=vial.label_code, counted="100")  # full, as the draw was never given
+    submit(world, count)
+    reverse(world, given.draw, at=LATER)  # the ledger corrects itself: 100 U again
+
+    error = refusal(lambda: post(world, count))  # +20 more would make 120 U of a 100 U vial
+
+    assert error.code == "count_outdated" and adjustments(session) == []
 
 
 def test_a_sealed_vial_opened_after_the_count_still_counts_as_found(world, session):

@@ -51,7 +51,7 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from inventory import dosing
@@ -571,18 +571,29 @@ class LedgerMachine(RuleBasedStateMachine):
             return
         self.changed = True  # the reconciliation shows the count
         self.counts_submitted.remove(count_id)
-        # The count's word is now the ledger's: each container line holds what was counted, and each lot
-        # line's lot has exactly as many sealed containers at the location as were found.
+        # The count's word is the ledger's as of each line's counting: a container line holds what was counted
+        # plus whatever the ledger recorded for it since (a dose drawn between counting and posting stays drawn),
+        # and a lot line whose lot nothing touched here since has exactly as many sealed containers as were found.
+        own = and_(Movement.reason == counts.COUNT_REASON, Movement.note == counts.count_note(count_id))
         on_lines = {line.container_id for line in posted.lines if line.container_id is not None}
         for line in posted.lines:
             if line.container_id is not None:
-                assert self.container(line.container_id).remaining == line.counted, f"count {count_id} line {line.id}"
-            else:
-                sealed = self.session.scalar(select(func.count(Container.id)).where(
-                    Container.lot_id == line.lot_id, Container.location_id == posted.location_id,
-                    Container.state == ContainerState.SEALED, Container.id.not_in(on_lines or {0}),
-                ))
-                assert sealed == line.containers_counted, f"count {count_id} lot line {line.id}"
+                since = self.session.scalar(select(func.coalesce(func.sum(Movement.quantity), 0)).where(
+                    Movement.container_id == line.container_id, Movement.at > line.entered_at, ~own))
+                assert self.container(line.container_id).remaining == line.counted + since, \
+                    f"count {count_id} line {line.id}"
+                continue
+            touched = self.session.scalar(select(func.count(Movement.id)).where(
+                Movement.lot_id == line.lot_id, Movement.at > line.entered_at, ~own,
+                Movement.container_id.not_in(on_lines or {0}),
+            ))
+            if touched:
+                continue  # opened, moved or received since it was counted: the count applied its own difference
+            sealed = self.session.scalar(select(func.count(Container.id)).where(
+                Container.lot_id == line.lot_id, Container.location_id == posted.location_id,
+                Container.state == ContainerState.SEALED, Container.id.not_in(on_lines or {0}),
+            ))
+            assert sealed == line.containers_counted, f"count {count_id} lot line {line.id}"
 
     # --- rules: moving stock ------------------------------------------------------------------
 
