@@ -278,3 +278,19 @@ def opened_vial(world: World, used: str = "13.5", *, ref: str = "P-1") -> Contai
     draw(world, start_treatment(world, ref), vial, used)
     world.session.flush()
     return vial
+
+
+def serial_seen_twice(world: World) -> DomainError:
+    """A Botox pack (serial SER9) received in London, then a copy of its code in New York: refused as a
+    duplicate serial, and the sign the receiving view keeps for the safety lead written, as it writes it."""
+    from inventory.counterfeit import service as counterfeit
+
+    gtin = world.botox.gtins[0].gtin
+    manager = world.users["manager"]
+    receiving.receive(world.session, actor=manager, scope=EVERYWHERE, location_id=world.location().id,
+                      containers=1, now=NOW, code=f"]d201{gtin}17270331" "10LOTA\x1d21SER9")
+    error = refusal(lambda: receiving.receive(
+        world.session, actor=manager, scope=EVERYWHERE, location_id=world.location("Fridge", world.other_clinic).id,
+        containers=1, now=NOW, code=f"]d201{gtin}17270331" "10LOTB\x1d21SER9"))
+    counterfeit.sign_of(error, actor_id=manager.id, clinic_id=None, now=NOW, where="receiving")(world.session)
+    return error

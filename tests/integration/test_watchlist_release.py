@@ -13,10 +13,9 @@ from inventory.counterfeit import service as counterfeit
 from inventory.counterfeit.models import WatchedLot
 from inventory.errors import DuplicateSerial, LotQuarantined, LotSuspect, NotFound, ValidationError
 from inventory.models import AuditEvent, LotStatus
-from inventory.receiving import service as receiving
 from inventory.services import lot_guard, scanning
 from recall import services as recall
-from tests.factories import EVERYWHERE, NOW, World, reconstitute, refusal
+from tests.factories import EVERYWHERE, NOW, World, reconstitute, refusal, serial_seen_twice
 
 LATER = NOW + dt.timedelta(hours=1)
 
@@ -152,15 +151,9 @@ def test_signs_show_watched_lot_numbers_upper_case_even_when_recorded_in_lower_c
 
 
 def test_a_pack_serial_seen_twice_names_the_product_and_the_clinic_that_received_it_first(world, session):
-    gtin = world.botox.gtins[0].gtin
     manager = world.users["manager"]
-    receiving.receive(session, actor=manager, scope=EVERYWHERE, location_id=world.location().id, containers=1,
-                      now=NOW, code=f"]d201{gtin}17270331" "10LOTA\x1d21SER9")
-    error = refusal(lambda: receiving.receive(
-        session, actor=manager, scope=EVERYWHERE, location_id=world.location("Fridge", world.other_clinic).id,
-        containers=1, now=NOW, code=f"]d201{gtin}17270331" "10LOTB\x1d21SER9"))
+    error = serial_seen_twice(world)
     assert isinstance(error, DuplicateSerial)
-    counterfeit.sign_of(error, actor_id=manager.id, clinic_id=None, now=NOW, where="receiving")(session)
     # A sign as the chain-wide look-up on containers words it: the first container's id, no receipt's.
     lot_guard.record_sign(session, actor_id=manager.id, clinic_id=world.other_clinic.id,
                           action="lot.flagged_duplicate_serial", now=LATER,

@@ -7,12 +7,10 @@ import re
 
 from sqlalchemy import select
 
-from inventory.counterfeit import service as counterfeit
 from inventory.counterfeit.models import WatchedLot
 from inventory.errors import DuplicateSerial
 from inventory.models import AuditEvent, Lot, LotStatus
-from inventory.receiving import service as receiving
-from tests.factories import EVERYWHERE, NOW, refusal
+from tests.factories import serial_seen_twice
 from tests.pages.conftest import csrf_token
 
 
@@ -71,15 +69,8 @@ def test_a_watched_lot_is_taken_off_the_list_with_a_reason_then_released_from_it
 
 
 def test_the_signs_name_the_product_and_the_clinic_of_a_pack_serial_seen_twice(browser_client, world, session):
-    gtin = world.botox.gtins[0].gtin
-    manager = world.users["manager"]
-    receiving.receive(session, actor=manager, scope=EVERYWHERE, location_id=world.location().id, containers=1,
-                      now=NOW, code=f"]d201{gtin}17270331" "10LOTA\x1d21SER9")
-    error = refusal(lambda: receiving.receive(
-        session, actor=manager, scope=EVERYWHERE, location_id=world.location("Fridge", world.other_clinic).id,
-        containers=1, now=NOW, code=f"]d201{gtin}17270331" "10LOTB\x1d21SER9"))
+    error = serial_seen_twice(world)
     assert isinstance(error, DuplicateSerial)
-    counterfeit.sign_of(error, actor_id=manager.id, clinic_id=None, now=NOW, where="receiving")(session)
     session.flush()
 
     html = browser_client("safety").get("/watchlist").get_data(as_text=True)
