@@ -46,8 +46,19 @@ class DomainError(Exception):
 
 
 class ValidationError(DomainError):
+    """A value the rules refuse. Its details have one shape, whatever refused it (a rule here or the request
+    schema, inventory/blueprints/api/core.py): ``field``, the first field at fault ("body" when the request as
+    a whole is), and ``fields``, each field at fault with its problem. A subclass given a code of its
+    own keeps the details it gives."""
+
     code = "validation_error"
     status = 422
+
+    def __init__(self, message: str, **details: Any) -> None:
+        if self.code == ValidationError.code:  # a subclass with a code of its own keeps its own details
+            details.setdefault("field", "body")
+            details.setdefault("fields", [{"field": details["field"], "problem": message}])
+        super().__init__(message, **details)
 
 
 class NotFound(DomainError):

@@ -225,6 +225,25 @@ def test_invalid_bodies_are_422_and_malformed_json_is_400(api, world):
     assert broken.status_code == 400 and error_code(broken) == "malformed_json"
 
 
+def test_every_validation_error_has_one_shape_whatever_refused_it(api, world):
+    """An integration reads ``field`` and ``fields`` the same way whether the schema or a rule refused the value."""
+    location = world.location()
+    manager = api("manager")
+    by_schema = manager.post("/receipts", {"code": "x", "containers": "many", "location_id": location.id})
+    by_rule = manager.post("/receipts", {"gtin": "00301234567896", "lot": "AB 12", "expiry": "2030-01-31",
+                                         "containers": 1, "location_id": location.id})
+    by_depth = manager.post("/receipts", "[" * 40 + "]" * 40)
+    for response in (by_schema, by_rule, by_depth):
+        assert response.status_code == 422 and error_code(response) == "validation_error", response.get_json()
+        details = response.get_json()["error"]["details"]
+        assert details["fields"] and {"field", "problem"} <= set(details["fields"][0])
+        assert details["field"] == details["fields"][0]["field"]
+    assert by_schema.get_json()["error"]["details"]["field"] == "containers"
+    assert by_rule.get_json()["error"]["details"]["fields"] == [
+        {"field": "lot", "problem": by_rule.get_json()["error"]["message"]}]
+    assert by_depth.get_json()["error"]["details"]["field"] == "body"
+
+
 def test_a_json_body_sent_as_a_form_is_415_not_a_missing_field(api, world):
     """curl -d sends a form's content type: the client is told to send JSON, never "code: Field required"."""
     manager = api("manager")

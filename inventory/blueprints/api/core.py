@@ -111,8 +111,9 @@ def _validation_response(error: ValidationError) -> Response:
     for item in error.errors(include_url=False, include_context=False, include_input=False):
         fields.append({"field": ".".join(str(p) for p in item["loc"]) or "body", "problem": item["msg"]})
     first = fields[0]
+    # The shape of a rule's ValidationError (inventory/errors.py): the first field, then each with its problem.
     return json_error(
-        422, "validation_error", f"{first['field']}: {first['problem']}", {"fields": fields}
+        422, "validation_error", f"{first['field']}: {first['problem']}", {"field": first["field"], "fields": fields}
     )
 
 
@@ -211,8 +212,8 @@ def operation(
                 try:
                     payload = _json_body()
                 except BodyTooDeep as error:
-                    return json_error(422, "validation_error", str(error), {"fields": [
-                        {"field": "body", "problem": str(error)}]})
+                    refused = DomainValidationError(str(error))
+                    return json_error(refused.status, refused.code, refused.message, refused.details)
                 if payload is _MALFORMED:
                     return json_error(400, "malformed_json", "The request body is not valid JSON.")
                 if payload is _FORM:
