@@ -31,7 +31,7 @@ from inventory.errors import DomainError, NotFound, ValidationError
 from inventory.models import AuditEvent, Container, Location, Movement, MovementKind, Product, ProductKind, User
 from inventory.models.base import plain_quantity
 from inventory.services import ledger
-from inventory.services.clock import format_clinic_time
+from inventory.services.clock import format_clinic_time, to_clinic_time
 from inventory.services.permissions import Scope, get_in_scope
 
 # The label range of refrigerated toxins and hyaluronidase (DOMAIN.md): outside it is an excursion.
@@ -233,9 +233,12 @@ def record_excursion(
     session.add(excursion)
     session.flush()
     timezone = location.clinic.timezone
+    # The reason travels with a container sent on since: it names the clinic and the clock it is told in, or
+    # "Medicines fridge ... 02:10" at New York would read as New York's fridge, at a New York time to come.
     reason = (
-        f"{location.name} was at {plain_quantity(min_c)} to {plain_quantity(max_c)} °C from "
-        f"{format_clinic_time(started_at, timezone)} to {format_clinic_time(ended_at, timezone)}"
+        f"{location.clinic.code} · {location.name} was at {plain_quantity(min_c)} to {plain_quantity(max_c)} °C "
+        f"from {format_clinic_time(started_at, timezone)} to {format_clinic_time(ended_at, timezone)} "
+        f"({to_clinic_time(ended_at, timezone).tzname()})"
     )
     result = RecordedExcursion(excursion)
     held_ids: list[int] = []
@@ -507,8 +510,9 @@ def _celsius(value: Decimal, name: str) -> Decimal:
     if not isinstance(value, Decimal) or not value.is_finite():
         raise ValidationError(f"{name}: give a temperature in °C.", field=name)
     if not MIN_READING_C <= value <= MAX_READING_C:
-        raise ValidationError(f"{name}: {plain_quantity(value)} °C is not a plausible fridge temperature.",
-                              field=name)
+        # The bounds, never the value: 1e999999 would be printed in full, or overflow on the way.
+        raise ValidationError(f"{name}: not a plausible fridge temperature (give one from {MIN_READING_C} to "
+                              f"{MAX_READING_C} °C).", field=name)
     if value != value.quantize(Decimal("0.0001")):
         raise ValidationError(f"{name}: at most 4 decimal places.", field=name)
     return value

@@ -63,3 +63,13 @@ def test_a_supply_is_answered_as_not_temperature_sensitive(api, world):
     assert (decision["container_id"], decision["held"], decision["storage_min_c"], decision["storage_max_c"]) == (
         syringe.id, False, None, None)
     assert decision["reason"] == "Syringe 1 mL Luer-lock: not temperature-sensitive, not held"
+
+
+@pytest.mark.parametrize("reading", ["1e999999999", "1e100000", "-1e100000"])
+def test_an_absurd_temperature_is_a_short_422_never_a_500(api, world, reading):
+    """A huge exponent once overflowed while the message printed the number (500), or printed 100 KB of it."""
+    response = api("safety").post(f"/locations/{world.location().id}/excursions", excursion_body(max_c=reading))
+    assert response.status_code == 422, response.get_data()[:200]
+    error = response.get_json()["error"]
+    assert error["code"] == "validation_error" and error["details"]["field"] == "max_c"
+    assert len(error["message"]) < 200 and "plausible fridge temperature" in error["message"]

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from inventory.cold_chain import service as cold_chain
 from inventory.cold_chain.models import ContainerHold, ExcursionSource, HoldOutcome
 from inventory.models import AuditEvent, ContainerState, Location, LocationKind, Movement, MovementKind
+from inventory.services.clock import format_clinic_time, to_clinic_time
 from inventory.transfers import moves
 from tests import kit_factories
 from tests.factories import (
@@ -245,3 +246,16 @@ def test_a_vial_sent_to_another_clinic_during_the_excursion_is_held_there_but_no
 
     assert (result.held, result.held_elsewhere) == ([], 1)
     assert vial.on_hold_since == NOW  # it was in the London fridge during the excursion: New York may not use it
+
+
+def test_a_hold_reason_names_the_clinic_and_the_clock_it_is_told_in(world):
+    """A held vial sent on to another clinic still says whose fridge failed, and in whose time."""
+    vial = world.container("botox", lot="LT-TOLD", now=NOW - 48 * HOUR)
+    fridge = world.location()
+
+    excursion(world, fridge)
+
+    clinic = fridge.clinic
+    zone = to_clinic_time(END, clinic.timezone).tzname()
+    assert vial.hold_reason.startswith(f"{clinic.code} · {fridge.name} was at 9 to 14.5 °C from ")
+    assert f" to {format_clinic_time(END, clinic.timezone)} ({zone})" in vial.hold_reason, vial.hold_reason
