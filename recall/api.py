@@ -27,6 +27,7 @@ from recall.schemas import (
     RecallPatientIn,
     RecallPatientOut,
     RecallSummaryOut,
+    RecallUncoveredLotOut,
     TraceLotOut,
     TracePatientLotsOut,
     TraceQuery,
@@ -100,10 +101,14 @@ def open_recall(body: RecallIn) -> RecallCaseOut:
                                                case_id=case.id, now=now))
 
 
-@operation("GET", "/recalls", summary="Every recall case, open ones first, with progress", permission=RECALL,
+@operation("GET", "/recalls", summary="Every recall case, open ones first, with progress, and recalled stock no "
+           "open case covers", permission=RECALL,
            response=RecallList)
 def list_recalls() -> RecallList:
-    return RecallList(recalls=[RecallSummaryOut.of(s) for s in services.list_cases(db.session, current_scope())])
+    scope = current_scope()
+    return RecallList(recalls=[RecallSummaryOut.of(s) for s in services.list_cases(db.session, scope)],
+                      uncovered_stock=[RecallUncoveredLotOut.of(u)
+                                       for u in services.uncovered_stock(db.session, scope)])
 
 
 @operation("GET", "/recalls/<int:case_id>", summary="A recall case with its patient and container lists",
@@ -114,7 +119,7 @@ def get_recall(case_id: int) -> RecallCaseOut:
 
 
 @operation("PATCH", "/recalls/<int:case_id>/patients/<int:patient_id>",
-           summary="Record a patient's notification: pending, notified (with method) or unreachable",
+           summary="Record a patient's notification: pending, notified (with method), unreachable or not required",
            permission=RECALL, body=RecallPatientIn, response=RecallPatientOut, idempotent=True, errors=(404, 409))
 def update_recall_patient(case_id: int, patient_id: int, body: RecallPatientIn) -> RecallPatientOut:
     scope = current_scope()

@@ -154,7 +154,8 @@ def recall_open():
 def recalls():
     summaries = services.list_cases(db.session, scope())
     return render_template("pages/recall_cases.html", open_cases=[s for s in summaries if s.case.is_open],
-                           closed_cases=[s for s in summaries if not s.case.is_open], **_words())
+                           closed_cases=[s for s in summaries if not s.case.is_open],
+                           uncovered=services.uncovered_stock(db.session, scope()), **_words())
 
 
 @bp.get("/recalls/<int:case_id>")

@@ -289,7 +289,8 @@ class RecallIn(Model):
 
 class RecallPatientIn(Model):
     status: Literal["pending", "notified", "unreachable", "not_required"] = Field(
-        description="not_required only in a Class III case"
+        description="not_required in a Class III case, or in a Class I or II case for a patient whose every dose "
+                    "from the case's lots was reversed (the patient received none of them)"
     )
     method: Literal["phone", "email", "letter", "in_person"] | None = Field(
         default=None, description="required when status is notified"
@@ -330,6 +331,9 @@ class RecallPatientOut(Model):
     updated_at: dt.datetime | None
     contact: ContactOut = Field(description="the patient's phone, email and address (PATCH /patients/<id>)")
     draws: list[TraceDoseOut] = Field(default_factory=list, description="the doses from the recalled lots")
+    received_none: bool = Field(
+        default=False, description="every draw listed from the case's lots was reversed: the patient received none "
+                                   "of them, and not_required is accepted whatever the class")
 
     @classmethod
     def of(cls, line: RecallPatient, patient: queries.PatientRef, doses: list[queries.DoseLine]) -> RecallPatientOut:
@@ -340,6 +344,7 @@ class RecallPatientOut(Model):
             updated_by=line.updated_by.label if line.updated_by else None, updated_at=line.updated_at,
             contact=ContactOut(phone=p.phone, email=p.email, address=p.address),
             draws=[TraceDoseOut.of(d) for d in doses],
+            received_none=services.received_none(doses),
         )
 
     @classmethod
@@ -399,8 +404,26 @@ class RecallSummaryOut(Model):
             containers_done=s.containers.done, containers_total=s.containers.total))
 
 
+class RecallUncoveredLotOut(Model):
+    """A recalled lot with stock that no open case lists (found after its cases closed)."""
+
+    lot: LotOut
+    containers: list[TraceContainerOut] = Field(description="in stock in the caller's clinics; none may be used")
+    case_ids: list[int] = Field(description="the lot's recall cases, all closed, newest first")
+
+    @classmethod
+    def of(cls, u: services.UncoveredLot) -> RecallUncoveredLotOut:
+        return cls(lot=LotOut.of(u.lot), containers=[TraceContainerOut.of(c) for c in u.containers],
+                   case_ids=[case.id for case in u.cases])
+
+
+UNCOVERED = ("recalled stock that no open case asks anyone to return or destroy: open a new case on the lot "
+             "(POST /recalls) to take it back")
+
+
 class RecallList(Model):
     recalls: list[RecallSummaryOut]
+    uncovered_stock: list[RecallUncoveredLotOut] = Field(default_factory=list, description=UNCOVERED)
 
 
 class RecallCaseOut(Model):
@@ -418,6 +441,8 @@ class RecallCaseOut(Model):
     open_elsewhere: int = Field(description="open lines at clinics the caller does not work at")
     patients: list[RecallPatientOut]
     containers: list[RecallContainerOut]
+    uncovered_stock: list[RecallUncoveredLotOut] = Field(
+        default_factory=list, description=f"a closed case's lots only: {UNCOVERED}")
 
     @classmethod
     def of(cls, view: services.CaseView) -> RecallCaseOut:
@@ -429,6 +454,7 @@ class RecallCaseOut(Model):
             open_elsewhere=view.open_elsewhere,
             patients=[RecallPatientOut.of(line.line, line.patient, line.doses) for line in view.patients],
             containers=[RecallContainerOut.of(line.line, line.container) for line in view.containers],
+            uncovered_stock=[RecallUncoveredLotOut.of(u) for u in view.uncovered],
         )
 
 

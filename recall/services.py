@@ -10,7 +10,9 @@ Each change is an AuditEvent (who, when, what) with these actions:
 ``lot.quarantined``, ``lot.released``, ``lot.recalled``, ``recall.opened``,
 ``recall.patient_updated``, ``recall.container_updated``, ``recall.closed``,
 ``recall.container_joined`` (stock back on an open case), ``recall.dose_reversed`` (a listed
-patient's dose corrected while the case is open); and every look at patient data by trace or export is one too:
+patient's dose corrected while the case is open), ``recall.stock_after_close`` (stock back in a recalled lot
+that no open case takes: a count found it after the lot's cases closed); and every look at patient data by trace
+or export is one too:
 ``patient_data.viewed``, ``patient_data.exported``. The change log also lists ``watchlist.removed`` (written by
 the counterfeit watch list), the step that must come before a watched lot's release.
 """
@@ -19,10 +21,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import case as sql_case, func, select
+from sqlalchemy import and_, case as sql_case, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from inventory.errors import (
@@ -68,7 +70,7 @@ ACCESS_ACTIONS = (VIEWED, EXPORTED)
 CHANGE_ACTIONS = (
     "lot.quarantined", "lot.released", "lot.recalled", "recall.opened", "recall.patient_updated",
     "recall.container_updated", "recall.closed", "recall.container_joined", "recall.widened",
-    "recall.dose_reversed",
+    "recall.dose_reversed", "recall.stock_after_close",
     # A watched lot is released only after its entry is taken off the watch list, with the reason (release):
     # that step belongs to the lot's story.
     "watchlist.removed",
@@ -214,8 +216,10 @@ def open_recall(
 
     The patient list holds every patient who received a dose from the lots (a draw not
     reversed), at every clinic; the container list every container of the lots still
-    in stock (sealed, or opened with something left). Raises ValidationError, NotFound,
-    or LotInOpenRecall (a lot already in an open case: work on that case).
+    in stock (sealed, or opened with something left). A lot already recalled whose cases are
+    all closed may be named again (a later notice, or stock found after its cases closed:
+    ``uncovered_stock``): the new case lists what is in stock now. Raises ValidationError,
+    NotFound, or LotInOpenRecall (a lot already in an open case: work on that case).
     """
     reason = _required(reason, "reason", "Say why the lots are recalled.", MAX_REASON)
     klass = _choice(RecallClass, recall_class, "recall_class", "Choose the recall class: I, II or III.")
@@ -333,6 +337,16 @@ class PatientLine:
     clinic: queries.ClinicRef
     doses: list[queries.DoseLine]
 
+    @property
+    def received_none(self) -> bool:
+        return received_none(self.doses)
+
+
+def received_none(doses: Sequence[queries.DoseLine]) -> bool:
+    """Every dose listed from a case's lots was reversed: the patient received none of them, and may be set not
+    required in any class (``update_patient`` asks the database again, at every clinic)."""
+    return bool(doses) and all(d.is_reversed for d in doses)
+
 
 @dataclass(frozen=True)
 class ContainerLine:
@@ -348,6 +362,8 @@ class CaseView:
     patients: list[PatientLine]
     containers: list[ContainerLine]
     open_elsewhere: int = 0  # open lines of other clinics than the viewer's: they keep the case open too
+    # A closed case's lots with stock back on a shelf that no open case takes (``uncovered_stock``).
+    uncovered: list[UncoveredLot] = field(default_factory=list)
 
     @property
     def patient_progress(self) -> Progress:
@@ -393,7 +409,10 @@ def case_view(session: Session, case_id: int, scope: Scope) -> CaseView:
     counts = open_counts(session, case.id)
     mine = (sum(1 for p in patients if p.line.status is NotificationStatus.PENDING)
             + sum(1 for c in containers if c.line.status is RecallContainerStatus.OPEN))
-    return CaseView(case, patients, containers, counts["patients_pending"] + counts["containers_open"] - mine)
+    # An open case takes every container of its lots back in stock (``join_open_cases``); a closed one cannot.
+    uncovered = [] if case.is_open else uncovered_stock(session, scope, lot_ids)
+    return CaseView(case, patients, containers, counts["patients_pending"] + counts["containers_open"] - mine,
+                    uncovered)
 
 
 def _patient_ref(line: RecallPatient) -> queries.PatientRef:
@@ -417,8 +436,10 @@ def update_patient(
     """Records how a patient on the list was (or could not be) told.
 
     ``notified`` needs a method (phone, email, letter, in_person); ``pending`` clears it.
-    Raises ValidationError, NotFound (not on this case's list, or another clinic's
-    patient) or RecallClosed.
+    ``not_required`` is the Class III default; in a Class I or II case it is only for a patient
+    who received none of the case's lots (every dose she had from them was reversed since).
+    Raises ValidationError (also for ``not_required`` of a patient with a dose that stands),
+    NotFound (not on this case's list, or another clinic's patient) or RecallClosed.
     """
     new = _choice(NotificationStatus, status, "status", "Choose pending, notified, unreachable or not required.")
     how = _choice(NotificationMethod, method, "method", "Choose phone, email, letter or in_person.") \
@@ -429,9 +450,6 @@ def update_patient(
     if new is NotificationStatus.PENDING:
         how = None
     case = _open_case(session, case_id)
-    if new is NotificationStatus.NOT_REQUIRED and case.recall_class is not RecallClass.III:
-        raise ValidationError(f"A Class {case.recall_class.value} recall notifies every patient: only a Class III "
-                              "case may leave one out.", field="status")
     _ensure_id(patient_id, "patient")
     line = session.scalar(
         select(RecallPatient).where(RecallPatient.case_id == case.id, RecallPatient.patient_id == patient_id)
@@ -439,6 +457,8 @@ def update_patient(
     )
     if line is None or not scope.allows(line.clinic_id):
         raise NotFound(f"Patient {patient_id} is not on the list of recall case {case.id}.", patient_id=patient_id)
+    if new is NotificationStatus.NOT_REQUIRED and case.recall_class is not RecallClass.III:
+        _refuse_if_received(session, case, line)
     before = line.status
     line.status, line.method, line.note = new, how, note if note is not None else line.note
     line.updated_by_id, line.updated_at = actor.id, now
@@ -450,6 +470,28 @@ def update_patient(
     ))
     session.flush()
     return line
+
+
+def _refuse_if_received(session: Session, case: RecallCase, line: RecallPatient) -> None:
+    """A Class I or II case notifies every patient who received one of its lots. A patient whose every dose from
+    them was reversed (recorded in error, then corrected) received none, and may be left out: asked of the
+    database, at every clinic, under the line's lock, which a reversal on the case takes too
+    (``_record_reversed_dose``). No dose is added meanwhile: the lots are recalled."""
+    lot_ids = list(session.scalars(select(RecallLot.lot_id).where(RecallLot.case_id == case.id)))
+    given = [d for d in queries.dose_lines(session, Scope.everything(), and_(
+        Draw.lot_id.in_(lot_ids), Draw.patient_id == line.patient_id)) if not d.is_reversed]
+    if not given:
+        return
+    first, day = given[0], given[0].local_at.date()
+    ml = f" ({plain_quantity(first.quantity_ml)} mL)" if first.quantity_ml and first.base_unit != "mL" else ""
+    more = f" (and {len(given) - 1} more dose(s))" if len(given) > 1 else ""
+    raise ValidationError(
+        f"{first.patient.name} received {plain_quantity(first.quantity)} {first.base_unit}{ml} of {first.product} "
+        f"lot {first.lot_number} on {day.day} {day:%B %Y}{more}, a dose that was not reversed: a Class "
+        f"{case.recall_class.value} recall notifies every patient who received its lots. Not required is only for "
+        "a patient whose every dose from them was reversed.",
+        field="status", patient_id=line.patient_id, draw_ids=[d.draw_id for d in given],
+    )
 
 
 def update_container(
@@ -574,12 +616,24 @@ def join_open_cases(session: Session, lot: Lot, containers: Sequence[Container],
     A container not on the case's list gets an open line; one marked returned or destroyed that holds
     stock again is opened again; a line follows its container to the clinic that now holds it. The
     case rows are locked, so a closing case either waits and then sees the stock, or is already closed.
+
+    Stock that reaches a recalled lot with no open case (a count finds a vial after the lot's cases
+    closed) is not refused: the count records what is on the shelf, and the lot keeps it out of use.
+    (A correction saying the same is refused before it gets here, ``check_reversal``: it changes a record,
+    not what a shelf holds.)
+    A closed case's record is final, so it joins no case; the safety lead is told instead
+    (``recall.stock_after_close``, and ``uncovered_stock`` on the recall pages) and decides, typically
+    by opening a new case on the lot, which lists it.
     """
     cases = list(session.scalars(
         select(RecallCase).join(RecallLot, RecallLot.case_id == RecallCase.id)
         .where(RecallLot.lot_id == lot.id, RecallCase.status == RecallStatus.OPEN)
         .order_by(RecallCase.id).with_for_update(of=RecallCase).execution_options(populate_existing=True)
     ))
+    if not any(case.is_open for case in cases):  # none, or closed while this waited for its lock
+        if lot.status is LotStatus.RECALLED:
+            _record_stock_outside_cases(session, lot, containers, actor, now)
+        return
     for case in cases:
         if not case.is_open:  # closed while this waited for its lock
             continue
@@ -611,6 +665,55 @@ def join_open_cases(session: Session, lot: Lot, containers: Sequence[Container],
                          "how": what},
             ))
     session.flush()
+
+
+def _record_stock_outside_cases(session: Session, lot: Lot, containers: Sequence[Container], actor: User,
+                                now: dt.datetime) -> None:
+    closed = list(session.scalars(select(RecallLot.case_id).where(RecallLot.lot_id == lot.id)
+                                  .order_by(RecallLot.case_id)))
+    for container in containers:
+        session.add(AuditEvent(
+            at=now, actor_id=actor.id, clinic_id=container.clinic_id, action="recall.stock_after_close",
+            object_type="lot", object_id=str(lot.id),
+            details={"container_id": container.id, "label_code": container.label_code, "lot_id": lot.id,
+                     "lot_ids": [lot.id], "case_ids": closed, "remaining": plain_quantity(container.remaining)},
+        ))
+    session.flush()
+
+
+@dataclass(frozen=True)
+class UncoveredLot:
+    """A recalled lot with containers in stock that no open case lists: nobody is asked to return or destroy
+    them. The lot keeps them out of use; a new case on the lot takes them back."""
+
+    lot: Lot
+    containers: list[queries.ContainerLine]
+    cases: list[RecallCase]  # the lot's cases, all closed, newest first (none for a lot recalled without one)
+
+
+def uncovered_stock(session: Session, scope: Scope, lot_ids: Sequence[int] | None = None) -> list[UncoveredLot]:
+    """Containers of recalled lots (of ``lot_ids``, or any) still in stock in the viewer's clinics without an
+    open line on an open case, by lot: one statement, and two more when there are some."""
+    recalled = select(Lot.id).where(Lot.status == LotStatus.RECALLED)
+    if lot_ids is not None:
+        recalled = recalled.where(Lot.id.in_(list(lot_ids)))
+    covered = (select(RecallContainer.id).join(RecallCase, RecallContainer.case_id == RecallCase.id)
+               .where(RecallContainer.container_id == Container.id,
+                      RecallContainer.status == RecallContainerStatus.OPEN, RecallCase.status == RecallStatus.OPEN)
+               .exists())
+    found = queries.container_lines(session, scope, and_(
+        Container.lot_id.in_(recalled),
+        or_(Container.state.in_(lifecycle.HELD_STATES), Container.remaining > 0),  # ContainerLine.is_live
+        ~covered,
+    ))
+    if not found:
+        return []
+    by_lot: dict[int, list[queries.ContainerLine]] = {}
+    for line in found:
+        by_lot.setdefault(line.lot_id, []).append(line)
+    lots = sorted(queries.lots_by_ids(session, by_lot), key=lambda lot: (lot.product.name, lot.number, lot.id))
+    cases = cases_for_lots(session, [lot.id for lot in lots])
+    return [UncoveredLot(lot, by_lot[lot.id], cases.get(lot.id, [])) for lot in lots]
 
 
 def check_reversal(session: Session, lot: Lot, container: Container, original: Movement, actor: User,
@@ -913,8 +1016,8 @@ def _ensure_id(value: int, what: str) -> None:
 __all__ = [
     "ACCESS_ACTIONS", "CHANGE_ACTIONS", "CaseSummary", "CaseView", "ContainerLine", "LogEntry", "LotInOpenRecall",
     "LotNotQuarantined", "PatientLine", "Progress", "RecallClosed", "RecallItemDone", "RecalledLotNotReleasable",
-    "LogNames", "access_log", "case_view", "check_reversal", "log_names", "names_patients", "close_case", "get_case", "join_open_cases", "list_cases", "open_counts", "open_recall",
-    "quarantine",
-    "record_access", "release", "trace_lots", "trace_patient", "update_container", "update_containers", "update_patient",
-    "view_case", "widen",
+    "LogNames", "UncoveredLot", "access_log", "case_view", "check_reversal", "log_names", "names_patients",
+    "close_case", "get_case", "join_open_cases", "list_cases", "open_counts", "open_recall", "quarantine",
+    "received_none", "record_access", "release", "trace_lots", "trace_patient", "uncovered_stock", "update_container",
+    "update_containers", "update_patient", "view_case", "widen",
 ]
