@@ -173,30 +173,46 @@ _STATUS_WORDS = {"ready": "READY", "expiring_soon": "EXPIRING SOON", "not_ready"
 @click.command("kits")
 @with_appcontext
 @click.option("--clinic", "clinic_codes", multiple=True, help="only this clinic (code); repeat for several")
-@click.option("--at", "at", default=None, help="judge at this moment (ISO 8601, e.g. 2026-07-01T08:00Z); default now")
+@click.option("--at", "at", default=None, metavar="MOMENT",
+              help="the board as recorded at this past moment, ISO 8601 (2026-07-01T08:00Z); without a time zone "
+                   "(2026-07-01T08:00, or 2026-07-01 for its midnight) in each clinic's own time; default now")
 def kits(clinic_codes: tuple[str, ...], at: str | None) -> None:
-    """Print the emergency kit board; exit 1 when any kit is not ready (for a daily cron)."""
+    """Print the emergency kit board; exit 1 when any kit is not ready (for a daily cron), 2 on a bad option.
+
+    With --at, checks, emergency use, contents, holds and lot statuses are read as recorded by that moment,
+    and kits created since are left out; kit templates keep no history, so they are today's (the first line
+    of the board says so).
+    """
     import datetime as dt
 
+    from inventory.errors import ValidationError
     from inventory.models import utcnow
     from inventory.kits import service as kit_service
     from inventory.services.permissions import Scope
+
+    class Refused(click.ClickException):
+        exit_code = 2  # one line, no usage block; 2 as click's usage errors, apart from 1 (a kit not ready)
 
     scope = Scope.everything()
     if clinic_codes:
         found = dict(db.session.execute(select(Clinic.code, Clinic.id).where(Clinic.code.in_(clinic_codes))).all())
         unknown = sorted(set(clinic_codes) - set(found))
         if unknown:
-            raise click.UsageError(f"No clinic with code {', '.join(unknown)}.")
+            raise Refused(f"No clinic with code {', '.join(unknown)}.")
         scope = Scope(frozenset(found.values()))
     now = utcnow()
-    if at:
+    if at is None:
+        board = kit_service.readiness(db.session, scope=scope, now=now)
+    else:
         try:
-            now = dt.datetime.fromisoformat(at)
-        except ValueError as error:
-            raise click.UsageError(f"--at {at!r} is not an ISO 8601 moment.") from error
-        now = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
-    board = kit_service.readiness(db.session, scope=scope, now=now)
+            moment = kit_service.parse_moment(at)
+            board = kit_service.readiness_at(db.session, scope=scope, at=moment, now=now)
+        except ValidationError as error:
+            raise Refused(f"--at {error.message}") from None
+        when = (f"{moment.astimezone(dt.UTC).replace(tzinfo=None).isoformat(' ', 'minutes')} UTC" if moment.tzinfo
+                else f"{moment.isoformat(' ', 'minutes')} in each clinic's own time")
+        click.echo(f"As recorded at {when}; kits created since are left out, and kit templates are today's "
+                   "(they keep no history).")
     width = max((len(w) for w in _STATUS_WORDS.values()), default=0)
     for state in board:
         line = f"{_STATUS_WORDS[state.status.value]:<{width}}  {state.name} ({state.clinic_code})"

@@ -16,6 +16,7 @@ from inventory.transfers import moves
 from tests.factories import EVERYWHERE, NOW, kit_location
 
 TODAY = dt.date(2026, 6, 15)  # NOW in London (and in New York)
+KIT_CREATED = NOW - dt.timedelta(days=90)  # before any moment a test judges: a past board leaves out later kits
 FAR = dt.date(2027, 3, 31)
 
 
@@ -40,8 +41,11 @@ def new_kit(world, clinic=None, *, name: str = "Emergency kit (room 1)", **templ
     clinic = clinic or world.clinic
     found = world.session.scalar(select(KitTemplate).where(KitTemplate.name == "Vascular occlusion kit"))
     tpl = found or template(world, **template_options)
-    return kits.create_kit(world.session, scope=EVERYWHERE, template_id=tpl.id, name=name,
-                           location_id=kit_location(world, clinic, name).id)
+    kit = kits.create_kit(world.session, scope=EVERYWHERE, template_id=tpl.id, name=name,
+                          location_id=kit_location(world, clinic, name).id)
+    kit.created_at = KIT_CREATED
+    world.session.flush()
+    return kit
 
 
 def stock(world, kit: Kit, product: str = "hylenex", *, count: int = 1, lot: str = "2205123",

@@ -13,13 +13,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, exists, func, or_, select
+from sqlalchemy import Connection, and_, case, exists, func, or_, select, union_all
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from inventory import lifecycle
+from inventory.cold_chain.models import ContainerHold
 from inventory.errors import DomainError, NotFound, UnknownProduct, ValidationError
 from inventory.models import (
+    AuditEvent,
     Clinic,
     Container,
     Location,
@@ -168,14 +171,25 @@ class _Judgement(NamedTuple):
 
 
 def readiness(
-    session: Session, *, scope: Scope, now: dt.datetime, kit_ids: Iterable[int] | None = None
+    session: Session, *, scope: Scope, now: dt.datetime, kit_ids: Iterable[int] | None = None,
+    history: bool = False,
 ) -> list[KitReadiness]:
-    """The readiness of every kit in ``scope`` (or of ``kit_ids``), ordered by clinic and name.
+    """The readiness of every kit in ``scope`` (or of ``kit_ids``) at ``now``, ordered by clinic and name.
 
     Computed for all kits at once with seven queries whatever their number (kits, the
     requirements of their templates, the stock at their locations grouped by lot and
     those lots, the containers there that do not count, their last checks, their last
     emergency draws), then evaluated in Python.
+
+    What is read as of ``now``: always the last check at or before ``now`` (and the seal it
+    found) and the emergency draws and reversals recorded by then. The contents, holds, lot
+    statuses and patient bindings are read as they stand (the cached state: fast, and right
+    for the present), unless ``history`` is set for a past ``now`` (``readiness_at``): then
+    they are rebuilt as recorded by ``now`` (``_past_stock_by_kit``; the stock in one query,
+    plus one for the few containers that might not count and one for lots whose status
+    changed since, when there are any) and kits created later are left out. Templates keep
+    no history: a past moment is judged against today's requirements, check interval and
+    warning days.
 
     Rules, in the clinic's own calendar (``today`` is the clinic's date at ``now``; a
     lot expiring on day D is usable through the end of D, so "expires in n days"
@@ -203,7 +217,7 @@ def readiness(
       reason 'emergency', not reversed) was made at the kit's location after the last
       check, until it is restocked and checked again.
     """
-    kits = _scoped_kits(scope, kit_ids)
+    kits = _scoped_kits(scope, kit_ids, created_by=now if history else None)
     kit_rows = session.execute(  # through the session, so that pending changes are flushed first
         select(
             kits.c.id, kits.c.name, kits.c.clinic_id, kits.c.location_id, kits.c.template_id,
@@ -219,10 +233,13 @@ def readiness(
         return []
     connection = session.connection()  # plain rows from here on: thousands of them, no ORM objects needed
     requirements = _requirements(connection, {row[4] for row in kit_rows})
-    skipped, not_counted = _skipped_by_kit(connection, kits, now)
-    lots, held_by_kit = _stock_by_kit(connection, kits, not_counted)
-    last_checks = _last_checks(connection, kits)
-    emergencies = _last_emergency_draws(connection, kits)
+    if history:
+        skipped, lots, held_by_kit = _past_stock_by_kit(connection, kits, now)
+    else:
+        skipped, not_counted = _skipped_by_kit(connection, kits, now)
+        lots, held_by_kit = _stock_by_kit(connection, kits, not_counted)
+    last_checks = _last_checks(connection, kits, now)
+    emergencies = _last_emergency_draws(connection, kits, now)
 
     # Most kits share a template and hold the same lots in the same amounts (stocked alike, from
     # the region's current lots), so their contents are judged once per (template, day, contents).
@@ -265,6 +282,62 @@ def readiness(
     return result
 
 
+def parse_moment(text: str) -> dt.datetime:
+    """A moment as a person types it in ISO 8601: "2026-07-01T08:00Z", "2026-07-01T08:00+02:00", or with no
+    time zone "2026-07-01T08:00" and "2026-07-01" (its midnight), left naive for ``readiness_at`` to read
+    on each clinic's clock. Raises ValidationError."""
+    text = (text or "").strip()
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(
+            f"{text[:40]!r} is not a date and time: write it in ISO 8601, e.g. 2026-07-01T08:00Z, "
+            "2026-07-01T08:00 (each clinic's own time) or 2026-07-01 (its midnight).", field="at",
+        ) from None
+
+
+def readiness_at(session: Session, *, scope: Scope, at: dt.datetime, now: dt.datetime) -> list[KitReadiness]:
+    """The board as it stood at the past moment ``at``, from what had been recorded by then (``readiness``
+    with ``history``: checks, emergency draws, contents, holds, lot statuses; templates as they are now),
+    ordered by clinic and name.
+
+    ``at`` with a time zone is one moment everywhere. Without one it is read on each clinic's own wall
+    clock, as every time a person types ("08:00" is 08:00 in London and 08:00 in New York): the kits are
+    then judged once per time zone of the clinics in scope (a few), never once per kit.
+
+    Raises ValidationError for a moment still to come (later than ``now`` in some clinic): nothing is
+    recorded for it yet, and judging today's contents and checks at a later date would be a forecast
+    passed off as a record.
+    """
+    if at.tzinfo is not None:
+        moments = [(_utc(at), scope, "")]
+    else:
+        zones: dict[str, set[int]] = defaultdict(set)
+        for clinic_id, timezone in session.execute(scope.filter(select(Clinic.id, Clinic.timezone), Clinic.id)):
+            zones[timezone].add(clinic_id)
+        moments = [(_utc(at.replace(tzinfo=ZoneInfo(timezone)), timezone), Scope(frozenset(ids)), f" in {timezone}")
+                   for timezone, ids in sorted(zones.items())]
+    for moment, _, where in moments:
+        if moment > now:
+            raise ValidationError(
+                f"{at.isoformat()}{where} is still to come: a past board goes up to now "
+                f"({now.astimezone(dt.UTC):%Y-%m-%dT%H:%MZ}) at the latest.", field="at")
+    board = [state for moment, clinics, _ in moments
+             for state in readiness(session, scope=clinics, now=moment, history=True)]
+    if len(moments) > 1:  # each call is in order; merged, they are put back in readiness's order
+        board.sort(key=lambda state: (state.clinic_code, state.name, state.kit_id))
+    return board
+
+
+def _utc(moment: dt.datetime, timezone: str | None = None) -> dt.datetime:
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00: before the first moment a datetime holds
+        where = f" in {timezone}" if timezone else ""
+        raise ValidationError(f"{moment.replace(tzinfo=None).isoformat()}{where} is out of range.",
+                              field="at") from None
+
+
 def _judge(requirements: Sequence[_Requirement], lots: Sequence[_LotStock], today: dt.date,
            warning_days: int) -> _Judgement:
     inside = _contents_reasons(lots, today)
@@ -272,13 +345,16 @@ def _judge(requirements: Sequence[_Requirement], lots: Sequence[_LotStock], toda
     return _Judgement(inside, short, expiring, lines)
 
 
-def _scoped_kits(scope: Scope, kit_ids: Iterable[int] | None) -> Any:
-    """The kits asked for, as a subquery every other query joins (no per-kit query, no huge IN list)."""
+def _scoped_kits(scope: Scope, kit_ids: Iterable[int] | None, created_by: dt.datetime | None = None) -> Any:
+    """The kits asked for, as a subquery every other query joins (no per-kit query, no huge IN list);
+    with ``created_by``, only those that existed then."""
     stmt = scope.filter(
         select(Kit.id, Kit.name, Kit.clinic_id, Kit.location_id, Kit.template_id), Kit.clinic_id
     )
     if kit_ids is not None:
         stmt = stmt.where(Kit.id.in_(list(kit_ids)))
+    if created_by is not None:
+        stmt = stmt.where(Kit.created_at <= created_by)
     return stmt.subquery("scoped_kits")
 
 
@@ -322,16 +398,27 @@ def _stock_by_kit(connection: Connection, kits: Any, not_counted: dict[tuple[int
         skipped_remaining, skipped_count = not_counted.get((kit_id, lot_id), (Decimal(0), 0))
         if count > skipped_count:
             per_lot.append((kit_id, lot_id, remaining - skipped_remaining, count - skipped_count))
+    return _held_lots(connection, per_lot)
+
+
+def _held_lots(connection: Connection, per_lot: Sequence[tuple[int, int, Decimal, int]],
+               at: dt.datetime | None = None) -> tuple[dict[int, _Lot], dict[int, _Held]]:
+    """The lots named by ``per_lot`` ((kit, lot, remaining, containers) rows) and each kit's holding,
+    soonest expiry first; with ``at``, each lot's status as it was then."""
     if not per_lot:
         return {}, {}
+    rows = connection.execute(
+        select(Lot.id, Lot.number, Lot.status, Lot.expiry, Product.id, Product.name, Product.kind,
+               Product.base_unit, Lot.status_changed_at)
+        .join(Product, Product.id == Lot.product_id)
+        .where(Lot.id.in_({lot_id for _, lot_id, _, _ in per_lot}))
+    ).all()
+    then: dict[int, LotStatus] = {}
+    if at is not None:
+        then = _lot_statuses_at(connection, [row[0] for row in rows if row[8] is not None and row[8] > at], at)
     lots = {
-        lot_id: _Lot(pid, pname, kind, unit, lot_id, number, status, expiry)
-        for lot_id, number, status, expiry, pid, pname, kind, unit in connection.execute(
-            select(Lot.id, Lot.number, Lot.status, Lot.expiry, Product.id, Product.name, Product.kind,
-                   Product.base_unit)
-            .join(Product, Product.id == Lot.product_id)
-            .where(Lot.id.in_({lot_id for _, lot_id, _, _ in per_lot}))
-        )
+        lot_id: _Lot(pid, pname, kind, unit, lot_id, number, then.get(lot_id, status), expiry)
+        for lot_id, number, status, expiry, pid, pname, kind, unit, _ in rows
     }
     # Ranking the few lots once orders every kit's: (expiry, product, number) is unique per lot.
     ranked = sorted(lots.values(), key=lambda lot: (lot.expiry, lot.product, lot.lot))
@@ -364,18 +451,141 @@ def _skipped_by_kit(connection: Connection, kits: Any, now: dt.datetime
         why = lifecycle.skipped_for_next_patient(
             on_hold=on_hold_since is not None, bound_to_patient=patient_id is not None,
             beyond_use_at=beyond_use_at, now=now)
-        found[kit_id].append(Reason(
-            "on_hold_inside" if on_hold_since is not None else "not_counted_inside",
-            f"{product} {label} is {why}: it does not count; "
-            + ("a safety lead releases or wastes it" if on_hold_since is not None else "remove it"),
-            {"label_code": label, "product": product, "why": why, "remaining": plain_quantity(remaining),
-             "unit": unit},
-            KitStatus.NOT_READY,
-        ))
+        found[kit_id].append(_not_counted_reason(label, product, why, remaining, unit, on_hold_since is not None))
     return found, not_counted
 
 
-def _last_checks(connection: Connection, kits: Any) -> dict[int, _LastCheck]:
+def _not_counted_reason(label: str, product: str, why: str | None, remaining: Decimal, unit: str,
+                        on_hold: bool) -> Reason:
+    return Reason(
+        "on_hold_inside" if on_hold else "not_counted_inside",
+        f"{product} {label} is {why}: it does not count; "
+        + ("a safety lead releases or wastes it" if on_hold else "remove it"),
+        {"label_code": label, "product": product, "why": why, "remaining": plain_quantity(remaining), "unit": unit},
+        KitStatus.NOT_READY,
+    )
+
+
+def _past_stock_by_kit(connection: Connection, kits: Any, at: dt.datetime
+                       ) -> tuple[dict[int, list[Reason]], dict[int, _Lot], dict[int, _Held]]:
+    """``_skipped_by_kit`` and ``_stock_by_kit`` for a past moment, from what was recorded by ``at``
+    (``_stock_at``): the stock summed by kit and lot in one grouped query, except the few containers that
+    might not count (opened, reconstituted or ever held), which come out one by one and are judged here.
+
+    A hold is a ContainerHold open at ``at``; a patient binding counts from ``opened_at``; a lot's status
+    is the one it had then (``_held_lots``). Not kept, and so read as it is now: a binding undone since
+    (its only draw reversed), and a hold with no hold record.
+    """
+    stock = _stock_at(kits, at)
+    rows = connection.execute(
+        select(kits.c.id, stock.c.lot_id, stock.c.doubtful, func.sum(stock.c.remaining), func.count())
+        .select_from(stock)
+        .join(kits, kits.c.location_id == stock.c.location_id)
+        .group_by(kits.c.id, stock.c.lot_id, stock.c.doubtful)
+    ).all()
+    doubtful = {row[2] for row in rows if row[2] is not None}
+    found: dict[int, Any] = {}
+    if doubtful:
+        held_then = exists().where(
+            ContainerHold.container_id == Container.id, ContainerHold.held_at <= at,
+            or_(ContainerHold.resolved_at.is_(None), ContainerHold.resolved_at > at),
+        )
+        found = {row[0]: row for row in connection.execute(
+            select(Container.id, Container.label_code, Product.name, Product.base_unit, Container.patient_id,
+                   Container.opened_at, Container.beyond_use_at, Container.on_hold_since, held_then)
+            .join(Product, Product.id == Container.product_id)
+            .where(Container.id.in_(doubtful))
+        )}
+    skipped: dict[int, list[tuple[str, Reason]]] = defaultdict(list)
+    counted: dict[tuple[int, int], tuple[Decimal, int]] = {}
+    for kit_id, lot_id, container_id, remaining, count in rows:
+        if container_id is not None:
+            _, label, product, unit, patient_id, opened_at, beyond_use_at, on_hold_since, held = found[container_id]
+            on_hold = bool(held) or (on_hold_since is not None and on_hold_since <= at)
+            why = lifecycle.skipped_for_next_patient(
+                on_hold=on_hold, bound_to_patient=patient_id is not None and (opened_at is None or opened_at <= at),
+                beyond_use_at=beyond_use_at, now=at)
+            if why is not None:
+                skipped[kit_id].append((label, _not_counted_reason(label, product, why, remaining, unit, on_hold)))
+                continue
+        have, containers = counted.get((kit_id, lot_id), (Decimal(0), 0))
+        counted[kit_id, lot_id] = (have + remaining, containers + count)
+    lots, held_by_kit = _held_lots(
+        connection, [(kit_id, lot_id, have, count) for (kit_id, lot_id), (have, count) in counted.items()], at)
+    return ({kit_id: [reason for _, reason in sorted(reasons, key=lambda pair: pair[0])]
+             for kit_id, reasons in skipped.items()}, lots, held_by_kit)
+
+
+def _stock_at(kits: Any, at: dt.datetime) -> Any:
+    """The containers that held something at the kits' locations at ``at``, from the ledger:
+    (container_id, location_id, lot_id, remaining, doubtful), ``doubtful`` being the container's id when it
+    might not serve the next patient (opened, reconstituted or ever held), else NULL.
+
+    A container's place and balance at ``at`` are its last movement's by then (the reading of
+    cold_chain.containers_present: after a TRANSFER_OUT it is on its way). Only the containers that moved
+    at a kit's location after ``at`` need that look back (anything that happens to a container in a kit is
+    recorded there first, and anything that arrived since arrived there), found through the location
+    index. Every other container in a kit now was there, as it is, at ``at``, and is read from the live
+    stock index as the present board reads it. So a past board costs the present one plus what moved in
+    the kits since ``at``, never a pass over the whole ledger.
+    """
+    since = (
+        select(Movement.container_id)
+        .join(kits, kits.c.location_id == Movement.location_id)
+        .where(Movement.at > at)
+    )
+    doubtful = case(
+        (or_(Container.patient_id.is_not(None), Container.beyond_use_at.is_not(None),
+             Container.on_hold_since.is_not(None), exists().where(ContainerHold.container_id == Container.id)),
+         Container.id),
+        else_=None,
+    )
+    unchanged = (
+        select(Container.id.label("container_id"), Container.location_id, Container.lot_id,
+               Container.remaining.label("remaining"), doubtful.label("doubtful"))
+        .join(kits, kits.c.location_id == Container.location_id)
+        .where(Container.state.in_(lifecycle.LIVE_STATES), Container.remaining > 0,
+               ~exists().where(Movement.container_id == Container.id, Movement.at > at))
+    )
+    position = func.row_number().over(
+        partition_by=Movement.container_id, order_by=(Movement.at.desc(), Movement.id.desc())
+    )
+    last = (
+        select(Movement.container_id, Movement.location_id, Movement.lot_id, Movement.kind, Movement.balance_after,
+               position.label("position"))
+        .where(Movement.container_id.in_(since), Movement.at <= at)
+        .subquery("last_movements")
+    )
+    changed = (
+        select(last.c.container_id, last.c.location_id, last.c.lot_id, last.c.balance_after, doubtful)
+        .join(Container, Container.id == last.c.container_id)
+        .where(last.c.position == 1, last.c.balance_after > 0, last.c.kind != MovementKind.TRANSFER_OUT)
+    )
+    return union_all(unchanged, changed).subquery("stock_at")
+
+
+def _lot_statuses_at(connection: Connection, lot_ids: Sequence[int], at: dt.datetime) -> dict[int, LotStatus]:
+    """The status each of these lots (changed since ``at``) had at ``at``: the "from" of its first status
+    change after it, as audited (quarantine, release and recall all record one; the audit index by object
+    finds them). A lot with none keeps its status."""
+    if not lot_ids:
+        return {}
+    statuses = {status.value for status in LotStatus}
+    found: dict[int, LotStatus] = {}
+    for object_id, details in connection.execute(
+        select(AuditEvent.object_id, AuditEvent.details)
+        .where(AuditEvent.object_type == "lot", AuditEvent.object_id.in_([str(i) for i in lot_ids]),
+               AuditEvent.at > at)
+        .order_by(AuditEvent.at, AuditEvent.id)
+    ):
+        was = (details or {}).get("from")
+        if was in statuses and (details or {}).get("to") in statuses:
+            found.setdefault(int(object_id), LotStatus(was))
+    return found
+
+
+def _last_checks(connection: Connection, kits: Any, now: dt.datetime) -> dict[int, _LastCheck]:
+    """Each kit's last check at or before ``now``: a check recorded later is not yet known then."""
     position = func.row_number().over(
         partition_by=KitCheck.kit_id, order_by=(KitCheck.checked_at.desc(), KitCheck.id.desc())
     )
@@ -383,6 +593,7 @@ def _last_checks(connection: Connection, kits: Any) -> dict[int, _LastCheck]:
         select(KitCheck.kit_id, KitCheck.checked_at, KitCheck.seal_intact, KitCheck.checked_by_id,
                position.label("position"))
         .join(kits, kits.c.id == KitCheck.kit_id)
+        .where(KitCheck.checked_at <= now)
         .subquery("ranked_checks")
     )
     rows = connection.execute(
@@ -393,7 +604,8 @@ def _last_checks(connection: Connection, kits: Any) -> dict[int, _LastCheck]:
     return {kit_id: _LastCheck(at, seal, display or username) for kit_id, at, seal, display, username in rows}
 
 
-def _last_emergency_draws(connection: Connection, kits: Any) -> dict[int, dt.datetime]:
+def _last_emergency_draws(connection: Connection, kits: Any, now: dt.datetime) -> dict[int, dt.datetime]:
+    """Each kit's last emergency draw by ``now`` that was not reversed by then."""
     reversal = aliased(Movement)
     rows = connection.execute(
         select(kits.c.id, func.max(Movement.at))
@@ -402,7 +614,8 @@ def _last_emergency_draws(connection: Connection, kits: Any) -> dict[int, dt.dat
         .where(
             Movement.kind == MovementKind.DRAW,
             Movement.reason == EMERGENCY,
-            ~exists().where(reversal.reverses_id == Movement.id),
+            Movement.at <= now,
+            ~exists().where(reversal.reverses_id == Movement.id, reversal.at <= now),
         )
         .group_by(kits.c.id)
     )

@@ -236,7 +236,9 @@ def test_a_broken_seal_makes_the_kit_not_ready_until_a_check_finds_it_sealed(wor
     assert broken.reasons[0]["text"] == "Seal found broken at the last check on 2026-06-15: check the contents and reseal"
     assert codes(state(world, kit)) == ["seal_broken"]
     resealed = check(world, kit, at=NOW + dt.timedelta(hours=1))
-    assert resealed.status is KitStatus.READY and state(world, kit).status is KitStatus.READY
+    assert resealed.status is KitStatus.READY
+    assert state(world, kit, NOW + dt.timedelta(hours=1)).status is KitStatus.READY
+    assert codes(state(world, kit)) == ["seal_broken"]  # at NOW the reseal was not yet recorded
 
 
 def test_emergency_use_makes_the_kit_not_ready_until_restocked_and_checked(world, session):
@@ -381,7 +383,7 @@ def test_readiness_lists_only_the_callers_clinics(world):
     assert [k.name for k in mine] == ["NYC kit"]
 
 
-def _statements_for_board(world, session, count: int) -> int:
+def _statements_for_board(world, session, count: int, history: bool = False) -> int:
     for n in range(count):
         kit = new_kit(world, name=f"Kit {count}-{n}")
         stock(world, kit, "hylenex", count=2, lot=f"H{count}")
@@ -397,7 +399,7 @@ def _statements_for_board(world, session, count: int) -> int:
     engine = session.get_bind().engine
     event.listen(engine, "before_cursor_execute", count_statement)
     try:
-        board = kits.readiness(session, scope=EVERYWHERE, now=NOW + dt.timedelta(hours=1))
+        board = kits.readiness(session, scope=EVERYWHERE, now=NOW + dt.timedelta(hours=1), history=history)
     finally:
         event.remove(engine, "before_cursor_execute", count_statement)
     assert len([k for k in board if k.name.startswith(f"Kit {count}-")]) == count
@@ -408,6 +410,185 @@ def test_the_board_costs_the_same_number_of_queries_for_2_or_20_kits(world, sess
     few = _statements_for_board(world, session, 2)
     many = _statements_for_board(world, session, 20)
     assert few == many <= 7
+
+
+# --- a past moment: what had been recorded by then ------------------------------------------------
+
+HOUR = dt.timedelta(hours=1)
+DAY = dt.timedelta(days=1)
+
+
+def past(world, kit, at: dt.datetime) -> kits.KitReadiness:
+    (found,) = [k for k in kits.readiness_at(world.session, scope=EVERYWHERE, at=at, now=NOW + 30 * DAY)
+                if k.kit_id == kit.id]
+    return found
+
+
+def test_a_past_moment_reads_the_last_check_at_or_before_it(world):
+    kit = stocked_kit(world)
+    check(world, kit, seal_intact=False)
+    check(world, kit, at=NOW + 2 * DAY)
+    for judged in (state(world, kit, NOW + DAY), past(world, kit, NOW + DAY)):
+        assert codes(judged) == ["seal_broken"] and judged.last_check_at == NOW
+    assert state(world, kit, NOW + 2 * DAY).status is KitStatus.READY
+
+    unchecked = new_kit(world, name="Checked later")
+    stock(world, unchecked, "hylenex", count=2)
+    stock(world, unchecked, "syringe", count=2, lot="SY2026")
+    check(world, unchecked, at=NOW + 2 * DAY)
+    assert codes(past(world, unchecked, NOW + DAY)) == ["never_checked"]
+
+
+def test_a_past_moment_sees_emergency_use_and_its_reversal_only_once_recorded(world, session):
+    kit = stocked_kit(world)
+    check(world, kit)
+    vial = kits.contents(session, kit)[0]
+    used = emergency_draw(world, vial, "150", at=NOW + 2 * HOUR)
+    locked = ledger.lock_container(session, vial.id, EVERYWHERE)
+    ledger.record(session, locked, kind=MovementKind.REVERSAL, quantity=Decimal(150), actor=world.users["nurse"],
+                  at=NOW + 4 * HOUR, reverses=used)
+    session.flush()
+    assert state(world, kit, NOW + HOUR).status is KitStatus.READY  # not used yet
+    assert codes(past(world, kit, NOW + HOUR)) == []
+    # Used, not yet found a mistake: the vial was empty then, whatever the ledger holds now.
+    assert codes(past(world, kit, NOW + 3 * HOUR)) == ["emergency_use", "requirement_short"]
+    assert "emergency_use" in codes(state(world, kit, NOW + 3 * HOUR))
+    assert codes(past(world, kit, NOW + 5 * HOUR)) == []
+
+
+def test_a_past_moment_reads_the_contents_the_ledger_had_then(world, session):
+    """Taken out, opened for a patient or added later: a past board counts the kit as it was."""
+    kit = stocked_kit(world)
+    check(world, kit)
+    first, second = (c for c in kits.contents(session, kit) if c.product.name.startswith("Hylenex"))
+    kits.remove_from_kit(session, actor=world.users["nurse"], scope=EVERYWHERE, kit_id=kit.id,
+                         container_ref=first.label_code, to_location_id=world.location("Fridge").id, now=NOW + DAY)
+    draw(world, start_treatment(world, at=NOW + 2 * DAY), second, "10", unit="USP U", area="other",
+         area_detail="nasal ala", at=NOW + 2 * DAY)
+    stock(world, kit, "syringe", lot="LATE1", now=NOW + 3 * DAY)
+    check(world, kit, at=NOW + 3 * DAY)
+
+    then = past(world, kit, NOW + HOUR)
+    assert (then.status, then.reasons) == (KitStatus.READY, [])
+    assert [(line.label, line.have) for line in then.lines] == [("Hyaluronidase", 300), ("Syringes 1 mL", 2)]
+    assert codes(state(world, kit, NOW + HOUR)) == ["not_counted_inside", "requirement_short"]  # read as it is now
+
+    one_out = past(world, kit, NOW + DAY + HOUR)
+    assert [(line.label, line.have) for line in one_out.lines] == [("Hyaluronidase", 150), ("Syringes 1 mL", 2)]
+    opened = past(world, kit, NOW + 2 * DAY + HOUR)
+    assert codes(opened) == ["not_counted_inside", "requirement_short"]
+    assert opened.reasons[0].data == {"label_code": second.label_code, "product": "Hylenex recombinant 150 USP U/mL",
+                                      "why": "opened for a patient", "remaining": "140", "unit": "USP U"}
+    assert [line.have for line in past(world, kit, NOW + 3 * DAY + HOUR).lines] == [0, 3]
+
+
+def test_a_past_moment_reads_the_lot_status_and_holds_as_they_were_then(world, session):
+    from inventory.cold_chain import service as cold_chain
+    from recall import services as recalls
+
+    kit = stocked_kit(world)
+    (extra,) = stock(world, kit, "hylenex", lot="QX1")
+    check(world, kit)
+    safety = world.users["safety"]
+    recalls.quarantine(session, actor=safety, lot_id=extra.lot_id, reason="supplier letter", now=NOW + DAY)
+    recalls.release(session, actor=safety, lot_id=extra.lot_id, reason="cleared", now=NOW + 2 * DAY)
+    kit.location.temperature_sensitive = True  # a kit kept in a fridge
+    cold_chain.record_excursion(session, actor=world.users["manager"], scope=EVERYWHERE, location_id=kit.location_id,
+                                started_at=NOW + 3 * DAY, ended_at=NOW + 3 * DAY + HOUR, min_c=Decimal(9),
+                                max_c=Decimal(14), now=NOW + 3 * DAY + 2 * HOUR)
+    cold_chain.release_hold(session, actor=safety, scope=EVERYWHERE, container_id=extra.id, reason="stable",
+                            now=NOW + 4 * DAY)
+    for other in kits.contents(session, kit):
+        if other.is_on_hold:
+            cold_chain.release_hold(session, actor=safety, scope=EVERYWHERE, container_id=other.id, reason="stable",
+                                    now=NOW + 4 * DAY)
+    check(world, kit, at=NOW + 3 * DAY)
+
+    assert codes(past(world, kit, NOW + HOUR)) == []
+    assert codes(past(world, kit, NOW + DAY + HOUR)) == ["quarantined_inside"]
+    assert codes(state(world, kit, NOW + DAY + HOUR)) == []  # read as it is now: released since
+    assert codes(past(world, kit, NOW + 2 * DAY + HOUR)) == []
+    held = past(world, kit, NOW + 3 * DAY + 3 * HOUR)
+    assert set(codes(held)) == {"on_hold_inside", "requirement_short"}
+    assert extra.label_code in {r.data.get("label_code") for r in held.reasons}
+    assert codes(past(world, kit, NOW + 4 * DAY + HOUR)) == []
+
+
+def test_a_past_board_leaves_out_kits_created_after_it(world):
+    stocked_kit(world)
+    later = new_kit(world, name="New kit")
+    later.created_at = NOW + DAY
+    world.session.flush()
+    names = [k.name for k in kits.readiness_at(world.session, scope=EVERYWHERE, at=NOW + HOUR, now=NOW + 2 * DAY)]
+    assert names == ["Emergency kit (room 1)"]
+
+
+def test_the_past_reading_of_the_present_is_the_live_board(world, session):
+    """The ledger rebuilt at the last moment recorded says what the cached state says, reason for reason."""
+    from inventory.cold_chain import service as cold_chain
+
+    kit = stocked_kit(world)
+    stock(world, kit, "syringe", lot="OLD1", expiry=days(3))
+    (quarantined,) = stock(world, kit, "hylenex", lot="QX1")
+    quarantined.lot.status = LotStatus.QUARANTINED
+    check(world, kit, seal_intact=False)
+    vial = next(c for c in kits.contents(session, kit) if c.lot.number == "2205123")
+    draw(world, start_treatment(world), vial, "10", unit="USP U", area="other", area_detail="nasal ala")
+    emergency_draw(world, next(c for c in kits.contents(session, kit) if c.lot.number == "2205123" and c is not vial),
+                   "150", at=NOW + HOUR)
+    fridge_kit = new_kit(world, name="Fridge kit")
+    stock(world, fridge_kit, "hylenex", count=3)
+    fridge_kit.location.temperature_sensitive = True
+    cold_chain.record_excursion(session, actor=world.users["manager"], scope=EVERYWHERE,
+                                location_id=fridge_kit.location_id, started_at=NOW, ended_at=NOW + HOUR,
+                                min_c=Decimal(9), max_c=Decimal(14), now=NOW + 2 * HOUR)
+    later = NOW + 5 * DAY
+    live = kits.readiness(session, scope=EVERYWHERE, now=later)
+    rebuilt = kits.readiness(session, scope=EVERYWHERE, now=later, history=True)
+    assert [(k.status, k.reasons, k.lines) for k in rebuilt] == [(k.status, k.reasons, k.lines) for k in live]
+    assert {"seal_broken", "quarantined_inside", "not_counted_inside", "emergency_use",
+            "expired_inside"} <= set(codes(live[0])) and "on_hold_inside" in codes(live[1])
+
+
+def test_a_moment_without_time_zone_is_each_clinics_own_time_and_never_one_to_come(world):
+    london, new_york = stocked_kit(world), new_kit(world, world.other_clinic, name="NYC kit")
+    stock(world, new_york, "hylenex", count=2)
+    stock(world, new_york, "syringe", count=2, lot="SY2026")
+    check(world, london, at=dt.datetime(2026, 6, 16, 7, 30, tzinfo=dt.UTC))  # 08:30 in London
+    check(world, new_york, at=dt.datetime(2026, 6, 16, 12, 30, tzinfo=dt.UTC))  # 08:30 in New York
+
+    def board(at, now=NOW + 30 * DAY):
+        return [(k.clinic_code, k.status) for k in kits.readiness_at(world.session, scope=EVERYWHERE, at=at, now=now)]
+
+    assert board(dt.datetime(2026, 6, 16, 9, 0)) == [("LON", KitStatus.READY), ("NYC", KitStatus.READY)]
+    assert board(dt.datetime(2026, 6, 16, 9, 0, tzinfo=dt.UTC)) == [("LON", KitStatus.READY),
+                                                                     ("NYC", KitStatus.NOT_READY)]
+    # 12:00 UTC: already 13:00 in London, still 08:00 in New York.
+    error = refusal(lambda: board(dt.datetime(2026, 6, 16, 9, 0), now=dt.datetime(2026, 6, 16, 12, 0, tzinfo=dt.UTC)))
+    assert isinstance(error, ValidationError)
+    assert error.message.startswith("2026-06-16T09:00:00 in America/New_York is still to come")
+    assert board(dt.datetime(2026, 6, 16, 12, 0, tzinfo=dt.UTC), now=dt.datetime(2026, 6, 16, 12, 0, tzinfo=dt.UTC))
+
+
+@pytest.mark.parametrize(("text", "moment"), [
+    ("2026-06-15T08:00Z", dt.datetime(2026, 6, 15, 8, 0, tzinfo=dt.UTC)),
+    (" 2026-06-15 08:00+02:00 ", dt.datetime(2026, 6, 15, 6, 0, tzinfo=dt.UTC)),
+    ("2026-06-15", dt.datetime(2026, 6, 15)),
+    ("next tuesday", None),
+    ("2026-02-30", None),
+    ("", None),
+])
+def test_a_moment_is_read_in_iso_8601(text, moment):
+    if moment is None:
+        assert isinstance(refusal(lambda: kits.parse_moment(text)), ValidationError)
+    else:
+        assert kits.parse_moment(text) == moment
+
+
+def test_a_past_board_costs_the_same_number_of_queries_for_2_or_20_kits(world, session):
+    few = _statements_for_board(world, session, 2, history=True)
+    many = _statements_for_board(world, session, 20, history=True)
+    assert few == many <= 8
 
 
 # --- moving containers in and out: the ledger is the contents ------------------------------------
