@@ -159,7 +159,8 @@ def update_location(location_id: int, body: LocationPatch) -> LocationAdminOut:
 
 
 def _settings(body: ClinicPatch) -> service.ClinicSettings:
-    return service.ClinicSettings(filler_hold_days=body.filler_hold_days, kit_warning_days=body.kit_warning_days)
+    return service.ClinicSettings(filler_hold_days=body.filler_hold_days, kit_warning_days=body.kit_warning_days,
+                                  receipts_need_supplier=body.receipts_need_supplier)
 
 
 def _set_ranges(clinic_id: int, body: ClinicPatch) -> None:

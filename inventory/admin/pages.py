@@ -463,10 +463,13 @@ class ClinicForm(FlaskForm):
                                     validators=[InputRequired(), NumberRange(0, service.MAX_SETTING_DAYS)])
     kit_warning_days = IntegerField("Kit warning horizon (days)", default=30,
                                     validators=[InputRequired(), NumberRange(0, service.MAX_SETTING_DAYS)])
+    # Only the clinic's own page shows the box; a clinic opened from the list starts with it off, as in the API.
+    receipts_need_supplier = BooleanField("Every receipt names its supplier")
 
     def settings(self) -> service.ClinicSettings:
         return service.ClinicSettings(filler_hold_days=self.filler_hold_days.data,
-                                      kit_warning_days=self.kit_warning_days.data)
+                                      kit_warning_days=self.kit_warning_days.data,
+                                      receipts_need_supplier=self.receipts_need_supplier.data)
 
 
 def _render_clinics(form: ClinicForm | None = None, status: int = 200) -> tuple[str, int]:

@@ -224,15 +224,21 @@ class DoseRangeIn(Model):
     high: PositiveQty | None = None
 
 
+RECEIPTS_NEED_SUPPLIER = ("true: a receipt at this clinic without supplier_id is refused (422 validation_error, "
+                          "field supplier_id); default false, as the contract's receipt body has no supplier")
+
+
 class ClinicAdminOut(ClinicOut):
     filler_hold_days: int
     kit_warning_days: int
+    receipts_need_supplier: bool = Field(description=RECEIPTS_NEED_SUPPLIER)
     dose_ranges: list[DoseRangeOut] = Field(default_factory=list, description="typical ranges the cart applies")
 
     @classmethod
     def of(cls, clinic: Clinic, ranges: list[Any] | None = None) -> ClinicAdminOut:
         return cls(id=clinic.id, code=clinic.code, name=clinic.name, timezone=clinic.timezone,
                    filler_hold_days=clinic.filler_hold_days, kit_warning_days=clinic.kit_warning_days,
+                   receipts_need_supplier=clinic.receipts_need_supplier,
                    dose_ranges=[DoseRangeOut(molecule=r.molecule, area=r.area, low=r.low, high=r.high,
                                              clinics_own=r.is_clinics_own) for r in ranges or []])
 
@@ -243,6 +249,7 @@ class ClinicPatch(Model):
     timezone: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None = None
     filler_hold_days: Days | None = None
     kit_warning_days: Days | None = None
+    receipts_need_supplier: bool | None = Field(default=None, description=RECEIPTS_NEED_SUPPLIER)
     dose_ranges: list[DoseRangeIn] | None = Field(default=None, max_length=100,
                                                   description="sets (or, with null low and high, removes) these")
 

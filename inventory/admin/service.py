@@ -739,6 +739,9 @@ def update_location(session: Session, *, actor: User, scope: Scope, location_id:
 class ClinicSettings:
     filler_hold_days: int | None = None
     kit_warning_days: int | None = None
+    # On: a receipt at the clinic without its supplier is refused (inventory/receiving/service.py). Off by
+    # default, as the contract's receipt body has no supplier and integrations send none.
+    receipts_need_supplier: bool | None = None
 
 
 def _clinic_in_scope(session: Session, clinic_id: int, scope: Scope) -> Clinic:
@@ -769,8 +772,8 @@ def check_timezone(name: str) -> str:
     return name
 
 
-def _settings_changes(settings: ClinicSettings) -> dict[str, int]:
-    changes = {}
+def _settings_changes(settings: ClinicSettings) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
     for name in ("filler_hold_days", "kit_warning_days"):
         value = getattr(settings, name)
         if value is None:
@@ -778,6 +781,8 @@ def _settings_changes(settings: ClinicSettings) -> dict[str, int]:
         if not 0 <= value <= MAX_SETTING_DAYS:
             raise ValidationError(f"{name.replace('_', ' ')}: between 0 and {MAX_SETTING_DAYS} days.", field=name)
         changes[name] = value
+    if settings.receipts_need_supplier is not None:
+        changes["receipts_need_supplier"] = bool(settings.receipts_need_supplier)
     return changes
 
 
@@ -808,7 +813,8 @@ def create_clinic(session: Session, *, actor: User, scope: Scope, code: str, nam
     _audit(session, actor=actor, now=now, action="clinic.created", obj=clinic, object_type="clinic",
            clinic_id=clinic.id, details={"code": code, "name": name, "timezone": clinic.timezone,
                                          "filler_hold_days": clinic.filler_hold_days,
-                                         "kit_warning_days": clinic.kit_warning_days})
+                                         "kit_warning_days": clinic.kit_warning_days,
+                                         "receipts_need_supplier": clinic.receipts_need_supplier})
     session.flush()
     return clinic
 

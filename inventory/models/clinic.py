@@ -25,6 +25,11 @@ class Clinic(Base):
         default=30, server_default=text("30"),
         comment="the clinic's warning horizon for emergency-kit stock, in days (DOMAIN.md: default 30)",
     )
+    # Off by default: the contract's receipt body predates suppliers, and integrations send it without one.
+    receipts_need_supplier: Mapped[bool] = mapped_column(
+        default=False, server_default=false(),
+        comment="a receipt at this clinic must name its supplier (DOMAIN.md: only authorised suppliers)",
+    )
     created_at: Mapped[created_at]
 
     locations: Mapped[list[Location]] = relationship(back_populates="clinic", order_by="Location.name")

@@ -74,12 +74,13 @@ def receive(
     something shaped like another element is refused unless ``confirm`` holds
     "separator_lost" (the person compared it with the box). ``supplier_id`` names who
     delivered it (the receiving page requires one; API clients from before suppliers may
-    leave it out). Raises UnreadableCode, SeparatorLost, BadCheckDigit, UnknownProduct,
-    ValidationError, NotFound, LocationIsKit (kits are restocked from a fridge or store,
-    never received into), SupplierNotAuthorised, LotSuspect (a watched lot),
-    LotExpiryConflict, LotExpired, LotQuarantined, LotRecalled, DuplicateSerial (a pack
-    serial received before anywhere in the chain, whatever the number of containers of
-    either receipt) or ProductRetired; nothing is written then.
+    leave it out, unless the clinic's ``receipts_need_supplier`` is on). Raises
+    UnreadableCode, SeparatorLost, BadCheckDigit, UnknownProduct, ValidationError, NotFound,
+    LocationIsKit (kits are restocked from a fridge or store, never received into),
+    SupplierNotAuthorised, LotSuspect (a watched lot), LotExpiryConflict, LotExpired,
+    LotQuarantined, LotRecalled, DuplicateSerial (a pack serial received before anywhere in
+    the chain, whatever the number of containers of either receipt) or ProductRetired;
+    nothing is written then.
     """
     if not 1 <= containers <= MAX_CONTAINERS_PER_RECEIPT:
         raise ValidationError(
@@ -94,6 +95,12 @@ def receive(
         )
     if supplier_id is not None:
         counterfeit.ensure_authorised(session, supplier_id)
+    elif location.clinic.receipts_need_supplier:
+        # The API may leave the supplier out (the contract's body predates suppliers); a clinic that has
+        # switched this on receives only from a supplier it can check against the authorised list.
+        raise ValidationError(
+            f"Name the supplier who delivered this box: {location.clinic.name} receives only from authorised "
+            "suppliers.", field="supplier_id")
     serial = expiry_raw = None
     if code:
         parsed = parse_scan(code)

@@ -297,6 +297,36 @@ def test_an_admin_opens_a_clinic_and_changes_its_settings_each_change_audited(ap
     assert admin.get(f"/clinics/{body['id']}").get_json()["timezone"] == "Europe/Berlin"
 
 
+def test_receipts_need_supplier_is_off_by_default_set_on_post_and_patch_and_audited(api, world, session):
+    admin = api("admin")
+    assert admin.get(f"/clinics/{world.clinic.id}").get_json()["receipts_need_supplier"] is False
+    plain = admin.post("/clinics", {"code": "par", "name": "Paris", "timezone": "Europe/Paris"})
+    assert plain.status_code == 201 and plain.get_json()["receipts_need_supplier"] is False
+    strict = admin.post("/clinics", {"code": "mad", "name": "Madrid", "timezone": "Europe/Madrid",
+                                     "receipts_need_supplier": True})
+    assert strict.status_code == 201 and strict.get_json()["receipts_need_supplier"] is True
+    opened = {e.object_id: e.details for e in _events(session, "clinic.created")}
+    assert opened[str(plain.get_json()["id"])]["receipts_need_supplier"] is False
+    assert opened[str(strict.get_json()["id"])]["receipts_need_supplier"] is True
+    path = f"/clinics/{strict.get_json()['id']}"
+    assert admin.patch(path, {"kit_warning_days": 40}).get_json()["receipts_need_supplier"] is True  # kept
+    changed = admin.patch(path, {"receipts_need_supplier": False})
+    assert changed.status_code == 200 and changed.get_json()["receipts_need_supplier"] is False
+    assert [e.details for e in _events(session, "clinic.settings_changed")] == [
+        {"kit_warning_days": {"from": 30, "to": 40}}, {"receipts_need_supplier": {"from": True, "to": False}}]
+    assert admin.get(path).get_json()["receipts_need_supplier"] is False
+    bad = admin.patch(path, {"receipts_need_supplier": "sometimes"})
+    assert (bad.status_code, error_code(bad)) == (422, "validation_error")
+    assert bad.get_json()["error"]["details"]["field"] == "receipts_need_supplier"
+    assert api("manager").patch(f"/clinics/{world.clinic.id}", {"receipts_need_supplier": True}).status_code == 403
+    document = api().get("/openapi.json").get_json()
+    patch = document["paths"]["/api/v1/clinics/{clinic_id}"]["patch"]
+    body = patch["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    answer = patch["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert "receipts_need_supplier" in document["components"]["schemas"][body]["properties"]
+    assert "receipts_need_supplier" in document["components"]["schemas"][answer]["required"]
+
+
 def test_a_clinic_needs_a_real_time_zone_a_free_code_and_an_admin(api, world):
     admin = api("admin")
     bad_zone = admin.patch(f"/clinics/{world.clinic.id}", {"timezone": "Mars/Olympus"})

@@ -65,6 +65,31 @@ def test_a_receipt_names_its_supplier_and_an_unauthorised_one_is_refused(api, wo
     assert legacy.status_code == 201 and legacy.get_json()["supplier"] is None
 
 
+def test_a_clinic_that_needs_suppliers_refuses_an_api_receipt_without_one(api, world, session):
+    """The contract's receipt body has no supplier, so leaving it out stays the default; an admin switches
+    receipts_need_supplier on for a clinic whose integrations send one, and a receipt there without it is 422."""
+    switched = api("admin").patch(f"/clinics/{world.clinic.id}", {"receipts_need_supplier": True})
+    assert switched.status_code == 200 and switched.get_json()["receipts_need_supplier"] is True
+    manager = api("manager")
+    refused = manager.post("/receipts", receipt_body(world, lot="NEED1"), headers={"Idempotency-Key": "need-1"})
+    assert (refused.status_code, error_code(refused)) == (422, "validation_error")
+    error = refused.get_json()["error"]
+    assert error["message"] == ("Name the supplier who delivered this box: Clinic LON receives only from authorised "
+                                "suppliers.")
+    assert error["details"]["field"] == "supplier_id"
+    assert error["details"]["fields"] == [{"field": "supplier_id", "problem": error["message"]}]
+    session.expire_all()
+    assert [session.scalar(select(func.count(m.id))) for m in (Receipt, Lot, Container)] == [0, 0, 0]
+    # The same key with the supplier named is evaluated again (a refusal stores nothing) and received.
+    named = manager.post("/receipts", receipt_body(world, lot="NEED1", supplier_id=world.supplier.id),
+                         headers={"Idempotency-Key": "need-1"})
+    assert named.status_code == 201 and named.get_json()["supplier_id"] == world.supplier.id
+    # The New York clinic keeps the default: a client from before suppliers still receives there.
+    elsewhere = manager.post("/receipts", receipt_body(world, lot="NEED2",
+                                                       location_id=world.location("Fridge", world.other_clinic).id))
+    assert elsewhere.status_code == 201 and elsewhere.get_json()["supplier"] is None
+
+
 # --- the watch list --------------------------------------------------------------------------------
 
 

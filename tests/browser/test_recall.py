@@ -15,10 +15,11 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from inventory.extensions import db
+from inventory.counterfeit.models import Supplier
 from inventory.models import Clinic, Location, User, utcnow
 from inventory.cart import service as cart
 from inventory.receiving import service as receiving
-from inventory.demo import demo_gtin
+from inventory.demo import DEMO_SUPPLIER, demo_gtin
 from inventory.services.permissions import Scope
 from tests.browser.conftest import GS, scan, screenshot, sign_in, start_cart_treatment
 
@@ -35,9 +36,10 @@ def _give_a_dose_of_a_new_lot(live_server) -> None:
         london = s.scalar(select(Clinic).where(Clinic.code == "LON"))
         place = {loc.name: loc for loc in s.scalars(select(Location).where(Location.clinic_id == london.id))}
         now, everywhere = utcnow(), Scope.everything()
+        supplier_id = s.scalar(select(Supplier.id).where(Supplier.name == DEMO_SUPPLIER))  # the demo requires one
         receipt = receiving.receive(s, actor=users["manager"], scope=everywhere,
                                     location_id=place["Medicines fridge"].id, containers=3, now=now,
-                                    gtin=BOTOX_100, lot_number=LOT, expiry=EXPIRY)
+                                    gtin=BOTOX_100, lot_number=LOT, expiry=EXPIRY, supplier_id=supplier_id)
         patient = cart.find_or_create_patient(s, scope=everywhere, clinic_id=london.id,
                                               external_ref=f"RH-{live_server.backend}", name="Robin Hale")
         treatment = cart.start_treatment(s, actor=users["nurse"], scope=everywhere, patient_id=patient.id,

@@ -122,3 +122,29 @@ def test_a_typed_gtin_lot_or_expiry_that_contradicts_the_scanned_code_is_refused
                                  location_id=world.location().id, containers=1, now=NOW, code=code, gtin=gtin,
                                  lot_number="qalotq", expiry=dt.date(2028, 3, 31))
     assert agreeing.lot.number == "QALOTQ"
+
+
+def test_a_clinic_that_needs_suppliers_refuses_a_receipt_without_one_and_writes_nothing(world, session):
+    """DOMAIN.md: every receipt names its supplier. The API may leave it out (the contract's body predates
+    suppliers), so a clinic switches receipts_need_supplier on to have the rule, page and API alike."""
+    def stock() -> tuple[int, ...]:
+        return written(world) + tuple(session.scalar(select(func.count(model.id))) for model in (Lot, Receipt))
+
+    world.clinic.receipts_need_supplier = True
+    session.flush()
+    before = stock()
+    error = refusal(lambda: world.receive("botox", lot="NOSUP1"))
+    assert (error.code, error.status) == ("validation_error", 422)
+    assert error.message == ("Name the supplier who delivered this box: Clinic LON receives only from authorised "
+                             "suppliers.")
+    assert error.details == {"field": "supplier_id", "fields": [{"field": "supplier_id", "problem": error.message}]}
+    assert stock() == before  # no lot, receipt, container or movement
+    # Naming the supplier receives it; a clinic that keeps the setting off still receives without one.
+    named = receiving.receive(session, actor=world.users["manager"], scope=EVERYWHERE,
+                              location_id=world.location().id, containers=1, now=NOW,
+                              gtin=world.botox.gtins[0].gtin, lot_number="NOSUP1", expiry=dt.date(2027, 3, 31),
+                              supplier_id=world.supplier.id)
+    assert named.supplier_id == world.supplier.id
+    assert not world.other_clinic.receipts_need_supplier
+    elsewhere = world.receive("botox", lot="NOSUP1", location=world.location("Fridge", world.other_clinic))
+    assert elsewhere.supplier_id is None

@@ -223,6 +223,26 @@ def test_clinic_settings_page_saves_and_refuses_an_unknown_time_zone_keeping_the
     assert "clinic.settings_changed" in admin.get(path).get_data(as_text=True)
 
 
+def test_clinic_settings_page_shows_and_saves_whether_receipts_need_a_supplier(browser_client, world, session):
+    admin = browser_client("admin")
+    path = f"/clinics/{world.clinic.id}"
+    html = admin.get(path).get_data(as_text=True)
+    box = 'id="clinic-receipts-need-supplier" name="receipts_need_supplier" type="checkbox" value="y"'
+    assert "<input " + box + "> Every receipt names its supplier</label>" in html  # off, as every clinic starts
+    assert "a box received without naming its supplier is refused" in html
+    data = {"code": "LON", "name": "London", "timezone": "Europe/London", "filler_hold_days": "0",
+            "kit_warning_days": "30"}
+    assert _post(admin, path, data | {"receipts_need_supplier": "y"}).status_code == 302
+    session.expire_all()
+    assert session.get(Clinic, world.clinic.id).receipts_need_supplier
+    html = admin.get(path).get_data(as_text=True)
+    assert "<input checked " + box + ">" in html
+    assert "receipts_need_supplier: False → True" in html  # the audit trail
+    assert _post(admin, path, data).status_code == 302  # the box left unticked switches it off
+    session.expire_all()
+    assert not session.get(Clinic, world.clinic.id).receipts_need_supplier
+
+
 def test_the_api_logout_ends_a_page_session_too(browser_client, app, world):
     nurse = browser_client("nurse")
     copy = _copy_of(nurse, app)
