@@ -9,18 +9,12 @@ import pytest
 from tests import recall_helpers as rh
 from tests.api.conftest import error_code
 from tests.api.test_recall_api import Data
+from tests.api.test_recall_depth import open_case  # the case as the recall API's other tests open it
 
 
 @pytest.fixture
 def data(world):
     return Data(world)
-
-
-def open_case(api, data, recall_class: str) -> dict:
-    response = api("safety").post("/recalls", {"lot_ids": [data.lot.id], "reason": "Notice 19",
-                                               "recall_class": recall_class, "source": "manufacturer"})
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
 
 
 def ann_of(case: dict, data) -> dict:
