@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -15,6 +14,7 @@ from inventory.errors import DomainError, ValidationError
 from inventory.extensions import db
 from inventory.models import Container, Location, utcnow
 from inventory.services import scanning
+from inventory.services.clock import typed_moment_utc
 from inventory.services.permissions import Permission, get_in_scope
 
 MAX_UPLOAD = 2_000_000  # characters of logger CSV
@@ -120,7 +120,7 @@ def _local_time(raw: str, timezone: str, name: str) -> dt.datetime:
         moment = dt.datetime.fromisoformat(raw.strip())
     except ValueError:
         raise ValidationError(f"{name.replace('_', ' ')}: give a date and time.", field=name) from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(timezone))).astimezone(dt.UTC)
+    return typed_moment_utc(moment, timezone)
 
 
 def _celsius(raw: str, name: str) -> Decimal:

@@ -13,7 +13,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, case, exists, func, or_, select, union_all
 from sqlalchemy.orm import Session, aliased, joinedload
@@ -39,7 +38,7 @@ from inventory.kits.models import Kit, KitCheck, KitRequirement, KitStatus, KitT
 from inventory.models.base import plain_quantity
 from inventory.services import scanning
 from inventory.transfers import moves as transfers
-from inventory.services.clock import clinic_today, format_date, to_clinic_time
+from inventory.services.clock import clinic_today, format_date, to_clinic_time, typed_moment_utc
 from inventory.services.permissions import Scope, get_in_scope
 
 EMERGENCY = "emergency"  # Movement.reason of a draw made from a kit in an emergency
@@ -310,12 +309,12 @@ def readiness_at(session: Session, *, scope: Scope, at: dt.datetime, now: dt.dat
     passed off as a record.
     """
     if at.tzinfo is not None:
-        moments = [(_utc(at), scope, "")]
+        moments = [(_utc(at, "UTC"), scope, "")]
     else:
         zones: dict[str, set[int]] = defaultdict(set)
         for clinic_id, timezone in session.execute(scope.filter(select(Clinic.id, Clinic.timezone), Clinic.id)):
             zones[timezone].add(clinic_id)
-        moments = [(_utc(at.replace(tzinfo=ZoneInfo(timezone)), timezone), Scope(frozenset(ids)), f" in {timezone}")
+        moments = [(_utc(at, timezone), Scope(frozenset(ids)), f" in {timezone}")
                    for timezone, ids in sorted(zones.items())]
     for moment, _, where in moments:
         if moment > now:
@@ -329,11 +328,11 @@ def readiness_at(session: Session, *, scope: Scope, at: dt.datetime, now: dt.dat
     return board
 
 
-def _utc(moment: dt.datetime, timezone: str | None = None) -> dt.datetime:
+def _utc(moment: dt.datetime, timezone: str) -> dt.datetime:
     try:
-        return moment.astimezone(dt.UTC)
+        return typed_moment_utc(moment, timezone)
     except OverflowError:  # e.g. 0001-01-01T00:00+01:00: before the first moment a datetime holds
-        where = f" in {timezone}" if timezone else ""
+        where = f" in {timezone}" if moment.tzinfo is None else ""
         raise ValidationError(f"{moment.replace(tzinfo=None).isoformat()}{where} is out of range.",
                               field="at") from None
 

@@ -23,6 +23,12 @@ def to_clinic_time(moment: dt.datetime, timezone: str) -> dt.datetime:
     return moment.astimezone(ZoneInfo(timezone))
 
 
+def typed_moment_utc(moment: dt.datetime, timezone: str) -> dt.datetime:
+    """A moment a person typed, in UTC: one with an offset is that moment; one without is read on the clinic's
+    wall clock ("08:00" is 08:00 in London and 08:00 in New York). Raises OverflowError out of range."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(timezone))).astimezone(dt.UTC)
+
+
 def format_date(day: dt.date) -> str:
     """ "3 Dec 2026". """
     return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
