@@ -7,4 +7,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from inventory.cold_chain import api, models, pages  # noqa: F401  (models, then routes on the shared blueprints)
+    from inventory.cold_chain import api, models, pages, service  # noqa: F401  (models, then routes on the shared blueprints)
+    from inventory.services import lot_guard
+
+    # A held container emptied any way ends its hold; stock put back into it brings the hold back.
+    lot_guard.on_emptied(service.end_hold_when_emptied)
+    lot_guard.on_stock_added(service.hold_again_if_refilled)

@@ -17,7 +17,7 @@ import csv
 import datetime as dt
 import io
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
@@ -28,7 +28,17 @@ from sqlalchemy.orm import Session, joinedload
 from inventory import lifecycle
 from inventory.cold_chain.models import ContainerHold, Excursion, ExcursionSource, HoldOutcome
 from inventory.errors import DomainError, NotFound, ValidationError
-from inventory.models import AuditEvent, Container, Location, Movement, MovementKind, Product, ProductKind, User
+from inventory.models import (
+    AuditEvent,
+    Container,
+    Location,
+    Lot,
+    Movement,
+    MovementKind,
+    Product,
+    ProductKind,
+    User,
+)
 from inventory.models.base import plain_quantity
 from inventory.services import ledger
 from inventory.services.clock import format_clinic_time, to_clinic_time
@@ -232,14 +242,7 @@ def record_excursion(
     )
     session.add(excursion)
     session.flush()
-    timezone = location.clinic.timezone
-    # The reason travels with a container sent on since: it names the clinic and the clock it is told in, or
-    # "Medicines fridge ... 02:10" at New York would read as New York's fridge, at a New York time to come.
-    reason = (
-        f"{location.clinic.code} · {location.name} was at {plain_quantity(min_c)} to {plain_quantity(max_c)} °C "
-        f"from {format_clinic_time(started_at, timezone)} to {format_clinic_time(ended_at, timezone)} "
-        f"({to_clinic_time(ended_at, timezone).tzname()})"
-    )
+    reason = _excursion_words(excursion, location)
     result = RecordedExcursion(excursion)
     held_ids: list[int] = []
     not_held: dict[str, str] = {}
@@ -250,7 +253,7 @@ def record_excursion(
             held_ids.append(container.id)
             if container.on_hold_since is None:
                 container.on_hold_since = now
-                container.hold_reason = f"{reason} (it is stored {decision.storage})"
+                container.hold_reason = _hold_reason(reason, decision.storage)
             session.add(ContainerHold(excursion_id=excursion.id, container_id=container.id,
                                       clinic_id=container.clinic_id, held_at=now))
         else:
@@ -269,6 +272,21 @@ def record_excursion(
     ))
     session.flush()
     return result
+
+
+def _excursion_words(excursion: Excursion, location: Location) -> str:
+    # The reason travels with a container sent on since: it names the clinic and the clock it is told in, or
+    # "Medicines fridge ... 02:10" at New York would read as New York's fridge, at a New York time to come.
+    timezone = location.clinic.timezone
+    return (
+        f"{location.clinic.code} · {location.name} was at {plain_quantity(excursion.min_c)} to "
+        f"{plain_quantity(excursion.max_c)} °C from {format_clinic_time(excursion.started_at, timezone)} to "
+        f"{format_clinic_time(excursion.ended_at, timezone)} ({to_clinic_time(excursion.ended_at, timezone).tzname()})"
+    )
+
+
+def _hold_reason(excursion_words: str, storage: StorageRange | None) -> str:
+    return f"{excursion_words} (it is stored {storage})"
 
 
 def decide_hold(container: Container, *, min_c: Decimal, max_c: Decimal) -> HoldDecision:
@@ -418,14 +436,70 @@ def waste_held(
     reason = _reason(reason)
     container = _lock_held(session, container_id, scope)
     lifecycle.ensure_has_stock(container, doing="waste")
+    # Emptying it ends the hold (end_hold_when_emptied), with this reason, as any waste of a held container does.
     ledger.record(session, container, kind=MovementKind.WASTE, quantity=-container.remaining, actor=actor, at=now,
                   reason=WASTE_REASON, note=reason[:MAX_REASON])
     lifecycle.settle(container)
-    _resolve(session, container, actor=actor, now=now, outcome=HoldOutcome.WASTED, reason=reason)
-    container.on_hold_since = None
-    container.hold_reason = None
     session.flush()
     return container
+
+
+def end_hold_when_emptied(session: Session, container: Container, movement: Movement, actor: User,
+                          now: dt.datetime) -> None:
+    """A held container that comes to hold nothing (a nurse wasted it at the cart, a count found it gone, the
+    safety lead wasted it here) is out of use: its hold is over, as wasted, and the board stops asking for a
+    decision. Registered with lot_guard.on_emptied."""
+    if container.on_hold_since is None:
+        return
+    if movement.reason == WASTE_REASON and movement.note:
+        why = movement.note
+    else:
+        what = {MovementKind.WASTE: "Wasted", MovementKind.ADJUST: "Counted empty"}.get(
+            movement.kind, f"Emptied ({movement.kind.value})")
+        why = f"{what} ({movement.reason})" if movement.reason else what
+        if movement.note:
+            why = f"{why}: {movement.note}"
+    _resolve(session, container, actor=actor, now=now, outcome=HoldOutcome.WASTED, reason=why[:MAX_REASON])
+    container.on_hold_since = None
+    container.hold_reason = None
+
+
+def hold_again_if_refilled(session: Session, lot: Lot, containers: Sequence[Container], actor: User,
+                           now: dt.datetime) -> None:
+    """Stock put back into a container whose hold ended because it was emptied (a reversed waste, a count that
+    finds the vial) puts it back on hold: it is the same vial from the same fridge, and only a safety lead's
+    release makes it usable. The holds that ended so are opened again. Registered with lot_guard.on_stock_added."""
+    refilled = {c.id: c for c in containers if c.on_hold_since is None and c.remaining > 0}
+    if not refilled:
+        return
+    holds = session.scalars(
+        select(ContainerHold).where(ContainerHold.container_id.in_(refilled))
+        .options(joinedload(ContainerHold.excursion).joinedload(Excursion.location).joinedload(Location.clinic))
+        .order_by(ContainerHold.id)
+    ).all()
+    by_container: dict[int, list[ContainerHold]] = {}
+    for hold in holds:
+        by_container.setdefault(hold.container_id, []).append(hold)
+    for container_id, container_holds in by_container.items():
+        if any(h.resolved_at is None for h in container_holds):
+            continue
+        last = max(h.resolved_at for h in container_holds if h.resolved_at is not None)
+        ended = [h for h in container_holds if h.resolved_at == last]
+        if any(h.outcome is not HoldOutcome.WASTED for h in ended):
+            continue  # a safety lead released it: what happens to it afterwards is ordinary stock
+        container = refilled[container_id]
+        session.add(AuditEvent(
+            at=now, actor_id=actor.id, clinic_id=container.clinic_id, action="container.hold_reopened",
+            object_type="container", object_id=str(container.id),
+            details={"label_code": container.label_code, "excursion_ids": sorted({h.excursion_id for h in ended}),
+                     "ended_as_wasted_at": last.isoformat(), "ended_reason": ended[0].reason},
+        ))
+        for hold in ended:
+            hold.resolved_at, hold.resolved_by_id, hold.outcome, hold.reason = None, None, None, None
+        first = min(ended, key=lambda h: h.held_at)
+        container.on_hold_since = first.held_at
+        container.hold_reason = _hold_reason(_excursion_words(first.excursion, first.excursion.location),
+                                             storage_range(container.product))
 
 
 def _lock_held(session: Session, container_id: int, scope: Scope) -> Container:

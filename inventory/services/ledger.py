@@ -22,7 +22,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from inventory import lifecycle
 from inventory.errors import NotFound
 from inventory.models import Container, Movement, MovementKind, User
-from inventory.services import audit_chain
+from inventory.services import audit_chain, lot_guard
 from inventory.services.permissions import Scope
 
 
@@ -100,6 +100,8 @@ def record(
         reverses_id=reverses.id if reverses is not None else None,
     )
     session.add(movement)
+    if balance == 0 and quantity < 0:
+        lot_guard.emptied(session, container, movement, actor=actor, now=at)
     return movement
 
 

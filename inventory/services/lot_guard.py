@@ -13,7 +13,8 @@ hook with ``on_stock_added`` from its ``init_app``; hooks run in registration or
 may raise a DomainError to refuse the change. Likewise a feature registers lot checks with
 ``on_lot_named``, asked whenever a scanned or received box names a lot, and reversal checks with
 ``on_reversal``, asked before a corrected draw or waste puts its stock back (a correction may contradict
-a record that is final: a closed recall case). Lock order is always lot, then container,
+a record that is final: a closed recall case), and hooks with ``on_emptied``, told when a movement leaves a
+container holding nothing (a hold on it is then over: the cold chain). Lock order is always lot, then container,
 so two stock paths on one lot queue rather than deadlock.
 """
 
@@ -32,6 +33,8 @@ from inventory.models import AuditEvent, Container, Lot, Movement, Product, User
 StockAddedHook = Callable[[Session, Lot, Sequence[Container], User, dt.datetime], None]
 # (session, lot, container, the draw or waste being reversed, actor, now)
 ReversalCheck = Callable[[Session, Lot, Container, Movement, User, dt.datetime], None]
+# (session, container, the movement that emptied it, actor, now)
+EmptiedHook = Callable[[Session, Container, Movement, User, dt.datetime], None]
 LotCheck = Callable[[Session, Product, str], None]
 # (product id column, normalised lot number) -> an SQL condition, true when the check would refuse.
 LotFlag = Callable[[Any, Any], ColumnElement[bool]]
@@ -41,6 +44,7 @@ _HOOKS: list[StockAddedHook] = []
 _LOT_CHECKS: list[LotCheck] = []
 _LOT_FLAGS: list[LotFlag] = []
 _REVERSAL_CHECKS: list[ReversalCheck] = []
+_EMPTIED_HOOKS: list[EmptiedHook] = []
 
 
 def on_stock_added(hook: StockAddedHook) -> StockAddedHook:
@@ -69,6 +73,21 @@ def on_reversal(check: ReversalCheck) -> ReversalCheck:
     if check not in _REVERSAL_CHECKS:
         _REVERSAL_CHECKS.append(check)
     return check
+
+
+def on_emptied(hook: EmptiedHook) -> EmptiedHook:
+    """Registers ``hook(session, container, movement, actor, now)``, told when ``movement`` (a waste, a count's
+    adjustment, a recall's destruction: any movement ``ledger.record`` writes) leaves ``container`` holding
+    nothing; registering it again changes nothing."""
+    if hook not in _EMPTIED_HOOKS:
+        _EMPTIED_HOOKS.append(hook)
+    return hook
+
+
+def emptied(session: Session, container: Container, movement: Movement, *, actor: User, now: dt.datetime) -> None:
+    """Tells every registered hook that ``movement`` left the locked ``container`` empty (not yet flushed)."""
+    for hook in _EMPTIED_HOOKS:
+        hook(session, container, movement, actor, now)
 
 
 def check_reversal(session: Session, lot: Lot, container: Container, original: Movement, *, actor: User,
@@ -149,7 +168,7 @@ def stock_added(session: Session, lot: Lot, containers: Sequence[Container], *, 
 
 
 __all__ = [
-    "LotCheck", "LotFlag", "ReversalCheck", "StockAddedHook", "check_lot_named", "check_reversal", "flag_count",
-    "lot_flags", "lock_lot", "lock_lots", "lot_ids_of", "on_lot_named", "on_reversal", "on_stock_added",
-    "record_sign", "stock_added",
+    "EmptiedHook", "LotCheck", "LotFlag", "ReversalCheck", "StockAddedHook", "check_lot_named", "check_reversal",
+    "emptied", "flag_count", "lot_flags", "lock_lot", "lock_lots", "lot_ids_of", "on_emptied", "on_lot_named",
+    "on_reversal", "on_stock_added", "record_sign", "stock_added",
 ]
