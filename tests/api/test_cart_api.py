@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import datetime as dt
 
 import pytest
@@ -284,6 +286,27 @@ def test_retrying_a_draw_with_its_idempotency_key_returns_the_same_answer_and_dr
     assert len(draws) == 1 and session.get(Container, container.id).remaining == 96
     different = nurse.post(url, draw_body(container, "8"), headers=headers)
     assert different.status_code == 409 and error_code(different) == "idempotency_conflict"
+
+
+def test_a_retry_whose_json_is_written_differently_is_the_same_request(nurse, world, session):
+    """A client that serialises the same body again (another key order, spacing, a default spelled out) is
+    retrying, not asking something new: it gets the first answer, and the dose is drawn once."""
+    container = botox(world)
+    reconstituted(nurse, container)
+    treatment = treatment_for(nurse, world)
+    url = f"/treatments/{treatment['id']}/draws"
+    headers = {"Idempotency-Key": "draw-9c1e"}
+    body = draw_body(container, "4")
+    first = nurse.post(url, json.dumps(body), headers=headers)
+    reordered = json.dumps(dict(reversed(list(body.items()))), indent=2)
+    again = nurse.post(url, reordered.encode(), headers=headers)
+
+    assert first.status_code == again.status_code == 201, again.get_json()
+    assert first.get_data() == again.get_data()
+    session.expire_all()
+    assert session.get(Container, container.id).remaining == 96
+    changed = nurse.post(url, json.dumps({**body, "area": "forehead"}), headers=headers)
+    assert changed.status_code == 409 and error_code(changed) == "idempotency_conflict"
 
 
 def test_a_keyed_draw_is_one_transaction_of_a_statement_per_check_and_per_row(nurse, world, session):

@@ -117,10 +117,15 @@ def _validation_response(error: ValidationError) -> Response:
     )
 
 
-def _request_hash() -> str:
+def _request_hash(body: BaseModel | None) -> str:
+    """What makes a retry the same request: the method, the path and the body as validated (the fields it gave,
+    in one order and spelling), so a client that serialises the same body again, keys reordered or spaced
+    otherwise, gets the first answer; the raw bytes when the operation takes no body. Fields left out stay
+    apart from fields given as their default: a PATCH tells the two apart."""
     digest = hashlib.sha256()
     digest.update(request.method.encode() + b" " + request.path.encode() + b"\n")
-    digest.update(request.get_data(cache=True))
+    digest.update(body.model_dump_json(exclude_unset=True).encode() if body is not None
+                  else request.get_data(cache=True))
     return digest.hexdigest()
 
 
@@ -133,7 +138,7 @@ def _replay(record: IdempotencyRecord, request_hash: str) -> Response:
     return Response(record.response_body, status=record.status_code, mimetype="application/json")
 
 
-def _claim_key(user: User, key: str) -> Response | int:
+def _claim_key(user: User, key: str, body: BaseModel | None) -> Response | int:
     """Returns the stored answer for a retry, or the id of the record claimed for a first request.
 
     One statement claims the key: ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``, before any work.
@@ -141,7 +146,7 @@ def _claim_key(user: User, key: str) -> Response | int:
     (SQLite) until this transaction ends, finds the row then, and replays its answer.
     """
     session = db.session
-    request_hash = _request_hash()
+    request_hash = _request_hash(body)
     connection = session.connection()
     claimed = connection.execute(
         _CLAIM[connection.dialect.name],
@@ -231,7 +236,7 @@ def operation(
             key = _idempotency_key() if idempotent else ""
             record_id = None
             if key:
-                claimed = _claim_key(g.api_user, key)
+                claimed = _claim_key(g.api_user, key, kwargs.get("body"))
                 if isinstance(claimed, Response):
                     return claimed
                 record_id = claimed
