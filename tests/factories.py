@@ -120,6 +120,8 @@ class World:
             self.session, actor=self.users["manager"], scope=Scope.everything(),
             location_id=(location or self.location()).id, containers=containers, now=now,
             gtin=product.gtins[0].gtin, lot_number=lot, expiry=expiry,
+            # A test that names a place outside the fridge means to put the box there.
+            confirm=("location_not_refrigerated",) if location is not None else (),
         )
 
     def container(self, product: Product | str = "botox", **kwargs) -> Container:

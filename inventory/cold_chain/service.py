@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -55,6 +56,13 @@ MAX_REASON = 200
 MAX_READINGS = 100_000
 WASTE_REASON = "cold_chain"  # the waste movement's reason when a safety lead wastes a held container
 MAX_ID = 2**31 - 1
+
+
+class LocationNotRefrigerated(DomainError):
+    """A box whose label keeps it at 2-8 °C, received where no excursion would hold it."""
+
+    code = "location_not_refrigerated"
+    status = 409
 
 
 class NotOnHold(DomainError):
@@ -116,6 +124,35 @@ def storage_rule() -> str:
 def storage_range(product: Product) -> StorageRange | None:
     """The range ``product`` must be kept within, or None when it is not temperature-sensitive."""
     return STORAGE_BY_KIND[product.kind]
+
+
+# A label that keeps the product in a fridge says so: "2-8 °C", "2 to 8 °C, do not freeze", "+2°C - +8°C".
+_FRIDGE_LABEL = re.compile(r"(?<![\d.])\+?2\s*°?\s*C?\s*(?:-|–|to)\s*\+?8(?![\d.])\s*°?\s*C", re.IGNORECASE)
+
+
+def needs_fridge(product: Product) -> bool:
+    """Whether ``product`` is kept in a fridge: its label storage text (Product.storage) names 2-8 °C; with no
+    storage text, its kind's range ends at 8 °C (toxins, hyaluronidase). Xeomin ("at or below 25 °C") and
+    Hyalase ("below 25 °C") are not, though an excursion holds them as strictly as their kind."""
+    text = (product.storage or "").strip()
+    if text:
+        return _FRIDGE_LABEL.search(text) is not None
+    storage = storage_range(product)
+    return storage is not None and storage.high_c is not None and storage.high_c <= HIGH_C
+
+
+def ensure_kept_cold(product: Product, location: Location, *, confirmed: bool) -> None:
+    """A box that must be kept in a fridge arrives into a temperature-sensitive place (a fridge Vialog watches):
+    anywhere else an excursion would hold nothing and its cold chain would go unwatched. The person receiving
+    may confirm the place (the box goes into a fridge Vialog does not know yet, a label allows room temperature);
+    otherwise LocationNotRefrigerated, before anything is written."""
+    if confirmed or location.temperature_sensitive or not needs_fridge(product):
+        return
+    raise LocationNotRefrigerated(
+        f"{product.name} is kept at {product.storage or storage_range(product)} and {location.name} is not a "
+        "temperature-sensitive place: receive it into a fridge, or confirm that it may be kept here.",
+        product_id=product.id, location_id=location.id,
+    )
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,13 @@ from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import DateField, SelectChoice, SelectField
+from wtforms import BooleanField, DateField, SelectChoice, SelectField
 from wtforms.validators import DataRequired, NumberRange, Optional
 from inventory.blueprints.pages.fields import ScanField, TextField, WholeNumberField, location_choices
 
 from inventory import unit_of_work
 from inventory.blueprints.pages.core import bp, page, refused, scope
+from inventory.cold_chain import service as cold_chain
 from inventory.counterfeit import service as counterfeit
 from inventory.errors import DomainError
 from inventory.extensions import db
@@ -40,6 +41,9 @@ class ReceiveForm(FlaskForm):
     location_id = SelectField("Into", coerce=int)
     # Required here (every receipt names its supplier); API clients from before suppliers may omit it.
     supplier_id = SelectField("Supplier", coerce=int, validators=[DataRequired("Choose who delivered this box.")])
+    # Offered once a box kept at 2-8 °C was refused for a place that is not temperature-sensitive.
+    keep_here = BooleanField("Keep it here all the same: it goes into a fridge Vialog does not watch yet, or its "
+                             "label allows this place")
 
 
 @bp.route("/receive", methods=["GET", "POST"])
@@ -59,13 +63,15 @@ def receive():
                 containers=form.containers.data, now=now, code=(form.code.data or "").strip() or None,
                 gtin=form.gtin.data or None, lot_number=form.lot.data or None, expiry=form.expiry.data,
                 supplier_id=form.supplier_id.data,
+                confirm=[cold_chain.LocationNotRefrigerated.code] if form.keep_here.data else [],
             )
         except DomainError as error:
             refused(error)
             if isinstance(error, counterfeit.COUNTERFEIT_SIGNS):
                 unit_of_work.record_despite_refusal(counterfeit.sign_of(
                     error, actor_id=current_user.id, clinic_id=None, now=now, where="receiving"))
-            return render_template("pages/receive.html", form=form, suppliers=suppliers), error.status
+            return render_template("pages/receive.html", form=form, suppliers=suppliers,
+                                   ask_keep_here=isinstance(error, cold_chain.LocationNotRefrigerated)), error.status
         flash(f"Received {receipt.container_count} × {receipt.lot.product.name}, lot {receipt.lot.number}.", "ok")
         return redirect(url_for("pages.receipt", receipt_id=receipt.id))
     return render_template("pages/receive.html", form=form, suppliers=suppliers), 422 if form.errors else 200

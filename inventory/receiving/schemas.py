@@ -22,9 +22,10 @@ class ReceiptIn(Model):
     supplier_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = Field(
         default=None, description="who delivered it (GET /suppliers); refused unless authorised"
     )
-    confirm: list[Literal["separator_lost"]] = Field(
-        default_factory=list, max_length=1,
-        description='"separator_lost": the scanned lot was compared with the box and is right as read',
+    confirm: list[Literal["separator_lost", "location_not_refrigerated"]] = Field(
+        default_factory=list, max_length=2,
+        description='"separator_lost": the scanned lot was compared with the box and is right as read; '
+                    '"location_not_refrigerated": a box kept at 2-8 °C may go into this place all the same',
     )
 
     @model_validator(mode="after")

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from inventory import lifecycle
+from inventory.cold_chain import service as cold_chain
 from inventory.counterfeit import service as counterfeit
 from inventory.errors import (
     DuplicateSerial,
@@ -72,11 +73,13 @@ def receive(
     The lot comes from a scanned GS1 ``code`` or from typed ``gtin``, ``lot_number`` and
     ``expiry`` (a typed lot number is taken literally). A scanned lot that ends in
     something shaped like another element is refused unless ``confirm`` holds
-    "separator_lost" (the person compared it with the box). ``supplier_id`` names who
+    "separator_lost" (the person compared it with the box); a box kept at 2-8 °C received
+    anywhere but a temperature-sensitive place, unless it holds "location_not_refrigerated". ``supplier_id`` names who
     delivered it (the receiving page requires one; API clients from before suppliers may
     leave it out, unless the clinic's ``receipts_need_supplier`` is on). Raises
     UnreadableCode, SeparatorLost, BadCheckDigit, UnknownProduct, ValidationError, NotFound,
     LocationIsKit (kits are restocked from a fridge or store, never received into),
+    LocationNotRefrigerated,
     SupplierNotAuthorised, LotSuspect (a watched lot), LotExpiryConflict, LotExpired,
     LotQuarantined, LotRecalled, DuplicateSerial (a pack serial received before anywhere in
     the chain, whatever the number of containers of either receipt) or ProductRetired;
@@ -143,6 +146,7 @@ def receive(
     if not product.is_active:
         raise ProductRetired(f"{product.name} is retired from the catalog: it is no longer received.",
                              product_id=product.id)
+    cold_chain.ensure_kept_cold(product, location, confirmed=cold_chain.LocationNotRefrigerated.code in confirm)
     counterfeit.refuse_watched_lot(session, product, lot_number)
     lot = _find_or_create_lot(session, product, lot_number, expiry, expiry_raw, now)
     lifecycle.ensure_lot_usable(lot, now=now, timezone=location.clinic.timezone)

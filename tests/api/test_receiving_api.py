@@ -79,3 +79,20 @@ def test_the_openapi_document_answers_the_receipts_serial(api, world):
     name = answer["schema"]["$ref"].rsplit("/", 1)[1]
     assert document["components"]["schemas"][name]["properties"]["serial"]["anyOf"] == [{"type": "string"},
                                                                                         {"type": "null"}]
+
+
+def test_the_api_refuses_it_with_its_code_and_takes_the_confirmation(api, world, session):
+    manager = api("manager")
+    body = {"gtin": world.botox.gtins[0].gtin, "lot": "COLD2", "expiry": "2028-12-31", "containers": 1,
+            "location_id": world.location("Room 1").id}
+    refused = manager.post("/receipts", body)
+    assert (refused.status_code, error_code(refused)) == (409, "location_not_refrigerated")
+    assert _containers(session) == 0
+    taken = manager.post("/receipts", body | {"confirm": ["location_not_refrigerated"]})
+    assert taken.status_code == 201, taken.get_json()
+    assert _containers(session) == 1
+
+
+def _containers(session) -> int:
+    session.expire_all()
+    return session.scalar(select(func.count(Container.id)))

@@ -53,3 +53,25 @@ def test_a_refused_field_is_named_once(browser_client, world):
         .get_data(as_text=True)
     errors = re.findall(r'<p class="field-error">([^<]*)</p>', html)
     assert errors == ["Scan the box: at most 500 characters (this has 501)."], errors
+
+
+def test_the_receiving_page_explains_and_offers_to_keep_it_here(browser_client, world, session):
+    client = browser_client("manager")
+    token = csrf_token(client, "/receive")
+    form = {"gtin": world.botox.gtins[0].gtin, "lot": "COLD3", "expiry": "2028-12-31", "containers": "1",
+            "location_id": str(world.location("Room 1").id), "supplier_id": str(world.supplier.id),
+            "csrf_token": token}
+    first = client.post("/receive", data=form)
+    assert first.status_code == 409
+    page = first.get_data(as_text=True)
+    ((code, message),) = _FLASH.findall(page)
+    assert code == "location_not_refrigerated" and "Room 1 is not a temperature-sensitive place" in html.unescape(message)
+    assert 'id="keep_here"' in page
+    assert 'id="keep_here"' not in client.get("/receive").get_data(as_text=True)  # asked only when it matters
+    session.expire_all()
+    assert session.scalar(select(func.count(Container.id))) == 0
+
+    kept = client.post("/receive", data=form | {"keep_here": "y"})
+    assert kept.status_code == 302
+    session.expire_all()
+    assert session.scalar(select(func.count(Container.id))) == 1
