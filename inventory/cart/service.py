@@ -207,34 +207,39 @@ def find_or_create_patient(
                 external_ref=ref,
             )
         return patient
-    _refuse_stock_code_as_patient(session, ref)
+    _refuse_stock_code_as_patient(session, ref, "external_ref")
     _refuse_lookalike_ref(session, clinic.id, ref)
     if name is None:
         raise ValidationError(f"No patient {ref} on file yet: give the patient's name to add them.", field="name")
+    _refuse_stock_code_as_patient(session, name, "name")
     patient = Patient(clinic_id=clinic.id, external_ref=ref, name=name, date_of_birth=date_of_birth)
     session.add(patient)
     session.flush()
     return patient
 
 
-def _refuse_stock_code_as_patient(session: Session, ref: str) -> None:
+_PATIENT_FIELDS = {"external_ref": ("reference", "Scan the patient's card or type the reference"),
+                   "name": ("name", "Type the patient's name")}
+
+
+def _refuse_stock_code_as_patient(session: Session, text: str, field: str) -> None:
     """A scanner types into whichever field has the focus: a vial's label or a box's barcode scanned before the
-    treatment started lands in the patient's reference. Never made a new patient of (references already on
-    file are found as before). A label is known by its form and check character alone: no query, and another
-    clinic's vial says no more than a missing one. A bare product barcode is refused only when the catalog
-    knows it (the catalog is the chain's, not a clinic's): a numeric reference may pass a GTIN's check digit."""
+    treatment started lands in the patient's reference or name. Never made a new patient of (references already
+    on file are found as before), or the code would stand on a recall's notification list as a person. A label is
+    known by its form and check character alone: no query, and another clinic's vial says no more than a missing
+    one. A bare product barcode is refused only when the catalog knows it (the catalog is the chain's, not a
+    clinic's): a numeric reference may pass a GTIN's check digit."""
     try:
-        code = parse_scan(ref)
+        code = parse_scan(text)
     except DomainError:
-        return  # not a code Vialog reads: a patient's reference
+        return  # not a code Vialog reads: a patient's reference or name
+    what, instead = _PATIENT_FIELDS[field]
     if code.kind == "container":
         raise ValidationError(
-            f"{code.label_code} is a vial's Vialog label, not a patient's reference. Start the treatment with the "
-            "patient's card or reference first, then scan the vial.", field="external_ref")
+            f"{code.label_code} is a vial's Vialog label, not the patient's {what}. {instead} first, then scan "
+            "the vial once the treatment has started.", field=field)
     if code.kind == "gs1" or (code.kind == "gtin" and code.gtin is not None and _in_catalog(session, code.gtin)):
-        raise ValidationError(
-            "That is a box's barcode, not a patient's reference. Scan the patient's card or type the reference.",
-            field="external_ref")
+        raise ValidationError(f"That is a box's barcode, not the patient's {what}. {instead}.", field=field)
 
 
 def _in_catalog(session: Session, gtin: str) -> bool:

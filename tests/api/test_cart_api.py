@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import datetime as dt
+import json
 
 import pytest
 from sqlalchemy import func, select
 
-from inventory.models import AuditEvent, Container, Draw, LotStatus, Movement, MovementKind, Treatment, utcnow
+from inventory.models import AuditEvent, Container, Draw, LotStatus, Movement, MovementKind, Patient, Treatment, utcnow
 from inventory.services.clock import clinic_today
 from tests.api.conftest import error_code
 from tests.factories import reconstitute
@@ -469,3 +468,13 @@ def test_ids_beyond_the_databases_range_are_unknown_not_a_server_error(nurse, wo
     assert error_code(nurse.post(f"/movements/{2**70}/reverse", {"reason": "x"})) == "not_found"
     assert error_code(nurse.post(f"/containers/{huge}/waste", {"reason": "dropped"})) == "unknown_container"
     assert nurse.post("/treatments", {"patient_id": huge, "location_id": 1}).status_code == 422
+
+
+def test_a_label_sent_as_a_patients_name_is_refused(nurse, world, session):
+    vial = botox(world)
+    before = session.scalar(select(func.count(Patient.id)))
+    refused = nurse.post("/patients", {"external_ref": "MRN-5512", "name": vial.label_code})
+    assert (refused.status_code, error_code(refused)) == (422, "validation_error")
+    assert refused.get_json()["error"]["details"]["field"] == "name"
+    assert session.scalar(select(func.count(Patient.id))) == before
+

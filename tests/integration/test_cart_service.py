@@ -245,6 +245,28 @@ def test_a_vials_label_or_a_boxs_barcode_scanned_into_the_patient_field_makes_no
         assert error.details["field"] == "external_ref" and "is a box's barcode" in error.message, ref
 
 
+def test_a_vials_label_or_a_boxs_barcode_typed_into_the_name_makes_no_patient(world, session):
+    """QA: a slower scanner's label typed into Name (the focus moved there) made a patient called VLWAD77FXZ, who
+    would stand on a recall's notification list. Refused as the reference is; a name is never a code."""
+    scope = Scope.for_user(nurse_of(world))
+    vial = world.container("botox")
+    before = session.scalar(select(func.count(Patient.id)))
+    cases = {
+        vial.label_code: f"{vial.label_code} is a vial's Vialog label, not the patient's name. Type the patient's "
+                         "name first, then scan the vial once the treatment has started.",
+        f"]d201{world.botox.gtins[0].gtin}17280331" + "10C3709C3":
+            "That is a box's barcode, not the patient's name. Type the patient's name.",
+        world.botox.gtins[0].gtin: "That is a box's barcode, not the patient's name. Type the patient's name.",
+    }
+    for name, says in cases.items():
+        error = refusal(lambda: cart.find_or_create_patient(
+            session, scope=scope, clinic_id=None, external_ref="MRN-7781", name=name))
+        assert (error.code, error.details["field"], error.message) == ("validation_error", "name", says)
+    assert session.scalar(select(func.count(Patient.id))) == before
+    assert cart.find_or_create_patient(session, scope=scope, clinic_id=None, external_ref="MRN-7781",
+                                       name="Ada Lovelace").name == "Ada Lovelace"
+
+
 def test_a_reference_that_differs_only_in_case_or_separators_is_refused_not_split(world, session):
     scope = Scope.for_user(nurse_of(world))
     amelia = cart.find_or_create_patient(session, scope=scope, clinic_id=None, external_ref="P-1001",

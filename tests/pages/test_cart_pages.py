@@ -146,7 +146,7 @@ def test_a_vial_scanned_into_the_patient_field_starts_no_treatment(browser_clien
     }, follow_redirects=True)
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert f"{vial.label_code} is a vial&#39;s Vialog label, not a patient&#39;s reference" in html
+    assert f"{vial.label_code} is a vial&#39;s Vialog label, not the patient&#39;s reference" in html
     assert not re.search(r'name="external_ref"[^>]*value="[^"]', html)  # emptied for the card scanned next
     assert session.scalar(select(func.count(Patient.id))) == patients_before
     assert session.scalar(select(func.count(Treatment.id))) == 0
