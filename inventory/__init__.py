@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
 from inventory import config as config_module
@@ -41,6 +42,14 @@ class DatabaseIdConverter(IntegerConverter):
         kwargs.setdefault("min", 1)
         kwargs.setdefault("max", MAX_DATABASE_ID)
         super().__init__(map, *args, **kwargs)
+
+    def to_python(self, value: str) -> int:
+        # NotFound at once, not werkzeug's ValidationError ("try the next rule"): PATCH /users/0 would then be
+        # 405, since the GET rule of the same path matched all but its method before this converter said no.
+        number = int(value)
+        if not (self.min is None or self.min <= number) or not (self.max is None or number <= self.max):
+            raise NotFound()
+        return number
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:

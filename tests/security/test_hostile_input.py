@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -312,6 +313,28 @@ def test_every_route_answers_405_with_allow(app, session):
         response = client.open(rule.rule, method=method)
         assert response.status_code == 405, rule.rule
         assert "Allow" in response.headers, rule.rule
+
+
+@pytest.mark.parametrize("bad_id", ["0", str(2**31), "9" * 20])
+def test_an_id_no_row_can_have_is_404_whatever_the_method(app, session, bad_id):
+    """QA: PATCH /api/v1/users/0 answered 405 (the path's GET rule matched all but its method) while GET said 404;
+    docs/api.md: a larger number is a plain 404 not_found, for every route and method."""
+    client = app.test_client()
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if "<int:" not in rule.rule:
+            continue
+        path = re.sub(r"<int:\w+>", bad_id, rule.rule)
+        if "<" in path:
+            path = re.sub(r"<\w+>", "x", path)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            response = client.open(path, method=method)
+            assert response.status_code == 404, (method, path, response.status_code)
+            if path.startswith("/api/"):
+                refused(response, 404, "not_found")
+            checked += 1
+    assert checked > 50
+    assert client.open("/api/v1/users/1", method="DELETE").status_code == 405  # a real id: the method is wrong
 
 
 @pytest.mark.parametrize("length", [MAX_IDEMPOTENCY_KEY + 1, 5000])
