@@ -166,7 +166,8 @@ def _settings(body: ClinicPatch) -> service.ClinicSettings:
 def _set_ranges(clinic_id: int, body: ClinicPatch) -> None:
     for item in body.dose_ranges or []:
         service.set_dose_range(db.session, actor=current_user(), scope=current_scope(), clinic_id=clinic_id,
-                               molecule=item.molecule, area=item.area, low=item.low, high=item.high, now=utcnow())
+                               molecule=item.molecule, area=item.area, low=item.low, high=item.high,
+                               reason=item.reason, now=utcnow())
 
 
 def _clinic_out(clinic_id: int) -> ClinicAdminOut:

@@ -28,7 +28,7 @@ from sqlalchemy import select
 from inventory.admin import service
 from inventory.cart.service import AREA_LABELS, AREA_VALUES, AREAS
 from inventory.blueprints.pages.core import bp, page, refused, remember_session_version, scope
-from inventory.blueprints.pages.fields import QuantityField, choices_of
+from inventory.blueprints.pages.fields import QuantityField, TextField, choices_of
 from inventory.errors import DomainError
 from inventory.extensions import db
 from inventory.models import LocationKind, Product, ProductKind, Role, utcnow
@@ -505,6 +505,7 @@ class DoseRangeForm(FlaskForm):
     area = SelectField("Area", choices=choices_of(AREA_LABELS.items()))
     low = QuantityField("Usual low (units)", validators=[Optional()])
     high = QuantityField("Usual high (units)", validators=[Optional()])
+    reason = TextField("Why (needed when the high is above the chain's)", validators=[Optional(), Length(max=300)])
 
 
 def _render_clinic(clinic_id: int, form: ClinicForm | None = None, range_form: DoseRangeForm | None = None,
@@ -562,7 +563,7 @@ def clinic_dose_range(clinic_id: int):
     try:
         service.set_dose_range(db.session, actor=current_user, scope=scope(), clinic_id=clinic_id,
                                molecule=form.molecule.data, area=form.area.data, low=form.low.data,
-                               high=form.high.data, now=utcnow())
+                               high=form.high.data, reason=form.reason.data, now=utcnow())
     except DomainError as error:
         refused(error)
         return _render_clinic(clinic_id, range_form=form, status=error.status)

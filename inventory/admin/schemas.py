@@ -222,6 +222,8 @@ class DoseRangeIn(Model):
     area: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
     low: PositiveQty | None = Field(default=None, description="low and high null: remove the clinic's own range")
     high: PositiveQty | None = None
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] | None = Field(
+        default=None, description="why: required when the high is above the chain's default (a looser range)")
 
 
 RECEIPTS_NEED_SUPPLIER = ("true: a receipt at this clinic without supplier_id is refused (422 validation_error, "

@@ -19,6 +19,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from inventory.cart.service import AREA_LABELS, AREA_VALUES
+from inventory.models.base import plain_quantity
 from inventory.errors import (
     DomainError,
     DuplicateGtin,
@@ -867,10 +868,16 @@ def dose_ranges(session: Session, clinic_id: int) -> list[EffectiveRange]:
             for _, r in sorted(chosen.items())]
 
 
+MAX_RANGE_REASON = 300
+
+
 def set_dose_range(session: Session, *, actor: User, scope: Scope, clinic_id: int, molecule: str, area: str,
-                   low: Decimal | None, high: Decimal | None, now: dt.datetime) -> None:
+                   low: Decimal | None, high: Decimal | None, now: dt.datetime, reason: str | None = None) -> None:
     """Sets the clinic's own typical range for a molecule in an area; no low and high removes it (the chain's
-    default applies again). Raises NotFound or ValidationError."""
+    default applies again). The molecule is one of the catalog's, spelt as the catalog spells it: the cart looks
+    ranges up by that name, so another spelling would be saved and never applied. A range looser than the chain's
+    default (a higher high) needs ``reason``, kept in the audit trail (DOMAIN.md: never looser without an admin
+    recording why); a high above the label's maximum a session is refused. Raises NotFound or ValidationError."""
     clinic = _clinic_in_scope(session, clinic_id, scope)
     molecule = molecule.strip()
     if not molecule or len(molecule) > 60:
@@ -880,14 +887,30 @@ def set_dose_range(session: Session, *, actor: User, scope: Scope, clinic_id: in
     own = session.scalar(select(DoseRange).where(
         DoseRange.clinic_id == clinic.id, DoseRange.molecule == molecule, DoseRange.area == area))
     before = {"low": _plain(own.low), "high": _plain(own.high)} if own is not None else None
+    reason = (reason or "").strip() or None
+    if reason is not None and len(reason) > MAX_RANGE_REASON:
+        raise ValidationError(f"The reason: at most {MAX_RANGE_REASON} characters.", field="reason")
     if low is None and high is None:
         if own is None:
             return
-        session.delete(own)
+        session.delete(own)  # a range saved under another spelling before this check may still be removed
         after = None
     else:
+        products = _catalog_molecule(session, molecule)
         if low is None or high is None or not Decimal(0) < low <= high:
             raise ValidationError("A typical range needs a low above 0 and a high at least as large.", field="low")
+        label_max = min((p.session_max_units for p in products if p.session_max_units is not None), default=None)
+        if label_max is not None and high > label_max:
+            raise ValidationError(
+                f"{plain_quantity(high)} is above the label's maximum of {plain_quantity(label_max)} "
+                f"{products[0].base_unit} of {molecule} a session: a typical range stays within it.", field="high")
+        chain = session.scalar(select(DoseRange).where(
+            DoseRange.clinic_id.is_(None), DoseRange.molecule == molecule, DoseRange.area == area))
+        if chain is not None and high > chain.high and reason is None:
+            raise ValidationError(
+                f"{plain_quantity(low)}-{plain_quantity(high)} is looser than the chain's "
+                f"{plain_quantity(chain.low)}-{plain_quantity(chain.high)} for {molecule} in "
+                f"{AREA_LABELS[area].lower()}: say why this clinic's usual dose is higher.", field="reason")
         if own is None:
             own = DoseRange(clinic_id=clinic.id, molecule=molecule, area=area, low=low, high=high)
             session.add(own)
@@ -897,10 +920,28 @@ def set_dose_range(session: Session, *, actor: User, scope: Scope, clinic_id: in
     if before == after:
         return
     session.flush()
+    details: dict[str, Any] = {"molecule": molecule, "area": area, "from": before, "to": after}
+    if reason is not None:
+        details["reason"] = reason
     session.add(AuditEvent(at=now, actor_id=actor.id, clinic_id=clinic.id, action="clinic.dose_range_changed",
-                           object_type="clinic", object_id=str(clinic.id),
-                           details={"molecule": molecule, "area": area, "from": before, "to": after}))
+                           object_type="clinic", object_id=str(clinic.id), details=details))
     session.flush()
+
+
+def _catalog_molecule(session: Session, molecule: str) -> list[Product]:
+    """The catalog's products of ``molecule``, spelt exactly; ValidationError naming the catalog's spelling, or
+    the molecules it knows, when there are none."""
+    products = list(session.scalars(select(Product).where(Product.molecule == molecule)))
+    if products:
+        return products
+    known = sorted({m for m in session.scalars(select(Product.molecule)) if m is not None})
+    squeezed = "".join(molecule.split()).casefold()
+    spelt = next((m for m in known if "".join(m.split()).casefold() == squeezed), None)
+    if spelt is not None:
+        raise ValidationError(f"The catalog spells this molecule {spelt!r}: use that spelling, or the cart never "
+                              "applies this range.", field="molecule")
+    raise ValidationError(f"No product in the catalog is {molecule!r}: choose one of {', '.join(known)}.",
+                          field="molecule")
 
 
 def audit_trail(session: Session, object_type: str, object_id: int, limit: int = 50) -> list[AuditEvent]:

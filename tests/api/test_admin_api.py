@@ -372,3 +372,39 @@ def test_a_clinic_sets_its_own_typical_dose_range_over_the_chain_default_and_rem
     (forehead,) = [r for r in removed.get_json()["dose_ranges"] if r["area"] == "forehead"]
     assert (forehead["high"], forehead["clinics_own"]) == ("30", False)
     assert [e.details["to"] for e in _events(session, "clinic.dose_range_changed")] == [{"low": "8", "high": "20"}, None]
+
+
+def test_a_typical_range_names_a_catalog_molecule_as_spelt_there(api, world, session):
+    """QA: "OnabotulinumtoxinA" (and "unobtainium") were saved, shown as this clinic's range, and never applied:
+    the cart looks ranges up by the catalog's spelling."""
+    admin = api("admin")
+    path = f"/clinics/{world.clinic.id}"
+    own = {"molecule": "onabotulinumtoxinA", "area": "glabella", "low": "1", "high": "10"}
+    for spelling, says in (("OnabotulinumtoxinA", "The catalog spells this molecule 'onabotulinumtoxinA'"),
+                           ("onabotulinumtoxin A", "The catalog spells this molecule 'onabotulinumtoxinA'"),
+                           ("unobtainium", "No product in the catalog is 'unobtainium': choose one of ")):
+        refused = admin.patch(path, {"dose_ranges": [own | {"molecule": spelling}]})
+        assert (refused.status_code, error_code(refused)) == (422, "validation_error"), spelling
+        error = refused.get_json()["error"]
+        assert error["details"]["field"] == "molecule" and error["message"].startswith(says), error
+    assert _events(session, "clinic.dose_range_changed") == []
+    assert admin.patch(path, {"dose_ranges": [own]}).status_code == 200
+
+
+def test_a_range_looser_than_the_chains_needs_a_reason_and_none_passes_the_label_maximum(api, world, session):
+    admin = api("admin")  # the chain's glabella default for onabotulinumtoxinA is 10-25 U; the label's maximum 40 U
+    path = f"/clinics/{world.clinic.id}"
+    looser = {"molecule": "onabotulinumtoxinA", "area": "glabella", "low": "10", "high": "30"}
+    refused = admin.patch(path, {"dose_ranges": [looser]})
+    assert (refused.status_code, error_code(refused)) == (422, "validation_error")
+    assert refused.get_json()["error"]["details"]["field"] == "reason"
+    assert "looser than the chain's 10-25" in refused.get_json()["error"]["message"]
+    reasoned = admin.patch(path, {"dose_ranges": [looser | {"reason": "Mostly male patients, stronger corrugators"}]})
+    assert reasoned.status_code == 200, reasoned.get_json()
+    (event,) = _events(session, "clinic.dose_range_changed")
+    assert event.details["reason"] == "Mostly male patients, stronger corrugators"
+    label_max = world.botox.session_max_units
+    above = admin.patch(path, {"dose_ranges": [looser | {"high": str(label_max + 1), "reason": "why not"}]})
+    assert (above.status_code, error_code(above)) == (422, "validation_error")
+    assert above.get_json()["error"]["details"]["field"] == "high"
+    assert "above the label's maximum" in above.get_json()["error"]["message"]

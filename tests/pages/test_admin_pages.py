@@ -268,3 +268,23 @@ def test_clinic_settings_page_sets_a_typical_dose_range_and_keeps_a_refused_one(
     session.expire_all()
     row = session.scalar(select(DoseRange).where(DoseRange.clinic_id == world.clinic.id))
     assert (row.area, row.low, row.high) == ("glabella", 10, 25)
+
+
+def test_clinic_settings_page_refuses_a_misspelt_molecule_and_asks_why_for_a_looser_range(browser_client, world,
+                                                                                           session):
+    from inventory.models import DoseRange
+
+    admin = browser_client("admin")
+    path = f"/clinics/{world.clinic.id}"
+    misspelt = _post(admin, f"{path}/dose-ranges", {"molecule": "Onabotulinumtoxin A", "area": "glabella",
+                                                    "low": "5", "high": "10"}, path)
+    assert misspelt.status_code == 422
+    assert "The catalog spells this molecule &#39;onabotulinumtoxinA&#39;" in misspelt.get_data(as_text=True)
+    looser = {"molecule": "onabotulinumtoxinA", "area": "glabella", "low": "10", "high": "30"}
+    asked = _post(admin, f"{path}/dose-ranges", looser, path)
+    assert asked.status_code == 422 and 'id="range-reason"' in asked.get_data(as_text=True)
+    session.expire_all()
+    assert session.scalar(select(DoseRange).where(DoseRange.clinic_id == world.clinic.id)) is None
+    saved = _post(admin, f"{path}/dose-ranges", looser | {"reason": "Stronger corrugators"}, path)
+    assert saved.status_code == 302
+    assert "Stronger corrugators" in admin.get(path).get_data(as_text=True)  # the audit trail shows why
