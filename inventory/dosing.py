@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from inventory.models.base import plain_quantity
+from inventory.services.clock import clinic_today
 
 __all__ = [
     "ABOVE_CUMULATIVE_LIMIT",
@@ -83,12 +84,14 @@ class DoseWarning:
 
 def check_draw(
     *, limits: DoseLimits, treatment_id: int, area: str, units: Decimal, now: dt.datetime,
-    history: Iterable[PriorDose],
+    history: Iterable[PriorDose], timezone: str,
 ) -> list[DoseWarning]:
     """The warnings for drawing ``units`` of ``limits.molecule`` into ``area`` in this treatment.
 
     ``history`` is the patient's earlier unreversed draws of the same molecule, this
-    treatment's included, reaching back at least :data:`SESSION_WINDOW`.
+    treatment's included, reaching back at least :data:`SESSION_WINDOW`. The re-treatment
+    interval counts calendar days in the clinic's ``timezone``, as the patient's history and
+    the checklist do: "last given 29 days ago" there would contradict their "30 days".
     """
     history = list(history)
     # One session is one visit: draws recorded in another treatment of the patient within SESSION_WINDOW
@@ -134,11 +137,12 @@ def check_draw(
     if limits.retreat_interval_days:
         earlier = [d.at for d in history if not in_session(d)]
         if earlier:
-            days = (now - max(earlier)).days
+            days = (clinic_today(now, timezone) - clinic_today(max(earlier), timezone)).days
             if days < limits.retreat_interval_days:
+                ago = "today" if days == 0 else "1 day ago" if days == 1 else f"{days} days ago"
                 warnings.append(DoseWarning(
                     RETREATMENT_TOO_SOON,
-                    f"{limits.molecule} was last given {days} day(s) ago; the label says not more often than "
+                    f"{limits.molecule} was last given {ago}; the label says not more often than "
                     f"every {limits.retreat_interval_days} days.",
                 ))
     return warnings

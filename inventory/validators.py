@@ -42,6 +42,9 @@ def parse_quantity(text: str | None, *, what: str = "Quantity", field: str = "qu
     if not shown:
         return None
     match = _QUANTITY.fullmatch(shown)
+    if shown.startswith("-") and _QUANTITY.fullmatch(shown[1:].strip()) and shown[1:].strip() not in ("", ".", ","):
+        raise ValidationError(f"{what}: {shown} is below zero. Type the quantity itself, such as "
+                              f"{shown[1:].strip()}.", field=field, value=shown[:40])
     if match is None or not (match["whole"] or match["fraction"]):
         if _SCAN_SHAPED.search(shown) or len(shown) > 8:
             raise _scan_shaped(shown, what, field)

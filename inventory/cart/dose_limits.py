@@ -94,7 +94,7 @@ class DoseAssessment:
 
 
 def assess(session: Session, *, product: Product, clinic_id: int, patient_id: int, treatment_id: int, area: str,
-           units: Decimal, now: dt.datetime) -> DoseAssessment:
+           units: Decimal, now: dt.datetime, timezone: str) -> DoseAssessment:
     """The warnings for drawing ``units`` of ``product`` into ``area`` for the patient's treatment, before it is
     drawn, with the history they were judged on.
 
@@ -108,15 +108,15 @@ def assess(session: Session, *, product: Product, clinic_id: int, patient_id: in
                     dosing.SESSION_WINDOW)
     history = history_for(session, patient_id, limits.molecule, since=now - look_back, treatment_id=treatment_id)
     warnings = dosing.check_draw(limits=limits, treatment_id=treatment_id, area=area, units=units, now=now,
-                                 history=history)
+                                 history=history, timezone=timezone)
     return DoseAssessment(warnings, history, treatment_id)
 
 
 def check(session: Session, *, product: Product, clinic_id: int, patient_id: int, treatment_id: int, area: str,
-          units: Decimal, now: dt.datetime) -> list[DoseWarning]:
+          units: Decimal, now: dt.datetime, timezone: str) -> list[DoseWarning]:
     """``assess``'s warnings."""
     return assess(session, product=product, clinic_id=clinic_id, patient_id=patient_id, treatment_id=treatment_id,
-                  area=area, units=units, now=now).warnings
+                  area=area, units=units, now=now, timezone=timezone).warnings
 
 
 def _limits_anything(limits: DoseLimits) -> bool:

@@ -517,7 +517,7 @@ def draw(
     lifecycle.ensure_enough(container, dose.quantity)  # what cannot be drawn needs no confirmation
     assessment = dose_limits.assess(
         session, product=container.product, clinic_id=treatment.clinic_id, patient_id=treatment.patient_id,
-        treatment_id=treatment.id, area=area, units=dose.quantity, now=now,
+        treatment_id=treatment.id, area=area, units=dose.quantity, now=now, timezone=container.clinic.timezone,
     )
     warnings = assessment.warnings
     confirmed = _confirmed(warnings, confirm, confirm_reason)

@@ -478,3 +478,18 @@ def test_a_label_sent_as_a_patients_name_is_refused(nurse, world, session):
     assert refused.get_json()["error"]["details"]["field"] == "name"
     assert session.scalar(select(func.count(Patient.id))) == before
 
+
+
+def test_a_negative_or_mistyped_quantity_says_so_in_the_nurses_words(nurse, world):
+    """QA: "-4" answered "Value error, Quantity: type a number": pydantic's prefix, and the wrong reason."""
+    container = botox(world)
+    reconstituted(nurse, container)
+    treatment = treatment_for(nurse, world)
+    url = f"/treatments/{treatment['id']}/draws"
+    negative = nurse.post(url, draw_body(container, "-4"))
+    assert (negative.status_code, error_code(negative)) == (422, "validation_error")
+    message = negative.get_json()["error"]["message"]
+    assert message == "quantity: Quantity: -4 is below zero. Type the quantity itself, such as 4.", message
+    typo = nurse.post(url, draw_body(container, "4u"))
+    assert "Value error" not in typo.get_json()["error"]["message"]
+    assert typo.get_json()["error"]["details"]["fields"][0]["problem"] == "Quantity: type a number, such as 4 or 0.1."

@@ -131,7 +131,7 @@ def test_a_retreatment_after_14_days_of_xeomin_warns(world, session):
     touch_up = start_treatment(world, "P-6")
     (warning,) = check(world, touch_up, "xeomin", "4")
     assert warning.code == "retreatment_too_soon" and warning.needs_confirmation
-    assert "14 day(s) ago" in warning.message
+    assert "last given 14 days ago" in warning.message
     assert codes(world, touch_up, "botox", "4") == []  # another molecule: no interval
 
 
@@ -158,7 +158,7 @@ def give(world: World, treatment: Treatment, container: Container, units: str, a
 def check(world: World, treatment: Treatment, product: str, units: str, area: str = "glabella"):
     return dose_limits.check(world.session, product=world.products[product], clinic_id=treatment.clinic_id,
                              patient_id=treatment.patient_id, treatment_id=treatment.id, area=area,
-                             units=Decimal(units), now=NOW)
+                             units=Decimal(units), now=NOW, timezone=world.clinic.timezone)
 
 
 def codes(world: World, treatment: Treatment, product: str, units: str, area: str = "glabella") -> list[str]:

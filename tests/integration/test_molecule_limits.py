@@ -97,7 +97,7 @@ def test_an_azzalure_draw_is_checked_against_the_interval_set_on_dysport(world, 
     for name in ("dysport", "azzalure"):
         warnings = dose_limits.check(session, product=abo[name], clinic_id=world.clinic.id,
                                      patient_id=today.patient_id, treatment_id=today.id, area="glabella",
-                                     units=Decimal(10), now=NOW)
+                                     units=Decimal(10), now=NOW, timezone=world.clinic.timezone)
         assert [w.code for w in warnings] == ["retreatment_too_soon"], name
 
 

@@ -22,7 +22,8 @@ XEOMIN = DoseLimits(molecule="incobotulinumtoxinA", unit="U", typical_ranges={},
 
 def codes(limits: DoseLimits, units: str, area: str = "glabella", history=(), treatment_id: int = 1) -> list[str]:
     return [w.code for w in dosing.check_draw(limits=limits, treatment_id=treatment_id, area=area,
-                                              units=Decimal(units), now=NOW, history=history)]
+                                              units=Decimal(units), now=NOW, history=history,
+                                              timezone="Europe/London")]
 
 
 def test_a_usual_dose_raises_nothing():
@@ -32,7 +33,7 @@ def test_a_usual_dose_raises_nothing():
 def test_above_the_typical_range_for_an_area_is_a_warning_that_needs_no_confirmation():
     earlier_today = [PriorDose(1, "glabella", Decimal(20), NOW - dt.timedelta(minutes=5))]
     warnings = dosing.check_draw(limits=BOTOX, treatment_id=1, area="glabella", units=Decimal(8), now=NOW,
-                                 history=earlier_today)
+                                 history=earlier_today, timezone="Europe/London")
     assert [(w.code, w.needs_confirmation) for w in warnings] == [("above_typical_range", False)]
     assert "28 U of onabotulinumtoxinA into glabella this session is above the usual 10-25 U" in warnings[0].message
 
@@ -55,9 +56,9 @@ def test_the_cumulative_limit_counts_every_session_in_the_window():
 def test_retreatment_sooner_than_the_label_interval_needs_confirmation():
     touch_up = [PriorDose(7, "glabella", Decimal(20), NOW - 14 * DAY)]
     warnings = dosing.check_draw(limits=XEOMIN, treatment_id=8, area="glabella", units=Decimal(4), now=NOW,
-                                 history=touch_up)
+                                 history=touch_up, timezone="Europe/London")
     assert [(w.code, w.needs_confirmation) for w in warnings] == [("retreatment_too_soon", True)]
-    assert "14 day(s) ago" in warnings[0].message
+    assert "incobotulinumtoxinA was last given 14 days ago" in warnings[0].message
     assert codes(XEOMIN, "20", history=[PriorDose(7, "glabella", Decimal(20), NOW - 90 * DAY)], treatment_id=8) == []
 
 
@@ -69,7 +70,7 @@ def test_a_second_treatment_the_same_day_is_the_same_session_for_the_label_maxim
     # 8.5 U in treatment 5 this morning; treatment 8, opened an hour later for the same visit, adds 60 U.
     morning = [PriorDose(5, "glabella", Decimal("8.5"), NOW - dt.timedelta(hours=1))]
     warnings = dosing.check_draw(limits=BOTOX, treatment_id=8, area="forehead", units=Decimal(60), now=NOW,
-                                 history=morning)
+                                 history=morning, timezone="Europe/London")
     assert "above_label_max" in [w.code for w in warnings]
     label_max = next(w for w in warnings if w.code == "above_label_max")
     assert "68.5 U" in label_max.message and "other treatments of the last 24 hours" in label_max.message
@@ -83,3 +84,22 @@ def test_a_treatment_more_than_a_day_before_is_another_session():
 def test_a_second_treatment_the_same_day_is_not_a_retreatment():
     same_visit = [PriorDose(7, "glabella", Decimal(16), NOW - dt.timedelta(hours=2))]
     assert codes(XEOMIN, "4", history=same_visit, treatment_id=8) == []
+
+
+def test_the_retreatment_interval_counts_calendar_days_in_the_clinic_as_the_history_does():
+    """QA: a dose 29 days and some hours ago read "last given 29 day(s) ago" while the patient's history and the
+    checklist, counting calendar days in the clinic, said 30: the nurse saw two figures for one fact."""
+    evening = dt.datetime(2026, 5, 16, 19, 0, tzinfo=dt.UTC)  # 20:00 in London, 30 calendar days before NOW's date
+    thirty = DoseLimits(molecule="incobotulinumtoxinA", unit="U", typical_ranges={}, retreat_interval_days=30)
+    morning = dt.datetime(2026, 6, 15, 8, 0, tzinfo=dt.UTC)  # 09:00 in London, 29 days 13 hours later
+    dose = [PriorDose(7, "glabella", Decimal(20), evening)]
+    assert dosing.check_draw(limits=thirty, treatment_id=8, area="glabella", units=Decimal(4), now=morning,
+                             history=dose, timezone="Europe/London") == []
+    (soon,) = dosing.check_draw(limits=thirty, treatment_id=8, area="glabella", units=Decimal(4),
+                                now=morning - DAY, history=dose, timezone="Europe/London")
+    assert soon.message.startswith("incobotulinumtoxinA was last given 29 days ago;")
+    # New York's calendar: 15:00 there on 16 May, 23:00 there on 14 June: 29 calendar days, too soon.
+    (new_york,) = dosing.check_draw(limits=thirty, treatment_id=8, area="glabella", units=Decimal(4),
+                                    now=morning - dt.timedelta(hours=5), history=dose, timezone="America/New_York")
+    assert "last given 29 days ago" in new_york.message
+

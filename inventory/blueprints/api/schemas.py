@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 import annotated_types
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints
 from pydantic import WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from inventory import errors, validators
 from inventory.models import Clinic, Container, Location, Lot, Product
@@ -72,12 +73,13 @@ Qty = Annotated[Decimal, PlainSerializer(plain_quantity, return_type=str, when_u
 
 
 def _typed_quantity(value: Any) -> Any:
+    # Custom errors: a ValueError's message would reach the nurse as "Value error, Quantity: ...".
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
-        raise ValueError('a quantity is a decimal string, such as "4" or "0.1"')
+        raise PydanticCustomError("quantity", 'a quantity is a decimal string, such as "4" or "0.1"')
     try:
         return validators.parse_quantity(value if isinstance(value, str) else str(value))
     except errors.ValidationError as error:
-        raise ValueError(error.message) from None
+        raise PydanticCustomError("quantity", error.message) from None
 
 
 # A quantity someone typed: the same validator as the pages (parse_quantity), and its shape in OpenAPI.
