@@ -8,12 +8,11 @@ limited to the caller's clinics; every view or export of patient data is recorde
 from __future__ import annotations
 
 from flask import Response
-from sqlalchemy import and_
 
 from inventory.blueprints.api.core import current_scope, current_user, operation
 from inventory.blueprints.api.schemas import LotOut
 from inventory.extensions import db
-from inventory.models import Container, Draw, utcnow
+from inventory.models import Container, utcnow
 from inventory.services.permissions import Permission
 from recall import exports, queries, services
 from recall.schemas import (
@@ -126,13 +125,10 @@ def update_recall_patient(case_id: int, patient_id: int, body: RecallPatientIn) 
     line = services.update_patient(db.session, actor=current_user(), scope=scope, case_id=case_id,
                                    patient_id=patient_id, status=body.status, method=body.method, note=body.note,
                                    now=utcnow())
-    # The answer carries the same draws as the case's GET: the patient's doses from the case's lots, read by
-    # the same statement (reversed ones marked), in the caller's clinics.
-    case = services.get_case(db.session, case_id)
-    doses = queries.dose_lines(db.session, scope, and_(Draw.lot_id.in_([rl.lot_id for rl in case.lots]),
-                                                       Draw.patient_id == line.patient_id),
-                               lots=[rl.lot for rl in case.lots])
-    return RecallPatientOut.of_line(line, doses)
+    # The answer is the line as the case's GET shows it: the patient's doses from the case's lots, read by
+    # the same statement (reversed ones marked), in the caller's clinics, and what earlier cases did.
+    return RecallPatientOut.of(services.patient_line(db.session, services.get_case(db.session, case_id), line,
+                                                     scope))
 
 
 @operation("PATCH", "/recalls/<int:case_id>/containers/<int:container_id>",

@@ -149,7 +149,9 @@ def container_sheet(view: CaseView) -> Sheet:
     for item in view.containers:
         c, line = item.container, item.line
         rows.append([
-            c.clinic.code, c.location, c.label_code, lots.get(c.lot_id, ""), c.state.value, c.remaining,
+            # A container on the road is not on its source's shelf, where its row still is: say where it is.
+            c.clinic.code, c.transit.words if c.transit else c.location, c.label_code, lots.get(c.lot_id, ""),
+            c.state.value, c.remaining,
             c.base_unit, line.status.value, line.note or "", line.updated_by.label if line.updated_by else "",
             _local(line.updated_at, c.clinic.timezone),
         ])

@@ -144,8 +144,12 @@ def recall_open():
         refused(error)
         return redirect(url_for("pages.trace_lot", lot_id=lot_ids[0]) if len(lot_ids) == 1
                         else url_for("pages.recalls"))
+    # A patient an earlier case already told about every dose is listed as notified (carried over): no work.
+    carried = sum(1 for p in case.patients if p.status is NotificationStatus.NOTIFIED)
+    told = f" ({carried} already notified in an earlier case)" if carried else ""
     flash(f"Recall case {case.id} is open: the lots are recalled at every clinic. "
-          f"{len(case.patients)} patient(s) to notify, {len(case.containers)} container(s) to take back.", "ok")
+          f"{len(case.patients) - carried} patient(s) to notify{told}, {len(case.containers)} container(s) to take "
+          "back.", "ok")
     return redirect(url_for("pages.recall_case", case_id=case.id))
 
 

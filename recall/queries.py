@@ -8,6 +8,10 @@ read by the lot, patient and clinic each draw carries (copied at the draw, migra
 treatment per dose. Rows come back as small dataclasses, so templates and
 serialisers never lazy-load.
 
+A container on its way between clinics keeps its source clinic and location until it arrives
+(inventory/transfers/service.py), so its line also carries the open transfer it travels with
+(``ContainerLine.transit``): one more statement for all of them, and none when nothing travels.
+
 Nothing here writes; recording who looked at patient data is ``services``' job.
 """
 
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Unpack
 
@@ -38,8 +42,9 @@ from inventory.models import (
 )
 from inventory.services.barcodes import normalise_lot_number, parse_scan
 from inventory.services.catalog import product_for_gtin
-from inventory.services.clock import to_clinic_time
+from inventory.services.clock import format_clinic_time, to_clinic_time
 from inventory.services.permissions import Scope, get_in_scope
+from inventory.transfers.models import Transfer, TransferItem
 
 MAX_QUERY_LENGTH = 500
 MAX_ID = 2**31 - 1
@@ -66,8 +71,44 @@ class PatientRef:
 
 
 @dataclass(frozen=True)
+class TransitRef:
+    """The transfer a container is travelling with: sent, and not yet received or recorded back."""
+
+    transfer_id: int
+    status: str  # the transfer's: in_transit (on its way there), or refused (on its way back to the source)
+    from_clinic: ClinicRef
+    to_clinic: ClinicRef
+    to_location: str  # where the sender asked for it to go
+    sent_at: dt.datetime  # UTC
+    quantity: Decimal  # what travels: the source's ledger holds 0 of it until it arrives
+
+    @property
+    def sent_local_at(self) -> dt.datetime:
+        """The moment it was sent, on the sending clinic's wall clock."""
+        return to_clinic_time(self.sent_at, self.from_clinic.timezone)
+
+    @property
+    def is_going_back(self) -> bool:
+        """Refused by the destination: on the road back to the source."""
+        return self.status == "refused"
+
+    @property
+    def words(self) -> str:
+        """ "in transit LON → NYC, transfer #12, sent 15 Jun 2026 10:30" (the sender's time), for pages and exports."""
+        sent = format_clinic_time(self.sent_at, self.from_clinic.timezone)
+        if self.is_going_back:
+            return (f"in transit back {self.to_clinic.code} → {self.from_clinic.code} (refused), "
+                    f"transfer #{self.transfer_id}, sent {sent}")
+        return f"in transit {self.from_clinic.code} → {self.to_clinic.code}, transfer #{self.transfer_id}, sent {sent}"
+
+
+@dataclass(frozen=True)
 class ContainerLine:
-    """Where one container of a lot is and what is left in it."""
+    """Where one container of a lot is and what is left in it.
+
+    A container in transit keeps its source clinic and location (``clinic``, ``location``) until it
+    arrives, holding nothing there: ``transit`` says where it really is.
+    """
 
     id: int
     label_code: str
@@ -80,6 +121,11 @@ class ContainerLine:
     initial_quantity: Decimal
     base_unit: str
     patient_id: int | None
+    transit: TransitRef | None = None
+
+    @property
+    def is_in_transit(self) -> bool:
+        return self.state is ContainerState.IN_TRANSIT
 
     @property
     def is_live(self) -> bool:
@@ -312,7 +358,8 @@ def find_patients(session: Session, external_ref: str, scope: Scope) -> list[Pat
 
 
 def container_lines(session: Session, scope: Scope, where: ColumnElement[bool]) -> list[ContainerLine]:
-    """Containers matching ``where``, with clinic, location and unit: one statement."""
+    """Containers matching ``where``, with clinic, location and unit: one statement, and one more for the
+    transfers of those in transit (``transit``), if any."""
     stmt = (
         select(
             Container.id, Container.label_code, Container.lot_id, Container.location_id, Container.state,
@@ -325,7 +372,7 @@ def container_lines(session: Session, scope: Scope, where: ColumnElement[bool]) 
         .where(where)
         .order_by(Clinic.code, Location.name, Container.label_code)
     )
-    return [
+    lines = [
         ContainerLine(
             id=r[0], label_code=r[1], lot_id=r[2], location_id=r[3], state=r[4], remaining=r[5],
             initial_quantity=r[6], patient_id=r[7], location=r[8], base_unit=r[9],
@@ -333,6 +380,43 @@ def container_lines(session: Session, scope: Scope, where: ColumnElement[bool]) 
         )
         for r in _plain_rows(session, scope.filter(stmt, Container.clinic_id))
     ]
+    travelling = [line.id for line in lines if line.is_in_transit]
+    if not travelling:
+        return lines
+    transits = open_transfers(session, travelling)
+    return [replace(line, transit=transits.get(line.id)) if line.is_in_transit else line for line in lines]
+
+
+_FROM_CLINIC = aliased(Clinic, name="from_clinic")
+_TO_CLINIC = aliased(Clinic, name="to_clinic")
+
+
+def open_transfers(session: Session, container_ids: Sequence[int]) -> dict[int, TransitRef]:
+    """The transfer each of these containers travels with, by container id: one statement.
+
+    An item is open until its container arrives (received, or back at the source after a call-back or
+    a refusal): then its TRANSFER_IN is recorded (``in_movement_id``). A container travels with one
+    transfer at a time (sending refuses one in transit); the newest wins all the same.
+    """
+    stmt = (
+        select(
+            TransferItem.container_id, TransferItem.quantity, Transfer.id, Transfer.status, Transfer.sent_at,
+            _FROM_CLINIC.id, _FROM_CLINIC.code, _FROM_CLINIC.name, _FROM_CLINIC.timezone,
+            _TO_CLINIC.id, _TO_CLINIC.code, _TO_CLINIC.name, _TO_CLINIC.timezone, Location.name,
+        )
+        .join(Transfer, TransferItem.transfer_id == Transfer.id)
+        .join(_FROM_CLINIC, Transfer.from_clinic_id == _FROM_CLINIC.id)
+        .join(_TO_CLINIC, Transfer.to_clinic_id == _TO_CLINIC.id)
+        .join(Location, Transfer.to_location_id == Location.id)
+        .where(TransferItem.container_id.in_(list(container_ids)), TransferItem.in_movement_id.is_(None))
+        .order_by(Transfer.id)
+    )
+    return {
+        r[0]: TransitRef(transfer_id=r[2], status=str(r[3]), from_clinic=ClinicRef(r[5], r[6], r[7], r[8]),
+                         to_clinic=ClinicRef(r[9], r[10], r[11], r[12]), to_location=r[13], sent_at=r[4],
+                         quantity=r[1])
+        for r in _plain_rows(session, stmt)
+    }
 
 
 def dose_lines(

@@ -17,7 +17,7 @@ from typing_extensions import TypedDict  # pydantic reads TypedDicts from typing
 from inventory.blueprints.api.schemas import LotOut, Model, Qty, PlainText
 from inventory.models.base import plain_quantity
 from recall import queries, services
-from recall.models import RecallCase, RecallContainer, RecallPatient
+from recall.models import RecallCase, RecallContainer
 
 DbId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Reason = Annotated[str, PlainText(services.MAX_REASON, multiline=True)]
@@ -40,6 +40,31 @@ class TracePatientOut(Model):
                    date_of_birth=p.date_of_birth)
 
 
+class TraceTransferOut(Model):
+    """The transfer a container in transit travels with (sent, not yet received or recorded back)."""
+
+    id: int
+    status: str = Field(description="in_transit: on its way to to_clinic; refused: on its way back to from_clinic")
+    from_clinic_id: int
+    from_clinic_code: str
+    to_clinic_id: int
+    to_clinic_code: str
+    to_location: str = Field(description="where the sender asked for it to go, at to_clinic")
+    sent_at: dt.datetime = Field(description="UTC")
+    sent_local_at: dt.datetime = Field(description="the same moment in the sending clinic's time zone")
+    quantity: Qty = Field(description="what travels, in the product's base unit (remaining is 0 until it arrives)")
+
+    @classmethod
+    def of(cls, t: queries.TransitRef) -> TraceTransferOut:
+        return cls(id=t.transfer_id, status=t.status, from_clinic_id=t.from_clinic.id,
+                   from_clinic_code=t.from_clinic.code, to_clinic_id=t.to_clinic.id, to_clinic_code=t.to_clinic.code,
+                   to_location=t.to_location, sent_at=t.sent_at, sent_local_at=t.sent_local_at, quantity=t.quantity)
+
+
+IN_TRANSIT = ("on its way between clinics (state in_transit): clinic and location stay the source's until it "
+              "arrives, so look at transfer")
+
+
 class TraceContainerOut(Model):
     id: int
     label_code: str
@@ -51,12 +76,15 @@ class TraceContainerOut(Model):
     remaining: Qty
     base_unit: str
     patient_id: int | None = Field(description="the patient a single-patient container was opened for")
+    in_transit: bool = Field(default=False, description=IN_TRANSIT)
+    transfer: TraceTransferOut | None = Field(default=None, description="the transfer it travels with, when in transit")
 
     @classmethod
     def of(cls, c: queries.ContainerLine) -> TraceContainerOut:
         return cls(id=c.id, label_code=c.label_code, clinic_id=c.clinic.id, clinic_code=c.clinic.code,
                    location_id=c.location_id, location=c.location, state=c.state.value, remaining=c.remaining,
-                   base_unit=c.base_unit, patient_id=c.patient_id)
+                   base_unit=c.base_unit, patient_id=c.patient_id, in_transit=c.is_in_transit,
+                   transfer=TraceTransferOut.of(c.transit) if c.transit else None)
 
 
 class TraceDoseOut(Model):
@@ -128,6 +156,19 @@ class _PatientData(TypedDict):
     date_of_birth: dt.date | None
 
 
+class _TransferData(TypedDict):
+    id: int
+    status: str
+    from_clinic_id: int
+    from_clinic_code: str
+    to_clinic_id: int
+    to_clinic_code: str
+    to_location: str
+    sent_at: dt.datetime
+    sent_local_at: dt.datetime
+    quantity: str
+
+
 class _ContainerData(TypedDict):
     id: int
     label_code: str
@@ -139,6 +180,8 @@ class _ContainerData(TypedDict):
     remaining: str
     base_unit: str
     patient_id: int | None
+    in_transit: bool
+    transfer: _TransferData | None
 
 
 class _DoseData(TypedDict):
@@ -224,12 +267,20 @@ def _lot_trace_data(t: queries.LotTrace) -> _LotTraceData:
         "containers": [
             {"id": c.id, "label_code": c.label_code, "clinic_id": c.clinic.id, "clinic_code": c.clinic.code,
              "location_id": c.location_id, "location": c.location, "state": c.state.value,
-             "remaining": plain_quantity(c.remaining), "base_unit": c.base_unit, "patient_id": c.patient_id}
+             "remaining": plain_quantity(c.remaining), "base_unit": c.base_unit, "patient_id": c.patient_id,
+             "in_transit": c.is_in_transit, "transfer": _transfer_data(c.transit) if c.transit else None}
             for c in t.containers
         ],
         "treatments": doses,
         "patients": [patients.get(p.id) or _patient_data(p) for p in t.patients],
     }
+
+
+def _transfer_data(t: queries.TransitRef) -> _TransferData:
+    return {"id": t.transfer_id, "status": t.status, "from_clinic_id": t.from_clinic.id,
+            "from_clinic_code": t.from_clinic.code, "to_clinic_id": t.to_clinic.id, "to_clinic_code": t.to_clinic.code,
+            "to_location": t.to_location, "sent_at": t.sent_at, "sent_local_at": t.sent_local_at,
+            "quantity": plain_quantity(t.quantity)}
 
 
 def _patient_data(p: queries.PatientRef) -> _PatientData:
@@ -321,6 +372,21 @@ class WidenOut(Model):
     widened: int = Field(description="patient lines that were not required and are pending now")
 
 
+class RecallEarlierNotificationOut(Model):
+    """A notification of the patient recorded on an earlier case naming some of the same lots."""
+
+    case_id: int
+    notified_at: dt.datetime = Field(description="UTC: doses given after it were not covered by it")
+    notified_by: str | None
+    method: Literal["phone", "email", "letter", "in_person"]
+    lot_ids: list[int] = Field(description="the lots that case named among this case's")
+
+    @classmethod
+    def of(cls, n: services.EarlierNotice) -> RecallEarlierNotificationOut:
+        return cls(case_id=n.case_id, notified_at=n.at, notified_by=n.by, method=n.method.value,
+                   lot_ids=list(n.lot_ids))
+
+
 class RecallPatientOut(Model):
     patient: TracePatientOut
     clinic_id: int
@@ -334,24 +400,29 @@ class RecallPatientOut(Model):
     received_none: bool = Field(
         default=False, description="every draw listed from the case's lots was reversed: the patient received none "
                                    "of them, and not_required is accepted whatever the class")
+    earlier_notifications: list[RecallEarlierNotificationOut] = Field(
+        default_factory=list, description="the patient notified on earlier cases naming some of these lots, oldest "
+                                          "first")
+    carried_over: bool = Field(
+        default=False, description="notified because an earlier case told her about every dose she had from these "
+                                   "lots (carried_from): nothing to redo; false once the line is changed on this case")
+    carried_from: RecallEarlierNotificationOut | None = Field(
+        default=None, description="the earlier notification the status, method, updated_by and updated_at come from")
 
     @classmethod
-    def of(cls, line: RecallPatient, patient: queries.PatientRef, doses: list[queries.DoseLine]) -> RecallPatientOut:
-        p = line.patient
+    def of(cls, item: services.PatientLine) -> RecallPatientOut:
+        line, p, doses = item.line, item.line.patient, item.doses
         return cls(
-            patient=TracePatientOut.of(patient), clinic_id=line.clinic_id, status=line.status.value,
+            patient=TracePatientOut.of(item.patient), clinic_id=line.clinic_id, status=line.status.value,
             method=line.method.value if line.method else None, note=line.note,
             updated_by=line.updated_by.label if line.updated_by else None, updated_at=line.updated_at,
             contact=ContactOut(phone=p.phone, email=p.email, address=p.address),
             draws=[TraceDoseOut.of(d) for d in doses],
             received_none=services.received_none(doses),
+            earlier_notifications=[RecallEarlierNotificationOut.of(n) for n in item.earlier],
+            carried_over=item.carried_from is not None,
+            carried_from=RecallEarlierNotificationOut.of(item.carried_from) if item.carried_from else None,
         )
-
-    @classmethod
-    def of_line(cls, line: RecallPatient, doses: list[queries.DoseLine]) -> RecallPatientOut:
-        """A line just changed, with the patient's doses from the case's lots (as the case's GET lists them)."""
-        p = line.patient
-        return cls.of(line, queries.PatientRef(p.id, p.clinic_id, p.external_ref, p.name, p.date_of_birth), doses)
 
 
 class RecallContainerOut(Model):
@@ -367,6 +438,8 @@ class RecallContainerOut(Model):
     note: str | None
     updated_by: str | None
     updated_at: dt.datetime | None
+    in_transit: bool = Field(default=False, description=IN_TRANSIT)
+    transfer: TraceTransferOut | None = Field(default=None, description="the transfer it travels with, when in transit")
 
     @classmethod
     def of(cls, line: RecallContainer, c: queries.ContainerLine) -> RecallContainerOut:
@@ -374,7 +447,8 @@ class RecallContainerOut(Model):
             container_id=c.id, label_code=c.label_code, clinic_id=c.clinic.id, location=c.location, lot_id=c.lot_id,
             state=c.state.value, remaining=c.remaining, base_unit=c.base_unit, status=line.status.value,
             note=line.note, updated_by=line.updated_by.label if line.updated_by else None,
-            updated_at=line.updated_at,
+            updated_at=line.updated_at, in_transit=c.is_in_transit,
+            transfer=TraceTransferOut.of(c.transit) if c.transit else None,
         )
 
 
@@ -452,7 +526,7 @@ class RecallCaseOut(Model):
             progress=RecallProgressOut(patients_done=p.done, patients_total=p.total, containers_done=c.done,
                                        containers_total=c.total),
             open_elsewhere=view.open_elsewhere,
-            patients=[RecallPatientOut.of(line.line, line.patient, line.doses) for line in view.patients],
+            patients=[RecallPatientOut.of(line) for line in view.patients],
             containers=[RecallContainerOut.of(line.line, line.container) for line in view.containers],
             uncovered_stock=[RecallUncoveredLotOut.of(u) for u in view.uncovered],
         )

@@ -10,7 +10,9 @@ Each change is an AuditEvent (who, when, what) with these actions:
 ``lot.quarantined``, ``lot.released``, ``lot.recalled``, ``recall.opened``,
 ``recall.patient_updated``, ``recall.container_updated``, ``recall.closed``,
 ``recall.container_joined`` (stock back on an open case), ``recall.dose_reversed`` (a listed
-patient's dose corrected while the case is open), ``recall.stock_after_close`` (stock back in a recalled lot
+patient's dose corrected while the case is open), ``recall.notification_carried`` (a patient an earlier case
+already told about every dose she had from the new case's lots, listed as notified when it opens),
+``recall.stock_after_close`` (stock back in a recalled lot
 that no open case takes: a count found it after the lot's cases closed); and every look at patient data by trace
 or export is one too:
 ``patient_data.viewed``, ``patient_data.exported``. The change log also lists ``watchlist.removed`` (written by
@@ -43,6 +45,7 @@ from inventory.models import (
 from inventory import lifecycle
 from inventory.models.base import plain_quantity
 from inventory.services import ledger, lot_guard
+from inventory.services.clock import format_clinic_time
 from inventory.services.permissions import Scope
 from recall import queries
 from recall.models import (
@@ -70,7 +73,7 @@ ACCESS_ACTIONS = (VIEWED, EXPORTED)
 CHANGE_ACTIONS = (
     "lot.quarantined", "lot.released", "lot.recalled", "recall.opened", "recall.patient_updated",
     "recall.container_updated", "recall.closed", "recall.container_joined", "recall.widened",
-    "recall.dose_reversed", "recall.stock_after_close",
+    "recall.dose_reversed", "recall.stock_after_close", "recall.notification_carried",
     # A watched lot is released only after its entry is taken off the watch list, with the reason (release):
     # that step belongs to the lot's story.
     "watchlist.removed",
@@ -218,8 +221,12 @@ def open_recall(
     reversed), at every clinic; the container list every container of the lots still
     in stock (sealed, or opened with something left). A lot already recalled whose cases are
     all closed may be named again (a later notice, or stock found after its cases closed:
-    ``uncovered_stock``): the new case lists what is in stock now. Raises ValidationError,
-    NotFound, or LotInOpenRecall (a lot already in an open case: work on that case).
+    ``uncovered_stock``): the new case lists what is in stock now. A patient an earlier case
+    already told about every dose she had from these lots (``carried_over``) is listed as
+    notified, as that case recorded it (how, by whom, when), and audited
+    (``recall.notification_carried``): nobody calls her twice, and she does not keep the case
+    open. Raises ValidationError, NotFound, or LotInOpenRecall (a lot already in an open case:
+    work on that case).
     """
     reason = _required(reason, "reason", "Say why the lots are recalled.", MAX_REASON)
     klass = _choice(RecallClass, recall_class, "recall_class", "Choose the recall class: I, II or III.")
@@ -243,6 +250,8 @@ def open_recall(
             lot_id=lot.id, case_id=busy[1],
         )
 
+    # Only a lot an earlier case recalled can have patients told already (no other path recalls a lot).
+    recalled_before = [lot.id for lot in lots if lot.status is LotStatus.RECALLED]
     case = RecallCase(reason=reason, recall_class=klass, source=origin, status=RecallStatus.OPEN,
                       opened_by_id=actor.id, opened_at=now)
     session.add(case)
@@ -259,10 +268,28 @@ def open_recall(
     # The depth follows the class: I and II notify every patient; III starts them as not required,
     # unless the safety lead widens the case (``widen``).
     start = NotificationStatus.NOT_REQUIRED if klass is RecallClass.III else NotificationStatus.PENDING
-    session.add_all(
-        RecallPatient(case_id=case.id, patient_id=p.id, clinic_id=p.clinic_id, status=start)
-        for p in patients
-    )
+    told = earlier_notices(session, case.id, recalled_before) if recalled_before else {}
+    given: dict[int, list[queries.DoseLine]] = {}
+    for dose in doses:
+        if not dose.is_reversed:
+            given.setdefault(dose.patient.id, []).append(dose)
+    carried = 0
+    zones = clinic_names(session) if told else {}
+    for p in patients:
+        used = carried_over(given[p.id], told.get(p.id, []))
+        if not used:
+            session.add(RecallPatient(case_id=case.id, patient_id=p.id, clinic_id=p.clinic_id, status=start))
+            continue
+        session.add(_carried_line(case, p, used, zones[p.clinic_id].timezone))
+        session.add(AuditEvent(
+            at=now, actor_id=actor.id, clinic_id=p.clinic_id, action="recall.notification_carried",
+            object_type="recall_case", object_id=str(case.id),
+            details={"patient_id": p.id, "from_case_ids": sorted({n.case_id for n in used}),
+                     "notified_at": used[-1].at.isoformat(), "notified_by_id": used[-1].by_id,
+                     "notified_by": used[-1].by, "method": used[-1].method.value,
+                     "lot_ids": sorted({d.lot_id for d in given[p.id]}), "draw_ids": [d.draw_id for d in given[p.id]]},
+        ))
+        carried += 1
     containers = [c for c in queries.container_lines(session, everywhere, Container.lot_id.in_(ids)) if c.is_live]
     session.add_all(
         RecallContainer(case_id=case.id, container_id=c.id, clinic_id=c.clinic.id,
@@ -274,10 +301,104 @@ def open_recall(
         object_id=str(case.id),
         details={"lot_ids": sorted(ids), "lots": [f"{lot.product.name} {lot.number}" for lot in lots],
                  "recall_class": klass.value, "source": origin.value, "reason": reason,
-                 "patients": len(patients), "containers": len(containers)},
+                 "patients": len(patients), "containers": len(containers), "carried_over": carried},
     ))
     session.flush()
     return case
+
+
+@dataclass(frozen=True)
+class EarlierNotice:
+    """A patient's line notified on an earlier case naming some of the same lots: what was done then."""
+
+    case_id: int
+    patient_id: int
+    lot_ids: tuple[int, ...]  # the lots that case and the one asking share
+    at: dt.datetime  # when the line was set notified
+    method: NotificationMethod
+    by_id: int | None
+    by: str | None
+
+    def covers(self, dose: queries.DoseLine) -> bool:
+        """She was told about this dose: of a lot that case named, given by the time she was told."""
+        return dose.lot_id in self.lot_ids and dose.at <= self.at
+
+
+def earlier_notices(session: Session, case_id: int, lot_ids: Sequence[int], scope: Scope | None = None,
+                    patient_ids: Sequence[int] | None = None) -> dict[int, list[EarlierNotice]]:
+    """Per patient, oldest first, the notified lines of cases before ``case_id`` that name any of ``lot_ids``
+    (of ``patient_ids``, or all; in ``scope``'s clinics, or all): one statement.
+
+    A line carried over when its case opened (``carried_over``: set before the case's opening) only
+    repeats the notice it came from, which is listed itself, so it is left out.
+    """
+    stmt = (
+        select(RecallPatient.case_id, RecallPatient.patient_id, RecallLot.lot_id, RecallPatient.updated_at,
+               RecallPatient.method, RecallPatient.updated_by_id, User.username, User.display_name)
+        .join(RecallLot, RecallLot.case_id == RecallPatient.case_id)
+        .join(RecallCase, RecallCase.id == RecallPatient.case_id)
+        .outerjoin(User, RecallPatient.updated_by_id == User.id)
+        .where(RecallLot.lot_id.in_(list(lot_ids)), RecallPatient.case_id < case_id,
+               RecallPatient.status == NotificationStatus.NOTIFIED, RecallPatient.updated_at.is_not(None),
+               RecallPatient.updated_at >= RecallCase.opened_at)
+        .order_by(RecallPatient.updated_at, RecallPatient.case_id, RecallLot.lot_id)
+    )
+    if patient_ids is not None:
+        stmt = stmt.where(RecallPatient.patient_id.in_(list(patient_ids)))
+    if scope is not None:
+        stmt = scope.filter(stmt, RecallPatient.clinic_id)
+    lots: dict[tuple[int, int], list[int]] = {}
+    facts: dict[tuple[int, int], tuple[Any, ...]] = {}
+    for earlier_case, patient_id, lot_id, at, method, by_id, username, display_name in session.execute(stmt):
+        lots.setdefault((earlier_case, patient_id), []).append(lot_id)
+        facts[(earlier_case, patient_id)] = (at, method, by_id, display_name or username)
+    found: dict[int, list[EarlierNotice]] = {}
+    for (earlier_case, patient_id), (at, method, by_id, by) in facts.items():
+        found.setdefault(patient_id, []).append(EarlierNotice(
+            earlier_case, patient_id, tuple(lots[(earlier_case, patient_id)]), at, method, by_id, by))
+    return found
+
+
+def carried_over(doses: Sequence[queries.DoseLine], notices: Sequence[EarlierNotice]) -> list[EarlierNotice]:
+    """The earlier notices that told a patient about every one of ``doses`` (her doses, not reversed, from a
+    new case's lots), oldest first and the newest last; none when a dose was not covered (of a lot no earlier
+    case named, or given after she was told): then she is to be told again."""
+    used: dict[int, EarlierNotice] = {}
+    for dose in doses:
+        covering = [n for n in notices if n.covers(dose)]
+        if not covering:
+            return []
+        newest = max(covering, key=lambda n: (n.at, -n.case_id))
+        used[newest.case_id] = newest
+    return sorted(used.values(), key=lambda n: (n.at, -n.case_id))
+
+
+def untold(doses: Sequence[queries.DoseLine], notices: Sequence[EarlierNotice]) -> list[queries.DoseLine]:
+    """The doses (not reversed) no earlier notice covers."""
+    return [d for d in doses if not d.is_reversed and not any(n.covers(d) for n in notices)]
+
+
+def _carried_line(case: RecallCase, patient: queries.PatientRef, used: Sequence[EarlierNotice],
+                  timezone: str) -> RecallPatient:
+    """A patient line that takes over what an earlier case recorded: notified, how, by whom and when (so its
+    ``updated_at`` is before the case opened, which is what marks it carried over), and a note saying so."""
+    last = used[-1]
+    cases = ", ".join(str(n.case_id) for n in used)
+    note = (f"Notified in recall case {last.case_id} on {format_clinic_time(last.at, timezone)} by {last.by or 'unknown'}"
+            f" ({last.method.value.replace('_', ' ')}): carried over when recall case {case.id} opened"
+            + (f" (told in recall cases {cases})." if len(used) > 1 else "."))
+    return RecallPatient(case_id=case.id, patient_id=patient.id, clinic_id=patient.clinic_id,
+                         status=NotificationStatus.NOTIFIED, method=last.method, note=note,
+                         updated_by_id=last.by_id, updated_at=last.at)
+
+
+def carried_from(case: RecallCase, line: RecallPatient, notices: Sequence[EarlierNotice]) -> EarlierNotice | None:
+    """The earlier notice a line still carries: notified with that notice's moment and method, set before this
+    case opened (anything set on this case is set after). None once the line was worked on this case."""
+    if (line.status is not NotificationStatus.NOTIFIED or line.updated_at is None
+            or line.updated_at >= case.opened_at):
+        return None
+    return next((n for n in reversed(notices) if n.at == line.updated_at and n.method is line.method), None)
 
 
 def get_case(session: Session, case_id: int) -> RecallCase:
@@ -336,10 +457,19 @@ class PatientLine:
     patient: queries.PatientRef
     clinic: queries.ClinicRef
     doses: list[queries.DoseLine]
+    # Earlier cases' notifications of this patient about some of the case's lots, oldest first.
+    earlier: list[EarlierNotice] = field(default_factory=list)
+    # The one this line's status was carried over from when the case opened (None once worked on this case).
+    carried_from: EarlierNotice | None = None
 
     @property
     def received_none(self) -> bool:
         return received_none(self.doses)
+
+    @property
+    def untold(self) -> list[queries.DoseLine]:
+        """Doses (not reversed) no earlier notification covered: what she has not been told about."""
+        return untold(self.doses, self.earlier)
 
 
 def received_none(doses: Sequence[queries.DoseLine]) -> bool:
@@ -392,8 +522,12 @@ def case_view(session: Session, case_id: int, scope: Scope) -> CaseView:
         if dose.patient.id in on_list:
             doses.setdefault(dose.patient.id, []).append(dose)
     clinics = clinic_names(session)
+    # Earlier cases can only have told anyone about a lot recalled before this case.
+    notices = (earlier_notices(session, case.id, lot_ids, scope)
+               if lines and any(rl.previous_status is LotStatus.RECALLED for rl in case.lots) else {})
     patients = [
-        PatientLine(line, _patient_ref(line), clinics[line.clinic_id], doses.get(line.patient_id, []))
+        PatientLine(line, _patient_ref(line), clinics[line.clinic_id], doses.get(line.patient_id, []),
+                    notices.get(line.patient_id, []), carried_from(case, line, notices.get(line.patient_id, [])))
         for line in lines
     ]
 
@@ -413,6 +547,21 @@ def case_view(session: Session, case_id: int, scope: Scope) -> CaseView:
     uncovered = [] if case.is_open else uncovered_stock(session, scope, lot_ids)
     return CaseView(case, patients, containers, counts["patients_pending"] + counts["containers_open"] - mine,
                     uncovered)
+
+
+def patient_line(session: Session, case: RecallCase, line: RecallPatient, scope: Scope) -> PatientLine:
+    """One line of a case as ``case_view`` shows it: the patient's doses from the case's lots in the caller's
+    clinics, and what earlier cases did."""
+    lot_ids = [rl.lot_id for rl in case.lots]
+    doses = queries.dose_lines(session, scope, and_(Draw.lot_id.in_(lot_ids), Draw.patient_id == line.patient_id),
+                               lots=[rl.lot for rl in case.lots])
+    clinic = session.get(Clinic, line.clinic_id)
+    assert clinic is not None
+    notices = (earlier_notices(session, case.id, lot_ids, scope, [line.patient_id]).get(line.patient_id, [])
+               if any(rl.previous_status is LotStatus.RECALLED for rl in case.lots) else [])
+    return PatientLine(line, _patient_ref(line), queries.ClinicRef(clinic.id, clinic.code, clinic.name,
+                                                                   clinic.timezone),
+                       doses, notices, carried_from(case, line, notices))
 
 
 def _patient_ref(line: RecallPatient) -> queries.PatientRef:
@@ -1014,7 +1163,8 @@ def _ensure_id(value: int, what: str) -> None:
 
 
 __all__ = [
-    "ACCESS_ACTIONS", "CHANGE_ACTIONS", "CaseSummary", "CaseView", "ContainerLine", "LogEntry", "LotInOpenRecall",
+    "ACCESS_ACTIONS", "CHANGE_ACTIONS", "CaseSummary", "CaseView", "ContainerLine", "EarlierNotice", "LogEntry",
+    "LotInOpenRecall", "carried_from", "carried_over", "earlier_notices", "patient_line", "untold",
     "LotNotQuarantined", "PatientLine", "Progress", "RecallClosed", "RecallItemDone", "RecalledLotNotReleasable",
     "LogNames", "UncoveredLot", "access_log", "case_view", "check_reversal", "log_names", "names_patients",
     "close_case", "get_case", "join_open_cases", "list_cases", "open_counts", "open_recall", "quarantine",
