@@ -658,10 +658,12 @@ def list_locations(session: Session, scope: Scope) -> list[Location]:
 
 
 def _refuse_taken_location_name(session: Session, clinic_id: int, name: str, location_id: int | None) -> None:
-    taken = session.scalar(select(Location.id).where(
-        Location.clinic_id == clinic_id, Location.name == name, Location.id != (location_id or 0)))
-    if taken is not None:
-        raise NameTaken(f"This clinic already has a location named {name!r}.", field="name")
+    # Whatever the case or spacing: "medicines FRIDGE" beside "Medicines fridge" is one place named twice, and a
+    # nurse choosing from the list could not tell which holds the stock. A clinic has a handful: compared here.
+    wanted = " ".join(name.split()).casefold()
+    for other_id, other in session.execute(select(Location.id, Location.name).where(Location.clinic_id == clinic_id)):
+        if other_id != location_id and " ".join(other.split()).casefold() == wanted:
+            raise NameTaken(f"This clinic already has a location named {other!r}.", field="name")
 
 
 def _location_name(name: str) -> str:

@@ -241,6 +241,17 @@ def test_patching_gtins_replaces_them_and_retiring_stops_receiving_but_keeps_his
 # --- locations --------------------------------------------------------------------------------------
 
 
+def test_a_location_name_taken_in_another_case_or_spacing_is_a_duplicate(api, world, session):
+    """QA: "medicines FRIDGE" was added beside "Medicines fridge": a nurse could not tell which holds the stock."""
+    manager = api("clinic_manager")
+    for name in ("FRIDGE", "  fridge ", "room  1"):
+        taken = manager.post("/locations", {"clinic_id": world.clinic.id, "name": name, "kind": "fridge"})
+        assert (taken.status_code, error_code(taken)) == (409, "duplicate_name"), name
+    cart = world.location("Cart")
+    assert manager.patch(f"/locations/{cart.id}", {"name": "CART"}).status_code == 200  # its own name, recased
+    assert manager.patch(f"/locations/{cart.id}", {"name": "fridge"}).status_code == 409
+
+
 def test_a_manager_adds_and_edits_a_location_of_their_clinic(api, world, session):
     manager = api("clinic_manager")
     created = manager.post("/locations", {"clinic_id": world.clinic.id, "name": "Fridge 2", "kind": "fridge"})
