@@ -46,6 +46,13 @@ SESSION_WINDOW_HOURS = 24
 SESSION_WINDOW = dt.timedelta(hours=SESSION_WINDOW_HOURS)
 # The warnings a draw may pass only with a confirmation and a reason.
 CONFIRMABLE = frozenset({ABOVE_LABEL_MAX, ABOVE_CUMULATIVE_LIMIT, RETREATMENT_TOO_SOON})
+# Each warning in a few words, for a draw's line once it is recorded (the draw keeps the codes).
+WARNING_WORDS = {
+    ABOVE_TYPICAL_RANGE: "above the usual range",
+    ABOVE_LABEL_MAX: "above the label's maximum",
+    ABOVE_CUMULATIVE_LIMIT: "above the cumulative limit",
+    RETREATMENT_TOO_SOON: "re-treated sooner than the label's interval",
+}
 
 
 @dataclass(frozen=True)

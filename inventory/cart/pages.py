@@ -22,7 +22,7 @@ from wtforms.validators import (
     Optional,
 )
 
-from inventory import lifecycle, unit_of_work
+from inventory import dosing, lifecycle, unit_of_work
 from inventory.adverse_events import service as adverse_events
 from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.blueprints.pages.fields import QuantityField, TextField, choices_of, location_choices
@@ -181,6 +181,7 @@ def _render_treatment(treatment, container: Container | None, *, scan_error: Dom
         confirmation=confirmation, reconstitute_form=_reconstitute_form(container), waste_form=WasteForm(),
         reverse_form=ReverseForm(), reversed_ids=_reversed_movement_ids(treatment), area_labels=dict(cart.AREAS),
         rescue_events=rescue_events, events=events, kind_labels=adverse_events.KIND_LABELS,
+        warning_words=dosing.WARNING_WORDS,
     ), status
 
 

@@ -121,6 +121,9 @@ class DrawLineOut(Model):
     injector_id: int
     at: dt.datetime
     is_reversed: bool
+    dose_warnings: list[str] = Field(description="the codes of the dose warnings the injector was shown, if any")
+    confirmed_warnings: list[str] = Field(description="those she confirmed, with confirm_reason")
+    confirm_reason: str | None
 
     @classmethod
     def of(cls, draw: Draw, is_reversed: bool = False) -> DrawLineOut:
@@ -131,8 +134,14 @@ class DrawLineOut(Model):
             quantity_units=draw.quantity, base_unit=container.product.base_unit, quantity_ml=draw.quantity_ml,
             concentration_u_per_ml=draw.concentration_u_per_ml, entered_unit=draw.entered_unit, area=draw.area,
             area_detail=draw.area_detail, reason=draw.reason, injector_id=draw.injector_id, at=draw.at,
-            is_reversed=is_reversed,
+            is_reversed=is_reversed, dose_warnings=_codes(draw.dose_warnings),
+            confirmed_warnings=_codes(draw.confirmed_warnings), confirm_reason=draw.confirm_reason,
         )
+
+
+def _codes(stored: str | None) -> list[str]:
+    """A draw keeps its warnings' codes comma-separated."""
+    return stored.split(",") if stored else []
 
 
 class DrawOut(Model):
@@ -162,7 +171,7 @@ class DrawOut(Model):
             entered_unit=draw.entered_unit, area=draw.area, area_detail=draw.area_detail, reason=draw.reason,
             at=draw.at, container=ContainerOut.of(result.container),
             warnings=[DoseWarningOut(code=w.code, message=w.message) for w in result.warnings],
-            confirmed_warnings=(draw.confirmed_warnings or "").split(",") if draw.confirmed_warnings else [],
+            confirmed_warnings=_codes(draw.confirmed_warnings),
             confirm_reason=draw.confirm_reason, adverse_event_id=result.adverse_event_id,
         )
 

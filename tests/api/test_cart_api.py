@@ -181,6 +181,10 @@ def test_a_dose_above_the_typical_range_is_recorded_with_a_warning(nurse, world)
     assert [w["code"] for w in body["warnings"]] == ["above_typical_range"]
     assert "above the usual 10-25 U" in body["warnings"][0]["message"]
     assert body["confirmed_warnings"] == [] and body["confirm_reason"] is None
+    # QA: the treatment kept no sign of the warning once the flash was gone.
+    (line,) = nurse.get(f"/treatments/{treatment['id']}").get_json()["draws"]
+    assert (line["dose_warnings"], line["confirmed_warnings"], line["confirm_reason"]) == (
+        ["above_typical_range"], [], None)
 
 
 def test_a_dose_above_the_label_maximum_needs_a_confirmation_with_a_reason(nurse, world, session):
@@ -206,6 +210,10 @@ def test_a_dose_above_the_label_maximum_needs_a_confirmation_with_a_reason(nurse
     assert {w["code"] for w in body["warnings"]} == {"above_typical_range", "above_label_max"}
     audit = session.scalar(select(AuditEvent).where(AuditEvent.action == "draw.dose_confirmed"))
     assert audit is not None and audit.details["confirmed"] == ["above_label_max"]
+    (line,) = nurse.get(f"/treatments/{treatment['id']}").get_json()["draws"]
+    assert set(line["dose_warnings"]) == {"above_typical_range", "above_label_max"}
+    assert (line["confirmed_warnings"], line["confirm_reason"]) == (["above_label_max"],
+                                                                    "glabella and frontalis, reviewed")
 
 
 def test_draw_refusals_have_the_contracts_codes(nurse, world, session):

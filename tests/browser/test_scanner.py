@@ -202,5 +202,8 @@ def test_a_dose_above_the_label_maximum_is_confirmed_in_one_step(page, live_serv
     page.fill("#confirm_reason", "strong corrugators, reviewed")
     page.click("button:has-text('Confirm and record')")
     expect(page.locator(".flash-ok")).to_contain_text("Recorded 70 U")
-    expect(page.locator("table.draws")).to_contain_text("dose confirmed: strong corrugators, reviewed")
+    expect(page.locator("table.draws")).to_contain_text(
+        "dose confirmed (above the label's maximum): strong corrugators, reviewed")
+    expect(page.locator("table.draws .tag-warning[data-code=above_typical_range]")).to_contain_text(
+        "warned: above the usual range")
     assert draws_of(live_server, treatment_id) == 1

@@ -121,6 +121,10 @@ def test_a_dose_above_the_label_maximum_asks_one_clear_confirmation(browser_clie
     assert "above the label&#39;s maximum of 64 U. Confirmed." in page
     (draw,) = session.scalars(select(Draw)).all()
     assert (draw.confirmed_warnings, draw.confirm_reason) == ("above_label_max", "reviewed: strong corrugators")
+    # The treatment keeps both: the confirmed warning with its reason, and the one that needed no confirmation.
+    later = client.get(f"/cart/treatments/{treatment.id}").get_data(as_text=True)
+    assert "dose confirmed (above the label&#39;s maximum): reviewed: strong corrugators" in later
+    assert re.search(r'data-code="above_typical_range">warned: above the usual range<', later)
 
 
 @pytest.mark.parametrize("typed", ["   ", "\t"])
