@@ -1,8 +1,8 @@
-"""Transfers of sealed stock between clinics of the chain: send, list, receive, cancel.
+"""Transfers of sealed stock between clinics of the chain: send, list, receive, refuse, cancel.
 
 All need Permission.RECEIVE (managers and admins), like receiving a delivery. The
-sender works at the source clinic, the receiver at the destination; anyone else gets
-404 for the transfer. Destinations are listed for every clinic of the chain, so that
+sender works at the source clinic, the receiver (or refuser) at the destination; anyone
+else gets 404 for the transfer. Destinations are listed for every clinic of the chain, so that
 a clinic-level manager can name where to send (see services/clinic_transfers.py).
 """
 
@@ -17,10 +17,11 @@ from inventory.transfers.schemas import (
     TransferOut,
     TransferQuery,
     TransferReceiveIn,
+    TransferRefuseIn,
 )
 from inventory.extensions import db
 from inventory.models import utcnow
-from inventory.transfers.models import TransferStatus
+from inventory.transfers.models import RefusalCategory, TransferStatus
 from inventory.services import scanning
 from inventory.transfers import service as clinic_transfers
 from inventory.services.permissions import Permission
@@ -68,7 +69,19 @@ def receive_transfer(transfer_id: int, body: TransferReceiveIn) -> TransferOut:
     return TransferOut.of(transfer)
 
 
-@operation("POST", "/transfers/<int:transfer_id>/cancel", summary="Call a transfer back while it is in transit",
+@operation("POST", "/transfers/<int:transfer_id>/refuse",
+           summary="Refuse a transfer at the destination clinic: it goes back to the source",
+           permission=Permission.RECEIVE, body=TransferRefuseIn, response=TransferOut, idempotent=True,
+           errors=(403, 404, 409, 422))
+def refuse_transfer(transfer_id: int, body: TransferRefuseIn) -> TransferOut:
+    transfer = clinic_transfers.refuse(db.session, actor=current_user(), scope=current_scope(),
+                                       transfer_id=transfer_id, now=utcnow(), reason=body.reason,
+                                       category=RefusalCategory(body.category))
+    return TransferOut.of(transfer)
+
+
+@operation("POST", "/transfers/<int:transfer_id>/cancel",
+           summary="Call a transfer back while it is in transit, or record the return of a refused one",
            permission=Permission.RECEIVE, response=TransferOut, idempotent=True, errors=(403, 404, 409))
 def cancel_transfer(transfer_id: int) -> TransferOut:
     transfer = clinic_transfers.cancel(db.session, actor=current_user(), scope=current_scope(),

@@ -4,7 +4,9 @@ A transfer is sent by one clinic and received by another, some time later. Sendi
 writes a TRANSFER_OUT of each container's whole content at its source location and
 marks the container ``in_transit`` (holding nothing: it is in no clinic's stock);
 receiving moves the container to the destination and writes a TRANSFER_IN of the same
-quantity there. The container keeps its id, label, lot and history throughout. These
+quantity there. The destination may refuse it instead (damaged, warm, incomplete, not what was
+ordered): the goods travel back still in transit, and the source records their return with a
+TRANSFER_IN at home. The container keeps its id, label, lot and history throughout. These
 tables only say what travelled, between whom, and which movements carried it: the
 ledger stays the only record of stock.
 """
@@ -28,6 +30,21 @@ class TransferStatus(enum.StrEnum):
     IN_TRANSIT = "in_transit"  # sent, not yet received: the containers are in no clinic's stock
     RECEIVED = "received"  # taken into the destination clinic's stock
     CANCELLED = "cancelled"  # called back while in transit: everything returned to the source
+    # Refused by the destination: on its way back, still in no clinic's stock, until the source records it.
+    REFUSED = "refused"
+    # Refused, then recorded back at the source. Kept apart from CANCELLED (the sender's own decision): a
+    # manager reading the list sees which consignments the other clinic turned away, and why.
+    RETURNED = "returned"
+
+
+class RefusalCategory(enum.StrEnum):
+    """Why the destination refused a consignment, in a word a report can group by (the reason says the rest)."""
+
+    DAMAGED = "damaged"
+    TEMPERATURE = "temperature"  # the cold chain broke on the road: the source holds what comes back
+    INCOMPLETE = "incomplete"
+    WRONG_ITEMS = "wrong_items"
+    OTHER = "other"
 
 
 class Transfer(Base):
@@ -45,6 +62,16 @@ class Transfer(Base):
             "(status = 'cancelled') = (cancelled_at IS NOT NULL AND cancelled_by_id IS NOT NULL)",
             name="cancelled_has_canceller",
         ),
+        # A returned transfer was refused first, and keeps who refused it and why.
+        CheckConstraint(
+            "(status IN ('refused', 'returned')) = (refused_at IS NOT NULL AND refused_by_id IS NOT NULL "
+            "AND refusal_reason IS NOT NULL AND refusal_category IS NOT NULL)",
+            name="refused_has_refuser",
+        ),
+        CheckConstraint(
+            "(status = 'returned') = (returned_at IS NOT NULL AND returned_by_id IS NOT NULL)",
+            name="returned_has_returner",
+        ),
         # Each clinic's incoming and outgoing lists: by clinic, open ones first, newest first.
         Index("ix_transfers_from_clinic_status", "from_clinic_id", "status", "sent_at"),
         Index("ix_transfers_to_clinic_status", "to_clinic_id", "status", "sent_at"),
@@ -61,7 +88,7 @@ class Transfer(Base):
     )
     status: Mapped[TransferStatus] = mapped_column(
         str_enum(TransferStatus, "transfer_status"), default=TransferStatus.IN_TRANSIT,
-        comment="in_transit, received or cancelled",
+        comment="in_transit, received, cancelled, refused (on its way back) or returned",
     )
     sent_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     sent_at: Mapped[dt.datetime]
@@ -69,6 +96,15 @@ class Transfer(Base):
     received_at: Mapped[dt.datetime | None]
     cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     cancelled_at: Mapped[dt.datetime | None]
+    refused_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    refused_at: Mapped[dt.datetime | None]
+    refusal_category: Mapped[RefusalCategory | None] = mapped_column(
+        str_enum(RefusalCategory, "transfer_refusal_category"),
+        comment="damaged, temperature, incomplete, wrong_items or other",
+    )
+    refusal_reason: Mapped[str | None] = mapped_column(Text, comment="the destination's words: what was wrong")
+    returned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    returned_at: Mapped[dt.datetime | None] = mapped_column(comment="when the source recorded the refused stock back")
     note: Mapped[str | None] = mapped_column(Text, comment="from the sender: courier, reason, anything to know")
     created_at: Mapped[created_at]
 
@@ -79,11 +115,23 @@ class Transfer(Base):
     sent_by: Mapped[User] = relationship(foreign_keys=[sent_by_id])
     received_by: Mapped[User | None] = relationship(foreign_keys=[received_by_id])
     cancelled_by: Mapped[User | None] = relationship(foreign_keys=[cancelled_by_id])
+    refused_by: Mapped[User | None] = relationship(foreign_keys=[refused_by_id])
+    returned_by: Mapped[User | None] = relationship(foreign_keys=[returned_by_id])
     items: Mapped[list[TransferItem]] = relationship(back_populates="transfer", order_by="TransferItem.id")
 
     @property
     def is_in_transit(self) -> bool:
         return self.status is TransferStatus.IN_TRANSIT
+
+    @property
+    def is_refused(self) -> bool:
+        """Refused and not yet recorded back: the source has a return to record."""
+        return self.status is TransferStatus.REFUSED
+
+    @property
+    def is_on_the_road(self) -> bool:
+        """Its containers are in no clinic's stock: on the way there, or on the way back."""
+        return self.status in (TransferStatus.IN_TRANSIT, TransferStatus.REFUSED)
 
 
 class TransferItem(Base):

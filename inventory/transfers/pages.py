@@ -1,4 +1,5 @@
-"""Transfers between clinics: the lists, the send form (scan labels one after another), receiving.
+"""Transfers between clinics: the lists, the send form (scan labels one after another), receiving or
+refusing at the destination, calling back or recording a refused consignment's return at the source.
 
 The send form keeps its list of scanned labels in hidden fields: each scan (Enter in
 the scan field) posts the form, the server checks that container with the same rules
@@ -15,19 +16,27 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import SelectChoice, SelectField
-from wtforms.validators import Length, Optional
-from inventory.blueprints.pages.fields import NotesField, ScanField, location_choices
+from wtforms.validators import DataRequired, Length, Optional
+from inventory.blueprints.pages.fields import NotesField, ScanField, TextField, choices_of, location_choices
 
 from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.errors import DomainError
 from inventory.extensions import db
 from inventory.models import Container, Location, LocationKind, utcnow
-from inventory.transfers.models import Transfer
+from inventory.transfers.models import RefusalCategory, Transfer
 from inventory.services import scanning
 from inventory.transfers import service as clinic_transfers
 from inventory.services.permissions import Permission
 
-STATUS_WORDS = {"in_transit": "In transit", "received": "Received", "cancelled": "Called back"}
+STATUS_WORDS = {"in_transit": "In transit", "received": "Received", "cancelled": "Called back",
+                "refused": "Refused, on its way back", "returned": "Refused and returned"}
+CATEGORY_WORDS = {
+    RefusalCategory.DAMAGED: "Damaged",
+    RefusalCategory.TEMPERATURE: "Too warm or too cold (cold chain broken)",
+    RefusalCategory.INCOMPLETE: "Incomplete",
+    RefusalCategory.WRONG_ITEMS: "Not what was ordered",
+    RefusalCategory.OTHER: "Other",
+}
 
 
 class SendForm(FlaskForm):
@@ -41,6 +50,14 @@ class ReceiveForm(FlaskForm):
     location_id = SelectField("Put it away in", coerce=int)
 
 
+class RefuseForm(FlaskForm):
+    category = SelectField("What is wrong", choices=choices_of((c.value, words) for c, words in CATEGORY_WORDS.items()),
+                           default=RefusalCategory.OTHER.value)
+    reason = TextField("Why it is refused (the sending clinic reads this)",
+                       validators=[DataRequired("Say why the transfer is refused."),
+                                   Length(max=clinic_transfers.MAX_REFUSAL_REASON)])
+
+
 class CancelForm(FlaskForm):
     pass
 
@@ -48,6 +65,11 @@ class CancelForm(FlaskForm):
 @bp.app_template_filter("transfer_status")
 def _transfer_status(transfer: Transfer) -> str:
     return STATUS_WORDS[transfer.status.value]
+
+
+@bp.app_template_filter("refusal_category")
+def _refusal_category(transfer: Transfer) -> str:
+    return CATEGORY_WORDS[transfer.refusal_category] if transfer.refusal_category else ""
 
 
 @bp.app_template_filter("transfer_contents")
@@ -72,7 +94,7 @@ def transfers():
             ("Incoming", clinic_transfers.list_transfers(db.session, scope=caller, direction="incoming")),
             ("Outgoing", clinic_transfers.list_transfers(db.session, scope=caller, direction="outgoing")),
         ]
-    return render_template("pages/transfers.html", lists=lists)
+    return render_template("pages/transfers.html", lists=lists, caller=caller)
 
 
 # --- sending ---------------------------------------------------------------------------------
@@ -176,14 +198,18 @@ def _receiving_places(transfer: Transfer) -> list[Location]:
     return sorted(places, key=lambda place: place.id != transfer.to_location_id)
 
 
-def _render_transfer(transfer: Transfer, *, receive_form: ReceiveForm | None = None, status: int = 200):
+def _render_transfer(transfer: Transfer, *, receive_form: ReceiveForm | None = None,
+                     refuse_form: RefuseForm | None = None, status: int = 200):
     caller = scope()
     receive_form = receive_form or ReceiveForm(formdata=None, location_id=transfer.to_location_id)
     receive_form.location_id.choices = [SelectChoice(place.id, place.name) for place in _receiving_places(transfer)]
+    at_destination, at_source = caller.allows(transfer.to_clinic_id), caller.allows(transfer.from_clinic_id)
     return render_template(
-        "pages/transfers_detail.html", transfer=transfer, receive_form=receive_form, cancel_form=CancelForm(),
-        may_receive=transfer.is_in_transit and caller.allows(transfer.to_clinic_id),
-        may_cancel=transfer.is_in_transit and caller.allows(transfer.from_clinic_id),
+        "pages/transfers_detail.html", transfer=transfer, receive_form=receive_form,
+        refuse_form=refuse_form or RefuseForm(formdata=None), cancel_form=CancelForm(),
+        may_receive=transfer.is_in_transit and at_destination,
+        may_cancel=transfer.is_in_transit and at_source,
+        may_record_return=transfer.is_refused and at_source,
     ), status
 
 
@@ -212,17 +238,45 @@ def transfer_receive(transfer_id: int):
     return redirect(url_for("pages.transfer", transfer_id=received.id))
 
 
+@bp.post("/transfers/<int:transfer_id>/refuse")
+@page(Permission.RECEIVE)
+def transfer_refuse(transfer_id: int):
+    found = clinic_transfers.get_transfer(db.session, transfer_id, scope())
+    form = RefuseForm()
+    if not form.validate():
+        return _render_transfer(found, refuse_form=form, status=422)
+    try:
+        refused_transfer = clinic_transfers.refuse(
+            db.session, actor=current_user, scope=scope(), transfer_id=found.id, now=utcnow(),
+            reason=form.reason.data, category=RefusalCategory(form.category.data),
+        )
+    except DomainError as error:
+        refused(error)
+        return _render_transfer(clinic_transfers.get_transfer(db.session, transfer_id, scope()),
+                                refuse_form=form, status=error.status)
+    flash(f"Transfer {refused_transfer.id} refused: nothing entered {refused_transfer.to_clinic.name}'s stock. "
+          f"Send the box back; {refused_transfer.from_clinic.name} records its return.", "ok")
+    return redirect(url_for("pages.transfer", transfer_id=refused_transfer.id))
+
+
 @bp.post("/transfers/<int:transfer_id>/cancel")
 @page(Permission.RECEIVE)
 def transfer_cancel(transfer_id: int):
+    """Calls back a transfer in transit, or records the return of a refused one: the same press at the source."""
     found = clinic_transfers.get_transfer(db.session, transfer_id, scope())
     if not CancelForm().validate():
         return _render_transfer(found, status=422)
     try:
-        cancelled = clinic_transfers.cancel(db.session, actor=current_user, scope=scope(), transfer_id=found.id,
-                                            now=utcnow())
+        back = clinic_transfers.cancel(db.session, actor=current_user, scope=scope(), transfer_id=found.id,
+                                       now=utcnow())
     except DomainError as error:
         refused(error)
         return _render_transfer(clinic_transfers.get_transfer(db.session, transfer_id, scope()), status=error.status)
-    flash(f"Transfer {cancelled.id} called back: its stock is in {cancelled.from_clinic.name} again.", "ok")
-    return redirect(url_for("pages.transfer", transfer_id=cancelled.id))
+    if back.returned_at is None:
+        flash(f"Transfer {back.id} called back: its stock is in {back.from_clinic.name} again.", "ok")
+    else:
+        held = sum(1 for item in back.items if item.container.on_hold_since is not None)
+        on_hold = f" {held} container(s) are on hold until a safety lead releases or wastes them." if held else ""
+        flash(f"Return of transfer {back.id} recorded: {len(back.items)} container(s) are in "
+              f"{back.from_clinic.name}'s stock again.{on_hold}", "ok")
+    return redirect(url_for("pages.transfer", transfer_id=back.id))

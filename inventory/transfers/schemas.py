@@ -10,11 +10,12 @@ from pydantic import Field
 from inventory.blueprints.api.schemas import ClinicOut, ContainerOut, LocationOut, Model, Qty, Scanned, PlainText
 from inventory.models import Location
 from inventory.transfers.models import Transfer, TransferItem
-from inventory.transfers.service import MAX_CONTAINERS, MAX_NOTE
+from inventory.transfers.service import MAX_CONTAINERS, MAX_NOTE, MAX_REFUSAL_REASON
 
 Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
 ContainerRef = Annotated[int, Field(ge=1, le=2**31 - 1)] | Annotated[str, Scanned(500)]
-Status = Literal["in_transit", "received", "cancelled"]
+Status = Literal["in_transit", "received", "cancelled", "refused", "returned"]
+Category = Literal["damaged", "temperature", "incomplete", "wrong_items", "other"]
 
 
 class TransferIn(Model):
@@ -27,6 +28,17 @@ class TransferIn(Model):
 
 class TransferReceiveIn(Model):
     location_id: Id | None = Field(default=None, description="where to put it away; default: the planned location")
+
+
+class TransferRefuseIn(Model):
+    reason: Annotated[str, PlainText(MAX_REFUSAL_REASON)] = Field(
+        description="what was wrong, in words the sending clinic reads (e.g. box arrived at 14 °C)"
+    )
+    category: Category = Field(
+        default="other",
+        description="damaged, temperature (the stock comes back on hold at the source), incomplete, wrong_items "
+                    "or other",
+    )
 
 
 class TransferQuery(Model):
@@ -65,6 +77,12 @@ class TransferOut(Model):
     received_at: dt.datetime | None
     cancelled_by: str | None
     cancelled_at: dt.datetime | None
+    refused_by: str | None = Field(description="who at the destination refused it")
+    refused_at: dt.datetime | None
+    refusal_category: Category | None
+    refusal_reason: str | None
+    returned_by: str | None = Field(description="who at the source recorded the refused stock back")
+    returned_at: dt.datetime | None
     note: str | None
     items: list[TransferItemOut]
 
@@ -77,6 +95,10 @@ class TransferOut(Model):
             sent_by=t.sent_by.username, sent_at=t.sent_at,
             received_by=t.received_by.username if t.received_by else None, received_at=t.received_at,
             cancelled_by=t.cancelled_by.username if t.cancelled_by else None, cancelled_at=t.cancelled_at,
+            refused_by=t.refused_by.username if t.refused_by else None, refused_at=t.refused_at,
+            refusal_category=t.refusal_category.value if t.refusal_category else None,
+            refusal_reason=t.refusal_reason,
+            returned_by=t.returned_by.username if t.returned_by else None, returned_at=t.returned_at,
             note=t.note, items=[TransferItemOut.of(item) for item in t.items],
         )
 

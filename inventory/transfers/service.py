@@ -14,6 +14,13 @@ in two and recorded as a Transfer:
   TRANSFER_IN of the same quantity is written there; it is sealed again. It keeps its
   id, label, lot and whole history.
 * ``cancel``: while in transit, the sender calls it back: a TRANSFER_IN at the source.
+* ``refuse``: the destination turns the consignment away (damaged, warm, incomplete, not
+  what was ordered), with a reason. Nothing is written to the ledger: the goods travel
+  back, so the containers stay ``in_transit``, in no clinic's stock, and the transfer is
+  ``refused``. The source then records their return with ``cancel`` (a TRANSFER_IN at
+  the source, as for a call-back), and the transfer ends ``returned``. A consignment
+  refused for its temperature comes back on hold (``Container.on_hold_since``, as a
+  cold-chain excursion holds it) until a safety lead releases or wastes each container.
 
 So the source clinic's ledger shows the stock going out and the destination's shows it
 coming in, and both balance. Lots and their quarantine are chain-wide: a lot
@@ -21,8 +28,8 @@ quarantined or recalled while on the road is still received (it is stock, and it
 be found where it is) but stays unusable.
 
 Who may do what (every caller also needs Permission.RECEIVE, checked by the views):
-the sender must work at the source clinic; the receiver at the destination clinic;
-the canceller at the source clinic. Either end sees the transfer; anyone else is told
+the sender must work at the source clinic; the receiver, or refuser, at the destination
+clinic; the canceller, or whoever records a return, at the source clinic. Either end sees the transfer; anyone else is told
 it does not exist. A clinic-level manager cannot otherwise see another clinic's
 locations, so ``destinations`` lists every clinic's receiving locations (names only)
 for the sole purpose of choosing where to send.
@@ -38,6 +45,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from inventory import lifecycle
+from inventory.cold_chain import service as cold_chain
 from inventory.errors import (
     ContainerEmpty,
     ContainerInTransit,
@@ -46,15 +54,27 @@ from inventory.errors import (
     NotFound,
     ValidationError,
 )
-from inventory.models import Container, ContainerState, Location, LocationKind, Lot, LotStatus, MovementKind, User
-from inventory.transfers.models import Transfer, TransferItem, TransferStatus
+from inventory.models import (
+    AuditEvent,
+    Container,
+    ContainerState,
+    Location,
+    LocationKind,
+    Lot,
+    LotStatus,
+    MovementKind,
+    User,
+)
+from inventory.transfers.models import RefusalCategory, Transfer, TransferItem, TransferStatus
 from inventory.services import ledger, lot_guard, scanning
 from inventory.services.clock import to_clinic_time
 from inventory.services.permissions import Scope
 from inventory.transfers.moves import LocationInactive
+from inventory.validators import check_text
 
 MAX_CONTAINERS = 200  # one consignment; a larger one is a typo or belongs in several boxes
 MAX_NOTE = 2000
+MAX_REFUSAL_REASON = 300  # a sentence or two: what was wrong with the box; the category says the kind
 MAX_ID = 2**31 - 1
 REASON = "clinic_transfer"  # Movement.reason of every TRANSFER_OUT / TRANSFER_IN written here
 # Where a sender is likely to want stock to arrive, first; kits are never a destination.
@@ -102,6 +122,13 @@ class TransferAlreadyReceived(DomainError):
 
 class TransferCancelled(DomainError):
     code = "transfer_cancelled"
+
+
+class TransferRefused(DomainError):
+    """The destination refused it: it can no longer be received or refused, and once its return is
+    recorded, nothing more happens to it."""
+
+    code = "transfer_refused"
 
 
 class ReceivingClinicOnly(DomainError):
@@ -277,7 +304,7 @@ def receive(
     of the quantity sent, and is sealed again. Quarantined, recalled or expired lots
     are received too (the stock is here, and must be found here), and stay unusable.
     Raises NotFound (neither end in the caller's clinics, or an unknown location),
-    ReceivingClinicOnly, TransferAlreadyReceived, TransferCancelled,
+    ReceivingClinicOnly, TransferAlreadyReceived, TransferCancelled, TransferRefused,
     LocationOtherClinic, LocationInactive or LocationIsKit.
     """
     transfer = _lock_transfer(session, transfer_id, scope)
@@ -301,16 +328,66 @@ def receive(
     return transfer
 
 
-def cancel(session: Session, *, actor: User, scope: Scope, transfer_id: int, now: dt.datetime) -> Transfer:
-    """Calls a transfer back while it is in transit: every container returns to its source location.
+def refuse(
+    session: Session,
+    *,
+    actor: User,
+    scope: Scope,
+    transfer_id: int,
+    now: dt.datetime,
+    reason: str | None,
+    category: RefusalCategory = RefusalCategory.OTHER,
+) -> Transfer:
+    """The destination turns an in-transit consignment away, saying why; the goods go back to the source.
 
-    Raises NotFound, SendingClinicOnly, TransferAlreadyReceived or TransferCancelled.
+    Nothing enters the destination's stock and nothing is written to the ledger: the
+    containers stay in transit (unusable anywhere) until the source records their return
+    with ``cancel``. Recorded in the audit trail (``transfer.refused``). Raises
+    ValidationError (no reason, or too long), NotFound (neither end in the caller's
+    clinics), ReceivingClinicOnly, TransferAlreadyReceived, TransferCancelled or
+    TransferRefused.
+    """
+    reason = _refusal_reason(reason)
+    transfer = _lock_transfer(session, transfer_id, scope)
+    if not scope.allows(transfer.to_clinic_id):
+        raise ReceivingClinicOnly(
+            f"Only {transfer.to_clinic.name} can refuse this transfer: it was sent to them.", transfer_id=transfer.id
+        )
+    _ensure_in_transit(transfer)
+    transfer.status = TransferStatus.REFUSED
+    transfer.refused_by_id, transfer.refused_by, transfer.refused_at = actor.id, actor, now
+    transfer.refusal_category, transfer.refusal_reason = category, reason
+    # The ledger does not see a refusal (no stock moves), so the audit trail says who turned it away and why.
+    session.add(AuditEvent(
+        at=now, actor_id=actor.id, clinic_id=transfer.to_clinic_id, action="transfer.refused",
+        object_type="transfer", object_id=str(transfer.id),
+        details={"category": category.value, "reason": reason, "from_clinic": transfer.from_clinic.code,
+                 "to_clinic": transfer.to_clinic.code,
+                 "container_ids": sorted(item.container_id for item in transfer.items)},
+    ))
+    session.flush()
+    return transfer
+
+
+def cancel(session: Session, *, actor: User, scope: Scope, transfer_id: int, now: dt.datetime) -> Transfer:
+    """Brings a transfer's stock back to the source: every container returns to its source location.
+
+    While the transfer is in transit, the sender calls it back (it ends ``cancelled``).
+    Once the destination refused it, the sender records the return of the goods that came
+    back (it ends ``returned``, audited as ``transfer.returned``); if it was refused for
+    its temperature, every temperature-sensitive container comes back on hold, until a
+    safety lead releases or wastes it. Raises NotFound, SendingClinicOnly,
+    TransferAlreadyReceived, TransferCancelled or TransferRefused (its return is
+    recorded already).
     """
     transfer = _lock_transfer(session, transfer_id, scope)
     if not scope.allows(transfer.from_clinic_id):
         raise SendingClinicOnly(
-            f"Only {transfer.from_clinic.name}, which sent it, can call this transfer back.", transfer_id=transfer.id
+            f"Only {transfer.from_clinic.name}, which sent it, can call this transfer back or record its return.",
+            transfer_id=transfer.id,
         )
+    if transfer.is_refused:
+        return _record_return(session, transfer, actor=actor, now=now)
     _ensure_in_transit(transfer)
     for item in _items_locked(session, transfer):
         item.in_movement_id = _arrive(session, item.container, item.quantity, actor=actor, now=now,
@@ -319,6 +396,49 @@ def cancel(session: Session, *, actor: User, scope: Scope, transfer_id: int, now
     transfer.cancelled_by_id, transfer.cancelled_by, transfer.cancelled_at = actor.id, actor, now
     session.flush()
     return transfer
+
+
+def _record_return(session: Session, transfer: Transfer, *, actor: User, now: dt.datetime) -> Transfer:
+    assert transfer.refused_by is not None and transfer.refusal_category is not None
+    held: list[int] = []
+    for item in _items_locked(session, transfer):
+        container = item.container
+        item.in_movement_id = _arrive(
+            session, container, item.quantity, actor=actor, now=now,
+            note=f"transfer {transfer.id} refused by {transfer.to_clinic.code}: back in {transfer.from_clinic.code}",
+        )
+        if _held_on_return(transfer, container, now=now):
+            held.append(container.id)
+    transfer.status = TransferStatus.RETURNED
+    transfer.returned_by_id, transfer.returned_by, transfer.returned_at = actor.id, actor, now
+    session.add(AuditEvent(
+        at=now, actor_id=actor.id, clinic_id=transfer.from_clinic_id, action="transfer.returned",
+        object_type="transfer", object_id=str(transfer.id),
+        details={"category": transfer.refusal_category.value, "refusal_reason": transfer.refusal_reason,
+                 "container_ids": sorted(item.container_id for item in transfer.items), "held_container_ids": held},
+    ))
+    session.flush()
+    return transfer
+
+
+def _held_on_return(transfer: Transfer, container: Container, *, now: dt.datetime) -> bool:
+    """Puts a container refused for its temperature on hold, as a cold-chain excursion would; True if held.
+
+    Nobody measured how warm it got, so every product with a storage range is held (supplies
+    are kept at any temperature) and the safety lead judges each one, as after an excursion.
+    A hold already on it keeps its own reason.
+    """
+    if transfer.refusal_category is not RefusalCategory.TEMPERATURE:
+        return False
+    if cold_chain.storage_range(container.product) is None:
+        return False
+    if container.on_hold_since is None:
+        container.on_hold_since = now
+        container.hold_reason = (
+            f"refused by {transfer.to_clinic.code} for its temperature (transfer {transfer.id}): "
+            f"{transfer.refusal_reason}"
+        )
+    return True
 
 
 def _arrive(session: Session, container: Container, quantity: Decimal, *, actor: User, now: dt.datetime,
@@ -370,7 +490,8 @@ def list_transfers(
     status: TransferStatus | None = None,
     limit: int = 100,
 ) -> list[Transfer]:
-    """Transfers to or from the caller's clinics, in transit first, then newest first.
+    """Transfers to or from the caller's clinics, those on the road first (in transit, or refused and
+    on the way back), then newest first.
 
     ``direction`` "incoming" keeps those whose destination is one of the caller's
     clinics, "outgoing" those whose source is; None keeps both.
@@ -382,8 +503,8 @@ def list_transfers(
         stmt = stmt.where({"incoming": incoming, "outgoing": outgoing}.get(direction or "", or_(incoming, outgoing)))
     if status is not None:
         stmt = stmt.where(Transfer.status == status)
-    stmt = stmt.order_by((Transfer.status == TransferStatus.IN_TRANSIT).desc(), Transfer.sent_at.desc(),
-                         Transfer.id.desc()).limit(limit)
+    on_the_road = Transfer.status.in_([TransferStatus.IN_TRANSIT, TransferStatus.REFUSED])
+    stmt = stmt.order_by(on_the_road.desc(), Transfer.sent_at.desc(), Transfer.id.desc()).limit(limit)
     return list(session.scalars(_with_details(stmt)).unique())
 
 
@@ -391,7 +512,7 @@ def _with_details(stmt: Select[Transfer]) -> Select[Transfer]:
     return stmt.options(
         joinedload(Transfer.from_clinic), joinedload(Transfer.to_clinic), joinedload(Transfer.to_location),
         joinedload(Transfer.received_location), joinedload(Transfer.sent_by), joinedload(Transfer.received_by),
-        joinedload(Transfer.cancelled_by),
+        joinedload(Transfer.cancelled_by), joinedload(Transfer.refused_by), joinedload(Transfer.returned_by),
         selectinload(Transfer.items).joinedload(TransferItem.container).options(
             joinedload(Container.product), joinedload(Container.lot).joinedload(Lot.product),
             joinedload(Container.location),
@@ -404,7 +525,7 @@ def _visible(transfer: Transfer, scope: Scope) -> bool:
 
 
 def _lock_transfer(session: Session, transfer_id: int, scope: Scope) -> Transfer:
-    """Loads and locks a transfer, so that receiving and cancelling it never interleave."""
+    """Loads and locks a transfer, so that receiving, refusing and cancelling it never interleave."""
     _ensure_id(transfer_id, "transfer")
     transfer = session.scalar(
         select(Transfer).where(Transfer.id == transfer_id).with_for_update()
@@ -429,6 +550,16 @@ def _ensure_in_transit(transfer: Transfer) -> None:
             f"Transfer {transfer.id} was called back: its stock is at {transfer.from_clinic.name} again.",
             transfer_id=transfer.id,
         )
+    if transfer.status in (TransferStatus.REFUSED, TransferStatus.RETURNED):
+        assert transfer.refused_at is not None and transfer.refused_by is not None
+        refused = (f"Transfer {transfer.id} was refused by {transfer.to_clinic.name} ({transfer.refused_by.label}, "
+                   f"{to_clinic_time(transfer.refused_at, transfer.to_clinic.timezone):%d %b %Y %H:%M}): "
+                   f"{(transfer.refusal_reason or '').rstrip('.')}")
+        if transfer.status is TransferStatus.REFUSED:
+            tail = f"It is on its way back; {transfer.from_clinic.name} records its return."
+        else:
+            tail = f"Its return to {transfer.from_clinic.name} is recorded."
+        raise TransferRefused(f"{refused}. {tail}", transfer_id=transfer.id, status=transfer.status.value)
 
 
 # --- checks on places and values --------------------------------------------------------------------
@@ -476,6 +607,14 @@ def _container_ids(values: Iterable[int]) -> list[int]:
     for value in ids:
         _ensure_id(value, "container")
     return ids
+
+
+def _refusal_reason(reason: str | None) -> str:
+    text = check_text(reason, what="Reason", field="reason", max_length=MAX_REFUSAL_REASON)
+    if not text:
+        raise ValidationError("Say why the transfer is refused (e.g. box arrived warm, a vial broken).",
+                              field="reason")
+    return text
 
 
 def _note(note: str | None) -> str | None:
