@@ -34,7 +34,17 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from inventory import lifecycle
 from inventory.errors import DomainError, NotFound, UnreadableCode, ValidationError
-from inventory.models import Container, ContainerState, Location, Lot, Movement, MovementKind, Product, User
+from inventory.models import (
+    Container,
+    ContainerState,
+    Location,
+    Lot,
+    Movement,
+    MovementKind,
+    Product,
+    ProductKind,
+    User,
+)
 from inventory.counts.models import Count, CountLine, CountStatus
 from inventory.models.base import plain_quantity
 from inventory.models.base import QUANTITY_SCALE
@@ -394,6 +404,16 @@ def _container_line(
         raise ValidationError(
             f"A {product.name} holds at most {plain_quantity(container.initial_quantity)} {product.base_unit}: "
             f"{plain_quantity(counted)} cannot be left in it.",
+            field=f"{field_prefix}counted",
+        )
+    if product.kind is not ProductKind.SUPPLY and not lifecycle.is_opened(container) \
+            and 0 < counted < container.initial_quantity:
+        # A sealed vial or syringe is whole or gone. A part of it posted would leave it "in use" for anyone: a
+        # powder never mixed (its reconstitution then reckoned on a part-vial), a syringe bound to no patient.
+        raise ValidationError(
+            f"{product.name} ({container.label_code}) is sealed: it holds its "
+            f"{plain_quantity(container.initial_quantity)} {product.base_unit}, or it is missing (0). If it was "
+            "opened and used without Vialog, count 0 and tell the safety lead.",
             field=f"{field_prefix}counted",
         )
     line = next((line for line in count.lines if line.container_id == container.id), None)

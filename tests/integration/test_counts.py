@@ -167,7 +167,7 @@ def test_posting_writes_one_adjustment_per_differing_container(world, session):
 
 
 def test_the_counter_may_not_post_their_own_count(world, session):
-    vial = world.container("botox")
+    vial = opened_vial(world)  # 86.5 U left
     count = start(world)
     add(world, count, container=vial.label_code, counted="90")
     submit(world, count)
@@ -178,7 +178,7 @@ def test_the_counter_may_not_post_their_own_count(world, session):
 
 def test_an_admin_who_counted_may_not_post_either(world, session):
     admin = world.users["admin"]
-    vial = world.container("botox")
+    vial = opened_vial(world)
     count = start(world, user=admin)
     add(world, count, user=admin, container=vial.label_code, counted="90")
     submit(world, count, user=admin)
@@ -197,12 +197,12 @@ def test_the_database_refuses_an_approver_who_counted(world, session):
 
 def test_a_draft_cannot_be_posted(world, session):
     count = start(world)
-    add(world, count, container=world.container("botox").label_code, counted="90")
+    add(world, count, container=opened_vial(world).label_code, counted="80")
     assert refusal(lambda: post(world, count)).code == "count_not_submitted"
 
 
 def test_a_posted_count_is_never_edited(world, session):
-    vial = world.container("botox")
+    vial = opened_vial(world)
     count = start(world)
     line = add(world, count, container=vial.label_code, counted="90")
     submit(world, count)
@@ -238,7 +238,7 @@ def test_a_later_count_follows_a_posted_one(world, session):
 
 
 def test_a_failure_while_posting_leaves_nothing_half_written(world, session, monkeypatch):
-    first, second = world.receive("botox", lot=LOT, containers=2).containers
+    first, second = opened_vial(world, ref="P-1"), opened_vial(world, ref="P-2")
     count = start(world)
     add(world, count, container=first.label_code, counted="10")
     add(world, count, container=second.label_code, counted="20")
@@ -263,11 +263,11 @@ def test_a_failure_while_posting_leaves_nothing_half_written(world, session, mon
     session.refresh(first)
     session.refresh(second)
     session.refresh(count)
-    assert (first.remaining, second.remaining) == (Decimal(100), Decimal(100))
+    assert (first.remaining, second.remaining) == (Decimal("86.5"), Decimal("86.5"))
     assert count.status is CountStatus.SUBMITTED and count.approved_by_id is None
     assert all(line.expected is None for line in count.lines)
     post(world, count)  # and it posts cleanly afterwards
-    assert [m.quantity for m in adjustments(session)] == [Decimal(-90), Decimal(-80)]
+    assert [m.quantity for m in adjustments(session)] == [Decimal("-76.5"), Decimal("-66.5")]
 
 
 def test_more_sealed_containers_than_the_ledger_holds_are_refused(world, session):
@@ -491,3 +491,21 @@ def test_a_container_elsewhere_in_another_clinic_names_that_clinic(world, sessio
     error = refusal(lambda: add(world, count, user=chain_manager, container=nyc_vial.label_code, counted="100"))
     assert error.code == "container_elsewhere"
     assert f"{world.other_clinic.name} · Fridge" in error.message
+
+
+def test_a_sealed_vial_is_counted_whole_or_missing_never_in_part(world, session):
+    """QA: a sealed Botox vial counted as 50 U was posted "in use" at 50 U, never reconstituted; mixing it then
+    reckoned 40 U/mL on a half vial. A sealed vial or syringe holds all of itself or is gone."""
+    vial = world.container("botox", lot=LOT)
+    syringe = world.container("filler", lot="F1")
+    count = start(world)
+    for container, part in ((vial, "50"), (syringe, "0.3")):
+        error = refusal(lambda: add(world, count, container=container.label_code, counted=part))
+        assert error.code == "validation_error" and error.details["field"] == "counted"
+        assert f"({container.label_code}) is sealed: it holds its" in error.message
+    add(world, count, container=vial.label_code, counted="0")  # missing: a count may say so
+    add(world, count, container=syringe.label_code, counted="0.55")
+    opened = opened_vial(world, used="20")
+    add(world, count, container=opened.label_code, counted="50")  # an opened vial: what is left, any amount
+    assert {line.container_id: line.counted for line in count.lines} == {
+        vial.id: Decimal(0), syringe.id: Decimal("0.55"), opened.id: Decimal(50)}

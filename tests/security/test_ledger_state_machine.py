@@ -76,6 +76,7 @@ from inventory.counts.models import Count
 from inventory.transfers.models import Transfer
 from inventory.services import audit_chain, ledger
 from inventory.cart import service as cart
+from inventory.cold_chain.service import needs_fridge
 from inventory.transfers import service as clinic_transfers
 from inventory.counts import service as counts
 from inventory.receiving import service as receiving
@@ -314,13 +315,15 @@ class LedgerMachine(RuleBasedStateMachine):
         item = self.world.products[product]
         expiry = NOW.date() + dt.timedelta(days=LOT_EXPIRY_DAYS[lot] + (1 if typo else 0))
         on_file = self.session.scalar(select(Lot).where(Lot.product_id == item.id, Lot.number_key == f"LOT-{lot}"))
-        ok = (expiry >= clinic_today(self.clock, self.timezone[clinic_id])
+        # A box kept at 2-8 °C goes only into a temperature-sensitive place (the fridge) unless confirmed.
+        kept_cold = place == "Fridge" or not needs_fridge(item)
+        ok = (expiry >= clinic_today(self.clock, self.timezone[clinic_id]) and kept_cold
               and (on_file is None or (on_file.expiry == expiry and self.lot_status[on_file.id] is LotStatus.ACTIVE)))
         manager = self.managers[clinic_id][0]
         receipt = self.attempt("receive", lambda: receiving.receive(
             self.session, actor=manager, scope=Scope.for_user(manager), location_id=self.location_ids[clinic_id, place],
             containers=containers, now=self.clock, gtin=item.gtins[0].gtin, lot_number=f"LOT-{lot}", expiry=expiry,
-        ), expect_ok=ok, why=f"(lot {lot} expiring {expiry}, on file: {on_file and on_file.expiry})")
+        ), expect_ok=ok, why=f"(lot {lot} expiring {expiry}, on file: {on_file and on_file.expiry}, into {place})")
         if receipt is not None:
             if receipt.lot_id not in self.lot_status:
                 self.set_status(receipt.lot_id, LotStatus.ACTIVE)
