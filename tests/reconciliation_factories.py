@@ -28,14 +28,16 @@ from inventory.models import (
     User,
 )
 from inventory.counts.models import Count, CountStatus
+from inventory.transfers.models import TransferItem
 from inventory.counts import service as counts
 from inventory.transfers import moves as transfers
+from inventory.transfers import service as clinic_transfers
 from inventory.counts.service import LineSpec
 from inventory.services.permissions import Scope
 from inventory.reconciliation.service import Period
 from inventory.dosing import CONFIRMABLE
 from tests import factories
-from tests.factories import World
+from tests.factories import World, send_transfer
 
 UTC = dt.UTC
 JUNE = Period(dt.date(2026, 6, 1), dt.date(2026, 6, 30))
@@ -254,6 +256,52 @@ def build_history(world: World, seed: int = 7) -> HistoryBuilder:
     return b
 
 
+# --- consignments between clinics around the end of June ------------------------------------------------
+
+
+def consignments(world: World) -> dict[str, Decimal]:
+    """Stock sent between London (UTC+1 in summer) and New York (UTC-4) around June's edges.
+
+    Returns what each (lot, clinic) row should show as in transit at the end of June.
+    """
+    session = world.session
+    manager = world.users["manager"]
+    lon_fridge, nyc_fridge = world.location("Fridge"), world.location("Fridge", world.other_clinic)
+    may = dt.datetime(2026, 5, 20, 10, tzinfo=UTC)
+
+    def at(month: int, day: int, hour: int, minute: int = 0) -> dt.datetime:
+        return dt.datetime(2026, month, day, hour, minute, tzinfo=UTC)
+
+    def received(transfer, when: dt.datetime) -> None:
+        clinic_transfers.receive(session, actor=manager, scope=Scope.everything(), transfer_id=transfer.id, now=when)
+
+    def called_back(transfer, when: dt.datetime) -> None:
+        clinic_transfers.cancel(session, actor=manager, scope=Scope.everything(), transfer_id=transfer.id, now=when)
+
+    r1 = world.receive("botox", lot="R1", containers=4, location=lon_fridge, now=may).containers
+    received(send_transfer(world, [r1[0]], at=at(6, 10, 10)), at(6, 12, 10))  # arrived inside June
+    received(send_transfer(world, [r1[1]], at=at(6, 29, 10)), at(7, 2, 10))  # arrived in July
+    send_transfer(world, [r1[2]], at=at(6, 30, 22, 30))  # 23:30 on 30 June in London: on the road
+    send_transfer(world, [r1[3]], at=at(6, 30, 23))  # midnight: 1 July in London, after the period
+
+    r2 = world.receive("dysport", lot="R2", containers=2, location=lon_fridge, now=may).containers
+    send_transfer(world, [r2[0]], at=at(5, 25, 10))  # sent in May, still on the road: no June movement
+    called_back(send_transfer(world, [r2[1]], at=at(6, 20, 10)), at(6, 30, 23, 30))  # back at 00:30 on 1 July
+
+    r3 = world.receive("filler", lot="R3", containers=1, location=lon_fridge, now=may).containers
+    called_back(send_transfer(world, [r3[0]], at=at(6, 5, 10)), at(6, 6, 10))  # back inside June
+
+    n1 = world.receive("botox", lot="N1", containers=2, location=nyc_fridge, now=may).containers
+    lon = world.location("Fridge")
+    # 22:00 on 30 June in New York (already 1 July in UTC and in London): on the road at New York's end.
+    send_transfer(world, [n1[0]], to=lon, at=at(7, 1, 2))
+    # Received at 23:00 on 30 June New York time (04:00 on 1 July in London): arrived by New York's end.
+    received(send_transfer(world, [n1[1]], to=lon, at=at(6, 30, 12)), at(7, 1, 3))
+    session.flush()
+    return {"R1 LON": Decimal(200), "R2 LON": Decimal(600), "R3 LON": Decimal(0), "N1 NYC": Decimal(100),
+            "R1 NYC": Decimal(0)}
+
+
 # --- an independent recomputation: plain Python over every ledger row ---------------------------------
 
 _NAMES = {
@@ -327,10 +375,21 @@ def recompute(session, period: Period, clinic_ids: set[int] | None = None) -> di
         row["expected_at_count"] = sum(line.expected for line in lines)
         row["sealed_counted"] = sum(line.containers_counted or 0 for line in lines)
         row["sealed_expected_at_count"] = sum(line.expected_containers or 0 for line in lines)
+
+    # What left for another clinic by the end (the sender's days) and had arrived nowhere by then.
+    for item in session.scalars(select(TransferItem)):
+        out, back = by_id[item.out_movement_id], by_id.get(item.in_movement_id)
+        if clinic_ids is not None and out.clinic_id not in clinic_ids:
+            continue
+        zone = clinics[out.clinic_id].timezone
+        if local_date(out.at, zone) <= period.end and (back is None or local_date(back.at, zone) > period.end):
+            row = rows[(out.lot_id, out.location_id)]
+            row["product_id"] = out.product_id
+            row["in_transit_at_end"] += item.quantity
     return {
         key: dict(values) for key, values in rows.items()
         if values["opening"] or values["movements"] or "count_id" in values
-        or values["sealed_opening"] or values["sealed_closing"]
+        or values["sealed_opening"] or values["sealed_closing"] or values["in_transit_at_end"]
     }
 
 

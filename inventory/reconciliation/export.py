@@ -7,15 +7,20 @@ the rest in a temporary file, so a year of a large chain stays within modest mem
 (XlsxWriter writes the same cells as openpyxl's write-only mode in about 0.8 of the
 time; see docs/performance.md.) Its sheets:
 
-- **Summary**: one row per product, lot and location. Opening, counted and expected
-  at count are values from Vialog; every period total is a live SUMIFS formula over
-  the Movements sheet(s), so Excel or LibreOffice recomputes them from the ledger
-  rows; expected closing and the variances are formulas too. Totals per product
-  follow below the table (never across products).
+- **Summary**: one row per product, lot and location. Opening, in transit at end,
+  counted and expected at count are values from Vialog; every period total is a live
+  SUMIFS formula over the Movements sheet(s), so Excel or LibreOffice recomputes them
+  from the ledger rows; expected closing and the variances are formulas too. Totals
+  per product follow below the table (never across products).
 - **Movements** (and "Movements (2)", ... past the row limit): every ledger row of
   the period, in the clinic's time zone.
 - **Variances**: every line of every count posted in the period.
 - **Usage**: units or mL drawn per product per month and per injector, with charts.
+
+Every formula carries its result as computed by Vialog (the cell's cached value): a
+program that shows a workbook without recalculating it (a phone's preview, a mail
+client, a library reading cached values) shows Vialog's figures, and one that
+recalculates (Excel, LibreOffice) computes the same numbers from the ledger rows.
 
 Text is always written as text: text typed by people (names, notes, lot numbers) that
 starts with ``= + - @`` also gets Excel's quote prefix, so it can never run as a formula
@@ -33,7 +38,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -49,6 +54,7 @@ from inventory.validators import writable_text
 from inventory.services.permissions import Scope
 from inventory.reconciliation.service import (
     CATEGORY,
+    ZERO,
     Period,
     Reconciliation,
     ReconciliationLine,
@@ -107,8 +113,22 @@ class _Worksheet(Worksheet):
         return str(super()._prepare_formula(formula, expand_future_functions))
 
 
-class Formula(str):
-    """A cell's formula ("=..."): never taken for text that only looks like one."""
+class Formula(NamedTuple):
+    """A cell's formula ("=...") and its result as Vialog computed it, stored as the cell's cached value.
+
+    A program that does not recalculate (a phone's preview, a mail client, a library reading cached
+    values) shows ``value``; Excel and LibreOffice recalculate on load and find the same. A formula is
+    never taken for text that only looks like one."""
+
+    text: str
+    value: float | int | str  # "" for a formula that shows nothing (a row without a count)
+
+
+def _result(value: Decimal | int | None) -> float | int | str:
+    """A cached result as the cell holds it: a number, or "" for an empty result."""
+    if value is None:
+        return ""
+    return float(value) if isinstance(value, Decimal) else value
 
 
 @dataclass(frozen=True)
@@ -169,8 +189,7 @@ def _write_row(
             continue
         fmt = column_formats[col]
         if isinstance(value, Formula):
-            # No cached result: a program that does not recalculate shows nothing rather than a wrong 0.
-            sheet.write_formula(row, col, value, fmt, "")
+            sheet.write_formula(row, col, value.text, fmt, value.value)
         elif isinstance(value, str):
             _write_text(sheet, row, col, value, formats, fmt)
         elif isinstance(value, dt.date):  # a datetime too
@@ -330,38 +349,63 @@ def _write_movements(
 SUMMARY_COLUMNS: tuple[tuple[str, float], ...] = (
     ("Product", 30), ("Unit", 7), ("Lot", 14), ("Expiry", 11), ("Clinic", 10), ("Location", 16),
     ("Opening", 11), ("Received", 11), ("Drawn", 11), ("Wasted", 11), ("Adjusted", 11), ("Transfers in", 12),
-    ("Transfers out", 13), ("Returned", 11), ("Expected closing", 16), ("Counted", 11), ("Expected at count", 17),
-    ("Variance", 11), ("Count", 8), ("Counted at (clinic time)", 21), ("Sealed at start", 14),
-    ("Sealed at end", 13), ("Sealed counted", 14), ("Sealed expected at count", 22), ("Sealed variance", 15),
-    ("Product id", 10), ("Lot id", 8), ("Location id", 11),
+    ("Transfers out", 13), ("Returned", 11), ("Expected closing", 16), ("In transit at end", 16), ("Counted", 11),
+    ("Expected at count", 17), ("Variance", 11), ("Count", 8), ("Counted at (clinic time)", 21),
+    ("Sealed at start", 14), ("Sealed at end", 13), ("Sealed counted", 14), ("Sealed expected at count", 22),
+    ("Sealed variance", 15), ("Product id", 10), ("Lot id", 8), ("Location id", 11),
 )
 SUMMARY_HEADER_ROW = 4
-S_FIRST_FLOW = "H"
-S_FLOWS = (  # (column, category, sign in the cell)
-    ("H", "received", 1), ("I", "drawn", -1), ("J", "wasted", -1), ("K", "adjusted", 1),
-    ("L", "transfer in", 1), ("M", "transfer out", -1), ("N", "returned", -1),
+
+
+_SUMMARY_TITLES = [title for title, _ in SUMMARY_COLUMNS]
+
+
+def summary_column(title: str) -> str:
+    """The Summary's column letter of a header."""
+    return xl_col_to_name(_SUMMARY_TITLES.index(title))
+
+
+S_FLOWS = (  # (column, category, sign in the cell, the reconciliation line's figure)
+    ("H", "received", 1, "received"), ("I", "drawn", -1, "drawn"), ("J", "wasted", -1, "wasted"),
+    ("K", "adjusted", 1, "adjusted"), ("L", "transfer in", 1, "transfers_in"),
+    ("M", "transfer out", -1, "transfers_out"), ("N", "returned", -1, "returned"),
 )
-S_OPENING, S_EXPECTED, S_COUNTED, S_EXPECTED_AT_COUNT, S_VARIANCE = "G", "O", "P", "Q", "R"
-S_SEALED_COUNTED, S_SEALED_EXPECTED, S_SEALED_VARIANCE = "W", "X", "Y"
-S_PRODUCT_ID, S_LOT_ID, S_LOCATION_ID = "$Z", "$AA", "$AB"
+S_FIRST_FLOW = S_FLOWS[0][0]
+S_OPENING, S_EXPECTED, S_IN_TRANSIT = map(summary_column, ("Opening", "Expected closing", "In transit at end"))  # G O P
+S_COUNTED, S_EXPECTED_AT_COUNT, S_VARIANCE = map(summary_column, ("Counted", "Expected at count", "Variance"))  # Q R S
+S_SEALED_COUNTED, S_SEALED_EXPECTED, S_SEALED_VARIANCE = map(
+    summary_column, ("Sealed counted", "Sealed expected at count", "Sealed variance"))  # X Y Z
+S_PRODUCT_ID, S_LOT_ID, S_LOCATION_ID = ("$" + summary_column(t) for t in ("Product id", "Lot id", "Location id"))
+# The quantity columns, opening to variance (G to S): each product's totals below the table add them up.
+S_SUMMED = tuple(map(xl_col_to_name, range(_SUMMARY_TITLES.index("Opening"), _SUMMARY_TITLES.index("Variance") + 1)))
 
 
 def _summary_formats(formats: _Formats) -> tuple[Format | None, ...]:
     """Each column's format: expiry a date, opening to variance quantities, counted at a date and time."""
-    return (None, None, None, formats.date, None, None, *(formats.qty,) * 12, None, formats.when, *(None,) * 8)
+    return (None, None, None, formats.date, None, None, *(formats.qty,) * len(S_SUMMED), None, formats.when,
+            *(None,) * 8)
 
 
 # The expected closing, as a formula of the row's own cells.
 _CLOSING = "={o}{r}+H{r}-I{r}-J{r}+K{r}+L{r}-M{r}-N{r}"
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class ProductColumn:
-    """A product in the per-product totals under the Summary's table."""
+    """A product in the per-product totals under the Summary's table, with the sums of its rows' quantity
+    columns (``S_SUMMED``) as Excel's SUMIFS finds them: a blank or "" cell adds nothing."""
 
     id: int
     name: str
     unit: str
+    sums: list[Decimal] = field(default_factory=lambda: [Decimal(0)] * len(S_SUMMED), repr=False)
+
+    def add(self, figures: Sequence[Decimal | None]) -> None:
+        """One row's ``_summary_figures``."""
+        sums = self.sums
+        for i, value in enumerate(figures):
+            if value is not None:
+                sums[i] += value
 
 
 def _write_summary(
@@ -383,15 +427,18 @@ def _write_summary(
         sheet.write_string(SUMMARY_HEADER_ROW - 1, col, title, formats.bold)
     # Every row's formulas differ only in its row number: build them once.
     flows = [f"={movements.sumifs_template(category)}" if sign > 0 else f"=-({movements.sumifs_template(category)})"
-             for _, category, sign in S_FLOWS]
+             for _, category, sign, _ in S_FLOWS]
     column_formats = _summary_formats(formats)
     first = SUMMARY_HEADER_ROW + 1
     r = first  # the row's number in Excel (from 1)
     products: dict[int, ProductColumn] = {}
     for line in lines:
-        _write_row(sheet, r - 1, _summary_row(line, r, flows), column_formats, formats)
-        if line.product_id not in products:
-            products[line.product_id] = ProductColumn(line.product_id, line.product, line.unit)
+        figures = _summary_figures(line)
+        _write_row(sheet, r - 1, _summary_row(line, r, flows, figures), column_formats, formats)
+        product = products.get(line.product_id)
+        if product is None:
+            product = products[line.product_id] = ProductColumn(line.product_id, line.product, line.unit)
+        product.add(figures)
         r += 1
     last = max(r - 1, first)
     sheet.autofilter(f"A{SUMMARY_HEADER_ROW}:{xl_col_to_name(len(SUMMARY_COLUMNS) - 1)}{last}")
@@ -402,18 +449,39 @@ def _write_summary(
     return r - first, ordered
 
 
-def _summary_row(line: ReconciliationLine, r: int, flows: list[str]) -> tuple[Any, ...]:
+_FLOW_FIGURES = tuple(figure for *_, figure in S_FLOWS)
+
+
+def _summary_figures(line: ReconciliationLine) -> tuple[Decimal | None, ...]:
+    """The row's quantities, opening to variance (``S_SUMMED``), worked out as its formulas work them out:
+    a formula's result is what the cell caches, and the products' totals add them up."""
+    flows = [getattr(line, figure) for figure in _FLOW_FIGURES]
+    received, drawn, wasted, adjusted, transfers_in, transfers_out, returned = flows
+    closing = line.opening + received - drawn - wasted + adjusted + transfers_in - transfers_out - returned
+    # IF(counted="","",counted-expected): a blank expected counts as 0 in Excel's subtraction.
+    variance = None if line.counted is None else line.counted - (line.expected_at_count or ZERO)
+    return (line.opening, *flows, closing, line.in_transit_at_end, line.counted, line.expected_at_count, variance)
+
+
+def _summary_row(
+    line: ReconciliationLine, r: int, flows: list[str], figures: tuple[Decimal | None, ...],
+) -> tuple[Any, ...]:
+    """The row's cells: each formula with its result, from ``figures`` (``_summary_figures``)."""
     row = str(r)
     counted_at = to_clinic_time(line.counted_at, line.timezone).replace(tzinfo=None) if line.counted_at else None
+    sealed_variance = (None if line.sealed_counted is None
+                       else line.sealed_counted - (line.sealed_expected_at_count or 0))
+    closing, variance = figures[8], figures[12]
     return (
         line.product, line.unit, line.lot, line.expiry, line.clinic, line.location, line.opening,
-        *(Formula(flow.replace(_ROW, row)) for flow in flows),
-        Formula(_CLOSING.format(o=S_OPENING, r=r)),
-        line.counted, line.expected_at_count,
-        Formula(f'=IF({S_COUNTED}{r}="","",{S_COUNTED}{r}-{S_EXPECTED_AT_COUNT}{r})'),
+        *(Formula(flow.replace(_ROW, row), _result(value)) for flow, value in zip(flows, figures[1:8])),
+        Formula(_CLOSING.format(o=S_OPENING, r=r), _result(closing)),
+        line.in_transit_at_end, line.counted, line.expected_at_count,
+        Formula(f'=IF({S_COUNTED}{r}="","",{S_COUNTED}{r}-{S_EXPECTED_AT_COUNT}{r})', _result(variance)),
         line.count_id, counted_at,
         line.sealed_opening, line.sealed_closing, line.sealed_counted, line.sealed_expected_at_count,
-        Formula(f'=IF({S_SEALED_COUNTED}{r}="","",{S_SEALED_COUNTED}{r}-{S_SEALED_EXPECTED}{r})'),
+        Formula(f'=IF({S_SEALED_COUNTED}{r}="","",{S_SEALED_COUNTED}{r}-{S_SEALED_EXPECTED}{r})',
+                _result(sealed_variance)),
         line.product_id, line.lot_id, line.location_id,
     )
 
@@ -430,17 +498,16 @@ def _write_product_totals(
     top = last  # the blank row after the table, counted from 0
     sheet.write_string(top + 1, 0, "Totals per product (each in its own unit; never added across products)",
                        formats.bold)
-    titles = ("Product", "Unit", None, None, None, None, *(t for t, _ in SUMMARY_COLUMNS[6:18]))
+    titles = ("Product", "Unit", None, None, None, None, *(t for t, _ in SUMMARY_COLUMNS[6:6 + len(S_SUMMED)]))
     for col, title in enumerate(titles):
         if title is not None:
             sheet.write_string(top + 2, col, title, formats.bold)
-    summed = "GHIJKLMNOPQR"
-    column_formats = (None,) * 6 + (formats.qty,) * len(summed)
+    column_formats = (None,) * 6 + (formats.qty,) * len(S_SUMMED)
     for row, product in enumerate(products, start=top + 3):
         sums = [
             Formula(f"=SUMIFS({column}${first}:{column}${last},{S_PRODUCT_ID}${first}:{S_PRODUCT_ID}${last},"
-                    f"{product.id})")
-            for column in summed
+                    f"{product.id})", float(total))
+            for column, total in zip(S_SUMMED, product.sums, strict=True)
         ]
         _write_row(sheet, row, (product.name, product.unit, None, None, None, None, *sums), column_formats, formats)
 
@@ -471,11 +538,15 @@ def _write_variances(
         for line in session.execute(count_lines_stmt(clinic, period, location_id),
                                     execution_options={"yield_per": chunk}):
             r += 1
+            sealed = (None if line.containers_counted is None or line.expected_containers is None
+                      else line.containers_counted - line.expected_containers)
             _write_row(sheet, r - 1, (
                 line.count_id, local(line.counted_at), local(line.posted_at), line.counted_by, line.approved_by,
                 clinic.code, line.location, line.product, line.base_unit, line.lot,
-                line.label_code or "sealed, by lot", line.counted, line.expected, Formula(f"=L{r}-M{r}"),
-                line.containers_counted, line.expected_containers, Formula(f'=IF(OR(O{r}="",P{r}=""),"",O{r}-P{r})'),
+                line.label_code or "sealed, by lot", line.counted, line.expected,
+                Formula(f"=L{r}-M{r}", float((line.counted or 0) - (line.expected or 0))),
+                line.containers_counted, line.expected_containers,
+                Formula(f'=IF(OR(O{r}="",P{r}=""),"",O{r}-P{r})', _result(sealed)),
             ), column_formats, formats)
     last = max(r, 2)
     sheet.autofilter(f"A1:{xl_col_to_name(len(VARIANCE_COLUMNS) - 1)}{last}")
@@ -594,7 +665,7 @@ CSV_COLUMNS = (
     "product", "unit", "lot", "expiry", "clinic", "location", "opening", "received", "drawn", "wasted", "adjusted",
     "transfers_in", "transfers_out", "returned", "expected_closing", "counted", "expected_at_count", "variance",
     "count_id", "counted_at", "sealed_at_start", "sealed_at_end", "sealed_counted", "sealed_expected_at_count",
-    "sealed_variance", "product_id", "lot_id", "location_id",
+    "sealed_variance", "product_id", "lot_id", "location_id", "in_transit_at_end",
 )
 
 
@@ -613,7 +684,7 @@ def csv_rows(rec: Reconciliation) -> Iterator[list[str]]:
             row.counted_at.isoformat() if row.counted_at else "",
             str(row.sealed_opening), str(row.sealed_closing), _int(row.sealed_counted),
             _int(row.sealed_expected_at_count), _int(row.sealed_variance),
-            str(row.product.id), str(row.lot.id), str(row.location.id),
+            str(row.product.id), str(row.lot.id), str(row.location.id), _qty(row.in_transit_at_end),
         ]
 
 

@@ -26,7 +26,11 @@ ReportQuery = create_model(  # type: ignore[call-overload]
 )
 
 _FIGURES = ("opening", "received", "drawn", "wasted", "adjusted", "transfers_in", "transfers_out", "returned",
-            "expected_closing")
+            "expected_closing", "in_transit_at_end")
+IN_TRANSIT_AT_END = (
+    "sent from here to another clinic on or before the period's last day (clinic time) and neither received nor "
+    "called back or returned by its end; not part of expected_closing"
+)
 
 
 class ReconciliationRowOut(Model):
@@ -51,6 +55,7 @@ class ReconciliationRowOut(Model):
     expected_closing: Qty = Field(
         description="opening + received - drawn - wasted + adjusted + transfers_in - transfers_out - returned"
     )
+    in_transit_at_end: Qty = Field(description=IN_TRANSIT_AT_END)
     count_id: int | None = Field(description="the last count posted in the period for this lot here")
     counted_at: dt.datetime | None
     counted: Qty | None
@@ -91,6 +96,7 @@ class ProductTotalsOut(Model):
     transfers_out: Qty
     returned: Qty
     expected_closing: Qty
+    in_transit_at_end: Qty = Field(description=IN_TRANSIT_AT_END)
     variance: Qty
 
     @classmethod

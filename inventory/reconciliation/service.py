@@ -12,6 +12,13 @@ sign: a reversed draw reduces ``drawn``, a reversed waste reduces ``wasted``. Co
 corrections are ledger ADJUST movements, so they are in ``adjusted`` and the expected
 closing is always the ledger's balance at the end of the period.
 
+Stock sent to another clinic (a TRANSFER_OUT of a Transfer) that had arrived nowhere
+at the period's end is shown beside them as ``in transit at end``, on the sender's row
+(the location it left from): sent before the period's end, neither received at the
+destination nor called back or returned to the source by then (its TRANSFER_IN, if
+any, is later). It is not part of the expected closing, since it is on no shelf here:
+it explains, for the sender, where the stock that went out is.
+
 When a count was posted in the period, the row also shows the last such count for
 that lot and location: what was counted, what the ledger held when each line was
 counted, and ``variance = counted - expected at count`` (what that count corrected).
@@ -63,6 +70,7 @@ from inventory import lifecycle
 from inventory.errors import NotFound, ValidationError
 from inventory.models import Clinic, Container, Location, Lot, Movement, MovementKind, Product, User
 from inventory.counts.models import Count, CountLine, CountStatus
+from inventory.transfers.models import Transfer, TransferItem
 from inventory.models.base import Quantity, UTCDateTime
 from inventory.services.permissions import Scope, get_in_scope
 
@@ -182,6 +190,8 @@ class ReconciliationRow:
     expected_at_count: Decimal | None = None
     sealed_counted: int | None = None
     sealed_expected_at_count: int | None = None
+    # Sent from here to another clinic and arrived nowhere by the period's end: not in expected closing.
+    in_transit_at_end: Decimal = ZERO
 
     @property
     def expected_closing(self) -> Decimal:
@@ -316,6 +326,7 @@ class ReconciliationLine(NamedTuple):
     expected_at_count: Decimal | None
     sealed_counted: int | None
     sealed_expected_at_count: int | None
+    in_transit_at_end: Decimal
 
 
 # The figures a line hands to a ReconciliationRow, by name.
@@ -332,7 +343,8 @@ def reconcile(
 ) -> Reconciliation:
     """The reconciliation rows for the caller's clinics, or one location of them.
 
-    Rows with no stock before the period, no movement in it and no count are left out.
+    Rows with no stock before the period, no movement in it, no count and nothing in
+    transit at its end are left out.
     Raises NotFound for a location outside the caller's clinics.
     """
     clinics, location = clinics_and_location(session, scope, location_id)
@@ -412,6 +424,7 @@ _SIGNS = {name: sign for name, _, sign in FLOW_COLUMNS}
 _LEDGER_FIGURES = ("opening", *_FLOWS, "closing", "movements", "sealed_opening", "sealed_closing")
 _COUNT_FIGURES = ("count_id", "counted_at", "posted_at", "counted", "expected_at_count", "sealed_counted",
                   "sealed_expected_at_count")
+_TRANSIT_FIGURES = ("in_transit_at_end",)
 
 
 def _zero() -> ColumnElement[Any]:
@@ -440,6 +453,7 @@ def _clinic_lines(
             r.count_id, r.counted_at, r.posted_at, r.counted, r.expected_at_count,
             int(r.sealed_counted or 0) if has_count else None,
             int(r.sealed_expected_at_count or 0) if has_count else None,
+            r.in_transit_at_end or ZERO,
         )
 
 
@@ -487,26 +501,29 @@ _AFTER = bindparam("after", type_=UTCDateTime())  # the first moment after it
 def _lines_stmt(*, one_location: bool, from_start: bool, byte_order: bool) -> Select[Any]:
     """Every figure of one clinic's rows, sorted as the report shows them.
 
-    Ledger figures (``_ledger_figures``) and the last counts (``_last_counts``) are two
-    parts of one UNION ALL, added up per lot and location, so a lot only counted still
-    gets its row. Text is sorted byte-wise ("C" on PostgreSQL, SQLite's default): the
-    order Python gives the same strings, which merging clinics relies on.
+    Ledger figures (``_ledger_figures``), the last counts (``_last_counts``) and the stock
+    in transit at the end (``_in_transit_at_end``) are three parts of one UNION ALL, added
+    up per lot and location, so a lot only counted, or only on the road, still gets its
+    row. Text is sorted byte-wise ("C" on PostgreSQL, SQLite's default): the order Python
+    gives the same strings, which merging clinics relies on.
     """
     parts = union_all(
         _ledger_figures(one_location=one_location, from_start=from_start),
         _last_counts(one_location=one_location),
+        _in_transit_at_end(one_location=one_location),
     ).subquery("parts")
     per_key = (
         select(
             parts.c.lot_id, parts.c.location_id,
             *(func.sum(parts.c[name]).label(name) for name in _LEDGER_FIGURES),
             *(func.max(parts.c[name]).label(name) for name in _COUNT_FIGURES),
+            *(func.sum(parts.c[name]).label(name) for name in _TRANSIT_FIGURES),
         )
         .group_by(parts.c.lot_id, parts.c.location_id)
         .subquery("per_key")
     )
     shown = or_(per_key.c.opening != 0, per_key.c.movements > 0, per_key.c.count_id.is_not(None),
-                per_key.c.sealed_opening > 0, per_key.c.sealed_closing > 0)
+                per_key.c.sealed_opening > 0, per_key.c.sealed_closing > 0, per_key.c.in_transit_at_end != 0)
 
     def bytewise(column: Any) -> Any:
         return column.collate("C") if byte_order else column
@@ -515,7 +532,8 @@ def _lines_stmt(*, one_location: bool, from_start: bool, byte_order: bool) -> Se
         select(
             Product.id.label("product_id"), Product.name.label("product"), Product.base_unit.label("unit"),
             per_key.c.lot_id, Lot.number.label("lot"), Lot.expiry, per_key.c.location_id,
-            Location.name.label("location"), *(per_key.c[name] for name in (*_LEDGER_FIGURES, *_COUNT_FIGURES)),
+            Location.name.label("location"),
+            *(per_key.c[name] for name in (*_LEDGER_FIGURES, *_COUNT_FIGURES, *_TRANSIT_FIGURES)),
         )
         .select_from(per_key)
         .join(Lot, Lot.id == per_key.c.lot_id)
@@ -637,6 +655,7 @@ def _ledger_figures(*, one_location: bool, from_start: bool) -> Select[Any]:
             type_coerce(null(), Quantity()).label("expected_at_count"),
             type_coerce(null(), Integer).label("sealed_counted"),
             type_coerce(null(), Integer).label("sealed_expected_at_count"),
+            _zero().label("in_transit_at_end"),
         )
         .select_from(per_place)
         .join(Container, Container.id == per_place.c.container_id)
@@ -671,7 +690,48 @@ def _last_counts(*, one_location: bool) -> Select[Any]:
         *(_zero().label(name) for name in ("opening", *_FLOWS, "closing")),
         *(literal_column("0", Integer).label(name) for name in ("movements", "sealed_opening", "sealed_closing")),
         *(ranked.c[name] for name in _COUNT_FIGURES),
+        _zero().label("in_transit_at_end"),
     ).where(ranked.c.rank == 1)
+
+
+def _in_transit_at_end(*, one_location: bool) -> Select[Any]:
+    """Per container sent from the clinic to another and not arrived anywhere at the period's end: its lot,
+    the location it left from and the quantity that left (zero ledger figures, no count).
+
+    Read from the ledger rows a transfer's items name, not from the transfer's status: the
+    TRANSFER_OUT was written before the period's end, and the TRANSFER_IN that ended the
+    journey (received at the destination, or called back or returned to the source) is
+    missing or later. Driven by the clinic's transfers sent before the end (an index on
+    the sending clinic): a clinic sends consignments, not movements, so they are few,
+    and each item costs two primary-key probes.
+    """
+    sent = aliased(Movement, name="sent")
+    arrived = aliased(Movement, name="arrived")
+    stmt = (
+        select(
+            sent.lot_id, sent.location_id,
+            *(_zero().label(name) for name in ("opening", *_FLOWS, "closing")),
+            *(literal_column("0", Integer).label(name) for name in ("movements", "sealed_opening", "sealed_closing")),
+            type_coerce(null(), Integer).label("count_id"),
+            type_coerce(null(), UTCDateTime()).label("counted_at"),
+            type_coerce(null(), UTCDateTime()).label("posted_at"),
+            type_coerce(null(), Quantity()).label("counted"),
+            type_coerce(null(), Quantity()).label("expected_at_count"),
+            type_coerce(null(), Integer).label("sealed_counted"),
+            type_coerce(null(), Integer).label("sealed_expected_at_count"),
+            TransferItem.quantity.label("in_transit_at_end"),
+        )
+        .select_from(Transfer)
+        .join(TransferItem, TransferItem.transfer_id == Transfer.id)
+        .join(sent, sent.id == TransferItem.out_movement_id)
+        .outerjoin(arrived, arrived.id == TransferItem.in_movement_id)
+        # sent_at is the TRANSFER_OUT's moment (send writes both), and indexed per sending clinic.
+        .where(Transfer.from_clinic_id == _CLINIC, Transfer.sent_at < _AFTER,
+               or_(arrived.id.is_(None), arrived.at >= _AFTER))
+    )
+    if one_location:
+        stmt = stmt.where(sent.location_id == _LOCATION)
+    return stmt
 
 
 # --- usage -------------------------------------------------------------------------------

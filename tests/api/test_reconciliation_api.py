@@ -17,7 +17,7 @@ from inventory.counts.service import LineSpec
 from inventory.services.permissions import Scope
 from tests.api.conftest import error_code
 from tests.factories import NOW, adjustments, opened_vial
-from tests.reconciliation_factories import JUNE, build_history
+from tests.reconciliation_factories import JUNE, build_history, consignments
 
 JUNE_QUERY = "from=2026-06-01&to=2026-06-30"
 
@@ -123,7 +123,7 @@ def test_counts_are_scoped_to_the_callers_clinics(api, world, session):
                                                       "lines": [{"container": nyc_vial.id, "counted": "1"}]})
     assert response.status_code == 404 and error_code(response) == "not_found"
     created = api("manager").post("/counts", {"location_id": nyc_fridge.id,
-                                              "lines": [{"container": nyc_vial.id, "counted": "99"}]}).get_json()
+                                              "lines": [{"container": nyc_vial.id, "counted": "0"}]}).get_json()
     other = api("clinic_manager")
     assert other.get(f"/counts/{created['id']}").status_code == 404
     assert other.post(f"/counts/{created['id']}/post").status_code == 404
@@ -224,3 +224,38 @@ def test_the_openapi_document_lists_the_new_operations(api, world):
             "/api/v1/reports/reconciliation.csv"} <= set(paths)
     parameters = {p["name"] for p in paths["/api/v1/reports/reconciliation.xlsx"]["get"]["parameters"]}
     assert parameters == {"from", "to", "location_id"}
+
+
+ROW_FIELDS = {
+    "clinic_id", "clinic_code", "location_id", "location", "product_id", "product", "base_unit", "lot_id", "lot",
+    "expiry", "opening", "received", "drawn", "wasted", "adjusted", "transfers_in", "transfers_out", "returned",
+    "expected_closing", "count_id", "counted_at", "counted", "expected_at_count", "variance", "sealed_at_start",
+    "sealed_at_end", "sealed_counted", "sealed_expected_at_count", "sealed_variance",
+}
+TOTAL_FIELDS = {"product_id", "product", "base_unit", "opening", "received", "drawn", "wasted", "adjusted",
+                "transfers_in", "transfers_out", "returned", "expected_closing", "variance"}
+
+
+def test_the_json_report_adds_what_was_in_transit_at_the_end(api, world, session):
+    expected = consignments(world)
+    body = api("manager").get(f"/reports/reconciliation?{JUNE_QUERY}").get_json()
+    rows = {f"{row['lot']} {row['clinic_code']}": row for row in body["rows"]}
+    assert {key: Decimal(rows[key]["in_transit_at_end"]) for key in expected} == expected
+    assert all(set(row) == ROW_FIELDS | {"in_transit_at_end"} for row in body["rows"])  # one field more
+    sent_in_may = rows["R2 LON"]  # still on the road, with no June movement: the row says where it is
+    assert (sent_in_may["opening"], sent_in_may["transfers_out"], sent_in_may["expected_closing"],
+            sent_in_may["in_transit_at_end"]) == ("300", "300", "0", "600")
+    totals = {total["product"]: total for total in body["totals"]}
+    assert all(set(total) == TOTAL_FIELDS | {"in_transit_at_end"} for total in body["totals"])
+    assert (totals["Botox Cosmetic 100 U"]["in_transit_at_end"], totals["Dysport 300 U"]["in_transit_at_end"]) == \
+        ("300", "600")
+
+    # New York's own manager sees New York's consignment on the road, in New York's days.
+    theirs = api(world.nyc_manager()).get(f"/reports/reconciliation?{JUNE_QUERY}").get_json()
+    assert {(row["lot"], row["in_transit_at_end"]) for row in theirs["rows"]} >= {("N1", "100")}
+    assert {row["clinic_code"] for row in theirs["rows"]} == {"NYC"}
+
+    schemas = api().get("/openapi.json").get_json()["components"]["schemas"]
+    row_schemas = [schema for name, schema in schemas.items() if name.startswith("ReconciliationRowOut")]
+    assert row_schemas and all("not part of expected_closing" in schema["properties"]["in_transit_at_end"][
+        "description"] for schema in row_schemas)

@@ -21,7 +21,7 @@ from tests.factories import reconstitute, send_transfer
 UTC = dt.UTC
 FIGURES = (
     "opening", "received", "drawn", "wasted", "adjusted", "transfers_in", "transfers_out", "returned", "closing",
-    "movements", "sealed_opening", "sealed_closing",
+    "movements", "sealed_opening", "sealed_closing", "in_transit_at_end",
 )
 COUNT_FIGURES = ("count_id", "counted", "expected_at_count", "sealed_counted", "sealed_expected_at_count")
 
@@ -275,6 +275,7 @@ def test_containers_moved_reversed_and_received_across_the_edges_match_the_raw_r
     assert (t1.opening, t1.transfers_out, t1.transfers_in, t1.closing) == \
         (Decimal(200), Decimal(200), Decimal(100), Decimal(100))
     assert (t1.sealed_opening, t1.sealed_closing) == (2, 1)
+    assert t1.in_transit_at_end == Decimal(100)  # sent on 29 June, received in July: on the road at the end
     assert rows[("T1", "LON", "Cart")].sealed_closing == 1
     arrived = rows[("T1", "NYC", "Fridge")]
     assert (arrived.opening, arrived.transfers_in, arrived.closing, arrived.sealed_closing) == \

@@ -21,7 +21,7 @@ from inventory.reconciliation import service as reconciliation
 from inventory.reconciliation import export
 from inventory.services.permissions import Scope
 from tests.factories import NOW, World
-from tests.reconciliation_factories import JUNE, build_history, recompute
+from tests.reconciliation_factories import JUNE, build_history, consignments, recompute
 
 REQUIRE_LIBREOFFICE = os.environ.get("VIALOG_REQUIRE_LIBREOFFICE") == "1"
 NOTE = "=1+1 dropped, @once"  # a waste note in the history that looks like a formula
@@ -32,6 +32,7 @@ FIRST = export.SUMMARY_HEADER_ROW + 1
 
 def history_with_odd_names(world: World) -> None:
     build_history(world)
+    consignments(world)  # stock between clinics, some of it on the road at the end of June
     shelf = Location(clinic_id=world.clinic.id, name=SHELF, kind=LocationKind.STORAGE)
     world.session.add(shelf)
     world.session.flush()
@@ -61,7 +62,7 @@ def test_the_workbook_has_its_sheets_frozen_headers_filters_and_live_formulas(wo
     rec = reconciliation.reconcile(session, scope=Scope.everything(), period=JUNE)
     rows = result.summary_rows
     assert rows == len(rec.rows) > 20
-    assert summary.auto_filter.ref == f"A4:AB{FIRST + rows - 1}"
+    assert summary.auto_filter.ref == f"A4:AC{FIRST + rows - 1}"
     assert movements.auto_filter.ref == f"A1:R{result.movement_rows + 1}"
     assert variances.auto_filter.ref.startswith("A1:Q")
     # 30 characters as Excel shows them: the file stores the width with Excel's padding (30.71 for 30).
@@ -73,7 +74,8 @@ def test_the_workbook_has_its_sheets_frozen_headers_filters_and_live_formulas(wo
     assert received.startswith("=SUMIFS('Movements'!$J$2:$J$") and received.endswith(',"received")')
     assert summary[f"I{FIRST}"].value.startswith("=-(SUMIFS(")
     assert summary[f"O{FIRST}"].value == f"=G{FIRST}+H{FIRST}-I{FIRST}-J{FIRST}+K{FIRST}+L{FIRST}-M{FIRST}-N{FIRST}"
-    assert summary[f"R{FIRST}"].value == f'=IF(P{FIRST}="","",P{FIRST}-Q{FIRST})'
+    assert summary["P4"].value == "In transit at end"  # a value from Vialog, beside expected closing
+    assert summary[f"S{FIRST}"].value == f'=IF(Q{FIRST}="","",Q{FIRST}-R{FIRST})'
     assert summary[f"G{FIRST}"].number_format == export.QTY_FORMAT
     assert summary.conditional_formatting  # variances are highlighted
     totals_row = export.product_totals_first_row(result.summary_rows)
@@ -240,6 +242,70 @@ def number(value) -> Decimal:
     return Decimal(str(value)) if value not in (None, "") else Decimal(0)
 
 
+def formula_results(formulas, values) -> dict[str, Decimal | None]:
+    """Every formula cell of a sheet (``formulas``: read as written) with its value in ``values`` (the same
+    sheet read with ``data_only``): None for an empty result."""
+    results = {}
+    for row in formulas.iter_rows():
+        for cell in row:
+            if cell.data_type == "f":
+                value = values[cell.coordinate].value
+                results[cell.coordinate] = None if value in (None, "") else number(value)
+    return results
+
+
+def test_every_formula_carries_the_services_result_for_programs_that_do_not_recalculate(world, session, tmp_path):
+    # A phone's preview, a mail client, pandas or openpyxl with data_only=True read each formula's cached value.
+    history_with_odd_names(world)
+    source = tmp_path / "reconciliation.xlsx"
+    result = write(session, source, max_rows=60)  # formulas over several movements sheets
+    book = openpyxl.load_workbook(source, data_only=True)
+    summary = book["Summary"]
+    rec = reconciliation.reconcile(session, scope=Scope.everything(), period=JUNE)
+
+    for offset, row in enumerate(rec.rows):
+        cells = summary[FIRST + offset]
+        value = {letter: cells[column(letter) - 1].value for letter in "HIJKLMNOPSZ"}
+        for letter, name in zip("HIJKLMN", FLOWS, strict=True):
+            assert value[letter] is not None and number(value[letter]) == getattr(row, name), (row.lot.number, name)
+        assert value["O"] is not None and number(value["O"]) == row.expected_closing == row.closing
+        assert number(value["P"]) == row.in_transit_at_end
+        if row.variance is None:
+            assert value["S"] in (None, "") and value["Z"] in (None, "")
+        else:
+            assert value["S"] is not None and number(value["S"]) == row.variance
+            assert value["Z"] is not None and number(value["Z"]) == row.sealed_variance
+    assert sum(1 for row in rec.rows if row.variance is not None) >= 3
+    assert sum(1 for row in rec.rows if row.drawn) > 10
+
+    first_total = export.product_totals_first_row(result.summary_rows)
+    for offset, group in enumerate(rec.by_product()):
+        cells = summary[first_total + offset]
+        assert cells[0].value == group.product.name
+        for letter, name in zip("GHIJKLMNOP", ("opening", *FLOWS, "expected_closing", "in_transit_at_end"),
+                                strict=True):
+            cached = cells[column(letter) - 1].value
+            assert cached is not None and number(cached) == group.total(name), (group.product.name, name)
+        assert number(cells[column("Q") - 1].value) == sum(
+            (row.counted for row in group.rows if row.counted is not None), Decimal(0))
+        assert number(cells[column("S") - 1].value) == group.total_variance()
+
+    lines = [row for row in book["Variances"].iter_rows(min_row=2, values_only=True) if row[0] is not None]
+    assert lines
+    for line in lines:
+        assert line[13] is not None and number(line[13]) == number(line[11]) - number(line[12])
+        sealed = None if line[14] is None or line[15] is None else line[14] - line[15]
+        assert (line[16] in (None, "")) if sealed is None else number(line[16]) == sealed
+
+    # No formula anywhere is left without its result, but those whose result is empty.
+    written = openpyxl.load_workbook(source)
+    for name in ("Summary", "Variances"):
+        results = formula_results(written[name], book[name])
+        assert results
+        empty = [coordinate for coordinate, value in results.items() if value is None]
+        assert all(coordinate.startswith(("S", "Z", "Q")) for coordinate in empty), (name, empty[:5])
+
+
 def test_libreoffice_recalculates_the_services_numbers(world, session, tmp_path):
     libreoffice()
     history_with_odd_names(world)
@@ -254,18 +320,20 @@ def test_libreoffice_recalculates_the_services_numbers(world, session, tmp_path)
     checked = 0
     for offset, row in enumerate(rec.rows):
         cells = summary[FIRST + offset]
-        value = {letter: cells[column(letter) - 1].value for letter in "ACFGHIJKLMNOPQRUVWXY"}
+        value = {letter: cells[column(letter) - 1].value for letter in ("A", "C", "F", *"GHIJKLMNOPSZ")}
         assert (value["A"], value["C"], value["F"]) == (row.product.name, row.lot.number, row.location.name)
         for letter, name in zip("HIJKLMN", FLOWS, strict=True):
             assert number(value[letter]) == getattr(row, name), (row.lot.number, name)
         assert number(value["O"]) == row.expected_closing == row.closing
+        assert number(value["P"]) == row.in_transit_at_end
         if row.variance is None:
-            assert value["R"] in (None, "")
+            assert value["S"] in (None, "")
         else:
-            assert number(value["R"]) == row.variance
-            assert number(value["Y"]) == row.sealed_variance
+            assert number(value["S"]) == row.variance
+            assert number(value["Z"]) == row.sealed_variance
         checked += 1
     assert checked == len(rec.rows) > 20
+    assert any(row.in_transit_at_end for row in rec.rows)
 
     first_total = export.product_totals_first_row(result.summary_rows)
     for offset, group in enumerate(rec.by_product()):
@@ -274,11 +342,18 @@ def test_libreoffice_recalculates_the_services_numbers(world, session, tmp_path)
         for letter, name in zip("HIJKLMN", FLOWS, strict=True):
             assert number(cells[column(letter) - 1].value) == group.total(name), (group.product.name, name)
         assert number(cells[column("O") - 1].value) == group.total("expected_closing")
-        assert number(cells[column("R") - 1].value) == group.total_variance()
+        assert number(cells[column("P") - 1].value) == group.total("in_transit_at_end")
+        assert number(cells[column("S") - 1].value) == group.total_variance()
 
     variances = book["Variances"]
     lines = [row for row in variances.iter_rows(min_row=2, values_only=True) if row[0] is not None]
     assert lines and all(number(line[13]) == number(line[11]) - number(line[12]) for line in lines)
+
+    # What LibreOffice computed is what the file carried for programs that do not recalculate.
+    cached = openpyxl.load_workbook(source, data_only=True)
+    for name in ("Summary", "Variances"):
+        assert formula_results(openpyxl.load_workbook(source)[name], cached[name]) == \
+            formula_results(openpyxl.load_workbook(source)[name], book[name]), name
     notes = [row[12] for name in result.movement_sheets for row in book[name].iter_rows(min_row=2, values_only=True)]
     assert NOTE in notes  # still the text someone typed, not 2
     assert SHELF in [row[5] for row in summary.iter_rows(min_row=FIRST, values_only=True)]

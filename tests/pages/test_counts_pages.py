@@ -14,7 +14,7 @@ from inventory.models import Movement, MovementKind
 from inventory.counts.models import Count, CountStatus
 from tests.factories import NOW, opened_vial
 from tests.pages.conftest import csrf_token
-from tests.reconciliation_factories import build_history
+from tests.reconciliation_factories import build_history, consignments
 
 
 pytestmark = pytest.mark.usefixtures("ledger_stays_balanced")
@@ -130,3 +130,25 @@ def test_a_field_that_cannot_be_read_is_explained_once(browser_client, world, se
         .get_data(as_text=True)
     errors = re.findall(r'<p class="field-error">([^<]*)</p>', html)
     assert len(errors) == 1 and "type a whole number" in errors[0], errors
+
+
+def test_the_reconciliation_page_shows_what_was_in_transit_at_the_end(browser_client, world, session):
+    consignments(world)
+    client = browser_client("manager")
+    html = client.get("/reconciliation?from=2026-06-01&to=2026-06-30").get_data(as_text=True)
+    assert '<th class="num">In transit at end</th>' in html
+    assert "3 with stock in transit to another clinic at the end" in html and 'href="/transfers"' in html
+    rows = {re.search(r'<span class="mono">([^<]+)</span>', row).group(1) + " " + re.search(
+        r"<td>(LON|NYC) · ", row).group(1): row
+        for row in re.findall(r"<tr class=\"[^\"]*\">(.*?)</tr>", html, re.S) if 'class="mono"' in row}
+    cell = re.compile(r'<td class="num recon-in-transit">([^<]*)')
+    assert {key: cell.search(row).group(1).strip() for key, row in rows.items()} == {
+        "R1 LON": "200", "R2 LON": "600", "R3 LON": "0", "N1 NYC": "100", "R1 NYC": "0"}
+    # Per product too, each in its own unit.
+    totals = html.split("Totals per product", 1)[1]
+    assert '<th class="num">In transit at end</th>' in totals
+
+    # Before anything was sent, the same stock has no such column.
+    quiet = client.get("/reconciliation?from=2026-05-20&to=2026-05-24").get_data(as_text=True)
+    assert "R1" in quiet and "R2" in quiet
+    assert '<th class="num">In transit at end</th>' not in quiet and "with stock in transit" not in quiet
