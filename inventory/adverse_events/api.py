@@ -13,6 +13,7 @@ from inventory.adverse_events.schemas import (
     AdverseEventQuery,
     LotSignalList,
     LotSignalOut,
+    RescueLinkIn,
 )
 from inventory.blueprints.api.core import current_scope, current_user, operation
 from inventory.extensions import db
@@ -55,6 +56,17 @@ def update_adverse_event(event_id: int, body: AdverseEventPatch) -> AdverseEvent
     event = adverse_events.update(db.session, actor=current_user(), scope=current_scope(), event_id=event_id,
                                   changes=body.model_dump(exclude_unset=True), now=utcnow())
     return AdverseEventOut.of(event)
+
+
+@operation("POST", "/adverse-events/<int:event_id>/rescues",
+           summary="Link a hyaluronidase dose already given (an emergency drawn first) as the event's rescue",
+           permission=Permission.CART, body=RescueLinkIn, response=AdverseEventOut, idempotent=True,
+           errors=(404, 422))
+def link_adverse_event_rescue(event_id: int, body: RescueLinkIn) -> AdverseEventOut:
+    return AdverseEventOut.of(adverse_events.link_rescue_afterwards(
+        db.session, actor=current_user(), scope=current_scope(), event_id=event_id, draw_id=body.draw_id,
+        now=utcnow(),
+    ))
 
 
 @operation("GET", "/adverse-events/<int:event_id>/report.csv",

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Date, ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Date, ForeignKey, String, Text, exists, or_
+from sqlalchemy.orm import Mapped, aliased, column_property, mapped_column, relationship
 
-from inventory.models import Container, Draw, Lot, Patient, Treatment, User
+from inventory.models import Container, Draw, Lot, Movement, Patient, Product, ProductKind, Treatment, User
 from inventory.models.base import BigId, Base, intpk, str_enum
+
+# The reason an emergency kit draw carries (cart.EMERGENCY; the cart imports this feature, not the reverse).
+EMERGENCY = "emergency"
 
 
 class EventKind(enum.StrEnum):
@@ -76,6 +80,11 @@ class AdverseEvent(Base):
     )
     rescues: Mapped[list[AdverseEventRescue]] = relationship(back_populates="event", order_by="AdverseEventRescue.id")
 
+    @property
+    def suspect_links(self) -> list[AdverseEventContainer]:
+        """The containers that may have caused the event: its links, less those that were its rescue."""
+        return [link for link in self.links if not link.is_rescue]
+
 
 class AdverseEventContainer(Base):
     """One container (of one lot) the event's treatment drew from and the event is linked to. Never deleted."""
@@ -89,6 +98,8 @@ class AdverseEventContainer(Base):
     event: Mapped[AdverseEvent] = relationship(back_populates="links")
     container: Mapped[Container] = relationship()
     lot: Mapped[Lot] = relationship()
+    if TYPE_CHECKING:
+        is_rescue: Mapped[bool]  # a SQL expression, mapped below once the rescues' table exists
 
 
 class AdverseEventRescue(Base):
@@ -103,3 +114,25 @@ class AdverseEventRescue(Base):
 
     event: Mapped[AdverseEvent] = relationship(back_populates="rescues")
     draw: Mapped[Draw] = relationship()
+
+
+# A link whose container treated the event is its rescue, never its cause (DOMAIN.md: emergency hyaluronidase
+# links to the event it treats), whatever the link row says: a draw from it was linked as the event's rescue,
+# or it is hyaluronidase drawn as an emergency (kit use) in the event's own treatment. Worked out when read,
+# so events recorded before this rule, which linked such a vial as a cause, are read right without a migration;
+# the report, the lot signals and the event's lots read only the other links.
+_rescue, _rescue_draw, _kit_draw = aliased(AdverseEventRescue), aliased(Draw), aliased(Draw)
+_event, _container, _product, _reversal = aliased(AdverseEvent), aliased(Container), aliased(Product), aliased(Movement)
+AdverseEventContainer.is_rescue = column_property(or_(
+    exists().where(
+        _rescue.adverse_event_id == AdverseEventContainer.adverse_event_id, _rescue_draw.id == _rescue.draw_id,
+        _rescue_draw.container_id == AdverseEventContainer.container_id,
+    ),
+    exists().where(
+        _event.id == AdverseEventContainer.adverse_event_id, _kit_draw.treatment_id == _event.treatment_id,
+        _kit_draw.container_id == AdverseEventContainer.container_id, _kit_draw.reason == EMERGENCY,
+        ~exists().where(_reversal.reverses_id == _kit_draw.movement_id),
+        _container.id == AdverseEventContainer.container_id, _product.id == _container.product_id,
+        _product.kind == ProductKind.HYALURONIDASE,
+    ),
+))

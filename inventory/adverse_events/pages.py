@@ -31,7 +31,10 @@ def _words() -> dict:
 @page(Permission.CART)
 def adverse_event_new(treatment_id: int):
     treatment = cart.get_treatment(db.session, treatment_id, scope())
-    drawn = adverse_events.drawn_containers(db.session, treatment.id)
+    # Emergency hyaluronidase is shown as the event's rescue, never offered as a cause.
+    rescues = adverse_events.emergency_rescues(db.session, treatment.id)
+    rescue_vials = {d.container_id for d in rescues}
+    drawn = [c for c in adverse_events.drawn_containers(db.session, treatment.id) if c.id not in rescue_vials]
     today = clinic_today(utcnow(), treatment.location.clinic.timezone)
     status = 200
     if request.method == "POST":
@@ -49,10 +52,12 @@ def adverse_event_new(treatment_id: int):
             refused(error)
             status = error.status
         else:
-            flash(f"Adverse event recorded and linked to {len(event.links)} container(s).", "ok")
+            flash(f"Adverse event recorded and linked to {len(event.suspect_links)} container(s)."
+                  + (f" Rescue: {len(event.rescues)} hyaluronidase dose(s)." if event.rescues else ""), "ok")
             return redirect(url_for("pages.adverse_event", event_id=event.id))
-    return render_template("pages/adverse_event_new.html", treatment=treatment, drawn=drawn, today=today,
-                           form=request.form, **_words()), status
+    return render_template("pages/adverse_event_new.html", treatment=treatment, drawn=drawn, rescues=rescues,
+                           rescued_events=adverse_events.rescued_events(db.session, [d.id for d in rescues]),
+                           today=today, form=request.form, **_words()), status
 
 
 @bp.get("/adverse-events", endpoint="adverse_events")
@@ -80,8 +85,25 @@ def adverse_event(event_id: int):
             flash("Adverse event updated.", "ok")
             return redirect(url_for("pages.adverse_event", event_id=event.id))
     report = adverse_events.regulator_report(db.session, event, now=utcnow())
-    return render_template("pages/adverse_event.html", event=event, report=report,
+    candidates = adverse_events.rescue_candidates(db.session, scope=scope(), event=event)
+    return render_template("pages/adverse_event.html", event=event, report=report, candidates=candidates,
                            lots=adverse_events.lots_of(event), **_words()), status
+
+
+@bp.post("/adverse-events/<int:event_id>/rescues")
+@page(Permission.CART)
+def adverse_event_rescue(event_id: int):
+    raw = request.form.get("draw_id", "").strip()
+    try:
+        if not (raw.isdigit() and len(raw) <= 18):  # a draw's id is 64-bit
+            raise ValidationError("Choose the dose to link as the rescue.", field="draw_id")
+        adverse_events.link_rescue_afterwards(db.session, actor=current_user, scope=scope(), event_id=event_id,
+                                              draw_id=int(raw), now=utcnow())
+    except DomainError as error:
+        refused(error)  # a 302 back to the event: the marker, not the status, rolls it back
+    else:
+        flash("Rescue linked: the dose is shown as the event's treatment, not its cause.", "ok")
+    return redirect(url_for("pages.adverse_event", event_id=event_id))
 
 
 @bp.get("/adverse-events/<int:event_id>/report.csv")

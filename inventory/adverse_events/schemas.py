@@ -32,7 +32,8 @@ class AdverseEventIn(Model):
     patient_sex: SexIn | None = Field(default=None, description="for the regulator's report")
     container_ids: list[DbId] | None = Field(
         default=None, max_length=200,
-        description="the containers of the treatment the event is linked to; omitted: every one it drew from",
+        description="the containers of the treatment the event is linked to; omitted: every one it drew from. "
+                    "Hyaluronidase drawn as an emergency is the event's rescue, never one of these (422)",
     )
 
 
@@ -44,6 +45,12 @@ class AdverseEventPatch(Model):
     outcome: OutcomeIn | None = None
     follow_up_notes: Notes | None = None
     patient_sex: SexIn | None = None
+
+
+class RescueLinkIn(Model):
+    draw_id: Annotated[int, Field(ge=1, le=2**63 - 1)] = Field(
+        description="a hyaluronidase dose the event's patient received, from its treatment on"
+    )
 
 
 class AdverseEventQuery(Model):
@@ -87,9 +94,9 @@ class AdverseEventOut(Model):
     recorded_by_id: int
     recorded_at: dt.datetime
     updated_at: dt.datetime | None
-    containers: list[LinkedContainerOut]
+    containers: list[LinkedContainerOut] = Field(description="what may have caused it; never a rescue")
     lots: list[LotOut]
-    rescues: list[RescueOut]
+    rescues: list[RescueOut] = Field(description="the hyaluronidase doses given to treat it")
 
     @classmethod
     def of(cls, event: AdverseEvent) -> AdverseEventOut:
@@ -102,7 +109,7 @@ class AdverseEventOut(Model):
             containers=[LinkedContainerOut(
                 id=link.container_id, label_code=link.container.label_code, product_id=link.container.product_id,
                 product_name=link.container.product.name, lot_id=link.lot_id, lot_number=link.lot.number,
-            ) for link in event.links],
+            ) for link in event.suspect_links],
             lots=[LotOut.of(lot) for lot in adverse_events.lots_of(event)],
             rescues=[RescueOut(
                 draw_id=r.draw_id, container_id=r.draw.container_id, label_code=r.draw.container.label_code,

@@ -1,6 +1,12 @@
 """Adverse events: recorded against a treatment, linked through its draws to the exact containers and lots,
 with the rescue hyaluronidase given for them; per-lot signals; the fields a regulator's report asks for.
 
+Hyaluronidase drawn as an emergency (kit use, reason ``emergency``) in the event's treatment is the event's
+rescue, never one of its suspects: recording the event links those draws as its rescues and leaves their
+vials out of its containers, and the lots, the regulator's report and the lot signals never count a rescue
+as a cause (``AdverseEventContainer.is_rescue``). A rescue drawn before the event was recorded, in its
+treatment or a later one of the same patient, is linked to it afterwards (:func:`link_rescue_afterwards`).
+
 Any clinical role records an event; the safety lead and the admin read every event of their clinics,
 everyone else the events they recorded or of treatments they injected. Links to containers and lots are
 never deleted (DOMAIN.md: years of retention). Every function takes a Session and plain values, flushes and
@@ -21,6 +27,7 @@ from sqlalchemy import ColumnElement, Select, distinct, exists, func, or_, selec
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from inventory.adverse_events.models import (
+    EMERGENCY,
     AdverseEvent,
     AdverseEventContainer,
     AdverseEventRescue,
@@ -67,6 +74,7 @@ SEX_LABELS = {PatientSex.FEMALE: "Female", PatientSex.MALE: "Male", PatientSex.O
 MAX_DESCRIPTION = 4000
 MAX_NOTES = 8000
 MAX_ID = 2**31 - 1
+MAX_DRAW_ID = 2**63 - 1  # draws have 64-bit ids
 # A lot stands out when it has at least this many events and a rate at least this many times its
 # product's rate over its other lots (or the product has no other lot with patients to compare with).
 SIGNAL_MIN_EVENTS = 2
@@ -99,10 +107,13 @@ def record(
     follow_up_notes: str | None = None,
     patient_sex: str | None = None,
 ) -> AdverseEvent:
-    """Records an event against a treatment and links it to the containers the treatment drew from: all of
-    them, or the ``container_ids`` the nurse picked (each one the treatment drew from).
+    """Records an event against a treatment and links it to the containers the treatment drew from that may
+    have caused it: all of them, or the ``container_ids`` the nurse picked (each one the treatment drew from).
+    Hyaluronidase the treatment drew as an emergency is the event's rescue, not a cause: its vials are left
+    out, and its draws not yet the rescue of another event become this event's rescues.
 
-    Raises NotFound (a treatment outside the caller's clinics) or ValidationError.
+    Raises NotFound (a treatment outside the caller's clinics) or ValidationError (naming an emergency
+    hyaluronidase vial among ``container_ids`` included).
     """
     treatment = _treatment(session, treatment_id, scope)
     values = _values(kind=kind, severity=severity, outcome=outcome, patient_sex=patient_sex)
@@ -110,15 +121,27 @@ def record(
     follow_up_notes = _text(follow_up_notes, "follow_up_notes", MAX_NOTES)
     _check_onset(onset_date, treatment, now)
     drawn = drawn_containers(session, treatment.id)
+    rescues = emergency_rescues(session, treatment.id)
+    rescue_vials = {d.container_id for d in rescues}
+    suspects = [c for c in drawn if c.id not in rescue_vials]
     if container_ids is None:
-        chosen = drawn
+        chosen = suspects
     else:
-        unknown = sorted(set(container_ids) - {c.id for c in drawn})
+        picked = set(container_ids)
+        unknown = sorted(picked - {c.id for c in drawn})
         if unknown:
             raise ValidationError(
                 "Choose among the containers this treatment drew from.", field="container_ids", container_ids=unknown
             )
-        chosen = [c for c in drawn if c.id in set(container_ids)]
+        named_rescues = [c for c in drawn if c.id in picked and c.id in rescue_vials]
+        if named_rescues:
+            raise ValidationError(
+                f"{_containers_in_words(named_rescues)} drawn as an emergency in this treatment: hyaluronidase "
+                "from the kit is recorded as the event's rescue, never as its cause. Leave it out of the linked "
+                "containers.",
+                field="container_ids", container_ids=[c.id for c in named_rescues],
+            )
+        chosen = [c for c in suspects if c.id in picked]
     event = AdverseEvent(
         clinic_id=treatment.clinic_id, treatment_id=treatment.id, patient_id=treatment.patient_id,
         onset_date=onset_date, description=description, follow_up_notes=follow_up_notes, recorded_by_id=actor.id,
@@ -129,11 +152,17 @@ def record(
     for container in chosen:
         session.add(AdverseEventContainer(adverse_event_id=event.id, container_id=container.id,
                                           lot_id=container.lot_id))
+    # A rescue treats one event: a dose already linked to another event of this treatment stays with it.
+    taken = rescued_events(session, [d.id for d in rescues])
+    claimed = [d for d in rescues if d.id not in taken]
     _audit(session, event, actor, now, "adverse_event.recorded", {
         "treatment_id": treatment.id, "patient_id": treatment.patient_id, "kind": event.kind.value,
         "severity": event.severity.value, "outcome": event.outcome.value, "onset_date": onset_date.isoformat(),
         "container_ids": [c.id for c in chosen], "lot_ids": sorted({c.lot_id for c in chosen}),
+        "rescue_draw_ids": [d.id for d in claimed],
     })
+    for rescue in claimed:
+        link_rescue(session, event=event, draw=rescue, actor=actor, now=now)
     session.flush()
     session.refresh(event)
     return event
@@ -191,15 +220,56 @@ def rescue_target(session: Session, *, scope: Scope, event_id: int, product: Pro
     event = session.get(AdverseEvent, event_id)
     if event is None or not scope.allows(event.clinic_id):
         raise NotFound(f"No adverse event with id {event_id}.", id=event_id)
-    if product.kind is not ProductKind.HYALURONIDASE:
-        raise ValidationError(
-            f"Only hyaluronidase is linked to an adverse event as its rescue, not {product.name}.",
-            field="adverse_event_id",
-        )
+    _ensure_hyaluronidase(product, field="adverse_event_id")
     if event.patient_id != patient_id:
         raise ValidationError("This adverse event is another patient's: link the rescue to this patient's event.",
                               field="adverse_event_id")
     return event
+
+
+def link_rescue_afterwards(session: Session, *, actor: User, scope: Scope, event_id: int, draw_id: int,
+                           now: dt.datetime) -> AdverseEvent:
+    """Links a hyaluronidase dose already drawn (in the event's treatment or a later one of the same patient,
+    say an emergency drawn before anyone recorded the event) to the event as its rescue; the vial is then no
+    longer read as one of the event's suspects. Linking the event's own rescue again changes nothing.
+
+    Raises NotFound (an event the caller may not read, a draw outside their clinics) or ValidationError (not
+    hyaluronidase, another patient's, drawn before the event's treatment, reversed, or another event's rescue).
+    """
+    event = get_event(session, viewer=actor, scope=scope, event_id=event_id)
+    _ensure_id(draw_id, "draw", MAX_DRAW_ID)
+    dose = session.scalar(select(Draw).where(Draw.id == draw_id)
+                          .options(joinedload(Draw.container).joinedload(Container.product)))
+    if dose is None or not scope.allows(dose.clinic_id):
+        raise NotFound(f"No draw with id {draw_id}.", id=draw_id)
+    _ensure_hyaluronidase(dose.container.product, field="draw_id")
+    if dose.patient_id != event.patient_id:
+        raise ValidationError("This dose was given to another patient: link a dose this patient received.",
+                              field="draw_id")
+    if dose.at < event.treatment.started_at:
+        raise ValidationError("This dose was drawn before the event's treatment: it cannot have treated the event.",
+                              field="draw_id")
+    if session.scalar(select(exists().where(Movement.reverses_id == dose.movement_id))):
+        raise ValidationError("This draw was reversed: the patient never received it.", field="draw_id")
+    taken = rescued_events(session, [dose.id]).get(dose.id)
+    if taken == event.id:
+        return event
+    if taken is not None:
+        raise ValidationError(f"This dose is already the rescue of adverse event {taken}.", field="draw_id",
+                              adverse_event_id=taken)
+    link_rescue(session, event=event, draw=dose, actor=actor, now=now)
+    # Its vial may have been read as a cause when the event was loaded: read the links again.
+    for link in event.links:
+        session.expire(link)
+    session.expire(event, ["rescues"])
+    return get_event(session, viewer=actor, scope=scope, event_id=event.id)
+
+
+def _ensure_hyaluronidase(product: Product, *, field: str) -> None:
+    if product.kind is not ProductKind.HYALURONIDASE:
+        raise ValidationError(
+            f"Only hyaluronidase is linked to an adverse event as its rescue, not {product.name}.", field=field,
+        )
 
 
 def link_rescue(session: Session, *, event: AdverseEvent, draw: Draw, actor: User, now: dt.datetime) -> None:
@@ -216,13 +286,50 @@ def link_rescue(session: Session, *, event: AdverseEvent, draw: Draw, actor: Use
 
 
 def drawn_containers(session: Session, treatment_id: int) -> list[Container]:
-    """The containers a treatment really drew from (reversed draws left out, rescue hyaluronidase included)."""
+    """The containers a treatment really drew from (reversed draws left out, rescue hyaluronidase included:
+    :func:`emergency_rescues` tells which)."""
     ids = select(Draw.container_id).where(Draw.treatment_id == treatment_id, live_draw(Draw.movement_id))
     return list(session.scalars(
         select(Container).where(Container.id.in_(ids))
         .options(joinedload(Container.product), joinedload(Container.lot))
         .order_by(Container.id)
     ))
+
+
+def emergency_rescues(session: Session, treatment_id: int) -> list[Draw]:
+    """The hyaluronidase a treatment drew as an emergency (kit use) and the patient received: rescues of an
+    event of that treatment, never its suspects."""
+    return list(session.scalars(
+        select(Draw).join(Container, Container.id == Draw.container_id).join(Product)
+        .where(Draw.treatment_id == treatment_id, Draw.reason == EMERGENCY, live_draw(Draw.movement_id),
+               Product.kind == ProductKind.HYALURONIDASE)
+        .options(joinedload(Draw.container).joinedload(Container.product),
+                 joinedload(Draw.container).joinedload(Container.lot))
+        .order_by(Draw.id)
+    ))
+
+
+def rescued_events(session: Session, draw_ids: Collection[int]) -> dict[int, int]:
+    """draw id -> the adverse event it is the rescue of, for those of ``draw_ids`` that are one."""
+    if not draw_ids:
+        return {}
+    return {draw_id: event_id for draw_id, event_id in session.execute(
+        select(AdverseEventRescue.draw_id, AdverseEventRescue.adverse_event_id)
+        .where(AdverseEventRescue.draw_id.in_(list(draw_ids))))}
+
+
+def rescue_candidates(session: Session, *, scope: Scope, event: AdverseEvent) -> list[Draw]:
+    """Hyaluronidase doses the event's patient received from its treatment on and that treat no event yet:
+    what may be linked to the event afterwards, oldest first."""
+    linked = select(AdverseEventRescue.draw_id)
+    return list(session.scalars(scope.filter(
+        select(Draw).join(Container, Container.id == Draw.container_id).join(Product)
+        .where(Draw.patient_id == event.patient_id, Draw.at >= event.treatment.started_at,
+               Product.kind == ProductKind.HYALURONIDASE, live_draw(Draw.movement_id), Draw.id.not_in(linked))
+        .options(joinedload(Draw.container).joinedload(Container.product), joinedload(Draw.injector))
+        .order_by(Draw.at, Draw.id),
+        Draw.clinic_id,
+    )))
 
 
 def visible(viewer: User, scope: Scope, stmt: Select, *, injector: bool = True) -> Select:
@@ -263,9 +370,10 @@ def list_events(session: Session, *, viewer: User, scope: Scope, lot_id: int | N
                 treatment_id: int | None = None, limit: int = 500) -> list[AdverseEvent]:
     """Events the viewer may read, newest onset first; by lot or by treatment when asked."""
     stmt = select(AdverseEvent)
-    if lot_id is not None:
+    if lot_id is not None:  # the events the lot may have caused: a rescue's lot is not one of them
         stmt = stmt.where(AdverseEvent.id.in_(
-            select(AdverseEventContainer.adverse_event_id).where(AdverseEventContainer.lot_id == lot_id)))
+            select(AdverseEventContainer.adverse_event_id)
+            .where(AdverseEventContainer.lot_id == lot_id, ~AdverseEventContainer.is_rescue)))
     if treatment_id is not None:
         stmt = stmt.where(AdverseEvent.treatment_id == treatment_id)
     stmt = stmt.order_by(AdverseEvent.onset_date.desc(), AdverseEvent.id.desc()).limit(limit)
@@ -290,8 +398,9 @@ def open_events_for_patient(session: Session, *, scope: Scope, patient_id: int) 
 
 
 def lots_of(event: AdverseEvent) -> list[Lot]:
+    """The lots that may have caused the event (a rescue's lot is not one)."""
     seen: dict[int, Lot] = {}
-    for link in event.links:
+    for link in event.suspect_links:
         seen.setdefault(link.lot_id, link.lot)
     return list(seen.values())
 
@@ -351,6 +460,7 @@ def lot_signals(session: Session, *, scope: Scope) -> list[LotSignal]:
     rows = session.execute(scope.filter(
         select(AdverseEventContainer.lot_id, AdverseEvent.id, AdverseEvent.kind, AdverseEvent.severity)
         .join(AdverseEvent, AdverseEvent.id == AdverseEventContainer.adverse_event_id)
+        .where(~AdverseEventContainer.is_rescue)  # a rescue treated the event: never counted as its cause
         .distinct(),
         AdverseEvent.clinic_id,
     )).all()
@@ -460,15 +570,16 @@ def regulator_report(session: Session, event: AdverseEvent, *, now: dt.datetime)
     treatment = event.treatment
     clinic = session.get(Clinic, event.clinic_id)
     assert clinic is not None
+    suspects = event.suspect_links  # one row per product that may have caused it; the rescue goes apart
     draws = list(session.scalars(
         select(Draw).where(Draw.treatment_id == treatment.id, live_draw(Draw.movement_id),
-                           Draw.container_id.in_([link.container_id for link in event.links]))
+                           Draw.container_id.in_([link.container_id for link in suspects]))
         .options(joinedload(Draw.container).joinedload(Container.product).selectinload(Product.gtins),
                  joinedload(Draw.container).joinedload(Container.lot))
         .order_by(Draw.id)
-    )) if event.links else []
+    )) if suspects else []
     products = []
-    for link in event.links:
+    for link in suspects:
         container = link.container
         mine = [d for d in draws if d.container_id == container.id]
         total = sum((d.quantity for d in mine), Decimal(0))
@@ -601,6 +712,11 @@ def _audit(session: Session, event: AdverseEvent, actor: User, now: dt.datetime,
                            object_type="adverse_event", object_id=str(event.id), details=details))
 
 
-def _ensure_id(value: int, what: str) -> None:
-    if not 1 <= value <= MAX_ID:
+def _containers_in_words(containers: list[Container]) -> str:
+    words = [f"{c.product.name} {c.label_code} (lot {c.lot.number})" for c in containers]
+    return words[0] + " was" if len(words) == 1 else ", ".join(words) + " were"
+
+
+def _ensure_id(value: int, what: str, highest: int = MAX_ID) -> None:
+    if not 1 <= value <= highest:
         raise NotFound(f"No {what} with id {value}.", id=value)
