@@ -65,7 +65,8 @@ def get_transfer(transfer_id: int) -> TransferOut:
            errors=(403, 404, 409, 422))
 def receive_transfer(transfer_id: int, body: TransferReceiveIn) -> TransferOut:
     transfer = clinic_transfers.receive(db.session, actor=current_user(), scope=current_scope(),
-                                        transfer_id=transfer_id, now=utcnow(), location_id=body.location_id)
+                                        transfer_id=transfer_id, now=utcnow(), location_id=body.location_id,
+                                        confirm=body.confirm)
     return TransferOut.of(transfer)
 
 

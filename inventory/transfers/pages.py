@@ -15,11 +15,12 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import SelectChoice, SelectField
+from wtforms import BooleanField, SelectChoice, SelectField
 from wtforms.validators import DataRequired, Length, Optional
 from inventory.blueprints.pages.fields import NotesField, ScanField, TextField, choices_of, location_choices
 
 from inventory.blueprints.pages.core import bp, page, refused, scope
+from inventory.cold_chain import service as cold_chain
 from inventory.errors import DomainError
 from inventory.extensions import db
 from inventory.models import Container, Location, LocationKind, utcnow
@@ -48,6 +49,9 @@ class SendForm(FlaskForm):
 
 class ReceiveForm(FlaskForm):
     location_id = SelectField("Put it away in", coerce=int)
+    # Offered once a box kept at 2-8 °C was refused for a place that is not temperature-sensitive.
+    keep_here = BooleanField("Keep it here all the same: it goes into a fridge Vialog does not watch yet, or its "
+                             "label allows this place")
 
 
 class RefuseForm(FlaskForm):
@@ -199,7 +203,7 @@ def _receiving_places(transfer: Transfer) -> list[Location]:
 
 
 def _render_transfer(transfer: Transfer, *, receive_form: ReceiveForm | None = None,
-                     refuse_form: RefuseForm | None = None, status: int = 200):
+                     refuse_form: RefuseForm | None = None, status: int = 200, ask_keep_here: bool = False):
     caller = scope()
     receive_form = receive_form or ReceiveForm(formdata=None, location_id=transfer.to_location_id)
     receive_form.location_id.choices = [SelectChoice(place.id, place.name) for place in _receiving_places(transfer)]
@@ -209,7 +213,7 @@ def _render_transfer(transfer: Transfer, *, receive_form: ReceiveForm | None = N
         refuse_form=refuse_form or RefuseForm(formdata=None), cancel_form=CancelForm(),
         may_receive=transfer.is_in_transit and at_destination,
         may_cancel=transfer.is_in_transit and at_source,
-        may_record_return=transfer.is_refused and at_source,
+        may_record_return=transfer.is_refused and at_source, ask_keep_here=ask_keep_here,
     ), status
 
 
@@ -228,11 +232,15 @@ def transfer_receive(transfer_id: int):
     if not form.validate():
         return _render_transfer(found, receive_form=form, status=422)
     try:
-        received = clinic_transfers.receive(db.session, actor=current_user, scope=scope(), transfer_id=found.id,
-                                            now=utcnow(), location_id=form.location_id.data)
+        received = clinic_transfers.receive(
+            db.session, actor=current_user, scope=scope(), transfer_id=found.id, now=utcnow(),
+            location_id=form.location_id.data,
+            confirm=[cold_chain.LocationNotRefrigerated.code] if form.keep_here.data else [])
     except DomainError as error:
         refused(error)
-        return _render_transfer(clinic_transfers.get_transfer(db.session, transfer_id, scope()), status=error.status)
+        return _render_transfer(clinic_transfers.get_transfer(db.session, transfer_id, scope()),
+                                receive_form=form, status=error.status,
+                                ask_keep_here=isinstance(error, cold_chain.LocationNotRefrigerated))
     assert received.received_location is not None
     flash(f"Received {len(received.items)} container(s) into {received.received_location.name}.", "ok")
     return redirect(url_for("pages.transfer", transfer_id=received.id))

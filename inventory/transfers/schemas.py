@@ -28,6 +28,9 @@ class TransferIn(Model):
 
 class TransferReceiveIn(Model):
     location_id: Id | None = Field(default=None, description="where to put it away; default: the planned location")
+    confirm: list[Literal["location_not_refrigerated"]] = Field(
+        default_factory=list, max_length=1,
+        description='"location_not_refrigerated": a box kept at 2-8 °C may go into this place all the same')
 
 
 class TransferRefuseIn(Model):

@@ -38,7 +38,7 @@ for the sole purpose of choosing where to send.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from decimal import Decimal
 
 from sqlalchemy import Select, or_, select
@@ -297,15 +297,18 @@ def receive(
     transfer_id: int,
     now: dt.datetime,
     location_id: int | None = None,
+    confirm: Collection[str] = (),
 ) -> Transfer:
     """Takes a transfer into the destination clinic's stock, at its planned location or ``location_id``.
 
     Each container moves to the destination clinic and location, with a TRANSFER_IN
     of the quantity sent, and is sealed again. Quarantined, recalled or expired lots
     are received too (the stock is here, and must be found here), and stay unusable.
+    A box kept at 2-8 °C goes into a temperature-sensitive place, as at receiving, unless
+    ``confirm`` holds "location_not_refrigerated".
     Raises NotFound (neither end in the caller's clinics, or an unknown location),
     ReceivingClinicOnly, TransferAlreadyReceived, TransferCancelled, TransferRefused,
-    LocationOtherClinic, LocationInactive or LocationIsKit.
+    LocationOtherClinic, LocationInactive, LocationIsKit or LocationNotRefrigerated.
     """
     transfer = _lock_transfer(session, transfer_id, scope)
     if not scope.allows(transfer.to_clinic_id):
@@ -315,7 +318,11 @@ def receive(
     _ensure_in_transit(transfer)
     place = transfer.to_location if location_id is None else _receiving_location(session, location_id, transfer)
     _ensure_receiving(place)
-    for item in _items_locked(session, transfer):
+    items = _items_locked(session, transfer)
+    confirmed = cold_chain.LocationNotRefrigerated.code in confirm
+    for product in {item.container.product.id: item.container.product for item in items}.values():
+        cold_chain.ensure_kept_cold(product, place, confirmed=confirmed)
+    for item in items:
         container = item.container
         container.clinic_id, container.clinic = place.clinic_id, place.clinic
         container.location_id, container.location = place.id, place

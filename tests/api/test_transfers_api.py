@@ -102,7 +102,10 @@ def test_the_receiver_may_choose_another_location_of_their_clinic_only(api, worl
     refused = manager.post(f"/transfers/{transfer_id}/receive", {"location_id": lon_room.id})
     assert (refused.status_code, error_code(refused)) == (409, "location_other_clinic")
     nyc_room = world.location("Room 1", world.other_clinic)
-    body = manager.post(f"/transfers/{transfer_id}/receive", {"location_id": nyc_room.id}).get_json()
+    warm = manager.post(f"/transfers/{transfer_id}/receive", {"location_id": nyc_room.id})
+    assert (warm.status_code, error_code(warm)) == (409, "location_not_refrigerated")  # Botox: 2-8 °C
+    body = manager.post(f"/transfers/{transfer_id}/receive", {"location_id": nyc_room.id,
+                                                               "confirm": ["location_not_refrigerated"]}).get_json()
     assert (body["received_location"]["id"], body["to_location"]["id"]) == (nyc_room.id, nyc_fridge(world).id)
 
 

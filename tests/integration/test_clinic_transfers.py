@@ -162,7 +162,10 @@ def test_both_clinics_balance_and_their_movement_sums_show_the_transfer_out_and_
 
 def test_the_receiver_may_put_the_stock_away_in_another_location_of_the_destination(world):
     transfer = send_transfer(world, vials(world, 1))
-    room = world.location("Room 1", world.other_clinic)
+    room = Location(clinic_id=world.other_clinic.id, name="Second fridge", kind=LocationKind.FRIDGE,
+                    temperature_sensitive=True)
+    world.session.add(room)
+    world.session.flush()
     received = receive(world, transfer, location=room)
     assert received.received_location_id == room.id
     assert received.to_location_id == world.location("Fridge", world.other_clinic).id  # the plan stays on record
@@ -448,3 +451,21 @@ def test_the_demo_has_one_transfer_on_the_road_from_london_to_new_york_and_loads
     demo.load(session, HASHER, now=NOW)
     assert session.scalar(select(func.count()).select_from(Transfer)) == 1
     assert session.scalar(select(func.count()).select_from(Movement)) == movements
+
+
+def test_a_box_kept_at_2_to_8_is_received_into_a_fridge_or_the_receiver_confirms_the_place(world, session):
+    """As at receiving (test_receiving_kept_cold.py): stock arriving from another clinic enters a place where an
+    excursion would hold it, or the receiving manager says it may be kept where it is."""
+    vial = world.container("botox")
+    filler = world.container("filler")
+    transfer = send_transfer(world, [vial, filler])
+    room = world.location("Room 1", world.other_clinic)
+    error = refusal(lambda: receive(world, transfer, location=room))
+    assert error.code == "location_not_refrigerated"
+    assert error.details == {"product_id": world.botox.id, "location_id": room.id}
+    assert transfer.status is TransferStatus.IN_TRANSIT and vial.state is ContainerState.IN_TRANSIT
+    actor = world.users["manager"]
+    received = clinic_transfers.receive(world.session, actor=actor, scope=Scope.for_user(actor),
+                                        transfer_id=transfer.id, now=LATER, location_id=room.id,
+                                        confirm=("location_not_refrigerated",))
+    assert received.status is TransferStatus.RECEIVED and {vial.location_id, filler.location_id} == {room.id}

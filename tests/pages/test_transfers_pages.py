@@ -113,3 +113,21 @@ def test_a_nurse_is_refused_and_another_clinics_transfer_is_not_found(browser_cl
     token = csrf_token(lon, "/transfers/new")
     assert lon.post(f"/transfers/{transfer.id}/cancel", data={"csrf_token": token}).status_code == 404
     assert f"/transfers/{transfer.id}" not in lon.get("/transfers").get_data(as_text=True)
+
+
+def test_receiving_into_a_room_asks_to_confirm_a_box_kept_at_2_to_8(browser_client, world, session):
+    (container,) = world.receive().containers
+    transfer = send_transfer(world, [container], user="clinic_manager")
+    session.flush()
+    client = browser_client("manager")
+    token = csrf_token(client, f"/transfers/{transfer.id}")
+    form = {"csrf_token": token, "location_id": str(world.location("Room 1", world.other_clinic).id)}
+    asked = client.post(f"/transfers/{transfer.id}/receive", data=form)
+    page = asked.get_data(as_text=True)
+    assert asked.status_code == 409 and 'data-code="location_not_refrigerated"' in page and 'id="keep_here"' in page
+    assert 'id="keep_here"' not in client.get(f"/transfers/{transfer.id}").get_data(as_text=True)
+    kept = client.post(f"/transfers/{transfer.id}/receive", data=form | {"keep_here": "y"})
+    assert kept.status_code == 302
+    session.expire_all()
+    assert session.get(Transfer, transfer.id).status is TransferStatus.RECEIVED
+

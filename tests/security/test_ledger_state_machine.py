@@ -651,10 +651,13 @@ class LedgerMachine(RuleBasedStateMachine):
             ), expect_ok=True)
         else:
             location_id = self.location_ids[transfer.to_clinic_id, place] if place else None
+            # A box kept at 2-8 °C is received into the fridge only (the place, or the one planned at sending).
+            into = place or transfer.to_location.name
+            kept_cold = into == "Fridge" or not any(needs_fridge(item.container.product) for item in transfer.items)
             done = self.attempt("receive_transfer", lambda: clinic_transfers.receive(
                 self.session, actor=manager, scope=Scope.for_user(manager), transfer_id=transfer_id, now=self.clock,
                 location_id=location_id,
-            ), expect_ok=True)
+            ), expect_ok=kept_cold, why=f"(into {into})")
         if done is not None:
             self.transfers_open.remove(transfer_id)
             self.in_transit.difference_update(items)
