@@ -504,39 +504,46 @@ def end_hold_when_emptied(session: Session, container: Container, movement: Move
 def hold_again_if_refilled(session: Session, lot: Lot, containers: Sequence[Container], actor: User,
                            now: dt.datetime) -> None:
     """Stock put back into a container whose hold ended because it was emptied (a reversed waste, a count that
-    finds the vial) puts it back on hold: it is the same vial from the same fridge, and only a safety lead's
-    release makes it usable. The holds that ended so are opened again. Registered with lot_guard.on_stock_added."""
+    finds the vial) puts it back on hold: it is the same vial from the same fridge (or the same box refused for
+    its temperature), and only a safety lead's release makes it usable. How each hold last ended is read from
+    the audit trail, which every ending writes (``_resolve``): a hold with no excursion behind it is found too.
+    The excursion holds that ended so are opened again. Registered with lot_guard.on_stock_added."""
     refilled = {c.id: c for c in containers if c.on_hold_since is None and c.remaining > 0}
     if not refilled:
         return
-    holds = session.scalars(
-        select(ContainerHold).where(ContainerHold.container_id.in_(refilled))
-        .options(joinedload(ContainerHold.excursion).joinedload(Excursion.location).joinedload(Location.clinic))
-        .order_by(ContainerHold.id)
+    endings = session.execute(
+        select(AuditEvent.object_id, AuditEvent.action, AuditEvent.at, AuditEvent.details)
+        .where(AuditEvent.object_type == "container", AuditEvent.object_id.in_([str(i) for i in refilled]),
+               AuditEvent.action.in_(_HOLD_ENDINGS))
+        .order_by(AuditEvent.id)
     ).all()
-    by_container: dict[int, list[ContainerHold]] = {}
-    for hold in holds:
-        by_container.setdefault(hold.container_id, []).append(hold)
-    for container_id, container_holds in by_container.items():
-        if any(h.resolved_at is None for h in container_holds):
-            continue
-        last = max(h.resolved_at for h in container_holds if h.resolved_at is not None)
-        ended = [h for h in container_holds if h.resolved_at == last]
-        if any(h.outcome is not HoldOutcome.WASTED for h in ended):
-            continue  # a safety lead released it: what happens to it afterwards is ordinary stock
+    last = {int(object_id): (action, at, details) for object_id, action, at, details in endings if object_id}
+    for container_id, (action, ended_at, details) in last.items():
+        if action != _WASTED_ENDING:
+            continue  # released by a safety lead (or back on hold already): what follows is ordinary stock
         container = refilled[container_id]
-        session.add(AuditEvent(
-            at=now, actor_id=actor.id, clinic_id=container.clinic_id, action="container.hold_reopened",
-            object_type="container", object_id=str(container.id),
-            details={"label_code": container.label_code, "excursion_ids": sorted({h.excursion_id for h in ended}),
-                     "ended_as_wasted_at": last.isoformat(), "ended_reason": ended[0].reason},
-        ))
-        for hold in ended:
+        holds = list(session.scalars(select(ContainerHold).where(
+            ContainerHold.container_id == container_id, ContainerHold.outcome == HoldOutcome.WASTED,
+            ContainerHold.resolved_at == ended_at)))
+        for hold in holds:
             hold.resolved_at, hold.resolved_by_id, hold.outcome, hold.reason = None, None, None, None
-        first = min(ended, key=lambda h: h.held_at)
-        container.on_hold_since = first.held_at
-        container.hold_reason = _hold_reason(_excursion_words(first.excursion, first.excursion.location),
-                                             storage_range(container.product))
+        since = details.get("on_hold_since")
+        container.on_hold_since = dt.datetime.fromisoformat(since) if since else ended_at
+        container.hold_reason = details.get("hold_reason") or "Back on hold: stock put back after it was wasted on hold"
+        session.add(AuditEvent(
+            at=now, actor_id=actor.id, clinic_id=container.clinic_id, action=_REOPENED,
+            object_type="container", object_id=str(container.id),
+            details={"label_code": container.label_code, "excursion_ids": sorted({h.excursion_id for h in holds}),
+                     "ended_as_wasted_at": ended_at.isoformat(), "ended_reason": details.get("reason"),
+                     "hold_reason": container.hold_reason},
+        ))
+
+
+# How a hold ends, in the audit trail (``_resolve``, ``hold_again_if_refilled``): the last of these for a
+# container says whether stock put back into it is held again.
+_WASTED_ENDING = f"container.hold_{HoldOutcome.WASTED.value}"
+_REOPENED = "container.hold_reopened"
+_HOLD_ENDINGS = (_WASTED_ENDING, f"container.hold_{HoldOutcome.RELEASED.value}", _REOPENED)
 
 
 def _lock_held(session: Session, container_id: int, scope: Scope) -> Container:

@@ -29,8 +29,10 @@ from tests.factories import (
     patient,
     reconstitute,
     refusal,
+    reverse,
     send_transfer,
     start_treatment,
+    waste,
 )
 
 REFUSED_AT = NOW + dt.timedelta(days=1)
@@ -262,6 +264,25 @@ def test_refused_for_its_temperature_the_stock_comes_back_on_hold_except_supplie
                                        container_id=toxins[0].id, reason="manufacturer: stable 72 h at 25 °C",
                                        now=BACK_AT)
     assert released.on_hold_since is None and released.hold_reason is None
+
+
+def test_a_vial_back_from_a_warm_refusal_wasted_then_corrected_is_held_again(world, session):
+    """QA: wasting the returned vial ended its hold, and reversing the waste left it usable: the hold had no
+    excursion record to reopen. How a hold ended is read from the audit trail, whatever put it on hold."""
+    (vial,) = world.receive("botox", lot="WARM2").containers
+    transfer = send_transfer(world, [vial], user="clinic_manager")
+    refuse(world, transfer, reason="logger shows 14 °C", category=RefusalCategory.TEMPERATURE)
+    bring_back(world, transfer)
+    reason = vial.hold_reason
+    wasted = waste(world, vial, "dropped", at=BACK_AT + dt.timedelta(hours=1))
+    assert vial.on_hold_since is None
+
+    reverse(world, wasted, "wrong vial scanned", at=BACK_AT + dt.timedelta(hours=2))
+
+    assert vial.remaining == Decimal(100) and (vial.on_hold_since, vial.hold_reason) == (BACK_AT, reason)
+    assert refusal(lambda: reconstitute(world, vial)).code == "container_on_hold"
+    (reopened,) = audit(world, "container.hold_reopened")
+    assert reopened.details["hold_reason"] == reason and reopened.details["excursion_ids"] == []
 
 
 @pytest.mark.parametrize("category", [c for c in RefusalCategory if c is not RefusalCategory.TEMPERATURE])
