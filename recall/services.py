@@ -30,6 +30,7 @@ from sqlalchemy import and_, case as sql_case, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from inventory.errors import (
+    ContainerInTransit,
     DomainError,
     LotQuarantined,
     LotRecalled,
@@ -658,7 +659,8 @@ def update_container(
 
     What is left in it leaves through the ledger: a RETURN movement for a container sent
     back, a WASTE movement (reason ``recall_destroyed``) for one destroyed. That is final.
-    Raises ValidationError, NotFound, RecallClosed or RecallItemDone.
+    Raises ValidationError, NotFound, RecallClosed, RecallItemDone or ContainerInTransit (on the road: it is
+    settled where it arrives).
     """
     new = _choice(RecallContainerStatus, status, "status", "Choose returned or destroyed.")
     if new is RecallContainerStatus.OPEN:
@@ -679,6 +681,15 @@ def update_container(
             container_id=container_id, status=line.status.value,
         )
     container = ledger.lock_container(session, container_id, scope)
+    if container.state is ContainerState.IN_TRANSIT:
+        # On the road it holds nothing in any ledger: marked returned or destroyed now, nothing would leave stock
+        # and the box would arrive later as stock again. Its clinics settle where it is first.
+        raise ContainerInTransit(
+            f"{container.product.name} ({container.label_code}) is on its way to another clinic: have the sender "
+            "call it back or the destination receive it (or refuse it and the sender record its return), then "
+            f"mark it {new.value}.",
+            container_id=container_id,
+        )
     if container.remaining > 0:
         kind, reason = ((MovementKind.RETURN, "recall_returned") if new is RecallContainerStatus.RETURNED
                         else (MovementKind.WASTE, "recall_destroyed"))

@@ -108,6 +108,27 @@ def test_a_recall_case_lists_the_vial_on_the_road(world, session):
     assert item.container.transit.to_clinic.code == "NYC"
 
 
+@pytest.mark.parametrize("status", ["returned", "destroyed"])
+def test_a_vial_on_the_road_is_not_marked_returned_or_destroyed_until_it_arrives(world, session, status):
+    """QA: "destroyed" was accepted for a vial in transit, wrote nothing (it held 0), and the box then arrived as
+    stock while the case said it was gone. It is settled where it arrives, or back at the sender."""
+    vial = world.container("botox", lot="ROAD7")
+    transfer = factories.send_transfer(world, [vial])
+    case = open_case(world, vial.lot_id)
+    error = factories.refusal(lambda: services.update_container(
+        session, actor=world.users["safety"], scope=EVERYWHERE, case_id=case.id, container_id=vial.id,
+        status=status, now=LATER))
+    assert error.code == "container_in_transit" and error.details == {"container_id": vial.id}
+    (item,) = services.case_view(session, case.id, EVERYWHERE).containers
+    assert item.line.status.value == "open"
+    manager = world.users["manager"]
+    clinic_transfers.receive(session, actor=manager, scope=Scope.for_user(manager), transfer_id=transfer.id,
+                             now=LATER)
+    done = services.update_container(session, actor=world.users["safety"], scope=EVERYWHERE, case_id=case.id,
+                                     container_id=vial.id, status=status, now=LATER)
+    assert done.status.value == status and vial.remaining == 0 and vial.state is not ContainerState.IN_TRANSIT
+
+
 def test_the_container_export_says_the_vial_is_on_the_road(world, session):
     vial, kept = world.receive("botox", lot="ROAD7", containers=2).containers
     transfer = factories.send_transfer(world, [vial])

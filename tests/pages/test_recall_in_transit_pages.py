@@ -39,3 +39,7 @@ def test_the_recall_case_page_shows_the_vial_on_the_road(world, session, browser
     assert f"in transit LON → NYC, transfer #{road['transfer'].id}, sent 15 Jun 2026 10:30" in road_row
     assert "LON · Fridge" not in road_row
     assert "LON · Fridge" in row_of(html, f"container-{road['shelf'].id}")
+    # Settled where it arrives: no "Returned / Destroyed" for it, nor a box to tick for the bulk action.
+    assert "On the road: once it is received or back at the sender, mark it here." in road_row
+    assert 'name="status"' not in road_row and 'name="container_ids"' not in road_row
+    assert 'name="status"' in row_of(html, f"container-{road['shelf'].id}")
