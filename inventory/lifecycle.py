@@ -177,6 +177,24 @@ def is_opened(container: ContainerFacts) -> bool:
             or container.opened_at is not None)
 
 
+def is_whole_or_nothing(container: ContainerFacts) -> bool:
+    """A powder vial not yet reconstituted holds all its powder or is gone: it is wasted or counted whole. Part of
+    it taken away would leave it "in use" with a part-vial of powder, and its reconstitution would then reckon
+    the concentration on units it does not hold. (A liquid vial or a syringe is opened by the first dose drawn or
+    spilt: part of it may go.)"""
+    return container.product.requires_reconstitution and container.reconstituted_at is None \
+        and not is_opened(container)
+
+
+def ensure_whole_if_sealed(container: ContainerFacts, quantity: Decimal, *, field: str = "quantity") -> None:
+    """Raises ValidationError when ``quantity`` is part of what a powder vial not yet reconstituted holds."""
+    if is_whole_or_nothing(container) and 0 < quantity < container.remaining:
+        raise ValidationError(
+            f"{container.product.name} ({container.label_code}) is sealed powder: it is wasted whole "
+            f"({plain_quantity(container.remaining)} {container.product.base_unit}, leave the quantity empty), "
+            "never in part.", field=field)
+
+
 def open_for(container: ContainerFacts, *, patient_id: int, treatment_id: int, now: dt.datetime) -> None:
     """The first draw opens a container; a single-patient one is bound to this patient and treatment.
 

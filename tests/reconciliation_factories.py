@@ -229,6 +229,8 @@ def build_history(world: World, seed: int = 7) -> HistoryBuilder:
 
     def june_1() -> None:  # New York is UTC-4 in summer
         vial = b.receive("botox", "NYC-EDGE", 1, nyc_fridge, dt.datetime(2026, 6, 1, 3, 30, tzinfo=UTC))[0]  # 31 May
+        # Mixed first: sealed powder is wasted whole, never in part.
+        factories.reconstitute(b.world, vial, user=b.nurse(vial.clinic), at=dt.datetime(2026, 6, 1, 4, 0, tzinfo=UTC))
         b.waste(vial, Decimal("5"), dt.datetime(2026, 6, 1, 4, 30, tzinfo=UTC))  # 00:30 on 1 June
 
     def june_30() -> None:

@@ -630,6 +630,8 @@ def waste(
 
     container = _lock_container(session, container_id, scope)
     lifecycle.ensure_has_stock(container, doing="waste")
+    if quantity is not None:
+        lifecycle.ensure_whole_if_sealed(container, quantity)
     movement = _waste_locked(session, container, actor=actor, now=now, reason=reason, quantity=quantity, note=note)
     if reason == "no_vacuum":
         _flag_no_vacuum(session, container, actor=actor, now=now)

@@ -42,7 +42,6 @@ from inventory.models import (
     Movement,
     MovementKind,
     Product,
-    ProductKind,
     User,
 )
 from inventory.counts.models import Count, CountLine, CountStatus
@@ -406,12 +405,9 @@ def _container_line(
             f"{plain_quantity(counted)} cannot be left in it.",
             field=f"{field_prefix}counted",
         )
-    if product.kind is not ProductKind.SUPPLY and not lifecycle.is_opened(container) \
-            and 0 < counted < container.initial_quantity:
-        # A sealed vial or syringe is whole or gone. A part of it posted would leave it "in use" for anyone: a
-        # powder never mixed (its reconstitution then reckoned on a part-vial), a syringe bound to no patient.
+    if lifecycle.is_whole_or_nothing(container) and 0 < counted < container.initial_quantity:
         raise ValidationError(
-            f"{product.name} ({container.label_code}) is sealed: it holds its "
+            f"{product.name} ({container.label_code}) is sealed powder: it holds its "
             f"{plain_quantity(container.initial_quantity)} {product.base_unit}, or it is missing (0). If it was "
             "opened and used without Vialog, count 0 and tell the safety lead.",
             field=f"{field_prefix}counted",

@@ -716,6 +716,24 @@ def test_part_of_a_container_can_be_wasted(world):
     assert container.remaining == Decimal("99.5") and container.state is ContainerState.IN_USE
 
 
+def test_a_sealed_powder_vial_is_wasted_whole_never_in_part(world, session):
+    """QA: 40 U "wasted" from a sealed Botox vial left it in use at 60 U, and mixing it then reckoned 40 U/mL on
+    a vial that held 100 U of powder. A powder vial not yet mixed is wasted whole; a liquid or a syringe in part
+    (the dose spilt while drawing it up opens it)."""
+    sealed = world.container("botox")
+    before = snapshot(session, sealed)
+    error = refusal(lambda: waste(world, sealed, "dropped", quantity="40"))
+    assert (error.code, error.details["field"]) == ("validation_error", "quantity")
+    assert f"({sealed.label_code}) is sealed powder: it is wasted whole (100 U, leave the quantity empty)" \
+        in error.message
+    assert snapshot(session, sealed) == before
+    assert waste(world, sealed, "dropped", quantity="100").balance_after == 0
+    syringe = world.container("filler")
+    assert waste(world, syringe, "other", quantity="0.05", note="primed").balance_after == Decimal("0.5")
+    opened = vial(world)  # reconstituted: what is left is wasted in part
+    assert waste(world, opened, "dropped", quantity="40").balance_after == Decimal(60)
+
+
 @pytest.mark.parametrize(("quantity", "code"), [("100.0001", "insufficient_quantity"), ("0", "validation_error"),
                                                 ("-1", "validation_error")])
 def test_waste_refuses_more_than_remains_and_nothing_or_less(world, session, quantity, code):

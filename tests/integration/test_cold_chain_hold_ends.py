@@ -15,15 +15,17 @@ from sqlalchemy import select
 from inventory.cold_chain import service as cold_chain
 from inventory.cold_chain.models import ContainerHold, HoldOutcome
 from inventory.models import AuditEvent, Movement, MovementKind
-from tests.factories import EVERYWHERE, NOW, draw, refusal, reverse, start_treatment, waste
+from tests.factories import EVERYWHERE, NOW, draw, reconstitute, refusal, reverse, start_treatment, waste
 
 pytestmark = pytest.mark.usefixtures("ledger_stays_balanced")
 
 HOUR = dt.timedelta(hours=1)
 
 
-def held_vial(world):
+def held_vial(world, *, mixed_at: dt.datetime | None = None):
     vial = world.container("botox", now=NOW - 48 * HOUR)
+    if mixed_at is not None:
+        reconstitute(world, vial, at=mixed_at)
     cold_chain.record_excursion(
         world.session, actor=world.users["manager"], scope=EVERYWHERE, location_id=world.location().id,
         started_at=NOW - 6 * HOUR, ended_at=NOW - 2 * HOUR, min_c=Decimal("9"), max_c=Decimal("14.5"), now=NOW)
@@ -51,7 +53,7 @@ def test_a_nurse_wasting_all_of_a_held_vial_ends_its_hold_as_wasted_by_her(world
 
 
 def test_wasting_part_of_a_held_vial_keeps_it_on_hold(world):
-    vial = held_vial(world)
+    vial = held_vial(world, mixed_at=NOW - 7 * HOUR)  # mixed before the fridge failed (sealed powder goes whole)
 
     waste(world, vial, "dropped", quantity="40", at=NOW + HOUR)
 

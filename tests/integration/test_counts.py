@@ -493,19 +493,18 @@ def test_a_container_elsewhere_in_another_clinic_names_that_clinic(world, sessio
     assert f"{world.other_clinic.name} · Fridge" in error.message
 
 
-def test_a_sealed_vial_is_counted_whole_or_missing_never_in_part(world, session):
+def test_a_sealed_powder_vial_is_counted_whole_or_missing_never_in_part(world, session):
     """QA: a sealed Botox vial counted as 50 U was posted "in use" at 50 U, never reconstituted; mixing it then
-    reckoned 40 U/mL on a half vial. A sealed vial or syringe holds all of itself or is gone."""
+    reckoned 40 U/mL on a half vial. A powder vial not yet mixed holds all its powder or is gone."""
     vial = world.container("botox", lot=LOT)
-    syringe = world.container("filler", lot="F1")
     count = start(world)
-    for container, part in ((vial, "50"), (syringe, "0.3")):
-        error = refusal(lambda: add(world, count, container=container.label_code, counted=part))
-        assert error.code == "validation_error" and error.details["field"] == "counted"
-        assert f"({container.label_code}) is sealed: it holds its" in error.message
+    error = refusal(lambda: add(world, count, container=vial.label_code, counted="50"))
+    assert error.code == "validation_error" and error.details["field"] == "counted"
+    assert f"({vial.label_code}) is sealed powder: it holds its 100 U, or it is missing (0)" in error.message
     add(world, count, container=vial.label_code, counted="0")  # missing: a count may say so
-    add(world, count, container=syringe.label_code, counted="0.55")
+    syringe = world.container("filler", lot="F1")
+    add(world, count, container=syringe.label_code, counted="0.3")  # a syringe: what is left in it
     opened = opened_vial(world, used="20")
     add(world, count, container=opened.label_code, counted="50")  # an opened vial: what is left, any amount
     assert {line.container_id: line.counted for line in count.lines} == {
-        vial.id: Decimal(0), syringe.id: Decimal("0.55"), opened.id: Decimal(50)}
+        vial.id: Decimal(0), syringe.id: Decimal("0.3"), opened.id: Decimal(50)}

@@ -446,8 +446,12 @@ class LedgerMachine(RuleBasedStateMachine):
         nurse = self.nurse[container.clinic_id]
         # Wasting takes stock out of use whatever the lot's status: only an empty or travelling
         # container, or more than is left, is refused.
+        # A powder vial not yet reconstituted is wasted whole.
+        whole_only = (container.product.requires_reconstitution and container.state is ContainerState.SEALED
+                      and container.reconstituted_at is None and container.opened_at is None)
         ok = (container.state not in (ContainerState.EMPTY, ContainerState.DISCARDED, ContainerState.IN_TRANSIT)
-              and container.remaining > 0 and (quantity is None or quantity <= container.remaining))
+              and container.remaining > 0 and (quantity is None or quantity <= container.remaining)
+              and not (whole_only and quantity is not None and quantity < container.remaining))
         movement = self.attempt("waste", lambda: cart.waste(
             self.session, actor=nurse, scope=Scope.for_user(nurse), container_id=container_id, reason=reason,
             now=self.clock, quantity=quantity,
