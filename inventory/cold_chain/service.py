@@ -141,18 +141,33 @@ def needs_fridge(product: Product) -> bool:
     return storage is not None and storage.high_c is not None and storage.high_c <= HIGH_C
 
 
-def ensure_kept_cold(product: Product, location: Location, *, confirmed: bool) -> None:
+def ensure_kept_cold(product: Product, location: Location, *, confirmed: bool) -> bool:
     """A box that must be kept in a fridge arrives into a temperature-sensitive place (a fridge Vialog watches):
     anywhere else an excursion would hold nothing and its cold chain would go unwatched. The person receiving
     may confirm the place (the box goes into a fridge Vialog does not know yet, a label allows room temperature);
-    otherwise LocationNotRefrigerated, before anything is written."""
-    if confirmed or location.temperature_sensitive or not needs_fridge(product):
-        return
+    otherwise LocationNotRefrigerated, before anything is written. True when the confirmation let it in: the
+    caller records who confirmed (``kept_outside_fridge``)."""
+    if location.temperature_sensitive or not needs_fridge(product):
+        return False
+    if confirmed:
+        return True
     raise LocationNotRefrigerated(
         f"{product.name} is kept at {product.storage or storage_range(product)} and {location.name} is not a "
         "temperature-sensitive place: receive it into a fridge, or confirm that it may be kept here.",
         product_id=product.id, location_id=location.id,
     )
+
+
+def kept_outside_fridge(session: Session, *, actor: User, product: Product, location: Location, now: dt.datetime,
+                        object_type: str, object_id: int) -> None:
+    """The audit trail's line for a box kept at 2-8 °C let into a place that is not temperature-sensitive: who
+    confirmed it, what and where (a receipt or a transfer received)."""
+    session.add(AuditEvent(
+        at=now, actor_id=actor.id, clinic_id=location.clinic_id, action="stock.kept_outside_fridge",
+        object_type=object_type, object_id=str(object_id),
+        details={"product_id": product.id, "product": product.name, "storage": product.storage,
+                 "location_id": location.id, "location": location.name},
+    ))
 
 
 @dataclass(frozen=True)

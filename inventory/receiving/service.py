@@ -146,7 +146,8 @@ def receive(
     if not product.is_active:
         raise ProductRetired(f"{product.name} is retired from the catalog: it is no longer received.",
                              product_id=product.id)
-    cold_chain.ensure_kept_cold(product, location, confirmed=cold_chain.LocationNotRefrigerated.code in confirm)
+    outside_fridge = cold_chain.ensure_kept_cold(product, location,
+                                                 confirmed=cold_chain.LocationNotRefrigerated.code in confirm)
     counterfeit.refuse_watched_lot(session, product, lot_number)
     lot = _find_or_create_lot(session, product, lot_number, expiry, expiry_raw, now)
     lifecycle.ensure_lot_usable(lot, now=now, timezone=location.clinic.timezone)
@@ -196,6 +197,9 @@ def receive(
             actor=actor, at=now, reason="received",
         )
     lot_guard.stock_added(session, lot, created, actor=actor, now=now)
+    if outside_fridge:
+        cold_chain.kept_outside_fridge(session, actor=actor, product=product, location=location, now=now,
+                                       object_type="receipt", object_id=receipt.id)
     session.flush()
     return receipt
 

@@ -321,7 +321,9 @@ def receive(
     items = _items_locked(session, transfer)
     confirmed = cold_chain.LocationNotRefrigerated.code in confirm
     for product in {item.container.product.id: item.container.product for item in items}.values():
-        cold_chain.ensure_kept_cold(product, place, confirmed=confirmed)
+        if cold_chain.ensure_kept_cold(product, place, confirmed=confirmed):
+            cold_chain.kept_outside_fridge(session, actor=actor, product=product, location=place, now=now,
+                                           object_type="transfer", object_id=transfer.id)
     for item in items:
         container = item.container
         container.clinic_id, container.clinic = place.clinic_id, place.clinic

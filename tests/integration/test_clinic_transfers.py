@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from inventory.models import Container, ContainerState, Location, LocationKind, LotStatus, Movement, MovementKind, User
+from inventory.models import AuditEvent, Container, ContainerState, Location, LocationKind, LotStatus, Movement, MovementKind, User
 from inventory.transfers.models import Transfer, TransferItem, TransferStatus
 from inventory import demo
 from inventory.services import ledger
@@ -258,7 +258,7 @@ def test_the_database_refuses_stock_in_a_container_in_transit(world, session):
 
 
 def _opened(world: World) -> Container:
-    container = world.container("botox", lot="OPEN1")
+    container = world.container("hylenex", lot="OPEN1")  # a liquid: part of it spilt opens it
     waste(world, container, quantity="10")
     return container
 
@@ -469,3 +469,6 @@ def test_a_box_kept_at_2_to_8_is_received_into_a_fridge_or_the_receiver_confirms
                                         transfer_id=transfer.id, now=LATER, location_id=room.id,
                                         confirm=("location_not_refrigerated",))
     assert received.status is TransferStatus.RECEIVED and {vial.location_id, filler.location_id} == {room.id}
+    kept = world.session.scalars(select(AuditEvent).where(AuditEvent.action == "stock.kept_outside_fridge")).all()
+    assert [(e.object_type, e.object_id, e.details["product_id"]) for e in kept] == [
+        ("transfer", str(transfer.id), world.botox.id)]  # the filler needed no confirmation

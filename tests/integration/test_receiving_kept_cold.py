@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from inventory.cold_chain.service import needs_fridge
-from inventory.models import Container, Location, LocationKind
+from inventory.models import AuditEvent, Container, Location, LocationKind
 from inventory.receiving import service as receiving
 from tests.factories import EVERYWHERE, NOW, refusal
 
@@ -59,6 +59,11 @@ def test_the_fridge_takes_it_and_a_confirmed_place_does_too(world, session):
     confirmed = receive(world, "botox", room, confirm=("location_not_refrigerated",))
     assert {c.location_id for c in confirmed.containers} == {room.id}
     assert containers(session) == 4
+    # QA: who let a fridge product onto a shelf must be on record.
+    (event,) = session.scalars(select(AuditEvent).where(AuditEvent.action == "stock.kept_outside_fridge")).all()
+    assert (event.actor_id, event.object_type, event.object_id) == (world.users["manager"].id, "receipt",
+                                                                    str(confirmed.id))
+    assert (event.details["product_id"], event.details["location"]) == (world.botox.id, "Store room")
 
 
 def test_a_product_whose_label_allows_room_temperature_goes_anywhere(world, session):
