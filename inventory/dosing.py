@@ -91,7 +91,7 @@ class DoseWarning:
 
 def check_draw(
     *, limits: DoseLimits, treatment_id: int, area: str, units: Decimal, now: dt.datetime,
-    history: Iterable[PriorDose], timezone: str,
+    history: Iterable[PriorDose], timezone: str, area_name: str | None = None,
 ) -> list[DoseWarning]:
     """The warnings for drawing ``units`` of ``limits.molecule`` into ``area`` in this treatment.
 
@@ -99,6 +99,7 @@ def check_draw(
     treatment's included, reaching back at least :data:`SESSION_WINDOW`. The re-treatment
     interval counts calendar days in the clinic's ``timezone``, as the patient's history and
     the checklist do: "last given 29 days ago" there would contradict their "30 days".
+    ``area_name`` is the area as the cart names it ("crow's feet, left"); by default its code.
     """
     history = list(history)
     # One session is one visit: draws recorded in another treatment of the patient within SESSION_WINDOW
@@ -117,7 +118,7 @@ def check_draw(
     if typical is not None and area_total > typical[1]:
         warnings.append(DoseWarning(
             ABOVE_TYPICAL_RANGE,
-            f"{_q(area_total)} {unit} of {limits.molecule} into {area.replace('_', ' ')} {session_name} is above "
+            f"{_q(area_total)} {unit} of {limits.molecule} into {area_name or area.replace('_', ' ')} {session_name} is above "
             f"the usual {_q(typical[0])}-{_q(typical[1])} {unit}.",
         ))
 

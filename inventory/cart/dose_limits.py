@@ -94,7 +94,7 @@ class DoseAssessment:
 
 
 def assess(session: Session, *, product: Product, clinic_id: int, patient_id: int, treatment_id: int, area: str,
-           units: Decimal, now: dt.datetime, timezone: str) -> DoseAssessment:
+           units: Decimal, now: dt.datetime, timezone: str, area_name: str | None = None) -> DoseAssessment:
     """The warnings for drawing ``units`` of ``product`` into ``area`` for the patient's treatment, before it is
     drawn, with the history they were judged on.
 
@@ -108,7 +108,7 @@ def assess(session: Session, *, product: Product, clinic_id: int, patient_id: in
                     dosing.SESSION_WINDOW)
     history = history_for(session, patient_id, limits.molecule, since=now - look_back, treatment_id=treatment_id)
     warnings = dosing.check_draw(limits=limits, treatment_id=treatment_id, area=area, units=units, now=now,
-                                 history=history, timezone=timezone)
+                                 history=history, timezone=timezone, area_name=area_name)
     return DoseAssessment(warnings, history, treatment_id)
 
 

@@ -518,6 +518,7 @@ def draw(
     assessment = dose_limits.assess(
         session, product=container.product, clinic_id=treatment.clinic_id, patient_id=treatment.patient_id,
         treatment_id=treatment.id, area=area, units=dose.quantity, now=now, timezone=container.clinic.timezone,
+        area_name=AREA_LABELS[area].lower() if area in AREA_LABELS else None,
     )
     warnings = assessment.warnings
     confirmed = _confirmed(warnings, confirm, confirm_reason)

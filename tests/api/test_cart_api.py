@@ -179,7 +179,8 @@ def test_a_dose_above_the_typical_range_is_recorded_with_a_warning(nurse, world)
     body = response.get_json()
     assert response.status_code == 201 and body["quantity_units"] == "30"
     assert [w["code"] for w in body["warnings"]] == ["above_typical_range"]
-    assert "above the usual 10-25 U" in body["warnings"][0]["message"]
+    assert body["warnings"][0]["message"].startswith(
+        "30 U of onabotulinumtoxinA into glabella (frown lines) this session is above the usual 10-25 U")
     assert body["confirmed_warnings"] == [] and body["confirm_reason"] is None
     # QA: the treatment kept no sign of the warning once the flash was gone.
     (line,) = nurse.get(f"/treatments/{treatment['id']}").get_json()["draws"]
