@@ -189,7 +189,9 @@ def _write_row(
             continue
         fmt = column_formats[col]
         if isinstance(value, Formula):
-            sheet.write_formula(row, col, value.text, fmt, value.value)
+            # -(SUMIFS(...)) of nothing is -0.0 in Python: stored as 0, or a preview shows "-0".
+            result = value.value + 0 if isinstance(value.value, float) else value.value
+            sheet.write_formula(row, col, value.text, fmt, result)
         elif isinstance(value, str):
             _write_text(sheet, row, col, value, formats, fmt)
         elif isinstance(value, dt.date):  # a datetime too

@@ -277,6 +277,10 @@ def test_every_formula_carries_the_services_result_for_programs_that_do_not_reca
             assert value["Z"] is not None and number(value["Z"]) == row.sealed_variance
     assert sum(1 for row in rec.rows if row.variance is not None) >= 3
     assert sum(1 for row in rec.rows if row.drawn) > 10
+    # QA: -(SUMIFS(...)) of nothing was stored as -0.0, which a preview shows as "-0".
+    negative_zero = [cell.coordinate for row in summary.iter_rows() for cell in row
+                     if isinstance(cell.value, float) and cell.value == 0 and str(cell.value).startswith("-")]
+    assert negative_zero == []
 
     first_total = export.product_totals_first_row(result.summary_rows)
     for offset, group in enumerate(rec.by_product()):
