@@ -36,7 +36,7 @@ def _patient_bound(world: World) -> Container:
 
 
 def _opened(world: World) -> Container:
-    container = world.container("botox", lot="OPEN1")
+    container = world.container("hylenex", lot="OPEN1")  # a liquid: part of it spilt opens it
     waste(world, container, quantity="10")
     return container
 
