@@ -111,6 +111,14 @@ def _json_quantity(value: Any) -> str | None:
     return None if value is None else "0" if value == 0 else f"{value.normalize():f}"
 
 
+TRACE_TRANSFERS_SQL = """
+SELECT i.container_id, i.quantity, t.id, t.status, t.sent_at, f.id, f.code, f.timezone, d.id, d.code, l.name
+FROM transfer_items i JOIN transfers t ON t.id = i.transfer_id JOIN clinics f ON f.id = t.from_clinic_id
+JOIN clinics d ON d.id = t.to_clinic_id JOIN locations l ON l.id = t.to_location_id
+WHERE i.container_id = ANY(%s) AND i.in_movement_id IS NULL ORDER BY t.id
+"""
+
+
 def hand_trace_json(conn: psycopg.Connection, lot_id: int) -> bytes:
     """The trace API's answer for a lot, written by hand: the same three reads and the same JSON bytes,
     with nothing of the app (no Flask, no session, no token, no access log, no models)."""
@@ -122,7 +130,17 @@ def hand_trace_json(conn: psycopg.Connection, lot_id: int) -> bytes:
         labels[cid] = label
         containers.append({"id": cid, "label_code": label, "clinic_id": clinic_id, "clinic_code": clinic_code,
                            "location_id": location_id, "location": location, "state": state,
-                           "remaining": _json_quantity(remaining), "base_unit": unit, "patient_id": patient_id})
+                           "remaining": _json_quantity(remaining), "base_unit": unit, "patient_id": patient_id,
+                           "in_transit": state == "in_transit", "transfer": None})
+    travelling = {c["id"]: c for c in containers if c["in_transit"]}
+    if travelling:  # the transfer each travels with, as the app reads it: one more statement, only then
+        for (cid, quantity, transfer_id, status, sent_at, from_id, from_code, from_tz, to_id, to_code,
+             to_location) in conn.execute(TRACE_TRANSFERS_SQL, (list(travelling),)):
+            travelling[cid]["transfer"] = {
+                "id": transfer_id, "status": status, "from_clinic_id": from_id, "from_clinic_code": from_code,
+                "to_clinic_id": to_id, "to_clinic_code": to_code, "to_location": to_location,
+                "sent_at": _json_time(sent_at), "sent_local_at": _json_time(sent_at.astimezone(ZoneInfo(from_tz))),
+                "quantity": _json_quantity(quantity)}
     patients: dict[int, dict[str, Any]] = {}
     received: set[int] = set()
     zones: dict[str, ZoneInfo] = {}

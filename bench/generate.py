@@ -379,7 +379,8 @@ def _write_shared(conn: psycopg.Connection, scale: Scale, seed: int) -> Plan:
         def place(name: str, kind: str) -> int:
             nonlocal location_id
             location_id += 1
-            location_rows.append((location_id, k, name, kind, True))
+            # Fridges are temperature-sensitive, as the app makes them (an excursion there holds their stock).
+            location_rows.append((location_id, k, name, kind, True, kind == "fridge"))
             return location_id
 
         rooms = [place(f"Treatment room {r}", "room") for r in range(1, 5)]
@@ -406,7 +407,8 @@ def _write_shared(conn: psycopg.Connection, scale: Scale, seed: int) -> Plan:
         clinics.append(ClinicPlan(k, k, code, zone, (k - 1) // CLINICS_PER_REGION, rooms, fridge, cart, store,
                                   kits, nurses, manager))
     _insert(conn, "clinics", ("id", "code", "name", "timezone", "filler_hold_days", "created_at"), clinic_rows)
-    _insert(conn, "locations", ("id", "clinic_id", "name", "kind", "is_active"), location_rows)
+    _insert(conn, "locations", ("id", "clinic_id", "name", "kind", "is_active", "temperature_sensitive"),
+            location_rows)
     _insert(conn, "users", ("id", "username", "username_key", "display_name", "password_hash", "role",
                             "is_chain_level", "is_active", "created_at"),
             [(row[0], row[1], username_key(row[1]), row[2], password_hash, *row[3:], True, created)
