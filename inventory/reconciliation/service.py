@@ -427,6 +427,12 @@ _COUNT_FIGURES = ("count_id", "counted_at", "posted_at", "counted", "expected_at
 _TRANSIT_FIGURES = ("in_transit_at_end",)
 
 
+def _no_count_figures() -> list[ColumnElement[Any]]:
+    """The count columns of a UNION ALL part that has no count: typed NULLs, in ``_COUNT_FIGURES`` order."""
+    types: tuple[Any, ...] = (Integer, UTCDateTime(), UTCDateTime(), Quantity(), Quantity(), Integer, Integer)
+    return [type_coerce(null(), kind).label(name) for name, kind in zip(_COUNT_FIGURES, types, strict=True)]
+
+
 def _zero() -> ColumnElement[Any]:
     """A typed quantity 0, so a UNION's columns keep the Quantity type (SQLite stores ten-thousandths)."""
     return type_coerce(literal_column("0"), Quantity())
@@ -648,13 +654,7 @@ def _ledger_figures(*, one_location: bool, from_start: bool) -> Select[Any]:
             func.sum(per_place.c.movements).label("movements"),
             func.sum(sealed(per_place.c.at_first, _FIRST)).label("sealed_opening"),
             func.sum(sealed(per_place.c.at_after, _AFTER)).label("sealed_closing"),
-            type_coerce(null(), Integer).label("count_id"),
-            type_coerce(null(), UTCDateTime()).label("counted_at"),
-            type_coerce(null(), UTCDateTime()).label("posted_at"),
-            type_coerce(null(), Quantity()).label("counted"),
-            type_coerce(null(), Quantity()).label("expected_at_count"),
-            type_coerce(null(), Integer).label("sealed_counted"),
-            type_coerce(null(), Integer).label("sealed_expected_at_count"),
+            *_no_count_figures(),
             _zero().label("in_transit_at_end"),
         )
         .select_from(per_place)
@@ -712,13 +712,7 @@ def _in_transit_at_end(*, one_location: bool) -> Select[Any]:
             sent.lot_id, sent.location_id,
             *(_zero().label(name) for name in ("opening", *_FLOWS, "closing")),
             *(literal_column("0", Integer).label(name) for name in ("movements", "sealed_opening", "sealed_closing")),
-            type_coerce(null(), Integer).label("count_id"),
-            type_coerce(null(), UTCDateTime()).label("counted_at"),
-            type_coerce(null(), UTCDateTime()).label("posted_at"),
-            type_coerce(null(), Quantity()).label("counted"),
-            type_coerce(null(), Quantity()).label("expected_at_count"),
-            type_coerce(null(), Integer).label("sealed_counted"),
-            type_coerce(null(), Integer).label("sealed_expected_at_count"),
+            *_no_count_figures(),
             TransferItem.quantity.label("in_transit_at_end"),
         )
         .select_from(Transfer)
