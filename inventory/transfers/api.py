@@ -44,14 +44,14 @@ def create_transfer(body: TransferIn) -> TransferOut:
     return TransferOut.of(transfer)
 
 
-@operation("GET", "/transfers", summary="Transfers to and from the caller's clinics, in transit first",
+@operation("GET", "/transfers", summary="Transfers to and from the caller's clinics: those on the road first, then settled ones a page at a time",
            permission=Permission.RECEIVE, query=TransferQuery, response=TransferList, errors=(422,))
 def list_transfers(query: TransferQuery) -> TransferList:
     found = clinic_transfers.list_transfers(
         db.session, scope=current_scope(), direction=query.direction,
-        status=TransferStatus(query.status) if query.status else None,
+        status=TransferStatus(query.status) if query.status else None, before_id=query.before, limit=query.limit,
     )
-    return TransferList(transfers=[TransferOut.of(t) for t in found])
+    return TransferList(transfers=[TransferOut.of(t) for t in found.transfers], next_before=found.next_before)
 
 
 @operation("GET", "/transfers/<int:transfer_id>", summary="One transfer with its containers",

@@ -24,7 +24,7 @@ from inventory.cold_chain import service as cold_chain
 from inventory.errors import DomainError
 from inventory.extensions import db
 from inventory.models import Container, Location, LocationKind, utcnow
-from inventory.transfers.models import RefusalCategory, Transfer
+from inventory.transfers.models import RefusalCategory, Transfer, TransferStatus
 from inventory.services import scanning
 from inventory.transfers import service as clinic_transfers
 from inventory.services.permissions import Permission
@@ -38,6 +38,9 @@ CATEGORY_WORDS = {
     RefusalCategory.WRONG_ITEMS: "Not what was ordered",
     RefusalCategory.OTHER: "Other",
 }
+
+
+PAGE_SIZE = 50  # settled transfers a page; those on the road are all listed first
 
 
 class SendForm(FlaskForm):
@@ -90,15 +93,31 @@ def _transfer_contents(transfer: Transfer) -> str:
 @page(Permission.RECEIVE)
 def transfers():
     caller = scope()
+    status = _status_filter(request.args.get("status"))
+    before_id = request.args.get("before", type=int)
+    direction = request.args.get("direction") if caller.clinic_ids is not None else None
+    if direction not in ("incoming", "outgoing"):
+        direction = None
     if caller.clinic_ids is None:
         # Chain level: every transfer is both someone's outgoing and someone's incoming; list it once.
-        lists = [("All transfers between clinics", clinic_transfers.list_transfers(db.session, scope=caller))]
+        wanted = [(None, "All transfers between clinics")]
     else:
-        lists = [
-            ("Incoming", clinic_transfers.list_transfers(db.session, scope=caller, direction="incoming")),
-            ("Outgoing", clinic_transfers.list_transfers(db.session, scope=caller, direction="outgoing")),
-        ]
-    return render_template("pages/transfers.html", lists=lists, caller=caller)
+        wanted = [(d, title) for d, title in (("incoming", "Incoming"), ("outgoing", "Outgoing"))
+                  if direction in (None, d)]
+    lists = [
+        (d, title, clinic_transfers.list_transfers(db.session, scope=caller, direction=d, status=status,
+                                                   before_id=before_id if d == direction else None, limit=PAGE_SIZE))
+        for d, title in wanted
+    ]
+    return render_template("pages/transfers.html", lists=lists, caller=caller, status=status,
+                           direction=direction, paged=before_id is not None, status_words=STATUS_WORDS)
+
+
+def _status_filter(value: str | None) -> TransferStatus | None:
+    try:
+        return TransferStatus(value) if value else None
+    except ValueError:
+        return None  # an old or mistyped link lists everything rather than failing
 
 
 # --- sending ---------------------------------------------------------------------------------

@@ -49,6 +49,8 @@ class TransferQuery(Model):
         default=None, description="incoming: to one of the caller's clinics; outgoing: from one; default both"
     )
     status: Status | None = None
+    before: Id | None = Field(default=None, description="the previous page's next_before: older settled transfers")
+    limit: Annotated[int, Field(ge=1, le=200)] = Field(default=50, description="settled transfers a page")
 
 
 class TransferItemOut(Model):
@@ -108,6 +110,8 @@ class TransferOut(Model):
 
 class TransferList(Model):
     transfers: list[TransferOut]
+    next_before: int | None = Field(
+        description="pass as before for the next page of settled transfers; null on the last page")
 
 
 class DestinationOut(Model):

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import Select, or_, select
@@ -491,16 +492,30 @@ def get_transfer(session: Session, transfer_id: int, scope: Scope) -> Transfer:
     return transfer
 
 
+ON_THE_ROAD = (TransferStatus.IN_TRANSIT, TransferStatus.REFUSED)
+
+
+@dataclass(frozen=True)
+class TransferPage:
+    """One page of a transfer list: ``next_before`` is the ``before_id`` of the next page, None on the last."""
+
+    transfers: list[Transfer]
+    next_before: int | None
+
+
 def list_transfers(
     session: Session,
     *,
     scope: Scope,
     direction: str | None = None,
     status: TransferStatus | None = None,
-    limit: int = 100,
-) -> list[Transfer]:
-    """Transfers to or from the caller's clinics, those on the road first (in transit, or refused and
-    on the way back), then newest first.
+    before_id: int | None = None,
+    limit: int = 50,
+) -> TransferPage:
+    """Transfers to or from the caller's clinics: the first page starts with every one on the road (in
+    transit, or refused and on the way back: someone has to act on each, so none is ever paged away), newest
+    sent first; then the settled ones (received, called back, returned), newest first, ``limit`` a page.
+    ``before_id`` (the previous page's ``next_before``) pages back through the settled ones only.
 
     ``direction`` "incoming" keeps those whose destination is one of the caller's
     clinics, "outgoing" those whose source is; None keeps both.
@@ -512,9 +527,18 @@ def list_transfers(
         stmt = stmt.where({"incoming": incoming, "outgoing": outgoing}.get(direction or "", or_(incoming, outgoing)))
     if status is not None:
         stmt = stmt.where(Transfer.status == status)
-    on_the_road = Transfer.status.in_([TransferStatus.IN_TRANSIT, TransferStatus.REFUSED])
-    stmt = stmt.order_by(on_the_road.desc(), Transfer.sent_at.desc(), Transfer.id.desc()).limit(limit)
-    return list(session.scalars(_with_details(stmt)).unique())
+    on_the_road: list[Transfer] = []
+    if before_id is None and (status is None or status in ON_THE_ROAD):
+        road = stmt.where(Transfer.status.in_(ON_THE_ROAD)).order_by(Transfer.sent_at.desc(), Transfer.id.desc())
+        on_the_road = list(session.scalars(_with_details(road)).unique())
+    settled = stmt.where(Transfer.status.not_in(ON_THE_ROAD))
+    if before_id is not None:
+        settled = settled.where(Transfer.id < before_id)
+    # Ids grow with sending, so newest first by id is a stable order to page on; one more says if there is more.
+    found = list(session.scalars(_with_details(settled.order_by(Transfer.id.desc()).limit(limit + 1))).unique())
+    more = len(found) > limit
+    found = found[:limit]
+    return TransferPage(on_the_road + found, found[-1].id if more else None)
 
 
 def _with_details(stmt: Select[Transfer]) -> Select[Transfer]:

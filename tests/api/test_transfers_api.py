@@ -187,7 +187,7 @@ def test_a_transfer_between_new_york_and_a_third_clinic_is_not_found_for_a_londo
     transfer_id = response.get_json()["id"]
 
     lon_manager = api("clinic_manager")
-    assert lon_manager.get("/transfers").get_json() == {"transfers": []}
+    assert lon_manager.get("/transfers").get_json() == {"transfers": [], "next_before": None}
     for response in (
         lon_manager.get(f"/transfers/{transfer_id}"),
         lon_manager.post(f"/transfers/{transfer_id}/receive", {}),
@@ -197,6 +197,24 @@ def test_a_transfer_between_new_york_and_a_third_clinic_is_not_found_for_a_londo
     session.expire_all()
     assert session.get(Transfer, transfer_id).status.value == "in_transit"
     assert session.get(Container, nyc_vial.id).remaining == Decimal(0)
+
+
+def test_settled_transfers_come_a_page_at_a_time_after_those_on_the_road(api, world):
+    manager = api("manager")
+    sent = []
+    for i in range(3):
+        response = post_transfer(manager, world, [world.container(lot=f"PG{i}").id])
+        assert response.status_code == 201, response.get_json()
+        sent.append(response.get_json()["id"])
+    for transfer_id in sent[:2]:
+        assert manager.post(f"/transfers/{transfer_id}/receive", {}).status_code == 200
+    first = manager.get("/transfers?limit=1").get_json()
+    assert ([t["id"] for t in first["transfers"]], first["next_before"]) == ([sent[2], sent[1]], sent[1])
+    older = manager.get(f"/transfers?limit=1&before={first['next_before']}").get_json()
+    assert ([t["id"] for t in older["transfers"]], older["next_before"]) == ([sent[0]], None)
+    for bad in ("limit=0", "limit=201", "before=0", "before=x"):
+        response = manager.get(f"/transfers?{bad}")
+        assert (response.status_code, error_code(response)) == (422, "validation_error"), bad
 
 
 def test_the_openapi_document_describes_the_transfer_operations(api):

@@ -385,8 +385,8 @@ def test_a_transfer_between_two_other_clinics_does_not_exist_for_a_clinic_manage
     ):
         assert refusal(call).code == "not_found"
     assert snapshot(world) == before
-    assert clinic_transfers.list_transfers(session, scope=scope) == []
-    assert clinic_transfers.list_transfers(session, scope=Scope.everything()) == [transfer]
+    assert clinic_transfers.list_transfers(session, scope=scope).transfers == []
+    assert clinic_transfers.list_transfers(session, scope=Scope.everything()).transfers == [transfer]
 
 
 def test_lists_by_direction_in_transit_first(world, session):
@@ -398,10 +398,35 @@ def test_lists_by_direction_in_transit_first(world, session):
     incoming = send_transfer(world, [nyc_vial], user=nyc, to=world.location("Fridge"))
 
     lon = Scope.for_user(world.users["clinic_manager"])
-    assert clinic_transfers.list_transfers(session, scope=lon, direction="outgoing") == [out_new, out_old]
-    assert clinic_transfers.list_transfers(session, scope=lon, direction="incoming") == [incoming]
-    assert clinic_transfers.list_transfers(session, scope=lon) == [incoming, out_new, out_old]
-    assert clinic_transfers.list_transfers(session, scope=lon, status=TransferStatus.RECEIVED) == [out_old]
+    assert clinic_transfers.list_transfers(session, scope=lon, direction="outgoing").transfers == [out_new, out_old]
+    assert clinic_transfers.list_transfers(session, scope=lon, direction="incoming").transfers == [incoming]
+    assert clinic_transfers.list_transfers(session, scope=lon).transfers == [incoming, out_new, out_old]
+    assert clinic_transfers.list_transfers(session, scope=lon, status=TransferStatus.RECEIVED).transfers == [out_old]
+
+
+def test_settled_transfers_page_back_and_those_on_the_road_are_never_paged_away(world, session):
+    nyc = world.nyc_manager()
+    settled = []
+    for i in range(5):
+        sent = send_transfer(world, vials(world, 1, lot=f"P{i}"), user="clinic_manager",
+                             at=NOW - dt.timedelta(days=10 - i))
+        settled.append(receive(world, sent, user=nyc, at=NOW - dt.timedelta(days=9 - i)))
+    road_old = send_transfer(world, vials(world, 1, lot="R1"), user="clinic_manager", at=NOW - dt.timedelta(days=20))
+    road_new = send_transfer(world, vials(world, 1, lot="R2"), user="clinic_manager", at=NOW - dt.timedelta(days=1))
+    lon = Scope.for_user(world.users["clinic_manager"])
+    newest_first = list(reversed(settled))
+
+    first = clinic_transfers.list_transfers(session, scope=lon, limit=2)
+    assert first.transfers == [road_new, road_old, *newest_first[:2]]
+    assert first.next_before == newest_first[1].id
+    second = clinic_transfers.list_transfers(session, scope=lon, limit=2, before_id=first.next_before)
+    assert second.transfers == newest_first[2:4]
+    last = clinic_transfers.list_transfers(session, scope=lon, limit=2, before_id=second.next_before)
+    assert (last.transfers, last.next_before) == (newest_first[4:], None)
+    # Exactly a page left: no further page is promised.
+    assert clinic_transfers.list_transfers(session, scope=lon, limit=5).next_before is None
+    in_transit = clinic_transfers.list_transfers(session, scope=lon, status=TransferStatus.IN_TRANSIT, limit=1)
+    assert (in_transit.transfers, in_transit.next_before) == ([road_new, road_old], None)
 
 
 def test_destinations_are_every_clinics_receiving_locations_never_a_kit(world, session):

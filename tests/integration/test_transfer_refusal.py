@@ -305,11 +305,11 @@ def test_refused_transfers_stay_at_the_top_of_the_lists_until_their_return(world
     receive(world, received)
     refuse(world, older)
     lon = Scope.for_user(world.users["clinic_manager"])
-    assert clinic_transfers.list_transfers(session, scope=lon) == [newest, older, received]
-    assert clinic_transfers.list_transfers(session, scope=lon, status=TransferStatus.REFUSED) == [older]
+    assert clinic_transfers.list_transfers(session, scope=lon).transfers == [newest, older, received]
+    assert clinic_transfers.list_transfers(session, scope=lon, status=TransferStatus.REFUSED).transfers == [older]
     bring_back(world, older)
-    assert clinic_transfers.list_transfers(session, scope=lon) == [newest, received, older]
-    assert clinic_transfers.list_transfers(session, scope=lon, status=TransferStatus.RETURNED) == [older]
+    assert clinic_transfers.list_transfers(session, scope=lon).transfers == [newest, received, older]
+    assert clinic_transfers.list_transfers(session, scope=lon, status=TransferStatus.RETURNED).transfers == [older]
 
 
 def test_the_database_ties_each_status_to_its_facts(world, session):

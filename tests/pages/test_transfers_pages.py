@@ -81,6 +81,38 @@ def test_the_lists_show_incoming_and_outgoing_for_a_clinic_manager(browser_clien
     assert "All transfers between clinics" in chain and "<h2>Incoming</h2>" not in chain
 
 
+def test_the_list_filters_by_status_and_pages_back_through_settled_transfers(browser_client, world, session,
+                                                                             monkeypatch):
+    from inventory.services.permissions import Scope
+    from inventory.transfers import pages
+    from inventory.transfers import service as clinic_transfers
+
+    monkeypatch.setattr(pages, "PAGE_SIZE", 1)
+    nyc = world.nyc_manager()
+    old, new = (send_transfer(world, world.receive(lot=f"PG{i}").containers, user="clinic_manager") for i in range(2))
+    road = send_transfer(world, world.receive(lot="PG9").containers, user="clinic_manager")
+    for transfer in (old, new):
+        clinic_transfers.receive(session, actor=nyc, scope=Scope.for_user(nyc), transfer_id=transfer.id, now=NOW)
+    session.flush()
+    client = browser_client("clinic_manager")
+
+    def listed(url):
+        html = client.get(url).get_data(as_text=True)
+        return [t.id for t in (road, new, old) if f'aria-label="Transfer {t.id}"' in html], html
+
+    ids, html = listed("/transfers")
+    assert ids == [road.id, new.id]  # on the road first, then one settled a page
+    assert f"/transfers?direction=outgoing&amp;before={new.id}" in html and "Older outgoing" in html
+    ids, html = listed(f"/transfers?direction=outgoing&before={new.id}")
+    assert ids == [old.id] and "Incoming" not in html and "Older outgoing" not in html
+    assert "Back to the newest" in html
+    ids, html = listed("/transfers?status=received")
+    assert ids == [new.id] and 'aria-current="page">Received<' in html
+    ids, html = listed("/transfers?status=in_transit")
+    assert ids == [road.id] and "No transfers in transit." in html  # the incoming list is empty
+    assert listed("/transfers?status=nonsense&before=x")[0] == [road.id, new.id]
+
+
 def test_the_receiving_clinic_receives_with_one_press_and_sees_new_york_time(browser_client, world, session):
     (container,) = world.receive().containers
     transfer = send_transfer(world, [container], user="clinic_manager")
