@@ -49,6 +49,6 @@ class WatchedLot(Base):
 
 
 def display_lot_number(typed: str) -> str:
-    """A watched lot number as Vialog shows it (trimmed, upper case, as lots are printed), whatever case the
-    safety lead typed: matching goes by ``number_key``, so the case never told two lots apart."""
-    return typed.strip().upper()
+    """A watched lot number as Vialog shows it (upper case and without spaces, as lots are printed), whatever
+    the safety lead typed: matching goes by ``number_key``, so neither case nor spacing tells two lots apart."""
+    return "".join(typed.split()).upper()

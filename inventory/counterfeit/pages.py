@@ -64,6 +64,9 @@ def watchlist():
         except DomainError as error:
             refused(error)
         else:
+            entry = watched.entry
+            flash(f"Lot {entry.display_number} of {entry.product.name} is on the watch list: receiving or scanning "
+                  "it is refused from now on." + ("" if watched.quarantined else " No usable lot of that number is on file."), "ok")
             _flash_watched([watched])
         return redirect(url_for("pages.watchlist"))
     products = db.session.execute(select(Product.id, Product.name).order_by(Product.name)).all()

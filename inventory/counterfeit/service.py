@@ -23,7 +23,7 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -37,7 +37,7 @@ from inventory.errors import (
     SupplierNotAuthorised,
     ValidationError,
 )
-from inventory.models import AuditEvent, Clinic, Container, Lot, LotStatus, Product, Receipt, User
+from inventory.models import AuditEvent, Clinic, Container, ContainerState, Lot, LotStatus, Product, Receipt, User
 from inventory.services import lot_guard
 from inventory.services.barcodes import normalise_gtin, normalise_lot_number
 from inventory.services.catalog import product_for_gtin
@@ -229,15 +229,18 @@ def _quarantine_watched(session: Session, entry: WatchedLot, *, actor: User, now
     reason = f"On the counterfeit watch list: {entry.source}"[:2000]
     before = lot.status
     lot.status, lot.status_reason, lot.status_changed_at = LotStatus.QUARANTINED, reason, now
-    held = session.scalar(select(func.count(Container.id)).where(Container.lot_id == lot.id,
-                                                                 Container.remaining > 0)) or 0
+    # Stock on the road counts: it is the stock the safety lead has to chase (it reads 0 while in transit).
+    in_stock, on_the_road = Container.remaining > 0, Container.state == ContainerState.IN_TRANSIT
+    held, travelling = session.execute(
+        select(func.count(Container.id).filter(or_(in_stock, on_the_road)),
+               func.count(Container.id).filter(on_the_road)).where(Container.lot_id == lot.id)).one()
     # The same record as a safety lead's quarantine (the recall change log lists it), and a sign.
     for action in ("lot.quarantined", "lot.watch_quarantined"):
         session.add(AuditEvent(
             at=now, actor_id=actor.id, clinic_id=None, action=action, object_type="lot", object_id=str(lot.id),
             details={"lot_id": lot.id, "lot_number": lot.number, "product": lot.product.name, "from": before.value,
                      "to": LotStatus.QUARANTINED.value, "reason": reason, "watched_lot_id": entry.id,
-                     "containers_holding_stock": held},
+                     "containers_holding_stock": held, "containers_in_transit": travelling},
         ))
     session.flush()
     return [lot]

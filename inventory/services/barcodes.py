@@ -154,10 +154,11 @@ def new_label_code() -> str:
 def normalise_lot_number(text: str) -> str:
     """Return a lot number in the form used to MATCH lots (never to store them).
 
-    Strips surrounding whitespace and upper-cases. A typed lot number is never
-    parsed as GS1: ``"10D9T"`` is lot ``10D9T``, not AI 10. Raises nothing.
+    Drops every space and upper-cases: a GS1 lot (AI 10) never holds a space, so ``"xe 77812"`` typed from an
+    alert that spaces its digits is lot ``XE77812``. A typed lot number is never parsed as GS1: ``"10D9T"`` is
+    lot ``10D9T``, not AI 10. Raises nothing.
     """
-    return text.strip().upper()
+    return "".join(text.split()).upper()
 
 
 # --- dispatch helpers -----------------------------------------------------------

@@ -138,6 +138,22 @@ def test_a_watched_lot_number_is_shown_trimmed_and_upper_case_and_matched_on_its
     assert (added.details["lot_number"], added.details["typed"]) == ("XE77812", "xe77812")
 
 
+def test_a_lot_number_typed_with_spaces_as_an_alert_prints_it_quarantines_the_lot_and_counts_stock_on_the_road(
+        world, session):
+    from tests.factories import send_transfer
+
+    vials = world.receive(lot="XE77812", containers=3).containers
+    send_transfer(world, vials[:1])  # on the road to New York: it reads 0 until received
+    watched = counterfeit.watch(session, actor=world.users["safety"], lot_number="xe 77 812", source="EMA alert",
+                                now=NOW, product_id=world.botox.id)
+    assert (watched.entry.number_key, watched.entry.display_number) == ("XE77812", "XE77812")
+    assert [lot.id for lot in watched.quarantined] == [vials[0].lot_id]
+    assert vials[0].lot.status is LotStatus.QUARANTINED
+    sign = session.scalars(select(AuditEvent).where(AuditEvent.action == "lot.watch_quarantined")).one()
+    assert (sign.details["containers_holding_stock"], sign.details["containers_in_transit"]) == (3, 1)
+    assert isinstance(refusal(lambda: scan(world, box_code(world, "XE77812"))), LotSuspect)
+
+
 def test_signs_show_watched_lot_numbers_upper_case_even_when_recorded_in_lower_case(world, session):
     """A sign written before this fix carries the lot number as it was typed."""
     lot_guard.record_sign(session, actor_id=world.users["nurse"].id, clinic_id=world.clinic.id,

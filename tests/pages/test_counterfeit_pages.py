@@ -78,6 +78,18 @@ def test_a_safety_lead_watches_a_lot_in_stock_and_is_one_click_from_its_trace(br
     assert browser_client("manager").get("/watchlist").status_code == 403
 
 
+def test_adding_a_lot_with_no_stock_says_so_and_a_spaced_number_is_shown_as_lots_are(browser_client, world):
+    client = browser_client("safety")
+    token = csrf_token(client, "/watchlist")
+    response = client.post("/watchlist", data={"product_id": str(world.botox.id), "lot_number": "nb 404",
+                                               "source": "Regulator alert 13", "csrf_token": token})
+    assert response.status_code == 302
+    html = client.get("/watchlist").get_data(as_text=True)
+    assert ("Lot NB404 of Botox Cosmetic 100 U is on the watch list: receiving or scanning it is refused from now "
+            "on. No usable lot of that number is on file.") in html
+    assert "NB 404" not in html
+
+
 def test_a_csv_import_adds_rows_and_says_which_it_skipped(browser_client, world, session):
     client = browser_client("safety")
     token = csrf_token(client, "/watchlist")
