@@ -152,3 +152,17 @@ def test_the_reconciliation_page_shows_what_was_in_transit_at_the_end(browser_cl
     quiet = client.get("/reconciliation?from=2026-05-20&to=2026-05-24").get_data(as_text=True)
     assert "R1" in quiet and "R2" in quiet
     assert '<th class="num">In transit at end</th>' not in quiet and "with stock in transit" not in quiet
+
+
+def test_the_totals_per_product_show_every_column_their_expected_closing_adds_up_from(browser_client, world):
+    consignments(world)
+    html = browser_client("manager").get("/reconciliation?from=2026-06-01&to=2026-06-30").get_data(as_text=True)
+    totals = html.split("Totals per product", 1)[1]
+    headers = re.findall(r"<th[^>]*>([^<]+)</th>", totals.split("</thead>", 1)[0])
+    rows = [re.findall(r'<td class="num">([^<]*)</td>', row)
+            for row in re.findall(r"<tr>(.*?)</tr>", totals.split("<tbody>", 1)[1], re.S)]
+    assert rows and {"In", "Out"} <= set(headers)
+    for cells in rows:
+        value = dict(zip(headers[1:], (Decimal(c.strip()) for c in cells), strict=False))
+        inflow = value["Opening"] + value["Received"] + value["Adjusted"] + value["In"] + value.get("Returned", 0)
+        assert inflow - value["Drawn"] - value["Wasted"] - value["Out"] == value["Expected closing"], value
