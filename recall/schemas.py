@@ -429,6 +429,8 @@ class RecallContainerOut(Model):
     container_id: int
     label_code: str
     clinic_id: int
+    clinic_code: str
+    location_id: int
     location: str
     lot_id: int
     state: Literal["sealed", "in_use", "in_transit", "empty", "discarded"]
@@ -444,7 +446,8 @@ class RecallContainerOut(Model):
     @classmethod
     def of(cls, line: RecallContainer, c: queries.ContainerLine) -> RecallContainerOut:
         return cls(
-            container_id=c.id, label_code=c.label_code, clinic_id=c.clinic.id, location=c.location, lot_id=c.lot_id,
+            container_id=c.id, label_code=c.label_code, clinic_id=c.clinic.id, clinic_code=c.clinic.code,
+            location_id=c.location_id, location=c.location, lot_id=c.lot_id,
             state=c.state.value, remaining=c.remaining, base_unit=c.base_unit, status=line.status.value,
             note=line.note, updated_by=line.updated_by.label if line.updated_by else None,
             updated_at=line.updated_at, in_transit=c.is_in_transit,
@@ -453,8 +456,10 @@ class RecallContainerOut(Model):
 
 
 class RecallProgressOut(Model):
-    patients_done: int = Field(description="notified or unreachable")
+    patients_done: int = Field(description="notified, unreachable or not required")
     patients_total: int
+    patients_unreachable: int = Field(default=0, description="of patients_done, those never told: unreachable")
+    patients_not_required: int = Field(default=0, description="of patients_done, those a Class III case need not tell")
     containers_done: int = Field(description="returned or destroyed")
     containers_total: int
 
@@ -475,6 +480,7 @@ class RecallSummaryOut(Model):
     def of(cls, s: services.CaseSummary) -> RecallSummaryOut:
         return cls(**_case_fields(s.case), progress=RecallProgressOut(
             patients_done=s.patients.done, patients_total=s.patients.total,
+            patients_unreachable=s.patients.unreachable, patients_not_required=s.patients.not_required,
             containers_done=s.containers.done, containers_total=s.containers.total))
 
 
@@ -523,8 +529,9 @@ class RecallCaseOut(Model):
         p, c = view.patient_progress, view.container_progress
         return cls(
             **_case_fields(view.case), closed_by=view.case.closed_by.label if view.case.closed_by else None,
-            progress=RecallProgressOut(patients_done=p.done, patients_total=p.total, containers_done=c.done,
-                                       containers_total=c.total),
+            progress=RecallProgressOut(patients_done=p.done, patients_total=p.total,
+                                       patients_unreachable=p.unreachable, patients_not_required=p.not_required,
+                                       containers_done=c.done, containers_total=c.total),
             open_elsewhere=view.open_elsewhere,
             patients=[RecallPatientOut.of(line) for line in view.patients],
             containers=[RecallContainerOut.of(line.line, line.container) for line in view.containers],

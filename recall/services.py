@@ -419,6 +419,13 @@ def get_case(session: Session, case_id: int) -> RecallCase:
 class Progress:
     done: int
     total: int
+    # Of the patients done, those never told: a Class I list "done" with unreachable patients must say so.
+    unreachable: int = 0
+    not_required: int = 0
+
+    @property
+    def notified(self) -> int:
+        return self.done - self.unreachable - self.not_required
 
     @property
     def open(self) -> int:
@@ -441,15 +448,19 @@ def list_cases(session: Session, scope: Scope) -> list[CaseSummary]:
         .order_by(sql_case((RecallCase.status == RecallStatus.OPEN, 0), else_=1), RecallCase.opened_at.desc(),
                   RecallCase.id.desc())
     ))
-    patients = _progress(session, scope, RecallPatient, RecallPatient.status != NotificationStatus.PENDING)
+    patients = _progress(session, scope, RecallPatient, RecallPatient.status != NotificationStatus.PENDING,
+                         unreachable=RecallPatient.status == NotificationStatus.UNREACHABLE,
+                         not_required=RecallPatient.status == NotificationStatus.NOT_REQUIRED)
     containers = _progress(session, scope, RecallContainer, RecallContainer.status != RecallContainerStatus.OPEN)
     empty = Progress(0, 0)
     return [CaseSummary(c, patients.get(c.id, empty), containers.get(c.id, empty)) for c in cases]
 
 
-def _progress(session: Session, scope: Scope, model: Any, done: Any) -> dict[int, Progress]:
-    stmt = select(model.case_id, func.count(model.id).filter(done), func.count(model.id)).group_by(model.case_id)
-    return {case_id: Progress(d, t) for case_id, d, t in session.execute(scope.filter(stmt, model.clinic_id))}
+def _progress(session: Session, scope: Scope, model: Any, done: Any, **counted: Any) -> dict[int, Progress]:
+    stmt = select(model.case_id, func.count(model.id).filter(done), func.count(model.id),
+                  *(func.count(model.id).filter(condition) for condition in counted.values())).group_by(model.case_id)
+    return {case_id: Progress(d, t, **dict(zip(counted, rest, strict=True)))
+            for case_id, d, t, *rest in session.execute(scope.filter(stmt, model.clinic_id))}
 
 
 @dataclass(frozen=True)
@@ -498,8 +509,10 @@ class CaseView:
 
     @property
     def patient_progress(self) -> Progress:
-        return Progress(sum(1 for p in self.patients if p.line.status is not NotificationStatus.PENDING),
-                        len(self.patients))
+        statuses = [p.line.status for p in self.patients]
+        return Progress(sum(1 for s in statuses if s is not NotificationStatus.PENDING), len(statuses),
+                        unreachable=statuses.count(NotificationStatus.UNREACHABLE),
+                        not_required=statuses.count(NotificationStatus.NOT_REQUIRED))
 
     @property
     def container_progress(self) -> Progress:

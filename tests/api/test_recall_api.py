@@ -247,8 +247,12 @@ def test_recall_case_life_cycle(api, data, session, world):
 
     closed = client.post(f"/recalls/{case['id']}/close")
     assert closed.status_code == 200 and closed.get_json()["status"] == "closed"
-    assert closed.get_json()["progress"] == {"patients_done": 2, "patients_total": 2, "containers_done": 3,
-                                             "containers_total": 3}
+    assert closed.get_json()["progress"] == {"patients_done": 2, "patients_total": 2, "patients_unreachable": 1,
+                                             "patients_not_required": 0, "containers_done": 3, "containers_total": 3}
+    listed = next(c for c in client.get("/recalls").get_json()["recalls"] if c["id"] == case["id"])
+    assert listed["progress"] == closed.get_json()["progress"]
+    line = closed.get_json()["containers"][0]
+    assert {"clinic_code", "location_id"} <= set(line) and line["clinic_code"] in {"LON", "NYC"}
     late = client.patch(f"/recalls/{case['id']}/patients/{data.ann.id}", {"status": "pending"})
     assert (late.status_code, error_code(late)) == (409, "recall_closed")
     assert error_code(client.get("/recalls/999999")) == "not_found"

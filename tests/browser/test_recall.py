@@ -89,7 +89,7 @@ def test_safety_lead_traces_a_scanned_lot_opens_a_recall_and_the_cart_refuses_it
     page.click("nav[aria-label=Main] summary:has-text('Safety')")
     page.click("nav[aria-label=Main] >> text=Recalls")
     card = page.locator(".recall-card", has_text=LOT)
-    expect(card).to_contain_text("Patients notified 0/1")
+    expect(card).to_contain_text("Patients done 0/1")
     expect(card.locator("progress")).to_have_count(2)
 
     # Readable on a phone: nothing scrolls sideways.

@@ -93,7 +93,7 @@ def test_a_case_is_opened_worked_and_closed_from_its_page(browser_client, data, 
     case = session.scalar(select(RecallCase))
     assert opened.headers["Location"].endswith(f"/recalls/{case.id}")
     page = client.get(f"/recalls/{case.id}").get_data(as_text=True)
-    assert "Ann Lee" in page and "Patients notified" in page and "<progress" in page
+    assert "Ann Lee" in page and "Patients done" in page and "<progress" in page
     no_inline_code(page)
 
     refused = client.post(f"/recalls/{case.id}/close", data={"csrf_token": token}, follow_redirects=True)
@@ -120,3 +120,22 @@ def test_the_admin_reads_the_access_log(browser_client, data):
     assert "lot.quarantined" not in html
     assert admin.get("/access-log?kind=changes").status_code == 200
     assert browser_client("safety").get("/access-log").status_code == 403
+
+
+def test_a_patient_never_told_is_not_counted_as_notified(browser_client, data, world, session):
+    bea = patient(world, "L-2", name="Bea Ray")
+    rh.give(world, rh.treat(world, bea), data["vial"], "4")
+    session.flush()
+    client = browser_client("safety")
+    token = csrf_token(client, f"/trace/lots/{data['lot'].id}")
+    client.post("/recalls", data={"csrf_token": token, "lot_ids": str(data["lot"].id), "reason": "counterfeit alert",
+                                  "recall_class": "I", "source": "regulator"})
+    case = session.scalar(select(RecallCase))
+    client.post(f"/recalls/{case.id}/patients/{data['ann'].id}",
+                data={"csrf_token": token, "status": "notified", "method": "phone", "note": "told"})
+    client.post(f"/recalls/{case.id}/patients/{bea.id}",
+                data={"csrf_token": token, "status": "unreachable", "note": "number out of service"})
+    for page in (client.get(f"/recalls/{case.id}"), client.get("/recalls")):
+        html = page.get_data(as_text=True)
+        assert "Patients done</span> <strong>2/2</strong>" in html
+        assert "1 notified · <strong>1 unreachable: never told</strong>" in html
