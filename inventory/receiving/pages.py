@@ -6,7 +6,7 @@ from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import BooleanField, DateField, SelectChoice, SelectField
+from wtforms import BooleanField, DateField, HiddenField, SelectChoice, SelectField
 from wtforms.validators import DataRequired, NumberRange, Optional
 from inventory.blueprints.pages.fields import ScanField, TextField, WholeNumberField, location_choices
 
@@ -14,7 +14,8 @@ from inventory import unit_of_work
 from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.cold_chain import service as cold_chain
 from inventory.counterfeit import service as counterfeit
-from inventory.errors import DomainError
+from inventory.errors import DomainError, NotFound, SupplierNotAuthorised, ValidationError
+from inventory.transfers.service import LocationIsKit
 from inventory.extensions import db
 from inventory.models import Location, LocationKind, utcnow
 from inventory.receiving import service as receiving
@@ -34,13 +35,18 @@ def _receiving_locations() -> list[Location]:
 
 class ReceiveForm(FlaskForm):
     code = ScanField("Scan the box", validators=[Optional()])
+    # The box scanned before a refusal that was not about the box (the supplier, the place): kept, so the
+    # manager fixes the rest and presses Receive again without scanning the box a second time.
+    scanned = HiddenField(validators=[Optional()])
     gtin = TextField("GTIN", validators=[Optional()])
     lot = TextField("Lot", validators=[Optional()])
     expiry = DateField("Expiry", validators=[Optional()])
     containers = WholeNumberField("How many", default=1, validators=[DataRequired(), NumberRange(1, 500)])
     location_id = SelectField("Into", coerce=int)
     # Required here (every receipt names its supplier); API clients from before suppliers may omit it.
-    supplier_id = SelectField("Supplier", coerce=int, validators=[DataRequired("Choose who delivered this box.")])
+    # Any id is let through to receiving.receive, which says in words why a stopped supplier is refused.
+    supplier_id = SelectField("Supplier", coerce=int, validate_choice=False,
+                              validators=[DataRequired("Choose who delivered this box.")])
     # Offered once a box kept at 2-8 °C was refused for a place that is not temperature-sensitive.
     keep_here = BooleanField("Keep it here all the same: it goes into a fridge Vialog does not watch yet, or its "
                              "label allows this place")
@@ -55,12 +61,13 @@ def receive():
     form.supplier_id.choices = [SelectChoice(0, "Choose the supplier")] + [
         SelectChoice(s.id, s.name) for s in suppliers
     ]
+    code = (form.code.data or "").strip() or (form.scanned.data or "").strip() or None
     if form.validate_on_submit():
         now = utcnow()
         try:
             receipt = receiving.receive(
                 db.session, actor=current_user, scope=scope(), location_id=form.location_id.data,
-                containers=form.containers.data, now=now, code=(form.code.data or "").strip() or None,
+                containers=form.containers.data, now=now, code=code,
                 gtin=form.gtin.data or None, lot_number=form.lot.data or None, expiry=form.expiry.data,
                 supplier_id=form.supplier_id.data,
                 confirm=[cold_chain.LocationNotRefrigerated.code] if form.keep_here.data else [],
@@ -71,10 +78,23 @@ def receive():
                 unit_of_work.record_despite_refusal(counterfeit.sign_of(
                     error, actor_id=current_user.id, clinic_id=None, now=now, where="receiving"))
             return render_template("pages/receive.html", form=form, suppliers=suppliers,
+                                   scanned=code if _not_about_the_box(error) else None,
                                    ask_keep_here=isinstance(error, cold_chain.LocationNotRefrigerated)), error.status
         flash(f"Received {receipt.container_count} × {receipt.lot.product.name}, lot {receipt.lot.number}.", "ok")
         return redirect(url_for("pages.receipt", receipt_id=receipt.id))
-    return render_template("pages/receive.html", form=form, suppliers=suppliers), 422 if form.errors else 200
+    return (render_template("pages/receive.html", form=form, suppliers=suppliers, scanned=code),
+            422 if form.errors else 200)
+
+
+def _not_about_the_box(error: DomainError) -> bool:
+    """A refusal for who delivered it, where it goes or how many (receiving.receive checks these before it
+    reads the code; its only NotFound is an unknown supplier or place): the scanned box itself was fine."""
+    if isinstance(error, ValidationError):
+        return error.details.get("field") in _NOT_THE_BOX
+    return isinstance(error, (NotFound, SupplierNotAuthorised, LocationIsKit, cold_chain.LocationNotRefrigerated))
+
+
+_NOT_THE_BOX = {"supplier_id", "location_id", "containers"}
 
 
 @bp.get("/receipts/<int:receipt_id>")

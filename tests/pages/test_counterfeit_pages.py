@@ -44,7 +44,8 @@ def test_the_receiving_page_requires_an_authorised_supplier_and_the_receipt_show
     session.add(grey)
     session.flush()
     refused = client.post("/receive", data=typed | {"supplier_id": str(grey.id)})
-    assert refused.status_code == 422  # not among the page's choices: only authorised suppliers are offered
+    assert refused.status_code == 409  # a supplier stopped while the page was open: said in words
+    assert "Grey market is not an authorised supplier: do not take this delivery in" in refused.get_data(as_text=True)
     done = client.post("/receive", data=typed | {"supplier_id": str(world.supplier.id)})
     assert done.status_code == 302
     sheet = client.get(done.headers["Location"]).get_data(as_text=True)
@@ -55,6 +56,24 @@ def test_the_receiving_page_requires_an_authorised_supplier_and_the_receipt_show
     report = client.get(f"/reconciliation?from={today - dt.timedelta(days=5)}&to={today + dt.timedelta(days=1)}")
     report = report.get_data(as_text=True)
     assert "Allergan Aesthetics (direct)" in report
+
+
+def test_a_scanned_box_is_kept_when_only_the_supplier_was_wrong_and_dropped_when_the_box_was(browser_client, world,
+                                                                                               session):
+    client = browser_client("manager")
+    token = csrf_token(client, "/receive")
+    code = f"(01){world.botox.gtins[0].gtin}(17)280131(10)KEEP1(21)SER1"
+    form = {"code": code, "containers": "1", "location_id": str(world.location().id), "csrf_token": token}
+    missing = client.post("/receive", data=form).get_data(as_text=True)
+    assert "Choose who delivered this box." in missing and 'name="scanned" value="' in missing
+    assert "Box scanned:" in missing and "KEEP1" in missing
+    # Receive again with the supplier chosen and the scan field empty: the kept box is received.
+    done = client.post("/receive", data={**form, "code": "", "scanned": code, "supplier_id": str(world.supplier.id)})
+    assert done.status_code == 302
+    session.expire_all()
+    assert session.scalar(select(Lot.number).where(Lot.number == "KEEP1")) == "KEEP1"
+    unreadable = client.post("/receive", data={**form, "code": "(01)123", "supplier_id": str(world.supplier.id)})
+    assert unreadable.status_code == 422 and "Box scanned:" not in unreadable.get_data(as_text=True)
 
 
 def test_the_reconciliation_says_when_the_supplier_is_not_recorded(browser_client, world):
