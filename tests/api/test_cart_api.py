@@ -498,7 +498,18 @@ def test_a_negative_or_mistyped_quantity_says_so_in_the_nurses_words(nurse, worl
     negative = nurse.post(url, draw_body(container, "-4"))
     assert (negative.status_code, error_code(negative)) == (422, "validation_error")
     message = negative.get_json()["error"]["message"]
-    assert message == "quantity: Quantity: -4 is below zero. Type the quantity itself, such as 4.", message
+    assert message == "quantity: -4 is below zero. Type the quantity itself, such as 4.", message  # named once
     typo = nurse.post(url, draw_body(container, "4u"))
     assert "Value error" not in typo.get_json()["error"]["message"]
-    assert typo.get_json()["error"]["details"]["fields"][0]["problem"] == "Quantity: type a number, such as 4 or 0.1."
+    assert typo.get_json()["error"]["details"]["fields"][0]["problem"] == "type a number, such as 4 or 0.1."
+
+
+def test_a_field_of_a_union_is_named_as_the_client_sent_it(nurse, world):
+    """QA: {"container": null} named the field "container.function-before[check(), constrained-str]"."""
+    treatment = treatment_for(nurse, world)
+    response = nurse.post(f"/treatments/{treatment['id']}/draws",
+                          {"container": None, "quantity": "4", "unit": "U", "area": "glabella"})
+    assert (response.status_code, error_code(response)) == (422, "validation_error")
+    error = response.get_json()["error"]
+    assert error["details"]["field"] == "container" and error["message"].startswith("container: ")
+    assert {f["field"] for f in error["details"]["fields"]} == {"container"}

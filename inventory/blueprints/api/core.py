@@ -109,12 +109,23 @@ _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-da
 def _validation_response(error: ValidationError) -> Response:
     fields = []
     for item in error.errors(include_url=False, include_context=False, include_input=False):
-        fields.append({"field": ".".join(str(p) for p in item["loc"]) or "body", "problem": item["msg"]})
+        field = ".".join(str(p) for p in item["loc"] if _names_a_field(p)) or "body"
+        if not any(f["field"] == field and f["problem"] == item["msg"] for f in fields):
+            fields.append({"field": field, "problem": item["msg"]})
     first = fields[0]
     # The shape of a rule's ValidationError (inventory/errors.py): the first field, then each with its problem.
     return json_error(
         422, "validation_error", f"{first['field']}: {first['problem']}", {"field": first["field"], "fields": fields}
     )
+
+
+# What pydantic adds to a location inside a union ("container.function-before[check(), constrained-str]"):
+# the member's type, which names no field a client sent.
+_UNION_MEMBER_TAGS = frozenset({"int", "str", "float", "bool", "none", "decimal", "list", "dict"})
+
+
+def _names_a_field(part: str | int) -> bool:
+    return isinstance(part, int) or (part.isidentifier() and part not in _UNION_MEMBER_TAGS)
 
 
 def _request_hash(body: BaseModel | None) -> str:

@@ -79,7 +79,8 @@ def _typed_quantity(value: Any) -> Any:
     try:
         return validators.parse_quantity(value if isinstance(value, str) else str(value))
     except errors.ValidationError as error:
-        raise PydanticCustomError("quantity", error.message) from None
+        # The field's name comes first in the API's message already: "quantity: -2 is below zero. ..."
+        raise PydanticCustomError("quantity", error.message.removeprefix("Quantity: ")) from None
 
 
 # A quantity someone typed: the same validator as the pages (parse_quantity), and its shape in OpenAPI.
