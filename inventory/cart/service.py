@@ -16,11 +16,12 @@ What a patient received is the Draw rows whose movement was not reversed
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import ColumnElement, bindparam, exists, func, insert, select
+from sqlalchemy import ColumnElement, bindparam, exists, func, insert, or_, select
 from sqlalchemy.orm import QueryableAttribute, Session, aliased, joinedload, make_transient_to_detached, selectinload
 
 from inventory.errors import (
@@ -251,30 +252,53 @@ def _in_catalog(session: Session, gtin: str) -> bool:
 
 
 def _refuse_lookalike_ref(session: Session, clinic_id: int, ref: str) -> None:
-    """A new reference that differs from one on file only in case, spaces, hyphens or dots ("p-1001", "P 1001"
-    for P-1001) would split one patient's history in two, and her dose and interval checks with it."""
+    """A new reference that differs from one on file only in case, spaces, dashes, dots, width or invisible
+    characters ("p-1001", "P 1001", "P–1001", "Ｐ-1001" for P-1001) would split one patient's history in two,
+    and her dose and interval checks with it. A new reference with an invisible character in it is refused too:
+    a nurse could never tell it from the one she types next time."""
     key = _ref_key(ref)
+    # SQL strips the ASCII separators, which is the whole key of a printable-ASCII reference; any other stored
+    # reference (a dash, a fullwidth letter, an invisible character) is keyed here in Python. Those are few, so
+    # this reads the few rows that can match, not the clinic's patients.
     first, *rest = _REF_SEPARATORS
     normalised: ColumnElement[str] = func.replace(Patient.external_ref, first, "")
     for character in rest:
         normalised = func.replace(normalised, character, "")
-    existing = session.scalar(
-        select(Patient).where(Patient.clinic_id == clinic_id, func.lower(normalised) == key).limit(1))
+    candidates = session.execute(
+        select(Patient.id, Patient.external_ref)
+        .where(Patient.clinic_id == clinic_id,
+               or_(func.lower(normalised) == key, Patient.external_ref.regexp_match(_NOT_PRINTABLE_ASCII)))
+        .order_by(Patient.id))
+    existing = next((row for row in candidates if _ref_key(row.external_ref) == key), None)
     if existing is not None:
         raise PatientRefConflict(
             f"Patient reference {ref} looks like {existing.external_ref}, already on file: scan or type that "
             "reference to treat the same patient. A treatment must never split a patient's history in two.",
             patient_id=existing.id, external_ref=ref, field="external_ref",
         )
+    invisible = next((character for character in ref if unicodedata.category(character) == "Cf"), None)
+    if invisible is not None:
+        raise ValidationError(
+            f"The patient reference has an invisible character in it (U+{ord(invisible):04X}), most likely pasted "
+            "with it. Type the reference by hand or scan the patient's card.", field="external_ref")
 
 
+# Stripped in SQL as well as in _ref_key; _ref_key also drops every dash (Unicode Pd and the minus sign U+2212),
+# every space and every invisible format character (Cf: zero-width space, soft hyphen, BOM...).
 _REF_SEPARATORS = (" ", "-", ".", "/", "_")
+_NOT_PRINTABLE_ASCII = "[^ -~]"
 
 
 def _ref_key(ref: str) -> str:
-    for character in _REF_SEPARATORS:
-        ref = ref.replace(character, "")
-    return ref.lower()
+    """What a reference reads as: NFKC (fullwidth "Ｐ－1001" is "P-1001"), case-folded, without invisible
+    characters or separators."""
+    visible = "".join(character for character in ref if unicodedata.category(character) != "Cf")
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", visible).casefold())
+    return "".join(character for character in folded if not _is_ref_separator(character))
+
+
+def _is_ref_separator(character: str) -> bool:
+    return character in _REF_SEPARATORS or character == "\u2212" or unicodedata.category(character) in ("Pd", "Zs")
 
 
 CONTACT_LIMITS = {"phone": 40, "email": 254, "address": 500}
