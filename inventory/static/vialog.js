@@ -52,11 +52,14 @@ document.addEventListener("DOMContentLoaded", () => {
     form.addEventListener("submit", (event) => { if (!window.confirm(form.dataset.confirm)) event.preventDefault(); }));
 });
 
-// A scanner types a character every few milliseconds; a person needs 60 ms or more. Keys that
+// A scanner types a character every few milliseconds; a person needs 60 ms or more, though two
+// or three keys of theirs can come faster ("12" with keys 30 ms apart). SCAN_MIN_LENGTH keys that
 // arrive that fast in any field other than a scan field are a scan that landed in the wrong
 // place (a vial's label typed into Quantity): they are kept out of that field, the field gets
 // back what it held, and the code goes to the page's scan field as a scan. Its Enter never
-// submits the form the scan landed in.
+// submits the form the scan landed in. Once caught, every key up to its Enter is the scan's,
+// even after a pause (a scanner can stall mid-code), until CAUGHT_SCAN_QUIET_MS of quiet; a scan
+// that ends so, without Enter, is not sent, and the page says it was kept out.
 //
 // Some scanners (Bluetooth ones among them) type slower than that. A quantity field still tells
 // their scan apart when Enter comes: what it holds is no quantity (the server's own pattern, in
@@ -66,6 +69,7 @@ document.addEventListener("DOMContentLoaded", () => {
 // Either field gets back what it held on focus.
 const SCANNER_KEY_GAP_MS = 40;
 const SCAN_MIN_LENGTH = 4;
+const CAUGHT_SCAN_QUIET_MS = 500;
 const LOOKS_SCANNED = [
   /^VL[0-9A-Z]{8}$/i, // a Vialog container label
   /^\][A-Za-z][0-9A-Za-z]/, // a symbology identifier: ]d2 (GS1 DataMatrix), ]C1 (GS1-128), ]Q3 ...
@@ -89,7 +93,7 @@ function isGuardedTextField(el) {
 }
 
 function guardAgainstScansInOtherFields(scanField) {
-  let burst = null; // {target, before, chars, last}
+  let burst = null; // {target, before, chars, last, caught, quiet}
   const heldOnFocus = new WeakMap();
   const accepts = (el) => el === scanField || (el instanceof HTMLElement && el.matches(".scan, .scan-out"));
   const restore = (b) => { if (b.target && "value" in b.target && b.before !== null) b.target.value = b.before; };
@@ -98,37 +102,71 @@ function guardAgainstScansInOtherFields(scanField) {
     scanField.focus();
     if (scanField.form) scanField.form.requestSubmit();
   };
+  // A scan caught without its Enter is not sent (it may be cut short): the nurse is told it was kept out.
+  const tellKeptOut = (b) => {
+    const label = b.target instanceof HTMLInputElement && b.target.labels?.length ? b.target.labels[0].textContent : "";
+    const name = label.replace(/\s*\(.*?\)/g, "").trim() || "that field";
+    let note = document.querySelector(".scan-kept-out");
+    if (!note) {
+      note = document.createElement("p");
+      note.className = "flash flash-warning scan-kept-out";
+      note.setAttribute("role", "status");
+    }
+    const code = document.createElement("span");
+    code.className = "mono";
+    code.textContent = b.chars;
+    note.replaceChildren(`A scan went into ${name} and was kept out of it: ${name} is as it was. Scan again. Scanned: `, code);
+    (b.target.closest(".row") ?? b.target).before(note);
+  };
+  const close = () => {
+    const b = burst;
+    if (b) clearTimeout(b.quiet);
+    burst = null;
+    return b;
+  };
+  const closeWithoutEnter = () => { const b = close(); if (b && b.caught) tellKeptOut(b); };
+  const waitForQuiet = () => { clearTimeout(burst.quiet); burst.quiet = setTimeout(closeWithoutEnter, CAUGHT_SCAN_QUIET_MS); };
   document.addEventListener("focusin", (event) => {
     const t = event.target;
     if (t instanceof HTMLInputElement && (t.dataset.quantityPattern || isGuardedTextField(t))) heldOnFocus.set(t, t.value);
   });
   document.addEventListener("keydown", (event) => {
     const t = event.target;
-    if (accepts(t)) { burst = null; return; }
+    if (event.key === "Shift" || event.key === "CapsLock") return; // a scanner holds Shift for its capitals
+    if (accepts(t)) { closeWithoutEnter(); return; }
     const now = performance.now();
     const printable = event.key.length === 1 && !event.ctrlKey && !event.metaKey && !event.altKey;
     if (printable) {
-      if (!burst || now - burst.last > SCANNER_KEY_GAP_MS) {
-        // Perhaps a person typing: let the key through, remember how the field was.
-        burst = { target: t, before: "value" in t ? t.value : null, chars: event.key, last: now };
+      if (burst && burst.caught && now - burst.last <= CAUGHT_SCAN_QUIET_MS) {
+        // The rest of a scan caught here, even after a pause: a scanner can stall mid-code.
+        event.preventDefault();
+        burst.chars += event.key;
+        burst.last = now;
+        waitForQuiet();
         return;
       }
-      event.preventDefault();
-      if (burst.chars.length === 1) restore(burst); // take back the first key of the burst
-      burst.chars += event.key;
-      burst.last = now;
+      if (burst && !burst.caught && burst.target === t && now - burst.last <= SCANNER_KEY_GAP_MS) {
+        burst.chars += event.key;
+        burst.last = now;
+        if (burst.chars.length < SCAN_MIN_LENGTH) return; // a person can type two or three keys this fast: "12"
+        event.preventDefault();
+        restore(burst); // take back the keys of the burst already in the field
+        burst.caught = true;
+        waitForQuiet();
+        return;
+      }
+      // Perhaps a person typing: let the key through, remember how the field was.
+      closeWithoutEnter();
+      burst = { target: t, before: "value" in t ? t.value : null, chars: event.key, last: now, caught: false, quiet: 0 };
       return;
     }
-    if (event.key === "Enter" && burst && burst.chars.length >= SCAN_MIN_LENGTH && now - burst.last <= 4 * SCANNER_KEY_GAP_MS) {
+    if (event.key === "Enter" && burst && burst.caught && now - burst.last <= CAUGHT_SCAN_QUIET_MS) {
       event.preventDefault();
       event.stopImmediatePropagation();
-      restore(burst);
-      const code = burst.chars;
-      burst = null;
-      scanInstead(code);
+      scanInstead(close().chars);
       return;
     }
-    burst = null;
+    closeWithoutEnter();
     if (event.key === "Enter" && t instanceof HTMLInputElement && t.dataset.quantityPattern) {
       // The field selects what it holds on focus, so a scan replaces it rather than appending to it.
       const typed = t.value.trim();
