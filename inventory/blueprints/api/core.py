@@ -107,7 +107,7 @@ _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-da
 
 
 def _validation_response(error: ValidationError) -> Response:
-    fields = []
+    fields: list[dict[str, str]] = []
     for item in error.errors(include_url=False, include_context=False, include_input=False):
         field = ".".join(str(p) for p in item["loc"] if _names_a_field(p)) or "body"
         if not any(f["field"] == field and f["problem"] == item["msg"] for f in fields):
