@@ -6,4 +6,4 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from inventory.cart import api, pages  # noqa: F401  (models, then routes on the shared blueprints)
+    from inventory.cart import api, pages, patient_pages  # noqa: F401  (models, then routes on the shared blueprints)

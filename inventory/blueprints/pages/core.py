@@ -91,7 +91,8 @@ def flash_refusal(error: DomainError) -> None:
 # The main navigation, in groups that each open a small menu. A link shows when its page exists and
 # the user's role may open it; a group with one such link shows as that link, one with none not at all.
 NAV: list[tuple[str, list[tuple[str, str, Permission]]]] = [
-    ("Cart", [("pages.cart_home", "Cart", Permission.CART), ("pages.follow_ups", "Follow-ups", Permission.CART)]),
+    ("Cart", [("pages.cart_home", "Cart", Permission.CART), ("pages.follow_ups", "Follow-ups", Permission.CART),
+              ("pages.patients", "Patients", Permission.CART)]),
     ("Stock", [
         ("pages.stock", "Stock", Permission.CART),
         ("pages.beyond_use", "Beyond use", Permission.CART),

@@ -1,0 +1,98 @@
+"""The read side of the patient's record: finding a patient, and every treatment she had.
+
+Both read only the caller's clinics: another clinic's patient is not found, as in the API.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from inventory.clinical.service import get_patient
+from inventory.models import Clinic, Container, Draw, Movement, Patient, Treatment
+from inventory.services.permissions import Scope
+
+# A longer list is no help at the cart: past it, the page asks for a narrower search.
+SEARCH_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class PatientMatch:
+    patient: Patient
+    clinic: Clinic
+    last_treated_at: dt.datetime | None  # None: never treated
+
+
+@dataclass(frozen=True)
+class PatientSearch:
+    matches: list[PatientMatch]
+    is_capped: bool  # more patients match than are listed
+
+
+def search_patients(session: Session, *, scope: Scope, text: str, limit: int = SEARCH_LIMIT) -> PatientSearch:
+    """Patients of the caller's clinics whose reference starts with ``text`` or whose name holds each of its
+    words ("hart amelia" finds Amelia Hart), case ignored. An exact reference comes first (a scanned card finds
+    its patient however many others match), then the most recently treated (never treated: the newest record).
+    Nothing typed finds nothing."""
+    text = (text or "").strip()
+    if not text:
+        return PatientSearch([], is_capped=False)
+    last_treated = func.max(Treatment.started_at)
+    every_word = and_(*[Patient.name.icontains(word, autoescape=True) for word in text.split()])
+    stmt = (
+        select(Patient, Clinic, last_treated)
+        .join(Clinic, Clinic.id == Patient.clinic_id)
+        .outerjoin(Treatment, Treatment.patient_id == Patient.id)
+        .where(or_(Patient.external_ref.istartswith(text, autoescape=True), every_word))
+        .group_by(Patient.id, Clinic.id)
+        .order_by(
+            case((func.lower(Patient.external_ref) == text.lower(), 0), else_=1),
+            func.coalesce(last_treated, Patient.created_at).desc(),
+            Patient.id.desc(),
+        )
+        .limit(limit + 1)  # one more than shown says the list is capped
+    )
+    rows = session.execute(scope.filter(stmt, Patient.clinic_id)).all()
+    matches = [PatientMatch(patient, clinic, at) for patient, clinic, at in rows[:limit]]
+    return PatientSearch(matches, is_capped=len(rows) > limit)
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    patient: Patient
+    clinic: Clinic
+    treatments: list[Treatment]  # newest first; open and closed, with their draws
+    corrected_movement_ids: frozenset[int]  # draws reversed afterwards: recorded, never given
+
+    def is_corrected(self, draw: Draw) -> bool:
+        return draw.movement_id in self.corrected_movement_ids
+
+
+def patient_record(session: Session, *, scope: Scope, patient_id: int) -> PatientRecord:
+    """The patient and every treatment she had, each with its room, injector and draws (product, lot, who
+    drew), in the same few statements however many treatments she had. Raises NotFound (another clinic's
+    patient too)."""
+    patient = get_patient(session, patient_id, scope)
+    clinic = session.get(Clinic, patient.clinic_id)
+    assert clinic is not None  # a foreign key
+    drawn = selectinload(Treatment.draws)
+    stmt = (
+        select(Treatment)
+        .where(Treatment.patient_id == patient.id)
+        .options(
+            joinedload(Treatment.location), joinedload(Treatment.injector),
+            drawn.joinedload(Draw.container).joinedload(Container.product),
+            drawn.joinedload(Draw.container).joinedload(Container.lot),
+            drawn.joinedload(Draw.injector),
+        )
+        .order_by(Treatment.started_at.desc(), Treatment.id.desc())
+    )
+    treatments = list(session.scalars(scope.filter(stmt, Treatment.clinic_id)))
+    corrected = session.scalars(
+        select(Movement.reverses_id).join(Draw, Draw.movement_id == Movement.reverses_id)
+        .where(Draw.patient_id == patient.id)
+    )
+    return PatientRecord(patient, clinic, treatments, frozenset(i for i in corrected if i is not None))
