@@ -62,6 +62,7 @@ __all__ = [
     "skipped_for_next_patient",
     "state_after_movement",
     "stock_pool",
+    "takes_stock_back",
 ]
 
 # Containers that hold stock someone may still use or count.
@@ -169,6 +170,17 @@ def settle(container: ContainerFacts) -> None:
     elif (container.state is ContainerState.IN_USE and full and container.reconstituted_at is None
           and container.opened_at is None and container.patient_id is None):
         container.state = ContainerState.SEALED
+
+
+def takes_stock_back(container: ContainerFacts, *, undoes_what_emptied_it: bool) -> bool:
+    """Whether units a correction puts back into ``container`` stay in it.
+
+    A live container (sealed or in use; on hold too, which keeps it out of use, not out of stock) takes them
+    back. One emptied, wasted or returned is out of use: whatever was in it when it went left with it (in the
+    bin, or back to the supplier), so the units leave after it, unless the correction undoes the very movement
+    that took it out of use (a waste, or a last draw, recorded by mistake): then it is back in use.
+    """
+    return container.state in LIVE_STATES or undoes_what_emptied_it
 
 
 def is_opened(container: ContainerFacts) -> bool:

@@ -326,11 +326,16 @@ def cart_reverse(treatment_id: int, movement_id: int):
         flash("Say why the entry is a mistake.", "error")
         return _back(treatment_id)
     try:
-        cart.reverse(db.session, actor=current_user, scope=scope(), movement_id=movement_id,
-                     reason=form.reason.data, now=utcnow())
+        reversal = cart.reverse(db.session, actor=current_user, scope=scope(), movement_id=movement_id,
+                                reason=form.reason.data, now=utcnow())
     except DomainError as error:
         return _refused(error, treatment_id)
-    flash("Corrected: the quantity is back in its container; the original entry stays in the history.", "ok")
+    if reversal.container.state in lifecycle.LIVE_STATES:
+        flash("Corrected: the quantity is back in its container; the original entry stays in the history.", "ok")
+    else:  # the container was already wasted or emptied: the units went with it (cart.reverse)
+        flash(f"Corrected: the entry is undone. {reversal.container.label_code} was already out of use, so the "
+              "quantity is recorded as gone with it, not back on a shelf; the original entry stays in the history.",
+              "ok")
     return _back(treatment_id)
 
 

@@ -822,7 +822,12 @@ def reverse(
     A draw that was a container's only one releases the container from its patient
     (a wrong vial scanned was never opened for that patient).
     A reversal that would leave the container holding more than it was received with
-    (a count has corrected it since) is refused. Features are asked before anything is
+    (a count has corrected it since) is refused. Units put back into a container already out
+    of use (wasted, emptied, returned) were in it when it went: a second movement in the same
+    transaction sends them after it (``_leave_as_it_went``), so it stays out of use and holds
+    nothing; only undoing the movement that took it out of use brings it back. Likewise a
+    single-patient remainder the treatment's closing would have wasted is wasted (a draw that
+    emptied the vial, reversed after the closing). Features are asked before anything is
     written (``lot_guard.check_reversal``): a recall refuses a correction that would change
     what a closed case recorded, and flags one that changes what a notified patient was told.
     Raises ValidationError, NotFound, NotReversible, AlreadyReversed, ContainerInTransit, or
@@ -872,6 +877,10 @@ def reverse(
             container_id=container.id,
         )
     lot_guard.check_reversal(session, lot, container, original, actor=actor, now=now)
+    out_of_use = None if container.state in lifecycle.LIVE_STATES else container.state
+    emptied_by = _what_emptied(session, container) if out_of_use is not None else None
+    takes_back = lifecycle.takes_stock_back(
+        container, undoes_what_emptied_it=emptied_by is not None and emptied_by.id == original.id)
     reversal = ledger.record(
         session, container, kind=MovementKind.REVERSAL, quantity=-original.quantity, actor=actor, at=now,
         reason="correction", note=reason, treatment_id=original.treatment_id, reverses=original,
@@ -880,9 +889,68 @@ def reverse(
     if original.kind is MovementKind.DRAW:
         _release_if_never_used(session, container)
     lifecycle.settle(container)
-    lot_guard.stock_added(session, lot, [container], actor=actor, now=now)
+    if out_of_use is not None and not takes_back:
+        _leave_as_it_went(session, container, emptied_by, reversal, was=out_of_use, actor=actor, now=now)
+    elif out_of_use is not None and original.kind is MovementKind.DRAW and _closing_wastes(
+            session, container, original, now):
+        _waste_locked(
+            session, container, actor=actor, now=now, reason="single_patient_remainder",
+            quantity=reversal.quantity, treatment_id=original.treatment_id,
+            note=f"put back by reversal {reversal.id} after treatment {original.treatment_id} closed",
+        )
+    else:
+        lot_guard.stock_added(session, lot, [container], actor=actor, now=now)
     session.flush()
     return reversal
+
+
+def _what_emptied(session: Session, container: Container) -> Movement | None:
+    """The movement that left this container (out of use) holding nothing: a waste, a return, a count or its last
+    draw. Passed over: the pairs that corrections wrote since, a reversal and the movement that sent its units
+    straight after the container (same quantity, moment and actor)."""
+    found: Movement | None = None
+    for movement in session.scalars(
+        select(Movement).where(Movement.container_id == container.id).order_by(Movement.id.desc())
+    ):
+        if found is not None:
+            if not (movement.kind is MovementKind.REVERSAL and movement.quantity == -found.quantity
+                    and movement.at == found.at and movement.actor_id == found.actor_id):
+                return found
+            found = None  # a correction's pair: what emptied the container is older
+        elif movement.balance_after > 0:
+            return None
+        elif movement.quantity < 0:
+            found = movement
+    return found
+
+
+def _leave_as_it_went(session: Session, container: Container, emptied_by: Movement | None, reversal: Movement, *,
+                      was: ContainerState, actor: User, now: dt.datetime) -> Movement:
+    """Sends what ``reversal`` put back into a container out of use after it: wasted with the reason of the waste
+    that took it out of use (the closing's ``single_patient_remainder``, ``beyond_use``...), or returned as it
+    was; ``other`` for a container drawn or counted empty. It holds nothing again, and stays out of use."""
+    if emptied_by is not None and emptied_by.kind in (MovementKind.WASTE, MovementKind.RETURN) and emptied_by.reason:
+        kind, why, treatment_id = emptied_by.kind, emptied_by.reason, emptied_by.treatment_id
+    else:
+        kind, why, treatment_id = MovementKind.WASTE, "other", None
+    went = "wasted" if kind is MovementKind.WASTE else "returned"
+    movement = ledger.record(
+        session, container, kind=kind, quantity=-reversal.quantity, actor=actor, at=now, reason=why,
+        note=f"put back by reversal {reversal.id} into a container already {was.value}: {went} with it",
+        treatment_id=treatment_id,
+    )
+    lifecycle.settle(container)
+    return movement
+
+
+def _closing_wastes(session: Session, container: Container, original: Movement, now: dt.datetime) -> bool:
+    """A draw that emptied a single-patient container, reversed after its treatment closed: the units were in it
+    when the treatment closed, and closing wastes such a remainder (unless a filler syringe is held)."""
+    treatment = session.get(Treatment, original.treatment_id) if original.treatment_id is not None else None
+    return (
+        treatment is not None and treatment.is_closed and _holds_remainder_for(container, treatment)
+        and not (container.product.kind is ProductKind.FILLER and lifecycle.is_held(container, now))
+    )
 
 
 def is_reversed(session: Session, movement: Movement) -> bool:

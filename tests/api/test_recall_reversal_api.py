@@ -71,7 +71,10 @@ def test_on_an_open_case_the_correction_is_taken_and_the_patient_is_to_be_told_a
     (told,) = case["patients"]
     assert (told["status"], told["method"]) == ("pending", None)
     assert "reversed after the patient was notified" in told["note"]
+    # The 20 U were in the vial when the closing wasted it: wasted with it, the vial stays destroyed.
+    assert response.get_json()["container"]["state"] == "discarded"
     (line,) = case["containers"]
-    assert (line["status"], line["remaining"]) == ("open", "20")
+    assert (line["status"], line["remaining"]) == ("destroyed", "0")
     closing = history.safety.post(f"/recalls/{history.case_id}/close")
     assert (closing.status_code, error_code(closing)) == (409, "recall_open_items")
+    assert closing.get_json()["error"]["details"]["patients_pending"] == 1

@@ -91,18 +91,19 @@ def test_a_reversed_draw_after_the_recall_puts_its_vial_back_on_the_list(world):
     assert lines(world, case)[vial.id].status is RecallContainerStatus.OPEN
 
 
-def test_a_container_returned_for_the_recall_that_holds_stock_again_is_opened_again(world):
+def test_a_dose_reversed_after_its_vial_was_returned_for_the_recall_is_returned_with_it(world):
     rh.share_toxins(world)
     vial = reconstitute(world, world.container("botox", lot="RX3"))
     draw = rh.give(world, rh.treat(world, patient(world, "P-1")), vial, "10")
     case = open_case(world, vial.lot_id)
-    # The vial is sent back with what is left; then the mistaken draw is corrected: 10 U are on a shelf again.
+    # The vial is sent back with what is left; then the mistaken draw is corrected: the 10 U were in the vial
+    # when it went back, so they went back with it (no shelf holds them), and the line stays returned.
     services.update_container(world.session, actor=world.users["safety"], scope=EVERYWHERE, case_id=case.id,
                               container_id=vial.id, status="returned", now=LATER)
     rh.reverse(world, draw, at=LATER + HOUR)
 
-    line = lines(world, case)[vial.id]
-    assert (line.status, line.note) == (RecallContainerStatus.OPEN, "back in stock: return or destroy it again")
+    assert (vial.remaining, vial.state) == (0, ContainerState.EMPTY)
+    assert lines(world, case)[vial.id].status is RecallContainerStatus.RETURNED
 
 
 def test_a_recall_destroyed_waste_is_never_reversed(world):

@@ -213,12 +213,13 @@ def test_reversing_a_notified_patients_dose_on_an_open_case_makes_them_pending_a
                                   "from": "notified", "to": "pending", "method": "phone",
                                   "note": "told on the phone: 20 U into the glabella", "quantity": "20"}.items()
     assert line.patient_id in services.names_patients(event)
-    # The 20 U are back in the vial, which is on the list again; the case waits for both.
-    assert history.vial.remaining == 20
-    assert container_line(world, history.case, history.vial).status is RecallContainerStatus.OPEN
+    # The 20 U were in the vial when the closing wasted it: they are wasted with it (never back on a shelf), the
+    # vial stays destroyed on the list, and the case waits for the patient only.
+    assert (history.vial.remaining, history.vial.state) == (0, ContainerState.DISCARDED)
+    assert container_line(world, history.case, history.vial).status is RecallContainerStatus.DESTROYED
     with pytest.raises(RecallOpenItems) as caught:
         close(world, history.case)
-    assert caught.value.details["patients_pending"] == 1
+    assert (caught.value.details["patients_pending"], caught.value.details["containers_open"]) == (1, 0)
 
 
 def test_reversing_a_pending_patients_dose_on_an_open_case_is_recorded_and_leaves_them_pending(world):

@@ -193,3 +193,25 @@ def test_an_expired_vial_scanned_by_its_label_is_refused_and_can_be_wasted_there
     gtin = world.botox.gtins[0].gtin
     box = client.get(f"/cart/treatments/{treatment.id}?scan=(01){gtin}(17)270331(10)OLD1").get_data(as_text=True)
     assert 'data-code="lot_expired"' in box and "Waste from this container" not in box
+
+
+def test_a_dose_corrected_after_its_vial_was_wasted_at_closing_says_it_went_with_the_vial(browser_client, world,
+                                                                                          session):
+    from tests.factories import NOW, close_treatment, draw
+
+    vial = reconstitute(world, world.container("dysport", lot="DY1"), "2.5")
+    treatment = start_treatment(world, "P-1")
+    forehead = draw(world, treatment, vial, "10", area="forehead", at=NOW).draw
+    close_treatment(world, treatment, at=NOW + dt.timedelta(minutes=5))
+    session.flush()
+    client = browser_client("nurse")
+    page = f"/cart/treatments/{treatment.id}"
+    response = client.post(f"{page}/movements/{forehead.movement_id}/reverse",
+                           data={"csrf_token": csrf_token(client, page), "reason": "recorded twice"},
+                           follow_redirects=True)
+    html = response.get_data(as_text=True)
+    assert f"{vial.label_code} was already out of use, so the quantity is recorded as gone with it" in html
+    assert "back in its container" not in html
+    session.expire_all()
+    assert (session.get(type(vial), vial.id).remaining, session.get(type(vial), vial.id).state.value) == (
+        0, "discarded")
