@@ -156,6 +156,7 @@ def _scanned_vial(raw: str) -> Container | None:
 
 def _render_treatment(treatment, container: Container | None, *, scan_error: DomainError | None = None,
                       scanned: str = "", warnings: list[str] | None = None, draw_form: DrawForm | None = None,
+                      reconstitute_form: ReconstituteForm | None = None,
                       confirmation: ConfirmationRequired | None = None, status: int = 200):
     now = utcnow()
     refusal = None
@@ -164,8 +165,10 @@ def _render_treatment(treatment, container: Container | None, *, scan_error: Dom
         refusal = lifecycle.scan_refusal(container, treatment, now)
     if refusal is not None:
         warnings = []  # "Do not use" says what matters; a warning beside it would say it twice
+    # Rendered in answer to a POST too (a refused draw or mix, kept as typed): the other forms start empty,
+    # never filled from that POST (the waste form's Quantity is not the draw's).
     if draw_form is None:
-        draw_form = _draw_form(container, offer=True)
+        draw_form = _draw_form(container, offer=True, formdata=None)
     history = clinical.patient_history(db.session, scope=scope(), patient_id=treatment.patient_id, now=now,
                                        before_treatment_id=treatment.id)
     # A hyaluronidase dose may name the patient's adverse event it treats (the event then shows it).
@@ -178,15 +181,18 @@ def _render_treatment(treatment, container: Container | None, *, scan_error: Dom
         "pages/cart_treatment.html", treatment=treatment, container=container, scan_error=scan_error,
         history=history, checklist_flags=clinical.checklist_flags(treatment),
         refusal=refusal, scanned=scanned, warnings=warnings or [], now=now, draw_form=draw_form,
-        confirmation=confirmation, reconstitute_form=_reconstitute_form(container), waste_form=WasteForm(),
-        reverse_form=ReverseForm(), reversed_ids=_reversed_movement_ids(treatment), area_labels=dict(cart.AREAS),
+        confirmation=confirmation, reconstitute_form=reconstitute_form or _reconstitute_form(container, formdata=None),
+        waste_form=WasteForm(formdata=None), reverse_form=ReverseForm(formdata=None), reversed_ids=_reversed_movement_ids(treatment), area_labels=dict(cart.AREAS),
         rescue_events=rescue_events, events=events, kind_labels=adverse_events.KIND_LABELS,
         warning_words=dosing.WARNING_WORDS,
     ), status
 
 
-def _draw_form(container: Container | None, *, offer: bool = False) -> DrawForm:
-    form = DrawForm()
+_POSTED = object()  # a form filled from the request's POST, as Flask-WTF does by default
+
+
+def _draw_form(container: Container | None, *, offer: bool = False, formdata: Any = _POSTED) -> DrawForm:
+    form = DrawForm() if formdata is _POSTED else DrawForm(formdata=formdata)
     if container is not None and not container.product.is_toxin:
         form.unit.choices = [SelectChoice(container.product.base_unit)]
     if container is not None and offer:
@@ -195,8 +201,8 @@ def _draw_form(container: Container | None, *, offer: bool = False) -> DrawForm:
     return form
 
 
-def _reconstitute_form(container: Container | None) -> ReconstituteForm:
-    form = ReconstituteForm()
+def _reconstitute_form(container: Container | None, *, formdata: Any = _POSTED) -> ReconstituteForm:
+    form = ReconstituteForm() if formdata is _POSTED else ReconstituteForm(formdata=formdata)
     if container is not None and container.product.labelled_diluent_ml and form.diluent_ml.data is None:
         form.diluent_ml.data = container.product.labelled_diluent_ml.normalize()
     return form
@@ -207,6 +213,22 @@ def _reversed_movement_ids(treatment) -> set[int]:
     if not movement_ids:
         return set()
     return set(db.session.scalars(select(Movement.reverses_id).where(Movement.reverses_id.in_(movement_ids))))
+
+
+def _refused_form(error: DomainError | None, message: str, treatment_id: int, container: Container, *,
+                  draw_form: DrawForm | None = None, reconstitute_form: ReconstituteForm | None = None):
+    """The treatment page again, with the refused form as the nurse typed it (a quantity that was no quantity
+    is not written back: QuantityField), and why it was refused; nothing was written."""
+    if error is not None:
+        refused(error)
+    else:
+        unit_of_work.mark_refused()
+        flash(message, "error")
+    if draw_form is not None:
+        draw_form.area.choices = choices_of(cart.areas_for(container.product))
+    treatment = cart.get_treatment(db.session, treatment_id, scope())
+    return _render_treatment(treatment, container, draw_form=draw_form, reconstitute_form=reconstitute_form,
+                             status=error.status if error is not None else 422)
 
 
 def _back(treatment_id: int, container: Container | None = None, anchor: str = ""):
@@ -243,8 +265,8 @@ def cart_reconstitute(treatment_id: int):
     container = _container_from_form()
     form = ReconstituteForm()
     if not form.validate():
-        flash(_first_error(form, "Diluent must be between 0.5 and 10 mL."), "error")
-        return _back(treatment_id, container)
+        return _refused_form(None, _first_error(form, "Diluent must be between 0.5 and 10 mL."), treatment_id,
+                             container, reconstitute_form=form)
     assert form.diluent_ml.data is not None  # validated: NumberRange refuses a field left blank
     try:
         cart.reconstitute(
@@ -252,7 +274,7 @@ def cart_reconstitute(treatment_id: int):
             diluent_ml=Decimal(form.diluent_ml.data), diluent_lot=form.diluent_lot.data or None, now=utcnow(),
         )
     except DomainError as error:
-        return _refused(error, treatment_id, container)
+        return _refused_form(error, error.message, treatment_id, container, reconstitute_form=form)
     assert container.concentration_u_per_ml is not None  # cart.reconstitute has just set it
     per_tenth = (container.concentration_u_per_ml / 10).normalize()
     flash(f"Reconstituted: {per_tenth:f} {container.product.base_unit} per 0.1 mL. Print the new label.", "ok")
@@ -265,8 +287,8 @@ def cart_draw(treatment_id: int):
     container = _container_from_form()
     form = _draw_form(container)
     if not form.validate():
-        flash(_first_error(form, "Type a quantity, such as 4 or 0.1, and choose the area."), "error")
-        return _back(treatment_id, container)
+        return _refused_form(None, _first_error(form, "Type a quantity, such as 4 or 0.1, and choose the area."),
+                             treatment_id, container, draw_form=form)
     assert form.quantity.data is not None  # InputRequired: QuantityField reads spaces alone as nothing typed
     try:
         result = cart.draw(
@@ -286,7 +308,7 @@ def cart_draw(treatment_id: int):
         return _render_treatment(cart.get_treatment(db.session, treatment_id, scope()), container, draw_form=form,
                                  confirmation=needed, status=409)
     except DomainError as error:
-        return _refused(error, treatment_id, container)
+        return _refused_form(error, error.message, treatment_id, container, draw_form=form)
     draw = result.draw
     unit = container.product.base_unit
     shown = f"{draw.quantity.normalize():f} {unit}"

@@ -57,7 +57,7 @@ def test_quantities_that_are_not_plain_numbers_are_refused_in_words(browser_clie
     treatment = start(world, "P-NUM")
     session.flush()
     page = post_draw(browser_client("nurse"), treatment, syringe.label_code, quantity=typed, area="lip")
-    assert page.status_code == 200
+    assert page.status_code == 422  # answered in place, the form as typed
     assert re.search(r"Quantity: (type a number|at most 4 decimal places)", page.get_data(as_text=True))
     assert draws(session) == 0
 
@@ -133,7 +133,7 @@ def test_a_quantity_of_spaces_alone_is_nothing_typed(browser_client, world, sess
     treatment = start(world, "P-BLANK")
     session.flush()
     page = post_draw(browser_client("nurse"), treatment, syringe.label_code, quantity=typed, area="lip")
-    assert page.status_code == 200 and "Type the quantity, such as 4 or 0.1." in page.get_data(as_text=True)
+    assert page.status_code == 422 and "Type the quantity, such as 4 or 0.1." in page.get_data(as_text=True)
     assert draws(session) == 0
 
 
@@ -215,3 +215,27 @@ def test_a_dose_corrected_after_its_vial_was_wasted_at_closing_says_it_went_with
     session.expire_all()
     assert (session.get(type(vial), vial.id).remaining, session.get(type(vial), vial.id).state.value) == (
         0, "discarded")
+
+
+def test_a_refused_draw_or_mix_keeps_what_the_nurse_typed(browser_client, world, session):
+    """QA: a draw over what the vial holds, or a diluent out of range, came back with the form emptied (the
+    diluent back at the label's 2.5 mL)."""
+    (syringe,) = world.receive("filler").containers
+    sealed = world.container("botox", lot="KT2")
+    treatment = start(world, "P-KEEP")
+    session.flush()
+    client = browser_client("nurse")
+    page = post_draw(client, treatment, syringe.label_code, quantity="5", area="lip")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 409 and 'data-code="insufficient_quantity"' in html
+    assert 'name="quantity"' in html and 'value="5"' in html
+    assert re.search(r'value="lip"[^>]*checked|checked[^>]*value="lip"', html)
+    assert draws(session) == 0
+
+    token = csrf_token(client, f"/cart/treatments/{treatment.id}")
+    page = client.post(f"/cart/treatments/{treatment.id}/reconstitute",
+                       data={"csrf_token": token, "container": sealed.label_code, "diluent_ml": "0.4",
+                             "diluent_lot": "SAL-77"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422 and 'value="0.4"' in html and 'value="SAL-77"' in html
+    assert 'value="2.5"' not in html
