@@ -9,11 +9,14 @@ history is the patient's unreversed draws of the molecule, whatever the product:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
 from decimal import Decimal
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Select, bindparam, exists, or_, select
+from sqlalchemy import (CompoundSelect, Integer, cast, Row, Select, String, bindparam, exists, literal_column, null, or_,
+                        select, union_all)
 from sqlalchemy.orm import Session
 
 from inventory import dosing
@@ -28,9 +31,26 @@ def limits_for(session: Session, product: Product, clinic_id: int) -> DoseLimits
     """The limits for a draw of ``product`` at the clinic; None when the product names no molecule."""
     if product.molecule is None:
         return None
-    rows = session.execute(_ranges_statement(), {"molecule": product.molecule, "clinic_id": clinic_id}).all()
+    rows = session.execute(_range_rows(), {"molecule": product.molecule, "clinic_id": clinic_id}).all()
+    return _limits(product, rows)
+
+
+def history_for(session: Session, patient_id: int, molecule: str, *, since: dt.datetime,
+                treatment_id: int | None = None) -> list[PriorDose]:
+    """The patient's unreversed draws of ``molecule`` from ``since`` on, oldest first, in one statement.
+
+    ``treatment_id``: that treatment's draws count however long ago they were, since the session's
+    totals need all of them.
+    """
+    rows = session.execute(_history_statement(treatment_id is not None), {
+        "patient_id": patient_id, "molecule": molecule, "since": since, "treatment_id": treatment_id})
+    return [_prior(r) for r in rows]
+
+
+def _limits(product: Product, range_rows: Iterable[Row[Any]]) -> DoseLimits:
+    assert product.molecule is not None
     # The chain's defaults first, so that the clinic's row for the same area replaces its default.
-    ranges = {r.area: (r.low, r.high) for r in sorted(rows, key=lambda r: r.clinic_id is not None)}
+    ranges = {r.area: (r.amount, r.high) for r in sorted(range_rows, key=lambda r: r.clinic_id is not None)}
     return DoseLimits(
         molecule=product.molecule,
         unit=product.base_unit,
@@ -43,42 +63,63 @@ def limits_for(session: Session, product: Product, clinic_id: int) -> DoseLimits
     )
 
 
-def history_for(session: Session, patient_id: int, molecule: str, *, since: dt.datetime,
-                treatment_id: int | None = None) -> list[PriorDose]:
-    """The patient's unreversed draws of ``molecule`` from ``since`` on, oldest first, in one statement.
+def _prior(row: Row[Any]) -> PriorDose:
+    return PriorDose(treatment_id=row.treatment_id, area=row.area, units=row.amount, at=row.at)
 
-    ``treatment_id``: that treatment's draws count however long ago they were, since the session's
-    totals need all of them.
-    """
-    rows = session.execute(_history_statement(treatment_id is not None), {
-        "patient_id": patient_id, "molecule": molecule, "since": since, "treatment_id": treatment_id})
-    return [PriorDose(treatment_id=r.treatment_id, area=r.area, units=r.quantity, at=r.at) for r in rows]
+
+def _look_back(product: Product) -> dt.timedelta:
+    """The longest look-back any check needs: the cumulative window, the re-treatment interval or the session."""
+    days = max(product.cumulative_window_days or 0, product.retreat_interval_days or 0)
+    return max(dt.timedelta(days=days), dosing.SESSION_WINDOW)
 
 
 # Built once per process with bound parameters (SQL only, never data), as the scan's look-ups are: building
-# a select costs about as much Python as running it, and these run on every toxin draw.
+# a select costs about as much Python as running it, and these run on every toxin draw. Both kinds of row
+# share one shape, so that a draw reads its ranges and its history in one round trip (``_dose_facts``).
+
+_HISTORY, _RANGE = "history", "range"
 
 
 @cache
-def _ranges_statement() -> Select[str, Decimal, Decimal, int | None]:
-    return select(DoseRange.area, DoseRange.low, DoseRange.high, DoseRange.clinic_id).where(
+def _range_rows() -> Select[Any]:
+    return select(
+        literal_column(f"'{_RANGE}'", String()).label("kind"), DoseRange.area, DoseRange.low.label("amount"), DoseRange.high,
+        DoseRange.clinic_id, cast(null(), Integer()).label("treatment_id"),
+        cast(null(), Draw.at.type).label("at"), cast(null(), Integer()).label("draw_id"),
+    ).where(
         DoseRange.molecule == bindparam("molecule"),
         or_(DoseRange.clinic_id.is_(None), DoseRange.clinic_id == bindparam("clinic_id")))
 
 
 @cache
-def _history_statement(with_treatment: bool) -> Select[int, str, Decimal, dt.datetime]:
+def _history_rows(with_treatment: bool) -> Select[Any]:
     reversed_ = exists().where(Movement.reverses_id == Draw.movement_id)
     since = Draw.at >= bindparam("since")
     when = or_(since, Draw.treatment_id == bindparam("treatment_id")) if with_treatment else since
     return (
-        select(Draw.treatment_id, Draw.area, Draw.quantity, Draw.at)
+        select(
+            literal_column(f"'{_HISTORY}'", String()).label("kind"), Draw.area, Draw.quantity.label("amount"),
+            cast(null(), DoseRange.high.type).label("high"), cast(null(), Integer()).label("clinic_id"),
+            Draw.treatment_id, Draw.at, Draw.id.label("draw_id"),
+        )
         .join(Container, Container.id == Draw.container_id)
         .join(Product, Product.id == Container.product_id)
         .where(Draw.patient_id == bindparam("patient_id"), Product.molecule == bindparam("molecule"), when,
                ~reversed_)
-        .order_by(Draw.at, Draw.id)
     )
+
+
+@cache
+def _history_statement(with_treatment: bool) -> Select[Any]:
+    rows = _history_rows(with_treatment)
+    return rows.order_by(Draw.at, Draw.id)
+
+
+@cache
+def _dose_facts() -> CompoundSelect[Any]:
+    """The molecule's typical ranges at the clinic and the patient's history of it, oldest draw first."""
+    both = union_all(_history_rows(True), _range_rows())
+    return both.order_by(both.selected_columns.at, both.selected_columns.draw_id)
 
 
 @dataclass(frozen=True)
@@ -100,13 +141,15 @@ def assess(session: Session, *, product: Product, clinic_id: int, patient_id: in
 
     Nothing for a product without a molecule or one with no limits at all (fillers, hyaluronidase today).
     """
-    limits = limits_for(session, product, clinic_id)
-    if limits is None or not _limits_anything(limits):
+    if product.molecule is None:
         return DoseAssessment([], [], treatment_id)
-    # The longest look-back any check needs: the cumulative window, the re-treatment interval or the session.
-    look_back = max(dt.timedelta(days=max(limits.cumulative_days or 0, limits.retreat_interval_days or 0)),
-                    dosing.SESSION_WINDOW)
-    history = history_for(session, patient_id, limits.molecule, since=now - look_back, treatment_id=treatment_id)
+    rows = session.execute(_dose_facts(), {
+        "molecule": product.molecule, "clinic_id": clinic_id, "patient_id": patient_id,
+        "since": now - _look_back(product), "treatment_id": treatment_id}).all()
+    limits = _limits(product, (r for r in rows if r.kind == _RANGE))
+    if not _limits_anything(limits):
+        return DoseAssessment([], [], treatment_id)
+    history = [_prior(r) for r in rows if r.kind == _HISTORY]
     warnings = dosing.check_draw(limits=limits, treatment_id=treatment_id, area=area, units=units, now=now,
                                  history=history, timezone=timezone, area_name=area_name)
     return DoseAssessment(warnings, history, treatment_id)

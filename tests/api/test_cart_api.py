@@ -335,8 +335,7 @@ def test_a_keyed_draw_is_one_transaction_of_a_statement_per_check_and_per_row(nu
         "SELECT api_tokens",  # the token with its user and her clinics (her scope)
         "INSERT idempotency_records",  # the key claimed: ON CONFLICT DO NOTHING
         "SELECT treatments",  # FOR UPDATE, with the container (its lot FOR SHARE, product, clinic, chain head)
-        "SELECT dose_ranges",
-        "SELECT draws",  # the patient's history of the molecule
+        "SELECT draws",  # the patient's history of the molecule, with its typical ranges
         "INSERT movements",
         "UPDATE containers",  # balance, state and chain head
         "INSERT draws",
@@ -362,7 +361,7 @@ def test_a_returning_patients_draw_asks_nothing_more_for_the_follow_up(nurse, wo
         response = nurse.post(f"/treatments/{later['id']}/draws", {**draw_body(second_vial), "container": second_vial.id})
     assert response.status_code == 201, response.get_json()
     assert [k for k in kinds(sent) if not k.startswith(("SAVEPOINT", "RELEASE"))] == [
-        "SELECT api_tokens", "SELECT treatments", "SELECT dose_ranges", "SELECT draws",
+        "SELECT api_tokens", "SELECT treatments", "SELECT draws",
         "INSERT movements", "UPDATE containers", "INSERT draws",
     ]
     follow_ups = {t.id: t.follow_up_on for t in session.scalars(select(Treatment).where(

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.usefixtures("ledger_stays_balanced")
 LATER = NOW + dt.timedelta(hours=1)
 
 
-def test_a_draw_sends_its_lock_its_dose_checks_and_three_writes_and_nothing_after(world, session):
+def test_a_draw_sends_its_lock_one_read_for_its_dose_checks_and_three_writes_and_nothing_after(world, session):
     vial = reconstitute(world, world.container("botox"))
     treatment = start_treatment(world, "P-ST")
     draw(world, treatment, vial, "4", at=LATER)  # the first: binds the follow-up, and it is flushed below
@@ -34,13 +34,13 @@ def test_a_draw_sends_its_lock_its_dose_checks_and_three_writes_and_nothing_afte
 
     assert kinds(sent) == [
         "SELECT treatments",  # FOR UPDATE, with the container (FOR UPDATE), its lot, product and clinic
-        "SELECT dose_ranges",  # the molecule's typical ranges
-        "SELECT draws",  # the patient's history of the molecule
+        "SELECT draws",  # the patient's history of the molecule, and its typical ranges (UNION ALL)
         "INSERT movements",  # chained to the head the container lock read (containers.chain_head)
         "UPDATE containers",
         "INSERT draws",
     ]
     assert result.draw.id is not None and result.container.remaining == Decimal("90")
+    assert "FROM dose_ranges" in sent[1][0] and "UNION ALL" in sent[1][0]
     if session.bind.dialect.name == "postgresql":
         # The treatment is locked before the container, as closing a treatment does; the lot is shared, so a
         # recall waits for the draw and every later draw sees the recall.
