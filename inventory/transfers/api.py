@@ -41,33 +41,36 @@ def create_transfer(body: TransferIn) -> TransferOut:
     ids = [scanning.container_by_ref(db.session, ref, scope).id for ref in body.containers]
     transfer = clinic_transfers.send(db.session, actor=current_user(), scope=scope, container_ids=ids,
                                      to_location_id=body.to_location_id, now=utcnow(), note=body.note)
-    return TransferOut.of(transfer)
+    return TransferOut.of(transfer, scope)
 
 
 @operation("GET", "/transfers", summary="Transfers to and from the caller's clinics: those on the road first, then settled ones a page at a time",
            permission=Permission.RECEIVE, query=TransferQuery, response=TransferList, errors=(422,))
 def list_transfers(query: TransferQuery) -> TransferList:
+    scope = current_scope()
     found = clinic_transfers.list_transfers(
-        db.session, scope=current_scope(), direction=query.direction,
+        db.session, scope=scope, direction=query.direction,
         status=TransferStatus(query.status) if query.status else None, before_id=query.before, limit=query.limit,
     )
-    return TransferList(transfers=[TransferOut.of(t) for t in found.transfers], next_before=found.next_before)
+    return TransferList(transfers=[TransferOut.of(t, scope) for t in found.transfers], next_before=found.next_before)
 
 
 @operation("GET", "/transfers/<int:transfer_id>", summary="One transfer with its containers",
            permission=Permission.RECEIVE, response=TransferOut, errors=(404,))
 def get_transfer(transfer_id: int) -> TransferOut:
-    return TransferOut.of(clinic_transfers.get_transfer(db.session, transfer_id, current_scope()))
+    scope = current_scope()
+    return TransferOut.of(clinic_transfers.get_transfer(db.session, transfer_id, scope), scope)
 
 
 @operation("POST", "/transfers/<int:transfer_id>/receive", summary="Receive a transfer at the destination clinic",
            permission=Permission.RECEIVE, body=TransferReceiveIn, response=TransferOut, idempotent=True,
            errors=(403, 404, 409, 422))
 def receive_transfer(transfer_id: int, body: TransferReceiveIn) -> TransferOut:
-    transfer = clinic_transfers.receive(db.session, actor=current_user(), scope=current_scope(),
+    scope = current_scope()
+    transfer = clinic_transfers.receive(db.session, actor=current_user(), scope=scope,
                                         transfer_id=transfer_id, now=utcnow(), location_id=body.location_id,
                                         confirm=body.confirm)
-    return TransferOut.of(transfer)
+    return TransferOut.of(transfer, scope)
 
 
 @operation("POST", "/transfers/<int:transfer_id>/refuse",
@@ -75,17 +78,19 @@ def receive_transfer(transfer_id: int, body: TransferReceiveIn) -> TransferOut:
            permission=Permission.RECEIVE, body=TransferRefuseIn, response=TransferOut, idempotent=True,
            errors=(403, 404, 409, 422))
 def refuse_transfer(transfer_id: int, body: TransferRefuseIn) -> TransferOut:
-    transfer = clinic_transfers.refuse(db.session, actor=current_user(), scope=current_scope(),
+    scope = current_scope()
+    transfer = clinic_transfers.refuse(db.session, actor=current_user(), scope=scope,
                                        transfer_id=transfer_id, now=utcnow(), reason=body.reason,
                                        category=RefusalCategory(body.category))
-    return TransferOut.of(transfer)
+    return TransferOut.of(transfer, scope)
 
 
 @operation("POST", "/transfers/<int:transfer_id>/cancel",
            summary="Call a transfer back while it is in transit, or record the return of a refused one",
            permission=Permission.RECEIVE, response=TransferOut, idempotent=True, errors=(403, 404, 409))
 def cancel_transfer(transfer_id: int) -> TransferOut:
-    transfer = clinic_transfers.cancel(db.session, actor=current_user(), scope=current_scope(),
+    scope = current_scope()
+    transfer = clinic_transfers.cancel(db.session, actor=current_user(), scope=scope,
                                        transfer_id=transfer_id, now=utcnow())
-    return TransferOut.of(transfer)
+    return TransferOut.of(transfer, scope)
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from inventory.models.base import BigId, Base, Quantity, created_at, intpk, str_enum
 from inventory.models.clinic import Clinic, Location
-from inventory.models.stock import Container
+from inventory.models.stock import Container, Movement
 from inventory.models.user import User
 
 
@@ -161,3 +161,5 @@ class TransferItem(Base):
 
     transfer: Mapped[Transfer] = relationship(back_populates="items")
     container: Mapped[Container] = relationship()
+    # Where the container left from: what another clinic is shown of it once it is no longer theirs.
+    out_movement: Mapped[Movement] = relationship(foreign_keys=[out_movement_id], viewonly=True)

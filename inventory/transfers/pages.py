@@ -227,8 +227,10 @@ def _render_transfer(transfer: Transfer, *, receive_form: ReceiveForm | None = N
     receive_form = receive_form or ReceiveForm(formdata=None, location_id=transfer.to_location_id)
     receive_form.location_id.choices = [SelectChoice(place.id, place.name) for place in _receiving_places(transfer)]
     at_destination, at_source = caller.allows(transfer.to_clinic_id), caller.allows(transfer.from_clinic_id)
+    # Containers now at a clinic the caller does not work at show only what was sent, not their later use.
+    as_sent = {item.id for item in transfer.items if not clinic_transfers.shows_container_now(item, caller)}
     return render_template(
-        "pages/transfers_detail.html", transfer=transfer, receive_form=receive_form,
+        "pages/transfers_detail.html", transfer=transfer, as_sent=as_sent, receive_form=receive_form,
         refuse_form=refuse_form or RefuseForm(formdata=None), cancel_form=CancelForm(),
         may_receive=transfer.is_in_transit and at_destination,
         may_cancel=transfer.is_in_transit and at_source,

@@ -7,10 +7,21 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from inventory.blueprints.api.schemas import ClinicOut, ContainerOut, LocationOut, Model, Qty, Scanned, PlainText
+from inventory.blueprints.api.schemas import (
+    ClinicOut,
+    ContainerOut,
+    LocationOut,
+    LotOut,
+    Model,
+    PlainText,
+    ProductRef,
+    Qty,
+    Scanned,
+)
 from inventory.models import Location
+from inventory.services.permissions import Scope
 from inventory.transfers.models import Transfer, TransferItem
-from inventory.transfers.service import MAX_CONTAINERS, MAX_NOTE, MAX_REFUSAL_REASON
+from inventory.transfers.service import MAX_CONTAINERS, MAX_NOTE, MAX_REFUSAL_REASON, shows_container_now
 
 Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
 ContainerRef = Annotated[int, Field(ge=1, le=2**31 - 1)] | Annotated[str, Scanned(500)]
@@ -54,19 +65,43 @@ class TransferQuery(Model):
 
 
 class TransferItemOut(Model):
-    container: ContainerOut
+    container: ContainerOut = Field(
+        description="the container as it is now; when container_as_sent, as it left the sending clinic instead")
+    container_as_sent: bool = Field(
+        description="true when the container is now at a clinic the caller does not work at (the other end of a "
+                    "settled transfer): container then shows only what the transfer records, as it was sent "
+                    "(state sealed, remaining the quantity sent, the sending clinic and the location it left "
+                    "from, no patient, no reconstitution, not on hold), nothing of its later use")
+    now_at_clinic: ClinicOut | None = Field(
+        description="when container_as_sent: the clinic that holds the container now; null otherwise")
     quantity: Qty = Field(description="what was sent, in the product's base unit")
     base_unit: str
     out_movement_id: int
     in_movement_id: int | None
 
     @classmethod
-    def of(cls, item: TransferItem) -> TransferItemOut:
+    def of(cls, item: TransferItem, scope: Scope) -> TransferItemOut:
+        as_sent = not shows_container_now(item, scope)
         return cls(
-            container=ContainerOut.of(item.container), quantity=item.quantity,
-            base_unit=item.container.product.base_unit, out_movement_id=item.out_movement_id,
-            in_movement_id=item.in_movement_id,
+            container=_container_as_sent(item) if as_sent else ContainerOut.of(item.container),
+            container_as_sent=as_sent, now_at_clinic=ClinicOut.of(item.container.clinic) if as_sent else None,
+            quantity=item.quantity, base_unit=item.container.product.base_unit,
+            out_movement_id=item.out_movement_id, in_movement_id=item.in_movement_id,
         )
+
+
+def _container_as_sent(item: TransferItem) -> ContainerOut:
+    """The container as the transfer records it: only sealed, full, unbound containers that are not on hold
+    are sent, so that is all it was. Its id, label, product and lot are the transfer's own record."""
+    c, left = item.container, item.out_movement
+    product = c.product
+    return ContainerOut(
+        id=c.id, label_code=c.label_code,
+        product=ProductRef(id=product.id, name=product.name, kind=product.kind.value, base_unit=product.base_unit),
+        lot=LotOut.of(c.lot), state="sealed", remaining=item.quantity, base_unit=product.base_unit,
+        concentration_u_per_ml=None, diluent_ml=None, reconstituted_at=None, beyond_use_at=None, patient_id=None,
+        clinic_id=left.clinic_id, location_id=left.location_id, on_hold=False, hold_reason=None,
+    )
 
 
 class TransferOut(Model):
@@ -92,7 +127,8 @@ class TransferOut(Model):
     items: list[TransferItemOut]
 
     @classmethod
-    def of(cls, t: Transfer) -> TransferOut:
+    def of(cls, t: Transfer, scope: Scope) -> TransferOut:
+        """The transfer as ``scope`` may see it: see ``TransferItemOut.container_as_sent``."""
         return cls(
             id=t.id, status=t.status.value, from_clinic=ClinicOut.of(t.from_clinic), to_clinic=ClinicOut.of(t.to_clinic),
             to_location=LocationOut.of(t.to_location),
@@ -104,7 +140,7 @@ class TransferOut(Model):
             refusal_category=t.refusal_category.value if t.refusal_category else None,
             refusal_reason=t.refusal_reason,
             returned_by=t.returned_by.username if t.returned_by else None, returned_at=t.returned_at,
-            note=t.note, items=[TransferItemOut.of(item) for item in t.items],
+            note=t.note, items=[TransferItemOut.of(item, scope) for item in t.items],
         )
 
 

@@ -546,11 +546,26 @@ def _with_details(stmt: Select[Transfer]) -> Select[Transfer]:
         joinedload(Transfer.from_clinic), joinedload(Transfer.to_clinic), joinedload(Transfer.to_location),
         joinedload(Transfer.received_location), joinedload(Transfer.sent_by), joinedload(Transfer.received_by),
         joinedload(Transfer.cancelled_by), joinedload(Transfer.refused_by), joinedload(Transfer.returned_by),
-        selectinload(Transfer.items).joinedload(TransferItem.container).options(
-            joinedload(Container.product), joinedload(Container.lot).joinedload(Lot.product),
-            joinedload(Container.location),
+        selectinload(Transfer.items).options(
+            joinedload(TransferItem.container).options(
+                joinedload(Container.product), joinedload(Container.lot).joinedload(Lot.product),
+                joinedload(Container.location), joinedload(Container.clinic),
+            ),
+            joinedload(TransferItem.out_movement),
         ),
     )
+
+
+def shows_container_now(item: TransferItem, scope: Scope) -> bool:
+    """Whether the caller sees the item's container as it is now, or only as the transfer recorded it.
+
+    Once a transfer is settled, each container is one clinic's stock again and is used there for that
+    clinic's patients: a caller who does not work at that clinic (the other end of an old transfer) sees
+    only what travelled, never its later state, place, patient or treatment. While the transfer is on the
+    road its containers are in no clinic's stock (in transit, sealed, unusable), and both ends see them.
+    Chain-level roles see everything.
+    """
+    return item.transfer.is_on_the_road or scope.allows(item.container.clinic_id)
 
 
 def _visible(transfer: Transfer, scope: Scope) -> bool:
