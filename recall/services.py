@@ -46,6 +46,7 @@ from inventory.models import (
 from inventory import lifecycle
 from inventory.models.base import plain_quantity
 from inventory.services import ledger, lot_guard
+from inventory.services.access_log import ACCESS_ACTIONS, EXPORTED, VIEWED, record_access
 from inventory.services.clock import format_clinic_time
 from inventory.services.permissions import Scope
 from recall import queries
@@ -67,10 +68,7 @@ MAX_NOTE = 2000
 MAX_LOTS_PER_CASE = 50
 MAX_BULK = 500
 
-# Access-log and change-log actions (AuditEvent.action).
-VIEWED = "patient_data.viewed"
-EXPORTED = "patient_data.exported"
-ACCESS_ACTIONS = (VIEWED, EXPORTED)
+# Change-log actions (AuditEvent.action); the access log's are inventory.services.access_log's.
 CHANGE_ACTIONS = (
     "lot.quarantined", "lot.released", "lot.recalled", "recall.opened", "recall.patient_updated",
     "recall.container_updated", "recall.closed", "recall.container_joined", "recall.widened",
@@ -545,10 +543,11 @@ def case_view(session: Session, case_id: int, scope: Scope) -> CaseView:
         for line in lines
     ]
 
-    boxes = list(session.scalars(scope.filter(
+    # A line keeps the clinic its container left until it arrives: the clinic it travels to sees it coming.
+    boxes = list(session.scalars(scope.filter_containers(
         select(RecallContainer).where(RecallContainer.case_id == case.id)
         .options(joinedload(RecallContainer.updated_by)).order_by(RecallContainer.clinic_id, RecallContainer.id),
-        RecallContainer.clinic_id,
+        RecallContainer.container_id, RecallContainer.clinic_id,
     )))
     where = {c.id: c for c in queries.container_lines(
         session, scope, Container.id.in_([b.container_id for b in boxes])
@@ -1045,16 +1044,6 @@ def view_case(session: Session, *, viewer: User, scope: Scope, case_id: int, now
     return view
 
 
-def record_access(session: Session, *, viewer: User, action: str, object_type: str, object_id: str | None,
-                  now: dt.datetime, details: dict[str, Any], clinic_id: int | None = None) -> AuditEvent:
-    """One access-log entry: who looked at or exported patient data, when, and what."""
-    event = AuditEvent(at=now, actor_id=viewer.id, clinic_id=clinic_id, action=action, object_type=object_type,
-                       object_id=object_id, details=details)
-    session.add(event)
-    session.flush()
-    return event
-
-
 def cases_for_lots(session: Session, lot_ids: Sequence[int]) -> dict[int, list[RecallCase]]:
     """The recall cases naming each of these lots, newest first: one statement."""
     if not lot_ids:
@@ -1187,7 +1176,7 @@ def _ensure_id(value: int, what: str) -> None:
 
 
 __all__ = [
-    "ACCESS_ACTIONS", "CHANGE_ACTIONS", "CaseSummary", "CaseView", "ContainerLine", "EarlierNotice", "LogEntry",
+    "ACCESS_ACTIONS", "CHANGE_ACTIONS", "EXPORTED", "VIEWED", "CaseSummary", "CaseView", "ContainerLine", "EarlierNotice", "LogEntry",
     "LotInOpenRecall", "carried_from", "carried_over", "earlier_notices", "patient_line", "untold",
     "LotNotQuarantined", "PatientLine", "Progress", "RecallClosed", "RecallItemDone", "RecalledLotNotReleasable",
     "LogNames", "UncoveredLot", "access_log", "case_view", "check_reversal", "log_names", "names_patients",

@@ -31,6 +31,7 @@ from inventory.extensions import db
 from inventory.models import utcnow
 from inventory.services import scanning
 from inventory.cart import service as cart
+from inventory.clinical import service as clinical
 from inventory.services.permissions import Permission
 
 
@@ -65,6 +66,9 @@ def update_patient_contact(patient_id: int, body: PatientContactIn) -> PatientOu
            permission=Permission.CART, query=PatientQuery, response=PatientList, errors=(422,))
 def list_patients(query: PatientQuery) -> PatientList:
     patients = cart.find_patients(db.session, scope=current_scope(), external_ref=query.external_ref)
+    # Names, birth dates and contact details: an access-log entry, as the Patients page's search.
+    clinical.record_patient_search(db.session, viewer=current_user(), view="patients_api",
+                                   query=query.external_ref, patients=patients, now=utcnow())
     return PatientList(patients=[PatientOut.of(p) for p in patients])
 
 

@@ -2,7 +2,7 @@
 molecule, every treatment, open or closed), keep her contact details for a recall's notification list.
 
 Registered on the pages blueprint when inventory.cart loads. No rule lives here: the search and the record
-are inventory.clinical's reads, the history is the one the API's GET /patients/<id>/history answers, and the
+are inventory.clinical's reads (each recorded in the access log: queries.view_patient_*), the history is the one the API's GET /patients/<id>/history answers, and the
 contact details go through cart.update_contact, the service of the API's PATCH /patients/<id>.
 """
 
@@ -40,14 +40,15 @@ class ContactForm(FlaskForm):
 def patients():
     """Scan a patient's card or type her reference or name: the API's GET /patients needs the same permission."""
     q = request.args.get("q", "").strip()[:160]
-    found = queries.search_patients(db.session, scope=scope(), text=q)
+    found = queries.view_patient_search(db.session, viewer=current_user, scope=scope(), text=q, now=utcnow())
     return render_template("pages/patients.html", q=q, found=found, limit=queries.SEARCH_LIMIT)
 
 
 @bp.get("/patients/<int:patient_id>")
 @page(Permission.CART)
 def patient(patient_id: int):
-    record = queries.patient_record(db.session, scope=scope(), patient_id=patient_id)
+    record = queries.view_patient_record(db.session, viewer=current_user, scope=scope(), patient_id=patient_id,
+                                         now=utcnow())
     return _render_patient(record, ContactForm(obj=record.patient))
 
 

@@ -21,7 +21,8 @@ from inventory.services.permissions import Permission
 @operation("GET", "/patients/<int:patient_id>/history", summary="What the patient received, per molecule",
            permission=Permission.CART, response=PatientHistoryOut, errors=(404,))
 def patient_history(patient_id: int) -> PatientHistoryOut:
-    history = clinical.patient_history(db.session, scope=current_scope(), patient_id=patient_id, now=utcnow())
+    history = clinical.view_patient_history(db.session, viewer=current_user(), scope=current_scope(),
+                                            patient_id=patient_id, now=utcnow())
     return PatientHistoryOut.of(history)
 
 

@@ -1,6 +1,7 @@
 """The read side of the patient's record: finding a patient, and every treatment she had.
 
-Both read only the caller's clinics: another clinic's patient is not found, as in the API.
+Both read only the caller's clinics: another clinic's patient is not found, as in the API. The pages call
+them through ``view_patient_search`` and ``view_patient_record``, which record each look in the access log.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from dataclasses import dataclass
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from inventory.clinical.service import get_patient
-from inventory.models import Clinic, Container, Draw, Movement, Patient, Treatment
+from inventory.clinical.service import get_patient, record_patient_search, record_patient_view
+from inventory.models import Clinic, Container, Draw, Movement, Patient, Treatment, User
 from inventory.services.permissions import Scope
 
 # A longer list is no help at the cart: past it, the page asks for a narrower search.
@@ -96,3 +97,26 @@ def patient_record(session: Session, *, scope: Scope, patient_id: int) -> Patien
         .where(Draw.patient_id == patient.id)
     )
     return PatientRecord(patient, clinic, treatments, frozenset(i for i in corrected if i is not None))
+
+
+# --- the same reads, recorded in the access log ----------------------------------------------------------
+
+
+def view_patient_search(session: Session, *, viewer: User, scope: Scope, text: str, now: dt.datetime,
+                        limit: int = SEARCH_LIMIT) -> PatientSearch:
+    """``search_patients`` for the Patients page, recorded with what was typed and the patients listed.
+    Nothing typed lists nobody and records nothing."""
+    found = search_patients(session, scope=scope, text=text, limit=limit)
+    if text.strip():
+        record_patient_search(session, viewer=viewer, view="patients_search", query=text.strip(),
+                              patients=[m.patient for m in found.matches], now=now)
+    return found
+
+
+def view_patient_record(session: Session, *, viewer: User, scope: Scope, patient_id: int,
+                        now: dt.datetime) -> PatientRecord:
+    """``patient_record`` for the patient's page, recorded in the access log. Raises NotFound (another
+    clinic's patient too) before anything is recorded."""
+    record = patient_record(session, scope=scope, patient_id=patient_id)
+    record_patient_view(session, viewer=viewer, patient=record.patient, view="patient_record", now=now)
+    return record

@@ -21,6 +21,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, joinedload
 
 from inventory.errors import NotFound, ValidationError
+from inventory.services import access_log
 from inventory.models import (
     AuditEvent,
     Clinic,
@@ -141,6 +142,35 @@ def patient_history(session: Session, *, scope: Scope, patient_id: int, now: dt.
         ))
     molecules.sort(key=lambda m: (m.days_since_last, m.molecule))
     return PatientHistory(patient=patient, today=today, molecules=molecules, fillers=fillers)
+
+
+# --- the access log: every look at a patient's record -------------------------------------------
+
+def record_patient_view(session: Session, *, viewer: User, patient: Patient, view: str,
+                        now: dt.datetime) -> AuditEvent:
+    """One access-log entry: ``viewer`` opened ``patient``'s record in ``view`` (e.g. "patient_record")."""
+    return access_log.record_access(session, viewer=viewer, action=access_log.VIEWED, object_type="patient",
+                                    object_id=str(patient.id), clinic_id=patient.clinic_id, now=now,
+                                    details={"view": view, "patient_ids": [patient.id]})
+
+
+def record_patient_search(session: Session, *, viewer: User, view: str, query: str, patients: list[Patient],
+                          now: dt.datetime) -> AuditEvent:
+    """One access-log entry for a search: what was typed and the patients it showed (as the lot trace
+    records its lots and patients). Patients of several clinics may be shown, so no one clinic is named."""
+    return access_log.record_access(session, viewer=viewer, action=access_log.VIEWED, object_type="patient",
+                                    object_id=None, now=now,
+                                    details={"view": view, "query": query, "patient_ids": [p.id for p in patients],
+                                             "patients": len(patients)})
+
+
+def view_patient_history(session: Session, *, viewer: User, scope: Scope, patient_id: int,
+                         now: dt.datetime) -> PatientHistory:
+    """The API's GET /patients/<id>/history: the history, recorded in the access log. Raises NotFound
+    (another clinic's patient too), before anything is recorded."""
+    history = patient_history(session, scope=scope, patient_id=patient_id, now=now)
+    record_patient_view(session, viewer=viewer, patient=history.patient, view="patient_history_api", now=now)
+    return history
 
 
 # --- the pre-treatment checklist ----------------------------------------------------------------
