@@ -11,6 +11,8 @@ serialisers never lazy-load.
 A container on its way between clinics keeps its source clinic and location until it arrives
 (inventory/transfers/service.py), so its line also carries the open transfer it travels with
 (``ContainerLine.transit``): one more statement for all of them, and none when nothing travels.
+The clinic it travels to sees it too (inventory/transfers/scoping.py), as incoming stock
+(``ContainerLine.is_incoming``): recalled stock about to arrive must be found there before it is unpacked.
 
 Nothing here writes; recording who looked at patient data is ``services``' job.
 """
@@ -44,6 +46,7 @@ from inventory.services.barcodes import normalise_lot_number, parse_scan
 from inventory.services.catalog import product_for_gtin
 from inventory.services.clock import format_clinic_time, to_clinic_time
 from inventory.services.permissions import Scope, get_in_scope
+from inventory.transfers import scoping
 from inventory.transfers.models import Transfer, TransferItem
 
 MAX_QUERY_LENGTH = 500
@@ -101,13 +104,25 @@ class TransitRef:
                     f"transfer #{self.transfer_id}, sent {sent}")
         return f"in transit {self.from_clinic.code} → {self.to_clinic.code}, transfer #{self.transfer_id}, sent {sent}"
 
+    @property
+    def incoming_words(self) -> str:
+        """As the receiving clinic reads it: "on its way to NYC from LON, transfer #12, sent 15 Jun 2026 10:30"
+        (the sender's time), or "refused at NYC, on its way back to LON, ..."."""
+        sent = format_clinic_time(self.sent_at, self.from_clinic.timezone)
+        if self.is_going_back:
+            where = f"refused at {self.to_clinic.code}, on its way back to {self.from_clinic.code}"
+        else:
+            where = f"on its way to {self.to_clinic.code} from {self.from_clinic.code}"
+        return f"{where}, transfer #{self.transfer_id}, sent {sent}"
+
 
 @dataclass(frozen=True)
 class ContainerLine:
     """Where one container of a lot is and what is left in it.
 
     A container in transit keeps its source clinic and location (``clinic``, ``location``) until it
-    arrives, holding nothing there: ``transit`` says where it really is.
+    arrives, holding nothing there: ``transit`` says where it really is. ``is_incoming``: the viewer sees
+    it only because it travels to one of their clinics (the source is not theirs).
     """
 
     id: int
@@ -122,6 +137,12 @@ class ContainerLine:
     base_unit: str
     patient_id: int | None
     transit: TransitRef | None = None
+    is_incoming: bool = False
+
+    @property
+    def home(self) -> ClinicRef:
+        """The viewer's clinic the line belongs under: the destination for incoming stock, else its clinic."""
+        return self.transit.to_clinic if self.is_incoming and self.transit else self.clinic
 
     @property
     def is_in_transit(self) -> bool:
@@ -203,10 +224,17 @@ class LotTrace:
     def live_containers(self) -> list[ContainerLine]:
         return [c for c in self.containers if c.is_live]
 
+    @property
+    def incoming_containers(self) -> list[ContainerLine]:
+        """Containers on their way to the viewer's clinics from a clinic the viewer does not see."""
+        return [c for c in self.containers if c.is_incoming]
+
     def by_clinic(self) -> list[ClinicGroup]:
+        """The viewer's clinics, each with its containers (incoming ones under the clinic they travel to)
+        and doses."""
         groups: dict[int, ClinicGroup] = {}
         for line in self.containers:
-            groups.setdefault(line.clinic.id, ClinicGroup(line.clinic)).containers.append(line)
+            groups.setdefault(line.home.id, ClinicGroup(line.home)).containers.append(line)
         for dose in self.doses:
             groups.setdefault(dose.clinic.id, ClinicGroup(dose.clinic)).doses.append(dose)
         return sorted(groups.values(), key=lambda g: g.clinic.code)
@@ -244,11 +272,11 @@ def patients_of(doses: Iterable[DoseLine]) -> list[PatientRef]:
 
 def lots_by_ids(session: Session, lot_ids: Iterable[int], scope: Scope | None = None) -> list[Lot]:
     """Lots with their products, in the order asked; raises NotFound for an unknown id, or for a lot the
-    ``scope``'s clinics neither hold nor used (Scope.lot_visible)."""
+    ``scope``'s clinics neither hold, used nor have on its way to them (transfers.scoping.filter_lots)."""
     ids = list(dict.fromkeys(lot_ids))
     for lot_id in ids:
         _ensure_id(lot_id, "lot")
-    found = {lot.id: lot for lot in session.scalars((scope or Scope.everything()).filter_lots(
+    found = {lot.id: lot for lot in session.scalars(scoping.filter_lots(scope or Scope.everything(),
         select(Lot).where(Lot.id.in_(ids)).options(joinedload(Lot.product)), Lot.id
     ))}
     missing = [i for i in ids if i not in found]
@@ -273,7 +301,7 @@ def find_lots(session: Session, text: str, scope: Scope) -> list[Lot]:
     if len(text) > MAX_QUERY_LENGTH:
         raise ValidationError(f"At most {MAX_QUERY_LENGTH} characters.", field="lot")
     key = normalise_lot_number(text)
-    by_number = list(session.scalars(scope.filter_lots(
+    by_number = list(session.scalars(scoping.filter_lots(scope,
         select(Lot).where(Lot.number_key == key).options(joinedload(Lot.product)).order_by(Lot.product_id, Lot.id),
         Lot.id,
     ))) if len(key) <= 20 else []
@@ -289,19 +317,21 @@ def find_lots(session: Session, text: str, scope: Scope) -> list[Lot]:
         raise
     if code.kind == "container":
         assert code.label_code is not None
-        row = session.execute(
-            select(Lot, Container.clinic_id).join(Container, Container.lot_id == Lot.id)
-            .where(Container.label_code == code.label_code).options(joinedload(Lot.product))
-        ).first()
-        if row is None or not scope.allows(row[1]):
+        # A box on its way to the caller's clinic is scanned on arrival, before it is received.
+        found = session.scalar(scoping.filter_containers(scope,
+            select(Lot).join(Container, Container.lot_id == Lot.id)
+            .where(Container.label_code == code.label_code).options(joinedload(Lot.product)),
+            Container.id, Container.clinic_id,
+        ))
+        if found is None:
             raise NotFound(f"No container with label {code.label_code}.", label_code=code.label_code)
-        return [row[0]]
+        return [found]
     if product is None or not code.lot:
         raise ValidationError(
             "This code names the product only, not its lot: scan the code with the lot, or type the lot number.",
             field="lot",
         )
-    lot = session.scalar(scope.filter_lots(
+    lot = session.scalar(scoping.filter_lots(scope,
         select(Lot).where(Lot.product_id == product.id, Lot.number_key == normalise_lot_number(code.lot))
         .options(joinedload(Lot.product)),
         Lot.id,
@@ -358,7 +388,8 @@ def find_patients(session: Session, external_ref: str, scope: Scope) -> list[Pat
 
 
 def container_lines(session: Session, scope: Scope, where: ColumnElement[bool]) -> list[ContainerLine]:
-    """Containers matching ``where``, with clinic, location and unit: one statement, and one more for the
+    """Containers matching ``where`` in the caller's clinics or on their way to them (``is_incoming`` when the
+    source is not the caller's), with clinic, location and unit: one statement, and one more for the
     transfers of those in transit (``transit``), if any."""
     stmt = (
         select(
@@ -376,9 +407,9 @@ def container_lines(session: Session, scope: Scope, where: ColumnElement[bool]) 
         ContainerLine(
             id=r[0], label_code=r[1], lot_id=r[2], location_id=r[3], state=r[4], remaining=r[5],
             initial_quantity=r[6], patient_id=r[7], location=r[8], base_unit=r[9],
-            clinic=ClinicRef(r[10], r[11], r[12], r[13]),
+            clinic=ClinicRef(r[10], r[11], r[12], r[13]), is_incoming=not scope.allows(r[10]),
         )
-        for r in _plain_rows(session, scope.filter(stmt, Container.clinic_id))
+        for r in _plain_rows(session, scoping.filter_containers(scope, stmt, Container.id, Container.clinic_id))
     ]
     travelling = [line.id for line in lines if line.is_in_transit]
     if not travelling:

@@ -49,6 +49,7 @@ from inventory.services import ledger, lot_guard
 from inventory.services.access_log import ACCESS_ACTIONS, EXPORTED, VIEWED, record_access
 from inventory.services.clock import format_clinic_time
 from inventory.services.permissions import Scope
+from inventory.transfers import scoping
 from recall import queries
 from recall.models import (
     NotificationMethod,
@@ -544,7 +545,7 @@ def case_view(session: Session, case_id: int, scope: Scope) -> CaseView:
     ]
 
     # A line keeps the clinic its container left until it arrives: the clinic it travels to sees it coming.
-    boxes = list(session.scalars(scope.filter_containers(
+    boxes = list(session.scalars(scoping.filter_containers(scope,
         select(RecallContainer).where(RecallContainer.case_id == case.id)
         .options(joinedload(RecallContainer.updated_by)).order_by(RecallContainer.clinic_id, RecallContainer.id),
         RecallContainer.container_id, RecallContainer.clinic_id,
