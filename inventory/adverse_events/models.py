@@ -82,8 +82,20 @@ class AdverseEvent(Base):
 
     @property
     def suspect_links(self) -> list[AdverseEventContainer]:
-        """The containers that may have caused the event: its links, less those that were its rescue."""
+        """The containers linked as the event's possible cause: its links, less those that were its rescue.
+        Shown with every link, a reversed one marked (``is_reversed``); see :attr:`given_suspect_links`."""
         return [link for link in self.links if not link.is_rescue]
+
+    @property
+    def given_suspect_links(self) -> list[AdverseEventContainer]:
+        """The suspects the patient really received: what the lots, the regulator's report and the lot signals
+        count. A container whose every draw in the treatment was reversed never reached the patient."""
+        return [link for link in self.suspect_links if not link.is_reversed]
+
+    @property
+    def given_rescues(self) -> list[AdverseEventRescue]:
+        """The rescue doses the patient really received (a reversed draw was never given)."""
+        return [rescue for rescue in self.rescues if not rescue.is_reversed]
 
 
 class AdverseEventContainer(Base):
@@ -100,6 +112,7 @@ class AdverseEventContainer(Base):
     lot: Mapped[Lot] = relationship()
     if TYPE_CHECKING:
         is_rescue: Mapped[bool]  # a SQL expression, mapped below once the rescues' table exists
+        is_reversed: Mapped[bool]  # likewise: no draw of the container in the event's treatment stands
 
 
 class AdverseEventRescue(Base):
@@ -114,6 +127,8 @@ class AdverseEventRescue(Base):
 
     event: Mapped[AdverseEvent] = relationship(back_populates="rescues")
     draw: Mapped[Draw] = relationship()
+    if TYPE_CHECKING:
+        is_reversed: Mapped[bool]  # a SQL expression, mapped below
 
 
 # A link whose container treated the event is its rescue, never its cause (DOMAIN.md: emergency hyaluronidase
@@ -135,4 +150,19 @@ AdverseEventContainer.is_rescue = column_property(or_(
         _container.id == AdverseEventContainer.container_id, _product.id == _container.product_id,
         _product.kind == ProductKind.HYALURONIDASE,
     ),
+))
+
+# A rescue whose draw was reversed afterwards keeps its link (links are never deleted), but it was never given.
+_given_draw, _given_reversal = aliased(Draw), aliased(Movement)
+AdverseEventRescue.is_reversed = column_property(exists().where(
+    _given_draw.id == AdverseEventRescue.draw_id, _given_reversal.reverses_id == _given_draw.movement_id,
+))
+
+# A cause link whose container's every draw in the event's treatment was reversed (a double entry, the wrong vial
+# scanned) was never given: the link stays and is shown, marked, but nothing counts it as the event's cause.
+_cause_event, _cause_draw, _cause_reversal = aliased(AdverseEvent), aliased(Draw), aliased(Movement)
+AdverseEventContainer.is_reversed = column_property(~exists().where(
+    _cause_event.id == AdverseEventContainer.adverse_event_id, _cause_draw.treatment_id == _cause_event.treatment_id,
+    _cause_draw.container_id == AdverseEventContainer.container_id,
+    ~exists().where(_cause_reversal.reverses_id == _cause_draw.movement_id),
 ))

@@ -65,6 +65,8 @@ class LinkedContainerOut(Model):
     product_name: str
     lot_id: int
     lot_number: str
+    reversed: bool = Field(description="every draw from it in the event's treatment was reversed: never given, "
+                                       "so not counted as the cause (not in lots, the report or lot signals)")
 
 
 class RescueOut(Model):
@@ -77,6 +79,7 @@ class RescueOut(Model):
     at: dt.datetime
     injector_id: int
     injector: str
+    reversed: bool = Field(description="the draw was reversed: never given, left out of the regulator's report")
 
 
 class AdverseEventOut(Model):
@@ -94,9 +97,11 @@ class AdverseEventOut(Model):
     recorded_by_id: int
     recorded_at: dt.datetime
     updated_at: dt.datetime | None
-    containers: list[LinkedContainerOut] = Field(description="what may have caused it; never a rescue")
-    lots: list[LotOut]
-    rescues: list[RescueOut] = Field(description="the hyaluronidase doses given to treat it")
+    containers: list[LinkedContainerOut] = Field(
+        description="what may have caused it, never a rescue; a reversed one stays listed, marked")
+    lots: list[LotOut] = Field(description="the lots of the containers the patient received (reversed ones left out)")
+    rescues: list[RescueOut] = Field(description="the hyaluronidase doses linked to treat it; a reversed one is "
+                                                 "marked and was never given")
 
     @classmethod
     def of(cls, event: AdverseEvent) -> AdverseEventOut:
@@ -109,13 +114,14 @@ class AdverseEventOut(Model):
             containers=[LinkedContainerOut(
                 id=link.container_id, label_code=link.container.label_code, product_id=link.container.product_id,
                 product_name=link.container.product.name, lot_id=link.lot_id, lot_number=link.lot.number,
+                reversed=link.is_reversed,
             ) for link in event.suspect_links],
             lots=[LotOut.of(lot) for lot in adverse_events.lots_of(event)],
             rescues=[RescueOut(
                 draw_id=r.draw_id, container_id=r.draw.container_id, label_code=r.draw.container.label_code,
                 product_name=r.draw.container.product.name, quantity=r.draw.quantity,
                 base_unit=r.draw.container.product.base_unit, at=r.draw.at, injector_id=r.draw.injector_id,
-                injector=r.draw.injector.label,
+                injector=r.draw.injector.label, reversed=r.is_reversed,
             ) for r in event.rescues],
         )
 

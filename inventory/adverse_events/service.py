@@ -7,6 +7,9 @@ vials out of its containers, and the lots, the regulator's report and the lot si
 as a cause (``AdverseEventContainer.is_rescue``). A rescue drawn before the event was recorded, in its
 treatment or a later one of the same patient, is linked to it afterwards (:func:`link_rescue_afterwards`).
 
+A draw reversed after it was linked (cause or rescue) was never given: its link stays and the page and the API
+show it marked reversed, but the lots, the regulator's report, the lot signals and ``?lot_id=`` never count it.
+
 Any clinical role records an event; the safety lead and the admin read every event of their clinics,
 everyone else the events they recorded or of treatments they injected. Links to containers and lots are
 never deleted (DOMAIN.md: years of retention). Every function takes a Session and plain values, flushes and
@@ -370,10 +373,11 @@ def list_events(session: Session, *, viewer: User, scope: Scope, lot_id: int | N
                 treatment_id: int | None = None, limit: int = 500) -> list[AdverseEvent]:
     """Events the viewer may read, newest onset first; by lot or by treatment when asked."""
     stmt = select(AdverseEvent)
-    if lot_id is not None:  # the events the lot may have caused: a rescue's lot is not one of them
+    if lot_id is not None:  # the events the lot may have caused: not as a rescue, nor only in reversed draws
         stmt = stmt.where(AdverseEvent.id.in_(
             select(AdverseEventContainer.adverse_event_id)
-            .where(AdverseEventContainer.lot_id == lot_id, ~AdverseEventContainer.is_rescue)))
+            .where(AdverseEventContainer.lot_id == lot_id, ~AdverseEventContainer.is_rescue,
+                   ~AdverseEventContainer.is_reversed)))
     if treatment_id is not None:
         stmt = stmt.where(AdverseEvent.treatment_id == treatment_id)
     stmt = stmt.order_by(AdverseEvent.onset_date.desc(), AdverseEvent.id.desc()).limit(limit)
@@ -398,9 +402,10 @@ def open_events_for_patient(session: Session, *, scope: Scope, patient_id: int) 
 
 
 def lots_of(event: AdverseEvent) -> list[Lot]:
-    """The lots that may have caused the event (a rescue's lot is not one)."""
+    """The lots that may have caused the event: those the patient received from its suspects (a rescue's lot
+    is not one, nor a lot whose every draw in the treatment was reversed)."""
     seen: dict[int, Lot] = {}
-    for link in event.suspect_links:
+    for link in event.given_suspect_links:
         seen.setdefault(link.lot_id, link.lot)
     return list(seen.values())
 
@@ -460,7 +465,8 @@ def lot_signals(session: Session, *, scope: Scope) -> list[LotSignal]:
     rows = session.execute(scope.filter(
         select(AdverseEventContainer.lot_id, AdverseEvent.id, AdverseEvent.kind, AdverseEvent.severity)
         .join(AdverseEvent, AdverseEvent.id == AdverseEventContainer.adverse_event_id)
-        .where(~AdverseEventContainer.is_rescue)  # a rescue treated the event: never counted as its cause
+        # A rescue treated the event, and a reversed draw never reached the patient: neither is its cause.
+        .where(~AdverseEventContainer.is_rescue, ~AdverseEventContainer.is_reversed)
         .distinct(),
         AdverseEvent.clinic_id,
     )).all()
@@ -570,7 +576,9 @@ def regulator_report(session: Session, event: AdverseEvent, *, now: dt.datetime)
     treatment = event.treatment
     clinic = session.get(Clinic, event.clinic_id)
     assert clinic is not None
-    suspects = event.suspect_links  # one row per product that may have caused it; the rescue goes apart
+    # One row per product that may have caused it and the patient received; the rescue goes apart, and a
+    # reversed draw (cause or rescue) was never given, so it is neither a product nor a line of the treatment.
+    suspects = event.given_suspect_links
     draws = list(session.scalars(
         select(Draw).where(Draw.treatment_id == treatment.id, live_draw(Draw.movement_id),
                            Draw.container_id.in_([link.container_id for link in suspects]))
@@ -596,7 +604,7 @@ def regulator_report(session: Session, event: AdverseEvent, *, now: dt.datetime)
     rescue = [
         f"{plain_quantity(r.draw.quantity)} {r.draw.container.product.base_unit} {r.draw.container.product.name} "
         f"at {format_clinic_time(r.draw.at, clinic.timezone)} by {r.draw.injector.label}"
-        for r in event.rescues
+        for r in event.given_rescues
     ]
     birth = event.patient.date_of_birth
     age = None if birth is None else event.onset_date.year - birth.year - (
