@@ -79,8 +79,10 @@ def quarantine_lot(lot_id: int, body: LotStatusIn) -> LotOut:
                                          now=utcnow(), scope=current_scope()))
 
 
-@operation("POST", "/lots/<int:lot_id>/release", summary="Release a quarantined lot (never a recalled one)",
-           permission=RECALL, body=LotStatusIn, response=LotOut, idempotent=True, errors=(404, 409))
+@operation("POST", "/lots/<int:lot_id>/release",
+           summary="Release a quarantined lot at every clinic (never a recalled one; a clinic-level safety lead only "
+           "a lot no other clinic holds)",
+           permission=RECALL, body=LotStatusIn, response=LotOut, idempotent=True, errors=(403, 404, 409))
 def release_lot(lot_id: int, body: LotStatusIn) -> LotOut:
     return LotOut.of(services.release(db.session, actor=current_user(), lot_id=lot_id, reason=body.reason,
                                       now=utcnow(), scope=current_scope()))

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.errors import DomainError, NotFound
 from inventory.extensions import db
-from inventory.models import User, utcnow
+from inventory.models import LotStatus, User, utcnow
 from inventory.cart.service import AREA_LABELS
 from inventory.services.permissions import Permission
 from recall import exports, queries, services
@@ -91,8 +91,11 @@ def _render_traces(traces: list[queries.LotTrace], *, q: str = "", ref: str = ""
                    patients: list[queries.PatientRef] | None = None) -> str:
     cases = services.cases_for_lots(db.session, [t.lot.id for t in traces])
     clinics = services.clinic_names(db.session)
+    # A quarantined lot another clinic holds is released by a chain-level safety lead only: say so, no button.
+    release_refusals = services.release_refusals(
+        db.session, scope(), [t.lot for t in traces if t.lot.status is LotStatus.QUARANTINED])
     return render_template("pages/recall_trace.html", traces=traces, q=q, ref=ref, patients=patients, cases=cases,
-                           clinics=clinics, **_words())
+                           clinics=clinics, release_refusals=release_refusals, **_words())
 
 
 @bp.get("/trace/patients/<int:patient_id>")
@@ -112,7 +115,8 @@ def lot_quarantine(lot_id: int):
 @bp.post("/trace/lots/<int:lot_id>/release")
 @page(RECALL)
 def lot_release(lot_id: int):
-    return _change_status(lot_id, services.release, "Lot {number} of {product} is released: it may be used again.")
+    return _change_status(lot_id, services.release,
+                          "Lot {number} of {product} is released at every clinic: it may be used again.")
 
 
 def _change_status(lot_id: int, change, done: str):

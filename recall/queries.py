@@ -229,6 +229,20 @@ class LotTrace:
         """Containers on their way to the viewer's clinics from a clinic the viewer does not see."""
         return [c for c in self.containers if c.is_incoming]
 
+    @property
+    def arriving_containers(self) -> list[ContainerLine]:
+        """Incoming containers heading to the viewer's clinics (not refused there and going back)."""
+        return [c for c in self.incoming_containers if not (c.transit and c.transit.is_going_back)]
+
+    @property
+    def going_back_containers(self) -> dict[str, int]:
+        """Incoming containers the viewer's clinics refused, on their way back: how many per source clinic code."""
+        back: dict[str, int] = {}
+        for c in self.incoming_containers:
+            if c.transit and c.transit.is_going_back:
+                back[c.transit.from_clinic.code] = back.get(c.transit.from_clinic.code, 0) + 1
+        return dict(sorted(back.items()))
+
     def by_clinic(self) -> list[ClinicGroup]:
         """The viewer's clinics, each with its containers (incoming ones under the clinic they travel to)
         and doses."""

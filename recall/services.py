@@ -22,16 +22,17 @@ the counterfeit watch list), the step that must come before a watched lot's rele
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, case as sql_case, func, or_, select
+from sqlalchemy import Select, and_, case as sql_case, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from inventory.errors import (
     ContainerInTransit,
     DomainError,
+    Forbidden,
     LotQuarantined,
     LotRecalled,
     LotSuspect,
@@ -91,6 +92,13 @@ class LotNotQuarantined(DomainError):
     code = "lot_not_quarantined"
 
 
+class LotHeldElsewhere(Forbidden):
+    """A clinic-level safety lead may not release a lot another clinic holds: the release applies at every clinic,
+    so it would make that clinic's stock usable again in the middle of its own investigation."""
+
+    code = "lot_held_elsewhere"
+
+
 class LotInOpenRecall(DomainError):
     code = "lot_in_open_recall"
 
@@ -112,7 +120,8 @@ def quarantine(session: Session, *, actor: User, lot_id: int, reason: str, now: 
                scope: Scope | None = None) -> Lot:
     """Stops every use of a lot at every location until a safety lead releases it.
 
-    ``scope``: the caller's clinics, which must hold or have used the lot (None: chain level).
+    ``scope``: the caller's clinics, which must hold, have used, or have on its way to them the lot (None:
+    chain level). Quarantining protects: a clinic may stop a lot about to be unpacked there.
 
     Raises ValidationError (no reason), NotFound, LotQuarantined (already quarantined)
     or RecalledLotNotReleasable (a recalled lot stays recalled).
@@ -136,12 +145,16 @@ def release(session: Session, *, actor: User, lot_id: int, reason: str, now: dt.
             scope: Scope | None = None) -> Lot:
     """Lets a quarantined lot be used again, with the reason on record (``scope`` as for quarantine).
 
+    The release applies at every clinic, so a clinic-level safety lead releases only a lot no other clinic
+    holds (``release_refusals``); otherwise a chain-level safety lead decides.
+
     A lot whose number is still on the counterfeit watch list stays quarantined: its boxes are refused
     on every scan, so its labels must be too (DOMAIN.md "Counterfeits"). The safety lead takes it off the
     list first, saying why, then releases it.
 
     Raises ValidationError (no reason), NotFound, RecalledLotNotReleasable (never for a
-    recalled lot), LotNotQuarantined or LotSuspect (the lot is on the watch list).
+    recalled lot), LotNotQuarantined, LotHeldElsewhere (403: another clinic holds it) or LotSuspect (the lot
+    is on the watch list).
     """
     reason = _required(reason, "reason", "Say why the lot may be used again.", MAX_REASON)
     lot = _lock_lot(session, lot_id, scope)
@@ -155,9 +168,33 @@ def release(session: Session, *, actor: User, lot_id: int, reason: str, now: dt.
             f"Lot {lot.number} of {lot.product.name} is not quarantined: there is nothing to release.",
             lot_id=lot.id,
         )
+    if scope is not None:
+        refusal = release_refusals(session, scope, [lot]).get(lot.id)
+        if refusal is not None:
+            raise refusal
     _refuse_watched(session, lot)
     _set_status(session, lot, LotStatus.ACTIVE, reason, actor=actor, now=now, action="lot.released")
     return lot
+
+
+def release_refusals(session: Session, scope: Scope, lots: Sequence[Lot]) -> dict[int, LotHeldElsewhere]:
+    """Per lot, why the ``scope``'s user may not release it: the clinics outside their own that hold stock of it
+    or have it on its way to them (transfers.scoping.held_outside). Lots they may release are left out; a
+    chain-level user may release any. The trace page asks this to offer the release or say why not."""
+    outside = scoping.held_outside(session, scope, [lot.id for lot in lots])
+    if not outside:
+        return {}
+    clinics = clinic_names(session)
+    refusals = {}
+    for lot in lots:
+        if lot.id in outside:
+            codes = [clinics[clinic_id].code for clinic_id in outside[lot.id]]
+            refusals[lot.id] = LotHeldElsewhere(
+                f"Lot {lot.number} of {lot.product.name} is also held at {', '.join(codes)}: only a chain-level "
+                "safety lead can release it, since the release applies at every clinic.",
+                lot_id=lot.id, clinic_ids=outside[lot.id], clinic_codes=codes,
+            )
+    return refusals
 
 
 def _refuse_watched(session: Session, lot: Lot) -> None:
@@ -191,7 +228,7 @@ def _set_status(session: Session, lot: Lot, status: LotStatus, reason: str, *, a
 def _lock_lot(session: Session, lot_id: int, scope: Scope | None = None) -> Lot:
     _ensure_id(lot_id, "lot")
     if scope is not None:
-        scope.ensure_lots(session, [lot_id])
+        scoping.ensure_lots(session, scope, [lot_id])  # held, used, or on its way to the caller's clinics
     lot = session.scalar(
         select(Lot).where(Lot.id == lot_id).options(joinedload(Lot.product))
         .with_for_update(of=Lot).execution_options(populate_existing=True)
@@ -237,7 +274,7 @@ def open_recall(
     if len(ids) > MAX_LOTS_PER_CASE:
         raise ValidationError(f"At most {MAX_LOTS_PER_CASE} lots in one case.", field="lot_ids")
     if scope is not None:
-        scope.ensure_lots(session, ids)  # only lots the caller's clinics hold or used
+        scoping.ensure_lots(session, scope, ids)  # only lots the caller's clinics hold, used, or have coming
     lots = [_lock_lot(session, lot_id) for lot_id in sorted(ids)]
     busy = session.execute(
         select(RecallLot.lot_id, RecallLot.case_id).join(RecallCase, RecallLot.case_id == RecallCase.id)
@@ -447,19 +484,25 @@ def list_cases(session: Session, scope: Scope) -> list[CaseSummary]:
         .order_by(sql_case((RecallCase.status == RecallStatus.OPEN, 0), else_=1), RecallCase.opened_at.desc(),
                   RecallCase.id.desc())
     ))
-    patients = _progress(session, scope, RecallPatient, RecallPatient.status != NotificationStatus.PENDING,
+    patients = _progress(session, lambda stmt: scope.filter(stmt, RecallPatient.clinic_id), RecallPatient,
+                         RecallPatient.status != NotificationStatus.PENDING,
                          unreachable=RecallPatient.status == NotificationStatus.UNREACHABLE,
                          not_required=RecallPatient.status == NotificationStatus.NOT_REQUIRED)
-    containers = _progress(session, scope, RecallContainer, RecallContainer.status != RecallContainerStatus.OPEN)
+    # The lines case_view lists: the viewer's clinics', and those of containers on their way to them.
+    containers = _progress(session, lambda stmt: scoping.filter_containers(
+        scope, stmt, RecallContainer.container_id, RecallContainer.clinic_id,
+    ), RecallContainer, RecallContainer.status != RecallContainerStatus.OPEN)
     empty = Progress(0, 0)
     return [CaseSummary(c, patients.get(c.id, empty), containers.get(c.id, empty)) for c in cases]
 
 
-def _progress(session: Session, scope: Scope, model: Any, done: Any, **counted: Any) -> dict[int, Progress]:
+def _progress(session: Session, visible: Callable[[Select[Any]], Select[Any]], model: Any, done: Any,
+              **counted: Any) -> dict[int, Progress]:
+    """Per case, the lines of ``model`` that ``visible`` keeps, done and in all (and each of ``counted``)."""
     stmt = select(model.case_id, func.count(model.id).filter(done), func.count(model.id),
                   *(func.count(model.id).filter(condition) for condition in counted.values())).group_by(model.case_id)
     return {case_id: Progress(d, t, **dict(zip(counted, rest, strict=True)))
-            for case_id, d, t, *rest in session.execute(scope.filter(stmt, model.clinic_id))}
+            for case_id, d, t, *rest in session.execute(visible(stmt))}
 
 
 @dataclass(frozen=True)
@@ -685,7 +728,10 @@ def update_container(
         select(RecallContainer).where(RecallContainer.case_id == case.id, RecallContainer.container_id == container_id)
         .with_for_update().execution_options(populate_existing=True)
     )
-    if line is None or not scope.allows(line.clinic_id):
+    # The case lists a container on its way to the caller's clinics for them too (case_view): the same line here.
+    coming = line is not None and not scope.allows(line.clinic_id) and scoping.is_incoming(session, scope,
+                                                                                            container_id)
+    if line is None or not (scope.allows(line.clinic_id) or coming):
         raise NotFound(f"Container {container_id} is not on the list of recall case {case.id}.",
                        container_id=container_id)
     if line.status is not RecallContainerStatus.OPEN:
@@ -693,16 +739,12 @@ def update_container(
             f"This container was already marked {line.status.value}: it has left stock.",
             container_id=container_id, status=line.status.value,
         )
-    container = ledger.lock_container(session, container_id, scope)
+    # An incoming container is still the sender's: locked as such, and refused below as on the road.
+    container = ledger.lock_container(session, container_id, Scope.everything() if coming else scope)
     if container.state is ContainerState.IN_TRANSIT:
         # On the road it holds nothing in any ledger: marked returned or destroyed now, nothing would leave stock
         # and the box would arrive later as stock again. Its clinics settle where it is first.
-        raise ContainerInTransit(
-            f"{container.product.name} ({container.label_code}) is on its way to another clinic: have the sender "
-            "call it back or the destination receive it (or refuse it and the sender record its return), then "
-            f"mark it {new.value}.",
-            container_id=container_id,
-        )
+        raise ContainerInTransit(_on_the_road(session, container, new), container_id=container_id)
     if container.remaining > 0:
         kind, reason = ((MovementKind.RETURN, "recall_returned") if new is RecallContainerStatus.RETURNED
                         else (MovementKind.WASTE, "recall_destroyed"))
@@ -718,6 +760,22 @@ def update_container(
     ))
     session.flush()
     return line
+
+
+def _on_the_road(session: Session, container: Container, new: RecallContainerStatus) -> str:
+    """Why a container in transit is not marked yet, and where it will be: the same words at both ends."""
+    name = f"{container.product.name} ({container.label_code})"
+    transit = queries.open_transfers(session, [container.id]).get(container.id)
+    if transit is None:  # pragma: no cover - a container in transit always travels with an open transfer
+        return (f"{name} is on its way to another clinic: have the sender call it back or the destination receive "
+                f"it (or refuse it and the sender record its return), then mark it {new.value}.")
+    source, destination = transit.from_clinic.code, transit.to_clinic.code
+    if transit.is_going_back:
+        return (f"{name} was refused at {destination} and is on its way back to {source} (transfer "
+                f"#{transit.transfer_id}): once {source} records its return, mark it {new.value} there.")
+    return (f"{name} is on its way to another clinic, from {source} to {destination} (transfer "
+            f"#{transit.transfer_id}): once {destination} receives it (or refuses it and {source} records its "
+            f"return), or {source} calls it back, mark it {new.value}.")
 
 
 def widen(session: Session, *, actor: User, case_id: int, now: dt.datetime) -> int:
@@ -1178,10 +1236,10 @@ def _ensure_id(value: int, what: str) -> None:
 
 __all__ = [
     "ACCESS_ACTIONS", "CHANGE_ACTIONS", "EXPORTED", "VIEWED", "CaseSummary", "CaseView", "ContainerLine", "EarlierNotice", "LogEntry",
-    "LotInOpenRecall", "carried_from", "carried_over", "earlier_notices", "patient_line", "untold",
+    "LotHeldElsewhere", "LotInOpenRecall", "carried_from", "carried_over", "earlier_notices", "patient_line", "untold",
     "LotNotQuarantined", "PatientLine", "Progress", "RecallClosed", "RecallItemDone", "RecalledLotNotReleasable",
     "LogNames", "UncoveredLot", "access_log", "case_view", "check_reversal", "log_names", "names_patients",
     "close_case", "get_case", "join_open_cases", "list_cases", "open_counts", "open_recall", "quarantine",
-    "received_none", "record_access", "release", "trace_lots", "trace_patient", "uncovered_stock", "update_container",
+    "received_none", "record_access", "release", "release_refusals", "trace_lots", "trace_patient", "uncovered_stock", "update_container",
     "update_containers", "update_patient", "view_case", "widen",
 ]
