@@ -52,6 +52,7 @@ __all__ = [
     "ensure_fit_for_kit",
     "ensure_has_stock",
     "ensure_lot_usable",
+    "ensure_may_waste",
     "ensure_not_on_hold",
     "ensure_patient_may_use",
     "ensure_within_in_use_time",
@@ -267,13 +268,30 @@ def ensure_not_on_hold(container: ContainerFacts, doing: str = "use") -> None:
     """Raises ContainerOnHold while a safety lead has not yet released or wasted a held container.
 
     A hold is container-level, like a quarantine is lot-level: a cold-chain excursion where it was
-    kept. Wasting it stays allowed (that is one way the hold ends); counting it too (it is still stock).
+    kept. Wasting it stays allowed to the safety lead (that is one way the hold ends: ``ensure_may_waste``);
+    counting it too (it is still stock).
     """
     if container.on_hold_since is None:
         return
     raise ContainerOnHold(
         f"This {container.product.name} ({container.label_code}) is on hold: {container.hold_reason or 'a safety concern'}. "
         f"Do not {doing} it until a safety lead releases it.",
+        container_id=container.id,
+        hold_reason=container.hold_reason,
+        on_hold_since=container.on_hold_since.isoformat(),
+    )
+
+
+def ensure_may_waste(container: ContainerFacts, *, decides_holds: bool) -> None:
+    """Raises ContainerOnHold when someone who does not decide holds (DESIGN.md "Roles": the safety lead and the
+    admin do) would waste a held container: wasting it is one of the two ways its hold ends, and that is the
+    safety lead's decision, with a reason, as releasing it is. Any waste by anyone else would end the hold on
+    a reason chosen at the cart ("dropped")."""
+    if container.on_hold_since is None or decides_holds:
+        return
+    raise ContainerOnHold(
+        f"This {container.product.name} ({container.label_code}) is on hold after a temperature excursion: "
+        "only the safety lead may release or waste it.",
         container_id=container.id,
         hold_reason=container.hold_reason,
         on_hold_since=container.on_hold_since.isoformat(),
@@ -319,7 +337,7 @@ def ensure_enough(container: ContainerFacts, quantity: Decimal) -> None:
     if quantity > container.remaining:
         raise InsufficientQuantity(
             f"Only {plain_quantity(container.remaining)} {container.product.base_unit} left in this "
-            f"{container.product.name} ({container.label_code}); {plain_quantity(quantity)} asked.",
+            f"{container.product.name} ({container.label_code}); {plain_quantity(quantity)} {container.product.base_unit} asked.",
             container_id=container.id,
             requested=str(quantity),
             remaining=str(container.remaining),

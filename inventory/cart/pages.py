@@ -29,10 +29,13 @@ from inventory.blueprints.pages.fields import QuantityField, TextField, choices_
 from inventory.errors import ConfirmationRequired, DomainError, LotExpired, PatientRefConflict
 from inventory.extensions import db
 from inventory.models import Container, Location, LocationKind, Movement, ProductKind, utcnow
+from inventory.models.base import plain_quantity
 from inventory.services import scanning
 from inventory.services.barcodes import parse_scan
 from inventory.cart import service as cart
+from inventory.counterfeit import service as counterfeit
 from inventory.clinical import service as clinical
+from inventory.cold_chain import service as cold_chain
 from inventory.services.permissions import Permission, get_in_scope
 
 WASTE_REASONS = choices_of([
@@ -110,7 +113,8 @@ def cart_home():
         else:
             return redirect(url_for("pages.cart_treatment", treatment_id=treatment.id))
     treatments = cart.open_treatments(db.session, scope=scope())
-    return render_template("pages/cart_home.html", form=form, treatments=treatments)
+    given = cart.doses_given(db.session, (t.id for t in treatments))
+    return render_template("pages/cart_home.html", form=form, treatments=treatments, given=given)
 
 
 @bp.get("/cart/treatments/<int:treatment_id>")
@@ -140,6 +144,10 @@ def cart_treatment(treatment_id: int):
         scan_error = None if container is not None else error
     except DomainError as error:
         scan_error = error
+        if isinstance(error, counterfeit.SCAN_SIGNS):
+            # A watched lot, or a box whose printed expiry is not its lot's, at the cart: a sign for the safety lead.
+            unit_of_work.record_despite_refusal(counterfeit.sign_of(
+                error, actor_id=current_user.id, clinic_id=treatment.clinic_id, now=now, where="cart"))
     return _render_treatment(treatment, container, scan_error=scan_error, scanned=raw.strip()[:60], warnings=warnings)
 
 
@@ -184,8 +192,19 @@ def _render_treatment(treatment, container: Container | None, *, scan_error: Dom
         confirmation=confirmation, reconstitute_form=reconstitute_form or _reconstitute_form(container, formdata=None),
         waste_form=WasteForm(formdata=None), reverse_form=ReverseForm(formdata=None), reversed_ids=_reversed_movement_ids(treatment), area_labels=dict(cart.AREAS),
         rescue_events=rescue_events, events=events, kind_labels=adverse_events.KIND_LABELS,
-        warning_words=dosing.WARNING_WORDS,
+        warning_words=dosing.WARNING_WORDS, waste_refusal=_waste_refusal(container),
     ), status
+
+
+def _waste_refusal(container: Container | None) -> DomainError | None:
+    """Why this user may not waste the container (on hold: the safety lead's decision), said instead of the form."""
+    if container is None:
+        return None
+    try:
+        lifecycle.ensure_may_waste(container, decides_holds=cold_chain.may_decide_holds(current_user))
+    except DomainError as refusal:
+        return refusal
+    return None
 
 
 _POSTED = object()  # a form filled from the request's POST, as Flask-WTF does by default
@@ -371,8 +390,9 @@ def cart_close(treatment_id: int):
     except DomainError as error:
         return _refused(error, treatment_id)
     message = "Treatment closed."
-    if closed.wasted:
-        message += f" {len(closed.wasted)} single-patient remainder(s) wasted."
+    for waste in closed.wasted:  # which vial and how much: the nurse throws it away now
+        message += (f" Wasted what was left of {waste.container.product.name} {waste.container.label_code}:"
+                    f" {plain_quantity(-waste.quantity)} {waste.container.product.base_unit} (single-patient).")
     if closed.held:
         message += f" {len(closed.held)} syringe(s) held for this patient."
     flash(message, "ok")

@@ -61,6 +61,7 @@ from inventory.dosing import DoseWarning
 from inventory.services import audit_chain, ledger, lot_guard
 from inventory.cart import dose_limits
 from inventory.clinical import service as clinical
+from inventory.cold_chain import service as cold_chain
 from inventory.services.barcodes import parse_scan
 from inventory.services.catalog import product_for_gtin
 from inventory.services.clock import clinic_today, format_clinic_time
@@ -639,9 +640,12 @@ def waste(
 ) -> Movement:
     """Takes ``quantity`` (None: everything left) out of a container as waste.
 
-    Allowed whatever the lot's status: wasting takes stock out of use. A vial with
-    no vacuum also flags its lot for the safety lead (a sign of a counterfeit).
-    Raises ValidationError, NotFound, ContainerEmpty or InsufficientQuantity.
+    Allowed whatever the lot's status: wasting takes stock out of use. A container on
+    hold is the safety lead's to release or waste (``lifecycle.ensure_may_waste``):
+    anyone else is refused, and the safety lead's waste that empties it ends its hold
+    with this reason. A vial with no vacuum also flags its lot for the safety lead (a
+    sign of a counterfeit). Raises ValidationError, NotFound, ContainerEmpty,
+    ContainerOnHold or InsufficientQuantity.
     """
     if reason not in WASTE_REASON_VALUES:
         raise ValidationError(
@@ -655,6 +659,7 @@ def waste(
 
     container = _lock_container(session, container_id, scope)
     lifecycle.ensure_has_stock(container, doing="waste")
+    lifecycle.ensure_may_waste(container, decides_holds=cold_chain.may_decide_holds(actor))
     if quantity is not None:
         lifecycle.ensure_whole_if_sealed(container, quantity)
     movement = _waste_locked(session, container, actor=actor, now=now, reason=reason, quantity=quantity, note=note)
@@ -955,6 +960,17 @@ def _closing_wastes(session: Session, container: Container, original: Movement, 
 
 def is_reversed(session: Session, movement: Movement) -> bool:
     return session.scalar(select(reversal_exists(movement.id))) or False
+
+
+def doses_given(session: Session, treatment_ids: Iterable[int]) -> dict[int, int]:
+    """How many draws of each of these treatments stand (a reversed draw was never given): one statement."""
+    ids = list(treatment_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Draw.treatment_id, func.count(Draw.id))
+        .where(Draw.treatment_id.in_(ids), ~reversal_exists(Draw.movement_id)).group_by(Draw.treatment_id))
+    return {treatment_id: count for treatment_id, count in rows}
 
 
 def reversed_ids(session: Session, movement_ids: Iterable[int]) -> set[int]:

@@ -32,7 +32,7 @@ def list_holds() -> HoldList:
 
 
 @operation("POST", "/containers/<container_ref>/release-hold", summary="Release a container from its hold",
-           permission=Permission.RECALL, body=ReleaseHoldIn, response=ContainerOut, idempotent=True,
+           permission=cold_chain.DECIDES_HOLDS, body=ReleaseHoldIn, response=ContainerOut, idempotent=True,
            errors=(404, 409, 422))
 def release_hold(container_ref: str, body: ReleaseHoldIn) -> ContainerOut:
     container = cold_chain.release_hold(
@@ -44,7 +44,7 @@ def release_hold(container_ref: str, body: ReleaseHoldIn) -> ContainerOut:
 
 
 @operation("POST", "/containers/<container_ref>/waste-held", summary="Waste what is left of a held container",
-           permission=Permission.RECALL, body=ReleaseHoldIn, response=ContainerOut, idempotent=True,
+           permission=cold_chain.DECIDES_HOLDS, body=ReleaseHoldIn, response=ContainerOut, idempotent=True,
            errors=(404, 409, 422))
 def waste_held(container_ref: str, body: ReleaseHoldIn) -> ContainerOut:
     container = cold_chain.waste_held(

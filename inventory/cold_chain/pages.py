@@ -78,13 +78,13 @@ def cold_chain_import():
 
 
 @bp.post("/cold-chain/holds/<container_ref>/release")
-@page(Permission.RECALL)
+@page(cold_chain.DECIDES_HOLDS)
 def cold_chain_release(container_ref: str):
     return _end_hold(container_ref, cold_chain.release_hold, "{label} is released: it may be used again.")
 
 
 @bp.post("/cold-chain/holds/<container_ref>/waste")
-@page(Permission.RECALL)
+@page(cold_chain.DECIDES_HOLDS)
 def cold_chain_waste(container_ref: str):
     return _end_hold(container_ref, cold_chain.waste_held, "{label} is wasted.")
 

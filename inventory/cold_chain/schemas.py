@@ -93,11 +93,17 @@ class HoldOut(Model):
     on_hold_since: dt.datetime
     hold_reason: str | None
     excursion_ids: list[int]
+    emptied: bool = Field(
+        default=False,
+        description="emptied while on hold by someone who does not decide holds (a closing treatment's "
+                    "single-patient remainder, the beyond-use waste, a count): the safety lead confirms it as wasted "
+                    "(waste-held)",
+    )
 
     @classmethod
     def of(cls, hold: cold_chain.OpenHold) -> HoldOut:
         return cls(container=ContainerOut.of(hold.container), on_hold_since=hold.since, hold_reason=hold.reason,
-                   excursion_ids=[e.id for e in hold.excursions])
+                   excursion_ids=[e.id for e in hold.excursions], emptied=hold.is_emptied)
 
 
 class HoldList(Model):

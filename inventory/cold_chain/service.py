@@ -8,6 +8,11 @@ its product's storage range (``storage_range``: a toxin kept at 2-8 °C is held 
 ``hold_reason``) that the lifecycle rules read (inventory/lifecycle.py ``ensure_not_on_hold``): draws,
 reconstitution and moves refuse it, kits do not count it, counts still see it.
 
+Ending a hold is the safety lead's decision (``may_decide_holds``): a nurse may not waste a held container at
+the cart (``lifecycle.ensure_may_waste``). Stock that leaves a held container by a rule rather than a choice (a
+closing treatment's single-patient remainder, the beyond-use waste, a count that finds it gone) leaves it on
+hold, emptied, for the safety lead to confirm as wasted (``end_hold_when_emptied``, ``waste_held``).
+
 Every function takes a Session and plain values, flushes and never commits.
 """
 
@@ -28,10 +33,11 @@ from sqlalchemy.orm import Session, joinedload
 
 from inventory import lifecycle
 from inventory.cold_chain.models import ContainerHold, Excursion, ExcursionSource, HoldOutcome
-from inventory.errors import DomainError, NotFound, ValidationError
+from inventory.errors import ContainerEmpty, DomainError, NotFound, ValidationError
 from inventory.models import (
     AuditEvent,
     Container,
+    ContainerState,
     Location,
     Lot,
     Movement,
@@ -43,7 +49,7 @@ from inventory.models import (
 from inventory.models.base import plain_quantity
 from inventory.services import ledger
 from inventory.services.clock import format_clinic_time, to_clinic_time
-from inventory.services.permissions import Scope, get_in_scope
+from inventory.services.permissions import Permission, Scope, can, get_in_scope
 
 # The label range of refrigerated toxins and hyaluronidase (DOMAIN.md): outside it is an excursion.
 LOW_C = Decimal(2)
@@ -56,6 +62,14 @@ MAX_REASON = 200
 MAX_READINGS = 100_000
 WASTE_REASON = "cold_chain"  # the waste movement's reason when a safety lead wastes a held container
 MAX_ID = 2**31 - 1
+# Who ends a hold (release or waste): the permission of the release and waste-held endpoints. A manager records
+# excursions (COLD_CHAIN) but does not judge the stock they held.
+DECIDES_HOLDS = Permission.RECALL
+
+
+def may_decide_holds(user: User) -> bool:
+    """Whether ``user`` may end a hold: release a held container, or waste it (the safety lead, the admin)."""
+    return can(user, DECIDES_HOLDS)
 
 
 class LocationNotRefrigerated(DomainError):
@@ -229,6 +243,14 @@ class OpenHold:
     since: dt.datetime
     reason: str | None
     excursions: list[Excursion]
+    # Set when the container was emptied while on hold by someone who does not decide holds (a closing
+    # treatment, the beyond-use waste, a count): the movement that emptied it, for the safety lead to confirm.
+    emptied_by: Movement | None = None
+
+    @property
+    def is_emptied(self) -> bool:
+        """Nothing left in it: the safety lead confirms it as wasted (release makes no sense any more)."""
+        return self.container.state in _EMPTIED
 
 
 # --- recording an excursion -----------------------------------------------------------------------------
@@ -470,9 +492,16 @@ def release_hold(
     session: Session, *, actor: User, scope: Scope, container_id: int, reason: str, now: dt.datetime
 ) -> Container:
     """A safety lead judged the container fit (the label's stability data, the manufacturer's advice): it may
-    be used again. Raises ValidationError (no reason), NotFound or NotOnHold."""
+    be used again. Raises ValidationError (no reason), NotFound, NotOnHold or ContainerEmpty (emptied while on
+    hold: nothing is left to use, so it is confirmed as wasted instead)."""
     reason = _reason(reason)
     container = _lock_held(session, container_id, scope)
+    if container.state in _EMPTIED:
+        raise ContainerEmpty(
+            f"{container.product.name} ({container.label_code}) holds nothing any more: it was emptied while on "
+            "hold. Confirm it as wasted instead.",
+            container_id=container.id, state=container.state.value,
+        )
     _resolve(session, container, actor=actor, now=now, outcome=HoldOutcome.RELEASED, reason=reason)
     container.on_hold_since = None
     container.hold_reason = None
@@ -484,9 +513,17 @@ def waste_held(
     session: Session, *, actor: User, scope: Scope, container_id: int, reason: str, now: dt.datetime
 ) -> Container:
     """Wastes everything left in a held container (a waste movement with reason ``cold_chain``) and ends the
-    hold. Raises ValidationError, NotFound, NotOnHold, ContainerEmpty or ContainerInTransit."""
+    hold. A container emptied while on hold (``end_hold_when_emptied`` left it for the safety lead) has nothing
+    left to waste: the hold ends as wasted, with this reason, and no movement. Raises ValidationError, NotFound,
+    NotOnHold or ContainerInTransit."""
     reason = _reason(reason)
     container = _lock_held(session, container_id, scope)
+    if container.state in _EMPTIED:
+        _resolve(session, container, actor=actor, now=now, outcome=HoldOutcome.WASTED, reason=reason)
+        container.on_hold_since = None
+        container.hold_reason = None
+        session.flush()
+        return container
     lifecycle.ensure_has_stock(container, doing="waste")
     # Emptying it ends the hold (end_hold_when_emptied), with this reason, as any waste of a held container does.
     ledger.record(session, container, kind=MovementKind.WASTE, quantity=-container.remaining, actor=actor, at=now,
@@ -498,10 +535,13 @@ def waste_held(
 
 def end_hold_when_emptied(session: Session, container: Container, movement: Movement, actor: User,
                           now: dt.datetime) -> None:
-    """A held container that comes to hold nothing (a nurse wasted it at the cart, a count found it gone, the
-    safety lead wasted it here) is out of use: its hold is over, as wasted, and the board stops asking for a
-    decision. Registered with lot_guard.on_emptied."""
-    if container.on_hold_since is None:
+    """A held container that the safety lead (or an admin) empties (wasted here or at the cart, destroyed for a
+    recall) is out of use: its hold is over, as wasted, with their reason, and the board stops asking for a
+    decision. Emptied by anyone else (a nurse closing a treatment wastes a single-patient remainder, the
+    beyond-use waste, a manager's count finds it gone), the hold stays: ending it is the safety lead's decision,
+    so the board lists it, emptied, and the safety lead confirms it as wasted (``waste_held``). Registered with
+    lot_guard.on_emptied."""
+    if container.on_hold_since is None or not may_decide_holds(actor):
         return
     if movement.reason == WASTE_REASON and movement.note:
         why = movement.note
@@ -561,6 +601,10 @@ _REOPENED = "container.hold_reopened"
 _HOLD_ENDINGS = (_WASTED_ENDING, f"container.hold_{HoldOutcome.RELEASED.value}", _REOPENED)
 
 
+# A held container in one of these states was emptied while on hold: only confirming it as wasted is left.
+_EMPTIED = (ContainerState.EMPTY, ContainerState.DISCARDED)
+
+
 def _lock_held(session: Session, container_id: int, scope: Scope) -> Container:
     _ensure_id(container_id, "container")
     container = ledger.lock_container(session, container_id, scope)
@@ -590,9 +634,12 @@ def _resolve(session: Session, container: Container, *, actor: User, now: dt.dat
 
 
 def open_holds(session: Session, *, scope: Scope) -> list[OpenHold]:
-    """Containers on hold in the caller's clinics, oldest hold first, with the excursions behind each."""
+    """Containers on hold in the caller's clinics, oldest hold first, with the excursions behind each. Those
+    emptied while on hold (``end_hold_when_emptied``) are listed too, with the movement that emptied them: the
+    safety lead still confirms each."""
+    # Every state: one emptied while on hold still waits for the safety lead.
     stmt = scope.filter(
-        select(Container).where(Container.on_hold_since.is_not(None), Container.state.in_(lifecycle.HELD_STATES))
+        select(Container).where(Container.on_hold_since.is_not(None))
         .options(joinedload(Container.product), joinedload(Container.lot), joinedload(Container.location),
                  joinedload(Container.clinic))
         .order_by(Container.on_hold_since, Container.id),
@@ -608,8 +655,22 @@ def open_holds(session: Session, *, scope: Scope) -> list[OpenHold]:
             .order_by(ContainerHold.id)
         ):
             by_container[hold.container_id].append(hold.excursion)
-    return [OpenHold(c, c.on_hold_since, c.hold_reason, by_container[c.id]) for c in containers
+    emptied_by = _emptying_movements(session, [c.id for c in containers if c.state in _EMPTIED])
+    return [OpenHold(c, c.on_hold_since, c.hold_reason, by_container[c.id], emptied_by.get(c.id)) for c in containers
             if c.on_hold_since is not None]
+
+
+def _emptying_movements(session: Session, container_ids: list[int]) -> dict[int, Movement]:
+    """The last movement of each emptied container: the one that left it holding nothing."""
+    if not container_ids:
+        return {}
+    last: dict[int, Movement] = {}
+    for movement in session.scalars(
+        select(Movement).where(Movement.container_id.in_(container_ids), Movement.quantity < 0)
+        .options(joinedload(Movement.actor)).order_by(Movement.id)
+    ):
+        last[movement.container_id] = movement
+    return last
 
 
 def recent_excursions(session: Session, *, scope: Scope, limit: int = 50) -> list[Excursion]:

@@ -118,8 +118,9 @@ def watchlist_delete(entry_id: int):
 def _flash_watched(watched: list[counterfeit.Watched]) -> None:
     for w in watched:
         for lot in w.quarantined:
-            flash(f"Lot {lot.number} of {lot.product.name} is in stock: it is quarantined at every location. "
-                  "Trace it from the watch list.", "warning")
+            looks_like = "" if lot.number_key == w.entry.number_key else f" (it looks like {w.entry.display_number})"
+            flash(f"Lot {lot.number} of {lot.product.name} is in stock{looks_like}: it is quarantined at every "
+                  "location. Trace it from the watch list.", "warning")
 
 
 def _int(value: str | None) -> int | None:

@@ -86,7 +86,9 @@ class WatchedOut(Model):
 
 
 class WatchedCreated(WatchedOut):
-    quarantined_lots: list[LotOut] = Field(description="lots in stock this entry quarantined at once")
+    quarantined_lots: list[LotOut] = Field(
+        description="lots on file this entry quarantined at once: of its number, or one that differs from it only by "
+                    "punctuation (XE-77812 for XE77812; the lot's status_reason says which)")
 
     @classmethod
     def of_watched(cls, watched: Watched) -> WatchedCreated:

@@ -6,7 +6,10 @@
   source. Receiving or scanning a watched lot is refused (``lot_suspect``); a watched lot already in stock
   is quarantined at once, and stays so while it is watched (recall's ``release`` asks ``refuse_watched_lot``
   through lot_guard): the safety lead takes it off the list first, saying why (``unwatch``). Lot numbers are
-  shown as ``WatchedLot.display_number`` (trimmed, upper case) and matched on ``number_key``.
+  shown as ``WatchedLot.display_number`` (trimmed, upper case) and matched on ``number_key``, and also on their
+  ``loose_lot_key``: a lot that differs from a watched one only by punctuation (``XE-77812``, ``XE.77812`` for
+  ``XE77812``: what a counterfeiter or a typist adds or drops) is refused and quarantined as the watched one.
+  Only the watch list compares loosely: two genuine lots may differ by a dash.
 - **Pack serials** are unique per product (so per GTIN) across the whole chain: a second receipt is
   refused (``duplicate_serial``).
 - **Signs** for the safety lead: the ``lot.flagged_*`` audit events (a refused watched lot or serial, a
@@ -20,6 +23,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +35,7 @@ from inventory.counterfeit.models import Supplier, WatchedLot, display_lot_numbe
 from inventory.errors import (
     DomainError,
     DuplicateSerial,
+    LotExpiryConflict,
     LotSuspect,
     NotFound,
     ScanError,
@@ -53,8 +58,11 @@ MAX_ID = 2**31 - 1
 
 # The safety lead's signs: what the flags page lists, newest first.
 SIGN_ACTIONS = ("lot.flagged_no_vacuum", "lot.flagged_duplicate_serial", "lot.flagged_suspect",
-                "lot.watch_quarantined")
+                "lot.flagged_expiry_conflict", "lot.watch_quarantined")
 COUNTERFEIT_SIGNS: tuple[type[DomainError], ...] = (LotSuspect, DuplicateSerial)
+# A scanned box refused for these is a sign too: a watched lot, or a printed expiry that contradicts the lot on file
+# (at receiving a typed expiry that differs is more often a typo, and is refused without a sign).
+SCAN_SIGNS: tuple[type[DomainError], ...] = (LotSuspect, LotExpiryConflict)
 
 
 class SupplierNameTaken(DomainError):
@@ -200,6 +208,9 @@ def watch(session: Session, *, actor: User, lot_number: str, source: str, now: d
     if text is None:
         raise ValidationError("Say where the alert comes from (who issued it, its reference).", field="source")
     key, shown = normalise_lot_number(number), display_lot_number(number)
+    if not loose_lot_key(number):
+        raise ValidationError("A lot number has letters or digits: type it as the alert prints it.",
+                              field="lot_number")
     if session.scalar(select(WatchedLot.id).where(WatchedLot.product_id == product.id,
                                                   WatchedLot.number_key == key)) is not None:
         raise LotAlreadyWatched(f"Lot {shown} of {product.name} is on the watch list already.",
@@ -219,14 +230,25 @@ def watch(session: Session, *, actor: User, lot_number: str, source: str, now: d
 
 
 def _quarantine_watched(session: Session, entry: WatchedLot, *, actor: User, now: dt.datetime) -> list[Lot]:
-    lot_id = session.scalar(select(Lot.id).where(Lot.product_id == entry.product_id,
-                                                 Lot.number_key == entry.number_key))
-    if lot_id is None:
-        return []
-    lot = lot_guard.lock_lot(session, lot_id)
-    if lot.status is not LotStatus.ACTIVE:
-        return [lot] if lot.status is LotStatus.QUARANTINED else []
-    reason = f"On the counterfeit watch list: {entry.source}"[:2000]
+    """Quarantines the active lots on file that the entry names, or that look like it (``loose_lot_key``);
+    returns them with those already quarantined."""
+    matching = [lot_id for lot_id, number_key, number in session.execute(
+        select(Lot.id, Lot.number_key, Lot.number).where(Lot.product_id == entry.product_id).order_by(Lot.id))
+        if _names_entry(entry, number_key, loose_lot_key(number))]
+    found = []
+    for lot in lot_guard.lock_lots(session, matching).values():
+        if lot.status is LotStatus.ACTIVE:
+            _quarantine(session, lot, entry, actor=actor, now=now)
+        if lot.status is LotStatus.QUARANTINED:
+            found.append(lot)
+    session.flush()
+    return found
+
+
+def _quarantine(session: Session, lot: Lot, entry: WatchedLot, *, actor: User, now: dt.datetime) -> None:
+    near = lot.number_key != entry.number_key
+    reason = (f"Looks like watched lot {entry.display_number} on the counterfeit watch list: {entry.source}" if near
+              else f"On the counterfeit watch list: {entry.source}")[:2000]
     before = lot.status
     lot.status, lot.status_reason, lot.status_changed_at = LotStatus.QUARANTINED, reason, now
     # Stock on the road counts: it is the stock the safety lead has to chase (it reads 0 while in transit).
@@ -234,16 +256,16 @@ def _quarantine_watched(session: Session, entry: WatchedLot, *, actor: User, now
     held, travelling = session.execute(
         select(func.count(Container.id).filter(or_(in_stock, on_the_road)),
                func.count(Container.id).filter(on_the_road)).where(Container.lot_id == lot.id)).one()
+    details: dict[str, Any] = {
+        "lot_id": lot.id, "lot_number": lot.number, "product": lot.product.name, "from": before.value,
+        "to": LotStatus.QUARANTINED.value, "reason": reason, "watched_lot_id": entry.id,
+        "containers_holding_stock": held, "containers_in_transit": travelling}
+    if near:
+        details |= {"watched_lot_number": entry.display_number, "near_match": True}
     # The same record as a safety lead's quarantine (the recall change log lists it), and a sign.
     for action in ("lot.quarantined", "lot.watch_quarantined"):
-        session.add(AuditEvent(
-            at=now, actor_id=actor.id, clinic_id=None, action=action, object_type="lot", object_id=str(lot.id),
-            details={"lot_id": lot.id, "lot_number": lot.number, "product": lot.product.name, "from": before.value,
-                     "to": LotStatus.QUARANTINED.value, "reason": reason, "watched_lot_id": entry.id,
-                     "containers_holding_stock": held, "containers_in_transit": travelling},
-        ))
-    session.flush()
-    return [lot]
+        session.add(AuditEvent(at=now, actor_id=actor.id, clinic_id=None, action=action, object_type="lot",
+                               object_id=str(lot.id), details=dict(details)))
 
 
 @dataclass(frozen=True)
@@ -273,10 +295,10 @@ def unwatch(session: Session, *, actor: User, entry_id: int, reason: str, now: d
     ) if 1 <= entry_id <= MAX_ID else None
     if entry is None:
         raise NotFound(f"No watch-list entry with id {entry_id}.", id=entry_id)
-    held = list(session.scalars(
-        select(Lot).where(Lot.product_id == entry.product_id, Lot.number_key == entry.number_key,
-                          Lot.status == LotStatus.QUARANTINED).options(joinedload(Lot.product))
-    ))
+    held = [lot for lot in session.scalars(
+        select(Lot).where(Lot.product_id == entry.product_id, Lot.status == LotStatus.QUARANTINED)
+        .options(joinedload(Lot.product)).order_by(Lot.id)
+    ) if _names_entry(entry, lot.number_key, loose_lot_key(lot.number))]
     _audit(session, actor, now, "watchlist.removed", "watched_lot", entry.id,
            {"product": entry.product.name, "lot_number": entry.display_number, "source": entry.source,
             "note": entry.note, "added_at": entry.added_at.isoformat(), "reason": text,
@@ -321,20 +343,49 @@ def import_csv(session: Session, *, actor: User, text: str, source: str, now: dt
 
 
 def refuse_watched_lot(session: Session, product: Product, lot_number: str) -> None:
-    """The lot check the core asks whenever a box names a lot (lot_guard.on_lot_named): raises LotSuspect."""
-    entry = session.scalar(select(WatchedLot).where(WatchedLot.product_id == product.id,
-                                                    WatchedLot.number_key == normalise_lot_number(lot_number)))
-    if entry is not None:
+    """The lot check the core asks whenever a box names a lot (lot_guard.on_lot_named): raises LotSuspect for a
+    watched lot, or one that differs from a watched lot only by punctuation (``loose_lot_key``)."""
+    key, loose = normalise_lot_number(lot_number), loose_lot_key(lot_number)
+    entries = list(session.scalars(select(WatchedLot).where(WatchedLot.product_id == product.id)
+                                   .order_by(WatchedLot.id)))
+    entry = (next((e for e in entries if e.number_key == key), None)
+             or next((e for e in entries if _names_entry(e, key, loose)), None))
+    if entry is None:
+        return
+    facts = {"product_id": product.id, "watched_lot_id": entry.id, "source": entry.source}
+    if entry.number_key == key:
         raise LotSuspect(
             f"Lot {entry.display_number} of {product.name} is on the counterfeit watch list ({entry.source}): do "
             "not receive or use it. Set the box aside and tell the safety lead.",
-            product_id=product.id, lot_number=entry.display_number, watched_lot_id=entry.id, source=entry.source,
+            lot_number=entry.display_number, **facts,
         )
+    shown = display_lot_number(lot_number)
+    raise LotSuspect(
+        f"Lot {shown} of {product.name} looks like watched lot {entry.display_number} on the counterfeit watch list "
+        f"({entry.source}): the same letters and digits, other punctuation. Do not receive or use it. Set the box "
+        "aside and tell the safety lead.",
+        lot_number=shown, watched_lot_number=entry.display_number, near_match=True, **facts,
+    )
 
 
 def watched_lot_flag(product_id: Any, number_key: Any) -> ColumnElement[bool]:
-    """``refuse_watched_lot`` as an SQL condition, for a scan's one statement (lot_guard.on_lot_named)."""
-    return exists().where(WatchedLot.product_id == product_id, WatchedLot.number_key == number_key)
+    """When ``refuse_watched_lot`` may refuse, as an SQL condition for a scan's one statement
+    (lot_guard.on_lot_named): the product has a watched lot. A near-match is judged in Python (NFKC has no SQL),
+    so a scan of a product with no watched lot costs nothing more, and one of a watched product one look-up."""
+    return exists().where(WatchedLot.product_id == product_id)
+
+
+def loose_lot_key(lot_number: str) -> str:
+    """A lot number reduced to its letters and digits, in order (NFKC, upper case): what the watch list compares
+    besides ``number_key``, so that ``XE-77812``, ``xe.77812``, ``XE/77812``, ``XE_77812``, a lot with any other
+    dash (en dash, non-breaking hyphen, ...) or typed in full-width characters all match watched ``XE77812``.
+    Never used to key or match ordinary lots."""
+    return "".join(c for c in unicodedata.normalize("NFKC", lot_number) if c.isalnum()).upper()
+
+
+def _names_entry(entry: WatchedLot, number_key: str, loose_key: str) -> bool:
+    """Whether a lot (its ``number_key`` and ``loose_lot_key``) is the watched one, or looks like it."""
+    return number_key == entry.number_key or (bool(loose_key) and loose_key == loose_lot_key(entry.lot_number))
 
 
 def _product(session: Session, product_id: int | None, gtin: str | None) -> Product:
@@ -371,7 +422,8 @@ def refuse_known_serial(session: Session, product: Product, serial: str) -> None
 def sign_of(error: DomainError, *, actor_id: int, clinic_id: int | None, now: dt.datetime,
             where: str) -> Any:
     """The write (for unit_of_work.record_despite_refusal) that keeps a refused counterfeit sign on record."""
-    action = "lot.flagged_duplicate_serial" if isinstance(error, DuplicateSerial) else "lot.flagged_suspect"
+    action = ("lot.flagged_duplicate_serial" if isinstance(error, DuplicateSerial)
+              else "lot.flagged_expiry_conflict" if isinstance(error, LotExpiryConflict) else "lot.flagged_suspect")
     details = dict(error.details) | {"message": error.message, "where": where}
 
     def write(session: Session) -> None:

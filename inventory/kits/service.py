@@ -629,7 +629,8 @@ def _emergency_reasons(drawn_at: dt.datetime | None, last: _LastCheck | None, ti
     if drawn_at is None or (last is not None and drawn_at <= last.checked_at):
         return []
     day = _date(drawn_at, timezone)
-    return [Reason("emergency_use", f"Used in an emergency on {day}: restock and check",
+    shown = format_date(to_clinic_time(drawn_at, timezone).date())
+    return [Reason("emergency_use", f"Used in an emergency on {shown}: restock and check",
                    {"drawn_at": drawn_at.isoformat(), "date": day}, KitStatus.NOT_READY)]
 
 

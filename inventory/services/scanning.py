@@ -16,7 +16,7 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from inventory import lifecycle
-from inventory.errors import ScanError, UnknownContainer, UnreadableCode
+from inventory.errors import LotExpiryConflict, ScanError, UnknownContainer, UnreadableCode
 from inventory.models import Container, ContainerState, LocationKind, Lot, Patient, Product, ProductGtin
 from inventory.services import lot_guard
 from inventory.services.barcodes import ScannedCode, normalise_lot_number, parse_scan
@@ -67,10 +67,27 @@ def _product_and_lot_statement(flags: int) -> Select[Product, Lot, Unpack[tuple[
     )
 
 
+# A label of another clinic's container reads as unknown, but a feature may know that it is on its way to the
+# caller (transfers): asked only then, each returns the refusal to raise instead, or None.
+OtherClinicLabel = Callable[[Session, Container, Scope], UnknownContainer | None]
+_OTHER_CLINIC_LABEL: list[OtherClinicLabel] = []
+
+
+def on_other_clinic_label(explain: OtherClinicLabel) -> OtherClinicLabel:
+    """Registers ``explain(session, container, scope)`` (a feature's ``init_app``); again changes nothing."""
+    if explain not in _OTHER_CLINIC_LABEL:
+        _OTHER_CLINIC_LABEL.append(explain)
+    return explain
+
+
 def container_by_label(session: Session, label_code: str, scope: Scope) -> Container:
-    """Raises UnknownContainer for a code not printed by Vialog for the caller's clinics."""
+    """Raises UnknownContainer for a code not printed by Vialog for the caller's clinics (saying so, when a
+    feature knows the container is on its way to them)."""
     container = session.scalars(_container_by_label_statement(), {"label_code": label_code}).unique().first()
     if container is None or not scope.allows(container.clinic_id):
+        for explain in _OTHER_CLINIC_LABEL:
+            if container is not None and (refusal := explain(session, container, scope)) is not None:
+                raise refusal
         raise UnknownContainer(
             f"Label {label_code} is not a container of this clinic. Scan the vial's Vialog label again.",
             label_code=label_code,
@@ -112,7 +129,8 @@ def scan(session: Session, raw: str, *, scope: Scope, now: dt.datetime, timezone
     """Reads a code and finds its product, lot or container.
 
     Raises UnreadableCode, BadCheckDigit, UnknownProduct, UnknownContainer, and for a
-    lot that may not be used LotRecalled, LotQuarantined or LotExpired.
+    lot that may not be used LotRecalled, LotQuarantined or LotExpired; for a box LotSuspect (a watched lot,
+    or one that looks like it) and LotExpiryConflict (its printed expiry is not its lot's).
     """
     try:
         code = parse_scan(raw)
@@ -148,9 +166,15 @@ def scan(session: Session, raw: str, *, scope: Scope, now: dt.datetime, timezone
     if result.lot is not None:
         lifecycle.ensure_lot_usable(result.lot, now=now, timezone=timezone)
         if code.expiry is not None and code.expiry != result.lot.expiry:
-            result.warnings.append(
-                f"This box says expiry {format_date(code.expiry)}, but lot {result.lot.number} is on file "
-                f"with {format_date(result.lot.expiry)}. Check the box before use."
+            # The manufacturer prints one expiry per lot: a box that contradicts the lot on file is a counterfeit
+            # sign, refused as receiving refuses it (the views keep the refusal on record for the safety lead).
+            lot = result.lot
+            raise LotExpiryConflict(
+                f"This box says expiry {format_date(code.expiry)} but lot {lot.number} is on file with "
+                f"{format_date(lot.expiry)}: do not use it; set it aside for the safety lead.",
+                lot_id=lot.id, lot_number=lot.number, product_id=lot.product_id,
+                expiry_on_file=lot.expiry.isoformat(), expiry_given=code.expiry.isoformat(),
+                expiry_raw=code.expiry_raw,
             )
     elif code.expiry is not None and code.expiry < clinic_today(now, timezone):
         result.warnings.append(f"This box expired on {format_date(code.expiry)}.")

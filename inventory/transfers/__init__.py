@@ -6,4 +6,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from inventory.transfers import api, models, pages  # noqa: F401  (models, then routes on the shared blueprints)
+    from inventory.transfers import api, models, pages, service  # noqa: F401  (models, then routes on the shared blueprints)
+    from inventory.services import scanning
+
+    # A label scanned at the clinic it travels to says it is on its way, rather than unknown.
+    scanning.on_other_clinic_label(service.arriving_label_refusal)

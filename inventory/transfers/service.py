@@ -53,6 +53,7 @@ from inventory.errors import (
     DomainError,
     LotNotUsable,
     NotFound,
+    UnknownContainer,
     ValidationError,
 )
 from inventory.models import (
@@ -539,6 +540,34 @@ def list_transfers(
     more = len(found) > limit
     found = found[:limit]
     return TransferPage(on_the_road + found, found[-1].id if more else None)
+
+
+def arriving_label_refusal(session: Session, container: Container, scope: Scope) -> UnknownContainer | None:
+    """What a clinic is told when it scans the label of a container still on the road to it (one statement): it
+    is not the clinic's stock until a manager receives it, so scanning it again would never help. None for a
+    container travelling to none of the caller's clinics: that reads as any unknown label, telling nothing of
+    another clinic's stock. Asked by the core's label look-up (``scanning.on_other_clinic_label``)."""
+    if scope.clinic_ids is None:
+        return None
+    transfer = session.scalar(
+        select(Transfer).join(TransferItem, TransferItem.transfer_id == Transfer.id)
+        .where(TransferItem.container_id == container.id, TransferItem.in_movement_id.is_(None),
+               Transfer.to_clinic_id.in_(scope.clinic_ids))
+        .options(joinedload(Transfer.to_clinic))
+    )
+    if transfer is None:
+        return None
+    # In transit, the container is still the source's: its clinic is where it comes from (or goes back to).
+    what = f"This {container.label_code} ({container.lot.product.name}, lot {container.lot.number})"
+    here = "here" if len(scope.clinic_ids) == 1 else f"to {transfer.to_clinic.code}"
+    if transfer.is_refused:
+        message = (f"{what} was refused by {transfer.to_clinic.code} on transfer #{transfer.id} and is on its way "
+                   f"back to {container.clinic.code}: it is not stock of this clinic.")
+    else:
+        message = (f"{what} is on its way {here} from {container.clinic.code} on transfer #{transfer.id}: a "
+                   "manager must receive it before it is used.")
+    return UnknownContainer(message, label_code=container.label_code, transfer_id=transfer.id,
+                            transfer_status=transfer.status.value)
 
 
 def _with_details(stmt: Select[Transfer]) -> Select[Transfer]:

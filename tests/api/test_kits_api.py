@@ -171,7 +171,7 @@ def test_emergency_use_shows_on_the_board_until_restocked_and_checked(api, world
     nurse = api("nurse")
     (board,) = nurse.get("/kits/readiness").get_json()
     assert board["status"] == "not_ready"
-    assert board["reasons"] == ["Used in an emergency on 2026-06-15: restock and check"]
+    assert board["reasons"] == ["Used in an emergency on 15 Jun 2026: restock and check"]
     assert nurse.post(f"/kits/{kit.id}/checks", {"seal_intact": True}).get_json()["status"] == "ready"
 
 

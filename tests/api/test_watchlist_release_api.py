@@ -13,7 +13,7 @@ from tests.factories import World
 
 
 def box_code(world: World, lot: str) -> str:
-    return f"]d201{world.botox.gtins[0].gtin}17991231" f"10{lot}"
+    return f"]d201{world.botox.gtins[0].gtin}17270331" f"10{lot}"  # the expiry of the lot on file (world.receive)
 
 
 def test_a_watched_lot_is_released_only_once_taken_off_the_watch_list_with_a_reason(api, world, session):

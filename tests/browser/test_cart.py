@@ -75,7 +75,7 @@ def test_nurse_scans_reconstitutes_draws_and_closes(page, live_server):
     # Close: the single-patient toxin remainder is wasted.
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("button:has-text('Close treatment')")
-    expect(page.locator(".flash-ok")).to_contain_text("Treatment closed. 1 single-patient remainder(s) wasted.")
+    expect(page.locator(".flash-ok")).to_contain_text("Treatment closed. Wasted what was left of")
 
 
 def test_cart_works_on_a_phone_width(browser, live_server):

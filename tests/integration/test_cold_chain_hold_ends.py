@@ -1,8 +1,10 @@
-"""A hold ends however a held container comes to hold nothing, and comes back with any stock put back into it.
+"""A hold ends when the safety lead empties a held container, and comes back with any stock put back into it.
 
-A nurse may waste a held vial at the cart (it broke, it froze): that takes it out of use, so the hold is over and
-the safety lead's board must not keep asking for a decision. A correction that puts a wasted held vial's stock
-back (a reversal) must not make a vial from a failed fridge usable: it goes back on hold."""
+Wasting a held vial is the safety lead's decision (a nurse is refused: tests/api/test_held_waste_api.py); the
+safety lead may waste it at the cart too (it broke, it froze): that takes it out of use, so the hold is over and
+the board must not keep asking for a decision. Emptied by anyone else (a count that finds it gone), the hold
+stays for the safety lead to confirm. A correction that puts a wasted held vial's stock back (a reversal) must
+not make a vial from a failed fridge usable: it goes back on hold."""
 
 from __future__ import annotations
 
@@ -37,25 +39,25 @@ def holds_of(world, vial):
     return list(world.session.scalars(select(ContainerHold).where(ContainerHold.container_id == vial.id)))
 
 
-def test_a_nurse_wasting_all_of_a_held_vial_ends_its_hold_as_wasted_by_her(world):
+def test_the_safety_lead_wasting_all_of_a_held_vial_at_the_cart_ends_its_hold_as_wasted_by_her(world):
     vial = held_vial(world)
 
-    waste(world, vial, "dropped", at=NOW + HOUR)
+    waste(world, vial, "dropped", user="safety", at=NOW + HOUR)
 
     assert vial.on_hold_since is None and vial.hold_reason is None
     [hold] = holds_of(world, vial)
     assert (hold.outcome, hold.resolved_by_id, hold.resolved_at) == (
-        HoldOutcome.WASTED, world.users["nurse"].id, NOW + HOUR)
+        HoldOutcome.WASTED, world.users["safety"].id, NOW + HOUR)
     assert "dropped" in hold.reason
     assert cold_chain.open_holds(world.session, scope=EVERYWHERE) == []
     audit = world.session.scalar(select(AuditEvent).where(AuditEvent.action == "container.hold_wasted"))
-    assert audit.actor_id == world.users["nurse"].id
+    assert audit.actor_id == world.users["safety"].id
 
 
 def test_wasting_part_of_a_held_vial_keeps_it_on_hold(world):
     vial = held_vial(world, mixed_at=NOW - 7 * HOUR)  # mixed before the fridge failed (sealed powder goes whole)
 
-    waste(world, vial, "dropped", quantity="40", at=NOW + HOUR)
+    waste(world, vial, "dropped", quantity="40", user="safety", at=NOW + HOUR)
 
     assert vial.on_hold_since is not None and vial.remaining == Decimal(60)
     [hold] = holds_of(world, vial)
@@ -63,7 +65,7 @@ def test_wasting_part_of_a_held_vial_keeps_it_on_hold(world):
     assert [h.container.id for h in cold_chain.open_holds(world.session, scope=EVERYWHERE)] == [vial.id]
 
 
-@pytest.mark.parametrize("who", ["nurse", "safety"])
+@pytest.mark.parametrize("who", ["cart", "safety"])
 def test_reversing_the_waste_of_a_held_vial_puts_it_back_on_hold(world, who):
     vial = held_vial(world)
     if who == "safety":
@@ -72,8 +74,8 @@ def test_reversing_the_waste_of_a_held_vial_puts_it_back_on_hold(world, who):
         movement = world.session.scalar(select(Movement).where(Movement.container_id == vial.id,
                                                                Movement.kind == MovementKind.WASTE))
         assert wasted.on_hold_since is None
-    else:
-        movement = waste(world, vial, "dropped", at=NOW + HOUR)
+    else:  # the safety lead's waste at the cart
+        movement = waste(world, vial, "dropped", user="safety", at=NOW + HOUR)
 
     reverse(world, movement, "wrong vial", at=NOW + 2 * HOUR)
 
@@ -115,14 +117,16 @@ def _count(world, vial, counted: str, at: dt.datetime):
     return counts.post(world.session, actor=reviewer, scope=Scope.for_user(reviewer), count_id=count.id, now=at)
 
 
-def test_a_count_that_finds_a_held_vial_gone_ends_the_hold_and_one_that_finds_it_again_brings_it_back(world):
+def test_a_count_that_finds_a_held_vial_gone_leaves_the_hold_for_the_safety_lead_and_it_stays_when_found(world):
+    """A manager's count does not decide a hold: the vial, counted empty, waits on the board for the safety lead."""
     vial = held_vial(world)
 
     _count(world, vial, "0", NOW + HOUR)
 
     [hold] = holds_of(world, vial)
-    assert vial.on_hold_since is None and hold.outcome is HoldOutcome.WASTED
-    assert hold.reason.startswith("Counted empty (count)")
+    assert vial.on_hold_since is not None and hold.resolved_at is None
+    [waiting] = cold_chain.open_holds(world.session, scope=EVERYWHERE)
+    assert waiting.is_emptied and waiting.emptied_by.kind is MovementKind.ADJUST
 
     _count(world, vial, "100", NOW + 2 * HOUR)
 

@@ -250,7 +250,7 @@ def test_emergency_use_makes_the_kit_not_ready_until_restocked_and_checked(world
     found = state(world, kit, drawn_at)
     assert found.status is KitStatus.NOT_READY
     assert texts(found) == [
-        "Used in an emergency on 2026-06-16: restock and check",
+        "Used in an emergency on 16 Jun 2026: restock and check",
         "Hyaluronidase: 150 USP U of 300 USP U (Hylenex recombinant 150 USP U/mL)",
     ]
     assert vial.state is ContainerState.EMPTY

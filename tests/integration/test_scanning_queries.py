@@ -63,13 +63,17 @@ def test_a_box_scan_is_one_statement_and_names_product_and_lot(world, session):
     assert result.lot.product is result.product and result.container is None and result.warnings == []
 
 
-def test_a_box_whose_expiry_differs_from_the_lot_on_file_says_so(world, session):
-    world.container("botox")
-    result, statements = sent(session, scan(session, box(world.botox.gtins[0].gtin, expiry="270330")))
+def test_a_box_whose_expiry_differs_from_the_lot_on_file_is_refused_in_one_statement(world, session):
+    lot = world.container("botox").lot
+    error, statements = sent(session, scan(session, box(world.botox.gtins[0].gtin, expiry="270330")))
     assert len(statements) == 1, statements
-    assert result.warnings == [
-        "This box says expiry 30 Mar 2027, but lot C3709C3 is on file with 31 Mar 2027. Check the box before use."
-    ]
+    assert (error.code, error.message) == (
+        "lot_expiry_conflict",
+        "This box says expiry 30 Mar 2027 but lot C3709C3 is on file with 31 Mar 2027: do not use it; set it aside "
+        "for the safety lead.",
+    )
+    assert error.details == {"lot_id": lot.id, "lot_number": "C3709C3", "product_id": world.botox.id,
+                             "expiry_on_file": "2027-03-31", "expiry_given": "2027-03-30", "expiry_raw": "270330"}
 
 
 def test_a_box_of_a_lot_not_on_file_still_names_its_product_in_one_statement(world, session):

@@ -274,7 +274,8 @@ def test_a_vial_back_from_a_warm_refusal_wasted_then_corrected_is_held_again(wor
     refuse(world, transfer, reason="logger shows 14 °C", category=RefusalCategory.TEMPERATURE)
     bring_back(world, transfer)
     reason = vial.hold_reason
-    wasted = waste(world, vial, "dropped", at=BACK_AT + dt.timedelta(hours=1))
+    # A held vial is the safety lead's to waste (tests/api/test_held_waste_api.py).
+    wasted = waste(world, vial, "dropped", user="safety", at=BACK_AT + dt.timedelta(hours=1))
     assert vial.on_hold_since is None
 
     reverse(world, wasted, "wrong vial scanned", at=BACK_AT + dt.timedelta(hours=2))

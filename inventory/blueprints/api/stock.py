@@ -32,7 +32,7 @@ from inventory.blueprints.api.schemas import (
     TokenOut,
 )
 from inventory.blueprints.errors import json_error
-from inventory.errors import LotSuspect, PasswordChangeRequired, Unauthorized
+from inventory.errors import LotExpiryConflict, LotSuspect, PasswordChangeRequired, Unauthorized
 from inventory.extensions import db
 from inventory.models import Clinic, Location, Lot, ProductGtin, utcnow
 from inventory.services import auth, catalog, labels, lot_guard, scanning, throttle
@@ -114,12 +114,14 @@ def create_scan(body: ScanIn) -> ScanOut:
     now = utcnow()
     try:
         result = scanning.scan(db.session, body.code, scope=current_scope(), now=now, timezone=timezone)
-    except LotSuspect as error:
-        # A watched lot in someone's hands: the safety lead sees it although the scan is refused.
+    except (LotSuspect, LotExpiryConflict) as error:
+        # A watched lot, or a box whose printed expiry is not its lot's, in someone's hands: the safety lead sees it
+        # although the scan is refused.
         details = dict(error.details) | {"message": error.message, "where": "scanning"}
+        action = "lot.flagged_expiry_conflict" if isinstance(error, LotExpiryConflict) else "lot.flagged_suspect"
         unit_of_work.record_despite_refusal(functools.partial(
             lot_guard.record_sign, actor_id=current_user().id, clinic_id=clinics[0].id if len(clinics) == 1 else None,
-            action="lot.flagged_suspect", details=details, now=now))
+            action=action, details=details, now=now))
         raise
     code = result.code
     return ScanOut(

@@ -12,8 +12,16 @@ from sqlalchemy import Row, func, select
 from inventory import lifecycle
 from inventory.blueprints.pages.core import bp, landing_endpoint, page, scope
 from inventory.extensions import db
-from inventory.models import Container, ContainerState, Location, Lot, Movement, Product, utcnow
-from inventory.services import labels, scanning
+from inventory.models import (
+    Container,
+    ContainerState,
+    Location,
+    Lot,
+    Movement,
+    Product,
+    utcnow,
+)
+from inventory.services import container_history, labels, scanning
 from inventory.services.clock import clinic_today
 from inventory.services.permissions import Permission
 
@@ -34,6 +42,8 @@ def stock():
             func.count(Container.id).filter(Container.state == ContainerState.SEALED),
             func.count(Container.id).filter(Container.state == ContainerState.IN_USE),
             func.sum(Container.remaining),
+            # Held after a temperature excursion: still stock, but no one may use it until the safety lead decides.
+            func.count(Container.id).filter(Container.on_hold_since.is_not(None)),
         )
         .join(Container.product).join(Container.lot).join(Container.location)
         .where(Container.state.in_(live))
@@ -43,11 +53,12 @@ def stock():
     rows = db.session.execute(scope().filter(stmt, Container.clinic_id)).all()
     # The label codes behind every row, in one statement (never one per row): for a reprint or a look.
     labels_stmt = (
-        select(Container.lot_id, Container.location_id, Container.label_code, Container.state, Container.remaining)
+        select(Container.lot_id, Container.location_id, Container.label_code, Container.state, Container.remaining,
+               Container.on_hold_since.is_not(None).label("on_hold"))
         .where(Container.state.in_(live))
         .order_by(Container.label_code)
     )
-    containers: dict[tuple[int, int], list[Row[tuple[int, int, str, ContainerState, Decimal]]]] = defaultdict(list)
+    containers: dict[tuple[int, int], list[Row[tuple[int, int, str, ContainerState, Decimal, bool]]]] = defaultdict(list)
     for row in db.session.execute(scope().filter(labels_stmt, Container.clinic_id)):
         containers[row.lot_id, row.location_id].append(row)
     now = utcnow()
@@ -66,7 +77,8 @@ def container(container_ref: str):
     ).all()
     now = utcnow()
     expired = found.lot.expiry < clinic_today(now, found.location.clinic.timezone)
-    return render_template("pages/container.html", container=found, movements=movements, now=now, expired=expired)
+    history = container_history.for_viewer(db.session, movements, scope())
+    return render_template("pages/container.html", container=found, history=history, now=now, expired=expired)
 
 
 @bp.get("/containers/<container_ref>/label.svg")
