@@ -55,21 +55,30 @@ document.addEventListener("DOMContentLoaded", () => {
 // A scanner types a character every few milliseconds; a person needs 60 ms or more, though two
 // or three keys of theirs can come faster ("12" with keys 30 ms apart). SCAN_MIN_LENGTH keys that
 // arrive that fast in any field other than a scan field are a scan that landed in the wrong
-// place (a vial's label typed into Quantity): they are kept out of that field, the field gets
-// back what it held, and the code goes to the page's scan field as a scan. Its Enter never
-// submits the form the scan landed in. Once caught, every key up to its Enter is the scan's,
-// even after a pause (a scanner can stall mid-code), until CAUGHT_SCAN_QUIET_MS of quiet; a scan
-// that ends so, without Enter, is not sent, and the page says it was kept out.
+// place (a vial's label typed into Quantity): they are kept out of that field, and so are the keys
+// just before them (a scanner can start slowly, or its first key come late): every key of the run
+// they end, keys no more than SCAN_RUN_GAP_MS apart. The field gets back what it held before that
+// run, and the whole code goes to the page's scan field as a scan. Its Enter never submits the form
+// the scan landed in. Once caught, every key up to its Enter is the scan's, even after a pause (a
+// scanner can stall mid-code), until CAUGHT_SCAN_QUIET_MS of quiet; a scan that ends so, without
+// Enter, is not sent, and the page says it was kept out.
 //
 // Some scanners (Bluetooth ones among them) type slower than that. A quantity field still tells
 // their scan apart when Enter comes: what it holds is no quantity (the server's own pattern, in
-// data-quantity-pattern) and is as long as a code. So does any other field of a form Enter never
-// submits (data-no-enter-submit: a diluent lot, a note): what was typed into it since it got the
-// focus looks like one of the codes a scanner reads (LOOKS_SCANNED), whatever the typing speed.
-// Either field gets back what it held on focus.
+// data-quantity-pattern) and what was typed after what it held is as long as a code. So does any
+// other field of a form Enter never submits (data-no-enter-submit: a diluent lot, a note): what was
+// typed into it looks like one of the codes a scanner reads (LOOKS_SCANNED), whatever the typing
+// speed. Either field gets back what it held before the scan.
+//
+// A button, checkbox, radio, select or link takes no characters: a printable key typed there does
+// nothing for a person, so one followed by Enter is a scan, whatever the speed. Those keys are kept
+// from it and that Enter never presses it; the code is scanned instead. Enter or Space with nothing
+// typed since it got the focus presses it, as a keyboard user means.
 const SCANNER_KEY_GAP_MS = 40;
 const SCAN_MIN_LENGTH = 4;
 const CAUGHT_SCAN_QUIET_MS = 500;
+// Shorter than the pause between a person's last key and a scan (taking up the scanner takes longer).
+const SCAN_RUN_GAP_MS = 250;
 const LOOKS_SCANNED = [
   /^VL[0-9A-Z]{8}$/i, // a Vialog container label
   /^\][A-Za-z][0-9A-Za-z]/, // a symbology identifier: ]d2 (GS1 DataMatrix), ]C1 (GS1-128), ]Q3 ...
@@ -79,6 +88,7 @@ const LOOKS_SCANNED = [
   /^https?:\/\/\S+\/01\/\d{14}/i, // a GS1 Digital Link
 ];
 const looksScanned = (text) => LOOKS_SCANNED.some((pattern) => pattern.test(text));
+const TAKES_NO_TEXT = ["button", "submit", "reset", "image", "checkbox", "radio", "file", "range", "color"];
 
 // A form that holds nothing but a scan field (the cart's): with the field empty there is nothing to send.
 function isEmptyScanOnlyField(el) {
@@ -92,19 +102,28 @@ function isGuardedTextField(el) {
     && el.form.hasAttribute("data-no-enter-submit") && ["text", "search", ""].includes(el.getAttribute("type") ?? "");
 }
 
+// Where a printable key types a character: any other element (a button, a select, the page) takes none.
+function takesText(el) {
+  if (el instanceof HTMLInputElement) return !TAKES_NO_TEXT.includes(el.type);
+  return el instanceof HTMLTextAreaElement || (el instanceof HTMLElement && el.isContentEditable);
+}
+
 function guardAgainstScansInOtherFields(scanField) {
-  let burst = null; // {target, before, chars, last, caught, quiet}
+  // The keys typed into one field, none more than SCAN_RUN_GAP_MS after the one before:
+  // {target, before, chars, last, fast (keys in a row at scanner speed), caught, quiet}
+  let run = null;
+  let typedWhereNoText = null; // {target, chars}: printable keys kept from a button (or select...) since its focus
   const heldOnFocus = new WeakMap();
   const accepts = (el) => el === scanField || (el instanceof HTMLElement && el.matches(".scan, .scan-out"));
-  const restore = (b) => { if (b.target && "value" in b.target && b.before !== null) b.target.value = b.before; };
+  const restore = (r) => { if ("value" in r.target && r.before !== null) r.target.value = r.before; };
   const scanInstead = (code) => {
     scanField.value = code;
     scanField.focus();
     if (scanField.form) scanField.form.requestSubmit();
   };
   // A scan caught without its Enter is not sent (it may be cut short): the nurse is told it was kept out.
-  const tellKeptOut = (b) => {
-    const label = b.target instanceof HTMLInputElement && b.target.labels?.length ? b.target.labels[0].textContent : "";
+  const tellKeptOut = (r) => {
+    const label = r.target instanceof HTMLInputElement && r.target.labels?.length ? r.target.labels[0].textContent : "";
     const name = label.replace(/\s*\(.*?\)/g, "").trim() || "that field";
     let note = document.querySelector(".scan-kept-out");
     if (!note) {
@@ -114,20 +133,34 @@ function guardAgainstScansInOtherFields(scanField) {
     }
     const code = document.createElement("span");
     code.className = "mono";
-    code.textContent = b.chars;
+    code.textContent = r.chars;
     note.replaceChildren(`A scan went into ${name} and was kept out of it: ${name} is as it was. Scan again. Scanned: `, code);
-    (b.target.closest(".row") ?? b.target).before(note);
+    (r.target.closest(".row") ?? r.target).before(note);
   };
   const close = () => {
-    const b = burst;
-    if (b) clearTimeout(b.quiet);
-    burst = null;
-    return b;
+    const r = run;
+    if (r) clearTimeout(r.quiet);
+    run = null;
+    return r;
   };
-  const closeWithoutEnter = () => { const b = close(); if (b && b.caught) tellKeptOut(b); };
-  const waitForQuiet = () => { clearTimeout(burst.quiet); burst.quiet = setTimeout(closeWithoutEnter, CAUGHT_SCAN_QUIET_MS); };
+  const closeWithoutEnter = () => { const r = close(); if (r && r.caught) tellKeptOut(r); };
+  const waitForQuiet = () => { clearTimeout(run.quiet); run.quiet = setTimeout(closeWithoutEnter, CAUGHT_SCAN_QUIET_MS); };
+  const swallow = (event) => { event.preventDefault(); event.stopImmediatePropagation(); };
+  // A code typed at a slow scanner's pace into a field, told at its Enter: the field's value is what it
+  // held before the scan (before this run of keys, or on focus), then the code; or the code alone, when
+  // it replaced what was selected. isScan(typed, held) says whether a split is a scan.
+  const slowScan = (t, typedRun, isScan) => {
+    const before = typedRun ? typedRun.before : heldOnFocus.get(t);
+    for (const held of [typedRun?.before, heldOnFocus.get(t), ""]) {
+      if (typeof held !== "string" || !t.value.startsWith(held)) continue;
+      const typed = t.value.slice(held.length).trim();
+      if (isScan(typed, held)) return { typed, restored: held || (before ?? "") };
+    }
+    return null;
+  };
   document.addEventListener("focusin", (event) => {
     const t = event.target;
+    typedWhereNoText = null; // Enter or Space on what now has the focus presses it
     if (t instanceof HTMLInputElement && (t.dataset.quantityPattern || isGuardedTextField(t))) heldOnFocus.set(t, t.value);
   });
   document.addEventListener("keydown", (event) => {
@@ -137,55 +170,71 @@ function guardAgainstScansInOtherFields(scanField) {
     const now = performance.now();
     const printable = event.key.length === 1 && !event.ctrlKey && !event.metaKey && !event.altKey;
     if (printable) {
-      if (burst && burst.caught && now - burst.last <= CAUGHT_SCAN_QUIET_MS) {
+      if (run && run.caught && now - run.last <= CAUGHT_SCAN_QUIET_MS) {
         // The rest of a scan caught here, even after a pause: a scanner can stall mid-code.
         event.preventDefault();
-        burst.chars += event.key;
-        burst.last = now;
+        run.chars += event.key;
+        run.last = now;
         waitForQuiet();
         return;
       }
-      if (burst && !burst.caught && burst.target === t && now - burst.last <= SCANNER_KEY_GAP_MS) {
-        burst.chars += event.key;
-        burst.last = now;
-        if (burst.chars.length < SCAN_MIN_LENGTH) return; // a person can type two or three keys this fast: "12"
+      if (!takesText(t)) {
+        // Space first is a person pressing the button (ticking the box); any other key is a scan's.
+        if (event.key === " " && !typedWhereNoText) { closeWithoutEnter(); return; }
         event.preventDefault();
-        restore(burst); // take back the keys of the burst already in the field
-        burst.caught = true;
+        typedWhereNoText = { target: t, chars: (typedWhereNoText?.chars ?? "") + event.key };
+        return;
+      }
+      if (run && !run.caught && run.target === t && now - run.last <= SCAN_RUN_GAP_MS) {
+        run.fast = now - run.last <= SCANNER_KEY_GAP_MS ? run.fast + 1 : 1;
+        run.chars += event.key;
+        run.last = now;
+        if (run.fast < SCAN_MIN_LENGTH) return; // a person can type two or three keys this fast: "12"
+        event.preventDefault();
+        restore(run); // take back the keys of the run already in the field: they are the scan's
+        run.caught = true;
         waitForQuiet();
         return;
       }
       // Perhaps a person typing: let the key through, remember how the field was.
       closeWithoutEnter();
-      burst = { target: t, before: "value" in t ? t.value : null, chars: event.key, last: now, caught: false, quiet: 0 };
+      run = { target: t, before: "value" in t ? t.value : null, chars: event.key, last: now, fast: 1, caught: false, quiet: 0 };
       return;
     }
-    if (event.key === "Enter" && burst && burst.caught && now - burst.last <= CAUGHT_SCAN_QUIET_MS) {
-      event.preventDefault();
-      event.stopImmediatePropagation();
+    if (event.key === "Enter" && run && run.caught && now - run.last <= CAUGHT_SCAN_QUIET_MS) {
+      swallow(event);
       scanInstead(close().chars);
       return;
     }
+    if (event.key === "Enter" && typedWhereNoText && typedWhereNoText.target === t) {
+      // Never presses the button: what was typed on it is a scan.
+      swallow(event);
+      const code = typedWhereNoText.chars.trim();
+      typedWhereNoText = null;
+      scanInstead(code);
+      return;
+    }
+    const typedRun = run && !run.caught && run.target === t && now - run.last <= SCAN_RUN_GAP_MS ? run : null;
     closeWithoutEnter();
     if (event.key === "Enter" && t instanceof HTMLInputElement && t.dataset.quantityPattern) {
-      // The field selects what it holds on focus, so a scan replaces it rather than appending to it.
-      const typed = t.value.trim();
-      if (typed.length < SCAN_MIN_LENGTH || new RegExp(t.dataset.quantityPattern).test(t.value)) return;
-      event.preventDefault();
-      event.stopImmediatePropagation();
-      t.value = heldOnFocus.get(t) ?? "";
-      scanInstead(typed);
+      // The field selects what it holds on focus, so a scan usually replaces it; it may follow it.
+      const quantity = new RegExp(t.dataset.quantityPattern);
+      if (quantity.test(t.value)) return;
+      const scan = slowScan(t, typedRun, (typed, held) =>
+        typed.length >= SCAN_MIN_LENGTH && !quantity.test(typed) && (held.trim() === "" || quantity.test(held)));
+      if (!scan) return;
+      swallow(event);
+      t.value = scan.restored;
+      scanInstead(scan.typed);
       return;
     }
     if (event.key === "Enter" && isGuardedTextField(t)) {
       // What it held before is the nurse's (a diluent lot typed earlier); a scan comes after it.
-      const held = heldOnFocus.get(t) ?? "";
-      const typed = (held && t.value.startsWith(held) ? t.value.slice(held.length) : t.value).trim();
-      if (!looksScanned(typed)) return;
-      event.preventDefault();
-      event.stopImmediatePropagation();
-      t.value = held;
-      scanInstead(typed);
+      const scan = slowScan(t, typedRun, (typed) => looksScanned(typed));
+      if (!scan) return;
+      swallow(event);
+      t.value = scan.restored;
+      scanInstead(scan.typed);
     }
   }, true);
 }
