@@ -11,7 +11,10 @@ time; see docs/performance.md.) Its sheets:
   counted and expected at count are values from Vialog; every period total is a live
   SUMIFS formula over the Movements sheet(s), so Excel or LibreOffice recomputes them
   from the ledger rows; expected closing and the variances are formulas too. Totals
-  per product follow below the table (never across products).
+  per product follow below the table (never across products); their counted, expected
+  at count and variance add up the counted rows only and are empty when none was
+  counted (never 0, which would read "counted, nothing missing"), with how many rows
+  were counted beside them.
 - **Movements** (and "Movements (2)", ... past the row limit): every ledger row of
   the period, in the clinic's time zone.
 - **Variances**: every line of every count posted in the period.
@@ -91,7 +94,7 @@ def is_formula_like(text: str) -> bool:
 
 
 # The functions this workbook's formulas are made of: all in Excel since 2007, stored without a prefix.
-EXCEL_2007_FUNCTIONS = frozenset({"SUMIFS", "IF", "AND", "OR", "ISNUMBER"})
+EXCEL_2007_FUNCTIONS = frozenset({"SUMIFS", "COUNTIFS", "IF", "AND", "OR", "ISNUMBER"})
 _FUNCTION_CALL = re.compile(r"([A-Z][A-Z0-9.]*)\(")
 
 
@@ -380,6 +383,13 @@ S_SEALED_COUNTED, S_SEALED_EXPECTED, S_SEALED_VARIANCE = map(
 S_PRODUCT_ID, S_LOT_ID, S_LOCATION_ID = ("$" + summary_column(t) for t in ("Product id", "Lot id", "Location id"))
 # The quantity columns, opening to variance (G to S): each product's totals below the table add them up.
 S_SUMMED = tuple(map(xl_col_to_name, range(_SUMMARY_TITLES.index("Opening"), _SUMMARY_TITLES.index("Variance") + 1)))
+# Of those, the count's (Q R S): a product's total of them is empty when none of its rows was counted.
+S_COUNT_SUMMED = (S_COUNTED, S_EXPECTED_AT_COUNT, S_VARIANCE)
+_COUNTED_FIGURE = S_SUMMED.index(S_COUNTED)  # where a row's counted quantity is in its _summary_figures
+# Beside each product's totals: how many of its rows were counted, of how many, and a word when not all.
+TOTALS_ROW_TITLES = ("Rows counted", "Rows", "")
+TOTALS_ROW_COLUMNS = tuple(  # T U V: right after the summed columns
+    xl_col_to_name(_SUMMARY_TITLES.index("Opening") + len(S_SUMMED) + i) for i in range(len(TOTALS_ROW_TITLES)))
 
 
 def _summary_formats(formats: _Formats) -> tuple[Format | None, ...]:
@@ -401,6 +411,8 @@ class ProductColumn:
     name: str
     unit: str
     sums: list[Decimal] = field(default_factory=lambda: [Decimal(0)] * len(S_SUMMED), repr=False)
+    rows: int = 0
+    rows_counted: int = 0
 
     def add(self, figures: Sequence[Decimal | None]) -> None:
         """One row's ``_summary_figures``."""
@@ -408,6 +420,18 @@ class ProductColumn:
         for i, value in enumerate(figures):
             if value is not None:
                 sums[i] += value
+        self.rows += 1
+        if figures[_COUNTED_FIGURE] is not None:
+            self.rows_counted += 1
+
+    @property
+    def counted_note(self) -> str | None:
+        """What an auditor must know before reading the count totals: not counted, or only partly."""
+        if self.rows_counted == 0:
+            return "not counted"
+        if self.rows_counted < self.rows:
+            return f"partly counted: {self.rows_counted} of {self.rows} rows"
+        return None
 
 
 def _write_summary(
@@ -423,7 +447,8 @@ def _write_summary(
     sheet.write_string(2, 0, (
         "Period totals are SUMIFS formulas over the Movements sheet(s); opening, counted and expected at count "
         "are Vialog's figures. A reversed draw or waste reduces drawn or wasted. Units of different products are "
-        "never added."
+        "never added. A product's counted, expected at count and variance totals add up its counted rows only, "
+        "and are empty when none was counted."
     ))
     for col, (title, _) in enumerate(SUMMARY_COLUMNS):
         sheet.write_string(SUMMARY_HEADER_ROW - 1, col, title, formats.bold)
@@ -500,18 +525,31 @@ def _write_product_totals(
     top = last  # the blank row after the table, counted from 0
     sheet.write_string(top + 1, 0, "Totals per product (each in its own unit; never added across products)",
                        formats.bold)
-    titles = ("Product", "Unit", None, None, None, None, *(t for t, _ in SUMMARY_COLUMNS[6:6 + len(S_SUMMED)]))
+    titles = ("Product", "Unit", None, None, None, None, *(t for t, _ in SUMMARY_COLUMNS[6:6 + len(S_SUMMED)]),
+              *TOTALS_ROW_TITLES)
     for col, title in enumerate(titles):
-        if title is not None:
+        if title:
             sheet.write_string(top + 2, col, title, formats.bold)
-    column_formats = (None,) * 6 + (formats.qty,) * len(S_SUMMED)
+    column_formats = (None,) * 6 + (formats.qty,) * len(S_SUMMED) + (None,) * len(TOTALS_ROW_TITLES)
+    products_range = f"{S_PRODUCT_ID}${first}:{S_PRODUCT_ID}${last}"
+    counted_range = f"{S_COUNTED}${first}:{S_COUNTED}${last}"
     for row, product in enumerate(products, start=top + 3):
-        sums = [
-            Formula(f"=SUMIFS({column}${first}:{column}${last},{S_PRODUCT_ID}${first}:{S_PRODUCT_ID}${last},"
-                    f"{product.id})", float(total))
-            for column, total in zip(S_SUMMED, product.sums, strict=True)
-        ]
-        _write_row(sheet, row, (product.name, product.unit, None, None, None, None, *sums), column_formats, formats)
+        # Rows of this product with a counted quantity ("<>": not blank; a row without a count leaves it blank).
+        rows_counted = f'COUNTIFS({products_range},{product.id},{counted_range},"<>")'
+        sums = []
+        for column, total in zip(S_SUMMED, product.sums, strict=True):
+            summed = f"SUMIFS({column}${first}:{column}${last},{products_range},{product.id})"
+            if column in S_COUNT_SUMMED:
+                sums.append(Formula(f'=IF({rows_counted}=0,"",{summed})',
+                                    float(total) if product.rows_counted else ""))
+            else:
+                sums.append(Formula(f"={summed}", float(total)))
+        _write_row(sheet, row, (
+            product.name, product.unit, None, None, None, None, *sums,
+            Formula(f"={rows_counted}", product.rows_counted),
+            Formula(f"=COUNTIFS({products_range},{product.id})", product.rows),
+            product.counted_note,
+        ), column_formats, formats)
 
 
 # --- the Variances sheet --------------------------------------------------------------------

@@ -33,6 +33,11 @@ IN_TRANSIT_AT_END = (
 )
 
 
+_OVER_COUNTED_ROWS = (
+    "added up over the counted rows only (rows_counted of rows); null when none of the product's rows was counted"
+)
+
+
 class ReconciliationRowOut(Model):
     clinic_id: int
     clinic_code: str
@@ -97,13 +102,19 @@ class ProductTotalsOut(Model):
     returned: Qty
     expected_closing: Qty
     in_transit_at_end: Qty = Field(description=IN_TRANSIT_AT_END)
-    variance: Qty
+    counted: Qty | None = Field(description=f"counted, {_OVER_COUNTED_ROWS}")
+    expected_at_count: Qty | None = Field(description=f"expected at count, {_OVER_COUNTED_ROWS}")
+    variance: Qty | None = Field(description=f"counted - expected_at_count, {_OVER_COUNTED_ROWS}")
+    rows: int = Field(description="the product's rows these totals add up")
+    rows_counted: int = Field(description="of those rows, the ones a count posted in the period counted")
 
     @classmethod
     def of(cls, group: ProductTotals) -> ProductTotalsOut:
         return cls(
             product_id=group.product.id, product=group.product.name, base_unit=group.product.base_unit,
-            **{name: group.total(name) for name in _FIGURES}, variance=group.total_variance(),
+            **{name: group.total(name) for name in _FIGURES},
+            counted=group.counted_total("counted"), expected_at_count=group.counted_total("expected_at_count"),
+            variance=group.counted_total("variance"), rows=len(group.rows), rows_counted=group.rows_counted,
         )
 
 

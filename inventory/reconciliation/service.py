@@ -224,7 +224,11 @@ class ReconciliationRow:
 
 @dataclass
 class ProductTotals:
-    """One product's totals over the rows shown. Only ever one product: units never mix."""
+    """One product's totals over the rows shown. Only ever one product: units never mix.
+
+    The count figures (counted, expected at count, variance) add up the counted rows only,
+    and are None when no row was counted: a total of 0 would read "counted, nothing missing".
+    """
 
     product: Product
     rows: list[ReconciliationRow] = field(default_factory=list)
@@ -232,8 +236,27 @@ class ProductTotals:
     def total(self, name: str) -> Decimal:
         return sum((getattr(row, name) for row in self.rows), ZERO)
 
-    def total_variance(self) -> Decimal:
-        return sum((row.variance for row in self.rows if row.variance is not None), ZERO)
+    @property
+    def counted_rows(self) -> list[ReconciliationRow]:
+        return [row for row in self.rows if row.counted is not None]
+
+    @property
+    def rows_counted(self) -> int:
+        return len(self.counted_rows)
+
+    @property
+    def partly_counted(self) -> bool:
+        return 0 < self.rows_counted < len(self.rows)
+
+    def counted_total(self, name: str) -> Decimal | None:
+        """``name`` ("counted", "expected_at_count" or "variance") over the counted rows; None if none was."""
+        values = [getattr(row, name) for row in self.counted_rows]
+        if not values:
+            return None
+        return sum((value for value in values if value is not None), ZERO)
+
+    def total_variance(self) -> Decimal | None:
+        return self.counted_total("variance")
 
 
 @dataclass

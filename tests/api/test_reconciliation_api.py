@@ -233,7 +233,8 @@ ROW_FIELDS = {
     "sealed_at_end", "sealed_counted", "sealed_expected_at_count", "sealed_variance",
 }
 TOTAL_FIELDS = {"product_id", "product", "base_unit", "opening", "received", "drawn", "wasted", "adjusted",
-                "transfers_in", "transfers_out", "returned", "expected_closing", "variance"}
+                "transfers_in", "transfers_out", "returned", "expected_closing", "variance",
+                "counted", "expected_at_count", "rows", "rows_counted"}  # count totals: over the counted rows
 
 
 def test_the_json_report_adds_what_was_in_transit_at_the_end(api, world, session):
