@@ -24,7 +24,7 @@ from inventory.clinical import queries
 from inventory.clinical import service as clinical
 from inventory.errors import DomainError
 from inventory.extensions import db
-from inventory.models import utcnow
+from inventory.models import Patient, User, utcnow
 from inventory.services.permissions import Permission, can
 
 
@@ -68,6 +68,11 @@ def patient_contact(patient_id: int):
         else:
             refused(error)
         record = queries.patient_record(db.session, scope=scope(), patient_id=patient_id)
+        # The record is shown again: its access is logged although the refused save is rolled back.
+        viewer_id, now = current_user.id, utcnow()
+        unit_of_work.record_despite_refusal(lambda session: clinical.record_patient_view(
+            session, viewer=session.get(User, viewer_id), patient=session.get(Patient, patient_id),
+            view="patient_record", now=now))
         return _render_patient(record, form, refusal=error, status=error.status)
     flash("Contact details saved.", "ok")
     return redirect(url_for("pages.patient", patient_id=patient_id))

@@ -84,3 +84,22 @@ def test_the_access_log_page_lists_and_filters_the_record_and_the_search(browser
     # Filtered by who: the nurse's two looks.
     html = admin.get(f"/access-log?user={world.users['nurse'].id}").get_data(as_text=True)
     assert html.count('data-action="patient_data.viewed"') == 2
+
+
+def test_a_refused_contact_save_that_shows_the_record_again_logs_it(browser_client, world, session):
+    """The record is on screen again beside the refusal: its access is logged although the save is not kept."""
+    from tests.pages.conftest import csrf_token
+
+    amelia, _, _ = _patients(world, session)
+    nurse = browser_client("nurse")
+    token = csrf_token(nurse, f"/patients/{amelia.id}")
+    before = len(access_entries(session))
+    response = nurse.post(f"/patients/{amelia.id}/contact", data={"csrf_token": token, "email": "not-an-email",
+                                                                   "phone": "", "address": ""})
+    assert response.status_code == 422 and "Amelia Hart" in response.get_data(as_text=True)
+    entries = access_entries(session)
+    assert len(entries) == before + 1
+    assert entries[-1].details == {"view": "patient_record", "patient_ids": [amelia.id]}
+    assert entries[-1].actor_id == world.users["nurse"].id
+    session.refresh(amelia)
+    assert amelia.email is None  # the refused save itself is not kept
