@@ -207,11 +207,12 @@ function guardAgainstScansInOtherFields(scanField) {
       return;
     }
     if (event.key === "Enter" && typedWhereNoText && typedWhereNoText.target === t) {
-      // Never presses the button: what was typed on it is a scan.
+      // Never presses the button: what was typed on it is a scan; a key or two is a slip of the hand, and
+      // its Enter does nothing (looking it up would leave the page and what the nurse typed on it).
       swallow(event);
       const code = typedWhereNoText.chars.trim();
       typedWhereNoText = null;
-      scanInstead(code);
+      if (code.length >= SCAN_MIN_LENGTH) scanInstead(code);
       return;
     }
     const typedRun = run && !run.caught && run.target === t && now - run.last <= SCAN_RUN_GAP_MS ? run : null;

@@ -196,3 +196,18 @@ def test_a_slow_scan_after_a_quantity_of_20_sends_just_the_code(page, live_serve
     expect(page.locator(".container-panel")).to_have_attribute("data-label", other)  # not "20VL...": not found
     expect(page.locator(".refusal")).to_have_count(0)
     assert draws_of(live_server, treatment_id) == 0
+
+
+def test_a_stray_key_then_enter_on_the_draw_button_does_nothing_and_keeps_the_form(page, live_server):
+    """One key typed on the focused button by mistake, then Enter: no draw, and no look-up that would leave the
+    page with the quantity and area the nurse had set."""
+    treatment_id, syringe, _other = a_syringe_scanned(page, live_server, "BTN-STRAY")
+    a_draw_ready_to_record(page)
+    page.focus("button:has-text('Record draw')")
+    page.keyboard.press("a")
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(300)
+    assert draws_of(live_server, treatment_id) == 0
+    expect(page.locator(".container-panel")).to_have_attribute("data-label", syringe)
+    expect(page.locator("#quantity")).to_have_value("0.1")
+    expect(page.locator("input[name=area][value=lip]")).to_be_checked()
