@@ -166,8 +166,9 @@ def ensure_kept_cold(product: Product, location: Location, *, confirmed: bool) -
     if confirmed:
         return True
     raise LocationNotRefrigerated(
-        f"{product.name} is kept at {product.storage or storage_range(product)} and {location.name} is not a "
-        "temperature-sensitive place: receive it into a fridge, or confirm that it may be kept here.",
+        f"{product.name} must be kept cold (label: {product.storage or storage_range(product)}), and "
+        f"{location.name} is not a temperature-sensitive place: receive it into a fridge, or confirm that it may "
+        "be kept here.",
         product_id=product.id, location_id=location.id,
     )
 

@@ -834,7 +834,8 @@ def create_template(
                               field="check_interval_days")
     if not requirements:
         raise ValidationError("A kit template needs at least one requirement.", field="requirements")
-    if session.scalar(select(KitTemplate.id).where(KitTemplate.name == name)) is not None:
+    # Case is no difference a reader sees on a list ("Vascular occlusion kit", "vascular occlusion kit").
+    if session.scalar(select(KitTemplate.id).where(func.lower(KitTemplate.name) == name.lower())) is not None:
         raise DuplicateName(f"A kit template named {name!r} already exists.", name=name)
     template = KitTemplate(name=name, description=(description or "").strip(),
                            check_interval_days=check_interval_days, warning_days=warning_days)

@@ -618,8 +618,8 @@ def _ensure_in_transit(transfer: Transfer) -> None:
         assert transfer.received_at is not None and transfer.received_by is not None
         raise TransferAlreadyReceived(
             f"Transfer {transfer.id} was received by {transfer.received_by.label} on "
-            f"{to_clinic_time(transfer.received_at, transfer.to_clinic.timezone):%d %b %Y %H:%M}: it cannot be "
-            "received or called back again.",
+            f"{to_clinic_time(transfer.received_at, transfer.to_clinic.timezone):%d %b %Y %H:%M} "
+            f"({transfer.to_clinic.code} time): it cannot be received or called back again.",
             transfer_id=transfer.id,
         )
     if transfer.status is TransferStatus.CANCELLED:
@@ -630,7 +630,8 @@ def _ensure_in_transit(transfer: Transfer) -> None:
     if transfer.status in (TransferStatus.REFUSED, TransferStatus.RETURNED):
         assert transfer.refused_at is not None and transfer.refused_by is not None
         refused = (f"Transfer {transfer.id} was refused by {transfer.to_clinic.name} ({transfer.refused_by.label}, "
-                   f"{to_clinic_time(transfer.refused_at, transfer.to_clinic.timezone):%d %b %Y %H:%M}): "
+                   f"{to_clinic_time(transfer.refused_at, transfer.to_clinic.timezone):%d %b %Y %H:%M} "
+                   f"{transfer.to_clinic.code} time): "
                    f"{(transfer.refusal_reason or '').rstrip('.')}")
         if transfer.status is TransferStatus.REFUSED:
             tail = f"It is on its way back; {transfer.from_clinic.name} records its return."

@@ -105,6 +105,7 @@ def test_templates_and_kits_are_for_managers(api, world):
         ("Syringes 1 mL", None, "Syringe 1 mL Luer-lock", "10", "each", 0),
     ]
     assert error_code(manager.post("/kit-templates", body)) == "duplicate_name"
+    assert error_code(manager.post("/kit-templates", body | {"name": body["name"].upper()})) == "duplicate_name"
     both = body | {"name": "Both", "requirements": [body["requirements"][0] | {"product_id": 1}]}
     assert error_code(manager.post("/kit-templates", both)) == "validation_error"
     assert [t["name"] for t in manager.get("/kit-templates").get_json()["templates"]] == ["Anaphylaxis kit"]

@@ -56,6 +56,8 @@ def test_a_manager_sends_by_label_or_id_and_the_receiving_clinic_takes_it_in(api
 
     again = manager.post(f"/transfers/{sent['id']}/receive", {})
     assert (again.status_code, error_code(again)) == (409, "transfer_already_received")
+    # The time is the destination's, and says so: the sender reads it in another zone.
+    assert f"({world.other_clinic.code} time)" in again.get_json()["error"]["message"]
 
 
 def test_retries_with_an_idempotency_key_send_and_receive_once(api, world, session):

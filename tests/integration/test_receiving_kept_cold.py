@@ -47,8 +47,9 @@ def test_a_toxin_kept_at_2_to_8_is_refused_outside_a_temperature_sensitive_place
     for place in (store_room(world), world.location("Room 1"), world.location("Cart")):
         error = refusal(lambda: receive(world, "botox", place))
         assert error.code == "location_not_refrigerated"
-        assert error.message == (f"Botox Cosmetic 100 U is kept at 2-8 °C and {place.name} is not a temperature-"
-                                 "sensitive place: receive it into a fridge, or confirm that it may be kept here.")
+        assert error.message == (f"Botox Cosmetic 100 U must be kept cold (label: 2-8 °C), and {place.name} is not a "
+                                 "temperature-sensitive place: receive it into a fridge, or confirm that it may be "
+                                 "kept here.")
         assert error.details == {"product_id": world.botox.id, "location_id": place.id}
     assert containers(session) == 0
 
