@@ -15,6 +15,8 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 
+from sqlalchemy.orm import Session
+
 from inventory import unit_of_work
 from inventory.adverse_events import service as adverse_events
 from inventory.adverse_events.models import AdverseEvent
@@ -70,9 +72,13 @@ def patient_contact(patient_id: int):
         record = queries.patient_record(db.session, scope=scope(), patient_id=patient_id)
         # The record is shown again: its access is logged although the refused save is rolled back.
         viewer_id, now = current_user.id, utcnow()
-        unit_of_work.record_despite_refusal(lambda session: clinical.record_patient_view(
-            session, viewer=session.get(User, viewer_id), patient=session.get(Patient, patient_id),
-            view="patient_record", now=now))
+
+        def log_view(session: Session) -> None:
+            viewer, patient = session.get(User, viewer_id), session.get(Patient, patient_id)
+            if viewer is not None and patient is not None:
+                clinical.record_patient_view(session, viewer=viewer, patient=patient, view="patient_record", now=now)
+
+        unit_of_work.record_despite_refusal(log_view)
         return _render_patient(record, form, refusal=error, status=error.status)
     flash("Contact details saved.", "ok")
     return redirect(url_for("pages.patient", patient_id=patient_id))

@@ -6,7 +6,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user
 from sqlalchemy import select
 
-from inventory.blueprints.pages.core import bp, page, refused
+from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.counterfeit import service as counterfeit
 from inventory.errors import DomainError, NotFound, ValidationError
 from inventory.extensions import db
@@ -71,7 +71,7 @@ def watchlist():
         return redirect(url_for("pages.watchlist"))
     products = db.session.execute(select(Product.id, Product.name).order_by(Product.name)).all()
     return render_template("pages/watchlist.html", entries=counterfeit.list_watched(db.session),
-                           signs=counterfeit.signs(db.session, limit=100), products=products,
+                           signs=counterfeit.signs(db.session, scope=scope(), limit=100), products=products,
                            # The trace is the recall feature's page: linked when it is installed.
                            can_trace="pages.trace" in current_app.view_functions)
 

@@ -27,7 +27,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -51,6 +51,7 @@ MAX_NAME = 120
 MAX_LICENCE = 120
 MAX_LOT = 20
 MAX_SOURCE = 200
+from inventory.services.permissions import Scope
 MAX_NOTE = 2000
 MAX_REASON = 2000
 MAX_IMPORT_ROWS = 2000
@@ -445,15 +446,20 @@ class Sign:
     first_clinic: str | None = None  # a pack serial seen twice: the clinic whose receipt took the pack in first
 
 
-def signs(session: Session, *, limit: int = 200) -> list[Sign]:
+def signs(session: Session, *, scope: Scope | None = None, limit: int = 200) -> list[Sign]:
     """The newest counterfeit signs first, with who, the product and the clinics: at most five statements.
 
-    A sign records ids (``product_id``; a repeated serial also the first ``receipt_id`` or ``container_id``)
-    and, for older signs of some kinds, no names: the names are read here, for every sign at once."""
-    rows = list(session.execute(
-        select(AuditEvent, User.username, User.display_name).outerjoin(User, AuditEvent.actor_id == User.id)
-        .where(AuditEvent.action.in_(SIGN_ACTIONS)).order_by(AuditEvent.id.desc()).limit(limit)
-    ))
+    A clinic-level ``scope`` reads the signs seen at its clinics (who scanned what, where), and the lots the
+    watch list quarantined at every clinic (no clinic's); a sign seen elsewhere, or on record with no clinic,
+    is the chain's safety lead's. A sign records ids (``product_id``; a repeated serial also the first
+    ``receipt_id`` or ``container_id``) and, for older signs of some kinds, no names: the names are read here,
+    for every sign at once."""
+    stmt = (select(AuditEvent, User.username, User.display_name).outerjoin(User, AuditEvent.actor_id == User.id)
+            .where(AuditEvent.action.in_(SIGN_ACTIONS)).order_by(AuditEvent.id.desc()).limit(limit))
+    if scope is not None and scope.clinic_ids is not None:
+        stmt = stmt.where(or_(AuditEvent.clinic_id.in_(scope.clinic_ids),
+                              and_(AuditEvent.clinic_id.is_(None), AuditEvent.action == "lot.watch_quarantined")))
+    rows = list(session.execute(stmt))
     facts = {event.id: event.details or {} for event, _, _ in rows}
     products = _names(session, Product, {d["product_id"] for d in facts.values()
                                          if not d.get("product") and _is_id(d.get("product_id"))})

@@ -26,7 +26,8 @@ def create_receipt(body: ReceiptIn) -> ReceiptOut:
     except counterfeit.COUNTERFEIT_SIGNS as error:
         # Refused, and kept on record for the safety lead although the request is rolled back.
         unit_of_work.record_despite_refusal(counterfeit.sign_of(
-            error, actor_id=current_user().id, clinic_id=None, now=now, where="receiving"))
+            error, actor_id=current_user().id, clinic_id=receiving.clinic_of_location(db.session, body.location_id), now=now,
+                where="receiving"))
         raise
     names = counterfeit.supplier_names(db.session, {receipt.supplier_id})
     return ReceiptOut(

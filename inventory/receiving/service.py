@@ -55,6 +55,13 @@ MAX_LOT_LENGTH = 20
 
 def receive(
     session: Session,
+_GS = "\x1d"  # the GS1 group separator
+
+
+
+def clinic_of_location(session: Session, location_id: int) -> int | None:
+    """The clinic a receipt's location belongs to: where a refused box turned up, for its sign."""
+    return session.scalar(select(Location.clinic_id).where(Location.id == location_id))
     *,
     actor: User,
     scope: Scope,
