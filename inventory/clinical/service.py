@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, joinedload
 
+from inventory import dosing
 from inventory.errors import NotFound, ValidationError
 from inventory.services import access_log
 from inventory.models import (
@@ -128,13 +129,14 @@ def patient_history(session: Session, *, scope: Scope, patient_id: int, now: dt.
             sessions[row.molecule].setdefault(row.treatment_id, []).append((day, row))
     molecules = []
     for molecule, by_treatment in sessions.items():
-        last_id, last_draws = next(iter(by_treatment.items()))  # rows are newest first
+        last_id = next(iter(by_treatment))  # rows are newest first
+        visits = _visits(by_treatment)
+        last_draws = visits[0]
         last_day = max(day for day, _ in last_draws)
-        recent = {tid: draws for tid, draws in by_treatment.items()
-                  if any((today - day).days < HISTORY_DAYS for day, _ in draws)}
+        recent = [draws for draws in visits if any((today - day).days < HISTORY_DAYS for day, _ in draws)]
         molecules.append(MoleculeHistory(
             molecule=molecule, unit=last_draws[0][1].base_unit,
-            units_last_90_days=sum((row.quantity for draws in recent.values() for day, row in draws
+            units_last_90_days=sum((row.quantity for draws in recent for day, row in draws
                                     if (today - day).days < HISTORY_DAYS), Decimal(0)),
             sessions_last_90_days=len(recent), last_session_on=last_day,
             last_session_units=sum((row.quantity for _, row in last_draws), Decimal(0)),
@@ -142,6 +144,21 @@ def patient_history(session: Session, *, scope: Scope, patient_id: int, now: dt.
         ))
     molecules.sort(key=lambda m: (m.days_since_last, m.molecule))
     return PatientHistory(patient=patient, today=today, molecules=molecules, fillers=fillers)
+
+
+def _visits(by_treatment: dict[int, list[Any]]) -> list[list[Any]]:
+    """The treatments' draws as visits, newest first: treatments that began within dosing.SESSION_WINDOW of a
+    visit's first draw are that visit (a second treatment opened the same day), as the dose checks count a
+    session; each visit's draws as (day, row), newest first."""
+    starts = sorted(by_treatment, key=lambda tid: min(row.at for _, row in by_treatment[tid]))
+    visits: list[tuple[dt.datetime, list[Any]]] = []
+    for tid in starts:
+        began = min(row.at for _, row in by_treatment[tid])
+        if visits and began - visits[-1][0] < dosing.SESSION_WINDOW:
+            visits[-1][1].extend(by_treatment[tid])
+        else:
+            visits.append((began, list(by_treatment[tid])))
+    return [sorted(draws, key=lambda d: d[1].at, reverse=True) for _, draws in reversed(visits)]
 
 
 # --- the access log: every look at a patient's record -------------------------------------------

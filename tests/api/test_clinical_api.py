@@ -123,3 +123,24 @@ def test_follow_ups_are_set_listed_per_clinic_and_marked_done(api, world, sessio
     assert error_code(nurse.patch(f"/treatments/{theirs.id}", {"follow_up_on": None})) == "not_found"
     before = nurse.patch(f"/treatments/{mine.id}", {"follow_up_on": (NOW.date() - 2 * DAY).isoformat()})
     assert before.status_code == 422 and error_code(before) == "validation_error"
+
+
+def test_two_treatments_of_one_visit_are_one_session_as_the_dose_checks_count_it(world, session):
+    """A second treatment opened the same day is the same visit for the dose checks (dosing.SESSION_WINDOW): the
+    history says one session of 30 U, not two, so it never reads as a re-treatment the cart let through."""
+    from inventory.clinical import service as clinical
+    from inventory.services.permissions import Scope
+
+    def vial(at):
+        return reconstitute(world, world.container("botox"), at=at)
+
+    first_at, second_at, later_at = NOW - 2 * DAY, NOW - 2 * DAY + dt.timedelta(minutes=5), NOW - DAY + dt.timedelta(hours=1)
+    first = start_treatment(world, "P-VISIT", at=first_at)
+    draw(world, first, vial(first_at), "20", at=first_at)
+    second = start_treatment(world, first.patient, at=second_at)
+    draw(world, second, vial(second_at), "10", at=second_at)
+    later = start_treatment(world, first.patient, at=later_at)  # 25 hours after the visit began: another session
+    draw(world, later, vial(later_at), "4", at=later_at)
+    history = clinical.patient_history(session, scope=Scope.everything(), patient_id=first.patient_id, now=NOW)
+    (ona,) = history.molecules
+    assert (ona.sessions_last_90_days, ona.units_last_90_days, ona.last_session_units) == (2, 34, 4)
