@@ -6,7 +6,7 @@ from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import BooleanField, DateField, HiddenField, SelectChoice, SelectField
+from wtforms import BooleanField, DateField, HiddenField, RadioField, SelectChoice, SelectField
 from wtforms.validators import DataRequired, NumberRange, Optional
 from inventory.blueprints.pages.fields import ScanField, TextField, WholeNumberField, location_choices
 
@@ -14,7 +14,8 @@ from inventory import unit_of_work
 from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.cold_chain import service as cold_chain
 from inventory.counterfeit import service as counterfeit
-from inventory.errors import DomainError, NotFound, SupplierNotAuthorised, ValidationError
+from inventory.counterfeit.models import Supplier
+from inventory.errors import DomainError, NotFound, SeparatorLost, SupplierNotAuthorised, ValidationError
 from inventory.transfers.service import LocationIsKit
 from inventory.extensions import db
 from inventory.models import Location, LocationKind, utcnow
@@ -35,8 +36,9 @@ def _receiving_locations() -> list[Location]:
 
 class ReceiveForm(FlaskForm):
     code = ScanField("Scan the box", validators=[Optional()])
-    # The box scanned before a refusal that was not about the box (the supplier, the place): kept, so the
-    # manager fixes the rest and presses Receive again without scanning the box a second time.
+    # The box scanned before a refusal that was not about the box (the supplier, the place), or that asks for what
+    # its code did not settle (the lot, the expiry, which reading of its lot): kept, so the manager adds only the
+    # rest and presses Receive again without scanning the box a second time.
     scanned = HiddenField(validators=[Optional()])
     gtin = TextField("GTIN", validators=[Optional()])
     lot = TextField("Lot", validators=[Optional()])
@@ -47,6 +49,10 @@ class ReceiveForm(FlaskForm):
     # Any id is let through to receiving.receive, which says in words why a stopped supplier is refused.
     supplier_id = SelectField("Supplier", coerce=int, validate_choice=False,
                               validators=[DataRequired("Choose who delivered this box.")])
+    # Offered once the kept box's lot may have swallowed what followed it (a lost separator): "as_read" confirms
+    # the lot as scanned, "separated" takes the shorter lot and what ran into it (its serial) as the code's own.
+    lot_reading = RadioField("Which lot the box prints", validate_choice=False, validators=[Optional()],
+                             choices=[SelectChoice("as_read", "as read"), SelectChoice("separated", "separated")])
     # Offered once a box kept at 2-8 °C was refused for a place that is not temperature-sensitive.
     keep_here = BooleanField("Keep it here all the same: it goes into a fridge Vialog does not watch yet, or its "
                              "label allows this place")
@@ -61,29 +67,56 @@ def receive():
     form.supplier_id.choices = [SelectChoice(0, "Choose the supplier")] + [
         SelectChoice(s.id, s.name) for s in suppliers
     ]
-    code = (form.code.data or "").strip() or (form.scanned.data or "").strip() or None
+    fresh_scan = (form.code.data or "").strip()
+    code = fresh_scan or (form.scanned.data or "").strip() or None
+    if fresh_scan:
+        form.lot_reading.data = None  # a reading chosen for the box kept before, not for this one
     if form.validate_on_submit():
         now = utcnow()
+        confirm = [cold_chain.LocationNotRefrigerated.code] if form.keep_here.data else []
+        lot_number = form.lot.data or None
+        if form.lot_reading.data == "as_read":
+            confirm.append(SeparatorLost.code)
+        elif form.lot_reading.data == "separated" and lot_number is None and code:
+            # receiving.receive reads the code with the separator restored when given the shorter lot.
+            box = receiving.read_box(db.session, code)
+            lot_number = box.separated.lot if box and box.separated else None
         try:
             receipt = receiving.receive(
                 db.session, actor=current_user, scope=scope(), location_id=form.location_id.data,
                 containers=form.containers.data, now=now, code=code,
-                gtin=form.gtin.data or None, lot_number=form.lot.data or None, expiry=form.expiry.data,
-                supplier_id=form.supplier_id.data,
-                confirm=[cold_chain.LocationNotRefrigerated.code] if form.keep_here.data else [],
+                gtin=form.gtin.data or None, lot_number=lot_number, expiry=form.expiry.data,
+                supplier_id=form.supplier_id.data, confirm=confirm,
             )
         except DomainError as error:
             refused(error)
             if isinstance(error, counterfeit.COUNTERFEIT_SIGNS):
                 unit_of_work.record_despite_refusal(counterfeit.sign_of(
-                    error, actor_id=current_user.id, clinic_id=None, now=now, where="receiving"))
-            return render_template("pages/receive.html", form=form, suppliers=suppliers,
-                                   scanned=code if _not_about_the_box(error) else None,
-                                   ask_keep_here=isinstance(error, cold_chain.LocationNotRefrigerated)), error.status
+                    error, actor_id=current_user.id, now=now, where="receiving",
+                    clinic_id=receiving.clinic_of_location(db.session, form.location_id.data)))
+            return _receive_page(form, suppliers, code if _keeps_the_scan(error) else None,
+                                 ask_keep_here=isinstance(error, cold_chain.LocationNotRefrigerated)), error.status
         flash(f"Received {receipt.container_count} × {receipt.lot.product.name}, lot {receipt.lot.number}.", "ok")
         return redirect(url_for("pages.receipt", receipt_id=receipt.id))
-    return (render_template("pages/receive.html", form=form, suppliers=suppliers, scanned=code),
-            422 if form.errors else 200)
+    return _receive_page(form, suppliers, code), 422 if form.errors else 200
+
+
+def _receive_page(form: ReceiveForm, suppliers: list[Supplier], scanned: str | None, *,
+                  ask_keep_here: bool = False) -> str:
+    """The form again; a kept scan fills in what its code established (shown, not sent: the code is)."""
+    box = receiving.read_box(db.session, scanned) if scanned else None
+    return render_template("pages/receive.html", form=form, suppliers=suppliers, scanned=scanned, box=box,
+                           ask_keep_here=ask_keep_here)
+
+
+def _keeps_the_scan(error: DomainError) -> bool:
+    """A refusal that was not about the box, or that asks for what its code did not settle: the lot or expiry
+    it lacks (or typed wrong beside it), which reading of a lot that swallowed what followed it."""
+    if isinstance(error, SeparatorLost):
+        return True
+    if isinstance(error, ValidationError) and error.details.get("field") in {"lot", "expiry"}:
+        return True
+    return _not_about_the_box(error)
 
 
 def _not_about_the_box(error: DomainError) -> bool:

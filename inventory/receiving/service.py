@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -19,7 +20,9 @@ from inventory.errors import (
     LotExpiryConflict,
     NotFound,
     ProductRetired,
+    ScanError,
     SeparatorLost,
+    UnknownProduct,
     UnreadableCode,
     ValidationError,
 )
@@ -38,6 +41,7 @@ from inventory.models import (
 from inventory.receiving.models import PackSerial
 from inventory.services import ledger, lot_guard
 from inventory.services.barcodes import (
+    ScannedCode,
     new_label_code,
     normalise_gtin,
     normalise_lot_number,
@@ -51,10 +55,6 @@ from inventory.transfers.service import LocationIsKit
 
 MAX_CONTAINERS_PER_RECEIPT = 500
 MAX_LOT_LENGTH = 20
-
-
-def receive(
-    session: Session,
 _GS = "\x1d"  # the GS1 group separator
 
 
@@ -62,6 +62,10 @@ _GS = "\x1d"  # the GS1 group separator
 def clinic_of_location(session: Session, location_id: int) -> int | None:
     """The clinic a receipt's location belongs to: where a refused box turned up, for its sign."""
     return session.scalar(select(Location.clinic_id).where(Location.id == location_id))
+
+
+def receive(
+    session: Session,
     *,
     actor: User,
     scope: Scope,
@@ -80,7 +84,9 @@ def clinic_of_location(session: Session, location_id: int) -> int | None:
     The lot comes from a scanned GS1 ``code`` or from typed ``gtin``, ``lot_number`` and
     ``expiry`` (a typed lot number is taken literally). A scanned lot that ends in
     something shaped like another element is refused unless ``confirm`` holds
-    "separator_lost" (the person compared it with the box); a box kept at 2-8 °C received
+    "separator_lost" (the person compared it with the box), or unless the typed ``lot_number`` is the lot
+    before what ran into it (the code is then read with the separator restored, so a swallowed serial is
+    kept); a box kept at 2-8 °C received
     anywhere but a temperature-sensitive place, unless it holds "location_not_refrigerated". ``supplier_id`` names who
     delivered it (the receiving page requires one; API clients from before suppliers may
     leave it out, unless the clinic's ``receipts_need_supplier`` is on). Raises
@@ -123,6 +129,10 @@ def clinic_of_location(session: Session, location_id: int) -> int | None:
         gtin = parsed.gtin
         # A bare GTIN names the product only: lot and expiry are typed beside it.
         if parsed.kind == "gs1":
+            if parsed.lot_if_separated is not None and lot_number and \
+                    normalise_lot_number(lot_number) == normalise_lot_number(parsed.lot_if_separated):
+                # The person read the shorter lot on the box: what ran into it is its own element again.
+                parsed = _with_separator_restored(parsed)
             _refuse_contradiction(parsed.lot, lot_number, parsed.expiry, expiry)
             if SeparatorLost.code not in confirm:
                 refuse_lost_separator(parsed)
@@ -209,6 +219,61 @@ def clinic_of_location(session: Session, location_id: int) -> int | None:
                                        object_type="receipt", object_id=receipt.id)
     session.flush()
     return receipt
+
+
+@dataclass(frozen=True)
+class ScannedBox:
+    """What a box's code established, kept by the receiving page after a refusal that asks for the rest (the
+    lot or expiry the code lacks, which reading of its lot is right), so the manager adds only that."""
+
+    code: str  # as scanned
+    gtin: str
+    product: Product | None  # None: the GTIN is not in the catalog
+    lot: str | None  # as read
+    expiry: dt.date | None
+    serial: str | None
+    # The lot may have swallowed what followed it (a lost separator): the person says which reading is right.
+    lot_in_question: bool = False
+    # That code read with the separator restored (None when the restored reading cannot be read either).
+    separated: ScannedCode | None = None
+
+
+def read_box(session: Session, code: str) -> ScannedBox | None:
+    """What the manufacturer's ``code`` says, for a page to show; None for a code that is no box's (unreadable, a
+    Vialog label). Checks nothing else and writes nothing: receive() decides again when the box is received."""
+    try:
+        parsed = parse_scan(code)
+    except ScanError:
+        return None
+    if parsed.kind == "container" or parsed.gtin is None:
+        return None
+    try:
+        product: Product | None = product_for_gtin(session, parsed.gtin)
+    except UnknownProduct:
+        product = None
+    separated = None
+    if parsed.lot_if_separated is not None:
+        try:
+            separated = _with_separator_restored(parsed)
+        except ScanError:
+            pass  # what ran into the lot is no element after all: only the reading as scanned is offered
+    return ScannedBox(code=code, gtin=parsed.gtin, product=product, lot=parsed.lot, expiry=parsed.expiry,
+                      serial=parsed.serial, lot_in_question=parsed.lot_if_separated is not None, separated=separated)
+
+
+def _with_separator_restored(parsed: ScannedCode) -> ScannedCode:
+    """``parsed`` read again as if the separator after its ``lot_if_separated`` had not been lost: what ran into
+    the lot (a serial, an expiry) is parsed as its own element, and refused as usual if it cannot be read or
+    contradicts the code. Raises UnreadableCode."""
+    assert parsed.lot is not None and parsed.lot_if_separated is not None
+    swallowed = parsed.lot[len(parsed.lot_if_separated):]
+    elements = [f"01{parsed.gtin}"]
+    if parsed.expiry_raw:
+        elements.append(f"17{parsed.expiry_raw}")
+    if parsed.serial:
+        elements.append(f"21{parsed.serial}{_GS}")
+    elements.append(f"10{parsed.lot_if_separated}{_GS}{swallowed}")
+    return parse_scan("".join(elements))
 
 
 def _refuse_contradiction(scanned_lot: str | None, typed_lot: str | None, scanned_expiry: dt.date | None,
