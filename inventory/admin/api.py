@@ -16,8 +16,8 @@ from inventory.admin.schemas import (
     LocationPatch,
     PasswordIn,
     ProductAdminOut,
+    ProductChange,
     ProductCreate,
-    ProductFields,
     UserIn,
     UserList,
     UserOut,
@@ -125,10 +125,10 @@ def create_product(body: ProductCreate) -> ProductAdminOut:
 
 @operation("PATCH", "/products/<int:product_id>",
            summary="Change a product, its GTINs, or retire it; a dose limit is set on every product of the molecule",
-           permission=Permission.CATALOG, body=ProductFields, response=ProductAdminOut, errors=(403, 404, 409, 422))
-def update_product(product_id: int, body: ProductFields) -> ProductAdminOut:
+           permission=Permission.CATALOG, body=ProductChange, response=ProductAdminOut, errors=(403, 404, 409, 422))
+def update_product(product_id: int, body: ProductChange) -> ProductAdminOut:
     saved = service.change_product(db.session, actor=current_user(), product_id=product_id, fields=body.changes(),
-                                   gtins=body.gtins, now=utcnow())
+                                   gtins=body.gtins, now=utcnow(), reason=body.reason)
     return ProductAdminOut.saved(saved)
 
 

@@ -264,6 +264,10 @@ class ProductForm(FlaskForm):
                                          validators=[Optional(), NumberRange(1, 3650)])
     gtins = StringField("GTINs (one per line or comma-separated)", validators=[Optional(), Length(max=1000)])
     is_active = BooleanField("Received and in use (untick to retire)", default=True)
+    # Why: the service requires it when the save loosens a label limit (on this product or its molecule's).
+    reason = TextField("Why (needed when a change loosens a dose limit: a maximum raised or removed, a window or "
+                       "interval shortened, fewer areas counted)",
+                       validators=[Optional(), Length(max=service.MAX_LIMIT_REASON)])
 
     def limits(self) -> dict[str, Any]:
         """The dose limits typed (a cumulative maximum without its days: the service refuses it, as for the API)."""
@@ -304,12 +308,14 @@ def _product_form(product: Product | None) -> ProductForm:
     return form
 
 
-def _render_product(product: Product | None, form: ProductForm, status: int = 200) -> tuple[str, int]:
+def _render_product(product: Product | None, form: ProductForm, status: int = 200,
+                    reason_required: bool = False) -> tuple[str, int]:
     same = service.same_molecule(db.session, product) if product is not None else []
     disagreements = catalog.limit_disagreements([product, *same]) if product is not None and same else []
+    loosening = service.latest_loosening(db.session, product.id) if product is not None else None
     return render_template(
         "pages/admin_product.html", product=product, form=form, is_admin=current_user.role is Role.ADMIN,
-        same_molecule=same, disagreements=disagreements,
+        same_molecule=same, disagreements=disagreements, loosening=loosening, reason_required=reason_required,
     ), status
 
 
@@ -368,10 +374,15 @@ def product_edit(product_id: int):
     try:
         saved = service.change_product(db.session, actor=current_user, product_id=product_id,
                                        fields=form.fields_for(_is_admin(), product), gtins=form.gtin_list(),
-                                       now=utcnow())
+                                       now=utcnow(), reason=form.reason.data if _is_admin() else None)
     except DomainError as error:
         refused(error)
-        return _render_product(db.session.get(Product, product_id), form, error.status)
+        # The service asks for a reason only when the save loosens a limit: the field then says so.
+        asks_why = error.details.get("field") == "reason"
+        if asks_why:
+            form.reason.label.text = "Why (required: this save loosens a dose limit)"
+            form.reason.errors = [error.message]
+        return _render_product(db.session.get(Product, product_id), form, error.status, reason_required=asks_why)
     _saved(f"{product.name} saved.", saved)
     return redirect(url_for("pages.catalog") + f"#product-{product_id}")
 

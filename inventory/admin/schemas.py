@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from inventory.admin.service import ProductSaved
-from inventory.blueprints.api.schemas import ClinicOut, LocationOut, Model, ProductOut, Qty
+from inventory.admin.service import MAX_LIMIT_REASON, ProductSaved
+from inventory.blueprints.api.schemas import ClinicOut, LocationOut, Model, PlainText, ProductOut, Qty
 from inventory.cart.service import AREA_VALUES
 from inventory.models import Clinic, Location, User
 
@@ -128,7 +128,7 @@ class ProductFields(Model):
     def changes(self) -> dict[str, Any]:
         """The fields the request carried, as Product attributes. An explicit null clears an optional fact;
         on a field every product has (name, kind, units, flags) it changes nothing."""
-        given = self.model_dump(exclude_unset=True, exclude={"gtins"})
+        given = self.model_dump(exclude_unset=True, exclude={"gtins", "reason"})
         changes = {_RENAMED.get(name, name): value for name, value in given.items()}
         return {k: v for k, v in changes.items() if v is not None or k not in _REQUIRED}
 
@@ -169,6 +169,20 @@ class ProductAdminOut(ProductOut):
             "also_set_on": [ProductName(id=p.id, name=p.name) for p in saved.also_set_on],
             "note": saved.note,
         })
+
+
+LIMIT_REASON = ("why: required when the change loosens a label limit on any product it reaches (a session or "
+                "cumulative maximum raised or cleared, a cumulative window or re-treatment interval shortened or "
+                "cleared, a session maximum kept over fewer areas), else 422 validation_error, field reason; "
+                "kept in the audit trail whenever given")
+
+
+class ProductChange(ProductFields):
+    """A PATCH: the product fields, and why when it loosens a label limit (DOMAIN.md: never looser without an admin
+    recording why)."""
+
+    reason: Annotated[str, PlainText(MAX_LIMIT_REASON, min_length=0)] | None = Field(default=None,
+                                                                                      description=LIMIT_REASON)
 
 
 class ProductCreate(ProductFields):

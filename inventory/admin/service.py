@@ -50,6 +50,7 @@ from inventory.models import (
 from inventory.services import auth, catalog
 from inventory.services.barcodes import normalise_gtin
 from inventory.services.permissions import Scope, get_in_scope
+from inventory.validators import check_text
 
 MAX_SETTING_DAYS = 365
 
@@ -303,6 +304,139 @@ class ProductSaved:
         return None
 
 
+# DOMAIN.md: a clinic may set stricter limits, "never looser ones without an admin recording why". A change that
+# loosens a label limit on any product it reaches (the molecule's, too) therefore needs a reason, kept in each
+# product's audit event with the words of what it loosened; tightening needs none (one given is kept anyway).
+MAX_LIMIT_REASON = 300
+
+
+@dataclass(frozen=True)
+class Loosening:
+    """One label limit a change makes looser on one product."""
+
+    product: Product
+    field: str
+    before: Any
+    after: Any
+
+    def change_words(self) -> str:
+        """ "64 U to 500 U", "90 days to none", "every area to Glabella (frown lines)" """
+        return f"{_limit_words(self.field, self.before, self.product.base_unit)} to " \
+               f"{_limit_words(self.field, self.after, self.product.base_unit)}"
+
+
+def loosened_limits(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """The limit fields that a change of one product's limits from ``before`` to ``after`` loosens, in LIMIT_FIELDS
+    order. A limit set where there was none tightens. A maximum raised or cleared, a window or interval shortened
+    (fewer days: fewer doses counted, a sooner re-treatment) or cleared loosen. The session maximum counts the
+    draws in its areas (none listed: every area), so a session maximum that stays but covers fewer areas loosens:
+    a dose in an area left out no longer counts towards it. Pure."""
+    def raised(name: str) -> bool:
+        was, now = before.get(name), after.get(name)
+        return was is not None and (now is None or now > was)
+
+    def shortened(name: str) -> bool:
+        was, now = before.get(name), after.get(name)
+        return was is not None and (now is None or now < was)
+
+    def covered(value: Any) -> frozenset[str]:
+        return catalog.area_codes(value) or frozenset(AREA_VALUES)
+
+    found = {name for name in ("session_max_units", "cumulative_max_units") if raised(name)}
+    found |= {name for name in ("cumulative_window_days", "retreat_interval_days") if shortened(name)}
+    if before.get("session_max_units") is not None and after.get("session_max_units") is not None \
+            and covered(before.get("session_max_areas")) - covered(after.get("session_max_areas")):
+        found.add("session_max_areas")
+    return [name for name in LIMIT_FIELDS if name in found]
+
+
+def _limit_value(value: Any) -> Any:
+    """A limit as the API answers it: quantities as decimal strings without trailing zeros ("64")."""
+    return plain_quantity(value) if isinstance(value, Decimal) else value
+
+
+def _limits_of(product: Product) -> dict[str, Any]:
+    return {name: getattr(product, name) for name in LIMIT_FIELDS}
+
+
+def _limit_words(field: str, value: Any, unit: str) -> str:
+    if field == "session_max_areas":
+        codes = catalog.area_codes(value)
+        return ", ".join(AREA_LABELS.get(a, a) for a in AREA_VALUES if a in codes) or "every area"
+    return catalog.describe_limit(field, value, unit)
+
+
+_LOOSENING_VERBS = {  # (the limit raised or shortened, the limit cleared)
+    "session_max_units": ("raising the session maximum", "removing the session maximum"),
+    "cumulative_max_units": ("raising the cumulative maximum", "removing the cumulative maximum"),
+    "cumulative_window_days": ("shortening the cumulative window", "removing the cumulative window"),
+    "retreat_interval_days": ("shortening the re-treatment interval", "removing the re-treatment interval"),
+    "session_max_areas": ("narrowing the areas the session maximum counts", ""),
+}
+
+
+def _loosening_message(product: Product, loosenings: list[Loosening]) -> str:
+    """What a change loosens, product by product, and what to do: "Raising the session maximum of Botox Cosmetic
+    100 U (64 U to 500 U) loosens a safety limit: say why (e.g. the new label, a clinical protocol)." The same
+    change on several products of the molecule is said once, naming them all."""
+    grouped: dict[tuple[str, str], list[Loosening]] = {}
+    for loosening in loosenings:
+        grouped.setdefault((loosening.field, loosening.change_words()), []).append(loosening)
+    phrases = []
+    for (field, words), same in grouped.items():
+        raised, cleared = _LOOSENING_VERBS[field]
+        verb = cleared if same[0].after is None and cleared else raised
+        names = [item.product.name for item in same]
+        listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+        if field == "session_max_areas":
+            dropped = catalog.area_codes(same[0].before) or frozenset(AREA_VALUES)
+            dropped -= catalog.area_codes(same[0].after) or frozenset(AREA_VALUES)
+            words += f": {', '.join(AREA_LABELS.get(a, a) for a in AREA_VALUES if a in dropped)} no longer counted"
+        if any(item.product.id != product.id for item in same):
+            words += f"; same molecule, {product.molecule}"
+        phrases.append(f"{verb} of {listed} ({words})")
+    said = "; ".join(phrases)
+    loosens = "loosens a safety limit" if len(phrases) == 1 else "loosen safety limits"
+    return f"{said[0].upper()}{said[1:]} {loosens}: say why (e.g. the new label, a clinical protocol)."
+
+
+def _limit_reason(reason: str | None) -> str | None:
+    """The reason trimmed, or None when nothing was typed; raises ValidationError (field ``reason``)."""
+    reason = check_text(reason, what="The reason", field="reason", max_length=MAX_LIMIT_REASON)
+    return reason or None
+
+
+@dataclass(frozen=True)
+class LimitLoosening:
+    """The latest change that loosened a product's label limits, from the audit trail."""
+
+    at: dt.datetime
+    by: str | None  # the admin's username (None: no actor recorded)
+    reason: str | None
+    loosened: dict[str, str]  # field -> "64 U to 500 U"
+
+    @property
+    def what(self) -> str:
+        """ "session maximum 64 U to 500 U; re-treatment interval 90 days to 14 days" """
+        return "; ".join(f"{catalog.LIMIT_LABELS.get(f, f)} {words}" for f, words in self.loosened.items())
+
+
+def latest_loosening(session: Session, product_id: int) -> LimitLoosening | None:
+    """The product's latest audited change that loosened a label limit, with who, when and why; one statement."""
+    row = session.execute(
+        select(AuditEvent.at, AuditEvent.details, User.username)
+        .outerjoin(User, User.id == AuditEvent.actor_id)
+        .where(AuditEvent.object_type == "product", AuditEvent.object_id == str(product_id),
+               AuditEvent.action == "product.changed", AuditEvent.details["loosened"].as_string().is_not(None))
+        .order_by(AuditEvent.id.desc()).limit(1)
+    ).first()
+    if row is None:
+        return None
+    details = row.details or {}
+    return LimitLoosening(at=row.at, by=row.username, reason=details.get("reason"),
+                          loosened=dict(details.get("loosened") or {}))
+
+
 def list_products(session: Session) -> list[Product]:
     return list(session.scalars(
         select(Product).options(selectinload(Product.gtins)).order_by(Product.is_active.desc(), Product.kind, Product.name)
@@ -551,20 +685,24 @@ def add_product(session: Session, *, actor: User, fields: Mapping[str, Any], gti
 
 
 def update_product(session: Session, *, actor: User, product_id: int, fields: Mapping[str, Any],
-                   gtins: Iterable[str] | None = None, now: dt.datetime) -> Product:
+                   gtins: Iterable[str] | None = None, now: dt.datetime, reason: str | None = None) -> Product:
     """``change_product``'s product."""
-    return change_product(session, actor=actor, product_id=product_id, fields=fields, gtins=gtins, now=now).product
+    return change_product(session, actor=actor, product_id=product_id, fields=fields, gtins=gtins, now=now,
+                          reason=reason).product
 
 
 def change_product(session: Session, *, actor: User, product_id: int, fields: Mapping[str, Any],
-                   gtins: Iterable[str] | None = None, now: dt.datetime) -> ProductSaved:
+                   gtins: Iterable[str] | None = None, now: dt.datetime, reason: str | None = None) -> ProductSaved:
     """Changes what is given; ``gtins`` (when given) replaces the product's GTINs. ``is_active`` False retires
     it: receiving refuses it from then on, and its lots, containers and history stay.
 
     A dose limit given (null clears it) is set on every product of the molecule, each audited. A product whose
     molecule changes takes its new molecule's limits, as a new product does (add_product); a manager may move a
-    product only where that leaves its limits as they are.
-    Raises NotFound and what add_product raises."""
+    product only where that leaves its limits as they are. A change that loosens a limit on any product it
+    reaches (``loosened_limits``) needs ``reason``; a reason given is kept in every audit event the change writes,
+    with the words of what it loosened on that product (``latest_loosening`` reads them back).
+    Raises NotFound, ValidationError (field ``reason``: a loosening without one) and what add_product raises."""
+    reason = _limit_reason(reason)
     product = session.get(Product, product_id)
     if product is None:
         raise NotFound(f"No product with id {product_id}.", id=product_id)
@@ -588,6 +726,7 @@ def change_product(session: Session, *, actor: User, product_id: int, fields: Ma
             changes |= taken
             limits_from = others[0] if moved else None
             given = {}  # the molecule's own values: nothing to set on its products
+    limits_before = {p.id: (p, _limits_of(p)) for p in (product, *others)}
     changed: dict[str, Any] = _apply(product, changes)
     _check_product(product)
     _refuse_limits_without_molecule(product, {n: v for n, v in given.items() if n in changed})
@@ -608,10 +747,21 @@ def change_product(session: Session, *, actor: User, product_id: int, fields: Ma
     set_on = sorted(_set_on_molecule(product, others, {name: getattr(product, name) for name in names}),
                     key=lambda item: item[0].name)
     also_set_on = [other for other, _ in set_on]
+    loosenings = [Loosening(p, name, before[name], getattr(p, name))
+                  for p, before in limits_before.values() for name in loosened_limits(before, _limits_of(p))]
+    if loosenings and reason is None:
+        raise ValidationError(_loosening_message(product, loosenings), field="reason", loosened=[
+            {"product_id": item.product.id, "name": item.product.name, "field": item.field,
+             "from": _limit_value(item.before), "to": _limit_value(item.after)} for item in loosenings])
+
+    def why(details: dict[str, Any], of: Product | None) -> dict[str, Any]:
+        loosened = {item.field: item.change_words() for item in loosenings if item.product is of}
+        return details | ({"loosened": loosened} if loosened else {}) | ({"reason": reason} if reason else {})
+
     session.flush()
     if "is_multi_patient" in changed:
         _audit(session, actor=actor, now=now, action="product.sharing_changed", obj=product, object_type="product",
-               details={"is_multi_patient": changed.pop("is_multi_patient")})
+               details=why({"is_multi_patient": changed.pop("is_multi_patient")}, None))
     if "is_active" in changed and set(changed) == {"is_active"}:
         action = "product.retired" if not product.is_active else "product.restored"
     else:
@@ -621,11 +771,12 @@ def change_product(session: Session, *, actor: User, product_id: int, fields: Ma
             changed["also_set_on"] = [{"product_id": p.id, "name": p.name} for p in also_set_on]
         if limits_from is not None:
             changed["limits_from"] = {"product_id": limits_from.id, "name": limits_from.name, "molecule": molecule}
-        _audit(session, actor=actor, now=now, action=action, obj=product, object_type="product", details=changed)
+        _audit(session, actor=actor, now=now, action=action, obj=product, object_type="product",
+               details=why(changed, product))
     through = {"product_id": product.id, "name": product.name, "molecule": product.molecule}
     for other, other_changed in set_on:
         _audit(session, actor=actor, now=now, action="product.changed", obj=other, object_type="product",
-               details=other_changed | {"set_through": through})
+               details=why(other_changed | {"set_through": through}, other))
     session.flush()
     return ProductSaved(product, also_set_on, limits_from)
 

@@ -36,9 +36,9 @@ def abo(world: World, session) -> dict[str, Product]:
     return {name: world.products[name] for name in ("dysport", "azzalure", "alluzience")}
 
 
-def _change(world: World, product: Product, user: str = "admin", **fields):
+def _change(world: World, product: Product, user: str = "admin", reason: str | None = None, **fields):
     return service.change_product(world.session, actor=world.users[user], product_id=product.id, fields=fields,
-                                  now=NOW)
+                                  now=NOW, reason=reason)
 
 
 def _add(world: World, name: str, molecule: str | None, user: str = "admin", **fields):
@@ -114,13 +114,14 @@ def test_a_session_maximum_goes_with_its_areas_and_a_cumulative_maximum_with_its
 
 def test_clearing_a_limit_clears_it_on_the_molecule(world, session, abo):
     _change(world, abo["azzalure"], retreat_interval_days=90)
-    saved = _change(world, abo["alluzience"], retreat_interval_days=None)
+    saved = _change(world, abo["alluzience"], retreat_interval_days=None, reason="Withdrawn from the label")  # looser
     assert [p.retreat_interval_days for p in abo.values()] == [None, None, None]
     assert {p.name for p in saved.also_set_on} == {"Dysport 300 U", "Azzalure 125 s.U"}
 
 
 def test_areas_are_stored_in_the_carts_order_whatever_order_they_come_in(world, session):
-    _change(world, world.botox, session_max_areas=["forehead", "crows_feet_right", "glabella", "forehead"])
+    _change(world, world.botox, session_max_areas=["forehead", "crows_feet_right", "glabella", "forehead"],
+            reason="Left crow's feet counted apart")  # fewer areas counted: looser
     assert world.botox.session_max_areas == "glabella,forehead,crows_feet_right"
     _change(world, world.botox, session_max_areas=[])
     assert world.botox.session_max_areas is None  # every area

@@ -171,7 +171,10 @@ def test_the_manager_sees_the_sharing_policy_read_only_and_cannot_change_it(brow
     assert not session.get(Product, botox.id).is_multi_patient  # the field a manager may not send was ignored
     admin = browser_client("admin")
     assert 'name="is_multi_patient"' in admin.get(f"/catalog/{botox.id}/edit").get_data(as_text=True)
-    assert _post(admin, f"/catalog/{botox.id}/edit", data).status_code == 302
+    # The admin's form posts the dose limits as the page shows them (left out, they would be cleared: a loosening).
+    shown_limits = {"session_max_units": "64", "session_max_areas": botox.session_max_areas.split(","),
+                    "cumulative_max_units": "400", "cumulative_window_days": "90"}
+    assert _post(admin, f"/catalog/{botox.id}/edit", data | shown_limits).status_code == 302
     session.expire_all()
     assert session.get(Product, botox.id).is_multi_patient
 
