@@ -210,6 +210,8 @@ SUPPLIERS = [
     ("Cheap Botox Online", None, False),
 ]
 DEMO_SUPPLIER = SUPPLIERS[0][0]
+# Authorising a supplier records why (counterfeit.add_supplier): the demo's reason says it is invented.
+DEMO_AUTHORISATION = "Demo data: licence checked on the regulator's register (invented supplier)."
 # A public counterfeit alert on the watch list (never stocked): DOMAIN.md "Counterfeits".
 WATCHED = [("Botox Cosmetic 100 U", "C3709C3", "FDA counterfeit Botox alert, 2024")]
 
@@ -364,7 +366,8 @@ def _suppliers(session: Session, manager: User, now: dt.datetime) -> int:
     """The demo suppliers and watch list, unless there are suppliers already; the id receipts name."""
     if session.scalar(select(Supplier.id).limit(1)) is None:
         for name, licence, authorised in SUPPLIERS:
-            counterfeit.add_supplier(session, actor=manager, name=name, licence=licence, authorised=authorised, now=now)
+            counterfeit.add_supplier(session, actor=manager, name=name, licence=licence, authorised=authorised,
+                                     reason=DEMO_AUTHORISATION if authorised else None, now=now)
         safety = session.scalar(select(User).where(User.role == Role.SAFETY_LEAD)) or manager
         for product_name, number, source in WATCHED:
             product_id = session.scalar(select(Product.id).where(Product.name == product_name))

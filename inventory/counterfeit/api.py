@@ -36,15 +36,16 @@ def list_suppliers() -> SupplierList:
            response=SupplierOut, status=201, idempotent=True, errors=(409, 422))
 def add_supplier(body: SupplierIn) -> SupplierOut:
     return SupplierOut.of(counterfeit.add_supplier(db.session, actor=current_user(), name=body.name,
-                                                   licence=body.licence, authorised=body.authorised, now=utcnow()))
+                                                   licence=body.licence, authorised=body.authorised,
+                                                   reason=body.reason, now=utcnow()))
 
 
 @operation("PATCH", "/suppliers/<int:supplier_id>", summary="Rename, relicense, authorise or stop a supplier",
            permission=Permission.CATALOG, body=SupplierPatch, response=SupplierOut, errors=(404, 409, 422))
 def update_supplier(supplier_id: int, body: SupplierPatch) -> SupplierOut:
-    changes = body.model_dump(include=body.model_fields_set)
+    changes = body.model_dump(include=body.model_fields_set - {"reason"})
     return SupplierOut.of(counterfeit.update_supplier(db.session, actor=current_user(), supplier_id=supplier_id,
-                                                      now=utcnow(), changes=changes))
+                                                      now=utcnow(), changes=changes, reason=body.reason))
 
 
 @operation("GET", "/watchlist", summary="The counterfeit watch list", permission=Permission.RECALL,

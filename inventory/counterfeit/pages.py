@@ -23,14 +23,19 @@ def suppliers():
         try:
             supplier = counterfeit.add_supplier(
                 db.session, actor=current_user, name=request.form.get("name", ""),
-                licence=request.form.get("licence"), authorised=request.form.get("authorised") == "on", now=utcnow(),
+                licence=request.form.get("licence"), authorised=request.form.get("authorised") == "on",
+                reason=request.form.get("reason"), now=utcnow(),
             )
         except DomainError as error:
             refused(error)
         else:
             flash(f"{supplier.name} is on the list{'' if supplier.is_authorised else ', not authorised'}.", "ok")
         return redirect(url_for("pages.suppliers"))
-    return render_template("pages/suppliers.html", suppliers=counterfeit.list_suppliers(db.session))
+    listed = counterfeit.list_suppliers(db.session)
+    authorised_ids = {s.id for s in listed if s.is_authorised}
+    # Authorising is the chain's: a clinic-level manager sees the list and adds suppliers for review.
+    return render_template("pages/suppliers.html", suppliers=listed, chain_level=current_user.is_chain_level,
+                           authorisations=counterfeit.authorisations(db.session, authorised_ids))
 
 
 @bp.post("/suppliers/<int:supplier_id>")
@@ -42,7 +47,7 @@ def supplier_update(supplier_id: int):
         changes["licence"] = request.form["licence"]
     try:
         supplier = counterfeit.update_supplier(db.session, actor=current_user, supplier_id=supplier_id, now=utcnow(),
-                                               changes=changes)
+                                               changes=changes, reason=request.form.get("reason"))
     except DomainError as error:
         refused(error)
     else:

@@ -15,22 +15,35 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Licence = Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)]
 
 
+Reason = Annotated[str, PlainText(MAX_REASON, multiline=True)]
+REASON_HELP = ("why the supplier is authorised (who checked its licence, where, and when): required when authorising, "
+               "on record (audit supplier.authorised); any other change may carry one too")
+
+
 class SupplierIn(Model):
+    """Authorised (the default) only by a chain-level manager or an admin (403 forbidden otherwise: a clinic-level
+    manager adds it with ``authorised`` false, for review), and only with ``licence`` and ``reason`` (422)."""
+
     name: Name
-    licence: Licence | None = None
+    licence: Licence | None = Field(default=None, description="wholesale/distribution licence or registration "
+                                                               "number: required to authorise")
     authorised: bool = True
+    reason: Reason | None = Field(default=None, description=REASON_HELP)
 
 
 class SupplierPatch(Model):
-    """Only the fields given change."""
+    """Only the fields given change. Authorising or stopping a supplier, and any change to an authorised one, are a
+    chain-level manager's or an admin's (403 forbidden); authorising takes a ``licence`` (given or on file) and a
+    ``reason`` (422), and an authorised supplier's licence is not cleared."""
 
     name: Name | None = None
     licence: Licence | None = None
     authorised: bool | None = None
+    reason: Reason | None = Field(default=None, description=REASON_HELP)
 
     @model_validator(mode="after")
     def _something(self) -> SupplierPatch:
-        if not self.model_fields_set:
+        if not self.model_fields_set - {"reason"}:
             raise ValueError("give name, licence or authorised")
         if "name" in self.model_fields_set and self.name is None:
             raise ValueError("a supplier keeps a name")

@@ -1,7 +1,11 @@
 """The rules of counterfeit defence (DOMAIN.md "Counterfeits, suppliers and the cold chain").
 
 - **Suppliers**: the chain's list; a receipt names one, and one that is not authorised is refused
-  (``supplier_not_authorised``).
+  (``supplier_not_authorised``). The list is the chain's, so only a chain-level user authorises or stops a
+  supplier, or changes an authorised one (``Forbidden``); a clinic-level manager may add or correct a supplier
+  that is not authorised, for a chain-level one to review. Authorising takes the supplier's licence and a
+  reason, on record (``supplier.authorised``). Suppliers authorised before that rule keep their authorisation
+  (the page marks them "no licence on file").
 - **Watch list**: suspect lot numbers per product, entered or imported (CSV) by a safety lead with their
   source. Receiving or scanning a watched lot is refused (``lot_suspect``); a watched lot already in stock
   is quarantined at once, and stays so while it is watched (recall's ``release`` asks ``refuse_watched_lot``
@@ -35,6 +39,7 @@ from inventory.counterfeit.models import Supplier, WatchedLot, display_lot_numbe
 from inventory.errors import (
     DomainError,
     DuplicateSerial,
+    Forbidden,
     LotExpiryConflict,
     LotSuspect,
     NotFound,
@@ -46,12 +51,12 @@ from inventory.models import AuditEvent, Clinic, Container, ContainerState, Lot,
 from inventory.services import lot_guard
 from inventory.services.barcodes import normalise_gtin, normalise_lot_number
 from inventory.services.catalog import product_for_gtin
+from inventory.services.permissions import Scope
 
 MAX_NAME = 120
 MAX_LICENCE = 120
 MAX_LOT = 20
 MAX_SOURCE = 200
-from inventory.services.permissions import Scope
 MAX_NOTE = 2000
 MAX_REASON = 2000
 MAX_IMPORT_ROWS = 2000
@@ -92,39 +97,134 @@ def get_supplier(session: Session, supplier_id: int) -> Supplier:
     return supplier
 
 
+SUPPLIERS_ARE_THE_CHAINS = "The authorised suppliers are the chain's: a chain-level manager or an admin authorises one."
+LICENCE_TO_AUTHORISE = ("A supplier is authorised with its licence or registration number: type it as on their "
+                        "licence.")
+REASON_TO_AUTHORISE = "Say why this supplier is authorised (who checked its licence, where, and when)."
+# The audit actions that made a supplier authorised: the page reads who did it, and when, from the latest.
+AUTHORISING_ACTIONS = ("supplier.authorised", "supplier.added", "supplier.updated")
+
+
+@dataclass(frozen=True)
+class Authorisation:
+    """Who authorised a supplier, when, and why (None for an authorisation from before reasons were asked)."""
+
+    by: str
+    at: dt.datetime
+    reason: str | None
+
+
 def add_supplier(session: Session, *, actor: User, name: str, now: dt.datetime, licence: str | None = None,
-                 authorised: bool = True) -> Supplier:
-    """Adds a supplier to the chain's list. Raises ValidationError or SupplierNameTaken."""
+                 authorised: bool = True, reason: str | None = None) -> Supplier:
+    """Adds a supplier to the chain's list. Authorised (the default), it needs a chain-level ``actor``
+    (Forbidden: a clinic-level manager adds it not authorised, for review), its licence and a reason.
+    Raises Forbidden, ValidationError or SupplierNameTaken."""
+    is_authorised = bool(authorised)
+    if is_authorised:
+        _ensure_chain_level(actor, "Add it as not authorised: a chain-level manager or an admin reviews it.")
     supplier = Supplier(name=_name(name), licence=_optional(licence, "licence", MAX_LICENCE),
-                        is_authorised=bool(authorised))
-    _ensure_free_name(session, supplier.name)
+                        is_authorised=is_authorised)
+    why = _optional(reason, "reason", MAX_REASON)
+    _ensure_free_name(session, supplier.name)  # "on the list already" first: it saves looking the licence up
+    if is_authorised:
+        _ensure_licence_and_reason(supplier.licence, why, needs_reason=True)
     session.add(supplier)
     session.flush()
-    _audit(session, actor, now, "supplier.added", "supplier", supplier.id, _supplier_facts(supplier))
+    _audit(session, actor, now, "supplier.added", "supplier", supplier.id,
+           _supplier_facts(supplier) | ({"reason": why} if why else {}))
+    if is_authorised:
+        _audit_authorised(session, actor, now, supplier, why)
     return supplier
 
 
 def update_supplier(session: Session, *, actor: User, supplier_id: int, now: dt.datetime,
-                    changes: dict[str, Any]) -> Supplier:
+                    changes: dict[str, Any], reason: str | None = None) -> Supplier:
     """Renames a supplier, changes its licence, or authorises or stops it (``changes``: name, licence,
-    authorised; absent keys stay). Raises NotFound, ValidationError or SupplierNameTaken."""
+    authorised; absent keys stay). An authorised supplier, and authorising or stopping one, are a chain-level
+    ``actor``'s (Forbidden); authorising takes its licence and a ``reason`` (which any change may carry, on
+    record), and an authorised supplier keeps a licence once one is asked of it. Raises NotFound, Forbidden,
+    ValidationError or SupplierNameTaken."""
     supplier = get_supplier(session, supplier_id)
+    if "authorised" in changes and not isinstance(changes["authorised"], bool):
+        raise ValidationError("authorised is true or false.", field="authorised")
+    was_authorised = supplier.is_authorised
+    will_be_authorised = changes.get("authorised", was_authorised)
+    if was_authorised or will_be_authorised:
+        _ensure_chain_level(actor)
+    name = _name(changes["name"]) if "name" in changes else supplier.name
+    licence = _optional(changes["licence"], "licence", MAX_LICENCE) if "licence" in changes else supplier.licence
+    why = _optional(reason, "reason", MAX_REASON)
+    if name.casefold() != supplier.name.casefold():
+        _ensure_free_name(session, name)
+    authorising = will_be_authorised and not was_authorised
+    # A supplier authorised before licences were asked keeps its authorisation until its licence is touched.
+    if authorising or (will_be_authorised and "licence" in changes):
+        _ensure_licence_and_reason(licence, why, needs_reason=authorising)
     before = _supplier_facts(supplier)
-    if "name" in changes:
-        name = _name(changes["name"])
-        if name.casefold() != supplier.name.casefold():
-            _ensure_free_name(session, name)
-        supplier.name = name
-    if "licence" in changes:
-        supplier.licence = _optional(changes["licence"], "licence", MAX_LICENCE)
-    if "authorised" in changes:
-        if not isinstance(changes["authorised"], bool):
-            raise ValidationError("authorised is true or false.", field="authorised")
-        supplier.is_authorised = changes["authorised"]
+    supplier.name, supplier.licence, supplier.is_authorised = name, licence, will_be_authorised
     session.flush()
     _audit(session, actor, now, "supplier.updated", "supplier", supplier.id,
-           {"from": before, "to": _supplier_facts(supplier)})
+           {"from": before, "to": _supplier_facts(supplier)} | ({"reason": why} if why else {}))
+    if authorising:
+        _audit_authorised(session, actor, now, supplier, why)
     return supplier
+
+
+def authorisations(session: Session, supplier_ids: set[int]) -> dict[int, Authorisation]:
+    """By supplier: the latest audit event that made it authorised (one statement). A supplier authorised
+    before ``supplier.authorised`` was recorded is found by its ``supplier.added`` or ``supplier.updated``
+    event, without a reason; one with no such event (written straight to the database) is absent."""
+    if not supplier_ids:
+        return {}
+    rows = session.execute(
+        select(AuditEvent, User).outerjoin(User, AuditEvent.actor_id == User.id)
+        .where(AuditEvent.object_type == "supplier", AuditEvent.object_id.in_([str(i) for i in sorted(supplier_ids)]),
+               AuditEvent.action.in_(AUTHORISING_ACTIONS))
+        .order_by(AuditEvent.id)
+    )
+    found: dict[int, Authorisation] = {}
+    for event, user in rows:
+        details = event.details or {}
+        if event.action == "supplier.authorised":
+            reason = details.get("reason")
+        elif _made_authorised(event.action, details):
+            reason = None
+        else:
+            continue
+        found[int(event.object_id or 0)] = Authorisation(
+            by=user.label if user is not None else "unknown", at=event.at,
+            reason=reason if isinstance(reason, str) else None)
+    return found
+
+
+def _made_authorised(action: str, details: dict[str, Any]) -> bool:
+    if action == "supplier.added":
+        return details.get("authorised") is True
+    before, after = details.get("from"), details.get("to")
+    return (isinstance(before, dict) and isinstance(after, dict) and before.get("authorised") is False
+            and after.get("authorised") is True)
+
+
+def _ensure_chain_level(actor: User, hint: str = "") -> None:
+    if not actor.is_chain_level:
+        raise Forbidden(f"{SUPPLIERS_ARE_THE_CHAINS} {hint}".strip(), permission="authorise_suppliers")
+
+
+def _ensure_licence_and_reason(licence: str | None, reason: str | None, *, needs_reason: bool) -> None:
+    """Refuses an authorisation without the supplier's licence, or (``needs_reason``) without a reason: each
+    missing field is named, the licence first."""
+    missing = ([("licence", LICENCE_TO_AUTHORISE)] if licence is None else []) + (
+        [("reason", REASON_TO_AUTHORISE)] if needs_reason and reason is None else [])
+    if missing:
+        field, message = missing[0]
+        raise ValidationError(message, field=field,
+                              fields=[{"field": name, "problem": problem} for name, problem in missing])
+
+
+def _audit_authorised(session: Session, actor: User, now: dt.datetime, supplier: Supplier,
+                      reason: str | None) -> None:
+    _audit(session, actor, now, "supplier.authorised", "supplier", supplier.id,
+           {"name": supplier.name, "licence": supplier.licence, "reason": reason})
 
 
 def ensure_authorised(session: Session, supplier_id: int) -> Supplier:

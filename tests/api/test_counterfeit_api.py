@@ -29,7 +29,8 @@ def signs(session, action: str) -> list[AuditEvent]:
 
 def test_a_manager_adds_renames_and_stops_a_supplier(api, world, session):
     manager = api("manager")
-    created = manager.post("/suppliers", {"name": "Harbour Pharma", "licence": "WDA 7"})
+    created = manager.post("/suppliers", {"name": "Harbour Pharma", "licence": "WDA 7",
+                                          "reason": "licence checked on the register"})
     assert created.status_code == 201
     body = created.get_json()
     assert (body["name"], body["licence"], body["authorised"]) == ("Harbour Pharma", "WDA 7", True)

@@ -19,7 +19,7 @@ def test_a_manager_adds_and_stops_a_supplier_on_its_page(browser_client, world, 
     client = browser_client("manager")
     token = csrf_token(client, "/suppliers")
     response = client.post("/suppliers", data={"name": "Harbour Pharma", "licence": "WDA 7", "authorised": "on",
-                                               "csrf_token": token})
+                                               "reason": "licence checked on the register", "csrf_token": token})
     assert response.status_code == 302
     session.expire_all()
     harbour = session.scalar(select(Supplier).where(Supplier.name == "Harbour Pharma"))
