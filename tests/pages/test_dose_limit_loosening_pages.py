@@ -7,28 +7,9 @@ from sqlalchemy import select
 
 from inventory.models import AuditEvent, Product
 from tests.factories import make_product
-from tests.pages.conftest import csrf_token
+from tests.pages.test_molecule_limits_pages import _save  # the edit page's form, filled as it shows
 
 WHY = "say why (e.g. the new label, a clinical protocol)."
-
-
-def _form(product: Product, **changes) -> dict:
-    """The product form as the edit page fills it in, with ``changes``."""
-    data = {"name": product.name, "brand": product.brand, "generic_name": product.generic_name,
-            "kind": product.kind.value, "molecule": product.molecule or "", "form": product.form.value,
-            "base_unit": product.base_unit, "quantity_per_container": str(product.quantity_per_container),
-            "beyond_use_hours": str(product.beyond_use_hours), "gtins": product.gtins[0].gtin, "is_active": "y",
-            "session_max_units": str(product.session_max_units or ""),
-            "session_max_areas": [a for a in (product.session_max_areas or "").split(",") if a],
-            "cumulative_max_units": str(product.cumulative_max_units or ""),
-            "cumulative_window_days": str(product.cumulative_window_days or ""),
-            "retreat_interval_days": str(product.retreat_interval_days or "")}
-    return data | changes
-
-
-def _save(client, product: Product, **changes):
-    path = f"/catalog/{product.id}/edit"
-    return client.post(path, data=_form(product, **changes) | {"csrf_token": csrf_token(client, path)})
 
 
 def test_the_edit_page_always_offers_the_reason_field_to_an_admin(browser_client, world):
