@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from inventory.models import Role
 from inventory.services.permissions import Scope
 from inventory.transfers import service as clinic_transfers
-from tests.factories import NOW, draw, reconstitute, send_transfer, start_treatment
+from tests.factories import NOW, draw, make_clinic, make_user, patient, reconstitute, send_transfer, start_treatment
 
 
 def received_in_new_york_then_drawn_for_a_patient(world, session):
@@ -20,3 +21,24 @@ def received_in_new_york_then_drawn_for_a_patient(world, session):
     draw(world, treatment, vial, "4", user=nurse)
     session.flush()
     return transfer, vial, treatment.patient_id
+
+
+LON_PATIENT = "Lucy Londoner"
+
+
+def lot_on_the_road_to_new_york(world, session) -> dict:
+    """Lot INC1 in London: a vial on its way to New York, one on the shelf, one opened for a London patient
+    (LON_PATIENT); safety leads of New York, of Paris (neither end) and of London, as ``users`` and in
+    world.users (``nyc_safety``, ``par_safety``, ``lon_safety``)."""
+    on_shelf, on_road, opened = world.receive("botox", lot="INC1", containers=3).containers
+    reconstitute(world, opened)
+    lon_patient = patient(world, "LON-7", name=LON_PATIENT)
+    draw(world, start_treatment(world, lon_patient), opened, "4")
+    transfer = send_transfer(world, [on_road])
+    paris = make_clinic(session, "PAR", "Europe/Paris")
+    world.users["nyc_safety"] = make_user(session, "nyc-safety", Role.SAFETY_LEAD, [world.other_clinic])
+    world.users["par_safety"] = make_user(session, "par-safety", Role.SAFETY_LEAD, [paris])
+    users = {"nyc": world.users["nyc_safety"], "par": world.users["par_safety"], "lon": world.lon_safety_lead()}
+    session.flush()
+    return {"vial": on_road, "shelf": on_shelf, "opened": opened, "transfer": transfer, "lot_id": on_road.lot_id,
+            "users": users}

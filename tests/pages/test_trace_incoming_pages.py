@@ -7,29 +7,17 @@ import datetime as dt
 
 import pytest
 
-from inventory.models import Role
 from inventory.services.permissions import Scope
 from inventory.transfers import service as clinic_transfers
-from tests import factories
-from tests.factories import NOW, make_clinic, make_user
+from tests.factories import NOW
+from tests.transfer_scenes import LON_PATIENT, lot_on_the_road_to_new_york
 
 LATER = NOW + dt.timedelta(hours=2)
-LON_PATIENT = "Lucy Londoner"
 
 
 @pytest.fixture
 def road(world, session):
-    on_shelf, on_road, opened = world.receive("botox", lot="INC1", containers=3).containers
-    factories.reconstitute(world, opened)
-    lon_patient = factories.patient(world, "LON-7", name=LON_PATIENT)
-    factories.draw(world, factories.start_treatment(world, lon_patient), opened, "4")
-    transfer = factories.send_transfer(world, [on_road])
-    paris = make_clinic(session, "PAR", "Europe/Paris")
-    world.users["nyc_safety"] = make_user(session, "nyc-safety", Role.SAFETY_LEAD, [world.other_clinic])
-    world.users["par_safety"] = make_user(session, "par-safety", Role.SAFETY_LEAD, [paris])
-    world.lon_safety_lead()
-    session.flush()
-    return {"vial": on_road, "shelf": on_shelf, "opened": opened, "transfer": transfer, "lot_id": on_road.lot_id}
+    return lot_on_the_road_to_new_york(world, session)
 
 
 def row_of(html: str, row_id: str) -> str:
