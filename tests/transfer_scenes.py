@@ -42,3 +42,11 @@ def lot_on_the_road_to_new_york(world, session) -> dict:
     session.flush()
     return {"vial": on_road, "shelf": on_shelf, "opened": opened, "transfer": transfer, "lot_id": on_road.lot_id,
             "users": users}
+
+
+def vial_on_its_way_to_new_york(world, session):
+    """A London Botox vial (lot INC7) on its way to New York's fridge: (vial, transfer)."""
+    vial = world.container("botox", lot="INC7")
+    transfer = send_transfer(world, [vial], user="clinic_manager", to=world.location("Fridge", world.other_clinic))
+    session.flush()
+    return vial, transfer

@@ -11,6 +11,7 @@ import pytest
 from inventory.services.permissions import Scope
 from inventory.transfers import service as clinic_transfers
 from tests.api.conftest import error_code
+from tests.transfer_scenes import vial_on_its_way_to_new_york
 from tests.factories import NOW, make_clinic, send_transfer, start_treatment
 
 LATER = NOW + dt.timedelta(hours=2)
@@ -18,11 +19,7 @@ LATER = NOW + dt.timedelta(hours=2)
 
 @pytest.fixture
 def on_the_road(world, session):
-    """A London Botox vial (lot INC7) on its way to New York."""
-    vial = world.container("botox", lot="INC7")
-    transfer = send_transfer(world, [vial], user="clinic_manager", to=world.location("Fridge", world.other_clinic))
-    session.flush()
-    return vial, transfer
+    return vial_on_its_way_to_new_york(world, session)
 
 
 def scan(api, user, code):

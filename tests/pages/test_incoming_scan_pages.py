@@ -9,15 +9,13 @@ import html as markup
 import pytest
 
 from inventory.models import LotStatus
+from tests.transfer_scenes import vial_on_its_way_to_new_york
 from tests.factories import send_transfer, start_treatment
 
 
 @pytest.fixture
 def on_the_road(world, session):
-    vial = world.container("botox", lot="INC7")
-    transfer = send_transfer(world, [vial], user="clinic_manager", to=world.location("Fridge", world.other_clinic))
-    session.flush()
-    return vial, transfer
+    return vial_on_its_way_to_new_york(world, session)
 
 
 def test_the_carts_scan_of_a_box_on_its_way_here_says_a_manager_must_receive_it(browser_client, world,
