@@ -49,7 +49,7 @@ def _container_id(ref: str | int) -> int:
 def create_patient(body: PatientIn) -> PatientOut:
     patient = cart.find_or_create_patient(
         db.session, scope=current_scope(), clinic_id=body.clinic_id, external_ref=body.external_ref,
-        name=body.name, date_of_birth=body.date_of_birth,
+        name=body.name, date_of_birth=body.date_of_birth, viewer=current_user(), view="patients_api_find",
     )
     return PatientOut.of(patient)
 

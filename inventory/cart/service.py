@@ -185,12 +185,16 @@ def find_or_create_patient(
     external_ref: str,
     name: str | None = None,
     date_of_birth: dt.date | None = None,
+    viewer: User | None = None,
+    view: str = "patient_found",
 ) -> Patient:
     """The clinic's patient with this reference, created if new.
 
     ``clinic_id`` may be None when the caller works at exactly one clinic. A
     reference already on file under another name or date of birth is refused
     rather than reused, so a typo never records a treatment for the wrong person.
+    A patient found for a ``viewer`` (whose answer shows the record: the API's find-or-add) is a look at
+    the record, written to the access log as ``view``.
     Raises ValidationError, NotFound or PatientRefConflict.
     """
     clinic = _clinic_for(session, scope, clinic_id)
@@ -208,6 +212,8 @@ def find_or_create_patient(
                 patient_id=patient.id,
                 external_ref=ref,
             )
+        if viewer is not None:
+            clinical.record_patient_view(session, viewer=viewer, patient=patient, view=view, now=utcnow())
         return patient
     _refuse_stock_code_as_patient(session, ref, "external_ref")
     _refuse_lookalike_ref(session, clinic.id, ref)

@@ -72,3 +72,22 @@ def test_a_refused_look_up_logs_nothing(api, world, session):
     assert api("nurse").get("/patients").status_code == 422  # no reference
     assert api().get("/patients?external_ref=P-1001").status_code == 401
     assert access_entries(session) == []
+
+
+def test_find_or_add_logs_a_patient_found_on_file_but_not_one_it_adds_or_refuses(api, world, session):
+    # Its answer carries the record's name, birth date and contact details, as the look-up by reference does.
+    amelia = patient(world, "P-1001", name="Amelia Hart")
+    session.flush()
+    nurse = api("nurse")
+
+    found = nurse.post("/patients", {"external_ref": "P-1001"})
+    assert found.status_code == 201 and found.get_json()["id"] == amelia.id
+    added = nurse.post("/patients", {"external_ref": "P-1002", "name": "Bea Long"})
+    assert added.status_code == 201 and added.get_json()["id"] != amelia.id
+    conflict = nurse.post("/patients", {"external_ref": "P-1001", "name": "Someone Else"})
+    assert conflict.status_code == 409 and error_code(conflict) == "patient_ref_conflict"
+
+    [entry] = access_entries(session)
+    assert entry.actor_id == world.users["nurse"].id
+    assert (entry.object_type, entry.object_id, entry.clinic_id) == ("patient", str(amelia.id), world.clinic.id)
+    assert entry.details == {"view": "patients_api_find", "patient_ids": [amelia.id]}
