@@ -147,7 +147,8 @@ def cart_treatment(treatment_id: int):
         if isinstance(error, counterfeit.SCAN_SIGNS):
             # A watched lot, or a box whose printed expiry is not its lot's, at the cart: a sign for the safety lead.
             unit_of_work.record_despite_refusal(counterfeit.sign_of(
-                error, actor_id=current_user.id, clinic_id=treatment.clinic_id, now=now, where="cart"))
+                error, actor_id=current_user.id, clinic_id=treatment.clinic_id, now=now, where="cart",
+                treatment_id=treatment.id))
     return _render_treatment(treatment, container, scan_error=scan_error, scanned=raw.strip()[:60], warnings=warnings)
 
 

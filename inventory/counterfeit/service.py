@@ -521,17 +521,35 @@ def refuse_known_serial(session: Session, product: Product, serial: str) -> None
 
 
 def sign_of(error: DomainError, *, actor_id: int, clinic_id: int | None, now: dt.datetime,
-            where: str) -> Any:
-    """The write (for unit_of_work.record_despite_refusal) that keeps a refused counterfeit sign on record."""
+            where: str, treatment_id: int | None = None) -> Any:
+    """The write (for unit_of_work.record_despite_refusal) that keeps a refused counterfeit sign on record.
+
+    A sign seen at a treatment (the cart) is kept once per treatment, user and lot: the refused scan's page
+    reloaded, or the same box scanned again at that treatment, is the same sighting, not another one for the
+    safety lead to count."""
     action = ("lot.flagged_duplicate_serial" if isinstance(error, DuplicateSerial)
               else "lot.flagged_expiry_conflict" if isinstance(error, LotExpiryConflict) else "lot.flagged_suspect")
     details = dict(error.details) | {"message": error.message, "where": where}
+    if treatment_id is not None:
+        details["treatment_id"] = treatment_id
 
     def write(session: Session) -> None:
+        if treatment_id is not None and _seen_at_treatment(session, action, actor_id, details):
+            return
         lot_guard.record_sign(session, actor_id=actor_id, clinic_id=clinic_id, action=action, details=details,
                               now=now)
 
     return write
+
+
+def _seen_at_treatment(session: Session, action: str, actor_id: int, details: dict[str, Any]) -> bool:
+    """This user's sign of this kind and lot already on record for this treatment (read in Python: the
+    treatment is inside the event's JSON details, and a lot's signs are few)."""
+    earlier = session.scalars(select(AuditEvent.details).where(
+        AuditEvent.action == action, AuditEvent.actor_id == actor_id,
+        AuditEvent.object_id == str(details.get("lot_id") or "")))
+    return any((d or {}).get("treatment_id") == details["treatment_id"] and (d or {}).get("lot_number") ==
+               details.get("lot_number") for d in earlier)
 
 
 @dataclass(frozen=True)

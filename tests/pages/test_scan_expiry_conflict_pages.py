@@ -62,6 +62,23 @@ def test_the_cart_refuses_a_lot_that_looks_like_a_watched_one_and_keeps_a_sign(b
     assert "Watched lot refused" in page and "looks like watched lot" in page
 
 
+def test_a_refused_scan_reloaded_at_the_same_treatment_is_one_sign(browser_client, world, session):
+    # The refused scan's address reloaded (or the box scanned again there) is the same sighting; another
+    # treatment's scan of it is another one, as is another nurse's.
+    world.receive("firm_filler", lot="VM88B21", expiry=dt.date(2028, 3, 28), containers=2)
+    first, second = start_treatment(world, "P-EXP", at=utcnow()), start_treatment(world, "P-EXP2", at=utcnow())
+    nurse = browser_client("nurse")
+    for _ in range(3):
+        assert 'data-code="lot_expiry_conflict"' in cart_scan(nurse, first, BOX_2029)
+    assert [s.details["treatment_id"] for s in signs(session, "lot.flagged_expiry_conflict")] == [first.id]
+    assert 'data-code="lot_expiry_conflict"' in cart_scan(nurse, second, BOX_2029)
+    assert 'data-code="lot_expiry_conflict"' in cart_scan(browser_client("admin"), first, BOX_2029)
+    kept = signs(session, "lot.flagged_expiry_conflict")
+    assert sorted((s.details["treatment_id"], s.actor_id) for s in kept) == sorted(
+        [(first.id, world.users["nurse"].id), (second.id, world.users["nurse"].id),
+         (first.id, world.users["admin"].id)])
+
+
 def test_watching_a_lot_flashes_the_lots_that_look_like_it(browser_client, world, session):
     xeomin = factories.make_product(session, "Xeomin 100 U")
     world.receive(xeomin, lot="XE-77812", expiry=dt.date(2028, 8, 28))
