@@ -188,11 +188,16 @@ def release_refusals(session: Session, scope: Scope, lots: Sequence[Lot]) -> dic
     refusals = {}
     for lot in lots:
         if lot.id in outside:
-            codes = [clinics[clinic_id].code for clinic_id in outside[lot.id]]
+            where = outside[lot.id]
+            held = ", ".join(clinics[clinic_id].code for clinic_id in where.held)
+            awaited = ", ".join(clinics[clinic_id].code for clinic_id in where.awaited)
+            place = (f"also held at {held} and on its way to {awaited}" if held and awaited
+                     else f"also held at {held}" if held else f"on its way to {awaited}")
+            codes = [clinics[clinic_id].code for clinic_id in where.clinic_ids]
             refusals[lot.id] = LotHeldElsewhere(
-                f"Lot {lot.number} of {lot.product.name} is also held at {', '.join(codes)}: only a chain-level "
+                f"Lot {lot.number} of {lot.product.name} is {place}: only a chain-level "
                 "safety lead can release it, since the release applies at every clinic.",
-                lot_id=lot.id, clinic_ids=outside[lot.id], clinic_codes=codes,
+                lot_id=lot.id, clinic_ids=where.clinic_ids, clinic_codes=codes,
             )
     return refusals
 

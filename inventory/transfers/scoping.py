@@ -14,6 +14,7 @@ clinics whose stock a release would make usable again.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar, Unpack
 
 from sqlalchemy import ColumnElement, Select, or_, select, true
@@ -24,7 +25,7 @@ from inventory.models import Container, ContainerState, Lot
 from inventory.services.permissions import Scope
 from inventory.transfers.models import Transfer, TransferItem, TransferStatus
 
-__all__ = ["ensure_lots", "filter_containers", "filter_lots", "held_outside", "incoming", "is_incoming"]
+__all__ = ["Outside", "ensure_lots", "filter_containers", "filter_lots", "held_outside", "incoming", "is_incoming"]
 
 S = TypeVar("S", bound=Select[Unpack[tuple[Any, ...]]])
 
@@ -73,7 +74,20 @@ def is_incoming(session: Session, scope: Scope, container_id: int) -> bool:
     return scope.clinic_ids is None or bool(session.scalar(select(incoming(scope, container_id))))
 
 
-def held_outside(session: Session, scope: Scope, lot_ids: Iterable[int]) -> dict[int, list[int]]:
+@dataclass(frozen=True)
+class Outside:
+    """The clinics outside a scope that a lot's status governs stock at: holding it, or awaiting it on the road
+    (and not also holding some)."""
+
+    held: list[int]
+    awaited: list[int]
+
+    @property
+    def clinic_ids(self) -> list[int]:
+        return sorted([*self.held, *self.awaited])
+
+
+def held_outside(session: Session, scope: Scope, lot_ids: Iterable[int]) -> dict[int, Outside]:
     """Per lot, the clinics outside the scope whose stock the lot's status governs: a container of it that is not
     discarded or empty is at one of them (on the shelf, opened, or on the road and still the source's), or on its
     way to one of them. Lots with none are left out; chain-level scopes have none. Two statements.
@@ -94,10 +108,14 @@ def held_outside(session: Session, scope: Scope, lot_ids: Iterable[int]) -> dict
         .where(Container.lot_id.in_(ids), not_gone, TransferItem.in_movement_id.is_(None),
                Transfer.status == TransferStatus.IN_TRANSIT, Transfer.to_clinic_id.not_in(clinics))
     )
-    found: dict[int, set[int]] = {}
-    for lot_id, clinic_id in [*session.execute(at.distinct()), *session.execute(going_to.distinct())]:
-        found.setdefault(lot_id, set()).add(clinic_id)
-    return {lot_id: sorted(clinic_ids) for lot_id, clinic_ids in found.items()}
+    held: dict[int, set[int]] = {}
+    awaited: dict[int, set[int]] = {}
+    for lot_id, clinic_id in session.execute(at.distinct()):
+        held.setdefault(lot_id, set()).add(clinic_id)
+    for lot_id, clinic_id in session.execute(going_to.distinct()):
+        awaited.setdefault(lot_id, set()).add(clinic_id)
+    return {lot_id: Outside(sorted(held.get(lot_id, ())), sorted(awaited.get(lot_id, set()) - held.get(lot_id, set())))
+            for lot_id in sorted({*held, *awaited})}
 
 
 def _open_items_to(clinic_ids: list[int]) -> Select[int]:

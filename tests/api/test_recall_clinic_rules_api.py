@@ -102,7 +102,29 @@ def test_stock_on_its_way_to_another_clinic_keeps_the_release_for_the_chain(api,
 
     assert (response.status_code, error_code(response)) == (403, "lot_held_elsewhere")
     assert response.get_json()["error"]["details"]["clinic_codes"] == ["LON"]  # about to be unpacked there
+    # London holds none of it yet: the message says where it is going, not that London holds it.
+    assert response.get_json()["error"]["message"] == (
+        "Lot OUT1 of Botox Cosmetic 100 U is on its way to LON: only a chain-level safety lead can release it, "
+        "since the release applies at every clinic.")
     assert status_of(session, kept.lot_id) is LotStatus.QUARANTINED
+
+
+def test_the_refusal_names_the_clinics_holding_it_and_those_awaiting_it(api, world, session, leads):
+    # New York holds a vial of the lot and has sent another to Paris (on the road, still New York's); London
+    # holds its own: London's safety lead is told both, each for what it is.
+    paris = session.get(type(world.clinic), leads["par"].clinics[0].id)
+    kept, sent = world.receive("botox", lot="BOTH2", containers=2, location=nyc_fridge(world)).containers
+    world.container("botox", lot="BOTH2")
+    factories.send_transfer(world, [sent], user=world.nyc_manager(), to=world.location("Fridge", paris))
+    quarantine(world, kept.lot_id)
+
+    response = api(leads["lon"]).post(f"/lots/{kept.lot_id}/release", {"reason": "fine"})
+
+    assert (response.status_code, error_code(response)) == (403, "lot_held_elsewhere")
+    assert response.get_json()["error"]["message"] == (
+        "Lot BOTH2 of Botox Cosmetic 100 U is also held at NYC and on its way to PAR: only a chain-level safety "
+        "lead can release it, since the release applies at every clinic.")
+    assert response.get_json()["error"]["details"]["clinic_codes"] == ["NYC", "PAR"]
 
 
 def test_stock_refused_by_the_other_clinic_and_coming_back_does_not(api, world, session, leads):
@@ -133,6 +155,10 @@ def test_the_receiving_clinic_may_quarantine_but_not_release_a_lot_the_sender_ho
     london = api(leads["lon"]).post(f"/lots/{road['lot_id']}/release", {"reason": "checked"})
     assert (london.status_code, error_code(london)) == (403, "lot_held_elsewhere")
     assert london.get_json()["error"]["details"]["clinic_codes"] == ["NYC"]
+    assert "is on its way to NYC: only a chain-level" in london.get_json()["error"]["message"]
+    # New York is told both: London holds its shelf vial, and the other is on its way to New York itself
+    # (its own clinic, so not named).
+    assert "is also held at LON: only" in response.get_json()["error"]["message"]
     assert api("safety").post(f"/lots/{road['lot_id']}/release", {"reason": "checked"}).status_code == 200
 
 
