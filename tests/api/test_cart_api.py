@@ -503,6 +503,25 @@ def test_a_negative_or_mistyped_quantity_says_so_in_the_nurses_words(nurse, worl
     assert typo.get_json()["error"]["details"]["fields"][0]["problem"] == "type a number, such as 4 or 0.1."
 
 
+def test_a_quantity_sent_as_a_json_number_is_refused_and_nothing_is_drawn_or_wasted(nurse, world, session):
+    # API.md: quantities are decimal strings, never floats (a float may have lost the dose's digits already).
+    container = botox(world)
+    reconstituted(nurse, container)
+    treatment = treatment_for(nurse, world)
+    for number in (4, 0.5, True):
+        drawn = nurse.post(f"/treatments/{treatment['id']}/draws", draw_body(container) | {"quantity": number})
+        assert (drawn.status_code, error_code(drawn)) == (422, "validation_error")
+        assert drawn.get_json()["error"]["message"] == (
+            'quantity: a quantity is a decimal string in quotes, such as "4" or "0.1"')
+        wasted = nurse.post(f"/containers/{container.id}/waste", {"reason": "dropped", "quantity": number})
+        assert (wasted.status_code, error_code(wasted)) == (422, "validation_error")
+        assert wasted.get_json()["error"]["details"]["field"] == "quantity"
+    session.expire_all()
+    assert container.remaining == 100
+    assert nurse.post(f"/treatments/{treatment['id']}/draws", draw_body(container, "4")).status_code == 201
+    assert nurse.post(f"/containers/{container.id}/waste", {"reason": "dropped", "quantity": "1"}).status_code == 201
+
+
 def test_a_field_of_a_union_is_named_as_the_client_sent_it(nurse, world):
     """QA: {"container": null} named the field "container.function-before[check(), constrained-str]"."""
     treatment = treatment_for(nurse, world)

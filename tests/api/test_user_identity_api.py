@@ -84,3 +84,9 @@ def test_the_openapi_document_describes_chain_level(api, world):
     schemas = api("admin").get("/openapi.json").get_json()["components"]["schemas"]
     assert "chain_level" in schemas["UserOut"]["required"]
     assert {"chain_level", "username"} <= set(schemas["UserPatch"]["properties"])
+
+
+def test_the_openapi_document_lists_sign_ins_refusals(api, world):
+    # A sign-in after an admin's reset is 403 password_change_required: integrations read it from the document.
+    answers = api().get("/openapi.json").get_json()["paths"]["/api/v1/auth/tokens"]["post"]["responses"]
+    assert {"201", "401", "403", "429"} <= set(answers)

@@ -74,10 +74,11 @@ Qty = Annotated[Decimal, PlainSerializer(plain_quantity, return_type=str, when_u
 
 def _typed_quantity(value: Any) -> Any:
     # Custom errors: a ValueError's message would reach the nurse as "Value error, Quantity: ...".
-    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
-        raise PydanticCustomError("quantity", 'a quantity is a decimal string, such as "4" or "0.1"')
+    # A JSON number is refused, as API.md says: a float may already have lost the dose's digits in the sender.
+    if not isinstance(value, str | Decimal):
+        raise PydanticCustomError("quantity", 'a quantity is a decimal string in quotes, such as "4" or "0.1"')
     try:
-        return validators.parse_quantity(value if isinstance(value, str) else str(value))
+        return validators.parse_quantity(str(value))
     except errors.ValidationError as error:
         # The field's name comes first in the API's message already: "quantity: -2 is below zero. ..."
         raise PydanticCustomError("quantity", error.message.removeprefix("Quantity: ")) from None

@@ -44,7 +44,7 @@ security_log = logging.getLogger("vialog.security")
 
 
 @operation("POST", "/auth/tokens", summary="Sign in and get a bearer token", permission=None,
-           body=TokenIn, response=TokenOut, status=201, errors=(401, 429))
+           body=TokenIn, response=TokenOut, status=201, errors=(401, 403, 429))
 def create_token(body: TokenIn) -> TokenOut | Response:
     now = utcnow()
     try:
