@@ -30,6 +30,18 @@ def test_the_carts_scan_of_a_box_on_its_way_here_says_a_manager_must_receive_it(
     assert "Scan the vial's Vialog label again" not in text
 
 
+def test_the_senders_cart_says_a_vial_on_the_road_is_on_its_way_and_offers_no_waste(browser_client, world,
+                                                                                    on_the_road):
+    # Not "Where: Fridge, Remaining 0 U" with a waste form: it is in no fridge here, and not empty.
+    vial, _ = on_the_road
+    treatment = start_treatment(world, "LON-1")
+    page = browser_client("nurse").get(f"/cart/treatments/{treatment.id}?scan={vial.label_code}")
+    text = markup.unescape(page.get_data(as_text=True))
+    assert page.status_code == 200 and "is on its way to another clinic" in text
+    assert '<dd id="where">On its way to another clinic</dd>' in text
+    assert 'id="remaining"' not in text and "Waste from this container" not in text
+
+
 def test_the_carts_scan_of_a_vial_going_elsewhere_reads_as_an_unknown_label(browser_client, world, session):
     shelf = world.container("botox", lot="INC7")  # London's, on its shelf
     treatment = start_treatment(world, "NYC-1", user="other_nurse", clinic=world.other_clinic)
