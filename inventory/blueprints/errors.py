@@ -6,7 +6,7 @@ import logging
 
 from flask import Flask, Response, jsonify, make_response, render_template, request, session
 from sqlalchemy.exc import DBAPIError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 
 from inventory.errors import DomainError
 
@@ -57,6 +57,13 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
         status = error.code or 500
+        description = error.description
+        if isinstance(error, NotFound) and description == NotFound.description:
+            # Werkzeug's own sentence speaks of servers and URLs: an address no route answers (a typo, an id
+            # that is not a whole number) is said in Vialog's words.
+            description = (
+                "Nothing in the Vialog API answers at this address: check the path, and that ids are whole numbers."
+                if wants_json() else "There is no page at this address. Check the link, or start again from the menu.")
         if wants_json():
             if status == 400 and "CSRF" not in (error.description or ""):
                 response = json_error(400, "malformed_json", "The request body is not valid JSON.")
@@ -65,9 +72,9 @@ def register_error_handlers(app: Flask) -> None:
                 response = json_error(413, "payload_too_large", f"The request body is larger than {limit} bytes.",
                                       {"max_bytes": limit})
             else:
-                response = json_error(status, HTTP_CODES.get(status, "http_error"), error.description or error.name)
+                response = json_error(status, HTTP_CODES.get(status, "http_error"), description or error.name)
         else:
-            response = make_response(render_template("error.html", status=status, message=error.description), status)
+            response = make_response(render_template("error.html", status=status, message=description), status)
         # The exception's own headers (a 405's Allow, a 401's WWW-Authenticate), never its content type.
         for name, value in error.get_headers():
             if name.lower() != "content-type":

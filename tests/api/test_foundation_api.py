@@ -278,6 +278,12 @@ def test_lots_are_found_by_number_regardless_of_case_and_spaces(api, world):
 
 def test_unknown_paths_and_methods_answer_in_the_error_shape(api, world):
     assert error_code(api().get("/no-such-thing")) == "not_found"
+    for path in ("/users/abc", "/containers/1.5/labels", "/no-such-thing"):  # no route answers: Vialog's words
+        answer = api("admin").get(path)
+        assert (answer.status_code, error_code(answer)) == (404, "not_found")
+        assert answer.get_json()["error"]["message"] == (
+            "Nothing in the Vialog API answers at this address: check the path, and that ids are whole numbers.")
+    assert api("admin").get("/users/999999").get_json()["error"]["message"] == "No user with id 999999."
     response = api("nurse").client.delete("/api/v1/products")
     assert response.status_code == 405 and error_code(response) == "method_not_allowed"
 

@@ -250,3 +250,11 @@ def test_an_active_lot_past_its_expiry_is_shown_expired_on_stock_and_container_p
     assert ">expired</span>" in old_row and ">expired</span>" not in fresh_row
     assert ">expired " in client.get(f"/containers/{old.label_code}").get_data(as_text=True)
     assert ">expired " not in client.get(f"/containers/{fresh.label_code}").get_data(as_text=True)
+
+
+def test_an_address_no_page_answers_says_so_in_vialogs_words(browser_client, world):
+    page = browser_client("nurse").get("/cart/treatments/not-a-number")
+    assert page.status_code == 404
+    text = page.get_data(as_text=True)
+    assert "There is no page at this address. Check the link, or start again from the menu." in text
+    assert "requested URL" not in text
