@@ -228,14 +228,23 @@ def open_for(container: ContainerFacts, *, patient_id: int, treatment_id: int, n
 # --- may it be used now ------------------------------------------------------------------------
 
 
+def _shortened(text: str, limit: int = 160) -> str:
+    """A reason as a clause of a message: one line, at most ``limit`` characters."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
 def ensure_lot_usable(lot: LotFacts, *, now: dt.datetime, timezone: str) -> None:
     """Raises LotRecalled, LotQuarantined or LotExpired (after its expiry day in the clinic's zone)."""
     name = lot.product.name
     if lot.status is LotStatus.RECALLED:
         raise LotRecalled(f"Lot {lot.number} of {name} is recalled: do not use.", lot_id=lot.id)
     if lot.status is LotStatus.QUARANTINED:
+        # Why, in the safety lead's words (a counterfeit watch-list entry reads "On the counterfeit watch list:
+        # ..."): the nurse holding the vial learns it is suspect, not merely unusable.
+        why = f" ({_shortened(lot.status_reason)})" if lot.status_reason else ""
         raise LotQuarantined(
-            f"Lot {lot.number} of {name} is quarantined: do not use until a safety lead releases it.",
+            f"Lot {lot.number} of {name} is quarantined{why}: do not use until a safety lead releases it.",
             lot_id=lot.id,
             reason=lot.status_reason,
         )

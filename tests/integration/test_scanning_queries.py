@@ -135,8 +135,17 @@ def test_a_box_of_an_expired_or_quarantined_lot_is_refused_with_its_message(worl
     error, _ = sent(session, scan(session, box(gtin)))
     assert (error.code, error.message) == (
         "lot_quarantined",
-        "Lot C3709C3 of Botox Cosmetic 100 U is quarantined: do not use until a safety lead releases it.",
+        "Lot C3709C3 of Botox Cosmetic 100 U is quarantined (supplier alert): do not use until a safety lead "
+        "releases it.",
     )
+    # The safety lead's reason is said as one short line, never as a page of text.
+    recall.release(session, actor=world.users["safety"], lot_id=lot.id, reason="checked", now=NOW)
+    recall.quarantine(session, actor=world.users["safety"], lot_id=lot.id, reason="On the counterfeit watch list:\n"
+                      + "x" * 300, now=NOW)
+    error, _ = sent(session, scan(session, box(gtin)))
+    assert error.message.startswith("Lot C3709C3 of Botox Cosmetic 100 U is quarantined (On the counterfeit watch "
+                                    "list: xxx")
+    assert "…): do not use until a safety lead releases it." in error.message and len(error.message) < 260
 
 
 def test_the_beyond_use_warning_is_for_a_vial_with_something_left(world, session):

@@ -55,7 +55,8 @@ def _in_transit(world: World) -> Container:
 
 STATES: list[Callable[[World], Container]] = [_reconstituted, _patient_bound, _opened, _empty, _in_transit]
 LOT_STATES = [(LotStatus.RECALLED, "lot_recalled", "is recalled: do not use"),
-              (LotStatus.QUARANTINED, "lot_quarantined", "is quarantined: do not use until a safety lead releases it")]
+              (LotStatus.QUARANTINED, "lot_quarantined",
+               "is quarantined (manufacturer notice): do not use until a safety lead releases it")]
 
 
 @pytest.mark.parametrize(("status", "code", "words"), LOT_STATES)
@@ -78,7 +79,7 @@ def test_a_withdrawn_lot_is_refused_as_such_before_the_containers_state(world, m
 def test_sending_a_mixed_vial_of_a_withdrawn_lot_is_refused_as_such_and_writes_nothing(world, status, code, words):
     good = world.container("botox", lot="GOOD1")
     mixed = _reconstituted(world)
-    mixed.lot.status = status
+    mixed.lot.status, mixed.lot.status_reason = status, "manufacturer notice"
 
     error = refusal(lambda: send_transfer(world, [good, mixed]))
 
