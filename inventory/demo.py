@@ -61,6 +61,26 @@ DAXXIFY_LIMITS: dict[str, Any] = {"session_max_units": Decimal(40), "session_max
                                   "retreat_interval_days": 90}
 EVERY_3_MONTHS: dict[str, Any] = {"retreat_interval_days": 90}
 FILLER_MOLECULES = {"HA": "hyaluronic acid", "CaHA": "calcium hydroxylapatite"}
+# Who makes (or, for the regulator's report, holds the licence for) each demo brand: MedWatch and the Yellow Card
+# ask for it. Dysport is made by Ipsen and sold for aesthetic use by Galderma in the US; in the UK and EU
+# the aesthetic abobotulinumtoxinA brands are Galderma's Azzalure and Alluzience, also made by Ipsen.
+MANUFACTURERS = {
+    "Botox Cosmetic": "Allergan Aesthetics (AbbVie)",
+    "Dysport": "Ipsen Biopharm (Galderma in the US for aesthetic use)",
+    "Azzalure": "Galderma (made by Ipsen Biopharm)",
+    "Alluzience": "Galderma (made by Ipsen Biopharm)",
+    "Xeomin": "Merz Pharmaceuticals",
+    "Jeuveau": "Evolus",
+    "Daxxify": "Revance Therapeutics",
+    "Letybo": "Hugel",
+    "Juvederm": "Allergan Aesthetics (AbbVie)",
+    "Restylane": "Galderma",
+    "Radiesse": "Merz Aesthetics",
+    "Hylenex": "Halozyme Therapeutics",
+    "Amphadase": "Amphastar Pharmaceuticals",
+    "Vitrase": "Bausch & Lomb",
+    "Hyalase": "Wockhardt UK",
+}
 
 
 def demo_gtin(item: int) -> str:
@@ -79,7 +99,8 @@ def _toxin(n: int, name: str, brand: str, molecule: str, units: str, hours: int,
     """
     powder = per_ml is None
     return dict(
-        gtin=demo_gtin(n), name=name, brand=brand, generic_name=generic or molecule, molecule=molecule,
+        gtin=demo_gtin(n), name=name, brand=brand, manufacturer=MANUFACTURERS[brand], generic_name=generic or molecule,
+        molecule=molecule,
         kind=ProductKind.NEUROMODULATOR, form=ProductForm.POWDER if powder else ProductForm.LIQUID, base_unit=base_unit,
         quantity_per_container=Decimal(units), storage=storage, requires_reconstitution=powder, beyond_use_hours=hours,
         labelled_diluent=SALINE if powder else None, labelled_diluent_ml=Decimal(diluent_ml) if diluent_ml else None,
@@ -92,7 +113,8 @@ def _filler(n: int, name: str, brand: str, ml: str, gprime: GPrimeCategory, lido
             material: str = "HA", gprime_pa: int | None = None) -> dict:
     molecule = FILLER_MOLECULES[material]
     return dict(
-        gtin=demo_gtin(n), name=name, brand=brand, generic_name="hyaluronic acid 20 mg/mL" if material == "HA" else molecule,
+        gtin=demo_gtin(n), name=name, brand=brand, manufacturer=MANUFACTURERS[brand],
+        generic_name="hyaluronic acid 20 mg/mL" if material == "HA" else molecule,
         molecule=molecule, form=ProductForm.GEL, kind=ProductKind.FILLER, base_unit="mL",
         quantity_per_container=Decimal(ml), storage="up to 25 °C", gprime_category=gprime, gprime_pa=gprime_pa,
         has_lidocaine=lidocaine, material=material, label_source=LABEL,
@@ -103,7 +125,8 @@ def _hyaluronidase(n: int, name: str, source: str, strength: str, per_container:
                    storage: str, powder: bool = False) -> dict:
     # DOMAIN.md "Hyaluronidase and emergency kits": every vial is single-dose.
     return dict(
-        gtin=demo_gtin(n), name=name, brand=name.split()[0], generic_name="hyaluronidase", molecule="hyaluronidase",
+        gtin=demo_gtin(n), name=name, brand=name.split()[0], manufacturer=MANUFACTURERS[name.split()[0]],
+        generic_name="hyaluronidase", molecule="hyaluronidase",
         form=ProductForm.POWDER if powder else ProductForm.LIQUID, is_single_dose=True,
         kind=ProductKind.HYALURONIDASE, base_unit=unit, quantity_per_container=Decimal(per_container),
         storage=storage, hyaluronidase_source=source, strength_per_ml=Decimal(strength) if strength else None,
@@ -112,8 +135,10 @@ def _hyaluronidase(n: int, name: str, source: str, strength: str, per_container:
 
 
 def _supply(n: int, name: str, each: str = "1") -> dict:
-    return dict(gtin=demo_gtin(n), name=name, brand=name.split()[0], kind=ProductKind.SUPPLY, base_unit="each",
-                quantity_per_container=Decimal(each), storage="room temperature", label_source="supplier")
+    # Generic demo items with no real maker: no manufacturer (the regulator's report says it is not on file).
+    return dict(gtin=demo_gtin(n), name=name, brand=name.split()[0], manufacturer="", kind=ProductKind.SUPPLY,
+                base_unit="each", quantity_per_container=Decimal(each), storage="room temperature",
+                label_source="supplier")
 
 
 PRODUCTS: list[dict] = [
@@ -485,4 +510,7 @@ def _product(session: Session, spec: dict) -> Product:
     if product is None:
         product = Product(**spec, gtins=[ProductGtin(gtin=gtin)])
         session.add(product)
+    elif not product.manufacturer and spec["manufacturer"]:
+        # A demo loaded before the catalog named manufacturers gets them; one set by hand is kept.
+        product.manufacturer = spec["manufacturer"]
     return product

@@ -24,7 +24,9 @@ def _words() -> dict:
     return {"kinds": adverse_events.KIND_LABELS, "severities": adverse_events.SEVERITY_LABELS,
             "outcomes": adverse_events.OUTCOME_LABELS, "sexes": adverse_events.SEX_LABELS,
             "kind_words": {k.value: v for k, v in adverse_events.KIND_LABELS.items()},
-            "has_trace": "pages.trace_lot" in current_app.view_functions}
+            "seriousness": adverse_events.seriousness, "manufacturer_words": adverse_events.manufacturer_words,
+            "has_trace": "pages.trace_lot" in current_app.view_functions,
+            "has_product_edit": "pages.product_edit" in current_app.view_functions}
 
 
 @bp.route("/cart/treatments/<int:treatment_id>/adverse-event", methods=["GET", "POST"])

@@ -90,6 +90,10 @@ class AdverseEventOut(Model):
     kind: str
     onset_date: dt.date
     severity: str
+    serious: bool = Field(description="serious in the MedWatch / Yellow Card sense: marked so by the reporter, or "
+                                      "derived (a vascular occlusion, a severe allergic reaction, a hyaluronidase "
+                                      "rescue given)")
+    serious_reason: str = Field(description="the criteria it meets, in words; when none: what would make it serious")
     outcome: str
     description: str
     follow_up_notes: str | None
@@ -105,9 +109,11 @@ class AdverseEventOut(Model):
 
     @classmethod
     def of(cls, event: AdverseEvent) -> AdverseEventOut:
+        serious = adverse_events.seriousness(event)
         return cls(
             id=event.id, clinic_id=event.clinic_id, treatment_id=event.treatment_id, patient_id=event.patient_id,
             kind=event.kind.value, onset_date=event.onset_date, severity=event.severity.value,
+            serious=serious.is_serious, serious_reason=str(serious),
             outcome=event.outcome.value, description=event.description, follow_up_notes=event.follow_up_notes,
             patient_sex=event.patient_sex.value if event.patient_sex else None, recorded_by_id=event.recorded_by_id,
             recorded_at=event.recorded_at, updated_at=event.updated_at,

@@ -424,6 +424,7 @@ class LotSignal:
     product_other_patients: int = 0
     product_other_events: int = 0
     event_ids: list[int] = field(default_factory=list)
+    serious_events: int = 0  # serious in the regulators' sense (:func:`seriousness_of`), not only by severity
 
     @property
     def rate(self) -> Decimal | None:
@@ -435,7 +436,7 @@ class LotSignal:
 
     @property
     def has_serious(self) -> bool:
-        return self.by_severity.get(Severity.SERIOUS.value, 0) > 0
+        return self.serious_events > 0
 
     @property
     def is_unusual(self) -> bool:
@@ -476,6 +477,11 @@ def lot_signals(session: Session, *, scope: Scope) -> list[LotSignal]:
     lot_ids = set(patients_by_lot) | set(events_by_lot)
     if not events_by_lot:
         return []
+    event_ids = {event_id for events in events_by_lot.values() for event_id in events}
+    rescued = set(session.scalars(
+        select(AdverseEventRescue.adverse_event_id)
+        .where(AdverseEventRescue.adverse_event_id.in_(sorted(event_ids)), ~AdverseEventRescue.is_reversed)
+    ))
     lots = {lot.id: lot for lot in session.scalars(
         select(Lot).where(Lot.id.in_(lot_ids)).options(joinedload(Lot.product)))}
     per_product_patients: Counter[int] = Counter()
@@ -495,8 +501,72 @@ def lot_signals(session: Session, *, scope: Scope) -> list[LotSignal]:
             product_other_patients=per_product_patients[lot.product_id] - patients,
             product_other_events=per_product_events[lot.product_id] - count,
             event_ids=sorted(events),
+            serious_events=sum(seriousness_of(kind=kind, severity=severity, rescued=event_id in rescued).is_serious
+                               for event_id, (kind, severity) in events.items()),
         ))
     return sorted(signals, key=lambda s: (not s.is_unusual, -(s.rate or 0), -s.events, s.product.name, s.lot.number))
+
+
+# --- seriousness -----------------------------------------------------------------------------------------------
+
+# Seriousness is the regulators' word, not the reporter's severity (a "severe" bruise is intense, not serious):
+# FDA MedWatch and the UK Yellow Card call an event serious when it was fatal or life-threatening, led to
+# hospitalisation, a disability or permanent damage, or required intervention to prevent permanent impairment or
+# damage. Vialog derives it from what its own records show (below); what they cannot show (a hospital stay, a
+# death, a lasting disability: no outcome records them) the reporter gives by choosing the severity "serious",
+# which is kept. Nothing the reporter chooses un-marks what these criteria make serious.
+REPORTER_SAID_SERIOUS = "marked serious by the reporter"
+# Filler in an artery starves the skin (necrosis) or the retina (blindness) within hours: an occlusion always
+# needs emergency treatment to prevent permanent damage, however it turns out, so it is serious by its nature.
+OCCLUSION_IS_SERIOUS = ("vascular occlusion: needs emergency treatment to prevent permanent damage (skin necrosis, "
+                        "loss of sight)")
+# Vialog has no anaphylaxis kind: an allergic reaction graded severe is the closest it records to one, and
+# anaphylaxis is life-threatening. A mild or moderate (local) reaction is left to the reporter.
+SEVERE_ALLERGY_IS_SERIOUS = "severe allergic reaction: read as anaphylaxis, which is life-threatening"
+# A hyaluronidase dose linked to the event (and given: a reversed draw never was) is the intervention that
+# prevents permanent damage: the filler had to be dissolved.
+RESCUE_IS_SERIOUS = "hyaluronidase given to reverse it: intervention to prevent permanent damage"
+NOT_SERIOUS = ("no criterion on record (death, threat to life, hospitalisation, disability or permanent damage, "
+               "intervention to prevent it): if one applies, set the severity to Serious")
+
+
+@dataclass(frozen=True)
+class Seriousness:
+    """Whether an event is serious in the regulators' sense, and why (every criterion it meets)."""
+
+    is_serious: bool
+    reasons: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return "; ".join(self.reasons) if self.is_serious else NOT_SERIOUS
+
+
+def seriousness_of(*, kind: EventKind, severity: Severity, rescued: bool) -> Seriousness:
+    """The one rule: an event of ``kind`` graded ``severity``, treated (``rescued``) or not with hyaluronidase."""
+    reasons = []
+    if severity is Severity.SERIOUS:
+        reasons.append(REPORTER_SAID_SERIOUS)
+    if kind is EventKind.VASCULAR_OCCLUSION:
+        reasons.append(OCCLUSION_IS_SERIOUS)
+    if kind is EventKind.ALLERGIC_REACTION and severity in (Severity.SEVERE, Severity.SERIOUS):
+        reasons.append(SEVERE_ALLERGY_IS_SERIOUS)
+    if rescued:
+        reasons.append(RESCUE_IS_SERIOUS)
+    return Seriousness(bool(reasons), tuple(reasons))
+
+
+def seriousness(event: AdverseEvent) -> Seriousness:
+    """The event's seriousness from its kind, severity and the rescue doses it was given."""
+    return seriousness_of(kind=event.kind, severity=event.severity, rescued=bool(event.given_rescues))
+
+
+# What the report and the event's page say of a product whose manufacturer the catalog does not hold: the
+# regulator asks for it, so a blank would go unnoticed into the form.
+MANUFACTURER_MISSING = "manufacturer not on file: add it in the catalog"
+
+
+def manufacturer_words(product: Product) -> str:
+    return (product.manufacturer or "").strip() or MANUFACTURER_MISSING
 
 
 # --- regulator report --------------------------------------------------------------------------------------
@@ -506,7 +576,7 @@ def lot_signals(session: Session, *, scope: Scope) -> list[LotSignal]:
 class SuspectProduct:
     product: str
     brand: str
-    manufacturer: str
+    manufacturer: str  # or MANUFACTURER_MISSING, never a blank
     gtin: str
     lot: str
     expiry: dt.date
@@ -530,6 +600,7 @@ class RegulatorReport:
     description: str
     severity: str
     is_serious: bool
+    serious_reason: str  # the criteria it meets, or what to do when none on record applies
     onset_date: dt.date
     treatment_date: dt.date
     outcome: str
@@ -545,15 +616,16 @@ class RegulatorReport:
             ("Patient identifier", self.patient_identifier),
             ("Patient age at onset", "" if self.patient_age is None else f"{self.patient_age} years"),
             ("Patient sex", self.patient_sex), ("Adverse event", self.event),
-            ("Serious", "yes" if self.is_serious else "no"), ("Severity", self.severity),
+            ("Serious", "yes" if self.is_serious else "no"), ("Seriousness criteria", self.serious_reason),
+            ("Severity", self.severity),
             ("Date of treatment (exposure)", self.treatment_date.isoformat()),
             ("Date of onset", self.onset_date.isoformat()), ("Outcome", self.outcome),
             ("Description", self.description),
         ]
         for number, p in enumerate(self.products, start=1):
             lines += [
-                (f"Suspect product {number}", p.product + (f" ({maker})" if (maker := ", ".join(
-                    part for part in (p.brand, p.manufacturer) if part)) else "")),
+                (f"Suspect product {number}", p.product + (f" ({p.brand})" if p.brand else "")),
+                (f"Product {number} manufacturer", p.manufacturer),
                 (f"Product {number} GTIN", p.gtin), (f"Product {number} lot", p.lot),
                 (f"Product {number} expiry", p.expiry.isoformat()),
                 (f"Product {number} dose and site", f"{p.quantity} into {p.areas}"),
@@ -567,7 +639,7 @@ class RegulatorReport:
 
 CSV_FIELDS = (
     "event_id", "report_date", "clinic", "reporter", "patient_identifier", "patient_age", "patient_sex", "event",
-    "serious", "severity", "treatment_date", "onset_date", "outcome", "description", "product", "brand",
+    "serious", "serious_reason", "severity", "treatment_date", "onset_date", "outcome", "description", "product", "brand",
     "manufacturer", "gtin", "lot", "expiry", "dose", "site", "rescue", "follow_up",
 )
 
@@ -594,7 +666,7 @@ def regulator_report(session: Session, event: AdverseEvent, *, now: dt.datetime)
         gtins = container.product.gtins
         products.append(SuspectProduct(
             product=container.product.name, brand=container.product.brand,
-            manufacturer=container.product.manufacturer, gtin=gtins[0].gtin if gtins else "",
+            manufacturer=manufacturer_words(container.product), gtin=gtins[0].gtin if gtins else "",
             lot=link.lot.number, expiry=link.lot.expiry,
             quantity=f"{plain_quantity(total)} {container.product.base_unit}",
             areas=", ".join(dict.fromkeys(d.area_detail or d.area.replace("_", " ") for d in mine)) or "-",
@@ -606,6 +678,7 @@ def regulator_report(session: Session, event: AdverseEvent, *, now: dt.datetime)
         f"at {format_clinic_time(r.draw.at, clinic.timezone)} by {r.draw.injector.label}"
         for r in event.given_rescues
     ]
+    serious = seriousness(event)
     birth = event.patient.date_of_birth
     age = None if birth is None else event.onset_date.year - birth.year - (
         (event.onset_date.month, event.onset_date.day) < (birth.month, birth.day))
@@ -614,7 +687,7 @@ def regulator_report(session: Session, event: AdverseEvent, *, now: dt.datetime)
         patient_identifier=event.patient.external_ref, patient_age=age,
         patient_sex=SEX_LABELS[event.patient_sex] if event.patient_sex else "Not recorded",
         event=KIND_LABELS[event.kind], description=event.description, severity=SEVERITY_LABELS[event.severity],
-        is_serious=event.severity is Severity.SERIOUS, onset_date=event.onset_date,
+        is_serious=serious.is_serious, serious_reason=str(serious), onset_date=event.onset_date,
         treatment_date=clinic_today(treatment.started_at, clinic.timezone), outcome=OUTCOME_LABELS[event.outcome],
         follow_up=event.follow_up_notes or "", products=products, rescue=rescue,
         report_date=clinic_today(now, clinic.timezone),
@@ -628,8 +701,8 @@ def report_csv(report: RegulatorReport) -> str:
     writer.writerow(CSV_FIELDS)
     common = [report.event_id, report.report_date.isoformat(), report.clinic, report.reporter,
               report.patient_identifier, "" if report.patient_age is None else report.patient_age, report.patient_sex,
-              report.event, "yes" if report.is_serious else "no", report.severity, report.treatment_date.isoformat(),
-              report.onset_date.isoformat(), report.outcome, report.description]
+              report.event, "yes" if report.is_serious else "no", report.serious_reason, report.severity,
+              report.treatment_date.isoformat(), report.onset_date.isoformat(), report.outcome, report.description]
     tail = ["; ".join(report.rescue), report.follow_up]
     rows: list[SuspectProduct | None] = list(report.products) or [None]
     for p in rows:

@@ -452,34 +452,66 @@ def parse_readings(text: str, *, timezone: str) -> list[Reading]:
     return sorted(readings, key=lambda r: r.at)
 
 
-def excursion_runs(readings: Iterable[Reading]) -> list[list[Reading]]:
-    """Consecutive readings outside 2-8 °C, each run one excursion."""
-    runs: list[list[Reading]] = []
+@dataclass(frozen=True)
+class ExcursionRun:
+    """Consecutive readings outside 2-8 °C, and the in-range reading that ended them (None: the log ends
+    outside the range)."""
+
+    outside: list[Reading]
+    back_in_range: Reading | None
+
+    @property
+    def started_at(self) -> dt.datetime:
+        return self.outside[0].at
+
+    @property
+    def ended_at(self) -> dt.datetime:
+        # Between two readings the fridge is known only by them: it was out of range from the first reading
+        # outside until one read it back in range, not until the last reading outside. A log that ends outside
+        # the range shows no return: the excursion lasts until that last reading.
+        return (self.back_in_range or self.outside[-1]).at
+
+    @property
+    def min_c(self) -> Decimal:
+        return min(r.celsius for r in self.outside)
+
+    @property
+    def max_c(self) -> Decimal:
+        return max(r.celsius for r in self.outside)
+
+
+def excursion_runs(readings: Iterable[Reading]) -> list[ExcursionRun]:
+    """Each run of consecutive readings outside 2-8 °C is one excursion, which lasts until the next reading
+    within the range (its lowest and highest temperature are those of the readings outside)."""
+    runs: list[ExcursionRun] = []
     current: list[Reading] = []
     for reading in readings:
         if reading.is_outside:
             current.append(reading)
         elif current:
-            runs.append(current)
+            runs.append(ExcursionRun(current, reading))
             current = []
     if current:
-        runs.append(current)
+        runs.append(ExcursionRun(current, None))
     return runs
 
 
 def import_logger(
     session: Session, *, actor: User, scope: Scope, location_id: int, text: str, now: dt.datetime
 ) -> LoggerImport:
-    """Reads a logger's CSV and records one excursion per run of readings outside 2-8 °C (from its first to
-    its last such reading, with their lowest and highest temperature). Raises NotFound or ValidationError."""
+    """Reads a logger's CSV and records one excursion per run of readings outside 2-8 °C (``excursion_runs``:
+    from its first such reading until the next reading within the range, or its last reading when none follows,
+    with the lowest and highest temperature outside). Raises NotFound or ValidationError."""
     _ensure_id(location_id, "location")
     location = get_in_scope(session, Location, location_id, scope, "location")
     readings = parse_readings(text, timezone=location.clinic.timezone)
     recorded = [
         record_excursion(
-            session, actor=actor, scope=scope, location_id=location.id, started_at=run[0].at, ended_at=run[-1].at,
-            min_c=min(r.celsius for r in run), max_c=max(r.celsius for r in run), now=now,
-            note=f"logger import: {len(run)} reading(s) outside 2-8 °C", source=ExcursionSource.LOGGER,
+            session, actor=actor, scope=scope, location_id=location.id, started_at=run.started_at,
+            ended_at=run.ended_at, min_c=run.min_c, max_c=run.max_c, now=now,
+            note=f"logger import: {len(run.outside)} reading(s) outside 2-8 °C"
+                 + ("" if run.back_in_range is None else ", until the next reading within it"),
+            source=ExcursionSource.LOGGER,
         )
         for run in excursion_runs(readings)
     ]

@@ -201,11 +201,11 @@ def test_a_loggers_readings_flag_what_is_outside_2_to_8_and_record_one_excursion
     assert [str(r.celsius.normalize()) for r in imported.flagged] == ["9.1", "12", "1.5"]
     spans = [(e.excursion.started_at, e.excursion.ended_at, e.excursion.min_c, e.excursion.max_c)
              for e in imported.excursions]
-    # 07:00 without an offset is London time (BST): 06:00 UTC.
+    # 07:00 without an offset is London time (BST): 06:00 UTC. Each lasts until the next reading within 2-8 °C.
     assert spans == [
-        (dt.datetime(2026, 6, 15, 2, tzinfo=dt.UTC), dt.datetime(2026, 6, 15, 3, tzinfo=dt.UTC),
+        (dt.datetime(2026, 6, 15, 2, tzinfo=dt.UTC), dt.datetime(2026, 6, 15, 4, tzinfo=dt.UTC),
          Decimal("9.1"), Decimal("12")),
-        (dt.datetime(2026, 6, 15, 6, tzinfo=dt.UTC), dt.datetime(2026, 6, 15, 6, tzinfo=dt.UTC),
+        (dt.datetime(2026, 6, 15, 6, tzinfo=dt.UTC), dt.datetime(2026, 6, 15, 8, tzinfo=dt.UTC),
          Decimal("1.5"), Decimal("1.5")),
     ]
     assert all(e.excursion.source is ExcursionSource.LOGGER for e in imported.excursions)
