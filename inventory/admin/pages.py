@@ -266,7 +266,7 @@ class ProductForm(FlaskForm):
     is_active = BooleanField("Received and in use (untick to retire)", default=True)
     # Why: the service requires it when the save loosens a label limit (on this product or its molecule's).
     reason = TextField("Why (needed when a change loosens a dose limit: a maximum raised or removed, a window or "
-                       "interval shortened, fewer areas counted)",
+                       "interval shortened, fewer areas counted; or lets patients share a vial)",
                        validators=[Optional(), Length(max=service.MAX_LIMIT_REASON)])
 
     def limits(self) -> dict[str, Any]:
@@ -341,6 +341,7 @@ def _area_order(area: str) -> int:
 @bp.route("/catalog/new", methods=["GET", "POST"])
 @page(Permission.CATALOG)
 def product_new():
+    _refuse_clinic_level()
     if request.method == "GET":
         return _render_product(None, _product_form(None))
     form = ProductForm()
@@ -360,9 +361,16 @@ def _is_admin() -> bool:
     return bool(current_user.role is Role.ADMIN)
 
 
+def _refuse_clinic_level() -> None:
+    """The product forms are a chain-level user's: a clinic-level manager or admin reads the catalog page."""
+    if not service.may_change_catalog(current_user):
+        abort(403, service.PRODUCTS_ARE_THE_CHAINS)
+
+
 @bp.route("/catalog/<int:product_id>/edit", methods=["GET", "POST"])
 @page(Permission.CATALOG)
 def product_edit(product_id: int):
+    _refuse_clinic_level()
     product = db.session.get(Product, product_id)
     if product is None:
         abort(404, f"No product with id {product_id}.")
@@ -380,7 +388,9 @@ def product_edit(product_id: int):
         # The service asks for a reason only when the save loosens a limit: the field then says so.
         asks_why = error.details.get("field") == "reason"
         if asks_why:
-            form.reason.label.text = "Why (required: this save loosens a dose limit)"
+            shares = any(item.get("field") == "multi_patient" for item in error.details.get("loosened") or [])
+            form.reason.label.text = ("Why (required: this save lets patients share a vial)" if shares
+                                      else "Why (required: this save loosens a dose limit)")
             form.reason.errors = [error.message]
         return _render_product(db.session.get(Product, product_id), form, error.status, reason_required=asks_why)
     _saved(f"{product.name} saved.", saved)

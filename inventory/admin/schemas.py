@@ -108,7 +108,9 @@ class ProductFields(Model):
     gprime_category: Literal["low", "medium", "high"] | None = None
     gprime_pa: Positive | None = None
     single_dose: bool | None = None
-    multi_patient: bool | None = Field(default=None, description="sharing policy: admin only")
+    multi_patient: bool | None = Field(
+        default=None, description="sharing policy: admin only; never with single_dose (422 validation_error, field "
+                                  "multi_patient); making a product multi-patient needs reason")
     # The label's dose limits: the molecule's, so a value given is set on every product of the molecule (a new
     # product, or one moved to another molecule, takes the molecule's: a value other than it is refused).
     session_max_units: PositiveQty | None = Field(
@@ -173,7 +175,8 @@ class ProductAdminOut(ProductOut):
 
 LIMIT_REASON = ("why: required when the change loosens a label limit on any product it reaches (a session or "
                 "cumulative maximum raised or cleared, a cumulative window or re-treatment interval shortened or "
-                "cleared, a session maximum kept over fewer areas), else 422 validation_error, field reason; "
+                "cleared, a session maximum kept over fewer areas) or makes the product multi-patient, else 422 "
+                "validation_error, field reason; "
                 "kept in the audit trail whenever given")
 
 

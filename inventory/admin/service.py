@@ -8,6 +8,7 @@ audit event (who, when, what changed from what), whose hash chain inventory/serv
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -19,6 +20,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from inventory.cart.service import AREA_LABELS, AREA_VALUES
+from inventory.cold_chain import service as cold_chain
 from inventory.models.base import plain_quantity
 from inventory.errors import (
     DomainError,
@@ -40,6 +42,7 @@ from inventory.models import (
     GPrimeCategory,
     Location,
     LocationKind,
+    Lot,
     Product,
     ProductForm,
     ProductGtin,
@@ -116,10 +119,55 @@ def _clinics(session: Session, clinic_ids: Iterable[int], scope: Scope, chain_le
     return [_clinic_in_scope(session, clinic_id, scope) for clinic_id in ids]
 
 
-def _other_active_admins(session: Session, user: User) -> int:
-    return session.scalar(
-        select(func.count(User.id)).where(User.role == Role.ADMIN, User.is_active, User.id != user.id)
-    ) or 0
+class CannotDeactivateSelf(DomainError):
+    """An admin deactivating their own account would sign themselves out for good: another admin does it."""
+
+    code = "cannot_deactivate_self"
+    status = 409
+
+
+def _other_active_admins(session: Session, user: User) -> tuple[int, int]:
+    """How many active admins other than ``user`` there are: (all of them, those at chain level).
+
+    The active admins' rows are locked, in one order, until the request ends: two admins demoting or
+    deactivating each other at the same moment are taken one after the other, so the second sees that the
+    first is gone and the chain never ends up with no admin (PostgreSQL; SQLite takes writes one at a time)."""
+    admins = session.execute(
+        select(User.id, User.is_chain_level).where(User.role == Role.ADMIN, User.is_active)
+        .order_by(User.id).with_for_update()
+    ).all()
+    others = [chain_level for admin_id, chain_level in admins if admin_id != user.id]
+    return len(others), sum(1 for chain_level in others if chain_level)
+
+
+def _stays_chain_level(user: User, clinic_ids: Iterable[int] | None, chain_level: bool | None) -> bool:
+    """Whether ``user`` would still work at chain level after a change of clinics or chain level, as _placement
+    reads them (which refuses what does not fit, e.g. named clinics with chain level ticked)."""
+    if chain_level is not None:
+        return chain_level
+    if clinic_ids is not None:
+        return not set(clinic_ids)  # no clinics: chain level, the API's contract
+    return user.is_chain_level
+
+
+def _refuse_losing_the_last_admin(session: Session, user: User, *, role: Role, active: bool,
+                                  chain_level: bool) -> None:
+    """The chain keeps at least one active admin, and one of them at chain level: only a chain-level admin opens
+    clinics and manages chain-level users, so without one recovery needs the server's command line."""
+    if user.role is not Role.ADMIN or not user.is_active:
+        return
+    stays_admin = role is Role.ADMIN and active
+    if stays_admin and (chain_level or not user.is_chain_level):
+        return
+    others, chain_level_others = _other_active_admins(session, user)
+    if user.is_chain_level and chain_level_others == 0:
+        raise LastAdmin(
+            f"{user.username} is the last active admin at chain level, and a chain-level admin must remain: "
+            "only they open clinics and manage chain-level users. Make another user a chain-level admin first.",
+            id=user.id,
+        )
+    if not stays_admin and others == 0:
+        raise LastAdmin(f"{user.username} is the last active admin: make another admin first.", id=user.id)
 
 
 def create_user(
@@ -167,7 +215,9 @@ def update_user(
     sessions and API tokens at once. Nothing is changed when any of it is refused.
 
     Raises NotFound, Forbidden, ValidationError, ClinicsRequired, UsernameTaken (a rename to a name another user
-    holds in any case), or LastAdmin when the last active admin would be deactivated or demoted.
+    holds in any case), LastAdmin when the last active admin would be deactivated or demoted, or the last active
+    chain-level admin deactivated, demoted or made clinic-level, or CannotDeactivateSelf (an admin deactivating
+    their own account).
     """
     user = get_user(session, user_id, scope)
     changes: dict[str, Any] = {}
@@ -183,9 +233,14 @@ def update_user(
         changes["display_name"] = display_name.strip()
     if active is not None:
         changes["is_active"] = active
-    stays_admin = changes.get("role", user.role) is Role.ADMIN and changes.get("is_active", user.is_active)
-    if user.role is Role.ADMIN and user.is_active and not stays_admin and _other_active_admins(session, user) == 0:
-        raise LastAdmin(f"{user.username} is the last active admin: make another admin first.", id=user.id)
+    _refuse_losing_the_last_admin(session, user, role=changes.get("role", user.role),
+                                  active=changes.get("is_active", user.is_active),
+                                  chain_level=_stays_chain_level(user, clinic_ids, chain_level))
+    if user.id == actor.id and user.is_active and changes.get("is_active") is False:
+        raise CannotDeactivateSelf(
+            "You cannot deactivate your own account: it would sign you out for good. Another admin may do it.",
+            id=user.id,
+        )
     placed = clinic_ids is not None or chain_level is not None or changes.get("role", user.role) is not user.role
     if placed:
         clinics, is_chain_level = _placement(session, scope, user, changes.get("role", user.role), clinic_ids,
@@ -422,12 +477,14 @@ class LimitLoosening:
 
 
 def latest_loosening(session: Session, product_id: int) -> LimitLoosening | None:
-    """The product's latest audited change that loosened a label limit, with who, when and why; one statement."""
+    """The product's latest audited change that loosened a label limit or made it multi-patient, with who, when and
+    why; one statement."""
     row = session.execute(
         select(AuditEvent.at, AuditEvent.details, User.username)
         .outerjoin(User, User.id == AuditEvent.actor_id)
         .where(AuditEvent.object_type == "product", AuditEvent.object_id == str(product_id),
-               AuditEvent.action == "product.changed", AuditEvent.details["loosened"].as_string().is_not(None))
+               AuditEvent.action.in_(("product.changed", "product.sharing_changed")),
+               AuditEvent.details["loosened"].as_string().is_not(None))
         .order_by(AuditEvent.id.desc()).limit(1)
     ).first()
     if row is None:
@@ -435,6 +492,49 @@ def latest_loosening(session: Session, product_id: int) -> LimitLoosening | None
     details = row.details or {}
     return LimitLoosening(at=row.at, by=row.username, reason=details.get("reason"),
                           loosened=dict(details.get("loosened") or {}))
+
+
+# The catalog is the chain's: a product added, changed or retired is so at every clinic (a retired Botox is refused
+# at every clinic's receiving, a dose limit is checked at every cart). Only a chain-level user changes it.
+PRODUCTS_ARE_THE_CHAINS = ("Products are the chain's: a change applies at every clinic, so only a chain-level manager "
+                           "or chain-level admin adds, changes or retires one.")
+# Sharing an opened vial between patients loosens the label's one patient, one session (DOMAIN.md): an admin says why.
+SHARING_LOOSENED = "single patient to multi-patient within beyond-use time"
+
+
+def may_change_catalog(user: User) -> bool:
+    """Whether ``user`` may add, change or retire products: a chain-level manager or admin (the role's permission
+    is checked by the route)."""
+    return bool(user.is_chain_level)
+
+
+def _refuse_clinic_level(actor: User) -> None:
+    if not may_change_catalog(actor):
+        raise Forbidden(PRODUCTS_ARE_THE_CHAINS, permission="catalog")
+
+
+class GtinInUse(DomainError):
+    """A GTIN taken off a product that has lots on file: their boxes carry its GTINs, and would no longer be found."""
+
+    code = "gtin_in_use"
+    status = 409
+
+
+def _refuse_removing_gtins(session: Session, product: Product, removed: list[str]) -> None:
+    """A lot does not record the GTIN its boxes carry, so while any lot of the product is on file, each of its
+    GTINs may be on boxes on a shelf, in a kit or on the road, or be what a recall notice names: taken off, they
+    would scan as an unknown product and a look-up by GTIN would miss them. Raises GtinInUse."""
+    lots = session.scalar(select(func.count(Lot.id)).where(Lot.product_id == product.id)) or 0
+    if lots:
+        held = session.scalar(select(func.count(Container.id)).where(
+            Container.product_id == product.id, Container.state.in_(HOLDING_STATES), Container.remaining > 0)) or 0
+        stock = f" and {held} container(s) in stock" if held else ""
+        raise GtinInUse(
+            f"GTIN {removed[0]} cannot be taken off {product.name}: {lots} lot(s) of it are on file{stock}, and "
+            "their boxes may carry it, so they would scan as an unknown product and a recall look-up by GTIN would "
+            "miss them. Add a new GTIN instead: adding one is always allowed.",
+            gtin=removed[0], gtins=removed, product_id=product.id, lots=lots, containers=held,
+        )
 
 
 def list_products(session: Session) -> list[Product]:
@@ -498,6 +598,11 @@ def _check_product(product: Product) -> None:
         refuse("Only a filler has a G′ category.", "gprime_category")
     if product.is_multi_patient and product.kind is ProductKind.FILLER:
         refuse("A filler syringe is always single-patient.", "multi_patient")
+    if product.is_multi_patient and product.is_single_dose:
+        # DOMAIN.md: a single-dose vial is one patient, one session; sharing it would carry it to the next patient.
+        refuse(f"{product.name or 'This product'} is single-dose: an opened vial is used for one patient only, so it "
+               "cannot be shared between patients. Untick multi-patient, or untick single-dose if the label says "
+               "otherwise.", "multi_patient")
     for name in ("beyond_use_hours", "retreat_interval_days", "cumulative_window_days", "follow_up_days", "gprime_pa"):
         value = getattr(product, name)
         if value is not None and value <= 0:
@@ -569,9 +674,21 @@ def _product_changes(actor: User, fields: Mapping[str, Any], current: Mapping[st
     return changes
 
 
+def product_name_key(name: str) -> str:
+    """A product name as names are compared: case, spaces and full-width forms set aside ("botox cosmetic 100U" is
+    "Botox Cosmetic 100 U"). Pure."""
+    return "".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
 def _refuse_taken_name(session: Session, name: str, product_id: int | None) -> None:
-    if session.scalar(select(Product.id).where(Product.name == name, Product.id != (product_id or 0))) is not None:
-        raise NameTaken(f"A product named {name!r} is already in the catalog.", field="name")
+    """Raises NameTaken when another product's name reads the same, case and spaces aside: two entries for one
+    product would split its stock, lots and history. The catalog is small: its names are compared here."""
+    key = product_name_key(name)
+    for other_id, other in session.execute(select(Product.id, Product.name).where(Product.id != (product_id or 0))):
+        if product_name_key(other) == key:
+            same = "" if other == name else f" ({name!r} reads the same: case and spaces are not told apart)"
+            raise NameTaken(f"A product named {other!r} is already in the catalog{same}.", field="name",
+                            product_id=other_id)
 
 
 def _refuse_other_spelling(session: Session, molecule: str) -> None:
@@ -647,7 +764,10 @@ def add_product(session: Session, *, actor: User, fields: Mapping[str, Any], gti
                 now: dt.datetime) -> ProductSaved:
     """A new product. It takes its molecule's dose limits; a limit given (not null) must be the molecule's, unless
     the catalog holds no product of the molecule yet. Raises ValidationError, Forbidden (policy fields by a
-    manager), NameTaken, DuplicateGtin, BadCheckDigit, UnreadableCode or MoleculeLimitsConflict."""
+    manager; any change by a clinic-level user: PRODUCTS_ARE_THE_CHAINS), NameTaken (case and spaces aside),
+    DuplicateGtin, BadCheckDigit, UnreadableCode or MoleculeLimitsConflict; ValidationError (field ``multi_patient``)
+    for a single-dose product made multi-patient."""
+    _refuse_clinic_level(actor)
     molecule = _molecule(fields.get("molecule"))
     others = _molecule_products(session, molecule) if molecule is not None else []
     current = {"is_multi_patient": False, **{name: None for name in LIMIT_FIELDS}, **_molecule_limits(others)}
@@ -701,7 +821,12 @@ def change_product(session: Session, *, actor: User, product_id: int, fields: Ma
     product only where that leaves its limits as they are. A change that loosens a limit on any product it
     reaches (``loosened_limits``) needs ``reason``; a reason given is kept in every audit event the change writes,
     with the words of what it loosened on that product (``latest_loosening`` reads them back).
-    Raises NotFound, ValidationError (field ``reason``: a loosening without one) and what add_product raises."""
+    Making it multi-patient (sharing an opened vial between patients) loosens the label's one patient, one session
+    as much: it needs ``reason`` too, kept in its ``product.sharing_changed`` event. A GTIN is taken off only while
+    no lot of the product is on file (GtinInUse); adding one is free.
+    Raises NotFound, ValidationError (field ``reason``: a loosening without one), GtinInUse and what add_product
+    raises (Forbidden for a clinic-level user first: the catalog is the chain's)."""
+    _refuse_clinic_level(actor)
     reason = _limit_reason(reason)
     product = session.get(Product, product_id)
     if product is None:
@@ -735,6 +860,9 @@ def change_product(session: Session, *, actor: User, product_id: int, fields: Ma
     if gtins is not None:
         wanted = _gtins(session, gtins, product.id)
         before = [g.gtin for g in product.gtins]
+        removed = [g for g in before if g not in wanted]
+        if removed:
+            _refuse_removing_gtins(session, product, removed)
         if sorted(wanted) != sorted(before):
             keep = [g for g in product.gtins if g.gtin in wanted]
             product.gtins = keep + [ProductGtin(gtin=g) for g in wanted if g not in before]
@@ -749,6 +877,16 @@ def change_product(session: Session, *, actor: User, product_id: int, fields: Ma
     also_set_on = [other for other, _ in set_on]
     loosenings = [Loosening(p, name, before[name], getattr(p, name))
                   for p, before in limits_before.values() for name in loosened_limits(before, _limits_of(p))]
+    shared = changed.get("is_multi_patient", {}).get("to") is True
+    if shared and reason is None:
+        sharing = (f"Letting patients share an opened {product.name} ({SHARING_LOOSENED}) loosens a safety rule: "
+                   "say why (e.g. the clinic's protocol for sharing vials).")
+        raise ValidationError(
+            " ".join([sharing, *([_loosening_message(product, loosenings)] if loosenings else [])]), field="reason",
+            loosened=[{"product_id": product.id, "name": product.name, "field": "multi_patient", "from": False,
+                       "to": True}] + [
+                {"product_id": item.product.id, "name": item.product.name, "field": item.field,
+                 "from": _limit_value(item.before), "to": _limit_value(item.after)} for item in loosenings])
     if loosenings and reason is None:
         raise ValidationError(_loosening_message(product, loosenings), field="reason", loosened=[
             {"product_id": item.product.id, "name": item.product.name, "field": item.field,
@@ -760,8 +898,11 @@ def change_product(session: Session, *, actor: User, product_id: int, fields: Ma
 
     session.flush()
     if "is_multi_patient" in changed:
+        sharing_details = {"is_multi_patient": changed.pop("is_multi_patient")}
+        if shared:  # a loosening, read back with the limits' (latest_loosening)
+            sharing_details["loosened"] = {"sharing": SHARING_LOOSENED}
         _audit(session, actor=actor, now=now, action="product.sharing_changed", obj=product, object_type="product",
-               details=why({"is_multi_patient": changed.pop("is_multi_patient")}, None))
+               details=why(sharing_details, None))
     if "is_active" in changed and set(changed) == {"is_active"}:
         action = "product.retired" if not product.is_active else "product.restored"
     else:
@@ -849,11 +990,43 @@ def stock_held(session: Session, location_id: int) -> int:
         Container.location_id == location_id, Container.state.in_(HOLDING_STATES))) or 0
 
 
+class LocationHoldsColdStock(DomainError):
+    """A place that holds stock kept at 2-8 °C stays temperature-sensitive: unmarked, an excursion there would
+    hold nothing, and the cold chain of what it keeps would go unwatched."""
+
+    code = "location_holds_cold_stock"
+    status = 409
+
+
+def cold_stock_held(session: Session, location_id: int) -> int:
+    """How many containers holding stock at the location must be kept in a fridge (as receiving decides it:
+    cold_chain.needs_fridge)."""
+    products = session.execute(
+        select(Product, func.count(Container.id)).join(Container, Container.product_id == Product.id)
+        .where(Container.location_id == location_id, Container.state.in_(HOLDING_STATES))
+        .group_by(Product.id)
+    ).all()
+    return sum(count for product, count in products if cold_chain.needs_fridge(product))
+
+
+def _refuse_unwatching_cold_stock(session: Session, location: Location) -> None:
+    held = cold_stock_held(session, location.id)
+    if held:
+        raise LocationHoldsColdStock(
+            f"{location.name} holds {held} container(s) that must be kept at 2-8 °C: while they are there it "
+            "stays temperature-sensitive, so that an excursion puts them on hold. Move them to another fridge "
+            "first, then unmark it.",
+            id=location.id, containers=held,
+        )
+
+
 def update_location(session: Session, *, actor: User, scope: Scope, location_id: int, now: dt.datetime,
                     name: str | None = None, kind: LocationKind | str | None = None,
                     temperature_sensitive: bool | None = None, active: bool | None = None) -> Location:
-    """Raises NotFound, ValidationError, NameTaken, or LocationHoldsStock when retiring a location that
-    still holds stock (move or use it first)."""
+    """Raises NotFound, ValidationError, NameTaken, LocationHoldsStock when retiring a location that
+    still holds stock (move or use it first), or LocationHoldsColdStock when unmarking as temperature-sensitive a
+    place that holds stock kept at 2-8 °C (move it to another fridge first). The kind alone (a fridge made a
+    room) changes nothing of the cold chain: only ``temperature_sensitive`` decides what an excursion holds."""
     location = get_in_scope(session, Location, location_id, scope, "location")
     changes: dict[str, Any] = {}
     if name is not None:
@@ -866,6 +1039,8 @@ def update_location(session: Session, *, actor: User, scope: Scope, location_id:
                                   "make a new location instead.", field="kind")
         changes["kind"] = kind
     if temperature_sensitive is not None:
+        if not temperature_sensitive and location.temperature_sensitive:
+            _refuse_unwatching_cold_stock(session, location)
         changes["temperature_sensitive"] = temperature_sensitive
     if active is not None:
         if not active and location.is_active:

@@ -21,7 +21,7 @@ REASON_HELP = ("why the supplier is authorised (who checked its licence, where, 
 
 
 class SupplierIn(Model):
-    """Authorised (the default) only by a chain-level manager or an admin (403 forbidden otherwise: a clinic-level
+    """Authorised (the default) only by a chain-level manager or chain-level admin (403 forbidden otherwise: a clinic-level
     manager adds it with ``authorised`` false, for review), and only with ``licence`` and ``reason`` (422)."""
 
     name: Name

@@ -97,7 +97,7 @@ def get_supplier(session: Session, supplier_id: int) -> Supplier:
     return supplier
 
 
-SUPPLIERS_ARE_THE_CHAINS = "The authorised suppliers are the chain's: a chain-level manager or an admin authorises one."
+SUPPLIERS_ARE_THE_CHAINS = "The authorised suppliers are the chain's: a chain-level manager or chain-level admin authorises one."
 LICENCE_TO_AUTHORISE = ("A supplier is authorised with its licence or registration number: type it as on their "
                         "licence.")
 REASON_TO_AUTHORISE = "Say why this supplier is authorised (who checked its licence, where, and when)."
@@ -121,7 +121,7 @@ def add_supplier(session: Session, *, actor: User, name: str, now: dt.datetime, 
     Raises Forbidden, ValidationError or SupplierNameTaken."""
     is_authorised = bool(authorised)
     if is_authorised:
-        _ensure_chain_level(actor, "Add it as not authorised: a chain-level manager or an admin reviews it.")
+        _ensure_chain_level(actor, "Add it as not authorised: a chain-level manager or chain-level admin reviews it.")
     supplier = Supplier(name=_name(name), licence=_optional(licence, "licence", MAX_LICENCE),
                         is_authorised=is_authorised)
     why = _optional(reason, "reason", MAX_REASON)

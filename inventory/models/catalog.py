@@ -129,12 +129,14 @@ class Product(Base):
 
     @property
     def is_single_patient(self) -> bool:
-        """Whether an opened container belongs to one patient (DOMAIN.md): fillers always; toxins,
-        reconstituted powders and single-dose vials (every hyaluronidase) unless an admin allowed sharing."""
-        if self.kind is ProductKind.FILLER:
+        """Whether an opened container belongs to one patient (DOMAIN.md): fillers and single-dose vials (every
+        hyaluronidase) always; toxins and reconstituted powders unless an admin allowed sharing."""
+        # Single-dose wins over a sharing flag (the catalog refuses both at once; a row from before may hold them):
+        # the draw for another patient is refused, and the remainder is wasted when the treatment closes.
+        if self.kind is ProductKind.FILLER or self.is_single_dose:
             return True
         # A ready-to-use toxin is a single-patient vial on its label, like a reconstituted one.
-        return (self.requires_reconstitution or self.is_toxin or self.is_single_dose) and not self.is_multi_patient
+        return (self.requires_reconstitution or self.is_toxin) and not self.is_multi_patient
 
 
 class ProductGtin(Base):

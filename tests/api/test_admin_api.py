@@ -215,11 +215,13 @@ def test_sharing_policy_and_dose_limits_are_the_admins_and_audited(api, world, s
     # Restating the policy as it stands (a form sends every field) is no change.
     assert api("manager").patch(f"/products/{botox.id}", {"storage": "2-8 °C", "session_max_units": "64"}).status_code \
         == 200
-    answer = api("admin").patch(f"/products/{botox.id}", {"multi_patient": True, "retreat_interval_days": 30})
+    answer = api("admin").patch(f"/products/{botox.id}", {"multi_patient": True, "retreat_interval_days": 30,
+                                                          "reason": "Clinic protocol CP-3"})
     assert answer.status_code == 200, answer.get_json()
     assert answer.get_json()["multi_patient"] is True and answer.get_json()["retreat_interval_days"] == 30
     (sharing,) = _events(session, "product.sharing_changed")
-    assert sharing.details == {"is_multi_patient": {"from": False, "to": True}}
+    assert sharing.details == {"is_multi_patient": {"from": False, "to": True}, "reason": "Clinic protocol CP-3",
+                               "loosened": {"sharing": "single patient to multi-patient within beyond-use time"}}
     assert any(e.details.get("retreat_interval_days") for e in _events(session, "product.changed"))
 
 

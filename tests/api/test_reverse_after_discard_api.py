@@ -65,7 +65,8 @@ def test_qa_reproduction_the_reversed_dose_is_wasted_and_the_vial_serves_no_one(
     assert (row["drawn"], row["wasted"], row["expected_closing"]) == ("50", "250", "0")
 
     # An admin lets Dysport be shared: the vial in the bin still serves no other patient.
-    shared = api("admin").patch(f"/products/{world.products['dysport'].id}", {"multi_patient": True})
+    shared = api("admin").patch(f"/products/{world.products['dysport'].id}", {"multi_patient": True,
+                                                                             "reason": "Clinic protocol"})
     assert shared.status_code == 200, shared.get_json()
     other = treatment_for(nurse, world, "MRN-2")
     refused = drawn(nurse, other, vial, "10", "glabella")

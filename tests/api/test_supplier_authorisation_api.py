@@ -10,7 +10,7 @@ from inventory.counterfeit.models import Supplier
 from inventory.models import AuditEvent, Receipt
 from tests.api.conftest import error_code
 
-CHAINS = "The authorised suppliers are the chain's: a chain-level manager or an admin authorises one."
+CHAINS = "The authorised suppliers are the chain's: a chain-level manager or chain-level admin authorises one."
 NEEDS_LICENCE = "A supplier is authorised with its licence or registration number: type it as on their licence."
 
 

@@ -55,8 +55,11 @@ def test_admin_creates_and_deactivates_a_user_whose_open_session_ends_on_its_nex
 
         # The admin deactivates her.
         page.click(f"table.user-list a:has-text('{username}')")
+        asked: list[str] = []
+        page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))  # it asks first
         page.click(f"button:has-text('Deactivate {username}')")
         expect(page.locator(".flash-ok")).to_contain_text("deactivated: signed out everywhere")
+        assert asked == [f"Deactivate {username}? Their sessions and API tokens end at once."]
         expect(page.locator("h1 .tag")).to_have_text("deactivated")
         screenshot(page, f"admin-user-deactivated-{live_server.backend}")
 

@@ -174,7 +174,10 @@ def test_the_manager_sees_the_sharing_policy_read_only_and_cannot_change_it(brow
     # The admin's form posts the dose limits as the page shows them (left out, they would be cleared: a loosening).
     shown_limits = {"session_max_units": "64", "session_max_areas": botox.session_max_areas.split(","),
                     "cumulative_max_units": "400", "cumulative_window_days": "90"}
-    assert _post(admin, f"/catalog/{botox.id}/edit", data | shown_limits).status_code == 302
+    # Sharing vials between patients loosens the label's one patient, one session: saved only with a reason.
+    assert _post(admin, f"/catalog/{botox.id}/edit", data | shown_limits).status_code == 422
+    assert _post(admin, f"/catalog/{botox.id}/edit",
+                 data | shown_limits | {"reason": "Clinic protocol CP-3"}).status_code == 302
     session.expire_all()
     assert session.get(Product, botox.id).is_multi_patient
 

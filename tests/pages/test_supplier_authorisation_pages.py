@@ -12,7 +12,7 @@ from sqlalchemy import select
 from inventory.counterfeit.models import Supplier
 from tests.pages.conftest import csrf_token
 
-CHAINS = "The authorised suppliers are the chain's: a chain-level manager or an admin authorises one."
+CHAINS = "The authorised suppliers are the chain's: a chain-level manager or chain-level admin authorises one."
 
 
 def grey_market(session) -> Supplier:
