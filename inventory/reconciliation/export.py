@@ -14,7 +14,9 @@ time; see docs/performance.md.) Its sheets:
   per product follow below the table (never across products); their counted, expected
   at count and variance add up the counted rows only and are empty when none was
   counted (never 0, which would read "counted, nothing missing"), with how many rows
-  were counted beside them.
+  were counted beside them. After the ids, each row says how many of the lot's
+  containers there its count covered, of how many the ledger held there then ("partly
+  counted: 1 of 2 containers" when not all), and who supplied the lot to the clinic.
 - **Movements** (and "Movements (2)", ... past the row limit): every ledger row of
   the period, in the clinic's time zone.
 - **Variances**: every line of every count posted in the period.
@@ -28,7 +30,9 @@ recalculates (Excel, LibreOffice) computes the same numbers from the ledger rows
 Text is always written as text: text typed by people (names, notes, lot numbers) that
 starts with ``= + - @`` also gets Excel's quote prefix, so it can never run as a formula
 even when the cell is edited; in the CSV it is prefixed with an apostrophe (the usual
-CSV-injection guard).
+CSV-injection guard). The CSV is for people, like the workbook: its times are the clinic's
+(ISO 8601 with the clinic's offset, the zone named in the column's header), where the JSON
+API keeps UTC.
 """
 
 from __future__ import annotations
@@ -63,9 +67,11 @@ from inventory.reconciliation.service import (
     ReconciliationLine,
     UsageRow,
     clinics_and_location,
+    count_coverage_note,
     count_lines_stmt,
     movements_stmt,
     reconciliation_lines,
+    suppliers_of,
     usage,
     where_text,
 )
@@ -358,6 +364,8 @@ SUMMARY_COLUMNS: tuple[tuple[str, float], ...] = (
     ("Expected at count", 17), ("Variance", 11), ("Count", 8), ("Counted at (clinic time)", 21),
     ("Sealed at start", 14), ("Sealed at end", 13), ("Sealed counted", 14), ("Sealed expected at count", 22),
     ("Sealed variance", 15), ("Product id", 10), ("Lot id", 8), ("Location id", 11),
+    # After the ids, so that no column an auditor's sheet or the formulas name moves (AD to AG).
+    ("Containers counted", 18), ("Containers here at count", 23), ("Count covered", 34), ("Supplier", 40),
 )
 SUMMARY_HEADER_ROW = 4
 
@@ -394,8 +402,8 @@ TOTALS_ROW_COLUMNS = tuple(  # T U V: right after the summed columns
 
 def _summary_formats(formats: _Formats) -> tuple[Format | None, ...]:
     """Each column's format: expiry a date, opening to variance quantities, counted at a date and time."""
-    return (None, None, None, formats.date, None, None, *(formats.qty,) * len(S_SUMMED), None, formats.when,
-            *(None,) * 8)
+    leading = (None, None, None, formats.date, None, None, *(formats.qty,) * len(S_SUMMED), None, formats.when)
+    return (*leading, *(None,) * (len(SUMMARY_COLUMNS) - len(leading)))
 
 
 # The expected closing, as a formula of the row's own cells.
@@ -436,9 +444,10 @@ class ProductColumn:
 
 def _write_summary(
     sheet: Worksheet, formats: _Formats, lines: Iterable[ReconciliationLine], movements: _MovementSheets, *,
-    clinics: list[Clinic], where: str, period: Period, now: dt.datetime,
+    clinics: list[Clinic], where: str, period: Period, now: dt.datetime, suppliers: dict[tuple[int, int], str],
 ) -> tuple[int, list[ProductColumn]]:
-    """Writes each reconciliation row as it streams in; returns how many, and the products seen."""
+    """Writes each reconciliation row as it streams in; returns how many, and the products seen.
+    ``suppliers`` is ``suppliers_of`` the clinics."""
     _prepare(sheet, SUMMARY_COLUMNS, formats, freeze=f"C{SUMMARY_HEADER_ROW + 1}", header=False)
     zone = clinics[0].timezone if len(clinics) == 1 else "UTC"
     sheet.write_string(0, 0, "Vialog reconciliation", formats.title)
@@ -448,7 +457,8 @@ def _write_summary(
         "Period totals are SUMIFS formulas over the Movements sheet(s); opening, counted and expected at count "
         "are Vialog's figures. A reversed draw or waste reduces drawn or wasted. Units of different products are "
         "never added. A product's counted, expected at count and variance totals add up its counted rows only, "
-        "and are empty when none was counted."
+        "and are empty when none was counted. A row's count may cover only some of the lot's containers there: "
+        "see Containers counted, Containers here at count and Count covered (after the ids)."
     ))
     for col, (title, _) in enumerate(SUMMARY_COLUMNS):
         sheet.write_string(SUMMARY_HEADER_ROW - 1, col, title, formats.bold)
@@ -461,7 +471,8 @@ def _write_summary(
     products: dict[int, ProductColumn] = {}
     for line in lines:
         figures = _summary_figures(line)
-        _write_row(sheet, r - 1, _summary_row(line, r, flows, figures), column_formats, formats)
+        _write_row(sheet, r - 1, _summary_row(line, r, flows, figures, suppliers.get((line.lot_id, line.clinic_id))),
+                   column_formats, formats)
         product = products.get(line.product_id)
         if product is None:
             product = products[line.product_id] = ProductColumn(line.product_id, line.product, line.unit)
@@ -491,7 +502,7 @@ def _summary_figures(line: ReconciliationLine) -> tuple[Decimal | None, ...]:
 
 
 def _summary_row(
-    line: ReconciliationLine, r: int, flows: list[str], figures: tuple[Decimal | None, ...],
+    line: ReconciliationLine, r: int, flows: list[str], figures: tuple[Decimal | None, ...], supplier: str | None,
 ) -> tuple[Any, ...]:
     """The row's cells: each formula with its result, from ``figures`` (``_summary_figures``)."""
     row = str(r)
@@ -510,6 +521,8 @@ def _summary_row(
         Formula(f'=IF({S_SEALED_COUNTED}{r}="","",{S_SEALED_COUNTED}{r}-{S_SEALED_EXPECTED}{r})',
                 _result(sealed_variance)),
         line.product_id, line.lot_id, line.location_id,
+        line.containers_counted, line.containers_at_count,
+        count_coverage_note(line.containers_counted, line.containers_at_count), supplier or "not recorded",
     )
 
 
@@ -685,9 +698,10 @@ def write_workbook(
         written = _write_movements(session, movements, clinics, period, location_id, chunk)
         variances = workbook.add_worksheet("Variances", _Worksheet)  # after the last movements sheet
         usage_sheet = workbook.add_worksheet("Usage", _Worksheet)
+        suppliers = suppliers_of(session, clinic_ids=[clinic.id for clinic in clinics])
         lines = reconciliation_lines(session, clinics=clinics, period=period, location_id=location_id, chunk=chunk)
         shown, products = _write_summary(summary, formats, lines, movements, clinics=clinics, where=where,
-                                         period=period, now=now)
+                                         period=period, now=now, suppliers=suppliers)
         _write_variances(session, variances, formats, clinics, period, location_id, chunk)
         _write_usage(workbook, usage_sheet, formats, usage(session, scope=scope, period=period,
                                                            location_id=location_id), period)
@@ -705,12 +719,20 @@ CSV_COLUMNS = (
     "product", "unit", "lot", "expiry", "clinic", "location", "opening", "received", "drawn", "wasted", "adjusted",
     "transfers_in", "transfers_out", "returned", "expected_closing", "counted", "expected_at_count", "variance",
     "count_id", "counted_at", "sealed_at_start", "sealed_at_end", "sealed_counted", "sealed_expected_at_count",
-    "sealed_variance", "product_id", "lot_id", "location_id", "in_transit_at_end",
+    "sealed_variance", "product_id", "lot_id", "location_id", "in_transit_at_end", "containers_counted",
+    "containers_at_count", "count_covered", "supplier",
 )
+# The CSV's columns holding a moment: written in the clinic's time, their header naming the zone.
+
+
+def _csv_time(moment: dt.datetime | None, timezone: str) -> str:
+    """A moment as the clinic's wall clock with its offset (2026-12-04T14:29:55-05:00), as the workbook shows it."""
+    return "" if moment is None else to_clinic_time(moment, timezone).isoformat()
 
 
 def csv_rows(rec: Reconciliation) -> Iterator[list[str]]:
-    """The Summary's rows as computed values, text guarded against formula injection."""
+    """The Summary's rows as computed values, text guarded against formula injection; times in clinic time."""
+    # The columns keep their names (programs read them by name); each time carries its clinic's offset.
     yield list(CSV_COLUMNS)
     for row in rec.rows:
         yield [
@@ -721,10 +743,12 @@ def csv_rows(rec: Reconciliation) -> Iterator[list[str]]:
                 "expected_closing", "counted", "expected_at_count", "variance",
             )),
             "" if row.count_id is None else str(row.count_id),
-            row.counted_at.isoformat() if row.counted_at else "",
+            _csv_time(row.counted_at, row.clinic.timezone),
             str(row.sealed_opening), str(row.sealed_closing), _int(row.sealed_counted),
             _int(row.sealed_expected_at_count), _int(row.sealed_variance),
             str(row.product.id), str(row.lot.id), str(row.location.id), _qty(row.in_transit_at_end),
+            _int(row.containers_counted), _int(row.containers_at_count), row.count_coverage_note or "",
+            _csv_text(row.supplier or "not recorded"),
         ]
 
 

@@ -10,7 +10,6 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from inventory.blueprints.pages.core import bp, page, scope
-from inventory.counterfeit import service as counterfeit
 from inventory.errors import DomainError, ValidationError
 from inventory.extensions import db
 from inventory.models import Clinic, Location, utcnow
@@ -61,10 +60,9 @@ def reconciliation():
         rec = reconcile(db.session, scope=scope(), period=period, location_id=location_id)
     except DomainError as refused:
         period, location_id, status, error = _default_period(), None, refused.status, refused.message
-    suppliers = counterfeit.suppliers_of_lots(db.session, {r.lot.id for r in rec.rows}) if rec else {}
     return render_template(
         "pages/reconciliation.html", rec=rec, period=period, location_id=location_id, locations=_locations(),
-        error=error, suppliers=suppliers,
+        error=error,
     ), status
 
 

@@ -33,6 +33,23 @@ IN_TRANSIT_AT_END = (
 )
 
 
+CONTAINERS_COUNTED = (
+    "of the lot's containers here, how many the count covered: each container counted by its label, and the sealed "
+    "ones a count by lot covered; null without a count"
+)
+CONTAINERS_AT_COUNT = (
+    "how many of the lot's containers the ledger held here when the count was made (submitted); null without a count"
+)
+PARTLY_COUNTED = (
+    "containers_counted < containers_at_count: the count covered only some of the lot's containers here, so counted, "
+    "expected_at_count and variance are those of the containers it covered, not of the whole lot"
+)
+SUPPLIER = (
+    "who delivered the lot to this clinic, as on its receipts (several: comma-separated); stock taken in by transfer "
+    "names the supplier of the first clinic's receipt, e.g. \"Northfield Medical Wholesale (via transfer from LON)\"; "
+    "null when no receipt recorded one"
+)
+
 _OVER_COUNTED_ROWS = (
     "added up over the counted rows only (rows_counted of rows); null when none of the product's rows was counted"
 )
@@ -71,6 +88,10 @@ class ReconciliationRowOut(Model):
     sealed_counted: int | None
     sealed_expected_at_count: int | None
     sealed_variance: int | None
+    containers_counted: int | None = Field(description=CONTAINERS_COUNTED)
+    containers_at_count: int | None = Field(description=CONTAINERS_AT_COUNT)
+    partly_counted: bool = Field(description=PARTLY_COUNTED)
+    supplier: str | None = Field(description=SUPPLIER)
 
     @classmethod
     def of(cls, row: ReconciliationRow) -> ReconciliationRowOut:
@@ -83,6 +104,8 @@ class ReconciliationRowOut(Model):
             expected_at_count=row.expected_at_count, variance=row.variance, sealed_at_start=row.sealed_opening,
             sealed_at_end=row.sealed_closing, sealed_counted=row.sealed_counted,
             sealed_expected_at_count=row.sealed_expected_at_count, sealed_variance=row.sealed_variance,
+            containers_counted=row.containers_counted, containers_at_count=row.containers_at_count,
+            partly_counted=row.partly_counted, supplier=row.supplier,
         )
 
 

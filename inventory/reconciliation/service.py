@@ -22,6 +22,10 @@ it explains, for the sender, where the stock that went out is.
 When a count was posted in the period, the row also shows the last such count for
 that lot and location: what was counted, what the ledger held when each line was
 counted, and ``variance = counted - expected at count`` (what that count corrected).
+A count need not cover every container of the lot there: the row says how many of
+them it covered (each container counted by its label, and the sealed ones a line by
+lot covered) of how many the ledger held there when the count was made, so a row
+whose count covered one vial of two never reads as the whole lot counted.
 Sealed stock is also reported in containers: sealed containers at the start and the
 end of the period (a container is sealed while it holds its full quantity and was
 never reconstituted or drawn from), and sealed containers counted and expected.
@@ -68,9 +72,10 @@ from sqlalchemy.orm import Session, aliased, joinedload
 
 from inventory import lifecycle
 from inventory.errors import NotFound, ValidationError
-from inventory.models import Clinic, Container, Location, Lot, Movement, MovementKind, Product, User
+from inventory.models import Clinic, Container, Location, Lot, Movement, MovementKind, Product, Receipt, User
+from inventory.counterfeit.models import Supplier
 from inventory.counts.models import Count, CountLine, CountStatus
-from inventory.transfers.models import Transfer, TransferItem
+from inventory.transfers.models import Transfer, TransferItem, TransferStatus
 from inventory.models.base import Quantity, UTCDateTime
 from inventory.services.permissions import Scope, get_in_scope
 
@@ -192,6 +197,19 @@ class ReconciliationRow:
     sealed_expected_at_count: int | None = None
     # Sent from here to another clinic and arrived nowhere by the period's end: not in expected closing.
     in_transit_at_end: Decimal = ZERO
+    # Of the lot's containers here, those the count covered, and those the ledger held here when it was made.
+    containers_counted: int | None = None
+    containers_at_count: int | None = None
+    supplier: str | None = None  # who delivered the lot to this clinic, in words (``suppliers_of``)
+
+    @property
+    def partly_counted(self) -> bool:
+        """The count covered only some of the lot's containers here: its figures are theirs, not the lot's."""
+        return is_partly_counted(self.containers_counted, self.containers_at_count)
+
+    @property
+    def count_coverage_note(self) -> str | None:
+        return count_coverage_note(self.containers_counted, self.containers_at_count)
 
     @property
     def expected_closing(self) -> Decimal:
@@ -220,6 +238,19 @@ class ReconciliationRow:
     @property
     def sort_key(self) -> tuple[Any, ...]:
         return (self.product.name, self.lot.expiry, self.lot.number, self.clinic.code, self.location.name)
+
+
+def is_partly_counted(containers_counted: int | None, containers_at_count: int | None) -> bool:
+    return containers_counted is not None and containers_at_count is not None \
+        and containers_counted < containers_at_count
+
+
+def count_coverage_note(containers_counted: int | None, containers_at_count: int | None) -> str | None:
+    """ "partly counted: 1 of 2 containers" for a row whose count covered only some of the lot's containers there
+    (the page, the workbook and the CSV say it in the same words); None otherwise."""
+    if not is_partly_counted(containers_counted, containers_at_count):
+        return None
+    return f"partly counted: {containers_counted} of {containers_at_count} containers"
 
 
 @dataclass
@@ -350,6 +381,8 @@ class ReconciliationLine(NamedTuple):
     sealed_counted: int | None
     sealed_expected_at_count: int | None
     in_transit_at_end: Decimal
+    containers_counted: int | None  # of the lot's containers here, those the count covered
+    containers_at_count: int | None  # those the ledger held here when the count was made (at least the above)
 
 
 # The figures a line hands to a ReconciliationRow, by name.
@@ -374,15 +407,72 @@ def reconcile(
     lines = list(reconciliation_lines(session, clinics=clinics, period=period, location_id=location_id))
     names = _Names(session, lot_ids={line.lot_id for line in lines},
                    location_ids={line.location_id for line in lines})
+    suppliers = suppliers_of(session, clinic_ids={line.clinic_id for line in lines},
+                             lot_ids={line.lot_id for line in lines})
     by_id = {clinic.id: clinic for clinic in clinics}
     rows = []
     for line in lines:
         lot = names.lots[line.lot_id]
         rows.append(ReconciliationRow(
             clinic=by_id[line.clinic_id], location=names.locations[line.location_id], product=lot.product, lot=lot,
+            supplier=suppliers.get((line.lot_id, line.clinic_id)),
             **{name: getattr(line, name) for name in LINE_FIGURES},
         ))
     return Reconciliation(period, clinics, location, rows)
+
+
+def suppliers_of(
+    session: Session, *, clinic_ids: Iterable[int], lot_ids: Iterable[int] | None = None
+) -> dict[tuple[int, int], str]:
+    """Who delivered each lot to each clinic, in words, by (lot id, clinic id): two statements, for reports.
+
+    The supplier belongs to the receipt, at the clinic that received the delivery. Stock that came
+    from another clinic of the chain keeps it: a container keeps its receipt when it travels, so a
+    lot a clinic took in by transfer names the supplier of the first clinic's receipt, "Northfield
+    Medical Wholesale (via transfer from LON)". Several are listed, received ones first. Receipts
+    from before suppliers were recorded add nothing: a lot with none is missing (the report says
+    "not recorded"). ``lot_ids`` narrows the look-up to the lots a report shows; None reads every
+    lot of the clinics (the workbook, whose rows stream past).
+    """
+    clinics = sorted(set(clinic_ids))
+    if not clinics:
+        return {}
+    lots = None if lot_ids is None else sorted(set(lot_ids))
+    if lots == []:
+        return {}
+    received = (
+        select(Receipt.lot_id, Receipt.clinic_id, Supplier.name)
+        .join(Supplier, Supplier.id == Receipt.supplier_id)
+        .where(Receipt.clinic_id.in_(clinics))
+        .distinct()
+    )
+    sender = aliased(Clinic, name="sender")
+    # Received transfers only: a consignment still on the road, refused or called back is no stock here.
+    transferred = (
+        select(Container.lot_id, Transfer.to_clinic_id, Supplier.name, sender.code)
+        .select_from(Transfer)
+        .join(TransferItem, TransferItem.transfer_id == Transfer.id)
+        .join(Container, Container.id == TransferItem.container_id)
+        .join(Receipt, Receipt.id == Container.receipt_id)
+        .join(Supplier, Supplier.id == Receipt.supplier_id)
+        .join(sender, sender.id == Transfer.from_clinic_id)
+        .where(Transfer.to_clinic_id.in_(clinics), Transfer.status == TransferStatus.RECEIVED)
+        .distinct()
+    )
+    if lots is not None:
+        received = received.where(Receipt.lot_id.in_(lots))
+        transferred = transferred.where(Container.lot_id.in_(lots))
+    direct: dict[tuple[int, int], set[str]] = {}
+    for lot_id, clinic_id, name in session.execute(received):
+        direct.setdefault((lot_id, clinic_id), set()).add(name)
+    via: dict[tuple[int, int], set[tuple[str, str]]] = {}
+    for lot_id, clinic_id, name, code in session.execute(transferred):
+        via.setdefault((lot_id, clinic_id), set()).add((name, code))
+    return {
+        key: ", ".join([*sorted(direct.get(key, ())),
+                        *(f"{name} (via transfer from {code})" for name, code in sorted(via.get(key, ())))])
+        for key in direct.keys() | via.keys()
+    }
 
 
 def reconciliation_lines(
@@ -446,13 +536,14 @@ _FLOWS = tuple(name for name, _, _ in FLOW_COLUMNS)
 _SIGNS = {name: sign for name, _, sign in FLOW_COLUMNS}
 _LEDGER_FIGURES = ("opening", *_FLOWS, "closing", "movements", "sealed_opening", "sealed_closing")
 _COUNT_FIGURES = ("count_id", "counted_at", "posted_at", "counted", "expected_at_count", "sealed_counted",
-                  "sealed_expected_at_count")
+                  "sealed_expected_at_count", "containers_counted", "containers_at_count")
 _TRANSIT_FIGURES = ("in_transit_at_end",)
 
 
 def _no_count_figures() -> list[ColumnElement[Any]]:
     """The count columns of a UNION ALL part that has no count: typed NULLs, in ``_COUNT_FIGURES`` order."""
-    types: tuple[Any, ...] = (Integer, UTCDateTime(), UTCDateTime(), Quantity(), Quantity(), Integer, Integer)
+    types: tuple[Any, ...] = (Integer, UTCDateTime(), UTCDateTime(), Quantity(), Quantity(), Integer, Integer,
+                              Integer, Integer)
     return [type_coerce(null(), kind).label(name) for name, kind in zip(_COUNT_FIGURES, types, strict=True)]
 
 
@@ -483,7 +574,18 @@ def _clinic_lines(
             int(r.sealed_counted or 0) if has_count else None,
             int(r.sealed_expected_at_count or 0) if has_count else None,
             r.in_transit_at_end or ZERO,
+            *_coverage(r.containers_counted, r.containers_at_count, has_count),
         )
+
+
+def _coverage(counted: int | None, at_count: int | None, has_count: bool) -> tuple[int | None, int | None]:
+    """Containers counted and held at count, or (None, None) for a row without a count. A container counted
+    that the ledger no longer held there at the count's moment (emptied between its line and the sheet's
+    submission) still counts as held: a count never covers more than all of the lot there."""
+    if not has_count:
+        return None, None
+    covered = int(counted or 0)
+    return covered, max(int(at_count or 0), covered)
 
 
 @contextlib.contextmanager
@@ -687,7 +789,14 @@ def _ledger_figures(*, one_location: bool, from_start: bool) -> Select[Any]:
 
 
 def _last_counts(*, one_location: bool) -> Select[Any]:
-    """Per lot and location, the last count posted in the period that counted it (zero ledger figures)."""
+    """Per lot and location, the last count posted in the period that counted it (zero ledger figures).
+
+    With it, how many of the lot's containers there it covered (a container line covers its
+    container; a lot line the sealed ones the ledger held there, its expected containers) and how
+    many the ledger held there when the count was submitted: each of the lot's containers whose
+    movements at that location up to that moment add up to more than nothing (a probe of each
+    container's few movements, for the few counted rows only).
+    """
     rank = func.row_number().over(
         partition_by=(Count.location_id, CountLine.lot_id), order_by=(Count.posted_at.desc(), Count.id.desc())
     )
@@ -698,6 +807,8 @@ def _last_counts(*, one_location: bool) -> Select[Any]:
             func.sum(CountLine.expected).label("expected_at_count"),
             func.sum(CountLine.containers_counted).label("sealed_counted"),
             func.sum(CountLine.expected_containers).label("sealed_expected_at_count"),
+            func.sum(case((CountLine.container_id.is_not(None), 1),
+                          else_=func.coalesce(CountLine.expected_containers, 0))).label("containers_counted"),
             rank.label("rank"),
         )
         .join(CountLine, CountLine.count_id == Count.id)
@@ -708,11 +819,26 @@ def _last_counts(*, one_location: bool) -> Select[Any]:
     if one_location:
         per_count = per_count.where(Count.location_id == _LOCATION)
     ranked = per_count.subquery("ranked")
+    held_container = aliased(Container, name="held_container")
+    held_move = aliased(Movement, name="held_move")
+    balance_then = (
+        select(func.sum(held_move.quantity))
+        .where(held_move.container_id == held_container.id, held_move.location_id == ranked.c.location_id,
+               held_move.at <= ranked.c.counted_at)
+        .scalar_subquery()
+    )
+    containers_at_count = (
+        select(func.count()).select_from(held_container)
+        .where(held_container.lot_id == ranked.c.lot_id, balance_then > 0)
+        .scalar_subquery()
+    )
+    figures = {name: ranked.c[name] for name in _COUNT_FIGURES if name != "containers_at_count"}
+    figures["containers_at_count"] = containers_at_count.label("containers_at_count")
     return select(
         ranked.c.lot_id, ranked.c.location_id,
         *(_zero().label(name) for name in ("opening", *_FLOWS, "closing")),
         *(literal_column("0", Integer).label(name) for name in ("movements", "sealed_opening", "sealed_closing")),
-        *(ranked.c[name] for name in _COUNT_FIGURES),
+        *(figures[name] for name in _COUNT_FIGURES),
         _zero().label("in_transit_at_end"),
     ).where(ranked.c.rank == 1)
 

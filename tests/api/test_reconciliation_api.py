@@ -231,6 +231,7 @@ ROW_FIELDS = {
     "expiry", "opening", "received", "drawn", "wasted", "adjusted", "transfers_in", "transfers_out", "returned",
     "expected_closing", "count_id", "counted_at", "counted", "expected_at_count", "variance", "sealed_at_start",
     "sealed_at_end", "sealed_counted", "sealed_expected_at_count", "sealed_variance",
+    "containers_counted", "containers_at_count", "partly_counted", "supplier",  # a count's coverage, the supplier
 }
 TOTAL_FIELDS = {"product_id", "product", "base_unit", "opening", "received", "drawn", "wasted", "adjusted",
                 "transfers_in", "transfers_out", "returned", "expected_closing", "variance",

@@ -62,7 +62,7 @@ def test_the_workbook_has_its_sheets_frozen_headers_filters_and_live_formulas(wo
     rec = reconciliation.reconcile(session, scope=Scope.everything(), period=JUNE)
     rows = result.summary_rows
     assert rows == len(rec.rows) > 20
-    assert summary.auto_filter.ref == f"A4:AC{FIRST + rows - 1}"
+    assert summary.auto_filter.ref == f"A4:AG{FIRST + rows - 1}"  # ids in AA to AC, then coverage and supplier
     assert movements.auto_filter.ref == f"A1:R{result.movement_rows + 1}"
     assert variances.auto_filter.ref.startswith("A1:Q")
     # 30 characters as Excel shows them: the file stores the width with Excel's padding (30.71 for 30).
