@@ -975,7 +975,9 @@ def test_a_correction_never_puts_stock_into_a_container_on_the_road(session, wor
     the road is now refused like every other use of it, and changes nothing."""
     nurse, manager = world.users["nurse"], world.users["manager"]
     scope = Scope.for_user(nurse)
-    world.products["hylenex"].is_multi_patient = True  # shared by an admin's choice: no patient binding
+    # Shared by an admin's choice (no patient binding): a vial the label calls single-dose never is.
+    world.products["hylenex"].is_single_dose = False
+    world.products["hylenex"].is_multi_patient = True
     hylenex = world.container("hylenex", lot="H1", expiry=NOW.date() + dt.timedelta(days=90))
     patient = cart.find_or_create_patient(session, scope=scope, clinic_id=world.clinic.id, external_ref="P1",
                                           name="Patient P1")
