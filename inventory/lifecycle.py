@@ -47,16 +47,20 @@ __all__ = [
     "accepted_units",
     "concentration",
     "dose",
+    "ensure_counted_whole_if_sealed",
     "ensure_drawable",
     "ensure_enough",
     "ensure_fit_for_kit",
     "ensure_has_stock",
+    "ensure_lot_may_be_wasted",
     "ensure_lot_usable",
     "ensure_may_waste",
     "ensure_not_on_hold",
     "ensure_patient_may_use",
     "ensure_within_in_use_time",
     "is_opened",
+    "is_sealed_whole",
+    "is_set_aside",
     "open_for",
     "scan_refusal",
     "settle",
@@ -190,13 +194,21 @@ def is_opened(container: ContainerFacts) -> bool:
             or container.opened_at is not None)
 
 
+def is_sealed_whole(container: ContainerFacts) -> bool:
+    """A medicine's sealed container (a powder or liquid vial, a filler syringe: anything but a supply) gives
+    nothing out until it is opened, and Vialog records each opening (a reconstitution, a first draw, a waste of
+    part of it). Until then it holds all it was received with, or it is gone. Found partly empty, it was opened
+    outside Vialog, for nobody knows whom nor how long ago: never taken for an opened one with no patient, which
+    the next patient could be given (a box of supplies may be partly used unrecorded)."""
+    return container.product.kind is not ProductKind.SUPPLY and not is_opened(container)
+
+
 def is_whole_or_nothing(container: ContainerFacts) -> bool:
-    """A powder vial not yet reconstituted holds all its powder or is gone: it is wasted or counted whole. Part of
-    it taken away would leave it "in use" with a part-vial of powder, and its reconstitution would then reckon
-    the concentration on units it does not hold. (A liquid vial or a syringe is opened by the first dose drawn or
-    spilt: part of it may go.)"""
-    return container.product.requires_reconstitution and container.reconstituted_at is None \
-        and not is_opened(container)
+    """A powder vial not yet reconstituted holds all its powder or is gone: it is wasted whole. Part of it taken
+    away would leave it "in use" with a part-vial of powder, and its reconstitution would then reckon the
+    concentration on units it does not hold. (A liquid vial or a syringe is opened by the first dose drawn or
+    spilt: part of it may go, and that waste is the recorded opening.)"""
+    return container.product.requires_reconstitution and is_sealed_whole(container)
 
 
 def ensure_whole_if_sealed(container: ContainerFacts, quantity: Decimal, *, field: str = "quantity") -> None:
@@ -206,6 +218,19 @@ def ensure_whole_if_sealed(container: ContainerFacts, quantity: Decimal, *, fiel
             f"{container.product.name} ({container.label_code}) is sealed powder: it is wasted whole "
             f"({plain_quantity(container.remaining)} {container.product.base_unit}, leave the quantity empty), "
             "never in part.", field=field)
+
+
+def ensure_counted_whole_if_sealed(container: ContainerFacts, counted: Decimal, *, field: str = "counted") -> None:
+    """Raises ValidationError when a count finds part of what a sealed container holds (``is_sealed_whole``): it
+    holds it all, or it is missing."""
+    if is_sealed_whole(container) and 0 < counted < container.initial_quantity:
+        product = container.product
+        what = ("sealed powder" if product.requires_reconstitution
+                else "a sealed syringe" if product.kind is ProductKind.FILLER else "a sealed vial")
+        raise ValidationError(
+            f"{product.name} ({container.label_code}) is {what}: it holds its "
+            f"{plain_quantity(container.initial_quantity)} {product.base_unit}, or it is missing (0). If it was "
+            "opened and used without Vialog, count 0 and tell the safety lead.", field=field)
 
 
 def open_for(container: ContainerFacts, *, patient_id: int, treatment_id: int, now: dt.datetime) -> None:
@@ -291,11 +316,48 @@ def ensure_not_on_hold(container: ContainerFacts, doing: str = "use") -> None:
     )
 
 
+def is_set_aside(container: ContainerFacts) -> bool:
+    """Whether the container's lot is quarantined or recalled: what is in it is the safety lead's to deal with.
+
+    Recalled stock leaves through its recall case (returned to the supplier or destroyed, as the case records);
+    quarantined stock is kept as it is, as evidence (a counterfeit suspect, a lot under investigation), until the
+    lot is released. Only they waste it (``ensure_lot_may_be_wasted``); what anyone else would waste by a rule
+    (a closing treatment's single-patient remainder, the beyond-use waste) is left in it for them.
+    """
+    return container.lot.status in (LotStatus.QUARANTINED, LotStatus.RECALLED)
+
+
+def ensure_lot_may_be_wasted(container: ContainerFacts, *, decides_holds: bool) -> None:
+    """Raises LotRecalled or LotQuarantined when someone who does not decide holds (the safety lead and the admin
+    do) would waste a container of a quarantined or recalled lot (``is_set_aside``): a waste would take out of
+    stock a vial the recall case must return or destroy, or the evidence the quarantine keeps, and the ledger
+    would then say a nurse threw away what the case says went back to the manufacturer."""
+    if decides_holds or not is_set_aside(container):
+        return
+    lot = container.lot
+    product = container.product
+    what = {ProductKind.FILLER: "syringe", ProductKind.SUPPLY: "item"}.get(product.kind, "vial")
+    held = f"Lot {lot.number} of {product.name}"
+    if lot.status is LotStatus.RECALLED:
+        raise LotRecalled(
+            f"{held} is recalled: do not waste this {what} ({container.label_code}). Set it aside for the safety "
+            "lead, who returns it to the supplier or destroys it on the recall case.",
+            lot_id=lot.id, container_id=container.id,
+        )
+    raise LotQuarantined(
+        f"{held} is quarantined: do not waste this {what} ({container.label_code}). Set it aside for the safety "
+        "lead: it is kept as evidence until the lot is released.",
+        lot_id=lot.id, container_id=container.id, reason=lot.status_reason,
+    )
+
+
 def ensure_may_waste(container: ContainerFacts, *, decides_holds: bool) -> None:
-    """Raises ContainerOnHold when someone who does not decide holds (DESIGN.md "Roles": the safety lead and the
-    admin do) would waste a held container: wasting it is one of the two ways its hold ends, and that is the
-    safety lead's decision, with a reason, as releasing it is. Any waste by anyone else would end the hold on
-    a reason chosen at the cart ("dropped")."""
+    """Raises LotRecalled or LotQuarantined (``ensure_lot_may_be_wasted``), or ContainerOnHold, when someone who
+    does not decide holds (DESIGN.md "Roles": the safety lead and the admin do) would waste a container of a
+    quarantined or recalled lot, or a held container: wasting a held one is one of the two ways its hold ends,
+    and that is the safety lead's decision, with a reason, as releasing it is. Any waste by anyone else would end
+    the hold on a reason chosen at the cart ("dropped")."""
+    ensure_lot_may_be_wasted(container, decides_holds=decides_holds)
     if container.on_hold_since is None or decides_holds:
         return
     raise ContainerOnHold(

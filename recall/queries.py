@@ -29,6 +29,7 @@ from sqlalchemy import ColumnElement, Row, Select, select
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from inventory import lifecycle
+from inventory.cart import service as cart
 from inventory.errors import NotFound, ScanError, ValidationError
 from inventory.models import (
     Clinic,
@@ -393,12 +394,9 @@ def patient_trace(session: Session, patient_id: int, scope: Scope) -> PatientTra
 
 
 def find_patients(session: Session, external_ref: str, scope: Scope) -> list[PatientRef]:
-    """Patients with this reference (exactly as the clinic wrote it) in the caller's clinics."""
-    ref = (external_ref or "").strip()
-    if not ref:
-        return []
-    stmt = select(Patient).where(Patient.external_ref == ref).order_by(Patient.clinic_id)
-    return [_patient_ref(p) for p in session.scalars(scope.filter(stmt, Patient.clinic_id))]
+    """Patients of the caller's clinics whose reference reads as ``external_ref`` whatever the case, spaces or
+    punctuation, the exact one first: the cart's look-up (``cart.find_patients``), so one key rules both."""
+    return [_patient_ref(p) for p in cart.find_patients(session, scope=scope, external_ref=external_ref or "")]
 
 
 def container_lines(session: Session, scope: Scope, where: ColumnElement[bool]) -> list[ContainerLine]:

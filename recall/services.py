@@ -113,6 +113,13 @@ class RecallItemDone(DomainError):
     code = "recall_item_done"
 
 
+class RecallItemWasted(DomainError):
+    """A container the ledger shows wasted (a waste movement emptied it) cannot have been returned to the supplier:
+    the case records it destroyed, as the ledger does."""
+
+    code = "recall_item_wasted"
+
+
 # --- quarantine and release ---------------------------------------------------------------
 
 
@@ -720,8 +727,10 @@ def update_container(
 
     What is left in it leaves through the ledger: a RETURN movement for a container sent
     back, a WASTE movement (reason ``recall_destroyed``) for one destroyed. That is final.
-    Raises ValidationError, NotFound, RecallClosed, RecallItemDone or ContainerInTransit (on the road: it is
-    settled where it arrives).
+    A container the ledger shows wasted (``discarded``: a waste emptied it, at the cart, by the beyond-use waste or
+    on hold) is not marked returned: RecallItemWasted, mark it destroyed.
+    Raises ValidationError, NotFound, RecallClosed, RecallItemDone, RecallItemWasted or ContainerInTransit (on the
+    road: it is settled where it arrives).
     """
     new = _choice(RecallContainerStatus, status, "status", "Choose returned or destroyed.")
     if new is RecallContainerStatus.OPEN:
@@ -750,6 +759,8 @@ def update_container(
         # On the road it holds nothing in any ledger: marked returned or destroyed now, nothing would leave stock
         # and the box would arrive later as stock again. Its clinics settle where it is first.
         raise ContainerInTransit(_on_the_road(session, container, new), container_id=container_id)
+    if new is RecallContainerStatus.RETURNED and container.state is ContainerState.DISCARDED:
+        _refuse_return_of_wasted(session, container)
     if container.remaining > 0:
         kind, reason = ((MovementKind.RETURN, "recall_returned") if new is RecallContainerStatus.RETURNED
                         else (MovementKind.WASTE, "recall_destroyed"))
@@ -765,6 +776,29 @@ def update_container(
     ))
     session.flush()
     return line
+
+
+def _refuse_return_of_wasted(session: Session, container: Container) -> None:
+    """Raises RecallItemWasted for a discarded container, naming the waste that emptied it (the last waste that
+    left it holding nothing: a reversal's pair may follow an earlier one)."""
+    wasted = session.scalar(
+        select(Movement).where(Movement.container_id == container.id, Movement.kind == MovementKind.WASTE,
+                               Movement.balance_after == 0)
+        .order_by(Movement.id.desc()).limit(1)
+    )
+    by = when = ""
+    if wasted is not None:
+        who = session.get(User, wasted.actor_id)
+        by = f" by {who.label}" if who is not None else ""
+        when = f" on {format_clinic_time(wasted.at, container.clinic.timezone)}" + (
+            f" (reason {wasted.reason})" if wasted.reason else "")
+    raise RecallItemWasted(
+        f"{container.product.name} ({container.label_code}) was wasted{by}{when}: the ledger shows it thrown "
+        "away, so it cannot have been returned to the supplier. Mark it destroyed.",
+        container_id=container.id, movement_id=wasted.id if wasted is not None else None,
+        wasted_at=wasted.at.isoformat() if wasted is not None else None,
+        reason=wasted.reason if wasted is not None else None,
+    )
 
 
 def _on_the_road(session: Session, container: Container, new: RecallContainerStatus) -> str:

@@ -117,6 +117,7 @@ def close_treatment(treatment_id: int) -> ClosedTreatmentOut:
         treatment=TreatmentOut.of(closed.treatment, summary),
         wasted=[MovementOut.of(m) for m in closed.wasted],
         held=[ContainerOut.of(c) for c in closed.held],
+        set_aside=[ContainerOut.of(c) for c in closed.set_aside],
     )
 
 

@@ -198,7 +198,8 @@ def _render_treatment(treatment, container: Container | None, *, scan_error: Dom
 
 
 def _waste_refusal(container: Container | None) -> DomainError | None:
-    """Why this user may not waste the container (on hold: the safety lead's decision), said instead of the form."""
+    """Why this user may not waste the container, said instead of the form: its lot is recalled or quarantined
+    (set it aside for the safety lead), or it is on hold (the safety lead's decision)."""
     if container is None:
         return None
     try:
@@ -218,6 +219,10 @@ def _draw_form(container: Container | None, *, offer: bool = False, formdata: An
     if container is not None and offer:
         # Shown: the product's usual areas. Accepted: any area, as the API does.
         form.area.choices = choices_of(cart.areas_for(container.product))
+        if formdata is None and container.location.kind is LocationKind.KIT:
+            # A vial taken from an emergency kit is an emergency until the nurse says otherwise (readiness
+            # counts any use of a kit whatever the reason; this records why, for the rescue and the trail).
+            form.emergency.data = cart.EMERGENCY
     return form
 
 
@@ -396,6 +401,9 @@ def cart_close(treatment_id: int):
                     f" {plain_quantity(-waste.quantity)} {waste.container.product.base_unit} (single-patient).")
     if closed.held:
         message += f" {len(closed.held)} syringe(s) held for this patient."
+    for kept in closed.set_aside:  # recalled or quarantined: the vial itself is the safety lead's, not the bin's
+        message += (f" Do not throw away {kept.product.name} {kept.label_code}: lot {kept.lot.number} is "
+                    f"{kept.lot.status.value}, set it aside for the safety lead with what is left in it.")
     flash(message, "ok")
     return redirect(url_for("pages.cart_home"))
 

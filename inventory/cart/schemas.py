@@ -242,6 +242,8 @@ class ClosedTreatmentOut(Model):
     treatment: TreatmentOut
     wasted: list[MovementOut] = Field(description="single-patient remainders wasted on closing")
     held: list[ContainerOut] = Field(description="filler syringes held for this patient by the clinic's policy")
+    set_aside: list[ContainerOut] = Field(
+        description="single-patient remainders of a quarantined or recalled lot: not wasted, kept for the safety lead")
 
 
 # --- reconstitution and waste --------------------------------------------------------

@@ -21,7 +21,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import ColumnElement, bindparam, exists, func, insert, or_, select
+from sqlalchemy import ColumnElement, bindparam, case, exists, func, insert, or_, select
 from sqlalchemy.orm import QueryableAttribute, Session, aliased, joinedload, make_transient_to_detached, selectinload
 
 from inventory.errors import (
@@ -151,6 +151,8 @@ class ClosedTreatment:
     treatment: Treatment
     wasted: list[Movement] = field(default_factory=list)
     held: list[Container] = field(default_factory=list)
+    # Remainders of a quarantined or recalled lot: not wasted, kept for the safety lead (lifecycle.is_set_aside).
+    set_aside: list[Container] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -264,17 +266,9 @@ def _refuse_lookalike_ref(session: Session, clinic_id: int, ref: str) -> None:
     and her dose and interval checks with it. A new reference with an invisible character in it is refused too:
     a nurse could never tell it from the one she types next time."""
     key = _ref_key(ref)
-    # SQL strips the ASCII separators, which is the whole key of a printable-ASCII reference; any other stored
-    # reference (a dash, a fullwidth letter, an invisible character) is keyed here in Python. Those are few, so
-    # this reads the few rows that can match, not the clinic's patients.
-    first, *rest = _REF_SEPARATORS
-    normalised: ColumnElement[str] = func.replace(Patient.external_ref, first, "")
-    for character in rest:
-        normalised = func.replace(normalised, character, "")
     candidates = session.execute(
         select(Patient.id, Patient.external_ref)
-        .where(Patient.clinic_id == clinic_id,
-               or_(func.lower(normalised) == key, Patient.external_ref.regexp_match(_NOT_PRINTABLE_ASCII)))
+        .where(Patient.clinic_id == clinic_id, _may_read_as(key))
         .order_by(Patient.id))
     existing = next((row for row in candidates if _ref_key(row.external_ref) == key), None)
     if existing is not None:
@@ -308,6 +302,19 @@ def _is_ref_separator(character: str) -> bool:
     return character in _REF_SEPARATORS or character == "\u2212" or unicodedata.category(character) in ("Pd", "Zs")
 
 
+def _may_read_as(key: str) -> ColumnElement[bool]:
+    """True for a stored reference that may read as ``key`` (``_ref_key``), for _ref_key to confirm in Python.
+
+    SQL strips the ASCII separators and lowers, which is the whole key of a printable-ASCII reference; any other
+    stored reference (a dash, a fullwidth letter, an invisible character) is let through and keyed in Python.
+    Those are few, so a caller reads the few rows that can match, not every patient of its clinics."""
+    first, *rest = _REF_SEPARATORS
+    normalised: ColumnElement[str] = func.replace(Patient.external_ref, first, "")
+    for character in rest:
+        normalised = func.replace(normalised, character, "")
+    return or_(func.lower(normalised) == key, Patient.external_ref.regexp_match(_NOT_PRINTABLE_ASCII))
+
+
 CONTACT_LIMITS = {"phone": 40, "email": 254, "address": 500}
 
 
@@ -333,9 +340,22 @@ def update_contact(session: Session, *, actor: User, scope: Scope, patient_id: i
 
 
 def find_patients(session: Session, *, scope: Scope, external_ref: str) -> list[Patient]:
-    """Patients with this reference in the caller's clinics (one per clinic at most)."""
-    stmt = select(Patient).where(Patient.external_ref == external_ref.strip()).order_by(Patient.clinic_id)
-    return list(session.scalars(scope.filter(stmt, Patient.clinic_id)))
+    """Patients of the caller's clinics whose reference reads as ``external_ref``: whatever the case, spaces,
+    dashes, dots, slashes, width or invisible characters ("p-2005", "P2005" and "P 2005" find P-2005), by the
+    key that refuses a look-alike new reference (``_ref_key``). A reference exactly as typed comes first, then
+    by clinic. One query, bounded to the caller's clinics (clinic_id is the leading column of the
+    (clinic_id, external_ref) unique index); nothing typed finds nothing."""
+    ref = external_ref.strip()
+    key = _ref_key(ref)
+    if not key:
+        return []
+    stmt = (
+        select(Patient)
+        .where(or_(Patient.external_ref == ref, _may_read_as(key)))
+        .order_by(case((Patient.external_ref == ref, 0), else_=1), Patient.clinic_id, Patient.id)
+    )
+    return [patient for patient in session.scalars(scope.filter(stmt, Patient.clinic_id))
+            if patient.external_ref == ref or _ref_key(patient.external_ref) == key]
 
 
 def start_treatment(
@@ -646,12 +666,13 @@ def waste(
 ) -> Movement:
     """Takes ``quantity`` (None: everything left) out of a container as waste.
 
-    Allowed whatever the lot's status: wasting takes stock out of use. A container on
-    hold is the safety lead's to release or waste (``lifecycle.ensure_may_waste``):
-    anyone else is refused, and the safety lead's waste that empties it ends its hold
-    with this reason. A vial with no vacuum also flags its lot for the safety lead (a
-    sign of a counterfeit). Raises ValidationError, NotFound, ContainerEmpty,
-    ContainerOnHold or InsufficientQuantity.
+    A container of a quarantined or recalled lot, and one on hold, is the safety lead's
+    to deal with (``lifecycle.ensure_may_waste``): anyone else is refused (recalled stock
+    is returned or destroyed on its recall case, quarantined stock kept as evidence), and
+    the safety lead's waste that empties a held one ends its hold with this reason. An
+    expired lot is wasted by anyone. A vial with no vacuum also flags its lot for the
+    safety lead (a sign of a counterfeit). Raises ValidationError, NotFound, ContainerEmpty,
+    LotRecalled, LotQuarantined, ContainerOnHold or InsufficientQuantity.
     """
     if reason not in WASTE_REASON_VALUES:
         raise ValidationError(
@@ -729,9 +750,11 @@ def waste_beyond_use(
 ) -> list[Movement]:
     """Wastes what is left in containers past beyond-use, in one step (reason ``beyond_use``).
 
-    Without ``container_ids`` every such container in the caller's clinics is wasted.
-    Raises NotFound, or ValidationError for a named container that is not past its
-    beyond-use time with something left; then nothing is wasted.
+    Without ``container_ids`` every such container in the caller's clinics is wasted, but for one of
+    a quarantined or recalled lot when the caller does not decide holds: it stays, set aside for the
+    safety lead (``lifecycle.ensure_lot_may_be_wasted``). Raises NotFound, LotRecalled or LotQuarantined
+    for such a container named by someone else, or ValidationError for a named container that is not
+    past its beyond-use time with something left; then nothing is wasted.
     """
     if container_ids is None:
         ids = sorted(c.id for c in beyond_use_containers(session, scope=scope, now=now))
@@ -740,6 +763,9 @@ def waste_beyond_use(
     locked = [_lock_container(session, cid, scope) for cid in ids]
     # Re-checked on the locked rows: another nurse may have wasted one since the list was read.
     due = [c for c in locked if _is_beyond_use_with_remainder(c, now)]
+    decides_holds = cold_chain.may_decide_holds(actor)
+    if container_ids is None:
+        due = [c for c in due if decides_holds or not lifecycle.is_set_aside(c)]
     if container_ids is not None and len(due) != len(locked):
         not_due = [c.label_code for c in locked if c not in due]
         raise ValidationError(
@@ -747,6 +773,8 @@ def waste_beyond_use(
             field="container_ids",
             label_codes=not_due,
         )
+    for container in due:  # a held one is wasted too (its hold stays): the lot's state is the safety lead's
+        lifecycle.ensure_lot_may_be_wasted(container, decides_holds=decides_holds)
     movements = [_waste_locked(session, c, actor=actor, now=now, reason="beyond_use") for c in due]
     session.flush()
     return movements
@@ -772,15 +800,23 @@ def close_treatment(
     Each single-patient container this patient drew from in this treatment that
     still holds something is wasted (reason ``single_patient_remainder``), except a
     filler syringe the clinic lets be held for the same patient (filler_hold_days),
-    which is kept until its hold time is over. Multi-patient vials stay in use.
-    Raises NotFound or TreatmentClosed.
+    which is kept until its hold time is over. Multi-patient vials stay in use. The
+    remainder of a quarantined or recalled lot is wasted only when the safety lead or an admin
+    closes (the one rule of ``lifecycle.ensure_lot_may_be_wasted``); closed by anyone else, it
+    stays in the container, set aside for the safety lead (``set_aside``), who returns or
+    destroys it on the recall case or keeps it as evidence, and the closing nurse is told so.
+    Closing is never refused for it. Raises NotFound or TreatmentClosed.
     """
     treatment = _lock_treatment(session, treatment_id, scope)
     _ensure_open(treatment)
     result = ClosedTreatment(treatment)
+    decides_holds = cold_chain.may_decide_holds(actor)
     for container_id in _containers_drawn_in(session, treatment):
         container = _lock_container(session, container_id, scope)
         if not _holds_remainder_for(container, treatment):
+            continue
+        if lifecycle.is_set_aside(container) and not decides_holds:
+            result.set_aside.append(container)
             continue
         if container.product.kind is ProductKind.FILLER and lifecycle.is_held(container, now):
             result.held.append(container)

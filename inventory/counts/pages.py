@@ -14,6 +14,7 @@ from sqlalchemy import select
 from wtforms import SelectField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from inventory import unit_of_work
 from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.blueprints.pages.fields import NotesField, QuantityField, ScanField, WholeNumberField, location_choices
 from inventory.errors import DomainError
@@ -72,7 +73,12 @@ def counts():
     return render_template("pages/counts.html", form=form, counts=listed, words=STATUS_WORDS), status
 
 
-def _render(count: Count, *, line_form: CountLineForm | None = None, status: int = 200):
+# The line form's field a refusal names (the service's ``field``): the page shows it there.
+LINE_FIELDS = {"code": "code", "container": "code", "counted": "counted", "containers": "containers"}
+
+
+def _render(count: Count, *, line_form: CountLineForm | None = None,
+            line_refusal: tuple[str, DomainError] | None = None, status: int = 200):
     is_counter = count.counted_by_id == current_user.id
     # Blind: what the ledger expects is shown to a reviewer, never to the counter before posting.
     show_expected = count.is_posted or (count.status is CountStatus.SUBMITTED and not is_counter)
@@ -82,7 +88,7 @@ def _render(count: Count, *, line_form: CountLineForm | None = None, status: int
         uncovered=count_service.not_on_sheet(db.session, count) if show_expected and not count.is_posted else [],
         adjustments=count_service.adjustments_of(db.session, count) if count.is_posted else [],
         line_form=line_form or CountLineForm(formdata=None), action_form=ActionForm(formdata=None),
-        tz=count.location.clinic.timezone,
+        line_refusal=line_refusal, tz=count.location.clinic.timezone,
     ), status
 
 
@@ -104,8 +110,15 @@ def count_add_line(count_id: int):
         line = count_service.add_line(db.session, actor=current_user, scope=scope(), count_id=found.id, spec=spec,
                                       now=utcnow())
     except DomainError as error:
-        refused(error)
-        return _render(count_service.get_count(db.session, count_id, scope()), line_form=form, status=error.status)
+        field = LINE_FIELDS.get(str(error.details.get("field", "")))
+        if field is None:
+            refused(error)
+            return _render(count_service.get_count(db.session, count_id, scope()), line_form=form,
+                           status=error.status)
+        # Said beside what the counter typed ("Left": 0.3 of a sealed syringe), with the API's code.
+        unit_of_work.mark_refused()
+        return _render(count_service.get_count(db.session, count_id, scope()), line_form=form,
+                       line_refusal=(field, error), status=error.status)
     what = line.container.label_code if line.container is not None else f"lot {line.lot.number}, sealed"
     flash(f"Counted {line.lot.product.name} ({what}): {line.counted.normalize():f} {line.lot.product.base_unit}.",
           "ok")

@@ -33,7 +33,7 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from inventory import lifecycle
-from inventory.errors import DomainError, NotFound, UnreadableCode, ValidationError
+from inventory.errors import ContainerInTransit, DomainError, NotFound, UnreadableCode, ValidationError
 from inventory.models import (
     Container,
     ContainerState,
@@ -239,7 +239,8 @@ def add_line(
 
     Returns the line without anything the ledger expects (the sheet is blind).
     Raises NotFound, CountNotEditable, OtherCounter, UnreadableCode, BadCheckDigit,
-    UnknownProduct, UnknownContainer, ContainerElsewhere or ValidationError.
+    UnknownProduct, UnknownContainer, ContainerInTransit, ContainerElsewhere or ValidationError
+    (among others: part of a sealed container, or a lot counted both by its box code and by labels).
     """
     count = _lock_count(session, count_id, scope)
     _ensure_draft(count)
@@ -302,7 +303,8 @@ def create_submitted(
 ) -> Count:
     """A whole count sheet at once (the API): started, filled and submitted by ``actor``.
 
-    The same container or lot twice is refused rather than merged. Raises what
+    The same container or lot twice is refused rather than merged, as is a lot counted both by a lot line and
+    by container lines (``_add_line`` refuses that on any sheet). Raises what
     ``start_count``, ``add_line`` and ``submit`` raise.
     """
     count = start_count(session, actor=actor, scope=scope, location_id=location_id, now=now, note=note)
@@ -378,9 +380,9 @@ def _container_line(
 ) -> CountLine:
     product = container.product
     if container.state is ContainerState.IN_TRANSIT:
-        raise ContainerElsewhere(
-            f"{product.name} ({container.label_code}) is on its way to another clinic: it is counted there once "
-            "it has been received.",
+        raise ContainerInTransit(
+            f"This {product.name} ({container.label_code}) is on its way to another clinic: it cannot be counted "
+            "until that clinic receives it, and is counted there.",
             container_id=container.id,
         )
     if container.clinic_id != count.clinic_id or container.location_id != count.location_id:
@@ -392,6 +394,14 @@ def _container_line(
     if spec.containers is not None:
         raise ValidationError("A scanned container is one container: give what is left in it.",
                               field=f"{field_prefix}containers")
+    if any(line.container_id is None and line.lot_id == container.lot_id for line in count.lines):
+        raise ValidationError(
+            f"{product.name} ({container.label_code}) is of lot {container.lot.number}, which this sheet already "
+            "counts by its box code: counted both ways, it would be counted twice. Count a lot either by its "
+            "boxes or by each label, not both: to count it by label, remove the lot's line, then scan every one "
+            "of its labels here.",
+            field=_line_field(field_prefix), lot_id=container.lot_id, container_id=container.id,
+        )
     if spec.counted is None and lifecycle.is_opened(container):
         # Blank means "sealed and full": never assume it of a container that was opened.
         raise ValidationError(
@@ -405,13 +415,8 @@ def _container_line(
             f"{plain_quantity(counted)} cannot be left in it.",
             field=f"{field_prefix}counted",
         )
-    if lifecycle.is_whole_or_nothing(container) and 0 < counted < container.initial_quantity:
-        raise ValidationError(
-            f"{product.name} ({container.label_code}) is sealed powder: it holds its "
-            f"{plain_quantity(container.initial_quantity)} {product.base_unit}, or it is missing (0). If it was "
-            "opened and used without Vialog, count 0 and tell the safety lead.",
-            field=f"{field_prefix}counted",
-        )
+    # Part of a sealed vial or syringe gone means it was opened outside Vialog: never posted as one in use.
+    lifecycle.ensure_counted_whole_if_sealed(container, counted, field=f"{field_prefix}counted")
     line = next((line for line in count.lines if line.container_id == container.id), None)
     if line is None:
         line = CountLine(container=container, container_id=container.id, lot_id=container.lot_id,
@@ -429,6 +434,16 @@ def _lot_line(
     session: Session, count: Count, lot: Lot, spec: LineSpec, now: dt.datetime, scanned: str | None,
     field_prefix: str,
 ) -> CountLine:
+    labelled = [line.container.label_code for line in count.lines
+                if line.container is not None and line.lot_id == lot.id]
+    if labelled:
+        raise ValidationError(
+            f"Lot {lot.number} of {lot.product.name} is already counted by label on this sheet "
+            f"({_listed(labelled)}): counted both ways, those would be counted twice. Count a lot either by its "
+            "boxes or by each label, not both: scan the labels of the rest of this lot too, or remove those lines "
+            "to count the lot by its boxes.",
+            field=_line_field(field_prefix), lot_id=lot.id,
+        )
     per = lot.product.quantity_per_container
     containers = spec.containers
     if containers is not None and not 0 <= containers <= MAX_CONTAINERS:
@@ -440,7 +455,8 @@ def _lot_line(
         if whole != whole.to_integral_value():
             raise ValidationError(
                 f"Sealed {lot.product.name} is counted in whole containers of {plain_quantity(per)} {lot.product.base_unit}: "
-                f"{plain_quantity(counted)} is not a whole number of them. Scan an opened one's label to count what is left.",
+                f"{plain_quantity(counted)} is not a whole number of them. With an opened one, count this lot by each "
+                "label instead (Left blank for a sealed one, what is left for an opened one).",
                 field=f"{field_prefix}counted",
             )
         if containers is not None and containers != int(whole):
@@ -520,7 +536,8 @@ def post(session: Session, *, actor: User, scope: Scope, count_id: int, now: dt.
     Locks the count and every container it touches, captures expected quantities and
     variances on every line, writes the adjustments and marks the count posted, all
     inside one savepoint. Raises NotFound, CountNotSubmitted, CountNotEditable (already
-    posted), CounterMayNotPost, ContainerElsewhere or CountSurplus; nothing is written then.
+    posted), CounterMayNotPost, ContainerInTransit, ContainerElsewhere, CountOutdated or CountSurplus; nothing is
+    written then.
     """
     count = _lock_count(session, count_id, scope)
     _ensure_reviewable(count, actor)
@@ -706,12 +723,17 @@ def _plan(session: Session, count: Count, containers: dict[int, Container]) -> l
 
 def _ensure_postable(count: Count, plan: LinePlan) -> None:
     container = plan.container
-    in_transit = container is not None and container.state is ContainerState.IN_TRANSIT
-    if container is not None and (container.location_id != count.location_id or in_transit):
+    if container is not None and container.state is ContainerState.IN_TRANSIT:
+        raise ContainerInTransit(
+            f"{plan.product.name} ({container.label_code}) was sent on its way to another clinic after it was "
+            "counted: send the count back to the counter, or start another count.",
+            container_id=container.id,
+        )
+    if container is not None and container.location_id != count.location_id:
         raise ContainerElsewhere(
             f"{plan.product.name} ({container.label_code}) was moved after it was counted (now "
-            f"{'on its way to another clinic' if in_transit else _place(container.location, count.location)}): "
-            "send the count back to the counter, or start another count.",
+            f"{_place(container.location, count.location)}): send the count back to the counter, or start another "
+            "count.",
             container_id=container.id,
         )
     if plan.outdated:
@@ -729,6 +751,16 @@ def _ensure_postable(count: Count, plan: LinePlan) -> None:
             "extra ones (they may be recorded elsewhere) or receive them, then post again. Nothing was adjusted.",
             lot_id=plan.lot.id, counted=plan.containers_counted, expected=plan.expected_containers,
         )
+
+
+def _line_field(field_prefix: str) -> str:
+    """The field a refusal of a whole line names: the line on the API (``lines.1``), the scan on the page."""
+    return field_prefix.removesuffix(".") or "code"
+
+
+def _listed(label_codes: list[str], most: int = 5) -> str:
+    shown = ", ".join(label_codes[:most])
+    return shown if len(label_codes) <= most else f"{shown} and {len(label_codes) - most} more"
 
 
 def _place(location: Location, count_location: Location) -> str:

@@ -18,7 +18,9 @@ Name = Annotated[str, PlainText(120)]
 
 class ReasonOut(Model):
     code: str = Field(description="requirement_short, expiring, quarantined_inside, recalled_inside, "
-                                  "expired_inside, never_checked, check_overdue, seal_broken, emergency_use")
+                                  "expired_inside, never_checked, check_overdue, seal_broken, emergency_use, "
+                                  "kit_used (a draw or waste at the kit since its last check, not recorded as "
+                                  "an emergency), not_counted_inside, on_hold_inside")
     text: str
     severity: Literal["expiring_soon", "not_ready"]
     data: dict[str, Any]

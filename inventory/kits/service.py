@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, case, exists, func, or_, select, union_all
+from sqlalchemy import Connection, String, and_, case, cast, exists, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from inventory import lifecycle
@@ -178,10 +178,11 @@ def readiness(
     Computed for all kits at once with seven queries whatever their number (kits, the
     requirements of their templates, the stock at their locations grouped by lot and
     those lots, the containers there that do not count, their last checks, their last
-    emergency draws), then evaluated in Python.
+    uses: emergency draws, and any draw or waste since the checks they rely on), then
+    evaluated in Python.
 
     What is read as of ``now``: always the last check at or before ``now`` (and the seal it
-    found) and the emergency draws and reversals recorded by then. The contents, holds, lot
+    found) and the draws, wastes and reversals recorded by then. The contents, holds, lot
     statuses and patient bindings are read as they stand (the cached state: fast, and right
     for the present), unless ``history`` is set for a past ``now`` (``readiness_at``): then
     they are rebuilt as recorded by ``now`` (``_past_stock_by_kit``; the stock in one query,
@@ -212,9 +213,10 @@ def readiness(
       lot is inside (it must come out before someone grabs it); when the kit was never
       checked or the last check is more than ``check_interval_days`` calendar days ago
       (a check exactly that many days ago still holds for the whole of that day); when
-      the last check found the seal broken; and when an emergency draw (a draw with
-      reason 'emergency', not reversed) was made at the kit's location after the last
-      check, until it is restocked and checked again.
+      the last check found the seal broken; and when stock was used at the kit's location
+      after the last check (a draw or a waste, whatever its reason, not reversed: "Used in
+      an emergency" for a draw with reason 'emergency', "Used" otherwise), until it is
+      restocked and checked again (``_use_reasons``).
     """
     kits = _scoped_kits(scope, kit_ids, created_by=now if history else None)
     kit_rows = session.execute(  # through the session, so that pending changes are flushed first
@@ -238,7 +240,7 @@ def readiness(
         skipped, not_counted = _skipped_by_kit(connection, kits, now)
         lots, held_by_kit = _stock_by_kit(connection, kits, not_counted)
     last_checks = _last_checks(connection, kits, now)
-    emergencies = _last_emergency_draws(connection, kits, now)
+    uses = _last_uses(connection, kits, now, since=_use_bound(kit_rows, last_checks, now))
 
     # Most kits share a template and hold the same lots in the same amounts (stocked alike, from
     # the region's current lots), so their contents are judged once per (template, day, contents).
@@ -259,7 +261,7 @@ def readiness(
                 today, warning_days,
             )
         last = last_checks.get(kit_id)
-        reasons = _emergency_reasons(emergencies.get(kit_id), last, timezone)
+        reasons = _use_reasons(uses.get(kit_id), last, timezone)
         reasons += _seal_reasons(last, timezone)
         reasons += judgement.inside
         reasons += skipped.get(kit_id, [])
@@ -603,35 +605,85 @@ def _last_checks(connection: Connection, kits: Any, now: dt.datetime) -> dict[in
     return {kit_id: _LastCheck(at, seal, display or username) for kit_id, at, seal, display, username in rows}
 
 
-def _last_emergency_draws(connection: Connection, kits: Any, now: dt.datetime) -> dict[int, dt.datetime]:
-    """Each kit's last emergency draw by ``now`` that was not reversed by then."""
+_USED = (MovementKind.DRAW, MovementKind.WASTE)  # what takes stock out of a kit where it stands
+
+
+class _Uses(NamedTuple):
+    """A kit's last uses by ``now``, none reversed by then: its last emergency draw, and since ``_use_bound``
+    its last draw and its last waste (of whatever reason)."""
+
+    emergency_at: dt.datetime | None = None
+    drawn_at: dt.datetime | None = None
+    wasted_at: dt.datetime | None = None
+
+
+def _use_bound(kit_rows: Sequence[Any], last_checks: dict[int, _LastCheck], now: dt.datetime) -> dt.datetime | None:
+    """From when draws and wastes at the kits' locations matter: the earliest check some kit still relies on.
+
+    A kit used after its last check is not ready until checked again (``_use_reasons``). A kit never checked,
+    or checked longer ago than its interval (a calendar day and a clock change of margin: the check rule counts
+    clinic dates), is not ready for that already and its next check clears both, so the look goes back at most
+    one check interval: a few days of a few kit locations, read through ix_movements_location_at."""
+    bounds = [max(last.checked_at, now - dt.timedelta(days=interval + 2))
+              for kit_id, *_, interval, _warning in kit_rows if (last := last_checks.get(kit_id)) is not None]
+    return min(bounds, default=None)
+
+
+def _last_uses(connection: Connection, kits: Any, now: dt.datetime, since: dt.datetime | None) -> dict[int, _Uses]:
+    """Each kit's ``_Uses`` by ``now``, in one statement: the emergency draws of all time (the small partial index
+    ix_movements_emergency_location_at), and every draw and waste after ``since`` (None: none looked for)."""
     reversal = aliased(Movement)
-    rows = connection.execute(
-        select(kits.c.id, func.max(Movement.at))
+    kept = ~exists().where(reversal.reverses_id == Movement.id, reversal.at <= now)
+    emergency = (
+        select(kits.c.id, literal("emergency").label("use"), func.max(Movement.at).label("at"))
         .select_from(Movement)
         .join(kits, kits.c.location_id == Movement.location_id)
-        .where(
-            Movement.kind == MovementKind.DRAW,
-            Movement.reason == EMERGENCY,
-            Movement.at <= now,
-            ~exists().where(reversal.reverses_id == Movement.id, reversal.at <= now),
-        )
+        .where(Movement.kind == MovementKind.DRAW, Movement.reason == EMERGENCY, Movement.at <= now, kept)
         .group_by(kits.c.id)
     )
-    return {kit_id: at for kit_id, at in rows}
+    stmt: Any = emergency
+    if since is not None:
+        stmt = union_all(emergency, (
+            select(kits.c.id, cast(Movement.kind, String).label("use"), func.max(Movement.at).label("at"))
+            .select_from(Movement)
+            .join(kits, kits.c.location_id == Movement.location_id)
+            .where(Movement.kind.in_(_USED), Movement.at > since, Movement.at <= now, kept)
+            .group_by(kits.c.id, Movement.kind)
+        ))
+    found: dict[int, dict[str, dt.datetime]] = defaultdict(dict)
+    for kit_id, use, at in connection.execute(stmt):
+        found[kit_id][use] = at
+    return {kit_id: _Uses(uses.get("emergency"), uses.get(MovementKind.DRAW.value), uses.get(MovementKind.WASTE.value))
+            for kit_id, uses in found.items()}
 
 
 def _date(moment: dt.datetime, timezone: str) -> str:
     return to_clinic_time(moment, timezone).date().isoformat()
 
 
-def _emergency_reasons(drawn_at: dt.datetime | None, last: _LastCheck | None, timezone: str) -> list[Reason]:
-    if drawn_at is None or (last is not None and drawn_at <= last.checked_at):
+def _use_reasons(uses: _Uses | None, last: _LastCheck | None, timezone: str) -> list[Reason]:
+    """A kit used since its last check (or never checked) must be restocked and checked before it is ready again:
+    whatever a draw's reason says, stock taken from an emergency kit is stock it no longer holds, and what is left
+    of an opened vial may not be the next patient's."""
+    if uses is None:
         return []
-    day = _date(drawn_at, timezone)
-    shown = format_date(to_clinic_time(drawn_at, timezone).date())
-    return [Reason("emergency_use", f"Used in an emergency on {shown}: restock and check",
-                   {"drawn_at": drawn_at.isoformat(), "date": day}, KitStatus.NOT_READY)]
+    checked_at = last.checked_at if last is not None else None
+    drawn_at = uses.emergency_at
+    if drawn_at is not None and (checked_at is None or drawn_at > checked_at):
+        day = _date(drawn_at, timezone)
+        shown = format_date(to_clinic_time(drawn_at, timezone).date())
+        return [Reason("emergency_use", f"Used in an emergency on {shown}: restock and check",
+                       {"drawn_at": drawn_at.isoformat(), "date": day}, KitStatus.NOT_READY)]
+    used = [(at, kind) for at, kind in ((uses.drawn_at, MovementKind.DRAW), (uses.wasted_at, MovementKind.WASTE))
+            if at is not None and (checked_at is None or at > checked_at)]
+    if not used:
+        return []
+    at, kind = max(used)
+    what = "drawn from it, not recorded as an emergency" if kind is MovementKind.DRAW else "wasted from it"
+    shown = format_date(to_clinic_time(at, timezone).date())
+    return [Reason("kit_used", f"Used on {shown} (stock {what}): restock and check",
+                   {"used_at": at.isoformat(), "date": _date(at, timezone), "movement_kind": kind.value},
+                   KitStatus.NOT_READY)]
 
 
 def _seal_reasons(last: _LastCheck | None, timezone: str) -> list[Reason]:
@@ -708,8 +760,14 @@ def _requirement_reasons(
                         expiring[lot.lot_id] = reason
             continue
         too_soon = [lot for lot in matching if 0 <= (lot.expiry - today).days < req.min_days_to_expiry]
-        short.append(_shortfall(req, have, best_lots, len(totals), too_soon, today))
+        others = [(totals[pool], counted_by_pool[pool]) for pool in totals if pool != best]
+        short.append(_shortfall(req, have, best_lots, others, too_soon, today))
     return short, sorted(expiring.values(), key=lambda r: (r.data["counts_until"], r.data["product"])), lines
+
+
+# How a requirement by kind adds stock up (lifecycle.stock_pool), in words: "IU and USP U each add up across ...".
+_POOLING = (f"{' and '.join(sorted(lifecycle.POOLED_UNITS))} each add up across products, "
+            "any other unit only within its product")
 
 
 def _products(lots: Sequence[_LotStock]) -> str:
@@ -717,19 +775,20 @@ def _products(lots: Sequence[_LotStock]) -> str:
     return " + ".join(sorted({lot.product for lot in lots}))
 
 
-def _shortfall(req: _Requirement, have: Decimal, best_lots: list[_LotStock], products_counted: int,
+def _shortfall(req: _Requirement, have: Decimal, best_lots: list[_LotStock],
+               others: Sequence[tuple[Decimal, list[_LotStock]]],
                too_soon: list[_LotStock], today: dt.date) -> Reason:
     unit = best_lots[0].unit if best_lots else req.unit
     product = _products(best_lots) if best_lots else req.product
     need = plain_quantity(req.min_quantity)
     if unit is not None:
         text = f"{req.label}: {plain_quantity(have)} {unit} of {need} {unit}"
-    else:  # a kind with nothing that counts: no product, so no unit to name
-        kind = req.product_kind.value if req.product_kind else ""
-        text = f"{req.label}: none that counts; needs {need} of one {kind} product"
+    else:  # a kind with nothing that counts: no product, so no unit to name; the pooling rule instead
+        text = f"{req.label}: none that counts; needs {need} in one unit ({_POOLING})"
     if req.product_kind is not None and best_lots:
-        text += f" ({product}"
-        text += "; different products are never added)" if products_counted > 1 else ")"
+        # Stock of another pool (IU beside USP U, another product's own unit) is never added to the best one.
+        apart = ", ".join(f"{plain_quantity(amount)} {lots[0].unit} of {_products(lots)}" for amount, lots in others)
+        text += f" ({product}; not added to it: {apart})" if apart else f" ({product})"
     if too_soon:
         notes = ", ".join(
             f"{lot.product} lot {lot.lot} expires in {(lot.expiry - today).days} days" for lot in too_soon

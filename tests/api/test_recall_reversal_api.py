@@ -14,8 +14,9 @@ from tests.factories import patient, reconstitute
 
 
 class History:
-    """Pat had 20 U from a Botox vial (single patient); the lot is recalled; Pat's treatment is closed (80 U
-    wasted); the safety lead marks the empty vial destroyed and notifies Pat."""
+    """Pat had 20 U from a Botox vial (single patient); the lot is recalled; the safety lead closes Pat's treatment
+    (80 U wasted: a nurse's closing would set them aside); the safety lead marks the empty vial destroyed and
+    notifies Pat."""
 
     def __init__(self, api, world):
         self.vial = reconstitute(world, world.container("botox", lot="QA31"))
@@ -27,7 +28,7 @@ class History:
                                                "recall_class": "I", "source": "regulator"})
         assert opened.status_code == 201, opened.get_json()
         self.case_id = opened.get_json()["id"]
-        assert self.nurse.post(f"/treatments/{treatment.id}/close").status_code == 200
+        assert self.safety.post(f"/treatments/{treatment.id}/close").status_code == 200
         self.waste_id = world.session.scalar(select(Movement.id).where(
             Movement.container_id == self.vial.id, Movement.kind == MovementKind.WASTE))
         case = f"/recalls/{self.case_id}"

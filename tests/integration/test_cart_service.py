@@ -750,11 +750,14 @@ def test_a_waste_reason_comes_from_the_list_and_other_needs_a_note(world):
     assert container.remaining == 100
 
 
-def test_a_recalled_lot_can_still_be_wasted(world, session):
+def test_a_recalled_lot_is_wasted_by_the_safety_lead_only(world, session):
+    """Recalled stock leaves through its recall case: a nurse sets it aside (tests/api/test_set_aside_waste_api.py)."""
     container = vial(world)
     container.lot.status = LotStatus.RECALLED
     session.flush()
-    assert waste(world, container, "other", note="recall 2026-14").quantity == Decimal("-100")
+    assert refusal(lambda: waste(world, container, "other", note="recall 2026-14")).code == "lot_recalled"
+    assert container.remaining == 100
+    assert waste(world, container, "other", note="recall 2026-14", user="safety").quantity == Decimal("-100")
 
 
 def test_no_vacuum_flags_the_lot_for_the_safety_lead(world, session):

@@ -239,7 +239,7 @@ def test_an_in_transit_container_is_not_counted_at_the_source(world, session):
     error = refusal(lambda: counts.create_submitted(
         session, actor=world.users["clinic_manager"], scope=Scope.everything(), location_id=world.location("Fridge").id,
         lines=[counts.LineSpec(code=container.label_code)], now=NOW))
-    assert error.code == "container_elsewhere"
+    assert error.code == "container_in_transit"
     assert snapshot(world)[0] == before[0]  # no stock "found" in it
 
 

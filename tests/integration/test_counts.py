@@ -136,8 +136,8 @@ def test_another_clinics_count_answers_as_missing(world, session):
 
 def test_posting_writes_one_adjustment_per_differing_container(world, session):
     vial = opened_vial(world, used="20")  # 80 U left
-    sealed = world.receive("botox", lot=LOT, containers=3).containers
-    scanned_full = world.container("botox", lot=LOT)
+    sealed = world.receive("botox", lot="BOX1", containers=3).containers  # counted by its box code
+    scanned_full = world.container("botox", lot=LOT)  # lot LOT is counted by each label
     count = start(world)
     add(world, count, container=vial.label_code, counted="76")  # 4 U missing
     add(world, count, lot_id=sealed[0].lot_id, containers=2)  # one of three sealed vials missing
@@ -502,9 +502,10 @@ def test_a_sealed_powder_vial_is_counted_whole_or_missing_never_in_part(world, s
     assert error.code == "validation_error" and error.details["field"] == "counted"
     assert f"({vial.label_code}) is sealed powder: it holds its 100 U, or it is missing (0)" in error.message
     add(world, count, container=vial.label_code, counted="0")  # missing: a count may say so
-    syringe = world.container("filler", lot="F1")
-    add(world, count, container=syringe.label_code, counted="0.3")  # a syringe: what is left in it
+    syringe = world.container("filler", lot="F1")  # sealed too: whole or missing, as powder is
+    assert refusal(lambda: add(world, count, container=syringe.label_code, counted="0.3")).code == "validation_error"
+    add(world, count, container=syringe.label_code, counted="0.55")
     opened = opened_vial(world, used="20")
     add(world, count, container=opened.label_code, counted="50")  # an opened vial: what is left, any amount
     assert {line.container_id: line.counted for line in count.lines} == {
-        vial.id: Decimal(0), syringe.id: Decimal("0.3"), opened.id: Decimal(50)}
+        vial.id: Decimal(0), syringe.id: Decimal("0.55"), opened.id: Decimal(50)}

@@ -78,7 +78,8 @@ def test_a_kind_requirement_with_nothing_inside_names_the_kind(world):
     kit = new_kit(world)
     stock(world, kit, "syringe", count=2, lot="SY2026")
     check(world, kit)
-    assert texts(state(world, kit)) == ["Hyaluronidase: none that counts; needs 300 of one hyaluronidase product"]
+    assert texts(state(world, kit)) == ["Hyaluronidase: none that counts; needs 300 in one unit (IU and USP U each "
+                                        "add up across products, any other unit only within its product)"]
 
 
 def test_usp_units_of_different_products_add_up(world, session):
@@ -148,7 +149,8 @@ def test_stock_counts_only_with_at_least_the_minimum_days_to_expiry(world, expir
     else:
         assert found.status is KitStatus.NOT_READY
         assert texts(found) == [
-            "Hyaluronidase: none that counts; needs 300 of one hyaluronidase product; too close to expiry to "
+            "Hyaluronidase: none that counts; needs 300 in one unit (IU and USP U each add up across products, "
+            "any other unit only within its product); too close to expiry to "
             "count (needs 30 days): Hylenex recombinant 150 USP U/mL lot 2205123 expires in 29 days"
         ]
 
@@ -280,7 +282,7 @@ def test_a_vial_opened_for_a_patient_does_not_count_and_is_named(world, session)
     assert line.have == 150  # the other vial only
 
 
-def test_a_reversed_emergency_draw_or_an_ordinary_draw_does_not_count(world, session):
+def test_a_reversed_emergency_draw_does_not_count_but_an_ordinary_draw_is_kit_use(world, session):
     kit = stocked_kit(world)
     stock(world, kit, "hylenex")
     check(world, kit)
@@ -289,10 +291,13 @@ def test_a_reversed_emergency_draw_or_an_ordinary_draw_does_not_count(world, ses
     locked = ledger.lock_container(session, vial.id, EVERYWHERE)
     ledger.record(session, locked, kind=MovementKind.REVERSAL, quantity=Decimal(10), actor=world.users["nurse"],
                   at=NOW + dt.timedelta(minutes=2), reverses=mistake)
+    session.flush()
+    assert state(world, kit, NOW + dt.timedelta(minutes=2)).status is KitStatus.READY
     ledger.record(session, locked, kind=MovementKind.DRAW, quantity=Decimal(-10), actor=world.users["nurse"],
                   at=NOW + dt.timedelta(minutes=3), reason="treatment")
     session.flush()
-    assert state(world, kit, NOW + dt.timedelta(minutes=5)).status is KitStatus.READY
+    # Whatever its reason, a draw from a kit is kit use: restock and check (acceptance defect, kit 1).
+    assert codes(state(world, kit, NOW + dt.timedelta(minutes=5))) == ["kit_used"]
 
 
 def test_a_check_records_who_when_the_seal_and_the_status_it_found(world, session):
@@ -476,8 +481,8 @@ def test_a_past_moment_reads_the_contents_the_ledger_had_then(world, session):
     one_out = past(world, kit, NOW + DAY + HOUR)
     assert [(line.label, line.have) for line in one_out.lines] == [("Hyaluronidase", 150), ("Syringes 1 mL", 2)]
     opened = past(world, kit, NOW + 2 * DAY + HOUR)
-    assert codes(opened) == ["not_counted_inside", "requirement_short"]
-    assert opened.reasons[0].data == {"label_code": second.label_code, "product": "Hylenex recombinant 150 USP U/mL",
+    assert codes(opened) == ["kit_used", "not_counted_inside", "requirement_short"]  # drawn since the check
+    assert opened.reasons[1].data == {"label_code": second.label_code, "product": "Hylenex recombinant 150 USP U/mL",
                                       "why": "opened for a patient", "remaining": "140", "unit": "USP U"}
     assert [line.have for line in past(world, kit, NOW + 3 * DAY + HOUR).lines] == [0, 3]
 

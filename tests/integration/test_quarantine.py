@@ -87,7 +87,8 @@ def test_nothing_is_taken_while_quarantined(world, session):
     assert after == before
 
 
-def test_quarantined_stock_can_still_be_wasted_or_taken_out_of_a_kit(world, session):
+def test_quarantined_stock_is_taken_out_of_a_kit_by_anyone_and_wasted_by_the_safety_lead_only(world, session):
+    # Quarantined stock is evidence: a nurse sets it aside (out of the kit), the safety lead decides its fate.
     stock = Stock(world)
     moved = transfers.move_container(session, actor=world.users["nurse"], scope=EVERYWHERE,
                                      container_id=stock.london[2].id, to_location_id=stock.kit.id, now=NOW,
@@ -95,7 +96,11 @@ def test_quarantined_stock_can_still_be_wasted_or_taken_out_of_a_kit(world, sess
     services.quarantine(session, actor=world.users["safety"], lot_id=stock.lot.id, reason="alert", now=NOW)
     transfers.move_container(session, actor=world.users["nurse"], scope=EVERYWHERE, container_id=moved.id,
                              to_location_id=world.location("Fridge").id, now=LATER, reason="quarantined lot")
-    cart.waste(session, actor=world.users["nurse"], scope=EVERYWHERE, container_id=stock.opened.id,
+    with pytest.raises(LotQuarantined):
+        cart.waste(session, actor=world.users["nurse"], scope=EVERYWHERE, container_id=stock.opened.id,
+                   reason="other", note="lot quarantined", now=LATER)
+    assert stock.opened.remaining > 0
+    cart.waste(session, actor=world.users["safety"], scope=EVERYWHERE, container_id=stock.opened.id,
                reason="other", note="lot quarantined", now=LATER)
     assert stock.opened.remaining == 0
 

@@ -30,8 +30,9 @@ pytestmark = pytest.mark.usefixtures("ledger_stays_balanced")
 
 @dataclass
 class Remainder:
-    """QA's history: a Botox vial (single patient) gave Pat 20 U; the lot is recalled; closing Pat's treatment
-    wasted the other 80 U; the empty vial is marked destroyed on the case and Pat is notified."""
+    """QA's history: a Botox vial (single patient) gave Pat 20 U; the lot is recalled; the safety lead closing Pat's
+    treatment wasted the other 80 U (closed by a nurse, they would be set aside); the empty vial is marked
+    destroyed on the case and Pat is notified."""
 
     vial: Container
     draw: Draw
@@ -44,7 +45,7 @@ def remainder_on_a_case(world: World, lot: str = "RV1") -> Remainder:
     treatment = factories.start_treatment(world, patient(world, "P-1", name="Pat"))
     draw = factories.draw(world, treatment, vial, "20").draw
     case = open_case(world, vial.lot_id)
-    (waste,) = factories.close_treatment(world, treatment, at=NOW + dt.timedelta(minutes=5)).wasted
+    (waste,) = factories.close_treatment(world, treatment, at=NOW + dt.timedelta(minutes=5), user="safety").wasted
     assert (waste.reason, vial.remaining) == ("single_patient_remainder", 0)
     mark(world, case, vial, "destroyed")
     notify(world, case, draw)

@@ -444,13 +444,15 @@ class LedgerMachine(RuleBasedStateMachine):
         container_id = self.pick_container(index, stray=stray)
         container = self.container(container_id)
         nurse = self.nurse[container.clinic_id]
-        # Wasting takes stock out of use whatever the lot's status: only an empty or travelling
-        # container, or more than is left, is refused.
+        # Wasting takes stock out of use whatever the lot's expiry: only an empty or travelling container, more
+        # than is left, or (for the nurse, who does not decide holds) one of a quarantined or recalled lot, set
+        # aside for the safety lead, is refused.
         # A powder vial not yet reconstituted is wasted whole.
         whole_only = (container.product.requires_reconstitution and container.state is ContainerState.SEALED
                       and container.reconstituted_at is None and container.opened_at is None)
         ok = (container.state not in (ContainerState.EMPTY, ContainerState.DISCARDED, ContainerState.IN_TRANSIT)
               and container.remaining > 0 and (quantity is None or quantity <= container.remaining)
+              and self.lot_status[container.lot_id] is LotStatus.ACTIVE
               and not (whole_only and quantity is not None and quantity < container.remaining))
         movement = self.attempt("waste", lambda: cart.waste(
             self.session, actor=nurse, scope=Scope.for_user(nurse), container_id=container_id, reason=reason,
@@ -467,7 +469,9 @@ class LedgerMachine(RuleBasedStateMachine):
             self.session, actor=self.world.users["manager"], scope=Scope.everything(), now=self.clock,
         ), expect_ok=True)
         self.reversible.extend(m.id for m in wasted)
-        left = cart.beyond_use_containers(self.session, scope=Scope.everything(), now=self.clock)
+        # The manager does not decide holds: a vial of a quarantined or recalled lot stays for the safety lead.
+        left = [c for c in cart.beyond_use_containers(self.session, scope=Scope.everything(), now=self.clock)
+                if self.lot_status[c.lot_id] is LotStatus.ACTIVE]
         assert left == [], f"still past beyond-use with something left: {[c.label_code for c in left]}"
 
     @precondition(lambda self: self.reversible)
