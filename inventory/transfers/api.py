@@ -62,14 +62,16 @@ def get_transfer(transfer_id: int) -> TransferOut:
     return TransferOut.of(clinic_transfers.get_transfer(db.session, transfer_id, scope), scope)
 
 
-@operation("POST", "/transfers/<int:transfer_id>/receive", summary="Receive a transfer at the destination clinic",
+@operation("POST", "/transfers/<int:transfer_id>/receive",
+           summary="Receive a transfer at the destination clinic, whole or with some containers missing in transit",
            permission=Permission.RECEIVE, body=TransferReceiveIn, response=TransferOut, idempotent=True,
            errors=(403, 404, 409, 422))
 def receive_transfer(transfer_id: int, body: TransferReceiveIn) -> TransferOut:
     scope = current_scope()
     transfer = clinic_transfers.receive(db.session, actor=current_user(), scope=scope,
                                         transfer_id=transfer_id, now=utcnow(), location_id=body.location_id,
-                                        confirm=body.confirm)
+                                        confirm=body.confirm, arrived=body.arrived, missing=body.missing,
+                                        missing_reason=body.missing_reason)
     return TransferOut.of(transfer, scope)
 
 

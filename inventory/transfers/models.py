@@ -6,7 +6,9 @@ marks the container ``in_transit`` (holding nothing: it is in no clinic's stock)
 receiving moves the container to the destination and writes a TRANSFER_IN of the same
 quantity there. The destination may refuse it instead (damaged, warm, incomplete, not what was
 ordered): the goods travel back still in transit, and the source records their return with a
-TRANSFER_IN at home. The container keeps its id, label, lot and history throughout. These
+TRANSFER_IN at home. Or it receives what arrived and declares the rest missing in transit: each missing
+container's TRANSFER_OUT is reversed and the container wasted (reason ``missing_in_transit``) at the source,
+where its stock was last. The container keeps its id, label, lot and history throughout. These
 tables only say what travelled, between whom, and which movements carried it: the
 ledger stays the only record of stock.
 """
@@ -133,6 +135,16 @@ class Transfer(Base):
         """Its containers are in no clinic's stock: on the way there, or on the way back."""
         return self.status in (TransferStatus.IN_TRANSIT, TransferStatus.REFUSED)
 
+    @property
+    def missing_items(self) -> list[TransferItem]:
+        """The items declared missing in transit when it was received (none otherwise)."""
+        return [item for item in self.items if item.is_missing]
+
+    @property
+    def missing_reason(self) -> str | None:
+        """Why the destination declared containers missing (one declaration, one reason); None if none was."""
+        return next((item.missing.reason for item in self.items if item.missing is not None), None)
+
 
 class TransferItem(Base):
     """One container of a transfer, the quantity that left with it and the movements that carried it."""
@@ -163,3 +175,48 @@ class TransferItem(Base):
     container: Mapped[Container] = relationship()
     # Where the container left from: what another clinic is shown of it once it is no longer theirs.
     out_movement: Mapped[Movement] = relationship(foreign_keys=[out_movement_id], viewonly=True)
+    # Loaded only when asked (or by the transfer views' eager options): calling back or recording a return
+    # never reads it.
+    missing: Mapped[TransferItemMissing | None] = relationship(back_populates="item")
+
+    @property
+    def is_missing(self) -> bool:
+        """Declared missing in transit by the destination: it never arrived, and was written off at the source."""
+        return self.missing is not None
+
+    @property
+    def missing_movement_id(self) -> int | None:
+        return self.missing.waste_movement_id if self.missing is not None else None
+
+
+class TransferItemMissing(Base):
+    """A container of a transfer that the destination declared missing in transit when it received the rest.
+
+    It never arrived, so it never entered the destination's ledger: it is written off at the source, where its
+    stock was last, by a REVERSAL of its TRANSFER_OUT (the item's ``in_movement_id``: its journey ended, at no
+    other clinic) and a WASTE of the same quantity (reason ``missing_in_transit``). Who declared it and when are
+    the transfer's receiver and receipt; this row says which container and why. A table of its own, rather than
+    columns of the transfers, so that a transfer reads the same whether or not one of its containers was lost.
+    """
+
+    __tablename__ = "transfer_missing_items"
+    __table_args__ = (
+        CheckConstraint("reversal_movement_id <> waste_movement_id", name="two_movements"),
+    )
+
+    id: Mapped[intpk]
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("transfer_items.id"), unique=True, comment="the transfer's item that never arrived"
+    )
+    reversal_movement_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("movements.id"), unique=True,
+        comment="the REVERSAL of its TRANSFER_OUT at the source (also the item's in_movement_id)",
+    )
+    waste_movement_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("movements.id"), unique=True,
+        comment="the WASTE (reason missing_in_transit) that wrote it off at the source",
+    )
+    reason: Mapped[str] = mapped_column(Text, comment="the destination's words on what did not arrive")
+    created_at: Mapped[created_at]
+
+    item: Mapped[TransferItem] = relationship(back_populates="missing")

@@ -10,12 +10,13 @@ page needs no script of its own.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import BooleanField, SelectChoice, SelectField
+from wtforms import BooleanField, HiddenField, SelectChoice, SelectField
 from wtforms.validators import DataRequired, Length, Optional
 from inventory.blueprints.pages.fields import NotesField, ScanField, TextField, choices_of, location_choices
 
@@ -55,6 +56,13 @@ class ReceiveForm(FlaskForm):
     # Offered once a box kept at 2-8 °C was refused for a place that is not temperature-sensitive.
     keep_here = BooleanField("Keep it here all the same: it goes into a fridge Vialog does not watch yet, or its "
                              "label allows this place")
+    # The page lists every container with an "arrived" checkbox, all ticked; this says the list was sent (a post
+    # without it, as before the list existed, receives everything).
+    itemized = HiddenField()
+    missing_reason = TextField("If something is missing: what you found (the sending clinic reads this)",
+                               validators=[Optional(), Length(max=clinic_transfers.MAX_MISSING_REASON)])
+    # Offered once containers were unticked: declaring them missing writes them off at the sending clinic.
+    confirm_missing = BooleanField("Yes: they did not arrive. Write them off as missing in transit")
 
 
 class RefuseForm(FlaskForm):
@@ -71,6 +79,9 @@ class CancelForm(FlaskForm):
 
 @bp.app_template_filter("transfer_status")
 def _transfer_status(transfer: Transfer) -> str:
+    missing = len(transfer.missing_items)
+    if missing:
+        return f"{STATUS_WORDS[transfer.status.value]}, {missing} missing in transit"
     return STATUS_WORDS[transfer.status.value]
 
 
@@ -222,7 +233,8 @@ def _receiving_places(transfer: Transfer) -> list[Location]:
 
 
 def _render_transfer(transfer: Transfer, *, receive_form: ReceiveForm | None = None,
-                     refuse_form: RefuseForm | None = None, status: int = 200, ask_keep_here: bool = False):
+                     refuse_form: RefuseForm | None = None, status: int = 200, ask_keep_here: bool = False,
+                     unticked: Collection[int] = (), ask_missing: bool = False):
     caller = scope()
     receive_form = receive_form or ReceiveForm(formdata=None, location_id=transfer.to_location_id)
     receive_form.location_id.choices = [SelectChoice(place.id, place.name) for place in _receiving_places(transfer)]
@@ -235,6 +247,7 @@ def _render_transfer(transfer: Transfer, *, receive_form: ReceiveForm | None = N
         may_receive=transfer.is_in_transit and at_destination,
         may_cancel=transfer.is_in_transit and at_source,
         may_record_return=transfer.is_refused and at_source, ask_keep_here=ask_keep_here,
+        unticked=set(unticked), ask_missing=ask_missing,
     ), status
 
 
@@ -250,21 +263,49 @@ def transfer_receive(transfer_id: int):
     found = clinic_transfers.get_transfer(db.session, transfer_id, scope())
     form = ReceiveForm()
     form.location_id.choices = [SelectChoice(place.id, place.name) for place in _receiving_places(found)]
+    arrived = _ticked() if form.itemized.data else None
+    unticked = [i.container_id for i in found.items if arrived is not None and i.container_id not in arrived]
     if not form.validate():
-        return _render_transfer(found, receive_form=form, status=422)
+        return _render_transfer(found, receive_form=form, status=422, unticked=unticked, ask_missing=bool(unticked))
+    if unticked and not form.confirm_missing.data:
+        # Unticking writes containers off at the sender: say why, and confirm, before anything is written.
+        try:
+            clinic_transfers.check_missing_reason(form.missing_reason.data)
+            labels = ", ".join(i.container.label_code for i in found.items if i.container_id in unticked)
+            flash(f"Not ticked: {labels}. Confirm that they did not arrive: they are written off as missing in "
+                  f"transit at {found.from_clinic.name}, and the rest is received.", "warning")
+        except DomainError as error:
+            refused(error)
+        return _render_transfer(found, receive_form=form, status=422, unticked=unticked, ask_missing=True)
     try:
         received = clinic_transfers.receive(
             db.session, actor=current_user, scope=scope(), transfer_id=found.id, now=utcnow(),
             location_id=form.location_id.data,
-            confirm=[cold_chain.LocationNotRefrigerated.code] if form.keep_here.data else [])
+            confirm=[cold_chain.LocationNotRefrigerated.code] if form.keep_here.data else [],
+            arrived=arrived, missing_reason=form.missing_reason.data if unticked else None)
     except DomainError as error:
         refused(error)
         return _render_transfer(clinic_transfers.get_transfer(db.session, transfer_id, scope()),
                                 receive_form=form, status=error.status,
-                                ask_keep_here=isinstance(error, cold_chain.LocationNotRefrigerated))
+                                ask_keep_here=isinstance(error, cold_chain.LocationNotRefrigerated),
+                                unticked=unticked, ask_missing=bool(unticked))
     assert received.received_location is not None
-    flash(f"Received {len(received.items)} container(s) into {received.received_location.name}.", "ok")
+    missing = received.missing_items
+    written_off = (f" {len(missing)} declared missing in transit ({', '.join(i.container.label_code for i in missing)}):"
+                   f" written off at {received.from_clinic.name}." if missing else "")
+    flash(f"Received {len(received.items) - len(missing)} container(s) into {received.received_location.name}."
+          f"{written_off}", "ok")
     return redirect(url_for("pages.transfer", transfer_id=received.id))
+
+
+def _ticked() -> list[int | str]:
+    """The containers ticked as arrived on the receive form: ids (a label or anything else is passed on as
+    sent, for the service to refuse as not on the transfer)."""
+    ticked: list[int | str] = []
+    for value in request.form.getlist("arrived")[: clinic_transfers.MAX_CONTAINERS + 1]:
+        value = value.strip()[:100]
+        ticked.append(int(value) if value.isdigit() and len(value) < 10 else value)
+    return ticked
 
 
 @bp.post("/transfers/<int:transfer_id>/refuse")

@@ -21,7 +21,13 @@ from inventory.blueprints.api.schemas import (
 from inventory.models import Location
 from inventory.services.permissions import Scope
 from inventory.transfers.models import Transfer, TransferItem
-from inventory.transfers.service import MAX_CONTAINERS, MAX_NOTE, MAX_REFUSAL_REASON, shows_container_now
+from inventory.transfers.service import (
+    MAX_CONTAINERS,
+    MAX_MISSING_REASON,
+    MAX_NOTE,
+    MAX_REFUSAL_REASON,
+    shows_container_now,
+)
 
 Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
 ContainerRef = Annotated[int, Field(ge=1, le=2**31 - 1)] | Annotated[str, Scanned(500)]
@@ -42,6 +48,17 @@ class TransferReceiveIn(Model):
     confirm: list[Literal["location_not_refrigerated"]] = Field(
         default_factory=list, max_length=1,
         description='"location_not_refrigerated": a box kept at 2-8 °C may go into this place all the same')
+    arrived: Annotated[list[ContainerRef], Field(max_length=MAX_CONTAINERS)] | None = Field(
+        default=None,
+        description="when something did not arrive: the containers (ids or label codes) of this transfer that did; "
+                    "every other one is declared missing in transit. Give this or missing, not both")
+    missing: Annotated[list[ContainerRef], Field(min_length=1, max_length=MAX_CONTAINERS)] | None = Field(
+        default=None,
+        description="the containers (ids or label codes) of this transfer that did not arrive: declared missing in "
+                    "transit and written off at the sending clinic (reversal of their transfer_out, then a waste "
+                    "with reason missing_in_transit); the others are received")
+    missing_reason: Annotated[str, PlainText(MAX_MISSING_REASON, min_length=0)] | None = Field(
+        default=None, description="required when something is missing: what the receiver found (e.g. not in the box)")
 
 
 class TransferRefuseIn(Model):
@@ -77,16 +94,25 @@ class TransferItemOut(Model):
     quantity: Qty = Field(description="what was sent, in the product's base unit")
     base_unit: str
     out_movement_id: int
-    in_movement_id: int | None
+    in_movement_id: int | None = Field(
+        description="the transfer_in that ended its journey; for a missing container, the reversal of its "
+                    "transfer_out at the sending clinic")
+    missing: bool = Field(description="declared missing in transit on receipt: it never arrived, and was written "
+                                      "off at the sending clinic (state discarded there)")
+    missing_movement_id: int | None = Field(
+        description="for a missing container, the waste (reason missing_in_transit) that wrote it off")
 
     @classmethod
     def of(cls, item: TransferItem, scope: Scope) -> TransferItemOut:
         as_sent = not shows_container_now(item, scope)
+        # A missing container is in no clinic: nobody holds it now.
+        now_at = ClinicOut.of(item.container.clinic) if as_sent and not item.is_missing else None
         return cls(
             container=_container_as_sent(item) if as_sent else ContainerOut.of(item.container),
-            container_as_sent=as_sent, now_at_clinic=ClinicOut.of(item.container.clinic) if as_sent else None,
+            container_as_sent=as_sent, now_at_clinic=now_at,
             quantity=item.quantity, base_unit=item.container.product.base_unit,
             out_movement_id=item.out_movement_id, in_movement_id=item.in_movement_id,
+            missing=item.is_missing, missing_movement_id=item.missing_movement_id,
         )
 
 
@@ -124,6 +150,8 @@ class TransferOut(Model):
     returned_by: str | None = Field(description="who at the source recorded the refused stock back")
     returned_at: dt.datetime | None
     note: str | None
+    missing_count: int = Field(description="how many containers were declared missing in transit on receipt")
+    missing_reason: str | None = Field(description="why, in the receiver's words; null when nothing was missing")
     items: list[TransferItemOut]
 
     @classmethod
@@ -140,7 +168,8 @@ class TransferOut(Model):
             refusal_category=t.refusal_category.value if t.refusal_category else None,
             refusal_reason=t.refusal_reason,
             returned_by=t.returned_by.username if t.returned_by else None, returned_at=t.returned_at,
-            note=t.note, items=[TransferItemOut.of(item, scope) for item in t.items],
+            note=t.note, missing_count=len(t.missing_items), missing_reason=t.missing_reason,
+            items=[TransferItemOut.of(item, scope) for item in t.items],
         )
 
 

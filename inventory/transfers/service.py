@@ -14,6 +14,17 @@ in two and recorded as a Transfer:
   TRANSFER_IN of the same quantity is written there; it is sealed again. It keeps its
   id, label, lot and whole history.
 * ``cancel``: while in transit, the sender calls it back: a TRANSFER_IN at the source.
+* ``receive`` with something missing: the destination receives what arrived and declares the
+  rest missing in transit, in the same transaction. A missing container never reached the
+  destination, so it never enters its ledger: the loss is the sender's, where the stock was
+  last. Its TRANSFER_OUT is reversed at its source location (a REVERSAL naming it: the stock
+  did not go to another clinic after all) and the container is wasted there at once (reason
+  ``missing_in_transit``), so the sender's reconciliation shows it as wasted, neither as
+  transferred out nor as in transit, and the container ends ``discarded``: unusable, never
+  counted, its history saying why. A recall line of its lot is then marked destroyed by the
+  safety lead (it cannot have been returned), as for any wasted container. The declaration
+  is audited (``transfer.items_missing``: who, which containers, why), is final (a cart
+  correction of that waste is refused), and the transfer ends ``received``.
 * ``refuse``: the destination turns the consignment away (damaged, warm, incomplete, not
   what was ordered), with a reason. Nothing is written to the ledger: the goods travel
   back, so the containers stay ``in_transit``, in no clinic's stock, and the transfer is
@@ -64,10 +75,17 @@ from inventory.models import (
     LocationKind,
     Lot,
     LotStatus,
+    Movement,
     MovementKind,
     User,
 )
-from inventory.transfers.models import RefusalCategory, Transfer, TransferItem, TransferStatus
+from inventory.transfers.models import (
+    RefusalCategory,
+    Transfer,
+    TransferItem,
+    TransferItemMissing,
+    TransferStatus,
+)
 from inventory.services import ledger, lot_guard, scanning
 from inventory.services.clock import to_clinic_time
 from inventory.services.permissions import Scope
@@ -77,6 +95,8 @@ from inventory.validators import check_text
 MAX_CONTAINERS = 200  # one consignment; a larger one is a typo or belongs in several boxes
 MAX_NOTE = 2000
 MAX_REFUSAL_REASON = 300  # a sentence or two: what was wrong with the box; the category says the kind
+MAX_MISSING_REASON = 300  # the same for what did not arrive
+MISSING = "missing_in_transit"  # Movement.reason of the reversal and the waste that write a missing container off
 MAX_ID = 2**31 - 1
 REASON = "clinic_transfer"  # Movement.reason of every TRANSFER_OUT / TRANSFER_IN written here
 # Where a sender is likely to want stock to arrive, first; kits are never a destination.
@@ -143,6 +163,12 @@ class ReceivingClinicOnly(DomainError):
 class SendingClinicOnly(DomainError):
     code = "sending_clinic_only"
     status = 403
+
+
+class LossNotReversible(DomainError):
+    """A container declared missing in transit is written off for good: its waste is not corrected at the cart."""
+
+    code = "not_reversible"
 
 
 # --- sending ----------------------------------------------------------------------------------
@@ -300,6 +326,9 @@ def receive(
     now: dt.datetime,
     location_id: int | None = None,
     confirm: Collection[str] = (),
+    arrived: Sequence[int | str] | None = None,
+    missing: Sequence[int | str] | None = None,
+    missing_reason: str | None = None,
 ) -> Transfer:
     """Takes a transfer into the destination clinic's stock, at its planned location or ``location_id``.
 
@@ -308,9 +337,18 @@ def receive(
     are received too (the stock is here, and must be found here), and stay unusable.
     A box kept at 2-8 °C goes into a temperature-sensitive place, as at receiving, unless
     ``confirm`` holds "location_not_refrigerated".
+
+    When something did not arrive, the caller names either what ``arrived`` or what is
+    ``missing`` (container ids or label codes of the transfer's items), with
+    ``missing_reason``: the containers that arrived are received as above and the others
+    are declared missing in transit in the same transaction (``_declare_missing``). At
+    least one container must have arrived. Neither given: everything arrived.
+    Every check runs before anything is written, so a refusal writes nothing.
     Raises NotFound (neither end in the caller's clinics, or an unknown location),
     ReceivingClinicOnly, TransferAlreadyReceived, TransferCancelled, TransferRefused,
-    LocationOtherClinic, LocationInactive, LocationIsKit or LocationNotRefrigerated.
+    ValidationError (both lists, a container twice or not on the transfer, no reason,
+    nothing arrived), LocationOtherClinic, LocationInactive, LocationIsKit or
+    LocationNotRefrigerated.
     """
     transfer = _lock_transfer(session, transfer_id, scope)
     if not scope.allows(transfer.to_clinic_id):
@@ -318,15 +356,18 @@ def receive(
             f"Only {transfer.to_clinic.name} can receive this transfer.", transfer_id=transfer.id
         )
     _ensure_in_transit(transfer)
+    missing_ids = _missing_ids(transfer, arrived=arrived, missing=missing)
+    reason = check_missing_reason(missing_reason) if missing_ids else None
     place = transfer.to_location if location_id is None else _receiving_location(session, location_id, transfer)
     _ensure_receiving(place)
     items = _items_locked(session, transfer)
+    arriving = [item for item in items if item.container_id not in missing_ids]
     confirmed = cold_chain.LocationNotRefrigerated.code in confirm
-    for product in {item.container.product.id: item.container.product for item in items}.values():
+    for product in {item.container.product.id: item.container.product for item in arriving}.values():
         if cold_chain.ensure_kept_cold(product, place, confirmed=confirmed):
             cold_chain.kept_outside_fridge(session, actor=actor, product=product, location=place, now=now,
                                            object_type="transfer", object_id=transfer.id)
-    for item in items:
+    for item in arriving:
         container = item.container
         container.clinic_id, container.clinic = place.clinic_id, place.clinic
         container.location_id, container.location = place.id, place
@@ -335,8 +376,105 @@ def receive(
     transfer.status = TransferStatus.RECEIVED
     transfer.received_by_id, transfer.received_by, transfer.received_at = actor.id, actor, now
     transfer.received_location_id, transfer.received_location = place.id, place
+    if reason is not None:
+        _declare_missing(session, transfer, [item for item in items if item.container_id in missing_ids],
+                         reason=reason, actor=actor, now=now)
     session.flush()
     return transfer
+
+
+def check_missing_reason(reason: str | None) -> str:
+    """The receiver's reason for declaring containers missing, checked; raises ValidationError."""
+    text = check_text(reason, what="Reason", field="missing_reason", max_length=MAX_MISSING_REASON)
+    if not text:
+        raise ValidationError("Say why the unticked containers are missing (e.g. not in the box, box opened).",
+                              field="missing_reason")
+    return text
+
+
+def _missing_ids(transfer: Transfer, *, arrived: Sequence[int | str] | None,
+                 missing: Sequence[int | str] | None) -> set[int]:
+    """The container ids declared missing, from what arrived or from what is missing (ids or label codes of the
+    transfer's items). Raises ValidationError: both lists, a container twice or not on the transfer, or
+    nothing that arrived."""
+    if arrived is not None and missing is not None:
+        raise ValidationError("List what arrived or what is missing, not both.", field="missing")
+    field, refs = ("arrived", arrived) if arrived is not None else ("missing", missing)
+    if refs is None:
+        return set()
+    by_label = {item.container.label_code.upper(): item.container_id for item in transfer.items}
+    on_transfer = set(by_label.values())
+    named: list[int] = []
+    for ref in refs:
+        found = ref if isinstance(ref, int) and ref in on_transfer else (
+            by_label.get(ref.strip().upper()) if isinstance(ref, str) else None)
+        if found is None:
+            raise ValidationError(f"{ref} is not a container of transfer {transfer.id}: list only what it carries.",
+                                  field=field, container=ref, transfer_id=transfer.id)
+        if found in named:
+            raise ValidationError(f"{ref} is listed twice: give each container once.", field=field, container=ref)
+        named.append(found)
+    missing_ids = on_transfer - set(named) if field == "arrived" else set(named)
+    if missing_ids == on_transfer:
+        raise ValidationError(
+            f"Nothing of transfer {transfer.id} would be received: receive at least the containers that arrived. "
+            f"If the box never came, do not receive it: tell {transfer.from_clinic.name}, which sent it.",
+            field=field, transfer_id=transfer.id,
+        )
+    return missing_ids
+
+
+def _declare_missing(session: Session, transfer: Transfer, items: Sequence[TransferItem], *, reason: str,
+                     actor: User, now: dt.datetime) -> None:
+    """Writes off containers that never arrived, at the source, where their stock was last (locked, in transit).
+
+    The journey ends with a REVERSAL of each one's TRANSFER_OUT (it went to no other clinic after all: the
+    sender's reconciliation stops counting it as transferred out or in transit) and the loss is a WASTE of the
+    same quantity at once, reason ``missing_in_transit``: the container ends discarded, unusable and never
+    counted, and a recall of its lot finds it wasted (mark its line destroyed). Stock never reaches a shelf, so
+    no lot hook hears of stock added. Audited as ``transfer.items_missing`` at the destination, who declared it.
+    """
+    route = f"transfer {transfer.id}, {transfer.from_clinic.code} → {transfer.to_clinic.code}"
+    losses: list[int] = []
+    for item in items:
+        container = item.container
+        back = ledger.record(
+            session, container, kind=MovementKind.REVERSAL, quantity=item.quantity, actor=actor, at=now,
+            reason=MISSING, note=f"{route}: never arrived at {transfer.to_clinic.code}, written off here",
+            reverses=item.out_movement,
+        )
+        container.state = ContainerState.SEALED  # as it left: the waste below discards it in the same flush
+        loss = ledger.record(
+            session, container, kind=MovementKind.WASTE, quantity=-item.quantity, actor=actor, at=now,
+            reason=MISSING, note=f"missing in transit on {route}, declared by {actor.label}: {reason}",
+        )
+        session.flush()
+        item.in_movement_id = back.id
+        item.missing = TransferItemMissing(item_id=item.id, reversal_movement_id=back.id,
+                                           waste_movement_id=loss.id, reason=reason, created_at=now)
+        losses.append(loss.id)
+    session.add(AuditEvent(
+        at=now, actor_id=actor.id, clinic_id=transfer.to_clinic_id, action="transfer.items_missing",
+        object_type="transfer", object_id=str(transfer.id),
+        details={"reason": reason, "from_clinic": transfer.from_clinic.code, "to_clinic": transfer.to_clinic.code,
+                 "container_ids": [item.container_id for item in items],
+                 "label_codes": [item.container.label_code for item in items],
+                 "received_container_ids": sorted(i.container_id for i in transfer.items if not i.is_missing),
+                 "movement_ids": losses},
+    ))
+    session.flush()
+
+
+def refuse_reversing_a_loss(session: Session, lot: Lot, container: Container, original: Movement, actor: User,
+                            now: dt.datetime) -> None:
+    """A container declared missing in transit stays written off: a cart correction of that waste would put its
+    stock back on the sender's shelf, where it never came back to (a lot_guard reversal check)."""
+    if original.kind is MovementKind.WASTE and original.reason == MISSING:
+        raise LossNotReversible(
+            f"{container.product.name} ({container.label_code}) was declared missing in transit by the clinic it "
+            "was sent to: that write-off cannot be reversed.",
+            movement_id=original.id, container_id=container.id,
+        )
 
 
 def refuse(
@@ -581,6 +719,7 @@ def _with_details(stmt: Select[Transfer]) -> Select[Transfer]:
                 joinedload(Container.location), joinedload(Container.clinic),
             ),
             joinedload(TransferItem.out_movement),
+            selectinload(TransferItem.missing),
         ),
     )
 
