@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
 from inventory.admin.service import MAX_LIMIT_REASON, ProductSaved
-from inventory.blueprints.api.schemas import ClinicOut, LocationOut, Model, PlainText, ProductOut, Qty
+from inventory.blueprints.api.schemas import ClinicOut, LocationOut, Model, PlainText, ProductOut, Qty, QtyIn
 from inventory.cart.service import AREA_VALUES
 from inventory.models import Clinic, Location, User
+from inventory.services.auth import MIN_PASSWORD_LENGTH
 
 Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+# A new password: the policy (auth.check_password_policy) says its length in its own words; the document says it too.
+NewPassword = Annotated[str, StringConstraints(min_length=1, max_length=200),
+                        Field(json_schema_extra={"minLength": MIN_PASSWORD_LENGTH},
+                              description=f"at least {MIN_PASSWORD_LENGTH} characters, not the username")]
 RoleName = Literal["nurse", "manager", "safety_lead", "admin"]
 Days = Annotated[int, Field(ge=0, le=365)]
 Positive = Annotated[int, Field(ge=1, le=100_000)]
-PositiveQty = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=4)]
+# A decimal string, as every quantity of the API (API.md): a JSON number is refused, as for a draw.
+PositiveQty = Annotated[QtyIn, Field(gt=0)]
 Gtin = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
 
 # --- users ------------------------------------------------------------------------------------------
@@ -56,7 +61,7 @@ class UserList(Model):
 
 class UserIn(Model):
     username: Username
-    password: Password
+    password: NewPassword
     role: RoleName
     clinic_ids: list[Id] = Field(default_factory=list, description="empty: chain level")
     chain_level: bool | None = Field(default=None, description=CHAIN_LEVEL)
@@ -74,7 +79,7 @@ class UserPatch(Model):
 
 
 class PasswordIn(Model):
-    password: Password
+    password: NewPassword
     current_password: Password | None = Field(default=None, description="needed when users change their own")
 
 

@@ -268,3 +268,15 @@ def test_a_product_may_change_the_case_of_its_own_name(api, world, session):
     botox = world.botox
     answer = api("manager").patch(f"/products/{botox.id}", {"name": "BOTOX Cosmetic 100 U"})
     assert answer.status_code == 200 and answer.get_json()["name"] == "BOTOX Cosmetic 100 U"
+
+
+def test_a_products_quantities_are_decimal_strings_as_every_quantity_of_the_api(api, world, session):
+    # API.md: quantities are strings, never floats; the OpenAPI document says so, and the server agrees.
+    admin = api("admin")
+    for value in (200, 0.5, "0", "-1"):
+        refused = admin.patch(f"/products/{world.botox.id}", {"session_max_units": value, "reason": "x"})
+        assert (refused.status_code, refused.get_json()["error"]["details"]["field"]) == (422, "session_max_units")
+    assert _fresh(session, world.botox).session_max_units == 64
+    schemas = admin.get("/openapi.json").get_json()["components"]["schemas"]
+    assert schemas["ProductChange"]["properties"]["concentration_per_ml"]["anyOf"][0]["type"] == "string"
+    assert schemas["UserIn"]["properties"]["password"]["minLength"] == 10  # the policy's length, as the server asks
