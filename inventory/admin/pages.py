@@ -303,7 +303,7 @@ def _product_form(product: Product | None) -> ProductForm:
     form.kind.data = product.kind.value
     form.form.data = product.form.value if product.form else ""
     form.gprime_category.data = product.gprime_category.value if product.gprime_category else ""
-    form.gtins.data = "\n".join(g.gtin for g in product.gtins)
+    form.gtins.data = ", ".join(g.gtin for g in product.gtins)  # one line: an input drops newlines
     form.session_max_areas.data = sorted(catalog.area_codes(product.session_max_areas), key=_area_order)
     return form
 

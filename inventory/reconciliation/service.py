@@ -75,7 +75,7 @@ from inventory.errors import NotFound, ValidationError
 from inventory.models import Clinic, Container, Location, Lot, Movement, MovementKind, Product, Receipt, User
 from inventory.counterfeit.models import Supplier
 from inventory.counts.models import Count, CountLine, CountStatus
-from inventory.transfers.models import Transfer, TransferItem, TransferStatus
+from inventory.transfers.models import Transfer, TransferItem, TransferItemMissing, TransferStatus
 from inventory.models.base import Quantity, UTCDateTime
 from inventory.services.permissions import Scope, get_in_scope
 
@@ -447,7 +447,8 @@ def suppliers_of(
         .distinct()
     )
     sender = aliased(Clinic, name="sender")
-    # Received transfers only: a consignment still on the road, refused or called back is no stock here.
+    # Received transfers only: a consignment still on the road, refused or called back is no stock here; nor is
+    # a container the destination declared missing in transit (it never arrived).
     transferred = (
         select(Container.lot_id, Transfer.to_clinic_id, Supplier.name, sender.code)
         .select_from(Transfer)
@@ -456,7 +457,8 @@ def suppliers_of(
         .join(Receipt, Receipt.id == Container.receipt_id)
         .join(Supplier, Supplier.id == Receipt.supplier_id)
         .join(sender, sender.id == Transfer.from_clinic_id)
-        .where(Transfer.to_clinic_id.in_(clinics), Transfer.status == TransferStatus.RECEIVED)
+        .where(Transfer.to_clinic_id.in_(clinics), Transfer.status == TransferStatus.RECEIVED,
+               ~select(TransferItemMissing.item_id).where(TransferItemMissing.item_id == TransferItem.id).exists())
         .distinct()
     )
     if lots is not None:

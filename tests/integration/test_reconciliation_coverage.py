@@ -7,10 +7,15 @@ import datetime as dt
 
 import pytest
 
+from inventory.counterfeit.models import Supplier
 from inventory.counts.service import LineSpec
+from inventory.receiving import service as receiving
 from inventory.reconciliation import service as reconciliation
 from inventory.services.permissions import Scope
+from inventory.transfers import service as clinic_transfers
 from tests import factories
+from tests.factories import send_transfer
+from tests.reconciliation_coverage_scene import NORTHFIELD
 from tests.reconciliation_factories import JUNE, HistoryBuilder
 
 pytestmark = pytest.mark.usefixtures("ledger_stays_balanced")
@@ -43,3 +48,22 @@ def test_a_count_by_box_covers_the_sealed_vials_of_the_lot_there_then(world, ses
     cart_row = next(row for row in reconciliation.reconcile(session, scope=Scope.everything(), period=JUNE,
                                                             location_id=cart.id).rows)
     assert (cart_row.containers_counted, cart_row.containers_at_count, cart_row.partly_counted) == (None, None, False)
+
+
+def test_a_lot_whose_only_container_went_missing_on_the_road_names_no_supplier_via_that_transfer(world, session):
+    # New York received the box, but lot QA3DYS's only vial in it never arrived: it came by no transfer.
+    northfield = Supplier(name=NORTHFIELD, licence="WDA(H) 90211", is_authorised=True)
+    session.add(northfield)
+    session.flush()
+    dysport = world.products["dysport"]
+    at = dt.datetime(2026, 12, 1, 10, tzinfo=dt.UTC)
+    arrived, lost = (receiving.receive(
+        session, actor=world.users["manager"], scope=Scope.everything(), location_id=world.location("Fridge").id,
+        containers=1, now=at, gtin=dysport.gtins[0].gtin, lot_number=lot, expiry=dt.date(2027, 9, 30),
+        supplier_id=northfield.id).containers[0] for lot in ("QA4DYS", "QA3DYS"))
+    transfer = send_transfer(world, [arrived, lost], at=at + dt.timedelta(days=1))
+    nyc = world.nyc_manager()
+    clinic_transfers.receive(session, actor=nyc, scope=Scope.for_user(nyc), transfer_id=transfer.id,
+                             now=at + dt.timedelta(days=2), missing=[lost.id], missing_reason="not in the box")
+    named = reconciliation.suppliers_of(session, clinic_ids=[world.other_clinic.id])
+    assert named == {(arrived.lot_id, world.other_clinic.id): f"{NORTHFIELD} (via transfer from LON)"}

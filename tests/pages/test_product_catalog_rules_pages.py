@@ -99,3 +99,18 @@ def test_a_chain_level_manager_still_gets_the_product_forms(browser_client, worl
     catalog = manager.get("/catalog").get_data(as_text=True)
     assert "Add a product" in catalog and 'data-role="catalog-chain-level"' not in catalog
     assert manager.get(f"/catalog/{world.botox.id}/edit").status_code == 200
+
+
+def test_a_product_with_two_gtins_is_shown_on_one_line_and_saved_as_shown(browser_client, world, session):
+    # The GTIN field is one line: GTINs joined by a newline were run together by the browser ("0361...0361..."),
+    # and no change to the product could be saved any more (its GTINs cannot be taken off while lots exist).
+    botox = world.botox
+    both = f"{botox.gtins[0].gtin}, 03612340000991"
+    admin = browser_client("admin")
+    assert _save(admin, botox, gtins=both).status_code == 302  # a second GTIN added, as gtin_in_use advises
+    page = unescape(admin.get(f"/catalog/{botox.id}/edit").get_data(as_text=True))
+    assert f'value="{both}"' in page
+    saved = _save(admin, botox, gtins=both, brand="Botox Cosmetic (Allergan)")  # the form sent back as shown
+    assert saved.status_code == 302, unescape(saved.get_data(as_text=True))[:400]
+    assert _fresh(session, botox).brand == "Botox Cosmetic (Allergan)"
+    assert sorted(g.gtin for g in _fresh(session, botox).gtins) == sorted(both.split(", "))
