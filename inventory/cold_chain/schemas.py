@@ -3,16 +3,34 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
-from typing import Annotated
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, PlainValidator, StringConstraints, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from inventory.blueprints.api.schemas import ContainerOut, Model, Qty
 from inventory.cold_chain import service as cold_chain
 from inventory.cold_chain.models import Excursion
 
-Celsius = Annotated[Decimal, Field(description='°C as a decimal string, e.g. "11.5" or "-1"', allow_inf_nan=False)]
+
+def _celsius(value: Any) -> Decimal:
+    # A decimal string, as every decimal of the API (API.md): a logger's JSON number is refused, not rounded.
+    # Read here whole: however large a finite value is, the service says it is no plausible fridge temperature.
+    if not isinstance(value, str):
+        raise PydanticCustomError("celsius", 'a temperature is a decimal string in quotes, such as "11.5" or "-1"')
+    try:
+        degrees = Decimal(value.strip())
+    except InvalidOperation:
+        degrees = Decimal("NaN")
+    if not degrees.is_finite():
+        raise PydanticCustomError("celsius", 'a temperature is a decimal number, such as "11.5" or "-1"')
+    return degrees
+
+
+Celsius = Annotated[Decimal, PlainValidator(_celsius),
+                    WithJsonSchema({"type": "string", "pattern": r"^-?[0-9]{1,3}(\.[0-9]{1,2})?$",
+                                    "description": '°C as a decimal string, e.g. "11.5" or "-1"'})]
 
 
 class ExcursionIn(Model):

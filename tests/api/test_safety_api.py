@@ -179,6 +179,21 @@ def test_a_draw_from_a_held_container_is_refused_with_container_on_hold(nurse, a
     assert wasted.status_code == 200 and wasted.get_json()["state"] == "discarded"
 
 
+def test_an_excursions_temperatures_sent_as_json_numbers_are_refused_and_nothing_is_held(api, world, session):
+    # API.md: decimals travel as strings; the document says so, and the server agrees.
+    vial = world.container("botox", expiry=FAR, now=utcnow() - dt.timedelta(days=2))
+    manager = api("manager")
+    for numbers in ({"min_c": 1, "max_c": "9"}, {"min_c": "1", "max_c": 9.5}):
+        refused = manager.post(f"/locations/{world.location().id}/excursions", excursion_body(**numbers))
+        assert (refused.status_code, error_code(refused)) == (422, "validation_error")
+        assert refused.get_json()["error"]["message"].endswith(
+            'a temperature is a decimal string in quotes, such as "11.5" or "-1"')
+    session.expire_all()
+    assert vial.on_hold_since is None
+    schema = manager.get("/openapi.json").get_json()["components"]["schemas"]["ExcursionIn"]
+    assert schema["properties"]["max_c"]["type"] == "string"
+
+
 def test_an_excursion_within_range_is_refused(api, world):
     response = api("manager").post(f"/locations/{world.location().id}/excursions",
                                    excursion_body(min_c="3", max_c="7"))
