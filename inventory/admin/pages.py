@@ -237,6 +237,8 @@ class ProductForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     brand = StringField("Brand", validators=[Optional(), Length(max=80)])
     generic_name = StringField("Generic name", validators=[Optional(), Length(max=120)])
+    # The adverse event report names it (MedWatch / Yellow Card): one not on file says so there and links here.
+    manufacturer = TextField("Manufacturer (as on the label)", validators=[Optional(), Length(max=120)])
     kind = SelectField("Kind", choices=KIND_CHOICES)
     molecule = StringField("Molecule", validators=[Optional(), Length(max=60)])
     form = SelectField("Form", default="", choices=[
@@ -283,6 +285,8 @@ class ProductForm(FlaskForm):
             "gprime_category": self.gprime_category.data or None, "gprime_pa": self.gprime_pa.data,
             "is_single_dose": self.is_single_dose.data, "is_active": self.is_active.data,
         }
+        if self.manufacturer.raw_data or product is None:  # a post without the field leaves it as it is
+            values["manufacturer"] = (self.manufacturer.data or "").strip()
         if admin:  # a manager's form shows the policy fields read-only and never sends them
             values["is_multi_patient"] = self.is_multi_patient.data
             # A limit sent is set on the whole molecule, and a form posts every field: only what the admin changed

@@ -14,7 +14,7 @@ from inventory.models import Clinic, Location, User
 from inventory.services.auth import MIN_PASSWORD_LENGTH
 
 Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+Name = Annotated[str, PlainText(120)]  # a name on labels and lists: one line, no tab or control character
 Password = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 # A new password: the policy (auth.check_password_policy) says its length in its own words; the document says it too.
 NewPassword = Annotated[str, StringConstraints(min_length=1, max_length=200),
@@ -97,14 +97,14 @@ class ProductFields(Model):
     units or volume per container."""
 
     name: Name | None = None
-    brand: Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)] | None = None
-    generic_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)] | None = None
-    manufacturer: Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)] | None = None
+    brand: Annotated[str, PlainText(80, min_length=0)] | None = None
+    generic_name: Annotated[str, PlainText(120, min_length=0)] | None = None
+    manufacturer: Annotated[str, PlainText(120, min_length=0)] | None = None
     kind: Literal["neuromodulator", "filler", "hyaluronidase", "supply"] | None = None
-    base_unit: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=16)] | None = None
+    base_unit: Annotated[str, PlainText(16)] | None = None
     units_per_container: PositiveQty | None = None
-    storage: Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)] | None = None
-    molecule: Annotated[str, StringConstraints(strip_whitespace=True, max_length=60)] | None = None
+    storage: Annotated[str, PlainText(120, min_length=0)] | None = None
+    molecule: Annotated[str, PlainText(60, min_length=0)] | None = None
     form: Literal["powder", "liquid", "gel"] | None = None
     concentration_per_ml: PositiveQty | None = Field(default=None, description="base units per mL (liquids)")
     volume_ml: PositiveQty | None = None

@@ -686,8 +686,8 @@ def _refuse_taken_name(session: Session, name: str, product_id: int | None) -> N
     key = product_name_key(name)
     for other_id, other in session.execute(select(Product.id, Product.name).where(Product.id != (product_id or 0))):
         if product_name_key(other) == key:
-            same = "" if other == name else f" ({name!r} reads the same: case and spaces are not told apart)"
-            raise NameTaken(f"A product named {other!r} is already in the catalog{same}.", field="name",
+            same = "" if other == name else f" (“{name}” reads the same: case and spaces are not told apart)"
+            raise NameTaken(f"A product named “{other}” is already in the catalog{same}.", field="name",
                             product_id=other_id)
 
 

@@ -258,7 +258,8 @@ def test_adding_a_gtin_stays_free_and_a_product_with_no_lot_loses_one(api, world
 def test_qa_repro_a_name_that_reads_the_same_as_botox_is_refused(api, world, session, name):
     refused = api("manager").post("/products", SINGLE_DOSE_TOXIN | {"name": name, "gtins": []})
     assert (refused.status_code, error_code(refused)) == (409, "duplicate_name"), refused.get_json()
-    assert _error(refused)["message"].startswith("A product named 'Botox Cosmetic 100 U' is already in the catalog")
+    assert _error(refused)["message"].startswith("A product named “Botox Cosmetic 100 U” is already in the catalog")
+    assert "\\x" not in _error(refused)["message"]  # the name as typed, never Python's escapes of it
     assert _error(refused)["details"]["field"] == "name"
     renamed = api("manager").patch(f"/products/{world.products['dysport'].id}", {"name": name})
     assert (renamed.status_code, error_code(renamed)) == (409, "duplicate_name")
@@ -280,3 +281,14 @@ def test_a_products_quantities_are_decimal_strings_as_every_quantity_of_the_api(
     schemas = admin.get("/openapi.json").get_json()["components"]["schemas"]
     assert schemas["ProductChange"]["properties"]["concentration_per_ml"]["anyOf"][0]["type"] == "string"
     assert schemas["UserIn"]["properties"]["password"]["minLength"] == 10  # the policy's length, as the server asks
+
+
+def test_a_product_name_is_one_line_of_plain_text(api, world, session):
+    refused = api("manager").post("/products", SINGLE_DOSE_TOXIN | {"name": "Other\tThing", "gtins": []})
+    assert (refused.status_code, error_code(refused)) == (422, "validation_error")
+    assert _error(refused)["details"]["field"] == "name"
+    # So are the names the regulator's report prints on one line: the manufacturer's, the brand.
+    for field in ("manufacturer", "brand"):
+        split = api("manager").patch(f"/products/{world.botox.id}", {field: "Allergan\nAbbVie"})
+        assert (split.status_code, _error(split)["details"]["field"]) == (422, field)
+    assert api("manager").patch(f"/products/{world.botox.id}", {"brand": ""}).status_code == 200

@@ -148,6 +148,8 @@ class ProductOut(Model):
     id: int
     name: str
     brand: str
+    manufacturer: str | None = Field(default=None, description="as on the label; null: not on file (the adverse "
+                                                               "event report then says so)")
     kind: str
     base_unit: str
     gtins: list[str]
@@ -182,6 +184,7 @@ class ProductOut(Model):
     def of(cls, product: Product) -> ProductOut:
         return cls(
             id=product.id, name=product.name, brand=product.brand, kind=product.kind.value,
+            manufacturer=(product.manufacturer or "").strip() or None,
             base_unit=product.base_unit, gtins=[g.gtin for g in product.gtins],
             units_per_container=product.quantity_per_container,
             requires_reconstitution=product.requires_reconstitution,
