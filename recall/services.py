@@ -48,6 +48,7 @@ from inventory import lifecycle
 from inventory.models.base import plain_quantity
 from inventory.services import ledger, lot_guard
 from inventory.services.access_log import ACCESS_ACTIONS, EXPORTED, VIEWED, record_access
+from inventory.counts.service import COUNT_REASON
 from inventory.services.clock import format_clinic_time
 from inventory.services.permissions import Scope
 from inventory.transfers import scoping
@@ -114,8 +115,8 @@ class RecallItemDone(DomainError):
 
 
 class RecallItemWasted(DomainError):
-    """A container the ledger shows wasted (a waste movement emptied it) cannot have been returned to the supplier:
-    the case records it destroyed, as the ledger does."""
+    """A container the ledger shows wasted (a waste movement emptied it), or one a count found missing (a count's
+    adjustment emptied it), cannot have been returned to the supplier: the case records it destroyed."""
 
     code = "recall_item_wasted"
 
@@ -728,7 +729,8 @@ def update_container(
     What is left in it leaves through the ledger: a RETURN movement for a container sent
     back, a WASTE movement (reason ``recall_destroyed``) for one destroyed. That is final.
     A container the ledger shows wasted (``discarded``: a waste emptied it, at the cart, by the beyond-use waste or
-    on hold) is not marked returned: RecallItemWasted, mark it destroyed.
+    on hold), or one a count found missing (a count's adjustment emptied it), is not marked returned:
+    RecallItemWasted, mark it destroyed.
     Raises ValidationError, NotFound, RecallClosed, RecallItemDone, RecallItemWasted or ContainerInTransit (on the
     road: it is settled where it arrives).
     """
@@ -759,7 +761,8 @@ def update_container(
         # On the road it holds nothing in any ledger: marked returned or destroyed now, nothing would leave stock
         # and the box would arrive later as stock again. Its clinics settle where it is first.
         raise ContainerInTransit(_on_the_road(session, container, new), container_id=container_id)
-    if new is RecallContainerStatus.RETURNED and container.state is ContainerState.DISCARDED:
+    if new is RecallContainerStatus.RETURNED and (container.state is ContainerState.DISCARDED
+                                                  or container.remaining == 0):
         _refuse_return_of_wasted(session, container)
     if container.remaining > 0:
         kind, reason = ((MovementKind.RETURN, "recall_returned") if new is RecallContainerStatus.RETURNED
@@ -779,8 +782,13 @@ def update_container(
 
 
 def _refuse_return_of_wasted(session: Session, container: Container) -> None:
-    """Raises RecallItemWasted for a discarded container, naming the waste that emptied it (the last waste that
-    left it holding nothing: a reversal's pair may follow an earlier one)."""
+    """Raises RecallItemWasted for a container the ledger shows written off, which cannot have gone back to the
+    supplier: one discarded, naming the waste that emptied it (the last waste that left it holding nothing: a
+    reversal's pair may follow an earlier one), or one a count found missing (emptied by a count's adjustment,
+    reason ``count``, and nothing put back since). Any other empty container (used up) may be returned."""
+    if container.state is not ContainerState.DISCARDED:
+        _refuse_return_of_missing(session, container)
+        return
     wasted = session.scalar(
         select(Movement).where(Movement.container_id == container.id, Movement.kind == MovementKind.WASTE,
                                Movement.balance_after == 0)
@@ -798,6 +806,31 @@ def _refuse_return_of_wasted(session: Session, container: Container) -> None:
         container_id=container.id, movement_id=wasted.id if wasted is not None else None,
         wasted_at=wasted.at.isoformat() if wasted is not None else None,
         reason=wasted.reason if wasted is not None else None,
+    )
+
+
+def _refuse_return_of_missing(session: Session, container: Container) -> None:
+    """Raises RecallItemWasted for an empty container whose last change of stock was a count's adjustment that
+    left it holding nothing: the count found it missing (a later count that found it again would have refilled it)."""
+    emptied = session.scalar(
+        select(Movement).where(Movement.container_id == container.id, Movement.quantity != 0)
+        .order_by(Movement.id.desc()).limit(1)
+    )
+    if emptied is None or container.remaining != 0 or not (
+            emptied.kind is MovementKind.ADJUST and emptied.reason == COUNT_REASON and emptied.balance_after == 0):
+        return
+    count_id = emptied.note.removeprefix("count ") if emptied.note else ""
+    who = session.get(User, emptied.actor_id)
+    by = f" by {who.label}" if who is not None else ""
+    count = f"count {count_id}" if count_id.isdigit() else "a count"
+    raise RecallItemWasted(
+        f"{container.product.name} ({container.label_code}) was found missing by {count} (posted{by} on "
+        f"{format_clinic_time(emptied.at, container.clinic.timezone)}): the ledger shows nothing left of it, so it "
+        "cannot have been returned to the supplier. Mark it destroyed, with a note that it went missing (if it "
+        "turns up, count it again first: it is back in stock and may then be returned).",
+        container_id=container.id, movement_id=emptied.id, missing=True,
+        count_id=int(count_id) if count_id.isdigit() else None, missing_at=emptied.at.isoformat(),
+        reason=emptied.reason,
     )
 
 

@@ -26,12 +26,14 @@ def cold_chain_home():
     return _render()
 
 
-def _render(imported: cold_chain.LoggerImport | None = None, status: int = 200):
+def _render(imported: cold_chain.LoggerImport | None = None, status: int = 200, import_form: bool = False):
+    """``import_form``: a refused import, whose place and pasted readings are shown again to correct."""
     return render_template(
         "pages/cold_chain.html", holds=cold_chain.open_holds(db.session, scope=scope()),
         excursions=cold_chain.recent_excursions(db.session, scope=scope()),
         locations=cold_chain.sensitive_locations(db.session, scope=scope()), imported=imported, form=request.form,
-        storage_rule=cold_chain.storage_rule(),
+        import_form=request.form if import_form else {}, storage_rule=cold_chain.storage_rule(),
+        readings_example=cold_chain.READINGS_EXAMPLE,
     ), status
 
 
@@ -70,7 +72,7 @@ def cold_chain_import():
                                             text=text, now=utcnow())
     except DomainError as error:
         refused(error)
-        return _render(status=error.status)
+        return _render(status=error.status, import_form=True)  # what was pasted stays, to be corrected
     held = sum(len(e.held) for e in imported.excursions)
     flash(f"{len(imported.readings)} reading(s) read, {len(imported.flagged)} outside 2-8 °C: "
           f"{len(imported.excursions)} excursion(s) recorded, {held} container hold(s).", "ok")

@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from pydantic import Field, PlainValidator, StringConstraints, WithJsonSchema
+from pydantic import Field, PlainSerializer, PlainValidator, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from inventory.blueprints.api.schemas import ContainerOut, Model, Qty
@@ -28,7 +28,7 @@ def _celsius(value: Any) -> Decimal:
     return degrees
 
 
-Celsius = Annotated[Decimal, PlainValidator(_celsius),
+Celsius = Annotated[Decimal, PlainValidator(_celsius), PlainSerializer(str, return_type=str),
                     WithJsonSchema({"type": "string", "pattern": r"^-?[0-9]{1,3}(\.[0-9]{1,2})?$",
                                     "description": '°C as a decimal string, e.g. "11.5" or "-1"'})]
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -415,20 +414,57 @@ def _was_there(moves: list[tuple[dt.datetime, MovementKind, int]], location_id: 
 # --- a logger's readings ----------------------------------------------------------------------------------
 
 
+READINGS_EXAMPLE = "2026-12-04 15:40, 5.0"
+# A line whose cells are apart by spaces: the date and time, then the temperature (a decimal comma is fine).
+_SPACED_READING = re.compile(r"(?P<at>[^,]*?[^,\s])\s+(?P<c>[-+]?\d+(?:[.,]\d+)?\s*(?:°\s*C?)?)", re.IGNORECASE)
+_COLUMNS = re.compile(r"\s{2,}")  # columns lined up with spaces (a header such as "Time    Temperature")
+_TIME_ONLY = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?")
+
+
+def reading_cells(line: str) -> list[str]:
+    """A logger line's cells: apart by tabs (a spreadsheet's copy), by spaces (a date and time, then a
+    temperature: ``2026-12-04 15:40  5.0``), or by commas (CSV, quotes allowed)."""
+    line = line.strip()
+    if "\t" in line:
+        cells = line.split("\t")
+    elif spaced := _SPACED_READING.fullmatch(line):
+        cells = [spaced["at"], spaced["c"]]
+    elif "," not in line and _COLUMNS.search(line):
+        cells = _COLUMNS.split(line)
+    else:
+        try:
+            cells = next(csv.reader([line]), [])
+        except csv.Error:  # a cell beyond the csv module's size limit: unreadable as a reading anyway
+            cells = [line]
+    return [cell.strip() for cell in cells if cell.strip()]
+
+
 def parse_readings(text: str, *, timezone: str) -> list[Reading]:
-    """Reads "timestamp, °C" lines (a header line is skipped; a time without offset is the clinic's).
+    """Reads lines of a date and time then a temperature in °C, apart by a comma (CSV), a tab (a spreadsheet's
+    copy) or spaces (``reading_cells``); a header line is skipped; a time without offset is the clinic's. A time
+    without its date is refused: the date is not guessed.
 
     Raises ValidationError naming the first line that cannot be read.
     """
     readings: list[Reading] = []
     zone = ZoneInfo(timezone)
-    for number, row in enumerate(csv.reader(io.StringIO(text.replace("\x00", ""))), start=1):
-        cells = [cell.strip() for cell in row if cell.strip()]
+    lines = text.replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    for number, line in enumerate(lines, start=1):
+        cells = reading_cells(line)
         if not cells:
             continue
         if len(cells) < 2:
-            raise ValidationError(f"Line {number}: expected a time and a temperature.", field="file", line=number)
-        raw_at, raw_c = cells[0], cells[1].replace("°C", "").replace("°", "").replace(",", ".").strip()
+            raise ValidationError(
+                f"Line {number}: expected a date and time and a temperature, apart by a comma, a tab or spaces "
+                f"(such as {READINGS_EXAMPLE}).", field="file", line=number,
+            )
+        raw_at = cells[0]
+        raw_c = re.sub(r"°\s*C?", "", cells[1], flags=re.IGNORECASE).replace(",", ".").strip()
+        if _TIME_ONLY.fullmatch(raw_at):
+            raise ValidationError(
+                f"Line {number}: {raw_at} has no date. Give the date and the time of each reading (such as "
+                f"{READINGS_EXAMPLE}).", field="file", line=number,
+            )
         try:
             at = dt.datetime.fromisoformat(raw_at.replace("Z", "+00:00"))
             celsius = Decimal(raw_c)
