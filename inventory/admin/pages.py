@@ -264,7 +264,7 @@ class ProductForm(FlaskForm):
                                           validators=[Optional(), NumberRange(1, 3650)])
     retreat_interval_days = IntegerField("Re-treatment interval, days (admin)",
                                          validators=[Optional(), NumberRange(1, 3650)])
-    gtins = StringField("GTINs (one per line or comma-separated)", validators=[Optional(), Length(max=1000)])
+    gtins = StringField("GTINs (comma-separated)", validators=[Optional(), Length(max=1000)])
     is_active = BooleanField("Received and in use (untick to retire)", default=True)
     # Why: the service requires it when the save loosens a label limit (on this product or its molecule's).
     reason = TextField("Why (needed when a change loosens a dose limit: a maximum raised or removed, a window or "
