@@ -385,10 +385,15 @@ def receive(
 
 def check_missing_reason(reason: str | None) -> str:
     """The receiver's reason for declaring containers missing, checked; raises ValidationError."""
-    text = check_text(reason, what="Reason", field="missing_reason", max_length=MAX_MISSING_REASON)
+    return _required_reason(reason, "missing_reason", MAX_MISSING_REASON,
+                            "Say why the unticked containers are missing (e.g. not in the box, box opened).")
+
+
+def _required_reason(reason: str | None, field: str, max_length: int, ask: str) -> str:
+    """A reason the sending clinic reads, checked as text; ``ask`` when it is empty (raises ValidationError)."""
+    text = check_text(reason, what="Reason", field=field, max_length=max_length)
     if not text:
-        raise ValidationError("Say why the unticked containers are missing (e.g. not in the box, box opened).",
-                              field="missing_reason")
+        raise ValidationError(ask, field=field)
     return text
 
 
@@ -827,11 +832,8 @@ def _container_ids(values: Iterable[int]) -> list[int]:
 
 
 def _refusal_reason(reason: str | None) -> str:
-    text = check_text(reason, what="Reason", field="reason", max_length=MAX_REFUSAL_REASON)
-    if not text:
-        raise ValidationError("Say why the transfer is refused (e.g. box arrived warm, a vial broken).",
-                              field="reason")
-    return text
+    return _required_reason(reason, "reason", MAX_REFUSAL_REASON,
+                            "Say why the transfer is refused (e.g. box arrived warm, a vial broken).")
 
 
 def _note(note: str | None) -> str | None:

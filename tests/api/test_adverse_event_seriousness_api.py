@@ -4,12 +4,11 @@ names each suspect product's manufacturer, or says it is not on file."""
 
 from __future__ import annotations
 
-import csv
-import io
 
 import pytest
 
 from tests.api.test_adverse_event_rescue_api import occlusion_treated_first
+from tests.api.test_adverse_event_reversed_rescue_api import report_rows
 from tests.api.test_safety_api import event_body, filler_drawn
 
 pytestmark = pytest.mark.usefixtures("ledger_stays_balanced")
@@ -18,12 +17,6 @@ pytestmark = pytest.mark.usefixtures("ledger_stays_balanced")
 @pytest.fixture
 def nurse(api):
     return api("nurse")
-
-
-def report_rows(client, event_id: int) -> list[dict]:
-    response = client.get(f"/adverse-events/{event_id}/report.csv")
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
 
 
 def test_a_severe_occlusion_rescued_with_emergency_hyaluronidase_is_reported_serious(nurse, api, world):

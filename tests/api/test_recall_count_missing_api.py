@@ -12,23 +12,11 @@ from sqlalchemy import select
 
 from inventory.models import ContainerState, Movement, MovementKind, utcnow
 from tests.api.conftest import error_code
+from tests.api.test_set_aside_waste_api import open_recall, syringe
 
 pytestmark = pytest.mark.usefixtures("ledger_stays_balanced")
 
 FAR = dt.date(2099, 12, 31)
-
-
-def syringe(world, session):
-    container = world.container("filler", lot="VM77C", expiry=FAR, now=utcnow() - dt.timedelta(days=1))
-    session.flush()
-    return container
-
-
-def open_recall(api, lot_id: int) -> dict:
-    created = api("safety").post("/recalls", {"lot_ids": [lot_id], "reason": "Manufacturer notice: sterility",
-                                              "recall_class": "I", "source": "manufacturer"})
-    assert created.status_code == 201, created.get_json()
-    return created.get_json()
 
 
 def post_count(api, world, container, counted: str) -> int:
@@ -47,7 +35,7 @@ def line_status(api, case_id: int, container) -> str:
 
 
 def test_a_syringe_a_count_found_missing_is_not_marked_returned_but_destroyed(api, world, session):
-    container = syringe(world, session)
+    container = syringe(world, session, lot="VM77C")
     other = world.container("filler", lot="VM77C", expiry=FAR, now=utcnow() - dt.timedelta(days=1))
     session.flush()
     case = open_recall(api, container.lot_id)
@@ -84,7 +72,7 @@ def test_a_syringe_a_count_found_missing_is_not_marked_returned_but_destroyed(ap
 
 
 def test_a_syringe_found_again_by_a_later_count_may_be_returned(api, world, session):
-    container = syringe(world, session)
+    container = syringe(world, session, lot="VM77C")
     case = open_recall(api, container.lot_id)
     post_count(api, world, container, "0")
     post_count(api, world, container, "0.55")
