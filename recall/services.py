@@ -761,9 +761,10 @@ def update_container(
         # On the road it holds nothing in any ledger: marked returned or destroyed now, nothing would leave stock
         # and the box would arrive later as stock again. Its clinics settle where it is first.
         raise ContainerInTransit(_on_the_road(session, container, new), container_id=container_id)
-    if new is RecallContainerStatus.RETURNED and (container.state is ContainerState.DISCARDED
-                                                  or container.remaining == 0):
+    if new is RecallContainerStatus.RETURNED and container.state is ContainerState.DISCARDED:
         _refuse_return_of_wasted(session, container)
+    elif new is RecallContainerStatus.RETURNED and container.remaining == 0:
+        _refuse_return_of_missing(session, container)
     if container.remaining > 0:
         kind, reason = ((MovementKind.RETURN, "recall_returned") if new is RecallContainerStatus.RETURNED
                         else (MovementKind.WASTE, "recall_destroyed"))
@@ -782,13 +783,9 @@ def update_container(
 
 
 def _refuse_return_of_wasted(session: Session, container: Container) -> None:
-    """Raises RecallItemWasted for a container the ledger shows written off, which cannot have gone back to the
-    supplier: one discarded, naming the waste that emptied it (the last waste that left it holding nothing: a
-    reversal's pair may follow an earlier one), or one a count found missing (emptied by a count's adjustment,
-    reason ``count``, and nothing put back since). Any other empty container (used up) may be returned."""
-    if container.state is not ContainerState.DISCARDED:
-        _refuse_return_of_missing(session, container)
-        return
+    """Raises RecallItemWasted for a discarded container, which cannot have gone back to the supplier, naming the
+    waste that emptied it (the last waste that left it holding nothing: a reversal's pair may follow an earlier
+    one)."""
     wasted = session.scalar(
         select(Movement).where(Movement.container_id == container.id, Movement.kind == MovementKind.WASTE,
                                Movement.balance_after == 0)
@@ -811,7 +808,8 @@ def _refuse_return_of_wasted(session: Session, container: Container) -> None:
 
 def _refuse_return_of_missing(session: Session, container: Container) -> None:
     """Raises RecallItemWasted for an empty container whose last change of stock was a count's adjustment that
-    left it holding nothing: the count found it missing (a later count that found it again would have refilled it)."""
+    left it holding nothing: the count found it missing (a later count that found it again would have refilled it).
+    Any other empty container (used up) may be returned."""
     emptied = session.scalar(
         select(Movement).where(Movement.container_id == container.id, Movement.quantity != 0)
         .order_by(Movement.id.desc()).limit(1)
