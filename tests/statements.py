@@ -32,6 +32,11 @@ def kinds(sent: list[tuple[str, object]]) -> list[str]:
     for statement, _ in sent:
         words = statement.split()
         verb = words[0].upper()
+        if verb == "WITH" and "INSERT" in words:  # a data-modifying WITH: its INSERT, with what rode along
+            inner = [f"{word.lstrip('(')} {words[i + 1]}" for i, word in enumerate(words)
+                     if word.lstrip("(") in ("UPDATE", "DELETE")]
+            out.append(f"INSERT {words[words.index('INSERT') + 2]} (with {', '.join(inner)})")
+            continue
         if verb == "SELECT":
             table = words[words.index("FROM") + 1] if "FROM" in words else ""
         elif verb == "INSERT":
@@ -57,3 +62,13 @@ def plan(session: Session, statement: str, parameters: object, *, without: tuple
     finally:
         connection.exec_driver_sql("SET LOCAL enable_seqscan = on")
     return "\n".join(row[0] for row in rows)
+
+
+def movement_and_container(session: Session) -> list[str]:
+    """How the draw's hot path writes its movement and its container (inventory/services/ledger.py ``append``):
+    one statement on PostgreSQL, the UPDATE riding in the INSERT's WITH; two on SQLite, where a statement is a
+    function call, not a round trip."""
+    if session.bind.dialect.name == "postgresql":
+        return ["INSERT movements (with UPDATE containers)"]
+    return ["INSERT movements", "UPDATE containers"]
+

@@ -578,14 +578,13 @@ def draw(
     )
 
     # The hot path writes its three rows with Core statements (docs/performance.md): the movement hashed
-    # once by ledger.append, the container's balance and state, the draw with its seal.
+    # once by ledger.append with the container's balance, state and patient, then the draw with its seal.
     draft = ledger.ContainerDraft(container)
+    lifecycle.open_for(draft, patient_id=treatment.patient_id, treatment_id=treatment.id, now=now)
     movement_id = ledger.append(
         session, draft, kind=MovementKind.DRAW, quantity=-dose.quantity, actor_id=actor.id, at=now,
         reason=reason, treatment_id=treatment.id,
     )
-    lifecycle.open_for(draft, patient_id=treatment.patient_id, treatment_id=treatment.id, now=now)
-    ledger.write_container(session, draft)
     record = Draw(
         treatment_id=treatment.id, container_id=container.id, movement_id=movement_id, area=area,
         area_detail=area_detail, quantity=dose.quantity, quantity_ml=dose.quantity_ml,

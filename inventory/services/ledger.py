@@ -3,19 +3,20 @@
 A service that takes stock calls ``lock_container`` first (SELECT ... FOR UPDATE on
 PostgreSQL; on SQLite every transaction already holds the write lock from BEGIN
 IMMEDIATE), re-checks its rules on the locked row, then calls ``record`` (the unit of work writes
-the movement, chained by audit_chain's flush listener) or, on the draw's hot path, ``append`` and
-``write_container`` (Core statements, the same rules and the same hash).
+the movement, chained by audit_chain's flush listener) or, on the draw's hot path, ``append`` (Core
+statements, the same rules and the same hash).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, insert, select, true, update
+from sqlalchemy import Insert, Select, bindparam, func, insert, select, true, update
 from sqlalchemy.orm import Session, contains_eager, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -116,10 +117,12 @@ def append(
     reason: str | None = None,
     treatment_id: int | None = None,
 ) -> int:
-    """``record`` for the hot path (a draw): the same rules, but the movement is written now, by one Core
-    INSERT hashed here (audit_chain.movement_hash on the container's chain head, read under its lock), instead of
-    by the unit of work and its flush listener. Returns the movement's id. The container's new balance,
-    state and chain head are set on ``draft``; ``write_container`` saves them.
+    """``record`` for the hot path (a draw): the same rules, but the movement is written now, by a Core INSERT
+    hashed here (audit_chain.movement_hash on the container's chain head, read under its lock), instead of by
+    the unit of work and its flush listener. The container's new balance, state and chain head, with whatever
+    else ``draft`` changed (the patient a first draw binds it to), are written with it: on PostgreSQL in the
+    same statement (its UPDATE rides in a WITH: one round trip), on SQLite by a second one (a statement there
+    is a function call, not a round trip). Returns the movement's id.
 
     Raises InsufficientQuantity if the balance would go below zero.
     """
@@ -132,15 +135,51 @@ def append(
     }
     prev = audit_chain.chain_head(draft)
     row_hash = audit_chain.movement_hash(prev, SimpleNamespace(**row))
-    movement_id = int(session.connection().execute(
-        _INSERT_MOVEMENT, {**row, "prev_hash": prev, "row_hash": row_hash}).scalar_one())
-    draft.chain_head = row_hash  # written with the balance
-    return movement_id
+    draft.chain_head = row_hash
+    container = draft.container
+    changes = {key: value for key, value in draft.changes.items() if getattr(container, key) != value}
+    draft.changes.clear()
+    movement = {**row, "prev_hash": prev, "row_hash": row_hash}
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        parameters = {_MOVEMENT + key: value for key, value in movement.items()}
+        parameters.update({_CONTAINER + key: value for key, value in changes.items()}, b_id=container.id)
+        movement_id = connection.execute(_movement_with_container(frozenset(changes)), parameters).scalar_one()
+    else:
+        movement_id = connection.execute(_INSERT_MOVEMENT, movement).scalar_one()
+        if changes:
+            connection.execute(_UPDATE_CONTAINER, {**changes, "b_id": container.id})
+    for key, value in changes.items():  # the container now reads as the database holds it
+        set_committed_value(container, key, value)
+    return int(movement_id)
+
+
+# The combined statement's parameters are named apart from every column: a parameter named as a column would
+# be taken by both statements (a movement's clinic_id set on the container).
+_MOVEMENT, _CONTAINER = "m_", "c_"
+
+
+@functools.cache
+def _movement_with_container(changed: frozenset[str]) -> Insert:
+    """The movement's INSERT carrying the container's UPDATE of ``changed`` columns in a WITH, built once per
+    set of columns (SQL only, never data: the values come as execute parameters)."""
+    columns = Container.__table__.columns
+    written = (
+        update(Container).where(Container.id == bindparam("b_id"))
+        .values({columns[key]: bindparam(_CONTAINER + key, type_=columns[key].type) for key in sorted(changed)})
+        .cte("container_written")
+    )
+    movement_columns = [column for column in Movement.__table__.columns if column.key != "id"]
+    return (
+        insert(Movement).values({column: bindparam(_MOVEMENT + column.key, type_=column.type)
+                                 for column in movement_columns})
+        .returning(Movement.id).add_cte(written)
+    )
 
 
 class ContainerDraft:
     """A locked container as the draw's hot path changes it: reads fall through to the container, writes are
-    kept here until ``write_container`` saves them. The ORM object itself is never changed through its
+    kept here until ``append`` saves them. The ORM object itself is never changed through its
     attributes, so the unit of work has nothing to compare at the commit and skips its flush (a flush that
     finds nothing to write still walks every loaded object: about 0.6 ms of a draw, docs/performance.md).
 
@@ -160,20 +199,6 @@ class ContainerDraft:
         if name not in _CONTAINER_COLUMNS:  # a relationship or a typo would be lost: refuse it here
             raise AttributeError(f"a container draft holds columns only, not {name!r}")
         self.changes[name] = value
-
-
-def write_container(session: Session, draft: ContainerDraft) -> None:
-    """Saves the draft's changed columns with one Core UPDATE and sets them on the container as saved
-    values (set_committed_value), so it reads as the database now holds it. For a container loaded (and
-    locked) by this session."""
-    container = draft.container
-    changes = {key: value for key, value in draft.changes.items() if getattr(container, key) != value}
-    draft.changes.clear()
-    if not changes:
-        return
-    session.connection().execute(_UPDATE_CONTAINER, {**changes, "b_id": container.id})
-    for key, value in changes.items():
-        set_committed_value(container, key, value)
 
 
 _CONTAINER_COLUMNS = frozenset(column.key for column in Container.__table__.columns)

@@ -15,7 +15,7 @@ from inventory.models import Container, ContainerState, Draw, Movement, Movement
 from inventory.services import audit_chain
 from inventory.services.permissions import Scope
 from tests.factories import NOW, draw, reconstitute, start_treatment
-from tests.statements import kinds, recorded
+from tests.statements import kinds, movement_and_container, recorded
 
 pytestmark = pytest.mark.usefixtures("ledger_stays_balanced")
 
@@ -35,8 +35,8 @@ def test_a_draw_sends_its_lock_one_read_for_its_dose_checks_and_three_writes_and
     assert kinds(sent) == [
         "SELECT treatments",  # FOR UPDATE, with the container (FOR UPDATE), its lot, product and clinic
         "SELECT draws",  # the patient's history of the molecule, and its typical ranges (UNION ALL)
-        "INSERT movements",  # chained to the head the container lock read (containers.chain_head)
-        "UPDATE containers",
+        # chained to the head the container lock read (containers.chain_head), with the new balance and head
+        *movement_and_container(session),
         "INSERT draws",
     ]
     assert result.draw.id is not None and result.container.remaining == Decimal("90")
