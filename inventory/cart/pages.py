@@ -10,9 +10,11 @@ from decimal import Decimal
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
+from flask import session as page_session
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from werkzeug.wrappers import Response
 from wtforms import DateField, HiddenField, RadioField, SelectChoice, SelectField
 from wtforms.validators import (
     DataRequired,
@@ -24,6 +26,7 @@ from wtforms.validators import (
 
 from inventory import dosing, lifecycle, unit_of_work
 from inventory.adverse_events import service as adverse_events
+from inventory.blueprints.pages import once
 from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.blueprints.pages.fields import QuantityField, TextField, choices_of, location_choices
 from inventory.errors import ConfirmationRequired, DomainError, LotExpired, PatientRefConflict
@@ -32,7 +35,9 @@ from inventory.models import Container, Location, LocationKind, Movement, Produc
 from inventory.models.base import plain_quantity
 from inventory.services import scanning
 from inventory.services.barcodes import parse_scan
+from inventory.services.clock import format_clinic_time, to_clinic_time
 from inventory.cart import service as cart
+from inventory.cart.attention import needs_attention
 from inventory.counterfeit import service as counterfeit
 from inventory.clinical import service as clinical
 from inventory.cold_chain import service as cold_chain
@@ -49,6 +54,9 @@ class StartForm(FlaskForm):
     external_ref = TextField("Patient reference", validators=[DataRequired(), Length(max=64)])
     name = TextField("Name (new patients)", validators=[Optional(), Length(max=160)])
     date_of_birth = DateField("Date of birth (new patients)", validators=[Optional()])
+    # "1": a separate treatment although the patient has one open here (the button offered on that one).
+    new_treatment = HiddenField()
+    form_key = once.FormKeyField()
 
 
 class ReconstituteForm(FlaskForm):
@@ -57,6 +65,7 @@ class ReconstituteForm(FlaskForm):
         NumberRange(0.5, 10, "Diluent must be between 0.5 and 10 mL: check the volume."),
     ])
     diluent_lot = TextField("Diluent lot (optional)", validators=[Optional(), Length(max=40)])
+    form_key = once.FormKeyField()
 
 
 class DrawForm(FlaskForm):
@@ -70,16 +79,19 @@ class DrawForm(FlaskForm):
     # The confirm step of a dose above a limit: the codes confirmed, and why.
     confirm = HiddenField()
     confirm_reason = TextField("Why this dose", validators=[Optional(), Length(max=200)])
+    form_key = once.FormKeyField()
 
 
 class WasteForm(FlaskForm):
     reason = SelectField("Reason", choices=WASTE_REASONS)
     quantity = QuantityField("Quantity (empty = all left)", validators=[Optional()])
     note = TextField("Note", validators=[Optional(), Length(max=200)])
+    form_key = once.FormKeyField()
 
 
 class ReverseForm(FlaskForm):
     reason = TextField("Why is this a mistake?", validators=[DataRequired(), Length(max=200)])
+    form_key = once.FormKeyField()
 
 
 def _cart_locations() -> list[Location]:
@@ -94,15 +106,23 @@ def _cart_locations() -> list[Location]:
 @page(Permission.CART)
 def cart_home():
     form = StartForm()
-    form.location_id.choices = location_choices(_cart_locations())
+    locations = _cart_locations()
+    form.location_id.choices = location_choices(locations)
+    if not form.is_submitted():
+        form.location_id.data = _remembered_location(locations)
     if form.validate_on_submit():
+        claim = once.claim_form_key(url_for("pages.cart_home"))
+        if isinstance(claim, Response):
+            return claim  # sent twice: the first one started it
         try:
             location = get_in_scope(db.session, Location, form.location_id.data, scope(), "location")
             patient = cart.find_or_create_patient(
                 db.session, scope=scope(), clinic_id=location.clinic_id, external_ref=form.external_ref.data.strip(),
                 name=(form.name.data or "").strip() or None, date_of_birth=form.date_of_birth.data,
             )
-            treatment = cart.start_treatment(
+            already = None if form.new_treatment.data == "1" else cart.open_treatment_of(
+                db.session, scope=scope(), patient_id=patient.id, clinic_id=location.clinic_id)
+            treatment = already or cart.start_treatment(
                 db.session, actor=current_user, scope=scope(), patient_id=patient.id, location_id=location.id,
                 now=utcnow(),
             )
@@ -111,10 +131,57 @@ def cart_home():
             if error.details.get("field") == "external_ref" or isinstance(error, PatientRefConflict):
                 form.external_ref.data = ""  # emptied, so the patient's card scanned next is not appended to it
         else:
-            return redirect(url_for("pages.cart_treatment", treatment_id=treatment.id))
+            _remember_location(location)
+            if already is None:
+                return once.answered(claim, redirect(url_for("pages.cart_treatment", treatment_id=treatment.id)))
+            # Continued, not opened twice: her vials of this session stay usable. A separate one stays one click away.
+            flash(_already_open(already), "info")
+            return once.answered(claim, redirect(url_for("pages.cart_treatment", treatment_id=already.id,
+                                                         new_for=location.id)))
     treatments = cart.open_treatments(db.session, scope=scope())
     given = cart.doses_given(db.session, (t.id for t in treatments))
-    return render_template("pages/cart_home.html", form=form, treatments=treatments, given=given)
+    return render_template("pages/cart_home.html", form=form, treatments=treatments, given=given,
+                           attention=needs_attention(db.session, scope=scope(), now=utcnow()))
+
+
+# The cart location this user started or closed a treatment at last: the start form offers it first.
+_CART_LOCATION_KEY = "vialog_cart_location"
+
+
+def _remember_location(location: Location) -> None:
+    page_session[_CART_LOCATION_KEY] = [current_user.id, location.id]
+
+
+def _remembered_location(locations: list[Location]) -> int | None:
+    """The remembered location if it is this user's and still one she may choose (scoped, active), else None."""
+    saved = page_session.get(_CART_LOCATION_KEY)
+    if not (isinstance(saved, list) and len(saved) == 2 and saved[0] == current_user.id):
+        return None
+    return saved[1] if any(location.id == saved[1] for location in locations) else None
+
+
+def _already_open(treatment) -> str:
+    """"Omar Reyes already has an open treatment, started 10:02 in Treatment room 1: continue it here."."""
+    timezone = treatment.location.clinic.timezone
+    started = to_clinic_time(treatment.started_at, timezone)
+    when = (started.strftime("%H:%M") if started.date() == to_clinic_time(utcnow(), timezone).date()
+            else format_clinic_time(treatment.started_at, timezone))
+    return (f"{treatment.patient.name} already has an open treatment, started {when} in "
+            f"{treatment.location.name}: continue it here.")
+
+
+def _start_again_form(treatment) -> StartForm | None:
+    """On the treatment the nurse was taken to instead of starting one (?new_for=<location>): a button that starts
+    a separate treatment anyway, at the location she chose."""
+    raw = request.args.get("new_for", "")
+    if treatment.is_closed or not raw.isdigit() or len(raw) > 10:
+        return None
+    location = next((loc for loc in _cart_locations() if loc.id == int(raw) and loc.clinic_id == treatment.clinic_id),
+                    None)
+    if location is None:
+        return None
+    return StartForm(formdata=None, external_ref=treatment.patient.external_ref, location_id=location.id,
+                     new_treatment="1")
 
 
 @bp.get("/cart/treatments/<int:treatment_id>")
@@ -149,7 +216,8 @@ def cart_treatment(treatment_id: int):
             unit_of_work.record_despite_refusal(counterfeit.sign_of(
                 error, actor_id=current_user.id, clinic_id=treatment.clinic_id, now=now, where="cart",
                 treatment_id=treatment.id))
-    return _render_treatment(treatment, container, scan_error=scan_error, scanned=raw.strip()[:60], warnings=warnings)
+    return _render_treatment(treatment, container, scan_error=scan_error, scanned=raw.strip()[:60], warnings=warnings,
+                             start_again=_start_again_form(treatment))
 
 
 def _scanned_vial(raw: str) -> Container | None:
@@ -166,7 +234,8 @@ def _scanned_vial(raw: str) -> Container | None:
 def _render_treatment(treatment, container: Container | None, *, scan_error: DomainError | None = None,
                       scanned: str = "", warnings: list[str] | None = None, draw_form: DrawForm | None = None,
                       reconstitute_form: ReconstituteForm | None = None,
-                      confirmation: ConfirmationRequired | None = None, status: int = 200):
+                      confirmation: ConfirmationRequired | None = None, start_again: StartForm | None = None,
+                      status: int = 200):
     now = utcnow()
     refusal = None
     if container is not None and not treatment.is_closed:
@@ -194,6 +263,10 @@ def _render_treatment(treatment, container: Container | None, *, scan_error: Dom
         waste_form=WasteForm(formdata=None), reverse_form=ReverseForm(formdata=None), reversed_ids=_reversed_movement_ids(treatment), area_labels=dict(cart.AREAS),
         rescue_events=rescue_events, events=events, kind_labels=adverse_events.KIND_LABELS,
         warning_words=dosing.WARNING_WORDS, waste_refusal=_waste_refusal(container),
+        close_form=once.OnceForm(formdata=None), start_again=start_again, new_form_key=once.new_form_key,
+        # A liquid's label strength (Hylenex 150 USP U/mL): the mL the draw form offers converts with it.
+        label_per_ml=(lifecycle.concentration(container)
+                      if container is not None and not container.product.is_toxin else None),
     ), status
 
 
@@ -215,7 +288,12 @@ _POSTED = object()  # a form filled from the request's POST, as Flask-WTF does b
 def _draw_form(container: Container | None, *, offer: bool = False, formdata: Any = _POSTED) -> DrawForm:
     form = DrawForm() if formdata is _POSTED else DrawForm(formdata=formdata)
     if container is not None and not container.product.is_toxin:
-        form.unit.choices = [SelectChoice(container.product.base_unit)]
+        # What the draw accepts (lifecycle.dose): the base unit, and mL when the concentration is known (a
+        # Hylenex vial's label, a Hyalase vial's reconstitution). "U" is the API's alias of the base unit: not
+        # offered beside it (a toxin's list, U and mL, is its own).
+        product = container.product
+        form.unit.choices = [SelectChoice(unit) for unit in lifecycle.accepted_units(
+            product, lifecycle.concentration(container)) if unit != lifecycle.UNITS or unit == product.base_unit]
     if container is not None and offer:
         # Shown: the product's usual areas. Accepted: any area, as the API does.
         form.area.choices = choices_of(cart.areas_for(container.product))
@@ -293,6 +371,9 @@ def cart_reconstitute(treatment_id: int):
         return _refused_form(None, _first_error(form, "Diluent must be between 0.5 and 10 mL."), treatment_id,
                              container, reconstitute_form=form)
     assert form.diluent_ml.data is not None  # validated: NumberRange refuses a field left blank
+    claim = once.claim_form_key(_back(treatment_id, container).location)
+    if isinstance(claim, Response):
+        return claim
     try:
         cart.reconstitute(
             db.session, actor=current_user, scope=scope(), container_id=container.id,
@@ -303,7 +384,7 @@ def cart_reconstitute(treatment_id: int):
     assert container.concentration_u_per_ml is not None  # cart.reconstitute has just set it
     per_tenth = (container.concentration_u_per_ml / 10).normalize()
     flash(f"Reconstituted: {per_tenth:f} {container.product.base_unit} per 0.1 mL. Print the new label.", "ok")
-    return _back(treatment_id, container)
+    return once.answered(claim, _back(treatment_id, container))
 
 
 @bp.post("/cart/treatments/<int:treatment_id>/draws")
@@ -315,6 +396,9 @@ def cart_draw(treatment_id: int):
         return _refused_form(None, _first_error(form, "Type a quantity, such as 4 or 0.1, and choose the area."),
                              treatment_id, container, draw_form=form)
     assert form.quantity.data is not None  # InputRequired: QuantityField reads spaces alone as nothing typed
+    claim = once.claim_form_key(_back(treatment_id, container).location)
+    if isinstance(claim, Response):
+        return claim  # sent twice: recorded once, by the first
     try:
         result = cart.draw(
             db.session, actor=current_user, scope=scope(), treatment_id=treatment_id, container_id=container.id,
@@ -342,7 +426,16 @@ def cart_draw(treatment_id: int):
     flash(f"Recorded {shown} into {dict(cart.AREAS)[draw.area].lower()}.", "ok")
     for warning in result.warnings:
         flash(warning.message + (" Confirmed." if warning.needs_confirmation else ""), "warning")
-    return _back(treatment_id, container)
+    emptied = result.container
+    if emptied.remaining == 0:
+        # Emptied by this very dose: say what to do with it and clear the scan. Shown again, it would say in red
+        # "Do not use ... is empty", which right after her own dose reads as if that dose was wrong.
+        kind = emptied.product.kind
+        what = {ProductKind.FILLER: "Syringe", ProductKind.SUPPLY: "Item"}.get(kind, "Vial")
+        flash(f"{what} {emptied.label_code} ({emptied.product.name}) is now "
+              + ("used up." if kind is ProductKind.SUPPLY else "empty: discard it in the sharps bin."), "ok")
+        return once.answered(claim, _back(treatment_id))
+    return once.answered(claim, _back(treatment_id, container))
 
 
 @bp.post("/cart/treatments/<int:treatment_id>/waste")
@@ -353,6 +446,9 @@ def cart_waste(treatment_id: int):
     if not form.validate():
         flash(_first_error(form, "Choose why it is wasted."), "error")
         return _back(treatment_id, container)
+    claim = once.claim_form_key(_back(treatment_id).location)
+    if isinstance(claim, Response):
+        return claim
     try:
         cart.waste(
             db.session, actor=current_user, scope=scope(), container_id=container.id, reason=form.reason.data,
@@ -362,7 +458,7 @@ def cart_waste(treatment_id: int):
     except DomainError as error:
         return _refused(error, treatment_id, container)
     flash(f"Wasted from {container.label_code}: {container.remaining.normalize():f} {container.product.base_unit} left.", "ok")
-    return _back(treatment_id)
+    return once.answered(claim, _back(treatment_id))
 
 
 @bp.post("/cart/treatments/<int:treatment_id>/movements/<int:movement_id>/reverse")
@@ -372,6 +468,9 @@ def cart_reverse(treatment_id: int, movement_id: int):
     if not form.validate():
         flash("Say why the entry is a mistake.", "error")
         return _back(treatment_id)
+    claim = once.claim_form_key(_back(treatment_id).location)
+    if isinstance(claim, Response):
+        return claim
     try:
         reversal = cart.reverse(db.session, actor=current_user, scope=scope(), movement_id=movement_id,
                                 reason=form.reason.data, now=utcnow())
@@ -383,12 +482,15 @@ def cart_reverse(treatment_id: int, movement_id: int):
         flash(f"Corrected: the entry is undone. {reversal.container.label_code} was already out of use, so the "
               "quantity is recorded as gone with it, not back on a shelf; the original entry stays in the history.",
               "ok")
-    return _back(treatment_id)
+    return once.answered(claim, _back(treatment_id))
 
 
 @bp.post("/cart/treatments/<int:treatment_id>/close")
 @page(Permission.CART)
 def cart_close(treatment_id: int):
+    claim = once.claim_form_key(url_for("pages.cart_home"))
+    if isinstance(claim, Response):
+        return claim
     try:
         closed = cart.close_treatment(
             db.session, actor=current_user, scope=scope(), treatment_id=treatment_id, now=utcnow()
@@ -405,7 +507,8 @@ def cart_close(treatment_id: int):
         message += (f" Do not throw away {kept.product.name} {kept.label_code}: lot {kept.lot.number} is "
                     f"{kept.lot.status.value}, set it aside for the safety lead with what is left in it.")
     flash(message, "ok")
-    return redirect(url_for("pages.cart_home"))
+    _remember_location(closed.treatment.location)
+    return once.answered(claim, redirect(url_for("pages.cart_home")))
 
 
 @bp.route("/cart/beyond-use", methods=["GET", "POST"])
@@ -414,8 +517,11 @@ def beyond_use():
     now = utcnow()
     if request.method == "POST":
         FlaskForm().validate_on_submit()  # CSRF is checked globally; nothing else to read
+        claim = once.claim_form_key(url_for("pages.beyond_use"))
+        if isinstance(claim, Response):
+            return claim
         wasted = cart.waste_beyond_use(db.session, actor=current_user, scope=scope(), now=now)
         flash(f"Wasted {len(wasted)} vial(s) past beyond-use.", "ok")
-        return redirect(url_for("pages.beyond_use"))
+        return once.answered(claim, redirect(url_for("pages.beyond_use")))
     containers = cart.beyond_use_containers(db.session, scope=scope(), now=now)
-    return render_template("pages/beyond_use.html", containers=containers, now=now)
+    return render_template("pages/beyond_use.html", containers=containers, now=now, form_key=once.new_form_key())

@@ -415,6 +415,20 @@ def open_treatments(session: Session, *, scope: Scope, location_id: int | None =
     return list(session.scalars(scope.filter(stmt, Treatment.clinic_id)))
 
 
+def open_treatment_of(session: Session, *, scope: Scope, patient_id: int, clinic_id: int) -> Treatment | None:
+    """The patient's latest open treatment at this clinic, if any: the cart continues it rather than open a
+    second one, whose single-patient vials would then be "another session's" (start_treatment itself, as the
+    API calls it, always opens one)."""
+    stmt = (
+        select(Treatment)
+        .where(Treatment.patient_id == patient_id, Treatment.clinic_id == clinic_id, Treatment.closed_at.is_(None))
+        .options(joinedload(Treatment.patient), joinedload(Treatment.location))
+        .order_by(Treatment.started_at.desc(), Treatment.id.desc())
+        .limit(1)
+    )
+    return session.scalar(scope.filter(stmt, Treatment.clinic_id))
+
+
 def treatment_summary(session: Session, treatment_id: int, scope: Scope) -> TreatmentSummary:
     """A treatment, its draws (each marked if reversed) and the patient's total per product."""
     treatment = get_treatment(session, treatment_id, scope)

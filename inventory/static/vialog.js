@@ -50,6 +50,27 @@ document.addEventListener("DOMContentLoaded", () => {
   // Confirmation for actions that cannot be undone without a reversal.
   document.querySelectorAll("form[data-confirm]").forEach((form) =>
     form.addEventListener("submit", (event) => { if (!window.confirm(form.dataset.confirm)) event.preventDefault(); }));
+
+  // A form that writes (it carries a one-time key, form_key) is sent once: its button is disabled as it goes,
+  // so a second click while a slow answer is on its way sends nothing. The server stays the guard: a repeat of
+  // the key records nothing. Listened to on the document, after the form's own listeners (a cancelled
+  // confirmation is not a submit); the button is disabled a moment later, once the browser has read the form
+  // (a disabled button is left out of what is sent). A page the back button restores gets its buttons back.
+  const submitButtons = (form) => form.querySelectorAll("button:not([type]), button[type=submit], input[type=submit]");
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.querySelector("input[name=form_key]") || event.defaultPrevented) return;
+    if (form.dataset.submitted) { event.preventDefault(); return; }
+    form.dataset.submitted = "true";
+    setTimeout(() => submitButtons(form).forEach((button) => { button.disabled = true; }), 0);
+  });
+  window.addEventListener("pageshow", (event) => {
+    if (!event.persisted) return;
+    document.querySelectorAll("form[data-submitted]").forEach((form) => {
+      delete form.dataset.submitted;
+      submitButtons(form).forEach((button) => { button.disabled = false; });
+    });
+  });
 });
 
 // A scanner types a character every few milliseconds; a person needs 60 ms or more, though two

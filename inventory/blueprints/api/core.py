@@ -18,15 +18,13 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from inventory.blueprints.errors import json_error
 from inventory.errors import Forbidden, IdempotencyConflict, Unauthorized
 from inventory.errors import ValidationError as DomainValidationError
 from inventory.extensions import db
 from inventory.models import IdempotencyRecord, User, utcnow
-from inventory.services import auth
+from inventory.services import auth, idempotency
 from inventory.security import BodyTooDeep, load_json
 from inventory.services.permissions import PUBLIC, Permission, Scope, require
 from inventory.validators import text_problem
@@ -158,32 +156,17 @@ def _claim_key(user: User, key: str, body: BaseModel | None) -> Response | int:
     """
     session = db.session
     request_hash = _request_hash(body)
-    connection = session.connection()
-    claimed = connection.execute(
-        _CLAIM[connection.dialect.name],
-        {"user_id": user.id, "key": key, "request_hash": request_hash, "created_at": utcnow()},
-    ).scalar()
+    claimed = idempotency.claim(session, user_id=user.id, key=key, request_hash=request_hash, now=utcnow())
     if claimed is not None:
-        return int(claimed)
-    winner = session.scalar(
-        select(IdempotencyRecord).where(IdempotencyRecord.user_id == user.id, IdempotencyRecord.key == key)
-    )
+        return claimed
+    winner = idempotency.claimed_record(session, user_id=user.id, key=key)
     assert winner is not None and winner.status_code is not None  # a claim is committed with its answer
     return _replay(winner, request_hash)
 
 
 def _save_answer(record_id: int, status: int, body: str) -> None:
     """The answer a retry of the claimed key gets: saved by the request's commit, with the work it answers for."""
-    db.session.connection().execute(_SAVE_ANSWER, {"b_id": record_id, "status_code": status, "response_body": body})
-
-
-# Built once (SQL only): the values come as execute parameters, so nothing is coerced per request.
-_CLAIM = {
-    name: dialect.insert(IdempotencyRecord).on_conflict_do_nothing(index_elements=["user_id", "key"])
-    .returning(IdempotencyRecord.id)
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
-_SAVE_ANSWER = update(IdempotencyRecord).where(IdempotencyRecord.id == bindparam("b_id"))
+    idempotency.save_answer(db.session, record_id, status, body)
 
 
 def _path_to_openapi(rule: str) -> tuple[str, dict[str, str]]:

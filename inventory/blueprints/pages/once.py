@@ -1,0 +1,84 @@
+"""A page form that writes is recorded once, however often it reaches the server.
+
+Each such form carries a one-time key made when the page is rendered (``FormKeyField``, hidden). The view
+claims it for the signed-in user in the API's idempotency table (inventory/services/idempotency.py), under
+``PAGE_PREFIX``, just before its service call: ``claim_form_key()``. A second submit of the same key (a second
+click while the first request was slow, a browser's retry) records nothing and lands where the first one did,
+with a neutral flash. The claim is part of the request's unit of work: a refused submit (a form error, a dose to
+confirm, a rule) rolls it back with the rest, so the form re-rendered with what was typed keeps a key that is
+still good for the corrected submit. A form sent without a key (a page rendered before keys existed, a script)
+is recorded as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+
+from flask import flash, redirect, request
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import HiddenField
+
+from inventory.extensions import db
+from inventory.models import utcnow
+from inventory.services import idempotency
+
+FIELD = "form_key"
+ALREADY_RECORDED = "Already recorded: this form was sent twice."
+# What new_form_key makes; anything else in the field (tampered, cut short) is no key.
+_KEY_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def new_form_key() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class FormKeyField(HiddenField):
+    """The form's one-time key: a fresh one each time the form is rendered empty, the posted one when a refused
+    form is rendered again as typed (its claim was rolled back with the refusal)."""
+
+    def __init__(self, label: str | None = None, **kwargs: object) -> None:
+        super().__init__(label, default=new_form_key, **kwargs)
+
+
+class OnceForm(FlaskForm):
+    """A form with nothing to fill in but a button (close a treatment, waste what is past beyond-use)."""
+
+    form_key = FormKeyField()
+
+
+def claim_form_key(default_location: str) -> int | None | Response:
+    """Claims the posted form's key for the signed-in user.
+
+    Returns the id of the claim (answer with ``answered``), None when the form carried no key, or, when the key
+    was claimed before, the answer to give instead of doing the work again: a redirect to where the first submit
+    landed (``default_location`` if that is not known), with ``ALREADY_RECORDED``.
+    """
+    posted = request.form.get(FIELD, "")
+    if not _KEY_SHAPE.fullmatch(posted):
+        return None
+    key = idempotency.PAGE_PREFIX + posted
+    session = db.session
+    claimed = idempotency.claim(session, user_id=current_user.id, key=key, request_hash=_request_hash(),
+                                now=utcnow())
+    if claimed is not None:
+        return claimed
+    first = idempotency.claimed_record(session, user_id=current_user.id, key=key)
+    location = first.response_body if first is not None and first.response_body else default_location
+    flash(ALREADY_RECORDED, "info")
+    return redirect(location)
+
+
+def answered(claim: int | None, response: Response) -> Response:
+    """Saves where ``response`` takes the user as the claim's answer (a repeat lands there too), returns it."""
+    if claim is not None:
+        idempotency.save_answer(db.session, claim, response.status_code, response.location or request.path)
+    return response
+
+
+def _request_hash() -> str:
+    # Never the API's (which starts with the method and an /api/v1 path): an API key can never replay a page's.
+    return hashlib.sha256(f"page {request.method} {request.path}".encode()).hexdigest()

@@ -1,0 +1,241 @@
+"""The cart pages after a tester's round: a draw that empties a vial says to discard it (never "Do not use"),
+hyaluronidase is drawn in mL on the page as through the API, and the nurse's home page says what needs her
+attention at her own clinics (kits not ready, vials past beyond-use, stock on hold), and nothing when all is well.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from inventory.cart.attention import needs_attention
+from inventory.cold_chain import service as cold_chain
+from inventory.models import Draw, Treatment, utcnow
+from inventory.services.permissions import Scope
+from tests import kit_factories
+from tests.factories import EVERYWHERE, World, reconstitute, start_treatment
+from tests.pages.conftest import csrf_token
+from tests.statements import recorded
+
+EMPTY_NOTE = "is now empty: discard it in the sharps bin."
+
+
+def start(world: World, ref: str, **kwargs) -> Treatment:
+    return start_treatment(world, ref, at=utcnow(), **kwargs)
+
+
+def post_draw(client, treatment: Treatment, container_ref: str, **fields: str):
+    token = csrf_token(client, f"/cart/treatments/{treatment.id}")
+    data = {"csrf_token": token, "container": container_ref, "emergency": "", "area": "lip", **fields}
+    return client.post(f"/cart/treatments/{treatment.id}/draws", data=data, follow_redirects=True)
+
+
+def unit_options(html: str) -> list[str]:
+    select_ = re.search(r'<select[^>]*id="unit"[^>]*>(.*?)</select>', html, re.S)
+    assert select_, "no Unit list on the page"
+    return re.findall(r'<option[^>]*value="([^"]*)"', select_.group(1))
+
+
+def attention_panel(html: str) -> str:
+    found = re.search(r'<section class="panel attention".*?</section>', html, re.S)
+    return found.group(0) if found else ""
+
+
+def home(client) -> str:
+    return client.get("/cart").get_data(as_text=True)
+
+
+# --- 1. a draw that empties a vial ------------------------------------------------------------------
+
+
+def test_a_draw_that_empties_a_vial_says_to_discard_it_and_clears_the_scan(browser_client, world, session):
+    (vial,) = world.receive("hylenex").containers  # 150 USP U in 1 mL
+    treatment = start(world, "P-EMPTIED")
+    session.flush()
+    page = post_draw(browser_client("nurse"), treatment, vial.label_code, quantity="150", unit="USP U")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert f"Vial {vial.label_code} (Hylenex recombinant 150 USP U/mL) {EMPTY_NOTE}" in html
+    assert "Do not use." not in html and 'data-code="container_empty"' not in html
+    assert "nothing left to use" not in html
+    assert 'class="panel container-panel' not in html  # back to the empty scan field, ready for the next
+    assert page.request.path == f"/cart/treatments/{treatment.id}" and not page.request.query_string
+
+
+def test_a_kit_vial_emptied_in_an_emergency_shows_no_kit_warning_after_the_draw(browser_client, world, session):
+    kit = kit_factories.new_kit(world, name="Emergency kit (room 2)")
+    (vial,) = kit_factories.stock(world, kit, "hylenex")
+    treatment = start(world, "P-RESCUE")
+    session.flush()
+    client = browser_client("nurse")
+    page = post_draw(client, treatment, vial.label_code, quantity="1", unit="mL", emergency="emergency")
+    html = page.get_data(as_text=True)
+    assert f"{vial.label_code} (Hylenex recombinant 150 USP U/mL) {EMPTY_NOTE}" in html
+    assert "kit-item" not in html and "take it from the kit only if you mean to" not in html
+    assert "Do not use." not in html
+    # Scanned again later, an empty vial may still say it is empty: that is a refusal of a new scan.
+    later = client.get(f"/cart/treatments/{treatment.id}?scan={vial.label_code}").get_data(as_text=True)
+    assert 'data-code="container_empty"' in later
+
+
+def test_a_draw_that_leaves_something_keeps_the_vial_on_the_page(browser_client, world, session):
+    vial = world.container("botox")
+    treatment = start(world, "P-LEFT")
+    reconstitute(world, vial, at=utcnow())
+    session.flush()
+    html = post_draw(browser_client("nurse"), treatment, vial.label_code, quantity="4", unit="U",
+                     area="glabella").get_data(as_text=True)
+    assert "Recorded 4 U (0.1 mL) into glabella (frown lines)." in html
+    assert EMPTY_NOTE not in html
+    assert f'data-label="{vial.label_code}"' in html and "Record draw" in html
+
+
+# --- 2. hyaluronidase in mL on the page ------------------------------------------------------------
+
+
+def test_hyaluronidase_is_offered_in_ml_with_the_labels_conversion(browser_client, world, session):
+    (vial,) = world.receive("hylenex").containers
+    treatment = start(world, "P-HYAL")
+    session.flush()
+    html = browser_client("nurse").get(f"/cart/treatments/{treatment.id}?scan={vial.label_code}").get_data(as_text=True)
+    assert unit_options(html) == ["USP U", "mL"]
+    assert re.search(r'<dd id="concentration">\s*15 USP U per 0\.1 mL \(150 USP U/mL, label\)\s*</dd>', html)
+
+
+def test_hyaluronidase_drawn_in_ml_on_the_page_is_converted_by_its_strength(browser_client, world, session):
+    (vial,) = world.receive("hylenex").containers
+    treatment = start(world, "P-HYAL-ML")
+    session.flush()
+    html = post_draw(browser_client("nurse"), treatment, vial.label_code, quantity="0.2",
+                     unit="mL").get_data(as_text=True)
+    assert "Recorded 30 USP U (0.2 mL) into lips." in html
+    (draw,) = session.scalars(select(Draw)).all()
+    assert (draw.quantity, draw.quantity_ml, draw.entered_unit) == (Decimal(30), Decimal("0.2"), "mL")
+
+
+def test_a_toxin_and_a_filler_keep_their_units(browser_client, world, session):
+    vial = world.container("botox")
+    (syringe,) = world.receive("filler").containers
+    treatment = start(world, "P-UNITS")
+    reconstitute(world, vial, at=utcnow())
+    session.flush()
+    client = browser_client("nurse")
+    toxin = client.get(f"/cart/treatments/{treatment.id}?scan={vial.label_code}").get_data(as_text=True)
+    assert unit_options(toxin) == ["U", "mL"]
+    assert re.search(r'<dd id="concentration">\s*4 U per 0\.1 mL \(40 U/mL\)\s*</dd>', toxin)
+    filler = client.get(f"/cart/treatments/{treatment.id}?scan={syringe.label_code}").get_data(as_text=True)
+    assert unit_options(filler) == ["mL"] and 'id="concentration"' not in filler
+
+
+# --- 3. what needs attention, on the nurse's home page ---------------------------------------------
+
+
+def test_the_home_page_names_her_clinics_kit_used_in_an_emergency_not_another_clinics(browser_client, world,
+                                                                                          session):
+    now = utcnow()
+    london = kit_factories.stocked_kit(world, name="Emergency kit (London room 2)")
+    kit_factories.check(world, london, at=now - dt.timedelta(hours=2))
+    kit_factories.emergency_draw(world, kit_factories.stock(world, london)[0], at=now - dt.timedelta(hours=1))
+    new_york = kit_factories.new_kit(world, world.other_clinic, name="Emergency kit (New York room 1)")
+    session.flush()
+
+    panel = attention_panel(home(browser_client("nurse")))
+    assert "Needs attention" in panel
+    assert f'href="/kits/{london.id}">Emergency kit (London room 2)</a>' in panel
+    assert "Not ready" in panel and "emergency" in panel.lower()
+    assert "New York" not in panel and f"/kits/{new_york.id}" not in panel
+
+    other = attention_panel(home(browser_client("other_nurse")))
+    assert f'href="/kits/{new_york.id}">Emergency kit (New York room 1)</a>' in other
+    assert "Not ready" in other
+    assert "London" not in other
+
+
+def test_the_home_page_names_a_kit_expiring_soon(browser_client, world, session):
+    kit = kit_factories.new_kit(world, name="Emergency kit (room 3)")
+    soon = (utcnow() + dt.timedelta(days=10)).date()
+    kit_factories.stock(world, kit, "hylenex", count=2, lot="SHORT1", expiry=soon)
+    kit_factories.stock(world, kit, "syringe", count=2, lot="SY2026")
+    kit_factories.check(world, kit, at=utcnow() - dt.timedelta(hours=1))
+    session.flush()
+    panel = attention_panel(home(browser_client("nurse")))
+    assert f'href="/kits/{kit.id}">Emergency kit (room 3)</a>' in panel
+    assert "Expiring soon" in panel and "SHORT1" in panel
+
+
+def test_the_home_page_names_a_vial_past_beyond_use_and_where_to_waste_it(browser_client, world, session):
+    vial = world.container("botox")
+    reconstitute(world, vial, at=utcnow() - dt.timedelta(hours=30))
+    theirs = world.container("botox", location=world.location("Fridge", world.other_clinic))
+    reconstitute(world, theirs, at=utcnow() - dt.timedelta(hours=30))
+    session.flush()
+    panel = attention_panel(home(browser_client("nurse")))
+    line = re.search(r'<li class="attention-beyond-use">(.*?)</li>', panel, re.S)
+    assert line, panel
+    assert f'href="/containers/{vial.label_code}">{vial.label_code}</a>' in line.group(1)
+    assert "passed its beyond-use time" in line.group(1) and "with 100 U left" in line.group(1)
+    assert 'href="/cart/beyond-use">waste it</a>' in line.group(1)
+    assert theirs.label_code not in panel
+
+
+def test_the_home_page_names_stock_on_hold_linking_to_the_container(browser_client, world, session):
+    vial = world.container("botox")
+    now = utcnow()
+    cold_chain.record_excursion(
+        session, actor=world.users["manager"], scope=Scope.everything(), location_id=world.location().id,
+        started_at=now - dt.timedelta(hours=3), ended_at=now - dt.timedelta(hours=1),
+        min_c=Decimal(9), max_c=Decimal(14), now=now)
+    session.flush()
+    panel = attention_panel(home(browser_client("nurse")))
+    line = re.search(r'<li class="attention-hold">(.*?)</li>', panel, re.S)
+    assert line, panel
+    assert f'href="/containers/{vial.label_code}">{vial.label_code}</a>' in line.group(1)
+    assert "is on hold" in line.group(1) and "until a safety lead releases it" in line.group(1)
+    # The safety lead is sent to the board where holds are released or wasted.
+    lead = attention_panel(home(browser_client("safety")))
+    assert 'href="/cold-chain">' in lead
+
+
+def test_the_home_page_says_nothing_when_all_is_well(browser_client, world, session):
+    kit = kit_factories.stocked_kit(world)
+    kit_factories.check(world, kit, at=utcnow() - dt.timedelta(hours=1))
+    vial = world.container("botox")
+    reconstitute(world, vial, at=utcnow() - dt.timedelta(hours=1))  # within its beyond-use time
+    session.flush()
+    html = home(browser_client("nurse"))
+    assert "Needs attention" not in html and 'class="panel attention"' not in html
+    assert "Start a treatment" in html
+
+
+def test_what_needs_attention_is_read_in_the_same_few_statements_however_much_there_is(world, session):
+    def statements() -> int:
+        session.flush()
+        with recorded(session) as sent:
+            found = needs_attention(session, scope=Scope.for_user(world.users["nurse"]), now=utcnow())
+            # what the panel reads of each line is loaded with it
+            for c in [*found.beyond_use, *found.held]:
+                (c.product.name, c.location.name, c.clinic.timezone)
+        return len(sent)
+
+    def one_more_of_each(n: int) -> None:
+        kit_factories.new_kit(world, name=f"Emergency kit {n}")  # never checked: not ready
+        vial = world.container("botox", lot=f"LOT{n}")
+        reconstitute(world, vial, at=utcnow() - dt.timedelta(hours=30))
+
+    one_more_of_each(1)
+    few = statements()
+    for n in range(2, 6):
+        one_more_of_each(n)
+    assert statements() == few
+    assert few <= 12
+    assert session.scalar(select(func.count(Draw.id))) == 0  # read side only
+
+
+def test_attention_is_scoped_to_the_users_clinics(world, session):
+    kit_factories.new_kit(world, world.other_clinic, name="Emergency kit (New York)")
+    session.flush()
+    assert not needs_attention(session, scope=Scope.for_user(world.users["nurse"]), now=utcnow())
+    assert needs_attention(session, scope=EVERYWHERE, now=utcnow()).kits
