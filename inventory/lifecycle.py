@@ -410,8 +410,8 @@ def ensure_enough(container: ContainerFacts, quantity: Decimal) -> None:
             f"Only {plain_quantity(container.remaining)} {container.product.base_unit} left in this "
             f"{container.product.name} ({container.label_code}); {plain_quantity(quantity)} {container.product.base_unit} asked.",
             container_id=container.id,
-            requested=str(quantity),
-            remaining=str(container.remaining),
+            requested=plain_quantity(quantity),  # as the API writes every quantity: "96", not "96.0000"
+            remaining=plain_quantity(container.remaining),
         )
 
 

@@ -73,6 +73,25 @@ def load_json(raw: bytes | str) -> Any:
     return json.loads(text_value)
 
 
+_PARSED_JSON = "vialog.parsed_json"
+
+
+def request_json() -> Any:
+    """The request body parsed by ``load_json``, once per request: the guard below and the API both read
+    it. Raises what ``load_json`` raises (BodyTooDeep, ValueError, UnicodeDecodeError), every time asked."""
+    parsed = request.environ.get(_PARSED_JSON)  # the request's own: an app context (g) may span requests in tests
+    if parsed is None:
+        try:
+            parsed = (load_json(request.get_data(cache=True)), None)
+        except (ValueError, UnicodeDecodeError) as refused:
+            parsed = (None, refused)
+        request.environ[_PARSED_JSON] = parsed
+    value, problem = parsed
+    if problem is not None:
+        raise problem
+    return value
+
+
 def _strings(value: Any) -> Iterator[str]:
     """Every key and string inside a parsed JSON value, without recursion."""
     stack = [value]
@@ -113,7 +132,7 @@ def refuse_unsafe_input() -> None:
     raw = request.get_data(cache=True) if (request.is_json or request.path.startswith("/api/")) else b""
     if raw:
         try:
-            payload = load_json(raw)
+            payload = request_json()
         except (ValueError, UnicodeDecodeError):
             return  # malformed or too deep: the API layer answers that itself (400 / 422)
         for value in _strings(payload):

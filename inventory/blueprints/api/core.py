@@ -25,7 +25,7 @@ from inventory.errors import ValidationError as DomainValidationError
 from inventory.extensions import db
 from inventory.models import IdempotencyRecord, User, utcnow
 from inventory.services import auth, idempotency
-from inventory.security import BodyTooDeep, load_json
+from inventory.security import BodyTooDeep, request_json
 from inventory.services.permissions import PUBLIC, Permission, Scope, require
 from inventory.validators import text_problem
 
@@ -72,14 +72,15 @@ def _authenticate() -> User:
 
 
 def _json_body() -> Any:
-    if request.mimetype in _FORM_TYPES:
-        # A form's body is parsed as fields, never read as JSON: answered as such rather than as "Field required".
-        return _FORM
     raw = request.get_data(cache=True)
+    if request.mimetype in _FORM_TYPES or (raw and request.mimetype and not request.is_json):
+        # A form, or a body labelled as anything but JSON (text/plain, XML), is never read as JSON: answered
+        # as such rather than as "Field required". A body sent with no Content-Type is read as JSON.
+        return _NOT_JSON
     if not raw:
         return {}
     try:
-        return load_json(raw)
+        return request_json()
     except BodyTooDeep:
         raise  # 422: valid JSON, but no request of this API is shaped like that
     except (ValueError, UnicodeDecodeError):
@@ -100,7 +101,7 @@ def _idempotency_key() -> str:
 
 
 _MALFORMED = object()
-_FORM = object()
+_NOT_JSON = object()
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 
@@ -129,12 +130,13 @@ def _names_a_field(part: str | int) -> bool:
 def _request_hash(body: BaseModel | None) -> str:
     """What makes a retry the same request: the method, the path and the body as validated (the fields it gave,
     in one order and spelling), so a client that serialises the same body again, keys reordered or spaced
-    otherwise, gets the first answer; the raw bytes when the operation takes no body. Fields left out stay
-    apart from fields given as their default: a PATCH tells the two apart."""
+    otherwise, gets the first answer. An operation that takes no body never reads one: a retry that sends
+    none, or ``{}``, is the same request. Fields left out stay apart from fields given as their default: a
+    PATCH tells the two apart."""
     digest = hashlib.sha256()
     digest.update(request.method.encode() + b" " + request.path.encode() + b"\n")
-    digest.update(body.model_dump_json(exclude_unset=True).encode() if body is not None
-                  else request.get_data(cache=True))
+    if body is not None:
+        digest.update(body.model_dump_json(exclude_unset=True).encode())
     return digest.hexdigest()
 
 
@@ -215,9 +217,9 @@ def operation(
                     return json_error(refused.status, refused.code, refused.message, refused.details)
                 if payload is _MALFORMED:
                     return json_error(400, "malformed_json", "The request body is not valid JSON.")
-                if payload is _FORM:
+                if payload is _NOT_JSON:
                     return json_error(415, "unsupported_media_type", "Send the body as JSON, with "
-                                      "'Content-Type: application/json' (it came as a form).")
+                                      f"'Content-Type: application/json' (it came as {request.mimetype}).")
                 try:
                     kwargs["body"] = body.model_validate(payload)
                 except ValidationError as error:
