@@ -122,15 +122,16 @@ def _filler(n: int, name: str, brand: str, ml: str, gprime: GPrimeCategory, lido
 
 
 def _hyaluronidase(n: int, name: str, source: str, strength: str, per_container: str, unit: str,
-                   storage: str, powder: bool = False) -> dict:
-    # DOMAIN.md "Hyaluronidase and emergency kits": every vial is single-dose.
+                   storage: str, powder: bool = False, in_use_hours: int | None = None) -> dict:
+    # DOMAIN.md "Hyaluronidase and emergency kits": every vial is single-dose. A powder is used within 6 hours
+    # of its reconstitution; a liquid with an in-use time (Vitrase) within it from its first puncture.
     return dict(
         gtin=demo_gtin(n), name=name, brand=name.split()[0], manufacturer=MANUFACTURERS[name.split()[0]],
         generic_name="hyaluronidase", molecule="hyaluronidase",
         form=ProductForm.POWDER if powder else ProductForm.LIQUID, is_single_dose=True,
         kind=ProductKind.HYALURONIDASE, base_unit=unit, quantity_per_container=Decimal(per_container),
         storage=storage, hyaluronidase_source=source, strength_per_ml=Decimal(strength) if strength else None,
-        requires_reconstitution=powder, beyond_use_hours=6 if powder else None, label_source=LABEL,
+        requires_reconstitution=powder, beyond_use_hours=6 if powder else in_use_hours, label_source=LABEL,
     )
 
 
@@ -168,7 +169,7 @@ PRODUCTS: list[dict] = [
     _filler(25, "Radiesse 1.5 mL", "Radiesse", "1.5", GPrimeCategory.HIGH, False, material="CaHA"),
     _hyaluronidase(40, "Hylenex recombinant 150 USP U/mL", "human recombinant", "150", "150", "USP U", "2-8 °C"),
     _hyaluronidase(41, "Amphadase 150 USP U/mL", "bovine", "150", "150", "USP U", "2-8 °C"),
-    _hyaluronidase(42, "Vitrase 200 USP U/mL 2 mL", "ovine", "200", "400", "USP U", "2-8 °C"),
+    _hyaluronidase(42, "Vitrase 200 USP U/mL 2 mL", "ovine", "200", "400", "USP U", "2-8 °C", in_use_hours=6),
     _hyaluronidase(43, "Hyalase 1500 IU", "ovine", "", "1500", "IU", "below 25 °C", powder=True),
     _supply(60, "Syringe 1 mL Luer-lock"),
     _supply(61, "Needle 30 G 13 mm"),
