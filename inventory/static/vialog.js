@@ -6,9 +6,12 @@ document.addEventListener("DOMContentLoaded", () => {
   // A keyboard-wedge scanner types into whatever has focus, then presses Enter. The page's scan
   // field has the focus on load and after every action (each action reloads the page), and a
   // click on nothing in particular gives it back, without scrolling away from what was clicked.
+  // This script is deferred: on a slow connection or a busy server it runs after the page is on screen,
+  // and the nurse may already be in Quantity. The focus is hers then (as autofocus leaves it): taken
+  // back, her next keys ("20") would go into the scan field, and the draw keep the dose she meant to change.
   const scan = document.querySelector("input.scan[autofocus]");
   if (scan) {
-    scan.focus();
+    if (!document.activeElement || document.activeElement === document.body) scan.focus();
     document.addEventListener("click", (event) => {
       const t = event.target;
       if (!(t instanceof HTMLElement) || t.closest("input, select, textarea, button, a, label, summary, details[open]")) return;

@@ -8,7 +8,9 @@ field does nothing; and a dose confirmation the nurse no longer needs does not b
 
 from __future__ import annotations
 
-from playwright.sync_api import expect
+import re
+
+from playwright.sync_api import Route, expect
 from sqlalchemy import func, select
 
 from inventory.extensions import db
@@ -172,6 +174,8 @@ def test_a_dose_changed_so_it_needs_no_confirmation_is_recorded_without_a_reason
     wedge(page, vial)
     page.click("button:has-text('Reconstitute')")
     expect(page.locator("#concentration")).to_contain_text("4 U per 0.1 mL")
+    # Botox keeps 24 hours once mixed: the page's clock is the real one, the scanner's pause (wedge) undone.
+    expect(page.locator("[data-countdown]")).to_have_text(re.compile(r"^2[34] h \d+ min left$"))
     page.check("input[name=area][value=glabella]")
     page.fill("#quantity", "70")
     page.select_option("#unit", "U")
@@ -189,6 +193,40 @@ def test_a_dose_changed_so_it_needs_no_confirmation_is_recorded_without_a_reason
     expect(page.locator(".flash-ok")).to_contain_text("Recorded 20 U")
     expect(page.locator("table.draws")).not_to_contain_text("dose confirmed")
     assert draws_of(live_server, treatment_id) == 1
+
+
+def test_a_field_chosen_before_the_page_script_ran_keeps_the_focus(page, live_server):
+    """The page's script is deferred: on a busy server it runs after the page is on screen. A nurse already in
+    Quantity by then stays there; her keys are not sent to the scan field."""
+    (syringe,) = sealed_labels(live_server, "Juvederm Volbella XC 0.55 mL", "VB19A44", 1)
+    sign_in(page, "nurse")
+    start_treatment(page, live_server, "GUARD-FOCUS")
+    wedge(page, syringe)
+    expect(page.locator(".container-panel")).to_have_attribute("data-label", syringe)
+
+    # The script is held back until the nurse is in Quantity: as from a server busy with other requests.
+    held: list[Route] = []
+    released: list[bool] = []
+
+    def hold(route: Route) -> None:
+        if released:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/static/vialog.js", hold)
+    page.reload(wait_until="commit")
+    expect(page.locator("#quantity")).to_be_visible()
+    page.click("#quantity")
+    expect(page.locator("#quantity")).to_be_focused()
+    released.append(True)
+    for route in held:
+        route.continue_()
+    page.wait_for_load_state("load")  # after the deferred script and what it does on DOMContentLoaded
+    page.keyboard.type("0.1")
+    expect(page.locator("#quantity")).to_be_focused()
+    expect(page.locator("#quantity")).to_have_value("0.1")
+    expect(page.locator("#scan")).to_have_value("")
 
 
 def test_a_hylenex_box_scanned_at_the_cart_shows_a_fridge_vial_not_the_kits(page, live_server):

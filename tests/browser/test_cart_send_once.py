@@ -28,6 +28,9 @@ def test_a_second_click_on_reconstitute_while_the_first_is_slow_sends_nothing(pa
     wedge(page, f"]d201{BOTOX_100}17{expiry}10DEMOBTX01{GS}21NOSERIAL")
     button = page.locator(".reconstitute-form button")
     expect(button).to_be_enabled()
+    # The page's deferred script has run (its submit listener must come before the one standing in for the
+    # network, which would otherwise cancel the submit before the page saw it).
+    page.wait_for_load_state("load")
 
     page.evaluate(_HOLD_SUBMITS)
     button.click()
