@@ -14,8 +14,10 @@ from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response as BaseResponse  # what once.claim_form_key answers a repeat with
 from sqlalchemy import select
 
+from inventory.blueprints.pages import once
 from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.errors import DomainError, NotFound
 from inventory.extensions import db
@@ -121,14 +123,17 @@ def lot_release(lot_id: int):
 
 def _change_status(lot_id: int, change, done: str):
     queries.lots_by_ids(db.session, [lot_id], scope())  # an unknown lot (or another clinic's) is a 404
+    claim = once.claim_form_key(url_for("pages.trace_lot", lot_id=lot_id))
+    if isinstance(claim, BaseResponse):
+        return claim  # sent twice: the first one did it
     try:
         lot = change(db.session, actor=current_user, lot_id=lot_id, reason=request.form.get("reason", ""),
                      now=utcnow(), scope=scope())
     except DomainError as error:
         refused(error)
-    else:
-        flash(done.format(number=lot.number, product=lot.product.name), "ok")
-    return redirect(url_for("pages.trace_lot", lot_id=lot_id))
+        return redirect(url_for("pages.trace_lot", lot_id=lot_id))
+    flash(done.format(number=lot.number, product=lot.product.name), "ok")
+    return once.answered(claim, redirect(url_for("pages.trace_lot", lot_id=lot_id)))
 
 
 # --- recall cases -------------------------------------------------------------------------------------
@@ -138,6 +143,9 @@ def _change_status(lot_id: int, change, done: str):
 @page(RECALL)
 def recall_open():
     lot_ids = [int(v) for v in request.form.getlist("lot_ids") if v.isdigit() and len(v) <= 10]
+    claim = once.claim_form_key(url_for("pages.recalls"))
+    if isinstance(claim, BaseResponse):
+        return claim  # sent twice: the first one opened the case
     try:
         case = services.open_recall(
             db.session, actor=current_user, lot_ids=lot_ids, reason=request.form.get("reason", ""),
@@ -154,7 +162,7 @@ def recall_open():
     flash(f"Recall case {case.id} is open: the lots are recalled at every clinic. "
           f"{len(case.patients) - carried} patient(s) to notify{told}, {len(case.containers)} container(s) to take "
           "back.", "ok")
-    return redirect(url_for("pages.recall_case", case_id=case.id))
+    return once.answered(claim, redirect(url_for("pages.recall_case", case_id=case.id)))
 
 
 @bp.get("/recalls")
@@ -176,6 +184,10 @@ def recall_case(case_id: int):
 @bp.post("/recalls/<int:case_id>/patients/<int:patient_id>")
 @page(RECALL)
 def recall_patient_update(case_id: int, patient_id: int):
+    back = url_for("pages.recall_case", case_id=case_id) + f"#patient-{patient_id}"
+    claim = once.claim_form_key(back)
+    if isinstance(claim, BaseResponse):
+        return claim
     try:
         line = services.update_patient(
             db.session, actor=current_user, scope=scope(), case_id=case_id, patient_id=patient_id,
@@ -186,15 +198,19 @@ def recall_patient_update(case_id: int, patient_id: int):
         if isinstance(error, NotFound):
             raise
         refused(error)
-    else:
-        flash(f"{line.patient.name}: {STATUS_WORDS[line.status].lower()}"
-              + (f" by {METHOD_WORDS[line.method].lower()}" if line.method else "") + ".", "ok")
-    return redirect(url_for("pages.recall_case", case_id=case_id) + f"#patient-{patient_id}")
+        return redirect(back)
+    flash(f"{line.patient.name}: {STATUS_WORDS[line.status].lower()}"
+          + (f" by {METHOD_WORDS[line.method].lower()}" if line.method else "") + ".", "ok")
+    return once.answered(claim, redirect(back))
 
 
 @bp.post("/recalls/<int:case_id>/containers/<int:container_id>")
 @page(RECALL)
 def recall_container_update(case_id: int, container_id: int):
+    back = url_for("pages.recall_case", case_id=case_id) + f"#container-{container_id}"
+    claim = once.claim_form_key(back)
+    if isinstance(claim, BaseResponse):
+        return claim
     try:
         line = services.update_container(
             db.session, actor=current_user, scope=scope(), case_id=case_id, container_id=container_id,
@@ -204,15 +220,19 @@ def recall_container_update(case_id: int, container_id: int):
         if isinstance(error, NotFound):
             raise
         refused(error)
-    else:
-        flash(f"{line.container.label_code} marked {line.status.value}: it has left stock.", "ok")
-    return redirect(url_for("pages.recall_case", case_id=case_id) + f"#container-{container_id}")
+        return redirect(back)
+    flash(f"{line.container.label_code} marked {line.status.value}: it has left stock.", "ok")
+    return once.answered(claim, redirect(back))
 
 
 @bp.post("/recalls/<int:case_id>/containers")
 @page(RECALL)
 def recall_containers_update(case_id: int):
     ids = [int(v) for v in request.form.getlist("container_ids") if v.isdigit() and len(v) <= 10]
+    back = url_for("pages.recall_case", case_id=case_id) + "#containers"
+    claim = once.claim_form_key(back)
+    if isinstance(claim, BaseResponse):
+        return claim
     try:
         lines = services.update_containers(
             db.session, actor=current_user, scope=scope(), case_id=case_id, container_ids=ids,
@@ -222,23 +242,26 @@ def recall_containers_update(case_id: int):
         if isinstance(error, NotFound) and not ids:
             raise
         refused(error)
-    else:
-        flash(f"{len(lines)} container(s) marked {lines[0].status.value}: they have left stock.", "ok")
-    return redirect(url_for("pages.recall_case", case_id=case_id) + "#containers")
+        return redirect(back)
+    flash(f"{len(lines)} container(s) marked {lines[0].status.value}: they have left stock.", "ok")
+    return once.answered(claim, redirect(back))
 
 
 @bp.post("/recalls/<int:case_id>/widen")
 @page(RECALL)
 def recall_widen(case_id: int):
+    claim = once.claim_form_key(url_for("pages.recall_case", case_id=case_id))
+    if isinstance(claim, BaseResponse):
+        return claim
     try:
         widened = services.widen(db.session, actor=current_user, case_id=case_id, now=utcnow())
     except DomainError as error:
         if isinstance(error, NotFound):
             raise
         refused(error)
-    else:
-        flash(f"{widened} patient(s) to notify after all.", "ok")
-    return redirect(url_for("pages.recall_case", case_id=case_id))
+        return redirect(url_for("pages.recall_case", case_id=case_id))
+    flash(f"{widened} patient(s) to notify after all.", "ok")
+    return once.answered(claim, redirect(url_for("pages.recall_case", case_id=case_id)))
 
 
 @bp.get("/recalls/<int:case_id>/patients/<int:patient_id>/letter")
@@ -325,15 +348,18 @@ WATCH_FOR = {
 @bp.post("/recalls/<int:case_id>/close")
 @page(RECALL)
 def recall_close(case_id: int):
+    claim = once.claim_form_key(url_for("pages.recall_case", case_id=case_id))
+    if isinstance(claim, BaseResponse):
+        return claim
     try:
         services.close_case(db.session, actor=current_user, case_id=case_id, now=utcnow())
     except DomainError as error:
         if isinstance(error, NotFound):
             raise
         refused(error)
-    else:
-        flash(f"Recall case {case_id} is closed. Its lots stay recalled for good.", "ok")
-    return redirect(url_for("pages.recall_case", case_id=case_id))
+        return redirect(url_for("pages.recall_case", case_id=case_id))
+    flash(f"Recall case {case_id} is closed. Its lots stay recalled for good.", "ok")
+    return once.answered(claim, redirect(url_for("pages.recall_case", case_id=case_id)))
 
 
 @bp.get("/recalls/<int:case_id>/export/<which>.<fmt>")

@@ -7,8 +7,10 @@ import datetime as dt
 
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response as BaseResponse  # what once.claim_form_key answers a repeat with
 
 from inventory.adverse_events import service as adverse_events
+from inventory.blueprints.pages import once
 from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.cart import service as cart
 from inventory.errors import DomainError, ValidationError
@@ -42,9 +44,13 @@ def adverse_event_new(treatment_id: int):
     if request.method == "POST":
         try:
             picked = [int(v) for v in request.form.getlist("container_ids") if v.isdigit() and len(v) <= 10]
+            onset_date = _date(request.form.get("onset_date", ""))
+            claim = once.claim_form_key(url_for("pages.cart_treatment", treatment_id=treatment.id))
+            if isinstance(claim, BaseResponse):
+                return claim  # sent twice: the first one reported it
             event = adverse_events.record(
                 db.session, actor=current_user, scope=scope(), treatment_id=treatment.id,
-                kind=request.form.get("kind", ""), onset_date=_date(request.form.get("onset_date", "")),
+                kind=request.form.get("kind", ""), onset_date=onset_date,
                 severity=request.form.get("severity", ""), outcome=request.form.get("outcome", "ongoing"),
                 description=request.form.get("description", ""), patient_sex=request.form.get("patient_sex") or None,
                 # Nothing ticked (or a form without the boxes) links every container the treatment drew from.
@@ -56,7 +62,7 @@ def adverse_event_new(treatment_id: int):
         else:
             flash(f"Adverse event recorded and linked to {len(event.suspect_links)} container(s)."
                   + (f" Rescue: {len(event.rescues)} hyaluronidase dose(s)." if event.rescues else ""), "ok")
-            return redirect(url_for("pages.adverse_event", event_id=event.id))
+            return once.answered(claim, redirect(url_for("pages.adverse_event", event_id=event.id)))
     return render_template("pages/adverse_event_new.html", treatment=treatment, drawn=drawn, rescues=rescues,
                            rescued_events=adverse_events.rescued_events(db.session, [d.id for d in rescues]),
                            today=today, form=request.form, **_words()), status
@@ -99,13 +105,16 @@ def adverse_event_rescue(event_id: int):
     try:
         if not (raw.isdigit() and len(raw) <= 18):  # a draw's id is 64-bit
             raise ValidationError("Choose the dose to link as the rescue.", field="draw_id")
+        claim = once.claim_form_key(url_for("pages.adverse_event", event_id=event_id))
+        if isinstance(claim, BaseResponse):
+            return claim
         adverse_events.link_rescue_afterwards(db.session, actor=current_user, scope=scope(), event_id=event_id,
                                               draw_id=int(raw), now=utcnow())
     except DomainError as error:
         refused(error)  # a 302 back to the event: the marker, not the status, rolls it back
-    else:
-        flash("Rescue linked: the dose is shown as the event's treatment, not its cause.", "ok")
-    return redirect(url_for("pages.adverse_event", event_id=event_id))
+        return redirect(url_for("pages.adverse_event", event_id=event_id))
+    flash("Rescue linked: the dose is shown as the event's treatment, not its cause.", "ok")
+    return once.answered(claim, redirect(url_for("pages.adverse_event", event_id=event_id)))
 
 
 @bp.get("/adverse-events/<int:event_id>/report.csv")

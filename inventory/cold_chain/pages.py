@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal, InvalidOperation
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
+from inventory.blueprints.pages import once
 from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.cold_chain import service as cold_chain
 from inventory.errors import DomainError, ValidationError
@@ -43,12 +45,15 @@ def cold_chain_excursion():
     try:
         location = _location(request.form.get("location_id", ""))
         zone = location.clinic.timezone
+        started_at = _local_time(request.form.get("started_at", ""), zone, "started_at")
+        ended_at = _local_time(request.form.get("ended_at", ""), zone, "ended_at")
+        min_c, max_c = _celsius(request.form.get("min_c", ""), "min_c"), _celsius(request.form.get("max_c", ""), "max_c")
+        claim = once.claim_form_key(url_for("pages.cold_chain_home"))
+        if isinstance(claim, Response):
+            return claim  # sent twice: the first one recorded it
         result = cold_chain.record_excursion(
-            db.session, actor=current_user, scope=scope(), location_id=location.id,
-            started_at=_local_time(request.form.get("started_at", ""), zone, "started_at"),
-            ended_at=_local_time(request.form.get("ended_at", ""), zone, "ended_at"),
-            min_c=_celsius(request.form.get("min_c", ""), "min_c"), max_c=_celsius(request.form.get("max_c", ""), "max_c"),
-            note=request.form.get("note") or None, now=utcnow(),
+            db.session, actor=current_user, scope=scope(), location_id=location.id, started_at=started_at,
+            ended_at=ended_at, min_c=min_c, max_c=max_c, note=request.form.get("note") or None, now=utcnow(),
         )
     except DomainError as error:
         refused(error)
@@ -57,7 +62,7 @@ def cold_chain_excursion():
           f"{len(result.not_held)} not held.", "ok")
     for decision, containers in result.by_product():  # which were held and which were not, and why
         flash(f"{decision.container.product.name} ({_labels(containers)}): {decision.why}.", "info")
-    return redirect(url_for("pages.cold_chain_home"))
+    return once.answered(claim, redirect(url_for("pages.cold_chain_home")))
 
 
 @bp.post("/cold-chain/import")
@@ -68,6 +73,9 @@ def cold_chain_import():
     text = text or request.form.get("readings", "")[:MAX_UPLOAD]
     try:
         location = _location(request.form.get("location_id", ""))
+        claim = once.claim_form_key(url_for("pages.cold_chain_home"))
+        if isinstance(claim, Response):
+            return claim
         imported = cold_chain.import_logger(db.session, actor=current_user, scope=scope(), location_id=location.id,
                                             text=text, now=utcnow())
     except DomainError as error:
@@ -76,7 +84,8 @@ def cold_chain_import():
     held = sum(len(e.held) for e in imported.excursions)
     flash(f"{len(imported.readings)} reading(s) read, {len(imported.flagged)} outside 2-8 °C: "
           f"{len(imported.excursions)} excursion(s) recorded, {held} container hold(s).", "ok")
-    return _render(imported)
+    # Answered with the readings themselves, not a redirect: a repeat lands on the cold-chain page.
+    return once.answered(claim, make_response(_render(imported)), repeat_lands=url_for("pages.cold_chain_home"))
 
 
 @bp.post("/cold-chain/holds/<container_ref>/release")
@@ -94,14 +103,17 @@ def cold_chain_waste(container_ref: str):
 def _end_hold(container_ref: str, end, done: str):
     # An unknown code is the page's 404, like any other unknown container (never echoed back in a message).
     container = scanning.container_by_ref(db.session, container_ref, scope())
+    claim = once.claim_form_key(url_for("pages.cold_chain_home"))
+    if isinstance(claim, Response):
+        return claim
     try:
         end(db.session, actor=current_user, scope=scope(), container_id=container.id,
             reason=request.form.get("reason", ""), now=utcnow())
     except DomainError as error:
         refused(error)
-    else:
-        flash(done.format(label=container.label_code), "ok")
-    return redirect(url_for("pages.cold_chain_home"))
+        return redirect(url_for("pages.cold_chain_home"))
+    flash(done.format(label=container.label_code), "ok")
+    return once.answered(claim, redirect(url_for("pages.cold_chain_home")))
 
 
 def _labels(containers: list[Container], shown: int = 10) -> str:

@@ -11,10 +11,12 @@ from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from werkzeug.wrappers import Response
 from wtforms import SelectField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from inventory import unit_of_work
+from inventory.blueprints.pages import once
 from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.blueprints.pages.fields import NotesField, QuantityField, ScanField, WholeNumberField, location_choices
 from inventory.errors import DomainError
@@ -32,6 +34,7 @@ STATUS_WORDS = {CountStatus.DRAFT: "Counting", CountStatus.SUBMITTED: "Waiting f
 class StartCountForm(FlaskForm):
     location_id = SelectField("Where", coerce=int)
     note = NotesField("Note (optional)", validators=[Optional(), Length(max=2000)])
+    form_key = once.FormKeyField()
 
 
 class CountLineForm(FlaskForm):
@@ -40,10 +43,12 @@ class CountLineForm(FlaskForm):
     counted = QuantityField("Left in an opened one (blank only for a sealed, full one)", validators=[Optional()])
     containers = WholeNumberField("Sealed containers of that lot (box code)",
                               validators=[Optional(), NumberRange(0, MAX_CONTAINERS)])
+    form_key = once.FormKeyField()
 
 
-class ActionForm(FlaskForm):
-    """Submit, post, send back, remove: a button and its CSRF token."""
+class ActionForm(once.OnceForm):
+    """Submit, post, send back, remove: a button, its CSRF token and its one-time key (one per button: the page
+    renders each with ``new_form_key()``, so that removing a second line is not taken for a repeat of the first)."""
 
 
 def _locations() -> list[Location]:
@@ -58,6 +63,9 @@ def counts():
     form.location_id.choices = location_choices(_locations())
     status = 200
     if form.validate_on_submit():
+        claim = once.claim_form_key(url_for("pages.counts"))
+        if isinstance(claim, Response):
+            return claim  # sent twice: the first one started the sheet
         try:
             count = count_service.start_count(db.session, actor=current_user, scope=scope(),
                                               location_id=form.location_id.data, now=utcnow(), note=form.note.data)
@@ -66,7 +74,7 @@ def counts():
             status = error.status
         else:
             flash(f"Count sheet {count.id} started for {count.location.name}. Scan what you find.", "ok")
-            return redirect(url_for("pages.count", count_id=count.id))
+            return once.answered(claim, redirect(url_for("pages.count", count_id=count.id)))
     elif form.errors:
         status = 422
     listed = count_service.list_counts(db.session, scope=scope())
@@ -88,7 +96,7 @@ def _render(count: Count, *, line_form: CountLineForm | None = None,
         uncovered=count_service.not_on_sheet(db.session, count) if show_expected and not count.is_posted else [],
         adjustments=count_service.adjustments_of(db.session, count) if count.is_posted else [],
         line_form=line_form or CountLineForm(formdata=None), action_form=ActionForm(formdata=None),
-        line_refusal=line_refusal, tz=count.location.clinic.timezone,
+        line_refusal=line_refusal, tz=count.location.clinic.timezone, new_form_key=once.new_form_key,
     ), status
 
 
@@ -106,6 +114,9 @@ def count_add_line(count_id: int):
     if not form.validate():
         return _render(found, line_form=form, status=422)
     spec = LineSpec(code=form.code.data.strip(), counted=form.counted.data, containers=form.containers.data)
+    claim = once.claim_form_key(url_for("pages.count", count_id=found.id))
+    if isinstance(claim, Response):
+        return claim
     try:
         line = count_service.add_line(db.session, actor=current_user, scope=scope(), count_id=found.id, spec=spec,
                                       now=utcnow())
@@ -122,7 +133,7 @@ def count_add_line(count_id: int):
     what = line.container.label_code if line.container is not None else f"lot {line.lot.number}, sealed"
     flash(f"Counted {line.lot.product.name} ({what}): {line.counted.normalize():f} {line.lot.product.base_unit}.",
           "ok")
-    return redirect(url_for("pages.count", count_id=found.id))
+    return once.answered(claim, redirect(url_for("pages.count", count_id=found.id)))
 
 
 @bp.post("/counts/<int:count_id>/lines/<int:line_id>/remove")
@@ -161,10 +172,13 @@ def _act(count_id: int, action, done: str):
     if not ActionForm().validate():
         flash("The form expired: try again.", "error")
         return _render(found, status=400)
+    claim = once.claim_form_key(url_for("pages.count", count_id=count_id))
+    if isinstance(claim, Response):
+        return claim
     try:
         action()
     except DomainError as error:
         refused(error)
         return _render(count_service.get_count(db.session, count_id, scope()), status=error.status)
     flash(done, "ok")
-    return redirect(url_for("pages.count", count_id=count_id))
+    return once.answered(claim, redirect(url_for("pages.count", count_id=count_id)))

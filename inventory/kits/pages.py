@@ -12,9 +12,12 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from werkzeug.wrappers import Response
 from wtforms import FieldList, Form, FormField, RadioField, SelectChoice, SelectField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from inventory import unit_of_work
+from inventory.blueprints.pages import once
 from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.blueprints.pages.fields import NotesField, QuantityField, ScanField, TextField, WholeNumberField
 from inventory.errors import DomainError
@@ -33,17 +36,20 @@ class KitCheckForm(FlaskForm):
                                               SelectChoice("no", "Seal broken or missing")],
                              validators=[InputRequired("Say whether the seal was intact.")])
     notes = NotesField("Notes (what you found, what you replaced)", validators=[Optional(), Length(max=2000)])
+    form_key = once.FormKeyField()
 
 
 class KitAddForm(FlaskForm):
     code = ScanField("Scan the label of a vial or item to put in the kit",
                        validators=[DataRequired("Scan a Vialog label."), Length(max=100)])
+    form_key = once.FormKeyField()
 
 
 class KitRemoveForm(FlaskForm):
     code = ScanField("Scan the label of what you take out", validators=[DataRequired("Scan a Vialog label."),
                                                                           Length(max=100)])
     to_location_id = SelectField("Put it in", coerce=int)
+    form_key = once.FormKeyField()
 
 
 # --- the board -------------------------------------------------------------------------
@@ -102,11 +108,14 @@ def kit_check(kit_id: int):
             for error in errors:
                 flash(f"Check not recorded: {error}", "error")
         return _render_kit(found, check_form=form, status=422)
+    claim = once.claim_form_key(url_for("pages.kit", kit_id=found.id))
+    if isinstance(claim, Response):
+        return claim  # sent twice: the first one recorded the check
     check = kit_service.record_check(db.session, actor=current_user, scope=scope(), kit_id=found.id,
                                      seal_intact=form.seal_intact.data == "yes", notes=form.notes.data or "",
                                      now=utcnow())
     flash(f"Check recorded: {STATUS_WORDS[check.status].lower()}.", "ok" if check.status is KitStatus.READY else "info")
-    return redirect(url_for("pages.kit", kit_id=found.id))
+    return once.answered(claim, redirect(url_for("pages.kit", kit_id=found.id)))
 
 
 @bp.post("/kits/<int:kit_id>/contents")
@@ -116,6 +125,9 @@ def kit_add(kit_id: int):
     form = KitAddForm()
     if not form.validate():
         return _render_kit(found, add_form=form, status=422)
+    claim = once.claim_form_key(url_for("pages.kit", kit_id=found.id))
+    if isinstance(claim, Response):
+        return claim  # sent twice: the first one put it in
     try:
         container = kit_service.add_to_kit(db.session, actor=current_user, scope=scope(), kit_id=found.id,
                                            container_ref=form.code.data.strip(), now=utcnow())
@@ -123,7 +135,7 @@ def kit_add(kit_id: int):
         refused(error)
         return _render_kit(found, add_form=form, status=error.status)
     flash(f"Added {container.product.name}, lot {container.lot.number} ({container.label_code}).", "ok")
-    return redirect(url_for("pages.kit", kit_id=found.id))
+    return once.answered(claim, redirect(url_for("pages.kit", kit_id=found.id)))
 
 
 @bp.post("/kits/<int:kit_id>/remove")
@@ -134,6 +146,9 @@ def kit_remove(kit_id: int):
     form.to_location_id.choices = _elsewhere(found)
     if not form.validate():
         return _render_kit(found, remove_form=form, status=422)
+    claim = once.claim_form_key(url_for("pages.kit", kit_id=found.id))
+    if isinstance(claim, Response):
+        return claim
     try:
         container = kit_service.remove_from_kit(
             db.session, actor=current_user, scope=scope(), kit_id=found.id, container_ref=form.code.data.strip(),
@@ -143,7 +158,7 @@ def kit_remove(kit_id: int):
         refused(error)
         return _render_kit(found, remove_form=form, status=error.status)
     flash(f"Took {container.product.name} ({container.label_code}) out, into {container.location.name}.", "ok")
-    return redirect(url_for("pages.kit", kit_id=found.id))
+    return once.answered(claim, redirect(url_for("pages.kit", kit_id=found.id)))
 
 
 # --- templates and new kits (managers) ------------------------------------------------------
@@ -167,12 +182,14 @@ class TemplateForm(FlaskForm):
     warning_days = WholeNumberField("Warn this many days before stock stops counting", default=30,
                                 validators=[InputRequired(), NumberRange(0, 365)])
     requirements = FieldList(FormField(RequirementForm), min_entries=8, max_entries=30)
+    form_key = once.FormKeyField()
 
 
 class NewKitForm(FlaskForm):
     template_id = SelectField("Template", coerce=int)
     name = TextField("Kit name", validators=[DataRequired(), Length(max=120)])
     place = SelectField("Where")
+    form_key = once.FormKeyField()
 
 
 def _targets() -> list[SelectChoice]:
@@ -247,6 +264,9 @@ def kit_template_create():
     _template_forms(form)
     if not form.validate():
         return _render_templates(form, status=422)
+    claim = once.claim_form_key(url_for("pages.kit_templates"))
+    if isinstance(claim, Response):
+        return claim
     try:
         template = kit_service.create_template(
             db.session, name=form.name.data, description=form.description.data or "",
@@ -254,13 +274,14 @@ def kit_template_create():
             requirements=_requirement_specs(form),
         )
     except ValueError as error:
+        unit_of_work.mark_refused()  # the claim goes with it: the corrected form is still good
         flash(str(error), "error")
         return _render_templates(form, status=422)
     except DomainError as error:
         refused(error)
         return _render_templates(form, status=error.status)
     flash(f"Template {template.name} created with {len(template.requirements)} requirements.", "ok")
-    return redirect(url_for("pages.kit_templates"))
+    return once.answered(claim, redirect(url_for("pages.kit_templates")))
 
 
 @bp.post("/kits/new")
@@ -271,6 +292,9 @@ def kit_create():
     if not form.validate():
         return _render_templates(kit_form=form, status=422)
     kind, _, value = form.place.data.partition(":")
+    claim = once.claim_form_key(url_for("pages.kit_templates"))
+    if isinstance(claim, Response):
+        return claim
     try:
         created = kit_service.create_kit(
             db.session, scope=scope(), template_id=form.template_id.data, name=form.name.data,
@@ -280,7 +304,7 @@ def kit_create():
         refused(error)
         return _render_templates(kit_form=form, status=error.status)
     flash(f"Kit {created.name} created: scan its contents in, then record its first check.", "ok")
-    return redirect(url_for("pages.kit", kit_id=created.id))
+    return once.answered(claim, redirect(url_for("pages.kit", kit_id=created.id)))
 
 
 # --- the expiry watch ------------------------------------------------------------------------

@@ -6,11 +6,13 @@ from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from werkzeug.wrappers import Response
 from wtforms import BooleanField, DateField, HiddenField, RadioField, SelectChoice, SelectField
 from wtforms.validators import DataRequired, NumberRange, Optional
 from inventory.blueprints.pages.fields import ScanField, TextField, WholeNumberField, location_choices
 
 from inventory import unit_of_work
+from inventory.blueprints.pages import once
 from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.cold_chain import service as cold_chain
 from inventory.counterfeit import service as counterfeit
@@ -56,6 +58,7 @@ class ReceiveForm(FlaskForm):
     # Offered once a box kept at 2-8 °C was refused for a place that is not temperature-sensitive.
     keep_here = BooleanField("Keep it here all the same: it goes into a fridge Vialog does not watch yet, or its "
                              "label allows this place")
+    form_key = once.FormKeyField()
 
 
 @bp.route("/receive", methods=["GET", "POST"])
@@ -81,6 +84,9 @@ def receive():
             # receiving.receive reads the code with the separator restored when given the shorter lot.
             box = receiving.read_box(db.session, code)
             lot_number = box.separated.lot if box and box.separated else None
+        claim = once.claim_form_key(url_for("pages.receive"))
+        if isinstance(claim, Response):
+            return claim  # sent twice: the first one received the box
         try:
             receipt = receiving.receive(
                 db.session, actor=current_user, scope=scope(), location_id=form.location_id.data,
@@ -97,7 +103,7 @@ def receive():
             return _receive_page(form, suppliers, code if _keeps_the_scan(error) else None,
                                  ask_keep_here=isinstance(error, cold_chain.LocationNotRefrigerated)), error.status
         flash(f"Received {receipt.container_count} × {receipt.lot.product.name}, lot {receipt.lot.number}.", "ok")
-        return redirect(url_for("pages.receipt", receipt_id=receipt.id))
+        return once.answered(claim, redirect(url_for("pages.receipt", receipt_id=receipt.id)))
     return _receive_page(form, suppliers, code), 422 if form.errors else 200
 
 

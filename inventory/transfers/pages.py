@@ -16,10 +16,12 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from werkzeug.wrappers import Response
 from wtforms import BooleanField, HiddenField, SelectChoice, SelectField
 from wtforms.validators import DataRequired, Length, Optional
 from inventory.blueprints.pages.fields import NotesField, ScanField, TextField, choices_of, location_choices
 
+from inventory.blueprints.pages import once
 from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.cold_chain import service as cold_chain
 from inventory.errors import DomainError
@@ -49,6 +51,8 @@ class SendForm(FlaskForm):
     to_location_id = SelectField("Send to", coerce=int, validate_choice=False)
     note = NotesField("Note for the receiving clinic (courier, box, reason)",
                          validators=[Optional(), Length(max=clinic_transfers.MAX_NOTE)])
+    # Kept across the scans that build the list (each one posts the form): claimed by Send alone.
+    form_key = once.FormKeyField()
 
 
 class ReceiveForm(FlaskForm):
@@ -63,6 +67,7 @@ class ReceiveForm(FlaskForm):
                                validators=[Optional(), Length(max=clinic_transfers.MAX_MISSING_REASON)])
     # Offered once containers were unticked: declaring them missing writes them off at the sending clinic.
     confirm_missing = BooleanField("Yes: they did not arrive. Write them off as missing in transit")
+    form_key = once.FormKeyField()
 
 
 class RefuseForm(FlaskForm):
@@ -71,9 +76,10 @@ class RefuseForm(FlaskForm):
     reason = TextField("Why it is refused (the sending clinic reads this)",
                        validators=[DataRequired("Say why the transfer is refused."),
                                    Length(max=clinic_transfers.MAX_REFUSAL_REASON)])
+    form_key = once.FormKeyField()
 
 
-class CancelForm(FlaskForm):
+class CancelForm(once.OnceForm):
     pass
 
 
@@ -178,6 +184,9 @@ def _send(form: SendForm, labels: list[str]):
     if not form.to_location_id.data:
         flash("Choose where the stock is going.", "error")
         return _render_send(form, labels, status=422)
+    claim = once.claim_form_key(url_for("pages.transfers"))
+    if isinstance(claim, Response):
+        return claim  # sent twice: the first one sent it
     try:
         ids = [scanning.container_by_ref(db.session, label, scope()).id for label in labels]
         transfer = clinic_transfers.send(db.session, actor=current_user, scope=scope(), container_ids=ids,
@@ -187,7 +196,7 @@ def _send(form: SendForm, labels: list[str]):
         return _render_send(form, labels, status=error.status)
     flash(f"Sent {len(transfer.items)} container(s) to {transfer.to_clinic.name}, {transfer.to_location.name}. "
           "Pack them with this page's list.", "ok")
-    return redirect(url_for("pages.transfer", transfer_id=transfer.id))
+    return once.answered(claim, redirect(url_for("pages.transfer", transfer_id=transfer.id)))
 
 
 def _listed_labels() -> list[str]:
@@ -243,7 +252,7 @@ def _render_transfer(transfer: Transfer, *, receive_form: ReceiveForm | None = N
     as_sent = {item.id for item in transfer.items if not clinic_transfers.shows_container_now(item, caller)}
     return render_template(
         "pages/transfers_detail.html", transfer=transfer, as_sent=as_sent, receive_form=receive_form,
-        refuse_form=refuse_form or RefuseForm(formdata=None), cancel_form=CancelForm(),
+        refuse_form=refuse_form or RefuseForm(formdata=None), cancel_form=CancelForm(formdata=None),
         may_receive=transfer.is_in_transit and at_destination,
         may_cancel=transfer.is_in_transit and at_source,
         may_record_return=transfer.is_refused and at_source, ask_keep_here=ask_keep_here,
@@ -277,6 +286,9 @@ def transfer_receive(transfer_id: int):
         except DomainError as error:
             refused(error)
         return _render_transfer(found, receive_form=form, status=422, unticked=unticked, ask_missing=True)
+    claim = once.claim_form_key(url_for("pages.transfer", transfer_id=found.id))
+    if isinstance(claim, Response):
+        return claim
     try:
         received = clinic_transfers.receive(
             db.session, actor=current_user, scope=scope(), transfer_id=found.id, now=utcnow(),
@@ -295,7 +307,7 @@ def transfer_receive(transfer_id: int):
                    f" written off at {received.from_clinic.name}." if missing else "")
     flash(f"Received {len(received.items) - len(missing)} container(s) into {received.received_location.name}."
           f"{written_off}", "ok")
-    return redirect(url_for("pages.transfer", transfer_id=received.id))
+    return once.answered(claim, redirect(url_for("pages.transfer", transfer_id=received.id)))
 
 
 def _ticked() -> list[int | str]:
@@ -315,6 +327,9 @@ def transfer_refuse(transfer_id: int):
     form = RefuseForm()
     if not form.validate():
         return _render_transfer(found, refuse_form=form, status=422)
+    claim = once.claim_form_key(url_for("pages.transfer", transfer_id=found.id))
+    if isinstance(claim, Response):
+        return claim
     try:
         refused_transfer = clinic_transfers.refuse(
             db.session, actor=current_user, scope=scope(), transfer_id=found.id, now=utcnow(),
@@ -326,7 +341,7 @@ def transfer_refuse(transfer_id: int):
                                 refuse_form=form, status=error.status)
     flash(f"Transfer {refused_transfer.id} refused: nothing entered {refused_transfer.to_clinic.name}'s stock. "
           f"Send the box back; {refused_transfer.from_clinic.name} records its return.", "ok")
-    return redirect(url_for("pages.transfer", transfer_id=refused_transfer.id))
+    return once.answered(claim, redirect(url_for("pages.transfer", transfer_id=refused_transfer.id)))
 
 
 @bp.post("/transfers/<int:transfer_id>/cancel")
@@ -336,6 +351,9 @@ def transfer_cancel(transfer_id: int):
     found = clinic_transfers.get_transfer(db.session, transfer_id, scope())
     if not CancelForm().validate():
         return _render_transfer(found, status=422)
+    claim = once.claim_form_key(url_for("pages.transfer", transfer_id=found.id))
+    if isinstance(claim, Response):
+        return claim
     try:
         back = clinic_transfers.cancel(db.session, actor=current_user, scope=scope(), transfer_id=found.id,
                                        now=utcnow())
@@ -349,4 +367,4 @@ def transfer_cancel(transfer_id: int):
         on_hold = f" {held} container(s) are on hold until a safety lead releases or wastes them." if held else ""
         flash(f"Return of transfer {back.id} recorded: {len(back.items)} container(s) are in "
               f"{back.from_clinic.name}'s stock again.{on_hold}", "ok")
-    return redirect(url_for("pages.transfer", transfer_id=back.id))
+    return once.answered(claim, redirect(url_for("pages.transfer", transfer_id=back.id)))

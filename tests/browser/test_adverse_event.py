@@ -42,7 +42,9 @@ def test_a_nurse_records_an_occlusion_from_the_cart_and_links_the_rescue_to_it(p
     page.fill("#quantity", "150")
     page.select_option("#emergency", "emergency")
     page.click("button:has-text('Record draw')")
-    expect(page.locator(".flash-ok")).to_contain_text("Recorded 150 USP U")
+    # The dose emptied the vial: recorded, and said so without an alarm.
+    expect(page.locator(".flash-ok").first).to_contain_text("Recorded 150 USP U")
+    expect(page.locator(".flash-ok").last).to_contain_text(f"{hylenex} (Hylenex recombinant 150 USP U/mL) is now empty")
     page.click(".adverse-events-here a:has-text('Vascular occlusion')")
     expect(page.locator("table.rescues")).to_contain_text(hylenex)
     expect(page.locator("table.rescues")).to_contain_text("150 USP U")

@@ -22,6 +22,7 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import HiddenField
 
+from inventory.blueprints.pages.core import bp
 from inventory.extensions import db
 from inventory.models import utcnow
 from inventory.services import idempotency
@@ -42,6 +43,22 @@ class FormKeyField(HiddenField):
 
     def __init__(self, label: str | None = None, **kwargs: object) -> None:
         super().__init__(label, default=new_form_key, **kwargs)
+
+
+@bp.app_template_global("once_key")
+def kept_or_new_key(endpoint: str | None = None) -> str:
+    """The one-time key of a form written as plain HTML (no FlaskForm, so no FormKeyField), for its hidden
+    ``form_key`` input: the posted key when this page answers a refused submit of the form posting to
+    ``endpoint`` and shows it again as typed (its claim was rolled back with the refusal), else a fresh one (one
+    per call: each form of a table's rows gets its own). A page that answers a recorded submit in place (a
+    logger import shows its readings) holds the claimed key: a fresh one there."""
+    posted = request.form.get(FIELD, "")
+    if (endpoint is not None and request.method == "POST" and request.endpoint == endpoint
+            and _KEY_SHAPE.fullmatch(posted)
+            and idempotency.claimed_record(db.session, user_id=current_user.id,
+                                           key=idempotency.PAGE_PREFIX + posted) is None):
+        return posted
+    return new_form_key()
 
 
 class OnceForm(FlaskForm):
@@ -72,10 +89,13 @@ def claim_form_key(default_location: str) -> int | None | Response:
     return redirect(location)
 
 
-def answered(claim: int | None, response: Response) -> Response:
-    """Saves where ``response`` takes the user as the claim's answer (a repeat lands there too), returns it."""
+def answered(claim: int | None, response: Response, *, repeat_lands: str | None = None) -> Response:
+    """Saves where ``response`` takes the user as the claim's answer (a repeat lands there too), returns it.
+    ``repeat_lands``: where a repeat goes when ``response`` is the page itself, not a redirect (a logger import
+    answered with its readings)."""
     if claim is not None:
-        idempotency.save_answer(db.session, claim, response.status_code, response.location or request.path)
+        idempotency.save_answer(db.session, claim, response.status_code,
+                                repeat_lands or response.location or request.path)
     return response
 
 
