@@ -119,7 +119,7 @@ def set_password(user_id: int, body: PasswordIn) -> Response:
            errors=(403, 409, 422))
 def create_product(body: ProductCreate) -> ProductAdminOut:
     saved = service.add_product(db.session, actor=current_user(), fields=body.changes(), gtins=body.gtins or [],
-                                now=utcnow())
+                                now=utcnow(), reason=body.reason or None)
     return ProductAdminOut.saved(saved)
 
 

@@ -353,12 +353,25 @@ def product_new():
         return _render_product(None, form, 422)
     try:
         saved = service.add_product(db.session, actor=current_user, fields=form.fields_for(_is_admin()),
-                                    gtins=form.gtin_list(), now=utcnow())
+                                    gtins=form.gtin_list(), now=utcnow(),
+                                    reason=(form.reason.data or None) if _is_admin() else None)
     except DomainError as error:
         refused(error)
-        return _render_product(None, form, error.status)
+        asks_why = _ask_why(form, error)
+        return _render_product(None, form, error.status, reason_required=asks_why)
     _saved(f"{saved.product.name} added to the catalog.", saved)
     return redirect(url_for("pages.catalog") + f"#product-{saved.product.id}")
+
+
+def _ask_why(form: ProductForm, error: DomainError) -> bool:
+    """The service asks for a reason only when the save loosens a rule: the reason field then says which."""
+    if error.details.get("field") != "reason":
+        return False
+    shares = any(item.get("field") == "multi_patient" for item in error.details.get("loosened") or [])
+    form.reason.label.text = ("Why (required: this save lets patients share a vial)" if shares
+                              else "Why (required: this save loosens a dose limit)")
+    form.reason.errors = [error.message]
+    return True
 
 
 def _is_admin() -> bool:
@@ -389,13 +402,7 @@ def product_edit(product_id: int):
                                        now=utcnow(), reason=form.reason.data if _is_admin() else None)
     except DomainError as error:
         refused(error)
-        # The service asks for a reason only when the save loosens a limit: the field then says so.
-        asks_why = error.details.get("field") == "reason"
-        if asks_why:
-            shares = any(item.get("field") == "multi_patient" for item in error.details.get("loosened") or [])
-            form.reason.label.text = ("Why (required: this save lets patients share a vial)" if shares
-                                      else "Why (required: this save loosens a dose limit)")
-            form.reason.errors = [error.message]
+        asks_why = _ask_why(form, error)
         return _render_product(db.session.get(Product, product_id), form, error.status, reason_required=asks_why)
     _saved(f"{product.name} saved.", saved)
     return redirect(url_for("pages.catalog") + f"#product-{product_id}")

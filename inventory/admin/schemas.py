@@ -197,6 +197,9 @@ class ProductCreate(ProductFields):
     name: Name
     kind: Literal["neuromodulator", "filler", "hyaluronidase", "supply"]
     base_unit: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=16)]
+    reason: Annotated[str, PlainText(MAX_LIMIT_REASON, min_length=0)] | None = Field(
+        default=None, description="why: required when the product is added multi-patient, else 422 validation_error, "
+                                  "field reason; kept in the audit trail whenever given")
 
 
 # --- locations --------------------------------------------------------------------------------------

@@ -502,6 +502,11 @@ PRODUCTS_ARE_THE_CHAINS = ("Products are the chain's: a change applies at every 
 SHARING_LOOSENED = "single patient to multi-patient within beyond-use time"
 
 
+def _sharing_refusal(name: str) -> str:
+    return (f"Letting patients share an opened {name} ({SHARING_LOOSENED}) loosens a safety rule: "
+            "say why (e.g. the clinic's protocol for sharing vials).")
+
+
 def may_change_catalog(user: User) -> bool:
     """Whether ``user`` may add, change or retire products: a chain-level manager or admin (the role's permission
     is checked by the route)."""
@@ -755,18 +760,20 @@ def _refuse_limits_without_molecule(product: Product, given: Mapping[str, Any]) 
 
 
 def create_product(session: Session, *, actor: User, fields: Mapping[str, Any], gtins: Iterable[str],
-                   now: dt.datetime) -> Product:
+                   now: dt.datetime, reason: str | None = None) -> Product:
     """``add_product``'s product."""
-    return add_product(session, actor=actor, fields=fields, gtins=gtins, now=now).product
+    return add_product(session, actor=actor, fields=fields, gtins=gtins, now=now, reason=reason).product
 
 
 def add_product(session: Session, *, actor: User, fields: Mapping[str, Any], gtins: Iterable[str],
-                now: dt.datetime) -> ProductSaved:
+                now: dt.datetime, reason: str | None = None) -> ProductSaved:
     """A new product. It takes its molecule's dose limits; a limit given (not null) must be the molecule's, unless
-    the catalog holds no product of the molecule yet. Raises ValidationError, Forbidden (policy fields by a
+    the catalog holds no product of the molecule yet. A product added multi-patient loosens the label's one
+    patient, one session as a change to it does (change_product): it needs ``reason``, kept in its
+    ``product.created`` event. Raises ValidationError, Forbidden (policy fields by a
     manager; any change by a clinic-level user: PRODUCTS_ARE_THE_CHAINS), NameTaken (case and spaces aside),
     DuplicateGtin, BadCheckDigit, UnreadableCode or MoleculeLimitsConflict; ValidationError (field ``multi_patient``)
-    for a single-dose product made multi-patient."""
+    for a single-dose product made multi-patient, (field ``reason``) for one added multi-patient without why."""
     _refuse_clinic_level(actor)
     molecule = _molecule(fields.get("molecule"))
     others = _molecule_products(session, molecule) if molecule is not None else []
@@ -789,6 +796,9 @@ def add_product(session: Session, *, actor: User, fields: Mapping[str, Any], gti
     changes.setdefault("brand", changes["name"].split(" ")[0])
     product = Product(**changes)
     _check_product(product)
+    if product.is_multi_patient and reason is None:
+        raise ValidationError(_sharing_refusal(product.name), field="reason", loosened=[
+            {"product_id": None, "name": product.name, "field": "multi_patient", "from": False, "to": True}])
     _refuse_limits_without_molecule(product, given)
     _refuse_taken_name(session, product.name, None)
     product.gtins = [ProductGtin(gtin=g) for g in _gtins(session, gtins, None)]
@@ -798,6 +808,10 @@ def add_product(session: Session, *, actor: User, fields: Mapping[str, Any], gti
                **{k: _plain(v) for k, v in changes.items() if k in ADMIN_ONLY_PRODUCT_FIELDS}}
     if limits_from is not None:
         details["limits_from"] = {"product_id": limits_from.id, "name": limits_from.name, "molecule": molecule}
+    if product.is_multi_patient:
+        details["loosened"] = {"sharing": SHARING_LOOSENED}
+    if reason:
+        details["reason"] = reason
     _audit(session, actor=actor, now=now, action="product.created", obj=product, object_type="product",
            details=details)
     session.flush()
@@ -879,10 +893,9 @@ def change_product(session: Session, *, actor: User, product_id: int, fields: Ma
                   for p, before in limits_before.values() for name in loosened_limits(before, _limits_of(p))]
     shared = changed.get("is_multi_patient", {}).get("to") is True
     if shared and reason is None:
-        sharing = (f"Letting patients share an opened {product.name} ({SHARING_LOOSENED}) loosens a safety rule: "
-                   "say why (e.g. the clinic's protocol for sharing vials).")
         raise ValidationError(
-            " ".join([sharing, *([_loosening_message(product, loosenings)] if loosenings else [])]), field="reason",
+            " ".join([_sharing_refusal(product.name),
+                      *([_loosening_message(product, loosenings)] if loosenings else [])]), field="reason",
             loosened=[{"product_id": product.id, "name": product.name, "field": "multi_patient", "from": False,
                        "to": True}] + [
                 {"product_id": item.product.id, "name": item.product.name, "field": item.field,
