@@ -549,6 +549,13 @@ def received_none(doses: Sequence[queries.DoseLine]) -> bool:
 class ContainerLine:
     line: RecallContainer
     container: queries.ContainerLine
+    # Found missing by a count (``found_missing``): like a wasted one, it cannot have gone back to the supplier.
+    missing: bool = False
+
+    @property
+    def may_be_returned(self) -> bool:
+        """What ``update_container`` accepts as "returned": not a container the ledger shows thrown away or lost."""
+        return self.container.state is not ContainerState.DISCARDED and not self.missing
 
 
 @dataclass
@@ -609,7 +616,10 @@ def case_view(session: Session, case_id: int, scope: Scope) -> CaseView:
     where = {c.id: c for c in queries.container_lines(
         session, scope, Container.id.in_([b.container_id for b in boxes])
     )} if boxes else {}
-    containers = [ContainerLine(b, where[b.container_id]) for b in boxes]
+    emptied = [b.container_id for b in boxes
+               if b.status is RecallContainerStatus.OPEN and where[b.container_id].remaining == 0]
+    missing = found_missing(session, emptied)
+    containers = [ContainerLine(b, where[b.container_id], b.container_id in missing) for b in boxes]
     counts = open_counts(session, case.id)
     mine = (sum(1 for p in patients if p.line.status is NotificationStatus.PENDING)
             + sum(1 for c in containers if c.line.status is RecallContainerStatus.OPEN))
@@ -806,16 +816,24 @@ def _refuse_return_of_wasted(session: Session, container: Container) -> None:
     )
 
 
-def _refuse_return_of_missing(session: Session, container: Container) -> None:
-    """Raises RecallItemWasted for an empty container whose last change of stock was a count's adjustment that
-    left it holding nothing: the count found it missing (a later count that found it again would have refilled it).
-    Any other empty container (used up) may be returned."""
-    emptied = session.scalar(
-        select(Movement).where(Movement.container_id == container.id, Movement.quantity != 0)
-        .order_by(Movement.id.desc()).limit(1)
+def found_missing(session: Session, container_ids: Sequence[int]) -> dict[int, Movement]:
+    """Of these empty containers, those a count found missing, each with the count's adjustment that emptied it:
+    their last change of stock was a count's adjustment that left them holding nothing (a later count that found
+    one again would have refilled it). Any other empty container (used up) may be returned. One statement."""
+    if not container_ids:
+        return {}
+    latest = (
+        select(func.max(Movement.id)).where(Movement.container_id.in_(list(container_ids)), Movement.quantity != 0)
+        .group_by(Movement.container_id)
     )
-    if emptied is None or container.remaining != 0 or not (
-            emptied.kind is MovementKind.ADJUST and emptied.reason == COUNT_REASON and emptied.balance_after == 0):
+    return {m.container_id: m for m in session.scalars(select(Movement).where(Movement.id.in_(latest)))
+            if m.kind is MovementKind.ADJUST and m.reason == COUNT_REASON and m.balance_after == 0}
+
+
+def _refuse_return_of_missing(session: Session, container: Container) -> None:
+    """Raises RecallItemWasted for an empty container a count found missing (``found_missing``)."""
+    emptied = found_missing(session, [container.id]).get(container.id) if container.remaining == 0 else None
+    if emptied is None:
         return
     count_id = emptied.note.removeprefix("count ") if emptied.note else ""
     who = session.get(User, emptied.actor_id)
