@@ -29,7 +29,8 @@ from inventory.services import idempotency
 
 FIELD = "form_key"
 ALREADY_RECORDED = "Already recorded: this form was sent twice."
-# What new_form_key makes; anything else in the field (tampered, cut short) is no key.
+# What new_form_key makes; anything else in the field (tampered, cut short) is no key. Claimed with the
+# form's content (_claimed_key): prefix + key + ":" + 16 hex, well inside the table's 200 characters.
 _KEY_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
@@ -55,8 +56,7 @@ def kept_or_new_key(endpoint: str | None = None) -> str:
     posted = request.form.get(FIELD, "")
     if (endpoint is not None and request.method == "POST" and request.endpoint == endpoint
             and _KEY_SHAPE.fullmatch(posted)
-            and idempotency.claimed_record(db.session, user_id=current_user.id,
-                                           key=idempotency.PAGE_PREFIX + posted) is None):
+            and idempotency.claimed_record(db.session, user_id=current_user.id, key=_claimed_key(posted)) is None):
         return posted
     return new_form_key()
 
@@ -77,7 +77,7 @@ def claim_form_key(default_location: str) -> int | None | Response:
     posted = request.form.get(FIELD, "")
     if not _KEY_SHAPE.fullmatch(posted):
         return None
-    key = idempotency.PAGE_PREFIX + posted
+    key = _claimed_key(posted)
     session = db.session
     claimed = idempotency.claim(session, user_id=current_user.id, key=key, request_hash=_request_hash(),
                                 now=utcnow())
@@ -99,6 +99,18 @@ def answered(claim: int | None, response: Response, *, repeat_lands: str | None 
     return response
 
 
+def _claimed_key(posted: str) -> str:
+    """What a form's key is claimed as: the key with what the form sent. A repeat sends both again; a different
+    submission carrying a key already used (a page brought back with Back and sent anew, a form shown again as
+    typed after its key was used) is not a repeat, and is recorded under a claim of its own."""
+    return f"{idempotency.PAGE_PREFIX}{posted}:{_request_hash()[:16]}"
+
+
 def _request_hash() -> str:
-    # Never the API's (which starts with the method and an /api/v1 path): an API key can never replay a page's.
-    return hashlib.sha256(f"page {request.method} {request.path}".encode()).hexdigest()
+    """The request as a repeat sends it again: method, path and every field but the token and the key. Never the
+    API's (which starts with the method and an /api/v1 path): an API key can never replay a page's."""
+    fields = sorted((name, values) for name, values in request.form.lists() if name not in _NOT_CONTENT)
+    return hashlib.sha256(repr((f"page {request.method} {request.path}", fields)).encode()).hexdigest()
+
+
+_NOT_CONTENT = frozenset({FIELD, "csrf_token"})
