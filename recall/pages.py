@@ -156,11 +156,15 @@ def recall_open():
         refused(error)
         return redirect(url_for("pages.trace_lot", lot_id=lot_ids[0]) if len(lot_ids) == 1
                         else url_for("pages.recalls"))
-    # A patient an earlier case already told about every dose is listed as notified (carried over): no work.
+    # A patient an earlier case already told about every dose is listed as notified (carried over): no work. A
+    # Class III case asks no notification unless the safety lead widens it: its patients are "not required".
     carried = sum(1 for p in case.patients if p.status is NotificationStatus.NOTIFIED)
+    to_notify = sum(1 for p in case.patients if p.status is NotificationStatus.PENDING)
     told = f" ({carried} already notified in an earlier case)" if carried else ""
+    unasked = len(case.patients) - carried - to_notify
+    needless = f", {unasked} who received it need no notification (Class {case.recall_class})" if unasked else ""
     flash(f"Recall case {case.id} is open: the lots are recalled at every clinic. "
-          f"{len(case.patients) - carried} patient(s) to notify{told}, {len(case.containers)} container(s) to take "
+          f"{to_notify} patient(s) to notify{told}{needless}, {len(case.containers)} container(s) to take "
           "back.", "ok")
     return once.answered(claim, redirect(url_for("pages.recall_case", case_id=case.id)))
 
