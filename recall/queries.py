@@ -48,7 +48,7 @@ from inventory.services.catalog import product_for_gtin
 from inventory.services.clock import format_clinic_time, to_clinic_time
 from inventory.services.permissions import Scope, get_in_scope
 from inventory.transfers import scoping
-from inventory.transfers.models import Transfer, TransferItem
+from inventory.transfers.models import Transfer, TransferItem, TransferItemMissing
 
 MAX_QUERY_LENGTH = 500
 MAX_ID = 2**31 - 1
@@ -139,6 +139,8 @@ class ContainerLine:
     patient_id: int | None
     transit: TransitRef | None = None
     is_incoming: bool = False
+    # The transfer it was sent with and declared missing on arrival (written off at the source: ``discarded``).
+    lost_with_transfer: int | None = None
 
     @property
     def home(self) -> ClinicRef:
@@ -424,10 +426,23 @@ def container_lines(session: Session, scope: Scope, where: ColumnElement[bool]) 
         for r in _plain_rows(session, scoping.filter_containers(scope, stmt, Container.id, Container.clinic_id))
     ]
     travelling = [line.id for line in lines if line.is_in_transit]
-    if not travelling:
-        return lines
-    transits = open_transfers(session, travelling)
-    return [replace(line, transit=transits.get(line.id)) if line.is_in_transit else line for line in lines]
+    if travelling:
+        transits = open_transfers(session, travelling)
+        lines = [replace(line, transit=transits.get(line.id)) if line.is_in_transit else line for line in lines]
+    discarded = [line.id for line in lines if line.state is ContainerState.DISCARDED]
+    lost = lost_in_transit(session, discarded) if discarded else {}
+    return [replace(line, lost_with_transfer=lost[line.id]) if line.id in lost else line for line in lines]
+
+
+def lost_in_transit(session: Session, container_ids: Sequence[int]) -> dict[int, int]:
+    """Of these containers, those a destination declared missing in transit, with the transfer they were lost
+    from: one statement. Written off at the source, they read ``discarded`` there; the trace says what happened."""
+    stmt = (
+        select(TransferItem.container_id, TransferItem.transfer_id)
+        .join(TransferItemMissing, TransferItemMissing.item_id == TransferItem.id)
+        .where(TransferItem.container_id.in_(list(container_ids)))
+    )
+    return {container_id: transfer_id for container_id, transfer_id in _plain_rows(session, stmt)}
 
 
 _FROM_CLINIC = aliased(Clinic, name="from_clinic")
