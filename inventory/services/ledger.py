@@ -141,7 +141,7 @@ def append(
     draft.changes.clear()
     movement = {**row, "prev_hash": prev, "row_hash": row_hash}
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql" and changes:
         parameters = {_MOVEMENT + key: value for key, value in movement.items()}
         parameters.update({_CONTAINER + key: value for key, value in changes.items()}, b_id=container.id)
         movement_id = connection.execute(_movement_with_container(frozenset(changes)), parameters).scalar_one()
