@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from werkzeug.wrappers import Response as BaseResponse  # what once.claim_form_key answers a repeat with
 from sqlalchemy import select
 
 from inventory.blueprints.pages import once
@@ -124,8 +123,6 @@ def lot_release(lot_id: int):
 def _change_status(lot_id: int, change, done: str):
     queries.lots_by_ids(db.session, [lot_id], scope())  # an unknown lot (or another clinic's) is a 404
     claim = once.claim_form_key(url_for("pages.trace_lot", lot_id=lot_id))
-    if isinstance(claim, BaseResponse):
-        return claim  # sent twice: the first one did it
     try:
         lot = change(db.session, actor=current_user, lot_id=lot_id, reason=request.form.get("reason", ""),
                      now=utcnow(), scope=scope())
@@ -144,8 +141,6 @@ def _change_status(lot_id: int, change, done: str):
 def recall_open():
     lot_ids = [int(v) for v in request.form.getlist("lot_ids") if v.isdigit() and len(v) <= 10]
     claim = once.claim_form_key(url_for("pages.recalls"))
-    if isinstance(claim, BaseResponse):
-        return claim  # sent twice: the first one opened the case
     try:
         case = services.open_recall(
             db.session, actor=current_user, lot_ids=lot_ids, reason=request.form.get("reason", ""),
@@ -190,8 +185,6 @@ def recall_case(case_id: int):
 def recall_patient_update(case_id: int, patient_id: int):
     back = url_for("pages.recall_case", case_id=case_id) + f"#patient-{patient_id}"
     claim = once.claim_form_key(back)
-    if isinstance(claim, BaseResponse):
-        return claim
     try:
         line = services.update_patient(
             db.session, actor=current_user, scope=scope(), case_id=case_id, patient_id=patient_id,
@@ -213,8 +206,6 @@ def recall_patient_update(case_id: int, patient_id: int):
 def recall_container_update(case_id: int, container_id: int):
     back = url_for("pages.recall_case", case_id=case_id) + f"#container-{container_id}"
     claim = once.claim_form_key(back)
-    if isinstance(claim, BaseResponse):
-        return claim
     try:
         line = services.update_container(
             db.session, actor=current_user, scope=scope(), case_id=case_id, container_id=container_id,
@@ -235,8 +226,6 @@ def recall_containers_update(case_id: int):
     ids = [int(v) for v in request.form.getlist("container_ids") if v.isdigit() and len(v) <= 10]
     back = url_for("pages.recall_case", case_id=case_id) + "#containers"
     claim = once.claim_form_key(back)
-    if isinstance(claim, BaseResponse):
-        return claim
     try:
         lines = services.update_containers(
             db.session, actor=current_user, scope=scope(), case_id=case_id, container_ids=ids,
@@ -255,8 +244,6 @@ def recall_containers_update(case_id: int):
 @page(RECALL)
 def recall_widen(case_id: int):
     claim = once.claim_form_key(url_for("pages.recall_case", case_id=case_id))
-    if isinstance(claim, BaseResponse):
-        return claim
     try:
         widened = services.widen(db.session, actor=current_user, case_id=case_id, now=utcnow())
     except DomainError as error:
@@ -353,8 +340,6 @@ WATCH_FOR = {
 @page(RECALL)
 def recall_close(case_id: int):
     claim = once.claim_form_key(url_for("pages.recall_case", case_id=case_id))
-    if isinstance(claim, BaseResponse):
-        return claim
     try:
         services.close_case(db.session, actor=current_user, case_id=case_id, now=utcnow())
     except DomainError as error:

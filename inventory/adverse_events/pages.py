@@ -7,7 +7,6 @@ import datetime as dt
 
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from werkzeug.wrappers import Response as BaseResponse  # what once.claim_form_key answers a repeat with
 
 from inventory.adverse_events import service as adverse_events
 from inventory.blueprints.pages import once
@@ -46,8 +45,6 @@ def adverse_event_new(treatment_id: int):
             picked = [int(v) for v in request.form.getlist("container_ids") if v.isdigit() and len(v) <= 10]
             onset_date = _date(request.form.get("onset_date", ""))
             claim = once.claim_form_key(url_for("pages.cart_treatment", treatment_id=treatment.id))
-            if isinstance(claim, BaseResponse):
-                return claim  # sent twice: the first one reported it
             event = adverse_events.record(
                 db.session, actor=current_user, scope=scope(), treatment_id=treatment.id,
                 kind=request.form.get("kind", ""), onset_date=onset_date,
@@ -106,8 +103,6 @@ def adverse_event_rescue(event_id: int):
         if not (raw.isdigit() and len(raw) <= 18):  # a draw's id is 64-bit
             raise ValidationError("Choose the dose to link as the rescue.", field="draw_id")
         claim = once.claim_form_key(url_for("pages.adverse_event", event_id=event_id))
-        if isinstance(claim, BaseResponse):
-            return claim
         adverse_events.link_rescue_afterwards(db.session, actor=current_user, scope=scope(), event_id=event_id,
                                               draw_id=int(raw), now=utcnow())
     except DomainError as error:

@@ -14,7 +14,6 @@ from flask import session as page_session
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from werkzeug.wrappers import Response
 from wtforms import DateField, HiddenField, RadioField, SelectChoice, SelectField
 from wtforms.validators import (
     DataRequired,
@@ -112,8 +111,6 @@ def cart_home():
         form.location_id.data = _remembered_location(locations)
     if form.validate_on_submit():
         claim = once.claim_form_key(url_for("pages.cart_home"))
-        if isinstance(claim, Response):
-            return claim  # sent twice: the first one started it
         try:
             location = get_in_scope(db.session, Location, form.location_id.data, scope(), "location")
             patient = cart.find_or_create_patient(
@@ -372,8 +369,6 @@ def cart_reconstitute(treatment_id: int):
                              container, reconstitute_form=form)
     assert form.diluent_ml.data is not None  # validated: NumberRange refuses a field left blank
     claim = once.claim_form_key(_back(treatment_id, container).location)
-    if isinstance(claim, Response):
-        return claim
     try:
         cart.reconstitute(
             db.session, actor=current_user, scope=scope(), container_id=container.id,
@@ -397,8 +392,6 @@ def cart_draw(treatment_id: int):
                              treatment_id, container, draw_form=form)
     assert form.quantity.data is not None  # InputRequired: QuantityField reads spaces alone as nothing typed
     claim = once.claim_form_key(_back(treatment_id, container).location)
-    if isinstance(claim, Response):
-        return claim  # sent twice: recorded once, by the first
     try:
         result = cart.draw(
             db.session, actor=current_user, scope=scope(), treatment_id=treatment_id, container_id=container.id,
@@ -447,8 +440,6 @@ def cart_waste(treatment_id: int):
         flash(_first_error(form, "Choose why it is wasted."), "error")
         return _back(treatment_id, container)
     claim = once.claim_form_key(_back(treatment_id).location)
-    if isinstance(claim, Response):
-        return claim
     try:
         cart.waste(
             db.session, actor=current_user, scope=scope(), container_id=container.id, reason=form.reason.data,
@@ -469,8 +460,6 @@ def cart_reverse(treatment_id: int, movement_id: int):
         flash("Say why the entry is a mistake.", "error")
         return _back(treatment_id)
     claim = once.claim_form_key(_back(treatment_id).location)
-    if isinstance(claim, Response):
-        return claim
     try:
         reversal = cart.reverse(db.session, actor=current_user, scope=scope(), movement_id=movement_id,
                                 reason=form.reason.data, now=utcnow())
@@ -489,8 +478,6 @@ def cart_reverse(treatment_id: int, movement_id: int):
 @page(Permission.CART)
 def cart_close(treatment_id: int):
     claim = once.claim_form_key(url_for("pages.cart_home"))
-    if isinstance(claim, Response):
-        return claim
     try:
         closed = cart.close_treatment(
             db.session, actor=current_user, scope=scope(), treatment_id=treatment_id, now=utcnow()
@@ -518,8 +505,6 @@ def beyond_use():
     if request.method == "POST":
         FlaskForm().validate_on_submit()  # CSRF is checked globally; nothing else to read
         claim = once.claim_form_key(url_for("pages.beyond_use"))
-        if isinstance(claim, Response):
-            return claim
         wasted = cart.waste_beyond_use(db.session, actor=current_user, scope=scope(), now=now)
         flash(f"Wasted {len(wasted)} vial(s) past beyond-use.", "ok")
         return once.answered(claim, redirect(url_for("pages.beyond_use")))

@@ -7,7 +7,6 @@ from decimal import Decimal, InvalidOperation
 
 from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
-from werkzeug.wrappers import Response
 
 from inventory.blueprints.pages import once
 from inventory.blueprints.pages.core import bp, page, refused, scope
@@ -49,8 +48,6 @@ def cold_chain_excursion():
         ended_at = _local_time(request.form.get("ended_at", ""), zone, "ended_at")
         min_c, max_c = _celsius(request.form.get("min_c", ""), "min_c"), _celsius(request.form.get("max_c", ""), "max_c")
         claim = once.claim_form_key(url_for("pages.cold_chain_home"))
-        if isinstance(claim, Response):
-            return claim  # sent twice: the first one recorded it
         result = cold_chain.record_excursion(
             db.session, actor=current_user, scope=scope(), location_id=location.id, started_at=started_at,
             ended_at=ended_at, min_c=min_c, max_c=max_c, note=request.form.get("note") or None, now=utcnow(),
@@ -74,8 +71,6 @@ def cold_chain_import():
     try:
         location = _location(request.form.get("location_id", ""))
         claim = once.claim_form_key(url_for("pages.cold_chain_home"))
-        if isinstance(claim, Response):
-            return claim
         imported = cold_chain.import_logger(db.session, actor=current_user, scope=scope(), location_id=location.id,
                                             text=text, now=utcnow())
     except DomainError as error:
@@ -104,8 +99,6 @@ def _end_hold(container_ref: str, end, done: str):
     # An unknown code is the page's 404, like any other unknown container (never echoed back in a message).
     container = scanning.container_by_ref(db.session, container_ref, scope())
     claim = once.claim_form_key(url_for("pages.cold_chain_home"))
-    if isinstance(claim, Response):
-        return claim
     try:
         end(db.session, actor=current_user, scope=scope(), container_id=container.id,
             reason=request.form.get("reason", ""), now=utcnow())

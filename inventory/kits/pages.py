@@ -12,7 +12,6 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from werkzeug.wrappers import Response
 from wtforms import FieldList, Form, FormField, RadioField, SelectChoice, SelectField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
@@ -109,8 +108,6 @@ def kit_check(kit_id: int):
                 flash(f"Check not recorded: {error}", "error")
         return _render_kit(found, check_form=form, status=422)
     claim = once.claim_form_key(url_for("pages.kit", kit_id=found.id))
-    if isinstance(claim, Response):
-        return claim  # sent twice: the first one recorded the check
     check = kit_service.record_check(db.session, actor=current_user, scope=scope(), kit_id=found.id,
                                      seal_intact=form.seal_intact.data == "yes", notes=form.notes.data or "",
                                      now=utcnow())
@@ -126,8 +123,6 @@ def kit_add(kit_id: int):
     if not form.validate():
         return _render_kit(found, add_form=form, status=422)
     claim = once.claim_form_key(url_for("pages.kit", kit_id=found.id))
-    if isinstance(claim, Response):
-        return claim  # sent twice: the first one put it in
     try:
         container = kit_service.add_to_kit(db.session, actor=current_user, scope=scope(), kit_id=found.id,
                                            container_ref=form.code.data.strip(), now=utcnow())
@@ -147,8 +142,6 @@ def kit_remove(kit_id: int):
     if not form.validate():
         return _render_kit(found, remove_form=form, status=422)
     claim = once.claim_form_key(url_for("pages.kit", kit_id=found.id))
-    if isinstance(claim, Response):
-        return claim
     try:
         container = kit_service.remove_from_kit(
             db.session, actor=current_user, scope=scope(), kit_id=found.id, container_ref=form.code.data.strip(),
@@ -265,8 +258,6 @@ def kit_template_create():
     if not form.validate():
         return _render_templates(form, status=422)
     claim = once.claim_form_key(url_for("pages.kit_templates"))
-    if isinstance(claim, Response):
-        return claim
     try:
         template = kit_service.create_template(
             db.session, name=form.name.data, description=form.description.data or "",
@@ -293,8 +284,6 @@ def kit_create():
         return _render_templates(kit_form=form, status=422)
     kind, _, value = form.place.data.partition(":")
     claim = once.claim_form_key(url_for("pages.kit_templates"))
-    if isinstance(claim, Response):
-        return claim
     try:
         created = kit_service.create_kit(
             db.session, scope=scope(), template_id=form.template_id.data, name=form.name.data,

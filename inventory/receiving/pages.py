@@ -6,7 +6,6 @@ from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from werkzeug.wrappers import Response
 from wtforms import BooleanField, DateField, HiddenField, RadioField, SelectChoice, SelectField
 from wtforms.validators import DataRequired, NumberRange, Optional
 from inventory.blueprints.pages.fields import ScanField, TextField, WholeNumberField, location_choices
@@ -85,8 +84,6 @@ def receive():
             box = receiving.read_box(db.session, code)
             lot_number = box.separated.lot if box and box.separated else None
         claim = once.claim_form_key(url_for("pages.receive"))
-        if isinstance(claim, Response):
-            return claim  # sent twice: the first one received the box
         try:
             receipt = receiving.receive(
                 db.session, actor=current_user, scope=scope(), location_id=form.location_id.data,

@@ -16,7 +16,6 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from werkzeug.wrappers import Response
 from wtforms import BooleanField, HiddenField, SelectChoice, SelectField
 from wtforms.validators import DataRequired, Length, Optional
 from inventory.blueprints.pages.fields import NotesField, ScanField, TextField, choices_of, location_choices
@@ -185,8 +184,6 @@ def _send(form: SendForm, labels: list[str]):
         flash("Choose where the stock is going.", "error")
         return _render_send(form, labels, status=422)
     claim = once.claim_form_key(url_for("pages.transfers"))
-    if isinstance(claim, Response):
-        return claim  # sent twice: the first one sent it
     try:
         ids = [scanning.container_by_ref(db.session, label, scope()).id for label in labels]
         transfer = clinic_transfers.send(db.session, actor=current_user, scope=scope(), container_ids=ids,
@@ -287,8 +284,6 @@ def transfer_receive(transfer_id: int):
             refused(error)
         return _render_transfer(found, receive_form=form, status=422, unticked=unticked, ask_missing=True)
     claim = once.claim_form_key(url_for("pages.transfer", transfer_id=found.id))
-    if isinstance(claim, Response):
-        return claim
     try:
         received = clinic_transfers.receive(
             db.session, actor=current_user, scope=scope(), transfer_id=found.id, now=utcnow(),
@@ -328,8 +323,6 @@ def transfer_refuse(transfer_id: int):
     if not form.validate():
         return _render_transfer(found, refuse_form=form, status=422)
     claim = once.claim_form_key(url_for("pages.transfer", transfer_id=found.id))
-    if isinstance(claim, Response):
-        return claim
     try:
         refused_transfer = clinic_transfers.refuse(
             db.session, actor=current_user, scope=scope(), transfer_id=found.id, now=utcnow(),
@@ -352,8 +345,6 @@ def transfer_cancel(transfer_id: int):
     if not CancelForm().validate():
         return _render_transfer(found, status=422)
     claim = once.claim_form_key(url_for("pages.transfer", transfer_id=found.id))
-    if isinstance(claim, Response):
-        return claim
     try:
         back = clinic_transfers.cancel(db.session, actor=current_user, scope=scope(), transfer_id=found.id,
                                        now=utcnow())

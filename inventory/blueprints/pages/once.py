@@ -67,12 +67,27 @@ class OnceForm(FlaskForm):
     form_key = FormKeyField()
 
 
-def claim_form_key(default_location: str) -> int | None | Response:
-    """Claims the posted form's key for the signed-in user.
+class SentTwice(Exception):
+    """The form's key was claimed before: the request is a repeat. Answered by the handler below, which sends the
+    user where the first submit landed; nothing of the repeat is kept (the unit of work discards it)."""
 
-    Returns the id of the claim (answer with ``answered``), None when the form carried no key, or, when the key
-    was claimed before, the answer to give instead of doing the work again: a redirect to where the first submit
-    landed (``default_location`` if that is not known), with ``ALREADY_RECORDED``.
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
+
+
+@bp.app_errorhandler(SentTwice)
+def _sent_twice(repeat: SentTwice) -> Response:
+    flash(ALREADY_RECORDED, "info")
+    return redirect(repeat.location)
+
+
+def claim_form_key(default_location: str) -> int | None:
+    """Claims the posted form's key for the signed-in user, just before the view does its work.
+
+    Returns the id of the claim (answer with ``answered``), or None when the form carried no key. Raises SentTwice
+    when the key was claimed before: the view stops there, and the user lands where the first submit landed
+    (``default_location`` if that is not known), told ``ALREADY_RECORDED``.
     """
     posted = request.form.get(FIELD, "")
     if not _KEY_SHAPE.fullmatch(posted):
@@ -84,9 +99,7 @@ def claim_form_key(default_location: str) -> int | None | Response:
     if claimed is not None:
         return claimed
     first = idempotency.claimed_record(session, user_id=current_user.id, key=key)
-    location = first.response_body if first is not None and first.response_body else default_location
-    flash(ALREADY_RECORDED, "info")
-    return redirect(location)
+    raise SentTwice(first.response_body if first is not None and first.response_body else default_location)
 
 
 def answered(claim: int | None, response: Response, *, repeat_lands: str | None = None) -> Response:
