@@ -284,8 +284,11 @@ def _prepare_draw_slots(app: Any, slots: int, tag: str) -> tuple[list[tuple[int,
                                   diluent_ml=Decimal("2.5"), now=now)
                 vials.append(container.id)
             session.commit()
+        # At most 40 U of the day's 1 U draws per patient: more would pass the molecule's label maximum for a
+        # day, and the dose checks would refuse the draw (409) rather than measure it.
         patients = list(session.scalars(insert(Patient).returning(Patient.id), [
-            {"clinic_id": 1, "external_ref": f"BENCH-{tag}-{i}", "name": f"Bench Patient {i}"} for i in range(200)
+            {"clinic_id": 1, "external_ref": f"BENCH-{tag}-{i}", "name": f"Bench Patient {i}"}
+            for i in range(max(200, slots // 40 + 1))
         ]))
         treatments = list(session.scalars(insert(Treatment).returning(Treatment.id), [
             {"clinic_id": 1, "patient_id": patients[i % len(patients)], "location_id": locations[LocationKind.ROOM],

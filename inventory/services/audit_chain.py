@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import event, func, inspect, select, text
+from sqlalchemy import bindparam, event, func, inspect, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -512,9 +512,19 @@ def seal_existing_rows(connection: Any, spec: SealSpec, ids: Sequence[int] | Non
     0011_tamper_evident's back-fill, and rows added by a bulk INSERT (which runs no mapper events)."""
     table = spec.model.__table__  # type: ignore[attr-defined]
     stmt = select(table.c.id, *(table.c[name] for name in spec.fields))
-    if ids is not None:
-        stmt = stmt.where(table.c.id.in_(list(ids)))
-    rows = connection.execute(stmt).all()
-    for row in rows:
-        connection.execute(table.update().where(table.c.id == row.id).values(row_seal=row_seal(spec, row.id, row)))
-    return len(rows)
+    if ids is None:
+        batches = [connection.execute(stmt).all()]
+    else:  # in slices: a statement takes at most 65,535 parameters on PostgreSQL
+        ids = list(ids)
+        batches = [connection.execute(stmt.where(table.c.id.in_(ids[i:i + _SEAL_BATCH]))).all()
+                   for i in range(0, len(ids), _SEAL_BATCH)]
+    seal = table.update().where(table.c.id == bindparam("b_id")).values(row_seal=bindparam("b_seal"))
+    written = 0
+    for rows in batches:
+        if rows:
+            connection.execute(seal, [{"b_id": row.id, "b_seal": row_seal(spec, row.id, row)} for row in rows])
+            written += len(rows)
+    return written
+
+
+_SEAL_BATCH = 10_000

@@ -114,6 +114,19 @@ def test_verify_reports_a_trace_row_written_outside_the_app(app, session, world,
     assert f"BROKEN patients row {forged} (seal): row_seal is missing" in result.output
 
 
+def test_rows_of_a_bulk_insert_are_sealed_in_slices(app, session, world, trace, monkeypatch):
+    """A bulk INSERT runs no mapper events: ``seal_existing_rows`` seals its rows afterwards, in slices (a
+    statement takes at most 65,535 parameters on PostgreSQL; the bench inserts 70,000 treatments at once)."""
+    monkeypatch.setattr(audit_chain, "_SEAL_BATCH", 2)
+    ids = list(session.scalars(insert(Patient).returning(Patient.id), [
+        {"clinic_id": world.clinic.id, "external_ref": f"BULK-{i}", "name": f"Bulk {i}"} for i in range(5)]))
+    assert {b.row_id for b in audit_chain.find_seal_breaks(session)} == set(ids)
+    assert audit_chain.seal_existing_rows(session.connection(), audit_chain.SEALED["patients"], ids) == 5
+    session.commit()
+    assert audit_chain.find_seal_breaks(session) == []
+    assert _verify(app).exit_code == 0
+
+
 def test_a_copied_seal_does_not_fit_another_row(app, session, trace):
     """Seals bind the row's id: swapping two patients' names together with their seals is still caught."""
     ada, bob = (session.get(Patient, trace[k].patient_id) for k in ("ada", "bob"))
