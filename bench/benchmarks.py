@@ -430,8 +430,8 @@ def bench_draw(args: Any) -> dict[str, Any]:
 # The parts of a keyed draw timed by bench_draw_split: (module, attribute, what it is). Nested parts (the
 # service's own steps) are timed inside their caller, so a caller's figure includes theirs.
 _DRAW_PARTS = (
-    ("inventory.services.auth", "user_for_token", "token and user"),
-    ("inventory.blueprints.api.core", "_claim_key", "idempotency claim"),
+    ("inventory.services.auth", "user_for_token_claiming", "token and user, with the key's claim"),
+    ("inventory.blueprints.api.core", "_claim_key", "idempotency: first request or retry"),
     ("inventory.cart.service", "draw", "service: draw"),
     ("inventory.cart.service", "_lock_for_draw", "  lock treatment, container (lot, product, clinic)"),
     ("inventory.cart.dose_limits", "assess", "  dose checks (limits, history)"),
@@ -508,7 +508,7 @@ def bench_draw_split(args: Any) -> dict[str, Any]:
             setattr(owner, attribute, original)
     labels = [label for _, _, label in _DRAW_PARTS] + ["commit (with its flush)", "  flush"]
     per_draw = {label: round(spent.get(label, 0.0) / draws * 1000, 3) for label in labels}
-    top = ("token and user", "idempotency claim", "service: draw", "idempotency answer", "commit (with its flush)")
+    top = ("token and user, with the key's claim", "idempotency: first request or retry", "service: draw", "idempotency answer", "commit (with its flush)")
     per_draw["Flask, JSON in and out, test client"] = round(total / draws * 1000 - sum(per_draw.get(k, 0) for k in top), 3)
     return {"draws": draws, "ms_per_draw": round(total / draws * 1000, 3),
             "statements_per_draw": round(statements[0] / draws, 2), "parts_ms": per_draw, "errors": 0}

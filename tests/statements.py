@@ -27,26 +27,52 @@ def recorded(session: Session) -> Iterator[list[tuple[str, object]]]:
 
 
 def kinds(sent: list[tuple[str, object]]) -> list[str]:
-    """Each recorded statement as its verb and first table: "SELECT treatments", "INSERT movements", ..."""
+    """Each recorded statement as its verb and first table: "SELECT treatments", "INSERT movements", ...; a
+    statement with a data-modifying WITH says what rode along: "INSERT movements (with UPDATE containers)"."""
     out = []
     for statement, _ in sent:
-        words = statement.split()
-        verb = words[0].upper()
-        if verb == "WITH" and "INSERT" in words:  # a data-modifying WITH: its INSERT, with what rode along
-            inner = [f"{word.lstrip('(')} {words[i + 1]}" for i, word in enumerate(words)
-                     if word.lstrip("(") in ("UPDATE", "DELETE")]
-            out.append(f"INSERT {words[words.index('INSERT') + 2]} (with {', '.join(inner)})")
+        words = _words_at_depth(statement)
+        if words[0][0].upper() == "WITH":
+            inner = [f"{word.upper()} {words[i + (2 if word.upper() == 'INSERT' else 1)][0]}"
+                     for i, (word, depth) in enumerate(words) if depth == 1 and word.upper() in _WRITES]
+            # The statement itself: the first verb at the top level after the WITH's parts.
+            main = next(i for i, (word, depth) in enumerate(words) if depth == 0 and word.upper() in _VERBS)
+            kind = _kind(words[main:])
+            out.append(f"{kind} (with {', '.join(inner)})" if inner else kind)
             continue
-        if verb == "SELECT":
-            table = words[words.index("FROM") + 1] if "FROM" in words else ""
-        elif verb == "INSERT":
-            table = words[2]
-        elif verb == "UPDATE":
-            table = words[1]
-        else:
-            table = ""
-        out.append(f"{verb} {table}".strip())
+        out.append(_kind(words))
     return out
+
+
+_WRITES = ("INSERT", "UPDATE", "DELETE")
+_VERBS = ("SELECT", *_WRITES)
+
+
+def _words_at_depth(statement: str) -> list[tuple[str, int]]:
+    """The statement's words without parentheses, each with how many parentheses enclose it."""
+    words, depth = [], 0
+    for raw in statement.replace("(", " ( ").replace(")", " ) ").split():
+        if raw == "(":
+            depth += 1
+        elif raw == ")":
+            depth -= 1
+        else:
+            words.append((raw, depth))
+    return words
+
+
+def _kind(words: list[tuple[str, int]]) -> str:
+    verb, top = words[0][0].upper(), words[0][1]
+    if verb == "SELECT":
+        table = next(("(" * (words[i + 1][1] - top) + words[i + 1][0] for i, (word, depth) in enumerate(words)
+                      if word.upper() == "FROM" and depth == top and i + 1 < len(words)), "")
+    elif verb == "INSERT":
+        table = words[2][0]
+    elif verb == "UPDATE":
+        table = words[1][0]
+    else:
+        table = ""
+    return f"{verb} {table}".strip()
 
 
 def plan(session: Session, statement: str, parameters: object, *, without: tuple[str, ...] = ()) -> str:
@@ -72,3 +98,11 @@ def movement_and_container(session: Session) -> list[str]:
         return ["INSERT movements (with UPDATE containers)"]
     return ["INSERT movements", "UPDATE containers"]
 
+
+def token_and_claim(session: Session) -> list[str]:
+    """How a keyed API write starts (inventory/services/auth.py ``user_for_token_claiming``): the token's user
+    and her clinics, and the key claimed (ON CONFLICT DO NOTHING), in one statement on PostgreSQL, the INSERT
+    riding in the look-up's WITH; two on SQLite."""
+    if session.bind.dialect.name == "postgresql":
+        return ["SELECT api_tokens (with INSERT idempotency_records)"]
+    return ["SELECT api_tokens", "INSERT idempotency_records"]

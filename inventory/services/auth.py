@@ -5,19 +5,22 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import String, bindparam, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from inventory.errors import Unauthorized, UsernameTaken, ValidationError
-from inventory.models import ApiToken, Clinic, Role, User
+from inventory.models import ApiToken, Clinic, IdempotencyRecord, Role, User
 from inventory.models.user import USERNAME_KEY_LENGTH, user_clinics, username_key
+from inventory.services import idempotency
 from inventory.services.permissions import CHAIN_LEVEL_ROLES, ROLE_LABELS
 
 MIN_PASSWORD_LENGTH = 10
@@ -183,25 +186,65 @@ def user_for_token(session: Session, token: str, *, now: dt.datetime) -> User | 
     """The active user holding this unexpired, unrevoked token, with the user's clinics loaded (the request's
     scope, and their time zones), or None. One statement, read at every request: a revoked token, a
     deactivated user or a changed clinic list takes effect at the next request, in every worker."""
-    rows = session.execute(_TOKEN_USER, {"token_hash": _token_hash(token), "now": now}).all()
+    return _user_of(session.execute(_TOKEN_USER, {"token_hash": _token_hash(token), "now": now}).all())
+
+
+def user_for_token_claiming(
+    session: Session, token: str, *, now: dt.datetime, key: str, request_hash: str
+) -> tuple[User | None, int | None]:
+    """``user_for_token``, and the request's Idempotency-Key claimed for that user (idempotency.claim): on
+    PostgreSQL by the same statement, the claim's INSERT riding in its WITH (one round trip for the two
+    things every keyed write does first); on SQLite by a second statement (a function call there).
+
+    Returns the user, or None (nothing claimed), and the id of the record claimed for this first request, or
+    None when the key is already claimed (a retry: its answer is replayed)."""
+    if session.get_bind().dialect.name != "postgresql":
+        user = user_for_token(session, token, now=now)
+        if user is None:
+            return None, None
+        return user, idempotency.claim(session, user_id=user.id, key=key, request_hash=request_hash, now=now)
+    rows = session.execute(_TOKEN_USER_CLAIMING, {
+        "token_hash": _token_hash(token), "now": now, "key": key, "request_hash": request_hash,
+    }).all()
+    claimed = rows[0][2] if rows else None
+    return _user_of([row[:2] for row in rows]), None if claimed is None else int(claimed)
+
+
+def _user_of(rows: Sequence[Sequence[Any]]) -> User | None:
+    """The user of ``_TOKEN_USER``'s rows (one per clinic), with those clinics, or None for no row."""
     if not rows:
         return None
-    user = rows[0][0]
+    user: User = rows[0][0]
     # The relationship as its own loader would fill it (ordered by name), without a second statement.
     set_committed_value(user, "clinics", sorted((clinic for _, clinic in rows if clinic is not None),
                                                 key=lambda clinic: clinic.name))
     return user
 
 
+# What makes a token good: one home for the plain look-up and the claiming one.
+_TOKEN_IS_VALID = (ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None),
+                   ApiToken.expires_at > bindparam("now"), User.is_active)
 # Built once (every API request runs it); the hash and the time come as parameters. One row per clinic of
 # the user (one with none for a user with no clinic): the user is loaded once, each clinic with it.
 _TOKEN_USER = (
     select(User, Clinic)
     .select_from(ApiToken).join(User, User.id == ApiToken.user_id)
     .outerjoin(user_clinics, user_clinics.c.user_id == User.id).outerjoin(Clinic, Clinic.id == user_clinics.c.clinic_id)
-    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None),
-           ApiToken.expires_at > bindparam("now"), User.is_active)
+    .where(*_TOKEN_IS_VALID)
 )
+# The claim of idempotency.CLAIM for the token's user, if the token is good (no row, no claim), as a WITH of
+# the look-up; its id (NULL when the key was claimed before) is each row's third column.
+_CLAIM_FOR_TOKEN = (
+    postgresql.insert(IdempotencyRecord)
+    .from_select(["user_id", "key", "request_hash", "created_at"], select(
+        ApiToken.user_id, bindparam("key", type_=String), bindparam("request_hash", type_=String),
+        bindparam("now", type_=IdempotencyRecord.created_at.type),
+    ).join(User, User.id == ApiToken.user_id).where(*_TOKEN_IS_VALID))
+    .on_conflict_do_nothing(index_elements=["user_id", "key"])
+    .returning(IdempotencyRecord.id)
+    .cte("claimed")
+)
+_TOKEN_USER_CLAIMING = _TOKEN_USER.add_columns(select(_CLAIM_FOR_TOKEN.c.id).scalar_subquery()).add_cte(_CLAIM_FOR_TOKEN)
 
 
 def revoke_token(session: Session, token: str, *, now: dt.datetime) -> bool:

@@ -6,7 +6,8 @@ pages prefix theirs (``PAGE_PREFIX``) and hash their requests otherwise than the
 replays an API answer nor an API key a page's.
 
 A key is claimed by one statement, ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``, before any work and in
-the request's own transaction: a refused request rolls its claim back with its work, so its retry is
+the request's own transaction (an API write on PostgreSQL claims it in its token's look-up,
+auth.user_for_token_claiming): a refused request rolls its claim back with its work, so its retry is
 evaluated again. A concurrent request with the same key waits on the unique index (PostgreSQL) or on the
 write lock (SQLite) until the first one's transaction ends, then finds the row and its answer.
 """

@@ -12,7 +12,7 @@ from inventory.models import AuditEvent, Container, Draw, LotStatus, Movement, M
 from inventory.services.clock import clinic_today
 from tests.api.conftest import error_code
 from tests.factories import reconstitute
-from tests.statements import kinds, movement_and_container, recorded
+from tests.statements import kinds, movement_and_container, recorded, token_and_claim
 
 # Requests run at the real clock: lots must outlive it.
 FAR = dt.date(2099, 12, 31)
@@ -332,8 +332,7 @@ def test_a_keyed_draw_is_one_transaction_of_a_statement_per_check_and_per_row(nu
     assert second.status_code == 201, second.get_json()
     # (The test's savepoints stand in for the request's BEGIN and COMMIT.)
     assert [k for k in kinds(sent) if not k.startswith(("SAVEPOINT", "RELEASE"))] == [
-        "SELECT api_tokens",  # the token with its user and her clinics (her scope)
-        "INSERT idempotency_records",  # the key claimed: ON CONFLICT DO NOTHING
+        *token_and_claim(session),  # the token with its user and her clinics (her scope); the key claimed
         "SELECT treatments",  # FOR UPDATE, with the container (its lot FOR SHARE, product, clinic, chain head)
         "SELECT draws",  # the patient's history of the molecule, with its typical ranges
         *movement_and_container(session),  # the movement, with the balance, state and chain head

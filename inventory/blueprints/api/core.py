@@ -60,15 +60,22 @@ def current_scope() -> Scope:
     return Scope.for_user(g.api_user)
 
 
-def _authenticate() -> User:
+def _authenticate(key: str = "", request_hash: str = "") -> tuple[User, int | None]:
+    """The caller, and with a ``key`` the id of the idempotency record claimed for this request (None: the key
+    was claimed before), claimed by the token's own statement; raises Unauthorized (nothing claimed)."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Sign in first: send 'Authorization: Bearer <token>'.")
-    user = auth.user_for_token(db.session, token.strip(), now=utcnow())
+    claimed = None
+    if key:
+        user, claimed = auth.user_for_token_claiming(
+            db.session, token.strip(), now=utcnow(), key=key, request_hash=request_hash)
+    else:
+        user = auth.user_for_token(db.session, token.strip(), now=utcnow())
     if user is None:
         raise Unauthorized("This token is unknown, expired or revoked: sign in again.")
-    return user
+    return user, claimed
 
 
 def _json_body() -> Any:
@@ -100,8 +107,41 @@ def _idempotency_key() -> str:
     return key
 
 
+def _read_input(kwargs: dict[str, Any], body: type[BaseModel] | None, query: type[BaseModel] | None) -> Response | None:
+    """Validates the request's body and query into ``kwargs`` (as ``body`` and ``query``); returns the
+    answer refusing them, or None."""
+    if body is not None:
+        try:
+            payload = _json_body()
+        except BodyTooDeep as error:
+            refused = DomainValidationError(str(error))
+            return json_error(refused.status, refused.code, refused.message, refused.details)
+        if payload is _MALFORMED:
+            return json_error(400, "malformed_json", "The request body is not valid JSON.")
+        if payload is _NOT_JSON:
+            return json_error(415, "unsupported_media_type", "Send the body as JSON, with "
+                              f"'Content-Type: application/json' (it came as {request.mimetype}).")
+        try:
+            kwargs["body"] = body.model_validate(payload)
+        except ValidationError as error:
+            return _validation_response(error)
+    if query is not None:
+        try:
+            kwargs["query"] = query.model_validate(request.args.to_dict())
+        except ValidationError as error:
+            return _validation_response(error)
+    return None
+
+
+def _good_idempotency_key() -> str:
+    """The request's Idempotency-Key if it is one ``_idempotency_key`` accepts, else "" (refused there)."""
+    key = request.headers.get("Idempotency-Key", "").strip()
+    return key if key and text_problem(key, max_length=MAX_IDEMPOTENCY_KEY) is None else ""
+
+
 _MALFORMED = object()
 _NOT_JSON = object()
+_NOT_CLAIMED = object()  # no statement has tried to claim the request's key yet
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 
@@ -149,17 +189,18 @@ def _replay(record: IdempotencyRecord, request_hash: str) -> Response:
     return Response(record.response_body, status=record.status_code, mimetype="application/json")
 
 
-def _claim_key(user: User, key: str, body: BaseModel | None) -> Response | int:
+def _claim_key(user: User, key: str, request_hash: str, claimed: int | None | object) -> Response | int:
     """Returns the stored answer for a retry, or the id of the record claimed for a first request.
 
-    One statement claims the key: ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``, before any work.
+    One statement claims the key: ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``, before any work: the
+    token's own (``claimed``, from ``_authenticate``) or, for an operation open to anyone, its own.
     A concurrent request with the same key waits on the unique index (PostgreSQL) or on the write lock
     (SQLite) until this transaction ends, finds the row then, and replays its answer.
     """
     session = db.session
-    request_hash = _request_hash(body)
-    claimed = idempotency.claim(session, user_id=user.id, key=key, request_hash=request_hash, now=utcnow())
-    if claimed is not None:
+    if claimed is _NOT_CLAIMED:
+        claimed = idempotency.claim(session, user_id=user.id, key=key, request_hash=request_hash, now=utcnow())
+    if isinstance(claimed, int):
         return claimed
     winner = idempotency.claimed_record(session, user_id=user.id, key=key)
     assert winner is not None and winner.status_code is not None  # a claim is committed with its answer
@@ -205,37 +246,32 @@ def operation(
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         def handler(**path_args: Any) -> Any:
-            if permission is not None:
-                g.api_user = _authenticate()
-                require(g.api_user, permission)
             kwargs: dict[str, Any] = dict(path_args)
-            if body is not None:
-                try:
-                    payload = _json_body()
-                except BodyTooDeep as error:
-                    refused = DomainValidationError(str(error))
-                    return json_error(refused.status, refused.code, refused.message, refused.details)
-                if payload is _MALFORMED:
-                    return json_error(400, "malformed_json", "The request body is not valid JSON.")
-                if payload is _NOT_JSON:
-                    return json_error(415, "unsupported_media_type", "Send the body as JSON, with "
-                                      f"'Content-Type: application/json' (it came as {request.mimetype}).")
-                try:
-                    kwargs["body"] = body.model_validate(payload)
-                except ValidationError as error:
-                    return _validation_response(error)
-            if query is not None:
-                try:
-                    kwargs["query"] = query.model_validate(request.args.to_dict())
-                except ValidationError as error:
-                    return _validation_response(error)
-            key = _idempotency_key() if idempotent else ""
+            # The body and the query are read first, but a refusal of them is answered only once the caller
+            # is known and allowed: a stranger gets 401 and a role without the permission 403, as before.
+            refusal = _read_input(kwargs, body, query)
+            claimed: int | None | object = _NOT_CLAIMED
+            request_hash = ""
+            if permission is not None:
+                # A keyed write claims its key with the token's statement: one round trip for both. A refusal
+                # below (403, the view's own) rolls the claim back with the request's work.
+                early_key = _good_idempotency_key() if idempotent and refusal is None else ""
+                request_hash = _request_hash(kwargs.get("body")) if early_key else ""
+                g.api_user, token_claim = _authenticate(early_key, request_hash)
+                if early_key:
+                    claimed = token_claim
+                require(g.api_user, permission)
+            if refusal is not None:
+                return refusal
+            key = _idempotency_key() if idempotent else ""  # a bad key is refused here, after 401 and 403
             record_id = None
             if key:
-                claimed = _claim_key(g.api_user, key, kwargs.get("body"))
-                if isinstance(claimed, Response):
-                    return claimed
-                record_id = claimed
+                if claimed is _NOT_CLAIMED:
+                    request_hash = _request_hash(kwargs.get("body"))
+                answer = _claim_key(g.api_user, key, request_hash, claimed)
+                if isinstance(answer, Response):
+                    return answer
+                record_id = answer
             result = view(**kwargs)
             if isinstance(result, Response):
                 return result
