@@ -435,8 +435,8 @@ _DRAW_PARTS = (
     ("inventory.cart.service", "draw", "service: draw"),
     ("inventory.cart.service", "_lock_for_draw", "  lock treatment, container (lot, product, clinic)"),
     ("inventory.cart.dose_limits", "assess", "  dose checks (limits, history)"),
-    ("inventory.services.ledger", "append", "  movement and container: hash, insert, balance, state, head"),
-    ("inventory.cart.service", "_insert_draw", "  draw: seal and insert"),
+    ("inventory.services.ledger", "append", "  movement, container, draw: hash, seal, write (one statement)"),
+    ("inventory.cart.service", "_draw_row", "    of which the draw's seal and values"),
     ("inventory.clinical.service", "default_follow_up", "  follow-up default"),
     ("inventory.blueprints.api.core", "_save_answer", "idempotency answer"),
 )

@@ -90,13 +90,14 @@ def plan(session: Session, statement: str, parameters: object, *, without: tuple
     return "\n".join(row[0] for row in rows)
 
 
-def movement_and_container(session: Session) -> list[str]:
-    """How the draw's hot path writes its movement and its container (inventory/services/ledger.py ``append``):
-    one statement on PostgreSQL, the UPDATE riding in the INSERT's WITH; two on SQLite, where a statement is a
+def movement_container_and_draw(session: Session) -> list[str]:
+    """How the draw's hot path writes its movement, its container and the draw (inventory/services/ledger.py
+    ``append``): one statement on PostgreSQL, the draw's INSERT with the container's UPDATE and the movement's
+    INSERT riding in its WITH (the movement's id reserved by the lock); three on SQLite, where a statement is a
     function call, not a round trip."""
     if session.bind.dialect.name == "postgresql":
-        return ["INSERT movements (with UPDATE containers)"]
-    return ["INSERT movements", "UPDATE containers"]
+        return ["INSERT draws (with UPDATE containers, INSERT movements)"]
+    return ["INSERT movements", "UPDATE containers", "INSERT draws"]
 
 
 def token_and_claim(session: Session) -> list[str]:

@@ -16,12 +16,14 @@ What a patient received is the Draw rows whose movement was not reversed
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import unicodedata
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, case, exists, func, insert, or_, select
+from sqlalchemy import ColumnElement, Insert, bindparam, case, exists, func, insert, or_, select
 from sqlalchemy.orm import QueryableAttribute, Session, aliased, joinedload, make_transient_to_detached, selectinload
 
 from inventory.errors import (
@@ -576,7 +578,7 @@ def draw(
         raise ValidationError("A draw's reason is empty, or 'emergency' for emergency kit use.", field="reason")
     confirm_reason = _optional_text(confirm_reason, "confirm_reason", max_length=MAX_TEXT)
 
-    treatment, container = _lock_for_draw(session, treatment_id, container_id, scope)
+    treatment, container, movement_id = _lock_for_draw(session, treatment_id, container_id, scope)
     lifecycle.ensure_drawable(container, treatment, now)
     dose = lifecycle.dose(container, quantity, unit)
     lifecycle.ensure_enough(container, dose.quantity)  # what cannot be drawn needs no confirmation
@@ -592,22 +594,24 @@ def draw(
     )
 
     # The hot path writes its three rows with Core statements (docs/performance.md): the movement hashed
-    # once by ledger.append with the container's balance, state and patient, then the draw with its seal.
-    draft = ledger.ContainerDraft(container)
-    lifecycle.open_for(draft, patient_id=treatment.patient_id, treatment_id=treatment.id, now=now)
-    movement_id = ledger.append(
-        session, draft, kind=MovementKind.DRAW, quantity=-dose.quantity, actor_id=actor.id, at=now,
-        reason=reason, treatment_id=treatment.id,
-    )
+    # once by ledger.append with the container's balance, state and patient, and the draw with its seal.
     record = Draw(
-        treatment_id=treatment.id, container_id=container.id, movement_id=movement_id, area=area,
+        treatment_id=treatment.id, container_id=container.id, area=area,
         area_detail=area_detail, quantity=dose.quantity, quantity_ml=dose.quantity_ml,
         concentration_u_per_ml=dose.concentration_u_per_ml, entered_unit=dose.entered_unit, reason=reason,
         injector_id=actor.id, at=now, lot_id=container.lot_id, patient_id=treatment.patient_id,
         clinic_id=treatment.clinic_id, dose_warnings=",".join(w.code for w in warnings) or None,
         confirmed_warnings=",".join(confirmed) or None, confirm_reason=confirm_reason if confirmed else None,
     )
-    _insert_draw(session, record)
+    draft = ledger.ContainerDraft(container)
+    lifecycle.open_for(draft, patient_id=treatment.patient_id, treatment_id=treatment.id, now=now)
+    appended = ledger.append(
+        session, draft, kind=MovementKind.DRAW, quantity=-dose.quantity, actor_id=actor.id, at=now,
+        reason=reason, treatment_id=treatment.id, movement_id=movement_id, along=functools.partial(_draw_row, record),
+    )
+    record.id = appended.along_id
+    make_transient_to_detached(record)  # saved: the unit of work never flushes it a second time
+    session.add(record)
     clinical.default_follow_up(session, treatment, container.product, seen_earlier=assessment.seen_earlier_treatment)
     if confirmed:
         session.add(AuditEvent(
@@ -622,18 +626,17 @@ def draw(
     return DrawResult(record, container, warnings, adverse_event_id)
 
 
-def _insert_draw(session: Session, record: Draw) -> None:
-    """Writes a new draw with one Core INSERT (sealed first, as the ORM's listener would) and adds it to
-    the session as a saved row: the unit of work never flushes it a second time."""
+def _draw_row(record: Draw, movement_id: int) -> tuple[Insert, dict[str, Any]]:
+    """The draw's INSERT for ``ledger.append`` to write with its movement, sealed first (as the ORM's listener
+    would) now that the movement's id, which the seal binds, is known."""
+    record.movement_id = movement_id
     record.row_seal = audit_chain.seal_new(record)
-    values = {key: getattr(record, key) for key in _DRAW_SET}
-    record.id = session.connection().execute(_INSERT_DRAW, values).scalar_one()
-    make_transient_to_detached(record)
-    session.add(record)
+    record.created_at = utcnow()  # given, not left to the column's default: the WITH would leave it empty
+    return _INSERT_DRAW, {key: getattr(record, key) for key in _DRAW_SET}
 
 
-# Every column a draw is written with; the rest (id, created_at) come from the database or the column default.
-_DRAW_SET = tuple(column.key for column in Draw.__table__.columns if column.key not in {"id", "created_at"})
+# Every column a draw is written with; its id comes from the database.
+_DRAW_SET = tuple(column.key for column in Draw.__table__.columns if column.key != "id")
 _INSERT_DRAW = insert(Draw).returning(Draw.id)  # built once; the values come as execute parameters
 
 
@@ -1064,10 +1067,13 @@ def _lock_treatment(session: Session, treatment_id: int, scope: Scope) -> Treatm
     return _visible(session.scalar(_LOCK_TREATMENT, {"treatment_id": treatment_id}), treatment_id, scope)
 
 
-def _lock_for_draw(session: Session, treatment_id: int, container_id: int, scope: Scope) -> tuple[Treatment, Container]:
+def _lock_for_draw(
+    session: Session, treatment_id: int, container_id: int, scope: Scope
+) -> tuple[Treatment, Container, int | None]:
     """The open treatment and the container of a draw, locked in one statement: the treatment first, as
     closing it does before its containers (so the two never wait for each other the wrong way round), the
-    container with its lot as ledger.lock_container does. The same errors as locking each in turn."""
+    container with its lot as ledger.lock_container does; and the id its movement will take where the
+    database reserves one (ledger.NextMovementId). The same errors as locking each in turn."""
     _ensure_id(treatment_id, "treatment")
     row = None
     if 1 <= container_id <= MAX_ID:
@@ -1075,13 +1081,13 @@ def _lock_for_draw(session: Session, treatment_id: int, container_id: int, scope
     if row is None:  # one of them does not exist: lock each in turn, which says which
         treatment = _lock_treatment(session, treatment_id, scope)
         _ensure_open(treatment)
-        return treatment, _drawn_container(session, container_id, scope)
+        return treatment, _drawn_container(session, container_id, scope), None
     treatment = _visible(row[0], treatment_id, scope)
     _ensure_open(treatment)
     container = row[1]
     if not scope.allows(container.clinic_id):
         raise _unknown_container(container_id)
-    return treatment, container
+    return treatment, container, row[2]
 
 
 def _drawn_container(session: Session, container_id: int, scope: Scope) -> Container:
@@ -1108,7 +1114,9 @@ _LOCK_TREATMENT = (
     select(Treatment).where(Treatment.id == bindparam("treatment_id")).with_for_update()
     .execution_options(populate_existing=True)
 )
-_LOCK_FOR_DRAW = ledger.lock_statement(Treatment).where(Treatment.id == bindparam("treatment_id"))
+_LOCK_FOR_DRAW = (
+    ledger.lock_statement(Treatment).add_columns(ledger.NextMovementId()).where(Treatment.id == bindparam("treatment_id"))
+)
 
 
 def _lock_container(session: Session, container_id: int, scope: Scope) -> Container:

@@ -12,11 +12,14 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from dataclasses import dataclass
+from collections.abc import Callable
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Insert, Select, bindparam, func, insert, select, true, update
+from sqlalchemy import BigInteger, Insert, Select, bindparam, func, insert, select, true, update
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.orm import Session, contains_eager, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -116,13 +119,16 @@ def append(
     at: dt.datetime,
     reason: str | None = None,
     treatment_id: int | None = None,
-) -> int:
+    movement_id: int | None = None,
+    along: Callable[[int], tuple[Insert, dict[str, Any]]] | None = None,
+) -> Appended:
     """``record`` for the hot path (a draw): the same rules, but the movement is written now, by a Core INSERT
     hashed here (audit_chain.movement_hash on the container's chain head, read under its lock), instead of by
     the unit of work and its flush listener. The container's new balance, state and chain head, with whatever
-    else ``draft`` changed (the patient a first draw binds it to), are written with it: on PostgreSQL in the
-    same statement (its UPDATE rides in a WITH: one round trip), on SQLite by a second one (a statement there
-    is a function call, not a round trip). Returns the movement's id.
+    else ``draft`` changed (the patient a first draw binds it to), are written with it, and so is the row
+    ``along`` gives for the movement's id (the draw that names it): on PostgreSQL, with the id the caller's
+    lock reserved (``movement_id``, from ``NextMovementId``), in one statement, the others riding in its WITH
+    (one round trip); on SQLite by a statement each (a statement there is a function call, not a round trip).
 
     Raises InsufficientQuantity if the balance would go below zero.
     """
@@ -140,41 +146,107 @@ def append(
     changes = {key: value for key, value in draft.changes.items() if getattr(container, key) != value}
     draft.changes.clear()
     movement = {**row, "prev_hash": prev, "row_hash": row_hash}
+    if movement_id is not None:
+        movement["id"] = movement_id
     connection = session.connection()
-    if connection.dialect.name == "postgresql" and changes:
-        parameters = {_MOVEMENT + key: value for key, value in movement.items()}
-        parameters.update({_CONTAINER + key: value for key, value in changes.items()}, b_id=container.id)
-        movement_id = connection.execute(_movement_with_container(frozenset(changes)), parameters).scalar_one()
-    else:
-        movement_id = connection.execute(_INSERT_MOVEMENT, movement).scalar_one()
+    along_id = None
+    if connection.dialect.name != "postgresql":  # a statement each
+        movement_id = int(connection.execute(_INSERT_MOVEMENT, movement).scalar_one())
         if changes:
             connection.execute(_UPDATE_CONTAINER, {**changes, "b_id": container.id})
+        along_id = _write_along(connection, along, movement_id)
+    elif along is not None and movement_id is not None:  # one statement: the row along, the others in its WITH
+        along_insert, along_values = along(movement_id)
+        statement = _written_together(frozenset(changes), frozenset(movement), along_insert, frozenset(along_values))
+        along_id = connection.execute(statement, _parameters(movement, changes, container.id, along_values)).scalar_one()
+    else:  # the movement with the container's UPDATE in its WITH, then the row along (no id was reserved)
+        statement = _written_together(frozenset(changes), frozenset(movement), None, frozenset())
+        movement_id = int(connection.execute(statement, _parameters(movement, changes, container.id, {})).scalar_one())
+        along_id = _write_along(connection, along, movement_id)
     for key, value in changes.items():  # the container now reads as the database holds it
         set_committed_value(container, key, value)
-    return int(movement_id)
+    return Appended(movement_id, along_id)
+
+
+def _write_along(connection: Any, along: Callable[[int], tuple[Insert, dict[str, Any]]] | None,
+                 movement_id: int) -> Any:
+    """Writes ``along``'s row for the movement by a statement of its own; returns what its INSERT returned."""
+    if along is None:
+        return None
+    along_insert, along_values = along(movement_id)
+    return connection.execute(along_insert, along_values).scalar_one()
+
+
+def _parameters(movement: dict[str, Any], changes: dict[str, Any], container_id: int,
+                along: dict[str, Any]) -> dict[str, Any]:
+    """``_written_together``'s parameters: each statement's named apart (``_MOVEMENT``, ``_CONTAINER``, ``_ALONG``)."""
+    parameters = {_MOVEMENT + key: value for key, value in movement.items()}
+    parameters.update({_CONTAINER + key: value for key, value in changes.items()}, b_id=container_id)
+    parameters.update({_ALONG + key: value for key, value in along.items()})
+    return parameters
+
+
+@dataclass(frozen=True)
+class Appended:
+    movement_id: int
+    along_id: Any  # what the ``along`` row's INSERT returned (its RETURNING), or None without one
+
+
+class NextMovementId(FunctionElement[int]):
+    """The id the next movement takes, reserved by the statement that selects it (a lock, before ``append``):
+    PostgreSQL's sequence for movements; NULL on SQLite, where the movement's INSERT gives it."""
+
+    type = BigInteger()
+    inherit_cache = True
+    name = "next_movement_id"
+
+
+@compiles(NextMovementId)
+def _no_reserved_id(_element: NextMovementId, _compiler: Any, **_kw: Any) -> str:
+    return "NULL"
+
+
+@compiles(NextMovementId, "postgresql")
+def _next_from_sequence(_element: NextMovementId, _compiler: Any, **_kw: Any) -> str:
+    return "nextval(pg_get_serial_sequence('movements', 'id'))"
 
 
 # The combined statement's parameters are named apart from every column: a parameter named as a column would
-# be taken by both statements (a movement's clinic_id set on the container).
-_MOVEMENT, _CONTAINER = "m_", "c_"
+# be taken by every statement of the WITH (a movement's clinic_id set on the container).
+_MOVEMENT, _CONTAINER, _ALONG = "m_", "c_", "a_"
 
 
 @functools.cache
-def _movement_with_container(changed: frozenset[str]) -> Insert:
-    """The movement's INSERT carrying the container's UPDATE of ``changed`` columns in a WITH, built once per
-    set of columns (SQL only, never data: the values come as execute parameters)."""
-    columns = Container.__table__.columns
-    written = (
-        update(Container).where(Container.id == bindparam("b_id"))
-        .values({columns[key]: bindparam(_CONTAINER + key, type_=columns[key].type) for key in sorted(changed)})
-        .cte("container_written")
-    )
-    movement_columns = [column for column in Movement.__table__.columns if column.key != "id"]
-    return (
-        insert(Movement).values({column: bindparam(_MOVEMENT + column.key, type_=column.type)
-                                 for column in movement_columns})
-        .returning(Movement.id).add_cte(written)
-    )
+def _written_together(changed: frozenset[str], movement_keys: frozenset[str], along: Insert | None,
+                      along_keys: frozenset[str]) -> Insert:
+    """One statement for the movement (its ``movement_keys``), the container's UPDATE of its ``changed``
+    columns and ``along``'s row (``along_keys``): the last INSERT is the statement, returning its id, and the
+    others ride in its WITH. Built once per shape (SQL only, never data: the values come as parameters)."""
+    movements, containers = Movement.__table__.columns, Container.__table__.columns
+    ctes = []
+    if changed:
+        ctes.append(
+            update(Container).where(Container.id == bindparam("b_id"))
+            .values({containers[key]: bindparam(_CONTAINER + key, type_=containers[key].type) for key in sorted(changed)})
+            .cte("container_written")
+        )
+    movement = insert(Movement).values({movements[key]: bindparam(_MOVEMENT + key, type_=movements[key].type)
+                                        for key in sorted(movement_keys)})
+    statement: Insert
+    if along is None:
+        statement = movement.returning(Movement.id)
+    else:
+        ctes.append(movement.cte("movement_written"))
+        columns = along.table.columns
+        # A Python-side default is not run for an INSERT built so: the row must give every such column itself.
+        defaulted = {column.key for column in columns if column.default is not None} - along_keys
+        if defaulted:
+            raise ValueError(f"the row written with a movement must give {sorted(defaulted)}")
+        statement = along.values({columns[key]: bindparam(_ALONG + key, type_=columns[key].type)
+                                  for key in sorted(along_keys)})
+    for cte in ctes:
+        statement = statement.add_cte(cte)
+    return statement
 
 
 class ContainerDraft:

@@ -12,7 +12,7 @@ from inventory.models import AuditEvent, Container, Draw, LotStatus, Movement, M
 from inventory.services.clock import clinic_today
 from tests.api.conftest import error_code
 from tests.factories import reconstitute
-from tests.statements import kinds, movement_and_container, recorded, token_and_claim
+from tests.statements import kinds, movement_container_and_draw, recorded, token_and_claim
 
 # Requests run at the real clock: lots must outlive it.
 FAR = dt.date(2099, 12, 31)
@@ -335,8 +335,7 @@ def test_a_keyed_draw_is_one_transaction_of_a_statement_per_check_and_per_row(nu
         *token_and_claim(session),  # the token with its user and her clinics (her scope); the key claimed
         "SELECT treatments",  # FOR UPDATE, with the container (its lot FOR SHARE, product, clinic, chain head)
         "SELECT draws",  # the patient's history of the molecule, with its typical ranges
-        *movement_and_container(session),  # the movement, with the balance, state and chain head
-        "INSERT draws",
+        *movement_container_and_draw(session),  # the movement, with the balance, state and chain head; the draw
         "UPDATE idempotency_records",  # the answer a retry gets
     ]
 
@@ -360,7 +359,7 @@ def test_a_returning_patients_draw_asks_nothing_more_for_the_follow_up(nurse, wo
     assert response.status_code == 201, response.get_json()
     assert [k for k in kinds(sent) if not k.startswith(("SAVEPOINT", "RELEASE"))] == [
         "SELECT api_tokens", "SELECT treatments", "SELECT draws",
-        *movement_and_container(session), "INSERT draws",
+        *movement_container_and_draw(session),
     ]
     follow_ups = {t.id: t.follow_up_on for t in session.scalars(select(Treatment).where(
         Treatment.id.in_([earlier["id"], later["id"]])))}

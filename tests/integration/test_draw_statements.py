@@ -4,6 +4,7 @@ with Core statements are hashed, sealed and balanced exactly as the unit of work
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from decimal import Decimal
 
 import pytest
@@ -12,10 +13,10 @@ from sqlalchemy import select
 from inventory.cart import service as cart
 from inventory.errors import NotFound, UnknownContainer
 from inventory.models import Container, ContainerState, Draw, Movement, MovementKind
-from inventory.services import audit_chain
+from inventory.services import audit_chain, ledger
 from inventory.services.permissions import Scope
 from tests.factories import NOW, draw, reconstitute, start_treatment
-from tests.statements import kinds, movement_and_container, recorded
+from tests.statements import kinds, movement_container_and_draw, recorded
 
 pytestmark = pytest.mark.usefixtures("ledger_stays_balanced")
 
@@ -36,8 +37,7 @@ def test_a_draw_sends_its_lock_one_read_for_its_dose_checks_and_three_writes_and
         "SELECT treatments",  # FOR UPDATE, with the container (FOR UPDATE), its lot, product and clinic
         "SELECT draws",  # the patient's history of the molecule, and its typical ranges (UNION ALL)
         # chained to the head the container lock read (containers.chain_head), with the new balance and head
-        *movement_and_container(session),
-        "INSERT draws",
+        *movement_container_and_draw(session),
     ]
     assert result.draw.id is not None and result.container.remaining == Decimal("90")
     assert "FROM dose_ranges" in sent[1][0] and "UNION ALL" in sent[1][0]
@@ -112,3 +112,41 @@ def test_a_drawn_movement_and_draw_chain_and_seal_like_every_other_row(world, se
     assert container.chain_head == movements[-1].row_hash
     breaks, _ = audit_chain.find_chain_breaks(session)
     assert breaks == []
+
+
+def test_a_row_along_is_written_after_its_movement_when_no_id_was_reserved(world, session):
+    """``ledger.append`` writes the row along (the draw) in the movement's statement only with an id the lock
+    reserved; without one it writes the movement first and the row for the id the INSERT gave. Either way the
+    row names its movement and is sealed over it."""
+    vial = reconstitute(world, world.container("botox"))
+    treatment = start_treatment(world, "P-AL")
+    locked = session.scalar(ledger.lock_statement(), {"container_id": vial.id})
+    record = Draw(treatment_id=treatment.id, container_id=vial.id, area="glabella", quantity=Decimal("4"),
+                  quantity_ml=Decimal("0.1"), concentration_u_per_ml=Decimal("40"), entered_unit="U",
+                  injector_id=world.users["nurse"].id, at=LATER, lot_id=vial.lot_id,
+                  patient_id=treatment.patient_id, clinic_id=treatment.clinic_id)
+    draft = ledger.ContainerDraft(locked)
+    with recorded(session) as sent:
+        appended = ledger.append(session, draft, kind=MovementKind.DRAW, quantity=Decimal("-4"),
+                                 actor_id=world.users["nurse"].id, at=LATER, treatment_id=treatment.id,
+                                 along=functools.partial(cart._draw_row, record))
+    shapes = [k for k in kinds(sent) if not k.startswith(("SAVEPOINT", "RELEASE"))]
+    if session.bind.dialect.name == "postgresql":
+        assert shapes == ["INSERT movements (with UPDATE containers)", "INSERT draws"]
+    else:
+        assert shapes == ["INSERT movements", "UPDATE containers", "INSERT draws"]
+    session.expire_all()
+    written = session.get(Draw, appended.along_id)
+    assert written.movement_id == appended.movement_id
+    assert session.get(Movement, appended.movement_id).quantity == Decimal("-4")
+    assert written.row_seal == audit_chain.row_seal(audit_chain.SEALED["draws"], None, written)
+    assert session.get(Container, vial.id).remaining == Decimal("96")
+
+
+def test_a_row_along_must_give_every_column_a_python_default_would_fill():
+    """The combined statement runs no Python-side column default: a row that left one out would be written
+    with it empty (a draw's created_at), so the statement refuses to be built so."""
+    from sqlalchemy import insert
+
+    with pytest.raises(ValueError, match="created_at"):
+        ledger._written_together(frozenset(), frozenset({"clinic_id"}), insert(Draw), frozenset({"area"}))
