@@ -100,6 +100,28 @@ def test_control_characters_in_any_api_text_are_refused(api, session, world, nam
     assert len(session.scalars(select(Patient.id)).all()) == before
 
 
+@pytest.mark.parametrize("bad", ["\ufffe", "\uffff", "\U0010ffff", "\ufdd0"])
+@pytest.mark.parametrize("field", ["name", "external_ref"])
+def test_a_forbidden_character_sent_unescaped_is_refused(api, session, bad, field):
+    """A body with no backslash is checked by one scan of the whole body (inventory/security.py): a
+    non-character written as itself in UTF-8, not as \\uFFFE, is refused as the escaped one is."""
+    body = {"external_ref": "RAW-1", "name": "Ada"} | {field: f"A{bad}da"}
+    raw = json.dumps(body, ensure_ascii=False).encode()
+    assert b"\\" not in raw
+    error = refused(api("nurse").post("/patients", raw=raw))
+    # Refused at the door, before any field's own check: the request guard names the body.
+    assert error["message"].startswith("The request body: a text value contains the invisible character U+")
+    assert error["details"]["field"] == "body"
+    assert patients_named(session, "RAW-1") == [] and patients_named(session, f"A{bad}da") == []
+
+
+def test_text_in_other_scripts_sent_unescaped_is_kept(api, session):
+    raw = json.dumps({"external_ref": "RAW-2", "name": "Zoë Ångström 陈"}, ensure_ascii=False).encode()
+    response = api("nurse").post("/patients", raw=raw)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert [p.name for p in patients_named(session, "RAW-2")] == ["Zoë Ångström 陈"]
+
+
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/octet-stream",
                                           "multipart/form-data; boundary=x", "application/vnd.api+json"])
 def test_nul_in_an_api_body_is_refused_whatever_the_content_type(api, session, content_type):
