@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, event, func, inspect, select, text
+from sqlalchemy import Connection, Engine, bindparam, event, func, inspect, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -373,14 +373,40 @@ def movements_digest(session: Session, up_to_id: int) -> str:
     return digest.hexdigest()
 
 
-def current_anchors(session: Session, summary: ChainSummary) -> list[Anchor]:
+def current_anchors(session: Session, summary: ChainSummary, settled_movement: int | None) -> list[Anchor]:
+    """The audit chain's head, and the movement chains up to ``settled_movement`` (``settled_movement_id``)."""
     anchors = []
     if summary.audit_head_id is not None and summary.audit_head_hash is not None:
         anchors.append(Anchor("audit", summary.audit_head_id, summary.audit_head_hash))
-    if summary.last_movement_id is not None:
-        anchors.append(Anchor("movements", summary.last_movement_id,
-                              movements_digest(session, summary.last_movement_id)))
+    if settled_movement is not None:
+        anchors.append(Anchor("movements", settled_movement, movements_digest(session, settled_movement)))
     return anchors
+
+
+def settled_movement_id(bind: Engine | Connection, *, lock_timeout_s: int = 30) -> int | None:
+    """The newest movement id below which no movement can still appear, for the movements anchor. The
+    newest id visible will not do: a draw takes its movement's id with its container's lock and commits a
+    moment later, so a draw under way may hold a lower id than one already committed; an anchor there would
+    be broken by that draw's commit, and verify would report tampering that never happened.
+
+    On PostgreSQL every writer of movements holds a lock on containers from before its movement's id is
+    taken until it commits (a draw's lock reserves the id; the unit of work inserts after locking or
+    inserting the container): ``LOCK TABLE containers IN EXCLUSIVE MODE``, in a transaction of its own,
+    waits for the writers under way and holds new ones back for the instant the newest id is read (plain
+    reads go on). SQLite serialises writers, and gives an id at the INSERT. Raises OperationalError if a
+    writer holds containers longer than ``lock_timeout_s``.
+
+    ``bind``: the session's. A connection is a transaction someone else holds (a test's): there the newest
+    id is read as it stands, for a lock taken in it would keep every writer waiting until it ends."""
+    if isinstance(bind, Connection):
+        return bind.scalar(select(func.max(Movement.id)))
+    with bind.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(lock_timeout_s)}s'")
+            connection.exec_driver_sql("LOCK TABLE containers IN EXCLUSIVE MODE")
+        newest = connection.scalar(select(func.max(Movement.id)))
+        connection.rollback()
+    return None if newest is None else int(newest)
 
 
 def check_anchor(session: Session, anchor: Anchor) -> str | None:
