@@ -17,7 +17,12 @@ from inventory.models.user import User
 
 class Patient(Base):
     __tablename__ = "patients"
-    __table_args__ = (UniqueConstraint("clinic_id", "external_ref"),)
+    __table_args__ = (
+        UniqueConstraint("clinic_id", "external_ref"),
+        # A reference looked up across the chain (a chain-level user's scan of a patient's card, the API's
+        # patient_ref): the unique index above serves only a look-up that names the clinics.
+        Index("ix_patients_external_ref", "external_ref"),
+    )
 
     id: Mapped[intpk]
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
