@@ -3,6 +3,7 @@
     python -m bench generate --scale small --database vialog_bench_small
     python -m bench trace    --database vialog_bench_small
     python -m bench draw     --database vialog_bench_small --seconds 30
+    python -m bench draw-interleaved --database vialog_bench_small   # 1 client, app and bare asked in turn
     python -m bench draw-split --database vialog_bench_small   # where a draw's milliseconds go
     python -m bench statement-layers --database vialog_bench_small   # one statement through each layer
     python -m bench scan     --database vialog_bench_small
@@ -96,7 +97,7 @@ def cmd_smoke(args: argparse.Namespace) -> int:
             print("smoke: the generated history fails check/verify")
             return 1
         args.database, args.smoke, args.seconds, args.lots, args.chain_export = name, True, 2.0, 20, True
-        args.threads = 2
+        args.threads, args.draws, args.compare = 2, 100, None
         for bench_name in benchmarks.ORDER:
             figures = benchmarks.run(bench_name, args)
             print(json.dumps({"bench": bench_name, **figures}, default=str))
@@ -117,18 +118,21 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--days", type=int, help="override the scale's number of days")
     gen.add_argument("--no-check", action="store_true", help="skip vialog check + verify afterwards")
     gen.set_defaults(func=cmd_generate)
-    for name in ("trace", "draw", "draw-split", "statement-layers", "scan", "export", "kits", "all"):
+    for name in ("trace", "draw", "draw-interleaved", "draw-split", "statement-layers", "scan", "export", "kits", "all"):
         p = sub.add_parser(name)
         p.add_argument("--seconds", type=float, default=30.0, help="draw: seconds per client count")
         p.add_argument("--lots", type=int, default=200, help="trace: random lots")
         p.add_argument("--chain-export", action="store_true", help="export: also one year of the whole chain")
         p.add_argument("--threads", type=int, default=2,
                        help="draw: threads per gunicorn worker (gthread workers); 1 = sync workers")
+        p.add_argument("--draws", type=int, default=2000, help="draw-interleaved: measured draws per server")
+        p.add_argument("--compare", type=Path, default=None,
+                       help="draw-interleaved: another checkout whose Vialog is asked in turn too (before/after)")
         p.set_defaults(func=cmd_bench, smoke=False)
     smoke = sub.add_parser("smoke", help="CI: tiny scale, every benchmark briefly, own database")
     smoke.set_defaults(func=cmd_smoke)
-    for p in (gen, smoke, *(sub.choices[n] for n in ("trace", "draw", "draw-split", "statement-layers", "scan", "export",
-                                                     "kits", "all"))):
+    for p in (gen, smoke, *(sub.choices[n] for n in ("trace", "draw", "draw-interleaved", "draw-split",
+                                                     "statement-layers", "scan", "export", "kits", "all"))):
         p.add_argument("--database", default="vialog_bench_small")
         p.add_argument("--seed", type=int, default=2026)
         p.add_argument("--workers", type=int, default=2, help="generate: worker processes")

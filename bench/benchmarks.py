@@ -31,12 +31,13 @@ from bench import db
 from bench.generate import END
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDER = ["scan", "kits", "trace", "export", "draw", "draw-split", "statement-layers"]
+ORDER = ["scan", "kits", "trace", "export", "draw", "draw-interleaved", "draw-split", "statement-layers"]
 
 
 def run(name: str, args: Any) -> dict[str, Any]:
     return {"scan": bench_scan, "kits": bench_kits, "trace": bench_trace, "export": bench_export,
-            "draw": bench_draw, "draw-split": bench_draw_split, "statement-layers": bench_statement_layers}[name](args)
+            "draw": bench_draw, "draw-interleaved": bench_draw_interleaved, "draw-split": bench_draw_split,
+            "statement-layers": bench_statement_layers}[name](args)
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -301,16 +302,17 @@ def _prepare_draw_slots(app: Any, slots: int, tag: str) -> tuple[list[tuple[int,
     return [(treatments[j // 2], vials[j // 100]) for j in range(slots)], token
 
 
-def _serve(target: str, port: int, env: dict[str, str], threads: int) -> subprocess.Popen[bytes]:
+def _serve(target: str, port: int, env: dict[str, str], threads: int, root: Path = ROOT) -> subprocess.Popen[bytes]:
     """gunicorn with one worker per core: gthread workers (keep-alive, a request's database waits
-    overlapped with another's Python) when ``threads`` > 1, as ``vialog serve`` runs; else sync workers."""
+    overlapped with another's Python) when ``threads`` > 1, as ``vialog serve`` runs; else sync workers.
+    ``root``: the checkout it serves (another one's code for ``draw-interleaved --compare``)."""
     workers = str(os.cpu_count() or 2)
     gunicorn = Path(sys.executable).with_name("gunicorn")
     workers_class = ["--worker-class", "gthread", "--threads", str(threads)] if threads > 1 else []
     proc = subprocess.Popen(
         [str(gunicorn), "--workers", workers, *workers_class, "--bind", f"127.0.0.1:{port}",
          "--log-level", "warning", target],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -424,6 +426,60 @@ def bench_draw(args: Any) -> dict[str, Any]:
     result["errors"] = sum(result[k]["errors"] for k in result if k.startswith(("vialog_", "baseline_")))
     # Issue 22's targets, each a ratio against the bare baseline of the same run (p99 on 4 cores).
     result["target"] = "1 client p50 <= 2x bare; 16 clients throughput >= 0.5x bare, p99 <= 50 ms on 4 cores"
+    return result
+
+
+def bench_draw_interleaved(args: Any) -> dict[str, Any]:
+    """The draw at one client with its requests interleaved: Vialog and the bare baseline (and, with
+    ``--compare PATH``, the Vialog of another checkout, as "compared") each served by its own gunicorn and
+    asked in turn, one keyed draw each per round. A drift of a shared machine's speed then lands on all of
+    them alike, where ``draw`` measures each for its own seconds; the p50 of each and their ratios."""
+    draws = 100 if args.smoke else args.draws
+    warm = 50 if args.smoke else 300
+    app = make_app(args.database)
+    env = db.vialog_env(args.database)
+    env["BASELINE_CONNINFO"] = db.conninfo(args.database)
+    servers: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+    served = [("vialog", ROOT, "wsgi:app"), ("baseline", ROOT, "bench.baseline_wsgi:app")]
+    if args.compare is not None:
+        served.append(("compared", Path(args.compare).resolve(), "wsgi:app"))
+    try:
+        for name, root, target in served:
+            port = _free_port()
+            servers[name] = (_serve(target, port, {**env, "PYTHONPATH": str(root)}, args.threads, root), port)
+        slots, token = _prepare_draw_slots(app, len(servers) * (draws + warm), f"{int(time.time()) % 10**8}i")
+        connections = {name: http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                       for name, (_, port) in servers.items()}
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        spent: dict[str, list[float]] = {name: [] for name in servers}
+        errors: list[str] = []
+        turn = iter(slots)
+        for round_ in range(draws + warm):
+            for name, connection in connections.items():
+                treatment_id, container_id = next(turn)
+                body = json.dumps({"container": container_id, "quantity": "1", "unit": "U", "area": "glabella"})
+                keyed = {**headers, "Idempotency-Key": f"interleaved-{name}-{treatment_id}-{container_id}-{round_}"}
+                t0 = time.perf_counter()
+                connection.request("POST", f"/api/v1/treatments/{treatment_id}/draws", body, keyed)
+                response = connection.getresponse()
+                data = response.read()
+                elapsed = time.perf_counter() - t0
+                if response.status != 201:
+                    errors.append(f"{name}: {response.status} {data[:200]!r}")
+                elif round_ >= warm:
+                    spent[name].append(elapsed)
+    finally:
+        for proc, _ in servers.values():
+            _stop(proc)
+    result: dict[str, Any] = {name: stats(values) for name, values in spent.items()}
+    for name in servers:
+        if name != "baseline":
+            result[f"ratio_p50_{name}"] = ratio(result[name]["p50_ms"], result["baseline"]["p50_ms"])
+    if "compared" in servers:
+        result["compared_checkout"] = str(Path(args.compare).resolve())
+        result["ratio_p50_vialog_to_compared"] = ratio(result["vialog"]["p50_ms"], result["compared"]["p50_ms"])
+    result.update(draws=draws, errors=len(errors), first_errors=errors[:3],
+                  target="1 client p50 <= 2x bare")
     return result
 
 
