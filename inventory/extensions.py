@@ -62,8 +62,20 @@ def make_engine(url: str) -> Engine:
     # a failover) fails its one request, before anything is written, and SQLAlchemy then discards every
     # pooled connection of that worker; pool_recycle retires connections before idle timeouts bite.
     engine = create_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800)
+    _configure_postgresql(engine)
     _track_writes(engine)
     return engine
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # No JIT compilation: Vialog's statements run in milliseconds, and a plan whose estimate passes
+        # jit_above_cost (the kit board's per-kit look-up: 1,000 cheap index probes estimated as 170,000)
+        # spent 280 ms compiling what then ran in 3 (docs/performance.md, thirteenth pass).
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET jit = off")
+        dbapi_connection.commit()
 
 
 # The key in a connection's info that says whether its transaction has written (see unit_of_work.discard).

@@ -5,6 +5,7 @@ found whatever its case, spaces or punctuation, as the look-alike check already 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -168,7 +169,9 @@ def test_an_exact_reference_comes_first_and_other_clinics_stay_out(api, world, s
 
 def test_the_board_reads_kit_use_through_the_location_index_over_one_check_interval(api, world, session, backend):
     """Any draw or waste since the checks is read as a range of ix_movements_location_at (kit location, a few
-    days), beside the emergency draws' partial index: never the whole ledger (docs/performance.md)."""
+    days), beside the emergency draws' partial index: never the whole ledger (docs/performance.md). Asked per kit
+    (a subquery for each kit's location): joined as a whole, the planner walked every movement of the window at
+    900,000 movements (150 ms)."""
     if backend != "postgresql":
         pytest.skip("plans are PostgreSQL's")
     kit = stocked_kit(world)
@@ -179,3 +182,4 @@ def test_the_board_reads_kit_use_through_the_location_index_over_one_check_inter
     shown = plan(session, *uses)
     assert "ix_movements_emergency_location_at" in shown and "ix_movements_location_at" in shown
     assert "Seq Scan on movements" not in shown
+    assert "SubPlan" in shown and re.search(r"Index Cond: \(\(location_id = kits_\d+\.location_id\) AND \(at > ", shown)
