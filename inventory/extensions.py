@@ -73,9 +73,10 @@ def _configure_postgresql(engine: Engine) -> None:
         # No JIT compilation: Vialog's statements run in milliseconds, and a plan whose estimate passes
         # jit_above_cost (the kit board's per-kit look-up: 1,000 cheap index probes estimated as 170,000)
         # spent 280 ms compiling what then ran in 3 (docs/performance.md, thirteenth pass).
+        dbapi_connection.autocommit = True  # a setting of the connection, outside any transaction
         with dbapi_connection.cursor() as cursor:
             cursor.execute("SET jit = off")
-        dbapi_connection.commit()
+        dbapi_connection.autocommit = False
 
 
 # The key in a connection's info that says whether its transaction has written (see unit_of_work.discard).

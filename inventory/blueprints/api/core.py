@@ -60,14 +60,15 @@ def current_scope() -> Scope:
     return Scope.for_user(g.api_user)
 
 
-def _authenticate(key: str = "", request_hash: str = "") -> tuple[User, int | None]:
-    """The caller, and with a ``key`` the id of the idempotency record claimed for this request (None: the key
-    was claimed before), claimed by the token's own statement; raises Unauthorized (nothing claimed)."""
+def _authenticate(key: str = "", request_hash: str = "") -> tuple[User, int | None | object]:
+    """The caller, and with a ``key`` the id of the idempotency record claimed for this request by the token's own
+    statement (None: the key was claimed before; ``_NOT_CLAIMED`` without a key); raises Unauthorized (nothing
+    claimed)."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Sign in first: send 'Authorization: Bearer <token>'.")
-    claimed = None
+    claimed: int | None | object = _NOT_CLAIMED
     if key:
         user, claimed = auth.user_for_token_claiming(
             db.session, token.strip(), now=utcnow(), key=key, request_hash=request_hash)
@@ -134,9 +135,11 @@ def _read_input(kwargs: dict[str, Any], body: type[BaseModel] | None, query: typ
 
 
 def _good_idempotency_key() -> str:
-    """The request's Idempotency-Key if it is one ``_idempotency_key`` accepts, else "" (refused there)."""
-    key = request.headers.get("Idempotency-Key", "").strip()
-    return key if key and text_problem(key, max_length=MAX_IDEMPOTENCY_KEY) is None else ""
+    """The request's Idempotency-Key if ``_idempotency_key`` accepts it, else "" (refused there, later)."""
+    try:
+        return _idempotency_key()
+    except DomainValidationError:
+        return ""
 
 
 _MALFORMED = object()
@@ -257,9 +260,7 @@ def operation(
                 # below (403, the view's own) rolls the claim back with the request's work.
                 early_key = _good_idempotency_key() if idempotent and refusal is None else ""
                 request_hash = _request_hash(kwargs.get("body")) if early_key else ""
-                g.api_user, token_claim = _authenticate(early_key, request_hash)
-                if early_key:
-                    claimed = token_claim
+                g.api_user, claimed = _authenticate(early_key, request_hash)
                 require(g.api_user, permission)
             if refusal is not None:
                 return refusal
