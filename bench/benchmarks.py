@@ -716,8 +716,10 @@ def bench_scan(args: Any) -> dict[str, Any]:
 # --- 4. reconciliation export -----------------------------------------------------------------------
 
 
-def _export_child(mode: str, database: str, clinic: str, start: str, end: str, out: str) -> dict[str, Any]:
-    proc = subprocess.Popen([sys.executable, "-m", "bench.export_child", mode, database, clinic, start, end, out],
+def _export_child(mode: str, database: str, clinic: str, start: str, end: str, out: str,
+                  once: bool = False) -> dict[str, Any]:
+    proc = subprocess.Popen([sys.executable, "-m", "bench.export_child", mode, database, clinic, start, end, out,
+                             *(["once"] if once else [])],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env={**db.vialog_env(database), "PYTHONPATH": str(ROOT)})
     _, status, usage = os.wait4(proc.pid, 0)
@@ -762,6 +764,7 @@ def bench_export(args: Any) -> dict[str, Any]:
     if args.chain_export or args.smoke:
         cases.append(("chain_year", "all", year_start, year_end))
     rounds = 1 if args.smoke else 3
+    warm: dict[str, list[dict[str, Any]]] = {}
     for case, clinic, start, end in cases:
         # Interleaved (app, then each baseline, then the app again ...): a drift of the machine's speed
         # during the run lands on all of them alike; each keeps its fastest round.
@@ -769,18 +772,24 @@ def bench_export(args: Any) -> dict[str, Any]:
             for mode in ("vialog", "openpyxl", "xlsxwriter"):
                 out = f"/tmp/vialog-bench-{case}-{mode}-{os.getpid()}.xlsx"
                 try:
-                    figures = _export_child(mode, args.database, clinic, start.isoformat(), end.isoformat(), out)
+                    figures = _export_child(mode, args.database, clinic, start.isoformat(), end.isoformat(), out,
+                                            once=case != "month")
                 finally:
                     if os.path.exists(out):
                         os.unlink(out)
+                warm.setdefault(f"{case}_{mode}", []).append(figures)
                 best = result.get(f"{case}_{mode}")
                 if best is None or figures["wall_s"] < best["wall_s"]:
                     result[f"{case}_{mode}"] = figures | {"rounds": round_ + 1}
         v, b = result[f"{case}_vialog"], result[f"{case}_openpyxl"]
         result[f"{case}_ratio_wall"] = ratio(v["wall_s"], b["wall_s"])
+        if case == "month":  # each one's second export in its process (its fastest round), as a worker serves it
+            result[f"{case}_ratio_wall_warm"] = ratio(min(r["warm_wall_s"] for r in warm[f"{case}_vialog"]),
+                                                      min(r["warm_wall_s"] for r in warm[f"{case}_openpyxl"]))
         result[f"{case}_ratio_rss"] = ratio(v["peak_rss_mb"], b["peak_rss_mb"])
         result[f"{case}_xlsxwriter_vs_openpyxl_wall"] = ratio(result[f"{case}_xlsxwriter"]["wall_s"], b["wall_s"])
-    result["target"] = "month <= 1 s; chain year peak RSS <= 300 MB; ratio to bare openpyxl <= 1.2"
+    result["target"] = ("month <= 1 s; chain year peak RSS <= 300 MB; ratio to bare openpyxl <= 1.2 (month_ratio_wall: "
+                        "each process's first export; month_ratio_wall_warm: its second)")
     return result
 
 
