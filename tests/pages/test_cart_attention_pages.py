@@ -48,6 +48,13 @@ def home(client) -> str:
     return client.get("/cart").get_data(as_text=True)
 
 
+def attention_line(panel: str, kind: str) -> str:
+    """The text of the panel's one line of ``kind`` (``beyond-use``, ``hold``)."""
+    line = re.search(rf'<li class="attention-{kind}">(.*?)</li>', panel, re.S)
+    assert line, panel
+    return line.group(1)
+
+
 # --- 1. a draw that empties a vial ------------------------------------------------------------------
 
 
@@ -173,11 +180,10 @@ def test_the_home_page_names_a_vial_past_beyond_use_and_where_to_waste_it(browse
     reconstitute(world, theirs, at=utcnow() - dt.timedelta(hours=30))
     session.flush()
     panel = attention_panel(home(browser_client("nurse")))
-    line = re.search(r'<li class="attention-beyond-use">(.*?)</li>', panel, re.S)
-    assert line, panel
-    assert f'href="/containers/{vial.label_code}">{vial.label_code}</a>' in line.group(1)
-    assert "passed its beyond-use time" in line.group(1) and "with 100 U left" in line.group(1)
-    assert 'href="/cart/beyond-use">waste it</a>' in line.group(1)
+    line = attention_line(panel, "beyond-use")
+    assert f'href="/containers/{vial.label_code}">{vial.label_code}</a>' in line
+    assert "passed its beyond-use time" in line and "with 100 U left" in line
+    assert 'href="/cart/beyond-use">waste it</a>' in line
     assert theirs.label_code not in panel
 
 
@@ -190,10 +196,9 @@ def test_the_home_page_names_stock_on_hold_linking_to_the_container(browser_clie
         min_c=Decimal(9), max_c=Decimal(14), now=now)
     session.flush()
     panel = attention_panel(home(browser_client("nurse")))
-    line = re.search(r'<li class="attention-hold">(.*?)</li>', panel, re.S)
-    assert line, panel
-    assert f'href="/containers/{vial.label_code}">{vial.label_code}</a>' in line.group(1)
-    assert "is on hold" in line.group(1) and "until a safety lead releases it" in line.group(1)
+    line = attention_line(panel, "hold")
+    assert f'href="/containers/{vial.label_code}">{vial.label_code}</a>' in line
+    assert "is on hold" in line and "until a safety lead releases it" in line
     # The safety lead is sent to the board where holds are released or wasted.
     lead = attention_panel(home(browser_client("safety")))
     assert 'href="/cold-chain">' in lead

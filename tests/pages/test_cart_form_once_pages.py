@@ -17,7 +17,7 @@ from inventory.cart import service as cart
 from inventory.models import Draw, IdempotencyRecord, Movement, MovementKind, Treatment, utcnow
 from inventory.services.clock import to_clinic_time
 from inventory.services.permissions import Scope
-from tests.factories import World, start_treatment
+from tests.factories import World, reconstitute, start_treatment
 
 _HIDDEN = r'name="{name}" type="hidden" value="([^"]*)"|name="{name}" value="([^"]*)"'
 
@@ -45,18 +45,25 @@ def page_form(client, path: str, action: str) -> dict[str, str]:
     return {"csrf_token": hidden(html, "csrf_token", action), "form_key": hidden(html, "form_key", action)}
 
 
+def scanned_at_the_cart(browser_client, world, session, ref: str, container, verb: str):
+    """A nurse's new treatment for ``ref`` with ``container`` scanned: the treatment, her client, the ``verb``
+    form's action (``draws``, ``waste``) and that form's token and key as the page rendered them."""
+    treatment = start(world, ref)
+    session.flush()
+    client = browser_client("nurse")
+    action = f"/cart/treatments/{treatment.id}/{verb}"
+    form = page_form(client, f"/cart/treatments/{treatment.id}?scan={container.label_code}", action)
+    return treatment, client, action, form
+
+
 # --- a form sent twice ------------------------------------------------------------------------------------------
 
 
 def test_a_draw_form_sent_twice_records_one_draw_and_the_second_lands_on_the_treatment(
         browser_client, world, session):
     (syringe,) = world.receive("filler").containers
-    treatment = start(world, "P-TWICE")
-    session.flush()
-    client = browser_client("nurse")
-    action = f"/cart/treatments/{treatment.id}/draws"
-    data = {**page_form(client, f"/cart/treatments/{treatment.id}?scan={syringe.label_code}", action),
-            "container": syringe.label_code, "quantity": "0.2", "unit": "mL", "area": "lip", "emergency": ""}
+    treatment, client, action, form = scanned_at_the_cart(browser_client, world, session, "P-TWICE", syringe, "draws")
+    data = {**form, "container": syringe.label_code, "quantity": "0.2", "unit": "mL", "area": "lip", "emergency": ""}
     first = client.post(action, data=data)
     second = client.post(action, data=data)
     assert first.status_code == second.status_code == 302
@@ -70,12 +77,8 @@ def test_a_draw_form_sent_twice_records_one_draw_and_the_second_lands_on_the_tre
 
 def test_a_waste_form_sent_twice_wastes_once(browser_client, world, session):
     (syringe,) = world.receive("filler").containers
-    treatment = start(world, "P-WASTE")
-    session.flush()
-    client = browser_client("nurse")
-    action = f"/cart/treatments/{treatment.id}/waste"
-    data = {**page_form(client, f"/cart/treatments/{treatment.id}?scan={syringe.label_code}", action),
-            "container": syringe.label_code, "reason": "dropped", "quantity": "0.1"}
+    treatment, client, action, form = scanned_at_the_cart(browser_client, world, session, "P-WASTE", syringe, "waste")
+    data = {**form, "container": syringe.label_code, "reason": "dropped", "quantity": "0.1"}
     first = client.post(action, data=data, follow_redirects=True)
     assert f"Wasted from {syringe.label_code}: 0.45 mL left." in first.get_data(as_text=True)
     second = client.post(action, data=data, follow_redirects=True)
@@ -148,11 +151,7 @@ def test_each_correction_form_has_its_own_key(browser_client, world, session):
 
 def test_a_refused_draw_then_the_corrected_submit_of_the_same_form_records(browser_client, world, session):
     (syringe,) = world.receive("filler").containers
-    treatment = start(world, "P-FIX")
-    session.flush()
-    client = browser_client("nurse")
-    action = f"/cart/treatments/{treatment.id}/draws"
-    form = page_form(client, f"/cart/treatments/{treatment.id}?scan={syringe.label_code}", action)
+    treatment, client, action, form = scanned_at_the_cart(browser_client, world, session, "P-FIX", syringe, "draws")
     base = {**form, "container": syringe.label_code, "unit": "mL", "emergency": ""}
 
     no_area = client.post(action, data={**base, "quantity": "0.2"})  # a form error
@@ -172,14 +171,8 @@ def test_a_refused_draw_then_the_corrected_submit_of_the_same_form_records(brows
 
 
 def test_a_dose_to_confirm_then_confirmed_with_the_same_form_records(browser_client, world, session):
-    vial = world.container("botox")
-    treatment = start(world, "P-CONF")
-    cart.reconstitute(session, actor=world.users["nurse"], scope=Scope.everything(), container_id=vial.id,
-                      diluent_ml=Decimal("2.5"), now=utcnow())
-    session.flush()
-    client = browser_client("nurse")
-    action = f"/cart/treatments/{treatment.id}/draws"
-    form = page_form(client, f"/cart/treatments/{treatment.id}?scan={vial.label_code}", action)
+    vial = reconstitute(world, world.container("botox"), at=utcnow())
+    treatment, client, action, form = scanned_at_the_cart(browser_client, world, session, "P-CONF", vial, "draws")
     base = {**form, "container": vial.label_code, "unit": "U", "emergency": "", "quantity": "70", "area": "glabella"}
     asked = client.post(action, data=base)
     assert asked.status_code == 409

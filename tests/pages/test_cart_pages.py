@@ -102,10 +102,8 @@ def test_a_vial_past_beyond_use_is_refused_at_scan_time(browser_client, world, s
 
 
 def test_a_dose_above_the_label_maximum_asks_one_clear_confirmation(browser_client, world, session):
-    vial = world.container("botox")
+    vial = reconstitute(world, world.container("botox"), at=utcnow())
     treatment = start(world, "P-CONFIRM")
-    cart.reconstitute(session, actor=world.users["nurse"], scope=Scope.everything(), container_id=vial.id,
-                      diluent_ml=Decimal("2.5"), now=utcnow())
     session.flush()
     client = browser_client("nurse")
     asked = post_draw(client, treatment, vial.label_code, quantity="70", unit="U", area="glabella")
