@@ -1,4 +1,50 @@
 // Small progressive enhancements; every page works without them.
+// This script is loaded in the page's head, not deferred: the listeners on the document below are in place
+// before any field or button exists, so no key a scanner types, however soon after the page appears, reaches
+// the page unguarded (a deferred script left a moment where a scan's first keys went past the guard and its
+// Enter could press the button it landed on).
+
+// The page's scan field, if it has one (the cart's, the patients'): the focus goes back to it.
+const scanFieldOfPage = () => document.querySelector("input.scan[autofocus]");
+
+// Enter never submits these forms (those that change stock: reconstitute, draw, waste, a correction):
+// only a deliberate press of their button does. Nor does it submit a scan form whose field is empty:
+// a scanner's second Enter, or one pressed by mistake, scans nothing rather than clearing the page.
+document.addEventListener("keydown", (event) => {
+  const t = event.target;
+  if (event.key !== "Enter" || !(t instanceof HTMLInputElement || t instanceof HTMLSelectElement)) return;
+  if (t.form && t.form.hasAttribute("data-no-enter-submit")) event.preventDefault();
+  if (isEmptyScanOnlyField(t)) event.preventDefault();
+});
+guardAgainstScansInOtherFields();
+
+// Confirmation for actions that cannot be undone without a reversal.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) event.preventDefault();
+});
+
+// A form that writes (it carries a one-time key, form_key) is sent once: its button is disabled as it goes,
+// so a second click while a slow answer is on its way sends nothing. The server stays the guard: a repeat of
+// the key records nothing. Listened to after the confirmation above (a cancelled confirmation is not a
+// submit); the button is disabled a moment later, once the browser has read the form (a disabled button is
+// left out of what is sent). A page the back button restores gets its buttons back.
+const submitButtons = (form) => form.querySelectorAll("button:not([type]), button[type=submit], input[type=submit]");
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement) || !form.querySelector("input[name=form_key]") || event.defaultPrevented) return;
+  if (form.dataset.submitted) { event.preventDefault(); return; }
+  form.dataset.submitted = "true";
+  setTimeout(() => submitButtons(form).forEach((button) => { button.disabled = true; }), 0);
+});
+window.addEventListener("pageshow", (event) => {
+  if (!event.persisted) return;
+  document.querySelectorAll("form[data-submitted]").forEach((form) => {
+    delete form.dataset.submitted;
+    submitButtons(form).forEach((button) => { button.disabled = false; });
+  });
+});
+
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("[data-print]").forEach((el) =>
     el.addEventListener("click", (event) => { event.preventDefault(); window.print(); }));
@@ -6,10 +52,10 @@ document.addEventListener("DOMContentLoaded", () => {
   // A keyboard-wedge scanner types into whatever has focus, then presses Enter. The page's scan
   // field has the focus on load and after every action (each action reloads the page), and a
   // click on nothing in particular gives it back, without scrolling away from what was clicked.
-  // This script is deferred: on a slow connection or a busy server it runs after the page is on screen,
-  // and the nurse may already be in Quantity. The focus is hers then (as autofocus leaves it): taken
+  // On a slow connection or a busy server the page is on screen before it has all loaded, and the
+  // nurse may already be in Quantity. The focus is hers then (as autofocus leaves it): taken
   // back, her next keys ("20") would go into the scan field, and the draw keep the dose she meant to change.
-  const scan = document.querySelector("input.scan[autofocus]");
+  const scan = scanFieldOfPage();
   if (scan) {
     if (!document.activeElement || document.activeElement === document.body) scan.focus();
     document.addEventListener("click", (event) => {
@@ -17,18 +63,7 @@ document.addEventListener("DOMContentLoaded", () => {
       if (!(t instanceof HTMLElement) || t.closest("input, select, textarea, button, a, label, summary, details[open]")) return;
       scan.focus({ preventScroll: true });
     });
-    guardAgainstScansInOtherFields(scan);
   }
-
-  // Enter never submits these forms (those that change stock: reconstitute, draw, waste, a correction):
-  // only a deliberate press of their button does. Nor does it submit a scan form whose field is empty:
-  // a scanner's second Enter, or one pressed by mistake, scans nothing rather than clearing the page.
-  document.addEventListener("keydown", (event) => {
-    const t = event.target;
-    if (event.key !== "Enter" || !(t instanceof HTMLInputElement || t instanceof HTMLSelectElement)) return;
-    if (t.form && t.form.hasAttribute("data-no-enter-submit")) event.preventDefault();
-    if (isEmptyScanOnlyField(t)) event.preventDefault();
-  });
 
   // Numeric fields replace what they hold when entered, never append to it.
   document.querySelectorAll("input[inputmode=decimal], input[inputmode=numeric], input[type=number]").forEach((el) => {
@@ -48,31 +83,6 @@ document.addEventListener("DOMContentLoaded", () => {
     };
     tick();
     setInterval(tick, 30000);
-  });
-
-  // Confirmation for actions that cannot be undone without a reversal.
-  document.querySelectorAll("form[data-confirm]").forEach((form) =>
-    form.addEventListener("submit", (event) => { if (!window.confirm(form.dataset.confirm)) event.preventDefault(); }));
-
-  // A form that writes (it carries a one-time key, form_key) is sent once: its button is disabled as it goes,
-  // so a second click while a slow answer is on its way sends nothing. The server stays the guard: a repeat of
-  // the key records nothing. Listened to on the document, after the form's own listeners (a cancelled
-  // confirmation is not a submit); the button is disabled a moment later, once the browser has read the form
-  // (a disabled button is left out of what is sent). A page the back button restores gets its buttons back.
-  const submitButtons = (form) => form.querySelectorAll("button:not([type]), button[type=submit], input[type=submit]");
-  document.addEventListener("submit", (event) => {
-    const form = event.target;
-    if (!(form instanceof HTMLFormElement) || !form.querySelector("input[name=form_key]") || event.defaultPrevented) return;
-    if (form.dataset.submitted) { event.preventDefault(); return; }
-    form.dataset.submitted = "true";
-    setTimeout(() => submitButtons(form).forEach((button) => { button.disabled = true; }), 0);
-  });
-  window.addEventListener("pageshow", (event) => {
-    if (!event.persisted) return;
-    document.querySelectorAll("form[data-submitted]").forEach((form) => {
-      delete form.dataset.submitted;
-      submitButtons(form).forEach((button) => { button.disabled = false; });
-    });
   });
 });
 
@@ -132,15 +142,16 @@ function takesText(el) {
   return el instanceof HTMLTextAreaElement || (el instanceof HTMLElement && el.isContentEditable);
 }
 
-function guardAgainstScansInOtherFields(scanField) {
+function guardAgainstScansInOtherFields() {
   // The keys typed into one field, none more than SCAN_RUN_GAP_MS after the one before:
   // {target, before, chars, last, fast (keys in a row at scanner speed), caught, quiet}
   let run = null;
   let typedWhereNoText = null; // {target, chars}: printable keys kept from a button (or select...) since its focus
   const heldOnFocus = new WeakMap();
-  const accepts = (el) => el === scanField || (el instanceof HTMLElement && el.matches(".scan, .scan-out"));
+  const accepts = (el) => el instanceof HTMLElement && el.matches(".scan, .scan-out");
   const restore = (r) => { if ("value" in r.target && r.before !== null) r.target.value = r.before; };
   const scanInstead = (code) => {
+    const scanField = scanFieldOfPage();
     scanField.value = code;
     scanField.focus();
     if (scanField.form) scanField.form.requestSubmit();
@@ -190,6 +201,7 @@ function guardAgainstScansInOtherFields(scanField) {
   document.addEventListener("keydown", (event) => {
     const t = event.target;
     if (event.key === "Shift" || event.key === "CapsLock") return; // a scanner holds Shift for its capitals
+    if (!scanFieldOfPage()) return; // a page without a scan field has nowhere to send a scan
     if (accepts(t)) { closeWithoutEnter(); return; }
     const now = performance.now();
     const printable = event.key.length === 1 && !event.ctrlKey && !event.metaKey && !event.altKey;

@@ -15,14 +15,14 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask_migrate import upgrade
-from playwright.sync_api import Error, expect
+from playwright.sync_api import Error, Route, expect
 from werkzeug.serving import make_server
 
 from inventory.extensions import db
@@ -186,6 +186,29 @@ def start_cart_treatment(page, ref: str, name: str) -> None:
     page.click("button:has-text('Start treatment')")
     expect(page.locator(".patient-bar")).to_contain_text(name)
     expect(page.locator("#scan")).to_be_focused()  # the next scan goes there, not to the page
+
+
+def open_still_loading(page, path: str) -> Callable[[], None]:
+    """The page on screen while its end is still loading, as from a busy server: a script at the end of its
+    body is held back, so the page has not finished loading (no DOMContentLoaded) until release() is called."""
+    held: list[Route] = []
+    page.route("**/held-back.js", lambda route: held.append(route))
+
+    def with_a_held_back_script(route: Route) -> None:
+        html = route.fetch().text().replace("</body>", '<script src="/held-back.js"></script></body>')
+        route.fulfill(body=html, headers={"content-type": "text/html; charset=utf-8"})
+
+    this_page = re.compile(re.escape(path) + "$")
+    page.route(this_page, with_a_held_back_script)
+    page.goto(path, wait_until="commit")
+    expect(page.locator("main")).to_be_attached()
+
+    def release() -> None:
+        page.unroute(this_page)
+        for route in held:
+            route.fulfill(body="", headers={"content-type": "text/javascript"})
+
+    return release
 
 
 def sign_in(page, username: str) -> None:

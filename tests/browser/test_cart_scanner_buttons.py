@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from inventory.extensions import db
 from inventory.models import ContainerState, MovementKind, Treatment
-from tests.browser.conftest import sign_in, wedge
+from tests.browser.conftest import open_still_loading, sign_in, wedge
 from tests.browser.test_cart_scanner_guards import (
     box_code,
     container,
@@ -211,3 +211,21 @@ def test_a_stray_key_then_enter_on_the_draw_button_does_nothing_and_keeps_the_fo
     expect(page.locator(".container-panel")).to_have_attribute("data-label", syringe)
     expect(page.locator("#quantity")).to_have_value("0.1")
     expect(page.locator("input[name=area][value=lip]")).to_be_checked()
+
+
+def test_a_scan_on_a_button_while_the_page_is_still_loading_is_scanned_and_closes_nothing(page, live_server):
+    """The page is on screen before it has all loaded (here a script at its end is held back): a scan at once.
+
+    With the guard waiting for the page to finish loading, the scan's keys went past it and its Enter pressed
+    Close treatment, closing the treatment without its confirmation.
+    """
+    treatment_id, _syringe, other = a_syringe_scanned(page, live_server, "BTN-LOADING")
+    release = open_still_loading(page, f"/cart/treatments/{treatment_id}")
+    page.locator("button:has-text('Close treatment')").focus()
+    assert page.evaluate("document.readyState") == "loading"
+
+    page.keyboard.type(other, delay=SLOW_SCANNER_MS)
+    page.keyboard.press("Enter")
+    expect(page.locator(".container-panel")).to_have_attribute("data-label", other)
+    release()
+    assert not is_closed(live_server, treatment_id)

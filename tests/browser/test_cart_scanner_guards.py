@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Route, expect
+from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from inventory.extensions import db
@@ -27,7 +27,7 @@ from inventory.models import (
     ProductGtin,
     Treatment,
 )
-from tests.browser.conftest import sign_in, start_cart_treatment, wedge
+from tests.browser.conftest import open_still_loading, sign_in, start_cart_treatment, wedge
 
 SLOW_SCANNER_MS = 70  # slower than vialog.js's 40 ms: the keys read as a person's
 
@@ -195,34 +195,21 @@ def test_a_dose_changed_so_it_needs_no_confirmation_is_recorded_without_a_reason
     assert draws_of(live_server, treatment_id) == 1
 
 
-def test_a_field_chosen_before_the_page_script_ran_keeps_the_focus(page, live_server):
-    """The page's script is deferred: on a busy server it runs after the page is on screen. A nurse already in
-    Quantity by then stays there; her keys are not sent to the scan field."""
+def test_a_field_chosen_before_the_page_finished_loading_keeps_the_focus(page, live_server):
+    """On a busy server the page is on screen before it has finished loading. A nurse already in Quantity by
+    then stays there; her keys are not sent to the scan field."""
     (syringe,) = sealed_labels(live_server, "Juvederm Volbella XC 0.55 mL", "VB19A44", 1)
     sign_in(page, "nurse")
-    start_treatment(page, live_server, "GUARD-FOCUS")
+    treatment_id = start_treatment(page, live_server, "GUARD-FOCUS")
     wedge(page, syringe)
     expect(page.locator(".container-panel")).to_have_attribute("data-label", syringe)
 
-    # The script is held back until the nurse is in Quantity: as from a server busy with other requests.
-    held: list[Route] = []
-    released: list[bool] = []
-
-    def hold(route: Route) -> None:
-        if released:
-            route.continue_()
-        else:
-            held.append(route)
-
-    page.route("**/static/vialog.js", hold)
-    page.reload(wait_until="commit")
+    release = open_still_loading(page, f"/cart/treatments/{treatment_id}?scan={syringe}")
     expect(page.locator("#quantity")).to_be_visible()
     page.click("#quantity")
     expect(page.locator("#quantity")).to_be_focused()
-    released.append(True)
-    for route in held:
-        route.continue_()
-    page.wait_for_load_state("load")  # after the deferred script and what it does on DOMContentLoaded
+    release()
+    page.wait_for_load_state("load")  # after what the page's script does once the page has loaded
     page.keyboard.type("0.1")
     expect(page.locator("#quantity")).to_be_focused()
     expect(page.locator("#quantity")).to_have_value("0.1")
