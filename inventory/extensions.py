@@ -68,6 +68,8 @@ def make_engine(url: str) -> Engine:
 
 
 def _configure_postgresql(engine: Engine) -> None:
+    from inventory.postgresql_cursor import DescribedOnReadCursor  # psycopg: installed with PostgreSQL only
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # No JIT compilation: Vialog's statements run in milliseconds, and a plan whose estimate passes
@@ -77,6 +79,7 @@ def _configure_postgresql(engine: Engine) -> None:
         with dbapi_connection.cursor() as cursor:
             cursor.execute("SET jit = off")
         dbapi_connection.autocommit = False
+        dbapi_connection.cursor_factory = DescribedOnReadCursor
 
 
 # The key in a connection's info that says whether its transaction has written (see unit_of_work.discard).
