@@ -117,11 +117,9 @@ def cart_home():
                 db.session, scope=scope(), clinic_id=location.clinic_id, external_ref=form.external_ref.data.strip(),
                 name=(form.name.data or "").strip() or None, date_of_birth=form.date_of_birth.data,
             )
-            already = None if form.new_treatment.data == "1" else cart.open_treatment_of(
-                db.session, scope=scope(), patient_id=patient.id, clinic_id=location.clinic_id)
-            treatment = already or cart.start_treatment(
+            treatment, opened = cart.continue_or_start_treatment(
                 db.session, actor=current_user, scope=scope(), patient_id=patient.id, location_id=location.id,
-                now=utcnow(),
+                now=utcnow(), separate=form.new_treatment.data == "1",
             )
         except DomainError as error:
             refused(error)  # answered with the form again, a 200: only the marker keeps the patient out
@@ -129,11 +127,11 @@ def cart_home():
                 form.external_ref.data = ""  # emptied, so the patient's card scanned next is not appended to it
         else:
             _remember_location(location)
-            if already is None:
+            if opened:
                 return once.answered(claim, redirect(url_for("pages.cart_treatment", treatment_id=treatment.id)))
             # Continued, not opened twice: her vials of this session stay usable. A separate one stays one click away.
-            flash(_already_open(already), "info")
-            return once.answered(claim, redirect(url_for("pages.cart_treatment", treatment_id=already.id,
+            flash(_already_open(treatment), "info")
+            return once.answered(claim, redirect(url_for("pages.cart_treatment", treatment_id=treatment.id,
                                                          new_for=location.id)))
     treatments = cart.open_treatments(db.session, scope=scope())
     given = cart.doses_given(db.session, (t.id for t in treatments))

@@ -386,6 +386,30 @@ def start_treatment(
     return treatment
 
 
+def continue_or_start_treatment(
+    session: Session, *, actor: User, scope: Scope, patient_id: int, location_id: int, now: dt.datetime,
+    separate: bool = False,
+) -> tuple[Treatment, bool]:
+    """The cart's start: the patient's open treatment at the room's clinic, continued (her single-patient vials
+    of this session stay usable), or a new one opened; ``separate``: a new one, as the nurse asked. Returns the
+    treatment and whether it was opened now.
+
+    Two starts for one patient at the same moment (two tabs, two nurses) would each find none open and open
+    two: the patient's row is locked first, so the second waits for the first to commit and continues its
+    treatment. The same errors as start_treatment.
+    """
+    location = get_in_scope(session, Location, location_id, scope, "location")
+    _ensure_id(patient_id, "patient")
+    # FOR NO KEY UPDATE: starts wait for each other, a draw that names the patient (a key share) does not.
+    session.execute(select(Patient.id).where(Patient.id == patient_id).with_for_update(key_share=True))
+    if not separate:
+        already = open_treatment_of(session, scope=scope, patient_id=patient_id, clinic_id=location.clinic_id)
+        if already is not None:
+            return already, False
+    return start_treatment(session, actor=actor, scope=scope, patient_id=patient_id, location_id=location_id,
+                           now=now), True
+
+
 def get_treatment(session: Session, treatment_id: int, scope: Scope) -> Treatment:
     """One treatment with its patient, location and draws; raises NotFound outside the caller's clinics."""
     _ensure_id(treatment_id, "treatment")
