@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Insert, bindparam, case, exists, func, insert, or_, select
+from sqlalchemy import ColumnElement, Insert, bindparam, case, exists, func, insert, select
 from sqlalchemy.orm import QueryableAttribute, Session, aliased, joinedload, make_transient_to_detached, selectinload
 
 from inventory.errors import (
@@ -68,6 +68,7 @@ from inventory.services.barcodes import parse_scan
 from inventory.services.catalog import product_for_gtin
 from inventory.services.clock import clinic_today, format_clinic_time
 from inventory.validators import check_date_of_birth, check_text
+from inventory.patient_refs import MAX_REF_KEY, ref_key
 from inventory.services.permissions import Scope, get_in_scope
 
 # --- fixed lists ---------------------------------------------------------------
@@ -220,7 +221,7 @@ def find_or_create_patient(
             clinical.record_patient_view(session, viewer=viewer, patient=patient, view=view, now=utcnow())
         return patient
     _refuse_stock_code_as_patient(session, ref, "external_ref")
-    _refuse_lookalike_ref(session, clinic.id, ref)
+    refuse_lookalike_ref(session, clinic.id, ref)
     if name is None:
         raise ValidationError(f"No patient {ref} on file yet: give the patient's name to add them.", field="name")
     _refuse_stock_code_as_patient(session, name, "name")
@@ -262,17 +263,20 @@ def _in_catalog(session: Session, gtin: str) -> bool:
     return True
 
 
-def _refuse_lookalike_ref(session: Session, clinic_id: int, ref: str) -> None:
+def refuse_lookalike_ref(session: Session, clinic_id: int, ref: str) -> None:
     """A new reference that differs from one on file only in case, spaces, dashes, dots, width or invisible
     characters ("p-1001", "P 1001", "P–1001", "Ｐ-1001" for P-1001) would split one patient's history in two,
     and her dose and interval checks with it. A new reference with an invisible character in it is refused too:
-    a nurse could never tell it from the one she types next time."""
-    key = _ref_key(ref)
-    candidates = session.execute(
-        select(Patient.id, Patient.external_ref)
-        .where(Patient.clinic_id == clinic_id, _may_read_as(key))
-        .order_by(Patient.id))
-    existing = next((row for row in candidates if _ref_key(row.external_ref) == key), None)
+    a nurse could never tell it from the one she types next time. One seek of the key stored with each patient.
+    Raises PatientRefConflict or ValidationError."""
+    key = ref_key(ref)
+    if len(key) > MAX_REF_KEY:
+        raise ValidationError("The patient reference reads as too long a text: type it as on the patient's card.",
+                              field="external_ref")
+    # Every patient of the key (a few at most), the first on file named: ORDER BY id LIMIT 1 would have the
+    # planner walk the patients in id order for the first of the key, not seek the key.
+    existing = min(session.execute(select(Patient.id, Patient.external_ref).where(
+        Patient.ref_key == key, Patient.clinic_id == clinic_id)).all(), key=lambda row: row.id, default=None)
     if existing is not None:
         raise PatientRefConflict(
             f"Patient reference {ref} looks like {existing.external_ref}, already on file: scan or type that "
@@ -284,37 +288,6 @@ def _refuse_lookalike_ref(session: Session, clinic_id: int, ref: str) -> None:
         raise ValidationError(
             f"The patient reference has an invisible character in it (U+{ord(invisible):04X}), most likely pasted "
             "with it. Type the reference by hand or scan the patient's card.", field="external_ref")
-
-
-# Stripped in SQL as well as in _ref_key; _ref_key also drops every dash (Unicode Pd and the minus sign U+2212),
-# every space and every invisible format character (Cf: zero-width space, soft hyphen, BOM...).
-_REF_SEPARATORS = (" ", "-", ".", "/", "_")
-_NOT_PRINTABLE_ASCII = "[^ -~]"
-
-
-def _ref_key(ref: str) -> str:
-    """What a reference reads as: NFKC (fullwidth "Ｐ－1001" is "P-1001"), case-folded, without invisible
-    characters or separators."""
-    visible = "".join(character for character in ref if unicodedata.category(character) != "Cf")
-    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", visible).casefold())
-    return "".join(character for character in folded if not _is_ref_separator(character))
-
-
-def _is_ref_separator(character: str) -> bool:
-    return character in _REF_SEPARATORS or character == "\u2212" or unicodedata.category(character) in ("Pd", "Zs")
-
-
-def _may_read_as(key: str) -> ColumnElement[bool]:
-    """True for a stored reference that may read as ``key`` (``_ref_key``), for _ref_key to confirm in Python.
-
-    SQL strips the ASCII separators and lowers, which is the whole key of a printable-ASCII reference; any other
-    stored reference (a dash, a fullwidth letter, an invisible character) is let through and keyed in Python.
-    Those are few, so a caller reads the few rows that can match, not every patient of its clinics."""
-    first, *rest = _REF_SEPARATORS
-    normalised: ColumnElement[str] = func.replace(Patient.external_ref, first, "")
-    for character in rest:
-        normalised = func.replace(normalised, character, "")
-    return or_(func.lower(normalised) == key, Patient.external_ref.regexp_match(_NOT_PRINTABLE_ASCII))
 
 
 CONTACT_LIMITS = {"phone": 40, "email": 254, "address": 500}
@@ -344,20 +317,18 @@ def update_contact(session: Session, *, actor: User, scope: Scope, patient_id: i
 def find_patients(session: Session, *, scope: Scope, external_ref: str) -> list[Patient]:
     """Patients of the caller's clinics whose reference reads as ``external_ref``: whatever the case, spaces,
     dashes, dots, slashes, width or invisible characters ("p-2005", "P2005" and "P 2005" find P-2005), by the
-    key that refuses a look-alike new reference (``_ref_key``). A reference exactly as typed comes first, then
-    by clinic. One query, bounded to the caller's clinics (clinic_id is the leading column of the
-    (clinic_id, external_ref) unique index); nothing typed finds nothing."""
+    key that refuses a look-alike new reference (inventory/patient_refs.py), stored and indexed with each
+    patient. A reference exactly as typed comes first, then by clinic; nothing typed finds nothing."""
     ref = external_ref.strip()
-    key = _ref_key(ref)
+    key = ref_key(ref)
     if not key:
         return []
     stmt = (
         select(Patient)
-        .where(or_(Patient.external_ref == ref, _may_read_as(key)))
+        .where(Patient.ref_key == key)
         .order_by(case((Patient.external_ref == ref, 0), else_=1), Patient.clinic_id, Patient.id)
     )
-    return [patient for patient in session.scalars(scope.filter(stmt, Patient.clinic_id))
-            if patient.external_ref == ref or _ref_key(patient.external_ref) == key]
+    return list(session.scalars(scope.filter(stmt, Patient.clinic_id)))
 
 
 def start_treatment(

@@ -13,6 +13,7 @@ from inventory.models.base import BigId, Base, Quantity, created_at, intpk, seal
 from inventory.models.clinic import Location
 from inventory.models.stock import Container, Movement
 from inventory.models.user import User
+from inventory.patient_refs import MAX_REF_KEY, ref_key
 
 
 class Patient(Base):
@@ -22,11 +23,18 @@ class Patient(Base):
         # A reference looked up across the chain (a chain-level user's scan of a patient's card, the API's
         # patient_ref): the unique index above serves only a look-up that names the clinics.
         Index("ix_patients_external_ref", "external_ref"),
+        # The look-alike check of a new reference and a reference typed loosely (migration 0023).
+        Index("ix_patients_ref_key", "ref_key"),
     )
 
     id: Mapped[intpk]
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
     external_ref: Mapped[str] = mapped_column(String(64), comment="the clinic's own patient reference")
+    # Set from the reference as the row is inserted (a reference is never changed once on file).
+    ref_key: Mapped[str] = mapped_column(
+        String(MAX_REF_KEY), default=lambda context: ref_key(context.get_current_parameters()["external_ref"]),
+        comment="what the reference reads as (inventory/patient_refs.py): P-1001, p 1001 and P–1001 alike",
+    )
     name: Mapped[str] = mapped_column(String(160))
     date_of_birth: Mapped[dt.date | None] = mapped_column(Date)
     phone: Mapped[str | None] = mapped_column(String(40), comment="for recall notifications")
