@@ -27,6 +27,7 @@ from sqlalchemy import select
 
 from inventory.admin import service
 from inventory.cart.service import AREA_LABELS, AREA_VALUES, AREAS
+from inventory.blueprints.pages import once
 from inventory.blueprints.pages.core import bp, page, refused, remember_session_version, scope
 from inventory.blueprints.pages.fields import QuantityField, TextField, choices_of
 from inventory.errors import DomainError
@@ -61,6 +62,7 @@ class NewUserForm(FlaskForm):
     clinic_ids = SelectMultipleField("Clinics", coerce=int)
     chain_level = BooleanField(CHAIN_LEVEL_LABEL)
     password = PasswordField("First password", validators=[DataRequired(), Length(max=200)])
+    form_key = once.FormKeyField()
 
 
 class EditUserForm(FlaskForm):
@@ -101,6 +103,7 @@ def user_create():
     form.clinic_ids.choices = _clinic_choices()
     if not form.validate():
         return _render_users(form, 422)
+    claim = once.claim_form_key(url_for("pages.users"))
     try:
         user = service.create_user(
             db.session, _hasher(), actor=current_user, scope=scope(), username=form.username.data,
@@ -111,7 +114,7 @@ def user_create():
         refused(error)
         return _render_users(form, error.status)
     flash(f"{user.username} can sign in now, as {ROLE_LABELS[user.role]}.", "ok")
-    return redirect(url_for("pages.users"))
+    return once.answered(claim, redirect(url_for("pages.users")))
 
 
 def _render_user(user_id: int, form: EditUserForm | None = None, reset_form: ResetPasswordForm | None = None,
@@ -270,6 +273,7 @@ class ProductForm(FlaskForm):
     reason = TextField("Why (needed when a change loosens a dose limit: a maximum raised or removed, a window or "
                        "interval shortened, fewer areas counted; or lets patients share a vial)",
                        validators=[Optional(), Length(max=service.MAX_LIMIT_REASON)])
+    form_key = once.FormKeyField()  # a new product is added once (the edit form is a change, not an addition)
 
     def limits(self) -> dict[str, Any]:
         """The dose limits typed (a cumulative maximum without its days: the service refuses it, as for the API)."""
@@ -351,6 +355,7 @@ def product_new():
     form = ProductForm()
     if not form.validate():
         return _render_product(None, form, 422)
+    claim = once.claim_form_key(url_for("pages.catalog"))
     try:
         saved = service.add_product(db.session, actor=current_user, fields=form.fields_for(_is_admin()),
                                     gtins=form.gtin_list(), now=utcnow(),
@@ -360,7 +365,7 @@ def product_new():
         asks_why = _ask_why(form, error)
         return _render_product(None, form, error.status, reason_required=asks_why)
     _saved(f"{saved.product.name} added to the catalog.", saved)
-    return redirect(url_for("pages.catalog") + f"#product-{saved.product.id}")
+    return once.answered(claim, redirect(url_for("pages.catalog") + f"#product-{saved.product.id}"))
 
 
 def _ask_why(form: ProductForm, error: DomainError) -> bool:
@@ -418,6 +423,7 @@ class LocationForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     kind = SelectField("Kind", choices=LOCATION_KINDS)
     temperature_sensitive = BooleanField("Temperature-sensitive (a fridge)")
+    form_key = once.FormKeyField()
 
 
 class LocationEditForm(FlaskForm):
@@ -449,6 +455,7 @@ def location_create():
     form.clinic_id.choices = _clinic_choices()
     if not form.validate():
         return _render_locations(form, 422)
+    claim = once.claim_form_key(url_for("pages.locations"))
     try:
         location = service.create_location(
             db.session, actor=current_user, scope=scope(), clinic_id=form.clinic_id.data, name=form.name.data,
@@ -458,7 +465,7 @@ def location_create():
         refused(error)
         return _render_locations(form, error.status)
     flash(f"{location.name} added.", "ok")
-    return redirect(url_for("pages.locations"))
+    return once.answered(claim, redirect(url_for("pages.locations")))
 
 
 @bp.post("/locations/<int:location_id>")
@@ -497,6 +504,7 @@ class ClinicForm(FlaskForm):
                                     validators=[InputRequired(), NumberRange(0, service.MAX_SETTING_DAYS)])
     # Only the clinic's own page shows the box; a clinic opened from the list starts with it off, as in the API.
     receipts_need_supplier = BooleanField("Every receipt names its supplier")
+    form_key = once.FormKeyField()
 
     def settings(self) -> service.ClinicSettings:
         return service.ClinicSettings(filler_hold_days=self.filler_hold_days.data,
@@ -521,6 +529,7 @@ def clinic_create():
     form = ClinicForm()
     if not form.validate():
         return _render_clinics(form, 422)
+    claim = once.claim_form_key(url_for("pages.clinics"))
     try:
         clinic = service.create_clinic(db.session, actor=current_user, scope=scope(), code=form.code.data,
                                        name=form.name.data, timezone=form.timezone.data, settings=form.settings(),
@@ -529,7 +538,7 @@ def clinic_create():
         refused(error)
         return _render_clinics(form, error.status)
     flash(f"{clinic.name} opened: add its locations next.", "ok")
-    return redirect(url_for("pages.clinic_settings", clinic_id=clinic.id))
+    return once.answered(claim, redirect(url_for("pages.clinic_settings", clinic_id=clinic.id)))
 
 
 class DoseRangeForm(FlaskForm):

@@ -23,6 +23,10 @@ from sqlalchemy.orm import Session
 from inventory.models import IdempotencyRecord
 
 PAGE_PREFIX = "page:"
+# Fields never hashed into a request's stored hash (API and pages): a fast, unsalted hash of a password would be
+# as good as the password to whoever reads these records (passwords are kept only as argon2 hashes). A retry
+# with the same key is the same request whatever password it sends again.
+SECRET_FIELDS = frozenset({"password", "current_password"})
 
 
 def claim(session: Session, *, user_id: int, key: str, request_hash: str, now: dt.datetime) -> int | None:

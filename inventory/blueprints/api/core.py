@@ -179,7 +179,7 @@ def _request_hash(body: BaseModel | None) -> str:
     digest = hashlib.sha256()
     digest.update(request.method.encode() + b" " + request.path.encode() + b"\n")
     if body is not None:
-        digest.update(body.model_dump_json(exclude_unset=True).encode())
+        digest.update(body.model_dump_json(exclude_unset=True, exclude=set(idempotency.SECRET_FIELDS)).encode())
     return digest.hexdigest()
 
 

@@ -126,4 +126,4 @@ def _request_hash() -> str:
     return hashlib.sha256(repr((f"page {request.method} {request.path}", fields)).encode()).hexdigest()
 
 
-_NOT_CONTENT = frozenset({FIELD, "csrf_token"})
+_NOT_CONTENT = frozenset({FIELD, "csrf_token", *idempotency.SECRET_FIELDS})
