@@ -9,11 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, false, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from inventory.clinical.service import get_patient, record_patient_search, record_patient_view
 from inventory.models import Clinic, Container, Draw, Movement, Patient, Treatment, User
+from inventory.patient_refs import ref_key
 from inventory.services.permissions import Scope
 
 # A longer list is no help at the cart: past it, the page asks for a narrower search.
@@ -35,22 +36,25 @@ class PatientSearch:
 
 def search_patients(session: Session, *, scope: Scope, text: str, limit: int = SEARCH_LIMIT) -> PatientSearch:
     """Patients of the caller's clinics whose reference starts with ``text`` or whose name holds each of its
-    words ("hart amelia" finds Amelia Hart), case ignored. An exact reference comes first (a scanned card finds
-    its patient however many others match), then the most recently treated (never treated: the newest record).
-    Nothing typed finds nothing."""
+    words ("hart amelia" finds Amelia Hart), case ignored. A reference is read as the cart reads it (its key,
+    inventory/patient_refs.py): "p 1001", "p1001" and "P–1001" find P-1001, as the cart tells a nurse that
+    "p 1001" is P-1001. An exact reference comes first (a scanned card finds its patient however many others
+    match), then the most recently treated (never treated: the newest record). Nothing typed finds nothing."""
     text = (text or "").strip()
     if not text:
         return PatientSearch([], is_capped=False)
+    key = ref_key(text)
     last_treated = func.max(Treatment.started_at)
     every_word = and_(*[Patient.name.icontains(word, autoescape=True) for word in text.split()])
+    by_reference = Patient.ref_key.startswith(key, autoescape=True) if key else false()
     stmt = (
         select(Patient, Clinic, last_treated)
         .join(Clinic, Clinic.id == Patient.clinic_id)
         .outerjoin(Treatment, Treatment.patient_id == Patient.id)
-        .where(or_(Patient.external_ref.istartswith(text, autoescape=True), every_word))
+        .where(or_(by_reference, every_word))
         .group_by(Patient.id, Clinic.id)
         .order_by(
-            case((func.lower(Patient.external_ref) == text.lower(), 0), else_=1),
+            case((Patient.ref_key == key, 0), else_=1),
             func.coalesce(last_treated, Patient.created_at).desc(),
             Patient.id.desc(),
         )

@@ -74,6 +74,19 @@ def test_the_search_finds_by_reference_or_name_in_the_callers_clinics_most_recen
                                                                                                   amelia.id]
 
 
+def test_a_reference_typed_as_the_cart_reads_it_finds_the_patient(browser_client, world, session):
+    """The cart tells a nurse that "p 1001" is P-1001 (a look-alike reference): the search reads it so too."""
+    amelia = patient(world, "P-1001", name="Amelia Hart")
+    omar = patient(world, "P-1002", name="Omar Reyes")
+    session.flush()
+    nurse = browser_client("nurse")
+    for typed in ("p 1001", "p1001", "P\u20131001", "\uff30-1001", "P.1001"):
+        assert listed(nurse.get("/patients", query_string={"q": typed}).get_data(as_text=True)) == [amelia.id], typed
+    both = listed(nurse.get("/patients", query_string={"q": "p 100"}).get_data(as_text=True))
+    assert sorted(both) == sorted([amelia.id, omar.id])
+    assert listed(nurse.get("/patients", query_string={"q": "--"}).get_data(as_text=True)) == []  # no key: nobody
+
+
 def test_a_long_list_is_capped_with_a_hint_to_refine_and_an_exact_reference_stays_first(browser_client, world,
                                                                                          session):
     exact = patient(world, "P-20", name="Exact Match")
