@@ -13,8 +13,8 @@ class DescribedOnReadCursor(psycopg.Cursor[Any]):
 
     SQLAlchemy asks every result for its description, but reads its columns only the first time a statement
     runs (then it keeps the result's shape with the compiled statement). psycopg builds a Column for each
-    column of each result all the same: about 7% of a draw, whose lock reads five rows' columns
-    (docs/performance.md, fourteenth pass).
+    column of each result all the same: 6.9% of a draw's time by py-spy, most of it the lock's five rows; the
+    draw is 3% faster without it (docs/performance.md, fourteenth pass).
     """
 
     @property
