@@ -304,14 +304,15 @@ def _prepare_draw_slots(app: Any, slots: int, tag: str) -> tuple[list[tuple[int,
 
 def _serve(target: str, port: int, env: dict[str, str], threads: int, root: Path = ROOT) -> subprocess.Popen[bytes]:
     """gunicorn with one worker per core: gthread workers (keep-alive, a request's database waits
-    overlapped with another's Python) when ``threads`` > 1, as ``vialog serve`` runs; else sync workers.
+    overlapped with another's Python) when ``threads`` > 1, as ``vialog serve`` runs; else sync workers. A
+    listening socket per worker (``--reuse-port``), as ``vialog serve`` has too.
     ``root``: the checkout it serves (another one's code for ``draw-interleaved --compare``)."""
     workers = str(os.cpu_count() or 2)
     gunicorn = Path(sys.executable).with_name("gunicorn")
     workers_class = ["--worker-class", "gthread", "--threads", str(threads)] if threads > 1 else []
     proc = subprocess.Popen(
         [str(gunicorn), "--workers", workers, *workers_class, "--bind", f"127.0.0.1:{port}",
-         "--log-level", "warning", target],
+         "--log-level", "warning", "--reuse-port", target],
         cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -390,7 +391,10 @@ def load(port: int, token: str, slots: list[tuple[int, int]], clients: int, seco
     every = [x for part in latencies for x in part]
     return {"clients": clients, "draws": len(every), "seconds": round(elapsed, 2),
             "per_s": round(len(every) / elapsed, 1), **stats(every), "errors": len(errors),
-            "first_errors": errors[:3], "slots_exhausted": len(exhausted)}
+            "first_errors": errors[:3], "slots_exhausted": len(exhausted),
+            # How evenly the server shared itself among the clients: a client served far more than the others
+            # runs through all its slots ("slots_exhausted") while the others wait (their latency is the p99).
+            "per_client_draws_min": min(map(len, latencies)), "per_client_draws_max": max(map(len, latencies))}
 
 
 def bench_draw(args: Any) -> dict[str, Any]:

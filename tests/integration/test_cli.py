@@ -60,6 +60,29 @@ def test_serve_refuses_to_start_without_a_secret_key(app, monkeypatch):
     assert result.exit_code != 0 and "SECRET_KEY" in result.output
 
 
+def test_serve_gives_each_worker_its_own_socket_and_refuses_a_port_already_served(app, monkeypatch):
+    """A listening socket per worker (SO_REUSEPORT) shares connections evenly among the workers; it would also let
+    a second server bind a port already served, so serve checks first (docs/performance.md, fourteenth pass)."""
+    import socket
+
+    from gunicorn.app.base import BaseApplication
+
+    monkeypatch.setenv("SECRET_KEY", "a-test-secret-key-long-enough")
+    started: list[dict] = []
+    monkeypatch.setattr(BaseApplication, "run", lambda self: started.append(
+        {"reuse_port": self.cfg.reuse_port, "bind": self.cfg.bind, "worker_class": self.cfg.worker_class_str}))
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        port = listening.getsockname()[1]
+        listening.listen()
+        refused = app.test_cli_runner().invoke(args=["serve", "--port", str(port)])
+        assert refused.exit_code != 0 and f"Port {port} on 127.0.0.1 is already in use" in refused.output
+        assert started == []
+    served = app.test_cli_runner().invoke(args=["serve", "--port", str(port)])  # the port free again
+    assert served.exit_code == 0 and f"Vialog serving http://127.0.0.1:{port}" in served.output, served.output
+    assert started == [{"reuse_port": True, "bind": [f"127.0.0.1:{port}"], "worker_class": "gthread"}]
+
+
 def test_a_database_never_set_up_is_explained_in_one_line(tmp_path, monkeypatch):
     """A newcomer's first `vialog check` before `vialog init-db`: a sentence, not a traceback."""
     from click.testing import CliRunner
