@@ -144,8 +144,8 @@ def serve(host: str, port: int, workers: int | None, threads: int) -> None:
             # A listening socket per worker (SO_REUSEPORT): the kernel shares the connections out evenly. One
             # shared socket let whichever worker woke first take most keep-alive connections, and its clients
             # waited while the other worker idled: at 16 clients 324-329 draws a second against 395-429, p99
-            # 80-83 ms against 54-75 (docs/performance.md, fourteenth pass). It also lets a second server bind the same port
-            # without an error, hence _refuse_a_port_in_use.
+            # 80-83 ms against 54-75 (docs/performance.md, fourteenth pass). It also lets a second server bind
+            # the same port without an error, hence _refuse_a_port_in_use.
             self.cfg.set("reuse_port", True)
             self.cfg.set("accesslog", "-")
             # gunicorn's own 414 is plain text: let lines through up to its maximum, so the app's

@@ -371,6 +371,7 @@ def continue_or_start_treatment(
     """
     location = get_in_scope(session, Location, location_id, scope, "location")
     _ensure_id(patient_id, "patient")
+    get_in_scope(session, Patient, patient_id, scope, "patient")  # hers to treat before anything is locked
     # FOR NO KEY UPDATE: starts wait for each other, a draw that names the patient (a key share) does not.
     session.execute(select(Patient.id).where(Patient.id == patient_id).with_for_update(key_share=True))
     if not separate:
