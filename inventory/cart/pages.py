@@ -34,7 +34,7 @@ from inventory.models import Container, Location, LocationKind, Movement, Produc
 from inventory.models.base import plain_quantity
 from inventory.services import scanning
 from inventory.services.barcodes import parse_scan
-from inventory.services.clock import format_clinic_time, to_clinic_time
+from inventory.services.clock import clinic_today, format_clinic_time, to_clinic_time
 from inventory.cart import service as cart
 from inventory.cart.attention import needs_attention
 from inventory.counterfeit import service as counterfeit
@@ -133,10 +133,32 @@ def cart_home():
             flash(_already_open(treatment), "info")
             return once.answered(claim, redirect(url_for("pages.cart_treatment", treatment_id=treatment.id,
                                                          new_for=location.id)))
-    treatments = cart.open_treatments(db.session, scope=scope())
-    given = cart.doses_given(db.session, (t.id for t in treatments))
-    return render_template("pages/cart_home.html", form=form, treatments=treatments, given=given,
+    found = cart.open_treatment_page(db.session, scope=scope(), limit=CART_HOME_OPEN_TREATMENTS)
+    return render_template("pages/cart_home.html", form=form, found=found, **_open_cards(found),
                            attention=needs_attention(db.session, scope=scope(), now=utcnow()))
+
+
+# The cart lists this many open treatments, newest first; the others are a link away (/cart/open).
+CART_HOME_OPEN_TREATMENTS = 20
+OPEN_TREATMENTS_PAGE = 50
+
+
+@bp.get("/cart/open")
+@page(Permission.CART)
+def open_treatments():
+    before = request.args.get("before", type=int)
+    found = cart.open_treatment_page(db.session, scope=scope(), limit=OPEN_TREATMENTS_PAGE,
+                                     before_id=before if before is not None and 1 <= before <= cart.MAX_ID else None)
+    return render_template("pages/cart_open.html", found=found, first_page=before is None, **_open_cards(found))
+
+
+def _open_cards(found: cart.OpenTreatmentPage) -> dict[str, Any]:
+    """What each open treatment's card says beyond the treatment: its standing doses, and since when it has been
+    open when that is an earlier day than today at its clinic (forgotten, most likely: its vials stay bound)."""
+    now = utcnow()
+    since = {t.id: t.started_at for t in found.treatments
+             if clinic_today(t.started_at, t.location.clinic.timezone) < clinic_today(now, t.location.clinic.timezone)}
+    return {"given": cart.doses_given(db.session, (t.id for t in found.treatments)), "open_since": since}
 
 
 # The cart location this user started or closed a treatment at last: the start form offers it first.

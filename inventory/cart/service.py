@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Insert, bindparam, case, exists, func, insert, select
+from sqlalchemy import ColumnElement, Insert, and_, bindparam, case, exists, func, insert, or_, select
 from sqlalchemy.orm import QueryableAttribute, Session, aliased, joinedload, make_transient_to_detached, selectinload
 
 from inventory.errors import (
@@ -400,17 +400,41 @@ def get_treatment(session: Session, treatment_id: int, scope: Scope) -> Treatmen
     return treatment
 
 
-def open_treatments(session: Session, *, scope: Scope, location_id: int | None = None) -> list[Treatment]:
-    """Open treatments in the caller's clinics, newest first, with patient and location loaded."""
+def open_treatments(session: Session, *, scope: Scope, location_id: int | None = None, limit: int | None = None,
+                    before_id: int | None = None) -> list[Treatment]:
+    """Open treatments in the caller's clinics, newest first, with patient and location loaded: at most
+    ``limit``, and only those after ``before_id`` in that order (the last one of the previous page)."""
     stmt = (
         select(Treatment)
         .where(Treatment.closed_at.is_(None))
         .options(joinedload(Treatment.patient), joinedload(Treatment.location))
         .order_by(Treatment.started_at.desc(), Treatment.id.desc())
+        .limit(limit)
     )
     if location_id is not None:
         stmt = stmt.where(Treatment.location_id == location_id)
+    last = None if before_id is None else session.scalar(select(Treatment.started_at).where(Treatment.id == before_id))
+    if last is not None:  # no such treatment (a hand-typed link): from the newest
+        stmt = stmt.where(or_(Treatment.started_at < last, and_(Treatment.started_at == last, Treatment.id < before_id)))
     return list(session.scalars(scope.filter(stmt, Treatment.clinic_id)))
+
+
+@dataclass(frozen=True)
+class OpenTreatmentPage:
+    treatments: list[Treatment]
+    total: int  # open in the caller's clinics, this page's included
+    next_before: int | None  # the ``before_id`` of the next page; None on the last
+
+
+def open_treatment_page(session: Session, *, scope: Scope, limit: int, before_id: int | None = None) -> OpenTreatmentPage:
+    """One page of ``open_treatments`` and how many are open in all. A treatment left open since an earlier day
+    stays listed (closing it is what ends its single-patient vials' binding); a clinic that forgets many does
+    not get a cart page that lists them all."""
+    found = open_treatments(session, scope=scope, limit=limit + 1, before_id=before_id)
+    total = session.scalar(scope.filter(
+        select(func.count()).select_from(Treatment).where(Treatment.closed_at.is_(None)), Treatment.clinic_id))
+    shown = found[:limit]
+    return OpenTreatmentPage(shown, total or 0, shown[-1].id if len(found) > limit else None)
 
 
 def open_treatment_of(session: Session, *, scope: Scope, patient_id: int, clinic_id: int) -> Treatment | None:
