@@ -12,17 +12,22 @@ from inventory.models import utcnow
 from inventory.reconciliation import export
 from inventory.reconciliation.schemas import ReconciliationOut, ReportQuery
 from inventory.reconciliation.service import Period, reconcile
-from inventory.services.permissions import Permission
+from inventory.services.permissions import Permission, Scope
 
 
 def _period(query: ReportQuery) -> Period:
     return Period.of(getattr(query, "from"), query.to)
 
 
+def _scope(query: ReportQuery) -> Scope:
+    """The caller's clinics, or the one ``clinic_id`` asks for (404 for a clinic not theirs)."""
+    return current_scope().narrowed_to(db.session, query.clinic_id)
+
+
 @operation("GET", "/reports/reconciliation", summary="The reconciliation as JSON", permission=Permission.RECONCILE,
            query=ReportQuery, response=ReconciliationOut, errors=(404, 422))
 def reconciliation_report(query: ReportQuery) -> ReconciliationOut:
-    rec = reconcile(db.session, scope=current_scope(), period=_period(query), location_id=query.location_id)
+    rec = reconcile(db.session, scope=_scope(query), period=_period(query), location_id=query.location_id)
     return ReconciliationOut.of(rec)
 
 
@@ -33,13 +38,13 @@ def reconciliation_workbook(query: ReportQuery) -> Response:
     now = utcnow()
     out = tempfile.TemporaryFile()  # on disk, not in memory: a year of a chain is large
     try:
-        export.write_workbook(db.session, out, scope=current_scope(), period=period, now=now,
+        export.write_workbook(db.session, out, scope=_scope(query), period=period, now=now,
                               location_id=query.location_id)
     except BaseException:
         out.close()
         raise
     export.record_export(db.session, actor=current_user(), period=period, location_id=query.location_id,
-                         kind="xlsx", now=now)
+                         clinic_id=query.clinic_id, kind="xlsx", now=now)
     out.seek(0)
     return send_file(out, mimetype=export.XLSX_MEDIA_TYPE, as_attachment=True,
                      download_name=export.workbook_filename(period))
@@ -49,8 +54,8 @@ def reconciliation_workbook(query: ReportQuery) -> Response:
            permission=Permission.RECONCILE, query=ReportQuery, errors=(404, 422), media_type="text/csv")
 def reconciliation_csv(query: ReportQuery) -> Response:
     period = _period(query)
-    rec = reconcile(db.session, scope=current_scope(), period=period, location_id=query.location_id)
+    rec = reconcile(db.session, scope=_scope(query), period=period, location_id=query.location_id)
     export.record_export(db.session, actor=current_user(), period=period, location_id=query.location_id,
-                         kind="csv", now=utcnow())
+                         clinic_id=query.clinic_id, kind="csv", now=utcnow())
     return Response(export.write_csv(rec), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{export.csv_filename(period)}"'})

@@ -781,13 +781,15 @@ def _int(value: int | None) -> str:
 
 
 def record_export(
-    session: Session, *, actor: Any, period: Period, location_id: int | None, kind: str, now: dt.datetime
+    session: Session, *, actor: Any, period: Period, location_id: int | None, kind: str, now: dt.datetime,
+    clinic_id: int | None = None,
 ) -> None:
-    """An audit event for every export: what left the system, when, and who took it."""
+    """An audit event for every export: what left the system, when, and who took it (``clinic_id``: the one
+    clinic a chain-level user asked for; None with ``location_id`` None, all of theirs)."""
     from inventory.models import AuditEvent
 
     session.add(AuditEvent(
         at=now, actor_id=actor.id, action="reconciliation.exported", object_type="report",
         object_id=kind, details={"from": period.start.isoformat(), "to": period.end.isoformat(),
-                                 "location_id": location_id, "format": kind},
+                                 "location_id": location_id, "clinic_id": clinic_id, "format": kind},
     ))

@@ -19,9 +19,23 @@ from inventory.services.permissions import Permission
 from inventory.reconciliation.service import Period, reconcile
 
 
-def _locations() -> list[Location]:
+# The page shows this many lines at most; the totals per product and the downloads hold every line.
+PAGE_LINES = 500
+# Locations offered without a clinic chosen: a chain whose clinics each keep many kits asks for a clinic first.
+MAX_LOCATION_CHOICES = 250
+
+
+def _clinics() -> list[Clinic]:
+    return list(db.session.scalars(scope().filter(select(Clinic), Clinic.id).order_by(Clinic.code)))
+
+
+def _locations(clinic_id: int | None) -> list[Location]:
+    """The locations the Where list offers: the chosen clinic's, or all of the caller's while they are few."""
     stmt = scope().filter(select(Location), Location.clinic_id)
-    return list(db.session.scalars(stmt.order_by(Location.clinic_id, Location.name)))
+    if clinic_id is not None:
+        stmt = stmt.where(Location.clinic_id == clinic_id)
+    found = list(db.session.scalars(stmt.order_by(Location.clinic_id, Location.name).limit(MAX_LOCATION_CHOICES + 1)))
+    return found if len(found) <= MAX_LOCATION_CHOICES else []
 
 
 def _default_period() -> Period:
@@ -41,44 +55,56 @@ def _date(name: str) -> dt.date | None:
         raise ValidationError(f"{text[:20]!r} is not a date: use YYYY-MM-DD.", field=name) from None
 
 
-def _choice() -> tuple[Period, int | None]:
-    """The period and location asked for; raises ValidationError for nonsense."""
-    location = request.args.get("location_id", "").strip()
-    if location and not (location.isascii() and location.isdigit() and 0 < int(location) < 2**31):
-        raise ValidationError("Choose a location from the list.", field="location_id")
+def _id(name: str, what: str) -> int | None:
+    text = request.args.get(name, "").strip()
+    if text and not (text.isascii() and text.isdigit() and 0 < int(text) < 2**31):
+        raise ValidationError(f"Choose a {what} from the list.", field=name)
+    return int(text) if text else None
+
+
+def _choice() -> tuple[Period, int | None, int | None]:
+    """The period, location and clinic asked for; raises ValidationError for nonsense."""
+    location_id, clinic_id = _id("location_id", "location"), _id("clinic_id", "clinic")
     if not request.args.get("from") and not request.args.get("to"):
-        return _default_period(), int(location) if location else None
-    return Period.of(_date("from"), _date("to")), int(location) if location else None
+        return _default_period(), location_id, clinic_id
+    return Period.of(_date("from"), _date("to")), location_id, clinic_id
+
+
+def _reported(clinic_id: int | None):
+    """The caller's scope, kept to the clinic asked for (raises NotFound for one not theirs)."""
+    return scope().narrowed_to(db.session, clinic_id)
 
 
 @bp.get("/reconciliation")
 @page(Permission.RECONCILE)
 def reconciliation():
-    rec, status, error = None, 200, None
+    rec, status, error, location_id, clinic_id = None, 200, None, None, None
     try:
-        period, location_id = _choice()
-        rec = reconcile(db.session, scope=scope(), period=period, location_id=location_id)
+        period, location_id, clinic_id = _choice()
+        rec = reconcile(db.session, scope=_reported(clinic_id), period=period, location_id=location_id)
     except DomainError as refused:
-        period, location_id, status, error = _default_period(), None, refused.status, refused.message
+        period, status, error = _default_period(), refused.status, refused.message
+        location_id = clinic_id = None
     return render_template(
-        "pages/reconciliation.html", rec=rec, period=period, location_id=location_id, locations=_locations(),
-        error=error,
+        "pages/reconciliation.html", rec=rec, period=period, location_id=location_id, clinic_id=clinic_id,
+        clinics=_clinics(), locations=_locations(clinic_id), page_lines=PAGE_LINES, error=error,
     ), status
 
 
 @bp.get("/reconciliation.xlsx")
 @page(Permission.RECONCILE)
 def reconciliation_xlsx():
-    period, location_id = _choice()
+    period, location_id, clinic_id = _choice()
     now = utcnow()
     out = tempfile.TemporaryFile()
     try:
-        export.write_workbook(db.session, out, scope=scope(), period=period, now=now, location_id=location_id)
+        export.write_workbook(db.session, out, scope=_reported(clinic_id), period=period, now=now,
+                              location_id=location_id)
     except BaseException:
         out.close()
         raise
-    export.record_export(db.session, actor=current_user, period=period, location_id=location_id, kind="xlsx",
-                         now=now)
+    export.record_export(db.session, actor=current_user, period=period, location_id=location_id,
+                         clinic_id=clinic_id, kind="xlsx", now=now)
     out.seek(0)
     return send_file(out, mimetype=export.XLSX_MEDIA_TYPE, as_attachment=True,
                      download_name=export.workbook_filename(period))
@@ -87,9 +113,9 @@ def reconciliation_xlsx():
 @bp.get("/reconciliation.csv")
 @page(Permission.RECONCILE)
 def reconciliation_csv():
-    period, location_id = _choice()
-    rec = reconcile(db.session, scope=scope(), period=period, location_id=location_id)
-    export.record_export(db.session, actor=current_user, period=period, location_id=location_id, kind="csv",
-                         now=utcnow())
+    period, location_id, clinic_id = _choice()
+    rec = reconcile(db.session, scope=_reported(clinic_id), period=period, location_id=location_id)
+    export.record_export(db.session, actor=current_user, period=period, location_id=location_id,
+                         clinic_id=clinic_id, kind="csv", now=utcnow())
     return Response(export.write_csv(rec), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{export.csv_filename(period)}"'})

@@ -17,11 +17,12 @@ Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
 ReportQuery = create_model(  # type: ignore[call-overload]
     "ReportQuery",
     __base__=Model,
-    __doc__="A period of calendar dates in each clinic's time zone, both included; a location, or every clinic.",
+    __doc__="A period of calendar dates in each clinic's time zone, both included; a location, a clinic, or every clinic.",
     **{
         "from": (dt.date, Field(description="first day, YYYY-MM-DD")),
         "to": (dt.date, Field(description="last day, YYYY-MM-DD (included)")),
         "location_id": (Id | None, Field(default=None, description="one location; left out: all your clinics")),
+        "clinic_id": (Id | None, Field(default=None, description="one of your clinics; left out: all of them")),
     },
 )
 

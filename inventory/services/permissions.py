@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Select, exists, or_, select, true
 from sqlalchemy.orm import Session
 
 from inventory.errors import Forbidden, NotFound
-from inventory.models import Container, Lot, Movement, Role, User
+from inventory.models import Clinic, Container, Lot, Movement, Role, User
 
 
 class Permission(enum.StrEnum):
@@ -93,6 +93,16 @@ class Scope:
         if self.clinic_ids is None:
             return stmt
         return stmt.where(clinic_column.in_(self.clinic_ids))
+
+    def narrowed_to(self, session: Session, clinic_id: int | None) -> Scope:
+        """This scope kept to one of its clinics (None: as it is), for a page or a report a chain-level user
+        asks of one clinic. Raises NotFound for a clinic outside it, as for a missing one."""
+        if clinic_id is None:
+            return self
+        if not (1 <= clinic_id <= 2**31 - 1 and self.allows(clinic_id)
+                and session.get(Clinic, clinic_id) is not None):
+            raise NotFound(f"No clinic with id {clinic_id}.", id=clinic_id)
+        return Scope(frozenset({clinic_id}))
 
     # --- lots: a lot is no clinic's, so it is seen through what the clinics hold or used ---------------
 

@@ -223,7 +223,7 @@ def test_the_openapi_document_lists_the_new_operations(api, world):
             "/api/v1/reports/reconciliation", "/api/v1/reports/reconciliation.xlsx",
             "/api/v1/reports/reconciliation.csv"} <= set(paths)
     parameters = {p["name"] for p in paths["/api/v1/reports/reconciliation.xlsx"]["get"]["parameters"]}
-    assert parameters == {"from", "to", "location_id"}
+    assert parameters == {"from", "to", "location_id", "clinic_id"}
 
 
 ROW_FIELDS = {
