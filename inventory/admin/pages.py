@@ -432,20 +432,39 @@ class LocationEditForm(FlaskForm):
     temperature_sensitive = BooleanField("Temperature-sensitive")
 
 
-def _render_locations(form: LocationForm | None = None, status: int = 200) -> tuple[str, int]:
+# Locations listed at once, each with its form; beyond it (a chain whose clinics keep many kits) the page lists
+# the clinics, each with its count, and one clinic's locations once it is chosen.
+LOCATIONS_AT_ONCE = 200
+
+
+def _render_locations(form: LocationForm | None = None, status: int = 200,
+                      clinic_id: int | None = None) -> tuple[str, int]:
     form = form or LocationForm(formdata=None)
     form.clinic_id.choices = _clinic_choices()
-    locations = service.list_locations(db.session, scope())
+    if clinic_id is not None and form.clinic_id.data is None:
+        form.clinic_id.data = clinic_id
+    try:
+        shown = scope().narrowed_to(db.session, clinic_id)
+    except DomainError as error:
+        refused(error)
+        status, clinic_id, shown = error.status, None, scope()
+    per_clinic = service.locations_per_clinic(db.session, scope())
+    too_many = clinic_id is None and sum(c.active + c.retired for c in per_clinic) > LOCATIONS_AT_ONCE
+    locations = [] if too_many else service.list_locations(db.session, shown)  # too many: the clinics first
     edit_forms = {loc.id: LocationEditForm(formdata=None, obj=loc, prefix=f"loc{loc.id}", kind=loc.kind.value)
                   for loc in locations}
-    return render_template("pages/admin_locations.html", locations=locations, form=form,
-                           edit_forms=edit_forms), status
+    return render_template("pages/admin_locations.html", locations=locations, form=form, edit_forms=edit_forms,
+                           per_clinic=per_clinic, clinic_id=clinic_id, too_many=too_many), status
+
+
+def _clinic_asked() -> int | None:
+    return request.args.get("clinic_id", type=int)
 
 
 @bp.get("/locations")
 @page(Permission.CATALOG)
 def locations():
-    return _render_locations()
+    return _render_locations(clinic_id=_clinic_asked())
 
 
 @bp.post("/locations")
@@ -454,7 +473,7 @@ def location_create():
     form = LocationForm()
     form.clinic_id.choices = _clinic_choices()
     if not form.validate():
-        return _render_locations(form, 422)
+        return _render_locations(form, 422, clinic_id=_clinic_asked())
     claim = once.claim_form_key(url_for("pages.locations"))
     try:
         location = service.create_location(
@@ -463,9 +482,9 @@ def location_create():
         )
     except DomainError as error:
         refused(error)
-        return _render_locations(form, error.status)
+        return _render_locations(form, error.status, clinic_id=_clinic_asked())
     flash(f"{location.name} added.", "ok")
-    return once.answered(claim, redirect(url_for("pages.locations")))
+    return once.answered(claim, redirect(url_for("pages.locations", clinic_id=location.clinic_id)))
 
 
 @bp.post("/locations/<int:location_id>")
@@ -483,12 +502,12 @@ def location_update(location_id: int):
                 name=form.name.data, kind=form.kind.data, temperature_sensitive=form.temperature_sensitive.data,
             )
         else:
-            return _render_locations(status=422)
+            return _render_locations(status=422, clinic_id=_clinic_asked())
     except DomainError as error:
         refused(error)
-        return _render_locations(status=error.status)
+        return _render_locations(status=error.status, clinic_id=_clinic_asked())
     flash(f"{location.name} {'retired' if not location.is_active else 'saved'}.", "ok")
-    return redirect(url_for("pages.locations"))
+    return redirect(url_for("pages.locations", clinic_id=location.clinic_id, _anchor=f"location-{location.id}"))
 
 
 # --- clinics ----------------------------------------------------------------------------------------
