@@ -57,10 +57,30 @@ class KitRemoveForm(FlaskForm):
 @bp.get("/kits")
 @page(Permission.KIT_CHECK)
 def kits():
-    board = sorted(kit_service.readiness(db.session, scope=scope(), now=utcnow()),
+    clinic_id = request.args.get("clinic_id", type=int)
+    wanted = request.args.get("status", "")
+    status = KitStatus(wanted) if wanted in KitStatus._value2member_map_ else None
+    try:
+        shown = scope().narrowed_to(db.session, clinic_id)
+    except DomainError as error:
+        refused(error)
+        return _kit_board(scope(), None, status, error.status)
+    return _kit_board(shown, clinic_id, status)
+
+
+# Cards on the board at once, the least ready first: a chain's board stays a page, and past it the rest are
+# ready or nearly so (a clinic or a status narrows it).
+KITS_AT_ONCE = 200
+
+
+def _kit_board(shown, clinic_id: int | None, status: KitStatus | None, http_status: int = 200):
+    board = sorted(kit_service.readiness(db.session, scope=shown, now=utcnow()),
                    key=lambda k: (STATUS_ORDER[k.status], k.clinic_code, k.name))
-    counts = {status: sum(1 for k in board if k.status is status) for status in STATUS_ORDER}
-    return render_template("pages/kits.html", board=board, counts=counts, words=STATUS_WORDS)
+    counts = {s: sum(1 for k in board if k.status is s) for s in STATUS_ORDER}
+    matching = [k for k in board if status is None or k.status is status]
+    clinics = list(db.session.scalars(scope().filter(select(Clinic), Clinic.id).order_by(Clinic.code)))
+    return render_template("pages/kits.html", board=matching[:KITS_AT_ONCE], matching=len(matching), counts=counts,
+                           words=STATUS_WORDS, clinics=clinics, clinic_id=clinic_id, status=status), http_status
 
 
 # --- one kit -------------------------------------------------------------------------------
