@@ -3,7 +3,7 @@
 Each feature registers its own operations on ``bp`` from its ``init_app`` (``inventory.features``).
 """
 
-from inventory.blueprints.api import openapi, stock  # noqa: F401  (registers the operations)
+from inventory.blueprints.api import openapi, stock, stock_on_hand  # noqa: F401  (registers the operations)
 from inventory.blueprints.api.core import bp
 
 __all__ = ["bp"]

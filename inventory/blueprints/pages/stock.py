@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from decimal import Decimal
+import dataclasses
 
 from flask import Response, abort, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import Row, func, select
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
-from inventory import lifecycle
 from inventory.blueprints.pages.core import bp, landing_endpoint, page, scope
+from inventory.errors import ValidationError
 from inventory.extensions import db
-from inventory.models import (
-    Container,
-    ContainerState,
-    Location,
-    Lot,
-    Movement,
-    Product,
-    utcnow,
-)
-from inventory.services import container_history, labels, scanning
+from inventory.models import Movement, ProductKind, utcnow
+from inventory.services import container_history, labels, scanning, stock_on_hand
 from inventory.services.clock import clinic_today
 from inventory.services.permissions import Permission
+from inventory.services.stock_on_hand import StockFilters
 
 
 @bp.get("/")
@@ -35,37 +28,70 @@ def home():
 @bp.get("/stock")
 @page(Permission.CART)
 def stock():
-    live = lifecycle.LIVE_STATES
-    stmt = (
-        select(
-            Product, Lot, Location,
-            func.count(Container.id).filter(Container.state == ContainerState.SEALED),
-            func.count(Container.id).filter(Container.state == ContainerState.IN_USE),
-            func.sum(Container.remaining),
-            # Held after a temperature excursion: still stock, but no one may use it until the safety lead decides.
-            func.count(Container.id).filter(Container.on_hold_since.is_not(None)),
-        )
-        .join(Container.product).join(Container.lot).join(Container.location)
-        .where(Container.state.in_(live))
-        .group_by(Product.id, Lot.id, Location.id)
-        .order_by(Product.kind, Product.name, Lot.expiry, Location.name)
+    """Stock on hand, narrowed by the filter form and read a page at a time (inventory/services/stock_on_hand.py)."""
+    try:
+        filters, limit, cursor = _stock_form(request.args)
+    except ValidationError as error:
+        return _stock_page(StockFilters(), stock_on_hand.DEFAULT_LIMIT, error=error.message), 422
+    choices = stock_on_hand.filter_choices(db.session, scope(), clinic_id=filters.clinic_id,
+                                           location_id=filters.location_id)
+    note = None
+    if filters.clinic_id and filters.location_id and filters.location_id not in {loc.id for loc in choices.locations}:
+        # The clinic was changed with the last clinic's location still chosen (no script empties the select):
+        # the clinic is what was just picked.
+        filters = dataclasses.replace(filters, location_id=None)
+        note = "The location chosen is not at this clinic: showing all its locations."
+    try:
+        found = stock_on_hand.stock_on_hand(db.session, scope(), now=utcnow(), filters=filters, limit=limit,
+                                            cursor=cursor, count=True)
+    except ValidationError as error:
+        if error.details.get("field") == "limit":
+            limit = stock_on_hand.DEFAULT_LIMIT  # not kept in the form: its next search would fail again
+        return _stock_page(filters, limit, choices=choices, error=error.message), 422
+    return _stock_page(filters, limit, choices=choices, found=found, note=note, paged=cursor is not None)
+
+
+def _stock_page(filters: StockFilters, limit: int, *, choices: stock_on_hand.FilterChoices | None = None,
+                found: stock_on_hand.StockPage | None = None, note: str | None = None, error: str | None = None,
+                paged: bool = False) -> str:
+    if choices is None:
+        choices = stock_on_hand.filter_choices(db.session, scope())
+    # What the Previous and Next links keep: the filters as the form sent them.
+    kept: dict[str, object] = {
+        "clinic_id": filters.clinic_id, "location_id": filters.location_id,
+        "kind": filters.kind.value if filters.kind else None, "q": filters.q or None,
+        "held_only": "1" if filters.held_only else None,
+        "limit": limit if limit != stock_on_hand.DEFAULT_LIMIT else None,
+    }
+    return render_template("pages/stock.html", filters=filters, choices=choices, found=found, note=note,
+                           error=error, paged=paged, limit=limit, kept={k: v for k, v in kept.items() if v},
+                           default_limit=stock_on_hand.DEFAULT_LIMIT)
+
+
+def _stock_form(args: MultiDict[str, str]) -> tuple[StockFilters, int, str | None]:
+    """The filter form's fields (an empty one is "all"); raises ValidationError for a value no choice of the
+    form sends."""
+    kind = args.get("kind", "").strip()
+    if kind and kind not in {k.value for k in ProductKind}:
+        raise ValidationError("Choose a kind from the list.", field="kind")
+    limit = _whole_number(args, "limit", "Rows a page")
+    filters = StockFilters(
+        clinic_id=_whole_number(args, "clinic_id", "Clinic"),
+        location_id=_whole_number(args, "location_id", "Location"),
+        kind=ProductKind(kind) if kind else None, q=" ".join(args.get("q", "").split()),
+        held_only=args.get("held_only", "") not in ("", "0"),
     )
-    rows = db.session.execute(scope().filter(stmt, Container.clinic_id)).all()
-    # The label codes behind every row, in one statement (never one per row): for a reprint or a look.
-    labels_stmt = (
-        select(Container.lot_id, Container.location_id, Container.label_code, Container.state, Container.remaining,
-               Container.on_hold_since.is_not(None).label("on_hold"))
-        .where(Container.state.in_(live))
-        .order_by(Container.label_code)
-    )
-    containers: dict[tuple[int, int], list[Row[tuple[int, int, str, ContainerState, Decimal, bool]]]] = defaultdict(list)
-    for row in db.session.execute(scope().filter(labels_stmt, Container.clinic_id)):
-        containers[row.lot_id, row.location_id].append(row)
-    now = utcnow()
-    # An active lot past its expiry day (in the clinic's own zone) is shown as expired: it may not be used.
-    expired = {(lot.id, location.id) for _, lot, location, *_ in rows
-               if lot.expiry < clinic_today(now, location.clinic.timezone)}
-    return render_template("pages/stock.html", rows=rows, containers=containers, expired=expired)
+    return (filters, stock_on_hand.DEFAULT_LIMIT if limit is None else limit,
+            args.get("cursor", "").strip() or None)
+
+
+def _whole_number(args: MultiDict[str, str], name: str, label: str) -> int | None:
+    text = args.get(name, "").strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit() and len(text) <= 9):
+        raise ValidationError(f"{label}: choose one from the list.", field=name)
+    return int(text)
 
 
 @bp.get("/containers/<container_ref>")
