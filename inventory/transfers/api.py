@@ -1,9 +1,10 @@
-"""Transfers of sealed stock between clinics of the chain: send, list, receive, refuse, cancel.
+"""Transfers of sealed stock between clinics of the chain: send, list, receive, refuse, cancel, declare lost.
 
 All need Permission.RECEIVE (managers and admins), like receiving a delivery. The
-sender works at the source clinic, the receiver (or refuser) at the destination; anyone
-else gets 404 for the transfer. Destinations are listed for every clinic of the chain, so that
-a clinic-level manager can name where to send (see services/clinic_transfers.py).
+sender works at the source clinic, the receiver (or refuser) at the destination; either end
+declares a box lost; anyone else gets 404 for the transfer. Destinations are listed for every
+clinic of the chain, so that a clinic-level manager can name where to send (see
+services/clinic_transfers.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from inventory.transfers.schemas import (
     DestinationOut,
     TransferIn,
     TransferList,
+    TransferLostIn,
     TransferOut,
     TransferQuery,
     TransferReceiveIn,
@@ -96,3 +98,13 @@ def cancel_transfer(transfer_id: int) -> TransferOut:
                                        transfer_id=transfer_id, now=utcnow())
     return TransferOut.of(transfer, scope)
 
+
+@operation("POST", "/transfers/<int:transfer_id>/lost",
+           summary="Declare a whole transfer lost in transit: every container is written off at the source",
+           permission=Permission.RECEIVE, body=TransferLostIn, response=TransferOut, idempotent=True,
+           errors=(403, 404, 409, 422))
+def declare_transfer_lost(transfer_id: int, body: TransferLostIn) -> TransferOut:
+    scope = current_scope()
+    transfer = clinic_transfers.declare_lost(db.session, actor=current_user(), scope=scope,
+                                             transfer_id=transfer_id, reason=body.reason, now=utcnow())
+    return TransferOut.of(transfer, scope)

@@ -8,7 +8,9 @@ quantity there. The destination may refuse it instead (damaged, warm, incomplete
 ordered): the goods travel back still in transit, and the source records their return with a
 TRANSFER_IN at home. Or it receives what arrived and declares the rest missing in transit: each missing
 container's TRANSFER_OUT is reversed and the container wasted (reason ``missing_in_transit``) at the source,
-where its stock was last. The container keeps its id, label, lot and history throughout. These
+where its stock was last. A box lost whole on the road (on its way there, or back after a refusal) is declared
+lost by either end: every container is written off the same way, and the transfer ends ``lost``. The container
+keeps its id, label, lot and history throughout. These
 tables only say what travelled, between whom, and which movements carried it: the
 ledger stays the only record of stock.
 """
@@ -37,6 +39,11 @@ class TransferStatus(enum.StrEnum):
     # Refused, then recorded back at the source. Kept apart from CANCELLED (the sender's own decision): a
     # manager reading the list sees which consignments the other clinic turned away, and why.
     RETURNED = "returned"
+    # The whole box never arrived (on its way there, or on its way back after a refusal), declared so by either
+    # end: every container was written off at the source, as a container missing from a box is (a REVERSAL of its
+    # TRANSFER_OUT and a WASTE, reason missing_in_transit), so no stock comes back onto a shelf and none stays in
+    # transit for ever. Who declared it, when and why are lost_by, lost_at and lost_reason.
+    LOST = "lost"
 
 
 class RefusalCategory(enum.StrEnum):
@@ -64,15 +71,21 @@ class Transfer(Base):
             "(status = 'cancelled') = (cancelled_at IS NOT NULL AND cancelled_by_id IS NOT NULL)",
             name="cancelled_has_canceller",
         ),
-        # A returned transfer was refused first, and keeps who refused it and why.
+        # A returned transfer was refused first, and keeps who refused it and why; so does a refused one lost on its
+        # way back (a lost transfer without a refusal has none of these facts).
         CheckConstraint(
-            "(status IN ('refused', 'returned')) = (refused_at IS NOT NULL AND refused_by_id IS NOT NULL "
+            "(status IN ('refused', 'returned') OR (status = 'lost' AND refused_at IS NOT NULL)) = "
+            "(refused_at IS NOT NULL AND refused_by_id IS NOT NULL "
             "AND refusal_reason IS NOT NULL AND refusal_category IS NOT NULL)",
             name="refused_has_refuser",
         ),
         CheckConstraint(
             "(status = 'returned') = (returned_at IS NOT NULL AND returned_by_id IS NOT NULL)",
             name="returned_has_returner",
+        ),
+        CheckConstraint(
+            "(status = 'lost') = (lost_at IS NOT NULL AND lost_by_id IS NOT NULL AND lost_reason IS NOT NULL)",
+            name="lost_has_declarer",
         ),
         # Each clinic's incoming and outgoing lists: by clinic, open ones first, newest first.
         Index("ix_transfers_from_clinic_status", "from_clinic_id", "status", "sent_at"),
@@ -90,7 +103,7 @@ class Transfer(Base):
     )
     status: Mapped[TransferStatus] = mapped_column(
         str_enum(TransferStatus, "transfer_status"), default=TransferStatus.IN_TRANSIT,
-        comment="in_transit, received, cancelled, refused (on its way back) or returned",
+        comment="in_transit, received, cancelled, refused (on its way back), returned or lost (written off)",
     )
     sent_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     sent_at: Mapped[dt.datetime]
@@ -107,6 +120,10 @@ class Transfer(Base):
     refusal_reason: Mapped[str | None] = mapped_column(Text, comment="the destination's words: what was wrong")
     returned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     returned_at: Mapped[dt.datetime | None] = mapped_column(comment="when the source recorded the refused stock back")
+    lost_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id"), comment="who declared the whole box lost in transit (at either end)")
+    lost_at: Mapped[dt.datetime | None] = mapped_column(comment="when the box was declared lost and written off")
+    lost_reason: Mapped[str | None] = mapped_column(Text, comment="the declarer's words: what is known of the loss")
     note: Mapped[str | None] = mapped_column(Text, comment="from the sender: courier, reason, anything to know")
     created_at: Mapped[created_at]
 
@@ -119,6 +136,7 @@ class Transfer(Base):
     cancelled_by: Mapped[User | None] = relationship(foreign_keys=[cancelled_by_id])
     refused_by: Mapped[User | None] = relationship(foreign_keys=[refused_by_id])
     returned_by: Mapped[User | None] = relationship(foreign_keys=[returned_by_id])
+    lost_by: Mapped[User | None] = relationship(foreign_keys=[lost_by_id])
     items: Mapped[list[TransferItem]] = relationship(back_populates="transfer", order_by="TransferItem.id")
 
     @property
@@ -131,18 +149,25 @@ class Transfer(Base):
         return self.status is TransferStatus.REFUSED
 
     @property
+    def is_lost(self) -> bool:
+        """Declared lost in transit as a whole: every container was written off at the source."""
+        return self.status is TransferStatus.LOST
+
+    @property
     def is_on_the_road(self) -> bool:
         """Its containers are in no clinic's stock: on the way there, or on the way back."""
         return self.status in (TransferStatus.IN_TRANSIT, TransferStatus.REFUSED)
 
     @property
     def missing_items(self) -> list[TransferItem]:
-        """The items declared missing in transit when it was received (none otherwise)."""
+        """The items declared missing in transit when it was received, or all of them once it is lost (none
+        otherwise)."""
         return [item for item in self.items if item.is_missing]
 
     @property
     def missing_reason(self) -> str | None:
-        """Why the destination declared containers missing (one declaration, one reason); None if none was."""
+        """Why containers were declared missing (one declaration, one reason: the receiver's, or the lost reason);
+        None if none was."""
         return next((item.missing.reason for item in self.items if item.missing is not None), None)
 
 
@@ -190,13 +215,15 @@ class TransferItem(Base):
 
 
 class TransferItemMissing(Base):
-    """A container of a transfer that the destination declared missing in transit when it received the rest.
+    """A container of a transfer that never arrived: declared missing by the destination when it received the rest,
+    or one of a box declared lost as a whole (by either end).
 
     It never arrived, so it never entered the destination's ledger: it is written off at the source, where its
     stock was last, by a REVERSAL of its TRANSFER_OUT (the item's ``in_movement_id``: its journey ended, at no
     other clinic) and a WASTE of the same quantity (reason ``missing_in_transit``). Who declared it and when are
-    the transfer's receiver and receipt; this row says which container and why. A table of its own, rather than
-    columns of the transfers, so that a transfer reads the same whether or not one of its containers was lost.
+    the transfer's receiver and receipt, or its ``lost_by`` and ``lost_at``; this row says which container and
+    why. A table of its own, rather than columns of the transfers, so that a transfer reads the same whether or
+    not one of its containers was lost.
     """
 
     __tablename__ = "transfer_missing_items"
@@ -216,7 +243,8 @@ class TransferItemMissing(Base):
         BigId, ForeignKey("movements.id"), unique=True,
         comment="the WASTE (reason missing_in_transit) that wrote it off at the source",
     )
-    reason: Mapped[str] = mapped_column(Text, comment="the destination's words on what did not arrive")
+    reason: Mapped[str] = mapped_column(
+        Text, comment="the declarer's words on what did not arrive (the receiver's, or the lost reason of a box)")
     created_at: Mapped[created_at]
 
     item: Mapped[TransferItem] = relationship(back_populates="missing")

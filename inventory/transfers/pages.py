@@ -1,5 +1,6 @@
 """Transfers between clinics: the lists, the send form (scan labels one after another), receiving or
-refusing at the destination, calling back or recording a refused consignment's return at the source.
+refusing at the destination, calling back or recording a refused consignment's return at the source, and
+declaring a whole box lost in transit at either end.
 
 The send form keeps its list of scanned labels in hidden fields: each scan (Enter in
 the scan field) posts the form, the server checks that container with the same rules
@@ -32,7 +33,7 @@ from inventory.transfers import service as clinic_transfers
 from inventory.services.permissions import Permission
 
 STATUS_WORDS = {"in_transit": "In transit", "received": "Received", "cancelled": "Called back",
-                "refused": "Refused, on its way back", "returned": "Refused and returned"}
+                "refused": "Refused, on its way back", "returned": "Refused and returned", "lost": "Lost in transit"}
 CATEGORY_WORDS = {
     RefusalCategory.DAMAGED: "Damaged",
     RefusalCategory.TEMPERATURE: "Too warm or too cold (cold chain broken)",
@@ -82,10 +83,20 @@ class CancelForm(once.OnceForm):
     pass
 
 
+class LostForm(FlaskForm):
+    # Named apart from the refusal's reason: both forms may be on the destination's page.
+    lost_reason = TextField("What is known of the loss (both clinics read this)",
+                            validators=[DataRequired("Say why the box is declared lost."),
+                                        Length(max=clinic_transfers.MAX_LOST_REASON)])
+    # Declaring writes every container off at the sending clinic, for good: ticked on purpose, checked here.
+    confirm_lost = BooleanField("Yes: the whole box is lost. Write off every container in it")
+    form_key = once.FormKeyField()
+
+
 @bp.app_template_filter("transfer_status")
 def _transfer_status(transfer: Transfer) -> str:
     missing = len(transfer.missing_items)
-    if missing:
+    if missing and not transfer.is_lost:  # lost: every container is missing, which its status says
         return f"{STATUS_WORDS[transfer.status.value]}, {missing} missing in transit"
     return STATUS_WORDS[transfer.status.value]
 
@@ -239,8 +250,8 @@ def _receiving_places(transfer: Transfer) -> list[Location]:
 
 
 def _render_transfer(transfer: Transfer, *, receive_form: ReceiveForm | None = None,
-                     refuse_form: RefuseForm | None = None, status: int = 200, ask_keep_here: bool = False,
-                     unticked: Collection[int] = (), ask_missing: bool = False):
+                     refuse_form: RefuseForm | None = None, lost_form: LostForm | None = None, status: int = 200,
+                     ask_keep_here: bool = False, unticked: Collection[int] = (), ask_missing: bool = False):
     caller = scope()
     receive_form = receive_form or ReceiveForm(formdata=None, location_id=transfer.to_location_id)
     receive_form.location_id.choices = [SelectChoice(place.id, place.name) for place in _receiving_places(transfer)]
@@ -250,9 +261,13 @@ def _render_transfer(transfer: Transfer, *, receive_form: ReceiveForm | None = N
     return render_template(
         "pages/transfers_detail.html", transfer=transfer, as_sent=as_sent, receive_form=receive_form,
         refuse_form=refuse_form or RefuseForm(formdata=None), cancel_form=CancelForm(formdata=None),
+        lost_form=lost_form or LostForm(formdata=None),
         may_receive=transfer.is_in_transit and at_destination,
         may_cancel=transfer.is_in_transit and at_source,
         may_record_return=transfer.is_refused and at_source, ask_keep_here=ask_keep_here,
+        # As declare_lost allows it: either end while in transit; once refused, the source that awaits it.
+        may_declare_lost=(transfer.is_in_transit and (at_source or at_destination))
+        or (transfer.is_refused and at_source),
         unticked=set(unticked), ask_missing=ask_missing,
     ), status
 
@@ -359,3 +374,28 @@ def transfer_cancel(transfer_id: int):
         flash(f"Return of transfer {back.id} recorded: {len(back.items)} container(s) are in "
               f"{back.from_clinic.name}'s stock again.{on_hold}", "ok")
     return once.answered(claim, redirect(url_for("pages.transfer", transfer_id=back.id)))
+
+
+@bp.post("/transfers/<int:transfer_id>/lost")
+@page(Permission.RECEIVE)
+def transfer_lost(transfer_id: int):
+    """Declares the whole box lost in transit, at either end: every container is written off at the source."""
+    found = clinic_transfers.get_transfer(db.session, transfer_id, scope())
+    form = LostForm()
+    if not form.validate():
+        return _render_transfer(found, lost_form=form, status=422)
+    if not form.confirm_lost.data:
+        flash(f"Tick the confirmation: declaring transfer {found.id} lost writes off all {len(found.items)} "
+              f"container(s) at {found.from_clinic.name}, for good.", "error")
+        return _render_transfer(found, lost_form=form, status=422)
+    claim = once.claim_form_key(url_for("pages.transfer", transfer_id=found.id))
+    try:
+        lost = clinic_transfers.declare_lost(db.session, actor=current_user, scope=scope(), transfer_id=found.id,
+                                             reason=form.lost_reason.data, now=utcnow())
+    except DomainError as error:
+        refused(error)
+        return _render_transfer(clinic_transfers.get_transfer(db.session, transfer_id, scope()),
+                                lost_form=form, status=error.status)
+    flash(f"Transfer {lost.id} declared lost in transit: {len(lost.items)} container(s) written off at "
+          f"{lost.from_clinic.name}.", "ok")
+    return once.answered(claim, redirect(url_for("pages.transfer", transfer_id=lost.id)))

@@ -23,6 +23,7 @@ from inventory.services.permissions import Scope
 from inventory.transfers.models import Transfer, TransferItem
 from inventory.transfers.service import (
     MAX_CONTAINERS,
+    MAX_LOST_REASON,
     MAX_MISSING_REASON,
     MAX_NOTE,
     MAX_REFUSAL_REASON,
@@ -31,7 +32,7 @@ from inventory.transfers.service import (
 
 Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
 ContainerRef = Annotated[int, Field(ge=1, le=2**31 - 1)] | Annotated[str, Scanned(500)]
-Status = Literal["in_transit", "received", "cancelled", "refused", "returned"]
+Status = Literal["in_transit", "received", "cancelled", "refused", "returned", "lost"]
 Category = Literal["damaged", "temperature", "incomplete", "wrong_items", "other"]
 
 
@@ -72,6 +73,13 @@ class TransferRefuseIn(Model):
     )
 
 
+class TransferLostIn(Model):
+    reason: Annotated[str, PlainText(MAX_LOST_REASON)] = Field(
+        description="what is known of the loss, in words both clinics read (e.g. the courier reports the parcel "
+                    "lost)"
+    )
+
+
 class TransferQuery(Model):
     direction: Literal["incoming", "outgoing"] | None = Field(
         default=None, description="incoming: to one of the caller's clinics; outgoing: from one; default both"
@@ -97,8 +105,9 @@ class TransferItemOut(Model):
     in_movement_id: int | None = Field(
         description="the transfer_in that ended its journey; for a missing container, the reversal of its "
                     "transfer_out at the sending clinic")
-    missing: bool = Field(description="declared missing in transit on receipt: it never arrived, and was written "
-                                      "off at the sending clinic (state discarded there)")
+    missing: bool = Field(description="declared missing in transit on receipt, or with the whole box lost: it "
+                                      "never arrived, and was written off at the sending clinic (state discarded "
+                                      "there)")
     missing_movement_id: int | None = Field(
         description="for a missing container, the waste (reason missing_in_transit) that wrote it off")
 
@@ -149,9 +158,14 @@ class TransferOut(Model):
     refusal_reason: str | None
     returned_by: str | None = Field(description="who at the source recorded the refused stock back")
     returned_at: dt.datetime | None
+    lost_by: str | None = Field(description="who declared the whole box lost in transit (at either end)")
+    lost_at: dt.datetime | None
+    lost_reason: str | None = Field(description="why the box was declared lost, in the declarer's words")
     note: str | None
-    missing_count: int = Field(description="how many containers were declared missing in transit on receipt")
-    missing_reason: str | None = Field(description="why, in the receiver's words; null when nothing was missing")
+    missing_count: int = Field(description="how many containers were declared missing in transit on receipt "
+                                           "(all of them once the box is lost)")
+    missing_reason: str | None = Field(description="why, in the receiver's words (the lost reason once the box is "
+                                                   "lost); null when nothing was missing")
     items: list[TransferItemOut]
 
     @classmethod
@@ -168,6 +182,7 @@ class TransferOut(Model):
             refusal_category=t.refusal_category.value if t.refusal_category else None,
             refusal_reason=t.refusal_reason,
             returned_by=t.returned_by.username if t.returned_by else None, returned_at=t.returned_at,
+            lost_by=t.lost_by.username if t.lost_by else None, lost_at=t.lost_at, lost_reason=t.lost_reason,
             note=t.note, missing_count=len(t.missing_items), missing_reason=t.missing_reason,
             items=[TransferItemOut.of(item, scope) for item in t.items],
         )

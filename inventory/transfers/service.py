@@ -32,6 +32,12 @@ in two and recorded as a Transfer:
   the source, as for a call-back), and the transfer ends ``returned``. A consignment
   refused for its temperature comes back on hold (``Container.on_hold_since``, as a
   cold-chain excursion holds it) until a safety lead releases or wastes each container.
+* ``declare_lost``: the whole box never arrived (the courier lost it, or it never came
+  back after a refusal). Receiving refuses a box of which nothing arrived, and a call-back
+  would put stock back on the sender's shelf that never came back, so either end declares
+  it lost instead, with a reason: every container is written off at the source exactly as
+  a missing one is (``_declare_missing``), and the transfer ends ``lost``, settled, with
+  nothing left in transit. Audited as ``transfer.lost``. Final, like a missing container.
 
 So the source clinic's ledger shows the stock going out and the destination's shows it
 coming in, and both balance. Lots and their quarantine are chain-wide: a lot
@@ -40,8 +46,9 @@ be found where it is) but stays unusable.
 
 Who may do what (every caller also needs Permission.RECEIVE, checked by the views):
 the sender must work at the source clinic; the receiver, or refuser, at the destination
-clinic; the canceller, or whoever records a return, at the source clinic. Either end sees the transfer; anyone else is told
-it does not exist. A clinic-level manager cannot otherwise see another clinic's
+clinic; the canceller, or whoever records a return, at the source clinic. Either end declares
+an in-transit box lost; once refused, only the source (which awaits it). Either end sees the transfer; anyone
+else is told it does not exist. A clinic-level manager cannot otherwise see another clinic's
 locations, so ``destinations`` lists every clinic's receiving locations (names only)
 for the sole purpose of choosing where to send.
 """
@@ -69,6 +76,7 @@ from inventory.errors import (
 )
 from inventory.models import (
     AuditEvent,
+    Clinic,
     Container,
     ContainerState,
     Location,
@@ -96,6 +104,7 @@ MAX_CONTAINERS = 200  # one consignment; a larger one is a typo or belongs in se
 MAX_NOTE = 2000
 MAX_REFUSAL_REASON = 300  # a sentence or two: what was wrong with the box; the category says the kind
 MAX_MISSING_REASON = 300  # the same for what did not arrive
+MAX_LOST_REASON = MAX_MISSING_REASON  # and for a whole box lost on the road: it is written off the same way
 MISSING = "missing_in_transit"  # Movement.reason of the reversal and the waste that write a missing container off
 MAX_ID = 2**31 - 1
 REASON = "clinic_transfer"  # Movement.reason of every TRANSFER_OUT / TRANSFER_IN written here
@@ -151,6 +160,12 @@ class TransferRefused(DomainError):
     recorded, nothing more happens to it."""
 
     code = "transfer_refused"
+
+
+class TransferLost(DomainError):
+    """Declared lost in transit: every container was written off at the source, and nothing more happens to it."""
+
+    code = "transfer_lost"
 
 
 class ReceivingClinicOnly(DomainError):
@@ -378,7 +393,9 @@ def receive(
     transfer.received_location_id, transfer.received_location = place.id, place
     if reason is not None:
         _declare_missing(session, transfer, [item for item in items if item.container_id in missing_ids],
-                         reason=reason, actor=actor, now=now)
+                         reason=reason, actor=actor, now=now, declared_at=transfer.to_clinic,
+                         action="transfer.items_missing",
+                         details={"received_container_ids": sorted(i.container_id for i in arriving)})
     session.flush()
     return transfer
 
@@ -423,29 +440,36 @@ def _missing_ids(transfer: Transfer, *, arrived: Sequence[int | str] | None,
     if missing_ids == on_transfer:
         raise ValidationError(
             f"Nothing of transfer {transfer.id} would be received: receive at least the containers that arrived. "
-            f"If the box never came, do not receive it: tell {transfer.from_clinic.name}, which sent it.",
+            "If the box never came, declare it lost on the transfer's page instead: it is written off at "
+            f"{transfer.from_clinic.name}, which sent it.",
             field=field, transfer_id=transfer.id,
         )
     return missing_ids
 
 
 def _declare_missing(session: Session, transfer: Transfer, items: Sequence[TransferItem], *, reason: str,
-                     actor: User, now: dt.datetime) -> None:
+                     actor: User, now: dt.datetime, declared_at: Clinic, action: str,
+                     details: dict[str, object]) -> None:
     """Writes off containers that never arrived, at the source, where their stock was last (locked, in transit).
 
     The journey ends with a REVERSAL of each one's TRANSFER_OUT (it went to no other clinic after all: the
     sender's reconciliation stops counting it as transferred out or in transit) and the loss is a WASTE of the
     same quantity at once, reason ``missing_in_transit``: the container ends discarded, unusable and never
     counted, and a recall of its lot finds it wasted (mark its line destroyed). Stock never reaches a shelf, so
-    no lot hook hears of stock added. Audited as ``transfer.items_missing`` at the destination, who declared it.
+    no lot hook hears of stock added. Audited as ``action`` at ``declared_at``, the clinic of who declared it
+    (the destination, for containers missing from a box it received; either end, for a box lost whole), with
+    ``details`` added to what every declaration records.
     """
     route = f"transfer {transfer.id}, {transfer.from_clinic.code} → {transfer.to_clinic.code}"
+    # A refused box lost on its way back did reach the destination once: it never came back from there.
+    journey = (f"never came back from {transfer.to_clinic.code}" if transfer.refused_at is not None
+               else f"never arrived at {transfer.to_clinic.code}")
     losses: list[int] = []
     for item in items:
         container = item.container
         back = ledger.record(
             session, container, kind=MovementKind.REVERSAL, quantity=item.quantity, actor=actor, at=now,
-            reason=MISSING, note=f"{route}: never arrived at {transfer.to_clinic.code}, written off here",
+            reason=MISSING, note=f"{route}: {journey}, written off here",
             reverses=item.out_movement,
         )
         container.state = ContainerState.SEALED  # as it left: the waste below discards it in the same flush
@@ -459,13 +483,12 @@ def _declare_missing(session: Session, transfer: Transfer, items: Sequence[Trans
                                            waste_movement_id=loss.id, reason=reason, created_at=now)
         losses.append(loss.id)
     session.add(AuditEvent(
-        at=now, actor_id=actor.id, clinic_id=transfer.to_clinic_id, action="transfer.items_missing",
+        at=now, actor_id=actor.id, clinic_id=declared_at.id, action=action,
         object_type="transfer", object_id=str(transfer.id),
         details={"reason": reason, "from_clinic": transfer.from_clinic.code, "to_clinic": transfer.to_clinic.code,
                  "container_ids": [item.container_id for item in items],
                  "label_codes": [item.container.label_code for item in items],
-                 "received_container_ids": sorted(i.container_id for i in transfer.items if not i.is_missing),
-                 "movement_ids": losses},
+                 "movement_ids": losses, **details},
     ))
     session.flush()
 
@@ -476,8 +499,8 @@ def refuse_reversing_a_loss(session: Session, lot: Lot, container: Container, or
     stock back on the sender's shelf, where it never came back to (a lot_guard reversal check)."""
     if original.kind is MovementKind.WASTE and original.reason == MISSING:
         raise LossNotReversible(
-            f"{container.product.name} ({container.label_code}) was declared missing in transit by the clinic it "
-            "was sent to: that write-off cannot be reversed.",
+            f"{container.product.name} ({container.label_code}) was declared missing in transit on its way to "
+            "another clinic: that write-off cannot be reversed.",
             movement_id=original.id, container_id=container.id,
         )
 
@@ -550,6 +573,60 @@ def cancel(session: Session, *, actor: User, scope: Scope, transfer_id: int, now
     transfer.cancelled_by_id, transfer.cancelled_by, transfer.cancelled_at = actor.id, actor, now
     session.flush()
     return transfer
+
+
+def declare_lost(
+    session: Session,
+    *,
+    actor: User,
+    scope: Scope,
+    transfer_id: int,
+    reason: str | None,
+    now: dt.datetime,
+) -> Transfer:
+    """Declares a whole box lost on the road and writes every container off at the source; returns the Transfer.
+
+    The box never arrived: receiving refuses a box of which nothing arrived, and calling it back
+    would put stock on the sender's shelf that never came back. Either end may declare it (the
+    sender, told by the courier; the destination, which never got it) while it is in transit;
+    once refused, only the source, which awaits it back. Each container is written off exactly
+    as one missing from a received box (``_declare_missing``: a REVERSAL of its TRANSFER_OUT and
+    a WASTE, reason ``missing_in_transit``, at the location it left from; it ends discarded),
+    so nothing stays in transit and the sender's reconciliation counts it wasted. The transfer
+    ends ``lost`` (who, when, why), audited as ``transfer.lost``. Every check runs before
+    anything is written. Raises ValidationError (no reason, or too long), NotFound (neither end
+    in the caller's clinics), SendingClinicOnly (the destination, for a refused box),
+    TransferAlreadyReceived, TransferCancelled, TransferRefused (its return is recorded) or
+    TransferLost.
+    """
+    reason = _lost_reason(reason)
+    transfer = _lock_transfer(session, transfer_id, scope)
+    at_source, at_destination = scope.allows(transfer.from_clinic_id), scope.allows(transfer.to_clinic_id)
+    was = transfer.status
+    if transfer.is_refused:
+        if not at_source:
+            raise SendingClinicOnly(
+                f"Transfer {transfer.id} was refused and is on its way back: only {transfer.from_clinic.name}, "
+                "which awaits it, can declare it lost.",
+                transfer_id=transfer.id,
+            )
+    else:
+        _ensure_in_transit(transfer)
+    items = _items_locked(session, transfer)
+    # Which end said so: a caller working at both (a chain-level manager) speaks for the source, whose loss it is.
+    end = "both" if at_source and at_destination else ("sending" if at_source else "receiving")
+    _declare_missing(session, transfer, items, reason=reason, actor=actor, now=now,
+                     declared_at=transfer.from_clinic if at_source else transfer.to_clinic,
+                     action="transfer.lost", details={"end": end, "status_before": was.value})
+    transfer.status = TransferStatus.LOST
+    transfer.lost_by_id, transfer.lost_by, transfer.lost_at, transfer.lost_reason = actor.id, actor, now, reason
+    session.flush()
+    return transfer
+
+
+def _lost_reason(reason: str | None) -> str:
+    return _required_reason(reason, "reason", MAX_LOST_REASON,
+                            "Say why the box is declared lost (e.g. the courier says the parcel was lost).")
 
 
 def _record_return(session: Session, transfer: Transfer, *, actor: User, now: dt.datetime) -> Transfer:
@@ -658,7 +735,7 @@ def list_transfers(
 ) -> TransferPage:
     """Transfers to or from the caller's clinics: the first page starts with every one on the road (in
     transit, or refused and on the way back: someone has to act on each, so none is ever paged away), newest
-    sent first; then the settled ones (received, called back, returned), newest first, ``limit`` a page.
+    sent first; then the settled ones (received, called back, returned, lost), newest first, ``limit`` a page.
     ``before_id`` (the previous page's ``next_before``) pages back through the settled ones only.
 
     ``direction`` "incoming" keeps those whose destination is one of the caller's
@@ -718,6 +795,7 @@ def _with_details(stmt: Select[Transfer]) -> Select[Transfer]:
         joinedload(Transfer.from_clinic), joinedload(Transfer.to_clinic), joinedload(Transfer.to_location),
         joinedload(Transfer.received_location), joinedload(Transfer.sent_by), joinedload(Transfer.received_by),
         joinedload(Transfer.cancelled_by), joinedload(Transfer.refused_by), joinedload(Transfer.returned_by),
+        joinedload(Transfer.lost_by),
         selectinload(Transfer.items).options(
             joinedload(TransferItem.container).options(
                 joinedload(Container.product), joinedload(Container.lot).joinedload(Lot.product),
@@ -782,6 +860,14 @@ def _ensure_in_transit(transfer: Transfer) -> None:
         else:
             tail = f"Its return to {transfer.from_clinic.name} is recorded."
         raise TransferRefused(f"{refused}. {tail}", transfer_id=transfer.id, status=transfer.status.value)
+    if transfer.status is TransferStatus.LOST:
+        assert transfer.lost_at is not None and transfer.lost_by is not None
+        raise TransferLost(
+            f"Transfer {transfer.id} was declared lost in transit by {transfer.lost_by.label} on "
+            f"{to_clinic_time(transfer.lost_at, transfer.from_clinic.timezone):%d %b %Y %H:%M} "
+            f"({transfer.from_clinic.code} time): every container was written off at {transfer.from_clinic.name}.",
+            transfer_id=transfer.id,
+        )
 
 
 # --- checks on places and values --------------------------------------------------------------------
