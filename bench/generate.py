@@ -46,6 +46,7 @@ import psycopg
 from inventory.services import audit_chain
 from inventory.demo import KIT_REQUIREMENTS, KIT_TEMPLATE, PRODUCTS
 from inventory.models.user import username_key
+from inventory.models.catalog import product_name_key
 from inventory.patient_refs import ref_key
 
 DOSE_COLUMNS = ("follow_up_days", "session_max_units", "session_max_areas", "cumulative_max_units",
@@ -329,7 +330,8 @@ def _write_shared(conn: psycopg.Connection, scale: Scale, seed: int) -> Plan:
         )
         gp = spec.get("gprime_category")
         product_rows.append((
-            n, spec["name"], spec["brand"], spec.get("generic_name", ""), "", kind, spec["base_unit"],
+            n, spec["name"], product_name_key(spec["name"]), spec["brand"], spec.get("generic_name", ""), "", kind,
+            spec["base_unit"],
             spec["quantity_per_container"], spec["storage"], True, spec.get("requires_reconstitution", False),
             spec.get("beyond_use_hours"), spec.get("labelled_diluent"), spec.get("labelled_diluent_ml"), multi,
             spec.get("usual_max_units_per_session"), gp.value if gp else None, spec.get("gprime_pa"),
@@ -341,7 +343,7 @@ def _write_shared(conn: psycopg.Connection, scale: Scale, seed: int) -> Plan:
         ))
         gtin_rows.append((n, n, gtin))
     _insert(conn, "products", (
-        "id", "name", "brand", "generic_name", "manufacturer", "kind", "base_unit", "quantity_per_container",
+        "id", "name", "name_key", "brand", "generic_name", "manufacturer", "kind", "base_unit", "quantity_per_container",
         "storage", "is_active", "requires_reconstitution", "beyond_use_hours", "labelled_diluent",
         "labelled_diluent_ml", "is_multi_patient", "usual_max_units_per_session", "gprime_category", "gprime_pa",
         "has_lidocaine", "material", "hyaluronidase_source", "strength_per_ml", "label_source", "created_at",

@@ -8,8 +8,8 @@ audit event (who, when, what changed from what), whose hash chain inventory/serv
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from argon2 import PasswordHasher
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from inventory.cart.service import AREA_LABELS, AREA_VALUES
@@ -50,6 +51,7 @@ from inventory.models import (
     Role,
     User,
 )
+from inventory.models.catalog import PRODUCT_NAME_KEY_LENGTH, product_name_key
 from inventory.services import auth, catalog
 from inventory.services.barcodes import normalise_gtin
 from inventory.services.permissions import Scope, get_in_scope
@@ -679,21 +681,32 @@ def _product_changes(actor: User, fields: Mapping[str, Any], current: Mapping[st
     return changes
 
 
-def product_name_key(name: str) -> str:
-    """A product name as names are compared: case, spaces and full-width forms set aside ("botox cosmetic 100U" is
-    "Botox Cosmetic 100 U"). Pure."""
-    return "".join(unicodedata.normalize("NFKC", name).casefold().split())
-
-
 def _refuse_taken_name(session: Session, name: str, product_id: int | None) -> None:
-    """Raises NameTaken when another product's name reads the same, case and spaces aside: two entries for one
-    product would split its stock, lots and history. The catalog is small: its names are compared here."""
+    """Raises NameTaken when another product's name reads the same, case and spaces aside (``product_name_key``:
+    one indexed look-up; the unique key refuses a second admin racing this one, ``_name_held_once``)."""
     key = product_name_key(name)
-    for other_id, other in session.execute(select(Product.id, Product.name).where(Product.id != (product_id or 0))):
-        if product_name_key(other) == key:
-            same = "" if other == name else f" (“{name}” reads the same: case and spaces are not told apart)"
-            raise NameTaken(f"A product named “{other}” is already in the catalog{same}.", field="name",
-                            product_id=other_id)
+    if len(key) > PRODUCT_NAME_KEY_LENGTH:
+        raise ValidationError("Shorten the product's name.", field="name")
+    with session.no_autoflush:  # a renamed product is not written before its new name is checked
+        other = session.execute(select(Product.id, Product.name).where(
+            Product.name_key == key, Product.id != (product_id or 0))).first()
+    if other is not None:
+        same = "" if other.name == name else f" (“{name}” reads the same: case and spaces are not told apart)"
+        raise NameTaken(f"A product named “{other.name}” is already in the catalog{same}.", field="name",
+                        product_id=other.id)
+
+
+@contextmanager
+def _name_held_once(session: Session, name: str, product_id: int | None) -> Iterator[None]:
+    """Around writing a product's new or changed name: another admin may have given the same one since it was
+    checked, and the unique name_key refuses the second, answered as NameTaken."""
+    try:
+        with session.begin_nested():
+            yield
+            session.flush()
+    except IntegrityError:
+        _refuse_taken_name(session, name, product_id)
+        raise
 
 
 def _refuse_other_spelling(session: Session, molecule: str) -> None:
@@ -802,8 +815,8 @@ def add_product(session: Session, *, actor: User, fields: Mapping[str, Any], gti
     _refuse_limits_without_molecule(product, given)
     _refuse_taken_name(session, product.name, None)
     product.gtins = [ProductGtin(gtin=g) for g in _gtins(session, gtins, None)]
-    session.add(product)
-    session.flush()
+    with _name_held_once(session, product.name, None):
+        session.add(product)
     details = {"name": product.name, "gtins": [g.gtin for g in product.gtins],
                **{k: _plain(v) for k, v in changes.items() if k in ADMIN_ONLY_PRODUCT_FIELDS}}
     if limits_from is not None:
@@ -866,11 +879,14 @@ def change_product(session: Session, *, actor: User, product_id: int, fields: Ma
             limits_from = others[0] if moved else None
             given = {}  # the molecule's own values: nothing to set on its products
     limits_before = {p.id: (p, _limits_of(p)) for p in (product, *others)}
-    changed: dict[str, Any] = _apply(product, changes)
-    _check_product(product)
-    _refuse_limits_without_molecule(product, {n: v for n, v in given.items() if n in changed})
-    if "name" in changed:
-        _refuse_taken_name(session, product.name, product.id)
+    renamed = "name" in changes and changes["name"] != product.name
+    if renamed:
+        _refuse_taken_name(session, changes["name"], product.id)
+    # The change is written inside (a rename with it), so a name taken meanwhile is answered as NameTaken.
+    with _name_held_once(session, changes.get("name", product.name), product.id) if renamed else nullcontext():
+        changed: dict[str, Any] = _apply(product, changes)
+        _check_product(product)
+        _refuse_limits_without_molecule(product, {n: v for n, v in given.items() if n in changed})
     if gtins is not None:
         wanted = _gtins(session, gtins, product.id)
         before = [g.gtin for g in product.gtins]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import enum
+import unicodedata
 from decimal import Decimal
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, false
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from inventory.models.base import Base, Quantity, created_at, intpk, str_enum
 
@@ -32,6 +33,16 @@ class GPrimeCategory(enum.StrEnum):
     HIGH = "high"
 
 
+PRODUCT_NAME_KEY_LENGTH = 480
+
+
+def product_name_key(name: str) -> str:
+    """A product name as names are compared: case, spaces and full-width forms set aside ("botox cosmetic 100U" is
+    "Botox Cosmetic 100 U"). Two entries for one product would split its stock, lots and history. Migration 0025
+    keeps a frozen copy of this function: change both, and re-key the table, or never. Pure."""
+    return "".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
 class Product(Base):
     __tablename__ = "products"
     __table_args__ = (
@@ -53,6 +64,12 @@ class Product(Base):
 
     id: Mapped[intpk]
     name: Mapped[str] = mapped_column(String(120), unique=True, comment="e.g. 'Botox Cosmetic 100 U'")
+    # Set with the name (the validator below; the default for a Core INSERT): unique, so no two products read alike.
+    name_key: Mapped[str] = mapped_column(
+        String(PRODUCT_NAME_KEY_LENGTH), unique=True, index=True,
+        default=lambda context: product_name_key(context.get_current_parameters()["name"]),
+        comment="product_name_key(name): unique, so no two products' names differ only in case or spaces",
+    )
     brand: Mapped[str] = mapped_column(String(80))
     generic_name: Mapped[str] = mapped_column(String(120), default="")
     manufacturer: Mapped[str] = mapped_column(String(120), default="")
@@ -122,6 +139,12 @@ class Product(Base):
     gtins: Mapped[list[ProductGtin]] = relationship(
         back_populates="product", cascade="all, delete-orphan", order_by="ProductGtin.gtin"
     )
+
+    @validates("name")
+    def _keep_name_key(self, _name: str, name: str) -> str:
+        # Whoever sets a name (a new product, a rename) sets its key with it: the two never disagree.
+        self.name_key = product_name_key(name)
+        return name
 
     @property
     def is_toxin(self) -> bool:
