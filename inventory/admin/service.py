@@ -1132,7 +1132,7 @@ def get_clinic(session: Session, clinic_id: int, scope: Scope) -> Clinic:
 
 
 def list_clinics(session: Session, scope: Scope) -> list[Clinic]:
-    return list(session.scalars(scope.filter(select(Clinic), Clinic.id).order_by(Clinic.code)))
+    return scope.clinics(session)
 
 
 def check_timezone(name: str) -> str:

@@ -21,7 +21,7 @@ from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.blueprints.pages.fields import NotesField, QuantityField, ScanField, TextField, WholeNumberField
 from inventory.errors import DomainError
 from inventory.extensions import db
-from inventory.models import Clinic, Location, LocationKind, Product, ProductKind, utcnow
+from inventory.models import Location, LocationKind, Product, ProductKind, utcnow
 from inventory.kits.models import Kit, KitStatus
 from inventory.kits import service as kit_service
 from inventory.services.permissions import Permission
@@ -78,7 +78,7 @@ def _kit_board(shown, clinic_id: int | None, status: KitStatus | None, http_stat
                    key=lambda k: (STATUS_ORDER[k.status], k.clinic_code, k.name))
     counts = {s: sum(1 for k in board if k.status is s) for s in STATUS_ORDER}
     matching = [k for k in board if status is None or k.status is status]
-    clinics = list(db.session.scalars(scope().filter(select(Clinic), Clinic.id).order_by(Clinic.code)))
+    clinics = scope().clinics(db.session)
     return render_template("pages/kits.html", board=matching[:KITS_AT_ONCE], matching=len(matching), counts=counts,
                            words=STATUS_WORDS, clinics=clinics, clinic_id=clinic_id, status=status), http_status
 
@@ -217,7 +217,7 @@ def _targets() -> list[SelectChoice]:
 def _places() -> list[SelectChoice]:
     free = [SelectChoice(f"location:{loc.id}", f"{loc.clinic.code} · {loc.name}")
             for loc in kit_service.free_kit_locations(db.session, scope())]
-    clinics = db.session.scalars(scope().filter(select(Clinic), Clinic.id).order_by(Clinic.code))
+    clinics = scope().clinics(db.session)
     return free + [SelectChoice(f"clinic:{c.id}", f"{c.code} · a new kit location named after the kit")
                    for c in clinics]
 

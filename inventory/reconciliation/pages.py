@@ -25,10 +25,6 @@ PAGE_LINES = 500
 MAX_LOCATION_CHOICES = 250
 
 
-def _clinics() -> list[Clinic]:
-    return list(db.session.scalars(scope().filter(select(Clinic), Clinic.id).order_by(Clinic.code)))
-
-
 def _locations(clinic_id: int | None) -> list[Location]:
     """The locations the Where list offers: the chosen clinic's, or all of the caller's while they are few."""
     stmt = scope().filter(select(Location), Location.clinic_id)
@@ -87,7 +83,7 @@ def reconciliation():
         location_id = clinic_id = None
     return render_template(
         "pages/reconciliation.html", rec=rec, period=period, location_id=location_id, clinic_id=clinic_id,
-        clinics=_clinics(), locations=_locations(clinic_id), page_lines=PAGE_LINES, error=error,
+        clinics=scope().clinics(db.session), locations=_locations(clinic_id), page_lines=PAGE_LINES, error=error,
     ), status
 
 

@@ -340,8 +340,7 @@ def clinics_and_location(
             raise NotFound(f"No location with id {location_id}.", id=location_id)
         location = get_in_scope(session, Location, location_id, scope, "location")
         return [location.clinic], location
-    clinics = session.scalars(scope.filter(select(Clinic), Clinic.id).order_by(Clinic.code))
-    return list(clinics), None
+    return scope.clinics(session), None
 
 
 # --- the reconciliation -------------------------------------------------------------------

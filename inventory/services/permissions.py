@@ -94,6 +94,10 @@ class Scope:
             return stmt
         return stmt.where(clinic_column.in_(self.clinic_ids))
 
+    def clinics(self, session: Session) -> list[Clinic]:
+        """The clinics of this scope, by code: what a Clinic choice offers."""
+        return list(session.scalars(self.filter(select(Clinic), Clinic.id).order_by(Clinic.code)))
+
     def narrowed_to(self, session: Session, clinic_id: int | None) -> Scope:
         """This scope kept to one of its clinics (None: as it is), for a page or a report a chain-level user
         asks of one clinic. Raises NotFound for a clinic outside it, as for a missing one."""

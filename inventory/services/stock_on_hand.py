@@ -230,7 +230,7 @@ def filter_choices(session: Session, scope: Scope, *, clinic_id: int | None = No
     """The clinics in scope, and the locations to offer: those of ``clinic_id``, else of the clinic
     ``location_id`` is at, else of every clinic in scope when there are few enough. Retired locations hold no
     stock and are left out, unless chosen. Raises nothing: a choice outside scope offers nothing of it."""
-    clinics = list(session.scalars(scope.filter(select(Clinic), Clinic.id).order_by(Clinic.code)))
+    clinics = scope.clinics(session)
     chosen = session.get(Location, location_id) if location_id is not None and _an_id(location_id) else None
     if chosen is not None and not scope.allows(chosen.clinic_id):
         chosen = None
