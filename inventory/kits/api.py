@@ -24,6 +24,7 @@ from inventory.kits.schemas import (
     KitOut,
     KitReadinessList,
     KitReadinessOut,
+    KitReadinessQuery,
     KitRemoveIn,
     KitTemplateIn,
     KitTemplateList,
@@ -37,11 +38,12 @@ from inventory.kits import service as kits
 from inventory.services.permissions import Permission
 
 
-@operation("GET", "/kits/readiness", summary="Readiness of every kit the caller can see",
-           permission=Permission.KIT_CHECK, response=KitReadinessList)
-def kits_readiness() -> KitReadinessList:
-    states = kits.readiness(db.session, scope=current_scope(), now=utcnow())
-    return KitReadinessList([KitReadinessOut.of(state) for state in states])
+@operation("GET", "/kits/readiness", summary="Readiness of every kit the caller can see (?clinic_id=, ?status=)",
+           permission=Permission.KIT_CHECK, query=KitReadinessQuery, response=KitReadinessList, errors=(404, 422))
+def kits_readiness(query: KitReadinessQuery) -> KitReadinessList:
+    states = kits.readiness(db.session, scope=current_scope().narrowed_to(db.session, query.clinic_id), now=utcnow())
+    return KitReadinessList([KitReadinessOut.of(state) for state in states
+                             if query.status is None or state.status is query.status])
 
 
 @operation("POST", "/kits/<int:kit_id>/checks", summary="Record a check of a kit", permission=Permission.KIT_CHECK,

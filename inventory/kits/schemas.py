@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, RootModel, model_validator
 
 from inventory.blueprints.api.schemas import ContainerOut, Model, Qty, QtyIn, Scanned, PlainText
-from inventory.kits.models import Kit, KitCheck, KitTemplate
+from inventory.kits.models import Kit, KitCheck, KitStatus, KitTemplate
 from inventory.kits.service import KitReadiness, LocationExpiry
 
 Status = Literal["ready", "expiring_soon", "not_ready"]
@@ -201,6 +201,11 @@ class KitTemplateOut(Model):
 
 class KitTemplateList(Model):
     templates: list[KitTemplateOut]
+
+
+class KitReadinessQuery(Model):
+    clinic_id: Id | None = Field(default=None, description="one of your clinics; left out: all of them")
+    status: KitStatus | None = Field(default=None, description="only the kits of this status")
 
 
 class ExpiringQuery(Model):
