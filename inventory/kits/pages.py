@@ -239,7 +239,7 @@ def _render_templates(template_form: TemplateForm | None = None, kit_form: NewKi
     template_form, kit_form, templates = _template_forms(template_form, kit_form)
     return render_template(
         "pages/kit_templates.html", template_form=template_form, kit_form=kit_form, templates=templates,
-        kits=kit_service.list_kits(db.session, scope()),
+        kits_per_template=kit_service.kits_per_template(db.session, scope()),
     ), status
 
 

@@ -988,6 +988,14 @@ def list_kits(session: Session, scope: Scope) -> list[Kit]:
     return list(session.scalars(stmt.join(Kit.clinic).order_by(Clinic.code, Kit.name)))
 
 
+def kits_per_template(session: Session, scope: Scope) -> dict[int, tuple[int, int]]:
+    """How many of the caller's kits each template makes, and at how many clinics, by template id: one statement
+    (the templates page names them; the Kits board lists each kit)."""
+    stmt = scope.filter(select(Kit.template_id, func.count(Kit.id), func.count(Kit.clinic_id.distinct()))
+                        .group_by(Kit.template_id), Kit.clinic_id)
+    return {template_id: (kits, clinics) for template_id, kits, clinics in session.execute(stmt)}
+
+
 def free_kit_locations(session: Session, scope: Scope) -> list[Location]:
     """Active locations of kind 'kit' that hold no kit yet."""
     stmt = scope.filter(

@@ -63,3 +63,12 @@ def test_a_clinic_not_the_callers_is_refused(browser_client, world, board):
     assert html.status_code == 404
     text = html.get_data(as_text=True)
     assert f"No clinic with id {world.other_clinic.id}." in text and "New York empty" not in text
+
+
+def test_the_templates_page_counts_each_templates_kits_rather_than_listing_every_kit(browser_client, world, board):
+    html = browser_client("manager").get("/kit-templates").get_data(as_text=True)
+    use = re.search(r'<p class="kit-template-use">(.*?)</p>', html, flags=re.S).group(1)
+    assert use.startswith("3 kits at 2 clinics: each on ") and 'href="/kits"' in use
+    assert "London empty" not in html  # the kits themselves are the board's
+    lon = browser_client("clinic_manager").get("/kit-templates").get_data(as_text=True)
+    assert "2 kits at 1 clinic: each on " in lon
