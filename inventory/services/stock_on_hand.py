@@ -23,9 +23,9 @@ from sqlalchemy import Select, false, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from inventory import MAX_DATABASE_ID, lifecycle
-from inventory.errors import NotFound, ValidationError
-from inventory.models import Clinic, Container, ContainerState, Location, Lot, Product, ProductKind
-from inventory.services.barcodes import normalise_lot_number
+from inventory.errors import DomainError, NotFound, ValidationError
+from inventory.models import Clinic, Container, ContainerState, Location, Lot, Product, ProductGtin, ProductKind
+from inventory.services.barcodes import normalise_lot_number, parse_scan
 from inventory.services.clock import clinic_today
 from inventory.services.permissions import Scope
 
@@ -165,7 +165,7 @@ def stock_on_hand(
     words = search_words(filters.q)
     shown = _shown(session, scope, filters)
     at = Cursor.parse(cursor) if cursor else None
-    groups = _groups(shown, filters, words)
+    groups = _groups(shown, filters, words, scanned_lots(shown, filters.q))
     counted = groups.subquery("stock_groups")
     # Counted first, by lot and location over the narrow container rows; only the groups then meet their
     # product, lot and location (a chain's 36,000 containers are 6,000 groups).
@@ -257,9 +257,29 @@ def filter_choices(session: Session, scope: Scope, *, clinic_id: int | None = No
 # --- the statements -------------------------------------------------------------------------------------
 
 
-def _groups(scope: Scope, filters: StockFilters, words: list[str]) -> Select[int, int, int, int, Decimal, int]:
+def scanned_lots(scope: Scope, text: str) -> Select[int] | None:
+    """The lots a code scanned into the search names, or None for text that is no code Vialog reads (searched
+    as words): a scanner types into the search box as into any field. A Vialog label names its container's lot
+    (a container of another clinic, none); a box's GS1 code its product's lot of that number; a bare product
+    code every lot of the product."""
+    text = text.strip()
+    if not text or len(text.split()) > 1:
+        return None
+    try:
+        code = parse_scan(text)
+    except DomainError:
+        return None  # a word, a lot number typed as printed: the words' search
+    if code.kind == "container":
+        return scope.filter(select(Container.lot_id).where(Container.label_code == code.label_code),
+                            Container.clinic_id)
+    lots = select(Lot.id).where(Lot.product_id.in_(select(ProductGtin.product_id).where(ProductGtin.gtin == code.gtin)))
+    return lots if code.lot is None else lots.where(Lot.number_key == normalise_lot_number(code.lot))
+
+
+def _groups(scope: Scope, filters: StockFilters, words: list[str],
+            scanned: Select[int] | None = None) -> Select[int, int, int, int, Decimal, int]:
     """The live containers in ``scope`` (already kept to the clinic asked for) that match, counted by lot and
-    location: one row of the list each."""
+    location: one row of the list each. ``scanned``: the lots a code in the search names, in place of its words."""
     stmt = (
         select(
             Container.lot_id, Container.location_id,
@@ -276,6 +296,9 @@ def _groups(scope: Scope, filters: StockFilters, words: list[str]) -> Select[int
         stmt = stmt.where(Container.location_id == filters.location_id)
     if filters.held_only:
         stmt = stmt.where(Container.on_hold_since.is_not(None))
+    if scanned is not None:
+        stmt = stmt.where(Container.lot_id.in_(scanned))
+        words = []
     if filters.kind is not None or words:
         # What the product and lot decide, as the lots that qualify: a few dozen rows, never each container's.
         lots = select(Lot.id).join(Product, Product.id == Lot.product_id)
