@@ -24,7 +24,7 @@ from inventory.extensions import db
 from inventory.models import Location, LocationKind, Product, ProductKind, utcnow
 from inventory.kits.models import Kit, KitStatus
 from inventory.kits import service as kit_service
-from inventory.services.permissions import Permission
+from inventory.services.permissions import Permission, Scope
 
 STATUS_ORDER = {KitStatus.NOT_READY: 0, KitStatus.EXPIRING_SOON: 1, KitStatus.READY: 2}
 STATUS_WORDS = {KitStatus.READY: "Ready", KitStatus.EXPIRING_SOON: "Expiring soon", KitStatus.NOT_READY: "Not ready"}
@@ -73,7 +73,7 @@ def kits():
 KITS_AT_ONCE = 200
 
 
-def _kit_board(shown, clinic_id: int | None, status: KitStatus | None, http_status: int = 200):
+def _kit_board(shown: Scope, clinic_id: int | None, status: KitStatus | None, http_status: int = 200):
     board = sorted(kit_service.readiness(db.session, scope=shown, now=utcnow()),
                    key=lambda k: (STATUS_ORDER[k.status], k.clinic_code, k.name))
     counts = {s: sum(1 for k in board if k.status is s) for s in STATUS_ORDER}

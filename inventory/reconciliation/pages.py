@@ -15,7 +15,7 @@ from inventory.extensions import db
 from inventory.models import Clinic, Location, utcnow
 from inventory.reconciliation import export
 from inventory.services.clock import clinic_today
-from inventory.services.permissions import Permission
+from inventory.services.permissions import Permission, Scope
 from inventory.reconciliation.service import Period, reconcile
 
 
@@ -66,7 +66,7 @@ def _choice() -> tuple[Period, int | None, int | None]:
     return Period.of(_date("from"), _date("to")), location_id, clinic_id
 
 
-def _reported(clinic_id: int | None):
+def _reported(clinic_id: int | None) -> Scope:
     """The caller's scope, kept to the clinic asked for (raises NotFound for one not theirs)."""
     return scope().narrowed_to(db.session, clinic_id)
 
