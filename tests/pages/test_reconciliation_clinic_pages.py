@@ -73,3 +73,31 @@ def test_with_many_locations_the_where_list_waits_for_a_clinic(browser_client, w
     where = html.split('id="location_id"', 1)[1].split("</select>", 1)[0]
     assert re.findall(r'<option value="(\d+)"', where) == []
     assert "Choose a clinic, then Show, to pick one of its locations." in html
+
+
+def test_past_a_few_clinics_the_page_asks_for_one_and_the_downloads_hold_them_all(browser_client, world, session,
+                                                                                 monkeypatch):
+    build_history(world)
+    session.flush()
+    monkeypatch.setattr(reconciliation_pages, "CLINICS_AT_ONCE", 1)  # the world's chain has two
+    monkeypatch.setattr(reconciliation_pages, "reconcile", _reconciled_every_clinic)
+    client = browser_client("manager")
+    html = client.get(f"/reconciliation?{JUNE}").get_data(as_text=True)
+    assert "recon-table" not in html  # no lines computed, none shown
+    assert "You see 2 clinics: their lines are read here one clinic at a time." in html
+    for clinic in (world.clinic, world.other_clinic):
+        assert f'href="/reconciliation?from=2026-06-01&amp;to=2026-06-30&amp;clinic_id={clinic.id}"' in html
+    assert 'href="/reconciliation.xlsx?from=2026-06-01&amp;to=2026-06-30">Download the workbook' in html
+
+    monkeypatch.undo()
+    monkeypatch.setattr(reconciliation_pages, "CLINICS_AT_ONCE", 1)
+    html = client.get(f"/reconciliation?{JUNE}&clinic_id={world.other_clinic.id}").get_data(as_text=True)
+    assert _line_clinics(html) == {"NYC"}
+    assert "Choose a clinic</h2>" not in html
+    workbook = client.get("/reconciliation.csv?from=2026-06-01&to=2026-06-30")
+    assert workbook.status_code == 200
+    assert {"LON", "NYC"} <= set(re.findall(r"\b(LON|NYC)\b", workbook.get_data(as_text=True)))
+
+
+def _reconciled_every_clinic(*args, **kwargs):
+    raise AssertionError("the page reconciled every clinic")
