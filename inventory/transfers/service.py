@@ -95,6 +95,7 @@ from inventory.transfers.models import (
     TransferStatus,
 )
 from inventory.services import ledger, lot_guard, scanning
+from inventory.services.barcodes import parse_scan
 from inventory.services.clock import to_clinic_time
 from inventory.services.permissions import Scope
 from inventory.transfers.moves import LocationInactive
@@ -411,7 +412,20 @@ def _required_reason(reason: str | None, field: str, max_length: int, ask: str) 
     text = check_text(reason, what="Reason", field=field, max_length=max_length)
     if not text:
         raise ValidationError(ask, field=field)
+    _refuse_scanned_code(text, field)
     return text
+
+
+def _refuse_scanned_code(text: str, field: str) -> None:
+    """A wedge scanner types into whichever field has the focus, and the transfer's page is where a box's vials are
+    scanned: a label or a box's barcode in a reason is a scan that missed its field, never a reason the other
+    clinic and the audit trail should read (a box declared lost "because VL-000123-K")."""
+    try:
+        code = parse_scan(text)
+    except DomainError:
+        return  # words, not a code Vialog reads
+    scanned = f"{code.label_code} is a vial's Vialog label" if code.kind == "container" else "That is a barcode"
+    raise ValidationError(f"{scanned}, not a reason: nothing was recorded. Type the reason in words.", field=field)
 
 
 def _missing_ids(transfer: Transfer, *, arrived: Sequence[int | str] | None,

@@ -156,6 +156,23 @@ def test_a_reason_is_required_and_a_refusal_writes_nothing(api, world, session, 
     assert {session.get(Container, v.id).state for v in vials} == {ContainerState.IN_TRANSIT}
 
 
+def test_a_code_scanned_into_the_reason_is_refused_naming_it_and_writes_nothing(api, world, session):
+    """The page where a box's vials are scanned: a scan that lands in the reason field is no reason."""
+    transfer_id, vials, kept = box_of_three(world, session)
+    before = written(session)
+    box = f"(01)05012345678900(17)281231(10){LOT}"
+    for reason, named in ((vials[0].label_code, f"{vials[0].label_code} is a vial's Vialog label, not a reason"),
+                          (kept.label_code.lower(), f"{kept.label_code} is a vial's Vialog label, not a reason"),
+                          (box, "That is a barcode, not a reason")):
+        response = declared(api, "clinic_manager", transfer_id, reason)
+        assert (response.status_code, error_code(response)) == (422, "validation_error"), response.get_json()
+        error = response.get_json()["error"]
+        assert error["message"].startswith(named) and error["details"]["field"] == "reason"
+    assert written(session) == before
+    assert session.get(Transfer, transfer_id).status is TransferStatus.IN_TRANSIT
+    assert declared(api, "clinic_manager", transfer_id, "courier: parcel 0501 lost").status_code == 200
+
+
 def test_a_third_clinic_gets_404_and_a_nurse_403_writing_nothing(api, world, session):
     transfer_id, _, _ = box_of_three(world, session)
     before = written(session)

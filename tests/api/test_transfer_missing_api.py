@@ -97,7 +97,8 @@ def test_missing_containers_may_be_named_instead_with_a_reason_required(api, wor
     transfer_id, (first, second, lost), _ = box_of_three(api, world)
     nyc = api(world.nyc_manager())
     before = counts(session)
-    for body in ({"missing": [lost.label_code]}, {"missing": [lost.id], "missing_reason": "  "}):
+    for body in ({"missing": [lost.label_code]}, {"missing": [lost.id], "missing_reason": "  "},
+                 {"missing": [lost.id], "missing_reason": lost.label_code}):  # the next vial's scan, in the reason
         response = nyc.post(f"/transfers/{transfer_id}/receive", body)
         assert (response.status_code, error_code(response)) == (422, "validation_error"), response.get_json()
         assert response.get_json()["error"]["details"]["field"] == "missing_reason"

@@ -75,6 +75,10 @@ def test_declaring_asks_a_reason_and_the_confirmation_then_writes_every_containe
     no_reason = nyc.post(f"/transfers/{transfer.id}/lost", data=lost_form(nyc, transfer, lost_reason="  ",
                                                                            confirm_lost="y"))
     assert no_reason.status_code == 422 and "Say why the box is declared lost." in no_reason.get_data(as_text=True)
+    scanned = nyc.post(f"/transfers/{transfer.id}/lost", data=lost_form(nyc, transfer, lost_reason=vials[0].label_code,
+                                                                         confirm_lost="y"))
+    assert scanned.status_code == 422
+    assert f"{vials[0].label_code} is a vial&#39;s Vialog label, not a reason" in scanned.get_data(as_text=True)
     unconfirmed = nyc.post(f"/transfers/{transfer.id}/lost", data=lost_form(nyc, transfer, lost_reason=REASON))
     html = unconfirmed.get_data(as_text=True)
     assert unconfirmed.status_code == 422 and "Tick the confirmation" in html
