@@ -1104,10 +1104,10 @@ def _lock_for_draw(
         return treatment, _drawn_container(session, container_id, scope), None
     treatment = _visible(row[0], treatment_id, scope)
     _ensure_open(treatment)
-    container = row[1]
+    container = ledger.locked_container(*row[1:5])
     if not scope.allows(container.clinic_id):
         raise _unknown_container(container_id)
-    return treatment, container, row[2]
+    return treatment, container, row[-1]
 
 
 def _drawn_container(session: Session, container_id: int, scope: Scope) -> Container:
