@@ -225,6 +225,7 @@ def find_or_create_patient(
     if name is None:
         raise ValidationError(f"No patient {ref} on file yet: give the patient's name to add them.", field="name")
     _refuse_stock_code_as_patient(session, name, "name")
+    _refuse_reference_as_name(session, clinic.id, name, ref)
     patient = Patient(clinic_id=clinic.id, external_ref=ref, name=name, date_of_birth=date_of_birth)
     session.add(patient)
     session.flush()
@@ -253,6 +254,21 @@ def _refuse_stock_code_as_patient(session: Session, text: str, field: str) -> No
             "the vial once the treatment has started.", field=field)
     if code.kind == "gs1" or (code.kind == "gtin" and code.gtin is not None and _in_catalog(session, code.gtin)):
         raise ValidationError(f"That is a box's barcode, not the patient's {what}. {instead}.", field=field)
+
+
+def _refuse_reference_as_name(session: Session, clinic_id: int, name: str, ref: str) -> None:
+    """A patient's card scanned into Name (a slow scanner's keys pass for typing) would add a person named
+    "P-1002": refused when the name reads as the new reference itself or as a reference on file at the clinic.
+    One seek of the key stored with each patient."""
+    key = ref_key(name)
+    if key == ref_key(ref):
+        raise ValidationError(f"{name} is the patient's reference, not a name: type the new patient's name.",
+                              field="name")
+    if len(key) <= MAX_REF_KEY and session.scalar(
+            select(Patient.external_ref).where(Patient.ref_key == key, Patient.clinic_id == clinic_id).limit(1)):
+        raise ValidationError(
+            f"{name} is the reference of a patient on file, not a name: to treat that patient, scan the card into "
+            "the patient reference; for a new patient, type the name.", field="name")
 
 
 def _in_catalog(session: Session, gtin: str) -> bool:

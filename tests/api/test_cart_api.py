@@ -485,6 +485,21 @@ def test_a_label_sent_as_a_patients_name_is_refused(nurse, world, session):
 
 
 
+def test_a_patients_card_sent_as_a_new_patients_name_is_refused(nurse, world, session):
+    """QA: a slow scanner's keys pass for typing, so a card scanned into Name added a person named "P-1002"."""
+    assert nurse.post("/patients", {"external_ref": "P-1002", "name": "Omar Reyes"}).status_code == 201
+    before = session.scalar(select(func.count(Patient.id)))
+    for name, message in (("p 1002", "p 1002 is the reference of a patient on file, not a name"),
+                          ("P-1002", "P-1002 is the reference of a patient on file, not a name"),
+                          ("p-3001", "p-3001 is the patient's reference, not a name")):
+        refused = nurse.post("/patients", {"external_ref": "P-3001", "name": name})
+        assert (refused.status_code, error_code(refused)) == (422, "validation_error"), name
+        error = refused.get_json()["error"]
+        assert error["message"].startswith(message) and error["details"]["field"] == "name"
+    assert session.scalar(select(func.count(Patient.id))) == before
+    assert nurse.post("/patients", {"external_ref": "P-3001", "name": "Paula 1002"}).status_code == 201
+
+
 def test_a_negative_or_mistyped_quantity_says_so_in_the_nurses_words(nurse, world):
     """QA: "-4" answered "Value error, Quantity: type a number": pydantic's prefix, and the wrong reason."""
     container = botox(world)
