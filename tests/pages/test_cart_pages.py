@@ -237,3 +237,23 @@ def test_a_refused_draw_or_mix_keeps_what_the_nurse_typed(browser_client, world,
     html = page.get_data(as_text=True)
     assert page.status_code == 422 and 'value="0.4"' in html and 'value="SAL-77"' in html
     assert 'value="2.5"' not in html
+
+
+def test_a_closed_treatment_offers_nothing_it_would_refuse(browser_client, world, session):
+    """QA: a closed treatment's page (another tab, a link) showed a live "Record draw" and waste form, and a
+    discarded vial's beyond-use countdown still running."""
+    vial = reconstitute(world, world.container("botox"), "2.5", at=utcnow())
+    other = world.container("botox")
+    treatment = start(world, "P-CLOSED")
+    cart.draw(session, actor=world.user("nurse"), scope=Scope.everything(), treatment_id=treatment.id,
+              container_id=vial.id, quantity=Decimal(10), unit="U", area="glabella", now=utcnow())
+    cart.close_treatment(session, actor=world.user("nurse"), scope=Scope.everything(), treatment_id=treatment.id,
+                         now=utcnow())
+    session.flush()
+    client = browser_client("nurse")
+    for label in (vial.label_code, other.label_code):  # wasted at closing; still sealed on its shelf
+        html = client.get(f"/cart/treatments/{treatment.id}?container={label}").get_data(as_text=True)
+        assert "This treatment was closed at" in html and "Start a new treatment</a> from the cart" in html
+        for form in ("/draws", "/reconstitute", "/waste"):
+            assert f'action="/cart/treatments/{treatment.id}{form}"' not in html, (label, form)
+        assert "data-countdown" not in html
