@@ -581,7 +581,17 @@ def dose(container: ContainerFacts, quantity: Decimal, unit: str) -> Dose:
         if units <= 0:
             raise ValidationError(f"{plain_quantity(quantity)} mL is too small to record: check the volume.",
                                   field="quantity")
+        if units > container.remaining and _ml(container.remaining, per_ml) >= quantity:
+            # The last of the vial: each dose's units were rounded to the ledger's step, and a concentration such
+            # as 100 U in 3 mL (33.3333 U/mL) leaves 16.6665 U where 0.5 mL is, physically, left. Asking for what
+            # is left in mL takes what is left in units, never a refusal for the rounding's 0.0002 U.
+            units = container.remaining
         return Dose(units, quantity, per_ml, ML)
-    ml = (quantity / per_ml).quantize(_STEP, rounding=ROUND_HALF_UP) if per_ml else None
+    ml = _ml(quantity, per_ml) if per_ml else None
     entered_unit = UNITS if entered.casefold() == UNITS.casefold() else product.base_unit
     return Dose(quantity, ml, per_ml, entered_unit)
+
+
+def _ml(units: Decimal, per_ml: Decimal) -> Decimal:
+    """``units`` in mL at ``per_ml``, to the ledger's step."""
+    return (units / per_ml).quantize(_STEP, rounding=ROUND_HALF_UP)

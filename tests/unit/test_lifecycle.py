@@ -288,3 +288,21 @@ def test_a_hold_does_not_hide_a_worse_refusal_of_its_lot():
     held = mixed(**HELD)
     held.lot.status = LotStatus.RECALLED
     assert refusal_code(held) == "lot_recalled"
+
+
+def test_a_vial_mixed_to_a_recurring_concentration_is_drawn_to_its_last_ml():
+    """QA: 100 U in 3 mL (33.3333 U/mL): six doses of 0.5 mL, each rounded to 16.6667 U, left 16.6665 U for the
+    sixth, which was refused for 0.0002 U although 0.5 mL was in the vial."""
+    vial = mixed(concentration_u_per_ml=Decimal("33.3333"))
+    for _ in range(5):
+        dose = lifecycle.dose(vial, Decimal("0.5"), "mL")
+        assert dose.quantity == Decimal("16.6667")
+        vial.remaining -= dose.quantity
+    assert vial.remaining == Decimal("16.6665")
+    last = lifecycle.dose(vial, Decimal("0.5"), "mL")
+    assert last == lifecycle.Dose(Decimal("16.6665"), Decimal("0.5"), Decimal("33.3333"), "mL")
+    lifecycle.ensure_enough(vial, last.quantity)  # not refused
+    # More than what is left is still refused, by the mL as by the units.
+    with pytest.raises(DomainError) as refused:
+        lifecycle.ensure_enough(vial, lifecycle.dose(vial, Decimal("0.5001"), "mL").quantity)
+    assert refused.value.code == "insufficient_quantity"
