@@ -92,8 +92,9 @@ document.addEventListener("DOMContentLoaded", () => {
 // place (a vial's label typed into Quantity): they are kept out of that field, and so are the keys
 // just before them (a scanner can start slowly, or its first key come late): every key of the run
 // they end, keys no more than SCAN_RUN_GAP_MS apart. The field gets back what it held before that
-// run, and the whole code goes to the page's scan field as a scan. Its Enter never submits the form
-// the scan landed in. Once caught, every key up to its Enter is the scan's, even after a pause (a
+// run, and the whole code goes to the page's scan field as a scan (not sent where that field's form
+// writes at once, data-scan-waits; only kept out of a note where the page has no scan field, a checklist's
+// or an adverse event's). Its Enter never submits the form the scan landed in. Once caught, every key up to its Enter is the scan's, even after a pause (a
 // scanner can stall mid-code), until CAUGHT_SCAN_QUIET_MS of quiet; a scan that ends so, without
 // Enter, is not sent, and the page says it was kept out.
 //
@@ -150,16 +151,25 @@ function guardAgainstScansInOtherFields() {
   const heldOnFocus = new WeakMap();
   const accepts = (el) => el instanceof HTMLElement && el.matches(".scan, .scan-out");
   const restore = (r) => { if ("value" in r.target && r.before !== null) r.target.value = r.before; };
-  const scanInstead = (code) => {
+  // The code of a scan kept out of ``target`` goes to the page's scan field, as a scan. A scan form that writes
+  // at once (data-scan-waits: a kit's "put in the kit" moves stock) is not sent: the code waits in its field for
+  // the button. A page without a scan field has nowhere to send it: it is only kept out, and the page says so.
+  const scanInstead = (code, target) => {
     const scanField = scanFieldOfPage();
+    if (!scanField) { tellKeptOut({ target, chars: code }, "nowhere"); return; }
     scanField.value = code;
     scanField.focus();
-    if (scanField.form) scanField.form.requestSubmit();
+    if (scanField.form && scanField.form.hasAttribute("data-scan-waits")) tellKeptOut({ target, chars: code }, "waits");
+    else if (scanField.form) scanField.form.requestSubmit();
+  };
+  const labelOf = (el) => {
+    const label = (el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement) && el.labels?.length
+      ? el.labels[0].textContent : "";
+    return label.replace(/\s*\(.*?\)/g, "").trim();
   };
   // A scan caught without its Enter is not sent (it may be cut short): the nurse is told it was kept out.
-  const tellKeptOut = (r) => {
-    const label = r.target instanceof HTMLInputElement && r.target.labels?.length ? r.target.labels[0].textContent : "";
-    const name = label.replace(/\s*\(.*?\)/g, "").trim() || "that field";
+  const tellKeptOut = (r, then = "again") => {
+    const name = labelOf(r.target) || "that field";
     let note = document.querySelector(".scan-kept-out");
     if (!note) {
       note = document.createElement("p");
@@ -169,7 +179,12 @@ function guardAgainstScansInOtherFields() {
     const code = document.createElement("span");
     code.className = "mono";
     code.textContent = r.chars;
-    note.replaceChildren(`A scan went into ${name} and was kept out of it: ${name} is as it was. Scan again. Scanned: `, code);
+    const next = {
+      again: "Scan again.",
+      nowhere: "Nothing was scanned on this page.",
+      waits: `The code waits in ${labelOf(scanFieldOfPage()) || "the scan field"}: press its button to use it, or clear it.`,
+    }[then];
+    note.replaceChildren(`A scan went into ${name} and was kept out of it: ${name} is as it was. ${next} Scanned: `, code);
     (r.target.closest(".row") ?? r.target).before(note);
   };
   const close = () => {
@@ -201,7 +216,9 @@ function guardAgainstScansInOtherFields() {
   document.addEventListener("keydown", (event) => {
     const t = event.target;
     if (event.key === "Shift" || event.key === "CapsLock") return; // a scanner holds Shift for its capitals
-    if (!scanFieldOfPage()) return; // a page without a scan field has nowhere to send a scan
+    // A page without a scan field guards its free text only (a note, a description: no code belongs there);
+    // its other fields may be where codes are typed (the stock search, the labels missing from a box).
+    if (!scanFieldOfPage() && !(t instanceof HTMLTextAreaElement)) return;
     if (accepts(t)) { closeWithoutEnter(); return; }
     const now = performance.now();
     const printable = event.key.length === 1 && !event.ctrlKey && !event.metaKey && !event.altKey;
@@ -239,7 +256,7 @@ function guardAgainstScansInOtherFields() {
     }
     if (event.key === "Enter" && run && run.caught && now - run.last <= CAUGHT_SCAN_QUIET_MS) {
       swallow(event);
-      scanInstead(close().chars);
+      scanInstead(close().chars, t);
       return;
     }
     if (event.key === "Enter" && typedWhereNoText && typedWhereNoText.target === t) {
@@ -248,7 +265,7 @@ function guardAgainstScansInOtherFields() {
       swallow(event);
       const code = typedWhereNoText.chars.trim();
       typedWhereNoText = null;
-      if (code.length >= SCAN_MIN_LENGTH) scanInstead(code);
+      if (code.length >= SCAN_MIN_LENGTH) scanInstead(code, t);
       return;
     }
     const typedRun = run && !run.caught && run.target === t && now - run.last <= SCAN_RUN_GAP_MS ? run : null;
@@ -262,7 +279,7 @@ function guardAgainstScansInOtherFields() {
       if (!scan) return;
       swallow(event);
       t.value = scan.restored;
-      scanInstead(scan.typed);
+      scanInstead(scan.typed, t);
       return;
     }
     if (event.key === "Enter" && isGuardedTextField(t)) {
@@ -271,7 +288,7 @@ function guardAgainstScansInOtherFields() {
       if (!scan) return;
       swallow(event);
       t.value = scan.restored;
-      scanInstead(scan.typed);
+      scanInstead(scan.typed, t);
     }
   }, true);
 }

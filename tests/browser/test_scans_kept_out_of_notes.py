@@ -1,0 +1,60 @@
+"""A scan that lands in a note: on a kit's page it never puts the item in the kit (that scan form moves stock at
+once), and on a page with no scan field at all (a treatment's checklist) it is kept out of the note, said so."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+from sqlalchemy import func, select
+
+from inventory.extensions import db
+from inventory.models import Container, Movement, Treatment
+from tests.browser.conftest import screenshot, sign_in, wedge
+from tests.browser.test_scanner import sealed_labels, start_treatment
+
+
+def _movements_of(live_server, label: str) -> int:
+    with live_server.app.app_context():
+        return db.session.scalar(select(func.count(Movement.id)).join(Container, Container.id == Movement.container_id)
+                                 .where(Container.label_code == label))
+
+
+def test_a_label_scanned_into_a_kit_checks_notes_waits_and_moves_nothing(page, live_server):
+    (vial,) = sealed_labels(live_server, "Juvederm Voluma XC 1.0 mL", "VM88B21", 1)
+    before = _movements_of(live_server, vial)
+    sign_in(page, "nurse")
+    page.goto("/kits")
+    page.locator(".kit-card h2 a", has_text="Emergency kit (room 1)").click()
+    expect(page.locator("h1")).to_contain_text("Emergency kit (room 1)")
+    page.get_by_label("Seal intact", exact=True).check()
+    page.fill("#notes", "all sealed")
+    page.focus("#notes")
+
+    wedge(page, vial)
+
+    expect(page.locator(".scan-kept-out")).to_contain_text("A scan went into Notes and was kept out of it")
+    expect(page.locator(".scan-kept-out")).to_contain_text("press its button to use it, or clear it")
+    expect(page.locator("#code")).to_have_value(vial)  # waiting in "put in the kit", not sent
+    expect(page.locator("#notes")).to_have_value("all sealed")  # the check as the nurse left it
+    expect(page.get_by_label("Seal intact", exact=True)).to_be_checked()
+    page.wait_for_timeout(300)  # a submit would have left the page by now
+    assert _movements_of(live_server, vial) == before
+    screenshot(page, f"kit_scan_in_notes_{live_server.backend}")
+
+
+def test_a_label_scanned_into_a_checklists_notes_is_kept_out_of_them(page, live_server):
+    (vial,) = sealed_labels(live_server, "Juvederm Voluma XC 1.0 mL", "VM88B21", 1)
+    sign_in(page, "nurse")
+    treatment_id = start_treatment(page, live_server, "CHK-NOTE")
+    page.goto(f"/cart/treatments/{treatment_id}/checklist")
+    page.fill("#notes", "none")
+    page.focus("#notes")
+
+    wedge(page, vial)
+
+    expect(page.locator(".scan-kept-out")).to_contain_text(
+        "A scan went into Notes and was kept out of it: Notes is as it was. Nothing was scanned on this page.")
+    expect(page.locator("#notes")).to_have_value("none")
+    with page.expect_navigation():
+        page.click("button:has-text('Save checklist')")
+    with live_server.app.app_context():
+        assert db.session.get(Treatment, treatment_id).checklist["answers"]["notes"] == "none"
