@@ -4,13 +4,31 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from inventory.models.base import Base, created_at, intpk
 from inventory.models.catalog import Product
 from inventory.models.user import User
+
+
+SUPPLIER_KEY_LENGTH = 480
+
+
+def supplier_key(text: str) -> str:
+    """A supplier's name or licence number as they are compared: its letters and digits in order, case, spaces,
+    punctuation and full-width forms set aside ("acme  pharma", "ACME-Pharma." and "Ａｃｍｅ Pharma" are "Acme
+    Pharma"; "wda(h)90211" is "WDA(H) 90211"). A stopped supplier back on the list under a copy of its name or
+    licence would deliver again. Migration 0027 keeps a frozen copy of this function: change both, and re-key the
+    table, or never. Pure."""
+    return "".join(c for c in unicodedata.normalize("NFKC", text).casefold() if unicodedata.category(c)[0] in "LMN")
+
+
+def licence_key(licence: str | None) -> str | None:
+    """``supplier_key`` of a licence; None for none (or one without a letter or digit, which names nothing)."""
+    return (supplier_key(licence) or None) if licence is not None else None
 
 
 class Supplier(Base):
@@ -20,9 +38,31 @@ class Supplier(Base):
 
     id: Mapped[intpk]
     name: Mapped[str] = mapped_column(String(120), unique=True, comment="as on the delivery note")
+    # Set with the name (the validator below; the default for a Core INSERT): unique, so no two suppliers read alike.
+    name_key: Mapped[str] = mapped_column(
+        String(SUPPLIER_KEY_LENGTH), unique=True, index=True,
+        default=lambda context: supplier_key(context.get_current_parameters()["name"]),
+        comment="supplier_key(name): unique, so no two suppliers' names differ only in case, spaces or punctuation",
+    )
     licence: Mapped[str | None] = mapped_column(String(120), comment="wholesale licence or registration number")
+    licence_key: Mapped[str | None] = mapped_column(
+        String(SUPPLIER_KEY_LENGTH), unique=True, index=True,
+        default=lambda context: licence_key(context.get_current_parameters().get("licence")),
+        comment="supplier_key(licence), NULL without one: unique, so a licence belongs to one supplier",
+    )
     is_authorised: Mapped[bool] = mapped_column(default=True, comment="false: receipts from it are refused")
     created_at: Mapped[created_at]
+
+    @validates("name")
+    def _keep_name_key(self, _name: str, name: str) -> str:
+        # Whoever sets a name (a new supplier, a rename) sets its key with it: the two never disagree.
+        self.name_key = supplier_key(name)
+        return name
+
+    @validates("licence")
+    def _keep_licence_key(self, _name: str, licence: str | None) -> str | None:
+        self.licence_key = licence_key(licence)
+        return licence
 
 
 class WatchedLot(Base):

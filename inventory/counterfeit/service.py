@@ -1,11 +1,14 @@
 """The rules of counterfeit defence (DOMAIN.md "Counterfeits, suppliers and the cold chain").
 
 - **Suppliers**: the chain's list; a receipt names one, and one that is not authorised is refused
-  (``supplier_not_authorised``). The list is the chain's, so only a chain-level user authorises or stops a
-  supplier, or changes an authorised one (``Forbidden``); a clinic-level manager may add or correct a supplier
-  that is not authorised, for a chain-level one to review. Authorising takes the supplier's licence and a
-  reason, on record (``supplier.authorised``). Suppliers authorised before that rule keep their authorisation
-  (the page marks them "no licence on file").
+  (``supplier_not_authorised``). A supplier is on the list once: its name, and its licence number, belong to one
+  supplier, compared as ``supplier_key`` reads them (case, spaces, width and punctuation aside), so a stopped
+  supplier cannot come back under a copy of either (``supplier_name_taken``, ``supplier_licence_taken``; unique
+  keys in the database refuse a second manager racing the first). The list is the chain's, so only a chain-level
+  user authorises or stops a supplier, or changes an authorised one (``Forbidden``); a clinic-level manager may
+  add or correct a supplier that is not authorised, for a chain-level one to review. Authorising takes the
+  supplier's licence and a reason, on record (``supplier.authorised``). Suppliers authorised before that rule keep
+  their authorisation (the page marks them "no licence on file").
 - **Watch list**: suspect lot numbers per product, entered or imported (CSV) by a safety lead with their
   source. Receiving or scanning a watched lot is refused (``lot_suspect``); a watched lot already in stock
   is quarantined at once, and stays so while it is watched (recall's ``release`` asks ``refuse_watched_lot``
@@ -28,6 +31,8 @@ import csv
 import datetime as dt
 import io
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +40,14 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from inventory.counterfeit.models import Supplier, WatchedLot, display_lot_number
+from inventory.counterfeit.models import (
+    SUPPLIER_KEY_LENGTH,
+    Supplier,
+    WatchedLot,
+    display_lot_number,
+    licence_key,
+    supplier_key,
+)
 from inventory.errors import (
     DomainError,
     DuplicateSerial,
@@ -72,7 +84,15 @@ SCAN_SIGNS: tuple[type[DomainError], ...] = (LotSuspect, LotExpiryConflict)
 
 
 class SupplierNameTaken(DomainError):
+    """Another supplier's name reads the same (``supplier_key``): one supplier, or one passing for another."""
+
     code = "supplier_name_taken"
+
+
+class SupplierLicenceTaken(DomainError):
+    """Another supplier holds the licence number (``supplier_key``): a licence is one wholesaler's."""
+
+    code = "supplier_licence_taken"
 
 
 class LotAlreadyWatched(DomainError):
@@ -118,18 +138,19 @@ def add_supplier(session: Session, *, actor: User, name: str, now: dt.datetime, 
                  authorised: bool = True, reason: str | None = None) -> Supplier:
     """Adds a supplier to the chain's list. Authorised (the default), it needs a chain-level ``actor``
     (Forbidden: a clinic-level manager adds it not authorised, for review), its licence and a reason.
-    Raises Forbidden, ValidationError or SupplierNameTaken."""
+    Raises Forbidden, ValidationError, SupplierNameTaken or SupplierLicenceTaken."""
     is_authorised = bool(authorised)
     if is_authorised:
         _ensure_chain_level(actor, "Add it as not authorised: a chain-level manager or chain-level admin reviews it.")
-    supplier = Supplier(name=_name(name), licence=_optional(licence, "licence", MAX_LICENCE),
-                        is_authorised=is_authorised)
+    supplier = Supplier(name=_name(name), licence=_licence(licence), is_authorised=is_authorised)
     why = _optional(reason, "reason", MAX_REASON)
-    _ensure_free_name(session, supplier.name)  # "on the list already" first: it saves looking the licence up
+    # "On the list already" first: a supplier typed twice, or a copy of one, is refused whatever else is missing.
+    _refuse_taken_name(session, supplier.name, None)
+    _refuse_taken_licence(session, supplier.licence, None)
     if is_authorised:
         _ensure_licence_and_reason(supplier.licence, why, needs_reason=True)
-    session.add(supplier)
-    session.flush()
+    with _held_once(session, supplier.name, supplier.licence, None):
+        session.add(supplier)
     _audit(session, actor, now, "supplier.added", "supplier", supplier.id,
            _supplier_facts(supplier) | ({"reason": why} if why else {}))
     if is_authorised:
@@ -142,8 +163,9 @@ def update_supplier(session: Session, *, actor: User, supplier_id: int, now: dt.
     """Renames a supplier, changes its licence, or authorises or stops it (``changes``: name, licence,
     authorised; absent keys stay). An authorised supplier, and authorising or stopping one, are a chain-level
     ``actor``'s (Forbidden); authorising takes its licence and a ``reason`` (which any change may carry, on
-    record), and an authorised supplier keeps a licence once one is asked of it. Raises NotFound, Forbidden,
-    ValidationError or SupplierNameTaken."""
+    record), and an authorised supplier keeps a licence once one is asked of it. A new name or licence is checked
+    as ``add_supplier`` checks them. Raises NotFound, Forbidden, ValidationError, SupplierNameTaken or
+    SupplierLicenceTaken."""
     supplier = get_supplier(session, supplier_id)
     if "authorised" in changes and not isinstance(changes["authorised"], bool):
         raise ValidationError("authorised is true or false.", field="authorised")
@@ -152,16 +174,21 @@ def update_supplier(session: Session, *, actor: User, supplier_id: int, now: dt.
     if was_authorised or will_be_authorised:
         _ensure_chain_level(actor)
     name = _name(changes["name"]) if "name" in changes else supplier.name
-    licence = _optional(changes["licence"], "licence", MAX_LICENCE) if "licence" in changes else supplier.licence
+    licence = _licence(changes["licence"]) if "licence" in changes else supplier.licence
     why = _optional(reason, "reason", MAX_REASON)
-    if name.casefold() != supplier.name.casefold():
-        _ensure_free_name(session, name)
+    # Only what changes is looked up: stopping a supplier is never refused for what is on file already.
+    renamed, relicensed = name != supplier.name, licence_key(licence) != supplier.licence_key
+    if renamed:
+        _refuse_taken_name(session, name, supplier.id)
+    if relicensed:
+        _refuse_taken_licence(session, licence, supplier.id)
     authorising = will_be_authorised and not was_authorised
     # A supplier authorised before licences were asked keeps its authorisation until its licence is touched.
     if authorising or (will_be_authorised and "licence" in changes):
         _ensure_licence_and_reason(licence, why, needs_reason=authorising)
     before = _supplier_facts(supplier)
-    supplier.name, supplier.licence, supplier.is_authorised = name, licence, will_be_authorised
+    with _held_once(session, name, licence, supplier.id) if renamed or relicensed else nullcontext():
+        supplier.name, supplier.licence, supplier.is_authorised = name, licence, will_be_authorised
     session.flush()
     _audit(session, actor, now, "supplier.updated", "supplier", supplier.id,
            {"from": before, "to": _supplier_facts(supplier)} | ({"reason": why} if why else {}))
@@ -261,10 +288,55 @@ def suppliers_of_lots(session: Session, lot_ids: set[int]) -> dict[tuple[int, in
     return {key: ", ".join(sorted(names)) for key, names in found.items()}
 
 
-def _ensure_free_name(session: Session, name: str) -> None:
-    taken = session.scalar(select(Supplier.id).where(func.lower(Supplier.name) == name.casefold()))
-    if taken is not None:
-        raise SupplierNameTaken(f"There is a supplier called {name} already.", supplier_id=taken)
+def _refuse_taken_name(session: Session, name: str, supplier_id: int | None) -> None:
+    """Raises SupplierNameTaken when another supplier's name reads the same (``supplier_key``: one indexed
+    look-up; the unique key refuses a second manager racing this one, ``_held_once``)."""
+    with session.no_autoflush:  # a renamed supplier is not written before its new name is checked
+        other = session.execute(select(Supplier.id, Supplier.name, Supplier.is_authorised).where(
+            Supplier.name_key == supplier_key(name), Supplier.id != (supplier_id or 0))).first()
+    if other is None:
+        return
+    same = ("" if other.name == name
+            else f" (“{name}” reads the same: case, spaces and punctuation are not told apart)")
+    stopped = ("" if other.is_authorised
+               else " It is not authorised: its deliveries are refused, under any spelling of its name.")
+    raise SupplierNameTaken(f"A supplier named “{other.name}” is on the list already{same}.{stopped}",
+                            field="name", supplier_id=other.id)
+
+
+def _refuse_taken_licence(session: Session, licence: str | None, supplier_id: int | None) -> None:
+    """Raises SupplierLicenceTaken when another supplier holds the licence number (``supplier_key``, as names:
+    one indexed look-up, and the unique key behind it)."""
+    key = licence_key(licence)
+    if key is None:
+        return
+    with session.no_autoflush:
+        other = session.execute(select(Supplier.id, Supplier.name, Supplier.licence, Supplier.is_authorised).where(
+            Supplier.licence_key == key, Supplier.id != (supplier_id or 0))).first()
+    if other is None:
+        return
+    on_file = "" if other.licence == licence else f" (on file as “{other.licence}”)"
+    stopped = "" if other.is_authorised else ", which is not authorised"
+    raise SupplierLicenceTaken(
+        f"Licence {licence} belongs to “{other.name}”{on_file}{stopped}: a licence is one supplier's. Deliveries "
+        "under it are that supplier's; a second name on the same licence is a sign of a counterfeit seller. Check "
+        "the licence on the regulator's register, and tell the safety lead if the delivery note says otherwise.",
+        field="licence", supplier_id=other.id)
+
+
+@contextmanager
+def _held_once(session: Session, name: str, licence: str | None, supplier_id: int | None) -> Iterator[None]:
+    """Around writing a supplier's new or changed name and licence: another manager may have given the same one
+    since it was checked, and the unique keys refuse the second, answered as SupplierNameTaken or
+    SupplierLicenceTaken."""
+    try:
+        with session.begin_nested():
+            yield
+            session.flush()
+    except IntegrityError:
+        _refuse_taken_name(session, name, supplier_id)
+        _refuse_taken_licence(session, licence, supplier_id)
+        raise
 
 
 def _supplier_facts(supplier: Supplier) -> dict[str, Any]:
@@ -273,8 +345,20 @@ def _supplier_facts(supplier: Supplier) -> dict[str, Any]:
 
 def _name(value: Any) -> str:
     text = _optional(value, "name", MAX_NAME)
-    if text is None:
+    if text is None or not supplier_key(text):
         raise ValidationError("Name the supplier as on its delivery notes.", field="name")
+    if len(supplier_key(text)) > SUPPLIER_KEY_LENGTH:
+        raise ValidationError("Shorten the supplier's name.", field="name")
+    return text
+
+
+def _licence(value: Any) -> str | None:
+    text = _optional(value, "licence", MAX_LICENCE)
+    if text is not None and licence_key(text) is None:
+        raise ValidationError("Type the licence or registration number as on their licence (letters and digits), "
+                              "or leave it empty.", field="licence")
+    if text is not None and len(supplier_key(text)) > SUPPLIER_KEY_LENGTH:
+        raise ValidationError("Shorten the licence number.", field="licence")
     return text
 
 
