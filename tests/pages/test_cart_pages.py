@@ -112,6 +112,12 @@ def test_a_dose_above_the_label_maximum_asks_one_clear_confirmation(browser_clie
     assert 'data-code="above_label_max"' in html and "Confirm and record" in html
     assert 'value="70"' in html and 'value="above_label_max"' in html  # what was typed is kept
     assert draws(session) == 0
+    assert "Quantity in U (empty = all left)" in html  # the waste form says its unit, as the draw form does
+    for blank in ("", "   "):  # QA: a reason of spaces alone came back with no word of what was missing
+        unsaid = post_draw(client, treatment, vial.label_code, quantity="70", unit="U", area="glabella",
+                           confirm="above_label_max", confirm_reason=blank)
+        assert unsaid.status_code == 409 and "Say why this dose to confirm it." in unsaid.get_data(as_text=True)
+    assert draws(session) == 0
     recorded = post_draw(client, treatment, vial.label_code, quantity="70", unit="U", area="glabella",
                          confirm="above_label_max", confirm_reason="reviewed: strong corrugators")
     page = recorded.get_data(as_text=True)
