@@ -321,9 +321,12 @@ def _render_product(product: Product | None, form: ProductForm, status: int = 20
     same = service.same_molecule(db.session, product) if product is not None else []
     disagreements = catalog.limit_disagreements([product, *same]) if product is not None and same else []
     loosening = service.latest_loosening(db.session, product.id) if product is not None else None
+    # Received once, its unit, size, form, concentration and volume are what its stock and history are counted in.
+    containers = service.containers_on_file(db.session, product.id) if product is not None else 0
     return render_template(
         "pages/admin_product.html", product=product, form=form, is_admin=current_user.role is Role.ADMIN,
         same_molecule=same, disagreements=disagreements, loosening=loosening, reason_required=reason_required,
+        containers_on_file=containers,
     ), status
 
 
@@ -379,6 +382,29 @@ def _ask_why(form: ProductForm, error: DomainError) -> bool:
     return True
 
 
+# The API's field names a refusal gives (details.fields) -> the product form's fields.
+_FORM_FIELDS = {api: attribute for attribute, api, _ in service.PRESENTATION_FIELDS}
+
+
+def _keep_presentation(form: ProductForm, error: DomainError, product: Product) -> None:
+    """A presentation field refused (product_in_use): shown again as it stays (the page shows it read-only), with
+    why beside it; the rest of what was typed is kept."""
+    if error.code != service.ProductInUse.code:
+        return
+    for item in error.details.get("fields") or []:
+        name = _FORM_FIELDS.get(item.get("field"))
+        if name is None:
+            continue
+        value = getattr(product, name)
+        if name == "form":
+            value = value.value if value is not None else ""
+        elif isinstance(value, Decimal):
+            value = value.normalize()  # "100", as the message says it, not "100.0000"
+        getattr(form, name).data = value
+        getattr(form, name).errors = [f"Stays {item['from'] if item['from'] is not None else 'empty'}: containers "
+                                      "of it are on file. A new presentation is a new product."]
+
+
 def _is_admin() -> bool:
     return bool(current_user.role is Role.ADMIN)
 
@@ -408,7 +434,8 @@ def product_edit(product_id: int):
     except DomainError as error:
         refused(error)
         asks_why = _ask_why(form, error)
-        return _render_product(db.session.get(Product, product_id), form, error.status, reason_required=asks_why)
+        _keep_presentation(form, error, product)  # as saved: the refusal rolled the request back
+        return _render_product(product, form, error.status, reason_required=asks_why)
     _saved(f"{product.name} saved.", saved)
     return redirect(url_for("pages.catalog") + f"#product-{product_id}")
 
@@ -427,7 +454,7 @@ class LocationForm(FlaskForm):
 
 
 class LocationEditForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    name = StringField("Name", validators=[DataRequired("Give the location a name."), Length(max=120)])
     kind = SelectField("Kind", choices=LOCATION_KINDS)
     temperature_sensitive = BooleanField("Temperature-sensitive")
 
@@ -438,7 +465,8 @@ LOCATIONS_AT_ONCE = 200
 
 
 def _render_locations(form: LocationForm | None = None, status: int = 200,
-                      clinic_id: int | None = None) -> tuple[str, int]:
+                      clinic_id: int | None = None, edited: tuple[int, LocationEditForm] | None = None) -> tuple[str, int]:
+    """``edited``: a location's form as posted and refused, shown in its place with what was typed and why."""
     form = form or LocationForm(formdata=None)
     form.clinic_id.choices = _clinic_choices()
     if clinic_id is not None and form.clinic_id.data is None:
@@ -453,6 +481,8 @@ def _render_locations(form: LocationForm | None = None, status: int = 200,
     locations = [] if too_many else service.list_locations(db.session, shown)  # too many: the clinics first
     edit_forms = {loc.id: LocationEditForm(formdata=None, obj=loc, prefix=f"loc{loc.id}", kind=loc.kind.value)
                   for loc in locations}
+    if edited is not None and edited[0] in edit_forms:
+        edit_forms[edited[0]] = edited[1]
     return render_template("pages/admin_locations.html", locations=locations, form=form, edit_forms=edit_forms,
                            per_clinic=per_clinic, clinic_id=clinic_id, too_many=too_many), status
 
@@ -501,11 +531,15 @@ def location_update(location_id: int):
                 db.session, actor=current_user, scope=scope(), location_id=location_id, now=utcnow(),
                 name=form.name.data, kind=form.kind.data, temperature_sensitive=form.temperature_sensitive.data,
             )
-        else:
-            return _render_locations(status=422, clinic_id=_clinic_asked())
+        else:  # the form's message beside its field, with what was typed
+            return _render_locations(status=422, clinic_id=_clinic_asked(), edited=(location_id, form))
     except DomainError as error:
         refused(error)
-        return _render_locations(status=error.status, clinic_id=_clinic_asked())
+        if action in ("retire", "restore"):
+            return _render_locations(status=error.status, clinic_id=_clinic_asked())
+        if error.details.get("field") in form:
+            form[error.details["field"]].errors = [error.message]
+        return _render_locations(status=error.status, clinic_id=_clinic_asked(), edited=(location_id, form))
     flash(f"{location.name} {'retired' if not location.is_active else 'saved'}.", "ok")
     return redirect(url_for("pages.locations", clinic_id=location.clinic_id, _anchor=f"location-{location.id}"))
 

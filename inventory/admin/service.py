@@ -544,6 +544,67 @@ def _refuse_removing_gtins(session: Session, product: Product, removed: list[str
         )
 
 
+# What a product's recorded quantities mean (DOMAIN.md: units are never converted): every container's remaining,
+# every movement and dose is a number in its base unit; a sealed container holds quantity_per_container of it; a
+# liquid's mL drawn are turned into units with its strength per mL and volume (a powder's with its vial's own
+# concentration, set at reconstitution, which the form decides). Changed once a container is on file, they would
+# silently re-read its stock and history (100 U vials become 100 mL on a 50 mL product): a new presentation is a
+# new product. The names: the attribute, the API's field, the words the message uses.
+PRESENTATION_FIELDS = (
+    ("base_unit", "base_unit", "base unit"),
+    ("quantity_per_container", "units_per_container", "units or mL per container"),
+    ("form", "form", "form (powder, liquid or gel)"),
+    ("strength_per_ml", "concentration_per_ml", "concentration per mL"),
+    ("volume_ml", "volume_ml", "volume per container"),
+)
+
+
+class ProductInUse(DomainError):
+    """A product's base unit, quantity per container, form, concentration or volume changed while containers of it
+    are on file: their stock and history are recorded in what it is now. A new presentation is a new product."""
+
+    code = "product_in_use"
+    status = 409
+
+
+def containers_on_file(session: Session, product_id: int) -> int:
+    """How many containers of the product were ever received, in stock or used up (every movement names one)."""
+    return session.scalar(select(func.count(Container.id)).where(Container.product_id == product_id)) or 0
+
+
+def _fact(value: Any) -> Any:
+    """A presentation fact as details and messages give it: "100", not "100.0000"."""
+    return plain_quantity(value) if isinstance(value, Decimal) else _plain(value)
+
+
+def _fact_words(value: Any) -> str:
+    return "none" if value is None else str(_fact(value))
+
+
+def _refuse_changing_presentation(session: Session, product: Product, changes: Mapping[str, Any]) -> None:
+    """Raises ProductInUse when ``changes`` would change what the product's recorded quantities mean (its
+    PRESENTATION_FIELDS) while any container of it is on file; a product never received may still be corrected."""
+    changed = [(attribute, field, words) for attribute, field, words in PRESENTATION_FIELDS
+               if attribute in changes and changes[attribute] != getattr(product, attribute)]
+    if not changed:
+        return
+    containers = containers_on_file(session, product.id)
+    if not containers:
+        return
+    what = " or ".join(f"its {words} ({_fact_words(getattr(product, attribute))} to "
+                       f"{_fact_words(changes[attribute])})" for attribute, _, words in changed)
+    raise ProductInUse(
+        f"{product.name} cannot change {what}: {containers} container(s) of it are on file, and their stock and every "
+        f"dose recorded from them are counted in {product.base_unit}, "
+        f"{plain_quantity(product.quantity_per_container)} per container. Changed, all of it would be read in the new "
+        "unit or size. A new presentation (another unit, size or form) is a new product: add it to the catalog as a "
+        "new entry and receive its boxes under it.",
+        product_id=product.id, containers=containers, field=changed[0][1],
+        fields=[{"field": field, "from": _fact(getattr(product, attribute)), "to": _fact(changes[attribute])}
+                for attribute, field, _ in changed],
+    )
+
+
 def list_products(session: Session) -> list[Product]:
     return list(session.scalars(
         select(Product).options(selectinload(Product.gtins)).order_by(Product.is_active.desc(), Product.kind, Product.name)
@@ -850,9 +911,11 @@ def change_product(session: Session, *, actor: User, product_id: int, fields: Ma
     with the words of what it loosened on that product (``latest_loosening`` reads them back).
     Making it multi-patient (sharing an opened vial between patients) loosens the label's one patient, one session
     as much: it needs ``reason`` too, kept in its ``product.sharing_changed`` event. A GTIN is taken off only while
-    no lot of the product is on file (GtinInUse); adding one is free.
-    Raises NotFound, ValidationError (field ``reason``: a loosening without one), GtinInUse and what add_product
-    raises (Forbidden for a clinic-level user first: the catalog is the chain's)."""
+    no lot of the product is on file (GtinInUse); adding one is free. Its base unit, quantity per container, form,
+    concentration and volume change only while no container of it is on file (ProductInUse): a new presentation is
+    a new product.
+    Raises NotFound, ValidationError (field ``reason``: a loosening without one), GtinInUse, ProductInUse and what
+    add_product raises (Forbidden for a clinic-level user first: the catalog is the chain's)."""
     _refuse_clinic_level(actor)
     reason = _limit_reason(reason)
     product = session.get(Product, product_id)
@@ -864,6 +927,7 @@ def change_product(session: Session, *, actor: User, product_id: int, fields: Ma
     else:
         others = []  # nothing of the molecule's changes: no other product is read
     changes = _product_changes(actor, fields, {name: getattr(product, name) for name in ADMIN_ONLY_PRODUCT_FIELDS})
+    _refuse_changing_presentation(session, product, changes)  # before anything is written
     given = {name: changes[name] for name in LIMIT_FIELDS if name in changes}
     joins = "molecule" in changes and changes["molecule"] != product.molecule
     limits_from = None
