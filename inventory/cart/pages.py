@@ -436,7 +436,8 @@ def cart_draw(treatment_id: int):
     shown = f"{draw.quantity.normalize():f} {unit}"
     if draw.quantity_ml is not None and unit != "mL":
         shown += f" ({draw.quantity_ml.normalize():f} mL)"
-    flash(f"Recorded {shown} into {dict(cart.AREAS)[draw.area].lower()}.", "ok")
+    where = draw.area_detail if draw.area == "other" and draw.area_detail else dict(cart.AREAS)[draw.area].lower()
+    flash(f"Recorded {shown} into {where}.", "ok")
     for warning in result.warnings:
         flash(warning.message + (" Confirmed." if warning.needs_confirmation else ""), "warning")
     emptied = result.container

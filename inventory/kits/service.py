@@ -695,7 +695,7 @@ def _use_reasons(uses: _Uses | None, last: _LastCheck | None, timezone: str) -> 
 def _seal_reasons(last: _LastCheck | None, timezone: str) -> list[Reason]:
     if last is None or last.seal_intact:
         return []
-    day = _date(last.checked_at, timezone)
+    day = format_date(to_clinic_time(last.checked_at, timezone).date())
     return [Reason("seal_broken", f"Seal found broken at the last check on {day}: check the contents and reseal",
                    {"checked_at": last.checked_at.isoformat(), "checked_by": last.checked_by}, KitStatus.NOT_READY)]
 

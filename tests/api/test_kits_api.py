@@ -65,7 +65,7 @@ def test_a_check_is_idempotent_with_a_key_and_validated(api, world, session):
     again = nurse.post(f"/kits/{kit.id}/checks", {"seal_intact": False}, headers=headers)
     assert first.status_code == again.status_code == 201 and first.get_json() == again.get_json()
     assert first.get_json()["reasons"] == [
-        "Seal found broken at the last check on 2026-06-15: check the contents and reseal"]
+        "Seal found broken at the last check on 15 Jun 2026: check the contents and reseal"]
     session.expire_all()
     assert len(session.scalars(select(KitCheck).where(KitCheck.kit_id == kit.id)).all()) == 1
     assert error_code(nurse.post(f"/kits/{kit.id}/checks", {"notes": "no seal given"})) == "validation_error"

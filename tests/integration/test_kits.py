@@ -235,7 +235,7 @@ def test_a_broken_seal_makes_the_kit_not_ready_until_a_check_finds_it_sealed(wor
     kit = stocked_kit(world)
     broken = check(world, kit, seal_intact=False)
     assert broken.status is KitStatus.NOT_READY
-    assert broken.reasons[0]["text"] == "Seal found broken at the last check on 2026-06-15: check the contents and reseal"
+    assert broken.reasons[0]["text"] == "Seal found broken at the last check on 15 Jun 2026: check the contents and reseal"
     assert codes(state(world, kit)) == ["seal_broken"]
     resealed = check(world, kit, at=NOW + dt.timedelta(hours=1))
     assert resealed.status is KitStatus.READY

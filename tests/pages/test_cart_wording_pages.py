@@ -51,7 +51,7 @@ def test_a_retreatment_warning_is_not_said_to_clear_with_another_dose(browser_cl
     html = post_draw(browser_client("nurse"), treatment, second.label_code, quantity="4", unit="U",
                      area="glabella").get_data(as_text=True)
     assert 'data-code="retreatment_too_soon"' in html
-    assert "does not change how long ago she was last treated" in html
+    assert "does not change how long ago the patient was last treated" in html
     assert "record it without confirming" not in html
 
 
@@ -74,3 +74,13 @@ def test_not_enough_left_names_the_unit_of_what_was_asked(browser_client, world,
                      confirm_reason="checking the message").get_data(as_text=True)
     assert "Only 100 U left" in html and "150 U asked." in html
     assert Decimal(vial.remaining) == Decimal("100")
+
+
+def test_a_dose_into_an_area_the_nurse_described_says_that_area(browser_client, world, session):
+    """QA: "Recorded 150 USP U (1 mL) into other (describe)." left out the area the nurse had described."""
+    vial = reconstitute(world, world.container("botox"), at=utcnow())
+    treatment = start(world, "P-OTHER")
+    session.flush()
+    page = post_draw(browser_client("nurse"), treatment, vial.label_code, quantity="4", unit="U", area="other",
+                     area_detail="upper lip occlusion").get_data(as_text=True)
+    assert "Recorded 4 U (0.1 mL) into upper lip occlusion." in page
