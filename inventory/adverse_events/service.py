@@ -53,6 +53,7 @@ from inventory.models import (
     User,
 )
 from inventory.models.base import plain_quantity
+from inventory.services import access_log
 from inventory.services.clock import clinic_today, format_clinic_time, format_date
 from inventory.services.permissions import Permission, Scope, can
 
@@ -713,9 +714,11 @@ def report_csv(report: RegulatorReport) -> str:
 
 
 def record_export(session: Session, event: AdverseEvent, *, viewer: User, now: dt.datetime, what: str) -> None:
-    """Patient data leaving Vialog is recorded (DESIGN.md): who, when, which event."""
-    _audit(session, event, viewer, now, "adverse_event.exported", {"what": what})
-    session.flush()
+    """Patient data leaving Vialog is recorded (DESIGN.md): who, when, which event, in the access log with every
+    other export of patient data (the report carries the patient's reference, age and sex)."""
+    access_log.record_access(session, viewer=viewer, action=access_log.EXPORTED, object_type="adverse_event",
+                             object_id=str(event.id), clinic_id=event.clinic_id, now=now,
+                             details={"what": what, "patient_ids": [event.patient_id]})
 
 
 def _safe_cell(value: object) -> object:

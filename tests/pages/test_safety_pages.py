@@ -78,7 +78,12 @@ def test_the_event_page_updates_the_outcome_and_exports_the_report(browser_clien
     exported = client.get(f"{page_path}/report.csv")
     assert exported.status_code == 200 and "VB-PAGE" in exported.get_data(as_text=True)
     session.expire_all()
-    assert session.scalar(select(AuditEvent).where(AuditEvent.action == "adverse_event.exported")) is not None
+    # In the access log with every other export of patient data, under the patient it names (QA: it was not).
+    logged = session.scalar(select(AuditEvent).where(AuditEvent.action == "patient_data.exported"))
+    assert (logged.object_type, logged.object_id, logged.details) == (
+        "adverse_event", str(event.id), {"what": "report.csv", "patient_ids": [event.patient_id]})
+    log = browser_client("admin").get(f"/access-log?kind=exported&patient={event.patient_id}").get_data(as_text=True)
+    assert f"adverse_event {event.id}" in log and "report.csv" in log
 
 
 def test_lot_signals_page_links_an_unusual_lot_to_its_trace(browser_client, world):
