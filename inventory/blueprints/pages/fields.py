@@ -109,6 +109,12 @@ class QuantityField(StringField):
         except ValidationError as error:
             raise ValueError(error.message) from None
 
+    def pre_validate(self, form: Any) -> None:
+        # What was typed is no quantity: its own message says why, and no range check adds another ("Must be above
+        # 0." beside "at most 4 decimal places" for 64.00001).
+        if self.process_errors:
+            raise StopValidation()
+
     def _value(self) -> str:
         # A refused entry is not written back: the nurse types the quantity afresh, never appends to a code.
         if self.data is not None:
