@@ -105,6 +105,7 @@ def _cart_locations() -> list[Location]:
 @page(Permission.CART)
 def cart_home():
     form = StartForm()
+    ask_name = False  # a new patient's reference was given: the focus goes to Name, for what the nurse types next
     locations = _cart_locations()
     form.location_id.choices = location_choices(locations)
     if not form.is_submitted():
@@ -125,6 +126,7 @@ def cart_home():
             refused(error)  # answered with the form again, a 200: only the marker keeps the patient out
             if error.details.get("field") == "external_ref" or isinstance(error, PatientRefConflict):
                 form.external_ref.data = ""  # emptied, so the patient's card scanned next is not appended to it
+            ask_name = error.details.get("field") == "name"
         else:
             _remember_location(location)
             if opened:
@@ -134,7 +136,7 @@ def cart_home():
             return once.answered(claim, redirect(url_for("pages.cart_treatment", treatment_id=treatment.id,
                                                          new_for=location.id)))
     found = cart.open_treatment_page(db.session, scope=scope(), limit=CART_HOME_OPEN_TREATMENTS)
-    return render_template("pages/cart_home.html", form=form, found=found, **_open_cards(found),
+    return render_template("pages/cart_home.html", form=form, found=found, ask_name=ask_name, **_open_cards(found),
                            attention=needs_attention(db.session, scope=scope(), now=utcnow()))
 
 

@@ -4,8 +4,10 @@
 // the page unguarded (a deferred script left a moment where a scan's first keys went past the guard and its
 // Enter could press the button it landed on).
 
-// The page's scan field, if it has one (the cart's, the patients'): the focus goes back to it.
-const scanFieldOfPage = () => document.querySelector("input.scan[autofocus]");
+// The page's scan field, if it has one (the cart's, the patients'): the focus goes back to it. It is the field
+// focused on load, or one that says it is (data-scan-field) when the page asks for another first (a new
+// patient's name).
+const scanFieldOfPage = () => document.querySelector("input.scan[autofocus], input.scan[data-scan-field]");
 
 // Enter never submits these forms (those that change stock: reconstitute, draw, waste, a correction):
 // only a deliberate press of their button does. Nor does it submit a scan form whose field is empty:
@@ -57,7 +59,9 @@ document.addEventListener("DOMContentLoaded", () => {
   // back, her next keys ("20") would go into the scan field, and the draw keep the dose she meant to change.
   const scan = scanFieldOfPage();
   if (scan) {
-    if (!document.activeElement || document.activeElement === document.body) scan.focus();
+    // The field the page focuses on load: the scan field, or the one a refusal asks for (a new patient's name).
+    const first = document.querySelector("[autofocus]") ?? scan;
+    if (!document.activeElement || document.activeElement === document.body) first.focus();
     document.addEventListener("click", (event) => {
       const t = event.target;
       if (!(t instanceof HTMLElement) || t.closest("input, select, textarea, button, a, label, summary, details[open]")) return;
