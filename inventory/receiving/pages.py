@@ -7,7 +7,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import BooleanField, DateField, HiddenField, RadioField, SelectChoice, SelectField
-from wtforms.validators import DataRequired, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
 from inventory.blueprints.pages.fields import ScanField, TextField, WholeNumberField, location_choices
 
 from inventory import unit_of_work
@@ -44,7 +44,13 @@ class ReceiveForm(FlaskForm):
     gtin = TextField("GTIN", validators=[Optional()])
     lot = TextField("Lot", validators=[Optional()])
     expiry = DateField("Expiry", validators=[Optional()])
-    containers = WholeNumberField("How many", default=1, validators=[DataRequired(), NumberRange(1, 500)])
+    # InputRequired, not DataRequired: that one took 0 and 1.5 (data 0, None) for nothing typed, and put its own
+    # words over the field's ("type a whole number") and the range's.
+    containers = WholeNumberField("How many", default=1, validators=[
+        InputRequired("type how many vials or syringes arrived."),
+        NumberRange(1, receiving.MAX_CONTAINERS_PER_RECEIPT,
+                    message=f"receive at least 1 and at most {receiving.MAX_CONTAINERS_PER_RECEIPT} at a time."),
+    ])
     location_id = SelectField("Into", coerce=int)
     # Required here (every receipt names its supplier); API clients from before suppliers may omit it.
     # Any id is let through to receiving.receive, which says in words why a stopped supplier is refused.
