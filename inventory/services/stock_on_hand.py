@@ -37,6 +37,9 @@ MAX_SEARCH_WORDS = 8
 # Locations offered at once without a clinic chosen: a chain of 100 clinics with 100 kits each would put
 # 10,000 options into every Stock page. Beyond it the page asks for a clinic first.
 MAX_LOCATION_CHOICES = 250
+# What separates the words of a search: white space, but not GS (U+001D). str.split() takes GS for white space,
+# yet it is what a scanner types between the fields of a box's GS1 code: the code it is part of is one code.
+_WORD_BREAK = re.compile(r"[^\S\x1d]+")
 
 _NOT_A_CURSOR = "This is not a cursor of the stock list: use the one the last page gave, or none for the first page."
 
@@ -214,6 +217,12 @@ def stock_on_hand(
     )
 
 
+def search_text(text: str) -> str:
+    """``text`` as a search box keeps it: trimmed, each run of white space one space, a GS separator kept (so a
+    box's code scanned with its separators is still read as that code)."""
+    return _WORD_BREAK.sub(" ", text).strip()
+
+
 def search_words(text: str) -> list[str]:
     """The words of a search, each matched on its own. Raises ValidationError for a search too long."""
     text = text.strip()
@@ -261,9 +270,9 @@ def scanned_lots(scope: Scope, text: str) -> Select[int] | None:
     """The lots a code scanned into the search names, or None for text that is no code Vialog reads (searched
     as words): a scanner types into the search box as into any field. A Vialog label names its container's lot
     (a container of another clinic, none); a box's GS1 code its product's lot of that number; a bare product
-    code every lot of the product."""
+    code every lot of the product. GS separators are part of a code, not breaks between words."""
     text = text.strip()
-    if not text or len(text.split()) > 1:
+    if not text or _WORD_BREAK.search(text):
         return None
     try:
         code = parse_scan(text)

@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, StringConstraints
 
+from inventory import validators
 from inventory.blueprints.api.core import current_scope, operation
-from inventory.blueprints.api.schemas import Model, PlainText, ProductRef, Qty
+from inventory.blueprints.api.schemas import Model, ProductRef, Qty
 from inventory.extensions import db
 from inventory.models import ProductKind, utcnow
 from inventory.services import stock_on_hand
@@ -21,7 +22,19 @@ def _blank_is_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
+def _search_text(value: Any) -> Any:
+    # A search is words or a code a scanner typed into it: the GS (U+001D) between a GS1 code's fields is part of
+    # the code, any other invisible character is refused as in any typed text (PlainText).
+    if isinstance(value, str):
+        problem = validators.text_problem(value.replace("\x1d", ""), max_length=stock_on_hand.MAX_SEARCH_LENGTH)
+        if problem is not None:
+            raise ValueError(problem)
+    return value
+
+
 Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
+SearchText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=stock_on_hand.MAX_SEARCH_LENGTH),
+                       BeforeValidator(_search_text)]
 
 
 class StockQuery(Model):
@@ -31,9 +44,10 @@ class StockQuery(Model):
         default=None, description="one of the caller's locations (another: 404); with clinic_id, one of its own")
     kind: Annotated[Literal["neuromodulator", "filler", "hyaluronidase", "supply"] | None,
                     BeforeValidator(_blank_is_none)] = None
-    q: Annotated[str, PlainText(stock_on_hand.MAX_SEARCH_LENGTH, min_length=0)] = Field(
+    q: SearchText = Field(
         default="", description="words each found, ignoring case, in the product's name or brand or in the lot "
-                                "number (spaces in a lot number ignored: 'ab 12' finds AB12)")
+                                "number (spaces in a lot number ignored: 'ab 12' finds AB12); or a code scanned "
+                                "(a Vialog label, a box's GS1 code with its GS separators, a product code)")
     held_only: bool = Field(default=False, description="only containers on hold after a temperature excursion")
     limit: Annotated[int, Field(ge=1, le=stock_on_hand.MAX_LIMIT)] = Field(
         default=stock_on_hand.DEFAULT_LIMIT, description="rows a page")

@@ -78,7 +78,7 @@ def _stock_form(args: MultiDict[str, str]) -> tuple[StockFilters, int, str | Non
     filters = StockFilters(
         clinic_id=_whole_number(args, "clinic_id", "Clinic"),
         location_id=_whole_number(args, "location_id", "Location"),
-        kind=ProductKind(kind) if kind else None, q=" ".join(args.get("q", "").split()),
+        kind=ProductKind(kind) if kind else None, q=stock_on_hand.search_text(args.get("q", "")),
         held_only=args.get("held_only", "") not in ("", "0"),
     )
     return (filters, stock_on_hand.DEFAULT_LIMIT if limit is None else limit,
