@@ -34,7 +34,7 @@ def product_for_gtin(session: Session, gtin: str) -> Product:
 def unknown_gtin(gtin: str) -> UnknownProduct:
     """The error for a GTIN the catalog lacks, wherever it is looked up (one message for the nurse)."""
     return UnknownProduct(
-        f"GTIN {gtin} is not in Vialog's catalog. Ask a manager to add the product first.", gtin=gtin
+        f"GTIN {gtin} is not in Vialog's catalog: the product must be added to the catalog first (a manager or an admin can).", gtin=gtin
     )
 
 

@@ -89,7 +89,7 @@ def container_by_label(session: Session, label_code: str, scope: Scope) -> Conta
             if container is not None and (refusal := explain(session, container, scope)) is not None:
                 raise refusal
         raise UnknownContainer(
-            f"Label {label_code} is not a container of this clinic. Scan the vial's Vialog label again.",
+            f"Label {label_code} is not a container of any clinic you work at. Scan the vial's Vialog label again.",
             label_code=label_code,
         )
     return container

@@ -74,7 +74,7 @@ def test_refused_and_on_its_way_back_the_refusing_clinic_is_told_it_is_not_its_s
 
 def plain_unknown(label: str) -> dict:
     return {"code": "unknown_container", "details": {"label_code": label},
-            "message": f"Label {label} is not a container of this clinic. Scan the vial's Vialog label again."}
+            "message": f"Label {label} is not a container of any clinic you work at. Scan the vial's Vialog label again."}
 
 
 def test_another_clinics_vial_that_is_not_coming_here_reads_as_an_unknown_label(api, world, session, on_the_road):

@@ -100,7 +100,7 @@ def test_a_box_of_a_gtin_not_in_the_catalog_is_an_unknown_product_in_one_stateme
     assert len(statements) == 1, statements
     assert (error.code, error.details) == ("unknown_product", {"gtin": UNKNOWN_GTIN})
     assert error.message == (
-        f"GTIN {UNKNOWN_GTIN} is not in Vialog's catalog. Ask a manager to add the product first."
+        f"GTIN {UNKNOWN_GTIN} is not in Vialog's catalog: the product must be added to the catalog first (a manager or an admin can)."
     )
 
 

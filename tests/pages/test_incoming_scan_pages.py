@@ -47,7 +47,7 @@ def test_the_carts_scan_of_a_vial_going_elsewhere_reads_as_an_unknown_label(brow
     treatment = start_treatment(world, "NYC-1", user="other_nurse", clinic=world.other_clinic)
     page = browser_client("other_nurse").get(f"/cart/treatments/{treatment.id}?scan={shelf.label_code}")
     text = markup.unescape(page.get_data(as_text=True))
-    assert f"Label {shelf.label_code} is not a container of this clinic. Scan the vial's Vialog label again." in text
+    assert f"Label {shelf.label_code} is not a container of any clinic you work at. Scan the vial's Vialog label again." in text
     assert "INC7" not in text and "on its way" not in text
 
 
