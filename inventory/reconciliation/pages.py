@@ -16,7 +16,7 @@ from inventory.models import Clinic, Location, utcnow
 from inventory.reconciliation import export
 from inventory.services.clock import clinic_today
 from inventory.services.permissions import Permission, Scope
-from inventory.reconciliation.service import Period, reconcile
+from inventory.reconciliation.service import Period, location_at_another_clinic, reconcile
 
 
 # The page shows this many lines at most; the totals per product and the downloads hold every line.
@@ -77,11 +77,19 @@ def _reported(clinic_id: int | None) -> Scope:
 @bp.get("/reconciliation")
 @page(Permission.RECONCILE)
 def reconciliation():
-    rec, status, error, location_id, clinic_id = None, 200, None, None, None
+    rec, status, error, note, location_id, clinic_id = None, 200, None, None, None, None
     clinics = scope().clinics(db.session)
     choose_a_clinic = False
     try:
         period, location_id, clinic_id = _choice()
+        elsewhere = location_at_another_clinic(db.session, scope(), clinic_id=clinic_id, location_id=location_id)
+        if elsewhere is not None:
+            # The clinic was changed with the last clinic's location still chosen (no script empties the select):
+            # the clinic is what was just picked, as on the Stock page.
+            code = next(c.code for c in clinics if c.id == clinic_id)
+            location_id = None
+            note = (f"The location chosen, {elsewhere.clinic.code} · {elsewhere.name}, is not at {code}: "
+                    f"showing all of {code}'s locations.")
         choose_a_clinic = clinic_id is None and location_id is None and len(clinics) > CLINICS_AT_ONCE
         if not choose_a_clinic:
             rec = reconcile(db.session, scope=_reported(clinic_id), period=period, location_id=location_id)
@@ -90,7 +98,7 @@ def reconciliation():
         location_id = clinic_id = None
     return render_template(
         "pages/reconciliation.html", rec=rec, period=period, location_id=location_id, clinic_id=clinic_id,
-        clinics=clinics, locations=_locations(clinic_id), page_lines=PAGE_LINES, error=error,
+        clinics=clinics, locations=_locations(clinic_id), page_lines=PAGE_LINES, error=error, note=note,
         choose_a_clinic=choose_a_clinic,
     ), status
 

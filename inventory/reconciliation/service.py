@@ -333,14 +333,39 @@ def clinics_and_location(
 ) -> tuple[list[Clinic], Location | None]:
     """The clinics a report covers: the location's, or every clinic of the caller.
 
-    Raises NotFound for a location outside the caller's clinics.
+    Raises NotFound for a location outside the caller's clinics. A scope of one clinic (one asked for, or the
+    caller's only one) says which: "LON has no location with id 8", true of another clinic's location and of none.
     """
     if location_id is not None:
         if not 1 <= location_id <= 2**31 - 1:
             raise NotFound(f"No location with id {location_id}.", id=location_id)
-        location = get_in_scope(session, Location, location_id, scope, "location")
+        try:
+            location = get_in_scope(session, Location, location_id, scope, "location")
+        except NotFound:
+            clinics = scope.clinics(session) if scope.clinic_ids is not None and len(scope.clinic_ids) == 1 else []
+            if len(clinics) != 1:
+                raise
+            code = clinics[0].code
+            raise NotFound(f"{code} has no location with id {location_id}: choose one of {code}'s locations, or "
+                           "leave the location out.", id=location_id) from None
         return [location.clinic], location
     return scope.clinics(session), None
+
+
+def location_at_another_clinic(
+    session: Session, scope: Scope, *, clinic_id: int | None, location_id: int | None
+) -> Location | None:
+    """The caller's location ``location_id`` when it is at another of the caller's clinics than ``clinic_id``:
+    a report of that clinic cannot cover it. None when it is that clinic's, when either is not given, or when
+    either is not the caller's (the report then answers NotFound, as for one that does not exist)."""
+    if clinic_id is None or location_id is None or not scope.allows(clinic_id):
+        return None
+    if not 1 <= clinic_id <= 2**31 - 1 or session.get(Clinic, clinic_id) is None:
+        return None
+    location = session.get(Location, location_id) if 1 <= location_id <= 2**31 - 1 else None
+    if location is None or location.clinic_id == clinic_id or not scope.allows(location.clinic_id):
+        return None
+    return location
 
 
 # --- the reconciliation -------------------------------------------------------------------
