@@ -42,6 +42,7 @@ import datetime as dt
 import io
 import re
 import tempfile
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -54,7 +55,7 @@ from xlsxwriter.format import Format
 from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
 
-from inventory.models import Clinic
+from inventory.models import Clinic, Location
 from inventory.models.base import plain_quantity
 from inventory.services.clock import to_clinic_time
 from inventory.validators import writable_text
@@ -709,8 +710,40 @@ def write_workbook(
     return WorkbookResult(tuple(part.title for part in movements.parts), written, shown, tuple(products))
 
 
-def workbook_filename(period: Period) -> str:
-    return f"vialog-reconciliation-{period.start.isoformat()}-{period.end.isoformat()}.xlsx"
+def workbook_filename(period: Period, clinics: Sequence[Clinic] = (), location: Location | None = None) -> str:
+    """``vialog-reconciliation-LON-2026-06-01_2026-06-30.xlsx``: see ``_download_name``."""
+    return _download_name(period, clinics, location, "xlsx")
+
+
+def _download_name(period: Period, clinics: Sequence[Clinic], location: Location | None, extension: str) -> str:
+    """A download's file name: the period and what the report covers (the location's clinic code and name, else
+    the clinics' codes, or how many clinics past a few), so that downloads of different clinics or places never
+    overwrite each other. ASCII letters, digits, hyphens and underscores only: safe in a header and on any disk.
+    Without the clinics, the name of the period alone."""
+    dates = f"{period.start.isoformat()}_{period.end.isoformat()}"
+    # A code or name with no ASCII letter or digit is named by its id, never left out: two reports never share a name.
+    if location is not None:
+        words = [_file_word(location.clinic.code) or f"clinic-{location.clinic_id}",
+                 _file_word(location.name) or f"location-{location.id}"]
+    elif len(clinics) <= _CLINICS_NAMED:
+        words = [_file_word(clinic.code) or f"clinic-{clinic.id}" for clinic in clinics]
+    else:
+        words = [f"{len(clinics)}-clinics"]
+    if not words:  # what callers that name no clinic have always had
+        return f"vialog-reconciliation-{period.start.isoformat()}-{period.end.isoformat()}.{extension}"
+    return f"vialog-reconciliation-{'-'.join(words)}-{dates}.{extension}"
+
+
+# Clinics named in a download's file name; past them it says how many.
+_CLINICS_NAMED = 3
+_NOT_FILE_WORD = re.compile(r"[^A-Za-z0-9]+")
+
+
+def _file_word(text: str) -> str:
+    """``text`` in ASCII letters and digits, hyphens between (accents dropped: "Salle réveil" is Salle-reveil),
+    at most 40 characters; empty when nothing of it is."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return _NOT_FILE_WORD.sub("-", ascii_text).strip("-")[:40].strip("-")
 
 
 # --- CSV -------------------------------------------------------------------------------------------
@@ -759,8 +792,9 @@ def write_csv(rec: Reconciliation) -> str:
     return buffer.getvalue()
 
 
-def csv_filename(period: Period) -> str:
-    return f"vialog-reconciliation-{period.start.isoformat()}-{period.end.isoformat()}.csv"
+def csv_filename(period: Period, clinics: Sequence[Clinic] = (), location: Location | None = None) -> str:
+    """``vialog-reconciliation-LON-2026-06-01_2026-06-30.csv``: see ``_download_name``."""
+    return _download_name(period, clinics, location, "csv")
 
 
 def _csv_text(value: str) -> str:

@@ -16,7 +16,7 @@ from inventory.models import Clinic, Location, utcnow
 from inventory.reconciliation import export
 from inventory.services.clock import clinic_today
 from inventory.services.permissions import Permission, Scope
-from inventory.reconciliation.service import Period, location_at_another_clinic, reconcile
+from inventory.reconciliation.service import Period, clinics_and_location, location_at_another_clinic, reconcile
 
 
 # The page shows this many lines at most; the totals per product and the downloads hold every line.
@@ -108,10 +108,11 @@ def reconciliation():
 def reconciliation_xlsx():
     period, location_id, clinic_id = _choice()
     now = utcnow()
+    reported = _reported(clinic_id)
+    clinics, location = clinics_and_location(db.session, reported, location_id)  # raises NotFound
     out = tempfile.TemporaryFile()
     try:
-        export.write_workbook(db.session, out, scope=_reported(clinic_id), period=period, now=now,
-                              location_id=location_id)
+        export.write_workbook(db.session, out, scope=reported, period=period, now=now, location_id=location_id)
     except BaseException:
         out.close()
         raise
@@ -119,7 +120,7 @@ def reconciliation_xlsx():
                          clinic_id=clinic_id, kind="xlsx", now=now)
     out.seek(0)
     return send_file(out, mimetype=export.XLSX_MEDIA_TYPE, as_attachment=True,
-                     download_name=export.workbook_filename(period))
+                     download_name=export.workbook_filename(period, clinics, location))
 
 
 @bp.get("/reconciliation.csv")
@@ -130,4 +131,4 @@ def reconciliation_csv():
     export.record_export(db.session, actor=current_user, period=period, location_id=location_id,
                          clinic_id=clinic_id, kind="csv", now=utcnow())
     return Response(export.write_csv(rec), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{export.csv_filename(period)}"'})
+        "Content-Disposition": f'attachment; filename="{export.csv_filename(period, rec.clinics, rec.location)}"'})
