@@ -46,3 +46,18 @@ def test_a_refused_lines_left_does_not_go_with_the_next_box(page, live_server):
     page.click("#code")
     wedge(page, f"(01){demo_gtin(1)}(17)280131(10)DEMOBTX02")  # another box: the 50 was the refused line's
     expect(page.locator(".flash-ok")).to_contain_text("Counted Botox Cosmetic 100 U (lot DEMOBTX02, sealed): 300 U")
+
+
+def test_a_box_scanned_while_the_cursor_waits_for_the_number_replaces_the_kept_one(page, live_server):
+    sign_in(page, "manager")
+    page.goto("/counts")
+    page.select_option("#location_id", label="LON · Medicines fridge")
+    page.click("button:has-text('Start')")
+    wedge(page, f"(01){demo_gtin(1)}(17)280131(10)DEMOBTX01")
+    expect(page.locator("#containers")).to_be_focused()
+
+    # The next box scanned with the cursor still in Sealed containers: a scan, not a number of containers.
+    wedge(page, f"(01){demo_gtin(1)}(17)280131(10)DEMOBTX02")
+    expect(page.locator("#scan-kept")).to_contain_text("Botox Cosmetic 100 U, lot DEMOBTX02")
+    expect(page.locator("#containers")).to_have_value("")
+    expect(page.locator("#containers")).to_be_focused()
