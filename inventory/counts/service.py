@@ -577,7 +577,7 @@ def adjustments_of(session: Session, count: Count) -> list[Movement]:
         select(Movement)
         .where(Movement.kind == MovementKind.ADJUST, Movement.reason == COUNT_REASON,
                Movement.note == count_note(count.id), Movement.clinic_id == count.clinic_id)
-        .options(joinedload(Movement.container))
+        .options(joinedload(Movement.container).joinedload(Container.product))
         .order_by(Movement.id)
     )
     return list(session.scalars(stmt))

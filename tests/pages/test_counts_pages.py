@@ -62,6 +62,7 @@ def test_a_blind_count_scanned_by_one_manager_and_posted_by_another(browser_clie
     assert posted.status_code == 302
     done = reviewer.get(count_url).get_data(as_text=True)
     assert "Adjustments written" in done and "never changed" in done
+    assert re.search(r"-16\.5 U, now \d+(\.\d+)? U", done)  # each adjustment in its product's unit
     assert "style=" not in done and "<script>" not in done
 
     session.expire_all()
