@@ -384,6 +384,7 @@ def _swallowed_lot(lot: str) -> tuple[str, str] | None:
     Never split it ourselves: ``ABC1221SN99`` may really be the lot. The nurse
     compares it with the box. biip decides what is "shaped like" an element.
     """
+    candidates = []
     for start in range(1, len(lot) - 2):
         tail = lot[start:]
         if not tail.startswith(tuple(_SWALLOWABLE_FIELDS)):
@@ -392,10 +393,17 @@ def _swallowed_lot(lot: str) -> tuple[str, str] | None:
             element = GS1ElementString.parse(tail)
         except ParseError:
             continue
-        return lot[:start], (
-            f"Check the lot number: {lot} ends in {tail}, which looks like the "
-            f"{_SWALLOWABLE_FIELDS[element.ai.ai]} {element.ai}{element.value} run into the lot "
-            f"(a separator may have been lost). Is the lot {lot} or {lot[:start]}? "
-            "Compare with the box before going on."
-        )
-    return None
+        candidates.append((start, tail, element))
+    if not candidates:
+        return None
+    # A date that is the whole tail is the likelier reading: "QA772117280131" is lot QA7721 with expiry 31 Jan
+    # 2028 (a pack always carries its expiry), though "21" further left could start a serial "17280131".
+    start, tail, element = next(
+        (c for c in candidates if c[2].ai.ai in _DATE_FIELDS and len(c[2].ai.ai) + len(c[2].value) == len(c[1])),
+        candidates[0])
+    return lot[:start], (
+        f"Check the lot number: {lot} ends in {tail}, which looks like the "
+        f"{_SWALLOWABLE_FIELDS[element.ai.ai]} {element.ai}{element.value} run into the lot "
+        f"(a separator may have been lost). Is the lot {lot} or {lot[:start]}? "
+        "Compare with the box before going on."
+    )
