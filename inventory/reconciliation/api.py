@@ -11,7 +11,7 @@ from inventory.extensions import db
 from inventory.models import utcnow
 from inventory.reconciliation import export
 from inventory.reconciliation.schemas import ReconciliationOut, ReportQuery
-from inventory.reconciliation.service import Period, reconcile
+from inventory.reconciliation.service import Period, clinics_and_location, reconcile
 from inventory.services.permissions import Permission, Scope
 
 
@@ -36,9 +36,11 @@ def reconciliation_report(query: ReportQuery) -> ReconciliationOut:
 def reconciliation_workbook(query: ReportQuery) -> Response:
     period = _period(query)
     now = utcnow()
+    reported = _scope(query)
+    clinics, location = clinics_and_location(db.session, reported, query.location_id)  # raises NotFound
     out = tempfile.TemporaryFile()  # on disk, not in memory: a year of a chain is large
     try:
-        export.write_workbook(db.session, out, scope=_scope(query), period=period, now=now,
+        export.write_workbook(db.session, out, scope=reported, period=period, now=now,
                               location_id=query.location_id)
     except BaseException:
         out.close()
@@ -47,7 +49,7 @@ def reconciliation_workbook(query: ReportQuery) -> Response:
                          clinic_id=query.clinic_id, kind="xlsx", now=now)
     out.seek(0)
     return send_file(out, mimetype=export.XLSX_MEDIA_TYPE, as_attachment=True,
-                     download_name=export.workbook_filename(period))
+                     download_name=export.workbook_filename(period, clinics, location))
 
 
 @operation("GET", "/reports/reconciliation.csv", summary="The reconciliation rows as CSV",
@@ -58,4 +60,4 @@ def reconciliation_csv(query: ReportQuery) -> Response:
     export.record_export(db.session, actor=current_user(), period=period, location_id=query.location_id,
                          clinic_id=query.clinic_id, kind="csv", now=utcnow())
     return Response(export.write_csv(rec), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{export.csv_filename(period)}"'})
+        "Content-Disposition": f'attachment; filename="{export.csv_filename(period, rec.clinics, rec.location)}"'})

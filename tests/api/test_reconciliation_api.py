@@ -175,13 +175,15 @@ def test_the_workbook_and_the_csv_download(api, world, session):
     workbook = client.get(f"/reports/reconciliation.xlsx?{JUNE_QUERY}&location_id={world.location().id}")
     assert workbook.status_code == 200
     assert workbook.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    assert "vialog-reconciliation-2026-06-01-2026-06-30.xlsx" in workbook.headers["Content-Disposition"]
+    # Named after what it covers: downloads of two places never overwrite each other.
+    assert "vialog-reconciliation-LON-Fridge-2026-06-01_2026-06-30.xlsx" in workbook.headers["Content-Disposition"]
     book = openpyxl.load_workbook(io.BytesIO(workbook.data))
     assert book.sheetnames[:2] == ["Summary", "Movements"] and "Usage" in book.sheetnames
     assert {row[5] for row in book["Summary"].iter_rows(min_row=5, max_row=6, values_only=True)} == {"Fridge"}
 
     csv_response = client.get(f"/reports/reconciliation.csv?{JUNE_QUERY}")
     assert csv_response.status_code == 200 and csv_response.mimetype == "text/csv"
+    assert "vialog-reconciliation-LON-NYC-2026-06-01_2026-06-30.csv" in csv_response.headers["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(csv_response.get_data(as_text=True))))
     assert rows and {row["clinic"] for row in rows} == {"LON", "NYC"}
     session.expire_all()
