@@ -163,8 +163,12 @@ function guardAgainstScansInOtherFields() {
     if (!scanField) { tellKeptOut({ target, chars: code }, "nowhere"); return; }
     scanField.value = code;
     scanField.focus();
-    if (scanField.form && scanField.form.hasAttribute("data-scan-waits")) tellKeptOut({ target, chars: code }, "waits");
+    if (scanField.form && scanField.form.hasAttribute("data-scan-waits")) tellKeptOut({ target, chars: code }, "waits", scanField);
     else if (scanField.form) scanField.form.requestSubmit();
+  };
+  const buttonOf = (field) => {
+    const button = field?.form ? submitButtons(field.form)[0] : null;
+    return button ? `“${button.textContent.trim()}”` : "its button";
   };
   const labelOf = (el) => {
     const label = (el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement) && el.labels?.length
@@ -172,7 +176,8 @@ function guardAgainstScansInOtherFields() {
     return label.replace(/\s*\(.*?\)/g, "").trim();
   };
   // A scan caught without its Enter is not sent (it may be cut short): the nurse is told it was kept out.
-  const tellKeptOut = (r, then = "again") => {
+  // Said beside ``anchor``: where the scan landed, or the field its code now waits in (in sight, by the cursor).
+  const tellKeptOut = (r, then = "again", anchor = r.target) => {
     const name = labelOf(r.target) || "that field";
     let note = document.querySelector(".scan-kept-out");
     if (!note) {
@@ -186,10 +191,10 @@ function guardAgainstScansInOtherFields() {
     const next = {
       again: "Scan again.",
       nowhere: "Nothing was scanned on this page.",
-      waits: `The code waits in ${labelOf(scanFieldOfPage()) || "the scan field"}: press its button to use it, or clear it.`,
+      waits: `The code waits in the field below: press ${buttonOf(scanFieldOfPage())} to use it, or clear it.`,
     }[then];
     note.replaceChildren(`A scan went into ${name} and was kept out of it: ${name} is as it was. ${next} Scanned: `, code);
-    (r.target.closest(".row") ?? r.target).before(note);
+    (anchor.closest(".row") ?? anchor).before(note);
   };
   const close = () => {
     const r = run;

@@ -32,7 +32,8 @@ def test_a_label_scanned_into_a_kit_checks_notes_waits_and_moves_nothing(page, l
     wedge(page, vial)
 
     expect(page.locator(".scan-kept-out")).to_contain_text("A scan went into Notes and was kept out of it")
-    expect(page.locator(".scan-kept-out")).to_contain_text("press its button to use it, or clear it")
+    expect(page.locator(".scan-kept-out")).to_contain_text(
+        "The code waits in the field below: press “Put in the kit” to use it, or clear it.")
     expect(page.locator("#code")).to_have_value(vial)  # waiting in "put in the kit", not sent
     expect(page.locator("#notes")).to_have_value("all sealed")  # the check as the nurse left it
     expect(page.get_by_label("Seal intact", exact=True)).to_be_checked()
