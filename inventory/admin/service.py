@@ -8,8 +8,8 @@ audit event (who, when, what changed from what), whose hash chain inventory/serv
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager, nullcontext
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from argon2 import PasswordHasher
 from sqlalchemy import func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from inventory.cart.service import AREA_LABELS, AREA_VALUES
@@ -56,6 +55,7 @@ from inventory.services import auth, catalog
 from inventory.services.barcodes import normalise_gtin
 from inventory.services.permissions import Scope, get_in_scope
 from inventory.validators import check_text
+from inventory.services.uniqueness import held_once
 
 MAX_SETTING_DAYS = 365
 
@@ -757,17 +757,10 @@ def _refuse_taken_name(session: Session, name: str, product_id: int | None) -> N
                         product_id=other.id)
 
 
-@contextmanager
-def _name_held_once(session: Session, name: str, product_id: int | None) -> Iterator[None]:
+def _name_held_once(session: Session, name: str, product_id: int | None) -> AbstractContextManager[None]:
     """Around writing a product's new or changed name: another admin may have given the same one since it was
-    checked, and the unique name_key refuses the second, answered as NameTaken."""
-    try:
-        with session.begin_nested():
-            yield
-            session.flush()
-    except IntegrityError:
-        _refuse_taken_name(session, name, product_id)
-        raise
+    checked, answered as NameTaken (uniqueness.held_once)."""
+    return held_once(session, lambda: _refuse_taken_name(session, name, product_id))
 
 
 def _refuse_other_spelling(session: Session, molecule: str) -> None:

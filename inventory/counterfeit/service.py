@@ -31,8 +31,7 @@ import csv
 import datetime as dt
 import io
 import unicodedata
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +63,7 @@ from inventory.services import lot_guard
 from inventory.services.barcodes import normalise_gtin, normalise_lot_number
 from inventory.services.catalog import product_for_gtin
 from inventory.services.permissions import Scope
+from inventory.services.uniqueness import held_once
 
 MAX_NAME = 120
 MAX_LICENCE = 120
@@ -324,19 +324,12 @@ def _refuse_taken_licence(session: Session, licence: str | None, supplier_id: in
         field="licence", supplier_id=other.id)
 
 
-@contextmanager
-def _held_once(session: Session, name: str, licence: str | None, supplier_id: int | None) -> Iterator[None]:
+def _held_once(session: Session, name: str, licence: str | None,
+               supplier_id: int | None) -> AbstractContextManager[None]:
     """Around writing a supplier's new or changed name and licence: another manager may have given the same one
-    since it was checked, and the unique keys refuse the second, answered as SupplierNameTaken or
-    SupplierLicenceTaken."""
-    try:
-        with session.begin_nested():
-            yield
-            session.flush()
-    except IntegrityError:
-        _refuse_taken_name(session, name, supplier_id)
-        _refuse_taken_licence(session, licence, supplier_id)
-        raise
+    since it was checked, answered as SupplierNameTaken or SupplierLicenceTaken (uniqueness.held_once)."""
+    return held_once(session, lambda: _refuse_taken_name(session, name, supplier_id),
+                     lambda: _refuse_taken_licence(session, licence, supplier_id))
 
 
 def _supplier_facts(supplier: Supplier) -> dict[str, Any]:

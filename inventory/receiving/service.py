@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Collection
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from inventory import lifecycle
@@ -52,6 +51,7 @@ from inventory.services.catalog import product_for_gtin
 from inventory.services.clock import format_date
 from inventory.services.permissions import Scope, get_in_scope
 from inventory.transfers.service import LocationIsKit
+from inventory.services.uniqueness import held_once
 
 MAX_CONTAINERS_PER_RECEIPT = 500
 MAX_LOT_LENGTH = 20
@@ -290,23 +290,17 @@ def _refuse_contradiction(scanned_lot: str | None, typed_lot: str | None, scanne
             f"{format_date(typed_expiry)}: give one of them.", field="expiry")
 
 
-@contextmanager
-def _serial_held_once(session: Session, product: Product, serial: str | None) -> Iterator[None]:
+def _serial_held_once(session: Session, product: Product, serial: str | None) -> AbstractContextManager[None]:
     """Around writing a receipt's pack serial and containers. The serial may have been received before (a pack
     of several containers, which the look-up on containers does not see) or by someone else since it was
     looked up: the unique constraints on pack_serials and containers refuse the second, and the look-ups, run
-    again, answer DuplicateSerial with the first receipt's details. The rows are made inside: the savepoint's
-    rollback then takes them out of the session (it writes what was pending before it, the receipt)."""
+    again, answer DuplicateSerial with the first receipt's details (uniqueness.held_once). The rows are made
+    inside: the savepoint's rollback then takes them out of the session (it writes what was pending before it,
+    the receipt)."""
     if serial is None:
-        yield
-        return
-    try:
-        with session.begin_nested():
-            yield
-    except IntegrityError:
-        counterfeit.refuse_known_serial(session, product, serial)
-        _refuse_registered_serial(session, product, serial)
-        raise  # another constraint: not the serial's
+        return nullcontext()
+    return held_once(session, lambda: counterfeit.refuse_known_serial(session, product, serial),
+                     lambda: _refuse_registered_serial(session, product, serial))
 
 
 def _refuse_registered_serial(session: Session, product: Product, serial: str) -> None:

@@ -5,15 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import String, bindparam, select, update
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -22,6 +21,7 @@ from inventory.models import ApiToken, Clinic, IdempotencyRecord, Role, User
 from inventory.models.user import USERNAME_KEY_LENGTH, user_clinics, username_key
 from inventory.services import idempotency
 from inventory.services.permissions import CHAIN_LEVEL_ROLES, ROLE_LABELS
+from inventory.services.uniqueness import held_once
 
 MIN_PASSWORD_LENGTH = 10
 # Verified against when the username is unknown, so both paths cost one verification: hashed once per
@@ -137,18 +137,10 @@ def create_user(
     return user
 
 
-@contextmanager
-def username_held_once(session: Session, username: str, *, user_id: int | None = None) -> Iterator[None]:
-    """Around giving a user ``username`` (a new user added, or a rename), which is written at the end. Another
-    admin may have taken the name, in any case, since it was looked up: the unique username_key refuses the
-    second, answered as UsernameTaken. The change is made inside, so the savepoint's rollback takes it out."""
-    try:
-        with session.begin_nested():
-            yield
-            session.flush()
-    except IntegrityError:
-        refuse_taken_username(session, username, user_id=user_id)
-        raise  # another constraint: not the username's
+def username_held_once(session: Session, username: str, *, user_id: int | None = None) -> AbstractContextManager[None]:
+    """Around giving a user ``username`` (a new user added, or a rename), made inside: another admin may have taken
+    the name, in any case, since it was looked up, answered as UsernameTaken (uniqueness.held_once)."""
+    return held_once(session, lambda: refuse_taken_username(session, username, user_id=user_id))
 
 
 def authenticate(session: Session, hasher: PasswordHasher, username: str, password: str) -> User:
