@@ -97,10 +97,11 @@ document.addEventListener("DOMContentLoaded", () => {
 // just before them (a scanner can start slowly, or its first key come late): every key of the run
 // they end, keys no more than SCAN_RUN_GAP_MS apart. The field gets back what it held before that
 // run, and the whole code goes to the page's scan field as a scan (not sent where that field's form
-// writes at once, data-scan-waits; only kept out of a note where the page has no scan field, a checklist's
-// or an adverse event's). Its Enter never submits the form the scan landed in. Once caught, every key up to its Enter is the scan's, even after a pause (a
-// scanner can stall mid-code), until CAUGHT_SCAN_QUIET_MS of quiet; a scan that ends so, without
-// Enter, is not sent, and the page says it was kept out.
+// writes at once, data-scan-waits; only kept out of a note where the page has no scan field, a
+// checklist's or an adverse event's). Its Enter never submits the form the scan landed in. Once
+// caught, every key up to its Enter is the scan's, even after a pause (a scanner can stall
+// mid-code), until CAUGHT_SCAN_QUIET_MS of quiet; a scan that ends so, without Enter, is not sent,
+// and the page says it was kept out.
 //
 // Some scanners (Bluetooth ones among them) type slower than that. A quantity field still tells
 // their scan apart when Enter comes: what it holds is no quantity (the server's own pattern, in
