@@ -27,6 +27,7 @@ from inventory.clinical import service as clinical
 from inventory.errors import DomainError
 from inventory.extensions import db
 from inventory.models import Patient, User, utcnow
+from inventory.services.barcodes import parse_scan
 from inventory.services.permissions import Permission, can
 
 
@@ -43,7 +44,20 @@ def patients():
     """Scan a patient's card or type her reference or name: the API's GET /patients needs the same permission."""
     q = request.args.get("q", "").strip()[:160]
     found = queries.view_patient_search(db.session, viewer=current_user, scope=scope(), text=q, now=utcnow())
-    return render_template("pages/patients.html", q=q, found=found, limit=queries.SEARCH_LIMIT)
+    return render_template("pages/patients.html", q=q, found=found, limit=queries.SEARCH_LIMIT,
+                           stock_code=_stock_code(q) if q and not found.matches else None)
+
+
+def _stock_code(text: str) -> str | None:
+    """What a code scanned here instead of a patient's card is, in words (a vial's label, a box's barcode), or
+    None for text that is no code Vialog reads: said as the cart says it, not as "no patient matches"."""
+    try:
+        code = parse_scan(text)
+    except DomainError:
+        return None
+    if code.kind == "container":
+        return f"{code.label_code} is a vial's Vialog label"
+    return "That is a box's barcode" if code.kind == "gs1" else None
 
 
 @bp.get("/patients/<int:patient_id>")

@@ -108,6 +108,20 @@ def test_an_empty_search_lists_nobody(browser_client, world, session):
     assert listed(page) == [] and "Only the patients of your clinic are found." in page
 
 
+def test_a_vials_label_or_a_boxs_code_scanned_into_the_search_is_said_to_be_one(browser_client, world, session):
+    """QA: a vial's label scanned here said "No patient ... matches VL...", where the cart says what it is."""
+    patient(world, "P-1001")
+    vial = world.container("botox")
+    session.flush()
+    client = browser_client("nurse")
+    page = html.unescape(client.get(f"/patients?q={vial.label_code}").get_data(as_text=True))
+    assert f"{vial.label_code} is a vial's Vialog label, not a patient's: scan the patient's card" in page
+    assert "No patient of" not in page
+    box = html.unescape(client.get("/patients?q=%2801%2903612340000014%2817%29280131%2810%29ABC").get_data(as_text=True))
+    assert "That is a box's barcode, not a patient's" in box
+    assert "No patient of your clinic matches “Zed”" in html.unescape(client.get("/patients?q=Zed").get_data(as_text=True))
+
+
 # --- the record -------------------------------------------------------------------------------------------
 
 
