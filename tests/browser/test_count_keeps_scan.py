@@ -10,11 +10,16 @@ from inventory.demo import demo_gtin
 from tests.browser.conftest import sign_in, wedge
 
 
-def test_a_box_scanned_without_how_many_waits_for_the_number(page, live_server):
+def _start_count(page) -> None:
+    """A manager's new count of London's medicines fridge, its sheet open."""
     sign_in(page, "manager")
     page.goto("/counts")
     page.select_option("#location_id", label="LON · Medicines fridge")
     page.click("button:has-text('Start')")
+
+
+def test_a_box_scanned_without_how_many_waits_for_the_number(page, live_server):
+    _start_count(page)
     expect(page.locator("#code")).to_be_focused()
     wedge(page, f"(01){demo_gtin(1)}(17)280131(10)DEMOBTX01")
     expect(page.locator("#containers-refusal")).to_contain_text("Say how many sealed containers")
@@ -30,10 +35,7 @@ def test_a_box_scanned_without_how_many_waits_for_the_number(page, live_server):
 
 
 def test_a_refused_lines_left_does_not_go_with_the_next_box(page, live_server):
-    sign_in(page, "manager")
-    page.goto("/counts")
-    page.select_option("#location_id", label="LON · Medicines fridge")
-    page.click("button:has-text('Start')")
+    _start_count(page)
     page.click("#counted")
     page.keyboard.type("50", delay=90)
     page.click("#code")
@@ -49,10 +51,7 @@ def test_a_refused_lines_left_does_not_go_with_the_next_box(page, live_server):
 
 
 def test_a_box_scanned_while_the_cursor_waits_for_the_number_replaces_the_kept_one(page, live_server):
-    sign_in(page, "manager")
-    page.goto("/counts")
-    page.select_option("#location_id", label="LON · Medicines fridge")
-    page.click("button:has-text('Start')")
+    _start_count(page)
     wedge(page, f"(01){demo_gtin(1)}(17)280131(10)DEMOBTX01")
     expect(page.locator("#containers")).to_be_focused()
 

@@ -10,22 +10,10 @@ import re
 
 import pytest
 
-from tests.factories import NOW
+from tests.pages.test_reconciliation_clinic_pages import JUNE, _line_clinics, frozen_clock  # noqa: F401 (autouse)
 from tests.reconciliation_factories import build_history
 
-JUNE = "from=2026-06-01&to=2026-06-30"
-
 pytestmark = pytest.mark.usefixtures("ledger_stays_balanced")
-
-
-@pytest.fixture(autouse=True)
-def frozen_clock(monkeypatch):
-    monkeypatch.setattr("inventory.reconciliation.pages.utcnow", lambda: NOW)
-
-
-def _line_clinics(html: str) -> set[str]:
-    table = html.split('class="data recon-table"', 1)[1].split("</table>", 1)[0]
-    return set(re.findall(r"<td>([A-Z]{3}) · ", table))
 
 
 def _selected(html: str, name: str) -> list[str]:
