@@ -274,7 +274,7 @@ class ProductRetired(DomainError):
 
 
 class PasswordChangeRequired(DomainError):
-    """An admin reset the password: the user sets a new one on the sign-in page before anything else."""
+    """An admin set the password (a new user, or a reset): the user sets a new one on the sign-in page before anything else."""
 
     code = "password_change_required"
     status = 403

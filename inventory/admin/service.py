@@ -179,12 +179,14 @@ def create_user(
 ) -> User:
     """A new active user at ``clinic_ids``, or at every clinic: ``chain_level`` True, or None with no clinics (the
     API's contract); False with no clinics is refused, so a forgotten tick never means every clinic. A nurse is
-    never chain level. Raises ValidationError, UsernameTaken (also for the name in another case), ClinicsRequired,
+    never chain level. The user chooses a password of their own at first sign-in. Raises ValidationError, UsernameTaken (also for the name in another case), ClinicsRequired,
     NotFound (a clinic) or Forbidden (a clinic-level admin making a chain-level user)."""
     auth.refuse_taken_username(session, auth.check_username(username))  # the name first, as the form reads
     clinics = _clinics(session, clinic_ids, scope, chain_level)
     user = auth.create_user(session, hasher, username=username, password=password, role=role, clinics=clinics,
                             chain_level=chain_level, display_name=display_name.strip())
+    # The admin chose this password and knows it, as after a reset: the user sets their own at first sign-in.
+    user.must_change_password = True
     _audit(session, actor=actor, now=now, action="user.created", obj=user, object_type="user", details={
         "username": user.username, "role": role.value, "clinic_ids": [c.id for c in clinics],
         "chain_level": user.is_chain_level,

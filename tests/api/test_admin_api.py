@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from inventory.admin import service
 from inventory.models import ApiToken, AuditEvent, Location, LocationKind, Product, User
+from inventory.models.base import utcnow
 from tests.api.conftest import error_code
-from tests.factories import PASSWORD
+from tests.factories import EVERYWHERE, HASHER, PASSWORD
 
 NEW_PASSWORD = "a-brand-new-secret-42"
 
@@ -36,14 +38,23 @@ def test_an_admin_lists_creates_and_reads_users_and_never_sees_a_password(api, w
     assert [e.object_id for e in _events(session, "user.created")] == [str(body["id"]), str(chain.get_json()["id"])]
 
 
-def test_a_new_user_can_sign_in_and_a_taken_username_or_weak_password_is_refused(api, world):
+def test_a_new_user_chooses_their_own_password_first_and_a_taken_username_or_weak_password_is_refused(
+        api, world, session):
     admin = api("admin")
-    admin.post("/users", {"username": "kim", "password": "long-enough-pw", "role": "manager"})
-    assert admin.get("/users").get_json()["users"][-1]["last_login_at"] is None
-    token = api().post("/auth/tokens", {"username": "kim", "password": "long-enough-pw"})
+    created = admin.post("/users", {"username": "kim", "password": "long-enough-pw", "role": "manager"})
+    assert created.get_json()["must_change_password"] is True  # the admin knows this one
+    assert created.get_json()["last_login_at"] is None
+    first = api().post("/auth/tokens", {"username": "kim", "password": "long-enough-pw"})
+    assert (first.status_code, error_code(first)) == (403, "password_change_required")
+    assert "An admin set your password" in first.get_json()["error"]["message"]
+    kim = session.scalar(select(User).where(User.username == "kim"))
+    service.change_password(session, HASHER, actor=kim, scope=EVERYWHERE, user_id=kim.id, password=NEW_PASSWORD,
+                            current_password="long-enough-pw", now=utcnow())  # as the password page does
+    session.commit()
+    token = api().post("/auth/tokens", {"username": "kim", "password": NEW_PASSWORD})
     assert token.status_code == 201 and token.get_json()["role"] == "manager"
     kim = next(u for u in admin.get("/users").get_json()["users"] if u["username"] == "kim")
-    assert kim["last_login_at"] is not None  # a sign-in through the API counts as one
+    assert kim["last_login_at"] is not None and kim["must_change_password"] is False  # an API sign-in counts
     taken = admin.post("/users", {"username": "kim", "password": "long-enough-pw", "role": "nurse"})
     assert (taken.status_code, error_code(taken)) == (409, "username_taken")
     weak = admin.post("/users", {"username": "lee", "password": "short", "role": "nurse"})

@@ -123,6 +123,23 @@ def test_creating_a_user_on_the_page_and_a_refusal_keeps_what_was_typed(browser_
     assert [c.code for c in user.clinics] == ["LON"] and not user.is_chain_level
 
 
+def test_a_user_an_admin_made_chooses_their_own_password_before_any_page(browser_client, app, world):
+    """The admin typed the first password and knows it: it opens the password page only, as after a reset."""
+    admin = browser_client("admin")
+    assert _post(admin, "/users", {"username": "new-nurse", "display_name": "", "role": "nurse",
+                                   "clinic_ids": [str(world.clinic.id)], "password": "admin-chose-it-1"}).status_code == 302
+    fresh = app.test_client()
+    signin = _post(fresh, "/login", {"username": "new-nurse", "password": "admin-chose-it-1"})
+    assert signin.headers["Location"].endswith("/account/password")
+    held = fresh.get("/cart")
+    assert held.headers["Location"].endswith("/account/password")
+    assert "An admin set your password" in fresh.get("/account/password").get_data(as_text=True)
+    changed = _post(fresh, "/account/password", {"current_password": "admin-chose-it-1",
+                                                 "password": "my-own-secret-99", "confirm": "my-own-secret-99"})
+    assert changed.status_code == 302
+    assert _signed_in(fresh.get("/cart"))
+
+
 def test_editing_role_and_clinics_on_the_page_is_audited(browser_client, world, session):
     admin = browser_client("admin")
     user_id = world.users["nurse"].id

@@ -62,7 +62,7 @@ def create_token(body: TokenIn) -> TokenOut | Response:
         unit_of_work.keep_despite_refusal()
         return json_error(error.status, error.code, error.message, error.details)
     if user.must_change_password:
-        raise PasswordChangeRequired("An admin reset your password: sign in on the login page and choose a new one.")
+        raise PasswordChangeRequired("An admin set your password: sign in on the login page and choose a new one of your own.")
     token, record = auth.issue_token(db.session, user, hours=current_app.config["API_TOKEN_HOURS"], now=now)
     return TokenOut(token=token, expires_at=record.expires_at, role=user.role.value)
 

@@ -31,7 +31,7 @@ login_manager.session_protection = "basic"  # "strong" signs out tablets whose I
 # and a sign-out raise the user's version, and every page session holding an older one ends at its next
 # request: the cookie alone cannot be revoked, the version on the server can.
 SESSION_VERSION_KEY = "vialog_session_version"
-# Where a user whose password an admin reset must go before any other page (inventory/admin/pages.py).
+# Where a user whose password an admin set (a new user, or a reset) must go before any other page (inventory/admin/pages.py).
 PASSWORD_ENDPOINT = "pages.account_password"
 
 
@@ -58,7 +58,7 @@ def page(permission: Permission | None) -> Callable[[Callable[..., Any]], Callab
         def guarded(*args: Any, **kwargs: Any) -> Any:
             if (current_user.must_change_password and request.endpoint not in (PASSWORD_ENDPOINT, "pages.logout")
                     and PASSWORD_ENDPOINT in current_app.view_functions):
-                flash("An admin reset your password: choose a new one to continue.", "info")
+                flash("An admin set your password: choose a new one of your own to continue.", "info")
                 return redirect(url_for(PASSWORD_ENDPOINT))
             if permission is not None and not can(current_user, permission):
                 abort(403, f"Your role ({ROLE_LABELS[current_user.role]}) may not open this page.")
