@@ -691,6 +691,9 @@ def _confirmed(warnings: list[DoseWarning], confirm: Collection[str], reason: st
             + (" Say why this dose (confirm_reason) to record it, or change the dose." if all_confirmed else
                " Confirm each warning with a reason to record it, or change the dose."),
             warnings=[{"code": w.code, "message": w.message} for w in needed],
+            # The dose's other warnings (a typical range passed), so the injector weighs them all before
+            # confirming, not one after recording; they need no confirmation of their own.
+            notes=[{"code": w.code, "message": w.message} for w in warnings if not w.needs_confirmation],
             reason_missing=all_confirmed,
         )
     return [w.code for w in needed]

@@ -198,6 +198,8 @@ def test_a_dose_above_the_label_maximum_needs_a_confirmation_with_a_reason(nurse
     warnings = asked.get_json()["error"]["details"]["warnings"]
     assert [w["code"] for w in warnings] == ["above_label_max"]
     assert "70 U of onabotulinumtoxinA this session is above the label's maximum of 64 U" in warnings[0]["message"]
+    # The other warnings come along to be weighed, but are not codes to confirm.
+    assert [w["code"] for w in asked.get_json()["error"]["details"]["notes"]] == ["above_typical_range"]
     assert session.scalar(select(func.count(Draw.id))) == 0  # nothing recorded yet
     no_reason = nurse.post(url, draw_body(container, "70") | {"confirm": ["above_label_max"]})
     assert error_code(no_reason) == "confirmation_required"

@@ -110,6 +110,8 @@ def test_a_dose_above_the_label_maximum_asks_one_clear_confirmation(browser_clie
     html = asked.get_data(as_text=True)
     assert asked.status_code == 409 and 'data-code="confirmation_required"' in html
     assert 'data-code="above_label_max"' in html and "Confirm and record" in html
+    # QA: the typical range passed appeared only after recording; she weighs every warning before confirming.
+    assert re.search(r'<li class="note" data-code="above_typical_range">Also: 70 U[^<]*above the usual', html)
     assert 'value="70"' in html and 'value="above_label_max"' in html  # what was typed is kept
     assert draws(session) == 0
     assert "Quantity in U (empty = all left)" in html  # the waste form says its unit, as the draw form does
