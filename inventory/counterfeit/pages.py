@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
+from inventory import unit_of_work
 from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.counterfeit import service as counterfeit
 from inventory.errors import DomainError, NotFound, ValidationError
@@ -14,6 +17,26 @@ from inventory.models import Product, utcnow
 from inventory.services.permissions import Permission
 
 MAX_UPLOAD = 512 * 1024
+
+
+# The suppliers' form fields a refusal may name: said beside the field, with what was typed kept.
+SUPPLIER_FIELDS = ("name", "licence", "reason")
+
+
+@dataclass(frozen=True)
+class FieldRefusal:
+    """A refused supplier form (``supplier_id`` None: the form that adds one), shown again as it was typed, with
+    each field's problem beside it and the code the API answers with."""
+
+    error: DomainError
+    typed: dict[str, str]
+    supplier_id: int | None = None
+
+    @property
+    def problems(self) -> dict[str, str]:
+        listed = self.error.details.get("fields") or [{"field": self.error.details.get("field"),
+                                                       "problem": self.error.message}]
+        return {str(item["field"]): str(item["problem"]) for item in listed if item.get("field") in SUPPLIER_FIELDS}
 
 
 @bp.route("/suppliers", methods=["GET", "POST"])
@@ -27,15 +50,39 @@ def suppliers():
                 reason=request.form.get("reason"), now=utcnow(),
             )
         except DomainError as error:
+            if error.details.get("field") in SUPPLIER_FIELDS:
+                return _said_beside(error)
             refused(error)
         else:
             flash(f"{supplier.name} is on the list{'' if supplier.is_authorised else ', not authorised'}.", "ok")
         return redirect(url_for("pages.suppliers"))
+    return _suppliers_page()
+
+
+def _suppliers_page(refusal: FieldRefusal | None = None) -> tuple[str, int]:
     listed = counterfeit.list_suppliers(db.session)
     authorised_ids = {s.id for s in listed if s.is_authorised}
+    # Marked "no licence on file": none, or a placeholder saved before licences had to be numbers ("n/a").
+    unlicensed = {s.id for s in listed
+                  if s.is_authorised and not (s.licence and counterfeit.is_licence_number(s.licence))}
     # Authorising is the chain's: a clinic-level manager sees the list and adds suppliers for review.
-    return render_template("pages/suppliers.html", suppliers=listed, chain_level=current_user.is_chain_level,
-                           authorisations=counterfeit.authorisations(db.session, authorised_ids))
+    html = render_template("pages/suppliers.html", suppliers=listed, chain_level=current_user.is_chain_level,
+                           authorisations=counterfeit.authorisations(db.session, authorised_ids),
+                           unlicensed=unlicensed, refusal=refusal)
+    return html, refusal.error.status if refusal else 200
+
+
+def _said_beside(error: DomainError, supplier_id: int | None = None) -> tuple[str, int]:
+    """A refusal of what was typed in a field (a placeholder licence, a name taken) is said beside it, the form
+    shown again as typed (the add form, or ``supplier_id``'s). The request is rolled back, as ``refused`` does, so
+    the list shows what is saved."""
+    unit_of_work.mark_refused()
+    return _suppliers_page(FieldRefusal(error, _typed(), supplier_id))
+
+
+def _typed() -> dict[str, str]:
+    return {name: request.form.get(name, "") for name in SUPPLIER_FIELDS} | {
+        "authorised": "on" if request.form.get("authorised") == "on" else ""}
 
 
 @bp.post("/suppliers/<int:supplier_id>")
@@ -49,6 +96,8 @@ def supplier_update(supplier_id: int):
         supplier = counterfeit.update_supplier(db.session, actor=current_user, supplier_id=supplier_id, now=utcnow(),
                                                changes=changes, reason=request.form.get("reason"))
     except DomainError as error:
+        if error.details.get("field") in SUPPLIER_FIELDS:
+            return _said_beside(error, supplier_id)
         refused(error)
     else:
         flash(f"{supplier.name}: {'authorised' if supplier.is_authorised else 'not authorised: receipts refused'}.",

@@ -16,6 +16,9 @@ Licence = Annotated[str, StringConstraints(strip_whitespace=True, max_length=120
 
 
 Reason = Annotated[str, PlainText(MAX_REASON, multiline=True)]
+LICENCE_HELP = ("wholesale/distribution licence or registration number as printed on the licence: required to "
+                "authorise; one without a digit, or of zeros alone (a placeholder such as n/a, tbc, 000), is refused "
+                "(422): leave it out until the number is known")
 REASON_HELP = ("why the supplier is authorised (who checked its licence, where, and when): required when authorising, "
                "on record (audit supplier.authorised); any other change may carry one too")
 
@@ -25,8 +28,7 @@ class SupplierIn(Model):
     manager adds it with ``authorised`` false, for review), and only with ``licence`` and ``reason`` (422)."""
 
     name: Name
-    licence: Licence | None = Field(default=None, description="wholesale/distribution licence or registration "
-                                                               "number: required to authorise")
+    licence: Licence | None = Field(default=None, description=LICENCE_HELP)
     authorised: bool = True
     reason: Reason | None = Field(default=None, description=REASON_HELP)
 
@@ -37,7 +39,7 @@ class SupplierPatch(Model):
     ``reason`` (422), and an authorised supplier's licence is not cleared."""
 
     name: Name | None = None
-    licence: Licence | None = None
+    licence: Licence | None = Field(default=None, description=LICENCE_HELP)
     authorised: bool | None = None
     reason: Reason | None = Field(default=None, description=REASON_HELP)
 

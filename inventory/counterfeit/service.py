@@ -8,7 +8,10 @@
   user authorises or stops a supplier, or changes an authorised one (``Forbidden``); a clinic-level manager may
   add or correct a supplier that is not authorised, for a chain-level one to review. Authorising takes the
   supplier's licence and a reason, on record (``supplier.authorised``). Suppliers authorised before that rule keep
-  their authorisation (the page marks them "no licence on file").
+  their authorisation (the page marks them "no licence on file"). A licence, when given, is a licence number
+  (``is_licence_number``: a digit, not zeros alone): "n/a", "tbc" or "000" is refused (``validation_error``, field
+  ``licence``), never kept as a licence a second supplier's "n/a" would clash with. One saved before that rule stays
+  until the licence is typed again, or the supplier authorised.
 - **Watch list**: suspect lot numbers per product, entered or imported (CSV) by a safety lead with their
   source. Receiving or scanning a watched lot is refused (``lot_suspect``); a watched lot already in stock
   is quarantined at once, and stays so while it is watched (recall's ``release`` asks ``refuse_watched_lot``
@@ -142,7 +145,8 @@ def add_supplier(session: Session, *, actor: User, name: str, now: dt.datetime, 
     is_authorised = bool(authorised)
     if is_authorised:
         _ensure_chain_level(actor, "Add it as not authorised: a chain-level manager or chain-level admin reviews it.")
-    supplier = Supplier(name=_name(name), licence=_licence(licence), is_authorised=is_authorised)
+    supplier = Supplier(name=_name(name), licence=_licence(licence, authorised=is_authorised),
+                        is_authorised=is_authorised)
     why = _optional(reason, "reason", MAX_REASON)
     # "On the list already" first: a supplier typed twice, or a copy of one, is refused whatever else is missing.
     _refuse_taken_name(session, supplier.name, None)
@@ -174,7 +178,8 @@ def update_supplier(session: Session, *, actor: User, supplier_id: int, now: dt.
     if was_authorised or will_be_authorised:
         _ensure_chain_level(actor)
     name = _name(changes["name"]) if "name" in changes else supplier.name
-    licence = _licence(changes["licence"]) if "licence" in changes else supplier.licence
+    licence = (_licence(changes["licence"], authorised=will_be_authorised) if "licence" in changes
+               else supplier.licence)
     why = _optional(reason, "reason", MAX_REASON)
     # Only what changes is looked up: stopping a supplier is never refused for what is on file already.
     renamed, relicensed = name != supplier.name, licence_key(licence) != supplier.licence_key
@@ -238,9 +243,12 @@ def _ensure_chain_level(actor: User, hint: str = "") -> None:
 
 
 def _ensure_licence_and_reason(licence: str | None, reason: str | None, *, needs_reason: bool) -> None:
-    """Refuses an authorisation without the supplier's licence, or (``needs_reason``) without a reason: each
-    missing field is named, the licence first."""
-    missing = ([("licence", LICENCE_TO_AUTHORISE)] if licence is None else []) + (
+    """Refuses an authorisation without the supplier's licence (or with a placeholder on file from before
+    ``is_licence_number``, such as "n/a"), or (``needs_reason``) without a reason: each missing field is named, the
+    licence first."""
+    licence_problem = (LICENCE_TO_AUTHORISE if licence is None
+                       else None if is_licence_number(licence) else _placeholder_on_file(licence))
+    missing = ([("licence", licence_problem)] if licence_problem else []) + (
         [("reason", REASON_TO_AUTHORISE)] if needs_reason and reason is None else [])
     if missing:
         field, message = missing[0]
@@ -345,11 +353,39 @@ def _name(value: Any) -> str:
     return text
 
 
-def _licence(value: Any) -> str | None:
+def is_licence_number(licence: str) -> bool:
+    """Whether ``licence`` can be a licence number: every wholesale or distribution licence or registration number
+    has a digit ("WDA(H) 12345", "DEA RB1234563", "3005123456"), and none is zeros alone. What is typed when the
+    number is not known ("n/a", "none", "tbc", "-", "unknown", "000") is none: it tells the safety lead nothing
+    about whether the supplier is licensed, and under the unique licence key (``licence_key``) a second supplier's
+    "n/a" would read as the first's licence. Read as the key reads it (full-width digits are digits). Pure."""
+    key = supplier_key(licence)
+    has_digit = any(unicodedata.category(c) == "Nd" for c in key)
+    return has_digit and not all(unicodedata.decimal(c, None) == 0 for c in key)
+
+
+def not_a_licence_number(licence: str, *, authorised: bool) -> str:
+    """Why ``licence`` (typed, not ``is_licence_number``) is refused: for a supplier that is or is being
+    authorised, which needs its licence, without offering to leave the field empty."""
+    if authorised:
+        return (f"Type the supplier's licence number as printed on its licence: “{licence}” is not a licence "
+                "number, and an authorised supplier needs its licence.")
+    return (f"Type the supplier's licence number as printed on its licence, or leave the field empty until you have "
+            f"it: “{licence}” is not a licence number.")
+
+
+def _placeholder_on_file(licence: str) -> str:
+    # A supplier saved before is_licence_number, authorised without its licence being given again.
+    return (f"The licence on file, “{licence}”, is not a licence number: type the supplier's licence number as "
+            "printed on its licence to authorise it.")
+
+
+def _licence(value: Any, *, authorised: bool) -> str | None:
+    """A licence typed (spaces around it dropped; empty is None: not known yet). Raises ValidationError for a
+    placeholder (``is_licence_number``) or one too long."""
     text = _optional(value, "licence", MAX_LICENCE)
-    if text is not None and licence_key(text) is None:
-        raise ValidationError("Type the licence or registration number as on their licence (letters and digits), "
-                              "or leave it empty.", field="licence")
+    if text is not None and not is_licence_number(text):
+        raise ValidationError(not_a_licence_number(text, authorised=authorised), field="licence")
     if text is not None and len(supplier_key(text)) > SUPPLIER_KEY_LENGTH:
         raise ValidationError("Shorten the licence number.", field="licence")
     return text

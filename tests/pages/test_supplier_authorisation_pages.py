@@ -40,14 +40,13 @@ def test_a_chain_manager_authorises_with_the_licence_and_a_reason_and_the_page_s
     token = csrf_token(client, "/suppliers")
     item = supplier_item(client.get("/suppliers").get_data(as_text=True), grey.id)
     assert 'name="licence"' in item and 'name="reason"' in item and "Authorise" in item
-    client.post(f"/suppliers/{grey.id}", data={"authorised": "on", "licence": "", "reason": "checked",
-                                               "csrf_token": token})
-    html = client.get("/suppliers").get_data(as_text=True)
+    html = client.post(f"/suppliers/{grey.id}", data={"authorised": "on", "licence": "", "reason": "checked",
+                                                      "csrf_token": token}).get_data(as_text=True)
     assert "A supplier is authorised with its licence or registration number" in html
     assert refusal_code(html) == "validation_error"
-    client.post(f"/suppliers/{grey.id}", data={"authorised": "on", "licence": "WDA 9", "reason": "",
-                                               "csrf_token": token})
-    assert "Say why this supplier is authorised" in client.get("/suppliers").get_data(as_text=True)
+    html = client.post(f"/suppliers/{grey.id}", data={"authorised": "on", "licence": "WDA 9", "reason": "",
+                                                      "csrf_token": token}).get_data(as_text=True)
+    assert "Say why this supplier is authorised" in html
     session.expire_all()
     assert not session.get(Supplier, grey.id).is_authorised
     client.post(f"/suppliers/{grey.id}", data={"authorised": "on", "licence": "WDA 9",
@@ -62,9 +61,9 @@ def test_a_chain_manager_authorises_with_the_licence_and_a_reason_and_the_page_s
 def test_adding_an_authorised_supplier_on_the_page_needs_a_reason(browser_client, world, session):
     client = browser_client("manager")
     token = csrf_token(client, "/suppliers")
-    client.post("/suppliers", data={"name": "Harbour Pharma", "licence": "WDA 7", "authorised": "on",
-                                    "csrf_token": token})
-    assert "Say why this supplier is authorised" in client.get("/suppliers").get_data(as_text=True)
+    html = client.post("/suppliers", data={"name": "Harbour Pharma", "licence": "WDA 7", "authorised": "on",
+                                           "csrf_token": token}).get_data(as_text=True)
+    assert "Say why this supplier is authorised" in html
     session.expire_all()
     assert session.scalar(select(Supplier).where(Supplier.name == "Harbour Pharma")) is None
     client.post("/suppliers", data={"name": "Harbour Pharma", "licence": "WDA 7", "authorised": "on",
@@ -88,11 +87,11 @@ def test_a_clinic_level_manager_adds_for_review_but_neither_authorises_nor_stops
     harbour = session.scalar(select(Supplier).where(Supplier.name == "Harbour Pharma"))
     assert harbour is not None and not harbour.is_authorised
     # A forged form is refused on the server, in words.
-    client.post("/suppliers", data={"name": "Botox4Less Ltd", "licence": "X", "authorised": "on", "reason": "cheap",
-                                    "csrf_token": token})
+    client.post("/suppliers", data={"name": "Botox4Less Ltd", "licence": "WDA(H) 31337", "authorised": "on",
+                                    "reason": "cheap", "csrf_token": token})
     html = client.get("/suppliers").get_data(as_text=True)
     assert CHAINS + " Add it as not authorised" in unescape(html) and refusal_code(html) == "forbidden"
-    client.post(f"/suppliers/{grey.id}", data={"authorised": "on", "licence": "X", "reason": "cheap",
+    client.post(f"/suppliers/{grey.id}", data={"authorised": "on", "licence": "WDA(H) 31337", "reason": "cheap",
                                                "csrf_token": token})
     assert refusal_code(client.get("/suppliers").get_data(as_text=True)) == "forbidden"
     client.post(f"/suppliers/{world.supplier.id}", data={"csrf_token": token})  # stop it

@@ -29,9 +29,10 @@ def test_a_stopped_supplier_is_not_delivered_by_under_a_copy_of_its_name(browser
     token = csrf_token(client, "/suppliers")
     client.post("/suppliers", data={"name": "Acme Pharma", "licence": "WDA(H) 90211", "authorised": "on",
                                     "reason": "licence checked on the register", "csrf_token": token})
-    client.post("/suppliers", data={"name": "acme  pharma", "licence": "WDA(H) 55555", "authorised": "on",
-                                    "reason": "new wholesaler", "csrf_token": token})
-    code, html = refusal(client.get("/suppliers").get_data(as_text=True))
+    answer = client.post("/suppliers", data={"name": "acme  pharma", "licence": "WDA(H) 55555", "authorised": "on",
+                                             "reason": "new wholesaler", "csrf_token": token})
+    code, html = refusal(answer.get_data(as_text=True))  # said beside the name, the form kept
+    assert answer.status_code == 409 and 'id="name-refusal"' in html
     assert code == "supplier_name_taken"
     assert "A supplier named “Acme Pharma” is on the list already (“acme  pharma” reads the same" in html
     session.expire_all()
@@ -46,9 +47,10 @@ def test_a_stopped_supplier_is_not_delivered_by_under_a_copy_of_its_name(browser
 def test_another_suppliers_licence_is_refused_on_the_page_naming_it(browser_client, world, session):
     client = browser_client("manager")
     token = csrf_token(client, "/suppliers")
-    client.post("/suppliers", data={"name": "Harbour Pharma", "licence": "wda(h) 0001", "authorised": "on",
-                                    "reason": "tender 2026", "csrf_token": token})
-    code, html = refusal(client.get("/suppliers").get_data(as_text=True))
+    answer = client.post("/suppliers", data={"name": "Harbour Pharma", "licence": "wda(h) 0001", "authorised": "on",
+                                             "reason": "tender 2026", "csrf_token": token})
+    code, html = refusal(answer.get_data(as_text=True))  # said beside the licence, the form kept
+    assert answer.status_code == 409 and 'id="licence-refusal"' in html and 'value="wda(h) 0001"' in html
     assert code == "supplier_licence_taken"
     assert ("Licence wda(h) 0001 belongs to “Allergan Aesthetics (direct)” (on file as “WDA(H) 0001”): a licence "
             "is one supplier's.") in html
@@ -58,9 +60,9 @@ def test_another_suppliers_licence_is_refused_on_the_page_naming_it(browser_clie
     grey = Supplier(name="Grey market", is_authorised=False)
     session.add(grey)
     session.flush()
-    client.post(f"/suppliers/{grey.id}", data={"authorised": "on", "licence": "WDA(H)0001", "reason": "checked",
-                                               "csrf_token": token})
-    code, html = refusal(client.get("/suppliers").get_data(as_text=True))
+    answer = client.post(f"/suppliers/{grey.id}", data={"authorised": "on", "licence": "WDA(H)0001",
+                                                        "reason": "checked", "csrf_token": token})
+    code, html = refusal(answer.get_data(as_text=True))
     assert code == "supplier_licence_taken" and "belongs to “Allergan Aesthetics (direct)”" in html
     session.expire_all()
     assert (session.get(Supplier, grey.id).licence, session.get(Supplier, grey.id).is_authorised) == (None, False)
