@@ -101,7 +101,8 @@ document.addEventListener("DOMContentLoaded", () => {
 // checklist's or an adverse event's). Its Enter never submits the form the scan landed in. Once
 // caught, every key up to its Enter is the scan's, even after a pause (a scanner can stall
 // mid-code), until CAUGHT_SCAN_QUIET_MS of quiet; a scan that ends so, without Enter, is not sent,
-// and the page says it was kept out.
+// and the page says it was kept out. A space ends the catch: no code a scanner types holds one, so the
+// run was a fast typist's (or a text expander's) words, and they go back into the field.
 //
 // Some scanners (Bluetooth ones among them) type slower than that. A quantity field still tells
 // their scan apart when Enter comes: what it holds is no quantity (the server's own pattern, in
@@ -203,7 +204,19 @@ function guardAgainstScansInOtherFields() {
     run = null;
     return r;
   };
-  const closeWithoutEnter = () => { const r = close(); if (r && r.caught) tellKeptOut(r); };
+  const closeWithoutEnter = () => { const r = close(); if (r && r.caught) tellKeptOut(r, scanFieldOfPage() ? "again" : "nowhere"); };
+  // Where the run's first key went (what it replaced, if it was typed over a selection); null where unknown.
+  const selectionOf = (el) => (el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement)
+    && el.selectionStart !== null ? [el.selectionStart, el.selectionEnd] : null;
+  // A caught run that was a person after all: its keys go back where they were typed, and it is not caught again.
+  const giveBack = (r) => {
+    clearTimeout(r.quiet);
+    const t = r.target;
+    const [start, end] = r.selection ?? [t.value.length, t.value.length];
+    t.value = t.value.slice(0, start) + r.chars + t.value.slice(end);
+    if (r.selection) t.setSelectionRange(start + r.chars.length, start + r.chars.length);
+    Object.assign(r, { caught: false, person: true, fast: 0, last: performance.now() });
+  };
   const waitForQuiet = () => { clearTimeout(run.quiet); run.quiet = setTimeout(closeWithoutEnter, CAUGHT_SCAN_QUIET_MS); };
   const swallow = (event) => { event.preventDefault(); event.stopImmediatePropagation(); };
   // A code typed at a slow scanner's pace into a field, told at its Enter: the field's value is what it
@@ -234,6 +247,12 @@ function guardAgainstScansInOtherFields() {
     const printable = event.key.length === 1 && !event.ctrlKey && !event.metaKey && !event.altKey;
     if (printable) {
       if (run && run.caught && now - run.last <= CAUGHT_SCAN_QUIET_MS) {
+        if (event.key === " " && run.target === t && takesText(t)) {
+          // A space: words, not a code (no label or GS1 code a scanner types holds one). A fast typist or a
+          // text expander wrote this run: it goes back into the field where it was typed, and this space after it.
+          giveBack(run);
+          return;
+        }
         // The rest of a scan caught here, even after a pause: a scanner can stall mid-code.
         event.preventDefault();
         run.chars += event.key;
@@ -252,7 +271,8 @@ function guardAgainstScansInOtherFields() {
         run.fast = now - run.last <= SCANNER_KEY_GAP_MS ? run.fast + 1 : 1;
         run.chars += event.key;
         run.last = now;
-        if (run.fast < SCAN_MIN_LENGTH) return; // a person can type two or three keys this fast: "12"
+        // A person can type two or three keys this fast ("12"); one whose run was given back types fast.
+        if (run.fast < SCAN_MIN_LENGTH || run.person) return;
         event.preventDefault();
         restore(run); // take back the keys of the run already in the field: they are the scan's
         run.caught = true;
@@ -261,7 +281,8 @@ function guardAgainstScansInOtherFields() {
       }
       // Perhaps a person typing: let the key through, remember how the field was.
       closeWithoutEnter();
-      run = { target: t, before: "value" in t ? t.value : null, chars: event.key, last: now, fast: 1, caught: false, quiet: 0 };
+      run = { target: t, before: "value" in t ? t.value : null, chars: event.key, last: now, fast: 1, caught: false, quiet: 0,
+              selection: selectionOf(t), person: false };
       return;
     }
     if (event.key === "Enter" && run && run.caught && now - run.last <= CAUGHT_SCAN_QUIET_MS) {

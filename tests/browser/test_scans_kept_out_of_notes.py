@@ -59,3 +59,22 @@ def test_a_label_scanned_into_a_checklists_notes_is_kept_out_of_them(page, live_
         page.click("button:has-text('Save checklist')")
     with live_server.app.app_context():
         assert db.session.get(Treatment, treatment_id).checklist["answers"]["notes"] == "none"
+
+
+def test_words_typed_fast_into_an_adverse_events_description_are_kept(page, live_server):
+    """QA: a fast typist (30 ms a key, or a text expander) had "Blanching on left cheek" wiped as a scan. Words
+    hold spaces and no code does: the field keeps every key, and nothing is said of a scan."""
+    sign_in(page, "nurse")
+    treatment_id = start_treatment(page, live_server, "AE-FAST")
+    page.goto(f"/cart/treatments/{treatment_id}/adverse-event")
+    field = page.get_by_label("What you see")
+    field.click()
+    words = "Blanching on left cheek after filler"
+    page.keyboard.type(words, delay=25)
+    expect(field).to_have_value(words)
+    expect(page.locator(".scan-kept-out")).to_have_count(0)
+    field.fill("")
+    (vial,) = sealed_labels(live_server, "Juvederm Voluma XC 1.0 mL", "VM88B21", 1)
+    wedge(page, vial)  # a label, no space in it, is still kept out of the words
+    expect(field).to_have_value("")
+    expect(page.locator(".scan-kept-out")).to_contain_text("Nothing was scanned on this page.")
