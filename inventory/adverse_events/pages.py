@@ -43,6 +43,12 @@ def adverse_event_new(treatment_id: int):
     if request.method == "POST":
         try:
             picked = [int(v) for v in request.form.getlist("container_ids") if v.isdigit() and len(v) <= 10]
+            if drawn and not picked and request.form.get("links_shown"):
+                # QA: a nurse who unticked every box shown meant "none of these", and every one was linked.
+                # Linking none would hide a lot's signal: she says which, or ticks them all when she cannot
+                # tell. (A form without the boxes still links every container the treatment drew from.)
+                raise ValidationError("Tick what may have caused it: at least one of the containers this treatment "
+                                      "drew from. If you cannot tell, tick them all.", field="container_ids")
             onset_date = _date(request.form.get("onset_date", ""))
             claim = once.claim_form_key(url_for("pages.cart_treatment", treatment_id=treatment.id))
             event = adverse_events.record(
@@ -50,15 +56,15 @@ def adverse_event_new(treatment_id: int):
                 kind=request.form.get("kind", ""), onset_date=onset_date,
                 severity=request.form.get("severity", ""), outcome=request.form.get("outcome", "ongoing"),
                 description=request.form.get("description", ""), patient_sex=request.form.get("patient_sex") or None,
-                # Nothing ticked (or a form without the boxes) links every container the treatment drew from.
                 container_ids=picked or None, now=utcnow(),
             )
         except DomainError as error:
             refused(error)
             status = error.status
         else:
-            flash(f"Adverse event recorded and linked to {len(event.suspect_links)} container(s)."
-                  + (f" Rescue: {len(event.rescues)} hyaluronidase dose(s)." if event.rescues else ""), "ok")
+            linked, rescued = len(event.suspect_links), len(event.rescues)
+            flash(f"Adverse event recorded and linked to {linked} container{'' if linked == 1 else 's'}."
+                  + (f" Rescue: {rescued} hyaluronidase dose{'' if rescued == 1 else 's'}." if rescued else ""), "ok")
             return once.answered(claim, redirect(url_for("pages.adverse_event", event_id=event.id)))
     return render_template("pages/adverse_event_new.html", treatment=treatment, drawn=drawn, rescues=rescues,
                            rescued_events=adverse_events.rescued_events(db.session, [d.id for d in rescues]),

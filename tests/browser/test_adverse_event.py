@@ -29,7 +29,7 @@ def test_a_nurse_records_an_occlusion_from_the_cart_and_links_the_rescue_to_it(p
     page.check("input[name=severity][value=severe]")
     page.fill("#description", "Blanching and livedo at the chin, pain out of proportion")
     page.click("button:has-text('Record adverse event')")
-    expect(page.locator(".flash-ok")).to_contain_text("Adverse event recorded and linked to 1 container(s).")
+    expect(page.locator(".flash-ok")).to_contain_text("Adverse event recorded and linked to 1 container.")
     expect(page.locator("table.linked")).to_contain_text("VM88B21")
     expect(page.locator("#report-text")).to_contain_text("Product 1 lot: VM88B21")
 

@@ -57,7 +57,7 @@ def test_recording_from_the_page_links_the_filler_and_names_the_rescue(browser_c
 
     html = page.get_data(as_text=True)
     assert page.status_code == 200, html
-    assert "Adverse event recorded and linked to 1 container(s). Rescue: 1 hyaluronidase dose(s)." in html
+    assert "Adverse event recorded and linked to 1 container. Rescue: 1 hyaluronidase dose." in html
     causes, rescues = section(html, "linked"), section(html, "rescues")
     assert "JUV-PAGE" in causes and hylenex.label_code not in causes and "HYL-PAGE" not in causes
     assert hylenex.label_code in rescues and "150 USP U" in rescues

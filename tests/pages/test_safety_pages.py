@@ -43,7 +43,7 @@ def test_a_nurse_records_an_event_from_the_cart_in_one_short_form(browser_client
 
     html = page.get_data(as_text=True)
     assert page.status_code == 200, html
-    assert "Adverse event recorded and linked to 1 container(s)." in html
+    assert "Adverse event recorded and linked to 1 container." in html
     assert "VB-PAGE" in html and "For the regulator" in html
     session.expire_all()
     event = session.scalar(select(AdverseEvent))
@@ -58,6 +58,22 @@ def test_an_incomplete_event_is_refused_in_words_and_nothing_is_recorded(browser
                                    "onset_date": utcnow().date().isoformat(), "description": "x"})
     assert page.status_code == 422
     assert 'data-code="validation_error"' in page.get_data(as_text=True)
+    session.expire_all()
+    assert session.scalar(select(AdverseEvent)) is None
+
+
+def test_every_box_unticked_is_refused_rather_than_read_as_every_container(browser_client, world, session):
+    """QA: "none ticked links them all" surprised a nurse who unticked every box meaning "none of these"."""
+    treatment, syringe = filler_treatment(world)
+    client = browser_client("nurse")
+    path = f"/cart/treatments/{treatment.id}/adverse-event"
+    assert "if you cannot tell, leave them all ticked" in client.get(path).get_data(as_text=True)
+    page = client.post(path, data={"csrf_token": csrf_token(client, path), "kind": "nodule", "severity": "mild",
+                                   "onset_date": utcnow().date().isoformat(), "outcome": "ongoing",
+                                   "description": "Lump", "links_shown": "1"})  # as the page sends it
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422 and "Tick what may have caused it" in html and "tick them all" in html
+    assert "Lump" in html  # what was typed is kept
     session.expire_all()
     assert session.scalar(select(AdverseEvent)) is None
 
@@ -113,7 +129,7 @@ def test_the_cold_chain_page_records_an_excursion_and_the_safety_lead_wastes_a_h
         "started_at": local.strftime("%Y-%m-%dT%H:%M"),
         "ended_at": (local + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"), "min_c": "10", "max_c": "12",
     }, follow_redirects=True)
-    assert "1 container(s) on hold" in page.get_data(as_text=True)
+    assert "1 container on hold, 0 not held." in page.get_data(as_text=True)
     manager_page = manager.get("/cold-chain").get_data(as_text=True)
     assert vial.label_code in manager_page and "Release" not in manager_page  # a manager records, never decides
 
@@ -140,7 +156,7 @@ def test_a_logger_csv_is_imported_from_the_cold_chain_page(browser_client, world
     })
     html = page.get_data(as_text=True)
     assert page.status_code == 200, html
-    assert "4 reading(s) read, 2 outside 2-8 °C: 1 excursion(s) recorded, 1 container hold(s)." in html
+    assert "4 readings read, 2 outside 2-8 °C: 1 excursion recorded; 1 container hold." in html
     assert html.count('class="flagged"') == 2
 
 
