@@ -47,7 +47,10 @@ class KitAddForm(FlaskForm):
 class KitRemoveForm(FlaskForm):
     code = ScanField("Scan the label of what you take out", validators=[DataRequired("Scan a Vialog label."),
                                                                           Length(max=100)])
-    to_location_id = SelectField("Put it in", coerce=int)
+    # No place chosen for her: a scan fired into the code field sends the form at once, and kit stock must not
+    # leave for whichever place happened to be first in the list.
+    to_location_id = SelectField("Put it in", coerce=int, validators=[NumberRange(min=1, message=(
+        "Choose where it goes first: the kit's stock leaves only for a place you name. The scanned code is kept."))])
     form_key = once.FormKeyField()
 
 
@@ -107,7 +110,7 @@ def _elsewhere(kit: Kit) -> list[SelectChoice]:
                                Location.id != kit.location_id)
     )
     ordered = sorted(places, key=lambda place: (place.kind is LocationKind.KIT, place.name))
-    return [SelectChoice(place.id, place.name) for place in ordered]
+    return [SelectChoice(0, "Choose where it goes"), *(SelectChoice(place.id, place.name) for place in ordered)]
 
 
 @bp.get("/kits/<int:kit_id>")

@@ -69,8 +69,9 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 
-  // Numeric fields replace what they hold when entered, never append to it.
-  document.querySelectorAll("input[inputmode=decimal], input[inputmode=numeric], input[type=number]").forEach((el) => {
+  // Numeric fields replace what they hold when entered, never append to it; so does a "take out" scan field
+  // that kept a refused code (a new scan replaces it).
+  document.querySelectorAll("input[inputmode=decimal], input[inputmode=numeric], input[type=number], input.scan-out").forEach((el) => {
     let justFocused = false;
     el.addEventListener("focus", () => { el.select(); justFocused = true; });
     el.addEventListener("mouseup", (event) => { if (justFocused) event.preventDefault(); justFocused = false; });

@@ -84,6 +84,32 @@ def test_a_quarantined_vial_is_taken_out_of_a_kit(browser_client, world, session
     assert "QBAD" not in client.get(f"/kits/{kit.id}").get_data(as_text=True)
 
 
+def test_a_scan_taken_out_of_a_kit_waits_for_where_it_goes(browser_client, world, session):
+    """QA: a label scanned into "Take something out" sent the form at once, and the hyaluronidase went to the
+    place first in the list. No place is chosen for her: she names it, and the scanned code waits."""
+    kit = stocked_kit(world)
+    (vial,) = stock(world, kit, "hylenex", lot="HOUT")
+    session.flush()
+    client = browser_client("nurse")
+    page = client.get(f"/kits/{kit.id}").get_data(as_text=True)
+    assert '<option value="0">Choose where it goes</option><option' in page  # first, so chosen until she picks
+    token = csrf_token(client, f"/kits/{kit.id}")
+    for place in ("0", ""):  # the list as it comes, or no choice sent at all
+        refused = client.post(f"/kits/{kit.id}/remove",
+                              data={"code": vial.label_code, "to_location_id": place, "csrf_token": token})
+        html = refused.get_data(as_text=True)
+        assert refused.status_code == 422 and "Choose where it goes first" in html
+        assert f'value="{vial.label_code}"' in html  # the scan is kept for when she has chosen
+    session.expire_all()
+    assert vial.location_id == kit.location_id
+    fridge = world.location("Fridge")
+    taken = client.post(f"/kits/{kit.id}/remove",
+                        data={"code": vial.label_code, "to_location_id": str(fridge.id), "csrf_token": token})
+    assert taken.status_code == 302
+    session.expire_all()
+    assert vial.location_id == fridge.id
+
+
 def test_another_clinics_kit_is_not_found_and_templates_are_for_managers(browser_client, world):
     kit = new_kit(world, world.other_clinic, name="NYC kit")
     nurse = browser_client("nurse")
