@@ -149,8 +149,8 @@ def container_sheet(view: CaseView) -> Sheet:
     for item in view.containers:
         c, line = item.container, item.line
         rows.append([
-            # A container on the road is not on its source's shelf, where its row still is: say where it is.
-            c.clinic.code, c.transit.words if c.transit else c.location, c.label_code, lots.get(c.lot_id, ""),
+            # A container on the road, or lost on it, is not on its source's shelf, where its row still is: say where.
+            c.clinic.code, c.where_words, c.label_code, lots.get(c.lot_id, ""),
             c.state.value, c.remaining,
             c.base_unit, line.status.value, line.note or "", line.updated_by.label if line.updated_by else "",
             _local(line.updated_at, c.clinic.timezone),

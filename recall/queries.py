@@ -47,8 +47,10 @@ from inventory.services.barcodes import normalise_lot_number, parse_scan
 from inventory.services.catalog import product_for_gtin
 from inventory.services.clock import format_clinic_time, to_clinic_time
 from inventory.services.permissions import Scope, get_in_scope
+from inventory.services.container_history import LostInTransit
 from inventory.transfers import scoping
-from inventory.transfers.models import Transfer, TransferItem, TransferItemMissing
+from inventory.transfers import service as clinic_transfers
+from inventory.transfers.models import Transfer, TransferItem
 
 MAX_QUERY_LENGTH = 500
 MAX_ID = 2**31 - 1
@@ -139,8 +141,21 @@ class ContainerLine:
     patient_id: int | None
     transit: TransitRef | None = None
     is_incoming: bool = False
-    # The transfer it was sent with and declared missing on arrival (written off at the source: ``discarded``).
-    lost_with_transfer: int | None = None
+    # Never arrived where it was sent (declared missing on receipt, or with the whole box lost): written off at the
+    # source, ``discarded`` on the shelf it left from, which ``location`` still names.
+    lost_in_transit: LostInTransit | None = None
+
+    @property
+    def lost_with_transfer(self) -> int | None:
+        """The transfer it was lost from, if it was."""
+        return self.lost_in_transit.transfer_id if self.lost_in_transit else None
+
+    @property
+    def where_words(self) -> str:
+        """Where it is, for an export: on the road, lost on it, or its location (the clinic is a column of its own)."""
+        if self.transit:
+            return self.transit.words
+        return self.lost_in_transit.words if self.lost_in_transit else self.location
 
     @property
     def home(self) -> ClinicRef:
@@ -429,20 +444,10 @@ def container_lines(session: Session, scope: Scope, where: ColumnElement[bool]) 
     if travelling:
         transits = open_transfers(session, travelling)
         lines = [replace(line, transit=transits.get(line.id)) if line.is_in_transit else line for line in lines]
+    # Written off at the source, a container lost in transit reads ``discarded`` there: the trace says what happened.
     discarded = [line.id for line in lines if line.state is ContainerState.DISCARDED]
-    lost = lost_in_transit(session, discarded) if discarded else {}
-    return [replace(line, lost_with_transfer=lost[line.id]) if line.id in lost else line for line in lines]
-
-
-def lost_in_transit(session: Session, container_ids: Sequence[int]) -> dict[int, int]:
-    """Of these containers, those a destination declared missing in transit, with the transfer they were lost
-    from: one statement. Written off at the source, they read ``discarded`` there; the trace says what happened."""
-    stmt = (
-        select(TransferItem.container_id, TransferItem.transfer_id)
-        .join(TransferItemMissing, TransferItemMissing.item_id == TransferItem.id)
-        .where(TransferItem.container_id.in_(list(container_ids)))
-    )
-    return {container_id: transfer_id for container_id, transfer_id in _plain_rows(session, stmt)}
+    lost = clinic_transfers.lost_in_transit(session, discarded)
+    return [replace(line, lost_in_transit=lost[line.id]) if line.id in lost else line for line in lines]
 
 
 _FROM_CLINIC = aliased(Clinic, name="from_clinic")

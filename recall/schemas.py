@@ -63,6 +63,10 @@ class TraceTransferOut(Model):
 
 IN_TRANSIT = ("on its way between clinics (state in_transit): clinic and location stay the source's until it "
               "arrives, so look at transfer")
+LOST_IN_TRANSIT = ("never arrived where it was sent (declared missing on receipt, or with the whole box lost): "
+                   "written off (state discarded) at the clinic and location it left from, which it still names; it "
+                   "is on no shelf there")
+LOST_TRANSFER = "when lost_in_transit: the transfer it was lost on; null otherwise"
 
 
 class TraceContainerOut(Model):
@@ -78,13 +82,16 @@ class TraceContainerOut(Model):
     patient_id: int | None = Field(description="the patient a single-patient container was opened for")
     in_transit: bool = Field(default=False, description=IN_TRANSIT)
     transfer: TraceTransferOut | None = Field(default=None, description="the transfer it travels with, when in transit")
+    lost_in_transit: bool = Field(default=False, description=LOST_IN_TRANSIT)
+    lost_in_transit_transfer_id: int | None = Field(default=None, description=LOST_TRANSFER)
 
     @classmethod
     def of(cls, c: queries.ContainerLine) -> TraceContainerOut:
         return cls(id=c.id, label_code=c.label_code, clinic_id=c.clinic.id, clinic_code=c.clinic.code,
                    location_id=c.location_id, location=c.location, state=c.state.value, remaining=c.remaining,
                    base_unit=c.base_unit, patient_id=c.patient_id, in_transit=c.is_in_transit,
-                   transfer=TraceTransferOut.of(c.transit) if c.transit else None)
+                   transfer=TraceTransferOut.of(c.transit) if c.transit else None,
+                   lost_in_transit=c.lost_in_transit is not None, lost_in_transit_transfer_id=c.lost_with_transfer)
 
 
 class TraceDoseOut(Model):
@@ -182,6 +189,8 @@ class _ContainerData(TypedDict):
     patient_id: int | None
     in_transit: bool
     transfer: _TransferData | None
+    lost_in_transit: bool
+    lost_in_transit_transfer_id: int | None
 
 
 class _DoseData(TypedDict):
@@ -268,7 +277,8 @@ def _lot_trace_data(t: queries.LotTrace) -> _LotTraceData:
             {"id": c.id, "label_code": c.label_code, "clinic_id": c.clinic.id, "clinic_code": c.clinic.code,
              "location_id": c.location_id, "location": c.location, "state": c.state.value,
              "remaining": plain_quantity(c.remaining), "base_unit": c.base_unit, "patient_id": c.patient_id,
-             "in_transit": c.is_in_transit, "transfer": _transfer_data(c.transit) if c.transit else None}
+             "in_transit": c.is_in_transit, "transfer": _transfer_data(c.transit) if c.transit else None,
+             "lost_in_transit": c.lost_in_transit is not None, "lost_in_transit_transfer_id": c.lost_with_transfer}
             for c in t.containers
         ],
         "treatments": doses,
@@ -442,6 +452,8 @@ class RecallContainerOut(Model):
     updated_at: dt.datetime | None
     in_transit: bool = Field(default=False, description=IN_TRANSIT)
     transfer: TraceTransferOut | None = Field(default=None, description="the transfer it travels with, when in transit")
+    lost_in_transit: bool = Field(default=False, description=LOST_IN_TRANSIT)
+    lost_in_transit_transfer_id: int | None = Field(default=None, description=LOST_TRANSFER)
 
     @classmethod
     def of(cls, line: RecallContainer, c: queries.ContainerLine) -> RecallContainerOut:
@@ -452,6 +464,7 @@ class RecallContainerOut(Model):
             note=line.note, updated_by=line.updated_by.label if line.updated_by else None,
             updated_at=line.updated_at, in_transit=c.is_in_transit,
             transfer=TraceTransferOut.of(c.transit) if c.transit else None,
+            lost_in_transit=c.lost_in_transit is not None, lost_in_transit_transfer_id=c.lost_with_transfer,
         )
 
 

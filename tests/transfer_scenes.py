@@ -50,3 +50,16 @@ def vial_on_its_way_to_new_york(world, session):
     transfer = send_transfer(world, [vial], user="clinic_manager", to=world.location("Fridge", world.other_clinic))
     session.flush()
     return vial, transfer
+
+
+def box_lost_on_the_road(world, session):
+    """Lot LOST9 in London's fridge: two vials sent to New York and declared lost by London (the courier lost the
+    box), a third kept on the shelf: (transfer, the two lost vials, the kept one)."""
+    *travelling, kept = world.receive("botox", lot="LOST9", containers=3).containers
+    transfer = send_transfer(world, travelling, user="clinic_manager")
+    london = world.users["clinic_manager"]
+    clinic_transfers.declare_lost(session, actor=london, scope=Scope.for_user(london), transfer_id=transfer.id,
+                                  reason="courier reports the parcel lost", now=NOW)
+    world.nyc_manager()
+    session.flush()
+    return transfer, travelling, kept

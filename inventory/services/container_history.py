@@ -1,13 +1,17 @@
-"""A container's history as a viewer may read it (the container page).
+"""A container's history as a viewer may read it (the container page), and where a written-off one really went.
 
 A container sent between clinics keeps its whole ledger, but what another clinic did with it (a dose for one of
 its patients, a correction whose note may name her, who did it) is that clinic's record: a clinic-level viewer
 reads their own clinics' movements in full and each run of another clinic's as one line.
+
+A container lost in transit is written off at the shelf it left from (inventory/transfers/service.py), so its row
+names that shelf: ``lost_in_transit`` says it never came back there, for every page and answer that shows where a
+container is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import groupby
@@ -15,11 +19,50 @@ from itertools import groupby
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from inventory.models import Clinic, Movement, MovementKind
+from inventory.models import Clinic, Container, ContainerState, Movement, MovementKind
 from inventory.services.clock import format_date, to_clinic_time
 from inventory.services.permissions import Scope
 
-__all__ = ["OtherClinicStretch", "for_viewer"]
+__all__ = ["LostInTransit", "OtherClinicStretch", "for_viewer", "lost_in_transit", "on_lost_in_transit"]
+
+
+@dataclass(frozen=True)
+class LostInTransit:
+    """A container that never arrived where it was sent: declared missing from a box that was received, or lost
+    with the whole box. It was written off at the clinic and location it left from, which its row still names
+    (``clinic_id``, ``location_id``), but it is on no shelf there: these are the transfer and its two ends."""
+
+    transfer_id: int
+    from_clinic: str  # the sending clinic's code
+    to_clinic: str  # the code of the clinic it never reached
+
+    @property
+    def words(self) -> str:
+        """ "Lost in transit (transfer #12, LON → NYC)": said where the shelf would be."""
+        return f"Lost in transit (transfer #{self.transfer_id}, {self.from_clinic} → {self.to_clinic})"
+
+
+# Asked with the ids of discarded containers; answers those of them lost in transit, in one statement. Registered
+# by the feature that knows (transfers, in its init_app), so that this module imports no feature.
+LostInTransitLookup = Callable[[Session, Collection[int]], dict[int, LostInTransit]]
+_LOST_IN_TRANSIT: list[LostInTransitLookup] = []
+
+
+def on_lost_in_transit(lookup: LostInTransitLookup) -> LostInTransitLookup:
+    """Registers ``lookup(session, container_ids)`` (a feature's ``init_app``); again changes nothing."""
+    if lookup not in _LOST_IN_TRANSIT:
+        _LOST_IN_TRANSIT.append(lookup)
+    return lookup
+
+
+def lost_in_transit(session: Session, containers: Iterable[Container]) -> dict[int, LostInTransit]:
+    """Of these containers, those lost in transit, by id. Only a discarded container can be (the loss wasted it),
+    so live stock costs no statement; the discarded ones cost one."""
+    discarded = [c.id for c in containers if c.state is ContainerState.DISCARDED]
+    found: dict[int, LostInTransit] = {}
+    for lookup in _LOST_IN_TRANSIT if discarded else ():
+        found |= lookup(session, discarded)
+    return found
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from inventory.transfers.schemas import (
     TransferQuery,
     TransferReceiveIn,
     TransferRefuseIn,
+    losses,
 )
 from inventory.extensions import db
 from inventory.models import utcnow
@@ -54,7 +55,9 @@ def list_transfers(query: TransferQuery) -> TransferList:
         db.session, scope=scope, direction=query.direction,
         status=TransferStatus(query.status) if query.status else None, before_id=query.before, limit=query.limit,
     )
-    return TransferList(transfers=[TransferOut.of(t, scope) for t in found.transfers], next_before=found.next_before)
+    lost = losses(found.transfers)  # once for the page, not once a transfer
+    return TransferList(transfers=[TransferOut.of(t, scope, lost) for t in found.transfers],
+                        next_before=found.next_before)
 
 
 @operation("GET", "/transfers/<int:transfer_id>", summary="One transfer with its containers",

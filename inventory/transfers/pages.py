@@ -28,7 +28,7 @@ from inventory.errors import DomainError
 from inventory.extensions import db
 from inventory.models import Container, Location, LocationKind, utcnow
 from inventory.transfers.models import RefusalCategory, Transfer, TransferStatus
-from inventory.services import scanning
+from inventory.services import container_history, scanning
 from inventory.transfers import service as clinic_transfers
 from inventory.services.permissions import Permission
 
@@ -258,8 +258,11 @@ def _render_transfer(transfer: Transfer, *, receive_form: ReceiveForm | None = N
     at_destination, at_source = caller.allows(transfer.to_clinic_id), caller.allows(transfer.from_clinic_id)
     # Containers now at a clinic the caller does not work at show only what was sent, not their later use.
     as_sent = {item.id for item in transfer.items if not clinic_transfers.shows_container_now(item, caller)}
+    # A container that arrived and was later lost on another transfer reads discarded on the shelf it left from.
+    lost = container_history.lost_in_transit(
+        db.session, [item.container for item in transfer.items if item.id not in as_sent and not item.is_missing])
     return render_template(
-        "pages/transfers_detail.html", transfer=transfer, as_sent=as_sent, receive_form=receive_form,
+        "pages/transfers_detail.html", transfer=transfer, as_sent=as_sent, lost=lost, receive_form=receive_form,
         refuse_form=refuse_form or RefuseForm(formdata=None), cancel_form=CancelForm(formdata=None),
         lost_form=lost_form or LostForm(formdata=None),
         may_receive=transfer.is_in_transit and at_destination,

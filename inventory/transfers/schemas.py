@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Literal
 
 from pydantic import Field
+from sqlalchemy.orm import object_session
 
 from inventory.blueprints.api.schemas import (
     ClinicOut,
@@ -19,6 +21,8 @@ from inventory.blueprints.api.schemas import (
     Scanned,
 )
 from inventory.models import Location
+from inventory.services import container_history
+from inventory.services.container_history import LostInTransit
 from inventory.services.permissions import Scope
 from inventory.transfers.models import Transfer, TransferItem
 from inventory.transfers.service import (
@@ -112,17 +116,31 @@ class TransferItemOut(Model):
         description="for a missing container, the waste (reason missing_in_transit) that wrote it off")
 
     @classmethod
-    def of(cls, item: TransferItem, scope: Scope) -> TransferItemOut:
+    def of(cls, item: TransferItem, scope: Scope, lost: Mapping[int, LostInTransit]) -> TransferItemOut:
+        """``lost``: ``losses`` of the transfers this item is listed with."""
         as_sent = not shows_container_now(item, scope)
         # A missing container is in no clinic: nobody holds it now.
         now_at = ClinicOut.of(item.container.clinic) if as_sent and not item.is_missing else None
         return cls(
-            container=_container_as_sent(item) if as_sent else ContainerOut.of(item.container),
+            container=_container_as_sent(item) if as_sent else ContainerOut.of(item.container, lost=lost),
             container_as_sent=as_sent, now_at_clinic=now_at,
             quantity=item.quantity, base_unit=item.container.product.base_unit,
             out_movement_id=item.out_movement_id, in_movement_id=item.in_movement_id,
             missing=item.is_missing, missing_movement_id=item.missing_movement_id,
         )
+
+
+def losses(transfers: Sequence[Transfer]) -> dict[int, LostInTransit]:
+    """The containers of these transfers that were lost in transit, by id, for their ``container``: those missing
+    from one of them as the transfer records it; any other that is discarded (it arrived, and was lost on a later
+    transfer) in one statement for them all."""
+    found = {item.container_id: LostInTransit(t.id, t.from_clinic.code, t.to_clinic.code)
+             for t in transfers for item in t.items if item.is_missing}
+    session = object_session(transfers[0]) if transfers else None
+    if session is not None:
+        found |= container_history.lost_in_transit(
+            session, [item.container for t in transfers for item in t.items if not item.is_missing])
+    return found
 
 
 def _container_as_sent(item: TransferItem) -> ContainerOut:
@@ -136,6 +154,8 @@ def _container_as_sent(item: TransferItem) -> ContainerOut:
         lot=LotOut.of(c.lot), state="sealed", remaining=item.quantity, base_unit=product.base_unit,
         concentration_u_per_ml=None, diluent_ml=None, reconstituted_at=None, beyond_use_at=None, patient_id=None,
         clinic_id=left.clinic_id, location_id=left.location_id, on_hold=False, hold_reason=None,
+        # Lost on this very transfer: the transfer's own record, as its item's missing says.
+        lost_in_transit=item.is_missing, lost_in_transit_transfer_id=item.transfer_id if item.is_missing else None,
     )
 
 
@@ -169,8 +189,10 @@ class TransferOut(Model):
     items: list[TransferItemOut]
 
     @classmethod
-    def of(cls, t: Transfer, scope: Scope) -> TransferOut:
-        """The transfer as ``scope`` may see it: see ``TransferItemOut.container_as_sent``."""
+    def of(cls, t: Transfer, scope: Scope, lost: Mapping[int, LostInTransit] | None = None) -> TransferOut:
+        """The transfer as ``scope`` may see it: see ``TransferItemOut.container_as_sent``. ``lost``: ``losses`` of
+        a list it is in (looked up here without it)."""
+        lost = losses([t]) if lost is None else lost
         return cls(
             id=t.id, status=t.status.value, from_clinic=ClinicOut.of(t.from_clinic), to_clinic=ClinicOut.of(t.to_clinic),
             to_location=LocationOut.of(t.to_location),
@@ -184,7 +206,7 @@ class TransferOut(Model):
             returned_by=t.returned_by.username if t.returned_by else None, returned_at=t.returned_at,
             lost_by=t.lost_by.username if t.lost_by else None, lost_at=t.lost_at, lost_reason=t.lost_reason,
             note=t.note, missing_count=len(t.missing_items), missing_reason=t.missing_reason,
-            items=[TransferItemOut.of(item, scope) for item in t.items],
+            items=[TransferItemOut.of(item, scope, lost) for item in t.items],
         )
 
 

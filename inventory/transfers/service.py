@@ -61,7 +61,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from inventory import lifecycle
 from inventory.cold_chain import service as cold_chain
@@ -95,6 +95,7 @@ from inventory.transfers.models import (
     TransferStatus,
 )
 from inventory.services import ledger, lot_guard, scanning
+from inventory.services.container_history import LostInTransit
 from inventory.services.barcodes import parse_scan
 from inventory.services.clock import to_clinic_time
 from inventory.services.permissions import Scope
@@ -802,6 +803,29 @@ def arriving_label_refusal(session: Session, container: Container, scope: Scope)
                    "manager must receive it before it is used.")
     return UnknownContainer(message, label_code=container.label_code, transfer_id=transfer.id,
                             transfer_status=transfer.status.value)
+
+
+_SENDER = aliased(Clinic, name="sender")
+_DESTINATION = aliased(Clinic, name="destination")
+
+
+def lost_in_transit(session: Session, container_ids: Collection[int]) -> dict[int, LostInTransit]:
+    """Of these containers, those that never arrived (declared missing on receipt, or with the whole box lost),
+    with the transfer and its two ends, by container id: one statement. Written off at the shelf they left from,
+    they read ``discarded`` there; every page that shows where a container is says this instead
+    (``container_history.lost_in_transit``). A lost container is discarded: it never travels again."""
+    if not container_ids:
+        return {}
+    rows = session.execute(
+        select(TransferItem.container_id, Transfer.id, _SENDER.code, _DESTINATION.code)
+        .join(TransferItemMissing, TransferItemMissing.item_id == TransferItem.id)
+        .join(Transfer, TransferItem.transfer_id == Transfer.id)
+        .join(_SENDER, Transfer.from_clinic_id == _SENDER.id)
+        .join(_DESTINATION, Transfer.to_clinic_id == _DESTINATION.id)
+        .where(TransferItem.container_id.in_(list(container_ids)))
+    )
+    return {container_id: LostInTransit(transfer_id, sender, destination)
+            for container_id, transfer_id, sender, destination in rows}
 
 
 def _with_details(stmt: Select[Transfer]) -> Select[Transfer]:

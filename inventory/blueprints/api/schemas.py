@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -12,10 +12,12 @@ import annotated_types
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints
 from pydantic import WithJsonSchema
 from pydantic_core import PydanticCustomError
+from sqlalchemy.orm import object_session
 
 from inventory import errors, validators
 from inventory.models import Clinic, Container, Location, Lot, Product
 from inventory.models.base import plain_quantity
+from inventory.services import container_history
 
 
 def _plain_text(multiline: bool, max_length: int) -> BeforeValidator:
@@ -261,9 +263,23 @@ class ContainerOut(Model):
     location_id: int
     on_hold: bool = Field(default=False, description="held (a cold-chain excursion): no draw, mixing or move")
     hold_reason: str | None = None
+    lost_in_transit: bool = Field(
+        default=False,
+        description="never arrived where it was sent (declared missing on receipt, or with the whole box lost): "
+                    "written off (state discarded) at the clinic and location it left from, which clinic_id and "
+                    "location_id still name; it is on no shelf there")
+    lost_in_transit_transfer_id: int | None = Field(
+        default=None, description="when lost_in_transit: the transfer it was lost on; null otherwise")
 
     @classmethod
-    def of(cls, c: Container) -> ContainerOut:
+    def of(cls, c: Container, *, lost: Mapping[int, container_history.LostInTransit] | None = None) -> ContainerOut:
+        """``lost``: the containers lost in transit of a list this one is in, looked up once for the whole list
+        (``container_history.lost_in_transit``); without it, looked up here (a statement only for a discarded
+        container)."""
+        if lost is None:
+            session = object_session(c)
+            lost = container_history.lost_in_transit(session, [c]) if session is not None else {}
+        loss = lost.get(c.id)
         return cls(
             id=c.id, label_code=c.label_code,
             product=ProductRef(id=c.product.id, name=c.product.name, kind=c.product.kind.value, base_unit=c.product.base_unit),
@@ -271,7 +287,8 @@ class ContainerOut(Model):
             concentration_u_per_ml=c.concentration_u_per_ml, diluent_ml=c.diluent_ml,
             reconstituted_at=c.reconstituted_at, beyond_use_at=c.beyond_use_at, patient_id=c.patient_id,
             clinic_id=c.clinic_id, location_id=c.location_id, on_hold=c.on_hold_since is not None,
-            hold_reason=c.hold_reason,
+            hold_reason=c.hold_reason, lost_in_transit=loss is not None,
+            lost_in_transit_transfer_id=loss.transfer_id if loss is not None else None,
         )
 
 

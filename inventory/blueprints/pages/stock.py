@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 from inventory.blueprints.pages.core import bp, landing_endpoint, page, scope
 from inventory.errors import ValidationError
 from inventory.extensions import db
-from inventory.models import Movement, ProductKind, utcnow
+from inventory.models import Container, Movement, ProductKind, utcnow
 from inventory.services import container_history, labels, scanning, stock_on_hand
 from inventory.services.clock import clinic_today
 from inventory.services.permissions import Permission
@@ -105,6 +105,13 @@ def container(container_ref: str):
     expired = found.lot.expiry < clinic_today(now, found.location.clinic.timezone)
     history = container_history.for_viewer(db.session, movements, scope())
     return render_template("pages/container.html", container=found, history=history, now=now, expired=expired)
+
+
+@bp.app_template_global("lost_in_transit")
+def _lost_in_transit(container: Container) -> container_history.LostInTransit | None:
+    """Where a container shown as discarded really went, if it never arrived (the container page, the cart's scan):
+    its row still names the shelf it left from, where it was written off. Live stock costs no statement."""
+    return container_history.lost_in_transit(db.session, [container]).get(container.id)
 
 
 @bp.get("/containers/<container_ref>/label.svg")
