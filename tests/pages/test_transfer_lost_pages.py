@@ -66,6 +66,18 @@ def test_both_ends_are_offered_the_form_while_the_box_is_on_its_way(browser_clie
         assert "style=" not in page and "<script>" not in page  # the CSP forbids inline style and script
 
 
+def test_the_lost_form_asks_by_its_tick_box_alone_and_calling_back_still_asks_in_the_browser(browser_client, world,
+                                                                                               session):
+    """One confirmation, the one the server checks: a browser dialog (data-confirm) before it asked twice."""
+    transfer, _ = box_of_three(world, session)
+    page = browser_client("clinic_manager").get(f"/transfers/{transfer.id}").get_data(as_text=True)
+    lost = re.search(rf'<form [^>]*action="/transfers/{transfer.id}/lost"[^>]*>', page)
+    assert lost is not None and "data-confirm" not in lost.group(0)
+    assert 'name="confirm_lost"' in page
+    call_back = re.search(rf'<form [^>]*action="/transfers/{transfer.id}/cancel"[^>]*>', page)
+    assert call_back is not None and f'data-confirm="Call transfer {transfer.id} back to' in call_back.group(0)
+
+
 def test_declaring_asks_a_reason_and_the_confirmation_then_writes_every_container_off(browser_client, world,
                                                                                         session):
     transfer, vials = box_of_three(world, session)
