@@ -212,7 +212,7 @@ def _targets() -> list[SelectChoice]:
     products = db.session.scalars(select(Product).where(Product.is_active).order_by(Product.kind, Product.name))
     return (
         [SelectChoice("", "-")]
-        + [SelectChoice(f"kind:{k.value}", f"Any one {k.value} product") for k in ProductKind]
+        + [SelectChoice(f"kind:{k.value}", f"Any {k.value} product") for k in ProductKind]
         + [SelectChoice(f"product:{p.id}", f"{p.name} ({p.base_unit})") for p in products]
     )
 
@@ -242,7 +242,7 @@ def _render_templates(template_form: TemplateForm | None = None, kit_form: NewKi
     template_form, kit_form, templates = _template_forms(template_form, kit_form)
     return render_template(
         "pages/kit_templates.html", template_form=template_form, kit_form=kit_form, templates=templates,
-        kits_per_template=kit_service.kits_per_template(db.session, scope()),
+        kits_per_template=kit_service.kits_per_template(db.session, scope()), pooling=kit_service.POOLING,
     ), status
 
 

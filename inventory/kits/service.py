@@ -771,8 +771,9 @@ def _requirement_reasons(
     return short, sorted(expiring.values(), key=lambda r: (r.data["counts_until"], r.data["product"])), lines
 
 
-# How a requirement by kind adds stock up (lifecycle.stock_pool), in words: "IU and USP U each add up across ...".
-_POOLING = (f"{' and '.join(sorted(lifecycle.POOLED_UNITS))} each add up across products, "
+# How a requirement by kind adds stock up (lifecycle.stock_pool), in words: "IU and USP U each add up across ...";
+# the board's reasons and the templates page say it alike.
+POOLING = (f"{' and '.join(sorted(lifecycle.POOLED_UNITS))} each add up across products, "
             "any other unit only within its product")
 
 
@@ -790,7 +791,7 @@ def _shortfall(req: _Requirement, have: Decimal, best_lots: list[_LotStock],
     if unit is not None:
         text = f"{req.label}: {plain_quantity(have)} {unit} of {need} {unit}"
     else:  # a kind with nothing that counts: no product, so no unit to name; the pooling rule instead
-        text = f"{req.label}: none that counts; needs {need} in one unit ({_POOLING})"
+        text = f"{req.label}: none that counts; needs {need} in one unit ({POOLING})"
     if req.product_kind is not None and best_lots:
         # Stock of another pool (IU beside USP U, another product's own unit) is never added to the best one.
         apart = ", ".join(f"{plain_quantity(amount)} {lots[0].unit} of {_products(lots)}" for amount, lots in others)

@@ -142,7 +142,10 @@ def test_a_manager_creates_a_template_and_a_kit(browser_client, world, session):
     assert refused.status_code == 422 and "Requirement 2: give a label" in refused.get_data(as_text=True)
 
     page = client.get("/kit-templates").get_data(as_text=True)
-    assert "New kit" in page and "any one hyaluronidase product" in page
+    assert "New kit" in page and "any hyaluronidase product" in page
+    # QA: "any one product, units of that product" said the opposite of what the board adds up.
+    assert "1500 in one unit" in page and "IU and USP U each add up across products" in page
+    assert "any one" not in page and "of that product" not in page
     kit = client.post("/kits/new", data={"csrf_token": token, "template_id": str(template.id), "name": "Room 2 kit",
                                          "place": f"clinic:{world.clinic.id}"})
     assert kit.status_code == 302
