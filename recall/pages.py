@@ -16,6 +16,7 @@ from flask import Response, current_app, flash, redirect, render_template, reque
 from flask_login import current_user
 from sqlalchemy import select
 
+from inventory.adverse_events import service as adverse_events
 from inventory.blueprints.pages import once
 from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.errors import DomainError, NotFound
@@ -50,6 +51,7 @@ LOG_VIEWS = {
 def _words() -> dict:
     return {"class_words": CLASS_WORDS, "source_words": SOURCE_WORDS, "status_words": STATUS_WORDS,
             "method_words": METHOD_WORDS, "area_labels": AREA_LABELS,
+            "event_kinds": adverse_events.KIND_LABELS, "event_severities": adverse_events.SEVERITY_LABELS,
             "tz": current_app.config["CLINIC_TZ"]}  # chain-wide moments (a case, a lot's status) in the chain's zone
 
 
@@ -95,8 +97,11 @@ def _render_traces(traces: list[queries.LotTrace], *, q: str = "", ref: str = ""
     # A quarantined lot another clinic holds is released by a chain-level safety lead only: say so, no button.
     release_refusals = services.release_refusals(
         db.session, scope(), [t.lot for t in traces if t.lot.status is LotStatus.QUARANTINED])
+    # The adverse events reported against each lot: a lot's trace is where a signal is weighed.
+    events = adverse_events.events_by_lot(db.session, viewer=current_user, scope=scope(),
+                                          lot_ids=[t.lot.id for t in traces])
     return render_template("pages/recall_trace.html", traces=traces, q=q, ref=ref, patients=patients, cases=cases,
-                           clinics=clinics, release_refusals=release_refusals, **_words())
+                           clinics=clinics, release_refusals=release_refusals, events=events, **_words())
 
 
 @bp.get("/trace/patients/<int:patient_id>")
@@ -177,7 +182,9 @@ def recalls():
 @page(RECALL)
 def recall_case(case_id: int):
     view = services.view_case(db.session, viewer=current_user, scope=scope(), case_id=case_id, now=utcnow())
-    return render_template("pages/recall_case.html", view=view, case=view.case, **_words())
+    events = adverse_events.events_by_lot(db.session, viewer=current_user, scope=scope(),
+                                          lot_ids=[rl.lot_id for rl in view.case.lots])
+    return render_template("pages/recall_case.html", view=view, case=view.case, events=events, **_words())
 
 
 @bp.post("/recalls/<int:case_id>/patients/<int:patient_id>")

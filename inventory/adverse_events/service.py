@@ -385,6 +385,30 @@ def list_events(session: Session, *, viewer: User, scope: Scope, lot_id: int | N
     return list(session.scalars(_loaded(visible(viewer, scope, stmt))).unique())
 
 
+def events_by_lot(session: Session, *, viewer: User, scope: Scope,
+                  lot_ids: Collection[int]) -> dict[int, list[AdverseEvent]]:
+    """The events each of ``lot_ids`` may have caused, as ``list_events(lot_id=)`` reads them (not as a rescue,
+    nor only in reversed draws), newest onset first: for the lot's trace and its recall case, two statements
+    for any number of lots."""
+    if not lot_ids:
+        return {}
+    links = session.execute(
+        select(AdverseEventContainer.lot_id, AdverseEventContainer.adverse_event_id).distinct()
+        .where(AdverseEventContainer.lot_id.in_(lot_ids), ~AdverseEventContainer.is_rescue,
+               ~AdverseEventContainer.is_reversed)).all()
+    if not links:
+        return {}
+    events = {event.id: event for event in session.scalars(visible(viewer, scope, select(AdverseEvent).where(
+        AdverseEvent.id.in_({event_id for _, event_id in links}))))}
+    by_lot: defaultdict[int, list[AdverseEvent]] = defaultdict(list)
+    for lot_id, event_id in links:
+        if event_id in events:
+            by_lot[lot_id].append(events[event_id])
+    for found in by_lot.values():
+        found.sort(key=lambda event: (event.onset_date, event.id), reverse=True)
+    return dict(by_lot)
+
+
 def events_for_patient(session: Session, *, viewer: User, scope: Scope, patient_id: int) -> list[AdverseEvent]:
     stmt = select(AdverseEvent).where(AdverseEvent.patient_id == patient_id).order_by(AdverseEvent.onset_date.desc())
     return list(session.scalars(_loaded(visible(viewer, scope, stmt))).unique())

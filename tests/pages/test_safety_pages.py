@@ -102,6 +102,31 @@ def test_the_event_page_updates_the_outcome_and_exports_the_report(browser_clien
     assert f"adverse_event {event.id}" in log and "report.csv" in log
 
 
+def test_a_lots_trace_and_its_recall_case_name_the_adverse_events_reported_against_it(browser_client, world, session):
+    """QA: an occlusion reported against a syringe's lot showed only on the lot signals page; the safety lead
+    deciding on the lot reads its trace and its recall case."""
+    from recall import services as recall_services
+
+    treatment, syringe = filler_treatment(world)
+    nurse = browser_client("nurse")
+    path = f"/cart/treatments/{treatment.id}/adverse-event"
+    nurse.post(path, data={"csrf_token": csrf_token(nurse, path), "kind": "vascular_occlusion", "severity": "severe",
+                           "onset_date": utcnow().date().isoformat(), "outcome": "ongoing",
+                           "description": "Blanching upper lip", "container_ids": [str(syringe.id)]})
+    session.expire_all()
+    event = session.scalar(select(AdverseEvent))
+    safety = browser_client("safety")
+    said = f'<a href="/adverse-events/{event.id}">Adverse event {event.id}</a>: Vascular occlusion, severe, onset '
+    assert said in safety.get(f"/trace/lots/{syringe.lot_id}").get_data(as_text=True)
+    case = recall_services.open_recall(session, actor=world.users["safety"], lot_ids=[syringe.lot_id],
+                                       reason="Notice 7", recall_class="I", source="manufacturer", now=utcnow())
+    session.commit()
+    assert said in safety.get(f"/recalls/{case.id}").get_data(as_text=True)
+    other = world.container("filler", lot="VB-CLEAN")  # a lot with no event says nothing of one
+    session.flush()
+    assert "trace-events" not in safety.get(f"/trace/lots/{other.lot_id}").get_data(as_text=True)
+
+
 def test_lot_signals_page_links_an_unusual_lot_to_its_trace(browser_client, world):
     from inventory.adverse_events import service as adverse_events
     from tests.factories import EVERYWHERE
