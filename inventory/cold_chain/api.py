@@ -15,7 +15,7 @@ from inventory.services.permissions import Permission
 @operation("POST", "/locations/<int:location_id>/excursions",
            summary="Record a temperature excursion: what was kept there during it and left its storage range goes on hold",
            permission=Permission.COLD_CHAIN, body=ExcursionIn, response=ExcursionOut, status=201, idempotent=True,
-           errors=(404, 422))
+           errors=(404, 409, 422))
 def create_excursion(location_id: int, body: ExcursionIn) -> ExcursionOut:
     result = cold_chain.record_excursion(
         db.session, actor=current_user(), scope=current_scope(), location_id=location_id,

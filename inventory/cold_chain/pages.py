@@ -55,8 +55,13 @@ def cold_chain_excursion():
     except DomainError as error:
         refused(error)
         return _render(status=error.status)
-    flash(f"Excursion recorded at {location.name}: {len(result.held)} container(s) on hold, "
-          f"{len(result.not_held)} not held.", "ok")
+    if result.widened:
+        flash(f"Recorded already, and widened to what you gave: "
+              f"{cold_chain.excursion_words(result.excursion, location)}. "
+              f"{_counted(len(result.held), 'more container')} on hold, {len(result.not_held)} not held.", "ok")
+    else:
+        flash(f"Excursion recorded at {location.name}: {_counted(len(result.held), 'container')} on hold, "
+              f"{len(result.not_held)} not held.", "ok")
     for decision, containers in result.by_product():  # which were held and which were not, and why
         flash(f"{decision.container.product.name} ({_labels(containers)}): {decision.why}.", "info")
     return once.answered(claim, redirect(url_for("pages.cold_chain_home")))
@@ -77,8 +82,15 @@ def cold_chain_import():
         refused(error)
         return _render(status=error.status, import_form=True)  # what was pasted stays, to be corrected
     held = sum(len(e.held) for e in imported.excursions)
-    flash(f"{len(imported.readings)} reading(s) read, {len(imported.flagged)} outside 2-8 °C: "
-          f"{len(imported.excursions)} excursion(s) recorded, {held} container hold(s).", "ok")
+    done = [f"{_counted(len(imported.recorded), 'excursion')} recorded"]
+    if imported.widened:
+        done.append(f"{len(imported.widened)} recorded before and widened")
+    if imported.already_recorded:
+        done.append(f"{len(imported.already_recorded)} already recorded")
+    flash(f"{_counted(len(imported.readings), 'reading')} read, {len(imported.flagged)} outside 2-8 °C: "
+          f"{', '.join(done)}; {_counted(held, 'container hold')}.", "ok")
+    for already in imported.already_recorded:  # which, in words: where, when, the range
+        flash(already.message, "info")
     # Answered with the readings themselves, not a redirect: a repeat lands on the cold-chain page.
     return once.answered(claim, make_response(_render(imported)), repeat_lands=url_for("pages.cold_chain_home"))
 
@@ -109,6 +121,11 @@ def _end_hold(container_ref: str, end, done: str):
     return once.answered(claim, redirect(url_for("pages.cold_chain_home")))
 
 
+def _counted(count: int, noun: str) -> str:
+    """ "1 container", "2 containers". """
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _labels(containers: list[Container], shown: int = 10) -> str:
     """Which containers, e.g. "VL-1, VL-2 and 3 more", without flooding the page."""
     labels = ", ".join(c.label_code for c in containers[:shown])
@@ -126,7 +143,7 @@ def _local_time(raw: str, timezone: str, name: str) -> dt.datetime:
     try:
         moment = dt.datetime.fromisoformat(raw.strip())
     except ValueError:
-        raise ValidationError(f"{name.replace('_', ' ')}: give a date and time.", field=name) from None
+        raise ValidationError(f"{cold_chain.FIELD_WORDS[name]}: give a date and time.", field=name) from None
     return typed_moment_utc(moment, timezone)
 
 
@@ -134,4 +151,5 @@ def _celsius(raw: str, name: str) -> Decimal:
     try:
         return Decimal(raw.strip().replace(",", "."))
     except InvalidOperation:
-        raise ValidationError(f"{name}: give a temperature in °C, such as 11.5.", field=name) from None
+        raise ValidationError(f"{cold_chain.FIELD_WORDS[name]}: give a temperature in °C, such as 11.5.",
+                              field=name) from None

@@ -83,6 +83,11 @@ class ExcursionOut(Model):
     decisions: list[HoldDecisionOut] = Field(
         default_factory=list, description="for each container kept there during it: held or not, and why",
     )
+    widened: bool = Field(
+        default=False,
+        description="it overlapped an excursion recorded at the location already, which was widened to cover both "
+                    "(this is that excursion); held, not_held and decisions are then those it decided anew",
+    )
 
     @classmethod
     def of(cls, excursion: Excursion, held: list | None = None) -> ExcursionOut:
@@ -98,7 +103,7 @@ class ExcursionOut(Model):
     def recorded(cls, result: cold_chain.RecordedExcursion) -> ExcursionOut:
         return cls.of(result.excursion, result.held).model_copy(update={
             "held_elsewhere": result.held_elsewhere, "not_held": [ContainerOut.of(c) for c in result.not_held],
-            "decisions": [HoldDecisionOut.of(d) for d in result.decisions],
+            "decisions": [HoldDecisionOut.of(d) for d in result.decisions], "widened": result.widened,
         })
 
 

@@ -13,6 +13,12 @@ the cart (``lifecycle.ensure_may_waste``). Stock that leaves a held container by
 closing treatment's single-patient remainder, the beyond-use waste, a count that finds it gone) leaves it on
 hold, emptied, for the safety lead to confirm as wasted (``end_hold_when_emptied``, ``waste_held``).
 
+One excursion per span of time at a place (``record_excursion``): an excursion whose span shares a moment with
+one recorded at the same location is the same excursion. Within it (span and temperatures), it is already recorded
+and nothing is written (ExcursionAlreadyRecorded: the same readings imported again, a by-hand entry repeated, a
+form sent twice); reaching beyond it (a longer log, a reading further out), it widens the recorded one, which then
+holds what the wider excursion holds. The location's row is locked first, so two requests at once do the same.
+
 Every function takes a Session and plain values, flushes and never commits.
 """
 
@@ -75,6 +81,14 @@ class LocationNotRefrigerated(DomainError):
     """A box whose label keeps it at 2-8 °C, received where no excursion would hold it."""
 
     code = "location_not_refrigerated"
+    status = 409
+
+
+class ExcursionAlreadyRecorded(DomainError):
+    """An excursion within one recorded at the same location already (its span and temperatures): the same
+    readings imported again, a by-hand entry repeated, a form sent twice. Nothing is written."""
+
+    code = "excursion_already_recorded"
     status = 409
 
 
@@ -206,6 +220,9 @@ class RecordedExcursion:
     held_elsewhere: int = 0  # sent to a clinic the caller does not work at since: held too, not shown
     not_held: list[Container] = field(default_factory=list)  # kept there, but the excursion stayed in their range
     decisions: list[HoldDecision] = field(default_factory=list)  # held and not held, of the caller's clinics
+    # An excursion recorded there before, widened to cover this one: held, not_held and decisions are then those
+    # it decided anew (the containers it held before keep their holds as they are).
+    widened: bool = False
 
     def by_product(self) -> list[tuple[HoldDecision, list[Container]]]:
         """The decisions product by product (a storage range is the product's), each with its containers in id
@@ -230,7 +247,16 @@ class Reading:
 @dataclass
 class LoggerImport:
     readings: list[Reading]
-    excursions: list[RecordedExcursion]
+    excursions: list[RecordedExcursion]  # recorded, or recorded before and widened
+    already_recorded: list[ExcursionAlreadyRecorded] = field(default_factory=list)  # runs within one on file
+
+    @property
+    def recorded(self) -> list[RecordedExcursion]:
+        return [e for e in self.excursions if not e.widened]
+
+    @property
+    def widened(self) -> list[RecordedExcursion]:
+        return [e for e in self.excursions if e.widened]
 
     @property
     def flagged(self) -> list[Reading]:
@@ -273,14 +299,23 @@ def record_excursion(
     """Records an excursion at a temperature-sensitive location and holds every container kept there during it
     whose product's storage range (``storage_range``) it left; the others are answered as not held, with why.
 
-    Raises NotFound (a location outside the caller's clinics) or ValidationError (times in the wrong order, in
-    the future or more than a year ago, temperatures in the wrong order or all within 2-8 °C, a location not temperature-sensitive).
+    An excursion is recorded once. One whose span shares a moment with (or touches) an excursion recorded at the
+    same location is the same excursion: when its span and its temperatures lie within that one's, it is already
+    recorded and nothing is written (ExcursionAlreadyRecorded, naming where, when and the range); otherwise the
+    recorded excursion (the earliest, if several) is widened to the earliest start, the latest end, the lowest and
+    the highest temperature of both, and holds what the wider excursion holds that it did not hold before (the
+    holds it put in place stay as they are, a released one released); the answer is ``widened``. The location's
+    row is locked before the look-up, so two requests at once cannot both record it.
+
+    Raises NotFound (a location outside the caller's clinics), ValidationError (times in the wrong order, in
+    the future or more than a year ago, temperatures in the wrong order or all within 2-8 °C, a location not
+    temperature-sensitive) or ExcursionAlreadyRecorded.
     """
     _ensure_id(location_id, "location")
     location = get_in_scope(session, Location, location_id, scope, "location")
     for name, moment in (("started_at", started_at), ("ended_at", ended_at)):
         if moment.tzinfo is None:
-            raise ValidationError(f"{name}: give the time with its offset (e.g. +00:00).", field=name)
+            raise ValidationError(f"{FIELD_WORDS[name]}: give the time with its offset (e.g. +00:00).", field=name)
     if ended_at < started_at:
         raise ValidationError("The excursion ends before it starts: check the times.", field="ended_at")
     if started_at > now:
@@ -308,19 +343,46 @@ def record_excursion(
         )
     note = (note or "").strip() or None
     if note is not None and len(note) > MAX_NOTE:
-        raise ValidationError(f"note: at most {MAX_NOTE} characters.", field="note")
+        raise ValidationError(f"Note: at most {MAX_NOTE} characters.", field="note")
 
-    excursion = Excursion(
-        clinic_id=location.clinic_id, location_id=location.id, started_at=started_at, ended_at=ended_at,
-        min_c=min_c, max_c=max_c, note=note, source=source, recorded_by_id=actor.id, recorded_at=now,
-    )
-    session.add(excursion)
+    # Locked (FOR NO KEY UPDATE: a movement into the place still goes in) before the look-up: a second request
+    # recording the same excursion waits here, then finds this one's.
+    session.execute(select(Location.id).where(Location.id == location.id).with_for_update(key_share=True))
+    recorded = overlapping_excursions(session, location_id=location.id, start=started_at, end=ended_at)
+    for earlier in recorded:
+        if earlier.started_at <= started_at and ended_at <= earlier.ended_at and \
+                earlier.min_c <= min_c and max_c <= earlier.max_c:
+            raise ExcursionAlreadyRecorded(
+                f"This excursion is already recorded: {excursion_words(earlier, location)}.",
+                excursion_id=earlier.id, location_id=location.id, started_at=earlier.started_at.isoformat(),
+                ended_at=earlier.ended_at.isoformat(), min_c=str(earlier.min_c), max_c=str(earlier.max_c),
+            )
+    if recorded:
+        excursion = recorded[0]
+        before = {"started_at": excursion.started_at.isoformat(), "ended_at": excursion.ended_at.isoformat(),
+                  "min_c": str(excursion.min_c), "max_c": str(excursion.max_c)}
+        excursion.started_at, excursion.ended_at = min(excursion.started_at, started_at), max(excursion.ended_at,
+                                                                                               ended_at)
+        excursion.min_c, excursion.max_c = min(excursion.min_c, min_c), max(excursion.max_c, max_c)
+        excursion.note = excursion.note or note
+        started_at, ended_at, min_c, max_c = excursion.started_at, excursion.ended_at, excursion.min_c, excursion.max_c
+        held_before = set(session.scalars(
+            select(ContainerHold.container_id).where(ContainerHold.excursion_id == excursion.id)))
+    else:
+        excursion = Excursion(
+            clinic_id=location.clinic_id, location_id=location.id, started_at=started_at, ended_at=ended_at,
+            min_c=min_c, max_c=max_c, note=note, source=source, recorded_by_id=actor.id, recorded_at=now,
+        )
+        session.add(excursion)
+        before, held_before = {}, set()
     session.flush()
-    reason = _excursion_words(excursion, location)
-    result = RecordedExcursion(excursion)
+    reason = excursion_words(excursion, location)
+    result = RecordedExcursion(excursion, widened=bool(recorded))
     held_ids: list[int] = []
     not_held: dict[str, str] = {}
     for container_id in containers_present(session, location_id=location.id, start=started_at, end=ended_at):
+        if container_id in held_before:
+            continue  # held by it before: that hold stays as it is (open, or ended by the safety lead)
         container = ledger.lock_container(session, container_id, Scope.everything())
         decision = decide_hold(container, min_c=min_c, max_c=max_c)
         if decision.held:
@@ -337,18 +399,33 @@ def record_excursion(
             (result.held if decision.held else result.not_held).append(container)
         elif decision.held:
             result.held_elsewhere += 1
+    details = {"location_id": location.id, "started_at": started_at.isoformat(), "ended_at": ended_at.isoformat(),
+               "min_c": str(min_c), "max_c": str(max_c), "source": source.value,
+               "held_container_ids": held_ids, "not_held": not_held}
     session.add(AuditEvent(
-        at=now, actor_id=actor.id, clinic_id=location.clinic_id, action="cold_chain.excursion_recorded",
+        at=now, actor_id=actor.id, clinic_id=location.clinic_id,
+        action="cold_chain.excursion_widened" if recorded else "cold_chain.excursion_recorded",
         object_type="excursion", object_id=str(excursion.id),
-        details={"location_id": location.id, "started_at": started_at.isoformat(), "ended_at": ended_at.isoformat(),
-                 "min_c": str(min_c), "max_c": str(max_c), "source": source.value,
-                 "held_container_ids": held_ids, "not_held": not_held},
+        details={**details, "was": before} if recorded else details,
     ))
     session.flush()
     return result
 
 
-def _excursion_words(excursion: Excursion, location: Location) -> str:
+def overlapping_excursions(session: Session, *, location_id: int, start: dt.datetime,
+                           end: dt.datetime) -> list[Excursion]:
+    """The excursions recorded at the location whose span shares a moment with ``start``-``end`` (touching
+    counts), earliest first."""
+    return list(session.scalars(
+        select(Excursion).where(Excursion.location_id == location_id, Excursion.started_at <= end,
+                                Excursion.ended_at >= start)
+        .order_by(Excursion.started_at, Excursion.id)
+    ))
+
+
+def excursion_words(excursion: Excursion, location: Location) -> str:
+    """Where, the range and when: "NYC · Medicines fridge was at 8.9 to 11.2 °C from 5 Dec 2026 05:06 to 5 Dec
+    2026 05:09 (EST)"."""
     # The reason travels with a container sent on since: it names the clinic and the clock it is told in, or
     # "Medicines fridge ... 02:10" at New York would read as New York's fridge, at a New York time to come.
     timezone = location.clinic.timezone
@@ -359,8 +436,8 @@ def _excursion_words(excursion: Excursion, location: Location) -> str:
     )
 
 
-def _hold_reason(excursion_words: str, storage: StorageRange | None) -> str:
-    return f"{excursion_words} (it is stored {storage})"
+def _hold_reason(words: str, storage: StorageRange | None) -> str:
+    return f"{words} (it is stored {storage})"
 
 
 def decide_hold(container: Container, *, min_c: Decimal, max_c: Decimal) -> HoldDecision:
@@ -537,21 +614,26 @@ def import_logger(
 ) -> LoggerImport:
     """Reads a logger's CSV and records one excursion per run of readings outside 2-8 °C (``excursion_runs``:
     from its first such reading until the next reading within the range, or its last reading when none follows,
-    with the lowest and highest temperature outside). Raises NotFound or ValidationError."""
+    with the lowest and highest temperature outside). A run within an excursion recorded there already (the same
+    log imported again) is listed as already recorded; one reaching beyond it widens it (``record_excursion``).
+    Raises NotFound or ValidationError."""
     _ensure_id(location_id, "location")
     location = get_in_scope(session, Location, location_id, scope, "location")
     readings = parse_readings(text, timezone=location.clinic.timezone)
-    recorded = [
-        record_excursion(
-            session, actor=actor, scope=scope, location_id=location.id, started_at=run.started_at,
-            ended_at=run.ended_at, min_c=run.min_c, max_c=run.max_c, now=now,
-            note=f"logger import: {len(run.outside)} reading(s) outside 2-8 °C"
-                 + ("" if run.back_in_range is None else ", until the next reading within it"),
-            source=ExcursionSource.LOGGER,
-        )
-        for run in excursion_runs(readings)
-    ]
-    return LoggerImport(readings, recorded)
+    imported = LoggerImport(readings, [])
+    for run in excursion_runs(readings):
+        count = len(run.outside)
+        try:
+            imported.excursions.append(record_excursion(
+                session, actor=actor, scope=scope, location_id=location.id, started_at=run.started_at,
+                ended_at=run.ended_at, min_c=run.min_c, max_c=run.max_c, now=now,
+                note=f"logger import: {count} reading{'' if count == 1 else 's'} outside 2-8 °C"
+                     + ("" if run.back_in_range is None else ", until the next reading within it"),
+                source=ExcursionSource.LOGGER,
+            ))
+        except ExcursionAlreadyRecorded as already:  # refused before anything was written: the import goes on
+            imported.already_recorded.append(already)
+    return imported
 
 
 # --- ending a hold -----------------------------------------------------------------------------------------
@@ -769,15 +851,21 @@ def get_excursion(session: Session, excursion_id: int, scope: Scope) -> Excursio
 # --- checks ------------------------------------------------------------------------------------------------
 
 
+# The fields a message names, in the words of the form (the API's details give the field's code).
+FIELD_WORDS = {"min_c": "Lowest temperature", "max_c": "Highest temperature", "started_at": "From",
+               "ended_at": "To", "note": "Note"}
+
+
 def _celsius(value: Decimal, name: str) -> Decimal:
+    words = FIELD_WORDS[name]
     if not isinstance(value, Decimal) or not value.is_finite():
-        raise ValidationError(f"{name}: give a temperature in °C.", field=name)
+        raise ValidationError(f"{words}: give a temperature in °C.", field=name)
     if not MIN_READING_C <= value <= MAX_READING_C:
         # The bounds, never the value: 1e999999 would be printed in full, or overflow on the way.
-        raise ValidationError(f"{name}: not a plausible fridge temperature (give one from {MIN_READING_C} to "
+        raise ValidationError(f"{words}: not a plausible fridge temperature (give one from {MIN_READING_C} to "
                               f"{MAX_READING_C} °C).", field=name)
     if value != value.quantize(Decimal("0.0001")):
-        raise ValidationError(f"{name}: at most 4 decimal places.", field=name)
+        raise ValidationError(f"{words}: at most 4 decimal places.", field=name)
     return value
 
 

@@ -80,7 +80,7 @@ def test_the_safety_lead_records_an_excursion_and_releases_a_hold_on_a_phone(pag
     page.fill("#max_c", "13.5")
     try:
         page.click("button:has-text('Record and hold')")
-        expect(page.locator(".flash-ok")).to_contain_text("container(s) on hold")
+        expect(page.locator(".flash-ok")).to_contain_text("containers on hold")
         first = page.locator("table.holds tbody tr").first
         label = first.get_attribute("data-label")
         first.locator("input[name=reason]").first.fill("Manufacturer: stable up to 25 °C for 72 h")

@@ -49,7 +49,7 @@ def test_an_excursion_lasts_until_the_fridge_is_next_read_in_range(browser_clien
         (local(day, "14:30"), local(day, "14:31")),
     ]
     assert [(str(lo.normalize()), str(hi.normalize())) for _, _, lo, hi in spans] == [("9.1", "10.2"), ("1.5", "1.5")]
-    assert "6 reading(s) read, 3 outside 2-8 °C: 2 excursion(s) recorded" in html
+    assert "6 readings read, 3 outside 2-8 °C: 2 excursions recorded; " in html
     shown = re.findall(r'<td class="excursion-span">(.*?)</td>', html)
     assert f"{format_clinic_time(local(day, '14:25'), 'Europe/London')} to " \
            f"{format_clinic_time(local(day, '14:29'), 'Europe/London')}" in shown

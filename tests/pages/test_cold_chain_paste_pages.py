@@ -65,7 +65,7 @@ def test_readings_apart_by_tabs_or_spaces_are_read_like_csv(browser_client, worl
 
     html = page.get_data(as_text=True)
     assert page.status_code == 200, html
-    assert "4 reading(s) read, 2 outside 2-8 °C: 1 excursion(s) recorded, 1 container hold(s)." in html
+    assert "4 readings read, 2 outside 2-8 °C: 1 excursion recorded; 1 container hold." in html
     assert textarea(html) == ""  # imported: nothing left to import twice
     (excursion,) = session.scalars(select(Excursion)).all()
     assert (excursion.min_c, excursion.max_c) == (Decimal("9.1"), Decimal("10.2"))

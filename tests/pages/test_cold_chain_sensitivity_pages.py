@@ -23,7 +23,7 @@ def test_recording_an_excursion_lists_the_held_toxin_and_the_filler_that_was_not
     }, follow_redirects=True)
 
     html = page.get_data(as_text=True)
-    assert "1 container(s) on hold, 1 not held." in html
+    assert "1 container on hold, 1 not held." in html
     assert (f"Juvederm Voluma XC 1.0 mL ({syringe.label_code}): stored at 2-25 °C, not held "
             "(3 to 14 °C is within it).") in html
     assert f"Botox Cosmetic 100 U ({vial.label_code}): stored at 2-8 °C, held (3 to 14 °C is outside it)." in html
@@ -48,7 +48,7 @@ def test_a_logger_import_shows_what_each_excursion_held_and_did_not(browser_clie
 
     html = page.get_data(as_text=True)
     assert page.status_code == 200, html
-    assert "1 excursion(s) recorded, 1 container hold(s)." in html
+    assert "1 excursion recorded; 1 container hold." in html
     assert html.count('<tr class="held">') == 1 and html.count('<tr class="not-held">') == 1
     assert vial.label_code in html and syringe.label_code in html
     assert "stored at 2-25 °C, not held (9.5 to 11 °C is within it)" in html
