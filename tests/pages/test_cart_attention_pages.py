@@ -204,6 +204,20 @@ def test_the_home_page_names_stock_on_hold_linking_to_the_container(browser_clie
     assert 'href="/cold-chain">' in lead
 
 
+def test_more_holds_than_the_panel_lists_link_to_the_stock_held_only(browser_client, world, session):
+    """QA: "32 more container(s) on hold" led a nurse to the whole stock list, not to what is held."""
+    for _ in range(7):
+        world.container("botox")
+    now = utcnow()
+    cold_chain.record_excursion(
+        session, actor=world.users["manager"], scope=Scope.everything(), location_id=world.location().id,
+        started_at=now - dt.timedelta(hours=3), ended_at=now - dt.timedelta(hours=1),
+        min_c=Decimal(9), max_c=Decimal(14), now=now)
+    session.flush()
+    panel = attention_panel(home(browser_client("nurse")))
+    assert '<a href="/stock?held_only=1">2 more containers on hold</a>' in panel
+
+
 def test_the_home_page_says_nothing_when_all_is_well(browser_client, world, session):
     kit = kit_factories.stocked_kit(world)
     kit_factories.check(world, kit, at=utcnow() - dt.timedelta(hours=1))

@@ -265,3 +265,21 @@ def test_a_closed_treatment_offers_nothing_it_would_refuse(browser_client, world
         for form in ("/draws", "/reconstitute", "/waste"):
             assert f'action="/cart/treatments/{treatment.id}{form}"' not in html, (label, form)
         assert "data-countdown" not in html
+
+
+def test_a_treatments_doses_say_a_fillers_volume_once_and_a_toxins_volume_beside_its_units(
+        browser_client, world, session):
+    """QA: a filler's 0.5 mL read "0.5 mL" under Units and "0.5" again under mL."""
+    (syringe,) = world.receive("filler").containers
+    vial = reconstitute(world, world.container("botox"), at=utcnow())
+    treatment = start(world, "P-ROWS")
+    session.flush()
+    client = browser_client("nurse")
+    for ref, quantity, unit, area in ((syringe.label_code, "0.5", "mL", "lip"), (vial.label_code, "4", "U", "glabella")):
+        assert "Recorded" in post_draw(client, treatment, ref, quantity=quantity, unit=unit, area=area).get_data(
+            as_text=True)
+    html = client.get(f"/cart/treatments/{treatment.id}").get_data(as_text=True)
+    assert '<th class="num">Dose</th><th class="num">Volume</th>' in html
+    cells = [re.findall(r'<td class="num">([^<]*)</td>', row)
+             for row in re.findall(r"<tr class=\"[^\"]*\">(.*?)</tr>", html, re.S) if "<td" in row]
+    assert ["0.5 mL", ""] in cells and ["4 U", "0.1 mL"] in cells, cells
