@@ -11,6 +11,7 @@ container is.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -23,7 +24,8 @@ from inventory.models import Clinic, Container, ContainerState, Movement, Moveme
 from inventory.services.clock import format_date, to_clinic_time
 from inventory.services.permissions import Scope
 
-__all__ = ["LostInTransit", "OtherClinicStretch", "for_viewer", "lost_in_transit", "on_lost_in_transit"]
+__all__ = ["HoldLine", "LostInTransit", "OtherClinicStretch", "for_viewer", "holds_of", "lost_in_transit",
+           "on_holds", "on_lost_in_transit"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,37 @@ def lost_in_transit(session: Session, containers: Iterable[Container]) -> dict[i
     for lookup in _LOST_IN_TRANSIT if discarded else ():
         found |= lookup(session, discarded)
     return found
+
+
+@dataclass(frozen=True)
+class HoldLine:
+    """A hold the container was put on (a cold-chain excursion), and how it ended: its page shows each, for the
+    hold is no movement and the ledger alone would never say the container was ever held, or why it was let go."""
+
+    held_at: dt.datetime
+    why: str  # "LON · Medicines fridge was at 4 to 12.5 °C from ... to ... (GMT)"
+    ended: str | None  # "Released", "Wasted"; None: still on hold
+    ended_at: dt.datetime | None
+    ended_by: str | None
+    reason: str | None  # why it was released or wasted
+
+
+# Asked with a container's id; answers its holds, oldest first. Registered by the feature that holds stock (the cold
+# chain, in its init_app), as the lost-in-transit look-up is.
+HoldsLookup = Callable[[Session, int], list[HoldLine]]
+_HOLDS: list[HoldsLookup] = []
+
+
+def on_holds(lookup: HoldsLookup) -> HoldsLookup:
+    """Registers ``lookup(session, container_id)`` (a feature's ``init_app``); again changes nothing."""
+    if lookup not in _HOLDS:
+        _HOLDS.append(lookup)
+    return lookup
+
+
+def holds_of(session: Session, container: Container) -> list[HoldLine]:
+    """Every hold ``container`` was put on, oldest first (none without a feature that holds stock)."""
+    return sorted((line for lookup in _HOLDS for line in lookup(session, container.id)), key=lambda h: h.held_at)
 
 
 @dataclass(frozen=True)

@@ -104,7 +104,8 @@ def container(container_ref: str):
     now = utcnow()
     expired = found.lot.expiry < clinic_today(now, found.location.clinic.timezone)
     history = container_history.for_viewer(db.session, movements, scope())
-    return render_template("pages/container.html", container=found, history=history, now=now, expired=expired)
+    return render_template("pages/container.html", container=found, history=history, now=now, expired=expired,
+                           holds=container_history.holds_of(db.session, found))
 
 
 @bp.app_template_global("lost_in_transit")
