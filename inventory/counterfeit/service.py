@@ -22,8 +22,9 @@
   Only the watch list compares loosely: two genuine lots may differ by a dash.
 - **Pack serials** are unique per product (so per GTIN) across the whole chain: a second receipt is
   refused (``duplicate_serial``).
-- **Signs** for the safety lead: the ``lot.flagged_*`` audit events (a refused watched lot or serial, a
-  vial with no vacuum) and the watch list's quarantines.
+- **Signs** for the safety lead: the ``lot.flagged_*`` audit events (a refused watched lot or serial, a box whose
+  printed expiry contradicts its lot, a delivery from a supplier that is not authorised, a vial with no vacuum) and
+  the watch list's quarantines.
 
 Every function takes a Session and plain values, flushes and never commits.
 """
@@ -32,13 +33,14 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
 import unicodedata
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, inspect, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -62,7 +64,7 @@ from inventory.errors import (
     ValidationError,
 )
 from inventory.models import AuditEvent, Clinic, Container, ContainerState, Lot, LotStatus, Product, Receipt, User
-from inventory.services import lot_guard
+from inventory.services import audit_chain, lot_guard
 from inventory.services.barcodes import normalise_gtin, normalise_lot_number
 from inventory.services.catalog import product_for_gtin
 from inventory.services.permissions import Scope
@@ -79,10 +81,11 @@ MAX_ID = 2**31 - 1
 
 # The safety lead's signs: what the flags page lists, newest first.
 SIGN_ACTIONS = ("lot.flagged_no_vacuum", "lot.flagged_duplicate_serial", "lot.flagged_suspect",
-                "lot.flagged_expiry_conflict", "lot.watch_quarantined")
+                "lot.flagged_expiry_conflict", "lot.flagged_unauthorised_supplier", "lot.watch_quarantined")
 COUNTERFEIT_SIGNS: tuple[type[DomainError], ...] = (LotSuspect, DuplicateSerial)
 # A scanned box refused for these is a sign too: a watched lot, or a printed expiry that contradicts the lot on file
-# (at receiving a typed expiry that differs is more often a typo, and is refused without a sign).
+# (at receiving a typed expiry that differs is more often a typo, and is refused without a sign; receiving's
+# refusal_sign decides).
 SCAN_SIGNS: tuple[type[DomainError], ...] = (LotSuspect, LotExpiryConflict)
 
 
@@ -634,20 +637,31 @@ def refuse_known_serial(session: Session, product: Product, serial: str) -> None
 
 
 def sign_of(error: DomainError, *, actor_id: int, clinic_id: int | None, now: dt.datetime,
-            where: str, treatment_id: int | None = None) -> Any:
-    """The write (for unit_of_work.record_despite_refusal) that keeps a refused counterfeit sign on record.
+            where: str, treatment_id: int | None = None, facts: dict[str, Any] | None = None,
+            request_key: str | None = None) -> Any:
+    """The write (for unit_of_work.record_despite_refusal) that keeps a refused counterfeit sign on record:
+    a watched lot, a pack serial seen before, an expiry that contradicts its lot, a supplier that is not authorised.
+    ``facts`` adds what the refused request read (the error's own details win).
 
     A sign seen at a treatment (the cart) is kept once per treatment, user and lot: the refused scan's page
     reloaded, or the same box scanned again at that treatment, is the same sighting, not another one for the
-    safety lead to count."""
+    safety lead to count. A sign refused under a ``request_key`` (a page form's one-time key, an API
+    Idempotency-Key; kept as its digest) is kept once per key and refusal: the form sent twice, or the request
+    retried, is the same sighting too."""
     action = ("lot.flagged_duplicate_serial" if isinstance(error, DuplicateSerial)
-              else "lot.flagged_expiry_conflict" if isinstance(error, LotExpiryConflict) else "lot.flagged_suspect")
-    details = dict(error.details) | {"message": error.message, "where": where}
+              else "lot.flagged_expiry_conflict" if isinstance(error, LotExpiryConflict)
+              else "lot.flagged_unauthorised_supplier" if isinstance(error, SupplierNotAuthorised)
+              else "lot.flagged_suspect")
+    details = (facts or {}) | dict(error.details) | {"message": error.message, "where": where}
     if treatment_id is not None:
         details["treatment_id"] = treatment_id
+    if request_key is not None:
+        details["request"] = hashlib.sha256(request_key.encode()).hexdigest()[:32]
 
     def write(session: Session) -> None:
         if treatment_id is not None and _seen_at_treatment(session, action, actor_id, details):
+            return
+        if request_key is not None and _seen_for_request(session, action, actor_id, details):
             return
         lot_guard.record_sign(session, actor_id=actor_id, clinic_id=clinic_id, action=action, details=details,
                               now=now)
@@ -663,6 +677,19 @@ def _seen_at_treatment(session: Session, action: str, actor_id: int, details: di
         AuditEvent.object_id == str(details.get("lot_id") or "")))
     return any((d or {}).get("treatment_id") == details["treatment_id"] and (d or {}).get("lot_number") ==
                details.get("lot_number") for d in earlier)
+
+
+def _seen_for_request(session: Session, action: str, actor_id: int, details: dict[str, Any]) -> bool:
+    """This refusal already on record under the same request key, by this user: the same details, key included.
+    Two copies of one request racing each other are told apart as the audit chain serialises its writers (on
+    PostgreSQL its advisory lock, taken here before the look-up; SQLite lets one writer in at a time)."""
+    bind = session.get_bind(mapper=inspect(AuditEvent))
+    if bind.dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": audit_chain.AUDIT_CHAIN_LOCK_KEY})
+    earlier = session.scalars(select(AuditEvent.details).where(
+        AuditEvent.action == action, AuditEvent.actor_id == actor_id,
+        AuditEvent.object_id == str(details.get("lot_id") or "")))
+    return any((d or {}).get("request") == details["request"] and d == details for d in earlier)
 
 
 @dataclass(frozen=True)
