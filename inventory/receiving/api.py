@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from flask import request
+
 from inventory import unit_of_work
 from inventory.blueprints.api.core import current_scope, current_user, operation
 from inventory.counterfeit import service as counterfeit
 from inventory.blueprints.api.schemas import ContainerOut, LotOut
+from inventory.errors import DomainError
 from inventory.extensions import db
 from inventory.models import utcnow
 from inventory.receiving import service as receiving
@@ -23,12 +26,17 @@ def create_receipt(body: ReceiptIn) -> ReceiptOut:
             containers=body.containers, now=now, code=body.code, gtin=body.gtin, lot_number=body.lot,
             expiry=body.expiry, confirm=body.confirm, supplier_id=body.supplier_id,
         )
-    except counterfeit.COUNTERFEIT_SIGNS as error:
-        # Refused, and kept on record for the safety lead although the request is rolled back.
-        unit_of_work.record_despite_refusal(counterfeit.sign_of(
-            error, actor_id=current_user().id, clinic_id=receiving.clinic_of_location(db.session, body.location_id), now=now,
-                where="receiving"))
-        raise
+    except DomainError as error:
+        # A counterfeit sign is refused, and kept on record for the safety lead although the request is rolled
+        # back; a retry under the same Idempotency-Key is the same sign.
+        sign = receiving.refusal_sign(
+            db.session, error, actor_id=current_user().id, now=now, location_id=body.location_id, code=body.code,
+            gtin=body.gtin, lot_number=body.lot, expiry=body.expiry, supplier_id=body.supplier_id,
+            request_key=request.headers.get("Idempotency-Key", "").strip() or None)
+        if sign is None:
+            raise
+        unit_of_work.record_despite_refusal(sign)
+        raise receiving.told_the_safety_lead(error) from error
     names = counterfeit.supplier_names(db.session, {receipt.supplier_id})
     return ReceiptOut(
         receipt_id=receipt.id, lot=LotOut.of(receipt.lot), containers=[ContainerOut.of(c) for c in receipt.containers],

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import BooleanField, DateField, HiddenField, RadioField, SelectChoice, SelectField
-from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
+from wtforms.validators import InputRequired, NumberRange, Optional
 from inventory.blueprints.pages.fields import ScanField, TextField, WholeNumberField, location_choices
 
 from inventory import unit_of_work
 from inventory.blueprints.pages import once
-from inventory.blueprints.pages.core import bp, page, refused, scope
+from inventory.blueprints.pages.core import bp, flash_refusal, page, scope
 from inventory.cold_chain import service as cold_chain
 from inventory.counterfeit import service as counterfeit
 from inventory.counterfeit.models import Supplier
@@ -52,10 +52,10 @@ class ReceiveForm(FlaskForm):
                     message=f"receive at least 1 and at most {receiving.MAX_CONTAINERS_PER_RECEIPT} at a time."),
     ])
     location_id = SelectField("Into", coerce=int)
-    # Required here (every receipt names its supplier); API clients from before suppliers may omit it.
-    # Any id is let through to receiving.receive, which says in words why a stopped supplier is refused.
-    supplier_id = SelectField("Supplier", coerce=int, validate_choice=False,
-                              validators=[DataRequired("Choose who delivered this box.")])
+    # Required here (every receipt names its supplier; API clients from before suppliers may omit it), by
+    # receiving.receive (supplier_required): a box refused for itself (a watched lot, an expiry that contradicts its
+    # lot) says so before "choose the supplier". Any id is let through, and a stopped supplier refused in words.
+    supplier_id = SelectField("Supplier", coerce=int, validate_choice=False, validators=[Optional()])
     # Offered once the kept box's lot may have swallowed what followed it (a lost separator): "as_read" confirms
     # the lot as scanned, "separated" takes the shorter lot and what ran into it (its serial) as the code's own.
     lot_reading = RadioField("Which lot the box prints", validate_choice=False, validators=[Optional()],
@@ -90,19 +90,24 @@ def receive():
             box = receiving.read_box(db.session, code)
             lot_number = box.separated.lot if box and box.separated else None
         claim = once.claim_form_key(url_for("pages.receive"))
+        gtin, expiry, supplier_id = form.gtin.data or None, form.expiry.data, form.supplier_id.data or None
         try:
             receipt = receiving.receive(
                 db.session, actor=current_user, scope=scope(), location_id=form.location_id.data,
-                containers=form.containers.data, now=now, code=code,
-                gtin=form.gtin.data or None, lot_number=lot_number, expiry=form.expiry.data,
-                supplier_id=form.supplier_id.data, confirm=confirm,
+                containers=form.containers.data, now=now, code=code, gtin=gtin, lot_number=lot_number,
+                expiry=expiry, supplier_id=supplier_id, supplier_required=True, confirm=confirm,
             )
         except DomainError as error:
-            refused(error)
-            if isinstance(error, counterfeit.COUNTERFEIT_SIGNS):
-                unit_of_work.record_despite_refusal(counterfeit.sign_of(
-                    error, actor_id=current_user.id, now=now, where="receiving",
-                    clinic_id=receiving.clinic_of_location(db.session, form.location_id.data)))
+            unit_of_work.mark_refused()
+            # A counterfeit sign is kept for the safety lead although nothing else is; a form sent twice, one sign.
+            sign = receiving.refusal_sign(
+                db.session, error, actor_id=current_user.id, now=now, location_id=form.location_id.data, code=code,
+                gtin=gtin, lot_number=lot_number, expiry=expiry, supplier_id=supplier_id,
+                request_key=request.form.get(once.FIELD) or None)
+            if sign is not None:
+                unit_of_work.record_despite_refusal(sign)
+                error = receiving.told_the_safety_lead(error)
+            flash_refusal(error)
             return _receive_page(form, suppliers, code if _keeps_the_scan(error) else None,
                                  ask_keep_here=isinstance(error, cold_chain.LocationNotRefrigerated)), error.status
         flash(f"Received {receipt.container_count} × {receipt.lot.product.name}, lot {receipt.lot.number}.", "ok")
@@ -129,8 +134,9 @@ def _keeps_the_scan(error: DomainError) -> bool:
 
 
 def _not_about_the_box(error: DomainError) -> bool:
-    """A refusal for who delivered it, where it goes or how many (receiving.receive checks these before it
-    reads the code; its only NotFound is an unknown supplier or place): the scanned box itself was fine."""
+    """A refusal for who delivered it, where it goes or how many (receiving.receive checks the supplier once the
+    box passed its own checks; its only NotFound is an unknown supplier or place): the scanned box itself was
+    fine."""
     if isinstance(error, ValidationError):
         return error.details.get("field") in _NOT_THE_BOX
     return isinstance(error, (NotFound, SupplierNotAuthorised, LocationIsKit, cold_chain.LocationNotRefrigerated))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
@@ -15,12 +15,14 @@ from inventory import lifecycle
 from inventory.cold_chain import service as cold_chain
 from inventory.counterfeit import service as counterfeit
 from inventory.errors import (
+    DomainError,
     DuplicateSerial,
     LotExpiryConflict,
     NotFound,
     ProductRetired,
     ScanError,
     SeparatorLost,
+    SupplierNotAuthorised,
     UnknownProduct,
     UnreadableCode,
     ValidationError,
@@ -57,11 +59,64 @@ MAX_CONTAINERS_PER_RECEIPT = 500
 MAX_LOT_LENGTH = 20
 _GS = "\x1d"  # the GS1 group separator
 
+# Said after a refusal whose sign refusal_sign keeps: the person receiving knows the safety lead has it.
+SAFETY_LEAD_TOLD = "The safety lead is told (Signs on the watch list)."
+_MAX_CODE_KEPT = 500
 
 
-def clinic_of_location(session: Session, location_id: int) -> int | None:
-    """The clinic a receipt's location belongs to: where a refused box turned up, for its sign."""
-    return session.scalar(select(Location.clinic_id).where(Location.id == location_id))
+def refusal_sign(session: Session, error: DomainError, *, actor_id: int, location_id: int, now: dt.datetime,
+                 code: str | None = None, gtin: str | None = None, lot_number: str | None = None,
+                 expiry: dt.date | None = None, supplier_id: int | None = None,
+                 request_key: str | None = None) -> Callable[[Session], None] | None:
+    """The sign for the safety lead that a refused receipt leaves, as a write for
+    unit_of_work.record_despite_refusal (kept although the receipt is rolled back), or None for a refusal that is
+    no sign. The page and the API pass what they passed to ``receive``.
+
+    Signs: a watched lot (or one that looks like it) and a pack serial received before (counterfeit.COUNTERFEIT_SIGNS),
+    a box whose printed expiry contradicts its lot on file (an expiry typed beside the code is more often a typo:
+    no sign), and a delivery from a supplier that is not authorised. Each names who (``actor_id``), where (the
+    clinic and place received into, "receiving"), when (``now``) and what was read: the scanned code, the product,
+    lot, expiry and serial it gives or that were typed, and the supplier. The same refusal sent again under one
+    ``request_key`` (the page's form key, the API's Idempotency-Key) is one sign (counterfeit.sign_of)."""
+    box = read_box(session, code) if code else None
+    printed_expiry = box is not None and box.expiry is not None
+    if not (isinstance(error, (*counterfeit.COUNTERFEIT_SIGNS, SupplierNotAuthorised))
+            or (isinstance(error, LotExpiryConflict) and printed_expiry)):
+        return None
+    place = session.execute(select(Location.clinic_id, Location.name).where(Location.id == location_id)).first()
+    product = box.product if box is not None else _typed_product(session, gtin)
+    read: dict[str, object] = {
+        "code": code[:_MAX_CODE_KEPT] if code else None,
+        "gtin": box.gtin if box is not None else (gtin or "").strip() or None,
+        "product_id": product.id if product is not None else None,
+        "product": product.name if product is not None else None,
+        "lot_number": (lot_number or "").strip() or (box.lot if box is not None else None),
+        "expiry": (box.expiry if box is not None and box.expiry else expiry),
+        "serial": box.serial if box is not None else None,
+        "location_id": location_id,
+        "location": place.name if place is not None else None,
+        "supplier_id": supplier_id,
+        "supplier": counterfeit.supplier_names(session, {supplier_id}).get(supplier_id) if supplier_id else None,
+    }
+    facts = {name: value.isoformat() if isinstance(value, dt.date) else value
+             for name, value in read.items() if value is not None}
+    # The sign keeps the refusal as the person receiving read it (told_the_safety_lead).
+    return counterfeit.sign_of(told_the_safety_lead(error), actor_id=actor_id,
+                               clinic_id=place.clinic_id if place is not None else None, now=now, where="receiving",
+                               facts=facts, request_key=request_key)
+
+
+def told_the_safety_lead(error: DomainError) -> DomainError:
+    """``error`` as the person receiving reads it once ``refusal_sign`` keeps its sign: it says the safety lead
+    has it, with the same code and details."""
+    return type(error)(f"{error.message} {SAFETY_LEAD_TOLD}", **error.details)
+
+
+def _typed_product(session: Session, gtin: str | None) -> Product | None:
+    try:
+        return product_for_gtin(session, normalise_gtin(gtin.strip())) if gtin and gtin.strip() else None
+    except ScanError:
+        return None
 
 
 def receive(
@@ -78,6 +133,7 @@ def receive(
     expiry: dt.date | None = None,
     confirm: Collection[str] = (),
     supplier_id: int | None = None,
+    supplier_required: bool = False,
 ) -> Receipt:
     """Receives ``containers`` items of one lot into a location, in the caller's transaction.
 
@@ -88,8 +144,11 @@ def receive(
     before what ran into it (the code is then read with the separator restored, so a swallowed serial is
     kept); a box kept at 2-8 °C received
     anywhere but a temperature-sensitive place, unless it holds "location_not_refrigerated". ``supplier_id`` names who
-    delivered it (the receiving page requires one; API clients from before suppliers may
-    leave it out, unless the clinic's ``receipts_need_supplier`` is on). Raises
+    delivered it (``supplier_required``: the receiving page requires one; API clients from before suppliers may
+    leave it out, unless the clinic's ``receipts_need_supplier`` is on). The box is checked before its supplier:
+    a watched lot, an expiry that contradicts its lot on file, a lot on file that is expired, quarantined or recalled
+    and a pack serial seen before are refused as such, before "choose the supplier" (``CHOOSE_THE_SUPPLIER``) or
+    "not an authorised supplier" (the box in hand is the first thing the person receiving deals with). Raises
     UnreadableCode, SeparatorLost, BadCheckDigit, UnknownProduct, ValidationError, NotFound,
     LocationIsKit (kits are restocked from a fridge or store, never received into),
     LocationNotRefrigerated,
@@ -109,14 +168,6 @@ def receive(
             f"{location.name} is an emergency kit: receive into a fridge or store, then restock the kit from there.",
             location_id=location.id,
         )
-    if supplier_id is not None:
-        counterfeit.ensure_authorised(session, supplier_id)
-    elif location.clinic.receipts_need_supplier:
-        # The API may leave the supplier out (the contract's body predates suppliers); a clinic that has
-        # switched this on receives only from a supplier it can check against the authorised list.
-        raise ValidationError(
-            f"Name the supplier who delivered this box: {location.clinic.name} receives only from authorised "
-            "suppliers.", field="supplier_id")
     serial = expiry_raw = None
     if code:
         parsed = parse_scan(code)
@@ -163,16 +214,22 @@ def receive(
     if not product.is_active:
         raise ProductRetired(f"{product.name} is retired from the catalog: it is no longer received.",
                              product_id=product.id)
-    outside_fridge = cold_chain.ensure_kept_cold(product, location,
-                                                 confirmed=cold_chain.LocationNotRefrigerated.code in confirm)
+    # The box's own refusals first (counterfeit signs among them), then who delivered it, then where it goes.
     counterfeit.refuse_watched_lot(session, product, lot_number)
-    lot = _find_or_create_lot(session, product, lot_number, expiry, expiry_raw, now)
-    lifecycle.ensure_lot_usable(lot, now=now, timezone=location.clinic.timezone)
+    lot = _lot_on_file(session, product, lot_number, expiry)
+    if lot is not None:
+        lifecycle.ensure_lot_usable(lot, now=now, timezone=location.clinic.timezone)
     if serial is not None:
         # A pack of one carries its serial on its container: counterfeit defence's look-up answers at once. For
         # any pack the register's unique constraint answers (PackSerial, below); it has to hold under races
         # anyway, so no second look-up is spent on every receipt for a refusal that is rare.
         counterfeit.refuse_known_serial(session, product, serial)
+    _ensure_supplier(session, location, supplier_id, required=supplier_required)
+    outside_fridge = cold_chain.ensure_kept_cold(product, location,
+                                                 confirmed=cold_chain.LocationNotRefrigerated.code in confirm)
+    if lot is None:
+        lot = _new_lot(session, product, lot_number, expiry, expiry_raw, now)
+        lifecycle.ensure_lot_usable(lot, now=now, timezone=location.clinic.timezone)  # a box expired already
 
     receipt = Receipt(
         clinic_id=location.clinic_id,
@@ -219,6 +276,24 @@ def receive(
                                        object_type="receipt", object_id=receipt.id)
     session.flush()
     return receipt
+
+
+CHOOSE_THE_SUPPLIER = "Choose who delivered this box."
+
+
+def _ensure_supplier(session: Session, location: Location, supplier_id: int | None, *, required: bool) -> None:
+    """Who delivered the box: an authorised supplier, or none where none is asked. Raises NotFound,
+    SupplierNotAuthorised or ValidationError (field ``supplier_id``)."""
+    if supplier_id is not None:
+        counterfeit.ensure_authorised(session, supplier_id)
+    elif required:
+        raise ValidationError(CHOOSE_THE_SUPPLIER, field="supplier_id")
+    elif location.clinic.receipts_need_supplier:
+        # The API may leave the supplier out (the contract's body predates suppliers); a clinic that has
+        # switched this on receives only from a supplier it can check against the authorised list.
+        raise ValidationError(
+            f"Name the supplier who delivered this box: {location.clinic.name} receives only from authorised "
+            "suppliers.", field="supplier_id")
 
 
 @dataclass(frozen=True)
@@ -329,23 +404,16 @@ def serial_of(session: Session, receipt_id: int) -> str | None:
     return session.scalar(select(PackSerial.serial).where(PackSerial.receipt_id == receipt_id))
 
 
-def _find_or_create_lot(
-    session: Session, product: Product, number: str, expiry: dt.date, expiry_raw: str | None, now: dt.datetime
-) -> Lot:
-    key = normalise_lot_number(number)
+def _lot_on_file(session: Session, product: Product, number: str, expiry: dt.date) -> Lot | None:
+    """The product's lot of this number, locked, or None for a new one. Raises LotExpiryConflict when the box's
+    expiry is not the lot's (a sign of a counterfeit)."""
     # The lot's row lock: a recall opening now waits for this receipt, or this receipt sees the recall.
     lot = session.scalar(
-        select(Lot).where(Lot.product_id == product.id, Lot.number_key == key)
+        select(Lot).where(Lot.product_id == product.id, Lot.number_key == normalise_lot_number(number))
         .with_for_update(of=Lot).execution_options(populate_existing=True)
     )
     if lot is None:
-        lot = Lot(
-            product=product, number=number, number_key=key, expiry=expiry, expiry_raw=expiry_raw,
-            status=LotStatus.ACTIVE, status_changed_at=now,
-        )
-        session.add(lot)
-        session.flush()
-        return lot
+        return None
     if lot.expiry != expiry:
         raise LotExpiryConflict(
             f"Lot {lot.number} of {product.name} is on file with expiry {format_date(lot.expiry)}, "
@@ -354,6 +422,18 @@ def _find_or_create_lot(
             expiry_on_file=lot.expiry.isoformat(),
             expiry_given=expiry.isoformat(),
         )
+    return lot
+
+
+def _new_lot(session: Session, product: Product, number: str, expiry: dt.date, expiry_raw: str | None,
+             now: dt.datetime) -> Lot:
+    """A lot first received now (flushed, for its id), once every check of the receipt has passed."""
+    lot = Lot(
+        product=product, number=number, number_key=normalise_lot_number(number), expiry=expiry,
+        expiry_raw=expiry_raw, status=LotStatus.ACTIVE, status_changed_at=now,
+    )
+    session.add(lot)
+    session.flush()
     return lot
 
 

@@ -59,7 +59,7 @@ def test_the_qa_case_a_dashed_lot_of_a_watched_number_is_refused_at_receiving_wi
     assert error["message"] == (
         "Lot XE-77812 of Xeomin 100 U looks like watched lot XE77812 on the counterfeit watch list (MHRA alert "
         "24/07): the same letters and digits, other punctuation. Do not receive or use it. Set the box aside and "
-        "tell the safety lead.")
+        "tell the safety lead. The safety lead is told (Signs on the watch list).")
     assert error["details"] == {
         "product_id": xeomin.id, "lot_number": "XE-77812", "watched_lot_number": "XE77812", "near_match": True,
         "watched_lot_id": entry.get_json()["id"], "source": "MHRA alert 24/07"}

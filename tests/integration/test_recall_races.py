@@ -106,7 +106,7 @@ def test_a_recall_waits_for_a_receipt_that_has_read_its_lot(committed_app: Flask
     manager = receiving_session.scalar(select(User).where(User.username == "manager"))
     botox = receiving_session.get(Container, receiving_session.scalar(
         select(Container.id).where(Container.lot_id == lot_id))).product
-    found = receiving._find_or_create_lot(receiving_session, botox, LOT, FAR, None, utcnow())  # the receipt's read
+    found = receiving._lot_on_file(receiving_session, botox, LOT, FAR)  # the receipt's read
     assert found.id == lot_id
 
     def recall() -> None:

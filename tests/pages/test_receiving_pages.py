@@ -27,7 +27,8 @@ def test_the_receiving_page_refuses_a_repeated_pack_serial_of_several_containers
     assert code == "duplicate_serial"
     assert html.unescape(message.strip()) == (
         "Pack serial X1 of Botox Cosmetic 100 U was already received (lot QASER). The same box scanned twice, or a "
-        "copied code: set the box aside and tell the safety lead if it is new.")
+        "copied code: set the box aside and tell the safety lead if it is new. The safety lead is told (Signs on the "
+        "watch list).")
     assert 'id="code"' in page and 'value=""' in page  # the scan field is empty again, for the next box
     session.expire_all()
     assert session.scalar(select(func.count(Container.id))) == 2
