@@ -98,6 +98,15 @@ class NotOnHold(DomainError):
     code = "not_on_hold"
 
 
+class HoldsNotEnded(DomainError):
+    """A release or waste of several held containers at once (``end_holds``) that one or more of them refused
+    (emptied, not on hold, not in the caller's clinics, on its way elsewhere): nothing was written. ``details``:
+    ``refused``, each with ``container_id``, ``code`` and ``message``, as the single release or waste answers."""
+
+    code = "holds_not_ended"
+    status = 409
+
+
 # An excursion is recorded when it is found: one that ends later than now (a device's clock a little ahead
 # aside) or started more than a year ago is a typo in the date, and it would hold a year of stock.
 CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -684,6 +693,55 @@ def waste_held(
     return container
 
 
+# How many held containers one decision may end at once: the board's biggest excursion, with room to spare.
+MAX_HOLDS_AT_ONCE = 500
+SHOWN_REFUSALS = 5  # named in the message; details.refused lists every one
+_ENDINGS_WORDS = {HoldOutcome.RELEASED: "released", HoldOutcome.WASTED: "wasted"}
+
+
+def end_holds(
+    session: Session, *, actor: User, scope: Scope, container_ids: Sequence[int], outcome: HoldOutcome, reason: str,
+    now: dt.datetime,
+) -> list[Container]:
+    """Releases (``release_hold``) or wastes (``waste_held``) each of several held containers with one reason,
+    all or nothing: the safety lead's one decision about what one excursion held. Each container is judged by the
+    single release or waste, in id order (the order every multi-container lock takes), inside one savepoint;
+    when any is refused, the savepoint is rolled back and HoldsNotEnded names each refused one and why, so nothing
+    is written. Returns the containers, in id order. Raises ValidationError (no reason, no container, more than
+    MAX_HOLDS_AT_ONCE) before looking at any, or HoldsNotEnded."""
+    reason = _reason(reason)
+    ids = sorted(set(container_ids))
+    if not ids:
+        raise ValidationError("Tick at least one container.", field="container_ids")
+    if len(ids) > MAX_HOLDS_AT_ONCE:
+        raise ValidationError(f"container_ids: at most {MAX_HOLDS_AT_ONCE} containers at once.",
+                              field="container_ids")
+    end = release_hold if outcome is HoldOutcome.RELEASED else waste_held
+    ended: list[Container] = []
+    refused: list[DomainError] = []
+    with session.begin_nested():  # raising inside rolls it back: nothing of the others stays
+        for container_id in ids:
+            try:
+                ended.append(end(session, actor=actor, scope=scope, container_id=container_id, reason=reason,
+                                 now=now))
+            except DomainError as error:  # each is refused before it writes: the others are still judged
+                refused.append(error)
+        if refused:
+            raise _not_ended(refused, of=len(ids), outcome=outcome)
+    return ended
+
+
+def _not_ended(refused: list[DomainError], *, of: int, outcome: HoldOutcome) -> HoldsNotEnded:
+    words = _ENDINGS_WORDS[outcome]
+    return HoldsNotEnded(
+        f"Nothing was {words}: {len(refused)} of {of} container{'' if of == 1 else 's'} cannot be {words}. "
+        + " ".join(error.message for error in refused[:SHOWN_REFUSALS])
+        + (f" And {len(refused) - SHOWN_REFUSALS} more." if len(refused) > SHOWN_REFUSALS else ""),
+        refused=[{"container_id": error.details.get("container_id", error.details.get("id")), "code": error.code,
+                  "message": error.message} for error in refused],
+    )
+
+
 def end_hold_when_emptied(session: Session, container: Container, movement: Movement, actor: User,
                           now: dt.datetime) -> None:
     """A held container that the safety lead (or an admin) empties (wasted here or at the cart, destroyed for a
@@ -809,6 +867,29 @@ def open_holds(session: Session, *, scope: Scope) -> list[OpenHold]:
     emptied_by = _emptying_movements(session, [c.id for c in containers if c.state in _EMPTIED])
     return [OpenHold(c, c.on_hold_since, c.hold_reason, by_container[c.id], emptied_by.get(c.id)) for c in containers
             if c.on_hold_since is not None]
+
+
+@dataclass
+class HoldGroup:
+    """Held containers that wait for one decision: those the same excursions held (the words of each, as
+    ``excursion_words`` gives them), apart from those emptied while on hold, which only a waste confirms."""
+
+    words: str
+    emptied: bool
+    holds: list[OpenHold] = field(default_factory=list)
+
+
+def holds_by_excursion(holds: Iterable[OpenHold]) -> list[HoldGroup]:
+    """``holds`` grouped by the excursions behind each (a hold with none, e.g. a box refused for its temperature,
+    by its reason), the emptied apart; in the order of their oldest hold."""
+    groups: dict[tuple[tuple[int, ...], str, bool], HoldGroup] = {}
+    for hold in holds:
+        ids = tuple(e.id for e in hold.excursions)
+        words = ("; ".join(excursion_words(e, e.location) for e in hold.excursions) if ids
+                 else hold.reason or "On hold")
+        key = (ids, "" if ids else words, hold.is_emptied)
+        groups.setdefault(key, HoldGroup(words, hold.is_emptied)).holds.append(hold)
+    return list(groups.values())
 
 
 def _emptying_movements(session: Session, container_ids: list[int]) -> dict[int, Movement]:
