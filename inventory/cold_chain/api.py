@@ -5,7 +5,16 @@ from __future__ import annotations
 from inventory.blueprints.api.core import current_scope, current_user, operation
 from inventory.blueprints.api.schemas import ContainerOut
 from inventory.cold_chain import service as cold_chain
-from inventory.cold_chain.schemas import ExcursionIn, ExcursionOut, HoldList, HoldOut, ReleaseHoldIn
+from inventory.cold_chain.models import HoldOutcome
+from inventory.cold_chain.schemas import (
+    EndedHolds,
+    EndHoldsIn,
+    ExcursionIn,
+    ExcursionOut,
+    HoldList,
+    HoldOut,
+    ReleaseHoldIn,
+)
 from inventory.extensions import db
 from inventory.models import utcnow
 from inventory.services import scanning
@@ -53,3 +62,23 @@ def waste_held(container_ref: str, body: ReleaseHoldIn) -> ContainerOut:
         now=utcnow(),
     )
     return ContainerOut.of(container)
+
+
+@operation("POST", "/holds/release", summary="Release several held containers with one reason, all or none",
+           permission=cold_chain.DECIDES_HOLDS, body=EndHoldsIn, response=EndedHolds, idempotent=True,
+           errors=(409, 422))
+def release_holds(body: EndHoldsIn) -> EndedHolds:
+    return _end_holds(body, HoldOutcome.RELEASED)
+
+
+@operation("POST", "/holds/waste", summary="Waste what is left of several held containers with one reason, all or none",
+           permission=cold_chain.DECIDES_HOLDS, body=EndHoldsIn, response=EndedHolds, idempotent=True,
+           errors=(409, 422))
+def waste_holds(body: EndHoldsIn) -> EndedHolds:
+    return _end_holds(body, HoldOutcome.WASTED)
+
+
+def _end_holds(body: EndHoldsIn, outcome: HoldOutcome) -> EndedHolds:
+    containers = cold_chain.end_holds(db.session, actor=current_user(), scope=current_scope(),
+                                      container_ids=body.container_ids, outcome=outcome, reason=body.reason, now=utcnow())
+    return EndedHolds(containers=[ContainerOut.of(c) for c in containers])

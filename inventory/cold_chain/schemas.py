@@ -111,6 +111,18 @@ class ReleaseHoldIn(Model):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
+class EndHoldsIn(Model):
+    container_ids: list[Annotated[int, Field(ge=1, le=cold_chain.MAX_ID)]] = Field(
+        min_length=1, max_length=cold_chain.MAX_HOLDS_AT_ONCE,
+        description="the held containers to release or waste, all or none",
+    )
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class EndedHolds(Model):
+    containers: list[ContainerOut] = Field(description="each container released or wasted, in id order")
+
+
 class HoldOut(Model):
     container: ContainerOut
     on_hold_since: dt.datetime
