@@ -11,6 +11,7 @@ from flask_login import current_user
 from inventory.blueprints.pages import once
 from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.cold_chain import service as cold_chain
+from inventory.cold_chain.models import HoldOutcome
 from inventory.errors import DomainError, ValidationError
 from inventory.extensions import db
 from inventory.models import Container, Location, utcnow
@@ -28,9 +29,21 @@ def cold_chain_home():
 
 
 def _render(imported: cold_chain.LoggerImport | None = None, status: int = 200, import_form: bool = False):
-    """``import_form``: a refused import, whose place and pasted readings are shown again to correct."""
+    """``import_form``: a refused import, whose place and pasted readings are shown again to correct. The hold
+    board shows one clinic (?clinic_id=, for a user of several) and one place (?location_id=) when asked."""
+    clinic_id = request.args.get("clinic_id", type=int)
+    location_id = request.args.get("location_id", type=int)
+    try:
+        shown = scope().narrowed_to(db.session, clinic_id)
+    except DomainError as error:
+        refused(error)
+        shown, clinic_id, status = scope(), None, error.status
+    holds = cold_chain.open_holds(db.session, scope=shown)
+    places = sorted({h.container.location for h in holds}, key=lambda loc: (loc.clinic.code, loc.name, loc.id))
+    board = [h for h in holds if location_id is None or h.container.location_id == location_id]
     return render_template(
-        "pages/cold_chain.html", holds=cold_chain.open_holds(db.session, scope=scope()),
+        "pages/cold_chain.html", holds=board, held_in_all=len(holds), groups=cold_chain.holds_by_excursion(board),
+        clinics=scope().clinics(db.session), clinic_id=clinic_id, places=places, location_id=location_id,
         excursions=cold_chain.recent_excursions(db.session, scope=scope()),
         locations=cold_chain.sensitive_locations(db.session, scope=scope()), imported=imported, form=request.form,
         import_form=request.form if import_form else {}, storage_rule=cold_chain.storage_rule(),
@@ -105,6 +118,42 @@ def cold_chain_release(container_ref: str):
 @page(cold_chain.DECIDES_HOLDS)
 def cold_chain_waste(container_ref: str):
     return _end_hold(container_ref, cold_chain.waste_held, "{label} is wasted.")
+
+
+@bp.post("/cold-chain/holds/release")
+@page(cold_chain.DECIDES_HOLDS)
+def cold_chain_release_all():
+    return _end_holds(HoldOutcome.RELEASED)
+
+
+@bp.post("/cold-chain/holds/waste")
+@page(cold_chain.DECIDES_HOLDS)
+def cold_chain_waste_all():
+    return _end_holds(HoldOutcome.WASTED)
+
+
+def _end_holds(outcome: HoldOutcome):
+    """The ticked containers of one group of the board, released or wasted with one reason, all or none."""
+    back = url_for("pages.cold_chain_home", clinic_id=request.form.get("clinic_id", type=int),
+                   location_id=request.form.get("location_id", type=int))
+    ticked = request.form.getlist("container_id")
+    try:
+        if not all(value.isdigit() and len(value) <= 10 for value in ticked):
+            raise ValidationError("Tick the containers on the board.", field="container_id")
+        claim = once.claim_form_key(back)
+        containers = cold_chain.end_holds(
+            db.session, actor=current_user, scope=scope(), container_ids=[int(value) for value in ticked],
+            outcome=outcome, reason=request.form.get("reason", ""), now=utcnow())
+    except DomainError as error:
+        refused(error)
+        return redirect(back)
+    count, labels = len(containers), _labels(containers)
+    if outcome is HoldOutcome.RELEASED:
+        flash(f"Released {_counted(count, 'container')} ({labels}): "
+              f"{'it' if count == 1 else 'they'} may be used again.", "ok")
+    else:
+        flash(f"Wasted {_counted(count, 'container')} ({labels}).", "ok")
+    return once.answered(claim, redirect(back))
 
 
 def _end_hold(container_ref: str, end, done: str):
