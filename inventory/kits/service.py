@@ -107,6 +107,49 @@ class KitReadiness:
     last_checked_by: str | None
     lines: list[RequirementLine] = field(default_factory=list)
 
+    @property
+    def shown_reasons(self) -> list[Reason]:
+        """``reasons`` for people (``grouped_reasons``): the API and the kit checks keep one per container."""
+        return grouped_reasons(self.reasons)
+
+
+# The reasons given once per container that does not count: several alike read as one line on a card.
+_PER_CONTAINER = ("on_hold_inside", "not_counted_inside")
+LABELS_SHOWN = 3
+
+
+def grouped_reasons(reasons: Sequence[Reason]) -> list[Reason]:
+    """``reasons`` with the per-container ones that say the same (10 vials on hold after one excursion) made one
+    line where the first stood: "10 containers on hold after a temperature excursion (Botox Cosmetic 100 U:
+    VL-1, VL-2, VL-3 and 7 more): they do not count; a safety lead releases or wastes them". Its ``data``
+    lists the containers. A reason alone stays as it is."""
+    alike: dict[tuple[str, str], list[Reason]] = defaultdict(list)
+    for reason in reasons:
+        if reason.code in _PER_CONTAINER:
+            alike[reason.code, reason.data["why"]].append(reason)
+    shown: list[Reason] = []
+    for reason in reasons:
+        if reason.code not in _PER_CONTAINER:
+            shown.append(reason)
+            continue
+        group = alike.pop((reason.code, reason.data["why"]), None)
+        if group is None:
+            continue  # said with the first of its kind
+        shown.append(group[0] if len(group) == 1 else _one_line(group))
+    return shown
+
+
+def _one_line(group: list[Reason]) -> Reason:
+    first = group[0]
+    labels = [r.data["label_code"] for r in group]
+    products = list(dict.fromkeys(r.data["product"] for r in group))
+    named = ", ".join(labels[:LABELS_SHOWN]) + (f" and {len(labels) - LABELS_SHOWN} more"
+                                                 if len(labels) > LABELS_SHOWN else "")
+    what = f"{', '.join(products)}: {named}" if len(products) <= 2 else named
+    then = "a safety lead releases or wastes them" if first.code == "on_hold_inside" else "remove them"
+    return Reason(first.code, f"{len(group)} containers {first.data['why']} ({what}): they do not count; {then}",
+                  {"why": first.data["why"], "containers": [r.data for r in group]}, first.severity)
+
 
 class _LotStock(NamedTuple):
     """What one lot adds to one kit: the live containers of that lot at the kit's location."""
