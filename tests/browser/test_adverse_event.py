@@ -81,11 +81,12 @@ def test_the_safety_lead_records_an_excursion_and_releases_a_hold_on_a_phone(pag
     try:
         page.click("button:has-text('Record and hold')")
         expect(page.locator(".flash-ok")).to_contain_text("containers on hold")
-        first = page.locator("table.holds tbody tr").first
-        label = first.get_attribute("data-label")
-        first.locator("input[name=reason]").first.fill("Manufacturer: stable up to 25 °C for 72 h")
-        first.locator("button:has-text('Release')").click()
-        expect(page.locator(".flash-ok")).to_contain_text(f"{label} is released")
+        group = page.locator("table.holds tbody.hold-group").first
+        label = group.locator("tr[data-label]").first.get_attribute("data-label")
+        group.locator("input[name=reason]").fill("Manufacturer: stable up to 25 °C for 72 h")
+        group.locator("button:has-text('Release all')").click()
+        expect(page.locator(".flash-ok")).to_contain_text("may be used again")
+        expect(page.locator(".flash-ok")).to_contain_text(label)
         expect(page.locator(f"table.holds tr[data-label='{label}']")).to_have_count(0)
         page.wait_for_load_state("load")  # styled, as above
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
