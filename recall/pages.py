@@ -16,6 +16,7 @@ from flask import Response, current_app, flash, redirect, render_template, reque
 from flask_login import current_user
 from sqlalchemy import select
 
+from inventory import unit_of_work
 from inventory.adverse_events import service as adverse_events
 from inventory.blueprints.pages import once
 from inventory.blueprints.pages.core import bp, page, refused, scope
@@ -64,7 +65,7 @@ def trace():
     """Scan or type a lot number, or type a patient reference."""
     q = request.args.get("q", "").strip()
     ref = request.args.get("patient", "").strip()
-    traces, patients, status = [], None, 200
+    traces, patients, status, missing = [], None, 200, None
     try:
         if q:
             lots = queries.find_lots(db.session, q, scope())
@@ -76,10 +77,17 @@ def trace():
                                    object_id=None, now=utcnow(),
                                    details={"view": "patient_search", "external_ref": ref,
                                             "patient_ids": [p.id for p in patients]})
+    except queries.LotNotOnFile as error:
+        if error.candidates:  # each a link to its trace: the template words this refusal, not a flash
+            unit_of_work.mark_refused()
+            missing = error
+        else:
+            refused(error)
+        status = error.status
     except DomainError as error:
         refused(error)
         status = error.status
-    return _render_traces(traces, q=q, ref=ref, patients=patients), status
+    return _render_traces(traces, q=q, ref=ref, patients=patients, missing=missing), status
 
 
 @bp.get("/trace/lots/<int:lot_id>")
@@ -91,7 +99,8 @@ def trace_lot(lot_id: int):
 
 
 def _render_traces(traces: list[queries.LotTrace], *, q: str = "", ref: str = "",
-                   patients: list[queries.PatientRef] | None = None) -> str:
+                   patients: list[queries.PatientRef] | None = None,
+                   missing: queries.LotNotOnFile | None = None) -> str:
     cases = services.cases_for_lots(db.session, [t.lot.id for t in traces])
     clinics = services.clinic_names(db.session)
     # A quarantined lot another clinic holds is released by a chain-level safety lead only: say so, no button.
@@ -101,7 +110,8 @@ def _render_traces(traces: list[queries.LotTrace], *, q: str = "", ref: str = ""
     events = adverse_events.events_by_lot(db.session, viewer=current_user, scope=scope(),
                                           lot_ids=[t.lot.id for t in traces])
     return render_template("pages/recall_trace.html", traces=traces, q=q, ref=ref, patients=patients, cases=cases,
-                           clinics=clinics, release_refusals=release_refusals, events=events, **_words())
+                           clinics=clinics, release_refusals=release_refusals, events=events,
+                           missing=missing, **_words())
 
 
 @bp.get("/trace/patients/<int:patient_id>")

@@ -20,12 +20,13 @@ Nothing here writes; recording who looked at patient data is ``services``' job.
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Unpack
 
-from sqlalchemy import ColumnElement, Row, Select, select
+from sqlalchemy import ColumnElement, Row, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from inventory import lifecycle
@@ -54,6 +55,14 @@ from inventory.transfers.models import Transfer, TransferItem
 
 MAX_QUERY_LENGTH = 500
 MAX_ID = 2**31 - 1
+
+# A lot number copied from a recall notice by eye: a letter read as the digit it looks like (and case, spaces and
+# dashes) is the usual slip, so the look-alike key writes each such letter as its digit.
+LOOK_ALIKES = {"O": "0", "I": "1", "L": "1", "S": "5", "B": "8", "Z": "2"}
+_LOOK_ALIKE_TABLE = str.maketrans(LOOK_ALIKES)
+MAX_CANDIDATES = 5
+ONE_EDIT_FROM = 5  # a shorter typed number is one edit away from too many lots to be a useful hint
+MAX_CANDIDATE_ROWS = 200  # the rows the one-edit rule is judged on, look-alikes first
 
 
 # --- rows ---------------------------------------------------------------------------
@@ -325,7 +334,8 @@ def find_lots(session: Session, text: str, scope: Scope) -> list[Lot]:
     no lot has that number, the text is read as a scan: a GS1 code names its product's
     lot, a Vialog label its container's lot. Raises ValidationError (nothing typed, or
     a bare GTIN that names no lot), UnreadableCode, BadCheckDigit, UnknownProduct or
-    NotFound (a lot Vialog never received: the answer to "do we hold it?" is no).
+    NotFound (a lot Vialog never received: the answer to "do we hold it?" is no; for a typed number,
+    LotNotOnFile, naming the lots in ``scope`` it could be a slip for, which it never traces in its stead).
     """
     text = (text or "").strip()
     if not text:
@@ -345,7 +355,7 @@ def find_lots(session: Session, text: str, scope: Scope) -> list[Lot]:
         product = product_for_gtin(session, code.gtin) if code.kind == "gs1" and code.gtin else None
     except ScanError:
         if len(key) <= 20 and not text.startswith(("]", "(")):
-            raise NotFound(f"No lot {text} on file: it was never received here.", lot=text) from None
+            raise LotNotOnFile(text, lot_candidates(session, text, scope)) from None
         raise
     if code.kind == "container":
         assert code.label_code is not None
@@ -374,6 +384,94 @@ def find_lots(session: Session, text: str, scope: Scope) -> list[Lot]:
             lot=code.lot, product_id=product.id,
         )
     return [lot]
+
+
+@dataclass(frozen=True)
+class LotCandidate:
+    """A lot on file that a typed lot number could be a slip for (``lot_candidates``)."""
+
+    id: int
+    number: str
+    product: str
+    expiry: dt.date
+
+    def words(self) -> str:
+        return f"{self.number} ({self.product}, exp. {self.expiry.isoformat()})"
+
+
+class LotNotOnFile(NotFound):
+    """No lot of a typed number is on file (in the caller's clinics). With ``candidates``, the lots it could be a
+    slip for, named in the message and in ``details.did_you_mean``: never chosen for the caller, as a recall must
+    name the exact lot."""
+
+    def __init__(self, text: str, candidates: Sequence[LotCandidate] = ()) -> None:
+        self.text, self.candidates = text, list(candidates)
+        if not self.candidates:
+            super().__init__(f"No lot {text} on file: it was never received here.", lot=text)
+            return
+        named = [c.words() for c in self.candidates]
+        either = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} or {named[-1]}"
+        super().__init__(f"No lot {text} on file. Did you mean {either}?", lot=text,
+                         did_you_mean=[{"id": c.id, "number": c.number, "product": c.product}
+                                       for c in self.candidates])
+
+
+def look_alike_key(text: str) -> str:
+    """A lot number as it reads by eye: NFKC, upper case, no spaces or dashes, and each letter that looks like a
+    digit written as that digit (``LOOK_ALIKES``), so ``vm88b2l``, ``VM88-B21`` and ``VM 88 821`` are all
+    ``VM88821``. For suggesting lots only: never to key or match one (``normalise_lot_number`` does)."""
+    text = unicodedata.normalize("NFKC", text)
+    kept = "".join(c for c in text if not c.isspace() and unicodedata.category(c) != "Pd")
+    return kept.upper().translate(_LOOK_ALIKE_TABLE)
+
+
+def one_edit_apart(a: str, b: str) -> bool:
+    """Whether ``b`` is ``a`` with exactly one character substituted, added or dropped."""
+    if abs(len(a) - len(b)) > 1 or a == b:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    start = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), len(a))
+    return a[start + (len(a) == len(b)):] == b[start + 1:]
+
+
+def could_be(typed: str, number: str) -> bool:
+    """Whether a typed lot number could be a slip for lot ``number``: the same look-alike key, or (for a typed
+    key of ``ONE_EDIT_FROM`` characters or more) keys one edit apart."""
+    a, b = look_alike_key(typed), look_alike_key(number)
+    return bool(a) and (a == b or (len(a) >= ONE_EDIT_FROM and one_edit_apart(a, b)))
+
+
+def lot_candidates(session: Session, text: str, scope: Scope) -> list[LotCandidate]:
+    """The lots in ``scope`` (transfers.scoping.filter_lots) a typed lot number on file nowhere could be a slip
+    for (``could_be``): those of the same look-alike key first, then those one edit away, by number; at most
+    ``MAX_CANDIDATES``.
+
+    One statement: the database folds ``lots.number_key`` (already upper case and without spaces) the same way
+    and keeps the lots of the same key, or, for the one-edit rule, of a length within one that share the key's
+    first half or its last half (one edit leaves one of them whole); ``one_edit_apart`` then judges at most
+    ``MAX_CANDIDATE_ROWS`` of them in Python."""
+    key = look_alike_key(text)
+    if not key:
+        return []
+    folded: ColumnElement[str] = func.replace(Lot.number_key, "-", "")
+    for letter, digit in LOOK_ALIKES.items():
+        folded = func.replace(folded, letter, digit)
+    same = folded == key
+    near: ColumnElement[bool] = same
+    if len(key) >= ONE_EDIT_FROM:
+        half = len(key) // 2
+        near = or_(same, and_(func.length(folded).between(len(key) - 1, len(key) + 1),
+                              or_(folded.startswith(key[:half], autoescape=True),
+                                  folded.endswith(key[half:], autoescape=True))))
+    rows = session.execute(scoping.filter_lots(scope,
+        select(Lot.id, Lot.number, Lot.number_key, Lot.expiry, Product.name)
+        .join(Product, Product.id == Lot.product_id).where(near)
+        .order_by(case((same, 0), else_=1), Lot.number_key, Product.name, Lot.id).limit(MAX_CANDIDATE_ROWS),
+        Lot.id,
+    )).all()
+    return [LotCandidate(row.id, row.number, row.name, row.expiry)
+            for row in rows if could_be(text, row.number_key)][:MAX_CANDIDATES]
 
 
 # --- traces -------------------------------------------------------------------------------
