@@ -206,7 +206,8 @@ def send(
     Every check runs on the locked containers before anything is written, so a refusal
     writes nothing. Raises ValidationError (no containers, too many, one twice, a note
     too long), NotFound (a container outside the sender's clinics, an unknown
-    location), LocationInactive, LocationIsKit, MixedSourceClinics, SameClinic,
+    location), LocationInactive, LocationIsKit, MixedSourceClinics (containers of another clinic than the first
+    one's, each named), SameClinic,
     ContainerInTransit, ContainerEmpty, ContainerReconstituted, ContainerPatientBound,
     ContainerOpened, ContainerInKit, LotRecalled, LotQuarantined or LotExpired.
     """
@@ -216,12 +217,7 @@ def send(
     # Locked in id order, so two senders sharing containers cannot deadlock.
     locked = {cid: ledger.lock_container(session, cid, scope) for cid in sorted(ids)}
     containers = [locked[cid] for cid in ids]
-    sources = {c.clinic_id for c in containers}
-    if len(sources) > 1:
-        raise MixedSourceClinics(
-            "These containers belong to different clinics: send each clinic's stock as its own transfer.",
-            clinic_ids=sorted(sources),
-        )
+    _ensure_one_source(containers)
     source = containers[0].clinic
     if destination.clinic_id == source.id:
         raise SameClinic(
@@ -302,14 +298,63 @@ def _ensure_lot_usable(container: Container, name: str, *, now: dt.datetime) -> 
         raise
 
 
-def check_sendable(session: Session, *, scope: Scope, container_ref: str | int, now: dt.datetime) -> Container:
-    """The send rules for one scanned container, without locking or writing (the send page's list).
+def check_sendable(session: Session, *, scope: Scope, container_ref: str | int, now: dt.datetime,
+                   listed: Sequence[int] = ()) -> Container:
+    """The send rules for one container scanned onto a box's list, without locking or writing: the send page asks
+    them per scan, so a scan is refused then, in the words ``send`` would refuse the box in. ``listed``: the ids of
+    the containers already on the list, in the order they were scanned (the first one's clinic is the box's).
 
-    Raises UnknownContainer, and what ``ensure_sendable`` raises.
+    Raises UnknownContainer; ValidationError (already on the list, or the list is full); MixedSourceClinics (not
+    the box's clinic's stock); and what ``ensure_sendable`` raises.
     """
     container = scanning.container_by_ref(session, container_ref, scope)
+    if container.id in listed:
+        raise ValidationError(f"{_named(container)} is already on the list: each container is sent once.",
+                              field="containers", container_id=container.id)
+    if len(listed) >= MAX_CONTAINERS:
+        raise ValidationError(f"A transfer takes at most {MAX_CONTAINERS} containers: send these first.",
+                              field="containers")
+    first = session.get(Container, listed[0]) if listed else None
+    if first is not None:
+        _ensure_one_source([first, container])
     ensure_sendable(container, now=now)
     return container
+
+
+def _ensure_one_source(containers: Sequence[Container]) -> None:
+    """A box leaves one clinic: the first container's (the first scanned). Raises MixedSourceClinics naming each
+    container of another clinic and where it is, so the sender knows which to take out of the box."""
+    source = containers[0].clinic
+    others = [c for c in containers if c.clinic_id != source.id]
+    if not others:
+        return
+    where = [f"{_named(c)} {'is ' if i == 0 else ''}at {c.clinic.code} · {c.location.name}"
+             for i, c in enumerate(others)]
+    listed = where[0] if len(where) == 1 else f"{', '.join(where[:-1])} and {where[-1]}"
+    raise MixedSourceClinics(
+        f"{listed}, not at {source.code}: a box from {source.code} takes {source.code}'s stock only.",
+        clinic_ids=sorted({c.clinic_id for c in containers}), from_clinic_id=source.id,
+        container_ids=[c.id for c in others],
+    )
+
+
+def _named(container: Container) -> str:
+    """"VL2JHYQ8JQ (Botox 100 U)": the label first, as the sender reads it on the vial."""
+    return f"{container.label_code} ({container.product.name})"
+
+
+def listed_containers(session: Session, container_ids: Sequence[int], scope: Scope) -> list[Container]:
+    """The containers of a box being built (the send page's list), in the order given, with what the list shows of
+    each: one statement. Those outside the caller's clinics are left out."""
+    if not container_ids:
+        return []
+    found = session.scalars(
+        select(Container).where(Container.id.in_(list(container_ids)))
+        .options(joinedload(Container.product), joinedload(Container.lot), joinedload(Container.location),
+                 joinedload(Container.clinic))
+    ).all()
+    by_id = {c.id: c for c in found if scope.allows(c.clinic_id)}
+    return [by_id[cid] for cid in container_ids if cid in by_id]
 
 
 def destinations(session: Session, *, exclude_clinic_id: int | None = None) -> list[Location]:

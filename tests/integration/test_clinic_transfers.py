@@ -335,6 +335,10 @@ def test_refused_destinations_and_lists(world, session):
     assert code_of([good], kit) == "location_is_kit"
     assert code_of([good], closed) == "location_inactive"
     assert code_of([good, nyc_vial], world.location("Fridge", world.other_clinic)) == "mixed_source_clinics"
+    mixed = refusal(lambda: send_transfer(world, [good, nyc_vial]))
+    assert mixed.message == (f"{nyc_vial.label_code} (Botox Cosmetic 100 U) is at NYC · Fridge, not at LON: a box "
+                             "from LON takes LON's stock only.")
+    assert mixed.details["container_ids"] == [nyc_vial.id] and mixed.details["from_clinic_id"] == world.clinic.id
     assert code_of([good, good]) == "validation_error"
     assert code_of([]) == "validation_error"
     assert code_of([good], note="x" * 2001) == "validation_error"
