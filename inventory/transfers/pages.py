@@ -2,10 +2,10 @@
 refusing at the destination, calling back or recording a refused consignment's return at the source, and
 declaring a whole box lost in transit at either end.
 
-The send form keeps its list of scanned labels in hidden fields: each scan (Enter in
-the scan field) posts the form, the server checks that container with the same rules
-``send`` applies and shows the list again. Nothing is written until Send, and the
-page needs no script of its own.
+The send form's list is kept on the server, in the page session (drafts.py): each scan (Enter in the scan
+field) posts the form, the server checks that container with the rules ``send`` applies to the box
+(``check_sendable``), keeps it on the list or says why not, and redirects to the page, which shows the list
+again; a reload or Back shows it too. Nothing is written until Send, and the page needs no script of its own.
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ from inventory.blueprints.pages.fields import NotesField, ScanField, TextField, 
 from inventory.blueprints.pages import once
 from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.cold_chain import service as cold_chain
-from inventory.errors import DomainError
+from inventory.errors import DomainError, ValidationError
 from inventory.extensions import db
-from inventory.models import Container, Location, LocationKind, utcnow
+from inventory.models import Location, LocationKind, utcnow
 from inventory.transfers.models import RefusalCategory, Transfer, TransferStatus
-from inventory.services import container_history, scanning
+from inventory.services import container_history
+from inventory.transfers import drafts
 from inventory.transfers import service as clinic_transfers
 from inventory.services.permissions import Permission
 
@@ -51,7 +52,7 @@ class SendForm(FlaskForm):
     to_location_id = SelectField("Send to", coerce=int, validate_choice=False)
     note = NotesField("Note for the receiving clinic (courier, box, reason)",
                          validators=[Optional(), Length(max=clinic_transfers.MAX_NOTE)])
-    # Kept across the scans that build the list (each one posts the form): claimed by Send alone.
+    # Claimed by Send alone; a fresh one each time the page shows the list.
     form_key = once.FormKeyField()
 
 
@@ -153,76 +154,86 @@ def _status_filter(value: str | None) -> TransferStatus | None:
 @bp.route("/transfers/new", methods=["GET", "POST"])
 @page(Permission.RECEIVE)
 def transfer_new():
-    form = SendForm()
-    labels = _listed_labels()
     if request.method == "GET":
-        return _render_send(form, labels)
-    if request.form.get("remove"):
-        labels = [label for label in labels if label != request.form["remove"]]
-        return _render_send(form, labels)
+        key = request.args.get("box")
+        box = drafts.load(key if drafts.is_box_key(key) else drafts.new_box_key())
+        return _render_send(SendForm(formdata=None, to_location_id=box.to_location_id, note=box.note), box)
+    form = SendForm()
+    key = request.form.get("box")
+    box = drafts.load(key if drafts.is_box_key(key) else drafts.new_box_key())
+    # Where it goes and the note, as chosen so far: the page shown after this post keeps them.
+    box.to_location_id = form.to_location_id.data if isinstance(form.to_location_id.data, int) else 0
+    box.note = (form.note.data or "")[: clinic_transfers.MAX_NOTE + 1]  # one more: Send says it is too long
     if request.form.get("action") == "send":
-        return _send(form, labels)
-    return _add(form, labels)
+        return _send(form, box)
+    if request.form.get("remove"):
+        box.container_ids = [cid for cid in box.container_ids if str(cid) != request.form["remove"]]
+    else:
+        _add(form, box)
+    return _back_to_list(box)
 
 
-def _add(form: SendForm, labels: list[str]):
+def _add(form: SendForm, box: drafts.Box) -> None:
+    """One scan: the container joins the box if ``send`` would take it with those listed, else the page says
+    why (the service's rules, asked per scan)."""
     code = (form.code.data or "").strip()
     if not code:
         flash("Scan a container's Vialog label to add it to the list.", "error")
-        return _render_send(form, labels, status=422)
+        return
     try:
-        container = clinic_transfers.check_sendable(db.session, scope=scope(), container_ref=code, now=utcnow())
+        container = clinic_transfers.check_sendable(db.session, scope=scope(), container_ref=code, now=utcnow(),
+                                                    listed=box.container_ids)
     except DomainError as error:
         refused(error)
-        return _render_send(form, labels, status=error.status)
-    if container.label_code in labels:
-        flash(f"{container.product.name} ({container.label_code}) is already on the list.", "info")
-    elif len(labels) >= clinic_transfers.MAX_CONTAINERS:
-        flash(f"A transfer takes at most {clinic_transfers.MAX_CONTAINERS} containers: send these first.", "error")
-        return _render_send(form, labels, status=422)
-    else:
-        labels.append(container.label_code)
-    return _render_send(form, labels)
+        return
+    box.container_ids.append(container.id)
 
 
-def _send(form: SendForm, labels: list[str]):
+def _send(form: SendForm, box: drafts.Box):
     if not form.validate():
-        return _render_send(form, labels, status=422)
-    if not labels:
-        flash("Scan the labels of what you are sending first.", "error")
-        return _render_send(form, labels, status=422)
+        for name, errors in form.errors.items():
+            flash(f"{form[name].label.text.split(' (')[0]}: {errors[0]}", "error")
+        return _back_to_list(box)
     if not form.to_location_id.data:
         flash("Choose where the stock is going.", "error")
-        return _render_send(form, labels, status=422)
+        return _back_to_list(box)
+    # Claimed before the list is read: a second press, sent before the first one emptied the list, lands on the
+    # transfer the first one sent.
     claim = once.claim_form_key(url_for("pages.transfers"))
     try:
-        ids = [scanning.container_by_ref(db.session, label, scope()).id for label in labels]
-        transfer = clinic_transfers.send(db.session, actor=current_user, scope=scope(), container_ids=ids,
-                                         to_location_id=form.to_location_id.data, now=utcnow(), note=form.note.data)
+        _ensure_list_as_shown(box)
+        transfer = clinic_transfers.send(db.session, actor=current_user, scope=scope(),
+                                         container_ids=box.container_ids, to_location_id=form.to_location_id.data,
+                                         now=utcnow(), note=form.note.data)
     except DomainError as error:
         refused(error)
-        return _render_send(form, labels, status=error.status)
+        return _back_to_list(box)
+    drafts.drop(box.key)
     flash(f"Sent {len(transfer.items)} container(s) to {transfer.to_clinic.name}, {transfer.to_location.name}. "
           "Pack them with this page's list.", "ok")
     return once.answered(claim, redirect(url_for("pages.transfer", transfer_id=transfer.id)))
 
 
-def _listed_labels() -> list[str]:
-    labels: list[str] = []
-    for label in request.form.getlist("containers")[: clinic_transfers.MAX_CONTAINERS]:
-        label = label.strip()[:100]
-        if label and label not in labels:
-            labels.append(label)
-    return labels
+def _ensure_list_as_shown(box: drafts.Box) -> None:
+    """Send sends the list the page showed: the same box open in two tabs may have changed since in the other."""
+    shown = request.form.getlist("containers")
+    if shown and shown != [str(cid) for cid in box.container_ids]:
+        raise ValidationError("The list changed in another window since this page was shown: check it below and "
+                              "press Send again.", field="containers")
 
 
-def _render_send(form: SendForm, labels: list[str], status: int = 200):
-    listed: list[Container] = []
-    for label in labels:
-        try:
-            listed.append(scanning.container_by_ref(db.session, label, scope()))
-        except DomainError:
-            continue  # a tampered or foreign label: it simply leaves the list
+def _back_to_list(box: drafts.Box):
+    """Post/Redirect/Get: the list is kept, and the page that shows it is a GET (a reload or Back shows it
+    again, and never sends the form anew)."""
+    drafts.save(box)
+    return redirect(url_for("pages.transfer_new", box=box.key), 303)
+
+
+def _render_send(form: SendForm, box: drafts.Box):
+    listed = clinic_transfers.listed_containers(db.session, box.container_ids, scope())
+    if len(listed) != len(box.container_ids):  # one now out of the caller's clinics: it leaves the list
+        box.container_ids = [c.id for c in listed]
+        drafts.save(box)
     sources = {c.clinic_id for c in listed}
     caller = scope()
     if len(sources) == 1:
@@ -234,7 +245,7 @@ def _render_send(form: SendForm, labels: list[str], status: int = 200):
     places = clinic_transfers.destinations(db.session, exclude_clinic_id=exclude)
     form.to_location_id.choices = [SelectChoice(0, "Choose where it goes"), *location_choices(places)]
     form.code.data = ""  # the scan field is empty for the next scan
-    return render_template("pages/transfers_new.html", form=form, listed=listed), status
+    return render_template("pages/transfers_new.html", form=form, listed=listed, box=box.key)
 
 
 # --- one transfer: receiving and calling back -------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -9,6 +11,7 @@ from inventory.models import Container, ContainerState
 from inventory.transfers.models import Transfer, TransferStatus
 from tests.factories import NOW, make_clinic, send_transfer
 from tests.pages.conftest import csrf_token
+from tests.pages.test_cart_form_once_pages import hidden
 
 
 pytestmark = pytest.mark.usefixtures("ledger_stays_balanced")
@@ -31,31 +34,30 @@ def test_the_send_form_builds_its_list_scan_by_scan_and_sends_it(browser_client,
     # A London manager may send to New York, though they cannot otherwise see its locations.
     assert "NYC · Fridge" in page and "LON · Fridge" not in page
     token = csrf_token(client, "/transfers/new")
+    box = re.search(r'name="box" value="([^"]+)"', page).group(1)
 
-    one = client.post("/transfers/new", data={"csrf_token": token, "code": first.label_code, "action": "add"})
-    html = one.get_data(as_text=True)
-    assert one.status_code == 200 and f'name="containers" value="{first.label_code}"' in html
-    refused = client.post("/transfers/new", data={"csrf_token": token, "containers": [first.label_code],
-                                                  "code": opened.label_code, "action": "add"})
-    html = refused.get_data(as_text=True)
-    assert refused.status_code == 409 and "has been opened" in html
-    assert f'name="containers" value="{first.label_code}"' in html  # the list survives a refusal
-    assert f'name="containers" value="{opened.label_code}"' not in html
+    def scan(data):  # each scan is answered with a redirect to the page, which shows the list (kept by the server)
+        posted = client.post("/transfers/new", data={"csrf_token": token, "box": box} | data)
+        assert posted.status_code == 303 and posted.location == f"/transfers/new?box={box}"
+        return client.get(posted.location).get_data(as_text=True)
+
+    html = scan({"code": first.label_code, "action": "add"})
+    assert f'name="containers" value="{first.id}"' in html
+    html = scan({"code": opened.label_code, "action": "add"})
+    assert "has been opened" in html and 'data-code="container_opened"' in html
+    assert f'name="containers" value="{first.id}"' in html  # the list survives a refusal
+    assert f'name="containers" value="{opened.id}"' not in html
     # Enter in the scan field presses the first button: Add.
-    two = client.post("/transfers/new", data={"csrf_token": token, "containers": [first.label_code],
-                                              "code": second.label_code.lower()})
-    assert f'name="containers" value="{second.label_code}"' in two.get_data(as_text=True)
-    removed = client.post("/transfers/new", data={"csrf_token": token, "remove": second.label_code,
-                                                  "containers": [first.label_code, second.label_code]})
-    assert f'name="containers" value="{second.label_code}"' not in removed.get_data(as_text=True)
+    assert f'name="containers" value="{second.id}"' in scan({"code": second.label_code.lower()})
+    assert f'name="containers" value="{second.id}"' not in scan({"remove": str(second.id)})
+    scan({"code": second.label_code})
 
-    no_place = client.post("/transfers/new", data={"csrf_token": token, "containers": [first.label_code],
-                                                   "to_location_id": "0", "action": "send"})
-    assert no_place.status_code == 422 and "Choose where the stock is going." in no_place.get_data(as_text=True)
+    no_place = scan({"to_location_id": "0", "action": "send"})
+    assert "Choose where the stock is going." in no_place
     assert session.scalar(select(func.count()).select_from(Transfer)) == 0
 
     response = client.post("/transfers/new", data={
-        "csrf_token": token, "containers": [first.label_code, second.label_code], "action": "send",
+        "csrf_token": token, "box": box, "action": "send", "form_key": hidden(no_place, "form_key", "/transfers/new"),
         "to_location_id": str(world.location("Fridge", world.other_clinic).id), "note": "box 1",
     })
     assert response.status_code == 302, response.get_data(as_text=True)
