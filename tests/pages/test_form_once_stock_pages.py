@@ -83,11 +83,15 @@ def test_a_transfer_sent_twice_is_sent_once(browser_client, world, session):
     first, second = world.receive(containers=2).containers
     session.flush()
     client = browser_client("clinic_manager")
-    # The key is made with the empty form and kept across the scans that build the list.
+    # The list is kept by the server (each scan redirects to the page that shows it); Send claims the key of the
+    # page it was pressed on.
     form = page_form(client, "/transfers/new", "/transfers/new")
-    listed = client.post("/transfers/new", data=form | {"code": first.label_code, "action": "add"})
-    assert hidden(listed.get_data(as_text=True), "form_key", "/transfers/new") == form["form_key"]
-    data = form | {"containers": [first.label_code, second.label_code], "action": "send",
+    form["box"] = hidden(client.get("/transfers/new").get_data(as_text=True), "box", "/transfers/new")
+    for container in (first, second):
+        listed = client.post("/transfers/new", data=form | {"code": container.label_code, "action": "add"})
+    page = client.get(listed.location).get_data(as_text=True)
+    data = form | {"form_key": hidden(page, "form_key", "/transfers/new"), "action": "send",
+                   "containers": [str(first.id), str(second.id)],
                    "to_location_id": str(world.location("Fridge", world.other_clinic).id)}
     sent = twice(client, "/transfers/new", data)
     transfer = session.scalars(select(Transfer)).one()
@@ -235,10 +239,12 @@ def test_a_held_container_wasted_twice_is_wasted_once(browser_client, world, ses
     manager.post("/cold-chain/excursions", data=page_form(manager, "/cold-chain", "/cold-chain/excursions")
                  | _excursion(world))
     client = browser_client("safety")
-    action = f"/cold-chain/holds/{vial.label_code}/waste"
-    data = page_form(client, "/cold-chain", action) | {"reason": "warm for an hour"}
+    # The board's group form: its key, sent by its "Waste all 1" button (formaction).
+    data = page_form(client, "/cold-chain", "/cold-chain/holds/release") | {"reason": "warm for an hour",
+                                                                           "container_id": str(vial.id)}
+    action = "/cold-chain/holds/waste"
     first = client.post(action, data=data, follow_redirects=True)
-    assert f"{vial.label_code} is wasted." in first.get_data(as_text=True)
+    assert f"Wasted 1 container ({vial.label_code})." in first.get_data(as_text=True)
     second = client.post(action, data=data, follow_redirects=True)
     html = second.get_data(as_text=True)
     assert ALREADY_RECORDED in html and 'class="flash flash-error' not in html
