@@ -20,10 +20,13 @@ document.addEventListener("keydown", (event) => {
 });
 guardAgainstScansInOtherFields();
 
-// Confirmation for actions that cannot be undone without a reversal.
+// Confirmation for actions that cannot be undone without a reversal: the form's, or the button's that sent it
+// (a form whose other button is harmless, such as a hold group's "Waste all" beside "Release all").
 document.addEventListener("submit", (event) => {
   const form = event.target;
-  if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) event.preventDefault();
+  const asked = (event.submitter instanceof HTMLElement && event.submitter.dataset.confirm)
+    || (form instanceof HTMLFormElement && form.dataset.confirm);
+  if (asked && !window.confirm(asked)) event.preventDefault();
 });
 
 // A form that writes (it carries a one-time key, form_key) is sent once: its button is disabled as it goes,

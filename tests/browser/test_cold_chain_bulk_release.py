@@ -20,7 +20,8 @@ from tests.browser.conftest import screenshot, sign_in
 WIDE = {"width": 1300, "height": 900}
 
 
-def _held_in_a_fridge_of_its_own(live_server, count: int = 4) -> tuple[int, list[str]]:
+def _held_in_a_fridge_of_its_own(live_server, count: int = 4, name: str = "Bulk-release fridge",
+                                 lot: str = "BULK77") -> tuple[int, list[str]]:
     """``count`` Hylenex vials received two hours ago into a New York fridge of this test's own, held by an
     excursion of the last hour there (a fridge no other test records excursions at)."""
     with live_server.app.app_context():
@@ -28,7 +29,7 @@ def _held_in_a_fridge_of_its_own(live_server, count: int = 4) -> tuple[int, list
         lead = session.scalar(select(User).where(User.username == "safety"))
         manager = session.scalar(select(User).where(User.username == "manager"))
         nyc = session.scalar(select(Clinic).where(Clinic.code == "NYC"))
-        fridge = Location(clinic_id=nyc.id, name="Bulk-release fridge", kind=LocationKind.FRIDGE,
+        fridge = Location(clinic_id=nyc.id, name=name, kind=LocationKind.FRIDGE,
                           temperature_sensitive=True)
         session.add(fridge)
         session.flush()
@@ -36,7 +37,7 @@ def _held_in_a_fridge_of_its_own(live_server, count: int = 4) -> tuple[int, list
         now = utcnow()
         receipt = receiving.receive(session, actor=manager, scope=Scope.everything(), location_id=fridge.id,
                                     containers=count, now=now - dt.timedelta(hours=2), gtin=product.gtins[0].gtin,
-                                    lot_number="BULK77", expiry=dt.date(2099, 12, 31))
+                                    lot_number=lot, expiry=dt.date(2099, 12, 31))
         cold_chain.record_excursion(session, actor=lead, scope=Scope.everything(), location_id=fridge.id,
                                     started_at=now - dt.timedelta(hours=1), ended_at=now, min_c=Decimal(9),
                                     max_c=Decimal(13), now=now)
@@ -72,3 +73,22 @@ def test_the_safety_lead_releases_all_but_one_of_an_excursions_vials_with_one_re
         held = db.session.scalars(select(Container.label_code).where(
             Container.label_code.in_(labels), Container.on_hold_since.is_not(None))).all()
     assert held == [kept]
+
+
+def test_waste_all_asks_first_and_a_no_wastes_nothing(page, live_server):
+    """Release all is undone by a new hold; waste is for good: its button alone asks, naming what it does."""
+    fridge_id, labels = _held_in_a_fridge_of_its_own(live_server, 2, name="Waste-asks fridge", lot="WASK12")
+    page.set_viewport_size(WIDE)
+    sign_in(page, "safety")
+    page.goto(f"/cold-chain?location_id={fridge_id}")
+    group = page.locator("tbody.hold-group").filter(has_text="NYC · Waste-asks fridge was at 9 to 13 °C")
+    group.locator("input[name=reason]").press_sequentially("warm for an hour", delay=90)
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    group.locator("button:has-text('Waste all 2')").click()
+    expect(group.locator("input[name=container_id]:checked")).to_have_count(2)  # still on the page
+    assert asked == ["Waste the ticked containers for good? They leave stock and cannot be used again."]
+    with live_server.app.app_context():
+        held = db.session.scalars(select(Container.label_code).where(
+            Container.label_code.in_(labels), Container.on_hold_since.is_not(None))).all()
+    assert sorted(held) == labels
