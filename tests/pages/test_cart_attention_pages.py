@@ -187,14 +187,19 @@ def test_the_home_page_names_a_vial_past_beyond_use_and_where_to_waste_it(browse
     assert theirs.label_code not in panel
 
 
-def test_the_home_page_names_stock_on_hold_linking_to_the_container(browser_client, world, session):
-    vial = world.container("botox")
+def _warm_hours_at_the_fridge(world, session) -> None:
+    """An excursion of two hours at the world's fridge, ended an hour ago: what was kept there is on hold."""
     now = utcnow()
     cold_chain.record_excursion(
         session, actor=world.users["manager"], scope=Scope.everything(), location_id=world.location().id,
         started_at=now - dt.timedelta(hours=3), ended_at=now - dt.timedelta(hours=1),
         min_c=Decimal(9), max_c=Decimal(14), now=now)
     session.flush()
+
+
+def test_the_home_page_names_stock_on_hold_linking_to_the_container(browser_client, world, session):
+    vial = world.container("botox")
+    _warm_hours_at_the_fridge(world, session)
     panel = attention_panel(home(browser_client("nurse")))
     line = attention_line(panel, "hold")
     assert f'href="/containers/{vial.label_code}">{vial.label_code}</a>' in line
@@ -208,12 +213,7 @@ def test_more_holds_than_the_panel_lists_link_to_the_stock_held_only(browser_cli
     """QA: "32 more container(s) on hold" led a nurse to the whole stock list, not to what is held."""
     for _ in range(7):
         world.container("botox")
-    now = utcnow()
-    cold_chain.record_excursion(
-        session, actor=world.users["manager"], scope=Scope.everything(), location_id=world.location().id,
-        started_at=now - dt.timedelta(hours=3), ended_at=now - dt.timedelta(hours=1),
-        min_c=Decimal(9), max_c=Decimal(14), now=now)
-    session.flush()
+    _warm_hours_at_the_fridge(world, session)
     panel = attention_panel(home(browser_client("nurse")))
     assert '<a href="/stock?held_only=1">2 more containers on hold</a>' in panel
 
