@@ -76,3 +76,12 @@ def test_the_receiving_page_explains_and_offers_to_keep_it_here(browser_client, 
     assert kept.status_code == 302
     session.expire_all()
     assert session.scalar(select(func.count(Container.id))) == 1
+
+
+def test_delivered_by_says_why_a_supplier_is_missing_from_its_list(browser_client, world):
+    """QA: a supplier that is stopped or not yet reviewed was simply absent from "Delivered by"."""
+    page = browser_client("manager").get("/receive").get_data(as_text=True)
+    hint = page[page.index('class="hint supplier-hint"'):]
+    hint = hint[:hint.index("</p>")]
+    assert "Authorised suppliers only: a supplier stopped or not yet reviewed is not listed" in hint
+    assert 'href="/suppliers"' in hint and "set the box aside and tell the safety lead" in hint
