@@ -4,6 +4,7 @@ the least ready kits first and says how many more there are."""
 from __future__ import annotations
 
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -72,3 +73,13 @@ def test_the_templates_page_counts_each_templates_kits_rather_than_listing_every
     assert "London empty" not in html  # the kits themselves are the board's
     lon = browser_client("clinic_manager").get("/kit-templates").get_data(as_text=True)
     assert "2 kits at 1 clinic: each on " in lon
+
+
+def test_a_chain_boards_check_times_name_each_clinics_clock(browser_client, world, board):
+    """QA: London's "10:17" beside New York's "05:06" on one board read as two moments hours apart."""
+    check(world, new_kit(world, world.other_clinic, name="New York checked"))
+    world.session.flush()
+    html = browser_client("safety").get("/kits").get_data(as_text=True)
+    for zone in ("Europe/London", "America/New_York"):
+        local = NOW.astimezone(ZoneInfo(zone))
+        assert f"{local.strftime('%H:%M')} {local.tzname()} by " in html, zone

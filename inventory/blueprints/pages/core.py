@@ -185,11 +185,15 @@ def _clinic_date(value: dt.date | None, timezone: str | None = None) -> str:
 
 
 @bp.app_template_filter("clinic_time")
-def _clinic_time(moment: dt.datetime | None, timezone: str, fmt: str | None = None) -> str:
-    """A moment in the clinic's zone: "3 Dec 2026 14:05" unless ``fmt`` asks otherwise (a bare "%H:%M")."""
+def _clinic_time(moment: dt.datetime | None, timezone: str, fmt: str | None = None, zone: bool = False) -> str:
+    """A moment in the clinic's zone: "3 Dec 2026 14:05" unless ``fmt`` asks otherwise (a bare "%H:%M"). ``zone``
+    names the zone after it ("14:05 GMT"): a page listing several clinics' moments side by side says whose clock
+    each is on, or 10:16 in London and 05:16 in New York read as two moments."""
     if moment is None:
         return ""
-    return to_clinic_time(moment, timezone).strftime(fmt) if fmt else format_clinic_time(moment, timezone)
+    local = to_clinic_time(moment, timezone)
+    said = local.strftime(fmt) if fmt else format_clinic_time(moment, timezone)
+    return f"{said} {local.tzname()}" if zone else said
 
 
 @bp.app_template_filter("field_errors")
