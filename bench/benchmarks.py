@@ -112,6 +112,13 @@ def _json_quantity(value: Any) -> str | None:
     return None if value is None else "0" if value == 0 else f"{value.normalize():f}"
 
 
+# The transfer a discarded container was lost on (transfers.service.lost_in_transit): asked only when some are.
+TRACE_LOST_SQL = """
+SELECT i.container_id, t.id, f.code, d.code
+FROM transfer_items i JOIN transfer_missing_items m ON m.item_id = i.id JOIN transfers t ON t.id = i.transfer_id
+JOIN clinics f ON f.id = t.from_clinic_id JOIN clinics d ON d.id = t.to_clinic_id
+WHERE i.container_id = ANY(%s)
+"""
 TRACE_TRANSFERS_SQL = """
 SELECT i.container_id, i.quantity, t.id, t.status, t.sent_at, f.id, f.code, f.timezone, d.id, d.code, l.name
 FROM transfer_items i JOIN transfers t ON t.id = i.transfer_id JOIN clinics f ON f.id = t.from_clinic_id
@@ -132,7 +139,8 @@ def hand_trace_json(conn: psycopg.Connection, lot_id: int) -> bytes:
         containers.append({"id": cid, "label_code": label, "clinic_id": clinic_id, "clinic_code": clinic_code,
                            "location_id": location_id, "location": location, "state": state,
                            "remaining": _json_quantity(remaining), "base_unit": unit, "patient_id": patient_id,
-                           "in_transit": state == "in_transit", "transfer": None})
+                           "in_transit": state == "in_transit", "transfer": None, "lost_in_transit": False,
+                           "lost_in_transit_transfer_id": None})
     travelling = {c["id"]: c for c in containers if c["in_transit"]}
     if travelling:  # the transfer each travels with, as the app reads it: one more statement, only then
         for (cid, quantity, transfer_id, status, sent_at, from_id, from_code, from_tz, to_id, to_code,
@@ -142,6 +150,10 @@ def hand_trace_json(conn: psycopg.Connection, lot_id: int) -> bytes:
                 "to_clinic_id": to_id, "to_clinic_code": to_code, "to_location": to_location,
                 "sent_at": _json_time(sent_at), "sent_local_at": _json_time(sent_at.astimezone(ZoneInfo(from_tz))),
                 "quantity": _json_quantity(quantity)}
+    discarded = {c["id"]: c for c in containers if c["state"] == "discarded"}
+    if discarded:  # written off at the source, lost in transit: one more statement, only then
+        for cid, transfer_id, _from_code, _to_code in conn.execute(TRACE_LOST_SQL, (list(discarded),)):
+            discarded[cid]["lost_in_transit"], discarded[cid]["lost_in_transit_transfer_id"] = True, transfer_id
     patients: dict[int, dict[str, Any]] = {}
     received: set[int] = set()
     zones: dict[str, ZoneInfo] = {}
