@@ -714,7 +714,7 @@ def end_holds(
     if not ids:
         raise ValidationError("Tick at least one container.", field="container_ids")
     if len(ids) > MAX_HOLDS_AT_ONCE:
-        raise ValidationError(f"container_ids: at most {MAX_HOLDS_AT_ONCE} containers at once.",
+        raise ValidationError(f"Release or waste at most {MAX_HOLDS_AT_ONCE} containers at once.",
                               field="container_ids")
     end = release_hold if outcome is HoldOutcome.RELEASED else waste_held
     ended: list[Container] = []

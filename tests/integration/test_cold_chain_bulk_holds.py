@@ -139,3 +139,11 @@ def test_the_board_groups_holds_by_the_excursion_that_held_them_the_emptied_apar
         ("LON · Fridge", False, [london[0].id]), ("LON · Fridge", True, [london[1].id]),
         ("NYC · Fridge", False, [new_york[0].id])])
     assert all(" was at 9 to 14.5 °C from " in g.words for g in groups)
+
+
+def test_more_containers_than_one_decision_takes_are_refused_in_words(world):
+    error = refusal(lambda: cold_chain.end_holds(
+        world.session, actor=world.users["safety"], scope=EVERYWHERE, container_ids=range(1, cold_chain.MAX_HOLDS_AT_ONCE + 2),
+        outcome=HoldOutcome.RELEASED, reason="checked", now=NOW))
+    assert isinstance(error, ValidationError) and error.details["field"] == "container_ids"
+    assert error.message == f"Release or waste at most {cold_chain.MAX_HOLDS_AT_ONCE} containers at once."
