@@ -52,6 +52,7 @@ from inventory.services.container_history import LostInTransit
 from inventory.transfers import scoping
 from inventory.transfers import service as clinic_transfers
 from inventory.transfers.models import Transfer, TransferItem
+from inventory.words import listing
 
 MAX_QUERY_LENGTH = 500
 MAX_ID = 2**31 - 1
@@ -410,7 +411,7 @@ class LotNotOnFile(NotFound):
             super().__init__(f"No lot {text} on file: it was never received here.", lot=text)
             return
         named = [c.words() for c in self.candidates]
-        either = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} or {named[-1]}"
+        either = listing(named, "or")
         super().__init__(f"No lot {text} on file. Did you mean {either}?", lot=text,
                          did_you_mean=[{"id": c.id, "number": c.number, "product": c.product}
                                        for c in self.candidates])

@@ -56,6 +56,7 @@ from inventory.services.barcodes import normalise_gtin
 from inventory.services.permissions import Scope, get_in_scope
 from inventory.validators import check_text
 from inventory.services.uniqueness import held_once
+from inventory.words import listing
 
 MAX_SETTING_DAYS = 365
 
@@ -446,7 +447,7 @@ def _loosening_message(product: Product, loosenings: list[Loosening]) -> str:
         raised, cleared = _LOOSENING_VERBS[field]
         verb = cleared if same[0].after is None and cleared else raised
         names = [item.product.name for item in same]
-        listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+        listed = listing(names)
         if field == "session_max_areas":
             dropped = catalog.area_codes(same[0].before) or frozenset(AREA_VALUES)
             dropped -= catalog.area_codes(same[0].after) or frozenset(AREA_VALUES)

@@ -17,6 +17,7 @@ from inventory.extensions import db
 from inventory.models import utcnow
 from inventory.services.clock import clinic_today
 from inventory.services.permissions import Permission
+from inventory.words import counted
 
 UPDATABLE = ("outcome", "follow_up_notes", "severity", "patient_sex")
 
@@ -62,9 +63,8 @@ def adverse_event_new(treatment_id: int):
             refused(error)
             status = error.status
         else:
-            linked, rescued = len(event.suspect_links), len(event.rescues)
-            flash(f"Adverse event recorded and linked to {linked} container{'' if linked == 1 else 's'}."
-                  + (f" Rescue: {rescued} hyaluronidase dose{'' if rescued == 1 else 's'}." if rescued else ""), "ok")
+            flash(f"Adverse event recorded and linked to {counted(len(event.suspect_links), 'container')}."
+                  + (f" Rescue: {counted(len(event.rescues), 'hyaluronidase dose')}." if event.rescues else ""), "ok")
             return once.answered(claim, redirect(url_for("pages.adverse_event", event_id=event.id)))
     return render_template("pages/adverse_event_new.html", treatment=treatment, drawn=drawn, rescues=rescues,
                            rescued_events=adverse_events.rescued_events(db.session, [d.id for d in rescues]),

@@ -18,6 +18,7 @@ from inventory.models import Container, Location, utcnow
 from inventory.services import scanning
 from inventory.services.clock import typed_moment_utc
 from inventory.services.permissions import Permission, get_in_scope
+from inventory.words import counted, some_of
 
 MAX_UPLOAD = 2_000_000  # characters of logger CSV
 
@@ -71,9 +72,9 @@ def cold_chain_excursion():
     if result.widened:
         flash(f"Recorded already, and widened to what you gave: "
               f"{cold_chain.excursion_words(result.excursion, location)}. "
-              f"{_counted(len(result.held), 'more container')} on hold, {len(result.not_held)} not held.", "ok")
+              f"{counted(len(result.held), 'more container')} on hold, {len(result.not_held)} not held.", "ok")
     else:
-        flash(f"Excursion recorded at {location.name}: {_counted(len(result.held), 'container')} on hold, "
+        flash(f"Excursion recorded at {location.name}: {counted(len(result.held), 'container')} on hold, "
               f"{len(result.not_held)} not held.", "ok")
     for decision, containers in result.by_product():  # which were held and which were not, and why
         flash(f"{decision.container.product.name} ({_labels(containers)}): {decision.why}.", "info")
@@ -95,13 +96,13 @@ def cold_chain_import():
         refused(error)
         return _render(status=error.status, import_form=True)  # what was pasted stays, to be corrected
     held = sum(len(e.held) for e in imported.excursions)
-    done = [f"{_counted(len(imported.recorded), 'excursion')} recorded"]
+    done = [f"{counted(len(imported.recorded), 'excursion')} recorded"]
     if imported.widened:
         done.append(f"{len(imported.widened)} recorded before and widened")
     if imported.already_recorded:
         done.append(f"{len(imported.already_recorded)} already recorded")
-    flash(f"{_counted(len(imported.readings), 'reading')} read, {len(imported.flagged)} outside 2-8 °C: "
-          f"{', '.join(done)}; {_counted(held, 'container hold')}.", "ok")
+    flash(f"{counted(len(imported.readings), 'reading')} read, {len(imported.flagged)} outside 2-8 °C: "
+          f"{', '.join(done)}; {counted(held, 'container hold')}.", "ok")
     for already in imported.already_recorded:  # which, in words: where, when, the range
         flash(already.message, "info")
     # Answered with the readings themselves, not a redirect: a repeat lands on the cold-chain page.
@@ -149,10 +150,10 @@ def _end_holds(outcome: HoldOutcome):
         return redirect(back)
     count, labels = len(containers), _labels(containers)
     if outcome is HoldOutcome.RELEASED:
-        flash(f"Released {_counted(count, 'container')} ({labels}): "
+        flash(f"Released {counted(count, 'container')} ({labels}): "
               f"{'it' if count == 1 else 'they'} may be used again.", "ok")
     else:
-        flash(f"Wasted {_counted(count, 'container')} ({labels}).", "ok")
+        flash(f"Wasted {counted(count, 'container')} ({labels}).", "ok")
     return once.answered(claim, redirect(back))
 
 
@@ -170,15 +171,9 @@ def _end_hold(container_ref: str, end, done: str):
     return once.answered(claim, redirect(url_for("pages.cold_chain_home")))
 
 
-def _counted(count: int, noun: str) -> str:
-    """ "1 container", "2 containers". """
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
 def _labels(containers: list[Container], shown: int = 10) -> str:
     """Which containers, e.g. "VL-1, VL-2 and 3 more", without flooding the page."""
-    labels = ", ".join(c.label_code for c in containers[:shown])
-    return f"{labels} and {len(containers) - shown} more" if len(containers) > shown else labels
+    return some_of([c.label_code for c in containers], shown)
 
 
 def _location(raw: str) -> Location:

@@ -51,6 +51,7 @@ from inventory.services import ledger, lot_guard, scanning
 from inventory.services.barcodes import normalise_lot_number, parse_scan, refuse_lost_separator
 from inventory.services.catalog import product_for_gtin
 from inventory.services.permissions import Scope, get_in_scope
+from inventory.words import some_of
 
 COUNT_REASON = "count"  # Movement.reason of every adjustment a count writes
 MAX_COUNTED = Decimal("1000000")
@@ -759,8 +760,7 @@ def _line_field(field_prefix: str) -> str:
 
 
 def _listed(label_codes: list[str], most: int = 5) -> str:
-    shown = ", ".join(label_codes[:most])
-    return shown if len(label_codes) <= most else f"{shown} and {len(label_codes) - most} more"
+    return some_of(label_codes, most)
 
 
 def _place(location: Location, count_location: Location) -> str:

@@ -40,6 +40,7 @@ from inventory.services import scanning
 from inventory.transfers import moves as transfers
 from inventory.services.clock import clinic_today, format_date, to_clinic_time, typed_moment_utc
 from inventory.services.permissions import Scope, get_in_scope
+from inventory.words import some_of
 
 EMERGENCY = "emergency"  # Movement.reason of a draw made from a kit in an emergency
 MAX_NOTES = 2000
@@ -143,8 +144,7 @@ def _one_line(group: list[Reason]) -> Reason:
     first = group[0]
     labels = [r.data["label_code"] for r in group]
     products = list(dict.fromkeys(r.data["product"] for r in group))
-    named = ", ".join(labels[:LABELS_SHOWN]) + (f" and {len(labels) - LABELS_SHOWN} more"
-                                                 if len(labels) > LABELS_SHOWN else "")
+    named = some_of(labels, LABELS_SHOWN)
     what = f"{', '.join(products)}: {named}" if len(products) <= 2 else named
     then = "a safety lead releases or wastes them" if first.code == "on_hold_inside" else "remove them"
     return Reason(first.code, f"{len(group)} containers {first.data['why']} ({what}): they do not count; {then}",

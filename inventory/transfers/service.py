@@ -101,6 +101,7 @@ from inventory.services.clock import to_clinic_time
 from inventory.services.permissions import Scope
 from inventory.transfers.moves import LocationInactive
 from inventory.validators import check_text
+from inventory.words import listing
 
 MAX_CONTAINERS = 200  # one consignment; a larger one is a typo or belongs in several boxes
 MAX_NOTE = 2000
@@ -330,9 +331,8 @@ def _ensure_one_source(containers: Sequence[Container]) -> None:
         return
     where = [f"{_named(c)} {'is ' if i == 0 else ''}at {c.clinic.code} · {c.location.name}"
              for i, c in enumerate(others)]
-    listed = where[0] if len(where) == 1 else f"{', '.join(where[:-1])} and {where[-1]}"
     raise MixedSourceClinics(
-        f"{listed}, not at {source.code}: a box from {source.code} takes {source.code}'s stock only.",
+        f"{listing(where)}, not at {source.code}: a box from {source.code} takes {source.code}'s stock only.",
         clinic_ids=sorted({c.clinic_id for c in containers}), from_clinic_id=source.id,
         container_ids=[c.id for c in others],
     )
