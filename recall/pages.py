@@ -288,9 +288,14 @@ def recall_letter(case_id: int, patient_id: int):
     services.record_access(db.session, viewer=current_user, action=services.VIEWED, object_type="patient",
                            object_id=str(patient_id), clinic_id=item.clinic.id, now=utcnow(),
                            details={"view": "recall_letter", "case_id": case_id, "patient_ids": [patient_id]})
-    received = letter_lots([d for d in item.doses if not d.is_reversed])
+    given = [d for d in item.doses if not d.is_reversed]
+    received = letter_lots(given)
     corrected = letter_lots([d for d in item.doses if d.is_reversed])
-    kinds = {rl.lot.product.kind.value for rl in view.case.lots}
+    # What to watch for follows what this patient received, not every lot the case names: a toxin's patient
+    # is not told to watch for a filler's vascular signs. Doses given where the viewer does not work are not
+    # shown to them: the letter then names every lot of the case, and its signs.
+    kind_of_lot = {rl.lot.id: rl.lot.product.kind.value for rl in view.case.lots}
+    kinds = {kind_of_lot[d.lot_id] for d in given} if given else set(kind_of_lot.values())
     return render_template("pages/recall_letter.html", view=view, case=view.case, item=item, received=received,
                            corrected=corrected, not_received=bool(corrected) and not received,
                            contact=item.line.patient,

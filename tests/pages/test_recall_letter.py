@@ -95,3 +95,23 @@ def test_a_reversed_dose_beside_one_given_is_named_as_not_received(browser_clien
     assert "recorded on 15 June 2026 in the forehead was entered by mistake" in text
     assert "you did not receive that one" in text and "Difficulty swallowing" in text
     assert 'id="letter-not-received"' not in page.get_data(as_text=True)
+
+
+def test_what_to_watch_for_follows_what_the_patient_received_not_every_lot_of_the_case(browser_client, world):
+    vials = [reconstitute(world, v) for v in world.receive("botox", lot="LT4821A", containers=2).containers]
+    syringe = world.container("filler", lot="VB7731")
+    toxin_only, both = patient(world, "L-1", name="Ann Lee"), patient(world, "L-2", name="Bea Holt")
+    rh.give(world, rh.treat(world, toxin_only), vials[0], "8", area="forehead")
+    both_visit = rh.treat(world, both)
+    rh.give(world, both_visit, vials[1], "4", area="glabella")
+    rh.give(world, both_visit, syringe, "0.5", area="lip")
+    case_id = services.open_recall(world.session, actor=world.users["safety"], lot_ids=[vials[0].lot_id, syringe.lot_id],
+                                   reason="Notice 19", recall_class="I", source="manufacturer", now=NOW).id
+    client = browser_client("safety")
+
+    toxin_letter = text_of(client.get(f"/recalls/{case_id}/patients/{toxin_only.id}/letter"))
+    assert "seek urgent medical care and tell them you had botulinum toxin" in toxin_letter
+    assert "change of skin colour" not in toxin_letter and "emergency department" not in toxin_letter
+
+    both_letter = text_of(client.get(f"/recalls/{case_id}/patients/{both.id}/letter"))
+    assert "tell them you had botulinum toxin" in both_letter and "change of skin colour" in both_letter
