@@ -344,3 +344,51 @@ function guardAgainstScansInOtherFields() {
     });
   });
 })();
+
+// --- hold board (/cold-chain) ---
+// A group's buttons act on its ticked containers only, so they say how many: "Release 6" / "Waste 6" when 6 of its
+// 10 are ticked, "Release all 10" only when all are; the waste question names the number, and the reason field's
+// label follows. With none ticked the buttons cannot be pressed and the group says why. Without this script the
+// page says "all N" and the server still acts on exactly the ticked ids it receives (and refuses none).
+(() => {
+  const containers = (n) => `${n} container${n === 1 ? "" : "s"}`;
+  const BUTTON_WORDS = {
+    release: (n, all) => (n ? `Release ${all ? "all " : ""}${n}` : "Release"),
+    waste: (n, all) => (n ? `Waste ${all ? "all " : ""}${n}` : "Waste"),
+    confirm: (n, all) => (n ? `Confirm ${all ? "all " : ""}${n} wasted` : "Confirm wasted"),
+  };
+  const wasteQuestion = (n, of) => {
+    const gone = "for good? They leave stock and cannot be used again.";
+    if (n === of) return `Waste ${n === 1 ? "1 container" : `all ${n} containers`} ${gone}`;
+    const left = of - n;
+    return `Waste ${n} of the ${containers(of)} ${gone} The ${left} not ticked ${left === 1 ? "stays" : "stay"} on hold.`;
+  };
+  const sync = (form) => {
+    const boxes = Array.from(form.elements).filter((el) => el instanceof HTMLInputElement && el.name === "container_id");
+    const n = boxes.filter((box) => box.checked).length;
+    const all = n === boxes.length;
+    form.querySelectorAll("button[data-hold-button]").forEach((button) => {
+      const kind = button.dataset.holdButton;
+      if (!(kind in BUTTON_WORDS)) return;
+      button.textContent = BUTTON_WORDS[kind](n, all);
+      // A form already sent keeps its buttons disabled (sent once, above).
+      button.disabled = n === 0 || Boolean(form.dataset.submitted);
+      if (kind === "waste") button.dataset.confirm = wasteQuestion(n, boxes.length);
+    });
+    const reason = form.querySelector("input[name=reason]");
+    if (reason) reason.setAttribute("aria-label", n ? `Reason for the ${n} ticked container${n === 1 ? "" : "s"}` : "Reason: no container is ticked");
+    const why = form.querySelector(".hold-none-ticked");
+    if (why) {
+      const what = form.querySelector("button[data-hold-button=confirm]") ? "confirm as wasted" : "release or waste";
+      why.textContent = n ? "" : `Nothing is ticked: tick the containers to ${what}.`;
+    }
+  };
+  const syncAll = () => document.querySelectorAll("form[data-hold-decision]").forEach(sync);
+  document.addEventListener("change", (event) => {
+    const t = event.target;
+    if (t instanceof HTMLInputElement && t.name === "container_id" && t.form && t.form.matches("[data-hold-decision]")) sync(t.form);
+  });
+  // On load, and on a page the browser restores with its ticks (after the buttons are given back, above).
+  document.addEventListener("DOMContentLoaded", syncAll);
+  window.addEventListener("pageshow", syncAll);
+})();

@@ -1,6 +1,6 @@
 """The safety lead releases what one excursion held in one go: on the hold board, narrowed to the fridge, she leaves
-one vial out (unticks it), types the reason once and presses "Release all N"; the others are released, the one
-left out stays on hold."""
+one vial out (unticks it), types the reason once and presses "Release N" (the buttons say how many are ticked,
+"all N" only when all are); the others are released, the one left out stays on hold."""
 
 from __future__ import annotations
 
@@ -60,7 +60,8 @@ def test_the_safety_lead_releases_all_but_one_of_an_excursions_vials_with_one_re
     group.locator(f"tr[data-label='{kept}'] input[name=container_id]").uncheck()
     group.locator("input[name=reason]").press_sequentially("Manufacturer: stable 72 h up to 25 °C", delay=90)
     screenshot(page, f"cold_chain_bulk_release_{live_server.backend}", full_page=False)
-    group.locator("button:has-text('Release all 4')").click()
+    expect(group.locator("button[data-hold-button=release]")).to_have_text("Release 3")
+    group.locator("button:has-text('Release 3')").click()
 
     released = [label for label in labels if label != kept]
     expect(page.locator(".flash-ok")).to_have_text(
@@ -87,8 +88,60 @@ def test_waste_all_asks_first_and_a_no_wastes_nothing(page, live_server):
     page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
     group.locator("button:has-text('Waste all 2')").click()
     expect(group.locator("input[name=container_id]:checked")).to_have_count(2)  # still on the page
-    assert asked == ["Waste the ticked containers for good? They leave stock and cannot be used again."]
+    assert asked == ["Waste all 2 containers for good? They leave stock and cannot be used again."]
     with live_server.app.app_context():
         held = db.session.scalars(select(Container.label_code).where(
             Container.label_code.in_(labels), Container.on_hold_since.is_not(None))).all()
     assert sorted(held) == labels
+
+
+def test_a_groups_buttons_say_how_many_are_ticked_and_cannot_be_pressed_with_none(page, live_server):
+    """Ten held, four unticked: "Release 6" and "Waste 6", the waste question names the six, and what is released is
+    the six; with none ticked neither button can be pressed, and the group says why."""
+    fridge_id, labels = _held_in_a_fridge_of_its_own(live_server, 10, name="Ticked-words fridge", lot="TICK10")
+    page.set_viewport_size(WIDE)
+    sign_in(page, "safety")
+    page.goto(f"/cold-chain?location_id={fridge_id}")
+    group = page.locator("tbody.hold-group").filter(has_text="NYC · Ticked-words fridge was at 9 to 13 °C")
+    release, waste = group.locator("button[data-hold-button=release]"), group.locator("button[data-hold-button=waste]")
+    reason, why = group.locator("input[name=reason]"), group.locator(".hold-none-ticked")
+    expect(release).to_have_text("Release all 10")
+    expect(waste).to_have_text("Waste all 10")
+
+    unticked = labels[:4]
+    for label in unticked:
+        group.locator(f"tr[data-label='{label}'] input[name=container_id]").uncheck()
+    expect(release).to_have_text("Release 6")
+    expect(waste).to_have_text("Waste 6")
+    expect(reason).to_have_attribute("aria-label", "Reason for the 6 ticked containers")
+    reason.press_sequentially("warm for two minutes", delay=40)
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    waste.click()
+    expect(group.locator("input[name=container_id]:checked")).to_have_count(6)  # a no: still on the page
+    assert asked == ["Waste 6 of the 10 containers for good? They leave stock and cannot be used again. "
+                     "The 4 not ticked stay on hold."]
+
+    for box in group.locator("input[name=container_id]").all():
+        box.uncheck()
+    expect(release).to_be_disabled()
+    expect(waste).to_be_disabled()
+    expect(why).to_have_text("Nothing is ticked: tick the containers to release or waste.")
+    expect(reason).to_have_attribute("aria-label", "Reason: no container is ticked")
+    screenshot(page, f"cold_chain_none_ticked_{live_server.backend}", full_page=False)
+
+    for box in group.locator("input[name=container_id]").all():
+        box.check()
+    expect(release).to_have_text("Release all 10")
+    expect(release).to_be_enabled()
+    expect(why).to_have_text("")
+    for label in unticked:
+        group.locator(f"tr[data-label='{label}'] input[name=container_id]").uncheck()
+    release.click()
+    expect(page.locator(".flash-ok")).to_contain_text("Released 6 containers (")
+    expect(page.locator("table.holds tr[data-label]")).to_have_count(4)
+    expect(page.locator("tbody.hold-group button[data-hold-button=release]")).to_have_text("Release all 4")
+    with live_server.app.app_context():
+        held = db.session.scalars(select(Container.label_code).where(
+            Container.label_code.in_(labels), Container.on_hold_since.is_not(None))).all()
+    assert sorted(held) == unticked

@@ -113,3 +113,44 @@ def test_none_ticked_is_refused_and_nothing_changes(browser_client, world, sessi
     assert "Tick at least one container." in done.get_data(as_text=True)
     session.expire_all()
     assert vials[0].on_hold_since is not None
+
+
+def test_the_waste_question_names_how_many_it_wastes(browser_client, world, session):
+    """As the page comes (all ticked), the question asked before a group's waste names the number; the buttons say
+    which they are, for the page's script to keep their words to what is ticked."""
+    hold(world, session, 3)
+    hold(world, session, 1, clinic=world.other_clinic, lot="HB-2")
+
+    html = browser_client("safety").get("/cold-chain").get_data(as_text=True)
+
+    by_count = {len(re.findall(r'name="container_id"', g)): g for g in groups(html)}
+    assert ('data-hold-button="waste" data-confirm="Waste all 3 containers for good? They leave stock and cannot be '
+            'used again.">Waste all 3</button>') in by_count[3]
+    assert 'data-confirm="Waste 1 container for good?' in by_count[1]
+    assert "Waste the ticked containers" not in html
+    assert 'data-hold-button="release">Release all 3</button>' in by_count[3]
+    assert 'aria-label="Reason for the 3 ticked containers"' in by_count[3]
+    assert '<span class="hint hold-none-ticked" role="status"></span>' in by_count[3]
+
+
+def test_without_script_the_server_wastes_only_the_ticked_and_refuses_none_ticked(browser_client, world, session):
+    """The page without its script says "Waste all 3": what the server does is what was ticked, and with nothing
+    ticked it refuses in words and wastes nothing."""
+    vials = hold(world, session, 3)
+    safety = browser_client("safety")
+
+    none = safety.post("/cold-chain/holds/waste", data={
+        "csrf_token": csrf_token(safety, "/cold-chain"), "reason": "Frozen"}, follow_redirects=True)
+    html = none.get_data(as_text=True)
+    assert 'class="flash flash-error" role="alert" data-code="validation_error">Tick at least one container.' in html
+    assert "Wasted" not in html
+    session.expire_all()
+    assert all(v.on_hold_since is not None and v.remaining == Decimal(100) for v in vials)
+
+    two = safety.post("/cold-chain/holds/waste", data={
+        "csrf_token": csrf_token(safety, "/cold-chain"), "container_id": [str(vials[0].id), str(vials[1].id)],
+        "reason": "Frozen"}, follow_redirects=True)
+    assert f"Wasted 2 containers ({vials[0].label_code}, {vials[1].label_code})." in two.get_data(as_text=True)
+    session.expire_all()
+    assert [v.remaining for v in vials] == [Decimal(0), Decimal(0), Decimal(100)]
+    assert vials[2].on_hold_since is not None
