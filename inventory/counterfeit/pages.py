@@ -15,8 +15,11 @@ from inventory.errors import DomainError, NotFound, ValidationError
 from inventory.extensions import db
 from inventory.models import Product, utcnow
 from inventory.services.permissions import Permission
+from inventory.words import counted, listing, some_of
 
 MAX_UPLOAD = 512 * 1024
+SKIPPED_SHOWN = 20  # the skipped rows of an import said one by one; any more are listed by their line,
+SKIPPED_LINES_NAMED = 40  # as many as this, then counted (the page's messages travel in its session cookie)
 
 
 # The suppliers' form fields a refusal may name: said beside the field, with what was typed kept.
@@ -143,10 +146,17 @@ def watchlist_import():
     except DomainError as error:
         refused(error)
     else:
-        flash(f"{len(result.added)} lot number(s) added to the watch list.", "ok")
+        flash(f"{len(result.added)} lot number(s) added to the watch list." + (
+            f" {counted(len(result.skipped), 'row')} skipped: see why below." if result.skipped else ""), "ok")
         _flash_watched(result.added)
-        for line in result.skipped[:20]:
-            flash(line, "warning")
+        # Each row skipped, with its line and why, as far as a page of messages holds them; the rest by line.
+        for line in result.skipped[:SKIPPED_SHOWN]:
+            flash(str(line), "warning")
+        if len(result.skipped) > SKIPPED_SHOWN:
+            rest = [str(line.row) for line in result.skipped[SKIPPED_SHOWN:]]
+            named = listing(rest) if len(rest) <= SKIPPED_LINES_NAMED else some_of(rest, SKIPPED_LINES_NAMED)
+            flash(f"Also skipped: rows {named}. Correct them and import them again: rows already on "
+                  "the watch list are skipped.", "warning")
     return redirect(url_for("pages.watchlist"))
 
 

@@ -69,6 +69,7 @@ from inventory.services.barcodes import normalise_gtin, normalise_lot_number
 from inventory.services.catalog import product_for_gtin
 from inventory.services.permissions import Scope
 from inventory.services.uniqueness import held_once
+from inventory.words import counted
 
 MAX_NAME = 120
 MAX_LICENCE = 120
@@ -526,37 +527,81 @@ def unwatch(session: Session, *, actor: User, entry_id: int, reason: str, now: d
 
 
 @dataclass(frozen=True)
+class SkippedRow:
+    """A row of an imported file that was not added, and why: its line in the file (the header is line 1), the code
+    the refusal answers with, and the refusal in words."""
+
+    row: int
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"Row {self.row}: {self.message}"
+
+
+@dataclass(frozen=True)
 class ImportResult:
     added: list[Watched]
-    skipped: list[str]  # one line per row not added, with why
+    skipped: list[SkippedRow]  # every row not added, in file order, with why
+
+
+# What a row may be skipped for: the row is wrong or watched already, the rest of the file is still added.
+_ROW_PROBLEMS: tuple[type[DomainError], ...] = (LotAlreadyWatched, ScanError, NotFound, ValidationError)
+_ROWS_NAMED = 5  # a refusal of the whole file names this many rows' problems, then counts the rest
 
 
 def import_csv(session: Session, *, actor: User, text: str, source: str, now: dt.datetime) -> ImportResult:
     """Adds every row of a CSV (columns ``gtin`` or ``product_id``, ``lot_number``, optional ``source`` and
-    ``note``; a row without a source takes ``source``). Rows already watched or naming no product are
-    skipped and said why; anything else wrong in a row refuses the whole file (ValidationError)."""
+    ``note``; a row without a source takes ``source``), as ``watch`` adds one, in the caller's transaction.
+
+    A row that cannot be added is skipped and said why (``SkippedRow``: its line, code and message), whatever is
+    wrong with it: already watched (in the list or higher up in the file), naming no product, an unknown product
+    or a mistyped GTIN, a lot number missing, a value too long. The good rows are added all the same: during an
+    alert the lots that can be watched are watched now. A blank line is no row. The whole file is refused
+    (ValidationError, field ``file``; nothing is added) when it is no CSV of this shape (no header with
+    ``lot_number`` and ``gtin`` or ``product_id``, unreadable, more than MAX_IMPORT_ROWS rows), has no row, or none
+    of its rows could be added nor was watched already (the message names the first rows' problems); and for a
+    ``source`` too long (field ``source``)."""
+    default_source = _optional(source, "source", MAX_SOURCE) or ""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    columns = {c.strip().lower() for c in (reader.fieldnames or [])}
-    if "lot_number" not in columns or not columns & {"gtin", "product_id"}:
-        raise ValidationError("The file needs a header with lot_number and gtin (or product_id).", field="file")
     added: list[Watched] = []
-    skipped: list[str] = []
-    for n, raw in enumerate(reader, start=2):
-        if n - 1 > MAX_IMPORT_ROWS:
-            raise ValidationError(f"At most {MAX_IMPORT_ROWS} rows in one file.", field="file")
-        row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items() if isinstance(v, str)}
-        product_id = row.get("product_id") or None
-        if product_id is not None and not (product_id.isdigit() and len(product_id) <= 10):
-            raise ValidationError(f"Row {n}: product_id is a number.", field="file", row=n)
-        try:
-            added.append(watch(session, actor=actor, lot_number=row.get("lot_number", ""),
-                               source=row.get("source") or source, note=row.get("note") or None, now=now,
-                               product_id=int(product_id) if product_id else None, gtin=row.get("gtin") or None))
-        except (LotAlreadyWatched, ScanError, NotFound) as error:
-            skipped.append(f"Row {n}: {error.message}")
-        except ValidationError as error:
-            raise ValidationError(f"Row {n}: {error.message}", field="file", row=n) from None
+    skipped: list[SkippedRow] = []
+    try:
+        columns = {c.strip().lower() for c in (reader.fieldnames or [])}
+        if "lot_number" not in columns or not columns & {"gtin", "product_id"}:
+            raise ValidationError("The file needs a header with lot_number and gtin (or product_id).", field="file")
+        for count, raw in enumerate(reader, start=1):
+            if count > MAX_IMPORT_ROWS:
+                raise ValidationError(f"At most {MAX_IMPORT_ROWS} rows in one file.", field="file")
+            row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items() if isinstance(v, str)}
+            if not any(row.values()):
+                continue  # a line of empty cells, as a spreadsheet saves below its last row
+            try:
+                added.append(_import_row(session, actor=actor, row=row, source=default_source, now=now))
+            except _ROW_PROBLEMS as error:
+                skipped.append(SkippedRow(reader.line_num, error.code, error.message))
+    except csv.Error:
+        raise ValidationError("The file cannot be read as a CSV: save it from the spreadsheet as CSV and import "
+                              "it again.", field="file") from None
+    if not added and not skipped:
+        raise ValidationError("The file has no rows under its header: nothing was added.", field="file")
+    if not added and all(s.code != LotAlreadyWatched.code for s in skipped):
+        named = " ".join(str(s) for s in skipped[:_ROWS_NAMED])
+        more = (f" {counted(len(skipped) - _ROWS_NAMED, 'more row')} could not be added either."
+                if len(skipped) > _ROWS_NAMED else "")
+        raise ValidationError(f"No row of the file could be added, so nothing was. {named}{more}", field="file")
     return ImportResult(added, skipped)
+
+
+def _import_row(session: Session, *, actor: User, row: dict[str, str], source: str, now: dt.datetime) -> Watched:
+    """One row of an imported file, watched. Raises what ``watch`` raises, and ValidationError for a product_id
+    that is no number."""
+    product_id = row.get("product_id") or None
+    if product_id is not None and not (product_id.isdigit() and len(product_id) <= 10):
+        raise ValidationError(f"product_id is a number, not {product_id[:20]!r}.", field="product_id")
+    return watch(session, actor=actor, lot_number=row.get("lot_number", ""), source=row.get("source") or source,
+                 note=row.get("note") or None, now=now, product_id=int(product_id) if product_id else None,
+                 gtin=row.get("gtin") or None)
 
 
 def refuse_watched_lot(session: Session, product: Product, lot_number: str) -> None:
