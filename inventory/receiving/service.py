@@ -17,6 +17,7 @@ from inventory.counterfeit import service as counterfeit
 from inventory.errors import (
     DomainError,
     DuplicateSerial,
+    LotExpired,
     LotExpiryConflict,
     NotFound,
     ProductRetired,
@@ -50,7 +51,7 @@ from inventory.services.barcodes import (
     refuse_lost_separator,
 )
 from inventory.services.catalog import product_for_gtin
-from inventory.services.clock import format_date
+from inventory.services.clock import clinic_today, format_date
 from inventory.services.permissions import Scope, get_in_scope
 from inventory.transfers.service import LocationIsKit
 from inventory.services.uniqueness import held_once
@@ -228,8 +229,8 @@ def receive(
     outside_fridge = cold_chain.ensure_kept_cold(product, location,
                                                  confirmed=cold_chain.LocationNotRefrigerated.code in confirm)
     if lot is None:
+        _refuse_expired_box(product, lot_number, expiry, now=now, timezone=location.clinic.timezone)
         lot = _new_lot(session, product, lot_number, expiry, expiry_raw, now)
-        lifecycle.ensure_lot_usable(lot, now=now, timezone=location.clinic.timezone)  # a box expired already
 
     receipt = Receipt(
         clinic_id=location.clinic_id,
@@ -423,6 +424,16 @@ def _lot_on_file(session: Session, product: Product, number: str, expiry: dt.dat
             expiry_given=expiry.isoformat(),
         )
     return lot
+
+
+def _refuse_expired_box(product: Product, number: str, expiry: dt.date, *, now: dt.datetime, timezone: str) -> None:
+    """A box of a lot not on file that is expired already (after its expiry day in the clinic's zone, as
+    lifecycle.ensure_lot_usable judges a lot), refused before the lot is made: the refusal names no lot id, since
+    no lot was kept (an id taken for a lot rolled back is the next new lot's, and a client following it would land
+    on that one). Raises LotExpired (details: ``expiry``)."""
+    if expiry < clinic_today(now, timezone):
+        raise LotExpired(f"Lot {number} of {product.name} expired on {format_date(expiry)}: do not use.",
+                         expiry=expiry.isoformat())
 
 
 def _new_lot(session: Session, product: Product, number: str, expiry: dt.date, expiry_raw: str | None,
