@@ -52,6 +52,7 @@ from inventory.counts.service import COUNT_REASON
 from inventory.services.clock import format_clinic_time
 from inventory.services.permissions import Scope
 from inventory.transfers import scoping
+from inventory.words import counted, listing
 from recall import queries
 from recall.models import (
     NotificationMethod,
@@ -1127,13 +1128,7 @@ def close_case(session: Session, *, actor: User, case_id: int, now: dt.datetime)
     case = _open_case(session, case_id, lock=True)
     counts = open_counts(session, case.id)
     if any(counts.values()):
-        back = (f" and {counts['containers_back_in_stock']} container(s) back in stock"
-                if counts["containers_back_in_stock"] else "")
-        raise RecallOpenItems(
-            f"Recall case {case.id} still has {counts['patients_pending']} patient(s) to notify and "
-            f"{counts['containers_open']} container(s) to return or destroy{back}: finish both lists first.",
-            case_id=case.id, **counts,
-        )
+        raise RecallOpenItems(_still_open(case.id, counts), case_id=case.id, **counts)
     case.status, case.closed_by_id, case.closed_at = RecallStatus.CLOSED, actor.id, now
     session.add(AuditEvent(
         at=now, actor_id=actor.id, clinic_id=None, action="recall.closed", object_type="recall_case",
@@ -1141,6 +1136,18 @@ def close_case(session: Session, *, actor: User, case_id: int, now: dt.datetime)
     ))
     session.flush()
     return case
+
+
+def _still_open(case_id: int, counts: dict[str, int]) -> str:
+    """What keeps a case open (``open_counts``), naming only what is: "1 patient to notify: finish that list
+    first", "1 patient to notify and 3 containers to return or destroy: finish both lists first"."""
+    pending, boxes, back = counts["patients_pending"], counts["containers_open"], counts["containers_back_in_stock"]
+    parts = [f"{counted(n, noun)} {what}" for n, noun, what in (
+        (pending, "patient", "to notify"), (boxes, "container", "to return or destroy"),
+        (back, "container", "back in stock")) if n]
+    lists = bool(pending) + bool(boxes or back)
+    return (f"Recall case {case_id} still has {listing(parts)}: "
+            f"{'finish both lists first' if lists == 2 else 'finish that list first'}.")
 
 
 def _open_case(session: Session, case_id: int, *, lock: bool = False) -> RecallCase:

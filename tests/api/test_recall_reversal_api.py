@@ -78,4 +78,8 @@ def test_on_an_open_case_the_correction_is_taken_and_the_patient_is_to_be_told_a
     assert (line["status"], line["remaining"]) == ("destroyed", "0")
     closing = history.safety.post(f"/recalls/{history.case_id}/close")
     assert (closing.status_code, error_code(closing)) == (409, "recall_open_items")
-    assert closing.get_json()["error"]["details"]["patients_pending"] == 1
+    error = closing.get_json()["error"]
+    assert error["details"] == {"case_id": history.case_id, "patients_pending": 1, "containers_open": 0,
+                                "containers_back_in_stock": 0}
+    # Only what is open, counted in words: no "0 container(s)".
+    assert error["message"] == f"Recall case {history.case_id} still has 1 patient to notify: finish that list first."

@@ -177,6 +177,8 @@ def test_closing_waits_for_both_lists_then_freezes_the_case(scenario, session):
     error = caught.value
     assert (error.code, error.status) == ("recall_open_items", 409)
     assert (error.details["patients_pending"], error.details["containers_open"]) == (3, 5)
+    assert error.message == (f"Recall case {case.id} still has 3 patients to notify and 5 containers to return or "
+                          "destroy: finish both lists first.")
 
     for n, line in enumerate(case.patients):
         services.update_patient(session, actor=safety, scope=EVERYWHERE, case_id=case.id, patient_id=line.patient_id,
@@ -184,6 +186,9 @@ def test_closing_waits_for_both_lists_then_freezes_the_case(scenario, session):
     with pytest.raises(RecallOpenItems) as caught:
         services.close_case(session, actor=safety, case_id=case.id, now=LATER)
     assert (caught.value.details["patients_pending"], caught.value.details["containers_open"]) == (0, 5)
+    # Only what is still open: no "0 patient(s) to notify".
+    assert caught.value.message == (f"Recall case {case.id} still has 5 containers to return or destroy: finish that "
+                                 "list first.")
 
     for line in case.containers:
         services.update_container(session, actor=safety, scope=EVERYWHERE, case_id=case.id,

@@ -97,9 +97,13 @@ def test_a_case_is_opened_worked_and_closed_from_its_page(browser_client, data, 
     no_inline_code(page)
 
     refused = client.post(f"/recalls/{case.id}/close", data={"csrf_token": token}, follow_redirects=True)
-    assert "1 patient(s) to notify and 1 container(s)" in refused.get_data(as_text=True)
+    assert (f"Recall case {case.id} still has 1 patient to notify and 1 container to return or destroy: finish "
+            "both lists first.") in refused.get_data(as_text=True)
     client.post(f"/recalls/{case.id}/patients/{data['ann'].id}",
                 data={"csrf_token": token, "status": "notified", "method": "phone", "note": "told"})
+    refused = client.post(f"/recalls/{case.id}/close", data={"csrf_token": token}, follow_redirects=True)
+    assert (f"Recall case {case.id} still has 1 container to return or destroy: finish that list first."
+            in refused.get_data(as_text=True))
     client.post(f"/recalls/{case.id}/containers/{data['vial'].id}", data={"csrf_token": token, "status": "destroyed"})
     closed = client.post(f"/recalls/{case.id}/close", data={"csrf_token": token}, follow_redirects=True)
     assert f"Recall case {case.id} is closed" in closed.get_data(as_text=True)
