@@ -114,7 +114,7 @@ def patient_sheet(view: CaseView) -> Sheet:
         given = [d for d in line.doses if not d.is_reversed]
         rows.append([
             line.clinic.code, line.patient.external_ref, line.patient.name, line.patient.date_of_birth,
-            line.line.status.value, line.line.method.value if line.line.method else "", line.line.note or "",
+            line.line.status.value, line.line.method.value if line.line.method else "", line.note or "",
             line.line.updated_by.label if line.line.updated_by else "",
             _local(line.line.updated_at, tz),
             ", ".join(dict.fromkeys(d.local_at.strftime("%Y-%m-%d %H:%M") for d in given)),
@@ -138,7 +138,7 @@ def notification_sheet(view: CaseView) -> Sheet:
             ", ".join(dict.fromkeys(d.area for d in given)),
             "; ".join(f"{_qty(d.quantity)} {d.base_unit} ({d.area})" for d in given),
             line.line.status.value, line.line.method.value if line.line.method else "",
-            line.line.updated_by.label if line.line.updated_by else "", line.line.note or "",
+            line.line.updated_by.label if line.line.updated_by else "", line.note or "",
         ])
     return Sheet(f"Recall {view.case.id} notifications", NOTIFICATION_HEADERS, rows)
 

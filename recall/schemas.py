@@ -424,7 +424,7 @@ class RecallPatientOut(Model):
         line, p, doses = item.line, item.line.patient, item.doses
         return cls(
             patient=TracePatientOut.of(item.patient), clinic_id=line.clinic_id, status=line.status.value,
-            method=line.method.value if line.method else None, note=line.note,
+            method=line.method.value if line.method else None, note=item.note,
             updated_by=line.updated_by.label if line.updated_by else None, updated_at=line.updated_at,
             contact=ContactOut(phone=p.phone, email=p.email, address=p.address),
             draws=[TraceDoseOut.of(d) for d in doses],

@@ -535,6 +535,11 @@ class PatientLine:
         return received_none(self.doses)
 
     @property
+    def note(self) -> str | None:
+        """The line's note as shown (``current_note``)."""
+        return current_note(self.line, self.clinic.timezone)
+
+    @property
     def untold(self) -> list[queries.DoseLine]:
         """Doses (not reversed) no earlier notification covered: what she has not been told about."""
         return untold(self.doses, self.earlier)
@@ -690,7 +695,13 @@ def update_patient(
     if new is NotificationStatus.NOT_REQUIRED and case.recall_class is not RecallClass.III:
         _refuse_if_received(session, case, line)
     before = line.status
-    line.status, line.method, line.note = new, how, note if note is not None else line.note
+    kept = line.note if note is None or note == TELL_AGAIN else note  # the page sends the line's note back
+    if kept == TELL_AGAIN and new is not NotificationStatus.PENDING:
+        # The reversal's instruction is done once the line is worked again: the note keeps it as history.
+        clinic = session.get(Clinic, line.clinic_id)
+        assert clinic is not None
+        kept = note = told_again(new, how, now, clinic.timezone)
+    line.status, line.method, line.note = new, how, kept
     line.updated_by_id, line.updated_at = actor.id, now
     session.add(AuditEvent(
         at=now, actor_id=actor.id, clinic_id=line.clinic_id, action="recall.patient_updated",
@@ -1093,6 +1104,35 @@ def check_reversal(session: Session, lot: Lot, container: Container, original: M
         _record_reversed_dose(session, open_cases, patient_id, lot, container, original, actor, now)
 
 
+# A notified patient's line whose dose was reversed on an open case is pending again with this note, an
+# instruction; once the line is worked again it is done, and ``told_again`` says what was done instead.
+TELL_AGAIN = "a dose was reversed after the patient was notified: tell them what changed"
+
+
+def told_again(status: NotificationStatus, method: NotificationMethod | None, at: dt.datetime,
+               timezone: str) -> str:
+    """The note of a line the reversal's instruction was done on: what happened, as history (the audit events
+    keep the reversal and each notice)."""
+    when = format_clinic_time(at, timezone)
+    if status is NotificationStatus.NOTIFIED and method is not None:
+        how = "in person" if method is NotificationMethod.IN_PERSON else f"by {method.value}"
+        done = f"notified again {how} on {when}"
+    elif status is NotificationStatus.UNREACHABLE:
+        done = f"could not be reached to be told again ({when})"
+    else:
+        done = f"set {status.value.replace('_', ' ')} on {when}"
+    return f"a dose was reversed after the first notice; {done}"
+
+
+def current_note(line: RecallPatient, timezone: str) -> str | None:
+    """A line's note as pages, the API and exports show it: the reversal's instruction only while the line is
+    pending. A line worked before ``update_patient`` settled the instruction may still carry it: it reads as
+    done, as of the line's last change."""
+    if line.note == TELL_AGAIN and line.status is not NotificationStatus.PENDING and line.updated_at is not None:
+        return told_again(line.status, line.method, line.updated_at, timezone)
+    return line.note
+
+
 def _record_reversed_dose(session: Session, case_ids: Sequence[int], patient_id: int, lot: Lot,
                           container: Container, original: Movement, actor: User, now: dt.datetime) -> None:
     lines = list(session.scalars(
@@ -1104,7 +1144,7 @@ def _record_reversed_dose(session: Session, case_ids: Sequence[int], patient_id:
         if before is NotificationStatus.NOTIFIED:
             line.status, line.method, line.updated_by_id, line.updated_at = (
                 NotificationStatus.PENDING, None, actor.id, now)
-            line.note = "a dose was reversed after the patient was notified: tell them what changed"
+            line.note = TELL_AGAIN
         session.add(AuditEvent(
             at=now, actor_id=actor.id, clinic_id=line.clinic_id, action="recall.dose_reversed",
             object_type="recall_case", object_id=str(line.case_id),
@@ -1331,7 +1371,7 @@ def _ensure_id(value: int, what: str) -> None:
 
 __all__ = [
     "ACCESS_ACTIONS", "CHANGE_ACTIONS", "EXPORTED", "VIEWED", "CaseSummary", "CaseView", "ContainerLine", "EarlierNotice", "LogEntry",
-    "LotHeldElsewhere", "LotInOpenRecall", "carried_from", "carried_over", "earlier_notices", "patient_line", "untold",
+    "LotHeldElsewhere", "LotInOpenRecall", "TELL_AGAIN", "carried_from", "current_note", "told_again", "carried_over", "earlier_notices", "patient_line", "untold",
     "LotNotQuarantined", "PatientLine", "Progress", "RecallClosed", "RecallItemDone", "RecalledLotNotReleasable",
     "LogNames", "UncoveredLot", "access_log", "case_view", "check_reversal", "log_names", "names_patients",
     "close_case", "get_case", "join_open_cases", "list_cases", "open_counts", "open_recall", "quarantine",

@@ -4,10 +4,16 @@ open case the same correction is taken and the patient's line asks the safety le
 
 from __future__ import annotations
 
+import datetime as dt
+import io
+
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select
 
-from inventory.models import Movement, MovementKind
+from inventory.models import AuditEvent, Movement, MovementKind
+from inventory.services.clock import format_clinic_time
+from recall import exports
 from tests import factories
 from tests.api.conftest import error_code
 from tests.factories import patient, reconstitute
@@ -83,3 +89,36 @@ def test_on_an_open_case_the_correction_is_taken_and_the_patient_is_to_be_told_a
                                 "containers_back_in_stock": 0}
     # Only what is open, counted in words: no "0 container(s)".
     assert error["message"] == f"Recall case {history.case_id} still has 1 patient to notify: finish that list first."
+
+
+def test_a_patient_told_again_after_a_reversal_closes_with_the_instruction_done(history, world):
+    """QA's report: the reversal's "tell them what changed" stayed on the line after the patient was notified
+    again, and on the closed case's line, its export and the API's answer."""
+    case = f"/recalls/{history.case_id}"
+    assert history.nurse.post(f"/movements/{history.draw.movement_id}/reverse",
+                              {"reason": "wrong vial"}).status_code == 201
+    told = history.safety.patch(f"{case}/patients/{history.pat.id}", {"status": "notified", "method": "letter"})
+    assert told.status_code == 200, told.get_json()
+    closing = history.safety.post(f"{case}/close")
+    assert closing.status_code == 200, closing.get_json()
+
+    (line,) = history.case()["patients"]
+    when = format_clinic_time(dt.datetime.fromisoformat(line["updated_at"]), world.clinic.timezone)
+    done = f"a dose was reversed after the first notice; notified again by letter on {when}"
+    assert (line["status"], line["method"], line["note"]) == ("notified", "letter", done)
+    assert told.get_json()["note"] == done
+    csv_text = history.safety.get(f"{case}/notifications.csv").get_data(as_text=True)
+    assert done in csv_text and "tell them what changed" not in csv_text
+    sheet = load_workbook(io.BytesIO(history.safety.get(f"{case}/notifications.xlsx").get_data())).worksheets[0]
+    notes = [row[exports.NOTIFICATION_HEADERS.index("Note")].value for row in sheet.iter_rows()
+             if any(cell.value == "Pat Quinn" for cell in row)]
+    assert notes == [done]
+    # The audit trail still tells the whole story: the first notice, the reversal, the second notice.
+    events = world.session.scalars(select(AuditEvent).where(
+        AuditEvent.object_id == str(history.case_id),
+        AuditEvent.action.in_(["recall.patient_updated", "recall.dose_reversed"])).order_by(AuditEvent.id)).all()
+    assert [(e.action, e.details["from"], e.details["to"], e.details["method"]) for e in events] == [
+        ("recall.patient_updated", "pending", "notified", "phone"),
+        ("recall.dose_reversed", "notified", "pending", "phone"),
+        ("recall.patient_updated", "pending", "notified", "letter"),
+    ]

@@ -223,6 +223,66 @@ def test_reversing_a_notified_patients_dose_on_an_open_case_makes_them_pending_a
     assert (caught.value.details["patients_pending"], caught.value.details["containers_open"]) == (1, 0)
 
 
+TELL_AGAIN = "a dose was reversed after the patient was notified: tell them what changed"
+
+
+@pytest.mark.parametrize("status, method, note, done", [
+    # The case page's form sends the line's note back as it showed it: the instruction, unchanged.
+    ("notified", "letter", TELL_AGAIN, "notified again by letter on 15 Jun 2026 13:30"),
+    ("notified", "in_person", None, "notified again in person on 15 Jun 2026 13:30"),
+    ("unreachable", None, None, "could not be reached to be told again (15 Jun 2026 13:30)"),
+], ids=["page-form-letter", "in-person", "unreachable"])
+def test_working_the_line_again_settles_the_reversals_instruction(world, status, method, note, done):
+    history = remainder_on_a_case(world)
+    factories.reverse(world, history.draw, "scanned the wrong vial", at=LATER + HOUR)
+
+    line = services.update_patient(
+        world.session, actor=world.users["safety"], scope=EVERYWHERE, case_id=history.case.id,
+        patient_id=history.draw.treatment.patient_id, status=status, method=method, note=note, now=LATER + 2 * HOUR)
+
+    history_note = f"a dose was reversed after the first notice; {done}"  # London's summer clock, UTC+1
+    assert line.note == history_note
+    view = services.case_view(world.session, history.case.id, EVERYWHERE)
+    assert [p.note for p in view.patients] == [history_note]
+    event = world.session.scalars(select(AuditEvent).where(AuditEvent.action == "recall.patient_updated")
+                                  .order_by(AuditEvent.id.desc())).first()
+    assert (event.details["to"], event.details["note"]) == (status, history_note)
+    assert close(world, history.case).status is RecallStatus.CLOSED
+
+
+def test_a_note_typed_when_telling_them_again_replaces_the_instruction(world):
+    history = remainder_on_a_case(world)
+    factories.reverse(world, history.draw, "scanned the wrong vial", at=LATER + HOUR)
+    line = services.update_patient(
+        world.session, actor=world.users["safety"], scope=EVERYWHERE, case_id=history.case.id,
+        patient_id=history.draw.treatment.patient_id, status="notified", method="phone",
+        note="told her the 20 U were never given", now=LATER + 2 * HOUR)
+    assert line.note == "told her the 20 U were never given"
+
+
+def test_pending_again_keeps_the_instruction_open(world):
+    history = remainder_on_a_case(world)
+    factories.reverse(world, history.draw, "scanned the wrong vial", at=LATER + HOUR)
+    line = services.update_patient(
+        world.session, actor=world.users["safety"], scope=EVERYWHERE, case_id=history.case.id,
+        patient_id=history.draw.treatment.patient_id, status="pending", note=TELL_AGAIN, now=LATER + 2 * HOUR)
+    assert (line.status, line.note) == (NotificationStatus.PENDING, TELL_AGAIN)
+
+
+def test_a_line_left_with_the_instruction_by_an_older_vialog_reads_as_done(world):
+    """Lines notified again before the instruction was settled keep it in the database (a closed case's record
+    is not rewritten): they read as done, as of the line's last change."""
+    history = remainder_on_a_case(world)
+    factories.reverse(world, history.draw, "scanned the wrong vial", at=LATER + HOUR)
+    line = patient_line(world, history.case, history.draw)
+    line.status, line.method, line.updated_at = NotificationStatus.NOTIFIED, NotificationMethod.LETTER, LATER + HOUR
+    assert line.note == TELL_AGAIN
+    close(world, history.case)
+
+    (item,) = services.case_view(world.session, history.case.id, EVERYWHERE).patients
+    assert item.note == "a dose was reversed after the first notice; notified again by letter on 15 Jun 2026 12:30"
+
+
 def test_reversing_a_pending_patients_dose_on_an_open_case_is_recorded_and_leaves_them_pending(world):
     vial = reconstitute(world, world.container("botox", lot="RV5"))
     draw = factories.draw(world, factories.start_treatment(world, patient(world, "P-1")), vial, "20").draw

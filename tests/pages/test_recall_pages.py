@@ -143,3 +143,37 @@ def test_a_patient_never_told_is_not_counted_as_notified(browser_client, data, w
         html = page.get_data(as_text=True)
         assert "Patients done</span> <strong>2/2</strong>" in html
         assert "1 notified · <strong>1 unreachable: never told</strong>" in html
+
+
+def test_a_patient_told_again_after_a_reversal_shows_it_done_on_the_closed_case(browser_client, data, world,
+                                                                                 session):
+    """QA's report: "tell them what changed" stayed under "Notified by letter" on the closed case."""
+    cy = patient(world, "L-3", name="Cy Moss")
+    draw = rh.give(world, rh.treat(world, cy), data["vial"], "4")
+    session.flush()
+    client = browser_client("safety")
+    token = csrf_token(client, f"/trace/lots/{data['lot'].id}")
+    client.post("/recalls", data={"csrf_token": token, "lot_ids": str(data["lot"].id), "reason": "counterfeit alert",
+                                  "recall_class": "I", "source": "regulator"})
+    case = session.scalar(select(RecallCase))
+    for who in (data["ann"], cy):
+        client.post(f"/recalls/{case.id}/patients/{who.id}",
+                    data={"csrf_token": token, "status": "notified", "method": "phone"})
+    rh.reverse(world, draw)
+    page = client.get(f"/recalls/{case.id}").get_data(as_text=True)
+    instruction = "a dose was reversed after the patient was notified: tell them what changed"
+    assert f'name="note" value="{instruction}"' in page
+
+    # The form as the page filled it: the instruction sent back in the note field.
+    client.post(f"/recalls/{case.id}/patients/{cy.id}",
+                data={"csrf_token": token, "status": "notified", "method": "letter", "note": instruction})
+    client.post(f"/recalls/{case.id}/containers/{data['vial'].id}", data={"csrf_token": token, "status": "destroyed"})
+    closed = client.post(f"/recalls/{case.id}/close", data={"csrf_token": token}, follow_redirects=True)
+    assert f"Recall case {case.id} is closed" in closed.get_data(as_text=True)
+
+    row = re.search(rf'<tr id="patient-{cy.id}".*?</tr>', client.get(f"/recalls/{case.id}").get_data(as_text=True),
+                    re.S).group(0)
+    assert "tell them what changed" not in row
+    assert "by letter" in row and "a dose was reversed after the first notice; notified again by letter on " in row
+    export = client.get(f"/recalls/{case.id}/export/notifications.csv").get_data(as_text=True)
+    assert "tell them what changed" not in export and "notified again by letter on " in export
