@@ -34,7 +34,10 @@ def format_date(day: dt.date) -> str:
     return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
-def format_clinic_time(moment: dt.datetime, timezone: str) -> str:
-    """ "3 Dec 2026 14:05" on the clinic's wall clock. """
+def format_clinic_time(moment: dt.datetime, timezone: str, *, zone: bool = False) -> str:
+    """ "3 Dec 2026 14:05" on the clinic's wall clock: every page and message says a moment this way. ``zone``
+    names the clock after it ("3 Dec 2026 14:05 GMT", "5 Dec 2026 12:50 UTC"), where moments of several
+    clinics, or of no clinic, are read together."""
     local = to_clinic_time(moment, timezone)
-    return f"{format_date(local.date())} {local:%H:%M}"
+    said = f"{format_date(local.date())} {local:%H:%M}"
+    return f"{said} {local.tzname()}" if zone else said

@@ -154,6 +154,20 @@ class Transfer(Base):
         return self.status is TransferStatus.LOST
 
     @property
+    def lost_declaring_clinic(self) -> Clinic | None:
+        """The clinic that declared the box lost (None unless it was), on whose clock its ``lost_at`` is said, as a
+        refusal is said on the destination's. Which end spoke follows declare_lost: the source when the declarer
+        works there (a chain-level one speaks for the source, whose loss it is) or when the box had been refused
+        (only the source declares it lost then); the destination otherwise."""
+        declarer = self.lost_by
+        if declarer is None:
+            return None
+        if (self.refused_at is not None or declarer.is_chain_level
+                or any(clinic.id == self.from_clinic_id for clinic in declarer.clinics)):
+            return self.from_clinic
+        return self.to_clinic
+
+    @property
     def is_on_the_road(self) -> bool:
         """Its containers are in no clinic's stock: on the way there, or on the way back."""
         return self.status in (TransferStatus.IN_TRANSIT, TransferStatus.REFUSED)

@@ -97,7 +97,7 @@ from inventory.transfers.models import (
 from inventory.services import ledger, lot_guard, scanning
 from inventory.services.container_history import LostInTransit
 from inventory.services.barcodes import parse_scan
-from inventory.services.clock import to_clinic_time
+from inventory.services.clock import format_clinic_time
 from inventory.services.permissions import Scope
 from inventory.transfers.moves import LocationInactive
 from inventory.validators import check_text
@@ -923,7 +923,7 @@ def _ensure_in_transit(transfer: Transfer) -> None:
         assert transfer.received_at is not None and transfer.received_by is not None
         raise TransferAlreadyReceived(
             f"Transfer {transfer.id} was received by {transfer.received_by.label} on "
-            f"{to_clinic_time(transfer.received_at, transfer.to_clinic.timezone):%d %b %Y %H:%M} "
+            f"{format_clinic_time(transfer.received_at, transfer.to_clinic.timezone)} "
             f"({transfer.to_clinic.code} time): it cannot be received or called back again.",
             transfer_id=transfer.id,
         )
@@ -935,7 +935,7 @@ def _ensure_in_transit(transfer: Transfer) -> None:
     if transfer.status in (TransferStatus.REFUSED, TransferStatus.RETURNED):
         assert transfer.refused_at is not None and transfer.refused_by is not None
         refused = (f"Transfer {transfer.id} was refused by {transfer.to_clinic.name} ({transfer.refused_by.label}, "
-                   f"{to_clinic_time(transfer.refused_at, transfer.to_clinic.timezone):%d %b %Y %H:%M} "
+                   f"{format_clinic_time(transfer.refused_at, transfer.to_clinic.timezone)} "
                    f"{transfer.to_clinic.code} time): "
                    f"{(transfer.refusal_reason or '').rstrip('.')}")
         if transfer.status is TransferStatus.REFUSED:
@@ -944,11 +944,12 @@ def _ensure_in_transit(transfer: Transfer) -> None:
             tail = f"Its return to {transfer.from_clinic.name} is recorded."
         raise TransferRefused(f"{refused}. {tail}", transfer_id=transfer.id, status=transfer.status.value)
     if transfer.status is TransferStatus.LOST:
-        assert transfer.lost_at is not None and transfer.lost_by is not None
+        declared_at = transfer.lost_declaring_clinic
+        assert transfer.lost_at is not None and transfer.lost_by is not None and declared_at is not None
         raise TransferLost(
             f"Transfer {transfer.id} was declared lost in transit by {transfer.lost_by.label} on "
-            f"{to_clinic_time(transfer.lost_at, transfer.from_clinic.timezone):%d %b %Y %H:%M} "
-            f"({transfer.from_clinic.code} time): every container was written off at {transfer.from_clinic.name}.",
+            f"{format_clinic_time(transfer.lost_at, declared_at.timezone)} "
+            f"({declared_at.code} time): every container was written off at {transfer.from_clinic.name}.",
             transfer_id=transfer.id,
         )
 

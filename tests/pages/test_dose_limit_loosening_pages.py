@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from inventory.models import AuditEvent, Product
+from inventory.services.clock import format_clinic_time
 from tests.factories import make_product
 from tests.pages.test_molecule_limits_pages import _save  # the edit page's form, filled as it shows
 
@@ -48,7 +49,8 @@ def test_with_a_reason_the_page_saves_and_shows_the_latest_loosening(browser_cli
     for role in ("admin", "manager"):
         page = browser_client(role).get(f"/catalog/{botox.id}/edit").get_data(as_text=True)
         shown = page.split('id="p-latest-loosening">')[1].split("</p>")[0]
-        assert shown.startswith(f"Last loosened {event.at.strftime('%d %b %Y %H:%M')} UTC by admin: ")
+        # The catalog is the chain's, of no one clinic: said in UTC, as every moment is said ("5 Dec 2026 12:50").
+        assert shown.startswith(f"Last loosened {format_clinic_time(event.at, 'UTC', zone=True)} by admin: ")
         assert "session maximum 64 U to 500 U" in shown
         assert "Why: New label, March 2026 revision." in shown
 

@@ -103,7 +103,8 @@ def test_declaring_asks_a_reason_and_the_confirmation_then_writes_every_containe
     assert done.status_code == 302 and done.location.endswith(f"/transfers/{transfer.id}")
     page = nyc.get(f"/transfers/{transfer.id}").get_data(as_text=True)
     assert f"Transfer {transfer.id} declared lost in transit: 3 container(s) written off at Clinic LON." in page
-    assert re.search(r"<dt>Lost in transit</dt><dd[^>]*>declared by nyc-manager, 15 Jun 2026 10:30 \(LON time\): "
+    # New York declared it: said on New York's clock (09:30 UTC), as its refusal would be.
+    assert re.search(r"<dt>Lost in transit</dt><dd[^>]*>declared by nyc-manager, 15 Jun 2026 05:30 \(NYC time\): "
                      rf'<span class="transfer-note transfer-lost-reason">{REASON}</span>', page)
     assert page.count("missing in transit</span>, written off at LON") == 3
     # Settled: nothing more is offered, to either end.
@@ -202,6 +203,21 @@ def test_the_lists_say_lost_in_transit_and_filter_by_it(browser_client, world, s
     filtered = lon.get("/transfers?status=lost").get_data(as_text=True)
     assert 'href="/transfers?status=lost"' in filtered and f'aria-label="Transfer {transfer.id}"' in filtered
     assert f'aria-label="Transfer {on_road.id}"' not in filtered
+
+
+def test_the_lists_say_when_a_box_was_declared_lost_on_the_declaring_clinics_clock(browser_client, world, session):
+    by_london, _ = box_of_three(world, session)
+    by_new_york, _ = box_of_three(world, session, lot="ROAD2")
+    lon, nyc = browser_client("clinic_manager"), browser_client("nyc_manager")
+    lon.post(f"/transfers/{by_london.id}/lost", data=lost_form(lon, by_london, lost_reason=REASON, confirm_lost="y"))
+    nyc.post(f"/transfers/{by_new_york.id}/lost", data=lost_form(nyc, by_new_york, lost_reason=REASON,
+                                                                 confirm_lost="y"))
+
+    listing = lon.get("/transfers").get_data(as_text=True)
+    for transfer, said in ((by_london, "15 Jun 2026 10:30 LON time"), (by_new_york, "15 Jun 2026 05:30 NYC time")):
+        row = re.search(rf'<tr class="transfer-lost">.*?aria-label="Transfer {transfer.id}".*?</tr>', listing, re.S)
+        assert row is not None, listing
+        assert f'<span class="hint transfer-nowrap transfer-lost-at">{said}</span>' in row.group(0), row.group(0)
 
 
 def test_the_lot_trace_says_the_lost_containers_went_missing_in_transit(browser_client, world, session):

@@ -191,9 +191,10 @@ def _clinic_time(moment: dt.datetime | None, timezone: str, fmt: str | None = No
     each is on, or 10:16 in London and 05:16 in New York read as two moments."""
     if moment is None:
         return ""
+    if not fmt:
+        return format_clinic_time(moment, timezone, zone=zone)
     local = to_clinic_time(moment, timezone)
-    said = local.strftime(fmt) if fmt else format_clinic_time(moment, timezone)
-    return f"{said} {local.tzname()}" if zone else said
+    return f"{local.strftime(fmt)} {local.tzname()}" if zone else local.strftime(fmt)
 
 
 @bp.app_template_filter("field_errors")
