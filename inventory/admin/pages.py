@@ -25,7 +25,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from sqlalchemy import select
 
-from inventory.admin import service
+from inventory.admin import service, trail
 from inventory.cart.service import AREA_LABELS, AREA_VALUES, AREAS
 from inventory.blueprints.pages import once
 from inventory.blueprints.pages.core import bp, page, refused, remember_session_version, scope
@@ -125,9 +125,11 @@ def _render_user(user_id: int, form: EditUserForm | None = None, reset_form: Res
                             role=user.role.value, clinic_ids=[] if user.is_chain_level else [c.id for c in user.clinics],
                             chain_level=user.is_chain_level)
     form.clinic_ids.choices = _clinic_choices()
+    zone = trail.user_timezone(user)
     return render_template(
         "pages/admin_user.html", user=user, form=form, reset_form=reset_form or ResetPasswordForm(formdata=None),
-        events=service.audit_trail(db.session, "user", user.id), is_self=user.id == current_user.id,
+        zone=zone, trail=trail.lines(db.session, service.audit_trail(db.session, "user", user.id), timezone=zone),
+        is_self=user.id == current_user.id,
         chain_level=scope().clinic_ids is None, chain_roles=CHAIN_LEVEL_ROLES,
     ), status
 
@@ -610,7 +612,8 @@ def _render_clinic(clinic_id: int, form: ClinicForm | None = None, range_form: D
     return render_template("pages/admin_clinic.html", clinic=clinic, form=form,
                            range_form=range_form or DoseRangeForm(formdata=None), molecules=molecules,
                            ranges=service.dose_ranges(db.session, clinic.id), area_labels=AREA_LABELS,
-                           events=service.audit_trail(db.session, "clinic", clinic.id)), status
+                           trail=trail.lines(db.session, service.audit_trail(db.session, "clinic", clinic.id),
+                                             timezone=clinic.timezone)), status
 
 
 @bp.get("/clinics/<int:clinic_id>")
