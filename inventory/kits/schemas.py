@@ -152,7 +152,7 @@ class RequirementIn(Model):
     @model_validator(mode="after")
     def _product_or_kind(self) -> RequirementIn:
         if (self.product_id is None) == (self.product_kind is None):
-            raise ValueError("name a product_id or a product_kind, not both")
+            raise ValueError("name either a product_id or a product_kind: one of the two, not both or neither")
         return self
 
 

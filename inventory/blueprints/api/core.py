@@ -28,6 +28,7 @@ from inventory.services import auth, idempotency
 from inventory.security import BodyTooDeep, request_json
 from inventory.services.permissions import PUBLIC, Permission, Scope, require
 from inventory.validators import text_problem
+from inventory.words import counted
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -150,15 +151,69 @@ _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-da
 
 def _validation_response(error: ValidationError) -> Response:
     fields: list[dict[str, str]] = []
-    for item in error.errors(include_url=False, include_context=False, include_input=False):
+    for item in error.errors(include_url=False, include_input=False):
         field = ".".join(str(p) for p in item["loc"] if _names_a_field(p)) or "body"
-        if not any(f["field"] == field and f["problem"] == item["msg"] for f in fields):
-            fields.append({"field": field, "problem": item["msg"]})
+        problem = plain_problem(item["type"], item["msg"], item.get("ctx") or {})
+        if not any(f["field"] == field and f["problem"] == problem for f in fields):
+            fields.append({"field": field, "problem": problem})
     first = fields[0]
     # The shape of a rule's ValidationError (inventory/errors.py): the first field, then each with its problem.
     return json_error(
         422, "validation_error", f"{first['field']}: {first['problem']}", {"field": first["field"], "fields": fields}
     )
+
+
+def plain_problem(kind: str, message: str, ctx: dict[str, Any]) -> str:
+    """A validation problem in words a nurse or an integrator reads without knowing pydantic ("cannot be empty",
+    not "String should have at least 1 character"); a message a validator of Vialog's wrote is kept, without
+    pydantic's "Value error, " in front of it."""
+    def count(n: Any, one: str) -> str:
+        return counted(int(n), one)
+
+    match kind:
+        case "missing":
+            return "required: it is missing from the request"
+        case "string_too_short":
+            return "cannot be empty" if ctx.get("min_length") == 1 else f"too short: at least {count(ctx['min_length'], 'character')}"
+        case "string_too_long":
+            return f"too long: at most {count(ctx['max_length'], 'character')}"
+        case "too_short":
+            return "name at least one" if ctx.get("min_length") == 1 else f"name at least {ctx['min_length']}"
+        case "too_long":
+            return f"too many: at most {ctx['max_length']}, not {ctx['actual_length']}"
+        case "extra_forbidden":
+            return "not a field of this request: leave it out"
+        case "int_parsing" | "int_type" | "int_from_float":
+            return "a whole number, such as 3"
+        case "float_parsing" | "float_type" | "decimal_parsing" | "decimal_type":
+            return "a number, such as 4 or 0.1"
+        case "bool_parsing" | "bool_type":
+            return "true or false"
+        case "string_type":
+            return "text, in quotes"
+        case "list_type":
+            return "a list, in square brackets"
+        case "dict_type" | "model_type" | "model_attributes_type":
+            return "an object, in braces"
+        case "date_parsing" | "date_from_datetime_parsing" | "date_from_datetime_inexact" | "date_type":
+            return "a date, such as 2026-03-31"
+        case "datetime_parsing" | "datetime_from_date_parsing" | "datetime_type":
+            return "a date and time, such as 2026-03-31T14:30:00Z"
+        case "literal_error" | "enum":
+            return f"one of {ctx['expected']}"
+        case "greater_than":
+            return f"more than {ctx['gt']}"
+        case "greater_than_equal":
+            return f"{ctx['ge']} or more"
+        case "less_than":
+            return f"less than {ctx['lt']}"
+        case "less_than_equal":
+            return f"{ctx['le']} or less"
+        case "value_error":
+            return message.removeprefix("Value error, ")
+        case "assertion_error":
+            return message.removeprefix("Assertion failed, ")
+    return message
 
 
 # What pydantic adds to a location inside a union ("container.function-before[check(), constrained-str]"):
