@@ -17,6 +17,7 @@ from inventory import unit_of_work
 from inventory.cli_ops import register_ops_commands
 from inventory.extensions import db
 from inventory.models import Clinic, Role
+from inventory.words import counted
 
 
 def _create_app() -> Flask:
@@ -158,7 +159,7 @@ def serve(host: str, port: int, workers: int | None, threads: int) -> None:
             return app
 
     # gunicorn's own "Listening at:" is empty with a socket per worker: say where, once.
-    click.echo(f"Vialog serving http://{host}:{port} with {workers} worker(s) of {threads} thread(s).")
+    click.echo(f"Vialog serving http://{host}:{port} with {counted(workers, 'worker')} of {counted(threads, 'thread')}.")
     _Server().run()
 
 
@@ -185,7 +186,7 @@ def check() -> None:
     for m in mismatches:
         click.echo(f"container {m.container_id} ({m.label_code}): cached {m.cached}, ledger {m.ledger}")
     if mismatches:
-        click.echo(f"{len(mismatches)} balance(s) differ from the ledger.")
+        click.echo(f"{counted(len(mismatches), 'balance')} {'differs' if len(mismatches) == 1 else 'differ'} from the ledger.")
         sys.exit(1)
     click.echo("Every container balance matches the ledger.")
 
@@ -243,7 +244,7 @@ def kits(clinic_codes: tuple[str, ...], at: str | None) -> None:
             line += ": " + "; ".join(reason.text for reason in state.reasons)
         click.echo(line)
     counts = {status: sum(1 for s in board if s.status.value == status) for status in _STATUS_WORDS}
-    click.echo(f"{len(board)} kit(s): {counts['ready']} ready, {counts['expiring_soon']} expiring soon, "
+    click.echo(f"{counted(len(board), 'kit')}: {counts['ready']} ready, {counts['expiring_soon']} expiring soon, "
                f"{counts['not_ready']} not ready.")
     if counts["not_ready"]:
         sys.exit(1)

@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from inventory import unit_of_work
 from inventory.errors import DomainError
 from inventory.extensions import db
+from inventory.words import counted
 
 security_log = logging.getLogger("vialog.security")
 
@@ -58,10 +59,10 @@ def verify(anchors: tuple[str, ...]) -> None:
     problems += [f"ANCHOR {failure}" for a in wanted if (failure := audit_chain.check_anchor(session, a))]
     for line in problems:
         click.echo(line)
-    click.echo(f"{summary.movements} movement(s) in {summary.containers} container chain(s); "
-               f"{summary.audit_events} audit event(s).")
+    click.echo(f"{counted(summary.movements, 'movement')} in {counted(summary.containers, 'container chain')}; "
+               f"{counted(summary.audit_events, 'audit event')}.")
     if problems:
-        click.echo(f"{len(problems)} problem(s): the ledger or the audit log was changed outside Vialog.")
+        click.echo(f"{counted(len(problems), 'problem')}: the ledger or the audit log was changed outside Vialog.")
         security_log.error("vialog verify found %d problem(s)", len(problems))
         sys.exit(1)
     click.echo("Every hash chain, trigger and balance checks out.")
@@ -146,7 +147,7 @@ def revoke_tokens(username: str) -> None:
     except DomainError as error:
         raise click.ClickException(error.message) from error
     security_log.warning("revoked %d token(s) of %r from the command line", count, username)
-    click.echo(f"Revoked {count} token(s) of {username}. Page sessions end when the user is deactivated.")
+    click.echo(f"Revoked {counted(count, 'token')} of {username}. Page sessions end when the user is deactivated.")
 
 
 @click.command("purge-idempotency")
@@ -164,4 +165,4 @@ def purge_idempotency(older_than_hours: int | None) -> None:
             count = purge_idempotency_records(session, older_than_hours=hours, now=utcnow())
     except DomainError as error:
         raise click.UsageError(error.message) from error
-    click.echo(f"Deleted {count} idempotency record(s) older than {hours} hours.")
+    click.echo(f"Deleted {counted(count, 'idempotency record')} older than {hours} hours.")

@@ -27,6 +27,7 @@ from inventory.cart.service import AREA_LABELS
 from inventory.services.permissions import Permission
 from recall import exports, queries, services
 from recall.models import NotificationMethod, NotificationStatus, RecallClass, RecallSource
+from inventory.words import counted
 
 RECALL = Permission.RECALL
 
@@ -174,8 +175,8 @@ def recall_open():
     unasked = len(case.patients) - carried - to_notify
     needless = f", {unasked} who received it need no notification (Class {case.recall_class})" if unasked else ""
     flash(f"Recall case {case.id} is open: the lots are recalled at every clinic. "
-          f"{to_notify} patient(s) to notify{told}{needless}, {len(case.containers)} container(s) to take "
-          "back.", "ok")
+          f"{counted(to_notify, 'patient')} to notify{told}{needless}, "
+          f"{counted(len(case.containers), 'container')} to take back.", "ok")
     return once.answered(claim, redirect(url_for("pages.recall_case", case_id=case.id)))
 
 
@@ -253,7 +254,7 @@ def recall_containers_update(case_id: int):
             raise
         refused(error)
         return redirect(back)
-    flash(f"{len(lines)} container(s) marked {lines[0].status.value}: they have left stock.", "ok")
+    flash(f"{counted(len(lines), 'container')} marked {lines[0].status.value}: they have left stock.", "ok")
     return once.answered(claim, redirect(back))
 
 
@@ -268,7 +269,7 @@ def recall_widen(case_id: int):
             raise
         refused(error)
         return redirect(url_for("pages.recall_case", case_id=case_id))
-    flash(f"{widened} patient(s) to notify after all.", "ok")
+    flash(f"{counted(widened, 'patient')} to notify after all.", "ok")
     return once.answered(claim, redirect(url_for("pages.recall_case", case_id=case_id)))
 
 

@@ -725,7 +725,7 @@ def _refuse_if_received(session: Session, case: RecallCase, line: RecallPatient)
         return
     first, day = given[0], given[0].local_at.date()
     ml = f" ({plain_quantity(first.quantity_ml)} mL)" if first.quantity_ml and first.base_unit != "mL" else ""
-    more = f" (and {len(given) - 1} more dose(s))" if len(given) > 1 else ""
+    more = f" (and {counted(len(given) - 1, 'more dose')})" if len(given) > 1 else ""
     raise ValidationError(
         f"{first.patient.name} received {plain_quantity(first.quantity)} {first.base_unit}{ml} of {first.product} "
         f"lot {first.lot_number} on {day.day} {day:%B %Y}{more}, a dose that was not reversed: a Class "

@@ -56,7 +56,7 @@ from inventory.services.barcodes import normalise_gtin
 from inventory.services.permissions import Scope, get_in_scope
 from inventory.validators import check_text
 from inventory.services.uniqueness import held_once
-from inventory.words import listing
+from inventory.words import counted, listing
 
 MAX_SETTING_DAYS = 365
 
@@ -538,7 +538,7 @@ def _refuse_removing_gtins(session: Session, product: Product, removed: list[str
     if lots:
         held = session.scalar(select(func.count(Container.id)).where(
             Container.product_id == product.id, Container.state.in_(HOLDING_STATES), Container.remaining > 0)) or 0
-        stock = f" and {held} container(s) in stock" if held else ""
+        stock = f" and {counted(held, 'container')} in stock" if held else ""
         raise GtinInUse(
             f"GTIN {removed[0]} cannot be taken off {product.name}: {lots} lot(s) of it are on file{stock}, and "
             "their boxes may carry it, so they would scan as an unknown product and a recall look-up by GTIN would "
@@ -597,7 +597,7 @@ def _refuse_changing_presentation(session: Session, product: Product, changes: M
     what = " or ".join(f"its {words} ({_fact_words(getattr(product, attribute))} to "
                        f"{_fact_words(changes[attribute])})" for attribute, _, words in changed)
     raise ProductInUse(
-        f"{product.name} cannot change {what}: {containers} container(s) of it are on file, and their stock and every "
+        f"{product.name} cannot change {what}: {counted(containers, 'container')} of it {'is' if containers == 1 else 'are'} on file, and their stock and every "
         f"dose recorded from them are counted in {product.base_unit}, "
         f"{plain_quantity(product.quantity_per_container)} per container. Changed, all of it would be read in the new "
         "unit or size. A new presentation (another unit, size or form) is a new product: add it to the catalog as a "
@@ -1119,7 +1119,7 @@ def _refuse_unwatching_cold_stock(session: Session, location: Location) -> None:
     held = cold_stock_held(session, location.id)
     if held:
         raise LocationHoldsColdStock(
-            f"{location.name} holds {held} container(s) that must be kept at 2-8 °C: while they are there it "
+            f"{location.name} holds {counted(held, 'container')} that must be kept at 2-8 °C: while they are there it "
             "stays temperature-sensitive, so that an excursion puts them on hold. Move them to another fridge "
             "first, then unmark it.",
             id=location.id, containers=held,
@@ -1153,7 +1153,7 @@ def update_location(session: Session, *, actor: User, scope: Scope, location_id:
             held = stock_held(session, location.id)
             if held:
                 raise LocationHoldsStock(
-                    f"{location.name} still holds {held} container(s): move them elsewhere, use or waste them, "
+                    f"{location.name} still holds {counted(held, 'container')}: move them elsewhere, use or waste them, "
                     "then retire it.", id=location.id, containers=held)
         changes["is_active"] = active
     changed = _apply(location, changes)

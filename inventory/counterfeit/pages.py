@@ -146,7 +146,7 @@ def watchlist_import():
     except DomainError as error:
         refused(error)
     else:
-        flash(f"{len(result.added)} lot number(s) added to the watch list." + (
+        flash(f"{counted(len(result.added), 'lot number')} added to the watch list." + (
             f" {counted(len(result.skipped), 'row')} skipped: see why below." if result.skipped else ""), "ok")
         _flash_watched(result.added)
         # Each row skipped, with its line and why, as far as a page of messages holds them; the rest by line.

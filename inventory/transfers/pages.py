@@ -32,6 +32,7 @@ from inventory.services import container_history
 from inventory.transfers import drafts
 from inventory.transfers import service as clinic_transfers
 from inventory.services.permissions import Permission
+from inventory.words import counted
 
 STATUS_WORDS = {"in_transit": "In transit", "received": "Received", "cancelled": "Called back",
                 "refused": "Refused, on its way back", "returned": "Refused and returned", "lost": "Lost in transit"}
@@ -209,7 +210,7 @@ def _send(form: SendForm, box: drafts.Box):
         refused(error)
         return _back_to_list(box)
     drafts.drop(box.key)
-    flash(f"Sent {len(transfer.items)} container(s) to {transfer.to_clinic.name}, {transfer.to_location.name}. "
+    flash(f"Sent {counted(len(transfer.items), 'container')} to {transfer.to_clinic.name}, {transfer.to_location.name}. "
           "Pack them with this page's list.", "ok")
     return once.answered(claim, redirect(url_for("pages.transfer", transfer_id=transfer.id)))
 
@@ -329,7 +330,7 @@ def transfer_receive(transfer_id: int):
     missing = received.missing_items
     written_off = (f" {len(missing)} declared missing in transit ({', '.join(i.container.label_code for i in missing)}):"
                    f" written off at {received.from_clinic.name}." if missing else "")
-    flash(f"Received {len(received.items) - len(missing)} container(s) into {received.received_location.name}."
+    flash(f"Received {counted(len(received.items) - len(missing), 'container')} into {received.received_location.name}."
           f"{written_off}", "ok")
     return once.answered(claim, redirect(url_for("pages.transfer", transfer_id=received.id)))
 
@@ -384,10 +385,16 @@ def transfer_cancel(transfer_id: int):
         flash(f"Transfer {back.id} called back: its stock is in {back.from_clinic.name} again.", "ok")
     else:
         held = sum(1 for item in back.items if item.container.on_hold_since is not None)
-        on_hold = f" {held} container(s) are on hold until a safety lead releases or wastes them." if held else ""
-        flash(f"Return of transfer {back.id} recorded: {len(back.items)} container(s) are in "
+        on_hold = f" {counted(held, 'container')} {'is' if held == 1 else 'are'} on hold until a safety lead releases or wastes them." if held else ""
+        flash(f"Return of transfer {back.id} recorded: {counted(len(back.items), 'container')} "
+              f"{'is' if len(back.items) == 1 else 'are'} in "
               f"{back.from_clinic.name}'s stock again.{on_hold}", "ok")
     return once.answered(claim, redirect(url_for("pages.transfer", transfer_id=back.id)))
+
+
+def _all_of(count: int) -> str:
+    """ "the one container", "all 3 containers". """
+    return "the one container" if count == 1 else f"all {count} containers"
 
 
 @bp.post("/transfers/<int:transfer_id>/lost")
@@ -399,8 +406,8 @@ def transfer_lost(transfer_id: int):
     if not form.validate():
         return _render_transfer(found, lost_form=form, status=422)
     if not form.confirm_lost.data:
-        flash(f"Tick the confirmation: declaring transfer {found.id} lost writes off all {len(found.items)} "
-              f"container(s) at {found.from_clinic.name}, for good.", "error")
+        flash(f"Tick the confirmation: declaring transfer {found.id} lost writes off {_all_of(len(found.items))} "
+              f"at {found.from_clinic.name}, for good.", "error")
         return _render_transfer(found, lost_form=form, status=422)
     claim = once.claim_form_key(url_for("pages.transfer", transfer_id=found.id))
     try:
@@ -410,6 +417,6 @@ def transfer_lost(transfer_id: int):
         refused(error)
         return _render_transfer(clinic_transfers.get_transfer(db.session, transfer_id, scope()),
                                 lost_form=form, status=error.status)
-    flash(f"Transfer {lost.id} declared lost in transit: {len(lost.items)} container(s) written off at "
+    flash(f"Transfer {lost.id} declared lost in transit: {counted(len(lost.items), 'container')} written off at "
           f"{lost.from_clinic.name}.", "ok")
     return once.answered(claim, redirect(url_for("pages.transfer", transfer_id=lost.id)))

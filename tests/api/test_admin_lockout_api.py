@@ -128,7 +128,7 @@ def test_a_fridge_holding_2_to_8_stock_cannot_be_unmarked_and_its_excursions_sti
     assert (refused.status_code, error_code(refused)) == (409, "location_holds_cold_stock"), refused.get_json()
     error = refused.get_json()["error"]
     assert error["details"] == {"id": nyc_fridge.id, "containers": 3}
-    assert "holds 3 container(s) that must be kept at 2-8 °C" in error["message"]
+    assert "holds 3 containers that must be kept at 2-8 °C" in error["message"]
     assert "Move them to another fridge first" in error["message"]
     both = manager.patch(f"/locations/{nyc_fridge.id}", {"kind": "room", "temperature_sensitive": False})
     assert error_code(both) == "location_holds_cold_stock"

@@ -215,7 +215,7 @@ def test_qa_repro_the_gtins_of_botox_in_stock_are_not_removed(api, world, sessio
     assert (refused.status_code, error_code(refused)) == (409, "gtin_in_use"), refused.get_json()
     error = _error(refused)
     assert error["message"].startswith(f"GTIN {gtin} cannot be taken off Botox Cosmetic 100 U: 1 lot(s) of it are on "
-                                       "file and 1 container(s) in stock")
+                                       "file and 1 container in stock")
     assert (error["details"]["gtin"], error["details"]["product_id"], error["details"]["lots"]) == (gtin, botox.id, 1)
     assert [g.gtin for g in _fresh(session, botox).gtins] == [gtin]
     replaced = api("manager").patch(f"/products/{botox.id}", {"gtins": ["5901234123457"]})

@@ -40,7 +40,7 @@ def test_qa_repro_a_product_holding_stock_keeps_its_unit_and_size(api, world, se
     error = refused.get_json()["error"]
     assert error["message"].startswith(
         "Botox Cosmetic 100 U cannot change its base unit (U to mL) or its units or mL per container (100 to 50): "
-        "1 container(s) of it are on file")
+        "1 container of it is on file")
     assert "A new presentation (another unit, size or form) is a new product: add it to the catalog" in error["message"]
     assert error["details"] == {
         "product_id": botox.id, "containers": 1, "field": "base_unit",

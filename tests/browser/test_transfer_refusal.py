@@ -61,7 +61,7 @@ def test_new_york_refuses_a_warm_box_and_london_records_it_back_on_hold(page, li
         page.once("dialog", lambda dialog: dialog.accept())
         page.click("button:has-text('Record return')")
         expect(page.locator(".flash-ok")).to_contain_text(f"Return of transfer {transfer_id} recorded")
-        expect(page.locator(".flash-ok")).to_contain_text("1 container(s) are on hold")
+        expect(page.locator(".flash-ok")).to_contain_text("1 container is on hold")
         expect(page.locator(".transfer-status")).to_have_text("Refused and returned")
         expect(page.locator("table.transfer-items")).to_contain_text("sealed, on hold")
         screenshot(page, f"transfer-refused-{live_server.backend}")

@@ -53,7 +53,7 @@ def test_chain_manager_sends_a_vial_from_london_and_receives_it_in_new_york(page
     page.fill("#note", "Browser test box")
     page.click("button:has-text('Send')")
 
-    expect(page.locator(".flash-ok")).to_contain_text("Sent 1 container(s) to Vialog Demo Clinic New York")
+    expect(page.locator(".flash-ok")).to_contain_text("Sent 1 container to Vialog Demo Clinic New York")
     expect(page.locator("h1")).to_contain_text("LON → NYC")
     expect(page.locator(".transfer-status")).to_have_text("In transit")
     expect(page.locator("table.transfer-items")).to_contain_text("on the road")
@@ -61,7 +61,7 @@ def test_chain_manager_sends_a_vial_from_london_and_receives_it_in_new_york(page
 
     page.select_option("#location_id", label="Medicines fridge")
     page.click("button:has-text('Receive')")
-    expect(page.locator(".flash-ok")).to_contain_text("Received 1 container(s) into Medicines fridge")
+    expect(page.locator(".flash-ok")).to_contain_text("Received 1 container into Medicines fridge")
     expect(page.locator(".transfer-status")).to_have_text("Received")
     expect(page.locator("dl.facts")).to_contain_text("(NYC time) by Manager")
     expect(page.locator("table.transfer-items")).to_contain_text("NYC · Medicines fridge, sealed")

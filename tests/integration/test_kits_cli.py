@@ -21,7 +21,7 @@ def test_the_board_exits_0_when_every_kit_is_ready_and_1_when_one_is_not(app, wo
         "As recorded at 2026-06-15 09:30 UTC; kits created since are left out, and kit templates are today's "
         "(they keep no history).",
         "READY          Emergency kit (room 1) (LON)",
-        "1 kit(s): 1 ready, 0 expiring soon, 0 not ready.",
+        "1 kit: 1 ready, 0 expiring soon, 0 not ready.",
     ]
 
     new_york = new_kit(world, world.other_clinic, name="NYC kit")
@@ -57,7 +57,7 @@ def test_a_past_board_reads_the_check_recorded_by_then_not_a_later_one(app, worl
     assert before.exit_code == 0, before.output
     assert before.output.splitlines()[1:] == [
         "READY          Emergency kit (room 1) (LON)",
-        "1 kit(s): 1 ready, 0 expiring soon, 0 not ready.",
+        "1 kit: 1 ready, 0 expiring soon, 0 not ready.",
     ]
     after = runner.invoke(args=["kits", "--at", (NOW + dt.timedelta(days=2, hours=1)).isoformat()])
     assert after.exit_code == 1 and "Seal found broken at the last check on 17 Jun 2026" in after.output

@@ -26,7 +26,7 @@ def test_purge_idempotency_deletes_only_records_older_than_asked(app, session, w
     runner = app.test_cli_runner()
 
     default = runner.invoke(args=["purge-idempotency"])
-    assert default.exit_code == 0 and "Deleted 1 idempotency record(s) older than 48 hours." in default.output
+    assert default.exit_code == 0 and "Deleted 1 idempotency record older than 48 hours." in default.output
     assert _keys(session) == ["fresh", "yesterday"]
     day = runner.invoke(args=["purge-idempotency", "--older-than-hours", "24"])
     assert day.exit_code == 0 and "Deleted 1" in day.output

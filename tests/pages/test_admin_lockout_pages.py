@@ -121,7 +121,7 @@ def test_unmarking_a_fridge_that_holds_cold_stock_is_refused_on_the_page(browser
     assert answer.status_code == 409
     html = unescape(answer.get_data(as_text=True))
     assert _refusal_code(html) == "location_holds_cold_stock"
-    assert "Fridge holds 2 container(s) that must be kept at 2-8 °C" in html
+    assert "Fridge holds 2 containers that must be kept at 2-8 °C" in html
     session.expire_all()
     kept = session.get(Location, fridge.id)
     assert kept.temperature_sensitive is True and kept.kind.value == "fridge"  # nothing of the save was kept

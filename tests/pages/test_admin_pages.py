@@ -220,7 +220,7 @@ def test_locations_page_adds_one_and_refuses_retiring_one_with_stock(browser_cli
     refused = _post(manager, f"/locations/{fridge.id}", {"action": "retire"}, "/locations")
     assert refused.status_code == 409
     html = refused.get_data(as_text=True)
-    assert 'data-code="location_holds_stock"' in html and "still holds 1 container(s)" in html
+    assert 'data-code="location_holds_stock"' in html and "still holds 1 container" in html
     session.expire_all()
     assert session.get(Location, fridge.id).is_active
     new = session.scalar(select(Location).where(Location.name == "Fridge 2"))

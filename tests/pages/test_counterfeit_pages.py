@@ -119,7 +119,7 @@ def test_a_csv_import_adds_rows_and_says_which_it_skipped(browser_client, world,
                            content_type="multipart/form-data")
     assert response.status_code == 302
     html = client.get("/watchlist").get_data(as_text=True)
-    assert "2 lot number(s) added" in html and "Row 4" in html and "Row 5" in html
+    assert "2 lot numbers added" in html and "Row 4" in html and "Row 5" in html
     session.expire_all()
     rows = {number: source for number, source in session.execute(select(WatchedLot.lot_number, WatchedLot.source))}
     assert rows == {"CSV1": "FDA list 2026-05", "CSV2": "Other alert"}

@@ -68,7 +68,7 @@ def test_the_edit_page_shows_the_facts_fixed_once_received_and_still_saves_the_r
     html = manager.get(f"/catalog/{botox.id}/edit").get_data(as_text=True)
 
     assert 'id="p-presentation-fixed"' in html
-    assert "1 container(s) of Botox Cosmetic 100 U are on file" in html and 'href="/catalog/new"' in html
+    assert "1 container of Botox Cosmetic 100 U is on file" in html and 'href="/catalog/new"' in html
     for element_id in ("p-unit", "p-quantity", "p-volume", "p-strength"):
         assert "readonly" in _input(html, element_id)
     saved = _save(manager, botox, manufacturer="Allergan Aesthetics (AbbVie)")

@@ -10,8 +10,8 @@ from tests.pages.test_recall_pages import data  # noqa: F401  (the scene: Ann Le
 
 
 @pytest.mark.parametrize(("recall_class", "said"), [
-    ("III", "0 patient(s) to notify, 1 who received it need no notification (Class III), "),
-    ("I", "1 patient(s) to notify, "),
+    ("III", "0 patients to notify, 1 who received it need no notification (Class III), "),
+    ("I", "1 patient to notify, "),
 ])
 def test_opening_a_recall_counts_the_patients_to_notify_by_its_class(browser_client, data, recall_class, said):  # noqa: F811
     client = browser_client("safety")

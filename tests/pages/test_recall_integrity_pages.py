@@ -41,7 +41,7 @@ def test_the_case_page_shows_a_patient_who_received_none_and_offers_not_required
     assert "reversed: not given" in ann_row and "Ann Lee received none of them" in ann_row
     assert f'id="not-required-{data.ann.id}"' in ann_row and 'value="not_required"' in ann_row
     assert "received none" not in ned_row and "not_required" not in ned_row
-    assert "1 pending patient(s) received none of these lots" in html
+    assert "1 pending patient received none of these lots" in html
     no_inline_code(html)
 
     token = csrf_token(client, f"/recalls/{case.id}")

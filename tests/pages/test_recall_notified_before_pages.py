@@ -29,4 +29,4 @@ def test_the_case_page_shows_who_was_notified_in_an_earlier_case(world, session,
     assert "not about" in bea and "15 Jun 2026 15:30" in bea  # the later dose, London time
     assert "Pending" in bea
     assert "Notified in" not in row_of(html, f"patient-{story.ned.id}")
-    assert "1 patient(s) already notified about these lots in an earlier case" in html
+    assert "1 patient already notified about these lots in an earlier case" in html

@@ -95,4 +95,4 @@ def test_the_recall_case_page_shows_the_receiving_clinic_its_incoming_vial(world
     assert "On the road: once it is received or back at the sender, mark it here." in row
     assert road["shelf"].label_code not in html and LON_PATIENT not in html
     assert "Containers to take back (1)" in html
-    assert "3 open line(s) at clinics you do not work at" in html  # London's patient, shelf and opened vials
+    assert "3 open lines at clinics you do not work at" in html  # London's patient, shelf and opened vials

@@ -102,7 +102,7 @@ def test_declaring_asks_a_reason_and_the_confirmation_then_writes_every_containe
                                                                      confirm_lost="y"))
     assert done.status_code == 302 and done.location.endswith(f"/transfers/{transfer.id}")
     page = nyc.get(f"/transfers/{transfer.id}").get_data(as_text=True)
-    assert f"Transfer {transfer.id} declared lost in transit: 3 container(s) written off at Clinic LON." in page
+    assert f"Transfer {transfer.id} declared lost in transit: 3 containers written off at Clinic LON." in page
     # New York declared it: said on New York's clock (09:30 UTC), as its refusal would be.
     assert re.search(r"<dt>Lost in transit</dt><dd[^>]*>declared by nyc-manager, 15 Jun 2026 05:30 \(NYC time\): "
                      rf'<span class="transfer-note transfer-lost-reason">{REASON}</span>', page)

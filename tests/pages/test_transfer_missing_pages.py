@@ -77,7 +77,7 @@ def test_unticking_asks_why_then_to_confirm_and_only_then_writes(browser_client,
         nyc, transfer, world, first, second, missing_reason="slot empty in the box", confirm_missing="y"))
     assert done.status_code == 302 and done.location.endswith(f"/transfers/{transfer.id}")
     page = nyc.get(f"/transfers/{transfer.id}").get_data(as_text=True)
-    assert (f"Received 2 container(s) into Fridge. 1 declared missing in transit ({lost.label_code}): written off at "
+    assert (f"Received 2 containers into Fridge. 1 declared missing in transit ({lost.label_code}): written off at "
             f"{world.clinic.name}.") in page
     assert "Received, 1 missing in transit" in page and "slot empty in the box" in page
     assert page.count("missing in transit</span>, written off") == 1 and 'name="arrived"' not in page
@@ -113,7 +113,7 @@ def test_a_form_without_the_list_receives_everything_as_before(browser_client, w
         "csrf_token": csrf_token(nyc, f"/transfers/{transfer.id}"),
         "location_id": str(world.location("Fridge", world.other_clinic).id)})
     assert response.status_code == 302
-    assert "Received 3 container(s) into Fridge." in nyc.get(f"/transfers/{transfer.id}").get_data(as_text=True)
+    assert "Received 3 containers into Fridge." in nyc.get(f"/transfers/{transfer.id}").get_data(as_text=True)
     session.expire_all()
     assert {session.get(Container, c.id).state for c in vials} == {ContainerState.SEALED}
 

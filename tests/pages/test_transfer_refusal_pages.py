@@ -88,8 +88,8 @@ def test_the_sender_sees_why_and_records_the_return_from_the_list_or_the_page(br
     response = lon.post(f"/transfers/{transfer.id}/cancel", data={"csrf_token": csrf_token(lon, "/transfers")})
     assert response.status_code == 302
     page = lon.get(f"/transfers/{transfer.id}").get_data(as_text=True)
-    assert f"Return of transfer {transfer.id} recorded: 1 container(s) are in Clinic LON&#39;s stock again." in page
-    assert "1 container(s) are on hold until a safety lead releases or wastes them." in page
+    assert f"Return of transfer {transfer.id} recorded: 1 container is in Clinic LON&#39;s stock again." in page
+    assert "1 container is on hold until a safety lead releases or wastes them." in page
     assert "Refused and returned" in page and "recorded by lon-manager" in page
     session.expire_all()
     back = session.get(Container, container.id)

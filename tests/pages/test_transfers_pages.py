@@ -128,7 +128,7 @@ def test_the_receiving_clinic_receives_with_one_press_and_sees_new_york_time(bro
         "csrf_token": token, "location_id": str(world.location("Fridge", world.other_clinic).id)})
     assert response.status_code == 302
     page = client.get(f"/transfers/{transfer.id}").get_data(as_text=True)
-    assert "Received 1 container(s) into Fridge." in page
+    assert "Received 1 container into Fridge." in page
     assert "15 Jun 2026 05:30 (NYC time)" in page
     again = client.post(f"/transfers/{transfer.id}/receive", data={
         "csrf_token": token, "location_id": str(world.location("Fridge", world.other_clinic).id)})

@@ -36,7 +36,7 @@ def test_the_qa_file_adds_the_good_row_and_lists_both_skipped_rows(browser_clien
     gtin = world.botox.gtins[0].gtin
     bad = gtin[:-1] + str((int(gtin[-1]) + 5) % 10)
     shown = import_file(browser_client("safety"), f"gtin,lot_number\n{gtin},QA-WATCH-1\n{bad},QA-WATCH-2\n,QA-WATCH-3\n")
-    assert shown[0] == ("ok", "1 lot number(s) added to the watch list. 2 rows skipped: see why below.")
+    assert shown[0] == ("ok", "1 lot number added to the watch list. 2 rows skipped: see why below.")
     warnings = [message for kind, message in shown if kind == "warning"]
     assert len(warnings) == 2
     assert warnings[0].startswith("Row 3: ") and bad in warnings[0]

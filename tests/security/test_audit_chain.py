@@ -360,4 +360,4 @@ def test_writers_racing_to_add_audit_events_and_movements_keep_every_chain_whole
     with committed_app.app_context():
         result = _verify(committed_app)
     assert result.exit_code == 0, result.output
-    assert f"{threads * rounds} audit event(s)" in result.output
+    assert f"{threads * rounds} audit events" in result.output

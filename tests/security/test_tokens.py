@@ -55,12 +55,12 @@ def test_revoke_tokens_revokes_every_token_of_one_user(app, session, world, capl
     with caplog.at_level(logging.INFO, logger="vialog.security"):
         result = app.test_cli_runner().invoke(args=["revoke-tokens", "nurse"])
     assert result.exit_code == 0, result.output
-    assert "Revoked 3 token(s) of nurse." in result.output
+    assert "Revoked 3 tokens of nurse." in result.output
     assert "revoked 3 token(s) of 'nurse' from the command line" in caplog.text
     assert [_get(app, t).status_code for t in nurse_tokens] == [401, 401, 401]
     assert _get(app, manager_token).status_code == 200
     again = app.test_cli_runner().invoke(args=["revoke-tokens", "nurse"])
-    assert again.exit_code == 0 and "Revoked 0 token(s)" in again.output
+    assert again.exit_code == 0 and "Revoked 0 tokens" in again.output
 
 
 def test_revoke_tokens_finds_the_user_whatever_the_case_typed(app, session, world):
@@ -68,7 +68,7 @@ def test_revoke_tokens_finds_the_user_whatever_the_case_typed(app, session, worl
     token = _issue(session, world, "nurse")
     session.commit()
     result = app.test_cli_runner().invoke(args=["revoke-tokens", "NURSE"])
-    assert result.exit_code == 0 and "Revoked 1 token(s)" in result.output, result.output
+    assert result.exit_code == 0 and "Revoked 1 token " in result.output, result.output
     assert _get(app, token).status_code == 401
 
 

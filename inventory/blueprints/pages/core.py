@@ -19,6 +19,7 @@ from inventory.models import Role, User
 from inventory.models.base import plain_quantity
 from inventory.services.clock import format_clinic_time, format_date, to_clinic_time
 from inventory.services.permissions import ROLE_LABELS, SIGNED_IN, Permission, Scope, can
+from inventory.words import counted
 
 bp = Blueprint("pages", __name__)
 
@@ -209,6 +210,12 @@ def _field_errors(form: Any, *skip: str) -> list[str]:
         message = str(errors[0])
         messages.append(message if message.startswith(label.split(" (")[0]) else f"{label}: {message}")
     return messages
+
+
+@bp.app_template_filter("counted")
+def _counted(count: int, noun: str) -> str:
+    """{{ n|counted('container') }}: "1 container", "3 containers" (inventory/words.py)."""
+    return counted(count, noun)
 
 
 @bp.app_template_filter("qty")
