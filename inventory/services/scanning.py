@@ -9,15 +9,22 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Unpack
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from inventory import lifecycle
-from inventory.errors import LotExpiryConflict, ScanError, UnknownContainer, UnreadableCode
-from inventory.models import Container, ContainerState, LocationKind, Lot, Patient, Product, ProductGtin
+from inventory.errors import (
+    LotExpiryConflict,
+    LotQuarantined,
+    LotRecalled,
+    ScanError,
+    UnknownContainer,
+    UnreadableCode,
+)
+from inventory.models import Container, ContainerState, LocationKind, Lot, LotStatus, Patient, Product, ProductGtin
 from inventory.services import lot_guard
 from inventory.services.barcodes import ScannedCode, normalise_lot_number, parse_scan
 from inventory.services.catalog import product_for_gtin, unknown_gtin
@@ -51,14 +58,18 @@ def _container_by_label_statement() -> Select[Container]:
     )
 
 
-@cache
-def _product_and_lot_statement(flags: int) -> Select[Product, Lot, Unpack[tuple[Any, ...]]]:
-    # The lot is outer-joined: a box of a known product but an unknown lot still names its product. The
-    # features' lot checks (lot_guard: the counterfeit watch list) ride along as columns; ``flags`` (how many
-    # are registered) keys the cache.
+@lru_cache(maxsize=64)
+def _product_and_lot_statement(
+    flags: int, clinic_ids: frozenset[int] | None
+) -> Select[Product, Lot, bool, Unpack[tuple[Any, ...]]]:
+    # The lot is outer-joined: a box of a known product but an unknown lot still names its product. Whether the
+    # caller's clinics may see the lot (Scope.lot_visible, the one rule of every lot path) rides along as a
+    # column, and so do the features' lot checks (lot_guard: the counterfeit watch list); ``flags`` (how many
+    # are registered) and the scope's clinics key the cache (a few sets of clinics: one per kind of user).
     assert flags == lot_guard.flag_count()
     return (
-        select(Product, Lot, *lot_guard.lot_flags(Product.id, bindparam("number_key")))
+        select(Product, Lot, Scope(clinic_ids).lot_visible(Lot.id).label("lot_visible"),
+               *lot_guard.lot_flags(Product.id, bindparam("number_key")))
         .select_from(ProductGtin)
         .join(Product, Product.id == ProductGtin.product_id)
         .outerjoin(Lot, (Lot.product_id == Product.id) & (Lot.number_key == bindparam("number_key")))
@@ -95,21 +106,41 @@ def container_by_label(session: Session, label_code: str, scope: Scope) -> Conta
     return container
 
 
-def _product_and_lot(session: Session, gtin: str, lot_number: str) -> tuple[Product, Lot | None]:
-    """The product of ``gtin`` and its lot ``lot_number`` (None if not on file), in one statement.
+def _product_and_lot(session: Session, gtin: str, lot_number: str, scope: Scope) -> tuple[Product, Lot | None]:
+    """The product of ``gtin`` and its lot ``lot_number`` (None if not on file, or not the caller's clinics' to
+    see), in one statement.
 
     A GTIN the catalog lacks raises UnknownProduct, whatever the lot; a known product
-    with a lot not on file comes back with None.
+    with a lot not on file comes back with None. Raises LotSuspect for a watched lot, and LotRecalled or
+    LotQuarantined for a lot of another clinic that may not be used anywhere.
     """
     row = session.execute(
-        _product_and_lot_statement(lot_guard.flag_count()),
+        _product_and_lot_statement(lot_guard.flag_count(), scope.clinic_ids),
         {"gtin": gtin, "number_key": normalise_lot_number(lot_number)},
     ).unique().first()
     if row is None:
         raise unknown_gtin(gtin)
-    if any(row[2:]):
-        lot_guard.check_lot_named(session, row[0], lot_number)  # a check holds: it raises (lot_suspect)
-    return row[0], row[1]
+    product, lot, visible = row[0], row[1], row[2]
+    if any(row[3:]):
+        lot_guard.check_lot_named(session, product, lot_number)  # a check holds: it raises (lot_suspect)
+    if lot is not None and not visible:
+        _refuse_withdrawn_elsewhere(product, lot, lot_number)
+        return product, None
+    return product, lot
+
+
+def _refuse_withdrawn_elsewhere(product: Product, lot: Lot, lot_number: str) -> None:
+    """A lot only other clinics hold or used answers as one not on file: its id, expiry, stock and the safety
+    lead's reasons are theirs. Only that it is recalled or quarantined is said, as a box of it must not be used
+    anywhere (receiving refuses it chain-wide too); the lot is named as the box prints it, nothing of the record.
+    Raises LotRecalled or LotQuarantined (details: ``lot_number``, no ``lot_id``)."""
+    shown = lot_number.strip()
+    if lot.status is LotStatus.RECALLED:
+        raise LotRecalled(f"Lot {shown} of {product.name} is recalled: do not use.", lot_number=shown)
+    if lot.status is LotStatus.QUARANTINED:
+        raise LotQuarantined(
+            f"Lot {shown} of {product.name} is quarantined: do not use until a safety lead releases it.",
+            lot_number=shown)
 
 
 def _refuse_patient_reference(session: Session, raw: str, scope: Scope, unreadable: UnreadableCode) -> None:
@@ -157,7 +188,8 @@ def scan(session: Session, raw: str, *, scope: Scope, now: dt.datetime, timezone
 
     assert code.gtin is not None
     if code.kind == "gs1" and code.lot:
-        result.product, result.lot = _product_and_lot(session, code.gtin, code.lot)  # a watched lot: lot_suspect
+        # A watched lot: lot_suspect; another clinic's lot reads as one not on file.
+        result.product, result.lot = _product_and_lot(session, code.gtin, code.lot, scope)
     else:
         result.product = product_for_gtin(session, code.gtin)
     if code.kind == "gtin":

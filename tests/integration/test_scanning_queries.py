@@ -192,3 +192,19 @@ def test_a_patients_card_scanned_for_a_vial_is_named_as_a_patients_reference(wor
     with pytest.raises(DomainError) as unknown:  # any other unreadable text stays as it was
         scanning.scan(session, "P-9999", scope=Scope.everything(), now=NOW, timezone="Europe/London")
     assert "patient" not in unknown.value.message
+
+
+def test_a_clinic_level_box_scan_is_one_statement_and_reads_another_clinics_lot_as_not_on_file(world, session):
+    theirs = world.container("botox", lot="NY1", location=world.location("Fridge", world.other_clinic)).lot_id
+    ours = world.container("botox", lot="LN1").lot_id
+    gtin = world.botox.gtins[0].gtin
+    london, new_york = Scope(frozenset({world.clinic.id})), Scope(frozenset({world.other_clinic.id}))
+
+    def at(scope: Scope, lot: str) -> Callable[[], Any]:
+        return lambda: scanning.scan(session, box(gtin, lot=lot), scope=scope, now=NOW, timezone="Europe/London")
+
+    for scope, lot, expected in ((london, "LN1", ours), (london, "NY1", None), (new_york, "NY1", theirs),
+                                 (new_york, "LN1", None), (Scope.everything(), "NY1", theirs)):
+        result, statements = sent(session, at(scope, lot))
+        assert len(statements) == 1, statements
+        assert (result.lot.id if result.lot else None) == expected, (scope, lot)
