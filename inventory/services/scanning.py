@@ -7,6 +7,7 @@ changes nothing.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
@@ -30,6 +31,22 @@ from inventory.services.barcodes import ScannedCode, normalise_lot_number, parse
 from inventory.services.catalog import product_for_gtin, unknown_gtin
 from inventory.services.clock import clinic_today, format_date
 from inventory.services.permissions import Scope
+
+
+class NumberNotCode(UnreadableCode):
+    """A number typed where a code is scanned (the cart's scan field has the focus after every action): too short
+    to be any code Vialog reads, so it is said to be a number, not read as a broken GS1 code."""
+
+    code = "number_not_code"
+
+
+# Shorter than any GTIN (8, 12, 13 or 14 digits) and than any GS1 code Vialog reads (it needs its GTIN, AI 01
+# and 14 digits: 16 digits at least), possibly with a decimal point or comma as a quantity is typed: a number.
+# Never a Vialog label (VL and 8 characters) either.
+_NUMBER = re.compile(r"[0-9]{1,7}(?:[.,][0-9]*)?|[.,][0-9]+")
+_NUMBER_MESSAGE = ("That looks like a number, not a code: type quantities in the Quantity field. Here, scan the "
+                   "vial's Vialog label or the box's code.")
+_PRODUCT_ONLY = "This code names the product only: scan or type the lot and expiry too."
 
 
 @dataclass
@@ -159,7 +176,8 @@ def _refuse_patient_reference(session: Session, raw: str, scope: Scope, unreadab
 def scan(session: Session, raw: str, *, scope: Scope, now: dt.datetime, timezone: str) -> ScanResult:
     """Reads a code and finds its product, lot or container.
 
-    Raises UnreadableCode, BadCheckDigit, UnknownProduct, UnknownContainer, and for a
+    Raises UnreadableCode (NumberNotCode for a short number: a quantity typed in the scan field), BadCheckDigit,
+    UnknownProduct, UnknownContainer, and for a
     lot that may not be used LotRecalled, LotQuarantined or LotExpired; for a box LotSuspect (a watched lot,
     or one that looks like it) and LotExpiryConflict (its printed expiry is not its lot's).
     """
@@ -167,6 +185,8 @@ def scan(session: Session, raw: str, *, scope: Scope, now: dt.datetime, timezone
         code = parse_scan(raw)
     except UnreadableCode as error:
         _refuse_patient_reference(session, raw, scope, error)
+        if _NUMBER.fullmatch(raw.strip()):
+            raise NumberNotCode(_NUMBER_MESSAGE, raw=raw) from error
         raise
     result = ScanResult(code=code, warnings=list(code.warnings))
     if code.kind == "container":
@@ -193,7 +213,7 @@ def scan(session: Session, raw: str, *, scope: Scope, now: dt.datetime, timezone
     else:
         result.product = product_for_gtin(session, code.gtin)
     if code.kind == "gtin":
-        result.warnings.append("This code names the product only: scan or type the lot and expiry too.")
+        result.warnings.append(_PRODUCT_ONLY)
         return result
     if result.lot is not None:
         lifecycle.ensure_lot_usable(result.lot, now=now, timezone=timezone)
@@ -255,7 +275,9 @@ def container_for_cart(
     when nothing else of the lot is here (a draw from a kit empties the kit); one on
     hold comes last of all, as it cannot be used. Two open vials of the lot are
     ambiguous: the nurse scans the Vialog label instead.
-    Raises UnknownContainer when the clinic holds nothing of that lot.
+    Raises UnknownContainer when the clinic holds nothing of that lot. A code naming no lot is refused with what to
+    scan at the cart instead, which replaces the scan's warning to scan or type the lot and expiry (the cart has
+    no lot field): it is taken out of ``result.warnings``.
     """
     if result.container is not None:
         return result.container
@@ -264,6 +286,8 @@ def container_for_cart(
         product = result.product.name if result.product is not None else "a product"
         if code.kind == "gtin" or not code.lot:
             # The product's barcode alone (on a vial or a box's side): it says which product, never which lot.
+            if _PRODUCT_ONLY in result.warnings:
+                result.warnings.remove(_PRODUCT_ONLY)
             raise UnknownContainer(
                 f"This barcode names {product} but no lot. Scan the Vialog label on the vial, or the box's full "
                 "code (the one with the lot and expiry).", gtin=code.gtin)

@@ -1,6 +1,7 @@
 """What the cart's scan field answers, in one plain message: another clinic's lot reads exactly as a lot not on
 file (QA: "Lot DEMOHYL03 has no sealed vial here" for New York's lot against "... is not stock of this clinic" for
-a made-up one)."""
+a made-up one), a number typed into it is said to be a number (QA: "113" read as a production date), and a
+product's bare barcode is one message fit for the cart (QA: "scan or type the lot and expiry too" beside it)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from recall import services as recall
 from tests.factories import NOW, start_treatment
 
 HYLENEX = "Hylenex recombinant 150 USP U/mL"
+NUMBER = ("That looks like a number, not a code: type quantities in the Quantity field. Here, scan the vial's "
+          "Vialog label or the box's code.")
 
 
 def cart_scan(client, treatment, code: str) -> str:
@@ -55,3 +58,18 @@ def test_the_qa_case_new_yorks_lot_at_a_london_cart_reads_as_a_lot_not_on_file(b
                                      "releases it."]
     assert "NY-100" not in quarantined
 
+
+def test_a_number_typed_into_the_scan_field_is_said_to_be_a_number(browser_client, world, session):
+    treatment = start_treatment(world, "P-NUM", at=utcnow())
+    client = browser_client("nurse")
+    for typed in ("113", "1725", "4", "0.1", "2,5"):
+        page = cart_scan(client, treatment, typed)
+        assert messages(page) == [NUMBER], typed
+        assert 'data-code="number_not_code"' in page and "not a real date" not in page
+
+
+def test_a_products_bare_barcode_at_the_cart_is_one_message(browser_client, world, session):
+    treatment = start_treatment(world, "P-GTIN", at=utcnow())
+    page = cart_scan(browser_client("nurse"), treatment, world.products["hylenex"].gtins[0].gtin)
+    assert messages(page) == [f"This barcode names {HYLENEX} but no lot. Scan the Vialog label on the vial, or the "
+                              "box's full code (the one with the lot and expiry)."]
