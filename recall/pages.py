@@ -16,6 +16,7 @@ from flask import Response, current_app, flash, redirect, render_template, reque
 from flask_login import current_user
 from sqlalchemy import select
 
+from inventory.services.clock import to_clinic_time
 from inventory import unit_of_work
 from inventory.adverse_events import service as adverse_events
 from inventory.blueprints.pages import once
@@ -301,7 +302,13 @@ def recall_letter(case_id: int, patient_id: int):
                            corrected=corrected, not_received=bool(corrected) and not received,
                            contact=item.line.patient,
                            watch_for=[WATCH_FOR[k] for k in sorted(kinds) if k in WATCH_FOR],
-                           today=utcnow(), **_words())
+                           today=_letter_date(utcnow(), item.clinic.timezone), **_words())
+
+
+def _letter_date(moment: dt.datetime, timezone: str) -> str:
+    """The letter's date as a letter is dated, on the clinic's calendar: "5 December 2026" (no clock time)."""
+    day = to_clinic_time(moment, timezone).date()
+    return f"{day.day} {day:%B %Y}"
 
 
 @dataclass(frozen=True)

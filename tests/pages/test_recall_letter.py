@@ -115,3 +115,13 @@ def test_what_to_watch_for_follows_what_the_patient_received_not_every_lot_of_th
 
     both_letter = text_of(client.get(f"/recalls/{case_id}/patients/{both.id}/letter"))
     assert "tell them you had botulinum toxin" in both_letter and "change of skin colour" in both_letter
+
+
+def test_the_letter_is_dated_as_a_letter_on_the_clinics_calendar(browser_client, world):
+    vial = reconstitute(world, world.container("botox", lot="LT4821A"))
+    ann = patient(world, "L-1", name="Ann Lee")
+    rh.give(world, rh.treat(world, ann), vial, "4")
+    case_id = open_case(world, vial.lot_id)
+    html = browser_client("safety").get(f"/recalls/{case_id}/patients/{ann.id}/letter").get_data(as_text=True)
+    dated = re.search(r'<article class="recall-letter">.*?<p>([^<]*)</p>', html, re.S)
+    assert dated and re.fullmatch(r"\d{1,2} [A-Z][a-z]+ \d{4}", dated.group(1).strip()), dated and dated.group(1)
