@@ -6,6 +6,7 @@ redirects back to the treatment with the scan field focused again.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -14,13 +15,15 @@ from flask import session as page_session
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import DateField, HiddenField, RadioField, SelectChoice, SelectField
+from sqlalchemy.orm import joinedload
+from wtforms import DateField, Field, HiddenField, RadioField, SelectChoice, SelectField
 from wtforms.validators import (
     DataRequired,
     InputRequired,
     Length,
     NumberRange,
     Optional,
+    StopValidation,
 )
 
 from inventory import dosing, lifecycle, unit_of_work
@@ -28,9 +31,9 @@ from inventory.adverse_events import service as adverse_events
 from inventory.blueprints.pages import once
 from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.blueprints.pages.fields import QuantityField, TextField, choices_of, location_choices
-from inventory.errors import ConfirmationRequired, DomainError, LotExpired, PatientRefConflict
+from inventory.errors import ConfirmationRequired, DomainError, LotExpired, NotFound, PatientRefConflict
 from inventory.extensions import db
-from inventory.models import Container, Location, LocationKind, Movement, ProductKind, utcnow
+from inventory.models import Container, Location, LocationKind, Movement, MovementKind, ProductKind, utcnow
 from inventory.models.base import plain_quantity
 from inventory.services import scanning
 from inventory.services.barcodes import parse_scan
@@ -46,6 +49,15 @@ WASTE_REASONS = choices_of([
     ("dropped", "Dropped"), ("contaminated", "Contaminated"), ("no_vacuum", "No vacuum when pierced"),
     ("beyond_use", "Past beyond-use time"), ("expired", "Expired"), ("other", "Other (say why)"),
 ])
+# The waste reason a scan's "Do not use" calls for: an expired lot, a vial past its beyond-use time.
+_WASTE_REASON_FOR = {"lot_expired": "expired", "beyond_use": "beyond_use"}
+
+
+def _above_zero(form: FlaskForm, field: Field) -> None:
+    """A quantity of 0 said with the field's name, as the quantity's other refusals say it ("Quantity: ...");
+    the service refuses it too."""
+    if field.data is not None and field.data <= 0:
+        raise StopValidation(f"{field.label.text.split(' (')[0]}: give a number above zero.")
 
 
 class StartForm(FlaskForm):
@@ -68,7 +80,7 @@ class ReconstituteForm(FlaskForm):
 
 
 class DrawForm(FlaskForm):
-    quantity = QuantityField("Quantity", validators=[InputRequired("Type the quantity, such as 4 or 0.1.")])
+    quantity = QuantityField("Quantity", validators=[InputRequired("Type the quantity, such as 4 or 0.1."), _above_zero])
     unit = SelectField("Unit", choices=[SelectChoice("U"), SelectChoice("mL")])
     # No default: a forgotten choice must be refused, never recorded as some area.
     area = RadioField("Area", choices=choices_of(cart.AREAS), validators=[InputRequired("Choose the treatment area.")])
@@ -83,7 +95,7 @@ class DrawForm(FlaskForm):
 
 class WasteForm(FlaskForm):
     reason = SelectField("Reason", choices=WASTE_REASONS)
-    quantity = QuantityField("Quantity (empty = all left)", validators=[Optional()])
+    quantity = QuantityField("Quantity (empty = all left)", validators=[Optional(), _above_zero])
     note = TextField("Note", validators=[Optional(), Length(max=200)])
     form_key = once.FormKeyField()
 
@@ -252,7 +264,8 @@ def _scanned_vial(raw: str) -> Container | None:
 
 def _render_treatment(treatment, container: Container | None, *, scan_error: DomainError | None = None,
                       scanned: str = "", warnings: list[str] | None = None, draw_form: DrawForm | None = None,
-                      reconstitute_form: ReconstituteForm | None = None,
+                      reconstitute_form: ReconstituteForm | None = None, waste_form: WasteForm | None = None,
+                      waste_problem: FormProblem | None = None,
                       confirmation: ConfirmationRequired | None = None, start_again: StartForm | None = None,
                       status: int = 200):
     now = utcnow()
@@ -262,10 +275,14 @@ def _render_treatment(treatment, container: Container | None, *, scan_error: Dom
         refusal = lifecycle.scan_refusal(container, treatment, now)
     if refusal is not None:
         warnings = []  # "Do not use" says what matters; a warning beside it would say it twice
-    # Rendered in answer to a POST too (a refused draw or mix, kept as typed): the other forms start empty,
+    # Rendered in answer to a POST too (a refused draw, mix or waste, kept as typed): the other forms start empty,
     # never filled from that POST (the waste form's Quantity is not the draw's).
     if draw_form is None:
         draw_form = _draw_form(container, offer=True, formdata=None)
+    if waste_form is None:
+        # "Do not use ... waste what is left" of an expired or past beyond-use vial: its reason is chosen for her.
+        waste_form = WasteForm(formdata=None, reason=_WASTE_REASON_FOR.get(refusal.code if refusal else "", "dropped"))
+    wastes = _wastes(treatment)
     history = clinical.patient_history(db.session, scope=scope(), patient_id=treatment.patient_id, now=now,
                                        before_treatment_id=treatment.id)
     # A hyaluronidase dose may name the patient's adverse event it treats (the event then shows it).
@@ -279,9 +296,11 @@ def _render_treatment(treatment, container: Container | None, *, scan_error: Dom
         history=history, checklist_flags=clinical.checklist_flags(treatment),
         refusal=refusal, scanned=scanned, warnings=warnings or [], now=now, draw_form=draw_form,
         confirmation=confirmation, reconstitute_form=reconstitute_form or _reconstitute_form(container, formdata=None),
-        waste_form=WasteForm(formdata=None), reverse_form=ReverseForm(formdata=None), reversed_ids=_reversed_movement_ids(treatment), area_labels=dict(cart.AREAS),
-        rescue_events=rescue_events, events=events, kind_labels=adverse_events.KIND_LABELS,
-        warning_words=dosing.WARNING_WORDS, waste_refusal=_waste_refusal(container),
+        waste_form=waste_form, waste_problem=waste_problem, wastes=wastes, waste_reasons=dict(cart.WASTE_REASONS),
+        reverse_form=ReverseForm(formdata=None),
+        reversed_ids=cart.reversed_ids(db.session, [d.movement_id for d in treatment.draws] + [w.id for w in wastes]),
+        area_labels=dict(cart.AREAS), rescue_events=rescue_events, events=events, kind_labels=adverse_events.KIND_LABELS,
+        warning_words=dosing.WARNING_WORDS, waste_refusal=_waste_refusal(container, treatment),
         close_form=once.OnceForm(formdata=None), start_again=start_again, new_form_key=once.new_form_key,
         # A liquid's label strength (Hylenex 150 USP U/mL): the mL the draw form offers converts with it.
         label_per_ml=(lifecycle.concentration(container)
@@ -289,16 +308,51 @@ def _render_treatment(treatment, container: Container | None, *, scan_error: Dom
     ), status
 
 
-def _waste_refusal(container: Container | None) -> DomainError | None:
-    """Why this user may not waste the container, said instead of the form: its lot is recalled or quarantined
-    (set it aside for the safety lead), or it is on hold (the safety lead's decision)."""
+def _waste_refusal(container: Container | None, treatment) -> DomainError | None:
+    """Why this user may not waste the container here, said instead of the form: its lot is recalled or
+    quarantined (set it aside for the safety lead), it is on hold (the safety lead's decision), or it was opened
+    for another patient (its waste belongs to her treatment)."""
     if container is None:
         return None
     try:
+        cart.ensure_may_waste_at(container, treatment)
         lifecycle.ensure_may_waste(container, decides_holds=cold_chain.may_decide_holds(current_user))
     except DomainError as refusal:
         return refusal
     return None
+
+
+def _wastes(treatment) -> list[Movement]:
+    """The wastes recorded in this treatment (at the cart, and of the remainders its closing wasted), oldest
+    first: each may be corrected from its page, as a draw may."""
+    return list(db.session.scalars(
+        select(Movement).where(Movement.treatment_id == treatment.id, Movement.kind == MovementKind.WASTE)
+        .options(joinedload(Movement.container).joinedload(Container.product),
+                 joinedload(Movement.container).joinedload(Container.lot), joinedload(Movement.actor))
+        .order_by(Movement.at, Movement.id)
+    ))
+
+
+@dataclass(frozen=True)
+class FormProblem:
+    """Why a submitted form was refused, said beside the field it names (``field``: the form's field), or at the
+    top of the form when it names none; ``code`` is the API's code of the same refusal (None: the form's own)."""
+
+    message: str
+    field: str | None = None
+    code: str | None = None
+
+    @classmethod
+    def of(cls, form: FlaskForm, error: DomainError | None, fields: dict[str, str]) -> FormProblem:
+        """The form's first field error, or the service's refusal; ``fields`` maps the service's field names
+        (details.field) and codes to the form's fields."""
+        if error is None:
+            for name, errors in form.errors.items():
+                if errors:  # a field the page shows, or the form's own (its CSRF token): at the top of the form
+                    return cls(str(errors[0]), name if name in fields.values() else None)
+            return cls("Check the form.")
+        named = str(error.details.get("field") or "")
+        return cls(error.message, fields.get(named) or fields.get(error.code), error.code)
 
 
 _POSTED = object()  # a form filled from the request's POST, as Flask-WTF does by default
@@ -330,13 +384,6 @@ def _reconstitute_form(container: Container | None, *, formdata: Any = _POSTED) 
     return form
 
 
-def _reversed_movement_ids(treatment) -> set[int]:
-    movement_ids = [d.movement_id for d in treatment.draws]
-    if not movement_ids:
-        return set()
-    return set(db.session.scalars(select(Movement.reverses_id).where(Movement.reverses_id.in_(movement_ids))))
-
-
 def _refused_form(error: DomainError | None, message: str, treatment_id: int, container: Container, *,
                   draw_form: DrawForm | None = None, reconstitute_form: ReconstituteForm | None = None):
     """The treatment page again, with the refused form as the nurse typed it (a quantity that was no quantity
@@ -350,6 +397,16 @@ def _refused_form(error: DomainError | None, message: str, treatment_id: int, co
         draw_form.area.choices = choices_of(cart.areas_for(container.product))
     treatment = cart.get_treatment(db.session, treatment_id, scope())
     return _render_treatment(treatment, container, draw_form=draw_form, reconstitute_form=reconstitute_form,
+                             status=error.status if error is not None else 422)
+
+
+def _refused_waste(error: DomainError | None, form: WasteForm, treatment_id: int, container: Container):
+    """The treatment page again with the waste form open as the nurse filled it (reason, quantity, note), and why
+    it was refused beside the field concerned; nothing was written."""
+    unit_of_work.mark_refused()  # said in the waste form, not at the top of the page as well
+    treatment = cart.get_treatment(db.session, treatment_id, scope())
+    return _render_treatment(treatment, container, waste_form=form,
+                             waste_problem=FormProblem.of(form, error, _WASTE_FIELDS),
                              status=error.status if error is not None else 422)
 
 
@@ -395,6 +452,7 @@ def cart_reconstitute(treatment_id: int):
         cart.reconstitute(
             db.session, actor=current_user, scope=scope(), container_id=container.id,
             diluent_ml=Decimal(form.diluent_ml.data), diluent_lot=form.diluent_lot.data or None, now=utcnow(),
+            treatment_id=treatment_id,
         )
     except DomainError as error:
         return _refused_form(error, error.message, treatment_id, container, reconstitute_form=form)
@@ -454,23 +512,27 @@ def cart_draw(treatment_id: int):
     return once.answered(claim, _back(treatment_id, container))
 
 
+# The waste form's fields, by the names a refusal of cart.waste gives (details.field) or by its code.
+_WASTE_FIELDS = {"reason": "reason", "quantity": "quantity", "note": "note", "insufficient_quantity": "quantity"}
+
+
 @bp.post("/cart/treatments/<int:treatment_id>/waste")
 @page(Permission.CART)
 def cart_waste(treatment_id: int):
     container = _container_from_form()
     form = WasteForm()
     if not form.validate():
-        flash(_first_error(form, "Choose why it is wasted."), "error")
-        return _back(treatment_id, container)
+        return _refused_waste(None, form, treatment_id, container)
     claim = once.claim_form_key(_back(treatment_id).location)
     try:
+        # The waste is this treatment's: cart.waste checks the treatment before anything is written.
         cart.waste(
             db.session, actor=current_user, scope=scope(), container_id=container.id, reason=form.reason.data,
             quantity=Decimal(form.quantity.data) if form.quantity.data is not None else None,
-            note=form.note.data or None, now=utcnow(),
+            note=form.note.data or None, now=utcnow(), treatment_id=treatment_id,
         )
     except DomainError as error:
-        return _refused(error, treatment_id, container)
+        return _refused_waste(error, form, treatment_id, container)
     flash(f"Wasted from {container.label_code}: {container.remaining.normalize():f} {container.product.base_unit} left.", "ok")
     return once.answered(claim, _back(treatment_id))
 
@@ -484,8 +546,11 @@ def cart_reverse(treatment_id: int, movement_id: int):
         return _back(treatment_id)
     claim = once.claim_form_key(_back(treatment_id).location)
     try:
+        # Only a movement of this treatment, open or closed (cart.reverse checks it before writing).
         reversal = cart.reverse(db.session, actor=current_user, scope=scope(), movement_id=movement_id,
-                                reason=form.reason.data, now=utcnow())
+                                reason=form.reason.data, now=utcnow(), treatment_id=treatment_id)
+    except NotFound:
+        raise  # no such treatment, or no such entry in it: answered as a missing page, not sent back to one
     except DomainError as error:
         return _refused(error, treatment_id)
     if reversal.container.state in lifecycle.LIVE_STATES:

@@ -8,7 +8,8 @@ refusal raises before anything is written, so the caller's transaction holds no
 half-done work.
 
 Movements name a treatment (``Movement.treatment_id``) when they belong to it:
-its draws, the reversals of those draws and the remainders its closing wasted.
+its draws, the wastes recorded at it (the cart page's), the reversals of those and
+the remainders its closing wasted.
 What a patient received is the Draw rows whose movement was not reversed
 (``reversal_exists``); emergency kit use is a draw with reason ``emergency``.
 """
@@ -31,6 +32,7 @@ from inventory.errors import (
     AlreadyReversed,
     ConfirmationRequired,
     ContainerInTransit,
+    ContainerOtherPatient,
     DomainError,
     NotFound,
     NotReversible,
@@ -495,12 +497,15 @@ def reconstitute(
     now: dt.datetime,
     diluent_name: str | None = None,
     diluent_lot: str | None = None,
+    treatment_id: int | None = None,
 ) -> Container:
     """Records that a vial of powder was mixed with ``diluent_ml`` of diluent.
 
     Sets the concentration (vial units / diluent mL) and the beyond-use time, and
     appends a RECONSTITUTE movement of quantity 0 so the history shows it.
-    Raises ValidationError, NotFound, WrongProductKind, AlreadyReconstituted,
+    Mixed at a treatment (``treatment_id``, the cart page's), that treatment is checked
+    first: one of the caller's clinics, still open; nothing is mixed otherwise.
+    Raises ValidationError, NotFound, TreatmentClosed, WrongProductKind, AlreadyReconstituted,
     ContainerEmpty, LotExpired, LotQuarantined, LotRecalled or ContainerOnHold.
     """
     diluent_ml = _quantity(diluent_ml, "diluent_ml")
@@ -513,6 +518,8 @@ def reconstitute(
     diluent_name = _optional_text(diluent_name, "diluent_name", max_length=120)
     diluent_lot = _diluent_lot(_optional_text(diluent_lot, "diluent_lot", max_length=120))
 
+    if treatment_id is not None:
+        _ensure_open(_lock_treatment(session, treatment_id, scope))
     container = _lock_container(session, container_id, scope)
     product = container.product
     if not product.requires_reconstitution:
@@ -718,17 +725,28 @@ def waste(
     now: dt.datetime,
     quantity: Decimal | None = None,
     note: str | None = None,
+    treatment_id: int | None = None,
 ) -> Movement:
     """Takes ``quantity`` (None: everything left) out of a container as waste.
+
+    Wasted at a treatment (``treatment_id``, the cart page's), the waste belongs to it and
+    names it: the treatment is checked first (one of the caller's clinics, still open) and
+    the container must be its clinic's and not opened for another patient, whose waste
+    belongs to her own treatment; nothing is wasted otherwise.
 
     A container of a quarantined or recalled lot, and one on hold, is the safety lead's
     to deal with (``lifecycle.ensure_may_waste``): anyone else is refused (recalled stock
     is returned or destroyed on its recall case, quarantined stock kept as evidence), and
     the safety lead's waste that empties a held one ends its hold with this reason. An
     expired lot is wasted by anyone. A vial with no vacuum also flags its lot for the
-    safety lead (a sign of a counterfeit). Raises ValidationError, NotFound, ContainerEmpty,
-    LotRecalled, LotQuarantined, ContainerOnHold or InsufficientQuantity.
+    safety lead (a sign of a counterfeit). Raises ValidationError, NotFound, TreatmentClosed,
+    UnknownContainer, ContainerOtherPatient, ContainerEmpty, LotRecalled, LotQuarantined,
+    ContainerOnHold or InsufficientQuantity.
     """
+    # The treatment first, locked before its container as a draw and the closing lock them.
+    treatment = _lock_treatment(session, treatment_id, scope) if treatment_id is not None else None
+    if treatment is not None:
+        _ensure_open(treatment)
     if reason not in WASTE_REASON_VALUES:
         raise ValidationError(
             f"Choose a reason for the waste: {', '.join(WASTE_REASON_VALUES)}.", field="reason"
@@ -740,15 +758,36 @@ def waste(
         quantity = _quantity(quantity, "quantity")
 
     container = _lock_container(session, container_id, scope)
+    if treatment is not None:
+        ensure_may_waste_at(container, treatment)
     lifecycle.ensure_has_stock(container, doing="waste")
     lifecycle.ensure_may_waste(container, decides_holds=cold_chain.may_decide_holds(actor))
     if quantity is not None:
         lifecycle.ensure_whole_if_sealed(container, quantity)
-    movement = _waste_locked(session, container, actor=actor, now=now, reason=reason, quantity=quantity, note=note)
+    movement = _waste_locked(session, container, actor=actor, now=now, reason=reason, quantity=quantity, note=note,
+                             treatment_id=treatment_id)
     if reason == "no_vacuum":
         _flag_no_vacuum(session, container, actor=actor, now=now)
     session.flush()
     return movement
+
+
+def ensure_may_waste_at(container: Container, treatment: Treatment) -> None:
+    """A waste recorded at a treatment is of its clinic's stock, and never of a container opened for another
+    patient: that waste would stand in this patient's treatment. The cart page asks it before offering its waste
+    form. Raises UnknownContainer or ContainerOtherPatient."""
+    if container.clinic_id != treatment.clinic_id:
+        raise UnknownContainer(
+            f"{container.label_code} is stock of another clinic than this treatment: waste it at its own clinic.",
+            container_id=container.id,
+        )
+    if container.patient_id is not None and container.patient_id != treatment.patient_id:
+        what = "syringe" if container.product.kind is ProductKind.FILLER else "vial"
+        raise ContainerOtherPatient(
+            f"This {container.product.name} {what} ({container.label_code}) was opened for another patient: "
+            "waste it in that patient's treatment, not in this one.",
+            container_id=container.id,
+        )
 
 
 def _waste_locked(
@@ -916,7 +955,8 @@ _REVERSIBLE = frozenset({MovementKind.DRAW, MovementKind.WASTE})
 
 
 def reverse(
-    session: Session, *, actor: User, scope: Scope, movement_id: int, reason: str, now: dt.datetime
+    session: Session, *, actor: User, scope: Scope, movement_id: int, reason: str, now: dt.datetime,
+    treatment_id: int | None = None,
 ) -> Movement:
     """Corrects a mistaken draw or waste with a REVERSAL movement that puts its quantity back.
 
@@ -932,12 +972,19 @@ def reverse(
     emptied the vial, reversed after the closing). Features are asked before anything is
     written (``lot_guard.check_reversal``): a recall refuses a correction that would change
     what a closed case recorded, and flags one that changes what a notified patient was told.
+    Corrected at a treatment (``treatment_id``, the cart page's, open or closed), the movement
+    must be one of that treatment's (NotFound otherwise, nothing written).
     Raises ValidationError, NotFound, NotReversible, AlreadyReversed, ContainerInTransit, or
     what a feature's check raises (``recall_closed``, ``lot_recalled``).
     """
     reason = _required_text(reason, "reason", "Say why this is being reversed.", max_length=MAX_TEXT)
+    if treatment_id is not None:
+        _ensure_id(treatment_id, "treatment")
+        _visible(session.get(Treatment, treatment_id), treatment_id, scope)
     _ensure_id(movement_id, "movement", MAX_BIG_ID)
     original = get_in_scope(session, Movement, movement_id, scope, "movement")
+    if treatment_id is not None and original.treatment_id != treatment_id:
+        raise NotFound(f"No draw or waste with id {movement_id} in treatment {treatment_id}.", id=movement_id)
     if original.kind not in _REVERSIBLE:
         raise NotReversible(
             "Only a draw or a waste can be reversed" + (
