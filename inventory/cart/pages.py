@@ -31,7 +31,7 @@ from inventory.adverse_events import service as adverse_events
 from inventory.blueprints.pages import once
 from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.blueprints.pages.fields import QuantityField, TextField, choices_of, location_choices
-from inventory.errors import ConfirmationRequired, DomainError, LotExpired, NotFound, PatientRefConflict
+from inventory.errors import ConfirmationRequired, DomainError, LotExpired, NotFound
 from inventory.extensions import db
 from inventory.models import Container, Location, LocationKind, Movement, MovementKind, ProductKind, utcnow
 from inventory.models.base import plain_quantity
@@ -44,6 +44,7 @@ from inventory.counterfeit import service as counterfeit
 from inventory.clinical import service as clinical
 from inventory.cold_chain import service as cold_chain
 from inventory.services.permissions import Permission, get_in_scope
+from inventory.validators import text_problem
 
 WASTE_REASONS = choices_of([
     ("dropped", "Dropped"), ("contaminated", "Contaminated"), ("no_vacuum", "No vacuum when pierced"),
@@ -62,7 +63,8 @@ def _above_zero(form: FlaskForm, field: Field) -> None:
 
 class StartForm(FlaskForm):
     location_id = SelectField("Where", coerce=int)
-    external_ref = TextField("Patient reference", validators=[DataRequired(), Length(max=64)])
+    external_ref = TextField("Patient reference", validators=[
+        DataRequired("Scan the patient's card or type the reference."), Length(max=64)])
     name = TextField("Name (new patients)", validators=[Optional(), Length(max=160)])
     date_of_birth = DateField("Date of birth (new patients)", validators=[Optional()])
     # "1": a separate treatment although the patient has one open here (the button offered on that one).
@@ -118,6 +120,7 @@ def _cart_locations() -> list[Location]:
 def cart_home():
     form = StartForm()
     ask_name = False  # a new patient's reference was given: the focus goes to Name, for what the nurse types next
+    problem = None  # a refusal (FormProblem), said beside the field it names
     locations = _cart_locations()
     form.location_id.choices = location_choices(locations)
     if not form.is_submitted():
@@ -135,10 +138,18 @@ def cart_home():
                 now=utcnow(), separate=form.new_treatment.data == "1",
             )
         except DomainError as error:
-            refused(error)  # answered with the form again, a 200: only the marker keeps the patient out
-            if error.details.get("field") == "external_ref" or isinstance(error, PatientRefConflict):
-                form.external_ref.data = ""  # emptied, so the patient's card scanned next is not appended to it
-            ask_name = error.details.get("field") == "name"
+            said = FormProblem.of(form, error, _START_FIELDS)
+            if said.field is None:
+                refused(error)  # answered with the form again, a 200: only the marker keeps the patient out
+            else:
+                unit_of_work.mark_refused()  # said beside its field (cart_home.html), not at the top as well
+                problem = said
+            if said.field == "external_ref":
+                # What the nurse typed by hand, when a scan kept out of another field replaced it (a vial's label
+                # scanned into Name), is hers: given back, and the focus goes back to Name. Else emptied, so that
+                # the patient's card scanned next is not appended to it.
+                form.external_ref.data = _typed_ref(form.external_ref.data or "")
+            ask_name = said.field == "name" or (said.field == "external_ref" and bool(form.external_ref.data))
         else:
             _remember_location(location)
             if opened:
@@ -147,9 +158,26 @@ def cart_home():
             flash(_already_open(treatment), "info")
             return once.answered(claim, redirect(url_for("pages.cart_treatment", treatment_id=treatment.id,
                                                          new_for=location.id)))
+    elif form.is_submitted():
+        problem = FormProblem.of(form, None, _START_FIELDS)
     found = cart.open_treatment_page(db.session, scope=scope(), limit=CART_HOME_OPEN_TREATMENTS)
-    return render_template("pages/cart_home.html", form=form, found=found, ask_name=ask_name, **_open_cards(found),
-                           attention=needs_attention(db.session, scope=scope(), now=utcnow()))
+    return render_template("pages/cart_home.html", form=form, found=found, ask_name=ask_name, problem=problem,
+                           **_open_cards(found), attention=needs_attention(db.session, scope=scope(), now=utcnow()))
+
+
+# The start form's fields, by the names a refusal of the patient's look-up gives (details.field) or its code.
+_START_FIELDS = {"external_ref": "external_ref", "name": "name", "date_of_birth": "date_of_birth",
+                 "patient_ref_conflict": "external_ref"}
+
+
+def _typed_ref(refused: str) -> str:
+    """What the nurse typed into the patient's reference before a scan replaced it, as vialog.js sends it
+    (typed_ref) when a scan kept out of another field of the start form goes to the reference; "" when there is
+    none, or it is no reference (too long, invisible characters) or the refused text itself."""
+    typed = request.form.get("typed_ref", "").strip()
+    if not typed or typed == refused.strip() or text_problem(typed, max_length=64) is not None:
+        return ""
+    return typed
 
 
 # The cart lists this many open treatments, newest first; the others are a link away (/cart/open).

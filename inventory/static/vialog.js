@@ -392,3 +392,30 @@ function guardAgainstScansInOtherFields() {
   document.addEventListener("DOMContentLoaded", syncAll);
   window.addEventListener("pageshow", syncAll);
 })();
+
+// --- what was typed before a scan replaced it (the cart's start form) ---
+// A scan kept out of another field goes to the page's scan field (above), in place of what it held: on the cart's
+// start form that is the patient's reference the nurse may have typed by hand ("QA-003", then a vial scanned into
+// Name). A field marked data-typed-as="<name>" sends what was last typed into it (or what the page gave it) under
+// that name when the form goes with something else in it, so that the server, refusing the scan, gives it back.
+(() => {
+  const typed = new WeakMap(); // field -> its value after the last key or paste in it
+  document.addEventListener("input", (event) => {
+    const t = event.target;
+    if (t instanceof HTMLInputElement && t.dataset.typedAs) typed.set(t, t.value);
+  });
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement)) return;
+    form.querySelectorAll("input[data-typed-as]").forEach((field) => {
+      form.querySelectorAll(`input[type=hidden][name="${field.dataset.typedAs}"]`).forEach((old) => old.remove());
+      const before = (typed.get(field) ?? field.defaultValue).trim();
+      if (!before || before === field.value.trim()) return;
+      const kept = document.createElement("input");
+      kept.type = "hidden";
+      kept.name = field.dataset.typedAs;
+      kept.value = before;
+      form.append(kept);
+    });
+  });
+})();
