@@ -65,6 +65,9 @@ document.addEventListener("DOMContentLoaded", () => {
     // The field the page focuses on load: the scan field, or the one a refusal asks for (a new patient's name).
     const first = document.querySelector("[autofocus]") ?? scan;
     if (!document.activeElement || document.activeElement === document.body) first.focus();
+    // A step the page waits on (a dose to confirm: nothing is recorded until it is answered) is brought into
+    // view; on a tablet it sits below the fold. The focus stays where a scan lands.
+    document.querySelector("[data-bring-into-view]")?.scrollIntoView({ block: "center" });
     document.addEventListener("click", (event) => {
       const t = event.target;
       if (!(t instanceof HTMLElement) || t.closest("input, select, textarea, button, a, label, summary, details[open]")) return;

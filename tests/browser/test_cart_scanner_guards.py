@@ -223,3 +223,26 @@ def test_a_hylenex_box_scanned_at_the_cart_shows_a_fridge_vial_not_the_kits(page
     expect(page.locator(".container-panel h2")).to_contain_text("Hylenex")
     expect(page.locator("#where")).to_have_text("Medicines fridge")
     expect(page.locator(".kit-item")).to_have_count(0)
+
+
+def test_a_dose_to_confirm_is_in_sight_on_a_tablet_and_said_at_the_top(page, live_server):
+    """QA at 1024x768: the page came back scrolled to the top, the confirmation below the fold: a nurse could take
+    the draw for recorded. The step is brought into view, the top of the page says it too, and a scan still lands
+    in the scan field."""
+    (vial,) = sealed_labels(live_server, "Botox Cosmetic 100 U", "DEMOBTX01", 1, at="Medicines fridge")
+    page.set_viewport_size({"width": 1024, "height": 768})
+    sign_in(page, "nurse")
+    treatment_id = start_treatment(page, live_server, "GUARD-IN-SIGHT")
+    wedge(page, vial)
+    page.click("button:has-text('Reconstitute')")
+    page.check("input[name=area][value=glabella]")
+    page.fill("#quantity", "70")
+    page.select_option("#unit", "U")
+    page.click("button:has-text('Record draw')")
+
+    step = page.locator(".confirm-step")
+    expect(step).to_be_in_viewport()
+    expect(page.locator("#confirm_reason")).to_be_in_viewport()
+    expect(page.locator("#confirm-pending")).to_contain_text("Not recorded yet: this dose needs your confirmation")
+    assert page.evaluate("document.activeElement.id") == "scan"
+    assert draws_of(live_server, treatment_id) == 0
