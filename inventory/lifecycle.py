@@ -43,6 +43,7 @@ __all__ = [
     "HELD_STATES",
     "POOLED_UNITS",
     "LIVE_STATES",
+    "SET_ASIDE_STATUSES",
     "Dose",
     "accepted_units",
     "concentration",
@@ -74,6 +75,8 @@ __all__ = [
 LIVE_STATES: tuple[ContainerState, ...] = (ContainerState.SEALED, ContainerState.IN_USE)
 # Still stock of the chain: live, or on the road between two clinics (what a recall must take back).
 HELD_STATES: tuple[ContainerState, ...] = (*LIVE_STATES, ContainerState.IN_TRANSIT)
+# Lots out of use at every clinic: what is in stock of them is the safety lead's to deal with (``is_set_aside``).
+SET_ASIDE_STATUSES: tuple[LotStatus, ...] = (LotStatus.QUARANTINED, LotStatus.RECALLED)
 
 UNITS = "U"  # what a nurse types for "this product's own units"
 ML = "mL"
@@ -324,7 +327,7 @@ def is_set_aside(container: ContainerFacts) -> bool:
     lot is released. Only they waste it (``ensure_lot_may_be_wasted``); what anyone else would waste by a rule
     (a closing treatment's single-patient remainder, the beyond-use waste) is left in it for them.
     """
-    return container.lot.status in (LotStatus.QUARANTINED, LotStatus.RECALLED)
+    return container.lot.status in SET_ASIDE_STATUSES
 
 
 def ensure_lot_may_be_wasted(container: ContainerFacts, *, decides_holds: bool) -> None:

@@ -1,6 +1,7 @@
 """The cart pages after a tester's round: a draw that empties a vial says to discard it (never "Do not use"),
 hyaluronidase is drawn in mL on the page as through the API, and the nurse's home page says what needs her
-attention at her own clinics (kits not ready, vials past beyond-use, stock on hold), and nothing when all is well.
+attention at her own clinics (kits not ready, vials past beyond-use, stock on hold, stock of a recalled or
+quarantined lot), and nothing when all is well.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from inventory.cart.attention import needs_attention
+from inventory.cart.attention import needs_attention, set_aside_stock
 from inventory.cold_chain import service as cold_chain
 from inventory.models import Draw, Treatment, utcnow
 from inventory.services.permissions import Scope
+from recall import services as recall
+from recall.models import RecallCase
 from tests import kit_factories
 from tests.factories import EVERYWHERE, World, reconstitute, start_treatment
 from tests.pages.conftest import csrf_token
@@ -49,8 +52,8 @@ def home(client) -> str:
 
 
 def attention_line(panel: str, kind: str) -> str:
-    """The text of the panel's one line of ``kind`` (``beyond-use``, ``hold``)."""
-    line = re.search(rf'<li class="attention-{kind}">(.*?)</li>', panel, re.S)
+    """The text of the panel's first line of ``kind`` (``beyond-use``, ``hold``, ``set-aside``)."""
+    line = re.search(rf'<li class="attention-{kind}"[^>]*>(.*?)</li>', panel, re.S)
     assert line, panel
     return line.group(1)
 
@@ -243,6 +246,11 @@ def test_what_needs_attention_is_read_in_the_same_few_statements_however_much_th
         kit_factories.new_kit(world, name=f"Emergency kit {n}")  # never checked: not ready
         vial = world.container("botox", lot=f"LOT{n}")
         reconstitute(world, vial, at=utcnow() - dt.timedelta(hours=30))
+        # stock of a quarantined lot, in two places
+        suspect = world.container("dysport", lot=f"SUS{n}")
+        world.receive("dysport", lot=f"SUS{n}", location=world.location("Cart"))
+        recall.quarantine(session, actor=world.users["safety"], lot_id=suspect.lot_id, reason="counterfeit suspected",
+                          now=utcnow())
 
     one_more_of_each(1)
     few = statements()
@@ -250,6 +258,10 @@ def test_what_needs_attention_is_read_in_the_same_few_statements_however_much_th
         one_more_of_each(n)
     assert statements() == few
     assert few <= 12
+    with recorded(session) as sent:  # the stock of every recalled or quarantined lot: one statement
+        set_aside = set_aside_stock(session, scope=Scope.for_user(world.users["nurse"]))
+    assert len(sent) == 1
+    assert [(lot.number, lot.containers) for lot in set_aside] == [(f"SUS{n}", 2) for n in range(1, 6)]
     assert session.scalar(select(func.count(Draw.id))) == 0  # read side only
 
 
@@ -258,3 +270,68 @@ def test_attention_is_scoped_to_the_users_clinics(world, session):
     session.flush()
     assert not needs_attention(session, scope=Scope.for_user(world.users["nurse"]), now=utcnow())
     assert needs_attention(session, scope=EVERYWHERE, now=utcnow()).kits
+
+
+# --- 4. stock she must not use: its lot is recalled or quarantined ----------------------------------
+
+
+def _recall(world: World, session, lot_id: int) -> None:
+    recall.open_recall(session, actor=world.users["safety"], lot_ids=[lot_id], reason="Manufacturer notice 44",
+                       recall_class="I", source="manufacturer", now=utcnow())
+    session.flush()
+
+
+def test_the_home_page_names_her_clinics_recalled_stock_where_it_is_and_what_to_do(browser_client, world, session):
+    """QA: after a Class I recall of DEMOBTX01 the panel said nothing, though its vials were still in the fridge
+    and one was open in her treatment: only a scan said "do not use"."""
+    fridge = world.receive("botox", lot="DEMOBTX01", containers=2).containers
+    (opened,) = world.receive("botox", lot="DEMOBTX01", location=world.location("Room 1")).containers
+    start(world, "P-RECALLED")
+    reconstitute(world, opened, at=utcnow() - dt.timedelta(hours=1))
+    world.receive("botox", lot="DEMOBTX01", location=world.location("Fridge", world.other_clinic))
+    world.receive("botox", lot="FINE1")  # a lot still in use: not named
+    _recall(world, session, fridge[0].lot_id)
+
+    line = attention_line(attention_panel(home(browser_client("nurse"))), "set-aside")
+    assert re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", line)).strip() == (
+        "Recalled Botox Cosmetic 100 U lot DEMOBTX01: 3 containers: 2 in Fridge, 1 in Room 1 (opened). "
+        "Do not use them or throw them away: set them aside for the safety lead.")
+    assert 'href="/stock?q=DEMOBTX01"' in line
+    assert "FINE1" not in line
+
+    # New York's nurse reads New York's one vial of it; the chain's safety lead both clinics', with the lot's trace.
+    theirs = attention_line(attention_panel(home(browser_client("other_nurse"))), "set-aside")
+    assert "1 container in Fridge." in theirs and "Do not use it or throw it away" in theirs
+    lead = attention_line(attention_panel(home(browser_client("safety"))), "set-aside")
+    assert "4 containers: 2 in LON · Fridge, 1 in LON · Room 1 (opened), 1 in NYC · Fridge." in lead
+    assert f'href="/trace/lots/{fridge[0].lot_id}"' in lead
+    assert "mark each returned or destroyed on the recall case" in lead
+
+
+def test_the_home_page_names_quarantined_stock_with_why_and_forgets_it_once_released(browser_client, world,
+                                                                                       session):
+    (vial,) = world.receive("filler", lot="SUSPECT9").containers
+    lead = world.users["safety"]
+    recall.quarantine(session, actor=lead, lot_id=vial.lot_id, reason="Counterfeit suspected", now=utcnow())
+    session.flush()
+    client = browser_client("nurse")
+    line = attention_line(attention_panel(home(client)), "set-aside")
+    assert "Quarantined" in line and "(Counterfeit suspected)" in line
+    assert "1 container in Fridge." in line
+    assert "Do not use it or throw it away until a safety lead releases the lot: set it aside" in line
+
+    recall.release(session, actor=lead, lot_id=vial.lot_id, reason="Genuine: confirmed by the maker", now=utcnow())
+    session.flush()
+    assert 'class="attention-set-aside"' not in home(client)
+
+
+def test_recalled_stock_returned_on_the_case_leaves_the_panel(browser_client, world, session):
+    (vial,) = world.receive("botox", lot="GONE1").containers
+    _recall(world, session, vial.lot_id)
+    client = browser_client("nurse")
+    assert 'class="attention-set-aside"' in home(client)
+    (case_id,) = session.scalars(select(RecallCase.id)).all()
+    recall.update_container(session, actor=world.users["safety"], scope=EVERYWHERE, case_id=case_id,
+                            container_id=vial.id, status="returned", now=utcnow())
+    session.flush()
+    assert "Needs attention" not in home(client)
