@@ -52,6 +52,9 @@ def from_environment(instance: Path) -> dict[str, Any]:
         "SESSION_COOKIE_SECURE": _bool("VIALOG_SECURE_COOKIES", False),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # A form's CSRF token lives as long as the page session, which sign-in and sign-out end: the cart page
+        # stays open all day between patients, and a scan an hour after it loaded must not be refused.
+        "WTF_CSRF_TIME_LIMIT": None,
         # OWASP's Argon2id figures: 19 MiB, 2 passes, 1 lane. Tests lower them for speed.
         "ARGON2_TIME_COST": 2,
         "ARGON2_MEMORY_KIB": 19 * 1024,

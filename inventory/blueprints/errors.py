@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import logging
 
+from urllib.parse import urlsplit
+
 from flask import Flask, Response, jsonify, make_response, render_template, request, session
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, NotFound
 
 from inventory.errors import DomainError
+from inventory.security import safe_redirect_target
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +57,19 @@ def register_error_handlers(app: Flask) -> None:
         if wants_json():
             return json_error(error.status, error.code, error.message, error.details)
         return render_template("error.html", status=error.status, message=error.message), error.status
+
+    @app.errorhandler(CSRFError)
+    def _form_of_another_session(error: CSRFError):
+        """A page's form whose token this session did not give (signed out or in again since, in another tab or by
+        someone else at this computer): said in words, nothing saved, with the way back to the page."""
+        referrer = urlsplit(request.referrer or "")
+        back = safe_redirect_target(referrer.path + (f"?{referrer.query}" if referrer.query else "")) \
+            if referrer.netloc == request.host else None
+        message = ("This form comes from a page opened before a sign-in or sign-out on this computer. Nothing was "
+                   "saved: open the page again and repeat what you did.")
+        if wants_json():
+            return json_error(400, HTTP_CODES[400], message)
+        return render_template("error.html", status=400, message=message, back=back), 400
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
