@@ -100,3 +100,25 @@ def test_an_action_or_field_the_trail_does_not_know_still_reads_as_words(browser
         "Locked out by someone not on record, 5 Dec 2026 12:50 GMT "
         "Failed attempts: 5; Seen from: Address: 10.0.0.1; Clinics: LON, clinic #999; Flags: yes, (none)",
     ]
+
+
+def test_a_products_page_shows_who_changed_its_limits_when_and_why(browser_client, world, session):
+    """The product page said a loosened limit is "kept in the audit trail" and showed none: the admin reviewing
+    Botox's limits could not see who raised its maximum, or why."""
+    botox = world.botox
+    raised = (botox.session_max_units or Decimal("100")) + 20
+    service.update_product(session, actor=world.users["admin"], product_id=botox.id,
+                           fields={"session_max_units": raised}, reason="Medical director's protocol 12",
+                           now=at(12, 50))
+    session.flush()
+
+    page = browser_client("admin").get(f"/catalog/{botox.id}/edit").get_data(as_text=True)
+
+    said = trail(page)
+    assert any(line.startswith("Changed by ") and "5 Dec 2026 12:50 UTC" in line
+               and "Session maximum:" in line and f"→ {plain(raised)}" in line
+               and "Why: Medical director's protocol 12" in line for line in said), said
+
+
+def plain(value: Decimal) -> str:
+    return format(value.normalize(), "f")
