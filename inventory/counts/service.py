@@ -166,6 +166,9 @@ class LineResult:
     containers_counted: int | None
     expected_containers: int | None
     is_provisional: bool
+    # Before posting: why posting would refuse this line (``_ensure_postable``'s own words), so the reviewer sees it
+    # on the review, not only after pressing Post.
+    refused: str | None = None
 
 
 # --- reading ---------------------------------------------------------------------------
@@ -506,10 +509,18 @@ def results(session: Session, count: Count) -> list[LineResult]:
         LineResult(
             line=p.line, product=p.product, lot=p.lot, container=p.container, counted=p.counted, expected=p.expected,
             variance=p.variance, containers_counted=p.containers_counted, expected_containers=p.expected_containers,
-            is_provisional=True,
+            is_provisional=True, refused=_why_not_postable(count, p),
         )
         for p in plans
     ]
+
+
+def _why_not_postable(count: Count, plan: LinePlan) -> str | None:
+    try:
+        _ensure_postable(count, plan)
+    except DomainError as refusal:
+        return refusal.message.removesuffix(" Nothing was adjusted.")  # nothing is, before posting
+    return None
 
 
 def not_on_sheet(session: Session, count: Count) -> list[Container]:
@@ -748,8 +759,9 @@ def _ensure_postable(count: Count, plan: LinePlan) -> None:
     if plan.surplus:
         raise CountSurplus(
             f"{plan.containers_counted} sealed {plan.product.name} of lot {plan.lot.number} were counted at "
-            f"{count.location.name}, but Vialog held {plan.expected_containers} there then. Scan the labels of the "
-            "extra ones (they may be recorded elsewhere) or receive them, then post again. Nothing was adjusted.",
+            f"{count.location.name}, but Vialog held {plan.expected_containers} there then. Send the count back to "
+            "the counter to scan the labels of the extra ones (Vialog may hold them at another place), or receive "
+            "them if they never were; then post again. Nothing was adjusted.",
             lot_id=plan.lot.id, counted=plan.containers_counted, expected=plan.expected_containers,
         )
 

@@ -275,9 +275,22 @@ def test_more_sealed_containers_than_the_ledger_holds_are_refused(world, session
     count = start(world)
     add(world, count, lot_id=receipt.lot.id, containers=3)
     submit(world, count)
+    # The review says it before Post is pressed, and what the reviewer can do: send the sheet back.
+    (line,) = counts.results(session, count)
+    assert line.refused is not None and "Send the count back to the counter" in line.refused
+    assert "Nothing was adjusted" not in line.refused
     error = refusal(lambda: post(world, count))
     assert error.code == "count_surplus" and "Nothing was adjusted" in error.message
+    assert "Send the count back to the counter to scan the labels of the extra ones" in error.message
     assert adjustments(session) == [] and count.status is CountStatus.SUBMITTED
+
+
+def test_a_line_posting_would_accept_says_nothing_on_the_review(world, session):
+    receipt = world.receive("botox", lot=LOT, containers=2)
+    count = start(world)
+    add(world, count, lot_id=receipt.lot.id, containers=2)
+    submit(world, count)
+    assert [line.refused for line in counts.results(session, count)] == [None]
 
 
 def test_a_reviewer_sends_a_count_back_and_the_counter_corrects_it(world, session):

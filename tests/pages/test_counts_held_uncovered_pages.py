@@ -55,3 +55,21 @@ def test_stock_back_on_hold_from_a_refused_transfer_is_listed_as_on_hold(browser
     ]
     # The stock page's own mark of a held container, not another wording.
     assert html.count('<span class="status status-quarantined on-hold">on hold</span>') == 2
+
+
+def test_the_review_says_which_line_posting_would_refuse_and_what_to_do(browser_client, world, session):
+    """QA: three sealed vials counted where Vialog held two; the review showed "+100 U differs" and the refusal
+    came only on Post, telling the reviewer to scan labels on a sheet they cannot scan on."""
+    lon_manager = world.users["clinic_manager"]
+    fridge = world.location()
+    receipt = world.receive("botox", lot="QA6E", containers=2, now=NOW - dt.timedelta(days=1))
+    count = counts.create_submitted(session, actor=lon_manager, scope=Scope.for_user(lon_manager),
+                                    location_id=fridge.id, lines=[counts.LineSpec(lot_id=receipt.lot.id, containers=3)],
+                                    now=NOW - dt.timedelta(minutes=5))
+    session.flush()
+
+    html = browser_client("manager").get(f"/counts/{count.id}").get_data(as_text=True)
+
+    refused = html.split('<tr class="count-line-refused">')[1].split("</tr>")[0]
+    assert "Posting will refuse this line: 3 sealed Botox Cosmetic 100 U of lot QA6E were counted" in refused
+    assert "Send the count back to the counter" in refused
