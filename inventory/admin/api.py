@@ -20,6 +20,7 @@ from inventory.admin.schemas import (
     ProductCreate,
     UserIn,
     UserList,
+    fields_named_as_sent,
     UserOut,
     UserPatch,
 )
@@ -118,8 +119,9 @@ def set_password(user_id: int, body: PasswordIn) -> Response:
            permission=Permission.CATALOG, body=ProductCreate, response=ProductAdminOut, status=201,
            errors=(403, 409, 422))
 def create_product(body: ProductCreate) -> ProductAdminOut:
-    saved = service.add_product(db.session, actor=current_user(), fields=body.changes(), gtins=body.gtins or [],
-                                now=utcnow(), reason=body.reason or None)
+    with fields_named_as_sent():
+        saved = service.add_product(db.session, actor=current_user(), fields=body.changes(), gtins=body.gtins or [],
+                                    now=utcnow(), reason=body.reason or None)
     return ProductAdminOut.saved(saved)
 
 
@@ -127,8 +129,9 @@ def create_product(body: ProductCreate) -> ProductAdminOut:
            summary="Change a product, its GTINs, or retire it; a dose limit is set on every product of the molecule",
            permission=Permission.CATALOG, body=ProductChange, response=ProductAdminOut, errors=(403, 404, 409, 422))
 def update_product(product_id: int, body: ProductChange) -> ProductAdminOut:
-    saved = service.change_product(db.session, actor=current_user(), product_id=product_id, fields=body.changes(),
-                                   gtins=body.gtins, now=utcnow(), reason=body.reason)
+    with fields_named_as_sent():
+        saved = service.change_product(db.session, actor=current_user(), product_id=product_id,
+                                       fields=body.changes(), gtins=body.gtins, now=utcnow(), reason=body.reason)
     return ProductAdminOut.saved(saved)
 
 

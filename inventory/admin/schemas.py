@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
@@ -10,6 +12,7 @@ from pydantic import Field, StringConstraints
 from inventory.admin.service import MAX_LIMIT_REASON, ProductSaved
 from inventory.blueprints.api.schemas import ClinicOut, LocationOut, Model, PlainText, ProductOut, Qty, QtyIn
 from inventory.cart.service import AREA_VALUES
+from inventory.errors import DomainError
 from inventory.models import Clinic, Location, User
 from inventory.services.auth import MIN_PASSWORD_LENGTH
 
@@ -145,6 +148,22 @@ _RENAMED = {
     "units_per_container": "quantity_per_container", "concentration_per_ml": "strength_per_ml",
     "single_dose": "is_single_dose", "multi_patient": "is_multi_patient", "active": "is_active",
 }
+# Product attribute -> API name: a refusal names the field as the request sent it (multi_patient, not is_multi_patient).
+_SENT_AS = {attribute: sent for sent, attribute in _RENAMED.items()}
+
+
+@contextmanager
+def fields_named_as_sent() -> Iterator[None]:
+    """Around a product service call: a refusal's ``details.field`` names the request's field, not the model's."""
+    try:
+        yield
+    except DomainError as refusal:
+        field = refusal.details.get("field")
+        if isinstance(field, str) and field in _SENT_AS:
+            refusal.details["field"] = _SENT_AS[field]
+        raise
+
+
 _REQUIRED = {"name", "brand", "generic_name", "manufacturer", "kind", "base_unit", "quantity_per_container", "storage",
              "is_single_dose", "is_multi_patient", "is_active"}
 
