@@ -10,11 +10,13 @@ import datetime as dt
 import re
 from decimal import Decimal
 
+from email_validator import EmailNotValidError, validate_email
+
 from inventory.errors import ValidationError
 
 __all__ = [
-    "MAX_QUANTITY_DIGITS", "QUANTITY_PATTERN", "check_date_of_birth", "check_text", "parse_quantity",
-    "text_problem", "writable_text",
+    "MAX_QUANTITY_DIGITS", "QUANTITY_PATTERN", "check_date_of_birth", "check_email", "check_phone", "check_text",
+    "parse_quantity", "text_problem", "writable_text",
 ]
 
 # No dose, count or kit minimum has five integer digits: a longer number is a scanned code.
@@ -119,6 +121,59 @@ def writable_text(value: str) -> str:
     so openpyxl, cannot write) becomes U+FFFD. Rows stored before the text validator existed can then
     never make an export fail."""
     return _FORBIDDEN_MULTILINE.sub("\ufffd", value)
+
+
+# --- contact details ---------------------------------------------------------------------
+# What a recall relies on to reach a patient (the notification list, the letters): an address a mail can be
+# sent to, a number a person can dial. Both are kept as typed (trimmed); only their shape is checked here.
+
+EMAIL_EXAMPLE = "jane@example.com"
+PHONE_EXAMPLE = "+44 20 7946 0000"
+# ITU-T E.164: at most 15 digits, country code included; no number anyone dials is shorter than 6.
+PHONE_DIGITS = (6, 15)
+# What people write between the digits of a number ("+44 (0)20 7946-0000", "020/7946.0000"), any dash included.
+_PHONE_SEPARATORS = re.compile(r"[\s.()/\-\u2010-\u2015\u2212]+")
+# Then an optional leading +, the digits (ASCII only), an optional extension ("ext 12", "ext. 12", "x12").
+_PHONE = re.compile(r"(?P<plus>\+?)(?P<digits>[0-9]+)(?:(?:extension|ext|x)(?P<extension>[0-9]{1,6}))?",
+                    re.IGNORECASE)
+
+
+def check_email(value: str, *, what: str = "Email", field: str = "email") -> str:
+    """``value`` (one line, already trimmed) if it is an email address a mail can be sent to, as typed; raises
+    ValidationError otherwise, with the library's reason ("The part after the @-sign contains invalid
+    characters: '@'.").
+
+    The one well-kept validator (email-validator, as pydantic's EmailStr and WTForms' Email use), never its
+    DNS look-up: a treatment cart may be offline, and a domain that does not answer today is still the
+    patient's. Its normalized form is not stored: it differs from what was typed only by the domain's case
+    (which mail ignores) and the Unicode form of accented letters, it never lower-cases the part before the @,
+    and the nurse should find the address as she, or the patient, wrote it."""
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise ValidationError(
+            f"{what}: type an email address the clinic can write to, such as {EMAIL_EXAMPLE}. {error}", field=field
+        ) from None
+    return value
+
+
+def check_phone(value: str, *, what: str = "Phone", field: str = "phone") -> str:
+    """``value`` (one line, already trimmed) if it is a number a person can dial, as typed; raises
+    ValidationError otherwise. Spaces, dots, dashes, slashes and brackets are set aside; what is left is an
+    optional leading +, 6 to 15 digits and an optional extension ("ext 12", "x12"). Letters ("call me maybe")
+    and any other character are refused."""
+    match = _PHONE.fullmatch(_PHONE_SEPARATORS.sub("", value))
+    if match is None:
+        raise ValidationError(
+            f"{what}: type a phone number the clinic can dial, such as {PHONE_EXAMPLE} (an extension as ext 12).",
+            field=field)
+    low, high = PHONE_DIGITS
+    digits = len(match["digits"])
+    if not low <= digits <= high:
+        raise ValidationError(
+            f"{what}: a phone number has {low} to {high} digits; this one has {digits}. Type a phone number the clinic "
+            f"can dial, such as {PHONE_EXAMPLE}.", field=field)
+    return value
 
 
 # --- dates -----------------------------------------------------------------------------

@@ -32,7 +32,9 @@ class PatientQuery(Model):
 
 
 class PatientContactIn(Model):
-    """Contact details for recall notifications; only the fields given change, null clears one."""
+    """Contact details for recall notifications; only the fields given change, null clears one. A phone must be
+    a number a person can dial and an email an address a mail can be sent to (422 validation_error, field phone
+    or email), as on the patient page: the service checks both, this model only their lengths."""
 
     phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
     email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] | None = None

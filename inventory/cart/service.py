@@ -69,7 +69,7 @@ from inventory.cold_chain import service as cold_chain
 from inventory.services.barcodes import parse_scan
 from inventory.services.catalog import product_for_gtin
 from inventory.services.clock import clinic_today, format_clinic_time
-from inventory.validators import check_date_of_birth, check_text
+from inventory.validators import check_date_of_birth, check_email, check_phone, check_text
 from inventory.patient_refs import MAX_REF_KEY, ref_key
 from inventory.services.permissions import Scope, get_in_scope
 
@@ -309,12 +309,17 @@ def refuse_lookalike_ref(session: Session, clinic_id: int, ref: str) -> None:
 
 
 CONTACT_LIMITS = {"phone": 40, "email": 254, "address": 500}
+CONTACT_LABELS = {"phone": "Phone", "email": "Email", "address": "Postal address"}
+# What a recall needs of each to reach the patient: a number to dial, an address to write to (inventory/validators.py).
+CONTACT_RULES = {"phone": check_phone, "email": check_email}
 
 
 def update_contact(session: Session, *, actor: User, scope: Scope, patient_id: int, changes: dict[str, str | None],
                    now: dt.datetime) -> Patient:
-    """Sets a patient's phone, email or address (the recall notification list and letters); a blank or None
-    clears one. Recorded in the audit trail. Raises NotFound (another clinic's patient too) or ValidationError.
+    """Sets a patient's phone, email or address (the recall notification list and letters), each as typed,
+    trimmed; a blank or None clears one. A phone must be a number a person can dial, an email an address a mail
+    can be sent to; one stored before those rules and sent back unchanged (the page sends every field) stays.
+    Recorded in the audit trail. Raises NotFound (another clinic's patient too) or ValidationError.
     """
     _ensure_id(patient_id, "patient")
     patient = get_in_scope(session, Patient, patient_id, scope, "patient")
@@ -322,9 +327,11 @@ def update_contact(session: Session, *, actor: User, scope: Scope, patient_id: i
         if name not in CONTACT_LIMITS:
             raise ValidationError(f"Unknown field {name}.", field=name)
         # A postal address takes its line breaks; a phone or an email is one line.
-        text = _optional_text(value, name, max_length=CONTACT_LIMITS[name], multiline=name == "address")
-        if name == "email" and text is not None and ("@" not in text or " " in text):
-            raise ValidationError("That is not an email address.", field="email")
+        text = check_text(value, what=CONTACT_LABELS[name], field=name, max_length=CONTACT_LIMITS[name],
+                          multiline=name == "address") or None
+        rule = CONTACT_RULES.get(name)
+        if rule is not None and text is not None and text != getattr(patient, name):
+            rule(text)
         setattr(patient, name, text)
     session.add(AuditEvent(at=now, actor_id=actor.id, clinic_id=patient.clinic_id, action="patient.contact_updated",
                            object_type="patient", object_id=str(patient.id), details={"fields": sorted(changes)}))

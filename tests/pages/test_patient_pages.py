@@ -6,6 +6,7 @@ import datetime as dt
 import html
 import re
 
+import pytest
 from sqlalchemy import select
 
 from inventory.adverse_events import service as adverse_events
@@ -23,6 +24,7 @@ from tests.factories import (
     reverse,
     start_treatment,
 )
+from tests.api.conftest import api  # noqa: F401  (the page and the API refuse a contact in the same words)
 from tests.pages.conftest import csrf_token
 from tests.statements import recorded
 
@@ -230,14 +232,60 @@ def test_a_refused_contact_keeps_what_was_typed_says_why_beside_the_field_and_sa
                                                  "email": "amelia at example.org", "address": ""})
     assert refused.status_code == 422
     page = html.unescape(refused.get_data(as_text=True))
-    assert re.search(r'<p class="field-error" id="email-problem" role="alert" data-code="validation_error">'
-                     r"That is not an email address.</p>", page)
+    assert ('<p class="field-error" id="email-problem" role="alert" data-code="validation_error">Email: type an '
+            "email address the clinic can write to, such as jane@example.com. An email address must have an @-sign."
+            "</p>") in page
     assert 'value="amelia at example.org"' in page and 'value="07700 900123"' in page
     too_long = nurse.post(f"{url}/contact", data={"csrf_token": csrf_token(nurse, url), "phone": "1" * 41})
     assert too_long.status_code == 422 and 'id="phone-problem"' in too_long.get_data(as_text=True)
     session.expire_all()
     assert session.get(Patient, amelia.id).phone is None  # the phone typed with the bad email was not kept
     assert session.scalar(select(AuditEvent).where(AuditEvent.action == "patient.contact_updated")) is None
+
+
+@pytest.mark.parametrize(("field", "typed", "words"), [
+    ("email", "jane@@example", "Email: type an email address the clinic can write to, such as jane@example.com. "
+                               "The part after the @-sign contains invalid characters: '@'."),
+    ("phone", "call me maybe", "Phone: type a phone number the clinic can dial, such as +44 20 7946 0000 "
+                               "(an extension as ext 12)."),
+])
+def test_a_contact_no_one_can_use_is_refused_beside_its_field_in_the_apis_words(
+        api, browser_client, world, session, field, typed, words):  # noqa: F811 (the fixture imported above)
+    amelia = patient(world, "P-1001")
+    session.flush()
+    nurse = browser_client("nurse")
+    url = f"/patients/{amelia.id}"
+    form = {"phone": "07700 900123", "email": "amelia@example.org", "address": "1 High St"} | {field: typed}
+    refused = nurse.post(f"{url}/contact", data={"csrf_token": csrf_token(nurse, url), **form})
+    assert refused.status_code == 422
+    page = html.unescape(refused.get_data(as_text=True))
+    said = re.search(rf'<p class="field-error" id="{field}-problem" role="alert" data-code="validation_error">'
+                     r"(.*?)</p>", page)
+    assert said is not None and said.group(1) == words
+    assert "field-error" not in page.replace(said.group(0), "")  # beside its field only, not at the top too
+    assert f'value="{typed}"' in page  # what was typed is kept
+    assert "Contact details saved." not in page
+    answer = api("nurse").patch(url, {field: typed})  # the API refuses it in the same words
+    assert (answer.status_code, answer.get_json()["error"]["message"]) == (422, words)
+    assert answer.get_json()["error"]["details"]["field"] == field
+    session.expire_all()
+    assert (session.get(Patient, amelia.id).phone, session.get(Patient, amelia.id).email) == (None, None)
+
+
+def test_a_phone_stored_before_the_rule_does_not_stop_the_address_being_saved(browser_client, world, session):
+    amelia = patient(world, "P-1001")
+    amelia.phone = "call me maybe"  # on file before the rule: kept until someone changes it
+    session.flush()
+    nurse = browser_client("nurse")
+    url = f"/patients/{amelia.id}"
+    saved = nurse.post(f"{url}/contact", data={"csrf_token": csrf_token(nurse, url), "phone": "call me maybe",
+                                               "email": "", "address": "1 High St"})
+    assert saved.status_code == 302
+    session.expire_all()
+    assert (session.get(Patient, amelia.id).phone, session.get(Patient, amelia.id).address) == ("call me maybe",
+                                                                                                "1 High St")
+    changed = nurse.post(f"{url}/contact", data={"csrf_token": csrf_token(nurse, url), "phone": "call me later"})
+    assert changed.status_code == 422 and 'id="phone-problem"' in changed.get_data(as_text=True)
 
 
 # --- who may see which patient ----------------------------------------------------------------------------
