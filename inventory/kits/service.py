@@ -203,6 +203,26 @@ class _Lot(NamedTuple):
 _Held = tuple[tuple[int, Decimal, int], ...]
 
 
+class WarningHorizon(NamedTuple):
+    """How many days before counted stock stops counting a kit turns amber (``warning_horizon``)."""
+
+    days: int  # the one that applies: the longer of the two below
+    template_days: int
+    clinic_days: int
+
+    def only_the_clinics(self, days_ahead: int) -> bool:
+        """Whether stock that stops counting in ``days_ahead`` days warns only because the kit's clinic asks for
+        more notice than its template: then the reason says so."""
+        return self.template_days < days_ahead <= self.days
+
+
+def warning_horizon(template_days: int, clinic_days: int) -> WarningHorizon:
+    """A kit warns at the longer of its template's warning days and its clinic's kit warning horizon: the cautious
+    reading of both settings. A clinic that wants 60 days' notice gets it for every kit, and a template that asks
+    more keeps it; neither shortens the other's."""
+    return WarningHorizon(max(template_days, clinic_days), template_days, clinic_days)
+
+
 class _Judgement(NamedTuple):
     """What a kit's contents say against its template on one day: the same for every kit holding the same."""
 
@@ -230,9 +250,9 @@ def readiness(
     for the present), unless ``history`` is set for a past ``now`` (``readiness_at``): then
     they are rebuilt as recorded by ``now`` (``_past_stock_by_kit``; the stock in one query,
     plus one for the few containers that might not count and one for lots whose status
-    changed since, when there are any) and kits created later are left out. Templates keep
-    no history: a past moment is judged against today's requirements, check interval and
-    warning days.
+    changed since, when there are any) and kits created later are left out. Templates and
+    clinic settings keep no history: a past moment is judged against today's requirements,
+    check interval and warning horizon.
 
     Rules, in the clinic's own calendar (``today`` is the clinic's date at ``now``; a
     lot expiring on day D is usable through the end of D, so "expires in n days"
@@ -247,11 +267,12 @@ def readiness(
       one pool (``lifecycle.stock_pool``): the USP units of every product add up, IU with
       IU, and any other unit only within its own product; its reason names the best pool.
     - ``expiring_soon``: every requirement met, but a counted lot stops counting within
-      the template's ``warning_days`` (inclusive). It stops counting when n falls below
+      the kit's warning horizon (inclusive): the longer of its template's ``warning_days``
+      and its clinic's ``kit_warning_days`` (``warning_horizon``). It stops counting when n falls below
       the requirement's minimum, so the horizon is measured from that day, not from the
       expiry: hyaluronidase needed with 30 days' shelf life and a 30-day warning turns
       amber when it expires within 60 days, and has 30 days to be replaced before the
-      kit turns red. With a minimum of 0 this is simply "expires within warning_days".
+      kit turns red. With a minimum of 0 this is simply "expires within the horizon".
     - ``not_ready`` also when a live container of a quarantined, recalled or expired
       lot is inside (it must come out before someone grabs it); when the kit was never
       checked or the last check is more than ``check_interval_days`` calendar days ago
@@ -266,7 +287,7 @@ def readiness(
         select(
             kits.c.id, kits.c.name, kits.c.clinic_id, kits.c.location_id, kits.c.template_id,
             Clinic.code, Clinic.timezone, Location.name, KitTemplate.name, KitTemplate.check_interval_days,
-            KitTemplate.warning_days,
+            KitTemplate.warning_days, Clinic.kit_warning_days,  # the clinics come with their kits: no statement more
         )
         .join(Clinic, Clinic.id == kits.c.clinic_id)
         .join(Location, Location.id == kits.c.location_id)
@@ -286,22 +307,25 @@ def readiness(
     uses = _last_uses(connection, kits, now, since=_use_bound(kit_rows, last_checks, now))
 
     # Most kits share a template and hold the same lots in the same amounts (stocked alike, from
-    # the region's current lots), so their contents are judged once per (template, day, contents).
+    # the region's current lots), so their contents are judged once per (template, horizon, day, contents):
+    # the horizon is the template's or a clinic's (few), so this is still a handful of judgements.
     todays: dict[str, dt.date] = {}
-    judged: dict[tuple[int, dt.date, _Held], _Judgement] = {}
+    judged: dict[tuple[int, int, dt.date, _Held], _Judgement] = {}
     result = []
     for (kit_id, name, clinic_id, location_id, template_id, clinic_code, timezone, location, template,
-         interval, warning_days) in kit_rows:
+         interval, warning_days, clinic_warning_days) in kit_rows:
         today = todays.get(timezone)
         if today is None:
             today = todays[timezone] = clinic_today(now, timezone)
         held = held_by_kit.get(kit_id, ())
-        judgement = judged.get((template_id, today, held))
+        horizon = warning_horizon(warning_days, clinic_warning_days)
+        key = (template_id, horizon.days, today, held)  # the template's own days come with its id
+        judgement = judged.get(key)
         if judgement is None:
-            judgement = judged[template_id, today, held] = _judge(
+            judgement = judged[key] = _judge(
                 requirements.get(template_id, []), [_LotStock(*lots[lot_id], remaining, count)
                                                     for lot_id, remaining, count in held],
-                today, warning_days,
+                today, horizon,
             )
         last = last_checks.get(kit_id)
         reasons = _use_reasons(uses.get(kit_id), last, timezone)
@@ -383,9 +407,9 @@ def _utc(moment: dt.datetime, timezone: str) -> dt.datetime:
 
 
 def _judge(requirements: Sequence[_Requirement], lots: Sequence[_LotStock], today: dt.date,
-           warning_days: int) -> _Judgement:
+           horizon: WarningHorizon) -> _Judgement:
     inside = _contents_reasons(lots, today)
-    short, expiring, lines = _requirement_reasons(requirements, lots, today, warning_days)
+    short, expiring, lines = _requirement_reasons(requirements, lots, today, horizon)
     return _Judgement(inside, short, expiring, lines)
 
 
@@ -668,7 +692,7 @@ def _use_bound(kit_rows: Sequence[Any], last_checks: dict[int, _LastCheck], now:
     clinic dates), is not ready for that already and its next check clears both, so the look goes back at most
     one check interval: a few days of a few kit locations, read through ix_movements_location_at."""
     bounds = [max(last.checked_at, now - dt.timedelta(days=interval + 2))
-              for kit_id, *_, interval, _warning in kit_rows if (last := last_checks.get(kit_id)) is not None]
+              for kit_id, *_, interval, _warning, _clinic_warning in kit_rows if (last := last_checks.get(kit_id)) is not None]
     return min(bounds, default=None)
 
 
@@ -763,7 +787,7 @@ def _contents_reasons(lots: Sequence[_LotStock], today: dt.date) -> list[Reason]
 
 
 def _requirement_reasons(
-    requirements: Sequence[_Requirement], lots: Sequence[_LotStock], today: dt.date, warning_days: int
+    requirements: Sequence[_Requirement], lots: Sequence[_LotStock], today: dt.date, horizon: WarningHorizon
 ) -> tuple[list[Reason], list[Reason], list[RequirementLine]]:
     """(shortfalls, expiring, checklist lines) for one kit."""
     short: list[Reason] = []
@@ -802,7 +826,7 @@ def _requirement_reasons(
         ))
         if have >= req.min_quantity:
             for lot in best_lots:
-                reason = _expiring_reason(req, lot, today, warning_days)
+                reason = _expiring_reason(req, lot, today, horizon)
                 if reason is not None:
                     known = expiring.get(lot.lot_id)
                     if known is None or reason.data["counts_until"] < known.data["counts_until"]:
@@ -855,19 +879,26 @@ def _shortfall(req: _Requirement, have: Decimal, best_lots: list[_LotStock],
     return Reason("requirement_short", text, data, KitStatus.NOT_READY)
 
 
-def _expiring_reason(req: _Requirement, lot: _LotStock, today: dt.date, warning_days: int) -> Reason | None:
+def _expiring_reason(req: _Requirement, lot: _LotStock, today: dt.date, horizon: WarningHorizon) -> Reason | None:
     days = (lot.expiry - today).days
-    if days - req.min_days_to_expiry > warning_days:
+    ahead = days - req.min_days_to_expiry  # days until it stops counting
+    if ahead > horizon.days:
         return None
     counts_until = lot.expiry - dt.timedelta(days=req.min_days_to_expiry)
     when = "today" if days == 0 else "tomorrow" if days == 1 else f"in {days} days"
-    text = f"{lot.product} lot {lot.lot} expires {when} ({format_date(lot.expiry)})"
+    # The last parenthesis says why the warning is early when only the clinic's longer horizon gives it.
+    by_clinic = horizon.only_the_clinics(ahead)
+    why = f"; this clinic warns {horizon.clinic_days} days ahead" if by_clinic else ""
     if req.min_days_to_expiry:
-        text += (f"; it counts for this kit until {format_date(counts_until)} "
-                 f"({req.label} needs {req.min_days_to_expiry} days of shelf life)")
+        text = (f"{lot.product} lot {lot.lot} expires {when} ({format_date(lot.expiry)}); it counts for this kit "
+                f"until {format_date(counts_until)} ({req.label} needs {req.min_days_to_expiry} days of shelf "
+                f"life{why})")
+    else:
+        text = f"{lot.product} lot {lot.lot} expires {when} ({format_date(lot.expiry)}{why})"
     data = {"requirement": req.label, "product": lot.product, "lot": lot.lot, "lot_id": lot.lot_id,
             "expiry": lot.expiry.isoformat(), "days": days, "counts_until": counts_until.isoformat(),
-            "min_days_to_expiry": req.min_days_to_expiry, "warning_days": warning_days}
+            "min_days_to_expiry": req.min_days_to_expiry, "warning_days": horizon.days,
+            "warned_by": "clinic" if by_clinic else "template"}
     return Reason("expiring", text, data, KitStatus.EXPIRING_SOON)
 
 
