@@ -6,25 +6,29 @@ usually the one who restocks it (see the API module's note).
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
+from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import FieldList, Form, FormField, RadioField, SelectChoice, SelectField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms import Field, FieldList, Form, FormField, RadioField, SelectChoice, SelectField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, StopValidation
 
 from inventory import unit_of_work
 from inventory.blueprints.pages import once
 from inventory.blueprints.pages.core import bp, page, refused, scope
 from inventory.blueprints.pages.fields import NotesField, QuantityField, ScanField, TextField, WholeNumberField
-from inventory.errors import DomainError
+from inventory.errors import DomainError, ValidationError
 from inventory.extensions import db
 from inventory.models import Location, LocationKind, Product, ProductKind, utcnow
 from inventory.kits.models import Kit, KitStatus
 from inventory.kits import service as kit_service
+from inventory.models.base import plain_quantity
 from inventory.services.permissions import Permission, Scope
+from inventory.validators import parse_quantity
 
 STATUS_ORDER = {KitStatus.NOT_READY: 0, KitStatus.EXPIRING_SOON: 1, KitStatus.READY: 2}
 STATUS_WORDS = {KitStatus.READY: "Ready", KitStatus.EXPIRING_SOON: "Expiring soon", KitStatus.NOT_READY: "Not ready"}
@@ -180,14 +184,50 @@ def kit_remove(kit_id: int):
 # --- templates and new kits (managers) ------------------------------------------------------
 
 
+# A number and then words: "1500 U", "10 syringes", "2 x"; the number alone is what the line wants.
+_NUMBER_THEN_WORDS = re.compile(r"\s*([0-9]+(?:[.,][0-9]+)?)\s*[^\s0-9.,].*", re.DOTALL)
+
+
+class MinimumField(QuantityField):
+    """A template line's minimum. A manager types it at a desk, where nothing is scanned, so a refused entry is
+    written back as typed, to be put right (the cart's quantity fields clear one: a code is never appended to);
+    one typed with its unit ("1500 U") is told to give the number alone."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            with_words = _NUMBER_THEN_WORDS.fullmatch(self._typed)
+            number = _quantity_or_none(with_words[1]) if with_words else None
+            if number is None:
+                raise
+            raise ValueError(f"type the minimum as a number, such as {plain_quantity(number)}") from None
+
+    def _value(self) -> str:
+        return self._typed if self.process_errors else super()._value()
+
+
+def _quantity_or_none(text: str) -> Decimal | None:
+    try:
+        return parse_quantity(text)
+    except ValidationError:
+        return None
+
+
+def _minimum_above_zero(form: Form, field: Field) -> None:
+    # The service refuses it too (kit_service._requirement); said here beside the line, in the line's words.
+    if field.data is not None and field.data <= 0:
+        raise StopValidation("the minimum is above 0, such as 1500 or 10")
+
+
 class RequirementForm(Form):
     """One line of a template; a line left blank is ignored."""
 
-    label = TextField("Label", validators=[Optional(), Length(max=120)])
+    label = TextField("Label", validators=[Optional(), Length(max=120, message="at most 120 characters")])
     target = SelectField("Product or kind", validate_choice=False)  # checked by the service
-    min_quantity = QuantityField("Minimum (base units)", validators=[Optional()])
-    min_days_to_expiry = WholeNumberField("Days to expiry at least", default=0,
-                                      validators=[Optional(), NumberRange(0, 3650)])
+    min_quantity = MinimumField("Minimum (base units)", validators=[Optional(), _minimum_above_zero])
+    min_days_to_expiry = WholeNumberField("Days to expiry at least", default=0, validators=[
+        Optional(), NumberRange(0, 3650, "the days to expiry are 0 to 3650")])
 
 
 class TemplateForm(FlaskForm):
@@ -243,7 +283,31 @@ def _render_templates(template_form: TemplateForm | None = None, kit_form: NewKi
     return render_template(
         "pages/kit_templates.html", template_form=template_form, kit_form=kit_form, templates=templates,
         kits_per_template=kit_service.kits_per_template(db.session, scope()), pooling=kit_service.POOLING,
+        line_problems=_line_problems(template_form),
     ), status
+
+
+def _line_problems(form: TemplateForm) -> dict[str, str]:
+    """What is wrong with each requirement line, by the id of the field it is said beside, naming the line:
+    "Requirement 1: type the minimum as a number, such as 1500"."""
+    problems = {}
+    for number, entry in enumerate(form.requirements, start=1):
+        for field in entry.form:
+            if field.errors:
+                name = field.label.text.split(" (")[0]
+                message = str(field.errors[0])
+                if message.startswith(f"{name}: "):  # a shared field's words: "Minimum: at most 4 decimal places."
+                    message = f"{name.lower()}: {message.removeprefix(f'{name}: ')}"
+                problems[field.id] = f"Requirement {number}: {message}"
+    return problems
+
+
+class _LineRefused(ValueError):
+    """A requirement line the page cannot read: said beside the field of that line (``field``)."""
+
+    def __init__(self, line: RequirementForm, field: str, message: str) -> None:
+        super().__init__(message)
+        self.line, self.field = line, field
 
 
 @bp.get("/kit-templates")
@@ -254,16 +318,18 @@ def kit_templates():
 
 def _requirement_specs(form: TemplateForm) -> list[kit_service.RequirementSpec]:
     specs = []
-    for number, entry in enumerate(form.requirements, start=1):
+    for entry in form.requirements:
         line = entry.form
         label, target = (line.label.data or "").strip(), line.target.data or ""
         if not label and not target:
             continue
-        if not label or not target or line.min_quantity.data is None:
-            raise ValueError(f"Requirement {number}: give a label, a product or kind, and a minimum.")
+        missing = "label" if not label else "target" if not target else (
+            "min_quantity" if line.min_quantity.data is None else None)
+        if missing is not None:
+            raise _LineRefused(line, missing, "give a label, a product or kind, and a minimum.")
         kind, _, value = target.partition(":")
         if kind == "product" and not (value.isascii() and value.isdigit() and len(value) <= 10 and 0 < int(value) < 2**31):
-            raise ValueError(f"Requirement {number}: choose a product from the list.")
+            raise _LineRefused(line, "target", "choose a product from the list.")
         specs.append(kit_service.RequirementSpec(
             label=label, min_quantity=Decimal(line.min_quantity.data),
             product_id=int(value) if kind == "product" else None,
@@ -287,9 +353,9 @@ def kit_template_create():
             check_interval_days=form.check_interval_days.data, warning_days=form.warning_days.data,
             requirements=_requirement_specs(form),
         )
-    except ValueError as error:
+    except _LineRefused as problem:
         unit_of_work.mark_refused()  # the claim goes with it: the corrected form is still good
-        flash(str(error), "error")
+        problem.line[problem.field].errors = [str(problem)]  # said beside it, the line named (_line_problems)
         return _render_templates(form, status=422)
     except DomainError as error:
         refused(error)
