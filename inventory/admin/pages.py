@@ -28,11 +28,12 @@ from sqlalchemy import select
 from inventory.admin import service, trail
 from inventory.cart.service import AREA_LABELS, AREA_VALUES, AREAS
 from inventory.blueprints.pages import once
-from inventory.blueprints.pages.core import bp, page, refused, remember_session_version, scope
+from inventory.blueprints.pages.core import bp, landing_endpoint, page, refused, remember_session_version, scope
 from inventory.blueprints.pages.fields import QuantityField, TextField, choices_of
 from inventory.errors import DomainError
 from inventory.extensions import db
-from inventory.models import LocationKind, Product, ProductKind, Role, utcnow
+from inventory.models import AuditEvent, LocationKind, Product, ProductKind, Role, utcnow
+from inventory.security import safe_redirect_target
 from inventory.services import catalog
 from inventory.services.permissions import CHAIN_LEVEL_ROLES, ROLE_LABELS, Permission
 
@@ -206,14 +207,35 @@ def user_reset_password(user_id: int):
     return redirect(url_for("pages.user_detail", user_id=user_id))
 
 
+def _admin_reset_password_of(user_id: int) -> bool:
+    """Whether an admin ever reset this user's password (else the one an admin set is their first)."""
+    return db.session.scalar(select(AuditEvent.id).where(
+        AuditEvent.object_type == "user", AuditEvent.object_id == str(user_id),
+        AuditEvent.action == "user.password_reset").limit(1)) is not None
+
+
 @bp.route("/account/password", methods=["GET", "POST"])
 @page(None)
 def account_password():
+    # A password an admin set (a new account's first, or a reset) is changed before any other page: the page says
+    # why at once, and once it is changed the user goes on to the page they asked for at sign-in (?next=, a
+    # same-site path only), or to their start page.
+    must_change = current_user.must_change_password
+    next_page = safe_redirect_target(request.args.get("next")) if must_change else None
+    reason = None
+    if must_change:
+        reason = ("An admin set your password: choose a new one of your own to continue."
+                  if _admin_reset_password_of(current_user.id)
+                  else "An admin set your first password: choose your own to continue.")
+
+    def show(form: OwnPasswordForm, status: int) -> tuple[str, int]:
+        return render_template("pages/account_password.html", form=form, reason=reason, next_page=next_page), status
+
     form = OwnPasswordForm()
     if request.method == "POST" and form.validate():
         if form.password.data != form.confirm.data:
             form.confirm.errors = ["The two new passwords differ."]
-            return render_template("pages/account_password.html", form=form), 422
+            return show(form, 422)
         try:
             user = service.change_password(
                 db.session, _hasher(), actor=current_user._get_current_object(), scope=scope(),
@@ -222,12 +244,14 @@ def account_password():
             )
         except DomainError as error:
             refused(error)
-            return render_template("pages/account_password.html", form=form), error.status
+            return show(form, error.status)
         remember_session_version(user)  # this session goes on; every other one ended
+        if must_change:  # no session of theirs was open elsewhere to speak of: the admin's password ended them
+            flash("Your password is set.", "ok")
+            return redirect(next_page or url_for(landing_endpoint(user)))
         flash("Password changed. Your other sessions and API tokens were signed out.", "ok")
         return redirect(url_for("pages.account_password"))
-    status = 422 if request.method == "POST" else 200
-    return render_template("pages/account_password.html", form=form), status
+    return show(form, 422 if request.method == "POST" else 200)
 
 
 # --- catalog ----------------------------------------------------------------------------------------

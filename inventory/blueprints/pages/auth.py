@@ -61,7 +61,8 @@ def login():
         login_user(user)
         remember_session_version(user)
         if user.must_change_password and PASSWORD_ENDPOINT in current_app.view_functions:
-            return redirect(url_for(PASSWORD_ENDPOINT))
+            # The page asked for waits until the password is changed: the password page goes on to it.
+            return redirect(url_for(PASSWORD_ENDPOINT, next=safe_redirect_target(request.args.get("next"))))
         return redirect(_safe_next(request.args.get("next"), user))
     return render_template("pages/login.html", form=form)
 
