@@ -1,11 +1,14 @@
 """The treatment cart: one scan field, then the next sensible action for what was scanned.
 
 Scanning is a GET (it changes nothing); every action is a CSRF-protected POST that
-redirects back to the treatment with the scan field focused again.
+redirects back to the treatment with the scan field focused again. A GET that shows a form which records (a scan,
+a vial shown again after a draw, the offer of a separate treatment) carries the sign-in it was made under
+(``SIGN_IN_ARG``): one made under an earlier sign-in on this computer is not carried on as whoever is signed in now.
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -157,7 +160,7 @@ def cart_home():
             # Continued, not opened twice: her vials of this session stay usable. A separate one stays one click away.
             flash(_already_open(treatment), "info")
             return once.answered(claim, redirect(url_for("pages.cart_treatment", treatment_id=treatment.id,
-                                                         new_for=location.id)))
+                                                         new_for=location.id, **_signed_in_args())))
     elif form.is_submitted():
         problem = FormProblem.of(form, None, _START_FIELDS)
     found = cart.open_treatment_page(db.session, scope=scope(), limit=CART_HOME_OPEN_TREATMENTS)
@@ -246,6 +249,11 @@ def _start_again_form(treatment) -> StartForm | None:
 @bp.get("/cart/treatments/<int:treatment_id>")
 @page(Permission.CART)
 def cart_treatment(treatment_id: int):
+    if _opened_before_this_sign_in():
+        # Scanned on a page opened for someone else (signed out and in again in another tab, or by another nurse):
+        # nothing is scanned, the page says who is signed in now and opens afresh, with this sign-in's mark.
+        flash(_OPENED_BEFORE.format(user=current_user.label), "error")
+        return redirect(url_for("pages.cart_treatment", treatment_id=treatment_id))
     treatment = cart.get_treatment(db.session, treatment_id, scope())
     now = utcnow()
     container: Container | None = None
@@ -277,6 +285,36 @@ def cart_treatment(treatment_id: int):
                 treatment_id=treatment.id))
     return _render_treatment(treatment, container, scan_error=scan_error, scanned=raw.strip()[:60], warnings=warnings,
                              start_again=_start_again_form(treatment))
+
+
+# A cart page's GET that shows a form which records carries this sign-in's mark: the scan form sends it, and the
+# redirects that show a vial again (after a draw) or offer a separate treatment add it. Made at random at the first
+# cart page after a sign-in and kept in the page session, which every sign-in and sign-out clears
+# (blueprints/pages/auth.py): a page opened under an earlier sign-in on this computer carries another mark, and the
+# user now signed in never finds that page's vial and draw form ready under her name without being told.
+SIGN_IN_ARG = "signed_in"
+_SIGN_IN_MARK_KEY = "vialog_sign_in_mark"
+_OPENED_BEFORE = ("This page was opened before the last sign-in on this computer: you are signed in as {user}. "
+                  "Nothing was scanned: scan again to record as {user}.")
+
+
+def _sign_in_mark() -> str:
+    mark = page_session.get(_SIGN_IN_MARK_KEY)
+    if not isinstance(mark, str):
+        mark = secrets.token_urlsafe(12)
+        page_session[_SIGN_IN_MARK_KEY] = mark
+    return mark
+
+
+def _signed_in_args() -> dict[str, str]:
+    return {SIGN_IN_ARG: _sign_in_mark()}
+
+
+def _opened_before_this_sign_in() -> bool:
+    """The request carries the mark of another sign-in than this one. A request with no mark (an address typed or
+    linked from elsewhere, which shows the page of whoever is signed in, as any page does) is not refused."""
+    sent = request.args.get(SIGN_IN_ARG)
+    return sent is not None and not secrets.compare_digest(sent.encode(), _sign_in_mark().encode())
 
 
 def _scanned_vial(raw: str) -> Container | None:
@@ -330,6 +368,7 @@ def _render_treatment(treatment, container: Container | None, *, scan_error: Dom
         area_labels=dict(cart.AREAS), rescue_events=rescue_events, events=events, kind_labels=adverse_events.KIND_LABELS,
         warning_words=dosing.WARNING_WORDS, waste_refusal=_waste_refusal(container, treatment),
         close_form=once.OnceForm(formdata=None), start_again=start_again, new_form_key=once.new_form_key,
+        signed_in=_signed_in_args(),
         # A liquid's label strength (Hylenex 150 USP U/mL): the mL the draw form offers converts with it.
         label_per_ml=(lifecycle.concentration(container)
                       if container is not None and not container.product.is_toxin else None),
@@ -439,7 +478,7 @@ def _refused_waste(error: DomainError | None, form: WasteForm, treatment_id: int
 
 
 def _back(treatment_id: int, container: Container | None = None, anchor: str = ""):
-    args: dict[str, Any] = {"container": container.label_code} if container is not None else {}
+    args: dict[str, Any] = {"container": container.label_code, **_signed_in_args()} if container is not None else {}
     return redirect(url_for("pages.cart_treatment", treatment_id=treatment_id, **args) + anchor)
 
 
