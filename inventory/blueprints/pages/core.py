@@ -7,16 +7,19 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask import session as page_session
 from flask_login import current_user, login_required
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from inventory import unit_of_work
 from inventory.errors import DomainError
 from inventory.extensions import db, login_manager
 from inventory.models import Role, User
 from inventory.models.base import plain_quantity
+from inventory.security import safe_redirect_target
 from inventory.services.clock import format_clinic_time, format_date, to_clinic_time
 from inventory.services.permissions import ROLE_LABELS, SIGNED_IN, Permission, Scope, can
 from inventory.words import counted
@@ -39,6 +42,22 @@ PASSWORD_ENDPOINT = "pages.account_password"
 def remember_session_version(user: User) -> None:
     """Called at sign-in (and after the user's own password change, to keep this session)."""
     page_session[SESSION_VERSION_KEY] = user.session_version
+
+
+@login_manager.unauthorized_handler
+def _sign_in_first() -> WerkzeugResponse:
+    """Not signed in: never, or no longer (signed out in another tab, deactivated, a password reset). A page asked
+    for opens once signed in. A form sent is not saved, and the page says so; signed in, the user lands on the page
+    the form was on, never on the form's address (it takes a POST only: a GET of it is a 405)."""
+    if request.method in ("GET", "HEAD"):
+        flash(login_manager.login_message, "info")
+        target: str | None = request.full_path.removesuffix("?")
+    else:
+        flash("You were signed out, so what you sent was not saved. Sign in, then do it again.", "error")
+        referrer = urlsplit(request.referrer or "")
+        target = (referrer.path + (f"?{referrer.query}" if referrer.query else "")
+                  if referrer.netloc == request.host else None)
+    return redirect(url_for("pages.login", next=safe_redirect_target(target)))
 
 
 @login_manager.user_loader
