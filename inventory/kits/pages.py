@@ -391,8 +391,15 @@ def kit_create():
 @bp.get("/stock/expiring")
 @page(Permission.CART)
 def expiring():
-    days = request.args.get("days", type=int)
-    if days not in kit_service.EXPIRY_WINDOWS:
-        days = kit_service.EXPIRY_WINDOWS[0]
+    asked = request.args.get("days", "").strip()
+    days = kit_service.EXPIRY_WINDOWS[0]
+    not_understood = None
+    if asked:
+        if asked.isascii() and asked.isdigit() and int(asked) <= kit_service.MAX_EXPIRY_DAYS:
+            days = int(asked)  # any window the API takes, not only the quick choices
+        else:
+            not_understood = (f"{asked[:20]!r} is not a window of 0 to {kit_service.MAX_EXPIRY_DAYS} days: "
+                              f"showing {days} days.")
     places = kit_service.expiring_stock(db.session, scope=scope(), now=utcnow(), days=days)
-    return render_template("pages/expiring.html", places=places, days=days, windows=kit_service.EXPIRY_WINDOWS)
+    return render_template("pages/expiring.html", places=places, days=days, windows=kit_service.EXPIRY_WINDOWS,
+                           not_understood=not_understood)

@@ -9,7 +9,7 @@ from pydantic import Field, RootModel, model_validator
 
 from inventory.blueprints.api.schemas import ContainerOut, Model, Qty, QtyIn, Scanned, PlainText
 from inventory.kits.models import Kit, KitCheck, KitStatus, KitTemplate
-from inventory.kits.service import KitReadiness, LocationExpiry
+from inventory.kits.service import EXPIRY_WINDOWS, MAX_EXPIRY_DAYS, KitReadiness, LocationExpiry
 
 Status = Literal["ready", "expiring_soon", "not_ready"]
 Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
@@ -209,7 +209,7 @@ class KitReadinessQuery(Model):
 
 
 class ExpiringQuery(Model):
-    days: Annotated[int, Field(ge=0, le=366)] = 30
+    days: Annotated[int, Field(ge=0, le=MAX_EXPIRY_DAYS)] = EXPIRY_WINDOWS[0]
 
 
 class ExpiringLotOut(Model):

@@ -1178,7 +1178,8 @@ class LocationExpiry:
     lots: list[ExpiringLot] = field(default_factory=list)
 
 
-EXPIRY_WINDOWS = (30, 60, 90)
+EXPIRY_WINDOWS = (30, 60, 90)  # the page's quick choices
+MAX_EXPIRY_DAYS = 366  # how far ahead a window may look, on the page and in the API
 MAX_EXPIRY_DAYS = 366
 
 

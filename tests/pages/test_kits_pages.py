@@ -164,5 +164,18 @@ def test_the_expiry_watch_switches_between_30_60_and_90_days(browser_client, wor
     assert "SOON7" in sixty and "LATER50" in sixty
     assert sixty.index("LON · Fridge") < sixty.index("LON · Cart")
     assert 'href="/stock/expiring?days=60" aria-current="page"' in sixty
-    assert "Expiring within 30 days" in client.get("/stock/expiring?days=12").get_data(as_text=True)
     assert 'href="/stock/expiring"' in thirty  # in the navigation
+
+
+def test_the_expiry_watch_takes_any_window_the_api_takes_and_says_when_it_cannot(browser_client, world):
+    """QA: ?days=45 showed 30 days without a word, where the API answers 45."""
+    world.receive("hylenex", lot="SOON7", expiry=days(7), location=world.location("Fridge"))
+    world.receive("botox", lot="LATER40", expiry=days(40), location=world.location("Cart"))
+    client = browser_client("nurse")
+    forty_five = client.get("/stock/expiring?days=45").get_data(as_text=True)
+    assert "Expiring within 45 days" in forty_five and "LATER40" in forty_five
+    assert 'id="window-not-understood"' not in forty_five
+    for asked in ("400", "abc", "-5"):
+        shown = client.get(f"/stock/expiring?days={asked}").get_data(as_text=True)
+        assert "Expiring within 30 days" in shown and "LATER40" not in shown
+        assert "is not a window of 0 to 366 days: showing 30 days." in shown, asked
