@@ -147,6 +147,9 @@ def cart_home():
             else:
                 unit_of_work.mark_refused()  # said beside its field (cart_home.html), not at the top as well
                 problem = said
+            # Answered here, at the POST's address: sent again later (Back to this answer, then Reload), once the
+            # corrected form has added the patient, it would open a second treatment. It records nothing then.
+            form.form_key.data = once.keep_answered(claim, lands=url_for("pages.cart_home"))
             if said.field == "external_ref":
                 # What the nurse typed by hand, when a scan kept out of another field replaced it (a vial's label
                 # scanned into Name), is hers: given back, and the focus goes back to Name. Else emptied, so that
@@ -482,6 +485,14 @@ def _back(treatment_id: int, container: Container | None = None, anchor: str = "
     return redirect(url_for("pages.cart_treatment", treatment_id=treatment_id, **args) + anchor)
 
 
+def _keep_answered(claim: int | None, treatment_id: int, container: Container) -> str:
+    """A draw, mix or waste refused (or a dose asked to be confirmed) is answered at the form's address: sent again
+    by the browser later (Back, then Reload), after the nurse did it with a corrected form, it must not do it a
+    second time now that it would be allowed (a hold released, a quantity put back). Its key stays claimed, the
+    repeat lands on the vial (once.keep_answered); the new key returned is for the form shown again."""
+    return once.keep_answered(claim, lands=_back(treatment_id, container).location)
+
+
 def _refused(error: DomainError, treatment_id: int, container: Container | None = None):
     refused(error)  # a 302 to the treatment: the marker, not the status, rolls it back
     return _back(treatment_id, container)
@@ -522,6 +533,7 @@ def cart_reconstitute(treatment_id: int):
             treatment_id=treatment_id,
         )
     except DomainError as error:
+        form.form_key.data = _keep_answered(claim, treatment_id, container)
         return _refused_form(error, error.message, treatment_id, container, reconstitute_form=form)
     assert container.concentration_u_per_ml is not None  # cart.reconstitute has just set it
     per_tenth = (container.concentration_u_per_ml / 10).normalize()
@@ -552,11 +564,13 @@ def cart_draw(treatment_id: int):
     except ConfirmationRequired as needed:
         # Not a dead end: the same page asks for the confirmation, with what was typed kept.
         unit_of_work.mark_refused()
+        form.form_key.data = _keep_answered(claim, treatment_id, container)
         form.confirm.data = ",".join(w["code"] for w in needed.details["warnings"])
         form.area.choices = choices_of(cart.areas_for(container.product))
         return _render_treatment(cart.get_treatment(db.session, treatment_id, scope()), container, draw_form=form,
                                  confirmation=needed, status=409)
     except DomainError as error:
+        form.form_key.data = _keep_answered(claim, treatment_id, container)
         return _refused_form(error, error.message, treatment_id, container, draw_form=form)
     draw = result.draw
     unit = container.product.base_unit
@@ -599,6 +613,7 @@ def cart_waste(treatment_id: int):
             note=form.note.data or None, now=utcnow(), treatment_id=treatment_id,
         )
     except DomainError as error:
+        form.form_key.data = _keep_answered(claim, treatment_id, container)
         return _refused_waste(error, form, treatment_id, container)
     flash(f"Wasted from {container.label_code}: {container.remaining.normalize():f} {container.product.base_unit} left.", "ok")
     return once.answered(claim, _back(treatment_id))

@@ -146,7 +146,7 @@ def test_each_correction_form_has_its_own_key(browser_client, world, session):
     assert syringe.remaining == Decimal("0.55")
 
 
-# --- a refused submit keeps its key good ---------------------------------------------------------------------
+# --- a refused submit: the form shown again is good for the corrected submit ---------------------------------
 
 
 def test_a_refused_draw_then_the_corrected_submit_of_the_same_form_records(browser_client, world, session):
@@ -154,14 +154,18 @@ def test_a_refused_draw_then_the_corrected_submit_of_the_same_form_records(brows
     treatment, client, action, form = scanned_at_the_cart(browser_client, world, session, "P-FIX", syringe, "draws")
     base = {**form, "container": syringe.label_code, "unit": "mL", "emergency": ""}
 
-    no_area = client.post(action, data={**base, "quantity": "0.2"})  # a form error
+    no_area = client.post(action, data={**base, "quantity": "0.2"})  # a form error: nothing claimed
     assert no_area.status_code == 422
+    assert hidden(no_area.get_data(as_text=True), "form_key", action) == form["form_key"]
+    assert count(session, IdempotencyRecord.id) == 0
     too_much = client.post(action, data={**base, "quantity": "5", "area": "lip"})  # a rule
     html = too_much.get_data(as_text=True)
     assert too_much.status_code == 409 and 'data-code="insufficient_quantity"' in html
+    # The form as she typed it, with a key of its own: the refused one stays claimed with its answer, so that
+    # the browser sending it again later records nothing (tests/pages/test_cart_form_resent_pages.py).
     kept = hidden(html, "form_key", action)
-    assert kept == form["form_key"]  # the form as she typed it, with a key still good
-    assert count(session, IdempotencyRecord.id) == 0  # the refused claims went with the refusals
+    assert kept != form["form_key"]
+    assert count(session, IdempotencyRecord.id) == 1
 
     corrected = client.post(action, data={**base, "form_key": kept, "quantity": "0.2", "area": "lip"},
                             follow_redirects=True)
