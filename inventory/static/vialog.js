@@ -34,11 +34,19 @@ document.addEventListener("submit", (event) => {
 // the key records nothing. Listened to after the confirmation above (a cancelled confirmation is not a
 // submit); the button is disabled a moment later, once the browser has read the form (a disabled button is
 // left out of what is sent). A page the back button restores gets its buttons back.
+// A scan is no second press: one made in a scan-in form while it saves is kept for the page that comes next
+// ("scans made while the last one was saving", below). Its Enter is caught there; one sent by the page itself (a
+// scan kept out of another field goes to the scan field) comes here without a submitter. A press of a button has
+// one: it is only blocked.
 const submitButtons = (form) => form.querySelectorAll("button:not([type]), button[type=submit], input[type=submit]");
 document.addEventListener("submit", (event) => {
   const form = event.target;
   if (!(form instanceof HTMLFormElement) || !form.querySelector("input[name=form_key]") || event.defaultPrevented) return;
-  if (form.dataset.submitted) { event.preventDefault(); return; }
+  if (form.dataset.submitted) {
+    event.preventDefault();
+    if (!event.submitter) keepScanMadeWhileSaving(form);
+    return;
+  }
   form.dataset.submitted = "true";
   setTimeout(() => submitButtons(form).forEach((button) => { button.disabled = true; }), 0);
 });
@@ -422,3 +430,135 @@ function guardAgainstScansInOtherFields() {
     });
   });
 })();
+
+// --- scans made while the last one was saving (a kit's "Put in the kit", the transfer list, the count sheet) ---
+// A scan-in form is sent once (above), and on a slow network its page stays on screen while it saves: the next
+// label scanned then would be dropped (its Enter presses a disabled button), and the item sit where the ledger
+// does not put it. It is kept instead, in this tab's sessionStorage under the address the form posts to, and the
+// page says so. When a page with that form has loaded, the code waits in its scan field, said above it: "press
+// Enter to add". It is never sent by itself: the answer to the scan before it may have been a refusal, or changed
+// what the page asks (another list, a quantity to type), and only the nurse who reads it should move stock.
+// It leaves the queue when its form is sent with it, or when the nurse clears the field (left out on purpose);
+// replaced by another scan, or not sent at all (a reload, another page), it comes back. Several wait in turn.
+// A scan-in form writes (form_key) and Enter in its scan field sends the scan: a scan form (.scan-form), or one
+// whose scan field is its only text field. The cart's start form and Receive are not: Enter there sends a name or
+// a lot typed with it.
+function scanInFieldOf(form) {
+  if (!(form instanceof HTMLFormElement) || !form.querySelector("input[name=form_key]")) return null;
+  const field = form.querySelector("input.scan");
+  if (!field) return null;
+  const texts = Array.from(form.elements).filter((el) => el instanceof HTMLInputElement
+    && ["text", "search", ""].includes(el.getAttribute("type") ?? ""));
+  return form.matches(".scan-form") || (texts.length === 1 && texts[0] === field) ? field : null;
+}
+const SCANS_WHILE_SAVING = "vialog.scanned-while-saving:";
+const savingKey = (form) => SCANS_WHILE_SAVING + new URL(form.action, window.location.href).pathname;
+const readScansWhileSaving = (form) => {
+  try {
+    const codes = JSON.parse(window.sessionStorage.getItem(savingKey(form)) ?? "[]");
+    return Array.isArray(codes) ? codes.filter((code) => typeof code === "string") : [];
+  } catch { return []; }
+};
+const writeScansWhileSaving = (form, codes) => {
+  try {
+    if (codes.length) window.sessionStorage.setItem(savingKey(form), JSON.stringify(codes));
+    else window.sessionStorage.removeItem(savingKey(form));
+    return true;
+  } catch { return false; } // storage refused (full, or a private window's): the page says to scan it again
+};
+const sentWhileSaving = new WeakMap(); // form -> what its scan field held when it was sent
+const shownWhileSaving = new WeakMap(); // form -> the kept code this page put back in its scan field
+
+// Said above the scan field (in sight where the next scan goes), one note, its words replaced.
+function sayAboveScanField(field, className, ...parts) {
+  let note = field.form.querySelector(`.${className}`);
+  if (!note) {
+    note = document.createElement("p");
+    note.className = `flash flash-warning ${className}`;
+    note.setAttribute("role", "status");
+    (field.labels?.[0] ?? field).before(note);
+  }
+  note.replaceChildren(...parts.map((part) => {
+    if (typeof part === "string") return part;
+    const code = document.createElement("span");
+    code.className = "mono";
+    code.textContent = part.code;
+    return code;
+  }));
+}
+const listOfCodes = (codes) => codes.flatMap((code, i) => (i ? [", ", { code }] : [{ code }]));
+
+// The scan in the field of ``form``, sent and still saving: what was typed after what was sent is kept.
+function keepScanMadeWhileSaving(form) {
+  const field = scanInFieldOf(form);
+  if (!field) return;
+  const sent = sentWhileSaving.get(form) ?? "";
+  const code = (field.value.startsWith(sent) ? field.value.slice(sent.length) : field.value).trim();
+  field.value = sent; // the field shows what is saving, not both codes run together
+  if (!code) return; // a scanner's second Enter: nothing new
+  const kept = [...readScansWhileSaving(form), code];
+  if (writeScansWhileSaving(form, kept)) {
+    sayAboveScanField(field, "scan-while-saving", "Scanned while the last one was saving: ", { code },
+      ". It will wait in the scan field once the page has loaded: press Enter then to add it.");
+  } else {
+    sayAboveScanField(field, "scan-while-saving", "Not added: scanned while the last one was saving: ", { code },
+      ". Scan it again once the page has loaded.");
+  }
+}
+
+document.addEventListener("keydown", (event) => {
+  const t = event.target;
+  if (event.key !== "Enter" || event.defaultPrevented || !(t instanceof HTMLInputElement) || !t.form) return;
+  if (!t.form.dataset.submitted || scanInFieldOf(t.form) !== t) return;
+  event.preventDefault(); // the form is on its way: this Enter sends nothing
+  keepScanMadeWhileSaving(t.form);
+});
+
+// Listened to after "sent once" above: a submit it let through is the one that goes.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  const field = scanInFieldOf(form);
+  if (!field || event.defaultPrevented || !form.dataset.submitted || sentWhileSaving.has(form)) return;
+  sentWhileSaving.set(form, field.value);
+  // The kept code goes with the form: it leaves the queue. Replaced by another scan, it stays for the next page.
+  if (shownWhileSaving.get(form) === field.value.trim()) leaveQueue(form);
+});
+// Cleared by the nurse: left out on purpose, it leaves the queue, and the note says so.
+document.addEventListener("input", (event) => {
+  const t = event.target;
+  if (!(t instanceof HTMLInputElement) || !t.form || t.value !== "" || scanInFieldOf(t.form) !== t) return;
+  const code = shownWhileSaving.get(t.form);
+  if (code === undefined) return;
+  leaveQueue(t.form);
+  sayAboveScanField(t, "scan-while-saving", "Left out: ", { code }, " (scanned while the last one was saving).");
+});
+function leaveQueue(form) {
+  const [first, ...rest] = readScansWhileSaving(form);
+  if (first === shownWhileSaving.get(form)) writeScansWhileSaving(form, rest);
+  shownWhileSaving.delete(form);
+}
+window.addEventListener("pageshow", (event) => {
+  if (event.persisted) document.querySelectorAll("form").forEach((form) => sentWhileSaving.delete(form));
+});
+
+document.addEventListener("DOMContentLoaded", () => {
+  Array.from(document.forms).forEach((form) => {
+    const field = scanInFieldOf(form);
+    const kept = field ? readScansWhileSaving(form) : [];
+    if (!kept.length) return;
+    const [code, ...after] = kept;
+    const later = after.length ? [" Scanned after it, waiting their turn: ", ...listOfCodes(after), "."] : [];
+    if (!field.hasAttribute("autofocus")) {
+      // The page asks for something else first (a quantity for a kept box): the code is not put where a press of
+      // the form's button would send it in place of what is asked. It comes back once the page asks for a scan.
+      sayAboveScanField(field, "scan-while-saving", "Scanned while the last one was saving, not added yet: ",
+        ...listOfCodes(kept), ". Finish what is asked below: it comes back into the scan field then.");
+      return;
+    }
+    field.value = code;
+    field.setSelectionRange(0, code.length); // a new scan replaces it (and it comes back after that one)
+    shownWhileSaving.set(form, code);
+    sayAboveScanField(field, "scan-while-saving", "Scanned while the last one was saving: press Enter to add ", { code },
+      ", or clear the field to leave it out.", ...later);
+  });
+});
