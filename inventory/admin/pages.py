@@ -32,7 +32,7 @@ from inventory.blueprints.pages.core import bp, landing_endpoint, page, refused,
 from inventory.blueprints.pages.fields import QuantityField, TextField, choices_of
 from inventory.errors import DomainError
 from inventory.extensions import db
-from inventory.models import AuditEvent, LocationKind, Product, ProductKind, Role, utcnow
+from inventory.models import LocationKind, Product, ProductKind, Role, utcnow
 from inventory.security import safe_redirect_target
 from inventory.services import catalog
 from inventory.services.permissions import CHAIN_LEVEL_ROLES, ROLE_LABELS, Permission
@@ -207,13 +207,6 @@ def user_reset_password(user_id: int):
     return redirect(url_for("pages.user_detail", user_id=user_id))
 
 
-def _admin_reset_password_of(user_id: int) -> bool:
-    """Whether an admin ever reset this user's password (else the one an admin set is their first)."""
-    return db.session.scalar(select(AuditEvent.id).where(
-        AuditEvent.object_type == "user", AuditEvent.object_id == str(user_id),
-        AuditEvent.action == "user.password_reset").limit(1)) is not None
-
-
 @bp.route("/account/password", methods=["GET", "POST"])
 @page(None)
 def account_password():
@@ -225,7 +218,7 @@ def account_password():
     reason = None
     if must_change:
         reason = ("An admin set your password: choose a new one of your own to continue."
-                  if _admin_reset_password_of(current_user.id)
+                  if service.password_was_reset(db.session, current_user.id)
                   else "An admin set your first password: choose your own to continue.")
 
     def show(form: OwnPasswordForm, status: int) -> tuple[str, int]:

@@ -1378,6 +1378,13 @@ def _catalog_molecule(session: Session, molecule: str) -> list[Product]:
                           field="molecule")
 
 
+def password_was_reset(session: Session, user_id: int) -> bool:
+    """Whether an admin ever reset this user's password (else a password an admin set is their first)."""
+    return session.scalar(select(AuditEvent.id).where(
+        AuditEvent.object_type == "user", AuditEvent.object_id == str(user_id),
+        AuditEvent.action == "user.password_reset").limit(1)) is not None
+
+
 def audit_trail(session: Session, object_type: str, object_id: int, limit: int = 50) -> list[AuditEvent]:
     return list(session.scalars(
         select(AuditEvent).where(AuditEvent.object_type == object_type, AuditEvent.object_id == str(object_id))
