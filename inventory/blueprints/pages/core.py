@@ -78,8 +78,9 @@ def page(permission: Permission | None) -> Callable[[Callable[..., Any]], Callab
         def guarded(*args: Any, **kwargs: Any) -> Any:
             if (current_user.must_change_password and request.endpoint not in (PASSWORD_ENDPOINT, "pages.logout")
                     and PASSWORD_ENDPOINT in current_app.view_functions):
-                flash("An admin set your password: choose a new one of your own to continue.", "info")
-                return redirect(url_for(PASSWORD_ENDPOINT))
+                # The password page says why itself; a page asked for by a link is where it goes on to afterwards.
+                asked = request.full_path.rstrip("?") if request.method == "GET" else None
+                return redirect(url_for(PASSWORD_ENDPOINT, next=asked))
             if permission is not None and not can(current_user, permission):
                 abort(403, f"Your role ({ROLE_LABELS[current_user.role]}) may not open this page.")
             return view(*args, **kwargs)
