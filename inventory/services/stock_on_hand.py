@@ -1,7 +1,8 @@
 """Stock on hand: what the caller's clinics hold, one row per product, lot and location, a page at a time.
 
-The Stock page and ``GET /api/v1/stock`` read it here, narrowed by clinic, location, product kind, a search on
-product name, brand or lot number, and held stock only. A row counts the live containers (sealed or in use) of
+The Stock page and ``GET /api/v1/stock`` read it here, narrowed by clinic, location, product kind, a filler's G'
+(firmness) category, a search on product name, brand or lot number, held stock only, and stock set aside for the
+safety lead only (recalled or quarantined lots, containers on hold). A row counts the live containers (sealed or in use) of
 one lot at one location: never units of two products added together.
 
 Pages are read by keyset, never by offset: a cursor names the row a page follows (or, going back, precedes) by
@@ -19,12 +20,22 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, false, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, false, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from inventory import MAX_DATABASE_ID, lifecycle
 from inventory.errors import DomainError, NotFound, ValidationError
-from inventory.models import Clinic, Container, ContainerState, Location, Lot, Product, ProductGtin, ProductKind
+from inventory.models import (
+    Clinic,
+    Container,
+    ContainerState,
+    GPrimeCategory,
+    Location,
+    Lot,
+    Product,
+    ProductGtin,
+    ProductKind,
+)
 from inventory.services.barcodes import normalise_lot_number, parse_scan
 from inventory.services.clock import clinic_today
 from inventory.services.permissions import Scope
@@ -51,18 +62,25 @@ SORT_KEY = (Product.kind, Product.name, Lot.expiry, Lot.id, Location.name, Locat
 class StockFilters:
     """What narrows the list. ``q``: words each found, ignoring case, in the product's name or brand or in the
     lot number (read as lots are matched, by ``lots.number_key``: spaces dropped, upper case, so "ab 12"
-    finds lot AB12). ``held_only``: only containers on hold after a temperature excursion, so each row
-    counts its held containers alone."""
+    finds lot AB12). ``gprime_category``: only fillers of that G' (firmness) category (DOMAIN.md: "reports and
+    pickers can filter by it"); a kind other than filler with it matches nothing, and is refused.
+    ``held_only``: only containers on hold after a temperature excursion. ``set_aside_only``: only stock no one
+    may use until the safety lead decides: the containers of a recalled or quarantined lot
+    (``lifecycle.SET_ASIDE_STATUSES``, the rule of ``lifecycle.is_set_aside``) and the containers on hold. With
+    either, each row counts those containers alone."""
 
     clinic_id: int | None = None
     location_id: int | None = None
     kind: ProductKind | None = None
+    gprime_category: GPrimeCategory | None = None
     q: str = ""
     held_only: bool = False
+    set_aside_only: bool = False
 
     @property
     def narrowed(self) -> bool:
-        return bool(self.clinic_id or self.location_id or self.kind or self.q or self.held_only)
+        return bool(self.clinic_id or self.location_id or self.kind or self.gprime_category or self.q
+                    or self.held_only or self.set_aside_only)
 
 
 @dataclass(frozen=True)
@@ -161,10 +179,12 @@ def stock_on_hand(
 
     Raises NotFound for a clinic or location the caller does not work at (answered as for one that does not
     exist: never an empty list that reads "no stock"), ValidationError for a limit outside 1-500, a search
-    too long, a location not at the clinic named, or a cursor the list did not hand out.
+    too long, a G' category with a kind other than filler, a location not at the clinic named, or a cursor the
+    list did not hand out.
     """
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationError(f"Show 1 to {MAX_LIMIT} rows a page.", field="limit")
+    ensure_gprime_applies(filters.kind, filters.gprime_category)
     words = search_words(filters.q)
     shown = _shown(session, scope, filters)
     at = Cursor.parse(cursor) if cursor else None
@@ -199,7 +219,7 @@ def stock_on_hand(
         offset = at.offset if at is not None else 0
         has_previous, has_next = at is not None and bool(found), more
 
-    labels = _labels(session, shown, [(lot.id, location.id) for _, lot, location, *_ in found], filters.held_only)
+    labels = _labels(session, shown, [(lot.id, location.id) for _, lot, location, *_ in found], filters)
     todays: dict[str, dt.date] = {}
     rows = []
     for product, lot, location, clinic, sealed, opened, remaining, on_hold in found:
@@ -215,6 +235,22 @@ def stock_on_hand(
         if has_previous and first else None,
         total=session.scalar(select(func.count()).select_from(groups.subquery())) if count else None,
     )
+
+
+def gprime_applies(kind: ProductKind | None) -> bool:
+    """Whether a G' (firmness) category can narrow stock of ``kind``: fillers', or every kind's (it then keeps
+    the fillers of that category)."""
+    return kind is None or kind is ProductKind.FILLER
+
+
+def ensure_gprime_applies(kind: ProductKind | None, gprime_category: GPrimeCategory | None) -> None:
+    """Raises ValidationError for a G' category asked of a kind that has none (only a filler has one): it
+    would match nothing, and read as "no stock"."""
+    if gprime_category is not None and not gprime_applies(kind):
+        assert kind is not None  # gprime_applies: every kind but filler is one
+        raise ValidationError(
+            f"Only fillers have a G′ (firmness) category, not {kind.value} products: choose the filler kind "
+            "or all kinds, or leave the G′ category out.", field="gprime_category")
 
 
 def search_text(text: str) -> str:
@@ -303,16 +339,17 @@ def _groups(scope: Scope, filters: StockFilters, words: list[str],
     )
     if filters.location_id is not None:
         stmt = stmt.where(Container.location_id == filters.location_id)
-    if filters.held_only:
-        stmt = stmt.where(Container.on_hold_since.is_not(None))
+    stmt = stmt.where(*_containers_counted(filters))
     if scanned is not None:
         stmt = stmt.where(Container.lot_id.in_(scanned))
         words = []
-    if filters.kind is not None or words:
+    if filters.kind is not None or filters.gprime_category is not None or words:
         # What the product and lot decide, as the lots that qualify: a few dozen rows, never each container's.
         lots = select(Lot.id).join(Product, Product.id == Lot.product_id)
         if filters.kind is not None:
             lots = lots.where(Product.kind == filters.kind)
+        if filters.gprime_category is not None:
+            lots = lots.where(Product.kind == ProductKind.FILLER, Product.gprime_category == filters.gprime_category)
         for word in words:
             lots = lots.where(or_(
                 Product.name.icontains(word, autoescape=True),
@@ -321,6 +358,21 @@ def _groups(scope: Scope, filters: StockFilters, words: list[str],
             ))
         stmt = stmt.where(Container.lot_id.in_(lots))
     return scope.filter(stmt, Container.clinic_id)
+
+
+def _containers_counted(filters: StockFilters) -> list[ColumnElement[bool]]:
+    """What a live container must be to count in a row (and show its label) under ``held_only`` and
+    ``set_aside_only``: the one place both the counts and the labels read it, so a row never counts a container
+    it does not list."""
+    on_hold = Container.on_hold_since.is_not(None)
+    conditions: list[ColumnElement[bool]] = []
+    if filters.held_only:
+        conditions.append(on_hold)
+    if filters.set_aside_only:
+        # A lot's status, as the lots set aside: a handful of rows, never each container's lot joined.
+        set_aside_lots = select(Lot.id).where(Lot.status.in_(lifecycle.SET_ASIDE_STATUSES))
+        conditions.append(or_(on_hold, Container.lot_id.in_(set_aside_lots)))
+    return conditions
 
 
 def _shown(session: Session, scope: Scope, filters: StockFilters) -> Scope:
@@ -357,7 +409,7 @@ def _sort_key_of(session: Session, at: Cursor) -> tuple[Any, ...]:
 
 
 def _labels(session: Session, scope: Scope, rows: list[tuple[int, int]],
-            held_only: bool) -> dict[tuple[int, int], list[LabelLine]]:
+            filters: StockFilters) -> dict[tuple[int, int], list[LabelLine]]:
     """The live containers behind these rows (lot, location), in one statement: never one per row."""
     if not rows:
         return {}
@@ -365,10 +417,9 @@ def _labels(session: Session, scope: Scope, rows: list[tuple[int, int]],
         select(Container.lot_id, Container.location_id, Container.label_code, Container.state, Container.remaining,
                Container.on_hold_since.is_not(None))
         .where(Container.state.in_(lifecycle.LIVE_STATES), tuple_(Container.lot_id, Container.location_id).in_(rows))
+        .where(*_containers_counted(filters))
         .order_by(Container.label_code)
     )
-    if held_only:
-        stmt = stmt.where(Container.on_hold_since.is_not(None))
     labels: dict[tuple[int, int], list[LabelLine]] = defaultdict(list)
     for lot_id, location_id, label_code, state, remaining, on_hold in session.execute(
             scope.filter(stmt, Container.clinic_id)):

@@ -282,8 +282,8 @@ def test_any_role_reads_stock_but_a_stranger_does_not(api, world):
     document = api().get("/openapi.json").get_json()
     operation = document["paths"]["/api/v1/stock"]["get"]
     assert operation["x-vialog-permission"] == "cart"
-    assert {p["name"] for p in operation["parameters"]} == {"clinic_id", "location_id", "kind", "q", "held_only",
-                                                             "limit", "cursor"}
+    assert {p["name"] for p in operation["parameters"]} == {"clinic_id", "location_id", "kind", "gprime_category",
+                                                             "q", "held_only", "set_aside_only", "limit", "cursor"}
     assert {"404", "422"} <= set(operation["responses"])
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Annotated
+from typing import Annotated, Literal
 
 from flask import Response, current_app, request
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -34,7 +34,7 @@ from inventory.blueprints.api.schemas import (
 from inventory.blueprints.errors import json_error
 from inventory.errors import LotExpiryConflict, LotSuspect, PasswordChangeRequired, Unauthorized
 from inventory.extensions import db
-from inventory.models import Clinic, Location, Lot, ProductGtin, utcnow
+from inventory.models import Clinic, GPrimeCategory, Location, Lot, ProductGtin, utcnow
 from inventory.services import auth, catalog, labels, lot_guard, scanning, throttle
 from inventory.services.barcodes import normalise_gtin, normalise_lot_number
 from inventory.services.permissions import Permission
@@ -101,9 +101,21 @@ def list_locations() -> LocationList:
     )
 
 
-@operation("GET", "/products", summary="The catalog", permission=Permission.CART, response=ProductList)
-def list_products() -> ProductList:
-    return ProductList(products=[ProductOut.of(p) for p in catalog.list_products(db.session)])
+class ProductQuery(Model):
+    """The catalog's filters. Like every query of the API, a parameter it does not know is refused (422), never
+    ignored: a client filtering by one would otherwise read the whole catalog as its answer."""
+
+    gprime_category: Literal["low", "medium", "high"] | None = Field(
+        default=None, description="only fillers of this G' (firmness) category; left out: every product")
+
+
+@operation("GET", "/products", summary="The catalog", permission=Permission.CART, query=ProductQuery,
+           response=ProductList, errors=(422,))
+def list_products(query: ProductQuery) -> ProductList:
+    products = catalog.list_products(db.session)
+    if query.gprime_category is not None:
+        products = [p for p in products if p.gprime_category is GPrimeCategory(query.gprime_category)]
+    return ProductList(products=[ProductOut.of(p) for p in products])
 
 
 @operation("POST", "/scans", summary="Read a scanned code (changes nothing)", permission=Permission.CART,

@@ -11,7 +11,7 @@ from inventory import validators
 from inventory.blueprints.api.core import current_scope, operation
 from inventory.blueprints.api.schemas import Model, ProductRef, Qty
 from inventory.extensions import db
-from inventory.models import ProductKind, utcnow
+from inventory.models import GPrimeCategory, ProductKind, utcnow
 from inventory.services import stock_on_hand
 from inventory.services.permissions import Permission
 from inventory.services.stock_on_hand import StockFilters, StockRow
@@ -44,11 +44,16 @@ class StockQuery(Model):
         default=None, description="one of the caller's locations (another: 404); with clinic_id, one of its own")
     kind: Annotated[Literal["neuromodulator", "filler", "hyaluronidase", "supply"] | None,
                     BeforeValidator(_blank_is_none)] = None
+    gprime_category: Annotated[Literal["low", "medium", "high"] | None, BeforeValidator(_blank_is_none)] = Field(
+        default=None, description="only fillers of this G' (firmness) category; with a kind, that kind must be filler")
     q: SearchText = Field(
         default="", description="words each found, ignoring case, in the product's name or brand or in the lot "
                                 "number (spaces in a lot number ignored: 'ab 12' finds AB12); or a code scanned "
                                 "(a Vialog label, a box's GS1 code with its GS separators, a product code)")
     held_only: bool = Field(default=False, description="only containers on hold after a temperature excursion")
+    set_aside_only: bool = Field(
+        default=False, description="only stock set aside for the safety lead: the containers of a recalled or "
+                                   "quarantined lot, and the containers on hold")
     limit: Annotated[int, Field(ge=1, le=stock_on_hand.MAX_LIMIT)] = Field(
         default=stock_on_hand.DEFAULT_LIMIT, description="rows a page")
     cursor: Annotated[Annotated[str, StringConstraints(max_length=40)] | None, BeforeValidator(_blank_is_none)] = Field(
@@ -103,7 +108,9 @@ class StockList(Model):
            permission=Permission.CART, query=StockQuery, response=StockList, errors=(404, 422))
 def list_stock(query: StockQuery) -> StockList:
     filters = StockFilters(clinic_id=query.clinic_id, location_id=query.location_id,
-                           kind=ProductKind(query.kind) if query.kind else None, q=query.q, held_only=query.held_only)
+                           kind=ProductKind(query.kind) if query.kind else None,
+                           gprime_category=GPrimeCategory(query.gprime_category) if query.gprime_category else None,
+                           q=query.q, held_only=query.held_only, set_aside_only=query.set_aside_only)
     found = stock_on_hand.stock_on_hand(db.session, current_scope(), now=utcnow(), filters=filters,
                                         limit=query.limit, cursor=query.cursor)
     return StockList(rows=[StockRowOut.of(row) for row in found.rows], next_cursor=found.next_cursor,

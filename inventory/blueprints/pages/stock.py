@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 from inventory.blueprints.pages.core import bp, landing_endpoint, page, scope
 from inventory.errors import ValidationError
 from inventory.extensions import db
-from inventory.models import Container, Movement, ProductKind, utcnow
+from inventory.models import Container, GPrimeCategory, Movement, ProductKind, utcnow
 from inventory.services import container_history, labels, scanning, stock_on_hand
 from inventory.services.clock import clinic_today
 from inventory.services.permissions import Permission
@@ -35,12 +35,18 @@ def stock():
         return _stock_page(StockFilters(), stock_on_hand.DEFAULT_LIMIT, error=error.message), 422
     choices = stock_on_hand.filter_choices(db.session, scope(), clinic_id=filters.clinic_id,
                                            location_id=filters.location_id)
-    note = None
+    notes = []
     if filters.clinic_id and filters.location_id and filters.location_id not in {loc.id for loc in choices.locations}:
         # The clinic was changed with the last clinic's location still chosen (no script empties the select):
         # the clinic is what was just picked.
         filters = dataclasses.replace(filters, location_id=None)
-        note = "The location chosen is not at this clinic: showing all its locations."
+        notes.append("The location chosen is not at this clinic: showing all its locations.")
+    if filters.gprime_category and filters.kind and not stock_on_hand.gprime_applies(filters.kind):
+        # The kind was changed from Fillers with a firmness still chosen (no script hides the select): the kind
+        # is what was just picked.
+        filters = dataclasses.replace(filters, gprime_category=None)
+        notes.append(f"Only fillers have a firmness (G′): showing all {filters.kind.value} stock.")
+    note = " ".join(notes) or None
     try:
         found = stock_on_hand.stock_on_hand(db.session, scope(), now=utcnow(), filters=filters, limit=limit,
                                             cursor=cursor, count=True)
@@ -59,13 +65,16 @@ def _stock_page(filters: StockFilters, limit: int, *, choices: stock_on_hand.Fil
     # What the Previous and Next links keep: the filters as the form sent them.
     kept: dict[str, object] = {
         "clinic_id": filters.clinic_id, "location_id": filters.location_id,
-        "kind": filters.kind.value if filters.kind else None, "q": filters.q or None,
-        "held_only": "1" if filters.held_only else None,
+        "kind": filters.kind.value if filters.kind else None,
+        "gprime_category": filters.gprime_category.value if filters.gprime_category else None,
+        "q": filters.q or None,
+        "held_only": "1" if filters.held_only else None, "set_aside_only": "1" if filters.set_aside_only else None,
         "limit": limit if limit != stock_on_hand.DEFAULT_LIMIT else None,
     }
     return render_template("pages/stock.html", filters=filters, choices=choices, found=found, note=note,
                            error=error, paged=paged, limit=limit, kept={k: v for k, v in kept.items() if v},
-                           default_limit=stock_on_hand.DEFAULT_LIMIT)
+                           default_limit=stock_on_hand.DEFAULT_LIMIT,
+                           offer_gprime=stock_on_hand.gprime_applies(filters.kind) or bool(filters.gprime_category))
 
 
 def _stock_form(args: MultiDict[str, str]) -> tuple[StockFilters, int, str | None]:
@@ -74,15 +83,23 @@ def _stock_form(args: MultiDict[str, str]) -> tuple[StockFilters, int, str | Non
     kind = args.get("kind", "").strip()
     if kind and kind not in {k.value for k in ProductKind}:
         raise ValidationError("Choose a kind from the list.", field="kind")
+    gprime = args.get("gprime_category", "").strip()
+    if gprime and gprime not in {g.value for g in GPrimeCategory}:
+        raise ValidationError("Choose a firmness (G′) from the list.", field="gprime_category")
     limit = _whole_number(args, "limit", "Rows a page")
     filters = StockFilters(
         clinic_id=_whole_number(args, "clinic_id", "Clinic"),
         location_id=_whole_number(args, "location_id", "Location"),
-        kind=ProductKind(kind) if kind else None, q=stock_on_hand.search_text(args.get("q", "")),
-        held_only=args.get("held_only", "") not in ("", "0"),
+        kind=ProductKind(kind) if kind else None, gprime_category=GPrimeCategory(gprime) if gprime else None,
+        q=stock_on_hand.search_text(args.get("q", "")),
+        held_only=_ticked(args, "held_only"), set_aside_only=_ticked(args, "set_aside_only"),
     )
     return (filters, stock_on_hand.DEFAULT_LIMIT if limit is None else limit,
             args.get("cursor", "").strip() or None)
+
+
+def _ticked(args: MultiDict[str, str], name: str) -> bool:
+    return args.get(name, "") not in ("", "0")
 
 
 def _whole_number(args: MultiDict[str, str], name: str, label: str) -> int | None:
