@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, joinedload
 
-from inventory import dosing
+from inventory import dosing, lifecycle
 from inventory.errors import NotFound, ValidationError
 from inventory.services import access_log
 from inventory.models import (
@@ -55,7 +55,8 @@ CHECKLIST_QUESTIONS: tuple[tuple[str, str], ...] = (
 
 @dataclass(frozen=True)
 class MoleculeHistory:
-    """One molecule the patient received: units add up per molecule, never across molecules."""
+    """One molecule the patient received: units add up per molecule, never across molecules; hyaluronidase
+    once per unit pool (USP U, IU), never across them."""
 
     molecule: str
     unit: str
@@ -104,7 +105,8 @@ def patient_history(session: Session, *, scope: Scope, patient_id: int, now: dt.
     reversed_ = exists().where(Movement.reverses_id == Draw.movement_id)
     stmt = (
         select(Draw.treatment_id, Draw.at, Draw.area, Draw.quantity, Draw.quantity_ml, Product.name,
-               Product.kind, Product.molecule, Product.base_unit, Product.material, Product.gprime_category)
+               Product.kind, Product.molecule, Product.base_unit, Product.material, Product.gprime_category,
+               Container.product_id)
         .join(Container, Container.id == Draw.container_id)
         .join(Product, Product.id == Container.product_id)
         .where(Draw.patient_id == patient.id, ~reversed_)
@@ -115,8 +117,8 @@ def patient_history(session: Session, *, scope: Scope, patient_id: int, now: dt.
     rows = session.execute(stmt).all()
 
     fillers: list[FillerEntry] = []
-    # Per molecule: the draws of each treatment (sessions), newest first.
-    sessions: dict[str, dict[int, list[Any]]] = defaultdict(dict)
+    # Per total (_total_of): the draws of each treatment (sessions), newest first.
+    sessions: dict[tuple[str, int | str | None], dict[int, list[Any]]] = defaultdict(dict)
     for row in rows:
         day = to_clinic_time(row.at, timezone).date()
         if row.kind is ProductKind.FILLER:
@@ -126,9 +128,9 @@ def patient_history(session: Session, *, scope: Scope, patient_id: int, now: dt.
                 ml=row.quantity_ml if row.quantity_ml is not None else row.quantity,
             ))
         elif row.molecule is not None and row.kind in (ProductKind.NEUROMODULATOR, ProductKind.HYALURONIDASE):
-            sessions[row.molecule].setdefault(row.treatment_id, []).append((day, row))
+            sessions[_total_of(row)].setdefault(row.treatment_id, []).append((day, row))
     molecules = []
-    for molecule, by_treatment in sessions.items():
+    for (molecule, _), by_treatment in sessions.items():
         last_id = next(iter(by_treatment))  # rows are newest first
         visits = _visits(by_treatment)
         last_draws = visits[0]
@@ -142,8 +144,18 @@ def patient_history(session: Session, *, scope: Scope, patient_id: int, now: dt.
             last_session_units=sum((row.quantity for _, row in last_draws), Decimal(0)),
             last_treatment_id=last_id, days_since_last=(today - last_day).days,
         ))
-    molecules.sort(key=lambda m: (m.days_since_last, m.molecule))
+    molecules.sort(key=lambda m: (m.days_since_last, m.molecule, m.unit))
     return PatientHistory(patient=patient, today=today, molecules=molecules, fillers=fillers)
+
+
+def _total_of(row: Any) -> tuple[str, int | str | None]:
+    """Which total a draw adds to. A toxin's units add up per molecule (DOMAIN.md "Dose and interval checks":
+    Botox 50 U and 100 U together, Dysport never with Botox). Hyaluronidase is one molecule whose products'
+    units add up only within their unit pool (lifecycle.stock_pool: USP U with USP U, IU with IU, any other
+    unit only within its own product), so each pool is a total of its own."""
+    if row.kind is ProductKind.HYALURONIDASE:
+        return row.molecule, lifecycle.stock_pool(row.product_id, row.base_unit)
+    return row.molecule, None
 
 
 def _visits(by_treatment: dict[int, list[Any]]) -> list[list[Any]]:
