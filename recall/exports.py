@@ -29,6 +29,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from sqlalchemy.orm import Session
 
+from inventory.cart.service import AREA_LABELS
 from inventory.errors import ValidationError
 from inventory.models import User
 from inventory.reconciliation.export import is_formula_like
@@ -36,6 +37,7 @@ from inventory.services.clock import to_clinic_time
 from inventory.services.permissions import Scope
 from inventory.validators import writable_text
 from recall import services
+from recall.queries import DoseLine
 from recall.services import CaseView
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -51,9 +53,10 @@ NOTIFICATION_HEADERS = (
     "Clinic", "Patient reference", "Patient name", "Date of birth", "Phone", "Email", "Address", "Lots",
     "Treatment dates (clinic time)", "Areas", "Received", "Status", "Method", "Updated by", "Note",
 )
+# Columns are only ever added at the end: integrations read them by position as well as by name.
 CONTAINER_HEADERS = (
     "Clinic", "Location", "Label", "Lot", "State", "Remaining", "Unit", "Status", "Note", "Updated by",
-    "Updated at (clinic time)",
+    "Updated at (clinic time)", "Product",
 )
 
 
@@ -135,16 +138,28 @@ def notification_sheet(view: CaseView) -> Sheet:
             contact.phone or "", contact.email or "", contact.address or "",
             ", ".join(dict.fromkeys(f"{d.product} {d.lot_number}" for d in given)),
             ", ".join(dict.fromkeys(d.local_at.strftime("%Y-%m-%d") for d in given)),
-            ", ".join(dict.fromkeys(d.area for d in given)),
-            "; ".join(f"{_qty(d.quantity)} {d.base_unit} ({d.area})" for d in given),
+            # An area's words may hold a comma ("Crow's feet, left"): areas are parted by semicolons.
+            "; ".join(dict.fromkeys(_area(d) for d in given)),
+            # Each quantity names its product: units of one brand are not another's (DOMAIN.md).
+            "; ".join(f"{d.product}: {_qty(d.quantity)} {d.base_unit} in {_area(d)}" for d in given),
             line.line.status.value, line.line.method.value if line.line.method else "",
             line.line.updated_by.label if line.line.updated_by else "", line.note or "",
         ])
     return Sheet(f"Recall {view.case.id} notifications", NOTIFICATION_HEADERS, rows)
 
 
+def _area(dose: DoseLine) -> str:
+    """An area in the cart's words, as the recall pages say it ("Crow's feet, left"), with what was typed for
+    it; an "other" area is what was typed ("left temple"), as the patient's letter says it."""
+    if dose.area == "other" and dose.area_detail:
+        return dose.area_detail
+    label = AREA_LABELS.get(dose.area, dose.area)
+    return f"{label} ({dose.area_detail})" if dose.area_detail else label
+
+
 def container_sheet(view: CaseView) -> Sheet:
     lots = {rl.lot_id: rl.lot.number for rl in view.case.lots}
+    products = {rl.lot_id: rl.lot.product.name for rl in view.case.lots}
     rows = []
     for item in view.containers:
         c, line = item.container, item.line
@@ -153,7 +168,7 @@ def container_sheet(view: CaseView) -> Sheet:
             c.clinic.code, c.where_words, c.label_code, lots.get(c.lot_id, ""),
             c.state.value, c.remaining,
             c.base_unit, line.status.value, line.note or "", line.updated_by.label if line.updated_by else "",
-            _local(line.updated_at, c.clinic.timezone),
+            _local(line.updated_at, c.clinic.timezone), products.get(c.lot_id, ""),
         ])
     return Sheet(f"Recall {view.case.id} containers", CONTAINER_HEADERS, rows)
 

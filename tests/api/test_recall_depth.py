@@ -82,7 +82,7 @@ def test_the_notification_list_exports_contacts_lots_dates_areas_and_status(api,
     ann = next(r for r in rows[1:] if r[2] == "Ann Lee")
     by = dict(zip(header, ann, strict=True))
     assert by["Phone"] == "'=cmd|' /C calc'!A0"
-    assert by["Lots"] == "Botox Cosmetic 100 U C3709C3" and by["Areas"] == "glabella" and by["Status"] == "pending"
+    assert by["Lots"] == "Botox Cosmetic 100 U C3709C3" and by["Areas"] == "Glabella (frown lines)" and by["Status"] == "pending"
     assert by["Treatment dates (clinic time)"]
     book = load_workbook(io.BytesIO(lead.get(f"/recalls/{case['id']}/notifications.xlsx").get_data()))
     assert [c.value for c in book.worksheets[0][1]][:5] == header[:5]
