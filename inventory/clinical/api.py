@@ -63,6 +63,6 @@ def patch_treatment(treatment_id: int, body: TreatmentPatch) -> FollowUpOut:
 @operation("GET", "/follow-ups", summary="Follow-ups due in the caller's clinics, soonest first",
            permission=Permission.CART, query=FollowUpQuery, response=FollowUpList, errors=(422,))
 def list_follow_ups(query: FollowUpQuery) -> FollowUpList:
-    due_before = query.due_before or clinical.default_due_before(utcnow().date())
+    due_before = query.due_before or clinical.follow_ups_due_before(db.session, scope=current_scope(), now=utcnow())
     found = clinical.due_follow_ups(db.session, scope=current_scope(), due_before=due_before)
     return FollowUpList(follow_ups=[FollowUpOut.of(t) for t in found])

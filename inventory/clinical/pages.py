@@ -80,13 +80,13 @@ def treatment_follow_up(treatment_id: int):
 @bp.get("/follow-ups")
 @page(Permission.CART)
 def follow_ups():
-    today = utcnow().date()
+    now = utcnow()
     try:
         due_before = dt.date.fromisoformat(request.args.get("due_before", ""))
     except ValueError:
-        due_before = clinical.default_due_before(today)
+        due_before = clinical.follow_ups_due_before(db.session, scope=scope(), now=now)
     found = clinical.due_follow_ups(db.session, scope=scope(), due_before=due_before)
-    todays = {t.id: clinic_today(utcnow(), t.location.clinic.timezone) for t in found}
+    todays = {t.id: clinic_today(now, t.location.clinic.timezone) for t in found}
     return render_template("pages/follow_ups.html", follow_ups=found, due_before=due_before, todays=todays)
 
 

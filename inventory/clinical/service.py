@@ -322,6 +322,13 @@ def default_due_before(today: dt.date) -> dt.date:
     return today + dt.timedelta(days=UPCOMING_DAYS)
 
 
+def follow_ups_due_before(session: Session, *, scope: Scope, now: dt.datetime) -> dt.date:
+    """The follow-up list's default window: a week from the caller's clinic's own date (not UTC's). With clinics on
+    several clocks, from the date furthest ahead, so no clinic's week is cut short (one behind it sees a day more)."""
+    todays = [clinic_today(now, clinic.timezone) for clinic in scope.clinics(session)]
+    return default_due_before(max(todays, default=now.date()))
+
+
 def due_follow_ups(session: Session, *, scope: Scope, due_before: dt.date) -> list[Treatment]:
     """Follow-ups not yet done whose date is on or before ``due_before``, soonest first."""
     stmt = (

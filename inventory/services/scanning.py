@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Any, Unpack
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, false, select
 from sqlalchemy.orm import Session, joinedload
 
 from inventory import lifecycle
@@ -25,7 +25,17 @@ from inventory.errors import (
     UnknownContainer,
     UnreadableCode,
 )
-from inventory.models import Container, ContainerState, LocationKind, Lot, LotStatus, Patient, Product, ProductGtin
+from inventory.models import (
+    Clinic,
+    Container,
+    ContainerState,
+    LocationKind,
+    Lot,
+    LotStatus,
+    Patient,
+    Product,
+    ProductGtin,
+)
 from inventory.services import lot_guard
 from inventory.services.barcodes import ScannedCode, normalise_lot_number, parse_scan
 from inventory.services.catalog import product_for_gtin, unknown_gtin
@@ -173,8 +183,27 @@ def _refuse_patient_reference(session: Session, raw: str, scope: Scope, unreadab
             raw=raw, patient_reference=True) from unreadable
 
 
-def scan(session: Session, raw: str, *, scope: Scope, now: dt.datetime, timezone: str) -> ScanResult:
+def box_clock(session: Session, lot: Lot, *, scope: Scope, serial: str | None, default: str) -> str:
+    """The clock a box of ``lot`` is judged on when the caller's clinics keep several: that of the clinic holding
+    the box's pack serial, else the one clock of the caller's clinics that hold the lot's stock; ``default`` when
+    they hold none, or keep different clocks (where the box is cannot then be told). One statement."""
+    is_box = (Container.serial == serial) if serial else false()
+    stmt = (
+        select(Clinic.timezone, is_box.label("is_box")).distinct()
+        .select_from(Container).join(Clinic, Clinic.id == Container.clinic_id)
+        .where(Container.lot_id == lot.id, Container.state.in_(lifecycle.HELD_STATES) | is_box)
+    )
+    rows = session.execute(scope.filter(stmt, Container.clinic_id)).all()
+    zones = {row.timezone for row in rows if row.is_box} or {row.timezone for row in rows}
+    return zones.pop() if len(zones) == 1 else default
+
+
+def scan(session: Session, raw: str, *, scope: Scope, now: dt.datetime, timezone: str,
+         find_box_clock: bool = False) -> ScanResult:
     """Reads a code and finds its product, lot or container.
+
+    A Vialog label is judged on its container's clinic's clock; a box (GS1) on ``timezone``, or, with
+    ``find_box_clock`` (a caller of clinics that keep several clocks), on ``box_clock``'s.
 
     Raises UnreadableCode (NumberNotCode for a short number: a quantity typed in the scan field), BadCheckDigit,
     UnknownProduct, UnknownContainer, and for a
@@ -216,6 +245,8 @@ def scan(session: Session, raw: str, *, scope: Scope, now: dt.datetime, timezone
         result.warnings.append(_PRODUCT_ONLY)
         return result
     if result.lot is not None:
+        if find_box_clock:
+            timezone = box_clock(session, result.lot, scope=scope, serial=code.serial, default=timezone)
         lifecycle.ensure_lot_usable(result.lot, now=now, timezone=timezone)
         if code.expiry is not None and code.expiry != result.lot.expiry:
             # The manufacturer prints one expiry per lot: a box that contradicts the lot on file is a counterfeit

@@ -37,6 +37,7 @@ from inventory.extensions import db
 from inventory.models import Clinic, GPrimeCategory, Location, Lot, ProductGtin, utcnow
 from inventory.services import auth, catalog, labels, lot_guard, scanning, throttle
 from inventory.services.barcodes import normalise_gtin, normalise_lot_number
+from inventory.services.clock import clinic_today
 from inventory.services.permissions import Permission
 from inventory.services.throttle import TooManyAttempts
 
@@ -122,10 +123,18 @@ def list_products(query: ProductQuery) -> ProductList:
            body=ScanIn, response=ScanOut, errors=(404, 409, 422))
 def create_scan(body: ScanIn) -> ScanOut:
     clinics = _clinics_in_scope()
-    timezone = clinics[0].timezone if clinics else current_app.config["CLINIC_TZ"]
     now = utcnow()
+    zones = {clinic.timezone for clinic in clinics}
+    # A Vialog label is judged on its container's clinic's clock, a box of a lot on file on the clock of the clinic
+    # that holds it (scanning.box_clock). The request names no clinic, so a box that cannot be placed (a lot not on
+    # file, or held at clinics on different clocks) is judged on the caller's clock that is furthest ahead: said
+    # expired as soon as it has expired at any of their clinics. A scan is a look-up that changes nothing, and errs
+    # toward "do not use"; receiving and the cart judge again on their own clinic's clock.
+    timezone = (max(clinics, key=lambda clinic: clinic_today(now, clinic.timezone)).timezone if clinics
+                else current_app.config["CLINIC_TZ"])
     try:
-        result = scanning.scan(db.session, body.code, scope=current_scope(), now=now, timezone=timezone)
+        result = scanning.scan(db.session, body.code, scope=current_scope(), now=now, timezone=timezone,
+                               find_box_clock=len(zones) > 1)
     except (LotSuspect, LotExpiryConflict) as error:
         # A watched lot, or a box whose printed expiry is not its lot's, in someone's hands: the safety lead sees it
         # although the scan is refused.
