@@ -9,7 +9,7 @@ from pydantic import Field, StringConstraints
 
 from inventory.adverse_events import service as adverse_events
 from inventory.adverse_events.models import AdverseEvent
-from inventory.blueprints.api.schemas import LotOut, Model, Qty
+from inventory.blueprints.api.schemas import Day, LotOut, Model, Qty
 
 DbId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Kind = Literal["vascular_occlusion", "ptosis", "nodule", "infection", "allergic_reaction", "bruising_swelling",
@@ -24,7 +24,7 @@ Notes = Annotated[str, StringConstraints(strip_whitespace=True, max_length=8000)
 class AdverseEventIn(Model):
     treatment_id: DbId
     kind: Kind
-    onset_date: dt.date
+    onset_date: Day
     severity: SeverityIn
     description: Description
     outcome: OutcomeIn
@@ -39,7 +39,7 @@ class AdverseEventIn(Model):
 
 class AdverseEventPatch(Model):
     kind: Kind | None = None
-    onset_date: dt.date | None = None
+    onset_date: Day | None = None
     severity: SeverityIn | None = None
     description: Description | None = None
     outcome: OutcomeIn | None = None

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from inventory.blueprints.api.schemas import ContainerOut, Model, Qty, QtyIn, Text, Scanned, PlainText
+from inventory.blueprints.api.schemas import ContainerOut, ContainerRef, Day, Model, Qty, QtyIn, Text, PlainText
 from inventory.models import Draw, Movement, Patient, Treatment
 from inventory.cart import service as cart
 
@@ -23,7 +23,7 @@ class PatientIn(Model):
     name: Annotated[str, PlainText(160)] | None = Field(
         default=None, description="needed when the patient is new"
     )
-    date_of_birth: dt.date | None = None
+    date_of_birth: Day | None = None
     clinic_id: DbId | None = Field(default=None, description="needed only if the caller works at several clinics")
 
 
@@ -78,9 +78,7 @@ class TreatmentIn(Model):
 
 
 class DrawIn(Model):
-    container: DbId | Annotated[str, Scanned(500)] = Field(
-        description="the container's id or its Vialog label code, as scanned"
-    )
+    container: ContainerRef = Field(description="the container's id or its Vialog label code, as scanned")
     quantity: QtyIn
     unit: Annotated[str, PlainText(16)] = Field(
         description='"U" (the product\'s own units) or "mL"; a supply takes its base unit'
@@ -107,6 +105,7 @@ class DrawLineOut(Model):
     """One draw of a treatment, without its container's details."""
 
     id: int
+    movement_id: int = Field(description="the draw's movement: POST /movements/{movement_id}/reverse corrects it")
     container_id: int
     label_code: str
     product_id: int
@@ -131,7 +130,7 @@ class DrawLineOut(Model):
     def of(cls, draw: Draw, is_reversed: bool = False) -> DrawLineOut:
         container = draw.container
         return cls(
-            id=draw.id, container_id=container.id, label_code=container.label_code,
+            id=draw.id, movement_id=draw.movement_id, container_id=container.id, label_code=container.label_code,
             product_id=container.product_id, product_name=container.product.name, lot_number=container.lot.number,
             quantity_units=draw.quantity, base_unit=container.product.base_unit, quantity_ml=draw.quantity_ml,
             concentration_u_per_ml=draw.concentration_u_per_ml, entered_unit=draw.entered_unit, area=draw.area,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, StrictBool, StringConstraints
 
-from inventory.blueprints.api.schemas import Model, Qty
+from inventory.blueprints.api.schemas import Day, Model, Qty
 from inventory.clinical import service as clinical
 from inventory.models import Treatment
 
@@ -91,7 +91,7 @@ class ChecklistOut(Model):
 
 
 class TreatmentPatch(Model):
-    follow_up_on: dt.date | None = Field(default=None, description="the follow-up date; null clears it")
+    follow_up_on: Day | None = Field(default=None, description="the follow-up date; null clears it")
     follow_up_done: bool | None = Field(
         default=None, description="true marks the follow-up done; false undoes that mark (audited): it is due again"
     )

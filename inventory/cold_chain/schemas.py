@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import Field, PlainSerializer, PlainValidator, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from inventory.blueprints.api.schemas import ContainerOut, Model, Qty
+from inventory.blueprints.api.schemas import ContainerOut, Model, Moment, Qty
 from inventory.cold_chain import service as cold_chain
 from inventory.cold_chain.models import Excursion
 
@@ -34,8 +34,8 @@ Celsius = Annotated[Decimal, PlainValidator(_celsius), PlainSerializer(str, retu
 
 
 class ExcursionIn(Model):
-    started_at: dt.datetime = Field(description="ISO 8601 with offset")
-    ended_at: dt.datetime = Field(description="ISO 8601 with offset")
+    started_at: Moment = Field(description="ISO 8601 with offset")
+    ended_at: Moment = Field(description="ISO 8601 with offset")
     min_c: Celsius
     max_c: Celsius
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from inventory.blueprints.api.schemas import Model, Qty, QtyIn, Scanned, PlainText
+from inventory.blueprints.api.schemas import ContainerRef, Model, Qty, QtyIn, PlainText
 from inventory.models import Movement
 from inventory.counts.models import Count, CountLine
 from inventory.counts.service import MAX_CONTAINERS, LineResult
@@ -20,7 +20,7 @@ Status = Literal["draft", "submitted", "posted"]
 
 
 class CountLineIn(Model):
-    container: Id | Annotated[str, Scanned(500)] | None = (
+    container: ContainerRef | None = (
         Field(default=None, description="a container's id or Vialog label code: what is left in it is counted")
     )
     lot_id: Id | None = Field(default=None, description="a lot: its sealed containers at the location are counted")

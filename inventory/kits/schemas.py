@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, RootModel, model_validator
 
-from inventory.blueprints.api.schemas import ContainerOut, Model, Qty, QtyIn, Scanned, PlainText
+from inventory.blueprints.api.schemas import ID_OR_LABEL, ContainerOut, Model, Qty, QtyIn, Scanned, PlainText
 from inventory.kits.models import Kit, KitCheck, KitStatus, KitTemplate
 from inventory.kits.service import EXPIRY_WINDOWS, MAX_EXPIRY_DAYS, KitReadiness, LocationExpiry
 
@@ -133,7 +133,8 @@ class KitIn(Model):
 
 
 class KitContentIn(Model):
-    container: Annotated[int, Field(ge=1, le=2**31 - 1)] | Annotated[str, Scanned(100)] = Field(description="container id or Vialog label code, as scanned")
+    container: Annotated[Id | Annotated[str, Scanned(100)], ID_OR_LABEL] = Field(
+        description="container id or Vialog label code, as scanned")
 
 
 class KitRemoveIn(Model):

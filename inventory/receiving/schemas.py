@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from inventory.blueprints.api.schemas import ContainerOut, LotOut, Model, Scanned, PlainText
+from inventory.blueprints.api.schemas import ContainerOut, Day, LotOut, Model, Scanned, PlainText
 
 
 class ReceiptIn(Model):
@@ -16,7 +15,7 @@ class ReceiptIn(Model):
     )
     gtin: Annotated[str, PlainText(20)] | None = None
     lot: Annotated[str, PlainText(20)] | None = None
-    expiry: dt.date | None = None
+    expiry: Day | None = None
     containers: Annotated[int, Field(ge=1, le=500)]
     location_id: Annotated[int, Field(ge=1, le=2**31 - 1)]
     supplier_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = Field(

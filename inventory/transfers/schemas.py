@@ -12,13 +12,13 @@ from sqlalchemy.orm import object_session
 from inventory.blueprints.api.schemas import (
     ClinicOut,
     ContainerOut,
+    ContainerRef,
     LocationOut,
     LotOut,
     Model,
     PlainText,
     ProductRef,
     Qty,
-    Scanned,
 )
 from inventory.models import Location
 from inventory.services import container_history
@@ -35,7 +35,6 @@ from inventory.transfers.service import (
 )
 
 Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
-ContainerRef = Annotated[int, Field(ge=1, le=2**31 - 1)] | Annotated[str, Scanned(500)]
 Status = Literal["in_transit", "received", "cancelled", "refused", "returned", "lost"]
 Category = Literal["damaged", "temperature", "incomplete", "wrong_items", "other"]
 

@@ -124,7 +124,10 @@ def _read_input(kwargs: dict[str, Any], body: type[BaseModel] | None, query: typ
             return json_error(415, "unsupported_media_type", "Send the body as JSON, with "
                               f"'Content-Type: application/json' (it came as {request.mimetype}).")
         try:
-            kwargs["body"] = body.model_validate(payload)
+            # Strict: JSON's own types only (3, never true, 3.0 or "3"; true, never "yes" or 1), so no value is
+            # read as another; dates and times, strings in JSON, are read by their types (schemas.Day, Moment).
+            # The query below stays lax: a query string holds nothing but text.
+            kwargs["body"] = body.model_validate(payload, strict=True)
         except ValidationError as error:
             return _validation_response(error)
     if query is not None:
@@ -151,9 +154,9 @@ _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-da
 
 def _validation_response(error: ValidationError) -> Response:
     fields: list[dict[str, str]] = []
-    for item in error.errors(include_url=False, include_input=False):
+    for item in error.errors(include_url=False):
         field = ".".join(str(p) for p in item["loc"] if _names_a_field(p)) or "body"
-        problem = plain_problem(item["type"], item["msg"], item.get("ctx") or {})
+        problem = plain_problem(item["type"], item["msg"], item.get("ctx") or {}, item.get("input"))
         if not any(f["field"] == field and f["problem"] == problem for f in fields):
             fields.append({"field": field, "problem": problem})
     first = fields[0]
@@ -163,10 +166,11 @@ def _validation_response(error: ValidationError) -> Response:
     )
 
 
-def plain_problem(kind: str, message: str, ctx: dict[str, Any]) -> str:
+def plain_problem(kind: str, message: str, ctx: dict[str, Any], given: Any = None) -> str:
     """A validation problem in words a nurse or an integrator reads without knowing pydantic ("cannot be empty",
     not "String should have at least 1 character"); a message a validator of Vialog's wrote is kept, without
-    pydantic's "Value error, " in front of it."""
+    pydantic's "Value error, " in front of it. ``given``, what was sent, says what was wrong with it where the
+    type alone does not (a body's id sent as true, "3" or 3.0)."""
     def count(n: Any, one: str) -> str:
         return counted(int(n), one)
 
@@ -183,22 +187,40 @@ def plain_problem(kind: str, message: str, ctx: dict[str, Any]) -> str:
             return f"too many: at most {ctx['max_length']}, not {ctx['actual_length']}"
         case "extra_forbidden":
             return "not a field of this request: leave it out"
-        case "int_parsing" | "int_type" | "int_from_float":
+        case "int_type" | "int_from_float":
+            return "a whole number, such as 3" + _as_sent(given)
+        case "int_parsing":
             return "a whole number, such as 3"
         case "float_parsing" | "float_type" | "decimal_parsing" | "decimal_type":
             return "a number, such as 4 or 0.1"
-        case "bool_parsing" | "bool_type":
+        case "bool_type":
+            return "true or false" + _as_sent(given)
+        case "bool_parsing":
             return "true or false"
+        case "id_or_label":
+            return "a container's id (a whole number, such as 3) or its label code" + _as_sent(given)
         case "string_type":
             return "text, in quotes"
         case "list_type":
             return "a list, in square brackets"
         case "dict_type" | "model_type" | "model_attributes_type":
             return "an object, in braces"
+        case "date_type" if not isinstance(given, str):
+            return 'a date in quotes, such as "2026-03-31"'
+        case "date_parsing" if isinstance(given, str) and _DATE_WITH_TIME.match(given):
+            return "a date, such as 2026-03-31, without a time"
         case "date_parsing" | "date_from_datetime_parsing" | "date_from_datetime_inexact" | "date_type":
             return "a date, such as 2026-03-31"
+        case "date_value":
+            return f"{given} is not a day of the calendar: a date, such as 2026-03-31"
+        case "datetime_type" if not isinstance(given, str):
+            return 'a date and time in quotes, such as "2026-03-31T14:30:00Z"'
         case "datetime_parsing" | "datetime_from_date_parsing" | "datetime_type":
             return "a date and time, such as 2026-03-31T14:30:00Z"
+        case "timezone_aware":
+            return "a date and time with its offset (Z, +01:00, -05:00), such as 2026-03-31T14:30:00Z"
+        case "datetime_value":
+            return f"{given} is not a moment of the calendar: a date and time, such as 2026-03-31T14:30:00Z"
         case "literal_error" | "enum":
             return f"one of {ctx['expected']}"
         case "greater_than":
@@ -214,6 +236,26 @@ def plain_problem(kind: str, message: str, ctx: dict[str, Any]) -> str:
         case "assertion_error":
             return message.removeprefix("Assertion failed, ")
     return message
+
+
+_DATE_WITH_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]")
+
+
+def _as_sent(given: Any) -> str:
+    """What a body sent in a type JSON has but the field does not take: the end of plain_problem's words."""
+    if isinstance(given, bool):
+        return ", not true or false"
+    if isinstance(given, str):
+        return ", not text in quotes"
+    if isinstance(given, float):
+        return ", without a decimal point"
+    if isinstance(given, int):
+        return ", not a number"
+    if isinstance(given, list):
+        return ", not a list"
+    if isinstance(given, dict):
+        return ", not an object"
+    return ""
 
 
 # What pydantic adds to a location inside a union ("container.function-before[check(), constrained-str]"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -93,6 +94,72 @@ QtyIn = Annotated[
     WithJsonSchema({"type": "string", "pattern": validators.QUANTITY_PATTERN,
                     "description": 'a decimal string, e.g. "4" or "0.1": at most 4 digits and 4 decimals'}),
 ]
+
+
+# --- ids, dates and times in a JSON body ----------------------------------------------------------
+# A body is validated strictly (inventory/blueprints/api/core.py, ``_read_input``): an integer field takes a JSON
+# integer only (not true, 3.0 or "3"), a boolean true or false only, a list a list. JSON has no date or time, so
+# those arrive as strings, which strict validation of the parsed body would refuse: Day and Moment read them here,
+# in the one shape API.md gives them. A query string keeps its lax reading ("?limit=50" is text by nature).
+
+MAX_ID = 2**31 - 1  # ids are INTEGER on PostgreSQL
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
+                     r"([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?")
+_OFFSET = re.compile(r"([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)$")
+
+
+def _day(value: Any) -> Any:
+    # The error types are pydantic's own: plain_problem (core.py) says each in words, from what was sent.
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str):
+        raise PydanticCustomError("date_type", "Input should be a date string")
+    if not _DAY.fullmatch(value):
+        raise PydanticCustomError("date_parsing", "Input should be a date like 2027-03-31")
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise PydanticCustomError("date_value", "Input should be a day of the calendar") from None
+
+
+def _moment(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise PydanticCustomError("timezone_aware", "Input should have its offset")
+        return value
+    if not isinstance(value, str):
+        raise PydanticCustomError("datetime_type", "Input should be a date and time string")
+    if not _MOMENT.fullmatch(value):
+        raise PydanticCustomError("datetime_parsing", "Input should be a date and time like 2027-03-31T14:30:00Z")
+    if not _OFFSET.search(value):
+        raise PydanticCustomError("timezone_aware", "Input should have its offset")
+    try:
+        return dt.datetime.fromisoformat(value.upper())
+    except ValueError:
+        raise PydanticCustomError("datetime_value", "Input should be a moment of the calendar") from None
+
+
+# A date: "YYYY-MM-DD" only (not a time, a number or "31/03/2027"). OpenAPI: a string of format date.
+Day = Annotated[dt.date, BeforeValidator(_day)]
+# A moment: ISO 8601 with its offset ("2027-03-31T14:30:00Z", "...T09:30:00-05:00"), never a bare time, a
+# date alone or a Unix timestamp. OpenAPI: a string of format date-time.
+Moment = Annotated[dt.datetime, BeforeValidator(_moment)]
+
+
+def _id_or_label(value: Any) -> Any:
+    # Before the union: true or 3.0 is one problem of the field, not one per member ("a whole number", "text").
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise PydanticCustomError("id_or_label", "Input should be an id or a label code")
+    return value
+
+
+# A container named by its id or by its label as scanned: a numeric string is read as the id
+# (scanning.container_id_of), as a scanner that sends digits means it.
+ID_OR_LABEL = BeforeValidator(_id_or_label)
+ContainerRef = Annotated[Id | Annotated[str, Scanned(500)], ID_OR_LABEL]
 
 
 class Model(BaseModel):
