@@ -1,4 +1,5 @@
-"""What a patient's reference reads as: the key that finds "p-1001", "P 1001", "P–1001" or "Ｐ-1001" for P-1001.
+"""What a patient's reference reads as: the key that finds "p-1001", "P 1001", "P–1001" or "Ｐ-1001" for P-1001;
+and what her name reads as to a search ("elodie" finds Élodie Dupont).
 
 Stored with each patient (``Patient.ref_key``, indexed): the cart refuses a new reference whose key is already
 on file at the clinic (it would split one patient's history, and her dose and interval checks, in two), and a
@@ -27,3 +28,12 @@ def ref_key(ref: str) -> str:
 
 def _is_separator(character: str) -> bool:
     return character in _SEPARATORS or character == "\u2212" or unicodedata.category(character) in ("Pd", "Zs")
+
+
+def name_search_key(name: str) -> str:
+    """A name or a typed word as the Patients page compares them: compatibility forms decomposed (NFKD), case
+    folded and accents (combining marks) dropped, so "elodie", "ELODIE" and "Élodie" read alike on every database,
+    with no extension of PostgreSQL's (``Patient.name_key``). Migration 0028 keeps a frozen copy: change both, and
+    re-key the table, or never. Pure."""
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", name).casefold())
+    return unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from inventory.clinical.service import get_patient, record_patient_search, record_patient_view
 from inventory.models import Clinic, Container, Draw, Movement, Patient, Treatment, User
-from inventory.patient_refs import ref_key
+from inventory.patient_refs import name_search_key, ref_key
 from inventory.services.permissions import Scope
 
 # A longer list is no help at the cart: past it, the page asks for a narrower search.
@@ -36,7 +36,9 @@ class PatientSearch:
 
 def search_patients(session: Session, *, scope: Scope, text: str, limit: int = SEARCH_LIMIT) -> PatientSearch:
     """Patients of the caller's clinics whose reference starts with ``text`` or whose name holds each of its
-    words ("hart amelia" finds Amelia Hart), case ignored. A reference is read as the cart reads it (its key,
+    words ("hart amelia" finds Amelia Hart), case and accents ignored ("elodie" finds Élodie Dupont: each word is
+    compared with the name's stored key, inventory/patient_refs.py ``name_search_key``, on SQLite and PostgreSQL
+    alike). A reference is read as the cart reads it (its key,
     inventory/patient_refs.py): "p 1001", "p1001" and "P–1001" find P-1001, as the cart tells a nurse that
     "p 1001" is P-1001. An exact reference comes first (a scanned card finds its patient however many others
     match), then the most recently treated (never treated: the newest record). Nothing typed finds nothing."""
@@ -45,7 +47,9 @@ def search_patients(session: Session, *, scope: Scope, text: str, limit: int = S
         return PatientSearch([], is_capped=False)
     key = ref_key(text)
     last_treated = func.max(Treatment.started_at)
-    every_word = and_(*[Patient.name.icontains(word, autoescape=True) for word in text.split()])
+    # A word that is only accents (a lone combining mark) names no letter: it narrows nothing.
+    words = [word for word in (name_search_key(typed) for typed in text.split()) if word]
+    every_word = and_(*[Patient.name_key.contains(word, autoescape=True) for word in words]) if words else false()
     by_reference = Patient.ref_key.startswith(key, autoescape=True) if key else false()
     stmt = (
         select(Patient, Clinic, last_treated)

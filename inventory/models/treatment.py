@@ -7,13 +7,13 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from inventory.models.base import BigId, Base, Quantity, created_at, intpk, sealed
 from inventory.models.clinic import Location
 from inventory.models.stock import Container, Movement
 from inventory.models.user import User
-from inventory.patient_refs import MAX_REF_KEY, ref_key
+from inventory.patient_refs import MAX_REF_KEY, name_search_key, ref_key
 
 
 class Patient(Base):
@@ -36,12 +36,24 @@ class Patient(Base):
         comment="what the reference reads as (inventory/patient_refs.py): P-1001, p 1001 and P–1001 alike",
     )
     name: Mapped[str] = mapped_column(String(160))
+    # Set with the name (the validator below; the default for a Core INSERT). Not indexed: the Patients page finds
+    # a word anywhere in a name, which no b-tree serves; a scan of the keys is a few ms at chain scale.
+    name_key: Mapped[str] = mapped_column(
+        Text, default=lambda context: name_search_key(context.get_current_parameters()["name"]),
+        comment="what the name reads as to a search (inventory/patient_refs.py): Élodie, elodie and ELODIE alike",
+    )
     date_of_birth: Mapped[dt.date | None] = mapped_column(Date)
     phone: Mapped[str | None] = mapped_column(String(40), comment="for recall notifications")
     email: Mapped[str | None] = mapped_column(String(254), comment="for recall notifications")
     address: Mapped[str | None] = mapped_column(Text, comment="postal address, for a recall letter")
     created_at: Mapped[created_at]
     row_seal: Mapped[sealed]
+
+    @validates("name")
+    def _keep_name_key(self, _name: str, name: str) -> str:
+        # Whoever sets a name sets its key with it: the two never disagree.
+        self.name_key = name_search_key(name)
+        return name
 
 
 OPEN = "closed_at IS NULL"
