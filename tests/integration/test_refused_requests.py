@@ -109,8 +109,8 @@ def test_a_read_only_transaction_is_committed_and_a_written_one_rolled_back(scen
         assert ends == (["commit"] if backend == "postgresql" else ["rollback"])
 
         clinic_id = session.scalar(text("SELECT min(id) FROM clinics"))
-        session.execute(text("INSERT INTO patients (clinic_id, external_ref, ref_key, name, created_at) "
-                             "VALUES (:clinic, 'CORE-1', 'core1', 'Core Write', :at)"),
+        session.execute(text("INSERT INTO patients (clinic_id, external_ref, ref_key, name, name_key, created_at) "
+                             "VALUES (:clinic, 'CORE-1', 'core1', 'Core Write', 'core write', :at)"),
                         {"clinic": clinic_id, "at": utcnow() - dt.timedelta(minutes=1)})
         ends.clear()
         unit_of_work.discard()
