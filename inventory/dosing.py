@@ -4,7 +4,8 @@ Units belong to the molecule: Botox 50 U and 100 U vials add up, Dysport and Azz
 abobotulinumtoxinA (Speywood units), Botox and Dysport never add up. Every total, limit and
 interval here is per patient and per molecule.
 
-- Above the typical range for an area in one session: a warning, recorded with the draw.
+- Above the typical range for an area in one session, or a session total (every area) above the
+  product's usual maximum a session: a warning, recorded with the draw.
 - Above the label's session maximum, above a cumulative limit over a window, or a
   re-treatment sooner than the label's interval: the draw needs an explicit confirmation
   with a reason. Never silently allowed, never a dead end.
@@ -27,6 +28,7 @@ __all__ = [
     "ABOVE_CUMULATIVE_LIMIT",
     "ABOVE_LABEL_MAX",
     "ABOVE_TYPICAL_RANGE",
+    "ABOVE_USUAL_SESSION_TOTAL",
     "CONFIRMABLE",
     "DoseLimits",
     "DoseWarning",
@@ -37,11 +39,13 @@ __all__ = [
 ]
 
 ABOVE_TYPICAL_RANGE = "above_typical_range"
+ABOVE_USUAL_SESSION_TOTAL = "above_usual_session_total"
 ABOVE_LABEL_MAX = "above_label_max"
 ABOVE_CUMULATIVE_LIMIT = "above_cumulative_limit"
 RETREATMENT_TOO_SOON = "retreatment_too_soon"
 # Draws of the same patient and molecule this close together are one injection session, whichever
-# treatment recorded them (two treatments opened for one visit are still one visit).
+# treatment recorded them (two treatments opened for one visit are still one visit), and draws further apart
+# are not, even in one treatment (one left open for days is several visits, each a session of its own).
 SESSION_WINDOW_HOURS = 24
 SESSION_WINDOW = dt.timedelta(hours=SESSION_WINDOW_HOURS)
 # The warnings a draw may pass only with a confirmation and a reason.
@@ -49,6 +53,7 @@ CONFIRMABLE = frozenset({ABOVE_LABEL_MAX, ABOVE_CUMULATIVE_LIMIT, RETREATMENT_TO
 # Each warning in a few words, for a draw's line once it is recorded (the draw keeps the codes).
 WARNING_WORDS = {
     ABOVE_TYPICAL_RANGE: "above the usual range",
+    ABOVE_USUAL_SESSION_TOTAL: "above the usual session total",
     ABOVE_LABEL_MAX: "above the label's maximum",
     ABOVE_CUMULATIVE_LIMIT: "above the cumulative limit",
     RETREATMENT_TOO_SOON: "re-treated sooner than the label's interval",
@@ -72,6 +77,7 @@ class DoseLimits:
     molecule: str
     unit: str  # how the molecule's units are written: "U", "s.U"
     typical_ranges: Mapping[str, tuple[Decimal, Decimal]]  # area -> (low, high) per session
+    usual_session_max: Decimal | None = None  # the product's usual patient total a session, every area
     session_max: Decimal | None = None
     session_max_areas: frozenset[str] = frozenset()  # the areas the label maximum covers; empty: all
     cumulative_max: Decimal | None = None
@@ -95,17 +101,19 @@ def check_draw(
 ) -> list[DoseWarning]:
     """The warnings for drawing ``units`` of ``limits.molecule`` into ``area`` in this treatment.
 
-    ``history`` is the patient's earlier unreversed draws of the same molecule, this
-    treatment's included, reaching back at least :data:`SESSION_WINDOW`. The re-treatment
-    interval counts calendar days in the clinic's ``timezone``, as the patient's history and
-    the checklist do: "last given 29 days ago" there would contradict their "30 days".
-    ``area_name`` is the area as the cart names it ("crow's feet, left"); by default its code.
+    ``history`` is the patient's earlier unreversed draws of the same molecule, in any of her treatments,
+    reaching back at least :data:`SESSION_WINDOW`. The session is the draws of the last
+    :data:`SESSION_WINDOW`, whichever treatment recorded them: an earlier draw of this treatment is
+    another session, and a re-treatment, once it is older (a treatment left open since an earlier visit).
+    ``treatment_id`` only words the session. The re-treatment interval counts calendar days in the clinic's
+    ``timezone``, as the patient's history and the checklist do: "last given 29 days ago" there would
+    contradict their "30 days". ``area_name`` is the area as the cart names it ("crow's feet, left"); by
+    default its code.
     """
     history = list(history)
-    # One session is one visit: draws recorded in another treatment of the patient within SESSION_WINDOW
-    # count in it too, so a second treatment opened the same day never starts the label's maximum afresh.
+
     def in_session(dose: PriorDose) -> bool:
-        return dose.treatment_id == treatment_id or now - dose.at < SESSION_WINDOW
+        return now - dose.at < SESSION_WINDOW
 
     this_session = [d for d in history if in_session(d)]
     session_name = "this session" if all(d.treatment_id == treatment_id for d in this_session) else (
@@ -122,14 +130,26 @@ def check_draw(
             f"the usual {_q(typical[0])}-{_q(typical[1])} {unit}.",
         ))
 
+    label_total = None
     if limits.session_max is not None and (not limits.session_max_areas or area in limits.session_max_areas):
         covered = [d for d in this_session if not limits.session_max_areas or d.area in limits.session_max_areas]
         session_total = sum((d.units for d in covered), units)
         if session_total > limits.session_max:
+            label_total = session_total
             warnings.append(DoseWarning(
                 ABOVE_LABEL_MAX,
                 f"{_q(session_total)} {unit} of {limits.molecule} {session_name} is above the label's maximum of "
                 f"{_q(limits.session_max)} {unit}.",
+            ))
+
+    if limits.usual_session_max is not None:
+        patient_total = sum((d.units for d in this_session), units)
+        # Said once: when the label's maximum already named this very total, the usual one adds nothing.
+        if patient_total > limits.usual_session_max and patient_total != label_total:
+            warnings.append(DoseWarning(
+                ABOVE_USUAL_SESSION_TOTAL,
+                f"{_q(patient_total)} {unit} of {limits.molecule} {session_name}, every area together, is above "
+                f"the usual maximum of {_q(limits.usual_session_max)} {unit} a session.",
             ))
 
     if limits.cumulative_max is not None and limits.cumulative_days:

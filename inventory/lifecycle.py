@@ -592,6 +592,13 @@ def dose(container: ContainerFacts, quantity: Decimal, unit: str) -> Dose:
         return Dose(units, quantity, per_ml, ML)
     ml = _ml(quantity, per_ml) if per_ml else None
     entered_unit = UNITS if entered.casefold() == UNITS.casefold() else product.base_unit
+    if per_ml and ml is not None and ml <= 0:
+        # Its volume would be recorded as 0 mL (the ledger keeps 4 decimals): no syringe draws it, and a draw of
+        # nothing is a typo, never a dose.
+        raise ValidationError(
+            f"{plain_quantity(quantity)} {product.base_unit} is too small to draw: at {plain_quantity(per_ml)} "
+            f"{product.base_unit} per mL it is less than {plain_quantity(_STEP)} mL. Check the dose.",
+            field="quantity")
     return Dose(quantity, ml, per_ml, entered_unit)
 
 

@@ -35,15 +35,11 @@ def limits_for(session: Session, product: Product, clinic_id: int) -> DoseLimits
     return _limits(product, rows)
 
 
-def history_for(session: Session, patient_id: int, molecule: str, *, since: dt.datetime,
-                treatment_id: int | None = None) -> list[PriorDose]:
-    """The patient's unreversed draws of ``molecule`` from ``since`` on, oldest first, in one statement.
-
-    ``treatment_id``: that treatment's draws count however long ago they were, since the session's
-    totals need all of them.
-    """
-    rows = session.execute(_history_statement(treatment_id is not None), {
-        "patient_id": patient_id, "molecule": molecule, "since": since, "treatment_id": treatment_id})
+def history_for(session: Session, patient_id: int, molecule: str, *, since: dt.datetime) -> list[PriorDose]:
+    """The patient's unreversed draws of ``molecule`` from ``since`` on, whatever treatment recorded them, oldest
+    first, in one statement. A session is counted by the draws' times (dosing.SESSION_WINDOW), so a treatment's
+    own draws older than ``since`` count for nothing."""
+    rows = session.execute(_history_statement(), {"patient_id": patient_id, "molecule": molecule, "since": since})
     return [_prior(r) for r in rows]
 
 
@@ -55,6 +51,7 @@ def _limits(product: Product, range_rows: Iterable[Row[Any]]) -> DoseLimits:
         molecule=product.molecule,
         unit=product.base_unit,
         typical_ranges=ranges,
+        usual_session_max=product.usual_max_units_per_session,
         session_max=product.session_max_units,
         session_max_areas=area_codes(product.session_max_areas),
         cumulative_max=product.cumulative_max_units,
@@ -92,10 +89,8 @@ def _range_rows() -> Select[Any]:
 
 
 @cache
-def _history_rows(with_treatment: bool) -> Select[Any]:
+def _history_rows() -> Select[Any]:
     reversed_ = exists().where(Movement.reverses_id == Draw.movement_id)
-    since = Draw.at >= bindparam("since")
-    when = or_(since, Draw.treatment_id == bindparam("treatment_id")) if with_treatment else since
     return (
         select(
             literal_column(f"'{_HISTORY}'", String()).label("kind"), Draw.area, Draw.quantity.label("amount"),
@@ -104,21 +99,20 @@ def _history_rows(with_treatment: bool) -> Select[Any]:
         )
         .join(Container, Container.id == Draw.container_id)
         .join(Product, Product.id == Container.product_id)
-        .where(Draw.patient_id == bindparam("patient_id"), Product.molecule == bindparam("molecule"), when,
-               ~reversed_)
+        .where(Draw.patient_id == bindparam("patient_id"), Product.molecule == bindparam("molecule"),
+               Draw.at >= bindparam("since"), ~reversed_)
     )
 
 
 @cache
-def _history_statement(with_treatment: bool) -> Select[Any]:
-    rows = _history_rows(with_treatment)
-    return rows.order_by(Draw.at, Draw.id)
+def _history_statement() -> Select[Any]:
+    return _history_rows().order_by(Draw.at, Draw.id)
 
 
 @cache
 def _dose_facts() -> CompoundSelect[Any]:
     """The molecule's typical ranges at the clinic and the patient's history of it, oldest draw first."""
-    both = union_all(_history_rows(True), _range_rows())
+    both = union_all(_history_rows(), _range_rows())
     return both.order_by(both.selected_columns.at, both.selected_columns.draw_id)
 
 
@@ -145,7 +139,7 @@ def assess(session: Session, *, product: Product, clinic_id: int, patient_id: in
         return DoseAssessment([], [], treatment_id)
     rows = session.execute(_dose_facts(), {
         "molecule": product.molecule, "clinic_id": clinic_id, "patient_id": patient_id,
-        "since": now - _look_back(product), "treatment_id": treatment_id}).all()
+        "since": now - _look_back(product)}).all()
     limits = _limits(product, (r for r in rows if r.kind == _RANGE))
     if not _limits_anything(limits):
         return DoseAssessment([], [], treatment_id)
@@ -165,5 +159,5 @@ def check(session: Session, *, product: Product, clinic_id: int, patient_id: int
 def _limits_anything(limits: DoseLimits) -> bool:
     return bool(limits.typical_ranges) or any(
         value is not None
-        for value in (limits.session_max, limits.cumulative_max, limits.retreat_interval_days)
+        for value in (limits.session_max, limits.usual_session_max, limits.cumulative_max, limits.retreat_interval_days)
     )

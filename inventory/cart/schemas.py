@@ -97,7 +97,8 @@ class DrawIn(Model):
 
 
 class DoseWarningOut(Model):
-    code: str = Field(description="above_typical_range, above_label_max, above_cumulative_limit, retreatment_too_soon")
+    code: str = Field(description="above_typical_range, above_usual_session_total, above_label_max, "
+                                  "above_cumulative_limit, retreatment_too_soon")
     message: str
 
 

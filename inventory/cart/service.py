@@ -386,9 +386,13 @@ def continue_or_start_treatment(
     session: Session, *, actor: User, scope: Scope, patient_id: int, location_id: int, now: dt.datetime,
     separate: bool = False,
 ) -> tuple[Treatment, bool]:
-    """The cart's start: the patient's open treatment at the room's clinic, continued (her single-patient vials
-    of this session stay usable), or a new one opened; ``separate``: a new one, as the nurse asked. Returns the
-    treatment and whether it was opened now.
+    """The cart's start: the patient's open treatment at the room's clinic, continued when it was started today
+    there (her single-patient vials of this session stay usable), or a new one opened; ``separate``: a new one, as
+    the nurse asked. Returns the treatment and whether it was opened now.
+
+    A treatment open since an earlier day (the cart marks it "open since ...") is an earlier visit left open, not
+    this one: today's doses go into a treatment of today's, as the dose checks count them by their own time
+    (dosing.SESSION_WINDOW), and its vials stay bound to it until it is closed.
 
     Two starts for one patient at the same moment (two tabs, two nurses) would each find none open and open
     two: the patient's row is locked first, so the second waits for the first to commit and continues its
@@ -401,7 +405,8 @@ def continue_or_start_treatment(
     session.execute(select(Patient.id).where(Patient.id == patient_id).with_for_update(key_share=True))
     if not separate:
         already = open_treatment_of(session, scope=scope, patient_id=patient_id, clinic_id=location.clinic_id)
-        if already is not None:
+        timezone = location.clinic.timezone
+        if already is not None and clinic_today(already.started_at, timezone) == clinic_today(now, timezone):
             return already, False
     return start_treatment(session, actor=actor, scope=scope, patient_id=patient_id, location_id=location_id,
                            now=now), True

@@ -23,6 +23,7 @@ from tests.statements import recorded
 
 DAY = dt.timedelta(days=1)
 BOTOX = "onabotulinumtoxinA"
+USUAL_TOTAL = "above_usual_session_total"
 
 
 def test_botox_50_u_and_100_u_vials_add_up_for_one_patient(world, session):
@@ -41,8 +42,9 @@ def test_botox_50_u_and_100_u_vials_add_up_for_one_patient(world, session):
     assert [(d.treatment_id, d.units) for d in history] == [
         (first.id, Decimal(50)), (first.id, Decimal(50)), (second.id, Decimal(50))]
     today = start_treatment(world, "P-1")
-    assert codes(world, today, "botox", "250", "masseter_right") == []  # 400 U in 90 days: at the limit
-    assert codes(world, today, "botox_50", "251", "masseter_right") == ["above_cumulative_limit"]
+    # 400 U in 90 days: at the limit (250 U in one session is above Botox's usual 64 U: a warning only)
+    assert codes(world, today, "botox", "250", "masseter_right") == [USUAL_TOTAL]
+    assert codes(world, today, "botox_50", "251", "masseter_right") == [USUAL_TOTAL, "above_cumulative_limit"]
 
 
 def test_botox_and_dysport_never_add_up_but_dysport_and_azzalure_do(world, session):
@@ -57,7 +59,8 @@ def test_botox_and_dysport_never_add_up_but_dysport_and_azzalure_do(world, sessi
     assert [d.units for d in dose_limits.history_for(session, earlier.patient_id, "abobotulinumtoxinA",
                                                      since=since)] == [300, 50]
     today = start_treatment(world, "P-2")
-    assert codes(world, today, "botox", "350", "masseter_left") == []  # 400 U of Botox; Dysport's 300 U apart
+    # 400 U of Botox; Dysport's 300 U apart
+    assert codes(world, today, "botox", "350", "masseter_left") == [USUAL_TOTAL]
 
 
 def test_a_reversed_draw_does_not_count(world, session):
@@ -70,8 +73,8 @@ def test_a_reversed_draw_does_not_count(world, session):
     history = dose_limits.history_for(session, treatment.patient_id, BOTOX, since=NOW - 90 * DAY)
     assert [d.units for d in history] == [Decimal(40)]
     today = start_treatment(world, "P-3")
-    assert codes(world, today, "botox", "360", "masseter_right") == []
-    assert codes(world, today, "botox", "361", "masseter_right") == ["above_cumulative_limit"]
+    assert codes(world, today, "botox", "360", "masseter_right") == [USUAL_TOTAL]
+    assert codes(world, today, "botox", "361", "masseter_right") == [USUAL_TOTAL, "above_cumulative_limit"]
 
 
 def test_a_clinic_range_overrides_the_chain_default_for_its_own_area_only(world, session):
@@ -105,9 +108,10 @@ def test_the_label_maximum_counts_the_session_over_the_areas_the_product_names(w
     give(world, treatment, vial, "24", "glabella")
     give(world, treatment, vial, "30", "forehead")
     give(world, treatment, vial, "20", "masseter_left")  # outside the label's areas
-    assert codes(world, treatment, "botox", "10", "crows_feet_left") == []  # 64 U
+    # 64 U in the label's areas; 84 U in all is above Botox's usual 64 U a session: a warning, no confirmation
+    assert codes(world, treatment, "botox", "10", "crows_feet_left") == [USUAL_TOTAL]
     warnings = check(world, treatment, "botox", "11", "crows_feet_left")
-    assert [(w.code, w.needs_confirmation) for w in warnings] == [("above_label_max", True)]
+    assert [(w.code, w.needs_confirmation) for w in warnings] == [("above_label_max", True), (USUAL_TOTAL, False)]
 
 
 def test_a_second_treatment_opened_for_the_same_visit_does_not_restart_the_label_maximum(world, session):
