@@ -1212,8 +1212,16 @@ _LOCK_TREATMENT = (
     select(Treatment).where(Treatment.id == bindparam("treatment_id")).with_for_update()
     .execution_options(populate_existing=True)
 )
+# The treatment's patient is locked too, so that two draws for one patient (two treatments, two vials) take turns:
+# each dose check then sees the other's dose, committed (a session's total, the label's maximum). FOR NO KEY
+# UPDATE, as a start locks it (continue_or_start_treatment): draws and starts wait for each other, a row that only
+# names the patient (a key share: a treatment, a recall's notification) does not. No statement of its own: the
+# draw's hot path (docs/performance.md).
 _LOCK_FOR_DRAW = (
-    ledger.lock_statement(Treatment).add_columns(ledger.NextMovementId()).where(Treatment.id == bindparam("treatment_id"))
+    ledger.lock_statement(Treatment).add_columns(ledger.NextMovementId())
+    .join(Patient, Patient.id == Treatment.patient_id)
+    .where(Treatment.id == bindparam("treatment_id"))
+    .suffix_with("FOR NO KEY UPDATE OF patients", dialect="postgresql")
 )
 
 

@@ -43,8 +43,10 @@ def test_a_draw_sends_its_lock_one_read_for_its_dose_checks_and_three_writes_and
     assert "FROM dose_ranges" in sent[1][0] and "UNION ALL" in sent[1][0]
     if session.bind.dialect.name == "postgresql":
         # The treatment is locked before the container, as closing a treatment does; the lot is shared, so a
-        # recall waits for the draw and every later draw sees the recall.
-        assert sent[0][0].rstrip().endswith("FOR UPDATE OF treatments, containers FOR SHARE OF lots")
+        # recall waits for the draw and every later draw sees the recall; the patient as a start locks her, so
+        # two draws for her take turns (their dose checks see each other's dose).
+        assert sent[0][0].rstrip().endswith(
+            "FOR UPDATE OF treatments, containers FOR SHARE OF lots FOR NO KEY UPDATE OF patients")
 
 
 def test_a_draw_leaves_the_unit_of_work_nothing_to_compare(world, session):
