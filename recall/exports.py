@@ -121,7 +121,8 @@ def patient_sheet(view: CaseView) -> Sheet:
             line.line.updated_by.label if line.line.updated_by else "",
             _local(line.line.updated_at, tz),
             ", ".join(dict.fromkeys(d.local_at.strftime("%Y-%m-%d %H:%M") for d in given)),
-            ", ".join(dict.fromkeys(d.area for d in given)),
+            # In the cart's words, as the notification list says them, parted by semicolons for the same reason.
+            "; ".join(dict.fromkeys(_area(d) for d in given)),
             "; ".join(f"{d.product} lot {d.lot_number}: {_qty(d.quantity)} {d.base_unit}" for d in given),
         ])
     return Sheet(f"Recall {view.case.id} patients", PATIENT_HEADERS, rows)

@@ -89,7 +89,7 @@ def test_patient_list_as_xlsx(world, session, case):
     evil = by_ref["@REF1"]
     assert evil[2] == EVIL_NAME and (evil[4], evil[5], evil[6]) == ("notified", "phone", NASTY[0])
     assert by_ref["L-2"][2] == "Zoë Brontë" and by_ref["L-2"][6] == NASTY[1]
-    assert "Botox Cosmetic 100 U lot EX1: 6 U" in by_ref["L-2"][11] and by_ref["L-2"][10] == "forehead"
+    assert "Botox Cosmetic 100 U lot EX1: 6 U" in by_ref["L-2"][11] and by_ref["L-2"][10] == "Forehead"
     assert by_ref["N-1"][4] == "pending"
     # No cell of the workbook is a formula: text that looks like one is a quote-prefixed string.
     assert_text_kept_as_text(book)
