@@ -112,7 +112,7 @@ def check_text(
         return None
     problem = text_problem(value, multiline=multiline, max_length=max_length)
     if problem is not None:
-        raise ValidationError(f"{what}: {problem}.", field=field)
+        raise ValidationError(f"{what}: {problem}.", field=field, fields=[{"field": field, "problem": problem}])
     return value.strip()
 
 

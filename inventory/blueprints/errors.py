@@ -35,9 +35,9 @@ def wants_json() -> bool:
 
 
 def json_error(status: int, code: str, message: str, details: dict | None = None) -> Response:
-    body: dict = {"code": code, "message": message}
-    if details:
-        body["details"] = details
+    """The one error shape of API.md, ``{"error": {"code", "message", "details"}}``: ``details`` always, an
+    empty object when there is nothing more to say, so a client reads ``error.details.x`` without a test."""
+    body: dict = {"code": code, "message": message, "details": details or {}}
     response = jsonify({"error": body})
     response.status_code = status
     return response
