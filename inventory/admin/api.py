@@ -183,7 +183,7 @@ def _clinic_out(clinic_id: int) -> ClinicAdminOut:
 def create_clinic(body: ClinicIn) -> ClinicAdminOut:
     clinic = service.create_clinic(
         db.session, actor=current_user(), scope=current_scope(), code=body.code, name=body.name,
-        timezone=body.timezone, settings=_settings(body), now=utcnow(),
+        timezone=body.timezone, settings=_settings(body), now=utcnow(), reason=body.reason,
     )
     _set_ranges(clinic.id, body)
     return _clinic_out(clinic.id)
@@ -200,7 +200,7 @@ def get_clinic(clinic_id: int) -> ClinicAdminOut:
 def update_clinic(clinic_id: int, body: ClinicPatch) -> ClinicAdminOut:
     clinic = service.update_clinic(
         db.session, actor=current_user(), scope=current_scope(), clinic_id=clinic_id, now=utcnow(),
-        code=body.code, name=body.name, timezone=body.timezone, settings=_settings(body),
+        code=body.code, name=body.name, timezone=body.timezone, settings=_settings(body), reason=body.reason,
     )
     _set_ranges(clinic.id, body)
     return _clinic_out(clinic.id)

@@ -290,7 +290,8 @@ class ProductForm(FlaskForm):
     is_active = BooleanField("Received and in use (untick to retire)", default=True)
     # Why: the service requires it when the save loosens a label limit (on this product or its molecule's).
     reason = TextField("Why (needed when a change loosens a dose limit: a maximum raised or removed, a window or "
-                       "interval shortened, fewer areas counted; or lets patients share a vial)",
+                       "interval shortened, fewer areas counted; lengthens the beyond-use time, takes the single-dose "
+                       "mark off, or lets patients share a vial)",
                        validators=[Optional(), Length(max=service.MAX_LIMIT_REASON)])
     form_key = once.FormKeyField()  # a new product is added once (the edit form is a change, not an addition)
 
@@ -388,6 +389,7 @@ def product_new():
     except DomainError as error:
         refused(error)
         asks_why = _ask_why(form, error)
+        _show_beside(form, error)
         return _render_product(None, form, error.status, reason_required=asks_why)
     _saved(f"{saved.product.name} added to the catalog.", saved)
     return once.answered(claim, redirect(url_for("pages.catalog") + f"#product-{saved.product.id}"))
@@ -397,15 +399,29 @@ def _ask_why(form: ProductForm, error: DomainError) -> bool:
     """The service asks for a reason only when the save loosens a rule: the reason field then says which."""
     if error.details.get("field") != "reason":
         return False
-    shares = any(item.get("field") == "multi_patient" for item in error.details.get("loosened") or [])
-    form.reason.label.text = ("Why (required: this save lets patients share a vial)" if shares
-                              else "Why (required: this save loosens a dose limit)")
+    loosened = {item.get("field") for item in error.details.get("loosened") or []}
+    if "multi_patient" in loosened:
+        form.reason.label.text = "Why (required: this save lets patients share a vial)"
+    elif loosened <= set(service.LIMIT_FIELDS):
+        form.reason.label.text = "Why (required: this save loosens a dose limit)"
+    else:  # the beyond-use time lengthened, the single-dose mark taken off (with a dose limit or not)
+        form.reason.label.text = "Why (required: this save loosens what the label allows)"
     form.reason.errors = [error.message]
     return True
 
 
-# The API's field names a refusal gives (details.fields) -> the product form's fields.
-_FORM_FIELDS = {api: attribute for attribute, api, _ in service.PRESENTATION_FIELDS}
+# The API's field names a refusal gives (details.field, details.fields) -> the product form's fields.
+_FORM_FIELDS = {"multi_patient": "is_multi_patient", "single_dose": "is_single_dose",
+                **{api: attribute for attribute, api, _ in service.PRESENTATION_FIELDS}}
+
+
+def _show_beside(form: ProductForm, error: DomainError) -> None:
+    """A refusal naming a field of the form (a manager lengthening the beyond-use time, hyaluronidase unmarked
+    single-dose) is said beside it too, what was typed kept; the reason field is ``_ask_why``'s."""
+    field = error.details.get("field")
+    name = _FORM_FIELDS.get(field, field) if isinstance(field, str) else None
+    if name is not None and name != "reason" and name in form:
+        form[name].errors = [error.message]
 
 
 def _keep_presentation(form: ProductForm, error: DomainError, product: Product) -> None:
@@ -456,6 +472,7 @@ def product_edit(product_id: int):
     except DomainError as error:
         refused(error)
         asks_why = _ask_why(form, error)
+        _show_beside(form, error)
         _keep_presentation(form, error, product)  # as saved: the refusal rolled the request back
         return _render_product(product, form, error.status, reason_required=asks_why)
     _saved(f"{product.name} saved.", saved)
@@ -579,12 +596,24 @@ class ClinicForm(FlaskForm):
                                     validators=[InputRequired(), NumberRange(0, service.MAX_SETTING_DAYS)])
     # Only the clinic's own page shows the box; a clinic opened from the list starts with it off, as in the API.
     receipts_need_supplier = BooleanField("Every receipt names its supplier")
+    # Why: the service requires it when the save loosens a setting (an opened filler held more days).
+    reason = TextField("Why (needed when an opened filler is held more days than before)",
+                       validators=[Optional(), Length(max=service.MAX_LIMIT_REASON)])
     form_key = once.FormKeyField()
 
     def settings(self) -> service.ClinicSettings:
         return service.ClinicSettings(filler_hold_days=self.filler_hold_days.data,
                                       kit_warning_days=self.kit_warning_days.data,
                                       receipts_need_supplier=self.receipts_need_supplier.data)
+
+
+def _ask_why_for_clinic(form: ClinicForm, error: DomainError) -> None:
+    """A setting loosened without a reason: the refusal beside the reason field, which says it is required."""
+    if error.details.get("field") == "reason":
+        form.reason.label.text = "Why (required: this save holds an opened filler more days)"
+        form.reason.errors = [error.message]
+    elif error.details.get("field") in form:
+        form[error.details["field"]].errors = [error.message]
 
 
 def _render_clinics(form: ClinicForm | None = None, status: int = 200) -> tuple[str, int]:
@@ -608,9 +637,10 @@ def clinic_create():
     try:
         clinic = service.create_clinic(db.session, actor=current_user, scope=scope(), code=form.code.data,
                                        name=form.name.data, timezone=form.timezone.data, settings=form.settings(),
-                                       now=utcnow())
+                                       now=utcnow(), reason=form.reason.data)
     except DomainError as error:
         refused(error)
+        _ask_why_for_clinic(form, error)
         return _render_clinics(form, error.status)
     flash(f"{clinic.name} opened: add its locations next.", "ok")
     return once.answered(claim, redirect(url_for("pages.clinic_settings", clinic_id=clinic.id)))
@@ -658,9 +688,10 @@ def clinic_update(clinic_id: int):
     try:
         service.update_clinic(db.session, actor=current_user, scope=scope(), clinic_id=clinic_id, now=utcnow(),
                               code=form.code.data, name=form.name.data, timezone=form.timezone.data,
-                              settings=form.settings())
+                              settings=form.settings(), reason=form.reason.data)
     except DomainError as error:
         refused(error)
+        _ask_why_for_clinic(form, error)
         return _render_clinic(clinic_id, form, status=error.status)
     flash("Clinic settings saved.", "ok")
     return redirect(url_for("pages.clinic_settings", clinic_id=clinic_id))

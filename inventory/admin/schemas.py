@@ -111,14 +111,19 @@ class ProductFields(Model):
     form: Literal["powder", "liquid", "gel"] | None = None
     concentration_per_ml: PositiveQty | None = Field(default=None, description="base units per mL (liquids)")
     volume_ml: PositiveQty | None = None
-    beyond_use_hours: Positive | None = None
+    beyond_use_hours: Positive | None = Field(
+        default=None, description="hours a vial is used after reconstitution (a powder) or first puncture (a ready-to-"
+                                  "use liquid); lengthened or cleared: admin only, with reason")
     labelled_diluent_ml: PositiveQty | None = None
     gprime_category: Literal["low", "medium", "high"] | None = None
     gprime_pa: Positive | None = None
-    single_dose: bool | None = None
+    single_dose: bool | None = Field(
+        default=None, description="the label's single-dose vial (one patient, one session); taking it off: admin "
+                                  "only, with reason; hyaluronidase is always single-dose (422 always_single_patient)")
     multi_patient: bool | None = Field(
         default=None, description="sharing policy: admin only; never with single_dose (422 validation_error, field "
-                                  "multi_patient); making a product multi-patient needs reason")
+                                  "multi_patient), never for a filler or hyaluronidase (422 always_single_patient); "
+                                  "making a product multi-patient needs reason")
     # The label's dose limits: the molecule's, so a value given is set on every product of the molecule (a new
     # product, or one moved to another molecule, takes the molecule's: a value other than it is refused).
     session_max_units: PositiveQty | None = Field(
@@ -199,8 +204,8 @@ class ProductAdminOut(ProductOut):
 
 LIMIT_REASON = ("why: required when the change loosens a label limit on any product it reaches (a session or "
                 "cumulative maximum raised or cleared, a cumulative window or re-treatment interval shortened or "
-                "cleared, a session maximum kept over fewer areas) or makes the product multi-patient, else 422 "
-                "validation_error, field reason; "
+                "cleared, a session maximum kept over fewer areas), lengthens or clears the beyond-use time, takes "
+                "the single-dose mark off or makes the product multi-patient, else 422 validation_error, field reason; "
                 "kept in the audit trail whenever given")
 
 
@@ -298,6 +303,10 @@ class ClinicPatch(Model):
     receipts_need_supplier: bool | None = Field(default=None, description=RECEIPTS_NEED_SUPPLIER)
     dose_ranges: list[DoseRangeIn] | None = Field(default=None, max_length=100,
                                                   description="sets (or, with null low and high, removes) these")
+    reason: Annotated[str, PlainText(MAX_LIMIT_REASON, min_length=0)] | None = Field(
+        default=None, description="why: required when filler_hold_days is made longer (more than the clinic's, or, "
+                                  "opening a clinic, more than 0), else 422 validation_error, field reason; kept in "
+                                  "the audit trail whenever given")
 
 
 class ClinicIn(ClinicPatch):

@@ -367,7 +367,23 @@ class ProductSaved:
 # DOMAIN.md: a clinic may set stricter limits, "never looser ones without an admin recording why". A change that
 # loosens a label limit on any product it reaches (the molecule's, too) therefore needs a reason, kept in each
 # product's audit event with the words of what it loosened; tightening needs none (one given is kept anyway).
+# The product's own label facts follow the same rule: a longer beyond-use time (a vial drawn from for longer after
+# reconstitution or first puncture) or the single-dose mark taken off loosen what the label allows. Those two are
+# no admin's alone to tighten: a manager may shorten the beyond-use time or mark a product single-dose, never the
+# reverse (the limits and the sharing policy are the admin's whichever way, ADMIN_ONLY_PRODUCT_FIELDS).
 MAX_LIMIT_REASON = 300
+LABEL_FACT_FIELDS: tuple[str, ...] = ("beyond_use_hours", "is_single_dose")
+LOOSENABLE_FIELDS: tuple[str, ...] = (*LIMIT_FIELDS, *LABEL_FACT_FIELDS)
+# A loosening as the API and the audit trail name it (the request's field: single_dose, not is_single_dose).
+_LOOSENED_NAMES = {"is_single_dose": "single_dose"}
+# What was loosened, in words, as an audit event's ``loosened`` names it (the trail and the latest loosening say it).
+LOOSENED_LABELS = {**catalog.LIMIT_LABELS, "beyond_use_hours": "beyond-use time", "single_dose": "single-dose",
+                   "sharing": "sharing", "filler_hold_days": "days an opened filler is held"}
+
+
+def loosened_name(field: str) -> str:
+    """The name a loosened field has in ``details.loosened`` and in the audit event's ``loosened``."""
+    return _LOOSENED_NAMES.get(field, field)
 
 
 @dataclass(frozen=True)
@@ -384,13 +400,21 @@ class Loosening:
         return f"{_limit_words(self.field, self.before, self.product.base_unit)} to " \
                f"{_limit_words(self.field, self.after, self.product.base_unit)}"
 
+    def as_detail(self) -> dict[str, Any]:
+        """One item of a refusal's ``details.loosened``."""
+        return {"product_id": self.product.id, "name": self.product.name, "field": loosened_name(self.field),
+                "from": _limit_value(self.before), "to": _limit_value(self.after)}
+
 
 def loosened_limits(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
-    """The limit fields that a change of one product's limits from ``before`` to ``after`` loosens, in LIMIT_FIELDS
-    order. A limit set where there was none tightens. A maximum raised or cleared, a window or interval shortened
-    (fewer days: fewer doses counted, a sooner re-treatment) or cleared loosen. The session maximum counts the
-    draws in its areas (none listed: every area), so a session maximum that stays but covers fewer areas loosens:
-    a dose in an area left out no longer counts towards it. Pure."""
+    """The fields (of LOOSENABLE_FIELDS, in its order) that a change of one product from ``before`` to ``after``
+    loosens; a field absent from either is left out. A limit set where there was none tightens. A maximum raised or
+    cleared, a window or interval shortened (fewer days: fewer doses counted, a sooner re-treatment) or cleared
+    loosen. The session maximum counts the draws in its areas (none listed: every area), so a session maximum that
+    stays but covers fewer areas loosens: a dose in an area left out no longer counts towards it. The beyond-use
+    time is a limit too, compared with the value it had (as every limit is, not with a label on file): lengthened
+    or cleared (no time at all) it loosens; set where there was none, or shortened, it tightens. The single-dose
+    mark taken off loosens the label's one patient, one session; put on, it tightens. Pure."""
     def raised(name: str) -> bool:
         was, now = before.get(name), after.get(name)
         return was is not None and (now is None or now > was)
@@ -407,7 +431,12 @@ def loosened_limits(before: Mapping[str, Any], after: Mapping[str, Any]) -> list
     if before.get("session_max_units") is not None and after.get("session_max_units") is not None \
             and covered(before.get("session_max_areas")) - covered(after.get("session_max_areas")):
         found.add("session_max_areas")
-    return [name for name in LIMIT_FIELDS if name in found]
+    facts = {name for name in LABEL_FACT_FIELDS if name in before and name in after}  # a fact given on both sides
+    if "beyond_use_hours" in facts and raised("beyond_use_hours"):
+        found.add("beyond_use_hours")
+    if "is_single_dose" in facts and before["is_single_dose"] and not after["is_single_dose"]:
+        found.add("is_single_dose")
+    return [name for name in LOOSENABLE_FIELDS if name in found]
 
 
 def _limit_value(value: Any) -> Any:
@@ -416,22 +445,29 @@ def _limit_value(value: Any) -> Any:
 
 
 def _limits_of(product: Product) -> dict[str, Any]:
-    return {name: getattr(product, name) for name in LIMIT_FIELDS}
+    """What a change of the product may loosen: its molecule's limits and its own label facts."""
+    return {name: getattr(product, name) for name in LOOSENABLE_FIELDS}
 
 
 def _limit_words(field: str, value: Any, unit: str) -> str:
+    if field == "beyond_use_hours":
+        return "none" if value is None else f"{value} h"
+    if field == "is_single_dose":
+        return "yes" if value else "no"
     if field == "session_max_areas":
         codes = catalog.area_codes(value)
         return ", ".join(AREA_LABELS.get(a, a) for a in AREA_VALUES if a in codes) or "every area"
     return catalog.describe_limit(field, value, unit)
 
 
-_LOOSENING_VERBS = {  # (the limit raised or shortened, the limit cleared)
-    "session_max_units": ("raising the session maximum", "removing the session maximum"),
-    "cumulative_max_units": ("raising the cumulative maximum", "removing the cumulative maximum"),
-    "cumulative_window_days": ("shortening the cumulative window", "removing the cumulative window"),
-    "retreat_interval_days": ("shortening the re-treatment interval", "removing the re-treatment interval"),
-    "session_max_areas": ("narrowing the areas the session maximum counts", ""),
+_LOOSENING_VERBS = {  # (the limit raised or shortened, the limit cleared), each followed by the products' names
+    "session_max_units": ("raising the session maximum of", "removing the session maximum of"),
+    "cumulative_max_units": ("raising the cumulative maximum of", "removing the cumulative maximum of"),
+    "cumulative_window_days": ("shortening the cumulative window of", "removing the cumulative window of"),
+    "retreat_interval_days": ("shortening the re-treatment interval of", "removing the re-treatment interval of"),
+    "session_max_areas": ("narrowing the areas the session maximum counts of", ""),
+    "beyond_use_hours": ("lengthening the beyond-use time of", "removing the beyond-use time of"),
+    "is_single_dose": ("taking the single-dose mark off", ""),
 }
 
 
@@ -439,6 +475,14 @@ def _loosening_message(product: Product, loosenings: list[Loosening]) -> str:
     """What a change loosens, product by product, and what to do: "Raising the session maximum of Botox Cosmetic
     100 U (64 U to 500 U) loosens a safety limit: say why (e.g. the new label, a clinical protocol)." The same
     change on several products of the molecule is said once, naming them all."""
+    loosens = "loosens a safety limit" if len({(i.field, i.change_words()) for i in loosenings}) == 1 \
+        else "loosen safety limits"
+    return f"{_loosening_said(product, loosenings)} {loosens}: say why (e.g. the new label, a clinical protocol)."
+
+
+def _loosening_said(product: Product, loosenings: list[Loosening]) -> str:
+    """ "Raising the session maximum of Botox Cosmetic 100 U (64 U to 500 U)": what a change loosens, the same
+    change on several products of the molecule said once."""
     grouped: dict[tuple[str, str], list[Loosening]] = {}
     for loosening in loosenings:
         grouped.setdefault((loosening.field, loosening.change_words()), []).append(loosening)
@@ -452,12 +496,13 @@ def _loosening_message(product: Product, loosenings: list[Loosening]) -> str:
             dropped = catalog.area_codes(same[0].before) or frozenset(AREA_VALUES)
             dropped -= catalog.area_codes(same[0].after) or frozenset(AREA_VALUES)
             words += f": {', '.join(AREA_LABELS.get(a, a) for a in AREA_VALUES if a in dropped)} no longer counted"
+        elif field == "is_single_dose":
+            words = "its label's one patient, one session"
         if any(item.product.id != product.id for item in same):
             words += f"; same molecule, {product.molecule}"
-        phrases.append(f"{verb} of {listed} ({words})")
+        phrases.append(f"{verb} {listed} ({words})")
     said = "; ".join(phrases)
-    loosens = "loosens a safety limit" if len(phrases) == 1 else "loosen safety limits"
-    return f"{said[0].upper()}{said[1:]} {loosens}: say why (e.g. the new label, a clinical protocol)."
+    return f"{said[0].upper()}{said[1:]}"
 
 
 def _limit_reason(reason: str | None) -> str | None:
@@ -478,7 +523,7 @@ class LimitLoosening:
     @property
     def what(self) -> str:
         """ "session maximum 64 U to 500 U; re-treatment interval 90 days to 14 days" """
-        return "; ".join(f"{catalog.LIMIT_LABELS.get(f, f)} {words}" for f, words in self.loosened.items())
+        return "; ".join(f"{LOOSENED_LABELS.get(f, f)} {words}" for f, words in self.loosened.items())
 
 
 def latest_loosening(session: Session, product_id: int) -> LimitLoosening | None:
@@ -510,6 +555,41 @@ SHARING_LOOSENED = "single patient to multi-patient within beyond-use time"
 def _sharing_refusal(name: str) -> str:
     return (f"Letting patients share an opened {name} ({SHARING_LOOSENED}) loosens a safety rule: "
             "say why (e.g. the clinic's protocol for sharing vials).")
+
+
+class AlwaysSinglePatient(ValidationError):
+    """A product whose kind is single-patient by nature (DOMAIN.md: a filler syringe; hyaluronidase, whose every vial
+    is single-dose) made shareable between patients: refused for everyone, an admin with a reason too."""
+
+    code = "always_single_patient"
+    status = 422
+
+
+def _refuse_sharing_by_kind(product: Product, changed: Iterable[str] | None) -> None:
+    """Raises AlwaysSinglePatient for a filler or a hyaluronidase made multi-patient, or a hyaluronidase whose
+    single-dose mark is taken off (``changed``: the fields a change set; None: a new product). A row from before this
+    rule, hyaluronidase not marked single-dose, may still be saved as it is: the cart reads it as single-patient all
+    the same (Product.is_single_patient)."""
+    if not product.is_always_single_patient:
+        return
+    name = product.name or "This product"
+    if product.kind is ProductKind.FILLER:
+        nature, holder = "a filler: an opened syringe belongs to one patient", "syringe"
+    else:
+        nature = ("hyaluronidase: every vial of it is single-dose, and an opened vial belongs to one patient (hourly "
+                  "pulses for that patient draw from it again; what is left is wasted when that treatment closes)")
+        holder = "vial"
+    if product.is_multi_patient:
+        raise AlwaysSinglePatient(
+            f"{name} is {nature}. It cannot be shared between patients, whoever asks: untick multi-patient.",
+            field="multi_patient", kind=product.kind.value,
+            fields=[{"field": "multi_patient", "problem": f"a {product.kind.value} {holder} is never shared"}])
+    unmarked = changed is None or "is_single_dose" in changed or "kind" in changed
+    if product.kind is ProductKind.HYALURONIDASE and not product.is_single_dose and unmarked:
+        raise AlwaysSinglePatient(
+            f"{name} is {nature}. It stays single-dose, whoever asks: tick single-dose.",
+            field="is_single_dose", kind=product.kind.value,
+            fields=[{"field": "is_single_dose", "problem": "hyaluronidase is always single-dose"}])
 
 
 def may_change_catalog(user: User) -> bool:
@@ -667,13 +747,13 @@ def _check_product(product: Product) -> None:
         refuse("Say whether it is a powder, a liquid or a gel.", "form")
     if product.gprime_category is not None and product.kind is not ProductKind.FILLER:
         refuse("Only a filler has a G′ category.", "gprime_category")
-    if product.is_multi_patient and product.kind is ProductKind.FILLER:
-        refuse("A filler syringe is always single-patient.", "multi_patient")
     if product.is_multi_patient and product.is_single_dose:
         # DOMAIN.md: a single-dose vial is one patient, one session; sharing it would carry it to the next patient.
+        what_next = ("Untick multi-patient: hyaluronidase is always single-dose."
+                     if product.kind is ProductKind.HYALURONIDASE
+                     else "Untick multi-patient, or untick single-dose if the label says otherwise.")
         refuse(f"{product.name or 'This product'} is single-dose: an opened vial is used for one patient only, so it "
-               "cannot be shared between patients. Untick multi-patient, or untick single-dose if the label says "
-               "otherwise.", "multi_patient")
+               f"cannot be shared between patients. {what_next}", "multi_patient")
     for name in ("beyond_use_hours", "retreat_interval_days", "cumulative_window_days", "follow_up_days", "gprime_pa"):
         value = getattr(product, name)
         if value is not None and value <= 0:
@@ -843,7 +923,9 @@ def add_product(session: Session, *, actor: User, fields: Mapping[str, Any], gti
     ``product.created`` event. Raises ValidationError, Forbidden (policy fields by a
     manager; any change by a clinic-level user: PRODUCTS_ARE_THE_CHAINS), NameTaken (case and spaces aside),
     DuplicateGtin, BadCheckDigit, UnreadableCode or MoleculeLimitsConflict; ValidationError (field ``multi_patient``)
-    for a single-dose product made multi-patient, (field ``reason``) for one added multi-patient without why."""
+    for a single-dose product made multi-patient, (field ``reason``) for one added multi-patient without why;
+    AlwaysSinglePatient for a filler or hyaluronidase added multi-patient, or a hyaluronidase added not single-dose (a
+    new hyaluronidase is single-dose unless the request says otherwise)."""
     _refuse_clinic_level(actor)
     molecule = _molecule(fields.get("molecule"))
     others = _molecule_products(session, molecule) if molecule is not None else []
@@ -864,8 +946,11 @@ def add_product(session: Session, *, actor: User, fields: Mapping[str, Any], gti
     else:
         changes |= given
     changes.setdefault("brand", changes["name"].split(" ")[0])
+    if changes.get("kind") is ProductKind.HYALURONIDASE:
+        changes.setdefault("is_single_dose", True)  # every vial of it is, by nature (DOMAIN.md)
     product = Product(**changes)
     _check_product(product)
+    _refuse_sharing_by_kind(product, None)
     if product.is_multi_patient and reason is None:
         raise ValidationError(_sharing_refusal(product.name), field="reason", loosened=[
             {"product_id": None, "name": product.name, "field": "multi_patient", "from": False, "to": True}])
@@ -904,12 +989,15 @@ def change_product(session: Session, *, actor: User, product_id: int, fields: Ma
     molecule changes takes its new molecule's limits, as a new product does (add_product); a manager may move a
     product only where that leaves its limits as they are. A change that loosens a limit on any product it
     reaches (``loosened_limits``) needs ``reason``; a reason given is kept in every audit event the change writes,
-    with the words of what it loosened on that product (``latest_loosening`` reads them back).
+    with the words of what it loosened on that product (``latest_loosening`` reads them back). So does a change that
+    lengthens (or clears) the product's beyond-use time or takes its single-dose mark off, which only an admin may
+    make (Forbidden for a manager, who may shorten the one and set the other).
     Making it multi-patient (sharing an opened vial between patients) loosens the label's one patient, one session
     as much: it needs ``reason`` too, kept in its ``product.sharing_changed`` event. A GTIN is taken off only while
     no lot of the product is on file (GtinInUse); adding one is free. Its base unit, quantity per container, form,
     concentration and volume change only while no container of it is on file (ProductInUse): a new presentation is
     a new product.
+    A filler or a hyaluronidase is never made shareable, nor a hyaluronidase unmarked single-dose (AlwaysSinglePatient).
     Raises NotFound, ValidationError (field ``reason``: a loosening without one), GtinInUse, ProductInUse and what
     add_product raises (Forbidden for a clinic-level user first: the catalog is the chain's)."""
     _refuse_clinic_level(actor)
@@ -946,6 +1034,7 @@ def change_product(session: Session, *, actor: User, product_id: int, fields: Ma
     with _name_held_once(session, changes.get("name", product.name), product.id) if renamed else nullcontext():
         changed: dict[str, Any] = _apply(product, changes)
         _check_product(product)
+        _refuse_sharing_by_kind(product, changed)
         _refuse_limits_without_molecule(product, {n: v for n, v in given.items() if n in changed})
     if gtins is not None:
         wanted = _gtins(session, gtins, product.id)
@@ -967,22 +1056,20 @@ def change_product(session: Session, *, actor: User, product_id: int, fields: Ma
     also_set_on = [other for other, _ in set_on]
     loosenings = [Loosening(p, name, before[name], getattr(p, name))
                   for p, before in limits_before.values() for name in loosened_limits(before, _limits_of(p))]
+    _refuse_managers_loosening(actor, product, loosenings)
     shared = changed.get("is_multi_patient", {}).get("to") is True
     if shared and reason is None:
         raise ValidationError(
             " ".join([_sharing_refusal(product.name),
                       *([_loosening_message(product, loosenings)] if loosenings else [])]), field="reason",
             loosened=[{"product_id": product.id, "name": product.name, "field": "multi_patient", "from": False,
-                       "to": True}] + [
-                {"product_id": item.product.id, "name": item.product.name, "field": item.field,
-                 "from": _limit_value(item.before), "to": _limit_value(item.after)} for item in loosenings])
+                       "to": True}] + [item.as_detail() for item in loosenings])
     if loosenings and reason is None:
-        raise ValidationError(_loosening_message(product, loosenings), field="reason", loosened=[
-            {"product_id": item.product.id, "name": item.product.name, "field": item.field,
-             "from": _limit_value(item.before), "to": _limit_value(item.after)} for item in loosenings])
+        raise ValidationError(_loosening_message(product, loosenings), field="reason",
+                              loosened=[item.as_detail() for item in loosenings])
 
     def why(details: dict[str, Any], of: Product | None) -> dict[str, Any]:
-        loosened = {item.field: item.change_words() for item in loosenings if item.product is of}
+        loosened = {loosened_name(item.field): item.change_words() for item in loosenings if item.product is of}
         return details | ({"loosened": loosened} if loosened else {}) | ({"reason": reason} if reason else {})
 
     session.flush()
@@ -1009,6 +1096,21 @@ def change_product(session: Session, *, actor: User, product_id: int, fields: Ma
                details=why(other_changed | {"set_through": through}, other))
     session.flush()
     return ProductSaved(product, also_set_on, limits_from)
+
+
+_MANAGERS_MAY = {"beyond_use_hours": "shorten it", "is_single_dose": "mark a product single-dose"}
+
+
+def _refuse_managers_loosening(actor: User, product: Product, loosenings: list[Loosening]) -> None:
+    """Raises Forbidden when a manager's change loosens one of the product's label facts (a longer beyond-use time,
+    the single-dose mark taken off): only an admin loosens, saying why. Tightening them is a manager's too."""
+    if actor.role is Role.ADMIN:
+        return
+    for item in loosenings:
+        if item.field in LABEL_FACT_FIELDS:
+            raise Forbidden(
+                f"{_loosening_said(product, [item])} loosens a safety limit: only an admin may, saying why. A manager "
+                f"may {_MANAGERS_MAY[item.field]}.", field=item.field, loosened=[item.as_detail()])
 
 
 def _set_on_molecule(product: Product, others: list[Product],
@@ -1221,6 +1323,42 @@ def _settings_changes(settings: ClinicSettings) -> dict[str, Any]:
     return changes
 
 
+# DOMAIN.md: what is left of an opened filler syringe is wasted when its treatment closes, "unless the clinic's
+# policy lets an opened syringe be held for the same patient for a set number of days (default 0)". More days keep
+# an opened syringe longer: a looser setting, which an admin saves only saying why, as a looser dose limit (the
+# reason and the words of what it loosened are kept in the clinic's audit event). Fewer days need none.
+SETTING_DEFAULTS: dict[str, Any] = {"filler_hold_days": 0}
+_SETTING_WORDS = {"filler_hold_days": ("lengthening the days an opened filler syringe is held for the same patient at",
+                                       "the clinic's protocol for keeping opened syringes")}
+
+
+def loosened_settings(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """The clinic settings a change from ``before`` to ``after`` loosens (a setting absent from ``after`` is not
+    changed; absent from ``before``, it is at its default): a filler held more days. Pure."""
+    return [name for name in _SETTING_WORDS
+            if after.get(name) is not None and after[name] > before.get(name, SETTING_DEFAULTS[name])]
+
+
+def _refuse_loosening_settings(name: str, clinic_id: int | None, before: Mapping[str, Any],
+                               after: Mapping[str, Any], reason: str | None) -> dict[str, str]:
+    """What the change loosens, in words for the audit event ({"filler_hold_days": "0 days to 5 days"}); raises
+    ValidationError (field ``reason``, ``details.loosened`` as a product's) when it loosens any without a reason."""
+    loosened = loosened_settings(before, after)
+    if not loosened:
+        return {}
+    def was(field: str) -> Any:
+        return before.get(field, SETTING_DEFAULTS[field])
+    words = {field: f"{was(field)} days to {after[field]} days" for field in loosened}
+    if reason is None:
+        said = "; ".join(f"{_SETTING_WORDS[field][0]} {name} ({words[field]})" for field in loosened)
+        examples = ", ".join(_SETTING_WORDS[field][1] for field in loosened)
+        raise ValidationError(
+            f"{said[0].upper()}{said[1:]} loosens a safety rule: say why (e.g. {examples}).", field="reason",
+            loosened=[{"clinic_id": clinic_id, "name": name, "field": field, "from": was(field), "to": after[field]}
+                      for field in loosened])
+    return words
+
+
 def _code(code: str) -> str:
     code = code.strip().upper()
     if not code or len(code) > 20 or not code.replace("-", "").isalnum():
@@ -1234,31 +1372,39 @@ def _refuse_taken_code(session: Session, code: str, clinic_id: int | None) -> No
 
 
 def create_clinic(session: Session, *, actor: User, scope: Scope, code: str, name: str, timezone: str,
-                  settings: ClinicSettings = ClinicSettings(), now: dt.datetime) -> Clinic:
-    """Only a chain-level admin opens a clinic. Raises Forbidden, ValidationError or NameTaken."""
+                  settings: ClinicSettings = ClinicSettings(), now: dt.datetime, reason: str | None = None) -> Clinic:
+    """Only a chain-level admin opens a clinic. A setting looser than its default (``loosened_settings``) needs
+    ``reason``, kept in the ``clinic.created`` event. Raises Forbidden, ValidationError or NameTaken."""
     if scope.clinic_ids is not None:
         raise Forbidden("Only a chain-level admin may open a clinic.")
+    reason = _limit_reason(reason)
     code, name = _code(code), name.strip()
     if not name:
         raise ValidationError("A clinic needs a name.", field="name")
+    settings_given = _settings_changes(settings)
     _refuse_taken_code(session, code, None)
-    clinic = Clinic(code=code, name=name, timezone=check_timezone(timezone), **_settings_changes(settings))
+    timezone = check_timezone(timezone)
+    loosened = _refuse_loosening_settings(name, None, {}, settings_given, reason)  # asked once the rest is right
+    clinic = Clinic(code=code, name=name, timezone=timezone, **settings_given)
     session.add(clinic)
     session.flush()
+    details = {"code": code, "name": name, "timezone": clinic.timezone, "filler_hold_days": clinic.filler_hold_days,
+               "kit_warning_days": clinic.kit_warning_days, "receipts_need_supplier": clinic.receipts_need_supplier}
     _audit(session, actor=actor, now=now, action="clinic.created", obj=clinic, object_type="clinic",
-           clinic_id=clinic.id, details={"code": code, "name": name, "timezone": clinic.timezone,
-                                         "filler_hold_days": clinic.filler_hold_days,
-                                         "kit_warning_days": clinic.kit_warning_days,
-                                         "receipts_need_supplier": clinic.receipts_need_supplier})
+           clinic_id=clinic.id, details=details | ({"loosened": loosened} if loosened else {})
+           | ({"reason": reason} if reason else {}))
     session.flush()
     return clinic
 
 
 def update_clinic(session: Session, *, actor: User, scope: Scope, clinic_id: int, now: dt.datetime,
                   code: str | None = None, name: str | None = None, timezone: str | None = None,
-                  settings: ClinicSettings = ClinicSettings()) -> Clinic:
-    """Raises NotFound (outside the caller's clinics), ValidationError or NameTaken."""
+                  settings: ClinicSettings = ClinicSettings(), reason: str | None = None) -> Clinic:
+    """A change that loosens a setting (``loosened_settings``: a filler held more days) needs ``reason``; a reason
+    given is kept in the ``clinic.settings_changed`` event, with the words of what it loosened. Raises NotFound
+    (outside the caller's clinics), ValidationError (field ``reason``: a loosening without one) or NameTaken."""
     clinic = _clinic_in_scope(session, clinic_id, scope)
+    reason = _limit_reason(reason)
     changes: dict[str, Any] = _settings_changes(settings)
     if code is not None:
         changes["code"] = _code(code)
@@ -1269,10 +1415,13 @@ def update_clinic(session: Session, *, actor: User, scope: Scope, clinic_id: int
         changes["name"] = name.strip()
     if timezone is not None:
         changes["timezone"] = check_timezone(timezone)
+    loosened = _refuse_loosening_settings(  # asked once the rest is right
+        clinic.name, clinic.id, {field: getattr(clinic, field) for field in SETTING_DEFAULTS}, changes, reason)
     changed = _apply(clinic, changes)
     if changed:
         _audit(session, actor=actor, now=now, action="clinic.settings_changed", obj=clinic, object_type="clinic",
-               clinic_id=clinic.id, details=changed)
+               clinic_id=clinic.id, details=changed | ({"loosened": loosened} if loosened else {})
+               | ({"reason": reason} if reason else {}))
         session.flush()
     return clinic
 

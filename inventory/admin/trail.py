@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from inventory.admin.service import LOOSENED_LABELS
 from inventory.cart.service import AREA_LABELS, AREA_VALUES
 from inventory.models import AuditEvent, Clinic, Role, User
 from inventory.models.base import plain_quantity
@@ -227,7 +228,7 @@ def _value(known: _Known, name: str, value: Any) -> str:
         codes = catalog.area_codes(value)
         return ", ".join(AREA_LABELS[a] for a in AREA_VALUES if a in codes) or ", ".join(sorted(codes))
     if name == "loosened" and isinstance(value, Mapping):
-        return "; ".join(f"{catalog.LIMIT_LABELS.get(str(f), _words(str(f)).lower())} {words}"
+        return "; ".join(f"{LOOSENED_LABELS.get(str(f), _words(str(f)).lower())} {words}"
                          for f, words in value.items())
     if name in QUANTITY_FIELDS:
         return _quantity(value)

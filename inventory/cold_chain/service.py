@@ -53,7 +53,7 @@ from inventory.models import (
 )
 from inventory.models.base import plain_quantity
 from inventory.services import ledger
-from inventory.services.clock import format_clinic_time, to_clinic_time
+from inventory.services.clock import api_moment, format_clinic_time, to_clinic_time
 from inventory.services.permissions import Permission, Scope, can, get_in_scope
 
 # The label range of refrigerated toxins and hyaluronidase (DOMAIN.md): outside it is an excursion.
@@ -363,8 +363,9 @@ def record_excursion(
                 earlier.min_c <= min_c and max_c <= earlier.max_c:
             raise ExcursionAlreadyRecorded(
                 f"This excursion is already recorded: {excursion_words(earlier, location)}.",
-                excursion_id=earlier.id, location_id=location.id, started_at=earlier.started_at.isoformat(),
-                ended_at=earlier.ended_at.isoformat(), min_c=str(earlier.min_c), max_c=str(earlier.max_c),
+                excursion_id=earlier.id, location_id=location.id, started_at=api_moment(earlier.started_at),
+                ended_at=api_moment(earlier.ended_at), min_c=plain_quantity(earlier.min_c),
+                max_c=plain_quantity(earlier.max_c),
             )
     if recorded:
         excursion = recorded[0]

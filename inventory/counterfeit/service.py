@@ -651,14 +651,27 @@ def _names_entry(entry: WatchedLot, number_key: str, loose_key: str) -> bool:
 
 
 def _product(session: Session, product_id: int | None, gtin: str | None) -> Product:
+    """The product a watch-list entry names: by its id, by a GTIN, or by both when they name the same product (an
+    integration that knows both, or a file with both columns, sends both). Both naming different products is
+    ValidationError on ``gtin``, never one of them taken silently: an alert watched on the wrong product would
+    let the suspect lot through."""
+    by_id = None
     if product_id is not None:
-        product = session.get(Product, product_id) if 1 <= product_id <= MAX_ID else None
-        if product is None:
+        by_id = session.get(Product, product_id) if 1 <= product_id <= MAX_ID else None
+        if by_id is None:
             raise NotFound(f"No product with id {product_id}.", id=product_id)
-        return product
-    if gtin:
-        return product_for_gtin(session, normalise_gtin(gtin.strip()))
-    raise ValidationError("Name the product: its id or its GTIN.", field="product_id")
+    if not gtin or not gtin.strip():
+        if by_id is None:
+            raise ValidationError("Name the product: its id or its GTIN.", field="product_id")
+        return by_id
+    normalised = normalise_gtin(gtin.strip())
+    by_gtin = product_for_gtin(session, normalised)
+    if by_id is not None and by_gtin.id != by_id.id:
+        raise ValidationError(
+            f"GTIN {normalised} is {by_gtin.name} (product {by_gtin.id}), not product {by_id.id} ({by_id.name}): "
+            "give product_id or gtin, or both of the same product.",
+            field="gtin", product_id=by_id.id, gtin_product_id=by_gtin.id)
+    return by_gtin
 
 
 # --- pack serials -------------------------------------------------------------------------------

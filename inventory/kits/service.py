@@ -24,6 +24,7 @@ from inventory.models import (
     AuditEvent,
     Clinic,
     Container,
+    ContainerState,
     Location,
     LocationKind,
     Lot,
@@ -38,9 +39,9 @@ from inventory.kits.models import Kit, KitCheck, KitRequirement, KitStatus, KitT
 from inventory.models.base import plain_quantity
 from inventory.services import scanning
 from inventory.transfers import moves as transfers
-from inventory.services.clock import clinic_today, format_date, to_clinic_time, typed_moment_utc
+from inventory.services.clock import api_moment, clinic_today, format_date, to_clinic_time, typed_moment_utc
 from inventory.services.permissions import Scope, get_in_scope
-from inventory.words import some_of
+from inventory.words import counted, some_of
 
 EMERGENCY = "emergency"  # Movement.reason of a draw made from a kit in an emergency
 MAX_NOTES = 2000
@@ -397,6 +398,45 @@ def readiness_at(session: Session, *, scope: Scope, at: dt.datetime, now: dt.dat
     return board
 
 
+class ClinicWithoutKit(NamedTuple):
+    clinic_id: int
+    clinic_code: str
+    filler_containers: int  # sealed or in use, something left
+
+    @property
+    def text(self) -> str:
+        return (f"{counted(self.filler_containers, 'filler container')} here, and hyaluronidase is kept wherever "
+                "filler is injected: make a kit (Kit templates, New kit) before the next filler treatment")
+
+
+def clinics_without_a_kit(session: Session, *, scope: Scope) -> list[ClinicWithoutKit]:
+    """The clinics of ``scope`` that hold filler and no emergency kit with hyaluronidase, by code: not ready,
+    like a kit that is not (DOMAIN.md: hyaluronidase, the first treatment of a vascular occlusion, is kept in
+    every room where filler is injected).
+
+    Filler counts while one of its containers holds something at the clinic (sealed or in use). A kit counts
+    when its template asks for hyaluronidase (by kind, or a hyaluronidase product), whatever its own
+    readiness: ``readiness`` judges that. One statement, as it stands now."""
+    required = aliased(Product)
+    hyaluronidase_kit = (
+        select(Kit.id)
+        .join(KitRequirement, KitRequirement.template_id == Kit.template_id)
+        .outerjoin(required, required.id == KitRequirement.product_id)
+        .where(Kit.clinic_id == Clinic.id, or_(KitRequirement.product_kind == ProductKind.HYALURONIDASE,
+                                               required.kind == ProductKind.HYALURONIDASE))
+    )
+    stmt = scope.filter(
+        select(Clinic.id, Clinic.code, func.count(Container.id))
+        .join(Container, Container.clinic_id == Clinic.id)
+        .join(Product, Product.id == Container.product_id)
+        .where(Product.kind == ProductKind.FILLER, Container.remaining > 0,
+               Container.state.in_((ContainerState.SEALED, ContainerState.IN_USE)), ~exists(hyaluronidase_kit))
+        .group_by(Clinic.id, Clinic.code),
+        Clinic.id,
+    )
+    return [ClinicWithoutKit(*row) for row in session.execute(stmt.order_by(Clinic.code))]
+
+
 def _utc(moment: dt.datetime, timezone: str) -> dt.datetime:
     try:
         return typed_moment_utc(moment, timezone)
@@ -746,7 +786,7 @@ def _use_reasons(uses: _Uses | None, last: _LastCheck | None, timezone: str) -> 
         day = _date(drawn_at, timezone)
         shown = format_date(to_clinic_time(drawn_at, timezone).date())
         return [Reason("emergency_use", f"Used in an emergency on {shown}: restock and check",
-                       {"drawn_at": drawn_at.isoformat(), "date": day}, KitStatus.NOT_READY)]
+                       {"drawn_at": api_moment(drawn_at), "date": day}, KitStatus.NOT_READY)]
     used = [(at, kind) for at, kind in ((uses.drawn_at, MovementKind.DRAW), (uses.wasted_at, MovementKind.WASTE))
             if at is not None and (checked_at is None or at > checked_at)]
     if not used:
@@ -755,7 +795,7 @@ def _use_reasons(uses: _Uses | None, last: _LastCheck | None, timezone: str) -> 
     what = "drawn from it, not recorded as an emergency" if kind is MovementKind.DRAW else "wasted from it"
     shown = format_date(to_clinic_time(at, timezone).date())
     return [Reason("kit_used", f"Used on {shown} (stock {what}): restock and check",
-                   {"used_at": at.isoformat(), "date": _date(at, timezone), "movement_kind": kind.value},
+                   {"used_at": api_moment(at), "date": _date(at, timezone), "movement_kind": kind.value},
                    KitStatus.NOT_READY)]
 
 
@@ -764,7 +804,7 @@ def _seal_reasons(last: _LastCheck | None, timezone: str) -> list[Reason]:
         return []
     day = format_date(to_clinic_time(last.checked_at, timezone).date())
     return [Reason("seal_broken", f"Seal found broken at the last check on {day}: check the contents and reseal",
-                   {"checked_at": last.checked_at.isoformat(), "checked_by": last.checked_by}, KitStatus.NOT_READY)]
+                   {"checked_at": api_moment(last.checked_at), "checked_by": last.checked_by}, KitStatus.NOT_READY)]
 
 
 def _contents_reasons(lots: Sequence[_LotStock], today: dt.date) -> list[Reason]:
@@ -910,7 +950,7 @@ def _check_reasons(last: _LastCheck | None, today: dt.date, interval: int, timez
     if days <= interval:
         return []
     return [Reason("check_overdue", f"Last check {days} days ago; checked every {interval} days",
-                   {"days": days, "check_interval_days": interval, "checked_at": last.checked_at.isoformat(),
+                   {"days": days, "check_interval_days": interval, "checked_at": api_moment(last.checked_at),
                     "checked_by": last.checked_by}, KitStatus.NOT_READY)]
 
 

@@ -35,6 +35,10 @@ class GPrimeCategory(enum.StrEnum):
 
 PRODUCT_NAME_KEY_LENGTH = 480
 
+# DOMAIN.md: a filler syringe and every hyaluronidase vial ("All these vials are single-dose") belong to one patient
+# by nature, whatever the catalog row says: no admin may make them shareable (inventory/admin/service.py refuses it).
+ALWAYS_SINGLE_PATIENT_KINDS = frozenset({ProductKind.FILLER, ProductKind.HYALURONIDASE})
+
 
 def product_name_key(name: str) -> str:
     """A product name as names are compared: case, spaces and full-width forms set aside ("botox cosmetic 100U" is
@@ -151,15 +155,24 @@ class Product(Base):
         return self.kind is ProductKind.NEUROMODULATOR
 
     @property
+    def is_always_single_patient(self) -> bool:
+        """Whether the product's kind makes an opened container one patient's, whatever an admin sets (DOMAIN.md:
+        fillers, and hyaluronidase, whose every vial is single-dose)."""
+        return self.kind in ALWAYS_SINGLE_PATIENT_KINDS
+
+    @property
     def is_single_patient(self) -> bool:
-        """Whether an opened container belongs to one patient (DOMAIN.md): fillers and single-dose vials (every
-        hyaluronidase) always; toxins and reconstituted powders unless an admin allowed sharing."""
+        """Whether an opened container belongs to one patient (DOMAIN.md): fillers, every hyaluronidase and any
+        single-dose vial always; any other medicine (a toxin, powder or ready-to-use liquid) unless an admin allowed
+        sharing it. A supply is nobody's."""
         # Single-dose wins over a sharing flag (the catalog refuses both at once; a row from before may hold them):
-        # the draw for another patient is refused, and the remainder is wasted when the treatment closes.
-        if self.kind is ProductKind.FILLER or self.is_single_dose:
+        # the draw for another patient is refused, and the remainder is wasted when the treatment closes. So does
+        # the kind: a hyaluronidase row whose single-dose mark was taken off before the rule still serves one patient.
+        if self.is_always_single_patient or self.is_single_dose:
             return True
-        # A ready-to-use toxin is a single-patient vial on its label, like a reconstituted one.
-        return (self.requires_reconstitution or self.is_toxin) and not self.is_multi_patient
+        if self.kind is ProductKind.SUPPLY:
+            return False
+        return not self.is_multi_patient
 
 
 class ProductGtin(Base):

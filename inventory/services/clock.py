@@ -9,7 +9,7 @@ keep ISO 8601.
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 # Fixed English month names: strftime's %b follows the server's locale.
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -29,6 +29,17 @@ def typed_moment_utc(moment: dt.datetime, timezone: str) -> dt.datetime:
     return (moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(timezone))).astimezone(dt.UTC)
 
 
+def is_time_zone(name: str) -> bool:
+    """Whether ``name`` is an IANA time zone this server knows ("Europe/London"), exactly as given."""
+    if name not in available_timezones():  # ZoneInfo alone also reads files that name no zone (posixrules)
+        return False
+    try:
+        ZoneInfo(name)
+    except (ValueError, ZoneInfoNotFoundError):
+        return False
+    return True
+
+
 def format_date(day: dt.date) -> str:
     """ "3 Dec 2026". """
     return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
@@ -41,3 +52,11 @@ def format_clinic_time(moment: dt.datetime, timezone: str, *, zone: bool = False
     local = to_clinic_time(moment, timezone)
     said = f"{format_date(local.date())} {local:%H:%M}"
     return f"{said} {local.tzname()}" if zone else said
+
+
+def api_moment(moment: dt.datetime) -> str:
+    """A moment as the API writes it, in UTC with ``Z`` ("2026-12-04T05:06:00Z", microseconds when it has
+    them): what every response model's datetime reads as (pydantic), for moments in an error's ``details`` or a
+    reason's ``data``, which are plain dicts."""
+    utc = moment.astimezone(dt.UTC)
+    return utc.replace(tzinfo=None).isoformat() + "Z"

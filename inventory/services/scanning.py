@@ -270,9 +270,23 @@ def container_id_of(session: Session, ref: str | int, scope: Scope) -> int:
     text = str(ref).strip()
     if text.isascii() and text.isdigit():
         if len(text) > 10 or not 0 < int(text) < 2**31:
-            raise UnknownContainer(f"No container with id {text[:20]}.", id=text[:20])
+            raise _no_container_with_id(text)
         return int(text)
     return container_by_ref(session, text, scope).id
+
+
+# A container's id is an INTEGER: at most 10 digits (2**31 - 1).
+_ID_DIGITS = 10
+
+
+def _no_container_with_id(text: str) -> UnknownContainer:
+    """The refusal of a number naming no container, ``details.id`` the number (an integer, from a path or a body
+    alike). A number longer than any id is said to be too long, never shown cut to another number."""
+    if len(text) > _ID_DIGITS:
+        return UnknownContainer(
+            f"No container has an id of {len(text)} digits: a container's id has at most {_ID_DIGITS}. Check the "
+            "number, or scan the vial's Vialog label.", id_digits=len(text))
+    return UnknownContainer(f"No container with id {int(text)}.", id=int(text))
 
 
 def container_by_ref(session: Session, ref: str | int, scope: Scope) -> Container:
@@ -283,7 +297,7 @@ def container_by_ref(session: Session, ref: str | int, scope: Scope) -> Containe
         container_id = int(text) if len(text) <= 10 else None
         container = session.get(Container, container_id) if container_id and container_id < 2**31 else None
         if container is None or not scope.allows(container.clinic_id):
-            raise UnknownContainer(f"No container with id {text[:20]}.", id=text[:20])
+            raise _no_container_with_id(text)
         return container
     try:
         code = parse_scan(text)

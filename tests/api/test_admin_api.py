@@ -309,7 +309,7 @@ def test_a_kit_location_keeps_its_kind(api, world, session):
 def test_an_admin_opens_a_clinic_and_changes_its_settings_each_change_audited(api, world, session):
     admin = api("admin")
     created = admin.post("/clinics", {"code": "par", "name": "Paris", "timezone": "Europe/Paris",
-                                      "filler_hold_days": 2})
+                                      "filler_hold_days": 2, "reason": "Paris keeps syringes for touch-ups"})
     assert created.status_code == 201, created.get_json()
     body = created.get_json()
     assert (body["code"], body["filler_hold_days"], body["kit_warning_days"]) == ("PAR", 2, 30)

@@ -240,7 +240,7 @@ def test_clinic_settings_page_saves_and_refuses_an_unknown_time_zone_keeping_the
     assert refused.status_code == 422
     html = refused.get_data(as_text=True)
     assert "not a time zone" in html and 'value="Europe/Londres"' in html and 'value="21"' in html
-    assert _post(admin, path, data | {"timezone": "Europe/London"}).status_code == 302
+    assert _post(admin, path, data | {"timezone": "Europe/London", "reason": "Touch-ups"}).status_code == 302
     session.expire_all()
     clinic = session.get(Clinic, world.clinic.id)
     assert (clinic.filler_hold_days, clinic.kit_warning_days, clinic.name) == (3, 21, "London")

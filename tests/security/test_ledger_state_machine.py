@@ -87,7 +87,7 @@ from inventory.counts.service import LineSpec
 from inventory.services.permissions import Scope
 from recall import services as recalls
 from recall.models import RecallCase, RecallContainer, RecallContainerStatus
-from tests.factories import NOW, World, send_transfer
+from tests.factories import NOW, World, make_product, send_transfer
 
 EXAMPLES = int(os.environ.get("VIALOG_STATEFUL_EXAMPLES", "20"))
 STEPS = int(os.environ.get("VIALOG_STATEFUL_STEPS", "40"))
@@ -979,25 +979,25 @@ def test_a_correction_never_puts_stock_into_a_container_on_the_road(session, wor
     the road is now refused like every other use of it, and changes nothing."""
     nurse, manager = world.users["nurse"], world.users["manager"]
     scope = Scope.for_user(nurse)
-    # Shared by an admin's choice (no patient binding): a vial the label calls single-dose never is.
-    world.products["hylenex"].is_single_dose = False
-    world.products["hylenex"].is_multi_patient = True
-    hylenex = world.container("hylenex", lot="H1", expiry=NOW.date() + dt.timedelta(days=90))
+    # Shared by an admin's choice (no patient binding): only a toxin ever is (a single-dose vial, a filler or a
+    # hyaluronidase never: DOMAIN.md). A ready-to-use liquid, so that its first draw opens it.
+    shared = make_product(session, "Alluzience 125 s.U", is_multi_patient=True)
+    vial = world.container(shared, lot="H1", expiry=NOW.date() + dt.timedelta(days=90))
     patient = cart.find_or_create_patient(session, scope=scope, clinic_id=world.clinic.id, external_ref="P1",
                                           name="Patient P1")
     treatment = cart.start_treatment(session, actor=nurse, scope=scope, patient_id=patient.id,
                                      location_id=world.location("Room 1").id, now=NOW)
-    drawn = cart.draw(session, actor=nurse, scope=scope, treatment_id=treatment.id, container_id=hylenex.id,
-                      quantity=Decimal("10"), unit="U", area="lip", reason="emergency", now=NOW)
+    drawn = cart.draw(session, actor=nurse, scope=scope, treatment_id=treatment.id, container_id=vial.id,
+                      quantity=Decimal("10"), unit="s.U", area="lip", now=NOW)
     # The count finds the vial full: the ledger follows the count, and the vial is sealed again.
     count = counts.create_submitted(session, actor=world.users["clinic_manager"],
                                     scope=Scope.for_user(world.users["clinic_manager"]),
-                                    location_id=hylenex.location_id, lines=[LineSpec(container=str(hylenex.id), counted=Decimal(150))],
+                                    location_id=vial.location_id, lines=[LineSpec(container=str(vial.id), counted=Decimal(125))],
                                     now=NOW + dt.timedelta(hours=1))
     counts.post(session, actor=manager, scope=Scope.for_user(manager), count_id=count.id,
                 now=NOW + dt.timedelta(hours=2))
-    assert hylenex.state is ContainerState.SEALED
-    send_transfer(world, [hylenex], at=NOW + dt.timedelta(hours=3))
+    assert vial.state is ContainerState.SEALED
+    send_transfer(world, [vial], at=NOW + dt.timedelta(hours=3))
     movements = session.scalar(select(func.count(Movement.id)))
 
     with session.begin_nested():
@@ -1011,7 +1011,7 @@ def test_a_correction_never_puts_stock_into_a_container_on_the_road(session, wor
     assert refusal is not None and refusal.code == "container_in_transit"
     session.expire_all()
     assert session.scalar(select(func.count(Movement.id))) == movements
-    container = session.get(Container, hylenex.id)
+    container = session.get(Container, vial.id)
     assert container.state is ContainerState.IN_TRANSIT and container.remaining == 0
     assert ledger.find_balance_mismatches(session) == []
 
