@@ -7,10 +7,12 @@ limited to the caller's clinics; every view or export of patient data is recorde
 
 from __future__ import annotations
 
+from typing import Literal
+
 from flask import Response
 
 from inventory.blueprints.api.core import current_scope, current_user, operation
-from inventory.blueprints.api.schemas import LotOut
+from inventory.blueprints.api.schemas import LotOut, Model
 from inventory.extensions import db
 from inventory.models import Container, utcnow
 from inventory.services.permissions import Permission
@@ -117,6 +119,31 @@ def list_recalls() -> RecallList:
 def get_recall(case_id: int) -> RecallCaseOut:
     return RecallCaseOut.of(services.view_case(db.session, viewer=current_user(), scope=current_scope(),
                                                case_id=case_id, now=utcnow()))
+
+
+class RecallCaseIn(Model):
+    """What a PATCH of a case may change: its status, to closed (the rule: ``services.update_case``)."""
+
+    status: Literal["open", "closed"]
+
+
+@operation("PATCH", "/recalls/<int:case_id>",
+           summary="Change a case: close it (status closed) once its lists are done, as POST .../close; its lots, "
+           "reason, class and source are the notice's and do not change",
+           permission=RECALL, body=RecallCaseIn, response=RecallCaseOut, idempotent=True, errors=(404, 409, 422))
+def update_recall(case_id: int, body: RecallCaseIn) -> RecallCaseOut:
+    now = utcnow()
+    services.update_case(db.session, actor=current_user(), case_id=case_id, status=body.status, now=now)
+    return RecallCaseOut.of(services.view_case(db.session, viewer=current_user(), scope=current_scope(),
+                                               case_id=case_id, now=now))
+
+
+@operation("GET", "/recalls/<int:case_id>/patients/<int:patient_id>",
+           summary="One patient's line of a case: notification status, contact details and the doses received",
+           permission=RECALL, response=RecallPatientOut, errors=(404,))
+def get_recall_patient(case_id: int, patient_id: int) -> RecallPatientOut:
+    return RecallPatientOut.of(services.view_patient(db.session, viewer=current_user(), scope=current_scope(),
+                                                     case_id=case_id, patient_id=patient_id, now=utcnow()))
 
 
 @operation("PATCH", "/recalls/<int:case_id>/patients/<int:patient_id>",

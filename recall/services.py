@@ -1238,6 +1238,39 @@ def view_case(session: Session, *, viewer: User, scope: Scope, case_id: int, now
     return view
 
 
+def view_patient(session: Session, *, viewer: User, scope: Scope, case_id: int, patient_id: int,
+                 now: dt.datetime) -> PatientLine:
+    """One patient's line of a case, as the case's list shows it (``patient_line``), recorded in the access log.
+
+    Raises NotFound for a case that does not exist, or a patient not on its list in the caller's clinics."""
+    case = get_case(session, case_id)
+    _ensure_id(patient_id, "patient")
+    line = session.scalar(
+        select(RecallPatient).where(RecallPatient.case_id == case.id, RecallPatient.patient_id == patient_id)
+        .options(joinedload(RecallPatient.patient), joinedload(RecallPatient.updated_by))
+    )
+    if line is None or not scope.allows(line.clinic_id):
+        raise NotFound(f"Patient {patient_id} is not on the list of recall case {case.id}.", patient_id=patient_id)
+    found = patient_line(session, case, line, scope)
+    record_access(session, viewer=viewer, action=VIEWED, object_type="patient", object_id=str(patient_id),
+                  clinic_id=line.clinic_id, now=now,
+                  details={"view": "recall_patient", "case_id": case.id, "patient_ids": [patient_id]})
+    return found
+
+
+def update_case(session: Session, *, actor: User, case_id: int, status: str, now: dt.datetime) -> RecallCase:
+    """What may change on a case itself once it is open, as the case page allows: its status, to ``closed``
+    (``close_case``: only once both lists are done). Its lots, reason, class and source are the notice's, fixed
+    when it opened (a new notice is a new case; a Class III case notifies everyone through ``widen``), and a
+    closed case is never opened again: its lots stay recalled for good.
+
+    Raises ValidationError for any other status, and what ``close_case`` raises."""
+    if status != RecallStatus.CLOSED.value:
+        raise ValidationError("A recall case only closes, once both of its lists are done: send status closed. A "
+                              "closed case is never opened again.", field="status")
+    return close_case(session, actor=actor, case_id=case_id, now=now)
+
+
 def cases_for_lots(session: Session, lot_ids: Sequence[int]) -> dict[int, list[RecallCase]]:
     """The recall cases naming each of these lots, newest first: one statement."""
     if not lot_ids:
@@ -1376,5 +1409,5 @@ __all__ = [
     "LogNames", "UncoveredLot", "access_log", "case_view", "check_reversal", "log_names", "names_patients",
     "close_case", "get_case", "join_open_cases", "list_cases", "open_counts", "open_recall", "quarantine",
     "received_none", "record_access", "release", "release_refusals", "trace_lots", "trace_patient", "uncovered_stock", "update_container",
-    "update_containers", "update_patient", "view_case", "widen",
+    "update_case", "update_containers", "update_patient", "view_case", "view_patient", "widen",
 ]
