@@ -12,15 +12,12 @@ from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
 from inventory import config as config_module
+from inventory.config import ConfigurationError
 from inventory.extensions import csrf, db, login_manager, migrate
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 MAX_DATABASE_ID = 2**31 - 1  # INTEGER primary keys on PostgreSQL
 MIN_PRODUCTION_SECRET_KEY = 32
-
-
-class ConfigurationError(RuntimeError):
-    """Settings that must not reach production (docs/security.md "Production settings")."""
 
 
 def _check_production_settings(app: Flask) -> None:

@@ -21,6 +21,8 @@ from inventory.extensions import db
 from inventory.words import counted
 
 security_log = logging.getLogger("vialog.security")
+# No idempotency record is older than Vialog; a larger age would reach back before the calendar's year 1.
+MAX_PURGE_HOURS = 10 * 365 * 24
 
 
 def register_ops_commands(cli: click.Group) -> None:
@@ -56,7 +58,7 @@ def verify(anchors: tuple[str, ...]) -> None:
     ]
     problems += [f"MISSING trigger {name}: the database no longer refuses changes there"
                  for name in audit_chain.missing_guards(session)]
-    problems += [f"ANCHOR {failure}" for a in wanted if (failure := audit_chain.check_anchor(session, a))]
+    problems += [f"ANCHOR {a}: {failure}" for a in wanted if (failure := audit_chain.check_anchor(session, a))]
     for line in problems:
         click.echo(line)
     click.echo(f"{counted(summary.movements, 'movement')} in {counted(summary.containers, 'container chain')}; "
@@ -81,7 +83,7 @@ def backup(path: Path) -> None:
 
     url = db.engine.url
     if url.get_backend_name() == "postgresql":
-        _postgres_instructions(url, "back up")
+        _postgres_instructions(url, "back up", path)
     try:
         info = backups.backup_sqlite(backups.sqlite_file(url), path)
     except DomainError as error:
@@ -90,7 +92,7 @@ def backup(path: Path) -> None:
 
 
 @click.command("restore")
-@click.argument("path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))  # a missing file: said after PostgreSQL's
 @click.option("--yes", is_flag=True, help="really replace the configured database's content with the backup's")
 @with_appcontext
 def restore(path: Path, yes: bool) -> None:
@@ -99,9 +101,11 @@ def restore(path: Path, yes: bool) -> None:
 
     url = db.engine.url
     if url.get_backend_name() == "postgresql":
-        _postgres_instructions(url, "restore")
+        _postgres_instructions(url, "restore", path)
     try:
         target = backups.sqlite_file(url)
+        if not path.is_file():  # before asking for --yes: that question is for a backup there is
+            raise click.ClickException(f"There is no backup at {path}.")
         if not yes:
             raise click.ClickException(
                 f"This replaces everything in {target} with the backup's content. Stop 'vialog serve' first, "
@@ -124,12 +128,18 @@ def _known_revisions() -> set[str]:
     return {script.revision for script in ScriptDirectory(str(MIGRATIONS_DIR)).walk_revisions()}
 
 
-def _postgres_instructions(url, doing: str) -> None:
+def _postgres_instructions(url, doing: str, path: Path) -> None:
+    """Refuses (exit 1, so a cron job never believes a backup was made), with PostgreSQL's own commands for
+    ``path``: pg_dump into it, or a new database and pg_restore from it."""
     from inventory.services.backup import postgres_commands
 
-    commands = "\n".join(f"  {line}" for line in postgres_commands(url))
+    dump, createdb, pg_restore = postgres_commands(url, path)
+    lines = [dump] if doing == "back up" else [createdb, pg_restore]
+    commands = "\n".join(f"  {line}" for line in lines)
+    missing = f"\n(There is no file at {path}: name the one pg_dump wrote.)" if doing == "restore" and not path.is_file() else ""
     raise click.ClickException(
         f"Vialog does not {doing} PostgreSQL itself; use PostgreSQL's tools (docs/operations.md):\n{commands}"
+        f"{missing}"
     )
 
 
@@ -151,8 +161,8 @@ def revoke_tokens(username: str) -> None:
 
 
 @click.command("purge-idempotency")
-@click.option("--older-than-hours", type=int, default=None,
-              help="default: IDEMPOTENCY_KEEP_HOURS (48); at least 24")
+@click.option("--older-than-hours", type=click.IntRange(max=MAX_PURGE_HOURS), default=None,
+              help=f"default: IDEMPOTENCY_KEEP_HOURS (48); at least 24, at most {MAX_PURGE_HOURS} (10 years)")
 @with_appcontext
 def purge_idempotency(older_than_hours: int | None) -> None:
     """Delete idempotency records older than the given age (for a daily cron)."""

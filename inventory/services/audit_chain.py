@@ -338,6 +338,9 @@ def missing_guards(session: Session) -> list[str]:
 # --- anchors: hashes written down outside the server -------------------------------------
 
 
+MAX_ROW_ID = 2**63 - 1  # audit events and movements have BIGINT ids (SQLite's INTEGER is as wide)
+
+
 @dataclass(frozen=True)
 class Anchor:
     """``audit:ID:HASH`` pins the audit log up to event ID; ``movements:ID:HASH`` pins every container's
@@ -356,6 +359,8 @@ class Anchor:
         row_id, _, digest = rest.partition(":")
         if kind not in {"audit", "movements"} or not row_id.isdigit() or len(digest) != 64:
             raise ValueError(f"{text_value!r} is not an anchor: expected audit:ID:HASH or movements:ID:HASH")
+        if int(row_id) > MAX_ROW_ID:
+            raise ValueError(f"{text_value!r} is not an anchor: no {kind} id is above {MAX_ROW_ID}")
         return cls(kind, int(row_id), digest.lower())
 
 
@@ -410,17 +415,17 @@ def settled_movement_id(bind: Engine | Connection, *, lock_timeout_s: int = 30) 
 
 
 def check_anchor(session: Session, anchor: Anchor) -> str | None:
-    """None if the anchor still holds, else what differs."""
+    """None if the anchor still holds, else what differs (the caller names the anchor)."""
     if anchor.kind == "audit":
         stored = session.scalar(select(AuditEvent.row_hash).where(AuditEvent.id == anchor.row_id))
         if stored is None:
-            return f"anchor {anchor}: audit event {anchor.row_id} is gone"
+            return f"audit event {anchor.row_id} is gone"
         if stored != anchor.digest:
-            return f"anchor {anchor}: audit event {anchor.row_id} now hashes to {stored}"
+            return f"audit event {anchor.row_id} now hashes to {stored}"
         return None
     digest = movements_digest(session, anchor.row_id)
     if digest != anchor.digest:
-        return f"anchor {anchor}: the movement chains up to movement {anchor.row_id} now digest to {digest}"
+        return f"the movement chains up to movement {anchor.row_id} now digest to {digest}"
     return None
 
 

@@ -9,6 +9,7 @@ and docs/operations.md.
 from __future__ import annotations
 
 import os
+import shlex
 import sqlite3
 from collections.abc import Collection
 from contextlib import closing
@@ -127,17 +128,25 @@ def restore_sqlite(backup: Path, target: Path, *, known_revisions: Collection[st
     return BackupInfo(target, target.stat().st_size, revisions)
 
 
-def postgres_commands(url: URL, dump_file: str = "vialog-$(date +%F).dump",
-                      restored_database: str = "vialog_restored") -> list[str]:
-    """pg_dump / pg_restore commands for this database. The password stays out of them: libpq reads
-    PGPASSWORD or ~/.pgpass. The restore goes into a new, empty database; point DATABASE_URL at it after."""
-    plain = url.set(drivername="postgresql", password=None)
-    server = " ".join(
-        f"{flag} {value}" for flag, value in (("-h", plain.host), ("-p", plain.port), ("-U", plain.username)) if value
+def server_options(url: URL) -> str:
+    """The libpq tools' options naming the server of a PostgreSQL URL (``-h db.example -p 5432 -U vialog``)."""
+    return " ".join(
+        f"{flag} {shlex.quote(str(value))}" for flag, value in (("-h", url.host), ("-p", url.port), ("-U", url.username))
+        if value
     )
+
+
+def postgres_commands(url: URL, dump_file: str | Path, restored_database: str = "vialog_restored") -> list[str]:
+    """pg_dump / pg_restore commands for this database: ``[pg_dump, createdb, pg_restore]``, each ready for a
+    shell (the dump file and the addresses quoted). The password stays out of them: libpq reads PGPASSWORD or
+    ~/.pgpass. The restore goes into a new, empty database; point DATABASE_URL at it after."""
+    # URL.set(password=None) keeps the password (None means "unchanged" there): build the address without it.
+    plain = URL.create("postgresql", username=url.username, host=url.host, port=url.port, database=url.database,
+                       query=url.query)
     fresh = plain.set(database=restored_database).render_as_string(hide_password=False)
+    dump = shlex.quote(str(dump_file))
     return [
-        f"pg_dump --format=custom --file={dump_file} '{plain.render_as_string(hide_password=False)}'",
-        " ".join(filter(None, ["createdb", server, restored_database])),
-        f"pg_restore --no-owner --exit-on-error --dbname='{fresh}' {dump_file}",
+        f"pg_dump --format=custom --file={dump} {shlex.quote(plain.render_as_string(hide_password=False))}",
+        " ".join(filter(None, ["createdb", server_options(plain), shlex.quote(restored_database)])),
+        f"pg_restore --no-owner --exit-on-error --dbname={shlex.quote(fresh)} {dump}",
     ]

@@ -295,7 +295,7 @@ def test_verify_reports_a_rewritten_chain_through_an_anchor(app, session, histor
     result = _verify(app, "--anchor", anchor)
     assert result.exit_code == 1
     assert "BROKEN" not in result.output
-    assert f"ANCHOR anchor {anchor}: the movement chains up to movement" in result.output
+    assert f"ANCHOR {anchor}: the movement chains up to movement" in result.output
 
 
 def test_verify_reports_a_chain_head_out_of_step_with_the_ledger(app, session, history):
