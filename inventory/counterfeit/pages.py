@@ -71,7 +71,10 @@ def _suppliers_page(refusal: FieldRefusal | None = None) -> tuple[str, int]:
     # Authorising is the chain's: a clinic-level manager sees the list and adds suppliers for review.
     html = render_template("pages/suppliers.html", suppliers=listed, chain_level=current_user.is_chain_level,
                            authorisations=counterfeit.authorisations(db.session, authorised_ids),
-                           unlicensed=unlicensed, refusal=refusal)
+                           unlicensed=unlicensed, refusal=refusal,
+                           # The suppliers are the chain's: moments on the chain's clock, named (a page read at
+                           # every clinic).
+                           chain_tz=current_app.config["CLINIC_TZ"])
     return html, refusal.error.status if refusal else 200
 
 
@@ -129,6 +132,10 @@ def watchlist():
     products = db.session.execute(select(Product.id, Product.name).order_by(Product.name)).all()
     return render_template("pages/watchlist.html", entries=counterfeit.list_watched(db.session),
                            signs=counterfeit.signs(db.session, scope=scope(), limit=100), products=products,
+                           # A watched lot is the chain's, as is a sign seen at no clinic: said on the chain's
+                           # clock; a sign seen at a clinic on that clinic's. Each names its clock, as they are
+                           # read side by side.
+                           chain_tz=current_app.config["CLINIC_TZ"],
                            # The trace is the recall feature's page: linked when it is installed.
                            can_trace="pages.trace" in current_app.view_functions)
 

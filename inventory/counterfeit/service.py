@@ -760,6 +760,7 @@ class Sign:
     lot_number: str | None = None  # trimmed, upper case, as watched lots are shown
     clinic: str | None = None  # where it was seen, when the event names a clinic
     first_clinic: str | None = None  # a pack serial seen twice: the clinic whose receipt took the pack in first
+    timezone: str | None = None  # the clock of ``clinic``, which the page says its moment on; None: no clinic's
 
 
 def signs(session: Session, *, scope: Scope | None = None, limit: int = 200) -> list[Sign]:
@@ -781,8 +782,8 @@ def signs(session: Session, *, scope: Scope | None = None, limit: int = 200) -> 
                                          if not d.get("product") and _is_id(d.get("product_id"))})
     firsts = _first_receipt_clinics(session, {event.id: facts[event.id] for event, _, _ in rows
                                               if event.action == "lot.flagged_duplicate_serial"})
-    clinics = _names(session, Clinic, {event.clinic_id for event, _, _ in rows if event.clinic_id is not None}
-                     | set(firsts.values()))
+    clinics = {clinic.id: clinic for clinic in _clinics(
+        session, {event.clinic_id for event, _, _ in rows if event.clinic_id is not None} | set(firsts.values()))}
     found = []
     for event, username, display in rows:
         d = facts[event.id]
@@ -791,8 +792,9 @@ def signs(session: Session, *, scope: Scope | None = None, limit: int = 200) -> 
             event, display or username,
             product=d.get("product") or (products.get(d["product_id"]) if _is_id(d.get("product_id")) else None),
             lot_number=display_lot_number(lot_number) if isinstance(lot_number, str) else None,
-            clinic=clinics.get(event.clinic_id) if event.clinic_id is not None else None,
-            first_clinic=clinics.get(firsts[event.id]) if event.id in firsts else None,
+            clinic=clinics[event.clinic_id].name if event.clinic_id in clinics else None,
+            first_clinic=clinics[firsts[event.id]].name if firsts.get(event.id) in clinics else None,
+            timezone=clinics[event.clinic_id].timezone if event.clinic_id in clinics else None,
         ))
     return found
 
@@ -813,6 +815,10 @@ def _first_receipt_clinics(session: Session, facts: dict[int, dict[str, Any]]) -
     )} if container_of else {}
     return ({sign: by_receipt[r] for sign, r in receipt_of.items() if r in by_receipt}
             | {sign: by_container[c] for sign, c in container_of.items() if c in by_container})
+
+
+def _clinics(session: Session, ids: set[int]) -> list[Clinic]:
+    return list(session.scalars(select(Clinic).where(Clinic.id.in_(sorted(ids))))) if ids else []
 
 
 def _names(session: Session, model: type[Product] | type[Clinic], ids: set[int]) -> dict[int, str]:
