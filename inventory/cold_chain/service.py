@@ -187,12 +187,23 @@ def ensure_kept_cold(product: Product, location: Location, *, confirmed: bool) -
         return False
     if confirmed:
         return True
+    label = (product.storage or "").strip()
+    # Where 2-8 °C comes from: the label's text when it is on file, else the kind's rule (needs_fridge), never
+    # said as if a label said it.
+    why = f"label: {label}" if label else f"{_kind_rule(product)} unless the label says otherwise"
     raise LocationNotRefrigerated(
-        f"{product.name} must be kept cold (label: {product.storage or storage_range(product)}), and "
+        f"{product.name} must be kept cold ({why}), and "
         f"{location.name} is not a temperature-sensitive place: receive it into a fridge, or confirm that it may "
         "be kept here.",
         product_id=product.id, location_id=location.id,
     )
+
+
+def _kind_rule(product: Product) -> str:
+    """ "toxins are kept at 2-8 °C": the range of ``product``'s kind (STORAGE_BY_KIND), as a rule of the kind."""
+    kind = product.kind
+    verb = "is" if kind is ProductKind.HYALURONIDASE else "are"  # "hyaluronidase is", "toxins are"
+    return f"{_KIND_WORDS[kind]} {verb} kept {storage_range(product)}"
 
 
 def kept_outside_fridge(session: Session, *, actor: User, product: Product, location: Location, now: dt.datetime,
