@@ -11,8 +11,8 @@ from inventory.blueprints.api.schemas import ContainerOut, LotOut
 from inventory.errors import DomainError
 from inventory.extensions import db
 from inventory.models import utcnow
-from inventory.receiving import service as receiving
-from inventory.receiving.schemas import ReceiptIn, ReceiptOut
+from inventory.receiving import returns, service as receiving
+from inventory.receiving.schemas import ReceiptIn, ReceiptOut, ReturnIn, ReturnOut
 from inventory.services.permissions import Permission
 
 
@@ -43,3 +43,14 @@ def create_receipt(body: ReceiptIn) -> ReceiptOut:
         supplier_id=receipt.supplier_id, supplier=names.get(receipt.supplier_id) if receipt.supplier_id else None,
         serial=receiving.serial_of(db.session, receipt.id),
     )
+
+
+@operation("POST", "/receipts/<int:receipt_id>/return", summary="Return a receipt's untouched containers to the supplier",
+           permission=Permission.RECEIVE, body=ReturnIn, response=ReturnOut, status=201, idempotent=True,
+           errors=(404, 409, 422))
+def return_receipt(receipt_id: int, body: ReturnIn) -> ReturnOut:
+    done = returns.return_to_supplier(
+        db.session, actor=current_user(), scope=current_scope(), receipt_id=receipt_id, reason=body.reason,
+        note=body.note, now=utcnow(), container_ids=body.container_ids,
+    )
+    return ReturnOut.of(done)

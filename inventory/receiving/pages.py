@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 from wtforms import BooleanField, DateField, HiddenField, RadioField, SelectChoice, SelectField
 from wtforms.validators import InputRequired, NumberRange, Optional
 from inventory.blueprints.pages.fields import ScanField, TextField, WholeNumberField, location_choices
@@ -19,8 +22,8 @@ from inventory.counterfeit.models import Supplier
 from inventory.errors import DomainError, NotFound, SeparatorLost, SupplierNotAuthorised, ValidationError
 from inventory.transfers.service import LocationIsKit
 from inventory.extensions import db
-from inventory.models import Location, LocationKind, utcnow
-from inventory.receiving import service as receiving
+from inventory.models import Container, Location, LocationKind, Receipt, User, utcnow
+from inventory.receiving import returns, service as receiving
 from inventory.services.permissions import Permission
 
 # Boxes arrive into stores and fridges first; kits are restocked by moving stock, never by receiving.
@@ -148,6 +151,62 @@ _NOT_THE_BOX = {"supplier_id", "location_id", "containers"}
 @bp.get("/receipts/<int:receipt_id>")
 @page(Permission.RECEIVE)
 def receipt(receipt_id: int):
+    return _receipt_page(receiving.get_receipt(db.session, receipt_id, scope()))
+
+
+@bp.post("/receipts/<int:receipt_id>/return")
+@page(Permission.RECEIVE)
+def receipt_return(receipt_id: int):
+    """Return to the supplier: the containers ticked ("chosen"), or every one that may go back ("all")."""
     found = receiving.get_receipt(db.session, receipt_id, scope())
+    typed = ReturnTyped.of(request.form)
+    claim = once.claim_form_key(url_for("pages.receipt", receipt_id=receipt_id))
+    try:
+        done = returns.return_to_supplier(
+            db.session, actor=current_user, scope=scope(), receipt_id=found.id, reason=typed.reason,
+            note=typed.note, now=utcnow(), container_ids=None if typed.every else typed.container_ids(),
+        )
+    except DomainError as error:
+        unit_of_work.mark_refused()
+        return _receipt_page(found, typed=typed, refusal=error), error.status
+    flash(done.words, "ok")
+    return once.answered(claim, redirect(url_for("pages.receipt", receipt_id=found.id, _anchor="returns")))
+
+
+@dataclass(frozen=True)
+class ReturnTyped:
+    """The return form as sent: shown again as it was after a refusal (what was ticked, the reason, the note)."""
+
+    ticked: tuple[str, ...]
+    reason: str
+    note: str
+    every: bool
+
+    @classmethod
+    def of(cls, form: MultiDict[str, str]) -> ReturnTyped:
+        return cls(ticked=tuple(form.getlist("container_ids")), reason=form.get("reason", ""),
+                   note=form.get("note", ""), every=form.get("which") == "all")
+
+    def container_ids(self) -> list[int]:
+        """The ids ticked; raises ValidationError for anything the form's boxes do not send."""
+        if not all(value.isascii() and value.isdigit() and len(value) <= 9 for value in self.ticked):
+            raise ValidationError("Tick the containers from the list.", field="container_ids")
+        return [int(value) for value in self.ticked]
+
+
+def _receipt_page(found: Receipt, *, typed: ReturnTyped | None = None, refusal: DomainError | None = None) -> str:
     supplier = counterfeit.supplier_names(db.session, {found.supplier_id}).get(found.supplier_id or 0)
-    return render_template("pages/receipt.html", receipt=found, supplier=supplier)
+    return render_template("pages/receipt.html", receipt=found, supplier=supplier,
+                           standings=returns.standings(db.session, found), reasons=returns.REASONS,
+                           typed=typed, refusal=refusal)
+
+
+@bp.app_template_global("returned_to_supplier")
+def _returned_to_supplier(container: Container) -> str | None:
+    """How a container went back to the supplier, in words, for its page ("Returned to Allergan Aesthetics
+    (direct): wrong product, 15 Jun 2026 10:30 by manager"); None for any other. A statement for an empty one."""
+    movement = returns.returned_to_supplier(db.session, container)
+    if movement is None:
+        return None
+    who = db.session.get(User, movement.actor_id)
+    return returns.returned_said(movement, container.clinic.timezone, who.label if who is not None else None)
