@@ -47,7 +47,7 @@ from inventory.services import audit_chain
 from inventory.demo import KIT_REQUIREMENTS, KIT_TEMPLATE, PRODUCTS
 from inventory.models.user import username_key
 from inventory.models.catalog import product_name_key
-from inventory.patient_refs import ref_key
+from inventory.patient_refs import name_search_key, ref_key
 
 DOSE_COLUMNS = ("follow_up_days", "session_max_units", "session_max_areas", "cumulative_max_units",
                 "cumulative_window_days", "retreat_interval_days")
@@ -82,7 +82,7 @@ SCALES = {
 }
 
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "patients": ("id", "clinic_id", "external_ref", "ref_key", "name", "date_of_birth", "created_at"),
+    "patients": ("id", "clinic_id", "external_ref", "ref_key", "name", "name_key", "date_of_birth", "created_at"),
     "treatments": ("id", "clinic_id", "patient_id", "location_id", "injector_id", "started_at", "closed_at",
                    "closed_by_id"),
     "receipts": ("id", "clinic_id", "location_id", "lot_id", "received_by_id", "received_at", "container_count",
@@ -759,8 +759,8 @@ class ClinicSimulation:
         rng = self.rng
         born = dt.date(rng.randint(1950, 2004), rng.randint(1, 12), rng.randint(1, 28))
         ref = f"P{self.clinic.index:03d}-{len(self.patients) + 1:06d}"
-        self._add("patients", (patient_id, self.clinic.id, ref, ref_key(ref),
-                               f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}", born, at))
+        name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+        self._add("patients", (patient_id, self.clinic.id, ref, ref_key(ref), name, name_search_key(name), born, at))
         self.patients.append(patient_id)
         return patient_id
 
