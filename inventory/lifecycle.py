@@ -470,12 +470,26 @@ def ensure_patient_may_use(container: ContainerFacts, treatment: TreatmentFacts,
     )
 
 
-def is_held(container: ContainerFacts, now: dt.datetime) -> bool:
-    """An opened filler syringe may be kept for the same patient for the clinic's hold days."""
+def hold_ends_at(container: ContainerFacts) -> dt.datetime | None:
+    """When an opened filler syringe kept for the same patient (the clinic's hold days) may no longer be used."""
     hold_days = container.clinic.filler_hold_days
     if hold_days <= 0 or container.opened_at is None:
-        return False
-    return now < container.opened_at + dt.timedelta(days=hold_days)
+        return None
+    return container.opened_at + dt.timedelta(days=hold_days)
+
+
+def is_held(container: ContainerFacts, now: dt.datetime) -> bool:
+    """An opened filler syringe may be kept for the same patient for the clinic's hold days."""
+    ends = hold_ends_at(container)
+    return ends is not None and now < ends
+
+
+def use_ended_at(container: ContainerFacts) -> dt.datetime | None:
+    """Since when what is left in an opened container may not be drawn: its beyond-use time (a reconstituted
+    powder, a punctured ready-to-use liquid), else the end of a filler syringe's hold. None: no such time."""
+    if container.beyond_use_at is not None:
+        return container.beyond_use_at
+    return hold_ends_at(container) if container.product.kind is ProductKind.FILLER else None
 
 
 def ensure_drawable(container: ContainerFacts, treatment: TreatmentFacts, now: dt.datetime) -> None:

@@ -29,7 +29,7 @@ from wtforms.validators import (
     StopValidation,
 )
 
-from inventory import dosing, lifecycle, unit_of_work
+from inventory import dosing, lifecycle, unit_of_work, words
 from inventory.adverse_events import service as adverse_events
 from inventory.blueprints.pages import once
 from inventory.blueprints.pages.core import bp, page, refused, scope
@@ -668,6 +668,11 @@ def cart_close(treatment_id: int):
     return once.answered(claim, redirect(url_for("pages.cart_home")))
 
 
+@bp.app_template_filter("use_ended_at")
+def use_ended_at(container: Container) -> Any:
+    return lifecycle.use_ended_at(container)
+
+
 @bp.route("/cart/beyond-use", methods=["GET", "POST"])
 @page(Permission.CART)
 def beyond_use():
@@ -676,7 +681,13 @@ def beyond_use():
         FlaskForm().validate_on_submit()  # CSRF is checked globally; nothing else to read
         claim = once.claim_form_key(url_for("pages.beyond_use"))
         wasted = cart.waste_beyond_use(db.session, actor=current_user, scope=scope(), now=now)
-        flash(f"Wasted {len(wasted)} vial(s) past beyond-use.", "ok")
+        left = len(cart.beyond_use_containers(db.session, scope=scope(), now=now))
+        done = (f"Wasted what was left in {words.counted(len(wasted), 'container')} past beyond-use or hold."
+                if wasted else "Nothing was wasted.")
+        if left:  # what waste_beyond_use leaves: stock of a recalled or quarantined lot, the safety lead's
+            done += (f" Still listed: {words.counted(left, 'container')} of a recalled or quarantined lot. Only the "
+                     f"safety lead wastes such stock: set {'it' if left == 1 else 'them'} aside.")
+        flash(done, "ok")
         return once.answered(claim, redirect(url_for("pages.beyond_use")))
     containers = cart.beyond_use_containers(db.session, scope=scope(), now=now)
     return render_template("pages/beyond_use.html", containers=containers, now=now, form_key=once.new_form_key())

@@ -836,19 +836,30 @@ def _flag_no_vacuum(session: Session, container: Container, *, actor: User, now:
 
 
 def beyond_use_containers(session: Session, *, scope: Scope, now: dt.datetime) -> list[Container]:
-    """Reconstituted containers past their beyond-use time that still hold something, oldest first."""
+    """Opened containers that may no longer be drawn and still hold something, the longest past first: a
+    reconstituted powder or a punctured ready-to-use liquid past its beyond-use time, and a filler syringe
+    kept for its patient after its treatment closed whose hold time is over (``lifecycle.use_ended_at``)."""
+    opened_in = aliased(Treatment)
+    kept_syringe = and_(Container.beyond_use_at.is_(None), Container.opened_at.is_not(None),
+                        Product.kind == ProductKind.FILLER, opened_in.closed_at.is_not(None))
     stmt = (
         select(Container)
+        .join(Product, Container.product_id == Product.id)
+        .outerjoin(opened_in, Container.opened_treatment_id == opened_in.id)
         .where(
-            Container.reconstituted_at.is_not(None),
-            Container.beyond_use_at <= now,
+            or_(Container.beyond_use_at <= now, kept_syringe),
             Container.remaining > Decimal(0),
             Container.state.not_in((ContainerState.EMPTY, ContainerState.DISCARDED)),
         )
         .options(joinedload(Container.product), joinedload(Container.lot), joinedload(Container.location))
-        .order_by(Container.beyond_use_at, Container.id)
     )
-    return list(session.scalars(scope.filter(stmt, Container.clinic_id)))
+    found = [c for c in session.scalars(scope.filter(stmt, Container.clinic_id)) if _use_ended(c, now)]
+    return sorted(found, key=lambda c: (lifecycle.use_ended_at(c), c.id))
+
+
+def _use_ended(container: Container, now: dt.datetime) -> bool:
+    ended = lifecycle.use_ended_at(container)
+    return ended is not None and ended <= now
 
 
 def waste_beyond_use(
@@ -868,31 +879,44 @@ def waste_beyond_use(
         ids = sorted(set(container_ids))
     locked = [_lock_container(session, cid, scope) for cid in ids]
     # Re-checked on the locked rows: another nurse may have wasted one since the list was read.
-    due = [c for c in locked if _is_beyond_use_with_remainder(c, now)]
+    due = [c for c in locked if _is_beyond_use_with_remainder(session, c, now)]
     decides_holds = cold_chain.may_decide_holds(actor)
     if container_ids is None:
         due = [c for c in due if decides_holds or not lifecycle.is_set_aside(c)]
     if container_ids is not None and len(due) != len(locked):
         not_due = [c.label_code for c in locked if c not in due]
         raise ValidationError(
-            f"Not past beyond-use with something left: {', '.join(not_due)}. Nothing was wasted.",
+            f"Not past beyond-use (or a syringe's hold) with something left: {', '.join(not_due)}. Nothing was wasted.",
             field="container_ids",
             label_codes=not_due,
         )
     for container in due:  # a held one is wasted too (its hold stays): the lot's state is the safety lead's
         lifecycle.ensure_lot_may_be_wasted(container, decides_holds=decides_holds)
-    movements = [_waste_locked(session, c, actor=actor, now=now, reason="beyond_use") for c in due]
+    movements = [_waste_past_use(session, c, actor=actor, now=now) for c in due]
     session.flush()
     return movements
 
 
-def _is_beyond_use_with_remainder(container: Container, now: dt.datetime) -> bool:
-    return (
-        container.beyond_use_at is not None
-        and container.beyond_use_at <= now
-        and container.remaining > 0
-        and container.state not in (ContainerState.EMPTY, ContainerState.DISCARDED)
-    )
+def _waste_past_use(session: Session, container: Container, *, actor: User, now: dt.datetime) -> Movement:
+    if container.beyond_use_at is not None:
+        return _waste_locked(session, container, actor=actor, now=now, reason="beyond_use")
+    # A syringe kept for its patient: what its treatment's close would have wasted, had there been no hold.
+    hold_ended = lifecycle.hold_ends_at(container)
+    assert hold_ended is not None  # only a syringe whose hold is over is due here
+    ended = format_clinic_time(hold_ended, container.clinic.timezone)
+    return _waste_locked(session, container, actor=actor, now=now, reason="single_patient_remainder",
+                         note=f"kept for the patient until {ended}: the hold is over",
+                         treatment_id=container.opened_treatment_id)
+
+
+def _is_beyond_use_with_remainder(session: Session, container: Container, now: dt.datetime) -> bool:
+    if container.remaining <= 0 or container.state in (ContainerState.EMPTY, ContainerState.DISCARDED):
+        return False
+    if container.beyond_use_at is not None:
+        return container.beyond_use_at <= now
+    # A filler syringe's hold starts when the treatment it was opened in closes; until then it is that treatment's.
+    opened_in = session.get(Treatment, container.opened_treatment_id) if container.opened_treatment_id else None
+    return opened_in is not None and opened_in.is_closed and _use_ended(container, now)
 
 
 # --- closing a treatment ------------------------------------------------------------

@@ -121,6 +121,7 @@ def test_the_beyond_use_waste_of_every_vial_leaves_a_quarantined_one_to_the_safe
 
     done = nurse.post("/cart/beyond-use", data={"csrf_token": csrf_token(nurse, "/cart/beyond-use")},
                       follow_redirects=True)
-    assert "Wasted 0 vial(s) past beyond-use." in done.get_data(as_text=True)
+    assert ("Nothing was wasted. Still listed: 1 container of a recalled or quarantined lot. Only the safety lead "
+            "wastes such stock: set it aside.") in done.get_data(as_text=True)
     session.expire_all()
     assert wastes_of(session, vial) == 0 and vial.remaining == Decimal(100)
