@@ -455,7 +455,7 @@ def _write_summary(
     _write_text(sheet, 1, 0, f"{period} (dates in each clinic's own time zone) · {where} · "
                              f"made {to_clinic_time(now, zone):%Y-%m-%d %H:%M} {zone}", formats)
     sheet.write_string(2, 0, (
-        "Period totals are SUMIFS formulas over the Movements sheet(s); opening, counted and expected at count "
+        "Period totals are SUMIFS formulas over the Movements sheets; opening, counted and expected at count "
         "are Vialog's figures. A reversed draw or waste reduces drawn or wasted. Units of different products are "
         "never added. A product's counted, expected at count and variance totals add up its counted rows only, "
         "and are empty when none was counted. A row's count may cover only some of the lot's containers there: "

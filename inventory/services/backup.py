@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import URL
 
 from inventory.errors import DomainError
+from inventory import words
 
 
 class BackupError(DomainError):
@@ -77,7 +78,8 @@ def _check_backup(connection: sqlite3.Connection, what: Path, known_revisions: C
     tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     missing = sorted(CORE_TABLES - tables)
     if missing:
-        raise BackupError(f"{what} is not a Vialog backup: it has no {', '.join(missing)} table(s).")
+        raise BackupError(f"{what} is not a Vialog backup: it has no {words.listing(missing)} "
+                          f"table{'' if len(missing) == 1 else 's'}.")
     if not revisions:
         raise BackupError(f"{what} is not a Vialog backup: its migration table is empty.")
     if known_revisions is not None:

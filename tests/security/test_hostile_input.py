@@ -549,3 +549,24 @@ def test_generated_reconciliation_periods_answer_200_or_422(api, start, end):
         assert response.status_code == 200, response.get_data(as_text=True)[:300]
     else:
         refused(response)
+
+
+def test_restore_names_the_missing_tables_in_words(tmp_path, backend):
+    import sqlite3
+
+    from inventory.services.backup import BackupError, restore_sqlite
+
+    if backend != "sqlite":
+        pytest.skip("restore is SQLite's")
+    partial = tmp_path / "partial.db"
+    with sqlite3.connect(partial) as conn:
+        conn.execute("CREATE TABLE alembic_version (version_num TEXT)")
+        conn.execute("INSERT INTO alembic_version VALUES ('0007_clinical_safety')")
+        for table in ("clinics", "users", "products", "lots", "containers", "movements", "patients"):
+            conn.execute(f"CREATE TABLE {table} (id INTEGER)")
+    with pytest.raises(BackupError, match=r"it has no treatments table\.$"):
+        restore_sqlite(partial, tmp_path / "vialog.db", known_revisions={"0007_clinical_safety"})
+    with sqlite3.connect(partial) as conn:
+        conn.execute("DROP TABLE lots")
+    with pytest.raises(BackupError, match=r"it has no lots and treatments tables\.$"):
+        restore_sqlite(partial, tmp_path / "vialog.db", known_revisions={"0007_clinical_safety"})
