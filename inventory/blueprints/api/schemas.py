@@ -172,6 +172,9 @@ class Model(BaseModel):
 class TokenIn(Model):
     username: Annotated[str, PlainText(80)]
     password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    # A password an admin set (a new account, a reset) is replaced before the first token: an integration that
+    # provisions its own account sends its own password here, with the one the admin gave as ``password``.
+    new_password: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
 
 
 class TokenOut(Model):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 from typing import Annotated, Literal
@@ -32,13 +33,14 @@ from inventory.blueprints.api.schemas import (
     TokenOut,
 )
 from inventory.blueprints.errors import json_error
-from inventory.errors import LotExpiryConflict, LotSuspect, PasswordChangeRequired, Unauthorized
+from inventory.admin import service as admin
+from inventory.errors import LotExpiryConflict, LotSuspect, PasswordChangeRequired, Unauthorized, ValidationError
 from inventory.extensions import db
-from inventory.models import Clinic, GPrimeCategory, Location, Lot, ProductGtin, utcnow
+from inventory.models import Clinic, GPrimeCategory, Location, Lot, ProductGtin, User, utcnow
 from inventory.services import auth, catalog, labels, lot_guard, scanning, throttle
 from inventory.services.barcodes import normalise_gtin, normalise_lot_number
 from inventory.services.clock import clinic_today
-from inventory.services.permissions import Permission
+from inventory.services.permissions import Permission, Scope
 from inventory.services.throttle import TooManyAttempts
 
 security_log = logging.getLogger("vialog.security")
@@ -63,9 +65,25 @@ def create_token(body: TokenIn) -> TokenOut | Response:
         unit_of_work.keep_despite_refusal()
         return json_error(error.status, error.code, error.message, error.details)
     if user.must_change_password:
-        raise PasswordChangeRequired("An admin set your password: sign in on the login page and choose a new one of your own.")
+        user = _replace_password_an_admin_set(user, body, now)
+    elif body.new_password is not None:
+        raise ValidationError("Your password is your own already: change it with POST /api/v1/users/<id>/password.",
+                              field="new_password")
     token, record = auth.issue_token(db.session, user, hours=current_app.config["API_TOKEN_HOURS"], now=now)
     return TokenOut(token=token, expires_at=record.expires_at, role=user.role.value)
+
+
+def _replace_password_an_admin_set(user: User, body: TokenIn, now: dt.datetime) -> User:
+    if body.new_password is None:
+        raise PasswordChangeRequired(
+            "An admin set your password: choose a new one of your own. Send it as new_password with this sign-in, "
+            "or sign in on the login page.")
+    try:
+        return admin.change_password(db.session, current_app.extensions["password_hasher"], actor=user,
+                                     scope=Scope.for_user(user), user_id=user.id, password=body.new_password,
+                                     current_password=body.password, now=now)
+    except ValidationError as error:  # the policy speaks of "password": here it is the new one
+        raise ValidationError(error.message, field="new_password") from error
 
 
 # Every role holds CART: this is "any signed-in caller".
