@@ -75,11 +75,19 @@ class StartForm(FlaskForm):
     form_key = once.FormKeyField()
 
 
+# What a vial is mixed with (DOMAIN.md): the label's diluent, or bacteriostatic saline, an off-label choice that is
+# recorded as such. The API takes any diluent_name; the page offers these two.
+BACTERIOSTATIC = "bacteriostatic 0.9% sodium chloride (off-label)"
+
+
 class ReconstituteForm(FlaskForm):
     diluent_ml = QuantityField("Diluent (mL)", validators=[
         InputRequired("Type the diluent volume in mL."),
         NumberRange(0.5, 10, "Diluent must be between 0.5 and 10 mL: check the volume."),
     ])
+    diluent = SelectField("Diluent", choices=[SelectChoice("label", "As on the label"),
+                                              SelectChoice("bacteriostatic", "Bacteriostatic 0.9% saline (off-label)")],
+                          default="label")
     diluent_lot = TextField("Diluent lot (optional)", validators=[Optional(), Length(max=40)])
     form_key = once.FormKeyField()
 
@@ -451,6 +459,13 @@ def _reconstitute_form(container: Container | None, *, formdata: Any = _POSTED) 
     form = ReconstituteForm() if formdata is _POSTED else ReconstituteForm(formdata=formdata)
     if container is not None and container.product.labelled_diluent_ml and form.diluent_ml.data is None:
         form.diluent_ml.data = container.product.labelled_diluent_ml.normalize()
+    return _name_label_diluent(form, container) if container is not None else form
+
+
+def _name_label_diluent(form: ReconstituteForm, container: Container) -> ReconstituteForm:
+    if container.product.labelled_diluent:
+        form.diluent.choices = [SelectChoice("label", f"{container.product.labelled_diluent} (label)"),
+                                SelectChoice("bacteriostatic", "Bacteriostatic 0.9% saline (off-label)")]
     return form
 
 
@@ -520,7 +535,7 @@ def _container_from_form() -> Container:
 @page(Permission.CART)
 def cart_reconstitute(treatment_id: int):
     container = _container_from_form()
-    form = ReconstituteForm()
+    form = _name_label_diluent(ReconstituteForm(), container)
     if not form.validate():
         return _refused_form(None, _first_error(form, "Diluent must be between 0.5 and 10 mL."), treatment_id,
                              container, reconstitute_form=form)
@@ -530,6 +545,7 @@ def cart_reconstitute(treatment_id: int):
         cart.reconstitute(
             db.session, actor=current_user, scope=scope(), container_id=container.id,
             diluent_ml=Decimal(form.diluent_ml.data), diluent_lot=form.diluent_lot.data or None, now=utcnow(),
+            diluent_name=BACTERIOSTATIC if form.diluent.data == "bacteriostatic" else None,  # None: the label's
             treatment_id=treatment_id,
         )
     except DomainError as error:
