@@ -46,7 +46,7 @@ import psycopg
 from inventory.services import audit_chain
 from inventory.demo import KIT_REQUIREMENTS, KIT_TEMPLATE, PRODUCTS
 from inventory.models.user import username_key
-from inventory.models.catalog import product_name_key
+from inventory.models.catalog import ProductKind, opened_for_one_patient, product_name_key
 from inventory.patient_refs import name_search_key, ref_key
 
 DOSE_COLUMNS = ("follow_up_days", "session_max_units", "session_max_areas", "cumulative_max_units",
@@ -150,10 +150,12 @@ class ProductInfo:
     diluent_name: str | None
     strength: Decimal | None
     is_multi_patient: bool
+    is_single_dose: bool
 
     @property
     def is_single_patient(self) -> bool:
-        return self.kind == "filler" or (self.requires_reconstitution and not self.is_multi_patient)
+        return opened_for_one_patient(ProductKind(self.kind), is_single_dose=self.is_single_dose,
+                                      is_multi_patient=self.is_multi_patient)
 
 
 @dataclass
@@ -327,6 +329,7 @@ def _write_shared(conn: psycopg.Connection, scale: Scale, seed: int) -> Plan:
             n, spec["name"], kind, spec["base_unit"], spec["quantity_per_container"],
             spec.get("requires_reconstitution", False), spec.get("beyond_use_hours"),
             spec.get("labelled_diluent_ml"), spec.get("labelled_diluent"), spec.get("strength_per_ml"), multi,
+            spec.get("is_single_dose", False),
         )
         gp = spec.get("gprime_category")
         product_rows.append((

@@ -40,6 +40,19 @@ PRODUCT_NAME_KEY_LENGTH = 480
 ALWAYS_SINGLE_PATIENT_KINDS = frozenset({ProductKind.FILLER, ProductKind.HYALURONIDASE})
 
 
+def opened_for_one_patient(kind: ProductKind, *, is_single_dose: bool, is_multi_patient: bool) -> bool:
+    """The rule behind ``Product.is_single_patient``, for a product's facts wherever they are held (the bench's
+    bulk history holds them as plain values)."""
+    # Single-dose wins over a sharing flag (the catalog refuses both at once; a row from before may hold them):
+    # the draw for another patient is refused, and the remainder is wasted when the treatment closes. So does
+    # the kind: a hyaluronidase row whose single-dose mark was taken off before the rule still serves one patient.
+    if kind in ALWAYS_SINGLE_PATIENT_KINDS or is_single_dose:
+        return True
+    if kind is ProductKind.SUPPLY:
+        return False
+    return not is_multi_patient
+
+
 def product_name_key(name: str) -> str:
     """A product name as names are compared: case, spaces and full-width forms set aside ("botox cosmetic 100U" is
     "Botox Cosmetic 100 U"). Two entries for one product would split its stock, lots and history. Migration 0025
@@ -165,14 +178,8 @@ class Product(Base):
         """Whether an opened container belongs to one patient (DOMAIN.md): fillers, every hyaluronidase and any
         single-dose vial always; any other medicine (a toxin, powder or ready-to-use liquid) unless an admin allowed
         sharing it. A supply is nobody's."""
-        # Single-dose wins over a sharing flag (the catalog refuses both at once; a row from before may hold them):
-        # the draw for another patient is refused, and the remainder is wasted when the treatment closes. So does
-        # the kind: a hyaluronidase row whose single-dose mark was taken off before the rule still serves one patient.
-        if self.is_always_single_patient or self.is_single_dose:
-            return True
-        if self.kind is ProductKind.SUPPLY:
-            return False
-        return not self.is_multi_patient
+        return opened_for_one_patient(self.kind, is_single_dose=self.is_single_dose,
+                                      is_multi_patient=self.is_multi_patient)
 
 
 class ProductGtin(Base):
