@@ -84,6 +84,7 @@ def test_the_only_manager_returns_the_wrong_box_from_its_receipt(browser_client,
             "4471).") in text(after)
     assert f"1 of 3 returned to {SUPPLIER}" in text(after)
     assert f"Returned to {SUPPLIER}: wrong product (delivery note 4471), " in text(row(after, second.label_code))
+    assert "was in Fridge" in text(row(after, second.label_code))
     assert f'alt="Label {second.label_code}"' not in after  # its label is left off the sheet
     assert returned_count(session) == 1
 
@@ -94,10 +95,13 @@ def test_the_only_manager_returns_the_wrong_box_from_its_receipt(browser_client,
     assert re.fullmatch(rf"returned to {re.escape(SUPPLIER)}: wrong product \(delivery note 4471\), [0-9]+ \w+ "
                         rf"[0-9]{{4}} [0-9:]{{5}} by lon-manager \(receipt {receipt.id}\)", re.sub(r"<[^>]+>", "", state)), state
     assert f'href="/receipts/{receipt.id}"' in state
+    where = re.search(r'<dd id="where">(.*?)</dd>', container_page, re.S).group(1)
+    assert text(where).strip() == "gone back to the supplier from LON · Fridge"
     assert f"returned to {SUPPLIER}: wrong product (delivery note 4471)" in text(container_page.split("<h2>History")[1])
 
     # "Return all" sends back what is left that may go.
     form = page_form(client, path, action)
+    assert "Return the one still sealed" in client.get(path).get_data(as_text=True)
     rest = client.post(action, data=form | {"reason": "not_ordered", "which": "all"}, follow_redirects=True)
     assert f"Returned 1 × Botox Cosmetic 100 U ({first.label_code}) to {SUPPLIER}: not ordered." in text(
         rest.get_data(as_text=True))
