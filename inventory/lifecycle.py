@@ -37,7 +37,7 @@ from inventory.errors import (
 from inventory.models.base import QUANTITY_SCALE, plain_quantity
 from inventory.models.catalog import ProductKind
 from inventory.models.stock import ContainerState, LotStatus, MovementKind
-from inventory.services.clock import clinic_today, format_clinic_time, format_date
+from inventory.services.clock import api_moment, clinic_today, format_clinic_time, format_date
 
 __all__ = [
     "HELD_STATES",
@@ -315,7 +315,7 @@ def ensure_not_on_hold(container: ContainerFacts, doing: str = "use") -> None:
         f"Do not {doing} it until a safety lead releases it.",
         container_id=container.id,
         hold_reason=container.hold_reason,
-        on_hold_since=container.on_hold_since.isoformat(),
+        on_hold_since=api_moment(container.on_hold_since),
     )
 
 
@@ -368,7 +368,7 @@ def ensure_may_waste(container: ContainerFacts, *, decides_holds: bool) -> None:
         "only the safety lead may release or waste it.",
         container_id=container.id,
         hold_reason=container.hold_reason,
-        on_hold_since=container.on_hold_since.isoformat(),
+        on_hold_since=api_moment(container.on_hold_since),
     )
 
 
@@ -432,7 +432,7 @@ def ensure_within_in_use_time(container: ContainerFacts, now: dt.datetime) -> No
             f"{format_clinic_time(container.beyond_use_at, container.clinic.timezone)}: do not draw, "
             "waste what is left.",
             container_id=container.id,
-            beyond_use_at=container.beyond_use_at.isoformat(),
+            beyond_use_at=api_moment(container.beyond_use_at),
         )
 
 

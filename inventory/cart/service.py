@@ -1284,7 +1284,8 @@ def _clinic_for(session: Session, scope: Scope, clinic_id: int | None) -> Clinic
 def _quantity(value: Decimal, name: str) -> Decimal:
     """A positive decimal with at most four decimal places (the ledger's precision)."""
     if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
-        raise ValidationError(f"{name}: give a number above zero.", field=name)
+        problem = "give a number above zero"  # the field named once: in the message, not again in its problem
+        raise ValidationError(f"{name}: {problem}.", field=name, fields=[{"field": name, "problem": problem}])
     if value > MAX_QUANTITY:
         raise ValidationError(f"{name}: {value} is far too large; check the number.", field=name)
     if value != value.quantize(_STEP):
