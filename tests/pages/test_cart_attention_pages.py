@@ -335,3 +335,15 @@ def test_recalled_stock_returned_on_the_case_leaves_the_panel(browser_client, wo
                             container_id=vial.id, status="returned", now=utcnow())
     session.flush()
     assert "Needs attention" not in home(client)
+
+
+def test_more_set_aside_lots_than_shown_link_a_nurse_to_the_set_aside_stock(browser_client, world, session):
+    for n in range(1, 8):
+        suspect = world.container("dysport", lot=f"MORE{n}")
+        recall.quarantine(session, actor=world.users["safety"], lot_id=suspect.lot_id, reason="counterfeit suspected",
+                          now=utcnow())
+    session.flush()
+    panel = attention_panel(home(browser_client("nurse")))
+    more = re.search(r'<a href="([^"]*)">(\d+) more lots? recalled or quarantined</a>', panel)
+    assert more, panel
+    assert more.group(1) == "/stock?set_aside_only=1"
