@@ -70,6 +70,9 @@ class SupplierList(Model):
 
 
 class WatchIn(Model):
+    """The product is named by ``product_id``, by ``gtin``, or by both when they name the same product (422 on
+    ``gtin`` when they name two)."""
+
     product_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
     gtin: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)] | None = None
     lot_number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
@@ -78,8 +81,10 @@ class WatchIn(Model):
 
     @model_validator(mode="after")
     def _product(self) -> WatchIn:
-        if (self.product_id is None) == (self.gtin is None):
-            raise ValueError("give product_id or gtin")
+        # Neither is refused here; both are the service's to judge (counterfeit._product): taken when they name one
+        # product, refused on gtin when they name two.
+        if self.product_id is None and self.gtin is None:
+            raise ValueError("give product_id or gtin, or both of the same product")
         return self
 
 
