@@ -12,6 +12,9 @@ from decimal import Decimal
 from inventory.blueprints.api.core import current_scope, current_user, operation
 from inventory.blueprints.api.schemas import ContainerOut
 from inventory.kits.schemas import (
+    ClinicsWithoutKitOut,
+    ClinicsWithoutKitQuery,
+    ClinicWithoutKitOut,
     ExpiringLocationOut,
     ExpiringOut,
     ExpiringQuery,
@@ -44,6 +47,17 @@ def kits_readiness(query: KitReadinessQuery) -> KitReadinessList:
     states = kits.readiness(db.session, scope=current_scope().narrowed_to(db.session, query.clinic_id), now=utcnow())
     return KitReadinessList([KitReadinessOut.of(state) for state in states
                              if query.status is None or state.status is query.status])
+
+
+@operation("GET", "/kits/readiness/clinics-without-kit",
+           summary="The caller's clinics that hold filler and no emergency kit with hyaluronidase: not ready "
+                   "(?clinic_id=)",
+           permission=Permission.KIT_CHECK, query=ClinicsWithoutKitQuery, response=ClinicsWithoutKitOut,
+           errors=(404, 422))
+def clinics_without_kit(query: ClinicsWithoutKitQuery) -> ClinicsWithoutKitOut:
+    # Beside the readiness list, not in it: the contract's answer there is a top-level list of kits.
+    clinics = kits.clinics_without_a_kit(db.session, scope=current_scope().narrowed_to(db.session, query.clinic_id))
+    return ClinicsWithoutKitOut(clinics_without_kit=[ClinicWithoutKitOut.of(clinic) for clinic in clinics])
 
 
 @operation("POST", "/kits/<int:kit_id>/checks", summary="Record a check of a kit", permission=Permission.KIT_CHECK,

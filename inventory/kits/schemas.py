@@ -9,7 +9,7 @@ from pydantic import Field, RootModel, model_validator
 
 from inventory.blueprints.api.schemas import ID_OR_LABEL, ContainerOut, Model, Qty, QtyIn, Scanned, PlainText
 from inventory.kits.models import Kit, KitCheck, KitStatus, KitTemplate
-from inventory.kits.service import EXPIRY_WINDOWS, MAX_EXPIRY_DAYS, KitReadiness, LocationExpiry
+from inventory.kits.service import EXPIRY_WINDOWS, MAX_EXPIRY_DAYS, ClinicWithoutKit, KitReadiness, LocationExpiry
 
 Status = Literal["ready", "expiring_soon", "not_ready"]
 Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
@@ -52,6 +52,29 @@ class KitReadinessOut(Model):
 
 class KitReadinessList(RootModel[list[KitReadinessOut]]):
     """A top-level list, as API.md shows it."""
+
+
+class ClinicWithoutKitOut(Model):
+    clinic_id: int
+    code: str
+    status: Literal["not_ready"] = Field(description="always not_ready: as a kit that is")
+    reason: str = Field(description="why, and what to do, in words")
+    filler_containers: int = Field(description="filler containers at the clinic, sealed or in use, something left")
+
+    @classmethod
+    def of(cls, clinic: ClinicWithoutKit) -> ClinicWithoutKitOut:
+        return cls(clinic_id=clinic.clinic_id, code=clinic.clinic_code, status="not_ready", reason=clinic.text,
+                   filler_containers=clinic.filler_containers)
+
+
+class ClinicsWithoutKitOut(Model):
+    clinics_without_kit: list[ClinicWithoutKitOut] = Field(
+        description="the caller's clinics that hold filler and no emergency kit whose template asks for "
+                    "hyaluronidase, by code")
+
+
+class ClinicsWithoutKitQuery(Model):
+    clinic_id: Id | None = Field(default=None, description="one of your clinics; left out: all of them")
 
 
 class KitCheckIn(Model):

@@ -404,9 +404,15 @@ class ClinicWithoutKit(NamedTuple):
     filler_containers: int  # sealed or in use, something left
 
     @property
-    def text(self) -> str:
+    def why(self) -> str:
+        """Why the clinic is not ready, without what to do: the Kits board says that as each reader may do it."""
         return (f"{counted(self.filler_containers, 'filler container')} here, and hyaluronidase is kept wherever "
-                "filler is injected: make a kit (Kit templates, New kit) before the next filler treatment")
+                "filler is injected")
+
+    @property
+    def text(self) -> str:
+        """Why, and what to do: the daily board's line and the API's ``reason``."""
+        return f"{self.why}: make a kit (Kit templates, New kit) before the next filler treatment"
 
 
 def clinics_without_a_kit(session: Session, *, scope: Scope) -> list[ClinicWithoutKit]:
