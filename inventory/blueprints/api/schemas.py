@@ -382,10 +382,21 @@ class ScanOut(Model):
     warnings: list[str]
 
 
+def _details_required(schema: dict[str, Any]) -> None:
+    # Required in the document, though the model defaults it: json_error writes {} when there is nothing more to say.
+    # (json_schema_serialization_defaults_required would split the model into -Input and -Output schemas.)
+    schema["required"] = [*schema.get("required", []), "details"]
+
+
 class ErrorBody(Model):
+    """Every error answer's one shape: a stable ``code``, a ``message`` a nurse understands, and ``details`` always (an
+    empty object when there is nothing more to say, so a client reads ``error.details.x`` without a test)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_details_required)
+
     code: str
     message: str
-    details: dict | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
 
 
 class ErrorOut(Model):
