@@ -27,7 +27,7 @@ from inventory.models import IdempotencyRecord, User, utcnow
 from inventory.services import auth, idempotency
 from inventory.security import BodyTooDeep, request_json
 from inventory.services.permissions import PUBLIC, Permission, Scope, require
-from inventory.validators import text_problem
+from inventory.validators import check_text
 from inventory.words import counted
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -102,11 +102,9 @@ MAX_IDEMPOTENCY_KEY = 200
 
 
 def _idempotency_key() -> str:
+    # The one text check (validators.check_text): its refusal's ``fields`` give the problem without the field's name.
     key = request.headers.get("Idempotency-Key", "").strip()
-    problem = text_problem(key, max_length=MAX_IDEMPOTENCY_KEY)
-    if problem is not None:
-        raise DomainValidationError(f"Idempotency-Key: {problem}.", field="Idempotency-Key")
-    return key
+    return check_text(key, what="Idempotency-Key", field="Idempotency-Key", max_length=MAX_IDEMPOTENCY_KEY) or ""
 
 
 def _read_input(kwargs: dict[str, Any], body: type[BaseModel] | None, query: type[BaseModel] | None) -> Response | None:
