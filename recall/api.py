@@ -7,18 +7,17 @@ limited to the caller's clinics; every view or export of patient data is recorde
 
 from __future__ import annotations
 
-from typing import Literal
-
 from flask import Response
 
 from inventory.blueprints.api.core import current_scope, current_user, operation
-from inventory.blueprints.api.schemas import LotOut, Model
+from inventory.blueprints.api.schemas import LotOut
 from inventory.extensions import db
 from inventory.models import Container, utcnow
 from inventory.services.permissions import Permission
 from recall import exports, queries, services
 from recall.schemas import (
     LotStatusIn,
+    RecallCaseIn,
     RecallCaseOut,
     RecallContainerIn,
     RecallContainerOut,
@@ -119,12 +118,6 @@ def list_recalls() -> RecallList:
 def get_recall(case_id: int) -> RecallCaseOut:
     return RecallCaseOut.of(services.view_case(db.session, viewer=current_user(), scope=current_scope(),
                                                case_id=case_id, now=utcnow()))
-
-
-class RecallCaseIn(Model):
-    """What a PATCH of a case may change: its status, to closed (the rule: ``services.update_case``)."""
-
-    status: Literal["open", "closed"]
 
 
 @operation("PATCH", "/recalls/<int:case_id>",

@@ -348,6 +348,12 @@ class RecallIn(Model):
     source: Literal["manufacturer", "regulator", "internal"]
 
 
+class RecallCaseIn(Model):
+    """What a PATCH of a case may change: its status, to closed (the rule: ``services.update_case``)."""
+
+    status: Literal["open", "closed"]
+
+
 class RecallPatientIn(Model):
     status: Literal["pending", "notified", "unreachable", "not_required"] = Field(
         description="not_required in a Class III case, or in a Class I or II case for a patient whose every dose "
