@@ -14,12 +14,11 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, TypeAdapter
 from typing_extensions import TypedDict  # pydantic reads TypedDicts from typing_extensions before Python 3.12
 
-from inventory.blueprints.api.schemas import LotOut, Model, Qty, PlainText
+from inventory.blueprints.api.schemas import Id, LotOut, Model, Qty, PlainText
 from inventory.models.base import plain_quantity
 from recall import queries, services
 from recall.models import RecallCase, RecallContainer
 
-DbId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Reason = Annotated[str, PlainText(services.MAX_REASON, multiline=True)]
 Note = Annotated[str, PlainText(services.MAX_NOTE, min_length=0, multiline=True)]
 
@@ -342,7 +341,7 @@ class LotStatusIn(Model):
 
 
 class RecallIn(Model):
-    lot_ids: Annotated[list[DbId], Field(min_length=1, max_length=services.MAX_LOTS_PER_CASE)]
+    lot_ids: Annotated[list[Id], Field(min_length=1, max_length=services.MAX_LOTS_PER_CASE)]
     reason: Reason
     recall_class: Literal["I", "II", "III"]
     source: Literal["manufacturer", "regulator", "internal"]
@@ -373,7 +372,7 @@ class RecallContainerIn(Model):
 class RecallContainersIn(Model):
     """Many containers of one case marked at once: all of them, or none on a refusal."""
 
-    container_ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(min_length=1, max_length=500)
+    container_ids: list[Id] = Field(min_length=1, max_length=500)
     status: Literal["returned", "destroyed"]
     note: Note | None = None
 

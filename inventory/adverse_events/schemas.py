@@ -9,9 +9,8 @@ from pydantic import Field, StringConstraints
 
 from inventory.adverse_events import service as adverse_events
 from inventory.adverse_events.models import AdverseEvent
-from inventory.blueprints.api.schemas import Day, LotOut, Model, Qty
+from inventory.blueprints.api.schemas import Day, Id, LotOut, Model, Qty
 
-DbId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Kind = Literal["vascular_occlusion", "ptosis", "nodule", "infection", "allergic_reaction", "bruising_swelling",
                "migration", "other"]
 SeverityIn = Literal["mild", "moderate", "severe", "serious"]
@@ -22,7 +21,7 @@ Notes = Annotated[str, StringConstraints(strip_whitespace=True, max_length=8000)
 
 
 class AdverseEventIn(Model):
-    treatment_id: DbId
+    treatment_id: Id
     kind: Kind
     onset_date: Day
     severity: SeverityIn
@@ -30,7 +29,7 @@ class AdverseEventIn(Model):
     outcome: OutcomeIn
     follow_up_notes: Notes | None = None
     patient_sex: SexIn | None = Field(default=None, description="for the regulator's report")
-    container_ids: list[DbId] | None = Field(
+    container_ids: list[Id] | None = Field(
         default=None, max_length=200,
         description="the containers of the treatment the event is linked to; omitted: every one it drew from. "
                     "Hyaluronidase drawn as an emergency is the event's rescue, never one of these (422)",
@@ -54,8 +53,8 @@ class RescueLinkIn(Model):
 
 
 class AdverseEventQuery(Model):
-    lot_id: DbId | None = None
-    treatment_id: DbId | None = None
+    lot_id: Id | None = None
+    treatment_id: Id | None = None
 
 
 class LinkedContainerOut(Model):

@@ -7,11 +7,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from inventory.blueprints.api.schemas import ContainerOut, ContainerRef, Day, Model, Qty, QtyIn, Text, PlainText
+from inventory.blueprints.api.schemas import ContainerOut, ContainerRef, Day, Id, Model, Qty, QtyIn, Text, PlainText
 from inventory.models import Draw, Movement, Patient, Treatment
 from inventory.cart import service as cart
 
-DbId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 ShortText = Annotated[str, PlainText(200, min_length=0)]
 
 
@@ -24,7 +23,7 @@ class PatientIn(Model):
         default=None, description="needed when the patient is new"
     )
     date_of_birth: Day | None = None
-    clinic_id: DbId | None = Field(default=None, description="needed only if the caller works at several clinics")
+    clinic_id: Id | None = Field(default=None, description="needed only if the caller works at several clinics")
 
 
 class PatientQuery(Model):
@@ -73,8 +72,8 @@ class PatientList(Model):
 
 
 class TreatmentIn(Model):
-    patient_id: DbId
-    location_id: DbId
+    patient_id: Id
+    location_id: Id
 
 
 class DrawIn(Model):
@@ -91,7 +90,7 @@ class DrawIn(Model):
         description="the warnings of a 409 confirmation_required that the injector confirms",
     )
     confirm_reason: ShortText | None = Field(default=None, description="why, when confirming (a touch-up, ...)")
-    adverse_event_id: DbId | None = Field(
+    adverse_event_id: Id | None = Field(
         default=None, description="hyaluronidase only: the adverse event this rescue dose treats (same patient)"
     )
 
@@ -268,7 +267,7 @@ class ReverseIn(Model):
 
 
 class BeyondUseWasteIn(Model):
-    container_ids: list[DbId] | None = Field(
+    container_ids: list[Id] | None = Field(
         default=None, max_length=500, description="leave out to waste every container past beyond-use"
     )
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import Field, PlainSerializer, PlainValidator, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from inventory.blueprints.api.schemas import ContainerOut, Model, Moment, Qty
+from inventory.blueprints.api.schemas import ContainerOut, Id, Model, Moment, Qty
 from inventory.cold_chain import service as cold_chain
 from inventory.cold_chain.models import Excursion
 
@@ -112,7 +112,7 @@ class ReleaseHoldIn(Model):
 
 
 class EndHoldsIn(Model):
-    container_ids: list[Annotated[int, Field(ge=1, le=cold_chain.MAX_ID)]] = Field(
+    container_ids: list[Id] = Field(
         min_length=1, max_length=cold_chain.MAX_HOLDS_AT_ONCE,
         description="the held containers to release or waste, all or none",
     )

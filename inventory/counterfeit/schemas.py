@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, model_validator
 
-from inventory.blueprints.api.schemas import LotOut, Model, PlainText
+from inventory.blueprints.api.schemas import Id, LotOut, Model, PlainText
 from inventory.counterfeit.models import Supplier, WatchedLot
 from inventory.counterfeit.service import MAX_REASON, Unwatched, Watched
 
@@ -73,7 +73,7 @@ class WatchIn(Model):
     """The product is named by ``product_id``, by ``gtin``, or by both when they name the same product (422 on
     ``gtin`` when they name two)."""
 
-    product_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
+    product_id: Id | None = None
     gtin: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)] | None = None
     lot_number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
     source: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]

@@ -7,12 +7,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from inventory.blueprints.api.schemas import ContainerRef, Model, Qty, QtyIn, PlainText
+from inventory.blueprints.api.schemas import ContainerRef, Id, Model, Qty, QtyIn, PlainText
 from inventory.models import Movement
 from inventory.counts.models import Count, CountLine
 from inventory.counts.service import MAX_CONTAINERS, LineResult
 
-Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Status = Literal["draft", "submitted", "posted"]
 
 

@@ -7,12 +7,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, RootModel, model_validator
 
-from inventory.blueprints.api.schemas import ID_OR_LABEL, ContainerOut, Model, Qty, QtyIn, Scanned, PlainText
+from inventory.blueprints.api.schemas import ID_OR_LABEL, ContainerOut, Id, Model, Qty, QtyIn, Scanned, PlainText
 from inventory.kits.models import Kit, KitCheck, KitStatus, KitTemplate
 from inventory.kits.service import EXPIRY_WINDOWS, MAX_EXPIRY_DAYS, ClinicWithoutKit, KitReadiness, LocationExpiry
 
 Status = Literal["ready", "expiring_soon", "not_ready"]
-Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Name = Annotated[str, PlainText(120)]
 
 

@@ -18,8 +18,8 @@ class ReceiptIn(Model):
     lot: Annotated[str, PlainText(20)] | None = None
     expiry: Day | None = None
     containers: Annotated[int, Field(ge=1, le=500)]
-    location_id: Annotated[int, Field(ge=1, le=2**31 - 1)]
-    supplier_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = Field(
+    location_id: Id
+    supplier_id: Id | None = Field(
         default=None, description="who delivered it (GET /suppliers); refused unless authorised"
     )
     confirm: list[Literal["separator_lost", "location_not_refrigerated"]] = Field(

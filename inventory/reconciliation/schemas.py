@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
 
 from pydantic import Field, create_model
 
-from inventory.blueprints.api.schemas import Model, Qty
+from inventory.blueprints.api.schemas import Id, Model, Qty
 from inventory.reconciliation.service import ProductTotals, Reconciliation, ReconciliationRow
 
-Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 
 # "from" is a keyword, so the model is built by create_model; its stubs reject the **{...} of field definitions.

@@ -13,6 +13,7 @@ from inventory.blueprints.api.schemas import (
     ClinicOut,
     ContainerOut,
     ContainerRef,
+    Id,
     LocationOut,
     LotOut,
     Model,
@@ -34,7 +35,6 @@ from inventory.transfers.service import (
     shows_container_now,
 )
 
-Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Status = Literal["in_transit", "received", "cancelled", "refused", "returned", "lost"]
 Category = Literal["damaged", "temperature", "incomplete", "wrong_items", "other"]
 

@@ -15,7 +15,7 @@ from pydantic import WithJsonSchema
 from pydantic_core import PydanticCustomError
 from sqlalchemy.orm import object_session
 
-from inventory import errors, validators
+from inventory import MAX_DATABASE_ID, errors, validators
 from inventory.models import Clinic, Container, Location, Lot, Product
 from inventory.models.base import plain_quantity
 from inventory.services import container_history
@@ -102,7 +102,8 @@ QtyIn = Annotated[
 # those arrive as strings, which strict validation of the parsed body would refuse: Day and Moment read them here,
 # in the one shape API.md gives them. A query string keeps its lax reading ("?limit=50" is text by nature).
 
-MAX_ID = 2**31 - 1  # ids are INTEGER on PostgreSQL
+MAX_ID = MAX_DATABASE_ID  # ids are INTEGER on PostgreSQL
+# An id in a body (a JSON integer, strictly) or a query: the one API id type every schema module imports.
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")

@@ -9,7 +9,7 @@ from pydantic import BeforeValidator, Field, StringConstraints
 
 from inventory import validators
 from inventory.blueprints.api.core import current_scope, operation
-from inventory.blueprints.api.schemas import Model, ProductRef, Qty
+from inventory.blueprints.api.schemas import Id, Model, ProductRef, Qty
 from inventory.extensions import db
 from inventory.models import GPrimeCategory, ProductKind, utcnow
 from inventory.services import stock_on_hand
@@ -32,7 +32,6 @@ def _search_text(value: Any) -> Any:
     return value
 
 
-Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
 SearchText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=stock_on_hand.MAX_SEARCH_LENGTH),
                        BeforeValidator(_search_text)]
 
