@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from inventory.errors import Unauthorized, UsernameTaken, ValidationError
-from inventory.models import ApiToken, Clinic, IdempotencyRecord, Role, User
+from inventory.models import ApiToken, AuditEvent, Clinic, IdempotencyRecord, Role, User
 from inventory.models.user import USERNAME_KEY_LENGTH, user_clinics, username_key
 from inventory.services import idempotency
 from inventory.services.permissions import CHAIN_LEVEL_ROLES, ROLE_LABELS
@@ -280,3 +280,18 @@ def end_all_sessions(session: Session, user: User, *, now: dt.datetime, keep_tok
     """Ends the user's page sessions and API tokens at once (deactivation, a password change or reset)."""
     end_page_sessions(user)
     revoke_tokens(session, user, now=now, keep=keep_token)
+
+
+def change_own_password(session: Session, hasher: PasswordHasher, user: User, *, current_password: str | None,
+                        password: str, now: dt.datetime, keep_token: str | None = None) -> None:
+    """A user's change of their own password, the current one given: ends their other page sessions and API tokens
+    (``keep_token``: the request's own) and is audited (``user.password_changed``). Raises ValidationError (a wrong
+    current password, the same password again, the policy); nothing is changed then."""
+    if not current_password or not verify_password(hasher, user, current_password):
+        raise ValidationError("The current password is wrong.", field="current_password")
+    if current_password == password:
+        raise ValidationError("Choose a password other than the current one.", field="password")
+    set_password(hasher, user, password, must_change=False)
+    end_all_sessions(session, user, now=now, keep_token=keep_token)
+    session.add(AuditEvent(at=now, actor_id=user.id, action="user.password_changed", object_type="user",
+                           object_id=str(user.id)))

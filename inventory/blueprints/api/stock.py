@@ -33,14 +33,13 @@ from inventory.blueprints.api.schemas import (
     TokenOut,
 )
 from inventory.blueprints.errors import json_error
-from inventory.admin import service as admin
 from inventory.errors import LotExpiryConflict, LotSuspect, PasswordChangeRequired, Unauthorized, ValidationError
 from inventory.extensions import db
 from inventory.models import Clinic, GPrimeCategory, Location, Lot, ProductGtin, User, utcnow
 from inventory.services import auth, catalog, labels, lot_guard, scanning, throttle
 from inventory.services.barcodes import normalise_gtin, normalise_lot_number
 from inventory.services.clock import clinic_today
-from inventory.services.permissions import Permission, Scope
+from inventory.services.permissions import Permission
 from inventory.services.throttle import TooManyAttempts
 
 security_log = logging.getLogger("vialog.security")
@@ -79,11 +78,11 @@ def _replace_password_an_admin_set(user: User, body: TokenIn, now: dt.datetime) 
             "An admin set your password: choose a new one of your own. Send it as new_password with this sign-in, "
             "or sign in on the login page.")
     try:
-        return admin.change_password(db.session, current_app.extensions["password_hasher"], actor=user,
-                                     scope=Scope.for_user(user), user_id=user.id, password=body.new_password,
-                                     current_password=body.password, now=now)
+        auth.change_own_password(db.session, current_app.extensions["password_hasher"], user,
+                                 current_password=body.password, password=body.new_password, now=now)
     except ValidationError as error:  # the policy speaks of "password": here it is the new one
         raise ValidationError(error.message, field="new_password") from error
+    return user
 
 
 # Every role holds CART: this is "any signed-in caller".
