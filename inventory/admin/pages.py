@@ -10,10 +10,12 @@ from decimal import Decimal
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    HiddenField,
     IntegerField,
     PasswordField,
     SelectChoice,
@@ -33,6 +35,7 @@ from inventory.blueprints.pages.fields import QuantityField, TextField, choices_
 from inventory.errors import DomainError
 from inventory.extensions import db
 from inventory.models import LocationKind, Product, ProductKind, Role, utcnow
+from inventory.models.base import plain_quantity
 from inventory.security import safe_redirect_target
 from inventory.services import catalog
 from inventory.services.permissions import CHAIN_LEVEL_ROLES, ROLE_LABELS, Permission
@@ -94,7 +97,11 @@ def _render_users(form: NewUserForm | None = None, status: int = 200) -> tuple[s
 @bp.get("/users")
 @page(Permission.USERS)
 def users():
-    return _render_users()
+    form = NewUserForm(formdata=None)
+    asked = request.args.get("clinic_id", type=int)  # from a clinic's page: the new user works there
+    if asked is not None and any(c.value == asked for c in _clinic_choices()):
+        form.clinic_ids.data = [asked]
+    return _render_users(form)
 
 
 @bp.post("/users")
@@ -266,7 +273,7 @@ class ProductForm(FlaskForm):
     form = SelectField("Form", default="", choices=[
         *OPTIONAL_CHOICE, SelectChoice("powder"), SelectChoice("liquid"), SelectChoice("gel"),
     ])
-    base_unit = StringField("Base unit (U, mL, USP U, IU, each)", validators=[DataRequired(), Length(max=16)])
+    base_unit = StringField("Base unit", validators=[DataRequired(), Length(max=16)])
     quantity_per_container = QuantityField("Units or mL per container", validators=[Optional()])
     volume_ml = QuantityField("Volume per container (mL)", validators=[Optional()])
     strength_per_ml = QuantityField("Concentration per mL (liquids)", validators=[Optional()])
@@ -286,6 +293,21 @@ class ProductForm(FlaskForm):
                                           validators=[Optional(), NumberRange(1, 3650)])
     retreat_interval_days = IntegerField("Re-treatment interval, days (admin)",
                                          validators=[Optional(), NumberRange(1, 3650)])
+    # The label's facts, for the kinds they apply to (the service refuses one a kind or form does not have).
+    storage = TextField("Storage (as on the label)",
+                        validators=[Optional(), Length(max=service.LABEL_TEXT_FIELDS["storage"])])
+    follow_up_days = IntegerField("Follow-up after a treatment (days)", validators=[Optional(), NumberRange(1, 3650)])
+    label_source = TextField("Label source", validators=[Optional(), Length(max=service.LABEL_TEXT_FIELDS["label_source"])])
+    usual_max_units_per_session = QuantityField("Usual maximum a session", validators=[Optional(), ABOVE_ZERO])
+    labelled_diluent = TextField("Labelled diluent",
+                                 validators=[Optional(), Length(max=service.LABEL_TEXT_FIELDS["labelled_diluent"])])
+    labelled_diluent_ml = QuantityField("Labelled diluent volume (mL)", validators=[Optional(), ABOVE_ZERO])
+    material = TextField("Material", validators=[Optional(), Length(max=service.LABEL_TEXT_FIELDS["material"])])
+    has_lidocaine = SelectField("Lidocaine", default="", choices=[
+        SelectChoice("", "not said"), SelectChoice("yes", "with lidocaine"), SelectChoice("no", "without lidocaine"),
+    ])
+    hyaluronidase_source = TextField(
+        "Source", validators=[Optional(), Length(max=service.LABEL_TEXT_FIELDS["hyaluronidase_source"])])
     gtins = StringField("GTINs (comma-separated)", validators=[Optional(), Length(max=1000)])
     is_active = BooleanField("Received and in use (untick to retire)", default=True)
     # Why: the service requires it when the save loosens a label limit (on this product or its molecule's).
@@ -311,6 +333,10 @@ class ProductForm(FlaskForm):
         }
         if self.manufacturer.raw_data or product is None:  # a post without the field leaves it as it is
             values["manufacturer"] = (self.manufacturer.data or "").strip()
+        for name in LABEL_FACTS:  # so do the label's facts: a field not posted is left as it is
+            if product is None or name in request.form:
+                value = getattr(self, name).data
+                values[name] = LIDOCAINE.get(value) if name == "has_lidocaine" else value
         if admin:  # a manager's form shows the policy fields read-only and never sends them
             values["is_multi_patient"] = self.is_multi_patient.data
             # A limit sent is set on the whole molecule, and a form posts every field: only what the admin changed
@@ -324,10 +350,23 @@ class ProductForm(FlaskForm):
         return [g for g in (self.gtins.data or "").replace(",", "\n").split() if g]
 
 
+# The label's facts the product form carries beyond what it is and its quantities (service.PRODUCT_FIELDS).
+LABEL_FACTS = ("storage", "follow_up_days", "label_source", "usual_max_units_per_session", "labelled_diluent",
+               "labelled_diluent_ml", "material", "has_lidocaine", "hyaluronidase_source")
+LIDOCAINE = {"yes": True, "no": False}
+QUANTITY_FIELDS = ("quantity_per_container", "volume_ml", "strength_per_ml", "session_max_units",
+                   "cumulative_max_units", "usual_max_units_per_session", "labelled_diluent_ml")
+
+
 def _product_form(product: Product | None) -> ProductForm:
     if product is None:
         return ProductForm(formdata=None)
     form = ProductForm(formdata=None, obj=product)
+    for name in QUANTITY_FIELDS:  # "100", as people write it, not the column's "100.0000"
+        value = getattr(form, name).data
+        if isinstance(value, Decimal):
+            getattr(form, name).data = Decimal(plain_quantity(value))
+    form.has_lidocaine.data = {True: "yes", False: "no"}.get(product.has_lidocaine, "")  # type: ignore[arg-type]
     form.kind.data = product.kind.value
     form.form.data = product.form.value if product.form else ""
     form.gprime_category.data = product.gprime_category.value if product.gprime_category else ""
@@ -346,7 +385,7 @@ def _render_product(product: Product | None, form: ProductForm, status: int = 20
     return render_template(
         "pages/admin_product.html", product=product, form=form, is_admin=current_user.role is Role.ADMIN,
         same_molecule=same, disagreements=disagreements, loosening=loosening, reason_required=reason_required,
-        containers_on_file=containers,
+        containers_on_file=containers, units=list(dict.fromkeys(u for us in service.KIND_UNITS.values() for u in us)),
         # Who changed the product's limits, sharing and presentation, when and why (a product is the chain's: UTC).
         trail=trail.lines(db.session, service.audit_trail(db.session, "product", product.id), timezone="UTC")
         if product is not None else [],
@@ -488,8 +527,17 @@ class LocationForm(FlaskForm):
     clinic_id = SelectField("Clinic", coerce=int)
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     kind = SelectField("Kind", choices=LOCATION_KINDS)
-    temperature_sensitive = BooleanField("Temperature-sensitive (a fridge)")
+    temperature_sensitive = BooleanField("Temperature-sensitive (an excursion here holds what it keeps)")
+    # "1" once the admin ticked or unticked the box themself (vialog.js): only then is an unticked box a no. Else
+    # an unticked box says nothing, and the location is what its kind is (a fridge: temperature-sensitive).
+    temperature_chosen = HiddenField(default="")
     form_key = once.FormKeyField()
+
+    def temperature(self) -> bool | None:
+        """Ticked: yes. Unticked: no when the admin said so, else None (the service's default for the kind)."""
+        if self.temperature_chosen.data == "1":
+            return bool(self.temperature_sensitive.data)
+        return True if self.temperature_sensitive.data else None
 
 
 class LocationEditForm(FlaskForm):
@@ -547,12 +595,14 @@ def location_create():
     try:
         location = service.create_location(
             db.session, actor=current_user, scope=scope(), clinic_id=form.clinic_id.data, name=form.name.data,
-            kind=form.kind.data, temperature_sensitive=form.temperature_sensitive.data, now=utcnow(),
+            kind=form.kind.data, temperature_sensitive=form.temperature(), now=utcnow(),
         )
     except DomainError as error:
         refused(error)
         return _render_locations(form, error.status, clinic_id=_clinic_asked())
-    flash(f"{location.name} added.", "ok")
+    cold = " It is temperature-sensitive: an excursion there holds what it keeps." if location.temperature_sensitive \
+        else ""
+    flash(f"{location.name} added.{cold}", "ok")
     return once.answered(claim, redirect(url_for("pages.locations", clinic_id=location.clinic_id)))
 
 
@@ -589,15 +639,16 @@ def location_update(location_id: int):
 class ClinicForm(FlaskForm):
     code = StringField("Code", validators=[DataRequired(), Length(max=20)])
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    timezone = StringField("Time zone (e.g. Europe/London)", validators=[DataRequired(), Length(max=64)])
+    timezone = StringField("Time zone (e.g. Europe/Paris)", validators=[DataRequired(), Length(max=64)])
     filler_hold_days = IntegerField("Days an opened filler is held for the same patient", default=0,
                                     validators=[InputRequired(), NumberRange(0, service.MAX_SETTING_DAYS)])
     kit_warning_days = IntegerField("Kit warning horizon (days)", default=30,
                                     validators=[InputRequired(), NumberRange(0, service.MAX_SETTING_DAYS)])
     # Only the clinic's own page shows the box; a clinic opened from the list starts with it off, as in the API.
     receipts_need_supplier = BooleanField("Every receipt names its supplier")
-    # Why: the service requires it when the save loosens a setting (an opened filler held more days).
-    reason = TextField("Why (needed when an opened filler is held more days than before)",
+    # Why: the service requires it when the save loosens a setting (service.loosened_settings).
+    reason = TextField("Why (needed when a save loosens a setting: an opened filler held more days than before, or "
+                       "receipts no longer needing their supplier)",
                        validators=[Optional(), Length(max=service.MAX_LIMIT_REASON)])
     form_key = once.FormKeyField()
 
@@ -607,10 +658,17 @@ class ClinicForm(FlaskForm):
                                       receipts_need_supplier=self.receipts_need_supplier.data)
 
 
+_SETTING_ASKS = {frozenset({"filler_hold_days"}): "Why (required: this save holds an opened filler more days)",
+                 frozenset({"receipts_need_supplier"}): "Why (required: this save lets boxes in without their "
+                                                        "supplier)"}
+
+
 def _ask_why_for_clinic(form: ClinicForm, error: DomainError) -> None:
     """A setting loosened without a reason: the refusal beside the reason field, which says it is required."""
     if error.details.get("field") == "reason":
-        form.reason.label.text = "Why (required: this save holds an opened filler more days)"
+        loosened = {item.get("field") for item in error.details.get("loosened") or []}
+        form.reason.label.text = _SETTING_ASKS.get(frozenset(loosened), "Why (required: this save loosens safety "
+                                                                        "settings)")
         form.reason.errors = [error.message]
     elif error.details.get("field") in form:
         form[error.details["field"]].errors = [error.message]
@@ -618,7 +676,8 @@ def _ask_why_for_clinic(form: ClinicForm, error: DomainError) -> None:
 
 def _render_clinics(form: ClinicForm | None = None, status: int = 200) -> tuple[str, int]:
     return render_template("pages/admin_clinics.html", clinics=service.list_clinics(db.session, scope()),
-                           form=form or ClinicForm(formdata=None), chain_level=scope().clinic_ids is None), status
+                           form=form or ClinicForm(formdata=None), chain_level=scope().clinic_ids is None,
+                           zones=service.time_zones()), status
 
 
 @bp.get("/clinics")
@@ -642,7 +701,9 @@ def clinic_create():
         refused(error)
         _ask_why_for_clinic(form, error)
         return _render_clinics(form, error.status)
-    flash(f"{clinic.name} opened: add its locations next.", "ok")
+    flash(Markup("{} opened: <a href=\"{}\">add its locations</a> next, then <a href=\"{}\">its people</a>.").format(
+        clinic.name, url_for("pages.locations", clinic_id=clinic.id, _anchor="new-location"),
+        url_for("pages.users", clinic_id=clinic.id, _anchor="new-user")), "ok")
     return once.answered(claim, redirect(url_for("pages.clinic_settings", clinic_id=clinic.id)))
 
 
@@ -661,6 +722,7 @@ def _render_clinic(clinic_id: int, form: ClinicForm | None = None, range_form: D
     molecules = sorted({m for m in db.session.scalars(select(Product.molecule)) if m is not None})
     return render_template("pages/admin_clinic.html", clinic=clinic, form=form,
                            range_form=range_form or DoseRangeForm(formdata=None), molecules=molecules,
+                           zones=service.time_zones(), setup=service.clinic_setup(db.session, clinic),
                            ranges=service.dose_ranges(db.session, clinic.id), area_labels=AREA_LABELS,
                            trail=trail.lines(db.session, service.audit_trail(db.session, "clinic", clinic.id),
                                              timezone=clinic.timezone)), status

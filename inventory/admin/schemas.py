@@ -106,7 +106,9 @@ class ProductFields(Model):
     kind: Literal["neuromodulator", "filler", "hyaluronidase", "supply"] | None = None
     base_unit: Annotated[str, PlainText(16)] | None = None
     units_per_container: PositiveQty | None = None
-    storage: Annotated[str, PlainText(120, min_length=0)] | None = None
+    storage: Annotated[str, PlainText(120, min_length=0)] | None = Field(
+        default=None, description="as the label says it, e.g. 2-8 °C or room temperature: receiving and the cold "
+                                  "chain read 2-8 °C from it (empty: the kind's rule, 2-8 °C for a toxin)")
     molecule: Annotated[str, PlainText(60, min_length=0)] | None = None
     form: Literal["powder", "liquid", "gel"] | None = None
     concentration_per_ml: PositiveQty | None = Field(default=None, description="base units per mL (liquids)")
@@ -114,7 +116,22 @@ class ProductFields(Model):
     beyond_use_hours: Positive | None = Field(
         default=None, description="hours a vial is used after reconstitution (a powder) or first puncture (a ready-to-"
                                   "use liquid); lengthened or cleared: admin only, with reason")
-    labelled_diluent_ml: PositiveQty | None = None
+    labelled_diluent: Annotated[str, PlainText(120, min_length=0)] | None = Field(
+        default=None, description="a powder's diluent as its label names it, e.g. 0.9% sodium chloride, "
+                                  "preservative-free; null or empty clears it")
+    labelled_diluent_ml: PositiveQty | None = Field(
+        default=None, description="a powder's labelled diluent volume, 0.5 to 10 mL: reconstitution offers it")
+    has_lidocaine: bool | None = Field(default=None, description="a filler's: with lidocaine; null: not said")
+    material: Annotated[str, PlainText(40, min_length=0)] | None = Field(
+        default=None, description="a filler's material, e.g. HA, CaHA, PLLA")
+    hyaluronidase_source: Annotated[str, PlainText(40, min_length=0)] | None = Field(
+        default=None, description="hyaluronidase's source, e.g. human recombinant, bovine, ovine")
+    usual_max_units_per_session: PositiveQty | None = Field(
+        default=None, description="a patient's session total above it draws a warning, never a refusal")
+    follow_up_days: LimitDays | None = Field(
+        default=None, description="the follow-up a treatment with it sets, in days after the treatment")
+    label_source: Annotated[str, PlainText(500, min_length=0)] | None = Field(
+        default=None, description="where the label facts come from, e.g. the label or the supplier")
     gprime_category: Literal["low", "medium", "high"] | None = None
     gprime_pa: Positive | None = None
     single_dose: bool | None = Field(
@@ -186,6 +203,11 @@ class ProductAdminOut(ProductOut):
                                          description="the areas the session maximum covers; empty: every area")
     cumulative_max_units: Qty | None = None
     cumulative_window_days: int | None = None
+    labelled_diluent: str | None = None
+    material: str | None = None
+    usual_max_units_per_session: Qty | None = None
+    follow_up_days: int | None = None
+    label_source: str = ""
     also_set_on: list[ProductName] = Field(
         default_factory=list, description="the molecule's other products whose dose limits this request set too")
     note: str | None = Field(default=None, description="what the request did beyond the product, in words")
@@ -197,6 +219,9 @@ class ProductAdminOut(ProductOut):
             "session_max_areas": [a for a in (product.session_max_areas or "").split(",") if a],
             "cumulative_max_units": product.cumulative_max_units,
             "cumulative_window_days": product.cumulative_window_days,
+            "labelled_diluent": product.labelled_diluent, "material": product.material,
+            "usual_max_units_per_session": product.usual_max_units_per_session,
+            "follow_up_days": product.follow_up_days, "label_source": product.label_source or "",
             "also_set_on": [ProductName(id=p.id, name=p.name) for p in saved.also_set_on],
             "note": saved.note,
         })

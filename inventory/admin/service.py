@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -19,7 +20,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from inventory.cart.service import AREA_LABELS, AREA_VALUES
+from inventory.cart.service import AREA_LABELS, AREA_VALUES, MAX_DILUENT_ML, MIN_DILUENT_ML
 from inventory.cold_chain import service as cold_chain
 from inventory.models.base import plain_quantity
 from inventory.errors import (
@@ -49,6 +50,7 @@ from inventory.models import (
     ProductKind,
     Role,
     User,
+    user_clinics,
 )
 from inventory.models.catalog import PRODUCT_NAME_KEY_LENGTH, product_name_key
 from inventory.services import auth, catalog
@@ -119,6 +121,10 @@ def _clinics(session: Session, clinic_ids: Iterable[int], scope: Scope, chain_le
     wants_chain_level = chain_level if chain_level is not None else not ids
     if wants_chain_level and scope.clinic_ids is not None:
         raise Forbidden("Only a chain-level admin may make a chain-level user: choose the user's clinics.")
+    if not ids and not wants_chain_level and scope.clinic_ids is not None:
+        # A clinic-level admin is never offered every clinic: said in what they may do.
+        raise auth.ClinicsRequired("Choose the clinics this user works at: at least one of yours.",
+                                   field="clinic_ids")
     return [_clinic_in_scope(session, clinic_id, scope) for clinic_id in ids]
 
 
@@ -378,7 +384,8 @@ LOOSENABLE_FIELDS: tuple[str, ...] = (*LIMIT_FIELDS, *LABEL_FACT_FIELDS)
 _LOOSENED_NAMES = {"is_single_dose": "single_dose"}
 # What was loosened, in words, as an audit event's ``loosened`` names it (the trail and the latest loosening say it).
 LOOSENED_LABELS = {**catalog.LIMIT_LABELS, "beyond_use_hours": "beyond-use time", "single_dose": "single-dose",
-                   "sharing": "sharing", "filler_hold_days": "days an opened filler is held"}
+                   "sharing": "sharing", "filler_hold_days": "days an opened filler is held",
+                   "receipts_need_supplier": "every receipt names its supplier"}
 
 
 def loosened_name(field: str) -> str:
@@ -720,15 +727,132 @@ def _gtins(session: Session, gtins: Iterable[str], product_id: int | None) -> li
     return normalised
 
 
-def _check_product(product: Product) -> None:
-    """The catalog's rules across fields, after the changes; raises ValidationError."""
+# What each kind is counted in (DOMAIN.md "The three families of stock"): a toxin in its brand's units (U; s.U,
+# Speywood units, for Azzalure and Alluzience), a filler in mL, hyaluronidase in USP units or IU; a supply in pieces
+# (each) or, bought by volume, mL. Never a unit of another kind: a filler in U would join a toxin's totals and
+# limits, a toxin in mL would be counted as a volume.
+KIND_UNITS: dict[ProductKind, tuple[str, ...]] = {
+    ProductKind.NEUROMODULATOR: ("U", "s.U"),
+    ProductKind.FILLER: ("mL",),
+    ProductKind.HYALURONIDASE: ("USP U", "IU"),
+    ProductKind.SUPPLY: ("each", "mL"),
+}
+_KIND_SUBJECTS = {ProductKind.NEUROMODULATOR: "A toxin", ProductKind.FILLER: "A filler",
+                  ProductKind.HYALURONIDASE: "Hyaluronidase", ProductKind.SUPPLY: "A supply"}
+_UNIT_WORDS = {"U": "U (the brand's units)", "s.U": "s.U (Speywood units)", "USP U": "USP U", "IU": "IU",
+               "mL": "mL", "each": "each (pieces)"}
+_SPELT = {" ".join(unit.split()).casefold(): unit for units in KIND_UNITS.values() for unit in units}
+
+
+def unit_spelt(unit: str) -> str:
+    """A base unit as the catalog spells it ("ml" -> "mL", "usp  u" -> "USP U"); any other text as typed, trimmed."""
+    squeezed = " ".join(unit.split())
+    return _SPELT.get(squeezed.casefold(), squeezed)
+
+
+def check_unit(kind: ProductKind, unit: str) -> None:
+    """Raises ValidationError (field ``base_unit``) for a unit the kind is never counted in (KIND_UNITS)."""
+    allowed = KIND_UNITS[kind]
+    if unit not in allowed:
+        raise ValidationError(
+            f"{_KIND_SUBJECTS[kind]} is counted in {listing([_UNIT_WORDS[u] for u in allowed], 'or')}, not "
+            f"“{unit}”.", field="base_unit", units=list(allowed))
+
+
+def adds_up_with(kind: ProductKind, unit: str) -> str:
+    """What a product's quantities add up with in its molecule's totals and limits: a toxin's U and s.U are both
+    its molecule's own units (DOMAIN.md: Dysport's U and Azzalure's s.U are abobotulinumtoxinA's Speywood units,
+    and add up); any other unit only with itself."""
+    return "toxin units" if kind is ProductKind.NEUROMODULATOR and unit in KIND_UNITS[kind] else unit
+
+
+def _refuse_other_units(name: str, molecule: str, others: list[Product], kind: ProductKind, unit: str,
+                        limits: Mapping[str, Any], field: str = "base_unit") -> None:
+    """A product is in a molecule only in units that add up with its other products': doses are totalled and
+    limited per molecule (DOMAIN.md "Dose and interval checks"). Hyaluronidase is the one molecule kept in pools
+    (USP U with USP U, IU with IU: the patient's history and the stock total each apart), so USP U and IU share it
+    while it has no dose limit (``limits``: the molecule's, and any given), which would add them up. Raises
+    ValidationError (``field``: the base unit, or the limit given)."""
+    measure = adds_up_with(kind, unit)
+    apart = [p for p in others if adds_up_with(p.kind, p.base_unit) != measure]
+    if not apart:
+        return
+    pooled = kind is ProductKind.HYALURONIDASE and all(p.kind is ProductKind.HYALURONIDASE for p in apart)
+    if pooled and all(value is None for value in limits.values()):
+        return
+    holder = apart[0]
+    details = {"molecule": molecule, "units": sorted({unit, *(p.base_unit for p in apart)}),
+               "product_ids": [p.id for p in apart]}
+    if pooled:
+        raise ValidationError(
+            f"The molecule {molecule} is counted in {unit} and in {holder.base_unit} (as {holder.name}), which never "
+            "add up: a dose limit on it would add them. Leave its dose limits empty.", field=field, **details)
+    raise ValidationError(
+        f"{name} would be counted in {unit}, but {molecule} is counted in {holder.base_unit} (as {holder.name}): "
+        f"doses add up and are limited per molecule, so one molecule keeps one unit. Use {holder.base_unit}, or "
+        "name the product's own molecule.", field=field, **details)
+
+
+# The label's facts a product may carry only where they mean something: lidocaine and a material are a filler's, a
+# source is hyaluronidase's, a labelled diluent a powder's (it is what reconstitution offers). Text facts: the
+# column's length, one line (inventory/validators.check_text).
+LABEL_TEXT_FIELDS = {"storage": 120, "labelled_diluent": 120, "material": 40, "hyaluronidase_source": 40,
+                     "label_source": 500}
+_TEXT_WORDS = {"storage": "Storage", "labelled_diluent": "The labelled diluent", "material": "The material",
+               "hyaluronidase_source": "The source", "label_source": "The label source"}
+_NEVER_NULL = frozenset({"storage", "label_source"})  # every product has them: nothing typed is empty text
+
+
+def _label_fact_refusal(product: Product, changed: Iterable[str] | None) -> tuple[str, str] | None:
+    """(message, field) for a label fact the product's kind or form does not have, among those ``changed`` (None:
+    every one, a new product); a change of kind or form looks at them all."""
+    names = set() if changed is None else set(changed)
+    every = changed is None or bool({"kind", "form"} & names)
+
+    def judged(field: str) -> bool:
+        return every or field in names
+
+    def set_now(field: str) -> bool:
+        return getattr(product, field) is not None and judged(field)
+
+    if product.kind is not ProductKind.FILLER:
+        for field in ("material", "has_lidocaine"):
+            if set_now(field):
+                return ("Only a filler has a material (HA, CaHA, PLLA) or lidocaine: leave it empty for "
+                        f"{product.name or 'this product'}.", field)
+    if product.kind is not ProductKind.HYALURONIDASE and set_now("hyaluronidase_source"):
+        return "Only hyaluronidase has a source (human recombinant, bovine, ovine): leave it empty.", \
+            "hyaluronidase_source"
+    if product.form is not ProductForm.POWDER:
+        for field in ("labelled_diluent", "labelled_diluent_ml"):
+            if set_now(field):
+                return ("Only a powder is reconstituted: a labelled diluent and its volume belong to a powder. Leave "
+                        "them empty, or say it is a powder.", field)
+    volume = product.labelled_diluent_ml
+    if volume is not None and judged("labelled_diluent_ml") and not MIN_DILUENT_ML <= volume <= MAX_DILUENT_ML:
+        return (f"{plain_quantity(volume)} mL of diluent is outside {plain_quantity(MIN_DILUENT_ML)} to "
+                f"{plain_quantity(MAX_DILUENT_ML)} mL, the volumes a vial is reconstituted with: check the label.",
+                "labelled_diluent_ml")
+    return None
+
+
+def _check_product(product: Product, changed: Iterable[str] | None = None) -> None:
+    """The catalog's rules across fields, after the changes; raises ValidationError. ``changed``: the attributes a
+    change set (None: a new product): the base unit and the label facts are judged when they, or the kind or form,
+    change, so that a product saved before these rules may still be changed in anything else."""
     def refuse(message: str, field: str) -> None:
         raise ValidationError(message, field=field)
 
+    names = None if changed is None else set(changed)
     if not (product.name or "").strip():
         refuse("A product needs a name.", "name")
     if not (product.base_unit or "").strip():
         refuse("A product needs its base unit (U, mL, USP U, IU or each).", "base_unit")
+    if names is None or {"base_unit", "kind"} & names:
+        check_unit(product.kind, product.base_unit)
+    fact = _label_fact_refusal(product, names)
+    if fact is not None:
+        refuse(*fact)
     if product.form is ProductForm.LIQUID and product.kind in (ProductKind.NEUROMODULATOR, ProductKind.HYALURONIDASE):
         if product.strength_per_ml is None:
             refuse("A ready-to-use liquid needs its concentration per mL from the label.", "concentration_per_ml")
@@ -758,7 +882,8 @@ def _check_product(product: Product) -> None:
         value = getattr(product, name)
         if value is not None and value <= 0:
             refuse(f"{name.replace('_', ' ')} must be positive.", name)
-    for name in ("session_max_units", "cumulative_max_units", "strength_per_ml", "volume_ml", "labelled_diluent_ml"):
+    for name in ("session_max_units", "cumulative_max_units", "strength_per_ml", "volume_ml", "labelled_diluent_ml",
+                 "usual_max_units_per_session"):
         value = getattr(product, name)
         if value is not None and value <= 0:
             refuse(f"{name.replace('_', ' ')} must be positive.", name)
@@ -811,6 +936,12 @@ def _product_changes(actor: User, fields: Mapping[str, Any], current: Mapping[st
     for name in ("name", "brand", "base_unit"):
         if name in changes and isinstance(changes[name], str):
             changes[name] = changes[name].strip()
+    if isinstance(changes.get("base_unit"), str):
+        changes["base_unit"] = unit_spelt(changes["base_unit"])
+    for name, length in LABEL_TEXT_FIELDS.items():
+        if name in changes and (changes[name] is None or isinstance(changes[name], str)):
+            text = check_text(changes[name], what=_TEXT_WORDS[name], field=name, max_length=length)
+            changes[name] = text or ("" if name in _NEVER_NULL else None)
     if "molecule" in changes:
         changes["molecule"] = _molecule(changes["molecule"])
     if "session_max_areas" in changes:
@@ -877,10 +1008,13 @@ def _molecule_limits(others: list[Product]) -> dict[str, Any]:
 
 
 def _joining_limits(name: str, molecule: str, others: list[Product], given: Mapping[str, Any],
-                    unit: str) -> dict[str, Any]:
+                    unit: str, kind: ProductKind) -> dict[str, Any]:
     """The limits a product joining ``molecule`` takes: the molecule's, which its products (``others``, at least
-    one) hold. Raises MoleculeLimitsConflict for a value ``given`` other than the molecule's, or a limit the
+    one) hold. Raises ValidationError (field ``base_unit``) for a unit that does not add up with theirs
+    (_refuse_other_units), MoleculeLimitsConflict for a value ``given`` other than the molecule's, or a limit the
     molecule's products disagree on."""
+    check_unit(kind, unit)  # a unit no product of its kind has is said as such first
+    _refuse_other_units(name, molecule, others, kind, unit, {**_molecule_limits(others), **given})
     split = {d.field: d for d in catalog.limit_disagreements(others)}
     taken = {}
     for field in LIMIT_FIELDS:
@@ -940,7 +1074,7 @@ def add_product(session: Session, *, actor: User, fields: Mapping[str, Any], gti
         _refuse_other_spelling(session, molecule)
     limits_from = None
     if others and molecule is not None:
-        changes |= _joining_limits(changes["name"], molecule, others, given, changes["base_unit"])
+        changes |= _joining_limits(changes["name"], molecule, others, given, changes["base_unit"], changes["kind"])
         if any(changes[name] is not None for name in LIMIT_FIELDS):
             limits_from = others[0]
     else:
@@ -998,6 +1132,8 @@ def change_product(session: Session, *, actor: User, product_id: int, fields: Ma
     concentration and volume change only while no container of it is on file (ProductInUse): a new presentation is
     a new product.
     A filler or a hyaluronidase is never made shareable, nor a hyaluronidase unmarked single-dose (AlwaysSinglePatient).
+    A base unit fits the kind (check_unit) and adds up with the molecule's products' (_refuse_other_units); a label
+    fact belongs to its kind or form (_label_fact_refusal).
     Raises NotFound, ValidationError (field ``reason``: a loosening without one), GtinInUse, ProductInUse and what
     add_product raises (Forbidden for a clinic-level user first: the catalog is the chain's)."""
     _refuse_clinic_level(actor)
@@ -1006,19 +1142,30 @@ def change_product(session: Session, *, actor: User, product_id: int, fields: Ma
     if product is None:
         raise NotFound(f"No product with id {product_id}.", id=product_id)
     molecule = _molecule(fields["molecule"]) if "molecule" in fields else product.molecule
-    if "molecule" in fields or not set(fields).isdisjoint(LIMIT_FIELDS):
+    if not set(fields).isdisjoint({"molecule", "kind", "base_unit", *LIMIT_FIELDS}):
         others = [p for p in _molecule_products(session, molecule, product.id) if p.id != product.id]
     else:
-        others = []  # nothing of the molecule's changes: no other product is read
+        others = []  # nothing of the molecule's, nor what its doses are counted in, changes: no other product is read
     changes = _product_changes(actor, fields, {name: getattr(product, name) for name in ADMIN_ONLY_PRODUCT_FIELDS})
     _refuse_changing_presentation(session, product, changes)  # before anything is written
     given = {name: changes[name] for name in LIMIT_FIELDS if name in changes}
     joins = "molecule" in changes and changes["molecule"] != product.molecule
+    kind, unit = changes.get("kind", product.kind), changes.get("base_unit", product.base_unit)
+    if molecule is not None and others and not joins:
+        # Its unit or kind changed (a product never received), or a limit given: still one unit in the molecule.
+        regrouped = kind != product.kind or unit != product.base_unit
+        limited = {name: value for name, value in given.items() if value is not None}
+        if regrouped:
+            check_unit(kind, unit)
+        if regrouped or limited:
+            _refuse_other_units(changes.get("name", product.name), molecule, others, kind, unit,
+                                {**_molecule_limits(others), **given},
+                                field="base_unit" if regrouped else next(iter(limited)))
     limits_from = None
     if joins and molecule is not None:
         _refuse_other_spelling(session, molecule)
         if others:
-            taken = _joining_limits(changes.get("name", product.name), molecule, others, given, product.base_unit)
+            taken = _joining_limits(changes.get("name", product.name), molecule, others, given, unit, kind)
             moved = {n for n, v in taken.items() if catalog.limit_key(n, v) != catalog.limit_key(n, getattr(product, n))}
             if moved and actor.role is not Role.ADMIN:
                 raise Forbidden(f"Moving {product.name} to {molecule} changes its dose limits to the molecule's: "
@@ -1033,7 +1180,7 @@ def change_product(session: Session, *, actor: User, product_id: int, fields: Ma
     # The change is written inside (a rename with it), so a name taken meanwhile is answered as NameTaken.
     with _name_held_once(session, changes.get("name", product.name), product.id) if renamed else nullcontext():
         changed: dict[str, Any] = _apply(product, changes)
-        _check_product(product)
+        _check_product(product, changed)
         _refuse_sharing_by_kind(product, changed)
         _refuse_limits_without_molecule(product, {n: v for n, v in given.items() if n in changed})
     if gtins is not None:
@@ -1125,7 +1272,7 @@ def _set_on_molecule(product: Product, others: list[Product],
             continue
         changed = _apply(other, limits)
         if changed:
-            _check_product(other)
+            _check_product(other, changed)
             set_on.append((other, changed))
     return set_on
 
@@ -1297,6 +1444,34 @@ def list_clinics(session: Session, scope: Scope) -> list[Clinic]:
     return scope.clinics(session)
 
 
+@cache
+def time_zones() -> tuple[str, ...]:
+    """The IANA names a clinic's time zone may be (zoneinfo's), as a form suggests them: region/city and UTC,
+    without the legacy aliases (posixrules, EST5EDT ...), which check_timezone still takes."""
+    return tuple(sorted(z for z in available_timezones()
+                        if z == "UTC" or ("/" in z and not z.startswith(("Etc/", "SystemV/", "posix/", "right/")))))
+
+
+@dataclass(frozen=True)
+class ClinicSetup:
+    """What a clinic has to work with, for its page's next steps: its locations and the people who work there."""
+
+    locations: int  # in use
+    cold_places: int  # in use and temperature-sensitive
+    people: int  # active users who work at the clinic by name (chain-level users work at every clinic besides)
+
+
+def clinic_setup(session: Session, clinic: Clinic) -> ClinicSetup:
+    """Two statements."""
+    locations, cold = session.execute(
+        select(func.count(Location.id), func.count(Location.id).filter(Location.temperature_sensitive))
+        .where(Location.clinic_id == clinic.id, Location.is_active)).one()
+    people = session.scalar(
+        select(func.count(User.id)).join(user_clinics, user_clinics.c.user_id == User.id)
+        .where(user_clinics.c.clinic_id == clinic.id, User.is_active, ~User.is_chain_level)) or 0
+    return ClinicSetup(locations=locations, cold_places=cold, people=people)
+
+
 def check_timezone(name: str) -> str:
     name = (name or "").strip()
     try:
@@ -1327,16 +1502,39 @@ def _settings_changes(settings: ClinicSettings) -> dict[str, Any]:
 # policy lets an opened syringe be held for the same patient for a set number of days (default 0)". More days keep
 # an opened syringe longer: a looser setting, which an admin saves only saying why, as a looser dose limit (the
 # reason and the words of what it loosened are kept in the clinic's audit event). Fewer days need none.
-SETTING_DEFAULTS: dict[str, Any] = {"filler_hold_days": 0}
+# DOMAIN.md "Counterfeits": "every receipt names its supplier". A clinic that has switched the rule on and turns it
+# off lets boxes in again with no supplier to check against the authorised list: a looser setting too. Off is its
+# default (the contract's receipt body has no supplier), so a clinic opened with it off loosens nothing.
+# The kit warning horizon is no safety rule to loosen: it says how soon a kit turns amber, never what counts towards
+# it (expired stock never counts, and a kit template's own minimum shelf life still applies), so it needs no reason.
+SETTING_DEFAULTS: dict[str, Any] = {"filler_hold_days": 0, "receipts_need_supplier": False}
 _SETTING_WORDS = {"filler_hold_days": ("lengthening the days an opened filler syringe is held for the same patient at",
-                                       "the clinic's protocol for keeping opened syringes")}
+                                       "the clinic's protocol for keeping opened syringes"),
+                  "receipts_need_supplier": ("letting boxes be received without their supplier at",
+                                             "an integration that does not send the supplier yet")}
+
+
+_SETTING_NAMED = {"receipts_need_supplier": "every receipt names its supplier: "}
+
+
+def _looser(field: str, before: Any, after: Any) -> bool:
+    if field == "receipts_need_supplier":
+        return bool(before) and not after  # the rule switched off
+    return bool(after > before)  # a filler held more days
 
 
 def loosened_settings(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
     """The clinic settings a change from ``before`` to ``after`` loosens (a setting absent from ``after`` is not
-    changed; absent from ``before``, it is at its default): a filler held more days. Pure."""
+    changed; absent from ``before``, it is at its default): a filler held more days, receipts no longer needing
+    their supplier. Pure."""
     return [name for name in _SETTING_WORDS
-            if after.get(name) is not None and after[name] > before.get(name, SETTING_DEFAULTS[name])]
+            if after.get(name) is not None and _looser(name, before.get(name, SETTING_DEFAULTS[name]), after[name])]
+
+
+def _setting_words(field: str, value: Any) -> str:
+    if field == "receipts_need_supplier":
+        return "on" if value else "off"
+    return f"{value} days"
 
 
 def _refuse_loosening_settings(name: str, clinic_id: int | None, before: Mapping[str, Any],
@@ -1346,11 +1544,14 @@ def _refuse_loosening_settings(name: str, clinic_id: int | None, before: Mapping
     loosened = loosened_settings(before, after)
     if not loosened:
         return {}
+
     def was(field: str) -> Any:
         return before.get(field, SETTING_DEFAULTS[field])
-    words = {field: f"{was(field)} days to {after[field]} days" for field in loosened}
+    words = {field: f"{_setting_words(field, was(field))} to {_setting_words(field, after[field])}"
+             for field in loosened}
     if reason is None:
-        said = "; ".join(f"{_SETTING_WORDS[field][0]} {name} ({words[field]})" for field in loosened)
+        said = "; ".join(f"{_SETTING_WORDS[field][0]} {name} ({_SETTING_NAMED.get(field, '')}{words[field]})"
+                         for field in loosened)
         examples = ", ".join(_SETTING_WORDS[field][1] for field in loosened)
         raise ValidationError(
             f"{said[0].upper()}{said[1:]} loosens a safety rule: say why (e.g. {examples}).", field="reason",
@@ -1400,7 +1601,8 @@ def create_clinic(session: Session, *, actor: User, scope: Scope, code: str, nam
 def update_clinic(session: Session, *, actor: User, scope: Scope, clinic_id: int, now: dt.datetime,
                   code: str | None = None, name: str | None = None, timezone: str | None = None,
                   settings: ClinicSettings = ClinicSettings(), reason: str | None = None) -> Clinic:
-    """A change that loosens a setting (``loosened_settings``: a filler held more days) needs ``reason``; a reason
+    """A change that loosens a setting (``loosened_settings``: a filler held more days, receipts no longer needing
+    their supplier) needs ``reason``; a reason
     given is kept in the ``clinic.settings_changed`` event, with the words of what it loosened. Raises NotFound
     (outside the caller's clinics), ValidationError (field ``reason``: a loosening without one) or NameTaken."""
     clinic = _clinic_in_scope(session, clinic_id, scope)

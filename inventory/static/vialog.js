@@ -562,3 +562,23 @@ document.addEventListener("DOMContentLoaded", () => {
       ", or clear the field to leave it out.", ...later);
   });
 });
+
+// A new location's kind: choosing a fridge ticks its "temperature-sensitive" box, as the server makes a fridge
+// unless told otherwise; choosing another kind takes back a tick the page made. Once the admin ticks or unticks the
+// box themself, the form says so (temperature_chosen) and the kind no longer moves it: an unticked box is then a no.
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("select[data-ticks-when-fridge]").forEach((kind) => {
+    const box = document.getElementById(kind.dataset.ticksWhenFridge);
+    if (!(box instanceof HTMLInputElement) || !box.form) return;
+    const chosen = box.form.querySelector("input[name=temperature_chosen]");
+    let tickedByPage = false;
+    const follow = () => {
+      if (chosen && chosen.value === "1") return;
+      if (kind.value === "fridge" && !box.checked) { box.checked = true; tickedByPage = true; }
+      else if (kind.value !== "fridge" && tickedByPage) { box.checked = false; tickedByPage = false; }
+    };
+    kind.addEventListener("change", follow);
+    box.addEventListener("change", () => { if (chosen) chosen.value = "1"; tickedByPage = false; });
+    follow();
+  });
+});

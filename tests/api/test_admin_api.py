@@ -334,10 +334,13 @@ def test_receipts_need_supplier_is_off_by_default_set_on_post_and_patch_and_audi
     assert opened[str(strict.get_json()["id"])]["receipts_need_supplier"] is True
     path = f"/clinics/{strict.get_json()['id']}"
     assert admin.patch(path, {"kit_warning_days": 40}).get_json()["receipts_need_supplier"] is True  # kept
-    changed = admin.patch(path, {"receipts_need_supplier": False})
+    # Switching the rule off loosens it: saved with an admin's reason (tests/api/test_clinic_setup_api.py).
+    changed = admin.patch(path, {"receipts_need_supplier": False, "reason": "The lab integration sends none yet"})
     assert changed.status_code == 200 and changed.get_json()["receipts_need_supplier"] is False
     assert [e.details for e in _events(session, "clinic.settings_changed")] == [
-        {"kit_warning_days": {"from": 30, "to": 40}}, {"receipts_need_supplier": {"from": True, "to": False}}]
+        {"kit_warning_days": {"from": 30, "to": 40}},
+        {"receipts_need_supplier": {"from": True, "to": False}, "loosened": {"receipts_need_supplier": "on to off"},
+         "reason": "The lab integration sends none yet"}]
     assert admin.get(path).get_json()["receipts_need_supplier"] is False
     bad = admin.patch(path, {"receipts_need_supplier": "sometimes"})
     assert (bad.status_code, error_code(bad)) == (422, "validation_error")
