@@ -172,7 +172,7 @@ def create_user(username: str, role: str, clinic_codes: tuple[str, ...], passwor
 def _clinics_by_code(codes: tuple[str, ...]) -> tuple[list[Clinic], list[str]]:
     """The clinics of the codes given, in their order and each once, in any case ("lon" is LON, as the admin
     pages take it); and the codes that name no clinic, as typed."""
-    from inventory.admin.service import _code as clinic_code  # the one normalisation of a clinic code
+    from inventory.admin.service import clinic_code  # the one normalisation of a clinic code
     from inventory.errors import ValidationError
 
     wanted: dict[str, str] = {}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import available_timezones
 
 from argon2 import PasswordHasher
 from sqlalchemy import func, or_, select
@@ -54,6 +54,7 @@ from inventory.models import (
 )
 from inventory.models.catalog import PRODUCT_NAME_KEY_LENGTH, product_name_key
 from inventory.services import auth, catalog
+from inventory.services.clock import is_time_zone
 from inventory.services.barcodes import normalise_gtin
 from inventory.services.permissions import Scope, get_in_scope
 from inventory.validators import check_text
@@ -295,24 +296,18 @@ def change_password(
     Raises NotFound, Forbidden, ValidationError (policy, wrong current password) or UserInactive.
     """
     if actor.id == user_id:
-        user = actor
-        if not current_password or not auth.verify_password(hasher, user, current_password):
-            raise ValidationError("The current password is wrong.", field="current_password")
-        if current_password == password:
-            raise ValidationError("Choose a password other than the current one.", field="password")
-        auth.set_password(hasher, user, password, must_change=False)
-        auth.end_all_sessions(session, user, now=now, keep_token=keep_token)
-        action = "user.password_changed"
-    else:
-        if actor.role is not Role.ADMIN:
-            raise Forbidden("Only an admin may set another user's password.")
-        user = get_user(session, user_id, scope)
-        if not user.is_active:
-            raise UserInactive(f"{user.username} is deactivated: reactivate the account first.", id=user.id)
-        auth.set_password(hasher, user, password, must_change=True)
-        auth.end_all_sessions(session, user, now=now)
-        action = "user.password_reset"
-    _audit(session, actor=actor, now=now, action=action, obj=user, object_type="user")
+        auth.change_own_password(session, hasher, actor, current_password=current_password, password=password,
+                                 now=now, keep_token=keep_token)
+        session.flush()
+        return actor
+    if actor.role is not Role.ADMIN:
+        raise Forbidden("Only an admin may set another user's password.")
+    user = get_user(session, user_id, scope)
+    if not user.is_active:
+        raise UserInactive(f"{user.username} is deactivated: reactivate the account first.", id=user.id)
+    auth.set_password(hasher, user, password, must_change=True)
+    auth.end_all_sessions(session, user, now=now)
+    _audit(session, actor=actor, now=now, action="user.password_reset", obj=user, object_type="user")
     session.flush()
     return user
 
@@ -1474,13 +1469,9 @@ def clinic_setup(session: Session, clinic: Clinic) -> ClinicSetup:
 
 def check_timezone(name: str) -> str:
     name = (name or "").strip()
-    try:
-        if name not in available_timezones():
-            raise KeyError(name)
-        ZoneInfo(name)
-    except (KeyError, ValueError, ZoneInfoNotFoundError):
+    if not is_time_zone(name):
         raise ValidationError(f"{name!r} is not a time zone: use an IANA name such as Europe/London.",
-                              field="timezone") from None
+                              field="timezone")
     return name
 
 
@@ -1560,7 +1551,8 @@ def _refuse_loosening_settings(name: str, clinic_id: int | None, before: Mapping
     return words
 
 
-def _code(code: str) -> str:
+def clinic_code(code: str) -> str:
+    """A clinic code as it is kept (upper case, trimmed); ValidationError for one that cannot be a code."""
     code = code.strip().upper()
     if not code or len(code) > 20 or not code.replace("-", "").isalnum():
         raise ValidationError("A clinic code is 1 to 20 letters or digits, e.g. LON.", field="code")
@@ -1579,7 +1571,7 @@ def create_clinic(session: Session, *, actor: User, scope: Scope, code: str, nam
     if scope.clinic_ids is not None:
         raise Forbidden("Only a chain-level admin may open a clinic.")
     reason = _limit_reason(reason)
-    code, name = _code(code), name.strip()
+    code, name = clinic_code(code), name.strip()
     if not name:
         raise ValidationError("A clinic needs a name.", field="name")
     settings_given = _settings_changes(settings)
@@ -1609,7 +1601,7 @@ def update_clinic(session: Session, *, actor: User, scope: Scope, clinic_id: int
     reason = _limit_reason(reason)
     changes: dict[str, Any] = _settings_changes(settings)
     if code is not None:
-        changes["code"] = _code(code)
+        changes["code"] = clinic_code(code)
         _refuse_taken_code(session, changes["code"], clinic.id)
     if name is not None:
         if not name.strip():
