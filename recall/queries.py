@@ -44,6 +44,7 @@ from inventory.models import (
     Product,
     User,
 )
+from inventory.receiving import returns
 from inventory.services.barcodes import normalise_lot_number, parse_scan
 from inventory.services.catalog import product_for_gtin
 from inventory.services.clock import format_clinic_time, to_clinic_time
@@ -154,6 +155,10 @@ class ContainerLine:
     # Never arrived where it was sent (declared missing on receipt, or with the whole box lost): written off at the
     # source, ``discarded`` on the shelf it left from, which ``location`` still names.
     lost_in_transit: LostInTransit | None = None
+    # Gone back to the supplier (a RETURN movement emptied it: a receipt's return or a recall's), ``empty`` on the
+    # shelf it left from: its state in words, "returned to Allergan Aesthetics (direct): wrong product"
+    # (returns.returned_state, as the container page says it).
+    returned: str | None = None
 
     @property
     def lost_with_transfer(self) -> int | None:
@@ -162,9 +167,12 @@ class ContainerLine:
 
     @property
     def where_words(self) -> str:
-        """Where it is, for an export: on the road, lost on it, or its location (the clinic is a column of its own)."""
+        """Where it is, for an export: on the road, lost on it, gone back to the supplier from its location, or its
+        location (the clinic is a column of its own)."""
         if self.transit:
             return self.transit.words
+        if self.returned:
+            return f"gone back to the supplier from {self.location}"
         return self.lost_in_transit.words if self.lost_in_transit else self.location
 
     @property
@@ -517,17 +525,20 @@ def find_patients(session: Session, external_ref: str, scope: Scope) -> list[Pat
 
 def container_lines(session: Session, scope: Scope, where: ColumnElement[bool]) -> list[ContainerLine]:
     """Containers matching ``where`` in the caller's clinics or on their way to them (``is_incoming`` when the
-    source is not the caller's), with clinic, location and unit: one statement, and one more for the
-    transfers of those in transit (``transit``), if any."""
+    source is not the caller's), with clinic, location, unit and the return that sent one back to its supplier
+    (``returned``): one statement, and one more for the transfers of those in transit (``transit``), if any."""
     stmt = (
         select(
             Container.id, Container.label_code, Container.lot_id, Container.location_id, Container.state,
             Container.remaining, Container.initial_quantity, Container.patient_id, Location.name,
             Product.base_unit, Clinic.id, Clinic.code, Clinic.name, Clinic.timezone,
+            returns.RETURNED.id, returns.RETURNED.reason, returns.RETURNED.note,
         )
         .join(Location, Container.location_id == Location.id)
         .join(Clinic, Container.clinic_id == Clinic.id)
         .join(Product, Container.product_id == Product.id)
+        # Sent back to the supplier, a container reads ``empty``: the RETURN that took it (returns.returned_on).
+        .outerjoin(returns.RETURNED, returns.returned_on(Container.id, Container.state))
         .where(where)
         .order_by(Clinic.code, Location.name, Container.label_code)
     )
@@ -536,6 +547,7 @@ def container_lines(session: Session, scope: Scope, where: ColumnElement[bool]) 
             id=r[0], label_code=r[1], lot_id=r[2], location_id=r[3], state=r[4], remaining=r[5],
             initial_quantity=r[6], patient_id=r[7], location=r[8], base_unit=r[9],
             clinic=ClinicRef(r[10], r[11], r[12], r[13]), is_incoming=not scope.allows(r[10]),
+            returned=returns.returned_state(r[15], r[16]) if r[14] is not None else None,
         )
         for r in _plain_rows(session, scoping.filter_containers(scope, stmt, Container.id, Container.clinic_id))
     ]

@@ -16,9 +16,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy.orm import Session, aliased
 
 from inventory import lifecycle
 from inventory.counterfeit import service as counterfeit
@@ -363,14 +364,36 @@ def _why_not(receipt: Receipt, container: Container, past: _Past, supplier: str 
     return None
 
 
+# The RETURN movement that took a container back to the supplier, outer-joined to a statement of containers on
+# ``returned_on``: one home for the rule, which the container page and the lot trace both read.
+RETURNED = aliased(Movement, name="returned_movement")
+
+
+def returned_on(container_id: Any, state: Any) -> ColumnElement[bool]:
+    """The condition joining ``RETURNED`` to the container of these columns (its id and state): its last movement,
+    when that is a RETURN of an empty container (a RETURN empties what it takes: a receipt's return to the supplier,
+    or a recall's). Outer-joined, ``RETURNED``'s columns are null for any other container; the last movement is one
+    probe of ``ix_movements_container_id_id`` per container."""
+    last = select(func.max(Movement.id)).where(Movement.container_id == container_id).scalar_subquery()
+    return and_(state == ContainerState.EMPTY, RETURNED.id == last, RETURNED.kind == MovementKind.RETURN)
+
+
 def returned_to_supplier(session: Session, container: Container) -> Movement | None:
     """The RETURN movement that took ``container`` out of stock back to the supplier (a return of its receipt, or a
     recall's), or None. A statement only for an empty container."""
     if container.state is not ContainerState.EMPTY:
         return None
-    last = session.scalar(
-        select(Movement).where(Movement.container_id == container.id).order_by(Movement.id.desc()).limit(1))
-    return last if last is not None and last.kind is MovementKind.RETURN else None
+    return session.scalar(select(RETURNED).select_from(Container)
+                          .join(RETURNED, returned_on(Container.id, Container.state))
+                          .where(Container.id == container.id))
+
+
+def returned_state(reason: str | None, note: str | None) -> str:
+    """A returned container's state, as a page's State says it, from its RETURN movement's reason and note: "returned
+    to Allergan Aesthetics (direct): wrong product", or for a recall's return "returned to the supplier (recall case
+    3)"."""
+    words = return_words_of(reason, note)
+    return words[:1].lower() + words[1:]
 
 
 def returned_said(movement: Movement, timezone: str, by: str | None) -> str:
@@ -381,6 +404,11 @@ def returned_said(movement: Movement, timezone: str, by: str | None) -> str:
 def return_words(movement: Movement) -> str:
     """ "Returned to Allergan Aesthetics (direct): wrong product": a return's note, or for a recall's return, its
     case."""
-    if movement.reason in REASON_WORDS and movement.note:
-        return movement.note[:1].upper() + movement.note[1:]
-    return f"Returned to the supplier ({movement.note})" if movement.note else "Returned to the supplier"
+    return return_words_of(movement.reason, movement.note)
+
+
+def return_words_of(reason: str | None, note: str | None) -> str:
+    """``return_words`` from a RETURN movement's reason and note, as a statement of many containers reads them."""
+    if reason in REASON_WORDS and note:
+        return note[:1].upper() + note[1:]
+    return f"Returned to the supplier ({note})" if note else "Returned to the supplier"
