@@ -10,13 +10,12 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints
 
 from inventory.admin.service import MAX_LIMIT_REASON, ProductSaved
-from inventory.blueprints.api.schemas import ClinicOut, LocationOut, Model, PlainText, ProductOut, Qty, QtyIn
+from inventory.blueprints.api.schemas import ClinicOut, Id, LocationOut, Model, PlainText, ProductOut, Qty, QtyIn
 from inventory.cart.service import AREA_VALUES
 from inventory.errors import DomainError
 from inventory.models import Clinic, Location, User
 from inventory.services.auth import MIN_PASSWORD_LENGTH
 
-Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Name = Annotated[str, PlainText(120)]  # a name on labels and lists: one line, no tab or control character
 Password = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 # A new password: the policy (auth.check_password_policy) says its length in its own words; the document says it too.
