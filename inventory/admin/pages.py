@@ -386,9 +386,11 @@ def _render_product(product: Product | None, form: ProductForm, status: int = 20
         "pages/admin_product.html", product=product, form=form, is_admin=current_user.role is Role.ADMIN,
         same_molecule=same, disagreements=disagreements, loosening=loosening, reason_required=reason_required,
         containers_on_file=containers, units=list(dict.fromkeys(u for us in service.KIND_UNITS.values() for u in us)),
-        # Who changed the product's limits, sharing and presentation, when and why (a product is the chain's: UTC).
-        trail=trail.lines(db.session, service.audit_trail(db.session, "product", product.id), timezone="UTC")
-        if product is not None else [],
+        # Who changed the product's limits, sharing and presentation, when and why: a product is the chain's, so
+        # on the chain's clock (CLINIC_TZ), as the suppliers page and the recall pages say the chain's moments.
+        chain_tz=current_app.config["CLINIC_TZ"],
+        trail=trail.lines(db.session, service.audit_trail(db.session, "product", product.id),
+                          timezone=current_app.config["CLINIC_TZ"]) if product is not None else [],
     ), status
 
 

@@ -35,7 +35,7 @@ def test_qa_repro_raising_botox_to_500_u_on_the_page_asks_why_and_saves_nothing(
     assert session.get(Product, botox.id).session_max_units == 64
 
 
-def test_with_a_reason_the_page_saves_and_shows_the_latest_loosening(browser_client, world, session):
+def test_with_a_reason_the_page_saves_and_shows_the_latest_loosening(app, browser_client, world, session):
     admin = browser_client("admin")
     botox = world.botox
     saved = _save(admin, botox, session_max_units="500", reason="New label, March 2026 revision")
@@ -50,7 +50,7 @@ def test_with_a_reason_the_page_saves_and_shows_the_latest_loosening(browser_cli
         page = browser_client(role).get(f"/catalog/{botox.id}/edit").get_data(as_text=True)
         shown = page.split('id="p-latest-loosening">')[1].split("</p>")[0]
         # The catalog is the chain's, of no one clinic: said in UTC, as every moment is said ("5 Dec 2026 12:50").
-        assert shown.startswith(f"Last loosened {format_clinic_time(event.at, 'UTC', zone=True)} by admin: ")
+        assert shown.startswith(f"Last loosened {format_clinic_time(event.at, app.config['CLINIC_TZ'], zone=True)} by admin: ")
         assert "session maximum 64 U to 500 U" in shown
         assert "Why: New label, March 2026 revision." in shown
 
