@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from inventory.admin import service
 from inventory.models import AuditEvent, Role
+from inventory.services.clock import format_clinic_time
 from tests.factories import EVERYWHERE, HASHER, PASSWORD
 
 
@@ -102,7 +103,7 @@ def test_an_action_or_field_the_trail_does_not_know_still_reads_as_words(browser
     ]
 
 
-def test_a_products_page_shows_who_changed_its_limits_when_and_why(browser_client, world, session):
+def test_a_products_page_shows_who_changed_its_limits_when_and_why(app, browser_client, world, session):
     """The product page said a loosened limit is "kept in the audit trail" and showed none: the admin reviewing
     Botox's limits could not see who raised its maximum, or why."""
     botox = world.botox
@@ -115,7 +116,8 @@ def test_a_products_page_shows_who_changed_its_limits_when_and_why(browser_clien
     page = browser_client("admin").get(f"/catalog/{botox.id}/edit").get_data(as_text=True)
 
     said = trail(page)
-    assert any(line.startswith("Changed by ") and "5 Dec 2026 12:50 UTC" in line
+    when = format_clinic_time(at(12, 50), app.config["CLINIC_TZ"], zone=True)  # a product is the chain's
+    assert any(line.startswith("Changed by ") and when in line
                and "Session maximum:" in line and f"→ {plain(raised)}" in line
                and "Why: Medical director's protocol 12" in line for line in said), said
 
