@@ -116,7 +116,8 @@ document.addEventListener("DOMContentLoaded", () => {
 // checklist's or an adverse event's). Its Enter never submits the form the scan landed in. Once
 // caught, every key up to its Enter is the scan's, even after a pause (a scanner can stall
 // mid-code), until CAUGHT_SCAN_QUIET_MS of quiet; a scan that ends so, without Enter, is not sent,
-// and the page says it was kept out. A space ends the catch: no code a scanner types holds one, so the
+// and the page says it was kept out (in a note, what reads as no code goes back: a fast typist's last
+// word, typed after a pause with nothing after it). A space ends the catch: no code a scanner types holds one, so the
 // run was a fast typist's (or a text expander's) words, and they go back into the field.
 //
 // Some scanners (Bluetooth ones among them) type slower than that. A quantity field still tells
@@ -219,7 +220,14 @@ function guardAgainstScansInOtherFields() {
     run = null;
     return r;
   };
-  const closeWithoutEnter = () => { const r = close(); if (r && r.caught) tellKeptOut(r, scanFieldOfPage() ? "again" : "nowhere"); };
+  const closeWithoutEnter = () => {
+    const r = close();
+    if (!r || !r.caught) return;
+    // A note's last word typed fast after a pause (no space after it, no Enter): a scanner ends its code with Enter,
+    // and this reads as no code, so the words are the person's and go back into the note.
+    if (r.target instanceof HTMLTextAreaElement && !looksScanned(r.chars)) { giveBack(r); return; }
+    tellKeptOut(r, scanFieldOfPage() ? "again" : "nowhere");
+  };
   // Where the run's first key went (what it replaced, if it was typed over a selection); null where unknown.
   const selectionOf = (el) => (el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement)
     && el.selectionStart !== null ? [el.selectionStart, el.selectionEnd] : null;

@@ -78,3 +78,27 @@ def test_words_typed_fast_into_an_adverse_events_description_are_kept(page, live
     wedge(page, vial)  # a label, no space in it, is still kept out of the words
     expect(field).to_have_value("")
     expect(page.locator(".scan-kept-out")).to_contain_text("Nothing was scanned on this page.")
+
+
+def test_a_notes_last_word_typed_fast_after_a_pause_is_kept(page, live_server):
+    """A fast typist pauses, then types the note's last word at a scanner's pace, and nothing after it (no space,
+    no Enter): the guard caught it as a scan and dropped it once the keys went quiet ("Blanching on left cheek
+    after f"). A scanner ends its code with Enter, and "iller" reads as no code: the word goes back into the note.
+    The page's clock is moved on by hand, so the gaps are exactly these whatever the machine's load."""
+    from tests.browser.test_cart_scanner_hiccup import keys, on_the_page_clock
+
+    sign_in(page, "nurse")
+    treatment_id = start_treatment(page, live_server, "AE-LAST-WORD")
+    page.goto(f"/cart/treatments/{treatment_id}/adverse-event")
+    field = page.get_by_label("What you see")
+    field.click()
+    on_the_page_clock(page)
+    try:
+        keys(page, "Blanching after f", 120)  # a person's pace
+        page.clock.run_for(300)  # a pause, longer than a run of keys holds together
+        keys(page, "iller", 5)  # then the last word at a scanner's pace, and nothing after it
+        page.clock.run_for(1000)  # longer than a caught scan waits for its Enter
+    finally:
+        page.clock.resume()
+    expect(field).to_have_value("Blanching after filler")
+    expect(page.locator(".scan-kept-out")).to_have_count(0)
