@@ -66,6 +66,9 @@ LOST_IN_TRANSIT = ("never arrived where it was sent (declared missing on receipt
                    "written off (state discarded) at the clinic and location it left from, which it still names; it "
                    "is on no shelf there")
 LOST_TRANSFER = "when lost_in_transit: the transfer it was lost on; null otherwise"
+RETURNED = ("for an empty container sent back to its supplier (a receipt's return, or a recall's), what the pages "
+            "say of it: 'returned to Allergan Aesthetics (direct): wrong product'; null otherwise (empty then means "
+            "used up)")
 
 
 class TraceContainerOut(Model):
@@ -83,6 +86,7 @@ class TraceContainerOut(Model):
     transfer: TraceTransferOut | None = Field(default=None, description="the transfer it travels with, when in transit")
     lost_in_transit: bool = Field(default=False, description=LOST_IN_TRANSIT)
     lost_in_transit_transfer_id: int | None = Field(default=None, description=LOST_TRANSFER)
+    returned: str | None = Field(default=None, description=RETURNED)
 
     @classmethod
     def of(cls, c: queries.ContainerLine) -> TraceContainerOut:
@@ -90,7 +94,8 @@ class TraceContainerOut(Model):
                    location_id=c.location_id, location=c.location, state=c.state.value, remaining=c.remaining,
                    base_unit=c.base_unit, patient_id=c.patient_id, in_transit=c.is_in_transit,
                    transfer=TraceTransferOut.of(c.transit) if c.transit else None,
-                   lost_in_transit=c.lost_in_transit is not None, lost_in_transit_transfer_id=c.lost_with_transfer)
+                   lost_in_transit=c.lost_in_transit is not None, lost_in_transit_transfer_id=c.lost_with_transfer,
+                   returned=c.returned)
 
 
 class TraceDoseOut(Model):
@@ -190,6 +195,7 @@ class _ContainerData(TypedDict):
     transfer: _TransferData | None
     lost_in_transit: bool
     lost_in_transit_transfer_id: int | None
+    returned: str | None
 
 
 class _DoseData(TypedDict):
@@ -277,7 +283,8 @@ def _lot_trace_data(t: queries.LotTrace) -> _LotTraceData:
              "location_id": c.location_id, "location": c.location, "state": c.state.value,
              "remaining": plain_quantity(c.remaining), "base_unit": c.base_unit, "patient_id": c.patient_id,
              "in_transit": c.is_in_transit, "transfer": _transfer_data(c.transit) if c.transit else None,
-             "lost_in_transit": c.lost_in_transit is not None, "lost_in_transit_transfer_id": c.lost_with_transfer}
+             "lost_in_transit": c.lost_in_transit is not None, "lost_in_transit_transfer_id": c.lost_with_transfer,
+             "returned": c.returned}
             for c in t.containers
         ],
         "treatments": doses,
@@ -459,6 +466,7 @@ class RecallContainerOut(Model):
     transfer: TraceTransferOut | None = Field(default=None, description="the transfer it travels with, when in transit")
     lost_in_transit: bool = Field(default=False, description=LOST_IN_TRANSIT)
     lost_in_transit_transfer_id: int | None = Field(default=None, description=LOST_TRANSFER)
+    returned: str | None = Field(default=None, description=RETURNED)
 
     @classmethod
     def of(cls, line: RecallContainer, c: queries.ContainerLine) -> RecallContainerOut:
@@ -470,6 +478,7 @@ class RecallContainerOut(Model):
             updated_at=line.updated_at, in_transit=c.is_in_transit,
             transfer=TraceTransferOut.of(c.transit) if c.transit else None,
             lost_in_transit=c.lost_in_transit is not None, lost_in_transit_transfer_id=c.lost_with_transfer,
+            returned=c.returned,
         )
 
 
