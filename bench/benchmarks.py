@@ -29,6 +29,7 @@ import psycopg
 
 from bench import db
 from bench.generate import END
+from inventory.receiving.returns import returned_state
 
 ROOT = Path(__file__).resolve().parents[1]
 ORDER = ["scan", "kits", "trace", "export", "draw", "draw-interleaved", "draw-split", "statement-layers"]
@@ -87,11 +88,14 @@ def bench_user_token(session: Any, hours: int = 4) -> str:
 TRACE_LOT_SQL = """
 SELECT l.id, l.product_id, p.name, l.number, l.expiry, l.expiry_raw, l.status, l.status_reason, p.base_unit
 FROM lots l JOIN products p ON p.id = l.product_id WHERE l.id = %s"""
+# An empty container whose last movement is a RETURN went back to its supplier (returns.returned_on).
 TRACE_CONTAINERS_SQL = """
 SELECT c.id, c.label_code, c.state, c.remaining, c.initial_quantity, c.patient_id, l.name, p.base_unit,
-       cl.id, cl.code, cl.name, cl.timezone, c.location_id
+       cl.id, cl.code, cl.name, cl.timezone, c.location_id, rt.id, rt.reason, rt.note
 FROM containers c JOIN locations l ON l.id = c.location_id JOIN clinics cl ON cl.id = c.clinic_id
 JOIN products p ON p.id = c.product_id
+LEFT JOIN movements rt ON c.state = 'empty' AND rt.kind = 'return'
+     AND rt.id = (SELECT max(m.id) FROM movements m WHERE m.container_id = c.id)
 WHERE c.lot_id = %s ORDER BY cl.code, l.name, c.label_code"""
 # Each draw carries its lot, patient and clinic (migration 0006_trace_draws): one range of
 # ix_draws_lot_id, the patients, the small clinics and users tables, and the reversal probe.
@@ -134,13 +138,14 @@ def hand_trace_json(conn: psycopg.Connection, lot_id: int) -> bytes:
         TRACE_LOT_SQL, (lot_id,)).fetchone()
     containers, labels = [], {}
     for (cid, label, state, remaining, _initial, patient_id, location, unit, clinic_id, clinic_code, _clinic_name,
-         _tz, location_id) in conn.execute(TRACE_CONTAINERS_SQL, (lot_id,)):
+         _tz, location_id, return_id, return_reason, return_note) in conn.execute(TRACE_CONTAINERS_SQL, (lot_id,)):
         labels[cid] = label
         containers.append({"id": cid, "label_code": label, "clinic_id": clinic_id, "clinic_code": clinic_code,
                            "location_id": location_id, "location": location, "state": state,
                            "remaining": _json_quantity(remaining), "base_unit": unit, "patient_id": patient_id,
                            "in_transit": state == "in_transit", "transfer": None, "lost_in_transit": False,
-                           "lost_in_transit_transfer_id": None})
+                           "lost_in_transit_transfer_id": None,
+                           "returned": returned_state(return_reason, return_note) if return_id is not None else None})
     travelling = {c["id"]: c for c in containers if c["in_transit"]}
     if travelling:  # the transfer each travels with, as the app reads it: one more statement, only then
         for (cid, quantity, transfer_id, status, sent_at, from_id, from_code, from_tz, to_id, to_code,
