@@ -879,7 +879,7 @@ def waste_beyond_use(
         ids = sorted(set(container_ids))
     locked = [_lock_container(session, cid, scope) for cid in ids]
     # Re-checked on the locked rows: another nurse may have wasted one since the list was read.
-    due = [c for c in locked if _is_beyond_use_with_remainder(session, c, now)]
+    due = [c for c in locked if _is_past_use_with_remainder(session, c, now)]
     decides_holds = cold_chain.may_decide_holds(actor)
     if container_ids is None:
         due = [c for c in due if decides_holds or not lifecycle.is_set_aside(c)]
@@ -909,7 +909,7 @@ def _waste_past_use(session: Session, container: Container, *, actor: User, now:
                          treatment_id=container.opened_treatment_id)
 
 
-def _is_beyond_use_with_remainder(session: Session, container: Container, now: dt.datetime) -> bool:
+def _is_past_use_with_remainder(session: Session, container: Container, now: dt.datetime) -> bool:
     if container.remaining <= 0 or container.state in (ContainerState.EMPTY, ContainerState.DISCARDED):
         return False
     if container.beyond_use_at is not None:
