@@ -163,10 +163,13 @@ def _pause_page_clock(page) -> None:
     It stops where it is: pause_at takes seconds (a number in milliseconds, the page's Date.now(), would set
     the page 1000 times as far from 1970, where every beyond-use countdown reads "past beyond-use"). On a busy
     machine the page's clock can run past that moment before the pause reaches it: the pause is refused, but
-    the clock stands still, and the next attempt pauses it where it stopped."""
-    for _attempt in range(5):
+    the clock stands still, and the next attempt pauses it where it stopped. Each retry waits for the document
+    to settle and aims a little further ahead (never more than a fifth of a second: no key has been typed yet, so
+    the timers a jump fires find nothing to judge)."""
+    for margin_ms in (1, 1, 5, 20, 50, 100, 200, 200, 200, 200):
+        page.wait_for_load_state()
         try:
-            page.clock.pause_at((page.evaluate("Date.now()") + 1) / 1000)
+            page.clock.pause_at((page.evaluate("Date.now()") + margin_ms) / 1000)
         except Error as error:
             if "Cannot fast-forward to the past" not in error.message:
                 raise
