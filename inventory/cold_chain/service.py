@@ -324,7 +324,9 @@ def record_excursion(
     recorded and nothing is written (ExcursionAlreadyRecorded, naming where, when and the range); otherwise the
     recorded excursion (the earliest, if several) is widened to the earliest start, the latest end, the lowest and
     the highest temperature of both, and holds what the wider excursion holds that it did not hold before (the
-    holds it put in place stay as they are, a released one released); the answer is ``widened``. The location's
+    holds it put in place and still open stay as they are, a wasted one wasted; one a safety lead released, judged
+    on the narrower excursion, goes back on hold when the wider one leaves the container's range); the answer is
+    ``widened``. The location's
     row is locked before the look-up, so two requests at once cannot both record it.
 
     Raises NotFound (a location outside the caller's clinics), ValidationError (times in the wrong order, in
@@ -387,26 +389,35 @@ def record_excursion(
         excursion.min_c, excursion.max_c = min(excursion.min_c, min_c), max(excursion.max_c, max_c)
         excursion.note = excursion.note or note
         started_at, ended_at, min_c, max_c = excursion.started_at, excursion.ended_at, excursion.min_c, excursion.max_c
-        held_before = set(session.scalars(
-            select(ContainerHold.container_id).where(ContainerHold.excursion_id == excursion.id)))
+        held_before = {hold.container_id: hold for hold in session.scalars(
+            select(ContainerHold).where(ContainerHold.excursion_id == excursion.id).order_by(ContainerHold.id))}
     else:
         excursion = Excursion(
             clinic_id=location.clinic_id, location_id=location.id, started_at=started_at, ended_at=ended_at,
             min_c=min_c, max_c=max_c, note=note, source=source, recorded_by_id=actor.id, recorded_at=now,
         )
         session.add(excursion)
-        before, held_before = {}, set()
+        before, held_before = {}, {}
     session.flush()
     reason = excursion_words(excursion, location)
     result = RecordedExcursion(excursion, widened=bool(recorded))
     held_ids: list[int] = []
     not_held: dict[str, str] = {}
     for container_id in containers_present(session, location_id=location.id, start=started_at, end=ended_at):
-        if container_id in held_before:
-            continue  # held by it before: that hold stays as it is (open, or ended by the safety lead)
+        earlier_hold = held_before.get(container_id)
+        if earlier_hold is not None and earlier_hold.outcome is not HoldOutcome.RELEASED:
+            continue  # held by it before: an open hold stays open, a wasted one wasted
         container = ledger.lock_container(session, container_id, Scope.everything())
         decision = decide_hold(container, min_c=min_c, max_c=max_c)
-        if decision.held:
+        if earlier_hold is not None:
+            # Released on the excursion as it was known then: wider now (warmer, colder or longer), it is judged
+            # again, so the safety lead decides on what the fridge really went through.
+            if not decision.held:
+                continue
+            _hold_again_after_release(session, container, earlier_hold, actor=actor, now=now,
+                                      reason=_hold_reason(reason, decision.storage))
+            held_ids.append(container.id)
+        elif decision.held:
             held_ids.append(container.id)
             if container.on_hold_since is None:
                 container.on_hold_since = now
@@ -431,6 +442,25 @@ def record_excursion(
     ))
     session.flush()
     return result
+
+
+def _hold_again_after_release(session: Session, container: Container, hold: ContainerHold, *, actor: User,
+                              now: dt.datetime, reason: str) -> None:
+    """Puts back on hold a container whose hold by ``hold``'s excursion a safety lead released before that
+    excursion was widened: the hold is open again (the release stays in the audit trail, with its reason)."""
+    released_at, released_reason = hold.resolved_at, hold.reason
+    hold.resolved_at, hold.resolved_by_id, hold.outcome, hold.reason = None, None, None, None
+    if container.on_hold_since is None:
+        container.on_hold_since = now
+        container.hold_reason = (f"{reason}. Back on hold: it was released before the excursion was known to be "
+                                 "this wide")
+    session.add(AuditEvent(
+        at=now, actor_id=actor.id, clinic_id=container.clinic_id, action=_REOPENED,
+        object_type="container", object_id=str(container.id),
+        details={"label_code": container.label_code, "excursion_ids": [hold.excursion_id],
+                 "released_at": released_at.isoformat() if released_at else None,
+                 "released_reason": released_reason, "hold_reason": container.hold_reason},
+    ))
 
 
 def overlapping_excursions(session: Session, *, location_id: int, start: dt.datetime,
