@@ -269,6 +269,7 @@ class LoggerImport:
     readings: list[Reading]
     excursions: list[RecordedExcursion]  # recorded, or recorded before and widened
     already_recorded: list[ExcursionAlreadyRecorded] = field(default_factory=list)  # runs within one on file
+    timezone: str = "UTC"  # the clock of the place's clinic, which times without an offset were read on
 
     @property
     def recorded(self) -> list[RecordedExcursion]:
@@ -671,7 +672,7 @@ def import_logger(
     _ensure_id(location_id, "location")
     location = get_in_scope(session, Location, location_id, scope, "location")
     readings = parse_readings(text, timezone=location.clinic.timezone)
-    imported = LoggerImport(readings, [])
+    imported = LoggerImport(readings, [], timezone=location.clinic.timezone)
     for run in excursion_runs(readings):
         count = len(run.outside)
         try:
