@@ -563,17 +563,18 @@ def import_csv(session: Session, *, actor: User, text: str, source: str, now: dt
     of its rows could be added nor was watched already (the message names the first rows' problems); and for a
     ``source`` too long (field ``source``)."""
     default_source = _optional(source, "source", MAX_SOURCE) or ""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    text = text.lstrip("\ufeff")
+    reader = csv.DictReader(io.StringIO(text), delimiter=_delimiter(text))
     added: list[Watched] = []
     skipped: list[SkippedRow] = []
     try:
-        columns = {c.strip().lower() for c in (reader.fieldnames or [])}
+        columns = {_column(c) for c in (reader.fieldnames or [])}
         if "lot_number" not in columns or not columns & {"gtin", "product_id"}:
             raise ValidationError("The file needs a header with lot_number and gtin (or product_id).", field="file")
         for count, raw in enumerate(reader, start=1):
             if count > MAX_IMPORT_ROWS:
                 raise ValidationError(f"At most {MAX_IMPORT_ROWS} rows in one file.", field="file")
-            row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items() if isinstance(v, str)}
+            row = {_column(k or ""): (v or "").strip() for k, v in raw.items() if isinstance(v, str)}
             if not any(row.values()):
                 continue  # a line of empty cells, as a spreadsheet saves below its last row
             try:
@@ -591,6 +592,19 @@ def import_csv(session: Session, *, actor: User, text: str, source: str, now: dt
                 if len(skipped) > _ROWS_NAMED else "")
         raise ValidationError(f"No row of the file could be added, so nothing was. {named}{more}", field="file")
     return ImportResult(added, skipped)
+
+
+def _delimiter(text: str) -> str:
+    """What separates the header's columns: a comma, or the semicolon a spreadsheet set to a European locale saves
+    a CSV with, or a tab (a sheet copied as text). A header with none of them is one column (comma)."""
+    header = text.split("\n", 1)[0]
+    return max(",;\t", key=header.count) if any(d in header for d in ",;\t") else ","
+
+
+def _column(name: str) -> str:
+    """A header's column as the import reads it: "Lot Number", "lot-number" and "LOT_NUMBER" are lot_number, "GTIN"
+    is gtin, as an alert's spreadsheet or a hand-made one heads them."""
+    return "_".join(name.strip().lower().replace("-", " ").replace("_", " ").split())
 
 
 def _import_row(session: Session, *, actor: User, row: dict[str, str], source: str, now: dt.datetime) -> Watched:

@@ -87,3 +87,21 @@ def test_a_refusal_of_the_whole_file_names_five_rows_and_counts_the_rest(world, 
     error = refusal(lambda: import_csv(world, text))
     assert "Row 6: " in error.message and "Row 7: " not in error.message
     assert error.message.endswith("3 more rows could not be added either.")
+
+
+@pytest.mark.parametrize("text", [
+    "gtin;lot_number;source\n{gtin};SEMI1;EMA alert 12/2026\n",     # a spreadsheet set to a European locale
+    "gtin\tlot_number\tsource\n{gtin}\tSEMI1\tEMA alert 12/2026\n",  # a sheet copied as text
+    "GTIN,Lot Number,Source\n{gtin},SEMI1,EMA alert 12/2026\n",     # an alert's own headings
+    "\ufeffGtin;Lot-Number;SOURCE\n{gtin};SEMI1;EMA alert 12/2026\n",
+])
+def test_a_file_saved_with_semicolons_or_headed_in_words_is_read(world, session, text):
+    # QA: each of these was refused whole, "The file needs a header with lot_number and gtin", though it has both.
+    result = import_csv(world, text.format(gtin=world.botox.gtins[0].gtin), source="")
+    assert [w.entry.lot_number for w in result.added] == ["SEMI1"] and result.skipped == []
+    assert watched(world) == {"SEMI1": "EMA alert 12/2026"}
+
+
+def test_a_lot_number_with_a_comma_in_a_semicolon_file_stays_whole(world, session):
+    result = import_csv(world, f"gtin;lot_number\n{world.botox.gtins[0].gtin};AB,12\n")
+    assert [w.entry.lot_number for w in result.added] == ["AB,12"]

@@ -64,3 +64,15 @@ def test_a_file_with_no_good_row_is_refused_whole_with_each_rows_problem(browser
     assert message.startswith("No row of the file could be added, so nothing was. Row 2: ")
     assert message.endswith("Row 3: Name the product: its id or its GTIN.")
     assert watched(session) == []
+
+
+def test_a_file_whose_rows_name_their_source_needs_no_source_typed(browser_client, world, session):
+    # QA: the form's "Source for rows without one" was required by the browser, so a file whose every row names its
+    # source could not be sent without typing one that no row would take.
+    client = browser_client("safety")
+    form = client.get("/watchlist").get_data(as_text=True)
+    field = re.search(r'<input id="import-source"[^>]*>', form)
+    assert field is not None and "required" not in field.group(0)
+    shown = import_file(client, f"gtin;lot_number;source\n{world.botox.gtins[0].gtin};OWN1;EMA alert\n", source="")
+    assert shown[0] == ("ok", "1 lot number added to the watch list.")
+    assert watched(session) == ["OWN1"]
