@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import enum
 import io
 from collections import Counter, defaultdict
 from collections.abc import Collection
@@ -776,19 +777,28 @@ def _check_onset(onset_date: dt.date, treatment: Treatment, now: dt.datetime) ->
         raise ValidationError("The onset date is in the future.", field="onset_date")
 
 
+# Each choice's question and its answers as the forms word them: a refusal names them so, never by code.
+_CHOICES: dict[str, tuple[str, type[enum.Enum], dict]] = {
+    "kind": ("What happened", EventKind, KIND_LABELS), "severity": ("Severity", Severity, SEVERITY_LABELS),
+    "outcome": ("Outcome", Outcome, OUTCOME_LABELS), "patient_sex": ("Patient sex", PatientSex, SEX_LABELS),
+}
+
+
 def _values(**given: object) -> dict[str, object]:
-    enums = {"kind": EventKind, "severity": Severity, "outcome": Outcome, "patient_sex": PatientSex}
     values: dict[str, object] = {}
     for name, raw in given.items():
         if raw is None:
             values[name] = None
             continue
-        cls = enums[name]
+        question, choice, labels = _CHOICES[name]
+        text = str(raw).strip()
         try:
-            values[name] = cls(str(raw).strip())
+            values[name] = choice(text)
         except ValueError:
+            if not text:
+                raise ValidationError(f"{question}: choose one.", field=name) from None
             raise ValidationError(
-                f"{name}: choose one of {', '.join(m.value for m in cls)}.", field=name
+                f"{question}: choose one of {', '.join(labels.values())}.", field=name
             ) from None
     return values
 
