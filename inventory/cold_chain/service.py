@@ -608,13 +608,24 @@ def parse_readings(text: str, *, timezone: str) -> list[Reading]:
             raise ValidationError(f"Line {number}: {raw_c[:20]} °C is not a plausible reading.", field="file",
                                   line=number)
         if at.tzinfo is None:
-            at = at.replace(tzinfo=zone)
+            at = _on_wall_clock(at, zone, after=readings[-1].at if readings else None)
         readings.append(Reading(at.astimezone(dt.UTC), celsius.quantize(Decimal("0.0001")), number))
         if len(readings) > MAX_READINGS:
             raise ValidationError(f"At most {MAX_READINGS} readings per file.", field="file")
     if not readings:
         raise ValidationError("The file holds no readings.", field="file")
     return sorted(readings, key=lambda r: r.at)
+
+
+def _on_wall_clock(moment: dt.datetime, zone: ZoneInfo, *, after: dt.datetime | None) -> dt.datetime:
+    """A logger's time without offset, on the clinic's wall clock. A time the clocks pass twice (01:00-02:00 the
+    night they go back) is the first pass, unless the reading before it in the log is already later than that:
+    a logger writes in the order it reads, so it is then the second pass."""
+    first, second = moment.replace(tzinfo=zone, fold=0), moment.replace(tzinfo=zone, fold=1)
+    if after is not None and first.utcoffset() != second.utcoffset() and \
+            first.astimezone(dt.UTC) < after <= second.astimezone(dt.UTC):
+        return second
+    return first
 
 
 @dataclass(frozen=True)
