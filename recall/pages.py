@@ -20,7 +20,7 @@ from inventory.services.clock import to_clinic_time
 from inventory import unit_of_work
 from inventory.adverse_events import service as adverse_events
 from inventory.blueprints.pages import once
-from inventory.blueprints.pages.core import bp, page, refused, scope
+from inventory.blueprints.pages.core import bp, flash_refusal, page, refused, scope
 from inventory.errors import DomainError, NotFound
 from inventory.extensions import db
 from inventory.models import LotStatus, User, utcnow
@@ -64,32 +64,47 @@ def _words() -> dict:
 @bp.get("/trace")
 @page(RECALL)
 def trace():
-    """Scan or type a lot number, or type a patient reference."""
+    """Scan or type a lot number, or type a patient reference.
+
+    A notice that names several lots is traced lot by lot on one page: the lots already shown come back as
+    ``lot_id`` (the page's "Another lot of the same notice" form), the next one is scanned or typed as ``q``, and
+    one recall case can then name them all, so a patient who received two of them is on one list, told once."""
     q = request.args.get("q", "").strip()
     ref = request.args.get("patient", "").strip()
+    kept = list(dict.fromkeys(int(v) for v in request.args.getlist("lot_id") if v.isdigit() and len(v) <= 10))
     traces, patients, status, missing = [], None, 200, None
+    lots = queries.lots_by_ids(db.session, kept, scope()) if kept else []  # an unknown one is a 404 page
     try:
         if q:
-            lots = queries.find_lots(db.session, q, scope())
-            traces = services.trace_lots(db.session, viewer=current_user, scope=scope(), lots=lots, now=utcnow(),
-                                         query=q)
+            found = queries.find_lots(db.session, q, scope())
+            again = [lot for lot in found if lot.id in kept]
+            if again and len(again) == len(found):
+                flash(f"Lot {again[0].number} of {again[0].product.name} is on this trace already.", "warning")
+            lots += [lot for lot in found if lot.id not in kept]
         elif ref:
             patients = queries.find_patients(db.session, ref, scope())
             services.record_access(db.session, viewer=current_user, action=services.VIEWED, object_type="patient",
                                    object_id=None, now=utcnow(),
                                    details={"view": "patient_search", "external_ref": ref,
                                             "patient_ids": [p.id for p in patients]})
-    except queries.LotNotOnFile as error:
-        if error.candidates:  # each a link to its trace: the template words this refusal, not a flash
-            unit_of_work.mark_refused()
-            missing = error
-        else:
-            refused(error)
-        status = error.status
     except DomainError as error:
-        refused(error)
-        status = error.status
-    return _render_traces(traces, q=q, ref=ref, patients=patients, missing=missing), status
+        # The lots traced before it stay on the page (and their look-up in the access log): only the new one
+        # is refused. Alone, the refusal is the page's answer.
+        candidates = isinstance(error, queries.LotNotOnFile) and error.candidates
+        if candidates:  # each a link to its trace: the template words this refusal, not a flash
+            missing = error
+        elif lots:
+            flash_refusal(error)
+        if not lots:
+            if candidates:
+                unit_of_work.mark_refused()
+            else:
+                refused(error)
+            status = error.status
+    if lots:
+        traces = services.trace_lots(db.session, viewer=current_user, scope=scope(), lots=lots, now=utcnow(),
+                                     query=q or None)
+    return _render_traces(traces, q=q, ref=ref, patients=patients, missing=missing, asked=len(kept) + bool(q)), status
 
 
 @bp.get("/trace/lots/<int:lot_id>")
@@ -102,7 +117,9 @@ def trace_lot(lot_id: int):
 
 def _render_traces(traces: list[queries.LotTrace], *, q: str = "", ref: str = "",
                    patients: list[queries.PatientRef] | None = None,
-                   missing: queries.LotNotOnFile | None = None) -> str:
+                   missing: queries.LotNotOnFile | None = None, asked: int = 1) -> str:
+    """``asked``: how many lots the page was asked for (each kept lot and the new query); with more than one,
+    the page offers one recall case on all of them."""
     cases = services.cases_for_lots(db.session, [t.lot.id for t in traces])
     clinics = services.clinic_names(db.session)
     # A quarantined lot another clinic holds is released by a chain-level safety lead only: say so, no button.
@@ -113,7 +130,7 @@ def _render_traces(traces: list[queries.LotTrace], *, q: str = "", ref: str = ""
                                           lot_ids=[t.lot.id for t in traces])
     return render_template("pages/recall_trace.html", traces=traces, q=q, ref=ref, patients=patients, cases=cases,
                            clinics=clinics, release_refusals=release_refusals, events=events,
-                           missing=missing, **_words())
+                           missing=missing, several=asked > 1, **_words())
 
 
 @bp.get("/trace/patients/<int:patient_id>")
@@ -167,7 +184,7 @@ def recall_open():
     except DomainError as error:
         refused(error)
         return redirect(url_for("pages.trace_lot", lot_id=lot_ids[0]) if len(lot_ids) == 1
-                        else url_for("pages.recalls"))
+                        else url_for("pages.trace", lot_id=lot_ids) if lot_ids else url_for("pages.recalls"))
     # A patient an earlier case already told about every dose is listed as notified (carried over): no work. A
     # Class III case asks no notification unless the safety lead widens it: its patients are "not required".
     carried = sum(1 for p in case.patients if p.status is NotificationStatus.NOTIFIED)
