@@ -146,6 +146,9 @@ class LinePlan:
     adjustments: list[Adjustment] = field(default_factory=list)
     surplus: int = 0  # sealed containers counted beyond what the ledger held
     outdated: bool = False  # used since it was counted, in a way the count cannot be applied to
+    # Another count corrected this line's container, or a container of its lot here, after the line was counted
+    # (its movement's note, "count 12"): this sheet's view of it is older than the ledger's own correction.
+    recounted_by: str | None = None
 
     @property
     def variance(self) -> Decimal:
@@ -634,6 +637,7 @@ class _Since:
     quantity: Decimal  # the sum of those movements: the balance then was remaining - quantity
     first_kind: MovementKind | None  # None: nothing moved since
     first_location_id: int | None
+    recounted_by: str | None = None  # the note ("count 12") of another count's adjustment since, at the place
 
     @property
     def moved(self) -> bool:
@@ -662,11 +666,14 @@ def _movements_since(session: Session, count: Count, containers: dict[int, Conta
     return since
 
 
-def _since(movements: list[Movement], entered_at: dt.datetime) -> _Since:
+def _since(movements: list[Movement], entered_at: dt.datetime, location_id: int) -> _Since:
     after = [m for m in movements if m.at > entered_at]
     first = after[0] if after else None
+    # Counts are the one source of ADJUST: another sheet of this place, posted since this line was counted.
+    recounted = next((m.note or "another count" for m in after
+                      if m.kind is MovementKind.ADJUST and m.location_id == location_id), None)
     return _Since(sum((m.quantity for m in after), Decimal(0)),
-                  first.kind if first else None, first.location_id if first else None)
+                  first.kind if first else None, first.location_id if first else None, recounted)
 
 
 def _sealed_then(container: Container, balance_then: Decimal, entered_at: dt.datetime) -> bool:
@@ -685,7 +692,7 @@ def _plan(session: Session, count: Count, containers: dict[int, Container]) -> l
     for line in count.lines:
         if line.container_id is not None:
             container = containers[line.container_id]
-            since = _since(since_by_container.get(container.id, []), line.entered_at)
+            since = _since(since_by_container.get(container.id, []), line.entered_at, count.location_id)
             expected = container.remaining - since.quantity
             variance = line.counted - expected
             plans.append(LinePlan(
@@ -697,16 +704,20 @@ def _plan(session: Session, count: Count, containers: dict[int, Container]) -> l
                 # A correction recorded since (a reversal) may already have made good part of the difference:
                 # a count that would then leave less than nothing, or more than the container holds, is stale.
                 outdated=not 0 <= container.remaining + variance <= container.initial_quantity,
+                recounted_by=since.recounted_by,
             ))
             continue
         # The lot's containers that were here and sealed when the line was counted: those unchanged since,
         # and those opened, moved or used since (they were found: someone took them out afterwards).
         unchanged: list[Container] = []
         changed: list[Container] = []
+        recounted_by: str | None = None
         for c in containers.values():
             if c.lot_id != line.lot_id or c.id in on_lines:
                 continue
-            since = _since(since_by_container.get(c.id, []), line.entered_at)
+            since = _since(since_by_container.get(c.id, []), line.entered_at, count.location_id)
+            # Written off (or found) by another count since: not taken out after this sheet found it.
+            recounted_by = recounted_by or since.recounted_by
             if not since.moved:
                 if c.location_id == count.location_id and c.state is ContainerState.SEALED:
                     unchanged.append(c)
@@ -729,6 +740,7 @@ def _plan(session: Session, count: Count, containers: dict[int, Container]) -> l
             surplus=max(found - sealed_then, 0),
             # Fewer found than were opened or moved since: the sheet cannot say which were missing.
             outdated=found < len(changed),
+            recounted_by=recounted_by,
         ))
     return plans
 
@@ -748,9 +760,17 @@ def _ensure_postable(count: Count, plan: LinePlan) -> None:
             "count.",
             container_id=container.id,
         )
+    what = (f"{plan.product.name} ({container.label_code})" if container is not None
+            else f"{plan.product.name} of lot {plan.lot.number}")
+    if plan.recounted_by is not None:
+        # Posting it would correct again what the other count corrected (a missing syringe written off twice).
+        raise CountOutdated(
+            f"{what} was corrected by {plan.recounted_by} after this sheet counted it: this sheet no longer "
+            f"says what is on the shelf now. Send the count back to the counter to count it again, or remove "
+            "that line. Nothing was adjusted.",
+            lot_id=plan.lot.id, container_id=container.id if container is not None else None,
+        )
     if plan.outdated:
-        what = (f"{plan.product.name} ({container.label_code})" if container is not None
-                else f"{plan.product.name} of lot {plan.lot.number}")
         raise CountOutdated(
             f"{what} was used after it was counted, and the count no longer fits what is left. Send the count "
             "back to the counter to count it again, or remove that line. Nothing was adjusted.",
