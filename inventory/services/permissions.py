@@ -57,17 +57,39 @@ ROLE_LABELS = {
 }
 
 
+# What each permission covers, in the words a refusal uses to say what is missing.
+PERMISSION_WORDS: dict[Permission, str] = {
+    Permission.CART: "Work at the cart (scans, draws, waste, patients)",
+    Permission.KIT_CHECK: "Emergency kits and their checks",
+    Permission.RECEIVE: "Receiving, counts, adjustments and transfers",
+    Permission.CATALOG: "The catalog, locations, suppliers and kit templates",
+    Permission.RECONCILE: "Reconciliation reports and their exports",
+    Permission.RECALL: "Recalls, quarantine, patient traces, holds and lot signals",
+    Permission.COLD_CHAIN: "Temperature excursions and the cold chain",
+    Permission.USERS: "Users, clinics, their settings and the access log",
+}
+
+_ARTICLES = {Role.NURSE: "a nurse", Role.MANAGER: "a manager", Role.SAFETY_LEAD: "a safety lead", Role.ADMIN: "an admin"}
+
+
 def can(user: User, permission: Permission) -> bool:
     return permission in ROLE_PERMISSIONS[user.role]
+
+
+def refusal(role: Role, permission: Permission, *, what: str = "do this") -> str:
+    """Why ``role`` is refused ``permission``, in words: the role, what the permission covers and which roles
+    hold it ("Your role (Nurse / injector) may not open this page: recalls, ... are for a safety lead or an
+    admin.")."""
+    holders = [_ARTICLES[r] for r in Role if permission in ROLE_PERMISSIONS[r]]
+    who = holders[0] if len(holders) == 1 else f"{', '.join(holders[:-1])} or {holders[-1]}"
+    return (f"Your role ({ROLE_LABELS[role]}) may not {what}: {PERMISSION_WORDS[permission].lower()} are for "
+            f"{who}. Ask an admin if your work needs it.")
 
 
 def require(user: User, permission: Permission) -> None:
     """Raises Forbidden unless the user's role carries ``permission``."""
     if not can(user, permission):
-        raise Forbidden(
-            f"Your role ({ROLE_LABELS[user.role]}) may not do this.",
-            permission=permission.value,
-        )
+        raise Forbidden(refusal(user.role, permission), permission=permission.value)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from inventory.models import Role, User
 from inventory.models.base import plain_quantity
 from inventory.security import safe_redirect_target
 from inventory.services.clock import format_clinic_time, format_date, to_clinic_time
-from inventory.services.permissions import ROLE_LABELS, SIGNED_IN, Permission, Scope, can
+from inventory.services.permissions import ROLE_LABELS, SIGNED_IN, Permission, Scope, can, refusal
 from inventory.words import counted
 
 bp = Blueprint("pages", __name__)
@@ -82,7 +82,7 @@ def page(permission: Permission | None) -> Callable[[Callable[..., Any]], Callab
                 asked = request.full_path.rstrip("?") if request.method == "GET" else None
                 return redirect(url_for(PASSWORD_ENDPOINT, next=asked))
             if permission is not None and not can(current_user, permission):
-                abort(403, f"Your role ({ROLE_LABELS[current_user.role]}) may not open this page.")
+                abort(403, refusal(current_user.role, permission, what="open this page"))
             return view(*args, **kwargs)
 
         wrapped = login_required(guarded)
