@@ -590,3 +590,64 @@ document.addEventListener("DOMContentLoaded", () => {
     follow();
   });
 });
+
+// --- a scan while a write leaves the page (the cart: a draw, a mix, a waste or a close on its way) ---
+// Once a form that writes is sent (it carries a form_key, "sent once" above), its page stays on screen until the
+// answer comes, and the focus has left its disabled button for the page: a label scanned then reaches the page's scan
+// field (a scan kept out of the page) or is typed into it. Sent, that scan would start a second navigation, which
+// the browser lets cancel the first: the draw may be recorded with no "Recorded" said, or not recorded at all while
+// the nurse believes it was. So a scan form that only looks up (no form_key: the cart's, the patients') does not go
+// while a write is on its way. Its code is kept in this tab for the next page, which puts it in its scan field to
+// be sent by Enter (never by itself: the answer to the write may ask for something first, a dose to confirm), or
+// says it was not used where that page has no such field.
+const SCANNED_WHILE_LEAVING = "vialog.scanned-while-leaving";
+const writeOnItsWay = () => Array.from(document.querySelectorAll("form[data-submitted]"))
+  .some((form) => form.querySelector("input[name=form_key]"));
+const lookUpScanField = (form) => {
+  const field = scanFieldOfPage();
+  return field && field.form === form && form.matches(".scan-form") && !form.querySelector("input[name=form_key]")
+    ? field : null;
+};
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement) || event.defaultPrevented || !writeOnItsWay()) return;
+  const field = lookUpScanField(form);
+  if (!field) return;
+  event.preventDefault();
+  const code = field.value.trim();
+  if (!code) return;
+  let kept = true;
+  try { window.sessionStorage.setItem(SCANNED_WHILE_LEAVING, code); } catch { kept = false; }
+  if (kept) {
+    sayAboveScanField(field, "scan-while-saving", "Scanned while the last one was saving, not used yet: ", { code },
+      ". It waits in the scan field once the page has loaded: press Enter then to scan it.");
+  } else {
+    sayAboveScanField(field, "scan-while-saving", "Not used: scanned while the last one was saving: ", { code },
+      ". Scan it again once the page has loaded.");
+  }
+});
+document.addEventListener("DOMContentLoaded", () => {
+  let code = null;
+  try {
+    code = window.sessionStorage.getItem(SCANNED_WHILE_LEAVING);
+    window.sessionStorage.removeItem(SCANNED_WHILE_LEAVING);
+  } catch { return; }
+  if (!code) return;
+  const field = scanFieldOfPage();
+  if (field && field.form && lookUpScanField(field.form) && field.hasAttribute("autofocus")) {
+    field.value = code;
+    field.setSelectionRange(0, code.length); // a new scan replaces it
+    sayAboveScanField(field, "scan-while-saving", "Scanned while the last one was saving: press Enter to scan ",
+      { code }, ", or clear the field to leave it out.");
+    return;
+  }
+  // This page takes no such scan (the cart's start, after a close): said, and left for the nurse to scan again.
+  const note = document.createElement("p");
+  note.className = "flash flash-warning scan-while-saving";
+  note.setAttribute("role", "status");
+  const mono = document.createElement("span");
+  mono.className = "mono";
+  mono.textContent = code;
+  note.replaceChildren("Scanned while the last one was saving, and not used: ", mono, ". Scan it again if you need it.");
+  document.querySelector("main")?.prepend(note);
+});
