@@ -126,7 +126,9 @@ def watchlist():
         else:
             entry = watched.entry
             flash(f"Lot {entry.display_number} of {entry.product.name} is on the watch list: receiving or scanning "
-                  "it is refused from now on." + ("" if watched.quarantined else " No usable lot of that number is on file."), "ok")
+                  "it is refused from now on." + ("" if watched.quarantined else " No usable lot of that number is on file.")
+                  + (f" It is watched on every {brand} product." if (brand := entry.product.brand.strip()) else ""),
+                  "ok")
             _flash_watched([watched])
         return redirect(url_for("pages.watchlist"))
     products = db.session.execute(select(Product.id, Product.name).order_by(Product.name)).all()

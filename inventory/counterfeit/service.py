@@ -12,8 +12,10 @@
   (``is_licence_number``: a digit, not zeros alone): "n/a", "tbc" or "000" is refused (``validation_error``, field
   ``licence``), never kept as a licence a second supplier's "n/a" would clash with. One saved before that rule stays
   until the licence is typed again, or the supplier authorised.
-- **Watch list**: suspect lot numbers per product, entered or imported (CSV) by a safety lead with their
-  source. Receiving or scanning a watched lot is refused (``lot_suspect``); a watched lot already in stock
+- **Watch list**: suspect lot numbers, entered or imported (CSV) by a safety lead with their source, each on the
+  product the alert was entered for; an entry names that lot of every product of the same brand (``_same_brand``: a
+  public alert names a brand and a lot number, and a counterfeiter copies a real lot number onto any pack size).
+  Receiving or scanning a watched lot is refused (``lot_suspect``); a watched lot already in stock
   is quarantined at once, and stays so while it is watched (recall's ``release`` asks ``refuse_watched_lot``
   through lot_guard): the safety lead takes it off the list first, saying why (``unwatch``). Lot numbers are
   shown as ``WatchedLot.display_number`` (trimmed, upper case) and matched on ``number_key``, and also on their
@@ -40,9 +42,9 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, inspect, or_, select, text
+from sqlalchemy import ColumnElement, and_, case, exists, func, inspect, or_, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, aliased, joinedload
 
 from inventory.counterfeit.models import (
     SUPPLIER_KEY_LENGTH,
@@ -415,8 +417,8 @@ def list_watched(session: Session) -> list[WatchedLot]:
 
 def watch(session: Session, *, actor: User, lot_number: str, source: str, now: dt.datetime,
           product_id: int | None = None, gtin: str | None = None, note: str | None = None) -> Watched:
-    """Puts a product's lot number on the watch list; a lot of that number on file that is active is
-    quarantined at once, at every location. Raises ValidationError, NotFound, UnknownProduct or
+    """Puts a product's lot number on the watch list; a lot of that number on file that is active, of that product
+    or another of its brand (``_same_brand``), is quarantined at once, at every location. Raises ValidationError, NotFound, UnknownProduct or
     BadCheckDigit (a GTIN not in the catalog, or mistyped) or LotAlreadyWatched."""
     product = _product(session, product_id, gtin)
     number = _optional(lot_number, "lot_number", MAX_LOT)
@@ -448,10 +450,11 @@ def watch(session: Session, *, actor: User, lot_number: str, source: str, now: d
 
 
 def _quarantine_watched(session: Session, entry: WatchedLot, *, actor: User, now: dt.datetime) -> list[Lot]:
-    """Quarantines the active lots on file that the entry names, or that look like it (``loose_lot_key``);
-    returns them with those already quarantined."""
+    """Quarantines the active lots on file that the entry names, or that look like it (``loose_lot_key``), of its
+    product and of every other product of its brand (``_same_brand``); returns them with those already quarantined."""
     matching = [lot_id for lot_id, number_key, number in session.execute(
-        select(Lot.id, Lot.number_key, Lot.number).where(Lot.product_id == entry.product_id).order_by(Lot.id))
+        select(Lot.id, Lot.number_key, Lot.number).where(Lot.product_id.in_(_brand_product_ids(entry.product_id)))
+        .order_by(Lot.id))
         if _names_entry(entry, number_key, loose_lot_key(number))]
     found = []
     for lot in lot_guard.lock_lots(session, matching).values():
@@ -464,8 +467,11 @@ def _quarantine_watched(session: Session, entry: WatchedLot, *, actor: User, now
 
 
 def _quarantine(session: Session, lot: Lot, entry: WatchedLot, *, actor: User, now: dt.datetime) -> None:
-    near = lot.number_key != entry.number_key
-    reason = (f"Looks like watched lot {entry.display_number} on the counterfeit watch list: {entry.source}" if near
+    near, sibling = lot.number_key != entry.number_key, lot.product_id != entry.product_id
+    # A lot of another product of the brand names the entry's product, as the refusal does.
+    of = f" of {entry.product.name}" if sibling else ""
+    reason = (f"Looks like watched lot {entry.display_number}{of} on the counterfeit watch list: {entry.source}"
+              if near else f"Lot {entry.display_number}{of} is on the counterfeit watch list: {entry.source}" if sibling
               else f"On the counterfeit watch list: {entry.source}")[:2000]
     before = lot.status
     lot.status, lot.status_reason, lot.status_changed_at = LotStatus.QUARANTINED, reason, now
@@ -477,7 +483,7 @@ def _quarantine(session: Session, lot: Lot, entry: WatchedLot, *, actor: User, n
     details: dict[str, Any] = {
         "lot_id": lot.id, "lot_number": lot.number, "product": lot.product.name, "from": before.value,
         "to": LotStatus.QUARANTINED.value, "reason": reason, "watched_lot_id": entry.id,
-        "containers_holding_stock": held, "containers_in_transit": travelling}
+        "watched_product_id": entry.product_id, "containers_holding_stock": held, "containers_in_transit": travelling}
     if near:
         details |= {"watched_lot_number": entry.display_number, "near_match": True}
     # The same record as a safety lead's quarantine (the recall change log lists it), and a sign.
@@ -514,7 +520,8 @@ def unwatch(session: Session, *, actor: User, entry_id: int, reason: str, now: d
     if entry is None:
         raise NotFound(f"No watch-list entry with id {entry_id}.", id=entry_id)
     held = [lot for lot in session.scalars(
-        select(Lot).where(Lot.product_id == entry.product_id, Lot.status == LotStatus.QUARANTINED)
+        select(Lot).where(Lot.product_id.in_(_brand_product_ids(entry.product_id)),
+                          Lot.status == LotStatus.QUARANTINED)
         .options(joinedload(Lot.product)).order_by(Lot.id)
     ) if _names_entry(entry, lot.number_key, loose_lot_key(lot.number))]
     _audit(session, actor, now, "watchlist.removed", "watched_lot", entry.id,
@@ -620,35 +627,70 @@ def _import_row(session: Session, *, actor: User, row: dict[str, str], source: s
 
 def refuse_watched_lot(session: Session, product: Product, lot_number: str) -> None:
     """The lot check the core asks whenever a box names a lot (lot_guard.on_lot_named): raises LotSuspect for a
-    watched lot, or one that differs from a watched lot only by punctuation (``loose_lot_key``)."""
+    watched lot, or one that differs from a watched lot only by punctuation (``loose_lot_key``), of this product or
+    of another product of its brand (``_same_brand``: the refusal then names both). An entry of the product itself
+    is named first, an exact number before a near-match. Details: ``product_id`` (the box's product),
+    ``watched_product_id`` (the entry's), ``watched_lot_id``, ``source``, ``lot_number``."""
     key, loose = normalise_lot_number(lot_number), loose_lot_key(lot_number)
-    entries = list(session.scalars(select(WatchedLot).where(WatchedLot.product_id == product.id)
-                                   .order_by(WatchedLot.id)))
+    watched, this = aliased(Product), aliased(Product)
+    entries = list(session.scalars(
+        select(WatchedLot).join(watched, watched.id == WatchedLot.product_id)
+        .join(this, _same_brand(watched, this)).where(this.id == product.id)
+        .options(joinedload(WatchedLot.product))
+        .order_by(case((WatchedLot.product_id == product.id, 0), else_=1), WatchedLot.id)))
     entry = (next((e for e in entries if e.number_key == key), None)
              or next((e for e in entries if _names_entry(e, key, loose)), None))
     if entry is None:
         return
-    facts = {"product_id": product.id, "watched_lot_id": entry.id, "source": entry.source}
+    facts = {"product_id": product.id, "watched_product_id": entry.product_id, "watched_lot_id": entry.id,
+             "source": entry.source}
+    shown = display_lot_number(lot_number)
     if entry.number_key == key:
+        # Another size of the brand: the box's lot, then the entry's, so the nurse sees why a 50 U box is refused.
+        what = (f"Lot {entry.display_number} of {product.name}" if entry.product_id == product.id else
+                f"Lot {shown} of {product.name}: lot {entry.display_number} of {entry.product.name}")
         raise LotSuspect(
-            f"Lot {entry.display_number} of {product.name} is on the counterfeit watch list ({entry.source}): do "
-            "not receive or use it. Set the box aside and tell the safety lead.",
+            f"{what} is on the counterfeit watch list ({entry.source}): do not receive or use it. Set the box aside "
+            "and tell the safety lead.",
             lot_number=entry.display_number, **facts,
         )
-    shown = display_lot_number(lot_number)
+    of = "" if entry.product_id == product.id else f" of {entry.product.name}"
     raise LotSuspect(
-        f"Lot {shown} of {product.name} looks like watched lot {entry.display_number} on the counterfeit watch list "
-        f"({entry.source}): the same letters and digits, other punctuation. Do not receive or use it. Set the box "
-        "aside and tell the safety lead.",
+        f"Lot {shown} of {product.name} looks like watched lot {entry.display_number}{of} on the counterfeit watch "
+        f"list ({entry.source}): the same letters and digits, other punctuation. Do not receive or use it. Set the "
+        "box aside and tell the safety lead.",
         lot_number=shown, watched_lot_number=entry.display_number, near_match=True, **facts,
     )
 
 
 def watched_lot_flag(product_id: Any, number_key: Any) -> ColumnElement[bool]:
     """When ``refuse_watched_lot`` may refuse, as an SQL condition for a scan's one statement
-    (lot_guard.on_lot_named): the product has a watched lot. A near-match is judged in Python (NFKC has no SQL),
-    so a scan of a product with no watched lot costs nothing more, and one of a watched product one look-up."""
-    return exists().where(WatchedLot.product_id == product_id)
+    (lot_guard.on_lot_named): one EXISTS, true when a product of the box's product's brand (``_same_brand``, itself
+    included) has a watched lot. A near-match is judged in Python (NFKC has no SQL), so a scan of a product whose
+    brand has no watched lot costs nothing more, and one of a watched brand one look-up."""
+    watched, scanned = aliased(Product), aliased(Product)
+    return exists().where(WatchedLot.product_id == watched.id, scanned.id == product_id,
+                          _same_brand(watched, scanned))
+
+
+def _same_brand(watched: Any, other: Any) -> ColumnElement[bool]:
+    """Whether a watch-list entry on product ``watched`` names the lots of product ``other`` (two aliases of
+    Product), the one rule of it: the same product, or the same brand (``Product.brand``, case and surrounding
+    spaces aside; an empty brand names its own product only) of the same manufacturer when both name one. A public
+    counterfeit alert names a brand and a lot number (FDA: Botox lot C3709C3), and a counterfeiter copies a real
+    lot number onto any pack: a watched Botox 100 U lot is refused as Botox 50 U too. In SQL, so the scan's flag,
+    the refusal, the quarantine and the removal read it alike."""
+    brand, maker = func.lower(func.trim(watched.brand)), func.lower(func.trim(watched.manufacturer))
+    other_maker = func.lower(func.trim(other.manufacturer))
+    return or_(watched.id == other.id, and_(
+        brand != "", brand == func.lower(func.trim(other.brand)),
+        or_(maker == "", other_maker == "", maker == other_maker)))
+
+
+def _brand_product_ids(product_id: int) -> Any:
+    """The ids of the products whose lots an entry on ``product_id`` names (``_same_brand``), as a subquery."""
+    watched, other = aliased(Product), aliased(Product)
+    return select(other.id).where(watched.id == product_id, _same_brand(watched, other))
 
 
 def loose_lot_key(lot_number: str) -> str:

@@ -62,7 +62,7 @@ def test_the_qa_case_a_dashed_lot_of_a_watched_number_is_refused_at_receiving_wi
         "tell the safety lead. The safety lead is told (Signs on the watch list).")
     assert error["details"] == {
         "product_id": xeomin.id, "lot_number": "XE-77812", "watched_lot_number": "XE77812", "near_match": True,
-        "watched_lot_id": entry.get_json()["id"], "source": "MHRA alert 24/07"}
+        "watched_product_id": xeomin.id, "watched_lot_id": entry.get_json()["id"], "source": "MHRA alert 24/07"}
     assert lots(session, "Xe-77812") == []  # no new lot, no container
     (sign,) = signs(session)
     assert (sign.details["where"], sign.details["lot_number"], sign.details["watched_lot_number"]) == (
