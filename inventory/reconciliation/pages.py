@@ -54,6 +54,22 @@ def _date(name: str) -> dt.date | None:
         raise ValidationError(f"{text[:20]!r} is not a date: use YYYY-MM-DD.", field=name) from None
 
 
+def _period_as_asked() -> Period:
+    """The dates the form asked for, shown again beside a refusal (a period the other way round, a location not
+    the caller's), so the manager puts right what is wrong instead of typing both dates again: a date that
+    cannot be read, or was not given, shows this month's default."""
+    default = _default_period()
+    try:
+        start = _date("from")
+    except ValidationError:
+        start = None
+    try:
+        end = _date("to")
+    except ValidationError:
+        end = None
+    return Period(start or default.start, end or default.end)
+
+
 def _id(name: str, what: str) -> int | None:
     text = request.args.get(name, "").strip()
     if text and not (text.isascii() and text.isdigit() and 0 < int(text) < 2**31):
@@ -94,7 +110,7 @@ def reconciliation():
         if not choose_a_clinic:
             rec = reconcile(db.session, scope=_reported(clinic_id), period=period, location_id=location_id)
     except DomainError as refused:
-        period, status, error = _default_period(), refused.status, refused.message
+        period, status, error = _period_as_asked(), refused.status, refused.message
         location_id = clinic_id = None
     return render_template(
         "pages/reconciliation.html", rec=rec, period=period, location_id=location_id, clinic_id=clinic_id,
