@@ -3,7 +3,8 @@ button readable.
 
 QA found: a dose confirmed with the nurse's reason ("dose confirmed (above the label's maximum): touch-up ...") was
 tagged on one line that never wrapped, so the treatment's draws table ran off a tablet's screen and its Correct
-column could only be reached by scrolling sideways; and the beyond-use page's "Waste all" button was red words on
+column could only be reached by scrolling sideways (so did the wasted table's, its label and lot in a column each,
+at 768 px); and the beyond-use page's "Waste all" button was red words on
 the dark blue of a primary button, unreadable.
 """
 
@@ -64,6 +65,41 @@ def _a_confirmed_dose(live_server) -> int:
                   confirm_reason=REASON)
         db.session.commit()
         return treatment.id
+
+
+def _a_closed_treatment_with_wastes(live_server) -> int:
+    """A dose, a waste at the cart with its note, and the remainder wasted by the close."""
+    with live_server.app.app_context():
+        s = db.session
+        nurse, london, place, (vial,) = _botox_of_a_new_lot(s, f"TAB{live_server.backend[:2].upper()}3", 1)
+        everywhere, now = Scope.everything(), utcnow()
+        patient = cart.find_or_create_patient(s, scope=everywhere, clinic_id=london.id,
+                                              external_ref=f"TAB-W-{live_server.backend}", name="Wren Wasted")
+        treatment = cart.start_treatment(s, actor=nurse, scope=everywhere, patient_id=patient.id,
+                                         location_id=place["Treatment cart"].id, now=now)
+        cart.reconstitute(s, actor=nurse, scope=everywhere, container_id=vial.id, diluent_ml=Decimal("2.5"), now=now)
+        cart.draw(s, actor=nurse, scope=everywhere, treatment_id=treatment.id, container_id=vial.id,
+                  quantity=Decimal("20"), unit="U", area="glabella", now=now)
+        cart.waste(s, actor=nurse, scope=everywhere, container_id=vial.id, reason="other", quantity=Decimal("2"),
+                   note="drawn up too much", treatment_id=treatment.id, now=now)
+        cart.close_treatment(s, actor=nurse, scope=everywhere, treatment_id=treatment.id, now=now)
+        db.session.commit()
+        return treatment.id
+
+
+def test_a_closed_treatments_wasted_table_stays_on_a_portrait_tablets_screen(page, live_server):
+    treatment_id = _a_closed_treatment_with_wastes(live_server)
+    page.set_viewport_size({"width": 768, "height": 1024})
+    sign_in(page, "nurse")
+    page.goto(f"/cart/treatments/{treatment_id}")
+    wasted = page.locator("table.wastes tbody tr")
+    expect(wasted).to_have_count(2)
+    expect(wasted.first).to_contain_text("drawn up too much")
+    _fits_the_screen(page)
+    for row in wasted.all():
+        box = row.locator("summary:has-text('Correct')").bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 768, "Correct is off the screen"
+    screenshot(page, f"cart-wasted-768-{live_server.backend}")
 
 
 def _past_beyond_use(live_server) -> None:
