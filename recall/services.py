@@ -671,6 +671,11 @@ def update_patient(
     """Records how a patient on the list was (or could not be) told.
 
     ``notified`` needs a method (phone, email, letter, in_person); ``pending`` clears it.
+    The line's note is what ``note`` says when it is sent (the page sends its field, which shows the note before
+    saving; empty clears it). Not sent (None: an API call without one), the note stays while the status stays, and
+    is cleared when the status changes, so an unreachable line never reads "spoke to her" (the audit event keeps
+    the old note, ``note_before``). The reversal's instruction (``TELL_AGAIN``) left as is or sent back becomes
+    ``told_again``'s history once the line is worked again.
     ``not_required`` is the Class III default; in a Class I or II case it is only for a patient
     who received none of the case's lots (every dose she had from them was reversed since).
     Raises ValidationError (also for ``not_required`` of a patient with a dose that stands),
@@ -679,7 +684,7 @@ def update_patient(
     new = _choice(NotificationStatus, status, "status", "Choose pending, notified, unreachable or not required.")
     how = _choice(NotificationMethod, method, "method", "Choose phone, email, letter or in_person.") \
         if method not in (None, "") else None
-    note = _optional(note, "note", MAX_NOTE)
+    sent, note = note is not None, _optional(note, "note", MAX_NOTE)
     if new is NotificationStatus.NOTIFIED and how is None:
         raise ValidationError("Say how the patient was notified: phone, email, letter or in person.", field="method")
     if new is NotificationStatus.PENDING:
@@ -694,8 +699,13 @@ def update_patient(
         raise NotFound(f"Patient {patient_id} is not on the list of recall case {case.id}.", patient_id=patient_id)
     if new is NotificationStatus.NOT_REQUIRED and case.recall_class is not RecallClass.III:
         _refuse_if_received(session, case, line)
-    before = line.status
-    kept = line.note if note is None or note == TELL_AGAIN else note  # the page sends the line's note back
+    before, note_before = line.status, line.note
+    if note == TELL_AGAIN or (not sent and line.note == TELL_AGAIN):
+        kept = line.note  # the reversal's instruction, sent back by the page or left as it is
+    elif sent:
+        kept = note  # what the page's field, or the API's note, holds: empty clears it
+    else:
+        kept = line.note if new is before else None  # an old note would say what no longer is
     if kept == TELL_AGAIN and new is not NotificationStatus.PENDING:
         # The reversal's instruction is done once the line is worked again: the note keeps it as history.
         clinic = session.get(Clinic, line.clinic_id)
@@ -707,7 +717,8 @@ def update_patient(
         at=now, actor_id=actor.id, clinic_id=line.clinic_id, action="recall.patient_updated",
         object_type="recall_case", object_id=str(case.id),
         details={"patient_id": patient_id, "from": before.value, "to": new.value,
-                 "method": how.value if how else None, "note": note},
+                 "method": how.value if how else None, "note": note}
+        | ({"note_before": note_before} if note_before is not None and kept != note_before else {}),
     ))
     session.flush()
     return line
