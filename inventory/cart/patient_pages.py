@@ -17,7 +17,7 @@ from wtforms import StringField, TextAreaField
 
 from sqlalchemy.orm import Session
 
-from inventory import unit_of_work
+from inventory import dosing, unit_of_work
 from inventory.adverse_events import service as adverse_events
 from inventory.adverse_events.models import AdverseEvent
 from inventory.blueprints.pages.core import bp, page, refused, scope
@@ -110,6 +110,7 @@ def _render_patient(record: queries.PatientRecord, form: ContactForm, *, refusal
         "pages/patient.html", record=record, history=history, form=form, refusal=refusal, events=events,
         kind_labels=adverse_events.KIND_LABELS, severity_labels=adverse_events.SEVERITY_LABELS,
         outcome_labels=adverse_events.OUTCOME_LABELS, area_labels=cart.AREA_LABELS,
+        warning_words=dosing.WARNING_WORDS,
         # The trace is the recall feature's page (and a recall permission): linked when both are there.
         can_trace="pages.trace" in current_app.view_functions and can(current_user, Permission.RECALL),
     ), status
