@@ -20,6 +20,7 @@ from wtforms.validators import Length, NumberRange, Optional, StopValidation
 from inventory import unit_of_work
 from inventory.blueprints.pages import once
 from inventory.blueprints.pages.core import bp, page, refused, scope
+from inventory.counterfeit import service as counterfeit
 from inventory.blueprints.pages.fields import NotesField, QuantityField, ScanField, WholeNumberField, location_choices
 from inventory.errors import DomainError
 from inventory.extensions import db
@@ -191,6 +192,11 @@ def count_add_line(count_id: int):
         line = count_service.add_line(db.session, actor=current_user, scope=scope(), count_id=found.id, spec=spec,
                                       now=utcnow())
     except DomainError as error:
+        if isinstance(error, counterfeit.SCAN_SIGNS):
+            # A box whose printed expiry is not its lot's, on a shelf: a sign for the safety lead, kept although
+            # the line is refused.
+            unit_of_work.record_despite_refusal(counterfeit.sign_of(
+                error, actor_id=current_user.id, clinic_id=found.clinic_id, now=utcnow(), where="count"))
         field = LINE_FIELDS.get(str(error.details.get("field", "")))
         if field is None:
             refused(error)

@@ -246,7 +246,8 @@ def add_line(
 
     Returns the line without anything the ledger expects (the sheet is blind).
     Raises NotFound, CountNotEditable, OtherCounter, UnreadableCode, BadCheckDigit,
-    UnknownProduct, UnknownContainer, ContainerInTransit, ContainerElsewhere or ValidationError
+    UnknownProduct, UnknownContainer, LotExpiryConflict (a box whose printed expiry is not its lot's),
+    ContainerInTransit, ContainerElsewhere or ValidationError
     (among others: part of a sealed container, or a lot counted both by its box code and by labels).
     """
     count = _lock_count(session, count_id, scope)
@@ -378,6 +379,8 @@ def _resolve_code(session: Session, code: str, scope: Scope) -> tuple[Container 
             f"Lot {parsed.lot} of {product.name} was never received: receive the box before counting it.",
             lot=parsed.lot,
         )
+    # A box whose printed expiry is not its lot's is a counterfeit sign, never counted as that lot's stock.
+    scanning.ensure_box_expiry_is_lots(parsed, lot)
     return None, lot
 
 

@@ -248,20 +248,27 @@ def scan(session: Session, raw: str, *, scope: Scope, now: dt.datetime, timezone
         if find_box_clock:
             timezone = box_clock(session, result.lot, scope=scope, serial=code.serial, default=timezone)
         lifecycle.ensure_lot_usable(result.lot, now=now, timezone=timezone)
-        if code.expiry is not None and code.expiry != result.lot.expiry:
-            # The manufacturer prints one expiry per lot: a box that contradicts the lot on file is a counterfeit
-            # sign, refused as receiving refuses it (the views keep the refusal on record for the safety lead).
-            lot = result.lot
-            raise LotExpiryConflict(
-                f"This box says expiry {format_date(code.expiry)} but lot {lot.number} is on file with "
-                f"{format_date(lot.expiry)}: do not use it; set it aside for the safety lead.",
-                lot_id=lot.id, lot_number=lot.number, product_id=lot.product_id,
-                expiry_on_file=lot.expiry.isoformat(), expiry_given=code.expiry.isoformat(),
-                expiry_raw=code.expiry_raw,
-            )
+        ensure_box_expiry_is_lots(code, result.lot)
     elif code.expiry is not None and code.expiry < clinic_today(now, timezone):
         result.warnings.append(f"This box expired on {format_date(code.expiry)}.")
     return result
+
+
+def ensure_box_expiry_is_lots(code: ScannedCode, lot: Lot) -> None:
+    """Raises LotExpiryConflict when a box's printed expiry is not that of its lot on file.
+
+    The manufacturer prints one expiry per lot: a box that contradicts the lot on file is a counterfeit
+    sign, refused as receiving refuses it (the views keep the refusal on record for the safety lead),
+    whether it is scanned at the cart or counted on a shelf. A code without an expiry says nothing.
+    """
+    if code.expiry is not None and code.expiry != lot.expiry:
+        raise LotExpiryConflict(
+            f"This box says expiry {format_date(code.expiry)} but lot {lot.number} is on file with "
+            f"{format_date(lot.expiry)}: do not use it; set it aside for the safety lead.",
+            lot_id=lot.id, lot_number=lot.number, product_id=lot.product_id,
+            expiry_on_file=lot.expiry.isoformat(), expiry_given=code.expiry.isoformat(),
+            expiry_raw=code.expiry_raw,
+        )
 
 
 def container_id_of(session: Session, ref: str | int, scope: Scope) -> int:

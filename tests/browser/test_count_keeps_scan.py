@@ -21,7 +21,7 @@ def _start_count(page) -> None:
 def test_a_box_scanned_without_how_many_waits_for_the_number(page, live_server):
     _start_count(page)
     expect(page.locator("#code")).to_be_focused()
-    wedge(page, f"(01){demo_gtin(1)}(17)280131(10)DEMOBTX01")
+    wedge(page, f"(01){demo_gtin(1)}(10)DEMOBTX01")
     expect(page.locator("#containers-refusal")).to_contain_text("Say how many sealed containers")
     expect(page.locator("#scan-kept")).to_contain_text("Botox Cosmetic 100 U, lot DEMOBTX01")
     expect(page.locator("#containers")).to_be_focused()
@@ -39,24 +39,24 @@ def test_a_refused_lines_left_does_not_go_with_the_next_box(page, live_server):
     page.click("#counted")
     page.keyboard.type("50", delay=90)
     page.click("#code")
-    wedge(page, f"(01){demo_gtin(1)}(17)280131(10)DEMOBTX01")
+    wedge(page, f"(01){demo_gtin(1)}(10)DEMOBTX01")
     expect(page.locator("#counted-refusal")).to_contain_text("50 is not a whole number of them")
     expect(page.locator("#counted")).to_have_value("50")  # what was typed, beside its refusal
     expect(page.locator("#containers")).to_be_focused()
 
     page.keyboard.type("3", delay=90)
     page.click("#code")
-    wedge(page, f"(01){demo_gtin(1)}(17)280131(10)DEMOBTX02")  # another box: the 50 was the refused line's
+    wedge(page, f"(01){demo_gtin(1)}(10)DEMOBTX02")  # another box: the 50 was the refused line's
     expect(page.locator(".flash-ok")).to_contain_text("Counted Botox Cosmetic 100 U (lot DEMOBTX02, sealed): 300 U")
 
 
 def test_a_box_scanned_while_the_cursor_waits_for_the_number_replaces_the_kept_one(page, live_server):
     _start_count(page)
-    wedge(page, f"(01){demo_gtin(1)}(17)280131(10)DEMOBTX01")
+    wedge(page, f"(01){demo_gtin(1)}(10)DEMOBTX01")
     expect(page.locator("#containers")).to_be_focused()
 
     # The next box scanned with the cursor still in Sealed containers: a scan, not a number of containers.
-    wedge(page, f"(01){demo_gtin(1)}(17)280131(10)DEMOBTX02")
+    wedge(page, f"(01){demo_gtin(1)}(10)DEMOBTX02")
     expect(page.locator("#scan-kept")).to_contain_text("Botox Cosmetic 100 U, lot DEMOBTX02")
     expect(page.locator("#containers")).to_have_value("")
     expect(page.locator("#containers")).to_be_focused()

@@ -64,7 +64,7 @@ def sheet(browser_client, world, session):
 
 
 def _box(world, lot: str) -> str:
-    return f"(01){world.botox.gtins[0].gtin}(17)280131(10){lot}"
+    return f"(01){world.botox.gtins[0].gtin}(17)270331(10){lot}"  # the lots' own expiry
 
 
 def test_a_box_scanned_without_how_many_is_kept_and_named(sheet, world, session):
