@@ -719,8 +719,10 @@ def _plan(session: Session, count: Count, containers: dict[int, Container]) -> l
             if c.lot_id != line.lot_id or c.id in on_lines:
                 continue
             since = _since(since_by_container.get(c.id, []), line.entered_at, count.location_id)
-            # Written off (or found) by another count since: not taken out after this sheet found it.
-            recounted_by = recounted_by or since.recounted_by
+            if since.existed_here_then and since.first_location_id == count.location_id:
+                # Here when the line was counted, and written off (or found) by another count since: not taken out
+                # after this sheet found it.
+                recounted_by = recounted_by or since.recounted_by
             if not since.moved:
                 if c.location_id == count.location_id and c.state is ContainerState.SEALED:
                     unchanged.append(c)

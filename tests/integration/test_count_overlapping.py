@@ -21,6 +21,7 @@ from inventory.counts.models import Count, CountStatus
 from inventory.counts.service import LineSpec
 from inventory.models import User
 from inventory.services.permissions import Scope
+from inventory.transfers import moves
 from tests.factories import NOW, World, adjustments, refusal
 
 HOUR = dt.timedelta(hours=1)
@@ -98,3 +99,20 @@ def test_a_sheet_counted_after_the_other_count_was_posted_posts(world, session):
     assert posted.status is CountStatus.POSTED
     assert [m.quantity for m in adjustments(session)] == [Decimal(-100), Decimal(-100)]
     assert sum(c.remaining for c in sealed) == Decimal(200)
+
+
+def test_a_container_that_came_here_after_the_sheet_counted_the_lot_does_not_hold_it_up(world, session):
+    """Only what stood here when the line was counted matters: a syringe brought in afterwards and corrected by
+    another count here is none of this sheet's business."""
+    here = world.receive("botox", lot=LOT, containers=2).containers
+    elsewhere = world.receive("botox", lot=LOT, containers=1, location=world.location("Room 1")).containers[0]
+    sheet = _sheet(world, NOW + HOUR, lot_id=here[0].lot_id, containers=2)
+    moves.move_container(session, actor=world.users["manager"], scope=Scope.everything(), container_id=elsewhere.id,
+                         to_location_id=world.location("Fridge").id, now=NOW + HOUR + dt.timedelta(minutes=10),
+                         reason="back to the fridge")
+    other = _sheet(world, NOW + HOUR + dt.timedelta(minutes=20), container=elsewhere.label_code, counted="0")
+    _post(world, other, NOW + 2 * HOUR)
+
+    posted = _post(world, sheet, NOW + 3 * HOUR)
+
+    assert posted.status is CountStatus.POSTED and posted.lines[0].variance == 0
