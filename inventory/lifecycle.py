@@ -284,6 +284,14 @@ def ensure_lot_usable(lot: LotFacts, *, now: dt.datetime, timezone: str) -> None
         )
 
 
+def expiry_contradicts(lot: LotFacts, expiry: dt.date | None) -> bool:
+    """Whether a box's expiry (read from its code, GS1 AI 17, a day 00 read as the month's last day; or typed beside
+    it) contradicts its lot on file: the manufacturer prints one expiry per lot, so a box that says otherwise may not
+    be genuine. The one rule of it: receiving refuses such a box (LotExpiryConflict, a sign when the expiry was read
+    from the code), the scan refuses it, and a trace of the scanned code warns of it. No expiry contradicts nothing."""
+    return expiry is not None and expiry != lot.expiry
+
+
 def ensure_has_stock(container: ContainerFacts, doing: str = "use") -> None:
     """Raises ContainerInTransit or ContainerEmpty for a container with nothing here to ``doing``."""
     name = container.product.name

@@ -56,10 +56,10 @@ def trace_lot(lot_id: int) -> Response:
 @operation("GET", "/trace", summary="Trace the lots a typed lot number or a scanned code names",
            permission=RECALL, query=TraceQuery, response=TraceSearchOut, errors=(404, 422))
 def trace_search(query: TraceQuery) -> Response:
-    lots = queries.find_lots(db.session, query.lot, current_scope())
-    traces = services.trace_lots(db.session, viewer=current_user(), scope=current_scope(), lots=lots, now=utcnow(),
-                                 query=query.lot)
-    return Response(trace_search_json(query.lot, traces), mimetype="application/json")
+    found = queries.find_traced(db.session, query.lot, current_scope())
+    traces = services.trace_lots(db.session, viewer=current_user(), scope=current_scope(), lots=found.lots,
+                                 now=utcnow(), query=query.lot)
+    return Response(trace_search_json(query.lot, traces, found.warnings), mimetype="application/json")
 
 
 @operation("GET", "/patients/<int:patient_id>/lots", summary="Every lot a patient received, with the draws",

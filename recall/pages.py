@@ -73,10 +73,12 @@ def trace():
     ref = request.args.get("patient", "").strip()
     kept = list(dict.fromkeys(int(v) for v in request.args.getlist("lot_id") if v.isdigit() and len(v) <= 10))
     traces, patients, status, missing = [], None, 200, None
+    warnings = []  # queries.TraceWarning: what a scanned code says against its lot, said and never refused
     lots = queries.lots_by_ids(db.session, kept, scope()) if kept else []  # an unknown one is a 404 page
     try:
         if q:
-            found = queries.find_lots(db.session, q, scope())
+            traced = queries.find_traced(db.session, q, scope())
+            found, warnings = traced.lots, traced.warnings
             again = [lot for lot in found if lot.id in kept]
             if again and len(again) == len(found):
                 flash(f"Lot {again[0].number} of {again[0].product.name} is on this trace already.", "warning")
@@ -104,7 +106,8 @@ def trace():
     if lots:
         traces = services.trace_lots(db.session, viewer=current_user, scope=scope(), lots=lots, now=utcnow(),
                                      query=q or None)
-    return _render_traces(traces, q=q, ref=ref, patients=patients, missing=missing, asked=len(kept) + bool(q)), status
+    return _render_traces(traces, q=q, ref=ref, patients=patients, missing=missing, asked=len(kept) + bool(q),
+                          warnings=warnings), status
 
 
 @bp.get("/trace/lots/<int:lot_id>")
@@ -117,9 +120,13 @@ def trace_lot(lot_id: int):
 
 def _render_traces(traces: list[queries.LotTrace], *, q: str = "", ref: str = "",
                    patients: list[queries.PatientRef] | None = None,
-                   missing: queries.LotNotOnFile | None = None, asked: int = 1) -> str:
+                   missing: queries.LotNotOnFile | None = None, asked: int = 1,
+                   warnings: list[queries.TraceWarning] | None = None) -> str:
     """``asked``: how many lots the page was asked for (each kept lot and the new query); with more than one,
-    the page offers one recall case on all of them."""
+    the page offers one recall case on all of them. ``warnings``: a scanned code's, said in its lot's trace."""
+    by_lot: dict[int, list[queries.TraceWarning]] = {}
+    for warning in warnings or []:
+        by_lot.setdefault(warning.lot_id, []).append(warning)
     cases = services.cases_for_lots(db.session, [t.lot.id for t in traces])
     clinics = services.clinic_names(db.session)
     # A quarantined lot another clinic holds is released by a chain-level safety lead only: say so, no button.
@@ -130,7 +137,7 @@ def _render_traces(traces: list[queries.LotTrace], *, q: str = "", ref: str = ""
                                           lot_ids=[t.lot.id for t in traces])
     return render_template("pages/recall_trace.html", traces=traces, q=q, ref=ref, patients=patients, cases=cases,
                            clinics=clinics, release_refusals=release_refusals, events=events,
-                           missing=missing, several=asked > 1, **_words())
+                           missing=missing, several=asked > 1, warnings=by_lot, **_words())
 
 
 @bp.get("/trace/patients/<int:patient_id>")

@@ -45,7 +45,7 @@ from inventory.models import (
     User,
 )
 from inventory.receiving import returns
-from inventory.services.barcodes import normalise_lot_number, parse_scan
+from inventory.services.barcodes import ScannedCode, normalise_lot_number, parse_scan
 from inventory.services.catalog import product_for_gtin
 from inventory.services.clock import format_clinic_time, to_clinic_time
 from inventory.services.permissions import Scope, get_in_scope
@@ -335,6 +335,48 @@ def lots_by_ids(session: Session, lot_ids: Iterable[int], scope: Scope | None = 
     return [found[i] for i in ids]
 
 
+# A trace warning's code: the scanned code's expiry is not that of the lot on file (lifecycle.expiry_contradicts).
+EXPIRY_DIFFERS = "expiry_differs"
+
+
+@dataclass(frozen=True)
+class TraceWarning:
+    """What a scanned code says that contradicts the lot it names, said beside the lot's trace without refusing it:
+    the safety lead tracing a suspect box still needs where its lot went. ``code`` is stable (``EXPIRY_DIFFERS``)."""
+
+    code: str
+    message: str
+    lot_id: int
+    expiry_given: dt.date
+    expiry_on_file: dt.date
+    expiry_raw: str | None
+
+
+@dataclass(frozen=True)
+class FoundLots:
+    """The lots a trace's query names (``find_lots``), and the warnings its scanned code gives about them."""
+
+    lots: list[Lot]
+    warnings: list[TraceWarning] = field(default_factory=list)
+
+
+def find_traced(session: Session, text: str, scope: Scope) -> FoundLots:
+    """``find_lots``, with a warning (``EXPIRY_DIFFERS``) when the text is a GS1 code whose expiry (AI 17) is not
+    the expiry of the lot on file it names: receiving refuses such a box as a counterfeit sign, by the same rule
+    (``lifecycle.expiry_contradicts``); a trace shows the lot all the same, and says so. Raises what ``find_lots``
+    raises."""
+    lots, code = _find_lots(session, text, scope)
+    warnings = [
+        TraceWarning(
+            EXPIRY_DIFFERS,
+            f"The code's expiry {code.expiry.isoformat()} differs from this lot's expiry on file, "
+            f"{lot.expiry.isoformat()}: the box may not be genuine; check it and tell the safety lead.",
+            lot_id=lot.id, expiry_given=code.expiry, expiry_on_file=lot.expiry, expiry_raw=code.expiry_raw)
+        for lot in lots if code is not None and code.expiry is not None and lifecycle.expiry_contradicts(lot, code.expiry)
+    ]
+    return FoundLots(lots, warnings)
+
+
 def find_lots(session: Session, text: str, scope: Scope) -> list[Lot]:
     """The lots a typed lot number or a scanned code names.
 
@@ -346,6 +388,11 @@ def find_lots(session: Session, text: str, scope: Scope) -> list[Lot]:
     NotFound (a lot Vialog never received: the answer to "do we hold it?" is no; for a typed number,
     LotNotOnFile, naming the lots in ``scope`` it could be a slip for, which it never traces in its stead).
     """
+    return _find_lots(session, text, scope)[0]
+
+
+def _find_lots(session: Session, text: str, scope: Scope) -> tuple[list[Lot], ScannedCode | None]:
+    """``find_lots``, and the GS1 code that named its lot (None for a typed number or a Vialog label)."""
     text = (text or "").strip()
     if not text:
         raise ValidationError("Scan the box or type a lot number.", field="lot")
@@ -357,7 +404,7 @@ def find_lots(session: Session, text: str, scope: Scope) -> list[Lot]:
         Lot.id,
     ))) if len(key) <= 20 else []
     if by_number:
-        return by_number
+        return by_number, None
 
     try:
         code = parse_scan(text)
@@ -376,7 +423,7 @@ def find_lots(session: Session, text: str, scope: Scope) -> list[Lot]:
         ))
         if found is None:
             raise NotFound(f"No container with label {code.label_code}.", label_code=code.label_code)
-        return [found]
+        return [found], None
     if product is None or not code.lot:
         raise ValidationError(
             "This code names the product only, not its lot: scan the code with the lot, or type the lot number.",
@@ -392,7 +439,7 @@ def find_lots(session: Session, text: str, scope: Scope) -> list[Lot]:
             f"No lot {code.lot} of {product.name} on file: it was never received here.",
             lot=code.lot, product_id=product.id,
         )
-    return [lot]
+    return [lot], code
 
 
 @dataclass(frozen=True)

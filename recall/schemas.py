@@ -7,6 +7,7 @@ OpenAPI document's components.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
@@ -148,9 +149,28 @@ class TraceLotOut(Model):
                    treatments=[TraceDoseOut.of(d) for d in t.doses], patients=[TracePatientOut.of(p) for p in t.patients])
 
 
+class TraceWarningOut(Model):
+    code: Literal["expiry_differs"] = Field(
+        description="expiry_differs: the scanned code's expiry (GS1 AI 17) is not the lot's expiry on file, which "
+                    "receiving refuses as a counterfeit sign (lot_expiry_conflict); the trace is answered all the same")
+    message: str
+    lot_id: int
+    expiry_given: dt.date = Field(description="the expiry the code prints (a day 00 read as the month's last day)")
+    expiry_on_file: dt.date
+    expiry_raw: str | None = Field(description="the expiry as printed (YYMMDD)")
+
+    @classmethod
+    def of(cls, w: queries.TraceWarning) -> TraceWarningOut:
+        return cls(code=w.code, message=w.message, lot_id=w.lot_id, expiry_given=w.expiry_given,  # type: ignore[arg-type]
+                   expiry_on_file=w.expiry_on_file, expiry_raw=w.expiry_raw)
+
+
 class TraceSearchOut(Model):
     query: str
     lots: list[TraceLotOut] = Field(description="one per product when two products share a lot number")
+    warnings: list[TraceWarningOut] = Field(
+        default_factory=list, description="what a scanned code says that contradicts the lot it names; empty for a "
+                                          "typed lot number, a Vialog label, or a code that agrees with its lot")
 
 
 # A lot trace's answer as plain data: the JSON of TraceLotOut and TraceSearchOut, byte for byte
@@ -233,6 +253,7 @@ class _LotTraceData(TypedDict):
 class _TraceSearchData(TypedDict):
     query: str
     lots: list[_LotTraceData]
+    warnings: list[TraceWarningOut]
 
 
 _LOT_TRACE_JSON = TypeAdapter(_LotTraceData)
@@ -244,9 +265,12 @@ def lot_trace_json(trace: queries.LotTrace) -> bytes:
     return _LOT_TRACE_JSON.dump_json(_lot_trace_data(trace))
 
 
-def trace_search_json(query: str, traces: list[queries.LotTrace]) -> bytes:
-    """``TraceSearchOut(query=..., lots=[TraceLotOut.of(t) ...]).model_dump_json()``, built from plain data."""
-    return _TRACE_SEARCH_JSON.dump_json({"query": query, "lots": [_lot_trace_data(t) for t in traces]})
+def trace_search_json(query: str, traces: list[queries.LotTrace],
+                      warnings: Sequence[queries.TraceWarning] = ()) -> bytes:
+    """``TraceSearchOut(query=..., lots=[TraceLotOut.of(t) ...], warnings=[...]).model_dump_json()``, built from plain
+    data."""
+    return _TRACE_SEARCH_JSON.dump_json({"query": query, "lots": [_lot_trace_data(t) for t in traces],
+                                         "warnings": [TraceWarningOut.of(w) for w in warnings]})
 
 
 def _lot_trace_data(t: queries.LotTrace) -> _LotTraceData:

@@ -415,7 +415,7 @@ def _lot_on_file(session: Session, product: Product, number: str, expiry: dt.dat
     )
     if lot is None:
         return None
-    if lot.expiry != expiry:
+    if lifecycle.expiry_contradicts(lot, expiry):
         raise LotExpiryConflict(
             f"Lot {lot.number} of {product.name} is on file with expiry {format_date(lot.expiry)}, "
             f"not {format_date(expiry)}. Check the box: a mismatch can mean a counterfeit.",
