@@ -261,7 +261,7 @@ def ensure_box_expiry_is_lots(code: ScannedCode, lot: Lot) -> None:
     sign, refused as receiving refuses it (the views keep the refusal on record for the safety lead),
     whether it is scanned at the cart or counted on a shelf. A code without an expiry says nothing.
     """
-    if code.expiry is not None and code.expiry != lot.expiry:
+    if code.expiry is not None and lifecycle.expiry_contradicts(lot, code.expiry):
         raise LotExpiryConflict(
             f"This box says expiry {format_date(code.expiry)} but lot {lot.number} is on file with "
             f"{format_date(lot.expiry)}: do not use it; set it aside for the safety lead.",
