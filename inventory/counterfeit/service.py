@@ -481,7 +481,8 @@ def _quarantine(session: Session, lot: Lot, entry: WatchedLot, *, actor: User, n
         select(func.count(Container.id).filter(or_(in_stock, on_the_road)),
                func.count(Container.id).filter(on_the_road)).where(Container.lot_id == lot.id)).one()
     details: dict[str, Any] = {
-        "lot_id": lot.id, "lot_number": lot.number, "product": lot.product.name, "from": before.value,
+        "lot_id": lot.id, "lot_number": lot.number, "product": lot.product.name, "product_id": lot.product_id,
+        "from": before.value,
         "to": LotStatus.QUARANTINED.value, "reason": reason, "watched_lot_id": entry.id,
         "watched_product_id": entry.product_id, "containers_holding_stock": held, "containers_in_transit": travelling}
     if near:
@@ -817,6 +818,7 @@ class Sign:
     clinic: str | None = None  # where it was seen, when the event names a clinic
     first_clinic: str | None = None  # a pack serial seen twice: the clinic whose receipt took the pack in first
     timezone: str | None = None  # the clock of ``clinic``, which the page says its moment on; None: no clinic's
+    watched_product: str | None = None  # a lot watched on another product of the brand: that product
 
 
 def signs(session: Session, *, scope: Scope | None = None, limit: int = 200) -> list[Sign]:
@@ -835,7 +837,8 @@ def signs(session: Session, *, scope: Scope | None = None, limit: int = 200) -> 
     rows = list(session.execute(stmt))
     facts = {event.id: event.details or {} for event, _, _ in rows}
     products = _names(session, Product, {d["product_id"] for d in facts.values()
-                                         if not d.get("product") and _is_id(d.get("product_id"))})
+                                         if not d.get("product") and _is_id(d.get("product_id"))}
+                      | {d["watched_product_id"] for d in facts.values() if _watched_elsewhere(d)})
     firsts = _first_receipt_clinics(session, {event.id: facts[event.id] for event, _, _ in rows
                                               if event.action == "lot.flagged_duplicate_serial"})
     clinics = {clinic.id: clinic for clinic in _clinics(
@@ -851,8 +854,15 @@ def signs(session: Session, *, scope: Scope | None = None, limit: int = 200) -> 
             clinic=clinics[event.clinic_id].name if event.clinic_id in clinics else None,
             first_clinic=clinics[firsts[event.id]].name if firsts.get(event.id) in clinics else None,
             timezone=clinics[event.clinic_id].timezone if event.clinic_id in clinics else None,
+            watched_product=products.get(d["watched_product_id"]) if _watched_elsewhere(d) else None,
         ))
     return found
+
+
+def _watched_elsewhere(details: dict[str, Any]) -> bool:
+    """A sign of a lot watched on another product of its brand (``watched_product_id`` not its ``product_id``)."""
+    watched, product = details.get("watched_product_id"), details.get("product_id")
+    return _is_id(watched) and _is_id(product) and watched != product
 
 
 def _first_receipt_clinics(session: Session, facts: dict[int, dict[str, Any]]) -> dict[int, int]:

@@ -47,5 +47,7 @@ def test_the_watch_list_page_watches_the_lot_on_every_product_of_its_brand(brows
     assert "It is watched on every Botox Cosmetic product." in html
     assert "Lot C3709C3 of Botox Cosmetic 50 U is in stock: it is quarantined at every location." in html
     assert "(every Botox Cosmetic product)" in html
+    # The signs say which product the lot is watched on.
+    assert "Botox Cosmetic 50 U lot <span class=\"mono\">C3709C3</span>, watched on Botox Cosmetic 100 U (same brand)" in html
     session.expire_all()
     assert session.get(Lot, vial.lot_id).status is LotStatus.QUARANTINED
