@@ -851,6 +851,9 @@ def _last_counts(*, one_location: bool) -> Select[Any]:
         select(func.sum(held_move.quantity))
         .where(held_move.container_id == held_container.id, held_move.location_id == ranked.c.location_id,
                held_move.at <= ranked.c.counted_at)
+        # The row's own count, two levels up: left to auto-correlation, ``ranked`` became a FROM of its own here,
+        # and a container was judged at the moment of every count of the period (held at an earlier one: held).
+        .correlate(held_container, ranked)
         .scalar_subquery()
     )
     containers_at_count = (
