@@ -2,7 +2,7 @@
 
 The two-person rule over the API: ``POST /counts`` is the counter's whole sheet at
 once. It is stored as *submitted* (counted by the caller) and answered with 201 and
-the provisional variances against today's ledger; nothing is adjusted yet. Another
+the provisional variances against the ledger as each line was counted; nothing is adjusted yet. Another
 manager reviews it (``GET /counts/<id>``) and posts it with ``POST /counts/<id>/post``,
 which writes the ADJUST movements and answers with them; the counter posting their
 own count gets 409 ``counter_may_not_post``. ``POST /counts/<id>/reopen`` (not by the

@@ -63,7 +63,7 @@ class CountLineOut(Model):
                                              "never shown for a draft (the sheet is blind)")
     expected_containers: int | None
     variance: Qty | None = Field(description="counted - expected")
-    is_provisional: bool = Field(description="expected and variance are today's ledger, not yet captured")
+    is_provisional: bool = Field(description="expected and variance are the ledger as it stood when the line was counted, not yet captured")
 
     @classmethod
     def blind(cls, line: CountLine) -> CountLineOut:
