@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from inventory.services.clock import to_clinic_time
 from inventory import unit_of_work
@@ -23,7 +22,7 @@ from inventory.blueprints.pages import once
 from inventory.blueprints.pages.core import bp, flash_refusal, page, refused, scope
 from inventory.errors import DomainError, NotFound
 from inventory.extensions import db
-from inventory.models import LotStatus, User, utcnow
+from inventory.models import LotStatus, utcnow
 from inventory.cart.service import AREA_LABELS
 from inventory.services.permissions import Permission
 from recall import exports, queries, services
@@ -429,13 +428,14 @@ def access_log():
     since, until, error = _day_bounds(request.args.get("from", ""), request.args.get("to", ""), tz)
     if error:
         flash(error, "error:validation_error")
-    entries = services.access_log(db.session, actions=LOG_VIEWS[kind][1], before_id=before_id, actor_id=actor_id,
-                                  patient_id=patient_id, since=since, until=until)
-    users = db.session.execute(select(User.id, User.username, User.display_name).order_by(User.username)).all()
+    seen = scope()  # a clinic-level admin reads her clinics' entries, by her users (services.access_log)
+    entries = services.access_log(db.session, scope=seen, actions=LOG_VIEWS[kind][1], before_id=before_id,
+                                  actor_id=actor_id, patient_id=patient_id, since=since, until=until)
+    users = services.log_users(db.session, seen)
     filters = {key: request.args.get(key, "") for key in ("user", "patient", "from", "to")}
     return render_template("pages/recall_access_log.html", entries=entries, kind=kind, views=LOG_VIEWS,
                            timezone=tz, clinics=services.clinic_names(db.session), limit=services.LOG_PAGE,
-                           names=services.log_names(db.session, entries, scope()), users=users,
+                           names=services.log_names(db.session, entries, seen), users=users,
                            filters={k: v for k, v in filters.items() if v}, patient_id=patient_id)
 
 

@@ -47,6 +47,7 @@ from inventory.models import (
 from inventory import lifecycle
 from inventory.models.base import plain_quantity
 from inventory.services import ledger, lot_guard
+from inventory.admin import service as admin_users
 from inventory.services.access_log import ACCESS_ACTIONS, EXPORTED, VIEWED, record_access
 from inventory.counts.service import COUNT_REASON
 from inventory.services.clock import format_clinic_time
@@ -1311,14 +1312,27 @@ class LogEntry:
     actor: str | None
 
 
-def access_log(session: Session, *, actions: Iterable[str] = ACCESS_ACTIONS, limit: int = LOG_PAGE,
+def log_users(session: Session, scope: Scope) -> list[User]:
+    """The users whose entries a viewer of ``scope`` reads as her clinics' own, and whom the log's "Who" filter
+    offers: the users an admin of those clinics manages (the admin's one rule, inventory.admin.service:
+    users who work only at her clinics); everyone for a chain-level viewer."""
+    return admin_users.list_users(session, scope)
+
+
+def access_log(session: Session, *, scope: Scope, actions: Iterable[str] = ACCESS_ACTIONS, limit: int = LOG_PAGE,
                before_id: int | None = None, actor_id: int | None = None, patient_id: int | None = None,
                since: dt.datetime | None = None, until: dt.datetime | None = None) -> list[LogEntry]:
     """The newest access-log (or change-log) entries first, with who, filtered by who acted, which patient's
     data, and when ([since, until)).
 
-    Who and when filter in the database; a patient is found in each entry's details (the patient ids an
-    entry names), so that filter reads the log in pages of ``_SCAN`` until ``limit`` entries match.
+    A chain-level viewer reads every entry. A clinic-level one (an admin of London) reads her clinics' own: an
+    entry at one of her clinics, or one at no clinic (a search, a lot trace: they span clinics) made by a user
+    who works only at her clinics (``log_users``); and never one naming a patient of another clinic, whose id
+    in the patient filter answers as an unknown one's (nothing).
+
+    Who, when and the clinic rule filter in the database; a patient is found in each entry's details (the patient
+    ids an entry names), so the patient filter and a clinic-level viewer's read the log in pages of ``_SCAN``
+    until ``limit`` entries match.
     """
     stmt = (
         select(AuditEvent, User.username, User.display_name)
@@ -1326,13 +1340,20 @@ def access_log(session: Session, *, actions: Iterable[str] = ACCESS_ACTIONS, lim
         .where(AuditEvent.action.in_(list(actions)))
         .order_by(AuditEvent.id.desc())
     )
+    if scope.clinic_ids is not None:
+        if patient_id is not None and not _patients_in_scope(session, {patient_id}, scope):
+            return []
+        stmt = stmt.where(or_(
+            AuditEvent.clinic_id.in_(sorted(scope.clinic_ids)),
+            and_(AuditEvent.clinic_id.is_(None), AuditEvent.actor_id.in_([u.id for u in log_users(session, scope)])),
+        ))
     if actor_id is not None:
         stmt = stmt.where(AuditEvent.actor_id == actor_id)
     if since is not None:
         stmt = stmt.where(AuditEvent.at >= since)
     if until is not None:
         stmt = stmt.where(AuditEvent.at < until)
-    if patient_id is None:
+    if patient_id is None and scope.clinic_ids is None:
         if before_id is not None:
             stmt = stmt.where(AuditEvent.id < before_id)
         return [LogEntry(event, display or username) for event, username, display in session.execute(stmt.limit(limit))]
@@ -1340,12 +1361,26 @@ def access_log(session: Session, *, actions: Iterable[str] = ACCESS_ACTIONS, lim
     cursor = before_id
     for _ in range(_SCAN_PAGES):
         page = list(session.execute((stmt.where(AuditEvent.id < cursor) if cursor else stmt).limit(_SCAN)))
-        found += [LogEntry(event, display or username) for event, username, display in page
-                  if patient_id in names_patients(event)]
+        entries = [LogEntry(event, display or username) for event, username, display in page
+                   if patient_id is None or patient_id in names_patients(event)]
+        if scope.clinic_ids is not None:
+            ours = _patients_in_scope(session, {i for e in entries for i in names_patients(e.event)}, scope)
+            entries = [e for e in entries if names_patients(e.event) <= ours]
+        found += entries
         if len(found) >= limit or len(page) < _SCAN:
             break
         cursor = page[-1][0].id
     return found[:limit]
+
+
+def _patients_in_scope(session: Session, patient_ids: set[int], scope: Scope) -> set[int]:
+    """Those of ``patient_ids`` who are patients of the scope's clinics: a statement per thousand ids."""
+    ids = sorted(i for i in patient_ids if 1 <= i <= queries.MAX_ID)
+    ours: set[int] = set()
+    for start in range(0, len(ids), 1000):
+        ours.update(session.scalars(scope.filter(
+            select(Patient.id).where(Patient.id.in_(ids[start:start + 1000])), Patient.clinic_id)))
+    return ours
 
 
 _SCAN = 500
@@ -1417,7 +1452,7 @@ __all__ = [
     "ACCESS_ACTIONS", "CHANGE_ACTIONS", "EXPORTED", "VIEWED", "CaseSummary", "CaseView", "ContainerLine", "EarlierNotice", "LogEntry",
     "LotHeldElsewhere", "LotInOpenRecall", "TELL_AGAIN", "carried_from", "current_note", "told_again", "carried_over", "earlier_notices", "patient_line", "untold",
     "LotNotQuarantined", "PatientLine", "Progress", "RecallClosed", "RecallItemDone", "RecalledLotNotReleasable",
-    "LogNames", "UncoveredLot", "access_log", "case_view", "check_reversal", "log_names", "names_patients",
+    "LogNames", "UncoveredLot", "access_log", "case_view", "check_reversal", "log_names", "log_users", "names_patients",
     "close_case", "get_case", "join_open_cases", "list_cases", "open_counts", "open_recall", "quarantine",
     "received_none", "record_access", "release", "release_refusals", "trace_lots", "trace_patient", "uncovered_stock", "update_container",
     "update_case", "update_containers", "update_patient", "view_case", "view_patient", "widen",

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from inventory.counterfeit import service as counterfeit
 from inventory.extensions import db
 from inventory.models import AuditEvent, Lot, LotStatus
+from inventory.services.permissions import Scope
 from recall import services as recall
 from tests import factories
 from tests.factories import NOW
@@ -107,7 +108,7 @@ def test_0020_quarantines_an_active_lot_watched_before_0019_and_nothing_else(com
         sign = counterfeit.signs(db.session)[0]
         assert (sign.event.action, sign.product, sign.lot_number, sign.actor) == (
             "lot.watch_quarantined", "Botox Cosmetic 100 U", "XE77812", None)
-        changes = recall.access_log(db.session, actions=recall.CHANGE_ACTIONS)
+        changes = recall.access_log(db.session, scope=Scope.everything(), actions=recall.CHANGE_ACTIONS)
         assert (changes[0].event.id, changes[0].event.details["reason"]) == (events[0].id, reason)
         db.session.close()
 
