@@ -47,10 +47,11 @@ def move_container(
     """Moves one live container to another location of its clinic and returns it.
 
     Moving *into* a kit refuses a lot that may not be used (expired, quarantined,
-    recalled) and a vial past its beyond-use time; moving *out* is always allowed, so
-    that bad stock can be taken out of a kit. Raises NotFound (container or location
+    recalled), a container on hold and a vial past its beyond-use time; moving *out* is always allowed, so
+    that bad stock can be taken out of a kit. A container on hold after a cold-chain excursion moves with its
+    hold (to a fridge that works, while the safety lead decides): the hold stays until she ends it. Raises NotFound (container or location
     outside the caller's clinics), OtherClinic, AlreadyThere, LocationInactive,
-    ContainerEmpty, ContainerInTransit, ContainerOnHold, ValidationError, LotExpired, LotQuarantined, LotRecalled or
+    ContainerEmpty, ContainerInTransit, ContainerOnHold (into a kit), ValidationError, LotExpired, LotQuarantined, LotRecalled or
     BeyondUse; nothing is written then.
     """
     reason = reason.strip()
@@ -71,7 +72,6 @@ def move_container(
     if not destination.is_active:
         raise LocationInactive(f"{destination.name} is no longer in use.", location_id=destination.id)
     lifecycle.ensure_has_stock(container, doing="move")
-    lifecycle.ensure_not_on_hold(container, "move")
     if destination.kind is LocationKind.KIT:
         lifecycle.ensure_fit_for_kit(container, now)
 

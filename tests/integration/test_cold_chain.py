@@ -1,5 +1,5 @@
 """Cold-chain excursions put what was in the fridge during them on hold, read from the movement ledger; the
-hold refuses draws, mixing and moves, kits do not count held stock, and the safety lead releases or wastes it."""
+hold refuses draws, mixing, sending and a kit (a move to a working fridge keeps it), kits do not count held stock, and the safety lead releases or wastes it."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from tests.factories import (
     EVERYWHERE,
     NOW,
     draw,
+    kit_location,
     reconstitute,
     refusal,
     send_transfer,
@@ -42,6 +43,11 @@ def move(world, container, to: str, at: dt.datetime):
     return moves.move_container(world.session, actor=world.users["manager"], scope=EVERYWHERE,
                                 container_id=container.id, to_location_id=world.location(to).id, now=at,
                                 reason="restock")
+
+
+def move_to(world, container, location: Location):
+    return moves.move_container(world.session, actor=world.users["manager"], scope=EVERYWHERE,
+                                container_id=container.id, to_location_id=location.id, now=NOW, reason="fridge failed")
 
 
 def test_a_fridge_is_temperature_sensitive_by_default_and_a_room_is_not(world):
@@ -74,7 +80,7 @@ def test_an_excursion_holds_what_the_ledger_says_was_in_the_fridge_during_it(wor
     assert audit.details["held_container_ids"] == sorted([stayed.id, left_during.id])
 
 
-def test_a_held_container_refuses_draws_mixing_moves_and_sending_but_may_be_counted_and_wasted(world):
+def test_a_held_container_refuses_draws_mixing_and_sending_but_may_be_counted_and_wasted(world):
     vial = world.container("botox", now=NOW - 48 * HOUR)
     filler = world.container("filler", now=NOW - 48 * HOUR)
     excursion(world, max_c="30")  # above a filler's 25 °C too (test_cold_chain_sensitivity.py)
@@ -82,9 +88,28 @@ def test_a_held_container_refuses_draws_mixing_moves_and_sending_but_may_be_coun
 
     assert refusal(lambda: reconstitute(world, vial)).code == "container_on_hold"
     assert refusal(lambda: draw(world, treatment, filler, "0.1", "mL", area="lip")).code == "container_on_hold"
-    assert refusal(lambda: move(world, vial, "Cart", NOW)).code == "container_on_hold"
     assert refusal(lambda: send_transfer(world, [vial])).code == "container_on_hold"
     assert vial.state is ContainerState.SEALED and vial.remaining == Decimal(100)  # still stock: counts see it
+
+
+def test_held_stock_moves_out_of_the_failed_fridge_into_a_working_one_and_stays_on_hold(world):
+    """The first thing staff do when a fridge fails is to move its stock into one that works: refusing the move left
+    the held vials warming in the broken fridge while the safety lead decided. The hold goes with the container."""
+    vial = world.container("botox", now=NOW - 48 * HOUR)
+    excursion(world)
+    spare = Location(clinic_id=world.clinic.id, name="Spare fridge", kind=LocationKind.FRIDGE)
+    world.session.add(spare)
+    world.session.flush()
+
+    move_to(world, vial, spare)
+
+    assert vial.location_id == spare.id
+    assert vial.on_hold_since is not None  # still held: only the safety lead ends it
+    assert refusal(lambda: reconstitute(world, vial)).code == "container_on_hold"
+    kinds = world.session.scalars(select(Movement.kind).where(Movement.container_id == vial.id)
+                                  .order_by(Movement.id.desc()).limit(2))
+    assert sorted(kinds) == sorted([MovementKind.TRANSFER_OUT, MovementKind.TRANSFER_IN])
+    assert refusal(lambda: move_to(world, vial, kit_location(world))).code == "container_on_hold"  # never a kit
 
 
 def test_the_safety_lead_releases_a_hold_with_a_reason_and_the_container_is_usable_again(world):
