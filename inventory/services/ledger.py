@@ -119,7 +119,10 @@ def record(
         reverses_id=reverses.id if reverses is not None else None,
     )
     session.add(movement)
-    if balance == 0 and quantity < 0:
+    # A transfer out leaves the container at zero only on its way (to the TRANSFER_IN of a move inside the clinic,
+    # or to another clinic): it is not used up, so a hold on it is not over (a held vial carried out of a failed
+    # fridge by the safety lead keeps its hold).
+    if balance == 0 and quantity < 0 and kind is not MovementKind.TRANSFER_OUT:
         lot_guard.emptied(session, container, movement, actor=actor, now=at)
     return movement
 
