@@ -26,7 +26,7 @@ from inventory.cart.schemas import (
     WasteIn,
 )
 from inventory.blueprints.api.core import current_scope, current_user, operation
-from inventory.blueprints.api.schemas import ContainerOut
+from inventory.blueprints.api.schemas import ClinicQuery, ContainerOut
 from inventory.extensions import db
 from inventory.models import utcnow
 from inventory.services import scanning
@@ -146,10 +146,12 @@ def waste(container_ref: str, body: WasteIn) -> MovementOut:
     return MovementOut.of(movement)
 
 
-@operation("GET", "/containers/beyond-use", summary="Reconstituted containers past beyond-use with something left",
-           permission=Permission.CART, response=ContainerList)
-def list_beyond_use() -> ContainerList:
-    containers = cart.beyond_use_containers(db.session, scope=current_scope(), now=utcnow())
+@operation("GET", "/containers/beyond-use",
+           summary="Reconstituted containers past beyond-use with something left (?clinic_id=)",
+           permission=Permission.CART, query=ClinicQuery, response=ContainerList, errors=(404, 422))
+def list_beyond_use(query: ClinicQuery) -> ContainerList:
+    scope = current_scope().narrowed_to(db.session, query.clinic_id)
+    containers = cart.beyond_use_containers(db.session, scope=scope, now=utcnow())
     return ContainerList(containers=[ContainerOut.of(c) for c in containers])
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from inventory.blueprints.api.core import current_scope, current_user, operation
-from inventory.blueprints.api.schemas import ContainerOut
+from inventory.blueprints.api.schemas import ClinicQuery, ContainerOut
 from inventory.cold_chain import service as cold_chain
 from inventory.cold_chain.models import HoldOutcome
 from inventory.cold_chain.schemas import (
@@ -34,10 +34,11 @@ def create_excursion(location_id: int, body: ExcursionIn) -> ExcursionOut:
     return ExcursionOut.recorded(result)
 
 
-@operation("GET", "/holds", summary="Containers on hold in the caller's clinics", permission=Permission.CART,
-           response=HoldList)
-def list_holds() -> HoldList:
-    return HoldList(holds=[HoldOut.of(h) for h in cold_chain.open_holds(db.session, scope=current_scope())])
+@operation("GET", "/holds", summary="Containers on hold in the caller's clinics (?clinic_id=)",
+           permission=Permission.CART, query=ClinicQuery, response=HoldList, errors=(404, 422))
+def list_holds(query: ClinicQuery) -> HoldList:
+    scope = current_scope().narrowed_to(db.session, query.clinic_id)
+    return HoldList(holds=[HoldOut.of(h) for h in cold_chain.open_holds(db.session, scope=scope)])
 
 
 @operation("POST", "/containers/<container_ref>/release-hold", summary="Release a container from its hold",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from inventory.blueprints.api.core import current_scope, current_user, operation
-from inventory.blueprints.api.schemas import ContainerOut
+from inventory.blueprints.api.schemas import ClinicQuery, ContainerOut
 from inventory.kits.schemas import (
     ClinicsWithoutKitOut,
     ClinicsWithoutKitQuery,
@@ -68,9 +68,11 @@ def create_kit_check(kit_id: int, body: KitCheckIn) -> KitCheckOut:
     return KitCheckOut.of(check)
 
 
-@operation("GET", "/kits", summary="The caller's kits", permission=Permission.KIT_CHECK, response=KitList)
-def list_kits() -> KitList:
-    return KitList(kits=[KitOut.of(kit) for kit in kits.list_kits(db.session, current_scope())])
+@operation("GET", "/kits", summary="The caller's kits (?clinic_id=)", permission=Permission.KIT_CHECK,
+           query=ClinicQuery, response=KitList, errors=(404, 422))
+def list_kits(query: ClinicQuery) -> KitList:
+    scope = current_scope().narrowed_to(db.session, query.clinic_id)
+    return KitList(kits=[KitOut.of(kit) for kit in kits.list_kits(db.session, scope)])
 
 
 @operation("GET", "/kits/<int:kit_id>", summary="One kit with its readiness and contents",

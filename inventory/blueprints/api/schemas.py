@@ -312,6 +312,13 @@ class LotList(Model):
     lots: list[LotOut]
 
 
+class ClinicQuery(Model):
+    """A list of the caller's clinics' things, narrowed to one of them as the kit board is
+    (Scope.narrowed_to: another clinic, or one not on file, is 404 not_found)."""
+
+    clinic_id: Id | None = Field(default=None, description="one of your clinics; left out: all of them")
+
+
 class LotQuery(Model):
     number: Annotated[str, PlainText(40, min_length=0)] | None = None
     gtin: Annotated[str, PlainText(20, min_length=0)] | None = None

@@ -18,6 +18,7 @@ from inventory.blueprints.api.core import current_scope, current_user, operation
 from inventory.blueprints.api.schemas import (
     ClinicList,
     ClinicOut,
+    ClinicQuery,
     ContainerOut,
     LocationList,
     LocationOut,
@@ -110,10 +111,11 @@ def list_clinics() -> ClinicList:
     return ClinicList(clinics=[ClinicOut.of(c) for c in _clinics_in_scope()])
 
 
-@operation("GET", "/locations", summary="The caller's locations", permission=Permission.CART,
-           response=LocationList)
-def list_locations() -> LocationList:
-    stmt = current_scope().filter(select(Location).where(Location.is_active), Location.clinic_id)
+@operation("GET", "/locations", summary="The caller's locations (?clinic_id=)", permission=Permission.CART,
+           query=ClinicQuery, response=LocationList, errors=(404, 422))
+def list_locations(query: ClinicQuery) -> LocationList:
+    scope = current_scope().narrowed_to(db.session, query.clinic_id)
+    stmt = scope.filter(select(Location).where(Location.is_active), Location.clinic_id)
     return LocationList(
         locations=[LocationOut.of(loc) for loc in db.session.scalars(stmt.order_by(Location.clinic_id, Location.name))]
     )
