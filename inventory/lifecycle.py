@@ -318,9 +318,11 @@ def ensure_not_on_hold(container: ContainerFacts, doing: str = "use") -> None:
     """
     if container.on_hold_since is None:
         return
+    # "use" -> "Do not use it"; a ``doing`` that names "it" itself keeps its own order ("put it into a kit").
+    action = doing if " it " in f" {doing} " else f"{doing} it"
     raise ContainerOnHold(
         f"This {container.product.name} ({container.label_code}) is on hold: {container.hold_reason or 'a safety concern'}. "
-        f"Do not {doing} it until a safety lead releases it.",
+        f"Do not {action} until a safety lead releases it.",
         container_id=container.id,
         hold_reason=container.hold_reason,
         on_hold_since=api_moment(container.on_hold_since),
@@ -384,7 +386,7 @@ def ensure_fit_for_kit(container: ContainerFacts, now: dt.datetime) -> None:
     """What goes into an emergency kit: a usable lot, not on hold, not opened for a patient, not past beyond-use.
     Raises LotRecalled, LotQuarantined, LotExpired, ContainerOnHold, ContainerOtherPatient or BeyondUse."""
     ensure_lot_usable(container.lot, now=now, timezone=container.clinic.timezone)
-    ensure_not_on_hold(container, "put into a kit")
+    ensure_not_on_hold(container, "put it into a kit")
     if container.patient_id is not None:
         # The kit is for whoever has the emergency next; a container opened for one patient serves no other.
         raise ContainerOtherPatient(

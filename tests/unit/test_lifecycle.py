@@ -279,6 +279,7 @@ def test_a_container_on_hold_is_not_fit_for_a_kit_and_released_it_is_again():
     with pytest.raises(DomainError) as caught:
         lifecycle.ensure_fit_for_kit(held, NOW)
     assert caught.value.code == "container_on_hold"
+    assert caught.value.message.endswith("Do not put it into a kit until a safety lead releases it.")
     held.on_hold_since, held.hold_reason = None, None
     lifecycle.ensure_fit_for_kit(held, NOW)
     assert refusal_code(held) is None
