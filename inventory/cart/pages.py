@@ -552,8 +552,8 @@ def cart_reconstitute(treatment_id: int):
         form.form_key.data = _keep_answered(claim, treatment_id, container)
         return _refused_form(error, error.message, treatment_id, container, reconstitute_form=form)
     assert container.concentration_u_per_ml is not None  # cart.reconstitute has just set it
-    per_tenth = (container.concentration_u_per_ml / 10).normalize()
-    flash(f"Reconstituted: {per_tenth:f} {container.product.base_unit} per 0.1 mL. Print the new label.", "ok")
+    per_tenth = words.hundredths(container.concentration_u_per_ml / 10)  # 8.33, as the page shows it
+    flash(f"Reconstituted: {per_tenth} {container.product.base_unit} per 0.1 mL. Print the new label.", "ok")
     return once.answered(claim, _back(treatment_id, container))
 
 

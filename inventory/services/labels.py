@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
-from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -20,6 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from inventory.models import Container
 from inventory.services.clock import format_clinic_time, format_date
+from inventory.words import hundredths
 
 LABEL_MM = (50, 25)
 PRINTER_DPIS = (203, 300, 600)
@@ -51,9 +51,9 @@ def label_text(container: Container) -> LabelText:
     product = container.product
     lines = [product.name, f"Lot {lot.number}  Exp {format_date(lot.expiry)}"]
     if container.concentration_u_per_ml is not None and container.beyond_use_at is not None:
-        per_tenth = (container.concentration_u_per_ml / 10).quantize(Decimal("0.01"))
+        per_tenth = hundredths(container.concentration_u_per_ml / 10)  # as the cart says it
         bud = format_clinic_time(container.beyond_use_at, container.clinic.timezone)
-        lines.append(f"{per_tenth.normalize():f} {product.base_unit}/0.1 mL  use by {bud}")
+        lines.append(f"{per_tenth} {product.base_unit}/0.1 mL  use by {bud}")
     return LabelText(container.label_code, tuple(lines))
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,7 +23,7 @@ from inventory.models.base import plain_quantity
 from inventory.security import safe_redirect_target
 from inventory.services.clock import format_clinic_time, format_date, to_clinic_time
 from inventory.services.permissions import ROLE_LABELS, SIGNED_IN, Permission, Scope, can, refusal
-from inventory.words import counted
+from inventory.words import concentration, counted, per_ml
 
 bp = Blueprint("pages", __name__)
 
@@ -236,6 +237,18 @@ def _field_errors(form: Any, *skip: str) -> list[str]:
 def _counted(count: int, noun: str) -> str:
     """{{ n|counted('container') }}: "1 container", "3 containers" (inventory/words.py)."""
     return counted(count, noun)
+
+
+@bp.app_template_filter("concentration")
+def _concentration(units_per_ml: Decimal, unit: str, source: str | None = None) -> str:
+    """{{ c|concentration('U') }}: "8.33 U per 0.1 mL (83.33 U/mL)", to 2 decimals at most (inventory/words.py)."""
+    return concentration(units_per_ml, unit, source)
+
+
+@bp.app_template_filter("per_ml")
+def _per_ml(units_per_ml: Decimal, unit: str) -> str:
+    """{{ c|per_ml('U') }}: "83.33 U/mL" (inventory/words.py)."""
+    return per_ml(units_per_ml, unit)
 
 
 @bp.app_template_filter("qty")
