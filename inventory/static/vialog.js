@@ -22,11 +22,87 @@ guardAgainstScansInOtherFields();
 
 // Confirmation for actions that cannot be undone without a reversal: the form's, or the button's that sent it
 // (a form whose other button is harmless, such as a hold group's "Waste all" beside "Release all").
+// Asked in the page's own dialog, never the browser's confirm box: a keyboard-wedge scanner types into whatever has
+// the focus and ends with Enter, the browser's box takes that Enter for OK (a waste or a close confirmed unread),
+// and no script of the page can guard it. The dialog takes the focus itself, not its Confirm button, so Enter there
+// presses nothing; keys typed in it are judged by the scanner guard below, like keys typed on a button, and a scan
+// is ignored there, said in the dialog, which stays open. Confirm clicked, or Enter or Space on it focused, sends the
+// form as it would have gone; Cancel or Escape sends nothing and gives the focus back. Without the script the form
+// goes unasked, as it did without an answer to window.confirm.
+const confirmStep = (() => {
+  let dialog = null;
+  let question = null;
+  let ignored = null;
+  let asking = null; // {form, submitter}: the form waiting for the answer
+  let opener = null; // what had the focus when it asked: it gets it back
+  let answered = null; // the form sent with Confirm: let through once
+  const build = () => {
+    dialog = document.createElement("dialog");
+    dialog.className = "confirm-dialog";
+    dialog.setAttribute("role", "alertdialog");
+    dialog.setAttribute("aria-labelledby", "confirm-dialog-question");
+    dialog.tabIndex = -1;
+    question = document.createElement("p");
+    question.id = "confirm-dialog-question";
+    question.className = "confirm-question";
+    ignored = document.createElement("p");
+    ignored.className = "flash flash-warning confirm-scan-ignored";
+    ignored.setAttribute("role", "status");
+    const buttons = document.createElement("div");
+    buttons.className = "confirm-buttons";
+    const button = (text, className, onPress) => {
+      const b = document.createElement("button");
+      b.type = "button"; // no form: Enter elsewhere in the dialog presses neither
+      b.className = className;
+      b.textContent = text;
+      b.addEventListener("click", onPress);
+      buttons.append(b);
+    };
+    button("Cancel", "confirm-no", () => dialog.close());
+    button("Confirm", "danger confirm-yes", () => {
+      const { form, submitter } = asking;
+      dialog.close();
+      answered = form;
+      try { form.requestSubmit(submitter); } finally { answered = null; }
+    });
+    // Escape cancels (the browser's own cancel); either way the focus goes back to what asked.
+    dialog.addEventListener("close", () => {
+      const back = opener;
+      opener = null;
+      if (back instanceof HTMLElement && back.isConnected && !dialog.open) back.focus({ preventScroll: true });
+    });
+    dialog.append(question, ignored, buttons);
+    document.body.append(dialog);
+  };
+  return {
+    ask(form, submitter, text) {
+      if (!dialog) build();
+      if (dialog.open) return; // already asking (a click behind it cannot come; a script's submit may)
+      asking = { form, submitter: submitter ?? null };
+      opener = submitter ?? document.activeElement;
+      question.textContent = text;
+      ignored.hidden = true;
+      ignored.textContent = "";
+      dialog.showModal();
+      dialog.focus();
+    },
+    // Sent with Confirm: the submit that goes.
+    isAnswered: (form) => answered === form,
+    // An element of the open dialog: keys typed there are judged by the scanner guard, whatever the page.
+    holds: (el) => Boolean(dialog && dialog.open && el instanceof Node && dialog.contains(el)),
+    scanIgnored() {
+      ignored.textContent = "A scan was ignored: press Confirm or Cancel.";
+      ignored.hidden = false;
+    },
+  };
+})();
 document.addEventListener("submit", (event) => {
   const form = event.target;
-  const asked = (event.submitter instanceof HTMLElement && event.submitter.dataset.confirm)
-    || (form instanceof HTMLFormElement && form.dataset.confirm);
-  if (asked && !window.confirm(asked)) event.preventDefault();
+  if (!(form instanceof HTMLFormElement) || confirmStep.isAnswered(form)) return;
+  const asked = (event.submitter instanceof HTMLElement && event.submitter.dataset.confirm) || form.dataset.confirm;
+  if (!asked) return;
+  event.preventDefault();
+  confirmStep.ask(form, event.submitter, asked);
 });
 
 // A form that writes (it carries a one-time key, form_key) is sent once: its button is disabled as it goes,
@@ -177,6 +253,8 @@ function guardAgainstScansInOtherFields() {
   // at once (data-scan-waits: a kit's "put in the kit" moves stock) is not sent: the code waits in its field for
   // the button. A page without a scan field has nowhere to send it: it is only kept out, and the page says so.
   const scanInstead = (code, target) => {
+    // A scan in the page's question answers nothing, and is not sent: the dialog says so and stays open.
+    if (confirmStep.holds(target)) { confirmStep.scanIgnored(); return; }
     const scanField = scanFieldOfPage();
     if (!scanField) { tellKeptOut({ target, chars: code }, "nowhere"); return; }
     scanField.value = code;
@@ -264,7 +342,8 @@ function guardAgainstScansInOtherFields() {
     if (event.key === "Shift" || event.key === "CapsLock") return; // a scanner holds Shift for its capitals
     // A page without a scan field guards its free text only (a note, a description: no code belongs there);
     // its other fields may be where codes are typed (the stock search, the labels missing from a box).
-    if (!scanFieldOfPage() && !(t instanceof HTMLTextAreaElement)) return;
+    // The page's question (a waste, a close: confirmStep) is guarded on every page: no scan answers it.
+    if (!scanFieldOfPage() && !(t instanceof HTMLTextAreaElement) && !confirmStep.holds(t)) return;
     if (accepts(t)) { closeWithoutEnter(); return; }
     const now = performance.now();
     const printable = event.key.length === 1 && !event.ctrlKey && !event.metaKey && !event.altKey;

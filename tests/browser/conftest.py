@@ -181,6 +181,38 @@ def _pause_page_clock(page) -> None:
     raise AssertionError("the page's clock did not stop")
 
 
+# The page's own question before a step that cannot be undone (vialog.js asks it for a form or button marked
+# data-confirm, in a <dialog> of the page: the browser's confirm box took a scanner's Enter for OK).
+CONFIRM_DIALOG = "dialog.confirm-dialog"
+_RECORD_QUESTIONS = """
+new MutationObserver((changes) => changes.forEach(({ target }) => {
+  if (target instanceof HTMLDialogElement && target.matches("dialog.confirm-dialog") && target.open)
+    window.vialogAsked(target.querySelector(".confirm-question").textContent);
+})).observe(document, { attributes: true, attributeFilter: ["open"], subtree: true });
+"""
+
+
+def answer(page, button: str) -> str:
+    """Answers the page's question with its button ("Confirm" or "Cancel"), clicked as a person does; returns the
+    question it asked."""
+    dialog = page.locator(f"{CONFIRM_DIALOG}[open]")
+    expect(dialog).to_be_visible()
+    question = dialog.locator(".confirm-question").inner_text()
+    dialog.get_by_role("button", name=button, exact=True).click()
+    expect(page.locator(f"{CONFIRM_DIALOG}[open]")).to_have_count(0)
+    return question
+
+
+def questions_asked(page) -> list[str]:
+    """Every question the page asks from now on, on this page and the pages after it (the list fills as they are
+    asked): for a test that something asked nothing."""
+    asked: list[str] = []
+    page.expose_binding("vialogAsked", lambda _source, question: asked.append(question))
+    page.add_init_script(_RECORD_QUESTIONS)
+    page.evaluate(_RECORD_QUESTIONS)
+    return asked
+
+
 def start_cart_treatment(page, ref: str, name: str) -> None:
     """On the cart page: a new patient's treatment at London's treatment cart."""
     page.fill("#external_ref", ref)

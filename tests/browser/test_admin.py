@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from inventory.extensions import db
 from inventory.models import User
-from tests.browser.conftest import screenshot, sign_in
+from tests.browser.conftest import answer, screenshot, sign_in
 
 PASSWORD = "first-day-password-1"
 
@@ -55,11 +55,10 @@ def test_admin_creates_and_deactivates_a_user_whose_open_session_ends_on_its_nex
 
         # The admin deactivates her.
         page.click(f"table.user-list a:has-text('{username}')")
-        asked: list[str] = []
-        page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))  # it asks first
         page.click(f"button:has-text('Deactivate {username}')")
+        asked = answer(page, "Confirm")  # it asks first
         expect(page.locator(".flash-ok")).to_contain_text("deactivated: signed out everywhere")
-        assert asked == [f"Deactivate {username}? Their sessions and API tokens end at once."]
+        assert asked == f"Deactivate {username}? Their sessions and API tokens end at once."
         expect(page.locator("h1 .tag")).to_have_text("deactivated")
         screenshot(page, f"admin-user-deactivated-{live_server.backend}")
 

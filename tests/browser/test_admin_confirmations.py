@@ -5,19 +5,19 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import answer, questions_asked, sign_in
 
 
 def test_retire_asks_first_and_a_dismissed_question_changes_nothing_while_save_asks_nothing(page, live_server):
     sign_in(page, "admin")
     page.goto("/locations")
     fridge = page.locator("section.location", has=page.locator("h2", has_text="LON · Medicines fridge"))
-    asked: list[str] = []
-    page.on("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    asked = questions_asked(page)
 
     fridge.locator("button:has-text('Retire')").click()
-    assert asked == ["Retire LON · Medicines fridge? Stock can no longer be received into it or moved to it; "
-                     "its history stays."]
+    assert answer(page, "Cancel") == ("Retire LON · Medicines fridge? Stock can no longer be received into it or "
+                                      "moved to it; its history stays.")
+    assert len(asked) == 1
     page.goto("/locations")
     expect(fridge.locator("h2 .tag")).to_have_count(0)  # not retired
 
@@ -29,10 +29,9 @@ def test_retire_asks_first_and_a_dismissed_question_changes_nothing_while_save_a
 def test_stopping_a_supplier_asks_first(page, live_server):
     sign_in(page, "admin")
     page.goto("/suppliers")
-    asked: list[str] = []
-    page.on("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
     stop = page.locator("button:has-text('Stop: refuse its deliveries')").first
     stop.click()
-    assert len(asked) == 1 and asked[0].startswith("Stop ") and "Its deliveries are refused from now on" in asked[0]
+    asked = answer(page, "Cancel")
+    assert asked.startswith("Stop ") and "Its deliveries are refused from now on" in asked
     page.goto("/suppliers")
     expect(page.locator("button:has-text('Stop: refuse its deliveries')").first).to_be_visible()  # still authorised

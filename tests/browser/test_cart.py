@@ -8,7 +8,7 @@ from sqlalchemy import select
 from inventory.extensions import db
 from inventory.models import Lot, LotStatus, Product, utcnow
 from inventory.demo import demo_gtin
-from tests.browser.conftest import GS, screenshot, sign_in, start_cart_treatment, wedge
+from tests.browser.conftest import GS, answer, screenshot, sign_in, start_cart_treatment, wedge
 
 BOTOX_100 = demo_gtin(1)
 
@@ -73,8 +73,8 @@ def test_nurse_scans_reconstitutes_draws_and_closes(page, live_server):
     expect(page.locator("button:has-text('Record draw')")).to_have_count(0)
 
     # Close: the single-patient toxin remainder is wasted.
-    page.once("dialog", lambda dialog: dialog.accept())
     page.click("button:has-text('Close treatment')")
+    answer(page, "Confirm")
     expect(page.locator(".flash-ok")).to_contain_text("Treatment closed. Wasted what was left of")
 
 

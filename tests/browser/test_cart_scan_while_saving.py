@@ -15,6 +15,7 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from inventory.models import MovementKind
+from tests.browser.conftest import answer
 from tests.browser.test_cart_scanner_buttons import (
     FAST_SCANNER_MS,
     a_draw_ready_to_record,
@@ -62,8 +63,8 @@ def test_a_label_scanned_while_a_treatment_closes_is_said_not_used_on_the_cart(p
     treatment_id, _syringe, other = a_syringe_scanned(page, live_server, "SAVING-CLOSE")
     page.wait_for_load_state("load")
     page.evaluate(_COUNT_SUBMITS)
-    page.once("dialog", lambda dialog: dialog.accept())
     page.click("button:has-text('Close treatment')")
+    answer(page, "Confirm")
     expect(page.locator(".close-form button")).to_be_disabled()
 
     scanner_types(page, other, FAST_SCANNER_MS)

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from inventory.extensions import db
 from inventory.models import ContainerState, MovementKind, Treatment
-from tests.browser.conftest import open_still_loading, sign_in, wedge
+from tests.browser.conftest import CONFIRM_DIALOG, open_still_loading, questions_asked, sign_in, wedge
 from tests.browser.test_cart_scanner_guards import (
     box_code,
     container,
@@ -110,8 +110,7 @@ def test_a_slow_scan_on_the_reconstitute_button_is_scanned_and_reconstitutes_not
 
 def test_a_slow_scan_on_the_waste_or_close_button_is_scanned_and_asks_nothing(page, live_server):
     treatment_id, syringe, other = a_syringe_scanned(page, live_server, "BTN-WASTE")
-    dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    dialogs = questions_asked(page)
 
     page.click("summary:has-text('Waste from this container')")
     page.focus("button:has-text('Waste')")
@@ -123,6 +122,7 @@ def test_a_slow_scan_on_the_waste_or_close_button_is_scanned_and_asks_nothing(pa
     expect(page.locator(".container-panel")).to_have_attribute("data-label", syringe)
 
     assert dialogs == []
+    expect(page.locator(f"{CONFIRM_DIALOG}[open]")).to_have_count(0)
     assert movements(live_server, syringe, MovementKind.WASTE) == 0
     assert not is_closed(live_server, treatment_id)
 

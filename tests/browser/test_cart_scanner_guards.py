@@ -27,7 +27,7 @@ from inventory.models import (
     ProductGtin,
     Treatment,
 )
-from tests.browser.conftest import open_still_loading, sign_in, start_cart_treatment, wedge
+from tests.browser.conftest import CONFIRM_DIALOG, open_still_loading, questions_asked, sign_in, start_cart_treatment, wedge
 
 SLOW_SCANNER_MS = 70  # slower than vialog.js's 40 ms: the keys read as a person's
 
@@ -132,8 +132,7 @@ def test_enter_in_a_waste_note_wastes_nothing(page, live_server):
     sign_in(page, "nurse")
     start_treatment(page, live_server, "GUARD-WASTE")
     wedge(page, syringe)
-    dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))  # as a second Enter would
+    dialogs = questions_asked(page)  # the waste's question: none
 
     page.click("summary:has-text('Waste from this container')")
     page.click("#note")
@@ -141,6 +140,7 @@ def test_enter_in_a_waste_note_wastes_nothing(page, live_server):
     page.keyboard.press("Enter")
     page.wait_for_timeout(300)
     assert dialogs == []
+    expect(page.locator(f"{CONFIRM_DIALOG}[open]")).to_have_count(0)
     assert movements(live_server, syringe, MovementKind.WASTE) == 0
     expect(page.locator("#note")).to_have_value("cap cracked")
 

@@ -15,7 +15,7 @@ from inventory.extensions import db
 from inventory.models import Clinic, Container, Location, LocationKind, Product, User, utcnow
 from inventory.receiving import service as receiving
 from inventory.services.permissions import Scope
-from tests.browser.conftest import screenshot, sign_in
+from tests.browser.conftest import answer, screenshot, sign_in
 
 WIDE = {"width": 1300, "height": 900}
 
@@ -84,11 +84,10 @@ def test_waste_all_asks_first_and_a_no_wastes_nothing(page, live_server):
     page.goto(f"/cold-chain?location_id={fridge_id}")
     group = page.locator("tbody.hold-group").filter(has_text="NYC · Waste-asks fridge was at 9 to 13 °C")
     group.locator("input[name=reason]").press_sequentially("warm for an hour", delay=90)
-    asked: list[str] = []
-    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
     group.locator("button:has-text('Waste all 2')").click()
+    asked = answer(page, "Cancel")
     expect(group.locator("input[name=container_id]:checked")).to_have_count(2)  # still on the page
-    assert asked == ["Waste all 2 containers for good? They leave stock and cannot be used again."]
+    assert asked == "Waste all 2 containers for good? They leave stock and cannot be used again."
     with live_server.app.app_context():
         held = db.session.scalars(select(Container.label_code).where(
             Container.label_code.in_(labels), Container.on_hold_since.is_not(None))).all()
@@ -115,12 +114,11 @@ def test_a_groups_buttons_say_how_many_are_ticked_and_cannot_be_pressed_with_non
     expect(waste).to_have_text("Waste 6")
     expect(reason).to_have_attribute("aria-label", "Reason for the 6 ticked containers")
     reason.press_sequentially("warm for two minutes", delay=40)
-    asked: list[str] = []
-    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
     waste.click()
+    asked = answer(page, "Cancel")
     expect(group.locator("input[name=container_id]:checked")).to_have_count(6)  # a no: still on the page
-    assert asked == ["Waste 6 of the 10 containers for good? They leave stock and cannot be used again. "
-                     "The 4 not ticked stay on hold."]
+    assert asked == ("Waste 6 of the 10 containers for good? They leave stock and cannot be used again. "
+                     "The 4 not ticked stay on hold.")
 
     for box in group.locator("input[name=container_id]").all():
         box.uncheck()

@@ -12,7 +12,7 @@ from inventory.models import utcnow
 from inventory.services.permissions import Scope
 from inventory.transfers import service as clinic_transfers
 from inventory.transfers.models import Transfer, TransferStatus
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import answer, questions_asked, sign_in
 
 
 def _send_a_sealed_syringe_from_london(live_server) -> tuple[int, str]:
@@ -37,8 +37,7 @@ def _send_a_sealed_syringe_from_london(live_server) -> tuple[int, str]:
 
 def test_declaring_a_box_lost_asks_by_its_tick_box_alone_while_calling_back_still_asks_first(page, live_server):
     transfer_id, label = _send_a_sealed_syringe_from_london(live_server)
-    asked: list[str] = []
-    page.on("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    asked = questions_asked(page)
     sign_in(page, "manager")  # chain level: both ends
     page.goto(f"/transfers/{transfer_id}")
     lost = page.locator("#lost")
@@ -52,6 +51,7 @@ def test_declaring_a_box_lost_asks_by_its_tick_box_alone_while_calling_back_stil
 
     # Calling back still asks in the browser; dismissed, nothing happens.
     page.locator("button:has-text('Call back')").click()
+    assert answer(page, "Cancel").startswith(f"Call transfer {transfer_id} back to ")
     assert len(asked) == 1 and asked[0].startswith(f"Call transfer {transfer_id} back to ")
     expect(page.locator(".transfer-status")).to_have_text("In transit")
 

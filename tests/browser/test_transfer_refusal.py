@@ -12,7 +12,7 @@ from inventory.models import utcnow
 from inventory.services.permissions import Scope
 from inventory.transfers import service as clinic_transfers
 from inventory.transfers.models import Transfer, TransferStatus
-from tests.browser.conftest import screenshot, sign_in
+from tests.browser.conftest import answer, screenshot, sign_in
 
 
 def _send_a_sealed_vial_from_london(live_server) -> tuple[int, str]:
@@ -47,8 +47,8 @@ def test_new_york_refuses_a_warm_box_and_london_records_it_back_on_hold(page, li
         page.select_option("#category", "temperature")
         page.fill("#reason", "Box arrived at 14 °C, ice packs melted")
         screenshot(page, f"transfer-refuse-form-{live_server.backend}")
-        page.once("dialog", lambda dialog: dialog.accept())
         refuse.locator("button:has-text('Refuse')").click()
+        answer(page, "Confirm")
         expect(page.locator(".flash-ok")).to_contain_text(f"Transfer {transfer_id} refused")
         expect(page.locator(".transfer-status")).to_have_text("Refused, on its way back")
         expect(page.locator("dl.facts")).to_contain_text("Box arrived at 14 °C, ice packs melted")
@@ -58,8 +58,8 @@ def test_new_york_refuses_a_warm_box_and_london_records_it_back_on_hold(page, li
         page.goto("/transfers")
         expect(page.locator("table.transfer-list")).to_contain_text("Box arrived at 14 °C")
         page.click(f"a[href='/transfers/{transfer_id}#record-return']")
-        page.once("dialog", lambda dialog: dialog.accept())
         page.click("button:has-text('Record return')")
+        answer(page, "Confirm")
         expect(page.locator(".flash-ok")).to_contain_text(f"Return of transfer {transfer_id} recorded")
         expect(page.locator(".flash-ok")).to_contain_text("1 container is on hold")
         expect(page.locator(".transfer-status")).to_have_text("Refused and returned")
