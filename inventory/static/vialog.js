@@ -223,6 +223,12 @@ const LOOKS_SCANNED = [
 const looksScanned = (text) => LOOKS_SCANNED.some((pattern) => pattern.test(text));
 const TAKES_NO_TEXT = ["button", "submit", "reset", "image", "checkbox", "radio", "file", "range", "color"];
 
+// The step the page waits on in the form of ``el`` (data-dose-waits: a dose to confirm with a reason, nothing
+// recorded until it is answered), or null. A scan is not sent from that form: the page would leave the step.
+function stepWaitingIn(el) {
+  return (el instanceof Element ? el.closest("form")?.querySelector("[data-dose-waits]") : null) ?? null;
+}
+
 // A form that holds nothing but a scan field (the cart's): with the field empty there is nothing to send.
 function isEmptyScanOnlyField(el) {
   return el instanceof HTMLInputElement && el.matches(".scan") && el.value.trim() === ""
@@ -255,6 +261,9 @@ function guardAgainstScansInOtherFields() {
   const scanInstead = (code, target) => {
     // A scan in the page's question answers nothing, and is not sent: the dialog says so and stays open.
     if (confirmStep.holds(target)) { confirmStep.scanIgnored(); return; }
+    // A scan in the form of a step the page waits on (a dose to confirm with a reason) would leave it, and the dose,
+    // its area and the reason typed with it: it is not used, and the page says so beside the step.
+    if (stepWaitingIn(target)) { tellKeptOut({ target, chars: code }, "waiting"); return; }
     const scanField = scanFieldOfPage();
     if (!scanField) { tellKeptOut({ target, chars: code }, "nowhere"); return; }
     scanField.value = code;
@@ -284,13 +293,23 @@ function guardAgainstScansInOtherFields() {
     const code = document.createElement("span");
     code.className = "mono";
     code.textContent = r.chars;
+    // "Scan again" from the form of a dose that waits would leave it: the nurse answers the dose first.
+    const waiting = stepWaitingIn(r.target);
+    if (waiting && then === "again") then = "waiting";
     const next = {
       again: "Scan again.",
       nowhere: "Nothing was scanned on this page.",
       waits: `The code waits in the field below: press ${buttonOf(scanFieldOfPage())} to use it, or clear it.`,
+      waiting: "The scan was not used: this dose waits for its reason, and nothing is recorded yet. Confirm it, "
+        + "or change it below, then scan again.",
     }[then];
-    note.replaceChildren(`A scan went into ${name} and was kept out of it: ${name} is as it was. ${next} Scanned: `, code);
-    (anchor.closest(".row") ?? anchor).before(note);
+    // A button, a tick or a list took none of it: only a field is said to be as it was.
+    const where = takesText(r.target) ? `A scan went into ${name} and was kept out of it: ${name} is as it was. ` : "";
+    note.replaceChildren(`${where}${next} Scanned: `, code);
+    // Beside the step when it was typed there (above the reason's label, where the nurse looks), else by the field.
+    const label = anchor.labels?.[0];
+    if (waiting && waiting.contains(anchor) && label && label.nextElementSibling === anchor) label.before(note);
+    else (anchor.closest(".row") ?? anchor).before(note);
   };
   const close = () => {
     const r = run;
