@@ -38,6 +38,7 @@ from inventory.models.base import QUANTITY_SCALE, plain_quantity
 from inventory.models.catalog import ProductKind
 from inventory.models.stock import ContainerState, LotStatus, MovementKind
 from inventory.services.clock import api_moment, clinic_today, format_clinic_time, format_date
+from inventory.words import hundredths
 
 __all__ = [
     "HELD_STATES",
@@ -620,7 +621,7 @@ def dose(container: ContainerFacts, quantity: Decimal, unit: str) -> Dose:
         # Its volume would be recorded as 0 mL (the ledger keeps 4 decimals): no syringe draws it, and a draw of
         # nothing is a typo, never a dose.
         raise ValidationError(
-            f"{plain_quantity(quantity)} {product.base_unit} is too small to draw: at {plain_quantity(per_ml)} "
+            f"{plain_quantity(quantity)} {product.base_unit} is too small to draw: at {hundredths(per_ml)} "
             f"{product.base_unit} per mL it is less than {plain_quantity(_STEP)} mL. Check the dose.",
             field="quantity")
     return Dose(quantity, ml, per_ml, entered_unit)

@@ -224,6 +224,13 @@ def test_a_toxin_dose_in_ml_is_stored_in_its_own_units_with_the_concentration():
     assert lifecycle.dose(mixed(), Decimal(4), "U") == lifecycle.Dose(Decimal(4), Decimal("0.1"), Decimal(40), "U")
 
 
+def test_a_dose_too_small_to_draw_says_the_concentration_to_two_decimals():
+    """Daxxify 100 U in 1.2 mL: the refusal read "at 83.3333 U per mL"; the arithmetic keeps every decimal."""
+    with pytest.raises(DomainError) as refused:
+        lifecycle.dose(mixed(concentration_u_per_ml=Decimal("83.3333")), Decimal("0.0001"), "U")
+    assert refused.value.message.startswith("0.0001 U is too small to draw: at 83.33 U per mL it is less than")
+
+
 def test_a_filler_is_drawn_in_ml_only_and_units_are_never_converted_across_products():
     assert lifecycle.dose(syringe(), Decimal("0.2"), "mL").quantity == Decimal("0.2")
     with pytest.raises(DomainError) as refused:
