@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from inventory.transfers import api, models, pages, service  # noqa: F401  (models, then routes on the shared blueprints)
+    from inventory.transfers import api, models, move_api, move_pages, pages, service  # noqa: F401  (models, then routes on the shared blueprints)
     from inventory.services import container_history, lot_guard, scanning
 
     # A label scanned at the clinic it travels to says it is on its way, rather than unknown.

@@ -3,13 +3,19 @@
 A move is two movements in one transaction: TRANSFER_OUT of everything left, at the
 old location, then TRANSFER_IN of the same quantity at the new one. The container's
 balance and state come out unchanged, and per-location reconciliation
-(``opening + received - used +/- transfers``) adds up at both ends.
+(``opening + received - used +/- transfers``) adds up at both ends, as do the cold chain (what was in a
+fridge during an excursion is read from these movements) and the next count of either place.
+
+``move_container`` is the one rule; ``move`` (one container, from its page or the API) and ``move_all``
+(everything live in a failing fridge, in one transaction) call it and say in words what moved.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from inventory import lifecycle
@@ -17,8 +23,11 @@ from inventory.errors import DomainError, ValidationError
 from inventory.models import Container, Location, LocationKind, MovementKind, User
 from inventory.services import ledger
 from inventory.services.permissions import Scope, get_in_scope
+from inventory.validators import MAX_TEXT_LENGTH, check_text
+from inventory.words import counted, some_of
 
 MAX_REASON_LENGTH = 40  # Movement.reason
+MAX_NOTE_LENGTH = MAX_TEXT_LENGTH
 
 
 class OtherClinic(DomainError):
@@ -54,9 +63,10 @@ def move_container(
     ContainerEmpty, ContainerInTransit, ContainerOnHold (into a kit), ValidationError, LotExpired, LotQuarantined, LotRecalled or
     BeyondUse; nothing is written then.
     """
-    reason = reason.strip()
-    if not reason or len(reason) > MAX_REASON_LENGTH:
+    reason = check_text(reason, what="Reason", field="reason", max_length=MAX_REASON_LENGTH) or ""
+    if not reason:
         raise ValidationError(f"Give a reason of 1 to {MAX_REASON_LENGTH} characters.", field="reason")
+    note = check_text(note, what="Note", field="note", multiline=True, max_length=MAX_NOTE_LENGTH) or None
     container = ledger.lock_container(session, container_id, scope)
     destination = get_in_scope(session, Location, to_location_id, scope, "location")
     if destination.clinic_id != container.clinic_id:
@@ -84,3 +94,123 @@ def move_container(
                   reason=reason, note=note)
     session.flush()
     return container
+
+
+@dataclass(frozen=True)
+class Moved:
+    """What a move did, for the page and the API to say: the containers, from where, to where."""
+
+    containers: list[Container]
+    origin: Location
+    destination: Location
+
+    @property
+    def held(self) -> list[Container]:
+        return [c for c in self.containers if c.on_hold_since is not None]
+
+    @property
+    def words(self) -> str:
+        """ "Moved Botox Cosmetic 100 U (VL12) from Fridge to Spare fridge.", or for several "Moved 3 containers
+        (VL1, VL2, VL3) from ...", and what keeps its hold."""
+        where = f"from {self.origin.name} to {self.destination.name}"
+        if not self.containers:
+            return f"Nothing to move: {self.origin.name} holds no sealed or opened stock."
+        if len(self.containers) == 1:
+            only = self.containers[0]
+            said = f"Moved {only.product.name} ({only.label_code}) {where}."
+            if self.held:
+                said += " It keeps its hold until a safety lead releases or wastes it."
+            return said
+        labels = some_of([c.label_code for c in self.containers], 10)
+        said = f"Moved {counted(len(self.containers), 'container')} ({labels}) {where}."
+        held = self.held
+        if held:
+            said += (f" {counted(len(held), 'container')} on hold ({some_of([c.label_code for c in held], 5)}) "
+                     f"{'keeps its' if len(held) == 1 else 'keep their'} hold until a safety lead releases or "
+                     f"wastes {'it' if len(held) == 1 else 'them'}.")
+        return said
+
+
+def move(
+    session: Session,
+    *,
+    actor: User,
+    scope: Scope,
+    container_id: int,
+    to_location_id: int,
+    now: dt.datetime,
+    reason: str,
+    note: str | None = None,
+) -> Moved:
+    """``move_container``, answered with where the container came from, for the words of its page and the API.
+    Raises what move_container raises."""
+    origin = ledger.lock_container(session, container_id, scope).location
+    container = move_container(session, actor=actor, scope=scope, container_id=container_id,
+                               to_location_id=to_location_id, now=now, reason=reason, note=note)
+    return Moved([container], origin, container.location)
+
+
+def move_all(
+    session: Session,
+    *,
+    actor: User,
+    scope: Scope,
+    from_location_id: int,
+    to_location_id: int,
+    now: dt.datetime,
+    reason: str,
+    note: str | None = None,
+) -> Moved:
+    """Moves every live container (sealed or opened, with something left; not one on its way to another clinic)
+    of a location to another location of its clinic, each by ``move_container``: what staff do when a fridge
+    fails. All or none: the first container refused refuses the whole move, its message naming it (the request
+    rolls back what was moved before it). Held stock moves with its hold, except into a kit.
+
+    Raises NotFound (either location outside the caller's clinics), OtherClinic, AlreadyThere,
+    LocationInactive (the destination's; a place no longer in use may still be emptied), ValidationError, and
+    whatever move_container raises for one of the containers.
+    """
+    origin = get_in_scope(session, Location, from_location_id, scope, "location")
+    destination = get_in_scope(session, Location, to_location_id, scope, "location")
+    # The destination is judged once, before any container, so an empty place answers as a full one would.
+    if destination.clinic_id != origin.clinic_id:
+        raise OtherClinic(
+            f"{destination.name} belongs to another clinic: stock stays in its own clinic.",
+            location_id=destination.id,
+        )
+    if destination.id == origin.id:
+        raise AlreadyThere(f"Choose another place than {origin.name} to move its stock to.",
+                           location_id=destination.id)
+    if not destination.is_active:
+        raise LocationInactive(f"{destination.name} is no longer in use.", location_id=destination.id)
+    # Locked in id order, as every bulk change of containers does, and re-read after any wait (PostgreSQL): one
+    # taken out of the place meanwhile is no longer there and is left where it went.
+    ids = session.scalars(
+        select(Container.id)
+        .where(Container.location_id == origin.id, Container.state.in_(lifecycle.LIVE_STATES),
+               Container.remaining > 0)
+        .order_by(Container.id)
+        .with_for_update()
+    ).all()
+    moved: list[Container] = []
+    for container_id in ids:
+        try:
+            moved.append(move_container(session, actor=actor, scope=scope, container_id=container_id,
+                                        to_location_id=destination.id, now=now, reason=reason, note=note))
+        except DomainError as error:
+            raise _naming(error, session.get(Container, container_id), len(ids)) from None
+    return Moved(moved, origin, destination)
+
+
+def _naming(error: DomainError, container: Container | None, how_many: int) -> DomainError:
+    """``error`` saying which container of a bulk move refused it and that nothing moved."""
+    if container is None or isinstance(error, ValidationError):
+        return error  # the reason or the note: nothing to do with one container
+    if container.label_code not in error.message:
+        error.message = f"{container.product.name} ({container.label_code}): {error.message}"
+    if how_many > 1:
+        error.message += " Nothing was moved."
+    error.args = (error.message,)
+    error.details.setdefault("container_id", container.id)
+    error.details.setdefault("label_code", container.label_code)
+    return error

@@ -339,7 +339,7 @@ class ContainerOut(Model):
     patient_id: int | None
     clinic_id: int
     location_id: int
-    on_hold: bool = Field(default=False, description="held (a cold-chain excursion): no draw, mixing or move")
+    on_hold: bool = Field(default=False, description="held (a cold-chain excursion): no draw, mixing, kit or transfer to another clinic; it may be moved to another place of its clinic, keeping its hold")
     hold_reason: str | None = None
     lost_in_transit: bool = Field(
         default=False,
