@@ -183,28 +183,31 @@ def move_all(
                            location_id=destination.id)
     if not destination.is_active:
         raise LocationInactive(f"{destination.name} is no longer in use.", location_id=destination.id)
-    # Locked in id order, as every bulk change of containers does, and re-read after any wait (PostgreSQL): one
-    # taken out of the place meanwhile is no longer there and is left where it went.
     ids = session.scalars(
         select(Container.id)
         .where(Container.location_id == origin.id, Container.state.in_(lifecycle.LIVE_STATES),
                Container.remaining > 0)
         .order_by(Container.id)
-        .with_for_update()
     ).all()
     moved: list[Container] = []
     for container_id in ids:
+        # Each is locked as a single move locks it (its lot with it, in the one order every stock path takes), in
+        # id order; one taken out of the place or used up meanwhile is left where it went.
+        container = ledger.lock_container(session, container_id, scope)
+        if container.location_id != origin.id or container.state not in lifecycle.LIVE_STATES \
+                or container.remaining <= 0:
+            continue
         try:
             moved.append(move_container(session, actor=actor, scope=scope, container_id=container_id,
                                         to_location_id=destination.id, now=now, reason=reason, note=note))
         except DomainError as error:
-            raise _naming(error, session.get(Container, container_id), len(ids)) from None
+            raise _naming(error, container, len(ids)) from None
     return Moved(moved, origin, destination)
 
 
-def _naming(error: DomainError, container: Container | None, how_many: int) -> DomainError:
+def _naming(error: DomainError, container: Container, how_many: int) -> DomainError:
     """``error`` saying which container of a bulk move refused it and that nothing moved."""
-    if container is None or isinstance(error, ValidationError):
+    if isinstance(error, ValidationError):
         return error  # the reason or the note: nothing to do with one container
     if container.label_code not in error.message:
         error.message = f"{container.product.name} ({container.label_code}): {error.message}"
