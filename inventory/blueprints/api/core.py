@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from inventory.blueprints.errors import json_error
 from inventory.errors import Forbidden, IdempotencyConflict, Unauthorized
@@ -128,12 +128,21 @@ def _read_input(kwargs: dict[str, Any], body: type[BaseModel] | None, query: typ
             kwargs["body"] = body.model_validate(payload, strict=True)
         except ValidationError as error:
             return _validation_response(error)
+    try:
+        # Every query string is read by a model; an operation that takes none reads it by one without fields, so a
+        # parameter it does not take is refused as everywhere, never ignored (an ignored filter answers more).
+        parsed = (query or _NoQuery).model_validate(request.args.to_dict())
+    except ValidationError as error:
+        return _validation_response(error)
     if query is not None:
-        try:
-            kwargs["query"] = query.model_validate(request.args.to_dict())
-        except ValidationError as error:
-            return _validation_response(error)
+        kwargs["query"] = parsed
     return None
+
+
+class _NoQuery(BaseModel):
+    """The query of an operation that takes no parameter: any parameter is refused."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 def _good_idempotency_key() -> str:
