@@ -161,3 +161,13 @@ def test_the_bulk_move_refused_for_one_container_moves_none(browser_client, worl
     [said] = flashes(response.get_data(as_text=True))
     assert vials[0].label_code in said and said.endswith("Nothing was moved.")
     assert transfers(session) == 0
+
+
+def test_a_place_holding_one_held_vial_says_it_in_the_singular(browser_client, world, session):
+    vial = world.container("botox", now=utcnow() - dt.timedelta(days=2))
+    held(world, session, vial)
+    spare_fridge(world)
+    session.flush()
+    html = browser_client("safety").get(f"/stock?location_id={world.location().id}").get_data(as_text=True)
+    assert ("Fridge holds 1 sealed or opened container, on hold: it moves with its hold, which stays until a safety "
+            "lead releases or wastes it.</p>") in html
