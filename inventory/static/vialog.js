@@ -102,8 +102,19 @@ document.addEventListener("submit", (event) => {
   const asked = (event.submitter instanceof HTMLElement && event.submitter.dataset.confirm) || form.dataset.confirm;
   if (!asked) return;
   event.preventDefault();
-  confirmStep.ask(form, event.submitter, asked);
+  confirmStep.ask(form, event.submitter, filledQuestion(form, asked));
 });
+
+// A question may name what the form will send: "{quantity|all 36}" reads the form's field "quantity" as typed,
+// or the words after "|" when it is empty ("Waste 4 U of ..." or "Waste all 36 U of ..."), so the nurse confirms
+// the amount she typed, not only the vial.
+function filledQuestion(form, text) {
+  return text.replace(/\{(\w+)\|([^}]*)\}/g, (_whole, name, empty) => {
+    const field = form.elements.namedItem(name);
+    const typed = field && "value" in field ? String(field.value).trim() : "";
+    return typed || empty;
+  });
+}
 
 // A form that writes (it carries a one-time key, form_key) is sent once: its button is disabled as it goes,
 // so a second click while a slow answer is on its way sends nothing. The server stays the guard: a repeat of

@@ -9,6 +9,8 @@ pressed (a click, or Enter or Space on it, focused) goes on. Pages without the c
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -33,7 +35,8 @@ def test_a_scan_while_waste_asks_wastes_nothing_and_confirm_wastes(page, live_se
     page.click("form[data-confirm] button:has-text('Waste')")
     dialog = page.locator(f"{CONFIRM_DIALOG}[open]")
     expect(dialog).to_be_visible()
-    expect(dialog.locator(".confirm-question")).to_have_text(f"Waste from {syringe}?")
+    # The question names the amount: nothing typed in Quantity is all that is left.
+    expect(dialog.locator(".confirm-question")).to_have_text(re.compile(rf"^Waste all [0-9.]+ mL from .+ \({syringe}\)\?$"))
     expect(dialog).to_be_focused()  # the dialog, not its Confirm button: Enter there presses nothing
 
     wedge(page, other)
@@ -52,9 +55,21 @@ def test_a_scan_while_waste_asks_wastes_nothing_and_confirm_wastes(page, live_se
     expect(dialog).to_be_visible()
     assert movements(live_server, syringe, MovementKind.WASTE) == 0
 
-    assert answer(page, "Confirm") == f"Waste from {syringe}?"
+    assert re.match(rf"^Waste all [0-9.]+ mL from .+ \({syringe}\)\?$", answer(page, "Confirm"))
     expect(page.locator(".flash-ok")).to_contain_text("Wasted")
     assert movements(live_server, syringe, MovementKind.WASTE) == 1
+
+
+def test_the_waste_question_names_the_amount_typed(page, live_server):
+    """The nurse confirms what she typed: "Waste 0.2 mL of ...", not only which vial."""
+    _treatment_id, syringe, _other = a_syringe_scanned(page, live_server, "ASK-AMOUNT")
+    page.click("summary:has-text('Waste from this container')")
+    page.fill("#waste_quantity", "0.2")
+    page.click("form[data-confirm] button:has-text('Waste')")
+    question = page.locator(f"{CONFIRM_DIALOG}[open] .confirm-question")
+    expect(question).to_have_text(re.compile(rf"^Waste 0\.2 mL from .+ \({syringe}\)\?$"))
+    assert answer(page, "Cancel").startswith("Waste 0.2 mL")
+    assert movements(live_server, syringe, MovementKind.WASTE) == 0
 
 
 def test_escape_cancels_and_enter_or_space_on_the_focused_confirm_button_confirms(page, live_server):
