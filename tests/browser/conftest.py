@@ -75,6 +75,7 @@ def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     with app.app_context():
         upgrade(directory=app.extensions["migrate"].directory)
         demo.load(db.session, app.extensions["password_hasher"])
+        _more_of_the_lots_the_cart_tests_open(db.session)
         db.session.commit()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -87,6 +88,28 @@ def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
             db.engine.dispose()
         for _ in urls:  # finish the generator: drops the PostgreSQL database
             pass
+
+
+# The demo's few syringes and vials of these lots are enough to show the app, not for every cart test of a worker (they
+# share one live server, and each opens a container of its own): more of the same lots, where the demo keeps them.
+_TOPPED_UP = [("Juvederm Volbella XC 0.55 mL", "VB19A44", 30), ("Juvederm Voluma XC 1.0 mL", "VM88B21", 12),
+              ("Dysport 300 U", "DY2291", 12), ("Restylane Kysse 1.0 mL", "RK5512", 6)]
+
+
+def _more_of_the_lots_the_cart_tests_open(session) -> None:
+    from sqlalchemy import select
+
+    from inventory.models import Container, Lot, Product, User, utcnow
+    from inventory.receiving import service as receiving
+    from inventory.services.permissions import Scope
+
+    manager = session.scalar(select(User).where(User.username == "manager"))
+    for product_name, lot_number, count in _TOPPED_UP:
+        lot = session.scalar(select(Lot).join(Product).where(Product.name == product_name, Lot.number == lot_number))
+        kept = session.scalar(select(Container).where(Container.lot_id == lot.id).order_by(Container.id).limit(1))
+        receiving.receive(session, actor=manager, scope=Scope.everything(), location_id=kept.location_id,
+                          containers=count, now=utcnow(), gtin=lot.product.gtins[0].gtin, lot_number=lot_number,
+                          expiry=lot.expiry, supplier_id=kept.receipt.supplier_id)
 
 
 @pytest.fixture
