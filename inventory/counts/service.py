@@ -199,7 +199,8 @@ def get_count(session: Session, count_id: int, scope: Scope) -> Count:
 def list_counts(
     session: Session, *, scope: Scope, location_id: int | None = None, limit: int = 200
 ) -> list[Count]:
-    """The caller's counts, newest first."""
+    """The caller's counts, newest first. Raises NotFound for a location outside the caller's clinics (or not on
+    file), as the stock list does: an empty list would read as "never counted"."""
     stmt = (
         select(Count)
         .options(
@@ -212,6 +213,7 @@ def list_counts(
         .limit(limit)
     )
     if location_id is not None:
+        get_in_scope(session, Location, location_id, scope, "location")
         stmt = stmt.where(Count.location_id == location_id)
     return list(session.scalars(scope.filter(stmt, Count.clinic_id)))
 
