@@ -60,7 +60,7 @@ def create_count(body: CountIn) -> CountOut:
 
 
 @operation("GET", "/counts", summary="The caller's counts, newest first", permission=Permission.RECEIVE,
-           query=CountQuery, response=CountList, errors=(422,))
+           query=CountQuery, response=CountList, errors=(404, 422))
 def list_counts(query: CountQuery) -> CountList:
     found = counts.list_counts(db.session, scope=current_scope(), location_id=query.location_id)
     return CountList(counts=[CountSummaryOut.of(c) for c in found])

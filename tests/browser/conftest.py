@@ -208,10 +208,13 @@ def _pause_page_clock(page) -> None:
 # data-confirm, in a <dialog> of the page: the browser's confirm box took a scanner's Enter for OK).
 CONFIRM_DIALOG = "dialog.confirm-dialog"
 _RECORD_QUESTIONS = """
-new MutationObserver((changes) => changes.forEach(({ target }) => {
-  if (target instanceof HTMLDialogElement && target.matches("dialog.confirm-dialog") && target.open)
-    window.vialogAsked(target.querySelector(".confirm-question").textContent);
-})).observe(document, { attributes: true, attributeFilter: ["open"], subtree: true });
+if (!window.vialogRecordsQuestions) {
+  window.vialogRecordsQuestions = true;  // once per document: the init script and an evaluate may both run it
+  new MutationObserver((changes) => changes.forEach(({ target }) => {
+    if (target instanceof HTMLDialogElement && target.matches("dialog.confirm-dialog") && target.open)
+      window.vialogAsked(target.querySelector(".confirm-question").textContent);
+  })).observe(document, { attributes: true, attributeFilter: ["open"], subtree: true });
+}
 """
 
 
@@ -232,8 +235,16 @@ def questions_asked(page) -> list[str]:
     asked: list[str] = []
     page.expose_binding("vialogAsked", lambda _source, question: asked.append(question))
     page.add_init_script(_RECORD_QUESTIONS)
-    page.evaluate(_RECORD_QUESTIONS)
-    return asked
+    for _attempt in range(5):
+        # A scan just made may still be loading its page: the script goes into the document that stays.
+        page.wait_for_load_state()
+        try:
+            page.evaluate(_RECORD_QUESTIONS)
+            return asked
+        except Error as error:
+            if "Execution context was destroyed" not in error.message:
+                raise
+    raise AssertionError("the page kept navigating: its questions could not be recorded")
 
 
 def start_cart_treatment(page, ref: str, name: str) -> None:
