@@ -310,20 +310,18 @@ def ensure_has_stock(container: ContainerFacts, doing: str = "use") -> None:
         )
 
 
-def ensure_not_on_hold(container: ContainerFacts, doing: str = "use") -> None:
+def ensure_not_on_hold(container: ContainerFacts, doing: str = "use it") -> None:
     """Raises ContainerOnHold while a safety lead has not yet released or wasted a held container.
 
     A hold is container-level, like a quarantine is lot-level: a cold-chain excursion where it was
     kept. Wasting it stays allowed to the safety lead (that is one way the hold ends: ``ensure_may_waste``);
-    counting it too (it is still stock).
+    counting it too (it is still stock). ``doing`` is what the message forbids, with its "it" ("put it into a kit").
     """
     if container.on_hold_since is None:
         return
-    # "use" -> "Do not use it"; a ``doing`` that names "it" itself keeps its own order ("put it into a kit").
-    action = doing if " it " in f" {doing} " else f"{doing} it"
     raise ContainerOnHold(
         f"This {container.product.name} ({container.label_code}) is on hold: {container.hold_reason or 'a safety concern'}. "
-        f"Do not {action} until a safety lead releases it.",
+        f"Do not {doing} until a safety lead releases it.",
         container_id=container.id,
         hold_reason=container.hold_reason,
         on_hold_since=api_moment(container.on_hold_since),
@@ -518,7 +516,7 @@ def ensure_drawable(container: ContainerFacts, treatment: TreatmentFacts, now: d
         )
     ensure_has_stock(container)
     ensure_lot_usable(container.lot, now=now, timezone=container.clinic.timezone)
-    ensure_not_on_hold(container, "draw from")
+    ensure_not_on_hold(container, "draw from it")
     ensure_within_in_use_time(container, now)
     ensure_patient_may_use(container, treatment, now)
 

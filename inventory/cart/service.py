@@ -547,7 +547,7 @@ def reconstitute(
         )
     lifecycle.ensure_has_stock(container)
     lifecycle.ensure_lot_usable(container.lot, now=now, timezone=container.clinic.timezone)
-    lifecycle.ensure_not_on_hold(container, "reconstitute")
+    lifecycle.ensure_not_on_hold(container, "reconstitute it")
 
     container.diluent_ml = diluent_ml
     container.concentration_u_per_ml = (product.quantity_per_container / diluent_ml).quantize(

@@ -285,7 +285,7 @@ def ensure_sendable(container: Container, *, now: dt.datetime) -> None:
             f"{name} is in {container.location.name}: take it out of the kit first, so the kit's readiness shows it.",
             container_id=container.id, location_id=container.location_id,
         )
-    lifecycle.ensure_not_on_hold(container, "send")
+    lifecycle.ensure_not_on_hold(container, "send it")
     _ensure_lot_usable(container, name, now=now)  # an active lot may still have expired
 
 
