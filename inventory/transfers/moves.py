@@ -6,8 +6,9 @@ balance and state come out unchanged, and per-location reconciliation
 (``opening + received - used +/- transfers``) adds up at both ends, as do the cold chain (what was in a
 fridge during an excursion is read from these movements) and the next count of either place.
 
-``move_container`` is the one rule; ``move`` (one container, from its page or the API) and ``move_all``
-(everything live in a failing fridge, in one transaction) call it and say in words what moved.
+``move`` is the one rule for one container (from its page, the API, a kit's restock through ``move_container``);
+``move_all`` (everything live in a failing fridge, in one transaction) judges the destination once and moves
+each container as ``move`` does (``_move_locked``).
 """
 
 from __future__ import annotations
@@ -53,38 +54,38 @@ def move_container(
     reason: str,
     note: str | None = None,
 ) -> Container:
-    """Moves one live container to another location of its clinic and returns it.
+    """Moves one live container to another location of its clinic and returns it (``move``, for callers that need
+    only the container: a kit's restock and its removal)."""
+    return move(session, actor=actor, scope=scope, container_id=container_id, to_location_id=to_location_id,
+                now=now, reason=reason, note=note).containers[0]
 
-    Moving *into* a kit refuses a lot that may not be used (expired, quarantined,
-    recalled), a container on hold and a vial past its beyond-use time; moving *out* is always allowed, so
-    that bad stock can be taken out of a kit. A container on hold after a cold-chain excursion moves with its
-    hold (to a fridge that works, while the safety lead decides): the hold stays until she ends it. Raises NotFound (container or location
-    outside the caller's clinics), OtherClinic, AlreadyThere, LocationInactive,
-    ContainerEmpty, ContainerInTransit, ContainerOnHold (into a kit), ValidationError, LotExpired, LotQuarantined, LotRecalled or
-    BeyondUse; nothing is written then.
-    """
+
+def _texts(reason: str, note: str | None) -> tuple[str, str | None]:
     reason = check_text(reason, what="Reason", field="reason", max_length=MAX_REASON_LENGTH) or ""
     if not reason:
         raise ValidationError(f"Give a reason of 1 to {MAX_REASON_LENGTH} characters.", field="reason")
-    note = check_text(note, what="Note", field="note", multiline=True, max_length=MAX_NOTE_LENGTH) or None
-    container = ledger.lock_container(session, container_id, scope)
-    destination = get_in_scope(session, Location, to_location_id, scope, "location")
-    if destination.clinic_id != container.clinic_id:
-        raise OtherClinic(
-            f"{destination.name} belongs to another clinic: a container stays in its own clinic.",
-            container_id=container.id, location_id=destination.id,
-        )
-    if destination.id == container.location_id:
-        raise AlreadyThere(
-            f"{container.product.name} ({container.label_code}) is already in {destination.name}.",
-            container_id=container.id, location_id=destination.id,
-        )
+    return reason, check_text(note, what="Note", field="note", multiline=True, max_length=MAX_NOTE_LENGTH) or None
+
+
+def _ensure_may_take_stock_from(destination: Location, origin: Location, already_there: str, **details: int) -> None:
+    """Where stock of ``origin`` may go: another active location of the same clinic. Raises OtherClinic,
+    AlreadyThere (with ``already_there`` as its words) or LocationInactive."""
+    if destination.clinic_id != origin.clinic_id:
+        raise OtherClinic(f"{destination.name} belongs to another clinic: stock stays in its own clinic.",
+                          location_id=destination.id, **details)
+    if destination.id == origin.id:
+        raise AlreadyThere(already_there, location_id=destination.id, **details)
     if not destination.is_active:
         raise LocationInactive(f"{destination.name} is no longer in use.", location_id=destination.id)
+
+
+def _move_locked(session: Session, container: Container, destination: Location, *, actor: User,
+                 now: dt.datetime, reason: str, note: str | None) -> None:
+    """The move itself, of a container locked by the caller: what may go (a kit takes only what is fit for it;
+    a container on hold goes with its hold, never into a kit), then the two movements."""
     lifecycle.ensure_has_stock(container, doing="move")
     if destination.kind is LocationKind.KIT:
         lifecycle.ensure_fit_for_kit(container, now)
-
     quantity = container.remaining
     ledger.record(session, container, kind=MovementKind.TRANSFER_OUT, quantity=-quantity, actor=actor, at=now,
                   reason=reason, note=note)
@@ -93,7 +94,6 @@ def move_container(
     ledger.record(session, container, kind=MovementKind.TRANSFER_IN, quantity=quantity, actor=actor, at=now,
                   reason=reason, note=note)
     session.flush()
-    return container
 
 
 @dataclass(frozen=True)
@@ -142,12 +142,25 @@ def move(
     reason: str,
     note: str | None = None,
 ) -> Moved:
-    """``move_container``, answered with where the container came from, for the words of its page and the API.
-    Raises what move_container raises."""
-    origin = ledger.lock_container(session, container_id, scope).location
-    container = move_container(session, actor=actor, scope=scope, container_id=container_id,
-                               to_location_id=to_location_id, now=now, reason=reason, note=note)
-    return Moved([container], origin, container.location)
+    """Moves one live container to another location of its clinic; answers what moved, from where, to where.
+
+    Moving *into* a kit refuses a lot that may not be used (expired, quarantined, recalled), a container on hold
+    and a vial past its beyond-use time; moving *out* is always allowed, so that bad stock can be taken out of a
+    kit. A container on hold after a cold-chain excursion moves with its hold (to a fridge that works, while the
+    safety lead decides): the hold stays until she ends it. Raises NotFound (container or location outside the
+    caller's clinics), OtherClinic, AlreadyThere, LocationInactive, ContainerEmpty, ContainerInTransit,
+    ContainerOnHold (into a kit), ValidationError, LotExpired, LotQuarantined, LotRecalled or BeyondUse; nothing
+    is written then.
+    """
+    reason, note = _texts(reason, note)
+    container = ledger.lock_container(session, container_id, scope)
+    destination = get_in_scope(session, Location, to_location_id, scope, "location")
+    origin = container.location
+    _ensure_may_take_stock_from(
+        destination, origin, f"{container.product.name} ({container.label_code}) is already in {destination.name}.",
+        container_id=container.id)
+    _move_locked(session, container, destination, actor=actor, now=now, reason=reason, note=note)
+    return Moved([container], origin, destination)
 
 
 def move_all(
@@ -162,7 +175,7 @@ def move_all(
     note: str | None = None,
 ) -> Moved:
     """Moves every live container (sealed or opened, with something left; not one on its way to another clinic)
-    of a location to another location of its clinic, each by ``move_container``: what staff do when a fridge
+    of a location to another location of its clinic, each as ``move`` moves one: what staff do when a fridge
     fails. All or none: the first container refused refuses the whole move, its message naming it (the request
     rolls back what was moved before it). Held stock moves with its hold, except into a kit.
 
@@ -170,19 +183,11 @@ def move_all(
     LocationInactive (the destination's; a place no longer in use may still be emptied), ValidationError, and
     whatever move_container raises for one of the containers.
     """
+    reason, note = _texts(reason, note)
     origin = get_in_scope(session, Location, from_location_id, scope, "location")
     destination = get_in_scope(session, Location, to_location_id, scope, "location")
     # The destination is judged once, before any container, so an empty place answers as a full one would.
-    if destination.clinic_id != origin.clinic_id:
-        raise OtherClinic(
-            f"{destination.name} belongs to another clinic: stock stays in its own clinic.",
-            location_id=destination.id,
-        )
-    if destination.id == origin.id:
-        raise AlreadyThere(f"Choose another place than {origin.name} to move its stock to.",
-                           location_id=destination.id)
-    if not destination.is_active:
-        raise LocationInactive(f"{destination.name} is no longer in use.", location_id=destination.id)
+    _ensure_may_take_stock_from(destination, origin, f"Choose another place than {origin.name} to move its stock to.")
     ids = session.scalars(
         select(Container.id)
         .where(Container.location_id == origin.id, Container.state.in_(lifecycle.LIVE_STATES),
@@ -198,10 +203,10 @@ def move_all(
                 or container.remaining <= 0:
             continue
         try:
-            moved.append(move_container(session, actor=actor, scope=scope, container_id=container_id,
-                                        to_location_id=destination.id, now=now, reason=reason, note=note))
+            _move_locked(session, container, destination, actor=actor, now=now, reason=reason, note=note)
         except DomainError as error:
             raise _naming(error, container, len(ids)) from None
+        moved.append(container)
     return Moved(moved, origin, destination)
 
 
